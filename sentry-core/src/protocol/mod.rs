@@ -1,1 +1,44 @@
+//! Serde types for the Sentry wire format (PROTOCOL.md §5–§8).
+//!
+//! These are plain data. Deserialisation is lenient exactly where the official
+//! SDKs differ (timestamps as numbers or RFC 3339, lists bare or wrapped in
+//! `values`, tags as objects or pairs), and every field without a typed slot
+//! is kept in an `other` map and written back, so a round trip through these
+//! types loses nothing an SDK sent.
+
+mod breadcrumb;
+mod client_report;
+mod contexts;
+mod event;
+mod exception;
+mod ids;
 pub mod lenient;
+mod level;
+mod misc;
+mod sdk;
+mod session;
+mod span;
+mod stacktrace;
+mod timestamp;
+mod user;
+
+pub use breadcrumb::Breadcrumb;
+pub use client_report::{ClientReport, DataCategory, DiscardReason, DiscardedEvent};
+pub use contexts::{
+    AppContext, BrowserContext, Context, Contexts, DeviceContext, OsContext, RuntimeContext,
+    TraceContext,
+};
+pub use event::{Event, LogEntry};
+pub use exception::{Exception, Mechanism};
+pub use ids::{uuid_simple, InvalidId, SpanId, TraceId};
+pub use lenient::{Map, Values};
+pub use level::{Level, UnknownLevel};
+pub use misc::{Attachment, CheckInStatus, MonitorCheckIn, UserReport};
+pub use sdk::{ClientSdkInfo, ClientSdkPackage};
+pub use session::{
+    SessionAggregateItem, SessionAggregates, SessionAttributes, SessionStatus, SessionUpdate,
+};
+pub use span::{Span, SpanStatus, Transaction, UnknownSpanStatus};
+pub use stacktrace::{Frame, Stacktrace, Thread, ThreadId};
+pub use timestamp::Timestamp;
+pub use user::{Request, User};

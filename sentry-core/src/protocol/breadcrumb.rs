@@ -1,0 +1,66 @@
+//! Breadcrumbs: the trail of things that happened before an event.
+
+use serde::{Deserialize, Serialize};
+
+use super::lenient::{self, Map};
+use super::level::Level;
+use super::timestamp::Timestamp;
+
+/// One breadcrumb.
+///
+/// ```
+/// use sentry_core::protocol::{Breadcrumb, Level};
+/// let b = Breadcrumb { category: Some("auth".into()), message: Some("login".into()), ..Default::default() };
+/// assert_eq!(b.level, Level::Info);
+/// assert_eq!(b.ty, "default");
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Breadcrumb {
+    /// When it happened.
+    #[serde(default = "Timestamp::now")]
+    pub timestamp: Timestamp,
+    /// `default`, `http`, `navigation`, `query`, … (legacy key `ty` accepted).
+    #[serde(rename = "type", alias = "ty", default = "default_type")]
+    pub ty: String,
+    /// Dotted category, e.g. `ui.click`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// Severity (default info).
+    #[serde(default, deserialize_with = "lenient::null_default")]
+    pub level: Level,
+    /// Human readable message.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::opt_string"
+    )]
+    pub message: Option<String>,
+    /// Structured data.
+    #[serde(
+        default,
+        skip_serializing_if = "Map::is_empty",
+        deserialize_with = "lenient::null_default"
+    )]
+    pub data: Map,
+    /// Everything else the SDK sent.
+    #[serde(flatten)]
+    pub other: Map,
+}
+
+fn default_type() -> String {
+    "default".to_owned()
+}
+
+impl Default for Breadcrumb {
+    fn default() -> Self {
+        Breadcrumb {
+            timestamp: Timestamp::now(),
+            ty: default_type(),
+            category: None,
+            level: Level::Info,
+            message: None,
+            data: Map::new(),
+            other: Map::new(),
+        }
+    }
+}

@@ -1,0 +1,322 @@
+//! Contexts: structured information about the device, OS, runtime, app and trace.
+
+use std::collections::BTreeMap;
+
+use serde::de::Deserializer;
+use serde::ser::{SerializeMap, Serializer};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::ids::{SpanId, TraceId};
+use super::lenient::{self, Map};
+use super::span::SpanStatus;
+
+/// The `contexts` map: alias → context. The alias is usually the type name.
+pub type Contexts = BTreeMap<String, Context>;
+
+macro_rules! context_struct {
+    ($(#[$meta:meta])* $name:ident { $($(#[$fmeta:meta])* $field:ident : $ty:ty),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+        pub struct $name {
+            $(
+                $(#[$fmeta])*
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub $field: Option<$ty>,
+            )*
+            /// Everything else the SDK sent.
+            #[serde(flatten)]
+            pub other: Map,
+        }
+    };
+}
+
+context_struct!(
+    /// The operating system (`os`).
+    OsContext {
+        /// e.g. `Linux`.
+        name: String,
+        /// e.g. `6.1`.
+        version: String,
+        /// Build identifier.
+        build: String,
+        /// Kernel version.
+        kernel_version: String,
+        /// Unparsed description.
+        raw_description: String,
+    }
+);
+
+context_struct!(
+    /// The language runtime (`runtime`).
+    RuntimeContext {
+        /// e.g. `rustc`.
+        name: String,
+        /// e.g. `1.80.0`.
+        version: String,
+        /// Unparsed description.
+        raw_description: String,
+    }
+);
+
+context_struct!(
+    /// The machine (`device`).
+    DeviceContext {
+        /// Device name.
+        name: String,
+        /// Family, e.g. `Desktop`.
+        family: String,
+        /// Model.
+        model: String,
+        /// CPU architecture.
+        arch: String,
+        /// Total memory in bytes.
+        memory_size: u64,
+        /// Free memory in bytes.
+        free_memory: u64,
+        /// Logical CPU count.
+        processor_count: u64,
+        /// CPU model text.
+        cpu_description: String,
+        /// When the device booted (RFC 3339).
+        boot_time: String,
+    }
+);
+
+context_struct!(
+    /// The application (`app`).
+    AppContext {
+        /// When the app started (RFC 3339).
+        app_start_time: String,
+        /// Application name.
+        app_name: String,
+        /// Application version.
+        app_version: String,
+        /// Build identifier.
+        app_build: String,
+        /// Application identifier.
+        app_identifier: String,
+        /// Build type, e.g. `debug`.
+        build_type: String,
+        /// Memory used by the app in bytes.
+        app_memory: u64,
+    }
+);
+
+context_struct!(
+    /// The browser (`browser`).
+    BrowserContext {
+        /// Browser name.
+        name: String,
+        /// Browser version.
+        version: String,
+    }
+);
+
+/// The trace context: links an event to a trace, and for transactions holds
+/// the root span.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct TraceContext {
+    /// The trace this belongs to.
+    #[serde(default)]
+    pub trace_id: TraceId,
+    /// The active span (root span for transactions).
+    #[serde(default)]
+    pub span_id: SpanId,
+    /// The parent span, when continued from upstream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_span_id: Option<SpanId>,
+    /// The operation, e.g. `http.server`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub op: Option<String>,
+    /// Description of the root span.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Status of the root span.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<SpanStatus>,
+    /// Origin, e.g. `manual`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    /// Arbitrary data.
+    #[serde(
+        default,
+        skip_serializing_if = "Map::is_empty",
+        deserialize_with = "lenient::null_default"
+    )]
+    pub data: Map,
+    /// Everything else the SDK sent.
+    #[serde(flatten)]
+    pub other: Map,
+}
+
+/// One context value, typed when the type is known.
+///
+/// ```
+/// use sentry_core::protocol::{Context, Contexts, OsContext};
+/// let mut c = Contexts::new();
+/// c.insert("os".into(), Context::Os(OsContext { name: Some("Linux".into()), ..Default::default() }));
+/// let v = serde_json::to_value(&c).unwrap();
+/// assert_eq!(v["os"]["type"], "os");
+/// let back: Contexts = serde_json::from_value(v).unwrap();
+/// assert_eq!(back, c);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub enum Context {
+    /// `os` (also `client_os`).
+    Os(OsContext),
+    /// `runtime`.
+    Runtime(RuntimeContext),
+    /// `device`.
+    Device(DeviceContext),
+    /// `app`.
+    App(AppContext),
+    /// `browser`.
+    Browser(BrowserContext),
+    /// `trace`.
+    Trace(TraceContext),
+    /// Any other type, kept verbatim (its `type` field included when sent).
+    Other(Map),
+}
+
+impl Context {
+    /// The type name written to the wire.
+    pub fn type_name(&self) -> Option<&str> {
+        Some(match self {
+            Context::Os(_) => "os",
+            Context::Runtime(_) => "runtime",
+            Context::Device(_) => "device",
+            Context::App(_) => "app",
+            Context::Browser(_) => "browser",
+            Context::Trace(_) => "trace",
+            Context::Other(m) => return m.get("type").and_then(Value::as_str),
+        })
+    }
+
+    /// Decodes one context; `alias` is its key in the map, the default type.
+    /// A payload that does not fit its type is kept as [`Context::Other`].
+    pub fn from_value(alias: &str, value: Value) -> Context {
+        let Value::Object(mut map) = value else {
+            let mut m = Map::new();
+            m.insert("value".to_owned(), value);
+            return Context::Other(m);
+        };
+        let ty = map
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or(alias)
+            .to_owned();
+        fn typed<T: serde::de::DeserializeOwned>(map: &Map) -> Option<T> {
+            T::deserialize(serde::de::value::MapDeserializer::new(
+                map.iter().map(|(k, v)| (k.as_str(), v)),
+            ))
+            .ok()
+        }
+        let keep_type = map.contains_key("type");
+        let parsed = {
+            let stripped = if keep_type {
+                map.remove("type");
+                &map
+            } else {
+                &map
+            };
+            match ty.as_str() {
+                "os" => typed(stripped).map(Context::Os),
+                "runtime" => typed(stripped).map(Context::Runtime),
+                "device" => typed(stripped).map(Context::Device),
+                "app" => typed(stripped).map(Context::App),
+                "browser" => typed(stripped).map(Context::Browser),
+                "trace" => typed(stripped).map(Context::Trace),
+                _ => None,
+            }
+        };
+        match parsed {
+            // A typed context written under a different alias keeps working
+            // because `type` is always written back.
+            Some(c) => c,
+            None => {
+                if keep_type {
+                    map.insert("type".to_owned(), Value::String(ty));
+                }
+                Context::Other(map)
+            }
+        }
+    }
+}
+
+impl Serialize for Context {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        fn with_type<S: Serializer, T: Serialize>(
+            s: S,
+            ty: &str,
+            v: &T,
+        ) -> Result<S::Ok, S::Error> {
+            let value = serde_json::to_value(v).map_err(serde::ser::Error::custom)?;
+            let Value::Object(map) = value else {
+                return Err(serde::ser::Error::custom("context is not an object"));
+            };
+            let mut m = s.serialize_map(Some(map.len() + 1))?;
+            m.serialize_entry("type", ty)?;
+            for (k, v) in &map {
+                m.serialize_entry(k, v)?;
+            }
+            m.end()
+        }
+        match self {
+            Context::Os(c) => with_type(s, "os", c),
+            Context::Runtime(c) => with_type(s, "runtime", c),
+            Context::Device(c) => with_type(s, "device", c),
+            Context::App(c) => with_type(s, "app", c),
+            Context::Browser(c) => with_type(s, "browser", c),
+            Context::Trace(c) => with_type(s, "trace", c),
+            Context::Other(m) => m.serialize(s),
+        }
+    }
+}
+
+/// Deserialises a contexts map, typing each entry by its `type` or alias.
+pub(crate) fn deserialize_contexts<'de, D: Deserializer<'de>>(d: D) -> Result<Contexts, D::Error> {
+    let raw = Option::<Map>::deserialize(d)?.unwrap_or_default();
+    Ok(raw
+        .into_iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(k, v)| {
+            let c = Context::from_value(&k, v);
+            (k, c)
+        })
+        .collect())
+}
+
+macro_rules! from_ctx {
+    ($($t:ident => $v:ident),*) => {$(
+        impl From<$t> for Context {
+            fn from(c: $t) -> Context { Context::$v(c) }
+        }
+    )*};
+}
+from_ctx!(OsContext => Os, RuntimeContext => Runtime, DeviceContext => Device,
+    AppContext => App, BrowserContext => Browser, TraceContext => Trace, Map => Other);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_and_malformed_contexts_are_kept() {
+        let v: Value = serde_json::json!({
+            "os": {"name": "Linux", "extra_field": 1},
+            "gpu": {"name": "X", "type": "gpu"},
+            "weird": {"type": "device", "memory_size": "not a number"},
+            "character": {"name": "Mighty Fighter"}
+        });
+        let c: Contexts = deserialize_contexts(v.clone()).expect("contexts");
+        assert!(matches!(c["os"], Context::Os(ref o) if o.other["extra_field"] == 1));
+        assert!(matches!(c["gpu"], Context::Other(_)));
+        assert!(matches!(c["weird"], Context::Other(_)));
+        let back = serde_json::to_value(&c).expect("ser");
+        assert_eq!(back["weird"]["memory_size"], "not a number");
+        assert_eq!(back["weird"]["type"], "device");
+        assert_eq!(back["character"]["name"], "Mighty Fighter");
+        assert_eq!(back["os"]["type"], "os");
+    }
+}

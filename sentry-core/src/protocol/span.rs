@@ -1,0 +1,324 @@
+//! Spans and transactions (PROTOCOL.md §6).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use uuid::Uuid;
+
+use super::breadcrumb::Breadcrumb;
+use super::contexts::{self, Contexts};
+use super::ids::{self, SpanId, TraceId};
+use super::lenient::{self, Map, Values};
+use super::sdk::ClientSdkInfo;
+use super::timestamp::Timestamp;
+use super::user::{Request, User};
+
+/// Outcome of a span or transaction (PROTOCOL.md §6.3).
+///
+/// ```
+/// use sentry_core::protocol::SpanStatus;
+/// assert_eq!(SpanStatus::from_http_status(404), SpanStatus::NotFound);
+/// assert_eq!("failure".parse::<SpanStatus>(), Ok(SpanStatus::InternalError));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[allow(missing_docs)]
+pub enum SpanStatus {
+    Ok,
+    Cancelled,
+    Unknown,
+    InvalidArgument,
+    DeadlineExceeded,
+    NotFound,
+    AlreadyExists,
+    PermissionDenied,
+    ResourceExhausted,
+    FailedPrecondition,
+    Aborted,
+    OutOfRange,
+    Unimplemented,
+    InternalError,
+    Unavailable,
+    DataLoss,
+    Unauthenticated,
+}
+
+const STATUS_NAMES: &[(SpanStatus, &str)] = &[
+    (SpanStatus::Ok, "ok"),
+    (SpanStatus::Cancelled, "cancelled"),
+    (SpanStatus::Unknown, "unknown"),
+    (SpanStatus::InvalidArgument, "invalid_argument"),
+    (SpanStatus::DeadlineExceeded, "deadline_exceeded"),
+    (SpanStatus::NotFound, "not_found"),
+    (SpanStatus::AlreadyExists, "already_exists"),
+    (SpanStatus::PermissionDenied, "permission_denied"),
+    (SpanStatus::ResourceExhausted, "resource_exhausted"),
+    (SpanStatus::FailedPrecondition, "failed_precondition"),
+    (SpanStatus::Aborted, "aborted"),
+    (SpanStatus::OutOfRange, "out_of_range"),
+    (SpanStatus::Unimplemented, "unimplemented"),
+    (SpanStatus::InternalError, "internal_error"),
+    (SpanStatus::Unavailable, "unavailable"),
+    (SpanStatus::DataLoss, "data_loss"),
+    (SpanStatus::Unauthenticated, "unauthenticated"),
+];
+
+impl SpanStatus {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        STATUS_NAMES
+            .iter()
+            .find(|(s, _)| *s == self)
+            .map(|(_, n)| *n)
+            .unwrap_or("unknown")
+    }
+
+    /// Maps an HTTP status code to a span status.
+    pub fn from_http_status(code: u16) -> SpanStatus {
+        match code {
+            100..=399 => SpanStatus::Ok,
+            400 => SpanStatus::InvalidArgument,
+            401 => SpanStatus::Unauthenticated,
+            403 => SpanStatus::PermissionDenied,
+            404 => SpanStatus::NotFound,
+            409 => SpanStatus::AlreadyExists,
+            429 => SpanStatus::ResourceExhausted,
+            499 => SpanStatus::Cancelled,
+            400..=499 => SpanStatus::InvalidArgument,
+            501 => SpanStatus::Unimplemented,
+            503 => SpanStatus::Unavailable,
+            504 => SpanStatus::DeadlineExceeded,
+            500..=599 => SpanStatus::InternalError,
+            _ => SpanStatus::Unknown,
+        }
+    }
+}
+
+/// Error for an unknown span status name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown span status {0:?}")]
+pub struct UnknownSpanStatus(pub String);
+
+impl FromStr for SpanStatus {
+    type Err = UnknownSpanStatus;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        let alias = match s {
+            "success" => Some(SpanStatus::Ok),
+            "unknown_error" => Some(SpanStatus::Unknown),
+            "failure" => Some(SpanStatus::InternalError),
+            _ => None,
+        };
+        alias
+            .or_else(|| {
+                STATUS_NAMES
+                    .iter()
+                    .find(|(_, n)| *n == s)
+                    .map(|(st, _)| *st)
+            })
+            .ok_or_else(|| UnknownSpanStatus(s.to_owned()))
+    }
+}
+
+impl fmt::Display for SpanStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for SpanStatus {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for SpanStatus {
+    /// Unknown names read as [`SpanStatus::Unknown`] rather than failing the
+    /// whole span.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = std::borrow::Cow::<str>::deserialize(d)?;
+        Ok(s.parse().unwrap_or(SpanStatus::Unknown))
+    }
+}
+
+/// A span inside a transaction.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Span {
+    /// The trace it belongs to.
+    #[serde(default)]
+    pub trace_id: TraceId,
+    /// This span.
+    #[serde(default)]
+    pub span_id: SpanId,
+    /// The parent span.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_span_id: Option<SpanId>,
+    /// Operation, e.g. `db.query`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub op: Option<String>,
+    /// Description, e.g. the SQL text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Outcome.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<SpanStatus>,
+    /// Start time.
+    #[serde(default)]
+    pub start_timestamp: Timestamp,
+    /// End time (`None` while running).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<Timestamp>,
+    /// Tags.
+    #[serde(
+        default,
+        skip_serializing_if = "lenient::map_empty",
+        deserialize_with = "lenient::string_map"
+    )]
+    pub tags: BTreeMap<String, String>,
+    /// Data.
+    #[serde(
+        default,
+        skip_serializing_if = "Map::is_empty",
+        deserialize_with = "lenient::null_default"
+    )]
+    pub data: Map,
+    /// Origin, e.g. `manual`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    /// Everything else the SDK sent.
+    #[serde(flatten)]
+    pub other: Map,
+}
+
+fn transaction_type() -> String {
+    "transaction".to_owned()
+}
+
+/// A transaction: a root span with its child spans, sent as its own item.
+///
+/// ```
+/// use sentry_core::protocol::Transaction;
+/// let t = Transaction { name: Some("GET /".into()), ..Default::default() };
+/// let v = serde_json::to_value(&t).unwrap();
+/// assert_eq!(v["type"], "transaction");
+/// assert_eq!(v["transaction"], "GET /");
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Transaction {
+    /// Event id (32 hex).
+    #[serde(default = "Uuid::new_v4", with = "ids::uuid_simple")]
+    pub event_id: Uuid,
+    /// Always `transaction`.
+    #[serde(rename = "type", default = "transaction_type")]
+    pub ty: String,
+    /// The transaction name.
+    #[serde(
+        rename = "transaction",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub name: Option<String>,
+    /// Release.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::opt_string"
+    )]
+    pub release: Option<String>,
+    /// Environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    /// Platform.
+    #[serde(default = "default_platform")]
+    pub platform: String,
+    /// User.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<User>,
+    /// Request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<Request>,
+    /// Tags.
+    #[serde(
+        default,
+        skip_serializing_if = "lenient::map_empty",
+        deserialize_with = "lenient::string_map"
+    )]
+    pub tags: BTreeMap<String, String>,
+    /// Extra data.
+    #[serde(
+        default,
+        skip_serializing_if = "Map::is_empty",
+        deserialize_with = "lenient::null_default"
+    )]
+    pub extra: Map,
+    /// SDK info.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sdk: Option<ClientSdkInfo>,
+    /// Start time.
+    #[serde(default)]
+    pub start_timestamp: Timestamp,
+    /// End time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<Timestamp>,
+    /// Child spans.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "lenient::null_default"
+    )]
+    pub spans: Vec<Span>,
+    /// Contexts; `trace` holds the root span.
+    #[serde(
+        default,
+        skip_serializing_if = "lenient::map_empty",
+        deserialize_with = "contexts::deserialize_contexts"
+    )]
+    pub contexts: Contexts,
+    /// Breadcrumbs.
+    #[serde(
+        default,
+        skip_serializing_if = "lenient::values_empty",
+        deserialize_with = "lenient::null_default"
+    )]
+    pub breadcrumbs: Values<Breadcrumb>,
+    /// Measurements (`{name: {value, unit}}`).
+    #[serde(
+        default,
+        skip_serializing_if = "Map::is_empty",
+        deserialize_with = "lenient::null_default"
+    )]
+    pub measurements: Map,
+    /// Everything else the SDK sent.
+    #[serde(flatten)]
+    pub other: Map,
+}
+
+fn default_platform() -> String {
+    "other".to_owned()
+}
+
+impl Default for Transaction {
+    fn default() -> Self {
+        Transaction {
+            event_id: Uuid::new_v4(),
+            ty: transaction_type(),
+            name: None,
+            release: None,
+            environment: None,
+            platform: "native".to_owned(),
+            user: None,
+            request: None,
+            tags: BTreeMap::new(),
+            extra: Map::new(),
+            sdk: None,
+            start_timestamp: Timestamp::now(),
+            timestamp: None,
+            spans: Vec::new(),
+            contexts: Contexts::new(),
+            breadcrumbs: Values::new(),
+            measurements: Map::new(),
+            other: Map::new(),
+        }
+    }
+}
