@@ -1,7 +1,4 @@
-//! The core of a Sentry-compatible SDK: protocol types, envelopes, DSN, and
-//! the Hub/Scope/Client model with its capture API.
-//!
-//! Work in progress.
+//! The core of a Sentry-compatible SDK (being assembled).
 
 pub mod dsn;
 pub mod envelope;

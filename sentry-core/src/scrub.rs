@@ -1,0 +1,1035 @@
+//! Data scrubbing applied to an event before it leaves the process.
+//!
+//! The [`Scrubber`] works on [`serde_json::Value`] trees, on string maps
+//! (headers, tags), on key/value pairs, on query strings and on plain
+//! strings. Two rules are applied:
+//!
+//! 1. **By key name.** The value of every object/map entry whose key is
+//!    sensitive (see [`Scrubber::is_sensitive_key`]) is replaced with
+//!    [`FILTERED`], whatever its type.
+//! 2. **Card numbers.** Every other string has credit-card numbers masked
+//!    (see [`Scrubber::mask_card_numbers`]).
+//!
+//! Strings are never interpreted as `key=value` text: only real keys of
+//! objects/maps (and the parameter names of a query string passed to
+//! [`Scrubber::scrub_query_string`]) are judged by name.
+//!
+//! The scrubber is built for the hot path: the deny list is normalised once
+//! in [`Scrubber::new`], key checks compare bytes without allocating, and
+//! nothing is allocated when nothing needs to be replaced.
+//!
+//! [`scrub_headers_without_pii`] is separate: it removes headers that carry
+//! personal data (IP addresses, cookies, credentials) when
+//! `send_default_pii` is off.
+//!
+//! ```
+//! use sentry_core::scrub::Scrubber;
+//! use serde_json::json;
+//!
+//! let scrubber = Scrubber::default();
+//! let mut extra = json!({
+//!     "user": { "name": "jane", "Password": "hunter2" },
+//!     "note": "paid with 4111 1111 1111 1111",
+//! });
+//! scrubber.scrub_value(&mut extra);
+//! assert_eq!(
+//!     extra,
+//!     json!({
+//!         "user": { "name": "jane", "Password": "[Filtered]" },
+//!         "note": "paid with [Filtered]",
+//!     })
+//! );
+//! ```
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+/// The replacement written in place of scrubbed data.
+///
+/// ```
+/// use sentry_core::scrub::{Scrubber, FILTERED};
+///
+/// let mut s = String::from("4111111111111111");
+/// Scrubber::default().mask_card_numbers(&mut s);
+/// assert_eq!(s, FILTERED);
+/// ```
+pub const FILTERED: &str = "[Filtered]";
+
+/// The entries of [`Scrubber::default_deny_list`].
+const DEFAULT_DENY_LIST: &[&str] = &[
+    "password",
+    "passwd",
+    "mysql_pwd",
+    "secret",
+    "api_key",
+    "apikey",
+    "token",
+    "access_token",
+    "auth",
+    "credentials",
+    "private_key",
+    "privatekey",
+    "credit_card",
+    "card_number",
+    "ssn",
+    "session_id",
+    "phpsessid",
+    "connect.sid",
+    "csrf",
+    "xsrf",
+    "cookie",
+];
+
+/// Nesting depth (counted in objects/arrays from the value passed to
+/// [`Scrubber::scrub_value`]) below which containers are not inspected but
+/// replaced wholesale with [`FILTERED`]. This bounds recursion (and therefore
+/// stack use) on pathological input while never letting unscrubbed data
+/// through.
+const MAX_DEPTH: usize = 256;
+
+/// Minimum and maximum number of digits in a card number.
+const CARD_MIN_DIGITS: usize = 13;
+const CARD_MAX_DIGITS: usize = 19;
+/// Minimum number of digits in each group of a separated card number.
+const CARD_MIN_GROUP: usize = 3;
+
+/// Headers removed by [`scrub_headers_without_pii`].
+const PII_HEADERS: &[&str] = &[
+    "authorization",
+    "cookie",
+    "set-cookie",
+    "proxy-authorization",
+    "x-forwarded-for",
+    "x-real-ip",
+];
+
+/// Scrubs sensitive data by key name and masks credit-card numbers.
+///
+/// Build it once (for example when the client is created) and reuse it for
+/// every event; it is cheap to share by reference and is `Send + Sync`.
+///
+/// ```
+/// use sentry_core::scrub::Scrubber;
+///
+/// let scrubber = Scrubber::new(["password", "pin"]);
+/// assert!(scrubber.is_sensitive_key("User-PIN"));
+/// assert!(!scrubber.is_sensitive_key("token"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Scrubber {
+    /// Deny entries, ASCII-lowercased, separators removed, non-empty,
+    /// deduplicated, and with entries dropped that contain another entry
+    /// (they could never match anything the shorter one does not).
+    deny: Box<[Box<[u8]>]>,
+    /// Bit set of the first bytes of the `deny` entries.
+    first_bytes: [u64; 4],
+}
+
+impl Default for Scrubber {
+    /// A scrubber using [`Scrubber::default_deny_list`].
+    ///
+    /// ```
+    /// use sentry_core::scrub::Scrubber;
+    ///
+    /// assert!(Scrubber::default().is_sensitive_key("api_key"));
+    /// ```
+    fn default() -> Self {
+        Scrubber::new(DEFAULT_DENY_LIST)
+    }
+}
+
+impl Scrubber {
+    /// Creates a scrubber from a deny list of key names.
+    ///
+    /// Entries are normalised once here: ASCII letters are lowercased and
+    /// `'_'`, `'-'`, `' '` and `'.'` are removed, so `"api_key"`, `"API-Key"`
+    /// and `"apikey"` are the same entry. Entries that are empty after
+    /// normalisation are ignored (they would match every key).
+    ///
+    /// To extend the default list, chain it:
+    ///
+    /// ```
+    /// use sentry_core::scrub::Scrubber;
+    ///
+    /// let scrubber = Scrubber::new(
+    ///     Scrubber::default_deny_list().iter().copied().chain(["iban"]),
+    /// );
+    /// assert!(scrubber.is_sensitive_key("customer_IBAN"));
+    /// assert!(scrubber.is_sensitive_key("password"));
+    /// ```
+    #[must_use]
+    pub fn new<I, S>(deny_keys: I) -> Scrubber
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut entries: Vec<Vec<u8>> = deny_keys
+            .into_iter()
+            .map(|key| normalized(key.as_ref().bytes()).collect::<Vec<u8>>())
+            .filter(|entry| !entry.is_empty())
+            .collect();
+        // Shorter entries first, so that an entry is only kept when no kept
+        // (shorter or equal) entry is a substring of it.
+        entries.sort_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
+        let mut deny: Vec<Box<[u8]>> = Vec::with_capacity(entries.len());
+        for entry in entries {
+            if !deny
+                .iter()
+                .any(|kept| contains(entry.iter().copied(), kept))
+            {
+                deny.push(entry.into_boxed_slice());
+            }
+        }
+        let mut first_bytes = [0u64; 4];
+        for &b in deny.iter().filter_map(|entry| entry.first()) {
+            first_bytes[usize::from(b >> 6)] |= 1 << (b & 63);
+        }
+        Scrubber {
+            deny: deny.into_boxed_slice(),
+            first_bytes,
+        }
+    }
+
+    /// The deny list used by [`Scrubber::default`].
+    ///
+    /// It contains `password`, `passwd`, `mysql_pwd`, `secret`, `api_key`,
+    /// `apikey`, `token`, `access_token`, `auth`, `credentials`,
+    /// `private_key`, `privatekey`, `credit_card`, `card_number`, `ssn`,
+    /// `session_id`, `phpsessid`, `connect.sid`, `csrf`, `xsrf` and `cookie`.
+    /// Because matching ignores case and separators and looks for
+    /// substrings, this also covers keys such as `X-API-Key`,
+    /// `sessionid`, `Session-Id`, `X-Auth-Token`, `Authorization`,
+    /// `client_secret` and `Set-Cookie`.
+    ///
+    /// ```
+    /// use sentry_core::scrub::Scrubber;
+    ///
+    /// assert!(Scrubber::default_deny_list().contains(&"password"));
+    /// ```
+    #[must_use]
+    pub fn default_deny_list() -> &'static [&'static str] {
+        DEFAULT_DENY_LIST
+    }
+
+    /// Whether `key` names sensitive data.
+    ///
+    /// The comparison is ASCII case-insensitive and ignores `'_'`, `'-'`,
+    /// `' '` and `'.'` in the key; a deny entry matches when it occurs
+    /// anywhere in the key. So with the default list `"user_password"`,
+    /// `"X-Auth-Token"` and `"Session ID"` are sensitive. This check never
+    /// allocates.
+    ///
+    /// Substring matching errs on the side of scrubbing. Known false
+    /// positives with the default list: `"author"` and `"authority"` match
+    /// `auth`; `"tokenizer"` matches `token`; and because separators are
+    /// ignored, `"class_name"`, `"process_name"` and `"address_number"`
+    /// match `ssn`.
+    ///
+    /// ```
+    /// use sentry_core::scrub::Scrubber;
+    ///
+    /// let scrubber = Scrubber::default();
+    /// assert!(scrubber.is_sensitive_key("X-Auth-Token"));
+    /// assert!(scrubber.is_sensitive_key("user_password"));
+    /// assert!(scrubber.is_sensitive_key("author")); // known false positive
+    /// assert!(!scrubber.is_sensitive_key("username"));
+    /// ```
+    #[must_use]
+    pub fn is_sensitive_key(&self, key: &str) -> bool {
+        let key = key.as_bytes();
+        key.iter().enumerate().any(|(i, &b)| {
+            let b = b.to_ascii_lowercase();
+            // Cheap rejection of positions where no entry can start.
+            if self.first_bytes[usize::from(b >> 6)] & (1 << (b & 63)) == 0 {
+                return false;
+            }
+            self.deny.iter().any(|entry| match entry.split_first() {
+                Some((&first, rest)) if first == b => {
+                    // `first` is never a separator, so neither is `b`.
+                    let mut tail = key[i + 1..]
+                        .iter()
+                        .filter(|&&b| !is_separator(b))
+                        .map(u8::to_ascii_lowercase);
+                    rest.iter().all(|&n| tail.next() == Some(n))
+                }
+                _ => false,
+            })
+        })
+    }
+
+    /// Scrubs a JSON value in place, at any depth.
+    ///
+    /// Object entries with a sensitive key have their value (of any type,
+    /// including `null`, objects and arrays) replaced with the string
+    /// [`FILTERED`]; all other strings, inside objects or arrays or at the
+    /// top level, get card numbers masked. Numbers are left alone. Nothing
+    /// is allocated unless something is replaced.
+    ///
+    /// Containers nested more than 256 levels deep are replaced with
+    /// [`FILTERED`] instead of being inspected.
+    ///
+    /// ```
+    /// use sentry_core::scrub::Scrubber;
+    /// use serde_json::json;
+    ///
+    /// let mut v = json!({ "db": { "config": { "passwd": { "a": 1 } } }, "ok": [1, "x"] });
+    /// Scrubber::default().scrub_value(&mut v);
+    /// assert_eq!(v, json!({ "db": { "config": { "passwd": "[Filtered]" } }, "ok": [1, "x"] }));
+    /// ```
+    pub fn scrub_value(&self, value: &mut Value) {
+        self.scrub_value_at(value, 0);
+    }
+
+    /// Scrubs a JSON object in place; see [`Scrubber::scrub_value`].
+    ///
+    /// ```
+    /// use sentry_core::scrub::Scrubber;
+    /// use serde_json::{json, Map, Value};
+    ///
+    /// let mut map = Map::new();
+    /// map.insert("token".into(), json!(["a", "b"]));
+    /// map.insert("id".into(), json!(7));
+    /// Scrubber::default().scrub_map(&mut map);
+    /// assert_eq!(Value::Object(map), json!({ "token": "[Filtered]", "id": 7 }));
+    /// ```
+    pub fn scrub_map(&self, map: &mut Map<String, Value>) {
+        self.scrub_map_at(map, 0);
+    }
+
+    /// Scrubs a string map such as request headers or tags: values of
+    /// sensitive keys become [`FILTERED`], other values get card numbers
+    /// masked.
+    ///
+    /// ```
+    /// use sentry_core::scrub::Scrubber;
+    /// use std::collections::BTreeMap;
+    ///
+    /// let mut headers = BTreeMap::new();
+    /// headers.insert("X-Api-Key".to_string(), "abc".to_string());
+    /// headers.insert("Accept".to_string(), "text/html".to_string());
+    /// Scrubber::default().scrub_string_map(&mut headers);
+    /// assert_eq!(headers["X-Api-Key"], "[Filtered]");
+    /// assert_eq!(headers["Accept"], "text/html");
+    /// ```
+    pub fn scrub_string_map(&self, map: &mut BTreeMap<String, String>) {
+        for (key, value) in map.iter_mut() {
+            self.scrub_entry(key, value);
+        }
+    }
+
+    /// Scrubs key/value pairs (for example headers kept in order, or parsed
+    /// form data) the same way as [`Scrubber::scrub_string_map`].
+    ///
+    /// ```
+    /// use sentry_core::scrub::Scrubber;
+    ///
+    /// let mut pairs = vec![
+    ///     ("Authorization".to_string(), "Bearer abc".to_string()),
+    ///     ("Host".to_string(), "example.com".to_string()),
+    /// ];
+    /// Scrubber::default().scrub_pairs(&mut pairs);
+    /// assert_eq!(pairs[0].1, "[Filtered]");
+    /// assert_eq!(pairs[1].1, "example.com");
+    /// ```
+    pub fn scrub_pairs(&self, pairs: &mut [(String, String)]) {
+        for (key, value) in pairs.iter_mut() {
+            self.scrub_entry(key, value);
+        }
+    }
+
+    /// Replaces credit-card numbers in `s` with [`FILTERED`] and returns
+    /// whether anything changed. Allocates only when something is replaced.
+    ///
+    /// A card number is a run of 13 to 19 ASCII digits, optionally split
+    /// into groups by single spaces or dashes (`"4111 1111 1111 1111"`,
+    /// `"4111-1111-1111-1111"`), that passes the Luhn checksum. The whole
+    /// run, separators included, is replaced. To avoid false positives a
+    /// run is left alone when:
+    ///
+    /// * it is part of a longer digit run (runs are taken maximal, so a
+    ///   20-digit number is never partly masked), or has more than 19 or
+    ///   fewer than 13 digits;
+    /// * it fails the Luhn checksum;
+    /// * it is split into groups and some group has fewer than 3 digits
+    ///   (hex dumps like `"12 34 56 …"`, lists of small numbers);
+    /// * it does not start with a digit from 2 to 6 (the major industry
+    ///   identifiers of payment cards), which keeps millisecond and
+    ///   nanosecond Unix timestamps from being masked;
+    /// * it touches an ASCII letter, digit or `'_'`, directly or across a
+    ///   single `'-'` or `'.'` — so digits inside identifiers, hex strings,
+    ///   UUIDs and decimal numbers (`"0.4111111111111111"`) are kept, and
+    ///   `"card4111111111111111"` is kept too.
+    ///
+    /// ```
+    /// use sentry_core::scrub::Scrubber;
+    ///
+    /// let scrubber = Scrubber::default();
+    /// let mut s = String::from("card: 4111-1111-1111-1111, exp 12/29");
+    /// assert!(scrubber.mask_card_numbers(&mut s));
+    /// assert_eq!(s, "card: [Filtered], exp 12/29");
+    ///
+    /// let mut s = String::from("order 4111111111111112"); // fails Luhn
+    /// assert!(!scrubber.mask_card_numbers(&mut s));
+    /// assert_eq!(s, "order 4111111111111112");
+    /// ```
+    pub fn mask_card_numbers(&self, s: &mut String) -> bool {
+        let masked = {
+            let bytes = s.as_bytes();
+            let mut out: Option<String> = None;
+            let mut copied = 0;
+            let mut i = 0;
+            while i < bytes.len() {
+                if !bytes[i].is_ascii_digit() {
+                    i += 1;
+                    continue;
+                }
+                let start = i;
+                let end = digit_run_end(bytes, start);
+                if is_card_number(bytes, start, end) {
+                    let out = out.get_or_insert_with(|| String::with_capacity(bytes.len()));
+                    // `start`, `end` and `copied` are on ASCII bytes, hence on
+                    // char boundaries.
+                    out.push_str(&s[copied..start]);
+                    out.push_str(FILTERED);
+                    copied = end;
+                }
+                i = end;
+            }
+            out.map(|mut out| {
+                out.push_str(&s[copied..]);
+                out
+            })
+        };
+        match masked {
+            Some(masked) => {
+                *s = masked;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Scrubs a URL query string (without the leading `?`) in place.
+    ///
+    /// Parameters are split on `'&'`; the value of each `name=value`
+    /// parameter whose (percent-decoded) name is sensitive becomes
+    /// [`FILTERED`]; afterwards card numbers are masked in the whole string.
+    /// Parameters without `'='` are kept as they are.
+    ///
+    /// ```
+    /// use sentry_core::scrub::Scrubber;
+    ///
+    /// let mut qs = String::from("a=1&password=x");
+    /// Scrubber::default().scrub_query_string(&mut qs);
+    /// assert_eq!(qs, "a=1&password=[Filtered]");
+    /// ```
+    pub fn scrub_query_string(&self, qs: &mut String) {
+        let scrubbed = {
+            let mut out: Option<String> = None;
+            let mut copied = 0;
+            let mut param_start = 0;
+            for param in qs.split('&') {
+                if let Some(eq) = param.find('=') {
+                    let value = &param[eq + 1..];
+                    if value != FILTERED
+                        && self.matches(normalized(PercentDecoded::new(&param[..eq])))
+                    {
+                        let value_start = param_start + eq + 1;
+                        let value_end = param_start + param.len();
+                        let out = out.get_or_insert_with(|| String::with_capacity(qs.len() + 16));
+                        out.push_str(&qs[copied..value_start]);
+                        out.push_str(FILTERED);
+                        copied = value_end;
+                    }
+                }
+                param_start += param.len() + 1;
+            }
+            out.map(|mut out| {
+                out.push_str(&qs[copied..]);
+                out
+            })
+        };
+        if let Some(scrubbed) = scrubbed {
+            *qs = scrubbed;
+        }
+        self.mask_card_numbers(qs);
+    }
+
+    fn matches<I>(&self, key: I) -> bool
+    where
+        I: Iterator<Item = u8> + Clone,
+    {
+        self.deny.iter().any(|entry| contains(key.clone(), entry))
+    }
+
+    fn scrub_entry(&self, key: &str, value: &mut String) {
+        if self.is_sensitive_key(key) {
+            if value != FILTERED {
+                FILTERED.clone_into(value);
+            }
+        } else {
+            self.mask_card_numbers(value);
+        }
+    }
+
+    fn scrub_map_at(&self, map: &mut Map<String, Value>, depth: usize) {
+        for (key, value) in map.iter_mut() {
+            if self.is_sensitive_key(key) {
+                set_filtered(value);
+            } else {
+                self.scrub_value_at(value, depth);
+            }
+        }
+    }
+
+    fn scrub_value_at(&self, value: &mut Value, depth: usize) {
+        match value {
+            Value::String(s) => {
+                self.mask_card_numbers(s);
+            }
+            Value::Object(_) | Value::Array(_) if depth >= MAX_DEPTH => set_filtered(value),
+            Value::Object(map) => self.scrub_map_at(map, depth + 1),
+            Value::Array(items) => {
+                for item in items.iter_mut() {
+                    self.scrub_value_at(item, depth + 1);
+                }
+            }
+            Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
+    }
+}
+
+/// Removes headers that carry personal data — `Authorization`, `Cookie`,
+/// `Set-Cookie`, `Proxy-Authorization`, `X-Forwarded-For` and `X-Real-Ip`
+/// (names compared ASCII case-insensitively) — for use when
+/// `send_default_pii` is off. Does not allocate.
+///
+/// ```
+/// use sentry_core::scrub::scrub_headers_without_pii;
+/// use std::collections::BTreeMap;
+///
+/// let mut headers = BTreeMap::new();
+/// headers.insert("cookie".to_string(), "sid=1".to_string());
+/// headers.insert("X-Real-IP".to_string(), "10.0.0.1".to_string());
+/// headers.insert("Accept".to_string(), "*/*".to_string());
+/// scrub_headers_without_pii(&mut headers);
+/// assert_eq!(headers.keys().collect::<Vec<_>>(), ["Accept"]);
+/// ```
+pub fn scrub_headers_without_pii(headers: &mut BTreeMap<String, String>) {
+    headers.retain(|name, _| !PII_HEADERS.iter().any(|pii| name.eq_ignore_ascii_case(pii)));
+}
+
+fn set_filtered(value: &mut Value) {
+    match value {
+        // Reuse the string's buffer.
+        Value::String(s) => {
+            if s != FILTERED {
+                FILTERED.clone_into(s);
+            }
+        }
+        _ => *value = Value::String(FILTERED.to_owned()),
+    }
+}
+
+fn is_separator(b: u8) -> bool {
+    matches!(b, b'_' | b'-' | b' ' | b'.')
+}
+
+/// The bytes of a key as compared against deny entries: separators removed,
+/// ASCII lowercased.
+fn normalized<I>(bytes: I) -> impl Iterator<Item = u8> + Clone
+where
+    I: Iterator<Item = u8> + Clone,
+{
+    bytes
+        .filter(|&b| !is_separator(b))
+        .map(|b| b.to_ascii_lowercase())
+}
+
+/// Whether `needle` (non-empty) occurs contiguously in `haystack`.
+fn contains<I>(mut haystack: I, needle: &[u8]) -> bool
+where
+    I: Iterator<Item = u8> + Clone,
+{
+    loop {
+        let mut probe = haystack.clone();
+        if needle.iter().all(|&n| probe.next() == Some(n)) {
+            return true;
+        }
+        if haystack.next().is_none() {
+            return false;
+        }
+    }
+}
+
+/// Percent-decodes a query-string parameter name on the fly (`'+'` is a
+/// space), so that `api%5Fkey` is recognised as `api_key`. Invalid escapes
+/// are passed through unchanged.
+#[derive(Clone)]
+struct PercentDecoded<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> PercentDecoded<'a> {
+    fn new(s: &'a str) -> Self {
+        PercentDecoded {
+            bytes: s.as_bytes(),
+        }
+    }
+}
+
+impl Iterator for PercentDecoded<'_> {
+    type Item = u8;
+
+    fn next(&mut self) -> Option<u8> {
+        let (&first, rest) = self.bytes.split_first()?;
+        match (first, rest) {
+            (b'%', [hi, lo, tail @ ..]) => match (hex_value(*hi), hex_value(*lo)) {
+                (Some(hi), Some(lo)) => {
+                    self.bytes = tail;
+                    Some(hi << 4 | lo)
+                }
+                _ => {
+                    self.bytes = rest;
+                    Some(b'%')
+                }
+            },
+            (b'+', _) => {
+                self.bytes = rest;
+                Some(b' ')
+            }
+            _ => {
+                self.bytes = rest;
+                Some(first)
+            }
+        }
+    }
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// End (exclusive) of the maximal run of digits starting at `start`, where
+/// groups of digits may be joined by a single space or dash.
+fn digit_run_end(bytes: &[u8], start: usize) -> usize {
+    let mut j = start;
+    loop {
+        while j < bytes.len() && bytes[j].is_ascii_digit() {
+            j += 1;
+        }
+        match (bytes.get(j), bytes.get(j + 1)) {
+            (Some(b' ' | b'-'), Some(next)) if next.is_ascii_digit() => j += 1,
+            _ => return j,
+        }
+    }
+}
+
+/// Whether the digit run `bytes[start..end]` (as found by [`digit_run_end`],
+/// so not preceded by a digit) is a card number; see
+/// [`Scrubber::mask_card_numbers`].
+fn is_card_number(bytes: &[u8], start: usize, end: usize) -> bool {
+    let run = &bytes[start..end];
+    if !matches!(run.first(), Some(b'2'..=b'6')) {
+        return false;
+    }
+    let mut digits = 0;
+    for group in run.split(|b| !b.is_ascii_digit()) {
+        if group.len() < CARD_MIN_GROUP && group.len() != run.len() {
+            return false;
+        }
+        digits += group.len();
+    }
+    if !(CARD_MIN_DIGITS..=CARD_MAX_DIGITS).contains(&digits) {
+        return false;
+    }
+    if touches_word(bytes[..start].iter().rev()) || touches_word(bytes[end..].iter()) {
+        return false;
+    }
+    luhn_valid(run)
+}
+
+/// Whether the bytes next to a run (walking away from it) start with a word
+/// character, or with `'-'`/`'.'` followed by a word character.
+fn touches_word<'a>(mut outward: impl Iterator<Item = &'a u8>) -> bool {
+    let is_word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    match outward.next() {
+        Some(&b) if is_word(b) => true,
+        Some(b'-' | b'.') => matches!(outward.next(), Some(&b) if is_word(b)),
+        _ => false,
+    }
+}
+
+/// Luhn checksum over the digits of `run` (non-digits are skipped).
+fn luhn_valid(run: &[u8]) -> bool {
+    let mut sum = 0u32;
+    let mut double = false;
+    for &b in run.iter().rev().filter(|b| b.is_ascii_digit()) {
+        let mut d = u32::from(b - b'0');
+        if double {
+            d *= 2;
+            if d > 9 {
+                d -= 9;
+            }
+        }
+        sum += d;
+        double = !double;
+    }
+    sum % 10 == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn masked(input: &str) -> (String, bool) {
+        let mut s = input.to_owned();
+        let changed = Scrubber::default().mask_card_numbers(&mut s);
+        (s, changed)
+    }
+
+    #[test]
+    fn deny_list_is_normalised_and_reduced() {
+        let scrubber = Scrubber::new(["Access_Token", "token", "API-key", "apikey", "", "_-. "]);
+        let entries: Vec<&[u8]> = scrubber.deny.iter().map(|e| &e[..]).collect();
+        assert_eq!(entries, [&b"token"[..], &b"apikey"[..]]);
+    }
+
+    #[test]
+    fn empty_deny_list_matches_nothing() {
+        let scrubber = Scrubber::new(Vec::<String>::new());
+        assert!(!scrubber.is_sensitive_key("password"));
+        assert!(!scrubber.is_sensitive_key(""));
+    }
+
+    #[test]
+    fn sensitive_key_spellings() {
+        let scrubber = Scrubber::default();
+        for key in [
+            "password",
+            "PASSWORD",
+            "user_password",
+            "userPassword",
+            "pass.word",
+            "pass word",
+            "passwd",
+            "MYSQL_PWD",
+            "client_secret",
+            "api_key",
+            "ApiKey",
+            "x-api-key",
+            "X-API-KEY",
+            "token",
+            "access_token",
+            "refresh-token",
+            "X-Auth-Token",
+            "Authorization",
+            "auth",
+            "credentials",
+            "credit_card",
+            "creditCard",
+            "card-number",
+            "ssn",
+            "sessionid",
+            "session_id",
+            "session-id",
+            "Session ID",
+            "session.id",
+            "PHPSESSID",
+            "connect.sid",
+            "csrf_token",
+            "_xsrf",
+            "Cookie",
+            "Set-Cookie",
+            "private_key",
+            "privateKey",
+        ] {
+            assert!(scrubber.is_sensitive_key(key), "{key} should be sensitive");
+        }
+    }
+
+    #[test]
+    fn non_sensitive_keys() {
+        let scrubber = Scrubber::default();
+        for key in [
+            "", "user", "username", "email", "id", "session", "pass", "key", "card", "Accept",
+            "Host", "tok", "sess_ion",
+        ] {
+            assert!(
+                !scrubber.is_sensitive_key(key),
+                "{key} should not be sensitive"
+            );
+        }
+    }
+
+    #[test]
+    fn documented_false_positives() {
+        let scrubber = Scrubber::default();
+        assert!(scrubber.is_sensitive_key("author"));
+        assert!(scrubber.is_sensitive_key("authority"));
+        assert!(scrubber.is_sensitive_key("tokenizer"));
+        assert!(scrubber.is_sensitive_key("class_name"));
+        assert!(scrubber.is_sensitive_key("tok_en_count"));
+    }
+
+    #[test]
+    fn non_ascii_keys_are_compared_bytewise() {
+        let scrubber = Scrubber::new(["pässwort"]);
+        assert!(scrubber.is_sensitive_key("Mein_Pässwort"));
+        assert!(!scrubber.is_sensitive_key("MEIN_PÄSSWORT"));
+    }
+
+    #[test]
+    fn scrub_value_replaces_every_type() {
+        let mut v = json!({
+            "password": "x",
+            "secret": 42,
+            "token": 1.5,
+            "auth": true,
+            "api_key": null,
+            "credentials": { "user": "a", "pass": "b" },
+            "ssn": [1, 2, 3],
+            "session_id": "[Filtered]",
+            "plain": "value",
+        });
+        Scrubber::default().scrub_value(&mut v);
+        assert_eq!(
+            v,
+            json!({
+                "password": "[Filtered]",
+                "secret": "[Filtered]",
+                "token": "[Filtered]",
+                "auth": "[Filtered]",
+                "api_key": "[Filtered]",
+                "credentials": "[Filtered]",
+                "ssn": "[Filtered]",
+                "session_id": "[Filtered]",
+                "plain": "value",
+            })
+        );
+    }
+
+    #[test]
+    fn scrub_value_top_level_scalars() {
+        let scrubber = Scrubber::default();
+        let mut v = json!("4111111111111111");
+        scrubber.scrub_value(&mut v);
+        assert_eq!(v, json!("[Filtered]"));
+        let mut v = json!(4111111111111111u64);
+        scrubber.scrub_value(&mut v);
+        assert_eq!(v, json!(4111111111111111u64));
+    }
+
+    #[test]
+    fn scrub_value_deep_nesting() {
+        let mut v = json!({
+            "l1": [{ "l2": { "l3": [[{ "l4": { "l5": { "l6": {
+                "password": { "even": ["deeper"] },
+                "card": "cc 5555 5555 5555 4444 exp",
+                "keep": 1
+            } } } }]] } }]
+        });
+        Scrubber::default().scrub_value(&mut v);
+        assert_eq!(
+            v,
+            json!({
+                "l1": [{ "l2": { "l3": [[{ "l4": { "l5": { "l6": {
+                    "password": "[Filtered]",
+                    "card": "cc [Filtered] exp",
+                    "keep": 1
+                } } } }]] } }]
+            })
+        );
+    }
+
+    #[test]
+    fn scrub_value_beyond_max_depth_is_filtered() {
+        let mut v = json!({ "keep": "x" });
+        for _ in 0..MAX_DEPTH {
+            v = json!([v]);
+        }
+        let mut expected = json!(FILTERED);
+        for _ in 0..MAX_DEPTH {
+            expected = json!([expected]);
+        }
+        Scrubber::default().scrub_value(&mut v);
+        assert_eq!(v, expected);
+
+        let mut v = json!({ "keep": "x" });
+        for _ in 0..MAX_DEPTH - 1 {
+            v = json!([v]);
+        }
+        let expected = v.clone();
+        Scrubber::default().scrub_value(&mut v);
+        assert_eq!(v, expected);
+    }
+
+    #[test]
+    fn scrub_map_custom_list() {
+        let scrubber = Scrubber::new(["pin", "dob"]);
+        let mut map = Map::new();
+        map.insert("User-PIN".into(), json!(1234));
+        map.insert("D.O.B".into(), json!("1990-01-01"));
+        map.insert("password".into(), json!("kept"));
+        scrubber.scrub_map(&mut map);
+        assert_eq!(
+            Value::Object(map),
+            json!({ "User-PIN": "[Filtered]", "D.O.B": "[Filtered]", "password": "kept" })
+        );
+    }
+
+    #[test]
+    fn string_map_and_pairs() {
+        let scrubber = Scrubber::default();
+        let mut map = BTreeMap::new();
+        map.insert("Authorization".to_string(), "Bearer x".to_string());
+        map.insert("X-Note".to_string(), "4111 1111 1111 1111".to_string());
+        map.insert("Host".to_string(), "h".to_string());
+        scrubber.scrub_string_map(&mut map);
+        let got: Vec<(&str, &str)> = map.iter().map(|(k, v)| (&k[..], &v[..])).collect();
+        assert_eq!(
+            got,
+            [
+                ("Authorization", "[Filtered]"),
+                ("Host", "h"),
+                ("X-Note", "[Filtered]")
+            ]
+        );
+
+        let mut pairs = vec![
+            ("sessionid".to_string(), "abc".to_string()),
+            ("q".to_string(), "pay 378282246310005 now".to_string()),
+        ];
+        scrubber.scrub_pairs(&mut pairs);
+        assert_eq!(
+            pairs,
+            [
+                ("sessionid".to_string(), "[Filtered]".to_string()),
+                ("q".to_string(), "pay [Filtered] now".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn card_numbers_valid() {
+        for (input, expected) in [
+            ("4111111111111111", "[Filtered]"),
+            ("4111 1111 1111 1111", "[Filtered]"),
+            ("4111-1111-1111-1111", "[Filtered]"),
+            ("4111 1111-1111 1111", "[Filtered]"),
+            ("3782 822463 10005", "[Filtered]"),
+            ("4222222222222", "[Filtered]"),
+            ("6011000990139424", "[Filtered]"),
+            ("2223003122003222", "[Filtered]"),
+            ("4111111111111111110", "[Filtered]"),
+            ("a 4111111111111111 b", "a [Filtered] b"),
+            ("(4111111111111111)", "([Filtered])"),
+            ("cc=4111111111111111&x", "cc=[Filtered]&x"),
+            ("end 4111111111111111.", "end [Filtered]."),
+            ("-4111111111111111", "-[Filtered]"),
+            ("é4111111111111111é", "é[Filtered]é"),
+            (
+                "4111111111111111 and 5555555555554444",
+                "[Filtered] and [Filtered]",
+            ),
+        ] {
+            assert_eq!(masked(input), (expected.to_owned(), true), "{input}");
+        }
+    }
+
+    #[test]
+    fn card_numbers_left_alone() {
+        for input in [
+            "",
+            "no digits",
+            "4111111111111112",                     // Luhn fails
+            "41111111111111111111",                 // 20 digits
+            "1234567812345670",                     // valid Luhn, starts with 1
+            "1700000000000",                        // ms timestamp
+            "411111111111",                         // 12 digits
+            "card4111111111111111",                 // adjacent to letters
+            "4111111111111111x",                    // adjacent to letters
+            "id_4111111111111111",                  // identifier
+            "0.4111111111111111",                   // decimal
+            "4111111111111111.5",                   // decimal
+            "ab-4111111111111111",                  // inside a dashed token
+            "4111  1111  1111  1111",               // double separators
+            "41 11 11 11 11 11 11 11",              // short groups
+            "4111--1111--1111--1111",               // double dashes
+            "41111111-1111-1111-a111-111111111111", // UUID-like
+            "550e8400-e29b-41d4-a716-446655440000", // UUID
+            "d41d8cd98f00b204e9800998ecf8427e",     // hex digest
+        ] {
+            assert_eq!(masked(input), (input.to_owned(), false), "{input}");
+        }
+    }
+
+    #[test]
+    fn luhn() {
+        assert!(luhn_valid(b"4111111111111111"));
+        assert!(luhn_valid(b"4111-1111 1111-1111"));
+        assert!(!luhn_valid(b"4111111111111112"));
+        assert!(luhn_valid(b"79927398713"));
+        assert!(!luhn_valid(b"79927398710"));
+    }
+
+    #[test]
+    fn percent_decoded_keys() {
+        let decoded: Vec<u8> = PercentDecoded::new("a%5Fb+c%zz%4").collect();
+        assert_eq!(decoded, b"a_b c%zz%4");
+    }
+
+    #[test]
+    fn query_strings() {
+        let scrubber = Scrubber::default();
+        for (input, expected) in [
+            ("", ""),
+            ("a=1&b=2", "a=1&b=2"),
+            ("a=1&password=x", "a=1&password=[Filtered]"),
+            ("password=x&a=1", "password=[Filtered]&a=1"),
+            ("api%5Fkey=abc&q=rust", "api%5Fkey=[Filtered]&q=rust"),
+            ("user%5Bpassword%5D=x", "user%5Bpassword%5D=[Filtered]"),
+            (
+                "session+id=1&token=",
+                "session+id=[Filtered]&token=[Filtered]",
+            ),
+            ("password&a=1", "password&a=1"),
+            ("token=a=b&&x=1", "token=[Filtered]&&x=1"),
+            ("cc=4111111111111111&a=1", "cc=[Filtered]&a=1"),
+            ("password=[Filtered]", "password=[Filtered]"),
+        ] {
+            let mut qs = input.to_owned();
+            scrubber.scrub_query_string(&mut qs);
+            assert_eq!(qs, expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn headers_without_pii() {
+        let mut headers = BTreeMap::new();
+        for name in [
+            "Authorization",
+            "COOKIE",
+            "set-cookie",
+            "Proxy-Authorization",
+            "X-Forwarded-For",
+            "x-real-ip",
+            "Accept",
+            "X-Cookie-Note",
+        ] {
+            headers.insert(name.to_string(), "v".to_string());
+        }
+        scrub_headers_without_pii(&mut headers);
+        assert_eq!(
+            headers.keys().collect::<Vec<_>>(),
+            ["Accept", "X-Cookie-Note"]
+        );
+    }
+}

@@ -274,6 +274,20 @@ impl Serialize for Context {
     }
 }
 
+impl<'de> Deserialize<'de> for Context {
+    /// Types the context by its `type` field. (Inside an event the map key
+    /// also serves as the default type; see [`Context::from_value`].)
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(d)?;
+        let ty = value
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        Ok(Context::from_value(&ty, value))
+    }
+}
+
 /// Deserialises a contexts map, typing each entry by its `type` or alias.
 pub(crate) fn deserialize_contexts<'de, D: Deserializer<'de>>(d: D) -> Result<Contexts, D::Error> {
     let raw = Option::<Map>::deserialize(d)?.unwrap_or_default();

@@ -75,6 +75,7 @@ impl SpanStatus {
     }
 
     /// Maps an HTTP status code to a span status.
+    #[allow(clippy::match_overlapping_arm)] // specific codes first, then ranges
     pub fn from_http_status(code: u16) -> SpanStatus {
         match code {
             100..=399 => SpanStatus::Ok,

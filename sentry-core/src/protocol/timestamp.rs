@@ -129,8 +129,8 @@ impl fmt::Display for Timestamp {
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        // Round to microseconds so the written form is short and stable.
-        s.serialize_f64((self.0 * 1e6).round() / 1e6)
+        // Written exactly, so a decode/encode round trip is lossless.
+        s.serialize_f64(self.0)
     }
 }
 
