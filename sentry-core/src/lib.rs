@@ -1,6 +1,56 @@
-//! The core of a Sentry-compatible SDK (being assembled).
+//! The core of a Sentry-compatible SDK: protocol types, envelopes, DSN, and
+//! the Hub/Scope/Client model with its capture API.
+//!
+//! ```
+//! use sentry_core::{capture_message, protocol::Level, test::with_captured_events};
+//!
+//! // Without `init`, every call is a no-op. In tests, capture in memory:
+//! let events = with_captured_events(|| {
+//!     sentry_core::add_breadcrumb(sentry_core::protocol::Breadcrumb {
+//!         message: Some("loaded config".into()),
+//!         ..Default::default()
+//!     });
+//!     capture_message("something happened", Level::Warning);
+//! });
+//! assert_eq!(events[0].breadcrumbs.values[0].message.as_deref(), Some("loaded config"));
+//! ```
+//!
+//! Applications call [`init`] with [`ClientOptions`] whose `transport` is the
+//! HTTP transport of the `sentry-transport` crate (or use the one-line `init`
+//! of `sentry-integrations`).
 
+#![warn(missing_docs)]
+
+mod api;
+mod capture;
+mod client;
 pub mod dsn;
 pub mod envelope;
+mod future;
+mod hub;
+mod integration;
+mod options;
+mod pii;
 pub mod protocol;
+mod scope;
 pub mod scrub;
+pub mod test;
+pub mod transport;
+
+pub use api::{
+    add_breadcrumb, capture_error, capture_event, capture_message, configure_scope, flush, init,
+    last_event_id, try_init, with_scope, ClientInitGuard,
+};
+pub use capture::{
+    event_from_error, event_from_message, exceptions_from_error, parse_type_from_debug,
+};
+pub use client::Client;
+pub use future::{SentryFuture, SentryFutureExt};
+pub use hub::{Hub, IntoBreadcrumbs, ScopeGuard};
+pub use integration::Integration;
+pub use options::{
+    BeforeBreadcrumb, BeforeSend, BeforeSendTransaction, ClientOptions, OptionsError,
+    MAX_BREADCRUMBS_LIMIT,
+};
+pub use scope::{EventProcessor, Scope};
+pub use uuid::Uuid;

@@ -1,0 +1,361 @@
+//! The client: owns the options and the transport, and runs the event pipeline.
+
+use std::any::Any;
+use std::cell::Cell;
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::RwLock;
+use uuid::Uuid;
+
+use crate::envelope::{Envelope, EnvelopeItem};
+use crate::integration::Integration;
+use crate::options::ClientOptions;
+use crate::pii;
+use crate::protocol::{
+    Breadcrumb, ClientSdkInfo, DataCategory, DiscardReason, Event, SessionUpdate, Transaction,
+};
+use crate::scope::Scope;
+use crate::scrub::Scrubber;
+use crate::transport::Transport;
+
+thread_local! {
+    /// How deeply the pipeline is nested on this thread: a callback that
+    /// captures (or panics into a capturing panic hook) re-enters it.
+    static PIPELINE_DEPTH: Cell<u8> = const { Cell::new(0) };
+}
+
+/// The deepest re-entry allowed: a capture from inside a callback is served,
+/// a capture from inside *that* is dropped instead of recursing forever.
+const MAX_PIPELINE_DEPTH: u8 = 2;
+
+struct DepthGuard;
+
+impl DepthGuard {
+    fn enter() -> Option<DepthGuard> {
+        PIPELINE_DEPTH.with(|d| {
+            if d.get() >= MAX_PIPELINE_DEPTH {
+                None
+            } else {
+                d.set(d.get() + 1);
+                Some(DepthGuard)
+            }
+        })
+    }
+}
+
+impl Drop for DepthGuard {
+    fn drop(&mut self) {
+        PIPELINE_DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+    }
+}
+
+/// Sends events to one DSN through one transport.
+///
+/// Usually created by [`crate::init`]; tests create their own with a test
+/// transport (see [`crate::test`]).
+///
+/// ```
+/// use sentry_core::{Client, ClientOptions};
+/// let client = Client::with_options(ClientOptions::default());
+/// assert!(!client.is_enabled()); // no transport: captures are dropped
+/// ```
+pub struct Client {
+    options: ClientOptions,
+    transport: RwLock<Option<Arc<dyn Transport>>>,
+    scrubber: Scrubber,
+    sdk_info: ClientSdkInfo,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("options", &self.options)
+            .field("enabled", &self.is_enabled())
+            .finish()
+    }
+}
+
+macro_rules! sdk_debug {
+    ($client:expr, $($arg:tt)*) => {
+        if $client.options.debug {
+            eprintln!("[sentry] {}", format_args!($($arg)*));
+        }
+    };
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a non-string panic payload")
+}
+
+impl Client {
+    /// Creates a client. Integrations' `setup` runs first; the transport is
+    /// created from `options.transport` (without one the client is disabled).
+    pub fn with_options(mut options: ClientOptions) -> Client {
+        let integrations = options.integrations.clone();
+        for integration in &integrations {
+            let name = integration.name();
+            if catch_unwind(AssertUnwindSafe(|| integration.setup(&mut options))).is_err() {
+                eprintln!("[sentry] integration {name} panicked during setup; it is skipped");
+            }
+        }
+        let transport = options
+            .transport
+            .as_ref()
+            .map(|factory| factory.create_transport(&options));
+        let scrubber = Scrubber::new(options.deny_keys.iter());
+        let mut sdk_info = ClientSdkInfo::this_sdk();
+        sdk_info.integrations = integrations.iter().map(|i| i.name().to_owned()).collect();
+        Client {
+            options,
+            transport: RwLock::new(transport),
+            scrubber,
+            sdk_info,
+        }
+    }
+
+    /// The options this client was created with.
+    pub fn options(&self) -> &ClientOptions {
+        &self.options
+    }
+
+    /// Whether captures go anywhere (a transport exists and the client is not
+    /// closed).
+    pub fn is_enabled(&self) -> bool {
+        self.transport.read().is_some()
+    }
+
+    /// The SDK info written into events.
+    pub fn sdk_info(&self) -> &ClientSdkInfo {
+        &self.sdk_info
+    }
+
+    fn transport(&self) -> Option<Arc<dyn Transport>> {
+        self.transport.read().clone()
+    }
+
+    fn discard(&self, reason: DiscardReason, category: DataCategory) {
+        if let Some(t) = self.transport() {
+            t.record_discard(reason, category, 1);
+        }
+    }
+
+    /// Runs a user or integration callback; a panic is caught, reported with
+    /// `debug`, counted as `internal_sdk_error`, and turns into `None`.
+    fn guarded<T>(
+        &self,
+        what: &str,
+        category: DataCategory,
+        f: impl FnOnce() -> Option<T>,
+    ) -> Option<T> {
+        match catch_unwind(AssertUnwindSafe(f)) {
+            Ok(v) => v,
+            Err(payload) => {
+                sdk_debug!(
+                    self,
+                    "{what} panicked ({}); the item is dropped",
+                    panic_message(&*payload)
+                );
+                self.discard(DiscardReason::InternalSdkError, category);
+                None
+            }
+        }
+    }
+
+    /// Captures an event with the scope applied. Returns the event id, or the
+    /// nil id when the event was not sent (disabled client, sampled out,
+    /// dropped by a hook).
+    pub fn capture_event(&self, event: Event, scope: Option<&Scope>) -> Uuid {
+        let Some(transport) = self.transport() else {
+            return Uuid::nil();
+        };
+        let Some(_depth) = DepthGuard::enter() else {
+            transport.record_discard(DiscardReason::InternalSdkError, DataCategory::Error, 1);
+            return Uuid::nil();
+        };
+        // The sampling decision costs one random number: take it before any
+        // other work on the event.
+        let rate = self.options.sample_rate;
+        if rate < 1.0 && fastrand::f32() >= rate {
+            transport.record_discard(DiscardReason::SampleRate, DataCategory::Error, 1);
+            return Uuid::nil();
+        }
+        let Some(event) = self.prepare_event(event, scope) else {
+            return Uuid::nil();
+        };
+        let id = event.event_id;
+        let mut envelope = Envelope::new();
+        envelope.headers.event_id = Some(id);
+        envelope.add_item(EnvelopeItem::event(event));
+        if let Some(scope) = scope {
+            for attachment in scope.attachments() {
+                envelope.add_item(EnvelopeItem::attachment(attachment));
+            }
+        }
+        transport.send_envelope(envelope);
+        id
+    }
+
+    /// Fills defaults, applies the scope, runs processors, `before_send` and
+    /// scrubbing. `None` means the event was dropped (and counted).
+    pub fn prepare_event(&self, mut event: Event, scope: Option<&Scope>) -> Option<Event> {
+        let o = &self.options;
+        if event.release.is_none() {
+            event.release = o.release.as_deref().map(str::to_owned);
+        }
+        if event.environment.is_none() {
+            event.environment = Some(o.environment.as_deref().unwrap_or("production").to_owned());
+        }
+        if event.dist.is_none() {
+            event.dist = o.dist.as_deref().map(str::to_owned);
+        }
+        if event.server_name.is_none() {
+            event.server_name = o.server_name.as_deref().map(str::to_owned);
+        }
+        if event.sdk.is_none() {
+            event.sdk = Some(self.sdk_info.clone());
+        }
+        let cat = DataCategory::Error;
+        if let Some(scope) = scope {
+            event = scope.apply_to_event(event, o.max_breadcrumbs)?;
+            for processor in scope.event_processors() {
+                match self.guarded("an event processor", cat.clone(), || Some(processor(event))) {
+                    Some(Some(e)) => event = e,
+                    Some(None) => {
+                        self.discard(DiscardReason::EventProcessor, cat);
+                        return None;
+                    }
+                    None => return None,
+                }
+            }
+        }
+        for integration in &o.integrations {
+            let name = integration.name();
+            match self.guarded(name, cat.clone(), || {
+                Some(integration.process_event(event, o))
+            }) {
+                Some(Some(e)) => event = e,
+                Some(None) => {
+                    sdk_debug!(self, "integration {name} dropped an event");
+                    self.discard(DiscardReason::EventProcessor, cat);
+                    return None;
+                }
+                None => return None,
+            }
+        }
+        if let Some(before_send) = &o.before_send {
+            match self.guarded("before_send", cat.clone(), || Some(before_send(event))) {
+                Some(Some(e)) => event = e,
+                Some(None) => {
+                    self.discard(DiscardReason::BeforeSend, cat);
+                    return None;
+                }
+                None => return None,
+            }
+        }
+        pii::scrub_event(&self.scrubber, &mut event, o.send_default_pii);
+        Some(event)
+    }
+
+    /// Captures a finished transaction: scope data, `before_send_transaction`,
+    /// scrubbing, then the transport. Sampling happened when it started.
+    pub fn capture_transaction(&self, mut transaction: Transaction, scope: Option<&Scope>) -> Uuid {
+        let Some(transport) = self.transport() else {
+            return Uuid::nil();
+        };
+        let o = &self.options;
+        if transaction.release.is_none() {
+            transaction.release = o.release.as_deref().map(str::to_owned);
+        }
+        if transaction.environment.is_none() {
+            transaction.environment =
+                Some(o.environment.as_deref().unwrap_or("production").to_owned());
+        }
+        if transaction.sdk.is_none() {
+            transaction.sdk = Some(self.sdk_info.clone());
+        }
+        if let Some(scope) = scope {
+            scope.apply_to_transaction(&mut transaction);
+        }
+        let cat = DataCategory::Transaction;
+        if let Some(hook) = &o.before_send_transaction {
+            match self.guarded("before_send_transaction", cat.clone(), || {
+                Some(hook(transaction))
+            }) {
+                Some(Some(t)) => transaction = t,
+                Some(None) => {
+                    self.discard(DiscardReason::BeforeSend, cat);
+                    return Uuid::nil();
+                }
+                None => return Uuid::nil(),
+            }
+        }
+        pii::scrub_transaction(&self.scrubber, &mut transaction, o.send_default_pii);
+        let id = transaction.event_id;
+        let mut envelope = Envelope::new();
+        envelope.headers.event_id = Some(id);
+        envelope.add_item(EnvelopeItem::transaction(transaction));
+        transport.send_envelope(envelope);
+        id
+    }
+
+    /// Sends a session update.
+    pub fn send_session(&self, session: SessionUpdate) {
+        if let Some(transport) = self.transport() {
+            let mut envelope = Envelope::new();
+            envelope.add_item(EnvelopeItem::session(session));
+            transport.send_envelope(envelope);
+        }
+    }
+
+    /// Sends a prepared envelope as it is.
+    pub fn send_envelope(&self, envelope: Envelope) {
+        if let Some(transport) = self.transport() {
+            transport.send_envelope(envelope);
+        }
+    }
+
+    /// Runs `before_breadcrumb` and scrubbing on a breadcrumb about to be
+    /// stored. `None` means it was dropped.
+    pub fn prepare_breadcrumb(&self, breadcrumb: Breadcrumb) -> Option<Breadcrumb> {
+        let mut breadcrumb = match &self.options.before_breadcrumb {
+            Some(hook) => self.guarded("before_breadcrumb", DataCategory::Default, || {
+                hook(breadcrumb)
+            })?,
+            None => breadcrumb,
+        };
+        pii::scrub_breadcrumb(&self.scrubber, &mut breadcrumb);
+        Some(breadcrumb)
+    }
+
+    /// Waits up to `timeout` for queued envelopes; `true` if all were sent.
+    pub fn flush(&self, timeout: Option<Duration>) -> bool {
+        match self.transport() {
+            Some(t) => t.flush(timeout.unwrap_or(self.options.shutdown_timeout)),
+            None => true,
+        }
+    }
+
+    /// Flushes and shuts the transport down; the client is disabled after.
+    pub fn close(&self, timeout: Option<Duration>) -> bool {
+        let transport = self.transport.write().take();
+        match transport {
+            Some(t) => t.shutdown(timeout.unwrap_or(self.options.shutdown_timeout)),
+            None => true,
+        }
+    }
+
+    /// The integration of type `I`, if the client has one.
+    pub fn get_integration<I: Integration>(&self) -> Option<&I> {
+        self.options
+            .integrations
+            .iter()
+            .find_map(|i| (&**i as &dyn Any).downcast_ref::<I>())
+    }
+}

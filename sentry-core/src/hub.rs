@@ -1,0 +1,361 @@
+//! The hub: the per-thread (or per-task) entry point that pairs a client with
+//! a stack of scopes.
+//!
+//! Each thread has its own hub, created on first use from the main hub's top
+//! scope. Unlike the official Rust SDK, a hub does not freeze the client it
+//! saw when it was created: unless a client was bound to it explicitly, it
+//! uses whichever client [`crate::init`] installed most recently. So a thread
+//! or task started before `init` still reports.
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock};
+
+use arc_swap::ArcSwapOption;
+use parking_lot::{Mutex, RwLock};
+use uuid::Uuid;
+
+use crate::client::Client;
+use crate::protocol::{Breadcrumb, Event, Level};
+use crate::scope::Scope;
+
+/// The client installed by `init`, seen by every hub that did not bind its own.
+static GLOBAL_CLIENT: ArcSwapOption<Client> = ArcSwapOption::const_empty();
+
+/// Becomes true once any client was ever installed or bound. Until then
+/// every API call returns at once: this is the "no client" fast path.
+static ANY_CLIENT: AtomicBool = AtomicBool::new(false);
+
+static MAIN_HUB: LazyLock<Arc<Hub>> =
+    LazyLock::new(|| Arc::new(Hub::new_inheriting(Scope::default())));
+
+thread_local! {
+    static THREAD_HUB: RefCell<Option<Arc<Hub>>> = const { RefCell::new(None) };
+}
+
+/// Whether any client has ever been bound (the fast-path check).
+#[inline]
+pub(crate) fn any_client() -> bool {
+    ANY_CLIENT.load(Ordering::Relaxed)
+}
+
+pub(crate) fn set_global_client(client: Option<Arc<Client>>) {
+    if client.is_some() {
+        ANY_CLIENT.store(true, Ordering::Relaxed);
+    }
+    GLOBAL_CLIENT.store(client);
+}
+
+/// Removes `client` as the global client if it still is.
+pub(crate) fn unset_global_client(client: &Arc<Client>) {
+    let current = GLOBAL_CLIENT.load();
+    if current.as_ref().is_some_and(|c| Arc::ptr_eq(c, client)) {
+        GLOBAL_CLIENT.compare_and_swap(&*current, None);
+    }
+}
+
+#[derive(Clone)]
+enum Binding {
+    /// Use the global client.
+    Inherit,
+    /// Use this client (or none).
+    Bound(Option<Arc<Client>>),
+}
+
+#[derive(Clone)]
+struct Layer {
+    binding: Binding,
+    scope: Arc<Scope>,
+}
+
+impl Layer {
+    fn client(&self) -> Option<Arc<Client>> {
+        match &self.binding {
+            Binding::Inherit => GLOBAL_CLIENT.load_full(),
+            Binding::Bound(c) => c.clone(),
+        }
+    }
+}
+
+/// A client plus a stack of scopes.
+///
+/// ```
+/// use std::sync::Arc;
+/// use sentry_core::{Hub, Scope};
+/// let hub = Arc::new(Hub::new(None, Scope::default()));
+/// Hub::run(hub.clone(), || {
+///     Hub::current().configure_scope(|s| s.set_tag("in", "hub"));
+/// });
+/// hub.configure_scope(|s| assert_eq!(s.tags()["in"], "hub"));
+/// ```
+pub struct Hub {
+    stack: RwLock<Vec<Layer>>,
+    last_event_id: Mutex<Option<Uuid>>,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("depth", &self.stack.read().len())
+            .field("client", &self.client().is_some())
+            .finish()
+    }
+}
+
+impl Hub {
+    /// A hub with an explicitly bound client (or explicitly none).
+    pub fn new(client: Option<Arc<Client>>, scope: Scope) -> Hub {
+        if client.is_some() {
+            ANY_CLIENT.store(true, Ordering::Relaxed);
+        }
+        Hub::with_layer(Layer {
+            binding: Binding::Bound(client),
+            scope: Arc::new(scope),
+        })
+    }
+
+    fn new_inheriting(scope: Scope) -> Hub {
+        Hub::with_layer(Layer {
+            binding: Binding::Inherit,
+            scope: Arc::new(scope),
+        })
+    }
+
+    fn with_layer(layer: Layer) -> Hub {
+        Hub {
+            stack: RwLock::new(vec![layer]),
+            last_event_id: Mutex::new(None),
+        }
+    }
+
+    /// A new hub that starts from `other`'s top scope and client binding.
+    pub fn new_from_top(other: &Hub) -> Hub {
+        let top = other.top();
+        Hub::with_layer(top)
+    }
+
+    fn top(&self) -> Layer {
+        let stack = self.stack.read();
+        // The stack is never empty: the base layer cannot be popped.
+        stack.last().cloned().unwrap_or(Layer {
+            binding: Binding::Inherit,
+            scope: Arc::default(),
+        })
+    }
+
+    /// The process-wide main hub (used directly by the thread named `main`).
+    pub fn main() -> Arc<Hub> {
+        MAIN_HUB.clone()
+    }
+
+    /// The hub of the current thread (or the one [`Hub::run`] installed).
+    pub fn current() -> Arc<Hub> {
+        Hub::with_current(Arc::clone)
+    }
+
+    /// Calls `f` with the current hub.
+    pub fn with_current<R>(f: impl FnOnce(&Arc<Hub>) -> R) -> R {
+        let hub = THREAD_HUB.with(|slot| {
+            if let Some(hub) = &*slot.borrow() {
+                return hub.clone();
+            }
+            let hub = if std::thread::current().name() == Some("main") {
+                Hub::main()
+            } else {
+                Arc::new(Hub::new_from_top(&MAIN_HUB))
+            };
+            *slot.borrow_mut() = Some(hub.clone());
+            hub
+        });
+        f(&hub)
+    }
+
+    /// Runs `f` with `hub` as the current hub of this thread, restoring the
+    /// previous one afterwards (also when `f` panics).
+    pub fn run<R>(hub: Arc<Hub>, f: impl FnOnce() -> R) -> R {
+        struct Restore(Option<Arc<Hub>>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                let prev = self.0.take();
+                THREAD_HUB.with(|slot| *slot.borrow_mut() = prev);
+            }
+        }
+        let prev = THREAD_HUB.with(|slot| slot.borrow_mut().replace(hub));
+        let _restore = Restore(prev);
+        f()
+    }
+
+    /// The client in effect for this hub.
+    pub fn client(&self) -> Option<Arc<Client>> {
+        self.stack.read().last().and_then(Layer::client)
+    }
+
+    /// Binds a client to the top layer (`None` disables capturing there).
+    pub fn bind_client(&self, client: Option<Arc<Client>>) {
+        if client.is_some() {
+            ANY_CLIENT.store(true, Ordering::Relaxed);
+        }
+        if let Some(top) = self.stack.write().last_mut() {
+            top.binding = Binding::Bound(client);
+        }
+    }
+
+    fn client_and_scope(&self) -> Option<(Arc<Client>, Arc<Scope>)> {
+        let stack = self.stack.read();
+        let top = stack.last()?;
+        Some((top.client()?, top.scope.clone()))
+    }
+
+    /// Changes the top scope.
+    pub fn configure_scope<R>(&self, f: impl FnOnce(&mut Scope) -> R) -> R {
+        // Work on a private copy so no lock is held while user code runs
+        // (user code may call back into the hub).
+        let mut scope = {
+            let mut stack = self.stack.write();
+            match stack.last_mut() {
+                Some(top) => std::mem::take(&mut top.scope),
+                None => Arc::default(),
+            }
+        };
+        let result = f(Arc::make_mut(&mut scope));
+        if let Some(top) = self.stack.write().last_mut() {
+            top.scope = scope;
+        }
+        result
+    }
+
+    /// Pushes a copy of the top scope; the layer is popped when the guard drops.
+    pub fn push_scope(self: &Arc<Self>) -> ScopeGuard {
+        let mut stack = self.stack.write();
+        let top = stack.last().cloned().unwrap_or(Layer {
+            binding: Binding::Inherit,
+            scope: Arc::default(),
+        });
+        stack.push(top);
+        ScopeGuard {
+            hub: self.clone(),
+            depth: stack.len(),
+        }
+    }
+
+    /// Runs `callback` with a temporary scope configured by `configure`.
+    pub fn with_scope<C, F, R>(self: &Arc<Self>, configure: C, callback: F) -> R
+    where
+        C: FnOnce(&mut Scope),
+        F: FnOnce() -> R,
+    {
+        let _guard = self.push_scope();
+        self.configure_scope(configure);
+        Hub::run(self.clone(), callback)
+    }
+
+    /// Captures an event through the client with the top scope applied.
+    pub fn capture_event(&self, event: Event) -> Uuid {
+        let Some((client, scope)) = self.client_and_scope() else {
+            return Uuid::nil();
+        };
+        let id = client.capture_event(event, Some(&scope));
+        if !id.is_nil() {
+            *self.last_event_id.lock() = Some(id);
+        }
+        id
+    }
+
+    /// Captures a message.
+    pub fn capture_message(&self, message: &str, level: Level) -> Uuid {
+        if self.client().is_none() {
+            return Uuid::nil();
+        }
+        self.capture_event(crate::capture::event_from_message(message, level))
+    }
+
+    /// Captures an error with its `source()` chain.
+    pub fn capture_error(&self, error: &(dyn std::error::Error + 'static)) -> Uuid {
+        if self.client().is_none() {
+            return Uuid::nil();
+        }
+        self.capture_event(crate::capture::event_from_error(error))
+    }
+
+    /// Adds breadcrumbs to the top scope (after `before_breadcrumb` and
+    /// scrubbing). Without a client nothing is evaluated.
+    pub fn add_breadcrumb<B: IntoBreadcrumbs>(&self, breadcrumb: B) {
+        let Some(client) = self.client() else {
+            return;
+        };
+        let max = client.options().max_breadcrumbs;
+        if max == 0 {
+            return;
+        }
+        let prepared: Vec<Breadcrumb> = breadcrumb
+            .into_breadcrumbs()
+            .into_iter()
+            .filter_map(|b| client.prepare_breadcrumb(b))
+            .collect();
+        if prepared.is_empty() {
+            return;
+        }
+        let mut stack = self.stack.write();
+        if let Some(top) = stack.last_mut() {
+            let scope = Arc::make_mut(&mut top.scope);
+            for b in prepared {
+                scope.add_breadcrumb_raw(b, max);
+            }
+        }
+    }
+
+    /// The id of the last event this hub sent.
+    pub fn last_event_id(&self) -> Option<Uuid> {
+        *self.last_event_id.lock()
+    }
+}
+
+/// Pops the scope pushed by [`Hub::push_scope`] when dropped.
+#[must_use = "the scope is popped when the guard is dropped"]
+pub struct ScopeGuard {
+    hub: Arc<Hub>,
+    depth: usize,
+}
+
+impl Drop for ScopeGuard {
+    fn drop(&mut self) {
+        let mut stack = self.hub.stack.write();
+        if stack.len() == self.depth && stack.len() > 1 {
+            stack.pop();
+        } else if stack.len() > self.depth {
+            // Inner guards leaked (e.g. mem::forget): pop back to our level.
+            stack.truncate(self.depth.saturating_sub(1).max(1));
+        }
+    }
+}
+
+/// Things that can be added as breadcrumbs: a breadcrumb, a list, an option,
+/// or a closure producing any of those (only called when a client is bound).
+pub trait IntoBreadcrumbs {
+    /// The breadcrumbs.
+    fn into_breadcrumbs(self) -> Vec<Breadcrumb>;
+}
+
+impl IntoBreadcrumbs for Breadcrumb {
+    fn into_breadcrumbs(self) -> Vec<Breadcrumb> {
+        vec![self]
+    }
+}
+
+impl IntoBreadcrumbs for Vec<Breadcrumb> {
+    fn into_breadcrumbs(self) -> Vec<Breadcrumb> {
+        self
+    }
+}
+
+impl IntoBreadcrumbs for Option<Breadcrumb> {
+    fn into_breadcrumbs(self) -> Vec<Breadcrumb> {
+        self.into_iter().collect()
+    }
+}
+
+impl<F: FnOnce() -> I, I: IntoBreadcrumbs> IntoBreadcrumbs for F {
+    fn into_breadcrumbs(self) -> Vec<Breadcrumb> {
+        self().into_breadcrumbs()
+    }
+}

@@ -1,0 +1,407 @@
+//! Client configuration.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::dsn::{Dsn, DsnError};
+use crate::integration::Integration;
+use crate::protocol::{Breadcrumb, Event, Transaction};
+use crate::transport::TransportFactory;
+
+/// A callback that may change or drop an event.
+pub type BeforeSend = Arc<dyn Fn(Event) -> Option<Event> + Send + Sync>;
+/// A callback that may change or drop a transaction.
+pub type BeforeSendTransaction = Arc<dyn Fn(Transaction) -> Option<Transaction> + Send + Sync>;
+/// A callback that may change or drop a breadcrumb.
+pub type BeforeBreadcrumb = Arc<dyn Fn(Breadcrumb) -> Option<Breadcrumb> + Send + Sync>;
+
+/// Why a set of options cannot be used.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum OptionsError {
+    /// The DSN (from code or `SENTRY_DSN`) does not parse.
+    #[error("invalid DSN from {origin}: {source}")]
+    InvalidDsn {
+        /// `SENTRY_DSN` or `options`.
+        origin: &'static str,
+        /// What is wrong with it.
+        source: DsnError,
+    },
+    /// A rate is outside 0.0..=1.0 or not a number.
+    #[error("{name} must be between 0.0 and 1.0, got {value}")]
+    InvalidRate {
+        /// The option name.
+        name: &'static str,
+        /// The value given.
+        value: f64,
+    },
+    /// A size option is out of range.
+    #[error("{name} must be between {min} and {max}, got {value}")]
+    OutOfRange {
+        /// The option name.
+        name: &'static str,
+        /// The value given.
+        value: usize,
+        /// Smallest allowed.
+        min: usize,
+        /// Largest allowed.
+        max: usize,
+    },
+    /// A release, environment or dist the receiver would reject.
+    #[error("invalid {name} {value:?}: {reason}")]
+    InvalidName {
+        /// The option name.
+        name: &'static str,
+        /// The value given.
+        value: String,
+        /// Why it is rejected.
+        reason: &'static str,
+    },
+}
+
+/// Configuration of a [`crate::Client`].
+///
+/// Build it with struct-update syntax; unset values come from the
+/// environment (`SENTRY_DSN`, `SENTRY_RELEASE`, `SENTRY_ENVIRONMENT`) when the
+/// client is created, then from the defaults documented on each field.
+///
+/// ```
+/// use sentry_core::ClientOptions;
+/// let options = ClientOptions {
+///     dsn: "https://0123456789abcdef0123456789abcdef@127.0.0.1:8000/1".parse().ok(),
+///     release: Some("my-app@1.0.0".into()),
+///     sample_rate: 0.5,
+///     ..Default::default()
+/// };
+/// assert!(options.validate().is_ok());
+/// ```
+#[derive(Clone)]
+pub struct ClientOptions {
+    /// Where to send events. Without one (and without `SENTRY_DSN`) the client
+    /// is disabled and every capture is a no-op.
+    pub dsn: Option<Dsn>,
+    /// The release, e.g. `my-app@1.0.0`.
+    pub release: Option<Cow<'static, str>>,
+    /// The environment. Default `production`.
+    pub environment: Option<Cow<'static, str>>,
+    /// The distribution of the release.
+    pub dist: Option<Cow<'static, str>>,
+    /// The host name reported on events.
+    pub server_name: Option<Cow<'static, str>>,
+    /// Fraction of error events sent, 0.0..=1.0. Default 1.0.
+    pub sample_rate: f32,
+    /// Fraction of transactions sent, 0.0..=1.0. Default 0.0.
+    pub traces_sample_rate: f32,
+    /// Breadcrumbs kept on a scope. Default 100.
+    pub max_breadcrumbs: usize,
+    /// Attach the capture site's stack trace to messages (needs the
+    /// stack-trace integration). Default false.
+    pub attach_stacktrace: bool,
+    /// Send personal data: user IP and email, cookies and auth headers.
+    /// Default false: they are removed before sending.
+    pub send_default_pii: bool,
+    /// Module prefixes that are always in-app.
+    pub in_app_include: Vec<Cow<'static, str>>,
+    /// Module prefixes that are never in-app.
+    pub in_app_exclude: Vec<Cow<'static, str>>,
+    /// Keys whose values are replaced with `[Filtered]` anywhere in extra,
+    /// contexts, request data, breadcrumb data and frame vars. Default:
+    /// [`crate::scrub::Scrubber::default_deny_list`].
+    pub deny_keys: Vec<Cow<'static, str>>,
+    /// Last chance to change or drop an error event.
+    pub before_send: Option<BeforeSend>,
+    /// Last chance to change or drop a transaction.
+    pub before_send_transaction: Option<BeforeSendTransaction>,
+    /// Change or drop a breadcrumb as it is added.
+    pub before_breadcrumb: Option<BeforeBreadcrumb>,
+    /// How long the guard's drop waits for queued events. Default 2 s.
+    pub shutdown_timeout: Duration,
+    /// Print SDK diagnostics to stderr. Default false.
+    pub debug: bool,
+    /// Envelopes the transport may queue. Default 100.
+    pub max_queue_size: usize,
+    /// Creates the transport. Without one, the client has nowhere to send
+    /// and drops events (`sentry-transport` installs the HTTP one).
+    pub transport: Option<Arc<dyn TransportFactory>>,
+    /// Integrations.
+    pub integrations: Vec<Arc<dyn Integration>>,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            dsn: None,
+            release: None,
+            environment: None,
+            dist: None,
+            server_name: None,
+            sample_rate: 1.0,
+            traces_sample_rate: 0.0,
+            max_breadcrumbs: 100,
+            attach_stacktrace: false,
+            send_default_pii: false,
+            in_app_include: Vec::new(),
+            in_app_exclude: Vec::new(),
+            deny_keys: crate::scrub::Scrubber::default_deny_list()
+                .iter()
+                .map(|s| Cow::Borrowed(*s))
+                .collect(),
+            before_send: None,
+            before_send_transaction: None,
+            before_breadcrumb: None,
+            shutdown_timeout: Duration::from_secs(2),
+            debug: false,
+            max_queue_size: 100,
+            transport: None,
+            integrations: Vec::new(),
+        }
+    }
+}
+
+impl fmt::Debug for ClientOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientOptions")
+            .field("dsn", &self.dsn)
+            .field("release", &self.release)
+            .field("environment", &self.environment)
+            .field("dist", &self.dist)
+            .field("server_name", &self.server_name)
+            .field("sample_rate", &self.sample_rate)
+            .field("traces_sample_rate", &self.traces_sample_rate)
+            .field("max_breadcrumbs", &self.max_breadcrumbs)
+            .field("attach_stacktrace", &self.attach_stacktrace)
+            .field("send_default_pii", &self.send_default_pii)
+            .field("before_send", &self.before_send.is_some())
+            .field(
+                "before_send_transaction",
+                &self.before_send_transaction.is_some(),
+            )
+            .field("before_breadcrumb", &self.before_breadcrumb.is_some())
+            .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("debug", &self.debug)
+            .field("max_queue_size", &self.max_queue_size)
+            .field("transport", &self.transport.is_some())
+            .field(
+                "integrations",
+                &self
+                    .integrations
+                    .iter()
+                    .map(|i| i.name())
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+/// The largest breadcrumb buffer allowed.
+pub const MAX_BREADCRUMBS_LIMIT: usize = 1000;
+
+impl ClientOptions {
+    /// Options with a DSN, parsed from a string.
+    ///
+    /// ```
+    /// let o = sentry_core::ClientOptions::with_dsn("http://0123456789abcdef0123456789abcdef@127.0.0.1:8000/1").unwrap();
+    /// assert_eq!(o.dsn.unwrap().project_id(), "1");
+    /// ```
+    pub fn with_dsn(dsn: &str) -> Result<Self, OptionsError> {
+        let dsn = dsn.parse().map_err(|source| OptionsError::InvalidDsn {
+            origin: "options",
+            source,
+        })?;
+        Ok(ClientOptions {
+            dsn: Some(dsn),
+            ..Default::default()
+        })
+    }
+
+    /// Fills unset DSN, release and environment from `SENTRY_DSN`,
+    /// `SENTRY_RELEASE` and `SENTRY_ENVIRONMENT`. An invalid `SENTRY_DSN` is an
+    /// error, not silently ignored.
+    pub fn apply_env(&mut self) -> Result<(), OptionsError> {
+        self.apply_env_from(|k| std::env::var(k).ok())
+    }
+
+    /// [`ClientOptions::apply_env`] with a custom variable source (for tests).
+    pub fn apply_env_from(
+        &mut self,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<(), OptionsError> {
+        let non_empty = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        if self.dsn.is_none() {
+            if let Some(raw) = non_empty("SENTRY_DSN") {
+                let dsn = raw.parse().map_err(|source| OptionsError::InvalidDsn {
+                    origin: "SENTRY_DSN",
+                    source,
+                })?;
+                self.dsn = Some(dsn);
+            }
+        }
+        if self.release.is_none() {
+            self.release = non_empty("SENTRY_RELEASE").map(Cow::Owned);
+        }
+        if self.environment.is_none() {
+            self.environment = non_empty("SENTRY_ENVIRONMENT").map(Cow::Owned);
+        }
+        Ok(())
+    }
+
+    /// Checks every value; the first problem found is returned.
+    pub fn validate(&self) -> Result<(), OptionsError> {
+        for (name, value) in [
+            ("sample_rate", self.sample_rate),
+            ("traces_sample_rate", self.traces_sample_rate),
+        ] {
+            if !(0.0..=1.0).contains(&value) {
+                return Err(OptionsError::InvalidRate {
+                    name,
+                    value: f64::from(value),
+                });
+            }
+        }
+        if self.max_breadcrumbs > MAX_BREADCRUMBS_LIMIT {
+            return Err(OptionsError::OutOfRange {
+                name: "max_breadcrumbs",
+                value: self.max_breadcrumbs,
+                min: 0,
+                max: MAX_BREADCRUMBS_LIMIT,
+            });
+        }
+        if self.max_queue_size == 0 || self.max_queue_size > 1_000_000 {
+            return Err(OptionsError::OutOfRange {
+                name: "max_queue_size",
+                value: self.max_queue_size,
+                min: 1,
+                max: 1_000_000,
+            });
+        }
+        if let Some(r) = &self.release {
+            check_name("release", r, &["", ".", "..", "latest"])?;
+        }
+        if let Some(e) = &self.environment {
+            check_name("environment", e, &["", ".", "..", "none"])?;
+            if e.len() > 64 {
+                return Err(OptionsError::InvalidName {
+                    name: "environment",
+                    value: e.to_string(),
+                    reason: "longer than 64 characters",
+                });
+            }
+        }
+        if let Some(d) = &self.dist {
+            if d.is_empty()
+                || !d
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+            {
+                return Err(OptionsError::InvalidName {
+                    name: "dist",
+                    value: d.to_string(),
+                    reason: "only letters, digits, '_', '.' and '-' are allowed",
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_name(name: &'static str, value: &str, reserved: &[&str]) -> Result<(), OptionsError> {
+    let invalid = |reason| OptionsError::InvalidName {
+        name,
+        value: value.to_owned(),
+        reason,
+    };
+    if value.trim() != value {
+        return Err(invalid("has leading or trailing white space"));
+    }
+    if reserved.contains(&value) {
+        return Err(invalid("is empty or a reserved name"));
+    }
+    if value.len() > 200 {
+        return Err(invalid("longer than 200 characters"));
+    }
+    if value.contains(['/', '\r', '\n', '\t', '\x0c']) {
+        return Err(invalid("contains '/' or a control character"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_fills_only_unset_values() {
+        let mut o = ClientOptions {
+            release: Some("code@1".into()),
+            ..Default::default()
+        };
+        o.apply_env_from(|k| match k {
+            "SENTRY_DSN" => Some("https://abc@example.invalid/7".into()),
+            "SENTRY_RELEASE" => Some("env@2".into()),
+            "SENTRY_ENVIRONMENT" => Some("staging".into()),
+            _ => None,
+        })
+        .expect("valid env");
+        assert_eq!(o.dsn.expect("dsn").project_id(), "7");
+        assert_eq!(o.release.as_deref(), Some("code@1"));
+        assert_eq!(o.environment.as_deref(), Some("staging"));
+    }
+
+    #[test]
+    fn invalid_env_dsn_is_reported() {
+        let mut o = ClientOptions::default();
+        let err = o
+            .apply_env_from(|k| (k == "SENTRY_DSN").then(|| "ftp://x@y/1".to_owned()))
+            .expect_err("must fail");
+        assert!(matches!(
+            err,
+            OptionsError::InvalidDsn {
+                origin: "SENTRY_DSN",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn invalid_values_are_reported() {
+        let bad = [
+            ClientOptions {
+                sample_rate: 1.5,
+                ..Default::default()
+            },
+            ClientOptions {
+                traces_sample_rate: f32::NAN,
+                ..Default::default()
+            },
+            ClientOptions {
+                max_breadcrumbs: 5000,
+                ..Default::default()
+            },
+            ClientOptions {
+                max_queue_size: 0,
+                ..Default::default()
+            },
+            ClientOptions {
+                release: Some("a/b".into()),
+                ..Default::default()
+            },
+            ClientOptions {
+                release: Some("latest".into()),
+                ..Default::default()
+            },
+            ClientOptions {
+                environment: Some("none".into()),
+                ..Default::default()
+            },
+            ClientOptions {
+                dist: Some("a b".into()),
+                ..Default::default()
+            },
+        ];
+        for o in bad {
+            assert!(o.validate().is_err(), "{o:?} should be invalid");
+        }
+        assert!(ClientOptions::default().validate().is_ok());
+    }
+}

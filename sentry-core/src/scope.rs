@@ -1,0 +1,304 @@
+//! The scope: data that is attached to every event captured while it is active.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
+use std::sync::Arc;
+
+use crate::protocol::{Attachment, Breadcrumb, Context, Event, Level, Map, Transaction, User};
+
+/// A function that may change or drop an event; registered on a scope.
+pub type EventProcessor = Arc<dyn Fn(Event) -> Option<Event> + Send + Sync>;
+
+/// Data attached to events: user, tags, extra, contexts, level, fingerprint,
+/// transaction name, breadcrumbs, attachments and event processors.
+///
+/// Scopes are cheap to clone (each part is shared until changed), which is
+/// what makes [`crate::with_scope`] cheap.
+///
+/// ```
+/// use sentry_core::{Scope, protocol::{Event, Level}};
+/// let mut scope = Scope::default();
+/// scope.set_tag("region", "eu");
+/// scope.set_level(Some(Level::Warning));
+/// let event = scope.apply_to_event(Event::default(), 100).unwrap();
+/// assert_eq!(event.tags["region"], "eu");
+/// assert_eq!(event.level, Level::Warning);
+/// ```
+#[derive(Clone, Default)]
+pub struct Scope {
+    pub(crate) level: Option<Level>,
+    pub(crate) fingerprint: Option<Arc<[String]>>,
+    pub(crate) transaction: Option<Arc<str>>,
+    pub(crate) user: Option<Arc<User>>,
+    pub(crate) tags: Arc<BTreeMap<String, String>>,
+    pub(crate) extra: Arc<Map>,
+    pub(crate) contexts: Arc<BTreeMap<String, Context>>,
+    pub(crate) breadcrumbs: Arc<VecDeque<Breadcrumb>>,
+    pub(crate) attachments: Arc<Vec<Attachment>>,
+    pub(crate) event_processors: Arc<Vec<EventProcessor>>,
+}
+
+impl fmt::Debug for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scope")
+            .field("level", &self.level)
+            .field("fingerprint", &self.fingerprint)
+            .field("transaction", &self.transaction)
+            .field("user", &self.user)
+            .field("tags", &self.tags)
+            .field("extra", &self.extra)
+            .field("contexts", &self.contexts)
+            .field("breadcrumbs", &self.breadcrumbs.len())
+            .field("attachments", &self.attachments.len())
+            .field("event_processors", &self.event_processors.len())
+            .finish()
+    }
+}
+
+impl Scope {
+    /// Removes everything from the scope.
+    pub fn clear(&mut self) {
+        *self = Scope::default();
+    }
+
+    /// Overrides the level of events.
+    pub fn set_level(&mut self, level: Option<Level>) {
+        self.level = level;
+    }
+
+    /// Sets the fingerprint of events (PROTOCOL.md §10.2).
+    pub fn set_fingerprint(&mut self, fingerprint: Option<&[&str]>) {
+        self.fingerprint = fingerprint.map(|f| f.iter().map(|s| (*s).to_owned()).collect());
+    }
+
+    /// Sets the transaction name of events.
+    pub fn set_transaction(&mut self, transaction: Option<&str>) {
+        self.transaction = transaction.map(Arc::from);
+    }
+
+    /// Sets the user.
+    pub fn set_user(&mut self, user: Option<User>) {
+        self.user = user.map(Arc::new);
+    }
+
+    /// The user, if set.
+    pub fn user(&self) -> Option<&User> {
+        self.user.as_deref()
+    }
+
+    /// Sets a tag. Setting a tag to the value it already has costs a lookup
+    /// and no allocation.
+    pub fn set_tag<V: AsRef<str> + Into<String>>(&mut self, key: &str, value: V) {
+        if self.tags.get(key).map(String::as_str) == Some(value.as_ref()) {
+            return;
+        }
+        let tags = Arc::make_mut(&mut self.tags);
+        match tags.get_mut(key) {
+            Some(slot) => *slot = value.into(),
+            None => {
+                tags.insert(key.to_owned(), value.into());
+            }
+        }
+    }
+
+    /// Removes a tag.
+    pub fn remove_tag(&mut self, key: &str) {
+        if self.tags.contains_key(key) {
+            Arc::make_mut(&mut self.tags).remove(key);
+        }
+    }
+
+    /// The tags.
+    pub fn tags(&self) -> &BTreeMap<String, String> {
+        &self.tags
+    }
+
+    /// Sets an extra value.
+    pub fn set_extra(&mut self, key: &str, value: serde_json::Value) {
+        Arc::make_mut(&mut self.extra).insert(key.to_owned(), value);
+    }
+
+    /// Removes an extra value.
+    pub fn remove_extra(&mut self, key: &str) {
+        if self.extra.contains_key(key) {
+            Arc::make_mut(&mut self.extra).remove(key);
+        }
+    }
+
+    /// Sets a context under `key`.
+    pub fn set_context<C: Into<Context>>(&mut self, key: &str, context: C) {
+        Arc::make_mut(&mut self.contexts).insert(key.to_owned(), context.into());
+    }
+
+    /// Removes a context.
+    pub fn remove_context(&mut self, key: &str) {
+        if self.contexts.contains_key(key) {
+            Arc::make_mut(&mut self.contexts).remove(key);
+        }
+    }
+
+    /// Adds an attachment sent with every event of this scope.
+    pub fn add_attachment(&mut self, attachment: Attachment) {
+        Arc::make_mut(&mut self.attachments).push(attachment);
+    }
+
+    /// Removes all attachments.
+    pub fn clear_attachments(&mut self) {
+        self.attachments = Arc::default();
+    }
+
+    /// The breadcrumbs, oldest first.
+    pub fn breadcrumbs(&self) -> impl Iterator<Item = &Breadcrumb> {
+        self.breadcrumbs.iter()
+    }
+
+    /// Removes all breadcrumbs.
+    pub fn clear_breadcrumbs(&mut self) {
+        self.breadcrumbs = Arc::default();
+    }
+
+    /// Adds a breadcrumb, dropping the oldest beyond `max`. Hooks and
+    /// scrubbing are applied by [`crate::Hub::add_breadcrumb`], not here.
+    pub fn add_breadcrumb_raw(&mut self, breadcrumb: Breadcrumb, max: usize) {
+        if max == 0 {
+            return;
+        }
+        let crumbs = Arc::make_mut(&mut self.breadcrumbs);
+        while crumbs.len() >= max {
+            crumbs.pop_front();
+        }
+        crumbs.push_back(breadcrumb);
+    }
+
+    /// Adds an event processor, run on every event of this scope.
+    pub fn add_event_processor<F>(&mut self, f: F)
+    where
+        F: Fn(Event) -> Option<Event> + Send + Sync + 'static,
+    {
+        Arc::make_mut(&mut self.event_processors).push(Arc::new(f));
+    }
+
+    /// Attachments of this scope.
+    pub fn attachments(&self) -> &[Attachment] {
+        &self.attachments
+    }
+
+    /// Applies the scope's data to an event: values already on the event win,
+    /// scope breadcrumbs come before the event's own. Event processors are not
+    /// run here (the client runs them, guarding against panics).
+    pub fn apply_to_event(&self, mut event: Event, max_breadcrumbs: usize) -> Option<Event> {
+        if let Some(level) = self.level {
+            event.level = level;
+        }
+        if event.fingerprint.is_empty() {
+            if let Some(fp) = &self.fingerprint {
+                event.fingerprint = fp.to_vec();
+            }
+        }
+        if event.transaction.is_none() {
+            event.transaction = self.transaction.as_deref().map(str::to_owned);
+        }
+        if event.user.is_none() {
+            event.user = self.user.as_deref().cloned();
+        }
+        merge_missing(&mut event.tags, &self.tags);
+        for (k, v) in self.extra.iter() {
+            event.extra.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        merge_missing(&mut event.contexts, &self.contexts);
+        if !self.breadcrumbs.is_empty() {
+            let own = std::mem::take(&mut event.breadcrumbs.values);
+            let mut all: Vec<Breadcrumb> = self.breadcrumbs.iter().cloned().collect();
+            all.extend(own);
+            if all.len() > max_breadcrumbs {
+                all.drain(..all.len() - max_breadcrumbs);
+            }
+            event.breadcrumbs.values = all;
+        }
+        Some(event)
+    }
+
+    /// Applies tags, extra, user, contexts and the transaction name to a
+    /// transaction.
+    pub fn apply_to_transaction(&self, transaction: &mut Transaction) {
+        if transaction.user.is_none() {
+            transaction.user = self.user.as_deref().cloned();
+        }
+        merge_missing(&mut transaction.tags, &self.tags);
+        for (k, v) in self.extra.iter() {
+            transaction
+                .extra
+                .entry(k.clone())
+                .or_insert_with(|| v.clone());
+        }
+        for (k, v) in self.contexts.iter() {
+            if k != "trace" {
+                transaction
+                    .contexts
+                    .entry(k.clone())
+                    .or_insert_with(|| v.clone());
+            }
+        }
+    }
+
+    pub(crate) fn event_processors(&self) -> &[EventProcessor] {
+        &self.event_processors
+    }
+}
+
+fn merge_missing<V: Clone>(into: &mut BTreeMap<String, V>, from: &BTreeMap<String, V>) {
+    if into.is_empty() {
+        into.clone_from(from);
+        return;
+    }
+    for (k, v) in from {
+        into.entry(k.clone()).or_insert_with(|| v.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_values_win_and_breadcrumbs_are_capped() {
+        let mut scope = Scope::default();
+        scope.set_tag("a", "scope");
+        scope.set_tag("b", "scope");
+        for i in 0..5 {
+            scope.add_breadcrumb_raw(
+                Breadcrumb {
+                    message: Some(format!("s{i}")),
+                    ..Default::default()
+                },
+                3,
+            );
+        }
+        let mut event = Event::default();
+        event.tags.insert("a".into(), "event".into());
+        event.breadcrumbs.values.push(Breadcrumb {
+            message: Some("own".into()),
+            ..Default::default()
+        });
+        let event = scope.apply_to_event(event, 3).expect("kept");
+        assert_eq!(event.tags["a"], "event");
+        assert_eq!(event.tags["b"], "scope");
+        let msgs: Vec<_> = event
+            .breadcrumbs
+            .values
+            .iter()
+            .filter_map(|b| b.message.as_deref())
+            .collect();
+        assert_eq!(msgs, ["s3", "s4", "own"]);
+    }
+
+    #[test]
+    fn clones_share_until_changed() {
+        let mut a = Scope::default();
+        a.set_tag("k", "v");
+        let mut b = a.clone();
+        b.set_tag("k", "w");
+        assert_eq!(a.tags()["k"], "v");
+        assert_eq!(b.tags()["k"], "w");
+    }
+}

@@ -1,0 +1,119 @@
+//! Capturing in memory, so an application's own tests can assert on what its
+//! code reports, with no network.
+//!
+//! ```
+//! use sentry_core::{capture_message, protocol::Level, test::with_captured_events};
+//!
+//! let events = with_captured_events(|| {
+//!     sentry_core::configure_scope(|s| s.set_tag("user_tier", "gold"));
+//!     capture_message("checkout failed", Level::Error);
+//! });
+//! assert_eq!(events.len(), 1);
+//! assert_eq!(events[0].tags["user_tier"], "gold");
+//! ```
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use crate::client::Client;
+use crate::envelope::{Envelope, ItemPayload};
+use crate::hub::Hub;
+use crate::options::ClientOptions;
+use crate::protocol::{DataCategory, DiscardReason, Event, Transaction};
+use crate::scope::Scope;
+use crate::transport::Transport;
+
+/// A transport that keeps every envelope in memory.
+#[derive(Default)]
+pub struct TestTransport {
+    envelopes: Mutex<Vec<Envelope>>,
+    discards: Mutex<BTreeMap<(DiscardReason, DataCategory), u64>>,
+}
+
+impl TestTransport {
+    /// A new, empty transport.
+    pub fn new() -> Arc<TestTransport> {
+        Arc::new(TestTransport::default())
+    }
+
+    /// Takes the envelopes received so far.
+    pub fn fetch_and_clear_envelopes(&self) -> Vec<Envelope> {
+        std::mem::take(&mut *self.envelopes.lock())
+    }
+
+    /// Drop counts by (reason, category), as a client report would carry them.
+    pub fn discards(&self) -> BTreeMap<(DiscardReason, DataCategory), u64> {
+        self.discards.lock().clone()
+    }
+}
+
+impl Transport for TestTransport {
+    fn send_envelope(&self, envelope: Envelope) {
+        self.envelopes.lock().push(envelope);
+    }
+
+    fn flush(&self, _timeout: Duration) -> bool {
+        true
+    }
+
+    fn record_discard(&self, reason: DiscardReason, category: DataCategory, quantity: u64) {
+        *self.discards.lock().entry((reason, category)).or_default() += quantity;
+    }
+}
+
+/// Runs `f` with a fresh hub whose client sends into a [`TestTransport`], and
+/// returns every envelope captured. `options` configures the client (its
+/// transport is replaced).
+pub fn with_captured_envelopes_options<F: FnOnce()>(f: F, options: ClientOptions) -> Vec<Envelope> {
+    let transport = TestTransport::new();
+    let client = Arc::new(Client::with_options(ClientOptions {
+        transport: Some(Arc::new(transport.clone())),
+        ..options
+    }));
+    let hub = Arc::new(Hub::new(Some(client.clone()), Scope::default()));
+    Hub::run(hub, f);
+    client.flush(None);
+    transport.fetch_and_clear_envelopes()
+}
+
+/// Runs `f` and returns every envelope captured, with default options.
+pub fn with_captured_envelopes<F: FnOnce()>(f: F) -> Vec<Envelope> {
+    with_captured_envelopes_options(f, ClientOptions::default())
+}
+
+/// Runs `f` and returns the error/message events captured.
+pub fn with_captured_events<F: FnOnce()>(f: F) -> Vec<Event> {
+    with_captured_events_options(f, ClientOptions::default())
+}
+
+/// Runs `f` with `options` and returns the error/message events captured.
+pub fn with_captured_events_options<F: FnOnce()>(f: F, options: ClientOptions) -> Vec<Event> {
+    events_of(&with_captured_envelopes_options(f, options))
+}
+
+/// The events inside envelopes (typed items, or raw `event` items parsed).
+pub fn events_of(envelopes: &[Envelope]) -> Vec<Event> {
+    envelopes
+        .iter()
+        .flat_map(|e| e.items.iter())
+        .filter_map(|item| match &item.payload {
+            ItemPayload::Event(e) => Some((**e).clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The transactions inside envelopes.
+pub fn transactions_of(envelopes: &[Envelope]) -> Vec<Transaction> {
+    envelopes
+        .iter()
+        .flat_map(|e| e.items.iter())
+        .filter_map(|item| match &item.payload {
+            ItemPayload::Transaction(t) => Some((**t).clone()),
+            _ => None,
+        })
+        .collect()
+}
