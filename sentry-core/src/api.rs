@@ -54,8 +54,13 @@ impl Drop for ClientInitGuard {
 pub fn try_init(mut options: ClientOptions) -> Result<ClientInitGuard, OptionsError> {
     options.apply_env()?;
     options.validate()?;
+    let auto_session = options.auto_session_tracking
+        && options.session_mode == crate::session::SessionMode::Application;
     let client = Arc::new(Client::with_options(options));
     hub::set_global_client(Some(client.clone()));
+    if auto_session {
+        crate::session::start_session();
+    }
     Ok(ClientInitGuard(Some(client)))
 }
 

@@ -19,6 +19,7 @@ use crate::protocol::{
 };
 use crate::scope::Scope;
 use crate::scrub::Scrubber;
+use crate::session::{self, Aggregator, AppSession, Flusher};
 use crate::transport::Transport;
 
 thread_local! {
@@ -67,6 +68,9 @@ pub struct Client {
     transport: RwLock<Option<Arc<dyn Transport>>>,
     scrubber: Scrubber,
     sdk_info: ClientSdkInfo,
+    app_session: AppSession,
+    aggregator: Aggregator,
+    flusher: Flusher,
 }
 
 impl fmt::Debug for Client {
@@ -117,7 +121,22 @@ impl Client {
             transport: RwLock::new(transport),
             scrubber,
             sdk_info,
+            app_session: AppSession::default(),
+            aggregator: Aggregator::default(),
+            flusher: Flusher::default(),
         }
+    }
+
+    pub(crate) fn app_session(&self) -> &AppSession {
+        &self.app_session
+    }
+
+    pub(crate) fn aggregator(&self) -> &Aggregator {
+        &self.aggregator
+    }
+
+    pub(crate) fn flusher(&self) -> &Flusher {
+        &self.flusher
     }
 
     /// The options this client was created with.
@@ -141,8 +160,18 @@ impl Client {
     }
 
     fn discard(&self, reason: DiscardReason, category: DataCategory) {
+        self.record_discard_n(reason, category, 1);
+    }
+
+    /// Counts one dropped item for the next client report.
+    pub fn record_discard(&self, reason: DiscardReason, category: DataCategory) {
+        self.record_discard_n(reason, category, 1);
+    }
+
+    /// Counts `n` dropped items for the next client report.
+    pub fn record_discard_n(&self, reason: DiscardReason, category: DataCategory, n: u64) {
         if let Some(t) = self.transport() {
-            t.record_discard(reason, category, 1);
+            t.record_discard(reason, category, n);
         }
     }
 
@@ -192,6 +221,17 @@ impl Client {
         let id = event.event_id;
         let mut envelope = Envelope::new();
         envelope.headers.event_id = Some(id);
+        if let Some(span) = scope.and_then(Scope::get_span) {
+            envelope.headers.trace = Some(span.dsc().to_json());
+        }
+        if let Some(crashed) = session::classify(&event) {
+            if let Some(update) = self.app_session.note_error(crashed) {
+                envelope.add_item(EnvelopeItem::session(update));
+            }
+            if let Some(rs) = scope.and_then(|s| s.request_session.as_deref()) {
+                rs.note_error(crashed);
+            }
+        }
         envelope.add_item(EnvelopeItem::event(event));
         if let Some(scope) = scope {
             for attachment in scope.attachments() {
@@ -265,7 +305,18 @@ impl Client {
 
     /// Captures a finished transaction: scope data, `before_send_transaction`,
     /// scrubbing, then the transport. Sampling happened when it started.
-    pub fn capture_transaction(&self, mut transaction: Transaction, scope: Option<&Scope>) -> Uuid {
+    pub fn capture_transaction(&self, transaction: Transaction, scope: Option<&Scope>) -> Uuid {
+        self.capture_transaction_with_trace(transaction, scope, None)
+    }
+
+    /// [`Client::capture_transaction`] with the dynamic sampling context for
+    /// the envelope header `trace`.
+    pub fn capture_transaction_with_trace(
+        &self,
+        mut transaction: Transaction,
+        scope: Option<&Scope>,
+        trace: Option<serde_json::Map<String, serde_json::Value>>,
+    ) -> Uuid {
         let Some(transport) = self.transport() else {
             return Uuid::nil();
         };
@@ -300,6 +351,7 @@ impl Client {
         let id = transaction.event_id;
         let mut envelope = Envelope::new();
         envelope.headers.event_id = Some(id);
+        envelope.headers.trace = trace;
         envelope.add_item(EnvelopeItem::transaction(transaction));
         transport.send_envelope(envelope);
         id
@@ -342,8 +394,15 @@ impl Client {
         }
     }
 
-    /// Flushes and shuts the transport down; the client is disabled after.
+    /// Ends the application session (`exited` unless it already ended),
+    /// sends pending session aggregates, then flushes and shuts the transport
+    /// down; the client is disabled after.
     pub fn close(&self, timeout: Option<Duration>) -> bool {
+        if let Some(update) = self.app_session.end(crate::protocol::SessionStatus::Exited) {
+            self.send_session(update);
+        }
+        self.flusher.stop();
+        self.flush_session_aggregates();
         let transport = self.transport.write().take();
         match transport {
             Some(t) => t.shutdown(timeout.unwrap_or(self.options.shutdown_timeout)),

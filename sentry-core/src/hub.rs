@@ -206,6 +206,15 @@ impl Hub {
         Some((top.client()?, top.scope.clone()))
     }
 
+    /// A snapshot of the top scope.
+    pub fn top_scope(&self) -> Arc<Scope> {
+        self.stack
+            .read()
+            .last()
+            .map(|l| l.scope.clone())
+            .unwrap_or_default()
+    }
+
     /// Changes the top scope.
     pub fn configure_scope<R>(&self, f: impl FnOnce(&mut Scope) -> R) -> R {
         // Work on a private copy so no lock is held while user code runs

@@ -30,10 +30,13 @@ mod future;
 mod hub;
 mod integration;
 mod options;
+pub mod performance;
 mod pii;
+pub mod propagation;
 pub mod protocol;
 mod scope;
 pub mod scrub;
+pub mod session;
 pub mod test;
 pub mod transport;
 
@@ -52,5 +55,6 @@ pub use options::{
     BeforeBreadcrumb, BeforeSend, BeforeSendTransaction, ClientOptions, OptionsError,
     MAX_BREADCRUMBS_LIMIT,
 };
+pub use performance::{start_transaction, TransactionContext, TransactionOrSpan};
 pub use scope::{EventProcessor, Scope};
 pub use uuid::Uuid;

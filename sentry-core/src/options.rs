@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use crate::dsn::{Dsn, DsnError};
 use crate::integration::Integration;
+use crate::performance::TracesSampler;
 use crate::protocol::{Breadcrumb, Event, Transaction};
+use crate::session::SessionMode;
 use crate::transport::TransportFactory;
 
 /// A callback that may change or drop an event.
@@ -91,8 +93,24 @@ pub struct ClientOptions {
     pub server_name: Option<Cow<'static, str>>,
     /// Fraction of error events sent, 0.0..=1.0. Default 1.0.
     pub sample_rate: f32,
-    /// Fraction of transactions sent, 0.0..=1.0. Default 0.0.
+    /// Fraction of transactions sent, 0.0..=1.0. Default 0.0. An upstream
+    /// sampling decision (from `sentry-trace`) is honoured instead.
     pub traces_sample_rate: f32,
+    /// Decides each transaction's sample rate from its context (name, op,
+    /// parent decision, custom data); takes precedence over
+    /// `traces_sample_rate`.
+    pub traces_sampler: Option<TracesSampler>,
+    /// Child spans kept per transaction; the excess is counted as dropped.
+    /// Default 1000.
+    pub max_spans: usize,
+    /// Start an application-mode session at `init` and end it when the guard
+    /// drops (needs a `release`). Default false in `sentry-core`.
+    pub auto_session_tracking: bool,
+    /// Application (one session per run) or request (per-request outcomes
+    /// aggregated per minute). Default application.
+    pub session_mode: SessionMode,
+    /// How often request-mode aggregates are sent. Default 60 s.
+    pub session_flush_interval: Duration,
     /// Breadcrumbs kept on a scope. Default 100.
     pub max_breadcrumbs: usize,
     /// Attach the capture site's stack trace to messages (needs the
@@ -138,6 +156,11 @@ impl Default for ClientOptions {
             server_name: None,
             sample_rate: 1.0,
             traces_sample_rate: 0.0,
+            traces_sampler: None,
+            max_spans: 1000,
+            auto_session_tracking: false,
+            session_mode: SessionMode::Application,
+            session_flush_interval: Duration::from_secs(60),
             max_breadcrumbs: 100,
             attach_stacktrace: false,
             send_default_pii: false,
@@ -169,6 +192,10 @@ impl fmt::Debug for ClientOptions {
             .field("server_name", &self.server_name)
             .field("sample_rate", &self.sample_rate)
             .field("traces_sample_rate", &self.traces_sample_rate)
+            .field("traces_sampler", &self.traces_sampler.is_some())
+            .field("max_spans", &self.max_spans)
+            .field("auto_session_tracking", &self.auto_session_tracking)
+            .field("session_mode", &self.session_mode)
             .field("max_breadcrumbs", &self.max_breadcrumbs)
             .field("attach_stacktrace", &self.attach_stacktrace)
             .field("send_default_pii", &self.send_default_pii)

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::sync::Arc;
 
+use crate::performance::TransactionOrSpan;
 use crate::protocol::{Attachment, Breadcrumb, Context, Event, Level, Map, Transaction, User};
 
 /// A function that may change or drop an event; registered on a scope.
@@ -36,6 +37,8 @@ pub struct Scope {
     pub(crate) breadcrumbs: Arc<VecDeque<Breadcrumb>>,
     pub(crate) attachments: Arc<Vec<Attachment>>,
     pub(crate) event_processors: Arc<Vec<EventProcessor>>,
+    pub(crate) span: Option<Arc<TransactionOrSpan>>,
+    pub(crate) request_session: Option<Arc<crate::session::RequestSession>>,
 }
 
 impl fmt::Debug for Scope {
@@ -51,6 +54,7 @@ impl fmt::Debug for Scope {
             .field("breadcrumbs", &self.breadcrumbs.len())
             .field("attachments", &self.attachments.len())
             .field("event_processors", &self.event_processors.len())
+            .field("span", &self.span.is_some())
             .finish()
     }
 }
@@ -170,6 +174,17 @@ impl Scope {
         crumbs.push_back(breadcrumb);
     }
 
+    /// Sets the active span: events captured under this scope carry its
+    /// trace context, and new spans become its children.
+    pub fn set_span(&mut self, span: Option<TransactionOrSpan>) {
+        self.span = span.map(Arc::new);
+    }
+
+    /// The active span.
+    pub fn get_span(&self) -> Option<TransactionOrSpan> {
+        self.span.as_deref().cloned()
+    }
+
     /// Adds an event processor, run on every event of this scope.
     pub fn add_event_processor<F>(&mut self, f: F)
     where
@@ -206,6 +221,13 @@ impl Scope {
             event.extra.entry(k.clone()).or_insert_with(|| v.clone());
         }
         merge_missing(&mut event.contexts, &self.contexts);
+        if let Some(span) = &self.span {
+            if !event.contexts.contains_key("trace") {
+                event
+                    .contexts
+                    .insert("trace".to_owned(), span.trace_context().into());
+            }
+        }
         if !self.breadcrumbs.is_empty() {
             let own = std::mem::take(&mut event.breadcrumbs.values);
             let mut all: Vec<Breadcrumb> = self.breadcrumbs.iter().cloned().collect();

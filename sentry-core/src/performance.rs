@@ -1,0 +1,804 @@
+//! Tracing: transactions, spans, sampling and propagation (PROTOCOL.md §6, §9).
+//!
+//! A [`Transaction`] is the root span of a unit of work (a request, a job); it
+//! collects child [`Span`]s and is sent as one `transaction` item when it
+//! finishes. The sampling decision is taken once, when the transaction starts:
+//! an unsampled transaction and its children allocate nothing per span and
+//! cost little more than a few random numbers, while still propagating the
+//! trace (and the decision) to downstream services.
+//!
+//! ```
+//! use sentry_core::performance::{start_transaction, TransactionContext};
+//! use sentry_core::{test::{with_captured_envelopes_options, transactions_of}, ClientOptions};
+//!
+//! let envelopes = with_captured_envelopes_options(|| {
+//!     let tx = start_transaction(TransactionContext::new("GET /users", "http.server"));
+//!     let db = tx.start_child("db.query", "SELECT * FROM users");
+//!     db.finish();
+//!     tx.finish();
+//! }, ClientOptions { traces_sample_rate: 1.0, ..Default::default() });
+//! let txs = transactions_of(&envelopes);
+//! assert_eq!(txs[0].name.as_deref(), Some("GET /users"));
+//! assert_eq!(txs[0].spans[0].op.as_deref(), Some("db.query"));
+//! ```
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use serde_json::Value;
+
+use crate::client::Client;
+use crate::hub::{self, Hub};
+use crate::propagation::{Dsc, IncomingTrace, SentryTrace};
+use crate::protocol::{
+    DataCategory, DiscardReason, Map, Request, Span as ProtocolSpan, SpanId, SpanStatus, Timestamp,
+    TraceContext, TraceId, Transaction as ProtocolTransaction,
+};
+
+/// Decides the sample rate of a transaction from its context.
+pub type TracesSampler = Arc<dyn Fn(&SamplingContext<'_>) -> f32 + Send + Sync>;
+
+/// What a transaction is and where it continues from.
+///
+/// ```
+/// use sentry_core::performance::TransactionContext;
+/// let ctx = TransactionContext::continue_from_headers("GET /", "http.server", [
+///     ("sentry-trace", "771a43a4192642f0b136d5159a501700-b0e6f15b45c36b12-1"),
+/// ]);
+/// assert_eq!(ctx.trace_id().to_string(), "771a43a4192642f0b136d5159a501700");
+/// assert_eq!(ctx.parent_sampled(), Some(true));
+/// ```
+#[derive(Debug, Clone)]
+pub struct TransactionContext {
+    name: Cow<'static, str>,
+    op: Cow<'static, str>,
+    source: Cow<'static, str>,
+    trace_id: TraceId,
+    span_id: SpanId,
+    parent_span_id: Option<SpanId>,
+    parent_sampled: Option<bool>,
+    dsc: Option<Dsc>,
+    custom: Map,
+    start_timestamp: Option<Timestamp>,
+}
+
+impl TransactionContext {
+    /// A new trace.
+    pub fn new(name: impl Into<Cow<'static, str>>, op: impl Into<Cow<'static, str>>) -> Self {
+        TransactionContext {
+            name: name.into(),
+            op: op.into(),
+            source: Cow::Borrowed("custom"),
+            trace_id: TraceId::random(),
+            span_id: SpanId::random(),
+            parent_span_id: None,
+            parent_sampled: None,
+            dsc: None,
+            custom: Map::new(),
+            start_timestamp: None,
+        }
+    }
+
+    /// Continues the trace described by incoming headers (`sentry-trace` or
+    /// `traceparent`, and `baggage`); a new trace when there are none.
+    pub fn continue_from_headers<'a, I>(
+        name: impl Into<Cow<'static, str>>,
+        op: impl Into<Cow<'static, str>>,
+        headers: I,
+    ) -> Self
+    where
+        I: IntoIterator<Item = (&'a str, &'a str)>,
+    {
+        Self::continue_from(name, op, IncomingTrace::from_headers(headers))
+    }
+
+    /// Continues an already-parsed incoming trace.
+    pub fn continue_from(
+        name: impl Into<Cow<'static, str>>,
+        op: impl Into<Cow<'static, str>>,
+        incoming: IncomingTrace,
+    ) -> Self {
+        let mut ctx = Self::new(name, op);
+        if let Some(parent) = incoming.parent {
+            ctx.trace_id = parent.trace_id;
+            ctx.parent_span_id = Some(parent.span_id);
+            ctx.parent_sampled = parent.sampled;
+            ctx.dsc = Some(incoming.dsc.unwrap_or_default());
+        }
+        ctx
+    }
+
+    /// The trace id.
+    pub fn trace_id(&self) -> TraceId {
+        self.trace_id
+    }
+
+    /// The transaction name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The operation, e.g. `http.server`.
+    pub fn op(&self) -> &str {
+        &self.op
+    }
+
+    /// The upstream sampling decision, if any.
+    pub fn parent_sampled(&self) -> Option<bool> {
+        self.parent_sampled
+    }
+
+    /// Overrides the sampling decision (as if the parent had made it).
+    pub fn set_sampled(&mut self, sampled: Option<bool>) {
+        self.parent_sampled = sampled;
+    }
+
+    /// The parent span, when continued.
+    pub fn parent_span_id(&self) -> Option<SpanId> {
+        self.parent_span_id
+    }
+
+    /// The incoming dynamic sampling context, when continued.
+    pub fn dsc(&self) -> Option<&Dsc> {
+        self.dsc.as_ref()
+    }
+
+    /// Sets the name source (`custom`, `url`, `route`, `view`, `component`,
+    /// `task`). Names from raw URLs are not propagated in baggage.
+    pub fn set_source(&mut self, source: impl Into<Cow<'static, str>>) {
+        self.source = source.into();
+    }
+
+    /// Adds custom data for the `traces_sampler`.
+    pub fn set_custom(&mut self, key: &str, value: Value) {
+        self.custom.insert(key.to_owned(), value);
+    }
+
+    /// The custom sampling data.
+    pub fn custom(&self) -> &Map {
+        &self.custom
+    }
+
+    /// Sets an explicit start time.
+    pub fn set_start_timestamp(&mut self, ts: Timestamp) {
+        self.start_timestamp = Some(ts);
+    }
+}
+
+/// What the `traces_sampler` sees.
+#[derive(Debug)]
+pub struct SamplingContext<'a> {
+    /// The transaction being started.
+    pub transaction_context: &'a TransactionContext,
+    /// The upstream decision, if any.
+    pub parent_sampled: Option<bool>,
+    /// Custom data set on the context.
+    pub custom: &'a Map,
+}
+
+/// The sampling decision and the numbers behind it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Decision {
+    sampled: bool,
+    rate: f64,
+    rand: f64,
+}
+
+fn parse_f64(dsc: Option<&Dsc>, key: &str) -> Option<f64> {
+    dsc.and_then(|d| d.get(key))
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|v| v.is_finite())
+}
+
+fn decide(ctx: &TransactionContext, client: Option<&Client>) -> Decision {
+    let incoming = ctx.dsc.as_ref();
+    let incoming_rate = parse_f64(incoming, "sample_rate").filter(|r| (0.0..=1.0).contains(r));
+    // sample_rand: from the trace, else consistent with an upstream decision,
+    // else new. It is generated once per trace and then propagated.
+    let rand = parse_f64(incoming, "sample_rand")
+        .filter(|r| (0.0..1.0).contains(r))
+        .unwrap_or_else(|| {
+            let u = fastrand::f64();
+            match (ctx.parent_sampled, incoming_rate) {
+                (Some(true), Some(rate)) => u * rate,
+                (Some(false), Some(rate)) => rate + u * (1.0 - rate),
+                _ => u,
+            }
+        });
+    let Some(client) = client else {
+        return Decision {
+            sampled: false,
+            rate: 0.0,
+            rand,
+        };
+    };
+    let options = client.options();
+    let rate = if let Some(sampler) = &options.traces_sampler {
+        let sc = SamplingContext {
+            transaction_context: ctx,
+            parent_sampled: ctx.parent_sampled,
+            custom: &ctx.custom,
+        };
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sampler(&sc))) {
+            Ok(r) if r.is_finite() => f64::from(r).clamp(0.0, 1.0),
+            _ => 0.0,
+        }
+    } else if let Some(parent) = ctx.parent_sampled {
+        return Decision {
+            sampled: parent,
+            rate: incoming_rate.unwrap_or(if parent { 1.0 } else { 0.0 }),
+            rand,
+        };
+    } else {
+        f64::from(options.traces_sample_rate)
+    };
+    Decision {
+        sampled: rand < rate,
+        rate,
+        rand,
+    }
+}
+
+/// Immutable facts about a transaction, shared with its spans.
+#[derive(Debug)]
+struct TraceInfo {
+    trace_id: TraceId,
+    span_id: SpanId,
+    parent_span_id: Option<SpanId>,
+    decision: Decision,
+    name: Cow<'static, str>,
+    source: Cow<'static, str>,
+    frozen_dsc: Option<Dsc>,
+    client: Option<Arc<Client>>,
+}
+
+#[derive(Debug)]
+struct TxnState {
+    name: Option<String>,
+    op: Cow<'static, str>,
+    status: Option<SpanStatus>,
+    tags: BTreeMap<String, String>,
+    data: Map,
+    request: Option<Request>,
+    start: Timestamp,
+    spans: Vec<ProtocolSpan>,
+    dropped_spans: u64,
+    finished: bool,
+}
+
+#[derive(Debug)]
+struct TxnInner {
+    info: TraceInfo,
+    /// `None` for unsampled transactions: nothing is recorded.
+    state: Option<Mutex<TxnState>>,
+}
+
+impl TxnInner {
+    fn dsc(&self) -> Dsc {
+        if let Some(frozen) = &self.info.frozen_dsc {
+            return frozen.clone();
+        }
+        let mut dsc = Dsc::new();
+        let info = &self.info;
+        dsc.set("trace_id", info.trace_id.to_string());
+        dsc.set("sample_rate", format_rate(info.decision.rate));
+        dsc.set("sample_rand", format!("{:.6}", info.decision.rand));
+        dsc.set(
+            "sampled",
+            if info.decision.sampled {
+                "true"
+            } else {
+                "false"
+            },
+        );
+        if let Some(client) = &info.client {
+            let o = client.options();
+            if let Some(dsn) = &o.dsn {
+                dsc.set("public_key", dsn.public_key());
+            }
+            if let Some(r) = &o.release {
+                dsc.set("release", r.to_string());
+            }
+            dsc.set(
+                "environment",
+                o.environment.as_deref().unwrap_or("production"),
+            );
+        }
+        if info.source != "url" && !info.name.is_empty() {
+            dsc.set("transaction", info.name.to_string());
+        }
+        dsc
+    }
+}
+
+fn format_rate(rate: f64) -> String {
+    let s = format!("{rate:.6}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s.is_empty() {
+        "0".to_owned()
+    } else {
+        s.to_owned()
+    }
+}
+
+/// A running transaction. Cloning shares it. Dropping it without
+/// [`Transaction::finish`] sends nothing.
+#[derive(Debug, Clone)]
+pub struct Transaction {
+    inner: Arc<TxnInner>,
+}
+
+/// A running child span. Cloning shares it.
+#[derive(Debug, Clone)]
+pub struct Span {
+    txn: Arc<TxnInner>,
+    span_id: SpanId,
+    /// `None` when the transaction is not sampled.
+    state: Option<Arc<Mutex<ProtocolSpan>>>,
+}
+
+/// Starts a transaction on the current hub.
+pub fn start_transaction(ctx: TransactionContext) -> Transaction {
+    if !hub::any_client() {
+        return Transaction::start(ctx, None);
+    }
+    Hub::with_current(|hub| hub.start_transaction(ctx))
+}
+
+impl Hub {
+    /// Starts a transaction with this hub's client deciding the sampling.
+    pub fn start_transaction(&self, ctx: TransactionContext) -> Transaction {
+        Transaction::start(ctx, self.client())
+    }
+
+    /// The span set on the top scope, if any.
+    pub fn active_span(&self) -> Option<TransactionOrSpan> {
+        self.top_scope().get_span()
+    }
+}
+
+impl Transaction {
+    fn start(ctx: TransactionContext, client: Option<Arc<Client>>) -> Transaction {
+        let decision = decide(&ctx, client.as_deref());
+        if !decision.sampled {
+            if let Some(c) = &client {
+                c.record_discard(DiscardReason::SampleRate, DataCategory::Transaction);
+            }
+        }
+        let state = decision.sampled.then(|| {
+            Mutex::new(TxnState {
+                name: None,
+                op: ctx.op.clone(),
+                status: None,
+                tags: BTreeMap::new(),
+                data: Map::new(),
+                request: None,
+                start: ctx.start_timestamp.unwrap_or_else(Timestamp::now),
+                spans: Vec::new(),
+                dropped_spans: 0,
+                finished: false,
+            })
+        });
+        Transaction {
+            inner: Arc::new(TxnInner {
+                info: TraceInfo {
+                    trace_id: ctx.trace_id,
+                    span_id: ctx.span_id,
+                    parent_span_id: ctx.parent_span_id,
+                    decision,
+                    name: ctx.name,
+                    source: ctx.source,
+                    frozen_dsc: ctx.dsc,
+                    client,
+                },
+                state,
+            }),
+        }
+    }
+
+    /// Whether this transaction is recorded and sent.
+    pub fn is_sampled(&self) -> bool {
+        self.inner.state.is_some()
+    }
+
+    /// The trace id.
+    pub fn trace_id(&self) -> TraceId {
+        self.inner.info.trace_id
+    }
+
+    /// The root span id.
+    pub fn span_id(&self) -> SpanId {
+        self.inner.info.span_id
+    }
+
+    /// Starts a child span.
+    pub fn start_child(&self, op: &str, description: &str) -> Span {
+        Span::child_of(&self.inner, self.inner.info.span_id, op, description)
+    }
+
+    fn with_state(&self, f: impl FnOnce(&mut TxnState)) {
+        if let Some(state) = &self.inner.state {
+            f(&mut state.lock());
+        }
+    }
+
+    /// Renames the transaction (e.g. once the route is known).
+    pub fn set_name(&self, name: &str) {
+        self.with_state(|s| s.name = Some(name.to_owned()));
+    }
+
+    /// Sets the status.
+    pub fn set_status(&self, status: SpanStatus) {
+        self.with_state(|s| s.status = Some(status));
+    }
+
+    /// Sets a tag.
+    pub fn set_tag(&self, key: &str, value: &str) {
+        self.with_state(|s| {
+            s.tags.insert(key.to_owned(), value.to_owned());
+        });
+    }
+
+    /// Sets a data value on the root span.
+    pub fn set_data(&self, key: &str, value: Value) {
+        self.with_state(|s| {
+            s.data.insert(key.to_owned(), value);
+        });
+    }
+
+    /// Attaches the HTTP request.
+    pub fn set_request(&self, request: Request) {
+        self.with_state(|s| s.request = Some(request));
+    }
+
+    /// The `sentry-trace` header value for outgoing requests.
+    pub fn sentry_trace(&self) -> SentryTrace {
+        SentryTrace {
+            trace_id: self.inner.info.trace_id,
+            span_id: self.inner.info.span_id,
+            sampled: Some(self.inner.info.decision.sampled),
+        }
+    }
+
+    /// The dynamic sampling context (the `baggage` entries and the envelope
+    /// header `trace`).
+    pub fn dsc(&self) -> Dsc {
+        self.inner.dsc()
+    }
+
+    /// Headers to add to an outgoing request: `sentry-trace` and `baggage`.
+    pub fn trace_headers(&self) -> [(&'static str, String); 2] {
+        [
+            ("sentry-trace", self.sentry_trace().to_string()),
+            ("baggage", self.dsc().to_baggage()),
+        ]
+    }
+
+    /// The trace context for events captured inside this transaction.
+    pub fn trace_context(&self) -> TraceContext {
+        let info = &self.inner.info;
+        TraceContext {
+            trace_id: info.trace_id,
+            span_id: info.span_id,
+            parent_span_id: info.parent_span_id,
+            op: self.inner.state.as_ref().map(|s| s.lock().op.to_string()),
+            ..Default::default()
+        }
+    }
+
+    /// Finishes now and sends the transaction (when sampled).
+    pub fn finish(self) {
+        self.finish_with_timestamp(Timestamp::now())
+    }
+
+    /// Finishes at an explicit time and sends the transaction (when sampled).
+    /// Finishing twice sends once.
+    pub fn finish_with_timestamp(self, end: Timestamp) {
+        let Some(state) = &self.inner.state else {
+            return;
+        };
+        let mut state = state.lock();
+        if state.finished {
+            return;
+        }
+        state.finished = true;
+        let info = &self.inner.info;
+        let Some(client) = info.client.clone() else {
+            return;
+        };
+        if state.dropped_spans > 0 {
+            client.record_discard_n(
+                DiscardReason::BufferOverflow,
+                DataCategory::Span,
+                state.dropped_spans,
+            );
+        }
+        let mut tx = ProtocolTransaction {
+            name: Some(state.name.take().unwrap_or_else(|| info.name.to_string())),
+            start_timestamp: state.start,
+            timestamp: Some(end),
+            spans: std::mem::take(&mut state.spans),
+            tags: std::mem::take(&mut state.tags),
+            request: state.request.take(),
+            ..Default::default()
+        };
+        let trace = TraceContext {
+            trace_id: info.trace_id,
+            span_id: info.span_id,
+            parent_span_id: info.parent_span_id,
+            op: Some(state.op.to_string()),
+            status: Some(state.status.unwrap_or(SpanStatus::Ok)),
+            data: std::mem::take(&mut state.data),
+            ..Default::default()
+        };
+        tx.contexts.insert("trace".to_owned(), trace.into());
+        tx.other.insert(
+            "transaction_info".to_owned(),
+            serde_json::json!({ "source": info.source }),
+        );
+        drop(state);
+        let dsc = self.inner.dsc();
+        let scope = Hub::with_current(|hub| hub.top_scope());
+        client.capture_transaction_with_trace(tx, Some(&scope), Some(dsc.to_json()));
+    }
+}
+
+impl Span {
+    fn child_of(txn: &Arc<TxnInner>, parent: SpanId, op: &str, description: &str) -> Span {
+        let span_id = SpanId::random();
+        let state = txn.state.as_ref().map(|_| {
+            Arc::new(Mutex::new(ProtocolSpan {
+                trace_id: txn.info.trace_id,
+                span_id,
+                parent_span_id: Some(parent),
+                op: Some(op.to_owned()),
+                description: (!description.is_empty()).then(|| description.to_owned()),
+                start_timestamp: Timestamp::now(),
+                ..Default::default()
+            }))
+        });
+        Span {
+            txn: txn.clone(),
+            span_id,
+            state,
+        }
+    }
+
+    /// Whether this span is recorded.
+    pub fn is_sampled(&self) -> bool {
+        self.state.is_some()
+    }
+
+    /// This span's id.
+    pub fn span_id(&self) -> SpanId {
+        self.span_id
+    }
+
+    /// The trace id.
+    pub fn trace_id(&self) -> TraceId {
+        self.txn.info.trace_id
+    }
+
+    /// Starts a child of this span.
+    pub fn start_child(&self, op: &str, description: &str) -> Span {
+        Span::child_of(&self.txn, self.span_id, op, description)
+    }
+
+    fn with_span(&self, f: impl FnOnce(&mut ProtocolSpan)) {
+        if let Some(s) = &self.state {
+            f(&mut s.lock());
+        }
+    }
+
+    /// Sets the status.
+    pub fn set_status(&self, status: SpanStatus) {
+        self.with_span(|s| s.status = Some(status));
+    }
+
+    /// Sets a data value.
+    pub fn set_data(&self, key: &str, value: Value) {
+        self.with_span(|s| {
+            s.data.insert(key.to_owned(), value);
+        });
+    }
+
+    /// Sets a tag.
+    pub fn set_tag(&self, key: &str, value: &str) {
+        self.with_span(|s| {
+            s.tags.insert(key.to_owned(), value.to_owned());
+        });
+    }
+
+    /// Sets the description.
+    pub fn set_description(&self, description: &str) {
+        self.with_span(|s| s.description = Some(description.to_owned()));
+    }
+
+    /// The `sentry-trace` header value for outgoing requests.
+    pub fn sentry_trace(&self) -> SentryTrace {
+        SentryTrace {
+            trace_id: self.txn.info.trace_id,
+            span_id: self.span_id,
+            sampled: Some(self.txn.info.decision.sampled),
+        }
+    }
+
+    /// The trace's dynamic sampling context.
+    pub fn dsc(&self) -> Dsc {
+        self.txn.dsc()
+    }
+
+    /// Headers to add to an outgoing request: `sentry-trace` and `baggage`.
+    pub fn trace_headers(&self) -> [(&'static str, String); 2] {
+        [
+            ("sentry-trace", self.sentry_trace().to_string()),
+            ("baggage", self.dsc().to_baggage()),
+        ]
+    }
+
+    /// The trace context for events captured inside this span.
+    pub fn trace_context(&self) -> TraceContext {
+        let (parent, op) = match &self.state {
+            Some(s) => {
+                let s = s.lock();
+                (s.parent_span_id, s.op.clone())
+            }
+            None => (None, None),
+        };
+        TraceContext {
+            trace_id: self.txn.info.trace_id,
+            span_id: self.span_id,
+            parent_span_id: parent,
+            op,
+            ..Default::default()
+        }
+    }
+
+    /// Finishes now.
+    pub fn finish(self) {
+        self.finish_with_timestamp(Timestamp::now())
+    }
+
+    /// Finishes at an explicit time; the span joins its transaction unless
+    /// the transaction already holds `max_spans` spans (then it is counted as
+    /// dropped). Finishing twice records once.
+    pub fn finish_with_timestamp(self, end: Timestamp) {
+        let (Some(span), Some(txn_state)) = (&self.state, &self.txn.state) else {
+            return;
+        };
+        let finished = {
+            let mut span = span.lock();
+            if span.timestamp.is_some() {
+                return;
+            }
+            span.timestamp = Some(end);
+            // Take the data out; the shared copy keeps only what identifies it.
+            let mut done = std::mem::take(&mut *span);
+            span.timestamp = done.timestamp;
+            span.span_id = done.span_id;
+            span.trace_id = done.trace_id;
+            span.parent_span_id = done.parent_span_id;
+            span.op.clone_from(&done.op);
+            if done.status.is_none() {
+                done.status = Some(SpanStatus::Ok);
+            }
+            done
+        };
+        let max = self
+            .txn
+            .info
+            .client
+            .as_ref()
+            .map_or(usize::MAX, |c| c.options().max_spans);
+        let mut state = txn_state.lock();
+        if state.finished {
+            return;
+        }
+        if state.spans.len() < max {
+            state.spans.push(finished);
+        } else {
+            state.dropped_spans += 1;
+        }
+    }
+}
+
+/// Either a transaction or a span: what a scope holds as the active span.
+#[derive(Debug, Clone)]
+pub enum TransactionOrSpan {
+    /// A transaction.
+    Transaction(Transaction),
+    /// A span.
+    Span(Span),
+}
+
+impl From<Transaction> for TransactionOrSpan {
+    fn from(t: Transaction) -> Self {
+        TransactionOrSpan::Transaction(t)
+    }
+}
+
+impl From<Span> for TransactionOrSpan {
+    fn from(s: Span) -> Self {
+        TransactionOrSpan::Span(s)
+    }
+}
+
+impl TransactionOrSpan {
+    /// Starts a child span.
+    pub fn start_child(&self, op: &str, description: &str) -> Span {
+        match self {
+            TransactionOrSpan::Transaction(t) => t.start_child(op, description),
+            TransactionOrSpan::Span(s) => s.start_child(op, description),
+        }
+    }
+
+    /// Whether it is recorded.
+    pub fn is_sampled(&self) -> bool {
+        match self {
+            TransactionOrSpan::Transaction(t) => t.is_sampled(),
+            TransactionOrSpan::Span(s) => s.is_sampled(),
+        }
+    }
+
+    /// Sets a data value.
+    pub fn set_data(&self, key: &str, value: Value) {
+        match self {
+            TransactionOrSpan::Transaction(t) => t.set_data(key, value),
+            TransactionOrSpan::Span(s) => s.set_data(key, value),
+        }
+    }
+
+    /// Sets the status.
+    pub fn set_status(&self, status: SpanStatus) {
+        match self {
+            TransactionOrSpan::Transaction(t) => t.set_status(status),
+            TransactionOrSpan::Span(s) => s.set_status(status),
+        }
+    }
+
+    /// The trace context for events.
+    pub fn trace_context(&self) -> TraceContext {
+        match self {
+            TransactionOrSpan::Transaction(t) => t.trace_context(),
+            TransactionOrSpan::Span(s) => s.trace_context(),
+        }
+    }
+
+    /// The dynamic sampling context.
+    pub fn dsc(&self) -> Dsc {
+        match self {
+            TransactionOrSpan::Transaction(t) => t.dsc(),
+            TransactionOrSpan::Span(s) => s.dsc(),
+        }
+    }
+
+    /// Headers to add to an outgoing request.
+    pub fn trace_headers(&self) -> [(&'static str, String); 2] {
+        match self {
+            TransactionOrSpan::Transaction(t) => t.trace_headers(),
+            TransactionOrSpan::Span(s) => s.trace_headers(),
+        }
+    }
+
+    /// Finishes it.
+    pub fn finish(self) {
+        match self {
+            TransactionOrSpan::Transaction(t) => t.finish(),
+            TransactionOrSpan::Span(s) => s.finish(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_format_like_the_official_sdks() {
+        assert_eq!(format_rate(1.0), "1");
+        assert_eq!(format_rate(0.25), "0.25");
+        assert_eq!(format_rate(0.0), "0");
+    }
+}

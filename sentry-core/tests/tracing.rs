@@ -1,0 +1,468 @@
+//! Transactions, spans, sampling and propagation (issue: tracing and release
+//! health in the SDK).
+
+use std::sync::{Arc, Mutex};
+
+use sentry_core::envelope::{Envelope, ItemPayload};
+use sentry_core::performance::{start_transaction, TransactionContext};
+use sentry_core::propagation::{Dsc, IncomingTrace};
+use sentry_core::protocol::{DataCategory, DiscardReason, Level, SpanStatus, Transaction};
+use sentry_core::test::{events_of, transactions_of, TestTransport};
+use sentry_core::{capture_message, configure_scope, Client, ClientOptions, Hub, Scope};
+
+const DSN: &str = "http://0123456789abcdef0123456789abcdef@127.0.0.1:9/1";
+
+fn hub_with(options: ClientOptions) -> (Arc<Hub>, Arc<TestTransport>) {
+    let transport = TestTransport::new();
+    let client = Client::with_options(ClientOptions {
+        dsn: DSN.parse().ok(),
+        release: Some("app@1.0.0".into()),
+        transport: Some(Arc::new(transport.clone())),
+        ..options
+    });
+    (
+        Arc::new(Hub::new(Some(Arc::new(client)), Scope::default())),
+        transport,
+    )
+}
+
+fn sampled() -> ClientOptions {
+    ClientOptions {
+        traces_sample_rate: 1.0,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn sampled_transaction_with_children_is_sent_with_its_dsc() {
+    let (hub, transport) = hub_with(sampled());
+    let (trace_id, root) = Hub::run(hub, || {
+        let tx = start_transaction(TransactionContext::new("GET /users", "http.server"));
+        let mut parents = vec![];
+        for i in 0..10 {
+            let span = tx.start_child("db.query", &format!("q{i}"));
+            span.set_data("rows", serde_json::json!(i));
+            parents.push(span.span_id());
+            span.finish();
+        }
+        tx.set_status(SpanStatus::NotFound);
+        let ids = (tx.trace_id(), tx.span_id());
+        tx.finish();
+        ids
+    });
+    let envelopes = transport.fetch_and_clear_envelopes();
+    assert_eq!(envelopes.len(), 1);
+    let trace = envelopes[0].headers.trace.as_ref().expect("dsc header");
+    assert_eq!(trace["trace_id"], trace_id.to_string());
+    assert_eq!(trace["public_key"], "0123456789abcdef0123456789abcdef");
+    assert_eq!(trace["sample_rate"], "1");
+    assert_eq!(trace["sampled"], "true");
+    assert_eq!(trace["release"], "app@1.0.0");
+    assert_eq!(trace["transaction"], "GET /users");
+    let rand: f64 = trace["sample_rand"]
+        .as_str()
+        .expect("rand")
+        .parse()
+        .expect("float");
+    assert!((0.0..1.0).contains(&rand));
+    let txs = transactions_of(&envelopes);
+    let tx = &txs[0];
+    assert_eq!(tx.spans.len(), 10);
+    assert!(tx
+        .spans
+        .iter()
+        .all(|s| s.parent_span_id == Some(root) && s.trace_id == trace_id));
+    assert!(tx
+        .spans
+        .iter()
+        .all(|s| s.timestamp.is_some_and(|t| t >= s.start_timestamp)));
+    assert_eq!(tx.spans[3].data["rows"], 3);
+    let value = serde_json::to_value(tx).expect("json");
+    assert_eq!(value["contexts"]["trace"]["status"], "not_found");
+    assert_eq!(value["contexts"]["trace"]["op"], "http.server");
+    assert_eq!(value["contexts"]["trace"]["span_id"], root.to_string());
+    assert!(value["timestamp"].as_f64() >= value["start_timestamp"].as_f64());
+}
+
+#[test]
+fn unsampled_transaction_sends_nothing_and_counts_it() {
+    let (hub, transport) = hub_with(ClientOptions {
+        traces_sample_rate: 0.0,
+        ..Default::default()
+    });
+    Hub::run(hub, || {
+        let tx = start_transaction(TransactionContext::new("job", "task"));
+        assert!(!tx.is_sampled());
+        let child = tx.start_child("a", "b");
+        assert!(!child.is_sampled());
+        // Still propagates the trace and the negative decision.
+        let [(_, trace), (_, baggage)] = child.trace_headers();
+        assert!(trace.ends_with("-0"), "{trace}");
+        assert!(baggage.contains("sentry-sampled=false"), "{baggage}");
+        child.finish();
+        tx.finish();
+    });
+    assert!(transport.fetch_and_clear_envelopes().is_empty());
+    assert_eq!(
+        transport.discards()[&(DiscardReason::SampleRate, DataCategory::Transaction)],
+        1
+    );
+}
+
+#[test]
+fn sample_rate_holds_over_ten_thousand_decisions() {
+    let (hub, transport) = hub_with(ClientOptions {
+        traces_sample_rate: 0.3,
+        ..Default::default()
+    });
+    let sampled = Hub::run(hub, || {
+        (0..10_000)
+            .filter(|_| start_transaction(TransactionContext::new("t", "op")).is_sampled())
+            .count()
+    });
+    // mean 3000, sd ~45.8: allow 5 sd
+    assert!((2771..=3229).contains(&sampled), "sampled {sampled}");
+    let dropped = transport.discards()[&(DiscardReason::SampleRate, DataCategory::Transaction)];
+    assert_eq!(sampled as u64 + dropped, 10_000);
+}
+
+#[test]
+fn sampler_sees_context_parent_decision_and_custom_data() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen2 = seen.clone();
+    let (hub, _t) = hub_with(ClientOptions {
+        traces_sampler: Some(Arc::new(
+            move |ctx: &sentry_core::performance::SamplingContext<'_>| {
+                seen2.lock().expect("lock").push((
+                    ctx.transaction_context.name().to_owned(),
+                    ctx.parent_sampled,
+                    ctx.custom.get("tier").cloned(),
+                ));
+                if ctx.parent_sampled == Some(true) {
+                    1.0
+                } else {
+                    0.0
+                }
+            },
+        )),
+        ..Default::default()
+    });
+    Hub::run(hub, || {
+        let mut ctx = TransactionContext::continue_from_headers(
+            "child",
+            "http.server",
+            [(
+                "sentry-trace",
+                "771a43a4192642f0b136d5159a501700-b0e6f15b45c36b12-1",
+            )],
+        );
+        ctx.set_custom("tier", serde_json::json!("gold"));
+        assert!(start_transaction(ctx).is_sampled());
+        assert!(!start_transaction(TransactionContext::new("root", "op")).is_sampled());
+    });
+    let seen = seen.lock().expect("lock");
+    assert_eq!(
+        seen[0],
+        ("child".into(), Some(true), Some(serde_json::json!("gold")))
+    );
+    assert_eq!(seen[1], ("root".into(), None, None));
+}
+
+#[test]
+fn parent_decision_is_honoured_without_a_sampler() {
+    let (hub, _t) = hub_with(ClientOptions {
+        traces_sample_rate: 0.0,
+        ..Default::default()
+    });
+    Hub::run(hub.clone(), || {
+        let yes = TransactionContext::continue_from_headers(
+            "a",
+            "op",
+            [(
+                "sentry-trace",
+                "771a43a4192642f0b136d5159a501700-b0e6f15b45c36b12-1",
+            )],
+        );
+        assert!(start_transaction(yes).is_sampled());
+    });
+    let (hub, _t) = hub_with(ClientOptions {
+        traces_sample_rate: 1.0,
+        ..Default::default()
+    });
+    Hub::run(hub, || {
+        let no = TransactionContext::continue_from_headers(
+            "a",
+            "op",
+            [(
+                "traceparent",
+                "00-771a43a4192642f0b136d5159a501700-b0e6f15b45c36b12-00",
+            )],
+        );
+        assert!(!start_transaction(no).is_sampled());
+    });
+}
+
+#[test]
+fn continued_trace_keeps_ids_and_the_frozen_baggage() {
+    let (hub, transport) = hub_with(sampled());
+    let baggage = "vendor=1,sentry-trace_id=771a43a4192642f0b136d5159a501700,sentry-public_key=49d0f7386ad645858ae85020e393bef3,sentry-sample_rate=0.5,sentry-sample_rand=0.250000,sentry-sampled=true,sentry-release=up%402.0,sentry-environment=prod,sentry-transaction=GET%20%2F";
+    Hub::run(hub, || {
+        let ctx = TransactionContext::continue_from_headers(
+            "downstream",
+            "http.server",
+            [
+                (
+                    "sentry-trace",
+                    "771a43a4192642f0b136d5159a501700-b0e6f15b45c36b12-1",
+                ),
+                ("baggage", baggage),
+            ],
+        );
+        let tx = start_transaction(ctx);
+        let child = tx.start_child("http.client", "GET /next");
+        let outgoing = child.trace_headers();
+        assert!(outgoing[0]
+            .1
+            .starts_with("771a43a4192642f0b136d5159a501700-"));
+        assert_eq!(
+            Dsc::from_baggage(&outgoing[1].1),
+            Dsc::from_baggage(baggage)
+        );
+        child.finish();
+        tx.finish();
+    });
+    let envelopes = transport.fetch_and_clear_envelopes();
+    let trace = envelopes[0].headers.trace.as_ref().expect("dsc");
+    assert_eq!(trace["release"], "up@2.0");
+    assert_eq!(trace["sample_rand"], "0.250000");
+    let tx = &transactions_of(&envelopes)[0];
+    let v = serde_json::to_value(tx).expect("json");
+    assert_eq!(
+        v["contexts"]["trace"]["trace_id"],
+        "771a43a4192642f0b136d5159a501700"
+    );
+    assert_eq!(v["contexts"]["trace"]["parent_span_id"], "b0e6f15b45c36b12");
+}
+
+#[test]
+fn incoming_sample_rand_decides_consistently() {
+    let (hub, _t) = hub_with(ClientOptions {
+        traces_sample_rate: 0.5,
+        ..Default::default()
+    });
+    Hub::run(hub, || {
+        for (rand, expect) in [("0.100000", true), ("0.900000", false)] {
+            let trace = IncomingTrace::from_headers([
+                (
+                    "sentry-trace",
+                    "771a43a4192642f0b136d5159a501700-b0e6f15b45c36b12",
+                ),
+                ("baggage", &*format!("sentry-sample_rand={rand}")),
+            ]);
+            let tx = start_transaction(TransactionContext::continue_from("t", "op", trace));
+            assert_eq!(tx.is_sampled(), expect, "rand {rand}");
+        }
+    });
+}
+
+#[test]
+fn errors_inside_a_transaction_carry_its_trace_context() {
+    let (hub, transport) = hub_with(sampled());
+    let (trace_id, span_id) = Hub::run(hub, || {
+        let tx = start_transaction(TransactionContext::new("job", "task"));
+        let span = tx.start_child("step", "");
+        configure_scope(|s| s.set_span(Some(span.clone().into())));
+        capture_message("failed inside", Level::Error);
+        let ids = (span.trace_id(), span.span_id());
+        span.finish();
+        tx.finish();
+        ids
+    });
+    let envelopes = transport.fetch_and_clear_envelopes();
+    let events = events_of(&envelopes);
+    let v = serde_json::to_value(&events[0]).expect("json");
+    assert_eq!(v["contexts"]["trace"]["trace_id"], trace_id.to_string());
+    assert_eq!(v["contexts"]["trace"]["span_id"], span_id.to_string());
+    assert_eq!(v["contexts"]["trace"]["op"], "step");
+    let header = envelopes[0]
+        .headers
+        .trace
+        .as_ref()
+        .expect("dsc on the error envelope");
+    assert_eq!(header["trace_id"], trace_id.to_string());
+}
+
+#[test]
+fn before_send_transaction_changes_or_drops() {
+    let (hub, transport) = hub_with(ClientOptions {
+        traces_sample_rate: 1.0,
+        before_send_transaction: Some(Arc::new(|mut t: Transaction| {
+            if t.name.as_deref() == Some("/health") {
+                return None;
+            }
+            t.tags.insert("seen".into(), "yes".into());
+            Some(t)
+        })),
+        ..Default::default()
+    });
+    Hub::run(hub, || {
+        start_transaction(TransactionContext::new("/health", "http.server")).finish();
+        start_transaction(TransactionContext::new("/users", "http.server")).finish();
+    });
+    let txs = transactions_of(&transport.fetch_and_clear_envelopes());
+    assert_eq!(txs.len(), 1);
+    assert_eq!(txs[0].tags["seen"], "yes");
+    assert_eq!(
+        transport.discards()[&(DiscardReason::BeforeSend, DataCategory::Transaction)],
+        1
+    );
+}
+
+#[test]
+fn span_cap_drops_and_counts_the_excess() {
+    let (hub, transport) = hub_with(ClientOptions {
+        traces_sample_rate: 1.0,
+        max_spans: 5,
+        ..Default::default()
+    });
+    Hub::run(hub, || {
+        let tx = start_transaction(TransactionContext::new("big", "op"));
+        for _ in 0..8 {
+            tx.start_child("s", "").finish();
+        }
+        tx.finish();
+    });
+    let txs = transactions_of(&transport.fetch_and_clear_envelopes());
+    assert_eq!(txs[0].spans.len(), 5);
+    assert_eq!(
+        transport.discards()[&(DiscardReason::BufferOverflow, DataCategory::Span)],
+        3
+    );
+}
+
+#[test]
+fn finishing_twice_sends_once() {
+    let (hub, transport) = hub_with(sampled());
+    Hub::run(hub, || {
+        let tx = start_transaction(TransactionContext::new("t", "op"));
+        tx.clone().finish();
+        tx.finish();
+    });
+    assert_eq!(transport.fetch_and_clear_envelopes().len(), 1);
+}
+
+fn session_items(envelopes: &[Envelope]) -> Vec<serde_json::Value> {
+    envelopes
+        .iter()
+        .flat_map(|e| e.items.iter())
+        .filter_map(|i| match &i.payload {
+            ItemPayload::Session(s) => Some(serde_json::to_value(s).expect("json")),
+            ItemPayload::Sessions(s) => Some(serde_json::to_value(s).expect("json")),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn application_session_counts_errors_and_crashes() {
+    let (hub, transport) = hub_with(ClientOptions::default());
+    Hub::run(hub.clone(), || {
+        sentry_core::session::start_session();
+        capture_message("first error", Level::Error);
+        capture_message("second error", Level::Error);
+        let mut panic = sentry_core::protocol::Event::default();
+        panic
+            .exception
+            .values
+            .push(sentry_core::protocol::Exception {
+                ty: "panic".into(),
+                mechanism: Some(sentry_core::protocol::Mechanism {
+                    ty: "panic".into(),
+                    handled: Some(false),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            });
+        sentry_core::capture_event(panic);
+    });
+    let sessions = session_items(&transport.fetch_and_clear_envelopes());
+    assert_eq!(sessions.len(), 3, "{sessions:#?}");
+    let (init, errored, crashed) = (&sessions[0], &sessions[1], &sessions[2]);
+    assert_eq!(init["init"], true);
+    assert_eq!(init["status"], "ok");
+    assert_eq!(init["errors"], 0);
+    assert_eq!(init["attrs"]["release"], "app@1.0.0");
+    assert_eq!(init["attrs"]["environment"], "production");
+    assert_eq!(errored["init"], false);
+    assert_eq!(errored["status"], "ok");
+    assert_eq!(errored["errors"], 1);
+    assert_eq!(errored["sid"], init["sid"]);
+    assert_eq!(crashed["status"], "crashed");
+    assert_eq!(crashed["errors"], 3);
+    assert!(crashed["seq"].as_u64() > errored["seq"].as_u64());
+    // A crashed session is over: closing sends nothing more for it.
+    hub.client().expect("client").close(None);
+    assert!(session_items(&transport.fetch_and_clear_envelopes()).is_empty());
+}
+
+#[test]
+fn application_session_ends_exited_on_close() {
+    let (hub, transport) = hub_with(ClientOptions::default());
+    Hub::run(hub.clone(), sentry_core::session::start_session);
+    hub.client().expect("client").close(None);
+    let sessions = session_items(&transport.fetch_and_clear_envelopes());
+    assert_eq!(sessions.len(), 2);
+    assert_eq!(sessions[1]["status"], "exited");
+    assert_eq!(sessions[1]["errors"], 0);
+    assert!(sessions[1]["duration"].as_f64().is_some());
+}
+
+#[test]
+fn request_sessions_aggregate_per_minute() {
+    let (hub, transport) = hub_with(ClientOptions {
+        session_mode: sentry_core::session::SessionMode::Request,
+        ..Default::default()
+    });
+    let request = |outcome: u8| {
+        let req_hub = Arc::new(Hub::new_from_top(&hub));
+        Hub::run(req_hub.clone(), || {
+            req_hub.start_request_session();
+            if outcome >= 1 {
+                capture_message("handled", Level::Error);
+            }
+            if outcome == 2 {
+                let mut e = sentry_core::protocol::Event::default();
+                e.exception.values.push(sentry_core::protocol::Exception {
+                    ty: "panic".into(),
+                    mechanism: Some(sentry_core::protocol::Mechanism {
+                        handled: Some(false),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                });
+                sentry_core::capture_event(e);
+            }
+            req_hub.end_request_session();
+        });
+    };
+    for outcome in [0, 0, 0, 1, 1, 2] {
+        request(outcome);
+    }
+    transport.fetch_and_clear_envelopes();
+    hub.client().expect("client").close(None);
+    let sessions = session_items(&transport.fetch_and_clear_envelopes());
+    assert_eq!(sessions.len(), 1, "one sessions item, not one per request");
+    let agg = &sessions[0];
+    assert_eq!(agg["attrs"]["release"], "app@1.0.0");
+    let bucket = &agg["aggregates"][0];
+    let total: u64 = ["exited", "errored", "crashed"]
+        .iter()
+        .map(|k| bucket[k].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(total, 6);
+    assert_eq!(bucket["exited"], 3);
+    assert_eq!(bucket["errored"], 2);
+    assert_eq!(bucket["crashed"], 1);
+    let started = bucket["started"].as_f64().expect("started");
+    assert_eq!(started % 60.0, 0.0, "bucket starts on a minute");
+}
