@@ -1,0 +1,277 @@
+//! The optional disk spool: envelopes that could not be delivered.
+//!
+//! Envelopes land here when retries are exhausted (the receiver is down) or
+//! when the transport shuts down with envelopes still queued or in flight.
+//! They are sent again on the next start and whenever the receiver answers
+//! again, oldest first.
+//!
+//! * One file per envelope, named `{unix_millis:013}-{pid}-{seq:08}.envelope`
+//!   so that names sort by age. A file is written as `*.tmp` and renamed into
+//!   place, so a crash never leaves a half-written `*.envelope`.
+//! * Each file starts with a line `SENTRY-SPOOL 1 <length> <crc32>` followed
+//!   by the envelope bytes; a file whose header, length or checksum does not
+//!   match (truncated, overwritten, not ours) is reported with a warning and
+//!   deleted, never sent and never a panic.
+//! * The total size is bounded: an envelope that would push the spool over
+//!   its byte budget is not written (it is counted as `cache_overflow`).
+//!   Keeping the older files is deliberate: they are the start of the outage.
+
+use std::ffi::OsStr;
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use parking_lot::Mutex;
+
+const MAGIC: &str = "SENTRY-SPOOL 1";
+const EXTENSION: &str = "envelope";
+const TMP_EXTENSION: &str = "tmp";
+/// Temp files older than this are left-overs of a crashed writer.
+const STALE_TMP: Duration = Duration::from_secs(3600);
+
+/// Why a spooled file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SpoolReadError {
+    #[error("cannot read spool file: {0}")]
+    Io(#[from] io::Error),
+    #[error("corrupt spool file: {0}")]
+    Corrupt(&'static str),
+}
+
+/// A directory of spooled envelopes with a byte budget.
+#[derive(Debug)]
+pub(crate) struct Spool {
+    dir: PathBuf,
+    max_bytes: u64,
+    /// Bytes of `*.envelope` files as this process knows them.
+    used: Mutex<u64>,
+    seq: AtomicU64,
+}
+
+impl Spool {
+    /// Opens (creating if needed) the spool directory and measures it.
+    pub(crate) fn open(dir: &Path, max_bytes: u64) -> io::Result<Spool> {
+        fs::create_dir_all(dir)?;
+        let spool = Spool {
+            dir: dir.to_owned(),
+            max_bytes,
+            used: Mutex::new(0),
+            seq: AtomicU64::new(0),
+        };
+        let mut used = 0;
+        for entry in fs::read_dir(dir)? {
+            let Ok(entry) = entry else { continue };
+            let path = entry.path();
+            let Ok(meta) = entry.metadata() else { continue };
+            match path.extension().and_then(OsStr::to_str) {
+                Some(EXTENSION) => used += meta.len(),
+                Some(TMP_EXTENSION) => {
+                    let stale = meta
+                        .modified()
+                        .ok()
+                        .and_then(|m| m.elapsed().ok())
+                        .is_some_and(|age| age > STALE_TMP);
+                    if stale {
+                        let _ = fs::remove_file(&path);
+                    }
+                }
+                _ => {}
+            }
+        }
+        *spool.used.lock() = used;
+        Ok(spool)
+    }
+
+    /// The spool directory.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Writes one envelope. `Ok(false)` when it does not fit the budget.
+    pub(crate) fn write(&self, envelope: &[u8]) -> io::Result<bool> {
+        let header = format!(
+            "{MAGIC} {} {:08x}\n",
+            envelope.len(),
+            crc32fast::hash(envelope)
+        );
+        let size = (header.len() + envelope.len()) as u64;
+        {
+            let mut used = self.used.lock();
+            if used.saturating_add(size) > self.max_bytes {
+                return Ok(false);
+            }
+            // Reserve before writing so concurrent writers respect the budget.
+            *used += size;
+        }
+        let result = self.write_file(&header, envelope);
+        if result.is_err() {
+            let mut used = self.used.lock();
+            *used = used.saturating_sub(size);
+        }
+        result.map(|()| true)
+    }
+
+    fn write_file(&self, header: &str, envelope: &[u8]) -> io::Result<()> {
+        let millis = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis();
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        let name = format!("{millis:013}-{}-{seq:08}", std::process::id());
+        let tmp = self.dir.join(format!("{name}.{TMP_EXTENSION}"));
+        let dest = self.dir.join(format!("{name}.{EXTENSION}"));
+        let write = || -> io::Result<()> {
+            let mut file = fs::File::create(&tmp)?;
+            file.write_all(header.as_bytes())?;
+            file.write_all(envelope)?;
+            file.sync_all()?;
+            fs::rename(&tmp, &dest)
+        };
+        let result = write();
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result
+    }
+
+    /// The spooled files, oldest first.
+    pub(crate) fn list(&self) -> Vec<PathBuf> {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().and_then(OsStr::to_str) == Some(EXTENSION))
+            .collect();
+        files.sort();
+        files
+    }
+
+    /// Whether no spooled files remain.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.list().is_empty()
+    }
+
+    /// Reads and verifies one spooled envelope.
+    pub(crate) fn read(&self, path: &Path) -> Result<Vec<u8>, SpoolReadError> {
+        let bytes = fs::read(path)?;
+        decode(bytes)
+    }
+
+    /// Deletes a spooled file (sent, or unusable); `false` if it could not
+    /// be deleted.
+    pub(crate) fn remove(&self, path: &Path) -> bool {
+        let size = fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        if fs::remove_file(path).is_ok() {
+            let mut used = self.used.lock();
+            *used = used.saturating_sub(size);
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Checks the header line, length and checksum; returns the envelope bytes.
+fn decode(mut bytes: Vec<u8>) -> Result<Vec<u8>, SpoolReadError> {
+    let newline = bytes
+        .iter()
+        .take(64)
+        .position(|&b| b == b'\n')
+        .ok_or(SpoolReadError::Corrupt("no header line"))?;
+    let header = std::str::from_utf8(&bytes[..newline])
+        .map_err(|_| SpoolReadError::Corrupt("header is not text"))?;
+    let rest = header
+        .strip_prefix(MAGIC)
+        .ok_or(SpoolReadError::Corrupt("not a spool file"))?;
+    let mut fields = rest.split_ascii_whitespace();
+    let length: usize = fields
+        .next()
+        .and_then(|f| f.parse().ok())
+        .ok_or(SpoolReadError::Corrupt("bad length"))?;
+    let crc = fields
+        .next()
+        .and_then(|f| u32::from_str_radix(f, 16).ok())
+        .ok_or(SpoolReadError::Corrupt("bad checksum field"))?;
+    let body_start = newline + 1;
+    if bytes.len() - body_start != length {
+        return Err(SpoolReadError::Corrupt("length mismatch (truncated file)"));
+    }
+    if crc32fast::hash(&bytes[body_start..]) != crc {
+        return Err(SpoolReadError::Corrupt("checksum mismatch"));
+    }
+    bytes.drain(..body_start);
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_in_age_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spool = Spool::open(dir.path(), 1 << 20).expect("open");
+        assert!(spool.is_empty());
+        assert!(spool.write(b"{}\nfirst").expect("write"));
+        assert!(spool.write(b"{}\nsecond").expect("write"));
+        let files = spool.list();
+        assert_eq!(files.len(), 2);
+        assert_eq!(spool.read(&files[0]).expect("read"), b"{}\nfirst");
+        assert_eq!(spool.read(&files[1]).expect("read"), b"{}\nsecond");
+        spool.remove(&files[0]);
+        assert_eq!(spool.list().len(), 1);
+    }
+
+    #[test]
+    fn budget_is_enforced_and_survives_reopen() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spool = Spool::open(dir.path(), 100).expect("open");
+        assert!(spool.write(&[b'x'; 40]).expect("write"));
+        assert!(!spool.write(&[b'y'; 60]).expect("write"), "over budget");
+        drop(spool);
+        let spool = Spool::open(dir.path(), 100).expect("reopen");
+        assert!(
+            !spool.write(&[b'z'; 60]).expect("write"),
+            "budget counts old files"
+        );
+        let files = spool.list();
+        spool.remove(&files[0]);
+        assert!(spool.write(&[b'z'; 60]).expect("write"));
+    }
+
+    #[test]
+    fn corrupt_files_are_detected() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spool = Spool::open(dir.path(), 1 << 20).expect("open");
+        spool.write(b"{}\nhello").expect("write");
+        let path = spool.list().remove(0);
+        let full = fs::read(&path).expect("read");
+
+        fs::write(&path, &full[..full.len() - 2]).expect("truncate");
+        assert!(matches!(spool.read(&path), Err(SpoolReadError::Corrupt(_))));
+
+        let mut flipped = full.clone();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 1;
+        fs::write(&path, &flipped).expect("flip");
+        assert!(matches!(spool.read(&path), Err(SpoolReadError::Corrupt(_))));
+
+        for junk in [&b""[..], b"garbage", b"SENTRY-SPOOL 1 x y\n", &[0xff; 100]] {
+            fs::write(&path, junk).expect("junk");
+            assert!(matches!(spool.read(&path), Err(SpoolReadError::Corrupt(_))));
+        }
+    }
+
+    #[test]
+    fn temp_files_are_not_listed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs::write(dir.path().join("1-2-3.tmp"), b"partial").expect("tmp");
+        fs::write(dir.path().join("notes.txt"), b"other").expect("txt");
+        let spool = Spool::open(dir.path(), 1 << 20).expect("open");
+        assert!(spool.is_empty());
+    }
+}

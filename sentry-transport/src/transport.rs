@@ -1,0 +1,760 @@
+//! [`HttpTransport`], its builder and its factory.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sentry_core::dsn::Dsn;
+use sentry_core::envelope::Envelope;
+use sentry_core::protocol::{ClientSdkInfo, DataCategory, DiscardReason};
+use sentry_core::transport::{Transport, TransportFactory};
+use sentry_core::ClientOptions;
+use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio::sync::oneshot;
+
+use crate::http::Endpoint;
+use crate::retry::RetryPolicy;
+use crate::spool::Spool;
+use crate::worker::{self, is_batchable, Config, Control, Shared};
+use crate::TransportError;
+
+/// How much longer than its timeout [`Transport::shutdown`] waits for the
+/// worker to finish writing the spool.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+
+/// Far enough in the future to mean "no deadline".
+fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 3600))
+}
+
+/// Configures an [`HttpTransport`]. Every setting has a documented default.
+///
+/// | setting | default |
+/// |---|---|
+/// | [`queue_size`](Self::queue_size) | `ClientOptions::max_queue_size` (100) |
+/// | [`gzip_threshold`](Self::gzip_threshold) | 1024 bytes ([`gzip`](Self::gzip) on) |
+/// | [`connect_timeout`](Self::connect_timeout) | 5 s |
+/// | [`request_timeout`](Self::request_timeout) | 30 s |
+/// | [`max_retries`](Self::max_retries) | 3 |
+/// | [`retry_backoff`](Self::retry_backoff) | 1 s doubling up to 30 s, with jitter |
+/// | [`max_in_flight`](Self::max_in_flight) | 4 requests |
+/// | [`batch_interval`](Self::batch_interval) | 10 s |
+/// | [`client_reports`](Self::client_reports) | on |
+/// | [`spool_dir`](Self::spool_dir) | none (no spool) |
+/// | [`spool_max_bytes`](Self::spool_max_bytes) | 16 MiB |
+/// | [`spool_retry_interval`](Self::spool_retry_interval) | 30 s |
+/// | [`shutdown_timeout`](Self::shutdown_timeout) | `ClientOptions::shutdown_timeout` (2 s) |
+/// | [`debug`](Self::debug) | `ClientOptions::debug` (off) |
+///
+/// ```
+/// use std::time::Duration;
+/// use sentry_transport::HttpTransportBuilder;
+///
+/// let dsn = "http://public@127.0.0.1:9/1".parse().unwrap();
+/// let transport = HttpTransportBuilder::new(dsn)
+///     .request_timeout(Duration::from_secs(5))
+///     .gzip(false)
+///     .build()?;
+/// # Ok::<(), sentry_transport::TransportError>(())
+/// ```
+#[derive(Clone)]
+pub struct HttpTransportBuilder {
+    dsn: Option<Dsn>,
+    queue_size: usize,
+    gzip_threshold: Option<usize>,
+    connect_timeout: Duration,
+    request_timeout: Duration,
+    max_retries: u32,
+    retry_initial: Duration,
+    retry_max: Duration,
+    max_in_flight: usize,
+    batch_interval: Duration,
+    client_reports: bool,
+    spool_dir: Option<PathBuf>,
+    spool_max_bytes: u64,
+    spool_retry_interval: Duration,
+    shutdown_timeout: Duration,
+    debug: bool,
+    client_name: String,
+}
+
+impl fmt::Debug for HttpTransportBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpTransportBuilder")
+            .field("dsn", &self.dsn.as_ref().map(|d| d.envelope_url()))
+            .field("queue_size", &self.queue_size)
+            .field("gzip_threshold", &self.gzip_threshold)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("max_retries", &self.max_retries)
+            .field("retry_initial", &self.retry_initial)
+            .field("retry_max", &self.retry_max)
+            .field("max_in_flight", &self.max_in_flight)
+            .field("batch_interval", &self.batch_interval)
+            .field("client_reports", &self.client_reports)
+            .field("spool_dir", &self.spool_dir)
+            .field("spool_max_bytes", &self.spool_max_bytes)
+            .field("spool_retry_interval", &self.spool_retry_interval)
+            .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("debug", &self.debug)
+            .field("client_name", &self.client_name)
+            .finish()
+    }
+}
+
+impl HttpTransportBuilder {
+    /// The default gzip threshold: bodies of at least 1 KiB are compressed.
+    ///
+    /// ```
+    /// assert_eq!(sentry_transport::HttpTransportBuilder::DEFAULT_GZIP_THRESHOLD, 1024);
+    /// ```
+    pub const DEFAULT_GZIP_THRESHOLD: usize = 1024;
+
+    /// A builder for `dsn` with every default.
+    ///
+    /// ```
+    /// let dsn = "https://public@o1.ingest.example.com/42".parse().unwrap();
+    /// let builder = sentry_transport::HttpTransportBuilder::new(dsn);
+    /// ```
+    pub fn new(dsn: Dsn) -> Self {
+        Self::with_defaults(Some(dsn))
+    }
+
+    fn with_defaults(dsn: Option<Dsn>) -> Self {
+        let defaults = ClientOptions::default();
+        HttpTransportBuilder {
+            dsn,
+            queue_size: defaults.max_queue_size,
+            gzip_threshold: Some(Self::DEFAULT_GZIP_THRESHOLD),
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(30),
+            max_retries: 3,
+            retry_initial: Duration::from_secs(1),
+            retry_max: Duration::from_secs(30),
+            max_in_flight: 4,
+            batch_interval: Duration::from_secs(10),
+            client_reports: true,
+            spool_dir: None,
+            spool_max_bytes: 16 * 1024 * 1024,
+            spool_retry_interval: Duration::from_secs(30),
+            shutdown_timeout: defaults.shutdown_timeout,
+            debug: defaults.debug,
+            client_name: ClientSdkInfo::this_sdk().client_name(),
+        }
+    }
+
+    /// A builder taking the DSN, `max_queue_size`, `shutdown_timeout` and
+    /// `debug` from client options. Without a DSN, [`build`](Self::build)
+    /// fails with [`TransportError::MissingDsn`].
+    ///
+    /// ```
+    /// use sentry_core::ClientOptions;
+    /// let options = ClientOptions::with_dsn("http://public@127.0.0.1:9/1").unwrap();
+    /// let transport = sentry_transport::HttpTransportBuilder::from_options(&options).build()?;
+    /// # Ok::<(), sentry_transport::TransportError>(())
+    /// ```
+    pub fn from_options(options: &ClientOptions) -> Self {
+        let mut builder = Self::with_defaults(options.dsn.clone());
+        builder.queue_size = options.max_queue_size;
+        builder.shutdown_timeout = options.shutdown_timeout;
+        builder.debug = options.debug;
+        builder
+    }
+
+    /// How many envelopes may wait for the worker (default 100). When the
+    /// queue is full, the **new** envelope is dropped and counted as
+    /// `queue_overflow`: the first errors of a burst usually carry the root
+    /// cause while later ones are its echoes, and rejecting at the door keeps
+    /// capturing a single non-blocking `try_send` (evicting the oldest would
+    /// need a lock shared with the worker).
+    ///
+    /// ```
+    /// # let dsn = "http://public@127.0.0.1:9/1".parse().unwrap();
+    /// let b = sentry_transport::HttpTransportBuilder::new(dsn).queue_size(1000);
+    /// ```
+    pub fn queue_size(mut self, envelopes: usize) -> Self {
+        self.queue_size = envelopes;
+        self
+    }
+
+    /// Turns gzip compression of request bodies on (with the current or
+    /// default threshold) or off. Default: on.
+    ///
+    /// ```
+    /// # let dsn = "http://public@127.0.0.1:9/1".parse().unwrap();
+    /// let b = sentry_transport::HttpTransportBuilder::new(dsn).gzip(false);
+    /// ```
+    pub fn gzip(mut self, enabled: bool) -> Self {
+        self.gzip_threshold =
+            enabled.then_some(self.gzip_threshold.unwrap_or(Self::DEFAULT_GZIP_THRESHOLD));
+        self
+    }
+
+    /// Bodies of at least this many bytes are sent with
+    /// `Content-Encoding: gzip` (and turns gzip on). Default 1024. A body
+    /// that does not shrink is sent uncompressed.
+    ///
+    /// ```
+    /// # let dsn = "http://public@127.0.0.1:9/1".parse().unwrap();
+    /// let b = sentry_transport::HttpTransportBuilder::new(dsn).gzip_threshold(0); // always
+    /// ```
+    pub fn gzip_threshold(mut self, bytes: usize) -> Self {
+        self.gzip_threshold = Some(bytes);
+        self
+    }
+
+    /// Time allowed to open a connection (TCP and TLS). Default 5 s.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # let dsn = "http://public@127.0.0.1:9/1".parse().unwrap();
+    /// let b = sentry_transport::HttpTransportBuilder::new(dsn).connect_timeout(Duration::from_secs(2));
+    /// ```
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Time allowed for a whole request, from connecting to reading the
+    /// response. Default 30 s. A receiver that hangs fails the attempt, which
+    /// is then retried like a network error.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # let dsn = "http://public@127.0.0.1:9/1".parse().unwrap();
+    /// let b = sentry_transport::HttpTransportBuilder::new(dsn).request_timeout(Duration::from_secs(10));
+    /// ```
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Retries after a network error or a `5xx`/`408` answer. Default 3;
+    /// 0 disables retries. Other `4xx` answers are never retried.
+    ///
+    /// ```
+    /// # let dsn = "http://public@127.0.0.1:9/1".parse().unwrap();
+    /// let b = sentry_transport::HttpTransportBuilder::new(dsn).max_retries(5);
+    /// ```
+    pub fn max_retries(mut self, retries: u32) -> Self {
+        self.max_retries = retries;
+        self
+    }
+
+    /// The backoff before retry `n` is `initial * 2^(n-1)` capped at `max`,
+    /// then jittered to between half and all of that; a `Retry-After` sent
+    /// with a `5xx` replaces it (still capped at `max`). Default 1 s, 30 s.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # let dsn = "http://public@127.0.0.1:9/1".parse().unwrap();
+    /// let b = sentry_transport::HttpTransportBuilder::new(dsn)
+    ///     .retry_backoff(Duration::from_millis(200), Duration::from_secs(5));
+    /// ```
+    pub fn retry_backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.retry_initial = initial;
+        self.retry_max = max.max(initial);
+        self
+    }
+
+    /// How many requests may be in flight at once (over keep-alive
+    /// connections). Default 4.
+    ///
+    /// ```
+    /// # let dsn = "http://public@127.0.0.1:9/1".parse().unwrap();
+    /// let b = sentry_transport::HttpTransportBuilder::new(dsn).max_in_flight(8);
+    /// ```
+    pub fn max_in_flight(mut self, requests: usize) -> Self {
+        self.max_in_flight = requests;
+        self
+    }
+
+    /// How often session updates and client reports are sent, together in
+    /// one envelope. Default 10 s. They also go out on every flush, at
+    /// shutdown, and as soon as 100 session items are waiting.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # let dsn = "http://public@127.0.0.1:9/1".parse().unwrap();
+    /// let b = sentry_transport::HttpTransportBuilder::new(dsn).batch_interval(Duration::from_secs(30));
+    /// ```
+    pub fn batch_interval(mut self, interval: Duration) -> Self {
+        self.batch_interval = interval;
+        self
+    }
+
+    /// Whether discard counts are sent as `client_report` items. Default on.
+    ///
+    /// ```
+    /// # let dsn = "http://public@127.0.0.1:9/1".parse().unwrap();
+    /// let b = sentry_transport::HttpTransportBuilder::new(dsn).client_reports(false);
+    /// ```
+    pub fn client_reports(mut self, enabled: bool) -> Self {
+        self.client_reports = enabled;
+        self
+    }
+
+    /// Enables the disk spool in `dir` (created if missing): envelopes that
+    /// cannot be delivered (retries exhausted, or still queued or in flight
+    /// when shutdown times out) are written there and sent on the next start
+    /// or as soon as the receiver answers again. Default: no spool.
+    ///
+    /// ```
+    /// # let dsn = "http://public@127.0.0.1:9/1".parse().unwrap();
+    /// let dir = std::env::temp_dir().join("my-app-sentry-spool");
+    /// let b = sentry_transport::HttpTransportBuilder::new(dsn).spool_dir(dir);
+    /// ```
+    pub fn spool_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.spool_dir = Some(dir.into());
+        self
+    }
+
+    /// The spool's size budget in bytes. An envelope that does not fit is
+    /// dropped (counted as `cache_overflow`); files already spooled are kept.
+    /// Default 16 MiB.
+    ///
+    /// ```
+    /// # let dsn = "http://public@127.0.0.1:9/1".parse().unwrap();
+    /// let b = sentry_transport::HttpTransportBuilder::new(dsn).spool_max_bytes(64 << 20);
+    /// ```
+    pub fn spool_max_bytes(mut self, bytes: u64) -> Self {
+        self.spool_max_bytes = bytes;
+        self
+    }
+
+    /// How often the worker tries to send spooled envelopes while the
+    /// receiver is unreachable. Default 30 s (a successful request also
+    /// starts a drain at once).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # let dsn = "http://public@127.0.0.1:9/1".parse().unwrap();
+    /// let b = sentry_transport::HttpTransportBuilder::new(dsn).spool_retry_interval(Duration::from_secs(60));
+    /// ```
+    pub fn spool_retry_interval(mut self, interval: Duration) -> Self {
+        self.spool_retry_interval = interval;
+        self
+    }
+
+    /// How long dropping the transport without an explicit shutdown waits
+    /// for queued envelopes. Default `ClientOptions::shutdown_timeout` (2 s).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # let dsn = "http://public@127.0.0.1:9/1".parse().unwrap();
+    /// let b = sentry_transport::HttpTransportBuilder::new(dsn).shutdown_timeout(Duration::from_secs(1));
+    /// ```
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Print diagnostics (failed requests, rejections, rate limits) to
+    /// stderr. Default `ClientOptions::debug` (off).
+    ///
+    /// ```
+    /// # let dsn = "http://public@127.0.0.1:9/1".parse().unwrap();
+    /// let b = sentry_transport::HttpTransportBuilder::new(dsn).debug(true);
+    /// ```
+    pub fn debug(mut self, enabled: bool) -> Self {
+        self.debug = enabled;
+        self
+    }
+
+    /// The `sentry_client` of `X-Sentry-Auth` and the `User-Agent`.
+    /// Default: this SDK's `name/version`.
+    ///
+    /// ```
+    /// # let dsn = "http://public@127.0.0.1:9/1".parse().unwrap();
+    /// let b = sentry_transport::HttpTransportBuilder::new(dsn).client_name("my-sdk/1.2.3");
+    /// ```
+    pub fn client_name(mut self, name: impl Into<String>) -> Self {
+        self.client_name = name.into();
+        self
+    }
+
+    /// Checks the settings, opens the spool and starts the worker thread.
+    ///
+    /// ```
+    /// # let dsn = "http://public@127.0.0.1:9/1".parse().unwrap();
+    /// let err = sentry_transport::HttpTransportBuilder::new(dsn).queue_size(0).build().unwrap_err();
+    /// assert!(err.to_string().contains("queue_size"));
+    /// ```
+    pub fn build(self) -> Result<HttpTransport, TransportError> {
+        let dsn = self.dsn.ok_or(TransportError::MissingDsn)?;
+        let invalid = |name, reason| Err(TransportError::InvalidOption { name, reason });
+        if self.queue_size == 0 {
+            return invalid("queue_size", "must be at least 1");
+        }
+        if self.max_in_flight == 0 {
+            return invalid("max_in_flight", "must be at least 1");
+        }
+        if self.batch_interval.is_zero() {
+            return invalid("batch_interval", "must be longer than zero");
+        }
+        if self.spool_retry_interval.is_zero() {
+            return invalid("spool_retry_interval", "must be longer than zero");
+        }
+        if self.request_timeout.is_zero() || self.connect_timeout.is_zero() {
+            return invalid("request_timeout", "timeouts must be longer than zero");
+        }
+        // Timer arithmetic must not overflow: a year is "never" enough.
+        let year = Duration::from_secs(365 * 24 * 3600);
+        let spool = match &self.spool_dir {
+            Some(dir) => Some(Spool::open(dir, self.spool_max_bytes).map_err(|source| {
+                TransportError::Spool {
+                    dir: dir.clone(),
+                    source,
+                }
+            })?),
+            None => None,
+        };
+        let client = reqwest::Client::builder()
+            .connect_timeout(self.connect_timeout)
+            .timeout(self.request_timeout)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(self.max_in_flight)
+            .build()
+            .map_err(|e| TransportError::HttpClient {
+                source: Box::new(e),
+            })?;
+        let config = Config {
+            endpoint: Endpoint::new(dsn, self.client_name),
+            gzip_threshold: self.gzip_threshold,
+            retry: RetryPolicy {
+                max_retries: self.max_retries,
+                initial: self.retry_initial.min(year),
+                max: self.retry_max.min(year),
+            },
+            max_in_flight: self.max_in_flight,
+            batch_interval: self.batch_interval.min(year),
+            client_reports: self.client_reports,
+            spool_retry_interval: self.spool_retry_interval.min(year),
+            debug: self.debug,
+        };
+        let shared = Arc::new(Shared::new(config, spool));
+        let (queue_tx, queue_rx) = mpsc::channel(self.queue_size);
+        let (control_tx, control_rx) = mpsc::unbounded_channel();
+        worker::spawn(shared.clone(), client, queue_rx, control_rx)
+            .map_err(TransportError::Worker)?;
+        Ok(HttpTransport {
+            shared,
+            queue: queue_tx,
+            control: control_tx,
+            shut_down: AtomicBool::new(false),
+            shutdown_timeout: self.shutdown_timeout,
+        })
+    }
+}
+
+/// Sends envelopes to a Sentry-compatible receiver over HTTP(S) from a
+/// background worker thread.
+///
+/// * [`send_envelope`](Transport::send_envelope) never waits on the
+///   network: it drops rate-limited items, then either adds session and
+///   client-report items to the periodic batch or puts the envelope in a
+///   bounded queue (a full queue drops the new envelope, counted as
+///   `queue_overflow`).
+/// * [`flush`](Transport::flush) sends the pending session/client-report
+///   batch and waits until everything queued is finished. It returns `true`
+///   when all of it finished in time and nothing failed to be delivered
+///   since the previous flush (an envelope that ran out of retries, even if
+///   it was spooled, makes it `false`; an envelope the receiver rejected with
+///   a `4xx` or `429` counts as finished). It blocks the calling thread, which
+///   is safe inside an async runtime: the worker never needs the caller's
+///   threads. [`flush_async`](Self::flush_async) waits without blocking a
+///   thread.
+/// * [`shutdown`](Transport::shutdown) sends what it can until the timeout
+///   and spools the rest when a spool is configured. Dropping the transport
+///   shuts it down with the builder's `shutdown_timeout`.
+///
+/// ```
+/// use std::time::Duration;
+/// use sentry_core::{envelope::{Envelope, EnvelopeItem}, protocol::Event, transport::Transport};
+/// use sentry_transport::HttpTransport;
+///
+/// let options = sentry_core::ClientOptions::with_dsn("http://public@127.0.0.1:9/1").unwrap();
+/// let transport = HttpTransport::new(&options)?;
+/// assert!(transport.flush(Duration::from_millis(10))); // nothing queued
+/// let mut envelope = Envelope::new();
+/// envelope.add_item(EnvelopeItem::event(Event::default()));
+/// transport.send_envelope(envelope); // returns at once
+/// transport.shutdown(Duration::from_millis(50));
+/// # Ok::<(), sentry_transport::TransportError>(())
+/// ```
+pub struct HttpTransport {
+    shared: Arc<Shared>,
+    queue: mpsc::Sender<Envelope>,
+    control: mpsc::UnboundedSender<Control>,
+    shut_down: AtomicBool,
+    shutdown_timeout: Duration,
+}
+
+impl fmt::Debug for HttpTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpTransport")
+            .field("url", &self.shared.config.endpoint.url())
+            .field("pending", &self.shared.pending.get())
+            .field("shut_down", &self.shut_down.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl HttpTransport {
+    /// A transport for `options.dsn` with the builder's defaults (see
+    /// [`HttpTransportBuilder::from_options`]).
+    ///
+    /// ```
+    /// let options = sentry_core::ClientOptions::default(); // no DSN
+    /// let err = sentry_transport::HttpTransport::new(&options).unwrap_err();
+    /// assert!(matches!(err, sentry_transport::TransportError::MissingDsn));
+    /// ```
+    pub fn new(options: &ClientOptions) -> Result<HttpTransport, TransportError> {
+        HttpTransportBuilder::from_options(options).build()
+    }
+
+    /// A builder for `dsn` (same as [`HttpTransportBuilder::new`]).
+    ///
+    /// ```
+    /// let dsn = "http://public@127.0.0.1:9/1".parse().unwrap();
+    /// let transport = sentry_transport::HttpTransport::builder(dsn).max_retries(0).build()?;
+    /// # Ok::<(), sentry_transport::TransportError>(())
+    /// ```
+    pub fn builder(dsn: Dsn) -> HttpTransportBuilder {
+        HttpTransportBuilder::new(dsn)
+    }
+
+    /// Like [`Transport::flush`], but waits without blocking a thread: use
+    /// it from async code. Works on any executor (the timer runs on the
+    /// transport's own worker).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), sentry_transport::TransportError> {
+    /// let dsn = "http://public@127.0.0.1:9/1".parse().unwrap();
+    /// let transport = sentry_transport::HttpTransport::builder(dsn).build()?;
+    /// assert!(transport.flush_async(std::time::Duration::from_millis(100)).await);
+    /// # Ok(()) }
+    /// ```
+    pub async fn flush_async(&self, timeout: Duration) -> bool {
+        let deadline = deadline_after(timeout);
+        let (reply, answer) = oneshot::channel();
+        self.shared.pending.add(1);
+        let message = Control::Flush {
+            reply: Some(reply),
+            deadline,
+        };
+        if self.control.send(message).is_err() {
+            self.shared.pending.sub(1);
+            return self.shared.pending.get() == 0;
+        }
+        answer.await.unwrap_or(false)
+    }
+
+    /// Envelopes and batched items not yet finished (queued, in flight or
+    /// waiting for a retry).
+    ///
+    /// ```
+    /// let dsn = "http://public@127.0.0.1:9/1".parse().unwrap();
+    /// let transport = sentry_transport::HttpTransport::builder(dsn).build()?;
+    /// assert_eq!(transport.pending(), 0);
+    /// # Ok::<(), sentry_transport::TransportError>(())
+    /// ```
+    pub fn pending(&self) -> u64 {
+        self.shared.pending.get()
+    }
+
+    /// How much longer items of data category `category` (`"error"`,
+    /// `"transaction"`, `"session"`, ...) are rate limited, if they are.
+    ///
+    /// ```
+    /// let dsn = "http://public@127.0.0.1:9/1".parse().unwrap();
+    /// let transport = sentry_transport::HttpTransport::builder(dsn).build()?;
+    /// assert_eq!(transport.rate_limited_for("error"), None);
+    /// # Ok::<(), sentry_transport::TransportError>(())
+    /// ```
+    pub fn rate_limited_for(&self, category: &str) -> Option<Duration> {
+        self.shared
+            .limiter
+            .read()
+            .limited_for(category, Instant::now())
+    }
+}
+
+impl Transport for HttpTransport {
+    fn send_envelope(&self, mut envelope: Envelope) {
+        let shared = &self.shared;
+        if self.shut_down.load(Ordering::Relaxed) {
+            return;
+        }
+        shared.drop_limited(&mut envelope);
+        if envelope.items.is_empty() {
+            return;
+        }
+        if envelope.items.iter().all(|i| is_batchable(&i.headers.ty)) {
+            shared.add_to_batch(envelope.items);
+            return;
+        }
+        shared.pending.add(1);
+        match self.queue.try_send(envelope) {
+            Ok(()) => {}
+            Err(TrySendError::Full(envelope)) => {
+                shared.pending.sub(1);
+                shared.count_items(DiscardReason::QueueOverflow, &envelope.items);
+                if shared.config.debug {
+                    eprintln!("[sentry-transport] queue full: envelope dropped");
+                }
+            }
+            Err(TrySendError::Closed(_)) => shared.pending.sub(1),
+        }
+    }
+
+    fn flush(&self, timeout: Duration) -> bool {
+        let deadline = deadline_after(timeout);
+        let shared = &self.shared;
+        shared.pending.add(1);
+        let message = Control::Flush {
+            reply: None,
+            deadline,
+        };
+        if self.control.send(message).is_err() {
+            shared.pending.sub(1);
+            return shared.pending.get() == 0;
+        }
+        // Only a flush that saw everything finish takes the failures: one
+        // that timed out leaves them for the next.
+        shared.pending.wait_blocking(deadline) && shared.failures.swap(0, Ordering::SeqCst) == 0
+    }
+
+    fn shutdown(&self, timeout: Duration) -> bool {
+        if self.shut_down.swap(true, Ordering::SeqCst) {
+            return self.shared.pending.get() == 0;
+        }
+        let deadline = deadline_after(timeout);
+        let (reply, answer) = std::sync::mpsc::channel();
+        if self
+            .control
+            .send(Control::Shutdown { deadline, reply })
+            .is_err()
+        {
+            return self.shared.pending.get() == 0;
+        }
+        answer
+            .recv_timeout(timeout.saturating_add(SHUTDOWN_GRACE))
+            .unwrap_or(false)
+    }
+
+    fn record_discard(&self, reason: DiscardReason, category: DataCategory, quantity: u64) {
+        self.shared.discards.record(reason, category, quantity);
+    }
+}
+
+impl Drop for HttpTransport {
+    fn drop(&mut self) {
+        if !self.shut_down.load(Ordering::SeqCst) {
+            self.shutdown(self.shutdown_timeout);
+        }
+    }
+}
+
+/// A transport that drops everything: used when the HTTP transport cannot be
+/// created (no DSN, or a configuration error that was reported).
+struct DisabledTransport;
+
+impl Transport for DisabledTransport {
+    fn send_envelope(&self, _envelope: Envelope) {}
+}
+
+type Configure = dyn Fn(HttpTransportBuilder) -> HttpTransportBuilder + Send + Sync;
+
+/// Creates an [`HttpTransport`] for each client, from the client's options
+/// and an optional customisation of the builder.
+///
+/// Without a DSN the client gets a transport that drops everything; a
+/// configuration error is printed to stderr and has the same effect (the
+/// application keeps running).
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use sentry_core::ClientOptions;
+/// use sentry_transport::HttpTransportFactory;
+///
+/// let options = ClientOptions {
+///     dsn: "http://public@127.0.0.1:9/1".parse().ok(),
+///     transport: Some(Arc::new(HttpTransportFactory::new(|b| {
+///         b.request_timeout(Duration::from_secs(5)).max_retries(5)
+///     }))),
+///     ..Default::default()
+/// };
+/// # drop(options);
+/// // Or with every default:
+/// let options = ClientOptions {
+///     transport: Some(Arc::new(HttpTransportFactory::default())),
+///     ..Default::default()
+/// };
+/// ```
+#[derive(Clone, Default)]
+pub struct HttpTransportFactory {
+    configure: Option<Arc<Configure>>,
+}
+
+impl fmt::Debug for HttpTransportFactory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpTransportFactory")
+            .field("configure", &self.configure.is_some())
+            .finish()
+    }
+}
+
+impl HttpTransportFactory {
+    /// A factory that applies `configure` to each builder (which starts
+    /// from [`HttpTransportBuilder::from_options`]).
+    ///
+    /// ```
+    /// let factory = sentry_transport::HttpTransportFactory::new(|b| b.gzip(false));
+    /// ```
+    pub fn new(
+        configure: impl Fn(HttpTransportBuilder) -> HttpTransportBuilder + Send + Sync + 'static,
+    ) -> Self {
+        HttpTransportFactory {
+            configure: Some(Arc::new(configure)),
+        }
+    }
+
+    /// Builds the transport for `options`, reporting errors instead of
+    /// swallowing them.
+    ///
+    /// ```
+    /// let options = sentry_core::ClientOptions::with_dsn("http://public@127.0.0.1:9/1").unwrap();
+    /// let transport = sentry_transport::HttpTransportFactory::default().try_create(&options)?;
+    /// # Ok::<(), sentry_transport::TransportError>(())
+    /// ```
+    pub fn try_create(&self, options: &ClientOptions) -> Result<HttpTransport, TransportError> {
+        let builder = HttpTransportBuilder::from_options(options);
+        let builder = match &self.configure {
+            Some(configure) => configure(builder),
+            None => builder,
+        };
+        builder.build()
+    }
+}
+
+impl TransportFactory for HttpTransportFactory {
+    fn create_transport(&self, options: &ClientOptions) -> Arc<dyn Transport> {
+        if options.dsn.is_none() {
+            return Arc::new(DisabledTransport);
+        }
+        match self.try_create(options) {
+            Ok(transport) => Arc::new(transport),
+            Err(e) => {
+                eprintln!("[sentry-transport] the HTTP transport is disabled: {e}");
+                Arc::new(DisabledTransport)
+            }
+        }
+    }
+}

@@ -1,0 +1,877 @@
+//! The background worker: one OS thread running a current-thread tokio
+//! runtime.
+//!
+//! Why a thread of its own: the application needs no async runtime, a
+//! blocking [`flush`](crate::HttpTransport::flush) called from inside the
+//! application's runtime cannot deadlock (the worker never needs the caller's
+//! threads), and the cost of capturing is one bounded-channel `try_send`.
+//!
+//! Data flow:
+//!
+//! ```text
+//!  send_envelope ──rate-limit filter──┬─ sessions / client reports ─▶ batch buffer (≤100 items)
+//!  (app thread, never waits)          └─ everything else ───────────▶ bounded queue (max_queue_size)
+//!                                                                           │
+//!  worker loop: ≤ max_in_flight requests at once ◀─────────────────────────┘
+//!     batch buffer + discard counts ─▶ one envelope every batch interval, on flush and at shutdown
+//!     request ─▶ 2xx done · 429 done (server counted) · 4xx send_error · 5xx/network ─▶ retry with backoff
+//!                                                          retries exhausted ─▶ spool (if enabled) or network_error
+//!  spool drain: at start, on a timer and after any success, oldest file first
+//! ```
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use parking_lot::{Condvar, Mutex, RwLock};
+use sentry_core::envelope::{Envelope, EnvelopeItem, ItemPayload, ItemType};
+use sentry_core::protocol::{ClientReport, DataCategory, DiscardReason, Timestamp};
+use tokio::sync::{mpsc, oneshot, Notify, Semaphore};
+use tokio::task::JoinSet;
+
+use crate::client_report::{category_of, report_item, DiscardCounter};
+use crate::http::{encode_body, Body, Endpoint};
+use crate::ratelimit::{parse_retry_after, RateLimiter};
+use crate::retry::{RetryPolicy, Verdict};
+use crate::spool::{Spool, SpoolReadError};
+
+/// At most this many session / client-report items go into one batch
+/// envelope (Relay accepts ≤100 session items per envelope).
+pub(crate) const MAX_BATCH_ITEMS: usize = 100;
+
+/// At most this much of a response body is read (then the body is dropped).
+const MAX_RESPONSE_BODY: usize = 64 * 1024;
+
+macro_rules! debug_log {
+    ($shared:expr, $($arg:tt)*) => {
+        if $shared.config.debug {
+            eprintln!("[sentry-transport] {}", format_args!($($arg)*));
+        }
+    };
+}
+
+/// Settings the worker needs (resolved from the builder).
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) endpoint: Endpoint,
+    pub(crate) gzip_threshold: Option<usize>,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) max_in_flight: usize,
+    pub(crate) batch_interval: Duration,
+    pub(crate) client_reports: bool,
+    pub(crate) spool_retry_interval: Duration,
+    pub(crate) debug: bool,
+}
+
+/// Units of work not yet finished (queued envelopes, batched items, reports
+/// and flush tokens), with blocking and async waits for zero.
+#[derive(Debug, Default)]
+pub(crate) struct Pending {
+    count: AtomicU64,
+    lock: Mutex<()>,
+    cv: Condvar,
+    notify: Notify,
+}
+
+impl Pending {
+    pub(crate) fn add(&self, n: u64) {
+        self.count.fetch_add(n, Ordering::SeqCst);
+    }
+
+    pub(crate) fn sub(&self, n: u64) {
+        if n == 0 {
+            return;
+        }
+        let prev = self
+            .count
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |c| {
+                Some(c.saturating_sub(n))
+            })
+            .unwrap_or(0);
+        if prev <= n {
+            // Take the lock so a waiter between its check and its wait cannot
+            // miss this wake-up.
+            let _guard = self.lock.lock();
+            self.cv.notify_all();
+            self.notify.notify_waiters();
+        }
+    }
+
+    pub(crate) fn get(&self) -> u64 {
+        self.count.load(Ordering::SeqCst)
+    }
+
+    /// Blocks the calling thread until zero or `deadline`.
+    pub(crate) fn wait_blocking(&self, deadline: Instant) -> bool {
+        let mut guard = self.lock.lock();
+        while self.get() != 0 {
+            if self.cv.wait_until(&mut guard, deadline).timed_out() {
+                return self.get() == 0;
+            }
+        }
+        true
+    }
+
+    /// Waits (inside the worker's runtime) until zero or `deadline`.
+    async fn wait_async(&self, deadline: Instant) -> bool {
+        loop {
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.get() == 0 {
+                return true;
+            }
+            let deadline = tokio::time::Instant::from_std(deadline);
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.get() == 0;
+            }
+        }
+    }
+}
+
+/// Messages from the transport handle to the worker.
+pub(crate) enum Control {
+    /// Send the batch now; the caller already added one flush token to
+    /// `pending`, which the worker removes once the batch is on its way.
+    Flush {
+        /// For `flush_async`: answered with the flush result.
+        reply: Option<oneshot::Sender<bool>>,
+        deadline: Instant,
+    },
+    /// Send what is left until `deadline`, spool the rest, stop.
+    Shutdown {
+        deadline: Instant,
+        reply: std::sync::mpsc::Sender<bool>,
+    },
+}
+
+/// State shared by the transport handle and the worker.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) discards: DiscardCounter,
+    pub(crate) limiter: RwLock<RateLimiter>,
+    pub(crate) pending: Pending,
+    /// Envelopes that could not be delivered (spooled or lost) since the
+    /// last flush or shutdown looked (each of them takes and resets it).
+    pub(crate) failures: AtomicU64,
+    pub(crate) batch: Mutex<Vec<EnvelopeItem>>,
+    pub(crate) batch_full: Notify,
+    pub(crate) spool: Option<Spool>,
+    /// Whether the spool may hold files (avoids listing the directory after
+    /// every successful request).
+    spool_dirty: AtomicBool,
+    draining: AtomicBool,
+    /// Serialised envelopes of jobs in flight, spooled if shutdown cuts them off.
+    in_flight: Mutex<HashMap<u64, Bytes>>,
+    next_job: AtomicU64,
+}
+
+/// Whether an item travels in the periodic batch instead of on its own.
+pub(crate) fn is_batchable(ty: &ItemType) -> bool {
+    matches!(
+        ty,
+        ItemType::Session | ItemType::Sessions | ItemType::ClientReport
+    )
+}
+
+/// How many units of its category an item counts for in a client report:
+/// bytes for attachments (Relay's `attachment` category is bytes), else one.
+fn quantity(item: &EnvelopeItem) -> u64 {
+    match (&item.headers.ty, &item.payload) {
+        (ItemType::Attachment, ItemPayload::Raw(bytes)) => (bytes.len() as u64).max(1),
+        _ => 1,
+    }
+}
+
+impl Shared {
+    pub(crate) fn new(config: Config, spool: Option<Spool>) -> Shared {
+        let spool_dirty = spool.as_ref().is_some_and(|s| !s.is_empty());
+        Shared {
+            config,
+            discards: DiscardCounter::default(),
+            limiter: RwLock::new(RateLimiter::new()),
+            pending: Pending::default(),
+            failures: AtomicU64::new(0),
+            batch: Mutex::new(Vec::new()),
+            batch_full: Notify::new(),
+            spool,
+            spool_dirty: AtomicBool::new(spool_dirty),
+            draining: AtomicBool::new(false),
+            in_flight: Mutex::new(HashMap::new()),
+            next_job: AtomicU64::new(0),
+        }
+    }
+
+    /// Counts every item (except client reports, which are never counted as
+    /// lost) as dropped for `reason`.
+    pub(crate) fn count_items<'a>(
+        &self,
+        reason: DiscardReason,
+        items: impl IntoIterator<Item = &'a EnvelopeItem>,
+    ) {
+        for item in items {
+            let category = category_of(&item.headers.ty);
+            if category == DataCategory::Internal {
+                continue;
+            }
+            self.discards
+                .record(reason.clone(), category, quantity(item));
+        }
+    }
+
+    /// Removes (and counts as `ratelimit_backoff`) the items whose category
+    /// is rate limited. Returns whether a `client_report` item was removed.
+    pub(crate) fn drop_limited(&self, envelope: &mut Envelope) -> bool {
+        let limiter = self.limiter.read();
+        let now = Instant::now();
+        if !limiter.any_active(now) {
+            return false;
+        }
+        let mut report_removed = false;
+        envelope.items.retain(|item| {
+            if limiter.is_limited(item.headers.ty.data_category(), now) {
+                if item.headers.ty == ItemType::ClientReport {
+                    report_removed = true;
+                } else {
+                    self.count_items(DiscardReason::RatelimitBackoff, [item]);
+                }
+                false
+            } else {
+                true
+            }
+        });
+        report_removed
+    }
+
+    /// Adds session / client-report items to the batch buffer; items over
+    /// its capacity are counted as `queue_overflow`.
+    pub(crate) fn add_to_batch(&self, items: Vec<EnvelopeItem>) {
+        let mut batch = self.batch.lock();
+        let mut added = 0;
+        let mut overflow = Vec::new();
+        for item in items {
+            if batch.len() < MAX_BATCH_ITEMS {
+                batch.push(item);
+                added += 1;
+            } else {
+                overflow.push(item);
+            }
+        }
+        self.pending.add(added);
+        let full = batch.len() >= MAX_BATCH_ITEMS;
+        drop(batch);
+        if full {
+            self.batch_full.notify_one();
+        }
+        if !overflow.is_empty() {
+            debug_log!(
+                self,
+                "session batch full: {} item(s) dropped",
+                overflow.len()
+            );
+            self.count_items(DiscardReason::QueueOverflow, &overflow);
+        }
+    }
+
+    /// Takes the batch buffer and the discard counts as one job.
+    fn take_batch(&self) -> Option<Job> {
+        let items = std::mem::take(&mut *self.batch.lock());
+        let weight = items.len() as u64;
+        let report_allowed = self.config.client_reports
+            && !self
+                .limiter
+                .read()
+                .is_limited(ItemType::ClientReport.data_category(), Instant::now());
+        let report = if report_allowed {
+            self.discards.take_report()
+        } else {
+            None
+        };
+        if items.is_empty() && report.is_none() {
+            return None;
+        }
+        let mut envelope = Envelope::new();
+        envelope.items = items;
+        if let Some(report) = &report {
+            envelope.add_item(report_item(report));
+            self.pending.add(1);
+        }
+        let weight = weight + u64::from(report.is_some());
+        Some(self.job(envelope, weight, report, None))
+    }
+
+    fn job(
+        &self,
+        envelope: Envelope,
+        weight: u64,
+        report: Option<ClientReport>,
+        spooled: Option<PathBuf>,
+    ) -> Job {
+        Job {
+            id: self.next_job.fetch_add(1, Ordering::Relaxed),
+            envelope,
+            weight,
+            report,
+            spooled,
+            raw: None,
+            body: None,
+        }
+    }
+
+    fn apply_rate_limits(&self, status: u16, headers: &reqwest::header::HeaderMap) {
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let rate_limits = header("x-sentry-rate-limits");
+        let retry_after = header("retry-after");
+        if rate_limits.is_none() && status != 429 {
+            return;
+        }
+        let applied = self.limiter.write().update(
+            status,
+            rate_limits,
+            retry_after,
+            Instant::now(),
+            SystemTime::now(),
+        );
+        if applied {
+            debug_log!(
+                self,
+                "rate limited (status {status}): {}",
+                rate_limits.or(retry_after).unwrap_or("60 s default")
+            );
+        }
+    }
+
+    /// Writes an envelope to the spool. `Some(true)` when stored,
+    /// `Some(false)` when the spool is full, `None` without a spool or on an
+    /// I/O error.
+    fn spool_write(&self, raw: &[u8]) -> Option<bool> {
+        let spool = self.spool.as_ref()?;
+        match spool.write(raw) {
+            Ok(stored) => {
+                if stored {
+                    self.spool_dirty.store(true, Ordering::SeqCst);
+                } else {
+                    debug_log!(
+                        self,
+                        "spool {} is full; envelope dropped",
+                        spool.dir().display()
+                    );
+                }
+                Some(stored)
+            }
+            Err(e) => {
+                eprintln!(
+                    "[sentry-transport] warning: cannot write to spool {}: {e}",
+                    spool.dir().display()
+                );
+                None
+            }
+        }
+    }
+}
+
+/// One envelope on its way, with what is needed to account for it.
+struct Job {
+    id: u64,
+    envelope: Envelope,
+    /// Units of `pending` released when the job ends.
+    weight: u64,
+    /// The discard counts carried by this job's client report item, put back
+    /// when the report cannot be delivered.
+    report: Option<ClientReport>,
+    /// The spool file this job came from (deleted once handled).
+    spooled: Option<PathBuf>,
+    /// The serialised envelope (uncompressed), for spooling.
+    raw: Option<Bytes>,
+    /// The request body (possibly gzipped).
+    body: Option<Body>,
+}
+
+enum Outcome {
+    /// Accepted (2xx).
+    Delivered,
+    /// Handled without delivery: everything was rate limited (counted), the
+    /// receiver answered 429 (it counted) or another 4xx (counted as
+    /// `send_error`), or the envelope could not be serialised.
+    Handled,
+    /// Network errors or 5xx until retries ran out.
+    Failed,
+}
+
+impl Job {
+    /// Drops rate-limited items; `false` when nothing is left to send.
+    fn apply_limits(&mut self, shared: &Shared) -> bool {
+        let before = self.envelope.items.len();
+        let report_removed = shared.drop_limited(&mut self.envelope);
+        if report_removed {
+            if let Some(report) = self.report.take() {
+                shared.discards.restore(&report);
+            }
+        }
+        if self.envelope.items.len() != before {
+            self.raw = None;
+            self.body = None;
+        }
+        !self.envelope.items.is_empty()
+    }
+
+    /// Serialises the envelope (stamping `sent_at`) if not done yet.
+    fn prepare(&mut self, shared: &Shared) -> Result<(), String> {
+        if self.body.is_some() {
+            return Ok(());
+        }
+        self.envelope.headers.sent_at = Some(Timestamp::now().to_rfc3339());
+        let raw = self.envelope.to_vec().map_err(|e| e.to_string())?;
+        let raw = Bytes::from(raw);
+        if self.spooled.is_none() {
+            shared.in_flight.lock().insert(self.id, raw.clone());
+        }
+        self.body = Some(encode_body(raw.to_vec(), shared.config.gzip_threshold));
+        self.raw = Some(raw);
+        Ok(())
+    }
+}
+
+/// Reads (at most [`MAX_RESPONSE_BODY`] of) the response body so the
+/// connection can be reused; returns its start for debug messages.
+async fn read_body(mut response: reqwest::Response) -> String {
+    let mut head = Vec::new();
+    let mut total = 0;
+    while let Ok(Some(chunk)) = response.chunk().await {
+        total += chunk.len();
+        if head.len() < 512 {
+            head.extend_from_slice(&chunk[..chunk.len().min(512 - head.len())]);
+        }
+        if total > MAX_RESPONSE_BODY {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&head).into_owned()
+}
+
+/// Sends a job, retrying up to `retries` times.
+async fn deliver(
+    shared: &Shared,
+    client: &reqwest::Client,
+    job: &mut Job,
+    retries: u32,
+) -> Outcome {
+    let mut retry = 0;
+    loop {
+        if !job.apply_limits(shared) {
+            return Outcome::Handled;
+        }
+        if let Err(e) = job.prepare(shared) {
+            debug_log!(shared, "cannot serialise envelope: {e}");
+            shared.count_items(DiscardReason::InternalSdkError, &job.envelope.items);
+            return Outcome::Handled;
+        }
+        let Some(body) = job.body.as_ref() else {
+            return Outcome::Handled;
+        };
+        let request = shared.config.endpoint.request(client, body);
+        let mut hint = None;
+        match request.send().await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                shared.apply_rate_limits(status, response.headers());
+                hint = response
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| parse_retry_after(v, SystemTime::now()));
+                let text = read_body(response).await;
+                match Verdict::from_status(status) {
+                    Verdict::Delivered => return Outcome::Delivered,
+                    Verdict::RateLimited => {
+                        debug_log!(shared, "envelope rate limited by the receiver (429)");
+                        return Outcome::Handled;
+                    }
+                    Verdict::Rejected => {
+                        debug_log!(
+                            shared,
+                            "envelope rejected with {status}, not retried: {text}"
+                        );
+                        shared.count_items(DiscardReason::SendError, &job.envelope.items);
+                        return Outcome::Handled;
+                    }
+                    Verdict::Retry => {
+                        debug_log!(shared, "receiver answered {status} (attempt {})", retry + 1);
+                    }
+                }
+            }
+            Err(e) => {
+                debug_log!(shared, "request failed (attempt {}): {e}", retry + 1);
+            }
+        }
+        if retry >= retries {
+            return Outcome::Failed;
+        }
+        retry += 1;
+        tokio::time::sleep(shared.config.retry.delay_with_hint(retry, hint)).await;
+    }
+}
+
+/// Runs one job to its end and does the accounting.
+async fn process(shared: Arc<Shared>, client: reqwest::Client, mut job: Job) {
+    let outcome = deliver(&shared, &client, &mut job, shared.config.retry.max_retries).await;
+    match outcome {
+        Outcome::Delivered => start_drain_if_dirty(&shared, &client),
+        Outcome::Handled => {}
+        Outcome::Failed => {
+            shared.failures.fetch_add(1, Ordering::SeqCst);
+            let spooled = job.raw.as_ref().and_then(|raw| shared.spool_write(raw));
+            match spooled {
+                Some(true) => {
+                    debug_log!(shared, "receiver unreachable: envelope spooled to disk");
+                }
+                Some(false) => {
+                    shared.count_items(DiscardReason::CacheOverflow, &job.envelope.items);
+                    if let Some(report) = job.report.take() {
+                        shared.discards.restore(&report);
+                    }
+                }
+                None => {
+                    shared.count_items(DiscardReason::NetworkError, &job.envelope.items);
+                    if let Some(report) = job.report.take() {
+                        shared.discards.restore(&report);
+                    }
+                }
+            }
+        }
+    }
+    shared.in_flight.lock().remove(&job.id);
+    shared.pending.sub(job.weight);
+}
+
+fn start_drain_if_dirty(shared: &Arc<Shared>, client: &reqwest::Client) {
+    if shared.spool.is_none() || !shared.spool_dirty.load(Ordering::SeqCst) {
+        return;
+    }
+    if shared.draining.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let shared = shared.clone();
+    let client = client.clone();
+    tokio::spawn(async move {
+        drain_spool(&shared, &client).await;
+        shared.draining.store(false, Ordering::SeqCst);
+    });
+}
+
+/// Sends spooled envelopes oldest first, one at a time, until the spool is
+/// empty or the receiver fails again.
+async fn drain_spool(shared: &Shared, client: &reqwest::Client) {
+    let Some(spool) = shared.spool.as_ref() else {
+        return;
+    };
+    // Each pass handles every file listed; another pass runs only if the
+    // previous one removed something (files may arrive meanwhile).
+    for _pass in 0..1000 {
+        let files = spool.list();
+        if files.is_empty() {
+            shared.spool_dirty.store(false, Ordering::SeqCst);
+            return;
+        }
+        let mut removed = 0;
+        for path in files {
+            let bytes = match spool.read(&path) {
+                Ok(bytes) => bytes,
+                Err(SpoolReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => {
+                    eprintln!(
+                        "[sentry-transport] warning: skipping spool file {}: {e}",
+                        path.display()
+                    );
+                    removed += usize::from(spool.remove(&path));
+                    continue;
+                }
+            };
+            let envelope = match Envelope::parse(&bytes) {
+                Ok(envelope) => envelope,
+                Err(e) => {
+                    eprintln!(
+                        "[sentry-transport] warning: skipping spool file {} (not an envelope: {e})",
+                        path.display()
+                    );
+                    removed += usize::from(spool.remove(&path));
+                    continue;
+                }
+            };
+            let mut job = shared.job(envelope, 0, None, Some(path.clone()));
+            match deliver(shared, client, &mut job, 0).await {
+                Outcome::Delivered | Outcome::Handled => {
+                    debug_log!(shared, "sent spooled envelope {}", path.display());
+                    removed += usize::from(spool.remove(&path));
+                }
+                Outcome::Failed => return,
+            }
+        }
+        if removed == 0 {
+            return;
+        }
+    }
+}
+
+/// Starts the worker thread. Returns once its runtime is running.
+pub(crate) fn spawn(
+    shared: Arc<Shared>,
+    client: reqwest::Client,
+    queue: mpsc::Receiver<Envelope>,
+    control: mpsc::UnboundedReceiver<Control>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let handle = std::thread::Builder::new()
+        .name("sentry-transport".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+            };
+            let _ = ready_tx.send(Ok(()));
+            runtime.block_on(run(shared, client, queue, control));
+            // Do not wait for a stuck DNS lookup on the blocking pool.
+            runtime.shutdown_timeout(Duration::from_millis(100));
+        })?;
+    match ready_rx.recv() {
+        Ok(Ok(())) => Ok(handle),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(std::io::Error::other("the transport worker thread exited")),
+    }
+}
+
+fn spawn_job(
+    tasks: &mut JoinSet<()>,
+    shared: &Arc<Shared>,
+    client: &reqwest::Client,
+    mut job: Job,
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
+) {
+    // Serialise now, so that a shutdown cutting the job off can spool it.
+    if let Err(e) = job.prepare(shared) {
+        debug_log!(shared, "cannot serialise envelope: {e}");
+        shared.count_items(DiscardReason::InternalSdkError, &job.envelope.items);
+        shared.pending.sub(job.weight);
+        return;
+    }
+    let shared = shared.clone();
+    let client = client.clone();
+    tasks.spawn(async move {
+        let _permit = permit;
+        process(shared, client, job).await;
+    });
+}
+
+async fn run(
+    shared: Arc<Shared>,
+    client: reqwest::Client,
+    mut queue: mpsc::Receiver<Envelope>,
+    mut control: mpsc::UnboundedReceiver<Control>,
+) {
+    let mut tasks = JoinSet::new();
+    let permits = Arc::new(Semaphore::new(shared.config.max_in_flight));
+    let start = tokio::time::Instant::now();
+    let mut batch_tick = tokio::time::interval_at(
+        start + shared.config.batch_interval,
+        shared.config.batch_interval,
+    );
+    batch_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut spool_tick = tokio::time::interval_at(
+        start + shared.config.spool_retry_interval,
+        shared.config.spool_retry_interval,
+    );
+    spool_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    start_drain_if_dirty(&shared, &client);
+
+    let send_batch = |tasks: &mut JoinSet<()>| {
+        if let Some(job) = shared.take_batch() {
+            spawn_job(tasks, &shared, &client, job, None);
+        }
+    };
+
+    let shutdown = loop {
+        tokio::select! {
+            biased;
+            message = control.recv() => match message {
+                Some(Control::Flush { reply, deadline }) => {
+                    send_batch(&mut tasks);
+                    if let Some(reply) = reply {
+                        let shared = shared.clone();
+                        tokio::spawn(async move {
+                            let done = shared.pending.wait_async(deadline).await;
+                            let clean = shared.failures.swap(0, Ordering::SeqCst) == 0;
+                            let _ = reply.send(done && clean);
+                        });
+                    }
+                    // The flush token: the batch (if any) is now pending itself.
+                    shared.pending.sub(1);
+                }
+                Some(Control::Shutdown { deadline, reply }) => break Some((deadline, reply)),
+                None => break None,
+            },
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            envelope = queue.recv(), if permits.available_permits() > 0 => match envelope {
+                Some(envelope) => {
+                    let permit = permits.clone().try_acquire_owned().ok();
+                    let job = shared.job(envelope, 1, None, None);
+                    spawn_job(&mut tasks, &shared, &client, job, permit);
+                }
+                None => break None,
+            },
+            () = shared.batch_full.notified() => send_batch(&mut tasks),
+            _ = batch_tick.tick() => send_batch(&mut tasks),
+            _ = spool_tick.tick(), if shared.spool.is_some() => start_drain_if_dirty(&shared, &client),
+        }
+    };
+
+    // Shutdown: the handle is closed; send what is left until the deadline.
+    let (deadline, reply) = match shutdown {
+        Some((deadline, reply)) => (deadline, Some(reply)),
+        None => (Instant::now(), None),
+    };
+    queue.close();
+    let finished = tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), async {
+        send_batch(&mut tasks);
+        loop {
+            // Take the permit first: an envelope stays in the queue (and is
+            // spooled if the deadline passes) until it can be sent.
+            let permit = permits.clone().acquire_owned().await.ok();
+            let Some(envelope) = queue.recv().await else {
+                break;
+            };
+            let job = shared.job(envelope, 1, None, None);
+            spawn_job(&mut tasks, &shared, &client, job, permit);
+        }
+        while tasks.join_next().await.is_some() {}
+        // Drops counted during shutdown (e.g. a rejected envelope) go out in
+        // one more report.
+        send_batch(&mut tasks);
+        while tasks.join_next().await.is_some() {}
+    })
+    .await
+    .is_ok();
+
+    let mut unsent = 0usize;
+    if !finished {
+        tasks.abort_all();
+        // Cut off in flight, or still queued: spool what we can.
+        let in_flight: Vec<Bytes> = shared
+            .in_flight
+            .lock()
+            .drain()
+            .map(|(_, raw)| raw)
+            .collect();
+        for raw in in_flight {
+            unsent += 1;
+            shared.spool_write(&raw);
+        }
+        while let Ok(mut envelope) = queue.try_recv() {
+            unsent += 1;
+            if shared.spool.is_some() {
+                envelope.headers.sent_at = None;
+                if let Ok(raw) = envelope.to_vec() {
+                    shared.spool_write(&raw);
+                }
+            }
+        }
+        let leftover = std::mem::take(&mut *shared.batch.lock());
+        if !leftover.is_empty() && shared.spool.is_some() {
+            unsent += leftover.len();
+            let envelope = Envelope {
+                items: leftover,
+                ..Envelope::default()
+            };
+            if let Ok(raw) = envelope.to_vec() {
+                shared.spool_write(&raw);
+            }
+        }
+        if unsent > 0 {
+            debug_log!(
+                shared,
+                "shutdown timed out with {unsent} envelope(s) unsent{}",
+                if shared.spool.is_some() {
+                    " (spooled)"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    // Counts that could not be reported survive in the spool.
+    if shared.spool.is_some() && shared.config.client_reports {
+        if let Some(report) = shared.discards.take_report() {
+            let mut envelope = Envelope::new();
+            envelope.add_item(report_item(&report));
+            if let Ok(raw) = envelope.to_vec() {
+                shared.spool_write(&raw);
+            }
+        }
+    }
+    let clean = finished && unsent == 0 && shared.failures.swap(0, Ordering::SeqCst) == 0;
+    if let Some(reply) = reply {
+        let _ = reply.send(clean);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pending_wait_wakes_when_work_finishes() {
+        let pending = Arc::new(Pending::default());
+        pending.add(2);
+        let p = pending.clone();
+        let finisher = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            p.sub(1);
+            std::thread::sleep(Duration::from_millis(20));
+            p.sub(1);
+        });
+        assert!(pending.wait_blocking(Instant::now() + Duration::from_secs(5)));
+        assert_eq!(pending.get(), 0);
+        finisher.join().expect("join");
+    }
+
+    #[test]
+    fn pending_wait_times_out() {
+        let pending = Pending::default();
+        pending.add(1);
+        let start = Instant::now();
+        assert!(!pending.wait_blocking(start + Duration::from_millis(30)));
+        assert!(start.elapsed() >= Duration::from_millis(30));
+        pending.sub(5); // never underflows
+        assert_eq!(pending.get(), 0);
+        assert!(pending.wait_blocking(Instant::now()));
+    }
+
+    #[test]
+    fn attachments_count_bytes_and_other_items_count_one() {
+        let attachment = EnvelopeItem::raw(ItemType::Attachment, vec![0; 1234]);
+        let empty = EnvelopeItem::raw(ItemType::Attachment, Vec::new());
+        let event = EnvelopeItem::raw(ItemType::Event, b"{}".to_vec());
+        assert_eq!(quantity(&attachment), 1234);
+        assert_eq!(quantity(&empty), 1);
+        assert_eq!(quantity(&event), 1);
+    }
+
+    #[test]
+    fn only_sessions_and_client_reports_are_batched() {
+        assert!(is_batchable(&ItemType::Session));
+        assert!(is_batchable(&ItemType::Sessions));
+        assert!(is_batchable(&ItemType::ClientReport));
+        assert!(!is_batchable(&ItemType::Event));
+        assert!(!is_batchable(&ItemType::Transaction));
+        assert!(!is_batchable(&ItemType::Other("x".into())));
+    }
+}

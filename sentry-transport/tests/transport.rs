@@ -1,0 +1,755 @@
+//! The HTTP transport against a real HTTP server on 127.0.0.1.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{discards, with_item, DownPort, Reply, TestServer};
+use sentry_core::dsn::Dsn;
+use sentry_core::envelope::{Envelope, EnvelopeItem, ItemType};
+use sentry_core::protocol::{DataCategory, DiscardReason, Event};
+use sentry_core::transport::Transport;
+use sentry_core::Uuid;
+use sentry_transport::{HttpTransport, HttpTransportBuilder};
+
+const WAIT: Duration = Duration::from_secs(5);
+
+/// Short timeouts and backoffs so that every test stays fast.
+fn fast(dsn: Dsn) -> HttpTransportBuilder {
+    HttpTransport::builder(dsn)
+        .connect_timeout(Duration::from_millis(500))
+        .request_timeout(Duration::from_secs(3))
+        .retry_backoff(Duration::from_millis(10), Duration::from_millis(50))
+        .batch_interval(Duration::from_secs(60))
+        .spool_retry_interval(Duration::from_secs(60))
+        .shutdown_timeout(Duration::from_millis(500))
+        .debug(std::env::var_os("TRANSPORT_DEBUG").is_some())
+}
+
+fn event_envelope(message: &str) -> Envelope {
+    let mut envelope = Envelope::with_event_id(Uuid::new_v4());
+    envelope.add_item(EnvelopeItem::event(Event {
+        message: Some(message.to_owned()),
+        ..Default::default()
+    }));
+    envelope
+}
+
+fn raw_envelope(ty: ItemType, payload: &str) -> Envelope {
+    let mut envelope = Envelope::new();
+    envelope.add_item(EnvelopeItem::raw(ty, payload.as_bytes().to_vec()));
+    envelope
+}
+
+fn key(reason: &str, category: &str) -> (String, String) {
+    (reason.to_owned(), category.to_owned())
+}
+
+fn event_messages(requests: &[common::Recorded]) -> Vec<String> {
+    requests
+        .iter()
+        .filter_map(|r| r.envelope.as_ref())
+        .flat_map(|e| e.items.iter())
+        .filter(|i| i.headers.ty == ItemType::Event)
+        .filter_map(|i| {
+            let v: serde_json::Value = serde_json::from_slice(i.payload.as_raw()?).ok()?;
+            v["message"]
+                .as_str()
+                .map(str::to_owned)
+                .or_else(|| v["logentry"]["message"].as_str().map(str::to_owned))
+        })
+        .collect()
+}
+
+#[test]
+fn delivers_an_envelope_with_auth_content_type_and_user_agent() {
+    let server = TestServer::start();
+    let transport = fast(server.dsn()).build().expect("transport");
+    let envelope = event_envelope("hello");
+    let id = envelope.event_id().expect("id");
+    transport.send_envelope(envelope);
+    assert!(transport.flush(WAIT), "flush reports everything sent");
+
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1);
+    let r = &requests[0];
+    assert_eq!(r.method, "POST");
+    assert_eq!(r.path, "/api/1/envelope/");
+    let auth = r.header("x-sentry-auth").expect("auth header");
+    assert!(
+        auth.starts_with("Sentry sentry_key=0123456789abcdef0123456789abcdef, sentry_version=7, sentry_client=sentry.rust.lite/"),
+        "{auth}"
+    );
+    assert!(auth.contains("sentry_timestamp="), "{auth}");
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/x-sentry-envelope")
+    );
+    assert!(r
+        .header("user-agent")
+        .expect("user agent")
+        .starts_with("sentry.rust.lite/"));
+    let envelope = r.envelope.as_ref().expect("body parses as an envelope");
+    assert_eq!(envelope.event_id(), Some(id));
+    assert!(
+        envelope.headers.sent_at.is_some(),
+        "sent_at is stamped at send time"
+    );
+    assert_eq!(event_messages(&requests), vec!["hello".to_owned()]);
+    assert!(transport.shutdown(WAIT));
+}
+
+#[test]
+fn gzip_body_decodes_to_the_same_envelope() {
+    let server = TestServer::start();
+    let transport = fast(server.dsn()).build().expect("transport");
+    let mut envelope = event_envelope("big");
+    let text: String = (0..5000).map(|i| format!("line {i}\n")).collect();
+    let mut attachment = EnvelopeItem::raw(ItemType::Attachment, text.clone().into_bytes());
+    attachment.headers.filename = Some("log.txt".into());
+    envelope.add_item(attachment);
+    let expected = envelope.clone();
+    transport.send_envelope(envelope);
+    assert!(transport.flush(WAIT));
+
+    let requests = server.requests();
+    let r = &requests[0];
+    assert_eq!(r.header("content-encoding"), Some("gzip"));
+    assert!(
+        r.raw.len() * 4 < r.body.len(),
+        "compressed {} -> {}",
+        r.body.len(),
+        r.raw.len()
+    );
+    let mut got = r.envelope.clone().expect("gunzipped body parses");
+    got.headers.sent_at = None;
+    let mut expected = Envelope::parse(&expected.to_vec().expect("serialise")).expect("parse");
+    expected.headers.sent_at = None;
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn gzip_can_be_turned_off_and_small_bodies_are_not_compressed() {
+    let server = TestServer::start();
+    let plain = fast(server.dsn()).gzip(false).build().expect("transport");
+    let big = "x".repeat(10_000);
+    plain.send_envelope(raw_envelope(ItemType::Attachment, &big));
+    assert!(plain.flush(WAIT));
+    let default = fast(server.dsn()).build().expect("transport");
+    default.send_envelope(event_envelope("small"));
+    assert!(default.flush(WAIT));
+
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2);
+    assert!(requests
+        .iter()
+        .all(|r| r.header("content-encoding").is_none()));
+    assert_eq!(requests[0].raw, requests[0].body);
+}
+
+#[test]
+fn receiver_down_then_up_is_retried_until_delivered() {
+    let down = DownPort::new();
+    let transport = fast(down.dsn())
+        .max_retries(100)
+        .retry_backoff(Duration::from_millis(20), Duration::from_millis(50))
+        .build()
+        .expect("transport");
+    transport.send_envelope(event_envelope("while down"));
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(transport.pending(), 1, "still retrying");
+    let server = down.bring_up();
+    assert!(transport.flush(WAIT));
+    assert_eq!(
+        event_messages(&server.requests()),
+        vec!["while down".to_owned()]
+    );
+}
+
+#[test]
+fn server_errors_are_retried_until_success() {
+    let server = TestServer::start();
+    server.script([Reply::status(500), Reply::status(503), Reply::ok()]);
+    let transport = fast(server.dsn()).build().expect("transport");
+    transport.send_envelope(event_envelope("retry me"));
+    assert!(transport.flush(WAIT));
+    let requests = server.requests();
+    assert_eq!(requests.len(), 3, "two failures then success");
+    assert_eq!(
+        requests[0].body, requests[2].body,
+        "the same body is retried"
+    );
+}
+
+#[test]
+fn retries_give_up_and_count_network_error() {
+    let server = TestServer::start();
+    server.script([Reply::status(500), Reply::status(500), Reply::status(500)]);
+    let transport = fast(server.dsn())
+        .max_retries(2)
+        .build()
+        .expect("transport");
+    transport.send_envelope(event_envelope("lost"));
+    assert!(!transport.flush(WAIT), "an envelope was lost");
+    assert_eq!(server.requests().len(), 3, "first attempt and two retries");
+    assert!(transport.flush(WAIT), "the report goes out");
+    let counts = discards(&server.requests());
+    assert_eq!(counts.get(&key("network_error", "error")), Some(&1));
+}
+
+#[test]
+fn client_errors_are_not_retried_and_count_as_send_error() {
+    let server = TestServer::start();
+    server.script([Reply::status(400)]);
+    let transport = fast(server.dsn()).build().expect("transport");
+    transport.send_envelope(event_envelope("bad"));
+    assert!(transport.flush(WAIT), "a rejected envelope is handled");
+    assert_eq!(server.requests().len(), 1, "4xx is never retried");
+    assert!(transport.flush(WAIT));
+    let counts = discards(&server.requests());
+    assert_eq!(counts.get(&key("send_error", "error")), Some(&1));
+}
+
+#[test]
+fn rate_limit_header_drops_only_the_limited_category() {
+    let server = TestServer::start();
+    server.script([Reply::ok().with_header("x-sentry-rate-limits", "60:error:key:quota_exceeded")]);
+    let transport = fast(server.dsn()).build().expect("transport");
+    transport.send_envelope(event_envelope("first"));
+    assert!(transport.flush(WAIT));
+    let limit = transport
+        .rate_limited_for("error")
+        .expect("error is limited");
+    assert!(
+        limit > Duration::from_secs(58) && limit <= Duration::from_secs(60),
+        "{limit:?}"
+    );
+    assert_eq!(transport.rate_limited_for("transaction"), None);
+
+    transport.send_envelope(event_envelope("dropped"));
+    transport.send_envelope(raw_envelope(
+        ItemType::Transaction,
+        r#"{"type":"transaction"}"#,
+    ));
+    assert!(transport.flush(WAIT));
+    let requests = server.requests();
+    assert_eq!(event_messages(&requests), vec!["first".to_owned()]);
+    assert_eq!(
+        with_item(&requests, "transaction").len(),
+        1,
+        "other categories flow"
+    );
+    assert_eq!(
+        discards(&requests).get(&key("ratelimit_backoff", "error")),
+        Some(&1)
+    );
+}
+
+#[test]
+fn rate_limit_header_with_several_limits_and_global_scope() {
+    let server = TestServer::start();
+    server.script([Reply::ok().with_header(
+        "x-sentry-rate-limits",
+        "30:transaction:key, 2700:default;error;security:organization",
+    )]);
+    let transport = fast(server.dsn()).build().expect("transport");
+    transport.send_envelope(event_envelope("x"));
+    assert!(transport.flush(WAIT));
+    let t = transport
+        .rate_limited_for("transaction")
+        .expect("transaction limited");
+    assert!(
+        t > Duration::from_secs(28) && t <= Duration::from_secs(30),
+        "{t:?}"
+    );
+    let e = transport.rate_limited_for("error").expect("error limited");
+    assert!(e > Duration::from_secs(2698), "{e:?}");
+    assert_eq!(transport.rate_limited_for("session"), None);
+    assert_eq!(
+        transport.rate_limited_for("internal"),
+        None,
+        "client reports are not limited"
+    );
+}
+
+#[test]
+fn too_many_requests_with_retry_after_seconds() {
+    let server = TestServer::start();
+    server.script([Reply::status(429).with_header("retry-after", "30")]);
+    let transport = fast(server.dsn()).build().expect("transport");
+    transport.send_envelope(event_envelope("429"));
+    assert!(transport.flush(WAIT), "a 429 is final, not retried");
+    assert_eq!(server.requests().len(), 1);
+    for category in ["error", "session", "transaction", "internal"] {
+        let d = transport
+            .rate_limited_for(category)
+            .expect("everything limited");
+        assert!(
+            d > Duration::from_secs(28) && d <= Duration::from_secs(30),
+            "{category}: {d:?}"
+        );
+    }
+    transport.send_envelope(event_envelope("dropped"));
+    assert_eq!(transport.pending(), 0, "dropped before queueing");
+    assert!(transport.flush(Duration::from_millis(200)));
+    assert_eq!(
+        server.requests().len(),
+        1,
+        "nothing sent while limited (reports included)"
+    );
+}
+
+#[test]
+fn too_many_requests_with_retry_after_http_date() {
+    let server = TestServer::start();
+    let date = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(120));
+    server.script([Reply::status(429).with_header("retry-after", date)]);
+    let transport = fast(server.dsn()).build().expect("transport");
+    transport.send_envelope(event_envelope("429"));
+    assert!(transport.flush(WAIT));
+    let d = transport.rate_limited_for("error").expect("limited");
+    assert!(
+        d > Duration::from_secs(117) && d <= Duration::from_secs(120),
+        "{d:?}"
+    );
+}
+
+#[test]
+fn bare_too_many_requests_limits_everything_for_sixty_seconds() {
+    let server = TestServer::start();
+    server.script([Reply::status(429)]);
+    let transport = fast(server.dsn()).build().expect("transport");
+    transport.send_envelope(event_envelope("429"));
+    assert!(transport.flush(WAIT));
+    let d = transport.rate_limited_for("transaction").expect("limited");
+    assert!(
+        d > Duration::from_secs(58) && d <= Duration::from_secs(60),
+        "{d:?}"
+    );
+}
+
+#[test]
+fn rate_limit_header_wins_over_retry_after_on_429() {
+    let server = TestServer::start();
+    server.script([Reply::status(429)
+        .with_header("x-sentry-rate-limits", "10:error:project")
+        .with_header("retry-after", "100")]);
+    let transport = fast(server.dsn()).build().expect("transport");
+    transport.send_envelope(event_envelope("429"));
+    assert!(transport.flush(WAIT));
+    let d = transport.rate_limited_for("error").expect("limited");
+    assert!(d <= Duration::from_secs(10), "{d:?}");
+    assert_eq!(transport.rate_limited_for("transaction"), None);
+}
+
+#[test]
+fn limited_category_flows_again_after_expiry() {
+    let server = TestServer::start();
+    server.script([Reply::ok().with_header("x-sentry-rate-limits", "1:error:key")]);
+    let transport = fast(server.dsn()).build().expect("transport");
+    transport.send_envelope(event_envelope("one"));
+    assert!(transport.flush(WAIT));
+    transport.send_envelope(event_envelope("limited"));
+    let start = Instant::now();
+    while transport.rate_limited_for("error").is_some() && start.elapsed() < WAIT {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    transport.send_envelope(event_envelope("two"));
+    assert!(transport.flush(WAIT));
+    let messages = event_messages(&server.requests());
+    assert_eq!(messages, vec!["one".to_owned(), "two".to_owned()]);
+}
+
+#[test]
+fn hanging_receiver_hits_the_request_timeout() {
+    let server = TestServer::start();
+    server.script([Reply::Hang]);
+    let transport = fast(server.dsn())
+        .request_timeout(Duration::from_millis(200))
+        .max_retries(0)
+        .build()
+        .expect("transport");
+    let start = Instant::now();
+    transport.send_envelope(event_envelope("hang"));
+    assert!(!transport.flush(WAIT), "the envelope was not delivered");
+    let elapsed = start.elapsed();
+    assert!(
+        elapsed < Duration::from_secs(2),
+        "timeout fired after {elapsed:?}"
+    );
+    assert!(
+        transport.flush(WAIT),
+        "the next request (the report) is answered"
+    );
+    assert_eq!(
+        discards(&server.requests()).get(&key("network_error", "error")),
+        Some(&1)
+    );
+}
+
+#[test]
+fn flush_times_out_while_the_receiver_hangs() {
+    let server = TestServer::start();
+    server.set_default(Reply::Hang);
+    let transport = fast(server.dsn())
+        .request_timeout(Duration::from_secs(30))
+        .build()
+        .expect("transport");
+    transport.send_envelope(event_envelope("slow"));
+    let start = Instant::now();
+    assert!(!transport.flush(Duration::from_millis(200)));
+    let elapsed = start.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(190) && elapsed < Duration::from_millis(1500),
+        "{elapsed:?}"
+    );
+    assert_eq!(transport.pending(), 1);
+    // Shutdown is bounded too.
+    let start = Instant::now();
+    assert!(!transport.shutdown(Duration::from_millis(200)));
+    assert!(start.elapsed() < Duration::from_secs(2));
+}
+
+#[test]
+fn queue_overflow_is_counted_in_the_next_client_report() {
+    let server = TestServer::start();
+    server.script([Reply::Hang]);
+    let transport = fast(server.dsn())
+        .queue_size(2)
+        .max_in_flight(1)
+        .max_retries(0)
+        .request_timeout(Duration::from_millis(300))
+        .build()
+        .expect("transport");
+    transport.send_envelope(event_envelope("in flight"));
+    assert_eq!(
+        server.wait_for(1, WAIT).len(),
+        1,
+        "the first request is held"
+    );
+    for i in 0..5 {
+        transport.send_envelope(event_envelope(&format!("e{i}")));
+    }
+    transport.record_discard(DiscardReason::SampleRate, DataCategory::Transaction, 7);
+    assert!(!transport.flush(WAIT), "the held envelope timed out");
+    assert!(transport.flush(WAIT));
+    let requests = server.requests();
+    assert_eq!(event_messages(&requests), vec!["in flight", "e0", "e1"]);
+    let counts = discards(&requests);
+    assert_eq!(counts.get(&key("queue_overflow", "error")), Some(&3));
+    assert_eq!(counts.get(&key("network_error", "error")), Some(&1));
+    assert_eq!(counts.get(&key("sample_rate", "transaction")), Some(&7));
+}
+
+#[test]
+fn client_discards_are_reported_on_the_batch_interval() {
+    let server = TestServer::start();
+    let transport = fast(server.dsn())
+        .batch_interval(Duration::from_millis(100))
+        .build()
+        .expect("transport");
+    transport.record_discard(DiscardReason::BeforeSend, DataCategory::Error, 2);
+    let requests = server.wait_for(1, WAIT);
+    assert_eq!(requests.len(), 1, "sent without a flush");
+    assert_eq!(requests[0].item_types(), vec!["client_report"]);
+    assert_eq!(
+        discards(&requests).get(&key("before_send", "error")),
+        Some(&2)
+    );
+    drop(transport);
+}
+
+#[test]
+fn sessions_are_batched_into_one_request() {
+    let server = TestServer::start();
+    let transport = fast(server.dsn()).build().expect("transport");
+    for i in 0..5 {
+        transport.send_envelope(raw_envelope(
+            ItemType::Session,
+            &format!(r#"{{"sid":"{}","status":"ok","init":true,"started":"2024-01-01T00:00:00Z","attrs":{{"release":"a@{i}"}}}}"#, Uuid::new_v4()),
+        ));
+    }
+    transport.record_discard(DiscardReason::SampleRate, DataCategory::Error, 1);
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(server.requests().is_empty(), "sessions wait for the batch");
+    assert!(transport.flush(WAIT));
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1, "one request for all of them");
+    assert_eq!(
+        requests[0].item_types(),
+        vec![
+            "session",
+            "session",
+            "session",
+            "session",
+            "session",
+            "client_report"
+        ]
+    );
+}
+
+#[test]
+fn a_full_session_batch_is_sent_at_once() {
+    let server = TestServer::start();
+    let transport = fast(server.dsn()).build().expect("transport");
+    for _ in 0..100 {
+        transport.send_envelope(raw_envelope(ItemType::Session, r#"{"status":"ok"}"#));
+    }
+    let requests = server.wait_for(1, WAIT);
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].item_types().len(), 100);
+}
+
+#[test]
+fn several_requests_are_in_flight_at_once() {
+    let server = TestServer::start();
+    server.set_default(Reply::ok().after(Duration::from_millis(300)));
+    let transport = fast(server.dsn())
+        .max_in_flight(4)
+        .build()
+        .expect("transport");
+    for i in 0..4 {
+        transport.send_envelope(event_envelope(&format!("c{i}")));
+    }
+    assert!(transport.flush(WAIT));
+    assert!(
+        server.max_concurrent() >= 2,
+        "max concurrent {}",
+        server.max_concurrent()
+    );
+}
+
+#[test]
+fn spool_survives_a_restart_and_is_drained() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let down = DownPort::new();
+    {
+        let transport = fast(down.dsn())
+            .max_retries(0)
+            .spool_dir(dir.path())
+            .build()
+            .expect("transport");
+        transport.send_envelope(event_envelope("spooled 1"));
+        transport.send_envelope(event_envelope("spooled 2"));
+        assert!(!transport.flush(WAIT), "receiver is down");
+        transport.record_discard(DiscardReason::SampleRate, DataCategory::Error, 4);
+        assert!(
+            !transport.shutdown(WAIT),
+            "the client report could not be sent"
+        );
+    }
+    let files = std::fs::read_dir(dir.path()).expect("dir").count();
+    assert!(
+        files >= 3,
+        "two events and the report are on disk, found {files}"
+    );
+
+    // "Restart": a new transport on the same spool, receiver up.
+    let server = down.bring_up();
+    let transport = fast(server.dsn())
+        .spool_dir(dir.path())
+        .build()
+        .expect("transport");
+    let requests = server.wait_until(WAIT, |r| {
+        event_messages(r).len() == 2 && !discards(r).is_empty()
+    });
+    let mut messages = event_messages(&requests);
+    messages.sort();
+    assert_eq!(messages, vec!["spooled 1", "spooled 2"]);
+    assert_eq!(
+        discards(&requests).get(&key("sample_rate", "error")),
+        Some(&4)
+    );
+    let start = Instant::now();
+    while std::fs::read_dir(dir.path()).expect("dir").count() > 0 && start.elapsed() < WAIT {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        std::fs::read_dir(dir.path()).expect("dir").count(),
+        0,
+        "spool drained"
+    );
+    drop(transport);
+}
+
+#[test]
+fn spooled_envelopes_are_sent_when_the_receiver_comes_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let down = DownPort::new();
+    let transport = fast(down.dsn())
+        .max_retries(0)
+        .client_reports(false)
+        .spool_dir(dir.path())
+        .spool_retry_interval(Duration::from_millis(50))
+        .build()
+        .expect("transport");
+    transport.send_envelope(event_envelope("offline"));
+    assert!(!transport.flush(WAIT));
+    assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 1);
+    let server = down.bring_up();
+    let requests = server.wait_until(WAIT, |r| !event_messages(r).is_empty());
+    assert_eq!(event_messages(&requests), vec!["offline"]);
+}
+
+#[test]
+fn shutdown_spools_what_a_hanging_receiver_holds() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start();
+    server.set_default(Reply::Hang);
+    let transport = fast(server.dsn())
+        .max_in_flight(1)
+        .client_reports(false)
+        .request_timeout(Duration::from_secs(30))
+        .spool_dir(dir.path())
+        .build()
+        .expect("transport");
+    for i in 0..3 {
+        transport.send_envelope(event_envelope(&format!("exit {i}")));
+    }
+    assert_eq!(server.wait_for(1, WAIT).len(), 1);
+    assert!(!transport.shutdown(Duration::from_millis(200)));
+    drop(transport);
+    drop(server);
+    assert_eq!(
+        std::fs::read_dir(dir.path()).expect("dir").count(),
+        3,
+        "in flight + queued"
+    );
+
+    let server = TestServer::start();
+    let _transport = fast(server.dsn())
+        .client_reports(false)
+        .spool_dir(dir.path())
+        .build()
+        .expect("transport");
+    let requests = server.wait_until(WAIT, |r| event_messages(r).len() == 3);
+    let mut messages = event_messages(&requests);
+    messages.sort();
+    assert_eq!(messages, vec!["exit 0", "exit 1", "exit 2"]);
+}
+
+#[test]
+fn corrupt_spool_files_are_skipped_without_panicking() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A valid file, written by a transport whose receiver is down.
+    {
+        let down = DownPort::new();
+        let transport = fast(down.dsn())
+            .max_retries(0)
+            .client_reports(false)
+            .spool_dir(dir.path())
+            .build()
+            .expect("transport");
+        transport.send_envelope(event_envelope("good"));
+        assert!(!transport.flush(WAIT));
+    }
+    let good = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .next()
+        .expect("file")
+        .expect("entry")
+        .path();
+    let bytes = std::fs::read(&good).expect("read");
+    std::fs::write(
+        dir.path().join("0000000000001-1-00000000.envelope"),
+        b"garbage",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("0000000000002-1-00000000.envelope"),
+        &bytes[..bytes.len() / 2],
+    )
+    .expect("write");
+    std::fs::write(dir.path().join("0000000000003-1-00000000.envelope"), b"").expect("write");
+
+    let server = TestServer::start();
+    let _transport = fast(server.dsn())
+        .client_reports(false)
+        .spool_dir(dir.path())
+        .build()
+        .expect("transport");
+    let requests = server.wait_until(WAIT, |r| !event_messages(r).is_empty());
+    assert_eq!(event_messages(&requests), vec!["good"]);
+    let start = Instant::now();
+    while std::fs::read_dir(dir.path()).expect("dir").count() > 0 && start.elapsed() < WAIT {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        std::fs::read_dir(dir.path()).expect("dir").count(),
+        0,
+        "bad files are removed"
+    );
+    assert_eq!(server.requests().len(), 1, "only the good file was sent");
+}
+
+#[test]
+fn spool_budget_is_respected_and_overflow_counted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let down = DownPort::new();
+    let transport = fast(down.dsn())
+        .max_retries(0)
+        .spool_dir(dir.path())
+        .spool_max_bytes(600)
+        .build()
+        .expect("transport");
+    for i in 0..5 {
+        transport.send_envelope(event_envelope(&format!("budget {i}")));
+    }
+    assert!(!transport.flush(WAIT));
+    let total: u64 = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .map(|e| e.expect("entry").metadata().expect("meta").len())
+        .sum();
+    assert!(total <= 600, "spool holds {total} bytes");
+    assert!(std::fs::read_dir(dir.path()).expect("dir").count() < 5);
+}
+
+#[test]
+fn blocking_flush_inside_a_current_thread_runtime_does_not_deadlock() {
+    let server = TestServer::start();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let transport = fast(server.dsn()).build().expect("transport");
+        transport.send_envelope(event_envelope("in runtime"));
+        assert!(
+            transport.flush(WAIT),
+            "blocking flush from inside the runtime"
+        );
+        transport.send_envelope(event_envelope("async"));
+        assert!(transport.flush_async(WAIT).await);
+        assert!(transport.shutdown(WAIT));
+    });
+    assert_eq!(
+        event_messages(&server.requests()),
+        vec!["in runtime", "async"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_flush_waits_without_blocking_and_times_out() {
+    let server = TestServer::start();
+    server.script([Reply::ok(), Reply::Hang]);
+    let transport = fast(server.dsn()).build().expect("transport");
+    transport.send_envelope(event_envelope("a"));
+    assert!(transport.flush_async(WAIT).await);
+    transport.send_envelope(event_envelope("b"));
+    let start = Instant::now();
+    assert!(!transport.flush_async(Duration::from_millis(150)).await);
+    assert!(start.elapsed() < Duration::from_secs(2));
+    tokio::task::spawn_blocking(move || drop(transport))
+        .await
+        .expect("drop");
+}
+
+#[test]
+fn envelopes_after_shutdown_are_ignored() {
+    let server = TestServer::start();
+    let transport = fast(server.dsn()).build().expect("transport");
+    assert!(transport.shutdown(WAIT));
+    transport.send_envelope(event_envelope("late"));
+    assert_eq!(transport.pending(), 0);
+    assert!(server.requests().is_empty());
+}
