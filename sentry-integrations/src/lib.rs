@@ -1,1 +1,76 @@
-//! Work in progress: see the open issues.
+//! Batteries for the Sentry-compatible SDK: panics, stack traces, contexts,
+//! `log` and `tracing` bridges, `anyhow` errors, and a one-line [`init`].
+//!
+//! # One line
+//!
+//! ```no_run
+//! let _guard = sentry_integrations::init("https://public@o1.ingest.example.com/42");
+//! // From here on panics are reported as fatal events with stack traces,
+//! // every event carries OS, Rust, device and app contexts, and
+//! // `sentry_core::capture_*` calls are sent over HTTP.
+//! ```
+//!
+//! [`init`] installs the default integrations, each of which can be turned
+//! off through [`InitOptions`]:
+//!
+//! | integration | feature | what it does |
+//! |---|---|---|
+//! | [`panic::PanicIntegration`] | `panic` | a panic hook (chaining the previous one) that reports panics as fatal events and flushes before returning |
+//! | [`contexts::ContextsIntegration`] | `contexts` | `os`, `rust`, `device` and `app` contexts; `server_name` from the host name |
+//! | [`backtrace::StacktraceIntegration`] | `backtrace` | in-app rules on every stack trace; `attach_stacktrace` for messages |
+//!
+//! and the HTTP transport of `sentry-transport` (feature `http-transport`).
+//! These features are on by default. The bridges are opt-in features:
+//!
+//! | module | feature | what it does |
+//! |---|---|---|
+//! | `log` | `log` | a `log::Log` that turns records into breadcrumbs and events, in front of another logger |
+//! | `tracing` | `tracing` | a `tracing-subscriber` layer: events → breadcrumbs/events, spans → Sentry spans |
+//! | `anyhow` | `anyhow` | capture an `anyhow::Error` with its chain and backtrace |
+//!
+//! # Stack traces
+//!
+//! Frames are ordered oldest first, with demangled function names (no hash
+//! suffix), file, line, column, module and package; frames of the panic
+//! machinery and of the SDK are trimmed from the top, and `in_app` follows
+//! [`backtrace::InAppRules`] (standard library, `backtrace`, `tokio`,
+//! `futures`, this SDK and registry crates are not in-app; configurable with
+//! `in_app_include`/`in_app_exclude`). Line numbers need debug info: keep at
+//! least `debug = "line-tables-only"` in release profiles you want readable
+//! reports from.
+//!
+//! # In tests
+//!
+//! Every integration works with the in-memory capture of
+//! [`sentry_core::test`]:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use sentry_core::{test::with_captured_events_options, ClientOptions};
+//!
+//! let events = with_captured_events_options(|| {
+//!     let _ = std::panic::catch_unwind(|| panic!("boom"));
+//! }, ClientOptions { integrations: sentry_integrations::default_integrations(), ..Default::default() });
+//! assert_eq!(events[0].title(), "panic: boom");
+//! assert!(events[0].contexts.contains_key("os"));
+//! ```
+
+#![warn(missing_docs)]
+
+#[cfg(feature = "anyhow")]
+pub mod anyhow;
+#[cfg(feature = "backtrace")]
+pub mod backtrace;
+#[cfg(feature = "contexts")]
+pub mod contexts;
+mod init;
+#[cfg(feature = "log")]
+pub mod log;
+#[cfg(feature = "panic")]
+pub mod panic;
+#[cfg(feature = "tracing")]
+pub mod tracing;
+
+pub use init::{default_integrations, InitOptions};
+#[cfg(feature = "http-transport")]
+pub use init::{init, try_init};

@@ -1,0 +1,1163 @@
+//! Stack traces: from a `backtrace::Backtrace` or a `std::backtrace::Backtrace`
+//! to Sentry frames, with in-app rules and trimming of SDK frames.
+//!
+//! # What a frame carries
+//!
+//! Frames are ordered **oldest first** (the outermost caller first, the frame
+//! that panicked or captured last), as PROTOCOL.md §5.4 requires. Each frame
+//! has:
+//!
+//! * `function`: the demangled name without the `::h0123456789abcdef` hash
+//!   suffix (and without the `[0123abcd]` crate disambiguators of v0 symbols);
+//!   the mangled name goes to `symbol`;
+//! * `abs_path`, `filename`, `lineno`, `colno` from the debug info (the
+//!   `filename` is shortened: relative to the working directory, or to the
+//!   cargo registry or Rust source root);
+//! * `module` and `package` derived from the symbol path:
+//!   `myapp::db::Pool::get` has module `myapp::db` and package `myapp`,
+//!   `<alloc::vec::Vec<T> as core::ops::drop::Drop>::drop` has module
+//!   `alloc::vec` and package `alloc`;
+//! * `in_app` (see [`InAppRules`]).
+//!
+//! # Trimming
+//!
+//! A stack captured inside a panic hook or inside the SDK starts with frames
+//! of the panic machinery (`core::panicking`, `std::panicking`,
+//! `rust_begin_unwind`), of the `backtrace` crate and of the SDK itself.
+//! [`trim_sdk_frames`] removes them from the top so that the last frame is the
+//! application code that panicked or called `capture_*`.
+//!
+//! ```
+//! use sentry_integrations::backtrace::current_stacktrace;
+//!
+//! #[inline(never)]
+//! fn where_am_i() -> sentry_core::protocol::Stacktrace {
+//!     current_stacktrace().expect("debug info is available in doc tests")
+//! }
+//! let st = where_am_i();
+//! let last = st.frames.last().unwrap();
+//! assert!(last.function.as_deref().unwrap().ends_with("where_am_i"));
+//! ```
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use sentry_core::protocol::{Event, Frame, Stacktrace, Thread, ThreadId};
+use sentry_core::{ClientOptions, Integration};
+
+/// The most frames kept in one stack trace: the newest ones (the receiver
+/// keeps the last 250 too, PROTOCOL.md §5.4).
+pub const MAX_FRAMES: usize = 250;
+
+/// Crates whose frames are never in-app by default: the standard library,
+/// the unwinder, common async runtimes and this SDK.
+pub const SYSTEM_CRATES: &[&str] = &[
+    "std",
+    "core",
+    "alloc",
+    "backtrace",
+    "panic_unwind",
+    "panic_abort",
+    "test",
+    "tokio",
+    "tokio_util",
+    "futures",
+    "futures_core",
+    "futures_util",
+    "futures_executor",
+    "futures_task",
+    "sentry_core",
+    "sentry_integrations",
+    "sentry_transport",
+];
+
+/// Crates whose frames are removed from the top of a stack trace: the panic
+/// machinery, the unwinder and this SDK.
+const TRIM_CRATES: &[&str] = &[
+    "std",
+    "core",
+    "alloc",
+    "backtrace",
+    "panic_unwind",
+    "panic_abort",
+    "sentry_core",
+    "sentry_integrations",
+    "sentry_transport",
+];
+
+/// Decides whether a frame belongs to the application.
+///
+/// A rule is a path prefix matched segment by segment against the frame's
+/// module and function (`myapp::db` matches `myapp::db` and
+/// `myapp::db::pool`, not `myapp::dbx`). When rules match, the longest one
+/// decides, and `in_app_include` wins a tie. Without a matching rule a frame
+/// is **not** in-app when:
+///
+/// * it has no module (C symbols such as `main`, `_start`, or no symbol);
+/// * its crate is one of [`SYSTEM_CRATES`] (`std`, `core`, `alloc`,
+///   `backtrace`, `tokio`, `futures`, this SDK, ...);
+/// * its source file lies in the cargo registry or git checkouts
+///   (`.cargo/registry/`, `.cargo/git/`) or in the Rust toolchain sources
+///   (`/rustc/<hash>/`, `lib/rustlib/src/`): third-party code.
+///
+/// Every other frame is in-app.
+///
+/// ```
+/// use sentry_core::protocol::Frame;
+/// use sentry_integrations::backtrace::InAppRules;
+///
+/// let frame = |function: &str| {
+///     let mut f = Frame { function: Some(function.into()), ..Default::default() };
+///     sentry_integrations::backtrace::fill_module(&mut f);
+///     f
+/// };
+/// let rules = InAppRules::new(["tokio::runtime::blocking"], ["myapp::vendored"]);
+/// assert!(rules.is_in_app(&frame("myapp::handler::run")));
+/// assert!(!rules.is_in_app(&frame("myapp::vendored::zlib::inflate")));
+/// assert!(!rules.is_in_app(&frame("std::thread::spawn")));
+/// assert!(!rules.is_in_app(&frame("tokio::net::TcpStream::connect")));
+/// assert!(rules.is_in_app(&frame("tokio::runtime::blocking::pool::run")));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InAppRules {
+    include: Vec<String>,
+    exclude: Vec<String>,
+}
+
+impl InAppRules {
+    /// Rules from explicit include and exclude prefixes.
+    pub fn new<I, E>(include: I, exclude: E) -> Self
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+        E: IntoIterator,
+        E::Item: AsRef<str>,
+    {
+        let clean = |s: &str| s.trim().trim_end_matches("::").to_owned();
+        InAppRules {
+            include: include.into_iter().map(|s| clean(s.as_ref())).collect(),
+            exclude: exclude.into_iter().map(|s| clean(s.as_ref())).collect(),
+        }
+    }
+
+    /// The rules of `options.in_app_include` and `options.in_app_exclude`.
+    ///
+    /// ```
+    /// use sentry_core::ClientOptions;
+    /// use sentry_integrations::backtrace::InAppRules;
+    /// let options = ClientOptions { in_app_include: vec!["tokio".into()], ..Default::default() };
+    /// assert_eq!(InAppRules::from_options(&options), InAppRules::new(["tokio"], [""; 0]));
+    /// ```
+    pub fn from_options(options: &ClientOptions) -> Self {
+        InAppRules::new(&options.in_app_include, &options.in_app_exclude)
+    }
+
+    /// Whether `frame` is application code (see the type docs for the rules).
+    pub fn is_in_app(&self, frame: &Frame) -> bool {
+        let candidates = [frame.module.as_deref(), frame.function.as_deref()];
+        let matches = |rule: &str| {
+            !rule.is_empty()
+                && candidates
+                    .iter()
+                    .flatten()
+                    .any(|path| path_starts_with(path, rule))
+        };
+        let mut best: Option<(usize, bool)> = None;
+        for rule in self.include.iter().filter(|r| matches(r)) {
+            if best.map_or(true, |(len, _)| rule.len() >= len) {
+                best = Some((rule.len(), true));
+            }
+        }
+        for rule in self.exclude.iter().filter(|r| matches(r)) {
+            if best.map_or(true, |(len, _)| rule.len() > len) {
+                best = Some((rule.len(), false));
+            }
+        }
+        if let Some((_, in_app)) = best {
+            return in_app;
+        }
+        let Some(package) = frame.package.as_deref().or_else(|| {
+            frame
+                .module
+                .as_deref()
+                .map(|m| m.split("::").next().unwrap_or(m))
+        }) else {
+            return false;
+        };
+        if SYSTEM_CRATES.contains(&package) {
+            return false;
+        }
+        let path = frame.abs_path.as_deref().or(frame.filename.as_deref());
+        !path.is_some_and(is_third_party_path)
+    }
+
+    /// Sets `in_app` on every frame that does not have it yet.
+    pub fn apply(&self, stacktrace: &mut Stacktrace) {
+        for frame in &mut stacktrace.frames {
+            if frame.in_app.is_none() {
+                frame.in_app = Some(self.is_in_app(frame));
+            }
+        }
+    }
+
+    /// Sets `in_app` on the frames of every stack trace of an event
+    /// (exceptions, threads and the top-level stack trace).
+    pub fn apply_to_event(&self, event: &mut Event) {
+        for exc in &mut event.exception.values {
+            if let Some(st) = &mut exc.stacktrace {
+                self.apply(st);
+            }
+        }
+        for thread in &mut event.threads.values {
+            if let Some(st) = &mut thread.stacktrace {
+                self.apply(st);
+            }
+        }
+        if let Some(st) = &mut event.stacktrace {
+            self.apply(st);
+        }
+    }
+}
+
+/// `path` equals `prefix` or continues it with `::`.
+fn path_starts_with(path: &str, prefix: &str) -> bool {
+    match path.strip_prefix(prefix) {
+        Some(rest) => rest.is_empty() || rest.starts_with("::"),
+        None => false,
+    }
+}
+
+/// Source paths of code that is not the application's: crates from the
+/// registry or git, and the Rust toolchain.
+pub(crate) fn is_third_party_path(path: &str) -> bool {
+    let path = path.replace('\\', "/");
+    path.contains("/.cargo/registry/")
+        || path.contains("/.cargo/git/")
+        || path.starts_with("/rustc/")
+        || path.contains("/lib/rustlib/src/")
+}
+
+/// Removes a trailing `::h` + 16 hex digits symbol hash, and the `[0a1b2c3d]`
+/// crate disambiguators of v0-mangled names.
+///
+/// ```
+/// use sentry_integrations::backtrace::clean_function_name;
+/// assert_eq!(clean_function_name("myapp::main::h0123456789abcdef"), "myapp::main");
+/// assert_eq!(clean_function_name("myapp::h1234abcd"), "myapp::h1234abcd");
+/// assert_eq!(
+///     clean_function_name("<std[e28293b1aa0f68bd]::backtrace::Backtrace>::create"),
+///     "<std::backtrace::Backtrace>::create"
+/// );
+/// ```
+pub fn clean_function_name(name: &str) -> String {
+    let name = name.trim();
+    let name = match name.rfind("::h") {
+        Some(i)
+            if name.len() - i == 19
+                && name[i + 3..]
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase()) =>
+        {
+            &name[..i]
+        }
+        _ => name,
+    };
+    if !name.contains('[') {
+        return name.to_owned();
+    }
+    let bytes = name.as_bytes();
+    let mut out = String::with_capacity(name.len());
+    let mut i = 0;
+    while i < name.len() {
+        let c = bytes[i];
+        if c == b'[' && i > 0 && (bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_') {
+            if let Some(len) = name[i + 1..].find(']') {
+                let inner = &name[i + 1..i + 1 + len];
+                if (1..=16).contains(&inner.len()) && inner.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    i += len + 2;
+                    continue;
+                }
+            }
+        }
+        // Copy one whole character.
+        let ch_len = name[i..].chars().next().map_or(1, char::len_utf8);
+        out.push_str(&name[i..i + ch_len]);
+        i += ch_len;
+    }
+    out
+}
+
+/// Splits a path on `::` outside of `<...>`, `(...)` and `[...]`.
+fn split_top_level(path: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut depth = 0i32;
+    let mut start = 0;
+    let bytes = path.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'<' | b'(' | b'[' => depth += 1,
+            // `->` in `fn() -> T` is not a closing bracket.
+            b'>' if i > 0 && bytes[i - 1] == b'-' => {}
+            b'>' | b')' | b']' if depth > 0 => depth -= 1,
+            b':' if depth == 0 && bytes.get(i + 1) == Some(&b':') => {
+                parts.push(&path[start..i]);
+                i += 2;
+                start = i;
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    parts.push(&path[start..]);
+    parts
+}
+
+/// Removes generic arguments: `alloc::vec::Vec<T>` → `alloc::vec::Vec`.
+fn strip_generics(segment: &str) -> &str {
+    match segment.find('<') {
+        Some(0) | None => segment,
+        Some(i) => &segment[..i],
+    }
+}
+
+/// For `<A as B>::rest`, the index of the `>` closing the leading `<`.
+fn closing_angle(s: &str) -> Option<usize> {
+    let mut depth = 0i32;
+    let bytes = s.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'<' => depth += 1,
+            b'>' if i > 0 && bytes[i - 1] == b'-' => {}
+            b'>' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Splits `A as B` at the top-level ` as `.
+fn split_as(s: &str) -> (&str, Option<&str>) {
+    let mut depth = 0i32;
+    let bytes = s.as_bytes();
+    for i in 0..bytes.len() {
+        match bytes[i] {
+            b'<' | b'(' | b'[' => depth += 1,
+            b'>' if i > 0 && bytes[i - 1] == b'-' => {}
+            b'>' | b')' | b']' => depth -= 1,
+            b' ' if depth == 0 && s[i..].starts_with(" as ") => {
+                return (&s[..i], Some(&s[i + 4..]));
+            }
+            _ => {}
+        }
+    }
+    (s, None)
+}
+
+/// The module of a type path: the segments before the type name
+/// (`alloc::vec::Vec<T>` → `alloc::vec`).
+fn module_of_type(ty: &str) -> Option<String> {
+    let ty = ty
+        .trim()
+        .trim_start_matches('&')
+        .trim_start_matches("mut ")
+        .trim_start_matches("*const ")
+        .trim_start_matches("*mut ")
+        .trim_start_matches("dyn ")
+        .trim_start_matches("impl ")
+        .trim();
+    if ty.starts_with(['[', '(', '<']) {
+        return None;
+    }
+    let segments: Vec<&str> = split_top_level(ty)
+        .into_iter()
+        .map(strip_generics)
+        .collect();
+    if segments.len() < 2 {
+        return None;
+    }
+    let module: Vec<&str> = segments[..segments.len() - 1]
+        .iter()
+        .copied()
+        .take_while(|s| is_module_segment(s))
+        .collect();
+    (!module.is_empty()).then(|| module.join("::"))
+}
+
+/// Module segments are snake_case identifiers: not a type (`Vec`), not
+/// `<impl X>`, not a closure or shim (`{{closure}}`, `{closure#0}`).
+fn is_module_segment(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && !s.starts_with(|c: char| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
+/// Derives the module path of a (demangled, cleaned) function name.
+///
+/// ```
+/// use sentry_integrations::backtrace::module_of_function;
+/// assert_eq!(module_of_function("myapp::db::Pool::get").as_deref(), Some("myapp::db"));
+/// assert_eq!(module_of_function("myapp::main::{{closure}}").as_deref(), Some("myapp"));
+/// assert_eq!(module_of_function("anyhow::error::<impl anyhow::Error>::msg").as_deref(), Some("anyhow::error"));
+/// assert_eq!(
+///     module_of_function("<alloc::vec::Vec<T> as core::ops::drop::Drop>::drop").as_deref(),
+///     Some("alloc::vec")
+/// );
+/// assert_eq!(
+///     module_of_function("<F as core::ops::function::FnOnce<A>>::call_once").as_deref(),
+///     Some("core::ops::function")
+/// );
+/// assert_eq!(module_of_function("core::ptr::drop_in_place::<alloc::string::String>").as_deref(), Some("core::ptr"));
+/// assert_eq!(module_of_function("__libc_start_main"), None);
+/// ```
+pub fn module_of_function(function: &str) -> Option<String> {
+    let function = function.trim();
+    if function.starts_with('<') {
+        let end = closing_angle(function)?;
+        let (self_ty, trait_) = split_as(&function[1..end]);
+        return module_of_type(self_ty).or_else(|| trait_.and_then(module_of_type));
+    }
+    let mut segments = split_top_level(function);
+    // Closures, shims and turbofish arguments at the end.
+    while segments
+        .last()
+        .is_some_and(|s| s.starts_with('{') || s.starts_with('<'))
+    {
+        segments.pop();
+    }
+    // The function itself.
+    segments.pop();
+    let module: Vec<&str> = segments
+        .into_iter()
+        .take_while(|s| is_module_segment(s))
+        .collect();
+    (!module.is_empty()).then(|| module.join("::"))
+}
+
+/// Fills `module` and `package` of a frame from its `function` (when unset).
+///
+/// ```
+/// use sentry_core::protocol::Frame;
+/// let mut f = Frame { function: Some("myapp::db::query".into()), ..Default::default() };
+/// sentry_integrations::backtrace::fill_module(&mut f);
+/// assert_eq!(f.module.as_deref(), Some("myapp::db"));
+/// assert_eq!(f.package.as_deref(), Some("myapp"));
+/// ```
+pub fn fill_module(frame: &mut Frame) {
+    if frame.module.is_none() {
+        frame.module = frame.function.as_deref().and_then(module_of_function);
+    }
+    if frame.package.is_none() {
+        frame.package = frame
+            .module
+            .as_deref()
+            .map(|m| m.split("::").next().unwrap_or(m).to_owned());
+    }
+}
+
+/// The working directory at first use, to shorten file names.
+fn working_dir() -> Option<&'static str> {
+    static CWD: OnceLock<Option<String>> = OnceLock::new();
+    CWD.get_or_init(|| {
+        std::env::current_dir()
+            .ok()
+            .and_then(|p| p.to_str().map(|s| s.trim_end_matches('/').to_owned()))
+    })
+    .as_deref()
+}
+
+/// A short, project-relative file name for an absolute source path: relative
+/// to the working directory, to the registry source root
+/// (`serde-1.0.0/src/de.rs`) or to the Rust sources (`library/std/src/...`);
+/// otherwise the path unchanged.
+///
+/// ```
+/// use sentry_integrations::backtrace::short_filename;
+/// assert_eq!(
+///     short_filename("/home/me/.cargo/registry/src/index.crates.io-6f17d22bba15001f/serde-1.0.1/src/de.rs"),
+///     "serde-1.0.1/src/de.rs"
+/// );
+/// assert_eq!(short_filename("/rustc/59807616e1fa2540724bfbac14d7976d7e4a3860/library/std/src/rt.rs"), "library/std/src/rt.rs");
+/// assert_eq!(short_filename("./src/main.rs"), "src/main.rs");
+/// ```
+pub fn short_filename(abs_path: &str) -> String {
+    short_filename_in(abs_path, working_dir())
+}
+
+fn short_filename_in(abs_path: &str, cwd: Option<&str>) -> String {
+    let p = abs_path.replace('\\', "/");
+    if let Some(i) = p.find("/.cargo/registry/src/") {
+        // Skip `index.crates.io-<hash>/`.
+        let rest = &p[i + "/.cargo/registry/src/".len()..];
+        if let Some(j) = rest.find('/') {
+            return rest[j + 1..].to_owned();
+        }
+    }
+    if let Some(i) = p.find("/.cargo/git/checkouts/") {
+        return p[i + "/.cargo/git/checkouts/".len()..].to_owned();
+    }
+    if let Some(rest) = p.strip_prefix("/rustc/") {
+        if let Some(j) = rest.find('/') {
+            return rest[j + 1..].to_owned();
+        }
+    }
+    if let Some(i) = p.find("/lib/rustlib/src/rust/") {
+        return p[i + "/lib/rustlib/src/rust/".len()..].to_owned();
+    }
+    if let Some(rest) = p.strip_prefix("./") {
+        return rest.to_owned();
+    }
+    if let Some(cwd) = cwd.filter(|c| !c.is_empty()) {
+        if let Some(rest) = p.strip_prefix(cwd).and_then(|r| r.strip_prefix('/')) {
+            return rest.to_owned();
+        }
+    }
+    abs_path.to_owned()
+}
+
+/// Removes `.` and `dir/..` components lexically (`include!` and the
+/// standard library's own paths contain them).
+fn normalize_path(path: &str) -> String {
+    if !path.contains("/.") {
+        return path.to_owned();
+    }
+    let absolute = path.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." if parts.last().is_some_and(|p| *p != "..") => {
+                parts.pop();
+            }
+            ".." if absolute => {}
+            other => parts.push(other),
+        }
+    }
+    let joined = parts.join("/");
+    match (absolute, path.starts_with("./")) {
+        (true, _) => format!("/{joined}"),
+        (false, true) => format!("./{joined}"),
+        (false, false) => joined,
+    }
+}
+
+/// Builds a frame from the parts a symboliser gives.
+fn make_frame(
+    function: Option<String>,
+    symbol: Option<String>,
+    path: Option<&Path>,
+    lineno: Option<u32>,
+    colno: Option<u32>,
+    addr: Option<usize>,
+) -> Frame {
+    let abs_path = path.map(|p| normalize_path(&p.to_string_lossy()));
+    let mut frame = Frame {
+        filename: abs_path.as_deref().map(short_filename),
+        abs_path,
+        function: function.filter(|f| !f.is_empty() && f != "<unknown>"),
+        lineno: lineno.filter(|&l| l > 0).map(u64::from),
+        colno: colno.filter(|&c| c > 0).map(u64::from),
+        instruction_addr: addr.map(|a| format!("{a:#x}")),
+        ..Default::default()
+    };
+    if symbol.is_some() && symbol != frame.function {
+        frame.symbol = symbol;
+    }
+    fill_module(&mut frame);
+    frame
+}
+
+/// Converts a resolved `backtrace::Backtrace` to a stack trace, oldest frame
+/// first. Inlined functions become frames of their own. `in_app` is left
+/// unset (see [`InAppRules::apply`]); nothing is trimmed. Returns `None` when
+/// there are no frames.
+pub fn backtrace_to_stacktrace(bt: &::backtrace::Backtrace) -> Option<Stacktrace> {
+    let mut frames = Vec::new();
+    for frame in bt.frames() {
+        let ip = frame.ip() as usize;
+        if frame.symbols().is_empty() {
+            // The end-of-stack marker has no address and carries nothing.
+            if ip != 0 {
+                frames.push(make_frame(None, None, None, None, None, Some(ip)));
+            }
+            continue;
+        }
+        for sym in frame.symbols() {
+            let name = sym.name();
+            let function = name
+                .as_ref()
+                .map(|n| clean_function_name(&format!("{n:#}")));
+            let symbol = name
+                .as_ref()
+                .and_then(|n| n.as_str().map(str::to_owned))
+                .filter(|s| function.as_deref() != Some(s));
+            frames.push(make_frame(
+                function,
+                symbol,
+                sym.filename(),
+                sym.lineno(),
+                sym.colno(),
+                Some(ip),
+            ));
+        }
+    }
+    frames.reverse();
+    limit_frames(&mut frames);
+    (!frames.is_empty()).then(|| Stacktrace {
+        frames,
+        ..Default::default()
+    })
+}
+
+fn limit_frames(frames: &mut Vec<Frame>) {
+    if frames.len() > MAX_FRAMES {
+        frames.drain(..frames.len() - MAX_FRAMES);
+    }
+}
+
+/// Whether a frame belongs to the panic machinery, the unwinder or the SDK,
+/// and may be trimmed from the top of a stack.
+fn is_trimmable(frame: &Frame) -> bool {
+    let Some(function) = frame.function.as_deref() else {
+        // No symbol: the unwinder's or the system library's own frames.
+        return true;
+    };
+    if function.starts_with("__rust")
+        || function.starts_with("rust_begin_unwind")
+        || function.starts_with("rust_panic")
+        || function.starts_with("_Unwind")
+    {
+        return true;
+    }
+    frame
+        .package
+        .as_deref()
+        .is_some_and(|p| TRIM_CRATES.contains(&p))
+}
+
+/// Removes the frames of the panic machinery, the `backtrace` crate and the
+/// SDK from the top (newest end) of a stack trace, and any frames `extra`
+/// selects there (e.g. the `anyhow` constructors). The stack trace is left
+/// unchanged when nothing but such frames would remain.
+///
+/// ```
+/// use sentry_core::protocol::{Frame, Stacktrace};
+/// use sentry_integrations::backtrace::{fill_module, trim_sdk_frames};
+/// let mut st = Stacktrace { frames: [
+///     "std::rt::lang_start", "myapp::main", "myapp::parse", "core::panicking::panic_fmt",
+///     "rust_begin_unwind", "std::panicking::rust_panic_with_hook", "sentry_integrations::panic::hook",
+/// ].iter().map(|f| { let mut f = Frame { function: Some(f.to_string()), ..Default::default() }; fill_module(&mut f); f }).collect(), ..Default::default() };
+/// trim_sdk_frames(&mut st, |_| false);
+/// assert_eq!(st.frames.last().unwrap().function.as_deref(), Some("myapp::parse"));
+/// assert_eq!(st.frames.len(), 3);
+/// ```
+pub fn trim_sdk_frames(stacktrace: &mut Stacktrace, extra: impl Fn(&Frame) -> bool) {
+    let keep = stacktrace
+        .frames
+        .iter()
+        .rposition(|f| !(is_trimmable(f) || extra(f)));
+    if let Some(last) = keep {
+        stacktrace.frames.truncate(last + 1);
+    }
+}
+
+/// The stack of the calling thread: captured, converted, trimmed of SDK and
+/// panic frames, oldest first. `in_app` is left unset. `None` when no frame
+/// could be captured.
+pub fn current_stacktrace() -> Option<Stacktrace> {
+    let bt = ::backtrace::Backtrace::new();
+    let mut st = backtrace_to_stacktrace(&bt)?;
+    trim_sdk_frames(&mut st, |_| false);
+    Some(st)
+}
+
+/// Parses the text of a `std::backtrace::Backtrace` (`{}` or `{:#}`) into a
+/// stack trace, oldest frame first. Trims nothing and leaves `in_app` unset.
+///
+/// ```
+/// let text = "   0: myapp::load\n             at ./src/main.rs:10:5\n   1: main\n";
+/// let st = sentry_integrations::backtrace::parse_std_backtrace(text).unwrap();
+/// assert_eq!(st.frames[0].function.as_deref(), Some("main"));
+/// assert_eq!(st.frames[1].function.as_deref(), Some("myapp::load"));
+/// assert_eq!(st.frames[1].filename.as_deref(), Some("src/main.rs"));
+/// assert_eq!((st.frames[1].lineno, st.frames[1].colno), (Some(10), Some(5)));
+/// ```
+pub fn parse_std_backtrace(text: &str) -> Option<Stacktrace> {
+    let mut frames: Vec<Frame> = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(location) = line.strip_prefix("at ") {
+            let Some(frame) = frames.last_mut() else {
+                continue;
+            };
+            let (path, lineno, colno) = split_location(location);
+            let path = normalize_path(path);
+            frame.filename = Some(short_filename(&path));
+            frame.abs_path = Some(path);
+            frame.lineno = lineno;
+            frame.colno = colno;
+            continue;
+        }
+        // `12: name`, `12:     0x55d3 - name`, or (inlined) just `name`.
+        let mut rest = line;
+        if let Some((num, after)) = line.split_once(':') {
+            if !num.is_empty() && num.bytes().all(|b| b.is_ascii_digit()) {
+                rest = after.trim();
+            }
+        }
+        let mut addr = None;
+        if rest.starts_with("0x") {
+            if let Some((a, name)) = rest.split_once(" - ") {
+                addr = Some(a.trim().to_owned());
+                rest = name.trim();
+            }
+        }
+        if rest.starts_with("note:") || rest.contains("disabled backtrace") {
+            continue;
+        }
+        let function = clean_function_name(rest);
+        let mut frame = Frame {
+            function: (!function.is_empty() && function != "<unknown>").then_some(function),
+            instruction_addr: addr,
+            ..Default::default()
+        };
+        fill_module(&mut frame);
+        frames.push(frame);
+    }
+    frames.reverse();
+    limit_frames(&mut frames);
+    (!frames.is_empty()).then(|| Stacktrace {
+        frames,
+        ..Default::default()
+    })
+}
+
+/// `path:line:col` (or `path:line`) → parts.
+fn split_location(location: &str) -> (&str, Option<u64>, Option<u64>) {
+    let mut parts = location.rsplitn(3, ':');
+    let last = parts.next().unwrap_or("");
+    let middle = parts.next();
+    let first = parts.next();
+    match (
+        first,
+        middle.and_then(|m| m.parse().ok()),
+        last.parse().ok(),
+    ) {
+        (Some(path), Some(line), Some(col)) => (path, Some(line), Some(col)),
+        _ => match (location.rsplit_once(':'), last.parse::<u64>().ok()) {
+            (Some((path, _)), Some(line)) => (path, Some(line), None),
+            _ => (location, None, None),
+        },
+    }
+}
+
+/// Converts a `std::backtrace::Backtrace` to a stack trace (oldest first,
+/// capture frames trimmed). `None` when it was not captured (e.g.
+/// `RUST_BACKTRACE`/`RUST_LIB_BACKTRACE` unset) or has no frames.
+///
+/// ```
+/// let bt = std::backtrace::Backtrace::force_capture();
+/// let st = sentry_integrations::backtrace::stacktrace_from_std(&bt).unwrap();
+/// assert!(st.frames.iter().all(|f| f.package.as_deref() != Some("sentry_integrations")));
+/// ```
+pub fn stacktrace_from_std(bt: &std::backtrace::Backtrace) -> Option<Stacktrace> {
+    if bt.status() != std::backtrace::BacktraceStatus::Captured {
+        return None;
+    }
+    let mut st = parse_std_backtrace(&format!("{bt:#}"))?;
+    trim_sdk_frames(&mut st, |_| false);
+    Some(st)
+}
+
+/// The event for an error and its `source()` chain, with `backtrace` (when
+/// it was captured) as the stack trace of the outermost exception.
+///
+/// On stable Rust an error cannot be asked for the backtrace it carries
+/// (`Error::provide` is unstable), so pass it explicitly; `anyhow` errors
+/// have `anyhow::capture_anyhow` in this crate (feature `anyhow`).
+///
+/// ```
+/// use std::backtrace::Backtrace;
+/// let err = "x".parse::<u32>().unwrap_err();
+/// let event = sentry_integrations::backtrace::event_from_error_with_backtrace(&err, &Backtrace::force_capture());
+/// assert!(event.exception.values[0].stacktrace.is_some());
+/// ```
+pub fn event_from_error_with_backtrace(
+    error: &(dyn std::error::Error + 'static),
+    backtrace: &std::backtrace::Backtrace,
+) -> Event {
+    let mut event = sentry_core::event_from_error(error);
+    if let Some(st) = stacktrace_from_std(backtrace) {
+        if let Some(last) = event.exception.values.last_mut() {
+            last.stacktrace = Some(st);
+        }
+    }
+    event
+}
+
+/// Captures an error with the backtrace it carries (see
+/// [`event_from_error_with_backtrace`]) on the current hub.
+///
+/// ```
+/// use std::backtrace::Backtrace;
+/// struct MyError { backtrace: Backtrace }
+/// # impl std::fmt::Debug for MyError { fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result { f.write_str("MyError") } }
+/// # impl std::fmt::Display for MyError { fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result { f.write_str("failed") } }
+/// # impl std::error::Error for MyError {}
+/// let err = MyError { backtrace: Backtrace::capture() };
+/// sentry_integrations::backtrace::capture_error_with_backtrace(&err, &err.backtrace);
+/// ```
+pub fn capture_error_with_backtrace(
+    error: &(dyn std::error::Error + 'static),
+    backtrace: &std::backtrace::Backtrace,
+) -> sentry_core::Uuid {
+    sentry_core::Hub::with_current(|hub| {
+        let Some(client) = hub.client() else {
+            return sentry_core::Uuid::nil();
+        };
+        let mut event = event_from_error_with_backtrace(error, backtrace);
+        InAppRules::from_options(client.options()).apply_to_event(&mut event);
+        hub.capture_event(event)
+    })
+}
+
+/// The current thread as a protocol thread (id, name, `current`, `main`).
+pub fn current_thread(stacktrace: Option<Stacktrace>) -> Thread {
+    let thread = std::thread::current();
+    Thread {
+        id: Some(thread_id(&thread)),
+        name: thread.name().map(str::to_owned),
+        main: thread.name() == Some("main"),
+        current: true,
+        stacktrace,
+        ..Default::default()
+    }
+}
+
+/// A thread's numeric id, read from `ThreadId(N)` (the number itself is not
+/// exposed on stable Rust); its text when it does not parse.
+pub(crate) fn thread_id(thread: &std::thread::Thread) -> ThreadId {
+    let debug = format!("{:?}", thread.id());
+    let digits: String = debug.chars().filter(char::is_ascii_digit).collect();
+    match digits.parse() {
+        Ok(n) => ThreadId::Int(n),
+        Err(_) => ThreadId::String(debug),
+    }
+}
+
+/// Whether an event already carries a stack trace anywhere.
+fn has_stacktrace(event: &Event) -> bool {
+    event.stacktrace.is_some()
+        || event
+            .exception
+            .values
+            .iter()
+            .any(|e| e.stacktrace.is_some())
+        || event.threads.values.iter().any(|t| t.stacktrace.is_some())
+}
+
+/// Processes stack traces of every event: sets `in_app` from the client's
+/// `in_app_include`/`in_app_exclude`, and with `attach_stacktrace` adds the
+/// capture site's stack (as the current thread) to events that carry none,
+/// such as messages.
+///
+/// Installed by [`crate::init`] (turn it off with
+/// [`crate::InitOptions::stacktrace`]).
+///
+/// ```
+/// use std::sync::Arc;
+/// use sentry_core::{capture_message, protocol::Level, test::with_captured_events_options, ClientOptions};
+/// use sentry_integrations::backtrace::StacktraceIntegration;
+///
+/// #[inline(never)]
+/// fn report() { capture_message("look here", Level::Warning); }
+///
+/// let events = with_captured_events_options(report, ClientOptions {
+///     attach_stacktrace: true,
+///     integrations: vec![Arc::new(StacktraceIntegration::new())],
+///     ..Default::default()
+/// });
+/// let frames = &events[0].threads.values[0].stacktrace.as_ref().unwrap().frames;
+/// assert!(frames.last().unwrap().function.as_deref().unwrap().ends_with("report"));
+/// ```
+#[derive(Debug, Default)]
+pub struct StacktraceIntegration {
+    _private: (),
+}
+
+impl StacktraceIntegration {
+    /// The integration.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl Integration for StacktraceIntegration {
+    fn name(&self) -> &'static str {
+        "stacktrace"
+    }
+
+    fn process_event(&self, mut event: Event, options: &ClientOptions) -> Option<Event> {
+        if options.attach_stacktrace && !has_stacktrace(&event) {
+            if let Some(st) = current_stacktrace() {
+                event.threads.values.push(current_thread(Some(st)));
+            }
+        }
+        // Computed per event: one integration may serve clients with
+        // different options.
+        InAppRules::from_options(options).apply_to_event(&mut event);
+        Some(event)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(function: &str) -> Frame {
+        let mut f = Frame {
+            function: Some(function.to_owned()),
+            ..Default::default()
+        };
+        fill_module(&mut f);
+        f
+    }
+
+    #[test]
+    fn hashes_are_stripped_only_when_they_are_hashes() {
+        assert_eq!(
+            clean_function_name("foo::bar::h0123456789abcdef"),
+            "foo::bar"
+        );
+        assert_eq!(clean_function_name("foo::h1234abcd"), "foo::h1234abcd");
+        assert_eq!(clean_function_name("foo::hash_map"), "foo::hash_map");
+        assert_eq!(clean_function_name("<[u8]>::len"), "<[u8]>::len");
+        assert_eq!(
+            clean_function_name("std[e28293b1aa0f68bd]::rt::lang_start_internal"),
+            "std::rt::lang_start_internal"
+        );
+    }
+
+    #[test]
+    fn modules_and_packages_from_symbol_paths() {
+        let cases = [
+            ("myapp::main", Some("myapp")),
+            ("myapp::server::Server::handle::{{closure}}", Some("myapp::server")),
+            ("std::rt::lang_start_internal::{closure#0}", Some("std::rt")),
+            ("<myapp::Config as core::fmt::Display>::fmt", Some("myapp")),
+            ("<&T as core::fmt::Debug>::fmt", Some("core::fmt")),
+            ("<std::backtrace::Backtrace>::create", Some("std::backtrace")),
+            (
+                "<core::iter::adapters::map::Map<I,F> as core::iter::traits::iterator::Iterator>::next",
+                Some("core::iter::adapters::map"),
+            ),
+            ("<[T]>::sort_by", None),
+            ("main", None),
+            ("_start", None),
+        ];
+        for (function, module) in cases {
+            assert_eq!(
+                module_of_function(function).as_deref(),
+                module,
+                "{function}"
+            );
+        }
+        assert_eq!(frame("tokio::spawn").package.as_deref(), Some("tokio"));
+    }
+
+    #[test]
+    fn default_in_app_rules() {
+        let rules = InAppRules::default();
+        for sys in [
+            "std::panicking::begin_panic",
+            "core::option::unwrap_failed",
+            "alloc::vec::Vec<T>::push",
+            "backtrace::capture::Backtrace::new",
+            "tokio::runtime::Runtime::block_on",
+            "futures::executor::block_on",
+            "futures_util::future::FutureExt::poll_unpin",
+            "sentry_core::api::capture_message",
+            "sentry_integrations::panic::hook",
+            "sentry_transport::worker::run",
+            "main",
+        ] {
+            assert!(!rules.is_in_app(&frame(sys)), "{sys} must not be in-app");
+        }
+        for app in [
+            "myapp::main",
+            "tokio_app::main",
+            "stdx::thing",
+            "my_service::db::query",
+        ] {
+            assert!(rules.is_in_app(&frame(app)), "{app} must be in-app");
+        }
+        let mut dep = frame("serde_json::de::from_str");
+        dep.abs_path = Some(
+            "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/serde_json-1.0.1/src/de.rs"
+                .into(),
+        );
+        assert!(!rules.is_in_app(&dep));
+    }
+
+    #[test]
+    fn longest_rule_wins_and_include_wins_ties() {
+        let rules = InAppRules::new(
+            ["myapp::vendored::patched", "tokio"],
+            ["myapp::vendored", "tokio"],
+        );
+        assert!(!rules.is_in_app(&frame("myapp::vendored::zlib::inflate")));
+        assert!(rules.is_in_app(&frame("myapp::vendored::patched::run")));
+        assert!(rules.is_in_app(&frame("tokio::spawn")));
+        assert!(rules.is_in_app(&frame("myapp::main")));
+        // Prefixes match whole segments only.
+        let rules = InAppRules::new([""; 0], ["myapp"]);
+        assert!(rules.is_in_app(&frame("myapp2::main")));
+        assert!(!rules.is_in_app(&frame("myapp::main")));
+    }
+
+    #[test]
+    fn paths_are_normalised() {
+        assert_eq!(
+            normalize_path("/work/app/tests/support/../../examples/panic.rs"),
+            "/work/app/examples/panic.rs"
+        );
+        assert_eq!(
+            normalize_path("/rustc/abc/library/std/src/../../backtrace/src/lib.rs"),
+            "/rustc/abc/library/backtrace/src/lib.rs"
+        );
+        assert_eq!(normalize_path("./src/./main.rs"), "./src/main.rs");
+        assert_eq!(normalize_path("../x/y.rs"), "../x/y.rs");
+        assert_eq!(normalize_path("/a/b.rs"), "/a/b.rs");
+    }
+
+    #[test]
+    fn filenames_are_shortened() {
+        assert_eq!(
+            short_filename_in("/work/app/src/main.rs", Some("/work/app")),
+            "src/main.rs"
+        );
+        assert_eq!(
+            short_filename_in("/elsewhere/src/main.rs", Some("/work/app")),
+            "/elsewhere/src/main.rs"
+        );
+        assert_eq!(
+            short_filename_in(
+                "/home/u/.cargo/git/checkouts/dep-1234/abcd/src/lib.rs",
+                None
+            ),
+            "dep-1234/abcd/src/lib.rs"
+        );
+    }
+
+    #[test]
+    fn std_backtrace_text_in_both_formats() {
+        let plain = "   0: myapp::inner
+             at ./src/main.rs:2:43
+   1: myapp::main
+             at ./src/main.rs:4:14
+   2: core::ops::function::FnOnce::call_once
+             at /rustc/59807616e1fa2540724bfbac14d7976d7e4a3860/library/core/src/ops/function.rs:250:5
+  15: main
+  18: _start
+";
+        let st = parse_std_backtrace(plain).expect("frames");
+        let names: Vec<_> = st
+            .frames
+            .iter()
+            .map(|f| f.function.as_deref().unwrap_or("?"))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "_start",
+                "main",
+                "core::ops::function::FnOnce::call_once",
+                "myapp::main",
+                "myapp::inner"
+            ]
+        );
+        assert_eq!(
+            st.frames[2].filename.as_deref(),
+            Some("library/core/src/ops/function.rs")
+        );
+        assert_eq!(st.frames[4].lineno, Some(2));
+        assert_eq!(st.frames[4].colno, Some(43));
+
+        let full = "   4:     0x55cfa89401be - main::inner::hdd3da523eec076aa
+                               at /tmp/bt/main.rs:2:43
+   9:     0x55cfa89662e4 - <std[e28293b1aa0f68bd]::backtrace::Backtrace>::create
+  23:                0x0 - <unknown>
+";
+        let st = parse_std_backtrace(full).expect("frames");
+        assert_eq!(st.frames[0].function, None);
+        assert_eq!(
+            st.frames[1].function.as_deref(),
+            Some("<std::backtrace::Backtrace>::create")
+        );
+        assert_eq!(st.frames[1].module.as_deref(), Some("std::backtrace"));
+        assert_eq!(st.frames[2].function.as_deref(), Some("main::inner"));
+        assert_eq!(
+            st.frames[2].instruction_addr.as_deref(),
+            Some("0x55cfa89401be")
+        );
+        assert_eq!(st.frames[2].abs_path.as_deref(), Some("/tmp/bt/main.rs"));
+        assert!(parse_std_backtrace("disabled backtrace").is_none());
+    }
+
+    #[test]
+    fn trimming_keeps_everything_when_only_sdk_frames_exist() {
+        let mut st = Stacktrace {
+            frames: vec![
+                frame("std::rt::lang_start"),
+                frame("sentry_core::api::capture_message"),
+            ],
+            ..Default::default()
+        };
+        trim_sdk_frames(&mut st, |_| false);
+        assert_eq!(st.frames.len(), 2);
+    }
+
+    #[inline(never)]
+    fn capture_here() -> Option<Stacktrace> {
+        backtrace_to_stacktrace(&::backtrace::Backtrace::new())
+    }
+
+    #[test]
+    fn captured_frames_have_function_file_line_and_package() {
+        let st = capture_here().expect("stack");
+        let here = st
+            .frames
+            .iter()
+            .find(|f| {
+                f.function
+                    .as_deref()
+                    .unwrap_or("")
+                    .ends_with("tests::capture_here")
+            })
+            .expect("the capturing function is a frame");
+        assert!(here
+            .filename
+            .as_deref()
+            .unwrap_or("")
+            .ends_with("src/backtrace.rs"));
+        assert!(here.lineno.is_some());
+        assert_eq!(
+            here.module.as_deref(),
+            Some("sentry_integrations::backtrace::tests")
+        );
+        assert_eq!(here.package.as_deref(), Some("sentry_integrations"));
+        // The SDK's own frames are trimmed from the top.
+        let mut trimmed = st.clone();
+        trim_sdk_frames(&mut trimmed, |_| false);
+        assert!(trimmed.frames.len() < st.frames.len());
+    }
+}

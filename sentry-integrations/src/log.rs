@@ -1,0 +1,270 @@
+//! The `log` bridge: log records become breadcrumbs and events.
+//!
+//! [`SentryLogger`] is a [`log::Log`] that hands each record to Sentry and
+//! then to another logger (its *destination*, e.g. `env_logger`), so the
+//! application keeps its console output. What Sentry does with a record is
+//! decided by a filter on its metadata; the default ([`default_filter`]):
+//!
+//! | level | becomes |
+//! |---|---|
+//! | `error` | an event (level `error`, `logger` = target, the message) |
+//! | `warn`, `info` | a breadcrumb (type `log`, category = target, level mapped) |
+//! | `debug`, `trace` | nothing |
+//!
+//! Levels map as `error → error`, `warn → warning`, `info → info`,
+//! `debug`/`trace` → `debug`. Breadcrumbs are attached to the next event
+//! captured on the same hub (any event: an error record, a panic, ...).
+//! Records logged by the SDK's own threads (named `sentry-*`) or with a
+//! `sentry` target only go to the destination, so the SDK never reports
+//! about itself in a loop.
+//!
+//! ```
+//! use log::{Level, LevelFilter};
+//! use sentry_integrations::log::{LogFilter, SentryLogger};
+//!
+//! // Beside env_logger (any `log::Log` works as the destination):
+//! # struct Console;
+//! # impl log::Log for Console {
+//! #     fn enabled(&self, _: &log::Metadata) -> bool { true }
+//! #     fn log(&self, _: &log::Record) {}
+//! #     fn flush(&self) {}
+//! # }
+//! let logger = SentryLogger::with_dest(Console).filter(|md| match md.level() {
+//!     Level::Error | Level::Warn => LogFilter::Event,
+//!     Level::Info => LogFilter::Breadcrumb,
+//!     _ => LogFilter::Ignore,
+//! });
+//! log::set_boxed_logger(Box::new(logger)).unwrap();
+//! log::set_max_level(LevelFilter::Info);
+//! ```
+
+use std::fmt;
+
+use log::{Level as LogLevel, Log, Metadata, Record};
+use sentry_core::protocol::{Breadcrumb, Event, Level, LogEntry, Map};
+use serde_json::Value;
+
+/// What Sentry does with a log record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFilter {
+    /// Nothing.
+    Ignore,
+    /// Adds a breadcrumb.
+    Breadcrumb,
+    /// Captures an event.
+    Event,
+}
+
+/// The default filter: `error` → event, `warn`/`info` → breadcrumb,
+/// `debug`/`trace` → ignored.
+///
+/// ```
+/// use sentry_integrations::log::{default_filter, LogFilter};
+/// let md = log::Metadata::builder().level(log::Level::Warn).build();
+/// assert_eq!(default_filter(&md), LogFilter::Breadcrumb);
+/// ```
+pub fn default_filter(metadata: &Metadata<'_>) -> LogFilter {
+    match metadata.level() {
+        LogLevel::Error => LogFilter::Event,
+        LogLevel::Warn | LogLevel::Info => LogFilter::Breadcrumb,
+        LogLevel::Debug | LogLevel::Trace => LogFilter::Ignore,
+    }
+}
+
+/// Maps a `log` level to a Sentry level.
+///
+/// ```
+/// use sentry_core::protocol::Level;
+/// assert_eq!(sentry_integrations::log::convert_level(log::Level::Warn), Level::Warning);
+/// ```
+pub fn convert_level(level: LogLevel) -> Level {
+    match level {
+        LogLevel::Error => Level::Error,
+        LogLevel::Warn => Level::Warning,
+        LogLevel::Info => Level::Info,
+        LogLevel::Debug | LogLevel::Trace => Level::Debug,
+    }
+}
+
+/// Where the record was logged: module path, file and line, as JSON data.
+fn location_data(record: &Record<'_>) -> Map {
+    let mut data = Map::new();
+    if let Some(m) = record.module_path() {
+        data.insert("module_path".to_owned(), Value::from(m));
+    }
+    if let Some(f) = record.file() {
+        data.insert("file".to_owned(), Value::from(f));
+    }
+    if let Some(l) = record.line() {
+        data.insert("line".to_owned(), Value::from(l));
+    }
+    data
+}
+
+/// The breadcrumb for a record: type `log`, category = target, the message
+/// and the mapped level.
+///
+/// ```
+/// let record = log::Record::builder()
+///     .args(format_args!("cache miss for {}", "user:1"))
+///     .level(log::Level::Info)
+///     .target("app::cache")
+///     .build();
+/// let crumb = sentry_integrations::log::breadcrumb_from_record(&record);
+/// assert_eq!(crumb.category.as_deref(), Some("app::cache"));
+/// assert_eq!(crumb.message.as_deref(), Some("cache miss for user:1"));
+/// ```
+pub fn breadcrumb_from_record(record: &Record<'_>) -> Breadcrumb {
+    Breadcrumb {
+        ty: "log".to_owned(),
+        category: Some(record.target().to_owned()),
+        level: convert_level(record.level()),
+        message: Some(record.args().to_string()),
+        ..Default::default()
+    }
+}
+
+/// The event for a record: the message (and its template when the record
+/// has no arguments), `logger` = target, the mapped level, and the location
+/// in `extra.log` (`module_path`, `file`, `line`).
+///
+/// ```
+/// use sentry_core::protocol::Level;
+/// let record = log::Record::builder()
+///     .args(format_args!("payment failed"))
+///     .level(log::Level::Error)
+///     .target("app::billing")
+///     .build();
+/// let event = sentry_integrations::log::event_from_record(&record);
+/// assert_eq!(event.level, Level::Error);
+/// assert_eq!(event.logger.as_deref(), Some("app::billing"));
+/// assert_eq!(event.title(), "payment failed");
+/// ```
+pub fn event_from_record(record: &Record<'_>) -> Event {
+    let mut extra = Map::new();
+    let location = location_data(record);
+    if !location.is_empty() {
+        extra.insert("log".to_owned(), Value::Object(location));
+    }
+    Event {
+        level: convert_level(record.level()),
+        logger: Some(record.target().to_owned()),
+        logentry: Some(LogEntry {
+            formatted: Some(record.args().to_string()),
+            message: record.args().as_str().map(str::to_owned),
+            ..Default::default()
+        }),
+        extra,
+        ..Default::default()
+    }
+}
+
+/// A destination that drops every record, for using [`SentryLogger`] alone.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoopLogger;
+
+impl Log for NoopLogger {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        false
+    }
+
+    fn log(&self, _: &Record<'_>) {}
+
+    fn flush(&self) {}
+}
+
+type Filter = dyn Fn(&Metadata<'_>) -> LogFilter + Send + Sync;
+
+/// A `log::Log` that reports records to Sentry and passes them on to a
+/// destination logger (see the [module docs](self)).
+pub struct SentryLogger<L: Log = NoopLogger> {
+    dest: L,
+    filter: Box<Filter>,
+}
+
+impl<L: Log> fmt::Debug for SentryLogger<L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SentryLogger").finish_non_exhaustive()
+    }
+}
+
+impl Default for SentryLogger<NoopLogger> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SentryLogger<NoopLogger> {
+    /// A logger that only reports to Sentry.
+    pub fn new() -> Self {
+        Self::with_dest(NoopLogger)
+    }
+}
+
+impl<L: Log> SentryLogger<L> {
+    /// A logger that reports to Sentry and then passes every record to
+    /// `dest` (which applies its own level filter).
+    pub fn with_dest(dest: L) -> Self {
+        SentryLogger {
+            dest,
+            filter: Box::new(default_filter),
+        }
+    }
+
+    /// Replaces the filter deciding what becomes a breadcrumb or an event.
+    pub fn filter<F>(mut self, filter: F) -> Self
+    where
+        F: Fn(&Metadata<'_>) -> LogFilter + Send + Sync + 'static,
+    {
+        self.filter = Box::new(filter);
+        self
+    }
+
+    /// The destination logger.
+    pub fn dest(&self) -> &L {
+        &self.dest
+    }
+
+    /// What Sentry does with a record of this metadata (the filter, except
+    /// for the SDK's own records, which are ignored).
+    fn sentry_action(&self, metadata: &Metadata<'_>) -> LogFilter {
+        let action = (self.filter)(metadata);
+        if action == LogFilter::Ignore || is_sdk_record(metadata) {
+            LogFilter::Ignore
+        } else {
+            action
+        }
+    }
+}
+
+/// Records of the SDK itself: `sentry*` targets, or any record logged on an
+/// SDK thread (the transport worker is `sentry-transport`).
+fn is_sdk_record(metadata: &Metadata<'_>) -> bool {
+    metadata.target().starts_with("sentry")
+        || std::thread::current()
+            .name()
+            .is_some_and(|n| n.starts_with("sentry-"))
+}
+
+impl<L: Log> Log for SentryLogger<L> {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        self.dest.enabled(metadata) || (self.filter)(metadata) != LogFilter::Ignore
+    }
+
+    fn log(&self, record: &Record<'_>) {
+        match self.sentry_action(record.metadata()) {
+            LogFilter::Ignore => {}
+            LogFilter::Breadcrumb => sentry_core::add_breadcrumb(|| breadcrumb_from_record(record)),
+            LogFilter::Event => {
+                sentry_core::capture_event(event_from_record(record));
+            }
+        }
+        if self.dest.enabled(record.metadata()) {
+            self.dest.log(record);
+        }
+    }
+
+    fn flush(&self) {
+        self.dest.flush();
+    }
+}

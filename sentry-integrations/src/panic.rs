@@ -1,0 +1,195 @@
+//! Panics as fatal events.
+//!
+//! [`PanicIntegration`] installs a panic hook (once per process, when the
+//! first client with the integration is created). On a panic the hook:
+//!
+//! 1. builds an event: level `fatal`, one exception of type `panic` whose
+//!    value is the panic message (`&str` and `String` payloads; other payloads
+//!    read `Box<dyn Any>`), mechanism `{type: "panic", handled: false}`, the
+//!    stack trace of the panicking thread (panic machinery and SDK frames
+//!    trimmed, so the last frame is the code that panicked), and the thread
+//!    (id, name, `crashed: true`);
+//! 2. captures it on the current hub and **flushes** the client (up to
+//!    [`PanicIntegration::flush_timeout`], default the client's
+//!    `shutdown_timeout`), so the event is on its way before the hook returns
+//!    and a panic in `main` is not lost;
+//! 3. calls the hook that was installed before (by default the one printing
+//!    `thread 'main' panicked at ...`).
+//!
+//! # `panic = "abort"`
+//!
+//! With `panic = "abort"` in the profile the hook still runs before the
+//! process aborts, so the panic event is captured and flushed as above.
+//! What does not happen is unwinding: destructors do not run, so the
+//! `ClientInitGuard` is never dropped. Events queued before the panic are
+//! still sent, because the hook's flush waits for the whole queue; session
+//! updates or transactions that would only be finished by a destructor are
+//! lost. Keep the flush timeout long enough for your network.
+//!
+//! A panic raised while the hook itself runs (for example inside a
+//! `before_send` callback) makes Rust abort the process at once; keep
+//! callbacks free of panics.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use sentry_core::{test::with_captured_events_options, ClientOptions, protocol::Level};
+//! use sentry_integrations::panic::PanicIntegration;
+//!
+//! let events = with_captured_events_options(|| {
+//!     let _ = std::panic::catch_unwind(|| panic!("invalid state: {}", 42));
+//! }, ClientOptions {
+//!     integrations: vec![Arc::new(PanicIntegration::new())],
+//!     ..Default::default()
+//! });
+//! let exc = &events[0].exception.values[0];
+//! assert_eq!(events[0].level, Level::Fatal);
+//! assert_eq!(exc.ty, "panic");
+//! assert_eq!(exc.value.as_deref(), Some("invalid state: 42"));
+//! assert_eq!(exc.mechanism.as_ref().unwrap().handled, Some(false));
+//! ```
+
+use std::any::Any;
+use std::panic::Location;
+use std::sync::Once;
+use std::time::Duration;
+
+use sentry_core::protocol::{Event, Exception, Frame, Level, Mechanism, Stacktrace};
+use sentry_core::{ClientOptions, Hub, Integration};
+
+use crate::backtrace::{current_stacktrace, current_thread, InAppRules};
+
+/// Reports panics as fatal events (see the [module docs](self)).
+#[derive(Debug, Clone, Default)]
+pub struct PanicIntegration {
+    flush_timeout: Option<Duration>,
+    no_flush: bool,
+}
+
+impl PanicIntegration {
+    /// The integration with the default flush timeout (the client's
+    /// `shutdown_timeout`).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How long the hook waits for the event to be sent. `None` uses the
+    /// client's `shutdown_timeout`; `Some(Duration::ZERO)` does not wait
+    /// (the event may then be lost if the process ends).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let p = sentry_integrations::panic::PanicIntegration::new()
+    ///     .flush_timeout(Some(Duration::from_millis(500)));
+    /// ```
+    pub fn flush_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.no_flush = timeout == Some(Duration::ZERO);
+        self.flush_timeout = timeout;
+        self
+    }
+}
+
+impl Integration for PanicIntegration {
+    fn name(&self) -> &'static str {
+        "panic"
+    }
+
+    fn setup(&self, _options: &mut ClientOptions) {
+        install_hook();
+    }
+}
+
+/// Installs the panic hook, chaining the hook installed before. Called by
+/// [`PanicIntegration`]'s setup; calling it again does nothing. The hook only
+/// reports when the current hub's client has a [`PanicIntegration`].
+pub fn install_hook() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            report_panic(info.payload(), info.location());
+            previous(info);
+        }));
+    });
+}
+
+/// Captures and flushes the panic event when the current client wants it.
+fn report_panic(payload: &(dyn Any + Send), location: Option<&Location<'_>>) {
+    let Some(client) = Hub::with_current(|hub| hub.client()) else {
+        return;
+    };
+    let Some(integration) = client.get_integration::<PanicIntegration>() else {
+        return;
+    };
+    let mut event = event_from_panic(panic_message(payload), location);
+    InAppRules::from_options(client.options()).apply_to_event(&mut event);
+    let id = Hub::with_current(|hub| hub.capture_event(event));
+    // A panicking SDK thread (the transport worker) cannot flush itself.
+    let sdk_thread = std::thread::current()
+        .name()
+        .is_some_and(|n| n.starts_with("sentry-"));
+    if !id.is_nil() && !integration.no_flush && !sdk_thread {
+        client.flush(integration.flush_timeout);
+    }
+}
+
+/// The message of a panic payload: `&str` and `String` payloads, else
+/// `Box<dyn Any>` (the text Rust itself prints).
+///
+/// ```
+/// use sentry_integrations::panic::panic_message;
+/// assert_eq!(panic_message(&"static"), "static");
+/// assert_eq!(panic_message(&String::from("owned")), "owned");
+/// assert_eq!(panic_message(&42u8), "Box<dyn Any>");
+/// ```
+pub fn panic_message(payload: &(dyn Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("Box<dyn Any>")
+}
+
+/// The event for a panic with `message` at `location`, with the current
+/// thread's stack trace (trimmed of the panic machinery and the SDK). When no
+/// stack can be captured (a binary without symbols), a single frame from
+/// `location` stands in. `in_app` is left for the client's rules.
+///
+/// ```
+/// let event = sentry_integrations::panic::event_from_panic("boom", None);
+/// assert_eq!(event.title(), "panic: boom");
+/// assert!(event.threads.values[0].crashed);
+/// ```
+pub fn event_from_panic(message: &str, location: Option<&Location<'_>>) -> Event {
+    let stacktrace = current_stacktrace().or_else(|| {
+        location.map(|loc| Stacktrace {
+            frames: vec![Frame {
+                filename: Some(loc.file().to_owned()),
+                abs_path: Some(loc.file().to_owned()),
+                lineno: Some(u64::from(loc.line())),
+                colno: Some(u64::from(loc.column())),
+                ..Default::default()
+            }],
+            ..Default::default()
+        })
+    });
+    let mut thread = current_thread(None);
+    thread.crashed = true;
+    let exception = Exception {
+        ty: "panic".to_owned(),
+        value: Some(message.to_owned()),
+        stacktrace,
+        thread_id: thread.id.clone(),
+        mechanism: Some(Mechanism {
+            ty: "panic".to_owned(),
+            handled: Some(false),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    Event {
+        level: Level::Fatal,
+        exception: vec![exception].into(),
+        threads: vec![thread].into(),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,480 @@
+//! The `tracing` bridge: a `tracing-subscriber` [`Layer`] that turns events
+//! into breadcrumbs or Sentry events and spans into Sentry spans.
+//!
+//! # Events
+//!
+//! A filter on the event's metadata decides; the default
+//! ([`default_event_filter`]):
+//!
+//! | level | becomes |
+//! |---|---|
+//! | `ERROR` | an event: the `message` field as message, the other fields in `extra.fields`, `logger` = target, and a field recorded as an error (`error = &err as &dyn Error`) as the exception chain |
+//! | `WARN`, `INFO` | a breadcrumb: category = target, the message, the fields as `data` |
+//! | `DEBUG`, `TRACE` | nothing |
+//!
+//! # Spans
+//!
+//! When a transaction (or span) is active on the current hub and sampled, a
+//! new `tracing` span that passes the span filter ([`default_span_filter`]:
+//! `ERROR`, `WARN` and `INFO` spans) becomes a child Sentry span: `op` is the
+//! span's name (or its `sentry.op` field), `description` the span's name (or
+//! its `sentry.description` field), and the span's fields become `data`
+//! (fields recorded later too), with `code.namespace`, `code.filepath` and
+//! `code.lineno`. A `tracing` span nested in another one becomes a child of
+//! that one's Sentry span. While a span is entered it is the hub's active
+//! span, so events captured inside carry its trace context. The Sentry span
+//! finishes when the `tracing` span closes.
+//!
+//! Without an active, sampled transaction a span costs a filter call and a
+//! look-up of the hub's active span; entering, exiting and closing it cost an
+//! atomic load (see `benches/tracing_layer.rs`).
+//!
+//! ```
+//! use tracing_subscriber::prelude::*;
+//!
+//! let subscriber = tracing_subscriber::registry()
+//!     .with(tracing_subscriber::fmt::layer())
+//!     .with(sentry_integrations::tracing::layer());
+//! tracing::subscriber::with_default(subscriber, || {
+//!     tracing::info!(user = 7, "logged in"); // a breadcrumb
+//! });
+//! ```
+
+use std::error::Error;
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use sentry_core::protocol::{Breadcrumb, Event, Exception, Level, LogEntry, Map};
+use sentry_core::{Hub, TransactionOrSpan};
+use serde_json::Value;
+use tracing_core::field::{Field, Visit};
+use tracing_core::{span, Metadata, Subscriber};
+use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::registry::LookupSpan;
+
+/// What Sentry does with a `tracing` event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventFilter {
+    /// Nothing.
+    Ignore,
+    /// Adds a breadcrumb.
+    Breadcrumb,
+    /// Captures an event.
+    Event,
+}
+
+/// `ERROR` → event, `WARN`/`INFO` → breadcrumb, `DEBUG`/`TRACE` → ignored.
+///
+/// ```
+/// use sentry_integrations::tracing::{default_event_filter, EventFilter};
+/// # use tracing_core::{callsite::DefaultCallsite, field::FieldSet, metadata::Kind, Level, Metadata};
+/// # static CS: DefaultCallsite = DefaultCallsite::new(&META);
+/// # static META: Metadata<'static> = Metadata::new("e", "app", Level::ERROR, None, None, None,
+/// #     FieldSet::new(&[], tracing_core::identify_callsite!(&CS)), Kind::EVENT);
+/// assert_eq!(default_event_filter(&META), EventFilter::Event);
+/// ```
+pub fn default_event_filter(metadata: &Metadata<'_>) -> EventFilter {
+    match *metadata.level() {
+        tracing_core::Level::ERROR => EventFilter::Event,
+        tracing_core::Level::WARN | tracing_core::Level::INFO => EventFilter::Breadcrumb,
+        _ => EventFilter::Ignore,
+    }
+}
+
+/// `ERROR`, `WARN` and `INFO` spans become Sentry spans; `DEBUG` and `TRACE`
+/// spans do not.
+pub fn default_span_filter(metadata: &Metadata<'_>) -> bool {
+    *metadata.level() <= tracing_core::Level::INFO
+}
+
+/// Maps a `tracing` level to a Sentry level.
+///
+/// ```
+/// use sentry_core::protocol::Level;
+/// assert_eq!(sentry_integrations::tracing::convert_level(&tracing_core::Level::WARN), Level::Warning);
+/// ```
+pub fn convert_level(level: &tracing_core::Level) -> Level {
+    match *level {
+        tracing_core::Level::ERROR => Level::Error,
+        tracing_core::Level::WARN => Level::Warning,
+        tracing_core::Level::INFO => Level::Info,
+        _ => Level::Debug,
+    }
+}
+
+/// Collects the fields of an event or span as JSON.
+#[derive(Default)]
+struct FieldVisitor {
+    message: Option<String>,
+    fields: Map,
+    exceptions: Vec<Exception>,
+}
+
+impl FieldVisitor {
+    fn put(&mut self, field: &Field, value: Value) {
+        if field.name() == "message" {
+            self.message = Some(match value {
+                Value::String(s) => s,
+                other => other.to_string(),
+            });
+        } else {
+            self.fields.insert(field.name().to_owned(), value);
+        }
+    }
+}
+
+impl Visit for FieldVisitor {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.put(field, Value::from(value));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.put(field, Value::from(value));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.put(field, Value::from(value));
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.put(field, Value::from(value));
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.put(field, Value::from(value));
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn Error + 'static)) {
+        if self.exceptions.is_empty() {
+            self.exceptions = sentry_core::exceptions_from_error(value);
+        }
+        self.put(field, Value::from(value.to_string()));
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.put(field, Value::from(format!("{value:?}")));
+    }
+}
+
+fn visit_event(event: &tracing_core::Event<'_>) -> FieldVisitor {
+    let mut visitor = FieldVisitor::default();
+    event.record(&mut visitor);
+    visitor
+}
+
+fn location(metadata: &Metadata<'_>) -> Map {
+    let mut m = Map::new();
+    if let Some(v) = metadata.module_path() {
+        m.insert("code.namespace".to_owned(), Value::from(v));
+    }
+    if let Some(v) = metadata.file() {
+        m.insert("code.filepath".to_owned(), Value::from(v));
+    }
+    if let Some(v) = metadata.line() {
+        m.insert("code.lineno".to_owned(), Value::from(v));
+    }
+    m
+}
+
+/// The breadcrumb for an event: category = target, the `message` field, the
+/// other fields as data, the mapped level.
+pub fn breadcrumb_from_event(event: &tracing_core::Event<'_>) -> Breadcrumb {
+    let visitor = visit_event(event);
+    let metadata = event.metadata();
+    Breadcrumb {
+        ty: if visitor.exceptions.is_empty() {
+            "default"
+        } else {
+            "error"
+        }
+        .to_owned(),
+        category: Some(metadata.target().to_owned()),
+        level: convert_level(metadata.level()),
+        message: visitor.message,
+        data: visitor.fields,
+        ..Default::default()
+    }
+}
+
+/// The Sentry event for a `tracing` event: the `message` field as message,
+/// an error field as the exception chain, the other fields in
+/// `extra.fields`, the location in `extra.location`, `logger` = target.
+pub fn event_from_event(event: &tracing_core::Event<'_>) -> Event {
+    let visitor = visit_event(event);
+    let metadata = event.metadata();
+    let mut extra = Map::new();
+    if !visitor.fields.is_empty() {
+        extra.insert("fields".to_owned(), Value::Object(visitor.fields));
+    }
+    extra.insert("location".to_owned(), Value::Object(location(metadata)));
+    Event {
+        level: convert_level(metadata.level()),
+        logger: Some(metadata.target().to_owned()),
+        logentry: visitor.message.map(|m| LogEntry {
+            formatted: Some(m),
+            ..Default::default()
+        }),
+        exception: visitor.exceptions.into(),
+        extra,
+        ..Default::default()
+    }
+}
+
+/// Events and spans of the SDK itself are never reported (no feedback loop):
+/// `sentry*` targets and anything on an SDK thread (`sentry-*`).
+fn is_sdk(metadata: &Metadata<'_>) -> bool {
+    metadata.target().starts_with("sentry")
+        || std::thread::current()
+            .name()
+            .is_some_and(|n| n.starts_with("sentry-"))
+}
+
+/// How many `tracing` spans currently carry a Sentry span. While zero,
+/// entering, exiting, recording and closing spans skip every look-up.
+static LIVE_SPANS: AtomicUsize = AtomicUsize::new(0);
+
+/// What the layer keeps in a span's extensions.
+struct SentrySpan {
+    span: TransactionOrSpan,
+    /// The hub and its active span before this span was entered.
+    entered: Vec<(Arc<Hub>, Option<TransactionOrSpan>)>,
+}
+
+type EventFilterFn = dyn Fn(&Metadata<'_>) -> EventFilter + Send + Sync;
+type SpanFilterFn = dyn Fn(&Metadata<'_>) -> bool + Send + Sync;
+
+/// The layer (see the [module docs](self)). Create it with [`layer`].
+pub struct SentryLayer<S> {
+    event_filter: Box<EventFilterFn>,
+    span_filter: Box<SpanFilterFn>,
+    _subscriber: PhantomData<fn(S)>,
+}
+
+impl<S> fmt::Debug for SentryLayer<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SentryLayer").finish_non_exhaustive()
+    }
+}
+
+impl<S> Default for SentryLayer<S> {
+    fn default() -> Self {
+        SentryLayer {
+            event_filter: Box::new(default_event_filter),
+            span_filter: Box::new(default_span_filter),
+            _subscriber: PhantomData,
+        }
+    }
+}
+
+/// A layer with the default filters.
+///
+/// ```
+/// use tracing_subscriber::prelude::*;
+/// use sentry_integrations::tracing::EventFilter;
+///
+/// // Warnings become events too; only spans at INFO and above become Sentry spans.
+/// let layer = sentry_integrations::tracing::layer()
+///     .event_filter(|md| match *md.level() {
+///         tracing::Level::ERROR | tracing::Level::WARN => EventFilter::Event,
+///         _ => EventFilter::Breadcrumb,
+///     })
+///     .span_filter(|md| *md.level() <= tracing::Level::INFO);
+/// let _subscriber = tracing_subscriber::registry().with(layer);
+/// ```
+pub fn layer<S>() -> SentryLayer<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    SentryLayer::default()
+}
+
+impl<S> SentryLayer<S> {
+    /// Replaces the filter deciding what events become.
+    pub fn event_filter<F>(mut self, filter: F) -> Self
+    where
+        F: Fn(&Metadata<'_>) -> EventFilter + Send + Sync + 'static,
+    {
+        self.event_filter = Box::new(filter);
+        self
+    }
+
+    /// Replaces the filter deciding which spans become Sentry spans.
+    pub fn span_filter<F>(mut self, filter: F) -> Self
+    where
+        F: Fn(&Metadata<'_>) -> bool + Send + Sync + 'static,
+    {
+        self.span_filter = Box::new(filter);
+        self
+    }
+}
+
+impl<S> SentryLayer<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    /// The Sentry span of the nearest ancestor that has one.
+    fn parent_sentry_span(&self, id: &span::Id, ctx: &Context<'_, S>) -> Option<TransactionOrSpan> {
+        if LIVE_SPANS.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
+        let span = ctx.span(id)?;
+        let mut parent = span.parent();
+        while let Some(p) = parent {
+            if let Some(data) = p.extensions().get::<SentrySpan>() {
+                return Some(data.span.clone());
+            }
+            parent = p.parent();
+        }
+        None
+    }
+}
+
+impl<S> Layer<S> for SentryLayer<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_event(&self, event: &tracing_core::Event<'_>, ctx: Context<'_, S>) {
+        let metadata = event.metadata();
+        let action = (self.event_filter)(metadata);
+        if action == EventFilter::Ignore || is_sdk(metadata) {
+            return;
+        }
+        match action {
+            EventFilter::Ignore => {}
+            EventFilter::Breadcrumb => sentry_core::add_breadcrumb(|| breadcrumb_from_event(event)),
+            EventFilter::Event => {
+                let mut sentry_event = event_from_event(event);
+                if let Some(scope) = ctx.event_scope(event) {
+                    let names: Vec<Value> =
+                        scope.from_root().map(|s| Value::from(s.name())).collect();
+                    if !names.is_empty() {
+                        sentry_event
+                            .extra
+                            .insert("spans".to_owned(), Value::Array(names));
+                    }
+                }
+                sentry_core::capture_event(sentry_event);
+            }
+        }
+    }
+
+    fn on_new_span(&self, attrs: &span::Attributes<'_>, id: &span::Id, ctx: Context<'_, S>) {
+        let metadata = attrs.metadata();
+        if !(self.span_filter)(metadata) {
+            return;
+        }
+        let parent = match self.parent_sentry_span(id, &ctx) {
+            Some(p) => p,
+            None => match Hub::with_current(|hub| hub.active_span()) {
+                Some(p) => p,
+                None => return,
+            },
+        };
+        if !parent.is_sampled() || is_sdk(metadata) {
+            return;
+        }
+        let mut visitor = FieldVisitor::default();
+        attrs.record(&mut visitor);
+        let take = |fields: &mut Map, key: &str| match fields.remove(key) {
+            Some(Value::String(s)) => Some(s),
+            Some(other) => Some(other.to_string()),
+            None => None,
+        };
+        let op =
+            take(&mut visitor.fields, "sentry.op").unwrap_or_else(|| metadata.name().to_owned());
+        let description = take(&mut visitor.fields, "sentry.description")
+            .unwrap_or_else(|| metadata.name().to_owned());
+        let child = parent.start_child(&op, &description);
+        if let Some(message) = visitor.message {
+            child.set_data("message", Value::String(message));
+        }
+        for (key, value) in visitor.fields.into_iter().chain(location(metadata)) {
+            child.set_data(&key, value);
+        }
+        let Some(span) = ctx.span(id) else {
+            return;
+        };
+        span.extensions_mut().insert(SentrySpan {
+            span: child.into(),
+            entered: Vec::new(),
+        });
+        LIVE_SPANS.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn on_record(&self, id: &span::Id, values: &span::Record<'_>, ctx: Context<'_, S>) {
+        if LIVE_SPANS.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let Some(span) = ctx.span(id) else {
+            return;
+        };
+        let extensions = span.extensions();
+        let Some(data) = extensions.get::<SentrySpan>() else {
+            return;
+        };
+        let mut visitor = FieldVisitor::default();
+        values.record(&mut visitor);
+        if let Some(message) = visitor.message {
+            data.span.set_data("message", Value::String(message));
+        }
+        for (key, value) in visitor.fields {
+            data.span.set_data(&key, value);
+        }
+    }
+
+    fn on_enter(&self, id: &span::Id, ctx: Context<'_, S>) {
+        if LIVE_SPANS.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let Some(span) = ctx.span(id) else {
+            return;
+        };
+        let mut extensions = span.extensions_mut();
+        let Some(data) = extensions.get_mut::<SentrySpan>() else {
+            return;
+        };
+        let hub = Hub::current();
+        let previous = hub.configure_scope(|scope| {
+            let previous = scope.get_span();
+            scope.set_span(Some(data.span.clone()));
+            previous
+        });
+        data.entered.push((hub, previous));
+    }
+
+    fn on_exit(&self, id: &span::Id, ctx: Context<'_, S>) {
+        if LIVE_SPANS.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let Some(span) = ctx.span(id) else {
+            return;
+        };
+        let mut extensions = span.extensions_mut();
+        let Some(data) = extensions.get_mut::<SentrySpan>() else {
+            return;
+        };
+        if let Some((hub, previous)) = data.entered.pop() {
+            hub.configure_scope(|scope| scope.set_span(previous));
+        }
+    }
+
+    fn on_close(&self, id: span::Id, ctx: Context<'_, S>) {
+        if LIVE_SPANS.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let Some(span) = ctx.span(&id) else {
+            return;
+        };
+        let Some(mut data) = span.extensions_mut().remove::<SentrySpan>() else {
+            return;
+        };
+        LIVE_SPANS.fetch_sub(1, Ordering::Relaxed);
+        // A span closed while still entered (leaked guard): restore anyway.
+        while let Some((hub, previous)) = data.entered.pop() {
+            hub.configure_scope(|scope| scope.set_span(previous));
+        }
+        data.span.finish();
+    }
+}

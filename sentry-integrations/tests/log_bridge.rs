@@ -1,0 +1,223 @@
+//! The `log` bridge: records become breadcrumbs and events, and still reach
+//! the destination logger.
+
+#![cfg(feature = "log")]
+
+use std::sync::{Arc, Mutex, Once};
+
+use log::{Level as LogLevel, LevelFilter, Log, Metadata, Record};
+use sentry_core::protocol::Level;
+use sentry_core::test::with_captured_events;
+use sentry_integrations::log::{LogFilter, SentryLogger};
+
+/// A destination logger that keeps what it is given (like env_logger would
+/// print it), enabled from `Info` up.
+#[derive(Clone, Default)]
+struct Recorder(Arc<Mutex<Vec<String>>>);
+
+impl Log for Recorder {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        metadata.level() <= LogLevel::Info
+    }
+
+    fn log(&self, record: &Record<'_>) {
+        if let Ok(mut lines) = self.0.lock() {
+            lines.push(format!(
+                "{} {}: {}",
+                record.level(),
+                record.target(),
+                record.args()
+            ));
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+impl Recorder {
+    fn lines(&self) -> Vec<String> {
+        self.0.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+}
+
+fn log_to(logger: &dyn Log, level: LogLevel, target: &str, args: std::fmt::Arguments<'_>) {
+    logger.log(
+        &Record::builder()
+            .args(args)
+            .level(level)
+            .target(target)
+            .module_path_static(Some("app::billing"))
+            .file_static(Some("src/billing.rs"))
+            .line(Some(42))
+            .build(),
+    );
+}
+
+#[test]
+fn info_and_warn_become_breadcrumbs_and_error_becomes_an_event() {
+    let dest = Recorder::default();
+    let logger = SentryLogger::with_dest(dest.clone());
+    let events = with_captured_events(|| {
+        log_to(
+            &logger,
+            LogLevel::Debug,
+            "app::db",
+            format_args!("query took 2ms"),
+        );
+        log_to(
+            &logger,
+            LogLevel::Info,
+            "app::http",
+            format_args!("GET /cart"),
+        );
+        log_to(
+            &logger,
+            LogLevel::Warn,
+            "app::cache",
+            format_args!("cache miss for {}", "cart:7"),
+        );
+        log_to(
+            &logger,
+            LogLevel::Error,
+            "app::billing",
+            format_args!("payment {} failed", 991),
+        );
+    });
+
+    assert_eq!(events.len(), 1);
+    let event = &events[0];
+    assert_eq!(event.level, Level::Error);
+    assert_eq!(event.logger.as_deref(), Some("app::billing"));
+    assert_eq!(event.title(), "payment 991 failed");
+    assert_eq!(event.extra["log"]["file"], "src/billing.rs");
+    assert_eq!(event.extra["log"]["line"], 42);
+    assert_eq!(event.extra["log"]["module_path"], "app::billing");
+
+    let crumbs: Vec<_> = event
+        .breadcrumbs
+        .values
+        .iter()
+        .map(|b| {
+            (
+                b.ty.as_str(),
+                b.category.as_deref(),
+                b.level,
+                b.message.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        crumbs,
+        [
+            ("log", Some("app::http"), Level::Info, Some("GET /cart")),
+            (
+                "log",
+                Some("app::cache"),
+                Level::Warning,
+                Some("cache miss for cart:7")
+            ),
+        ]
+    );
+
+    // The destination still gets what it is enabled for, Sentry or not.
+    assert_eq!(
+        dest.lines(),
+        [
+            "INFO app::http: GET /cart",
+            "WARN app::cache: cache miss for cart:7",
+            "ERROR app::billing: payment 991 failed",
+        ]
+    );
+}
+
+#[test]
+fn a_custom_filter_decides_what_becomes_an_event() {
+    let logger = SentryLogger::new().filter(|md| match md.level() {
+        LogLevel::Error | LogLevel::Warn => LogFilter::Event,
+        _ => LogFilter::Ignore,
+    });
+    let events = with_captured_events(|| {
+        log_to(&logger, LogLevel::Info, "app", format_args!("ignored"));
+        log_to(&logger, LogLevel::Warn, "app", format_args!("disk at 91%"));
+    });
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].level, Level::Warning);
+    assert_eq!(events[0].title(), "disk at 91%");
+    assert!(events[0].breadcrumbs.values.is_empty());
+}
+
+#[test]
+fn the_sdk_own_records_are_not_reported() {
+    let dest = Recorder::default();
+    let logger = SentryLogger::with_dest(dest.clone());
+    let events = with_captured_events(|| {
+        log_to(
+            &logger,
+            LogLevel::Error,
+            "sentry_transport::worker",
+            format_args!("send failed"),
+        );
+        std::thread::scope(|s| {
+            std::thread::Builder::new()
+                .name("sentry-transport".into())
+                .spawn_scoped(s, || {
+                    log_to(
+                        &logger,
+                        LogLevel::Error,
+                        "hyper::proto",
+                        format_args!("connection reset"),
+                    );
+                })
+                .map(|h| h.join())
+                .ok();
+        });
+    });
+    assert!(events.is_empty());
+    assert_eq!(dest.lines().len(), 2, "the destination still logs them");
+}
+
+#[test]
+fn enabled_is_the_union_of_sentry_and_the_destination() {
+    let logger = SentryLogger::with_dest(Recorder::default()).filter(|md| {
+        if md.level() == LogLevel::Trace {
+            LogFilter::Breadcrumb
+        } else {
+            LogFilter::Ignore
+        }
+    });
+    let md = |level| Metadata::builder().level(level).target("x").build();
+    assert!(logger.enabled(&md(LogLevel::Trace)), "Sentry wants it");
+    assert!(
+        logger.enabled(&md(LogLevel::Info)),
+        "the destination wants it"
+    );
+    assert!(!logger.enabled(&md(LogLevel::Debug)), "nobody wants it");
+}
+
+/// The installed logger is process-global: install it once for this file.
+fn install_global(dest: Recorder) {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        log::set_boxed_logger(Box::new(SentryLogger::with_dest(dest))).expect("no other logger");
+        log::set_max_level(LevelFilter::Info);
+    });
+}
+
+#[test]
+fn the_log_macros_reach_sentry_through_the_installed_logger() {
+    let dest = Recorder::default();
+    install_global(dest.clone());
+    let events = with_captured_events(|| {
+        log::info!(target: "app::auth", "user {} logged in", 7);
+        log::debug!("too detailed for the default max level");
+        log::error!(target: "app::auth", "token store unavailable");
+    });
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].title(), "token store unavailable");
+    let crumb = &events[0].breadcrumbs.values[0];
+    assert_eq!(crumb.category.as_deref(), Some("app::auth"));
+    assert_eq!(crumb.message.as_deref(), Some("user 7 logged in"));
+    assert!(dest
+        .lines()
+        .contains(&"INFO app::auth: user 7 logged in".to_owned()));
+}

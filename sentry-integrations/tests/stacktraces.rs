@@ -1,0 +1,215 @@
+//! Stack traces through the event pipeline: in-app rules from the client
+//! options, `attach_stacktrace`, and errors carrying a std backtrace.
+
+#![cfg(feature = "backtrace")]
+
+use std::sync::Arc;
+
+use sentry_core::protocol::{Event, Exception, Frame, Level, Stacktrace};
+use sentry_core::test::with_captured_events_options;
+use sentry_core::{capture_event, capture_message, ClientOptions};
+use sentry_integrations::backtrace::{fill_module, StacktraceIntegration};
+
+fn options() -> ClientOptions {
+    ClientOptions {
+        integrations: vec![Arc::new(StacktraceIntegration::new())],
+        ..Default::default()
+    }
+}
+
+fn frame(function: &str, abs_path: Option<&str>) -> Frame {
+    let mut f = Frame {
+        function: Some(function.to_owned()),
+        abs_path: abs_path.map(str::to_owned),
+        ..Default::default()
+    };
+    fill_module(&mut f);
+    f
+}
+
+/// An event with one exception whose frames are the given functions.
+fn event_with_frames(frames: Vec<Frame>) -> Event {
+    Event {
+        exception: vec![Exception {
+            ty: "Error".into(),
+            stacktrace: Some(Stacktrace {
+                frames,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }]
+        .into(),
+        ..Default::default()
+    }
+}
+
+fn in_app_flags(options: ClientOptions, frames: Vec<Frame>) -> Vec<(String, Option<bool>)> {
+    let events = with_captured_events_options(
+        || {
+            capture_event(event_with_frames(frames));
+        },
+        options,
+    );
+    events[0].exception.values[0]
+        .stacktrace
+        .as_ref()
+        .map(|st| {
+            st.frames
+                .iter()
+                .map(|f| (f.function.clone().unwrap_or_default(), f.in_app))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn default_rules_mark_std_runtimes_the_sdk_and_registry_crates_as_not_in_app() {
+    let flags = in_app_flags(
+        options(),
+        vec![
+            frame("_start", None),
+            frame("std::rt::lang_start_internal", Some("/rustc/abc/library/std/src/rt.rs")),
+            frame("tokio::runtime::Runtime::block_on", None),
+            frame("futures_util::future::FutureExt::poll_unpin", None),
+            frame("<myapp::Server as core::ops::Drop>::drop", None),
+            frame(
+                "serde_json::de::from_str",
+                Some("/home/ci/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/serde_json-1.0.140/src/de.rs"),
+            ),
+            frame("sentry_core::api::capture_event", None),
+            frame("myapp::handlers::checkout", Some("/srv/app/src/handlers.rs")),
+        ],
+    );
+    let expected = [
+        ("_start", false),
+        ("std::rt::lang_start_internal", false),
+        ("tokio::runtime::Runtime::block_on", false),
+        ("futures_util::future::FutureExt::poll_unpin", false),
+        ("<myapp::Server as core::ops::Drop>::drop", true),
+        ("serde_json::de::from_str", false),
+        ("sentry_core::api::capture_event", false),
+        ("myapp::handlers::checkout", true),
+    ];
+    let expected: Vec<_> = expected
+        .iter()
+        .map(|(f, v)| (f.to_string(), Some(*v)))
+        .collect();
+    assert_eq!(flags, expected);
+}
+
+#[test]
+fn include_and_exclude_options_override_the_defaults() {
+    let flags = in_app_flags(
+        ClientOptions {
+            in_app_include: vec!["tokio::runtime".into(), "serde_json".into()],
+            in_app_exclude: vec!["myapp::vendored".into()],
+            ..options()
+        },
+        vec![
+            frame("tokio::runtime::Runtime::block_on", None),
+            frame("tokio::net::TcpStream::connect", None),
+            frame(
+                "serde_json::de::from_str",
+                Some("/home/ci/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/serde_json-1.0.140/src/de.rs"),
+            ),
+            frame("myapp::vendored::zlib::inflate", None),
+            frame("myapp::main", None),
+        ],
+    );
+    let flags: Vec<_> = flags.into_iter().map(|(_, v)| v).collect();
+    assert_eq!(
+        flags,
+        [Some(true), Some(false), Some(true), Some(false), Some(true)]
+    );
+}
+
+#[test]
+fn frames_that_already_have_in_app_keep_it() {
+    let mut f = frame("std::thread::spawn", None);
+    f.in_app = Some(true);
+    let flags = in_app_flags(options(), vec![f]);
+    assert_eq!(flags[0].1, Some(true));
+}
+
+#[inline(never)]
+fn report_slow_query() {
+    capture_message("slow query", Level::Warning);
+}
+
+#[test]
+fn attach_stacktrace_adds_the_capture_site_to_messages() {
+    let events = with_captured_events_options(
+        report_slow_query,
+        ClientOptions {
+            attach_stacktrace: true,
+            ..options()
+        },
+    );
+    let thread = &events[0].threads.values[0];
+    assert!(thread.current);
+    let frames = &thread.stacktrace.as_ref().expect("stack trace").frames;
+    let last = frames.last().expect("frames");
+    assert_eq!(
+        last.function.as_deref(),
+        Some("stacktraces::report_slow_query")
+    );
+    assert_eq!(last.in_app, Some(true));
+    // The SDK frames between the capture call and the stack capture are gone
+    // (the test harness's `with_captured_events_options` stays below it).
+    let sdk_on_top = frames
+        .iter()
+        .rev()
+        .take_while(|f| f.function.as_deref() != Some("stacktraces::report_slow_query"))
+        .count();
+    assert_eq!(sdk_on_top, 0);
+}
+
+#[test]
+fn without_attach_stacktrace_messages_have_no_stack() {
+    let events = with_captured_events_options(report_slow_query, options());
+    assert!(events[0].threads.values.is_empty());
+    assert!(events[0].stacktrace.is_none());
+}
+
+#[derive(Debug)]
+struct ConfigError {
+    backtrace: std::backtrace::Backtrace,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("missing key `port`")
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[inline(never)]
+fn load_config() -> Result<(), ConfigError> {
+    Err(ConfigError {
+        backtrace: std::backtrace::Backtrace::force_capture(),
+    })
+}
+
+#[test]
+fn an_error_carrying_a_std_backtrace_gets_it_as_its_stack_trace() {
+    let events = with_captured_events_options(
+        || {
+            if let Err(e) = load_config() {
+                sentry_integrations::backtrace::capture_error_with_backtrace(&e, &e.backtrace);
+            }
+        },
+        ClientOptions::default(),
+    );
+    let exc = &events[0].exception.values[0];
+    assert_eq!(exc.ty, "ConfigError");
+    let frames = &exc.stacktrace.as_ref().expect("stack trace").frames;
+    let last = frames.last().expect("frames");
+    assert_eq!(last.function.as_deref(), Some("stacktraces::load_config"));
+    assert_eq!(last.in_app, Some(true));
+    assert!(last
+        .filename
+        .as_deref()
+        .is_some_and(|f| f.ends_with("tests/stacktraces.rs")));
+    assert!(last.lineno.is_some() && last.colno.is_some());
+}

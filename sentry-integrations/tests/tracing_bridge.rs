@@ -1,0 +1,220 @@
+//! The `tracing` bridge: events become breadcrumbs or events, spans become
+//! Sentry spans inside an active transaction.
+
+#![cfg(feature = "tracing")]
+
+use std::fmt;
+
+use sentry_core::performance::{start_transaction, TransactionContext};
+use sentry_core::protocol::Level;
+use sentry_core::test::{
+    events_of, transactions_of, with_captured_envelopes_options, with_captured_events,
+};
+use sentry_core::{ClientOptions, Hub};
+use sentry_integrations::tracing::{layer, EventFilter};
+use tracing_subscriber::prelude::*;
+
+fn with_layer<R>(f: impl FnOnce() -> R) -> R {
+    let subscriber = tracing_subscriber::registry().with(layer());
+    tracing::subscriber::with_default(subscriber, f)
+}
+
+#[derive(Debug)]
+struct StoreError(std::io::Error);
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("cannot save the order")
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+#[test]
+fn info_and_warn_are_breadcrumbs_error_is_an_event() {
+    let events = with_captured_events(|| {
+        with_layer(|| {
+            tracing::debug!("not recorded");
+            tracing::info!(target: "app::http", method = "GET", status = 200u64, "request done");
+            tracing::warn!(target: "app::cache", hit = false, "cache miss");
+            tracing::error!(target: "app::orders", order_id = 77, "order failed");
+        })
+    });
+    assert_eq!(events.len(), 1);
+    let event = &events[0];
+    assert_eq!(event.level, Level::Error);
+    assert_eq!(event.logger.as_deref(), Some("app::orders"));
+    assert_eq!(event.title(), "order failed");
+    assert_eq!(event.extra["fields"]["order_id"], 77);
+    assert!(event.extra["location"]["code.filepath"]
+        .as_str()
+        .is_some_and(|f| f.ends_with("tracing_bridge.rs")));
+
+    let crumbs = &event.breadcrumbs.values;
+    assert_eq!(crumbs.len(), 2);
+    assert_eq!(crumbs[0].category.as_deref(), Some("app::http"));
+    assert_eq!(crumbs[0].level, Level::Info);
+    assert_eq!(crumbs[0].message.as_deref(), Some("request done"));
+    assert_eq!(crumbs[0].data["method"], "GET");
+    assert_eq!(crumbs[0].data["status"], 200);
+    assert_eq!(crumbs[1].level, Level::Warning);
+    assert_eq!(crumbs[1].data["hit"], false);
+}
+
+#[test]
+fn an_error_field_becomes_the_exception_chain() {
+    let events = with_captured_events(|| {
+        with_layer(|| {
+            let err = StoreError(std::io::Error::other("disk full"));
+            tracing::error!(error = &err as &dyn std::error::Error, "saving failed");
+        })
+    });
+    let chain = &events[0].exception.values;
+    assert_eq!(chain.len(), 2);
+    assert_eq!(chain[0].value.as_deref(), Some("disk full"));
+    assert_eq!(chain[1].ty, "StoreError");
+    assert_eq!(chain[1].value.as_deref(), Some("cannot save the order"));
+    assert_eq!(
+        events[0]
+            .logentry
+            .as_ref()
+            .and_then(|l| l.formatted.as_deref()),
+        Some("saving failed")
+    );
+}
+
+#[test]
+fn events_inside_spans_name_their_spans() {
+    let events = with_captured_events(|| {
+        with_layer(|| {
+            let _outer = tracing::info_span!("checkout").entered();
+            let _inner = tracing::info_span!("charge_card").entered();
+            tracing::error!("declined");
+        })
+    });
+    assert_eq!(
+        events[0].extra["spans"],
+        serde_json::json!(["checkout", "charge_card"])
+    );
+}
+
+#[test]
+fn a_custom_event_filter_is_used() {
+    let events = with_captured_events(|| {
+        let subscriber = tracing_subscriber::registry().with(layer().event_filter(|md| {
+            if *md.level() == tracing::Level::WARN {
+                EventFilter::Event
+            } else {
+                EventFilter::Ignore
+            }
+        }));
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!("ignored");
+            tracing::warn!("now an event");
+            tracing::error!("ignored too");
+        })
+    });
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].level, Level::Warning);
+    assert!(events[0].breadcrumbs.values.is_empty());
+}
+
+#[test]
+fn spans_become_children_of_the_active_transaction_with_their_fields() {
+    let envelopes = with_captured_envelopes_options(
+        || {
+            with_layer(|| {
+                let tx = start_transaction(TransactionContext::new("POST /orders", "http.server"));
+                Hub::current().configure_scope(|s| s.set_span(Some(tx.clone().into())));
+                {
+                    let load = tracing::info_span!("load_cart", cart_id = 7, user = "u1");
+                    let _entered = load.enter();
+                    {
+                        let query = tracing::info_span!(
+                            "db.query",
+                            "sentry.op" = "db",
+                            rows = tracing::field::Empty
+                        );
+                        let _q = query.enter();
+                        query.record("rows", 3);
+                        tracing::error!("inside the query");
+                    }
+                    // Below the span filter: not a Sentry span.
+                    let _ignored = tracing::debug_span!("parse_row").entered();
+                }
+                Hub::current().configure_scope(|s| s.set_span(None));
+                tx.finish();
+            })
+        },
+        ClientOptions {
+            traces_sample_rate: 1.0,
+            ..Default::default()
+        },
+    );
+    let txs = transactions_of(&envelopes);
+    assert_eq!(txs.len(), 1);
+    let spans = &txs[0].spans;
+    assert_eq!(spans.len(), 2, "{spans:#?}");
+    let load = spans
+        .iter()
+        .find(|s| s.op.as_deref() == Some("load_cart"))
+        .expect("load_cart span");
+    let query = spans
+        .iter()
+        .find(|s| s.op.as_deref() == Some("db"))
+        .expect("db span");
+    assert_eq!(load.description.as_deref(), Some("load_cart"));
+    assert_eq!(load.data["cart_id"], 7);
+    assert_eq!(load.data["user"], "u1");
+    assert!(load.data.contains_key("code.filepath"));
+    assert_eq!(query.description.as_deref(), Some("db.query"));
+    assert_eq!(query.data["rows"], 3);
+    assert_eq!(query.parent_span_id, Some(load.span_id));
+    assert!(load.timestamp.is_some() && query.timestamp.is_some());
+
+    // The event inside the query span carries its trace context.
+    let events = events_of(&envelopes);
+    let sentry_core::protocol::Context::Trace(trace) = &events[0].contexts["trace"] else {
+        panic!("a trace context");
+    };
+    assert_eq!(trace.span_id, query.span_id);
+    assert_eq!(trace.trace_id, txs[0].contexts_trace_id());
+}
+
+#[test]
+fn without_a_sampled_transaction_spans_record_nothing() {
+    let envelopes = with_captured_envelopes_options(
+        || {
+            with_layer(|| {
+                let tx = start_transaction(TransactionContext::new("GET /", "http.server"));
+                Hub::current().configure_scope(|s| s.set_span(Some(tx.clone().into())));
+                let _s = tracing::info_span!("work").entered();
+                tracing::info!("inside");
+                drop(_s);
+                tx.finish();
+            })
+        },
+        ClientOptions {
+            traces_sample_rate: 0.0,
+            ..Default::default()
+        },
+    );
+    assert!(transactions_of(&envelopes).is_empty());
+}
+
+trait TraceId {
+    fn contexts_trace_id(&self) -> sentry_core::protocol::TraceId;
+}
+
+impl TraceId for sentry_core::protocol::Transaction {
+    fn contexts_trace_id(&self) -> sentry_core::protocol::TraceId {
+        match self.contexts.get("trace") {
+            Some(sentry_core::protocol::Context::Trace(t)) => t.trace_id,
+            _ => panic!("a transaction has a trace context"),
+        }
+    }
+}
