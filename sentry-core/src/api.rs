@@ -19,7 +19,21 @@ use crate::scope::Scope;
 #[must_use = "when the guard is dropped the client is closed"]
 pub struct ClientInitGuard(Option<Arc<Client>>);
 
+impl std::fmt::Debug for ClientInitGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientInitGuard")
+            .field("enabled", &self.is_enabled())
+            .finish()
+    }
+}
+
 impl ClientInitGuard {
+    /// A guard with no client: what `init` returns when the options are
+    /// invalid. Dropping it does nothing.
+    pub fn disabled() -> Self {
+        ClientInitGuard(None)
+    }
+
     /// Whether the client will send anything.
     pub fn is_enabled(&self) -> bool {
         self.0.as_ref().is_some_and(|c| c.is_enabled())
@@ -74,6 +88,12 @@ pub fn init(options: ClientOptions) -> ClientInitGuard {
             ClientInitGuard(None)
         }
     }
+}
+
+/// Whether the current hub has a client that sends. Costs one atomic load
+/// when no client was ever bound.
+pub fn is_enabled() -> bool {
+    hub::any_client() && Hub::with_current(|hub| hub.client().is_some_and(|c| c.is_enabled()))
 }
 
 /// Captures an event; returns its id (nil when not sent).

@@ -4,10 +4,10 @@ use std::any::Any;
 use std::cell::Cell;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::RwLock;
 use uuid::Uuid;
 
 use crate::envelope::{Envelope, EnvelopeItem};
@@ -65,7 +65,9 @@ impl Drop for DepthGuard {
 /// ```
 pub struct Client {
     options: ClientOptions,
-    transport: RwLock<Option<Arc<dyn Transport>>>,
+    /// Set once at creation; `closed` turns it off. No lock on the hot path.
+    transport: Option<Arc<dyn Transport>>,
+    closed: AtomicBool,
     scrubber: Scrubber,
     sdk_info: ClientSdkInfo,
     app_session: AppSession,
@@ -88,6 +90,40 @@ macro_rules! sdk_debug {
             eprintln!("[sentry] {}", format_args!($($arg)*));
         }
     };
+}
+
+/// Moves the event out of its box, leaving an empty placeholder that costs no
+/// allocation, so the box can be refilled with what a callback returns.
+fn take_event(event: &mut Event) -> Event {
+    let placeholder = Event {
+        event_id: Uuid::nil(),
+        platform: String::new(),
+        timestamp: crate::protocol::Timestamp::from_secs_f64(0.0),
+        level: crate::protocol::Level::Error,
+        fingerprint: Vec::new(),
+        culprit: None,
+        transaction: None,
+        message: None,
+        logentry: None,
+        logger: None,
+        modules: Default::default(),
+        server_name: None,
+        release: None,
+        dist: None,
+        environment: None,
+        user: None,
+        request: None,
+        contexts: Default::default(),
+        breadcrumbs: Default::default(),
+        exception: Default::default(),
+        stacktrace: None,
+        threads: Default::default(),
+        tags: Default::default(),
+        extra: Default::default(),
+        sdk: None,
+        other: Default::default(),
+    };
+    std::mem::replace(event, placeholder)
 }
 
 fn panic_message(payload: &(dyn Any + Send)) -> &str {
@@ -115,10 +151,14 @@ impl Client {
             .map(|factory| factory.create_transport(&options));
         let scrubber = Scrubber::new(options.deny_keys.iter());
         let mut sdk_info = ClientSdkInfo::this_sdk();
-        sdk_info.integrations = integrations.iter().map(|i| i.name().to_owned()).collect();
+        sdk_info.integrations = integrations
+            .iter()
+            .map(|i| std::borrow::Cow::Borrowed(i.name()))
+            .collect();
         Client {
             options,
-            transport: RwLock::new(transport),
+            transport,
+            closed: AtomicBool::new(false),
             scrubber,
             sdk_info,
             app_session: AppSession::default(),
@@ -147,7 +187,7 @@ impl Client {
     /// Whether captures go anywhere (a transport exists and the client is not
     /// closed).
     pub fn is_enabled(&self) -> bool {
-        self.transport.read().is_some()
+        self.transport().is_some()
     }
 
     /// The SDK info written into events.
@@ -155,8 +195,13 @@ impl Client {
         &self.sdk_info
     }
 
-    fn transport(&self) -> Option<Arc<dyn Transport>> {
-        self.transport.read().clone()
+    #[inline]
+    fn transport(&self) -> Option<&Arc<dyn Transport>> {
+        if self.closed.load(Ordering::Acquire) {
+            None
+        } else {
+            self.transport.as_ref()
+        }
     }
 
     fn discard(&self, reason: DiscardReason, category: DataCategory) {
@@ -201,6 +246,12 @@ impl Client {
     /// nil id when the event was not sent (disabled client, sampled out,
     /// dropped by a hook).
     pub fn capture_event(&self, event: Event, scope: Option<&Scope>) -> Uuid {
+        self.capture_boxed(Box::new(event), scope)
+    }
+
+    /// [`Client::capture_event`] for an event already on the heap: the
+    /// pipeline works on it in place instead of moving a kilobyte around.
+    pub(crate) fn capture_boxed(&self, event: Box<Event>, scope: Option<&Scope>) -> Uuid {
         let Some(transport) = self.transport() else {
             return Uuid::nil();
         };
@@ -215,7 +266,7 @@ impl Client {
             transport.record_discard(DiscardReason::SampleRate, DataCategory::Error, 1);
             return Uuid::nil();
         }
-        let Some(event) = self.prepare_event(event, scope) else {
+        let Some(event) = self.prepare_boxed(event, scope) else {
             return Uuid::nil();
         };
         let id = event.event_id;
@@ -232,7 +283,7 @@ impl Client {
                 rs.note_error(crashed);
             }
         }
-        envelope.add_item(EnvelopeItem::event(event));
+        envelope.add_item(EnvelopeItem::boxed_event(event));
         if let Some(scope) = scope {
             for attachment in scope.attachments() {
                 envelope.add_item(EnvelopeItem::attachment(attachment));
@@ -244,7 +295,11 @@ impl Client {
 
     /// Fills defaults, applies the scope, runs processors, `before_send` and
     /// scrubbing. `None` means the event was dropped (and counted).
-    pub fn prepare_event(&self, mut event: Event, scope: Option<&Scope>) -> Option<Event> {
+    pub fn prepare_event(&self, event: Event, scope: Option<&Scope>) -> Option<Event> {
+        self.prepare_boxed(Box::new(event), scope).map(|e| *e)
+    }
+
+    fn prepare_boxed(&self, mut event: Box<Event>, scope: Option<&Scope>) -> Option<Box<Event>> {
         let o = &self.options;
         if event.release.is_none() {
             event.release = o.release.as_deref().map(str::to_owned);
@@ -262,11 +317,17 @@ impl Client {
             event.sdk = Some(self.sdk_info.clone());
         }
         let cat = DataCategory::Error;
+        let mut scrubbed_crumbs = 0;
         if let Some(scope) = scope {
-            event = scope.apply_to_event(event, o.max_breadcrumbs)?;
+            let own = event.breadcrumbs.len();
+            scope.apply_in_place(&mut event, o.max_breadcrumbs);
+            // Scope breadcrumbs were scrubbed when they were added.
+            scrubbed_crumbs = event.breadcrumbs.len().saturating_sub(own);
             for processor in scope.event_processors() {
-                match self.guarded("an event processor", cat.clone(), || Some(processor(event))) {
-                    Some(Some(e)) => event = e,
+                match self.guarded("an event processor", cat.clone(), || {
+                    Some(processor(take_event(&mut event)))
+                }) {
+                    Some(Some(e)) => *event = e,
                     Some(None) => {
                         self.discard(DiscardReason::EventProcessor, cat);
                         return None;
@@ -278,9 +339,9 @@ impl Client {
         for integration in &o.integrations {
             let name = integration.name();
             match self.guarded(name, cat.clone(), || {
-                Some(integration.process_event(event, o))
+                Some(integration.process_event(take_event(&mut event), o))
             }) {
-                Some(Some(e)) => event = e,
+                Some(Some(e)) => *event = e,
                 Some(None) => {
                     sdk_debug!(self, "integration {name} dropped an event");
                     self.discard(DiscardReason::EventProcessor, cat);
@@ -290,8 +351,10 @@ impl Client {
             }
         }
         if let Some(before_send) = &o.before_send {
-            match self.guarded("before_send", cat.clone(), || Some(before_send(event))) {
-                Some(Some(e)) => event = e,
+            match self.guarded("before_send", cat.clone(), || {
+                Some(before_send(take_event(&mut event)))
+            }) {
+                Some(Some(e)) => *event = e,
                 Some(None) => {
                     self.discard(DiscardReason::BeforeSend, cat);
                     return None;
@@ -299,7 +362,12 @@ impl Client {
                 None => return None,
             }
         }
-        pii::scrub_event(&self.scrubber, &mut event, o.send_default_pii);
+        pii::scrub_event(
+            &self.scrubber,
+            &mut event,
+            o.send_default_pii,
+            scrubbed_crumbs,
+        );
         Some(event)
     }
 
@@ -403,8 +471,10 @@ impl Client {
         }
         self.flusher.stop();
         self.flush_session_aggregates();
-        let transport = self.transport.write().take();
-        match transport {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return true;
+        }
+        match &self.transport {
             Some(t) => t.shutdown(timeout.unwrap_or(self.options.shutdown_timeout)),
             None => true,
         }

@@ -555,7 +555,12 @@ impl EnvelopeItem {
     /// assert_eq!(parsed.items[0].headers.ty.as_str(), "event");
     /// ```
     pub fn event(event: Event) -> Self {
-        Self::typed(ItemType::Event, ItemPayload::Event(Box::new(event)))
+        Self::boxed_event(Box::new(event))
+    }
+
+    /// An `event` item from an event already on the heap.
+    pub fn boxed_event(event: Box<Event>) -> Self {
+        Self::typed(ItemType::Event, ItemPayload::Event(event))
     }
 
     /// A `transaction` item.

@@ -26,6 +26,10 @@ static GLOBAL_CLIENT: ArcSwapOption<Client> = ArcSwapOption::const_empty();
 /// every API call returns at once: this is the "no client" fast path.
 static ANY_CLIENT: AtomicBool = AtomicBool::new(false);
 
+/// Stands in for a scope taken out by `configure_scope` (shared, so taking
+/// one out allocates nothing).
+static EMPTY_SCOPE: LazyLock<Arc<Scope>> = LazyLock::new(Arc::default);
+
 static MAIN_HUB: LazyLock<Arc<Hub>> =
     LazyLock::new(|| Arc::new(Hub::new_inheriting(Scope::default())));
 
@@ -200,12 +204,6 @@ impl Hub {
         }
     }
 
-    fn client_and_scope(&self) -> Option<(Arc<Client>, Arc<Scope>)> {
-        let stack = self.stack.read();
-        let top = stack.last()?;
-        Some((top.client()?, top.scope.clone()))
-    }
-
     /// A snapshot of the top scope.
     pub fn top_scope(&self) -> Arc<Scope> {
         self.stack
@@ -216,21 +214,52 @@ impl Hub {
     }
 
     /// Changes the top scope.
+    ///
+    /// The scope is taken out of the hub while `f` runs, so no lock is held
+    /// during user code (which may call back into the hub); it is put back
+    /// afterwards, also when `f` panics.
     pub fn configure_scope<R>(&self, f: impl FnOnce(&mut Scope) -> R) -> R {
-        // Work on a private copy so no lock is held while user code runs
-        // (user code may call back into the hub).
-        let mut scope = {
+        struct PutBack<'a> {
+            hub: &'a Hub,
+            scope: Arc<Scope>,
+        }
+        impl Drop for PutBack<'_> {
+            fn drop(&mut self) {
+                if let Some(top) = self.hub.stack.write().last_mut() {
+                    std::mem::swap(&mut top.scope, &mut self.scope);
+                }
+            }
+        }
+        let scope = {
             let mut stack = self.stack.write();
             match stack.last_mut() {
-                Some(top) => std::mem::take(&mut top.scope),
+                Some(top) => std::mem::replace(&mut top.scope, EMPTY_SCOPE.clone()),
                 None => Arc::default(),
             }
         };
-        let result = f(Arc::make_mut(&mut scope));
-        if let Some(top) = self.stack.write().last_mut() {
-            top.scope = scope;
+        let mut put_back = PutBack { hub: self, scope };
+        f(Arc::make_mut(&mut put_back.scope))
+    }
+
+    /// Calls `f` with the client and a snapshot of the top scope, resolving
+    /// an inherited client without touching its reference count.
+    fn with_client_and_scope<R>(&self, f: impl FnOnce(&Client, &Scope) -> R) -> Option<R> {
+        let (bound, scope) = {
+            let stack = self.stack.read();
+            let top = stack.last()?;
+            let bound = match &top.binding {
+                Binding::Inherit => None,
+                Binding::Bound(c) => Some(c.clone()?),
+            };
+            (bound, top.scope.clone())
+        };
+        match bound {
+            Some(client) => Some(f(&client, &scope)),
+            None => {
+                let global = GLOBAL_CLIENT.load();
+                Some(f(global.as_deref()?, &scope))
+            }
         }
-        result
     }
 
     /// Pushes a copy of the top scope; the layer is popped when the guard drops.
@@ -260,10 +289,14 @@ impl Hub {
 
     /// Captures an event through the client with the top scope applied.
     pub fn capture_event(&self, event: Event) -> Uuid {
-        let Some((client, scope)) = self.client_and_scope() else {
-            return Uuid::nil();
-        };
-        let id = client.capture_event(event, Some(&scope));
+        self.capture_boxed(|| Box::new(event))
+    }
+
+    /// Builds the event only when a client is bound.
+    fn capture_boxed(&self, event: impl FnOnce() -> Box<Event>) -> Uuid {
+        let id = self
+            .with_client_and_scope(|client, scope| client.capture_boxed(event(), Some(scope)))
+            .unwrap_or_else(Uuid::nil);
         if !id.is_nil() {
             *self.last_event_id.lock() = Some(id);
         }
@@ -272,45 +305,32 @@ impl Hub {
 
     /// Captures a message.
     pub fn capture_message(&self, message: &str, level: Level) -> Uuid {
-        if self.client().is_none() {
-            return Uuid::nil();
-        }
-        self.capture_event(crate::capture::event_from_message(message, level))
+        self.capture_boxed(|| Box::new(crate::capture::event_from_message(message, level)))
     }
 
     /// Captures an error with its `source()` chain.
     pub fn capture_error(&self, error: &(dyn std::error::Error + 'static)) -> Uuid {
-        if self.client().is_none() {
-            return Uuid::nil();
-        }
-        self.capture_event(crate::capture::event_from_error(error))
+        self.capture_boxed(|| Box::new(crate::capture::event_from_error(error)))
     }
 
     /// Adds breadcrumbs to the top scope (after `before_breadcrumb` and
     /// scrubbing). Without a client nothing is evaluated.
     pub fn add_breadcrumb<B: IntoBreadcrumbs>(&self, breadcrumb: B) {
-        let Some(client) = self.client() else {
-            return;
-        };
-        let max = client.options().max_breadcrumbs;
-        if max == 0 {
-            return;
-        }
-        let prepared: Vec<Breadcrumb> = breadcrumb
-            .into_breadcrumbs()
-            .into_iter()
-            .filter_map(|b| client.prepare_breadcrumb(b))
-            .collect();
-        if prepared.is_empty() {
-            return;
-        }
-        let mut stack = self.stack.write();
-        if let Some(top) = stack.last_mut() {
-            let scope = Arc::make_mut(&mut top.scope);
-            for b in prepared {
-                scope.add_breadcrumb_raw(b, max);
+        self.with_client_and_scope(|client, _| {
+            let max = client.options().max_breadcrumbs;
+            if max == 0 {
+                return;
             }
-        }
+            for b in breadcrumb.into_breadcrumbs() {
+                // User code runs here, outside any lock.
+                let Some(b) = client.prepare_breadcrumb(b) else {
+                    continue;
+                };
+                if let Some(top) = self.stack.write().last_mut() {
+                    Arc::make_mut(&mut top.scope).add_breadcrumb_raw(b, max);
+                }
+            }
+        });
     }
 
     /// The id of the last event this hub sent.
@@ -341,30 +361,36 @@ impl Drop for ScopeGuard {
 /// Things that can be added as breadcrumbs: a breadcrumb, a list, an option,
 /// or a closure producing any of those (only called when a client is bound).
 pub trait IntoBreadcrumbs {
+    /// What the breadcrumbs come out as.
+    type Output: IntoIterator<Item = Breadcrumb>;
     /// The breadcrumbs.
-    fn into_breadcrumbs(self) -> Vec<Breadcrumb>;
+    fn into_breadcrumbs(self) -> Self::Output;
 }
 
 impl IntoBreadcrumbs for Breadcrumb {
-    fn into_breadcrumbs(self) -> Vec<Breadcrumb> {
-        vec![self]
+    type Output = Option<Breadcrumb>;
+    fn into_breadcrumbs(self) -> Option<Breadcrumb> {
+        Some(self)
     }
 }
 
 impl IntoBreadcrumbs for Vec<Breadcrumb> {
+    type Output = Vec<Breadcrumb>;
     fn into_breadcrumbs(self) -> Vec<Breadcrumb> {
         self
     }
 }
 
 impl IntoBreadcrumbs for Option<Breadcrumb> {
-    fn into_breadcrumbs(self) -> Vec<Breadcrumb> {
-        self.into_iter().collect()
+    type Output = Option<Breadcrumb>;
+    fn into_breadcrumbs(self) -> Option<Breadcrumb> {
+        self
     }
 }
 
 impl<F: FnOnce() -> I, I: IntoBreadcrumbs> IntoBreadcrumbs for F {
-    fn into_breadcrumbs(self) -> Vec<Breadcrumb> {
+    type Output = I::Output;
+    fn into_breadcrumbs(self) -> I::Output {
         self().into_breadcrumbs()
     }
 }

@@ -42,7 +42,7 @@ pub mod transport;
 
 pub use api::{
     add_breadcrumb, capture_error, capture_event, capture_message, configure_scope, flush, init,
-    last_event_id, try_init, with_scope, ClientInitGuard,
+    is_enabled, last_event_id, try_init, with_scope, ClientInitGuard,
 };
 pub use capture::{
     event_from_error, event_from_message, exceptions_from_error, parse_type_from_debug,

@@ -13,8 +13,14 @@ use crate::protocol::{
 };
 use crate::scrub::{scrub_headers_without_pii, Scrubber};
 
-/// Scrubs an event in place.
-pub(crate) fn scrub_event(s: &Scrubber, event: &mut Event, send_default_pii: bool) {
+/// Scrubs an event in place. The first `clean_breadcrumbs` breadcrumbs came
+/// from the scope and were scrubbed when added, so they are skipped.
+pub(crate) fn scrub_event(
+    s: &Scrubber,
+    event: &mut Event,
+    send_default_pii: bool,
+    clean_breadcrumbs: usize,
+) {
     if let Some(user) = &mut event.user {
         scrub_user(s, user, send_default_pii);
     }
@@ -25,7 +31,7 @@ pub(crate) fn scrub_event(s: &Scrubber, event: &mut Event, send_default_pii: boo
     for ctx in event.contexts.values_mut() {
         scrub_context(s, ctx);
     }
-    for b in &mut event.breadcrumbs.values {
+    for b in event.breadcrumbs.values.iter_mut().skip(clean_breadcrumbs) {
         scrub_breadcrumb(s, b);
     }
     for exc in &mut event.exception.values {
@@ -162,7 +168,7 @@ mod tests {
                 "stacktrace": {"frames": [{"function": "f", "vars": {"passwd": "p", "i": 1}}]}}]
         }))
         .expect("event");
-        scrub_event(&Scrubber::default(), &mut event, false);
+        scrub_event(&Scrubber::default(), &mut event, false, 0);
         let v = serde_json::to_value(&event).expect("json");
         assert_eq!(v["user"], json!({"id": "7"}));
         assert_eq!(v["request"].get("cookies"), None);
@@ -208,7 +214,7 @@ mod tests {
         let mut extra = Map::new();
         extra.insert("password".into(), json!("x"));
         event.extra = extra;
-        scrub_event(&Scrubber::default(), &mut event, true);
+        scrub_event(&Scrubber::default(), &mut event, true, 0);
         let user = event.user.expect("user");
         assert_eq!(user.email.as_deref(), Some("a@b.c"));
         assert_eq!(user.ip_address.as_deref(), Some("1.2.3.4"));

@@ -202,6 +202,11 @@ impl Scope {
     /// scope breadcrumbs come before the event's own. Event processors are not
     /// run here (the client runs them, guarding against panics).
     pub fn apply_to_event(&self, mut event: Event, max_breadcrumbs: usize) -> Option<Event> {
+        self.apply_in_place(&mut event, max_breadcrumbs);
+        Some(event)
+    }
+
+    pub(crate) fn apply_in_place(&self, event: &mut Event, max_breadcrumbs: usize) {
         if let Some(level) = self.level {
             event.level = level;
         }
@@ -237,7 +242,6 @@ impl Scope {
             }
             event.breadcrumbs.values = all;
         }
-        Some(event)
     }
 
     /// Applies tags, extra, user, contexts and the transaction name to a

@@ -46,10 +46,7 @@ fn message_carries_scope_data_and_client_defaults() {
     assert_eq!(e.transaction.as_deref(), Some("checkout"));
     assert_eq!(e.release.as_deref(), Some("shop@1.2.3"));
     assert_eq!(e.environment.as_deref(), Some("staging"));
-    assert_eq!(
-        e.sdk.as_ref().map(|s| s.name.as_str()),
-        Some("sentry.rust.lite")
-    );
+    assert_eq!(e.sdk.as_ref().map(|s| &*s.name), Some("sentry.rust.lite"));
 }
 
 #[derive(Debug)]
@@ -448,4 +445,21 @@ fn future_keeps_its_hub_across_polls() {
     });
     assert_eq!(events[0].tags.get("task").map(String::as_str), Some("a"));
     assert!(!events[1].tags.contains_key("task"));
+}
+
+#[test]
+fn a_panic_inside_configure_scope_keeps_the_scope() {
+    let hub = Arc::new(Hub::new(None, Scope::default()));
+    hub.configure_scope(|s| s.set_tag("kept", "yes"));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        hub.configure_scope(|s| {
+            s.set_tag("half", "done");
+            panic!("user code failed");
+        })
+    }));
+    assert!(result.is_err());
+    hub.configure_scope(|s| {
+        assert_eq!(s.tags()["kept"], "yes");
+        assert_eq!(s.tags()["half"], "done");
+    });
 }

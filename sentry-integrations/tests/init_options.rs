@@ -119,8 +119,6 @@ fn init_installs_a_client_with_the_defaults_and_the_given_transport() {
 #[cfg(feature = "http-transport")]
 #[test]
 fn an_invalid_dsn_leaves_the_sdk_disabled() {
-    let err = sentry_integrations::try_init("https://example.com")
-        .err()
-        .expect("invalid DSN");
+    let err = sentry_integrations::try_init("https://example.com").expect_err("invalid DSN");
     assert!(err.to_string().starts_with("invalid DSN"), "{err}");
 }

@@ -1,5 +1,7 @@
 //! Information about the SDK that sent an event.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use super::lenient::Map;
@@ -8,9 +10,9 @@ use super::lenient::Map;
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ClientSdkPackage {
     /// `source:identifier`, e.g. `cargo:sentry-core`.
-    pub name: String,
+    pub name: Cow<'static, str>,
     /// The package version.
-    pub version: String,
+    pub version: Cow<'static, str>,
 }
 
 /// The `sdk` interface: name, version, integrations and packages.
@@ -24,13 +26,13 @@ pub struct ClientSdkPackage {
 pub struct ClientSdkInfo {
     /// e.g. `sentry.python`.
     #[serde(default)]
-    pub name: String,
+    pub name: Cow<'static, str>,
     /// The SDK version.
     #[serde(default)]
-    pub version: String,
+    pub version: Cow<'static, str>,
     /// Enabled integrations.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub integrations: Vec<String>,
+    pub integrations: Vec<Cow<'static, str>>,
     /// Packages that make up the SDK.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub packages: Vec<ClientSdkPackage>,
@@ -43,16 +45,14 @@ impl ClientSdkInfo {
     /// The name this SDK reports itself as.
     pub const NAME: &'static str = "sentry.rust.lite";
 
-    /// This SDK's own info.
+    /// This SDK's own info. (Packages are left out: every event carries
+    /// this, and cloning it must not allocate.)
     pub fn this_sdk() -> Self {
         ClientSdkInfo {
-            name: Self::NAME.to_owned(),
-            version: env!("CARGO_PKG_VERSION").to_owned(),
+            name: Cow::Borrowed(Self::NAME),
+            version: Cow::Borrowed(env!("CARGO_PKG_VERSION")),
             integrations: Vec::new(),
-            packages: vec![ClientSdkPackage {
-                name: "cargo:sentry-core".to_owned(),
-                version: env!("CARGO_PKG_VERSION").to_owned(),
-            }],
+            packages: Vec::new(),
             other: Map::new(),
         }
     }
