@@ -241,6 +241,23 @@ impl Hub {
         f(Arc::make_mut(&mut put_back.scope))
     }
 
+    /// Calls `f` with the client, resolving an inherited client without
+    /// touching its reference count. No scope snapshot is held, so `f` may
+    /// change the scope without copying it.
+    fn with_client<R>(&self, f: impl FnOnce(&Client) -> R) -> Option<R> {
+        let bound = {
+            let stack = self.stack.read();
+            match &stack.last()?.binding {
+                Binding::Inherit => None,
+                Binding::Bound(c) => Some(c.clone()?),
+            }
+        };
+        match bound {
+            Some(client) => Some(f(&client)),
+            None => Some(f(GLOBAL_CLIENT.load().as_deref()?)),
+        }
+    }
+
     /// Calls `f` with the client and a snapshot of the top scope, resolving
     /// an inherited client without touching its reference count.
     fn with_client_and_scope<R>(&self, f: impl FnOnce(&Client, &Scope) -> R) -> Option<R> {
@@ -316,7 +333,7 @@ impl Hub {
     /// Adds breadcrumbs to the top scope (after `before_breadcrumb` and
     /// scrubbing). Without a client nothing is evaluated.
     pub fn add_breadcrumb<B: IntoBreadcrumbs>(&self, breadcrumb: B) {
-        self.with_client_and_scope(|client, _| {
+        self.with_client(|client| {
             let max = client.options().max_breadcrumbs;
             if max == 0 {
                 return;
