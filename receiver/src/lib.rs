@@ -1,4 +1,32 @@
 //! The receiver: accepts envelopes from any Sentry SDK, groups errors into
 //! issues and stores them in SQLite.
+//!
+//! Modules, in the order a request meets them:
+//!
+//! * [`server`] — hyper on tokio: routing, CORS, connection limits and
+//!   timeouts, streamed body reading.
+//! * [`ingest`] — authentication, decoding, limits, envelope framing,
+//!   normalisation, grouping.
+//! * [`grouping`] — issue fingerprints.
+//! * [`store`] — SQLite (WAL) with one writer thread and pooled readers.
+//! * [`cli`] and [`config`] — the `receiver` binary's options.
+//! * [`testing`] — an embeddable [`testing::TestServer`] for tests.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let server = receiver::testing::TestServer::start();
+//! println!("send events to {}", server.dsn());
+//! # Ok(()) }
+//! ```
 
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod config;
+// Grouping has its own owner; its lints are its own.
+#[allow(missing_docs)]
 pub mod grouping;
+pub mod ingest;
+pub mod server;
+pub mod store;
+pub mod testing;

@@ -1,9 +1,12 @@
-//! The receiver binary. Not built yet: ingestion is the next issue.
+//! The `receiver` binary: parses the command line and hands over to the
+//! library (see `receiver::cli`).
+
+use clap::Parser;
 
 fn main() {
-    eprintln!(
-        "receiver: not implemented yet. The SDK crates (sentry-core) work today; \
-         the receiver lands with its own issue. Run `cargo test --workspace` to see what works."
-    );
-    std::process::exit(2);
+    let cli = receiver::cli::Cli::parse();
+    if let Err(e) = receiver::cli::run(cli) {
+        eprintln!("receiver: {e}");
+        std::process::exit(1);
+    }
 }

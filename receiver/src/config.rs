@@ -1,0 +1,164 @@
+//! Receiver configuration: where to listen, where the database lives, and the
+//! limits and timeouts that protect the server.
+//!
+//! Every field has a documented default chosen so that `receiver` with no
+//! arguments is useful (PROTOCOL.md §3 and §11 give the reference values):
+//!
+//! ```
+//! use receiver::config::Config;
+//! let config = Config::default();
+//! assert_eq!(config.addr.to_string(), "127.0.0.1:8000");
+//! assert_eq!(config.db_path.to_str(), Some("receiver.sqlite"));
+//! assert_eq!(config.path_prefix, "/");
+//! ```
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use sentry_core::protocol::Timestamp;
+
+use crate::ingest::limits::Limits;
+
+/// The default database file (relative to the working directory).
+pub const DEFAULT_DB: &str = "receiver.sqlite";
+
+/// Everything the server needs to run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Listen address (default `127.0.0.1:8000`; port 0 picks a free port).
+    pub addr: SocketAddr,
+    /// SQLite database file (default `./receiver.sqlite`), created if missing.
+    pub db_path: PathBuf,
+    /// Path prefix in front of `api/…` (default `/`). A DSN like
+    /// `http://key@host/sentry/7` makes SDKs post to `/sentry/api/7/envelope/`,
+    /// which needs the prefix `/sentry/`. Always starts and ends with `/`.
+    pub path_prefix: String,
+    /// Request size limits.
+    pub limits: Limits,
+    /// Connection and read timeouts.
+    pub timeouts: Timeouts,
+    /// Maximum simultaneously open connections (default 512). Further
+    /// connections wait in the kernel's accept queue.
+    pub max_connections: usize,
+    /// Storage tuning.
+    pub store: StoreConfig,
+    /// The clock used to stamp and normalise incoming data.
+    pub clock: Clock,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            db_path: PathBuf::from(DEFAULT_DB),
+            path_prefix: "/".to_owned(),
+            limits: Limits::default(),
+            timeouts: Timeouts::default(),
+            max_connections: 512,
+            store: StoreConfig::default(),
+            clock: Clock::System,
+        }
+    }
+}
+
+impl Config {
+    /// Sets the path prefix, normalising it to start and end with `/`
+    /// (`sentry` → `/sentry/`, empty → `/`).
+    pub fn with_path_prefix(mut self, prefix: &str) -> Self {
+        self.path_prefix = normalize_prefix(prefix);
+        self
+    }
+}
+
+/// Normalises a path prefix so it starts and ends with `/`, with runs of `/`
+/// collapsed.
+///
+/// ```
+/// use receiver::config::normalize_prefix;
+/// assert_eq!(normalize_prefix(""), "/");
+/// assert_eq!(normalize_prefix("sentry"), "/sentry/");
+/// assert_eq!(normalize_prefix("//a//b/"), "/a/b/");
+/// ```
+pub fn normalize_prefix(prefix: &str) -> String {
+    let mut out = String::from("/");
+    for segment in prefix.split('/').filter(|s| !s.is_empty()) {
+        out.push_str(segment);
+        out.push('/');
+    }
+    out
+}
+
+/// Timeouts that bound how long a client may hold resources.
+#[derive(Debug, Clone)]
+pub struct Timeouts {
+    /// Time allowed to send a complete request head, also the idle timeout
+    /// of a kept-alive connection (default 10 s).
+    pub header_read: Duration,
+    /// Longest pause between two body chunks (default 10 s).
+    pub body_idle: Duration,
+    /// Time allowed to send a whole body (default 60 s).
+    pub body_total: Duration,
+    /// How long a request waits for a full write queue before 503 (default 5 s).
+    pub queue_wait: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            header_read: Duration::from_secs(10),
+            body_idle: Duration::from_secs(10),
+            body_total: Duration::from_secs(60),
+            queue_wait: Duration::from_secs(5),
+        }
+    }
+}
+
+/// How the store writes.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// Most jobs committed in one transaction (default 256).
+    pub batch_max: usize,
+    /// Capacity of the writer's queue in jobs (default 1024).
+    pub queue_capacity: usize,
+    /// `synchronous=FULL` (default, `true`): a commit survives power loss.
+    /// `false` selects `NORMAL`, which still survives a process crash.
+    pub fsync_every_commit: bool,
+    /// zstd level for stored event payloads (default 3).
+    pub compression_level: i32,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            batch_max: 256,
+            queue_capacity: 1024,
+            fsync_every_commit: true,
+            compression_level: 3,
+        }
+    }
+}
+
+/// The time source for `received` stamps and timestamp normalisation.
+///
+/// Tests replaying recorded fixtures pin the clock to the recording time so
+/// that time-window rules (sessions older than 5 days are dropped) give the
+/// same result whenever the test runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub enum Clock {
+    /// The system clock.
+    #[default]
+    System,
+    /// Always this instant.
+    Fixed(Timestamp),
+}
+
+impl Clock {
+    /// The current time according to this clock.
+    pub fn now(&self) -> Timestamp {
+        match self {
+            Clock::System => Timestamp::now(),
+            Clock::Fixed(t) => *t,
+        }
+    }
+}

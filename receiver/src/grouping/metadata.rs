@@ -1,0 +1,136 @@
+//! Crash frame, issue title and culprit (PROTOCOL.md §10.2 and §10.5).
+
+use sentry_core::protocol::{Event, Exception, Frame};
+
+use super::normalize::{effective_in_app, strip_rust_hash};
+use super::strategies::message_text;
+
+/// The frame an error is attributed to (PROTOCOL.md §10.2): in the last
+/// exception's stack trace (else the top-level `stacktrace`, else the stack
+/// trace of the only thread), the newest frame with `in_app: true`, else the
+/// newest frame. `in_app` is taken after the built-in stack-trace rules
+/// (e.g. Rust `core::*` frames are never in-app), as Sentry stores it.
+///
+/// ```
+/// use receiver::grouping::crash_frame;
+/// use sentry_core::protocol::Event;
+///
+/// let event: Event = serde_json::from_str(r#"{"exception": {"values": [{
+///     "type": "E",
+///     "stacktrace": {"frames": [
+///         {"function": "main", "in_app": true},
+///         {"function": "lib_call", "in_app": false}
+///     ]}
+/// }]}}"#).unwrap();
+/// assert_eq!(crash_frame(&event).and_then(|f| f.function.as_deref()), Some("main"));
+/// ```
+pub fn crash_frame(event: &Event) -> Option<&Frame> {
+    fn non_empty(frames: Option<&Vec<Frame>>) -> Option<&Vec<Frame>> {
+        frames.filter(|f| !f.is_empty())
+    }
+    let frames = non_empty(
+        event
+            .exception
+            .values
+            .last()
+            .and_then(|e| e.stacktrace.as_ref())
+            .map(|s| &s.frames),
+    )
+    .or_else(|| non_empty(event.stacktrace.as_ref().map(|s| &s.frames)))
+    .or_else(|| match event.threads.values.as_slice() {
+        [only] => only.stacktrace.as_ref().map(|s| &s.frames),
+        _ => None,
+    })?;
+    let in_app = effective_in_app(frames, &event.platform);
+    frames
+        .iter()
+        .zip(in_app)
+        .rev()
+        .find_map(|(f, in_app)| in_app.then_some(f))
+        .or_else(|| frames.last())
+}
+
+fn is_synthetic(exc: &Exception) -> bool {
+    exc.mechanism.as_ref().and_then(|m| m.synthetic) == Some(true)
+}
+
+/// The main exception: the one exception-group handling picked, else the
+/// last one.
+pub(crate) fn main_exception(event: &Event, main_exception_id: Option<u64>) -> Option<&Exception> {
+    let values = &event.exception.values;
+    main_exception_id
+        .filter(|id| *id != 0)
+        .and_then(|id| {
+            values
+                .iter()
+                .find(|e| e.mechanism.as_ref().and_then(|m| m.exception_id) == Some(id))
+        })
+        .or_else(|| values.last())
+}
+
+/// The issue title: `Type: first line of value` for errors (`Error` when the
+/// type is missing; the crash function, else `<unknown>`, for synthetic
+/// exceptions), else the first line of the message, else
+/// `<unlabeled event>`.
+pub(crate) fn title(event: &Event, main_exception_id: Option<u64>) -> String {
+    if let Some(exc) = main_exception(event, main_exception_id) {
+        if is_synthetic(exc) {
+            return crash_frame(event)
+                .and_then(|f| f.function.as_deref())
+                .filter(|f| !f.is_empty())
+                .map_or_else(|| "<unknown>".to_owned(), |f| strip_rust_hash(f).to_owned());
+        }
+        let ty = if exc.ty.is_empty() { "Error" } else { &exc.ty };
+        let value = exc
+            .value
+            .as_deref()
+            .map(str::trim_start)
+            .and_then(|v| v.lines().next())
+            .unwrap_or("");
+        return if value.is_empty() {
+            ty.to_owned()
+        } else {
+            format!("{ty}: {value}")
+        };
+    }
+    let message = event
+        .logentry
+        .as_ref()
+        .and_then(|l| l.formatted.as_deref().filter(|s| !s.trim().is_empty()))
+        .or_else(|| message_text(event))
+        .unwrap_or("");
+    match message.trim().lines().next() {
+        Some(line) if !line.is_empty() => line.to_owned(),
+        _ => "<unlabeled event>".to_owned(),
+    }
+}
+
+/// The culprit: the transaction, else the crash frame as
+/// `module-or-filename in function` (none for synthetic exceptions).
+pub(crate) fn culprit(event: &Event) -> Option<String> {
+    if let Some(t) = event
+        .transaction
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        return Some(t.to_owned());
+    }
+    if event.exception.values.last().is_some_and(is_synthetic) {
+        return None;
+    }
+    let frame = crash_frame(event)?;
+    fn non_empty(s: &Option<String>) -> Option<&str> {
+        s.as_deref().filter(|s| !s.is_empty())
+    }
+    let location = non_empty(&frame.module)
+        .or(non_empty(&frame.filename))
+        .or(non_empty(&frame.abs_path));
+    let function = non_empty(&frame.function).map(|f| strip_rust_hash(f.trim()));
+    match (location, function) {
+        (Some(l), Some(f)) => Some(format!("{l} in {f}")),
+        (Some(l), None) => Some(format!("{l} in ?")),
+        (None, Some(f)) => Some(f.to_owned()),
+        (None, None) => None,
+    }
+}

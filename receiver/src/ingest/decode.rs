@@ -1,0 +1,383 @@
+//! Request body decoding: `Content-Encoding` gzip, deflate, br, zstd or
+//! identity (PROTOCOL.md §3), streamed into a bounded buffer.
+//!
+//! Compressed chunks are fed to the decoder as they arrive, and the decoder
+//! writes into a [`BoundedSink`] that fails as soon as the decoded size would
+//! pass the limit. A decompression bomb therefore costs at most `limit` bytes
+//! of memory and the time to inflate them, never the whole bomb.
+//!
+//! ```
+//! use std::io::Write;
+//! use receiver::ingest::decode::{BodyDecoder, DecodeError, Encoding};
+//!
+//! let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+//! gz.write_all(&[b'a'; 10_000]).unwrap();
+//! let compressed = gz.finish().unwrap();
+//!
+//! let mut ok = BodyDecoder::new(Encoding::Gzip, 10_000).unwrap();
+//! ok.write(&compressed).unwrap();
+//! assert_eq!(ok.finish().unwrap().len(), 10_000);
+//!
+//! let mut bomb = BodyDecoder::new(Encoding::Gzip, 9_999).unwrap();
+//! let err = bomb.write(&compressed).and_then(|()| bomb.finish().map(drop)).unwrap_err();
+//! assert!(matches!(err, DecodeError::TooLarge { limit: 9_999 }));
+//! ```
+
+use std::fmt;
+use std::io::{self, Write};
+
+use hyper::header::HeaderValue;
+
+use super::IngestError;
+
+/// A request body encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// No encoding (also an empty header and the `UTF-8` old SDKs send).
+    Identity,
+    /// `gzip` or `x-gzip` (concatenated members are accepted).
+    Gzip,
+    /// `deflate`: zlib-wrapped (RFC 1950), not raw deflate.
+    Deflate,
+    /// `br`
+    Brotli,
+    /// `zstd`
+    Zstd,
+}
+
+impl Encoding {
+    /// Parses a `Content-Encoding` header. Unknown or stacked encodings
+    /// (`gzip, br`) are a 415.
+    pub fn from_header(value: Option<&HeaderValue>) -> Result<Encoding, IngestError> {
+        let Some(value) = value else {
+            return Ok(Encoding::Identity);
+        };
+        let text = value
+            .to_str()
+            .unwrap_or("\u{fffd}")
+            .trim()
+            .to_ascii_lowercase();
+        Ok(match text.as_str() {
+            "" | "identity" | "utf-8" => Encoding::Identity,
+            "gzip" | "x-gzip" => Encoding::Gzip,
+            "deflate" => Encoding::Deflate,
+            "br" => Encoding::Brotli,
+            "zstd" => Encoding::Zstd,
+            other => {
+                return Err(IngestError::UnsupportedEncoding {
+                    detail: format!(
+                        "unsupported Content-Encoding {other:?}: send one of gzip, deflate, br, \
+                         zstd or identity"
+                    ),
+                })
+            }
+        })
+    }
+}
+
+/// Why a body could not be decoded.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// The decoded body passed the limit.
+    #[error("the decoded body is larger than the limit of {limit} bytes")]
+    TooLarge {
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The compressed data is invalid.
+    #[error("failed to decode {encoding} body: {source}")]
+    Invalid {
+        /// The encoding.
+        encoding: EncodingName,
+        /// What the decoder said.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// The name of an encoding, for messages.
+#[derive(Debug, Clone, Copy)]
+pub struct EncodingName(pub Encoding);
+
+impl fmt::Display for EncodingName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.0 {
+            Encoding::Identity => "identity",
+            Encoding::Gzip => "gzip",
+            Encoding::Deflate => "deflate",
+            Encoding::Brotli => "br",
+            Encoding::Zstd => "zstd",
+        })
+    }
+}
+
+/// A growable buffer that refuses to grow past `limit`.
+#[derive(Debug)]
+pub struct BoundedSink {
+    buf: Vec<u8>,
+    limit: u64,
+    exceeded: bool,
+}
+
+impl BoundedSink {
+    /// An empty sink that accepts up to `limit` bytes.
+    pub fn new(limit: u64) -> Self {
+        BoundedSink {
+            buf: Vec::new(),
+            limit,
+            exceeded: false,
+        }
+    }
+
+    /// Whether a write was refused because of the limit.
+    pub fn exceeded(&self) -> bool {
+        self.exceeded
+    }
+
+    /// The bytes written so far.
+    pub fn into_inner(self) -> Vec<u8> {
+        self.buf
+    }
+}
+
+impl Write for BoundedSink {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if self.buf.len() as u64 + data.len() as u64 > self.limit {
+            self.exceeded = true;
+            return Err(io::Error::other("decoded size limit exceeded"));
+        }
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+enum Inner {
+    Identity(BoundedSink),
+    Gzip(flate2::write::MultiGzDecoder<BoundedSink>),
+    Deflate(flate2::write::ZlibDecoder<BoundedSink>),
+    Brotli(Box<brotli::DecompressorWriter<BoundedSink>>),
+    Zstd(zstd::stream::write::Decoder<'static, BoundedSink>),
+}
+
+/// A streaming body decoder with a decoded-size limit.
+pub struct BodyDecoder {
+    encoding: Encoding,
+    limit: u64,
+    inner: Inner,
+}
+
+impl fmt::Debug for BodyDecoder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BodyDecoder")
+            .field("encoding", &self.encoding)
+            .field("limit", &self.limit)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BodyDecoder {
+    /// A decoder for `encoding` whose output may be at most `limit` bytes.
+    pub fn new(encoding: Encoding, limit: u64) -> Result<Self, DecodeError> {
+        let sink = BoundedSink::new(limit);
+        let inner = match encoding {
+            Encoding::Identity => Inner::Identity(sink),
+            Encoding::Gzip => Inner::Gzip(flate2::write::MultiGzDecoder::new(sink)),
+            Encoding::Deflate => Inner::Deflate(flate2::write::ZlibDecoder::new(sink)),
+            Encoding::Brotli => {
+                Inner::Brotli(Box::new(brotli::DecompressorWriter::new(sink, 8192)))
+            }
+            Encoding::Zstd => {
+                Inner::Zstd(zstd::stream::write::Decoder::new(sink).map_err(|source| {
+                    DecodeError::Invalid {
+                        encoding: EncodingName(encoding),
+                        source,
+                    }
+                })?)
+            }
+        };
+        Ok(BodyDecoder {
+            encoding,
+            limit,
+            inner,
+        })
+    }
+
+    fn sink(&self) -> &BoundedSink {
+        match &self.inner {
+            Inner::Identity(s) => s,
+            Inner::Gzip(d) => d.get_ref(),
+            Inner::Deflate(d) => d.get_ref(),
+            Inner::Brotli(d) => d.get_ref(),
+            Inner::Zstd(d) => d.get_ref(),
+        }
+    }
+
+    fn map_err(&self, source: io::Error) -> DecodeError {
+        if self.sink().exceeded() {
+            DecodeError::TooLarge { limit: self.limit }
+        } else {
+            DecodeError::Invalid {
+                encoding: EncodingName(self.encoding),
+                source,
+            }
+        }
+    }
+
+    /// Feeds one chunk of the encoded body.
+    pub fn write(&mut self, chunk: &[u8]) -> Result<(), DecodeError> {
+        let result = match &mut self.inner {
+            Inner::Identity(s) => s.write_all(chunk),
+            Inner::Gzip(d) => d.write_all(chunk),
+            Inner::Deflate(d) => d.write_all(chunk),
+            Inner::Brotli(d) => d.write_all(chunk),
+            Inner::Zstd(d) => d.write_all(chunk),
+        };
+        result.map_err(|e| self.map_err(e))
+    }
+
+    /// Ends the stream and returns the decoded body.
+    pub fn finish(mut self) -> Result<Vec<u8>, DecodeError> {
+        let result = match &mut self.inner {
+            Inner::Identity(_) => Ok(()),
+            Inner::Gzip(d) => d.try_finish(),
+            Inner::Deflate(d) => d.try_finish(),
+            Inner::Brotli(d) => d.close(),
+            Inner::Zstd(d) => d.flush(),
+        };
+        if let Err(e) = result {
+            return Err(self.map_err(e));
+        }
+        let encoding = EncodingName(self.encoding);
+        match self.inner {
+            Inner::Identity(s) => Ok(s.into_inner()),
+            Inner::Gzip(d) => d
+                .finish()
+                .map(BoundedSink::into_inner)
+                .map_err(|source| DecodeError::Invalid { encoding, source }),
+            Inner::Deflate(d) => d
+                .finish()
+                .map(BoundedSink::into_inner)
+                .map_err(|source| DecodeError::Invalid { encoding, source }),
+            Inner::Brotli(d) => {
+                d.into_inner()
+                    .map(BoundedSink::into_inner)
+                    .map_err(|_| DecodeError::Invalid {
+                        encoding,
+                        source: io::Error::other("truncated brotli stream"),
+                    })
+            }
+            Inner::Zstd(d) => Ok(d.into_inner().into_inner()),
+        }
+    }
+}
+
+impl From<DecodeError> for IngestError {
+    fn from(e: DecodeError) -> Self {
+        match e {
+            DecodeError::TooLarge { .. } => IngestError::TooLarge {
+                detail: e.to_string(),
+            },
+            DecodeError::Invalid { .. } => IngestError::BadRequest {
+                detail: e.to_string(),
+            },
+        }
+    }
+}
+
+/// Decodes a whole buffer at once (tests and the store endpoint's
+/// base64+zlib path).
+pub fn decode_all(encoding: Encoding, data: &[u8], limit: u64) -> Result<Vec<u8>, DecodeError> {
+    let mut decoder = BodyDecoder::new(encoding, limit)?;
+    for chunk in data.chunks(16 * 1024) {
+        decoder.write(chunk)?;
+    }
+    decoder.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compress(encoding: Encoding, data: &[u8]) -> Vec<u8> {
+        match encoding {
+            Encoding::Identity => data.to_vec(),
+            Encoding::Gzip => {
+                let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                e.write_all(data).expect("gzip");
+                e.finish().expect("gzip")
+            }
+            Encoding::Deflate => {
+                let mut e =
+                    flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+                e.write_all(data).expect("zlib");
+                e.finish().expect("zlib")
+            }
+            Encoding::Brotli => {
+                let mut out = Vec::new();
+                {
+                    let mut w = brotli::CompressorWriter::new(&mut out, 4096, 4, 22);
+                    w.write_all(data).expect("br");
+                }
+                out
+            }
+            Encoding::Zstd => zstd::encode_all(data, 3).expect("zstd"),
+        }
+    }
+
+    const ALL: [Encoding; 5] = [
+        Encoding::Identity,
+        Encoding::Gzip,
+        Encoding::Deflate,
+        Encoding::Brotli,
+        Encoding::Zstd,
+    ];
+
+    #[test]
+    fn every_encoding_round_trips() {
+        let data: Vec<u8> = (0..50_000u32).flat_map(|i| i.to_le_bytes()).collect();
+        for enc in ALL {
+            let out = decode_all(enc, &compress(enc, &data), 1 << 20).expect("decode");
+            assert_eq!(out, data, "{enc:?}");
+        }
+    }
+
+    #[test]
+    fn bombs_stop_at_the_limit() {
+        let data = vec![0u8; 4 << 20];
+        for enc in ALL {
+            let err = decode_all(enc, &compress(enc, &data), 1 << 20).unwrap_err();
+            assert!(
+                matches!(err, DecodeError::TooLarge { .. }),
+                "{enc:?}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn garbage_is_invalid() {
+        for enc in [
+            Encoding::Gzip,
+            Encoding::Deflate,
+            Encoding::Brotli,
+            Encoding::Zstd,
+        ] {
+            let err = decode_all(enc, b"this is not compressed at all", 1 << 20).unwrap_err();
+            assert!(matches!(err, DecodeError::Invalid { .. }), "{enc:?}");
+        }
+    }
+
+    #[test]
+    fn header_values() {
+        let p = |s: &'static str| Encoding::from_header(Some(&HeaderValue::from_static(s)));
+        assert_eq!(p(" GZIP ").unwrap(), Encoding::Gzip);
+        assert_eq!(p("x-gzip").unwrap(), Encoding::Gzip);
+        assert_eq!(p("UTF-8").unwrap(), Encoding::Identity);
+        assert_eq!(p("").unwrap(), Encoding::Identity);
+        assert_eq!(p("gzip, br").unwrap_err().status().as_u16(), 415);
+        assert_eq!(p("compress").unwrap_err().status().as_u16(), 415);
+    }
+}

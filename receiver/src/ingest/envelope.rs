@@ -1,0 +1,377 @@
+//! From a parsed envelope to the records the writer stores.
+//!
+//! Event-class items (`event`, `transaction`, `feedback`) that cannot be
+//! parsed refuse the whole request (400): an SDK never sees a 200 for an
+//! event that is then dropped. Other items that fail their typed parsing are
+//! kept in `raw_items` with the reason, so nothing acknowledged is lost.
+//! Sessions outside the rules of PROTOCOL.md §7 are dropped silently, as
+//! Relay does. Unknown item types are kept raw and counted.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use uuid::Uuid;
+
+use sentry_core::envelope::{Envelope, EnvelopeItem, ItemType};
+use sentry_core::protocol::{Context, Event, Timestamp, UserReport};
+
+use super::normalize::{self, RequestContext, SessionDrop};
+use super::{group, IngestError};
+use crate::store::records::{
+    AttachmentRecord, BlobRecord, CheckInRecord, ClientReportRecord, EventRecord, FeedbackRecord,
+    IngestBatch, RawRecord, Record, SpanRecord, TransactionRecord,
+};
+use crate::store::{compress, StoreError};
+
+/// The result of turning an envelope into records.
+#[derive(Debug)]
+pub struct Prepared {
+    /// What to store.
+    pub batch: IngestBatch,
+    /// The id to answer with (`{"id": …}`), if any.
+    pub event_id: Option<Uuid>,
+}
+
+fn compress_or_500(data: &[u8], level: i32) -> Result<Vec<u8>, IngestError> {
+    compress(data, level).map_err(|e: StoreError| IngestError::Unavailable {
+        detail: format!("could not compress payload: {e}"),
+    })
+}
+
+fn to_json(value: &impl serde::Serialize) -> Result<Vec<u8>, IngestError> {
+    serde_json::to_vec(value).map_err(|e| IngestError::Unavailable {
+        detail: format!("could not serialise normalised payload: {e}"),
+    })
+}
+
+/// Turns a whole envelope into an [`IngestBatch`] for `project_id`.
+pub fn prepare(
+    envelope: &Envelope,
+    project_id: i64,
+    ctx: &RequestContext,
+    compression_level: i32,
+) -> Result<Prepared, IngestError> {
+    let header_id = envelope.headers.event_id;
+    let header_id_hex = header_id.map(|id| id.simple().to_string());
+    let mut records = Vec::new();
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    let mut attachments = Vec::new();
+    let mut event_id = header_id;
+    let mut event_slot: Option<usize> = None;
+
+    for item in envelope.items() {
+        *counts
+            .entry(item.headers.ty.as_str().to_owned())
+            .or_default() += 1;
+        let payload = item.payload.as_raw().unwrap_or(&[]);
+        let raw = |error: Option<String>| -> Result<Record, IngestError> {
+            Ok(Record::Raw(RawRecord {
+                item_type: item.headers.ty.as_str().to_owned(),
+                event_id: header_id_hex.clone(),
+                headers: item_headers_json(item),
+                error,
+                payload: compress_or_500(payload, compression_level)?,
+            }))
+        };
+        match &item.headers.ty {
+            ItemType::Event => {
+                let event = normalize::event(payload, ctx, header_id)?;
+                event_id.get_or_insert(event.event_id);
+                event_slot = Some(records.len());
+                records.push(Record::Event(Box::new(event_record(
+                    &event,
+                    compression_level,
+                )?)));
+            }
+            ItemType::Transaction => {
+                let tx = normalize::transaction(payload, ctx, header_id)?;
+                event_id.get_or_insert(tx.event_id);
+                records.push(Record::Transaction(Box::new(transaction_record(
+                    &tx,
+                    compression_level,
+                )?)));
+            }
+            ItemType::Feedback => {
+                let event = normalize::event(payload, ctx, header_id)?;
+                event_id.get_or_insert(event.event_id);
+                match feedback_record(&event, compression_level)? {
+                    Some(record) => records.push(Record::Feedback(record)),
+                    None => records.push(raw(Some(
+                        "feedback without contexts.feedback.message".to_owned(),
+                    ))?),
+                }
+            }
+            ItemType::UserReport => match serde_json::from_slice::<UserReport>(payload) {
+                Ok(report) => records.push(Record::Feedback(FeedbackRecord {
+                    kind: "user_report",
+                    event_id: report.event_id.simple().to_string(),
+                    associated_event_id: Some(report.event_id.simple().to_string()),
+                    name: Some(report.name.clone()).filter(|s| !s.is_empty()),
+                    email: Some(report.email.clone()).filter(|s| !s.is_empty()),
+                    message: report.comments.clone(),
+                    payload: compress_or_500(payload, compression_level)?,
+                })),
+                Err(e) => records.push(raw(Some(format!("invalid user_report: {e}")))?),
+            },
+            ItemType::Attachment => attachments.push(AttachmentRecord {
+                event_id: header_id_hex.clone(),
+                filename: item
+                    .headers
+                    .filename
+                    .clone()
+                    .unwrap_or_else(|| "attachment".to_owned()),
+                content_type: item.headers.content_type.clone(),
+                attachment_type: item.headers.attachment_type.clone(),
+                data: payload.to_vec(),
+            }),
+            ItemType::Session => match normalize::session(payload, ctx) {
+                Ok(s) => records.push(Record::Session(s)),
+                Err(SessionDrop::Silently(_)) => {}
+                Err(SessionDrop::Malformed(reason)) => records.push(raw(Some(reason))?),
+            },
+            ItemType::Sessions => match normalize::aggregates(payload, ctx) {
+                Ok(buckets) => records.extend(buckets.into_iter().map(Record::SessionAggregate)),
+                Err(SessionDrop::Silently(_)) => {}
+                Err(SessionDrop::Malformed(reason)) => records.push(raw(Some(reason))?),
+            },
+            ItemType::ClientReport => match client_report(payload, ctx) {
+                Ok(rows) => records.extend(rows.into_iter().map(Record::ClientReport)),
+                Err(reason) => records.push(raw(Some(reason))?),
+            },
+            ItemType::CheckIn => match check_in(payload, compression_level) {
+                Ok(Some(record)) => records.push(Record::CheckIn(record)),
+                Ok(None) => records.push(raw(Some(
+                    "check_in needs monitor_slug and status".to_owned(),
+                ))?),
+                Err(reason) => records.push(raw(Some(reason))?),
+            },
+            ItemType::Log => records.push(Record::Log(blob(item, payload, compression_level)?)),
+            ItemType::Span => {
+                records.push(Record::SpanItem(blob(item, payload, compression_level)?))
+            }
+            _ => records.push(raw(None)?),
+        }
+    }
+
+    // Attachments belong to the envelope's event: stored with it (and
+    // skipped with it when the event is a duplicate), else on their own.
+    match event_slot.and_then(|i| records.get_mut(i)) {
+        Some(Record::Event(e)) => e.attachments = attachments,
+        _ => records.extend(attachments.into_iter().map(Record::Attachment)),
+    }
+
+    Ok(Prepared {
+        batch: IngestBatch {
+            project_id,
+            received: ctx.received.as_secs_f64(),
+            records,
+            item_counts: counts.into_iter().collect(),
+        },
+        event_id,
+    })
+}
+
+fn item_headers_json(item: &EnvelopeItem) -> String {
+    let mut map = item.headers.other.clone();
+    map.insert("type".to_owned(), Value::from(item.headers.ty.as_str()));
+    let fields = [
+        ("content_type", &item.headers.content_type),
+        ("filename", &item.headers.filename),
+        ("attachment_type", &item.headers.attachment_type),
+        ("platform", &item.headers.platform),
+    ];
+    for (k, v) in fields {
+        if let Some(v) = v {
+            map.insert(k.to_owned(), Value::from(v.clone()));
+        }
+    }
+    if let Some(n) = item.headers.item_count {
+        map.insert("item_count".to_owned(), Value::from(n));
+    }
+    if let Some(n) = item.headers.length {
+        map.insert("length".to_owned(), Value::from(n));
+    }
+    Value::Object(map).to_string()
+}
+
+fn blob(item: &EnvelopeItem, payload: &[u8], level: i32) -> Result<BlobRecord, IngestError> {
+    Ok(BlobRecord {
+        item_count: item
+            .headers
+            .item_count
+            .map(|n| n.min(i64::MAX as u64) as i64),
+        content_type: item.headers.content_type.clone(),
+        payload: compress_or_500(payload, level)?,
+    })
+}
+
+/// Builds the stored form of an error event: grouping, indexed columns and
+/// the compressed normalised JSON.
+pub fn event_record(event: &Event, level: i32) -> Result<EventRecord, IngestError> {
+    let grouping = group::group(event);
+    let json = to_json(event)?;
+    let is_error =
+        !event.exception.is_empty() || event.threads.values.iter().any(|t| t.stacktrace.is_some());
+    let trace_id = match event.contexts.get("trace") {
+        Some(Context::Trace(t)) => Some(t.trace_id.to_string()),
+        _ => None,
+    };
+    Ok(EventRecord {
+        event_id: event.event_id.simple().to_string(),
+        kind: if is_error { "error" } else { "default" }.to_owned(),
+        timestamp: event.timestamp.as_secs_f64(),
+        release: event.release.clone(),
+        environment: event.environment.clone(),
+        level: event.level.as_str().to_owned(),
+        title: grouping.title.clone(),
+        platform: Some(event.platform.clone()),
+        trace_id,
+        user_key: user_key(event),
+        payload: compress_or_500(&json, level)?,
+        grouping,
+        attachments: Vec::new(),
+    })
+}
+
+fn user_key(event: &Event) -> Option<String> {
+    let user = event.user.as_ref()?;
+    let pick = |prefix: &str, v: &Option<String>| {
+        v.as_deref()
+            .filter(|s| !s.is_empty())
+            .map(|s| format!("{prefix}:{s}"))
+    };
+    pick("id", &user.id)
+        .or_else(|| pick("email", &user.email))
+        .or_else(|| pick("username", &user.username))
+        .or_else(|| pick("ip", &user.ip_address))
+}
+
+fn transaction_record(
+    tx: &sentry_core::protocol::Transaction,
+    level: i32,
+) -> Result<TransactionRecord, IngestError> {
+    let json = to_json(tx)?;
+    let trace = match tx.contexts.get("trace") {
+        Some(Context::Trace(t)) => Some(t),
+        _ => None,
+    };
+    let trace_id = trace.map(|t| t.trace_id.to_string());
+    let spans = tx
+        .spans
+        .iter()
+        .map(|s| SpanRecord {
+            trace_id: if s.trace_id.is_nil() {
+                trace_id.clone().unwrap_or_else(|| s.trace_id.to_string())
+            } else {
+                s.trace_id.to_string()
+            },
+            span_id: s.span_id.to_string(),
+            parent_span_id: s.parent_span_id.map(|p| p.to_string()),
+            op: s.op.clone(),
+            description: s.description.clone(),
+            status: s.status.map(|st| st.as_str().to_owned()),
+            start: s.start_timestamp.as_secs_f64(),
+            end: s.timestamp.map(Timestamp::as_secs_f64),
+        })
+        .collect();
+    let end = tx.timestamp.unwrap_or(tx.start_timestamp);
+    Ok(TransactionRecord {
+        event_id: tx.event_id.simple().to_string(),
+        trace_id,
+        span_id: trace.map(|t| t.span_id.to_string()),
+        parent_span_id: trace.and_then(|t| t.parent_span_id.map(|p| p.to_string())),
+        name: tx.name.clone(),
+        op: trace.and_then(|t| t.op.clone()),
+        status: trace.and_then(|t| t.status.map(|s| s.as_str().to_owned())),
+        start: tx.start_timestamp.as_secs_f64(),
+        end: end.as_secs_f64(),
+        release: tx.release.clone(),
+        environment: tx.environment.clone(),
+        payload: compress_or_500(&json, level)?,
+        spans,
+    })
+}
+
+fn feedback_record(event: &Event, level: i32) -> Result<Option<FeedbackRecord>, IngestError> {
+    let Some(Context::Other(fb)) = event.contexts.get("feedback") else {
+        return Ok(None);
+    };
+    let text = |k: &str| fb.get(k).and_then(Value::as_str).map(str::to_owned);
+    let Some(message) = text("message") else {
+        return Ok(None);
+    };
+    let json = to_json(event)?;
+    Ok(Some(FeedbackRecord {
+        kind: "feedback",
+        event_id: event.event_id.simple().to_string(),
+        associated_event_id: text("associated_event_id"),
+        name: text("name"),
+        email: text("contact_email"),
+        message,
+        payload: compress_or_500(&json, level)?,
+    }))
+}
+
+fn client_report(payload: &[u8], ctx: &RequestContext) -> Result<Vec<ClientReportRecord>, String> {
+    let value: Value =
+        serde_json::from_slice(payload).map_err(|e| format!("invalid client_report JSON: {e}"))?;
+    let timestamp = match value.get("timestamp") {
+        None | Some(Value::Null) => ctx.received,
+        Some(t) => serde_json::from_value::<Timestamp>(t.clone())
+            .map_err(|e| format!("invalid client_report timestamp: {e}"))?,
+    };
+    let mut rows = Vec::new();
+    let lists = [
+        ("discarded_events", "discarded"),
+        ("rate_limited_events", "rate_limited"),
+        ("filtered_events", "filtered"),
+        ("filtered_sampling_events", "filtered_sampling"),
+    ];
+    for (key, outcome) in lists {
+        let Some(list) = value.get(key) else { continue };
+        let list = list
+            .as_array()
+            .ok_or_else(|| format!("client_report `{key}` is not a list"))?;
+        for entry in list {
+            let text = |k: &str| entry.get(k).and_then(Value::as_str).map(str::to_owned);
+            let (Some(reason), Some(category), Some(quantity)) = (
+                text("reason"),
+                text("category"),
+                entry.get("quantity").and_then(Value::as_u64),
+            ) else {
+                return Err(format!("invalid client_report entry in `{key}`: {entry}"));
+            };
+            rows.push(ClientReportRecord {
+                timestamp: timestamp.as_secs_f64(),
+                outcome: outcome.to_owned(),
+                reason,
+                category,
+                quantity: quantity.min(i64::MAX as u64) as i64,
+            });
+        }
+    }
+    Ok(rows)
+}
+
+fn check_in(payload: &[u8], level: i32) -> Result<Option<CheckInRecord>, String> {
+    let value: Value =
+        serde_json::from_slice(payload).map_err(|e| format!("invalid check_in JSON: {e}"))?;
+    let text = |k: &str| value.get(k).and_then(Value::as_str).map(str::to_owned);
+    let (Some(monitor_slug), Some(status)) = (text("monitor_slug"), text("status")) else {
+        return Ok(None);
+    };
+    let check_in_id = text("check_in_id")
+        .and_then(|s| Uuid::parse_str(&s).ok())
+        .unwrap_or_else(Uuid::new_v4)
+        .simple()
+        .to_string();
+    Ok(Some(CheckInRecord {
+        check_in_id,
+        monitor_slug,
+        status,
+        duration: value.get("duration").and_then(Value::as_f64),
+        release: text("release"),
+        environment: text("environment"),
+        payload: compress(payload, level).map_err(|e| e.to_string())?,
+    }))
+}

@@ -1,0 +1,329 @@
+//! Ingestion: everything between "the body has been read" and "the data is
+//! committed".
+//!
+//! The HTTP layer ([`crate::server`]) authenticates the request
+//! ([`auth`], [`Ingestor::authorize`]), enforces the body limits while it
+//! streams and decodes the body ([`decode`], [`limits`]) and then calls
+//! [`Ingestor::ingest`], which frames the envelope, checks per-item limits,
+//! normalises and groups ([`normalize`], [`envelope`]) and hands one batch
+//! to the store's writer. The reply is sent only after the writer has
+//! committed.
+
+pub mod auth;
+pub mod decode;
+pub mod envelope;
+mod group;
+pub mod keys;
+pub mod limits;
+pub mod normalize;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use hyper::StatusCode;
+use sentry_core::envelope::{Envelope, EnvelopeItem, ItemType};
+use sentry_core::protocol::Timestamp;
+use uuid::Uuid;
+
+use crate::config::Clock;
+use crate::store::{Store, StoreError, WriteOp, WriteResult};
+use auth::Auth;
+use limits::Limits;
+use normalize::RequestContext;
+
+pub use group::FALLBACK_HASH;
+
+/// Why a request was refused. Each variant maps to one HTTP status
+/// (PROTOCOL.md §4.1); the message becomes the JSON `detail`.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// 400 with a message.
+    #[error("{detail}")]
+    BadRequest {
+        /// What is wrong.
+        detail: String,
+    },
+    /// 400 with underlying causes.
+    #[error("{detail}")]
+    Invalid {
+        /// What is wrong.
+        detail: String,
+        /// The errors that led to it, outermost first.
+        causes: Vec<String>,
+    },
+    /// 401: missing or malformed authentication.
+    #[error("{detail}")]
+    Unauthorized {
+        /// What is wrong.
+        detail: String,
+    },
+    /// 403: unknown or disabled key or project, or a key of another project.
+    #[error("{detail}")]
+    Forbidden {
+        /// What is wrong.
+        detail: String,
+    },
+    /// 404: no such endpoint.
+    #[error("{detail}")]
+    NotFound {
+        /// What is wrong.
+        detail: String,
+    },
+    /// 405: wrong method.
+    #[error("{detail}")]
+    MethodNotAllowed {
+        /// What is wrong.
+        detail: String,
+    },
+    /// 408: the client was too slow sending the body.
+    #[error("{detail}")]
+    Timeout {
+        /// What is wrong.
+        detail: String,
+    },
+    /// 413: a size or count limit was passed.
+    #[error("{detail}")]
+    TooLarge {
+        /// What is wrong.
+        detail: String,
+    },
+    /// 415: unsupported `Content-Encoding`.
+    #[error("{detail}")]
+    UnsupportedEncoding {
+        /// What is wrong.
+        detail: String,
+    },
+    /// 503: the store could not take the data now (retry later).
+    #[error("{detail}")]
+    Unavailable {
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+impl IngestError {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            IngestError::BadRequest { .. } | IngestError::Invalid { .. } => StatusCode::BAD_REQUEST,
+            IngestError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            IngestError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            IngestError::NotFound { .. } => StatusCode::NOT_FOUND,
+            IngestError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            IngestError::Timeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            IngestError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            IngestError::UnsupportedEncoding { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            IngestError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The underlying causes, for the JSON `causes` list.
+    pub fn causes(&self) -> &[String] {
+        match self {
+            IngestError::Invalid { causes, .. } => causes,
+            _ => &[],
+        }
+    }
+
+    /// The JSON body: `{"detail": …, "causes": […]}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({"detail": self.to_string(), "causes": self.causes()})
+    }
+}
+
+impl From<StoreError> for IngestError {
+    fn from(e: StoreError) -> Self {
+        IngestError::Unavailable {
+            detail: format!("could not store the data: {e}"),
+        }
+    }
+}
+
+/// Which endpoint a request came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `POST /api/{project}/envelope/`
+    Envelope,
+    /// `POST /api/{project}/store/`
+    Store,
+}
+
+/// A request whose body has been read and decoded.
+#[derive(Debug)]
+pub struct IngestRequest {
+    /// The endpoint.
+    pub endpoint: Endpoint,
+    /// The project id from the URL.
+    pub project_id: u64,
+    /// The request's own authentication, already checked with
+    /// [`Ingestor::authorize`]; `None` to authenticate from the envelope
+    /// header `dsn`.
+    pub auth: Option<Auth>,
+    /// Whether `Content-Type` is `application/x-sentry-envelope`.
+    pub envelope_content_type: bool,
+    /// The decoded body.
+    pub body: Vec<u8>,
+    /// The peer's IP address (for `{{auto}}`).
+    pub client_ip: Option<String>,
+    /// The `Origin` header, else the origin of `Referer`.
+    pub origin: Option<String>,
+}
+
+/// The successful answer: the event id, if the request carried one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngestResponse {
+    /// `{"id": …}`; `None` answers `{}`.
+    pub event_id: Option<Uuid>,
+    /// What the writer did.
+    pub summary: crate::store::IngestSummary,
+}
+
+/// Ingestion state shared by all requests.
+#[derive(Debug, Clone)]
+pub struct Ingestor {
+    store: Store,
+    keys: Arc<keys::KeyCache>,
+    limits: Limits,
+    clock: Clock,
+    queue_wait: Duration,
+}
+
+impl Ingestor {
+    /// A new ingestor writing to `store`.
+    pub fn new(store: Store, limits: Limits, clock: Clock, queue_wait: Duration) -> Self {
+        Ingestor {
+            keys: Arc::new(keys::KeyCache::new(store.clone())),
+            store,
+            limits,
+            clock,
+            queue_wait,
+        }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Checks that the key exists, is enabled, belongs to the URL's project
+    /// and that the project allows `origin` (else 403). Returns the project
+    /// id.
+    pub async fn authorize(
+        &self,
+        auth: &Auth,
+        project_id: u64,
+        origin: Option<&str>,
+    ) -> Result<i64, IngestError> {
+        self.keys
+            .authorize(&auth.public_key, project_id, origin)
+            .await
+    }
+
+    /// Frames, validates, normalises, groups and stores a request body, and
+    /// returns once it is committed.
+    pub async fn ingest(&self, req: IngestRequest) -> Result<IngestResponse, IngestError> {
+        if req.body.iter().all(u8::is_ascii_whitespace) {
+            return Err(IngestError::BadRequest {
+                detail: "empty request body".to_owned(),
+            });
+        }
+        let envelope = if req.endpoint == Endpoint::Store && !req.envelope_content_type {
+            let json = store_body(&req.body, self.limits.max_event_size)?;
+            let mut envelope = Envelope::new();
+            envelope.add_item(EnvelopeItem::raw(ItemType::Event, json));
+            envelope
+        } else {
+            Envelope::parse(&req.body).map_err(|e| IngestError::Invalid {
+                detail: "invalid envelope".to_owned(),
+                causes: vec![e.to_string()],
+            })?
+        };
+
+        let project_id = match (&req.auth, envelope.headers.dsn.as_deref()) {
+            (Some(auth), dsn) => {
+                if let Some(dsn) = dsn {
+                    auth::cross_check_dsn(auth, req.project_id, dsn)?;
+                }
+                self.authorize(auth, req.project_id, req.origin.as_deref())
+                    .await?
+            }
+            (None, Some(dsn)) => {
+                let auth = auth::from_envelope_dsn(dsn)?;
+                if auth.project_id.as_deref() != Some(req.project_id.to_string().as_str()) {
+                    return Err(IngestError::BadRequest {
+                        detail: "public key/project id header mismatch between envelope and \
+                                 request"
+                            .to_owned(),
+                    });
+                }
+                self.authorize(&auth, req.project_id, req.origin.as_deref())
+                    .await?
+            }
+            (None, None) => {
+                return Err(IngestError::Unauthorized {
+                    detail: "missing authorization information: send X-Sentry-Auth, \
+                             sentry_key in the query string, or a dsn envelope header"
+                        .to_owned(),
+                })
+            }
+        };
+
+        self.limits.check_envelope(&envelope)?;
+        let ctx = RequestContext {
+            received: self.clock.now(),
+            sent_at: envelope
+                .headers
+                .sent_at
+                .as_deref()
+                .and_then(Timestamp::parse_rfc3339),
+            client_ip: req.client_ip,
+        };
+        let level = self.store.compression_level();
+        let prepared = tokio::task::spawn_blocking(move || {
+            envelope::prepare(&envelope, project_id, &ctx, level)
+        })
+        .await
+        .map_err(|e| IngestError::Unavailable {
+            detail: format!("processing failed: {e}"),
+        })??;
+        let summary = match self
+            .store
+            .write(WriteOp::Ingest(prepared.batch), self.queue_wait)
+            .await?
+        {
+            WriteResult::Ingested(summary) => summary,
+            other => {
+                return Err(IngestError::Unavailable {
+                    detail: format!("unexpected writer result {other:?}"),
+                })
+            }
+        };
+        Ok(IngestResponse {
+            event_id: prepared.event_id,
+            summary,
+        })
+    }
+}
+
+/// The legacy store body: JSON, or base64 of JSON, or base64 of zlib'd JSON.
+fn store_body(body: &[u8], max: u64) -> Result<Vec<u8>, IngestError> {
+    let trimmed = body.trim_ascii();
+    if trimmed.first() == Some(&b'{') {
+        return Ok(trimmed.to_vec());
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(trimmed)
+        .map_err(|e| IngestError::Invalid {
+            detail: "invalid store body: neither JSON nor base64".to_owned(),
+            causes: vec![e.to_string()],
+        })?;
+    if decoded.first() == Some(&b'{') {
+        return Ok(decoded);
+    }
+    Ok(decode::decode_all(
+        decode::Encoding::Deflate,
+        &decoded,
+        max,
+    )?)
+}

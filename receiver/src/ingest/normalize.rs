@@ -1,0 +1,792 @@
+//! Normalisation before storage (PROTOCOL.md §5, §7, §11).
+//!
+//! * Payloads are parsed into `sentry_core`'s lenient types. A field of the
+//!   wrong type is removed and recorded in the event's `errors` (as Relay
+//!   does) instead of failing the event: [`deserialize_lenient`].
+//! * Clock drift: with `sent_at`, timestamps shift by `received − sent_at`
+//!   when that is 55 minutes or more; then an event more than 60 s in the
+//!   future or 30 days in the past is moved to the receive time. Negative
+//!   (pre-1970) event timestamps are refused.
+//! * Invalid `release` / `environment` values are removed.
+//! * Sessions need a valid release and must lie within 5 days in the past
+//!   and 60 s in the future, else they are dropped (still answered 200).
+
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use sentry_core::protocol::{
+    Context, Event, SessionAggregates, SessionUpdate, Timestamp, Transaction,
+};
+
+use super::IngestError;
+use crate::store::records::{AggregateRecord, SessionRecord};
+
+/// Drift of at least this many seconds is corrected.
+pub const MIN_CLOCK_DRIFT_SECS: f64 = 55.0 * 60.0;
+/// Events further in the future are moved to the receive time.
+pub const MAX_SECS_IN_FUTURE: f64 = 60.0;
+/// Events further in the past are moved to the receive time.
+pub const MAX_SECS_IN_PAST: f64 = 30.0 * 24.0 * 3600.0;
+/// Sessions older than this are dropped.
+pub const MAX_SESSION_SECS_IN_PAST: f64 = 5.0 * 24.0 * 3600.0;
+/// Frames kept per stack trace (the newest ones).
+pub const MAX_FRAMES: usize = 250;
+
+const MAX_REPAIRS: usize = 32;
+const MAX_PROBES: usize = 128;
+const MAX_PROBED_PAYLOAD: usize = 256 * 1024;
+
+/// What normalisation needs to know about the request.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    /// When the request arrived.
+    pub received: Timestamp,
+    /// The envelope header `sent_at`, if present and valid.
+    pub sent_at: Option<Timestamp>,
+    /// The client's address, for `{{auto}}`.
+    pub client_ip: Option<String>,
+}
+
+impl RequestContext {
+    /// The clock-drift shift (seconds) to apply, and the error to record.
+    fn drift(&self) -> Option<(f64, Value)> {
+        let sent_at = self.sent_at?;
+        let drift = self.received.as_secs_f64() - sent_at.as_secs_f64();
+        (drift.abs() >= MIN_CLOCK_DRIFT_SECS).then(|| {
+            (
+                drift,
+                json!({
+                    "type": "clock_drift",
+                    "name": "timestamp",
+                    "sdk_time": sent_at.to_rfc3339(),
+                    "server_time": self.received.to_rfc3339(),
+                }),
+            )
+        })
+    }
+
+    /// The shift for an event-like payload whose main timestamp is `ts`,
+    /// and that timestamp's corrected value, with the errors to record.
+    fn timestamp_shift(&self, ts: f64, errors: &mut Vec<Value>) -> (f64, Timestamp) {
+        let received = self.received.as_secs_f64();
+        let mut shift = 0.0;
+        if let Some((drift, error)) = self.drift() {
+            shift = drift;
+            errors.push(error);
+        }
+        let corrected = ts + shift;
+        let kind = if corrected > received + MAX_SECS_IN_FUTURE {
+            Some("future_timestamp")
+        } else if corrected < received - MAX_SECS_IN_PAST {
+            Some("past_timestamp")
+        } else {
+            None
+        };
+        match kind {
+            Some(kind) => {
+                errors.push(json!({
+                    "type": kind,
+                    "name": "timestamp",
+                    "sdk_time": display_time(ts),
+                    "server_time": self.received.to_rfc3339(),
+                }));
+                // Set exactly (a huge `ts` would lose `received` in `ts + shift`).
+                (received - ts, self.received)
+            }
+            None => (shift, Timestamp::from_secs_f64(corrected)),
+        }
+    }
+}
+
+/// RFC 3339 for plausible times, the raw number otherwise (formatting an
+/// absurd value would overflow).
+fn display_time(secs: f64) -> Value {
+    if (-1e11..1e11).contains(&secs) {
+        Value::from(Timestamp::from_secs_f64(secs).to_rfc3339())
+    } else {
+        json!(secs)
+    }
+}
+
+/// Parses JSON into `T`, removing fields that have the wrong shape.
+///
+/// Each removal is recorded in `errors` as
+/// `{"type": "invalid_data", "name": <path>, "reason": …, "value": <removed>}`.
+/// Fails only if the value cannot be repaired (e.g. a required field is
+/// missing at the top level, or the payload is not an object).
+///
+/// ```
+/// use receiver::ingest::normalize::deserialize_lenient;
+/// use sentry_core::protocol::Event;
+/// let mut errors = Vec::new();
+/// let event: Event = deserialize_lenient(
+///     serde_json::json!({"message": "hi", "timestamp": "garbage", "level": "warning"}),
+///     &mut errors,
+/// ).unwrap();
+/// assert_eq!(event.level.as_str(), "warning");
+/// assert_eq!(errors[0]["name"], "timestamp");
+/// assert_eq!(errors[0]["value"], "garbage");
+/// ```
+pub fn deserialize_lenient<T: DeserializeOwned>(
+    mut value: Value,
+    errors: &mut Vec<Value>,
+) -> Result<T, String> {
+    let mut probes = 0usize;
+    let probe_allowed = value.to_string().len() <= MAX_PROBED_PAYLOAD;
+    for _ in 0..MAX_REPAIRS {
+        let (path, message) = match try_parse::<T>(&value) {
+            Ok(t) => return Ok(t),
+            Err(e) => e,
+        };
+        let mut segs = existing_prefix(&value, &path);
+        if segs.is_empty() {
+            return Err(message);
+        }
+        // Narrow the removal down to the smallest failing part: each round
+        // descends one level, so this ends at the value's depth.
+        while probe_allowed && probes < MAX_PROBES {
+            let Some(children) = get(&value, &segs).map(children) else {
+                break;
+            };
+            let mut culprit = None;
+            for child in children {
+                if probes >= MAX_PROBES {
+                    break;
+                }
+                probes += 1;
+                let mut trial = value.clone();
+                let mut child_path = segs.clone();
+                child_path.push(child.clone());
+                remove(&mut trial, &child_path);
+                match try_parse::<T>(&trial) {
+                    Ok(_) => culprit = Some(child),
+                    Err((p, _)) if p != path => culprit = Some(child),
+                    Err(_) => {}
+                }
+                if culprit.is_some() {
+                    break;
+                }
+            }
+            match culprit {
+                Some(c) => segs.push(c),
+                None => break,
+            }
+        }
+        let removed = remove(&mut value, &segs);
+        errors.push(json!({
+            "type": "invalid_data",
+            "name": display_path(&segs),
+            "reason": message,
+            "value": removed,
+        }));
+    }
+    Err("too many invalid fields".to_owned())
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+fn try_parse<T: DeserializeOwned>(value: &Value) -> Result<T, (Vec<Seg>, String)> {
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
+        let mut segs = Vec::new();
+        for seg in e.path().iter() {
+            match seg {
+                serde_path_to_error::Segment::Map { key } => segs.push(Seg::Key(key.clone())),
+                serde_path_to_error::Segment::Seq { index } => segs.push(Seg::Index(*index)),
+                _ => break,
+            }
+        }
+        (segs, e.into_inner().to_string())
+    })
+}
+
+fn get<'a>(value: &'a Value, path: &[Seg]) -> Option<&'a Value> {
+    path.iter().try_fold(value, |v, seg| match seg {
+        Seg::Key(k) => v.as_object()?.get(k),
+        Seg::Index(i) => v.as_array()?.get(*i),
+    })
+}
+
+fn existing_prefix(value: &Value, path: &[Seg]) -> Vec<Seg> {
+    let mut out = Vec::new();
+    let mut node = value;
+    for seg in path {
+        let next = match seg {
+            Seg::Key(k) => node.as_object().and_then(|m| m.get(k)),
+            Seg::Index(i) => node.as_array().and_then(|a| a.get(*i)),
+        };
+        match next {
+            Some(n) => {
+                out.push(seg.clone());
+                node = n;
+            }
+            None => break,
+        }
+    }
+    out
+}
+
+fn children(value: &Value) -> Vec<Seg> {
+    match value {
+        Value::Object(m) => m.keys().take(512).map(|k| Seg::Key(k.clone())).collect(),
+        Value::Array(a) => (0..a.len().min(512)).map(Seg::Index).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn remove(value: &mut Value, path: &[Seg]) -> Value {
+    let Some((last, parent)) = path.split_last() else {
+        return Value::Null;
+    };
+    let mut node = value;
+    for seg in parent {
+        let next = match seg {
+            Seg::Key(k) => node.as_object_mut().and_then(|m| m.get_mut(k)),
+            Seg::Index(i) => node.as_array_mut().and_then(|a| a.get_mut(*i)),
+        };
+        match next {
+            Some(n) => node = n,
+            None => return Value::Null,
+        }
+    }
+    match (last, node) {
+        (Seg::Key(k), Value::Object(m)) => m.remove(k).unwrap_or(Value::Null),
+        (Seg::Index(i), Value::Array(a)) if *i < a.len() => a.remove(*i),
+        _ => Value::Null,
+    }
+}
+
+fn display_path(path: &[Seg]) -> String {
+    let mut out = String::new();
+    for seg in path {
+        match seg {
+            Seg::Key(k) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(k);
+            }
+            Seg::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+fn parse_object(payload: &[u8], what: &str) -> Result<Value, IngestError> {
+    let value: Value = serde_json::from_slice(payload).map_err(|e| IngestError::Invalid {
+        detail: format!("invalid {what} payload: not valid JSON"),
+        causes: vec![e.to_string()],
+    })?;
+    if !value.is_object() {
+        return Err(IngestError::Invalid {
+            detail: format!("invalid {what} payload: expected a JSON object"),
+            causes: Vec::new(),
+        });
+    }
+    Ok(value)
+}
+
+/// Whether a release name is acceptable (PROTOCOL.md §5.1).
+///
+/// ```
+/// use receiver::ingest::normalize::valid_release;
+/// assert!(valid_release("app@1.0.0+build.7"));
+/// assert!(!valid_release("latest"));
+/// assert!(!valid_release("a/b"));
+/// assert!(!valid_release("  "));
+/// ```
+pub fn valid_release(release: &str) -> bool {
+    let r = release.trim();
+    !r.is_empty()
+        && r.chars().count() <= 200
+        && !r.contains(['/', '\r', '\n', '\t', '\x0c'])
+        && !matches!(r, "." | ".." | "latest")
+}
+
+/// Whether an environment name is acceptable (PROTOCOL.md §5.1).
+pub fn valid_environment(environment: &str) -> bool {
+    let e = environment.trim();
+    !e.is_empty()
+        && e.chars().count() <= 64
+        && !e.contains(['/', '\r', '\n', '\t', '\x0c'])
+        && !matches!(e, "." | ".." | "none")
+}
+
+fn check_release(release: &mut Option<String>, errors: &mut Vec<Value>) {
+    if let Some(r) = release.take() {
+        if valid_release(&r) {
+            *release = Some(r.trim().to_owned());
+        } else {
+            errors.push(json!({"type": "invalid_data", "name": "release", "value": r}));
+        }
+    }
+}
+
+fn check_environment(environment: &mut Option<String>, errors: &mut Vec<Value>) {
+    if let Some(e) = environment.take() {
+        if valid_environment(&e) {
+            *environment = Some(e.trim().to_owned());
+        } else {
+            errors.push(json!({"type": "invalid_data", "name": "environment", "value": e}));
+        }
+    }
+}
+
+fn append_errors(other: &mut serde_json::Map<String, Value>, errors: Vec<Value>) {
+    if errors.is_empty() {
+        return;
+    }
+    match other.get_mut("errors") {
+        Some(Value::Array(existing)) => existing.extend(errors),
+        _ => {
+            other.insert("errors".to_owned(), Value::Array(errors));
+        }
+    }
+}
+
+fn too_stale() -> IngestError {
+    IngestError::Invalid {
+        detail: "timestamp is too stale: event timestamps before 1970 are refused".to_owned(),
+        causes: Vec::new(),
+    }
+}
+
+/// Parses and normalises an error/message event (also `feedback` items).
+/// `header_id` (the envelope's `event_id`) wins over the payload's.
+pub fn event(
+    payload: &[u8],
+    ctx: &RequestContext,
+    header_id: Option<Uuid>,
+) -> Result<Event, IngestError> {
+    let value = parse_object(payload, "event")?;
+    let had_timestamp = value.get("timestamp").is_some_and(|t| !t.is_null());
+    let mut errors = Vec::new();
+    let mut event: Event =
+        deserialize_lenient(value, &mut errors).map_err(|reason| IngestError::Invalid {
+            detail: "invalid event payload".to_owned(),
+            causes: vec![reason],
+        })?;
+    if let Some(id) = header_id {
+        event.event_id = id;
+    }
+    if !had_timestamp || errors.iter().any(|e| e["name"] == "timestamp") {
+        event.timestamp = ctx.received;
+    }
+    if event.timestamp.as_secs_f64() < 0.0 {
+        return Err(too_stale());
+    }
+    let (shift, corrected) = ctx.timestamp_shift(event.timestamp.as_secs_f64(), &mut errors);
+    if shift != 0.0 {
+        event.timestamp = corrected;
+        for crumb in &mut event.breadcrumbs.values {
+            crumb.timestamp = crumb.timestamp.shifted(shift);
+        }
+        if let Some(start) = event.other.get("start_timestamp").and_then(Value::as_f64) {
+            event
+                .other
+                .insert("start_timestamp".to_owned(), json!(start + shift));
+        }
+    }
+    event
+        .breadcrumbs
+        .values
+        .retain(|c| c.timestamp.as_secs_f64() >= 0.0);
+    check_release(&mut event.release, &mut errors);
+    check_environment(&mut event.environment, &mut errors);
+    if let (Some(user), Some(ip)) = (event.user.as_mut(), ctx.client_ip.as_ref()) {
+        if user.ip_address.as_deref() == Some("{{auto}}") {
+            user.ip_address = Some(ip.clone());
+        }
+    }
+    for exc in &mut event.exception.values {
+        if let Some(st) = exc.stacktrace.as_mut() {
+            trim_frames(&mut st.frames);
+        }
+    }
+    if let Some(st) = event.stacktrace.as_mut() {
+        trim_frames(&mut st.frames);
+    }
+    for thread in &mut event.threads.values {
+        if let Some(st) = thread.stacktrace.as_mut() {
+            trim_frames(&mut st.frames);
+        }
+    }
+    append_errors(&mut event.other, errors);
+    event
+        .other
+        .insert("received".to_owned(), json!(ctx.received.as_secs_f64()));
+    Ok(event)
+}
+
+fn trim_frames<T>(frames: &mut Vec<T>) {
+    if frames.len() > MAX_FRAMES {
+        frames.drain(..frames.len() - MAX_FRAMES);
+    }
+}
+
+/// Parses and normalises a transaction. Missing timestamps are filled in
+/// (end = receive time, start = end) and recorded in `errors` rather than
+/// dropping the transaction.
+pub fn transaction(
+    payload: &[u8],
+    ctx: &RequestContext,
+    header_id: Option<Uuid>,
+) -> Result<Transaction, IngestError> {
+    let value = parse_object(payload, "transaction")?;
+    let has = |k: &str| value.get(k).is_some_and(|t| !t.is_null());
+    let (had_start, had_end) = (has("start_timestamp"), has("timestamp"));
+    let mut errors = Vec::new();
+    let mut tx: Transaction =
+        deserialize_lenient(value, &mut errors).map_err(|reason| IngestError::Invalid {
+            detail: "invalid transaction payload".to_owned(),
+            causes: vec![reason],
+        })?;
+    if let Some(id) = header_id {
+        tx.event_id = id;
+    }
+    let removed = |name: &str| errors.iter().any(|e| e["name"] == name);
+    let end_ok = had_end && tx.timestamp.is_some() && !removed("timestamp");
+    let start_ok = had_start && !removed("start_timestamp");
+    let end = if end_ok {
+        tx.timestamp.unwrap_or(ctx.received)
+    } else {
+        errors.push(json!({"type": "missing_attribute", "name": "timestamp"}));
+        ctx.received
+    };
+    if !start_ok {
+        errors.push(json!({"type": "missing_attribute", "name": "start_timestamp"}));
+        tx.start_timestamp = end;
+    }
+    tx.timestamp = Some(end);
+    if end.as_secs_f64() < 0.0 || tx.start_timestamp.as_secs_f64() < 0.0 {
+        return Err(too_stale());
+    }
+    let (shift, corrected) = ctx.timestamp_shift(end.as_secs_f64(), &mut errors);
+    if shift != 0.0 {
+        tx.timestamp = Some(corrected);
+        tx.start_timestamp = tx.start_timestamp.shifted(shift);
+        for span in &mut tx.spans {
+            span.start_timestamp = span.start_timestamp.shifted(shift);
+            span.timestamp = span.timestamp.map(|t| t.shifted(shift));
+        }
+        for crumb in &mut tx.breadcrumbs.values {
+            crumb.timestamp = crumb.timestamp.shifted(shift);
+        }
+    }
+    tx.spans.retain(|s| s.start_timestamp.as_secs_f64() >= 0.0);
+    check_release(&mut tx.release, &mut errors);
+    check_environment(&mut tx.environment, &mut errors);
+    if !matches!(tx.contexts.get("trace"), Some(Context::Trace(_))) {
+        errors.push(json!({"type": "missing_attribute", "name": "contexts.trace"}));
+    }
+    append_errors(&mut tx.other, errors);
+    tx.other
+        .insert("received".to_owned(), json!(ctx.received.as_secs_f64()));
+    Ok(tx)
+}
+
+/// Why a session item was not stored.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SessionDrop {
+    /// Dropped by the rules of PROTOCOL.md §7 (answered 200, not stored).
+    Silently(&'static str),
+    /// Not a session at all: kept as a raw item with this reason.
+    Malformed(String),
+}
+
+fn session_window(ctx: &RequestContext, times: &[f64]) -> Result<(), SessionDrop> {
+    let received = ctx.received.as_secs_f64();
+    for t in times {
+        if *t < received - MAX_SESSION_SECS_IN_PAST {
+            return Err(SessionDrop::Silently("session is older than 5 days"));
+        }
+        if *t > received + MAX_SECS_IN_FUTURE {
+            return Err(SessionDrop::Silently("session is in the future"));
+        }
+    }
+    Ok(())
+}
+
+fn session_attrs(
+    release: &str,
+    environment: Option<&str>,
+) -> Result<(String, Option<String>), SessionDrop> {
+    if !valid_release(release) {
+        return Err(SessionDrop::Silently("session has no valid release"));
+    }
+    let environment = environment
+        .filter(|e| valid_environment(e))
+        .map(|e| e.trim().to_owned());
+    Ok((release.trim().to_owned(), environment))
+}
+
+/// Validates and normalises one `session` update.
+pub fn session(payload: &[u8], ctx: &RequestContext) -> Result<SessionRecord, SessionDrop> {
+    let value: Value = serde_json::from_slice(payload)
+        .map_err(|e| SessionDrop::Malformed(format!("invalid session JSON: {e}")))?;
+    let has_seq = value.get("seq").is_some_and(|s| !s.is_null());
+    let update: SessionUpdate = deserialize_lenient(value, &mut Vec::new())
+        .map_err(|e| SessionDrop::Malformed(format!("invalid session: {e}")))?;
+    let (release, environment) =
+        session_attrs(&update.attrs.release, update.attrs.environment.as_deref())?;
+    let shift = ctx.drift().map_or(0.0, |(d, _)| d);
+    let started = update.started.as_secs_f64() + shift;
+    let timestamp = update
+        .timestamp
+        .map_or(ctx.received.as_secs_f64(), |t| t.as_secs_f64() + shift)
+        .max(started);
+    session_window(ctx, &[started, timestamp])?;
+    let seq = if update.init {
+        0
+    } else if has_seq {
+        update.seq.min(i64::MAX as u64) as i64
+    } else {
+        (ctx.received.as_secs_f64() * 1000.0) as i64
+    };
+    let did = update
+        .did
+        .filter(|d| !d.is_empty() && Uuid::parse_str(d).map_or(true, |u| !u.is_nil()));
+    Ok(SessionRecord {
+        sid: update.sid.simple().to_string(),
+        did,
+        seq,
+        init: update.init,
+        status: update.status.as_str().to_owned(),
+        errors: update.errors.min(i64::MAX as u64) as i64,
+        started,
+        timestamp,
+        duration: update.duration,
+        release,
+        environment,
+        abnormal_mechanism: update.abnormal_mechanism,
+    })
+}
+
+/// Validates and normalises a `sessions` aggregate; buckets outside the time
+/// window are dropped individually.
+pub fn aggregates(
+    payload: &[u8],
+    ctx: &RequestContext,
+) -> Result<Vec<AggregateRecord>, SessionDrop> {
+    let value: Value = serde_json::from_slice(payload)
+        .map_err(|e| SessionDrop::Malformed(format!("invalid sessions JSON: {e}")))?;
+    let agg: SessionAggregates = deserialize_lenient(value, &mut Vec::new())
+        .map_err(|e| SessionDrop::Malformed(format!("invalid sessions: {e}")))?;
+    let (release, environment) =
+        session_attrs(&agg.attrs.release, agg.attrs.environment.as_deref())?;
+    let shift = ctx.drift().map_or(0.0, |(d, _)| d);
+    Ok(agg
+        .aggregates
+        .into_iter()
+        .filter_map(|b| {
+            let started = b.started.as_secs_f64() + shift;
+            session_window(ctx, &[started]).ok()?;
+            Some(AggregateRecord {
+                started,
+                did: b.did,
+                exited: b.exited.into(),
+                errored: b.errored.into(),
+                abnormal: b.abnormal.into(),
+                crashed: b.crashed.into(),
+                unhandled: b.unhandled.into(),
+                release: release.clone(),
+                environment: environment.clone(),
+            })
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: f64 = 1_800_000_000.0;
+
+    fn ctx(sent_at: Option<f64>) -> RequestContext {
+        RequestContext {
+            received: Timestamp::from_secs_f64(NOW),
+            sent_at: sent_at.map(Timestamp::from_secs_f64),
+            client_ip: Some("10.1.2.3".to_owned()),
+        }
+    }
+
+    fn errors_of(e: &Event) -> Vec<Value> {
+        e.other
+            .get("errors")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn garbage_timestamp_becomes_receive_time() {
+        let e = event(
+            br#"{"message":"x","timestamp":"garbage"}"#,
+            &ctx(None),
+            None,
+        )
+        .unwrap();
+        assert_eq!(e.timestamp.as_secs_f64(), NOW);
+        assert_eq!(errors_of(&e)[0]["name"], "timestamp");
+    }
+
+    #[test]
+    fn wrong_typed_fields_are_removed_not_fatal() {
+        let e = event(
+            br#"{"message":"x","level":"superbad","tags":5,"user":"bob","release":"a/b",
+                 "exception":{"values":[{"type":"E","value":"v","stacktrace":{"frames":[
+                    {"function":"f","lineno":"NaN"},{"function":"g","lineno":3}]}}]}}"#,
+            &ctx(None),
+            None,
+        )
+        .unwrap();
+        let names: Vec<String> = errors_of(&e)
+            .iter()
+            .map(|x| x["name"].as_str().unwrap_or("").to_owned())
+            .collect();
+        assert!(names.contains(&"level".to_owned()), "{names:?}");
+        assert!(names.contains(&"tags".to_owned()), "{names:?}");
+        assert!(names.contains(&"user".to_owned()), "{names:?}");
+        assert!(names.contains(&"release".to_owned()), "{names:?}");
+        // Only the bad frame field goes, the exception stays.
+        let frames = &e.exception.values[0].stacktrace.as_ref().unwrap().frames;
+        assert_eq!(frames.len(), 2, "{names:?}");
+        assert_eq!(frames[1].lineno, Some(3));
+        assert!(e.release.is_none());
+    }
+
+    #[test]
+    fn not_json_or_not_object_is_400() {
+        assert_eq!(
+            event(b"{nope", &ctx(None), None)
+                .unwrap_err()
+                .status()
+                .as_u16(),
+            400
+        );
+        assert_eq!(
+            event(b"[1]", &ctx(None), None)
+                .unwrap_err()
+                .status()
+                .as_u16(),
+            400
+        );
+    }
+
+    #[test]
+    fn negative_timestamps_are_refused() {
+        assert!(event(br#"{"timestamp":-5}"#, &ctx(None), None).is_err());
+    }
+
+    #[test]
+    fn clock_drift_is_corrected_from_55_minutes() {
+        // SDK clock 2 hours behind: sent_at = NOW - 7200, event 10 s before sending.
+        let body = format!(r#"{{"timestamp":{}}}"#, NOW - 7210.0);
+        let e = event(body.as_bytes(), &ctx(Some(NOW - 7200.0)), None).unwrap();
+        assert!((e.timestamp.as_secs_f64() - (NOW - 10.0)).abs() < 1e-6);
+        assert_eq!(errors_of(&e)[0]["type"], "clock_drift");
+        // 54 minutes: no correction.
+        let body = format!(r#"{{"timestamp":{}}}"#, NOW - 54.0 * 60.0);
+        let e = event(body.as_bytes(), &ctx(Some(NOW - 54.0 * 60.0)), None).unwrap();
+        assert!((e.timestamp.as_secs_f64() - (NOW - 3240.0)).abs() < 1e-6);
+        assert!(errors_of(&e).is_empty());
+    }
+
+    #[test]
+    fn future_and_past_are_clamped() {
+        let e = event(
+            format!(r#"{{"timestamp":{}}}"#, NOW + 3600.0).as_bytes(),
+            &ctx(None),
+            None,
+        )
+        .unwrap();
+        assert_eq!(e.timestamp.as_secs_f64(), NOW);
+        assert_eq!(errors_of(&e)[0]["type"], "future_timestamp");
+        let e = event(
+            format!(r#"{{"timestamp":{}}}"#, NOW - 40.0 * 86400.0).as_bytes(),
+            &ctx(None),
+            None,
+        )
+        .unwrap();
+        assert_eq!(e.timestamp.as_secs_f64(), NOW);
+        assert_eq!(errors_of(&e)[0]["type"], "past_timestamp");
+    }
+
+    #[test]
+    fn header_event_id_wins_and_auto_ip_is_filled() {
+        let id = Uuid::new_v4();
+        let e = event(
+            br#"{"event_id":"9ec79c33ec9942ab8353589fcb2e04dc","user":{"ip_address":"{{auto}}"}}"#,
+            &ctx(None),
+            Some(id),
+        )
+        .unwrap();
+        assert_eq!(e.event_id, id);
+        assert_eq!(e.user.unwrap().ip_address.as_deref(), Some("10.1.2.3"));
+    }
+
+    #[test]
+    fn sessions_follow_section_7() {
+        let s = |body: String| session(body.as_bytes(), &ctx(None));
+        let started = Timestamp::from_secs_f64(NOW - 60.0).to_rfc3339();
+        let ok = s(format!(r#"{{"sid":"7c7b6585-f901-4351-bf8d-02711b721929","init":true,"started":"{started}","attrs":{{"release":"a@1"}}}}"#)).unwrap();
+        assert_eq!(ok.seq, 0);
+        assert_eq!(ok.timestamp, NOW);
+        let no_release = s(format!(r#"{{"started":"{started}","attrs":{{}}}}"#));
+        assert!(matches!(no_release, Err(SessionDrop::Silently(_))));
+        let old = Timestamp::from_secs_f64(NOW - 6.0 * 86400.0).to_rfc3339();
+        let too_old = s(format!(
+            r#"{{"started":"{old}","attrs":{{"release":"a@1"}}}}"#
+        ));
+        assert!(matches!(too_old, Err(SessionDrop::Silently(_))));
+        let future = Timestamp::from_secs_f64(NOW + 120.0).to_rfc3339();
+        let too_new = s(format!(
+            r#"{{"started":"{future}","attrs":{{"release":"a@1"}}}}"#
+        ));
+        assert!(matches!(too_new, Err(SessionDrop::Silently(_))));
+        assert!(matches!(s("nope".into()), Err(SessionDrop::Malformed(_))));
+        // Without `seq` and `init`, the receive time in ms orders updates.
+        let later = s(format!(
+            r#"{{"started":"{started}","attrs":{{"release":"a@1"}}}}"#
+        ))
+        .unwrap();
+        assert_eq!(later.seq, (NOW * 1000.0) as i64);
+    }
+
+    #[test]
+    fn transactions_are_completed_and_shifted_with_their_spans() {
+        let body = format!(
+            r#"{{"type":"transaction","start_timestamp":{s},"timestamp":{e},
+                "contexts":{{"trace":{{"trace_id":"771a43a4192642f0b136d5159a501700","span_id":"b0e6f15b45c36b12"}}}},
+                "spans":[{{"trace_id":"771a43a4192642f0b136d5159a501700","span_id":"aaaaaaaaaaaaaaaa",
+                           "start_timestamp":{s},"timestamp":{e}}}]}}"#,
+            s = NOW - 7205.0,
+            e = NOW - 7201.0
+        );
+        // The SDK clock is two hours behind.
+        let t = transaction(body.as_bytes(), &ctx(Some(NOW - 7200.0)), None).unwrap();
+        assert!((t.timestamp.unwrap().as_secs_f64() - (NOW - 1.0)).abs() < 1e-6);
+        assert!((t.start_timestamp.as_secs_f64() - (NOW - 5.0)).abs() < 1e-6);
+        assert!((t.spans[0].start_timestamp.as_secs_f64() - (NOW - 5.0)).abs() < 1e-6);
+
+        let t = transaction(br#"{"type":"transaction"}"#, &ctx(None), None).unwrap();
+        assert_eq!(t.timestamp.unwrap().as_secs_f64(), NOW);
+        assert_eq!(t.start_timestamp.as_secs_f64(), NOW);
+        let errors = t.other["errors"].as_array().unwrap().clone();
+        let names: Vec<&str> = errors.iter().filter_map(|e| e["name"].as_str()).collect();
+        assert!(
+            names.contains(&"timestamp") && names.contains(&"contexts.trace"),
+            "{names:?}"
+        );
+    }
+
+    #[test]
+    fn absurd_future_timestamps_land_exactly_on_receive_time() {
+        let e = event(br#"{"timestamp":1e300}"#, &ctx(None), None).unwrap();
+        assert_eq!(e.timestamp.as_secs_f64(), NOW);
+    }
+}

@@ -1,0 +1,493 @@
+//! The HTTP server: hyper 1 (HTTP/1.1) on tokio.
+//!
+//! Routes (after the configured path prefix, with runs of `/` collapsed and
+//! the trailing `/` optional):
+//!
+//! | route | |
+//! |---|---|
+//! | `POST api/{project_id}/envelope/` | envelopes |
+//! | `POST api/{project_id}/store/` | a JSON event, or an envelope with `Content-Type: application/x-sentry-envelope` |
+//! | `OPTIONS` on both | CORS preflight |
+//! | `GET /health` | liveness (`{"status":"ok"}`) |
+//!
+//! Protection against hostile clients: at most `max_connections` open
+//! connections (more wait in the accept queue); a request head (and a
+//! kept-alive connection's idle time) is limited by `header_read`; a body
+//! must keep arriving (`body_idle`) and finish in `body_total`; a
+//! `Content-Length` over the raw limit is refused before the body is read,
+//! and chunked bodies are counted as they stream. Every response carries
+//! CORS headers; errors are `{"detail", "causes"}` with `X-Sentry-Error`.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use crate::config::Config;
+use crate::ingest::decode::{BodyDecoder, Encoding};
+use crate::ingest::{auth, Endpoint, IngestError, IngestRequest, Ingestor};
+use crate::store::{KeyInfo, Opened, Store, StoreError};
+
+/// The response type of every handler.
+pub type HttpResponse = Response<Full<Bytes>>;
+
+/// Why the server could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The database could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The address could not be bound.
+    #[error(
+        "cannot listen on {addr}: {source} (is another receiver running? pick another \
+             address with --addr or RECEIVER_ADDR)"
+    )]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Opening the store panicked or was cancelled.
+    #[error("startup failed: {0}")]
+    Startup(String),
+}
+
+struct AppState {
+    config: Config,
+    ingestor: Ingestor,
+}
+
+/// A bound, not yet running server.
+pub struct Server {
+    state: Arc<AppState>,
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    store: Store,
+    opened: Opened,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.local_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Opens the database (creating the default project on first start)
+    /// and binds the listen address.
+    pub async fn bind(config: Config) -> Result<Server, ServerError> {
+        let db_path = config.db_path.clone();
+        let store_config = config.store.clone();
+        let (store, opened) =
+            tokio::task::spawn_blocking(move || Store::open(&db_path, &store_config))
+                .await
+                .map_err(|e| ServerError::Startup(e.to_string()))??;
+        let listener =
+            TcpListener::bind(config.addr)
+                .await
+                .map_err(|source| ServerError::Bind {
+                    addr: config.addr,
+                    source,
+                })?;
+        let local_addr = listener.local_addr().map_err(|source| ServerError::Bind {
+            addr: config.addr,
+            source,
+        })?;
+        let ingestor = Ingestor::new(
+            store.clone(),
+            config.limits.clone(),
+            config.clock,
+            config.timeouts.queue_wait,
+        );
+        Ok(Server {
+            state: Arc::new(AppState { config, ingestor }),
+            listener,
+            local_addr,
+            store,
+            opened,
+        })
+    }
+
+    /// The bound address (the real port when port 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The default key (created on first start).
+    pub fn default_key(&self) -> &KeyInfo {
+        &self.opened.default_key
+    }
+
+    /// Whether this start created the default project or key.
+    pub fn created_default(&self) -> bool {
+        self.opened.created_default
+    }
+
+    /// `host:port` for DSNs: an unspecified bind address (`0.0.0.0`, `::`)
+    /// is shown as loopback.
+    pub fn public_host_port(&self) -> String {
+        let addr = self.local_addr;
+        match addr {
+            SocketAddr::V4(a) if a.ip().is_unspecified() => format!("127.0.0.1:{}", a.port()),
+            SocketAddr::V6(a) if a.ip().is_unspecified() => format!("[::1]:{}", a.port()),
+            other => other.to_string(),
+        }
+    }
+
+    /// The DSN of the default key.
+    pub fn dsn(&self) -> String {
+        self.opened
+            .default_key
+            .dsn(&self.public_host_port(), &self.state.config.path_prefix)
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, lets the
+    /// writer commit what is queued and returns.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()>) {
+        let Server {
+            state,
+            listener,
+            store,
+            ..
+        } = self;
+        accept_loop(listener, state, shutdown).await;
+        let _ = tokio::task::spawn_blocking(move || store.shutdown()).await;
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let connections = Arc::new(Semaphore::new(state.config.max_connections.max(1)));
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            () = &mut shutdown => break,
+            permit = connections.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
+        let (stream, peer) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(_) => {
+                    // Out of file descriptors or a reset before accept: back off.
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let state = state.clone();
+        tokio::spawn(async move {
+            let header_timeout = state.config.timeouts.header_read;
+            let svc = service_fn(move |req| handle(state.clone(), peer, req));
+            let mut builder = http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .max_buf_size(64 * 1024)
+                .keep_alive(true);
+            let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+            drop(permit);
+        });
+    }
+}
+
+async fn handle(
+    state: Arc<AppState>,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Result<HttpResponse, Infallible> {
+    let preflight = req.method() == Method::OPTIONS;
+    let mut response = match route(&state, peer, req).await {
+        Ok(r) => r,
+        Err(e) => error_response(&e),
+    };
+    add_cors(response.headers_mut(), preflight);
+    Ok(response)
+}
+
+/// Collapses runs of `/`.
+fn normalize_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for c in path.chars() {
+        if c == '/' && out.ends_with('/') {
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Splits `api/{id}/{endpoint}[/]` into its parts.
+fn parse_route(rest: &str) -> Option<(&str, &str)> {
+    let rest = rest.strip_prefix("api/")?;
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    let (id, endpoint) = rest.split_once('/')?;
+    Some((id, endpoint))
+}
+
+async fn route(
+    state: &AppState,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Result<HttpResponse, IngestError> {
+    let path = normalize_path(req.uri().path());
+    if path == "/health" || path == "/health/" {
+        return Ok(json_response(
+            StatusCode::OK,
+            &serde_json::json!({"status": "ok"}),
+        ));
+    }
+    let not_found = || IngestError::NotFound {
+        detail: format!("no route for {path}"),
+    };
+    let rest = path
+        .strip_prefix(state.config.path_prefix.as_str())
+        .ok_or_else(not_found)?;
+    let (id, endpoint) = parse_route(rest).ok_or_else(not_found)?;
+    let endpoint = match endpoint {
+        "envelope" => Endpoint::Envelope,
+        "store" => Endpoint::Store,
+        _ => return Err(not_found()),
+    };
+    let project_id: u64 = id.parse().map_err(|_| IngestError::BadRequest {
+        detail: format!("invalid project id {id:?} in the path: expected a number"),
+    })?;
+    match *req.method() {
+        Method::OPTIONS => return Ok(json_response(StatusCode::OK, &serde_json::json!({}))),
+        Method::POST => {}
+        _ => {
+            return Err(IngestError::MethodNotAllowed {
+                detail: format!("{} is not allowed here: use POST", req.method()),
+            })
+        }
+    }
+
+    let headers = req.headers();
+    let auth = auth::from_request(headers, req.uri().query())?;
+    let origin = request_origin(headers);
+    if let Some(auth) = &auth {
+        state
+            .ingestor
+            .authorize(auth, project_id, origin.as_deref())
+            .await?;
+    }
+    let limits = state.ingestor.limits();
+    if let Some(len) = headers.get(header::CONTENT_LENGTH) {
+        let len: u64 = len
+            .to_str()
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .ok_or_else(|| IngestError::BadRequest {
+                detail: "invalid Content-Length".to_owned(),
+            })?;
+        if len > limits.max_raw_body {
+            return Err(IngestError::TooLarge {
+                detail: format!(
+                    "request body of {len} bytes is over the limit of {} bytes",
+                    limits.max_raw_body
+                ),
+            });
+        }
+    }
+    let encoding = Encoding::from_header(headers.get(header::CONTENT_ENCODING))?;
+    let envelope_content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-sentry-envelope")
+        });
+    let decoded_limit = if endpoint == Endpoint::Store && !envelope_content_type {
+        limits.max_event_size
+    } else {
+        limits.max_decoded_body
+    };
+    let body = read_body(
+        req.into_body(),
+        encoding,
+        limits.max_raw_body,
+        decoded_limit,
+        &state.config,
+    )
+    .await?;
+    let response = state
+        .ingestor
+        .ingest(IngestRequest {
+            endpoint,
+            project_id,
+            auth,
+            envelope_content_type,
+            body,
+            client_ip: Some(peer.ip().to_string()),
+            origin,
+        })
+        .await?;
+    let body = match response.event_id {
+        Some(id) => serde_json::json!({"id": id.simple().to_string()}),
+        None => serde_json::json!({}),
+    };
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+/// The `Origin` header, else the `scheme://host[:port]` of `Referer`.
+fn request_origin(headers: &HeaderMap) -> Option<String> {
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    if let Some(origin) = text(header::ORIGIN) {
+        return Some(origin.to_owned());
+    }
+    let referer = text(header::REFERER)?;
+    let (scheme, rest) = referer.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    Some(format!("{scheme}://{authority}"))
+}
+
+/// Reads and decodes the body, enforcing both size limits and both timeouts.
+async fn read_body(
+    mut body: Incoming,
+    encoding: Encoding,
+    raw_limit: u64,
+    decoded_limit: u64,
+    config: &Config,
+) -> Result<Vec<u8>, IngestError> {
+    let mut decoder = BodyDecoder::new(encoding, decoded_limit)?;
+    let started = tokio::time::Instant::now();
+    let deadline = started + config.timeouts.body_total;
+    let mut raw = 0u64;
+    let timeout = || IngestError::Timeout {
+        detail: "timed out reading the request body".to_owned(),
+    };
+    loop {
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
+            return Err(timeout());
+        }
+        let wait = (deadline - now).min(config.timeouts.body_idle);
+        let frame = match tokio::time::timeout(wait, body.frame()).await {
+            Err(_) => return Err(timeout()),
+            Ok(None) => break,
+            Ok(Some(Err(e))) => {
+                return Err(IngestError::BadRequest {
+                    detail: format!("failed to read the request body: {e}"),
+                })
+            }
+            Ok(Some(Ok(frame))) => frame,
+        };
+        if let Ok(data) = frame.into_data() {
+            raw += data.len() as u64;
+            if raw > raw_limit {
+                return Err(IngestError::TooLarge {
+                    detail: format!("request body is over the limit of {raw_limit} bytes"),
+                });
+            }
+            decoder.write(&data)?;
+        }
+    }
+    Ok(decoder.finish()?)
+}
+
+fn json_response(status: StatusCode, body: &serde_json::Value) -> HttpResponse {
+    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// The JSON error response with `X-Sentry-Error`.
+pub fn error_response(error: &IngestError) -> HttpResponse {
+    let mut response = json_response(error.status(), &error.to_json());
+    let detail: String = error
+        .to_string()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .take(512)
+        .collect();
+    if let Ok(value) = HeaderValue::from_str(&detail) {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static("x-sentry-error"), value);
+    }
+    response
+}
+
+const ALLOWED_HEADERS: &str = "x-sentry-auth, x-requested-with, x-forwarded-for, origin, referer, \
+     accept, content-type, authentication, authorization, content-encoding, transfer-encoding";
+
+fn add_cors(headers: &mut HeaderMap, preflight: bool) {
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("x-sentry-error, x-sentry-rate-limits, retry-after"),
+    );
+    if preflight {
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("POST, OPTIONS"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static(ALLOWED_HEADERS),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("3600"),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths() {
+        assert_eq!(normalize_path("//api///1//envelope/"), "/api/1/envelope/");
+        assert_eq!(parse_route("api/1/envelope/"), Some(("1", "envelope")));
+        assert_eq!(parse_route("api/1/store"), Some(("1", "store")));
+        assert_eq!(parse_route("api/1"), None);
+        assert_eq!(parse_route("other/1/store/"), None);
+    }
+}

@@ -1,0 +1,541 @@
+//! Applying an [`IngestBatch`] inside the writer's transaction: issue
+//! lookup and creation, regressions (PROTOCOL.md §10.6), de-duplication and
+//! the plain inserts.
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::records::{
+    AttachmentRecord, EventRecord, IngestBatch, IngestSummary, Record, SessionRecord,
+    TransactionRecord,
+};
+use super::StoreError;
+
+/// Stores every record of `batch`.
+pub(super) fn apply_batch(
+    conn: &Connection,
+    batch: &IngestBatch,
+) -> Result<IngestSummary, StoreError> {
+    let mut summary = IngestSummary::default();
+    let p = batch.project_id;
+    let received = batch.received;
+    {
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO item_counts (project_id, item_type, count) VALUES (?1, ?2, ?3)
+             ON CONFLICT (project_id, item_type) DO UPDATE SET count = count + excluded.count",
+        )?;
+        for (ty, n) in &batch.item_counts {
+            stmt.execute(params![p, ty, *n as i64])?;
+        }
+    }
+    for record in &batch.records {
+        match record {
+            Record::Event(e) => apply_event(conn, p, received, e, &mut summary)?,
+            Record::Transaction(t) => apply_transaction(conn, p, received, t, &mut summary)?,
+            Record::Attachment(a) => {
+                insert_attachment(conn, p, received, a)?;
+                summary.stored += 1;
+            }
+            Record::Session(s) => {
+                if apply_session(conn, p, received, s)? {
+                    summary.stored += 1;
+                }
+            }
+            Record::SessionAggregate(a) => {
+                conn.prepare_cached(
+                    "INSERT INTO session_aggregates (project_id, started, did, exited, errored,
+                         abnormal, crashed, unhandled, release, environment, received)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                )?
+                .execute(params![
+                    p,
+                    a.started,
+                    a.did,
+                    a.exited,
+                    a.errored,
+                    a.abnormal,
+                    a.crashed,
+                    a.unhandled,
+                    a.release,
+                    a.environment,
+                    received
+                ])?;
+                summary.stored += 1;
+            }
+            Record::ClientReport(c) => {
+                conn.prepare_cached(
+                    "INSERT INTO client_reports (project_id, timestamp, outcome, reason, category,
+                         quantity, received)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?
+                .execute(params![
+                    p,
+                    c.timestamp,
+                    c.outcome,
+                    c.reason,
+                    c.category,
+                    c.quantity,
+                    received
+                ])?;
+                summary.stored += 1;
+            }
+            Record::Feedback(f) => {
+                let n = conn
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO feedback (project_id, kind, event_id,
+                             associated_event_id, name, email, message, received, payload)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    )?
+                    .execute(params![
+                        p,
+                        f.kind,
+                        f.event_id,
+                        f.associated_event_id,
+                        f.name,
+                        f.email,
+                        f.message,
+                        received,
+                        f.payload
+                    ])?;
+                if n == 0 {
+                    summary.duplicates += 1;
+                } else {
+                    summary.stored += 1;
+                }
+            }
+            Record::Log(b) => {
+                conn.prepare_cached(
+                    "INSERT INTO logs (project_id, item_count, content_type, received, payload)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![
+                    p,
+                    b.item_count,
+                    b.content_type,
+                    received,
+                    b.payload
+                ])?;
+                summary.stored += 1;
+            }
+            Record::SpanItem(b) => {
+                conn.prepare_cached(
+                    "INSERT INTO span_items (project_id, item_count, content_type, received, payload)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![p, b.item_count, b.content_type, received, b.payload])?;
+                summary.stored += 1;
+            }
+            Record::CheckIn(c) => {
+                conn.prepare_cached(
+                    "INSERT INTO check_ins (project_id, check_in_id, monitor_slug, status,
+                         duration, release, environment, received, payload)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )?
+                .execute(params![
+                    p,
+                    c.check_in_id,
+                    c.monitor_slug,
+                    c.status,
+                    c.duration,
+                    c.release,
+                    c.environment,
+                    received,
+                    c.payload
+                ])?;
+                summary.stored += 1;
+            }
+            Record::Raw(r) => {
+                conn.prepare_cached(
+                    "INSERT INTO raw_items (project_id, item_type, event_id, headers, error,
+                         received, payload)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?
+                .execute(params![
+                    p,
+                    r.item_type,
+                    r.event_id,
+                    r.headers,
+                    r.error,
+                    received,
+                    r.payload
+                ])?;
+                summary.stored += 1;
+            }
+        }
+    }
+    Ok(summary)
+}
+
+fn apply_event(
+    conn: &Connection,
+    p: i64,
+    received: f64,
+    e: &EventRecord,
+    summary: &mut IngestSummary,
+) -> Result<(), StoreError> {
+    let duplicate = conn
+        .prepare_cached("SELECT 1 FROM events WHERE project_id = ?1 AND event_id = ?2")?
+        .exists(params![p, e.event_id])?;
+    if duplicate {
+        summary.duplicates += 1;
+        return Ok(());
+    }
+
+    let mut found: Option<i64> = None;
+    {
+        let mut stmt = conn.prepare_cached(
+            "SELECT issue_id FROM group_hashes WHERE project_id = ?1 AND hash = ?2",
+        )?;
+        for h in &e.grouping.hashes {
+            found = stmt
+                .query_row(params![p, h.hash], |r| r.get(0))
+                .optional()?;
+            if found.is_some() {
+                break;
+            }
+        }
+    }
+    let issue_id = match found {
+        Some(id) => {
+            if update_issue(conn, p, id, e)? {
+                summary.regressed.push(id);
+            }
+            id
+        }
+        None => create_issue(conn, p, e)?,
+    };
+    {
+        let mut stmt = conn.prepare_cached(
+            "INSERT OR IGNORE INTO group_hashes (project_id, hash, issue_id, variant, component,
+                 inputs)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        for h in &e.grouping.hashes {
+            let inputs = serde_json::to_string(&h.inputs).unwrap_or_else(|_| "[]".to_owned());
+            stmt.execute(params![p, h.hash, issue_id, h.variant, h.component, inputs])?;
+        }
+    }
+    if let Some(user) = &e.user_key {
+        let new_user = conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO issue_users (issue_id, user_key) VALUES (?1, ?2)",
+            )?
+            .execute(params![issue_id, user])?;
+        if new_user == 1 {
+            conn.prepare_cached("UPDATE issues SET user_count = user_count + 1 WHERE id = ?1")?
+                .execute([issue_id])?;
+        }
+    }
+    if let Some(release) = &e.release {
+        conn.prepare_cached(
+            "INSERT OR IGNORE INTO releases (project_id, version, first_seen) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![p, release, received])?;
+    }
+    conn.prepare_cached(
+        "INSERT INTO events (project_id, event_id, issue_id, kind, timestamp, received, release,
+             environment, level, title, platform, trace_id, user_key, payload)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    )?
+    .execute(params![
+        p,
+        e.event_id,
+        issue_id,
+        e.kind,
+        e.timestamp,
+        received,
+        e.release,
+        e.environment,
+        e.level,
+        e.title,
+        e.platform,
+        e.trace_id,
+        e.user_key,
+        e.payload
+    ])?;
+    for a in &e.attachments {
+        insert_attachment(conn, p, received, a)?;
+    }
+    summary.stored += 1;
+    summary.issue_ids.push(issue_id);
+    Ok(())
+}
+
+fn create_issue(conn: &Connection, p: i64, e: &EventRecord) -> Result<i64, StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO issues (project_id, title, culprit, level, first_seen, last_seen, times_seen,
+             status, substatus, first_release, last_release, grouping_explanation)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5, 1, 'unresolved', 'new', ?6, ?6, ?7)",
+    )?
+    .execute(params![
+        p,
+        e.grouping.title,
+        e.grouping.culprit,
+        e.grouping.level,
+        e.timestamp,
+        e.release,
+        e.grouping.explanation
+    ])?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Counts the event into an existing issue; returns whether it regressed.
+fn update_issue(conn: &Connection, p: i64, id: i64, e: &EventRecord) -> Result<bool, StoreError> {
+    let (status, resolved_release): (String, Option<String>) = conn
+        .prepare_cached("SELECT status, resolved_release FROM issues WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let regressed = match status.as_str() {
+        "resolved" => true,
+        "resolved_in_release" => !release_covered(
+            conn,
+            p,
+            e.release.as_deref(),
+            resolved_release.as_deref().unwrap_or(""),
+        )?,
+        _ => false,
+    };
+    if regressed {
+        conn.prepare_cached(
+            "UPDATE issues SET status = 'unresolved', substatus = 'regressed',
+                 resolved_release = NULL, resolved_at = NULL
+             WHERE id = ?1",
+        )?
+        .execute([id])?;
+        let data = serde_json::json!({"event_id": e.event_id, "release": e.release});
+        conn.prepare_cached(
+            "INSERT INTO issue_activity (issue_id, kind, data, created) VALUES (?1, 'regression', ?2, ?3)",
+        )?
+        .execute(params![id, data.to_string(), super::now_secs()])?;
+    }
+    conn.prepare_cached(
+        "UPDATE issues SET times_seen = times_seen + 1,
+             last_seen = MAX(last_seen, ?2), first_seen = MIN(first_seen, ?2),
+             title = ?3, culprit = ?4, level = ?5,
+             last_release = COALESCE(?6, last_release),
+             substatus = CASE WHEN substatus = 'new' THEN 'ongoing' ELSE substatus END
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        id,
+        e.timestamp,
+        e.grouping.title,
+        e.grouping.culprit,
+        e.grouping.level,
+        e.release
+    ])?;
+    Ok(regressed)
+}
+
+/// Whether an issue resolved in `resolved` stays resolved for an event of
+/// release `event` (PROTOCOL.md §10.6): no release → covered (treated as
+/// older); same release → covered; both `package@semver` → semver order;
+/// otherwise by when each release was first seen (a release never seen
+/// before is newer).
+pub(crate) fn release_covered(
+    conn: &Connection,
+    p: i64,
+    event: Option<&str>,
+    resolved: &str,
+) -> Result<bool, StoreError> {
+    let Some(event) = event else {
+        return Ok(true);
+    };
+    if event == resolved {
+        return Ok(true);
+    }
+    if let (Some(a), Some(b)) = (
+        parse_release_version(event),
+        parse_release_version(resolved),
+    ) {
+        return Ok(a <= b);
+    }
+    let mut stmt = conn
+        .prepare_cached("SELECT first_seen FROM releases WHERE project_id = ?1 AND version = ?2")?;
+    let event_seen: Option<f64> = stmt.query_row(params![p, event], |r| r.get(0)).optional()?;
+    let resolved_seen: Option<f64> = stmt
+        .query_row(params![p, resolved], |r| r.get(0))
+        .optional()?;
+    Ok(match (event_seen, resolved_seen) {
+        (Some(a), Some(b)) => a <= b,
+        (None, _) => false,
+        (Some(_), None) => true,
+    })
+}
+
+/// The semver part of `package@1.2.3` (or `1.2.3`, `v1.2`); missing minor and
+/// patch numbers count as 0.
+pub(crate) fn parse_release_version(release: &str) -> Option<semver::Version> {
+    let version = release.rsplit_once('@').map_or(release, |(_, v)| v);
+    let version = version.strip_prefix('v').unwrap_or(version);
+    if let Ok(v) = semver::Version::parse(version) {
+        return Some(v);
+    }
+    let (core, rest) = match version.find(['-', '+']) {
+        Some(i) => version.split_at(i),
+        None => (version, ""),
+    };
+    let parts: Vec<&str> = core.split('.').collect();
+    if parts.is_empty() || parts.len() > 3 || parts.iter().any(|p| p.parse::<u64>().is_err()) {
+        return None;
+    }
+    let padded: Vec<&str> = parts.iter().copied().chain(["0", "0"]).take(3).collect();
+    semver::Version::parse(&format!("{}{rest}", padded.join("."))).ok()
+}
+
+fn apply_transaction(
+    conn: &Connection,
+    p: i64,
+    received: f64,
+    t: &TransactionRecord,
+    summary: &mut IngestSummary,
+) -> Result<(), StoreError> {
+    let inserted = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO transactions (project_id, event_id, trace_id, span_id,
+                 parent_span_id, name, op, status, start_ts, end_ts, release, environment,
+                 received, payload)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        )?
+        .execute(params![
+            p,
+            t.event_id,
+            t.trace_id,
+            t.span_id,
+            t.parent_span_id,
+            t.name,
+            t.op,
+            t.status,
+            t.start,
+            t.end,
+            t.release,
+            t.environment,
+            received,
+            t.payload
+        ])?;
+    if inserted == 0 {
+        summary.duplicates += 1;
+        return Ok(());
+    }
+    let tx_id = conn.last_insert_rowid();
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO spans (project_id, transaction_id, trace_id, span_id, parent_span_id, op,
+             description, status, start_ts, end_ts, is_segment)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?;
+    if let (Some(trace_id), Some(span_id)) = (&t.trace_id, &t.span_id) {
+        stmt.execute(params![
+            p,
+            tx_id,
+            trace_id,
+            span_id,
+            t.parent_span_id,
+            t.op,
+            t.name,
+            t.status,
+            t.start,
+            t.end,
+            1
+        ])?;
+    }
+    for s in &t.spans {
+        stmt.execute(params![
+            p,
+            tx_id,
+            s.trace_id,
+            s.span_id,
+            s.parent_span_id,
+            s.op,
+            s.description,
+            s.status,
+            s.start,
+            s.end,
+            0
+        ])?;
+    }
+    summary.stored += 1;
+    Ok(())
+}
+
+fn insert_attachment(
+    conn: &Connection,
+    p: i64,
+    received: f64,
+    a: &AttachmentRecord,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO attachments (project_id, event_id, filename, content_type, attachment_type,
+             size, data, received)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        p,
+        a.event_id,
+        a.filename,
+        a.content_type,
+        a.attachment_type,
+        a.data.len() as i64,
+        a.data,
+        received
+    ])?;
+    Ok(())
+}
+
+/// De-duplicates on (sid, seq) and ignores updates after a terminal status.
+/// Returns whether a row was stored.
+fn apply_session(
+    conn: &Connection,
+    p: i64,
+    received: f64,
+    s: &SessionRecord,
+) -> Result<bool, StoreError> {
+    let ended = conn
+        .prepare_cached(
+            "SELECT 1 FROM sessions WHERE project_id = ?1 AND sid = ?2 AND status <> 'ok'
+                 AND seq <> ?3 LIMIT 1",
+        )?
+        .exists(params![p, s.sid, s.seq])?;
+    if ended {
+        return Ok(false);
+    }
+    let n = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO sessions (project_id, sid, did, seq, init, status, errors,
+                 started, timestamp, duration, release, environment, abnormal_mechanism, received)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        )?
+        .execute(params![
+            p,
+            s.sid,
+            s.did,
+            s.seq,
+            s.init,
+            s.status,
+            s.errors,
+            s.started,
+            s.timestamp,
+            s.duration,
+            s.release,
+            s.environment,
+            s.abnormal_mechanism,
+            received
+        ])?;
+    Ok(n == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn release_versions() {
+        let v = |s| parse_release_version(s).map(|v| v.to_string());
+        assert_eq!(v("app@1.2.3").as_deref(), Some("1.2.3"));
+        assert_eq!(v("app@1.2").as_deref(), Some("1.2.0"));
+        assert_eq!(v("v2").as_deref(), Some("2.0.0"));
+        assert_eq!(
+            v("@scope/pkg@1.0.0-beta.1").as_deref(),
+            Some("1.0.0-beta.1")
+        );
+        assert_eq!(v("abc123"), None);
+        assert!(parse_release_version("a@1.10.0") > parse_release_version("a@1.9.0"));
+    }
+}

@@ -1,0 +1,401 @@
+//! SQLite storage: one writer thread, pooled readers.
+//!
+//! [`Store::open`] creates or upgrades the database (WAL mode, versioned
+//! migrations, see [`schema`]), makes sure a default project with a key
+//! exists, and starts the [`writer`]. Writes are sent to the writer and
+//! answered after their transaction has committed; reads run on their own
+//! connections ([`Store::read`] moves them to tokio's blocking pool), so
+//! neither ever blocks the async runtime nor waits for the other.
+//!
+//! ```
+//! use receiver::store::{Store, queries};
+//! let dir = tempfile::tempdir()?;
+//! let (store, opened) = Store::open(&dir.path().join("db.sqlite"), &Default::default())?;
+//! assert_eq!(opened.default_key.project_id, 1);
+//! let projects = store.read_blocking(queries::list_projects)?;
+//! assert_eq!(projects.len(), 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod apply;
+pub mod queries;
+pub mod records;
+pub mod schema;
+pub mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+
+use crate::config::StoreConfig;
+pub use records::*;
+pub use writer::{WriteOp, WriteResult, Writer};
+
+/// Why a storage operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite reported an error.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The database could not be prepared (WAL, schema version).
+    #[error("cannot use the database: {0}")]
+    Setup(String),
+    /// The write queue stayed full.
+    #[error("the write queue is full; retry later")]
+    QueueFull,
+    /// The writer thread is not running.
+    #[error("the database writer has stopped")]
+    WriterGone,
+    /// Invalid input for a management operation.
+    #[error("{0}")]
+    Invalid(String),
+    /// Something named does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// (De)compressing a payload failed.
+    #[error("payload (de)compression failed: {0}")]
+    Compression(#[from] std::io::Error),
+    /// The whole batch failed with this error (copied to every job).
+    #[error("batch failed: {0}")]
+    Batch(String),
+    /// A blocking read task panicked or was cancelled.
+    #[error("read task failed: {0}")]
+    Task(String),
+}
+
+impl StoreError {
+    /// A copy for reporting one batch failure to every job of the batch.
+    pub fn duplicate(&self) -> StoreError {
+        StoreError::Batch(self.to_string())
+    }
+}
+
+/// A project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectInfo {
+    /// Numeric id (the last segment of the DSN).
+    pub id: i64,
+    /// Display name.
+    pub name: String,
+    /// Whether it accepts data.
+    pub enabled: bool,
+}
+
+/// A public key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// Row id.
+    pub id: i64,
+    /// The project the key belongs to.
+    pub project_id: i64,
+    /// 32 characters.
+    pub public_key: String,
+    /// Optional label.
+    pub label: Option<String>,
+    /// Whether the key is enabled.
+    pub enabled: bool,
+    /// Whether its project is enabled.
+    pub project_enabled: bool,
+    /// The project's allowed origins: `*` (default) or a comma-separated
+    /// list of origins (`https://app.example.com`), hosts (`example.com`) or
+    /// wildcards (`*.example.com`).
+    pub allowed_origins: String,
+}
+
+impl KeyInfo {
+    /// The DSN for this key on a server reachable at `host_port` with the
+    /// path prefix `prefix` (`/` for none).
+    ///
+    /// ```
+    /// # use receiver::store::KeyInfo;
+    /// let key = KeyInfo { id: 1, project_id: 1, public_key: "k".repeat(32), label: None,
+    ///     enabled: true, project_enabled: true, allowed_origins: "*".into() };
+    /// assert_eq!(key.dsn("127.0.0.1:8000", "/"),
+    ///     format!("http://{}@127.0.0.1:8000/1", "k".repeat(32)));
+    /// ```
+    pub fn dsn(&self, host_port: &str, prefix: &str) -> String {
+        format!(
+            "http://{}@{host_port}{prefix}{}",
+            self.public_key, self.project_id
+        )
+    }
+}
+
+/// An issue's workflow status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IssueStatus {
+    /// Open.
+    Unresolved,
+    /// Fixed: any new event reopens it.
+    Resolved,
+    /// Fixed in a release: events of that release or older don't reopen it.
+    ResolvedInRelease,
+    /// Muted: new events never reopen it.
+    Ignored,
+}
+
+impl IssueStatus {
+    /// The name stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IssueStatus::Unresolved => "unresolved",
+            IssueStatus::Resolved => "resolved",
+            IssueStatus::ResolvedInRelease => "resolved_in_release",
+            IssueStatus::Ignored => "ignored",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<IssueStatus> {
+        Some(match s {
+            "unresolved" => IssueStatus::Unresolved,
+            "resolved" => IssueStatus::Resolved,
+            "resolved_in_release" => IssueStatus::ResolvedInRelease,
+            "ignored" => IssueStatus::Ignored,
+            _ => return None,
+        })
+    }
+}
+
+/// What [`Store::open`] found or created.
+#[derive(Debug, Clone)]
+pub struct Opened {
+    /// The key to print as the DSN: the first enabled key of the lowest
+    /// project (created on first start).
+    pub default_key: KeyInfo,
+    /// Whether the default project was created now.
+    pub created_default: bool,
+}
+
+/// A small pool of read-only connections.
+#[derive(Debug)]
+struct ReadPool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+const MAX_IDLE_READERS: usize = 4;
+
+impl ReadPool {
+    fn get(&self) -> Result<Connection, StoreError> {
+        if let Some(conn) = self.idle.lock().pop() {
+            return Ok(conn);
+        }
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        Ok(conn)
+    }
+
+    fn put(&self, conn: Connection) {
+        let mut idle = self.idle.lock();
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(conn);
+        }
+    }
+}
+
+/// The database: a writer thread and a pool of readers.
+#[derive(Debug, Clone)]
+pub struct Store {
+    inner: Arc<StoreInner>,
+}
+
+#[derive(Debug)]
+struct StoreInner {
+    /// Bumped by every management write (projects, keys), so caches of
+    /// them know to refresh.
+    generation: AtomicU64,
+    writer: Mutex<Writer>,
+    readers: ReadPool,
+    compression_level: i32,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`, migrates it,
+    /// ensures a default project and key, and starts the writer.
+    pub fn open(path: &Path, config: &StoreConfig) -> Result<(Store, Opened), StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Setup(format!("cannot create directory {}: {e}", dir.display()))
+            })?;
+        }
+        let mut conn = Connection::open(path)
+            .map_err(|e| StoreError::Setup(format!("cannot open {}: {e}", path.display())))?;
+        schema::configure(&conn, config.fsync_every_commit)?;
+        schema::migrate(&mut conn)?;
+        let opened = ensure_default_project(&mut conn)?;
+        let writer = Writer::start(conn, config.queue_capacity, config.batch_max);
+        let store = Store {
+            inner: Arc::new(StoreInner {
+                generation: AtomicU64::new(0),
+                writer: Mutex::new(writer),
+                readers: ReadPool {
+                    path: path.to_owned(),
+                    idle: Mutex::new(Vec::new()),
+                },
+                compression_level: config.compression_level,
+            }),
+        };
+        Ok((store, opened))
+    }
+
+    /// The zstd level for payloads.
+    pub fn compression_level(&self) -> i32 {
+        self.inner.compression_level
+    }
+
+    /// Sends a write to the writer and waits (asynchronously) for its commit.
+    pub async fn write(
+        &self,
+        op: WriteOp,
+        queue_wait: Duration,
+    ) -> Result<WriteResult, StoreError> {
+        let management = op.is_management();
+        let result = match self.sender() {
+            Some(writer) => writer.submit(op, queue_wait).await,
+            None => Err(StoreError::WriterGone),
+        };
+        if management {
+            self.bump_generation();
+        }
+        result
+    }
+
+    /// Sends a write and blocks until it is committed (not from async code).
+    pub fn write_blocking(&self, op: WriteOp) -> Result<WriteResult, StoreError> {
+        let management = op.is_management();
+        let result = match self.sender() {
+            Some(writer) => writer.submit_blocking(op),
+            None => Err(StoreError::WriterGone),
+        };
+        if management {
+            self.bump_generation();
+        }
+        result
+    }
+
+    fn bump_generation(&self) {
+        self.inner.generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// Changes whenever projects or keys are changed through this store, so
+    /// caches of them can refresh at once.
+    pub fn generation(&self) -> u64 {
+        self.inner.generation.load(Ordering::Acquire)
+    }
+
+    fn sender(&self) -> Option<WriterRef> {
+        self.inner.writer.lock().sender().map(WriterRef)
+    }
+
+    /// Runs a read on a pooled read-only connection in tokio's blocking pool.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.read_blocking(f))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
+    /// Runs a read on a pooled read-only connection on this thread.
+    pub fn read_blocking<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let conn = self.inner.readers.get()?;
+        let result = f(&conn);
+        self.inner.readers.put(conn);
+        result
+    }
+
+    /// `(batches, jobs)` the writer has committed: fewer batches than jobs
+    /// means group commit is at work.
+    pub fn writer_stats(&self) -> (u64, u64) {
+        self.inner.writer.lock().stats()
+    }
+
+    /// Stops the writer after it has committed everything queued.
+    pub fn shutdown(&self) {
+        self.inner.writer.lock().shutdown();
+    }
+}
+
+/// A cloned sender to the writer thread.
+struct WriterRef(std::sync::mpsc::SyncSender<writer::Job>);
+
+impl WriterRef {
+    async fn submit(&self, op: WriteOp, wait: Duration) -> Result<WriteResult, StoreError> {
+        writer::submit_to(&self.0, op, wait).await
+    }
+
+    fn submit_blocking(&self, op: WriteOp) -> Result<WriteResult, StoreError> {
+        writer::submit_blocking_to(&self.0, op)
+    }
+}
+
+fn ensure_default_project(conn: &mut Connection) -> Result<Opened, StoreError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let mut created_default = false;
+    let has_project: bool =
+        tx.query_row("SELECT EXISTS (SELECT 1 FROM projects)", [], |r| r.get(0))?;
+    if !has_project {
+        writer::create_project(&tx, Some(1), "default")?;
+        writer::create_key(&tx, 1, None, Some("default"))?;
+        created_default = true;
+    }
+    let key = tx
+        .query_row(
+            "SELECT k.id, k.project_id, k.public_key, k.label, k.enabled, p.enabled,
+                 p.allowed_origins
+             FROM keys k JOIN projects p ON p.id = k.project_id
+             WHERE k.enabled AND p.enabled
+             ORDER BY k.project_id, k.id LIMIT 1",
+            [],
+            queries::key_from_row,
+        )
+        .optional()?;
+    let key = match key {
+        Some(k) => k,
+        None => {
+            // Projects exist but none has an enabled key: add one to the lowest.
+            let pid: i64 = tx.query_row("SELECT MIN(id) FROM projects", [], |r| r.get(0))?;
+            created_default = true;
+            writer::create_key(&tx, pid, None, Some("default"))?
+        }
+    };
+    tx.commit()?;
+    Ok(Opened {
+        default_key: key,
+        created_default,
+    })
+}
+
+/// A new random public key: 32 lowercase hex digits.
+pub fn generate_key() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// Seconds since the Unix epoch, now.
+pub fn now_secs() -> f64 {
+    sentry_core::protocol::Timestamp::now().as_secs_f64()
+}
+
+/// Compresses a payload for storage (zstd).
+pub fn compress(data: &[u8], level: i32) -> Result<Vec<u8>, StoreError> {
+    Ok(zstd::bulk::compress(data, level)?)
+}
+
+/// Reverses [`compress`].
+pub fn decompress(data: &[u8]) -> Result<Vec<u8>, StoreError> {
+    Ok(zstd::decode_all(data)?)
+}

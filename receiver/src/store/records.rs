@@ -1,0 +1,315 @@
+//! What ingestion hands to the writer: one [`IngestBatch`] per request,
+//! already validated, normalised, grouped and compressed, so the writer
+//! thread only does SQL.
+
+/// Everything one request stores, committed atomically.
+#[derive(Debug, Clone, Default)]
+pub struct IngestBatch {
+    /// The project (already authenticated).
+    pub project_id: i64,
+    /// Receive time, seconds since the epoch.
+    pub received: f64,
+    /// The records, in envelope order.
+    pub records: Vec<Record>,
+    /// How many items of each type the request carried (including unknown
+    /// types and items dropped by validation).
+    pub item_counts: Vec<(String, u64)>,
+}
+
+/// One thing to store.
+#[derive(Debug, Clone)]
+pub enum Record {
+    /// An error or message event: becomes part of an issue.
+    Event(Box<EventRecord>),
+    /// A transaction and its spans.
+    Transaction(Box<TransactionRecord>),
+    /// An attachment.
+    Attachment(AttachmentRecord),
+    /// A session update.
+    Session(SessionRecord),
+    /// Pre-aggregated sessions.
+    SessionAggregate(AggregateRecord),
+    /// One line of a client report.
+    ClientReport(ClientReportRecord),
+    /// User feedback (`feedback` or legacy `user_report`).
+    Feedback(FeedbackRecord),
+    /// A log container, kept whole.
+    Log(BlobRecord),
+    /// A standalone span item, kept whole.
+    SpanItem(BlobRecord),
+    /// A cron check-in.
+    CheckIn(CheckInRecord),
+    /// Any other item, kept raw with its type.
+    Raw(RawRecord),
+}
+
+/// A grouped error event.
+#[derive(Debug, Clone)]
+pub struct EventRecord {
+    /// 32 hex digits.
+    pub event_id: String,
+    /// `error` (has exceptions or threads) or `default`.
+    pub kind: String,
+    /// Event time after normalisation.
+    pub timestamp: f64,
+    /// Release.
+    pub release: Option<String>,
+    /// Environment.
+    pub environment: Option<String>,
+    /// Level name.
+    pub level: String,
+    /// Display title.
+    pub title: String,
+    /// Platform.
+    pub platform: Option<String>,
+    /// `contexts.trace.trace_id`.
+    pub trace_id: Option<String>,
+    /// What identifies the user for the issue's distinct-user count.
+    pub user_key: Option<String>,
+    /// zstd-compressed normalised JSON.
+    pub payload: Vec<u8>,
+    /// How the event groups.
+    pub grouping: Grouping,
+    /// Attachments that arrived with the event (stored only if the event is
+    /// new, so a retried envelope does not duplicate them).
+    pub attachments: Vec<AttachmentRecord>,
+}
+
+/// The grouping result in storable form.
+#[derive(Debug, Clone, Default)]
+pub struct Grouping {
+    /// Hashes in lookup order: the event joins the issue owning any of them.
+    pub hashes: Vec<HashRecord>,
+    /// Issue title.
+    pub title: String,
+    /// Issue culprit.
+    pub culprit: Option<String>,
+    /// Issue level.
+    pub level: String,
+    /// JSON explanation of the grouping.
+    pub explanation: String,
+}
+
+/// One grouping hash and what produced it.
+#[derive(Debug, Clone)]
+pub struct HashRecord {
+    /// 32 hex digits.
+    pub hash: String,
+    /// Variant (`app`, `system`, `default`, `custom-fingerprint`, …).
+    pub variant: String,
+    /// Component that contributed (`exception`, `message`, …).
+    pub component: String,
+    /// The contributing values.
+    pub inputs: Vec<String>,
+}
+
+/// A transaction.
+#[derive(Debug, Clone)]
+pub struct TransactionRecord {
+    /// 32 hex digits.
+    pub event_id: String,
+    /// Root span's trace id.
+    pub trace_id: Option<String>,
+    /// Root span id.
+    pub span_id: Option<String>,
+    /// Root span's parent.
+    pub parent_span_id: Option<String>,
+    /// Transaction name.
+    pub name: Option<String>,
+    /// Root span op.
+    pub op: Option<String>,
+    /// Root span status.
+    pub status: Option<String>,
+    /// Start time.
+    pub start: f64,
+    /// End time.
+    pub end: f64,
+    /// Release.
+    pub release: Option<String>,
+    /// Environment.
+    pub environment: Option<String>,
+    /// zstd-compressed normalised JSON.
+    pub payload: Vec<u8>,
+    /// Child spans (the root span is stored from the fields above).
+    pub spans: Vec<SpanRecord>,
+}
+
+/// A span row.
+#[derive(Debug, Clone)]
+pub struct SpanRecord {
+    /// 32 hex digits.
+    pub trace_id: String,
+    /// 16 hex digits.
+    pub span_id: String,
+    /// 16 hex digits.
+    pub parent_span_id: Option<String>,
+    /// Operation.
+    pub op: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Status.
+    pub status: Option<String>,
+    /// Start time.
+    pub start: f64,
+    /// End time.
+    pub end: Option<f64>,
+}
+
+/// An attachment.
+#[derive(Debug, Clone)]
+pub struct AttachmentRecord {
+    /// The event it belongs to (envelope header `event_id`).
+    pub event_id: Option<String>,
+    /// File name.
+    pub filename: String,
+    /// MIME type.
+    pub content_type: Option<String>,
+    /// `event.attachment`, `event.minidump`, …
+    pub attachment_type: Option<String>,
+    /// The bytes as sent.
+    pub data: Vec<u8>,
+}
+
+/// A validated session update.
+#[derive(Debug, Clone)]
+pub struct SessionRecord {
+    /// Session id.
+    pub sid: String,
+    /// Distinct id.
+    pub did: Option<String>,
+    /// Sequence number (0 for `init`).
+    pub seq: i64,
+    /// First transmission.
+    pub init: bool,
+    /// Status.
+    pub status: String,
+    /// Error count.
+    pub errors: i64,
+    /// Start time.
+    pub started: f64,
+    /// Update time.
+    pub timestamp: f64,
+    /// Duration in seconds.
+    pub duration: Option<f64>,
+    /// Release (required).
+    pub release: String,
+    /// Environment.
+    pub environment: Option<String>,
+    /// ANR mechanism.
+    pub abnormal_mechanism: Option<String>,
+}
+
+/// One bucket of a `sessions` item.
+#[derive(Debug, Clone)]
+pub struct AggregateRecord {
+    /// Bucket start.
+    pub started: f64,
+    /// Distinct id.
+    pub did: Option<String>,
+    /// Counters.
+    pub exited: i64,
+    /// Counters.
+    pub errored: i64,
+    /// Counters.
+    pub abnormal: i64,
+    /// Counters.
+    pub crashed: i64,
+    /// Counters.
+    pub unhandled: i64,
+    /// Release (required).
+    pub release: String,
+    /// Environment.
+    pub environment: Option<String>,
+}
+
+/// One line of a client report.
+#[derive(Debug, Clone)]
+pub struct ClientReportRecord {
+    /// Report time.
+    pub timestamp: f64,
+    /// `discarded`, `rate_limited`, `filtered` or `filtered_sampling`.
+    pub outcome: String,
+    /// Reason.
+    pub reason: String,
+    /// Data category.
+    pub category: String,
+    /// How many.
+    pub quantity: i64,
+}
+
+/// User feedback.
+#[derive(Debug, Clone)]
+pub struct FeedbackRecord {
+    /// `feedback` or `user_report`.
+    pub kind: &'static str,
+    /// The feedback's own id (`feedback`) or the error's id (`user_report`).
+    pub event_id: String,
+    /// The error it relates to.
+    pub associated_event_id: Option<String>,
+    /// User name.
+    pub name: Option<String>,
+    /// User email.
+    pub email: Option<String>,
+    /// The message.
+    pub message: String,
+    /// zstd-compressed JSON.
+    pub payload: Vec<u8>,
+}
+
+/// A whole item kept opaque.
+#[derive(Debug, Clone)]
+pub struct BlobRecord {
+    /// Item `item_count` header.
+    pub item_count: Option<i64>,
+    /// Item `content_type` header.
+    pub content_type: Option<String>,
+    /// zstd-compressed payload.
+    pub payload: Vec<u8>,
+}
+
+/// A cron check-in.
+#[derive(Debug, Clone)]
+pub struct CheckInRecord {
+    /// Check-in id.
+    pub check_in_id: String,
+    /// Monitor slug.
+    pub monitor_slug: String,
+    /// `in_progress`, `ok` or `error`.
+    pub status: String,
+    /// Seconds.
+    pub duration: Option<f64>,
+    /// Release.
+    pub release: Option<String>,
+    /// Environment.
+    pub environment: Option<String>,
+    /// zstd-compressed JSON.
+    pub payload: Vec<u8>,
+}
+
+/// Any other item.
+#[derive(Debug, Clone)]
+pub struct RawRecord {
+    /// Item type.
+    pub item_type: String,
+    /// Envelope `event_id`.
+    pub event_id: Option<String>,
+    /// Item headers as JSON.
+    pub headers: String,
+    /// Why it was not stored typed, if it was meant to be.
+    pub error: Option<String>,
+    /// zstd-compressed payload.
+    pub payload: Vec<u8>,
+}
+
+/// What the writer did with a batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IngestSummary {
+    /// Records stored.
+    pub stored: usize,
+    /// Events and transactions skipped because their id was already stored.
+    pub duplicates: usize,
+    /// The issue each new event landed in.
+    pub issue_ids: Vec<i64>,
+    /// Issues that this batch reopened (regressions).
+    pub regressed: Vec<i64>,
+}

@@ -1,0 +1,346 @@
+//! The database schema and its versioned migrations.
+//!
+//! `PRAGMA user_version` records how many entries of [`MIGRATIONS`] have been
+//! applied. Opening a database applies the missing ones, each in its own
+//! transaction, so a database written by an older receiver is upgraded in
+//! place and one written by a newer receiver is refused instead of damaged.
+//!
+//! Conventions: times are `REAL` seconds since the Unix epoch (UTC); event
+//! and item ids are 32 lowercase hex digits; every `payload` column holds
+//! zstd-compressed bytes (JSON for typed items, the raw item otherwise);
+//! attachment `data` is stored as sent.
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// Migrations in order; entry `i` upgrades from `user_version = i` to `i + 1`.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: initial schema.
+    r#"
+CREATE TABLE projects (
+    id              INTEGER PRIMARY KEY,
+    name            TEXT NOT NULL,
+    enabled         INTEGER NOT NULL DEFAULT 1,
+    allowed_origins TEXT NOT NULL DEFAULT '*',
+    created         REAL NOT NULL
+);
+
+CREATE TABLE keys (
+    id          INTEGER PRIMARY KEY,
+    project_id  INTEGER NOT NULL REFERENCES projects(id),
+    public_key  TEXT NOT NULL UNIQUE,
+    label       TEXT,
+    enabled     INTEGER NOT NULL DEFAULT 1,
+    created     REAL NOT NULL
+);
+CREATE INDEX keys_project ON keys(project_id);
+
+CREATE TABLE releases (
+    project_id  INTEGER NOT NULL,
+    version     TEXT NOT NULL,
+    first_seen  REAL NOT NULL,
+    PRIMARY KEY (project_id, version)
+) WITHOUT ROWID;
+
+CREATE TABLE issues (
+    id                   INTEGER PRIMARY KEY,
+    project_id           INTEGER NOT NULL REFERENCES projects(id),
+    title                TEXT NOT NULL,
+    culprit              TEXT,
+    level                TEXT NOT NULL,
+    first_seen           REAL NOT NULL,
+    last_seen            REAL NOT NULL,
+    times_seen           INTEGER NOT NULL DEFAULT 0,
+    user_count           INTEGER NOT NULL DEFAULT 0,
+    status               TEXT NOT NULL DEFAULT 'unresolved'
+        CHECK (status IN ('unresolved', 'resolved', 'resolved_in_release', 'ignored')),
+    substatus            TEXT,
+    resolved_release     TEXT,
+    resolved_at          REAL,
+    first_release        TEXT,
+    last_release         TEXT,
+    grouping_explanation TEXT
+);
+CREATE INDEX issues_list ON issues(project_id, status, last_seen DESC);
+
+CREATE TABLE group_hashes (
+    project_id  INTEGER NOT NULL,
+    hash        TEXT NOT NULL,
+    issue_id    INTEGER NOT NULL REFERENCES issues(id),
+    variant     TEXT NOT NULL,
+    component   TEXT NOT NULL,
+    inputs      TEXT NOT NULL,
+    UNIQUE (project_id, hash)
+);
+CREATE INDEX group_hashes_issue ON group_hashes(issue_id);
+
+CREATE TABLE issue_users (
+    issue_id  INTEGER NOT NULL,
+    user_key  TEXT NOT NULL,
+    PRIMARY KEY (issue_id, user_key)
+) WITHOUT ROWID;
+
+CREATE TABLE issue_activity (
+    id        INTEGER PRIMARY KEY,
+    issue_id  INTEGER NOT NULL REFERENCES issues(id),
+    kind      TEXT NOT NULL,
+    data      TEXT,
+    created   REAL NOT NULL
+);
+CREATE INDEX issue_activity_issue ON issue_activity(issue_id);
+
+CREATE TABLE events (
+    id           INTEGER PRIMARY KEY,
+    project_id   INTEGER NOT NULL,
+    event_id     TEXT NOT NULL,
+    issue_id     INTEGER REFERENCES issues(id),
+    kind         TEXT NOT NULL,
+    timestamp    REAL NOT NULL,
+    received     REAL NOT NULL,
+    release      TEXT,
+    environment  TEXT,
+    level        TEXT NOT NULL,
+    title        TEXT NOT NULL,
+    platform     TEXT,
+    trace_id     TEXT,
+    user_key     TEXT,
+    payload      BLOB NOT NULL,
+    UNIQUE (project_id, event_id)
+);
+CREATE INDEX events_issue ON events(issue_id, timestamp DESC);
+CREATE INDEX events_time ON events(project_id, timestamp DESC);
+
+CREATE TABLE attachments (
+    id               INTEGER PRIMARY KEY,
+    project_id       INTEGER NOT NULL,
+    event_id         TEXT,
+    filename         TEXT NOT NULL,
+    content_type     TEXT,
+    attachment_type  TEXT,
+    size             INTEGER NOT NULL,
+    data             BLOB NOT NULL,
+    received         REAL NOT NULL
+);
+CREATE INDEX attachments_event ON attachments(project_id, event_id);
+
+CREATE TABLE transactions (
+    id              INTEGER PRIMARY KEY,
+    project_id      INTEGER NOT NULL,
+    event_id        TEXT NOT NULL,
+    trace_id        TEXT,
+    span_id         TEXT,
+    parent_span_id  TEXT,
+    name            TEXT,
+    op              TEXT,
+    status          TEXT,
+    start_ts        REAL NOT NULL,
+    end_ts          REAL NOT NULL,
+    release         TEXT,
+    environment     TEXT,
+    received        REAL NOT NULL,
+    payload         BLOB NOT NULL,
+    UNIQUE (project_id, event_id)
+);
+CREATE INDEX transactions_time ON transactions(project_id, start_ts DESC);
+CREATE INDEX transactions_trace ON transactions(trace_id);
+
+CREATE TABLE spans (
+    id              INTEGER PRIMARY KEY,
+    project_id      INTEGER NOT NULL,
+    transaction_id  INTEGER REFERENCES transactions(id),
+    trace_id        TEXT NOT NULL,
+    span_id         TEXT NOT NULL,
+    parent_span_id  TEXT,
+    op              TEXT,
+    description     TEXT,
+    status          TEXT,
+    start_ts        REAL NOT NULL,
+    end_ts          REAL,
+    is_segment      INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX spans_trace ON spans(trace_id);
+CREATE INDEX spans_transaction ON spans(transaction_id);
+
+CREATE TABLE span_items (
+    id            INTEGER PRIMARY KEY,
+    project_id    INTEGER NOT NULL,
+    content_type  TEXT,
+    item_count    INTEGER,
+    received      REAL NOT NULL,
+    payload       BLOB NOT NULL
+);
+
+CREATE TABLE sessions (
+    id                  INTEGER PRIMARY KEY,
+    project_id          INTEGER NOT NULL,
+    sid                 TEXT NOT NULL,
+    did                 TEXT,
+    seq                 INTEGER NOT NULL,
+    init                INTEGER NOT NULL,
+    status              TEXT NOT NULL,
+    errors              INTEGER NOT NULL,
+    started             REAL NOT NULL,
+    timestamp           REAL NOT NULL,
+    duration            REAL,
+    release             TEXT NOT NULL,
+    environment         TEXT,
+    abnormal_mechanism  TEXT,
+    received            REAL NOT NULL,
+    UNIQUE (project_id, sid, seq)
+);
+CREATE INDEX sessions_release ON sessions(project_id, release, started);
+
+CREATE TABLE session_aggregates (
+    id           INTEGER PRIMARY KEY,
+    project_id   INTEGER NOT NULL,
+    started      REAL NOT NULL,
+    did          TEXT,
+    exited       INTEGER NOT NULL,
+    errored      INTEGER NOT NULL,
+    abnormal     INTEGER NOT NULL,
+    crashed      INTEGER NOT NULL,
+    unhandled    INTEGER NOT NULL,
+    release      TEXT NOT NULL,
+    environment  TEXT,
+    received     REAL NOT NULL
+);
+CREATE INDEX session_aggregates_release ON session_aggregates(project_id, release, started);
+
+CREATE TABLE client_reports (
+    id          INTEGER PRIMARY KEY,
+    project_id  INTEGER NOT NULL,
+    timestamp   REAL NOT NULL,
+    outcome     TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    category    TEXT NOT NULL,
+    quantity    INTEGER NOT NULL,
+    received    REAL NOT NULL
+);
+
+CREATE TABLE feedback (
+    id                   INTEGER PRIMARY KEY,
+    project_id           INTEGER NOT NULL,
+    kind                 TEXT NOT NULL CHECK (kind IN ('feedback', 'user_report')),
+    event_id             TEXT NOT NULL,
+    associated_event_id  TEXT,
+    name                 TEXT,
+    email                TEXT,
+    message              TEXT NOT NULL,
+    received             REAL NOT NULL,
+    payload              BLOB NOT NULL,
+    UNIQUE (project_id, kind, event_id)
+);
+
+CREATE TABLE logs (
+    id            INTEGER PRIMARY KEY,
+    project_id    INTEGER NOT NULL,
+    item_count    INTEGER,
+    content_type  TEXT,
+    received      REAL NOT NULL,
+    payload       BLOB NOT NULL
+);
+
+CREATE TABLE check_ins (
+    id            INTEGER PRIMARY KEY,
+    project_id    INTEGER NOT NULL,
+    check_in_id   TEXT NOT NULL,
+    monitor_slug  TEXT NOT NULL,
+    status        TEXT NOT NULL,
+    duration      REAL,
+    release       TEXT,
+    environment   TEXT,
+    received      REAL NOT NULL,
+    payload       BLOB NOT NULL
+);
+CREATE INDEX check_ins_monitor ON check_ins(project_id, monitor_slug, received);
+
+CREATE TABLE raw_items (
+    id          INTEGER PRIMARY KEY,
+    project_id  INTEGER NOT NULL,
+    item_type   TEXT NOT NULL,
+    event_id    TEXT,
+    headers     TEXT NOT NULL,
+    error       TEXT,
+    received    REAL NOT NULL,
+    payload     BLOB NOT NULL
+);
+CREATE INDEX raw_items_type ON raw_items(project_id, item_type);
+
+CREATE TABLE item_counts (
+    project_id  INTEGER NOT NULL,
+    item_type   TEXT NOT NULL,
+    count       INTEGER NOT NULL,
+    PRIMARY KEY (project_id, item_type)
+) WITHOUT ROWID;
+"#,
+];
+
+/// The schema version this build writes.
+pub fn current_version() -> u32 {
+    MIGRATIONS.len() as u32
+}
+
+/// Sets the connection pragmas every connection uses.
+pub fn configure(conn: &Connection, fsync_every_commit: bool) -> Result<(), StoreError> {
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(
+        None,
+        "synchronous",
+        if fsync_every_commit { "FULL" } else { "NORMAL" },
+    )?;
+    Ok(())
+}
+
+/// Switches to WAL and applies missing migrations.
+pub fn migrate(conn: &mut Connection) -> Result<u32, StoreError> {
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Setup(format!(
+            "could not switch the database to WAL mode (journal_mode is {mode}); is it on a \
+             network file system?"
+        )));
+    }
+    let version: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > current_version() {
+        return Err(StoreError::Setup(format!(
+            "the database has schema version {version}, newer than this receiver's {}; \
+             upgrade the receiver",
+            current_version()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as u32 + 1)?;
+        tx.commit()?;
+    }
+    Ok(current_version())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_apply_once_and_are_idempotent() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("db.sqlite");
+        let mut conn = Connection::open(&path).expect("open");
+        assert_eq!(migrate(&mut conn).expect("migrate"), current_version());
+        assert_eq!(migrate(&mut conn).expect("again"), current_version());
+        let v: u32 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("version");
+        assert_eq!(v, current_version());
+    }
+
+    #[test]
+    fn newer_databases_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut conn = Connection::open(dir.path().join("db.sqlite")).expect("open");
+        conn.pragma_update(None, "user_version", 999).expect("set");
+        assert!(matches!(migrate(&mut conn), Err(StoreError::Setup(_))));
+    }
+}

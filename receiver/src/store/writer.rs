@@ -1,0 +1,541 @@
+//! The single writer thread and its group commit.
+//!
+//! All writes go through one thread that owns the only write connection.
+//! Requests send a [`WriteOp`] over a bounded channel together with a reply
+//! slot. The thread blocks for the first job, then drains whatever else is
+//! queued (up to `batch_max`), runs each job inside a savepoint of one
+//! transaction and commits once. Only after the commit has returned does it
+//! answer the jobs, so a request is acknowledged only once its data is
+//! durable, and many concurrent requests share one fsync.
+//!
+//! A job that fails (a constraint, a bad record) rolls back to its own
+//! savepoint and is answered with the error; the others in the batch still
+//! commit.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use super::records::{IngestBatch, IngestSummary};
+use super::{apply as ingest_apply, now_secs, IssueStatus, KeyInfo, ProjectInfo, StoreError};
+
+/// A write the writer thread performs.
+#[derive(Debug, Clone)]
+pub enum WriteOp {
+    /// Store what one request carried.
+    Ingest(IngestBatch),
+    /// Create a project (with the given id, or the next free one).
+    CreateProject {
+        /// Explicit id.
+        id: Option<i64>,
+        /// Display name.
+        name: String,
+    },
+    /// Create a key for a project (the given public key or a random one).
+    CreateKey {
+        /// The project.
+        project_id: i64,
+        /// 32 characters; generated when `None`.
+        public_key: Option<String>,
+        /// Optional label.
+        label: Option<String>,
+    },
+    /// Enable or disable a project, or set its allowed origins.
+    UpdateProject {
+        /// The project.
+        project_id: i64,
+        /// New enabled state.
+        enabled: Option<bool>,
+        /// New allowed origins (`*` or a comma-separated list).
+        allowed_origins: Option<String>,
+    },
+    /// Enable or disable a key.
+    SetKeyEnabled {
+        /// The public key.
+        public_key: String,
+        /// New state.
+        enabled: bool,
+    },
+    /// Change an issue's status.
+    SetIssueStatus {
+        /// The issue.
+        issue_id: i64,
+        /// New status.
+        status: IssueStatus,
+        /// For `ResolvedInRelease`: the release that fixes it.
+        release: Option<String>,
+    },
+}
+
+impl WriteOp {
+    /// Whether the op changes projects or keys (caches must refresh).
+    pub fn is_management(&self) -> bool {
+        matches!(
+            self,
+            WriteOp::CreateProject { .. }
+                | WriteOp::CreateKey { .. }
+                | WriteOp::UpdateProject { .. }
+                | WriteOp::SetKeyEnabled { .. }
+        )
+    }
+}
+
+/// What a write produced.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WriteResult {
+    /// Result of [`WriteOp::Ingest`].
+    Ingested(IngestSummary),
+    /// Result of [`WriteOp::CreateProject`].
+    Project(ProjectInfo),
+    /// Result of [`WriteOp::CreateKey`].
+    Key(KeyInfo),
+    /// Result of [`WriteOp::SetIssueStatus`].
+    Done,
+}
+
+/// Where the writer sends its answer.
+#[derive(Debug)]
+pub enum Reply {
+    /// An async caller.
+    Async(tokio::sync::oneshot::Sender<Result<WriteResult, StoreError>>),
+    /// A blocking caller.
+    Blocking(mpsc::Sender<Result<WriteResult, StoreError>>),
+}
+
+impl Reply {
+    fn send(self, result: Result<WriteResult, StoreError>) {
+        // The caller may have gone away (client disconnected): nothing to do.
+        let _ = match self {
+            Reply::Async(tx) => tx.send(result).map_err(drop),
+            Reply::Blocking(tx) => tx.send(result).map_err(drop),
+        };
+    }
+}
+
+/// A queued job.
+#[derive(Debug)]
+pub struct Job {
+    /// What to do.
+    pub op: WriteOp,
+    /// Where to answer.
+    pub reply: Reply,
+}
+
+/// The handle to the writer thread.
+#[derive(Debug)]
+pub struct Writer {
+    tx: Option<SyncSender<Job>>,
+    thread: Option<JoinHandle<()>>,
+    stats: Arc<WriterStats>,
+}
+
+/// Counters of the writer thread, to observe group commit.
+#[derive(Debug, Default)]
+pub struct WriterStats {
+    /// Transactions committed (or attempted).
+    pub batches: AtomicU64,
+    /// Jobs processed.
+    pub jobs: AtomicU64,
+}
+
+impl Writer {
+    /// Starts the writer thread on `conn`.
+    pub fn start(conn: Connection, queue_capacity: usize, batch_max: usize) -> Writer {
+        let (tx, rx) = mpsc::sync_channel(queue_capacity.max(1));
+        let stats = Arc::new(WriterStats::default());
+        let thread_stats = stats.clone();
+        let thread = std::thread::Builder::new()
+            .name("receiver-writer".into())
+            .spawn(move || run(conn, rx, batch_max.max(1), &thread_stats));
+        match thread {
+            Ok(thread) => Writer {
+                tx: Some(tx),
+                thread: Some(thread),
+                stats,
+            },
+            // Without a thread every write fails with WriterGone.
+            Err(_) => Writer {
+                tx: None,
+                thread: None,
+                stats,
+            },
+        }
+    }
+
+    /// `(batches, jobs)` processed so far.
+    pub fn stats(&self) -> (u64, u64) {
+        (
+            self.stats.batches.load(Ordering::Relaxed),
+            self.stats.jobs.load(Ordering::Relaxed),
+        )
+    }
+
+    /// A sender to the writer's queue, while it runs.
+    pub fn sender(&self) -> Option<SyncSender<Job>> {
+        self.tx.clone()
+    }
+
+    /// Stops accepting jobs, lets the thread finish what is queued and
+    /// joins it.
+    pub fn shutdown(&mut self) {
+        self.tx = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Submits a job and waits for its commit, asynchronously. When the queue
+/// is full it retries until `wait` has passed, then fails with
+/// [`StoreError::QueueFull`] (the HTTP layer answers 503).
+pub async fn submit_to(
+    tx: &SyncSender<Job>,
+    op: WriteOp,
+    wait: Duration,
+) -> Result<WriteResult, StoreError> {
+    let (reply_tx, reply_rx) = tokio::sync::oneshot::channel();
+    let mut job = Job {
+        op,
+        reply: Reply::Async(reply_tx),
+    };
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        match tx.try_send(job) {
+            Ok(()) => break,
+            Err(TrySendError::Disconnected(_)) => return Err(StoreError::WriterGone),
+            Err(TrySendError::Full(back)) => {
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(StoreError::QueueFull);
+                }
+                job = back;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    }
+    reply_rx.await.map_err(|_| StoreError::WriterGone)?
+}
+
+/// Submits a job and blocks until it is committed. Must not be called from
+/// inside an async task.
+pub fn submit_blocking_to(tx: &SyncSender<Job>, op: WriteOp) -> Result<WriteResult, StoreError> {
+    let (reply_tx, reply_rx) = mpsc::channel();
+    tx.send(Job {
+        op,
+        reply: Reply::Blocking(reply_tx),
+    })
+    .map_err(|_| StoreError::WriterGone)?;
+    reply_rx.recv().map_err(|_| StoreError::WriterGone)?
+}
+
+fn run(mut conn: Connection, rx: Receiver<Job>, batch_max: usize, stats: &WriterStats) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = Vec::with_capacity(batch_max.min(64));
+        jobs.push(first);
+        while jobs.len() < batch_max {
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+            }
+        }
+        let (ops, replies): (Vec<WriteOp>, Vec<Reply>) =
+            jobs.into_iter().map(|j| (j.op, j.reply)).unzip();
+        let results = commit_batch(&mut conn, &ops);
+        stats.batches.fetch_add(1, Ordering::Relaxed);
+        stats.jobs.fetch_add(ops.len() as u64, Ordering::Relaxed);
+        for (reply, result) in replies.into_iter().zip(results) {
+            reply.send(result);
+        }
+    }
+    // Best effort: fold the WAL back so the database file is self-contained.
+    let _ = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);");
+}
+
+/// Runs `ops` in one transaction, each in its own savepoint, and commits.
+fn commit_batch(conn: &mut Connection, ops: &[WriteOp]) -> Vec<Result<WriteResult, StoreError>> {
+    let fail_all = |e: &StoreError| ops.iter().map(|_| Err(e.duplicate())).collect();
+    let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => return fail_all(&StoreError::from(e)),
+    };
+    let mut results = Vec::with_capacity(ops.len());
+    for op in ops {
+        let result = match tx.savepoint() {
+            Ok(sp) => match apply(&sp, op) {
+                Ok(r) => sp.commit().map(|()| r).map_err(StoreError::from),
+                Err(e) => Err(e), // dropping `sp` rolls back to it
+            },
+            Err(e) => Err(StoreError::from(e)),
+        };
+        results.push(result);
+    }
+    match tx.commit() {
+        Ok(()) => results,
+        Err(e) => fail_all(&StoreError::from(e)),
+    }
+}
+
+fn apply(tx: &Connection, op: &WriteOp) -> Result<WriteResult, StoreError> {
+    match op {
+        WriteOp::Ingest(batch) => ingest_apply::apply_batch(tx, batch).map(WriteResult::Ingested),
+        WriteOp::CreateProject { id, name } => {
+            create_project(tx, *id, name).map(WriteResult::Project)
+        }
+        WriteOp::CreateKey {
+            project_id,
+            public_key,
+            label,
+        } => create_key(tx, *project_id, public_key.as_deref(), label.as_deref())
+            .map(WriteResult::Key),
+        WriteOp::UpdateProject {
+            project_id,
+            enabled,
+            allowed_origins,
+        } => update_project(tx, *project_id, *enabled, allowed_origins.as_deref())
+            .map(|()| WriteResult::Done),
+        WriteOp::SetKeyEnabled {
+            public_key,
+            enabled,
+        } => {
+            let n = tx.execute(
+                "UPDATE keys SET enabled = ?2 WHERE public_key = ?1",
+                params![public_key, enabled],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("key {public_key}")));
+            }
+            Ok(WriteResult::Done)
+        }
+        WriteOp::SetIssueStatus {
+            issue_id,
+            status,
+            release,
+        } => {
+            set_issue_status(tx, *issue_id, *status, release.as_deref()).map(|()| WriteResult::Done)
+        }
+    }
+}
+
+/// Creates a project. Used by the writer and by [`super::Store::open`].
+pub(crate) fn create_project(
+    conn: &Connection,
+    id: Option<i64>,
+    name: &str,
+) -> Result<ProjectInfo, StoreError> {
+    if let Some(id) = id {
+        if id <= 0 {
+            return Err(StoreError::Invalid(format!(
+                "project id must be positive, got {id}"
+            )));
+        }
+        let exists: Option<i64> = conn
+            .query_row("SELECT id FROM projects WHERE id = ?1", [id], |r| r.get(0))
+            .optional()?;
+        if exists.is_some() {
+            return Err(StoreError::Invalid(format!("project {id} already exists")));
+        }
+    }
+    let created = now_secs();
+    conn.execute(
+        "INSERT INTO projects (id, name, created) VALUES (?1, ?2, ?3)",
+        params![id, name, created],
+    )?;
+    let id = conn.last_insert_rowid();
+    Ok(ProjectInfo {
+        id,
+        name: name.to_owned(),
+        enabled: true,
+    })
+}
+
+/// Creates a key. Used by the writer and by [`super::Store::open`].
+pub(crate) fn create_key(
+    conn: &Connection,
+    project_id: i64,
+    public_key: Option<&str>,
+    label: Option<&str>,
+) -> Result<KeyInfo, StoreError> {
+    let exists: Option<i64> = conn
+        .query_row("SELECT id FROM projects WHERE id = ?1", [project_id], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    if exists.is_none() {
+        return Err(StoreError::NotFound(format!("project {project_id}")));
+    }
+    let key = match public_key {
+        Some(k) => {
+            if k.len() != 32 || !k.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                return Err(StoreError::Invalid(format!(
+                    "a public key must be 32 letters or digits, got {k:?}"
+                )));
+            }
+            k.to_owned()
+        }
+        None => super::generate_key(),
+    };
+    let taken: Option<i64> = conn
+        .query_row("SELECT id FROM keys WHERE public_key = ?1", [&key], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    if taken.is_some() {
+        return Err(StoreError::Invalid(format!("key {key} already exists")));
+    }
+    conn.execute(
+        "INSERT INTO keys (project_id, public_key, label, created) VALUES (?1, ?2, ?3, ?4)",
+        params![project_id, key, label, now_secs()],
+    )?;
+    Ok(KeyInfo {
+        id: conn.last_insert_rowid(),
+        project_id,
+        public_key: key,
+        label: label.map(str::to_owned),
+        enabled: true,
+        project_enabled: true,
+        allowed_origins: conn.query_row(
+            "SELECT allowed_origins FROM projects WHERE id = ?1",
+            [project_id],
+            |r| r.get(0),
+        )?,
+    })
+}
+
+fn update_project(
+    conn: &Connection,
+    project_id: i64,
+    enabled: Option<bool>,
+    allowed_origins: Option<&str>,
+) -> Result<(), StoreError> {
+    let n = conn.execute(
+        "UPDATE projects SET enabled = COALESCE(?2, enabled),
+             allowed_origins = COALESCE(?3, allowed_origins)
+         WHERE id = ?1",
+        params![project_id, enabled, allowed_origins],
+    )?;
+    if n == 0 {
+        return Err(StoreError::NotFound(format!("project {project_id}")));
+    }
+    Ok(())
+}
+
+fn set_issue_status(
+    conn: &Connection,
+    issue_id: i64,
+    status: IssueStatus,
+    release: Option<&str>,
+) -> Result<(), StoreError> {
+    if status == IssueStatus::ResolvedInRelease && release.is_none() {
+        return Err(StoreError::Invalid(
+            "resolving in a release needs the release".to_owned(),
+        ));
+    }
+    let resolved = matches!(
+        status,
+        IssueStatus::Resolved | IssueStatus::ResolvedInRelease
+    );
+    let changed = conn.execute(
+        "UPDATE issues SET status = ?2, resolved_release = ?3, resolved_at = ?4,
+             substatus = CASE WHEN ?2 = 'unresolved' THEN 'ongoing' ELSE NULL END
+         WHERE id = ?1",
+        params![
+            issue_id,
+            status.as_str(),
+            if status == IssueStatus::ResolvedInRelease {
+                release
+            } else {
+                None
+            },
+            if resolved { Some(now_secs()) } else { None },
+        ],
+    )?;
+    if changed == 0 {
+        return Err(StoreError::NotFound(format!("issue {issue_id}")));
+    }
+    conn.execute(
+        "INSERT INTO issue_activity (issue_id, kind, data, created) VALUES (?1, ?2, ?3, ?4)",
+        params![
+            issue_id,
+            format!("set_{}", status.as_str()),
+            release,
+            now_secs()
+        ],
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::schema;
+
+    fn db() -> (tempfile::TempDir, Connection) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut conn = Connection::open(dir.path().join("db.sqlite")).expect("open");
+        schema::configure(&conn, false).expect("configure");
+        schema::migrate(&mut conn).expect("migrate");
+        (dir, conn)
+    }
+
+    fn project(id: i64) -> WriteOp {
+        WriteOp::CreateProject {
+            id: Some(id),
+            name: format!("p{id}"),
+        }
+    }
+
+    #[test]
+    fn queued_jobs_share_one_commit_and_a_failing_job_only_rolls_back_itself() {
+        let (_dir, conn) = db();
+        let (tx, rx) = mpsc::sync_channel(16);
+        let mut replies = Vec::new();
+        // Project 2 twice: the second fails inside the same batch.
+        for op in [project(1), project(2), project(2), project(3)] {
+            let (reply_tx, reply_rx) = mpsc::channel();
+            tx.send(Job {
+                op,
+                reply: Reply::Blocking(reply_tx),
+            })
+            .expect("queue");
+            replies.push(reply_rx);
+        }
+        drop(tx);
+        let stats = WriterStats::default();
+        run(conn, rx, 256, &stats);
+        assert_eq!(stats.batches.load(Ordering::Relaxed), 1);
+        assert_eq!(stats.jobs.load(Ordering::Relaxed), 4);
+        let results: Vec<bool> = replies
+            .iter()
+            .map(|r| r.recv().expect("reply").is_ok())
+            .collect();
+        assert_eq!(results, [true, true, false, true]);
+    }
+
+    #[test]
+    fn batches_are_capped() {
+        let (_dir, conn) = db();
+        let (tx, rx) = mpsc::sync_channel(16);
+        for id in 1..=5 {
+            let (reply_tx, _reply_rx) = mpsc::channel();
+            tx.send(Job {
+                op: project(id),
+                reply: Reply::Blocking(reply_tx),
+            })
+            .expect("queue");
+        }
+        drop(tx);
+        let stats = WriterStats::default();
+        run(conn, rx, 2, &stats);
+        assert_eq!(stats.batches.load(Ordering::Relaxed), 3);
+        assert_eq!(stats.jobs.load(Ordering::Relaxed), 5);
+    }
+}

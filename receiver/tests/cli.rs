@@ -1,0 +1,131 @@
+//! The `receiver` binary: zero-configuration start, `serve` with flags, and
+//! the minimal `projects` / `keys` commands.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn receiver() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_receiver"))
+}
+
+fn run(args: &[&str], db: &std::path::Path) -> String {
+    let out = receiver()
+        .args(args)
+        .arg("--db")
+        .arg(db)
+        .output()
+        .expect("run receiver");
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn is_hex32(s: &str) -> bool {
+    s.len() == 32
+        && s.bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+}
+
+#[test]
+fn zero_config_start_creates_the_database_and_prints_the_dsn_first() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // No flags except a free port: the database lands in the working directory.
+    let started = Instant::now();
+    let mut child = receiver()
+        .current_dir(dir.path())
+        .env("RECEIVER_ADDR", "127.0.0.1:0")
+        .env_remove("RECEIVER_DB")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read DSN");
+    let elapsed = started.elapsed();
+    let _ = child.kill();
+    let _ = child.wait();
+    let dsn = line.trim();
+    let rest = dsn.strip_prefix("http://").expect("http DSN");
+    let (key, rest) = rest.split_once('@').expect("key");
+    assert!(is_hex32(key), "{dsn}");
+    assert!(
+        rest.starts_with("127.0.0.1:") && rest.ends_with("/1"),
+        "{dsn}"
+    );
+    assert!(dir.path().join("receiver.sqlite").exists());
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+}
+
+#[test]
+fn serve_subcommand_takes_flags() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("sub/dir/r.sqlite");
+    let mut child = receiver()
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--prefix",
+            "sentry",
+            "--db",
+        ])
+        .arg(&db)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read DSN");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(line.trim().ends_with("/sentry/1"), "{line}");
+    assert!(db.exists());
+}
+
+#[test]
+fn projects_and_keys_can_be_listed_and_created() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("r.sqlite");
+    let projects = run(&["projects"], &db);
+    assert_eq!(projects.trim(), "1\tdefault\tenabled");
+
+    let dsn = run(&["projects", "create", "--name", "web", "--id", "42"], &db);
+    assert!(dsn.trim().ends_with("@127.0.0.1:8000/42"), "{dsn}");
+    let dsn = run(
+        &[
+            "keys",
+            "create",
+            "--project",
+            "42",
+            "--key",
+            "0123456789abcdef0123456789abcdef",
+        ],
+        &db,
+    );
+    assert_eq!(
+        dsn.trim(),
+        "http://0123456789abcdef0123456789abcdef@127.0.0.1:8000/42"
+    );
+    let keys = run(&["keys", "list", "--project", "42"], &db);
+    assert_eq!(keys.lines().count(), 2, "{keys}");
+    assert!(keys.contains("0123456789abcdef0123456789abcdef"));
+    let all = run(&["projects", "list"], &db);
+    assert!(all.contains("42\tweb\tenabled"), "{all}");
+
+    // Bad input is an error with a message, not a panic.
+    let out = receiver()
+        .args(["keys", "create", "--project", "999", "--db"])
+        .arg(&db)
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("project 999"));
+}

@@ -1,0 +1,171 @@
+//! Nothing acknowledged is lost: events are sent under load to the real
+//! `receiver` binary, the process is killed with SIGKILL mid-stream, and
+//! after a restart on the same database every event that got a 200 is there.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use receiver::testing::post;
+
+/// Starts the binary and returns it with the DSN it printed.
+fn spawn(db: &std::path::Path) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_receiver"))
+        .env("RECEIVER_ADDR", "127.0.0.1:0")
+        .env("RECEIVER_DB", db)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn receiver");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the receiver prints its DSN");
+    (child, line.trim().to_owned())
+}
+
+/// `(key, addr, project)` from `http://KEY@HOST:PORT/PROJECT`.
+fn parse_dsn(dsn: &str) -> (String, SocketAddr, String) {
+    let rest = dsn.strip_prefix("http://").expect("http dsn");
+    let (key, rest) = rest.split_once('@').expect("key");
+    let (host, project) = rest.split_once('/').expect("project");
+    (
+        key.to_owned(),
+        host.parse().expect("addr"),
+        project.to_owned(),
+    )
+}
+
+fn envelope(event_id: &str, n: usize) -> Vec<u8> {
+    format!(
+        "{{\"event_id\":\"{event_id}\"}}\n{{\"type\":\"event\"}}\n\
+         {{\"message\":\"load event {n}\",\"level\":\"error\",\"exception\":{{\"values\":[{{\"type\":\"LoadError\",\"value\":\"n={n}\"}}]}}}}\n"
+    )
+    .into_bytes()
+}
+
+#[test]
+fn every_acknowledged_event_survives_sigkill() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("receiver.sqlite");
+    let (mut child, dsn) = spawn(&db);
+    let (key, addr, project) = parse_dsn(&dsn);
+    let url = format!("http://{addr}/api/{project}/envelope/");
+    let auth = format!("Sentry sentry_key={key}, sentry_version=7");
+
+    let acked = Arc::new(Mutex::new(Vec::<String>::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..4)
+        .map(|c| {
+            let (acked, stop, url, auth) = (acked.clone(), stop.clone(), url.clone(), auth.clone());
+            std::thread::spawn(move || {
+                for n in 0..5_000 {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let id = format!("{c:08x}{n:024x}");
+                    match post(&url, &[("X-Sentry-Auth", auth.as_str())], &envelope(&id, n)) {
+                        Ok(r) if r.status == 200 => acked.lock().expect("lock").push(id),
+                        Ok(r) => panic!("unexpected status {}", r.status),
+                        Err(_) => break, // the server is gone
+                    }
+                }
+            })
+        })
+        .collect();
+
+    // Let a few hundred events through, then kill mid-stream.
+    let started = Instant::now();
+    while acked.lock().expect("lock").len() < 300 && started.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().expect("SIGKILL"); // std's kill is SIGKILL on Unix
+    let _ = child.wait();
+    stop.store(true, Ordering::Relaxed);
+    for c in clients {
+        c.join().expect("client thread");
+    }
+    let acked = acked.lock().expect("lock").clone();
+    assert!(
+        acked.len() >= 50,
+        "too few events acknowledged: {}",
+        acked.len()
+    );
+
+    // Restart on the same database: same project and key, and all data there.
+    let (mut child, dsn_again) = spawn(&db);
+    assert_eq!(
+        dsn_again.split('@').next(),
+        dsn.split('@').next(),
+        "same key after restart"
+    );
+    let conn =
+        rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("open db");
+    let mut stmt = conn
+        .prepare("SELECT 1 FROM events WHERE project_id = ?1 AND event_id = ?2")
+        .expect("prepare");
+    let missing: Vec<&String> = acked
+        .iter()
+        .filter(|id| {
+            !stmt
+                .exists(rusqlite::params![project.parse::<i64>().unwrap_or(1), id])
+                .unwrap_or(false)
+        })
+        .collect();
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    assert!(
+        missing.is_empty(),
+        "{} of {} acknowledged events are missing, e.g. {:?}",
+        missing.len(),
+        acked.len(),
+        missing.first()
+    );
+    let issues: i64 = conn
+        .query_row("SELECT COUNT(*) FROM issues", [], |r| r.get(0))
+        .expect("issues");
+    assert!(issues >= 1);
+}
+
+#[test]
+fn concurrent_requests_share_commits() {
+    let server = receiver::testing::TestServer::start();
+    let url = server.envelope_url();
+    let auth = format!(
+        "Sentry sentry_key={}, sentry_version=7",
+        server.public_key()
+    );
+    let (batches_before, jobs_before) = server.writer_stats();
+    std::thread::scope(|s| {
+        for c in 0..16 {
+            let (url, auth) = (&url, &auth);
+            s.spawn(move || {
+                for n in 0..20 {
+                    let id = format!("{c:08x}{n:024x}");
+                    let r = post(url, &[("X-Sentry-Auth", auth.as_str())], &envelope(&id, n))
+                        .expect("post");
+                    assert_eq!(r.status, 200);
+                }
+            });
+        }
+    });
+    assert_eq!(server.events().len(), 320);
+    let (batches, jobs) = server.writer_stats();
+    let (batches, jobs) = (batches - batches_before, jobs - jobs_before);
+    assert_eq!(jobs, 320);
+    eprintln!("group commit: {batches} transactions for {jobs} requests");
+    assert!(
+        batches < jobs,
+        "no group commit: {batches} batches for {jobs} jobs"
+    );
+}

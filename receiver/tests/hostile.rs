@@ -1,0 +1,137 @@
+//! Hostile clients cannot starve the receiver: idle connections and header
+//! tricklers are cut off by the header timeout, slow bodies by the body
+//! timeouts, and the connection limit bounds what they can hold while valid
+//! requests keep succeeding.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use receiver::testing::{post, read_response, TestServer};
+
+fn fast_timeouts(max_connections: usize) -> TestServer {
+    TestServer::builder()
+        .configure(|c| {
+            c.timeouts.header_read = Duration::from_secs(1);
+            c.timeouts.body_idle = Duration::from_secs(1);
+            c.timeouts.body_total = Duration::from_secs(3);
+            c.max_connections = max_connections;
+        })
+        .start()
+}
+
+fn valid_request(server: &TestServer, n: usize) -> u16 {
+    let auth = format!(
+        "Sentry sentry_key={}, sentry_version=7",
+        server.public_key()
+    );
+    let body = format!("{{}}\n{{\"type\":\"event\"}}\n{{\"message\":\"valid {n}\"}}\n");
+    post(
+        &server.envelope_url(),
+        &[("X-Sentry-Auth", auth.as_str())],
+        body.as_bytes(),
+    )
+    .map(|r| r.status)
+    .unwrap_or(0)
+}
+
+/// Whether the server closed `stream` within `within`.
+fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
+    let _ = stream.set_read_timeout(Some(within));
+    let mut buf = [0u8; 1024];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue, // e.g. a 408 response before the close
+            Err(e) => {
+                return !matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                )
+            }
+        }
+    }
+}
+
+#[test]
+fn valid_requests_succeed_while_idle_and_trickling_clients_hold_connections() {
+    let server = fast_timeouts(256);
+    let mut idle: Vec<TcpStream> = (0..50)
+        .map(|_| TcpStream::connect(server.addr()).expect("idle connection"))
+        .collect();
+    // A header trickler: one byte at a time on its own thread.
+    let addr = server.addr();
+    let trickler = std::thread::spawn(move || {
+        let mut s = TcpStream::connect(addr).expect("trickler");
+        let head = b"POST /api/1/envelope/ HTTP/1.1\r\nHost: x\r\n";
+        let started = Instant::now();
+        for b in head {
+            if s.write_all(&[*b]).is_err() {
+                return Some(started.elapsed()); // cut off
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        None
+    });
+
+    let started = Instant::now();
+    for n in 0..20 {
+        assert_eq!(valid_request(&server, n), 200);
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(server.wait_for_events(20, Duration::from_secs(5)).len(), 20);
+
+    // The idle connections are closed by the header timeout.
+    for s in idle.iter_mut().take(5) {
+        assert!(
+            closed_within(s, Duration::from_secs(3)),
+            "idle connection kept open"
+        );
+    }
+    let cut_after = trickler.join().expect("trickler thread");
+    assert!(
+        cut_after.is_some_and(|d| d < Duration::from_secs(4)),
+        "the trickler was not cut off: {cut_after:?}"
+    );
+}
+
+#[test]
+fn connection_limit_bounds_held_connections_and_timeouts_free_them() {
+    let server = fast_timeouts(4);
+    let _held: Vec<TcpStream> = (0..4)
+        .map(|_| TcpStream::connect(server.addr()).expect("connection"))
+        .collect();
+    std::thread::sleep(Duration::from_millis(100));
+    let started = Instant::now();
+    // Waits in the accept queue until a slot frees up (header timeout: 1 s).
+    assert_eq!(valid_request(&server, 0), 200);
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(500),
+        "limit not applied: {waited:?}"
+    );
+    assert!(waited < Duration::from_secs(4), "{waited:?}");
+}
+
+#[test]
+fn slow_bodies_time_out_with_408() {
+    let server = fast_timeouts(16);
+    let mut s = TcpStream::connect(server.addr()).expect("connect");
+    let head = format!(
+        "POST /api/1/envelope/ HTTP/1.1\r\nHost: x\r\nX-Sentry-Auth: Sentry sentry_key={}\r\n\
+         Content-Length: 1000\r\n\r\n{{}}\n",
+        server.public_key()
+    );
+    s.write_all(head.as_bytes()).expect("write");
+    let started = Instant::now();
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let response = read_response(&mut s).expect("a response");
+    assert_eq!(response.status, 408);
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(server.events().is_empty());
+}

@@ -1,0 +1,126 @@
+//! Issues: grouping into issues, de-duplication, distinct users and
+//! regressions (PROTOCOL.md §10.6, §11).
+
+use receiver::store::{IssueStatus, WriteOp};
+use receiver::testing::{post, TestServer};
+
+fn send_event(server: &TestServer, event_id: &str, release: Option<&str>, user: &str) -> u16 {
+    let release = release.map_or(String::new(), |r| format!(",\"release\":\"{r}\""));
+    let body = format!(
+        "{{\"event_id\":\"{event_id}\"}}\n{{\"type\":\"event\"}}\n\
+         {{\"exception\":{{\"values\":[{{\"type\":\"KeyError\",\"value\":\"user {user} missing\"}}]}},\
+           \"user\":{{\"id\":\"{user}\"}}{release}}}\n"
+    );
+    let auth = format!(
+        "Sentry sentry_key={}, sentry_version=7",
+        server.public_key()
+    );
+    post(
+        &server.envelope_url(),
+        &[("X-Sentry-Auth", auth.as_str())],
+        body.as_bytes(),
+    )
+    .expect("post")
+    .status
+}
+
+fn id(n: u32) -> String {
+    format!("{n:032x}")
+}
+
+#[test]
+fn same_error_groups_counts_users_and_dedupes_event_ids() {
+    let server = TestServer::start();
+    assert_eq!(send_event(&server, &id(1), None, "1"), 200);
+    assert_eq!(send_event(&server, &id(2), None, "2"), 200);
+    assert_eq!(send_event(&server, &id(3), None, "2"), 200);
+    // A retried envelope: answered 200, stored once.
+    assert_eq!(send_event(&server, &id(3), None, "2"), 200);
+    let issues = server.issues();
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    assert_eq!(issues[0].times_seen, 3);
+    assert_eq!(issues[0].user_count, 2);
+    // The title follows the latest event, as Sentry's does.
+    assert_eq!(issues[0].title, "KeyError: user 2 missing");
+    assert_eq!(issues[0].substatus.as_deref(), Some("ongoing"));
+    assert_eq!(server.events().len(), 3);
+}
+
+#[test]
+fn a_resolved_issue_regresses_on_a_new_event() {
+    let server = TestServer::start();
+    assert_eq!(send_event(&server, &id(1), None, "1"), 200);
+    let issue = server.issues()[0].id;
+    server
+        .write(WriteOp::SetIssueStatus {
+            issue_id: issue,
+            status: IssueStatus::Resolved,
+            release: None,
+        })
+        .expect("resolve");
+    assert_eq!(server.issues()[0].status, "resolved");
+    assert_eq!(send_event(&server, &id(2), None, "1"), 200);
+    let after = &server.issues()[0];
+    assert_eq!(after.status, "unresolved");
+    assert_eq!(after.substatus.as_deref(), Some("regressed"));
+}
+
+#[test]
+fn resolved_in_release_only_regresses_for_newer_releases() {
+    let server = TestServer::start();
+    assert_eq!(send_event(&server, &id(1), Some("app@1.0.0"), "1"), 200);
+    let issue = server.issues()[0].id;
+    server
+        .write(WriteOp::SetIssueStatus {
+            issue_id: issue,
+            status: IssueStatus::ResolvedInRelease,
+            release: Some("app@1.2.0".into()),
+        })
+        .expect("resolve");
+    // Older, equal, and release-less events don't reopen it.
+    for (n, release) in [(2, Some("app@1.1.9")), (3, Some("app@1.2.0")), (4, None)] {
+        assert_eq!(send_event(&server, &id(n), release, "1"), 200);
+        assert_eq!(
+            server.issues()[0].status,
+            "resolved_in_release",
+            "{release:?}"
+        );
+    }
+    // A newer one does.
+    assert_eq!(send_event(&server, &id(5), Some("app@1.10.0"), "1"), 200);
+    assert_eq!(server.issues()[0].status, "unresolved");
+    assert_eq!(server.issues()[0].times_seen, 5);
+}
+
+#[test]
+fn ignored_issues_stay_ignored() {
+    let server = TestServer::start();
+    assert_eq!(send_event(&server, &id(1), None, "1"), 200);
+    let issue = server.issues()[0].id;
+    server
+        .write(WriteOp::SetIssueStatus {
+            issue_id: issue,
+            status: IssueStatus::Ignored,
+            release: None,
+        })
+        .expect("ignore");
+    assert_eq!(send_event(&server, &id(2), None, "1"), 200);
+    assert_eq!(server.issues()[0].status, "ignored");
+}
+
+#[test]
+fn grouping_hashes_and_explanation_are_stored() {
+    let server = TestServer::start();
+    assert_eq!(send_event(&server, &id(1), None, "1"), 200);
+    let issue = server.issues()[0].clone();
+    let hashes = server
+        .read(move |c| receiver::store::queries::issue_hashes(c, issue.id))
+        .expect("hashes");
+    assert!(!hashes.is_empty());
+    assert!(hashes.iter().all(|h| h.hash.len() == 32));
+    assert!(
+        hashes[0].inputs.iter().any(|i| i == "KeyError"),
+        "{hashes:?}"
+    );
+    assert!(issue.explanation.is_some());
+}
