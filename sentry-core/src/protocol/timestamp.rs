@@ -79,8 +79,18 @@ impl Timestamp {
     }
 
     /// RFC 3339 in UTC with microseconds, the form `sent_at` uses.
+    /// Values outside the years 1..=9999 (or not finite) print as the
+    /// nearest bound instead of overflowing.
     pub fn to_rfc3339(self) -> String {
-        let nanos = (self.0 * 1e6).round() as i128 * 1000;
+        // 9999-12-31T23:59:59Z and 0001-01-01T00:00:00Z.
+        const MAX: f64 = 253_402_300_799.0;
+        const MIN: f64 = -62_135_596_800.0;
+        let secs = if self.0.is_nan() {
+            0.0
+        } else {
+            self.0.clamp(MIN, MAX)
+        };
+        let nanos = (secs * 1e6).round() as i128 * 1000;
         match OffsetDateTime::from_unix_timestamp_nanos(nanos) {
             Ok(dt) => format!(
                 "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
@@ -193,6 +203,21 @@ mod tests {
         assert_eq!(t.as_secs_f64(), 1581084960.5);
         assert!(serde_json::from_str::<Timestamp>("\"garbage\"").is_err());
         assert!(serde_json::from_str::<Timestamp>("{}").is_err());
+    }
+
+    #[test]
+    fn extreme_values_do_not_overflow() {
+        assert_eq!(
+            Timestamp::from_secs_f64(1e300).to_rfc3339(),
+            "9999-12-31T23:59:59.000000Z"
+        );
+        assert_eq!(
+            Timestamp::from_secs_f64(f64::NAN).to_rfc3339(),
+            "1970-01-01T00:00:00.000000Z"
+        );
+        assert!(Timestamp::from_secs_f64(-1e300)
+            .to_rfc3339()
+            .starts_with("0001-"));
     }
 
     #[test]
