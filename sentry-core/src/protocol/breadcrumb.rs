@@ -1,5 +1,7 @@
 //! Breadcrumbs: the trail of things that happened before an event.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use super::lenient::{self, Map};
@@ -21,7 +23,7 @@ pub struct Breadcrumb {
     pub timestamp: Timestamp,
     /// `default`, `http`, `navigation`, `query`, … (legacy key `ty` accepted).
     #[serde(rename = "type", alias = "ty", default = "default_type")]
-    pub ty: String,
+    pub ty: Cow<'static, str>,
     /// Dotted category, e.g. `ui.click`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
@@ -47,8 +49,8 @@ pub struct Breadcrumb {
     pub other: Map,
 }
 
-fn default_type() -> String {
-    "default".to_owned()
+fn default_type() -> Cow<'static, str> {
+    Cow::Borrowed("default")
 }
 
 impl Default for Breadcrumb {
