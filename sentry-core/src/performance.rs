@@ -273,10 +273,16 @@ struct TxnInner {
     info: TraceInfo,
     /// `None` for unsampled transactions: nothing is recorded.
     state: Option<Mutex<TxnState>>,
+    /// The DSC, computed on first use: it never changes for a trace.
+    dsc: std::sync::OnceLock<Dsc>,
 }
 
 impl TxnInner {
     fn dsc(&self) -> Dsc {
+        self.dsc.get_or_init(|| self.compute_dsc()).clone()
+    }
+
+    fn compute_dsc(&self) -> Dsc {
         if let Some(frozen) = &self.info.frozen_dsc {
             return frozen.clone();
         }
@@ -284,7 +290,9 @@ impl TxnInner {
         let info = &self.info;
         dsc.set("trace_id", info.trace_id.to_string());
         dsc.set("sample_rate", format_rate(info.decision.rate));
-        dsc.set("sample_rand", format!("{:.6}", info.decision.rand));
+        // Six decimals, truncated so the value stays below 1.
+        let micros = ((info.decision.rand * 1e6) as u64).min(999_999);
+        dsc.set("sample_rand", format!("0.{micros:06}"));
         dsc.set(
             "sampled",
             if info.decision.sampled {
@@ -314,6 +322,12 @@ impl TxnInner {
 }
 
 fn format_rate(rate: f64) -> String {
+    if rate >= 1.0 {
+        return "1".to_owned();
+    }
+    if rate <= 0.0 {
+        return "0".to_owned();
+    }
     let s = format!("{rate:.6}");
     let s = s.trim_end_matches('0').trim_end_matches('.');
     if s.is_empty() {
@@ -335,8 +349,9 @@ pub struct Transaction {
 pub struct Span {
     txn: Arc<TxnInner>,
     span_id: SpanId,
-    /// `None` when the transaction is not sampled.
-    state: Option<Arc<Mutex<ProtocolSpan>>>,
+    /// Where the span's data lives in the transaction's span list; `None`
+    /// when the transaction is not sampled or was full (`max_spans`).
+    slot: Option<usize>,
 }
 
 /// Starts a transaction on the current hub.
@@ -394,6 +409,7 @@ impl Transaction {
                     client,
                 },
                 state,
+                dsc: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -490,7 +506,9 @@ impl Transaction {
 
     /// Finishes now and sends the transaction (when sampled).
     pub fn finish(self) {
-        self.finish_with_timestamp(Timestamp::now())
+        if self.inner.state.is_some() {
+            self.finish_with_timestamp(Timestamp::now())
+        }
     }
 
     /// Finishes at an explicit time and sends the transaction (when sampled).
@@ -515,11 +533,14 @@ impl Transaction {
                 state.dropped_spans,
             );
         }
+        let mut spans = std::mem::take(&mut state.spans);
+        // Relay rejects a transaction holding a span without an end.
+        spans.retain(|s| s.timestamp.is_some());
         let mut tx = ProtocolTransaction {
             name: Some(state.name.take().unwrap_or_else(|| info.name.to_string())),
             start_timestamp: state.start,
             timestamp: Some(end),
-            spans: std::mem::take(&mut state.spans),
+            spans,
             tags: std::mem::take(&mut state.tags),
             request: state.request.take(),
             ..Default::default()
@@ -548,8 +569,9 @@ impl Transaction {
 impl Span {
     fn child_of(txn: &Arc<TxnInner>, parent: SpanId, op: &str, description: &str) -> Span {
         let span_id = SpanId::random();
-        let state = txn.state.as_ref().map(|_| {
-            Arc::new(Mutex::new(ProtocolSpan {
+        let slot = txn.state.as_ref().and_then(|state| {
+            // Built before taking the lock: the lock only covers the push.
+            let span = ProtocolSpan {
                 trace_id: txn.info.trace_id,
                 span_id,
                 parent_span_id: Some(parent),
@@ -557,18 +579,37 @@ impl Span {
                 description: (!description.is_empty()).then(|| description.to_owned()),
                 start_timestamp: Timestamp::now(),
                 ..Default::default()
-            }))
+            };
+            let max = txn
+                .info
+                .client
+                .as_ref()
+                .map_or(usize::MAX, |c| c.options().max_spans);
+            let mut state = state.lock();
+            if state.finished {
+                return None;
+            }
+            if state.spans.len() >= max {
+                state.dropped_spans += 1;
+                return None;
+            }
+            if state.spans.capacity() == 0 {
+                state.spans.reserve(16);
+            }
+            state.spans.push(span);
+            Some(state.spans.len() - 1)
         });
         Span {
             txn: txn.clone(),
             span_id,
-            state,
+            slot,
         }
     }
 
-    /// Whether this span is recorded.
+    /// Whether the trace is sampled (and so this span recorded, unless the
+    /// transaction already held `max_spans` spans).
     pub fn is_sampled(&self) -> bool {
-        self.state.is_some()
+        self.txn.info.decision.sampled
     }
 
     /// This span's id.
@@ -586,10 +627,20 @@ impl Span {
         Span::child_of(&self.txn, self.span_id, op, description)
     }
 
-    fn with_span(&self, f: impl FnOnce(&mut ProtocolSpan)) {
-        if let Some(s) = &self.state {
-            f(&mut s.lock());
+    /// Runs `f` on the span's data while it is running.
+    fn with_span<R>(&self, f: impl FnOnce(&mut ProtocolSpan) -> R) -> Option<R> {
+        let (Some(slot), Some(state)) = (self.slot, &self.txn.state) else {
+            return None;
+        };
+        let mut state = state.lock();
+        if state.finished {
+            return None;
         }
+        state
+            .spans
+            .get_mut(slot)
+            .filter(|s| s.timestamp.is_none())
+            .map(f)
     }
 
     /// Sets the status.
@@ -640,13 +691,9 @@ impl Span {
 
     /// The trace context for events captured inside this span.
     pub fn trace_context(&self) -> TraceContext {
-        let (parent, op) = match &self.state {
-            Some(s) => {
-                let s = s.lock();
-                (s.parent_span_id, s.op.clone())
-            }
-            None => (None, None),
-        };
+        let (parent, op) = self
+            .with_span(|s| (s.parent_span_id, s.op.clone()))
+            .unwrap_or_default();
         TraceContext {
             trace_id: self.txn.info.trace_id,
             span_id: self.span_id,
@@ -658,49 +705,20 @@ impl Span {
 
     /// Finishes now.
     pub fn finish(self) {
-        self.finish_with_timestamp(Timestamp::now())
+        if self.slot.is_some() {
+            self.finish_with_timestamp(Timestamp::now())
+        }
     }
 
-    /// Finishes at an explicit time; the span joins its transaction unless
-    /// the transaction already holds `max_spans` spans (then it is counted as
-    /// dropped). Finishing twice records once.
+    /// Finishes at an explicit time. Finishing twice records once; spans
+    /// still running when their transaction finishes are left out of it.
     pub fn finish_with_timestamp(self, end: Timestamp) {
-        let (Some(span), Some(txn_state)) = (&self.state, &self.txn.state) else {
-            return;
-        };
-        let finished = {
-            let mut span = span.lock();
-            if span.timestamp.is_some() {
-                return;
+        self.with_span(|s| {
+            s.timestamp = Some(end);
+            if s.status.is_none() {
+                s.status = Some(SpanStatus::Ok);
             }
-            span.timestamp = Some(end);
-            // Take the data out; the shared copy keeps only what identifies it.
-            let mut done = std::mem::take(&mut *span);
-            span.timestamp = done.timestamp;
-            span.span_id = done.span_id;
-            span.trace_id = done.trace_id;
-            span.parent_span_id = done.parent_span_id;
-            span.op.clone_from(&done.op);
-            if done.status.is_none() {
-                done.status = Some(SpanStatus::Ok);
-            }
-            done
-        };
-        let max = self
-            .txn
-            .info
-            .client
-            .as_ref()
-            .map_or(usize::MAX, |c| c.options().max_spans);
-        let mut state = txn_state.lock();
-        if state.finished {
-            return;
-        }
-        if state.spans.len() < max {
-            state.spans.push(finished);
-        } else {
-            state.dropped_spans += 1;
-        }
+        });
     }
 }
 

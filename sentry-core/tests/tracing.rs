@@ -466,3 +466,23 @@ fn request_sessions_aggregate_per_minute() {
     let started = bucket["started"].as_f64().expect("started");
     assert_eq!(started % 60.0, 0.0, "bucket starts on a minute");
 }
+
+#[test]
+fn spans_still_running_at_finish_are_left_out() {
+    let (hub, transport) = hub_with(sampled());
+    Hub::run(hub, || {
+        let tx = start_transaction(TransactionContext::new("t", "op"));
+        let done = tx.start_child("done", "");
+        let _running = tx.start_child("running", "");
+        done.finish();
+        tx.finish();
+    });
+    let txs = transactions_of(&transport.fetch_and_clear_envelopes());
+    let ops: Vec<_> = txs[0]
+        .spans
+        .iter()
+        .filter_map(|s| s.op.as_deref())
+        .collect();
+    assert_eq!(ops, ["done"]);
+    assert_eq!(txs[0].spans[0].status, Some(SpanStatus::Ok));
+}

@@ -42,6 +42,10 @@ enum Op {
     SetTagSame,
     /// `set_tag` with a value from a rotating set of 8 prebuilt strings.
     SetTagChanging,
+    /// start_transaction + 10 child spans (start, finish) + finish.
+    Transaction {
+        sampled: bool,
+    },
 }
 
 /// The state both scopes are put into before a bound scenario.
@@ -116,6 +120,18 @@ const SCENARIOS: &[Scenario] = &[
         setup: Setup::FullScope,
         op: Op::CaptureMessage,
     },
+    Scenario {
+        name: "transaction + 10 child spans, sampled",
+        bound: true,
+        setup: Setup::EmptyScope,
+        op: Op::Transaction { sampled: true },
+    },
+    Scenario {
+        name: "transaction + 10 child spans, unsampled",
+        bound: true,
+        setup: Setup::EmptyScope,
+        op: Op::Transaction { sampled: false },
+    },
 ];
 
 /// Values for the "changing value" tag scenario, built once up front.
@@ -164,8 +180,21 @@ macro_rules! side {
             $krate::configure_scope(|s| s.set_tag("rotating", value));
         }
 
+        #[inline(never)]
+        fn transaction(sampled: bool) {
+            let mut ctx = $krate::TransactionContext::new("GET /users", "http.server");
+            ctx.set_sampled(Some(sampled));
+            let tx = $krate::start_transaction(ctx);
+            for _ in 0..10 {
+                let span = tx.start_child("db.query", "SELECT * FROM users WHERE id = ?");
+                span.finish();
+            }
+            tx.finish();
+        }
+
         pub fn run(op: Op, values: &[String], i: u64) {
             match op {
+                Op::Transaction { sampled } => transaction(sampled),
                 Op::CaptureMessage => capture_message(),
                 Op::AddBreadcrumb => add_breadcrumb(),
                 Op::SetTagSame => set_tag_same(),
@@ -213,6 +242,7 @@ mod ours_side {
             release: Some(RELEASE.into()),
             environment: Some(ENVIRONMENT.into()),
             transport: Some(Arc::new(Arc::new(DiscardTransport))),
+            traces_sample_rate: 1.0,
             ..Default::default()
         });
         assert!(guard.is_enabled(), "our client must be enabled");
@@ -237,6 +267,8 @@ mod official_side {
         options.release = Some(RELEASE.into());
         options.environment = Some(ENVIRONMENT.into());
         options.transport = Some(Arc::new(Arc::new(DiscardTransport)));
+        // Tracing on for both; each transaction forces its own decision.
+        let options = options.traces_sample_rate(1.0);
         let guard = sentry::init(options);
         assert!(guard.is_enabled(), "official client must be enabled");
         guard
