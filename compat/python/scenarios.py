@@ -1,0 +1,96 @@
+"""Drives the official Python sentry-sdk against a receiver.
+
+Usage: SENTRY_DSN=... python scenarios.py
+Prints one JSON object on stdout: the event ids sent per scenario, so the
+calling test can assert what the receiver stored and how it grouped it.
+"""
+
+import json
+import sys
+
+import sentry_sdk
+
+ids = {}
+
+
+def remember(name, event_id):
+    ids.setdefault(name, []).append(event_id)
+
+
+def parse_port(value):
+    return int(value)  # the cause of the handled error
+
+
+def load_config():
+    try:
+        parse_port("not-a-number")
+    except ValueError as exc:
+        raise RuntimeError("config load failed: bad port") from exc
+
+
+def lookup_user(user_id):
+    # One code line for every user id: these must group together.
+    raise KeyError(f"user {user_id} not found")
+
+
+def charge_card(amount):
+    # A different code line and type: a group of its own.
+    raise ZeroDivisionError(f"cannot split {amount} cents by zero")
+
+
+def main():
+    sentry_sdk.init(
+        release="compat-app@1.0.0",
+        environment="ci",
+        traces_sample_rate=1.0,
+        auto_session_tracking=True,
+        # Keep the wire format predictable: no background flush races.
+        shutdown_timeout=5,
+    )
+    sentry_sdk.get_isolation_scope().start_session()
+
+    try:
+        load_config()
+    except RuntimeError as exc:
+        remember("handled", sentry_sdk.capture_exception(exc))
+
+    try:
+        raise ValueError("unhandled failure 42")
+    except ValueError:
+        # What the excepthook integration does for an uncaught exception.
+        event, hint = sentry_sdk.utils.event_from_exception(
+            sys.exc_info(), mechanism={"type": "excepthook", "handled": False}
+        )
+        remember("unhandled", sentry_sdk.capture_event(event, hint=hint))
+
+    remember("message", sentry_sdk.capture_message("compat message", level="warning"))
+
+    for user_id in (101, 202, 303):
+        try:
+            lookup_user(user_id)
+        except KeyError as exc:
+            remember("group_a", sentry_sdk.capture_exception(exc))
+    try:
+        charge_card(999)
+    except ZeroDivisionError as exc:
+        remember("group_b", sentry_sdk.capture_exception(exc))
+
+    with sentry_sdk.start_transaction(op="task", name="compat-transaction") as tx:
+        with tx.start_child(op="db.query", description="SELECT 1"):
+            with tx.start_child(op="cache.get", description="user:1"):
+                pass
+        with tx.start_child(op="http.client", description="GET /next"):
+            pass
+        ids["transaction_trace_id"] = tx.trace_id
+
+    with sentry_sdk.new_scope() as scope:
+        scope.add_attachment(bytes=b"attached by compat test\n", filename="compat.txt")
+        remember("attachment", sentry_sdk.capture_message("with attachment"))
+
+    sentry_sdk.get_isolation_scope().end_session()
+    sentry_sdk.flush(timeout=10)
+    print(json.dumps(ids))
+
+
+if __name__ == "__main__":
+    main()
