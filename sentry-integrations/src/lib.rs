@@ -27,6 +27,8 @@
 //! | `log` | `log` | a `log::Log` that turns records into breadcrumbs and events, in front of another logger |
 //! | `tracing` | `tracing` | a `tracing-subscriber` layer: events → breadcrumbs/events, spans → Sentry spans |
 //! | `anyhow` | `anyhow` | capture an `anyhow::Error` with its chain and backtrace |
+//! | `http_server` | `tower` (+ `axum` for `MatchedPath` route names) | a `tower` layer for hyper/axum: a transaction and an isolated hub per request, trace continuation, request data, 5xx responses and panics as events, request-mode sessions |
+//! | `http_client` | `reqwest` | `http.client` spans for `reqwest` requests, with `sentry-trace` and `baggage` propagated |
 //!
 //! # Stack traces
 //!
@@ -63,6 +65,10 @@ pub mod anyhow;
 pub mod backtrace;
 #[cfg(feature = "contexts")]
 pub mod contexts;
+#[cfg(feature = "reqwest")]
+pub mod http_client;
+#[cfg(feature = "tower")]
+pub mod http_server;
 mod init;
 #[cfg(feature = "log")]
 pub mod log;

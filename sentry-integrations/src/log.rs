@@ -116,7 +116,7 @@ fn location_data(record: &Record<'_>) -> Map {
 /// ```
 pub fn breadcrumb_from_record(record: &Record<'_>) -> Breadcrumb {
     Breadcrumb {
-        ty: "log".to_owned(),
+        ty: "log".into(),
         category: Some(record.target().to_owned()),
         level: convert_level(record.level()),
         message: Some(record.args().to_string()),

@@ -189,7 +189,7 @@ pub fn breadcrumb_from_event(event: &tracing_core::Event<'_>) -> Breadcrumb {
         } else {
             "error"
         }
-        .to_owned(),
+        .into(),
         category: Some(metadata.target().to_owned()),
         level: convert_level(metadata.level()),
         message: visitor.message,

@@ -97,14 +97,7 @@ fn info_and_warn_become_breadcrumbs_and_error_becomes_an_event() {
         .breadcrumbs
         .values
         .iter()
-        .map(|b| {
-            (
-                b.ty.as_str(),
-                b.category.as_deref(),
-                b.level,
-                b.message.as_deref(),
-            )
-        })
+        .map(|b| (&*b.ty, b.category.as_deref(), b.level, b.message.as_deref()))
         .collect();
     assert_eq!(
         crumbs,
