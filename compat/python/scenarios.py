@@ -75,13 +75,16 @@ def main():
     except ZeroDivisionError as exc:
         remember("group_b", sentry_sdk.capture_exception(exc))
 
+    # Three spans: db.query and http.client under the transaction, cache.get
+    # under db.query (`name` replaced the deprecated `description` argument).
     with sentry_sdk.start_transaction(op="task", name="compat-transaction") as tx:
-        with tx.start_child(op="db.query", description="SELECT 1"):
-            with tx.start_child(op="cache.get", description="user:1"):
+        with tx.start_child(op="db.query", name="SELECT 1") as query:
+            with query.start_child(op="cache.get", name="user:1"):
                 pass
-        with tx.start_child(op="http.client", description="GET /next"):
+        with tx.start_child(op="http.client", name="GET /next"):
             pass
         ids["transaction_trace_id"] = tx.trace_id
+        ids["transaction_span_id"] = tx.span_id
 
     with sentry_sdk.new_scope() as scope:
         scope.add_attachment(bytes=b"attached by compat test\n", filename="compat.txt")

@@ -121,8 +121,11 @@ pub struct StoreConfig {
     pub batch_max: usize,
     /// Capacity of the writer's queue in jobs (default 1024).
     pub queue_capacity: usize,
-    /// `synchronous=FULL` (default, `true`): a commit survives power loss.
-    /// `false` selects `NORMAL`, which still survives a process crash.
+    /// `true` selects `synchronous=FULL`: every commit is fsynced and
+    /// survives power loss. `false` (default) selects `NORMAL`: in WAL mode
+    /// a commit survives a crash or kill of the process (the SIGKILL test),
+    /// and only an OS crash or power loss can lose the last commits (never
+    /// corrupting the database); about 10–15 % more events per second.
     pub fsync_every_commit: bool,
     /// zstd level for stored event payloads (default 3).
     pub compression_level: i32,
@@ -133,7 +136,7 @@ impl Default for StoreConfig {
         StoreConfig {
             batch_max: 256,
             queue_capacity: 1024,
-            fsync_every_commit: true,
+            fsync_every_commit: false,
             compression_level: 3,
         }
     }

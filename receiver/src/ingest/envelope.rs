@@ -15,11 +15,12 @@ use uuid::Uuid;
 use sentry_core::envelope::{Envelope, EnvelopeItem, ItemType};
 use sentry_core::protocol::{Context, Event, Timestamp, UserReport};
 
+use super::group::{self, KnownHashes};
 use super::normalize::{self, RequestContext, SessionDrop};
-use super::{group, IngestError};
+use super::IngestError;
 use crate::store::records::{
     AttachmentRecord, BlobRecord, CheckInRecord, ClientReportRecord, EventRecord, FeedbackRecord,
-    IngestBatch, RawRecord, Record, SpanRecord, TransactionRecord,
+    Grouping, IngestBatch, RawRecord, Record, SpanRecord, TransactionRecord,
 };
 use crate::store::{compress, StoreError};
 
@@ -30,10 +31,42 @@ pub struct Prepared {
     pub batch: IngestBatch,
     /// The id to answer with (`{"id": …}`), if any.
     pub event_id: Option<Uuid>,
+    /// The grouping hashes of the envelope's error event when they were not
+    /// all known yet: once the event is stored, they are.
+    pub new_hashes: Vec<String>,
+}
+
+/// Payloads up to this size are compressed with a per-thread zstd context
+/// (creating one costs about as much as compressing a small event); larger
+/// ones get a fresh context, so a thread never keeps big tables.
+const REUSED_CONTEXT_MAX: usize = 128 * 1024;
+
+thread_local! {
+    static COMPRESSOR: std::cell::RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// zstd at `level`, the same bytes as [`compress`].
+fn compress_payload(data: &[u8], level: i32) -> Result<Vec<u8>, StoreError> {
+    if data.len() > REUSED_CONTEXT_MAX {
+        return compress(data, level);
+    }
+    COMPRESSOR.with(|cell| {
+        let mut slot = cell
+            .try_borrow_mut()
+            .map_err(|_| StoreError::Compression(std::io::Error::other("compressor in use")))?;
+        if !matches!(&*slot, Some((l, _)) if *l == level) {
+            *slot = Some((level, zstd::bulk::Compressor::new(level)?));
+        }
+        match slot.as_mut() {
+            Some((_, compressor)) => Ok(compressor.compress(data)?),
+            None => compress(data, level),
+        }
+    })
 }
 
 fn compress_or_500(data: &[u8], level: i32) -> Result<Vec<u8>, IngestError> {
-    compress(data, level).map_err(|e: StoreError| IngestError::Unavailable {
+    compress_payload(data, level).map_err(|e: StoreError| IngestError::Unavailable {
         detail: format!("could not compress payload: {e}"),
     })
 }
@@ -44,12 +77,25 @@ fn to_json(value: &impl serde::Serialize) -> Result<Vec<u8>, IngestError> {
     })
 }
 
-/// Turns a whole envelope into an [`IngestBatch`] for `project_id`.
+/// Turns a whole envelope into an [`IngestBatch`] for `project_id`, with
+/// the full grouping of its error event.
 pub fn prepare(
     envelope: &Envelope,
     project_id: i64,
     ctx: &RequestContext,
     compression_level: i32,
+) -> Result<Prepared, IngestError> {
+    prepare_with(envelope, project_id, ctx, compression_level, None)
+}
+
+/// [`prepare`], grouping the error event by hashes only when `known` has
+/// all of its hashes (see [`super::group`]).
+pub fn prepare_with(
+    envelope: &Envelope,
+    project_id: i64,
+    ctx: &RequestContext,
+    compression_level: i32,
+    known: Option<&KnownHashes>,
 ) -> Result<Prepared, IngestError> {
     let header_id = envelope.headers.event_id;
     let header_id_hex = header_id.map(|id| id.simple().to_string());
@@ -58,6 +104,7 @@ pub fn prepare(
     let mut attachments = Vec::new();
     let mut event_id = header_id;
     let mut event_slot: Option<usize> = None;
+    let mut new_hashes = Vec::new();
 
     for item in envelope.items() {
         *counts
@@ -78,8 +125,16 @@ pub fn prepare(
                 let event = normalize::event(payload, ctx, header_id)?;
                 event_id.get_or_insert(event.event_id);
                 event_slot = Some(records.len());
-                records.push(Record::Event(Box::new(event_record(
+                let grouping = match known {
+                    Some(known) => group::group_for(&event, project_id, known),
+                    None => group::group(&event),
+                };
+                if !group::is_lean(&grouping) {
+                    new_hashes = grouping.hashes.iter().map(|h| h.hash.clone()).collect();
+                }
+                records.push(Record::Event(Box::new(event_record_grouped(
                     &event,
+                    grouping,
                     compression_level,
                 )?)));
             }
@@ -168,6 +223,7 @@ pub fn prepare(
             item_counts: counts.into_iter().collect(),
         },
         event_id,
+        new_hashes,
     })
 }
 
@@ -208,7 +264,14 @@ fn blob(item: &EnvelopeItem, payload: &[u8], level: i32) -> Result<BlobRecord, I
 /// Builds the stored form of an error event: grouping, indexed columns and
 /// the compressed normalised JSON.
 pub fn event_record(event: &Event, level: i32) -> Result<EventRecord, IngestError> {
-    let grouping = group::group(event);
+    event_record_grouped(event, group::group(event), level)
+}
+
+fn event_record_grouped(
+    event: &Event,
+    grouping: Grouping,
+    level: i32,
+) -> Result<EventRecord, IngestError> {
     let json = to_json(event)?;
     let is_error =
         !event.exception.is_empty() || event.threads.values.iter().any(|t| t.stacktrace.is_some());
@@ -372,6 +435,6 @@ fn check_in(payload: &[u8], level: i32) -> Result<Option<CheckInRecord>, String>
         duration: value.get("duration").and_then(Value::as_f64),
         release: text("release"),
         environment: text("environment"),
-        payload: compress(payload, level).map_err(|e| e.to_string())?,
+        payload: compress_payload(payload, level).map_err(|e| e.to_string())?,
     }))
 }

@@ -32,7 +32,8 @@ use auth::Auth;
 use limits::Limits;
 use normalize::RequestContext;
 
-pub use group::FALLBACK_HASH;
+pub(crate) use group::{is_lean, regroup_payload};
+pub use group::{KnownHashes, FALLBACK_HASH};
 
 /// Why a request was refused. Each variant maps to one HTTP status
 /// (PROTOCOL.md §4.1); the message becomes the JSON `detail`.
@@ -140,6 +141,11 @@ impl From<StoreError> for IngestError {
     }
 }
 
+/// Bodies up to this size are normalised, grouped and compressed on the
+/// async worker itself; larger ones on tokio's blocking pool, so a big
+/// envelope never stalls the other connections of a worker.
+const INLINE_PREPARE_MAX: usize = 64 * 1024;
+
 /// Which endpoint a request came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
@@ -187,6 +193,7 @@ pub struct Ingestor {
     limits: Limits,
     clock: Clock,
     queue_wait: Duration,
+    known_hashes: Arc<KnownHashes>,
 }
 
 impl Ingestor {
@@ -198,6 +205,7 @@ impl Ingestor {
             limits,
             clock,
             queue_wait,
+            known_hashes: Arc::new(KnownHashes::default()),
         }
     }
 
@@ -280,13 +288,20 @@ impl Ingestor {
             client_ip: req.client_ip,
         };
         let level = self.store.compression_level();
-        let prepared = tokio::task::spawn_blocking(move || {
-            envelope::prepare(&envelope, project_id, &ctx, level)
-        })
-        .await
-        .map_err(|e| IngestError::Unavailable {
-            detail: format!("processing failed: {e}"),
-        })??;
+        let prepared = if req.body.len() <= INLINE_PREPARE_MAX {
+            // A typical event takes a few hundred microseconds: handing it to
+            // the blocking pool and back would cost more in thread switches.
+            envelope::prepare_with(&envelope, project_id, &ctx, level, Some(&self.known_hashes))?
+        } else {
+            let known = self.known_hashes.clone();
+            tokio::task::spawn_blocking(move || {
+                envelope::prepare_with(&envelope, project_id, &ctx, level, Some(&known))
+            })
+            .await
+            .map_err(|e| IngestError::Unavailable {
+                detail: format!("processing failed: {e}"),
+            })??
+        };
         let summary = match self
             .store
             .write(WriteOp::Ingest(prepared.batch), self.queue_wait)
@@ -299,6 +314,12 @@ impl Ingestor {
                 })
             }
         };
+        // The event was stored with these hashes: later ones that share all
+        // of them can skip the full grouping.
+        if !summary.issue_ids.is_empty() {
+            self.known_hashes
+                .insert_all(project_id, prepared.new_hashes.iter().map(String::as_str));
+        }
         Ok(IngestResponse {
             event_id: prepared.event_id,
             summary,

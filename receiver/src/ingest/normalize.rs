@@ -133,12 +133,15 @@ pub fn deserialize_lenient<T: DeserializeOwned>(
     errors: &mut Vec<Value>,
 ) -> Result<T, String> {
     let mut probes = 0usize;
-    let probe_allowed = value.to_string().len() <= MAX_PROBED_PAYLOAD;
+    // Measured on the first failure only: valid payloads skip the cost.
+    let mut probe_allowed = None;
     for _ in 0..MAX_REPAIRS {
         let (path, message) = match try_parse::<T>(&value) {
             Ok(t) => return Ok(t),
             Err(e) => e,
         };
+        let probe_allowed =
+            *probe_allowed.get_or_insert_with(|| value.to_string().len() <= MAX_PROBED_PAYLOAD);
         let mut segs = existing_prefix(&value, &path);
         if segs.is_empty() {
             return Err(message);
@@ -276,6 +279,31 @@ fn display_path(path: &[Seg]) -> String {
     out
 }
 
+/// Which of the timestamps that normalisation treats specially were present
+/// (and not `null`) at the top level of a payload.
+#[derive(Debug, Default, serde::Deserialize)]
+struct Present {
+    #[serde(default)]
+    timestamp: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    start_timestamp: Option<serde::de::IgnoredAny>,
+}
+
+/// The fast path for valid payloads: straight from the bytes into `T`,
+/// without building a [`Value`] tree first. `None` when anything is off
+/// (not an object, a field of the wrong type, a duplicate key…): the caller
+/// then takes the lenient path, which gives the same result for valid
+/// payloads and repairs the others.
+fn parse_direct<T: DeserializeOwned>(payload: &[u8]) -> Option<(T, Present)> {
+    let trimmed = payload.trim_ascii_start();
+    if trimmed.first() != Some(&b'{') {
+        return None;
+    }
+    let present: Present = serde_json::from_slice(trimmed).ok()?;
+    let t = serde_json::from_slice(trimmed).ok()?;
+    Some((t, present))
+}
+
 fn parse_object(payload: &[u8], what: &str) -> Result<Value, IngestError> {
     let value: Value = serde_json::from_slice(payload).map_err(|e| IngestError::Invalid {
         detail: format!("invalid {what} payload: not valid JSON"),
@@ -362,14 +390,20 @@ pub fn event(
     ctx: &RequestContext,
     header_id: Option<Uuid>,
 ) -> Result<Event, IngestError> {
-    let value = parse_object(payload, "event")?;
-    let had_timestamp = value.get("timestamp").is_some_and(|t| !t.is_null());
     let mut errors = Vec::new();
-    let mut event: Event =
-        deserialize_lenient(value, &mut errors).map_err(|reason| IngestError::Invalid {
-            detail: "invalid event payload".to_owned(),
-            causes: vec![reason],
-        })?;
+    let (mut event, had_timestamp) = match parse_direct::<Event>(payload) {
+        Some((event, present)) => (event, present.timestamp.is_some()),
+        None => {
+            let value = parse_object(payload, "event")?;
+            let had_timestamp = value.get("timestamp").is_some_and(|t| !t.is_null());
+            let event: Event =
+                deserialize_lenient(value, &mut errors).map_err(|reason| IngestError::Invalid {
+                    detail: "invalid event payload".to_owned(),
+                    causes: vec![reason],
+                })?;
+            (event, had_timestamp)
+        }
+    };
     if let Some(id) = header_id {
         event.event_id = id;
     }
@@ -436,15 +470,25 @@ pub fn transaction(
     ctx: &RequestContext,
     header_id: Option<Uuid>,
 ) -> Result<Transaction, IngestError> {
-    let value = parse_object(payload, "transaction")?;
-    let has = |k: &str| value.get(k).is_some_and(|t| !t.is_null());
-    let (had_start, had_end) = (has("start_timestamp"), has("timestamp"));
     let mut errors = Vec::new();
-    let mut tx: Transaction =
-        deserialize_lenient(value, &mut errors).map_err(|reason| IngestError::Invalid {
-            detail: "invalid transaction payload".to_owned(),
-            causes: vec![reason],
-        })?;
+    let (mut tx, had_start, had_end) = match parse_direct::<Transaction>(payload) {
+        Some((tx, present)) => (
+            tx,
+            present.start_timestamp.is_some(),
+            present.timestamp.is_some(),
+        ),
+        None => {
+            let value = parse_object(payload, "transaction")?;
+            let has = |k: &str| value.get(k).is_some_and(|t| !t.is_null());
+            let (had_start, had_end) = (has("start_timestamp"), has("timestamp"));
+            let tx: Transaction =
+                deserialize_lenient(value, &mut errors).map_err(|reason| IngestError::Invalid {
+                    detail: "invalid transaction payload".to_owned(),
+                    causes: vec![reason],
+                })?;
+            (tx, had_start, had_end)
+        }
+    };
     if let Some(id) = header_id {
         tx.event_id = id;
     }
@@ -620,6 +664,42 @@ mod tests {
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default()
+    }
+
+    #[test]
+    fn the_direct_parse_agrees_with_the_lenient_one() {
+        let payloads: [&[u8]; 3] = [
+            br#"{"message":"x","timestamp":1799999990.5,"level":"warning","tags":{"a":"b"},
+                 "breadcrumbs":[{"timestamp":1799999980,"message":"c"}],"custom":{"k":[1,2]},
+                 "exception":{"values":[{"type":"E","value":"v","stacktrace":{"frames":[
+                    {"function":"f","lineno":3,"vars":{"x":null}}]}}]}}"#,
+            br#"{"message":"no timestamp"}"#,
+            br#"  {"logentry":{"message":"%s","params":["a"]},"user":{"ip_address":"{{auto}}"}}"#,
+        ];
+        for payload in payloads {
+            let (direct, present) = parse_direct::<Event>(payload).expect("valid payload");
+            let value: Value = serde_json::from_slice(payload).expect("json");
+            let had = value.get("timestamp").is_some_and(|t| !t.is_null());
+            let lenient: Event = deserialize_lenient(value, &mut Vec::new()).expect("lenient");
+            assert_eq!(present.timestamp.is_some(), had);
+            // `Timestamp::now` differs between the two parses when absent.
+            let strip = |mut e: Event| {
+                e.timestamp = Timestamp::from_secs_f64(0.0);
+                e.event_id = Uuid::nil();
+                e
+            };
+            assert_eq!(strip(direct), strip(lenient));
+            // Normalisation gives the receive time to events without one.
+            let e = event(payload, &ctx(None), None).expect("event");
+            if !had {
+                assert_eq!(e.timestamp.as_secs_f64(), NOW);
+            }
+        }
+        // Duplicate keys, nulls and wrong types take the lenient path.
+        assert!(parse_direct::<Event>(br#"{"timestamp":1,"timestamp":2}"#).is_none());
+        assert!(parse_direct::<Event>(br#"{"timestamp":null}"#).is_none());
+        assert!(parse_direct::<Event>(br#"{"level":"superbad","tags":5}"#).is_none());
+        assert!(parse_direct::<Event>(b"[1]").is_none());
     }
 
     #[test]

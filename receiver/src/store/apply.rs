@@ -180,20 +180,31 @@ fn apply_event(
         return Ok(());
     }
 
-    let mut found: Option<i64> = None;
+    // Who owns each hash: the event joins the first owner; hashes nobody
+    // owns are added to that issue (or to the new one).
+    let mut owners: Vec<Option<i64>> = Vec::with_capacity(e.grouping.hashes.len());
     {
         let mut stmt = conn.prepare_cached(
             "SELECT issue_id FROM group_hashes WHERE project_id = ?1 AND hash = ?2",
         )?;
         for h in &e.grouping.hashes {
-            found = stmt
-                .query_row(params![p, h.hash], |r| r.get(0))
-                .optional()?;
-            if found.is_some() {
-                break;
-            }
+            owners.push(
+                stmt.query_row(params![p, h.hash], |r| r.get(0))
+                    .optional()?,
+            );
         }
     }
+    let found = owners.iter().flatten().next().copied();
+    let unowned = owners.iter().any(Option::is_none);
+    // Ingestion sends a lean grouping (hashes only) when it believes every
+    // hash is stored already; if one is not after all, the explanation and
+    // inputs to store are recomputed from the payload.
+    let regrouped = if unowned && crate::ingest::is_lean(&e.grouping) {
+        crate::ingest::regroup_payload(&e.payload)
+    } else {
+        None
+    };
+    let grouping = regrouped.as_ref().unwrap_or(&e.grouping);
     let issue_id = match found {
         Some(id) => {
             if update_issue(conn, p, id, e)? {
@@ -201,15 +212,23 @@ fn apply_event(
             }
             id
         }
-        None => create_issue(conn, p, e)?,
+        None => create_issue(conn, p, e, &grouping.explanation)?,
     };
-    {
+    if unowned {
         let mut stmt = conn.prepare_cached(
             "INSERT OR IGNORE INTO group_hashes (project_id, hash, issue_id, variant, component,
                  inputs)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?;
-        for h in &e.grouping.hashes {
+        for (h, owner) in e.grouping.hashes.iter().zip(&owners) {
+            if owner.is_some() {
+                continue;
+            }
+            let h = grouping
+                .hashes
+                .iter()
+                .find(|full| full.hash == h.hash)
+                .unwrap_or(h);
             let inputs = serde_json::to_string(&h.inputs).unwrap_or_else(|_| "[]".to_owned());
             stmt.execute(params![p, h.hash, issue_id, h.variant, h.component, inputs])?;
         }
@@ -260,7 +279,14 @@ fn apply_event(
     Ok(())
 }
 
-fn create_issue(conn: &Connection, p: i64, e: &EventRecord) -> Result<i64, StoreError> {
+/// Creates the issue of a new event; an empty `explanation` is stored as
+/// `NULL`.
+fn create_issue(
+    conn: &Connection,
+    p: i64,
+    e: &EventRecord,
+    explanation: &str,
+) -> Result<i64, StoreError> {
     conn.prepare_cached(
         "INSERT INTO issues (project_id, title, culprit, level, first_seen, last_seen, times_seen,
              status, substatus, first_release, last_release, grouping_explanation)
@@ -273,7 +299,7 @@ fn create_issue(conn: &Connection, p: i64, e: &EventRecord) -> Result<i64, Store
         e.grouping.level,
         e.timestamp,
         e.release,
-        e.grouping.explanation
+        Some(explanation).filter(|x| !x.is_empty())
     ])?;
     Ok(conn.last_insert_rowid())
 }

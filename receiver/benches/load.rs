@@ -1,0 +1,828 @@
+//! Load generator for the receiver binary.
+//!
+//! ```text
+//! cargo bench -p receiver --bench load
+//! cargo bench -p receiver --bench load -- --events 20000 --connections 16
+//! ```
+//!
+//! `cargo bench` builds the `receiver` binary with the bench profile
+//! (optimised, like `--release`) and this program spawns it from
+//! `CARGO_BIN_EXE_receiver` (override with `RECEIVER_BIN=/path/to/receiver`),
+//! so the server runs in its own process and its peak RSS can be read from
+//! `/proc/<pid>/status`. Everything talks to 127.0.0.1 only.
+//!
+//! What it measures:
+//!
+//! 1. the release binary's size;
+//! 2. time from spawning the process to the DSN line on stdout (fresh
+//!    database, and again on the existing one);
+//! 3. idle RSS after start;
+//! 4. a load run: `--events` (default 50 000, at most 500 000) realistic
+//!    error events — ~7 KB of JSON each with a 20-frame stack trace and 20
+//!    breadcrumbs, in `--groups` (default 50) distinct groups — gzipped into
+//!    envelopes (prepared before the clock starts), posted over
+//!    `--connections` (default 8, at most 256) keep-alive HTTP/1.1
+//!    connections. It reports accepted events/s (200 answers), stored and
+//!    grouped events/s (until the database holds every event), request
+//!    latency percentiles, the number of issues, the receiver's peak RSS
+//!    (`VmHWM`) and CPU time per thread kind.
+//!
+//! Options: `--events N`, `--connections N`, `--groups N`, `--quiet-startup`
+//! (skip the repeated start-up measurement). Environment variables
+//! `LOAD_EVENTS`, `LOAD_CONNECTIONS`, `LOAD_GROUPS` do the same;
+//! `LOAD_KEEP_DB=1` keeps the database for inspection; the database lives
+//! in `TMPDIR` (so `TMPDIR=/dev/shm` takes the disk out of the picture).
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use flate2::write::GzEncoder;
+use flate2::Compression;
+
+const MAX_EVENTS: usize = 500_000;
+const MAX_CONNECTIONS: usize = 256;
+const MAX_GROUPS: usize = 10_000;
+/// Longest the load phase may take before the run is abandoned.
+const LOAD_DEADLINE: Duration = Duration::from_secs(600);
+/// Longest to wait for the database to hold every event after the load.
+const STORE_DEADLINE: Duration = Duration::from_secs(120);
+
+type Failure = Box<dyn std::error::Error>;
+
+#[derive(Debug, Clone)]
+struct Options {
+    events: usize,
+    connections: usize,
+    groups: usize,
+    startup_runs: usize,
+}
+
+fn parse_options() -> Result<Options, Failure> {
+    let env_num = |name: &str, default: usize| -> Result<usize, Failure> {
+        match std::env::var(name) {
+            Ok(v) => Ok(v
+                .trim()
+                .parse()
+                .map_err(|_| format!("{name}={v:?} is not a number"))?),
+            Err(_) => Ok(default),
+        }
+    };
+    let mut options = Options {
+        events: env_num("LOAD_EVENTS", 50_000)?,
+        connections: env_num("LOAD_CONNECTIONS", 8)?,
+        groups: env_num("LOAD_GROUPS", 50)?,
+        startup_runs: 5,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| -> Result<usize, Failure> {
+            let v = args.next().ok_or_else(|| format!("{name} needs a value"))?;
+            Ok(v.parse()
+                .map_err(|_| format!("{name} {v:?} is not a number"))?)
+        };
+        match arg.as_str() {
+            "--events" => options.events = value("--events")?,
+            "--connections" => options.connections = value("--connections")?,
+            "--groups" => options.groups = value("--groups")?,
+            "--quiet-startup" => options.startup_runs = 1,
+            // `cargo bench` passes `--bench`; filters are meaningless here.
+            "--bench" => {}
+            other if other.starts_with('-') => return Err(format!("unknown option {other}").into()),
+            _ => {}
+        }
+    }
+    if options.events == 0 || options.events > MAX_EVENTS {
+        return Err(format!("--events must be within 1..={MAX_EVENTS}").into());
+    }
+    if options.connections == 0 || options.connections > MAX_CONNECTIONS {
+        return Err(format!("--connections must be within 1..={MAX_CONNECTIONS}").into());
+    }
+    if options.groups == 0 || options.groups > MAX_GROUPS {
+        return Err(format!("--groups must be within 1..={MAX_GROUPS}").into());
+    }
+    Ok(options)
+}
+
+fn receiver_binary() -> Result<PathBuf, Failure> {
+    let path = match std::env::var_os("RECEIVER_BIN") {
+        Some(p) => PathBuf::from(p),
+        None => PathBuf::from(env!("CARGO_BIN_EXE_receiver")),
+    };
+    if !path.is_file() {
+        return Err(format!(
+            "the receiver binary {} does not exist: run `cargo build --release -p receiver` \
+             (or `cargo bench -p receiver --bench load`, which builds it), or set RECEIVER_BIN",
+            path.display()
+        )
+        .into());
+    }
+    Ok(path)
+}
+
+/// A spawned receiver.
+struct Receiver {
+    child: Child,
+    dsn: String,
+    started_in: Duration,
+}
+
+impl Receiver {
+    fn spawn(binary: &Path, db: &Path) -> Result<Receiver, Failure> {
+        let start = Instant::now();
+        let mut child = Command::new(binary)
+            .env("RECEIVER_ADDR", "127.0.0.1:0")
+            .env("RECEIVER_DB", db)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
+        let Some(stdout) = child.stdout.take() else {
+            let _ = child.kill();
+            return Err("no stdout pipe".into());
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let mut reader = BufReader::new(stdout);
+            let _ = reader.read_line(&mut line);
+            let _ = tx.send((line, Instant::now()));
+            // Keep draining so the receiver never blocks on a full pipe.
+            let mut sink = Vec::new();
+            let _ = reader.read_to_end(&mut sink);
+        });
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok((line, at)) if line.starts_with("http://") => Ok(Receiver {
+                child,
+                dsn: line.trim().to_owned(),
+                started_in: at - start,
+            }),
+            Ok((line, _)) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err(format!("the receiver printed {line:?} instead of a DSN").into())
+            }
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err("the receiver did not print its DSN within 30 s".into())
+            }
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// `(key, addr, project)` from `http://KEY@HOST:PORT/PROJECT`.
+    fn parts(&self) -> Result<(String, SocketAddr, String), Failure> {
+        let bad = || format!("unexpected DSN {:?}", self.dsn);
+        let rest = self.dsn.strip_prefix("http://").ok_or_else(bad)?;
+        let (key, rest) = rest.split_once('@').ok_or_else(bad)?;
+        let (host, project) = rest.split_once('/').ok_or_else(bad)?;
+        let addr: SocketAddr = host.parse().map_err(|_| bad())?;
+        Ok((
+            key.to_owned(),
+            addr,
+            project.trim_end_matches('/').to_owned(),
+        ))
+    }
+
+    fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A `kB` field of `/proc/<pid>/status` (`VmRSS`, `VmHWM`), in MiB.
+fn status_mib(pid: u32, field: &str) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// CPU seconds (user + system) per thread name of a process.
+fn thread_cpu(pid: u32) -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid …`: comm may contain spaces and parentheses.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let comm = stat[open + 1..close].to_owned();
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        // After the comm: state is field 3, utime 14, stime 15 (1-based).
+        let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
+        if let (Some(u), Some(s)) = (ticks(11), ticks(12)) {
+            // Collapse numbered worker names into their kind.
+            let kind = comm.trim_end_matches(|c: char| c.is_ascii_digit() || c == '-');
+            *out.entry(kind.to_owned()).or_default() += (u + s) / 100.0;
+        }
+    }
+    out
+}
+
+/// CPU seconds (user + system) of a whole process, exited threads included.
+fn process_cpu(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return f64::NAN;
+    };
+    let Some(close) = stat.rfind(')') else {
+        return f64::NAN;
+    };
+    let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
+    match (ticks(11), ticks(12)) {
+        (Some(u), Some(s)) => (u + s) / 100.0,
+        _ => f64::NAN,
+    }
+}
+
+/// Busy CPU seconds of the whole machine so far (all processes, all cores).
+fn machine_busy() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/stat") else {
+        return f64::NAN;
+    };
+    let Some(line) = stat.lines().next() else {
+        return f64::NAN;
+    };
+    let ticks: Vec<f64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal …
+    let total: f64 = ticks.iter().take(8).sum();
+    let idle = ticks.get(3).copied().unwrap_or(0.0) + ticks.get(4).copied().unwrap_or(0.0);
+    (total - idle) / 100.0
+}
+
+fn now_secs() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// A small deterministic generator (xorshift), so runs are comparable.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+
+    fn hex(&mut self, digits: usize) -> String {
+        let mut s = String::with_capacity(digits);
+        while s.len() < digits {
+            s.push_str(&format!("{:016x}", self.next()));
+        }
+        s.truncate(digits);
+        s
+    }
+}
+
+const ERROR_TYPES: &[&str] = &[
+    "KeyError",
+    "ValueError",
+    "TypeError",
+    "AttributeError",
+    "IndexError",
+    "RuntimeError",
+    "ConnectionError",
+    "TimeoutError",
+    "PermissionError",
+    "ZeroDivisionError",
+];
+const MODULES: &[&str] = &[
+    "billing",
+    "accounts",
+    "orders",
+    "search",
+    "checkout",
+    "inventory",
+    "reports",
+    "auth",
+];
+const VERBS: &[&str] = &[
+    "load", "save", "charge", "render", "validate", "lookup", "sync", "refresh",
+];
+
+/// One error event as JSON text: 20 frames (12 framework, 8 application),
+/// 20 breadcrumbs, contexts, tags, request and user data.
+fn event_json(n: usize, group: usize, rng: &mut Rng, event_id: &str, now: f64) -> String {
+    let ty = ERROR_TYPES[group % ERROR_TYPES.len()];
+    let module = MODULES[(group / ERROR_TYPES.len()) % MODULES.len()];
+    let verb = VERBS[group % VERBS.len()];
+    let mut frames = Vec::with_capacity(20);
+    for i in 0..12 {
+        frames.push(serde_json::json!({
+            "filename": format!("django/core/handlers/base_{i}.py"),
+            "abs_path": format!("/usr/lib/python3.11/site-packages/django/core/handlers/base_{i}.py"),
+            "module": format!("django.core.handlers.base_{i}"),
+            "function": format!("_get_response_{i}"),
+            "lineno": 100 + i * 7,
+            "in_app": false,
+        }));
+    }
+    for i in 0..8 {
+        frames.push(serde_json::json!({
+            "filename": format!("app/{module}/{verb}_{i}.py"),
+            "abs_path": format!("/srv/app/{module}/{verb}_{i}.py"),
+            "module": format!("app.{module}.{verb}_{i}"),
+            "function": format!("{verb}_{module}_step_{i}_g{group}"),
+            "lineno": 20 + i * 3,
+            "context_line": format!("    result = {verb}_{module}_step_{}(record, retries=3)", i + 1),
+            "vars": {"record_id": format!("{}", rng.below(100_000)), "retries": "3"},
+            "in_app": true,
+        }));
+    }
+    let mut crumbs = Vec::with_capacity(20);
+    for i in 0..20 {
+        crumbs.push(serde_json::json!({
+            "timestamp": now - 20.0 + i as f64,
+            "type": if i % 3 == 0 { "http" } else { "default" },
+            "category": if i % 3 == 0 { "httplib" } else { "query" },
+            "level": "info",
+            "message": format!("SELECT name FROM users WHERE id = {}", rng.below(1_000_000)),
+            "data": {"duration_ms": rng.below(50)},
+        }));
+    }
+    let user = rng.below(500);
+    serde_json::json!({
+        "event_id": event_id,
+        "timestamp": now,
+        "platform": "python",
+        "level": "error",
+        "logger": format!("app.{module}"),
+        "server_name": "web-01.internal",
+        "release": "shop@2.4.1",
+        "environment": "production",
+        "transaction": format!("/api/{module}/{verb}/"),
+        "exception": {"values": [{
+            "type": ty,
+            "value": format!("{verb} failed for record {} after {} retries", rng.below(1_000_000), n % 5),
+            "module": "builtins",
+            "mechanism": {"type": "django", "handled": false},
+            "stacktrace": {"frames": frames},
+        }]},
+        "breadcrumbs": {"values": crumbs},
+        "user": {"id": format!("user-{user}"), "email": format!("user{user}@example.com"), "ip_address": "{{auto}}"},
+        "request": {
+            "url": format!("https://shop.example.com/api/{module}/{verb}/"),
+            "method": "POST",
+            "query_string": format!("page={}", n % 10),
+            "headers": {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64)", "Accept": "application/json", "Host": "shop.example.com"},
+        },
+        "contexts": {
+            "trace": {"trace_id": rng.hex(32), "span_id": rng.hex(16), "op": "http.server", "status": "internal_error"},
+            "os": {"name": "Linux", "version": "6.1.0"},
+            "runtime": {"name": "CPython", "version": "3.11.7"},
+        },
+        "tags": {"region": "eu-west-1", "worker": format!("w{}", n % 16), "feature": module},
+        "extra": {"attempt": n % 5, "queue": "default"},
+        "modules": {"django": "4.2.7", "requests": "2.31.0", "sentry-sdk": "2.75.0"},
+        "sdk": {"name": "sentry.python.django", "version": "2.75.0", "integrations": ["django", "logging", "stdlib"]},
+    })
+    .to_string()
+}
+
+/// A whole HTTP request for event `n`: head and gzipped envelope.
+fn request_bytes(
+    n: usize,
+    groups: usize,
+    addr: SocketAddr,
+    project: &str,
+    auth: &str,
+) -> (Vec<u8>, usize) {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ ((n as u64 + 1) * 0x2545_f491_4f6c_dd1d));
+    let group = n % groups;
+    let event_id = format!("{:08x}{}", n, rng.hex(24));
+    let now = now_secs();
+    let json = event_json(n, group, &mut rng, &event_id, now);
+    let envelope = format!(
+        "{{\"event_id\":\"{event_id}\",\"sent_at\":\"{}\"}}\n{{\"type\":\"event\",\"content_type\":\"application/json\",\"length\":{}}}\n{json}\n",
+        rfc3339(now),
+        json.len()
+    );
+    let mut gz = GzEncoder::new(Vec::with_capacity(4096), Compression::default());
+    let body = gz
+        .write_all(envelope.as_bytes())
+        .and_then(|()| gz.finish())
+        .unwrap_or_default();
+    let head = format!(
+        "POST /api/{project}/envelope/ HTTP/1.1\r\nHost: {addr}\r\nX-Sentry-Auth: {auth}\r\n\
+         User-Agent: sentry.python/2.75.0\r\nContent-Type: application/x-sentry-envelope\r\n\
+         Content-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let mut bytes = head.into_bytes();
+    bytes.extend_from_slice(&body);
+    (bytes, json.len())
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` without a date library.
+fn rfc3339(secs: f64) -> String {
+    let total = secs.max(0.0) as i64;
+    let millis = ((secs.max(0.0) - total as f64) * 1000.0) as i64;
+    let (days, rem) = (total.div_euclid(86_400), total.rem_euclid(86_400));
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Reads one response; returns its status.
+fn read_status(stream: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<u16> {
+    buf.clear();
+    let mut chunk = [0u8; 4096];
+    let invalid =
+        |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned());
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        if buf.len() > 64 * 1024 {
+            return Err(invalid("response head too large"));
+        }
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "connection closed",
+            ));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = std::str::from_utf8(&buf[..head_end]).map_err(|_| invalid("non-UTF-8 head"))?;
+    let status: u16 = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| invalid("bad status line"))?;
+    let length: usize = head
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.trim().parse().ok())
+        .ok_or_else(|| invalid("response without Content-Length"))?;
+    let mut have = buf.len() - head_end;
+    while have < length {
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            return Err(invalid("truncated response body"));
+        }
+        have += n;
+    }
+    Ok(status)
+}
+
+#[derive(Default)]
+struct LoadResult {
+    latencies: Vec<Duration>,
+    statuses: BTreeMap<u16, usize>,
+    io_errors: usize,
+    first_error: Option<String>,
+}
+
+/// Posts every request over `connections` keep-alive connections.
+fn run_load(addr: SocketAddr, requests: &[Vec<u8>], connections: usize) -> LoadResult {
+    let next = AtomicUsize::new(0);
+    let result = Mutex::new(LoadResult::default());
+    let deadline = Instant::now() + LOAD_DEADLINE;
+    std::thread::scope(|s| {
+        for _ in 0..connections {
+            s.spawn(|| {
+                let mut local = LoadResult {
+                    latencies: Vec::with_capacity(requests.len() / connections + 1),
+                    ..LoadResult::default()
+                };
+                let mut stream: Option<TcpStream> = None;
+                let mut buf = Vec::with_capacity(1024);
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(request) = requests.get(i) else {
+                        break;
+                    };
+                    if Instant::now() > deadline {
+                        local
+                            .first_error
+                            .get_or_insert_with(|| "load deadline passed".to_owned());
+                        break;
+                    }
+                    let started = Instant::now();
+                    let outcome = (|| -> std::io::Result<u16> {
+                        if stream.is_none() {
+                            let s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+                            s.set_nodelay(true)?;
+                            s.set_read_timeout(Some(Duration::from_secs(30)))?;
+                            s.set_write_timeout(Some(Duration::from_secs(30)))?;
+                            stream = Some(s);
+                        }
+                        let s = stream.as_mut().ok_or_else(|| {
+                            std::io::Error::new(std::io::ErrorKind::NotConnected, "no stream")
+                        })?;
+                        s.write_all(request)?;
+                        read_status(s, &mut buf)
+                    })();
+                    match outcome {
+                        Ok(status) => {
+                            local.latencies.push(started.elapsed());
+                            *local.statuses.entry(status).or_default() += 1;
+                            if status != 200 && local.first_error.is_none() {
+                                local.first_error = Some(format!(
+                                    "HTTP {status}: {}",
+                                    String::from_utf8_lossy(&buf).lines().last().unwrap_or("")
+                                ));
+                            }
+                        }
+                        Err(e) => {
+                            local.io_errors += 1;
+                            local.first_error.get_or_insert_with(|| e.to_string());
+                            stream = None; // reconnect for the next one
+                        }
+                    }
+                }
+                let mut total = result.lock().unwrap_or_else(|p| p.into_inner());
+                total.latencies.extend(local.latencies);
+                for (k, v) in local.statuses {
+                    *total.statuses.entry(k).or_default() += v;
+                }
+                total.io_errors += local.io_errors;
+                if total.first_error.is_none() {
+                    total.first_error = local.first_error;
+                }
+            });
+        }
+    });
+    result.into_inner().unwrap_or_else(|p| p.into_inner())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn count(conn: &rusqlite::Connection, sql: &str) -> i64 {
+    conn.query_row(sql, [], |r| r.get(0)).unwrap_or(-1)
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("load: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), Failure> {
+    let options = parse_options()?;
+    let binary = receiver_binary()?;
+    println!("receiver binary: {}", binary.display());
+    if binary.components().any(|c| c.as_os_str() == "debug") {
+        println!("  WARNING: this is a debug build; the figures are not meaningful");
+    }
+    let size = std::fs::metadata(&binary)?.len();
+    println!(
+        "binary size: {:.1} MiB (target < 20 MiB)",
+        size as f64 / (1024.0 * 1024.0)
+    );
+
+    let dir = tempfile::tempdir()?;
+    let keep = std::env::var_os("LOAD_KEEP_DB").is_some();
+
+    // Start-up time: fresh databases, then a restart on an existing one.
+    let mut fresh = Vec::new();
+    for i in 0..options.startup_runs {
+        let r = Receiver::spawn(&binary, &dir.path().join(format!("startup-{i}.sqlite")))?;
+        fresh.push(r.started_in);
+        r.stop();
+    }
+    let existing = Receiver::spawn(&binary, &dir.path().join("startup-0.sqlite"))?;
+    let existing_in = existing.started_in;
+    existing.stop();
+    fresh.sort();
+    println!(
+        "start to DSN line: fresh db median {} (min {}, max {}, {} runs); existing db {} \
+         (target < 200 ms)",
+        ms(percentile(&fresh, 0.5)),
+        ms(fresh[0]),
+        ms(fresh[fresh.len() - 1]),
+        fresh.len(),
+        ms(existing_in)
+    );
+
+    let db = dir.path().join("load.sqlite");
+    let server = Receiver::spawn(&binary, &db)?;
+    let pid = server.pid();
+    let (key, addr, project) = server.parts()?;
+    std::thread::sleep(Duration::from_millis(300));
+    println!(
+        "idle RSS: {:.1} MiB (target < 20 MiB)",
+        status_mib(pid, "VmRSS").unwrap_or(f64::NAN)
+    );
+
+    // Prepare every request before the clock starts.
+    let auth = format!("Sentry sentry_key={key}, sentry_version=7, sentry_client=load/1.0");
+    let prep_start = Instant::now();
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let chunks: Vec<Vec<(Vec<u8>, usize)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let (auth, project) = (&auth, &project);
+                s.spawn(move || {
+                    (t..options.events)
+                        .step_by(threads)
+                        .map(|n| request_bytes(n, options.groups, addr, project, auth))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    // Interleave back into event order (n = t + k * threads).
+    let mut requests = Vec::with_capacity(options.events);
+    let mut json_bytes = 0usize;
+    let mut iters: Vec<_> = chunks.into_iter().map(Vec::into_iter).collect();
+    'outer: loop {
+        for it in &mut iters {
+            match it.next() {
+                Some((r, j)) => {
+                    json_bytes += j;
+                    requests.push(r);
+                }
+                None => break 'outer,
+            }
+        }
+    }
+    if requests.len() != options.events {
+        return Err(format!("prepared {} of {} requests", requests.len(), options.events).into());
+    }
+    let wire: usize = requests.iter().map(Vec::len).sum();
+    println!(
+        "prepared {} events in {:.1} s: {:.1} KB of event JSON on average, {:.1} KB on the \
+         wire (gzip, with HTTP head); {} groups, {} connections",
+        options.events,
+        prep_start.elapsed().as_secs_f64(),
+        json_bytes as f64 / options.events as f64 / 1000.0,
+        wire as f64 / options.events as f64 / 1000.0,
+        options.groups,
+        options.connections
+    );
+
+    let cpu_before = thread_cpu(pid);
+    let client_cpu_before = process_cpu(std::process::id());
+    let busy_before = machine_busy();
+    let started = Instant::now();
+    let mut result = run_load(addr, &requests, options.connections);
+    let accepted_in = started.elapsed();
+    let client_cpu = process_cpu(std::process::id()) - client_cpu_before;
+    let machine_cpu = machine_busy() - busy_before;
+
+    let conn = rusqlite::Connection::open_with_flags(
+        &db,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    let ok = result.statuses.get(&200).copied().unwrap_or(0);
+    let mut stored = 0;
+    let store_deadline = Instant::now() + STORE_DEADLINE;
+    while Instant::now() < store_deadline {
+        stored = count(&conn, "SELECT COUNT(*) FROM events");
+        if stored >= ok as i64 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let stored_in = started.elapsed();
+    let cpu_after = thread_cpu(pid);
+    let issues = count(&conn, "SELECT COUNT(*) FROM issues");
+    let times_seen = count(&conn, "SELECT COALESCE(SUM(times_seen), 0) FROM issues");
+    let peak = status_mib(pid, "VmHWM").unwrap_or(f64::NAN);
+    let rss = status_mib(pid, "VmRSS").unwrap_or(f64::NAN);
+    drop(conn);
+    server.stop();
+    let file_size = |suffix: &str| {
+        std::fs::metadata(format!("{}{suffix}", db.display())).map_or(0, |m| m.len())
+    };
+    let (db_size, wal_size) = (file_size(""), file_size("-wal"));
+
+    result.latencies.sort();
+    let lat = &result.latencies;
+    println!("--- results");
+    println!(
+        "accepted: {ok} of {} in {:.2} s = {:.0} events/s (statuses {:?}, I/O errors {})",
+        options.events,
+        accepted_in.as_secs_f64(),
+        ok as f64 / accepted_in.as_secs_f64(),
+        result.statuses,
+        result.io_errors
+    );
+    if let Some(e) = &result.first_error {
+        println!("  first error: {e}");
+    }
+    println!(
+        "stored and grouped: {stored} events in {:.2} s = {:.0} events/s; {issues} issues \
+         (expected {}), times_seen sum {times_seen}",
+        stored_in.as_secs_f64(),
+        stored as f64 / stored_in.as_secs_f64(),
+        options.groups.min(options.events)
+    );
+    println!(
+        "latency: p50 {}  p90 {}  p99 {}  max {}",
+        ms(percentile(lat, 0.50)),
+        ms(percentile(lat, 0.90)),
+        ms(percentile(lat, 0.99)),
+        ms(percentile(lat, 1.0))
+    );
+    println!("receiver peak RSS (VmHWM): {peak:.1} MiB; RSS after the run {rss:.1} MiB");
+    println!(
+        "database: {:.1} MiB ({:.2} KB per event), WAL file {:.1} MiB",
+        db_size as f64 / (1024.0 * 1024.0),
+        db_size as f64 / stored.max(1) as f64 / 1000.0,
+        wal_size as f64 / (1024.0 * 1024.0)
+    );
+    let mut server_total = 0.0;
+    let mut per_thread = Vec::new();
+    for (name, after) in &cpu_after {
+        let used = after - cpu_before.get(name).copied().unwrap_or(0.0);
+        if used > 0.005 {
+            server_total += used;
+            per_thread.push(format!("{name} {used:.2} s"));
+        }
+    }
+    println!(
+        "receiver CPU: {server_total:.2} s = {:.0} µs per event ({}); load generator CPU {:.2} s",
+        server_total * 1e6 / stored.max(1) as f64,
+        per_thread.join(", "),
+        client_cpu
+    );
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "machine: {cores} cores, {:.2} CPU-s busy during the load ({:.0}% of capacity); other \
+         processes used {:.2} CPU-s",
+        machine_cpu,
+        100.0 * machine_cpu / (accepted_in.as_secs_f64() * cores as f64),
+        (machine_cpu - server_total - client_cpu).max(0.0)
+    );
+    if keep {
+        let kept = dir.keep();
+        println!("kept the database: {}", kept.join("load.sqlite").display());
+    }
+    if ok != options.events || stored < ok as i64 {
+        return Err("not every event was accepted and stored".into());
+    }
+    Ok(())
+}
