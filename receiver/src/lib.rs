@@ -9,7 +9,8 @@
 //!   normalisation, grouping.
 //! * [`grouping`] — issue fingerprints.
 //! * [`store`] — SQLite (WAL) with one writer thread and pooled readers.
-//! * [`cli`] and [`config`] — the `receiver` binary's options.
+//! * [`api`] — the JSON API under `/api/0/` (bearer tokens).
+//! * [`cli`] and [`config`] — the `receiver` binary's commands and options.
 //! * [`testing`] — an embeddable [`testing::TestServer`] for tests.
 //!
 //! ```no_run
@@ -21,6 +22,7 @@
 
 #![warn(missing_docs)]
 
+pub mod api;
 pub mod cli;
 pub mod config;
 // Grouping has its own owner; its lints are its own.
@@ -30,3 +32,5 @@ pub mod ingest;
 pub mod server;
 pub mod store;
 pub mod testing;
+
+pub use testing::TestServer;

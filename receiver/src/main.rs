@@ -17,6 +17,6 @@ fn main() {
     let cli = receiver::cli::Cli::parse();
     if let Err(e) = receiver::cli::run(cli) {
         eprintln!("receiver: {e}");
-        std::process::exit(1);
+        std::process::exit(e.exit_code());
     }
 }

@@ -9,6 +9,7 @@
 //! | `POST api/{project_id}/store/` | a JSON event, or an envelope with `Content-Type: application/x-sentry-envelope` |
 //! | `OPTIONS` on both | CORS preflight |
 //! | `GET /health` | liveness (`{"status":"ok"}`) |
+//! | `/api/0/…` | the JSON API ([`crate::api`]), outside the path prefix |
 //!
 //! Protection against hostile clients: at most `max_connections` open
 //! connections (more wait in the accept queue); a request head (and a
@@ -35,6 +36,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+use crate::api::{self, Api};
 use crate::config::Config;
 use crate::ingest::decode::{BodyDecoder, Encoding};
 use crate::ingest::{auth, Endpoint, IngestError, IngestRequest, Ingestor};
@@ -68,6 +70,7 @@ pub enum ServerError {
 struct AppState {
     config: Config,
     ingestor: Ingestor,
+    api: Api,
 }
 
 /// A bound, not yet running server.
@@ -114,8 +117,19 @@ impl Server {
             config.clock,
             config.timeouts.queue_wait,
         );
+        let api = Api::new(
+            store.clone(),
+            config.db_path.clone(),
+            public_host_port(local_addr),
+            config.path_prefix.clone(),
+            config.clock,
+        );
         Ok(Server {
-            state: Arc::new(AppState { config, ingestor }),
+            state: Arc::new(AppState {
+                config,
+                ingestor,
+                api,
+            }),
             listener,
             local_addr,
             store,
@@ -146,12 +160,7 @@ impl Server {
     /// `host:port` for DSNs: an unspecified bind address (`0.0.0.0`, `::`)
     /// is shown as loopback.
     pub fn public_host_port(&self) -> String {
-        let addr = self.local_addr;
-        match addr {
-            SocketAddr::V4(a) if a.ip().is_unspecified() => format!("127.0.0.1:{}", a.port()),
-            SocketAddr::V6(a) if a.ip().is_unspecified() => format!("[::1]:{}", a.port()),
-            other => other.to_string(),
-        }
+        public_host_port(self.local_addr)
     }
 
     /// The DSN of the default key.
@@ -172,6 +181,14 @@ impl Server {
         } = self;
         accept_loop(listener, state, shutdown).await;
         let _ = tokio::task::spawn_blocking(move || store.shutdown()).await;
+    }
+}
+
+fn public_host_port(addr: SocketAddr) -> String {
+    match addr {
+        SocketAddr::V4(a) if a.ip().is_unspecified() => format!("127.0.0.1:{}", a.port()),
+        SocketAddr::V6(a) if a.ip().is_unspecified() => format!("[::1]:{}", a.port()),
+        other => other.to_string(),
     }
 }
 
@@ -263,6 +280,9 @@ async fn route(
             StatusCode::OK,
             &serde_json::json!({"status": "ok"}),
         ));
+    }
+    if api::is_api_path(&path) {
+        return Ok(state.api.handle(req, &path).await);
     }
     let not_found = || IngestError::NotFound {
         detail: format!("no route for {path}"),

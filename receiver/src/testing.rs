@@ -3,7 +3,8 @@
 //! [`TestServer::start`] runs a real receiver on an ephemeral loopback port
 //! with a fresh SQLite file in a temporary directory (removed on drop), on
 //! its own thread and tokio runtime, so it works from sync and async tests
-//! alike. Its accessors read the database directly.
+//! alike. Its accessors read the database directly; [`TestServer::api_get`]
+//! and friends go through the JSON API with an admin token made at start.
 //!
 //! ```
 //! use std::time::Duration;
@@ -17,6 +18,13 @@
 //! let events = server.wait_for_events(1, Duration::from_secs(5));
 //! assert_eq!(events[0].title, "hello");
 //! assert_eq!(server.issues().len(), 1);
+//!
+//! // The same through the JSON API, typed.
+//! let issues: Vec<receiver::api::types::Issue> =
+//!     server.api_json("/api/0/projects/local/1/issues/").unwrap();
+//! assert_eq!(issues[0].title, "hello");
+//! let events = server.issue_events(issues[0].id.parse().unwrap());
+//! assert_eq!(events.len(), 1);
 //! ```
 
 use std::collections::BTreeMap;
@@ -26,6 +34,9 @@ use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use serde::de::DeserializeOwned;
+
+use crate::api::tokens::{self, Scope};
 use crate::config::{Clock, Config};
 use crate::server::Server;
 use crate::store::queries::{self, EventRow, IssueRow};
@@ -40,6 +51,7 @@ pub struct TestServer {
     prefix: String,
     db_path: PathBuf,
     store: Option<Store>,
+    token: String,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
     temp_dir: Option<PathBuf>,
@@ -145,12 +157,17 @@ impl TestServerBuilder {
         let (addr, key, store) = ready_rx
             .recv_timeout(Duration::from_secs(30))
             .map_err(|e| format!("test server did not start: {e}"))??;
+        let token = {
+            let conn = tokens::open_write(&db_path)?;
+            tokens::create(&conn, Scope::Admin, Some("test server"))?.1
+        };
         let server = TestServer {
             addr,
             key,
             prefix,
             db_path,
             store: Some(store),
+            token,
             shutdown: Some(shutdown_tx),
             thread: Some(thread),
             temp_dir,
@@ -281,6 +298,97 @@ impl TestServer {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
+    }
+
+    /// Waits until at least `n` issues exist (all projects) and returns the
+    /// default project's issues, most recently seen first. Panics after
+    /// `timeout`.
+    pub fn wait_for_issues(&self, n: usize, timeout: Duration) -> Vec<IssueRow> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let count = self
+                .store()
+                .read_blocking(|c| {
+                    Ok(c.query_row("SELECT COUNT(*) FROM issues", [], |r| r.get::<_, i64>(0))?)
+                })
+                .unwrap_or(0);
+            if count as usize >= n {
+                return self.issues();
+            }
+            if Instant::now() >= deadline {
+                panic!("expected {n} issues within {timeout:?}, have {count}");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// The events of one issue, newest first (at most 10 000).
+    pub fn issue_events(&self, issue_id: i64) -> Vec<EventRow> {
+        self.store()
+            .read_blocking(|c| {
+                let project: i64 = c.query_row(
+                    "SELECT project_id FROM issues WHERE id = ?1",
+                    [issue_id],
+                    |r| r.get(0),
+                )?;
+                queries::list_events(c, project, Some(issue_id), 10_000)
+            })
+            .unwrap_or_default()
+    }
+
+    /// The admin API token created at start.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// Creates another API token (e.g. a read-only one to test scopes).
+    pub fn create_token(&self, scope: Scope) -> Result<String, StoreError> {
+        let conn = tokens::open_write(&self.db_path)?;
+        Ok(tokens::create(&conn, scope, Some("test"))?.1)
+    }
+
+    /// `http://127.0.0.1:PORT{path}` (path starting with `/api/0/`).
+    pub fn api_url(&self, path: &str) -> String {
+        format!("{}{path}", self.url())
+    }
+
+    /// Sends an API request with the admin token and an optional JSON body.
+    pub fn api_request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> io::Result<TestResponse> {
+        let auth = format!("Bearer {}", self.token);
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        request(
+            method,
+            &self.api_url(path),
+            &[
+                ("Authorization", auth.as_str()),
+                ("Content-Type", "application/json"),
+            ],
+            body.as_bytes(),
+        )
+    }
+
+    /// `GET`s an API path with the admin token.
+    pub fn api_get(&self, path: &str) -> io::Result<TestResponse> {
+        self.api_request("GET", path, None)
+    }
+
+    /// `GET`s an API path and decodes the JSON answer into `T` (an error
+    /// for a non-2xx status or a body of another shape).
+    pub fn api_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, String> {
+        let response = self.api_get(path).map_err(|e| e.to_string())?;
+        if !(200..300).contains(&response.status) {
+            return Err(format!(
+                "GET {path}: {} {}",
+                response.status,
+                String::from_utf8_lossy(&response.body)
+            ));
+        }
+        serde_json::from_slice(&response.body).map_err(|e| format!("GET {path}: {e}"))
     }
 
     /// The default project's events, newest first (at most 10 000).

@@ -1,19 +1,32 @@
 //! The command line: `receiver [serve]`, `receiver projects …`,
-//! `receiver keys …`.
+//! `receiver keys …`, `receiver tokens …` (these work on the database file),
+//! and `receiver issues`, `issue`, `event`, `tail`, `wait`, `check` (these
+//! talk to a running receiver's JSON API at `--url` with `--token`).
 //!
 //! `receiver` with no arguments serves on 127.0.0.1:8000 with
 //! `./receiver.sqlite`, creating a default project and key on first start,
 //! and prints the DSN as the first line on stdout (everything else goes to
-//! stderr, so `DSN=$(receiver | head -1)` works).
+//! stderr, so `DSN=$(receiver | head -1)` works). The first start also
+//! creates an admin API token and prints it to stderr.
+//!
+//! Exit codes: 0 success; 1 `wait` timed out or `check` found a condition
+//! false; 2 any other error (bad usage, receiver unreachable, API error).
+
+pub mod client;
+pub mod commands;
+pub mod output;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::api::tokens::{self, Scope};
 use crate::config::{normalize_prefix, Config, DEFAULT_DB};
 use crate::server::{Server, ServerError};
 use crate::store::{queries, Store, StoreError, WriteOp, WriteResult};
+use client::Client;
+use commands::{CheckArgs, EventArgs, IssueArgs, IssuesArgs, TailArgs, WaitArgs};
 
 /// A local receiver for the Sentry protocol.
 #[derive(Debug, Parser)]
@@ -28,6 +41,29 @@ pub struct Cli {
     /// Server options (for `serve`, which is the default).
     #[command(flatten)]
     pub serve: ServeArgs,
+    /// API client options (for the commands that talk to a receiver).
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// Options of the commands that use the JSON API.
+#[derive(Debug, Clone, Args)]
+pub struct ClientArgs {
+    /// Base URL of the running receiver.
+    #[arg(
+        long,
+        global = true,
+        env = "RECEIVER_URL",
+        default_value = "http://127.0.0.1:8000"
+    )]
+    pub url: String,
+    /// API token. `serve` registers it as an admin token (instead of
+    /// creating a random one on first start).
+    #[arg(long, global = true, env = "RECEIVER_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Print JSON instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
 }
 
 /// Subcommands.
@@ -46,6 +82,45 @@ pub enum Command {
         /// `list` (default) or `create`.
         #[command(subcommand)]
         action: Option<KeyAction>,
+    },
+    /// List, create or revoke API tokens.
+    Tokens {
+        /// `list` (default), `create` or `revoke`.
+        #[command(subcommand)]
+        action: Option<TokenAction>,
+    },
+    /// List issues of a running receiver.
+    Issues(IssuesArgs),
+    /// Show one issue: tags, grouping, latest event.
+    Issue(IssueArgs),
+    /// Show one event as stored.
+    Event(EventArgs),
+    /// Print new events as they arrive.
+    Tail(TailArgs),
+    /// Wait until conditions hold (exit 1 on timeout), for CI.
+    Wait(WaitArgs),
+    /// Check conditions once (exit 1 if any fails), for CI.
+    Check(CheckArgs),
+}
+
+/// `receiver tokens …`
+#[derive(Debug, Subcommand)]
+pub enum TokenAction {
+    /// List tokens (the tokens themselves are not stored).
+    List,
+    /// Create a token; prints it (once) on stdout.
+    Create {
+        /// `read` (GET only) or `admin`.
+        #[arg(long, default_value = "read", value_parser = ["read", "admin"])]
+        scope: String,
+        /// A label to recognise it by.
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// Delete a token by id.
+    Revoke {
+        /// The id shown by `receiver tokens list`.
+        id: i64,
     },
 }
 
@@ -121,6 +196,33 @@ pub enum CliError {
     /// The async runtime could not start.
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
+    /// The command line is not usable as given.
+    #[error("{0}")]
+    Usage(String),
+    /// The receiver could not be reached.
+    #[error("{0}")]
+    Unreachable(String),
+    /// The API answered with an error.
+    #[error("{detail}")]
+    Api {
+        /// HTTP status.
+        status: u16,
+        /// The API's message.
+        detail: String,
+    },
+    /// `wait` timed out or `check` found a condition false.
+    #[error("{0}")]
+    ConditionsNotMet(String),
+}
+
+impl CliError {
+    /// The process exit code: 1 for unmet conditions, 2 for errors.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::ConditionsNotMet(_) => 1,
+            _ => 2,
+        }
+    }
 }
 
 impl Cli {
@@ -138,8 +240,9 @@ impl Cli {
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<(), CliError> {
+    let json = cli.client.json;
     match &cli.command {
-        None | Some(Command::Serve) => serve(cli.config()),
+        None | Some(Command::Serve) => serve(cli.config(), cli.client.token.clone()),
         Some(Command::Projects { action }) => {
             projects(&cli, action.as_ref().unwrap_or(&ProjectAction::List))
         }
@@ -149,10 +252,31 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 .as_ref()
                 .unwrap_or(&KeyAction::List { project: None }),
         ),
+        Some(Command::Tokens { action }) => {
+            token_command(&cli, action.as_ref().unwrap_or(&TokenAction::List))
+        }
+        Some(Command::Issues(args)) => commands::issues(&api_client(&cli)?, args, json),
+        Some(Command::Issue(args)) => commands::issue(&api_client(&cli)?, args, json),
+        Some(Command::Event(args)) => commands::event(&api_client(&cli)?, args, json),
+        Some(Command::Tail(args)) => commands::tail(&api_client(&cli)?, args, json),
+        Some(Command::Wait(args)) => commands::wait(&api_client(&cli)?, args, json),
+        Some(Command::Check(args)) => commands::check(&api_client(&cli)?, args, json),
     }
 }
 
-fn serve(config: Config) -> Result<(), CliError> {
+fn api_client(cli: &Cli) -> Result<Client, CliError> {
+    let token = cli.client.token.clone().filter(|t| !t.trim().is_empty());
+    if token.is_none() {
+        return Err(CliError::Usage(
+            "no API token: pass --token or set RECEIVER_TOKEN (the first `receiver serve` \
+             printed an admin token; `receiver tokens create` makes more)"
+                .to_owned(),
+        ));
+    }
+    Client::new(&cli.client.url, token)
+}
+
+fn serve(config: Config, preset_token: Option<String>) -> Result<(), CliError> {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
@@ -165,8 +289,20 @@ fn serve(config: Config) -> Result<(), CliError> {
         let server = Server::bind(config).await?;
         // The DSN is the first line on stdout; the rest is for humans.
         println!("{}", server.dsn());
+        let token_db = db.clone();
+        let initial = tokio::task::spawn_blocking(move || {
+            tokens::ensure_initial(&token_db, preset_token.as_deref())
+        })
+        .await
+        .map_err(|e| CliError::Store(StoreError::Task(e.to_string())))??;
+        if let Some(token) = initial {
+            eprintln!(
+                "created an admin API token (shown only now; `receiver tokens create` makes \
+                 more):\n  RECEIVER_TOKEN={token}"
+            );
+        }
         eprintln!(
-            "receiver listening on http://{} (database {}{})",
+            "receiver listening on http://{} (API under /api/0/, database {}{})",
             server.local_addr(),
             db.display(),
             if server.created_default() {
@@ -210,13 +346,22 @@ fn projects(cli: &Cli, action: &ProjectAction) -> Result<(), CliError> {
     let (store, _) = Store::open(&cli.db, &Default::default())?;
     match action {
         ProjectAction::List => {
-            for p in store.read_blocking(queries::list_projects)? {
-                println!(
-                    "{}\t{}\t{}",
-                    p.id,
-                    p.name,
-                    if p.enabled { "enabled" } else { "disabled" }
-                );
+            let list = store.read_blocking(queries::list_projects)?;
+            if cli.client.json {
+                let v: Vec<serde_json::Value> = list
+                    .iter()
+                    .map(|p| serde_json::json!({"id": p.id, "name": p.name, "enabled": p.enabled}))
+                    .collect();
+                output::emitln(&serde_json::Value::Array(v).to_string());
+            } else {
+                for p in list {
+                    output::emitln(&format!(
+                        "{}\t{}\t{}",
+                        p.id,
+                        p.name,
+                        if p.enabled { "enabled" } else { "disabled" }
+                    ));
+                }
             }
         }
         ProjectAction::Create { name, id } => {
@@ -242,14 +387,26 @@ fn keys(cli: &Cli, action: &KeyAction) -> Result<(), CliError> {
     match action {
         KeyAction::List { project } => {
             let project = *project;
-            for k in store.read_blocking(move |c| queries::list_keys(c, project))? {
-                println!(
-                    "{}\t{}\t{}\t{}",
-                    k.project_id,
-                    k.public_key,
-                    if k.enabled { "enabled" } else { "disabled" },
-                    k.dsn(&host, &prefix)
-                );
+            let list = store.read_blocking(move |c| queries::list_keys(c, project))?;
+            if cli.client.json {
+                let v: Vec<serde_json::Value> = list
+                    .iter()
+                    .map(|k| {
+                        serde_json::json!({"project": k.project_id, "publicKey": k.public_key,
+                            "enabled": k.enabled, "dsn": k.dsn(&host, &prefix)})
+                    })
+                    .collect();
+                output::emitln(&serde_json::Value::Array(v).to_string());
+            } else {
+                for k in list {
+                    output::emitln(&format!(
+                        "{}\t{}\t{}\t{}",
+                        k.project_id,
+                        k.public_key,
+                        if k.enabled { "enabled" } else { "disabled" },
+                        k.dsn(&host, &prefix)
+                    ));
+                }
             }
         }
         KeyAction::Create { project, key } => {
@@ -258,6 +415,49 @@ fn keys(cli: &Cli, action: &KeyAction) -> Result<(), CliError> {
         }
     }
     store.shutdown();
+    Ok(())
+}
+
+fn token_command(cli: &Cli, action: &TokenAction) -> Result<(), CliError> {
+    let conn = tokens::open_write(&cli.db)?;
+    match action {
+        TokenAction::List => {
+            let list = tokens::list(&conn)?;
+            if cli.client.json {
+                let v: Vec<serde_json::Value> = list
+                    .iter()
+                    .map(|t| {
+                        serde_json::json!({"id": t.id, "scope": t.scope.as_str(),
+                            "label": t.label, "created": crate::store::queries::iso_time(t.created)})
+                    })
+                    .collect();
+                output::emitln(&serde_json::Value::Array(v).to_string());
+            } else {
+                let rows: Vec<Vec<String>> = list
+                    .iter()
+                    .map(|t| {
+                        vec![
+                            t.id.to_string(),
+                            t.scope.as_str().to_owned(),
+                            output::short_time(&crate::store::queries::iso_time(t.created)),
+                            t.label.clone().unwrap_or_default(),
+                        ]
+                    })
+                    .collect();
+                output::emit(&output::table(&["ID", "SCOPE", "CREATED", "LABEL"], &rows));
+            }
+        }
+        TokenAction::Create { scope, label } => {
+            let scope = Scope::parse(scope).unwrap_or(Scope::Read);
+            let (info, token) = tokens::create(&conn, scope, label.as_deref())?;
+            eprintln!("created {} token {}", scope.as_str(), info.id);
+            println!("{token}");
+        }
+        TokenAction::Revoke { id } => {
+            tokens::revoke(&conn, *id)?;
+            eprintln!("revoked token {id} (a running receiver forgets it within 5 s)");
+        }
+    }
     Ok(())
 }
 

@@ -337,3 +337,8 @@ pub fn attachments(
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
+
+/// Unix seconds as ISO 8601 (UTC, microseconds).
+pub fn iso_time(secs: f64) -> String {
+    sentry_core::protocol::Timestamp::from_secs_f64(secs).to_rfc3339()
+}

@@ -274,6 +274,70 @@ CREATE TABLE item_counts (
     PRIMARY KEY (project_id, item_type)
 ) WITHOUT ROWID;
 "#,
+    // 2: the JSON API — tokens, issue workflow fields, releases and deploys,
+    // per-issue environment/release facets (kept by a trigger on `events`, so
+    // ingestion needs no change), and the indices the API's filters use.
+    r#"
+CREATE TABLE api_tokens (
+    id          INTEGER PRIMARY KEY,
+    token_hash  TEXT NOT NULL UNIQUE,
+    scope       TEXT NOT NULL CHECK (scope IN ('read', 'admin')),
+    label       TEXT,
+    created     REAL NOT NULL
+);
+
+ALTER TABLE issues ADD COLUMN assigned_to TEXT;
+ALTER TABLE issues ADD COLUMN resolved_in_next INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE issues ADD COLUMN kind TEXT;
+
+ALTER TABLE releases ADD COLUMN date_released REAL;
+ALTER TABLE releases ADD COLUMN ref TEXT;
+ALTER TABLE releases ADD COLUMN url TEXT;
+
+CREATE TABLE deploys (
+    id             INTEGER PRIMARY KEY,
+    version        TEXT NOT NULL,
+    environment    TEXT NOT NULL,
+    name           TEXT,
+    url            TEXT,
+    date_started   REAL,
+    date_finished  REAL NOT NULL,
+    projects       TEXT NOT NULL
+);
+CREATE INDEX deploys_version ON deploys(version, date_finished);
+
+CREATE TABLE issue_facets (
+    issue_id  INTEGER NOT NULL,
+    kind      TEXT NOT NULL CHECK (kind IN ('environment', 'release')),
+    value     TEXT NOT NULL,
+    PRIMARY KEY (kind, value, issue_id)
+) WITHOUT ROWID;
+
+INSERT OR IGNORE INTO issue_facets (issue_id, kind, value)
+    SELECT DISTINCT issue_id, 'environment', environment FROM events
+    WHERE issue_id IS NOT NULL AND environment IS NOT NULL;
+INSERT OR IGNORE INTO issue_facets (issue_id, kind, value)
+    SELECT DISTINCT issue_id, 'release', release FROM events
+    WHERE issue_id IS NOT NULL AND release IS NOT NULL;
+UPDATE issues SET kind = (
+    SELECT e.kind FROM events e WHERE e.issue_id = issues.id ORDER BY e.id DESC LIMIT 1
+);
+
+CREATE TRIGGER events_issue_facets AFTER INSERT ON events
+WHEN NEW.issue_id IS NOT NULL
+BEGIN
+    INSERT OR IGNORE INTO issue_facets (issue_id, kind, value)
+        SELECT NEW.issue_id, 'environment', NEW.environment WHERE NEW.environment IS NOT NULL;
+    INSERT OR IGNORE INTO issue_facets (issue_id, kind, value)
+        SELECT NEW.issue_id, 'release', NEW.release WHERE NEW.release IS NOT NULL;
+    UPDATE issues SET kind = NEW.kind WHERE id = NEW.issue_id AND kind IS NOT NEW.kind;
+END;
+
+CREATE INDEX events_trace ON events(trace_id) WHERE trace_id IS NOT NULL;
+CREATE INDEX client_reports_time ON client_reports(project_id, timestamp);
+CREATE INDEX transactions_name ON transactions(project_id, name);
+CREATE INDEX releases_version ON releases(version);
+"#,
 ];
 
 /// The schema version this build writes.

@@ -1,0 +1,702 @@
+//! Events: summaries, the stored event with Sentry's API fields, project
+//! event lists, attachments.
+
+use std::collections::BTreeMap;
+
+use hyper::StatusCode;
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde_json::{json, Map, Value};
+
+use super::params::{hex_id, iso, Cursor, Page, Range, Sql};
+use super::projects::{self, ProjectRow};
+use super::types::{Attachment, EventSummary, Tag};
+use super::{ApiError, Ctx, Reply};
+use crate::store::decompress;
+
+/// The columns [`EventRecord::from_row`] reads, from `events e`.
+pub(crate) const EVENT_COLS: &str = "e.id, e.event_id, e.project_id, e.issue_id, e.kind, \
+     e.timestamp, e.received, e.release, e.environment, e.level, e.title, e.platform, e.payload";
+
+/// A stored event with its payload.
+#[derive(Debug, Clone)]
+pub(crate) struct EventRecord {
+    pub seq: i64,
+    pub event_id: String,
+    pub project_id: i64,
+    pub issue_id: Option<i64>,
+    pub kind: String,
+    pub timestamp: f64,
+    pub received: f64,
+    pub release: Option<String>,
+    pub environment: Option<String>,
+    pub level: String,
+    pub title: String,
+    pub platform: Option<String>,
+    pub payload: Value,
+    pub size: usize,
+}
+
+impl EventRecord {
+    /// Reads the [`EVENT_COLS`] of a row and decodes the payload (an
+    /// undecodable payload becomes `{}` so one bad row cannot break a list).
+    pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<EventRecord> {
+        let blob: Vec<u8> = r.get(12)?;
+        let (payload, size) = decode_payload(&blob);
+        Ok(EventRecord {
+            seq: r.get(0)?,
+            event_id: r.get(1)?,
+            project_id: r.get(2)?,
+            issue_id: r.get(3)?,
+            kind: r.get(4)?,
+            timestamp: r.get(5)?,
+            received: r.get(6)?,
+            release: r.get(7)?,
+            environment: r.get(8)?,
+            level: r.get(9)?,
+            title: r.get(10)?,
+            platform: r.get(11)?,
+            payload,
+            size,
+        })
+    }
+}
+
+/// Decompresses and parses a stored payload; `({}, 0)` if it cannot.
+pub(crate) fn decode_payload(blob: &[u8]) -> (Value, usize) {
+    match decompress(blob) {
+        Ok(bytes) => {
+            let size = bytes.len();
+            match serde_json::from_slice::<Value>(&bytes) {
+                Ok(v @ Value::Object(_)) => (v, size),
+                _ => (Value::Object(Map::new()), size),
+            }
+        }
+        Err(_) => (Value::Object(Map::new()), 0),
+    }
+}
+
+fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
+    let mut cur = v;
+    for p in path {
+        cur = cur.get(p)?;
+    }
+    cur.as_str().filter(|s| !s.is_empty())
+}
+
+/// The `values` of an interface stored either as `{values: […]}` or `[…]`.
+fn values_of(v: Option<&Value>) -> Option<&Vec<Value>> {
+    match v? {
+        Value::Array(a) => Some(a),
+        Value::Object(o) => o.get("values").and_then(Value::as_array),
+        _ => None,
+    }
+}
+
+/// The formatted message of an event, if it has one.
+pub(crate) fn message_of(payload: &Value) -> Option<String> {
+    str_at(payload, &["logentry", "formatted"])
+        .or_else(|| str_at(payload, &["logentry", "message"]))
+        .or_else(|| str_at(payload, &["message", "formatted"]))
+        .or_else(|| str_at(payload, &["message", "message"]))
+        .or_else(|| str_at(payload, &["message"]))
+        .map(str::to_owned)
+}
+
+/// Sentry's `user` tag value: `id:…`, `email:…`, `username:…` or `ip:…`.
+fn user_tag(payload: &Value) -> Option<String> {
+    let user = payload.get("user")?;
+    let field = |k: &str| match user.get(k)? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    field("id")
+        .map(|v| format!("id:{v}"))
+        .or_else(|| field("email").map(|v| format!("email:{v}")))
+        .or_else(|| field("username").map(|v| format!("username:{v}")))
+        .or_else(|| field("ip_address").map(|v| format!("ip:{v}")))
+}
+
+/// The tags of an event as Sentry shows them: the event's own `tags` plus
+/// `level`, `environment`, `release`, `dist`, `server_name`, `transaction`,
+/// `user`, `handled`, `mechanism`, `os.name`, `browser`, `runtime`, `url`
+/// when present. The event's own tags win on a clash. Sorted by key.
+pub(crate) fn event_tags(e: &EventRecord) -> Vec<Tag> {
+    let mut tags: BTreeMap<String, String> = BTreeMap::new();
+    let mut add = |k: &str, v: Option<String>| {
+        if let Some(v) = v.filter(|v| !v.is_empty()) {
+            tags.entry(k.to_owned()).or_insert(v);
+        }
+    };
+    match e.payload.get("tags") {
+        Some(Value::Object(o)) => {
+            for (k, v) in o {
+                add(k, scalar_string(v));
+            }
+        }
+        Some(Value::Array(a)) => {
+            for pair in a {
+                if let Some([k, v]) = pair.as_array().map(Vec::as_slice) {
+                    if let Some(k) = k.as_str() {
+                        add(k, scalar_string(v));
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    add("level", Some(e.level.clone()));
+    add("environment", e.environment.clone());
+    add("release", e.release.clone());
+    let p = &e.payload;
+    add("dist", str_at(p, &["dist"]).map(str::to_owned));
+    add(
+        "server_name",
+        str_at(p, &["server_name"]).map(str::to_owned),
+    );
+    add(
+        "transaction",
+        str_at(p, &["transaction"]).map(str::to_owned),
+    );
+    add("user", user_tag(p));
+    if let Some(mechanism) = values_of(p.get("exception"))
+        .and_then(|v| v.last())
+        .and_then(|x| x.get("mechanism"))
+    {
+        add(
+            "handled",
+            mechanism
+                .get("handled")
+                .and_then(Value::as_bool)
+                .map(|h| if h { "yes" } else { "no" }.to_owned()),
+        );
+        add("mechanism", str_at(mechanism, &["type"]).map(str::to_owned));
+    }
+    add(
+        "os.name",
+        str_at(p, &["contexts", "os", "name"]).map(str::to_owned),
+    );
+    let versioned = |ctx: &str| {
+        str_at(p, &["contexts", ctx, "name"]).map(|name| {
+            match str_at(p, &["contexts", ctx, "version"]) {
+                Some(v) => format!("{name} {v}"),
+                None => name.to_owned(),
+            }
+        })
+    };
+    add("browser", versioned("browser"));
+    add("runtime", versioned("runtime"));
+    add("url", str_at(p, &["request", "url"]).map(str::to_owned));
+    tags.into_iter()
+        .map(|(key, value)| Tag { key, value })
+        .collect()
+}
+
+fn scalar_string(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// `{type, value}` for errors (from `Type: value` titles), `{title}` else.
+pub(crate) fn metadata(kind: &str, title: &str) -> Value {
+    if kind == "error" {
+        match title.split_once(": ") {
+            Some((ty, value)) => json!({"type": ty, "value": value}),
+            None => json!({"type": title, "value": ""}),
+        }
+    } else {
+        json!({"title": title})
+    }
+}
+
+fn culprit_of(payload: &Value) -> Option<String> {
+    str_at(payload, &["culprit"])
+        .or_else(|| str_at(payload, &["transaction"]))
+        .map(str::to_owned)
+}
+
+/// The list shape of an event.
+pub(crate) fn summary(e: &EventRecord) -> EventSummary {
+    EventSummary {
+        id: e.event_id.clone(),
+        event_id: e.event_id.clone(),
+        group_id: e.issue_id.map(|i| i.to_string()),
+        project_id: e.project_id.to_string(),
+        event_type: e.kind.clone(),
+        title: e.title.clone(),
+        message: message_of(&e.payload).unwrap_or_else(|| e.title.clone()),
+        culprit: culprit_of(&e.payload),
+        platform: e.platform.clone(),
+        level: e.level.clone(),
+        date_created: iso(e.timestamp),
+        date_received: Some(iso(e.received)),
+        tags: event_tags(e),
+        user: e.payload.get("user").filter(|u| !u.is_null()).cloned(),
+        release: e.release.clone(),
+        environment: e.environment.clone(),
+    }
+}
+
+/// Sentry's `entries` built from the stored interfaces.
+fn entries(p: &Value) -> Vec<Value> {
+    let mut out = Vec::new();
+    if let Some(values) = values_of(p.get("exception")) {
+        if !values.is_empty() {
+            out.push(json!({"type": "exception", "data": {"values": values, "excOmitted": null}}));
+        }
+    }
+    if let Some(message) = message_of(p) {
+        let params = p
+            .get("logentry")
+            .and_then(|l| l.get("params"))
+            .cloned()
+            .unwrap_or(Value::Array(Vec::new()));
+        let raw = str_at(p, &["logentry", "message"])
+            .unwrap_or(&message)
+            .to_owned();
+        out.push(json!({"type": "message", "data": {"formatted": message, "message": raw, "params": params}}));
+    }
+    if let Some(values) = values_of(p.get("threads")) {
+        if !values.is_empty() {
+            out.push(json!({"type": "threads", "data": {"values": values}}));
+        }
+    }
+    if let Some(st) = p.get("stacktrace").filter(|v| v.is_object()) {
+        out.push(json!({"type": "stacktrace", "data": st}));
+    }
+    if let Some(values) = values_of(p.get("breadcrumbs")) {
+        if !values.is_empty() {
+            out.push(json!({"type": "breadcrumbs", "data": {"values": values}}));
+        }
+    }
+    if let Some(request) = p.get("request").filter(|v| v.is_object()) {
+        out.push(json!({"type": "request", "data": request}));
+    }
+    if let Some(spans) = p.get("spans").and_then(Value::as_array) {
+        out.push(json!({"type": "spans", "data": spans}));
+    }
+    if let Some(debug) = p.get("debug_meta").filter(|v| v.is_object()) {
+        out.push(json!({"type": "debugmeta", "data": debug}));
+    }
+    out
+}
+
+/// `package@1.2.3` → `1.2.3`.
+pub(crate) fn short_version(version: &str) -> String {
+    version
+        .rsplit_once('@')
+        .map_or(version, |(_, v)| v)
+        .to_owned()
+}
+
+/// The stored event with Sentry's API fields added or converted: `id`,
+/// `eventID`, `groupID`, `projectID`, `title`, `message`, `dateCreated`,
+/// `dateReceived`, `type`, `culprit`, `metadata`, `tags` as `[{key, value}]`,
+/// `entries`, `release` as an object, `size`.
+pub(crate) fn detail_json(e: &EventRecord, project: Option<&ProjectRow>) -> Value {
+    let mut obj = match &e.payload {
+        Value::Object(o) => o.clone(),
+        _ => Map::new(),
+    };
+    let tags: Vec<Value> = event_tags(e)
+        .into_iter()
+        .map(|t| json!({"key": t.key, "value": t.value}))
+        .collect();
+    let set = |obj: &mut Map<String, Value>, k: &str, v: Value| {
+        obj.insert(k.to_owned(), v);
+    };
+    set(&mut obj, "entries", Value::Array(entries(&e.payload)));
+    set(&mut obj, "id", json!(e.event_id));
+    set(&mut obj, "eventID", json!(e.event_id));
+    set(
+        &mut obj,
+        "groupID",
+        json!(e.issue_id.map(|i| i.to_string())),
+    );
+    set(&mut obj, "projectID", json!(e.project_id.to_string()));
+    if let Some(p) = project {
+        set(&mut obj, "projectSlug", json!(p.slug));
+    }
+    set(&mut obj, "title", json!(e.title));
+    set(
+        &mut obj,
+        "message",
+        json!(message_of(&e.payload).unwrap_or_default()),
+    );
+    set(&mut obj, "dateCreated", json!(iso(e.timestamp)));
+    set(&mut obj, "dateReceived", json!(iso(e.received)));
+    set(&mut obj, "type", json!(e.kind));
+    set(&mut obj, "culprit", json!(culprit_of(&e.payload)));
+    set(&mut obj, "metadata", metadata(&e.kind, &e.title));
+    set(&mut obj, "tags", Value::Array(tags));
+    set(&mut obj, "level", json!(e.level));
+    set(&mut obj, "platform", json!(e.platform));
+    set(&mut obj, "environment", json!(e.environment));
+    set(
+        &mut obj,
+        "release",
+        match &e.release {
+            Some(r) => json!({"version": r, "shortVersion": short_version(r)}),
+            None => Value::Null,
+        },
+    );
+    set(&mut obj, "size", json!(e.size));
+    for k in ["contexts", "sdk", "user"] {
+        obj.entry(k.to_owned()).or_insert(Value::Null);
+    }
+    obj.entry("errors".to_owned())
+        .or_insert(Value::Array(Vec::new()));
+    Value::Object(obj)
+}
+
+/// An event of a project by id, or a transaction with that id.
+pub(crate) fn load(
+    conn: &Connection,
+    project_id: i64,
+    event_id: &str,
+) -> Result<Option<EventRecord>, ApiError> {
+    let sql =
+        format!("SELECT {EVENT_COLS} FROM events e WHERE e.project_id = ?1 AND e.event_id = ?2");
+    if let Some(e) = conn
+        .prepare_cached(&sql)?
+        .query_row(params![project_id, event_id], EventRecord::from_row)
+        .optional()?
+    {
+        return Ok(Some(e));
+    }
+    Ok(conn
+        .prepare_cached(
+            "SELECT id, event_id, project_id, name, start_ts, end_ts, received, release,
+                 environment, payload
+             FROM transactions WHERE project_id = ?1 AND event_id = ?2",
+        )?
+        .query_row(params![project_id, event_id], |r| {
+            let blob: Vec<u8> = r.get(9)?;
+            let (payload, size) = decode_payload(&blob);
+            let name: Option<String> = r.get(3)?;
+            Ok(EventRecord {
+                seq: r.get(0)?,
+                event_id: r.get(1)?,
+                project_id: r.get(2)?,
+                issue_id: None,
+                kind: "transaction".to_owned(),
+                timestamp: r.get(5)?,
+                received: r.get(6)?,
+                release: r.get(7)?,
+                environment: r.get(8)?,
+                level: "info".to_owned(),
+                title: name.unwrap_or_else(|| "<unlabeled transaction>".to_owned()),
+                platform: payload
+                    .get("platform")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                payload,
+                size,
+            })
+        })
+        .optional()?)
+}
+
+/// Previous and next event ids of the same issue (by time).
+pub(crate) fn neighbours(
+    conn: &Connection,
+    e: &EventRecord,
+) -> Result<(Option<String>, Option<String>), ApiError> {
+    let Some(issue) = e.issue_id else {
+        return Ok((None, None));
+    };
+    let prev = conn
+        .prepare_cached(
+            "SELECT event_id FROM events WHERE issue_id = ?1
+                 AND (timestamp < ?2 OR (timestamp = ?2 AND id < ?3))
+             ORDER BY timestamp DESC, id DESC LIMIT 1",
+        )?
+        .query_row(params![issue, e.timestamp, e.seq], |r| r.get(0))
+        .optional()?;
+    let next = conn
+        .prepare_cached(
+            "SELECT event_id FROM events WHERE issue_id = ?1
+                 AND (timestamp > ?2 OR (timestamp = ?2 AND id > ?3))
+             ORDER BY timestamp ASC, id ASC LIMIT 1",
+        )?
+        .query_row(params![issue, e.timestamp, e.seq], |r| r.get(0))
+        .optional()?;
+    Ok((prev, next))
+}
+
+/// The full event JSON with `previousEventID` / `nextEventID`.
+pub(crate) fn full_json(
+    conn: &Connection,
+    e: &EventRecord,
+    project: Option<&ProjectRow>,
+) -> Result<Value, ApiError> {
+    let mut v = detail_json(e, project);
+    let (prev, next) = neighbours(conn, e)?;
+    if let Value::Object(o) = &mut v {
+        o.insert("previousEventID".into(), json!(prev));
+        o.insert("nextEventID".into(), json!(next));
+    }
+    Ok(v)
+}
+
+fn parse_event_id(id: &str) -> Result<String, ApiError> {
+    hex_id(id, 32).ok_or_else(|| {
+        ApiError::BadRequest(format!("invalid event id {id:?}: expected 32 hex digits"))
+    })
+}
+
+/// `GET /api/0/projects/{org}/{project}/events/{event_id}/` (`?raw=1`: the
+/// stored JSON unchanged).
+pub(crate) async fn detail(ctx: &Ctx, project: &str, id: &str) -> Result<Reply, ApiError> {
+    let event_id = parse_event_id(id)?;
+    let project = project.to_owned();
+    let raw = ctx.query.flag("raw");
+    let value = ctx
+        .read(move |c| {
+            let p = projects::resolve(c, &project)?;
+            let e = load(c, p.id, &event_id)?
+                .ok_or_else(|| ApiError::not_found(format!("event {event_id}")))?;
+            if raw {
+                Ok(e.payload)
+            } else {
+                full_json(c, &e, Some(&p))
+            }
+        })
+        .await?;
+    Reply::json(&value)
+}
+
+/// `GET /api/0/projects/{org}/{project}/events/`: the project's error
+/// events, newest first (`full=1` for whole events; `environment`, `level`,
+/// `statsPeriod`/`start`/`end` filter).
+pub(crate) async fn project_events(ctx: &Ctx, project: &str) -> Result<Reply, ApiError> {
+    let project = project.to_owned();
+    let limit = ctx.query.limit(100, 100)?;
+    let cursor = Cursor::from_query(&ctx.query)?;
+    let range = Range::from_query(&ctx.query, ctx.now())?;
+    let environments = ctx.query.all("environment");
+    let levels = ctx.query.all("level");
+    let full = ctx.query.flag("full");
+    let base = ctx.link_base();
+    let (link, json) = ctx
+        .read(move |c| {
+            let p = projects::resolve(c, &project)?;
+            let mut sql = Sql::default();
+            let pid = sql.bind(p.id);
+            sql.cond(format!("e.project_id = {pid}"));
+            add_event_filters(&mut sql, &range, &environments, &levels);
+            let order = sql.keyset("e.timestamp", "e.id", false, cursor);
+            let q = format!(
+                "SELECT {EVENT_COLS} FROM events e WHERE {} ORDER BY {order} LIMIT {}",
+                sql.where_clause(),
+                limit + 1
+            );
+            let mut stmt = c.prepare(&q)?;
+            let rows: Vec<EventRecord> = stmt
+                .query_map(
+                    rusqlite::params_from_iter(sql.params.iter()),
+                    EventRecord::from_row,
+                )?
+                .collect::<Result<_, _>>()?;
+            let page = Page::build(rows, limit as usize, cursor, |e| (e.timestamp, e.seq));
+            let json: Vec<Value> = if full {
+                page.rows
+                    .iter()
+                    .map(|e| full_json(c, e, Some(&p)))
+                    .collect::<Result<_, _>>()?
+            } else {
+                page.rows
+                    .iter()
+                    .map(|e| serde_json::to_value(summary(e)).unwrap_or(Value::Null))
+                    .collect()
+            };
+            Ok((page.link(&base), json))
+        })
+        .await?;
+    Ok(Reply::json(&json)?.with_header(hyper::header::LINK, link))
+}
+
+/// Time, environment and level conditions on `events e`.
+pub(crate) fn add_event_filters(
+    sql: &mut Sql,
+    range: &Range,
+    environments: &[String],
+    levels: &[String],
+) {
+    if let Some(s) = range.start {
+        let p = sql.bind(s);
+        sql.cond(format!("e.timestamp >= {p}"));
+    }
+    if let Some(s) = range.end {
+        let p = sql.bind(s);
+        sql.cond(format!("e.timestamp <= {p}"));
+    }
+    if !environments.is_empty() {
+        let c = sql.in_list("e.environment", environments.iter().cloned());
+        sql.cond(c);
+    }
+    if !levels.is_empty() {
+        let c = sql.in_list("e.level", levels.iter().cloned());
+        sql.cond(c);
+    }
+}
+
+fn attachment_from_row(r: &Row<'_>) -> rusqlite::Result<Attachment> {
+    let id: i64 = r.get(0)?;
+    let content_type: Option<String> = r.get(2)?;
+    let kind: Option<String> = r.get(3)?;
+    let received: f64 = r.get(5)?;
+    let mut headers = BTreeMap::new();
+    headers.insert(
+        "Content-Type".to_owned(),
+        content_type
+            .clone()
+            .unwrap_or_else(|| "application/octet-stream".to_owned()),
+    );
+    Ok(Attachment {
+        id: id.to_string(),
+        name: r.get(1)?,
+        kind: kind.unwrap_or_else(|| "event.attachment".to_owned()),
+        mimetype: content_type,
+        size: r.get(4)?,
+        date_created: iso(received),
+        event_id: r.get(6)?,
+        headers,
+    })
+}
+
+const ATTACHMENT_COLS: &str =
+    "id, filename, content_type, attachment_type, size, received, event_id";
+
+/// `GET /api/0/projects/{org}/{project}/events/{event_id}/attachments/`
+pub(crate) async fn attachments(ctx: &Ctx, project: &str, id: &str) -> Result<Reply, ApiError> {
+    let event_id = parse_event_id(id)?;
+    let project = project.to_owned();
+    let list = ctx
+        .read(move |c| {
+            let p = projects::resolve(c, &project)?;
+            if load(c, p.id, &event_id)?.is_none() {
+                return Err(ApiError::not_found(format!("event {event_id}")));
+            }
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {ATTACHMENT_COLS} FROM attachments
+                 WHERE project_id = ?1 AND event_id = ?2 ORDER BY id"
+            ))?;
+            let rows = stmt.query_map(params![p.id, event_id], attachment_from_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await?;
+    Reply::json(&list)
+}
+
+/// `GET …/events/{event_id}/attachments/{id}/`: metadata, or the bytes with
+/// `?download=1`.
+pub(crate) async fn attachment(
+    ctx: &Ctx,
+    project: &str,
+    id: &str,
+    attachment: &str,
+) -> Result<Reply, ApiError> {
+    let event_id = parse_event_id(id)?;
+    let attachment_id: i64 = attachment
+        .parse()
+        .map_err(|_| ApiError::not_found(format!("attachment {attachment:?}")))?;
+    let project = project.to_owned();
+    let download = ctx.query.flag("download");
+    let (info, data) = ctx
+        .read(move |c| {
+            let p = projects::resolve(c, &project)?;
+            let found = c
+                .prepare_cached(&format!(
+                    "SELECT {ATTACHMENT_COLS}, CASE WHEN ?4 THEN data END FROM attachments
+                     WHERE id = ?1 AND project_id = ?2 AND event_id = ?3"
+                ))?
+                .query_row(params![attachment_id, p.id, event_id, download], |r| {
+                    Ok((attachment_from_row(r)?, r.get::<_, Option<Vec<u8>>>(7)?))
+                })
+                .optional()?;
+            found.ok_or_else(|| ApiError::not_found(format!("attachment {attachment_id}")))
+        })
+        .await?;
+    match data {
+        Some(data) if download => Ok(Reply::File {
+            content_type: info
+                .mimetype
+                .clone()
+                .unwrap_or_else(|| "application/octet-stream".to_owned()),
+            filename: info.name.clone(),
+            data,
+        }),
+        _ => Reply::json_status(StatusCode::OK, &info),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(payload: Value) -> EventRecord {
+        EventRecord {
+            seq: 1,
+            event_id: "a".repeat(32),
+            project_id: 1,
+            issue_id: Some(2),
+            kind: "error".into(),
+            timestamp: 1.0,
+            received: 2.0,
+            release: Some("app@1.0".into()),
+            environment: None,
+            level: "error".into(),
+            title: "KeyError: x".into(),
+            platform: None,
+            payload,
+            size: 0,
+        }
+    }
+
+    #[test]
+    fn tags_merge_builtins_and_own_tags() {
+        let e = record(json!({
+            "tags": {"level": "custom", "a": "1"},
+            "user": {"id": 42},
+            "exception": {"values": [{"type": "E", "mechanism": {"type": "panic", "handled": false}}]},
+            "contexts": {"runtime": {"name": "rustc", "version": "1.80"}}
+        }));
+        let tags: Vec<(String, String)> = event_tags(&e)
+            .into_iter()
+            .map(|t| (t.key, t.value))
+            .collect();
+        let get = |k: &str| {
+            tags.iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("level"), Some("custom"));
+        assert_eq!(get("a"), Some("1"));
+        assert_eq!(get("user"), Some("id:42"));
+        assert_eq!(get("handled"), Some("no"));
+        assert_eq!(get("mechanism"), Some("panic"));
+        assert_eq!(get("runtime"), Some("rustc 1.80"));
+        assert_eq!(get("release"), Some("app@1.0"));
+    }
+
+    #[test]
+    fn detail_converts_tags_and_release() {
+        let e = record(json!({"tags": [["k", "v"]], "message": "hi", "release": "app@1.0"}));
+        let v = detail_json(&e, None);
+        assert_eq!(v["release"]["shortVersion"], "1.0");
+        assert_eq!(v["groupID"], "2");
+        assert!(v["tags"]
+            .as_array()
+            .is_some_and(|t| t.contains(&json!({"key": "k", "value": "v"}))));
+        assert_eq!(v["entries"][0]["type"], "message");
+        assert_eq!(
+            metadata("error", "A: b"),
+            json!({"type": "A", "value": "b"})
+        );
+    }
+}

@@ -1,0 +1,1323 @@
+//! Issues: lists with filters, sort and cursors; detail with tags and
+//! grouping; events; workflow updates (single and bulk); deletion.
+
+use std::collections::{BTreeMap, HashMap};
+
+use hyper::header::HeaderName;
+use hyper::StatusCode;
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde_json::{json, Map, Value};
+
+use super::events::{self, EventRecord, EVENT_COLS};
+use super::params::{iso, like_pattern, Cursor, Page, Query, Range, Sql};
+use super::projects::{self, ProjectRow};
+use super::types::{
+    Activity, Assignee, Grouping, GroupingHash, Issue, IssueDetail, ReleaseRef, TagSummary,
+    TagValue,
+};
+use super::{ApiError, Ctx, Reply};
+use crate::store::{now_secs, queries};
+
+/// Most events a tag breakdown reads (the newest ones).
+const TAG_SCAN_LIMIT: i64 = 5000;
+/// Most issues one bulk request changes (as Sentry).
+const BULK_LIMIT: i64 = 1000;
+/// Levels the filters accept.
+const LEVELS: &[&str] = &["fatal", "error", "warning", "info", "debug"];
+
+const ISSUE_COLS: &str = "i.id, i.project_id, i.title, i.culprit, i.level, i.first_seen, \
+     i.last_seen, i.times_seen, i.user_count, i.status, i.substatus, i.resolved_release, \
+     i.assigned_to, i.resolved_in_next, i.kind, i.first_release, i.last_release, \
+     (SELECT e.platform FROM events e WHERE e.issue_id = i.id ORDER BY e.timestamp DESC LIMIT 1)";
+
+/// An issue row.
+#[derive(Debug, Clone)]
+pub(crate) struct IssueRecord {
+    pub id: i64,
+    pub project_id: i64,
+    pub title: String,
+    pub culprit: Option<String>,
+    pub level: String,
+    pub first_seen: f64,
+    pub last_seen: f64,
+    pub times_seen: i64,
+    pub user_count: i64,
+    pub status: String,
+    pub substatus: Option<String>,
+    pub resolved_release: Option<String>,
+    pub assigned_to: Option<String>,
+    pub resolved_in_next: bool,
+    pub kind: Option<String>,
+    pub first_release: Option<String>,
+    pub last_release: Option<String>,
+    pub platform: Option<String>,
+}
+
+fn issue_from_row(r: &Row<'_>) -> rusqlite::Result<IssueRecord> {
+    Ok(IssueRecord {
+        id: r.get(0)?,
+        project_id: r.get(1)?,
+        title: r.get(2)?,
+        culprit: r.get(3)?,
+        level: r.get(4)?,
+        first_seen: r.get(5)?,
+        last_seen: r.get(6)?,
+        times_seen: r.get(7)?,
+        user_count: r.get(8)?,
+        status: r.get(9)?,
+        substatus: r.get(10)?,
+        resolved_release: r.get(11)?,
+        assigned_to: r.get(12)?,
+        resolved_in_next: r.get(13)?,
+        kind: r.get(14)?,
+        first_release: r.get(15)?,
+        last_release: r.get(16)?,
+        platform: r.get(17)?,
+    })
+}
+
+const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// Sentry's short id: `PROJECT-1A` (slug upper-cased, id in Crockford
+/// base 32).
+pub(crate) fn short_id(slug: &str, id: i64) -> String {
+    let mut n = id.max(0) as u64;
+    let mut digits = Vec::new();
+    loop {
+        digits.push(CROCKFORD[(n % 32) as usize]);
+        n /= 32;
+        if n == 0 {
+            break;
+        }
+    }
+    digits.reverse();
+    format!(
+        "{}-{}",
+        slug.to_ascii_uppercase(),
+        String::from_utf8_lossy(&digits)
+    )
+}
+
+/// Parses `PROJECT-1A` into `(slug, id)`.
+fn parse_short_id(s: &str) -> Option<(String, i64)> {
+    let (slug, code) = s.trim().rsplit_once('-')?;
+    let mut n: i64 = 0;
+    for c in code.chars() {
+        let c = match c.to_ascii_uppercase() {
+            'I' | 'L' => '1',
+            'O' => '0',
+            c => c,
+        };
+        let d = CROCKFORD.iter().position(|&x| x as char == c)? as i64;
+        n = n.checked_mul(32)?.checked_add(d)?;
+    }
+    (!slug.is_empty() && !code.is_empty()).then(|| (slug.to_ascii_lowercase(), n))
+}
+
+fn status_details(r: &IssueRecord) -> Map<String, Value> {
+    let mut m = Map::new();
+    if r.status == "resolved_in_release" {
+        if r.resolved_in_next {
+            m.insert("inNextRelease".into(), json!(true));
+        }
+        if let Some(rel) = &r.resolved_release {
+            m.insert("inRelease".into(), json!(rel));
+        }
+    }
+    m
+}
+
+fn assignee(value: &str) -> Assignee {
+    let (kind, id) = match value.split_once(':') {
+        Some(("team", t)) => ("team", t),
+        Some(("user", u)) => ("user", u),
+        _ => ("user", value),
+    };
+    Assignee {
+        kind: kind.to_owned(),
+        id: id.to_owned(),
+        name: id.to_owned(),
+        email: id.contains('@').then(|| id.to_owned()),
+    }
+}
+
+/// The API shape of an issue.
+pub(crate) fn to_issue(ctx_base: &str, r: &IssueRecord, projects: &[ProjectRow]) -> Issue {
+    let project = projects
+        .iter()
+        .find(|p| p.id == r.project_id)
+        .cloned()
+        .unwrap_or_else(|| ProjectRow {
+            id: r.project_id,
+            name: format!("project-{}", r.project_id),
+            slug: format!("project-{}", r.project_id),
+            enabled: true,
+            created: 0.0,
+        });
+    let kind = r.kind.clone().unwrap_or_else(|| "error".to_owned());
+    Issue {
+        id: r.id.to_string(),
+        short_id: short_id(&project.slug, r.id),
+        title: r.title.clone(),
+        culprit: r.culprit.clone(),
+        permalink: format!("{ctx_base}/api/0/issues/{}/", r.id),
+        level: r.level.clone(),
+        status: match r.status.as_str() {
+            "resolved_in_release" => "resolved".to_owned(),
+            s => s.to_owned(),
+        },
+        status_details: status_details(r),
+        substatus: r.substatus.clone(),
+        platform: r.platform.clone(),
+        project: project.to_ref(),
+        metadata: events::metadata(&kind, &r.title),
+        kind,
+        assigned_to: r.assigned_to.as_deref().map(assignee),
+        count: r.times_seen.to_string(),
+        user_count: r.user_count,
+        first_seen: iso(r.first_seen),
+        last_seen: iso(r.last_seen),
+        is_public: false,
+        is_bookmarked: false,
+        has_seen: true,
+        num_comments: 0,
+    }
+}
+
+/// The scheme and host of the request, for permalinks.
+fn origin(ctx: &Ctx) -> String {
+    ctx.absolute("")
+}
+
+/// Loads one issue by numeric id or short id; 404 if missing.
+pub(crate) fn load(conn: &Connection, key: &str) -> Result<IssueRecord, ApiError> {
+    let missing = || ApiError::not_found(format!("issue {key:?}"));
+    let id = match key.trim().parse::<i64>() {
+        Ok(id) => id,
+        Err(_) => {
+            let (slug, id) = parse_short_id(key).ok_or_else(missing)?;
+            let project_id: Option<i64> = conn
+                .query_row("SELECT project_id FROM issues WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            let matches = project_id.is_some_and(|pid| {
+                projects::all(conn)
+                    .map(|ps| ps.iter().any(|p| p.id == pid && p.slug == slug))
+                    .unwrap_or(false)
+            });
+            if !matches {
+                return Err(missing());
+            }
+            id
+        }
+    };
+    conn.prepare_cached(&format!(
+        "SELECT {ISSUE_COLS} FROM issues i WHERE i.id = ?1"
+    ))?
+    .query_row([id], issue_from_row)
+    .optional()?
+    .ok_or_else(missing)
+}
+
+/// Filters of the issue list and of bulk changes.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct IssueFilter {
+    project_ids: Vec<i64>,
+    statuses: Vec<&'static str>,
+    substatuses: Vec<&'static str>,
+    assigned: Option<bool>,
+    assigned_to: Vec<String>,
+    levels: Vec<String>,
+    environments: Vec<String>,
+    releases: Vec<String>,
+    texts: Vec<String>,
+    ids: Vec<i64>,
+    range: Range,
+}
+
+enum Token {
+    Text(String),
+    Pair(String, Vec<String>),
+}
+
+/// Splits a Sentry search string into free text and `key:value` pairs
+/// (`"quoted text"`, `key:"quoted value"`, `key:[a,b]`).
+fn tokenize(s: &str) -> Vec<Token> {
+    let mut tokens = Vec::new();
+    let mut chars = s.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let Some(&first) = chars.peek() else {
+            break;
+        };
+        let quoted_start = first == '"';
+        let mut word = String::new();
+        let mut in_quote = false;
+        while let Some(&c) = chars.peek() {
+            if c.is_whitespace() && !in_quote {
+                break;
+            }
+            chars.next();
+            match c {
+                '"' => in_quote = !in_quote,
+                '\\' if in_quote => {
+                    if let Some(n) = chars.next() {
+                        word.push(n);
+                    }
+                }
+                c => word.push(c),
+            }
+        }
+        if quoted_start {
+            tokens.push(Token::Text(word));
+            continue;
+        }
+        match word.split_once(':') {
+            Some((k, v))
+                if !k.is_empty()
+                    && !v.is_empty()
+                    && !v.starts_with(':')
+                    && !v.starts_with('/')
+                    && k.trim_start_matches('!')
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) =>
+            {
+                let values = match v.strip_prefix('[').and_then(|v| v.strip_suffix(']')) {
+                    Some(list) => list
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|x| !x.is_empty())
+                        .map(str::to_owned)
+                        .collect(),
+                    None => vec![v.to_owned()],
+                };
+                tokens.push(Token::Pair(k.to_owned(), values));
+            }
+            _ => tokens.push(Token::Text(word)),
+        }
+    }
+    tokens
+}
+
+fn check_level(l: &str) -> Result<String, ApiError> {
+    let l = l.trim().to_ascii_lowercase();
+    let l = if l == "warn" { "warning".to_owned() } else { l };
+    if LEVELS.contains(&l.as_str()) {
+        Ok(l)
+    } else {
+        Err(ApiError::BadRequest(format!(
+            "invalid level {l:?}: expected one of {}",
+            LEVELS.join(", ")
+        )))
+    }
+}
+
+fn status_filter(value: &str) -> Result<Vec<&'static str>, ApiError> {
+    Ok(match value.trim().to_ascii_lowercase().as_str() {
+        "unresolved" => vec!["unresolved"],
+        "resolved" => vec!["resolved", "resolved_in_release"],
+        "ignored" | "muted" | "archived" => vec!["ignored"],
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "invalid status {other:?}: expected unresolved, resolved or ignored"
+            )))
+        }
+    })
+}
+
+impl IssueFilter {
+    /// Builds the filter from the request: `query` (Sentry search syntax;
+    /// absent = `is:unresolved`, unless `id`s are given), `status`, `level`,
+    /// `environment`, `release`, `id`, `statsPeriod`/`start`/`end`.
+    pub(crate) fn from_query(q: &Query, now: f64) -> Result<IssueFilter, ApiError> {
+        let mut f = IssueFilter {
+            range: Range::from_query(q, now)?,
+            ..IssueFilter::default()
+        };
+        for id in q.all("id") {
+            f.ids.push(
+                id.parse()
+                    .map_err(|_| ApiError::BadRequest(format!("invalid issue id {id:?}")))?,
+            );
+        }
+        let search = match q.get("query") {
+            Some(s) => s.to_owned(),
+            None if f.ids.is_empty() => "is:unresolved".to_owned(),
+            None => String::new(),
+        };
+        for token in tokenize(&search) {
+            match token {
+                Token::Text(t) => {
+                    if !t.is_empty() {
+                        f.texts.push(t);
+                    }
+                }
+                Token::Pair(k, values) => f.apply_pair(&k, &values)?,
+            }
+        }
+        for s in q.all("status") {
+            f.statuses.extend(status_filter(&s)?);
+        }
+        for l in q.all("level") {
+            f.levels.push(check_level(&l)?);
+        }
+        f.environments.extend(q.all("environment"));
+        f.releases.extend(q.all("release"));
+        Ok(f)
+    }
+
+    fn apply_pair(&mut self, key: &str, values: &[String]) -> Result<(), ApiError> {
+        if key.starts_with('!') {
+            return Err(ApiError::BadRequest(format!(
+                "negated search terms are not supported ({key})"
+            )));
+        }
+        for v in values {
+            match key {
+                "is" => match v.to_ascii_lowercase().as_str() {
+                    "assigned" => self.assigned = Some(true),
+                    "unassigned" => self.assigned = Some(false),
+                    "regressed" => self.substatuses.push("regressed"),
+                    "new" => self.substatuses.push("new"),
+                    "ongoing" => self.substatuses.push("ongoing"),
+                    other => self.statuses.extend(status_filter(other).map_err(|_| {
+                        ApiError::BadRequest(format!(
+                            "invalid search is:{other}: expected unresolved, resolved, \
+                             ignored, assigned, unassigned, new, ongoing or regressed"
+                        ))
+                    })?),
+                },
+                "level" => self.levels.push(check_level(v)?),
+                "environment" => self.environments.push(v.clone()),
+                "release" => self.releases.push(v.clone()),
+                "assigned" | "assigned_to" => match v.as_str() {
+                    "none" | "[]" => self.assigned = Some(false),
+                    _ => self.assigned_to.push(v.clone()),
+                },
+                "message" | "title" => self.texts.push(v.clone()),
+                "issue" | "issue.id" | "id" => self.ids.push(
+                    v.parse()
+                        .map_err(|_| ApiError::BadRequest(format!("invalid issue id {v:?}")))?,
+                ),
+                other => {
+                    return Err(ApiError::BadRequest(format!(
+                        "unsupported search key {other:?}: supported are is, level, \
+                         environment, release, assigned, message, issue (or quote the text)"
+                    )))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Restricts to these projects.
+    pub(crate) fn with_projects(mut self, ids: Vec<i64>) -> Self {
+        self.project_ids = ids;
+        self
+    }
+
+    /// Adds the conditions on `issues i` to `sql`.
+    pub(crate) fn apply(&self, sql: &mut Sql) {
+        if !self.project_ids.is_empty() {
+            let c = sql.in_list("i.project_id", self.project_ids.iter().copied());
+            sql.cond(c);
+        }
+        if !self.ids.is_empty() {
+            let c = sql.in_list("i.id", self.ids.iter().copied());
+            sql.cond(c);
+        }
+        if !self.statuses.is_empty() {
+            let c = sql.in_list("i.status", self.statuses.iter().map(|s| s.to_string()));
+            sql.cond(c);
+        }
+        if !self.substatuses.is_empty() {
+            let c = sql.in_list(
+                "i.substatus",
+                self.substatuses.iter().map(|s| s.to_string()),
+            );
+            sql.cond(c);
+        }
+        match self.assigned {
+            Some(true) => sql.cond("i.assigned_to IS NOT NULL"),
+            Some(false) => sql.cond("i.assigned_to IS NULL"),
+            None => {}
+        }
+        if !self.assigned_to.is_empty() {
+            let mut values = Vec::new();
+            for a in &self.assigned_to {
+                values.push(a.clone());
+                if !a.contains(':') {
+                    values.push(format!("user:{a}"));
+                }
+            }
+            let c = sql.in_list("i.assigned_to", values);
+            sql.cond(c);
+        }
+        if !self.levels.is_empty() {
+            let c = sql.in_list("i.level", self.levels.iter().cloned());
+            sql.cond(c);
+        }
+        for (kind, values) in [
+            ("environment", &self.environments),
+            ("release", &self.releases),
+        ] {
+            if values.is_empty() {
+                continue;
+            }
+            let k = sql.bind(kind.to_owned());
+            let list = sql.in_list("f.value", values.iter().cloned());
+            sql.cond(format!(
+                "i.id IN (SELECT f.issue_id FROM issue_facets f WHERE f.kind = {k} AND {list})"
+            ));
+        }
+        for t in &self.texts {
+            let p = sql.bind(like_pattern(t));
+            let p2 = sql.bind(like_pattern(t));
+            sql.cond(format!(
+                "(i.title LIKE {p} ESCAPE '\\' OR i.culprit LIKE {p2} ESCAPE '\\')"
+            ));
+        }
+        if let Some(s) = self.range.start {
+            let p = sql.bind(s);
+            sql.cond(format!("i.last_seen >= {p}"));
+        }
+        if let Some(e) = self.range.end {
+            let p = sql.bind(e);
+            sql.cond(format!("i.first_seen <= {p}"));
+        }
+    }
+}
+
+/// The projects a list or bulk request is about: the path's, or `?project=`
+/// (org-level routes; none or `-1` = all).
+fn scope_projects(
+    conn: &Connection,
+    path_project: Option<&str>,
+    q: &Query,
+) -> Result<Vec<ProjectRow>, ApiError> {
+    match path_project {
+        Some(p) => Ok(vec![projects::resolve(conn, p)?]),
+        None => projects::resolve_filter(conn, &q.all("project")),
+    }
+}
+
+fn sort_expr(q: &Query) -> Result<&'static str, ApiError> {
+    Ok(match q.get_nonempty("sort").unwrap_or("date") {
+        "date" | "last_seen" => "i.last_seen",
+        "new" | "first_seen" => "i.first_seen",
+        "freq" | "count" => "i.times_seen",
+        "user" | "users" => "i.user_count",
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "invalid sort {other:?}: expected date, new, freq or user"
+            )))
+        }
+    })
+}
+
+fn sort_value(expr: &str, r: &IssueRecord) -> f64 {
+    match expr {
+        "i.first_seen" => r.first_seen,
+        "i.times_seen" => r.times_seen as f64,
+        "i.user_count" => r.user_count as f64,
+        _ => r.last_seen,
+    }
+}
+
+/// `GET /api/0/projects/{org}/{project}/issues/` and
+/// `GET /api/0/organizations/{org}/issues/?project=…`.
+pub(crate) async fn list(ctx: &Ctx, project: Option<&str>) -> Result<Reply, ApiError> {
+    let filter = IssueFilter::from_query(&ctx.query, ctx.now())?;
+    let expr = sort_expr(&ctx.query)?;
+    let limit = ctx.query.limit(100, 100)?;
+    let cursor = Cursor::from_query(&ctx.query)?;
+    let project = project.map(str::to_owned);
+    let q = ctx.query.clone();
+    let base = ctx.link_base();
+    let origin = origin(ctx);
+    let (issues, link, hits) = ctx
+        .read(move |c| {
+            let scoped = scope_projects(c, project.as_deref(), &q)?;
+            let filter = filter.with_projects(scoped.iter().map(|p| p.id).collect());
+            let mut count_sql = Sql::default();
+            filter.apply(&mut count_sql);
+            let hits: i64 = c.query_row(
+                &format!(
+                    "SELECT COUNT(*) FROM issues i WHERE {}",
+                    count_sql.where_clause()
+                ),
+                rusqlite::params_from_iter(count_sql.params.iter()),
+                |r| r.get(0),
+            )?;
+            let mut sql = Sql::default();
+            filter.apply(&mut sql);
+            let order = sql.keyset(expr, "i.id", false, cursor);
+            let query = format!(
+                "SELECT {ISSUE_COLS} FROM issues i WHERE {} ORDER BY {order} LIMIT {}",
+                sql.where_clause(),
+                limit + 1
+            );
+            let rows: Vec<IssueRecord> = c
+                .prepare(&query)?
+                .query_map(
+                    rusqlite::params_from_iter(sql.params.iter()),
+                    issue_from_row,
+                )?
+                .collect::<Result<_, _>>()?;
+            let page = Page::build(rows, limit as usize, cursor, |r| {
+                (sort_value(expr, r), r.id)
+            });
+            let all = projects::all(c)?;
+            let issues: Vec<Issue> = page
+                .rows
+                .iter()
+                .map(|r| to_issue(&origin, r, &all))
+                .collect();
+            Ok((issues, page.link(&base), hits))
+        })
+        .await?;
+    Ok(Reply::json(&issues)?
+        .with_header(hyper::header::LINK, link)
+        .with_header(HeaderName::from_static("x-hits"), hits.to_string())
+        .with_header(HeaderName::from_static("x-max-hits"), hits.to_string()))
+}
+
+/// Aggregates the tags of an issue's newest events.
+pub(crate) fn tag_breakdown(
+    conn: &Connection,
+    issue_id: i64,
+    only: Option<&str>,
+) -> Result<Vec<TagSummary>, ApiError> {
+    #[derive(Default)]
+    struct Acc {
+        count: i64,
+        first: f64,
+        last: f64,
+    }
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {EVENT_COLS} FROM events e WHERE e.issue_id = ?1
+         ORDER BY e.timestamp DESC LIMIT ?2"
+    ))?;
+    let mut keys: BTreeMap<String, (i64, HashMap<String, Acc>)> = BTreeMap::new();
+    let mut scanned = 0;
+    let rows = stmt.query_map(params![issue_id, TAG_SCAN_LIMIT], EventRecord::from_row)?;
+    for row in rows {
+        let e = row?;
+        scanned += 1;
+        for tag in events::event_tags(&e) {
+            if only.is_some_and(|k| k != tag.key) {
+                continue;
+            }
+            let (total, values) = keys.entry(tag.key).or_default();
+            *total += 1;
+            let acc = values.entry(tag.value).or_insert(Acc {
+                count: 0,
+                first: e.timestamp,
+                last: e.timestamp,
+            });
+            acc.count += 1;
+            acc.first = acc.first.min(e.timestamp);
+            acc.last = acc.last.max(e.timestamp);
+        }
+    }
+    let sampled = scanned >= TAG_SCAN_LIMIT;
+    Ok(keys
+        .into_iter()
+        .map(|(key, (total, values))| {
+            let unique = values.len() as i64;
+            let mut top: Vec<(String, Acc)> = values.into_iter().collect();
+            top.sort_by(|a, b| b.1.count.cmp(&a.1.count).then_with(|| a.0.cmp(&b.0)));
+            top.truncate(10);
+            TagSummary {
+                name: key.clone(),
+                total_values: total,
+                unique_values: unique,
+                top_values: top
+                    .into_iter()
+                    .map(|(value, acc)| TagValue {
+                        key: key.clone(),
+                        name: value.clone(),
+                        value,
+                        count: acc.count,
+                        first_seen: iso(acc.first),
+                        last_seen: iso(acc.last),
+                    })
+                    .collect(),
+                key,
+                sampled,
+            }
+        })
+        .collect())
+}
+
+fn release_ref(v: &Option<String>) -> Option<ReleaseRef> {
+    v.as_ref().map(|v| ReleaseRef {
+        version: v.clone(),
+        short_version: events::short_version(v),
+    })
+}
+
+fn detail_of(conn: &Connection, origin: &str, r: &IssueRecord) -> Result<IssueDetail, ApiError> {
+    let all = projects::all(conn)?;
+    let explanation: Option<String> = conn
+        .query_row(
+            "SELECT grouping_explanation FROM issues WHERE id = ?1",
+            [r.id],
+            |row| row.get(0),
+        )
+        .optional()?
+        .flatten();
+    let hashes = queries::issue_hashes(conn, r.id)?
+        .into_iter()
+        .map(|h| GroupingHash {
+            hash: h.hash,
+            variant: h.variant,
+            component: h.component,
+            inputs: h.inputs,
+        })
+        .collect();
+    let activity = conn
+        .prepare_cached(
+            "SELECT id, kind, data, created FROM issue_activity WHERE issue_id = ?1
+             ORDER BY id DESC LIMIT 100",
+        )?
+        .query_map([r.id], |row| {
+            let id: i64 = row.get(0)?;
+            let data: Option<String> = row.get(2)?;
+            let created: f64 = row.get(3)?;
+            Ok(Activity {
+                id: id.to_string(),
+                kind: row.get(1)?,
+                data: data
+                    .map(|d| serde_json::from_str(&d).unwrap_or(Value::String(d)))
+                    .unwrap_or(Value::Null),
+                date_created: iso(created),
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let environments = conn
+        .prepare_cached(
+            "SELECT value FROM issue_facets WHERE kind = 'environment' AND issue_id = ?1
+             ORDER BY value",
+        )?
+        .query_map([r.id], |row| row.get(0))?
+        .collect::<Result<Vec<String>, _>>()?;
+    Ok(IssueDetail {
+        issue: to_issue(origin, r, &all),
+        tags: tag_breakdown(conn, r.id, None)?,
+        grouping: Grouping {
+            hashes,
+            explanation: explanation
+                .and_then(|e| serde_json::from_str(&e).ok())
+                .unwrap_or(Value::Null),
+        },
+        first_release: release_ref(&r.first_release),
+        last_release: release_ref(&r.last_release),
+        activity,
+        environments,
+    })
+}
+
+/// `GET /api/0/issues/{id}/` (numeric id or short id).
+pub(crate) async fn detail(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
+    let id = id.to_owned();
+    let origin = origin(ctx);
+    let detail = ctx
+        .read(move |c| {
+            let r = load(c, &id)?;
+            detail_of(c, &origin, &r)
+        })
+        .await?;
+    Reply::json(&detail)
+}
+
+/// `GET /api/0/organizations/{org}/shortids/{short_id}/`
+pub(crate) async fn by_short_id(ctx: &Ctx, sid: &str) -> Result<Reply, ApiError> {
+    let sid = sid.to_owned();
+    let origin = origin(ctx);
+    let issue = ctx
+        .read(move |c| {
+            if sid.parse::<i64>().is_ok() {
+                return Err(ApiError::not_found(format!("short id {sid:?}")));
+            }
+            let r = load(c, &sid)?;
+            Ok(to_issue(&origin, &r, &projects::all(c)?))
+        })
+        .await?;
+    Reply::json(&json!({
+        "organizationSlug": "local",
+        "projectSlug": issue.project.slug,
+        "groupId": issue.id,
+        "shortId": issue.short_id,
+        "group": issue,
+    }))
+}
+
+/// `GET /api/0/issues/{id}/tags/` and `…/tags/{key}/`.
+pub(crate) async fn tags(ctx: &Ctx, id: &str, key: Option<&str>) -> Result<Reply, ApiError> {
+    let id = id.to_owned();
+    let key = key.map(str::to_owned);
+    let only = key.clone();
+    let tags = ctx
+        .read(move |c| {
+            let r = load(c, &id)?;
+            tag_breakdown(c, r.id, only.as_deref())
+        })
+        .await?;
+    match key {
+        None => Reply::json(&tags),
+        Some(k) => match tags.into_iter().next() {
+            Some(t) => Reply::json(&t),
+            None => Err(ApiError::not_found(format!("tag {k:?}"))),
+        },
+    }
+}
+
+/// `GET /api/0/issues/{id}/hashes/`
+pub(crate) async fn hashes(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
+    let id = id.to_owned();
+    let hashes = ctx
+        .read(move |c| {
+            let r = load(c, &id)?;
+            Ok(queries::issue_hashes(c, r.id)?)
+        })
+        .await?;
+    let out: Vec<Value> = hashes
+        .into_iter()
+        .map(|h| {
+            json!({"id": h.hash, "variant": h.variant, "component": h.component,
+                   "inputs": h.inputs, "latestEvent": null})
+        })
+        .collect();
+    Reply::json(&out)
+}
+
+/// `GET /api/0/issues/{id}/events/`: newest first, cursor-paginated
+/// (`full=1` for whole events; `environment`, `level`, time range filter).
+pub(crate) async fn events(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
+    let id = id.to_owned();
+    let limit = ctx.query.limit(100, 100)?;
+    let cursor = Cursor::from_query(&ctx.query)?;
+    let range = Range::from_query(&ctx.query, ctx.now())?;
+    let environments = ctx.query.all("environment");
+    let levels = ctx.query.all("level");
+    let full = ctx.query.flag("full");
+    let base = ctx.link_base();
+    let (json, link) = ctx
+        .read(move |c| {
+            let issue = load(c, &id)?;
+            let mut sql = Sql::default();
+            let p = sql.bind(issue.id);
+            sql.cond(format!("e.issue_id = {p}"));
+            events::add_event_filters(&mut sql, &range, &environments, &levels);
+            let order = sql.keyset("e.timestamp", "e.id", false, cursor);
+            let q = format!(
+                "SELECT {EVENT_COLS} FROM events e WHERE {} ORDER BY {order} LIMIT {}",
+                sql.where_clause(),
+                limit + 1
+            );
+            let rows: Vec<EventRecord> = c
+                .prepare_cached(&q)?
+                .query_map(
+                    rusqlite::params_from_iter(sql.params.iter()),
+                    EventRecord::from_row,
+                )?
+                .collect::<Result<_, _>>()?;
+            let page = Page::build(rows, limit as usize, cursor, |e| (e.timestamp, e.seq));
+            let json: Vec<Value> = if full {
+                let project = projects::all(c)?
+                    .into_iter()
+                    .find(|p| p.id == issue.project_id);
+                page.rows
+                    .iter()
+                    .map(|e| events::full_json(c, e, project.as_ref()))
+                    .collect::<Result<_, _>>()?
+            } else {
+                page.rows
+                    .iter()
+                    .map(|e| serde_json::to_value(events::summary(e)).unwrap_or(Value::Null))
+                    .collect()
+            };
+            Ok((json, page.link(&base)))
+        })
+        .await?;
+    Ok(Reply::json(&json)?.with_header(hyper::header::LINK, link))
+}
+
+/// `GET /api/0/issues/{id}/events/{latest|oldest|recommended|event_id}/`
+pub(crate) async fn event(ctx: &Ctx, id: &str, which: &str) -> Result<Reply, ApiError> {
+    let id = id.to_owned();
+    let which = which.to_owned();
+    let value = ctx
+        .read(move |c| {
+            let issue = load(c, &id)?;
+            let order = match which.as_str() {
+                "latest" | "recommended" | "helpful" => Some("DESC"),
+                "oldest" => Some("ASC"),
+                _ => None,
+            };
+            let e = match order {
+                Some(dir) => c
+                    .prepare_cached(&format!(
+                        "SELECT {EVENT_COLS} FROM events e WHERE e.issue_id = ?1
+                         ORDER BY e.timestamp {dir}, e.id {dir} LIMIT 1"
+                    ))?
+                    .query_row([issue.id], EventRecord::from_row)
+                    .optional()?,
+                None => {
+                    let event_id = super::params::hex_id(&which, 32).ok_or_else(|| {
+                        ApiError::BadRequest(format!(
+                            "invalid event id {which:?}: expected 32 hex digits, latest, \
+                             oldest or recommended"
+                        ))
+                    })?;
+                    events::load(c, issue.project_id, &event_id)?
+                        .filter(|e| e.issue_id == Some(issue.id))
+                }
+            };
+            let e =
+                e.ok_or_else(|| ApiError::not_found(format!("event {which:?} of issue {id}")))?;
+            let project = projects::all(c)?
+                .into_iter()
+                .find(|p| p.id == issue.project_id);
+            events::full_json(c, &e, project.as_ref())
+        })
+        .await?;
+    Reply::json(&value)
+}
+
+/// A requested status change.
+#[derive(Debug, Clone, PartialEq)]
+enum StatusChange {
+    Resolved,
+    InRelease(String),
+    InNextRelease,
+    Unresolved,
+    Ignored,
+}
+
+/// A parsed `PUT` body.
+#[derive(Debug, Clone, Default)]
+struct Change {
+    status: Option<StatusChange>,
+    /// `Some(None)` unassigns.
+    assign: Option<Option<String>>,
+}
+
+fn parse_change(body: &Value) -> Result<Change, ApiError> {
+    let Value::Object(obj) = body else {
+        return Err(ApiError::BadRequest(
+            "the body must be a JSON object".to_owned(),
+        ));
+    };
+    let details = match obj.get("statusDetails") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(d)) => d.clone(),
+        Some(_) => {
+            return Err(ApiError::BadRequest(
+                "statusDetails must be an object".to_owned(),
+            ))
+        }
+    };
+    let in_release = match details.get("inRelease") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s))
+            if s.trim() == "latest" || crate::ingest::normalize::valid_release(s) =>
+        {
+            Some(s.trim().to_owned())
+        }
+        Some(_) => {
+            return Err(ApiError::BadRequest(
+                "statusDetails.inRelease must be a valid release version".to_owned(),
+            ))
+        }
+    };
+    let in_next = details
+        .get("inNextRelease")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let status = match obj.get("status") {
+        None | Some(Value::Null) if in_release.is_some() || in_next => {
+            return Err(ApiError::BadRequest(
+                "statusDetails needs \"status\": \"resolved\"".to_owned(),
+            ))
+        }
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(match s.as_str() {
+            "resolved" => match (in_release, in_next) {
+                (Some(r), _) => StatusChange::InRelease(r),
+                (None, true) => StatusChange::InNextRelease,
+                (None, false) => StatusChange::Resolved,
+            },
+            "resolvedInNextRelease" => StatusChange::InNextRelease,
+            "unresolved" => StatusChange::Unresolved,
+            "ignored" | "muted" | "archived" => StatusChange::Ignored,
+            other => {
+                return Err(ApiError::BadRequest(format!(
+                    "invalid status {other:?}: expected resolved, resolvedInNextRelease, \
+                     unresolved or ignored"
+                )))
+            }
+        }),
+        Some(_) => return Err(ApiError::BadRequest("status must be a string".to_owned())),
+    };
+    let assign = match obj.get("assignedTo") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(Value::String(s)) if s.trim().is_empty() => Some(None),
+        Some(Value::String(s)) => Some(Some(s.trim().to_owned())),
+        Some(Value::Number(n)) => Some(Some(format!("user:{n}"))),
+        Some(_) => {
+            return Err(ApiError::BadRequest(
+                "assignedTo must be a string (user, email or team:NAME) or null".to_owned(),
+            ))
+        }
+    };
+    Ok(Change { status, assign })
+}
+
+/// Release version order key: `package@X.Y.Z` as semver when it parses.
+fn semver_of(release: &str) -> Option<semver::Version> {
+    let v = release.rsplit_once('@').map_or(release, |(_, v)| v);
+    let v = v.strip_prefix('v').unwrap_or(v);
+    if let Ok(v) = semver::Version::parse(v) {
+        return Some(v);
+    }
+    let parts: Vec<&str> = v.split('.').collect();
+    if parts.is_empty() || parts.len() > 3 || parts.iter().any(|p| p.parse::<u64>().is_err()) {
+        return None;
+    }
+    let padded: Vec<&str> = parts.iter().copied().chain(["0", "0"]).take(3).collect();
+    semver::Version::parse(&padded.join(".")).ok()
+}
+
+/// The latest release of a project: the greatest semver when every release
+/// parses as one, else the most recently created (PROTOCOL.md §10.6).
+fn latest_release(conn: &Connection, project_id: i64) -> Result<Option<String>, ApiError> {
+    let rows: Vec<(String, f64)> = conn
+        .prepare_cached("SELECT version, first_seen FROM releases WHERE project_id = ?1")?
+        .query_map([project_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let parsed: Option<Vec<(semver::Version, &String)>> = rows
+        .iter()
+        .map(|(v, _)| semver_of(v).map(|s| (s, v)))
+        .collect();
+    Ok(match parsed {
+        Some(mut p) if !p.is_empty() => {
+            p.sort_by(|a, b| a.0.cmp(&b.0));
+            p.last().map(|(_, v)| (*v).clone())
+        }
+        _ => rows
+            .iter()
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(v, _)| v.clone()),
+    })
+}
+
+/// Applies `change` to the issues `ids` inside the caller's transaction.
+fn apply_change(conn: &Connection, ids: &[i64], change: &Change) -> Result<(), ApiError> {
+    let now = now_secs();
+    let mut activity = conn.prepare_cached(
+        "INSERT INTO issue_activity (issue_id, kind, data, created) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for &id in ids {
+        let project_id: i64 = conn
+            .query_row("SELECT project_id FROM issues WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()?
+            .ok_or_else(|| ApiError::not_found(format!("issue {id}")))?;
+        if let Some(status) = &change.status {
+            let (db_status, release, next, kind) = match status {
+                StatusChange::Resolved => ("resolved", None, false, "set_resolved"),
+                StatusChange::InRelease(r) => {
+                    // `latest`: the project's latest release now.
+                    let release = if r == "latest" {
+                        latest_release(conn, project_id)?.ok_or_else(|| {
+                            ApiError::BadRequest(
+                                "the project has no release to resolve in".to_owned(),
+                            )
+                        })?
+                    } else {
+                        r.clone()
+                    };
+                    (
+                        "resolved_in_release",
+                        Some(release),
+                        false,
+                        "set_resolved_in_release",
+                    )
+                }
+                StatusChange::InNextRelease => {
+                    let latest = latest_release(conn, project_id)?.ok_or_else(|| {
+                        ApiError::BadRequest(
+                            "No release data present in the system to form a basis for \
+                             'Next Release'"
+                                .to_owned(),
+                        )
+                    })?;
+                    (
+                        "resolved_in_release",
+                        Some(latest),
+                        true,
+                        "set_resolved_in_next_release",
+                    )
+                }
+                StatusChange::Unresolved => ("unresolved", None, false, "set_unresolved"),
+                StatusChange::Ignored => ("ignored", None, false, "set_ignored"),
+            };
+            let resolved = db_status != "unresolved" && db_status != "ignored";
+            conn.prepare_cached(
+                "UPDATE issues SET status = ?2, resolved_release = ?3, resolved_in_next = ?4,
+                     resolved_at = ?5,
+                     substatus = CASE WHEN ?2 <> 'unresolved' THEN NULL
+                                      WHEN status = 'unresolved' THEN substatus
+                                      ELSE 'ongoing' END
+                 WHERE id = ?1",
+            )?
+            .execute(params![
+                id,
+                db_status,
+                release,
+                next,
+                if resolved { Some(now) } else { None }
+            ])?;
+            let data = release.map(|r| json!({"version": r}).to_string());
+            activity.execute(params![id, kind, data, now])?;
+        }
+        if let Some(assign) = &change.assign {
+            conn.prepare_cached("UPDATE issues SET assigned_to = ?2 WHERE id = ?1")?
+                .execute(params![id, assign])?;
+            let (kind, data) = match assign {
+                Some(a) => ("assigned", Some(json!({"assignee": a}).to_string())),
+                None => ("unassigned", None),
+            };
+            activity.execute(params![id, kind, data, now])?;
+        }
+    }
+    Ok(())
+}
+
+/// The change as Sentry's bulk endpoint echoes it.
+fn change_json(change: &Change) -> Value {
+    let mut m = Map::new();
+    if let Some(s) = &change.status {
+        let (status, details) = match s {
+            StatusChange::Resolved => ("resolved", json!({})),
+            StatusChange::InRelease(r) => ("resolved", json!({"inRelease": r})),
+            StatusChange::InNextRelease => ("resolved", json!({"inNextRelease": true})),
+            StatusChange::Unresolved => ("unresolved", json!({})),
+            StatusChange::Ignored => ("ignored", json!({})),
+        };
+        m.insert("status".into(), json!(status));
+        m.insert("statusDetails".into(), details);
+        m.insert("inbox".into(), Value::Null);
+    }
+    if let Some(a) = &change.assign {
+        m.insert(
+            "assignedTo".into(),
+            a.as_deref()
+                .map(|a| serde_json::to_value(assignee(a)).unwrap_or(Value::Null))
+                .unwrap_or(Value::Null),
+        );
+    }
+    Value::Object(m)
+}
+
+/// `PUT /api/0/issues/{id}/`: answers the updated issue.
+pub(crate) async fn update(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
+    let change = parse_change(&ctx.body)?;
+    let id = id.to_owned();
+    let key = id.clone();
+    let issue_id = ctx.read(move |c| Ok(load(c, &key)?.id)).await?;
+    ctx.write(move |c| apply_change(c, &[issue_id], &change))
+        .await?;
+    let origin = origin(ctx);
+    let issue = ctx
+        .read(move |c| {
+            let r = load(c, &id)?;
+            Ok(to_issue(&origin, &r, &projects::all(c)?))
+        })
+        .await?;
+    Reply::json(&issue)
+}
+
+/// The ids a bulk request selects (explicit `id`s, else the filters; at
+/// most [`BULK_LIMIT`]).
+async fn bulk_ids(ctx: &Ctx, project: Option<&str>) -> Result<Vec<i64>, ApiError> {
+    let filter = IssueFilter::from_query(&ctx.query, ctx.now())?;
+    let project = project.map(str::to_owned);
+    let q = ctx.query.clone();
+    ctx.read(move |c| {
+        let scoped = scope_projects(c, project.as_deref(), &q)?;
+        let filter = filter.with_projects(scoped.iter().map(|p| p.id).collect());
+        let mut sql = Sql::default();
+        filter.apply(&mut sql);
+        let query = format!(
+            "SELECT i.id FROM issues i WHERE {} ORDER BY i.last_seen DESC LIMIT {BULK_LIMIT}",
+            sql.where_clause()
+        );
+        let ids = c
+            .prepare(&query)?
+            .query_map(rusqlite::params_from_iter(sql.params.iter()), |r| r.get(0))?
+            .collect::<Result<Vec<i64>, _>>()?;
+        Ok(ids)
+    })
+    .await
+}
+
+/// `PUT /api/0/projects/{org}/{project}/issues/?id=1&id=2` (or filters):
+/// answers the applied change, or 204 when nothing matched.
+pub(crate) async fn bulk_update(ctx: &Ctx, project: Option<&str>) -> Result<Reply, ApiError> {
+    let change = parse_change(&ctx.body)?;
+    let ids = bulk_ids(ctx, project).await?;
+    if ids.is_empty() {
+        return Ok(Reply::Empty(StatusCode::NO_CONTENT));
+    }
+    let applied = change.clone();
+    ctx.write(move |c| apply_change(c, &ids, &applied)).await?;
+    Reply::json(&change_json(&change))
+}
+
+/// Deletes issues with their events, attachments, hashes, users, activity
+/// and facets. A later event with the same fingerprint opens a new issue.
+fn delete_issues(conn: &Connection, ids: &[i64]) -> Result<usize, ApiError> {
+    let mut deleted = 0;
+    for &id in ids {
+        conn.execute(
+            "DELETE FROM attachments WHERE id IN (
+                 SELECT a.id FROM events e
+                 JOIN attachments a ON a.project_id = e.project_id AND a.event_id = e.event_id
+                 WHERE e.issue_id = ?1)",
+            [id],
+        )?;
+        conn.execute("DELETE FROM events WHERE issue_id = ?1", [id])?;
+        conn.execute("DELETE FROM group_hashes WHERE issue_id = ?1", [id])?;
+        conn.execute("DELETE FROM issue_users WHERE issue_id = ?1", [id])?;
+        conn.execute("DELETE FROM issue_activity WHERE issue_id = ?1", [id])?;
+        conn.execute("DELETE FROM issue_facets WHERE issue_id = ?1", [id])?;
+        deleted += conn.execute("DELETE FROM issues WHERE id = ?1", [id])?;
+    }
+    Ok(deleted)
+}
+
+/// `DELETE /api/0/issues/{id}/`: 202 as Sentry (done at once here).
+pub(crate) async fn delete(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
+    let key = id.to_owned();
+    let issue_id = ctx.read(move |c| Ok(load(c, &key)?.id)).await?;
+    let n = ctx.write(move |c| delete_issues(c, &[issue_id])).await?;
+    if n == 0 {
+        return Err(ApiError::not_found(format!("issue {id:?}")));
+    }
+    Ok(Reply::Empty(StatusCode::ACCEPTED))
+}
+
+/// `DELETE /api/0/projects/{org}/{project}/issues/?id=…`: 204.
+pub(crate) async fn bulk_delete(ctx: &Ctx, project: Option<&str>) -> Result<Reply, ApiError> {
+    let ids = bulk_ids(ctx, project).await?;
+    if !ids.is_empty() {
+        ctx.write(move |c| delete_issues(c, &ids)).await?;
+    }
+    Ok(Reply::Empty(StatusCode::NO_CONTENT))
+}
+
+/// Counts issues matching a filter (for `/api/0/local/stats/`).
+pub(crate) fn count(conn: &Connection, filter: &IssueFilter) -> Result<i64, ApiError> {
+    let mut sql = Sql::default();
+    filter.apply(&mut sql);
+    Ok(conn.query_row(
+        &format!("SELECT COUNT(*) FROM issues i WHERE {}", sql.where_clause()),
+        rusqlite::params_from_iter(sql.params.iter()),
+        |r| r.get(0),
+    )?)
+}
+
+/// A filter for counting: everything, narrowed by these.
+pub(crate) fn count_filter(
+    projects: Vec<i64>,
+    statuses: &[String],
+    levels: &[String],
+    environments: &[String],
+    releases: &[String],
+    title: Option<&str>,
+    range: Range,
+) -> Result<IssueFilter, ApiError> {
+    let mut f = IssueFilter {
+        project_ids: projects,
+        environments: environments.to_vec(),
+        releases: releases.to_vec(),
+        range,
+        ..IssueFilter::default()
+    };
+    for s in statuses {
+        f.statuses.extend(status_filter(s)?);
+    }
+    for l in levels {
+        f.levels.push(check_level(l)?);
+    }
+    if let Some(t) = title.filter(|t| !t.is_empty()) {
+        f.texts.push(t.to_owned());
+    }
+    Ok(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_ids_round_trip() {
+        assert_eq!(short_id("default", 1), "DEFAULT-1");
+        assert_eq!(short_id("web-app", 33), "WEB-APP-11");
+        assert_eq!(
+            parse_short_id("WEB-APP-11"),
+            Some(("web-app".to_owned(), 33))
+        );
+        assert_eq!(
+            parse_short_id("default-1A"),
+            Some(("default".to_owned(), 42))
+        );
+        assert_eq!(parse_short_id("nodash"), None);
+    }
+
+    #[test]
+    fn search_strings_tokenize() {
+        let q = Query::parse(Some(
+            "query=is:unresolved+level:[error,fatal]+%22Key+Error%22+std::io+environment:prod",
+        ));
+        let f = IssueFilter::from_query(&q, 0.0).expect("filter");
+        assert_eq!(f.statuses, ["unresolved"]);
+        assert_eq!(f.levels, ["error", "fatal"]);
+        assert_eq!(f.environments, ["prod"]);
+        assert_eq!(f.texts, ["Key Error", "std::io"]);
+        let bad = Query::parse(Some("query=colour:red"));
+        assert!(matches!(
+            IssueFilter::from_query(&bad, 0.0),
+            Err(ApiError::BadRequest(_))
+        ));
+        let bad = Query::parse(Some("query=level:loud"));
+        assert!(IssueFilter::from_query(&bad, 0.0).is_err());
+        // No query: unresolved by default; explicit ids lift the default.
+        let f = IssueFilter::from_query(&Query::parse(None), 0.0).expect("default");
+        assert_eq!(f.statuses, ["unresolved"]);
+        let f = IssueFilter::from_query(&Query::parse(Some("id=3&id=4")), 0.0).expect("ids");
+        assert!(f.statuses.is_empty());
+        assert_eq!(f.ids, [3, 4]);
+    }
+
+    #[test]
+    fn change_bodies() {
+        let c = parse_change(&json!({"status": "resolved", "statusDetails": {"inRelease": "a@1"}}))
+            .expect("parse");
+        assert_eq!(c.status, Some(StatusChange::InRelease("a@1".into())));
+        let c = parse_change(&json!({"status": "resolvedInNextRelease"})).expect("parse");
+        assert_eq!(c.status, Some(StatusChange::InNextRelease));
+        let c = parse_change(&json!({"assignedTo": ""})).expect("parse");
+        assert_eq!(c.assign, Some(None));
+        assert!(parse_change(&json!({"status": "closed"})).is_err());
+        assert!(parse_change(&json!([1])).is_err());
+    }
+}

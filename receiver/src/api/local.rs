@@ -1,0 +1,852 @@
+//! Local extensions under `/api/0/local/`: release health, transactions,
+//! traces, client reports, counts and the live event stream.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use rusqlite::Connection;
+use serde_json::Value;
+
+use super::events::decode_payload;
+use super::issues;
+use super::params::{hex_id, iso, like_pattern, Cursor, Page, Range, Sql};
+use super::projects;
+use super::types::{
+    ClientReportRow, ClientReports, Health, HealthRow, SpanNode, Stats, StreamEvent, StreamPage,
+    Trace, TraceError, Transaction,
+};
+use super::{ApiError, Ctx, Reply};
+
+/// Deepest span nesting a trace tree shows; deeper spans are attached to
+/// the root list (JSON readers limit nesting).
+const MAX_TREE_DEPTH: usize = 48;
+
+/// Release-health accumulator for one group (PROTOCOL.md §7.3).
+#[derive(Debug, Default)]
+struct HealthAcc {
+    sessions: i64,
+    crashed: i64,
+    abnormal: i64,
+    errored_preaggr: i64,
+    error_sids: HashSet<String>,
+    users: HashSet<String>,
+    crashed_users: HashSet<String>,
+}
+
+impl HealthAcc {
+    fn row(
+        &self,
+        project: Option<String>,
+        release: Option<String>,
+        env: Option<String>,
+    ) -> HealthRow {
+        let fatal = self.crashed + self.abnormal;
+        let errored = (self.error_sids.len() as i64 + self.errored_preaggr - fatal).max(0);
+        let healthy = (self.sessions - errored - fatal).max(0);
+        let rate = |bad: i64, all: i64| (all > 0).then(|| (1.0 - bad as f64 / all as f64).max(0.0));
+        HealthRow {
+            project,
+            release,
+            environment: env,
+            sessions: self.sessions,
+            sessions_crashed: self.crashed,
+            sessions_abnormal: self.abnormal,
+            sessions_errored: errored,
+            sessions_healthy: healthy,
+            crash_free_sessions: rate(self.crashed, self.sessions),
+            users: self.users.len() as i64,
+            users_crashed: self.crashed_users.len() as i64,
+            crash_free_users: rate(self.crashed_users.len() as i64, self.users.len() as i64),
+        }
+    }
+}
+
+/// Which dimensions health rows are grouped by.
+#[derive(Debug, Clone, Copy)]
+struct GroupBy {
+    project: bool,
+    release: bool,
+    environment: bool,
+}
+
+/// Filters of health queries.
+#[derive(Debug, Clone, Default)]
+struct HealthFilter {
+    projects: Vec<i64>,
+    releases: Vec<String>,
+    environments: Vec<String>,
+    range: Range,
+}
+
+impl HealthFilter {
+    fn apply(&self, sql: &mut Sql) {
+        if !self.projects.is_empty() {
+            let c = sql.in_list("project_id", self.projects.iter().copied());
+            sql.cond(c);
+        }
+        if !self.releases.is_empty() {
+            let c = sql.in_list("release", self.releases.iter().cloned());
+            sql.cond(c);
+        }
+        if !self.environments.is_empty() {
+            let c = sql.in_list("environment", self.environments.iter().cloned());
+            sql.cond(c);
+        }
+        if let Some(s) = self.range.start {
+            let p = sql.bind(s);
+            sql.cond(format!("started >= {p}"));
+        }
+        if let Some(e) = self.range.end {
+            let p = sql.bind(e);
+            sql.cond(format!("started <= {p}"));
+        }
+    }
+}
+
+type HealthKey = (Option<String>, Option<String>, Option<String>);
+
+/// Computes health rows and totals from `sessions` and `session_aggregates`.
+fn compute_health(
+    conn: &Connection,
+    filter: &HealthFilter,
+    group: GroupBy,
+) -> Result<(Vec<HealthRow>, HealthRow), ApiError> {
+    let mut groups: BTreeMap<HealthKey, HealthAcc> = BTreeMap::new();
+    let mut total = HealthAcc::default();
+    let key = |p: i64, r: &str, e: &Option<String>| -> HealthKey {
+        (
+            group.project.then(|| p.to_string()),
+            group.release.then(|| r.to_owned()),
+            if group.environment { e.clone() } else { None },
+        )
+    };
+    let mut sql = Sql::default();
+    filter.apply(&mut sql);
+    let q = format!(
+        "SELECT project_id, release, environment, sid, did, init, status, errors
+         FROM sessions WHERE {}",
+        sql.where_clause()
+    );
+    let mut stmt = conn.prepare(&q)?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(sql.params.iter()))?;
+    while let Some(r) = rows.next()? {
+        let project: i64 = r.get(0)?;
+        let release: String = r.get(1)?;
+        let env: Option<String> = r.get(2)?;
+        let sid: String = r.get(3)?;
+        let did: Option<String> = r.get(4)?;
+        let init: bool = r.get(5)?;
+        let status: String = r.get(6)?;
+        let errors: i64 = r.get(7)?;
+        let sid = format!("{project}/{sid}");
+        for acc in [
+            groups.entry(key(project, &release, &env)).or_default(),
+            &mut total,
+        ] {
+            if init {
+                acc.sessions += 1;
+            }
+            match status.as_str() {
+                "crashed" => {
+                    acc.crashed += 1;
+                    if let Some(d) = &did {
+                        acc.crashed_users.insert(d.clone());
+                    }
+                }
+                "abnormal" => acc.abnormal += 1,
+                _ => {}
+            }
+            if errors > 0 || !matches!(status.as_str(), "ok" | "exited") {
+                acc.error_sids.insert(sid.clone());
+            }
+            if let Some(d) = &did {
+                acc.users.insert(d.clone());
+            }
+        }
+    }
+    let mut sql = Sql::default();
+    filter.apply(&mut sql);
+    let q = format!(
+        "SELECT project_id, release, environment, did, exited, errored, abnormal, crashed,
+             unhandled
+         FROM session_aggregates WHERE {}",
+        sql.where_clause()
+    );
+    let mut stmt = conn.prepare(&q)?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(sql.params.iter()))?;
+    while let Some(r) = rows.next()? {
+        let project: i64 = r.get(0)?;
+        let release: String = r.get(1)?;
+        let env: Option<String> = r.get(2)?;
+        let did: Option<String> = r.get(3)?;
+        let [exited, errored, abnormal, crashed, unhandled]: [i64; 5] =
+            [r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?];
+        for acc in [
+            groups.entry(key(project, &release, &env)).or_default(),
+            &mut total,
+        ] {
+            acc.sessions += exited + errored + abnormal + crashed + unhandled;
+            acc.errored_preaggr += errored + abnormal + unhandled + crashed;
+            acc.crashed += crashed;
+            acc.abnormal += abnormal;
+            if let Some(d) = &did {
+                acc.users.insert(d.clone());
+                if crashed > 0 {
+                    acc.crashed_users.insert(d.clone());
+                }
+            }
+        }
+    }
+    let rows = groups
+        .into_iter()
+        .map(|((p, r, e), acc)| acc.row(p, r, e))
+        .collect();
+    Ok((rows, total.row(None, None, None)))
+}
+
+/// `GET /api/0/local/health/`: crash-free sessions and users and session
+/// counts per release and environment (`groupBy=project,release,environment`
+/// to choose; filters `project`, `release`, `environment`, time range on the
+/// session start).
+pub(crate) async fn health(ctx: &Ctx) -> Result<Reply, ApiError> {
+    let group_by = ctx
+        .query
+        .get_nonempty("groupBy")
+        .unwrap_or("release,environment")
+        .to_owned();
+    let mut group = GroupBy {
+        project: false,
+        release: false,
+        environment: false,
+    };
+    for g in group_by.split(',').map(str::trim).filter(|g| !g.is_empty()) {
+        match g {
+            "project" => group.project = true,
+            "release" => group.release = true,
+            "environment" => group.environment = true,
+            other => {
+                return Err(ApiError::BadRequest(format!(
+                    "invalid groupBy {other:?}: expected project, release or environment"
+                )))
+            }
+        }
+    }
+    let range = Range::from_query(&ctx.query, ctx.now())?;
+    let keys = ctx.query.all("project");
+    let base_filter = HealthFilter {
+        releases: ctx.query.all("release"),
+        environments: ctx.query.all("environment"),
+        range,
+        projects: Vec::new(),
+    };
+    let (data, totals) = ctx
+        .read(move |c| {
+            let mut filter = base_filter;
+            if !keys.is_empty() {
+                filter.projects = projects::resolve_filter(c, &keys)?
+                    .iter()
+                    .map(|p| p.id)
+                    .collect();
+            }
+            compute_health(c, &filter, group)
+        })
+        .await?;
+    Reply::json(&Health { data, totals })
+}
+
+fn transaction_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Transaction)> {
+    let project: i64 = r.get(2)?;
+    let start: f64 = r.get(8)?;
+    let end: f64 = r.get(9)?;
+    Ok((
+        r.get(0)?,
+        Transaction {
+            event_id: r.get(1)?,
+            project_id: project.to_string(),
+            trace_id: r.get(3)?,
+            span_id: r.get(4)?,
+            transaction: r.get(5)?,
+            op: r.get(6)?,
+            status: r.get(7)?,
+            start_timestamp: iso(start),
+            timestamp: iso(end),
+            duration: ((end - start) * 1000.0 * 1000.0).round() / 1000.0,
+            release: r.get(10)?,
+            environment: r.get(11)?,
+        },
+    ))
+}
+
+/// `GET /api/0/local/transactions/`: filters `project`, `transaction`
+/// (exact name), `query` (name substring), `op`, `status`, `environment`,
+/// `release`, `min_duration` / `max_duration` (ms), time range on the
+/// start; `sort` = `-timestamp` (default), `timestamp`, `-duration`,
+/// `duration`; cursor-paginated.
+pub(crate) async fn transactions(ctx: &Ctx) -> Result<Reply, ApiError> {
+    let q = &ctx.query;
+    let limit = q.limit(100, 100)?;
+    let cursor = Cursor::from_query(q)?;
+    let range = Range::from_query(q, ctx.now())?;
+    let (expr, ascending) = match q.get_nonempty("sort").unwrap_or("-timestamp") {
+        "-timestamp" => ("t.start_ts", false),
+        "timestamp" => ("t.start_ts", true),
+        "-duration" => ("(t.end_ts - t.start_ts)", false),
+        "duration" => ("(t.end_ts - t.start_ts)", true),
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "invalid sort {other:?}: expected -timestamp, timestamp, -duration or duration"
+            )))
+        }
+    };
+    let min = q.number("min_duration")?;
+    let max = q.number("max_duration")?;
+    let names = q.all("transaction");
+    let search = q.get_nonempty("query").map(str::to_owned);
+    let ops = q.all("op");
+    let statuses = q.all("status");
+    let environments = q.all("environment");
+    let releases = q.all("release");
+    let keys = q.all("project");
+    let base = ctx.link_base();
+    let (rows, link) = ctx
+        .read(move |c| {
+            let mut sql = Sql::default();
+            if !keys.is_empty() {
+                let ids: Vec<i64> = projects::resolve_filter(c, &keys)?
+                    .iter()
+                    .map(|p| p.id)
+                    .collect();
+                let cond = sql.in_list("t.project_id", ids);
+                sql.cond(cond);
+            }
+            for (col, values) in [
+                ("t.name", &names),
+                ("t.op", &ops),
+                ("t.status", &statuses),
+                ("t.environment", &environments),
+                ("t.release", &releases),
+            ] {
+                if !values.is_empty() {
+                    let cond = sql.in_list(col, values.iter().cloned());
+                    sql.cond(cond);
+                }
+            }
+            if let Some(s) = &search {
+                let p = sql.bind(like_pattern(s));
+                sql.cond(format!("t.name LIKE {p} ESCAPE '\\'"));
+            }
+            if let Some(m) = min {
+                let p = sql.bind(m / 1000.0);
+                sql.cond(format!("(t.end_ts - t.start_ts) >= {p}"));
+            }
+            if let Some(m) = max {
+                let p = sql.bind(m / 1000.0);
+                sql.cond(format!("(t.end_ts - t.start_ts) <= {p}"));
+            }
+            if let Some(s) = range.start {
+                let p = sql.bind(s);
+                sql.cond(format!("t.start_ts >= {p}"));
+            }
+            if let Some(e) = range.end {
+                let p = sql.bind(e);
+                sql.cond(format!("t.start_ts <= {p}"));
+            }
+            let order = sql.keyset(expr, "t.id", ascending, cursor);
+            let query = format!(
+                "SELECT t.id, t.event_id, t.project_id, t.trace_id, t.span_id, t.name, t.op,
+                     t.status, t.start_ts, t.end_ts, t.release, t.environment
+                 FROM transactions t WHERE {} ORDER BY {order} LIMIT {}",
+                sql.where_clause(),
+                limit + 1
+            );
+            let rows: Vec<(i64, Transaction, f64)> = c
+                .prepare(&query)?
+                .query_map(rusqlite::params_from_iter(sql.params.iter()), |r| {
+                    let (id, t) = transaction_from_row(r)?;
+                    let start: f64 = r.get(8)?;
+                    let end: f64 = r.get(9)?;
+                    let key = if expr == "t.start_ts" {
+                        start
+                    } else {
+                        end - start
+                    };
+                    Ok((id, t, key))
+                })?
+                .collect::<Result<_, _>>()?;
+            let page = Page::build(rows, limit as usize, cursor, |(id, _, key)| (*key, *id));
+            let link = page.link(&base);
+            Ok((
+                page.rows.into_iter().map(|(_, t, _)| t).collect::<Vec<_>>(),
+                link,
+            ))
+        })
+        .await?;
+    Ok(Reply::json(&rows)?.with_header(hyper::header::LINK, link))
+}
+
+struct FlatSpan {
+    node: SpanNode,
+    start: f64,
+}
+
+/// `GET /api/0/local/traces/{trace_id}/`: every span of the trace from every
+/// project as a tree (children by start time), with the error events of
+/// the trace attached to the span they happened in.
+pub(crate) async fn trace(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
+    let trace_id = hex_id(id, 32).ok_or_else(|| {
+        ApiError::BadRequest(format!("invalid trace id {id:?}: expected 32 hex digits"))
+    })?;
+    let trace = ctx.read(move |c| build_trace(c, &trace_id)).await?;
+    Reply::json(&trace)
+}
+
+fn build_trace(c: &Connection, trace_id: &str) -> Result<Trace, ApiError> {
+    let mut spans: Vec<FlatSpan> = c
+        .prepare_cached(
+            "SELECT s.span_id, s.parent_span_id, s.op, s.description, s.status, s.start_ts,
+                 s.end_ts, s.project_id, t.event_id, s.is_segment
+             FROM spans s LEFT JOIN transactions t ON t.id = s.transaction_id
+             WHERE s.trace_id = ?1 ORDER BY s.start_ts, s.id",
+        )?
+        .query_map([trace_id], |r| {
+            let start: f64 = r.get(5)?;
+            let end: Option<f64> = r.get(6)?;
+            let project: i64 = r.get(7)?;
+            Ok(FlatSpan {
+                node: SpanNode {
+                    span_id: r.get(0)?,
+                    parent_span_id: r.get(1)?,
+                    op: r.get(2)?,
+                    description: r.get(3)?,
+                    status: r.get(4)?,
+                    start_timestamp: iso(start),
+                    timestamp: end.map(iso),
+                    duration: end.map(|e| ((e - start) * 1e6).round() / 1000.0),
+                    project_id: project.to_string(),
+                    transaction_id: r.get(8)?,
+                    is_segment: r.get(9)?,
+                    errors: Vec::new(),
+                    children: Vec::new(),
+                },
+                start,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let transactions: i64 = c
+        .prepare_cached("SELECT COUNT(*) FROM transactions WHERE trace_id = ?1")?
+        .query_row([trace_id], |r| r.get(0))?;
+    let mut errors: Vec<TraceError> = c
+        .prepare_cached(
+            "SELECT event_id, issue_id, project_id, title, level, timestamp, payload
+             FROM events WHERE trace_id = ?1 ORDER BY timestamp",
+        )?
+        .query_map([trace_id], |r| {
+            let issue: Option<i64> = r.get(1)?;
+            let project: i64 = r.get(2)?;
+            let ts: f64 = r.get(5)?;
+            let blob: Vec<u8> = r.get(6)?;
+            let (payload, _) = decode_payload(&blob);
+            Ok(TraceError {
+                event_id: r.get(0)?,
+                issue_id: issue.map(|i| i.to_string()),
+                project_id: project.to_string(),
+                title: r.get(3)?,
+                level: r.get(4)?,
+                span_id: payload
+                    .pointer("/contexts/trace/span_id")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                timestamp: iso(ts),
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    if spans.is_empty() && errors.is_empty() && transactions == 0 {
+        return Err(ApiError::not_found(format!("trace {trace_id}")));
+    }
+    let mut projects: Vec<String> = spans
+        .iter()
+        .map(|s| s.node.project_id.clone())
+        .chain(errors.iter().map(|e| e.project_id.clone()))
+        .collect();
+    projects.sort_by_key(|p| p.parse::<i64>().unwrap_or(i64::MAX));
+    projects.dedup();
+    let span_count = spans.len() as i64;
+
+    // Index spans; the first span with an id wins.
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for (i, s) in spans.iter().enumerate() {
+        index.entry(s.node.span_id.clone()).or_insert(i);
+    }
+    let mut orphan_errors = Vec::new();
+    for e in errors.drain(..) {
+        match e.span_id.as_ref().and_then(|s| index.get(s)) {
+            Some(&i) => spans[i].node.errors.push(e),
+            None => orphan_errors.push(e),
+        }
+    }
+    // Parent links (only to spans that exist, never to itself).
+    let parent: Vec<Option<usize>> = spans
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            s.node
+                .parent_span_id
+                .as_ref()
+                .and_then(|p| index.get(p))
+                .copied()
+                .filter(|&p| p != i)
+        })
+        .collect();
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); spans.len()];
+    let mut roots = Vec::new();
+    for (i, p) in parent.iter().enumerate() {
+        match p {
+            Some(p) => children[*p].push(i),
+            None => roots.push(i),
+        }
+    }
+    // Depth-first from the roots; spans in cycles (unreachable) and spans
+    // deeper than the limit become roots themselves.
+    let mut depth = vec![usize::MAX; spans.len()];
+    let mut stack: Vec<(usize, usize)> = roots.iter().map(|&r| (r, 0)).collect();
+    let mut extra_roots = Vec::new();
+    while let Some((i, d)) = stack.pop() {
+        if depth[i] != usize::MAX {
+            continue;
+        }
+        depth[i] = d;
+        for &ch in &children[i] {
+            if d + 1 >= MAX_TREE_DEPTH {
+                extra_roots.push(ch);
+                stack.push((ch, 0));
+            } else {
+                stack.push((ch, d + 1));
+            }
+        }
+    }
+    for (i, d) in depth.iter_mut().enumerate() {
+        if *d == usize::MAX {
+            *d = 0;
+            extra_roots.push(i);
+        }
+    }
+    roots.extend(extra_roots.iter().copied());
+    let is_root: HashSet<usize> = roots.iter().copied().collect();
+    // Assemble bottom-up: deepest spans first.
+    let starts: Vec<f64> = spans.iter().map(|s| s.start).collect();
+    let mut order: Vec<usize> = (0..spans.len()).collect();
+    order.sort_by(|a, b| depth[*b].cmp(&depth[*a]));
+    let mut built: Vec<Option<SpanNode>> = spans.iter().map(|_| None).collect();
+    let mut taken: Vec<Option<SpanNode>> = spans.into_iter().map(|s| Some(s.node)).collect();
+    for i in order {
+        let Some(mut node) = taken[i].take() else {
+            continue;
+        };
+        let mut kids: Vec<usize> = children[i]
+            .iter()
+            .copied()
+            .filter(|c| !is_root.contains(c))
+            .collect();
+        kids.sort_by(|a, b| starts[*a].total_cmp(&starts[*b]));
+        for k in kids {
+            if let Some(child) = built[k].take() {
+                node.children.push(child);
+            }
+        }
+        built[i] = Some(node);
+    }
+    let mut root_ids: Vec<usize> = is_root.into_iter().collect();
+    root_ids.sort_by(|a, b| starts[*a].total_cmp(&starts[*b]).then(a.cmp(b)));
+    let roots: Vec<SpanNode> = root_ids
+        .into_iter()
+        .filter_map(|i| built[i].take())
+        .collect();
+    Ok(Trace {
+        trace_id: trace_id.to_owned(),
+        projects,
+        transactions,
+        spans: span_count,
+        roots,
+        orphan_errors,
+    })
+}
+
+/// `GET /api/0/local/client-reports/`: discarded-event totals by reason,
+/// category and outcome (filters `project`, time range on the report time).
+pub(crate) async fn client_reports(ctx: &Ctx) -> Result<Reply, ApiError> {
+    let range = Range::from_query(&ctx.query, ctx.now())?;
+    let keys = ctx.query.all("project");
+    let report = ctx
+        .read(move |c| {
+            let mut sql = Sql::default();
+            if !keys.is_empty() {
+                let ids: Vec<i64> = projects::resolve_filter(c, &keys)?
+                    .iter()
+                    .map(|p| p.id)
+                    .collect();
+                let cond = sql.in_list("project_id", ids);
+                sql.cond(cond);
+            }
+            if let Some(s) = range.start {
+                let p = sql.bind(s);
+                sql.cond(format!("timestamp >= {p}"));
+            }
+            if let Some(e) = range.end {
+                let p = sql.bind(e);
+                sql.cond(format!("timestamp <= {p}"));
+            }
+            let q = format!(
+                "SELECT outcome, reason, category, SUM(quantity) AS q FROM client_reports
+                 WHERE {} GROUP BY outcome, reason, category ORDER BY q DESC, outcome, reason,
+                 category",
+                sql.where_clause()
+            );
+            let rows: Vec<ClientReportRow> = c
+                .prepare(&q)?
+                .query_map(rusqlite::params_from_iter(sql.params.iter()), |r| {
+                    Ok(ClientReportRow {
+                        outcome: r.get(0)?,
+                        reason: r.get(1)?,
+                        category: r.get(2)?,
+                        quantity: r.get(3)?,
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            let mut out = ClientReports {
+                total: 0,
+                by_reason: BTreeMap::new(),
+                by_category: BTreeMap::new(),
+                by_outcome: BTreeMap::new(),
+                rows: Vec::new(),
+            };
+            for r in &rows {
+                out.total += r.quantity;
+                *out.by_reason.entry(r.reason.clone()).or_default() += r.quantity;
+                *out.by_category.entry(r.category.clone()).or_default() += r.quantity;
+                *out.by_outcome.entry(r.outcome.clone()).or_default() += r.quantity;
+            }
+            out.rows = rows;
+            Ok(out)
+        })
+        .await?;
+    Reply::json(&report)
+}
+
+/// `GET /api/0/local/stats/`: counts for `receiver wait` / `check`.
+/// Filters: `project`, `level`, `environment`, `release`, `title` (issue
+/// title substring), `status` (issue status), `transaction` (name
+/// substring), time range.
+pub(crate) async fn stats(ctx: &Ctx) -> Result<Reply, ApiError> {
+    let q = ctx.query.clone();
+    let range = Range::from_query(&q, ctx.now())?;
+    let levels = q.all("level");
+    let environments = q.all("environment");
+    let releases = q.all("release");
+    let statuses = q.all("status");
+    let title = q.get_nonempty("title").map(str::to_owned);
+    let transaction = q.get_nonempty("transaction").map(str::to_owned);
+    let keys = q.all("project");
+    // Validate before reading.
+    issues::count_filter(
+        Vec::new(),
+        &statuses,
+        &levels,
+        &environments,
+        &releases,
+        title.as_deref(),
+        range,
+    )?;
+    let stats = ctx
+        .read(move |c| {
+            let ids: Vec<i64> = if keys.is_empty() {
+                Vec::new()
+            } else {
+                projects::resolve_filter(c, &keys)?
+                    .iter()
+                    .map(|p| p.id)
+                    .collect()
+            };
+            // Events.
+            let mut sql = Sql::default();
+            if !ids.is_empty() {
+                let cond = sql.in_list("e.project_id", ids.iter().copied());
+                sql.cond(cond);
+            }
+            super::events::add_event_filters(&mut sql, &range, &environments, &levels);
+            if !releases.is_empty() {
+                let cond = sql.in_list("e.release", releases.iter().cloned());
+                sql.cond(cond);
+            }
+            let join = title.is_some() || !statuses.is_empty();
+            if join {
+                let f = issues::count_filter(
+                    Vec::new(),
+                    &statuses,
+                    &[],
+                    &[],
+                    &[],
+                    title.as_deref(),
+                    Range::default(),
+                )?;
+                f.apply(&mut sql);
+            }
+            let events: i64 = c.query_row(
+                &format!(
+                    "SELECT COUNT(*) FROM events e {} WHERE {}",
+                    if join {
+                        "JOIN issues i ON i.id = e.issue_id"
+                    } else {
+                        ""
+                    },
+                    sql.where_clause()
+                ),
+                rusqlite::params_from_iter(sql.params.iter()),
+                |r| r.get(0),
+            )?;
+            // Issues.
+            let f = issues::count_filter(
+                ids.clone(),
+                &statuses,
+                &levels,
+                &environments,
+                &releases,
+                title.as_deref(),
+                range,
+            )?;
+            let issues = issues::count(c, &f)?;
+            // Transactions.
+            let mut sql = Sql::default();
+            if !ids.is_empty() {
+                let cond = sql.in_list("project_id", ids.iter().copied());
+                sql.cond(cond);
+            }
+            for (col, values) in [("environment", &environments), ("release", &releases)] {
+                if !values.is_empty() {
+                    let cond = sql.in_list(col, values.iter().cloned());
+                    sql.cond(cond);
+                }
+            }
+            if let Some(t) = &transaction {
+                let p = sql.bind(like_pattern(t));
+                sql.cond(format!("name LIKE {p} ESCAPE '\\'"));
+            }
+            if let Some(s) = range.start {
+                let p = sql.bind(s);
+                sql.cond(format!("start_ts >= {p}"));
+            }
+            if let Some(e) = range.end {
+                let p = sql.bind(e);
+                sql.cond(format!("start_ts <= {p}"));
+            }
+            let transactions: i64 = c.query_row(
+                &format!(
+                    "SELECT COUNT(*) FROM transactions WHERE {}",
+                    sql.where_clause()
+                ),
+                rusqlite::params_from_iter(sql.params.iter()),
+                |r| r.get(0),
+            )?;
+            // Sessions.
+            let filter = HealthFilter {
+                projects: ids,
+                releases,
+                environments,
+                range,
+            };
+            let (_, totals) = compute_health(
+                c,
+                &filter,
+                GroupBy {
+                    project: false,
+                    release: false,
+                    environment: false,
+                },
+            )?;
+            Ok(Stats {
+                events,
+                issues,
+                transactions,
+                sessions: totals.sessions,
+                crash_free_sessions: totals.crash_free_sessions,
+                crash_free_users: totals.crash_free_users,
+            })
+        })
+        .await?;
+    Reply::json(&stats)
+}
+
+/// `GET /api/0/local/stream/?after=SEQ`: events stored after `after`, oldest
+/// first (`limit`, default 100). Without `after`: the newest `tail` events
+/// (default 0) and the cursor to follow from. Filters `project`, `level`.
+pub(crate) async fn stream(ctx: &Ctx) -> Result<Reply, ApiError> {
+    let q = &ctx.query;
+    let after = q.int("after", 0, i64::MAX)?;
+    let tail = q.int("tail", 0, 1000)?.unwrap_or(0);
+    let limit = q.int("limit", 1, 1000)?.unwrap_or(100);
+    let levels = q.all("level");
+    let keys = q.all("project");
+    let page = ctx
+        .read(move |c| {
+            let mut sql = Sql::default();
+            if !keys.is_empty() {
+                let ids: Vec<i64> = projects::resolve_filter(c, &keys)?
+                    .iter()
+                    .map(|p| p.id)
+                    .collect();
+                let cond = sql.in_list("e.project_id", ids);
+                sql.cond(cond);
+            }
+            if !levels.is_empty() {
+                let cond = sql.in_list("e.level", levels.iter().cloned());
+                sql.cond(cond);
+            }
+            let max_seq: i64 =
+                c.query_row("SELECT COALESCE(MAX(id), 0) FROM events", [], |r| r.get(0))?;
+            let (order, n) = match after {
+                Some(a) => {
+                    let p = sql.bind(a);
+                    sql.cond(format!("e.id > {p}"));
+                    ("ASC", limit)
+                }
+                None => ("DESC", tail),
+            };
+            let query = format!(
+                "SELECT e.id, e.event_id, e.issue_id, e.project_id, e.level, e.title,
+                     e.timestamp, e.environment, e.release
+                 FROM events e WHERE {} ORDER BY e.id {order} LIMIT {n}",
+                sql.where_clause()
+            );
+            let mut events: Vec<StreamEvent> = c
+                .prepare(&query)?
+                .query_map(rusqlite::params_from_iter(sql.params.iter()), |r| {
+                    let issue: Option<i64> = r.get(2)?;
+                    let project: i64 = r.get(3)?;
+                    let ts: f64 = r.get(6)?;
+                    Ok(StreamEvent {
+                        seq: r.get(0)?,
+                        event_id: r.get(1)?,
+                        group_id: issue.map(|i| i.to_string()),
+                        project_id: project.to_string(),
+                        level: r.get(4)?,
+                        title: r.get(5)?,
+                        date_created: iso(ts),
+                        environment: r.get(7)?,
+                        release: r.get(8)?,
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            if after.is_none() {
+                events.reverse();
+            }
+            // Nothing up to `max_seq` (read first) is missed by skipping
+            // ahead to it: the query saw at least those rows.
+            let last = events.last().map_or(0, |e| e.seq);
+            let cursor = match after {
+                Some(a) if !events.is_empty() => a.max(last),
+                Some(a) => a.max(max_seq),
+                None => max_seq.max(last),
+            };
+            Ok(StreamPage { events, cursor })
+        })
+        .await?;
+    Reply::json(&page)
+}

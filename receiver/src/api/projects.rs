@@ -1,0 +1,198 @@
+//! Projects, the organisation and client keys.
+
+use rusqlite::Connection;
+
+use super::params::iso;
+use super::types::{KeyDsn, Organization, Project, ProjectKey, ProjectRef};
+use super::{ApiError, Ctx, Reply};
+use crate::store::queries;
+
+/// A project row.
+#[derive(Debug, Clone)]
+pub(crate) struct ProjectRow {
+    pub id: i64,
+    pub name: String,
+    pub slug: String,
+    pub enabled: bool,
+    pub created: f64,
+}
+
+impl ProjectRow {
+    pub(crate) fn to_ref(&self) -> ProjectRef {
+        ProjectRef {
+            id: self.id.to_string(),
+            slug: self.slug.clone(),
+            name: self.name.clone(),
+        }
+    }
+
+    fn to_project(&self) -> Project {
+        Project {
+            id: self.id.to_string(),
+            slug: self.slug.clone(),
+            name: self.name.clone(),
+            platform: None,
+            date_created: Some(iso(self.created)),
+            status: if self.enabled { "active" } else { "disabled" }.to_owned(),
+            is_member: true,
+            has_access: true,
+            features: Vec::new(),
+            organization: Some(organization_info()),
+        }
+    }
+}
+
+/// `web app!` → `web-app`; empty → `project-{id}`.
+pub(crate) fn slugify(name: &str, id: i64) -> String {
+    let mut out = String::new();
+    for c in name.trim().chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            out.push(c);
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    let out = out.trim_end_matches('-').to_owned();
+    if out.is_empty() {
+        format!("project-{id}")
+    } else {
+        out
+    }
+}
+
+/// Every project, by id.
+pub(crate) fn all(conn: &Connection) -> Result<Vec<ProjectRow>, ApiError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT id, name, enabled, created FROM projects ORDER BY id")?;
+    let rows = stmt.query_map([], |r| {
+        let id: i64 = r.get(0)?;
+        let name: String = r.get(1)?;
+        Ok(ProjectRow {
+            id,
+            slug: slugify(&name, id),
+            name,
+            enabled: r.get(2)?,
+            created: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The project with this id (digits) or slug (the lowest id wins if two
+/// share a slug); 404 otherwise.
+pub(crate) fn resolve(conn: &Connection, key: &str) -> Result<ProjectRow, ApiError> {
+    find(&all(conn)?, key).ok_or_else(|| ApiError::not_found(format!("project {key:?}")))
+}
+
+/// [`resolve`] on a loaded list.
+pub(crate) fn find(projects: &[ProjectRow], key: &str) -> Option<ProjectRow> {
+    let key = key.trim();
+    if let Ok(id) = key.parse::<i64>() {
+        if let Some(p) = projects.iter().find(|p| p.id == id) {
+            return Some(p.clone());
+        }
+    }
+    projects
+        .iter()
+        .find(|p| p.slug.eq_ignore_ascii_case(key))
+        .cloned()
+}
+
+/// Resolves `?project=` values (ids or slugs; `-1` or none = all).
+pub(crate) fn resolve_filter(
+    conn: &Connection,
+    keys: &[String],
+) -> Result<Vec<ProjectRow>, ApiError> {
+    let projects = all(conn)?;
+    if keys.is_empty() || keys.iter().any(|k| k == "-1") {
+        return Ok(projects);
+    }
+    keys.iter()
+        .map(|k| find(&projects, k).ok_or_else(|| ApiError::not_found(format!("project {k:?}"))))
+        .collect()
+}
+
+fn organization_info() -> Organization {
+    Organization {
+        id: "1".to_owned(),
+        slug: "local".to_owned(),
+        name: "local".to_owned(),
+    }
+}
+
+fn organization_json() -> serde_json::Value {
+    serde_json::json!({
+        "id": "1", "slug": "local", "name": "local", "status": {"id": "active", "name": "active"},
+        "dateCreated": iso(0.0), "isEarlyAdopter": false, "require2FA": false,
+        "requireEmailVerification": false, "features": [],
+    })
+}
+
+/// `GET /api/0/organizations/`
+pub(crate) fn organizations(_ctx: &Ctx) -> Result<Reply, ApiError> {
+    Reply::json(&vec![organization_json()])
+}
+
+/// `GET /api/0/organizations/{org}/`
+pub(crate) fn organization(_ctx: &Ctx) -> Result<Reply, ApiError> {
+    Reply::json(&organization_json())
+}
+
+/// `GET /api/0/projects/`
+pub(crate) async fn list(ctx: &Ctx) -> Result<Reply, ApiError> {
+    let projects = ctx.read(all).await?;
+    let out: Vec<Project> = projects.iter().map(ProjectRow::to_project).collect();
+    Reply::json(&out)
+}
+
+/// `GET /api/0/projects/{org}/{project}/`
+pub(crate) async fn detail(ctx: &Ctx, key: &str) -> Result<Reply, ApiError> {
+    let key = key.to_owned();
+    let project = ctx.read(move |c| resolve(c, &key)).await?;
+    Reply::json(&project.to_project())
+}
+
+/// `GET /api/0/projects/{org}/{project}/keys/`
+pub(crate) async fn keys(ctx: &Ctx, key: &str) -> Result<Reply, ApiError> {
+    let key = key.to_owned();
+    let (project, keys) = ctx
+        .read(move |c| {
+            let project = resolve(c, &key)?;
+            let keys = queries::list_keys(c, Some(project.id))?;
+            Ok((project, keys))
+        })
+        .await?;
+    let (host, prefix) = ctx.dsn_parts();
+    let out: Vec<ProjectKey> = keys
+        .iter()
+        .map(|k| {
+            let dsn = k.dsn(host, prefix);
+            ProjectKey {
+                id: k.public_key.clone(),
+                name: k.label.clone().unwrap_or_else(|| "Default".to_owned()),
+                public: k.public_key.clone(),
+                secret: None,
+                project_id: project.id,
+                is_active: k.enabled,
+                dsn: KeyDsn {
+                    public: dsn.clone(),
+                    secret: dsn,
+                },
+            }
+        })
+        .collect();
+    Reply::json(&out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs() {
+        assert_eq!(slugify("Web App!", 3), "web-app");
+        assert_eq!(slugify("default", 1), "default");
+        assert_eq!(slugify("  ", 7), "project-7");
+        assert_eq!(slugify("a__b--c", 1), "a__b-c");
+    }
+}

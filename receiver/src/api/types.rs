@@ -1,0 +1,710 @@
+//! The JSON shapes the API answers with, as typed structs.
+//!
+//! The server builds these and serialises them; clients (the CLI,
+//! [`crate::testing::TestServer`], Rust tests) deserialise them. Field names
+//! follow Sentry's API (camelCase, ids as strings, ISO 8601 times) so
+//! existing scripts work; unknown fields are ignored when deserialising, so
+//! the structs also read answers from a real Sentry.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A project as the API shows it (`GET /api/0/projects/`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Project {
+    /// Numeric id, as a string.
+    pub id: String,
+    /// URL-safe name (derived from the name).
+    pub slug: String,
+    /// Display name.
+    pub name: String,
+    /// Platform (never set locally).
+    #[serde(default)]
+    pub platform: Option<String>,
+    /// Creation time.
+    #[serde(default)]
+    pub date_created: Option<String>,
+    /// `active` or `disabled`.
+    #[serde(default)]
+    pub status: String,
+    /// Always true locally.
+    #[serde(default)]
+    pub is_member: bool,
+    /// Always true locally.
+    #[serde(default)]
+    pub has_access: bool,
+    /// Feature flags (none).
+    #[serde(default)]
+    pub features: Vec<String>,
+    /// The organisation (always `local`).
+    #[serde(default)]
+    pub organization: Option<Organization>,
+}
+
+/// The one organisation (`local`; any slug is accepted in paths).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Organization {
+    /// Always `"1"`.
+    pub id: String,
+    /// Always `local`.
+    pub slug: String,
+    /// Always `local`.
+    pub name: String,
+}
+
+/// A project reference inside other objects.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectRef {
+    /// Numeric id, as a string.
+    pub id: String,
+    /// Slug.
+    pub slug: String,
+    /// Display name.
+    #[serde(default)]
+    pub name: String,
+}
+
+/// A client key (`GET /api/0/projects/{org}/{project}/keys/`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectKey {
+    /// The public key (Sentry uses it as the key id too).
+    pub id: String,
+    /// Label.
+    pub name: String,
+    /// The public key.
+    pub public: String,
+    /// Always null (keys have no secret part here).
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// Owning project.
+    pub project_id: i64,
+    /// Whether the key accepts data.
+    pub is_active: bool,
+    /// DSNs.
+    pub dsn: KeyDsn,
+}
+
+/// The DSNs of a key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyDsn {
+    /// The DSN SDKs use.
+    pub public: String,
+    /// Same as `public` (no secret keys here).
+    pub secret: String,
+}
+
+/// An assignee (`assignedTo`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Assignee {
+    /// `user` or `team` (`team:NAME` assigns a team).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// What was assigned, without a `user:`/`team:` prefix.
+    pub id: String,
+    /// Same as `id`.
+    pub name: String,
+    /// Set when `id` looks like an email address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+/// An issue in a list (Sentry's group serializer).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Issue {
+    /// Numeric id, as a string.
+    pub id: String,
+    /// `PROJECT-1A` (project slug upper-cased, id in Crockford base 32).
+    pub short_id: String,
+    /// Title (follows the latest event).
+    pub title: String,
+    /// Culprit.
+    #[serde(default)]
+    pub culprit: Option<String>,
+    /// The API URL of the issue.
+    #[serde(default)]
+    pub permalink: String,
+    /// Level of the latest event.
+    pub level: String,
+    /// `unresolved`, `resolved` or `ignored`.
+    pub status: String,
+    /// `{}`, `{"inRelease": R}` or `{"inNextRelease": true}`.
+    #[serde(default)]
+    pub status_details: serde_json::Map<String, Value>,
+    /// `new`, `ongoing`, `regressed`, or null.
+    #[serde(default)]
+    pub substatus: Option<String>,
+    /// Platform of the latest event.
+    #[serde(default)]
+    pub platform: Option<String>,
+    /// The project.
+    pub project: ProjectRef,
+    /// `error` or `default`.
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    /// `{type, value}` for errors, `{title}` otherwise.
+    #[serde(default)]
+    pub metadata: Value,
+    /// Who it is assigned to.
+    #[serde(default)]
+    pub assigned_to: Option<Assignee>,
+    /// Number of events, as a string (as Sentry sends it).
+    pub count: String,
+    /// Distinct users.
+    pub user_count: i64,
+    /// Earliest event time (ISO 8601).
+    pub first_seen: String,
+    /// Latest event time (ISO 8601).
+    pub last_seen: String,
+    /// Always false.
+    #[serde(default)]
+    pub is_public: bool,
+    /// Always false.
+    #[serde(default)]
+    pub is_bookmarked: bool,
+    /// Always true.
+    #[serde(default)]
+    pub has_seen: bool,
+    /// Always 0.
+    #[serde(default)]
+    pub num_comments: i64,
+}
+
+/// One tag value in a breakdown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TagValue {
+    /// The tag key.
+    pub key: String,
+    /// The value.
+    pub value: String,
+    /// The value again (Sentry's display name).
+    pub name: String,
+    /// Events with this value.
+    pub count: i64,
+    /// Earliest of those events.
+    pub first_seen: String,
+    /// Latest of those events.
+    pub last_seen: String,
+}
+
+/// A tag key of an issue with its most common values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TagSummary {
+    /// The key.
+    pub key: String,
+    /// The key again (display name).
+    pub name: String,
+    /// Events that have the tag.
+    pub total_values: i64,
+    /// Distinct values.
+    #[serde(default)]
+    pub unique_values: i64,
+    /// The most common values (up to 10), most common first.
+    pub top_values: Vec<TagValue>,
+    /// True when only the newest events were looked at (issues with more
+    /// events than the scan limit).
+    #[serde(default)]
+    pub sampled: bool,
+}
+
+/// A grouping hash of an issue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupingHash {
+    /// 32 hex digits.
+    pub hash: String,
+    /// Variant (`app`, `system`, …).
+    pub variant: String,
+    /// Contributing component.
+    pub component: String,
+    /// The values that were hashed.
+    pub inputs: Vec<String>,
+}
+
+/// How an issue's events are grouped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Grouping {
+    /// The hashes that lead to the issue.
+    pub hashes: Vec<GroupingHash>,
+    /// The first event's grouping explanation (`{config, fingerprint,
+    /// variants}`), if recorded.
+    #[serde(default)]
+    pub explanation: Value,
+}
+
+/// An activity entry (status changes, regressions).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Activity {
+    /// Row id.
+    pub id: String,
+    /// `set_resolved`, `regression`, …
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Details.
+    #[serde(default)]
+    pub data: Value,
+    /// When.
+    pub date_created: String,
+}
+
+/// A release reference inside an issue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReleaseRef {
+    /// The version.
+    pub version: String,
+    /// The version without the package prefix.
+    pub short_version: String,
+}
+
+/// An issue with its tag breakdown and grouping (`GET /api/0/issues/{id}/`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IssueDetail {
+    /// The list fields.
+    #[serde(flatten)]
+    pub issue: Issue,
+    /// Tag breakdown.
+    pub tags: Vec<TagSummary>,
+    /// Grouping hashes and explanation.
+    pub grouping: Grouping,
+    /// Release of the first event.
+    #[serde(default)]
+    pub first_release: Option<ReleaseRef>,
+    /// Latest release seen.
+    #[serde(default)]
+    pub last_release: Option<ReleaseRef>,
+    /// Workflow history, newest first.
+    #[serde(default)]
+    pub activity: Vec<Activity>,
+    /// Environments the issue's events came from.
+    #[serde(default)]
+    pub environments: Vec<String>,
+}
+
+/// A `{key, value}` tag pair.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tag {
+    /// Key.
+    pub key: String,
+    /// Value.
+    pub value: String,
+}
+
+/// An event in a list (Sentry's simple event serializer).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventSummary {
+    /// 32 hex digits.
+    pub id: String,
+    /// Same as `id`.
+    #[serde(rename = "eventID")]
+    pub event_id: String,
+    /// The issue, as a string.
+    #[serde(rename = "groupID", default)]
+    pub group_id: Option<String>,
+    /// The project, as a string.
+    #[serde(rename = "projectID")]
+    pub project_id: String,
+    /// `error`, `default` or `transaction`.
+    #[serde(rename = "event.type", default)]
+    pub event_type: String,
+    /// Title.
+    pub title: String,
+    /// The message (formatted), or the title.
+    #[serde(default)]
+    pub message: String,
+    /// Culprit (transaction or crash location).
+    #[serde(default)]
+    pub culprit: Option<String>,
+    /// Platform.
+    #[serde(default)]
+    pub platform: Option<String>,
+    /// Level.
+    #[serde(default)]
+    pub level: String,
+    /// Event time.
+    pub date_created: String,
+    /// Receive time.
+    #[serde(default)]
+    pub date_received: Option<String>,
+    /// Tags, sorted by key (`level`, `environment`, `release` included).
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+    /// The `user` interface.
+    #[serde(default)]
+    pub user: Option<Value>,
+    /// Release.
+    #[serde(default)]
+    pub release: Option<String>,
+    /// Environment.
+    #[serde(default)]
+    pub environment: Option<String>,
+}
+
+/// An attachment's metadata.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Attachment {
+    /// Row id, as a string.
+    pub id: String,
+    /// File name.
+    pub name: String,
+    /// `event.attachment`, `event.minidump`, …
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    /// MIME type.
+    #[serde(default)]
+    pub mimetype: Option<String>,
+    /// Bytes.
+    pub size: i64,
+    /// Receive time.
+    pub date_created: String,
+    /// The event it belongs to.
+    #[serde(rename = "event_id", default)]
+    pub event_id: Option<String>,
+    /// `{"Content-Type": …}`.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+}
+
+/// A project inside a release.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReleaseProject {
+    /// Numeric id.
+    pub id: i64,
+    /// Slug.
+    pub slug: String,
+    /// Name.
+    pub name: String,
+    /// Issues first seen in this release in this project.
+    #[serde(default)]
+    pub new_groups: i64,
+    /// Whether session data exists for the release in this project.
+    #[serde(default)]
+    pub has_health_data: bool,
+}
+
+/// A deploy of a release.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Deploy {
+    /// Row id, as a string.
+    pub id: String,
+    /// Environment.
+    pub environment: String,
+    /// Name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// URL.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Start.
+    #[serde(default)]
+    pub date_started: Option<String>,
+    /// End.
+    pub date_finished: String,
+}
+
+/// A release (the shape `sentry-cli releases` reads).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Release {
+    /// The version.
+    pub version: String,
+    /// Without the `package@` prefix.
+    pub short_version: String,
+    /// VCS ref.
+    #[serde(rename = "ref", default)]
+    pub reference: Option<String>,
+    /// URL.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// When it was created or first seen.
+    pub date_created: String,
+    /// When it was finalized.
+    #[serde(default)]
+    pub date_released: Option<String>,
+    /// Issues first seen in this release.
+    #[serde(default)]
+    pub new_groups: i64,
+    /// Projects.
+    pub projects: Vec<ReleaseProject>,
+    /// Number of deploys.
+    #[serde(default)]
+    pub deploy_count: i64,
+    /// The newest deploy.
+    #[serde(default)]
+    pub last_deploy: Option<Deploy>,
+    /// Always `open`.
+    #[serde(default)]
+    pub status: String,
+    /// Always 0.
+    #[serde(default)]
+    pub commit_count: i64,
+}
+
+/// Release health of one group (release × environment by default).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthRow {
+    /// Project id (absent when grouped across projects).
+    #[serde(default)]
+    pub project: Option<String>,
+    /// Release (absent when not grouped by release).
+    #[serde(default)]
+    pub release: Option<String>,
+    /// Environment (absent when not grouped by it or not set).
+    #[serde(default)]
+    pub environment: Option<String>,
+    /// Sessions started (`init` updates plus aggregate counts).
+    pub sessions: i64,
+    /// Crashed sessions.
+    pub sessions_crashed: i64,
+    /// Abnormal sessions.
+    pub sessions_abnormal: i64,
+    /// Errored (non-fatal) sessions.
+    pub sessions_errored: i64,
+    /// Healthy sessions.
+    pub sessions_healthy: i64,
+    /// `1 − crashed / sessions` (null without sessions).
+    pub crash_free_sessions: Option<f64>,
+    /// Distinct users (`did`).
+    pub users: i64,
+    /// Users with a crashed session.
+    pub users_crashed: i64,
+    /// `1 − crashed users / users` (null without users).
+    pub crash_free_users: Option<f64>,
+}
+
+/// `GET /api/0/local/health/`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Health {
+    /// One row per group.
+    pub data: Vec<HealthRow>,
+    /// All groups together.
+    pub totals: HealthRow,
+}
+
+/// A transaction (`GET /api/0/local/transactions/`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Transaction {
+    /// 32 hex digits.
+    #[serde(rename = "eventID")]
+    pub event_id: String,
+    /// Project id.
+    #[serde(rename = "projectID")]
+    pub project_id: String,
+    /// Trace id.
+    #[serde(rename = "traceID", default)]
+    pub trace_id: Option<String>,
+    /// Root span id.
+    #[serde(rename = "spanID", default)]
+    pub span_id: Option<String>,
+    /// Transaction name.
+    #[serde(default)]
+    pub transaction: Option<String>,
+    /// Root span op.
+    #[serde(default)]
+    pub op: Option<String>,
+    /// Root span status.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Start (ISO 8601).
+    pub start_timestamp: String,
+    /// End (ISO 8601).
+    pub timestamp: String,
+    /// Duration in milliseconds.
+    pub duration: f64,
+    /// Release.
+    #[serde(default)]
+    pub release: Option<String>,
+    /// Environment.
+    #[serde(default)]
+    pub environment: Option<String>,
+}
+
+/// An error event that belongs to a trace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TraceError {
+    /// Event id.
+    #[serde(rename = "eventID")]
+    pub event_id: String,
+    /// Issue id.
+    #[serde(rename = "issueID", default)]
+    pub issue_id: Option<String>,
+    /// Project id.
+    #[serde(rename = "projectID")]
+    pub project_id: String,
+    /// Title.
+    pub title: String,
+    /// Level.
+    pub level: String,
+    /// The span it happened in (`contexts.trace.span_id`).
+    #[serde(rename = "spanID", default)]
+    pub span_id: Option<String>,
+    /// Event time.
+    pub timestamp: String,
+}
+
+/// A span in a trace tree.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SpanNode {
+    /// 16 hex digits.
+    #[serde(rename = "spanID")]
+    pub span_id: String,
+    /// Parent span.
+    #[serde(rename = "parentSpanID", default)]
+    pub parent_span_id: Option<String>,
+    /// Operation.
+    #[serde(default)]
+    pub op: Option<String>,
+    /// Description (the transaction name for a transaction's root span).
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Status.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Start (ISO 8601).
+    pub start_timestamp: String,
+    /// End (ISO 8601).
+    #[serde(default)]
+    pub timestamp: Option<String>,
+    /// Milliseconds.
+    #[serde(default)]
+    pub duration: Option<f64>,
+    /// The service (project) that sent it.
+    #[serde(rename = "projectID")]
+    pub project_id: String,
+    /// The transaction it was sent in.
+    #[serde(rename = "transactionID", default)]
+    pub transaction_id: Option<String>,
+    /// Whether it is a transaction's root span.
+    #[serde(default)]
+    pub is_segment: bool,
+    /// Errors reported from this span.
+    #[serde(default)]
+    pub errors: Vec<TraceError>,
+    /// Child spans, by start time.
+    #[serde(default)]
+    pub children: Vec<SpanNode>,
+}
+
+/// `GET /api/0/local/traces/{trace_id}/`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Trace {
+    /// 32 hex digits.
+    #[serde(rename = "traceID")]
+    pub trace_id: String,
+    /// Projects (services) that took part.
+    pub projects: Vec<String>,
+    /// Number of transactions.
+    pub transactions: i64,
+    /// Number of spans.
+    pub spans: i64,
+    /// Root spans (no known parent), by start time.
+    pub roots: Vec<SpanNode>,
+    /// Errors of the trace that no stored span claims.
+    #[serde(default)]
+    pub orphan_errors: Vec<TraceError>,
+}
+
+/// One client-report total.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientReportRow {
+    /// `discarded`, `rate_limited`, `filtered`, `filtered_sampling`.
+    pub outcome: String,
+    /// Reason.
+    pub reason: String,
+    /// Data category.
+    pub category: String,
+    /// Sum of quantities.
+    pub quantity: i64,
+}
+
+/// `GET /api/0/local/client-reports/`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientReports {
+    /// Sum of all quantities.
+    pub total: i64,
+    /// Totals per reason.
+    pub by_reason: BTreeMap<String, i64>,
+    /// Totals per category.
+    pub by_category: BTreeMap<String, i64>,
+    /// Totals per outcome.
+    pub by_outcome: BTreeMap<String, i64>,
+    /// Totals per (outcome, reason, category), largest first.
+    pub rows: Vec<ClientReportRow>,
+}
+
+/// `GET /api/0/local/stats/`: counts for `receiver wait` and `check`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    /// Error/default events matching the filters.
+    pub events: i64,
+    /// Issues matching the filters.
+    pub issues: i64,
+    /// Transactions matching the filters.
+    pub transactions: i64,
+    /// Sessions started (release health) matching the filters.
+    pub sessions: i64,
+    /// Crash-free session rate, if there are sessions.
+    #[serde(default)]
+    pub crash_free_sessions: Option<f64>,
+    /// Crash-free user rate, if there are users.
+    #[serde(default)]
+    pub crash_free_users: Option<f64>,
+}
+
+/// One event in the live stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamEvent {
+    /// Store order (pass the last one as `after`).
+    pub seq: i64,
+    /// Event id.
+    #[serde(rename = "eventID")]
+    pub event_id: String,
+    /// Issue id.
+    #[serde(rename = "groupID", default)]
+    pub group_id: Option<String>,
+    /// Project id.
+    #[serde(rename = "projectID")]
+    pub project_id: String,
+    /// Level.
+    pub level: String,
+    /// Title.
+    pub title: String,
+    /// Event time.
+    pub date_created: String,
+    /// Environment.
+    #[serde(default)]
+    pub environment: Option<String>,
+    /// Release.
+    #[serde(default)]
+    pub release: Option<String>,
+}
+
+/// `GET /api/0/local/stream/`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StreamPage {
+    /// New events, oldest first.
+    pub events: Vec<StreamEvent>,
+    /// Pass as `after` to get what follows.
+    pub cursor: i64,
+}

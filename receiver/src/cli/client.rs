@@ -1,0 +1,254 @@
+//! A small blocking HTTP/1.1 client for the receiver's JSON API (plain
+//! `http://`: the receiver is a local tool).
+
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::CliError;
+
+/// Where the API is and how to authenticate.
+#[derive(Debug, Clone)]
+pub struct Client {
+    host: String,
+    base_path: String,
+    token: Option<String>,
+    timeout: Duration,
+}
+
+/// A response.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// Status code.
+    pub status: u16,
+    /// Headers (names lowercased).
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The first header with this lowercase name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The `cursor` of the `rel="next"` link, if it has results.
+    pub fn next_cursor(&self) -> Option<String> {
+        let link = self.header("link")?;
+        link.split(", <").find_map(|part| {
+            let has = |s: &str| part.contains(s);
+            if has("rel=\"next\"") && has("results=\"true\"") {
+                let start = part.find("cursor=\"")? + 8;
+                let end = part[start..].find('"')? + start;
+                Some(part[start..end].to_owned())
+            } else {
+                None
+            }
+        })
+    }
+}
+
+impl Client {
+    /// A client for `url` (`http://host[:port][/prefix]`).
+    pub fn new(url: &str, token: Option<String>) -> Result<Client, CliError> {
+        let url = url.trim().trim_end_matches('/');
+        let rest = url.strip_prefix("http://").ok_or_else(|| {
+            CliError::Usage(format!(
+                "--url must start with http:// (got {url:?}); the receiver speaks plain HTTP"
+            ))
+        })?;
+        let (host, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, ""),
+        };
+        if host.is_empty() {
+            return Err(CliError::Usage(format!("--url has no host: {url:?}")));
+        }
+        let host = if host
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+            && !host.ends_with(']')
+        {
+            host.to_owned()
+        } else {
+            format!("{host}:80")
+        };
+        Ok(Client {
+            host,
+            base_path: path.to_owned(),
+            token: token.filter(|t| !t.trim().is_empty()),
+            timeout: Duration::from_secs(30),
+        })
+    }
+
+    /// `host:port`.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// Sends a request to `path` (starting with `/api/0/`, query included).
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Response, CliError> {
+        let unreachable = |e: std::io::Error| {
+            CliError::Unreachable(format!(
+                "cannot reach the receiver at http://{}: {e} (is it running? pass --url)",
+                self.host
+            ))
+        };
+        let addr = self
+            .host
+            .to_socket_addrs()
+            .map_err(unreachable)?
+            .next()
+            .ok_or_else(|| CliError::Unreachable(format!("cannot resolve {}", self.host)))?;
+        let mut stream =
+            TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(unreachable)?;
+        stream
+            .set_read_timeout(Some(self.timeout))
+            .map_err(unreachable)?;
+        stream
+            .set_write_timeout(Some(self.timeout))
+            .map_err(unreachable)?;
+        let body = body.map(Value::to_string).unwrap_or_default();
+        let mut head = format!(
+            "{method} {}{path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\
+             Accept: application/json\r\nUser-Agent: receiver-cli/{}\r\n",
+            self.base_path,
+            self.host,
+            env!("CARGO_PKG_VERSION")
+        );
+        if let Some(t) = &self.token {
+            head.push_str(&format!("Authorization: Bearer {}\r\n", t.trim()));
+        }
+        if !body.is_empty() || method == "POST" || method == "PUT" {
+            head.push_str("Content-Type: application/json\r\n");
+        }
+        head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+        stream.write_all(head.as_bytes()).map_err(unreachable)?;
+        stream.write_all(body.as_bytes()).map_err(unreachable)?;
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).map_err(unreachable)?;
+        parse_response(&raw)
+            .ok_or_else(|| CliError::Unreachable("the receiver sent a malformed response".into()))
+    }
+
+    /// `GET`s `path` and decodes a 2xx JSON answer; other statuses become
+    /// [`CliError::Api`].
+    pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<(T, Response), CliError> {
+        let response = self.request("GET", path, None)?;
+        let value = decode(&response, "GET", path)?;
+        Ok((value, response))
+    }
+
+    /// Sends a JSON body and decodes a 2xx JSON answer.
+    pub fn send<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        body: &Value,
+    ) -> Result<T, CliError> {
+        let response = self.request(method, path, Some(body))?;
+        decode(&response, method, path)
+    }
+}
+
+fn decode<T: DeserializeOwned>(
+    response: &Response,
+    method: &str,
+    path: &str,
+) -> Result<T, CliError> {
+    if !(200..300).contains(&response.status) {
+        let detail = serde_json::from_slice::<Value>(&response.body)
+            .ok()
+            .and_then(|v| v.get("detail").and_then(Value::as_str).map(str::to_owned))
+            .unwrap_or_else(|| String::from_utf8_lossy(&response.body).into_owned());
+        let hint = match response.status {
+            401 => " (pass --token or set RECEIVER_TOKEN; `receiver tokens create` makes one)",
+            _ => "",
+        };
+        return Err(CliError::Api {
+            status: response.status,
+            detail: format!("{method} {path}: {detail}{hint}"),
+        });
+    }
+    serde_json::from_slice(&response.body).map_err(|e| CliError::Api {
+        status: response.status,
+        detail: format!("{method} {path}: unexpected answer: {e}"),
+    })
+}
+
+fn parse_response(raw: &[u8]) -> Option<Response> {
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&raw[..end]);
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines.next()?.split(' ').nth(1)?.parse().ok()?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let mut body = raw[end + 4..].to_vec();
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
+    if chunked {
+        body = dechunk(&body)?;
+    } else if let Some(len) = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse::<usize>().ok())
+    {
+        body.truncate(len);
+    }
+    Some(Response {
+        status,
+        headers,
+        body,
+    })
+}
+
+fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = data.windows(2).position(|w| w == b"\r\n")?;
+        let size_text = String::from_utf8_lossy(&data[..line_end]);
+        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
+        data = &data[line_end + 2..];
+        if size == 0 {
+            return Some(out);
+        }
+        out.extend_from_slice(data.get(..size)?);
+        data = data.get(size + 2..)?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_and_responses() {
+        let c = Client::new("http://localhost:9000/x/", None).expect("client");
+        assert_eq!(c.host(), "localhost:9000");
+        assert_eq!(c.base_path, "/x");
+        assert_eq!(
+            Client::new("http://h", None).expect("client").host(),
+            "h:80"
+        );
+        assert!(Client::new("https://h", None).is_err());
+        let raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nLink: <u>; rel=\"previous\"; results=\"false\"; cursor=\"1:1:1\", <u>; rel=\"next\"; results=\"true\"; cursor=\"5:2:0\"\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
+        let r = parse_response(raw).expect("parse");
+        assert_eq!(r.body, b"abc");
+        assert_eq!(r.next_cursor().as_deref(), Some("5:2:0"));
+    }
+}

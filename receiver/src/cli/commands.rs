@@ -1,0 +1,875 @@
+//! The commands that talk to a running receiver's JSON API: `issues`,
+//! `issue`, `event`, `tail`, `wait`, `check`.
+
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use serde_json::{json, Value};
+
+use super::client::Client;
+use super::output::{emit, emitln, short_time, table, truncate, Progress};
+use super::CliError;
+use crate::api::types::{Issue, IssueDetail, Project, Stats, StreamPage};
+
+/// Percent-encodes a query value.
+fn enc(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// `key=value` pairs into a query string (empty values skipped).
+fn query(pairs: &[(&str, Option<&str>)]) -> String {
+    pairs
+        .iter()
+        .filter_map(|(k, v)| v.map(|v| format!("{k}={}", enc(v))))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn print_json(value: &impl serde::Serialize) -> Result<(), CliError> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| CliError::Usage(format!("cannot encode JSON: {e}")))?;
+    emitln(&text);
+    Ok(())
+}
+
+/// Parses `30s`, `500ms`, `2m`, `1h` or plain seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(
+        s.find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(s.len()),
+    );
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?}: use e.g. 30s, 500ms, 2m"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("invalid duration unit in {s:?}: use ms, s, m or h")),
+    };
+    if !secs.is_finite() || !(0.0..=31_536_000.0).contains(&secs) {
+        return Err(format!("invalid duration {s:?}"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Parses a rate: `0.995`, `99.5%`.
+pub fn parse_rate(s: &str) -> Result<f64, String> {
+    let s = s.trim();
+    let (num, pct) = match s.strip_suffix('%') {
+        Some(n) => (n, true),
+        None => (s, false),
+    };
+    let n: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("invalid rate {s:?}: use e.g. 0.99 or 99%"))?;
+    let rate = if pct || n > 1.0 { n / 100.0 } else { n };
+    if !(0.0..=1.0).contains(&rate) {
+        return Err(format!("rate {s:?} is not between 0 and 100%"));
+    }
+    Ok(rate)
+}
+
+/// `receiver issues`
+#[derive(Debug, Clone, Args)]
+pub struct IssuesArgs {
+    /// Project id or slug (default: every project).
+    #[arg(long)]
+    pub project: Option<String>,
+    /// `unresolved`, `resolved`, `ignored` or `all`.
+    #[arg(long, default_value = "unresolved")]
+    pub status: String,
+    /// Only this level (fatal, error, warning, info, debug).
+    #[arg(long)]
+    pub level: Option<String>,
+    /// Only issues seen in this environment.
+    #[arg(long)]
+    pub environment: Option<String>,
+    /// Only issues seen in this release.
+    #[arg(long)]
+    pub release: Option<String>,
+    /// Search text or Sentry search syntax (`level:error "some text"`).
+    #[arg(long, short)]
+    pub query: Option<String>,
+    /// `date` (last seen), `new` (first seen), `freq` (events) or `user`.
+    #[arg(long, default_value = "date")]
+    pub sort: String,
+    /// Most issues to show.
+    #[arg(long, default_value_t = 25)]
+    pub limit: usize,
+}
+
+/// `receiver issues`: a table (or `--json`) of issues.
+pub fn issues(client: &Client, args: &IssuesArgs, json_out: bool) -> Result<(), CliError> {
+    let status = (args.status != "all").then_some(args.status.as_str());
+    let base = query(&[
+        ("query", Some(args.query.as_deref().unwrap_or(""))),
+        ("status", status),
+        ("project", args.project.as_deref()),
+        ("level", args.level.as_deref()),
+        ("environment", args.environment.as_deref()),
+        ("release", args.release.as_deref()),
+        ("sort", Some(&args.sort)),
+    ]);
+    let mut out: Vec<Issue> = Vec::new();
+    let mut cursor: Option<String> = None;
+    while out.len() < args.limit {
+        let page = (args.limit - out.len()).min(100);
+        let mut path = format!("/api/0/organizations/local/issues/?{base}&limit={page}");
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={}", enc(c)));
+        }
+        let (batch, response): (Vec<Issue>, _) = client.get(&path)?;
+        let done = batch.is_empty();
+        out.extend(batch);
+        cursor = response.next_cursor();
+        if done || cursor.is_none() {
+            break;
+        }
+    }
+    out.truncate(args.limit);
+    if json_out {
+        return print_json(&out);
+    }
+    if out.is_empty() {
+        eprintln!("no issues");
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = out
+        .iter()
+        .map(|i| {
+            vec![
+                i.id.clone(),
+                i.short_id.clone(),
+                i.status.clone(),
+                i.level.clone(),
+                i.count.clone(),
+                i.user_count.to_string(),
+                short_time(&i.last_seen),
+                truncate(&i.title, 80),
+            ]
+        })
+        .collect();
+    emit(&table(
+        &[
+            "ID",
+            "SHORT ID",
+            "STATUS",
+            "LEVEL",
+            "EVENTS",
+            "USERS",
+            "LAST SEEN",
+            "TITLE",
+        ],
+        &rows,
+    ));
+    Ok(())
+}
+
+/// `receiver issue ID`
+#[derive(Debug, Clone, Args)]
+pub struct IssueArgs {
+    /// Issue id or short id (`DEFAULT-1A`).
+    pub id: String,
+    /// Mark it resolved first.
+    #[arg(long, conflicts_with_all = ["unresolve", "ignore"])]
+    pub resolve: bool,
+    /// Mark it unresolved first.
+    #[arg(long, conflicts_with = "ignore")]
+    pub unresolve: bool,
+    /// Mark it ignored first.
+    #[arg(long)]
+    pub ignore: bool,
+}
+
+/// `receiver issue ID`: the issue with its tags, grouping and latest event.
+pub fn issue(client: &Client, args: &IssueArgs, json_out: bool) -> Result<(), CliError> {
+    let id = enc(args.id.trim());
+    let status = if args.resolve {
+        Some("resolved")
+    } else if args.unresolve {
+        Some("unresolved")
+    } else if args.ignore {
+        Some("ignored")
+    } else {
+        None
+    };
+    if let Some(status) = status {
+        let _: Value = client.send(
+            "PUT",
+            &format!("/api/0/issues/{id}/"),
+            &json!({"status": status}),
+        )?;
+    }
+    let (detail, _): (IssueDetail, _) = client.get(&format!("/api/0/issues/{id}/"))?;
+    let latest: Option<Value> =
+        match client.get::<Value>(&format!("/api/0/issues/{id}/events/latest/")) {
+            Ok((v, _)) => Some(v),
+            Err(CliError::Api { status: 404, .. }) => None,
+            Err(e) => return Err(e),
+        };
+    if json_out {
+        let mut v = serde_json::to_value(&detail)
+            .map_err(|e| CliError::Usage(format!("cannot encode JSON: {e}")))?;
+        if let Value::Object(o) = &mut v {
+            o.insert("latestEvent".into(), latest.unwrap_or(Value::Null));
+        }
+        return print_json(&v);
+    }
+    let i = &detail.issue;
+    let mut out = String::new();
+    out.push_str(&format!("{}  {}\n", i.short_id, i.title));
+    out.push_str(&format!(
+        "  id {} · project {} · status {}{} · level {}\n",
+        i.id,
+        i.project.slug,
+        i.status,
+        i.substatus
+            .as_deref()
+            .map(|s| format!(" ({s})"))
+            .unwrap_or_default(),
+        i.level
+    ));
+    out.push_str(&format!(
+        "  events {} · users {} · first seen {} · last seen {}\n",
+        i.count,
+        i.user_count,
+        short_time(&i.first_seen),
+        short_time(&i.last_seen)
+    ));
+    if let Some(c) = &i.culprit {
+        out.push_str(&format!("  culprit {c}\n"));
+    }
+    if let Some(r) = &detail.first_release {
+        out.push_str(&format!("  first release {}", r.version));
+        if let Some(l) = &detail.last_release {
+            out.push_str(&format!(" · last release {}", l.version));
+        }
+        out.push('\n');
+    }
+    if let Some(a) = &i.assigned_to {
+        out.push_str(&format!("  assigned to {}\n", a.name));
+    }
+    if !i.status_details.is_empty() {
+        out.push_str(&format!(
+            "  status details {}\n",
+            Value::Object(i.status_details.clone())
+        ));
+    }
+    if !detail.tags.is_empty() {
+        out.push_str("\nTags:\n");
+        let rows: Vec<Vec<String>> = detail
+            .tags
+            .iter()
+            .map(|t| {
+                let values: Vec<String> = t
+                    .top_values
+                    .iter()
+                    .take(5)
+                    .map(|v| format!("{} ({})", truncate(&v.value, 40), v.count))
+                    .collect();
+                vec![format!("  {}", t.key), values.join(", ")]
+            })
+            .collect();
+        out.push_str(&table(&["  KEY", "TOP VALUES"], &rows));
+    }
+    if !detail.grouping.hashes.is_empty() {
+        out.push_str("\nGrouping:\n");
+        for h in &detail.grouping.hashes {
+            out.push_str(&format!(
+                "  {} {} / {}: {}\n",
+                h.hash,
+                h.variant,
+                h.component,
+                truncate(&h.inputs.join(" | "), 100)
+            ));
+        }
+    }
+    if let Some(e) = latest {
+        out.push_str(&format!(
+            "\nLatest event {} at {}\n",
+            e["eventID"].as_str().unwrap_or("?"),
+            short_time(e["dateCreated"].as_str().unwrap_or(""))
+        ));
+    }
+    emit(&out);
+    Ok(())
+}
+
+/// `receiver event ID`
+#[derive(Debug, Clone, Args)]
+pub struct EventArgs {
+    /// Event id (32 hex digits, dashes allowed).
+    pub id: String,
+    /// Project id or slug (default: look in every project).
+    #[arg(long)]
+    pub project: Option<String>,
+}
+
+/// `receiver event ID`: the stored event, summarised (or `--json`).
+pub fn event(client: &Client, args: &EventArgs, json_out: bool) -> Result<(), CliError> {
+    let projects: Vec<String> = match &args.project {
+        Some(p) => vec![p.clone()],
+        None => {
+            let (list, _): (Vec<Project>, _) = client.get("/api/0/projects/")?;
+            list.into_iter().map(|p| p.id).collect()
+        }
+    };
+    let id = enc(args.id.trim());
+    let mut found = None;
+    for p in &projects {
+        let path = format!("/api/0/projects/local/{}/events/{id}/", enc(p));
+        match client.get::<Value>(&path) {
+            Ok((v, _)) => {
+                found = Some((p.clone(), v));
+                break;
+            }
+            Err(CliError::Api { status: 404, .. }) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    let Some((project, e)) = found else {
+        return Err(CliError::Api {
+            status: 404,
+            detail: format!("event {} not found", args.id),
+        });
+    };
+    let attachments: Vec<Value> = client
+        .get::<Vec<Value>>(&format!(
+            "/api/0/projects/local/{}/events/{id}/attachments/",
+            enc(&project)
+        ))
+        .map(|(v, _)| v)
+        .unwrap_or_default();
+    if json_out {
+        let mut e = e;
+        if let Value::Object(o) = &mut e {
+            o.insert("attachments".into(), Value::Array(attachments));
+        }
+        return print_json(&e);
+    }
+    emit(&render_event(&e, &attachments));
+    Ok(())
+}
+
+fn s(v: &Value) -> &str {
+    v.as_str().unwrap_or("")
+}
+
+/// The human view of an event.
+fn render_event(e: &Value, attachments: &[Value]) -> String {
+    let mut out = String::new();
+    out.push_str(&format!("Event {}\n", s(&e["eventID"])));
+    out.push_str(&format!("  {}\n", s(&e["title"])));
+    let mut facts = vec![
+        format!("type {}", s(&e["type"])),
+        format!("level {}", s(&e["level"])),
+        short_time(s(&e["dateCreated"])),
+        format!("project {}", s(&e["projectID"])),
+    ];
+    if let Some(g) = e["groupID"].as_str() {
+        facts.push(format!("issue {g}"));
+    }
+    if let Some(r) = e["release"]["version"].as_str() {
+        facts.push(format!("release {r}"));
+    }
+    if let Some(env) = e["environment"].as_str() {
+        facts.push(format!("environment {env}"));
+    }
+    if let Some(p) = e["platform"].as_str() {
+        facts.push(format!("platform {p}"));
+    }
+    out.push_str(&format!("  {}\n", facts.join(" · ")));
+    for entry in e["entries"].as_array().into_iter().flatten() {
+        match s(&entry["type"]) {
+            "message" => {
+                out.push_str(&format!(
+                    "\nMessage:\n  {}\n",
+                    s(&entry["data"]["formatted"])
+                ));
+            }
+            "exception" => {
+                out.push_str("\nException:\n");
+                for exc in entry["data"]["values"].as_array().into_iter().flatten() {
+                    out.push_str(&format!("  {}: {}\n", s(&exc["type"]), s(&exc["value"])));
+                    let frames = exc["stacktrace"]["frames"].as_array();
+                    for f in frames.into_iter().flatten().rev().take(15) {
+                        let func = f["function"].as_str().unwrap_or("?");
+                        let file = f["filename"]
+                            .as_str()
+                            .or_else(|| f["module"].as_str())
+                            .or_else(|| f["abs_path"].as_str())
+                            .unwrap_or("?");
+                        let line = f["lineno"]
+                            .as_i64()
+                            .map(|l| format!(":{l}"))
+                            .unwrap_or_default();
+                        let app = if f["in_app"].as_bool() == Some(true) {
+                            ""
+                        } else {
+                            "  (not in app)"
+                        };
+                        out.push_str(&format!("    at {func} ({file}{line}){app}\n"));
+                    }
+                }
+            }
+            "breadcrumbs" => {
+                let crumbs = entry["data"]["values"].as_array().map_or(0, Vec::len);
+                out.push_str(&format!("\nBreadcrumbs: {crumbs}\n"));
+            }
+            _ => {}
+        }
+    }
+    let tags = e["tags"].as_array();
+    if tags.is_some_and(|t| !t.is_empty()) {
+        out.push_str("\nTags:\n");
+        let rows: Vec<Vec<String>> = tags
+            .into_iter()
+            .flatten()
+            .map(|t| vec![format!("  {}", s(&t["key"])), truncate(s(&t["value"]), 80)])
+            .collect();
+        out.push_str(&table(&["  KEY", "VALUE"], &rows));
+    }
+    if !attachments.is_empty() {
+        out.push_str("\nAttachments:\n");
+        let rows: Vec<Vec<String>> = attachments
+            .iter()
+            .map(|a| {
+                vec![
+                    format!("  {}", s(&a["id"])),
+                    s(&a["name"]).to_owned(),
+                    a["size"].as_i64().unwrap_or(0).to_string(),
+                    s(&a["mimetype"]).to_owned(),
+                ]
+            })
+            .collect();
+        out.push_str(&table(&["  ID", "NAME", "BYTES", "TYPE"], &rows));
+    }
+    out
+}
+
+/// `receiver tail`
+#[derive(Debug, Clone, Args)]
+pub struct TailArgs {
+    /// Only this project (id or slug).
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Only this level.
+    #[arg(long)]
+    pub level: Option<String>,
+    /// Show this many recent events first.
+    #[arg(short = 'n', long, default_value_t = 10)]
+    pub lines: u32,
+    /// Exit after this many new events.
+    #[arg(long)]
+    pub count: Option<usize>,
+    /// Exit after this long (e.g. 30s).
+    #[arg(long, value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+    /// Poll interval.
+    #[arg(long, default_value = "500ms", value_parser = parse_duration)]
+    pub interval: Duration,
+}
+
+/// `receiver tail`: prints events as they are stored (NDJSON with `--json`).
+pub fn tail(client: &Client, args: &TailArgs, json_out: bool) -> Result<(), CliError> {
+    let filters = query(&[
+        ("project", args.project.as_deref()),
+        ("level", args.level.as_deref()),
+    ]);
+    let started = Instant::now();
+    let (first, _): (StreamPage, _) = client.get(&format!(
+        "/api/0/local/stream/?tail={}&{filters}",
+        args.lines.min(1000)
+    ))?;
+    let print = |e: &crate::api::types::StreamEvent| {
+        let line = if json_out {
+            serde_json::to_string(e).unwrap_or_default()
+        } else {
+            format!(
+                "{}  {:<7}  issue {:<5}  {}{}",
+                short_time(&e.date_created),
+                e.level,
+                e.group_id.as_deref().unwrap_or("-"),
+                truncate(&e.title, 100),
+                e.environment
+                    .as_deref()
+                    .map(|env| format!("  [{env}]"))
+                    .unwrap_or_default()
+            )
+        };
+        emitln(&line);
+    };
+    for e in &first.events {
+        print(e);
+    }
+    let mut cursor = first.cursor;
+    let mut seen = 0usize;
+    let mut warned = false;
+    loop {
+        if args.count.is_some_and(|n| seen >= n) {
+            return Ok(());
+        }
+        if args.timeout.is_some_and(|t| started.elapsed() >= t) {
+            return match args.count {
+                Some(n) => Err(CliError::ConditionsNotMet(format!(
+                    "saw {seen} of {n} events before the timeout"
+                ))),
+                None => Ok(()),
+            };
+        }
+        std::thread::sleep(args.interval);
+        let page: StreamPage = match client.get(&format!(
+            "/api/0/local/stream/?after={cursor}&limit=1000&{filters}"
+        )) {
+            Ok((p, _)) => {
+                warned = false;
+                p
+            }
+            Err(CliError::Unreachable(msg)) => {
+                if !warned {
+                    eprintln!("receiver: {msg}; retrying");
+                    warned = true;
+                }
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        for e in &page.events {
+            if args.count.is_some_and(|n| seen >= n) {
+                break;
+            }
+            print(e);
+            seen += 1;
+        }
+        cursor = page.cursor;
+    }
+}
+
+/// Filters and thresholds shared by `wait` and `check`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct Conditions {
+    /// Only this project (id or slug).
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Only events/issues of this level.
+    #[arg(long)]
+    pub level: Option<String>,
+    /// Only this environment.
+    #[arg(long)]
+    pub environment: Option<String>,
+    /// Only this release.
+    #[arg(long)]
+    pub release: Option<String>,
+    /// Only issues (and their events) whose title contains this text.
+    #[arg(long)]
+    pub issue_title: Option<String>,
+    /// Only issues with this status (unresolved, resolved, ignored).
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Only transactions whose name contains this text.
+    #[arg(long)]
+    pub transaction: Option<String>,
+    /// At least N error events.
+    #[arg(long, value_name = "N")]
+    pub events: Option<i64>,
+    /// At most N error events.
+    #[arg(long, value_name = "N")]
+    pub max_events: Option<i64>,
+    /// At least N issues.
+    #[arg(long, alias = "issues", value_name = "N")]
+    pub min_issues: Option<i64>,
+    /// At most N issues (`--max-issues 0`: no issue at all).
+    #[arg(long, value_name = "N")]
+    pub max_issues: Option<i64>,
+    /// At least N transactions.
+    #[arg(long, value_name = "N")]
+    pub transactions: Option<i64>,
+    /// At most N transactions.
+    #[arg(long, value_name = "N")]
+    pub max_transactions: Option<i64>,
+    /// At least N sessions.
+    #[arg(long, value_name = "N")]
+    pub sessions: Option<i64>,
+    /// Crash-free session rate at least this (0.99 or 99%).
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub crash_free_sessions: Option<f64>,
+    /// Crash-free user rate at least this (0.99 or 99%).
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub crash_free_users: Option<f64>,
+}
+
+/// One evaluated condition.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Outcome {
+    /// E.g. `events >= 3`.
+    pub condition: String,
+    /// The measured value.
+    pub actual: Value,
+    /// Whether it holds.
+    pub ok: bool,
+}
+
+impl Conditions {
+    fn stats_path(&self) -> String {
+        format!(
+            "/api/0/local/stats/?{}",
+            query(&[
+                ("project", self.project.as_deref()),
+                ("level", self.level.as_deref()),
+                ("environment", self.environment.as_deref()),
+                ("release", self.release.as_deref()),
+                ("title", self.issue_title.as_deref()),
+                ("status", self.status.as_deref()),
+                ("transaction", self.transaction.as_deref()),
+            ])
+        )
+    }
+
+    fn any(&self) -> bool {
+        self.events.is_some()
+            || self.max_events.is_some()
+            || self.min_issues.is_some()
+            || self.max_issues.is_some()
+            || self.transactions.is_some()
+            || self.max_transactions.is_some()
+            || self.sessions.is_some()
+            || self.crash_free_sessions.is_some()
+            || self.crash_free_users.is_some()
+    }
+
+    /// Evaluates every given threshold against `stats`.
+    pub fn evaluate(&self, stats: &Stats) -> Vec<Outcome> {
+        let mut out = Vec::new();
+        let mut count = |name: &str, min: Option<i64>, max: Option<i64>, actual: i64| {
+            if let Some(n) = min {
+                out.push(Outcome {
+                    condition: format!("{name} >= {n}"),
+                    actual: json!(actual),
+                    ok: actual >= n,
+                });
+            }
+            if let Some(n) = max {
+                out.push(Outcome {
+                    condition: format!("{name} <= {n}"),
+                    actual: json!(actual),
+                    ok: actual <= n,
+                });
+            }
+        };
+        count("events", self.events, self.max_events, stats.events);
+        count("issues", self.min_issues, self.max_issues, stats.issues);
+        count(
+            "transactions",
+            self.transactions,
+            self.max_transactions,
+            stats.transactions,
+        );
+        count("sessions", self.sessions, None, stats.sessions);
+        for (name, min, actual) in [
+            (
+                "crash-free sessions",
+                self.crash_free_sessions,
+                stats.crash_free_sessions,
+            ),
+            (
+                "crash-free users",
+                self.crash_free_users,
+                stats.crash_free_users,
+            ),
+        ] {
+            if let Some(min) = min {
+                out.push(Outcome {
+                    condition: format!("{name} >= {:.2}%", min * 100.0),
+                    actual: json!(actual),
+                    ok: actual.is_some_and(|a| a >= min),
+                });
+            }
+        }
+        out
+    }
+}
+
+fn describe(o: &Outcome) -> String {
+    let actual = match &o.actual {
+        Value::Null => "no data".to_owned(),
+        Value::Number(n) if n.is_f64() => format!("{:.2}%", n.as_f64().unwrap_or(0.0) * 100.0),
+        v => v.to_string(),
+    };
+    format!(
+        "{} {} (actual: {actual})",
+        if o.ok { "ok  " } else { "FAIL" },
+        o.condition
+    )
+}
+
+/// `receiver wait`
+#[derive(Debug, Clone, Args)]
+pub struct WaitArgs {
+    /// Give up after this long (e.g. 30s, 2m).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Poll interval.
+    #[arg(long, default_value = "200ms", value_parser = parse_duration)]
+    pub interval: Duration,
+    /// What to wait for.
+    #[command(flatten)]
+    pub conditions: Conditions,
+}
+
+/// `receiver wait`: polls until every condition holds (exit 0) or the
+/// timeout passes (exit 1). A receiver that is not up yet counts as "not
+/// yet".
+pub fn wait(client: &Client, args: &WaitArgs, json_out: bool) -> Result<(), CliError> {
+    if !args.conditions.any() {
+        return Err(CliError::Usage(
+            "nothing to wait for: give a condition such as --events 1".to_owned(),
+        ));
+    }
+    let path = args.conditions.stats_path();
+    let deadline = Instant::now() + args.timeout;
+    let mut progress = Progress::new();
+    let mut last: Option<(Stats, Vec<Outcome>)> = None;
+    let mut last_error: Option<String>;
+    loop {
+        match client.get::<Stats>(&path) {
+            Ok((stats, _)) => {
+                let outcomes = args.conditions.evaluate(&stats);
+                if outcomes.iter().all(|o| o.ok) {
+                    progress.finish();
+                    return finish(&stats, &outcomes, json_out);
+                }
+                let summary: Vec<String> = outcomes
+                    .iter()
+                    .filter(|o| !o.ok)
+                    .map(|o| format!("{} (now {})", o.condition, o.actual))
+                    .collect();
+                progress.update(&format!("waiting for {}", summary.join(", ")), args.timeout);
+                last = Some((stats, outcomes));
+                last_error = None;
+            }
+            Err(e @ (CliError::Api { .. } | CliError::Usage(_))) => {
+                progress.finish();
+                return Err(e);
+            }
+            Err(e) => {
+                progress.update("waiting for the receiver", args.timeout);
+                last_error = Some(e.to_string());
+            }
+        }
+        if Instant::now() >= deadline {
+            progress.finish();
+            let detail = match (&last, &last_error) {
+                (_, Some(err)) => err.clone(),
+                (Some((_, outcomes)), None) => outcomes
+                    .iter()
+                    .filter(|o| !o.ok)
+                    .map(describe)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                (None, None) => "no answer".to_owned(),
+            };
+            if json_out {
+                if let Some((stats, outcomes)) = &last {
+                    print_json(&json!({"ok": false, "stats": stats, "conditions": outcomes}))?;
+                }
+            }
+            return Err(CliError::ConditionsNotMet(format!(
+                "timed out after {:?}: {detail}",
+                args.timeout
+            )));
+        }
+        std::thread::sleep(
+            args.interval
+                .min(deadline.saturating_duration_since(Instant::now())),
+        );
+    }
+}
+
+fn finish(stats: &Stats, outcomes: &[Outcome], json_out: bool) -> Result<(), CliError> {
+    if json_out {
+        print_json(&json!({"ok": true, "stats": stats, "conditions": outcomes}))
+    } else {
+        for o in outcomes {
+            emitln(&describe(o));
+        }
+        Ok(())
+    }
+}
+
+/// `receiver check`
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    /// What must hold.
+    #[command(flatten)]
+    pub conditions: Conditions,
+}
+
+/// `receiver check`: evaluates the conditions once; exit 1 if any fails.
+pub fn check(client: &Client, args: &CheckArgs, json_out: bool) -> Result<(), CliError> {
+    if !args.conditions.any() {
+        return Err(CliError::Usage(
+            "nothing to check: give a condition such as --max-issues 0".to_owned(),
+        ));
+    }
+    let (stats, _): (Stats, _) = client.get(&args.conditions.stats_path())?;
+    let outcomes = args.conditions.evaluate(&stats);
+    let ok = outcomes.iter().all(|o| o.ok);
+    if json_out {
+        print_json(&json!({"ok": ok, "stats": stats, "conditions": outcomes}))?;
+    } else {
+        for o in &outcomes {
+            emitln(&describe(o));
+        }
+    }
+    if ok {
+        Ok(())
+    } else {
+        let failed: Vec<String> = outcomes
+            .iter()
+            .filter(|o| !o.ok)
+            .map(|o| format!("{} (actual {})", o.condition, o.actual))
+            .collect();
+        Err(CliError::ConditionsNotMet(format!(
+            "check failed: {}",
+            failed.join("; ")
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_rates() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("5"), Ok(Duration::from_secs(5)));
+        assert!(parse_duration("soon").is_err());
+        assert_eq!(parse_rate("99%"), Ok(0.99));
+        assert_eq!(parse_rate("0.5"), Ok(0.5));
+        assert!(parse_rate("150%").is_err());
+    }
+
+    #[test]
+    fn conditions_evaluate() {
+        let c = Conditions {
+            events: Some(3),
+            max_issues: Some(1),
+            crash_free_sessions: Some(0.9),
+            ..Conditions::default()
+        };
+        let stats = Stats {
+            events: 3,
+            issues: 2,
+            ..Stats::default()
+        };
+        let ok: Vec<bool> = c.evaluate(&stats).iter().map(|o| o.ok).collect();
+        assert_eq!(ok, [true, false, false]);
+    }
+}

@@ -1,0 +1,194 @@
+//! API contract: events by id (as stored and in Sentry's shape), the
+//! project's event list, attachments.
+
+mod api_support;
+
+use std::time::Duration;
+
+use api_support::{event, get, get_ok, ids, link_cursor, new_id, send};
+use receiver::api::types::{Attachment, EventSummary};
+use receiver::TestServer;
+use serde_json::json;
+
+#[test]
+fn event_by_id_as_stored_and_in_sentry_shape() {
+    let server = TestServer::start();
+    let id = event(
+        &server,
+        json!({
+            "exception": {"values": [{"type": "ValueError", "value": "bad input",
+                "mechanism": {"type": "generic", "handled": true}}]},
+            "breadcrumbs": {"values": [{"message": "clicked", "timestamp": api_support::now()}]},
+            "request": {"url": "https://example.com/a", "method": "GET"},
+            "tags": {"flavour": "vanilla"},
+            "user": {"email": "u@example.com"},
+            "release": "web@3.1.4", "environment": "prod", "platform": "python"
+        }),
+    );
+    server.wait_for_events(1, Duration::from_secs(5));
+    let e = get_ok(
+        &server,
+        &format!("/api/0/projects/local/default/events/{id}/"),
+    );
+    assert_eq!(e["eventID"], json!(id));
+    assert_eq!(e["id"], json!(id));
+    assert_eq!(e["title"], "ValueError: bad input");
+    assert_eq!(e["type"], "error");
+    assert_eq!(e["release"]["version"], "web@3.1.4");
+    assert_eq!(e["platform"], "python");
+    assert!(e["groupID"].is_string());
+    let tags = e["tags"].as_array().expect("tags");
+    for (k, v) in [
+        ("flavour", "vanilla"),
+        ("handled", "yes"),
+        ("mechanism", "generic"),
+        ("url", "https://example.com/a"),
+        ("user", "email:u@example.com"),
+        ("environment", "prod"),
+    ] {
+        assert!(
+            tags.contains(&json!({"key": k, "value": v})),
+            "{k}: {tags:?}"
+        );
+    }
+    let kinds: Vec<&str> = e["entries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|x| x["type"].as_str())
+        .collect();
+    assert_eq!(kinds, ["exception", "breadcrumbs", "request"]);
+    // Stored interfaces stay available as stored.
+    assert_eq!(e["exception"]["values"][0]["type"], "ValueError");
+
+    // Dashed and upper-case ids are accepted; ?raw=1 is the stored JSON.
+    let dashed = format!(
+        "{}-{}-{}-{}-{}",
+        &id[..8],
+        &id[8..12],
+        &id[12..16],
+        &id[16..20],
+        &id[20..]
+    )
+    .to_uppercase();
+    let raw = get_ok(
+        &server,
+        &format!("/api/0/projects/local/1/events/{dashed}/?raw=1"),
+    );
+    assert_eq!(raw, server.event_json(&id).expect("stored"));
+    assert!(raw.get("entries").is_none());
+
+    // Another project does not see it.
+    let other = TestServer::builder()
+        .project(2, "22222222222222222222222222222222")
+        .start();
+    assert_eq!(
+        get(&other, &format!("/api/0/projects/local/2/events/{id}/")).0,
+        404
+    );
+}
+
+#[test]
+fn transactions_are_found_by_id_too() {
+    let server = TestServer::start();
+    let id = new_id();
+    let now = api_support::now();
+    let body = format!(
+        "{{\"event_id\":\"{id}\"}}\n{{\"type\":\"transaction\"}}\n{}\n",
+        json!({"type": "transaction", "transaction": "GET /users", "start_timestamp": now - 1.0,
+               "timestamp": now, "contexts": {"trace": {"trace_id": "1".repeat(32),
+               "span_id": "2".repeat(16), "op": "http.server"}},
+               "spans": [{"span_id": "3".repeat(16), "parent_span_id": "2".repeat(16),
+                          "trace_id": "1".repeat(32), "op": "db", "start_timestamp": now - 0.5,
+                          "timestamp": now - 0.2}]})
+    );
+    send(&server, body.as_bytes());
+    let e = get_ok(&server, &format!("/api/0/projects/local/1/events/{id}/"));
+    assert_eq!(e["type"], "transaction");
+    assert_eq!(e["title"], "GET /users");
+    assert!(e["groupID"].is_null());
+    assert_eq!(e["entries"][0]["type"], "spans");
+}
+
+#[test]
+fn project_events_list_is_paginated() {
+    let server = TestServer::start();
+    for word in ["north", "south", "east"] {
+        event(
+            &server,
+            json!({"message": format!("{word} wind"), "level": "info"}),
+        );
+    }
+    server.wait_for_events(3, Duration::from_secs(5));
+    let all: Vec<EventSummary> = server
+        .api_json("/api/0/projects/local/default/events/")
+        .expect("events");
+    assert_eq!(all.len(), 3);
+    assert_eq!(all[0].title, "east wind", "newest first");
+    let r = server
+        .api_get("/api/0/projects/local/default/events/?limit=2")
+        .expect("page");
+    let next = link_cursor(&r, "next").expect("next");
+    let rest = get_ok(
+        &server,
+        &format!("/api/0/projects/local/default/events/?limit=2&cursor={next}"),
+    );
+    assert_eq!(ids(&rest), [all[2].id.clone()]);
+    assert_eq!(
+        get(&server, "/api/0/projects/local/default/events/?level=info")
+            .1
+            .as_array()
+            .map(Vec::len),
+        Some(3)
+    );
+}
+
+#[test]
+fn attachments_are_listed_and_downloadable() {
+    let server = TestServer::start();
+    let id = new_id();
+    let mut body = format!(
+        "{{\"event_id\":\"{id}\"}}\n{{\"type\":\"event\"}}\n{{\"message\":\"with files\"}}\n\
+         {{\"type\":\"attachment\",\"length\":5,\"filename\":\"log \\\"1\\\".txt\",\"content_type\":\"text/plain\"}}\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(b"hello\n");
+    body.extend_from_slice(
+        b"{\"type\":\"attachment\",\"length\":3,\"filename\":\"blob.bin\",\"attachment_type\":\"event.minidump\"}\n\x00\x01\x02\n",
+    );
+    send(&server, &body);
+    let base = format!("/api/0/projects/local/default/events/{id}/attachments/");
+    let list: Vec<Attachment> = server.api_json(&base).expect("attachments");
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0].name, "log \"1\".txt");
+    assert_eq!(list[0].size, 5);
+    assert_eq!(list[0].mimetype.as_deref(), Some("text/plain"));
+    assert_eq!(list[1].kind, "event.minidump");
+    assert_eq!(list[0].event_id.as_deref(), Some(id.as_str()));
+
+    let meta = get_ok(&server, &format!("{base}{}/", list[0].id));
+    assert_eq!(meta["name"], "log \"1\".txt");
+    let file = server
+        .api_get(&format!("{base}{}/?download=1", list[0].id))
+        .expect("download");
+    assert_eq!(file.status, 200);
+    assert_eq!(file.body, b"hello");
+    assert_eq!(file.header("content-type"), Some("text/plain"));
+    assert_eq!(
+        file.header("content-disposition"),
+        Some("attachment; filename=\"log _1_.txt\"")
+    );
+    let bin = server
+        .api_get(&format!("{base}{}/?download", list[1].id))
+        .expect("download");
+    assert_eq!(bin.body, [0, 1, 2]);
+    assert_eq!(bin.header("content-type"), Some("application/octet-stream"));
+
+    assert_eq!(get(&server, &format!("{base}99999/?download=1")).0, 404);
+    assert_eq!(get(&server, &format!("{base}abc/")).0, 404);
+    let missing = format!(
+        "/api/0/projects/local/default/events/{}/attachments/",
+        new_id()
+    );
+    assert_eq!(get(&server, &missing).0, 404);
+}

@@ -1,0 +1,531 @@
+//! API contract: the issue list (filters, sort, cursors), issue detail,
+//! the events of an issue, workflow updates (single and bulk) and deletion.
+
+mod api_support;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use api_support::{event, get, get_ok, ids, link_cursor, message, send_json};
+use receiver::api::types::{EventSummary, Issue, IssueDetail};
+use receiver::TestServer;
+use serde_json::{json, Value};
+
+const LIST: &str = "/api/0/projects/local/default/issues/";
+
+/// Three issues: alpha (error, prod, a@1.0.0) ×3, beta (warning, staging,
+/// a@1.1.0) ×1, gamma (error, staging, a@1.1.0) ×2.
+fn seeded() -> TestServer {
+    let server = TestServer::start();
+    for _ in 0..3 {
+        event(
+            &server,
+            message("alpha database failure", "error", "prod", "a@1.0.0"),
+        );
+    }
+    event(
+        &server,
+        message("beta cache warning", "warning", "staging", "a@1.1.0"),
+    );
+    for _ in 0..2 {
+        event(
+            &server,
+            message("gamma timeout", "error", "staging", "a@1.1.0"),
+        );
+    }
+    server.wait_for_events(6, Duration::from_secs(5));
+    server
+}
+
+fn titles(v: &Value) -> Vec<String> {
+    let mut t: Vec<String> = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i["title"].as_str().map(str::to_owned))
+        .collect();
+    t.sort();
+    t
+}
+
+#[test]
+fn list_filters_and_sorts() {
+    let server = seeded();
+    let list = |q: &str| get_ok(&server, &format!("{LIST}?{q}"));
+    assert_eq!(
+        titles(&list("")),
+        [
+            "alpha database failure",
+            "beta cache warning",
+            "gamma timeout"
+        ]
+    );
+    assert_eq!(titles(&list("level=warning")), ["beta cache warning"]);
+    assert_eq!(
+        titles(&list("query=level:error")),
+        ["alpha database failure", "gamma timeout"]
+    );
+    assert_eq!(
+        titles(&list("environment=prod")),
+        ["alpha database failure"]
+    );
+    assert_eq!(
+        titles(&list("query=release:a@1.1.0")),
+        ["beta cache warning", "gamma timeout"]
+    );
+    assert_eq!(titles(&list("query=timeout")), ["gamma timeout"]);
+    assert_eq!(
+        titles(&list("query=%22DATABASE+failure%22")),
+        ["alpha database failure"],
+        "quoted free text, case-insensitive"
+    );
+    assert_eq!(
+        titles(&list("query=is:unresolved+level:error+environment:staging")),
+        ["gamma timeout"]
+    );
+    assert_eq!(titles(&list("statsPeriod=1h")).len(), 3);
+    let future = api_support::now() + 3600.0;
+    assert_eq!(titles(&list(&format!("start={future}"))).len(), 0);
+
+    // Sort by frequency: alpha (3), gamma (2), beta (1).
+    let freq: Vec<String> = list("sort=freq")
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|i| i["count"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(freq, ["3", "2", "1"]);
+    // Sort by first seen: newest first.
+    let new = list("sort=new");
+    assert_eq!(new[0]["title"], "gamma timeout");
+
+    // Typed shape: ids and counts are strings, times ISO 8601.
+    let issues: Vec<Issue> = server.api_json(LIST).expect("typed");
+    let alpha = issues
+        .iter()
+        .find(|i| i.title.starts_with("alpha"))
+        .expect("alpha");
+    assert_eq!(alpha.count, "3");
+    assert_eq!(alpha.short_id, format!("DEFAULT-{}", alpha.id));
+    assert_eq!(alpha.project.slug, "default");
+    assert!(alpha.last_seen.ends_with('Z') && alpha.last_seen.contains('T'));
+    assert_eq!(alpha.kind, "default");
+    assert_eq!(alpha.metadata["title"], "alpha database failure");
+
+    // Bad filters: 400 with a message.
+    for q in [
+        "level=loud",
+        "sort=best",
+        "cursor=garbage",
+        "query=colour:red",
+        "query=!level:error",
+        "statsPeriod=forever",
+        "start=yesterday",
+        "limit=0",
+        "limit=1000",
+        "status=closed",
+    ] {
+        let (status, body) = get(&server, &format!("{LIST}?{q}"));
+        assert_eq!(status, 400, "{q}: {body}");
+        assert!(
+            body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+            "{q}"
+        );
+    }
+}
+
+#[test]
+fn cursor_pagination_walks_every_issue_once_both_ways() {
+    let server = TestServer::start();
+    let words = ["amber", "birch", "cedar", "delta", "ember"];
+    for w in words {
+        event(
+            &server,
+            message(&format!("{w} broke"), "error", "prod", "a@1"),
+        );
+    }
+    server.wait_for_events(5, Duration::from_secs(5));
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = Vec::new();
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("{LIST}?limit=2&cursor={c}"),
+            None => format!("{LIST}?limit=2"),
+        };
+        let r = server.api_get(&path).expect("page");
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("x-hits"), Some("5"));
+        let page = ids(&r.json());
+        seen.extend(page.clone());
+        pages.push((path, page));
+        match link_cursor(&r, "next") {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(pages.len(), 3, "{pages:?}");
+    assert_eq!(seen.len(), 5);
+    assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 5);
+    // Newest first.
+    let first: Vec<Issue> = server.api_json(&format!("{LIST}?limit=1")).expect("first");
+    assert_eq!(first[0].title, "ember broke");
+    // From the last page, "previous" leads back to the middle page.
+    let r = server.api_get(&pages[2].0).expect("last");
+    let prev = link_cursor(&r, "previous").expect("previous cursor");
+    let back = server
+        .api_get(&format!("{LIST}?limit=2&cursor={prev}"))
+        .expect("back");
+    assert_eq!(ids(&back.json()), pages[1].1);
+    // The first page has no previous results.
+    let r = server.api_get(&format!("{LIST}?limit=2")).expect("first");
+    assert!(link_cursor(&r, "previous").is_none());
+    assert!(r
+        .header("link")
+        .is_some_and(|l| l.contains("rel=\"previous\"; results=\"false\"")));
+}
+
+#[test]
+fn detail_tags_grouping_and_events() {
+    let server = TestServer::start();
+    for (user, env) in [("1", "prod"), ("2", "prod"), ("2", "staging")] {
+        event(
+            &server,
+            json!({
+                "exception": {"values": [{"type": "KeyError", "value": "missing key",
+                    "stacktrace": {"frames": [{"function": "handler", "filename": "app.py",
+                        "lineno": 3, "in_app": true}]}}]},
+                "environment": env, "release": "app@2.0.0", "user": {"id": user},
+                "tags": {"region": "eu"}
+            }),
+        );
+    }
+    server.wait_for_events(3, Duration::from_secs(5));
+    let id = server.issues()[0].id;
+    let detail: IssueDetail = server
+        .api_json(&format!("/api/0/issues/{id}/"))
+        .expect("detail");
+    assert_eq!(detail.issue.title, "KeyError: missing key");
+    assert_eq!(detail.issue.kind, "error");
+    assert_eq!(
+        detail.issue.metadata,
+        json!({"type": "KeyError", "value": "missing key"})
+    );
+    assert_eq!(detail.issue.user_count, 2);
+    assert_eq!(detail.environments, ["prod", "staging"]);
+    assert_eq!(
+        detail
+            .first_release
+            .as_ref()
+            .map(|r| r.short_version.as_str()),
+        Some("2.0.0")
+    );
+    let tag = |k: &str| {
+        detail
+            .tags
+            .iter()
+            .find(|t| t.key == k)
+            .unwrap_or_else(|| panic!("tag {k}: {:?}", detail.tags))
+    };
+    assert_eq!(tag("environment").total_values, 3);
+    assert_eq!(tag("environment").top_values[0].value, "prod");
+    assert_eq!(tag("environment").top_values[0].count, 2);
+    assert_eq!(tag("user").unique_values, 2);
+    assert_eq!(tag("region").top_values[0].count, 3);
+    assert!(!detail.grouping.hashes.is_empty());
+    assert_eq!(detail.grouping.hashes[0].hash.len(), 32);
+    assert!(detail.grouping.explanation["variants"].is_object());
+
+    // By short id too, and the tags endpoints.
+    let by_short = get_ok(
+        &server,
+        &format!("/api/0/issues/{}/", detail.issue.short_id),
+    );
+    assert_eq!(by_short["id"], json!(id.to_string()));
+    let tags = get_ok(&server, &format!("/api/0/issues/{id}/tags/"));
+    assert!(tags.as_array().is_some_and(|t| t.len() >= 5));
+    let env = get_ok(&server, &format!("/api/0/issues/{id}/tags/environment/"));
+    assert_eq!(env["uniqueValues"], 2);
+    assert_eq!(
+        get(&server, &format!("/api/0/issues/{id}/tags/nope/")).0,
+        404
+    );
+    let hashes = get_ok(&server, &format!("/api/0/issues/{id}/hashes/"));
+    assert_eq!(hashes[0]["id"], json!(detail.grouping.hashes[0].hash));
+    let short = get_ok(
+        &server,
+        &format!(
+            "/api/0/organizations/local/shortids/{}/",
+            detail.issue.short_id
+        ),
+    );
+    assert_eq!(short["groupId"], json!(id.to_string()));
+
+    // Events of the issue: newest first, cursor pages, environment filter.
+    let events: Vec<EventSummary> = server
+        .api_json(&format!("/api/0/issues/{id}/events/"))
+        .expect("events");
+    assert_eq!(events.len(), 3);
+    assert_eq!(events[0].environment.as_deref(), Some("staging"));
+    assert!(events[0]
+        .tags
+        .iter()
+        .any(|t| t.key == "user" && t.value == "id:2"));
+    assert_eq!(events[0].group_id.as_deref(), Some(id.to_string().as_str()));
+    let r = server
+        .api_get(&format!("/api/0/issues/{id}/events/?limit=2"))
+        .expect("page");
+    assert_eq!(ids(&r.json()).len(), 2);
+    let next = link_cursor(&r, "next").expect("next");
+    let rest = get_ok(
+        &server,
+        &format!("/api/0/issues/{id}/events/?limit=2&cursor={next}"),
+    );
+    assert_eq!(ids(&rest), [events[2].id.clone()]);
+    let prod = get_ok(
+        &server,
+        &format!("/api/0/issues/{id}/events/?environment=prod"),
+    );
+    assert_eq!(ids(&prod).len(), 2);
+    let full = get_ok(
+        &server,
+        &format!("/api/0/issues/{id}/events/?full=1&limit=1"),
+    );
+    assert_eq!(full[0]["entries"][0]["type"], "exception");
+
+    // Latest, oldest and by id, with neighbours.
+    let latest = get_ok(&server, &format!("/api/0/issues/{id}/events/latest/"));
+    assert_eq!(latest["eventID"], json!(events[0].id));
+    assert_eq!(latest["previousEventID"], json!(events[1].id));
+    assert!(latest["nextEventID"].is_null());
+    let oldest = get_ok(&server, &format!("/api/0/issues/{id}/events/oldest/"));
+    assert_eq!(oldest["eventID"], json!(events[2].id));
+    let one = get_ok(
+        &server,
+        &format!("/api/0/issues/{id}/events/{}/", events[1].id),
+    );
+    assert_eq!(one["eventID"], json!(events[1].id));
+    assert_eq!(
+        get(
+            &server,
+            &format!("/api/0/issues/{id}/events/{}/", "0".repeat(32))
+        )
+        .0,
+        404
+    );
+}
+
+#[test]
+fn workflow_updates_single_and_bulk() {
+    let server = TestServer::start();
+    event(
+        &server,
+        message("one thing failed", "error", "prod", "app@1.0.0"),
+    );
+    event(
+        &server,
+        message("other thing failed", "error", "prod", "app@1.0.0"),
+    );
+    event(
+        &server,
+        message("third thing failed", "error", "prod", "app@1.0.0"),
+    );
+    server.wait_for_events(3, Duration::from_secs(5));
+    let by_title = |t: &str| {
+        server
+            .issues()
+            .iter()
+            .find(|i| i.title == t)
+            .map(|i| i.id)
+            .expect("issue")
+    };
+    let (a, b, c) = (
+        by_title("one thing failed"),
+        by_title("other thing failed"),
+        by_title("third thing failed"),
+    );
+
+    // Resolve one: answers the updated issue; it leaves the default list.
+    let (status, body) = send_json(
+        &server,
+        "PUT",
+        &format!("/api/0/issues/{a}/"),
+        json!({"status": "resolved"}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "resolved");
+    assert_eq!(ids(&get_ok(&server, LIST)).len(), 2);
+    assert_eq!(
+        ids(&get_ok(&server, &format!("{LIST}?query=is:resolved"))),
+        [a.to_string()]
+    );
+
+    // Assign and unassign.
+    let (_, body) = send_json(
+        &server,
+        "PUT",
+        &format!("/api/0/issues/{b}/"),
+        json!({"assignedTo": "jane@example.com"}),
+    );
+    assert_eq!(body["assignedTo"]["email"], "jane@example.com");
+    assert_eq!(
+        ids(&get_ok(&server, &format!("{LIST}?query=is:assigned"))),
+        [b.to_string()]
+    );
+    assert_eq!(
+        ids(&get_ok(
+            &server,
+            &format!("{LIST}?query=assigned:jane@example.com")
+        )),
+        [b.to_string()]
+    );
+    let (_, body) = send_json(
+        &server,
+        "PUT",
+        &format!("/api/0/issues/{b}/"),
+        json!({"assignedTo": null}),
+    );
+    assert!(body["assignedTo"].is_null());
+
+    // Resolved in a release and in the next release.
+    let (_, body) = send_json(
+        &server,
+        "PUT",
+        &format!("/api/0/issues/{b}/"),
+        json!({"status": "resolved", "statusDetails": {"inRelease": "app@1.0.0"}}),
+    );
+    assert_eq!(body["statusDetails"], json!({"inRelease": "app@1.0.0"}));
+    let (_, body) = send_json(
+        &server,
+        "PUT",
+        &format!("/api/0/issues/{c}/"),
+        json!({"status": "resolvedInNextRelease"}),
+    );
+    assert_eq!(body["status"], "resolved");
+    assert_eq!(body["statusDetails"]["inNextRelease"], true);
+    // An event of the current release does not reopen it; a newer one does.
+    event(
+        &server,
+        message("third thing failed", "error", "prod", "app@1.0.0"),
+    );
+    server.wait_for_events(4, Duration::from_secs(5));
+    let c_now = get_ok(&server, &format!("/api/0/issues/{c}/"));
+    assert_eq!(c_now["status"], "resolved");
+    event(
+        &server,
+        message("third thing failed", "error", "prod", "app@1.1.0"),
+    );
+    server.wait_for_events(5, Duration::from_secs(5));
+    let c_now = get_ok(&server, &format!("/api/0/issues/{c}/"));
+    assert_eq!(c_now["status"], "unresolved");
+    assert_eq!(c_now["substatus"], "regressed");
+    assert!(c_now["activity"]
+        .as_array()
+        .is_some_and(|a| a.iter().any(|x| x["type"] == "regression")));
+
+    // Bulk: ignore two by id; the change is echoed.
+    let (status, body) = send_json(
+        &server,
+        "PUT",
+        &format!("{LIST}?id={a}&id={b}"),
+        json!({"status": "ignored"}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "ignored");
+    for id in [a, b] {
+        assert_eq!(
+            get_ok(&server, &format!("/api/0/issues/{id}/"))["status"],
+            "ignored"
+        );
+    }
+    // Bulk by filter (all ignored → unresolved), then nothing matches: 204.
+    let (status, _) = send_json(
+        &server,
+        "PUT",
+        &format!("{LIST}?query=is:ignored"),
+        json!({"status": "unresolved"}),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(ids(&get_ok(&server, LIST)).len(), 3);
+    let (status, _) = send_json(
+        &server,
+        "PUT",
+        &format!("{LIST}?query=is:ignored"),
+        json!({"status": "unresolved"}),
+    );
+    assert_eq!(status, 204);
+
+    // Bad bodies and unknown ids.
+    for body in [
+        json!({"status": "closed"}),
+        json!({"status": 5}),
+        json!({"statusDetails": {"inRelease": "x"}}),
+        json!({"assignedTo": {"a": 1}}),
+        json!([1, 2]),
+    ] {
+        let (status, r) = send_json(&server, "PUT", &format!("/api/0/issues/{a}/"), body.clone());
+        assert_eq!(status, 400, "{body}: {r}");
+    }
+    let (status, _) = send_json(
+        &server,
+        "PUT",
+        "/api/0/issues/9999/",
+        json!({"status": "resolved"}),
+    );
+    assert_eq!(status, 404);
+}
+
+#[test]
+fn resolving_in_next_release_needs_a_release() {
+    let server = TestServer::start();
+    event(&server, json!({"message": "no release here"}));
+    server.wait_for_events(1, Duration::from_secs(5));
+    let id = server.issues()[0].id;
+    let (status, body) = send_json(
+        &server,
+        "PUT",
+        &format!("/api/0/issues/{id}/"),
+        json!({"status": "resolvedInNextRelease"}),
+    );
+    assert_eq!(status, 400);
+    assert!(body["detail"]
+        .as_str()
+        .is_some_and(|d| d.contains("Next Release")));
+}
+
+#[test]
+fn delete_single_and_bulk() {
+    let server = TestServer::start();
+    event(&server, message("first doomed", "error", "prod", "a@1"));
+    event(&server, message("second doomed", "error", "prod", "a@1"));
+    event(&server, message("third kept", "error", "prod", "a@1"));
+    server.wait_for_events(3, Duration::from_secs(5));
+    let id_of = |t: &str| {
+        server
+            .issues()
+            .iter()
+            .find(|i| i.title == t)
+            .map(|i| i.id)
+            .expect("issue")
+    };
+    let (first, second) = (id_of("first doomed"), id_of("second doomed"));
+    let r = server
+        .api_request("DELETE", &format!("/api/0/issues/{first}/"), None)
+        .expect("delete");
+    assert_eq!(r.status, 202);
+    assert_eq!(get(&server, &format!("/api/0/issues/{first}/")).0, 404);
+    let r = server
+        .api_request("DELETE", &format!("{LIST}?id={second}"), None)
+        .expect("bulk delete");
+    assert_eq!(r.status, 204);
+    assert_eq!(server.issues().len(), 1);
+    assert_eq!(server.events().len(), 1, "their events are gone too");
+    let r = server
+        .api_request("DELETE", "/api/0/issues/424242/", None)
+        .expect("missing");
+    assert_eq!(r.status, 404);
+    // A new event with a deleted fingerprint opens a new issue.
+    event(&server, message("first doomed", "error", "prod", "a@1"));
+    let issues = server.wait_for_issues(2, Duration::from_secs(5));
+    assert_eq!(issues.len(), 2);
+}

@@ -1,0 +1,285 @@
+//! API contract of the local extensions: transactions, traces across
+//! services, client reports, counts and the event stream.
+
+mod api_support;
+
+use std::time::Duration;
+
+use api_support::{event, get, ids, item, link_cursor, message, new_id};
+use receiver::api::types::{ClientReports, Stats, StreamPage, Trace, Transaction};
+use receiver::testing::post;
+use receiver::TestServer;
+use serde_json::{json, Value};
+
+const TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
+
+/// Sends a transaction to `project` with key `key`.
+fn transaction(server: &TestServer, project: i64, key: &str, payload: Value) {
+    let body = format!(
+        "{{\"event_id\":\"{}\"}}\n{{\"type\":\"transaction\"}}\n{payload}\n",
+        new_id()
+    );
+    let auth = format!("Sentry sentry_key={key}, sentry_version=7");
+    let url = format!("{}/api/{project}/envelope/", server.url());
+    let r = post(&url, &[("X-Sentry-Auth", auth.as_str())], body.as_bytes()).expect("post");
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+}
+
+/// A transaction payload: `(name, op, status)`, start and length,
+/// `(span id, parent span id)`, child spans.
+fn tx(
+    (name, op, status): (&str, &str, &str),
+    start: f64,
+    secs: f64,
+    (span, parent): (&str, Option<&str>),
+    spans: Value,
+) -> Value {
+    json!({
+        "type": "transaction", "transaction": name, "start_timestamp": start,
+        "timestamp": start + secs, "environment": "prod", "release": "svc@1",
+        "contexts": {"trace": {"trace_id": TRACE, "span_id": span, "parent_span_id": parent,
+                               "op": op, "status": status}},
+        "spans": spans
+    })
+}
+
+#[test]
+fn transactions_filter_sort_and_page() {
+    let server = TestServer::start();
+    let key = server.public_key().to_owned();
+    let t0 = api_support::now() - 100.0;
+    transaction(
+        &server,
+        1,
+        &key,
+        tx(
+            ("GET /users", "http.server", "ok"),
+            t0,
+            0.120,
+            ("a000000000000001", None),
+            json!([]),
+        ),
+    );
+    transaction(
+        &server,
+        1,
+        &key,
+        tx(
+            ("GET /users", "http.server", "internal_error"),
+            t0 + 1.0,
+            2.5,
+            ("a000000000000002", None),
+            json!([]),
+        ),
+    );
+    transaction(
+        &server,
+        1,
+        &key,
+        tx(
+            ("process job", "queue.task", "ok"),
+            t0 + 2.0,
+            0.030,
+            ("a000000000000003", None),
+            json!([]),
+        ),
+    );
+    let list = |q: &str| -> Vec<Transaction> {
+        server
+            .api_json(&format!("/api/0/local/transactions/?{q}"))
+            .unwrap_or_else(|e| panic!("{q}: {e}"))
+    };
+    let all = list("");
+    assert_eq!(all.len(), 3);
+    assert_eq!(
+        all[0].transaction.as_deref(),
+        Some("process job"),
+        "newest first"
+    );
+    assert!(
+        (all[1].duration - 2500.0).abs() < 0.01,
+        "{}",
+        all[1].duration
+    );
+    assert_eq!(list("transaction=GET%20/users").len(), 2);
+    assert_eq!(list("query=users").len(), 2);
+    assert_eq!(list("op=queue.task").len(), 1);
+    assert_eq!(list("status=internal_error").len(), 1);
+    assert_eq!(list("min_duration=100").len(), 2);
+    assert_eq!(list("max_duration=100").len(), 1);
+    assert_eq!(list("min_duration=100&max_duration=1000").len(), 1);
+    assert_eq!(list("environment=prod&release=svc@1").len(), 3);
+    let slowest = list("sort=-duration");
+    assert_eq!(slowest[0].status.as_deref(), Some("internal_error"));
+    let fastest = list("sort=duration");
+    assert_eq!(fastest[0].transaction.as_deref(), Some("process job"));
+    // Pages.
+    let r = server
+        .api_get("/api/0/local/transactions/?sort=-duration&limit=2")
+        .expect("page");
+    let next = link_cursor(&r, "next").expect("next");
+    let rest = list(&format!("sort=-duration&limit=2&cursor={next}"));
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0].transaction.as_deref(), Some("process job"));
+    for q in ["sort=slow", "min_duration=fast", "cursor=x:y"] {
+        assert_eq!(
+            get(&server, &format!("/api/0/local/transactions/?{q}")).0,
+            400,
+            "{q}"
+        );
+    }
+}
+
+#[test]
+fn a_trace_is_one_span_tree_across_services() {
+    let server = TestServer::builder()
+        .project(2, "22222222222222222222222222222222")
+        .start();
+    let key = server.public_key().to_owned();
+    let t0 = api_support::now() - 50.0;
+    // Frontend service (project 1): root transaction with an HTTP client span.
+    transaction(
+        &server,
+        1,
+        &key,
+        tx(
+            ("checkout", "http.server", "ok"),
+            t0,
+            1.0,
+            ("1000000000000001", None),
+            json!([{"span_id": "1000000000000002", "parent_span_id": "1000000000000001",
+                    "trace_id": TRACE, "op": "http.client", "description": "POST /pay",
+                    "start_timestamp": t0 + 0.1, "timestamp": t0 + 0.9}]),
+        ),
+    );
+    // Payment service (project 2): continues from the HTTP client span.
+    transaction(
+        &server,
+        2,
+        "22222222222222222222222222222222",
+        tx(
+            ("POST /pay", "http.server", "internal_error"),
+            t0 + 0.2,
+            0.6,
+            ("2000000000000001", Some("1000000000000002")),
+            json!([{"span_id": "2000000000000002", "parent_span_id": "2000000000000001",
+                    "trace_id": TRACE, "op": "db.query", "description": "UPDATE accounts",
+                    "start_timestamp": t0 + 0.3, "timestamp": t0 + 0.5}]),
+        ),
+    );
+    // An error in the payment service's db span, one with an unknown span.
+    event(
+        &server,
+        json!({"message": "payment failed", "level": "error",
+               "contexts": {"trace": {"trace_id": TRACE, "span_id": "2000000000000002"}}}),
+    );
+    event(
+        &server,
+        json!({"message": "lost log", "contexts": {"trace": {"trace_id": TRACE, "span_id": "9999999999999999"}}}),
+    );
+    server.wait_for_events(2, Duration::from_secs(5));
+    let trace: Trace = server
+        .api_json(&format!("/api/0/local/traces/{TRACE}/"))
+        .expect("trace");
+    assert_eq!(trace.projects, ["1", "2"]);
+    assert_eq!(trace.transactions, 2);
+    assert_eq!(trace.spans, 4);
+    assert_eq!(trace.roots.len(), 1);
+    let root = &trace.roots[0];
+    assert_eq!(root.description.as_deref(), Some("checkout"));
+    assert!(root.is_segment);
+    let client = &root.children[0];
+    assert_eq!(client.op.as_deref(), Some("http.client"));
+    let payment = &client.children[0];
+    assert_eq!(payment.project_id, "2");
+    assert_eq!(payment.description.as_deref(), Some("POST /pay"));
+    let db = &payment.children[0];
+    assert_eq!(db.op.as_deref(), Some("db.query"));
+    assert_eq!(db.errors.len(), 1);
+    assert_eq!(db.errors[0].title, "payment failed");
+    assert!((db.duration.unwrap_or(0.0) - 200.0).abs() < 0.01);
+    assert_eq!(trace.orphan_errors.len(), 1);
+    // Dashed, upper-case ids work.
+    let dashed = "0AF76519-16CD-43DD-8448-EB211C80319C";
+    assert_eq!(
+        get(&server, &format!("/api/0/local/traces/{dashed}/")).0,
+        200
+    );
+}
+
+#[test]
+fn client_reports_stats_and_stream() {
+    let server = TestServer::start();
+    item(
+        &server,
+        "client_report",
+        json!({"timestamp": api_support::now(), "discarded_events": [
+            {"reason": "queue_overflow", "category": "error", "quantity": 23},
+            {"reason": "ratelimit_backoff", "category": "transaction", "quantity": 4},
+            {"reason": "queue_overflow", "category": "transaction", "quantity": 2}]}),
+    );
+    item(
+        &server,
+        "client_report",
+        json!({"discarded_events": [{"reason": "sample_rate", "category": "error", "quantity": 1}]}),
+    );
+    let reports: ClientReports = server
+        .api_json("/api/0/local/client-reports/")
+        .expect("reports");
+    assert_eq!(reports.total, 30);
+    assert_eq!(reports.by_reason["queue_overflow"], 25);
+    assert_eq!(reports.by_category["transaction"], 6);
+    assert_eq!(reports.by_outcome["discarded"], 30);
+    assert_eq!(reports.rows[0].quantity, 23);
+
+    // Stream: the cursor from a tail of 0 follows new events only.
+    let start: StreamPage = server.api_json("/api/0/local/stream/").expect("stream");
+    assert!(start.events.is_empty());
+    event(
+        &server,
+        message("first stream event", "error", "prod", "a@1"),
+    );
+    event(
+        &server,
+        message("second stream event", "warning", "dev", "a@1"),
+    );
+    server.wait_for_events(2, Duration::from_secs(5));
+    let page: StreamPage = server
+        .api_json(&format!("/api/0/local/stream/?after={}", start.cursor))
+        .expect("follow");
+    let titles: Vec<&str> = page.events.iter().map(|e| e.title.as_str()).collect();
+    assert_eq!(titles, ["first stream event", "second stream event"]);
+    let again: StreamPage = server
+        .api_json(&format!("/api/0/local/stream/?after={}", page.cursor))
+        .expect("again");
+    assert!(again.events.is_empty());
+    let tail: StreamPage = server
+        .api_json("/api/0/local/stream/?tail=1")
+        .expect("tail");
+    assert_eq!(tail.events[0].title, "second stream event");
+    let warnings: StreamPage = server
+        .api_json(&format!(
+            "/api/0/local/stream/?after={}&level=warning",
+            start.cursor
+        ))
+        .expect("filtered");
+    assert_eq!(warnings.events.len(), 1);
+
+    // Stats with filters.
+    let stats = |q: &str| -> Stats {
+        server
+            .api_json(&format!("/api/0/local/stats/?{q}"))
+            .unwrap_or_else(|e| panic!("{q}: {e}"))
+    };
+    let all = stats("");
+    assert_eq!((all.events, all.issues, all.transactions), (2, 2, 0));
+    assert_eq!(stats("level=warning").events, 1);
+    assert_eq!(stats("environment=prod").issues, 1);
+    assert_eq!(stats("title=first").events, 1);
+    assert_eq!(stats("title=first").issues, 1);
+    assert_eq!(stats("status=resolved").issues, 0);
+    assert_eq!(stats("project=default").events, 2);
+    assert_eq!(get(&server, "/api/0/local/stats/?level=loud").0, 400);
+    assert_eq!(get(&server, "/api/0/local/stats/?project=nope").0, 404);
+    assert_eq!(ids(&json!([])).len(), 0);
+}

@@ -1,0 +1,429 @@
+//! The `receiver` binary's API commands against a running TestServer:
+//! output formats, exit codes of `wait` and `check`, `tail`, `tokens`, and
+//! the admin token of the first start.
+
+mod api_support;
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use api_support::{event, message};
+use receiver::api::types::Issue;
+use receiver::TestServer;
+use serde_json::{json, Value};
+
+fn receiver(server: &TestServer) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_receiver"));
+    c.env_remove("RECEIVER_DB")
+        .env_remove("RECEIVER_ADDR")
+        .env("RECEIVER_URL", server.url())
+        .env("RECEIVER_TOKEN", server.token());
+    c
+}
+
+fn run(server: &TestServer, args: &[&str]) -> Output {
+    receiver(server).args(args).output().expect("run receiver")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn seeded() -> TestServer {
+    let server = TestServer::start();
+    event(
+        &server,
+        json!({"exception": {"values": [{"type": "KeyError", "value": "no such user",
+                "stacktrace": {"frames": [{"function": "lookup", "filename": "users.py",
+                    "lineno": 42, "in_app": true}]}}]},
+               "environment": "prod", "release": "app@1.0.0", "tags": {"region": "eu"}}),
+    );
+    event(
+        &server,
+        message("disk almost full", "warning", "prod", "app@1.0.0"),
+    );
+    server.wait_for_events(2, Duration::from_secs(5));
+    server
+}
+
+#[test]
+fn issues_issue_and_event_output() {
+    let server = seeded();
+    let o = run(&server, &["issues"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(
+        lines[0].starts_with("ID  SHORT ID   STATUS      LEVEL    EVENTS  USERS  LAST SEEN"),
+        "{out}"
+    );
+    assert!(out.contains("KeyError: no such user"), "{out}");
+    assert!(out.contains("DEFAULT-"), "{out}");
+
+    let o = run(&server, &["issues", "--level", "warning", "--json"]);
+    let issues: Vec<Issue> = serde_json::from_slice(&o.stdout).expect("json issues");
+    assert_eq!(issues.len(), 1);
+    assert_eq!(issues[0].title, "disk almost full");
+
+    let key_error = server
+        .issues()
+        .into_iter()
+        .find(|i| i.title.starts_with("KeyError"))
+        .expect("issue");
+    let o = run(&server, &["issue", &key_error.id.to_string()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("KeyError: no such user"), "{out}");
+    assert!(
+        out.contains("Tags:") && out.contains("region") && out.contains("eu (1)"),
+        "{out}"
+    );
+    assert!(out.contains("Grouping:"), "{out}");
+    assert!(out.contains("Latest event"), "{out}");
+
+    let o = run(&server, &["issue", &key_error.id.to_string(), "--resolve"]);
+    assert!(stdout(&o).contains("status resolved"), "{}", stdout(&o));
+    let o = run(&server, &["issues"]);
+    assert_eq!(
+        stdout(&o).lines().count(),
+        2,
+        "resolved issues leave the default list"
+    );
+    let o = run(&server, &["issues", "--status", "all"]);
+    assert_eq!(stdout(&o).lines().count(), 3);
+
+    let event_id = server.issue_events(key_error.id)[0].event_id.clone();
+    let o = run(&server, &["event", &event_id]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("Exception:"), "{out}");
+    assert!(out.contains("at lookup (users.py:42)"), "{out}");
+    assert!(out.contains("release app@1.0.0"), "{out}");
+    let o = run(
+        &server,
+        &["event", &event_id, "--json", "--project", "default"],
+    );
+    let v: Value = serde_json::from_slice(&o.stdout).expect("event json");
+    assert_eq!(v["eventID"], json!(event_id));
+    assert_eq!(v["attachments"], json!([]));
+
+    let o = run(&server, &["issue", "424242"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("does not exist"), "{}", stderr(&o));
+}
+
+#[test]
+fn check_and_wait_exit_codes() {
+    let server = seeded();
+    let o = run(
+        &server,
+        &[
+            "check",
+            "--events",
+            "1",
+            "--level",
+            "error",
+            "--max-events",
+            "1",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("ok   events >= 1"), "{}", stdout(&o));
+
+    let o = run(&server, &["check", "--max-issues", "0"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("FAIL issues <= 0 (actual: 2)"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(stderr(&o).contains("check failed"), "{}", stderr(&o));
+
+    let o = run(
+        &server,
+        &[
+            "check",
+            "--issue-title",
+            "disk",
+            "--min-issues",
+            "1",
+            "--json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["stats"]["issues"], 1);
+
+    let o = run(&server, &["check", "--crash-free-sessions", "99%"]);
+    assert_eq!(o.status.code(), Some(1), "no sessions: the rate is unknown");
+    let o = run(&server, &["check"]);
+    assert_eq!(o.status.code(), Some(2), "no condition is a usage error");
+
+    // wait: already true → 0 at once; never true → 1 after the timeout.
+    let started = Instant::now();
+    let o = run(&server, &["wait", "--events", "2", "--timeout", "5s"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(started.elapsed() < Duration::from_secs(3));
+    let o = run(&server, &["wait", "--events", "50", "--timeout", "300ms"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("timed out"), "{}", stderr(&o));
+    assert!(
+        !stderr(&o).contains('\r'),
+        "no progress line when stderr is not a terminal"
+    );
+
+    // wait while events arrive.
+    let child = receiver(&server)
+        .args([
+            "wait",
+            "--events",
+            "4",
+            "--level",
+            "error",
+            "--timeout",
+            "10s",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn wait");
+    std::thread::sleep(Duration::from_millis(300));
+    event(&server, message("late one", "error", "prod", "app@1.0.0"));
+    event(&server, message("late two", "error", "prod", "app@1.0.0"));
+    event(&server, message("late three", "error", "prod", "app@1.0.0"));
+    let o = child.wait_with_output().expect("wait output");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    // A receiver that is not there: wait keeps trying until the timeout.
+    let o = Command::new(env!("CARGO_BIN_EXE_receiver"))
+        .args([
+            "wait",
+            "--events",
+            "1",
+            "--timeout",
+            "300ms",
+            "--url",
+            "http://127.0.0.1:9",
+            "--token",
+            "x",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("cannot reach"), "{}", stderr(&o));
+    let o = Command::new(env!("CARGO_BIN_EXE_receiver"))
+        .args([
+            "check",
+            "--events",
+            "1",
+            "--url",
+            "http://127.0.0.1:9",
+            "--token",
+            "x",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(o.status.code(), Some(2));
+    let o = receiver(&server)
+        .env_remove("RECEIVER_TOKEN")
+        .args(["issues"])
+        .output()
+        .expect("run");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no API token"), "{}", stderr(&o));
+    let o = run(&server, &["issues", "--token", "wrong-wrong-wrong-wrong"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("Invalid token"), "{}", stderr(&o));
+}
+
+#[test]
+fn tail_prints_new_events() {
+    let server = seeded();
+    let mut child = receiver(&server)
+        .args([
+            "tail",
+            "-n",
+            "1",
+            "--count",
+            "2",
+            "--timeout",
+            "10s",
+            "--interval",
+            "50ms",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn tail");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut first = String::new();
+    out.read_line(&mut first).expect("backlog line");
+    assert!(first.contains("disk almost full"), "{first}");
+    event(
+        &server,
+        message("tailed alpha", "error", "prod", "app@1.0.0"),
+    );
+    event(
+        &server,
+        message("tailed beta", "error", "staging", "app@1.0.0"),
+    );
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).expect("rest");
+    let status = child.wait().expect("tail exit");
+    assert!(status.success());
+    let lines: Vec<&str> = rest.lines().collect();
+    assert_eq!(lines.len(), 2, "{rest}");
+    assert!(
+        lines[0].contains("tailed alpha") && lines[0].contains("[prod]"),
+        "{rest}"
+    );
+    assert!(lines[1].contains("tailed beta"), "{rest}");
+
+    let o = run(&server, &["tail", "-n", "2", "--json", "--timeout", "0s"]);
+    let events: Vec<Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("ndjson"))
+        .collect();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[1]["title"], "tailed beta");
+}
+
+#[test]
+fn tokens_are_managed_on_the_database_file() {
+    let server = TestServer::start();
+    let db = server.db_path().to_str().expect("path").to_owned();
+    let o = run(
+        &server,
+        &[
+            "tokens", "create", "--scope", "read", "--label", "ci", "--db", &db,
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let token = stdout(&o).trim().to_owned();
+    assert_eq!(token.len(), 64);
+    // The new read token works against the running server; it cannot write.
+    let o = run(&server, &["issues", "--token", &token]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = api_support::call(
+        &server,
+        "PUT",
+        "/api/0/issues/1/",
+        Some(&token),
+        Some(&json!({})),
+    );
+    assert_eq!(r.status, 403);
+    let o = run(&server, &["tokens", "--db", &db]);
+    let out = stdout(&o);
+    assert!(out.starts_with("ID  SCOPE"), "{out}");
+    assert!(out.contains("read") && out.contains("ci"), "{out}");
+    let id = out
+        .lines()
+        .find(|l| l.ends_with("ci"))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("row")
+        .to_owned();
+    let o = run(&server, &["tokens", "revoke", &id, "--db", &db]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&server, &["tokens", "list", "--json", "--db", &db]);
+    let list: Vec<Value> = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(list.len(), 1, "only the test server's own token is left");
+    let o = run(&server, &["tokens", "revoke", "999", "--db", &db]);
+    assert_eq!(o.status.code(), Some(2));
+
+    // projects and keys print JSON on request.
+    let o = run(&server, &["projects", "--json", "--db", &db]);
+    let projects: Value = serde_json::from_slice(&o.stdout).expect("projects json");
+    assert_eq!(
+        projects,
+        json!([{"id": 1, "name": "default", "enabled": true}])
+    );
+    let o = run(&server, &["keys", "list", "--json", "--db", &db]);
+    let keys: Value = serde_json::from_slice(&o.stdout).expect("keys json");
+    assert_eq!(keys[0]["publicKey"], json!(server.public_key()));
+}
+
+#[test]
+fn first_start_prints_an_admin_token_after_the_dsn() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("r.sqlite");
+    let spawn = |token: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_receiver"));
+        c.args(["serve", "--addr", "127.0.0.1:0", "--db"])
+            .arg(&db)
+            .env_remove("RECEIVER_TOKEN")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(t) = token {
+            c.env("RECEIVER_TOKEN", t);
+        }
+        c.spawn().expect("spawn")
+    };
+    let mut child = spawn(None);
+    let mut dsn = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut dsn)
+        .expect("dsn");
+    assert!(dsn.starts_with("http://"), "{dsn}");
+    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut token = None;
+    let mut line = String::new();
+    while err.read_line(&mut line).unwrap_or(0) > 0 {
+        if let Some(t) = line.trim().strip_prefix("RECEIVER_TOKEN=") {
+            token = Some(t.to_owned());
+        }
+        if line.contains("listening") {
+            break;
+        }
+        line.clear();
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let token = token.expect("an admin token on stderr");
+    assert_eq!(token.len(), 64);
+
+    // A second start prints none; a preset RECEIVER_TOKEN is registered.
+    let mut child = spawn(Some("my-ci-token-0123456789"));
+    let mut dsn = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut dsn)
+        .expect("dsn");
+    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut text = String::new();
+    let mut line = String::new();
+    while err.read_line(&mut line).unwrap_or(0) > 0 {
+        text.push_str(&line);
+        if line.contains("listening") {
+            break;
+        }
+        line.clear();
+    }
+    assert!(!text.contains("RECEIVER_TOKEN="), "{text}");
+    let host = dsn
+        .trim()
+        .split('@')
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .expect("host")
+        .to_owned();
+    let check = |t: &str| {
+        receiver::testing::request(
+            "GET",
+            &format!("http://{host}/api/0/projects/"),
+            &[("Authorization", &format!("Bearer {t}"))],
+            b"",
+        )
+        .expect("request")
+        .status
+    };
+    assert_eq!(check("my-ci-token-0123456789"), 200);
+    assert_eq!(check(&token), 200);
+    let _ = child.kill();
+    let _ = child.wait();
+}
