@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-use crate::envelope::{Envelope, EnvelopeItem};
+use crate::envelope::{Envelope, EnvelopeItem, ItemHeaders, ItemPayload, ItemType};
 use crate::integration::Integration;
 use crate::options::ClientOptions;
 use crate::pii;
@@ -381,7 +381,18 @@ impl Client {
     /// the envelope header `trace`.
     pub fn capture_transaction_with_trace(
         &self,
-        mut transaction: Transaction,
+        transaction: Transaction,
+        scope: Option<&Scope>,
+        trace: Option<serde_json::Map<String, serde_json::Value>>,
+    ) -> Uuid {
+        self.capture_boxed_transaction(Box::new(transaction), scope, trace)
+    }
+
+    /// [`Client::capture_transaction_with_trace`] for a transaction already
+    /// on the heap (it is large: moving it around costs).
+    pub(crate) fn capture_boxed_transaction(
+        &self,
+        mut transaction: Box<Transaction>,
         scope: Option<&Scope>,
         trace: Option<serde_json::Map<String, serde_json::Value>>,
     ) -> Uuid {
@@ -405,9 +416,9 @@ impl Client {
         let cat = DataCategory::Transaction;
         if let Some(hook) = &o.before_send_transaction {
             match self.guarded("before_send_transaction", cat.clone(), || {
-                Some(hook(transaction))
+                Some(hook(*transaction))
             }) {
-                Some(Some(t)) => transaction = t,
+                Some(Some(t)) => transaction = Box::new(t),
                 Some(None) => {
                     self.discard(DiscardReason::BeforeSend, cat);
                     return Uuid::nil();
@@ -420,7 +431,10 @@ impl Client {
         let mut envelope = Envelope::new();
         envelope.headers.event_id = Some(id);
         envelope.headers.trace = trace;
-        envelope.add_item(EnvelopeItem::transaction(transaction));
+        envelope.add_item(EnvelopeItem {
+            headers: ItemHeaders::new(ItemType::Transaction),
+            payload: ItemPayload::Transaction(transaction),
+        });
         transport.send_envelope(envelope);
         id
     }
@@ -450,8 +464,14 @@ impl Client {
             })?,
             None => breadcrumb,
         };
-        pii::scrub_breadcrumb(&self.scrubber, &mut breadcrumb);
+        self.scrub_breadcrumb(&mut breadcrumb);
         Some(breadcrumb)
+    }
+
+    /// Scrubs a breadcrumb in place (the second half of
+    /// [`Client::prepare_breadcrumb`]).
+    pub(crate) fn scrub_breadcrumb(&self, breadcrumb: &mut Breadcrumb) {
+        pii::scrub_breadcrumb(&self.scrubber, breadcrumb);
     }
 
     /// Waits up to `timeout` for queued envelopes; `true` if all were sent.

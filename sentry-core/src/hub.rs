@@ -7,7 +7,7 @@
 //! uses whichever client [`crate::init`] installed most recently. So a thread
 //! or task started before `init` still reports.
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock};
 
@@ -33,8 +33,18 @@ static EMPTY_SCOPE: LazyLock<Arc<Scope>> = LazyLock::new(Arc::default);
 static MAIN_HUB: LazyLock<Arc<Hub>> =
     LazyLock::new(|| Arc::new(Hub::new_inheriting(Scope::default())));
 
+/// A thread's hubs: its own (made on first use, never replaced, so it can be
+/// lent out without touching its reference count) and those installed by
+/// [`Hub::run`], innermost last.
+struct ThreadHubs {
+    own: OnceCell<Arc<Hub>>,
+    run: RefCell<Vec<Arc<Hub>>>,
+}
+
 thread_local! {
-    static THREAD_HUB: RefCell<Option<Arc<Hub>>> = const { RefCell::new(None) };
+    static THREAD_HUB: ThreadHubs = const {
+        ThreadHubs { own: OnceCell::new(), run: RefCell::new(Vec::new()) }
+    };
 }
 
 /// Whether any client has ever been bound (the fast-path check).
@@ -159,33 +169,40 @@ impl Hub {
 
     /// Calls `f` with the current hub.
     pub fn with_current<R>(f: impl FnOnce(&Arc<Hub>) -> R) -> R {
-        let hub = THREAD_HUB.with(|slot| {
-            if let Some(hub) = &*slot.borrow() {
-                return hub.clone();
+        THREAD_HUB.with(|hubs| {
+            // Inside `Hub::run` the installed hub is cloned: `f` may itself
+            // call `run` and change the list while it holds the reference.
+            let installed = hubs.run.borrow().last().cloned();
+            match installed {
+                Some(hub) => f(&hub),
+                None => f(hubs.own.get_or_init(|| {
+                    if std::thread::current().name() == Some("main") {
+                        Hub::main()
+                    } else {
+                        Arc::new(Hub::new_from_top(&MAIN_HUB))
+                    }
+                })),
             }
-            let hub = if std::thread::current().name() == Some("main") {
-                Hub::main()
-            } else {
-                Arc::new(Hub::new_from_top(&MAIN_HUB))
-            };
-            *slot.borrow_mut() = Some(hub.clone());
-            hub
-        });
-        f(&hub)
+        })
     }
 
     /// Runs `f` with `hub` as the current hub of this thread, restoring the
     /// previous one afterwards (also when `f` panics).
     pub fn run<R>(hub: Arc<Hub>, f: impl FnOnce() -> R) -> R {
-        struct Restore(Option<Arc<Hub>>);
+        struct Restore(usize);
         impl Drop for Restore {
             fn drop(&mut self) {
-                let prev = self.0.take();
-                THREAD_HUB.with(|slot| *slot.borrow_mut() = prev);
+                let depth = self.0;
+                // `try_with`: during thread teardown there is nothing to restore.
+                let _ = THREAD_HUB.try_with(|hubs| hubs.run.borrow_mut().truncate(depth));
             }
         }
-        let prev = THREAD_HUB.with(|slot| slot.borrow_mut().replace(hub));
-        let _restore = Restore(prev);
+        let depth = THREAD_HUB.with(|hubs| {
+            let mut run = hubs.run.borrow_mut();
+            run.push(hub);
+            run.len() - 1
+        });
+        let _restore = Restore(depth);
         f()
     }
 
@@ -338,11 +355,17 @@ impl Hub {
             if max == 0 {
                 return;
             }
-            for b in breadcrumb.into_breadcrumbs() {
-                // User code runs here, outside any lock.
-                let Some(b) = client.prepare_breadcrumb(b) else {
-                    continue;
-                };
+            for mut b in breadcrumb.into_breadcrumbs() {
+                if client.options().before_breadcrumb.is_some() {
+                    // User code runs here, outside any lock.
+                    match client.prepare_breadcrumb(b) {
+                        Some(prepared) => b = prepared,
+                        None => continue,
+                    }
+                } else {
+                    // Scrubbed where it lies: no copies of the breadcrumb.
+                    client.scrub_breadcrumb(&mut b);
+                }
                 if let Some(top) = self.stack.write().last_mut() {
                     Arc::make_mut(&mut top.scope).add_breadcrumb_raw(b, max);
                 }

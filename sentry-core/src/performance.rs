@@ -33,8 +33,8 @@ use crate::client::Client;
 use crate::hub::{self, Hub};
 use crate::propagation::{Dsc, IncomingTrace, SentryTrace};
 use crate::protocol::{
-    DataCategory, DiscardReason, Map, Request, Span as ProtocolSpan, SpanId, SpanStatus, Timestamp,
-    TraceContext, TraceId, Transaction as ProtocolTransaction,
+    Contexts, DataCategory, DiscardReason, Map, Request, Span as ProtocolSpan, SpanId, SpanStatus,
+    Timestamp, TraceContext, TraceId, Transaction as ProtocolTransaction, Values,
 };
 
 /// Decides the sample rate of a transaction from its context.
@@ -278,47 +278,77 @@ struct TxnInner {
 }
 
 impl TxnInner {
-    fn dsc(&self) -> Dsc {
-        self.dsc.get_or_init(|| self.compute_dsc()).clone()
+    /// The DSC, computed once and then shared (cloning it is cheap).
+    fn dsc_ref(&self) -> &Dsc {
+        self.dsc.get_or_init(|| match &self.info.frozen_dsc {
+            Some(frozen) => frozen.clone(),
+            None => {
+                let mut dsc = Dsc::new();
+                self.dsc_entries(|k, v| dsc.set(k, v));
+                dsc
+            }
+        })
     }
 
-    fn compute_dsc(&self) -> Dsc {
-        if let Some(frozen) = &self.info.frozen_dsc {
-            return frozen.clone();
+    fn dsc(&self) -> Dsc {
+        self.dsc_ref().clone()
+    }
+
+    /// The DSC as the envelope header `trace`. Built straight from the trace
+    /// facts when no [`Dsc`] was needed before, so finishing a transaction
+    /// does not build the context twice.
+    fn envelope_trace(&self) -> serde_json::Map<String, Value> {
+        if let Some(dsc) = self.dsc.get().or(self.info.frozen_dsc.as_ref()) {
+            return dsc.to_json();
         }
-        let mut dsc = Dsc::new();
+        // Entries come in key order, so the map is built in bulk rather than
+        // by eight searching inserts.
+        let mut entries = Vec::with_capacity(8);
+        self.dsc_entries(|k, v| entries.push((k.to_owned(), Value::String(v))));
+        entries.into_iter().collect()
+    }
+
+    /// The entries of the DSC this SDK starts for a new trace (PROTOCOL.md
+    /// §9.2), keys without the `sentry-` prefix, in key order.
+    fn dsc_entries(&self, mut entry: impl FnMut(&'static str, String)) {
         let info = &self.info;
-        dsc.set("trace_id", info.trace_id.to_string());
-        dsc.set("sample_rate", format_rate(info.decision.rate));
-        // Six decimals, truncated so the value stays below 1.
-        let micros = ((info.decision.rand * 1e6) as u64).min(999_999);
-        dsc.set("sample_rand", format!("0.{micros:06}"));
-        dsc.set(
-            "sampled",
-            if info.decision.sampled {
-                "true"
-            } else {
-                "false"
-            },
-        );
-        if let Some(client) = &info.client {
-            let o = client.options();
+        let o = info.client.as_ref().map(|c| c.options());
+        if let Some(o) = o {
+            let environment = o.environment.as_deref().unwrap_or("production");
+            entry("environment", environment.to_owned());
             if let Some(dsn) = &o.dsn {
-                dsc.set("public_key", dsn.public_key());
+                entry("public_key", dsn.public_key().to_owned());
             }
             if let Some(r) = &o.release {
-                dsc.set("release", r.to_string());
+                entry("release", r.to_string());
             }
-            dsc.set(
-                "environment",
-                o.environment.as_deref().unwrap_or("production"),
-            );
         }
+        entry("sample_rand", format_rand(info.decision.rand));
+        entry("sample_rate", format_rate(info.decision.rate));
+        let sampled = if info.decision.sampled {
+            "true"
+        } else {
+            "false"
+        };
+        entry("sampled", sampled.to_owned());
+        entry("trace_id", info.trace_id.to_string());
         if info.source != "url" && !info.name.is_empty() {
-            dsc.set("transaction", info.name.to_string());
+            entry("transaction", info.name.to_string());
         }
-        dsc
     }
+}
+
+/// `sample_rand` with six decimals, truncated so the value stays below 1.
+fn format_rand(rand: f64) -> String {
+    let micros = ((rand * 1e6) as u64).min(999_999) as u32;
+    let mut s = String::with_capacity(8);
+    s.push_str("0.");
+    let mut div = 100_000;
+    while div > 0 {
+        s.push(char::from(b'0' + (micros / div % 10) as u8));
+        div /= 10;
+    }
+    s
 }
 
 fn format_rate(rate: f64) -> String {
@@ -429,9 +459,28 @@ impl Transaction {
         self.inner.info.span_id
     }
 
-    /// Starts a child span.
-    pub fn start_child(&self, op: &str, description: &str) -> Span {
-        Span::child_of(&self.inner, self.inner.info.span_id, op, description)
+    /// Starts a child span. `op` and `description` are taken as they are: a
+    /// string literal or an owned `String` is stored without copying.
+    ///
+    /// ```
+    /// use sentry_core::performance::{start_transaction, TransactionContext};
+    /// let tx = start_transaction(TransactionContext::new("job", "task"));
+    /// let table = "users";
+    /// let span = tx.start_child("db.query", format!("SELECT * FROM {table}"));
+    /// span.finish();
+    /// tx.finish();
+    /// ```
+    pub fn start_child(
+        &self,
+        op: impl Into<Cow<'static, str>>,
+        description: impl Into<Cow<'static, str>>,
+    ) -> Span {
+        Span::child_of(
+            &self.inner,
+            self.inner.info.span_id,
+            op.into(),
+            description.into(),
+        )
     }
 
     fn with_state(&self, f: impl FnOnce(&mut TxnState)) {
@@ -488,7 +537,7 @@ impl Transaction {
     pub fn trace_headers(&self) -> [(&'static str, String); 2] {
         [
             ("sentry-trace", self.sentry_trace().to_string()),
-            ("baggage", self.dsc().to_baggage()),
+            ("baggage", self.inner.dsc_ref().to_baggage()),
         ]
     }
 
@@ -536,15 +585,6 @@ impl Transaction {
         let mut spans = std::mem::take(&mut state.spans);
         // Relay rejects a transaction holding a span without an end.
         spans.retain(|s| s.timestamp.is_some());
-        let mut tx = ProtocolTransaction {
-            name: Some(state.name.take().unwrap_or_else(|| info.name.to_string())),
-            start_timestamp: state.start,
-            timestamp: Some(end),
-            spans,
-            tags: std::mem::take(&mut state.tags),
-            request: state.request.take(),
-            ..Default::default()
-        };
         let trace = TraceContext {
             trace_id: info.trace_id,
             span_id: info.span_id,
@@ -554,20 +594,50 @@ impl Transaction {
             data: std::mem::take(&mut state.data),
             ..Default::default()
         };
-        tx.contexts.insert("trace".to_owned(), trace.into());
-        tx.other.insert(
+        let mut contexts = Contexts::new();
+        contexts.insert("trace".to_owned(), trace.into());
+        let mut other = Map::new();
+        other.insert(
             "transaction_info".to_owned(),
             serde_json::json!({ "source": info.source }),
         );
+        // Built on the heap in place and every field spelled out: the
+        // `Default` of a transaction reads the clock for a start time that
+        // is overwritten here.
+        let tx = Box::new(ProtocolTransaction {
+            event_id: uuid::Uuid::new_v4(),
+            ty: Cow::Borrowed("transaction"),
+            name: Some(state.name.take().unwrap_or_else(|| info.name.to_string())),
+            release: None,
+            environment: None,
+            platform: Cow::Borrowed("native"),
+            user: None,
+            request: state.request.take(),
+            tags: std::mem::take(&mut state.tags),
+            extra: Map::new(),
+            sdk: None,
+            start_timestamp: state.start,
+            timestamp: Some(end),
+            spans,
+            contexts,
+            breadcrumbs: Values::new(),
+            measurements: Map::new(),
+            other,
+        });
         drop(state);
-        let dsc = self.inner.dsc();
+        let trace = self.inner.envelope_trace();
         let scope = Hub::with_current(|hub| hub.top_scope());
-        client.capture_transaction_with_trace(tx, Some(&scope), Some(dsc.to_json()));
+        client.capture_boxed_transaction(tx, Some(&scope), Some(trace));
     }
 }
 
 impl Span {
-    fn child_of(txn: &Arc<TxnInner>, parent: SpanId, op: &str, description: &str) -> Span {
+    fn child_of(
+        txn: &Arc<TxnInner>,
+        parent: SpanId,
+        op: Cow<'static, str>,
+        description: Cow<'static, str>,
+    ) -> Span {
         let span_id = SpanId::random();
         let slot = txn.state.as_ref().and_then(|state| {
             // Built before taking the lock: the lock only covers the push.
@@ -575,8 +645,8 @@ impl Span {
                 trace_id: txn.info.trace_id,
                 span_id,
                 parent_span_id: Some(parent),
-                op: Some(op.to_owned()),
-                description: (!description.is_empty()).then(|| description.to_owned()),
+                op: Some(op),
+                description: (!description.is_empty()).then_some(description),
                 start_timestamp: Timestamp::now(),
                 ..Default::default()
             };
@@ -622,9 +692,13 @@ impl Span {
         self.txn.info.trace_id
     }
 
-    /// Starts a child of this span.
-    pub fn start_child(&self, op: &str, description: &str) -> Span {
-        Span::child_of(&self.txn, self.span_id, op, description)
+    /// Starts a child of this span (see [`Transaction::start_child`]).
+    pub fn start_child(
+        &self,
+        op: impl Into<Cow<'static, str>>,
+        description: impl Into<Cow<'static, str>>,
+    ) -> Span {
+        Span::child_of(&self.txn, self.span_id, op.into(), description.into())
     }
 
     /// Runs `f` on the span's data while it is running.
@@ -663,8 +737,9 @@ impl Span {
     }
 
     /// Sets the description.
-    pub fn set_description(&self, description: &str) {
-        self.with_span(|s| s.description = Some(description.to_owned()));
+    pub fn set_description(&self, description: impl Into<Cow<'static, str>>) {
+        let description = description.into();
+        self.with_span(|s| s.description = Some(description));
     }
 
     /// The `sentry-trace` header value for outgoing requests.
@@ -685,7 +760,7 @@ impl Span {
     pub fn trace_headers(&self) -> [(&'static str, String); 2] {
         [
             ("sentry-trace", self.sentry_trace().to_string()),
-            ("baggage", self.dsc().to_baggage()),
+            ("baggage", self.txn.dsc_ref().to_baggage()),
         ]
     }
 
@@ -698,7 +773,7 @@ impl Span {
             trace_id: self.txn.info.trace_id,
             span_id: self.span_id,
             parent_span_id: parent,
-            op,
+            op: op.map(Cow::into_owned),
             ..Default::default()
         }
     }
@@ -744,8 +819,12 @@ impl From<Span> for TransactionOrSpan {
 }
 
 impl TransactionOrSpan {
-    /// Starts a child span.
-    pub fn start_child(&self, op: &str, description: &str) -> Span {
+    /// Starts a child span (see [`Transaction::start_child`]).
+    pub fn start_child(
+        &self,
+        op: impl Into<Cow<'static, str>>,
+        description: impl Into<Cow<'static, str>>,
+    ) -> Span {
         match self {
             TransactionOrSpan::Transaction(t) => t.start_child(op, description),
             TransactionOrSpan::Span(s) => s.start_child(op, description),
@@ -818,5 +897,17 @@ mod tests {
         assert_eq!(format_rate(1.0), "1");
         assert_eq!(format_rate(0.25), "0.25");
         assert_eq!(format_rate(0.0), "0");
+    }
+
+    #[test]
+    fn sample_rand_has_six_truncated_decimals() {
+        for (rand, want) in [
+            (0.0, "0.000000"),
+            (0.25, "0.250000"),
+            (0.1234567, "0.123456"),
+            (0.9999999, "0.999999"),
+        ] {
+            assert_eq!(format_rand(rand), want);
+        }
     }
 }

@@ -82,7 +82,7 @@ pub(crate) fn scrub_transaction(s: &Scrubber, t: &mut Transaction, send_default_
 pub(crate) fn scrub_breadcrumb(s: &Scrubber, b: &mut Breadcrumb) {
     s.scrub_map(&mut b.data);
     if let Some(m) = &mut b.message {
-        s.mask_card_numbers(m);
+        s.mask_card_numbers_cow(m);
     }
 }
 

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, CONTROLS};
 
@@ -153,7 +154,10 @@ const BAGGAGE_ESCAPE: &AsciiSet = &CONTROLS
 /// The dynamic sampling context: the `sentry-*` entries of `baggage`, which
 /// also travel as the envelope header `trace`.
 ///
-/// Keys are stored without the `sentry-` prefix, in sorted order.
+/// Keys are stored without the `sentry-` prefix, in sorted order. The
+/// entries are shared: cloning a `Dsc` (as every span of a transaction hands
+/// out the same one) costs no allocation; [`Dsc::set`] copies them first if
+/// they are shared.
 ///
 /// ```
 /// use sentry_core::propagation::Dsc;
@@ -163,7 +167,7 @@ const BAGGAGE_ESCAPE: &AsciiSet = &CONTROLS
 /// ```
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Dsc {
-    entries: BTreeMap<String, String>,
+    entries: Arc<BTreeMap<String, String>>,
 }
 
 impl Dsc {
@@ -190,12 +194,14 @@ impl Dsc {
                 entries.insert(key.to_owned(), value.into_owned());
             }
         }
-        Dsc { entries }
+        Dsc {
+            entries: Arc::new(entries),
+        }
     }
 
     /// Sets an entry (key without the `sentry-` prefix).
     pub fn set(&mut self, key: &str, value: impl Into<String>) {
-        self.entries.insert(key.to_owned(), value.into());
+        Arc::make_mut(&mut self.entries).insert(key.to_owned(), value.into());
     }
 
     /// An entry's value.
@@ -211,7 +217,7 @@ impl Dsc {
     /// The `sentry-…` baggage entries, comma-separated.
     pub fn to_baggage(&self) -> String {
         let mut out = String::new();
-        for (k, v) in &self.entries {
+        for (k, v) in self.entries.iter() {
             if !out.is_empty() {
                 out.push(',');
             }

@@ -168,8 +168,21 @@ impl Scope {
             return;
         }
         let crumbs = Arc::make_mut(&mut self.breadcrumbs);
-        while crumbs.len() >= max {
+        if crumbs.len() == max {
+            // The usual case once the trail is full: the oldest is replaced
+            // where it lies and becomes the newest. With the capacity exactly
+            // `max` (reserved below) the rotation only moves the ring's head.
+            if let Some(oldest) = crumbs.front_mut() {
+                *oldest = breadcrumb;
+            }
+            crumbs.rotate_left(1);
+            return;
+        }
+        while crumbs.len() > max {
             crumbs.pop_front();
+        }
+        if crumbs.is_empty() && max <= 1024 {
+            crumbs.reserve_exact(max);
         }
         crumbs.push_back(breadcrumb);
     }
@@ -294,7 +307,7 @@ mod tests {
         for i in 0..5 {
             scope.add_breadcrumb_raw(
                 Breadcrumb {
-                    message: Some(format!("s{i}")),
+                    message: Some(format!("s{i}").into()),
                     ..Default::default()
                 },
                 3,

@@ -374,45 +374,72 @@ impl Scrubber {
     /// assert_eq!(s, "order 4111111111111112");
     /// ```
     pub fn mask_card_numbers(&self, s: &mut String) -> bool {
-        // A card number has at least 13 digits; most strings have far fewer,
-        // and this count is a cheap vectorised pass.
-        if s.bytes().filter(u8::is_ascii_digit).count() < 13 {
-            return false;
-        }
-        let masked = {
-            let bytes = s.as_bytes();
-            let mut out: Option<String> = None;
-            let mut copied = 0;
-            let mut i = 0;
-            while i < bytes.len() {
-                if !bytes[i].is_ascii_digit() {
-                    i += 1;
-                    continue;
-                }
-                let start = i;
-                let end = digit_run_end(bytes, start);
-                if is_card_number(bytes, start, end) {
-                    let out = out.get_or_insert_with(|| String::with_capacity(bytes.len()));
-                    // `start`, `end` and `copied` are on ASCII bytes, hence on
-                    // char boundaries.
-                    out.push_str(&s[copied..start]);
-                    out.push_str(FILTERED);
-                    copied = end;
-                }
-                i = end;
-            }
-            out.map(|mut out| {
-                out.push_str(&s[copied..]);
-                out
-            })
-        };
-        match masked {
+        match self.card_numbers_masked(s) {
             Some(masked) => {
                 *s = masked;
                 true
             }
             None => false,
         }
+    }
+
+    /// Like [`Scrubber::mask_card_numbers`] for a `Cow`: a borrowed string
+    /// without card numbers stays borrowed (no allocation).
+    ///
+    /// ```
+    /// use std::borrow::Cow;
+    /// use sentry_core::scrub::Scrubber;
+    ///
+    /// let scrubber = Scrubber::default();
+    /// let mut s: Cow<'static, str> = Cow::Borrowed("no card here");
+    /// assert!(!scrubber.mask_card_numbers_cow(&mut s));
+    /// assert!(matches!(s, Cow::Borrowed(_)));
+    /// ```
+    pub fn mask_card_numbers_cow(&self, s: &mut std::borrow::Cow<'_, str>) -> bool {
+        match self.card_numbers_masked(s) {
+            Some(masked) => {
+                *s = std::borrow::Cow::Owned(masked);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// `s` with its card numbers masked, or `None` when it has none.
+    fn card_numbers_masked(&self, s: &str) -> Option<String> {
+        // A card number has at least 13 digits; most strings have far fewer,
+        // and this count is a cheap branch-free (vectorised) pass.
+        if s.len() < 13 {
+            return None;
+        }
+        if count_ascii_digits(s.as_bytes()) < 13 {
+            return None;
+        }
+        let bytes = s.as_bytes();
+        let mut out: Option<String> = None;
+        let mut copied = 0;
+        let mut i = 0;
+        while i < bytes.len() {
+            if !bytes[i].is_ascii_digit() {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            let end = digit_run_end(bytes, start);
+            if is_card_number(bytes, start, end) {
+                let out = out.get_or_insert_with(|| String::with_capacity(bytes.len()));
+                // `start`, `end` and `copied` are on ASCII bytes, hence on
+                // char boundaries.
+                out.push_str(&s[copied..start]);
+                out.push_str(FILTERED);
+                copied = end;
+            }
+            i = end;
+        }
+        out.map(|mut out| {
+            out.push_str(&s[copied..]);
+            out
+        })
     }
 
     /// Scrubs a URL query string (without the leading `?`) in place.
@@ -689,6 +716,32 @@ fn luhn_valid(run: &[u8]) -> bool {
     sum % 10 == 0
 }
 
+/// How many bytes of `bytes` are ASCII digits, eight at a time.
+fn count_ascii_digits(bytes: &[u8]) -> usize {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const ZEROS: u64 = 0x3030_3030_3030_3030;
+    // Per byte: `x = b ^ b'0'` is below 10 exactly for digits; adding 0x76
+    // to its low seven bits sets the high bit when it is 10 or more (no
+    // carry leaves the byte), and `| x` catches bytes with the high bit set.
+    const TEN_UP: u64 = 0x7676_7676_7676_7676;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut digits = 0;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word) ^ ZEROS;
+        let not_digit = (((x & LOW7) + TEN_UP) | x) & HIGH;
+        digits += 8 - not_digit.count_ones() as usize;
+    }
+    digits
+        + chunks
+            .remainder()
+            .iter()
+            .filter(|b| b.is_ascii_digit())
+            .count()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -698,6 +751,27 @@ mod tests {
         let mut s = input.to_owned();
         let changed = Scrubber::default().mask_card_numbers(&mut s);
         (s, changed)
+    }
+
+    #[test]
+    fn digit_count_matches_a_plain_count_for_every_byte() {
+        // Every byte value at every position of an 8-byte word, plus tails.
+        for b in 0..=255u8 {
+            for len in [1, 7, 8, 9, 16, 21] {
+                for pos in 0..len {
+                    let mut bytes = vec![b'5'; len];
+                    bytes[pos] = b;
+                    let plain = bytes.iter().filter(|c| c.is_ascii_digit()).count();
+                    assert_eq!(
+                        count_ascii_digits(&bytes),
+                        plain,
+                        "byte {b} at {pos} of {len}"
+                    );
+                }
+            }
+        }
+        assert_eq!(count_ascii_digits(b"card 4111-1111-1111-1111 end"), 16);
+        assert_eq!(count_ascii_digits(b"/09:\xff"), 2);
     }
 
     #[test]

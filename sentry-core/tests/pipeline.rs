@@ -115,7 +115,7 @@ fn breadcrumbs_are_capped_at_max_breadcrumbs_keeping_the_newest() {
         || {
             for i in 0..120 {
                 add_breadcrumb(Breadcrumb {
-                    message: Some(format!("b{i}")),
+                    message: Some(format!("b{i}").into()),
                     ..Default::default()
                 });
             }

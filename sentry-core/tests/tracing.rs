@@ -40,7 +40,7 @@ fn sampled_transaction_with_children_is_sent_with_its_dsc() {
         let tx = start_transaction(TransactionContext::new("GET /users", "http.server"));
         let mut parents = vec![];
         for i in 0..10 {
-            let span = tx.start_child("db.query", &format!("q{i}"));
+            let span = tx.start_child("db.query", format!("q{i}"));
             span.set_data("rows", serde_json::json!(i));
             parents.push(span.span_id());
             span.finish();

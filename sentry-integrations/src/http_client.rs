@@ -75,7 +75,7 @@ pub fn send_traced(
         let span = parent.map(|parent| {
             let method = request.method().as_str().to_owned();
             let url = sanitized_url(request.url());
-            let span = parent.start_child("http.client", &format!("{method} {url}"));
+            let span = parent.start_child("http.client", format!("{method} {url}"));
             span.set_data("http.request.method", Value::from(method));
             span.set_data("url", Value::from(url));
             inject_trace_headers(request.headers_mut(), &span.sentry_trace(), &span.dsc());

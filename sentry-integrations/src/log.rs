@@ -117,9 +117,13 @@ fn location_data(record: &Record<'_>) -> Map {
 pub fn breadcrumb_from_record(record: &Record<'_>) -> Breadcrumb {
     Breadcrumb {
         ty: "log".into(),
-        category: Some(record.target().to_owned()),
+        category: Some(record.target().to_owned().into()),
         level: convert_level(record.level()),
-        message: Some(record.args().to_string()),
+        // A message without arguments is a `&'static str`: kept as is.
+        message: Some(match record.args().as_str() {
+            Some(s) => s.into(),
+            None => record.args().to_string().into(),
+        }),
         ..Default::default()
     }
 }

@@ -190,9 +190,10 @@ pub fn breadcrumb_from_event(event: &tracing_core::Event<'_>) -> Breadcrumb {
             "error"
         }
         .into(),
-        category: Some(metadata.target().to_owned()),
+        // Targets are `&'static str`: no allocation.
+        category: Some(metadata.target().into()),
         level: convert_level(metadata.level()),
-        message: visitor.message,
+        message: visitor.message.map(Into::into),
         data: visitor.fields,
         ..Default::default()
     }
@@ -386,7 +387,7 @@ where
             take(&mut visitor.fields, "sentry.op").unwrap_or_else(|| metadata.name().to_owned());
         let description = take(&mut visitor.fields, "sentry.description")
             .unwrap_or_else(|| metadata.name().to_owned());
-        let child = parent.start_child(&op, &description);
+        let child = parent.start_child(op, description);
         if let Some(message) = visitor.message {
             child.set_data("message", Value::String(message));
         }

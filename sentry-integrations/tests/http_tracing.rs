@@ -136,7 +136,7 @@ async fn handler(
             let id = query_id(&request);
             sentry_core::configure_scope(|s| s.set_tag("request_id", &id));
             sentry_core::add_breadcrumb(Breadcrumb {
-                message: Some(format!("crumb {id}")),
+                message: Some(format!("crumb {id}").into()),
                 ..Default::default()
             });
             // Interleave with the other requests.

@@ -16,12 +16,16 @@
 //! ```text
 //! cargo run --release --manifest-path benches/compare/Cargo.toml [-- --quick] [--only TEXT]
 //! cargo run --release --manifest-path benches/compare/Cargo.toml -- --profile TEXT ours|official
+//!
+//! cargo run --release --manifest-path benches/compare/Cargo.toml --features count-allocs -- --allocs
 //! ```
 //!
 //! `--only TEXT` measures only the scenarios whose name contains TEXT (and
 //! does not write results.md). `--profile TEXT SIDE` runs the scenario named
 //! TEXT (or else the first whose name contains it) on one side only, in a
-//! loop for 5 s, for `perf record`.
+//! loop for 5 s, for `perf record`. `--allocs` (with the `count-allocs`
+//! feature) prints the heap allocations (and reallocations) per operation of
+//! every client-bound scenario on both sides instead of timing them.
 
 use std::fmt::Write as _;
 use std::hint::black_box;
@@ -275,6 +279,76 @@ mod official_side {
     }
 }
 
+/// A global allocator that counts allocations, for `--allocs`.
+#[cfg(feature = "count-allocs")]
+mod counting {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+    pub static ALLOCS: AtomicU64 = AtomicU64::new(0);
+    pub static BYTES: AtomicU64 = AtomicU64::new(0);
+
+    pub struct Counting;
+
+    // SAFETY: forwards to `System`, only counting.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            ALLOCS.fetch_add(1, Relaxed);
+            BYTES.fetch_add(layout.size() as u64, Relaxed);
+            unsafe { System.alloc(layout) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            unsafe { System.dealloc(ptr, layout) }
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            ALLOCS.fetch_add(1, Relaxed);
+            BYTES.fetch_add(new_size as u64, Relaxed);
+            unsafe { System.realloc(ptr, layout, new_size) }
+        }
+    }
+
+    #[global_allocator]
+    static GLOBAL: Counting = Counting;
+
+    /// (allocations, bytes) per call of `f`, averaged over `n` calls.
+    pub fn per_op(n: u64, mut f: impl FnMut(u64)) -> (f64, f64) {
+        let (a0, b0) = (ALLOCS.load(Relaxed), BYTES.load(Relaxed));
+        for i in 0..n {
+            f(i);
+        }
+        let (a1, b1) = (ALLOCS.load(Relaxed), BYTES.load(Relaxed));
+        ((a1 - a0) as f64 / n as f64, (b1 - b0) as f64 / n as f64)
+    }
+}
+
+/// `--allocs`: heap allocations per operation, both sides, bound scenarios.
+#[cfg(feature = "count-allocs")]
+fn count_allocs(values: &[String]) {
+    let _ours_guard = ours_side::init();
+    let _official_guard = official_side::init();
+    println!(
+        "| scenario | ours allocs/op | ours bytes/op | official allocs/op | official bytes/op |"
+    );
+    println!("|---|---:|---:|---:|---:|");
+    for s in SCENARIOS.iter().filter(|s| s.bound) {
+        ours_side::prepare(s.setup);
+        official_side::prepare(s.setup);
+        let mut sides = [(0.0, 0.0); 2];
+        for (k, run) in [&ours_side::run as Runner<'_>, &official_side::run]
+            .into_iter()
+            .enumerate()
+        {
+            // Warm up (scope fills, caches settle), then count.
+            counting::per_op(200, |i| run(s.op, values, i));
+            sides[k] = counting::per_op(2000, |i| run(s.op, values, i));
+        }
+        println!(
+            "| {} | {:.1} | {:.0} | {:.1} | {:.0} |",
+            s.name, sides[0].0, sides[0].1, sides[1].0, sides[1].1
+        );
+    }
+}
+
 struct Config {
     /// Target wall time of one batch.
     batch: Duration,
@@ -423,9 +497,14 @@ fn profile(text: &str, side: &str, values: &[String]) {
     official_side::prepare(s.setup);
     eprintln!("profiling {:?} on {side} for 5 s", s.name);
     let start = Instant::now();
+    let mut ops = 0u64;
     while start.elapsed() < Duration::from_secs(5) {
         run_batch(run, s.op, values, 10_000);
+        ops += 10_000;
     }
+    // With `perf stat -e task-clock`, CPU time / ops is a per-op cost that a
+    // busy machine disturbs less than wall time.
+    eprintln!("{ops} operations");
 }
 
 fn main() {
@@ -441,6 +520,14 @@ fn main() {
     if let Some(text) = arg_after("--profile", 1) {
         let side = arg_after("--profile", 2).expect("--profile TEXT ours|official");
         profile(&text, &side, &values);
+        return;
+    }
+    if args.iter().any(|a| a == "--allocs") {
+        #[cfg(feature = "count-allocs")]
+        count_allocs(&values);
+        #[cfg(not(feature = "count-allocs"))]
+        panic!("--allocs needs `--features count-allocs`");
+        #[allow(unreachable_code)]
         return;
     }
     let only = arg_after("--only", 1);

@@ -24,19 +24,25 @@ pub struct Breadcrumb {
     /// `default`, `http`, `navigation`, `query`, … (legacy key `ty` accepted).
     #[serde(rename = "type", alias = "ty", default = "default_type")]
     pub ty: Cow<'static, str>,
-    /// Dotted category, e.g. `ui.click`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub category: Option<String>,
-    /// Severity (default info).
-    #[serde(default, deserialize_with = "lenient::null_default")]
-    pub level: Level,
-    /// Human readable message.
+    /// Dotted category, e.g. `ui.click`. A `&'static str` is kept without
+    /// allocating.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "lenient::opt_string"
+        deserialize_with = "opt_cow"
     )]
-    pub message: Option<String>,
+    pub category: Option<Cow<'static, str>>,
+    /// Severity (default info).
+    #[serde(default, deserialize_with = "lenient::null_default")]
+    pub level: Level,
+    /// Human readable message. A `&'static str` is kept without allocating;
+    /// a `String` (from `format!`) is moved in.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_cow"
+    )]
+    pub message: Option<Cow<'static, str>>,
     /// Structured data.
     #[serde(
         default,
@@ -47,6 +53,11 @@ pub struct Breadcrumb {
     /// Everything else the SDK sent.
     #[serde(flatten)]
     pub other: Map,
+}
+
+/// A lenient optional string (see [`lenient::opt_string`]) as an owned `Cow`.
+fn opt_cow<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Cow<'static, str>>, D::Error> {
+    Ok(lenient::opt_string(d)?.map(Cow::Owned))
 }
 
 fn default_type() -> Cow<'static, str> {

@@ -1,5 +1,6 @@
 //! Spans and transactions (PROTOCOL.md §6).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
@@ -144,6 +145,16 @@ impl<'de> Deserialize<'de> for SpanStatus {
 }
 
 /// A span inside a transaction.
+///
+/// `op` and `description` are `Cow<'static, str>`, so spans named by string
+/// literals (the usual case) cost no allocation:
+///
+/// ```
+/// use sentry_core::protocol::Span;
+/// let span = Span { op: Some("db.query".into()), description: Some(format!("SELECT {}", 1).into()), ..Default::default() };
+/// assert_eq!(span.op.as_deref(), Some("db.query"));
+/// assert_eq!(serde_json::to_value(&span).unwrap()["description"], "SELECT 1");
+/// ```
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Span {
     /// The trace it belongs to.
@@ -157,10 +168,10 @@ pub struct Span {
     pub parent_span_id: Option<SpanId>,
     /// Operation, e.g. `db.query`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub op: Option<String>,
+    pub op: Option<Cow<'static, str>>,
     /// Description, e.g. the SQL text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
+    pub description: Option<Cow<'static, str>>,
     /// Outcome.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<SpanStatus>,
@@ -192,8 +203,8 @@ pub struct Span {
     pub other: Map,
 }
 
-fn transaction_type() -> String {
-    "transaction".to_owned()
+fn transaction_type() -> Cow<'static, str> {
+    Cow::Borrowed("transaction")
 }
 
 /// A transaction: a root span with its child spans, sent as its own item.
@@ -212,7 +223,7 @@ pub struct Transaction {
     pub event_id: Uuid,
     /// Always `transaction`.
     #[serde(rename = "type", default = "transaction_type")]
-    pub ty: String,
+    pub ty: Cow<'static, str>,
     /// The transaction name.
     #[serde(
         rename = "transaction",
@@ -232,7 +243,7 @@ pub struct Transaction {
     pub environment: Option<String>,
     /// Platform.
     #[serde(default = "default_platform")]
-    pub platform: String,
+    pub platform: Cow<'static, str>,
     /// User.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<User>,
@@ -295,8 +306,8 @@ pub struct Transaction {
     pub other: Map,
 }
 
-fn default_platform() -> String {
-    "other".to_owned()
+fn default_platform() -> Cow<'static, str> {
+    Cow::Borrowed("other")
 }
 
 impl Default for Transaction {
@@ -307,7 +318,7 @@ impl Default for Transaction {
             name: None,
             release: None,
             environment: None,
-            platform: "native".to_owned(),
+            platform: Cow::Borrowed("native"),
             user: None,
             request: None,
             tags: BTreeMap::new(),
