@@ -10,6 +10,7 @@
 //! * [`grouping`] — issue fingerprints.
 //! * [`store`] — SQLite (WAL) with one writer thread and pooled readers.
 //! * [`api`] — the JSON API under `/api/0/` (bearer tokens).
+//! * [`web`] — the web page under `/ui/` (a client of the API).
 //! * [`cli`] and [`config`] — the `receiver` binary's commands and options.
 //! * [`testing`] — an embeddable [`testing::TestServer`] for tests.
 //!
@@ -32,5 +33,6 @@ pub mod ingest;
 pub mod server;
 pub mod store;
 pub mod testing;
+pub mod web;
 
 pub use testing::TestServer;

@@ -10,6 +10,7 @@
 //! | `OPTIONS` on both | CORS preflight |
 //! | `GET /health` | liveness (`{"status":"ok"}`) |
 //! | `/api/0/…` | the JSON API ([`crate::api`]), outside the path prefix |
+//! | `GET /ui/…` | the web page ([`crate::web`]), outside the path prefix; `GET /` and `/ui` redirect to `/ui/` |
 //!
 //! Protection against hostile clients: at most `max_connections` open
 //! connections (more wait in the accept queue); a request head (and a
@@ -41,6 +42,7 @@ use crate::config::Config;
 use crate::ingest::decode::{BodyDecoder, Encoding};
 use crate::ingest::{auth, Endpoint, IngestError, IngestRequest, Ingestor};
 use crate::store::{KeyInfo, Opened, Store, StoreError};
+use crate::web;
 
 /// The response type of every handler.
 pub type HttpResponse = Response<Full<Bytes>>;
@@ -80,6 +82,7 @@ pub struct Server {
     local_addr: SocketAddr,
     store: Store,
     opened: Opened,
+    ui_token: String,
 }
 
 impl std::fmt::Debug for Server {
@@ -124,6 +127,7 @@ impl Server {
             config.path_prefix.clone(),
             config.clock,
         );
+        let ui_token = api.create_ephemeral_token(api::tokens::Scope::Admin);
         Ok(Server {
             state: Arc::new(AppState {
                 config,
@@ -134,6 +138,7 @@ impl Server {
             local_addr,
             store,
             opened,
+            ui_token,
         })
     }
 
@@ -168,6 +173,26 @@ impl Server {
         self.opened
             .default_key
             .dsn(&self.public_host_port(), &self.state.config.path_prefix)
+    }
+
+    /// The web page's URL with this process's ephemeral admin token in the
+    /// fragment (`http://127.0.0.1:PORT/ui/#token=…`). The token is held in
+    /// memory only and is valid until the process exits; the fragment is
+    /// never sent to the server, so it stays out of request logs.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), receiver::server::ServerError> {
+    /// let server = receiver::server::Server::bind(Default::default()).await?;
+    /// eprintln!("Web UI: {}", server.web_ui_url());
+    /// # Ok(()) }
+    /// ```
+    pub fn web_ui_url(&self) -> String {
+        format!(
+            "http://{}{}#token={}",
+            self.public_host_port(),
+            web::UI_PATH,
+            self.ui_token
+        )
     }
 
     /// Serves until `shutdown` completes, then stops accepting, lets the
@@ -283,6 +308,9 @@ async fn route(
     }
     if api::is_api_path(&path) {
         return Ok(state.api.handle(req, &path).await);
+    }
+    if let Some(response) = web::respond(req.method(), &path, &state.config.path_prefix) {
+        return Ok(response);
     }
     let not_found = || IngestError::NotFound {
         detail: format!("no route for {path}"),

@@ -255,6 +255,12 @@ impl TestServer {
         )
     }
 
+    /// `http://127.0.0.1:PORT/ui/`: the web page (it asks for a token; pass
+    /// [`TestServer::token`] as `#token=…` to skip that).
+    pub fn web_url(&self) -> String {
+        format!("{}{}", self.url(), crate::web::UI_PATH)
+    }
+
     /// The database file.
     pub fn db_path(&self) -> &Path {
         &self.db_path

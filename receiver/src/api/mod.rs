@@ -143,6 +143,8 @@ struct Inner {
     path_prefix: String,
     clock: Clock,
     tokens: Mutex<HashMap<String, (Scope, Instant)>>,
+    /// Ephemeral tokens of this process (never stored).
+    memory_tokens: tokens::MemoryTokens,
 }
 
 /// What a handler answers.
@@ -287,8 +289,32 @@ impl Api {
                 path_prefix,
                 clock,
                 tokens: Mutex::new(HashMap::new()),
+                memory_tokens: tokens::MemoryTokens::default(),
             }),
         }
+    }
+
+    /// Makes a random token with `scope` that this API accepts until the
+    /// process exits. It is held in memory only (as its hash), never written
+    /// to the database, so other processes on the same file do not know it.
+    /// `receiver serve` uses one for the web page's URL.
+    ///
+    /// ```
+    /// use receiver::api::{tokens::{self, Scope}, Api};
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("db.sqlite");
+    /// let (store, _) = receiver::store::Store::open(&path, &Default::default())?;
+    /// let api = Api::new(store.clone(), path.clone(), "127.0.0.1:8000".into(), "/".into(),
+    ///     receiver::config::Clock::System);
+    /// let token = api.create_ephemeral_token(Scope::Admin);
+    /// assert_eq!(token.len(), 64);
+    /// // Not in the database: no other process accepts it.
+    /// assert_eq!(tokens::lookup(&tokens::open_write(&path)?, &token)?, None);
+    /// store.shutdown();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn create_ephemeral_token(&self, scope: Scope) -> String {
+        self.inner.memory_tokens.create(scope)
     }
 
     /// Answers one request whose (normalised) path is an API path.
@@ -360,6 +386,9 @@ impl Api {
     }
 
     async fn authenticate(&self, token: &str) -> Result<Scope, ApiError> {
+        if let Some(scope) = self.inner.memory_tokens.lookup(token) {
+            return Ok(scope);
+        }
         let key = tokens::hash(token);
         if let Some((scope, at)) = self.inner.tokens.lock().get(&key) {
             if at.elapsed() < TOKEN_CACHE_TTL {

@@ -17,9 +17,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
+use parking_lot::RwLock;
 use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 
@@ -215,6 +217,42 @@ pub fn ensure_initial(path: &Path, preset: Option<&str>) -> Result<Option<String
     };
     tx.commit()?;
     Ok(result)
+}
+
+/// Tokens held only in memory: valid while the process runs, never written
+/// to the database (so `receiver tokens list` does not show them and no
+/// other process accepts them). `receiver serve` makes one ephemeral admin
+/// token for the web page's URL. Like stored tokens they are kept as their
+/// SHA-256.
+///
+/// ```
+/// use receiver::api::tokens::{MemoryTokens, Scope};
+/// let tokens = MemoryTokens::default();
+/// let token = tokens.create(Scope::Admin);
+/// assert_eq!(tokens.lookup(&token), Some(Scope::Admin));
+/// assert_eq!(tokens.lookup("not-the-token"), None);
+/// ```
+#[derive(Debug, Default)]
+pub struct MemoryTokens {
+    by_hash: RwLock<HashMap<String, Scope>>,
+}
+
+impl MemoryTokens {
+    /// Makes a random token with `scope` and returns it.
+    pub fn create(&self, scope: Scope) -> String {
+        let token = generate();
+        self.by_hash.write().insert(hash(&token), scope);
+        token
+    }
+
+    /// The scope of `token`, if it is one of these.
+    pub fn lookup(&self, token: &str) -> Option<Scope> {
+        let map = self.by_hash.read();
+        if map.is_empty() {
+            return None;
+        }
+        map.get(&hash(token.trim())).copied()
+    }
 }
 
 #[cfg(test)]

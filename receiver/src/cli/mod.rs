@@ -7,7 +7,10 @@
 //! `./receiver.sqlite`, creating a default project and key on first start,
 //! and prints the DSN as the first line on stdout (everything else goes to
 //! stderr, so `DSN=$(receiver | head -1)` works). The first start also
-//! creates an admin API token and prints it to stderr.
+//! creates an admin API token and prints it to stderr. Every start prints
+//! `Web UI: http://127.0.0.1:PORT/ui/#token=…` to stderr: the web page's
+//! URL with an ephemeral admin token that lives only in this process's
+//! memory (see [`crate::web`]).
 //!
 //! Exit codes: 0 success; 1 `wait` timed out or `check` found a condition
 //! false; 2 any other error (bad usage, receiver unreachable, API error).
@@ -289,6 +292,17 @@ fn serve(config: Config, preset_token: Option<String>) -> Result<(), CliError> {
         let server = Server::bind(config).await?;
         // The DSN is the first line on stdout; the rest is for humans.
         println!("{}", server.dsn());
+        // The page's URL carries an in-memory admin token in its fragment;
+        // stderr, so scripts that keep stdout (the DSN) do not store it.
+        eprintln!("Web UI: {}", server.web_ui_url());
+        if !server.local_addr().ip().is_loopback() {
+            eprintln!(
+                "warning: listening on {} exposes ingestion, the web page and the API to the \
+                 network over plain HTTP (the API needs a token; see docs/receiver.md, \
+                 \"Web page\")",
+                server.local_addr()
+            );
+        }
         let token_db = db.clone();
         let initial = tokio::task::spawn_blocking(move || {
             tokens::ensure_initial(&token_db, preset_token.as_deref())

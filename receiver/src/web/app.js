@@ -1,0 +1,1218 @@
+// The receiver's web page: a client of the JSON API under /api/0/.
+//
+// Plain browser JavaScript, no build step and nothing loaded from elsewhere.
+// Everything shown comes from events that any holder of a DSN can send, so
+// it is untrusted: the DOM is built with createElement and textContent only
+// (see `h` below), never from HTML strings, and links are only ever the
+// page's own `#/…` routes.
+//
+// The API token comes from the URL fragment (`/ui/#token=…`, never sent to
+// the server), is kept in sessionStorage (or localStorage when the user asks
+// for it), and is removed from the address bar at once.
+'use strict';
+
+(function () {
+  const TOKEN_KEY = 'receiver.token';
+  const PROJECT_KEY = 'receiver.project';
+  const AUTO_KEY = 'receiver.autorefresh';
+  const main = document.getElementById('main');
+
+  const state = {
+    token: null,
+    projects: [],
+    project: '-1',
+    generation: 0, // bumped on every navigation; stale async work checks it
+    timers: [],
+  };
+
+  // ---------------------------------------------------------------- DOM
+
+  // h('div', {class: 'x', onclick: f}, 'text', child, [more]) — text is
+  // always a text node. Attribute values are set with setAttribute, event
+  // handlers with addEventListener; `href` must be one of our routes.
+  function h(tag, attrs) {
+    const el = document.createElement(tag);
+    if (attrs) {
+      for (const key of Object.keys(attrs)) {
+        const value = attrs[key];
+        if (value === null || value === undefined || value === false) continue;
+        if (key.startsWith('on')) {
+          if (typeof value !== 'function') throw new Error('h: handler ' + key + ' must be a function');
+          el.addEventListener(key.slice(2), value);
+        } else if (key === 'class') {
+          el.className = value;
+        } else if (key === 'href') {
+          const s = String(value);
+          if (s.startsWith('#')) el.setAttribute('href', s);
+        } else if (key === 'value') {
+          el.value = String(value);
+        } else if (key === 'checked' || key === 'open' || key === 'disabled' || key === 'selected') {
+          el[key] = Boolean(value);
+        } else if (key === 'style' || key === 'src' || key === 'srcdoc' || /html$/i.test(key)) {
+          // Markup and inline styles never come from here (CSP forbids the
+          // latter anyway); element.style.x is set directly where needed.
+          throw new Error('h: refusing attribute ' + key);
+        } else {
+          el.setAttribute(key, value === true ? '' : String(value));
+        }
+      }
+    }
+    for (let i = 2; i < arguments.length; i++) append(el, arguments[i]);
+    return el;
+  }
+
+  function append(el, child) {
+    if (child === null || child === undefined || child === false) return;
+    if (Array.isArray(child)) {
+      for (const c of child) append(el, c);
+    } else if (child instanceof Node) {
+      el.appendChild(child);
+    } else {
+      el.appendChild(document.createTextNode(String(child)));
+    }
+  }
+
+  function setView(generation, node) {
+    if (generation !== state.generation) return false;
+    main.replaceChildren(node);
+    return true;
+  }
+
+  function section(title, body, extra) {
+    return h('section', {class: 'card'}, h('h2', null, title, extra || null), body);
+  }
+
+  function kvTable(obj) {
+    const rows = [];
+    for (const key of Object.keys(obj || {}).sort()) {
+      rows.push(h('tr', null, h('th', null, key), h('td', null, valueNode(obj[key]))));
+    }
+    if (!rows.length) return h('p', {class: 'muted'}, 'empty');
+    return h('table', {class: 'kv'}, h('tbody', null, rows));
+  }
+
+  function valueNode(v) {
+    if (v === null || v === undefined) return h('span', {class: 'muted'}, 'null');
+    if (typeof v === 'object') return h('pre', {class: 'json'}, JSON.stringify(v, null, 2));
+    return String(v);
+  }
+
+  function badge(text, kind) {
+    return h('span', {class: 'badge ' + (kind || '')}, text);
+  }
+
+  function levelBadge(level) {
+    const l = String(level || 'error');
+    return h('span', {class: 'level level-' + l.replace(/[^a-z]/g, ''), title: l}, l);
+  }
+
+  function time(iso) {
+    if (!iso) return h('span', {class: 'muted'}, '—');
+    return h('time', {datetime: iso, title: iso}, ago(iso));
+  }
+
+  function ago(iso) {
+    const t = Date.parse(iso);
+    if (Number.isNaN(t)) return String(iso);
+    const s = Math.round((Date.now() - t) / 1000);
+    if (s < 0) return 'in the future';
+    if (s < 60) return s + 's ago';
+    if (s < 3600) return Math.floor(s / 60) + 'm ago';
+    if (s < 86400) return Math.floor(s / 3600) + 'h ago';
+    return Math.floor(s / 86400) + 'd ago';
+  }
+
+  function clock(iso) {
+    const d = new Date(iso);
+    if (Number.isNaN(d.getTime())) return String(iso);
+    const p = (n, w) => String(n).padStart(w || 2, '0');
+    return p(d.getHours()) + ':' + p(d.getMinutes()) + ':' + p(d.getSeconds()) + '.' + p(d.getMilliseconds(), 3);
+  }
+
+  function ms(v) {
+    if (v === null || v === undefined || Number.isNaN(Number(v))) return '—';
+    const n = Number(v);
+    if (n >= 1000) return (n / 1000).toFixed(2) + ' s';
+    if (n >= 10) return n.toFixed(1) + ' ms';
+    return n.toFixed(2) + ' ms';
+  }
+
+  function percent(v) {
+    if (v === null || v === undefined) return '—';
+    return (Number(v) * 100).toFixed(2) + ' %';
+  }
+
+  function loading() {
+    return h('p', {class: 'muted loading'}, 'Loading…');
+  }
+
+  function errorBox(err) {
+    return h('div', {class: 'error'}, h('strong', null, 'Error: '), err && err.message ? err.message : String(err));
+  }
+
+  function every(msDelay, fn) {
+    const id = setInterval(fn, msDelay);
+    state.timers.push(id);
+  }
+
+  // ---------------------------------------------------------------- routes
+
+  function route() {
+    const raw = location.hash.replace(/^#/, '') || '/issues';
+    const q = raw.indexOf('?');
+    const path = q >= 0 ? raw.slice(0, q) : raw;
+    const params = new URLSearchParams(q >= 0 ? raw.slice(q + 1) : '');
+    const segs = path.split('/').filter(Boolean).map(safeDecode);
+    return {segs, params};
+  }
+
+  function safeDecode(s) {
+    try {
+      return decodeURIComponent(s);
+    } catch (_) {
+      return s;
+    }
+  }
+
+  function link(path, params) {
+    const qs = params ? paramString(params) : '';
+    return '#' + path + (qs ? '?' + qs : '');
+  }
+
+  function paramString(params) {
+    const out = new URLSearchParams();
+    for (const key of Object.keys(params)) {
+      const v = params[key];
+      if (v === null || v === undefined || v === '') continue;
+      out.set(key, String(v));
+    }
+    return out.toString();
+  }
+
+  function enc(s) {
+    return encodeURIComponent(String(s));
+  }
+
+  // ---------------------------------------------------------------- token
+
+  function takeTokenFromFragment() {
+    const hash = location.hash;
+    const m = /(?:^#|[?&#])token=([^&]*)/.exec(hash);
+    if (!m) return;
+    const token = safeDecode(m[1]).trim();
+    let rest = hash.replace(/(^#|[?&])token=[^&]*&?/, '$1').replace(/[?&]$/, '');
+    if (rest === '#' || rest === '') rest = '#/issues';
+    history.replaceState(null, '', location.pathname + location.search + rest);
+    if (token) saveToken(token, false);
+  }
+
+  function loadToken() {
+    try {
+      return sessionStorage.getItem(TOKEN_KEY) || localStorage.getItem(TOKEN_KEY) || null;
+    } catch (_) {
+      return state.token;
+    }
+  }
+
+  function saveToken(token, remember) {
+    state.token = token;
+    try {
+      sessionStorage.setItem(TOKEN_KEY, token);
+      if (remember) localStorage.setItem(TOKEN_KEY, token);
+    } catch (_) {
+      // Storage disabled: the token lives as long as the page.
+    }
+  }
+
+  function forgetToken() {
+    state.token = null;
+    try {
+      sessionStorage.removeItem(TOKEN_KEY);
+      localStorage.removeItem(TOKEN_KEY);
+    } catch (_) {
+      // nothing stored
+    }
+  }
+
+  class AuthError extends Error {}
+
+  function showLogin(message) {
+    stopTimers();
+    state.generation++;
+    const input = h('input', {type: 'password', name: 'token', autocomplete: 'off', placeholder: '64 hex digits', size: 70, required: true});
+    const remember = h('input', {type: 'checkbox', name: 'remember'});
+    const status = h('p', {class: 'error-text'}, message || '');
+    const form = h('form', {class: 'login', onsubmit: async (e) => {
+      e.preventDefault();
+      const token = input.value.trim();
+      if (!token) return;
+      status.textContent = 'Checking…';
+      try {
+        const res = await fetch('/api/0/', {headers: {Authorization: 'Bearer ' + token}, cache: 'no-store', credentials: 'omit'});
+        if (res.status === 401) {
+          status.textContent = 'The receiver does not know this token.';
+          return;
+        }
+        saveToken(token, remember.checked);
+        await loadProjects();
+        render();
+      } catch (err) {
+        status.textContent = 'Cannot reach the receiver: ' + err.message;
+      }
+    }},
+    h('h2', null, 'API token'),
+    h('p', null, 'Open the "Web UI:" address that ', h('code', null, 'receiver serve'),
+      ' prints (its token is valid until that process exits), or paste any API token: ',
+      h('code', null, 'receiver tokens create'), ' makes one (', h('code', null, '--scope read'),
+      ' for a page that cannot change issues).'),
+    h('p', null, input),
+    h('p', null, h('label', null, remember, ' remember in this browser (localStorage; otherwise this tab only)')),
+    h('p', null, h('button', {type: 'submit'}, 'Use token')),
+    status);
+    main.replaceChildren(form);
+    input.focus();
+  }
+
+  // ---------------------------------------------------------------- API
+
+  async function api(path, options) {
+    const opts = options || {};
+    if (!state.token) throw new AuthError('no token');
+    const headers = {Authorization: 'Bearer ' + state.token, Accept: 'application/json'};
+    let body;
+    if (opts.body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      body = JSON.stringify(opts.body);
+    }
+    const res = await fetch(path, {method: opts.method || 'GET', headers, body, cache: 'no-store', credentials: 'omit'});
+    if (res.status === 401) {
+      forgetToken();
+      showLogin('The receiver refused the token (a "Web UI:" token dies with its receiver process). Paste a current one.');
+      throw new AuthError('unauthorised');
+    }
+    const text = await res.text();
+    let data = null;
+    if (text) {
+      try {
+        data = JSON.parse(text);
+      } catch (_) {
+        data = text;
+      }
+    }
+    if (!res.ok) {
+      const detail = data && data.detail ? data.detail : res.status + ' ' + res.statusText;
+      throw new Error(detail);
+    }
+    return {data, headers: res.headers, status: res.status};
+  }
+
+  function apiPath(path, params) {
+    const qs = paramString(params || {});
+    return path + (qs ? '?' + qs : '');
+  }
+
+  // Sentry Link header: `<url>; rel="next"; results="true"; cursor="…"`.
+  function parseLinks(header) {
+    const out = {};
+    if (!header) return out;
+    for (const part of header.split(/,\s*(?=<)/)) {
+      const rel = /rel="([^"]*)"/.exec(part);
+      const results = /results="([^"]*)"/.exec(part);
+      const cursor = /cursor="([^"]*)"/.exec(part);
+      if (rel && cursor) out[rel[1]] = {cursor: cursor[1], results: !!results && results[1] === 'true'};
+    }
+    return out;
+  }
+
+  function pager(links, onCursor, cursor) {
+    const prev = links.previous;
+    const next = links.next;
+    return h('div', {class: 'pager'},
+      h('button', {type: 'button', disabled: !cursor, onclick: () => onCursor('')}, '⇤ First'),
+      h('button', {type: 'button', disabled: !(prev && prev.results), onclick: () => onCursor(prev.cursor)}, '← Newer'),
+      h('button', {type: 'button', disabled: !(next && next.results), onclick: () => onCursor(next.cursor)}, 'Older →'));
+  }
+
+  function projectParam() {
+    return state.project && state.project !== '-1' ? state.project : '';
+  }
+
+  async function loadProjects() {
+    const select = document.getElementById('project');
+    try {
+      const {data} = await api('/api/0/projects/');
+      state.projects = Array.isArray(data) ? data : [];
+    } catch (err) {
+      if (err instanceof AuthError) throw err;
+      state.projects = [];
+    }
+    const options = [h('option', {value: '-1'}, 'all')];
+    for (const p of state.projects) {
+      options.push(h('option', {value: p.id}, p.name + ' (' + p.id + ')'));
+    }
+    select.replaceChildren(...options);
+    if (!state.projects.some((p) => String(p.id) === state.project)) state.project = '-1';
+    select.value = state.project;
+  }
+
+  // ---------------------------------------------------------------- render
+
+  function stopTimers() {
+    for (const id of state.timers) clearInterval(id);
+    state.timers = [];
+  }
+
+  async function render() {
+    stopTimers();
+    const generation = ++state.generation;
+    if (!state.token) {
+      showLogin('');
+      return;
+    }
+    const {segs, params} = route();
+    const view = segs[0] || 'issues';
+    for (const a of document.querySelectorAll('#nav a')) {
+      a.classList.toggle('active', a.getAttribute('data-view') === view || (view === 'traces' && a.getAttribute('data-view') === 'transactions'));
+    }
+    main.replaceChildren(loading());
+    try {
+      if (view === 'issues' && segs.length === 1) await issueList(generation, params);
+      else if (view === 'issues' && segs.length >= 2) await issueDetail(generation, segs[1], segs[3] || 'latest');
+      else if (view === 'transactions') await transactionList(generation, params);
+      else if (view === 'traces' && segs[1]) await traceView(generation, segs[1], params);
+      else if (view === 'releases') await releasesView(generation);
+      else if (view === 'client-reports') await clientReportsView(generation, params);
+      else if (view === 'live') await liveView(generation, params);
+      else setView(generation, h('p', null, 'No such page. ', h('a', {href: '#/issues'}, 'Issues')));
+    } catch (err) {
+      if (err instanceof AuthError) return;
+      setView(generation, errorBox(err));
+    }
+  }
+
+  // ---------------------------------------------------------------- issues
+
+  const LEVELS = ['fatal', 'error', 'warning', 'info', 'debug'];
+  const SORTS = [['date', 'last seen'], ['new', 'first seen'], ['freq', 'events'], ['user', 'users']];
+
+  function select(name, value, options) {
+    const el = h('select', {name},
+      options.map(([v, label]) => h('option', {value: v, selected: v === value}, label)));
+    return el;
+  }
+
+  async function issueList(generation, params) {
+    const f = {
+      query: params.get('query') || '',
+      status: params.get('status') || 'unresolved',
+      level: params.get('level') || '',
+      environment: params.get('environment') || '',
+      release: params.get('release') || '',
+      sort: params.get('sort') || 'date',
+      limit: params.get('limit') || '25',
+      cursor: params.get('cursor') || '',
+    };
+    const go = (changes) => {
+      location.hash = link('/issues', Object.assign({}, f, {cursor: ''}, changes));
+    };
+    const form = h('form', {class: 'filters', onsubmit: (e) => {
+      e.preventDefault();
+      const data = new FormData(e.target);
+      const next = {};
+      for (const k of ['query', 'status', 'level', 'environment', 'release', 'sort', 'limit']) next[k] = String(data.get(k) || '').trim();
+      go(next);
+    }},
+    h('input', {name: 'query', type: 'search', value: f.query, placeholder: 'search: text, is:regressed, level:error, assigned:none…', class: 'grow'}),
+    select('status', f.status, [['unresolved', 'unresolved'], ['resolved', 'resolved'], ['ignored', 'ignored'], ['all', 'any status']]),
+    select('level', f.level, [['', 'any level']].concat(LEVELS.map((l) => [l, l]))),
+    h('input', {name: 'environment', value: f.environment, placeholder: 'environment', size: 12}),
+    h('input', {name: 'release', value: f.release, placeholder: 'release', size: 14}),
+    select('sort', f.sort, SORTS.map(([v, l]) => [v, 'sort: ' + l])),
+    select('limit', f.limit, [['25', '25'], ['50', '50'], ['100', '100']]),
+    h('button', {type: 'submit'}, 'Apply'));
+
+    const autoBox = h('input', {type: 'checkbox', checked: sessionGet(AUTO_KEY) === '1'});
+    const tableHolder = h('div', null, loading());
+    const info = h('span', {class: 'muted'});
+    const view = h('div', null,
+      h('div', {class: 'titlebar'}, h('h1', null, 'Issues'), info,
+        h('label', {class: 'auto', title: 'Reload the list every 5 s while this tab is visible'}, autoBox, ' auto-refresh')),
+      form, tableHolder);
+
+    const load = async () => {
+      const q = {
+        project: projectParam(),
+        query: f.query,
+        status: f.status === 'all' ? '' : f.status,
+        level: f.level,
+        environment: f.environment,
+        release: f.release,
+        sort: f.sort,
+        limit: f.limit,
+        cursor: f.cursor,
+      };
+      // `query` is always sent, so the API's `is:unresolved` default does
+      // not apply and the status select decides.
+      const rest = paramString(Object.assign({}, q, {query: ''}));
+      const path = '/api/0/organizations/local/issues/?query=' + enc(f.query) + (rest ? '&' + rest : '');
+      const {data, headers} = await api(path);
+      if (generation !== state.generation) return;
+      const hits = headers.get('X-Hits');
+      info.textContent = hits !== null ? hits + ' matching' : '';
+      const links = parseLinks(headers.get('Link'));
+      tableHolder.replaceChildren(issueTable(data || []),
+        pager(links, (c) => { location.hash = link('/issues', Object.assign({}, f, {cursor: c})); }, f.cursor));
+    };
+    setView(generation, view);
+    try {
+      await load();
+    } catch (err) {
+      if (err instanceof AuthError) throw err;
+      tableHolder.replaceChildren(errorBox(err));
+    }
+    autoBox.addEventListener('change', () => sessionSet(AUTO_KEY, autoBox.checked ? '1' : '0'));
+    every(5000, () => {
+      if (autoBox.checked && document.visibilityState === 'visible') load().catch(() => {});
+    });
+  }
+
+  function issueTable(issues) {
+    if (!issues.length) return h('p', {class: 'empty'}, 'No issues match. Send an event to the DSN, or change the filters.');
+    return h('table', {class: 'list issues'},
+      h('thead', null, h('tr', null, h('th', null, 'Issue'), h('th', {class: 'num'}, 'Events'), h('th', {class: 'num'}, 'Users'), h('th', null, 'First seen'), h('th', null, 'Last seen'))),
+      h('tbody', null, issues.map((i) => h('tr', null,
+        h('td', null,
+          h('div', {class: 'issue-title'}, levelBadge(i.level), ' ', h('a', {href: '#/issues/' + enc(i.id)}, i.title || '(no title)')),
+          h('div', {class: 'issue-sub'},
+            h('span', {class: 'mono'}, i.shortId), ' ',
+            i.culprit ? h('span', {class: 'culprit'}, i.culprit) : null, ' ',
+            i.status !== 'unresolved' ? badge(i.status, 'status-' + i.status) : null,
+            i.substatus && i.status === 'unresolved' ? badge(i.substatus, 'sub-' + i.substatus) : null,
+            state.project === '-1' && i.project ? badge(i.project.slug, 'project') : null)),
+        h('td', {class: 'num'}, i.count),
+        h('td', {class: 'num'}, i.userCount),
+        h('td', null, time(i.firstSeen)),
+        h('td', null, time(i.lastSeen))))));
+  }
+
+  function sessionGet(key) {
+    try {
+      return sessionStorage.getItem(key);
+    } catch (_) {
+      return null;
+    }
+  }
+
+  function sessionSet(key, value) {
+    try {
+      sessionStorage.setItem(key, value);
+    } catch (_) {
+      // ignored
+    }
+  }
+
+  // ---------------------------------------------------------------- issue
+
+  async function issueDetail(generation, id, which) {
+    const [issueRes, eventRes] = await Promise.all([
+      api('/api/0/issues/' + enc(id) + '/'),
+      api('/api/0/issues/' + enc(id) + '/events/' + enc(which) + '/').catch((err) => {
+        if (err instanceof AuthError) throw err;
+        return {error: err};
+      }),
+    ]);
+    const issue = issueRes.data;
+    const event = eventRes.error ? null : eventRes.data;
+    const view = h('div', {class: 'issue'},
+      issueHeader(issue),
+      h('div', {class: 'columns'},
+        h('div', {class: 'main-col'},
+          eventRes.error ? errorBox(eventRes.error) : eventSection(issue, event)),
+        h('aside', {class: 'side-col'},
+          tagBreakdown(issue),
+          groupingSection(issue),
+          activitySection(issue))));
+    setView(generation, view);
+    if (event) loadAttachments(generation, event);
+  }
+
+  function issueHeader(issue) {
+    const message = h('span', {class: 'error-text'});
+    const update = async (body) => {
+      message.textContent = 'Saving…';
+      try {
+        await api('/api/0/issues/' + enc(issue.id) + '/', {method: 'PUT', body});
+        render();
+      } catch (err) {
+        if (!(err instanceof AuthError)) message.textContent = err.message;
+      }
+    };
+    const buttons = issue.status === 'unresolved'
+      ? [h('button', {type: 'button', onclick: () => update({status: 'resolved'})}, 'Resolve'),
+        h('button', {type: 'button', onclick: () => update({status: 'resolvedInNextRelease'}), title: 'Events of the current latest release and older do not reopen it'}, 'Resolve in next release'),
+        h('button', {type: 'button', onclick: () => update({status: 'ignored'})}, 'Ignore')]
+      : [h('button', {type: 'button', onclick: () => update({status: 'unresolved'})}, 'Unresolve')];
+    const details = issue.statusDetails || {};
+    const statusText = issue.status + (details.inRelease ? ' in ' + details.inRelease : '') + (details.inNextRelease ? ' (next release)' : '');
+    return h('div', {class: 'card issue-head'},
+      h('div', {class: 'crumbs'}, h('a', {href: '#/issues'}, 'Issues'), ' / ', h('span', {class: 'mono'}, issue.shortId)),
+      h('h1', null, levelBadge(issue.level), ' ', issue.title || '(no title)'),
+      issue.culprit ? h('p', {class: 'culprit'}, issue.culprit) : null,
+      h('div', {class: 'actions'}, badge(statusText, 'status-' + issue.status),
+        issue.substatus ? badge(issue.substatus, 'sub-' + issue.substatus) : null,
+        buttons, message),
+      h('dl', {class: 'stats'},
+        stat('Events', issue.count),
+        stat('Users', issue.userCount),
+        stat('First seen', time(issue.firstSeen)),
+        stat('Last seen', time(issue.lastSeen)),
+        stat('First release', issue.firstRelease ? issue.firstRelease.version : '—'),
+        stat('Last release', issue.lastRelease ? issue.lastRelease.version : '—'),
+        stat('Environments', (issue.environments || []).join(', ') || '—'),
+        stat('Project', issue.project ? issue.project.name : '—'),
+        issue.assignedTo ? stat('Assigned', issue.assignedTo.name) : null));
+  }
+
+  function stat(label, value) {
+    return h('div', null, h('dt', null, label), h('dd', null, value));
+  }
+
+  function tagBreakdown(issue) {
+    const tags = issue.tags || [];
+    if (!tags.length) return section('Tags', h('p', {class: 'muted'}, 'no tags'));
+    return section('Tags', h('div', {class: 'tags'}, tags.map((t) => h('div', {class: 'tag'},
+      h('div', {class: 'tag-key'}, t.key, h('span', {class: 'muted'}, ' ' + t.uniqueValues + ' value' + (t.uniqueValues === 1 ? '' : 's') + (t.sampled ? ' (newest events)' : ''))),
+      t.topValues.map((v) => {
+        const share = t.totalValues ? v.count / t.totalValues : 0;
+        const bar = h('span', {class: 'bar'});
+        bar.style.width = (share * 100).toFixed(1) + '%';
+        return h('div', {class: 'tag-value', title: v.count + ' of ' + t.totalValues + ' events'},
+          h('span', {class: 'bar-track'}, bar),
+          h('span', {class: 'tag-name'}, v.value),
+          h('span', {class: 'muted num'}, Math.round(share * 100) + '%'));
+      })))));
+  }
+
+  function groupingSection(issue) {
+    const g = issue.grouping || {};
+    const hashes = g.hashes || [];
+    const ex = g.explanation && typeof g.explanation === 'object' ? g.explanation : null;
+    const body = [];
+    body.push(h('p', {class: 'muted'}, 'Events join this issue when one of their grouping hashes is one of these.'));
+    for (const hash of hashes) {
+      body.push(h('div', {class: 'hash'},
+        h('div', null, h('code', null, hash.hash), ' ', badge(hash.variant), ' ', badge(hash.component)),
+        hash.inputs && hash.inputs.length
+          ? h('ol', {class: 'inputs'}, hash.inputs.map((i) => h('li', null, h('code', null, i))))
+          : null));
+    }
+    if (ex) {
+      const fp = ex.fingerprint || {};
+      body.push(h('p', null, 'Config ', h('code', null, String(ex.config || '?')),
+        ', fingerprint ', h('code', null, String(fp.type || 'default')),
+        fp.values && fp.values.length ? [' ', h('code', null, JSON.stringify(fp.values))] : null));
+      const variants = ex.variants && typeof ex.variants === 'object' ? ex.variants : {};
+      for (const name of Object.keys(variants)) {
+        const v = variants[name] || {};
+        body.push(h('details', {class: 'variant', open: !!v.contributes},
+          h('summary', null, h('strong', null, name), ' ',
+            v.contributes ? badge('contributes', 'yes') : badge('does not contribute', 'no'),
+            v.hash ? [' ', h('code', null, String(v.hash))] : null,
+            v.hint ? h('span', {class: 'muted'}, ' — ' + v.hint) : null),
+          v.component ? componentTree(v.component) : (v.values ? valueNode(v.values) : null)));
+      }
+    } else if (g.explanation !== undefined && g.explanation !== null) {
+      body.push(valueNode(g.explanation));
+    }
+    return section('Why grouped', body);
+  }
+
+  // {id, contributes, hint?, values: [node | string]}
+  function componentTree(node) {
+    if (node === null || typeof node !== 'object') return h('code', null, String(node));
+    const values = Array.isArray(node.values) ? node.values : [];
+    const leafs = values.filter((v) => v === null || typeof v !== 'object');
+    const kids = values.filter((v) => v !== null && typeof v === 'object');
+    return h('ul', {class: 'component ' + (node.contributes ? 'yes' : 'no')},
+      h('li', null,
+        h('span', {class: 'cid'}, String(node.id || '?')),
+        leafs.map((l) => [' ', h('code', null, String(l))]),
+        node.hint ? h('span', {class: 'hint'}, ' (' + node.hint + ')') : null,
+        kids.map(componentTree)));
+  }
+
+  function activitySection(issue) {
+    const items = issue.activity || [];
+    if (!items.length) return null;
+    return section('Activity', h('ul', {class: 'activity'}, items.map((a) => h('li', null,
+      h('strong', null, a.type), ' ', time(a.dateCreated),
+      a.data && Object.keys(a.data).length ? h('div', {class: 'muted'}, JSON.stringify(a.data)) : null))));
+  }
+
+  // ---------------------------------------------------------------- event
+
+  function eventSection(issue, ev) {
+    const base = '#/issues/' + enc(issue.id) + '/events/';
+    const nav = h('div', {class: 'event-nav'},
+      navLink('⇤ Oldest', base + 'oldest', ev.previousEventID),
+      navLink('← Older', ev.previousEventID ? base + enc(ev.previousEventID) : null, true),
+      navLink('Newer →', ev.nextEventID ? base + enc(ev.nextEventID) : null, true),
+      navLink('Latest ⇥', base + 'latest', ev.nextEventID));
+    const trace = ev.contexts && ev.contexts.trace && ev.contexts.trace.trace_id;
+    const raw = h('div', {class: 'raw'});
+    const rawButton = h('button', {type: 'button', class: 'quiet', onclick: async () => {
+      if (raw.firstChild) {
+        raw.replaceChildren();
+        return;
+      }
+      raw.replaceChildren(loading());
+      try {
+        const {data} = await api('/api/0/projects/local/' + enc(ev.projectID) + '/events/' + enc(ev.eventID) + '/?raw=1');
+        raw.replaceChildren(h('pre', {class: 'json'}, JSON.stringify(data, null, 2)));
+      } catch (err) {
+        if (!(err instanceof AuthError)) raw.replaceChildren(errorBox(err));
+      }
+    }}, 'Stored JSON');
+    return h('div', {class: 'event'},
+      h('div', {class: 'card event-head'},
+        nav,
+        h('div', null, 'Event ', h('code', null, ev.eventID), ' · ', time(ev.dateCreated),
+          ev.release ? [' · release ', h('code', null, ev.release.version || String(ev.release))] : null,
+          ev.environment ? [' · ', h('code', null, ev.environment)] : null,
+          trace ? [' · ', h('a', {href: '#/traces/' + enc(trace)}, 'trace')] : null,
+          ' ', rawButton),
+        raw),
+      tagsSection(ev),
+      entries(ev),
+      contextSection(ev),
+      h('div', {class: 'attachments'}),
+      extraSections(ev));
+  }
+
+  function navLink(label, href, enabled) {
+    if (!href || !enabled) return h('span', {class: 'disabled'}, label);
+    return h('a', {href, class: 'button'}, label);
+  }
+
+  function tagsSection(ev) {
+    const tags = Array.isArray(ev.tags) ? ev.tags : [];
+    if (!tags.length) return null;
+    return section('Tags', h('div', {class: 'chips'}, tags.map((t) => h('span', {class: 'chip'},
+      h('span', {class: 'chip-key'}, String(t.key)), h('span', {class: 'chip-value'}, String(t.value))))));
+  }
+
+  function entries(ev) {
+    const out = [];
+    for (const entry of ev.entries || []) {
+      const data = entry.data || {};
+      if (entry.type === 'message') {
+        out.push(section('Message', h('pre', {class: 'message'}, String(data.formatted || data.message || ''))));
+      } else if (entry.type === 'exception') {
+        out.push(exceptionSection(data.values || []));
+      } else if (entry.type === 'threads') {
+        out.push(threadsSection(data.values || []));
+      } else if (entry.type === 'stacktrace') {
+        out.push(section('Stack trace', stacktrace(data)));
+      } else if (entry.type === 'breadcrumbs') {
+        out.push(breadcrumbsSection(data.values || []));
+      } else if (entry.type === 'request') {
+        out.push(requestSection(data));
+      } else if (entry.type === 'spans' || entry.type === 'debugmeta') {
+        out.push(section(entry.type === 'spans' ? 'Spans' : 'Debug meta', h('details', null, h('summary', null, 'show'), valueNode(data))));
+      }
+    }
+    return out;
+  }
+
+  function exceptionSection(values) {
+    const newestFirst = sessionGet('receiver.newestFirst') !== '0';
+    const ordered = newestFirst ? values.slice().reverse() : values.slice();
+    const toggle = h('label', {class: 'small'}, h('input', {type: 'checkbox', checked: newestFirst, onchange: (e) => {
+      sessionSet('receiver.newestFirst', e.target.checked ? '1' : '0');
+      render();
+    }}), ' most recent first');
+    const blocks = [];
+    ordered.forEach((exc, i) => {
+      if (i > 0) {
+        blocks.push(h('p', {class: 'chain muted'}, newestFirst
+          ? '↑ was caused by ↓'
+          : '↓ the exception above caused'));
+      }
+      const mech = exc.mechanism || {};
+      blocks.push(h('div', {class: 'exception'},
+        h('h3', null, h('span', {class: 'exc-type'}, String(exc.type || 'Error')),
+          exc.module ? h('span', {class: 'muted'}, ' (' + exc.module + ')') : null),
+        exc.value !== undefined && exc.value !== null ? h('pre', {class: 'exc-value'}, String(exc.value)) : null,
+        h('div', {class: 'badges'},
+          mech.type ? badge('mechanism: ' + mech.type) : null,
+          mech.handled === false ? badge('unhandled', 'no') : (mech.handled === true ? badge('handled', 'yes') : null)),
+        exc.stacktrace ? stacktrace(exc.stacktrace, newestFirst) : h('p', {class: 'muted'}, 'no stack trace')));
+    });
+    return section(values.length > 1 ? 'Exceptions (' + values.length + ', chained)' : 'Exception', blocks, toggle);
+  }
+
+  function threadsSection(values) {
+    const blocks = values.filter((t) => t && t.stacktrace).map((t) => h('details', {class: 'thread', open: !!(t.crashed || t.current)},
+      h('summary', null, 'Thread ', String(t.name || t.id || '?'), t.crashed ? ' ' : null, t.crashed ? badge('crashed', 'no') : null, t.current ? ' ' : null, t.current ? badge('current') : null),
+      stacktrace(t.stacktrace)));
+    if (!blocks.length) return null;
+    return section('Threads', blocks);
+  }
+
+  // Frames arrive oldest first. In-app frames are highlighted; runs of
+  // other frames fold into a closed <details> (only when some frame is
+  // in-app: otherwise all are shown).
+  function stacktrace(st, newestFirst) {
+    const frames = Array.isArray(st && st.frames) ? st.frames.slice() : [];
+    if (newestFirst !== false) frames.reverse();
+    if (!frames.length) return h('p', {class: 'muted'}, 'no frames');
+    const anyInApp = frames.some((f) => f && f.in_app === true);
+    const out = [];
+    let run = [];
+    let openedFirst = false;
+    const flush = () => {
+      if (!run.length) return;
+      out.push(h('details', {class: 'system-frames'}, h('summary', null, run.length + ' other frame' + (run.length === 1 ? '' : 's')), run));
+      run = [];
+    };
+    for (const f of frames) {
+      if (!f || typeof f !== 'object') continue;
+      const inApp = f.in_app === true;
+      const expand = !openedFirst && (inApp || !anyInApp);
+      if (expand) openedFirst = true;
+      const el = frame(f, inApp, expand);
+      if (anyInApp && !inApp) {
+        run.push(el);
+      } else {
+        flush();
+        out.push(el);
+      }
+    }
+    flush();
+    return h('div', {class: 'frames'}, out);
+  }
+
+  function frame(f, inApp, expand) {
+    const where = f.filename || f.abs_path || f.module || f.package || '?';
+    const line = f.lineno !== undefined && f.lineno !== null ? ':' + f.lineno + (f.colno ? ':' + f.colno : '') : '';
+    const hasContext = f.context_line !== undefined || (f.pre_context && f.pre_context.length) || (f.vars && Object.keys(f.vars).length);
+    const head = [h('span', {class: 'fn'}, String(f.function || '?')), h('span', {class: 'muted'}, ' in '),
+      h('span', {class: 'file'}, String(where) + line),
+      f.module && f.filename ? h('span', {class: 'muted'}, ' (' + f.module + ')') : null,
+      inApp ? badge('in app', 'app') : null];
+    if (!hasContext) return h('div', {class: 'frame' + (inApp ? ' in-app' : '')}, h('div', {class: 'frame-head'}, head));
+    return h('details', {class: 'frame' + (inApp ? ' in-app' : ''), open: expand},
+      h('summary', {class: 'frame-head'}, head),
+      contextLines(f),
+      f.vars && Object.keys(f.vars).length ? h('div', {class: 'vars'}, h('h4', null, 'Variables'), kvTable(f.vars)) : null);
+  }
+
+  function contextLines(f) {
+    const pre = Array.isArray(f.pre_context) ? f.pre_context : [];
+    const post = Array.isArray(f.post_context) ? f.post_context : [];
+    const lineno = typeof f.lineno === 'number' ? f.lineno : null;
+    const rows = [];
+    const row = (n, text, current) => h('div', {class: 'src' + (current ? ' current' : '')},
+      h('span', {class: 'ln'}, n === null ? '' : String(n)), h('span', {class: 'code'}, String(text === null || text === undefined ? '' : text)));
+    pre.forEach((t, i) => rows.push(row(lineno === null ? null : lineno - pre.length + i, t, false)));
+    if (f.context_line !== undefined && f.context_line !== null) rows.push(row(lineno, f.context_line, true));
+    post.forEach((t, i) => rows.push(row(lineno === null ? null : lineno + 1 + i, t, false)));
+    if (!rows.length) return null;
+    return h('div', {class: 'context'}, rows);
+  }
+
+  function breadcrumbsSection(crumbs) {
+    if (!crumbs.length) return null;
+    return section('Breadcrumbs (' + crumbs.length + ')', h('div', {class: 'scroll'}, h('table', {class: 'list crumbs'},
+      h('thead', null, h('tr', null, h('th', null, 'Time'), h('th', null, 'Category'), h('th', null, 'Level'), h('th', null, 'Message'), h('th', null, 'Data'))),
+      h('tbody', null, crumbs.slice().reverse().map((c) => h('tr', {class: 'crumb-' + String(c.level || 'info').replace(/[^a-z]/g, '')},
+        h('td', {class: 'mono', title: String(c.timestamp || '')}, c.timestamp ? clock(typeof c.timestamp === 'number' ? c.timestamp * 1000 : c.timestamp) : ''),
+        h('td', null, String(c.category || c.type || '')),
+        h('td', null, String(c.level || '')),
+        h('td', {class: 'msg'}, String(c.message || '')),
+        h('td', null, c.data && Object.keys(c.data).length ? h('code', {class: 'data'}, JSON.stringify(c.data)) : '')))))));
+  }
+
+  function requestSection(req) {
+    const rows = [];
+    rows.push(h('p', null, h('strong', null, String(req.method || 'GET')), ' ', h('code', null, String(req.url || ''))));
+    const pairs = (v) => {
+      if (Array.isArray(v)) {
+        const o = {};
+        for (const p of v) if (Array.isArray(p) && p.length >= 2) o[String(p[0])] = p[1];
+        return o;
+      }
+      return v && typeof v === 'object' ? v : null;
+    };
+    for (const [label, key] of [['Query', 'query_string'], ['Headers', 'headers'], ['Cookies', 'cookies'], ['Environment', 'env']]) {
+      const v = req[key];
+      if (v === undefined || v === null || v === '') continue;
+      const obj = pairs(v);
+      rows.push(h('h4', null, label), obj ? kvTable(obj) : h('code', null, String(v)));
+    }
+    if (req.data !== undefined && req.data !== null) rows.push(h('h4', null, 'Body'), valueNode(req.data));
+    return section('Request', rows);
+  }
+
+  function contextSection(ev) {
+    const contexts = ev.contexts && typeof ev.contexts === 'object' ? ev.contexts : {};
+    const out = [];
+    if (ev.user && typeof ev.user === 'object' && Object.keys(ev.user).length) out.push(section('User', kvTable(ev.user)));
+    const keys = Object.keys(contexts);
+    if (keys.length) {
+      out.push(section('Contexts', h('div', {class: 'contexts'}, keys.sort().map((k) => h('div', {class: 'context-box'},
+        h('h4', null, k), contexts[k] && typeof contexts[k] === 'object' ? kvTable(contexts[k]) : valueNode(contexts[k]))))));
+    }
+    return out;
+  }
+
+  function extraSections(ev) {
+    const out = [];
+    if (ev.extra && typeof ev.extra === 'object' && Object.keys(ev.extra).length) out.push(section('Additional data', kvTable(ev.extra)));
+    if (Array.isArray(ev.errors) && ev.errors.length) {
+      out.push(section('Processing errors', h('ul', null, ev.errors.map((e) => h('li', null, h('code', null, JSON.stringify(e)))))));
+    }
+    if (ev.sdk && typeof ev.sdk === 'object') {
+      out.push(section('SDK', h('p', null, h('code', null, String(ev.sdk.name || '?') + ' ' + String(ev.sdk.version || '')),
+        Array.isArray(ev.sdk.integrations) ? h('span', {class: 'muted'}, ' integrations: ' + ev.sdk.integrations.join(', ')) : null)));
+    }
+    if (ev.modules && typeof ev.modules === 'object' && Object.keys(ev.modules).length) {
+      out.push(section('Packages', h('details', null, h('summary', null, Object.keys(ev.modules).length + ' modules'), kvTable(ev.modules))));
+    }
+    return out;
+  }
+
+  async function loadAttachments(generation, ev) {
+    const holder = main.querySelector('.attachments');
+    if (!holder || !ev.projectID || !ev.eventID) return;
+    let list;
+    try {
+      list = (await api('/api/0/projects/local/' + enc(ev.projectID) + '/events/' + enc(ev.eventID) + '/attachments/')).data;
+    } catch (_) {
+      return;
+    }
+    if (generation !== state.generation || !Array.isArray(list) || !list.length) return;
+    holder.replaceChildren(section('Attachments', h('ul', null, list.map((a) => h('li', null,
+      h('button', {type: 'button', class: 'quiet', onclick: () => download(ev, a)}, 'Download'), ' ',
+      h('code', null, String(a.name)), h('span', {class: 'muted'}, ' ' + String(a.type || '') + ' · ' + String(a.mimetype || '?') + ' · ' + a.size + ' bytes'))))));
+  }
+
+  async function download(ev, a) {
+    const res = await fetch('/api/0/projects/local/' + enc(ev.projectID) + '/events/' + enc(ev.eventID) + '/attachments/' + enc(a.id) + '/?download=1',
+      {headers: {Authorization: 'Bearer ' + state.token}, cache: 'no-store', credentials: 'omit'});
+    if (!res.ok) return;
+    // Always a download (octet-stream), never rendered by the page.
+    const blob = new Blob([await res.arrayBuffer()], {type: 'application/octet-stream'});
+    const url = URL.createObjectURL(blob);
+    const anchor = document.createElement('a');
+    anchor.href = url;
+    anchor.download = String(a.name || 'attachment').replace(/[\\/]/g, '_');
+    document.body.appendChild(anchor);
+    anchor.click();
+    anchor.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  }
+
+  // ---------------------------------------------------------------- transactions
+
+  async function transactionList(generation, params) {
+    const f = {
+      query: params.get('query') || '',
+      op: params.get('op') || '',
+      status: params.get('status') || '',
+      environment: params.get('environment') || '',
+      release: params.get('release') || '',
+      min_duration: params.get('min_duration') || '',
+      sort: params.get('sort') || '-timestamp',
+      cursor: params.get('cursor') || '',
+    };
+    const form = h('form', {class: 'filters', onsubmit: (e) => {
+      e.preventDefault();
+      const data = new FormData(e.target);
+      const next = {};
+      for (const k of ['query', 'op', 'status', 'environment', 'release', 'min_duration', 'sort']) next[k] = String(data.get(k) || '').trim();
+      location.hash = link('/transactions', next);
+    }},
+    h('input', {name: 'query', type: 'search', value: f.query, placeholder: 'name contains…', class: 'grow'}),
+    h('input', {name: 'op', value: f.op, placeholder: 'op', size: 12}),
+    h('input', {name: 'status', value: f.status, placeholder: 'status', size: 10}),
+    h('input', {name: 'environment', value: f.environment, placeholder: 'environment', size: 12}),
+    h('input', {name: 'release', value: f.release, placeholder: 'release', size: 14}),
+    h('input', {name: 'min_duration', value: f.min_duration, placeholder: 'min ms', size: 7, inputmode: 'decimal'}),
+    select('sort', f.sort, [['-timestamp', 'newest'], ['timestamp', 'oldest'], ['-duration', 'slowest'], ['duration', 'fastest']]),
+    h('button', {type: 'submit'}, 'Apply'));
+    const {data, headers} = await api(apiPath('/api/0/local/transactions/', Object.assign({project: projectParam(), limit: 50}, f)));
+    const rows = Array.isArray(data) ? data : [];
+    const longest = rows.reduce((m, t) => Math.max(m, Number(t.duration) || 0), 0) || 1;
+    const table = rows.length
+      ? h('table', {class: 'list'},
+        h('thead', null, h('tr', null, h('th', null, 'Transaction'), h('th', null, 'Op'), h('th', null, 'Status'), h('th', {class: 'num'}, 'Duration'), h('th', null, 'Release'), h('th', null, 'Environment'), h('th', null, 'Started'))),
+        h('tbody', null, rows.map((t) => {
+          const bar = h('span', {class: 'bar'});
+          bar.style.width = ((Number(t.duration) || 0) / longest * 100).toFixed(1) + '%';
+          return h('tr', null,
+            h('td', null, t.traceID ? h('a', {href: link('/traces/' + enc(t.traceID), {txn: t.eventID})}, String(t.transaction || '(unnamed)')) : String(t.transaction || '(unnamed)')),
+            h('td', null, String(t.op || '')),
+            h('td', null, String(t.status || '')),
+            h('td', {class: 'num duration'}, h('span', {class: 'bar-track'}, bar), ms(t.duration)),
+            h('td', null, String(t.release || '')),
+            h('td', null, String(t.environment || '')),
+            h('td', null, time(t.startTimestamp)));
+        })))
+      : h('p', {class: 'empty'}, 'No transactions. SDKs send them when tracing is on (traces_sample_rate).');
+    setView(generation, h('div', null, h('div', {class: 'titlebar'}, h('h1', null, 'Transactions')), form, table,
+      pager(parseLinks(headers.get('Link')), (c) => { location.hash = link('/transactions', Object.assign({}, f, {cursor: c})); }, f.cursor)));
+  }
+
+  // ---------------------------------------------------------------- trace
+
+  async function traceView(generation, traceId, params) {
+    const {data} = await api('/api/0/local/traces/' + enc(traceId) + '/');
+    const trace = data || {};
+    const roots = Array.isArray(trace.roots) ? trace.roots : [];
+    const rows = [];
+    let t0 = Infinity;
+    let t1 = -Infinity;
+    const walk = (span, depth) => {
+      const start = preciseMs(span.startTimestamp);
+      const end = span.timestamp ? preciseMs(span.timestamp) : start;
+      if (!Number.isNaN(start)) t0 = Math.min(t0, start);
+      if (!Number.isNaN(end)) t1 = Math.max(t1, end);
+      rows.push({span, depth, start, end});
+      for (const c of span.children || []) walk(c, depth + 1);
+    };
+    roots.forEach((r) => walk(r, 0));
+    if (!Number.isFinite(t0) || !Number.isFinite(t1) || t1 <= t0) t1 = t0 + 1;
+    const total = t1 - t0;
+    const highlight = params.get('txn') || '';
+    const collapsed = new Set();
+    const body = h('div', {class: 'waterfall'});
+    const detail = h('div', {class: 'span-detail'});
+    const draw = () => {
+      const out = [];
+      let hideBelow = null;
+      for (const r of rows) {
+        if (hideBelow !== null) {
+          if (r.depth > hideBelow) continue;
+          hideBelow = null;
+        }
+        const s = r.span;
+        const hasKids = (s.children || []).length > 0;
+        if (collapsed.has(s.spanID)) hideBelow = r.depth;
+        const left = Number.isNaN(r.start) ? 0 : (r.start - t0) / total * 100;
+        const width = Number.isNaN(r.end) || Number.isNaN(r.start) ? 0 : Math.max((r.end - r.start) / total * 100, 0.2);
+        const bar = h('span', {class: 'span-bar op-' + String(s.op || 'none').split('.')[0].replace(/[^a-z]/g, '') + (s.errors && s.errors.length ? ' has-error' : '')});
+        bar.style.left = left.toFixed(3) + '%';
+        bar.style.width = width.toFixed(3) + '%';
+        const label = h('div', {class: 'span-label'});
+        label.style.paddingLeft = (r.depth * 14) + 'px';
+        append(label, [
+          hasKids ? h('button', {type: 'button', class: 'toggle', title: 'fold', onclick: (e) => {
+            e.stopPropagation();
+            if (collapsed.has(s.spanID)) collapsed.delete(s.spanID);
+            else collapsed.add(s.spanID);
+            draw();
+          }}, collapsed.has(s.spanID) ? '▸' : '▾') : h('span', {class: 'toggle-space'}),
+          h('strong', null, String(s.op || '?')), ' ', h('span', {class: 'desc'}, String(s.description || '')),
+          s.errors && s.errors.length ? [' ', badge(s.errors.length + ' error' + (s.errors.length === 1 ? '' : 's'), 'no')] : null,
+        ]);
+        const rowEl = h('div', {class: 'span-row' + (s.isSegment ? ' segment' : '') + (highlight && s.transactionID === highlight && s.isSegment ? ' highlight' : ''),
+          onclick: () => detail.replaceChildren(spanDetail(s))},
+        label,
+        h('div', {class: 'span-track'}, bar, h('span', {class: 'span-dur'}, ms(s.duration))));
+        out.push(rowEl);
+      }
+      body.replaceChildren(...out);
+    };
+    draw();
+    const orphans = Array.isArray(trace.orphanErrors) ? trace.orphanErrors : [];
+    setView(generation, h('div', null,
+      h('div', {class: 'crumbs'}, h('a', {href: '#/transactions'}, 'Transactions'), ' / trace'),
+      h('h1', null, 'Trace ', h('code', null, String(trace.traceID || traceId))),
+      h('p', {class: 'muted'}, (trace.transactions || 0) + ' transaction(s), ' + (trace.spans || 0) + ' span(s), projects ' + (trace.projects || []).join(', ') + ', ' + ms(total)),
+      rows.length ? h('div', {class: 'card'}, h('div', {class: 'waterfall-scale'}, h('span', null, '0'), h('span', null, ms(total / 2)), h('span', null, ms(total))), body) : h('p', {class: 'empty'}, 'No spans stored for this trace.'),
+      detail,
+      orphans.length ? section('Errors without a stored span', errorList(orphans)) : null));
+  }
+
+  // Milliseconds since the epoch with the microseconds the API sends
+  // (Date.parse keeps only milliseconds).
+  function preciseMs(iso) {
+    const s = String(iso || '');
+    const m = /\.(\d+)(Z|[+-]\d\d:?\d\d)?$/.exec(s);
+    if (!m) return Date.parse(s);
+    const whole = Date.parse(s.slice(0, m.index) + (m[2] || ''));
+    return whole + Number('0.' + m[1]) * 1000;
+  }
+
+  function spanDetail(s) {
+    return section('Span ' + s.spanID, [
+      kvTable({op: s.op, description: s.description, status: s.status, spanID: s.spanID, parentSpanID: s.parentSpanID,
+        start: s.startTimestamp, end: s.timestamp, duration: ms(s.duration), projectID: s.projectID, transactionID: s.transactionID, isSegment: s.isSegment}),
+      s.errors && s.errors.length ? [h('h4', null, 'Errors'), errorList(s.errors)] : null,
+    ]);
+  }
+
+  function errorList(errors) {
+    return h('ul', {class: 'errors'}, errors.map((e) => h('li', null, levelBadge(e.level), ' ',
+      e.issueID ? h('a', {href: '#/issues/' + enc(e.issueID) + '/events/' + enc(e.eventID)}, String(e.title)) : String(e.title),
+      ' ', time(e.timestamp))));
+  }
+
+  // ---------------------------------------------------------------- releases
+
+  async function releasesView(generation) {
+    const project = projectParam();
+    const [health, releases] = await Promise.all([
+      api(apiPath('/api/0/local/health/', {project})),
+      api(apiPath('/api/0/organizations/local/releases/', {project, per_page: 100})),
+    ]);
+    const hd = health.data || {};
+    const rows = Array.isArray(hd.data) ? hd.data : [];
+    const healthRow = (r, total) => h('tr', {class: total ? 'total' : null},
+      h('td', null, total ? 'all' : (r.release ? h('a', {href: link('/issues', {release: r.release, status: 'all'})}, r.release) : '—')),
+      h('td', null, total ? '' : String(r.environment || '—')),
+      h('td', {class: 'num'}, r.sessions),
+      h('td', {class: 'num'}, r.sessionsHealthy),
+      h('td', {class: 'num'}, r.sessionsErrored),
+      h('td', {class: 'num'}, r.sessionsAbnormal),
+      h('td', {class: 'num'}, r.sessionsCrashed),
+      h('td', {class: 'num ' + rateClass(r.crashFreeSessions)}, percent(r.crashFreeSessions)),
+      h('td', {class: 'num'}, r.users),
+      h('td', {class: 'num ' + rateClass(r.crashFreeUsers)}, percent(r.crashFreeUsers)));
+    const healthTable = rows.length
+      ? h('table', {class: 'list'},
+        h('thead', null, h('tr', null, ['Release', 'Environment', 'Sessions', 'Healthy', 'Errored', 'Abnormal', 'Crashed', 'Crash-free sessions', 'Users', 'Crash-free users'].map((c, i) => h('th', {class: i >= 2 ? 'num' : null}, c)))),
+        h('tbody', null, rows.map((r) => healthRow(r, false)), hd.totals ? healthRow(hd.totals, true) : null))
+      : h('p', {class: 'empty'}, 'No sessions yet. SDKs send them with a release set (auto session tracking).');
+    const list = Array.isArray(releases.data) ? releases.data : [];
+    const releaseTable = list.length
+      ? h('table', {class: 'list'},
+        h('thead', null, h('tr', null, h('th', null, 'Version'), h('th', null, 'Created'), h('th', null, 'Released'), h('th', {class: 'num'}, 'New issues'), h('th', null, 'Last deploy'))),
+        h('tbody', null, list.map((r) => h('tr', null,
+          h('td', null, h('a', {href: link('/issues', {release: r.version, status: 'all'})}, String(r.version))),
+          h('td', null, time(r.dateCreated)),
+          h('td', null, r.dateReleased ? time(r.dateReleased) : '—'),
+          h('td', {class: 'num'}, r.newGroups),
+          h('td', null, r.lastDeploy ? [String(r.lastDeploy.environment) + ' ', time(r.lastDeploy.dateFinished)] : '—')))))
+      : h('p', {class: 'empty'}, 'No releases.');
+    setView(generation, h('div', null, h('h1', null, 'Releases'), section('Release health', healthTable), section('Releases', releaseTable)));
+  }
+
+  function rateClass(v) {
+    if (v === null || v === undefined) return '';
+    if (v >= 0.995) return 'good';
+    if (v >= 0.95) return 'fair';
+    return 'bad';
+  }
+
+  // ---------------------------------------------------------------- client reports
+
+  async function clientReportsView(generation, params) {
+    const period = params.get('statsPeriod') || '';
+    const {data} = await api(apiPath('/api/0/local/client-reports/', {project: projectParam(), statsPeriod: period}));
+    const d = data || {};
+    const small = (title, obj) => h('div', {class: 'context-box'}, h('h4', null, title), kvTable(obj || {}));
+    const periodSelect = select('statsPeriod', period, [['', 'all time'], ['1h', 'last hour'], ['24h', 'last 24 hours'], ['7d', 'last 7 days']]);
+    periodSelect.addEventListener('change', () => { location.hash = link('/client-reports', {statsPeriod: periodSelect.value}); });
+    const rows = Array.isArray(d.rows) ? d.rows : [];
+    setView(generation, h('div', null,
+      h('div', {class: 'titlebar'}, h('h1', null, 'Client reports'), periodSelect),
+      h('p', {class: 'muted'}, 'What SDKs say they dropped before sending (rate limits, sampling, full queues, hooks).'),
+      h('p', null, h('strong', null, String(d.total || 0)), ' items dropped in total'),
+      h('div', {class: 'contexts'}, small('By outcome', d.byOutcome), small('By reason', d.byReason), small('By category', d.byCategory)),
+      rows.length ? section('Details', h('table', {class: 'list'},
+        h('thead', null, h('tr', null, h('th', null, 'Outcome'), h('th', null, 'Reason'), h('th', null, 'Category'), h('th', {class: 'num'}, 'Quantity'))),
+        h('tbody', null, rows.map((r) => h('tr', null, h('td', null, String(r.outcome)), h('td', null, String(r.reason)), h('td', null, String(r.category)), h('td', {class: 'num'}, r.quantity))))))
+        : h('p', {class: 'empty'}, 'No client reports.')));
+  }
+
+  // ---------------------------------------------------------------- live
+
+  async function liveView(generation, params) {
+    const level = params.get('level') || '';
+    const project = projectParam();
+    const first = await api(apiPath('/api/0/local/stream/', {tail: 50, project, level}));
+    let cursor = first.data && typeof first.data.cursor === 'number' ? first.data.cursor : 0;
+    const tbody = h('tbody');
+    const count = h('span', {class: 'muted'});
+    let paused = false;
+    const pause = h('button', {type: 'button', onclick: () => {
+      paused = !paused;
+      pause.textContent = paused ? 'Resume' : 'Pause';
+    }}, 'Pause');
+    const add = (events, flash) => {
+      for (const e of events) {
+        const row = h('tr', {class: flash ? 'new' : null},
+          h('td', {class: 'mono'}, clock(e.dateCreated)),
+          h('td', null, levelBadge(e.level)),
+          h('td', null, e.groupID ? h('a', {href: '#/issues/' + enc(e.groupID) + '/events/' + enc(e.eventID)}, String(e.title || '(no title)')) : String(e.title || '')),
+          h('td', null, String(e.environment || '')),
+          h('td', null, String(e.release || '')),
+          h('td', {class: 'num'}, String(e.projectID)));
+        tbody.insertBefore(row, tbody.firstChild);
+      }
+      while (tbody.childNodes.length > 500) tbody.removeChild(tbody.lastChild);
+      count.textContent = tbody.childNodes.length + ' shown, newest first; polling every 2 s';
+    };
+    add((first.data && first.data.events) || [], false);
+    const levelSelect = select('level', level, [['', 'any level']].concat(LEVELS.map((l) => [l, l])));
+    levelSelect.addEventListener('change', () => { location.hash = link('/live', {level: levelSelect.value}); });
+    setView(generation, h('div', null,
+      h('div', {class: 'titlebar'}, h('h1', null, 'Live events'), count, levelSelect, pause),
+      h('table', {class: 'list live'},
+        h('thead', null, h('tr', null, h('th', null, 'Time'), h('th', null, 'Level'), h('th', null, 'Title'), h('th', null, 'Environment'), h('th', null, 'Release'), h('th', {class: 'num'}, 'Project'))),
+        tbody)));
+    let busy = false;
+    every(2000, async () => {
+      if (paused || busy || document.visibilityState !== 'visible') return;
+      busy = true;
+      try {
+        const {data} = await api(apiPath('/api/0/local/stream/', {after: cursor, project, level, limit: 200}));
+        if (generation !== state.generation || !data) return;
+        if (typeof data.cursor === 'number') cursor = data.cursor;
+        if (Array.isArray(data.events) && data.events.length) add(data.events, true);
+      } catch (_) {
+        // a receiver restart: the next tick retries (or the login shows)
+      } finally {
+        busy = false;
+      }
+    });
+  }
+
+  // ---------------------------------------------------------------- start
+
+  async function start() {
+    takeTokenFromFragment();
+    state.token = state.token || loadToken();
+    try {
+      state.project = sessionStorage.getItem(PROJECT_KEY) || '-1';
+    } catch (_) {
+      state.project = '-1';
+    }
+    document.getElementById('project').addEventListener('change', (e) => {
+      state.project = e.target.value;
+      sessionSet(PROJECT_KEY, state.project);
+      render();
+    });
+    document.getElementById('forget').addEventListener('click', () => {
+      forgetToken();
+      showLogin('Token forgotten.');
+    });
+    window.addEventListener('hashchange', () => {
+      // A pasted `#token=…` link while the page is open.
+      if (/(?:^#|[?&])token=/.test(location.hash)) takeTokenFromFragment();
+      render();
+    });
+    if (state.token) {
+      try {
+        await loadProjects();
+      } catch (err) {
+        if (err instanceof AuthError) return;
+      }
+    }
+    render();
+  }
+
+  start();
+})();

@@ -1,0 +1,303 @@
+//! The web page under `/ui/`: the embedded files and their headers, the
+//! routes around them, and the ephemeral admin token that `receiver serve`
+//! prints in the `Web UI:` line.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use receiver::api::tokens;
+use receiver::testing::{request, TestResponse};
+use receiver::TestServer;
+
+fn get(url: &str) -> TestResponse {
+    request("GET", url, &[], b"").expect("GET")
+}
+
+fn with_token(url: &str, token: &str) -> TestResponse {
+    let auth = format!("Bearer {token}");
+    request("GET", url, &[("Authorization", auth.as_str())], b"").expect("GET with token")
+}
+
+fn text(r: &TestResponse) -> String {
+    String::from_utf8_lossy(&r.body).into_owned()
+}
+
+/// The headers every `/ui/` file carries.
+fn assert_page_headers(r: &TestResponse) {
+    let csp = r.header("content-security-policy").expect("CSP");
+    assert!(csp.contains("default-src 'self'"), "{csp}");
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+        "{csp}"
+    );
+    assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(r.header("cache-control"), Some("no-cache"));
+    assert_eq!(r.header("referrer-policy"), Some("no-referrer"));
+}
+
+#[test]
+fn the_page_is_one_html_file_with_strict_headers() {
+    let server = TestServer::start();
+    let r = get(&server.web_url());
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+    assert_page_headers(&r);
+    let html = text(&r);
+    assert!(html.starts_with("<!doctype html>"), "{html}");
+    assert!(html.contains(r#"<script src="/ui/app.js" defer></script>"#));
+    assert!(html.contains(r#"<link rel="stylesheet" href="/ui/app.css">"#));
+    // No inline script or style: every <script> has a src, no style attributes.
+    assert_eq!(html.matches("<script").count(), 1, "{html}");
+    assert!(
+        !html.contains("<style") && !html.contains("style="),
+        "{html}"
+    );
+    // `/ui/index.html` is the same page.
+    let again = get(&format!("{}/ui/index.html", server.url()));
+    assert_eq!(again.status, 200);
+    assert_eq!(again.body, r.body);
+}
+
+#[test]
+fn script_and_style_sheet_are_served_with_their_types() {
+    let server = TestServer::start();
+    let js = get(&format!("{}/ui/app.js", server.url()));
+    assert_eq!(js.status, 200);
+    assert_eq!(
+        js.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    assert_page_headers(&js);
+    let css = get(&format!("{}/ui/app.css", server.url()));
+    assert_eq!(css.status, 200);
+    assert_eq!(css.header("content-type"), Some("text/css; charset=utf-8"));
+    assert_page_headers(&css);
+
+    let script = text(&js);
+    assert!(script.contains("'use strict'"));
+    // Event data is untrusted: the DOM is built without HTML strings, and
+    // nothing is evaluated or loaded from elsewhere.
+    for banned in [
+        "innerHTML",
+        "outerHTML",
+        "insertAdjacentHTML",
+        "document.write",
+        "eval(",
+        "new Function",
+    ] {
+        assert!(!script.contains(banned), "app.js uses {banned}");
+    }
+    for (name, body) in [
+        ("app.js", &script),
+        ("app.css", &text(&css)),
+        ("index.html", &text(&get(&server.web_url()))),
+    ] {
+        assert!(
+            !body.contains("http://") && !body.contains("https://"),
+            "{name} refers to another site"
+        );
+        assert!(!body.contains("@import"), "{name} imports");
+    }
+}
+
+#[test]
+fn unknown_files_are_404_and_other_methods_405() {
+    let server = TestServer::start();
+    for path in ["/ui/nope.js", "/ui/app.js.map", "/ui/sub/index.html"] {
+        let r = get(&format!("{}{path}", server.url()));
+        assert_eq!(r.status, 404, "{path}");
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    }
+    let r = request("POST", &server.web_url(), &[], b"{}").expect("POST");
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("allow"), Some("GET, HEAD"));
+    let r = request("HEAD", &format!("{}/ui/app.css", server.url()), &[], b"").expect("HEAD");
+    assert_eq!(r.status, 200);
+}
+
+#[test]
+fn the_root_and_ui_without_slash_redirect_to_the_page() {
+    let server = TestServer::start();
+    for path in ["/", "/ui", "//ui"] {
+        let r = get(&format!("{}{path}", server.url()));
+        assert_eq!(r.status, 302, "{path}");
+        assert_eq!(r.header("location"), Some("/ui/"), "{path}");
+    }
+    // Other methods on `/` keep ingestion's answer.
+    let r = request("POST", &format!("{}/", server.url()), &[], b"").expect("POST /");
+    assert_eq!(r.status, 404);
+}
+
+#[test]
+fn the_page_stays_at_the_root_whatever_the_ingestion_prefix() {
+    for prefix in ["/sentry/", "/ui/"] {
+        let server = TestServer::builder()
+            .configure(|c| c.path_prefix = prefix.to_owned())
+            .start();
+        let page = get(&server.web_url());
+        assert_eq!(page.status, 200, "{prefix}");
+        assert_eq!(
+            page.header("content-type"),
+            Some("text/html; charset=utf-8")
+        );
+        // Ingestion under the prefix still works, even below /ui/.
+        let auth = format!(
+            "Sentry sentry_key={}, sentry_version=7",
+            server.public_key()
+        );
+        let body = b"{}\n{\"type\":\"event\"}\n{\"message\":\"under a prefix\"}\n";
+        let r = request(
+            "POST",
+            &server.envelope_url(),
+            &[("X-Sentry-Auth", auth.as_str())],
+            body,
+        )
+        .expect("envelope");
+        assert_eq!(r.status, 200, "{prefix}: {}", text(&r));
+        assert!(server.envelope_url().contains(prefix));
+        server.wait_for_events(1, Duration::from_secs(5));
+    }
+}
+
+/// A `receiver serve` process with its DSN and `Web UI:` lines.
+struct Served {
+    child: Child,
+    dsn: String,
+    ui_url: String,
+    token: String,
+    base: String,
+    /// stdout after the DSN line and stderr, read when the process ends.
+    stdout: Box<dyn Read + Send>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(db: &std::path::Path) -> Served {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_receiver"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--db"])
+        .arg(db)
+        .env_remove("RECEIVER_TOKEN")
+        .env_remove("RECEIVER_ADDR")
+        .env_remove("RECEIVER_DB")
+        .env_remove("RECEIVER_PATH_PREFIX")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn receiver");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut dsn = String::new();
+    out.read_line(&mut dsn).expect("DSN line");
+    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut ui_url = None;
+    let mut seen = String::new();
+    for _ in 0..20 {
+        let mut line = String::new();
+        if err.read_line(&mut line).expect("stderr line") == 0 {
+            break;
+        }
+        seen.push_str(&line);
+        if let Some(url) = line.trim().strip_prefix("Web UI: ") {
+            ui_url = Some(url.to_owned());
+        }
+        if line.starts_with("receiver listening") {
+            break;
+        }
+    }
+    let ui_url = ui_url.unwrap_or_else(|| panic!("no `Web UI:` line in stderr:\n{seen}"));
+    let (base, token) = ui_url
+        .split_once("/ui/#token=")
+        .unwrap_or_else(|| panic!("unexpected Web UI URL {ui_url}"));
+    let (base, token) = (base.to_owned(), token.to_owned());
+    Served {
+        child,
+        dsn: dsn.trim().to_owned(),
+        ui_url,
+        token,
+        base,
+        stdout: Box::new(out),
+    }
+}
+
+#[test]
+fn serve_prints_the_web_ui_line_with_a_token_that_lives_in_memory_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("r.sqlite");
+    let served = serve(&db);
+    assert!(served.dsn.starts_with("http://"), "{}", served.dsn);
+    assert!(
+        served.base.starts_with("http://127.0.0.1:"),
+        "{}",
+        served.ui_url
+    );
+    assert_eq!(served.token.len(), 64, "{}", served.ui_url);
+    assert!(served.token.bytes().all(|b| b.is_ascii_hexdigit()));
+
+    // The page is there, and the token authorises the API as an admin.
+    let page = get(&format!("{}/ui/", served.base));
+    assert_eq!(page.status, 200);
+    let root = with_token(&format!("{}/api/0/", served.base), &served.token);
+    assert_eq!(root.status, 200);
+    assert_eq!(root.json()["auth"]["scope"], "admin", "{}", text(&root));
+    let projects = with_token(&format!("{}/api/0/projects/", served.base), &served.token);
+    assert_eq!(projects.status, 200, "{}", text(&projects));
+    let auth = format!("Bearer {}", served.token);
+    let write = request(
+        "PUT",
+        &format!("{}/api/0/projects/local/1/issues/?id=999", served.base),
+        &[
+            ("Authorization", auth.as_str()),
+            ("Content-Type", "application/json"),
+        ],
+        br#"{"status":"resolved"}"#,
+    )
+    .expect("PUT");
+    assert!(write.status < 300, "{} {}", write.status, text(&write));
+
+    // A wrong token is still refused.
+    let wrong = with_token(&format!("{}/api/0/projects/", served.base), &"0".repeat(64));
+    assert_eq!(wrong.status, 401);
+    let none = get(&format!("{}/api/0/projects/", served.base));
+    assert_eq!(none.status, 401);
+
+    // Never written to the database: only the first start's admin token is.
+    let conn = tokens::open_write(&db).expect("open db");
+    assert_eq!(tokens::lookup(&conn, &served.token).expect("lookup"), None);
+    let stored: Vec<String> = conn
+        .prepare("SELECT token_hash FROM api_tokens")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert!(!stored.contains(&tokens::hash(&served.token)));
+    drop(conn);
+
+    // Valid until the process exits: the next process has another token
+    // and refuses this one.
+    let old_token = served.token.clone();
+    let mut old = served;
+    let _ = old.child.kill();
+    let _ = old.child.wait();
+    let mut rest = String::new();
+    let _ = old.stdout.read_to_string(&mut rest);
+    assert!(
+        !rest.contains(&old_token),
+        "the token went to stdout: {rest}"
+    );
+    drop(old);
+    let next = serve(&db);
+    assert_ne!(next.token, old_token);
+    let refused = with_token(&format!("{}/api/0/projects/", next.base), &old_token);
+    assert_eq!(refused.status, 401);
+    let accepted = with_token(&format!("{}/api/0/projects/", next.base), &next.token);
+    assert_eq!(accepted.status, 200);
+}
