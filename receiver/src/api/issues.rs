@@ -664,7 +664,9 @@ fn detail_of(conn: &Connection, origin: &str, r: &IssueRecord) -> Result<IssueDe
     let all = projects::all(conn)?;
     let explanation: Option<String> = conn
         .query_row(
-            "SELECT grouping_explanation FROM issues WHERE id = ?1",
+            "SELECT COALESCE((SELECT g.explanation FROM issue_grouping g WHERE g.issue_id = i.id),
+                 i.grouping_explanation)
+             FROM issues i WHERE i.id = ?1",
             [r.id],
             |row| row.get(0),
         )
@@ -1199,6 +1201,7 @@ fn delete_issues(conn: &Connection, ids: &[i64]) -> Result<usize, ApiError> {
         conn.execute("DELETE FROM issue_users WHERE issue_id = ?1", [id])?;
         conn.execute("DELETE FROM issue_activity WHERE issue_id = ?1", [id])?;
         conn.execute("DELETE FROM issue_facets WHERE issue_id = ?1", [id])?;
+        conn.execute("DELETE FROM issue_grouping WHERE issue_id = ?1", [id])?;
         deleted += conn.execute("DELETE FROM issues WHERE id = ?1", [id])?;
     }
     Ok(deleted)

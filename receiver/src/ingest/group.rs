@@ -248,7 +248,7 @@ mod tests {
                 )
                 .expect("read")
         };
-        let explanation = read("SELECT grouping_explanation FROM issues").expect("explanation");
+        let explanation = read("SELECT explanation FROM issue_grouping").expect("explanation");
         assert!(explanation.contains("variants"), "{explanation}");
         let inputs = read("SELECT inputs FROM group_hashes LIMIT 1").expect("inputs");
         assert!(inputs.contains("KeyError"), "{inputs}");

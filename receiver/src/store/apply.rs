@@ -279,8 +279,8 @@ fn apply_event(
     Ok(())
 }
 
-/// Creates the issue of a new event; an empty `explanation` is stored as
-/// `NULL`.
+/// Creates the issue of a new event, with its grouping explanation in
+/// `issue_grouping` (none for an empty `explanation`).
 fn create_issue(
     conn: &Connection,
     p: i64,
@@ -289,8 +289,8 @@ fn create_issue(
 ) -> Result<i64, StoreError> {
     conn.prepare_cached(
         "INSERT INTO issues (project_id, title, culprit, level, first_seen, last_seen, times_seen,
-             status, substatus, first_release, last_release, grouping_explanation)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5, 1, 'unresolved', 'new', ?6, ?6, ?7)",
+             status, substatus, first_release, last_release)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5, 1, 'unresolved', 'new', ?6, ?6)",
     )?
     .execute(params![
         p,
@@ -299,13 +299,30 @@ fn create_issue(
         e.grouping.level,
         e.timestamp,
         e.release,
-        Some(explanation).filter(|x| !x.is_empty())
     ])?;
-    Ok(conn.last_insert_rowid())
+    let id = conn.last_insert_rowid();
+    if !explanation.is_empty() {
+        // `OR REPLACE`: a row left by an issue deleted without its
+        // explanation (the id of the newest issue can be reused) is stale.
+        conn.prepare_cached(
+            "INSERT OR REPLACE INTO issue_grouping (issue_id, explanation) VALUES (?1, ?2)",
+        )?
+        .execute(params![id, explanation])?;
+    } else {
+        conn.prepare_cached("DELETE FROM issue_grouping WHERE issue_id = ?1")?
+            .execute([id])?;
+    }
+    Ok(id)
 }
 
 /// Counts the event into an existing issue; returns whether it regressed.
 fn update_issue(conn: &Connection, p: i64, id: i64, e: &EventRecord) -> Result<bool, StoreError> {
+    // Most events join an open (or ignored) issue, which never regresses:
+    // counting them is one statement. A resolved issue takes the full path.
+    let counted = count_event(conn, id, e, COUNT_OPEN_EVENT_SQL)?;
+    if counted {
+        return Ok(false);
+    }
     let (status, resolved_release): (String, Option<String>) = conn
         .prepare_cached("SELECT status, resolved_release FROM issues WHERE id = ?1")?
         .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -332,15 +349,14 @@ fn update_issue(conn: &Connection, p: i64, id: i64, e: &EventRecord) -> Result<b
         )?
         .execute(params![id, data.to_string(), super::now_secs()])?;
     }
-    conn.prepare_cached(
-        "UPDATE issues SET times_seen = times_seen + 1,
-             last_seen = MAX(last_seen, ?2), first_seen = MIN(first_seen, ?2),
-             title = ?3, culprit = ?4, level = ?5,
-             last_release = COALESCE(?6, last_release),
-             substatus = CASE WHEN substatus = 'new' THEN 'ongoing' ELSE substatus END
-         WHERE id = ?1",
-    )?
-    .execute(params![
+    count_event(conn, id, e, COUNT_EVENT_SQL)?;
+    Ok(regressed)
+}
+
+/// Counts `e` into issue `id` with `sql` (one of the `COUNT_*_SQL`);
+/// returns whether the issue matched.
+fn count_event(conn: &Connection, id: i64, e: &EventRecord, sql: &str) -> Result<bool, StoreError> {
+    let n = conn.prepare_cached(sql)?.execute(params![
         id,
         e.timestamp,
         e.grouping.title,
@@ -348,8 +364,28 @@ fn update_issue(conn: &Connection, p: i64, id: i64, e: &EventRecord) -> Result<b
         e.grouping.level,
         e.release
     ])?;
-    Ok(regressed)
+    Ok(n == 1)
 }
+
+macro_rules! count_event_sql {
+    ($condition:literal) => {
+        concat!(
+            "UPDATE issues SET times_seen = times_seen + 1,
+                 last_seen = MAX(last_seen, ?2), first_seen = MIN(first_seen, ?2),
+                 title = ?3, culprit = ?4, level = ?5,
+                 last_release = COALESCE(?6, last_release),
+                 substatus = CASE WHEN substatus = 'new' THEN 'ongoing' ELSE substatus END
+             WHERE id = ?1",
+            $condition
+        )
+    };
+}
+
+/// Counts an event into its issue.
+const COUNT_EVENT_SQL: &str = count_event_sql!("");
+/// [`COUNT_EVENT_SQL`] for an issue that cannot regress (not resolved).
+const COUNT_OPEN_EVENT_SQL: &str =
+    count_event_sql!(" AND status NOT IN ('resolved', 'resolved_in_release')");
 
 /// Whether an issue resolved in `resolved` stays resolved for an event of
 /// release `event` (PROTOCOL.md §10.6): no release → covered (treated as

@@ -109,7 +109,9 @@ pub struct IssueRow {
 }
 
 const ISSUE_COLUMNS: &str = "SELECT id, project_id, title, culprit, level, first_seen, last_seen,
-     times_seen, user_count, status, substatus, resolved_release, grouping_explanation
+     times_seen, user_count, status, substatus, resolved_release,
+     COALESCE((SELECT g.explanation FROM issue_grouping g WHERE g.issue_id = issues.id),
+         grouping_explanation)
      FROM issues";
 
 fn issue_from_row(r: &Row<'_>) -> rusqlite::Result<IssueRow> {

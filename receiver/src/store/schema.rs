@@ -338,6 +338,22 @@ CREATE INDEX client_reports_time ON client_reports(project_id, timestamp);
 CREATE INDEX transactions_name ON transactions(project_id, name);
 CREATE INDEX releases_version ON releases(version);
 "#,
+    // 3: the grouping explanation (~20 KB of JSON for a 20-frame trace)
+    // moves out of `issues` into a table of its own. It is written once,
+    // when the issue is created, and read only by the issue detail, but as
+    // a column it made every `UPDATE issues` of ingestion rewrite the row's
+    // overflow pages (WAL frames, checksums, copying). The old column stays
+    // (always NULL from now on) so that databases and tools that still name
+    // it keep working; readers prefer the new table.
+    r#"
+CREATE TABLE issue_grouping (
+    issue_id     INTEGER PRIMARY KEY REFERENCES issues(id) ON DELETE CASCADE,
+    explanation  TEXT NOT NULL
+);
+INSERT INTO issue_grouping (issue_id, explanation)
+    SELECT id, grouping_explanation FROM issues WHERE grouping_explanation IS NOT NULL;
+UPDATE issues SET grouping_explanation = NULL WHERE grouping_explanation IS NOT NULL;
+"#,
 ];
 
 /// The schema version this build writes.
@@ -398,6 +414,50 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .expect("version");
         assert_eq!(v, current_version());
+    }
+
+    #[test]
+    fn migration_3_moves_grouping_explanations_out_of_issues() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut conn = Connection::open(dir.path().join("db.sqlite")).expect("open");
+        for sql in &MIGRATIONS[..2] {
+            conn.execute_batch(sql).expect("old migration");
+        }
+        conn.pragma_update(None, "user_version", 2)
+            .expect("version");
+        conn.execute_batch(
+            "INSERT INTO projects (id, name, created) VALUES (1, 'p', 0);
+             INSERT INTO issues (id, project_id, title, level, first_seen, last_seen,
+                 grouping_explanation)
+             VALUES (1, 1, 'a', 'error', 0, 0, '{\"config\":\"x\"}'),
+                    (2, 1, 'b', 'error', 0, 0, NULL);",
+        )
+        .expect("rows");
+        migrate(&mut conn).expect("migrate");
+        let moved: Vec<(i64, String)> = conn
+            .prepare("SELECT issue_id, explanation FROM issue_grouping ORDER BY issue_id")
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(moved, [(1, r#"{"config":"x"}"#.to_owned())]);
+        let left: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM issues WHERE grouping_explanation IS NOT NULL",
+                [],
+                |r| r.get(0),
+            )
+            .expect("count");
+        assert_eq!(left, 0);
+        // Deleting an issue deletes its explanation.
+        configure(&conn, false).expect("configure");
+        conn.execute("DELETE FROM issues WHERE id = 1", [])
+            .expect("delete");
+        let n: i64 = conn
+            .query_row("SELECT COUNT(*) FROM issue_grouping", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(n, 0);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::marker::PhantomData;
 
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
@@ -70,22 +71,104 @@ impl<T: Serialize> Serialize for Values<T> {
     }
 }
 
+/// Reads every form an SDK sends straight from the deserializer, without
+/// buffering the list first (an untagged enum would copy the whole list
+/// into serde's `Content` and then read it a second time):
+///
+/// * `[a, b]` → the items;
+/// * `{"values": [a, b]}` → the items (other keys are ignored, a `null` or
+///   missing `values` is empty, a repeated `values` is an error);
+/// * `null` → empty;
+/// * anything else is an error.
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Values<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Repr<T> {
-            List(Vec<T>),
-            Wrapped { values: Option<Vec<T>> },
-            Null(()),
+        d.deserialize_any(ValuesVisitor(PhantomData))
+    }
+}
+
+struct ValuesVisitor<T>(PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for ValuesVisitor<T> {
+    type Value = Values<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list, an object with a list in `values`, or null")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Values::default())
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Values::default())
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        Values::deserialize(d)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut values = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(256));
+        while let Some(item) = seq.next_element()? {
+            values.push(item);
         }
-        Ok(match Repr::deserialize(d)? {
-            Repr::List(values) => Values { values },
-            Repr::Wrapped { values } => Values {
-                values: values.unwrap_or_default(),
-            },
-            Repr::Null(()) => Values::default(),
+        Ok(Values { values })
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut values: Option<Option<Vec<T>>> = None;
+        while let Some(key) = map.next_key::<ValuesKey>()? {
+            match key {
+                ValuesKey::Values => {
+                    if values.is_some() {
+                        return Err(de::Error::duplicate_field("values"));
+                    }
+                    values = Some(map.next_value()?);
+                }
+                ValuesKey::Other => {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Values {
+            values: values.flatten().unwrap_or_default(),
         })
+    }
+}
+
+/// A key of the wrapped form: `values` or anything else.
+enum ValuesKey {
+    Values,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for ValuesKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = ValuesKey;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ValuesKey, E> {
+                Ok(if v == "values" {
+                    ValuesKey::Values
+                } else {
+                    ValuesKey::Other
+                })
+            }
+            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<ValuesKey, E> {
+                Ok(if v == b"values" {
+                    ValuesKey::Values
+                } else {
+                    ValuesKey::Other
+                })
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<ValuesKey, E> {
+                Ok(ValuesKey::Other)
+            }
+        }
+        d.deserialize_identifier(V)
     }
 }
 
@@ -220,6 +303,86 @@ mod tests {
         let f: Fp = serde_json::from_str(r#"{"fingerprint": ["a", 3.5, 7, true, null, {}]}"#)
             .expect("fingerprint");
         assert_eq!(f.fingerprint, vec!["a", "3", "7", "True"]);
+    }
+
+    /// The untagged enum the hand-written deserializer replaced: both must
+    /// accept and refuse the same inputs, with the same result.
+    fn untagged<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Repr<T> {
+            List(Vec<T>),
+            Wrapped { values: Option<Vec<T>> },
+            Null(()),
+        }
+        Ok(match Repr::deserialize(d)? {
+            Repr::List(values) => values,
+            Repr::Wrapped { values } => values.unwrap_or_default(),
+            Repr::Null(()) => Vec::new(),
+        })
+    }
+
+    #[derive(Debug, PartialEq, Deserialize)]
+    struct Item {
+        n: u32,
+        #[serde(flatten)]
+        other: Map,
+    }
+
+    #[test]
+    fn values_reads_every_form_like_the_untagged_enum() {
+        let inputs = [
+            "null",
+            "[]",
+            "{}",
+            r#"[{"n": 1}, {"n": 2, "x": [1, {"y": null}]}]"#,
+            r#"{"values": [{"n": 1}], "other": {"deep": [1, 2]}}"#,
+            r#"{"values": null}"#,
+            r#"{"values": [{"n": 1}], "values": []}"#,
+            r#"{"values": {"n": 1}}"#,
+            r#"[null]"#,
+            r#"[null, {"n": 1}]"#,
+            r#"[[]]"#,
+            r#"[[{"n": 3}]]"#,
+            r#"[[{"n": 3}], {"n": 4}]"#,
+            r#"[{"n": 1}, null]"#,
+            r#"[{"n": "one"}]"#,
+            r#"[{"n": 1}, {"n": -1}]"#,
+            r#"[1]"#,
+            r#""text""#,
+            "7",
+            "true",
+        ];
+        for input in inputs {
+            let fast = serde_json::from_str::<Values<Item>>(input).map(|v| v.values);
+            let slow = untagged::<Item, _>(&mut serde_json::Deserializer::from_str(input));
+            assert_eq!(fast.is_ok(), slow.is_ok(), "{input}: {fast:?} vs {slow:?}");
+            if let (Ok(a), Ok(b)) = (&fast, &slow) {
+                assert_eq!(a, b, "{input}");
+            }
+            // The same through a `Value` tree (the receiver's lenient path).
+            let value: Value = serde_json::from_str(input).expect("json");
+            let fast = Values::<Item>::deserialize(&value).map(|v| v.values);
+            let slow = untagged::<Item, _>(&value);
+            assert_eq!(fast.is_ok(), slow.is_ok(), "{input} (value)");
+            if let (Ok(a), Ok(b)) = (fast, slow) {
+                assert_eq!(a, b, "{input} (value)");
+            }
+        }
+        // Scalar items.
+        for input in [
+            "[1, 2]",
+            "[null]",
+            "[[1, 2]]",
+            r#"{"values": [3]}"#,
+            r#"["a"]"#,
+        ] {
+            let fast = serde_json::from_str::<Values<u8>>(input).map(|v| v.values);
+            let slow = untagged::<u8, _>(&mut serde_json::Deserializer::from_str(input));
+            assert_eq!(fast.ok(), slow.ok(), "{input}");
+        }
+        let fast = serde_json::from_str::<Values<Option<u8>>>("[null, 1]").map(|v| v.values);
+        assert_eq!(fast.ok(), Some(vec![None, Some(1)]));
     }
 
     #[test]
