@@ -72,10 +72,14 @@ fn populate(path: &std::path::Path, events: usize) -> Result<(), Box<dyn std::er
     {
         let mut issue = tx.prepare(
             "INSERT INTO issues (id, project_id, title, culprit, level, first_seen, last_seen,
-                 times_seen, user_count, status, substatus, first_release, last_release,
-                 grouping_explanation)
+                 times_seen, user_count, status, substatus, first_release, last_release)
              VALUES (?1, 1, ?2, ?3, 'error', ?4, ?4, 0, 0, ?5, 'ongoing', 'app@1.0.0',
-                 'app@1.9.0', '{\"config\":\"bench\"}')",
+                 'app@1.9.0')",
+        )?;
+        // Explanations live in their own table since migration 3.
+        let mut explanation = tx.prepare(
+            "INSERT INTO issue_grouping (issue_id, explanation)
+             VALUES (?1, '{\"config\":\"bench\"}')",
         )?;
         let mut hash = tx.prepare(
             "INSERT INTO group_hashes (project_id, hash, issue_id, variant, component, inputs)
@@ -95,6 +99,7 @@ fn populate(path: &std::path::Path, events: usize) -> Result<(), Box<dyn std::er
                 status
             ])?;
             hash.execute(params![format!("{i:032x}"), i as i64])?;
+            explanation.execute(params![i as i64])?;
         }
     }
     // One compressed payload per issue (small, realistic fields).
