@@ -23,10 +23,12 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::FutureExt;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -266,7 +268,17 @@ async fn handle(
     req: Request<Incoming>,
 ) -> Result<HttpResponse, Infallible> {
     let preflight = req.method() == Method::OPTIONS;
-    let mut response = match route(&state, peer, req).await {
+    // A panic while handling one request (a bug) answers that request with
+    // a 500 instead of dropping the connection; the server goes on.
+    let routed = AssertUnwindSafe(route(&state, peer, req))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| {
+            Err(IngestError::Internal {
+                detail: "handling the request panicked (a receiver bug)".to_owned(),
+            })
+        });
+    let mut response = match routed {
         Ok(r) => r,
         Err(e) => error_response(&e),
     };

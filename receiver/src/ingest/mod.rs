@@ -101,6 +101,14 @@ pub enum IngestError {
         /// What is wrong.
         detail: String,
     },
+    /// 500: handling the request panicked, a bug in the receiver. The
+    /// client gets an answer instead of a dropped connection, and the
+    /// panic message is on stderr.
+    #[error("{detail}")]
+    Internal {
+        /// What went wrong.
+        detail: String,
+    },
 }
 
 impl IngestError {
@@ -116,6 +124,7 @@ impl IngestError {
             IngestError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             IngestError::UnsupportedEncoding { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             IngestError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            IngestError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -298,8 +307,16 @@ impl Ingestor {
                 envelope::prepare_with(&envelope, project_id, &ctx, level, Some(&known))
             })
             .await
-            .map_err(|e| IngestError::Unavailable {
-                detail: format!("processing failed: {e}"),
+            .map_err(|e| {
+                if e.is_panic() {
+                    IngestError::Internal {
+                        detail: "processing the envelope panicked (a receiver bug)".to_owned(),
+                    }
+                } else {
+                    IngestError::Unavailable {
+                        detail: format!("processing failed: {e}"),
+                    }
+                }
             })??
         };
         let summary = match self

@@ -61,7 +61,9 @@ impl Timestamp {
             // `+0100` -> `+01:00`
             let i = time_part.rfind(['+', '-']).unwrap_or(0) + 10;
             let (head, zone) = s.split_at(i);
-            if zone.len() == 5 && !zone.contains(':') {
+            // ASCII only: the slices below are byte offsets (a zone such as
+            // `+1é2` is five bytes too, and would be cut inside the `é`).
+            if zone.len() == 5 && zone.is_ascii() && !zone.contains(':') {
                 format!("{head}{}:{}", &zone[..3], &zone[3..])
             } else {
                 s.clone()
@@ -193,6 +195,15 @@ mod tests {
         assert_eq!(parse("2020-02-07T15:16:00+01:00"), Some(1581084960.0));
         assert_eq!(parse("2020-02-07 14:16:00.250Z"), Some(1581084960.25));
         assert_eq!(parse("yesterday"), None);
+    }
+
+    #[test]
+    fn non_ascii_zones_are_refused_not_sliced() {
+        // Five bytes like `+0100`, but `é` spans bytes 2 and 3.
+        assert_eq!(parse("2020-02-07T15:16:00+1\u{e9}2"), None);
+        assert_eq!(parse("2020-02-07T15:16:00+\u{e9}12"), None);
+        assert_eq!(parse("2020-02-07 15:16:00\u{1F600}"), None);
+        assert_eq!(parse("2020-02-07T15:16:00+0100"), Some(1581084960.0));
     }
 
     #[test]
