@@ -14,6 +14,7 @@ use crate::envelope::{Envelope, EnvelopeItem, ItemHeaders, ItemPayload, ItemType
 use crate::integration::Integration;
 use crate::options::ClientOptions;
 use crate::pii;
+use crate::propagation::{Dsc, DscBase};
 use crate::protocol::{
     Breadcrumb, ClientSdkInfo, DataCategory, DiscardReason, Event, SessionUpdate, Transaction,
 };
@@ -70,6 +71,8 @@ pub struct Client {
     closed: AtomicBool,
     scrubber: Scrubber,
     sdk_info: ClientSdkInfo,
+    /// The client's entries of every trace's dynamic sampling context.
+    dsc_base: DscBase,
     app_session: AppSession,
     aggregator: Aggregator,
     flusher: Flusher,
@@ -155,16 +158,22 @@ impl Client {
             .iter()
             .map(|i| std::borrow::Cow::Borrowed(i.name()))
             .collect();
+        let dsc_base = DscBase::new(&options);
         Client {
             options,
             transport,
             closed: AtomicBool::new(false),
             scrubber,
             sdk_info,
+            dsc_base,
             app_session: AppSession::default(),
             aggregator: Aggregator::default(),
             flusher: Flusher::default(),
         }
+    }
+
+    pub(crate) fn dsc_base(&self) -> &DscBase {
+        &self.dsc_base
     }
 
     pub(crate) fn app_session(&self) -> &AppSession {
@@ -273,7 +282,7 @@ impl Client {
         let mut envelope = Envelope::new();
         envelope.headers.event_id = Some(id);
         if let Some(span) = scope.and_then(Scope::get_span) {
-            envelope.headers.trace = Some(span.dsc().to_json());
+            envelope.headers.trace = Some(span.dsc());
         }
         if let Some(crashed) = session::classify(&event) {
             if let Some(update) = self.app_session.note_error(crashed) {
@@ -383,7 +392,7 @@ impl Client {
         &self,
         transaction: Transaction,
         scope: Option<&Scope>,
-        trace: Option<serde_json::Map<String, serde_json::Value>>,
+        trace: Option<Dsc>,
     ) -> Uuid {
         self.capture_boxed_transaction(Box::new(transaction), scope, trace)
     }
@@ -394,7 +403,7 @@ impl Client {
         &self,
         mut transaction: Box<Transaction>,
         scope: Option<&Scope>,
-        trace: Option<serde_json::Map<String, serde_json::Value>>,
+        trace: Option<Dsc>,
     ) -> Uuid {
         let Some(transport) = self.transport() else {
             return Uuid::nil();

@@ -40,6 +40,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use crate::propagation::Dsc;
 use crate::protocol::{
     Attachment, ClientReport, Event, SessionAggregates, SessionUpdate, Transaction,
 };
@@ -187,8 +188,9 @@ pub struct EnvelopeHeaders {
     /// When the SDK sent the envelope (RFC 3339), kept as sent.
     pub sent_at: Option<String>,
     /// The dynamic sampling context. A `trace` that is not an object is kept
-    /// in `other` instead.
-    pub trace: Option<Map<String, Value>>,
+    /// in `other` instead; every key of an object is kept (see
+    /// [`Dsc::from_json`]).
+    pub trace: Option<Dsc>,
     /// Every other header, kept and written back.
     pub other: Map<String, Value>,
 }
@@ -921,7 +923,7 @@ impl EnvelopeHeaders {
         // Relay ignores an unparseable `trace`; keep it verbatim in `other`.
         let trace = match map.remove("trace") {
             None | Some(Value::Null) => None,
-            Some(Value::Object(trace)) => Some(trace),
+            Some(Value::Object(trace)) => Some(Dsc::from_json(trace)),
             Some(other) => {
                 map.insert("trace".to_owned(), other);
                 None

@@ -278,92 +278,30 @@ struct TxnInner {
 }
 
 impl TxnInner {
-    /// The DSC, computed once and then shared (cloning it is cheap).
+    /// The DSC, computed once and then shared (cloning it is cheap): the
+    /// frozen incoming one, or the one this SDK starts for a new trace
+    /// (PROTOCOL.md §9.2).
     fn dsc_ref(&self) -> &Dsc {
         self.dsc.get_or_init(|| match &self.info.frozen_dsc {
             Some(frozen) => frozen.clone(),
             None => {
-                let mut dsc = Dsc::new();
-                self.dsc_entries(|k, v| dsc.set(k, v));
-                dsc
+                let info = &self.info;
+                let transaction =
+                    (info.source != "url" && !info.name.is_empty()).then_some(&info.name);
+                Dsc::for_new_trace(
+                    info.client.as_deref().map(Client::dsc_base),
+                    info.trace_id,
+                    info.decision.rand,
+                    info.decision.rate,
+                    info.decision.sampled,
+                    transaction,
+                )
             }
         })
     }
 
     fn dsc(&self) -> Dsc {
         self.dsc_ref().clone()
-    }
-
-    /// The DSC as the envelope header `trace`. Built straight from the trace
-    /// facts when no [`Dsc`] was needed before, so finishing a transaction
-    /// does not build the context twice.
-    fn envelope_trace(&self) -> serde_json::Map<String, Value> {
-        if let Some(dsc) = self.dsc.get().or(self.info.frozen_dsc.as_ref()) {
-            return dsc.to_json();
-        }
-        // Entries come in key order, so the map is built in bulk rather than
-        // by eight searching inserts.
-        let mut entries = Vec::with_capacity(8);
-        self.dsc_entries(|k, v| entries.push((k.to_owned(), Value::String(v))));
-        entries.into_iter().collect()
-    }
-
-    /// The entries of the DSC this SDK starts for a new trace (PROTOCOL.md
-    /// §9.2), keys without the `sentry-` prefix, in key order.
-    fn dsc_entries(&self, mut entry: impl FnMut(&'static str, String)) {
-        let info = &self.info;
-        let o = info.client.as_ref().map(|c| c.options());
-        if let Some(o) = o {
-            let environment = o.environment.as_deref().unwrap_or("production");
-            entry("environment", environment.to_owned());
-            if let Some(dsn) = &o.dsn {
-                entry("public_key", dsn.public_key().to_owned());
-            }
-            if let Some(r) = &o.release {
-                entry("release", r.to_string());
-            }
-        }
-        entry("sample_rand", format_rand(info.decision.rand));
-        entry("sample_rate", format_rate(info.decision.rate));
-        let sampled = if info.decision.sampled {
-            "true"
-        } else {
-            "false"
-        };
-        entry("sampled", sampled.to_owned());
-        entry("trace_id", info.trace_id.to_string());
-        if info.source != "url" && !info.name.is_empty() {
-            entry("transaction", info.name.to_string());
-        }
-    }
-}
-
-/// `sample_rand` with six decimals, truncated so the value stays below 1.
-fn format_rand(rand: f64) -> String {
-    let micros = ((rand * 1e6) as u64).min(999_999) as u32;
-    let mut s = String::with_capacity(8);
-    s.push_str("0.");
-    let mut div = 100_000;
-    while div > 0 {
-        s.push(char::from(b'0' + (micros / div % 10) as u8));
-        div /= 10;
-    }
-    s
-}
-
-fn format_rate(rate: f64) -> String {
-    if rate >= 1.0 {
-        return "1".to_owned();
-    }
-    if rate <= 0.0 {
-        return "0".to_owned();
-    }
-    let s = format!("{rate:.6}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s.is_empty() {
-        "0".to_owned()
-    } else {
-        s.to_owned()
     }
 }
 
@@ -375,13 +313,54 @@ pub struct Transaction {
 }
 
 /// A running child span. Cloning shares it.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Span {
     txn: Arc<TxnInner>,
     span_id: SpanId,
-    /// Where the span's data lives in the transaction's span list; `None`
-    /// when the transaction is not sampled or was full (`max_spans`).
-    slot: Option<usize>,
+    data: Mutex<SpanData>,
+}
+
+/// Where a span's data is.
+///
+/// A span that only one handle knows keeps its data in that handle and takes
+/// the transaction's lock once, when it finishes and joins the span list
+/// (as the official SDKs do). Cloning it moves the data into the list first,
+/// so that every clone sees the same span.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
+enum SpanData {
+    /// Not recorded: the transaction is not sampled, was full (`max_spans`)
+    /// or had finished.
+    Nothing,
+    /// Running, held by this handle only (inline: a box would cost an
+    /// allocation per span).
+    Local(ProtocolSpan),
+    /// In the transaction's span list, at this index.
+    Slot(usize),
+}
+
+impl Clone for Span {
+    fn clone(&self) -> Self {
+        let mut data = self.data.lock();
+        if let SpanData::Local(_) = &*data {
+            let SpanData::Local(span) = std::mem::replace(&mut *data, SpanData::Nothing) else {
+                unreachable!("checked above")
+            };
+            *data = match self.txn.record(span) {
+                Some(slot) => SpanData::Slot(slot),
+                None => SpanData::Nothing,
+            };
+        }
+        let shared = match &*data {
+            SpanData::Slot(slot) => SpanData::Slot(*slot),
+            _ => SpanData::Nothing,
+        };
+        Span {
+            txn: self.txn.clone(),
+            span_id: self.span_id,
+            data: Mutex::new(shared),
+        }
+    }
 }
 
 /// Starts a transaction on the current hub.
@@ -625,9 +604,36 @@ impl Transaction {
             other,
         });
         drop(state);
-        let trace = self.inner.envelope_trace();
+        let trace = self.inner.dsc();
         let scope = Hub::with_current(|hub| hub.top_scope());
         client.capture_boxed_transaction(tx, Some(&scope), Some(trace));
+    }
+}
+
+impl TxnInner {
+    /// Adds a span to the list; its index, or `None` when the transaction
+    /// finished or is full (then the span is counted as dropped).
+    #[inline]
+    fn record(&self, span: ProtocolSpan) -> Option<usize> {
+        let state = self.state.as_ref()?;
+        let max = self
+            .info
+            .client
+            .as_ref()
+            .map_or(usize::MAX, |c| c.options().max_spans);
+        let mut state = state.lock();
+        if state.finished {
+            return None;
+        }
+        if state.spans.len() >= max {
+            state.dropped_spans += 1;
+            return None;
+        }
+        if state.spans.capacity() == 0 {
+            state.spans.reserve(16);
+        }
+        state.spans.push(span);
+        Some(state.spans.len() - 1)
     }
 }
 
@@ -639,9 +645,8 @@ impl Span {
         description: Cow<'static, str>,
     ) -> Span {
         let span_id = SpanId::random();
-        let slot = txn.state.as_ref().and_then(|state| {
-            // Built before taking the lock: the lock only covers the push.
-            let span = ProtocolSpan {
+        let data = match &txn.state {
+            Some(_) => SpanData::Local(ProtocolSpan {
                 trace_id: txn.info.trace_id,
                 span_id,
                 parent_span_id: Some(parent),
@@ -649,30 +654,13 @@ impl Span {
                 description: (!description.is_empty()).then_some(description),
                 start_timestamp: Timestamp::now(),
                 ..Default::default()
-            };
-            let max = txn
-                .info
-                .client
-                .as_ref()
-                .map_or(usize::MAX, |c| c.options().max_spans);
-            let mut state = state.lock();
-            if state.finished {
-                return None;
-            }
-            if state.spans.len() >= max {
-                state.dropped_spans += 1;
-                return None;
-            }
-            if state.spans.capacity() == 0 {
-                state.spans.reserve(16);
-            }
-            state.spans.push(span);
-            Some(state.spans.len() - 1)
-        });
+            }),
+            None => SpanData::Nothing,
+        };
         Span {
             txn: txn.clone(),
             span_id,
-            slot,
+            data: Mutex::new(data),
         }
     }
 
@@ -703,18 +691,30 @@ impl Span {
 
     /// Runs `f` on the span's data while it is running.
     fn with_span<R>(&self, f: impl FnOnce(&mut ProtocolSpan) -> R) -> Option<R> {
-        let (Some(slot), Some(state)) = (self.slot, &self.txn.state) else {
-            return None;
-        };
-        let mut state = state.lock();
-        if state.finished {
-            return None;
+        let data = self.data.lock();
+        match &*data {
+            SpanData::Nothing => None,
+            SpanData::Local(_) => {
+                let mut data = data;
+                match &mut *data {
+                    SpanData::Local(span) => Some(f(span)),
+                    _ => None,
+                }
+            }
+            SpanData::Slot(slot) => {
+                let slot = *slot;
+                drop(data);
+                let mut state = self.txn.state.as_ref()?.lock();
+                if state.finished {
+                    return None;
+                }
+                state
+                    .spans
+                    .get_mut(slot)
+                    .filter(|s| s.timestamp.is_none())
+                    .map(f)
+            }
         }
-        state
-            .spans
-            .get_mut(slot)
-            .filter(|s| s.timestamp.is_none())
-            .map(f)
     }
 
     /// Sets the status.
@@ -779,25 +779,60 @@ impl Span {
     }
 
     /// Finishes now.
-    pub fn finish(self) {
-        if self.slot.is_some() {
-            self.finish_with_timestamp(Timestamp::now())
+    pub fn finish(mut self) {
+        if !matches!(self.data.get_mut(), SpanData::Nothing) {
+            self.end(Timestamp::now())
         }
     }
 
     /// Finishes at an explicit time. Finishing twice records once; spans
     /// still running when their transaction finishes are left out of it.
-    pub fn finish_with_timestamp(self, end: Timestamp) {
-        self.with_span(|s| {
+    pub fn finish_with_timestamp(mut self, end: Timestamp) {
+        self.end(end)
+    }
+
+    /// Ends the span in place (the handle is not moved around: it holds
+    /// the span's data).
+    fn end(&mut self, end: Timestamp) {
+        fn end_span(s: &mut ProtocolSpan, end: Timestamp) {
             s.timestamp = Some(end);
             if s.status.is_none() {
                 s.status = Some(SpanStatus::Ok);
             }
-        });
+        }
+        match self.data.get_mut() {
+            SpanData::Nothing => {}
+            SpanData::Local(span) => {
+                end_span(span, end);
+                let SpanData::Local(span) =
+                    std::mem::replace(self.data.get_mut(), SpanData::Nothing)
+                else {
+                    return;
+                };
+                self.txn.record(span);
+            }
+            SpanData::Slot(slot) => {
+                let slot = *slot;
+                let Some(state) = &self.txn.state else {
+                    return;
+                };
+                let mut state = state.lock();
+                if state.finished {
+                    return;
+                }
+                if let Some(s) = state.spans.get_mut(slot).filter(|s| s.timestamp.is_none()) {
+                    end_span(s, end);
+                }
+            }
+        }
     }
 }
 
 /// Either a transaction or a span: what a scope holds as the active span.
+// A `Span` holds a running span's data inline (a box would cost an
+// allocation per span); the one in a scope is a clone, so it is in the
+// transaction's list and its inline part is empty.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum TransactionOrSpan {
     /// A transaction.
@@ -893,21 +928,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rates_format_like_the_official_sdks() {
-        assert_eq!(format_rate(1.0), "1");
-        assert_eq!(format_rate(0.25), "0.25");
-        assert_eq!(format_rate(0.0), "0");
-    }
-
-    #[test]
-    fn sample_rand_has_six_truncated_decimals() {
-        for (rand, want) in [
-            (0.0, "0.000000"),
-            (0.25, "0.250000"),
-            (0.1234567, "0.123456"),
-            (0.9999999, "0.999999"),
-        ] {
-            assert_eq!(format_rand(rand), want);
-        }
+    fn a_new_trace_has_every_dsc_entry() {
+        let tx = Transaction::start(TransactionContext::new("GET /", "http.server"), None);
+        let dsc = tx.dsc();
+        assert_eq!(
+            dsc.get("trace_id"),
+            Some(tx.trace_id().to_string().as_str())
+        );
+        assert_eq!(dsc.get("transaction"), Some("GET /"));
+        assert_eq!(dsc.get("sampled"), Some("false"));
+        assert_eq!(dsc.get("sample_rate"), Some("0"));
+        assert_eq!(dsc.get("sample_rand").map(str::len), Some(8));
     }
 }

@@ -1,11 +1,14 @@
 //! Trace propagation headers: `sentry-trace`, W3C `baggage` (the dynamic
 //! sampling context) and W3C `traceparent` (PROTOCOL.md §9).
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, CONTROLS};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
 
 use crate::protocol::{SpanId, TraceId};
 
@@ -151,23 +154,222 @@ const BAGGAGE_ESCAPE: &AsciiSet = &CONTROLS
     .add(b'=')
     .add(b'@');
 
+/// The keys this SDK writes (PROTOCOL.md §9.2), without the `sentry-`
+/// prefix, in sorted order: the order they are written in.
+const KNOWN_KEYS: [&str; 8] = [
+    "environment",
+    "public_key",
+    "release",
+    "sample_rand",
+    "sample_rate",
+    "sampled",
+    "trace_id",
+    "transaction",
+];
+
+fn known_slot(key: &str) -> Option<usize> {
+    KNOWN_KEYS.iter().position(|k| *k == key)
+}
+
+/// A short text kept without a heap allocation: the formatted ids and
+/// numbers of a DSC are at most 32 ASCII characters.
+#[derive(Clone, Copy)]
+struct Inline {
+    len: u8,
+    buf: [u8; 32],
+}
+
+impl Inline {
+    const fn new() -> Self {
+        Inline {
+            len: 0,
+            buf: [0; 32],
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        // Only whole `str`s are ever written (see `write_str`).
+        std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or("")
+    }
+}
+
+impl std::fmt::Write for Inline {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let start = usize::from(self.len);
+        let end = start + s.len();
+        if end > self.buf.len() {
+            return Err(std::fmt::Error);
+        }
+        self.buf[start..end].copy_from_slice(s.as_bytes());
+        self.len = end as u8;
+        Ok(())
+    }
+}
+
+/// The value of a DSC entry: borrowed, formatted in place, shared with the
+/// client, or owned (as parsed).
+#[derive(Clone)]
+enum Text {
+    Static(&'static str),
+    Inline(Inline),
+    Shared(Arc<str>),
+    Owned(String),
+}
+
+impl Text {
+    fn as_str(&self) -> &str {
+        match self {
+            Text::Static(s) => s,
+            Text::Inline(s) => s.as_str(),
+            Text::Shared(s) => s,
+            Text::Owned(s) => s,
+        }
+    }
+
+    // A `&Cow` and not a `&str`: a borrowed `'static` text is kept as it is.
+    #[allow(clippy::ptr_arg)]
+    fn from_cow(value: &Cow<'static, str>) -> Text {
+        match value {
+            Cow::Borrowed(s) => Text::Static(s),
+            Cow::Owned(s) => Text::Shared(Arc::from(s.as_str())),
+        }
+    }
+
+    fn display(value: impl std::fmt::Display) -> Text {
+        let mut inline = Inline::new();
+        match write!(inline, "{value}") {
+            Ok(()) => Text::Inline(inline),
+            Err(_) => Text::Owned(value.to_string()),
+        }
+    }
+}
+
+impl std::fmt::Debug for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl PartialEq for Text {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+/// `sample_rand` with six decimals, truncated so the value stays below 1.
+fn rand_text(rand: f64) -> Text {
+    let micros = ((rand * 1e6) as u64).min(999_999) as u32;
+    let mut s = Inline::new();
+    s.buf[..2].copy_from_slice(b"0.");
+    let mut div = 100_000;
+    let mut i = 2;
+    while div > 0 {
+        s.buf[i] = b'0' + (micros / div % 10) as u8;
+        div /= 10;
+        i += 1;
+    }
+    s.len = 8;
+    Text::Inline(s)
+}
+
+/// A sample rate like the official SDKs write it: at most six decimals,
+/// without trailing zeros.
+fn rate_text(rate: f64) -> Text {
+    if rate >= 1.0 {
+        return Text::Static("1");
+    }
+    if rate <= 0.0 {
+        return Text::Static("0");
+    }
+    let mut s = Inline::new();
+    if write!(s, "{rate:.6}").is_err() {
+        return Text::Static("0");
+    }
+    let trimmed = s.as_str().trim_end_matches('0').trim_end_matches('.').len();
+    if trimmed == 0 {
+        return Text::Static("0");
+    }
+    s.len = trimmed as u8;
+    Text::Inline(s)
+}
+
+/// One entry of a DSC as it is written.
+enum Field<'a> {
+    Text(&'a str),
+    Json(&'a Value),
+}
+
+#[derive(Clone, Default, PartialEq)]
+struct Entries {
+    /// The entries of [`KNOWN_KEYS`] that are strings, by position.
+    known: [Option<Text>; 8],
+    /// Every other entry (other keys, and known keys whose value is not a
+    /// string in a parsed envelope header), kept as received.
+    other: Map<String, Value>,
+}
+
+/// The client's part of a DSC, prepared once per client so that starting a
+/// trace copies no strings.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct DscBase {
+    environment: Option<Text>,
+    public_key: Option<Text>,
+    release: Option<Text>,
+}
+
+impl DscBase {
+    pub(crate) fn new(options: &crate::ClientOptions) -> DscBase {
+        DscBase {
+            environment: Some(
+                options
+                    .environment
+                    .as_ref()
+                    .map_or(Text::Static("production"), Text::from_cow),
+            ),
+            public_key: options
+                .dsn
+                .as_ref()
+                .map(|dsn| Text::Shared(Arc::from(dsn.public_key()))),
+            release: options.release.as_ref().map(Text::from_cow),
+        }
+    }
+}
+
 /// The dynamic sampling context: the `sentry-*` entries of `baggage`, which
 /// also travel as the envelope header `trace`.
 ///
-/// Keys are stored without the `sentry-` prefix, in sorted order. The
-/// entries are shared: cloning a `Dsc` (as every span of a transaction hands
-/// out the same one) costs no allocation; [`Dsc::set`] copies them first if
-/// they are shared.
+/// Keys are stored without the `sentry-` prefix and kept in sorted order.
+/// The entries are shared: cloning a `Dsc` (as every span of a transaction
+/// hands out the same one, and every envelope of the trace carries it) costs
+/// no allocation; [`Dsc::set`] copies them first if they are shared. The
+/// keys this SDK writes are held without building a JSON map, and any other
+/// key of a received context (even one whose value is not a string) is kept
+/// and written back.
 ///
 /// ```
 /// use sentry_core::propagation::Dsc;
 /// let dsc = Dsc::from_baggage("other=1,sentry-trace_id=771a43a4192642f0b136d5159a501700,sentry-release=app%401.0");
 /// assert_eq!(dsc.get("release"), Some("app@1.0"));
 /// assert_eq!(dsc.to_baggage(), "sentry-release=app%401.0,sentry-trace_id=771a43a4192642f0b136d5159a501700");
+/// assert_eq!(serde_json::to_string(&dsc).unwrap(),
+///            r#"{"release":"app@1.0","trace_id":"771a43a4192642f0b136d5159a501700"}"#);
 /// ```
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Clone, PartialEq, Default)]
 pub struct Dsc {
-    entries: Arc<BTreeMap<String, String>>,
+    entries: Arc<Entries>,
+}
+
+impl std::fmt::Debug for Dsc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut map = f.debug_map();
+        for (k, v) in self.fields() {
+            match v {
+                Field::Text(s) => map.entry(&k, &s),
+                Field::Json(v) => map.entry(&k, v),
+            };
+        }
+        map.finish()
+    }
 }
 
 impl Dsc {
@@ -176,10 +378,37 @@ impl Dsc {
         Self::default()
     }
 
+    /// The context this SDK starts for a new trace (PROTOCOL.md §9.2).
+    pub(crate) fn for_new_trace(
+        base: Option<&DscBase>,
+        trace_id: crate::protocol::TraceId,
+        rand: f64,
+        rate: f64,
+        sampled: bool,
+        transaction: Option<&Cow<'static, str>>,
+    ) -> Dsc {
+        let base = base.cloned().unwrap_or_default();
+        Dsc {
+            entries: Arc::new(Entries {
+                known: [
+                    base.environment,
+                    base.public_key,
+                    base.release,
+                    Some(rand_text(rand)),
+                    Some(rate_text(rate)),
+                    Some(Text::Static(if sampled { "true" } else { "false" })),
+                    Some(Text::display(trace_id)),
+                    transaction.map(Text::from_cow),
+                ],
+                other: Map::new(),
+            }),
+        }
+    }
+
     /// The `sentry-` entries of a baggage header; other vendors' entries are
     /// ignored here (see [`merge_baggage`] to keep them when forwarding).
     pub fn from_baggage(header: &str) -> Dsc {
-        let mut entries = BTreeMap::new();
+        let mut dsc = Dsc::new();
         for member in header.split(',') {
             // Properties after ';' are not part of the value.
             let member = member.split(';').next().unwrap_or("").trim();
@@ -191,7 +420,31 @@ impl Dsc {
             };
             let value = percent_decode_str(value.trim()).decode_utf8_lossy();
             if !key.is_empty() {
-                entries.insert(key.to_owned(), value.into_owned());
+                dsc.set(key, value.into_owned());
+            }
+        }
+        dsc
+    }
+
+    /// The context from the JSON object of an envelope header `trace`. Every
+    /// key is kept, whatever its value.
+    ///
+    /// ```
+    /// use sentry_core::propagation::Dsc;
+    /// let json = serde_json::json!({"trace_id": "771a43a4192642f0b136d5159a501700", "x": [1]});
+    /// let serde_json::Value::Object(map) = json else { unreachable!() };
+    /// let dsc = Dsc::from_json(map.clone());
+    /// assert_eq!(dsc.get("trace_id"), Some("771a43a4192642f0b136d5159a501700"));
+    /// assert_eq!(dsc.to_json(), map);
+    /// ```
+    pub fn from_json(map: Map<String, Value>) -> Dsc {
+        let mut entries = Entries::default();
+        for (key, value) in map {
+            match (known_slot(&key), value) {
+                (Some(slot), Value::String(s)) => entries.known[slot] = Some(Text::Owned(s)),
+                (_, value) => {
+                    entries.other.insert(key, value);
+                }
             }
         }
         Dsc {
@@ -201,23 +454,63 @@ impl Dsc {
 
     /// Sets an entry (key without the `sentry-` prefix).
     pub fn set(&mut self, key: &str, value: impl Into<String>) {
-        Arc::make_mut(&mut self.entries).insert(key.to_owned(), value.into());
+        let entries = Arc::make_mut(&mut self.entries);
+        let value = value.into();
+        match known_slot(key) {
+            Some(slot) => {
+                entries.other.remove(key);
+                entries.known[slot] = Some(Text::Owned(value));
+            }
+            None => {
+                entries.other.insert(key.to_owned(), Value::String(value));
+            }
+        }
     }
 
-    /// An entry's value.
+    /// An entry's value (`None` when missing or, in a parsed envelope header,
+    /// not a string).
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.entries.get(key).map(String::as_str)
+        match known_slot(key) {
+            Some(slot) => self.entries.known[slot].as_ref().map(Text::as_str),
+            None => self.entries.other.get(key).and_then(Value::as_str),
+        }
     }
 
     /// Whether there are no entries.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.entries.known.iter().all(Option::is_none) && self.entries.other.is_empty()
+    }
+
+    /// Every entry in key order.
+    fn fields(&self) -> impl Iterator<Item = (&str, Field<'_>)> {
+        let mut known = KNOWN_KEYS
+            .iter()
+            .zip(self.entries.known.iter())
+            .filter_map(|(k, v)| Some((*k, Field::Text(v.as_ref()?.as_str()))))
+            .peekable();
+        let mut other = self
+            .entries
+            .other
+            .iter()
+            .map(|(k, v)| {
+                let field = match v {
+                    Value::String(s) => Field::Text(s),
+                    v => Field::Json(v),
+                };
+                (k.as_str(), field)
+            })
+            .peekable();
+        std::iter::from_fn(move || match (known.peek(), other.peek()) {
+            (Some(a), Some(b)) if b.0 < a.0 => other.next(),
+            (Some(_), _) => known.next(),
+            (None, _) => other.next(),
+        })
     }
 
     /// The `sentry-…` baggage entries, comma-separated.
     pub fn to_baggage(&self) -> String {
         let mut out = String::new();
-        for (k, v) in self.entries.iter() {
+        for (k, v) in self.iter() {
             if !out.is_empty() {
                 out.push(',');
             }
@@ -226,17 +519,46 @@ impl Dsc {
         out
     }
 
-    /// As the envelope header `trace` (a JSON object of strings).
-    pub fn to_json(&self) -> serde_json::Map<String, serde_json::Value> {
-        self.entries
-            .iter()
-            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+    /// As the envelope header `trace` (a JSON object; of strings unless it
+    /// was parsed from a header holding other values).
+    pub fn to_json(&self) -> Map<String, Value> {
+        self.fields()
+            .map(|(k, v)| {
+                let v = match v {
+                    Field::Text(s) => Value::String(s.to_owned()),
+                    Field::Json(v) => v.clone(),
+                };
+                (k.to_owned(), v)
+            })
             .collect()
     }
 
-    /// The entries.
+    /// The entries whose value is a string, in key order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.entries.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.fields().filter_map(|(k, v)| match v {
+            Field::Text(s) => Some((k, s)),
+            Field::Json(_) => None,
+        })
+    }
+}
+
+impl Serialize for Dsc {
+    /// The JSON object of the envelope header `trace`, keys in order.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        for (k, v) in self.fields() {
+            match v {
+                Field::Text(s) => map.serialize_entry(k, s)?,
+                Field::Json(v) => map.serialize_entry(k, v)?,
+            }
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Dsc {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Map::<String, Value>::deserialize(deserializer).map(Dsc::from_json)
     }
 }
 
@@ -330,6 +652,69 @@ impl IncomingTrace {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rates_format_like_the_official_sdks() {
+        for (rate, want) in [(1.0, "1"), (0.25, "0.25"), (0.0, "0"), (1e-9, "0")] {
+            assert_eq!(rate_text(rate).as_str(), want);
+        }
+    }
+
+    #[test]
+    fn sample_rand_has_six_truncated_decimals() {
+        for (rand, want) in [
+            (0.0, "0.000000"),
+            (0.25, "0.250000"),
+            (0.1234567, "0.123456"),
+            (0.9999999, "0.999999"),
+        ] {
+            assert_eq!(rand_text(rand).as_str(), want);
+        }
+    }
+
+    #[test]
+    fn json_keeps_unknown_and_non_string_entries_in_key_order() {
+        let text = r#"{"a":1,"environment":"ci","sampled":true,"trace_id":"t","zz":"z"}"#;
+        let dsc: Dsc = serde_json::from_str(text).expect("object");
+        assert_eq!(serde_json::to_string(&dsc).expect("json"), text);
+        assert_eq!(dsc.get("sampled"), None);
+        assert_eq!(dsc.get("zz"), Some("z"));
+        assert_eq!(
+            dsc.to_baggage(),
+            "sentry-environment=ci,sentry-trace_id=t,sentry-zz=z"
+        );
+        let mut changed = dsc.clone();
+        changed.set("sampled", "false");
+        assert_eq!(changed.get("sampled"), Some("false"));
+        assert_eq!(
+            serde_json::to_string(&changed).expect("json"),
+            r#"{"a":1,"environment":"ci","sampled":"false","trace_id":"t","zz":"z"}"#
+        );
+        assert_ne!(changed, dsc);
+    }
+
+    #[test]
+    fn a_new_trace_writes_the_same_json_as_a_map_of_its_entries() {
+        let options = crate::ClientOptions {
+            dsn: "https://0123456789abcdef0123456789abcdef@o1.example/1"
+                .parse()
+                .ok(),
+            release: Some("app@1.0.0".into()),
+            ..Default::default()
+        };
+        let base = DscBase::new(&options);
+        let trace_id: crate::protocol::TraceId =
+            "771a43a4192642f0b136d5159a501700".parse().expect("id");
+        let name = Cow::Owned("GET /users".to_owned());
+        let dsc = Dsc::for_new_trace(Some(&base), trace_id, 0.5, 0.25, false, Some(&name));
+        let json = serde_json::to_string(&dsc).expect("json");
+        assert_eq!(
+            json,
+            r#"{"environment":"production","public_key":"0123456789abcdef0123456789abcdef","release":"app@1.0.0","sample_rand":"0.500000","sample_rate":"0.25","sampled":"false","trace_id":"771a43a4192642f0b136d5159a501700","transaction":"GET /users"}"#
+        );
+        assert_eq!(serde_json::to_string(&dsc.to_json()).expect("json"), json);
+        assert_eq!(Dsc::from_json(dsc.to_json()), dsc);
+    }
 
     #[test]
     fn sentry_trace_forms() {

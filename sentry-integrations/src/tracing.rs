@@ -40,6 +40,7 @@
 //! });
 //! ```
 
+use std::borrow::Cow;
 use std::error::Error;
 use std::fmt;
 use std::marker::PhantomData;
@@ -378,15 +379,16 @@ where
         }
         let mut visitor = FieldVisitor::default();
         attrs.record(&mut visitor);
-        let take = |fields: &mut Map, key: &str| match fields.remove(key) {
-            Some(Value::String(s)) => Some(s),
-            Some(other) => Some(other.to_string()),
-            None => None,
+        // The span name is `&'static`: used as it is, without a copy.
+        let take = |fields: &mut Map, key: &str| -> Cow<'static, str> {
+            match fields.remove(key) {
+                Some(Value::String(s)) => Cow::Owned(s),
+                Some(other) => Cow::Owned(other.to_string()),
+                None => Cow::Borrowed(metadata.name()),
+            }
         };
-        let op =
-            take(&mut visitor.fields, "sentry.op").unwrap_or_else(|| metadata.name().to_owned());
-        let description = take(&mut visitor.fields, "sentry.description")
-            .unwrap_or_else(|| metadata.name().to_owned());
+        let op = take(&mut visitor.fields, "sentry.op");
+        let description = take(&mut visitor.fields, "sentry.description");
         let child = parent.start_child(op, description);
         if let Some(message) = visitor.message {
             child.set_data("message", Value::String(message));

@@ -17,6 +17,7 @@ use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use sentry_core::envelope::{Envelope, ItemPayload};
+use sentry_core::propagation::Dsc;
 use sentry_core::protocol::{
     Breadcrumb, Context, Event, Level, SessionAggregates, SpanStatus, TraceContext, Transaction,
 };
@@ -235,7 +236,7 @@ fn dsc_of(envelopes: &[Envelope], name: &str) -> serde_json::Map<String, Value> 
                 _ => false,
             })
         })
-        .and_then(|e| e.headers.trace.clone())
+        .and_then(|e| e.headers.trace.as_ref().map(Dsc::to_json))
         .unwrap_or_else(|| panic!("no trace header for {name:?}"))
 }
 
@@ -585,7 +586,7 @@ async fn continues_incoming_trace_headers() {
         .iter()
         .find_map(|e| {
             let trace = e.headers.trace.as_ref()?;
-            (trace.get("trace_id")? == "11111111111111111111111111111111").then_some(trace)
+            (trace.get("trace_id")? == "11111111111111111111111111111111").then(|| trace.to_json())
         })
         .expect("frozen DSC");
     assert_eq!(dsc["public_key"], "abc");
