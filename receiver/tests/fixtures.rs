@@ -2,9 +2,12 @@
 //! (shared/fixtures/python) is accepted — re-compressed with gzip and with
 //! brotli, sent with the fixture's own headers — and stored and grouped.
 
+#[path = "support/fixtures.rs"]
+mod fixtures_support;
+
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use receiver::config::Clock;
 use receiver::testing::{post, TestServer};
@@ -14,17 +17,7 @@ const KEY: &str = "0123456789abcdef0123456789abcdef";
 const PROJECT: i64 = 42;
 
 fn fixtures_dir() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for candidate in [
-        manifest.join("../../shared/fixtures/python"),
-        manifest.join("../shared/fixtures/python"),
-        PathBuf::from("/work/shared/fixtures/python"),
-    ] {
-        if candidate.is_dir() {
-            return candidate;
-        }
-    }
-    panic!("shared/fixtures/python not found next to the workspace");
+    fixtures_support::python_fixtures_dir()
 }
 
 struct Fixture {
@@ -36,12 +29,7 @@ struct Fixture {
 
 fn fixtures() -> Vec<Fixture> {
     let dir = fixtures_dir();
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .expect("read fixtures")
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|n| n.ends_with(".jsonl"))
-        .collect();
-    names.sort();
+    let names = fixtures_support::envelope_names(&dir);
     names
         .into_iter()
         .map(|name| {

@@ -1,7 +1,10 @@
 //! Grouping (PROTOCOL.md §10): exact hashes, inputs, titles and culprits,
 //! plus the recorded Python SDK fixtures.
 
-use std::path::{Path, PathBuf};
+#[path = "support/fixtures.rs"]
+mod fixtures_support;
+
+use std::path::PathBuf;
 
 use md5::{Digest, Md5};
 use receiver::grouping::{
@@ -682,16 +685,7 @@ fn title_and_culprit() {
 // --- recorded fixtures ---------------------------------------------------
 
 fn fixtures_dir() -> PathBuf {
-    let dir = Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/fixtures/python"
-    ));
-    assert!(
-        dir.join("index.json").is_file(),
-        "Python SDK fixtures are missing: expected {} (from /work/shared/fixtures/python)",
-        dir.display()
-    );
-    dir.to_path_buf()
+    fixtures_support::python_fixtures_dir()
 }
 
 /// The events of every event item in the fixture `NNN-*.jsonl`.

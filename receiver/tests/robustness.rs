@@ -16,11 +16,14 @@
 //! A failure names the seed, the case index and a label, and prints the
 //! start of the input; `ROBUSTNESS_SEED=<n>` reruns with another seed.
 
+#[path = "support/fixtures.rs"]
+mod fixtures_support;
+
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::panic::{self, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Once, OnceLock};
 use std::time::Instant;
 
@@ -127,17 +130,7 @@ fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, String> {
 // Fixtures and envelope surgery.
 
 fn fixtures_dir() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for candidate in [
-        manifest.join("../../shared/fixtures/python"),
-        manifest.join("../shared/fixtures/python"),
-        PathBuf::from("/work/shared/fixtures/python"),
-    ] {
-        if candidate.is_dir() {
-            return candidate;
-        }
-    }
-    panic!("shared/fixtures/python not found next to the workspace");
+    fixtures_support::python_fixtures_dir()
 }
 
 struct Fixture {
@@ -147,12 +140,7 @@ struct Fixture {
 
 fn fixtures() -> Vec<Fixture> {
     let dir = fixtures_dir();
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .expect("read fixtures")
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|n| n.ends_with(".jsonl"))
-        .collect();
-    names.sort();
+    let names = fixtures_support::envelope_names(&dir);
     assert!(names.len() >= 20, "fixtures missing: {names:?}");
     names
         .into_iter()
