@@ -8,7 +8,7 @@
 //! or task started before `init` still reports.
 
 use std::cell::{OnceCell, RefCell};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 
 use arc_swap::ArcSwapOption;
@@ -21,6 +21,10 @@ use crate::scope::Scope;
 
 /// The client installed by `init`, seen by every hub that did not bind its own.
 static GLOBAL_CLIENT: ArcSwapOption<Client> = ArcSwapOption::const_empty();
+
+/// Bumped (after the store) whenever [`GLOBAL_CLIENT`] changes, so a thread
+/// can tell whether the client it cached is still the global one.
+static GLOBAL_GENERATION: AtomicU64 = AtomicU64::new(0);
 
 /// Becomes true once any client was ever installed or bound. Until then
 /// every API call returns at once: this is the "no client" fast path.
@@ -58,6 +62,7 @@ pub(crate) fn set_global_client(client: Option<Arc<Client>>) {
         ANY_CLIENT.store(true, Ordering::Relaxed);
     }
     GLOBAL_CLIENT.store(client);
+    GLOBAL_GENERATION.fetch_add(1, Ordering::Release);
 }
 
 /// Removes `client` as the global client if it still is.
@@ -65,6 +70,51 @@ pub(crate) fn unset_global_client(client: &Arc<Client>) {
     let current = GLOBAL_CLIENT.load();
     if current.as_ref().is_some_and(|c| Arc::ptr_eq(c, client)) {
         GLOBAL_CLIENT.compare_and_swap(&*current, None);
+        GLOBAL_GENERATION.fetch_add(1, Ordering::Release);
+    }
+}
+
+thread_local! {
+    /// This thread's copy of the global client and the generation it was
+    /// read at. Reading it costs no atomic read-modify-write, unlike an
+    /// `ArcSwap` load; a replaced client stays referenced here (closed, so
+    /// inert) until this thread next asks for the global client.
+    static GLOBAL_CACHE: RefCell<(u64, Option<Arc<Client>>)> = const { RefCell::new((u64::MAX, None)) };
+}
+
+/// Calls `f` with the global client, if any, without touching its
+/// reference count (re-entrant: `f` may call it again).
+#[inline]
+fn with_global_client<R>(f: impl FnOnce(&Client) -> R) -> Option<R> {
+    let generation = GLOBAL_GENERATION.load(Ordering::Acquire);
+    let mut f = Some(f);
+    let cached = GLOBAL_CACHE.try_with(|cache| {
+        let mut replaced = None;
+        if let Ok(mut c) = cache.try_borrow_mut() {
+            if c.0 != generation {
+                replaced = Some(std::mem::replace(
+                    &mut *c,
+                    (generation, GLOBAL_CLIENT.load_full()),
+                ));
+            }
+        }
+        // The old client is dropped with no borrow held.
+        drop(replaced);
+        // Fails only while the cache is being refreshed further up.
+        let c = cache.try_borrow().ok()?;
+        if c.0 != generation {
+            // Stale, and it could not be refreshed (in use further up).
+            return None;
+        }
+        let f = f.take()?;
+        Some(c.1.as_deref().map(f))
+    });
+    match cached {
+        Ok(Some(result)) => result,
+        _ => {
+            let f = f?;
+            Some(f(GLOBAL_CLIENT.load().as_deref()?))
+        }
     }
 }
 
@@ -104,6 +154,10 @@ impl Layer {
 /// ```
 pub struct Hub {
     stack: RwLock<Vec<Layer>>,
+    /// Whether the top layer uses the global client: kept in step with the
+    /// stack (written under its lock) so that finding the client needs no
+    /// lock in the usual case.
+    inherits: AtomicBool,
     last_event_id: Mutex<Option<Uuid>>,
 }
 
@@ -137,6 +191,7 @@ impl Hub {
 
     fn with_layer(layer: Layer) -> Hub {
         Hub {
+            inherits: AtomicBool::new(matches!(layer.binding, Binding::Inherit)),
             stack: RwLock::new(vec![layer]),
             last_event_id: Mutex::new(None),
         }
@@ -216,9 +271,11 @@ impl Hub {
         if client.is_some() {
             ANY_CLIENT.store(true, Ordering::Relaxed);
         }
-        if let Some(top) = self.stack.write().last_mut() {
+        let mut stack = self.stack.write();
+        if let Some(top) = stack.last_mut() {
             top.binding = Binding::Bound(client);
         }
+        self.sync_inherits(&stack);
     }
 
     /// A snapshot of the top scope.
@@ -262,6 +319,9 @@ impl Hub {
     /// touching its reference count. No scope snapshot is held, so `f` may
     /// change the scope without copying it.
     fn with_client<R>(&self, f: impl FnOnce(&Client) -> R) -> Option<R> {
+        if self.inherits.load(Ordering::Acquire) {
+            return with_global_client(f);
+        }
         let bound = {
             let stack = self.stack.read();
             match &stack.last()?.binding {
@@ -271,8 +331,21 @@ impl Hub {
         };
         match bound {
             Some(client) => Some(f(&client)),
-            None => Some(f(GLOBAL_CLIENT.load().as_deref()?)),
+            None => with_global_client(f),
         }
+    }
+
+    /// Records whether the top layer of `stack` (this hub's, locked for
+    /// writing) inherits the global client.
+    fn sync_inherits(&self, stack: &[Layer]) {
+        let inherits = matches!(
+            stack.last(),
+            Some(Layer {
+                binding: Binding::Inherit,
+                ..
+            })
+        );
+        self.inherits.store(inherits, Ordering::Release);
     }
 
     /// Calls `f` with the client and a snapshot of the top scope, resolving
@@ -289,10 +362,7 @@ impl Hub {
         };
         match bound {
             Some(client) => Some(f(&client, &scope)),
-            None => {
-                let global = GLOBAL_CLIENT.load();
-                Some(f(global.as_deref()?, &scope))
-            }
+            None => with_global_client(|client| f(client, &scope)),
         }
     }
 
@@ -395,6 +465,7 @@ impl Drop for ScopeGuard {
             // Inner guards leaked (e.g. mem::forget): pop back to our level.
             stack.truncate(self.depth.saturating_sub(1).max(1));
         }
+        self.hub.sync_inherits(&stack);
     }
 }
 

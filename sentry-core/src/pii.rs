@@ -80,7 +80,9 @@ pub(crate) fn scrub_transaction(s: &Scrubber, t: &mut Transaction, send_default_
 
 /// Scrubs a breadcrumb's data and message.
 pub(crate) fn scrub_breadcrumb(s: &Scrubber, b: &mut Breadcrumb) {
-    s.scrub_map(&mut b.data);
+    if !b.data.is_empty() {
+        s.scrub_map(&mut b.data);
+    }
     if let Some(m) = &mut b.message {
         s.mask_card_numbers_cow(m);
     }
