@@ -416,8 +416,19 @@ pub fn event(
     let (shift, corrected) = ctx.timestamp_shift(event.timestamp.as_secs_f64(), &mut errors);
     if shift != 0.0 {
         event.timestamp = corrected;
+        // Breadcrumbs move with the event, unless that would carry them out
+        // of any plausible time (an absurd event timestamp): then a
+        // breadcrumb keeps its own time if that is plausible, else it takes
+        // the event's. Shifting them all would drop every one.
+        let latest = ctx.received.as_secs_f64() + MAX_SECS_IN_FUTURE;
+        let plausible = |t: Timestamp| (0.0..=latest).contains(&t.as_secs_f64());
         for crumb in &mut event.breadcrumbs.values {
-            crumb.timestamp = crumb.timestamp.shifted(shift);
+            let shifted = crumb.timestamp.shifted(shift);
+            if plausible(shifted) {
+                crumb.timestamp = shifted;
+            } else if !plausible(crumb.timestamp) {
+                crumb.timestamp = corrected;
+            }
         }
         if let Some(start) = event.other.get("start_timestamp").and_then(Value::as_f64) {
             event
@@ -425,10 +436,19 @@ pub fn event(
                 .insert("start_timestamp".to_owned(), json!(start + shift));
         }
     }
+    let before = event.breadcrumbs.values.len();
     event
         .breadcrumbs
         .values
         .retain(|c| c.timestamp.as_secs_f64() >= 0.0);
+    let dropped = before - event.breadcrumbs.values.len();
+    if dropped > 0 {
+        errors.push(json!({
+            "type": "invalid_data",
+            "name": "breadcrumbs",
+            "reason": format!("{dropped} breadcrumbs with a negative timestamp removed"),
+        }));
+    }
     check_release(&mut event.release, &mut errors);
     check_environment(&mut event.environment, &mut errors);
     if let (Some(user), Some(ip)) = (event.user.as_mut(), ctx.client_ip.as_ref()) {
@@ -794,6 +814,31 @@ mod tests {
         .unwrap();
         assert_eq!(e.timestamp.as_secs_f64(), NOW);
         assert_eq!(errors_of(&e)[0]["type"], "past_timestamp");
+    }
+
+    #[test]
+    fn an_absurd_event_time_keeps_plausible_breadcrumb_times() {
+        // Event at 1e300 s: moving its breadcrumbs by the same amount would
+        // put them before 1970 and drop them all.
+        let body = format!(
+            r#"{{"timestamp":1e300,"breadcrumbs":[{{"timestamp":{},"message":"a"}}]}}"#,
+            NOW - 1.0,
+        );
+        let e = event(body.as_bytes(), &ctx(None), None).unwrap();
+        assert_eq!(e.timestamp.as_secs_f64(), NOW);
+        assert_eq!(errors_of(&e)[0]["type"], "future_timestamp");
+        assert_eq!(e.breadcrumbs.values.len(), 1);
+        assert_eq!(e.breadcrumbs.values[0].timestamp.as_secs_f64(), NOW - 1.0);
+        // A clock a year ahead: the breadcrumbs were a year ahead too and
+        // move back with the event.
+        let year = 365.0 * 86400.0;
+        let body = format!(
+            r#"{{"timestamp":{},"breadcrumbs":[{{"timestamp":{},"message":"a"}}]}}"#,
+            NOW + year,
+            NOW + year - 10.0,
+        );
+        let e = event(body.as_bytes(), &ctx(None), None).unwrap();
+        assert!((e.breadcrumbs.values[0].timestamp.as_secs_f64() - (NOW - 10.0)).abs() < 1e-6);
     }
 
     #[test]
