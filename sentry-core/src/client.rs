@@ -410,11 +410,14 @@ impl Client {
         };
         let o = &self.options;
         if transaction.release.is_none() {
-            transaction.release = o.release.as_deref().map(str::to_owned);
+            transaction.release = o.release.clone();
         }
         if transaction.environment.is_none() {
-            transaction.environment =
-                Some(o.environment.as_deref().unwrap_or("production").to_owned());
+            transaction.environment = Some(
+                o.environment
+                    .clone()
+                    .unwrap_or(std::borrow::Cow::Borrowed("production")),
+            );
         }
         if transaction.sdk.is_none() {
             transaction.sdk = Some(self.sdk_info.clone());

@@ -34,7 +34,7 @@ use crate::hub::{self, Hub};
 use crate::propagation::{Dsc, IncomingTrace, SentryTrace};
 use crate::protocol::{
     Contexts, DataCategory, DiscardReason, Map, Request, Span as ProtocolSpan, SpanId, SpanStatus,
-    Timestamp, TraceContext, TraceId, Transaction as ProtocolTransaction, Values,
+    Timestamp, TraceContext, TraceId, Transaction as ProtocolTransaction, TransactionInfo, Values,
 };
 
 /// Decides the sample rate of a transaction from its context.
@@ -527,7 +527,7 @@ impl Transaction {
             trace_id: info.trace_id,
             span_id: info.span_id,
             parent_span_id: info.parent_span_id,
-            op: self.inner.state.as_ref().map(|s| s.lock().op.to_string()),
+            op: self.inner.state.as_ref().map(|s| s.lock().op.clone()),
             ..Default::default()
         }
     }
@@ -568,25 +568,25 @@ impl Transaction {
             trace_id: info.trace_id,
             span_id: info.span_id,
             parent_span_id: info.parent_span_id,
-            op: Some(state.op.to_string()),
+            op: Some(state.op.clone()),
             status: Some(state.status.unwrap_or(SpanStatus::Ok)),
             data: std::mem::take(&mut state.data),
             ..Default::default()
         };
         let mut contexts = Contexts::new();
         contexts.insert("trace".to_owned(), trace.into());
-        let mut other = Map::new();
-        other.insert(
-            "transaction_info".to_owned(),
-            serde_json::json!({ "source": info.source }),
-        );
         // Built on the heap in place and every field spelled out: the
         // `Default` of a transaction reads the clock for a start time that
         // is overwritten here.
         let tx = Box::new(ProtocolTransaction {
             event_id: uuid::Uuid::new_v4(),
             ty: Cow::Borrowed("transaction"),
-            name: Some(state.name.take().unwrap_or_else(|| info.name.to_string())),
+            name: Some(
+                state
+                    .name
+                    .take()
+                    .map_or_else(|| info.name.clone(), Cow::Owned),
+            ),
             release: None,
             environment: None,
             platform: Cow::Borrowed("native"),
@@ -601,7 +601,8 @@ impl Transaction {
             contexts,
             breadcrumbs: Values::new(),
             measurements: Map::new(),
-            other,
+            transaction_info: Some(TransactionInfo::with_source(info.source.clone())),
+            other: Map::new(),
         });
         drop(state);
         let trace = self.inner.dsc();
@@ -773,7 +774,7 @@ impl Span {
             trace_id: self.txn.info.trace_id,
             span_id: self.span_id,
             parent_span_id: parent,
-            op: op.map(Cow::into_owned),
+            op,
             ..Default::default()
         }
     }

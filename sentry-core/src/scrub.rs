@@ -293,8 +293,12 @@ impl Scrubber {
     /// Scrubber::default().scrub_map(&mut map);
     /// assert_eq!(Value::Object(map), json!({ "token": "[Filtered]", "id": 7 }));
     /// ```
+    #[inline]
     pub fn scrub_map(&self, map: &mut Map<String, Value>) {
-        self.scrub_map_at(map, 0);
+        // Most maps (span data, extra) are empty: skip the call.
+        if !map.is_empty() {
+            self.scrub_map_at(map, 0);
+        }
     }
 
     /// Scrubs a string map such as request headers or tags: values of

@@ -208,7 +208,7 @@ fn event_trace(event: &Event) -> &TraceContext {
 }
 
 fn source_of(tx: &Transaction) -> Option<&str> {
-    tx.other.get("transaction_info")?.get("source")?.as_str()
+    tx.transaction_info.as_ref()?.source.as_deref()
 }
 
 fn named<'a>(txs: &'a [Transaction], name: &str) -> &'a Transaction {

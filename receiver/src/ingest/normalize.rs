@@ -13,6 +13,7 @@
 
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
+use std::borrow::Cow;
 use uuid::Uuid;
 
 use sentry_core::protocol::{
@@ -542,8 +543,12 @@ pub fn transaction(
         }
     }
     tx.spans.retain(|s| s.start_timestamp.as_secs_f64() >= 0.0);
-    check_release(&mut tx.release, &mut errors);
-    check_environment(&mut tx.environment, &mut errors);
+    let mut release = tx.release.take().map(Cow::into_owned);
+    check_release(&mut release, &mut errors);
+    tx.release = release.map(Cow::Owned);
+    let mut environment = tx.environment.take().map(Cow::into_owned);
+    check_environment(&mut environment, &mut errors);
+    tx.environment = environment.map(Cow::Owned);
     if !matches!(tx.contexts.get("trace"), Some(Context::Trace(_))) {
         errors.push(json!({"type": "missing_attribute", "name": "contexts.trace"}));
     }

@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use std::borrow::Cow;
+
 use serde::de::Deserializer;
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
@@ -126,9 +128,10 @@ pub struct TraceContext {
     /// The parent span, when continued from upstream.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_span_id: Option<SpanId>,
-    /// The operation, e.g. `http.server`.
+    /// The operation, e.g. `http.server` (a `Cow`, so a literal costs no
+    /// allocation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub op: Option<String>,
+    pub op: Option<Cow<'static, str>>,
     /// Description of the root span.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,

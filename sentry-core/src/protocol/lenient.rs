@@ -239,6 +239,13 @@ pub(crate) fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Strin
     Ok(scalar_to_string(Value::deserialize(d)?))
 }
 
+/// [`opt_string`] for a `Cow` field.
+pub(crate) fn opt_cow_string<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<std::borrow::Cow<'static, str>>, D::Error> {
+    Ok(opt_string(d)?.map(std::borrow::Cow::Owned))
+}
+
 /// A `null`-tolerant default: `null` becomes `T::default()`.
 pub(crate) fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
 where

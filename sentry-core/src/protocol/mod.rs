@@ -38,7 +38,7 @@ pub use sdk::{ClientSdkInfo, ClientSdkPackage};
 pub use session::{
     SessionAggregateItem, SessionAggregates, SessionAttributes, SessionStatus, SessionUpdate,
 };
-pub use span::{Span, SpanStatus, Transaction, UnknownSpanStatus};
+pub use span::{Span, SpanStatus, Transaction, TransactionInfo, UnknownSpanStatus};
 pub use stacktrace::{Frame, Stacktrace, Thread, ThreadId};
 pub use timestamp::Timestamp;
 pub use user::{Request, User};

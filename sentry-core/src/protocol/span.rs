@@ -230,17 +230,17 @@ pub struct Transaction {
         default,
         skip_serializing_if = "Option::is_none"
     )]
-    pub name: Option<String>,
+    pub name: Option<Cow<'static, str>>,
     /// Release.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "lenient::opt_string"
+        deserialize_with = "lenient::opt_cow_string"
     )]
-    pub release: Option<String>,
+    pub release: Option<Cow<'static, str>>,
     /// Environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub environment: Option<String>,
+    pub environment: Option<Cow<'static, str>>,
     /// Platform.
     #[serde(default = "default_platform")]
     pub platform: Cow<'static, str>,
@@ -301,9 +301,69 @@ pub struct Transaction {
         deserialize_with = "lenient::null_default"
     )]
     pub measurements: Map,
+    /// How the name was chosen (`transaction_info.source`).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "transaction_info_lenient"
+    )]
+    pub transaction_info: Option<TransactionInfo>,
     /// Everything else the SDK sent.
     #[serde(flatten)]
     pub other: Map,
+}
+
+/// The `transaction_info` of a transaction: where its name comes from.
+///
+/// ```
+/// use sentry_core::protocol::{Transaction, TransactionInfo};
+/// let t = Transaction {
+///     transaction_info: Some(TransactionInfo::with_source("route")),
+///     ..Default::default()
+/// };
+/// let v = serde_json::to_value(&t).unwrap();
+/// assert_eq!(v["transaction_info"]["source"], "route");
+/// let back: Transaction = serde_json::from_value(v).unwrap();
+/// assert_eq!(back.transaction_info.unwrap().source.as_deref(), Some("route"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct TransactionInfo {
+    /// `custom`, `url`, `route`, `view`, `component` or `task`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Cow<'static, str>>,
+    /// Everything else the SDK sent.
+    #[serde(flatten)]
+    pub other: Map,
+}
+
+impl TransactionInfo {
+    /// Info with only a source (a string literal costs no allocation).
+    pub fn with_source(source: impl Into<Cow<'static, str>>) -> Self {
+        TransactionInfo {
+            source: Some(source.into()),
+            other: Map::new(),
+        }
+    }
+}
+
+/// `transaction_info` as the SDK sent it: an object is kept (a `source`
+/// that is not a string stays in `other`), anything else reads as `None`
+/// rather than failing the whole transaction.
+fn transaction_info_lenient<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<TransactionInfo>, D::Error> {
+    let serde_json::Value::Object(mut other) = serde_json::Value::deserialize(d)? else {
+        return Ok(None);
+    };
+    let source = match other.remove("source") {
+        Some(serde_json::Value::String(s)) => Some(Cow::Owned(s)),
+        Some(v) => {
+            other.insert("source".to_owned(), v);
+            None
+        }
+        None => None,
+    };
+    Ok(Some(TransactionInfo { source, other }))
 }
 
 fn default_platform() -> Cow<'static, str> {
@@ -330,6 +390,7 @@ impl Default for Transaction {
             contexts: Contexts::new(),
             breadcrumbs: Values::new(),
             measurements: Map::new(),
+            transaction_info: None,
             other: Map::new(),
         }
     }
