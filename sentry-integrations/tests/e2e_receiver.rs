@@ -5,6 +5,9 @@
 //! times, and, in this process, `log`, `tracing` and `anyhow` errors after
 //! the one-line `init`. They share nothing: each starts its own receiver.
 
+#[path = "support/panic_line.rs"]
+mod panic_line;
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -14,17 +17,6 @@ use serde_json::Value;
 use tracing_subscriber::layer::SubscriberExt;
 
 const WAIT: Duration = Duration::from_secs(20);
-
-/// The line of the example's `panic!`, found by its marker comment.
-fn panic_line() -> u64 {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/panic.rs");
-    let source = std::fs::read_to_string(path).expect("examples/panic.rs is readable");
-    let index = source
-        .lines()
-        .position(|l| l.contains("panic!(") && l.contains("// PANIC-LINE"))
-        .expect("the marker comment is in examples/panic.rs");
-    index as u64 + 1
-}
 
 /// Runs the panic example with `arg` against `dsn` and waits for it to exit.
 fn run_panic_demo(dsn: &str, arg: &str) -> Option<i32> {
@@ -100,7 +92,7 @@ fn panics_of_a_child_process_become_one_fatal_issue_with_in_app_frames() {
             .is_some_and(|f| f.ends_with("examples/panic.rs")),
         "{top}"
     );
-    assert_eq!(top["lineno"].as_u64(), Some(panic_line()));
+    assert_eq!(top["lineno"].as_u64(), Some(panic_line::panic_line()));
     // Contexts and the breadcrumb left before the panic came along.
     assert!(event["contexts"]["os"]["name"].is_string(), "{event}");
     assert!(event["contexts"]["rust"].is_object(), "{event}");

@@ -4,6 +4,9 @@
 
 #![cfg(all(feature = "panic", feature = "http-transport"))]
 
+#[path = "support/panic_line.rs"]
+mod panic_line;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
@@ -157,17 +160,6 @@ fn start_server() -> (u16, mpsc::Receiver<Request>) {
     (port, rx)
 }
 
-/// The line of the example's `panic!`, found by its marker comment.
-fn panic_line() -> u64 {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/panic.rs");
-    let source = std::fs::read_to_string(path).expect("examples/panic.rs is readable");
-    let index = source
-        .lines()
-        .position(|l| l.contains("panic!(") && l.contains("// PANIC-LINE"))
-        .expect("the marker comment is in examples/panic.rs");
-    index as u64 + 1
-}
-
 #[test]
 fn a_panicking_program_delivers_its_panic_event_before_exiting() {
     let (port, requests) = start_server();
@@ -253,7 +245,7 @@ fn a_panicking_program_delivers_its_panic_event_before_exiting() {
             .is_some_and(|f| f.ends_with("examples/panic.rs")),
         "{last:?}"
     );
-    assert_eq!(last.lineno, Some(panic_line()), "{last:?}");
+    assert_eq!(last.lineno, Some(panic_line::panic_line()), "{last:?}");
     assert!(last.colno.is_some());
     assert!(
         last.function
