@@ -475,49 +475,90 @@ pub(crate) async fn detail(ctx: &Ctx, project: &str, id: &str) -> Result<Reply, 
 /// `statsPeriod`/`start`/`end` filter).
 pub(crate) async fn project_events(ctx: &Ctx, project: &str) -> Result<Reply, ApiError> {
     let project = project.to_owned();
-    let limit = ctx.query.limit(100, 100)?;
-    let cursor = Cursor::from_query(&ctx.query)?;
-    let range = Range::from_query(&ctx.query, ctx.now())?;
-    let environments = ctx.query.all("environment");
-    let levels = ctx.query.all("level");
-    let full = ctx.query.flag("full");
-    let base = ctx.link_base();
+    let page = EventPage::from_ctx(ctx)?;
     let (link, json) = ctx
         .read(move |c| {
             let p = projects::resolve(c, &project)?;
-            let mut sql = Sql::default();
-            let pid = sql.bind(p.id);
-            sql.cond(format!("e.project_id = {pid}"));
-            add_event_filters(&mut sql, &range, &environments, &levels);
-            let order = sql.keyset("e.timestamp", "e.id", false, cursor);
-            let q = format!(
-                "SELECT {EVENT_COLS} FROM events e WHERE {} ORDER BY {order} LIMIT {}",
-                sql.where_clause(),
-                limit + 1
-            );
-            let mut stmt = c.prepare(&q)?;
-            let rows: Vec<EventRecord> = stmt
-                .query_map(
-                    rusqlite::params_from_iter(sql.params.iter()),
-                    EventRecord::from_row,
-                )?
-                .collect::<Result<_, _>>()?;
-            let page = Page::build(rows, limit as usize, cursor, |e| (e.timestamp, e.seq));
-            let json: Vec<Value> = if full {
-                page.rows
-                    .iter()
-                    .map(|e| full_json(c, e, Some(&p)))
-                    .collect::<Result<_, _>>()?
-            } else {
-                page.rows
-                    .iter()
-                    .map(|e| serde_json::to_value(summary(e)).unwrap_or(Value::Null))
-                    .collect()
-            };
-            Ok((page.link(&base), json))
+            page.fetch(c, "e.project_id", p.id, Some(&p))
         })
         .await?;
     Ok(Reply::json(&json)?.with_header(hyper::header::LINK, link))
+}
+
+/// One cursor-paginated page of events, newest first, as both event lists
+/// (a project's, an issue's) serve it: `limit`, `cursor`, time range,
+/// `environment`, `level`, and `full=1` for whole events.
+pub(crate) struct EventPage {
+    limit: i64,
+    cursor: Option<Cursor>,
+    range: Range,
+    environments: Vec<String>,
+    levels: Vec<String>,
+    full: bool,
+    base: String,
+}
+
+impl EventPage {
+    /// Reads the page's parameters from the request.
+    pub(crate) fn from_ctx(ctx: &Ctx) -> Result<EventPage, ApiError> {
+        Ok(EventPage {
+            limit: ctx.query.limit(100, 100)?,
+            cursor: Cursor::from_query(&ctx.query)?,
+            range: Range::from_query(&ctx.query, ctx.now())?,
+            environments: ctx.query.all("environment"),
+            levels: ctx.query.all("level"),
+            full: ctx.query.flag("full"),
+            base: ctx.link_base(),
+        })
+    }
+
+    /// Whether whole events were asked for (`full=1`).
+    pub(crate) fn wants_full(&self) -> bool {
+        self.full
+    }
+
+    /// The events whose `column` (of `events e`) is `id`: the `Link` header
+    /// and the JSON list (summaries, or whole events with `full=1`).
+    pub(crate) fn fetch(
+        &self,
+        c: &Connection,
+        column: &str,
+        id: i64,
+        project: Option<&ProjectRow>,
+    ) -> Result<(String, Vec<Value>), ApiError> {
+        let mut sql = Sql::default();
+        let p = sql.bind(id);
+        sql.cond(format!("{column} = {p}"));
+        add_event_filters(&mut sql, &self.range, &self.environments, &self.levels);
+        let order = sql.keyset("e.timestamp", "e.id", false, self.cursor);
+        let q = format!(
+            "SELECT {EVENT_COLS} FROM events e WHERE {} ORDER BY {order} LIMIT {}",
+            sql.where_clause(),
+            self.limit + 1
+        );
+        let rows: Vec<EventRecord> = c
+            .prepare_cached(&q)?
+            .query_map(
+                rusqlite::params_from_iter(sql.params.iter()),
+                EventRecord::from_row,
+            )?
+            .collect::<Result<_, _>>()?;
+        let page = Page::build(rows, self.limit as usize, self.cursor, |e| {
+            (e.timestamp, e.seq)
+        });
+        let json: Vec<Value> = if self.full {
+            page.rows
+                .iter()
+                .map(|e| full_json(c, e, project))
+                .collect::<Result<_, _>>()?
+        } else {
+            page.rows
+                .iter()
+                .map(|e| serde_json::to_value(summary(e)).unwrap_or(Value::Null))
+                .collect()
+        };
+        Ok((page.link(&self.base), json))
+    }
 }
 
 /// Time, environment and level conditions on `events e`.

@@ -801,49 +801,18 @@ pub(crate) async fn hashes(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
 /// (`full=1` for whole events; `environment`, `level`, time range filter).
 pub(crate) async fn events(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
     let id = id.to_owned();
-    let limit = ctx.query.limit(100, 100)?;
-    let cursor = Cursor::from_query(&ctx.query)?;
-    let range = Range::from_query(&ctx.query, ctx.now())?;
-    let environments = ctx.query.all("environment");
-    let levels = ctx.query.all("level");
-    let full = ctx.query.flag("full");
-    let base = ctx.link_base();
-    let (json, link) = ctx
+    let page = events::EventPage::from_ctx(ctx)?;
+    let (link, json) = ctx
         .read(move |c| {
             let issue = load(c, &id)?;
-            let mut sql = Sql::default();
-            let p = sql.bind(issue.id);
-            sql.cond(format!("e.issue_id = {p}"));
-            events::add_event_filters(&mut sql, &range, &environments, &levels);
-            let order = sql.keyset("e.timestamp", "e.id", false, cursor);
-            let q = format!(
-                "SELECT {EVENT_COLS} FROM events e WHERE {} ORDER BY {order} LIMIT {}",
-                sql.where_clause(),
-                limit + 1
-            );
-            let rows: Vec<EventRecord> = c
-                .prepare_cached(&q)?
-                .query_map(
-                    rusqlite::params_from_iter(sql.params.iter()),
-                    EventRecord::from_row,
-                )?
-                .collect::<Result<_, _>>()?;
-            let page = Page::build(rows, limit as usize, cursor, |e| (e.timestamp, e.seq));
-            let json: Vec<Value> = if full {
-                let project = projects::all(c)?
+            let project = if page.wants_full() {
+                projects::all(c)?
                     .into_iter()
-                    .find(|p| p.id == issue.project_id);
-                page.rows
-                    .iter()
-                    .map(|e| events::full_json(c, e, project.as_ref()))
-                    .collect::<Result<_, _>>()?
+                    .find(|p| p.id == issue.project_id)
             } else {
-                page.rows
-                    .iter()
-                    .map(|e| serde_json::to_value(events::summary(e)).unwrap_or(Value::Null))
-                    .collect()
+                None
             };
-            Ok((json, page.link(&base)))
+            page.fetch(c, "e.issue_id", issue.id, project.as_ref())
         })
         .await?;
     Ok(Reply::json(&json)?.with_header(hyper::header::LINK, link))
