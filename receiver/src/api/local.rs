@@ -241,11 +241,8 @@ pub(crate) async fn health(ctx: &Ctx) -> Result<Reply, ApiError> {
     let (data, totals) = ctx
         .read(move |c| {
             let mut filter = base_filter;
-            if !keys.is_empty() {
-                filter.projects = projects::resolve_filter(c, &keys)?
-                    .iter()
-                    .map(|p| p.id)
-                    .collect();
+            if let Some(ids) = projects::filter_ids(c, &keys)? {
+                filter.projects = ids;
             }
             compute_health(c, &filter, group)
         })
@@ -310,11 +307,7 @@ pub(crate) async fn transactions(ctx: &Ctx) -> Result<Reply, ApiError> {
     let (rows, link) = ctx
         .read(move |c| {
             let mut sql = Sql::default();
-            if !keys.is_empty() {
-                let ids: Vec<i64> = projects::resolve_filter(c, &keys)?
-                    .iter()
-                    .map(|p| p.id)
-                    .collect();
+            if let Some(ids) = projects::filter_ids(c, &keys)? {
                 let cond = sql.in_list("t.project_id", ids);
                 sql.cond(cond);
             }
@@ -578,11 +571,7 @@ pub(crate) async fn client_reports(ctx: &Ctx) -> Result<Reply, ApiError> {
     let report = ctx
         .read(move |c| {
             let mut sql = Sql::default();
-            if !keys.is_empty() {
-                let ids: Vec<i64> = projects::resolve_filter(c, &keys)?
-                    .iter()
-                    .map(|p| p.id)
-                    .collect();
+            if let Some(ids) = projects::filter_ids(c, &keys)? {
                 let cond = sql.in_list("project_id", ids);
                 sql.cond(cond);
             }
@@ -787,11 +776,7 @@ pub(crate) async fn stream(ctx: &Ctx) -> Result<Reply, ApiError> {
     let page = ctx
         .read(move |c| {
             let mut sql = Sql::default();
-            if !keys.is_empty() {
-                let ids: Vec<i64> = projects::resolve_filter(c, &keys)?
-                    .iter()
-                    .map(|p| p.id)
-                    .collect();
+            if let Some(ids) = projects::filter_ids(c, &keys)? {
                 let cond = sql.in_list("e.project_id", ids);
                 sql.cond(cond);
             }

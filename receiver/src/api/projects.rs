@@ -112,6 +112,17 @@ pub(crate) fn resolve_filter(
         .collect()
 }
 
+/// The ids of the `?project=` values, or `None` when there are none (no
+/// project condition at all).
+pub(crate) fn filter_ids(conn: &Connection, keys: &[String]) -> Result<Option<Vec<i64>>, ApiError> {
+    if keys.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(
+        resolve_filter(conn, keys)?.iter().map(|p| p.id).collect(),
+    ))
+}
+
 fn organization_info() -> Organization {
     Organization {
         id: "1".to_owned(),
