@@ -480,7 +480,7 @@ fn working_dir() -> Option<&'static str> {
 /// ```
 /// use sentry_integrations::backtrace::short_filename;
 /// assert_eq!(
-///     short_filename("/home/me/.cargo/registry/src/index.crates.io-6f17d22bba15001f/serde-1.0.1/src/de.rs"),
+///     short_filename("/home/me/.cargo/registry/src/index.registry-6f17d22bba15001f/serde-1.0.1/src/de.rs"),
 ///     "serde-1.0.1/src/de.rs"
 /// );
 /// assert_eq!(short_filename("/rustc/59807616e1fa2540724bfbac14d7976d7e4a3860/library/std/src/rt.rs"), "library/std/src/rt.rs");
@@ -493,7 +493,7 @@ pub fn short_filename(abs_path: &str) -> String {
 fn short_filename_in(abs_path: &str, cwd: Option<&str>) -> String {
     let p = abs_path.replace('\\', "/");
     if let Some(i) = p.find("/.cargo/registry/src/") {
-        // Skip `index.crates.io-<hash>/`.
+        // Skip `index.registry-<hash>/`.
         let rest = &p[i + "/.cargo/registry/src/".len()..];
         if let Some(j) = rest.find('/') {
             return rest[j + 1..].to_owned();
@@ -1002,7 +1002,7 @@ mod tests {
         }
         let mut dep = frame("serde_json::de::from_str");
         dep.abs_path = Some(
-            "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/serde_json-1.0.1/src/de.rs"
+            "/root/.cargo/registry/src/index.registry-1949cf8c6b5b557f/serde_json-1.0.1/src/de.rs"
                 .into(),
         );
         assert!(!rules.is_in_app(&dep));

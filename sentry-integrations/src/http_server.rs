@@ -1,4 +1,4 @@
-//! HTTP server middleware: a [`tower`](https://docs.rs/tower) layer for
+//! HTTP server middleware: a `tower` layer for
 //! hyper, axum and any service over [`http::Request`]/[`http::Response`].
 //!
 //! [`SentryHttpLayer`] wraps a service so that every request:

@@ -74,7 +74,7 @@ fn default_rules_mark_std_runtimes_the_sdk_and_registry_crates_as_not_in_app() {
             frame("<myapp::Server as core::ops::Drop>::drop", None),
             frame(
                 "serde_json::de::from_str",
-                Some("/home/ci/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/serde_json-1.0.140/src/de.rs"),
+                Some("/home/ci/.cargo/registry/src/index.registry-1949cf8c6b5b557f/serde_json-1.0.140/src/de.rs"),
             ),
             frame("sentry_core::api::capture_event", None),
             frame("myapp::handlers::checkout", Some("/srv/app/src/handlers.rs")),
@@ -110,7 +110,7 @@ fn include_and_exclude_options_override_the_defaults() {
             frame("tokio::net::TcpStream::connect", None),
             frame(
                 "serde_json::de::from_str",
-                Some("/home/ci/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/serde_json-1.0.140/src/de.rs"),
+                Some("/home/ci/.cargo/registry/src/index.registry-1949cf8c6b5b557f/serde_json-1.0.140/src/de.rs"),
             ),
             frame("myapp::vendored::zlib::inflate", None),
             frame("myapp::main", None),
