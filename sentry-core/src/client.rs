@@ -141,6 +141,9 @@ impl Client {
     /// Creates a client. Integrations' `setup` runs first; the transport is
     /// created from `options.transport` (without one the client is disabled).
     pub fn with_options(mut options: ClientOptions) -> Client {
+        // Calibrate the timestamp clock here rather than in the first
+        // capture or span.
+        crate::clock::warm_up();
         let integrations = options.integrations.clone();
         for integration in &integrations {
             let name = integration.name();

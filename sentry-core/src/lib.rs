@@ -24,6 +24,7 @@
 mod api;
 mod capture;
 mod client;
+mod clock;
 pub mod dsn;
 pub mod envelope;
 mod future;

@@ -596,7 +596,8 @@ impl Transaction {
             extra: Map::new(),
             sdk: None,
             start_timestamp: state.start,
-            timestamp: Some(end),
+            // Never before the start: Relay drops such a transaction.
+            timestamp: Some(if end < state.start { state.start } else { end }),
             spans,
             contexts,
             breadcrumbs: Values::new(),
@@ -796,7 +797,14 @@ impl Span {
     /// the span's data).
     fn end(&mut self, end: Timestamp) {
         fn end_span(s: &mut ProtocolSpan, end: Timestamp) {
-            s.timestamp = Some(end);
+            // An end before the start (a wrong explicit time, or a span
+            // ended on another thread whose clock anchor is a microsecond
+            // behind) would make Relay drop the transaction.
+            s.timestamp = Some(if end < s.start_timestamp {
+                s.start_timestamp
+            } else {
+                end
+            });
             if s.status.is_none() {
                 s.status = Some(SpanStatus::Ok);
             }

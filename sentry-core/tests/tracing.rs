@@ -491,3 +491,21 @@ fn spans_still_running_at_finish_are_left_out() {
     assert_eq!(ops, ["done"]);
     assert_eq!(txs[0].spans[0].status, Some(SpanStatus::Ok));
 }
+
+#[test]
+fn an_end_before_the_start_is_recorded_as_the_start() {
+    let (hub, transport) = hub_with(sampled());
+    Hub::run(hub, || {
+        let tx = start_transaction(TransactionContext::new("early end", "task"));
+        let span = tx.start_child("work", "");
+        span.finish_with_timestamp(sentry_core::protocol::Timestamp::from_secs_f64(1.0));
+        tx.finish_with_timestamp(sentry_core::protocol::Timestamp::from_secs_f64(1.0));
+    });
+    let sent = transactions_of(&transport.fetch_and_clear_envelopes());
+    assert_eq!(sent.len(), 1);
+    let tx = &sent[0];
+    assert_eq!(tx.timestamp, Some(tx.start_timestamp));
+    assert_eq!(tx.spans.len(), 1);
+    assert_eq!(tx.spans[0].timestamp, Some(tx.spans[0].start_timestamp));
+    assert!(tx.start_timestamp.as_secs_f64() > 1.0);
+}

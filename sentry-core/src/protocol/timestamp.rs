@@ -26,16 +26,12 @@ use time::OffsetDateTime;
 pub struct Timestamp(f64);
 
 impl Timestamp {
-    /// The current time.
+    /// The current time: the system wall clock, extrapolated for up to a
+    /// second with the CPU's time-stamp counter, which costs half as much
+    /// to read.
+    #[inline]
     pub fn now() -> Self {
-        match SystemTime::now().duration_since(UNIX_EPOCH) {
-            // A multiplication rather than `as_secs_f64`'s division: the
-            // same value to the last bit or one off, which at today's epoch
-            // seconds (an f64 step is about 0.24 us) changes nothing, and
-            // it is on every span's start and end.
-            Ok(d) => Timestamp(d.as_secs() as f64 + f64::from(d.subsec_nanos()) * 1e-9),
-            Err(e) => Timestamp(-e.duration().as_secs_f64()),
-        }
+        Timestamp(crate::clock::now_secs())
     }
 
     /// From seconds since the Unix epoch.
