@@ -103,6 +103,12 @@ pub struct ClientOptions {
     /// Child spans kept per transaction; the excess is counted as dropped.
     /// Default 1000.
     pub max_spans: usize,
+    /// Which outgoing requests get the `sentry-trace` and `baggage` headers:
+    /// `None` (the default) means every request; `Some(list)` only those
+    /// whose URL contains one of the strings (an empty list: none). The
+    /// `http.client` span is recorded either way. See
+    /// [`ClientOptions::propagates_to`].
+    pub trace_propagation_targets: Option<Vec<Cow<'static, str>>>,
     /// Start an application-mode session at `init` and end it when the guard
     /// drops (needs a `release`). Default false in `sentry-core`.
     pub auto_session_tracking: bool,
@@ -158,6 +164,7 @@ impl Default for ClientOptions {
             traces_sample_rate: 0.0,
             traces_sampler: None,
             max_spans: 1000,
+            trace_propagation_targets: None,
             auto_session_tracking: false,
             session_mode: SessionMode::Application,
             session_flush_interval: Duration::from_secs(60),
@@ -194,6 +201,7 @@ impl fmt::Debug for ClientOptions {
             .field("traces_sample_rate", &self.traces_sample_rate)
             .field("traces_sampler", &self.traces_sampler.is_some())
             .field("max_spans", &self.max_spans)
+            .field("trace_propagation_targets", &self.trace_propagation_targets)
             .field("auto_session_tracking", &self.auto_session_tracking)
             .field("session_mode", &self.session_mode)
             .field("max_breadcrumbs", &self.max_breadcrumbs)
@@ -225,6 +233,30 @@ impl fmt::Debug for ClientOptions {
 pub const MAX_BREADCRUMBS_LIMIT: usize = 1000;
 
 impl ClientOptions {
+    /// Whether a request to `url` gets the trace headers, by
+    /// [`ClientOptions::trace_propagation_targets`]: every URL without a
+    /// list, else a URL containing one of its strings (case-sensitive,
+    /// anywhere in the URL, as the JavaScript SDK matches plain strings).
+    ///
+    /// ```
+    /// use sentry_core::ClientOptions;
+    /// let all = ClientOptions::default();
+    /// assert!(all.propagates_to("https://payments.example.com/charge"));
+    /// let ours = ClientOptions {
+    ///     trace_propagation_targets: Some(vec!["api.internal".into(), "127.0.0.1:3001".into()]),
+    ///     ..Default::default()
+    /// };
+    /// assert!(ours.propagates_to("http://api.internal/users"));
+    /// assert!(ours.propagates_to("http://127.0.0.1:3001/"));
+    /// assert!(!ours.propagates_to("https://payments.example.com/charge"));
+    /// ```
+    pub fn propagates_to(&self, url: &str) -> bool {
+        match &self.trace_propagation_targets {
+            None => true,
+            Some(targets) => targets.iter().any(|t| url.contains(t.as_ref())),
+        }
+    }
+
     /// Options with a DSN, parsed from a string.
     ///
     /// ```

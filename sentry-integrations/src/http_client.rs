@@ -24,10 +24,11 @@
 //! The active span is read when `send_traced` is called, so the returned
 //! future may be spawned elsewhere. Without an active span the request is
 //! sent unchanged. Unsampled traces get no span recorded, but their headers
-//! are still sent, carrying the "not sampled" decision downstream. Headers are
-//! added to every request (there is no `trace_propagation_targets` option
-//! yet): do not use `send_traced` for third-party hosts that should not see
-//! your trace ids.
+//! are still sent, carrying the "not sampled" decision downstream. Headers go
+//! to every URL unless the client's
+//! [`trace_propagation_targets`](sentry_core::ClientOptions::trace_propagation_targets)
+//! limits them (the span is recorded either way), so third-party hosts need
+//! not see your trace ids.
 //!
 //! ```no_run
 //! use sentry_integrations::http_client::RequestBuilderExt;
@@ -69,16 +70,21 @@ use serde_json::Value;
 pub fn send_traced(
     builder: reqwest::RequestBuilder,
 ) -> impl Future<Output = reqwest::Result<reqwest::Response>> + Send + 'static {
-    let parent = Hub::with_current(|hub| hub.active_span());
+    let (parent, sentry) = Hub::with_current(|hub| (hub.active_span(), hub.client()));
     let (client, request) = builder.build_split();
     let prepared = request.map(|mut request| {
+        let propagate = sentry
+            .as_ref()
+            .map_or(true, |c| c.options().propagates_to(request.url().as_str()));
         let span = parent.map(|parent| {
             let method = request.method().as_str().to_owned();
             let url = sanitized_url(request.url());
             let span = parent.start_child("http.client", format!("{method} {url}"));
             span.set_data("http.request.method", Value::from(method));
             span.set_data("url", Value::from(url));
-            inject_trace_headers(request.headers_mut(), &span.sentry_trace(), &span.dsc());
+            if propagate {
+                inject_trace_headers(request.headers_mut(), &span.sentry_trace(), &span.dsc());
+            }
             span
         });
         (request, SpanGuard(span))

@@ -322,6 +322,67 @@ async fn one_trace_across_two_services() {
     assert!(seen_baggage.contains(&format!("sentry-trace_id={}", ta.trace_id)));
 }
 
+/// Calls `/chain` on a frontend whose client has `targets` as its
+/// `trace_propagation_targets`; the headers the backend saw, and the
+/// frontend's and backend's transactions.
+async fn chain_with_targets(
+    targets: impl FnOnce(SocketAddr) -> Option<Vec<String>>,
+) -> (String, String, Transaction, Transaction) {
+    // The backend's own client: it only records what arrives.
+    let backend_sentry = Sentry::new(ClientOptions::default());
+    let backend = serve(&backend_sentry, None).await;
+    let frontend_sentry = Sentry::new(ClientOptions {
+        trace_propagation_targets: targets(backend)
+            .map(|t| t.into_iter().map(Into::into).collect()),
+        ..Default::default()
+    });
+    let frontend = serve(&frontend_sentry, Some(backend)).await;
+    let body = http_client()
+        .get(format!("http://{frontend}/chain"))
+        .send()
+        .await
+        .expect("frontend answers")
+        .text()
+        .await
+        .expect("body");
+    let (trace, baggage) = body.split_once('\n').expect("two lines");
+    let a = named(&transactions_of(&frontend_sentry.envelopes()), "GET /chain").clone();
+    let b = named(
+        &transactions_of(&backend_sentry.envelopes()),
+        "GET /users/{id}",
+    )
+    .clone();
+    (trace.to_owned(), baggage.to_owned(), a, b)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace_headers_only_go_to_propagation_targets() {
+    // Not a target: no sentry-trace, the other vendor's baggage untouched,
+    // the backend starts its own trace; the client span is still recorded.
+    let (trace, baggage, a, b) =
+        chain_with_targets(|_| Some(vec!["api.internal".to_owned()])).await;
+    assert_eq!(trace, "");
+    assert_eq!(baggage, "othervendor=keep%20me");
+    assert_eq!(a.spans.len(), 1);
+    assert_eq!(a.spans[0].op.as_deref(), Some("http.client"));
+    assert_ne!(trace_of(&a).trace_id, trace_of(&b).trace_id);
+    assert_eq!(trace_of(&b).parent_span_id, None);
+
+    // A target (matched on host and port): the trace continues.
+    let (trace, baggage, a, b) =
+        chain_with_targets(|backend| Some(vec![format!("127.0.0.1:{}", backend.port())])).await;
+    assert_eq!(
+        trace,
+        format!("{}-{}-1", trace_of(&a).trace_id, a.spans[0].span_id)
+    );
+    assert!(
+        baggage.starts_with("othervendor=keep%20me,sentry-"),
+        "{baggage}"
+    );
+    assert_eq!(trace_of(&b).trace_id, trace_of(&a).trace_id);
+    assert_eq!(trace_of(&b).parent_span_id, Some(a.spans[0].span_id));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_requests_keep_their_own_scope() {
     let sentry = Sentry::new(ClientOptions::default());
