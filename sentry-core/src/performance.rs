@@ -266,6 +266,7 @@ struct TxnState {
     spans: Vec<ProtocolSpan>,
     dropped_spans: u64,
     finished: bool,
+    origin: Option<String>,
 }
 
 #[derive(Debug)]
@@ -403,6 +404,7 @@ impl Transaction {
                 spans: Vec::new(),
                 dropped_spans: 0,
                 finished: false,
+                origin: None,
             })
         });
         Transaction {
@@ -497,6 +499,19 @@ impl Transaction {
         self.with_state(|s| s.request = Some(request));
     }
 
+    /// Sets what created the transaction (`trace.origin`), e.g.
+    /// `auto.http.tower` for an integration; unset means `manual`.
+    ///
+    /// ```
+    /// use sentry_core::performance::{start_transaction, TransactionContext};
+    /// let tx = start_transaction(TransactionContext::new("job", "task"));
+    /// tx.set_origin("auto.queue.worker");
+    /// tx.finish();
+    /// ```
+    pub fn set_origin(&self, origin: &str) {
+        self.with_state(|s| s.origin = Some(origin.to_owned()));
+    }
+
     /// The `sentry-trace` header value for outgoing requests.
     pub fn sentry_trace(&self) -> SentryTrace {
         SentryTrace {
@@ -571,6 +586,7 @@ impl Transaction {
             op: Some(state.op.clone()),
             status: Some(state.status.unwrap_or(SpanStatus::Ok)),
             data: std::mem::take(&mut state.data),
+            origin: state.origin.take(),
             ..Default::default()
         };
         let mut contexts = Contexts::new();
@@ -738,6 +754,12 @@ impl Span {
         });
     }
 
+    /// Sets what created the span (`origin`), e.g. `auto.http.reqwest` for
+    /// an integration; unset means `manual`.
+    pub fn set_origin(&self, origin: &str) {
+        self.with_span(|s| s.origin = Some(origin.to_owned()));
+    }
+
     /// Sets the description.
     pub fn set_description(&self, description: impl Into<Cow<'static, str>>) {
         let description = description.into();
@@ -888,6 +910,14 @@ impl TransactionOrSpan {
         match self {
             TransactionOrSpan::Transaction(t) => t.set_data(key, value),
             TransactionOrSpan::Span(s) => s.set_data(key, value),
+        }
+    }
+
+    /// Sets what created it (see [`Transaction::set_origin`]).
+    pub fn set_origin(&self, origin: &str) {
+        match self {
+            TransactionOrSpan::Transaction(t) => t.set_origin(origin),
+            TransactionOrSpan::Span(s) => s.set_origin(origin),
         }
     }
 

@@ -80,6 +80,7 @@ pub fn send_traced(
             let method = request.method().as_str().to_owned();
             let url = sanitized_url(request.url());
             let span = parent.start_child("http.client", format!("{method} {url}"));
+            span.set_origin("auto.http.reqwest");
             span.set_data("http.request.method", Value::from(method));
             span.set_data("url", Value::from(url));
             if propagate {

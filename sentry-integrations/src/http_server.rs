@@ -467,6 +467,7 @@ impl RequestState {
         let transaction = hub.start_transaction(ctx);
         let data = Arc::new(request_data(request, options.send_default_pii));
         if transaction.is_sampled() {
+            transaction.set_origin("auto.http.tower");
             transaction.set_request((*data).clone());
             transaction.set_data("http.request.method", Value::from(method));
         }

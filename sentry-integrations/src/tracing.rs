@@ -390,6 +390,7 @@ where
         let op = take(&mut visitor.fields, "sentry.op");
         let description = take(&mut visitor.fields, "sentry.description");
         let child = parent.start_child(op, description);
+        child.set_origin("auto.tracing");
         if let Some(message) = visitor.message {
             child.set_data("message", Value::String(message));
         }

@@ -280,6 +280,8 @@ async fn one_trace_across_two_services() {
     assert_eq!(call.data["url"], Value::from(url));
     assert_eq!(call.data["http.response.status_code"], 200);
     assert_eq!(call.status, Some(SpanStatus::Ok));
+    assert_eq!(call.origin.as_deref(), Some("auto.http.reqwest"));
+    assert_eq!(ta.origin.as_deref(), Some("auto.http.tower"));
 
     // Both server transactions.
     for trace in [ta, tb] {

@@ -175,6 +175,7 @@ fn spans_become_children_of_the_active_transaction_with_their_fields() {
     assert_eq!(query.data["rows"], 3);
     assert_eq!(query.parent_span_id, Some(load.span_id));
     assert!(load.timestamp.is_some() && query.timestamp.is_some());
+    assert_eq!(load.origin.as_deref(), Some("auto.tracing"));
 
     // The event inside the query span carries its trace context.
     let events = events_of(&envelopes);
