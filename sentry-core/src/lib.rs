@@ -39,6 +39,7 @@ mod scope;
 pub mod scrub;
 pub mod session;
 pub mod test;
+mod trail;
 pub mod transport;
 
 pub use api::{

@@ -1,11 +1,12 @@
 //! The scope: data that is attached to every event captured while it is active.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
 use crate::performance::TransactionOrSpan;
 use crate::protocol::{Attachment, Breadcrumb, Context, Event, Level, Map, Transaction, User};
+use crate::trail::Trail;
 
 /// A function that may change or drop an event; registered on a scope.
 pub type EventProcessor = Arc<dyn Fn(Event) -> Option<Event> + Send + Sync>;
@@ -34,7 +35,7 @@ pub struct Scope {
     pub(crate) tags: Arc<BTreeMap<String, String>>,
     pub(crate) extra: Arc<Map>,
     pub(crate) contexts: Arc<BTreeMap<String, Context>>,
-    pub(crate) breadcrumbs: Arc<VecDeque<Breadcrumb>>,
+    pub(crate) breadcrumbs: Arc<Trail>,
     pub(crate) attachments: Arc<Vec<Attachment>>,
     pub(crate) event_processors: Arc<Vec<EventProcessor>>,
     pub(crate) span: Option<Arc<TransactionOrSpan>>,
@@ -163,28 +164,13 @@ impl Scope {
 
     /// Adds a breadcrumb, dropping the oldest beyond `max`. Hooks and
     /// scrubbing are applied by [`crate::Hub::add_breadcrumb`], not here.
+    // Inlined so the breadcrumb is moved once, into its slot.
+    #[inline(always)]
     pub fn add_breadcrumb_raw(&mut self, breadcrumb: Breadcrumb, max: usize) {
         if max == 0 {
             return;
         }
-        let crumbs = Arc::make_mut(&mut self.breadcrumbs);
-        if crumbs.len() == max {
-            // The usual case once the trail is full: the oldest is replaced
-            // where it lies and becomes the newest. With the capacity exactly
-            // `max` (reserved below) the rotation only moves the ring's head.
-            if let Some(oldest) = crumbs.front_mut() {
-                *oldest = breadcrumb;
-            }
-            crumbs.rotate_left(1);
-            return;
-        }
-        while crumbs.len() > max {
-            crumbs.pop_front();
-        }
-        if crumbs.is_empty() && max <= 1024 {
-            crumbs.reserve_exact(max);
-        }
-        crumbs.push_back(breadcrumb);
+        Arc::make_mut(&mut self.breadcrumbs).push(breadcrumb, max);
     }
 
     /// Sets the active span: events captured under this scope carry its
