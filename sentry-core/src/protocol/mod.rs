@@ -15,6 +15,7 @@ mod ids;
 pub mod lenient;
 mod level;
 mod misc;
+mod opt_map;
 mod sdk;
 mod session;
 mod span;
@@ -34,6 +35,7 @@ pub use ids::{uuid_simple, InvalidId, SpanId, TraceId};
 pub use lenient::{Map, Values};
 pub use level::{Level, UnknownLevel};
 pub use misc::{Attachment, CheckInStatus, MonitorCheckIn, UserReport};
+pub use opt_map::{EmptyMap, OptMap};
 pub use sdk::{ClientSdkInfo, ClientSdkPackage};
 pub use session::{
     SessionAggregateItem, SessionAggregates, SessionAttributes, SessionStatus, SessionUpdate,

@@ -12,6 +12,7 @@ use super::breadcrumb::Breadcrumb;
 use super::contexts::{self, Contexts};
 use super::ids::{self, SpanId, TraceId};
 use super::lenient::{self, Map, Values};
+use super::opt_map::{EmptyMap, OptMap};
 use super::sdk::ClientSdkInfo;
 use super::timestamp::Timestamp;
 use super::user::{Request, User};
@@ -181,26 +182,36 @@ pub struct Span {
     /// End time (`None` while running).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<Timestamp>,
-    /// Tags.
+    /// Tags (an [`OptMap`]: nothing allocated or dropped while empty).
     #[serde(
         default,
-        skip_serializing_if = "lenient::map_empty",
-        deserialize_with = "lenient::string_map"
+        skip_serializing_if = "opt_map_empty",
+        deserialize_with = "opt_string_map"
     )]
-    pub tags: BTreeMap<String, String>,
-    /// Data.
+    pub tags: OptMap<BTreeMap<String, String>>,
+    /// Data (an [`OptMap`]).
     #[serde(
         default,
-        skip_serializing_if = "Map::is_empty",
+        skip_serializing_if = "opt_map_empty",
         deserialize_with = "lenient::null_default"
     )]
-    pub data: Map,
+    pub data: OptMap<Map>,
     /// Origin, e.g. `manual`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
-    /// Everything else the SDK sent.
+    /// Everything else the SDK sent (an [`OptMap`]).
     #[serde(flatten)]
-    pub other: Map,
+    pub other: OptMap<Map>,
+}
+
+fn opt_map_empty<M: EmptyMap>(m: &OptMap<M>) -> bool {
+    m.is_empty_map()
+}
+
+fn opt_string_map<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<OptMap<BTreeMap<String, String>>, D::Error> {
+    lenient::string_map(d).map(OptMap::from)
 }
 
 fn transaction_type() -> Cow<'static, str> {
