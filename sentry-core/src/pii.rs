@@ -71,7 +71,11 @@ pub(crate) fn scrub_transaction(s: &Scrubber, t: &mut Transaction, send_default_
         scrub_context(s, ctx);
     }
     for span in &mut t.spans {
-        s.scrub_map(&mut span.data);
+        // Only written to when there is something to scrub: a write would
+        // create the span's (absent) map.
+        if !span.data.is_empty() {
+            s.scrub_map(&mut span.data);
+        }
     }
     for b in &mut t.breadcrumbs.values {
         scrub_breadcrumb(s, b);

@@ -195,7 +195,7 @@ pub fn breadcrumb_from_event(event: &tracing_core::Event<'_>) -> Breadcrumb {
         category: Some(metadata.target().into()),
         level: convert_level(metadata.level()),
         message: visitor.message.map(Into::into),
-        data: visitor.fields,
+        data: visitor.fields.into(),
         ..Default::default()
     }
 }
