@@ -170,7 +170,7 @@ impl Scope {
         if max == 0 {
             return;
         }
-        Arc::make_mut(&mut self.breadcrumbs).push(breadcrumb, max);
+        crate::trail::make_mut(&mut self.breadcrumbs).push(breadcrumb, max);
     }
 
     /// Sets the active span: events captured under this scope carry its
