@@ -83,6 +83,7 @@ pub(crate) fn scrub_transaction(s: &Scrubber, t: &mut Transaction, send_default_
 }
 
 /// Scrubs a breadcrumb's data and message.
+#[inline]
 pub(crate) fn scrub_breadcrumb(s: &Scrubber, b: &mut Breadcrumb) {
     if !b.data.is_empty() {
         s.scrub_map(&mut b.data);
