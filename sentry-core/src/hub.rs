@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::client::Client;
 use crate::protocol::{Breadcrumb, Event, Level};
-use crate::scope::Scope;
+use crate::scope::{Scope, ScopeSnapshot};
 
 /// The client installed by `init`, seen by every hub that did not bind its own.
 static GLOBAL_CLIENT: ArcSwapOption<Client> = ArcSwapOption::const_empty();
@@ -278,13 +278,17 @@ impl Hub {
         self.sync_inherits(&stack);
     }
 
-    /// A snapshot of the top scope.
-    pub fn top_scope(&self) -> Arc<Scope> {
-        self.stack
-            .read()
-            .last()
-            .map(|l| l.scope.clone())
-            .unwrap_or_default()
+    /// A snapshot of the top scope. (Not an `Arc<Scope>`: a hub's scopes
+    /// are never reachable through a `Weak`, which lets a breadcrumb be
+    /// added without `Arc::make_mut`'s atomics.)
+    pub fn top_scope(&self) -> ScopeSnapshot {
+        ScopeSnapshot(
+            self.stack
+                .read()
+                .last()
+                .map(|l| l.scope.clone())
+                .unwrap_or_default(),
+        )
     }
 
     /// Changes the top scope.
@@ -437,7 +441,11 @@ impl Hub {
                     client.scrub_breadcrumb(&mut b);
                 }
                 if let Some(top) = self.stack.write().last_mut() {
-                    Arc::make_mut(&mut top.scope).add_breadcrumb_raw(b, max);
+                    // SAFETY: a layer's scope is only reachable through
+                    // `Arc`s this crate holds (snapshots are `ScopeSnapshot`s)
+                    // and this crate never downgrades one to a `Weak`.
+                    unsafe { crate::unique_arc::make_mut(&mut top.scope) }
+                        .add_breadcrumb_raw(b, max);
                 }
             }
         });

@@ -41,6 +41,7 @@ pub mod session;
 pub mod test;
 mod trail;
 pub mod transport;
+mod unique_arc;
 
 pub use api::{
     add_breadcrumb, capture_error, capture_event, capture_message, configure_scope, flush, init,
@@ -58,5 +59,5 @@ pub use options::{
     MAX_BREADCRUMBS_LIMIT,
 };
 pub use performance::{start_transaction, TransactionContext, TransactionOrSpan};
-pub use scope::{EventProcessor, Scope};
+pub use scope::{EventProcessor, Scope, ScopeSnapshot};
 pub use uuid::Uuid;

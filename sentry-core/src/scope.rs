@@ -42,6 +42,32 @@ pub struct Scope {
     pub(crate) request_session: Option<Arc<crate::session::RequestSession>>,
 }
 
+/// A read-only snapshot of a hub's top scope ([`crate::Hub::top_scope`]),
+/// shared: cloning it copies a pointer. It reads as a [`Scope`].
+///
+/// ```
+/// use sentry_core::{Hub, Scope};
+/// let hub = Hub::new(None, Scope::default());
+/// hub.configure_scope(|s| s.set_tag("k", "v"));
+/// let snapshot = hub.top_scope();
+/// assert_eq!(snapshot.tags()["k"], "v");
+/// ```
+#[derive(Clone, Default)]
+pub struct ScopeSnapshot(pub(crate) Arc<Scope>);
+
+impl std::ops::Deref for ScopeSnapshot {
+    type Target = Scope;
+    fn deref(&self) -> &Scope {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ScopeSnapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 impl fmt::Debug for Scope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Scope")
@@ -170,7 +196,9 @@ impl Scope {
         if max == 0 {
             return;
         }
-        crate::trail::make_mut(&mut self.breadcrumbs).push(breadcrumb, max);
+        // SAFETY: a trail is only held by this crate-private field and no
+        // `Weak` of it is ever made.
+        unsafe { crate::unique_arc::make_mut(&mut self.breadcrumbs) }.push(breadcrumb, max);
     }
 
     /// Sets the active span: events captured under this scope carry its

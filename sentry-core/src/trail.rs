@@ -4,9 +4,6 @@
 //! lies, so adding one moves one breadcrumb and shifts nothing
 //! (`VecDeque::rotate_left` would copy the replaced slot onto itself).
 
-use std::sync::atomic::{fence, Ordering};
-use std::sync::Arc;
-
 use crate::protocol::Breadcrumb;
 
 /// Breadcrumbs, oldest first when iterated.
@@ -65,33 +62,6 @@ impl Trail {
     }
 }
 
-/// The trail behind `arc` for writing, copied first when a scope snapshot
-/// shares it. Like `Arc::make_mut`, without its two atomic
-/// read-modify-writes when the trail is not shared (every breadcrumb added
-/// on a busy thread).
-#[inline]
-pub(crate) fn make_mut(arc: &mut Arc<Trail>) -> &mut Trail {
-    if Arc::strong_count(arc) == 1 {
-        // Pairs with the release decrement of the last other handle's drop:
-        // whatever was done through it happens before our writes.
-        fence(Ordering::Acquire);
-        let ptr = Arc::as_ptr(arc).cast_mut();
-        // SAFETY: `&mut Trail` must be the only access to the trail while
-        // it lives. Trails are held only by `Scope::breadcrumbs`, a field
-        // private to this crate, which never makes a `Weak<Trail>`: no weak
-        // handle exists that could be upgraded into a new strong one. A
-        // strong count of 1 therefore means `arc` is the only handle, and
-        // none can be cloned from it while the returned borrow of `arc`
-        // lasts. This is `Arc::get_mut`'s check without its lock on the
-        // weak count, which only guards against a concurrent
-        // `Weak::upgrade`. The pointer comes from the allocation `arc`
-        // owns, which stays alive as long as `arc` does.
-        unsafe { &mut *ptr }
-    } else {
-        Arc::make_mut(arc)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,6 +106,13 @@ mod tests {
         assert_eq!(messages(&t), ["6", "7"]);
         t.push(crumb(8), 0);
         assert_eq!(messages(&t), ["6", "7"]);
+    }
+
+    use std::sync::Arc;
+
+    fn make_mut(arc: &mut Arc<Trail>) -> &mut Trail {
+        // SAFETY: no Weak of a trail is made in these tests.
+        unsafe { crate::unique_arc::make_mut(arc) }
     }
 
     #[test]
