@@ -97,6 +97,7 @@ pub fn is_enabled() -> bool {
 }
 
 /// Captures an event; returns its id (nil when not sent).
+#[inline]
 pub fn capture_event(event: Event) -> Uuid {
     if !hub::any_client() {
         return Uuid::nil();
@@ -111,18 +112,32 @@ pub fn capture_event(event: Event) -> Uuid {
 /// let events = with_captured_events(|| { capture_message("hello", Level::Info); });
 /// assert_eq!(events[0].title(), "hello");
 /// ```
+// The check is inlined into the caller (a call costs more than it); the
+// capture itself is not.
+#[inline]
 pub fn capture_message(message: &str, level: Level) -> Uuid {
     if !hub::any_client() {
         return Uuid::nil();
     }
+    capture_message_bound(message, level)
+}
+
+#[inline(never)]
+fn capture_message_bound(message: &str, level: Level) -> Uuid {
     Hub::with_current(|hub| hub.capture_message(message, level))
 }
 
 /// Captures an error; its `source()` chain becomes chained exceptions.
+#[inline]
 pub fn capture_error(error: &(dyn std::error::Error + 'static)) -> Uuid {
     if !hub::any_client() {
         return Uuid::nil();
     }
+    capture_error_bound(error)
+}
+
+#[inline(never)]
+fn capture_error_bound(error: &(dyn std::error::Error + 'static)) -> Uuid {
     Hub::with_current(|hub| hub.capture_error(error))
 }
 
