@@ -83,9 +83,10 @@ thread_local! {
 }
 
 /// Calls `f` with the global client, if any, without touching its
-/// reference count (re-entrant: `f` may call it again).
+/// reference count (re-entrant: `f` may call it again). `f` may clone the
+/// `Arc` (one increment, no lock).
 #[inline]
-fn with_global_client<R>(f: impl FnOnce(&Client) -> R) -> Option<R> {
+fn with_global_client<R>(f: impl FnOnce(&Arc<Client>) -> R) -> Option<R> {
     let generation = GLOBAL_GENERATION.load(Ordering::Acquire);
     let mut f = Some(f);
     let cached = GLOBAL_CACHE.try_with(|cache| {
@@ -107,13 +108,13 @@ fn with_global_client<R>(f: impl FnOnce(&Client) -> R) -> Option<R> {
             return None;
         }
         let f = f.take()?;
-        Some(c.1.as_deref().map(f))
+        Some(c.1.as_ref().map(f))
     });
     match cached {
         Ok(Some(result)) => result,
         _ => {
             let f = f?;
-            Some(f(GLOBAL_CLIENT.load().as_deref()?))
+            Some(f(GLOBAL_CLIENT.load().as_ref()?))
         }
     }
 }
@@ -263,6 +264,11 @@ impl Hub {
 
     /// The client in effect for this hub.
     pub fn client(&self) -> Option<Arc<Client>> {
+        if self.inherits.load(Ordering::Acquire) {
+            // From the thread's cache of the global client: no lock, no
+            // `ArcSwap` load (every transaction start asks).
+            return with_global_client(Arc::clone);
+        }
         self.stack.read().last().and_then(Layer::client)
     }
 
@@ -324,7 +330,7 @@ impl Hub {
     /// change the scope without copying it.
     fn with_client<R>(&self, f: impl FnOnce(&Client) -> R) -> Option<R> {
         if self.inherits.load(Ordering::Acquire) {
-            return with_global_client(f);
+            return with_global_client(|client| f(client));
         }
         let bound = {
             let stack = self.stack.read();
@@ -335,7 +341,7 @@ impl Hub {
         };
         match bound {
             Some(client) => Some(f(&client)),
-            None => with_global_client(f),
+            None => with_global_client(|client| f(client)),
         }
     }
 
