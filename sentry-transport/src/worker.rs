@@ -170,6 +170,40 @@ pub(crate) struct Shared {
     next_job: AtomicU64,
 }
 
+/// Folds a session update into the update for the same session already in
+/// `batch`, if there is one, and returns `None`; otherwise gives the item
+/// back. A session update carries the session's whole state (status, error
+/// count, duration), so only the newest (highest `seq`) needs to go out,
+/// with `init` kept when any merged update had it: a session ended within
+/// one batch interval is sent once, not as an `ok` and an `exited` update.
+fn merge_session(batch: &mut [EnvelopeItem], item: EnvelopeItem) -> Option<EnvelopeItem> {
+    let ItemPayload::Session(new) = &item.payload else {
+        return Some(item);
+    };
+    if new.sid.is_nil() {
+        return Some(item);
+    }
+    let Some(slot) = batch
+        .iter_mut()
+        .find(|b| matches!(&b.payload, ItemPayload::Session(old) if old.sid == new.sid))
+    else {
+        return Some(item);
+    };
+    let ItemPayload::Session(old) = &mut slot.payload else {
+        return Some(item);
+    };
+    if new.seq >= old.seq {
+        let init = old.init || new.init;
+        *slot = item;
+        if let ItemPayload::Session(merged) = &mut slot.payload {
+            merged.init = init;
+        }
+    } else {
+        old.init |= new.init;
+    }
+    None
+}
+
 /// Whether an item travels in the periodic batch instead of on its own.
 pub(crate) fn is_batchable(ty: &ItemType) -> bool {
     matches!(
@@ -248,12 +282,17 @@ impl Shared {
     }
 
     /// Adds session / client-report items to the batch buffer; items over
-    /// its capacity are counted as `queue_overflow`.
+    /// its capacity are counted as `queue_overflow`. A session update for a
+    /// session already in the buffer replaces it (see [`merge_session`]).
     pub(crate) fn add_to_batch(&self, items: Vec<EnvelopeItem>) {
         let mut batch = self.batch.lock();
         let mut added = 0;
         let mut overflow = Vec::new();
         for item in items {
+            let item = match merge_session(&mut batch, item) {
+                None => continue,
+                Some(item) => item,
+            };
             if batch.len() < MAX_BATCH_ITEMS {
                 batch.push(item);
                 added += 1;

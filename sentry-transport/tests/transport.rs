@@ -488,6 +488,51 @@ fn sessions_are_batched_into_one_request() {
     );
 }
 
+/// A typed session update, as the SDK's client sends it.
+fn session_envelope(sid: Uuid, seq: u64, init: bool, status: &str, errors: u64) -> Envelope {
+    let update: sentry_core::protocol::SessionUpdate = serde_json::from_value(serde_json::json!({
+        "sid": sid.to_string(), "seq": seq, "init": init, "status": status, "errors": errors,
+        "started": "2024-01-01T00:00:00Z", "attrs": {"release": "a@1"}
+    }))
+    .expect("session update");
+    let mut envelope = Envelope::new();
+    envelope.add_item(EnvelopeItem::session(update));
+    envelope
+}
+
+#[test]
+fn updates_of_one_session_in_a_batch_go_out_once() {
+    let server = TestServer::start();
+    let transport = fast(server.dsn()).build().expect("transport");
+    let (ended, other) = (Uuid::new_v4(), Uuid::new_v4());
+    transport.send_envelope(session_envelope(ended, 1, true, "ok", 0));
+    transport.send_envelope(session_envelope(other, 1, true, "ok", 0));
+    transport.send_envelope(session_envelope(ended, 3, false, "exited", 2));
+    // An update that arrives late (lower seq) changes nothing but init.
+    transport.send_envelope(session_envelope(ended, 2, false, "ok", 1));
+    assert!(transport.flush(WAIT));
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1);
+    let envelope = requests[0].envelope.as_ref().expect("an envelope");
+    // The test server keeps payloads as bytes.
+    let sessions: Vec<sentry_core::protocol::SessionUpdate> = envelope
+        .items
+        .iter()
+        .filter(|i| i.headers.ty == ItemType::Session)
+        .map(|i| serde_json::from_slice(i.payload.as_raw().expect("bytes")).expect("session"))
+        .collect();
+    assert_eq!(sessions.len(), 2, "{sessions:#?}");
+    let merged = sessions
+        .iter()
+        .find(|s| s.sid == ended)
+        .expect("ended session");
+    assert_eq!(merged.seq, 3);
+    assert!(merged.init, "the first update's init is kept");
+    assert_eq!(merged.status.as_str(), "exited");
+    assert_eq!(merged.errors, 2);
+    assert!(sessions.iter().any(|s| s.sid == other && s.init));
+}
+
 #[test]
 fn a_full_session_batch_is_sent_at_once() {
     let server = TestServer::start();
