@@ -203,20 +203,26 @@ impl InAppRules {
     /// Sets `in_app` on the frames of every stack trace of an event
     /// (exceptions, threads and the top-level stack trace).
     pub fn apply_to_event(&self, event: &mut Event) {
-        for exc in &mut event.exception.values {
-            if let Some(st) = &mut exc.stacktrace {
-                self.apply(st);
-            }
-        }
-        for thread in &mut event.threads.values {
-            if let Some(st) = &mut thread.stacktrace {
-                self.apply(st);
-            }
-        }
-        if let Some(st) = &mut event.stacktrace {
+        for st in stacktraces_mut(event) {
             self.apply(st);
         }
     }
+}
+
+/// Every stack trace of an event: of its exceptions, its threads and the
+/// top-level one.
+fn stacktraces_mut(event: &mut Event) -> impl Iterator<Item = &mut Stacktrace> {
+    let exceptions = event
+        .exception
+        .values
+        .iter_mut()
+        .filter_map(|e| e.stacktrace.as_mut());
+    let threads = event
+        .threads
+        .values
+        .iter_mut()
+        .filter_map(|t| t.stacktrace.as_mut());
+    exceptions.chain(threads).chain(event.stacktrace.as_mut())
 }
 
 /// `path` equals `prefix` or continues it with `::`.
@@ -870,6 +876,10 @@ fn has_stacktrace(event: &Event) -> bool {
 /// capture site's stack (as the current thread) to events that carry none,
 /// such as messages.
 ///
+/// In-app frames get the source lines around them when their files are on
+/// this machine (see [`crate::source_context`]; 5 lines either side by
+/// default, [`StacktraceIntegration::source_context_lines`] changes it).
+///
 /// Installed by [`crate::init`] (turn it off with
 /// [`crate::InitOptions::stacktrace`]).
 ///
@@ -889,15 +899,32 @@ fn has_stacktrace(event: &Event) -> bool {
 /// let frames = &events[0].threads.values[0].stacktrace.as_ref().unwrap().frames;
 /// assert!(frames.last().unwrap().function.as_deref().unwrap().ends_with("report"));
 /// ```
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct StacktraceIntegration {
-    _private: (),
+    source_lines: usize,
+    sources: crate::source_context::SourceCache,
+}
+
+impl Default for StacktraceIntegration {
+    fn default() -> Self {
+        StacktraceIntegration {
+            source_lines: 5,
+            sources: crate::source_context::SourceCache::new(),
+        }
+    }
 }
 
 impl StacktraceIntegration {
     /// The integration.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Source lines added before and after each in-app frame's line
+    /// (default 5; 0 reads no source files).
+    pub fn source_context_lines(mut self, lines: usize) -> Self {
+        self.source_lines = lines;
+        self
     }
 }
 
@@ -915,6 +942,13 @@ impl Integration for StacktraceIntegration {
         // Computed per event: one integration may serve clients with
         // different options.
         InAppRules::from_options(options).apply_to_event(&mut event);
+        if self.source_lines > 0 {
+            for st in stacktraces_mut(&mut event) {
+                for frame in st.frames.iter_mut().filter(|f| f.in_app == Some(true)) {
+                    self.sources.add_context(frame, self.source_lines);
+                }
+            }
+        }
         Some(event)
     }
 }

@@ -17,7 +17,7 @@
 //! |---|---|---|
 //! | [`panic::PanicIntegration`] | `panic` | a panic hook (chaining the previous one) that reports panics as fatal events and flushes before returning |
 //! | [`contexts::ContextsIntegration`] | `contexts` | `os`, `rust`, `device` and `app` contexts; `server_name` from the host name |
-//! | [`backtrace::StacktraceIntegration`] | `backtrace` | in-app rules on every stack trace; `attach_stacktrace` for messages |
+//! | [`backtrace::StacktraceIntegration`] | `backtrace` | in-app rules on every stack trace; source lines around in-app frames; `attach_stacktrace` for messages |
 //!
 //! and the HTTP transport of `sentry-transport` (feature `http-transport`).
 //! These features are on by default. The bridges are opt-in features:
@@ -74,6 +74,7 @@ mod init;
 pub mod log;
 #[cfg(feature = "panic")]
 pub mod panic;
+pub mod source_context;
 #[cfg(feature = "tracing")]
 pub mod tracing;
 

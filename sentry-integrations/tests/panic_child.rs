@@ -246,6 +246,16 @@ fn a_panicking_program_delivers_its_panic_event_before_exiting() {
         "{last:?}"
     );
     assert_eq!(last.lineno, Some(panic_line::panic_line()), "{last:?}");
+    // The source is on this machine: the panicking line and its
+    // neighbours come with the frame.
+    assert!(
+        last.context_line
+            .as_deref()
+            .is_some_and(|l| l.contains("panic!")),
+        "{last:?}"
+    );
+    assert_eq!(last.pre_context.len(), 5, "{last:?}");
+    assert!(!last.post_context.is_empty(), "{last:?}");
     assert!(last.colno.is_some());
     assert!(
         last.function
