@@ -7,7 +7,7 @@
 //! | `os` | `os` | `name` (`Linux`, `macOS`, `Windows`, ...), `version` (distribution or product version), `kernel_version`, `build`, `raw_description`; on Linux also `distribution {name, version, pretty_name}` from `/etc/os-release` |
 //! | `rust` | `runtime` | `name: "rustc"`, `version`, `channel` (`stable`, `beta`, `nightly`, `dev`), `raw_description`: the compiler that built the program, recorded at build time |
 //! | `device` | `device` | `arch`, `processor_count`, `memory_size` (bytes), `boot_time` (Linux) |
-//! | `app` | `app` | `app_start_time` (when the SDK was initialised), `app_name` (the binary's name), `build_type` (`debug`/`release`) |
+//! | `app` | `app` | `app_start_time` (when the process started; on other systems than Linux when the SDK was initialised), `app_name` (the binary's name), `build_type` (`debug`/`release`) |
 //!
 //! A context the event (or its scope) already has under the same key is left
 //! alone. The integration also sets `server_name` to the host name when the
@@ -145,9 +145,43 @@ impl Integration for ContextsIntegration {
     }
 }
 
+/// When the process started: read from the kernel on Linux, else when the
+/// SDK first asked (at `init`, early in most programs).
 fn start_time() -> Timestamp {
     static START: OnceLock<Timestamp> = OnceLock::new();
-    *START.get_or_init(Timestamp::now)
+    *START.get_or_init(|| process_start_time().unwrap_or_else(Timestamp::now))
+}
+
+/// The process's start: boot time (`btime` in /proc/stat) plus the
+/// process's start in clock ticks after boot (field 22 of /proc/self/stat).
+#[cfg(target_os = "linux")]
+fn process_start_time() -> Option<Timestamp> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces or
+    // parentheses itself: count fields after the last `)`, which ends it.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    // `after_name` starts at field 3; field 22 is the 20th from there.
+    let ticks: u64 = after_name.split_whitespace().nth(19)?.parse().ok()?;
+    let boot: u64 = std::fs::read_to_string("/proc/stat")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))?
+        .trim()
+        .parse()
+        .ok()?;
+    // SAFETY: sysconf only reads a configuration value.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if hz <= 0 {
+        return None;
+    }
+    Some(Timestamp::from_secs_f64(
+        boot as f64 + ticks as f64 / hz as f64,
+    ))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn process_start_time() -> Option<Timestamp> {
+    None
 }
 
 /// The compiler that built this program (recorded by the build script).
@@ -450,6 +484,16 @@ mod sys {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn the_process_start_is_read_from_the_kernel() {
+        let start = process_start_time().expect("start time").as_secs_f64();
+        let now = Timestamp::now().as_secs_f64();
+        // This test process started a little while ago (ticks are 10 ms).
+        assert!(start <= now + 0.05, "{start} > {now}");
+        assert!(now - start < 3600.0, "{start} is too long ago");
+    }
 
     #[test]
     fn linux_os_from_os_release() {
