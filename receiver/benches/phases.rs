@@ -1,0 +1,286 @@
+//! Where an event's ingestion time goes, phase by phase, in one process.
+//!
+//! ```text
+//! cargo bench -p receiver --bench phases
+//! cargo bench -p receiver --bench phases -- --events 5000 --rounds 5
+//! ```
+//!
+//! The events are the load benchmark's (`benches/support/events.rs`). Each
+//! phase runs over all of them on one thread, `--rounds` times (default 3);
+//! the fastest round gives µs per event, which is steadier than one run on
+//! a shared machine. Phases: gzip decoding, envelope framing, parsing and
+//! normalising the event, grouping (hashes only, as for an event whose
+//! issue exists), serialising the normalised event, zstd compression, the
+//! whole `prepare_with` (the last five together), and the writer: every
+//! event written through a [`Store`] by 8 threads (as 8 keep-alive
+//! connections would), with the writer thread's CPU time from `/proc`.
+//! `--writer-only` skips the single-thread phases, `--only NAME` runs just
+//! the phase whose name starts with `NAME` (and not the writer: for
+//! `valgrind --tool=callgrind`, whose instruction counts do not depend on
+//! what else the machine is doing); `TMPDIR` chooses the database's disk.
+
+use std::hint::black_box;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use receiver::grouping::{group_event_with, GroupingOptions};
+use receiver::ingest::decode::{BodyDecoder, Encoding};
+use receiver::ingest::envelope::prepare_with;
+use receiver::ingest::normalize::{self, RequestContext};
+use receiver::ingest::KnownHashes;
+use receiver::store::{Record, Store, WriteOp};
+use sentry_core::envelope::Envelope;
+use sentry_core::protocol::Timestamp;
+
+#[path = "support/events.rs"]
+mod events;
+
+type Failure = Box<dyn std::error::Error>;
+
+/// The binary's allocator, so the figures match the server's.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+struct Options {
+    events: usize,
+    rounds: usize,
+    writers: usize,
+    writer_only: bool,
+    only: Option<String>,
+}
+
+fn options() -> Result<Options, Failure> {
+    let mut o = Options {
+        events: 5_000,
+        rounds: 3,
+        writers: 8,
+        writer_only: false,
+        only: None,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut num = |name: &str| -> Result<usize, Failure> {
+            let v = args.next().ok_or_else(|| format!("{name} needs a value"))?;
+            Ok(v.parse()
+                .map_err(|_| format!("{name} {v:?} is not a number"))?)
+        };
+        match arg.as_str() {
+            "--events" => o.events = num("--events")?.clamp(1, 200_000),
+            "--rounds" => o.rounds = num("--rounds")?.clamp(1, 50),
+            "--writers" => o.writers = num("--writers")?.clamp(1, 64),
+            "--writer-only" => o.writer_only = true,
+            "--only" => o.only = Some(args.next().ok_or("--only needs a phase name")?),
+            "--bench" => {}
+            other if other.starts_with('-') => return Err(format!("unknown option {other}").into()),
+            _ => {}
+        }
+    }
+    Ok(o)
+}
+
+/// The phase named with `--only` (a prefix), if any: the others are skipped.
+static ONLY: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+
+/// Runs `f` over `items` `rounds` times; µs per item of the fastest round.
+/// Never inlined, so callgrind can count just this
+/// (`--toggle-collect='phases::phase*'`).
+#[inline(never)]
+fn phase<T>(name: &str, items: &[T], rounds: usize, mut f: impl FnMut(&T)) -> f64 {
+    if let Some(Some(only)) = ONLY.get() {
+        if !name.trim_start().starts_with(only.as_str()) {
+            return 0.0;
+        }
+    }
+    let mut best = Duration::MAX;
+    for _ in 0..rounds {
+        let start = Instant::now();
+        for item in items {
+            f(item);
+        }
+        best = best.min(start.elapsed());
+    }
+    let us = best.as_secs_f64() * 1e6 / items.len().max(1) as f64;
+    println!("{name:<28} {us:8.2} µs/event");
+    us
+}
+
+/// Bytes this process's threads called `name` passed to `write` calls.
+fn thread_wchar(name: &str) -> f64 {
+    let mut total = 0.0;
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return f64::NAN;
+    };
+    for task in tasks.flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.trim() != name {
+            continue;
+        }
+        let io = std::fs::read_to_string(task.path().join("io")).unwrap_or_default();
+        total += io
+            .lines()
+            .find_map(|l| l.strip_prefix("wchar:"))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or(0.0);
+    }
+    total
+}
+
+/// CPU seconds (user + system) of this process's thread called `name`.
+fn thread_cpu(name: &str) -> f64 {
+    let mut total = 0.0;
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return f64::NAN;
+    };
+    for task in tasks.flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.trim() != name {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        let Some(close) = stat.rfind(')') else {
+            continue;
+        };
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
+        if let (Some(u), Some(s)) = (ticks(11), ticks(12)) {
+            total += (u + s) / 100.0;
+        }
+    }
+    total
+}
+
+fn main() -> Result<(), Failure> {
+    let o = options()?;
+    let _ = ONLY.set(o.only.clone());
+    let now = events::now_secs();
+    let envelopes: Vec<Vec<u8>> = (0..o.events)
+        .map(|n| events::envelope(n, 50, now).0)
+        .collect();
+    let gzipped: Vec<Vec<u8>> = envelopes
+        .iter()
+        .map(|e| {
+            let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+            gz.write_all(e)
+                .and_then(|()| gz.finish())
+                .unwrap_or_default()
+        })
+        .collect();
+    let parsed: Vec<Envelope> = envelopes
+        .iter()
+        .map(|e| Envelope::parse(e))
+        .collect::<Result<_, _>>()?;
+    let ctx = RequestContext {
+        received: Timestamp::from_secs_f64(now),
+        sent_at: Some(Timestamp::from_secs_f64(now)),
+        client_ip: Some("127.0.0.1".to_owned()),
+    };
+    let payload = |e: &Envelope| e.items()[0].payload.as_raw().unwrap_or(&[]).to_vec();
+    let payloads: Vec<Vec<u8>> = parsed.iter().map(payload).collect();
+    println!(
+        "{} events, {:.1} KB of envelope each, {} rounds",
+        o.events,
+        envelopes.iter().map(Vec::len).sum::<usize>() as f64 / o.events as f64 / 1000.0,
+        o.rounds
+    );
+
+    // Every hash known: the lean grouping path, as for a running server.
+    let known = KnownHashes::default();
+    for e in parsed.iter().take(200) {
+        let p = prepare_with(e, 1, &ctx, 3, None)?;
+        if let Some(Record::Event(r)) = p.batch.records.first() {
+            known.insert_all(1, r.grouping.hashes.iter().map(|h| h.hash.as_str()));
+        }
+    }
+
+    if !o.writer_only {
+        let r = o.rounds;
+        let mut sum = 0.0;
+        phase("gzip decode", &gzipped, r, |g| {
+            let mut d = BodyDecoder::new(Encoding::Gzip, 100 << 20).expect("decoder");
+            d.write(g).expect("gzip");
+            black_box(d.finish().expect("gzip"));
+        });
+        phase("envelope parse", &envelopes, r, |e| {
+            black_box(Envelope::parse(e).expect("envelope"));
+        });
+        let events: Vec<_> = payloads
+            .iter()
+            .map(|p| normalize::event(p, &ctx, None))
+            .collect::<Result<_, _>>()?;
+        sum += phase("parse + normalise event", &payloads, r, |p| {
+            black_box(normalize::event(p, &ctx, None).expect("event"));
+        });
+        phase("  of which a skip-only pass", &payloads, r, |p| {
+            black_box(serde_json::from_slice::<serde::de::IgnoredAny>(p).expect("json"));
+        });
+        sum += phase("group (hashes only)", &events, r, |e| {
+            black_box(group_event_with(e, GroupingOptions::HASHES_ONLY));
+        });
+        let jsons: Vec<Vec<u8>> = events
+            .iter()
+            .map(serde_json::to_vec)
+            .collect::<Result<_, _>>()?;
+        sum += phase("serialise event", &events, r, |e| {
+            black_box(serde_json::to_vec(e).expect("json"));
+        });
+        let mut zstd = zstd::bulk::Compressor::new(3)?;
+        sum += phase("zstd (reused context)", &jsons, r, |j| {
+            black_box(zstd.compress(j).expect("zstd"));
+        });
+        println!("{:<28} {sum:8.2} µs/event", "  sum of the four");
+        phase("prepare_with (all)", &parsed, r, |e| {
+            black_box(prepare_with(e, 1, &ctx, 3, Some(&known)).expect("prepare"));
+        });
+    }
+
+    if o.only.is_some() {
+        return Ok(());
+    }
+    // The writer: 8 threads each submit one event at a time and wait for
+    // its commit, like 8 keep-alive connections.
+    let batches: Vec<_> = parsed
+        .iter()
+        .map(|e| prepare_with(e, 1, &ctx, 3, Some(&known)).map(|p| p.batch))
+        .collect::<Result<_, _>>()?;
+    let dir = tempfile::tempdir()?;
+    let (store, _) = Store::open(&dir.path().join("phases.sqlite"), &Default::default())?;
+    let before = thread_cpu("receiver-writer");
+    let ckpt_before = thread_cpu("receiver-ckpt");
+    let written_before = thread_wchar("receiver-writer");
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..o.writers {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(batch) = batches.get(i) else { break };
+                store
+                    .write_blocking(WriteOp::Ingest(batch.clone()))
+                    .expect("write");
+            });
+        }
+    });
+    let elapsed = start.elapsed();
+    let writer = thread_cpu("receiver-writer") - before;
+    let ckpt = thread_cpu("receiver-ckpt") - ckpt_before;
+    let written = thread_wchar("receiver-writer") - written_before;
+    let (b, jobs) = store.writer_stats();
+    println!(
+        "writer: {} events in {:.2} s ({:.0}/s), writer thread {:.1} µs/event, checkpointer \
+         {:.1} µs/event, {:.1} events per commit, {:.1} KB written per event",
+        o.events,
+        elapsed.as_secs_f64(),
+        o.events as f64 / elapsed.as_secs_f64(),
+        writer * 1e6 / o.events as f64,
+        ckpt * 1e6 / o.events as f64,
+        jobs as f64 / b.max(1) as f64,
+        written / o.events as f64 / 1000.0
+    );
+    store.shutdown();
+    Ok(())
+}
