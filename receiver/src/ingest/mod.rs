@@ -16,6 +16,7 @@ mod group;
 pub mod keys;
 pub mod limits;
 pub mod normalize;
+mod seen_keys;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -280,29 +280,21 @@ fn display_path(path: &[Seg]) -> String {
     out
 }
 
-/// Which of the timestamps that normalisation treats specially were present
-/// (and not `null`) at the top level of a payload.
-#[derive(Debug, Default, serde::Deserialize)]
-struct Present {
-    #[serde(default)]
-    timestamp: Option<serde::de::IgnoredAny>,
-    #[serde(default)]
-    start_timestamp: Option<serde::de::IgnoredAny>,
-}
-
 /// The fast path for valid payloads: straight from the bytes into `T`,
-/// without building a [`Value`] tree first. `None` when anything is off
-/// (not an object, a field of the wrong type, a duplicate key…): the caller
-/// then takes the lenient path, which gives the same result for valid
-/// payloads and repairs the others.
-fn parse_direct<T: DeserializeOwned>(payload: &[u8]) -> Option<(T, Present)> {
+/// without building a [`Value`] tree first, noting which of `keys` the
+/// payload's top level had (in one pass: see [`super::seen_keys`]). `None`
+/// when anything is off (not an object, a field of the wrong type, a
+/// duplicate key…): the caller then takes the lenient path, which gives the
+/// same result for valid payloads and repairs the others.
+fn parse_direct<T: DeserializeOwned, const N: usize>(
+    payload: &[u8],
+    keys: [&'static str; N],
+) -> Option<(T, [bool; N])> {
     let trimmed = payload.trim_ascii_start();
     if trimmed.first() != Some(&b'{') {
         return None;
     }
-    let present: Present = serde_json::from_slice(trimmed).ok()?;
-    let t = serde_json::from_slice(trimmed).ok()?;
-    Some((t, present))
+    super::seen_keys::from_slice(trimmed, keys).ok()
 }
 
 fn parse_object(payload: &[u8], what: &str) -> Result<Value, IngestError> {
@@ -392,8 +384,8 @@ pub fn event(
     header_id: Option<Uuid>,
 ) -> Result<Event, IngestError> {
     let mut errors = Vec::new();
-    let (mut event, had_timestamp) = match parse_direct::<Event>(payload) {
-        Some((event, present)) => (event, present.timestamp.is_some()),
+    let (mut event, had_timestamp) = match parse_direct::<Event, 1>(payload, ["timestamp"]) {
+        Some((event, [had_timestamp])) => (event, had_timestamp),
         None => {
             let value = parse_object(payload, "event")?;
             let had_timestamp = value.get("timestamp").is_some_and(|t| !t.is_null());
@@ -492,24 +484,26 @@ pub fn transaction(
     header_id: Option<Uuid>,
 ) -> Result<Transaction, IngestError> {
     let mut errors = Vec::new();
-    let (mut tx, had_start, had_end) = match parse_direct::<Transaction>(payload) {
-        Some((tx, present)) => (
-            tx,
-            present.start_timestamp.is_some(),
-            present.timestamp.is_some(),
-        ),
-        None => {
-            let value = parse_object(payload, "transaction")?;
-            let has = |k: &str| value.get(k).is_some_and(|t| !t.is_null());
-            let (had_start, had_end) = (has("start_timestamp"), has("timestamp"));
-            let tx: Transaction =
-                deserialize_lenient(value, &mut errors).map_err(|reason| IngestError::Invalid {
-                    detail: "invalid transaction payload".to_owned(),
-                    causes: vec![reason],
-                })?;
-            (tx, had_start, had_end)
-        }
-    };
+    let (mut tx, had_start, had_end) =
+        match parse_direct::<Transaction, 2>(payload, ["start_timestamp", "timestamp"]) {
+            // A `null` end counts as present here, but then `tx.timestamp` is
+            // `None`, which `end_ok` below treats as missing all the same (a
+            // `null` start fails the direct parse).
+            Some((tx, [had_start, had_end])) => (tx, had_start, had_end),
+            None => {
+                let value = parse_object(payload, "transaction")?;
+                let has = |k: &str| value.get(k).is_some_and(|t| !t.is_null());
+                let (had_start, had_end) = (has("start_timestamp"), has("timestamp"));
+                let tx: Transaction =
+                    deserialize_lenient(value, &mut errors).map_err(|reason| {
+                        IngestError::Invalid {
+                            detail: "invalid transaction payload".to_owned(),
+                            causes: vec![reason],
+                        }
+                    })?;
+                (tx, had_start, had_end)
+            }
+        };
     if let Some(id) = header_id {
         tx.event_id = id;
     }
@@ -702,11 +696,12 @@ mod tests {
             br#"  {"logentry":{"message":"%s","params":["a"]},"user":{"ip_address":"{{auto}}"}}"#,
         ];
         for payload in payloads {
-            let (direct, present) = parse_direct::<Event>(payload).expect("valid payload");
+            let (direct, [present]) =
+                parse_direct::<Event, 1>(payload, ["timestamp"]).expect("valid payload");
             let value: Value = serde_json::from_slice(payload).expect("json");
             let had = value.get("timestamp").is_some_and(|t| !t.is_null());
             let lenient: Event = deserialize_lenient(value, &mut Vec::new()).expect("lenient");
-            assert_eq!(present.timestamp.is_some(), had);
+            assert_eq!(present, had);
             // `Timestamp::now` differs between the two parses when absent.
             let strip = |mut e: Event| {
                 e.timestamp = Timestamp::from_secs_f64(0.0);
@@ -721,10 +716,14 @@ mod tests {
             }
         }
         // Duplicate keys, nulls and wrong types take the lenient path.
-        assert!(parse_direct::<Event>(br#"{"timestamp":1,"timestamp":2}"#).is_none());
-        assert!(parse_direct::<Event>(br#"{"timestamp":null}"#).is_none());
-        assert!(parse_direct::<Event>(br#"{"level":"superbad","tags":5}"#).is_none());
-        assert!(parse_direct::<Event>(b"[1]").is_none());
+        assert!(
+            parse_direct::<Event, 1>(br#"{"timestamp":1,"timestamp":2}"#, ["timestamp"]).is_none()
+        );
+        assert!(parse_direct::<Event, 1>(br#"{"timestamp":null}"#, ["timestamp"]).is_none());
+        assert!(
+            parse_direct::<Event, 1>(br#"{"level":"superbad","tags":5}"#, ["timestamp"]).is_none()
+        );
+        assert!(parse_direct::<Event, 1>(b"[1]", ["timestamp"]).is_none());
     }
 
     #[test]
