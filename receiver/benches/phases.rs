@@ -14,6 +14,7 @@
 //! whole `prepare_with` (the last five together), and the writer: every
 //! event written through a [`Store`] by 8 threads (as 8 keep-alive
 //! connections would), with the writer thread's CPU time from `/proc`.
+//! `--zstd-level N` compresses at another level than the store's default.
 //! `--writer-only` skips the single-thread phases, `--only NAME` runs just
 //! the phase whose name starts with `NAME` (and not the writer: for
 //! `valgrind --tool=callgrind`, whose instruction counts do not depend on
@@ -50,6 +51,7 @@ struct Options {
     writers: usize,
     writer_only: bool,
     only: Option<String>,
+    level: i32,
 }
 
 fn options() -> Result<Options, Failure> {
@@ -59,6 +61,7 @@ fn options() -> Result<Options, Failure> {
         writers: 8,
         writer_only: false,
         only: None,
+        level: receiver::config::StoreConfig::default().compression_level,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -72,6 +75,10 @@ fn options() -> Result<Options, Failure> {
             "--rounds" => o.rounds = num("--rounds")?.clamp(1, 50),
             "--writers" => o.writers = num("--writers")?.clamp(1, 64),
             "--writer-only" => o.writer_only = true,
+            "--zstd-level" => {
+                let v = args.next().ok_or("--zstd-level needs a value")?;
+                o.level = v.parse().map_err(|_| format!("--zstd-level {v:?}"))?;
+            }
             "--only" => o.only = Some(args.next().ok_or("--only needs a phase name")?),
             "--bench" => {}
             other if other.starts_with('-') => return Err(format!("unknown option {other}").into()),
@@ -191,7 +198,7 @@ fn main() -> Result<(), Failure> {
     // Every hash known: the lean grouping path, as for a running server.
     let known = KnownHashes::default();
     for e in parsed.iter().take(200) {
-        let p = prepare_with(e, 1, &ctx, 3, None)?;
+        let p = prepare_with(e, 1, &ctx, o.level, None)?;
         if let Some(Record::Event(r)) = p.batch.records.first() {
             known.insert_all(1, r.grouping.hashes.iter().map(|h| h.hash.as_str()));
         }
@@ -228,13 +235,25 @@ fn main() -> Result<(), Failure> {
         sum += phase("serialise event", &events, r, |e| {
             black_box(serde_json::to_vec(e).expect("json"));
         });
-        let mut zstd = zstd::bulk::Compressor::new(3)?;
+        let mut zstd = zstd::bulk::Compressor::new(o.level)?;
+        let packed: usize = jsons
+            .iter()
+            .map(|j| zstd.compress(j).map_or(0, |c| c.len()))
+            .sum();
+        let raw: usize = jsons.iter().map(Vec::len).sum();
+        println!(
+            "zstd level {}: {:.1} KB -> {:.2} KB per event ({:.2}:1)",
+            o.level,
+            raw as f64 / o.events as f64 / 1000.0,
+            packed as f64 / o.events as f64 / 1000.0,
+            raw as f64 / packed.max(1) as f64
+        );
         sum += phase("zstd (reused context)", &jsons, r, |j| {
             black_box(zstd.compress(j).expect("zstd"));
         });
         println!("{:<28} {sum:8.2} µs/event", "  sum of the four");
         phase("prepare_with (all)", &parsed, r, |e| {
-            black_box(prepare_with(e, 1, &ctx, 3, Some(&known)).expect("prepare"));
+            black_box(prepare_with(e, 1, &ctx, o.level, Some(&known)).expect("prepare"));
         });
     }
 
@@ -245,7 +264,7 @@ fn main() -> Result<(), Failure> {
     // its commit, like 8 keep-alive connections.
     let batches: Vec<_> = parsed
         .iter()
-        .map(|e| prepare_with(e, 1, &ctx, 3, Some(&known)).map(|p| p.batch))
+        .map(|e| prepare_with(e, 1, &ctx, o.level, Some(&known)).map(|p| p.batch))
         .collect::<Result<_, _>>()?;
     let dir = tempfile::tempdir()?;
     let (store, _) = Store::open(&dir.path().join("phases.sqlite"), &Default::default())?;
