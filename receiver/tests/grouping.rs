@@ -811,6 +811,35 @@ fn hashes_only_mode_gives_the_same_hashes() {
     events.push(fp_event(&["custom"]));
     events.push(event(json!({"checksum": "abc"})));
     events.push(event(json!({})));
+    // The value is parameterised only where some stack trace does not
+    // contribute (lean mode): all in-app, none in-app, no frames, a chain
+    // that mixes them, a synthetic type.
+    let frame = |f: &str, in_app: bool| json!({"function": f, "module": "m", "in_app": in_app});
+    for (frames, value) in [
+        (
+            json!([frame("a", true), frame("b", true)]),
+            "user 42 at 0x7ffe3",
+        ),
+        (
+            json!([frame("a", false), frame("b", false)]),
+            "user 42 at 0x7ffe3",
+        ),
+        (json!([frame("a", false), frame("b", true)]), "  "),
+        (json!([]), "order 9 failed"),
+    ] {
+        events.push(event(
+            json!({"platform": "python", "exception": {"values": [
+            {"type": "KeyError", "value": value, "stacktrace": {"frames": frames}}]}}),
+        ));
+    }
+    events.push(event(
+        json!({"platform": "python", "exception": {"values": [
+        {"type": "OSError", "value": "disk 3 failed"},
+        {"type": "RuntimeError", "value": "retry 2 of 5",
+         "stacktrace": {"frames": [frame("a", false), frame("b", true)]}},
+        {"type": "Boom", "value": "id 7", "mechanism": {"type": "signal", "synthetic": true},
+         "stacktrace": {"frames": [frame("c", false)]}}]}}),
+    ));
     for e in &events {
         let full = group_event(e);
         let lean = group_event_with(e, GroupingOptions::HASHES_ONLY);

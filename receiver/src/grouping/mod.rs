@@ -176,7 +176,7 @@ pub fn group_event_with(event: &Event, options: GroupingOptions) -> GroupingResu
     let culprit = metadata::culprit(event);
     if let Some(checksum) = checksum(event) {
         let main_exception_id = if event.exception.len() > 1 {
-            strategies::chained_exception(event).and_then(|(_, main)| main)
+            strategies::chained_exception(event, options.explanation).and_then(|(_, main)| main)
         } else {
             None
         };
@@ -185,7 +185,7 @@ pub fn group_event_with(event: &Event, options: GroupingOptions) -> GroupingResu
 
     let mut outputs: Vec<StrategyOutput<'_>> = Vec::with_capacity(4);
     let mut main_exception_id = None;
-    if let Some((output, main)) = strategies::chained_exception(event) {
+    if let Some((output, main)) = strategies::chained_exception(event, options.explanation) {
         outputs.push(output);
         main_exception_id = main;
     }

@@ -433,7 +433,11 @@ fn ns_error_component(exc: &Exception) -> Option<Component<'_>> {
 /// One exception: `[stacktrace, type, ns-error?, value]` per variant (the
 /// order of the current default config). Without a stack trace only the
 /// `app` variant exists, as in Sentry.
-pub(crate) fn exception_variants<'a>(exc: &'a Exception, platform: &'a str) -> Variants<'a> {
+pub(crate) fn exception_variants<'a>(
+    exc: &'a Exception,
+    platform: &'a str,
+    explain: bool,
+) -> Variants<'a> {
     let mut ty = if exc.ty.is_empty() {
         Component::empty("type")
     } else {
@@ -443,11 +447,6 @@ pub(crate) fn exception_variants<'a>(exc: &'a Exception, platform: &'a str) -> V
         ty.exclude("ignored because exception is synthetic");
     }
     let ns_error = ns_error_component(exc);
-    let value = exc.value.as_deref().map(|raw| {
-        let normalized = normalize_message_cow(raw);
-        let changed = normalized != raw;
-        (normalized, changed)
-    });
     let stacktraces: Vec<(Variant, Component<'a>)> = match &exc.stacktrace {
         Some(st) => {
             let frames = normalize_frames(&st.frames, platform);
@@ -456,6 +455,19 @@ pub(crate) fn exception_variants<'a>(exc: &'a Exception, platform: &'a str) -> V
         }
         None => vec![(Variant::App, Component::empty("stacktrace"))],
     };
+    // Where every stack trace contributes, the value never does, and its
+    // parameterised text (a regex pass, a quarter of a lean grouping) is
+    // only shown in the explanation: without one, it is not computed.
+    let value_hashed = stacktraces.iter().any(|(_, st)| !st.contributes);
+    let value = exc.value.as_deref().map(|raw| {
+        if explain || value_hashed {
+            let normalized = normalize_message_cow(raw);
+            let changed = normalized != raw;
+            (normalized, changed)
+        } else {
+            (Cow::Borrowed(raw), false)
+        }
+    });
     stacktraces
         .into_iter()
         .map(|(variant, stacktrace)| {
@@ -583,15 +595,19 @@ fn filter_exception_groups(
 
 /// The exception strategy: one exception, or the chain (oldest first) in a
 /// `chained-exception` component. Also returns the main exception id when
-/// exception-group handling picked one.
-pub(crate) fn chained_exception(event: &Event) -> Option<(StrategyOutput<'_>, Option<u64>)> {
+/// exception-group handling picked one. `explain`: the caller builds an
+/// explanation, so texts that do not contribute are computed too.
+pub(crate) fn chained_exception(
+    event: &Event,
+    explain: bool,
+) -> Option<(StrategyOutput<'_>, Option<u64>)> {
     let all = &event.exception.values;
     if all.is_empty() {
         return None;
     }
     let mut per: Vec<Variants<'_>> = all
         .iter()
-        .map(|e| exception_variants(e, &event.platform))
+        .map(|e| exception_variants(e, &event.platform, explain))
         .collect();
 
     // Sentry runs the tree filter whenever every exception has an
