@@ -71,10 +71,15 @@ fn compress_or_500(data: &[u8], level: i32) -> Result<Vec<u8>, IngestError> {
     })
 }
 
-fn to_json(value: &impl serde::Serialize) -> Result<Vec<u8>, IngestError> {
-    serde_json::to_vec(value).map_err(|e| IngestError::Unavailable {
+/// The normalised JSON. It is about the size of the payload it came from
+/// (`size_hint`), so the buffer is allocated once instead of doubling its
+/// way up from 128 bytes.
+fn to_json(value: &impl serde::Serialize, size_hint: usize) -> Result<Vec<u8>, IngestError> {
+    let mut out = Vec::with_capacity(size_hint.saturating_add(512));
+    serde_json::to_writer(&mut out, value).map_err(|e| IngestError::Unavailable {
         detail: format!("could not serialise normalised payload: {e}"),
-    })
+    })?;
+    Ok(out)
 }
 
 /// Turns a whole envelope into an [`IngestBatch`] for `project_id`, with
@@ -136,6 +141,7 @@ pub fn prepare_with(
                     &event,
                     grouping,
                     compression_level,
+                    payload.len(),
                 )?)));
             }
             ItemType::Transaction => {
@@ -144,12 +150,13 @@ pub fn prepare_with(
                 records.push(Record::Transaction(Box::new(transaction_record(
                     &tx,
                     compression_level,
+                    payload.len(),
                 )?)));
             }
             ItemType::Feedback => {
                 let event = normalize::event(payload, ctx, header_id)?;
                 event_id.get_or_insert(event.event_id);
-                match feedback_record(&event, compression_level)? {
+                match feedback_record(&event, compression_level, payload.len())? {
                     Some(record) => records.push(Record::Feedback(record)),
                     None => records.push(raw(Some(
                         "feedback without contexts.feedback.message".to_owned(),
@@ -264,15 +271,16 @@ fn blob(item: &EnvelopeItem, payload: &[u8], level: i32) -> Result<BlobRecord, I
 /// Builds the stored form of an error event: grouping, indexed columns and
 /// the compressed normalised JSON.
 pub fn event_record(event: &Event, level: i32) -> Result<EventRecord, IngestError> {
-    event_record_grouped(event, group::group(event), level)
+    event_record_grouped(event, group::group(event), level, 0)
 }
 
 fn event_record_grouped(
     event: &Event,
     grouping: Grouping,
     level: i32,
+    size_hint: usize,
 ) -> Result<EventRecord, IngestError> {
-    let json = to_json(event)?;
+    let json = to_json(event, size_hint)?;
     let is_error =
         !event.exception.is_empty() || event.threads.values.iter().any(|t| t.stacktrace.is_some());
     let trace_id = match event.contexts.get("trace") {
@@ -312,8 +320,9 @@ fn user_key(event: &Event) -> Option<String> {
 fn transaction_record(
     tx: &sentry_core::protocol::Transaction,
     level: i32,
+    size_hint: usize,
 ) -> Result<TransactionRecord, IngestError> {
-    let json = to_json(tx)?;
+    let json = to_json(tx, size_hint)?;
     let trace = match tx.contexts.get("trace") {
         Some(Context::Trace(t)) => Some(t),
         _ => None,
@@ -355,7 +364,11 @@ fn transaction_record(
     })
 }
 
-fn feedback_record(event: &Event, level: i32) -> Result<Option<FeedbackRecord>, IngestError> {
+fn feedback_record(
+    event: &Event,
+    level: i32,
+    size_hint: usize,
+) -> Result<Option<FeedbackRecord>, IngestError> {
     let Some(Context::Other(fb)) = event.contexts.get("feedback") else {
         return Ok(None);
     };
@@ -363,7 +376,7 @@ fn feedback_record(event: &Event, level: i32) -> Result<Option<FeedbackRecord>, 
     let Some(message) = text("message") else {
         return Ok(None);
     };
-    let json = to_json(event)?;
+    let json = to_json(event, size_hint)?;
     Ok(Some(FeedbackRecord {
         kind: "feedback",
         event_id: event.event_id.simple().to_string(),
