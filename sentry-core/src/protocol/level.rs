@@ -14,6 +14,9 @@ use serde::{Deserialize, Serialize, Serializer};
 /// ```
 /// use sentry_core::protocol::Level;
 /// assert_eq!("critical".parse::<Level>(), Ok(Level::Fatal));
+/// assert_eq!(" WARN ".parse::<Level>(), Ok(Level::Warning));
+/// assert_eq!("info".parse::<Level>(), Ok(Level::Info));
+/// assert!("loud".parse::<Level>().is_err());
 /// let l: Level = serde_json::from_str("30").unwrap();
 /// assert_eq!(l, Level::Warning);
 /// ```
@@ -63,6 +66,20 @@ pub struct UnknownLevel(pub String);
 impl FromStr for Level {
     type Err = UnknownLevel;
     fn from_str(s: &str) -> Result<Level, UnknownLevel> {
+        // The canonical names, which is what SDKs send, without the
+        // lower-cased copy (a level is read for every breadcrumb).
+        if let Some(level) = [
+            Level::Debug,
+            Level::Info,
+            Level::Warning,
+            Level::Error,
+            Level::Fatal,
+        ]
+        .into_iter()
+        .find(|l| l.as_str() == s)
+        {
+            return Ok(level);
+        }
         Ok(match s.trim().to_ascii_lowercase().as_str() {
             "debug" | "trace" => Level::Debug,
             "info" | "log" | "notice" => Level::Info,
