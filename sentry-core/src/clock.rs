@@ -12,7 +12,9 @@
 //! anchor is renewed from the system clock once it is a second old, so a
 //! stepped or slewed system clock is followed within a second, and the
 //! error against the system clock between renewals stays around a
-//! microsecond (the counter's calibration error over one second).
+//! microsecond (the counter's calibration error over one second); a renewal
+//! may step a thread's time back by that much (or by what NTP slewed in the
+//! second), which span ends absorb (they are clamped to their start).
 //!
 //! Where the counter is not usable (no invariant TSC, another
 //! architecture), `quanta` falls back to the OS monotonic clock and this
@@ -61,7 +63,10 @@ pub(crate) fn now_secs() -> f64 {
         .try_with(|anchor| {
             let (raw0, wall0) = anchor.get();
             let elapsed = clock.delta_as_nanos(raw0, raw);
-            if raw0 == 0 || elapsed > ANCHOR_MAX_AGE_NS {
+            // `delta_as_nanos` is 0 for a counter below the anchor (reset
+            // by a suspend, or another socket's counter): renew then too,
+            // or time on this thread would stand still.
+            if raw0 == 0 || raw < raw0 || elapsed > ANCHOR_MAX_AGE_NS {
                 let wall = system_secs();
                 anchor.set((clock.raw(), wall));
                 wall
@@ -101,6 +106,16 @@ mod tests {
             assert!(t >= last, "{t} < {last}");
             last = t;
         }
+    }
+
+    #[test]
+    fn an_anchor_ahead_of_the_counter_is_renewed() {
+        now_secs();
+        // A counter reading below the anchor's (as after a counter reset)
+        // must not freeze time at the anchor's wall time.
+        ANCHOR.with(|a| a.set((u64::MAX, 0.0)));
+        let t = now_secs();
+        assert!((t - system_secs()).abs() < 1e-3, "{t}");
     }
 
     #[test]
