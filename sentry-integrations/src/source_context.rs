@@ -1,5 +1,6 @@
 //! Source lines around in-app frames (`pre_context`, `context_line`,
-//! `post_context`), read from the source files when they are on this machine.
+//! `post_context`), read from the source files when they are on this machine
+//! (absolute paths to regular `.rs` files only).
 //!
 //! Running next to its sources (development, CI, a local receiver), a
 //! program's stack traces then show the code of every in-app frame, as the
@@ -94,13 +95,34 @@ impl SourceCache {
 }
 
 /// The file's lines (invalid UTF-8 replaced, long lines cut), or `None`
-/// when it is missing, unreadable or too large.
+/// when it is not an absolute path to a regular `.rs` file, or is
+/// unreadable or too large.
+///
+/// Only Rust sources are read (a hand-built frame must not make the SDK
+/// send lines of any file it names), only by absolute path (a relative one,
+/// from `--remap-path-prefix`, would be resolved against whatever directory
+/// the program runs in), and only regular files, with the size limit also
+/// applied to the read itself (a FIFO or a growing file never blocks or
+/// overruns it).
 fn read_lines(path: &str) -> Option<Arc<[String]>> {
-    let size = std::fs::metadata(path).ok()?.len();
-    if size > MAX_FILE_BYTES {
+    use std::io::Read;
+    let p = std::path::Path::new(path);
+    if !p.is_absolute() || p.extension() != Some(std::ffi::OsStr::new("rs")) {
         return None;
     }
-    let bytes = std::fs::read(path).ok()?;
+    let meta = std::fs::metadata(p).ok()?;
+    if !meta.is_file() || meta.len() > MAX_FILE_BYTES {
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    std::fs::File::open(p)
+        .ok()?
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .ok()?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return None;
+    }
     let text = String::from_utf8_lossy(&bytes);
     Some(
         text.lines()
@@ -126,7 +148,10 @@ mod tests {
     }
 
     fn source(text: &[u8]) -> tempfile::NamedTempFile {
-        let mut f = tempfile::NamedTempFile::new().expect("temp file");
+        let mut f = tempfile::Builder::new()
+            .suffix(".rs")
+            .tempfile()
+            .expect("temp file");
         f.write_all(text).expect("write");
         f
     }
@@ -171,6 +196,31 @@ mod tests {
         cache.add_context(&mut f, 1);
         assert!(f.context_line.as_deref().unwrap().contains('\u{fffd}'));
         assert_eq!(f.post_context[0].chars().count(), MAX_LINE_CHARS);
+    }
+
+    #[test]
+    fn only_absolute_paths_to_rust_sources_are_read() {
+        let text = source(b"fn main() {}\n");
+        let rs = text.path().to_str().expect("utf-8 path").to_owned();
+        let mut other = tempfile::Builder::new()
+            .suffix(".txt")
+            .tempfile()
+            .expect("temp file");
+        other.write_all(b"secret\n").expect("write");
+        let cache = SourceCache::new();
+        let dir = text.path().parent().expect("dir").to_str().expect("utf-8");
+        for path in [
+            other.path().to_str().expect("utf-8 path").to_owned(),
+            "src/lib.rs".to_owned(),
+            dir.to_owned(),
+        ] {
+            let mut f = frame(&path, 1);
+            cache.add_context(&mut f, 1);
+            assert_eq!(f.context_line, None, "{path}");
+        }
+        let mut f = frame(&rs, 1);
+        cache.add_context(&mut f, 1);
+        assert_eq!(f.context_line.as_deref(), Some("fn main() {}"));
     }
 
     #[test]
