@@ -105,8 +105,8 @@ pub struct ClientOptions {
     pub max_spans: usize,
     /// Which outgoing requests get the `sentry-trace` and `baggage` headers:
     /// `None` (the default) means every request; `Some(list)` only those
-    /// whose URL contains one of the strings (an empty list: none). The
-    /// `http.client` span is recorded either way. See
+    /// to a listed host, `host:port` or URL prefix (an empty list: none).
+    /// The `http.client` span is recorded either way. See
     /// [`ClientOptions::propagates_to`].
     pub trace_propagation_targets: Option<Vec<Cow<'static, str>>>,
     /// Start an application-mode session at `init` and end it when the guard
@@ -229,31 +229,73 @@ impl fmt::Debug for ClientOptions {
     }
 }
 
+/// Whether `url` matches one trace propagation target (see
+/// [`ClientOptions::propagates_to`]).
+fn target_matches(target: &str, url: &str) -> bool {
+    if target.contains("://") {
+        return url.starts_with(target);
+    }
+    let Some(authority) = url
+        .split_once("://")
+        .map(|(_, rest)| &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())])
+    else {
+        return false;
+    };
+    // Without credentials; then the host without its port (an IPv6 host
+    // keeps its brackets).
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    if authority.eq_ignore_ascii_case(target) {
+        return true;
+    }
+    let host = match authority.rfind([':', ']']) {
+        Some(i) if authority.as_bytes()[i] == b':' => &authority[..i],
+        _ => authority,
+    };
+    let n = target.len();
+    host.eq_ignore_ascii_case(target)
+        || (host.len() > n
+            && host.as_bytes()[host.len() - n - 1] == b'.'
+            && host[host.len() - n..].eq_ignore_ascii_case(target))
+}
+
 /// The largest breadcrumb buffer allowed.
 pub const MAX_BREADCRUMBS_LIMIT: usize = 1000;
 
 impl ClientOptions {
     /// Whether a request to `url` gets the trace headers, by
     /// [`ClientOptions::trace_propagation_targets`]: every URL without a
-    /// list, else a URL containing one of its strings (case-sensitive,
-    /// anywhere in the URL, as the JavaScript SDK matches plain strings).
+    /// list, else a URL matching one of its targets. A target with `://` is
+    /// a URL prefix (`https://api.example.com/v2/`); any other is a host,
+    /// matching that host and its subdomains (`api.internal`), or a
+    /// `host:port` (`127.0.0.1:3001`). Hosts compare without regard to case.
+    /// Unlike the JavaScript SDK's plain substrings, a target never matches
+    /// in a query string or inside another host name.
     ///
     /// ```
     /// use sentry_core::ClientOptions;
     /// let all = ClientOptions::default();
     /// assert!(all.propagates_to("https://payments.example.com/charge"));
     /// let ours = ClientOptions {
-    ///     trace_propagation_targets: Some(vec!["api.internal".into(), "127.0.0.1:3001".into()]),
+    ///     trace_propagation_targets: Some(vec![
+    ///         "api.internal".into(),
+    ///         "127.0.0.1:3001".into(),
+    ///         "https://partner.example/v2/".into(),
+    ///     ]),
     ///     ..Default::default()
     /// };
     /// assert!(ours.propagates_to("http://api.internal/users"));
+    /// assert!(ours.propagates_to("http://EU.api.internal:8080/users"));
     /// assert!(ours.propagates_to("http://127.0.0.1:3001/"));
-    /// assert!(!ours.propagates_to("https://payments.example.com/charge"));
+    /// assert!(ours.propagates_to("https://partner.example/v2/orders"));
+    /// assert!(!ours.propagates_to("http://127.0.0.1:3002/"));
+    /// assert!(!ours.propagates_to("https://api.internal.evil.example/"));
+    /// assert!(!ours.propagates_to("https://pay.example/?next=api.internal"));
+    /// assert!(!ours.propagates_to("https://partner.example/v1/orders"));
     /// ```
     pub fn propagates_to(&self, url: &str) -> bool {
         match &self.trace_propagation_targets {
             None => true,
-            Some(targets) => targets.iter().any(|t| url.contains(t.as_ref())),
+            Some(targets) => targets.iter().any(|t| target_matches(t, url)),
         }
     }
 
