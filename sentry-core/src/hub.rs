@@ -311,6 +311,12 @@ impl Hub {
             fn drop(&mut self) {
                 if let Some(top) = self.hub.stack.write().last_mut() {
                     std::mem::swap(&mut top.scope, &mut self.scope);
+                    // `self.scope` is now the stand-in the hub held while
+                    // `f` ran; breadcrumbs added meanwhile (by `f` itself,
+                    // a log line inside it, another thread) landed there.
+                    if !self.scope.breadcrumbs.is_empty() {
+                        Arc::make_mut(&mut top.scope).append_breadcrumbs(&self.scope);
+                    }
                 }
             }
         }

@@ -201,6 +201,12 @@ impl Scope {
         unsafe { crate::unique_arc::make_mut(&mut self.breadcrumbs) }.push(breadcrumb, max);
     }
 
+    /// Adds copies of `other`'s breadcrumbs after this scope's.
+    pub(crate) fn append_breadcrumbs(&mut self, other: &Scope) {
+        // SAFETY: as in `add_breadcrumb_raw`.
+        unsafe { crate::unique_arc::make_mut(&mut self.breadcrumbs) }.append(&other.breadcrumbs);
+    }
+
     /// Sets the active span: events captured under this scope carry its
     /// trace context, and new spans become its children.
     pub fn set_span(&mut self, span: Option<TransactionOrSpan>) {

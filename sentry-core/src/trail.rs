@@ -13,6 +13,8 @@ pub(crate) struct Trail {
     /// Where the oldest breadcrumb is; not zero only while the ring is full
     /// and has wrapped.
     head: usize,
+    /// The limit of the last push (for [`Trail::append`]).
+    max: usize,
 }
 
 impl Trail {
@@ -36,6 +38,7 @@ impl Trail {
         if max == 0 {
             return;
         }
+        self.max = max;
         if self.slots.len() == max {
             // Full: the usual case once a program has run for a while.
             self.slots[self.head] = breadcrumb;
@@ -59,6 +62,16 @@ impl Trail {
             self.slots.reserve_exact(max);
         }
         self.slots.push(breadcrumb);
+    }
+}
+
+impl Trail {
+    /// Adds copies of `other`'s breadcrumbs after this trail's, under the
+    /// limit they were added with.
+    pub(crate) fn append(&mut self, other: &Trail) {
+        for b in other.iter() {
+            self.push(b.clone(), other.max);
+        }
     }
 }
 

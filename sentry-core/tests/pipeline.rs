@@ -463,3 +463,30 @@ fn a_panic_inside_configure_scope_keeps_the_scope() {
         assert_eq!(s.tags()["half"], "done");
     });
 }
+
+#[test]
+fn breadcrumbs_added_inside_configure_scope_are_kept() {
+    let events = with_captured_events(|| {
+        add_breadcrumb(Breadcrumb {
+            message: Some("before".into()),
+            ..Default::default()
+        });
+        configure_scope(|s| {
+            s.set_tag("inside", "yes");
+            // E.g. a log line emitted while the scope is being configured.
+            add_breadcrumb(Breadcrumb {
+                message: Some("during".into()),
+                ..Default::default()
+            });
+        });
+        capture_message("after", Level::Info);
+    });
+    let messages: Vec<_> = events[0]
+        .breadcrumbs
+        .values
+        .iter()
+        .filter_map(|b| b.message.as_deref())
+        .collect();
+    assert_eq!(messages, ["before", "during"]);
+    assert_eq!(events[0].tags["inside"], "yes");
+}
