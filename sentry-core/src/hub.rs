@@ -18,6 +18,7 @@ use uuid::Uuid;
 use crate::client::Client;
 use crate::protocol::{Breadcrumb, Event, Level};
 use crate::scope::{Scope, ScopeSnapshot};
+use crate::unique_arc::UniqueArc;
 
 /// The client installed by `init`, seen by every hub that did not bind its own.
 static GLOBAL_CLIENT: ArcSwapOption<Client> = ArcSwapOption::const_empty();
@@ -32,7 +33,7 @@ static ANY_CLIENT: AtomicBool = AtomicBool::new(false);
 
 /// Stands in for a scope taken out by `configure_scope` (shared, so taking
 /// one out allocates nothing).
-static EMPTY_SCOPE: LazyLock<Arc<Scope>> = LazyLock::new(Arc::default);
+static EMPTY_SCOPE: LazyLock<UniqueArc<Scope>> = LazyLock::new(UniqueArc::default);
 
 static MAIN_HUB: LazyLock<Arc<Hub>> =
     LazyLock::new(|| Arc::new(Hub::new_inheriting(Scope::default())));
@@ -130,7 +131,7 @@ enum Binding {
 #[derive(Clone)]
 struct Layer {
     binding: Binding,
-    scope: Arc<Scope>,
+    scope: UniqueArc<Scope>,
 }
 
 impl Layer {
@@ -179,14 +180,14 @@ impl Hub {
         }
         Hub::with_layer(Layer {
             binding: Binding::Bound(client),
-            scope: Arc::new(scope),
+            scope: UniqueArc::new(scope),
         })
     }
 
     fn new_inheriting(scope: Scope) -> Hub {
         Hub::with_layer(Layer {
             binding: Binding::Inherit,
-            scope: Arc::new(scope),
+            scope: UniqueArc::new(scope),
         })
     }
 
@@ -209,7 +210,7 @@ impl Hub {
         // The stack is never empty: the base layer cannot be popped.
         stack.last().cloned().unwrap_or(Layer {
             binding: Binding::Inherit,
-            scope: Arc::default(),
+            scope: UniqueArc::default(),
         })
     }
 
@@ -286,7 +287,7 @@ impl Hub {
 
     /// A snapshot of the top scope. (Not an `Arc<Scope>`: a hub's scopes
     /// are never reachable through a `Weak`, which lets a breadcrumb be
-    /// added without `Arc::make_mut`'s atomics.)
+    /// added without `Arc::make_mut`'s atomics; see `unique_arc.rs`.)
     pub fn top_scope(&self) -> ScopeSnapshot {
         ScopeSnapshot(
             self.stack
@@ -305,7 +306,7 @@ impl Hub {
     pub fn configure_scope<R>(&self, f: impl FnOnce(&mut Scope) -> R) -> R {
         struct PutBack<'a> {
             hub: &'a Hub,
-            scope: Arc<Scope>,
+            scope: UniqueArc<Scope>,
         }
         impl Drop for PutBack<'_> {
             fn drop(&mut self) {
@@ -315,7 +316,7 @@ impl Hub {
                     // `f` ran; breadcrumbs added meanwhile (by `f` itself,
                     // a log line inside it, another thread) landed there.
                     if !self.scope.breadcrumbs.is_empty() {
-                        Arc::make_mut(&mut top.scope).append_breadcrumbs(&self.scope);
+                        UniqueArc::make_mut(&mut top.scope).append_breadcrumbs(&self.scope);
                     }
                 }
             }
@@ -324,11 +325,11 @@ impl Hub {
             let mut stack = self.stack.write();
             match stack.last_mut() {
                 Some(top) => std::mem::replace(&mut top.scope, EMPTY_SCOPE.clone()),
-                None => Arc::default(),
+                None => UniqueArc::default(),
             }
         };
         let mut put_back = PutBack { hub: self, scope };
-        f(Arc::make_mut(&mut put_back.scope))
+        f(UniqueArc::make_mut(&mut put_back.scope))
     }
 
     /// Calls `f` with the client, resolving an inherited client without
@@ -387,7 +388,7 @@ impl Hub {
         let mut stack = self.stack.write();
         let top = stack.last().cloned().unwrap_or(Layer {
             binding: Binding::Inherit,
-            scope: Arc::default(),
+            scope: UniqueArc::default(),
         });
         stack.push(top);
         ScopeGuard {
@@ -453,11 +454,7 @@ impl Hub {
                     client.scrub_breadcrumb(&mut b);
                 }
                 if let Some(top) = self.stack.write().last_mut() {
-                    // SAFETY: a layer's scope is only reachable through
-                    // `Arc`s this crate holds (snapshots are `ScopeSnapshot`s)
-                    // and this crate never downgrades one to a `Weak`.
-                    unsafe { crate::unique_arc::make_mut(&mut top.scope) }
-                        .add_breadcrumb_raw(b, max);
+                    UniqueArc::make_mut(&mut top.scope).add_breadcrumb_raw(b, max);
                 }
             }
         });

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::performance::TransactionOrSpan;
 use crate::protocol::{Attachment, Breadcrumb, Context, Event, Level, Map, Transaction, User};
 use crate::trail::Trail;
+use crate::unique_arc::UniqueArc;
 
 /// A function that may change or drop an event; registered on a scope.
 pub type EventProcessor = Arc<dyn Fn(Event) -> Option<Event> + Send + Sync>;
@@ -35,7 +36,7 @@ pub struct Scope {
     pub(crate) tags: Arc<BTreeMap<String, String>>,
     pub(crate) extra: Arc<Map>,
     pub(crate) contexts: Arc<BTreeMap<String, Context>>,
-    pub(crate) breadcrumbs: Arc<Trail>,
+    pub(crate) breadcrumbs: UniqueArc<Trail>,
     pub(crate) attachments: Arc<Vec<Attachment>>,
     pub(crate) event_processors: Arc<Vec<EventProcessor>>,
     pub(crate) span: Option<Arc<TransactionOrSpan>>,
@@ -53,7 +54,7 @@ pub struct Scope {
 /// assert_eq!(snapshot.tags()["k"], "v");
 /// ```
 #[derive(Clone, Default)]
-pub struct ScopeSnapshot(pub(crate) Arc<Scope>);
+pub struct ScopeSnapshot(pub(crate) UniqueArc<Scope>);
 
 impl std::ops::Deref for ScopeSnapshot {
     type Target = Scope;
@@ -185,7 +186,7 @@ impl Scope {
 
     /// Removes all breadcrumbs.
     pub fn clear_breadcrumbs(&mut self) {
-        self.breadcrumbs = Arc::default();
+        self.breadcrumbs = UniqueArc::default();
     }
 
     /// Adds a breadcrumb, dropping the oldest beyond `max`. Hooks and
@@ -196,15 +197,12 @@ impl Scope {
         if max == 0 {
             return;
         }
-        // SAFETY: a trail is only held by this crate-private field and no
-        // `Weak` of it is ever made.
-        unsafe { crate::unique_arc::make_mut(&mut self.breadcrumbs) }.push(breadcrumb, max);
+        UniqueArc::make_mut(&mut self.breadcrumbs).push(breadcrumb, max);
     }
 
     /// Adds copies of `other`'s breadcrumbs after this scope's.
     pub(crate) fn append_breadcrumbs(&mut self, other: &Scope) {
-        // SAFETY: as in `add_breadcrumb_raw`.
-        unsafe { crate::unique_arc::make_mut(&mut self.breadcrumbs) }.append(&other.breadcrumbs);
+        UniqueArc::make_mut(&mut self.breadcrumbs).append(&other.breadcrumbs);
     }
 
     /// Sets the active span: events captured under this scope carry its

@@ -121,32 +121,6 @@ mod tests {
         assert_eq!(messages(&t), ["6", "7"]);
     }
 
-    use std::sync::Arc;
-
-    fn make_mut(arc: &mut Arc<Trail>) -> &mut Trail {
-        // SAFETY: no Weak of a trail is made in these tests.
-        unsafe { crate::unique_arc::make_mut(arc) }
-    }
-
-    #[test]
-    fn a_shared_trail_is_copied_before_writing() {
-        let mut a = Arc::new(Trail::default());
-        make_mut(&mut a).push(crumb(1), 3);
-        let snapshot = a.clone();
-        make_mut(&mut a).push(crumb(2), 3);
-        assert_eq!(messages(&snapshot), ["1"]);
-        assert_eq!(messages(&a), ["1", "2"]);
-        drop(snapshot);
-        let before = Arc::as_ptr(&a);
-        make_mut(&mut a).push(crumb(3), 3);
-        assert_eq!(
-            Arc::as_ptr(&a),
-            before,
-            "an unshared trail is written in place"
-        );
-        assert_eq!(messages(&a), ["1", "2", "3"]);
-    }
-
     #[test]
     fn clones_are_independent() {
         let mut a = Trail::default();
