@@ -71,6 +71,7 @@ fn default_type() -> Cow<'static, str> {
 }
 
 impl Default for Breadcrumb {
+    #[inline]
     fn default() -> Self {
         Breadcrumb {
             timestamp: Timestamp::now(),
