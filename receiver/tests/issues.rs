@@ -47,6 +47,18 @@ fn same_error_groups_counts_users_and_dedupes_event_ids() {
 }
 
 #[test]
+fn nil_event_ids_are_not_duplicates_of_each_other() {
+    let server = TestServer::start();
+    let nil = id(0);
+    assert_eq!(send_event(&server, &nil, None, "1"), 200);
+    assert_eq!(send_event(&server, &nil, None, "2"), 200);
+    let events = server.events();
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert!(events.iter().all(|e| e.event_id != nil), "{events:?}");
+    assert_eq!(server.issues()[0].times_seen, 2);
+}
+
+#[test]
 fn a_resolved_issue_regresses_on_a_new_event() {
     let server = TestServer::start();
     assert_eq!(send_event(&server, &id(1), None, "1"), 200);

@@ -102,7 +102,9 @@ pub fn prepare_with(
     compression_level: i32,
     known: Option<&KnownHashes>,
 ) -> Result<Prepared, IngestError> {
-    let header_id = envelope.headers.event_id;
+    // A nil id identifies nothing: such events get ids of their own (in
+    // `normalize`) rather than all being "duplicates" of the first.
+    let header_id = envelope.headers.event_id.filter(|id| !id.is_nil());
     let header_id_hex = header_id.map(|id| id.simple().to_string());
     let mut records = Vec::new();
     let mut counts: BTreeMap<String, u64> = BTreeMap::new();

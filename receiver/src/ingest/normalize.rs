@@ -400,6 +400,9 @@ pub fn event(
     if let Some(id) = header_id {
         event.event_id = id;
     }
+    if event.event_id.is_nil() {
+        event.event_id = Uuid::new_v4();
+    }
     if !had_timestamp || errors.iter().any(|e| e["name"] == "timestamp") {
         event.timestamp = ctx.received;
     }
@@ -506,6 +509,9 @@ pub fn transaction(
         };
     if let Some(id) = header_id {
         tx.event_id = id;
+    }
+    if tx.event_id.is_nil() {
+        tx.event_id = Uuid::new_v4();
     }
     let removed = |name: &str| errors.iter().any(|e| e["name"] == name);
     let end_ok = had_end && tx.timestamp.is_some() && !removed("timestamp");
