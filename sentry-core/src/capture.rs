@@ -22,6 +22,19 @@ pub fn event_from_message(message: &str, level: Level) -> Event {
     }
 }
 
+/// [`event_from_message`] built in its box: `Box::default` writes the
+/// default event into the allocation, so the event (over a kilobyte) is not
+/// copied into a box afterwards.
+pub(crate) fn boxed_event_from_message(message: &str, level: Level) -> Box<Event> {
+    let mut event = Box::<Event>::default();
+    event.level = level;
+    event.logentry = Some(LogEntry {
+        formatted: Some(message.to_owned()),
+        ..Default::default()
+    });
+    event
+}
+
 /// The type name of an error, read from the start of its `Debug` output
 /// (`ParseIntError { kind: InvalidDigit }` → `ParseIntError`), since
 /// `dyn Error` carries no type name.

@@ -426,7 +426,7 @@ impl Hub {
 
     /// Captures a message.
     pub fn capture_message(&self, message: &str, level: Level) -> Uuid {
-        self.capture_boxed(|| Box::new(crate::capture::event_from_message(message, level)))
+        self.capture_boxed(|| crate::capture::boxed_event_from_message(message, level))
     }
 
     /// Captures an error with its `source()` chain.
