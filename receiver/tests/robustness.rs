@@ -58,21 +58,16 @@ fn seed() -> u64 {
 // ---------------------------------------------------------------------------
 // Deterministic randomness.
 
-/// xorshift64: small, fast, and the same sequence everywhere.
-struct Rng(u64);
+/// A seeded generator: the same cases on every run and machine.
+struct Rng(fastrand::Rng);
 
 impl Rng {
     fn new(seed: u64) -> Self {
-        Rng(seed.max(1))
+        Rng(fastrand::Rng::with_seed(seed))
     }
 
     fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
+        self.0.u64(..)
     }
 
     /// `0..n` (0 when `n == 0`).

@@ -10,17 +10,12 @@ pub fn now_secs() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-/// A small deterministic generator (xorshift), so runs are comparable.
-struct Rng(u64);
+/// A seeded generator, so runs are comparable.
+struct Rng(fastrand::Rng);
 
 impl Rng {
     fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
+        self.0.u64(..)
     }
 
     fn below(&mut self, n: u64) -> u64 {
@@ -145,7 +140,7 @@ fn event_json(n: usize, group: usize, rng: &mut Rng, event_id: &str, now: f64) -
 /// The envelope (event header, item header, event JSON) of event `n` out of
 /// `groups` groups, and the length of its event JSON.
 pub fn envelope(n: usize, groups: usize, now: f64) -> (Vec<u8>, usize) {
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ ((n as u64 + 1) * 0x2545_f491_4f6c_dd1d));
+    let mut rng = Rng(fastrand::Rng::with_seed(n as u64));
     let group = n % groups.max(1);
     let event_id = format!("{:08x}{}", n, rng.hex(24));
     let json = event_json(n, group, &mut rng, &event_id, now);
