@@ -114,51 +114,42 @@ fn phase<T>(name: &str, items: &[T], rounds: usize, mut f: impl FnMut(&T)) -> f6
     us
 }
 
-/// Bytes this process's threads called `name` passed to `write` calls.
-fn thread_wchar(name: &str) -> f64 {
-    let mut total = 0.0;
+/// The sum of `measure` over the /proc entries of this process's threads
+/// called `name` (NaN without /proc).
+fn sum_over_threads(name: &str, measure: impl Fn(&std::path::Path) -> Option<f64>) -> f64 {
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
         return f64::NAN;
     };
-    for task in tasks.flatten() {
-        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
-        if comm.trim() != name {
-            continue;
-        }
-        let io = std::fs::read_to_string(task.path().join("io")).unwrap_or_default();
-        total += io
-            .lines()
-            .find_map(|l| l.strip_prefix("wchar:"))
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .unwrap_or(0.0);
-    }
-    total
+    tasks
+        .flatten()
+        .filter(|task| {
+            std::fs::read_to_string(task.path().join("comm")).is_ok_and(|c| c.trim() == name)
+        })
+        .filter_map(|task| measure(&task.path()))
+        .sum()
 }
 
-/// CPU seconds (user + system) of this process's thread called `name`.
+/// Bytes this process's threads called `name` passed to `write` calls.
+fn thread_wchar(name: &str) -> f64 {
+    sum_over_threads(name, |task| {
+        std::fs::read_to_string(task.join("io"))
+            .ok()?
+            .lines()
+            .find_map(|l| l.strip_prefix("wchar:"))?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
+/// CPU seconds (user + system) of this process's threads called `name`.
 fn thread_cpu(name: &str) -> f64 {
-    let mut total = 0.0;
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return f64::NAN;
-    };
-    for task in tasks.flatten() {
-        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
-        if comm.trim() != name {
-            continue;
-        }
-        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
-            continue;
-        };
-        let Some(close) = stat.rfind(')') else {
-            continue;
-        };
-        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+    sum_over_threads(name, |task| {
+        let stat = std::fs::read_to_string(task.join("stat")).ok()?;
+        let fields: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
         let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
-        if let (Some(u), Some(s)) = (ticks(11), ticks(12)) {
-            total += (u + s) / 100.0;
-        }
-    }
-    total
+        Some((ticks(11)? + ticks(12)?) / 100.0)
+    })
 }
 
 fn main() -> Result<(), Failure> {
