@@ -15,6 +15,7 @@ use uuid::Uuid;
 use sentry_core::envelope::{Envelope, EnvelopeItem, ItemType};
 use sentry_core::protocol::{Context, Event, Timestamp, UserReport};
 
+use super::as_received;
 use super::group::{self, KnownHashes};
 use super::normalize::{self, RequestContext, SessionDrop};
 use super::IngestError;
@@ -139,12 +140,15 @@ pub fn prepare_with(
                 if !group::is_lean(&grouping) {
                     new_hashes = grouping.hashes.iter().map(|h| h.hash.clone()).collect();
                 }
+                // Stored as received, normalised again when read.
+                let stored = as_received::encode(
+                    &compress_or_500(payload, compression_level)?,
+                    ctx,
+                    event.event_id,
+                );
                 records.push(Record::Event(Box::new(event_record_grouped(
-                    &event,
-                    grouping,
-                    compression_level,
-                    payload.len(),
-                )?)));
+                    &event, grouping, stored,
+                ))));
             }
             ItemType::Transaction => {
                 let tx = normalize::transaction(payload, ctx, header_id)?;
@@ -273,23 +277,19 @@ fn blob(item: &EnvelopeItem, payload: &[u8], level: i32) -> Result<BlobRecord, I
 /// Builds the stored form of an error event: grouping, indexed columns and
 /// the compressed normalised JSON.
 pub fn event_record(event: &Event, level: i32) -> Result<EventRecord, IngestError> {
-    event_record_grouped(event, group::group(event), level, 0)
+    let payload = compress_or_500(&to_json(event, 0)?, level)?;
+    Ok(event_record_grouped(event, group::group(event), payload))
 }
 
-fn event_record_grouped(
-    event: &Event,
-    grouping: Grouping,
-    level: i32,
-    size_hint: usize,
-) -> Result<EventRecord, IngestError> {
-    let json = to_json(event, size_hint)?;
+/// The record of `event`, whose stored form is `payload`.
+fn event_record_grouped(event: &Event, grouping: Grouping, payload: Vec<u8>) -> EventRecord {
     let is_error =
         !event.exception.is_empty() || event.threads.values.iter().any(|t| t.stacktrace.is_some());
     let trace_id = match event.contexts.get("trace") {
         Some(Context::Trace(t)) => Some(t.trace_id.to_string()),
         _ => None,
     };
-    Ok(EventRecord {
+    EventRecord {
         event_id: event.event_id.simple().to_string(),
         kind: if is_error { "error" } else { "default" }.to_owned(),
         timestamp: event.timestamp.as_secs_f64(),
@@ -300,10 +300,10 @@ fn event_record_grouped(
         platform: Some(event.platform.clone()),
         trace_id,
         user_key: user_key(event),
-        payload: compress_or_500(&json, level)?,
+        payload,
         grouping,
         attachments: Vec::new(),
-    })
+    }
 }
 
 fn user_key(event: &Event) -> Option<String> {

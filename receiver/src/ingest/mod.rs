@@ -9,6 +9,7 @@
 //! to the store's writer. The reply is sent only after the writer has
 //! committed.
 
+pub mod as_received;
 pub mod auth;
 pub mod decode;
 pub mod envelope;
@@ -24,7 +25,6 @@ use std::time::Duration;
 use base64::Engine as _;
 use hyper::StatusCode;
 use sentry_core::envelope::{Envelope, EnvelopeItem, ItemType};
-use sentry_core::protocol::Timestamp;
 use uuid::Uuid;
 
 use crate::config::Clock;
@@ -288,15 +288,7 @@ impl Ingestor {
         };
 
         self.limits.check_envelope(&envelope)?;
-        let ctx = RequestContext {
-            received: self.clock.now(),
-            sent_at: envelope
-                .headers
-                .sent_at
-                .as_deref()
-                .and_then(Timestamp::parse_rfc3339),
-            client_ip: req.client_ip,
-        };
+        let ctx = RequestContext::for_envelope(&envelope, self.clock.now(), req.client_ip);
         let level = self.store.compression_level();
         let prepared = if req.body.len() <= INLINE_PREPARE_MAX {
             // A typical event takes a few hundred microseconds: handing it to

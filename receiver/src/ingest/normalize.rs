@@ -50,6 +50,24 @@ pub struct RequestContext {
 }
 
 impl RequestContext {
+    /// The context of `envelope`, received at `received` from `client_ip`:
+    /// `sent_at` comes from the envelope header (ignored if invalid).
+    pub fn for_envelope(
+        envelope: &sentry_core::envelope::Envelope,
+        received: Timestamp,
+        client_ip: Option<String>,
+    ) -> Self {
+        RequestContext {
+            received,
+            sent_at: envelope
+                .headers
+                .sent_at
+                .as_deref()
+                .and_then(Timestamp::parse_rfc3339),
+            client_ip,
+        }
+    }
+
     /// The clock-drift shift (seconds) to apply, and the error to record.
     fn drift(&self) -> Option<(f64, Value)> {
         let sent_at = self.sent_at?;

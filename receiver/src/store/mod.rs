@@ -395,7 +395,17 @@ pub fn compress(data: &[u8], level: i32) -> Result<Vec<u8>, StoreError> {
     Ok(zstd::bulk::compress(data, level)?)
 }
 
-/// Reverses [`compress`].
+/// The JSON (or raw bytes) of a stored payload: reverses [`compress`], and
+/// renders an event stored as received
+/// ([`crate::ingest::as_received`]).
 pub fn decompress(data: &[u8]) -> Result<Vec<u8>, StoreError> {
+    use crate::ingest::as_received::{self, RenderError};
+    if as_received::is_encoded(data) {
+        return match as_received::render(data) {
+            Ok(json) => Ok(json),
+            Err(RenderError::Refused { sent, .. }) => Ok(sent),
+            Err(e) => Err(StoreError::Compression(std::io::Error::other(e))),
+        };
+    }
     Ok(zstd::decode_all(data)?)
 }

@@ -1,0 +1,191 @@
+//! Events stored as received (`receiver::ingest::as_received`) read back
+//! exactly as the eagerly normalised copy would: for every recorded Python
+//! SDK event and for events that exercise each normalisation rule, and end
+//! to end through a running receiver.
+
+#[path = "support/fixtures.rs"]
+mod fixtures_support;
+
+use receiver::ingest::as_received;
+use receiver::ingest::envelope::prepare_with;
+use receiver::ingest::normalize::{self, RequestContext};
+use receiver::store::{decompress, EventRecord, Record};
+use receiver::testing::{post, TestServer};
+use sentry_core::envelope::{Envelope, ItemType};
+use sentry_core::protocol::Timestamp;
+
+fn stored_event(envelope: &Envelope, ctx: &RequestContext) -> EventRecord {
+    let prepared = prepare_with(envelope, 1, ctx, 1, None).expect("prepare");
+    prepared
+        .batch
+        .records
+        .into_iter()
+        .find_map(|r| match r {
+            Record::Event(e) => Some(*e),
+            _ => None,
+        })
+        .expect("an event record")
+}
+
+/// Prepares the event of `body` as ingestion does and checks that its
+/// payload reads back as the JSON of the event normalised right away.
+fn assert_same_when_read(name: &str, body: &[u8], ctx: &RequestContext) {
+    let envelope = Envelope::parse(body).expect("envelope");
+    let item = envelope
+        .items()
+        .iter()
+        .find(|i| i.headers.ty == ItemType::Event)
+        .expect("event item");
+    let header_id = envelope.headers.event_id.filter(|id| !id.is_nil());
+    let eager =
+        normalize::event(item.payload.as_raw().unwrap_or(&[]), ctx, header_id).expect("normalise");
+    let eager_json = serde_json::to_string(&eager).expect("serialise");
+
+    let stored = stored_event(&envelope, ctx);
+    assert!(
+        as_received::is_encoded(&stored.payload),
+        "{name}: stored as received"
+    );
+    let read = String::from_utf8(decompress(&stored.payload).expect("read back")).expect("UTF-8");
+    // An event without an id gets a random one each time it is normalised;
+    // stored as received, it keeps the one it got at ingestion.
+    let expected = eager_json.replace(&eager.event_id.simple().to_string(), &stored.event_id);
+    assert!(read.contains(&stored.event_id), "{name}: keeps its id");
+    assert_eq!(read, expected, "{name}: read back differently");
+    assert_eq!(
+        stored.timestamp,
+        eager.timestamp.as_secs_f64(),
+        "{name}: timestamp column"
+    );
+}
+
+fn contexts(sent_at: Option<&str>) -> Vec<RequestContext> {
+    let sent = sent_at.and_then(Timestamp::parse_rfc3339);
+    let base = sent.map_or(1_700_000_000.25, Timestamp::as_secs_f64);
+    vec![
+        // As recorded: no drift.
+        RequestContext {
+            received: Timestamp::from_secs_f64(base + 0.5),
+            sent_at: sent,
+            client_ip: None,
+        },
+        // Two hours of client clock drift, and a client address for `{{auto}}`.
+        RequestContext {
+            received: Timestamp::from_secs_f64(base + 7_200.125),
+            sent_at: sent,
+            client_ip: Some("192.0.2.7".to_owned()),
+        },
+    ]
+}
+
+#[test]
+fn recorded_sdk_events_read_back_identically() {
+    let dir = fixtures_support::python_fixtures_dir();
+    let mut checked = 0;
+    for name in fixtures_support::envelope_names(&dir) {
+        let body = std::fs::read(dir.join(&name)).expect("fixture");
+        let envelope = Envelope::parse(&body).expect("fixture envelope");
+        if envelope.items().len() != 1 || envelope.items()[0].headers.ty != ItemType::Event {
+            continue;
+        }
+        for ctx in contexts(envelope.headers.sent_at.as_deref()) {
+            assert_same_when_read(&name, &body, &ctx);
+        }
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} single-event fixtures");
+}
+
+#[test]
+fn every_normalisation_rule_reads_back_identically() {
+    let cases: [(&str, &str, &str); 6] = [
+        (
+            "nil ids get a fresh one",
+            r#"{"event_id":"00000000000000000000000000000000"}"#,
+            r#"{"event_id":"00000000000000000000000000000000","message":"x"}"#,
+        ),
+        ("no id anywhere", "{}", r#"{"message":"no id"}"#),
+        (
+            "garbage timestamp and wrong-typed fields",
+            r#"{"event_id":"9ec79c33ec9942ab8353589fcb2e04dc"}"#,
+            r#"{"timestamp":"yesterday","level":42,"tags":"nope","release":"a/b\n","user":{"ip_address":"{{auto}}"},"message":"bad"}"#,
+        ),
+        (
+            "clock drift moves breadcrumbs too",
+            r#"{"event_id":"9ec79c33ec9942ab8353589fcb2e04dd","sent_at":"2023-11-14T20:00:00Z"}"#,
+            r#"{"timestamp":1699992000.5,"breadcrumbs":{"values":[{"timestamp":1699991990.0,"message":"a"},{"timestamp":-5,"message":"b"}]},"exception":{"values":[{"type":"E","value":"v 123"}]}}"#,
+        ),
+        (
+            "far-future timestamp",
+            r#"{"event_id":"9ec79c33ec9942ab8353589fcb2e04de"}"#,
+            r#"{"timestamp":4102444800,"message":"from the future","user":{"id":"u1"}}"#,
+        ),
+        (
+            "unknown fields are kept",
+            r#"{"event_id":"9ec79c33ec9942ab8353589fcb2e04df"}"#,
+            r#"{"message":"m","x_custom":{"nested":[1,2,{"a":null}]},"contexts":{"trace":{"trace_id":"4c79f60c11214eb38604f4ae0781bfb2","span_id":"fa90fdead5f74052"}}}"#,
+        ),
+    ];
+    for (name, header, event) in cases {
+        let body = format!("{header}\n{{\"type\":\"event\"}}\n{event}\n");
+        let envelope = Envelope::parse(body.as_bytes()).expect("envelope");
+        for ctx in contexts(envelope.headers.sent_at.as_deref()) {
+            assert_same_when_read(name, body.as_bytes(), &ctx);
+        }
+    }
+}
+
+#[test]
+fn events_sent_over_http_are_stored_as_received_and_read_back_normalised() {
+    let server = TestServer::start();
+    let auth = format!(
+        "Sentry sentry_version=7, sentry_key={}",
+        server.public_key()
+    );
+    let id = "9ec79c33ec9942ab8353589fcb2e0002";
+    // Two hours of client clock drift, a garbage timestamp on a breadcrumb
+    // and `{{auto}}` for the user's address.
+    let sent_at = Timestamp::from_secs_f64(Timestamp::now().as_secs_f64() - 7_200.0);
+    let event_ts = sent_at.as_secs_f64() - 1.0;
+    let body = format!(
+        "{{\"event_id\":\"{id}\",\"sent_at\":\"{}\"}}\n{{\"type\":\"event\"}}\n\
+         {{\"message\":\"hello\",\"timestamp\":{event_ts},\"level\":\"warning\",\
+         \"user\":{{\"ip_address\":\"{{{{auto}}}}\"}},\
+         \"breadcrumbs\":[{{\"timestamp\":\"garbage\",\"message\":\"b\"}}]}}\n",
+        sent_at.to_rfc3339()
+    );
+    let r = post(
+        &server.envelope_url(),
+        &[("X-Sentry-Auth", &auth)],
+        body.as_bytes(),
+    )
+    .expect("post");
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    server.wait_for_events(1, std::time::Duration::from_secs(10));
+
+    let blob: Vec<u8> = server
+        .read(|c| {
+            Ok(c.query_row(
+                "SELECT payload FROM events WHERE event_id = ?1",
+                [id],
+                |r| r.get(0),
+            )?)
+        })
+        .expect("payload");
+    assert!(as_received::is_encoded(&blob));
+
+    let event = server.event_json(id).expect("event");
+    assert_eq!(event["event_id"], id);
+    assert_eq!(event["level"], "warning");
+    assert_eq!(event["user"]["ip_address"], "127.0.0.1", "{event}");
+    let ts = event["timestamp"].as_f64().expect("numeric timestamp");
+    let now = Timestamp::now().as_secs_f64();
+    assert!((now - ts).abs() < 60.0, "drift corrected: {ts} vs {now}");
+    let errors = event["errors"].to_string();
+    assert!(errors.contains("clock_drift"), "{errors}");
+    // The JSON API reads the same payload.
+    let api: serde_json::Value = server
+        .api_json(&format!("/api/0/projects/default/default/events/{id}/"))
+        .expect("API event");
+    assert_eq!(api["user"]["ip_address"], "127.0.0.1", "{api}");
+}
