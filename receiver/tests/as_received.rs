@@ -1,7 +1,8 @@
-//! Events stored as received (`receiver::ingest::as_received`) read back
-//! exactly as the eagerly normalised copy would: for every recorded Python
-//! SDK event and for events that exercise each normalisation rule, and end
-//! to end through a running receiver.
+//! Events and transactions stored as received
+//! (`receiver::ingest::as_received`) read back exactly as the eagerly
+//! normalised copy would: for every recorded Python SDK event and
+//! transaction, for items that exercise each normalisation rule, and end to
+//! end through a running receiver.
 
 #[path = "support/fixtures.rs"]
 mod fixtures_support;
@@ -9,54 +10,54 @@ mod fixtures_support;
 use receiver::ingest::as_received;
 use receiver::ingest::envelope::prepare_with;
 use receiver::ingest::normalize::{self, RequestContext};
-use receiver::store::{decompress, EventRecord, Record};
+use receiver::store::{decompress, Record};
 use receiver::testing::{post, TestServer};
 use sentry_core::envelope::{Envelope, ItemType};
 use sentry_core::protocol::Timestamp;
 
-fn stored_event(envelope: &Envelope, ctx: &RequestContext) -> EventRecord {
+/// The stored id and payload of the event or transaction of `envelope`.
+fn stored(envelope: &Envelope, ctx: &RequestContext) -> (String, Vec<u8>) {
     let prepared = prepare_with(envelope, 1, ctx, 1, None).expect("prepare");
     prepared
         .batch
         .records
         .into_iter()
         .find_map(|r| match r {
-            Record::Event(e) => Some(*e),
+            Record::Event(e) => Some((e.event_id, e.payload)),
+            Record::Transaction(t) => Some((t.event_id, t.payload)),
             _ => None,
         })
-        .expect("an event record")
+        .expect("an event or transaction record")
 }
 
-/// Prepares the event of `body` as ingestion does and checks that its
-/// payload reads back as the JSON of the event normalised right away.
+/// Prepares the event or transaction of `body` as ingestion does and checks
+/// that its payload reads back as the JSON of the item normalised right
+/// away.
 fn assert_same_when_read(name: &str, body: &[u8], ctx: &RequestContext) {
     let envelope = Envelope::parse(body).expect("envelope");
     let item = envelope
         .items()
         .iter()
-        .find(|i| i.headers.ty == ItemType::Event)
-        .expect("event item");
+        .find(|i| matches!(i.headers.ty, ItemType::Event | ItemType::Transaction))
+        .expect("event or transaction item");
     let header_id = envelope.headers.event_id.filter(|id| !id.is_nil());
-    let eager =
-        normalize::event(item.payload.as_raw().unwrap_or(&[]), ctx, header_id).expect("normalise");
-    let eager_json = serde_json::to_string(&eager).expect("serialise");
+    let payload = item.payload.as_raw().unwrap_or(&[]);
+    let (eager_id, eager_json) = if item.headers.ty == ItemType::Event {
+        let e = normalize::event(payload, ctx, header_id).expect("normalise");
+        (e.event_id, serde_json::to_string(&e).expect("serialise"))
+    } else {
+        let t = normalize::transaction(payload, ctx, header_id).expect("normalise");
+        (t.event_id, serde_json::to_string(&t).expect("serialise"))
+    };
 
-    let stored = stored_event(&envelope, ctx);
-    assert!(
-        as_received::is_encoded(&stored.payload),
-        "{name}: stored as received"
-    );
-    let read = String::from_utf8(decompress(&stored.payload).expect("read back")).expect("UTF-8");
-    // An event without an id gets a random one each time it is normalised;
+    let (stored_id, blob) = stored(&envelope, ctx);
+    assert!(as_received::is_encoded(&blob), "{name}: stored as received");
+    let read = String::from_utf8(decompress(&blob).expect("read back")).expect("UTF-8");
+    // An item without an id gets a random one each time it is normalised;
     // stored as received, it keeps the one it got at ingestion.
-    let expected = eager_json.replace(&eager.event_id.simple().to_string(), &stored.event_id);
-    assert!(read.contains(&stored.event_id), "{name}: keeps its id");
+    let expected = eager_json.replace(&eager_id.simple().to_string(), &stored_id);
+    assert!(read.contains(&stored_id), "{name}: keeps its id");
     assert_eq!(read, expected, "{name}: read back differently");
-    assert_eq!(
-        stored.timestamp,
-        eager.timestamp.as_secs_f64(),
-        "{name}: timestamp column"
-    );
 }
 
 fn contexts(sent_at: Option<&str>) -> Vec<RequestContext> {
@@ -79,13 +80,17 @@ fn contexts(sent_at: Option<&str>) -> Vec<RequestContext> {
 }
 
 #[test]
-fn recorded_sdk_events_read_back_identically() {
+fn recorded_sdk_events_and_transactions_read_back_identically() {
     let dir = fixtures_support::python_fixtures_dir();
     let mut checked = 0;
     for name in fixtures_support::envelope_names(&dir) {
         let body = std::fs::read(dir.join(&name)).expect("fixture");
         let envelope = Envelope::parse(&body).expect("fixture envelope");
-        if envelope.items().len() != 1 || envelope.items()[0].headers.ty != ItemType::Event {
+        if !envelope
+            .items()
+            .iter()
+            .any(|i| matches!(i.headers.ty, ItemType::Event | ItemType::Transaction))
+        {
             continue;
         }
         for ctx in contexts(envelope.headers.sent_at.as_deref()) {
@@ -93,7 +98,10 @@ fn recorded_sdk_events_read_back_identically() {
         }
         checked += 1;
     }
-    assert!(checked >= 10, "only {checked} single-event fixtures");
+    assert!(
+        checked >= 10,
+        "only {checked} event and transaction fixtures"
+    );
 }
 
 #[test]
@@ -126,8 +134,30 @@ fn every_normalisation_rule_reads_back_identically() {
             r#"{"message":"m","x_custom":{"nested":[1,2,{"a":null}]},"contexts":{"trace":{"trace_id":"4c79f60c11214eb38604f4ae0781bfb2","span_id":"fa90fdead5f74052"}}}"#,
         ),
     ];
-    for (name, header, event) in cases {
-        let body = format!("{header}\n{{\"type\":\"event\"}}\n{event}\n");
+    let transactions: [(&str, &str, &str); 3] = [
+        (
+            "transaction without a start",
+            r#"{"event_id":"9ec79c33ec9942ab8353589fcb2e04e1"}"#,
+            r#"{"type":"transaction","transaction":"/a","timestamp":1699999999.5,"contexts":{"trace":{"trace_id":"4c79f60c11214eb38604f4ae0781bfb2","span_id":"fa90fdead5f74052"}}}"#,
+        ),
+        (
+            "transaction with drifting spans",
+            r#"{"event_id":"9ec79c33ec9942ab8353589fcb2e04e2","sent_at":"2023-11-14T20:00:00Z"}"#,
+            r#"{"type":"transaction","transaction":"/b","start_timestamp":1699991999.0,"timestamp":1699992000.0,"contexts":{"trace":{"trace_id":"4c79f60c11214eb38604f4ae0781bfb2","span_id":"fa90fdead5f74052","op":"http.server"}},"spans":[{"span_id":"aa90fdead5f74052","parent_span_id":"fa90fdead5f74052","trace_id":"4c79f60c11214eb38604f4ae0781bfb2","op":"db","start_timestamp":1699991999.1,"timestamp":1699991999.2}]}"#,
+        ),
+        (
+            "transaction without an id",
+            "{}",
+            r#"{"type":"transaction","transaction":"/c","start_timestamp":"garbage","timestamp":1700000000.0}"#,
+        ),
+    ];
+    let all = cases.iter().map(|(n, h, e)| (*n, *h, "event", *e)).chain(
+        transactions
+            .iter()
+            .map(|(n, h, t)| (*n, *h, "transaction", *t)),
+    );
+    for (name, header, ty, event) in all {
+        let body = format!("{header}\n{{\"type\":\"{ty}\"}}\n{event}\n");
         let envelope = Envelope::parse(body.as_bytes()).expect("envelope");
         for ctx in contexts(envelope.headers.sent_at.as_deref()) {
             assert_same_when_read(name, body.as_bytes(), &ctx);

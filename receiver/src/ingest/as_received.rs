@@ -1,7 +1,8 @@
-//! Error events stored as the client sent them, normalised again on read.
+//! Events and transactions stored as the client sent them, normalised
+//! again on read.
 //!
 //! Serialising the normalised event back to JSON costs a worker about a
-//! sixth of what ingesting the event costs (for a 10 KB event with a
+//! sixth of what ingesting an error event costs (for a 10 KB event with a
 //! 20-frame stack trace: ~10 µs of ~60, plus the allocations of the
 //! output). The event as the client sent it compresses just as well, and
 //! normalisation is a pure function of those bytes and of a few facts about
@@ -10,7 +11,8 @@
 //! when it had none). So the receiver stores the item's bytes, compressed
 //! with zstd, behind a small header with those facts, and reading the
 //! payload runs the same normalisation and serialises the result: readers
-//! get the JSON the eager path would have stored.
+//! get the JSON the eager path would have stored. Transactions (whose span
+//! lists make serialising as costly) are stored the same way.
 //!
 //! Ingestion still parses, validates, normalises and groups the event
 //! before it answers: what is refused, what is rewritten and how it groups
@@ -20,7 +22,7 @@
 //! refuse reads back as it was sent (`crate::store::decompress`).
 //!
 //! ```
-//! use receiver::ingest::as_received;
+//! use receiver::ingest::as_received::{self, Kind};
 //! use receiver::ingest::normalize::RequestContext;
 //! use sentry_core::protocol::Timestamp;
 //!
@@ -32,7 +34,7 @@
 //! };
 //! let id = uuid::Uuid::new_v4();
 //!
-//! let blob = as_received::encode(&zstd::encode_all(&item[..], 1).unwrap(), &ctx, id);
+//! let blob = as_received::encode(Kind::Event, &zstd::encode_all(&item[..], 1).unwrap(), &ctx, id);
 //! assert!(as_received::is_encoded(&blob));
 //! let json: serde_json::Value =
 //!     serde_json::from_slice(&as_received::render(&blob).unwrap()).unwrap();
@@ -57,9 +59,22 @@ const MAGIC: &[u8; 4] = b"SAR1";
 /// memory.
 const RENDER_LIMIT: usize = 256 * 1024 * 1024;
 
+/// Which normalisation a stored item takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// An `event` item.
+    #[default]
+    Event,
+    /// A `transaction` item.
+    Transaction,
+}
+
 /// What normalisation takes besides the bytes.
 #[derive(Serialize, Deserialize)]
 struct Header {
+    #[serde(default, skip_serializing_if = "is_event")]
+    kind: Kind,
     received: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     sent_at: Option<f64>,
@@ -85,16 +100,21 @@ pub enum RenderError {
     },
 }
 
+fn is_event(kind: &Kind) -> bool {
+    *kind == Kind::Event
+}
+
 /// Whether `blob` is a payload stored by [`encode`].
 pub fn is_encoded(blob: &[u8]) -> bool {
     blob.starts_with(MAGIC)
 }
 
-/// The payload to store for an event item whose bytes, as received and
+/// The payload to store for an item of `kind` whose bytes, as received and
 /// compressed with zstd, are `compressed`; `ctx` is the request's context
-/// and `event_id` the id normalisation gave the event.
-pub fn encode(compressed: &[u8], ctx: &RequestContext, event_id: Uuid) -> Vec<u8> {
+/// and `event_id` the id normalisation gave the item.
+pub fn encode(kind: Kind, compressed: &[u8], ctx: &RequestContext, event_id: Uuid) -> Vec<u8> {
     let header = Header {
+        kind,
         received: ctx.received.as_secs_f64(),
         sent_at: ctx.sent_at.map(Timestamp::as_secs_f64),
         client_ip: ctx.client_ip.clone(),
@@ -110,7 +130,7 @@ pub fn encode(compressed: &[u8], ctx: &RequestContext, event_id: Uuid) -> Vec<u8
     blob
 }
 
-/// The normalised event JSON of a payload stored by [`encode`]: the bytes
+/// The normalised JSON of a payload stored by [`encode`]: the bytes
 /// the eager path would have stored for that request.
 pub fn render(blob: &[u8]) -> Result<Vec<u8>, RenderError> {
     let damaged = |what: String| RenderError::Damaged(what);
@@ -132,8 +152,15 @@ pub fn render(blob: &[u8]) -> Result<Vec<u8>, RenderError> {
         sent_at: header.sent_at.map(Timestamp::from_secs_f64),
         client_ip: header.client_ip,
     };
-    match normalize::event(&sent, &ctx, Some(header.event_id)) {
-        Ok(event) => serde_json::to_vec(&event).map_err(|e| damaged(e.to_string())),
+    let id = Some(header.event_id);
+    let json = match header.kind {
+        Kind::Event => normalize::event(&sent, &ctx, id).map(|e| serde_json::to_vec(&e)),
+        Kind::Transaction => {
+            normalize::transaction(&sent, &ctx, id).map(|t| serde_json::to_vec(&t))
+        }
+    };
+    match json {
+        Ok(json) => json.map_err(|e| damaged(e.to_string())),
         Err(e) => Err(RenderError::Refused {
             reason: e.to_string(),
             sent,
@@ -169,7 +196,7 @@ mod tests {
     #[test]
     fn damaged_blobs_are_errors_not_panics() {
         let compressed = zstd::encode_all(&br#"{"message":"m"}"#[..], 1).expect("zstd");
-        let blob = encode(&compressed, &ctx(), Uuid::new_v4());
+        let blob = encode(Kind::Event, &compressed, &ctx(), Uuid::new_v4());
         assert!(render(&blob).is_ok());
         for cut in [0, 3, 6, 12, blob.len() - 1] {
             assert!(
@@ -177,7 +204,7 @@ mod tests {
                 "cut at {cut}"
             );
         }
-        let not_zstd = encode(b"plain bytes", &ctx(), Uuid::new_v4());
+        let not_zstd = encode(Kind::Event, b"plain bytes", &ctx(), Uuid::new_v4());
         assert!(matches!(render(&not_zstd), Err(RenderError::Damaged(_))));
     }
 
@@ -185,7 +212,7 @@ mod tests {
     fn an_event_that_no_longer_normalises_keeps_its_bytes() {
         let sent = br#"{"message":"m","timestamp":-100}"#;
         let compressed = zstd::encode_all(&sent[..], 1).expect("zstd");
-        match render(&encode(&compressed, &ctx(), Uuid::new_v4())) {
+        match render(&encode(Kind::Event, &compressed, &ctx(), Uuid::new_v4())) {
             Err(RenderError::Refused { sent: bytes, .. }) => assert_eq!(bytes, sent),
             other => panic!("expected a refusal, got {other:?}"),
         }

@@ -142,6 +142,7 @@ pub fn prepare_with(
                 }
                 // Stored as received, normalised again when read.
                 let stored = as_received::encode(
+                    as_received::Kind::Event,
                     &compress_or_500(payload, compression_level)?,
                     ctx,
                     event.event_id,
@@ -153,11 +154,15 @@ pub fn prepare_with(
             ItemType::Transaction => {
                 let tx = normalize::transaction(payload, ctx, header_id)?;
                 event_id.get_or_insert(tx.event_id);
+                let stored = as_received::encode(
+                    as_received::Kind::Transaction,
+                    &compress_or_500(payload, compression_level)?,
+                    ctx,
+                    tx.event_id,
+                );
                 records.push(Record::Transaction(Box::new(transaction_record(
-                    &tx,
-                    compression_level,
-                    payload.len(),
-                )?)));
+                    &tx, stored,
+                ))));
             }
             ItemType::Feedback => {
                 let event = normalize::event(payload, ctx, header_id)?;
@@ -319,12 +324,11 @@ fn user_key(event: &Event) -> Option<String> {
         .or_else(|| pick("ip", &user.ip_address))
 }
 
+/// The record of `tx`, whose stored form is `payload`.
 fn transaction_record(
     tx: &sentry_core::protocol::Transaction,
-    level: i32,
-    size_hint: usize,
-) -> Result<TransactionRecord, IngestError> {
-    let json = to_json(tx, size_hint)?;
+    payload: Vec<u8>,
+) -> TransactionRecord {
     let trace = match tx.contexts.get("trace") {
         Some(Context::Trace(t)) => Some(t),
         _ => None,
@@ -349,7 +353,7 @@ fn transaction_record(
         })
         .collect();
     let end = tx.timestamp.unwrap_or(tx.start_timestamp);
-    Ok(TransactionRecord {
+    TransactionRecord {
         event_id: tx.event_id.simple().to_string(),
         trace_id,
         span_id: trace.map(|t| t.span_id.to_string()),
@@ -361,9 +365,9 @@ fn transaction_record(
         end: end.as_secs_f64(),
         release: tx.release.as_deref().map(str::to_owned),
         environment: tx.environment.as_deref().map(str::to_owned),
-        payload: compress_or_500(&json, level)?,
+        payload,
         spans,
-    })
+    }
 }
 
 fn feedback_record(
