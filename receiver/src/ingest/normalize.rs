@@ -17,7 +17,7 @@ use std::borrow::Cow;
 use uuid::Uuid;
 
 use sentry_core::protocol::{
-    Context, Event, SessionAggregates, SessionUpdate, Timestamp, Transaction,
+    Breadcrumb, Context, Event, SessionAggregates, SessionUpdate, Timestamp, Transaction,
 };
 
 use super::IngestError;
@@ -427,6 +427,7 @@ pub fn event(
     if event.timestamp.as_secs_f64() < 0.0 {
         return Err(too_stale());
     }
+    let undated = undated_breadcrumbs(&event.breadcrumbs.values);
     let (shift, corrected) = ctx.timestamp_shift(event.timestamp.as_secs_f64(), &mut errors);
     if shift != 0.0 {
         event.timestamp = corrected;
@@ -450,6 +451,12 @@ pub fn event(
                 .insert("start_timestamp".to_owned(), json!(start + shift));
         }
     }
+    date_breadcrumbs(
+        &mut event.breadcrumbs.values,
+        &undated,
+        event.timestamp,
+        &mut errors,
+    );
     let before = event.breadcrumbs.values.len();
     event
         .breadcrumbs
@@ -488,6 +495,37 @@ pub fn event(
         .other
         .insert("received".to_owned(), json!(ctx.received.as_secs_f64()));
     Ok(event)
+}
+
+/// Which breadcrumbs came without a valid timestamp: they parse as the
+/// epoch (see `Breadcrumb::timestamp`).
+fn undated_breadcrumbs(crumbs: &[Breadcrumb]) -> Vec<bool> {
+    crumbs
+        .iter()
+        .map(|c| c.timestamp.as_secs_f64() == 0.0)
+        .collect()
+}
+
+/// Gives the breadcrumbs marked in `undated` the time `at` (the event's,
+/// corrected), and records that.
+fn date_breadcrumbs(
+    crumbs: &mut [Breadcrumb],
+    undated: &[bool],
+    at: Timestamp,
+    errors: &mut Vec<Value>,
+) {
+    let mut dated = 0;
+    for (crumb, _) in crumbs.iter_mut().zip(undated).filter(|(_, u)| **u) {
+        crumb.timestamp = at;
+        dated += 1;
+    }
+    if dated > 0 {
+        errors.push(json!({
+            "type": "missing_attribute",
+            "name": "breadcrumbs",
+            "reason": format!("{dated} breadcrumbs without a valid timestamp took the event's"),
+        }));
+    }
 }
 
 fn trim_frames<T>(frames: &mut Vec<T>) {
@@ -548,6 +586,7 @@ pub fn transaction(
     if end.as_secs_f64() < 0.0 || tx.start_timestamp.as_secs_f64() < 0.0 {
         return Err(too_stale());
     }
+    let undated = undated_breadcrumbs(&tx.breadcrumbs.values);
     let (shift, corrected) = ctx.timestamp_shift(end.as_secs_f64(), &mut errors);
     if shift != 0.0 {
         tx.timestamp = Some(corrected);
@@ -560,6 +599,8 @@ pub fn transaction(
             crumb.timestamp = crumb.timestamp.shifted(shift);
         }
     }
+    let end = tx.timestamp.unwrap_or(end);
+    date_breadcrumbs(&mut tx.breadcrumbs.values, &undated, end, &mut errors);
     tx.spans.retain(|s| s.start_timestamp.as_secs_f64() >= 0.0);
     let mut release = tx.release.take().map(Cow::into_owned);
     check_release(&mut release, &mut errors);
@@ -822,6 +863,30 @@ mod tests {
         let e = event(body.as_bytes(), &ctx(Some(NOW - 54.0 * 60.0)), None).unwrap();
         assert!((e.timestamp.as_secs_f64() - (NOW - 3240.0)).abs() < 1e-6);
         assert!(errors_of(&e).is_empty());
+    }
+
+    #[test]
+    fn undated_breadcrumbs_take_the_corrected_event_time() {
+        // SDK clock 2 hours behind; one breadcrumb without a timestamp, one
+        // with garbage, one dated.
+        let body = format!(
+            r#"{{"timestamp":{},"breadcrumbs":[{{"message":"a"}},{{"timestamp":"x"}},{{"timestamp":{}}}]}}"#,
+            NOW - 7210.0,
+            NOW - 7215.0
+        );
+        for _ in 0..2 {
+            let e = event(body.as_bytes(), &ctx(Some(NOW - 7200.0)), None).unwrap();
+            let times: Vec<f64> = e
+                .breadcrumbs
+                .values
+                .iter()
+                .map(|c| c.timestamp.as_secs_f64())
+                .collect();
+            assert_eq!(times, [NOW - 10.0, NOW - 10.0, NOW - 15.0]);
+            assert!(errors_of(&e).iter().any(|e| e["reason"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("2 breadcrumbs"))));
+        }
     }
 
     #[test]

@@ -19,8 +19,10 @@ use super::timestamp::Timestamp;
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Breadcrumb {
-    /// When it happened.
-    #[serde(default = "Timestamp::now")]
+    /// When it happened. Deserialised without one, a breadcrumb gets the
+    /// Unix epoch (not the time of parsing), so that parsing the same bytes
+    /// twice gives the same breadcrumb; a receiver replaces it.
+    #[serde(default = "undated")]
     pub timestamp: Timestamp,
     /// `default`, `http`, `navigation`, `query`, … (legacy key `ty` accepted).
     #[serde(rename = "type", alias = "ty", default = "default_type")]
@@ -64,6 +66,10 @@ fn opt_map_empty(m: &OptMap<Map>) -> bool {
 /// A lenient optional string (see [`lenient::opt_string`]) as an owned `Cow`.
 fn opt_cow<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Cow<'static, str>>, D::Error> {
     Ok(lenient::opt_string(d)?.map(Cow::Owned))
+}
+
+fn undated() -> Timestamp {
+    Timestamp::from_secs_f64(0.0)
 }
 
 fn default_type() -> Cow<'static, str> {
