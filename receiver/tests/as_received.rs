@@ -8,31 +8,28 @@
 mod fixtures_support;
 
 use receiver::ingest::as_received;
-use receiver::ingest::envelope::prepare_with;
+use receiver::ingest::envelope::{event_record, prepare_with};
 use receiver::ingest::normalize::{self, RequestContext};
-use receiver::store::{decompress, Record};
+use receiver::store::{decompress, EventRecord, Record};
 use receiver::testing::{post, TestServer};
 use sentry_core::envelope::{Envelope, ItemType};
 use sentry_core::protocol::Timestamp;
 
-/// The stored id and payload of the event or transaction of `envelope`.
-fn stored(envelope: &Envelope, ctx: &RequestContext) -> (String, Vec<u8>) {
+/// The record of the event or transaction of `envelope`.
+fn stored(envelope: &Envelope, ctx: &RequestContext) -> Record {
     let prepared = prepare_with(envelope, 1, ctx, 1, None).expect("prepare");
     prepared
         .batch
         .records
         .into_iter()
-        .find_map(|r| match r {
-            Record::Event(e) => Some((e.event_id, e.payload)),
-            Record::Transaction(t) => Some((t.event_id, t.payload)),
-            _ => None,
-        })
+        .find(|r| matches!(r, Record::Event(_) | Record::Transaction(_)))
         .expect("an event or transaction record")
 }
 
 /// Prepares the event or transaction of `body` as ingestion does and checks
 /// that its payload reads back as the JSON of the item normalised right
-/// away.
+/// away, and that an event's columns and grouping are those of the whole
+/// event (ingestion parses it without the fields it does not read).
 fn assert_same_when_read(name: &str, body: &[u8], ctx: &RequestContext) {
     let envelope = Envelope::parse(body).expect("envelope");
     let item = envelope
@@ -42,15 +39,44 @@ fn assert_same_when_read(name: &str, body: &[u8], ctx: &RequestContext) {
         .expect("event or transaction item");
     let header_id = envelope.headers.event_id.filter(|id| !id.is_nil());
     let payload = item.payload.as_raw().unwrap_or(&[]);
-    let (eager_id, eager_json) = if item.headers.ty == ItemType::Event {
-        let e = normalize::event(payload, ctx, header_id).expect("normalise");
-        (e.event_id, serde_json::to_string(&e).expect("serialise"))
-    } else {
-        let t = normalize::transaction(payload, ctx, header_id).expect("normalise");
-        (t.event_id, serde_json::to_string(&t).expect("serialise"))
+    let (eager_id, eager_json, stored_id, blob) = match stored(&envelope, ctx) {
+        Record::Event(record) => {
+            let e = normalize::event(payload, ctx, header_id).expect("normalise");
+            let mut whole = event_record(&e, 1).expect("record");
+            // A missing id is random each time it is normalised.
+            whole.event_id.clone_from(&record.event_id);
+            let columns = |r: &EventRecord| {
+                let hashes: Vec<&str> = r.grouping.hashes.iter().map(|h| h.hash.as_str()).collect();
+                format!(
+                    "{} {} {} {:?} {:?} {} {} {:?} {:?} {:?} {:?} {hashes:?}",
+                    r.event_id,
+                    r.kind,
+                    r.timestamp,
+                    r.release,
+                    r.environment,
+                    r.level,
+                    r.title,
+                    r.platform,
+                    r.trace_id,
+                    r.user_key,
+                    r.grouping.culprit,
+                )
+            };
+            assert_eq!(
+                columns(&record),
+                columns(&whole),
+                "{name}: columns and grouping"
+            );
+            let json = serde_json::to_string(&e).expect("serialise");
+            (e.event_id, json, record.event_id, record.payload)
+        }
+        Record::Transaction(record) => {
+            let t = normalize::transaction(payload, ctx, header_id).expect("normalise");
+            let json = serde_json::to_string(&t).expect("serialise");
+            (t.event_id, json, record.event_id, record.payload)
+        }
+        _ => unreachable!("filtered above"),
     };
-
-    let (stored_id, blob) = stored(&envelope, ctx);
     assert!(as_received::is_encoded(&blob), "{name}: stored as received");
     let read = String::from_utf8(decompress(&blob).expect("read back")).expect("UTF-8");
     // An item without an id gets a random one each time it is normalised;
@@ -106,7 +132,12 @@ fn recorded_sdk_events_and_transactions_read_back_identically() {
 
 #[test]
 fn every_normalisation_rule_reads_back_identically() {
-    let cases: [(&str, &str, &str); 6] = [
+    let cases: [(&str, &str, &str); 7] = [
+        (
+            "wrong types only where ingestion does not look",
+            r#"{"event_id":"9ec79c33ec9942ab8353589fcb2e04d0"}"#,
+            r#"{"breadcrumbs":{"values":[{"timestamp":"bad","message":5},{"timestamp":1700000000,"message":"ok"}]},"request":{"url":5,"method":"GET"},"extra":"nope","modules":[1],"debug_meta":{"images":"x"},"exception":{"values":[{"type":"KeyError","value":"'k'","stacktrace":{"frames":[{"function":"f","module":"app.m","in_app":true}]}}]},"user":{"email":"a@b.c"}}"#,
+        ),
         (
             "nil ids get a fresh one",
             r#"{"event_id":"00000000000000000000000000000000"}"#,
@@ -143,7 +174,7 @@ fn every_normalisation_rule_reads_back_identically() {
         (
             "transaction with drifting spans",
             r#"{"event_id":"9ec79c33ec9942ab8353589fcb2e04e2","sent_at":"2023-11-14T20:00:00Z"}"#,
-            r#"{"type":"transaction","transaction":"/b","start_timestamp":1699991999.0,"timestamp":1699992000.0,"contexts":{"trace":{"trace_id":"4c79f60c11214eb38604f4ae0781bfb2","span_id":"fa90fdead5f74052","op":"http.server"}},"spans":[{"span_id":"aa90fdead5f74052","parent_span_id":"fa90fdead5f74052","trace_id":"4c79f60c11214eb38604f4ae0781bfb2","op":"db","start_timestamp":1699991999.1,"timestamp":1699991999.2}]}"#,
+            r#"{"type":"transaction","transaction":"/b","start_timestamp":1699991999.0,"timestamp":1699992000.0,"breadcrumbs":[{"message":"undated"},{"timestamp":"bad"}],"contexts":{"trace":{"trace_id":"4c79f60c11214eb38604f4ae0781bfb2","span_id":"fa90fdead5f74052","op":"http.server"}},"spans":[{"span_id":"aa90fdead5f74052","parent_span_id":"fa90fdead5f74052","trace_id":"4c79f60c11214eb38604f4ae0781bfb2","op":"db","start_timestamp":1699991999.1,"timestamp":1699991999.2}]}"#,
         ),
         (
             "transaction without an id",
