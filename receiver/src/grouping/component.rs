@@ -265,6 +265,14 @@ mod tests {
         assert_eq!(root.values(), vec!["a", "c"]);
         assert_eq!(root.digest().map(hex), Some(hash_values(["ac"])));
         assert_eq!(hash_values([]), "d41d8cd98f00b204e9800998ecf8427e");
+        // RFC 1321's test vectors: stored hashes must not depend on which
+        // md5 implementation computed them.
+        assert_eq!(hash_values(["a", "bc"]), "900150983cd24fb0d6963f7d28e17f72");
+        let digits = "1234567890".repeat(8);
+        assert_eq!(
+            hash_values([&digits[..30], &digits[30..]]),
+            "57edf4a22be3c955ac49da2e2107b67a"
+        );
     }
 
     #[test]
