@@ -27,22 +27,6 @@ fn env_usize(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// xorshift64*: deterministic, dependency-free.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 fn event_id(i: usize) -> String {
     // Spread like random ids (the unique index sees random inserts).
     let h = (i as u64)
@@ -212,11 +196,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     let server = TestServer::builder().db_path(&path).start();
-    let mut rng = Rng(0x5EED_1234_ABCD_0001);
+    // Seeded: every run asks for the same events and issues.
+    let mut rng = fastrand::Rng::with_seed(0x5EED_1234_ABCD_0001);
     let ids: Vec<String> = (0..requests + 10)
-        .map(|_| event_id(rng.below(events)))
+        .map(|_| event_id(rng.usize(..events)))
         .collect();
-    let issues: Vec<usize> = (0..requests + 10).map(|_| rng.below(ISSUES) + 1).collect();
+    let issues: Vec<usize> = (0..requests + 10)
+        .map(|_| rng.usize(..ISSUES) + 1)
+        .collect();
 
     println!("through the HTTP API (loopback, one connection per request):");
     let mut results = Vec::new();
