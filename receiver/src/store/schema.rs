@@ -354,6 +354,20 @@ INSERT INTO issue_grouping (issue_id, explanation)
     SELECT id, grouping_explanation FROM issues WHERE grouping_explanation IS NOT NULL;
 UPDATE issues SET grouping_explanation = NULL WHERE grouping_explanation IS NOT NULL;
 "#,
+    // 4: no table changes. From here on an event's or transaction's
+    // `payload` may be stored as received (`ingest::as_received`: a header
+    // and the item's own bytes, normalised on read), which a receiver of
+    // version 3 cannot read: it would show such events as empty. Raising the
+    // version makes it refuse the database instead.
+    r#"
+CREATE TABLE IF NOT EXISTS payload_formats (
+    name         TEXT PRIMARY KEY,
+    description  TEXT NOT NULL
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO payload_formats (name, description) VALUES
+    ('zstd', 'zstd-compressed JSON (or raw item bytes)'),
+    ('as_received', 'SAR1 magic, u32 LE header length, JSON header, zstd item as sent');
+"#,
 ];
 
 /// The schema version this build writes.
@@ -414,6 +428,11 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .expect("version");
         assert_eq!(v, current_version());
+        // Migration 4 names the payload formats a reader must understand.
+        let formats: i64 = conn
+            .query_row("SELECT COUNT(*) FROM payload_formats", [], |r| r.get(0))
+            .expect("formats");
+        assert_eq!(formats, 2);
     }
 
     #[test]
