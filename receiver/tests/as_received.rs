@@ -92,13 +92,14 @@ fn contexts(sent_at: Option<&str>) -> Vec<RequestContext> {
     vec![
         // As recorded: no drift.
         RequestContext {
-            received: Timestamp::from_secs_f64(base + 0.5),
+            // Receive times with all their bits in use, as a clock gives.
+            received: Timestamp::from_secs_f64(base + 0.197_180_3),
             sent_at: sent,
             client_ip: None,
         },
         // Two hours of client clock drift, and a client address for `{{auto}}`.
         RequestContext {
-            received: Timestamp::from_secs_f64(base + 7_200.125),
+            received: Timestamp::from_secs_f64(base + 7_200.371_841_2),
             sent_at: sent,
             client_ip: Some("192.0.2.7".to_owned()),
         },

@@ -70,14 +70,17 @@ pub enum Kind {
     Transaction,
 }
 
-/// What normalisation takes besides the bytes.
+/// What normalisation takes besides the bytes. Times are kept as the bits
+/// of their `f64`: `serde_json` reads some decimal numbers back one unit in
+/// the last place off, and a receive time that moved would move every time
+/// normalisation derives from it.
 #[derive(Serialize, Deserialize)]
 struct Header {
     #[serde(default, skip_serializing_if = "is_event")]
     kind: Kind,
-    received: f64,
+    received_bits: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    sent_at: Option<f64>,
+    sent_at_bits: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     client_ip: Option<String>,
     event_id: Uuid,
@@ -115,8 +118,8 @@ pub fn is_encoded(blob: &[u8]) -> bool {
 pub fn encode(kind: Kind, compressed: &[u8], ctx: &RequestContext, event_id: Uuid) -> Vec<u8> {
     let header = Header {
         kind,
-        received: ctx.received.as_secs_f64(),
-        sent_at: ctx.sent_at.map(Timestamp::as_secs_f64),
+        received_bits: ctx.received.as_secs_f64().to_bits(),
+        sent_at_bits: ctx.sent_at.map(|t| t.as_secs_f64().to_bits()),
         client_ip: ctx.client_ip.clone(),
         event_id,
     };
@@ -148,8 +151,10 @@ pub fn render(blob: &[u8]) -> Result<Vec<u8>, RenderError> {
     let header: Header = serde_json::from_slice(header).map_err(|e| damaged(e.to_string()))?;
     let sent = decompress_bounded(compressed).map_err(|e| damaged(e.to_string()))?;
     let ctx = RequestContext {
-        received: Timestamp::from_secs_f64(header.received),
-        sent_at: header.sent_at.map(Timestamp::from_secs_f64),
+        received: Timestamp::from_secs_f64(f64::from_bits(header.received_bits)),
+        sent_at: header
+            .sent_at_bits
+            .map(|bits| Timestamp::from_secs_f64(f64::from_bits(bits))),
         client_ip: header.client_ip,
     };
     let id = Some(header.event_id);
@@ -190,6 +195,26 @@ mod tests {
             received: Timestamp::from_secs_f64(1_700_000_000.0),
             sent_at: None,
             client_ip: None,
+        }
+    }
+
+    #[test]
+    fn times_come_back_to_the_bit() {
+        let mut rng = fastrand::Rng::with_seed(7);
+        let compressed = zstd::encode_all(&br#"{"message":"m"}"#[..], 1).expect("zstd");
+        for _ in 0..2000 {
+            let received = 1.7e9 + rng.f64() * 1e8;
+            let sent_at = received - rng.f64() * 1e4;
+            let ctx = RequestContext {
+                received: Timestamp::from_secs_f64(received),
+                sent_at: Some(Timestamp::from_secs_f64(sent_at)),
+                client_ip: None,
+            };
+            let blob = encode(Kind::Event, &compressed, &ctx, Uuid::new_v4());
+            let rendered = String::from_utf8(render(&blob).expect("render")).expect("UTF-8");
+            // As the eager path wrote it: the exact receive time.
+            let expected = format!(r#""received":{}"#, serde_json::json!(received));
+            assert!(rendered.contains(&expected), "{received}: {rendered}");
         }
     }
 
