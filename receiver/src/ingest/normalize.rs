@@ -307,7 +307,7 @@ fn display_path(path: &[Seg]) -> String {
 fn parse_direct<T: DeserializeOwned, const N: usize>(
     payload: &[u8],
     keys: [&'static str; N],
-    skip: &[&str],
+    skip: &[&[&str]],
 ) -> Option<(T, [bool; N])> {
     let trimmed = payload.trim_ascii_start();
     if trimmed.first() != Some(&b'{') {
@@ -395,11 +395,17 @@ fn too_stale() -> IngestError {
     }
 }
 
-/// Top-level event fields that neither grouping nor the stored columns
-/// read: [`event_for_ingest`] leaves them out. Together they are about half
-/// of a typical event's bytes (breadcrumbs above all) and half its parse.
-pub const NOT_READ_AT_INGEST: &[&str] =
-    &["breadcrumbs", "request", "extra", "modules", "debug_meta"];
+/// Top-level event fields (each with its legacy aliases) that neither
+/// grouping nor the stored columns read: [`event_for_ingest`] leaves them
+/// out. Together they are about half of a typical event's bytes
+/// (breadcrumbs above all) and half its parse.
+pub const NOT_READ_AT_INGEST: &[&[&str]] = &[
+    &["breadcrumbs", "sentry.interfaces.Breadcrumbs"],
+    &["request", "sentry.interfaces.Http"],
+    &["extra"],
+    &["modules"],
+    &["debug_meta"],
+];
 
 /// Parses and normalises an error/message event (also `feedback` items).
 /// `header_id` (the envelope's `event_id`) wins over the payload's.
@@ -408,33 +414,8 @@ pub fn event(
     ctx: &RequestContext,
     header_id: Option<Uuid>,
 ) -> Result<Event, IngestError> {
-    event_without(payload, ctx, header_id, &[])
-}
-
-/// [`event`] without the fields of [`NOT_READ_AT_INGEST`]: what ingestion
-/// needs when it stores the payload as received
-/// ([`super::as_received`]) and the whole event is normalised on read.
-///
-/// It refuses what [`event`] refuses, with one exception: an event whose
-/// only defects are wrong-typed fields inside the left-out ones is taken
-/// as it is here, while [`event`] repairs them (recording each) and gives
-/// up after 32 repairs. Such an event is stored, and reads back as sent.
-pub fn event_for_ingest(
-    payload: &[u8],
-    ctx: &RequestContext,
-    header_id: Option<Uuid>,
-) -> Result<Event, IngestError> {
-    event_without(payload, ctx, header_id, NOT_READ_AT_INGEST)
-}
-
-fn event_without(
-    payload: &[u8],
-    ctx: &RequestContext,
-    header_id: Option<Uuid>,
-    skip: &[&str],
-) -> Result<Event, IngestError> {
     let mut errors = Vec::new();
-    let (mut event, had_timestamp) = match parse_direct::<Event, 1>(payload, ["timestamp"], skip) {
+    let parsed = match parse_direct::<Event, 1>(payload, ["timestamp"], &[]) {
         Some((event, [had_timestamp])) => (event, had_timestamp),
         None => {
             let value = parse_object(payload, "event")?;
@@ -447,6 +428,41 @@ fn event_without(
             (event, had_timestamp)
         }
     };
+    finish_event(parsed, errors, ctx, header_id)
+}
+
+/// [`event`] without the fields of [`NOT_READ_AT_INGEST`]: what ingestion
+/// needs when it stores the payload as received
+/// ([`super::as_received`]) and the whole event is normalised on read.
+///
+/// The left-out values are still read as JSON, as strictly as anywhere
+/// (nesting depth, UTF-8), and a left-out field given twice (also under an
+/// alias) counts as a failure; on any failure this is [`event`] itself, so
+/// it refuses what [`event`] refuses, with one exception: an event whose
+/// only defects are wrong-typed fields inside the left-out ones is taken as
+/// it is here, while [`event`] repairs them (recording each) and gives up
+/// after 32 repairs. Such an event is stored, and reads back as sent.
+pub fn event_for_ingest(
+    payload: &[u8],
+    ctx: &RequestContext,
+    header_id: Option<Uuid>,
+) -> Result<Event, IngestError> {
+    match parse_direct::<Event, 1>(payload, ["timestamp"], NOT_READ_AT_INGEST) {
+        Some((event, [had_timestamp])) => {
+            finish_event((event, had_timestamp), Vec::new(), ctx, header_id)
+        }
+        None => event(payload, ctx, header_id),
+    }
+}
+
+/// The rules of [`event`] after parsing: `had_timestamp` says whether the
+/// payload had a non-null `timestamp`, `errors` what parsing repaired.
+fn finish_event(
+    (mut event, had_timestamp): (Event, bool),
+    mut errors: Vec<Value>,
+    ctx: &RequestContext,
+    header_id: Option<Uuid>,
+) -> Result<Event, IngestError> {
     if let Some(id) = header_id {
         event.event_id = id;
     }

@@ -27,9 +27,11 @@ use serde::de::value::{BorrowedStrDeserializer, StringDeserializer};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 
 /// Deserialises a `T` from JSON bytes and reports, for each of `names`,
-/// whether the outermost object had that key. Top-level keys in `skip` are
-/// left out: their values are checked as JSON (nesting depth and UTF-8 as
-/// for the rest), nothing more, and the type sees the object without them.
+/// whether the outermost object had that key. Top-level keys in `skip` (groups
+/// of a field's names: the name and its aliases) are left out: their values
+/// are checked as JSON (nesting depth and UTF-8 as for the rest), nothing
+/// more, and the type sees the object without them. A group met twice is an
+/// error, as a field given twice is for the type.
 ///
 /// Only whether the key occurred is recorded, not its value: a type that
 /// refuses `null` (or any wrong value) for the field fails as a whole, and
@@ -44,7 +46,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 pub(crate) fn from_slice<'de, T: de::Deserialize<'de>, const N: usize>(
     bytes: &'de [u8],
     names: [&'static str; N],
-    skip: &[&str],
+    skip: &[&[&str]],
 ) -> Result<(T, [bool; N]), serde_json::Error> {
     match std::str::from_utf8(bytes) {
         Ok(text) => read(serde_json::de::StrRead::new(text), names, skip),
@@ -55,12 +57,18 @@ pub(crate) fn from_slice<'de, T: de::Deserialize<'de>, const N: usize>(
 fn read<'de, R: serde_json::de::Read<'de>, T: de::Deserialize<'de>, const N: usize>(
     input: R,
     names: [&'static str; N],
-    skip: &[&str],
+    skip: &[&[&str]],
 ) -> Result<(T, [bool; N]), serde_json::Error> {
+    if skip.len() > 64 {
+        return Err(de::Error::custom(
+            "at most 64 groups of keys can be left out",
+        ));
+    }
     let seen = Seen {
         names,
         flags: std::array::from_fn(|_| Cell::new(false)),
         skip,
+        skipped: Cell::new(0),
     };
     let mut de = serde_json::Deserializer::new(input);
     let value = T::deserialize(TopLevel {
@@ -71,11 +79,13 @@ fn read<'de, R: serde_json::de::Read<'de>, T: de::Deserialize<'de>, const N: usi
     Ok((value, seen.flags.map(Cell::into_inner)))
 }
 
-/// The keys looked for and whether each occurred, and the keys left out.
+/// The keys looked for and whether each occurred, and the keys left out
+/// with a bit per group met.
 struct Seen<'k, const N: usize> {
     names: [&'static str; N],
     flags: [Cell<bool>; N],
-    skip: &'k [&'k str],
+    skip: &'k [&'k [&'k str]],
+    skipped: Cell<u64>,
 }
 
 impl<const N: usize> Seen<'_, N> {
@@ -268,7 +278,12 @@ impl<'de, A: MapAccess<'de>, const N: usize> MapAccess<'de> for Keys<'_, '_, A, 
             let Some(key) = self.map.next_key_seed(KeyText)? else {
                 return Ok(None);
             };
-            if self.seen.skip.contains(&&*key) {
+            if let Some(group) = self.seen.skip.iter().position(|g| g.contains(&&*key)) {
+                let bit = 1u64 << group;
+                if self.seen.skipped.get() & bit != 0 {
+                    return Err(de::Error::custom(format_args!("duplicate field `{key}`")));
+                }
+                self.seen.skipped.set(self.seen.skipped.get() | bit);
                 self.map.next_value::<Checked>()?;
                 continue;
             }
@@ -399,7 +414,8 @@ mod tests {
         let json = br#"{"message": "x", "breadcrumbs": [{"timestamp": "bad type"}],
             "extra": {"a": 1}, "timestamp": 5, "custom": 1}"#;
         let (event, [ts]) =
-            from_slice::<Event, 1>(json, ["timestamp"], &["breadcrumbs", "extra"]).expect("event");
+            from_slice::<Event, 1>(json, ["timestamp"], &[&["breadcrumbs"], &["extra"]])
+                .expect("event");
         assert!(ts);
         assert_eq!(event.message.as_deref(), Some("x"));
         assert!(event.breadcrumbs.is_empty());
@@ -409,21 +425,29 @@ mod tests {
         assert!(from_slice::<Event, 1>(json, ["timestamp"], &[]).is_err());
         // A skipped value is still read as JSON.
         let broken = br#"{"breadcrumbs": [1, }, "message": "x"}"#;
-        assert!(from_slice::<Event, 1>(broken, ["timestamp"], &["breadcrumbs"]).is_err());
+        assert!(from_slice::<Event, 1>(broken, ["timestamp"], &[&["breadcrumbs"]]).is_err());
         // Nesting past serde_json's limit fails as it would unskipped.
         let deep = format!(
             r#"{{"extra": {}1{}, "message": "x"}}"#,
             "[".repeat(200),
             "]".repeat(200)
         );
-        assert!(from_slice::<Event, 1>(deep.as_bytes(), ["timestamp"], &["extra"]).is_err());
+        assert!(from_slice::<Event, 1>(deep.as_bytes(), ["timestamp"], &[&["extra"]]).is_err());
         // So does invalid UTF-8 in a skipped string.
         let bad = b"{\"extra\": {\"a\": \"\xff\"}, \"message\": \"x\"}";
-        assert!(from_slice::<Event, 1>(bad, ["timestamp"], &["extra"]).is_err());
+        assert!(from_slice::<Event, 1>(bad, ["timestamp"], &[&["extra"]]).is_err());
+        // A left-out field given twice, also under an alias, fails as the
+        // type would fail on it.
+        let skip: &[&[&str]] = &[&["breadcrumbs", "sentry.interfaces.Breadcrumbs"]];
+        let twice = br#"{"breadcrumbs": [], "sentry.interfaces.Breadcrumbs": []}"#;
+        assert!(from_slice::<Event, 1>(twice, ["timestamp"], skip).is_err());
+        assert!(from_slice::<Event, 1>(twice, ["timestamp"], &[]).is_err());
+        let alias_only = br#"{"sentry.interfaces.Breadcrumbs": [{"message": 5}]}"#;
+        assert!(from_slice::<Event, 1>(alias_only, ["timestamp"], skip).is_ok());
         // Keys with escapes are handed on like any other.
         let escaped = br#"{"message": "y", "extra": {"a": 1}}"#;
         let (event, _) =
-            from_slice::<Event, 1>(escaped, ["timestamp"], &["extra"]).expect("escaped");
+            from_slice::<Event, 1>(escaped, ["timestamp"], &[&["extra"]]).expect("escaped");
         assert_eq!(event.message.as_deref(), Some("y"));
         assert!(event.extra.is_empty());
     }
