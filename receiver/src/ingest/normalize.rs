@@ -85,6 +85,27 @@ impl RequestContext {
         })
     }
 
+    /// `t` moved by `shift` along with a main timestamp corrected to
+    /// `corrected`, unless that would carry it out of any plausible time
+    /// (an absurd main timestamp): then `t` stays if it is plausible itself,
+    /// else it takes `corrected`. Shifting everything would drop it all.
+    /// Plausible is the window the main timestamp itself must be in; it
+    /// also catches a shift so large that `t + shift` lost all precision
+    /// (`1e300 + (now - 1e300)` is 0, not now).
+    fn shift_plausibly(&self, t: Timestamp, shift: f64, corrected: Timestamp) -> Timestamp {
+        let received = self.received.as_secs_f64();
+        let window = (received - MAX_SECS_IN_PAST)..=(received + MAX_SECS_IN_FUTURE);
+        let plausible = |t: Timestamp| window.contains(&t.as_secs_f64());
+        let shifted = t.shifted(shift);
+        if plausible(shifted) {
+            shifted
+        } else if plausible(t) {
+            t
+        } else {
+            corrected
+        }
+    }
+
     /// The shift for an event-like payload whose main timestamp is `ts`,
     /// and that timestamp's corrected value, with the errors to record.
     fn timestamp_shift(&self, ts: f64, errors: &mut Vec<Value>) -> (f64, Timestamp) {
@@ -479,19 +500,10 @@ fn finish_event(
     let (shift, corrected) = ctx.timestamp_shift(event.timestamp.as_secs_f64(), &mut errors);
     if shift != 0.0 {
         event.timestamp = corrected;
-        // Breadcrumbs move with the event, unless that would carry them out
-        // of any plausible time (an absurd event timestamp): then a
-        // breadcrumb keeps its own time if that is plausible, else it takes
-        // the event's. Shifting them all would drop every one.
-        let latest = ctx.received.as_secs_f64() + MAX_SECS_IN_FUTURE;
-        let plausible = |t: Timestamp| (0.0..=latest).contains(&t.as_secs_f64());
+        // Breadcrumbs move with the event, within plausible times.
+        let shift_time = |t| ctx.shift_plausibly(t, shift, corrected);
         for crumb in &mut event.breadcrumbs.values {
-            let shifted = crumb.timestamp.shifted(shift);
-            if plausible(shifted) {
-                crumb.timestamp = shifted;
-            } else if !plausible(crumb.timestamp) {
-                crumb.timestamp = corrected;
-            }
+            crumb.timestamp = shift_time(crumb.timestamp);
         }
         if let Some(start) = event.other.get("start_timestamp").and_then(Value::as_f64) {
             event
@@ -637,14 +649,17 @@ pub fn transaction(
     let undated = undated_breadcrumbs(&tx.breadcrumbs.values);
     let (shift, corrected) = ctx.timestamp_shift(end.as_secs_f64(), &mut errors);
     if shift != 0.0 {
+        // Everything moves with the end, within plausible times (as an
+        // event's breadcrumbs do).
+        let shift_time = |t| ctx.shift_plausibly(t, shift, corrected);
         tx.timestamp = Some(corrected);
-        tx.start_timestamp = tx.start_timestamp.shifted(shift);
+        tx.start_timestamp = shift_time(tx.start_timestamp);
         for span in &mut tx.spans {
-            span.start_timestamp = span.start_timestamp.shifted(shift);
-            span.timestamp = span.timestamp.map(|t| t.shifted(shift));
+            span.start_timestamp = shift_time(span.start_timestamp);
+            span.timestamp = span.timestamp.map(shift_time);
         }
         for crumb in &mut tx.breadcrumbs.values {
-            crumb.timestamp = crumb.timestamp.shifted(shift);
+            crumb.timestamp = shift_time(crumb.timestamp);
         }
     }
     let end = tx.timestamp.unwrap_or(end);
@@ -937,6 +952,26 @@ mod tests {
                 .as_str()
                 .is_some_and(|r| r.starts_with("2 breadcrumbs"))));
         }
+    }
+
+    #[test]
+    fn an_absurd_transaction_end_keeps_plausible_times() {
+        let start = NOW - 5.0;
+        let body = format!(
+            r#"{{"type":"transaction","start_timestamp":{start},"timestamp":1e300,
+                "spans":[{{"span_id":"aa90fdead5f74052","trace_id":"4c79f60c11214eb38604f4ae0781bfb2",
+                           "start_timestamp":{start},"timestamp":1e300}}],
+                "breadcrumbs":[{{"timestamp":{start}}}],
+                "contexts":{{"trace":{{"trace_id":"4c79f60c11214eb38604f4ae0781bfb2",
+                                      "span_id":"fa90fdead5f74052"}}}}}}"#
+        );
+        let tx = transaction(body.as_bytes(), &ctx(None), None).unwrap();
+        assert_eq!(tx.timestamp.map(Timestamp::as_secs_f64), Some(NOW));
+        assert_eq!(tx.start_timestamp.as_secs_f64(), start);
+        assert_eq!(tx.spans.len(), 1, "the span is kept");
+        assert_eq!(tx.spans[0].start_timestamp.as_secs_f64(), start);
+        assert_eq!(tx.spans[0].timestamp.map(Timestamp::as_secs_f64), Some(NOW));
+        assert_eq!(tx.breadcrumbs.values[0].timestamp.as_secs_f64(), start);
     }
 
     #[test]
