@@ -45,6 +45,10 @@ pub struct Config {
     pub store: StoreConfig,
     /// The clock used to stamp and normalise incoming data.
     pub clock: Clock,
+    /// Whether `X-Forwarded-For` names the client, for a receiver behind a
+    /// reverse proxy: its left-most address then replaces the TCP peer's
+    /// for `{{auto}}` (default off: any client can send the header).
+    pub trust_forwarded_for: bool,
 }
 
 impl Default for Config {
@@ -58,6 +62,7 @@ impl Default for Config {
             max_connections: 512,
             store: StoreConfig::default(),
             clock: Clock::System,
+            trust_forwarded_for: false,
         }
     }
 }

@@ -22,7 +22,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
@@ -350,6 +350,7 @@ async fn route(
     }
 
     let headers = req.headers();
+    let headers_ip = forwarded_for(headers);
     let auth = auth::from_request(headers, req.uri().query())?;
     let origin = request_origin(headers);
     if let Some(auth) = &auth {
@@ -406,7 +407,7 @@ async fn route(
             auth,
             envelope_content_type,
             body,
-            client_ip: Some(peer.ip().to_string()),
+            client_ip: Some(client_ip(&state.config, peer, headers_ip).to_string()),
             origin,
         })
         .await?;
@@ -415,6 +416,31 @@ async fn route(
         None => serde_json::json!({}),
     };
     Ok(json_response(StatusCode::OK, &body))
+}
+
+/// The left-most address of `X-Forwarded-For` (the client, as the first
+/// proxy saw it), if it has one; a port after it is ignored.
+fn forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
+    let first = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .find(|v| !v.is_empty())?;
+    first
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| first.parse::<SocketAddr>().ok().map(|a| a.ip()))
+}
+
+/// The client's address for `{{auto}}`: the TCP peer, or the forwarded
+/// address when the configuration trusts the proxy in front.
+fn client_ip(config: &Config, peer: SocketAddr, forwarded: Option<IpAddr>) -> IpAddr {
+    match forwarded {
+        Some(ip) if config.trust_forwarded_for => ip,
+        _ => peer.ip(),
+    }
 }
 
 /// The `Origin` header, else the `scheme://host[:port]` of `Referer`.
@@ -549,5 +575,36 @@ mod tests {
         assert_eq!(parse_route("api/1/store"), Some(("1", "store")));
         assert_eq!(parse_route("api/1"), None);
         assert_eq!(parse_route("other/1/store/"), None);
+    }
+
+    #[test]
+    fn forwarded_for_takes_the_left_most_address() {
+        let headers = |values: &[&'static str]| {
+            let mut h = HeaderMap::new();
+            for v in values {
+                h.append("x-forwarded-for", HeaderValue::from_static(v));
+            }
+            h
+        };
+        let ip = |s: &str| s.parse::<IpAddr>().ok();
+        assert_eq!(
+            forwarded_for(&headers(&["203.0.113.9, 10.0.0.1"])),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            forwarded_for(&headers(&["2001:db8::1", "10.0.0.1"])),
+            ip("2001:db8::1")
+        );
+        assert_eq!(
+            forwarded_for(&headers(&["203.0.113.9:4711"])),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            forwarded_for(&headers(&["[2001:db8::1]:443"])),
+            ip("2001:db8::1")
+        );
+        assert_eq!(forwarded_for(&headers(&[" , 10.0.0.1"])), ip("10.0.0.1"));
+        assert_eq!(forwarded_for(&headers(&["unknown"])), None);
+        assert_eq!(forwarded_for(&HeaderMap::new()), None);
     }
 }

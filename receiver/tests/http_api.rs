@@ -657,3 +657,35 @@ fn disabled_keys_projects_and_foreign_origins_are_403() {
         .unwrap_or("")
         .contains("rejected"));
 }
+
+#[test]
+fn forwarded_for_names_the_client_only_when_trusted() {
+    let envelope = |id: &str| {
+        format!(
+            "{{\"event_id\":\"{id}\"}}\n{{\"type\":\"event\"}}\n\
+             {{\"message\":\"m\",\"user\":{{\"ip_address\":\"{{{{auto}}}}\"}}}}\n"
+        )
+        .into_bytes()
+    };
+    let forwarded = ("X-Forwarded-For", "203.0.113.9, 10.0.0.1");
+    for (trust, expected) in [(false, "127.0.0.1"), (true, "203.0.113.9")] {
+        let server = TestServer::builder()
+            .configure(|c| c.trust_forwarded_for = trust)
+            .start();
+        let id = "9ec79c33ec9942ab8353589fcb2e0a01";
+        let r = send(
+            &server,
+            &[("X-Sentry-Auth", &auth(&server)), forwarded],
+            &envelope(id),
+        );
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let event = server.event_json(id).expect("stored");
+        assert_eq!(event["user"]["ip_address"], expected, "trusted: {trust}");
+        // Without the header, the peer address, trusted or not.
+        let id = "9ec79c33ec9942ab8353589fcb2e0a02";
+        let r = send(&server, &[("X-Sentry-Auth", &auth(&server))], &envelope(id));
+        assert_eq!(r.status, 200);
+        let event = server.event_json(id).expect("stored");
+        assert_eq!(event["user"]["ip_address"], "127.0.0.1");
+    }
+}

@@ -185,6 +185,10 @@ pub struct ServeArgs {
         default_value_t = 512
     )]
     pub max_connections: usize,
+    /// Take the client address for `{{auto}}` from X-Forwarded-For (only
+    /// behind a reverse proxy that sets it).
+    #[arg(long, global = true, env = "RECEIVER_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: bool,
 }
 
 /// Why a command failed.
@@ -236,6 +240,7 @@ impl Cli {
             db_path: self.db.clone(),
             path_prefix: normalize_prefix(&self.serve.prefix),
             max_connections: self.serve.max_connections,
+            trust_forwarded_for: self.serve.trust_forwarded_for,
             ..Config::default()
         }
     }
@@ -494,4 +499,31 @@ fn unexpected(result: WriteResult) -> CliError {
     CliError::Store(StoreError::Invalid(format!(
         "unexpected writer result {result:?}"
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serve_flags_reach_the_config() {
+        let config = |args: &[&str]| {
+            Cli::try_parse_from(std::iter::once("receiver").chain(args.iter().copied()))
+                .expect("parses")
+                .config()
+        };
+        let defaults = config(&[]);
+        assert!(!defaults.trust_forwarded_for);
+        assert_eq!(defaults.path_prefix, "/");
+        let set = config(&[
+            "--trust-forwarded-for",
+            "--prefix",
+            "sentry",
+            "--max-connections",
+            "7",
+        ]);
+        assert!(set.trust_forwarded_for);
+        assert_eq!(set.path_prefix, "/sentry/");
+        assert_eq!(set.max_connections, 7);
+    }
 }
