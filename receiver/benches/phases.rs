@@ -208,14 +208,9 @@ fn main() -> Result<(), Failure> {
         });
         let events: Vec<_> = payloads
             .iter()
-            .map(|p| normalize::event_for_ingest(p, &ctx, None))
+            .map(|p| normalize::event(p, &ctx, None))
             .collect::<Result<_, _>>()?;
-        // Ingestion parses the event without the fields it does not read
-        // (`normalize::NOT_READ_AT_INGEST`); reading it back parses it all.
         sum += phase("parse + normalise event", &payloads, r, |p| {
-            black_box(normalize::event_for_ingest(p, &ctx, None).expect("event"));
-        });
-        phase("  the whole event (reads)", &payloads, r, |p| {
             black_box(normalize::event(p, &ctx, None).expect("event"));
         });
         phase("  of which a skip-only pass", &payloads, r, |p| {

@@ -28,8 +28,8 @@ fn stored(envelope: &Envelope, ctx: &RequestContext) -> Record {
 
 /// Prepares the event or transaction of `body` as ingestion does and checks
 /// that its payload reads back as the JSON of the item normalised right
-/// away, and that an event's columns and grouping are those of the whole
-/// event (ingestion parses it without the fields it does not read).
+/// away, and that an event's columns and grouping are those of an eager
+/// record of the same normalised event.
 fn assert_same_when_read(name: &str, body: &[u8], ctx: &RequestContext) {
     let envelope = Envelope::parse(body).expect("envelope");
     let item = envelope
@@ -135,7 +135,7 @@ fn recorded_sdk_events_and_transactions_read_back_identically() {
 fn every_normalisation_rule_reads_back_identically() {
     let cases: [(&str, &str, &str); 7] = [
         (
-            "wrong types only where ingestion does not look",
+            "wrong types in breadcrumbs, request, extra and modules",
             r#"{"event_id":"9ec79c33ec9942ab8353589fcb2e04d0"}"#,
             r#"{"breadcrumbs":{"values":[{"timestamp":"bad","message":5},{"timestamp":1700000000,"message":"ok"}]},"request":{"url":5,"method":"GET"},"extra":"nope","modules":[1],"debug_meta":{"images":"x"},"exception":{"values":[{"type":"KeyError","value":"'k'","stacktrace":{"frames":[{"function":"f","module":"app.m","in_app":true}]}}]},"user":{"email":"a@b.c"}}"#,
         ),
@@ -250,63 +250,4 @@ fn events_sent_over_http_are_stored_as_received_and_read_back_normalised() {
         .api_json(&format!("/api/0/projects/default/default/events/{id}/"))
         .expect("API event");
     assert_eq!(api["user"]["ip_address"], "127.0.0.1", "{api}");
-}
-
-/// Ingestion parses without the fields it does not read; what it refuses
-/// and accepts must still be what the whole parse refuses and accepts
-/// (the one documented exception aside: wrong types inside those fields).
-#[test]
-fn ingestion_refuses_exactly_what_the_whole_parse_refuses() {
-    let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
-    let mut cases: Vec<(&str, Vec<u8>)> = vec![
-        (
-            "deep value beside breadcrumbs' values",
-            format!(r#"{{"message":"m","breadcrumbs":{{"values":[],"x":{deep}}}}}"#).into_bytes(),
-        ),
-        (
-            "deep value in extra",
-            format!(r#"{{"message":"m","extra":{{"x":{deep}}}}}"#).into_bytes(),
-        ),
-        (
-            "breadcrumbs twice, once by alias",
-            br#"{"message":"m","breadcrumbs":[],"sentry.interfaces.Breadcrumbs":[]}"#.to_vec(),
-        ),
-        (
-            "request twice, once by alias",
-            br#"{"message":"m","request":{},"sentry.interfaces.Http":{}}"#.to_vec(),
-        ),
-        (
-            "extra twice",
-            br#"{"message":"m","extra":{},"extra":{}}"#.to_vec(),
-        ),
-        (
-            "a plain event",
-            br#"{"message":"m","breadcrumbs":[{"message":"b"}],"extra":{"a":1}}"#.to_vec(),
-        ),
-    ];
-    let mut invalid_utf8 = br#"{"message":"m","breadcrumbs":{"values":[],"x":"?"}}"#.to_vec();
-    let at = invalid_utf8
-        .iter()
-        .rposition(|b| *b == b'?')
-        .expect("marker");
-    invalid_utf8[at] = 0xff;
-    cases.push(("invalid UTF-8 beside breadcrumbs' values", invalid_utf8));
-    let ctx = &contexts(None)[0];
-    for (name, payload) in cases {
-        let whole = normalize::event(&payload, ctx, None);
-        let ingest = normalize::event_for_ingest(&payload, ctx, None);
-        assert_eq!(
-            ingest.is_ok(),
-            whole.is_ok(),
-            "{name}: ingestion {:?}, whole {:?}",
-            ingest.as_ref().err(),
-            whole.as_ref().err()
-        );
-        if let (Ok(a), Ok(b)) = (ingest, whole) {
-            assert_eq!(
-                (a.timestamp, a.level, a.message),
-                (b.timestamp, b.level, b.message)
-            );
-        }
-    }
 }

@@ -328,13 +328,12 @@ fn display_path(path: &[Seg]) -> String {
 fn parse_direct<T: DeserializeOwned, const N: usize>(
     payload: &[u8],
     keys: [&'static str; N],
-    skip: &[&[&str]],
 ) -> Option<(T, [bool; N])> {
     let trimmed = payload.trim_ascii_start();
     if trimmed.first() != Some(&b'{') {
         return None;
     }
-    super::seen_keys::from_slice(trimmed, keys, skip).ok()
+    super::seen_keys::from_slice(trimmed, keys).ok()
 }
 
 fn parse_object(payload: &[u8], what: &str) -> Result<Value, IngestError> {
@@ -416,18 +415,6 @@ fn too_stale() -> IngestError {
     }
 }
 
-/// Top-level event fields (each with its legacy aliases) that neither
-/// grouping nor the stored columns read: [`event_for_ingest`] leaves them
-/// out. Together they are about half of a typical event's bytes
-/// (breadcrumbs above all) and half its parse.
-pub const NOT_READ_AT_INGEST: &[&[&str]] = &[
-    &["breadcrumbs", "sentry.interfaces.Breadcrumbs"],
-    &["request", "sentry.interfaces.Http"],
-    &["extra"],
-    &["modules"],
-    &["debug_meta"],
-];
-
 /// Parses and normalises an error/message event (also `feedback` items).
 /// `header_id` (the envelope's `event_id`) wins over the payload's.
 pub fn event(
@@ -436,7 +423,7 @@ pub fn event(
     header_id: Option<Uuid>,
 ) -> Result<Event, IngestError> {
     let mut errors = Vec::new();
-    let parsed = match parse_direct::<Event, 1>(payload, ["timestamp"], &[]) {
+    let parsed = match parse_direct::<Event, 1>(payload, ["timestamp"]) {
         Some((event, [had_timestamp])) => (event, had_timestamp),
         None => {
             let value = parse_object(payload, "event")?;
@@ -450,30 +437,6 @@ pub fn event(
         }
     };
     finish_event(parsed, errors, ctx, header_id)
-}
-
-/// [`event`] without the fields of [`NOT_READ_AT_INGEST`]: what ingestion
-/// needs when it stores the payload as received
-/// ([`super::as_received`]) and the whole event is normalised on read.
-///
-/// The left-out values are still read as JSON, as strictly as anywhere
-/// (nesting depth, UTF-8), and a left-out field given twice (also under an
-/// alias) counts as a failure; on any failure this is [`event`] itself, so
-/// it refuses what [`event`] refuses, with one exception: an event whose
-/// only defects are wrong-typed fields inside the left-out ones is taken as
-/// it is here, while [`event`] repairs them (recording each) and gives up
-/// after 32 repairs. Such an event is stored, and reads back as sent.
-pub fn event_for_ingest(
-    payload: &[u8],
-    ctx: &RequestContext,
-    header_id: Option<Uuid>,
-) -> Result<Event, IngestError> {
-    match parse_direct::<Event, 1>(payload, ["timestamp"], NOT_READ_AT_INGEST) {
-        Some((event, [had_timestamp])) => {
-            finish_event((event, had_timestamp), Vec::new(), ctx, header_id)
-        }
-        None => event(payload, ctx, header_id),
-    }
 }
 
 /// The rules of [`event`] after parsing: `had_timestamp` says whether the
@@ -604,7 +567,7 @@ pub fn transaction(
 ) -> Result<Transaction, IngestError> {
     let mut errors = Vec::new();
     let (mut tx, had_start, had_end) =
-        match parse_direct::<Transaction, 2>(payload, ["start_timestamp", "timestamp"], &[]) {
+        match parse_direct::<Transaction, 2>(payload, ["start_timestamp", "timestamp"]) {
             // A `null` end counts as present here, but then `tx.timestamp` is
             // `None`, which `end_ok` below treats as missing all the same (a
             // `null` start fails the direct parse).
@@ -825,7 +788,7 @@ mod tests {
         ];
         for payload in payloads {
             let (direct, [present]) =
-                parse_direct::<Event, 1>(payload, ["timestamp"], &[]).expect("valid payload");
+                parse_direct::<Event, 1>(payload, ["timestamp"]).expect("valid payload");
             let value: Value = serde_json::from_slice(payload).expect("json");
             let had = value.get("timestamp").is_some_and(|t| !t.is_null());
             let lenient: Event = deserialize_lenient(value, &mut Vec::new()).expect("lenient");
@@ -845,15 +808,13 @@ mod tests {
         }
         // Duplicate keys, nulls and wrong types take the lenient path.
         assert!(
-            parse_direct::<Event, 1>(br#"{"timestamp":1,"timestamp":2}"#, ["timestamp"], &[])
-                .is_none()
+            parse_direct::<Event, 1>(br#"{"timestamp":1,"timestamp":2}"#, ["timestamp"]).is_none()
         );
-        assert!(parse_direct::<Event, 1>(br#"{"timestamp":null}"#, ["timestamp"], &[]).is_none());
+        assert!(parse_direct::<Event, 1>(br#"{"timestamp":null}"#, ["timestamp"]).is_none());
         assert!(
-            parse_direct::<Event, 1>(br#"{"level":"superbad","tags":5}"#, ["timestamp"], &[])
-                .is_none()
+            parse_direct::<Event, 1>(br#"{"level":"superbad","tags":5}"#, ["timestamp"]).is_none()
         );
-        assert!(parse_direct::<Event, 1>(b"[1]", ["timestamp"], &[]).is_none());
+        assert!(parse_direct::<Event, 1>(b"[1]", ["timestamp"]).is_none());
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Deserialising a JSON object into a type while noting which of a few
-//! top-level keys it had, and optionally leaving some top-level keys out.
+//! top-level keys it had.
 //!
 //! Normalisation needs to know whether an event carried `timestamp` (a
 //! missing one means "receive time", but the type fills in its own default),
@@ -7,9 +7,7 @@
 //! a second time just for that cost about a sixth of the parse. Instead the
 //! deserializer is wrapped: the wrapper passes everything through to
 //! `serde_json` unchanged, except that it reads each key of the outermost
-//! object itself, notes it, and hands it on to the type's own visitor, or,
-//! for a key to leave out, skips its value without building anything (as
-//! if the key were absent).
+//! object itself, notes it, and hands it on to the type's own visitor.
 //!
 //! ```text
 //! deserializer ─ TopLevel ─ visitor ─ TopVisitor ─ map ─ Keys
@@ -27,11 +25,7 @@ use serde::de::value::{BorrowedStrDeserializer, StringDeserializer};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 
 /// Deserialises a `T` from JSON bytes and reports, for each of `names`,
-/// whether the outermost object had that key. Top-level keys in `skip` (groups
-/// of a field's names: the name and its aliases) are left out: their values
-/// are checked as JSON (nesting depth and UTF-8 as for the rest), nothing
-/// more, and the type sees the object without them. A group met twice is an
-/// error, as a field given twice is for the type.
+/// whether the outermost object had that key.
 ///
 /// Only whether the key occurred is recorded, not its value: a type that
 /// refuses `null` (or any wrong value) for the field fails as a whole, and
@@ -46,29 +40,20 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 pub(crate) fn from_slice<'de, T: de::Deserialize<'de>, const N: usize>(
     bytes: &'de [u8],
     names: [&'static str; N],
-    skip: &[&[&str]],
 ) -> Result<(T, [bool; N]), serde_json::Error> {
     match std::str::from_utf8(bytes) {
-        Ok(text) => read(serde_json::de::StrRead::new(text), names, skip),
-        Err(_) => read(serde_json::de::SliceRead::new(bytes), names, skip),
+        Ok(text) => read(serde_json::de::StrRead::new(text), names),
+        Err(_) => read(serde_json::de::SliceRead::new(bytes), names),
     }
 }
 
 fn read<'de, R: serde_json::de::Read<'de>, T: de::Deserialize<'de>, const N: usize>(
     input: R,
     names: [&'static str; N],
-    skip: &[&[&str]],
 ) -> Result<(T, [bool; N]), serde_json::Error> {
-    if skip.len() > 64 {
-        return Err(de::Error::custom(
-            "at most 64 groups of keys can be left out",
-        ));
-    }
     let seen = Seen {
         names,
         flags: std::array::from_fn(|_| Cell::new(false)),
-        skip,
-        skipped: Cell::new(0),
     };
     let mut de = serde_json::Deserializer::new(input);
     let value = T::deserialize(TopLevel {
@@ -79,16 +64,13 @@ fn read<'de, R: serde_json::de::Read<'de>, T: de::Deserialize<'de>, const N: usi
     Ok((value, seen.flags.map(Cell::into_inner)))
 }
 
-/// The keys looked for and whether each occurred, and the keys left out
-/// with a bit per group met.
-struct Seen<'k, const N: usize> {
+/// The keys looked for and whether each occurred.
+struct Seen<const N: usize> {
     names: [&'static str; N],
     flags: [Cell<bool>; N],
-    skip: &'k [&'k [&'k str]],
-    skipped: Cell<u64>,
 }
 
-impl<const N: usize> Seen<'_, N> {
+impl<const N: usize> Seen<N> {
     fn key(&self, key: &[u8]) {
         for (name, flag) in self.names.iter().zip(&self.flags) {
             if name.as_bytes() == key {
@@ -226,12 +208,12 @@ macro_rules! forward_visitor {
 }
 
 /// The outermost deserializer: its visitor learns about the map.
-struct TopLevel<'s, 'k, D, const N: usize> {
+struct TopLevel<'s, D, const N: usize> {
     de: D,
-    seen: &'s Seen<'k, N>,
+    seen: &'s Seen<N>,
 }
 
-impl<'de, D: Deserializer<'de>, const N: usize> Deserializer<'de> for TopLevel<'_, '_, D, N> {
+impl<'de, D: Deserializer<'de>, const N: usize> Deserializer<'de> for TopLevel<'_, D, N> {
     type Error = D::Error;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
@@ -246,12 +228,12 @@ impl<'de, D: Deserializer<'de>, const N: usize> Deserializer<'de> for TopLevel<'
 
 /// The outermost visitor: hands the type's visitor a map whose keys are
 /// looked at.
-struct TopVisitor<'s, 'k, V, const N: usize> {
+struct TopVisitor<'s, V, const N: usize> {
     inner: V,
-    seen: &'s Seen<'k, N>,
+    seen: &'s Seen<N>,
 }
 
-impl<'de, V: Visitor<'de>, const N: usize> Visitor<'de> for TopVisitor<'_, '_, V, N> {
+impl<'de, V: Visitor<'de>, const N: usize> Visitor<'de> for TopVisitor<'_, V, N> {
     type Value = V::Value;
 
     forward_visitor!(|self, map| self.inner.visit_map(Keys {
@@ -260,40 +242,29 @@ impl<'de, V: Visitor<'de>, const N: usize> Visitor<'de> for TopVisitor<'_, '_, V
     }));
 }
 
-/// The outermost object: each key is read here, noted, and either handed
-/// to the type or skipped with its value.
-struct Keys<'s, 'k, A, const N: usize> {
+/// The outermost object: each key is read here, noted, and handed to the
+/// type.
+struct Keys<'s, A, const N: usize> {
     map: A,
-    seen: &'s Seen<'k, N>,
+    seen: &'s Seen<N>,
 }
 
-impl<'de, A: MapAccess<'de>, const N: usize> MapAccess<'de> for Keys<'_, '_, A, N> {
+impl<'de, A: MapAccess<'de>, const N: usize> MapAccess<'de> for Keys<'_, A, N> {
     type Error = A::Error;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, Self::Error> {
-        loop {
-            let Some(key) = self.map.next_key_seed(KeyText)? else {
-                return Ok(None);
-            };
-            if let Some(group) = self.seen.skip.iter().position(|g| g.contains(&&*key)) {
-                let bit = 1u64 << group;
-                if self.seen.skipped.get() & bit != 0 {
-                    return Err(de::Error::custom(format_args!("duplicate field `{key}`")));
-                }
-                self.seen.skipped.set(self.seen.skipped.get() | bit);
-                self.map.next_value::<Checked>()?;
-                continue;
-            }
-            self.seen.key(key.as_bytes());
-            return match key {
-                Cow::Borrowed(k) => seed.deserialize(BorrowedStrDeserializer::new(k)),
-                Cow::Owned(k) => seed.deserialize(StringDeserializer::new(k)),
-            }
-            .map(Some);
+        let Some(key) = self.map.next_key_seed(KeyText)? else {
+            return Ok(None);
+        };
+        self.seen.key(key.as_bytes());
+        match key {
+            Cow::Borrowed(k) => seed.deserialize(BorrowedStrDeserializer::new(k)),
+            Cow::Owned(k) => seed.deserialize(StringDeserializer::new(k)),
         }
+        .map(Some)
     }
 
     fn next_value_seed<S: DeserializeSeed<'de>>(
@@ -305,57 +276,6 @@ impl<'de, A: MapAccess<'de>, const N: usize> MapAccess<'de> for Keys<'_, '_, A, 
 
     fn size_hint(&self) -> Option<usize> {
         self.map.size_hint()
-    }
-}
-
-/// A value read and dropped, checked as the whole parse would check it:
-/// through `deserialize_any`, so `serde_json`'s nesting limit applies and
-/// strings are validated as UTF-8 (`IgnoredAny` skips both checks, and a
-/// value it accepts could then fail the parse of the whole event on read).
-struct Checked;
-
-impl<'de> de::Deserialize<'de> for Checked {
-    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
-        de.deserialize_any(CheckedVisitor)
-    }
-}
-
-struct CheckedVisitor;
-
-impl<'de> Visitor<'de> for CheckedVisitor {
-    type Value = Checked;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-    fn visit_none<E: de::Error>(self) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Checked, A::Error> {
-        while seq.next_element::<Checked>()?.is_some() {}
-        Ok(Checked)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Checked, A::Error> {
-        while map.next_entry::<Checked, Checked>()?.is_some() {}
-        Ok(Checked)
     }
 }
 
@@ -397,59 +317,16 @@ mod tests {
         let json = br#"{"message": "x", "breadcrumbs": [{"timestamp": 1, "message": "b"}],
             "extra": {"start_timestamp": 3}}"#;
         let (event, [ts, start]) =
-            from_slice::<Event, 2>(json, ["timestamp", "start_timestamp"], &[]).expect("event");
+            from_slice::<Event, 2>(json, ["timestamp", "start_timestamp"]).expect("event");
         assert_eq!(event.message.as_deref(), Some("x"));
         assert_eq!(event.breadcrumbs.len(), 1);
         assert!(!ts && !start);
 
         let json = br#"{"timestamp": 1700000000.5, "message": "x", "custom": {"timestamp": 2}}"#;
-        let (event, [ts]) = from_slice::<Event, 1>(json, ["timestamp"], &[]).expect("event");
+        let (event, [ts]) = from_slice::<Event, 1>(json, ["timestamp"]).expect("event");
         assert!(ts);
         assert_eq!(event.timestamp.as_secs_f64(), 1700000000.5);
         assert_eq!(event.other["custom"]["timestamp"], 2);
-    }
-
-    #[test]
-    fn skipped_keys_are_left_out_but_must_be_json() {
-        let json = br#"{"message": "x", "breadcrumbs": [{"timestamp": "bad type"}],
-            "extra": {"a": 1}, "timestamp": 5, "custom": 1}"#;
-        let (event, [ts]) =
-            from_slice::<Event, 1>(json, ["timestamp"], &[&["breadcrumbs"], &["extra"]])
-                .expect("event");
-        assert!(ts);
-        assert_eq!(event.message.as_deref(), Some("x"));
-        assert!(event.breadcrumbs.is_empty());
-        assert!(event.extra.is_empty());
-        assert_eq!(event.other["custom"], 1);
-        // Without skipping, the wrong-typed breadcrumb fails the parse.
-        assert!(from_slice::<Event, 1>(json, ["timestamp"], &[]).is_err());
-        // A skipped value is still read as JSON.
-        let broken = br#"{"breadcrumbs": [1, }, "message": "x"}"#;
-        assert!(from_slice::<Event, 1>(broken, ["timestamp"], &[&["breadcrumbs"]]).is_err());
-        // Nesting past serde_json's limit fails as it would unskipped.
-        let deep = format!(
-            r#"{{"extra": {}1{}, "message": "x"}}"#,
-            "[".repeat(200),
-            "]".repeat(200)
-        );
-        assert!(from_slice::<Event, 1>(deep.as_bytes(), ["timestamp"], &[&["extra"]]).is_err());
-        // So does invalid UTF-8 in a skipped string.
-        let bad = b"{\"extra\": {\"a\": \"\xff\"}, \"message\": \"x\"}";
-        assert!(from_slice::<Event, 1>(bad, ["timestamp"], &[&["extra"]]).is_err());
-        // A left-out field given twice, also under an alias, fails as the
-        // type would fail on it.
-        let skip: &[&[&str]] = &[&["breadcrumbs", "sentry.interfaces.Breadcrumbs"]];
-        let twice = br#"{"breadcrumbs": [], "sentry.interfaces.Breadcrumbs": []}"#;
-        assert!(from_slice::<Event, 1>(twice, ["timestamp"], skip).is_err());
-        assert!(from_slice::<Event, 1>(twice, ["timestamp"], &[]).is_err());
-        let alias_only = br#"{"sentry.interfaces.Breadcrumbs": [{"message": 5}]}"#;
-        assert!(from_slice::<Event, 1>(alias_only, ["timestamp"], skip).is_ok());
-        // Keys with escapes are handed on like any other.
-        let escaped = br#"{"message": "y", "extra": {"a": 1}}"#;
-        let (event, _) =
-            from_slice::<Event, 1>(escaped, ["timestamp"], &[&["extra"]]).expect("escaped");
-        assert_eq!(event.message.as_deref(), Some("y"));
-        assert!(event.extra.is_empty());
     }
 
     #[test]
@@ -461,7 +338,7 @@ mod tests {
             br#"{}"#,
         ];
         for json in inputs {
-            let (a, _) = from_slice::<Event, 1>(json, ["timestamp"], &[]).expect("wrapped");
+            let (a, _) = from_slice::<Event, 1>(json, ["timestamp"]).expect("wrapped");
             let mut b: Event = serde_json::from_slice(json).expect("plain");
             // Generated when absent: not comparable.
             b.event_id = a.event_id;
@@ -483,7 +360,7 @@ mod tests {
         for json in inputs {
             let text = String::from_utf8_lossy(json);
             assert!(
-                from_slice::<Event, 1>(json, ["timestamp"], &[]).is_err(),
+                from_slice::<Event, 1>(json, ["timestamp"]).is_err(),
                 "{text}"
             );
             assert!(serde_json::from_slice::<Event>(json).is_err(), "{text}");
@@ -497,12 +374,12 @@ mod tests {
         let json = b"{\"exception\": {\"values\": [], \"x\": \"\xff\"}, \"message\": \"m\"}";
         assert!(json.contains(&0xff));
         let plain = serde_json::from_slice::<Event>(json).map(|e| e.message);
-        let ours = from_slice::<Event, 1>(json, ["timestamp"], &[]).map(|(e, _)| e.message);
+        let ours = from_slice::<Event, 1>(json, ["timestamp"]).map(|(e, _)| e.message);
         assert_eq!(plain.ok(), ours.ok());
         // A kept string must be valid either way.
         let json = b"{\"message\": \"\xff\"}";
         assert!(serde_json::from_slice::<Event>(json).is_err());
-        assert!(from_slice::<Event, 1>(json, ["timestamp"], &[]).is_err());
+        assert!(from_slice::<Event, 1>(json, ["timestamp"]).is_err());
     }
 
     #[test]
@@ -511,7 +388,7 @@ mod tests {
             "contexts": {"trace": {"trace_id": "0123456789abcdef0123456789abcdef",
                 "span_id": "0123456789abcdef"}}}"#;
         let (tx, [start, end]) =
-            from_slice::<Transaction, 2>(json, ["start_timestamp", "timestamp"], &[]).expect("tx");
+            from_slice::<Transaction, 2>(json, ["start_timestamp", "timestamp"]).expect("tx");
         assert!(start && end);
         assert!(tx.timestamp.is_none());
     }
