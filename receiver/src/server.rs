@@ -418,20 +418,21 @@ async fn route(
     Ok(json_response(StatusCode::OK, &body))
 }
 
-/// The left-most address of `X-Forwarded-For` (the client, as the first
-/// proxy saw it), if it has one; a port after it is ignored.
+/// The right-most address of `X-Forwarded-For`: the one the proxy in
+/// front appended (the peer it saw). Entries further left came from the
+/// client or from proxies before it and can say anything. A port after the
+/// address is ignored.
 fn forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
-    let first = headers
+    let last = headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(str::trim)
-        .find(|v| !v.is_empty())?;
-    first
-        .parse::<IpAddr>()
+        .rfind(|v| !v.is_empty())?;
+    last.parse::<IpAddr>()
         .ok()
-        .or_else(|| first.parse::<SocketAddr>().ok().map(|a| a.ip()))
+        .or_else(|| last.parse::<SocketAddr>().ok().map(|a| a.ip()))
 }
 
 /// The client's address for `{{auto}}`: the TCP peer, or the forwarded
@@ -578,7 +579,7 @@ mod tests {
     }
 
     #[test]
-    fn forwarded_for_takes_the_left_most_address() {
+    fn forwarded_for_takes_the_address_the_proxy_appended() {
         let headers = |values: &[&'static str]| {
             let mut h = HeaderMap::new();
             for v in values {
@@ -588,11 +589,11 @@ mod tests {
         };
         let ip = |s: &str| s.parse::<IpAddr>().ok();
         assert_eq!(
-            forwarded_for(&headers(&["203.0.113.9, 10.0.0.1"])),
+            forwarded_for(&headers(&["6.6.6.6, 203.0.113.9"])),
             ip("203.0.113.9")
         );
         assert_eq!(
-            forwarded_for(&headers(&["2001:db8::1", "10.0.0.1"])),
+            forwarded_for(&headers(&["6.6.6.6", "2001:db8::1"])),
             ip("2001:db8::1")
         );
         assert_eq!(
@@ -603,7 +604,7 @@ mod tests {
             forwarded_for(&headers(&["[2001:db8::1]:443"])),
             ip("2001:db8::1")
         );
-        assert_eq!(forwarded_for(&headers(&[" , 10.0.0.1"])), ip("10.0.0.1"));
+        assert_eq!(forwarded_for(&headers(&["10.0.0.1 , "])), ip("10.0.0.1"));
         assert_eq!(forwarded_for(&headers(&["unknown"])), None);
         assert_eq!(forwarded_for(&HeaderMap::new()), None);
     }

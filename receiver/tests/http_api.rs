@@ -667,7 +667,8 @@ fn forwarded_for_names_the_client_only_when_trusted() {
         )
         .into_bytes()
     };
-    let forwarded = ("X-Forwarded-For", "203.0.113.9, 10.0.0.1");
+    // What the client claimed, then what the proxy appended.
+    let forwarded = ("X-Forwarded-For", "6.6.6.6, 203.0.113.9");
     for (trust, expected) in [(false, "127.0.0.1"), (true, "203.0.113.9")] {
         let server = TestServer::builder()
             .configure(|c| c.trust_forwarded_for = trust)

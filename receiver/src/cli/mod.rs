@@ -186,8 +186,15 @@ pub struct ServeArgs {
     )]
     pub max_connections: usize,
     /// Take the client address for `{{auto}}` from X-Forwarded-For (only
-    /// behind a reverse proxy that sets it).
-    #[arg(long, global = true, env = "RECEIVER_TRUST_FORWARDED_FOR")]
+    /// behind a reverse proxy that sets it). The variable takes true/false,
+    /// 1/0, yes/no or on/off.
+    #[arg(
+        long,
+        global = true,
+        env = "RECEIVER_TRUST_FORWARDED_FOR",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub trust_forwarded_for: bool,
 }
 
@@ -525,5 +532,23 @@ mod tests {
         assert!(set.trust_forwarded_for);
         assert_eq!(set.path_prefix, "/sentry/");
         assert_eq!(set.max_connections, 7);
+        // The variable takes the usual boolean words. Only this test sets
+        // it (tests run in parallel threads), and it is removed again.
+        for (value, expected) in [
+            ("1", true),
+            ("yes", true),
+            ("on", true),
+            ("true", true),
+            ("0", false),
+            ("no", false),
+            ("off", false),
+            ("false", false),
+        ] {
+            std::env::set_var("RECEIVER_TRUST_FORWARDED_FOR", value);
+            let cli = Cli::try_parse_from(["receiver"]);
+            std::env::remove_var("RECEIVER_TRUST_FORWARDED_FOR");
+            let cli = cli.unwrap_or_else(|e| panic!("{value}: {e}"));
+            assert_eq!(cli.config().trust_forwarded_for, expected, "{value}");
+        }
     }
 }
