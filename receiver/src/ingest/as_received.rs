@@ -173,14 +173,20 @@ pub fn render(blob: &[u8]) -> Result<Vec<u8>, RenderError> {
     }
 }
 
-/// zstd-decompresses at most [`RENDER_LIMIT`] bytes.
-fn decompress_bounded(compressed: &[u8]) -> std::io::Result<Vec<u8>> {
+/// zstd-decompresses at most [`RENDER_LIMIT`] bytes (any stored zstd
+/// payload: a damaged or hostile row cannot make a reader allocate more).
+pub(crate) fn decompress_bounded(compressed: &[u8]) -> std::io::Result<Vec<u8>> {
+    decompress_within(compressed, RENDER_LIMIT)
+}
+
+fn decompress_within(compressed: &[u8], limit: usize) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
-    let mut out = Vec::with_capacity(compressed.len() * 6);
+    // Room for a typical ratio, never a reservation out of proportion.
+    let mut out = Vec::with_capacity(compressed.len().saturating_mul(6).min(1 << 20));
     zstd::stream::read::Decoder::new(compressed)?
-        .take(RENDER_LIMIT as u64 + 1)
+        .take(limit as u64 + 1)
         .read_to_end(&mut out)?;
-    if out.len() > RENDER_LIMIT {
+    if out.len() > limit {
         return Err(std::io::Error::other("stored payload is too large"));
     }
     Ok(out)
@@ -216,6 +222,18 @@ mod tests {
             let expected = format!(r#""received":{}"#, serde_json::json!(received));
             assert!(rendered.contains(&expected), "{received}: {rendered}");
         }
+    }
+
+    #[test]
+    fn decompression_stops_at_the_limit() {
+        // 8 MiB of zeros compress to a few hundred bytes.
+        let bomb = zstd::encode_all(&vec![0u8; 8 << 20][..], 1).expect("zstd");
+        assert!(bomb.len() < 4096);
+        assert!(decompress_within(&bomb, 1 << 20).is_err());
+        assert_eq!(
+            decompress_within(&bomb, 8 << 20).expect("fits").len(),
+            8 << 20
+        );
     }
 
     #[test]

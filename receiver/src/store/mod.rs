@@ -407,5 +407,5 @@ pub fn decompress(data: &[u8]) -> Result<Vec<u8>, StoreError> {
             Err(e) => Err(StoreError::Compression(std::io::Error::other(e))),
         };
     }
-    Ok(zstd::decode_all(data)?)
+    Ok(as_received::decompress_bounded(data)?)
 }
