@@ -423,7 +423,7 @@ pub fn event(
     header_id: Option<Uuid>,
 ) -> Result<Event, IngestError> {
     let mut errors = Vec::new();
-    let parsed = match parse_direct::<Event, 1>(payload, ["timestamp"]) {
+    let (mut event, had_timestamp) = match parse_direct::<Event, 1>(payload, ["timestamp"]) {
         Some((event, [had_timestamp])) => (event, had_timestamp),
         None => {
             let value = parse_object(payload, "event")?;
@@ -436,17 +436,6 @@ pub fn event(
             (event, had_timestamp)
         }
     };
-    finish_event(parsed, errors, ctx, header_id)
-}
-
-/// The rules of [`event`] after parsing: `had_timestamp` says whether the
-/// payload had a non-null `timestamp`, `errors` what parsing repaired.
-fn finish_event(
-    (mut event, had_timestamp): (Event, bool),
-    mut errors: Vec<Value>,
-    ctx: &RequestContext,
-    header_id: Option<Uuid>,
-) -> Result<Event, IngestError> {
     if let Some(id) = header_id {
         event.event_id = id;
     }
@@ -459,7 +448,7 @@ fn finish_event(
     if event.timestamp.as_secs_f64() < 0.0 {
         return Err(too_stale());
     }
-    let undated = undated_breadcrumbs(&event.breadcrumbs.values);
+    date_breadcrumbs(&mut event.breadcrumbs.values, event.timestamp, &mut errors);
     let (shift, corrected) = ctx.timestamp_shift(event.timestamp.as_secs_f64(), &mut errors);
     if shift != 0.0 {
         event.timestamp = corrected;
@@ -474,12 +463,6 @@ fn finish_event(
                 .insert("start_timestamp".to_owned(), json!(start + shift));
         }
     }
-    date_breadcrumbs(
-        &mut event.breadcrumbs.values,
-        &undated,
-        event.timestamp,
-        &mut errors,
-    );
     let before = event.breadcrumbs.values.len();
     event
         .breadcrumbs
@@ -520,25 +503,15 @@ fn finish_event(
     Ok(event)
 }
 
-/// Which breadcrumbs came without a valid timestamp: they parse as the
-/// epoch (see `Breadcrumb::timestamp`).
-fn undated_breadcrumbs(crumbs: &[Breadcrumb]) -> Vec<bool> {
-    crumbs
-        .iter()
-        .map(|c| c.timestamp.as_secs_f64() == 0.0)
-        .collect()
-}
-
-/// Gives the breadcrumbs marked in `undated` the time `at` (the event's,
-/// corrected), and records that.
-fn date_breadcrumbs(
-    crumbs: &mut [Breadcrumb],
-    undated: &[bool],
-    at: Timestamp,
-    errors: &mut Vec<Value>,
-) {
+/// Gives the breadcrumbs that came without a valid timestamp (they parse
+/// as the epoch, see `Breadcrumb::timestamp`) the time `at`, the event's
+/// before any correction: they then move with it. Records how many.
+fn date_breadcrumbs(crumbs: &mut [Breadcrumb], at: Timestamp, errors: &mut Vec<Value>) {
     let mut dated = 0;
-    for (crumb, _) in crumbs.iter_mut().zip(undated).filter(|(_, u)| **u) {
+    for crumb in crumbs
+        .iter_mut()
+        .filter(|c| c.timestamp.as_secs_f64() == 0.0)
+    {
         crumb.timestamp = at;
         dated += 1;
     }
@@ -609,7 +582,7 @@ pub fn transaction(
     if end.as_secs_f64() < 0.0 || tx.start_timestamp.as_secs_f64() < 0.0 {
         return Err(too_stale());
     }
-    let undated = undated_breadcrumbs(&tx.breadcrumbs.values);
+    date_breadcrumbs(&mut tx.breadcrumbs.values, end, &mut errors);
     let (shift, corrected) = ctx.timestamp_shift(end.as_secs_f64(), &mut errors);
     if shift != 0.0 {
         // Everything moves with the end, within plausible times (as an
@@ -625,8 +598,6 @@ pub fn transaction(
             crumb.timestamp = shift_time(crumb.timestamp);
         }
     }
-    let end = tx.timestamp.unwrap_or(end);
-    date_breadcrumbs(&mut tx.breadcrumbs.values, &undated, end, &mut errors);
     tx.spans.retain(|s| s.start_timestamp.as_secs_f64() >= 0.0);
     let mut release = tx.release.take().map(Cow::into_owned);
     check_release(&mut release, &mut errors);
