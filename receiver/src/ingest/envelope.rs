@@ -128,6 +128,12 @@ pub fn prepare_with(
                 payload: compress_or_500(payload, compression_level)?,
             }))
         };
+        // Events and transactions are stored as received and normalised
+        // again when read (`as_received`).
+        let store_as_received = |kind, id| -> Result<Vec<u8>, IngestError> {
+            let compressed = compress_or_500(payload, compression_level)?;
+            Ok(as_received::encode(kind, &compressed, ctx, id))
+        };
         match &item.headers.ty {
             ItemType::Event => {
                 let event = normalize::event(payload, ctx, header_id)?;
@@ -140,13 +146,7 @@ pub fn prepare_with(
                 if !group::is_lean(&grouping) {
                     new_hashes = grouping.hashes.iter().map(|h| h.hash.clone()).collect();
                 }
-                // Stored as received, normalised again when read.
-                let stored = as_received::encode(
-                    as_received::Kind::Event,
-                    &compress_or_500(payload, compression_level)?,
-                    ctx,
-                    event.event_id,
-                );
+                let stored = store_as_received(as_received::Kind::Event, event.event_id)?;
                 records.push(Record::Event(Box::new(event_record_grouped(
                     &event, grouping, stored,
                 ))));
@@ -154,12 +154,7 @@ pub fn prepare_with(
             ItemType::Transaction => {
                 let tx = normalize::transaction(payload, ctx, header_id)?;
                 event_id.get_or_insert(tx.event_id);
-                let stored = as_received::encode(
-                    as_received::Kind::Transaction,
-                    &compress_or_500(payload, compression_level)?,
-                    ctx,
-                    tx.event_id,
-                );
+                let stored = store_as_received(as_received::Kind::Transaction, tx.event_id)?;
                 records.push(Record::Transaction(Box::new(transaction_record(
                     &tx, stored,
                 ))));
