@@ -15,6 +15,10 @@
 //! event written through a [`Store`] by 8 threads (as 8 keep-alive
 //! connections would), with the writer thread's CPU time from `/proc`.
 //! `--zstd-level N` compresses at another level than the store's default.
+//! Payloads are compressed with a dictionary trained on the first
+//! `StoreConfig::dictionary_samples` events, as a server does once it has
+//! seen that many (`receiver::store::dictionary`); `--no-dictionary` shows
+//! the figures before that.
 //! `--writer-only` skips the single-thread phases, `--only NAME` runs just
 //! the phase whose name starts with `NAME` (and not the writer: for
 //! `valgrind --tool=callgrind`, whose instruction counts do not depend on
@@ -31,6 +35,7 @@ use receiver::ingest::decode::{BodyDecoder, Encoding};
 use receiver::ingest::envelope::prepare_with;
 use receiver::ingest::normalize::{self, RequestContext};
 use receiver::ingest::KnownHashes;
+use receiver::store::dictionary::{self, PayloadCodec};
 use receiver::store::{Record, Store, WriteOp};
 use sentry_core::envelope::Envelope;
 use sentry_core::protocol::Timestamp;
@@ -52,6 +57,7 @@ struct Options {
     writer_only: bool,
     only: Option<String>,
     level: i32,
+    dictionary: bool,
 }
 
 fn options() -> Result<Options, Failure> {
@@ -62,6 +68,7 @@ fn options() -> Result<Options, Failure> {
         writer_only: false,
         only: None,
         level: receiver::config::StoreConfig::default().compression_level,
+        dictionary: true,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -75,6 +82,7 @@ fn options() -> Result<Options, Failure> {
             "--rounds" => o.rounds = num("--rounds")?.clamp(1, 50),
             "--writers" => o.writers = num("--writers")?.clamp(1, 64),
             "--writer-only" => o.writer_only = true,
+            "--no-dictionary" => o.dictionary = false,
             "--zstd-level" => {
                 let v = args.next().ok_or("--zstd-level needs a value")?;
                 o.level = v.parse().map_err(|_| format!("--zstd-level {v:?}"))?;
@@ -186,10 +194,28 @@ fn main() -> Result<(), Failure> {
         o.rounds
     );
 
+    let codec = if o.dictionary {
+        let samples = receiver::config::StoreConfig::default().dictionary_samples;
+        let start = Instant::now();
+        let dict = dictionary::train(&payloads[..samples.min(payloads.len())])?;
+        println!(
+            "dictionary: {} bytes trained from {} events in {:.0} ms",
+            dict.bytes().len(),
+            samples.min(payloads.len()),
+            start.elapsed().as_secs_f64() * 1e3
+        );
+        dictionary::register(&dict);
+        PayloadCodec {
+            level: o.level,
+            dictionary: Some(std::sync::Arc::new(dict)),
+        }
+    } else {
+        PayloadCodec::plain(o.level)
+    };
     // Every hash known: the lean grouping path, as for a running server.
     let known = KnownHashes::default();
     for e in parsed.iter().take(200) {
-        let p = prepare_with(e, 1, &ctx, o.level, None)?;
+        let p = prepare_with(e, 1, &ctx, &codec, None)?;
         if let Some(Record::Event(r)) = p.batch.records.first() {
             known.insert_all(1, r.grouping.hashes.iter().map(|h| h.hash.as_str()));
         }
@@ -221,30 +247,35 @@ fn main() -> Result<(), Failure> {
         });
         // The event is stored as received (`ingest::as_received`): what is
         // compressed is the item's own bytes.
-        let mut zstd = zstd::bulk::Compressor::new(o.level)?;
+        let dict = codec.dictionary.as_deref();
         let packed: usize = payloads
             .iter()
-            .map(|j| zstd.compress(j).map_or(0, |c| c.len()))
+            .map(|j| dictionary::compress(j, o.level, dict).map_or(0, |c| c.len()))
             .sum();
         let raw: usize = payloads.iter().map(Vec::len).sum();
         println!(
-            "zstd level {}: {:.1} KB -> {:.2} KB per event ({:.2}:1)",
+            "zstd level {}{}: {:.1} KB -> {:.2} KB per event ({:.2}:1)",
             o.level,
+            if dict.is_some() {
+                " with the dictionary"
+            } else {
+                ""
+            },
             raw as f64 / o.events as f64 / 1000.0,
             packed as f64 / o.events as f64 / 1000.0,
             raw as f64 / packed.max(1) as f64
         );
         sum += phase("zstd (reused context)", &payloads, r, |j| {
-            black_box(zstd.compress(j).expect("zstd"));
+            black_box(dictionary::compress(j, o.level, dict).expect("zstd"));
         });
         println!("{:<28} {sum:8.2} µs/event", "  sum of the three");
         phase("prepare_with (all)", &parsed, r, |e| {
-            black_box(prepare_with(e, 1, &ctx, o.level, Some(&known)).expect("prepare"));
+            black_box(prepare_with(e, 1, &ctx, &codec, Some(&known)).expect("prepare"));
         });
         // Reading an event back (API, web page) normalises it again.
         let stored: Vec<Vec<u8>> = parsed
             .iter()
-            .filter_map(|e| match prepare_with(e, 1, &ctx, o.level, Some(&known)) {
+            .filter_map(|e| match prepare_with(e, 1, &ctx, &codec, Some(&known)) {
                 Ok(p) => match p.batch.records.into_iter().next() {
                     Some(Record::Event(r)) => Some(r.payload),
                     _ => None,
@@ -264,7 +295,7 @@ fn main() -> Result<(), Failure> {
     // its commit, like 8 keep-alive connections.
     let batches: Vec<_> = parsed
         .iter()
-        .map(|e| prepare_with(e, 1, &ctx, o.level, Some(&known)).map(|p| p.batch))
+        .map(|e| prepare_with(e, 1, &ctx, &codec, Some(&known)).map(|p| p.batch))
         .collect::<Result<_, _>>()?;
     let dir = tempfile::tempdir()?;
     let (store, _) = Store::open(&dir.path().join("phases.sqlite"), &Default::default())?;

@@ -195,7 +195,8 @@ impl TestServer {
         }
     }
 
-    fn store(&self) -> &Store {
+    /// The server's store (for assertions on its state).
+    pub fn store(&self) -> &Store {
         // Always `Some` until drop.
         self.store
             .as_ref()

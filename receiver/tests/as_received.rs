@@ -10,14 +10,16 @@ mod fixtures_support;
 use receiver::ingest::as_received;
 use receiver::ingest::envelope::{event_record, prepare_with};
 use receiver::ingest::normalize::{self, RequestContext};
+use receiver::store::dictionary::{self, Dictionary, PayloadCodec};
 use receiver::store::{decompress, EventRecord, Record};
 use receiver::testing::{post, TestServer};
 use sentry_core::envelope::{Envelope, ItemType};
 use sentry_core::protocol::Timestamp;
+use std::sync::{Arc, OnceLock};
 
 /// The record of the event or transaction of `envelope`.
-fn stored(envelope: &Envelope, ctx: &RequestContext) -> Record {
-    let prepared = prepare_with(envelope, 1, ctx, 1, None).expect("prepare");
+fn stored(envelope: &Envelope, ctx: &RequestContext, codec: &PayloadCodec) -> Record {
+    let prepared = prepare_with(envelope, 1, ctx, codec, None).expect("prepare");
     prepared
         .batch
         .records
@@ -26,11 +28,46 @@ fn stored(envelope: &Envelope, ctx: &RequestContext) -> Record {
         .expect("an event or transaction record")
 }
 
+/// The two ways a payload is compressed: plain zstd, and with a dictionary
+/// trained on the recorded SDK events and transactions (registered).
+fn codecs() -> [PayloadCodec; 2] {
+    static DICTIONARY: OnceLock<Arc<Dictionary>> = OnceLock::new();
+    let dict = DICTIONARY.get_or_init(|| {
+        let dir = fixtures_support::python_fixtures_dir();
+        let mut samples = Vec::new();
+        for name in fixtures_support::envelope_names(&dir) {
+            let body = std::fs::read(dir.join(&name)).expect("fixture");
+            let envelope = Envelope::parse(&body).expect("fixture envelope");
+            for item in envelope.items() {
+                if matches!(item.headers.ty, ItemType::Event | ItemType::Transaction) {
+                    samples.push(item.payload.as_raw().unwrap_or(&[]).to_vec());
+                }
+            }
+        }
+        let dict = dictionary::train(&samples).expect("train on the fixtures");
+        dictionary::register(&dict);
+        Arc::new(dict)
+    });
+    [
+        PayloadCodec::plain(1),
+        PayloadCodec {
+            level: 3,
+            dictionary: Some(dict.clone()),
+        },
+    ]
+}
+
 /// Prepares the event or transaction of `body` as ingestion does and checks
 /// that its payload reads back as the JSON of the item normalised right
 /// away, and that an event's columns and grouping are those of an eager
-/// record of the same normalised event.
+/// record of the same normalised event; with and without a dictionary.
 fn assert_same_when_read(name: &str, body: &[u8], ctx: &RequestContext) {
+    for codec in codecs() {
+        assert_same_with(name, body, ctx, &codec);
+    }
+}
+
+fn assert_same_with(name: &str, body: &[u8], ctx: &RequestContext, codec: &PayloadCodec) {
     let envelope = Envelope::parse(body).expect("envelope");
     let item = envelope
         .items()
@@ -39,7 +76,7 @@ fn assert_same_when_read(name: &str, body: &[u8], ctx: &RequestContext) {
         .expect("event or transaction item");
     let header_id = envelope.headers.event_id.filter(|id| !id.is_nil());
     let payload = item.payload.as_raw().unwrap_or(&[]);
-    let (eager_id, eager_json, stored_id, blob) = match stored(&envelope, ctx) {
+    let (eager_id, eager_json, stored_id, blob) = match stored(&envelope, ctx, codec) {
         Record::Event(record) => {
             let e = normalize::event(payload, ctx, header_id).expect("normalise");
             let mut whole = event_record(&e, 1).expect("record");
@@ -78,6 +115,13 @@ fn assert_same_when_read(name: &str, body: &[u8], ctx: &RequestContext) {
         _ => unreachable!("filtered above"),
     };
     assert!(as_received::is_encoded(&blob), "{name}: stored as received");
+    if let Some(dict) = &codec.dictionary {
+        let digest = format!("\"dict\":\"{:016x}\"", dict.digest());
+        assert!(
+            blob.windows(digest.len()).any(|w| w == digest.as_bytes()),
+            "{name}: the header names the dictionary"
+        );
+    }
     let read = String::from_utf8(decompress(&blob).expect("read back")).expect("UTF-8");
     // An item without an id gets a random one each time it is normalised;
     // stored as received, it keeps the one it got at ingestion.

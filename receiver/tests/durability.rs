@@ -2,48 +2,15 @@
 //! `receiver` binary, the process is killed with SIGKILL mid-stream, and
 //! after a restart on the same database every event that got a 200 is there.
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use receiver::testing::post;
 
-/// Starts the binary and returns it with the DSN it printed.
-fn spawn(db: &std::path::Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_receiver"))
-        .env("RECEIVER_ADDR", "127.0.0.1:0")
-        .env("RECEIVER_DB", db)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn receiver");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("the receiver prints its DSN");
-    (child, line.trim().to_owned())
-}
-
-/// `(key, addr, project)` from `http://KEY@HOST:PORT/PROJECT`.
-fn parse_dsn(dsn: &str) -> (String, SocketAddr, String) {
-    let rest = dsn.strip_prefix("http://").expect("http dsn");
-    let (key, rest) = rest.split_once('@').expect("key");
-    let (host, project) = rest.split_once('/').expect("project");
-    (
-        key.to_owned(),
-        host.parse().expect("addr"),
-        project.to_owned(),
-    )
-}
+#[path = "support/binary.rs"]
+mod binary;
+use binary::{envelope_endpoint, parse_dsn, spawn};
 
 fn envelope(event_id: &str, n: usize) -> Vec<u8> {
     format!(
@@ -58,9 +25,8 @@ fn every_acknowledged_event_survives_sigkill() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("receiver.sqlite");
     let (mut child, dsn) = spawn(&db);
-    let (key, addr, project) = parse_dsn(&dsn);
-    let url = format!("http://{addr}/api/{project}/envelope/");
-    let auth = format!("Sentry sentry_key={key}, sentry_version=7");
+    let (_, _, project) = parse_dsn(&dsn);
+    let (url, auth) = envelope_endpoint(&dsn);
 
     let acked = Arc::new(Mutex::new(Vec::<String>::new()));
     let stop = Arc::new(AtomicBool::new(false));

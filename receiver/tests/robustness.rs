@@ -1000,7 +1000,14 @@ fn check_case(seed: u64, index: usize, case: &Case, tally: &mut Tally) {
         sent_at,
         client_ip: Some("127.0.0.1".into()),
     };
-    match guarded(|| prepare(&envelope, 1, &ctx, 3)) {
+    match guarded(|| {
+        prepare(
+            &envelope,
+            1,
+            &ctx,
+            &receiver::store::dictionary::PayloadCodec::plain(3),
+        )
+    }) {
         Err(panic) => fail(tally, format!("prepare panicked: {panic}")),
         Ok(Err(e)) => {
             *tally.refused.entry(e.status().as_u16()).or_default() += 1;

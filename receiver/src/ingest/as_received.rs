@@ -49,6 +49,7 @@ use uuid::Uuid;
 use sentry_core::protocol::Timestamp;
 
 use super::normalize::{self, RequestContext};
+use crate::store::dictionary;
 
 /// The first bytes of a payload stored as received. A zstd frame starts
 /// with `28 b5 2f fd`, so the two kinds of payload cannot be confused.
@@ -84,6 +85,29 @@ struct Header {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     client_ip: Option<String>,
     event_id: Uuid,
+    /// The digest of the zstd dictionary the item was compressed with
+    /// ([`crate::store::dictionary`]), as 16 hex digits.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "hex_digest")]
+    dict: Option<u64>,
+}
+
+/// A dictionary digest as 16 hex digits: JSON numbers above 2^53 are not
+/// safe in every reader.
+mod hex_digest {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(digest: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+        match digest {
+            Some(d) => s.serialize_str(&format!("{d:016x}")),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        let hex = Option::<String>::deserialize(d)?;
+        hex.map(|h| u64::from_str_radix(&h, 16).map_err(serde::de::Error::custom))
+            .transpose()
+    }
 }
 
 /// Why a stored payload could not be rendered.
@@ -116,7 +140,21 @@ pub fn is_encoded(blob: &[u8]) -> bool {
 /// compressed with zstd, are `compressed`; `ctx` is the request's context
 /// and `event_id` the id normalisation gave the item.
 pub fn encode(kind: Kind, compressed: &[u8], ctx: &RequestContext, event_id: Uuid) -> Vec<u8> {
+    encode_with_dictionary(kind, compressed, None, ctx, event_id)
+}
+
+/// [`encode`] for bytes compressed with the dictionary of digest `dict`
+/// ([`crate::store::dictionary`]; it must be registered before the payload
+/// is rendered).
+pub fn encode_with_dictionary(
+    kind: Kind,
+    compressed: &[u8],
+    dict: Option<u64>,
+    ctx: &RequestContext,
+    event_id: Uuid,
+) -> Vec<u8> {
     let header = Header {
+        dict,
         kind,
         received_bits: ctx.received.as_secs_f64().to_bits(),
         sent_at_bits: ctx.sent_at.map(|t| t.as_secs_f64().to_bits()),
@@ -149,7 +187,8 @@ pub fn render(blob: &[u8]) -> Result<Vec<u8>, RenderError> {
     }
     let (header, compressed) = rest.split_at(len);
     let header: Header = serde_json::from_slice(header).map_err(|e| damaged(e.to_string()))?;
-    let sent = decompress_bounded(compressed).map_err(|e| damaged(e.to_string()))?;
+    let sent = dictionary::decompress(compressed, header.dict, RENDER_LIMIT)
+        .map_err(|e| damaged(e.to_string()))?;
     let ctx = RequestContext {
         received: Timestamp::from_secs_f64(f64::from_bits(header.received_bits)),
         sent_at: header
@@ -180,16 +219,7 @@ pub(crate) fn decompress_bounded(compressed: &[u8]) -> std::io::Result<Vec<u8>> 
 }
 
 fn decompress_within(compressed: &[u8], limit: usize) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    // Room for a typical ratio, never a reservation out of proportion.
-    let mut out = Vec::with_capacity(compressed.len().saturating_mul(6).min(1 << 20));
-    zstd::stream::read::Decoder::new(compressed)?
-        .take(limit as u64 + 1)
-        .read_to_end(&mut out)?;
-    if out.len() > limit {
-        return Err(std::io::Error::other("stored payload is too large"));
-    }
-    Ok(out)
+    dictionary::decompress(compressed, None, limit).map_err(std::io::Error::other)
 }
 
 #[cfg(test)]

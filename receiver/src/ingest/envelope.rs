@@ -19,11 +19,11 @@ use super::as_received;
 use super::group::{self, KnownHashes};
 use super::normalize::{self, RequestContext, SessionDrop};
 use super::IngestError;
+use crate::store::dictionary::{self, Dictionary, PayloadCodec};
 use crate::store::records::{
     AttachmentRecord, BlobRecord, CheckInRecord, ClientReportRecord, EventRecord, FeedbackRecord,
     Grouping, IngestBatch, RawRecord, Record, SpanRecord, TransactionRecord,
 };
-use crate::store::{compress, StoreError};
 
 /// The result of turning an envelope into records.
 #[derive(Debug)]
@@ -37,37 +37,17 @@ pub struct Prepared {
     pub new_hashes: Vec<String>,
 }
 
-/// Payloads up to this size are compressed with a per-thread zstd context
-/// (creating one costs about as much as compressing a small event); larger
-/// ones get a fresh context, so a thread never keeps big tables.
-const REUSED_CONTEXT_MAX: usize = 128 * 1024;
-
-thread_local! {
-    static COMPRESSOR: std::cell::RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> =
-        const { std::cell::RefCell::new(None) };
-}
-
-/// zstd at `level`, the same bytes as [`compress`].
-fn compress_payload(data: &[u8], level: i32) -> Result<Vec<u8>, StoreError> {
-    if data.len() > REUSED_CONTEXT_MAX {
-        return compress(data, level);
-    }
-    COMPRESSOR.with(|cell| {
-        let mut slot = cell
-            .try_borrow_mut()
-            .map_err(|_| StoreError::Compression(std::io::Error::other("compressor in use")))?;
-        if !matches!(&*slot, Some((l, _)) if *l == level) {
-            *slot = Some((level, zstd::bulk::Compressor::new(level)?));
-        }
-        match slot.as_mut() {
-            Some((_, compressor)) => Ok(compressor.compress(data)?),
-            None => compress(data, level),
-        }
-    })
-}
-
 fn compress_or_500(data: &[u8], level: i32) -> Result<Vec<u8>, IngestError> {
-    compress_payload(data, level).map_err(|e: StoreError| IngestError::Unavailable {
+    compress_with(data, level, None)
+}
+
+/// zstd at `level`, with `dictionary` if given; a failure is a 503.
+fn compress_with(
+    data: &[u8],
+    level: i32,
+    dictionary: Option<&Dictionary>,
+) -> Result<Vec<u8>, IngestError> {
+    dictionary::compress(data, level, dictionary).map_err(|e| IngestError::Unavailable {
         detail: format!("could not compress payload: {e}"),
     })
 }
@@ -89,9 +69,9 @@ pub fn prepare(
     envelope: &Envelope,
     project_id: i64,
     ctx: &RequestContext,
-    compression_level: i32,
+    codec: &PayloadCodec,
 ) -> Result<Prepared, IngestError> {
-    prepare_with(envelope, project_id, ctx, compression_level, None)
+    prepare_with(envelope, project_id, ctx, codec, None)
 }
 
 /// [`prepare`], grouping the error event by hashes only when `known` has
@@ -100,9 +80,10 @@ pub fn prepare_with(
     envelope: &Envelope,
     project_id: i64,
     ctx: &RequestContext,
-    compression_level: i32,
+    codec: &PayloadCodec,
     known: Option<&KnownHashes>,
 ) -> Result<Prepared, IngestError> {
+    let compression_level = codec.level;
     // A nil id identifies nothing: such events get ids of their own (in
     // `normalize`) rather than all being "duplicates" of the first.
     let header_id = envelope.headers.event_id.filter(|id| !id.is_nil());
@@ -131,8 +112,15 @@ pub fn prepare_with(
         // Events and transactions are stored as received and normalised
         // again when read (`as_received`).
         let store_as_received = |kind, id| -> Result<Vec<u8>, IngestError> {
-            let compressed = compress_or_500(payload, compression_level)?;
-            Ok(as_received::encode(kind, &compressed, ctx, id))
+            let dictionary = codec.dictionary.as_deref();
+            let compressed = compress_with(payload, compression_level, dictionary)?;
+            Ok(as_received::encode_with_dictionary(
+                kind,
+                &compressed,
+                codec.digest(),
+                ctx,
+                id,
+            ))
         };
         match &item.headers.ty {
             ItemType::Event => {
@@ -449,6 +437,6 @@ fn check_in(payload: &[u8], level: i32) -> Result<Option<CheckInRecord>, String>
         duration: value.get("duration").and_then(Value::as_f64),
         release: text("release"),
         environment: text("environment"),
-        payload: compress_payload(payload, level).map_err(|e| e.to_string())?,
+        payload: dictionary::compress(payload, level, None).map_err(|e| e.to_string())?,
     }))
 }

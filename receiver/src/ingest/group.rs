@@ -154,6 +154,7 @@ fn from_result(result: GroupingResult) -> Grouping {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::dictionary::PayloadCodec;
     use crate::store::records::Record;
 
     fn event(json: &str) -> Event {
@@ -223,7 +224,8 @@ mod tests {
         };
         let first = Envelope::parse(body(&"a".repeat(32)).as_bytes()).expect("envelope");
         let known = KnownHashes::default();
-        let full = prepare_with(&first, project, &ctx, 3, None).expect("prepare");
+        let full =
+            prepare_with(&first, project, &ctx, &PayloadCodec::plain(3), None).expect("prepare");
         let Some(Record::Event(record)) = full.batch.records.first() else {
             panic!("no event record");
         };
@@ -231,7 +233,8 @@ mod tests {
             project,
             record.grouping.hashes.iter().map(|h| h.hash.as_str()),
         );
-        let stale = prepare_with(&first, project, &ctx, 3, Some(&known)).expect("prepare");
+        let stale = prepare_with(&first, project, &ctx, &PayloadCodec::plain(3), Some(&known))
+            .expect("prepare");
         let Some(Record::Event(record)) = stale.batch.records.first() else {
             panic!("no event record");
         };
@@ -255,7 +258,14 @@ mod tests {
 
         // The next event of the issue stays lean and adds no hash row.
         let second = Envelope::parse(body(&"b".repeat(32)).as_bytes()).expect("envelope");
-        let lean = prepare_with(&second, project, &ctx, 3, Some(&known)).expect("prepare");
+        let lean = prepare_with(
+            &second,
+            project,
+            &ctx,
+            &PayloadCodec::plain(3),
+            Some(&known),
+        )
+        .expect("prepare");
         store
             .write_blocking(WriteOp::Ingest(lean.batch))
             .expect("write");

@@ -289,15 +289,27 @@ impl Ingestor {
 
         self.limits.check_envelope(&envelope)?;
         let ctx = RequestContext::for_envelope(&envelope, self.clock.now(), req.client_ip);
-        let level = self.store.compression_level();
+        let codec = self.store.codec();
         let prepared = if req.body.len() <= INLINE_PREPARE_MAX {
             // A typical event takes a few hundred microseconds: handing it to
             // the blocking pool and back would cost more in thread switches.
-            envelope::prepare_with(&envelope, project_id, &ctx, level, Some(&self.known_hashes))?
+            let prepared = envelope::prepare_with(
+                &envelope,
+                project_id,
+                &ctx,
+                &codec,
+                Some(&self.known_hashes),
+            )?;
+            offer_samples(&self.store, &envelope);
+            prepared
         } else {
             let known = self.known_hashes.clone();
+            let store = self.store.clone();
             tokio::task::spawn_blocking(move || {
-                envelope::prepare_with(&envelope, project_id, &ctx, level, Some(&known))
+                let prepared =
+                    envelope::prepare_with(&envelope, project_id, &ctx, &codec, Some(&known))?;
+                offer_samples(&store, &envelope);
+                Ok::<_, IngestError>(prepared)
             })
             .await
             .map_err(|e| {
@@ -357,4 +369,22 @@ fn store_body(body: &[u8], max: u64) -> Result<Vec<u8>, IngestError> {
         &decoded,
         max,
     )?)
+}
+
+/// Offers the event and transaction items of a valid envelope as samples
+/// for the database's compression dictionary, while it has none.
+fn offer_samples(store: &Store, envelope: &sentry_core::envelope::Envelope) {
+    if !store.wants_samples() {
+        return;
+    }
+    for item in envelope.items() {
+        if matches!(
+            item.headers.ty,
+            sentry_core::envelope::ItemType::Event | sentry_core::envelope::ItemType::Transaction
+        ) {
+            if let Some(payload) = item.payload.as_raw() {
+                store.offer_sample(payload);
+            }
+        }
+    }
 }

@@ -18,6 +18,7 @@
 //! ```
 
 mod apply;
+pub mod dictionary;
 pub mod queries;
 pub mod records;
 pub mod schema;
@@ -28,7 +29,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use crate::config::StoreConfig;
@@ -215,6 +216,11 @@ struct StoreInner {
     writer: Mutex<Writer>,
     readers: ReadPool,
     compression_level: i32,
+    /// The newest dictionary of the database, to compress new event and
+    /// transaction payloads with.
+    dictionary: RwLock<Option<Arc<dictionary::Dictionary>>>,
+    /// Collects samples while the database has no dictionary.
+    trainer: dictionary::Trainer,
 }
 
 impl Store {
@@ -231,6 +237,7 @@ impl Store {
         schema::configure(&conn, config.fsync_every_commit)?;
         schema::migrate(&mut conn)?;
         let opened = ensure_default_project(&mut conn)?;
+        let newest = load_dictionaries(&conn)?;
         let writer = Writer::start(conn, config.queue_capacity, config.batch_max);
         let store = Store {
             inner: Arc::new(StoreInner {
@@ -241,6 +248,8 @@ impl Store {
                     idle: Mutex::new(Vec::new()),
                 },
                 compression_level: config.compression_level,
+                trainer: dictionary::Trainer::new(config.dictionary_samples, newest.is_none()),
+                dictionary: RwLock::new(newest),
             }),
         };
         Ok((store, opened))
@@ -249,6 +258,59 @@ impl Store {
     /// The zstd level for payloads.
     pub fn compression_level(&self) -> i32 {
         self.inner.compression_level
+    }
+
+    /// How to compress a new event or transaction payload: the zstd level
+    /// and the database's dictionary, once it has one.
+    pub fn codec(&self) -> dictionary::PayloadCodec {
+        dictionary::PayloadCodec {
+            level: self.inner.compression_level,
+            dictionary: self.inner.dictionary.read().clone(),
+        }
+    }
+
+    /// Whether [`Store::offer_sample`] would keep a sample (the database
+    /// has no dictionary yet).
+    pub fn wants_samples(&self) -> bool {
+        self.inner.trainer.wants_samples()
+    }
+
+    /// Offers the bytes of an accepted event or transaction item for
+    /// training the database's dictionary ([`dictionary`]). Once enough are
+    /// kept, a thread trains the dictionary and stores it; new payloads use
+    /// it from then on. Cheap when no samples are wanted.
+    pub fn offer_sample(&self, payload: &[u8]) {
+        let Some(samples) = self.inner.trainer.offer(payload) else {
+            return;
+        };
+        let store = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("receiver-dict".into())
+            .spawn(move || {
+                if let Err(e) = store.train_dictionary(&samples) {
+                    eprintln!("receiver: payloads stay compressed without a dictionary: {e}");
+                }
+            });
+        if let Err(e) = spawned {
+            eprintln!("receiver: could not start training a compression dictionary: {e}");
+        }
+    }
+
+    /// Trains a dictionary from `samples`, stores it, and compresses with it
+    /// from then on.
+    fn train_dictionary(&self, samples: &[Vec<u8>]) -> Result<(), StoreError> {
+        let dict = Arc::new(
+            dictionary::train(samples)
+                .map_err(|e| StoreError::Compression(std::io::Error::other(e)))?,
+        );
+        // Stored first: no payload may name a dictionary the database lacks.
+        self.write_blocking(WriteOp::SaveDictionary {
+            dictionary: dict.clone(),
+            samples: samples.len(),
+        })?;
+        dictionary::register(&dict);
+        *self.inner.dictionary.write() = Some(dict);
+        Ok(())
     }
 
     /// Sends a write to the writer and waits (asynchronously) for its commit.
@@ -378,6 +440,19 @@ fn ensure_default_project(conn: &mut Connection) -> Result<Opened, StoreError> {
         default_key: key,
         created_default,
     })
+}
+
+/// Registers every dictionary the database holds for reading and returns
+/// the newest, to compress with.
+fn load_dictionaries(conn: &Connection) -> Result<Option<Arc<dictionary::Dictionary>>, StoreError> {
+    let mut stmt = conn.prepare("SELECT dict FROM compression_dicts ORDER BY id")?;
+    let mut newest = None;
+    for bytes in stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))? {
+        let dict = dictionary::Dictionary::new(bytes?);
+        dictionary::register(&dict);
+        newest = Some(Arc::new(dict));
+    }
+    Ok(newest)
 }
 
 /// A new random public key: 32 lowercase hex digits.

@@ -368,6 +368,22 @@ INSERT OR IGNORE INTO payload_formats (name, description) VALUES
     ('zstd', 'zstd-compressed JSON (or raw item bytes)'),
     ('as_received', 'SAR1 magic, u32 LE header length, JSON header, zstd item as sent');
 "#,
+    // 5: zstd dictionaries trained on the database's own events
+    // (`store::dictionary`). A payload stored as received may name one in
+    // its header (`dict`, the first 64 bits of the MD5 of `dict`); a
+    // receiver of version 4 would read such payloads as damaged, so the
+    // version goes up.
+    r#"
+CREATE TABLE compression_dicts (
+    id       INTEGER PRIMARY KEY,
+    digest   TEXT NOT NULL UNIQUE,
+    created  REAL NOT NULL,
+    samples  INTEGER NOT NULL,
+    dict     BLOB NOT NULL
+);
+INSERT OR IGNORE INTO payload_formats (name, description) VALUES
+    ('as_received_dict', 'as_received whose header names a compression_dicts digest (16 hex digits) in dict');
+"#,
 ];
 
 /// The schema version this build writes.
@@ -428,11 +444,12 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .expect("version");
         assert_eq!(v, current_version());
-        // Migration 4 names the payload formats a reader must understand.
+        // Migrations 4 and 5 name the payload formats a reader must
+        // understand.
         let formats: i64 = conn
             .query_row("SELECT COUNT(*) FROM payload_formats", [], |r| r.get(0))
             .expect("formats");
-        assert_eq!(formats, 2);
+        assert_eq!(formats, 3);
     }
 
     #[test]

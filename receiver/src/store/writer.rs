@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
+use super::dictionary::Dictionary;
 use super::records::{IngestBatch, IngestSummary};
 use super::{apply as ingest_apply, now_secs, IssueStatus, KeyInfo, ProjectInfo, StoreError};
 
@@ -68,6 +69,13 @@ pub enum WriteOp {
         status: IssueStatus,
         /// For `ResolvedInRelease`: the release that fixes it.
         release: Option<String>,
+    },
+    /// Keep a trained compression dictionary (`compression_dicts`).
+    SaveDictionary {
+        /// The dictionary.
+        dictionary: Arc<Dictionary>,
+        /// How many payloads it was trained from.
+        samples: usize,
     },
 }
 
@@ -467,6 +475,22 @@ fn apply(tx: &Connection, op: &WriteOp) -> Result<WriteResult, StoreError> {
             release,
         } => {
             set_issue_status(tx, *issue_id, *status, release.as_deref()).map(|()| WriteResult::Done)
+        }
+        WriteOp::SaveDictionary {
+            dictionary,
+            samples,
+        } => {
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO compression_dicts (digest, created, samples, dict)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                format!("{:016x}", dictionary.digest()),
+                now_secs(),
+                *samples as i64,
+                dictionary.bytes()
+            ])?;
+            Ok(WriteResult::Done)
         }
     }
 }

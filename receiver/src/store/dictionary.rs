@@ -1,0 +1,374 @@
+//! A zstd dictionary trained on the database's own events.
+//!
+//! An event is 5–10 KB of JSON, and most of it repeats from one event to
+//! the next: the keys, the SDK and runtime contexts, the stack frames of the
+//! same code, the breadcrumb categories. Plain zstd cannot use that (each
+//! payload is compressed alone), so a 9.5 KB test event shrinks only to
+//! ~1.6 KB (6:1). With a 32 KiB dictionary trained on a few hundred earlier
+//! events of the same application it shrinks to ~0.5 KB (16–19:1), and
+//! compressing it is faster too (~12 → ~7 µs): the dictionary's tables are
+//! built once, not per payload. Smaller rows mean fewer WAL pages per event
+//! for the writer and a database about half the size.
+//!
+//! How it works:
+//!
+//! 1. Until a database has a dictionary, ingestion offers the bytes of each
+//!    event and transaction item to the store ([`Trainer::offer`]); the
+//!    first [`StoreConfig::dictionary_samples`](crate::config::StoreConfig)
+//!    (default 300) are kept, at most [`SAMPLES_MAX_BYTES`] in all.
+//! 2. A thread trains the dictionary from them (~70 ms for 300 samples)
+//!    and hands it to the writer, which stores it in `compression_dicts`.
+//! 3. Only after that commit is it registered for reading ([`register`])
+//!    and used for new payloads, so no stored payload ever names a
+//!    dictionary the database does not hold. A payload stored as received
+//!    names its dictionary by [`Dictionary::digest`] (`ingest::as_received`).
+//! 4. Opening a database registers every dictionary it holds and compresses
+//!    with the newest one.
+//!
+//! Readers find dictionaries in a process-wide registry keyed by digest (a
+//! reader decompresses without a store at hand), so several databases open
+//! in one process never mix theirs up.
+//!
+//! ```
+//! use receiver::store::dictionary::{self, Dictionary};
+//!
+//! let samples: Vec<Vec<u8>> = (0..200)
+//!     .map(|i| format!(r#"{{"level":"error","message":"failed {i}","platform":"python"}}"#).into_bytes())
+//!     .collect();
+//! let dict = dictionary::train(&samples).unwrap();
+//! dictionary::register(&dict);
+//! let compressed = dictionary::compress(b"{\"level\":\"error\"}", 3, Some(&dict)).unwrap();
+//! let back = dictionary::decompress(&compressed, Some(dict.digest()), 1 << 20).unwrap();
+//! assert_eq!(back, b"{\"level\":\"error\"}");
+//! ```
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock};
+
+use md5::{Digest, Md5};
+use parking_lot::{Mutex, RwLock};
+use zstd::dict::DecoderDictionary;
+
+/// The most a trained dictionary holds.
+pub const DICTIONARY_MAX: usize = 32 * 1024;
+
+/// Samples larger than this are not kept (a few huge events would crowd out
+/// the typical ones).
+const SAMPLE_MAX: usize = 64 * 1024;
+
+/// The most sample bytes kept while collecting.
+pub const SAMPLES_MAX_BYTES: usize = 8 * 1024 * 1024;
+
+/// Payloads up to this size are compressed with a per-thread zstd context
+/// (creating one, and loading a dictionary into it, costs more than
+/// compressing a small event); larger ones get a fresh context, so a thread
+/// never keeps big tables.
+const REUSED_CONTEXT_MAX: usize = 128 * 1024;
+
+/// A trained dictionary.
+pub struct Dictionary {
+    digest: u64,
+    bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for Dictionary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dictionary")
+            .field("digest", &format_args!("{:016x}", self.digest))
+            .field("len", &self.bytes.len())
+            .finish()
+    }
+}
+
+impl Dictionary {
+    /// Wraps the bytes of a zstd dictionary.
+    pub fn new(bytes: Vec<u8>) -> Dictionary {
+        let hash = Md5::digest(&bytes);
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&hash[..8]);
+        Dictionary {
+            digest: u64::from_be_bytes(first),
+            bytes,
+        }
+    }
+
+    /// What names it in a stored payload: the first 64 bits of the MD5 of
+    /// its bytes.
+    pub fn digest(&self) -> u64 {
+        self.digest
+    }
+
+    /// The dictionary as zstd reads it.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+/// How a payload is compressed: the zstd level and, once the database has
+/// one, the dictionary.
+#[derive(Debug, Clone, Default)]
+pub struct PayloadCodec {
+    /// zstd level.
+    pub level: i32,
+    /// The dictionary to compress with.
+    pub dictionary: Option<Arc<Dictionary>>,
+}
+
+impl PayloadCodec {
+    /// zstd at `level`, without a dictionary.
+    pub fn plain(level: i32) -> PayloadCodec {
+        PayloadCodec {
+            level,
+            dictionary: None,
+        }
+    }
+
+    /// The digest of the dictionary, if any.
+    pub fn digest(&self) -> Option<u64> {
+        self.dictionary.as_ref().map(|d| d.digest)
+    }
+}
+
+/// Why training or using a dictionary failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DictionaryError {
+    /// zstd could not train one from these samples.
+    #[error("could not train a compression dictionary: {0}")]
+    Training(std::io::Error),
+    /// A payload names a dictionary this process has not registered.
+    #[error("unknown compression dictionary {0:016x}")]
+    Unknown(u64),
+    /// Compressing or decompressing failed.
+    #[error("zstd: {0}")]
+    Zstd(#[from] std::io::Error),
+    /// A payload decompresses to more than the caller allows.
+    #[error("stored payload is too large")]
+    TooLarge,
+}
+
+/// Trains a dictionary of at most [`DICTIONARY_MAX`] bytes from `samples`.
+pub fn train(samples: &[Vec<u8>]) -> Result<Dictionary, DictionaryError> {
+    let total: usize = samples.iter().map(Vec::len).sum();
+    // zstd wants about ten times the dictionary's size in samples; with
+    // fewer, a smaller dictionary is all they can fill.
+    let capacity = (total / 10).clamp(1024, DICTIONARY_MAX);
+    let bytes = zstd::dict::from_samples(samples, capacity).map_err(DictionaryError::Training)?;
+    Ok(Dictionary::new(bytes))
+}
+
+type Decoders = HashMap<u64, Arc<DecoderDictionary<'static>>>;
+
+/// Every dictionary this process can decompress with, by digest.
+static DECODERS: LazyLock<RwLock<Decoders>> = LazyLock::new(|| RwLock::new(HashMap::new()));
+
+/// Makes payloads compressed with `dict` readable in this process.
+pub fn register(dict: &Dictionary) {
+    let mut decoders = DECODERS.write();
+    decoders
+        .entry(dict.digest)
+        .or_insert_with(|| Arc::new(DecoderDictionary::copy(&dict.bytes)));
+}
+
+fn decoder(digest: u64) -> Option<Arc<DecoderDictionary<'static>>> {
+    DECODERS.read().get(&digest).cloned()
+}
+
+/// A thread's reusable zstd context: its level and dictionary digest.
+type Slot = Option<(i32, Option<u64>, zstd::bulk::Compressor<'static>)>;
+
+thread_local! {
+    // Two slots, so that a thread compressing both event payloads (with the
+    // dictionary) and other items (without) does not rebuild a context for
+    // every switch.
+    static PLAIN: std::cell::RefCell<Slot> = const { std::cell::RefCell::new(None) };
+    static WITH_DICTIONARY: std::cell::RefCell<Slot> = const { std::cell::RefCell::new(None) };
+}
+
+/// Compresses `data` with zstd at `level`, with `dictionary` if given.
+pub fn compress(
+    data: &[u8],
+    level: i32,
+    dictionary: Option<&Dictionary>,
+) -> Result<Vec<u8>, DictionaryError> {
+    let fresh = || match dictionary {
+        Some(d) => zstd::bulk::Compressor::with_dictionary(level, &d.bytes),
+        None => zstd::bulk::Compressor::new(level),
+    };
+    if data.len() > REUSED_CONTEXT_MAX {
+        return Ok(fresh()?.compress(data)?);
+    }
+    let digest = dictionary.map(|d| d.digest);
+    let slot = if digest.is_some() {
+        &WITH_DICTIONARY
+    } else {
+        &PLAIN
+    };
+    slot.with(|cell| {
+        let Ok(mut slot) = cell.try_borrow_mut() else {
+            return Ok(fresh()?.compress(data)?);
+        };
+        if !matches!(&*slot, Some((l, d, _)) if *l == level && *d == digest) {
+            *slot = Some((level, digest, fresh()?));
+        }
+        match slot.as_mut() {
+            Some((_, _, compressor)) => Ok(compressor.compress(data)?),
+            None => Ok(fresh()?.compress(data)?),
+        }
+    })
+}
+
+/// Decompresses a zstd frame compressed with the dictionary `digest` names
+/// (or none), producing at most `limit` bytes.
+pub fn decompress(
+    compressed: &[u8],
+    digest: Option<u64>,
+    limit: usize,
+) -> Result<Vec<u8>, DictionaryError> {
+    // Room for a typical ratio, never a reservation out of proportion.
+    let mut out = Vec::with_capacity(compressed.len().saturating_mul(8).min(1 << 20));
+    let bound = limit as u64 + 1;
+    match digest {
+        None => zstd::stream::read::Decoder::new(compressed)?
+            .take(bound)
+            .read_to_end(&mut out)?,
+        Some(digest) => {
+            let dict = decoder(digest).ok_or(DictionaryError::Unknown(digest))?;
+            zstd::stream::read::Decoder::with_prepared_dictionary(compressed, &dict)?
+                .take(bound)
+                .read_to_end(&mut out)?
+        }
+    };
+    if out.len() > limit {
+        return Err(DictionaryError::TooLarge);
+    }
+    Ok(out)
+}
+
+/// Collects samples until a database has a dictionary.
+#[derive(Debug)]
+pub(crate) struct Trainer {
+    /// Whether samples are still wanted (checked on every event).
+    collecting: AtomicBool,
+    /// How many samples to train from.
+    target: usize,
+    samples: Mutex<Samples>,
+}
+
+#[derive(Debug, Default)]
+struct Samples {
+    kept: Vec<Vec<u8>>,
+    bytes: usize,
+}
+
+impl Trainer {
+    /// A trainer that wants `target` samples, or none when `collecting` is
+    /// false (the database has a dictionary, or training is off).
+    pub(crate) fn new(target: usize, collecting: bool) -> Trainer {
+        Trainer {
+            collecting: AtomicBool::new(collecting && target > 0),
+            target,
+            samples: Mutex::new(Samples::default()),
+        }
+    }
+
+    /// Whether [`Trainer::offer`] would keep anything.
+    pub(crate) fn wants_samples(&self) -> bool {
+        self.collecting.load(Ordering::Relaxed)
+    }
+
+    /// Keeps `payload` as a sample; returns the samples to train from once
+    /// there are enough (once: collecting stops then).
+    pub(crate) fn offer(&self, payload: &[u8]) -> Option<Vec<Vec<u8>>> {
+        if !self.wants_samples() || payload.is_empty() || payload.len() > SAMPLE_MAX {
+            return None;
+        }
+        let mut samples = self.samples.lock();
+        if !self.wants_samples() {
+            return None;
+        }
+        samples.kept.push(payload.to_vec());
+        samples.bytes += payload.len();
+        if samples.kept.len() < self.target && samples.bytes < SAMPLES_MAX_BYTES {
+            return None;
+        }
+        self.collecting.store(false, Ordering::Relaxed);
+        Some(std::mem::take(&mut samples.kept))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn samples(n: usize) -> Vec<Vec<u8>> {
+        (0..n)
+            .map(|i| {
+                format!(
+                    r#"{{"level":"error","platform":"python","logger":"app.{m}","exception":{{"values":[{{"type":"KeyError","value":"'k{i}'","stacktrace":{{"frames":[{{"filename":"app/views.py","function":"handler_{m}","lineno":{i}}}]}}}}]}},"sdk":{{"name":"sentry.python","version":"2.75.0"}}}}"#,
+                    m = i % 7
+                )
+                .into_bytes()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_trained_dictionary_round_trips_and_shrinks_payloads() {
+        let dict = train(&samples(300)).expect("train");
+        register(&dict);
+        let payload = &samples(301)[300];
+        let plain = compress(payload, 3, None).expect("plain");
+        let with = compress(payload, 3, Some(&dict)).expect("with dictionary");
+        assert!(
+            with.len() < plain.len(),
+            "{} vs {}",
+            with.len(),
+            plain.len()
+        );
+        let back = decompress(&with, Some(dict.digest()), 1 << 20).expect("decompress");
+        assert_eq!(&back, payload);
+        // The thread's reused context switches back without the dictionary.
+        let again = compress(payload, 3, None).expect("plain again");
+        assert_eq!(
+            decompress(&again, None, 1 << 20).expect("plain back"),
+            *payload
+        );
+    }
+
+    #[test]
+    fn an_unregistered_dictionary_is_a_clear_error() {
+        let dict = Dictionary::new(b"not registered anywhere".to_vec());
+        assert!(matches!(
+            decompress(b"\x28\xb5\x2f\xfd", Some(dict.digest()), 100),
+            Err(DictionaryError::Unknown(d)) if d == dict.digest()
+        ));
+    }
+
+    #[test]
+    fn decompression_stops_at_the_limit() {
+        let bomb = compress(&vec![b'a'; 1 << 20], 3, None).expect("compress");
+        assert!(matches!(
+            decompress(&bomb, None, 1000),
+            Err(DictionaryError::TooLarge)
+        ));
+    }
+
+    #[test]
+    fn the_trainer_hands_over_its_samples_once() {
+        let trainer = Trainer::new(3, true);
+        assert!(trainer.offer(b"a").is_none());
+        assert!(trainer.offer(b"").is_none(), "empty payloads are not kept");
+        assert!(trainer.offer(b"b").is_none());
+        let kept = trainer.offer(b"c").expect("third sample completes the set");
+        assert_eq!(kept, vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+        assert!(!trainer.wants_samples());
+        assert!(trainer.offer(b"d").is_none());
+        assert!(
+            !Trainer::new(0, true).wants_samples(),
+            "0 turns training off"
+        );
+        assert!(!Trainer::new(300, false).wants_samples());
+    }
+}
