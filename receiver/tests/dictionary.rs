@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 #[path = "support/binary.rs"]
 mod binary;
-use binary::{envelope_endpoint, spawn};
+use binary::{envelope_endpoint, parse_dsn, spawn, spawn_with};
 
 /// An error event that varies with `n` the way an application's do: a few
 /// error types and modules, the same frames, different values.
@@ -57,6 +57,15 @@ fn envelope(n: usize) -> Vec<u8> {
         e["event_id"].as_str().unwrap_or_default()
     )
     .into_bytes()
+}
+
+/// A read-only connection that waits for the other process's locks.
+fn read_only(db: &std::path::Path) -> Connection {
+    let conn =
+        Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY).expect("open read-only");
+    conn.busy_timeout(Duration::from_secs(10))
+        .expect("busy timeout");
+    conn
 }
 
 /// `(digest of the dictionary the payload names, if any)` for each stored
@@ -236,9 +245,7 @@ fn a_later_process_reads_payloads_compressed_with_the_dictionary() {
     let db = dir.path().join("receiver.sqlite");
     let (mut child, dsn) = spawn(&db);
     let (url, auth) = envelope_endpoint(&dsn);
-    let ro = || {
-        Connection::open_with_flags(&db, OpenFlags::SQLITE_OPEN_READ_ONLY).expect("open read-only")
-    };
+    let ro = || read_only(&db);
 
     let mut sent = 0;
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -299,5 +306,125 @@ fn a_later_process_reads_payloads_compressed_with_the_dictionary() {
         Some(digest)
     );
     assert!(!store.wants_samples());
+    store.shutdown();
+}
+
+/// Two processes on one database file: a receiver that was already running
+/// when the other stored the dictionary reads the events compressed with
+/// it, and adopts it instead of training a second one.
+#[test]
+fn a_running_process_reads_and_adopts_another_process_dictionary() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("receiver.sqlite");
+    let token = "0123456789abcdef0123456789abcdef";
+    let (mut b, dsn) = spawn_with(&db, &[("RECEIVER_TOKEN", token)]);
+    let (_, b_addr, _) = parse_dsn(&dsn);
+    let (b_url, auth) = envelope_endpoint(&dsn);
+
+    // A: this process, on the same file, trains from 20 events.
+    let a = TestServer::builder()
+        .db_path(&db)
+        .configure(|c| c.store.dictionary_samples = 20)
+        .start();
+    for n in 0..20 {
+        let r = post(
+            &a.envelope_url(),
+            &[("X-Sentry-Auth", auth.as_str())],
+            &envelope(n),
+        )
+        .expect("post to A");
+        assert_eq!(r.status, 200);
+    }
+    let dicts = wait_for_dictionary(&a);
+    assert_eq!(dicts.len(), 1);
+    let digest = dicts[0].0.clone();
+    let r = post(
+        &a.envelope_url(),
+        &[("X-Sentry-Auth", auth.as_str())],
+        &envelope(20),
+    )
+    .expect("post to A");
+    assert_eq!(r.status, 200);
+    let id = format!("{:032x}", 21);
+    let stored = payload_dictionaries(&read_only(&db));
+    assert_eq!(
+        stored
+            .iter()
+            .find(|(e, _)| *e == id)
+            .and_then(|(_, d)| d.clone()),
+        Some(digest.clone()),
+        "event 20 is compressed with A's dictionary"
+    );
+
+    // B reads it through its API.
+    let got = receiver::testing::request(
+        "GET",
+        &format!("http://{b_addr}/api/0/projects/local/1/events/{id}/"),
+        &[("Authorization", format!("Bearer {token}").as_str())],
+        b"",
+    )
+    .expect("GET from B");
+    assert_eq!(got.status, 200, "{}", String::from_utf8_lossy(&got.body));
+    let json: Value = serde_json::from_slice(&got.body).expect("json");
+    // Breadcrumbs exist only in the payload (the title comes from a column).
+    assert!(
+        json.to_string().contains("GET /orders/20/4"),
+        "B shows the event's payload: {json}"
+    );
+
+    // B sends 300 more events (its own threshold): it stores them with A's
+    // dictionary and trains none of its own.
+    for n in 100..400 {
+        let r = post(&b_url, &[("X-Sentry-Auth", auth.as_str())], &envelope(n)).expect("post to B");
+        assert_eq!(r.status, 200);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let conn = read_only(&db);
+    assert_eq!(dictionaries(&conn).len(), 1, "still one dictionary");
+    let last = payload_dictionaries(&conn).pop().expect("events");
+    assert_eq!(last.1, Some(digest), "B compresses with A's dictionary");
+    b.kill().expect("kill B");
+    let _ = b.wait();
+}
+
+/// The writer keeps one dictionary per database: saving a second one
+/// answers with the first.
+#[test]
+fn saving_a_second_dictionary_answers_with_the_first() {
+    use receiver::store::dictionary::{self, Dictionary};
+    use receiver::store::{WriteOp, WriteResult};
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (store, _) = Store::open(&dir.path().join("db.sqlite"), &Default::default()).expect("open");
+    let samples = |salt: &str| -> Vec<Vec<u8>> {
+        (0..100)
+            .map(|n| {
+                serde_json::to_vec(&event(n)).map(|mut v| {
+                    v.extend_from_slice(salt.as_bytes());
+                    v
+                })
+            })
+            .collect::<Result<_, _>>()
+            .expect("json")
+    };
+    let first = Arc::new(dictionary::train(&samples("first")).expect("train"));
+    let second = Arc::new(dictionary::train(&samples("second one")).expect("train"));
+    assert_ne!(first.digest(), second.digest());
+    let save = |d: &Arc<Dictionary>| match store
+        .write_blocking(WriteOp::SaveDictionary {
+            dictionary: d.clone(),
+            samples: 100,
+        })
+        .expect("save")
+    {
+        WriteResult::Dictionary(d) => d.digest(),
+        other => panic!("unexpected {other:?}"),
+    };
+    assert_eq!(save(&first), first.digest());
+    assert_eq!(save(&second), first.digest(), "the first one stays");
+    let rows = store.read_blocking(|c| Ok(dictionaries(c))).expect("read");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].0, format!("{:016x}", first.digest()));
     store.shutdown();
 }

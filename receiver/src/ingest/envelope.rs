@@ -19,7 +19,7 @@ use super::as_received;
 use super::group::{self, KnownHashes};
 use super::normalize::{self, RequestContext, SessionDrop};
 use super::IngestError;
-use crate::store::dictionary::{self, Dictionary, PayloadCodec};
+use crate::store::dictionary::{self, PayloadCodec};
 use crate::store::records::{
     AttachmentRecord, BlobRecord, CheckInRecord, ClientReportRecord, EventRecord, FeedbackRecord,
     Grouping, IngestBatch, RawRecord, Record, SpanRecord, TransactionRecord,
@@ -37,17 +37,9 @@ pub struct Prepared {
     pub new_hashes: Vec<String>,
 }
 
+/// zstd at `level`; a failure is a 503.
 fn compress_or_500(data: &[u8], level: i32) -> Result<Vec<u8>, IngestError> {
-    compress_with(data, level, None)
-}
-
-/// zstd at `level`, with `dictionary` if given; a failure is a 503.
-fn compress_with(
-    data: &[u8],
-    level: i32,
-    dictionary: Option<&Dictionary>,
-) -> Result<Vec<u8>, IngestError> {
-    dictionary::compress(data, level, dictionary).map_err(|e| IngestError::Unavailable {
+    dictionary::compress(data, level, None).map_err(|e| IngestError::Unavailable {
         detail: format!("could not compress payload: {e}"),
     })
 }
@@ -112,12 +104,16 @@ pub fn prepare_with(
         // Events and transactions are stored as received and normalised
         // again when read (`as_received`).
         let store_as_received = |kind, id| -> Result<Vec<u8>, IngestError> {
-            let dictionary = codec.dictionary.as_deref();
-            let compressed = compress_with(payload, compression_level, dictionary)?;
+            let (compressed, dict) =
+                codec
+                    .compress(payload)
+                    .map_err(|e| IngestError::Unavailable {
+                        detail: format!("could not compress payload: {e}"),
+                    })?;
             Ok(as_received::encode_with_dictionary(
                 kind,
                 &compressed,
-                codec.digest(),
+                dict,
                 ctx,
                 id,
             ))

@@ -58,6 +58,12 @@ pub const DICTIONARY_MAX: usize = 32 * 1024;
 /// the typical ones).
 const SAMPLE_MAX: usize = 64 * 1024;
 
+/// Payloads larger than this are compressed without the dictionary: they
+/// carry enough repetition of their own, and above ~16 KiB compressing
+/// with it was slower and no smaller (26 KB: 26 µs and 1 605 bytes with
+/// it, 20 µs and 1 455 bytes without).
+pub const DICTIONARY_INPUT_MAX: usize = 16 * 1024;
+
 /// The most sample bytes kept while collecting.
 pub const SAMPLES_MAX_BYTES: usize = 8 * 1024 * 1024;
 
@@ -71,6 +77,12 @@ const REUSED_CONTEXT_MAX: usize = 128 * 1024;
 pub struct Dictionary {
     digest: u64,
     bytes: Vec<u8>,
+}
+
+impl PartialEq for Dictionary {
+    fn eq(&self, other: &Dictionary) -> bool {
+        self.digest == other.digest && self.bytes == other.bytes
+    }
 }
 
 impl std::fmt::Debug for Dictionary {
@@ -125,9 +137,18 @@ impl PayloadCodec {
         }
     }
 
-    /// The digest of the dictionary, if any.
-    pub fn digest(&self) -> Option<u64> {
-        self.dictionary.as_ref().map(|d| d.digest)
+    /// Compresses an event's or transaction's payload: with the dictionary
+    /// up to [`DICTIONARY_INPUT_MAX`] bytes, without above. Returns the
+    /// bytes and the digest of the dictionary used, if any.
+    pub fn compress(&self, data: &[u8]) -> Result<(Vec<u8>, Option<u64>), DictionaryError> {
+        let dict = self
+            .dictionary
+            .as_deref()
+            .filter(|_| data.len() <= DICTIONARY_INPUT_MAX);
+        Ok((
+            compress(data, self.level, dict)?,
+            dict.map(Dictionary::digest),
+        ))
     }
 }
 
@@ -302,6 +323,15 @@ impl Trainer {
             target,
             samples: Mutex::new(Samples::default()),
         }
+    }
+
+    /// Stops collecting (the database has a dictionary) and drops what
+    /// was kept.
+    pub(crate) fn stop(&self) {
+        self.collecting.store(false, Ordering::Relaxed);
+        let mut samples = self.samples.lock();
+        samples.kept = Vec::new();
+        samples.bytes = 0;
     }
 
     /// Whether [`Trainer::offer`] would keep anything.

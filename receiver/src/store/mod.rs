@@ -25,7 +25,7 @@ pub mod schema;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -221,6 +221,9 @@ struct StoreInner {
     dictionary: RwLock<Option<Arc<dictionary::Dictionary>>>,
     /// Collects samples while the database has no dictionary.
     trainer: dictionary::Trainer,
+    /// The highest `compression_dicts.id` registered: another process on
+    /// the same file may add one, which reads then register.
+    dictionaries_loaded: AtomicI64,
 }
 
 impl Store {
@@ -237,7 +240,7 @@ impl Store {
         schema::configure(&conn, config.fsync_every_commit)?;
         schema::migrate(&mut conn)?;
         let opened = ensure_default_project(&mut conn)?;
-        let newest = load_dictionaries(&conn)?;
+        let (newest, loaded) = load_dictionaries(&conn, 0)?;
         let writer = Writer::start(conn, config.queue_capacity, config.batch_max);
         let store = Store {
             inner: Arc::new(StoreInner {
@@ -250,6 +253,7 @@ impl Store {
                 compression_level: config.compression_level,
                 trainer: dictionary::Trainer::new(config.dictionary_samples, newest.is_none()),
                 dictionary: RwLock::new(newest),
+                dictionaries_loaded: AtomicI64::new(loaded),
             }),
         };
         Ok((store, opened))
@@ -297,19 +301,56 @@ impl Store {
     }
 
     /// Trains a dictionary from `samples`, stores it, and compresses with it
-    /// from then on.
+    /// from then on. If the database got one meanwhile (another process on
+    /// the same file), that one is used instead.
     fn train_dictionary(&self, samples: &[Vec<u8>]) -> Result<(), StoreError> {
-        let dict = Arc::new(
-            dictionary::train(samples)
-                .map_err(|e| StoreError::Compression(std::io::Error::other(e)))?,
-        );
+        let trained = dictionary::train(samples)
+            .map_err(|e| StoreError::Compression(std::io::Error::other(e)))?;
         // Stored first: no payload may name a dictionary the database lacks.
-        self.write_blocking(WriteOp::SaveDictionary {
-            dictionary: dict.clone(),
+        let dict = match self.write_blocking(WriteOp::SaveDictionary {
+            dictionary: Arc::new(trained),
             samples: samples.len(),
-        })?;
+        })? {
+            WriteResult::Dictionary(dict) => dict,
+            other => {
+                return Err(StoreError::Setup(format!(
+                    "unexpected writer result {other:?}"
+                )))
+            }
+        };
         dictionary::register(&dict);
-        *self.inner.dictionary.write() = Some(dict);
+        self.adopt_dictionary(dict);
+        Ok(())
+    }
+
+    /// Compresses new payloads with `dict` unless a dictionary is in use
+    /// already; stops collecting samples.
+    fn adopt_dictionary(&self, dict: Arc<dictionary::Dictionary>) {
+        self.inner.trainer.stop();
+        let mut current = self.inner.dictionary.write();
+        if current.is_none() {
+            *current = Some(dict);
+        }
+    }
+
+    /// Registers the dictionaries another process stored in the database
+    /// since this store last looked, so that its payloads can be read here
+    /// (and compressed with, if this store has none yet).
+    fn refresh_dictionaries(&self, conn: &Connection) -> Result<(), StoreError> {
+        let newest: Option<i64> = conn
+            .prepare_cached("SELECT max(id) FROM compression_dicts")?
+            .query_row([], |r| r.get(0))?;
+        let loaded = self.inner.dictionaries_loaded.load(Ordering::Acquire);
+        if !newest.is_some_and(|n| n > loaded) {
+            return Ok(());
+        }
+        let (dict, max) = load_dictionaries(conn, loaded)?;
+        self.inner
+            .dictionaries_loaded
+            .fetch_max(max, Ordering::AcqRel);
+        if let Some(dict) = dict {
+            self.adopt_dictionary(dict);
+        }
         Ok(())
     }
 
@@ -375,6 +416,9 @@ impl Store {
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let conn = self.inner.readers.get()?;
+        // Best effort: a payload whose dictionary is still unknown fails to
+        // read on its own, with a clear error.
+        let _ = self.refresh_dictionaries(&conn);
         let result = f(&conn);
         self.inner.readers.put(conn);
         result
@@ -442,17 +486,27 @@ fn ensure_default_project(conn: &mut Connection) -> Result<Opened, StoreError> {
     })
 }
 
-/// Registers every dictionary the database holds for reading and returns
-/// the newest, to compress with.
-fn load_dictionaries(conn: &Connection) -> Result<Option<Arc<dictionary::Dictionary>>, StoreError> {
-    let mut stmt = conn.prepare("SELECT dict FROM compression_dicts ORDER BY id")?;
+/// Registers the database's dictionaries with an id above `after` for
+/// reading; returns the newest of them (to compress with) and the highest
+/// id seen (`after` if none).
+fn load_dictionaries(
+    conn: &Connection,
+    after: i64,
+) -> Result<(Option<Arc<dictionary::Dictionary>>, i64), StoreError> {
+    let mut stmt =
+        conn.prepare("SELECT id, dict FROM compression_dicts WHERE id > ?1 ORDER BY id")?;
     let mut newest = None;
-    for bytes in stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))? {
-        let dict = dictionary::Dictionary::new(bytes?);
+    let mut max = after;
+    for row in stmt.query_map([after], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+    })? {
+        let (id, bytes) = row?;
+        let dict = dictionary::Dictionary::new(bytes);
         dictionary::register(&dict);
         newest = Some(Arc::new(dict));
+        max = max.max(id);
     }
-    Ok(newest)
+    Ok((newest, max))
 }
 
 /// A new random public key: 32 lowercase hex digits.

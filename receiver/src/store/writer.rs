@@ -103,6 +103,9 @@ pub enum WriteResult {
     Key(KeyInfo),
     /// Result of [`WriteOp::SetIssueStatus`].
     Done,
+    /// Result of [`WriteOp::SaveDictionary`]: the database's dictionary
+    /// (the one sent, or the one another process stored first).
+    Dictionary(Arc<Dictionary>),
 }
 
 /// Where the writer sends its answer.
@@ -480,8 +483,20 @@ fn apply(tx: &Connection, op: &WriteOp) -> Result<WriteResult, StoreError> {
             dictionary,
             samples,
         } => {
+            // One dictionary per database: if another process on the same
+            // file stored one first, that one is used.
+            let existing: Option<Vec<u8>> = tx
+                .query_row(
+                    "SELECT dict FROM compression_dicts ORDER BY id DESC LIMIT 1",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(bytes) = existing {
+                return Ok(WriteResult::Dictionary(Arc::new(Dictionary::new(bytes))));
+            }
             tx.prepare_cached(
-                "INSERT OR IGNORE INTO compression_dicts (digest, created, samples, dict)
+                "INSERT INTO compression_dicts (digest, created, samples, dict)
                  VALUES (?1, ?2, ?3, ?4)",
             )?
             .execute(params![
@@ -490,7 +505,7 @@ fn apply(tx: &Connection, op: &WriteOp) -> Result<WriteResult, StoreError> {
                 *samples as i64,
                 dictionary.bytes()
             ])?;
-            Ok(WriteResult::Done)
+            Ok(WriteResult::Dictionary(dictionary.clone()))
         }
     }
 }

@@ -9,9 +9,15 @@ use std::time::Duration;
 /// Starts the binary on `db` (on a free port of 127.0.0.1) and returns it
 /// with the DSN it printed.
 pub fn spawn(db: &std::path::Path) -> (Child, String) {
+    spawn_with(db, &[])
+}
+
+/// [`spawn`] with more environment variables.
+pub fn spawn_with(db: &std::path::Path, env: &[(&str, &str)]) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_receiver"))
         .env("RECEIVER_ADDR", "127.0.0.1:0")
         .env("RECEIVER_DB", db)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
