@@ -25,7 +25,8 @@
 //!    connections. It reports accepted events/s (200 answers), stored and
 //!    grouped events/s (until the database holds every event), request
 //!    latency percentiles, the number of issues, the receiver's peak RSS
-//!    (`VmHWM`) and CPU time per thread kind.
+//!    (`VmHWM`) and CPU time per thread kind, and the CPU ceiling: the
+//!    events/s that CPU per event would allow with every core busy.
 //!
 //! Options: `--events N`, `--connections N`, `--groups N`, `--quiet-startup`
 //! (skip the repeated start-up measurement). Environment variables
@@ -686,6 +687,18 @@ fn run() -> Result<(), Failure> {
         100.0 * machine_cpu / (accepted_in.as_secs_f64() * cores as f64),
         (machine_cpu - server_total - client_cpu).max(0.0)
     );
+    // What the CPU cost alone allows: every core busy with the receiver
+    // and this client, at this run's CPU per event. Runs that leave cores
+    // idle (too few connections in flight) stay below it.
+    let per_event = (server_total + client_cpu) / stored.max(1) as f64;
+    if per_event > 0.0 {
+        println!(
+            "CPU ceiling: {:.0} events/s with all {cores} cores busy at {:.0} µs per event (receiver \
+             and load generator)",
+            cores as f64 / per_event,
+            per_event * 1e6
+        );
+    }
     if keep {
         let kept = dir.keep();
         println!("kept the database: {}", kept.join("load.sqlite").display());
