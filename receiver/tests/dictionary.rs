@@ -428,3 +428,65 @@ fn saving_a_second_dictionary_answers_with_the_first() {
     assert_eq!(rows[0].0, format!("{:016x}", first.digest()));
     store.shutdown();
 }
+
+/// A payload that names a dictionary nobody has is shown with the reason
+/// in `errors`, not as an empty event.
+#[test]
+fn an_unreadable_payload_says_why_in_the_api() {
+    use receiver::ingest::as_received::{self, Kind};
+    use receiver::ingest::normalize::RequestContext;
+    use sentry_core::protocol::Timestamp;
+
+    let server = TestServer::start();
+    let auth = format!(
+        "Sentry sentry_key={}, sentry_version=7",
+        server.public_key()
+    );
+    let r = post(
+        &server.envelope_url(),
+        &[("X-Sentry-Auth", auth.as_str())],
+        &envelope(7),
+    )
+    .expect("post");
+    assert_eq!(r.status, 200);
+    server.wait_for_events(1, Duration::from_secs(10));
+    let id = format!("{:032x}", 8);
+    let ctx = RequestContext {
+        received: Timestamp::now(),
+        sent_at: None,
+        client_ip: None,
+    };
+    let uuid = uuid::Uuid::parse_str(&id).expect("uuid");
+    let blob = as_received::encode_with_dictionary(
+        Kind::Event,
+        b"not read",
+        Some(0x0123_4567_89ab_cdef),
+        &ctx,
+        uuid,
+    );
+    let conn = Connection::open(server.db_path()).expect("open");
+    conn.busy_timeout(Duration::from_secs(10)).expect("busy");
+    let n = conn
+        .execute(
+            "UPDATE events SET payload = ?1 WHERE event_id = ?2",
+            rusqlite::params![blob, id],
+        )
+        .expect("update");
+    assert_eq!(n, 1);
+
+    let got = server
+        .api_get(&format!("/api/0/projects/local/1/events/{id}/"))
+        .expect("GET");
+    assert_eq!(got.status, 200);
+    let json: Value = serde_json::from_slice(&got.body).expect("json");
+    let error = &json["errors"][0];
+    assert_eq!(error["type"], "stored_payload_unreadable", "{json}");
+    assert!(
+        error["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("unknown compression dictionary 0123456789abcdef")),
+        "{json}"
+    );
+    // The columns are still there.
+    assert_eq!(json["title"], "ValueError: missing key 'order-7'");
+}

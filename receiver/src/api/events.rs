@@ -61,17 +61,22 @@ impl EventRecord {
     }
 }
 
-/// Decompresses and parses a stored payload; `({}, 0)` if it cannot.
+/// Decompresses and parses a stored payload. One that cannot be read
+/// becomes an object whose `errors` says why (`stored_payload_unreadable`),
+/// so one bad row cannot break a list and a reader sees that something is
+/// missing instead of an empty event.
 pub(crate) fn decode_payload(blob: &[u8]) -> (Value, usize) {
+    let unreadable = |reason: String| json!({"errors": [{"type": "stored_payload_unreadable", "reason": reason}]});
     match decompress(blob) {
         Ok(bytes) => {
             let size = bytes.len();
             match serde_json::from_slice::<Value>(&bytes) {
                 Ok(v @ Value::Object(_)) => (v, size),
-                _ => (Value::Object(Map::new()), size),
+                Ok(_) => (unreadable("not a JSON object".to_owned()), size),
+                Err(e) => (unreadable(format!("invalid JSON: {e}")), size),
             }
         }
-        Err(_) => (Value::Object(Map::new()), 0),
+        Err(e) => (unreadable(e.to_string()), 0),
     }
 }
 
