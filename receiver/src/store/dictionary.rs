@@ -54,18 +54,15 @@ use zstd::dict::DecoderDictionary;
 /// The most a trained dictionary holds.
 pub const DICTIONARY_MAX: usize = 32 * 1024;
 
-/// Samples larger than this are not kept (a few huge events would crowd out
-/// the typical ones).
-const SAMPLE_MAX: usize = 64 * 1024;
-
 /// Payloads larger than this are compressed without the dictionary: they
 /// carry enough repetition of their own, and above ~16 KiB compressing
 /// with it was slower and no smaller (26 KB: 26 µs and 1 605 bytes with
 /// it, 20 µs and 1 455 bytes without).
 pub const DICTIONARY_INPUT_MAX: usize = 16 * 1024;
 
-/// The most sample bytes kept while collecting.
-pub const SAMPLES_MAX_BYTES: usize = 8 * 1024 * 1024;
+/// The most sample bytes kept while collecting (300 samples of at most
+/// [`DICTIONARY_INPUT_MAX`] fit; typical 10 KB events take 3 MiB).
+pub const SAMPLES_MAX_BYTES: usize = 5 * 1024 * 1024;
 
 /// Payloads up to this size are compressed with a per-thread zstd context
 /// (creating one, and loading a dictionary into it, costs more than
@@ -342,7 +339,8 @@ impl Trainer {
     /// Keeps `payload` as a sample; returns the samples to train from once
     /// there are enough (once: collecting stops then).
     pub(crate) fn offer(&self, payload: &[u8]) -> Option<Vec<Vec<u8>>> {
-        if !self.wants_samples() || payload.is_empty() || payload.len() > SAMPLE_MAX {
+        // Only payloads the dictionary will compress are worth learning from.
+        if !self.wants_samples() || payload.is_empty() || payload.len() > DICTIONARY_INPUT_MAX {
             return None;
         }
         let mut samples = self.samples.lock();
@@ -396,6 +394,30 @@ mod tests {
             decompress(&again, None, 1 << 20).expect("plain back"),
             *payload
         );
+    }
+
+    #[test]
+    fn large_payloads_neither_use_nor_train_the_dictionary() {
+        let dict = Arc::new(train(&samples(300)).expect("train"));
+        register(&dict);
+        let codec = PayloadCodec {
+            level: 3,
+            dictionary: Some(dict.clone()),
+        };
+        let small = &samples(1)[0];
+        let (packed, used) = codec.compress(small).expect("small");
+        assert_eq!(used, Some(dict.digest()));
+        assert_eq!(&decompress(&packed, used, 1 << 20).expect("back"), small);
+        let large: Vec<u8> = samples(400).concat();
+        assert!(large.len() > DICTIONARY_INPUT_MAX);
+        let (packed, used) = codec.compress(&large).expect("large");
+        assert_eq!(used, None);
+        assert_eq!(decompress(&packed, None, 1 << 20).expect("back"), large);
+
+        let trainer = Trainer::new(2, true);
+        assert!(trainer.offer(&large).is_none());
+        assert!(trainer.offer(small).is_none(), "the large one was not kept");
+        assert_eq!(trainer.offer(small).map(|s| s.len()), Some(2));
     }
 
     #[test]
