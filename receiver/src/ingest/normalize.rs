@@ -458,9 +458,11 @@ pub fn event(
             crumb.timestamp = shift_time(crumb.timestamp);
         }
         if let Some(start) = event.other.get("start_timestamp").and_then(Value::as_f64) {
+            // Within plausible times too: `1e300 + shift` is no time at all.
+            let start = shift_time(Timestamp::from_secs_f64(start)).as_secs_f64();
             event
                 .other
-                .insert("start_timestamp".to_owned(), json!(start + shift));
+                .insert("start_timestamp".to_owned(), json!(start));
         }
     }
     let before = event.breadcrumbs.values.len();
@@ -884,6 +886,28 @@ mod tests {
                 .as_str()
                 .is_some_and(|r| r.starts_with("2 breadcrumbs"))));
         }
+    }
+
+    #[test]
+    fn an_event_start_timestamp_moves_with_drift_within_plausible_times() {
+        // Two hours of client clock drift.
+        let drift = 7_200.0;
+        let sent = NOW - drift;
+        let plausible = format!(
+            r#"{{"message":"x","timestamp":{},"start_timestamp":{}}}"#,
+            sent - 1.0,
+            sent - 3.0
+        );
+        let e = event(plausible.as_bytes(), &ctx(Some(sent)), None).unwrap();
+        assert_eq!(e.timestamp.as_secs_f64(), NOW - 1.0);
+        assert_eq!(e.other["start_timestamp"].as_f64(), Some(NOW - 3.0));
+        // An absurd start stays out of the future rather than moving further.
+        let absurd = format!(
+            r#"{{"message":"x","timestamp":{},"start_timestamp":1e300}}"#,
+            sent - 1.0
+        );
+        let e = event(absurd.as_bytes(), &ctx(Some(sent)), None).unwrap();
+        assert_eq!(e.other["start_timestamp"].as_f64(), Some(NOW - 1.0));
     }
 
     #[test]
