@@ -22,6 +22,7 @@ pub mod dictionary;
 pub mod queries;
 pub mod records;
 pub mod schema;
+pub mod wal_batch;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
@@ -235,7 +236,7 @@ impl Store {
                 StoreError::Setup(format!("cannot create directory {}: {e}", dir.display()))
             })?;
         }
-        let mut conn = Connection::open(path)
+        let mut conn = open_writer(path)
             .map_err(|e| StoreError::Setup(format!("cannot open {}: {e}", path.display())))?;
         schema::configure(&conn, config.fsync_every_commit)?;
         schema::migrate(&mut conn)?;
@@ -484,6 +485,15 @@ fn ensure_default_project(conn: &mut Connection) -> Result<Opened, StoreError> {
         default_key: key,
         created_default,
     })
+}
+
+/// The writer's connection: through [`wal_batch`] (few writes per WAL
+/// commit) when it can be registered, else the default VFS.
+fn open_writer(path: &Path) -> rusqlite::Result<Connection> {
+    match wal_batch::register() {
+        Ok(vfs) => Connection::open_with_flags_and_vfs(path, OpenFlags::default(), vfs),
+        Err(_) => Connection::open(path),
+    }
 }
 
 /// Registers the database's dictionaries with an id above `after` for
