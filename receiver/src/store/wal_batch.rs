@@ -599,6 +599,10 @@ unsafe extern "C" fn db_shm_lock(
         (*f).write_locked = false;
         let wal = (*f).wal;
         if !wal.is_null() {
+            // A commit's frames were written at its commit frame (or its
+            // failure rolled it back), so only frames of a rolled-back
+            // transaction, beyond the committed end, can be left here: a
+            // failure to write them loses nothing.
             let _ = flush(wal);
             (*wal).failed = false;
             (*wal).next = -1;
@@ -609,6 +613,9 @@ unsafe extern "C" fn db_shm_lock(
         .and_then(|m| m.xShmLock)
         .map_or(ffi::SQLITE_IOERR_SHMLOCK, |l| l(inner, offset, n, flags));
     if write_lock && rc == ffi::SQLITE_OK && flags & ffi::SQLITE_SHM_LOCK != 0 {
+        // SQLite takes slot 0 shared only on a read-only WAL index, never
+        // on a connection that writes.
+        debug_assert!(flags & ffi::SQLITE_SHM_EXCLUSIVE != 0);
         (*f).write_locked = flags & ffi::SQLITE_SHM_EXCLUSIVE != 0;
     }
     rc
