@@ -12,7 +12,7 @@
 //!
 //! let server = TestServer::start();
 //! let body = b"{}\n{\"type\":\"event\"}\n{\"message\":\"hello\"}\n";
-//! let auth = format!("Sentry sentry_key={}, sentry_version=7", server.public_key());
+//! let auth = server.sentry_auth();
 //! let response = post(&server.envelope_url(), &[("X-Sentry-Auth", auth.as_str())], body).unwrap();
 //! assert_eq!(response.status, 200);
 //! let events = server.wait_for_events(1, Duration::from_secs(5));
@@ -234,6 +234,14 @@ impl TestServer {
     /// The default key.
     pub fn public_key(&self) -> &str {
         &self.key.public_key
+    }
+
+    /// An `X-Sentry-Auth` header value for the default key.
+    pub fn sentry_auth(&self) -> String {
+        format!(
+            "Sentry sentry_key={}, sentry_version=7",
+            self.key.public_key
+        )
     }
 
     /// The envelope endpoint of the default project.

@@ -68,6 +68,17 @@ fn read_only(db: &std::path::Path) -> Connection {
     conn
 }
 
+/// Posts event `n` to an envelope endpoint and expects a 200.
+fn send(url: &str, auth: &str, n: usize) {
+    let r = post(url, &[("X-Sentry-Auth", auth)], &envelope(n)).expect("post");
+    assert_eq!(
+        r.status,
+        200,
+        "event {n}: {}",
+        String::from_utf8_lossy(&r.body)
+    );
+}
+
 /// `(digest of the dictionary the payload names, if any)` for each stored
 /// event, by event id.
 fn payload_dictionaries(conn: &Connection) -> Vec<(String, Option<String>)> {
@@ -117,26 +128,9 @@ fn events_before_and_after_the_dictionary_read_back_as_sent() {
     let server = TestServer::builder()
         .configure(|c| c.store.dictionary_samples = 40)
         .start();
-    let auth = format!(
-        "Sentry sentry_key={}, sentry_version=7",
-        server.public_key()
-    );
-    let send = |n: usize| {
-        let r = post(
-            &server.envelope_url(),
-            &[("X-Sentry-Auth", auth.as_str())],
-            &envelope(n),
-        )
-        .expect("post");
-        assert_eq!(
-            r.status,
-            200,
-            "event {n}: {}",
-            String::from_utf8_lossy(&r.body)
-        );
-    };
+    let (url, auth) = (server.envelope_url(), server.sentry_auth());
     for n in 0..40 {
-        send(n);
+        send(&url, &auth, n);
     }
     let dicts = wait_for_dictionary(&server);
     assert_eq!(dicts.len(), 1, "one dictionary from the first 40 events");
@@ -144,7 +138,7 @@ fn events_before_and_after_the_dictionary_read_back_as_sent() {
     assert_eq!(samples, 40);
     assert!(len > 1000 && len <= 32 * 1024, "dictionary of {len} bytes");
     for n in 40..60 {
-        send(n);
+        send(&url, &auth, n);
     }
     server.wait_for_events(60, Duration::from_secs(10));
 
@@ -213,18 +207,9 @@ fn no_dictionary_when_training_is_off() {
     let server = TestServer::builder()
         .configure(|c| c.store.dictionary_samples = 0)
         .start();
-    let auth = format!(
-        "Sentry sentry_key={}, sentry_version=7",
-        server.public_key()
-    );
+    let (url, auth) = (server.envelope_url(), server.sentry_auth());
     for n in 0..30 {
-        let r = post(
-            &server.envelope_url(),
-            &[("X-Sentry-Auth", auth.as_str())],
-            &envelope(n),
-        )
-        .expect("post");
-        assert_eq!(r.status, 200);
+        send(&url, &auth, n);
     }
     server.wait_for_events(30, Duration::from_secs(10));
     std::thread::sleep(Duration::from_millis(200));
@@ -251,8 +236,7 @@ fn a_later_process_reads_payloads_compressed_with_the_dictionary() {
     let deadline = Instant::now() + Duration::from_secs(60);
     // 300 events train the dictionary; keep sending until payloads use it.
     while Instant::now() < deadline {
-        let r = post(&url, &[("X-Sentry-Auth", auth.as_str())], &envelope(sent)).expect("post");
-        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        send(&url, &auth, sent);
         sent += 1;
         if sent >= 300 && sent % 10 == 0 {
             let with_dictionary = payload_dictionaries(&ro())
@@ -327,24 +311,12 @@ fn a_running_process_reads_and_adopts_another_process_dictionary() {
         .configure(|c| c.store.dictionary_samples = 20)
         .start();
     for n in 0..20 {
-        let r = post(
-            &a.envelope_url(),
-            &[("X-Sentry-Auth", auth.as_str())],
-            &envelope(n),
-        )
-        .expect("post to A");
-        assert_eq!(r.status, 200);
+        send(&a.envelope_url(), &auth, n);
     }
     let dicts = wait_for_dictionary(&a);
     assert_eq!(dicts.len(), 1);
     let digest = dicts[0].0.clone();
-    let r = post(
-        &a.envelope_url(),
-        &[("X-Sentry-Auth", auth.as_str())],
-        &envelope(20),
-    )
-    .expect("post to A");
-    assert_eq!(r.status, 200);
+    send(&a.envelope_url(), &auth, 20);
     let id = format!("{:032x}", 21);
     let stored = payload_dictionaries(&read_only(&db));
     assert_eq!(
@@ -375,8 +347,7 @@ fn a_running_process_reads_and_adopts_another_process_dictionary() {
     // B sends 300 more events (its own threshold): it stores them with A's
     // dictionary and trains none of its own.
     for n in 100..400 {
-        let r = post(&b_url, &[("X-Sentry-Auth", auth.as_str())], &envelope(n)).expect("post to B");
-        assert_eq!(r.status, 200);
+        send(&b_url, &auth, n);
     }
     std::thread::sleep(Duration::from_millis(500));
     let conn = read_only(&db);
@@ -438,17 +409,7 @@ fn an_unreadable_payload_says_why_in_the_api() {
     use sentry_core::protocol::Timestamp;
 
     let server = TestServer::start();
-    let auth = format!(
-        "Sentry sentry_key={}, sentry_version=7",
-        server.public_key()
-    );
-    let r = post(
-        &server.envelope_url(),
-        &[("X-Sentry-Auth", auth.as_str())],
-        &envelope(7),
-    )
-    .expect("post");
-    assert_eq!(r.status, 200);
+    send(&server.envelope_url(), &server.sentry_auth(), 7);
     server.wait_for_events(1, Duration::from_secs(10));
     let id = format!("{:032x}", 8);
     let ctx = RequestContext {

@@ -113,10 +113,7 @@ fn concurrent_requests_share_commits() {
         .configure(|c| c.store.dictionary_samples = 0)
         .start();
     let url = server.envelope_url();
-    let auth = format!(
-        "Sentry sentry_key={}, sentry_version=7",
-        server.public_key()
-    );
+    let auth = server.sentry_auth();
     let (batches_before, jobs_before) = server.writer_stats();
     std::thread::scope(|s| {
         for c in 0..16 {

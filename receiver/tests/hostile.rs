@@ -21,10 +21,7 @@ fn fast_timeouts(max_connections: usize) -> TestServer {
 }
 
 fn valid_request(server: &TestServer, n: usize) -> u16 {
-    let auth = format!(
-        "Sentry sentry_key={}, sentry_version=7",
-        server.public_key()
-    );
+    let auth = server.sentry_auth();
     let body = format!("{{}}\n{{\"type\":\"event\"}}\n{{\"message\":\"valid {n}\"}}\n");
     post(
         &server.envelope_url(),

@@ -11,10 +11,7 @@ fn send_event(server: &TestServer, event_id: &str, release: Option<&str>, user: 
          {{\"exception\":{{\"values\":[{{\"type\":\"KeyError\",\"value\":\"user {user} missing\"}}]}},\
            \"user\":{{\"id\":\"{user}\"}}{release}}}\n"
     );
-    let auth = format!(
-        "Sentry sentry_key={}, sentry_version=7",
-        server.public_key()
-    );
+    let auth = server.sentry_auth();
     post(
         &server.envelope_url(),
         &[("X-Sentry-Auth", auth.as_str())],

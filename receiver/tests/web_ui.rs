@@ -144,10 +144,7 @@ fn the_page_stays_at_the_root_whatever_the_ingestion_prefix() {
             Some("text/html; charset=utf-8")
         );
         // Ingestion under the prefix still works, even below /ui/.
-        let auth = format!(
-            "Sentry sentry_key={}, sentry_version=7",
-            server.public_key()
-        );
+        let auth = server.sentry_auth();
         let body = b"{}\n{\"type\":\"event\"}\n{\"message\":\"under a prefix\"}\n";
         let r = request(
             "POST",
