@@ -66,7 +66,6 @@
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::mem::size_of;
 use std::ptr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use rusqlite::ffi;
@@ -90,20 +89,6 @@ const WAL_HEADER: c_int = 32;
 
 /// The shared-memory lock slot of the WAL write lock.
 const WAL_WRITE_LOCK: c_int = 0;
-
-/// How many writes SQLite asked for and how many reached the file, over
-/// all WAL files of this VFS in the process (tests and benchmarks read it).
-static WRITES_ASKED: AtomicU64 = AtomicU64::new(0);
-static WRITES_DONE: AtomicU64 = AtomicU64::new(0);
-
-/// `(writes SQLite made to WAL files through this VFS, writes that reached
-/// the file)`.
-pub fn write_counts() -> (u64, u64) {
-    (
-        WRITES_ASKED.load(Ordering::Relaxed),
-        WRITES_DONE.load(Ordering::Relaxed),
-    )
-}
 
 /// The platform's default VFS, which does the work.
 struct DefaultVfs(*mut ffi::sqlite3_vfs);
@@ -373,7 +358,6 @@ unsafe fn flush(f: *mut WalFile) -> c_int {
             // At most `CHUNK` bytes: the conversions cannot fail.
             let len = c_int::try_from(chunk.len()).unwrap_or(c_int::MAX);
             rc = write(f.inner, chunk.as_ptr().cast(), len, offset);
-            WRITES_DONE.fetch_add(1, Ordering::Relaxed);
             if rc != ffi::SQLITE_OK {
                 break;
             }
@@ -393,7 +377,6 @@ unsafe fn flush(f: *mut WalFile) -> c_int {
 /// Writes `amt` bytes at `offset` through the inner file.
 unsafe fn write_through(f: *mut WalFile, buf: *const c_void, amt: c_int, offset: i64) -> c_int {
     let (inner, methods) = inner_of(f);
-    WRITES_DONE.fetch_add(1, Ordering::Relaxed);
     methods
         .and_then(|m| m.xWrite)
         .map_or(ffi::SQLITE_IOERR_WRITE, |w| w(inner, buf, amt, offset))
@@ -406,7 +389,6 @@ unsafe extern "C" fn wal_write(
     offset: i64,
 ) -> c_int {
     let f = file.cast::<WalFile>();
-    WRITES_ASKED.fetch_add(1, Ordering::Relaxed);
     if (*f).failed {
         return ffi::SQLITE_IOERR_WRITE;
     }
