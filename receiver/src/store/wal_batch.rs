@@ -845,6 +845,11 @@ mod tests {
             tx.execute("INSERT INTO t (v) VALUES (randomblob(300))", [])
                 .expect("insert");
         }
+        // The bundled SQLite shares one page cache among all connections
+        // of the process (SQLITE_ENABLE_MEMORY_MANAGEMENT), so spilled
+        // pages may still be cached while other tests run: drop them, so
+        // that the UPDATE must read them back from the WAL.
+        tx.execute_batch("PRAGMA shrink_memory").expect("shrink");
         FAIL_FLUSH.with(|f| f.set(true));
         // Reading spilled pages back writes what is gathered first. A
         // multi-row UPDATE runs in a statement journal, so a full disk
