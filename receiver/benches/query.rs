@@ -151,8 +151,15 @@ fn populate(path: &std::path::Path, events: usize) -> Result<(), Box<dyn std::er
     tx.execute(
         "UPDATE issues SET times_seen = (SELECT COUNT(*) FROM events e WHERE e.issue_id = issues.id),
              last_seen = (SELECT MAX(timestamp) FROM events e WHERE e.issue_id = issues.id),
-             user_count = 5",
+             user_count = 5, kind = 'error'",
         [],
+    )?;
+    // What the writer records beside each event (`store::apply`).
+    tx.execute_batch(
+        "INSERT OR IGNORE INTO issue_facets (issue_id, kind, value)
+             SELECT DISTINCT issue_id, 'environment', environment FROM events;
+         INSERT OR IGNORE INTO issue_facets (issue_id, kind, value)
+             SELECT DISTINCT issue_id, 'release', release FROM events;",
     )?;
     tx.commit()?;
     conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); ANALYZE;")?;

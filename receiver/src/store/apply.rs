@@ -4,16 +4,19 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::known_rows::{FacetKind, KnownRows};
 use super::records::{
     AttachmentRecord, EventRecord, IngestBatch, IngestSummary, Record, SessionRecord,
     TransactionRecord,
 };
 use super::StoreError;
 
-/// Stores every record of `batch`.
+/// Stores every record of `batch`. `known` must be valid for `conn`'s
+/// transaction, and be forgotten if this fails (see [`KnownRows`]).
 pub(super) fn apply_batch(
     conn: &Connection,
     batch: &IngestBatch,
+    known: &mut KnownRows,
 ) -> Result<IngestSummary, StoreError> {
     let mut summary = IngestSummary::default();
     let p = batch.project_id;
@@ -29,7 +32,7 @@ pub(super) fn apply_batch(
     }
     for record in &batch.records {
         match record {
-            Record::Event(e) => apply_event(conn, p, received, e, &mut summary)?,
+            Record::Event(e) => apply_event(conn, p, received, e, known, &mut summary)?,
             Record::Transaction(t) => apply_transaction(conn, p, received, t, &mut summary)?,
             Record::Attachment(a) => {
                 insert_attachment(conn, p, received, a)?;
@@ -170,6 +173,7 @@ fn apply_event(
     p: i64,
     received: f64,
     e: &EventRecord,
+    known: &mut KnownRows,
     summary: &mut IngestSummary,
 ) -> Result<(), StoreError> {
     let duplicate = conn
@@ -183,16 +187,23 @@ fn apply_event(
     // Who owns each hash: the event joins the first owner; hashes nobody
     // owns are added to that issue (or to the new one).
     let mut owners: Vec<Option<i64>> = Vec::with_capacity(e.grouping.hashes.len());
-    {
-        let mut stmt = conn.prepare_cached(
-            "SELECT issue_id FROM group_hashes WHERE project_id = ?1 AND hash = ?2",
-        )?;
-        for h in &e.grouping.hashes {
-            owners.push(
-                stmt.query_row(params![p, h.hash], |r| r.get(0))
-                    .optional()?,
-            );
-        }
+    for h in &e.grouping.hashes {
+        let owner = match known.hash_owner(p, &h.hash) {
+            Some(issue) => Some(issue),
+            None => {
+                let owner: Option<i64> = conn
+                    .prepare_cached(
+                        "SELECT issue_id FROM group_hashes WHERE project_id = ?1 AND hash = ?2",
+                    )?
+                    .query_row(params![p, h.hash], |r| r.get(0))
+                    .optional()?;
+                if let Some(issue) = owner {
+                    known.note_hash_owner(p, &h.hash, issue);
+                }
+                owner
+            }
+        };
+        owners.push(owner);
     }
     let found = owners.iter().flatten().next().copied();
     let unowned = owners.iter().any(Option::is_none);
@@ -231,9 +242,14 @@ fn apply_event(
                 .unwrap_or(h);
             let inputs = serde_json::to_string(&h.inputs).unwrap_or_else(|_| "[]".to_owned());
             stmt.execute(params![p, h.hash, issue_id, h.variant, h.component, inputs])?;
+            known.note_hash_owner(p, &h.hash, issue_id);
         }
     }
-    if let Some(user) = &e.user_key {
+    if let Some(user) = e
+        .user_key
+        .as_deref()
+        .filter(|user| known.note_issue_user(issue_id, user))
+    {
         let new_user = conn
             .prepare_cached(
                 "INSERT OR IGNORE INTO issue_users (issue_id, user_key) VALUES (?1, ?2)",
@@ -244,7 +260,11 @@ fn apply_event(
                 .execute([issue_id])?;
         }
     }
-    if let Some(release) = &e.release {
+    if let Some(release) = e
+        .release
+        .as_deref()
+        .filter(|release| known.note_release(p, release))
+    {
         conn.prepare_cached(
             "INSERT OR IGNORE INTO releases (project_id, version, first_seen) VALUES (?1, ?2, ?3)",
         )?
@@ -271,6 +291,21 @@ fn apply_event(
         e.user_key,
         e.payload
     ])?;
+    // The issue's environments and releases, for filtering issues by them.
+    for (kind, value) in [
+        (FacetKind::Environment, &e.environment),
+        (FacetKind::Release, &e.release),
+    ] {
+        if let Some(value) = value
+            .as_deref()
+            .filter(|value| known.note_facet(issue_id, kind, value))
+        {
+            conn.prepare_cached(
+                "INSERT OR IGNORE INTO issue_facets (issue_id, kind, value) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![issue_id, kind.as_str(), value])?;
+        }
+    }
     for a in &e.attachments {
         insert_attachment(conn, p, received, a)?;
     }
@@ -289,8 +324,8 @@ fn create_issue(
 ) -> Result<i64, StoreError> {
     conn.prepare_cached(
         "INSERT INTO issues (project_id, title, culprit, level, first_seen, last_seen, times_seen,
-             status, substatus, first_release, last_release)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5, 1, 'unresolved', 'new', ?6, ?6)",
+             status, substatus, first_release, last_release, kind)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5, 1, 'unresolved', 'new', ?6, ?6, ?7)",
     )?
     .execute(params![
         p,
@@ -299,6 +334,7 @@ fn create_issue(
         e.grouping.level,
         e.timestamp,
         e.release,
+        e.kind,
     ])?;
     let id = conn.last_insert_rowid();
     if !explanation.is_empty() {
@@ -362,7 +398,8 @@ fn count_event(conn: &Connection, id: i64, e: &EventRecord, sql: &str) -> Result
         e.grouping.title,
         e.grouping.culprit,
         e.grouping.level,
-        e.release
+        e.release,
+        e.kind
     ])?;
     Ok(n == 1)
 }
@@ -373,7 +410,7 @@ macro_rules! count_event_sql {
             "UPDATE issues SET times_seen = times_seen + 1,
                  last_seen = MAX(last_seen, ?2), first_seen = MIN(first_seen, ?2),
                  title = ?3, culprit = ?4, level = ?5,
-                 last_release = COALESCE(?6, last_release),
+                 last_release = COALESCE(?6, last_release), kind = ?7,
                  substatus = CASE WHEN substatus = 'new' THEN 'ongoing' ELSE substatus END
              WHERE id = ?1",
             $condition

@@ -19,6 +19,7 @@
 
 mod apply;
 pub mod dictionary;
+pub mod known_rows;
 pub mod queries;
 pub mod records;
 pub mod schema;

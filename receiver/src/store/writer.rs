@@ -21,6 +21,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use super::dictionary::Dictionary;
+use super::known_rows::KnownRows;
 use super::records::{IngestBatch, IngestSummary};
 use super::{apply as ingest_apply, now_secs, IssueStatus, KeyInfo, ProjectInfo, StoreError};
 
@@ -355,6 +356,7 @@ pub fn submit_blocking_to(tx: &SyncSender<Job>, op: WriteOp) -> Result<WriteResu
 }
 
 fn run(mut conn: Connection, rx: Receiver<Job>, batch_max: usize, stats: &WriterStats) {
+    let mut known = KnownRows::default();
     while let Ok(first) = rx.recv() {
         let mut jobs = Vec::with_capacity(batch_max.min(64));
         jobs.push(first);
@@ -366,7 +368,7 @@ fn run(mut conn: Connection, rx: Receiver<Job>, batch_max: usize, stats: &Writer
         }
         let (ops, replies): (Vec<WriteOp>, Vec<Reply>) =
             jobs.into_iter().map(|j| (j.op, j.reply)).unzip();
-        let results = commit_batch(&mut conn, &ops);
+        let results = commit_batch(&mut conn, &ops, &mut known);
         stats.batches.fetch_add(1, Ordering::Relaxed);
         stats.jobs.fetch_add(ops.len() as u64, Ordering::Relaxed);
         for (reply, result) in replies.into_iter().zip(results) {
@@ -384,10 +386,20 @@ fn run(mut conn: Connection, rx: Receiver<Job>, batch_max: usize, stats: &Writer
 /// which costs about a tenth of the writer's time). If a job does fail,
 /// that attempt is rolled back whole and the batch runs again with one
 /// savepoint per job, so only the failing job is lost.
-fn commit_batch(conn: &mut Connection, ops: &[WriteOp]) -> Vec<Result<WriteResult, StoreError>> {
-    match commit_all_or_nothing(conn, ops) {
+///
+/// Whatever is rolled back, `known` forgets everything: it may hold facts
+/// noted by the work undone.
+fn commit_batch(
+    conn: &mut Connection,
+    ops: &[WriteOp],
+    known: &mut KnownRows,
+) -> Vec<Result<WriteResult, StoreError>> {
+    match commit_all_or_nothing(conn, ops, known) {
         Some(results) => results,
-        None => commit_with_savepoints(conn, ops),
+        None => {
+            known.forget();
+            commit_with_savepoints(conn, ops, known)
+        }
     }
 }
 
@@ -396,18 +408,22 @@ fn commit_batch(conn: &mut Connection, ops: &[WriteOp]) -> Vec<Result<WriteResul
 fn commit_all_or_nothing(
     conn: &mut Connection,
     ops: &[WriteOp],
+    known: &mut KnownRows,
 ) -> Option<Vec<Result<WriteResult, StoreError>>> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .ok()?;
+    known.sync(&tx);
     let mut results = Vec::with_capacity(ops.len());
     for op in ops {
-        // On error, dropping `tx` rolls the whole attempt back.
-        results.push(Ok(apply(&tx, op).ok()?));
+        // On error, dropping `tx` rolls the whole attempt back (and the
+        // caller makes `known` forget).
+        results.push(Ok(apply(&tx, op, known).ok()?));
     }
     Some(match tx.commit() {
         Ok(()) => results,
         Err(e) => {
+            known.forget();
             let e = StoreError::from(e);
             ops.iter().map(|_| Err(e.duplicate())).collect()
         }
@@ -418,32 +434,46 @@ fn commit_all_or_nothing(
 fn commit_with_savepoints(
     conn: &mut Connection,
     ops: &[WriteOp],
+    known: &mut KnownRows,
 ) -> Vec<Result<WriteResult, StoreError>> {
     let fail_all = |e: &StoreError| ops.iter().map(|_| Err(e.duplicate())).collect();
     let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => return fail_all(&StoreError::from(e)),
     };
+    known.sync(&tx);
     let mut results = Vec::with_capacity(ops.len());
     for op in ops {
         let result = match tx.savepoint() {
-            Ok(sp) => match apply(&sp, op) {
+            Ok(sp) => match apply(&sp, op, known) {
                 Ok(r) => sp.commit().map(|()| r).map_err(StoreError::from),
                 Err(e) => Err(e), // dropping `sp` rolls back to it
             },
             Err(e) => Err(StoreError::from(e)),
         };
+        if result.is_err() {
+            known.forget();
+        }
         results.push(result);
     }
     match tx.commit() {
         Ok(()) => results,
-        Err(e) => fail_all(&StoreError::from(e)),
+        Err(e) => {
+            known.forget();
+            fail_all(&StoreError::from(e))
+        }
     }
 }
 
-fn apply(tx: &Connection, op: &WriteOp) -> Result<WriteResult, StoreError> {
+fn apply(tx: &Connection, op: &WriteOp, known: &mut KnownRows) -> Result<WriteResult, StoreError> {
+    if !matches!(op, WriteOp::Ingest(_)) {
+        // Only ingestion keeps `known` true; anything else may not.
+        known.forget();
+    }
     match op {
-        WriteOp::Ingest(batch) => ingest_apply::apply_batch(tx, batch).map(WriteResult::Ingested),
+        WriteOp::Ingest(batch) => {
+            ingest_apply::apply_batch(tx, batch, known).map(WriteResult::Ingested)
+        }
         WriteOp::CreateProject { id, name } => {
             create_project(tx, *id, name).map(WriteResult::Project)
         }
@@ -703,6 +733,135 @@ mod tests {
             .map(|r| r.recv().expect("reply").is_ok())
             .collect();
         assert_eq!(results, [true, true, false, true]);
+    }
+
+    const HASH: &str = "0123456789abcdef0123456789abcdef";
+
+    /// One event of issue `HASH`, release `app@1`, environment `prod` and
+    /// user `id:1`.
+    fn event(n: u32) -> WriteOp {
+        let grouping = crate::store::Grouping {
+            hashes: vec![crate::store::HashRecord {
+                hash: HASH.into(),
+                variant: "app".into(),
+                component: "exception".into(),
+                inputs: vec!["E".into()],
+            }],
+            title: "E".into(),
+            culprit: None,
+            level: "error".into(),
+            explanation: String::new(),
+        };
+        let event = crate::store::EventRecord {
+            event_id: format!("{n:032x}"),
+            kind: "error".into(),
+            timestamp: f64::from(n),
+            release: Some("app@1".into()),
+            environment: Some("prod".into()),
+            level: "error".into(),
+            title: "E".into(),
+            platform: None,
+            trace_id: None,
+            user_key: Some("id:1".into()),
+            payload: Vec::new(),
+            grouping,
+            attachments: Vec::new(),
+        };
+        WriteOp::Ingest(IngestBatch {
+            project_id: 1,
+            received: 1.0,
+            records: vec![crate::store::Record::Event(Box::new(event))],
+            item_counts: Vec::new(),
+        })
+    }
+
+    /// A job that fails inside the ingestion path: its event would open an
+    /// issue in a project that does not exist (a foreign key).
+    fn failing_ingest() -> WriteOp {
+        let mut op = event(99);
+        if let WriteOp::Ingest(batch) = &mut op {
+            batch.project_id = 42;
+        }
+        op
+    }
+
+    /// (issues, times_seen, user_count, issue_users, issue_facets,
+    /// group_hashes, releases) rows and sums.
+    fn issue_rows(conn: &Connection) -> [i64; 7] {
+        conn.query_row(
+            "SELECT (SELECT count(*) FROM issues), (SELECT sum(times_seen) FROM issues),
+                 (SELECT sum(user_count) FROM issues), (SELECT count(*) FROM issue_users),
+                 (SELECT count(*) FROM issue_facets), (SELECT count(*) FROM group_hashes),
+                 (SELECT count(*) FROM releases)",
+            [],
+            |r| {
+                Ok([
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ])
+            },
+        )
+        .expect("rows")
+    }
+
+    #[test]
+    fn facts_noted_by_a_rolled_back_attempt_are_forgotten() {
+        let (_dir, mut conn) = db();
+        let mut known = KnownRows::default();
+        commit_batch(&mut conn, &[project(1)], &mut known);
+        // The first attempt notes the issue, user, facets and release, then
+        // rolls back at the failing job; the retry must insert them again.
+        let results = commit_batch(
+            &mut conn,
+            &[event(1), failing_ingest(), event(2)],
+            &mut known,
+        );
+        let ok: Vec<bool> = results.iter().map(Result::is_ok).collect();
+        assert_eq!(ok, [true, false, true]);
+        assert_eq!(issue_rows(&conn), [1, 2, 1, 1, 2, 1, 1]);
+        let kind: String = conn
+            .query_row("SELECT kind FROM issues", [], |r| r.get(0))
+            .expect("kind");
+        assert_eq!(kind, "error");
+    }
+
+    #[test]
+    fn another_connections_deletes_are_noticed() {
+        let (dir, mut conn) = db();
+        let mut known = KnownRows::default();
+        commit_batch(&mut conn, &[project(1), event(1)], &mut known);
+        assert_eq!(issue_rows(&conn), [1, 1, 1, 1, 2, 1, 1]);
+        let other = Connection::open(dir.path().join("db.sqlite")).expect("open");
+        // Rows whose absence no statement would notice: only forgetting
+        // what was known puts them back.
+        other
+            .execute_batch(
+                "DELETE FROM issue_users; UPDATE issues SET user_count = 0;
+                 DELETE FROM issue_facets; DELETE FROM releases;",
+            )
+            .expect("delete");
+        let results = commit_batch(&mut conn, &[event(2)], &mut known);
+        assert!(results[0].is_ok(), "{results:?}");
+        assert_eq!(issue_rows(&conn), [1, 2, 1, 1, 2, 1, 1]);
+        // As the API deletes an issue.
+        other
+            .execute_batch(
+                "DELETE FROM events; DELETE FROM group_hashes; DELETE FROM issue_users;
+                 DELETE FROM issue_facets; DELETE FROM issues;",
+            )
+            .expect("delete");
+        let results = commit_batch(&mut conn, &[event(3)], &mut known);
+        assert!(results[0].is_ok(), "{results:?}");
+        assert_eq!(
+            issue_rows(&conn),
+            [1, 1, 1, 1, 2, 1, 1],
+            "a new issue with its user, facets and hash"
+        );
     }
 
     #[test]
