@@ -740,9 +740,18 @@ mod tests {
     /// One event of issue `HASH`, release `app@1`, environment `prod` and
     /// user `id:1`.
     fn event(n: u32) -> WriteOp {
+        WriteOp::Ingest(IngestBatch {
+            project_id: 1,
+            received: 1.0,
+            records: vec![event_record(n, HASH)],
+            item_counts: Vec::new(),
+        })
+    }
+
+    fn event_record(n: u32, hash: &str) -> crate::store::Record {
         let grouping = crate::store::Grouping {
             hashes: vec![crate::store::HashRecord {
-                hash: HASH.into(),
+                hash: hash.into(),
                 variant: "app".into(),
                 component: "exception".into(),
                 inputs: vec!["E".into()],
@@ -767,12 +776,7 @@ mod tests {
             grouping,
             attachments: Vec::new(),
         };
-        WriteOp::Ingest(IngestBatch {
-            project_id: 1,
-            received: 1.0,
-            records: vec![crate::store::Record::Event(Box::new(event))],
-            item_counts: Vec::new(),
-        })
+        crate::store::Record::Event(Box::new(event))
     }
 
     /// A job that fails inside the ingestion path: its event would open an
@@ -828,6 +832,37 @@ mod tests {
             .query_row("SELECT kind FROM issues", [], |r| r.get(0))
             .expect("kind");
         assert_eq!(kind, "error");
+    }
+
+    #[test]
+    fn facts_noted_by_a_job_rolled_back_to_its_savepoint_are_forgotten() {
+        let (dir, mut conn) = db();
+        let mut known = KnownRows::default();
+        commit_batch(&mut conn, &[project(1)], &mut known);
+        // A hash whose owner is missing: counting an event into it fails.
+        let other = Connection::open(dir.path().join("db.sqlite")).expect("open");
+        other
+            .execute_batch(
+                "PRAGMA foreign_keys = OFF;
+                 INSERT INTO group_hashes (project_id, hash, issue_id, variant, component, inputs)
+                 VALUES (1, 'ffffffffffffffffffffffffffffffff', 999, 'app', 'exception', '[]');",
+            )
+            .expect("orphan hash");
+        // The first job opens the issue (noting its facts) and then fails;
+        // the second must not trust what the first noted.
+        let failing = WriteOp::Ingest(IngestBatch {
+            project_id: 1,
+            received: 1.0,
+            records: vec![
+                event_record(1, HASH),
+                event_record(2, "ffffffffffffffffffffffffffffffff"),
+            ],
+            item_counts: Vec::new(),
+        });
+        let results = commit_batch(&mut conn, &[failing, event(3)], &mut known);
+        let ok: Vec<bool> = results.iter().map(Result::is_ok).collect();
+        assert_eq!(ok, [false, true], "{results:?}");
+        assert_eq!(issue_rows(&conn), [1, 1, 1, 1, 2, 2, 1]);
     }
 
     #[test]
