@@ -18,7 +18,7 @@ use parking_lot::RwLock;
 use sentry_core::protocol::Event;
 
 use crate::grouping::{group_event_with, GroupingOptions, GroupingResult};
-use crate::store::records::{Grouping, HashRecord};
+use crate::store::records::{hash_key, Grouping, HashRecord};
 
 /// The md5 of nothing: the fallback hash when no component contributes
 /// (PROTOCOL.md §10.1 step 6).
@@ -38,13 +38,6 @@ const MAX_KNOWN_HASHES: usize = 100_000;
 #[derive(Debug, Default)]
 pub struct KnownHashes {
     set: RwLock<HashSet<(i64, u128)>>,
-}
-
-fn hash_key(hash: &str) -> Option<u128> {
-    if hash.len() != 32 {
-        return None;
-    }
-    u128::from_str_radix(hash, 16).ok()
 }
 
 impl KnownHashes {

@@ -38,6 +38,8 @@ use std::hash::Hash;
 
 use rusqlite::Connection;
 
+use super::records::hash_key;
+
 /// The most facts each set holds; past it the set starts over.
 pub const MAX_ENTRIES: usize = 50_000;
 
@@ -169,15 +171,6 @@ impl<K: Eq + Hash> Values<K> {
         self.by_key.clear();
         self.len = 0;
     }
-}
-
-/// A grouping hash (32 hex digits) as a number; `None` for another form,
-/// which is then never remembered.
-fn hash_key(hash: &str) -> Option<u128> {
-    if hash.len() != 32 {
-        return None;
-    }
-    u128::from_str_radix(hash, 16).ok()
 }
 
 #[cfg(test)]

@@ -103,6 +103,16 @@ pub struct HashRecord {
     pub inputs: Vec<String>,
 }
 
+/// A grouping hash (32 hex digits) as a number, the compact key of the
+/// caches of stored hashes; `None` for another form, which they then never
+/// remember.
+pub(crate) fn hash_key(hash: &str) -> Option<u128> {
+    if hash.len() != 32 {
+        return None;
+    }
+    u128::from_str_radix(hash, 16).ok()
+}
+
 /// A transaction.
 #[derive(Debug, Clone)]
 pub struct TransactionRecord {
