@@ -36,7 +36,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::Semaphore;
 
 use crate::api::{self, Api};
@@ -105,13 +105,10 @@ impl Server {
             tokio::task::spawn_blocking(move || Store::open(&db_path, &store_config))
                 .await
                 .map_err(|e| ServerError::Startup(e.to_string()))??;
-        let listener =
-            TcpListener::bind(config.addr)
-                .await
-                .map_err(|source| ServerError::Bind {
-                    addr: config.addr,
-                    source,
-                })?;
+        let listener = listen(config.addr).map_err(|source| ServerError::Bind {
+            addr: config.addr,
+            source,
+        })?;
         let local_addr = listener.local_addr().map_err(|source| ServerError::Bind {
             addr: config.addr,
             source,
@@ -217,6 +214,30 @@ fn public_host_port(addr: SocketAddr) -> String {
         SocketAddr::V6(a) if a.ip().is_unspecified() => format!("[::1]:{}", a.port()),
         other => other.to_string(),
     }
+}
+
+/// How many connections the kernel completes and holds for the accept
+/// loop (capped by `net.core.somaxconn`).
+///
+/// std's `TcpListener::bind` asks for 128. When more clients than that
+/// connect at once (a fleet of SDK processes starting together, a load test
+/// opening 256 connections), or while `max_connections` are open and the
+/// accept loop waits, the kernel drops the SYNs that do not fit, and each
+/// dropped client waits for its SYN to be resent: a second at first.
+const LISTEN_BACKLOG: u32 = 1024;
+
+/// A listening socket on `addr` with [`LISTEN_BACKLOG`].
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    // As std does on Unix: a restarted receiver can bind its port while
+    // connections of the previous one linger in TIME_WAIT.
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 async fn accept_loop(
@@ -568,6 +589,32 @@ fn add_cors(headers: &mut HeaderMap, preflight: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_burst_of_connections_fits_in_the_accept_queue() {
+        // Nothing accepts: every connection has to wait in the queue, as
+        // they do while the accept loop is busy or at `max_connections`.
+        let listener = listen(SocketAddr::from(([127, 0, 0, 1], 0))).expect("listen");
+        let addr = listener.local_addr().expect("address");
+        const BURST: usize = 300;
+        let connects = (0..BURST).map(|_| {
+            tokio::time::timeout(
+                Duration::from_millis(1500),
+                tokio::net::TcpStream::connect(addr),
+            )
+        });
+        let streams = futures_util::future::join_all(connects).await;
+        let connected = streams.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
+        // The kernel caps the backlog at `net.core.somaxconn`.
+        let cap = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+            .ok()
+            .and_then(|s| s.trim().parse::<usize>().ok())
+            .unwrap_or(BURST);
+        assert!(
+            connected >= BURST.min(cap),
+            "{connected} of {BURST} connections got into the accept queue (somaxconn {cap})"
+        );
+    }
 
     #[test]
     fn paths() {
