@@ -600,6 +600,7 @@ pub fn transaction(
             crumb.timestamp = shift_time(crumb.timestamp);
         }
     }
+    no_negative_durations(&mut tx, &mut errors);
     tx.spans.retain(|s| s.start_timestamp.as_secs_f64() >= 0.0);
     let mut release = tx.release.take().map(Cow::into_owned);
     check_release(&mut release, &mut errors);
@@ -614,6 +615,36 @@ pub fn transaction(
     tx.other
         .insert("received".to_owned(), json!(ctx.received.as_secs_f64()));
     Ok(tx)
+}
+
+/// Moves a start that is after its end (as sent, or once a plausible start
+/// was kept beside an end that had to be replaced by the receive time) to
+/// the end: a duration of zero rather than a negative one. Relay drops such
+/// a transaction; a local receiver keeps it and says what it changed.
+fn no_negative_durations(tx: &mut Transaction, errors: &mut Vec<Value>) {
+    let mut fix = |name: String, start: &mut Timestamp, end: Timestamp| {
+        if start.as_secs_f64() > end.as_secs_f64() {
+            errors.push(json!({
+                "type": "invalid_data",
+                "name": name,
+                "reason": "after the end timestamp: moved to it",
+                "value": start.as_secs_f64(),
+            }));
+            *start = end;
+        }
+    };
+    if let Some(end) = tx.timestamp {
+        fix("start_timestamp".to_owned(), &mut tx.start_timestamp, end);
+    }
+    for (i, span) in tx.spans.iter_mut().enumerate() {
+        if let Some(end) = span.timestamp {
+            fix(
+                format!("spans[{i}].start_timestamp"),
+                &mut span.start_timestamp,
+                end,
+            );
+        }
+    }
 }
 
 /// Why a session item was not stored.
@@ -928,6 +959,48 @@ mod tests {
         assert_eq!(tx.spans[0].start_timestamp.as_secs_f64(), start);
         assert_eq!(tx.spans[0].timestamp.map(Timestamp::as_secs_f64), Some(NOW));
         assert_eq!(tx.breadcrumbs.values[0].timestamp.as_secs_f64(), start);
+    }
+
+    #[test]
+    fn a_start_after_the_end_is_moved_to_the_end() {
+        // A plausible start a little in the future, beside an absurd end
+        // that becomes the receive time; and a span sent the wrong way round.
+        let start = NOW + 30.0;
+        let body = format!(
+            r#"{{"type":"transaction","start_timestamp":{start},"timestamp":1e300,
+                "spans":[{{"span_id":"aa90fdead5f74052","trace_id":"4c79f60c11214eb38604f4ae0781bfb2",
+                           "start_timestamp":{start},"timestamp":1e300}},
+                         {{"span_id":"ba90fdead5f74052","trace_id":"4c79f60c11214eb38604f4ae0781bfb2",
+                           "start_timestamp":{late},"timestamp":{early}}}],
+                "contexts":{{"trace":{{"trace_id":"4c79f60c11214eb38604f4ae0781bfb2",
+                                      "span_id":"fa90fdead5f74052"}}}}}}"#,
+            late = NOW - 1.0,
+            early = NOW - 2.0,
+        );
+        let tx = transaction(body.as_bytes(), &ctx(None), None).unwrap();
+        assert_eq!(tx.timestamp.map(Timestamp::as_secs_f64), Some(NOW));
+        assert_eq!(tx.start_timestamp.as_secs_f64(), NOW);
+        assert_eq!(tx.spans[0].start_timestamp.as_secs_f64(), NOW);
+        assert_eq!(tx.spans[1].start_timestamp.as_secs_f64(), NOW - 2.0);
+        assert_eq!(
+            tx.spans[1].timestamp.map(Timestamp::as_secs_f64),
+            Some(NOW - 2.0)
+        );
+        let names: Vec<&str> = tx.other["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["reason"] == "after the end timestamp: moved to it")
+            .filter_map(|e| e["name"].as_str())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "start_timestamp",
+                "spans[0].start_timestamp",
+                "spans[1].start_timestamp"
+            ]
+        );
     }
 
     #[test]
