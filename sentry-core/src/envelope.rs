@@ -399,6 +399,23 @@ impl Envelope {
         &self.items
     }
 
+    /// Keeps the items for which `keep` returns `true`, in order (a
+    /// receiver enforcing rate limits drops the others).
+    ///
+    /// ```
+    /// use sentry_core::envelope::{Envelope, EnvelopeItem, ItemType};
+    ///
+    /// let mut envelope = Envelope::new();
+    /// envelope.add_item(EnvelopeItem::raw(ItemType::Event, b"{}".to_vec()));
+    /// envelope.add_item(EnvelopeItem::raw(ItemType::ClientReport, b"{}".to_vec()));
+    /// envelope.retain_items(|item| item.headers.ty != ItemType::Event);
+    /// assert_eq!(envelope.items().len(), 1);
+    /// assert_eq!(envelope.items()[0].headers.ty, ItemType::ClientReport);
+    /// ```
+    pub fn retain_items(&mut self, keep: impl FnMut(&EnvelopeItem) -> bool) {
+        self.items.retain(keep);
+    }
+
     /// The envelope header `event_id`.
     pub fn event_id(&self) -> Option<Uuid> {
         self.headers.event_id
