@@ -436,8 +436,17 @@ async fn route(
         Some(id) => serde_json::json!({"id": id.simple().to_string()}),
         None => serde_json::json!({}),
     };
-    Ok(json_response(StatusCode::OK, &body))
+    let mut reply = json_response(StatusCode::OK, &body);
+    if let Some(limits) = response
+        .rate_limits
+        .and_then(|l| HeaderValue::from_str(&l).ok())
+    {
+        reply.headers_mut().insert(X_SENTRY_RATE_LIMITS, limits);
+    }
+    Ok(reply)
 }
+
+const X_SENTRY_RATE_LIMITS: HeaderName = HeaderName::from_static("x-sentry-rate-limits");
 
 /// The right-most address of `X-Forwarded-For`: the one the proxy in
 /// front appended (the peer it saw). Entries further left came from the
@@ -554,6 +563,18 @@ pub fn error_response(error: &IngestError) -> HttpResponse {
         response
             .headers_mut()
             .insert(HeaderName::from_static("x-sentry-error"), value);
+    }
+    if let IngestError::RateLimited {
+        rate_limits,
+        retry_after,
+        ..
+    } = error
+    {
+        let headers = response.headers_mut();
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+        if let Ok(limits) = HeaderValue::from_str(rate_limits) {
+            headers.insert(X_SENTRY_RATE_LIMITS, limits);
+        }
     }
     response
 }

@@ -129,3 +129,87 @@ fn projects_and_keys_can_be_listed_and_created() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("project 999"));
 }
+
+#[path = "support/binary.rs"]
+mod binary;
+
+/// Sends one event until `want` is answered (a running receiver reads
+/// quotas changed by another process within `QUOTA_TTL`, 2 s).
+fn event_until(dsn: &str, want: u16) -> receiver::testing::TestResponse {
+    let (url, auth) = binary::envelope_endpoint(dsn);
+    let body = b"{}\n{\"type\":\"event\"}\n{\"message\":\"quota\"}\n";
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = receiver::testing::post(&url, &[("X-Sentry-Auth", auth.as_str())], body)
+            .expect("request");
+        if r.status == want || Instant::now() > deadline {
+            return r;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn quotas_added_and_removed_by_the_cli_apply_to_a_running_receiver() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("r.sqlite");
+    let (mut child, dsn) = binary::spawn(&db);
+    assert_eq!(event_until(&dsn, 200).status, 200);
+
+    let id = run(
+        &[
+            "quotas",
+            "add",
+            "--categories",
+            "error,transaction",
+            "--limit",
+            "0",
+            "--window",
+            "60",
+            "--reason",
+            "ci_test",
+        ],
+        &db,
+    );
+    let id = id.trim().to_owned();
+    let list = run(&["quotas", "list"], &db);
+    assert!(
+        list.contains(&format!(
+            "{id}\t1\tevery key\terror,transaction\t0 per 60 s\tci_test"
+        )),
+        "{list}"
+    );
+    let r = event_until(&dsn, 429);
+    assert_eq!(r.status, 429, "{}", String::from_utf8_lossy(&r.body));
+    let limits = r
+        .header("x-sentry-rate-limits")
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        limits.ends_with(":error;transaction:project:ci_test"),
+        "{limits}"
+    );
+
+    run(&["quotas", "remove", &id], &db);
+    assert_eq!(event_until(&dsn, 200).status, 200);
+    assert_eq!(run(&["quotas", "list"], &db).trim(), "");
+
+    // Bad input is an error with a message.
+    let out = receiver()
+        .args([
+            "quotas",
+            "add",
+            "--limit",
+            "1",
+            "--categories",
+            "errors",
+            "--db",
+        ])
+        .arg(&db)
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown data category"));
+    let _ = child.kill();
+    let _ = child.wait();
+}

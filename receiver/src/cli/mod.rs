@@ -1,7 +1,8 @@
 //! The command line: `receiver [serve]`, `receiver projects …`,
-//! `receiver keys …`, `receiver tokens …` (these work on the database file),
-//! and `receiver issues`, `issue`, `event`, `tail`, `wait`, `check` (these
-//! talk to a running receiver's JSON API at `--url` with `--token`).
+//! `receiver keys …`, `receiver quotas …`, `receiver tokens …` (these work on
+//! the database file), and `receiver issues`, `issue`, `event`, `tail`,
+//! `wait`, `check` (these talk to a running receiver's JSON API at `--url`
+//! with `--token`).
 //!
 //! `receiver` with no arguments serves on 127.0.0.1:8000 with
 //! `./receiver.sqlite`, creating a default project and key on first start,
@@ -86,6 +87,13 @@ pub enum Command {
         #[command(subcommand)]
         action: Option<KeyAction>,
     },
+    /// List, add or remove rate-limit quotas (the receiver answers 429
+    /// past them).
+    Quotas {
+        /// `list` (default), `add` or `remove`.
+        #[command(subcommand)]
+        action: Option<QuotaAction>,
+    },
     /// List, create or revoke API tokens.
     Tokens {
         /// `list` (default), `create` or `revoke`.
@@ -104,6 +112,46 @@ pub enum Command {
     Wait(WaitArgs),
     /// Check conditions once (exit 1 if any fails), for CI.
     Check(CheckArgs),
+}
+
+/// `receiver quotas …`
+#[derive(Debug, Subcommand)]
+pub enum QuotaAction {
+    /// List quotas.
+    List {
+        /// Only this project's quotas.
+        #[arg(long)]
+        project: Option<i64>,
+    },
+    /// Add a quota: at most `--limit` items per `--window` seconds; prints
+    /// its id.
+    Add {
+        /// The project.
+        #[arg(long, default_value_t = 1)]
+        project: i64,
+        /// Limit only requests with this public key (default: every key).
+        #[arg(long)]
+        key: Option<String>,
+        /// Data categories, comma-separated (`error`, `transaction`,
+        /// `attachment`, `session`, `span`, `log_item`, …); default: all
+        /// but client reports.
+        #[arg(long, value_delimiter = ',')]
+        categories: Vec<String>,
+        /// Items accepted per window; 0 refuses every one.
+        #[arg(long)]
+        limit: u64,
+        /// The window in seconds (1 to 86400).
+        #[arg(long, default_value_t = 60)]
+        window: u64,
+        /// The reason code sent to SDKs and recorded with dropped items.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Remove a quota by id.
+    Remove {
+        /// The id shown by `receiver quotas list`.
+        id: i64,
+    },
 }
 
 /// `receiver tokens …`
@@ -266,6 +314,12 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             action
                 .as_ref()
                 .unwrap_or(&KeyAction::List { project: None }),
+        ),
+        Some(Command::Quotas { action }) => quotas(
+            &cli,
+            action
+                .as_ref()
+                .unwrap_or(&QuotaAction::List { project: None }),
         ),
         Some(Command::Tokens { action }) => {
             token_command(&cli, action.as_ref().unwrap_or(&TokenAction::List))
@@ -441,6 +495,80 @@ fn keys(cli: &Cli, action: &KeyAction) -> Result<(), CliError> {
         }
     }
     store.shutdown();
+    Ok(())
+}
+
+fn quotas(cli: &Cli, action: &QuotaAction) -> Result<(), CliError> {
+    let (store, _) = Store::open(&cli.db, &Default::default())?;
+    let result = quota_command(cli, &store, action);
+    store.shutdown();
+    result
+}
+
+fn quota_command(cli: &Cli, store: &Store, action: &QuotaAction) -> Result<(), CliError> {
+    match action {
+        QuotaAction::List { project } => {
+            let project = *project;
+            let list = store.read_blocking(move |c| crate::store::quotas::list(c, project))?;
+            if cli.client.json {
+                let v: Vec<serde_json::Value> = list
+                    .iter()
+                    .map(|q| {
+                        serde_json::json!({"id": q.id, "project": q.project_id,
+                            "publicKey": q.public_key, "categories": q.categories,
+                            "limit": q.max_items, "window": q.window_secs, "reason": q.reason})
+                    })
+                    .collect();
+                output::emitln(&serde_json::Value::Array(v).to_string());
+            } else {
+                for q in list {
+                    let categories = if q.categories.is_empty() {
+                        "all".to_owned()
+                    } else {
+                        q.categories.join(",")
+                    };
+                    output::emitln(&format!(
+                        "{}\t{}\t{}\t{}\t{} per {} s\t{}",
+                        q.id,
+                        q.project_id,
+                        q.public_key.as_deref().unwrap_or("every key"),
+                        categories,
+                        q.max_items,
+                        q.window_secs,
+                        q.reason
+                    ));
+                }
+            }
+        }
+        QuotaAction::Add {
+            project,
+            key,
+            categories,
+            limit,
+            window,
+            reason,
+        } => {
+            let new = crate::store::quotas::NewQuota {
+                project_id: *project,
+                public_key: key.clone(),
+                categories: categories
+                    .iter()
+                    .map(|c| c.trim().to_owned())
+                    .filter(|c| !c.is_empty())
+                    .collect(),
+                max_items: *limit,
+                window_secs: *window,
+                reason: reason.clone(),
+            };
+            match store.write_blocking(WriteOp::AddQuota(new))? {
+                WriteResult::Quota(q) => println!("{}", q.id),
+                other => return Err(unexpected(other)),
+            }
+        }
+        QuotaAction::Remove { id } => {
+            store.write_blocking(WriteOp::RemoveQuota { id: *id })?;
+        }
+    }
     Ok(())
 }
 

@@ -17,6 +17,7 @@ mod group;
 pub mod keys;
 pub mod limits;
 pub mod normalize;
+pub mod rate_limits;
 mod seen_keys;
 
 use std::sync::Arc;
@@ -96,6 +97,16 @@ pub enum IngestError {
         /// What is wrong.
         detail: String,
     },
+    /// 429: every item of the request was rate limited (PROTOCOL.md §4.1).
+    #[error("{detail}")]
+    RateLimited {
+        /// What is wrong.
+        detail: String,
+        /// `X-Sentry-Rate-Limits`.
+        rate_limits: String,
+        /// `Retry-After`, in seconds.
+        retry_after: u64,
+    },
     /// 503: the store could not take the data now (retry later).
     #[error("{detail}")]
     Unavailable {
@@ -124,6 +135,7 @@ impl IngestError {
             IngestError::Timeout { .. } => StatusCode::REQUEST_TIMEOUT,
             IngestError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             IngestError::UnsupportedEncoding { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            IngestError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             IngestError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             IngestError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -193,6 +205,9 @@ pub struct IngestResponse {
     pub event_id: Option<Uuid>,
     /// What the writer did.
     pub summary: crate::store::IngestSummary,
+    /// `X-Sentry-Rate-Limits` when a quota is exhausted (some items may
+    /// have been dropped).
+    pub rate_limits: Option<String>,
 }
 
 /// Ingestion state shared by all requests.
@@ -204,6 +219,7 @@ pub struct Ingestor {
     clock: Clock,
     queue_wait: Duration,
     known_hashes: Arc<KnownHashes>,
+    rate_limiter: Arc<rate_limits::RateLimiter>,
 }
 
 impl Ingestor {
@@ -211,6 +227,7 @@ impl Ingestor {
     pub fn new(store: Store, limits: Limits, clock: Clock, queue_wait: Duration) -> Self {
         Ingestor {
             keys: Arc::new(keys::KeyCache::new(store.clone())),
+            rate_limiter: Arc::new(rate_limits::RateLimiter::new(store.clone())),
             store,
             limits,
             clock,
@@ -258,13 +275,15 @@ impl Ingestor {
             })?
         };
 
-        let project_id = match (&req.auth, envelope.headers.dsn.as_deref()) {
+        let (project_id, public_key) = match (&req.auth, envelope.headers.dsn.as_deref()) {
             (Some(auth), dsn) => {
                 if let Some(dsn) = dsn {
                     auth::cross_check_dsn(auth, req.project_id, dsn)?;
                 }
-                self.authorize(auth, req.project_id, req.origin.as_deref())
-                    .await?
+                let project = self
+                    .authorize(auth, req.project_id, req.origin.as_deref())
+                    .await?;
+                (project, auth.public_key.clone())
             }
             (None, Some(dsn)) => {
                 let auth = auth::from_envelope_dsn(dsn)?;
@@ -275,8 +294,10 @@ impl Ingestor {
                             .to_owned(),
                     });
                 }
-                self.authorize(&auth, req.project_id, req.origin.as_deref())
-                    .await?
+                let project = self
+                    .authorize(&auth, req.project_id, req.origin.as_deref())
+                    .await?;
+                (project, auth.public_key)
             }
             (None, None) => {
                 return Err(IngestError::Unauthorized {
@@ -288,7 +309,12 @@ impl Ingestor {
         };
 
         self.limits.check_envelope(&envelope)?;
+        let mut envelope = envelope;
+        let (outcomes, rate_limits) = self
+            .enforce_quotas(project_id, &public_key, &mut envelope)
+            .await?;
         let ctx = RequestContext::for_envelope(&envelope, self.clock.now(), req.client_ip);
+        let received = ctx.received.as_secs_f64();
         let codec = self.store.codec();
         let prepared = if req.body.len() <= INLINE_PREPARE_MAX {
             // A typical event takes a few hundred microseconds: handing it to
@@ -324,9 +350,11 @@ impl Ingestor {
                 }
             })??
         };
+        let mut batch = prepared.batch;
+        batch.records.extend(outcome_records(&outcomes, received));
         let summary = match self
             .store
-            .write(WriteOp::Ingest(prepared.batch), self.queue_wait)
+            .write(WriteOp::Ingest(batch), self.queue_wait)
             .await?
         {
             WriteResult::Ingested(summary) => summary,
@@ -345,8 +373,78 @@ impl Ingestor {
         Ok(IngestResponse {
             event_id: prepared.event_id,
             summary,
+            rate_limits,
         })
     }
+
+    /// Drops the items of `envelope` that a quota refuses (see
+    /// [`rate_limits`]). Returns the outcomes to record with the rest and
+    /// the `X-Sentry-Rate-Limits` to answer with; when nothing is left,
+    /// records the outcomes itself and fails with a 429.
+    async fn enforce_quotas(
+        &self,
+        project_id: i64,
+        public_key: &str,
+        envelope: &mut Envelope,
+    ) -> Result<(Vec<(String, String, u64)>, Option<String>), IngestError> {
+        let quotas = self.rate_limiter.quotas(project_id).await?;
+        if quotas.is_empty() {
+            return Ok((Vec::new(), None));
+        }
+        let now = self.clock.now().as_secs_f64();
+        let verdict = self
+            .rate_limiter
+            .check(&quotas, Some(public_key), envelope, now);
+        let header =
+            (!verdict.limits.is_empty()).then(|| rate_limits::header_value(&verdict.limits));
+        if verdict.dropped_all() {
+            let batch = crate::store::IngestBatch {
+                project_id,
+                received: now,
+                records: outcome_records(&verdict.outcomes, now).collect(),
+                item_counts: Vec::new(),
+            };
+            self.store
+                .write(WriteOp::Ingest(batch), self.queue_wait)
+                .await?;
+            let reasons: Vec<&str> = verdict.limits.iter().map(|l| l.reason.as_str()).collect();
+            return Err(IngestError::RateLimited {
+                detail: format!(
+                    "event submission rejected with_reason: rate limited ({}); retry in {} s",
+                    reasons.join(", "),
+                    verdict.retry_after()
+                ),
+                rate_limits: header.unwrap_or_default(),
+                retry_after: verdict.retry_after(),
+            });
+        }
+        if verdict.dropped_any() {
+            let mut index = 0;
+            envelope.retain_items(|_| {
+                let keep = !verdict.dropped.get(index).copied().unwrap_or(false);
+                index += 1;
+                keep
+            });
+        }
+        Ok((verdict.outcomes, header))
+    }
+}
+
+/// Client-report rows (outcome `rate_limited`) for items a quota dropped,
+/// so they show beside what SDKs report dropping themselves.
+fn outcome_records(
+    outcomes: &[(String, String, u64)],
+    at: f64,
+) -> impl Iterator<Item = crate::store::Record> + '_ {
+    outcomes.iter().map(move |(category, reason, quantity)| {
+        crate::store::Record::ClientReport(crate::store::records::ClientReportRecord {
+            timestamp: at,
+            outcome: "rate_limited".to_owned(),
+            reason: reason.clone(),
+            category: category.clone(),
+            quantity: i64::try_from(*quantity).unwrap_or(i64::MAX),
+        })
+    })
 }
 
 /// The legacy store body: JSON, or base64 of JSON, or base64 of zlib'd JSON.

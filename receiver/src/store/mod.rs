@@ -21,6 +21,7 @@ mod apply;
 pub mod dictionary;
 pub mod known_rows;
 pub mod queries;
+pub mod quotas;
 pub mod records;
 pub mod schema;
 pub mod wal_batch;

@@ -393,6 +393,21 @@ INSERT OR IGNORE INTO payload_formats (name, description) VALUES
     r#"
 DROP TRIGGER IF EXISTS events_issue_facets;
 "#,
+    // 7: rate-limit quotas (PROTOCOL.md §4.2, §11), per project or per key
+    // (`store::quotas`); the counting is in memory (`ingest::rate_limits`).
+    r#"
+CREATE TABLE quotas (
+    id           INTEGER PRIMARY KEY,
+    project_id   INTEGER NOT NULL REFERENCES projects(id),
+    public_key   TEXT,
+    categories   TEXT NOT NULL,
+    max_items    INTEGER NOT NULL CHECK (max_items >= 0),
+    window_secs  INTEGER NOT NULL CHECK (window_secs > 0),
+    reason       TEXT NOT NULL,
+    created      REAL NOT NULL
+);
+CREATE INDEX quotas_project ON quotas(project_id);
+"#,
 ];
 
 /// The schema version this build writes.

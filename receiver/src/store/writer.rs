@@ -71,6 +71,13 @@ pub enum WriteOp {
         /// For `ResolvedInRelease`: the release that fixes it.
         release: Option<String>,
     },
+    /// Add a rate-limit quota.
+    AddQuota(super::quotas::NewQuota),
+    /// Remove a rate-limit quota by id.
+    RemoveQuota {
+        /// The quota's id.
+        id: i64,
+    },
     /// Keep a trained compression dictionary (`compression_dicts`).
     SaveDictionary {
         /// The dictionary.
@@ -81,7 +88,8 @@ pub enum WriteOp {
 }
 
 impl WriteOp {
-    /// Whether the op changes projects or keys (caches must refresh).
+    /// Whether the op changes projects, keys or quotas (caches must
+    /// refresh).
     pub fn is_management(&self) -> bool {
         matches!(
             self,
@@ -89,6 +97,8 @@ impl WriteOp {
                 | WriteOp::CreateKey { .. }
                 | WriteOp::UpdateProject { .. }
                 | WriteOp::SetKeyEnabled { .. }
+                | WriteOp::AddQuota(_)
+                | WriteOp::RemoveQuota { .. }
         )
     }
 }
@@ -102,7 +112,9 @@ pub enum WriteResult {
     Project(ProjectInfo),
     /// Result of [`WriteOp::CreateKey`].
     Key(KeyInfo),
-    /// Result of [`WriteOp::SetIssueStatus`].
+    /// Result of [`WriteOp::AddQuota`].
+    Quota(super::quotas::Quota),
+    /// Result of [`WriteOp::SetIssueStatus`] and [`WriteOp::RemoveQuota`].
     Done,
     /// Result of [`WriteOp::SaveDictionary`]: the database's dictionary
     /// (the one sent, or the one another process stored first).
@@ -502,6 +514,8 @@ fn apply(tx: &Connection, op: &WriteOp, known: &mut KnownRows) -> Result<WriteRe
             }
             Ok(WriteResult::Done)
         }
+        WriteOp::AddQuota(new) => super::quotas::insert(tx, new).map(WriteResult::Quota),
+        WriteOp::RemoveQuota { id } => super::quotas::delete(tx, *id).map(|()| WriteResult::Done),
         WriteOp::SetIssueStatus {
             issue_id,
             status,

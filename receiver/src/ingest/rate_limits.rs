@@ -1,0 +1,262 @@
+//! Enforcing rate-limit quotas (PROTOCOL.md §4.1, §4.2, §11).
+//!
+//! Each item of an envelope counts toward its data category (as SDKs name
+//! them, [`ItemType::data_category`]), so the `X-Sentry-Rate-Limits` an SDK
+//! reads names exactly what it then holds back. Every quota of the project
+//! (and of the key the request used) that covers the category is checked:
+//! if any has no room left in its current window the item is dropped,
+//! otherwise it counts toward all of them (Relay's rule). Client reports
+//! are never limited. Attachments go with their event: when the event is
+//! dropped, so are they.
+//!
+//! Windows are fixed (`floor(now / window)`, as Relay's are) and counted in
+//! this process's memory: a restart starts every window afresh.
+//!
+//! The caller answers `429` with `Retry-After` when nothing is left of the
+//! envelope, else `200`; both carry `X-Sentry-Rate-Limits` for every quota
+//! that is exhausted after the request ([`header_value`]).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Mutex, RwLock};
+use sentry_core::envelope::{Envelope, ItemType};
+
+use super::IngestError;
+use crate::store::quotas::{self, Quota};
+use crate::store::Store;
+
+/// How long a project's quotas are read from the cache: a quota added by
+/// `receiver quotas add` in another process takes effect within this time
+/// (at once when added through this process's store).
+pub const QUOTA_TTL: Duration = Duration::from_secs(2);
+
+/// A quota that refused an item or is exhausted, as the response names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveLimit {
+    /// Seconds until its window ends (at least 1).
+    pub retry_after: u64,
+    /// Its categories; empty: all.
+    pub categories: Vec<String>,
+    /// `key` or `project`.
+    pub scope: &'static str,
+    /// Its reason code.
+    pub reason: String,
+}
+
+/// What enforcing the quotas decided for one envelope.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Verdict {
+    /// Per item of the envelope: whether it is dropped.
+    pub dropped: Vec<bool>,
+    /// `(category, reason, count)` of the dropped items.
+    pub outcomes: Vec<(String, String, u64)>,
+    /// The quotas exhausted once this envelope is counted.
+    pub limits: Vec<ActiveLimit>,
+}
+
+impl Verdict {
+    /// Whether any item is dropped.
+    pub fn dropped_any(&self) -> bool {
+        self.dropped.iter().any(|d| *d)
+    }
+
+    /// Whether every item is dropped (and there was one).
+    pub fn dropped_all(&self) -> bool {
+        !self.dropped.is_empty() && self.dropped.iter().all(|d| *d)
+    }
+
+    /// The longest `retry_after` of the limits (the `Retry-After` header).
+    pub fn retry_after(&self) -> u64 {
+        self.limits.iter().map(|l| l.retry_after).max().unwrap_or(0)
+    }
+}
+
+/// `X-Sentry-Rate-Limits` for `limits`:
+/// `retry_after:categories:scope:reason`, joined with `", "`.
+///
+/// ```
+/// use receiver::ingest::rate_limits::{header_value, ActiveLimit};
+/// let limits = [
+///     ActiveLimit { retry_after: 60, categories: vec!["error".into(), "default".into()],
+///                   scope: "project", reason: "quota_exceeded".into() },
+///     ActiveLimit { retry_after: 5, categories: vec![], scope: "key", reason: "ci".into() },
+/// ];
+/// assert_eq!(header_value(&limits), "60:error;default:project:quota_exceeded, 5::key:ci");
+/// ```
+pub fn header_value(limits: &[ActiveLimit]) -> String {
+    limits
+        .iter()
+        .map(|l| {
+            format!(
+                "{}:{}:{}:{}",
+                l.retry_after,
+                l.categories.join(";"),
+                l.scope,
+                l.reason
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[derive(Debug)]
+struct Cached {
+    quotas: Arc<[Quota]>,
+    at: Instant,
+    generation: u64,
+}
+
+/// Items counted in a quota's current window.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    index: u64,
+    used: u64,
+}
+
+/// Quotas by project, and their counters.
+#[derive(Debug)]
+pub struct RateLimiter {
+    store: Store,
+    cache: RwLock<HashMap<i64, Cached>>,
+    windows: Mutex<HashMap<i64, Window>>,
+}
+
+impl RateLimiter {
+    /// A limiter reading quotas from `store`.
+    pub fn new(store: Store) -> Self {
+        RateLimiter {
+            store,
+            cache: RwLock::new(HashMap::new()),
+            windows: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The quotas of a project (cached for [`QUOTA_TTL`]).
+    pub async fn quotas(&self, project_id: i64) -> Result<Arc<[Quota]>, IngestError> {
+        let generation = self.store.generation();
+        if let Some(c) = self.cache.read().get(&project_id) {
+            if c.at.elapsed() < QUOTA_TTL && c.generation == generation {
+                return Ok(c.quotas.clone());
+            }
+        }
+        let quotas: Arc<[Quota]> = self
+            .store
+            .read(move |conn| quotas::list(conn, Some(project_id)))
+            .await?
+            .into();
+        let mut cache = self.cache.write();
+        if cache.len() > 10_000 {
+            cache.clear();
+        }
+        cache.insert(
+            project_id,
+            Cached {
+                quotas: quotas.clone(),
+                at: Instant::now(),
+                generation,
+            },
+        );
+        Ok(quotas)
+    }
+
+    /// Counts the items of `envelope`, sent with `public_key`, against
+    /// `quotas` at `now` (seconds since the epoch), and says which to drop.
+    pub fn check(
+        &self,
+        quotas: &[Quota],
+        public_key: Option<&str>,
+        envelope: &Envelope,
+        now: f64,
+    ) -> Verdict {
+        let applicable: Vec<&Quota> = quotas
+            .iter()
+            .filter(|q| q.public_key.is_none() || q.public_key.as_deref() == public_key)
+            .collect();
+        let items = envelope.items();
+        let mut verdict = Verdict {
+            dropped: vec![false; items.len()],
+            ..Verdict::default()
+        };
+        if applicable.is_empty() {
+            return verdict;
+        }
+        let now = now.max(0.0) as u64;
+        let mut windows = self.windows.lock();
+        // Event-class items first: whether the event is dropped decides
+        // for its attachments, which then are not counted.
+        let mut order: Vec<usize> = (0..items.len()).collect();
+        order.sort_by_key(|&i| !is_event_class(&items[i].headers.ty));
+        let mut event_dropped_for: Option<String> = None;
+        for i in order {
+            let ty = &items[i].headers.ty;
+            let category = ty.data_category();
+            if *ty == ItemType::Attachment {
+                if let Some(reason) = &event_dropped_for {
+                    verdict.dropped[i] = true;
+                    note_outcome(&mut verdict.outcomes, category, reason);
+                    continue;
+                }
+            }
+            let covering: Vec<&Quota> = applicable
+                .iter()
+                .copied()
+                .filter(|q| q.covers(category))
+                .collect();
+            let refusing = covering
+                .iter()
+                .find(|q| current(&mut windows, q, now).used >= q.max_items);
+            if let Some(q) = refusing {
+                verdict.dropped[i] = true;
+                if is_event_class(ty) {
+                    event_dropped_for = Some(q.reason.clone());
+                }
+                note_outcome(&mut verdict.outcomes, category, &q.reason);
+                continue;
+            }
+            for q in covering {
+                current(&mut windows, q, now).used += 1;
+            }
+        }
+        for q in applicable {
+            if current(&mut windows, q, now).used >= q.max_items {
+                verdict.limits.push(ActiveLimit {
+                    retry_after: q.window_secs - now % q.window_secs,
+                    categories: q.categories.clone(),
+                    scope: q.scope(),
+                    reason: q.reason.clone(),
+                });
+            }
+        }
+        verdict
+    }
+}
+
+/// The counter of `quota`'s window at `now`, started afresh when a new
+/// window has begun.
+fn current<'w>(windows: &'w mut HashMap<i64, Window>, quota: &Quota, now: u64) -> &'w mut Window {
+    let index = now / quota.window_secs;
+    let w = windows.entry(quota.id).or_insert(Window { index, used: 0 });
+    if w.index != index {
+        *w = Window { index, used: 0 };
+    }
+    w
+}
+
+fn is_event_class(ty: &ItemType) -> bool {
+    matches!(
+        ty,
+        ItemType::Event | ItemType::Transaction | ItemType::Feedback
+    )
+}
+
+fn note_outcome(outcomes: &mut Vec<(String, String, u64)>, category: &str, reason: &str) {
+    match outcomes
+        .iter_mut()
+        .find(|(c, r, _)| c == category && r == reason)
+    {
+        Some((_, _, n)) => *n += 1,
+        None => outcomes.push((category.to_owned(), reason.to_owned(), 1)),
+    }
+}

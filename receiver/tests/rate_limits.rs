@@ -1,0 +1,213 @@
+//! Rate-limit quotas over real HTTP (PROTOCOL.md §4.1, §4.2, §11): 429
+//! with `Retry-After` and `X-Sentry-Rate-Limits` when nothing of a request
+//! is left, 200 with the header when part of it is, client reports never
+//! limited, per-key quotas, and the dropped items recorded as outcomes.
+
+use receiver::config::Clock;
+use receiver::store::quotas::NewQuota;
+use receiver::store::{WriteOp, WriteResult};
+use receiver::testing::{post, TestResponse, TestServer};
+use sentry_core::protocol::Timestamp;
+
+/// 30 s into a 60 s window (and into a 3600 s one): windows never roll
+/// over during a test.
+const NOW: f64 = 1_800_000_030.0;
+
+const OTHER_KEY: &str = "0123456789abcdef0123456789abcdef";
+
+fn server() -> TestServer {
+    TestServer::builder()
+        .clock(Clock::Fixed(Timestamp::from_secs_f64(NOW)))
+        .start()
+}
+
+fn add_quota(server: &TestServer, quota: NewQuota) -> i64 {
+    match server.store().write_blocking(WriteOp::AddQuota(quota)) {
+        Ok(WriteResult::Quota(q)) => q.id,
+        other => panic!("adding the quota: {other:?}"),
+    }
+}
+
+fn quota(categories: &[&str], max_items: u64, window_secs: u64) -> NewQuota {
+    NewQuota {
+        project_id: 1,
+        public_key: None,
+        categories: categories.iter().map(|c| (*c).to_owned()).collect(),
+        max_items,
+        window_secs,
+        reason: None,
+    }
+}
+
+fn send(server: &TestServer, key: &str, body: &str) -> TestResponse {
+    let auth = format!("Sentry sentry_key={key}, sentry_version=7, sentry_client=test/1.0");
+    post(
+        &server.envelope_url(),
+        &[("X-Sentry-Auth", auth.as_str())],
+        body.as_bytes(),
+    )
+    .expect("request")
+}
+
+fn event(n: u32) -> String {
+    let id = format!("{n:032x}");
+    format!("{{\"event_id\":\"{id}\"}}\n{{\"type\":\"event\"}}\n{{\"message\":\"event {n}\"}}\n")
+}
+
+fn client_report() -> &'static str {
+    "{\"type\":\"client_report\"}\n{\"timestamp\":1800000000,\"discarded_events\":\
+     [{\"reason\":\"queue_overflow\",\"category\":\"error\",\"quantity\":3}]}\n"
+}
+
+/// `(outcome, reason, category, quantity)` rows of the client reports.
+fn outcomes(server: &TestServer) -> Vec<(String, String, String, i64)> {
+    let conn = rusqlite::Connection::open(server.db_path()).expect("open");
+    let mut stmt = conn
+        .prepare(
+            "SELECT outcome, reason, category, SUM(quantity) FROM client_reports
+             GROUP BY outcome, reason, category ORDER BY outcome, reason, category",
+        )
+        .expect("prepare");
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .expect("query");
+    rows.collect::<Result<_, _>>().expect("rows")
+}
+
+#[test]
+fn events_past_the_limit_get_429_with_when_to_retry() {
+    let server = server();
+    add_quota(&server, quota(&["error"], 2, 60));
+    let key = server.public_key().to_owned();
+    for n in 0..2 {
+        let r = send(&server, &key, &event(n));
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    }
+    // The second event used the window up: the answer says so already.
+    let r = send(&server, &key, &event(2));
+    assert_eq!(r.status, 429, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.header("retry-after"), Some("30"));
+    assert_eq!(
+        r.header("x-sentry-rate-limits"),
+        Some("30:error:project:quota_exceeded")
+    );
+    assert!(r.header("x-sentry-error").is_some());
+    assert_eq!(
+        r.json()["detail"]
+            .as_str()
+            .map(|d| d.contains("rate limited")),
+        Some(true)
+    );
+    assert_eq!(server.events().len(), 2, "the refused event is not stored");
+    assert_eq!(
+        outcomes(&server),
+        [(
+            "rate_limited".to_owned(),
+            "quota_exceeded".to_owned(),
+            "error".to_owned(),
+            1
+        )]
+    );
+}
+
+#[test]
+fn what_is_left_of_a_request_is_stored_and_answered_200() {
+    let server = server();
+    add_quota(&server, quota(&["error"], 0, 60));
+    let key = server.public_key().to_owned();
+    // The event is refused, the client report never is.
+    let body = format!("{}{}", event(7), client_report());
+    let r = send(&server, &key, &body);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        r.header("x-sentry-rate-limits"),
+        Some("30:error:project:quota_exceeded")
+    );
+    assert!(server.events().is_empty());
+    assert_eq!(
+        outcomes(&server),
+        [
+            (
+                "discarded".to_owned(),
+                "queue_overflow".to_owned(),
+                "error".to_owned(),
+                3
+            ),
+            (
+                "rate_limited".to_owned(),
+                "quota_exceeded".to_owned(),
+                "error".to_owned(),
+                1
+            ),
+        ]
+    );
+}
+
+#[test]
+fn attachments_go_with_their_refused_event() {
+    let server = server();
+    add_quota(&server, quota(&["error"], 0, 60));
+    let body = format!(
+        "{}{{\"type\":\"attachment\",\"length\":5,\"filename\":\"a.txt\"}}\nhello\n",
+        event(8)
+    );
+    let r = send(&server, server.public_key(), &body);
+    assert_eq!(r.status, 429, "{}", String::from_utf8_lossy(&r.body));
+    let conn = rusqlite::Connection::open(server.db_path()).expect("open");
+    let stored: i64 = conn
+        .query_row("SELECT COUNT(*) FROM attachments", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(stored, 0);
+    let categories: Vec<String> = outcomes(&server).into_iter().map(|o| o.2).collect();
+    assert_eq!(categories, ["attachment", "error"]);
+}
+
+#[test]
+fn a_key_quota_limits_only_that_key() {
+    let server = server();
+    server.add_project(1, OTHER_KEY).ok();
+    let mut q = quota(&[], 0, 3600);
+    q.public_key = Some(OTHER_KEY.to_owned());
+    q.reason = Some("key_blocked".to_owned());
+    add_quota(&server, q);
+    let r = send(&server, OTHER_KEY, &event(1));
+    assert_eq!(r.status, 429, "{}", String::from_utf8_lossy(&r.body));
+    // All categories: an empty category list; 30 s into the hour is 3570 s left.
+    assert_eq!(
+        r.header("x-sentry-rate-limits"),
+        Some("3570::key:key_blocked")
+    );
+    assert_eq!(r.header("retry-after"), Some("3570"));
+    let r = send(&server, server.public_key(), &event(2));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.header("x-sentry-rate-limits"), None);
+    assert_eq!(server.events().len(), 1);
+}
+
+#[test]
+fn removing_a_quota_lifts_it() {
+    let server = server();
+    let id = add_quota(&server, quota(&["error"], 0, 60));
+    let key = server.public_key().to_owned();
+    assert_eq!(send(&server, &key, &event(1)).status, 429);
+    server
+        .store()
+        .write_blocking(WriteOp::RemoveQuota { id })
+        .expect("remove");
+    assert_eq!(send(&server, &key, &event(2)).status, 200);
+}
+
+#[test]
+fn quotas_are_checked_when_added() {
+    let server = server();
+    let refused = |q: NewQuota| server.store().write_blocking(WriteOp::AddQuota(q)).is_err();
+    assert!(refused(quota(&["errors"], 1, 60)), "unknown category");
+    assert!(refused(quota(&["internal"], 1, 60)), "client reports");
+    assert!(refused(quota(&["error"], 1, 0)), "empty window");
+    let mut q = quota(&["error"], 1, 60);
+    q.reason = Some("a:b".to_owned());
+    assert!(refused(q), "a reason that would break the header");
+    let mut q = quota(&["error"], 1, 60);
+    q.public_key = Some("ffffffffffffffffffffffffffffffff".to_owned());
+    assert!(refused(q), "a key of no project");
+}
