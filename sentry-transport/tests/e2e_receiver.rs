@@ -82,3 +82,66 @@ fn captured_errors_arrive_grouped_and_transactions_arrive_with_spans() {
     assert_eq!(counts.get("spans").copied(), Some(3), "{counts:?}");
     client.close(Some(Duration::from_secs(5)));
 }
+
+/// The receiver's quota (PROTOCOL.md §4.2) reaches the SDK through
+/// `X-Sentry-Rate-Limits`: once an error quota is used up the transport
+/// holds errors back itself, counts them as `ratelimit_backoff`, and still
+/// sends what the quota does not cover.
+#[test]
+fn a_receiver_quota_makes_the_transport_hold_errors_back() {
+    use receiver::store::quotas::NewQuota;
+    use receiver::store::{WriteOp, WriteResult};
+
+    let server = TestServer::start();
+    let added = server.write(WriteOp::AddQuota(NewQuota {
+        project_id: server.project_id(),
+        public_key: None,
+        categories: vec!["error".to_owned()],
+        max_items: 1,
+        window_secs: 3600,
+        reason: None,
+    }));
+    assert!(matches!(added, Ok(WriteResult::Quota(_))), "{added:?}");
+    let client = Arc::new(Client::with_options(ClientOptions {
+        dsn: Some(server.dsn().parse().expect("dsn")),
+        traces_sample_rate: 1.0,
+        transport: Some(Arc::new(HttpTransportFactory::default())),
+        ..Default::default()
+    }));
+    let hub = Arc::new(Hub::new(Some(client.clone()), Scope::default()));
+    Hub::run(hub, || {
+        // Accepted, and its 200 says the error quota is used up.
+        sentry_core::capture_error(&LookupError(1));
+        assert!(client.flush(Some(Duration::from_secs(10))), "flush");
+        // Held back by the SDK: the receiver never sees it.
+        sentry_core::capture_error(&LookupError(2));
+        assert!(client.flush(Some(Duration::from_secs(10))), "flush");
+        // Not covered by the quota; the client report rides along.
+        sentry_core::start_transaction(TransactionContext::new("after", "task")).finish();
+        assert!(client.flush(Some(Duration::from_secs(10))), "flush");
+    });
+    client.close(Some(Duration::from_secs(5)));
+
+    assert_eq!(server.events().len(), 1);
+    assert_eq!(server.counts().get("transactions").copied(), Some(1));
+    let reports: Vec<(String, String, String, i64)> = server
+        .read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT outcome, reason, category, SUM(quantity) FROM client_reports
+                 GROUP BY outcome, reason, category",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .expect("client reports");
+    assert_eq!(
+        reports,
+        [(
+            "discarded".to_owned(),
+            "ratelimit_backoff".to_owned(),
+            "error".to_owned(),
+            1
+        )],
+        "the SDK reports what it held back; the receiver refused nothing"
+    );
+}
