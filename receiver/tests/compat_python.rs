@@ -103,8 +103,14 @@ fn sdk_version(python: &Path) -> Option<String> {
     out.success.then(|| out.stdout.trim().to_owned())
 }
 
-/// An interpreter with `sentry-sdk==2.75.0`; panics with what went wrong.
+/// An interpreter with `sentry-sdk==2.75.0`, made once for all the tests
+/// of this file (they run in parallel); panics with what went wrong.
 fn python_with_sdk() -> PathBuf {
+    static PYTHON: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(install_python_with_sdk).clone()
+}
+
+fn install_python_with_sdk() -> PathBuf {
     if let Some(python) = std::env::var_os("COMPAT_PYTHON") {
         let python = PathBuf::from(python);
         match sdk_version(&python) {
@@ -180,10 +186,12 @@ fn python_with_sdk() -> PathBuf {
 
 /// Runs the scenario script against `server`; returns its JSON of ids.
 fn run_scenarios(python: &Path, server: &TestServer) -> Value {
-    let script = workspace_root()
-        .join("compat")
-        .join("python")
-        .join("scenarios.py");
+    run_script(python, server, "scenarios.py")
+}
+
+/// Runs `compat/python/{name}` against `server`; returns the JSON it prints.
+fn run_script(python: &Path, server: &TestServer, name: &str) -> Value {
+    let script = workspace_root().join("compat").join("python").join(name);
     let mut command = Command::new(python);
     command.arg(&script).env("SENTRY_DSN", server.dsn());
     // Nothing between the SDK and the receiver, and no ambient SDK settings.
@@ -494,4 +502,61 @@ fn the_official_python_sdk_is_stored_and_grouped() {
             "{status}"
         );
     }
+}
+
+/// The official SDK obeys the receiver's quota (PROTOCOL.md §4.2): the
+/// `200` that uses an error quota up carries `X-Sentry-Rate-Limits`, and
+/// the SDK holds the next errors back itself and says so in a client
+/// report, while a transaction (not covered) still arrives.
+#[test]
+fn the_official_python_sdk_obeys_a_receiver_quota() {
+    use receiver::store::quotas::NewQuota;
+    use receiver::store::{WriteOp, WriteResult};
+
+    let python = python_with_sdk();
+    let server = TestServer::start();
+    let added = server.write(WriteOp::AddQuota(NewQuota {
+        project_id: server.project_id(),
+        public_key: None,
+        categories: vec!["error".to_owned()],
+        max_items: 1,
+        window_secs: 3600,
+        reason: None,
+    }));
+    assert!(matches!(added, Ok(WriteResult::Quota(_))), "{added:?}");
+    let sent = run_script(&python, &server, "rate_limits.py");
+    let messages = ids(&sent, "messages");
+    assert_eq!(messages.len(), 3, "{sent}");
+
+    let conn = open(server.db_path());
+    let stored: Vec<String> = server.events().into_iter().map(|e| e.event_id).collect();
+    assert_eq!(
+        stored,
+        [messages[0].clone()],
+        "only the first message is stored"
+    );
+    assert_eq!(count(&conn, "SELECT COUNT(*) FROM transactions"), 1);
+    let reports: Vec<(String, String, String, i64)> = {
+        let mut stmt = conn
+            .prepare(
+                "SELECT outcome, reason, category, SUM(quantity) FROM client_reports
+                 GROUP BY outcome, reason, category ORDER BY outcome, reason, category",
+            )
+            .expect("prepare");
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .expect("query");
+        rows.collect::<Result<_, _>>().expect("rows")
+    };
+    // Held back by the SDK, not refused by the receiver (that would be
+    // `rate_limited` rows).
+    assert_eq!(
+        reports,
+        [(
+            "discarded".to_owned(),
+            "ratelimit_backoff".to_owned(),
+            "error".to_owned(),
+            2
+        )]
+    );
 }
