@@ -427,6 +427,23 @@ impl TestServer {
             .flatten()
     }
 
+    /// A default-project event's payload as the SDK sent it, before
+    /// normalisation cut or rewrote anything.
+    pub fn event_as_sent(&self, event_id: &str) -> Option<serde_json::Value> {
+        let (p, id) = (self.key.project_id, event_id.replace('-', ""));
+        let blob: Vec<u8> = self
+            .store()
+            .read_blocking(|c| {
+                Ok(c.query_row(
+                    "SELECT payload FROM events WHERE project_id = ?1 AND event_id = ?2",
+                    rusqlite::params![p, id],
+                    |r| r.get(0),
+                )?)
+            })
+            .ok()?;
+        serde_json::from_slice(&crate::store::decompress_as_sent(&blob).ok()?).ok()
+    }
+
     /// The default project's issues, most recently seen first.
     pub fn issues(&self) -> Vec<IssueRow> {
         self.issues_of(self.key.project_id)

@@ -77,6 +77,15 @@ fn event_by_id_as_stored_and_in_sentry_shape() {
     );
     assert_eq!(raw, server.event_json(&id).expect("stored"));
     assert!(raw.get("entries").is_none());
+    // ?sent=1 is the item as the SDK sent it: no id, no receive time.
+    let sent = get_ok(
+        &server,
+        &format!("/api/0/projects/local/1/events/{id}/?sent=1"),
+    );
+    assert_eq!(sent["release"], "web@3.1.4");
+    assert_eq!(sent["tags"], json!({"flavour": "vanilla"}));
+    assert!(raw.get("received").is_some());
+    assert!(sent.get("received").is_none() && sent.get("event_id").is_none());
 
     // Another project does not see it.
     let other = TestServer::builder()

@@ -61,12 +61,16 @@ impl EventRecord {
     }
 }
 
+/// What a payload that cannot be read shows instead.
+fn unreadable(reason: String) -> Value {
+    json!({"errors": [{"type": "stored_payload_unreadable", "reason": reason}]})
+}
+
 /// Decompresses and parses a stored payload. One that cannot be read
 /// becomes an object whose `errors` says why (`stored_payload_unreadable`),
 /// so one bad row cannot break a list and a reader sees that something is
 /// missing instead of an empty event.
 pub(crate) fn decode_payload(blob: &[u8]) -> (Value, usize) {
-    let unreadable = |reason: String| json!({"errors": [{"type": "stored_payload_unreadable", "reason": reason}]});
     match decompress(blob) {
         Ok(bytes) => {
             let size = bytes.len();
@@ -455,14 +459,20 @@ fn parse_event_id(id: &str) -> Result<String, ApiError> {
 }
 
 /// `GET /api/0/projects/{org}/{project}/events/{event_id}/` (`?raw=1`: the
-/// stored JSON unchanged).
+/// stored JSON unchanged; `?sent=1`: the item as the SDK sent it, before
+/// normalisation cut or rewrote anything).
 pub(crate) async fn detail(ctx: &Ctx, project: &str, id: &str) -> Result<Reply, ApiError> {
     let event_id = parse_event_id(id)?;
     let project = project.to_owned();
     let raw = ctx.query.flag("raw");
+    let sent = ctx.query.flag("sent");
     let value = ctx
         .read(move |c| {
             let p = projects::resolve(c, &project)?;
+            if sent {
+                return as_sent(c, p.id, &event_id)?
+                    .ok_or_else(|| ApiError::not_found(format!("event {event_id}")));
+            }
             let e = load(c, p.id, &event_id)?
                 .ok_or_else(|| ApiError::not_found(format!("event {event_id}")))?;
             if raw {
@@ -473,6 +483,27 @@ pub(crate) async fn detail(ctx: &Ctx, project: &str, id: &str) -> Result<Reply, 
         })
         .await?;
     Reply::json(&value)
+}
+
+/// The payload of event (or transaction) `event_id` as the SDK sent it.
+fn as_sent(c: &Connection, project_id: i64, event_id: &str) -> Result<Option<Value>, ApiError> {
+    for sql in [
+        "SELECT payload FROM events WHERE project_id = ?1 AND event_id = ?2",
+        "SELECT payload FROM transactions WHERE project_id = ?1 AND event_id = ?2",
+    ] {
+        let blob: Option<Vec<u8>> = c
+            .prepare_cached(sql)?
+            .query_row(params![project_id, event_id], |r| r.get(0))
+            .optional()?;
+        if let Some(blob) = blob {
+            return Ok(Some(match crate::store::decompress_as_sent(&blob) {
+                Ok(bytes) => serde_json::from_slice(&bytes)
+                    .unwrap_or_else(|e| unreadable(format!("invalid JSON: {e}"))),
+                Err(e) => unreadable(e.to_string()),
+            }));
+        }
+    }
+    Ok(None)
 }
 
 /// `GET /api/0/projects/{org}/{project}/events/`: the project's error

@@ -175,20 +175,7 @@ pub fn encode_with_dictionary(
 /// the eager path would have stored for that request.
 pub fn render(blob: &[u8]) -> Result<Vec<u8>, RenderError> {
     let damaged = |what: String| RenderError::Damaged(what);
-    let rest = blob
-        .strip_prefix(MAGIC.as_slice())
-        .ok_or_else(|| damaged("no header".into()))?;
-    let (len, rest) = rest
-        .split_first_chunk::<4>()
-        .ok_or_else(|| damaged("truncated header".into()))?;
-    let len = u32::from_le_bytes(*len) as usize;
-    if rest.len() < len {
-        return Err(damaged("truncated header".into()));
-    }
-    let (header, compressed) = rest.split_at(len);
-    let header: Header = serde_json::from_slice(header).map_err(|e| damaged(e.to_string()))?;
-    let sent = dictionary::decompress(compressed, header.dict, RENDER_LIMIT)
-        .map_err(|e| damaged(e.to_string()))?;
+    let (header, sent) = open(blob)?;
     let ctx = RequestContext {
         received: Timestamp::from_secs_f64(f64::from_bits(header.received_bits)),
         sent_at: header
@@ -210,6 +197,32 @@ pub fn render(blob: &[u8]) -> Result<Vec<u8>, RenderError> {
             sent,
         }),
     }
+}
+
+/// The item's bytes exactly as the SDK sent them, of a payload stored by
+/// [`encode`] (what normalisation cuts or rewrites is all there).
+pub fn sent(blob: &[u8]) -> Result<Vec<u8>, RenderError> {
+    open(blob).map(|(_, sent)| sent)
+}
+
+/// The header and the decompressed item of a payload stored by [`encode`].
+fn open(blob: &[u8]) -> Result<(Header, Vec<u8>), RenderError> {
+    let damaged = |what: String| RenderError::Damaged(what);
+    let rest = blob
+        .strip_prefix(MAGIC.as_slice())
+        .ok_or_else(|| damaged("no header".into()))?;
+    let (len, rest) = rest
+        .split_first_chunk::<4>()
+        .ok_or_else(|| damaged("truncated header".into()))?;
+    let len = u32::from_le_bytes(*len) as usize;
+    if rest.len() < len {
+        return Err(damaged("truncated header".into()));
+    }
+    let (header, compressed) = rest.split_at(len);
+    let header: Header = serde_json::from_slice(header).map_err(|e| damaged(e.to_string()))?;
+    let sent = dictionary::decompress(compressed, header.dict, RENDER_LIMIT)
+        .map_err(|e| damaged(e.to_string()))?;
+    Ok((header, sent))
 }
 
 /// zstd-decompresses at most [`RENDER_LIMIT`] bytes (any stored zstd

@@ -550,3 +550,15 @@ pub fn decompress(data: &[u8]) -> Result<Vec<u8>, StoreError> {
     }
     Ok(as_received::decompress_bounded(data)?)
 }
+
+/// A stored event's or transaction's payload as the SDK sent it: the item's
+/// own bytes for payloads stored as received, else (older rows, stored
+/// normalised) what [`decompress`] gives.
+pub fn decompress_as_sent(data: &[u8]) -> Result<Vec<u8>, StoreError> {
+    use crate::ingest::as_received;
+    if as_received::is_encoded(data) {
+        return as_received::sent(data)
+            .map_err(|e| StoreError::Compression(std::io::Error::other(e)));
+    }
+    Ok(as_received::decompress_bounded(data)?)
+}
