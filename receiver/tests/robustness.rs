@@ -1593,7 +1593,8 @@ fn deep_nesting_is_refused_by_the_json_depth_limit_without_overflowing_the_stack
     let server = TestServer::start();
     let post_event = |payload: &[u8]| send(&server, &event_envelope(payload), Encoding::Identity);
 
-    // Within serde_json's limit of 128 levels: stored as sent.
+    // Within serde_json's limit of 128 levels: stored as sent, and read
+    // back with `extra` cut to depth 7 (PROTOCOL.md §5.1, `ingest::trim`).
     let depth = 125; // + the event object and `extra` = 127 levels
     let payload = format!(
         "{{\"message\":\"deep\",\"extra\":{{\"d\":{}1{}}}}}",
@@ -1603,14 +1604,24 @@ fn deep_nesting_is_refused_by_the_json_depth_limit_without_overflowing_the_stack
     let r = post_event(payload.as_bytes()).expect("reply");
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     let id = r.json()["id"].as_str().map(str::to_owned).expect("id");
-    let stored = server.event_json(&id).expect("stored");
-    let mut node = &stored["extra"]["d"];
-    let mut levels = 0;
-    while let Some(first) = node.get(0) {
-        node = first;
-        levels += 1;
-    }
-    assert_eq!((levels, node), (depth, &json!(1)));
+    let levels = |v: &serde_json::Value| {
+        let mut node = &v["extra"]["d"];
+        let mut levels = 0;
+        while let Some(first) = node.get(0) {
+            node = first;
+            levels += 1;
+        }
+        (levels, node.clone())
+    };
+    let sent = server.event_as_sent(&id).expect("stored");
+    assert_eq!(levels(&sent), (depth, json!(1)));
+    let (kept, rest) = levels(&server.event_json(&id).expect("stored"));
+    // `extra` is level 1 and `d` level 2: the list at level 8 is text.
+    assert_eq!(kept, 6);
+    assert!(
+        rest.as_str().is_some_and(|s| s.starts_with("[[[")),
+        "{rest}"
+    );
 
     // Past it: 400 naming the limit (the receiver has not disabled it).
     for depth in [127, 200, 100_000] {
@@ -1665,17 +1676,25 @@ fn big_strings_many_breadcrumbs_and_many_items_are_stored_or_refused_clearly() {
         .configure(|c| c.limits.max_event_size = 16 * MIB)
         .start();
 
-    // A 10 MB string under a (raised) event limit: stored whole.
+    // A 10 MB string under a (raised) event limit: stored whole, read back
+    // cut to the 16 KiB an `extra` value may have.
     let big = "x".repeat(10_000_000);
     let payload = json!({"message": "big", "extra": {"blob": big}}).to_string();
     let started = Instant::now();
     let r = send(&server, &event_envelope(payload.as_bytes()), Encoding::Gzip).expect("reply");
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     let id = r.json()["id"].as_str().map(str::to_owned).expect("id");
-    let stored = server.event_json(&id).expect("stored");
+    let sent = server.event_as_sent(&id).expect("stored");
     assert_eq!(
-        stored["extra"]["blob"].as_str().map(str::len),
+        sent["extra"]["blob"].as_str().map(str::len),
         Some(10_000_000)
+    );
+    let stored = server.event_json(&id).expect("stored");
+    let blob = stored["extra"]["blob"].as_str().unwrap_or_default();
+    assert!(
+        blob.len() <= 16 * 1024 && blob.ends_with("..."),
+        "{}",
+        blob.len()
     );
     let big_took = started.elapsed();
 

@@ -19,6 +19,7 @@ pub mod limits;
 pub mod normalize;
 pub mod rate_limits;
 mod seen_keys;
+pub mod trim;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -480,6 +480,7 @@ pub fn event(
     }
     check_release(&mut event.release, &mut errors);
     check_environment(&mut event.environment, &mut errors);
+    super::trim::event(&mut event);
     if let (Some(user), Some(ip)) = (event.user.as_mut(), ctx.client_ip.as_ref()) {
         if user.ip_address.as_deref() == Some("{{auto}}") {
             user.ip_address = Some(ip.clone());
