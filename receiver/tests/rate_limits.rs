@@ -211,3 +211,61 @@ fn quotas_are_checked_when_added() {
     q.public_key = Some("ffffffffffffffffffffffffffffffff".to_owned());
     assert!(refused(q), "a key of no project");
 }
+
+#[test]
+fn quotas_can_be_managed_through_the_api_and_apply_at_once() {
+    let server = server();
+    let path = "/api/0/projects/local/1/quotas/";
+    let body = serde_json::json!({"limit": 0, "window": 60, "categories": ["error"],
+                                  "reason": "from_api"});
+    let r = server.api_request("POST", path, Some(&body)).expect("post");
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let id = r.json()["id"].as_str().expect("id").to_owned();
+    assert_eq!(r.json()["scope"], "project");
+    let listed = server.api_get(path).expect("list").json();
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    assert_eq!(listed[0]["categories"], serde_json::json!(["error"]));
+
+    // In force for the very next request (no cache delay in-process).
+    let r = send(&server, server.public_key(), &event(1));
+    assert_eq!(r.status, 429);
+    assert_eq!(
+        r.header("x-sentry-rate-limits"),
+        Some("30:error:project:from_api")
+    );
+
+    // Bad input is a 400 naming the problem; a read token cannot write.
+    let bad = serde_json::json!({"limit": -1});
+    let r = server.api_request("POST", path, Some(&bad)).expect("post");
+    assert_eq!(r.status, 400);
+    let r = server
+        .api_request(
+            "POST",
+            path,
+            Some(&serde_json::json!({"limit": 1, "categories": ["nope"]})),
+        )
+        .expect("post");
+    assert_eq!(r.status, 400);
+    assert!(String::from_utf8_lossy(&r.body).contains("unknown data category"));
+    let read = server
+        .create_token(receiver::api::tokens::Scope::Read)
+        .expect("token");
+    let r = receiver::testing::request(
+        "POST",
+        &server.api_url(path),
+        &[("Authorization", format!("Bearer {read}").as_str())],
+        body.to_string().as_bytes(),
+    )
+    .expect("post");
+    assert_eq!(r.status, 403);
+
+    let r = server
+        .api_request("DELETE", &format!("{path}{id}/"), None)
+        .expect("delete");
+    assert_eq!(r.status, 204);
+    assert_eq!(send(&server, server.public_key(), &event(2)).status, 200);
+    let r = server
+        .api_request("DELETE", &format!("{path}{id}/"), None)
+        .expect("delete");
+    assert_eq!(r.status, 404);
+}

@@ -20,6 +20,7 @@ mod issues;
 mod local;
 mod params;
 mod projects;
+mod quotas;
 mod releases;
 pub mod tokens;
 pub mod types;
@@ -238,6 +239,11 @@ impl Ctx {
         })
         .await
         .map_err(|e| ApiError::Store(StoreError::Task(e.to_string())))?
+    }
+
+    /// The store (for writes that go through its writer).
+    pub(crate) fn store(&self) -> &Store {
+        &self.inner.store
     }
 
     /// "Now" by the server's clock (Unix seconds).
@@ -470,6 +476,12 @@ async fn dispatch(ctx: &Ctx, segs: &[&str]) -> Result<Reply, ApiError> {
         ["projects"] | ["organizations", _, "projects"] if m == M::GET => projects::list(ctx).await,
         ["projects", _, p] if m == M::GET => projects::detail(ctx, p).await,
         ["projects", _, p, "keys"] if m == M::GET => projects::keys(ctx, p).await,
+        ["projects", _, p, "quotas"] => match m {
+            M::GET => quotas::list(ctx, p).await,
+            M::POST => quotas::create(ctx, p).await,
+            _ => Err(method_not_allowed(ctx, "GET, POST")),
+        },
+        ["projects", _, p, "quotas", id] if m == M::DELETE => quotas::delete(ctx, p, id).await,
         ["projects", _, p, "issues"] => match m {
             M::GET => issues::list(ctx, Some(p)).await,
             M::PUT => issues::bulk_update(ctx, Some(p)).await,
