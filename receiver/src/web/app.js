@@ -660,19 +660,24 @@
       navLink('Latest ⇥', base + 'latest', ev.nextEventID));
     const trace = ev.contexts && ev.contexts.trace && ev.contexts.trace.trace_id;
     const raw = h('div', {class: 'raw'});
-    const rawButton = h('button', {type: 'button', class: 'quiet', onclick: async () => {
-      if (raw.firstChild) {
+    // `raw=1`: the event as normalised; `sent=1`: as the SDK sent it.
+    let shown = null;
+    const jsonButton = (flag, label) => h('button', {type: 'button', class: 'quiet', onclick: async () => {
+      if (shown === flag) {
+        shown = null;
         raw.replaceChildren();
         return;
       }
+      shown = flag;
       raw.replaceChildren(loading());
       try {
-        const {data} = await api('/api/0/projects/local/' + enc(ev.projectID) + '/events/' + enc(ev.eventID) + '/?raw=1');
-        raw.replaceChildren(h('pre', {class: 'json'}, JSON.stringify(data, null, 2)));
+        const {data} = await api('/api/0/projects/local/' + enc(ev.projectID) + '/events/' + enc(ev.eventID) + '/?' + flag + '=1');
+        if (shown === flag) raw.replaceChildren(h('pre', {class: 'json'}, JSON.stringify(data, null, 2)));
       } catch (err) {
         if (!(err instanceof AuthError)) raw.replaceChildren(errorBox(err));
       }
-    }}, 'Stored JSON');
+    }}, label);
+    const rawButton = [jsonButton('raw', 'Stored JSON'), ' ', jsonButton('sent', 'As sent')];
     return h('div', {class: 'event'},
       h('div', {class: 'card event-head'},
         nav,
