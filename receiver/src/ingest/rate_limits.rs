@@ -260,3 +260,89 @@ fn note_outcome(outcomes: &mut Vec<(String, String, u64)>, category: &str, reaso
         None => outcomes.push((category.to_owned(), reason.to_owned(), 1)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sentry_core::envelope::EnvelopeItem;
+
+    fn quota(id: i64, categories: &[&str], max_items: u64, window_secs: u64) -> Quota {
+        Quota {
+            id,
+            project_id: 1,
+            public_key: None,
+            categories: categories.iter().map(|c| (*c).to_owned()).collect(),
+            max_items,
+            window_secs,
+            reason: format!("q{id}"),
+        }
+    }
+
+    fn envelope(types: &[&str]) -> Envelope {
+        let mut e = Envelope::new();
+        for ty in types {
+            e.add_item(EnvelopeItem::raw(ItemType::from(*ty), b"{}".to_vec()));
+        }
+        e
+    }
+
+    /// A limiter (its store is not read by `check`) and its directory.
+    fn limiter() -> (RateLimiter, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (store, _) =
+            Store::open(&dir.path().join("q.sqlite"), &Default::default()).expect("store");
+        (RateLimiter::new(store), dir)
+    }
+
+    #[test]
+    fn a_new_window_starts_the_count_afresh() {
+        let (limiter, _dir) = limiter();
+        let quotas = [quota(1, &["error"], 1, 60)];
+        let event = envelope(&["event"]);
+        assert!(!limiter.check(&quotas, None, &event, 120.0).dropped_any());
+        let refused = limiter.check(&quotas, None, &event, 179.9);
+        assert!(refused.dropped_all());
+        assert_eq!(refused.retry_after(), 1, "0.1 s left: at least 1");
+        assert!(!limiter.check(&quotas, None, &event, 180.0).dropped_any());
+    }
+
+    #[test]
+    fn an_item_counts_toward_every_quota_and_any_can_refuse_it() {
+        let (limiter, _dir) = limiter();
+        let quotas = [quota(1, &["error"], 5, 60), quota(2, &[], 2, 60)];
+        // Two errors use the all-category quota up; the error quota has room.
+        let v = limiter.check(&quotas, None, &envelope(&["event", "event"]), 0.0);
+        assert!(!v.dropped_any());
+        assert_eq!(v.limits.len(), 1);
+        assert_eq!(v.limits[0].reason, "q2");
+        let v = limiter.check(&quotas, None, &envelope(&["event", "client_report"]), 1.0);
+        assert_eq!(v.dropped, [true, false], "client reports are never limited");
+        assert_eq!(v.outcomes, [("error".to_owned(), "q2".to_owned(), 1)]);
+        // Unknown item types count toward quotas of every category only.
+        let only_errors = [quota(3, &["error"], 0, 60)];
+        let v = limiter.check(&only_errors, None, &envelope(&["nel"]), 1.0);
+        assert!(!v.dropped_any());
+    }
+
+    #[test]
+    fn a_refused_event_takes_its_attachments_without_counting_them() {
+        let (limiter, _dir) = limiter();
+        let quotas = [
+            quota(1, &["error"], 0, 60),
+            quota(2, &["attachment"], 1, 60),
+        ];
+        // The attachment comes first in the envelope; the event decides.
+        let v = limiter.check(&quotas, None, &envelope(&["attachment", "event"]), 0.0);
+        assert_eq!(v.dropped, [true, true]);
+        assert_eq!(
+            v.outcomes,
+            [
+                ("error".to_owned(), "q1".to_owned(), 1),
+                ("attachment".to_owned(), "q1".to_owned(), 1)
+            ]
+        );
+        // The attachment quota was not used by the dropped attachment.
+        let v = limiter.check(&quotas, None, &envelope(&["attachment"]), 1.0);
+        assert!(!v.dropped_any());
+    }
+}
