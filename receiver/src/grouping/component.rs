@@ -8,6 +8,7 @@
 //! descended into when the hash is computed (PROTOCOL.md §10.1 step 6).
 
 use std::borrow::Cow;
+use std::rc::Rc;
 
 use md5::{Digest, Md5};
 use serde_json::{json, Map, Value};
@@ -21,8 +22,10 @@ pub(crate) enum Content<'a> {
     One(Cow<'a, str>),
     /// Two leaf values (the `ns-error` domain and code).
     Two(Cow<'a, str>, Cow<'a, str>),
-    /// Child components.
-    Children(Vec<Component<'a>>),
+    /// Child components, shared: the `app` variant of a stack trace is the
+    /// `system` one with some frames excluded, and cloning a frame must not
+    /// copy its subtree.
+    Children(Rc<Vec<Component<'a>>>),
 }
 
 /// One node of the grouping tree.
@@ -72,7 +75,7 @@ impl<'a> Component<'a> {
             id,
             contributes,
             hint: None,
-            content: Content::Children(children),
+            content: Content::Children(Rc::new(children)),
             lineno: None,
         }
     }
@@ -113,7 +116,7 @@ impl<'a> Component<'a> {
                 f(b);
             }
             Content::Children(children) => {
-                for c in children {
+                for c in children.iter() {
                     c.for_each_value(f);
                 }
             }

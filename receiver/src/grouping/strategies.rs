@@ -343,7 +343,7 @@ fn frame_component<'a>(f: &NFrame<'a>, recursion: bool) -> Component<'a> {
         id: "frame",
         contributes,
         hint: None,
-        content: Content::Children(children),
+        content: Content::Children(std::rc::Rc::new(children)),
         lineno: f.lineno,
     };
     if low_quality {
