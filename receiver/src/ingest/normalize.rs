@@ -396,6 +396,34 @@ fn check_environment(environment: &mut Option<String>, errors: &mut Vec<Value>) 
     }
 }
 
+/// Tag keys are trimmed and their spaces become `-`; a tag whose key then
+/// is empty or has a character outside `[a-zA-Z0-9_.:-]`, or whose value
+/// has a line break, is removed with an `invalid_data` entry (PROTOCOL.md
+/// §5.1). Lengths are cut later (`super::trim`).
+fn check_tags(tags: &mut std::collections::BTreeMap<String, String>, errors: &mut Vec<Value>) {
+    let valid_key = |k: &str| {
+        !k.is_empty()
+            && k.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'))
+    };
+    let valid_value = |v: &str| !v.contains(['\n', '\r']);
+    if tags.iter().all(|(k, v)| valid_key(k) && valid_value(v)) {
+        return;
+    }
+    for (raw, value) in std::mem::take(tags) {
+        let key = raw.trim().replace(' ', "-");
+        if valid_key(&key) && valid_value(&value) {
+            tags.insert(key, value);
+        } else {
+            errors.push(json!({
+                "type": "invalid_data",
+                "name": format!("tags.{raw}"),
+                "value": value,
+            }));
+        }
+    }
+}
+
 fn append_errors(other: &mut serde_json::Map<String, Value>, errors: Vec<Value>) {
     if errors.is_empty() {
         return;
@@ -480,6 +508,7 @@ pub fn event(
     }
     check_release(&mut event.release, &mut errors);
     check_environment(&mut event.environment, &mut errors);
+    check_tags(&mut event.tags, &mut errors);
     super::trim::event(&mut event);
     if let (Some(user), Some(ip)) = (event.user.as_mut(), ctx.client_ip.as_ref()) {
         if user.ip_address.as_deref() == Some("{{auto}}") {
@@ -1002,6 +1031,25 @@ mod tests {
                 "spans[1].start_timestamp"
             ]
         );
+    }
+
+    #[test]
+    fn tag_keys_are_cleaned_and_bad_tags_removed() {
+        let body = br#"{"message":"t","tags":{" my tag ":"x","bad/key":"y","ok":"line\nbreak","fine":"v"}}"#;
+        let e = event(body, &ctx(None), None).unwrap();
+        let tags: Vec<(&str, &str)> = e
+            .tags
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(tags, [("fine", "v"), ("my-tag", "x")]);
+        let removed: Vec<&str> = e.other["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["name"].as_str())
+            .collect();
+        assert_eq!(removed, ["tags.bad/key", "tags.ok"]);
     }
 
     #[test]
