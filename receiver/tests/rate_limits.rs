@@ -198,6 +198,23 @@ fn removing_a_quota_lifts_it() {
 }
 
 #[test]
+fn a_quota_added_again_starts_with_nothing_used() {
+    let server = server();
+    let key = server.public_key().to_owned();
+    let id = add_quota(&server, quota(&["error"], 1, 60));
+    assert_eq!(send(&server, &key, &event(1)).status, 200);
+    assert_eq!(send(&server, &key, &event(2)).status, 429);
+    server
+        .store()
+        .write_blocking(WriteOp::RemoveQuota { id })
+        .expect("remove");
+    // The same quota again, in the same window: a new id, a new count.
+    let again = add_quota(&server, quota(&["error"], 1, 60));
+    assert_ne!(again, id, "quota ids are never reused");
+    assert_eq!(send(&server, &key, &event(3)).status, 200);
+}
+
+#[test]
 fn quotas_are_checked_when_added() {
     let server = server();
     let refused = |q: NewQuota| server.store().write_blocking(WriteOp::AddQuota(q)).is_err();

@@ -6,8 +6,8 @@
 //! (and of the key the request used) that covers the category is checked:
 //! if any has no room left in its current window the item is dropped,
 //! otherwise it counts toward all of them (Relay's rule). Client reports
-//! are never limited. Attachments go with their event: when the event is
-//! dropped, so are they.
+//! and item types of no known category are never limited. Attachments go
+//! with their event: when the event is dropped, so are they.
 //!
 //! Windows are fixed (`floor(now / window)`, as Relay's are) and counted in
 //! this process's memory: a restart starts every window afresh.
@@ -318,10 +318,10 @@ mod tests {
         let v = limiter.check(&quotas, None, &envelope(&["event", "client_report"]), 1.0);
         assert_eq!(v.dropped, [true, false], "client reports are never limited");
         assert_eq!(v.outcomes, [("error".to_owned(), "q2".to_owned(), 1)]);
-        // Unknown item types count toward quotas of every category only.
-        let only_errors = [quota(3, &["error"], 0, 60)];
-        let v = limiter.check(&only_errors, None, &envelope(&["nel"]), 1.0);
-        assert!(!v.dropped_any());
+        // Unknown item types are never limited, even by an all-category quota.
+        let block_all = [quota(3, &[], 0, 60)];
+        let v = limiter.check(&block_all, None, &envelope(&["nel", "event"]), 1.0);
+        assert_eq!(v.dropped, [false, true]);
     }
 
     #[test]

@@ -74,11 +74,13 @@ impl Quota {
     ///     id: 1, project_id: 1, public_key: None, categories: vec![],
     ///     max_items: 0, window_secs: 60, reason: "quota_exceeded".into(),
     /// };
-    /// assert!(q.covers("error") && q.covers("unknown"));
+    /// assert!(q.covers("error") && q.covers("span"));
     /// assert!(!q.covers("internal"), "client reports are never limited");
+    /// assert!(!q.covers("unknown"), "nor are item types nobody knows");
     /// ```
     pub fn covers(&self, category: &str) -> bool {
-        category != "internal"
+        // Relay does not limit items it cannot categorise either.
+        !matches!(category, "internal" | "unknown")
             && (self.categories.is_empty() || self.categories.iter().any(|c| c == category))
     }
 }

@@ -394,10 +394,12 @@ INSERT OR IGNORE INTO payload_formats (name, description) VALUES
 DROP TRIGGER IF EXISTS events_issue_facets;
 "#,
     // 7: rate-limit quotas (PROTOCOL.md §4.2, §11), per project or per key
-    // (`store::quotas`); the counting is in memory (`ingest::rate_limits`).
+    // (`store::quotas`); the counting is in memory (`ingest::rate_limits`),
+    // by quota id: ids are never reused (AUTOINCREMENT), so a quota added
+    // after another was removed does not inherit its count.
     r#"
 CREATE TABLE quotas (
-    id           INTEGER PRIMARY KEY,
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
     project_id   INTEGER NOT NULL REFERENCES projects(id),
     public_key   TEXT,
     categories   TEXT NOT NULL,
