@@ -55,6 +55,20 @@ fn cut_at(s: &str, max: usize) -> Option<usize> {
     Some(s.char_indices().nth(keep).map_or(s.len(), |(i, _)| i))
 }
 
+/// Cuts `s` to at most `max` bytes (a character is never split), ending in
+/// [`ELLIPSIS`]: data bags are limited in bytes, not characters.
+fn truncate_bytes(s: &mut String, max: usize) {
+    if s.len() <= max {
+        return;
+    }
+    let mut end = max.saturating_sub(ELLIPSIS.len());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.truncate(end);
+    s.push_str(ELLIPSIS);
+}
+
 fn truncate_cow(s: &mut Cow<'static, str>, max: usize) {
     if let Some(end) = cut_at(s, max) {
         let mut owned = s[..end].to_owned();
@@ -91,9 +105,7 @@ pub fn trim_value(value: &mut Value, depth: usize, budget: &mut usize) {
     }
     match value {
         Value::String(s) => {
-            if s.len() > *budget {
-                truncate(s, (*budget).max(ELLIPSIS.len()));
-            }
+            truncate_bytes(s, (*budget).max(ELLIPSIS.len()));
             *budget = budget.saturating_sub(s.len());
         }
         Value::Object(map) => {
@@ -251,6 +263,21 @@ mod tests {
         let crumb = &e.breadcrumbs.values[0];
         assert_eq!(crumb.category.as_deref().map(str::len), Some(128));
         assert_eq!(crumb.message.as_deref(), Some("short"));
+    }
+
+    #[test]
+    fn bag_budgets_count_bytes_and_never_split_a_character() {
+        // 10 000 two-byte characters: 20 000 bytes, over a value's 16 KiB.
+        let mut e: Event =
+            serde_json::from_value(json!({"extra": {"k": "é".repeat(10_000)}})).unwrap();
+        event(&mut e);
+        let cut = e.extra["k"].as_str().unwrap();
+        assert!(
+            cut.len() <= 16 * 1024 && cut.ends_with("..."),
+            "{}",
+            cut.len()
+        );
+        assert!(cut.trim_end_matches("...").chars().all(|c| c == 'é'));
     }
 
     #[test]
