@@ -397,9 +397,10 @@ fn check_environment(environment: &mut Option<String>, errors: &mut Vec<Value>) 
 }
 
 /// Tag keys are trimmed and their spaces become `-`; a tag whose key then
-/// is empty or has a character outside `[a-zA-Z0-9_.:-]`, or whose value
-/// has a line break, is removed with an `invalid_data` entry (PROTOCOL.md
-/// §5.1). Lengths are cut later (`super::trim`).
+/// is empty, has a character outside `[a-zA-Z0-9_.:-]` or is the key of an
+/// earlier tag, or whose value has a line break, is removed with an
+/// `invalid_data` entry (PROTOCOL.md §5.1). Lengths are cut later
+/// (`super::trim`).
 fn check_tags(tags: &mut std::collections::BTreeMap<String, String>, errors: &mut Vec<Value>) {
     let valid_key = |k: &str| {
         !k.is_empty()
@@ -410,11 +411,14 @@ fn check_tags(tags: &mut std::collections::BTreeMap<String, String>, errors: &mu
     if tags.iter().all(|(k, v)| valid_key(k) && valid_value(v)) {
         return;
     }
-    for (raw, value) in std::mem::take(tags) {
+    for (mut raw, mut value) in std::mem::take(tags) {
         let key = raw.trim().replace(' ', "-");
-        if valid_key(&key) && valid_value(&value) {
+        if valid_key(&key) && valid_value(&value) && !tags.contains_key(&key) {
             tags.insert(key, value);
         } else {
+            // The entry says which tag went, not everything it held.
+            super::trim::truncate(&mut raw, 200);
+            super::trim::truncate(&mut value, 200);
             errors.push(json!({
                 "type": "invalid_data",
                 "name": format!("tags.{raw}"),
@@ -1035,7 +1039,7 @@ mod tests {
 
     #[test]
     fn tag_keys_are_cleaned_and_bad_tags_removed() {
-        let body = br#"{"message":"t","tags":{" my tag ":"x","bad/key":"y","ok":"line\nbreak","fine":"v"}}"#;
+        let body = br#"{"message":"t","tags":{" my tag ":"x","bad/key":"y","ok":"line\nbreak","fine":"v","my-tag":"z"}}"#;
         let e = event(body, &ctx(None), None).unwrap();
         let tags: Vec<(&str, &str)> = e
             .tags
@@ -1049,7 +1053,8 @@ mod tests {
             .iter()
             .filter_map(|e| e["name"].as_str())
             .collect();
-        assert_eq!(removed, ["tags.bad/key", "tags.ok"]);
+        // `my-tag` came after ` my tag ` (in key order) and clashes with it.
+        assert_eq!(removed, ["tags.bad/key", "tags.my-tag", "tags.ok"]);
     }
 
     #[test]
