@@ -444,6 +444,35 @@ impl TestServer {
         serde_json::from_slice(&crate::store::decompress_as_sent(&blob).ok()?).ok()
     }
 
+    /// Adds a rate-limit quota through the server's writer (in force for
+    /// the next request).
+    pub fn add_quota(
+        &self,
+        quota: crate::store::quotas::NewQuota,
+    ) -> Result<crate::store::quotas::Quota, StoreError> {
+        match self.store().write_blocking(WriteOp::AddQuota(quota))? {
+            WriteResult::Quota(q) => Ok(q),
+            other => Err(StoreError::Invalid(format!("unexpected {other:?}"))),
+        }
+    }
+
+    /// The client-report rows of all projects, summed:
+    /// `(outcome, reason, category, quantity)`, in that order. What SDKs
+    /// report dropping and what quotas refused (`rate_limited`).
+    pub fn outcomes(&self) -> Vec<(String, String, String, i64)> {
+        self.store()
+            .read_blocking(|c| {
+                let mut stmt = c.prepare(
+                    "SELECT outcome, reason, category, SUM(quantity) FROM client_reports
+                     GROUP BY outcome, reason, category ORDER BY outcome, reason, category",
+                )?;
+                let rows =
+                    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            })
+            .unwrap_or_default()
+    }
+
     /// The default project's issues, most recently seen first.
     pub fn issues(&self) -> Vec<IssueRow> {
         self.issues_of(self.key.project_id)

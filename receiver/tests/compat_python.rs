@@ -511,19 +511,12 @@ fn the_official_python_sdk_is_stored_and_grouped() {
 #[test]
 fn the_official_python_sdk_obeys_a_receiver_quota() {
     use receiver::store::quotas::NewQuota;
-    use receiver::store::{WriteOp, WriteResult};
 
     let python = python_with_sdk();
     let server = TestServer::start();
-    let added = server.write(WriteOp::AddQuota(NewQuota {
-        project_id: server.project_id(),
-        public_key: None,
-        categories: vec!["error".to_owned()],
-        max_items: 1,
-        window_secs: 3600,
-        reason: None,
-    }));
-    assert!(matches!(added, Ok(WriteResult::Quota(_))), "{added:?}");
+    server
+        .add_quota(NewQuota::project(server.project_id(), &["error"], 1, 3600))
+        .expect("quota");
     let sent = run_script(&python, &server, "rate_limits.py");
     let messages = ids(&sent, "messages");
     assert_eq!(messages.len(), 3, "{sent}");
@@ -536,22 +529,10 @@ fn the_official_python_sdk_obeys_a_receiver_quota() {
         "only the first message is stored"
     );
     assert_eq!(count(&conn, "SELECT COUNT(*) FROM transactions"), 1);
-    let reports: Vec<(String, String, String, i64)> = {
-        let mut stmt = conn
-            .prepare(
-                "SELECT outcome, reason, category, SUM(quantity) FROM client_reports
-                 GROUP BY outcome, reason, category ORDER BY outcome, reason, category",
-            )
-            .expect("prepare");
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-            .expect("query");
-        rows.collect::<Result<_, _>>().expect("rows")
-    };
     // Held back by the SDK, not refused by the receiver (that would be
     // `rate_limited` rows).
     assert_eq!(
-        reports,
+        server.outcomes(),
         [(
             "discarded".to_owned(),
             "ratelimit_backoff".to_owned(),

@@ -5,7 +5,7 @@
 
 use receiver::config::Clock;
 use receiver::store::quotas::NewQuota;
-use receiver::store::{WriteOp, WriteResult};
+use receiver::store::WriteOp;
 use receiver::testing::{post, TestResponse, TestServer};
 use sentry_core::protocol::Timestamp;
 
@@ -22,21 +22,11 @@ fn server() -> TestServer {
 }
 
 fn add_quota(server: &TestServer, quota: NewQuota) -> i64 {
-    match server.store().write_blocking(WriteOp::AddQuota(quota)) {
-        Ok(WriteResult::Quota(q)) => q.id,
-        other => panic!("adding the quota: {other:?}"),
-    }
+    server.add_quota(quota).expect("adding the quota").id
 }
 
 fn quota(categories: &[&str], max_items: u64, window_secs: u64) -> NewQuota {
-    NewQuota {
-        project_id: 1,
-        public_key: None,
-        categories: categories.iter().map(|c| (*c).to_owned()).collect(),
-        max_items,
-        window_secs,
-        reason: None,
-    }
+    NewQuota::project(1, categories, max_items, window_secs)
 }
 
 fn send(server: &TestServer, key: &str, body: &str) -> TestResponse {
@@ -57,21 +47,6 @@ fn event(n: u32) -> String {
 fn client_report() -> &'static str {
     "{\"type\":\"client_report\"}\n{\"timestamp\":1800000000,\"discarded_events\":\
      [{\"reason\":\"queue_overflow\",\"category\":\"error\",\"quantity\":3}]}\n"
-}
-
-/// `(outcome, reason, category, quantity)` rows of the client reports.
-fn outcomes(server: &TestServer) -> Vec<(String, String, String, i64)> {
-    let conn = rusqlite::Connection::open(server.db_path()).expect("open");
-    let mut stmt = conn
-        .prepare(
-            "SELECT outcome, reason, category, SUM(quantity) FROM client_reports
-             GROUP BY outcome, reason, category ORDER BY outcome, reason, category",
-        )
-        .expect("prepare");
-    let rows = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-        .expect("query");
-    rows.collect::<Result<_, _>>().expect("rows")
 }
 
 #[test]
@@ -100,7 +75,7 @@ fn events_past_the_limit_get_429_with_when_to_retry() {
     );
     assert_eq!(server.events().len(), 2, "the refused event is not stored");
     assert_eq!(
-        outcomes(&server),
+        server.outcomes(),
         [(
             "rate_limited".to_owned(),
             "quota_exceeded".to_owned(),
@@ -125,7 +100,7 @@ fn what_is_left_of_a_request_is_stored_and_answered_200() {
     );
     assert!(server.events().is_empty());
     assert_eq!(
-        outcomes(&server),
+        server.outcomes(),
         [
             (
                 "discarded".to_owned(),
@@ -158,7 +133,7 @@ fn attachments_go_with_their_refused_event() {
         .query_row("SELECT COUNT(*) FROM attachments", [], |r| r.get(0))
         .expect("count");
     assert_eq!(stored, 0);
-    let categories: Vec<String> = outcomes(&server).into_iter().map(|o| o.2).collect();
+    let categories: Vec<String> = server.outcomes().into_iter().map(|o| o.2).collect();
     assert_eq!(categories, ["attachment", "error"]);
 }
 

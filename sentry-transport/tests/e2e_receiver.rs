@@ -90,18 +90,11 @@ fn captured_errors_arrive_grouped_and_transactions_arrive_with_spans() {
 #[test]
 fn a_receiver_quota_makes_the_transport_hold_errors_back() {
     use receiver::store::quotas::NewQuota;
-    use receiver::store::{WriteOp, WriteResult};
 
     let server = TestServer::start();
-    let added = server.write(WriteOp::AddQuota(NewQuota {
-        project_id: server.project_id(),
-        public_key: None,
-        categories: vec!["error".to_owned()],
-        max_items: 1,
-        window_secs: 3600,
-        reason: None,
-    }));
-    assert!(matches!(added, Ok(WriteResult::Quota(_))), "{added:?}");
+    server
+        .add_quota(NewQuota::project(server.project_id(), &["error"], 1, 3600))
+        .expect("quota");
     let client = Arc::new(Client::with_options(ClientOptions {
         dsn: Some(server.dsn().parse().expect("dsn")),
         traces_sample_rate: 1.0,
@@ -124,18 +117,8 @@ fn a_receiver_quota_makes_the_transport_hold_errors_back() {
 
     assert_eq!(server.events().len(), 1);
     assert_eq!(server.counts().get("transactions").copied(), Some(1));
-    let reports: Vec<(String, String, String, i64)> = server
-        .read(|c| {
-            let mut stmt = c.prepare(
-                "SELECT outcome, reason, category, SUM(quantity) FROM client_reports
-                 GROUP BY outcome, reason, category",
-            )?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
-        .expect("client reports");
     assert_eq!(
-        reports,
+        server.outcomes(),
         [(
             "discarded".to_owned(),
             "ratelimit_backoff".to_owned(),

@@ -102,6 +102,28 @@ pub struct NewQuota {
     pub reason: Option<String>,
 }
 
+impl NewQuota {
+    /// A quota of `max_items` per `window_secs` for every key of a project
+    /// (`categories` empty: all), with the default reason.
+    ///
+    /// ```
+    /// use receiver::store::quotas::NewQuota;
+    /// let q = NewQuota::project(1, &["error"], 100, 60);
+    /// assert_eq!((q.public_key, q.reason), (None, None));
+    /// assert_eq!(q.categories, ["error"]);
+    /// ```
+    pub fn project(project_id: i64, categories: &[&str], max_items: u64, window_secs: u64) -> Self {
+        NewQuota {
+            project_id,
+            public_key: None,
+            categories: categories.iter().map(|c| (*c).to_owned()).collect(),
+            max_items,
+            window_secs,
+            reason: None,
+        }
+    }
+}
+
 /// Checks and stores a quota.
 pub(crate) fn insert(conn: &Connection, new: &NewQuota) -> Result<Quota, StoreError> {
     let project: Option<i64> = conn
