@@ -173,6 +173,43 @@ fn removing_a_quota_lifts_it() {
 }
 
 #[test]
+fn the_store_endpoint_refuses_its_event_while_any_limit_is_active() {
+    let server = server();
+    add_quota(&server, quota(&["transaction"], 0, 60));
+    let auth = format!(
+        "Sentry sentry_key={}, sentry_version=7, sentry_client=old/1.0",
+        server.public_key()
+    );
+    let store = |body: &str| {
+        post(
+            &server.store_url(),
+            &[("X-Sentry-Auth", auth.as_str())],
+            body.as_bytes(),
+        )
+        .expect("request")
+    };
+    // An envelope's event is not covered by a transaction quota...
+    assert_eq!(send(&server, server.public_key(), &event(1)).status, 200);
+    // ...but a legacy client cannot read the header on a 200 (§4.1).
+    let r = store(r#"{"message":"legacy"}"#);
+    assert_eq!(r.status, 429, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        r.header("x-sentry-rate-limits"),
+        Some("30:transaction:project:quota_exceeded")
+    );
+    assert_eq!(server.events().len(), 1);
+    assert_eq!(
+        server.outcomes(),
+        [(
+            "rate_limited".to_owned(),
+            "quota_exceeded".to_owned(),
+            "error".to_owned(),
+            1
+        )]
+    );
+}
+
+#[test]
 fn a_quota_added_again_starts_with_nothing_used() {
     let server = server();
     let key = server.public_key().to_owned();

@@ -311,8 +311,9 @@ impl Ingestor {
 
         self.limits.check_envelope(&envelope)?;
         let mut envelope = envelope;
+        let legacy_store = req.endpoint == Endpoint::Store && !req.envelope_content_type;
         let (outcomes, rate_limits) = self
-            .enforce_quotas(project_id, &public_key, &mut envelope)
+            .enforce_quotas(project_id, &public_key, &mut envelope, legacy_store)
             .await?;
         let ctx = RequestContext::for_envelope(&envelope, self.clock.now(), req.client_ip);
         let received = ctx.received.as_secs_f64();
@@ -381,21 +382,27 @@ impl Ingestor {
     /// Drops the items of `envelope` that a quota refuses (see
     /// [`rate_limits`]). Returns the outcomes to record with the rest and
     /// the `X-Sentry-Rate-Limits` to answer with; when nothing is left,
-    /// records the outcomes itself and fails with a 429.
+    /// records the outcomes itself and fails with a 429. A `legacy_store`
+    /// request (a JSON event on `/store/`) is refused while any limit is
+    /// active.
     async fn enforce_quotas(
         &self,
         project_id: i64,
         public_key: &str,
         envelope: &mut Envelope,
+        legacy_store: bool,
     ) -> Result<(Vec<(String, String, u64)>, Option<String>), IngestError> {
         let quotas = self.rate_limiter.quotas(project_id).await?;
         if quotas.is_empty() {
             return Ok((Vec::new(), None));
         }
         let now = self.clock.now().as_secs_f64();
-        let verdict = self
+        let mut verdict = self
             .rate_limiter
             .check(&quotas, Some(public_key), envelope, now);
+        if legacy_store {
+            verdict.refuse_the_rest(envelope);
+        }
         let header =
             (!verdict.limits.is_empty()).then(|| rate_limits::header_value(&verdict.limits));
         if verdict.dropped_all() {

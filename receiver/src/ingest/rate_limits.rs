@@ -67,6 +67,22 @@ impl Verdict {
         !self.dropped.is_empty() && self.dropped.iter().all(|d| *d)
     }
 
+    /// Drops the items of `envelope` still kept, counting them under the
+    /// first active limit's reason: the legacy `/store/` endpoint refuses
+    /// its event while any limit is active (PROTOCOL.md §4.1), since its
+    /// clients cannot act on a header that comes with a `200`.
+    pub fn refuse_the_rest(&mut self, envelope: &Envelope) {
+        let Some(reason) = self.limits.first().map(|l| l.reason.clone()) else {
+            return;
+        };
+        for (dropped, item) in self.dropped.iter_mut().zip(envelope.items()) {
+            if !*dropped {
+                *dropped = true;
+                note_outcome(&mut self.outcomes, item.headers.ty.data_category(), &reason);
+            }
+        }
+    }
+
     /// The longest `retry_after` of the limits (the `Retry-After` header).
     pub fn retry_after(&self) -> u64 {
         self.limits.iter().map(|l| l.retry_after).max().unwrap_or(0)
