@@ -176,14 +176,6 @@ fn apply_event(
     known: &mut KnownRows,
     summary: &mut IngestSummary,
 ) -> Result<(), StoreError> {
-    let duplicate = conn
-        .prepare_cached("SELECT 1 FROM events WHERE project_id = ?1 AND event_id = ?2")?
-        .exists(params![p, e.event_id])?;
-    if duplicate {
-        summary.duplicates += 1;
-        return Ok(());
-    }
-
     // Who owns each hash: the event joins the first owner; hashes nobody
     // owns are added to that issue (or to the new one).
     let mut owners: Vec<Option<i64>> = Vec::with_capacity(e.grouping.hashes.len());
@@ -207,6 +199,18 @@ fn apply_event(
     }
     let found = owners.iter().flatten().next().copied();
     let unowned = owners.iter().any(Option::is_none);
+    // A repeated event id is stored once. An event that would create an
+    // issue is checked first (a retry must not create one); one that joins
+    // an issue learns it from its own insert below, one statement fewer.
+    if found.is_none() {
+        let duplicate = conn
+            .prepare_cached("SELECT 1 FROM events WHERE project_id = ?1 AND event_id = ?2")?
+            .exists(params![p, e.event_id])?;
+        if duplicate {
+            summary.duplicates += 1;
+            return Ok(());
+        }
+    }
     // Ingestion sends a lean grouping (hashes only) when it believes every
     // hash is stored already; if one is not after all, the explanation and
     // inputs to store are recomputed from the payload.
@@ -217,14 +221,39 @@ fn apply_event(
     };
     let grouping = regrouped.as_ref().unwrap_or(&e.grouping);
     let issue_id = match found {
-        Some(id) => {
-            if update_issue(conn, p, id, e)? {
-                summary.regressed.push(id);
-            }
-            id
-        }
+        Some(id) => id,
         None => create_issue(conn, p, e, &grouping.explanation)?,
     };
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO events (project_id, event_id, issue_id, kind, timestamp, received,
+                 release, environment, level, title, platform, trace_id, user_key, payload)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+             ON CONFLICT (project_id, event_id) DO NOTHING",
+        )?
+        .execute(params![
+            p,
+            e.event_id,
+            issue_id,
+            e.kind,
+            e.timestamp,
+            received,
+            e.release,
+            e.environment,
+            e.level,
+            e.title,
+            e.platform,
+            e.trace_id,
+            e.user_key,
+            e.payload
+        ])?;
+    if inserted == 0 {
+        summary.duplicates += 1;
+        return Ok(());
+    }
+    if found.is_some() && update_issue(conn, p, issue_id, e)? {
+        summary.regressed.push(issue_id);
+    }
     if unowned {
         let mut stmt = conn.prepare_cached(
             "INSERT OR IGNORE INTO group_hashes (project_id, hash, issue_id, variant, component,
@@ -270,27 +299,6 @@ fn apply_event(
         )?
         .execute(params![p, release, received])?;
     }
-    conn.prepare_cached(
-        "INSERT INTO events (project_id, event_id, issue_id, kind, timestamp, received, release,
-             environment, level, title, platform, trace_id, user_key, payload)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-    )?
-    .execute(params![
-        p,
-        e.event_id,
-        issue_id,
-        e.kind,
-        e.timestamp,
-        received,
-        e.release,
-        e.environment,
-        e.level,
-        e.title,
-        e.platform,
-        e.trace_id,
-        e.user_key,
-        e.payload
-    ])?;
     // The issue's environments and releases, for filtering issues by them.
     for (kind, value) in [
         (FacetKind::Environment, &e.environment),
