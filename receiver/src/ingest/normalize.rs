@@ -635,7 +635,11 @@ pub fn transaction(
         }
     }
     no_negative_durations(&mut tx, &mut errors);
-    tx.spans.retain(|s| s.start_timestamp.as_secs_f64() >= 0.0);
+    // Spans from before 1970 (start or end) are removed (PROTOCOL.md §11).
+    tx.spans.retain(|s| {
+        s.start_timestamp.as_secs_f64() >= 0.0
+            && s.timestamp.map_or(true, |t| t.as_secs_f64() >= 0.0)
+    });
     let mut release = tx.release.take().map(Cow::into_owned);
     check_release(&mut release, &mut errors);
     tx.release = release.map(Cow::Owned);
@@ -671,7 +675,8 @@ fn no_negative_durations(tx: &mut Transaction, errors: &mut Vec<Value>) {
         fix("start_timestamp".to_owned(), &mut tx.start_timestamp, end);
     }
     for (i, span) in tx.spans.iter_mut().enumerate() {
-        if let Some(end) = span.timestamp {
+        // A span that ends before 1970 is removed below, not moved.
+        if let Some(end) = span.timestamp.filter(|t| t.as_secs_f64() >= 0.0) {
             fix(
                 format!("spans[{i}].start_timestamp"),
                 &mut span.start_timestamp,
@@ -1035,6 +1040,32 @@ mod tests {
                 "spans[1].start_timestamp"
             ]
         );
+    }
+
+    #[test]
+    fn a_span_that_ends_before_1970_is_removed_not_moved() {
+        let body = format!(
+            r#"{{"type":"transaction","start_timestamp":{s},"timestamp":{e},
+                "spans":[{{"span_id":"aa90fdead5f74052","trace_id":"4c79f60c11214eb38604f4ae0781bfb2",
+                           "start_timestamp":{s},"timestamp":-5}}],
+                "contexts":{{"trace":{{"trace_id":"4c79f60c11214eb38604f4ae0781bfb2",
+                                      "span_id":"fa90fdead5f74052"}}}}}}"#,
+            s = NOW - 2.0,
+            e = NOW - 1.0,
+        );
+        let tx = transaction(body.as_bytes(), &ctx(None), None).unwrap();
+        assert!(tx.spans.is_empty());
+        let moved = tx
+            .other
+            .get("errors")
+            .and_then(Value::as_array)
+            .map_or(0, |errors| {
+                errors
+                    .iter()
+                    .filter(|e| e["reason"] == "after the end timestamp: moved to it")
+                    .count()
+            });
+        assert_eq!(moved, 0);
     }
 
     #[test]
