@@ -30,13 +30,22 @@ fn quota(categories: &[&str], max_items: u64, window_secs: u64) -> NewQuota {
 }
 
 fn send(server: &TestServer, key: &str, body: &str) -> TestResponse {
+    send_to(&server.envelope_url(), key, body)
+}
+
+fn send_to(url: &str, key: &str, body: &str) -> TestResponse {
     let auth = format!("Sentry sentry_key={key}, sentry_version=7, sentry_client=test/1.0");
-    post(
-        &server.envelope_url(),
-        &[("X-Sentry-Auth", auth.as_str())],
-        body.as_bytes(),
+    post(url, &[("X-Sentry-Auth", auth.as_str())], body.as_bytes()).expect("request")
+}
+
+/// One summed client-report row: `(outcome, reason, category, quantity)`.
+fn outcome(outcome: &str, reason: &str, category: &str, n: i64) -> (String, String, String, i64) {
+    (
+        outcome.to_owned(),
+        reason.to_owned(),
+        category.to_owned(),
+        n,
     )
-    .expect("request")
 }
 
 fn event(n: u32) -> String {
@@ -76,12 +85,7 @@ fn events_past_the_limit_get_429_with_when_to_retry() {
     assert_eq!(server.events().len(), 2, "the refused event is not stored");
     assert_eq!(
         server.outcomes(),
-        [(
-            "rate_limited".to_owned(),
-            "quota_exceeded".to_owned(),
-            "error".to_owned(),
-            1
-        )]
+        [outcome("rate_limited", "quota_exceeded", "error", 1)]
     );
 }
 
@@ -102,18 +106,8 @@ fn what_is_left_of_a_request_is_stored_and_answered_200() {
     assert_eq!(
         server.outcomes(),
         [
-            (
-                "discarded".to_owned(),
-                "queue_overflow".to_owned(),
-                "error".to_owned(),
-                3
-            ),
-            (
-                "rate_limited".to_owned(),
-                "quota_exceeded".to_owned(),
-                "error".to_owned(),
-                1
-            ),
+            outcome("discarded", "queue_overflow", "error", 3),
+            outcome("rate_limited", "quota_exceeded", "error", 1),
         ]
     );
 }
@@ -176,22 +170,14 @@ fn removing_a_quota_lifts_it() {
 fn the_store_endpoint_refuses_its_event_while_any_limit_is_active() {
     let server = server();
     add_quota(&server, quota(&["transaction"], 0, 60));
-    let auth = format!(
-        "Sentry sentry_key={}, sentry_version=7, sentry_client=old/1.0",
-        server.public_key()
-    );
-    let store = |body: &str| {
-        post(
-            &server.store_url(),
-            &[("X-Sentry-Auth", auth.as_str())],
-            body.as_bytes(),
-        )
-        .expect("request")
-    };
     // An envelope's event is not covered by a transaction quota...
     assert_eq!(send(&server, server.public_key(), &event(1)).status, 200);
     // ...but a legacy client cannot read the header on a 200 (§4.1).
-    let r = store(r#"{"message":"legacy"}"#);
+    let r = send_to(
+        &server.store_url(),
+        server.public_key(),
+        r#"{"message":"legacy"}"#,
+    );
     assert_eq!(r.status, 429, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(
         r.header("x-sentry-rate-limits"),
@@ -200,12 +186,7 @@ fn the_store_endpoint_refuses_its_event_while_any_limit_is_active() {
     assert_eq!(server.events().len(), 1);
     assert_eq!(
         server.outcomes(),
-        [(
-            "rate_limited".to_owned(),
-            "quota_exceeded".to_owned(),
-            "error".to_owned(),
-            1
-        )]
+        [outcome("rate_limited", "quota_exceeded", "error", 1)]
     );
 }
 
