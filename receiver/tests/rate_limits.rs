@@ -90,6 +90,29 @@ fn events_past_the_limit_get_429_with_when_to_retry() {
 }
 
 #[test]
+fn a_refused_request_does_not_use_the_quota_up() {
+    let server = server();
+    add_quota(&server, quota(&["error"], 1, 60));
+    let key = server.public_key().to_owned();
+    // Not JSON, and an event from before 1970: both are answered 400, and
+    // neither was stored, so neither counts.
+    for payload in ["not json", "{\"timestamp\":-5}"] {
+        let body = format!("{{}}\n{{\"type\":\"event\"}}\n{payload}\n");
+        let r = send(&server, &key, &body);
+        assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+    }
+    let r = send(&server, &key, &event(1));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        r.header("x-sentry-rate-limits"),
+        Some("30:error:project:quota_exceeded"),
+        "the stored event used the quota up"
+    );
+    assert_eq!(send(&server, &key, &event(2)).status, 429);
+    assert_eq!(server.events().len(), 1);
+}
+
+#[test]
 fn what_is_left_of_a_request_is_stored_and_answered_200() {
     let server = server();
     add_quota(&server, quota(&["error"], 0, 60));

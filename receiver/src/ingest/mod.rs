@@ -312,13 +312,45 @@ impl Ingestor {
         self.limits.check_envelope(&envelope)?;
         let mut envelope = envelope;
         let legacy_store = req.endpoint == Endpoint::Store && !req.envelope_content_type;
-        let (outcomes, rate_limits) = self
+        let (verdict, rate_limits) = self
             .enforce_quotas(project_id, &public_key, &mut envelope, legacy_store)
             .await?;
-        let ctx = RequestContext::for_envelope(&envelope, self.clock.now(), req.client_ip);
+        let stored = self
+            .prepare_and_store(
+                envelope,
+                project_id,
+                req.body.len(),
+                req.client_ip,
+                &verdict.outcomes,
+            )
+            .await;
+        if stored.is_err() {
+            // Nothing of it was stored: a quota counts only what was.
+            self.rate_limiter.refund(&verdict);
+        }
+        let (event_id, summary) = stored?;
+        Ok(IngestResponse {
+            event_id,
+            summary,
+            rate_limits,
+        })
+    }
+
+    /// Normalises, groups and compresses `envelope` (on this worker when
+    /// the body was small, else on the blocking pool) and writes it with
+    /// the client-report rows of `outcomes`; returns once it is committed.
+    async fn prepare_and_store(
+        &self,
+        envelope: Envelope,
+        project_id: i64,
+        body_len: usize,
+        client_ip: Option<String>,
+        outcomes: &[(String, String, u64)],
+    ) -> Result<(Option<Uuid>, crate::store::IngestSummary), IngestError> {
+        let ctx = RequestContext::for_envelope(&envelope, self.clock.now(), client_ip);
         let received = ctx.received.as_secs_f64();
         let codec = self.store.codec();
-        let prepared = if req.body.len() <= INLINE_PREPARE_MAX {
+        let prepared = if body_len <= INLINE_PREPARE_MAX {
             // A typical event takes a few hundred microseconds: handing it to
             // the blocking pool and back would cost more in thread switches.
             let prepared = envelope::prepare_with(
@@ -353,7 +385,7 @@ impl Ingestor {
             })??
         };
         let mut batch = prepared.batch;
-        batch.records.extend(outcome_records(&outcomes, received));
+        batch.records.extend(outcome_records(outcomes, received));
         let summary = match self
             .store
             .write(WriteOp::Ingest(batch), self.queue_wait)
@@ -372,16 +404,13 @@ impl Ingestor {
             self.known_hashes
                 .insert_all(project_id, prepared.new_hashes.iter().map(String::as_str));
         }
-        Ok(IngestResponse {
-            event_id: prepared.event_id,
-            summary,
-            rate_limits,
-        })
+        Ok((prepared.event_id, summary))
     }
 
     /// Drops the items of `envelope` that a quota refuses (see
-    /// [`rate_limits`]). Returns the outcomes to record with the rest and
-    /// the `X-Sentry-Rate-Limits` to answer with; when nothing is left,
+    /// [`rate_limits`]). Returns the verdict (its outcomes are recorded with
+    /// the rest; its counts are refunded if the rest is not stored) and the
+    /// `X-Sentry-Rate-Limits` to answer with; when nothing is left,
     /// records the outcomes itself and fails with a 429. A `legacy_store`
     /// request (a JSON event on `/store/`) is refused while any limit is
     /// active.
@@ -391,10 +420,10 @@ impl Ingestor {
         public_key: &str,
         envelope: &mut Envelope,
         legacy_store: bool,
-    ) -> Result<(Vec<(String, String, u64)>, Option<String>), IngestError> {
+    ) -> Result<(rate_limits::Verdict, Option<String>), IngestError> {
         let quotas = self.rate_limiter.quotas(project_id).await?;
         if quotas.is_empty() {
-            return Ok((Vec::new(), None));
+            return Ok((rate_limits::Verdict::default(), None));
         }
         let now = self.clock.now().as_secs_f64();
         let mut verdict = self
@@ -434,7 +463,7 @@ impl Ingestor {
                 keep
             });
         }
-        Ok((verdict.outcomes, header))
+        Ok((verdict, header))
     }
 }
 

@@ -54,6 +54,9 @@ pub struct Verdict {
     pub outcomes: Vec<(String, String, u64)>,
     /// The quotas exhausted once this envelope is counted.
     pub limits: Vec<ActiveLimit>,
+    /// `(quota id, window index)` of every count this envelope added, so
+    /// that [`RateLimiter::refund`] can take them back.
+    pub counted: Vec<(i64, u64)>,
 }
 
 impl Verdict {
@@ -232,7 +235,9 @@ impl RateLimiter {
                 continue;
             }
             for q in covering {
-                current(&mut windows, q, now).used += 1;
+                let window = current(&mut windows, q, now);
+                window.used += 1;
+                verdict.counted.push((q.id, window.index));
             }
         }
         for q in applicable {
@@ -246,6 +251,43 @@ impl RateLimiter {
             }
         }
         verdict
+    }
+
+    /// Takes back the counts of `verdict`'s kept items, for an envelope
+    /// that was not stored after all (refused with a 400, or the store
+    /// could not take it): a quota counts what was accepted. Counts of a
+    /// window that has since ended are left alone.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (store, _) = receiver::store::Store::open(&dir.path().join("q.sqlite"), &Default::default())?;
+    /// use receiver::ingest::rate_limits::RateLimiter;
+    /// use receiver::store::quotas::Quota;
+    /// use sentry_core::envelope::{Envelope, EnvelopeItem, ItemType};
+    ///
+    /// let limiter = RateLimiter::new(store);
+    /// let one_error = [Quota { id: 1, project_id: 1, public_key: None, categories: vec!["error".into()],
+    ///                          max_items: 1, window_secs: 60, reason: "one".into() }];
+    /// let mut envelope = Envelope::new();
+    /// envelope.add_item(EnvelopeItem::raw(ItemType::Event, b"{}".to_vec()));
+    ///
+    /// let verdict = limiter.check(&one_error, None, &envelope, 0.0);
+    /// assert!(!verdict.dropped_any());
+    /// limiter.refund(&verdict); // say the event turned out invalid
+    /// assert!(!limiter.check(&one_error, None, &envelope, 1.0).dropped_any());
+    /// assert!(limiter.check(&one_error, None, &envelope, 2.0).dropped_all());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn refund(&self, verdict: &Verdict) {
+        if verdict.counted.is_empty() {
+            return;
+        }
+        let mut windows = self.windows.lock();
+        for (id, index) in &verdict.counted {
+            if let Some(w) = windows.get_mut(id).filter(|w| w.index == *index) {
+                w.used = w.used.saturating_sub(1);
+            }
+        }
     }
 }
 
