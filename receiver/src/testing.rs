@@ -473,6 +473,29 @@ impl TestServer {
             .unwrap_or_default()
     }
 
+    /// Waits until the client-report rows add up to at least `quantity`
+    /// and returns them as [`TestServer::outcomes`] does. Panics after
+    /// `timeout`. The outcomes of a request refused with a 429 are written
+    /// after the answer.
+    pub fn wait_for_outcomes(
+        &self,
+        quantity: i64,
+        timeout: Duration,
+    ) -> Vec<(String, String, String, i64)> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let outcomes = self.outcomes();
+            let total: i64 = outcomes.iter().map(|o| o.3).sum();
+            if total >= quantity {
+                return outcomes;
+            }
+            if Instant::now() >= deadline {
+                panic!("expected outcomes adding up to {quantity} within {timeout:?}, have {outcomes:?}");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// The default project's issues, most recently seen first.
     pub fn issues(&self) -> Vec<IssueRow> {
         self.issues_of(self.key.project_id)

@@ -13,6 +13,9 @@ use sentry_core::protocol::Timestamp;
 /// over during a test.
 const NOW: f64 = 1_800_000_030.0;
 
+/// How long the outcomes of a 429 (written after the answer) may take.
+const WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 const OTHER_KEY: &str = "0123456789abcdef0123456789abcdef";
 
 fn server() -> TestServer {
@@ -84,7 +87,7 @@ fn events_past_the_limit_get_429_with_when_to_retry() {
     );
     assert_eq!(server.events().len(), 2, "the refused event is not stored");
     assert_eq!(
-        server.outcomes(),
+        server.wait_for_outcomes(1, WAIT),
         [outcome("rate_limited", "quota_exceeded", "error", 1)]
     );
 }
@@ -150,7 +153,11 @@ fn attachments_go_with_their_refused_event() {
         .query_row("SELECT COUNT(*) FROM attachments", [], |r| r.get(0))
         .expect("count");
     assert_eq!(stored, 0);
-    let categories: Vec<String> = server.outcomes().into_iter().map(|o| o.2).collect();
+    let categories: Vec<String> = server
+        .wait_for_outcomes(2, WAIT)
+        .into_iter()
+        .map(|o| o.2)
+        .collect();
     assert_eq!(categories, ["attachment", "error"]);
 }
 
@@ -208,7 +215,7 @@ fn the_store_endpoint_refuses_its_event_while_any_limit_is_active() {
     );
     assert_eq!(server.events().len(), 1);
     assert_eq!(
-        server.outcomes(),
+        server.wait_for_outcomes(1, WAIT),
         [outcome("rate_limited", "quota_exceeded", "error", 1)]
     );
 }

@@ -435,15 +435,9 @@ impl Ingestor {
         let header =
             (!verdict.limits.is_empty()).then(|| rate_limits::header_value(&verdict.limits));
         if verdict.dropped_all() {
-            let batch = crate::store::IngestBatch {
-                project_id,
-                received: now,
-                records: outcome_records(&verdict.outcomes, now).collect(),
-                item_counts: Vec::new(),
-            };
-            self.store
-                .write(WriteOp::Ingest(batch), self.queue_wait)
-                .await?;
+            if self.rate_limiter.defer(project_id, &verdict.outcomes) {
+                tokio::spawn(self.clone().write_deferred_outcomes());
+            }
             let reasons: Vec<&str> = verdict.limits.iter().map(|l| l.reason.as_str()).collect();
             return Err(IngestError::RateLimited {
                 detail: format!(
@@ -464,6 +458,42 @@ impl Ingestor {
             });
         }
         Ok((verdict, header))
+    }
+}
+
+impl Ingestor {
+    /// Writes the outcomes of refused envelopes ([`rate_limits::RateLimiter::defer`])
+    /// until none are left. A failed write (the store is busy or failing)
+    /// keeps them for the next attempt, a second later.
+    async fn write_deferred_outcomes(self) {
+        loop {
+            let pending = self.rate_limiter.take_deferred();
+            if pending.is_empty() {
+                return;
+            }
+            let now = self.clock.now().as_secs_f64();
+            let mut failed = false;
+            for (project_id, outcomes) in pending {
+                let batch = crate::store::IngestBatch {
+                    project_id,
+                    received: now,
+                    records: outcome_records(&outcomes, now).collect(),
+                    item_counts: Vec::new(),
+                };
+                if self
+                    .store
+                    .write(WriteOp::Ingest(batch), self.queue_wait)
+                    .await
+                    .is_err()
+                {
+                    self.rate_limiter.put_back(project_id, &outcomes);
+                    failed = true;
+                }
+            }
+            if failed {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
     }
 }
 

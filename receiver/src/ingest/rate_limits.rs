@@ -15,6 +15,13 @@
 //! The caller answers `429` with `Retry-After` when nothing is left of the
 //! envelope, else `200`; both carry `X-Sentry-Rate-Limits` for every quota
 //! that is exhausted after the request ([`header_value`]).
+//!
+//! The dropped items become client-report rows (outcome `rate_limited`).
+//! Those of a partly kept envelope are written with what is kept; those of
+//! an envelope refused entirely wait here ([`RateLimiter::defer`]) for one
+//! background write at a time, so a flood of refused requests is answered
+//! without a database write each, and a 429 is never held up (or turned
+//! into a 503) by a busy store.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -51,7 +58,7 @@ pub struct Verdict {
     /// Per item of the envelope: whether it is dropped.
     pub dropped: Vec<bool>,
     /// `(category, reason, count)` of the dropped items.
-    pub outcomes: Vec<(String, String, u64)>,
+    pub outcomes: Outcomes,
     /// The quotas exhausted once this envelope is counted.
     pub limits: Vec<ActiveLimit>,
     /// `(quota id, window index)` of every count this envelope added, so
@@ -134,12 +141,24 @@ struct Window {
     used: u64,
 }
 
+/// `(category, reason, count)` of dropped items.
+pub type Outcomes = Vec<(String, String, u64)>;
+
+/// Outcomes of refused envelopes not yet written, by project.
+#[derive(Debug, Default)]
+struct Deferred {
+    outcomes: HashMap<i64, Outcomes>,
+    /// Whether a write of them is under way.
+    flushing: bool,
+}
+
 /// Quotas by project, and their counters.
 #[derive(Debug)]
 pub struct RateLimiter {
     store: Store,
     cache: RwLock<HashMap<i64, Cached>>,
     windows: Mutex<HashMap<i64, Window>>,
+    deferred: Mutex<Deferred>,
 }
 
 impl RateLimiter {
@@ -149,6 +168,56 @@ impl RateLimiter {
             store,
             cache: RwLock::new(HashMap::new()),
             windows: Mutex::new(HashMap::new()),
+            deferred: Mutex::new(Deferred::default()),
+        }
+    }
+
+    /// Keeps `outcomes` of a project's refused envelope for a later write.
+    /// Returns `true` when the caller is to start that write (none is under
+    /// way): it takes them with [`RateLimiter::take_deferred`] until that
+    /// returns nothing.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (store, _) = receiver::store::Store::open(&dir.path().join("q.sqlite"), &Default::default())?;
+    /// use receiver::ingest::rate_limits::RateLimiter;
+    ///
+    /// let limiter = RateLimiter::new(store);
+    /// let refused = vec![("error".to_owned(), "quota_exceeded".to_owned(), 1)];
+    /// assert!(limiter.defer(1, &refused), "the first one starts the write");
+    /// assert!(!limiter.defer(1, &refused), "one write at a time");
+    /// let pending = limiter.take_deferred();
+    /// assert_eq!(pending, [(1, vec![("error".to_owned(), "quota_exceeded".to_owned(), 2)])]);
+    /// assert!(limiter.take_deferred().is_empty(), "and the write ends");
+    /// assert!(limiter.defer(1, &refused));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn defer(&self, project_id: i64, outcomes: &[(String, String, u64)]) -> bool {
+        let mut deferred = self.deferred.lock();
+        let pending = deferred.outcomes.entry(project_id).or_default();
+        for (category, reason, n) in outcomes {
+            add_outcome(pending, category, reason, *n);
+        }
+        !std::mem::replace(&mut deferred.flushing, true)
+    }
+
+    /// Takes the deferred outcomes to write; when there are none, the write
+    /// that [`RateLimiter::defer`] asked for is over.
+    pub fn take_deferred(&self) -> Vec<(i64, Outcomes)> {
+        let mut deferred = self.deferred.lock();
+        let taken: Vec<(i64, Outcomes)> = deferred.outcomes.drain().collect();
+        if taken.is_empty() {
+            deferred.flushing = false;
+        }
+        taken
+    }
+
+    /// Puts back outcomes whose write failed, for the next attempt.
+    pub fn put_back(&self, project_id: i64, outcomes: &[(String, String, u64)]) {
+        let mut deferred = self.deferred.lock();
+        let pending = deferred.outcomes.entry(project_id).or_default();
+        for (category, reason, n) in outcomes {
+            add_outcome(pending, category, reason, *n);
         }
     }
 
@@ -309,13 +378,17 @@ fn is_event_class(ty: &ItemType) -> bool {
     )
 }
 
-fn note_outcome(outcomes: &mut Vec<(String, String, u64)>, category: &str, reason: &str) {
+fn note_outcome(outcomes: &mut Outcomes, category: &str, reason: &str) {
+    add_outcome(outcomes, category, reason, 1);
+}
+
+fn add_outcome(outcomes: &mut Outcomes, category: &str, reason: &str, count: u64) {
     match outcomes
         .iter_mut()
         .find(|(c, r, _)| c == category && r == reason)
     {
-        Some((_, _, n)) => *n += 1,
-        None => outcomes.push((category.to_owned(), reason.to_owned(), 1)),
+        Some((_, _, n)) => *n = n.saturating_add(count),
+        None => outcomes.push((category.to_owned(), reason.to_owned(), count)),
     }
 }
 
