@@ -25,8 +25,10 @@
 //!    connections. It reports accepted events/s (200 answers), stored and
 //!    grouped events/s (until the database holds every event), request
 //!    latency percentiles, the number of issues, the receiver's peak RSS
-//!    (`VmHWM`) and CPU time per thread kind, and the CPU ceiling: the
-//!    events/s that CPU per event would allow with every core busy.
+//!    (`VmHWM`) and CPU time per thread kind, the bytes it wrote per event
+//!    (`/proc/<pid>/io`: WAL frames and checkpoint copies), and the CPU
+//!    ceiling: the events/s that CPU per event would allow with every core
+//!    busy.
 //!
 //! Options: `--events N`, `--connections N`, `--groups N`, `--quiet-startup`
 //! (skip the repeated start-up measurement). Environment variables
@@ -264,6 +266,20 @@ fn process_cpu(pid: u32) -> f64 {
         (Some(u), Some(s)) => (u + s) / 100.0,
         _ => f64::NAN,
     }
+}
+
+/// Bytes a process has written so far, from `/proc/<pid>/io`: `wchar`
+/// (every write system call: WAL frames, checkpoint copies, HTTP replies)
+/// and `write_bytes` (the page-cache pages it dirtied, what storage will
+/// see); `None` where the kernel does not report them.
+fn written_bytes(pid: u32) -> Option<(u64, u64)> {
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
+    let field = |name: &str| -> Option<u64> {
+        io.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse().ok())
+    };
+    Some((field("wchar:")?, field("write_bytes:")?))
 }
 
 /// Busy CPU seconds of the whole machine so far (all processes, all cores).
@@ -593,6 +609,7 @@ fn run() -> Result<(), Failure> {
     );
 
     let cpu_before = thread_cpu(pid);
+    let written_before = written_bytes(pid);
     let client_cpu_before = process_cpu(std::process::id());
     let busy_before = machine_busy();
     let started = Instant::now();
@@ -618,6 +635,14 @@ fn run() -> Result<(), Failure> {
     }
     let stored_in = started.elapsed();
     let cpu_after = thread_cpu(pid);
+    let written = written_bytes(pid)
+        .zip(written_before)
+        .map(|(after, before)| {
+            (
+                after.0.saturating_sub(before.0),
+                after.1.saturating_sub(before.1),
+            )
+        });
     let issues = count(&conn, "SELECT COUNT(*) FROM issues");
     let times_seen = count(&conn, "SELECT COALESCE(SUM(times_seen), 0) FROM issues");
     let peak = status_mib(pid, "VmHWM").unwrap_or(f64::NAN);
@@ -664,6 +689,15 @@ fn run() -> Result<(), Failure> {
         db_size as f64 / stored.max(1) as f64 / 1000.0,
         wal_size as f64 / (1024.0 * 1024.0)
     );
+    if let Some((syscalls, storage)) = written {
+        let per_event = |bytes: u64| bytes as f64 / stored.max(1) as f64 / 1000.0;
+        println!(
+            "written during the load: {:.1} KB per event by write calls (WAL frames, checkpoint \
+             copies, replies), {:.1} KB per event of dirtied file pages",
+            per_event(syscalls),
+            per_event(storage)
+        );
+    }
     let mut server_total = 0.0;
     let mut per_thread = Vec::new();
     for (name, after) in &cpu_after {
