@@ -646,6 +646,8 @@ pub fn transaction(
     let mut environment = tx.environment.take().map(Cow::into_owned);
     check_environment(&mut environment, &mut errors);
     tx.environment = environment.map(Cow::Owned);
+    check_tags(&mut tx.tags, &mut errors);
+    super::trim::transaction(&mut tx);
     if !matches!(tx.contexts.get("trace"), Some(Context::Trace(_))) {
         errors.push(json!({"type": "missing_attribute", "name": "contexts.trace"}));
     }
@@ -1086,6 +1088,42 @@ mod tests {
             .collect();
         // `my-tag` came after ` my tag ` (in key order) and clashes with it.
         assert_eq!(removed, ["tags.bad/key", "tags.my-tag", "tags.ok"]);
+    }
+
+    #[test]
+    fn a_transaction_gets_the_tag_rules_and_size_limits_of_an_event() {
+        let body = serde_json::to_vec(&json!({
+            "type": "transaction",
+            "transaction": "n".repeat(300),
+            "start_timestamp": NOW - 2.0,
+            "timestamp": NOW - 1.0,
+            "contexts": {"trace": {"trace_id": "a".repeat(32), "span_id": "b".repeat(16)}},
+            "tags": {" my tag ": "x", "bad/key": "y", "long": "v".repeat(300)},
+            "extra": {"big": "e".repeat(20_000)},
+            "breadcrumbs": [{"timestamp": NOW - 1.5, "category": "c".repeat(200)}],
+            "spans": [{"trace_id": "a".repeat(32), "span_id": "c".repeat(16),
+                       "start_timestamp": NOW - 2.0, "timestamp": NOW - 1.5,
+                       "tags": {"k": "s".repeat(300)}}],
+        }))
+        .unwrap();
+        let tx = transaction(&body, &ctx(None), None).unwrap();
+        let chars = |s: &str| s.chars().count();
+        assert_eq!(tx.name.as_deref().map(chars), Some(200));
+        let keys: Vec<&str> = tx.tags.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["long", "my-tag"]);
+        assert_eq!(chars(&tx.tags["long"]), 200);
+        assert!(tx.tags["long"].ends_with("..."));
+        assert!(tx.extra["big"].as_str().unwrap().len() <= 16 * 1024);
+        let crumb = &tx.breadcrumbs.values[0];
+        assert_eq!(crumb.category.as_deref().map(chars), Some(128));
+        assert_eq!(chars(&tx.spans[0].tags["k"]), 200);
+        let removed: Vec<&str> = tx.other["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["name"].as_str())
+            .collect();
+        assert_eq!(removed, ["tags.bad/key"]);
     }
 
     #[test]

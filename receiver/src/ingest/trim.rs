@@ -1,6 +1,9 @@
 //! Size limits of event fields (PROTOCOL.md §5, §11), applied by
-//! [`super::normalize::event`] (so at ingestion and whenever a stored event
-//! is read: the stored bytes stay as they arrived).
+//! [`super::normalize::event`] and [`super::normalize::transaction`] (so at
+//! ingestion and whenever a stored event is read: the stored bytes stay as
+//! they arrived). A transaction gets those of its fields an event shares
+//! (its name as `transaction`, tags, its spans' tags, `extra`,
+//! breadcrumbs).
 //!
 //! * Strings over their limit (in characters) are cut to it, the last three
 //!   characters being `...`: `logger` 64, `culprit`, `transaction` and tag
@@ -15,8 +18,9 @@
 //!   strings and scalars as JSON writes them (24 for a non-integer number).
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 
-use sentry_core::protocol::Event;
+use sentry_core::protocol::{Breadcrumb, Event, Transaction};
 use serde_json::Value;
 
 /// What a cut string ends with.
@@ -201,12 +205,43 @@ pub(crate) fn event(event: &mut Event) {
         truncate_opt(&mut entry.message, 8192);
         truncate_opt(&mut entry.formatted, 8192);
     }
-    if event
-        .tags
+    tags(&mut event.tags);
+    extra(&mut event.extra);
+    let mut modules_left = 8 * 1024usize;
+    event.modules.retain(|name, version| {
+        let size = name.len() + version.len();
+        let fits = size <= modules_left;
+        modules_left = if fits { modules_left - size } else { 0 };
+        fits
+    });
+    breadcrumbs(&mut event.breadcrumbs.values);
+}
+
+/// Applies the limits an event and a transaction share to `tx`: its name
+/// (an event's `transaction`), tags (its spans' too), `extra` and
+/// breadcrumbs.
+pub(crate) fn transaction(tx: &mut Transaction) {
+    if let Some(name) = &mut tx.name {
+        truncate_cow(name, 200);
+    }
+    tags(&mut tx.tags);
+    extra(&mut tx.extra);
+    breadcrumbs(&mut tx.breadcrumbs.values);
+    for span in &mut tx.spans {
+        // Through `DerefMut` only when there are tags: it allocates.
+        if !span.tags.is_empty() {
+            tags(&mut span.tags);
+        }
+    }
+}
+
+/// Tag keys and values: 200 characters each.
+fn tags(tags: &mut BTreeMap<String, String>) {
+    if tags
         .iter()
         .any(|(k, v)| cut_at(k, 200).is_some() || cut_at(v, 200).is_some())
     {
-        event.tags = std::mem::take(&mut event.tags)
+        *tags = std::mem::take(tags)
             .into_iter()
             .map(|(mut k, mut v)| {
                 truncate(&mut k, 200);
@@ -215,17 +250,16 @@ pub(crate) fn event(event: &mut Event) {
             })
             .collect();
     }
-    if !event.extra.is_empty() {
-        trim_bag(&mut event.extra, 7, 16 * 1024, 256 * 1024);
+}
+
+fn extra(extra: &mut serde_json::Map<String, Value>) {
+    if !extra.is_empty() {
+        trim_bag(extra, 7, 16 * 1024, 256 * 1024);
     }
-    let mut modules_left = 8 * 1024usize;
-    event.modules.retain(|name, version| {
-        let size = name.len() + version.len();
-        let fits = size <= modules_left;
-        modules_left = if fits { modules_left - size } else { 0 };
-        fits
-    });
-    for crumb in &mut event.breadcrumbs.values {
+}
+
+fn breadcrumbs(crumbs: &mut [Breadcrumb]) {
+    for crumb in crumbs {
         truncate_cow(&mut crumb.ty, 128);
         if let Some(category) = &mut crumb.category {
             truncate_cow(category, 128);
