@@ -2,7 +2,10 @@
 //!
 //! Each item of an envelope counts toward its data category (as SDKs name
 //! them, [`ItemType::data_category`]), so the `X-Sentry-Rate-Limits` an SDK
-//! reads names exactly what it then holds back. Every quota of the project
+//! reads names exactly what it then holds back. An item counts one, except
+//! a container of logs, spans or trace metrics, which counts its
+//! `item_count` (as Relay counts them) and is dropped whole when that many
+//! do not fit. Every quota of the project
 //! (and of the key the request used) that covers the category is checked:
 //! if any has no room left in its current window the item is dropped,
 //! otherwise it counts toward all of them (Relay's rule). Client reports
@@ -28,7 +31,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
-use sentry_core::envelope::{Envelope, ItemType};
+use sentry_core::envelope::{Envelope, ItemHeaders, ItemType};
 
 use super::IngestError;
 use crate::store::quotas::{self, Quota};
@@ -61,9 +64,9 @@ pub struct Verdict {
     pub outcomes: Outcomes,
     /// The quotas exhausted once this envelope is counted.
     pub limits: Vec<ActiveLimit>,
-    /// `(quota id, window index)` of every count this envelope added, so
-    /// that [`RateLimiter::refund`] can take them back.
-    pub counted: Vec<(i64, u64)>,
+    /// `(quota id, window index, quantity)` of every count this envelope
+    /// added, so that [`RateLimiter::refund`] can take them back.
+    pub counted: Vec<(i64, u64, u64)>,
 }
 
 impl Verdict {
@@ -88,7 +91,12 @@ impl Verdict {
         for (dropped, item) in self.dropped.iter_mut().zip(envelope.items()) {
             if !*dropped {
                 *dropped = true;
-                note_outcome(&mut self.outcomes, item.headers.ty.data_category(), &reason);
+                add_outcome(
+                    &mut self.outcomes,
+                    item.headers.ty.data_category(),
+                    &reason,
+                    quantity(&item.headers),
+                );
             }
         }
     }
@@ -280,6 +288,7 @@ impl RateLimiter {
         for i in order {
             let ty = &items[i].headers.ty;
             let category = ty.data_category();
+            let quantity = quantity(&items[i].headers);
             if *ty == ItemType::Attachment {
                 if let Some(reason) = &event_dropped_for {
                     verdict.dropped[i] = true;
@@ -292,21 +301,21 @@ impl RateLimiter {
                 .copied()
                 .filter(|q| q.covers(category))
                 .collect();
-            let refusing = covering
-                .iter()
-                .find(|q| current(&mut windows, q, now).used >= q.max_items);
+            let refusing = covering.iter().find(|q| {
+                current(&mut windows, q, now).used.saturating_add(quantity) > q.max_items
+            });
             if let Some(q) = refusing {
                 verdict.dropped[i] = true;
                 if is_event_class(ty) {
                     event_dropped_for = Some(q.reason.clone());
                 }
-                note_outcome(&mut verdict.outcomes, category, &q.reason);
+                add_outcome(&mut verdict.outcomes, category, &q.reason, quantity);
                 continue;
             }
             for q in covering {
                 let window = current(&mut windows, q, now);
-                window.used += 1;
-                verdict.counted.push((q.id, window.index));
+                window.used = window.used.saturating_add(quantity);
+                verdict.counted.push((q.id, window.index, quantity));
             }
         }
         for q in applicable {
@@ -352,9 +361,9 @@ impl RateLimiter {
             return;
         }
         let mut windows = self.windows.lock();
-        for (id, index) in &verdict.counted {
+        for (id, index, quantity) in &verdict.counted {
             if let Some(w) = windows.get_mut(id).filter(|w| w.index == *index) {
-                w.used = w.used.saturating_sub(1);
+                w.used = w.used.saturating_sub(*quantity);
             }
         }
     }
@@ -369,6 +378,16 @@ fn current<'w>(windows: &'w mut HashMap<i64, Window>, quota: &Quota, now: u64) -
         *w = Window { index, used: 0 };
     }
     w
+}
+
+/// How many items `headers` stands for: a container's `item_count`, else 1.
+fn quantity(headers: &ItemHeaders) -> u64 {
+    match headers.ty {
+        ItemType::Log | ItemType::Span | ItemType::TraceMetric => {
+            headers.item_count.unwrap_or(1).max(1)
+        }
+        _ => 1,
+    }
 }
 
 fn is_event_class(ty: &ItemType) -> bool {
@@ -453,6 +472,28 @@ mod tests {
         let block_all = [quota(3, &[], 0, 60)];
         let v = limiter.check(&block_all, None, &envelope(&["nel", "event"]), 1.0);
         assert_eq!(v.dropped, [false, true]);
+    }
+
+    #[test]
+    fn a_container_counts_its_items_and_is_dropped_whole() {
+        let (limiter, _dir) = limiter();
+        let quotas = [quota(1, &["log_item"], 5, 60)];
+        let logs = |n: u64| {
+            let mut e = Envelope::new();
+            let mut item = EnvelopeItem::raw(ItemType::Log, b"{\"items\":[]}".to_vec());
+            item.headers.item_count = Some(n);
+            e.add_item(item);
+            e
+        };
+        assert!(!limiter.check(&quotas, None, &logs(3), 0.0).dropped_any());
+        let v = limiter.check(&quotas, None, &logs(3), 1.0);
+        assert!(v.dropped_all(), "3 more do not fit in the 2 left");
+        assert_eq!(v.outcomes, [("log_item".to_owned(), "q1".to_owned(), 3)]);
+        let v = limiter.check(&quotas, None, &logs(2), 2.0);
+        assert!(!v.dropped_any(), "2 do");
+        assert_eq!(v.limits.len(), 1, "and use the quota up");
+        limiter.refund(&v);
+        assert!(!limiter.check(&quotas, None, &logs(2), 3.0).dropped_any());
     }
 
     #[test]
