@@ -533,6 +533,17 @@ fn store_endpoint_takes_json_base64_zlib_and_envelopes() {
     let r = post(&url, &[("X-Sentry-Auth", &a)], b"{broken").expect("post");
     assert_eq!(r.status, 400);
     assert_eq!(server.events().len(), 4);
+
+    // An old Python client's float that is not a number: read as 0.
+    let nan =
+        br#"{"event_id":"44444444444444444444444444444444","message":"nan","extra":{"x":NaN}}"#;
+    let r = post(&url, &[("X-Sentry-Auth", &a)], nan).expect("post");
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let stored = server
+        .event_json("44444444444444444444444444444444")
+        .expect("stored");
+    assert_eq!(stored["extra"]["x"], 0);
+    assert_eq!(stored["errors"][0]["name"], "payload");
 }
 
 #[test]

@@ -336,11 +336,31 @@ fn parse_direct<T: DeserializeOwned, const N: usize>(
     super::seen_keys::from_slice(trimmed, keys).ok()
 }
 
-fn parse_object(payload: &[u8], what: &str) -> Result<Value, IngestError> {
-    let value: Value = serde_json::from_slice(payload).map_err(|e| IngestError::Invalid {
-        detail: format!("invalid {what} payload: not valid JSON"),
-        causes: vec![e.to_string()],
-    })?;
+/// Parses a payload that must be a JSON object. Old Python SDKs write the
+/// float values NaN and ±Infinity as the bare words `NaN` and `Infinity`,
+/// which JSON does not have: a payload that fails to parse and has them is
+/// read again with them as `0` (as Relay reads them, with the
+/// `json-forensics` crate), and `errors` says so.
+fn parse_object(payload: &[u8], what: &str, errors: &mut Vec<Value>) -> Result<Value, IngestError> {
+    let value: Value = match serde_json::from_slice(payload) {
+        Ok(value) => value,
+        Err(e) => match without_non_finite_numbers(payload) {
+            Some(value) => {
+                errors.push(json!({
+                    "type": "invalid_data",
+                    "name": "payload",
+                    "reason": "NaN or Infinity (not JSON) read as 0",
+                }));
+                value
+            }
+            None => {
+                return Err(IngestError::Invalid {
+                    detail: format!("invalid {what} payload: not valid JSON"),
+                    causes: vec![e.to_string()],
+                })
+            }
+        },
+    };
     if !value.is_object() {
         return Err(IngestError::Invalid {
             detail: format!("invalid {what} payload: expected a JSON object"),
@@ -348,6 +368,18 @@ fn parse_object(payload: &[u8], what: &str) -> Result<Value, IngestError> {
         });
     }
     Ok(value)
+}
+
+/// `payload` parsed with its bare `NaN` and `Infinity` words read as `0`,
+/// if it has any and then parses.
+fn without_non_finite_numbers(payload: &[u8]) -> Option<Value> {
+    let has = |word: &[u8]| payload.windows(word.len()).any(|w| w == word);
+    if !has(b"NaN") && !has(b"Infinity") {
+        return None;
+    }
+    let mut repaired = payload.to_vec();
+    json_forensics::translate_slice(&mut repaired);
+    serde_json::from_slice(&repaired).ok()
 }
 
 /// Whether a release name is acceptable (PROTOCOL.md §5.1).
@@ -458,7 +490,7 @@ pub fn event(
     let (mut event, had_timestamp) = match parse_direct::<Event, 1>(payload, ["timestamp"]) {
         Some((event, [had_timestamp])) => (event, had_timestamp),
         None => {
-            let value = parse_object(payload, "event")?;
+            let value = parse_object(payload, "event", &mut errors)?;
             let had_timestamp = value.get("timestamp").is_some_and(|t| !t.is_null());
             let event: Event =
                 deserialize_lenient(value, &mut errors).map_err(|reason| IngestError::Invalid {
@@ -582,7 +614,7 @@ pub fn transaction(
             // `null` start fails the direct parse).
             Some((tx, [had_start, had_end])) => (tx, had_start, had_end),
             None => {
-                let value = parse_object(payload, "transaction")?;
+                let value = parse_object(payload, "transaction", &mut errors)?;
                 let has = |k: &str| value.get(k).is_some_and(|t| !t.is_null());
                 let (had_start, had_end) = (has("start_timestamp"), has("timestamp"));
                 let tx: Transaction =
@@ -1068,6 +1100,28 @@ mod tests {
                     .count()
             });
         assert_eq!(moved, 0);
+    }
+
+    #[test]
+    fn python_nan_and_infinity_are_read_as_zero() {
+        let body = br#"{"message":"m","extra":{"ratio":NaN,"max":Infinity,"min":-Infinity,"text":"NaN stays"}}"#;
+        let e = event(body, &ctx(None), None).unwrap();
+        assert_eq!(e.extra["ratio"], json!(0));
+        assert_eq!(e.extra["max"], json!(0));
+        assert_eq!(e.extra["min"].as_f64(), Some(0.0));
+        assert_eq!(
+            e.extra["text"],
+            json!("NaN stays"),
+            "strings are left alone"
+        );
+        assert_eq!(errors_of(&e)[0]["name"], "payload");
+        let tx = br#"{"type":"transaction","start_timestamp":1799999990,"timestamp":1799999991,
+            "measurements":{"lcp":{"value":NaN}}}"#;
+        let tx = transaction(tx, &ctx(None), None).unwrap();
+        assert_eq!(tx.measurements["lcp"]["value"], json!(0));
+        // Anything else still is not JSON.
+        assert!(event(br#"{"message":nope}"#, &ctx(None), None).is_err());
+        assert!(event(br#"{"message":NaN"#, &ctx(None), None).is_err());
     }
 
     #[test]
