@@ -146,6 +146,12 @@ impl Server {
         self.local_addr
     }
 
+    /// The quota counters and the outcomes of rate-limited requests still
+    /// to be written (tests wait on them).
+    pub fn rate_limiter(&self) -> Arc<crate::ingest::rate_limits::RateLimiter> {
+        self.state.ingestor.rate_limiter().clone()
+    }
+
     /// The store.
     pub fn store(&self) -> &Store {
         &self.store
@@ -194,8 +200,9 @@ impl Server {
         )
     }
 
-    /// Serves until `shutdown` completes, then stops accepting, lets the
-    /// writer commit what is queued and returns.
+    /// Serves until `shutdown` completes, then stops accepting, writes the
+    /// outcomes of rate-limited requests still waiting, lets the writer
+    /// commit what is queued and returns.
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) {
         let Server {
             state,
@@ -203,7 +210,10 @@ impl Server {
             store,
             ..
         } = self;
+        let ingestor = state.ingestor.clone();
         accept_loop(listener, state, shutdown).await;
+        // Outcomes of requests refused with a 429 that are still waiting.
+        ingestor.flush_deferred_outcomes().await;
         let _ = tokio::task::spawn_blocking(move || store.shutdown()).await;
     }
 }

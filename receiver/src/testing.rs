@@ -31,6 +31,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -38,6 +39,7 @@ use serde::de::DeserializeOwned;
 
 use crate::api::tokens::{self, Scope};
 use crate::config::{Clock, Config};
+use crate::ingest::rate_limits::RateLimiter;
 use crate::server::Server;
 use crate::store::queries::{self, EventRow, IssueRow};
 use crate::store::{KeyInfo, Store, StoreError, WriteOp, WriteResult};
@@ -51,6 +53,7 @@ pub struct TestServer {
     prefix: String,
     db_path: PathBuf,
     store: Option<Store>,
+    rate_limiter: Option<Arc<RateLimiter>>,
     token: String,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
@@ -140,6 +143,7 @@ impl TestServerBuilder {
                                 server.local_addr(),
                                 server.default_key().clone(),
                                 server.store().clone(),
+                                server.rate_limiter(),
                             );
                             let _ = ready_tx.send(Ok(info));
                             server
@@ -154,7 +158,7 @@ impl TestServerBuilder {
                     }
                 });
             })?;
-        let (addr, key, store) = ready_rx
+        let (addr, key, store, rate_limiter) = ready_rx
             .recv_timeout(Duration::from_secs(30))
             .map_err(|e| format!("test server did not start: {e}"))??;
         let token = {
@@ -167,6 +171,7 @@ impl TestServerBuilder {
             prefix,
             db_path,
             store: Some(store),
+            rate_limiter: Some(rate_limiter),
             token,
             shutdown: Some(shutdown_tx),
             thread: Some(thread),
@@ -458,8 +463,19 @@ impl TestServer {
 
     /// The client-report rows of all projects, summed:
     /// `(outcome, reason, category, quantity)`, in that order. What SDKs
-    /// report dropping and what quotas refused (`rate_limited`).
+    /// report dropping and what quotas refused (`rate_limited`). The
+    /// outcomes of requests answered 429 are written after the answer:
+    /// this waits (up to 10 s) until none are left to write.
     pub fn outcomes(&self) -> Vec<(String, String, String, i64)> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self
+            .rate_limiter
+            .as_ref()
+            .is_some_and(|r| r.outcomes_pending())
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         self.store()
             .read_blocking(|c| {
                 let mut stmt = c.prepare(
@@ -471,29 +487,6 @@ impl TestServer {
                 Ok(rows.collect::<Result<_, _>>()?)
             })
             .unwrap_or_default()
-    }
-
-    /// Waits until the client-report rows add up to at least `quantity`
-    /// and returns them as [`TestServer::outcomes`] does. Panics after
-    /// `timeout`. The outcomes of a request refused with a 429 are written
-    /// after the answer.
-    pub fn wait_for_outcomes(
-        &self,
-        quantity: i64,
-        timeout: Duration,
-    ) -> Vec<(String, String, String, i64)> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let outcomes = self.outcomes();
-            let total: i64 = outcomes.iter().map(|o| o.3).sum();
-            if total >= quantity {
-                return outcomes;
-            }
-            if Instant::now() >= deadline {
-                panic!("expected outcomes adding up to {quantity} within {timeout:?}, have {outcomes:?}");
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
     }
 
     /// The default project's issues, most recently seen first.
@@ -543,6 +536,7 @@ impl Drop for TestServer {
             let _ = thread.join();
         }
         self.store = None;
+        self.rate_limiter = None;
         if let Some(dir) = self.temp_dir.take() {
             let _ = std::fs::remove_dir_all(dir);
         }

@@ -48,6 +48,10 @@ fn a_full_write_queue_answers_503_and_loses_nothing_answered_200() {
     server
         .add_quota(NewQuota::project(1, &["transaction"], 0, 60))
         .expect("quota");
+    // Room for three errors: the one answered 503 gives its count back.
+    server
+        .add_quota(NewQuota::project(1, &["error"], 3, 3600))
+        .expect("quota");
 
     // Another connection takes the write lock: the writer's next commit
     // waits for it (its busy timeout is longer than this test).
@@ -96,13 +100,20 @@ fn a_full_write_queue_answers_503_and_loses_nothing_answered_200() {
         let r = w.join().expect("sender thread");
         assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     }
+    let r = send(&server, &event(5));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert!(
+        r.header("x-sentry-rate-limits").is_some(),
+        "the third stored error used the quota up"
+    );
     let mut stored: Vec<String> = server.events().iter().map(|e| e.event_id.clone()).collect();
     stored.sort();
-    assert_eq!(stored, [format!("{:032x}", 1), format!("{:032x}", 2)]);
+    let ids: Vec<String> = [1, 2, 5].iter().map(|n| format!("{n:032x}")).collect();
+    assert_eq!(stored, ids);
     // The refused transaction's outcome was kept and written once the
     // store had room.
     assert_eq!(
-        server.wait_for_outcomes(1, Duration::from_secs(10)),
+        server.outcomes(),
         [(
             "rate_limited".to_owned(),
             "quota_exceeded".to_owned(),

@@ -13,9 +13,6 @@ use sentry_core::protocol::Timestamp;
 /// over during a test.
 const NOW: f64 = 1_800_000_030.0;
 
-/// How long the outcomes of a 429 (written after the answer) may take.
-const WAIT: std::time::Duration = std::time::Duration::from_secs(10);
-
 const OTHER_KEY: &str = "0123456789abcdef0123456789abcdef";
 
 fn server() -> TestServer {
@@ -87,7 +84,7 @@ fn events_past_the_limit_get_429_with_when_to_retry() {
     );
     assert_eq!(server.events().len(), 2, "the refused event is not stored");
     assert_eq!(
-        server.wait_for_outcomes(1, WAIT),
+        server.outcomes(),
         [outcome("rate_limited", "quota_exceeded", "error", 1)]
     );
 }
@@ -113,6 +110,26 @@ fn a_refused_request_does_not_use_the_quota_up() {
     );
     assert_eq!(send(&server, &key, &event(2)).status, 429);
     assert_eq!(server.events().len(), 1);
+}
+
+#[test]
+fn the_store_endpoint_gets_the_last_room_of_a_window() {
+    let server = server();
+    add_quota(&server, quota(&["error"], 1, 60));
+    let key = server.public_key().to_owned();
+    let r = send_to(&server.store_url(), &key, r#"{"message":"legacy 1"}"#);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        r.header("x-sentry-rate-limits"),
+        Some("30:error:project:quota_exceeded")
+    );
+    let r = send_to(&server.store_url(), &key, r#"{"message":"legacy 2"}"#);
+    assert_eq!(r.status, 429, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(server.events().len(), 1);
+    assert_eq!(
+        server.outcomes(),
+        [outcome("rate_limited", "quota_exceeded", "error", 1)]
+    );
 }
 
 #[test]
@@ -153,11 +170,7 @@ fn attachments_go_with_their_refused_event() {
         .query_row("SELECT COUNT(*) FROM attachments", [], |r| r.get(0))
         .expect("count");
     assert_eq!(stored, 0);
-    let categories: Vec<String> = server
-        .wait_for_outcomes(2, WAIT)
-        .into_iter()
-        .map(|o| o.2)
-        .collect();
+    let categories: Vec<String> = server.outcomes().into_iter().map(|o| o.2).collect();
     assert_eq!(categories, ["attachment", "error"]);
 }
 
@@ -215,7 +228,7 @@ fn the_store_endpoint_refuses_its_event_while_any_limit_is_active() {
     );
     assert_eq!(server.events().len(), 1);
     assert_eq!(
-        server.wait_for_outcomes(1, WAIT),
+        server.outcomes(),
         [outcome("rate_limited", "quota_exceeded", "error", 1)]
     );
 }

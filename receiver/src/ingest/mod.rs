@@ -6,8 +6,9 @@
 //! streams and decodes the body ([`decode`], [`limits`]) and then calls
 //! [`Ingestor::ingest`], which frames the envelope, checks per-item limits,
 //! normalises and groups ([`normalize`], [`envelope`]) and hands one batch
-//! to the store's writer. The reply is sent only after the writer has
-//! committed.
+//! to the store's writer. A 200 is sent only after the writer has
+//! committed; a 429 for a request refused entirely by a quota
+//! ([`rate_limits`]) goes out at once, its outcome rows written after it.
 
 pub mod as_received;
 pub mod auth;
@@ -312,10 +313,16 @@ impl Ingestor {
         self.limits.check_envelope(&envelope)?;
         let mut envelope = envelope;
         let legacy_store = req.endpoint == Endpoint::Store && !req.envelope_content_type;
-        let (verdict, rate_limits) = self
+        let (mut verdict, rate_limits) = self
             .enforce_quotas(project_id, &public_key, &mut envelope, legacy_store)
             .await?;
-        let stored = self
+        // Should this request end without a commit (a 400 or 503, a panic,
+        // a client that went away while it waited), its counts go back.
+        let claim = Claim {
+            limiter: &self.rate_limiter,
+            counted: std::mem::take(&mut verdict.counted),
+        };
+        let (event_id, summary) = self
             .prepare_and_store(
                 envelope,
                 project_id,
@@ -323,12 +330,8 @@ impl Ingestor {
                 req.client_ip,
                 &verdict.outcomes,
             )
-            .await;
-        if stored.is_err() {
-            // Nothing of it was stored: a quota counts only what was.
-            self.rate_limiter.refund(&verdict);
-        }
-        let (event_id, summary) = stored?;
+            .await?;
+        claim.keep();
         Ok(IngestResponse {
             event_id,
             summary,
@@ -410,10 +413,10 @@ impl Ingestor {
     /// Drops the items of `envelope` that a quota refuses (see
     /// [`rate_limits`]). Returns the verdict (its outcomes are recorded with
     /// the rest; its counts are refunded if the rest is not stored) and the
-    /// `X-Sentry-Rate-Limits` to answer with; when nothing is left,
-    /// records the outcomes itself and fails with a 429. A `legacy_store`
-    /// request (a JSON event on `/store/`) is refused while any limit is
-    /// active.
+    /// `X-Sentry-Rate-Limits` to answer with; when nothing is left, leaves
+    /// the outcomes to a background write and fails with a 429. A
+    /// `legacy_store` request (a JSON event on `/store/`) is refused while
+    /// any limit was already active before it.
     async fn enforce_quotas(
         &self,
         project_id: i64,
@@ -429,16 +432,22 @@ impl Ingestor {
         let mut verdict = self
             .rate_limiter
             .check(&quotas, Some(public_key), envelope, now);
-        if legacy_store {
-            verdict.refuse_the_rest(envelope);
+        if legacy_store && verdict.was_limited {
+            let counted = verdict.refuse_the_rest(envelope);
+            self.rate_limiter.refund(&counted);
         }
         let header =
             (!verdict.limits.is_empty()).then(|| rate_limits::header_value(&verdict.limits));
         if verdict.dropped_all() {
-            if self.rate_limiter.defer(project_id, &verdict.outcomes) {
+            if self.rate_limiter.defer(project_id, now, &verdict.outcomes) {
                 tokio::spawn(self.clone().write_deferred_outcomes());
             }
-            let reasons: Vec<&str> = verdict.limits.iter().map(|l| l.reason.as_str()).collect();
+            let mut reasons: Vec<&str> = Vec::new();
+            for limit in &verdict.limits {
+                if !reasons.contains(&limit.reason.as_str()) {
+                    reasons.push(&limit.reason);
+                }
+            }
             return Err(IngestError::RateLimited {
                 detail: format!(
                     "event submission rejected with_reason: rate limited ({}); retry in {} s",
@@ -464,36 +473,79 @@ impl Ingestor {
 impl Ingestor {
     /// Writes the outcomes of refused envelopes ([`rate_limits::RateLimiter::defer`])
     /// until none are left. A failed write (the store is busy or failing)
-    /// keeps them for the next attempt, a second later.
+    /// keeps them for the next attempt, a second later; once the writer is
+    /// gone (the server is stopping) they are dropped.
     async fn write_deferred_outcomes(self) {
         loop {
             let pending = self.rate_limiter.take_deferred();
             if pending.is_empty() {
                 return;
             }
-            let now = self.clock.now().as_secs_f64();
             let mut failed = false;
-            for (project_id, outcomes) in pending {
-                let batch = crate::store::IngestBatch {
-                    project_id,
-                    received: now,
-                    records: outcome_records(&outcomes, now).collect(),
-                    item_counts: Vec::new(),
-                };
-                if self
-                    .store
-                    .write(WriteOp::Ingest(batch), self.queue_wait)
-                    .await
-                    .is_err()
-                {
-                    self.rate_limiter.put_back(project_id, &outcomes);
-                    failed = true;
+            for deferred in pending {
+                match self.write_outcomes(&deferred).await {
+                    Ok(()) => {}
+                    Err(StoreError::WriterGone) => {}
+                    Err(_) => {
+                        self.rate_limiter.put_back(&deferred);
+                        failed = true;
+                    }
                 }
             }
             if failed {
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
+    }
+
+    async fn write_outcomes(
+        &self,
+        (project_id, at, outcomes): &rate_limits::DeferredOutcomes,
+    ) -> Result<(), StoreError> {
+        let batch = crate::store::IngestBatch {
+            project_id: *project_id,
+            received: *at,
+            records: outcome_records(outcomes, *at).collect(),
+            item_counts: Vec::new(),
+        };
+        self.store
+            .write(WriteOp::Ingest(batch), self.queue_wait)
+            .await
+            .map(drop)
+    }
+
+    /// Writes the outcomes of refused envelopes that are still waiting,
+    /// once: for a server that is stopping, before its writer stops.
+    pub async fn flush_deferred_outcomes(&self) {
+        for deferred in self.rate_limiter.take_deferred() {
+            let _ = self.write_outcomes(&deferred).await;
+        }
+    }
+
+    /// The quota counters, and the outcomes of refused envelopes still to
+    /// be written.
+    pub fn rate_limiter(&self) -> &Arc<rate_limits::RateLimiter> {
+        &self.rate_limiter
+    }
+}
+
+/// Quota counts a request holds until it is stored: dropped without
+/// [`Claim::keep`], they go back to their windows.
+struct Claim<'a> {
+    limiter: &'a rate_limits::RateLimiter,
+    counted: Vec<rate_limits::Counted>,
+}
+
+impl Claim<'_> {
+    /// The request was stored: the counts stay.
+    fn keep(mut self) {
+        self.counted.clear();
+    }
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        self.limiter.refund(&self.counted);
     }
 }
 

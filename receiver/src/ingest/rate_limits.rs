@@ -3,9 +3,10 @@
 //! Each item of an envelope counts toward its data category (as SDKs name
 //! them, [`ItemType::data_category`]), so the `X-Sentry-Rate-Limits` an SDK
 //! reads names exactly what it then holds back. An item counts one, except
-//! a container of logs, spans or trace metrics, which counts its
-//! `item_count` (as Relay counts them) and is dropped whole when that many
-//! do not fit. Every quota of the project
+//! a container of logs, spans or trace metrics ([`limits::is_container`]),
+//! which counts the entries of its `items` (as Relay counts them; the
+//! `item_count` header only when the payload cannot be read) and is dropped
+//! whole when that many do not fit. Every quota of the project
 //! (and of the key the request used) that covers the category is checked:
 //! if any has no room left in its current window the item is dropped,
 //! otherwise it counts toward all of them (Relay's rule). Client reports
@@ -21,19 +22,23 @@
 //!
 //! The dropped items become client-report rows (outcome `rate_limited`).
 //! Those of a partly kept envelope are written with what is kept; those of
-//! an envelope refused entirely wait here ([`RateLimiter::defer`]) for one
-//! background write at a time, so a flood of refused requests is answered
-//! without a database write each, and a 429 is never held up (or turned
-//! into a 503) by a busy store.
+//! an envelope refused entirely wait here ([`RateLimiter::defer`], summed
+//! per project and minute) for one background write at a time, so a flood
+//! of refused requests is answered without a database write each, and a
+//! 429 is never held up (or turned into a 503) by a busy store.
+//!
+//! What a request counted goes back ([`RateLimiter::refund`]) when its
+//! items are not stored after all: refused later with a 400 or 503, or the
+//! request abandoned.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
-use sentry_core::envelope::{Envelope, ItemHeaders, ItemType};
+use sentry_core::envelope::{Envelope, EnvelopeItem, ItemType};
 
-use super::IngestError;
+use super::{limits, IngestError};
 use crate::store::quotas::{self, Quota};
 use crate::store::Store;
 
@@ -64,9 +69,24 @@ pub struct Verdict {
     pub outcomes: Outcomes,
     /// The quotas exhausted once this envelope is counted.
     pub limits: Vec<ActiveLimit>,
-    /// `(quota id, window index, quantity)` of every count this envelope
-    /// added, so that [`RateLimiter::refund`] can take them back.
-    pub counted: Vec<(i64, u64, u64)>,
+    /// Every count this envelope added, so that [`RateLimiter::refund`]
+    /// can take them back.
+    pub counted: Vec<Counted>,
+    /// Whether a quota of the request was used up before it was counted.
+    pub was_limited: bool,
+}
+
+/// One count an item added to a quota's window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counted {
+    /// The item's index in the envelope.
+    pub item: usize,
+    /// The quota's id.
+    pub quota: i64,
+    /// The window's index (`now / window_secs`).
+    pub window: u64,
+    /// How many it counted.
+    pub quantity: u64,
 }
 
 impl Verdict {
@@ -81,12 +101,13 @@ impl Verdict {
     }
 
     /// Drops the items of `envelope` still kept, counting them under the
-    /// first active limit's reason: the legacy `/store/` endpoint refuses
-    /// its event while any limit is active (PROTOCOL.md §4.1), since its
+    /// first active limit's reason, and returns their counts (for
+    /// [`RateLimiter::refund`]): the legacy `/store/` endpoint refuses its
+    /// event while any limit is active (PROTOCOL.md §4.1), since its
     /// clients cannot act on a header that comes with a `200`.
-    pub fn refuse_the_rest(&mut self, envelope: &Envelope) {
+    pub fn refuse_the_rest(&mut self, envelope: &Envelope) -> Vec<Counted> {
         let Some(reason) = self.limits.first().map(|l| l.reason.clone()) else {
-            return;
+            return Vec::new();
         };
         for (dropped, item) in self.dropped.iter_mut().zip(envelope.items()) {
             if !*dropped {
@@ -95,10 +116,11 @@ impl Verdict {
                     &mut self.outcomes,
                     item.headers.ty.data_category(),
                     &reason,
-                    quantity(&item.headers),
+                    quantity(item),
                 );
             }
         }
+        std::mem::take(&mut self.counted)
     }
 
     /// The longest `retry_after` of the limits (the `Retry-After` header).
@@ -152,13 +174,31 @@ struct Window {
 /// `(category, reason, count)` of dropped items.
 pub type Outcomes = Vec<(String, String, u64)>;
 
-/// Outcomes of refused envelopes not yet written, by project.
+/// Outcomes of refused envelopes not yet written, by project and minute:
+/// `(time of the first, outcomes)`.
 #[derive(Debug, Default)]
 struct Deferred {
-    outcomes: HashMap<i64, Outcomes>,
+    outcomes: HashMap<(i64, u64), (f64, Outcomes)>,
     /// Whether a write of them is under way.
     flushing: bool,
 }
+
+impl Deferred {
+    fn add(&mut self, project_id: i64, at: f64, outcomes: &[(String, String, u64)]) {
+        let minute = (at.max(0.0) / 60.0) as u64;
+        let (first, pending) = self
+            .outcomes
+            .entry((project_id, minute))
+            .or_insert_with(|| (at, Vec::new()));
+        *first = first.min(at);
+        for (category, reason, n) in outcomes {
+            add_outcome(pending, category, reason, *n);
+        }
+    }
+}
+
+/// Outcomes of one project waiting to be written: `(project, when, what)`.
+pub type DeferredOutcomes = (i64, f64, Outcomes);
 
 /// Quotas by project, and their counters.
 #[derive(Debug)]
@@ -180,10 +220,10 @@ impl RateLimiter {
         }
     }
 
-    /// Keeps `outcomes` of a project's refused envelope for a later write.
-    /// Returns `true` when the caller is to start that write (none is under
-    /// way): it takes them with [`RateLimiter::take_deferred`] until that
-    /// returns nothing.
+    /// Keeps `outcomes` of a project's envelope refused at `at` (seconds
+    /// since the epoch) for a later write. Returns `true` when the caller
+    /// is to start that write (none is under way): it takes them with
+    /// [`RateLimiter::take_deferred`] until that returns nothing.
     ///
     /// ```
     /// # let dir = tempfile::tempdir()?;
@@ -192,41 +232,46 @@ impl RateLimiter {
     ///
     /// let limiter = RateLimiter::new(store);
     /// let refused = vec![("error".to_owned(), "quota_exceeded".to_owned(), 1)];
-    /// assert!(limiter.defer(1, &refused), "the first one starts the write");
-    /// assert!(!limiter.defer(1, &refused), "one write at a time");
+    /// assert!(limiter.defer(1, 600.5, &refused), "the first one starts the write");
+    /// assert!(!limiter.defer(1, 601.0, &refused), "one write at a time");
     /// let pending = limiter.take_deferred();
-    /// assert_eq!(pending, [(1, vec![("error".to_owned(), "quota_exceeded".to_owned(), 2)])]);
+    /// let summed = vec![("error".to_owned(), "quota_exceeded".to_owned(), 2)];
+    /// assert_eq!(pending, [(1, 600.5, summed)], "summed per minute, at the first");
     /// assert!(limiter.take_deferred().is_empty(), "and the write ends");
-    /// assert!(limiter.defer(1, &refused));
+    /// assert!(limiter.defer(1, 700.0, &refused));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn defer(&self, project_id: i64, outcomes: &[(String, String, u64)]) -> bool {
+    pub fn defer(&self, project_id: i64, at: f64, outcomes: &[(String, String, u64)]) -> bool {
         let mut deferred = self.deferred.lock();
-        let pending = deferred.outcomes.entry(project_id).or_default();
-        for (category, reason, n) in outcomes {
-            add_outcome(pending, category, reason, *n);
-        }
+        deferred.add(project_id, at, outcomes);
         !std::mem::replace(&mut deferred.flushing, true)
     }
 
-    /// Takes the deferred outcomes to write; when there are none, the write
-    /// that [`RateLimiter::defer`] asked for is over.
-    pub fn take_deferred(&self) -> Vec<(i64, Outcomes)> {
+    /// Takes the deferred outcomes to write, oldest first; when there are
+    /// none, the write that [`RateLimiter::defer`] asked for is over.
+    pub fn take_deferred(&self) -> Vec<DeferredOutcomes> {
         let mut deferred = self.deferred.lock();
-        let taken: Vec<(i64, Outcomes)> = deferred.outcomes.drain().collect();
+        let mut taken: Vec<DeferredOutcomes> = deferred
+            .outcomes
+            .drain()
+            .map(|((project, _), (at, outcomes))| (project, at, outcomes))
+            .collect();
         if taken.is_empty() {
             deferred.flushing = false;
         }
+        taken.sort_by(|a, b| a.1.total_cmp(&b.1));
         taken
     }
 
     /// Puts back outcomes whose write failed, for the next attempt.
-    pub fn put_back(&self, project_id: i64, outcomes: &[(String, String, u64)]) {
-        let mut deferred = self.deferred.lock();
-        let pending = deferred.outcomes.entry(project_id).or_default();
-        for (category, reason, n) in outcomes {
-            add_outcome(pending, category, reason, *n);
-        }
+    pub fn put_back(&self, (project_id, at, outcomes): &DeferredOutcomes) {
+        self.deferred.lock().add(*project_id, *at, outcomes);
+    }
+
+    /// Whether outcomes are waiting to be written, or being written.
+    pub fn outcomes_pending(&self) -> bool {
+        let deferred = self.deferred.lock();
+        deferred.flushing || !deferred.outcomes.is_empty()
     }
 
     /// The quotas of a project (cached for [`QUOTA_TTL`]).
@@ -280,15 +325,18 @@ impl RateLimiter {
         }
         let now = now.max(0.0) as u64;
         let mut windows = self.windows.lock();
+        verdict.was_limited = applicable
+            .iter()
+            .any(|q| current(&mut windows, q, now).used >= q.max_items);
         // Event-class items first: whether the event is dropped decides
         // for its attachments, which then are not counted.
         let mut order: Vec<usize> = (0..items.len()).collect();
         order.sort_by_key(|&i| !is_event_class(&items[i].headers.ty));
         let mut event_dropped_for: Option<String> = None;
+        let mut refused_by: Vec<i64> = Vec::new();
         for i in order {
             let ty = &items[i].headers.ty;
             let category = ty.data_category();
-            let quantity = quantity(&items[i].headers);
             if *ty == ItemType::Attachment {
                 if let Some(reason) = &event_dropped_for {
                     verdict.dropped[i] = true;
@@ -301,6 +349,10 @@ impl RateLimiter {
                 .copied()
                 .filter(|q| q.covers(category))
                 .collect();
+            if covering.is_empty() {
+                continue;
+            }
+            let quantity = quantity(&items[i]);
             let refusing = covering.iter().find(|q| {
                 current(&mut windows, q, now).used.saturating_add(quantity) > q.max_items
             });
@@ -310,16 +362,26 @@ impl RateLimiter {
                     event_dropped_for = Some(q.reason.clone());
                 }
                 add_outcome(&mut verdict.outcomes, category, &q.reason, quantity);
+                if !refused_by.contains(&q.id) {
+                    refused_by.push(q.id);
+                }
                 continue;
             }
             for q in covering {
                 let window = current(&mut windows, q, now);
                 window.used = window.used.saturating_add(quantity);
-                verdict.counted.push((q.id, window.index, quantity));
+                verdict.counted.push(Counted {
+                    item: i,
+                    quota: q.id,
+                    window: window.index,
+                    quantity,
+                });
             }
         }
+        // Named in the answer: every quota that is used up, and every one
+        // that refused an item (a container too big for the room left).
         for q in applicable {
-            if current(&mut windows, q, now).used >= q.max_items {
+            if current(&mut windows, q, now).used >= q.max_items || refused_by.contains(&q.id) {
                 verdict.limits.push(ActiveLimit {
                     retry_after: q.window_secs - now % q.window_secs,
                     categories: q.categories.clone(),
@@ -351,19 +413,19 @@ impl RateLimiter {
     ///
     /// let verdict = limiter.check(&one_error, None, &envelope, 0.0);
     /// assert!(!verdict.dropped_any());
-    /// limiter.refund(&verdict); // say the event turned out invalid
+    /// limiter.refund(&verdict.counted); // say the event turned out invalid
     /// assert!(!limiter.check(&one_error, None, &envelope, 1.0).dropped_any());
     /// assert!(limiter.check(&one_error, None, &envelope, 2.0).dropped_all());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn refund(&self, verdict: &Verdict) {
-        if verdict.counted.is_empty() {
+    pub fn refund(&self, counted: &[Counted]) {
+        if counted.is_empty() {
             return;
         }
         let mut windows = self.windows.lock();
-        for (id, index, quantity) in &verdict.counted {
-            if let Some(w) = windows.get_mut(id).filter(|w| w.index == *index) {
-                w.used = w.used.saturating_sub(*quantity);
+        for c in counted {
+            if let Some(w) = windows.get_mut(&c.quota).filter(|w| w.index == c.window) {
+                w.used = w.used.saturating_sub(c.quantity);
             }
         }
     }
@@ -380,13 +442,58 @@ fn current<'w>(windows: &'w mut HashMap<i64, Window>, quota: &Quota, now: u64) -
     w
 }
 
-/// How many items `headers` stands for: a container's `item_count`, else 1.
-fn quantity(headers: &ItemHeaders) -> u64 {
-    match headers.ty {
-        ItemType::Log | ItemType::Span | ItemType::TraceMetric => {
-            headers.item_count.unwrap_or(1).max(1)
+/// How many items `item` counts for: a container's entries, else 1.
+fn quantity(item: &EnvelopeItem) -> u64 {
+    let headers = &item.headers;
+    if !limits::is_container(&headers.ty, headers.content_type.as_deref()) {
+        return 1;
+    }
+    let payload = item.payload.as_raw().unwrap_or_default();
+    // Counted, not taken from `item_count`: a header that says 1 must not
+    // carry 50 logs past a quota. The header serves only when the payload
+    // cannot be read (it is then stored raw), bounded by what its bytes
+    // could hold.
+    let counted = serde_json::from_slice::<Container>(payload).map(|c| c.items.0);
+    let n = counted.unwrap_or_else(|_| {
+        headers
+            .item_count
+            .unwrap_or(1)
+            .min(payload.len() as u64 / 2 + 1)
+    });
+    n.max(1)
+}
+
+/// A container's payload, reading only how many `items` it has.
+#[derive(serde::Deserialize)]
+struct Container {
+    #[serde(default)]
+    items: Count,
+}
+
+/// The length of a JSON list, its entries skipped unread.
+#[derive(Default)]
+struct Count(u64);
+
+impl<'de> serde::Deserialize<'de> for Count {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Count;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Count, A::Error> {
+                let mut n = 0u64;
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                    n += 1;
+                }
+                Ok(Count(n))
+            }
         }
-        _ => 1,
+        d.deserialize_seq(Visitor)
     }
 }
 
@@ -478,10 +585,15 @@ mod tests {
     fn a_container_counts_its_items_and_is_dropped_whole() {
         let (limiter, _dir) = limiter();
         let quotas = [quota(1, &["log_item"], 5, 60)];
-        let logs = |n: u64| {
+        // `item_count` says 1 whatever the payload holds: the items count.
+        let logs = |n: usize| {
+            let items = vec!["{\"body\":\"x\"}"; n].join(",");
             let mut e = Envelope::new();
-            let mut item = EnvelopeItem::raw(ItemType::Log, b"{\"items\":[]}".to_vec());
-            item.headers.item_count = Some(n);
+            let mut item = EnvelopeItem::raw(
+                ItemType::Log,
+                format!("{{\"items\":[{items}]}}").into_bytes(),
+            );
+            item.headers.item_count = Some(1);
             e.add_item(item);
             e
         };
@@ -489,11 +601,25 @@ mod tests {
         let v = limiter.check(&quotas, None, &logs(3), 1.0);
         assert!(v.dropped_all(), "3 more do not fit in the 2 left");
         assert_eq!(v.outcomes, [("log_item".to_owned(), "q1".to_owned(), 3)]);
+        assert_eq!(v.limits.len(), 1, "the quota that refused is named");
+        assert_eq!(v.retry_after(), 59);
         let v = limiter.check(&quotas, None, &logs(2), 2.0);
         assert!(!v.dropped_any(), "2 do");
         assert_eq!(v.limits.len(), 1, "and use the quota up");
-        limiter.refund(&v);
+        limiter.refund(&v.counted);
         assert!(!limiter.check(&quotas, None, &logs(2), 3.0).dropped_any());
+        // Unreadable: the header counts, within what the bytes could hold.
+        let mut e = Envelope::new();
+        let mut item = EnvelopeItem::raw(ItemType::Log, b"not json".to_vec());
+        item.headers.item_count = Some(u64::MAX);
+        e.add_item(item);
+        assert_eq!(quantity(&e.items()[0]), 5);
+        // A single span is one item, a span container its entries.
+        let span = EnvelopeItem::raw(ItemType::Span, b"{\"items\":[{},{}]}".to_vec());
+        assert_eq!(quantity(&span), 1);
+        let mut spans = span.clone();
+        spans.headers.content_type = Some("application/vnd.sentry.items.span.v2+json".into());
+        assert_eq!(quantity(&spans), 2);
     }
 
     #[test]
