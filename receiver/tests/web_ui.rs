@@ -1,6 +1,7 @@
 //! The web page under `/ui/`: the embedded files and their headers, the
-//! routes around them, and the ephemeral admin token that `receiver serve`
-//! prints in the `Web UI:` line.
+//! routes around them, the ephemeral admin token that `receiver serve`
+//! prints in the `Web UI:` line, and the page's script itself, run by Node
+//! in a minimal DOM (`tests/web/dom.js`) against a real receiver.
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
@@ -297,4 +298,77 @@ fn serve_prints_the_web_ui_line_with_a_token_that_lives_in_memory_only() {
     assert_eq!(refused.status, 401);
     let accepted = with_token(&format!("{}/api/0/projects/", next.base), &next.token);
     assert_eq!(accepted.status, 200);
+}
+
+/// Runs `tests/web/<script>` with Node (`NODE` names another binary) and
+/// returns its JSON lines. `.ci/run` installs Node where it is missing.
+fn run_page_script(script: &str, args: &[&str]) -> Vec<serde_json::Value> {
+    let node = std::env::var("NODE").unwrap_or_else(|_| "node".to_owned());
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/web")
+        .join(script);
+    let out = Command::new(&node)
+        .arg(&path)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {node} (Node.js, which .ci/run installs): {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{script} failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+#[test]
+fn the_rate_limits_view_lists_adds_and_removes_quotas() {
+    let server = TestServer::start();
+    let key = server.public_key().to_owned();
+    let steps = run_page_script("quotas.js", &[&server.url(), server.token(), &key]);
+    let step = |name: &str| -> (String, Vec<serde_json::Value>) {
+        let s = steps
+            .iter()
+            .find(|s| s["step"] == name)
+            .unwrap_or_else(|| panic!("no step {name} in {steps:?}"));
+        let dialogs = s["dialogs"].as_array().cloned().unwrap_or_default();
+        (s["text"].as_str().unwrap_or_default().to_owned(), dialogs)
+    };
+
+    let (empty, _) = step("empty");
+    assert!(empty.contains("Rate limits"), "{empty}");
+    assert!(empty.contains("No quotas"), "{empty}");
+    assert!(!empty.contains("Error:"), "{empty}");
+
+    let (added, _) = step("added");
+    assert!(!added.contains("No quotas"), "{added}");
+    // One row: categories, limit, window, scope (the key trimmed), reason.
+    let row = format!("error, log_item 5 2 min key {key} from_the_page Remove");
+    assert!(added.contains(&row), "{row:?} in {added}");
+
+    let (refused, _) = step("refused");
+    assert!(
+        refused.contains("must be 1 to 86400 seconds"),
+        "the receiver's reason: {refused}"
+    );
+    assert!(refused.contains(&row), "nothing else changed: {refused}");
+
+    let (removed, dialogs) = step("removed");
+    assert!(removed.contains("No quotas"), "{removed}");
+    assert_eq!(dialogs.len(), 1, "asked before removing: {dialogs:?}");
+    assert_eq!(dialogs[0]["kind"], "confirm");
+
+    // What the page did is what the receiver has: the quota came and went
+    // (ids are never reused, so the first one is 1).
+    let list: serde_json::Value = server
+        .api_json("/api/0/projects/local/1/quotas/")
+        .expect("quotas");
+    assert_eq!(list, serde_json::json!([]));
+    let gone = server
+        .api_request("DELETE", "/api/0/projects/local/1/quotas/1/", None)
+        .expect("delete");
+    assert_eq!(gone.status, 404, "already removed by the page");
 }

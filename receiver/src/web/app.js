@@ -382,6 +382,7 @@
       else if (view === 'traces' && segs[1]) await traceView(generation, segs[1], params);
       else if (view === 'releases') await releasesView(generation);
       else if (view === 'client-reports') await clientReportsView(generation, params);
+      else if (view === 'quotas') await quotasView(generation);
       else if (view === 'live') await liveView(generation, params);
       else setView(generation, h('p', null, 'No such page. ', h('a', {href: '#/issues'}, 'Issues')));
     } catch (err) {
@@ -1130,6 +1131,90 @@
         h('thead', null, h('tr', null, h('th', null, 'Outcome'), h('th', null, 'Reason'), h('th', null, 'Category'), h('th', {class: 'num'}, 'Quantity'))),
         h('tbody', null, rows.map((r) => h('tr', null, h('td', null, String(r.outcome)), h('td', null, String(r.reason)), h('td', null, String(r.category)), h('td', {class: 'num'}, r.quantity))))))
         : h('p', {class: 'empty'}, 'No client reports.')));
+  }
+
+  // ---------------------------------------------------------------- quotas
+
+  // Categories as SDKs name them (what `X-Sentry-Rate-Limits` names).
+  const QUOTA_CATEGORIES = ['error', 'transaction', 'default', 'attachment', 'session', 'feedback',
+    'monitor', 'log_item', 'span', 'profile', 'profile_chunk', 'replay', 'metric_bucket', 'trace_metric'];
+
+  function duration(secs) {
+    const n = Number(secs);
+    if (n % 3600 === 0) return n / 3600 + ' h';
+    if (n % 60 === 0) return n / 60 + ' min';
+    return n + ' s';
+  }
+
+  async function quotasView(generation) {
+    const chosen = projectParam();
+    const projects = state.projects.filter((p) => !chosen || String(p.id) === chosen);
+    const cards = [];
+    for (const p of projects) {
+      const base = '/api/0/projects/local/' + enc(p.id) + '/quotas/';
+      const {data} = await api(base);
+      const list = Array.isArray(data) ? data : [];
+      const remove = (q) => async () => {
+        if (!window.confirm('Remove the quota "' + q.reason + '"?')) return;
+        try {
+          await api(base + enc(q.id) + '/', {method: 'DELETE'});
+          render();
+        } catch (err) {
+          if (!(err instanceof AuthError)) window.alert(err.message);
+        }
+      };
+      const table = list.length
+        ? h('table', {class: 'list'},
+          h('thead', null, h('tr', null, h('th', null, 'Categories'), h('th', {class: 'num'}, 'Limit'),
+            h('th', null, 'Window'), h('th', null, 'Scope'), h('th', null, 'Reason'), h('th', null, ''))),
+          h('tbody', null, list.map((q) => h('tr', null,
+            h('td', null, Array.isArray(q.categories) && q.categories.length ? q.categories.join(', ') : 'all'),
+            h('td', {class: 'num'}, String(q.limit)),
+            h('td', null, duration(q.window)),
+            h('td', null, q.scope === 'key' ? ['key ', h('code', null, String(q.publicKey))] : 'project'),
+            h('td', null, String(q.reason)),
+            h('td', null, h('button', {type: 'button', onclick: remove(q)}, 'Remove'))))))
+        : h('p', {class: 'empty'}, 'No quotas: nothing of this project is rate limited.');
+      cards.push(section(p.name + ' (' + p.id + ')', h('div', null, table, quotaForm(base))));
+    }
+    setView(generation, h('div', null,
+      h('h1', null, 'Rate limits'),
+      h('p', {class: 'muted'}, 'Items past a quota are refused with 429 and X-Sentry-Rate-Limits, which SDKs obey; ' +
+        'what was refused shows under Client reports as rate_limited. Counts start afresh with each window and with the receiver.'),
+      cards.length ? cards : h('p', {class: 'empty'}, 'No projects.')));
+  }
+
+  function quotaForm(base) {
+    const limit = h('input', {type: 'number', name: 'limit', min: '0', step: '1', required: true, value: '100'});
+    const window_ = h('input', {type: 'number', name: 'window', min: '1', max: '86400', step: '1', value: '60'});
+    const categories = h('select', {name: 'categories', multiple: true, size: '4'},
+      QUOTA_CATEGORIES.map((c) => h('option', {value: c}, c)));
+    const key = h('input', {type: 'text', name: 'publicKey', placeholder: 'all keys', maxlength: '32'});
+    const reason = h('input', {type: 'text', name: 'reason', placeholder: 'quota_exceeded'});
+    const status = h('span', {class: 'muted'});
+    return h('form', {class: 'quota', onsubmit: async (ev) => {
+      ev.preventDefault();
+      const body = {
+        limit: Number(limit.value),
+        window: Number(window_.value || 60),
+        categories: Array.from(categories.selectedOptions).map((o) => o.value),
+      };
+      if (key.value.trim()) body.publicKey = key.value.trim();
+      if (reason.value.trim()) body.reason = reason.value.trim();
+      try {
+        await api(base, {method: 'POST', body});
+        render();
+      } catch (err) {
+        if (!(err instanceof AuthError)) status.textContent = err.message;
+      }
+    }},
+    h('h4', null, 'Add a quota'),
+    h('label', null, 'at most ', limit, ' items'),
+    h('label', null, ' per ', window_, ' s'),
+    h('label', null, ' of ', categories, ' (none chosen: all)'),
+    h('label', null, ' sent with key ', key),
+    h('label', null, ' reason ', reason),
+    ' ', h('button', {type: 'submit'}, 'Add'), ' ', status);
   }
 
   // ---------------------------------------------------------------- live
