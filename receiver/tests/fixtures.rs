@@ -7,68 +7,12 @@ mod fixtures_support;
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::PathBuf;
 
 use receiver::config::Clock;
 use receiver::testing::{post, TestServer};
 use sentry_core::protocol::Timestamp;
 
-const KEY: &str = "0123456789abcdef0123456789abcdef";
-const PROJECT: i64 = 42;
-
-fn fixtures_dir() -> PathBuf {
-    fixtures_support::python_fixtures_dir()
-}
-
-struct Fixture {
-    name: String,
-    path: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-fn fixtures() -> Vec<Fixture> {
-    let dir = fixtures_dir();
-    let names = fixtures_support::envelope_names(&dir);
-    names
-        .into_iter()
-        .map(|name| {
-            let stem = name.trim_end_matches(".jsonl");
-            let meta: serde_json::Value = serde_json::from_slice(
-                &std::fs::read(dir.join(format!("{stem}.headers.json"))).expect("headers"),
-            )
-            .expect("headers json");
-            let headers = meta["headers"]
-                .as_object()
-                .expect("headers object")
-                .iter()
-                .filter(|(k, _)| {
-                    !matches!(
-                        k.to_ascii_lowercase().as_str(),
-                        "host" | "content-length" | "content-encoding"
-                    )
-                })
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_owned()))
-                .collect();
-            let query = meta["query"].as_str().unwrap_or("");
-            let path = format!(
-                "{}{}",
-                meta["path"].as_str().expect("path"),
-                if query.is_empty() {
-                    String::new()
-                } else {
-                    format!("?{query}")
-                }
-            );
-            Fixture {
-                body: std::fs::read(dir.join(&name)).expect("body"),
-                name,
-                path,
-                headers,
-            }
-        })
-        .collect()
-}
+use fixtures_support::{load_python_fixtures as fixtures, PROJECT, PUBLIC_KEY as KEY};
 
 fn gzip(data: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());

@@ -3,6 +3,9 @@
 //! prints in the `Web UI:` line, and the page's script itself, run by Node
 //! in a minimal DOM (`tests/web/dom.js`) against a real receiver.
 
+#[path = "support/fixtures.rs"]
+mod fixtures_support;
+
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -371,4 +374,84 @@ fn the_rate_limits_view_lists_adds_and_removes_quotas() {
         .api_request("DELETE", "/api/0/projects/local/1/quotas/1/", None)
         .expect("delete");
     assert_eq!(gone.status, 404, "already removed by the page");
+}
+
+#[test]
+fn every_view_shows_what_the_python_sdk_sent() {
+    use fixtures_support::{load_python_fixtures, PROJECT, PUBLIC_KEY};
+    // The scenario's own time, so its sessions are not too old to keep.
+    let recorded =
+        sentry_core::protocol::Timestamp::parse_rfc3339("2026-11-25T18:41:30Z").expect("time");
+    let server = TestServer::builder()
+        .project(PROJECT, PUBLIC_KEY)
+        .clock(receiver::config::Clock::Fixed(recorded))
+        .start();
+    for f in load_python_fixtures() {
+        let headers: Vec<(&str, &str)> = f
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let url = format!("{}{}", server.url(), f.path);
+        let r = receiver::testing::post(&url, &headers, &f.body).expect("post");
+        assert_eq!(r.status, 200, "{}", f.name);
+    }
+    let issues = server.issues_of(PROJECT);
+    let chained = issues
+        .iter()
+        .find(|i| i.title.starts_with("RuntimeError: config load failed"))
+        .unwrap_or_else(|| panic!("no RuntimeError issue in {issues:?}"));
+    let issue_route = format!("#/issues/{}", chained.id);
+    let trace = "675d4fa3208c40be8da815ee457c61fc";
+    let trace_route = format!("#/traces/{trace}");
+    let routes = [
+        "#/issues",
+        issue_route.as_str(),
+        "#/transactions",
+        trace_route.as_str(),
+        "#/releases",
+        "#/client-reports",
+        "#/live",
+    ];
+    let mut args = vec![server.url(), server.token().to_owned()];
+    args.extend(routes.iter().map(|r| (*r).to_owned()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let views = run_page_script("views.js", &args);
+    assert_eq!(views.len(), routes.len(), "{views:?}");
+    let text = |route: &str| -> String {
+        let v = views
+            .iter()
+            .find(|v| v["route"] == route)
+            .unwrap_or_else(|| panic!("no {route} in {views:?}"));
+        let text = v["text"].as_str().unwrap_or_default().to_owned();
+        assert_eq!(v["errors"], serde_json::json!([]), "{route} failed: {text}");
+        assert!(!text.contains("No such page"), "{route}: {text}");
+        text
+    };
+    let contains_all = |route: &str, wanted: &[&str]| {
+        let shown = text(route);
+        for w in wanted {
+            assert!(shown.contains(w), "{route} does not show {w:?}: {shown}");
+        }
+    };
+    contains_all("#/issues", &["RuntimeError", "ValueError"]);
+    // The chained exception, its frames, and why it was grouped.
+    contains_all(
+        &issue_route,
+        &[
+            "RuntimeError",
+            "config load failed: bad port",
+            "ValueError",
+            "_load_config",
+            "conformance@1.0.0",
+        ],
+    );
+    contains_all("#/transactions", &["conformance-transaction"]);
+    contains_all(
+        &trace_route,
+        &["conformance-transaction", "child span 1", "level1"],
+    );
+    contains_all("#/releases", &["conformance@1.0.0"]);
+    contains_all("#/client-reports", &["Client reports"]);
+    contains_all("#/live", &["RuntimeError"]);
 }
