@@ -476,6 +476,16 @@ impl Ingestor {
     /// keeps them for the next attempt, a second later; once the writer is
     /// gone (the server is stopping) they are dropped.
     async fn write_deferred_outcomes(self) {
+        // Should a write panic, a later refusal must still start one.
+        struct OnPanic<'a>(&'a rate_limits::RateLimiter);
+        impl Drop for OnPanic<'_> {
+            fn drop(&mut self) {
+                if std::thread::panicking() {
+                    self.0.abandon_flush();
+                }
+            }
+        }
+        let _on_panic = OnPanic(&self.rate_limiter);
         loop {
             let pending = self.rate_limiter.take_deferred();
             if pending.is_empty() {

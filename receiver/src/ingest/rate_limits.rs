@@ -268,6 +268,12 @@ impl RateLimiter {
         self.deferred.lock().add(*project_id, *at, outcomes);
     }
 
+    /// Ends a write of deferred outcomes that could not finish (it
+    /// panicked): the next refusal starts another one.
+    pub fn abandon_flush(&self) {
+        self.deferred.lock().flushing = false;
+    }
+
     /// Whether outcomes are waiting to be written, or being written.
     pub fn outcomes_pending(&self) -> bool {
         let deferred = self.deferred.lock();
