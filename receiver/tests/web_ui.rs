@@ -376,10 +376,10 @@ fn the_rate_limits_view_lists_adds_and_removes_quotas() {
     assert_eq!(gone.status, 404, "already removed by the page");
 }
 
-#[test]
-fn every_view_shows_what_the_python_sdk_sent() {
+/// A receiver fed every request of the recorded Python SDK scenario, its
+/// clock at the scenario's time (so its sessions are not too old to keep).
+fn fixture_server() -> TestServer {
     use fixtures_support::{load_python_fixtures, PROJECT, PUBLIC_KEY};
-    // The scenario's own time, so its sessions are not too old to keep.
     let recorded =
         sentry_core::protocol::Timestamp::parse_rfc3339("2026-11-25T18:41:30Z").expect("time");
     let server = TestServer::builder()
@@ -396,12 +396,23 @@ fn every_view_shows_what_the_python_sdk_sent() {
         let r = receiver::testing::post(&url, &headers, &f.body).expect("post");
         assert_eq!(r.status, 200, "{}", f.name);
     }
-    let issues = server.issues_of(PROJECT);
-    let chained = issues
+    server
+}
+
+/// The scenario's issue with a chained exception.
+fn chained_issue(server: &TestServer) -> i64 {
+    let issues = server.issues_of(fixtures_support::PROJECT);
+    issues
         .iter()
         .find(|i| i.title.starts_with("RuntimeError: config load failed"))
-        .unwrap_or_else(|| panic!("no RuntimeError issue in {issues:?}"));
-    let issue_route = format!("#/issues/{}", chained.id);
+        .unwrap_or_else(|| panic!("no RuntimeError issue in {issues:?}"))
+        .id
+}
+
+#[test]
+fn every_view_shows_what_the_python_sdk_sent() {
+    let server = fixture_server();
+    let issue_route = format!("#/issues/{}", chained_issue(&server));
     let trace = "675d4fa3208c40be8da815ee457c61fc";
     let trace_route = format!("#/traces/{trace}");
     let routes = [
@@ -454,4 +465,49 @@ fn every_view_shows_what_the_python_sdk_sent() {
     contains_all("#/releases", &["conformance@1.0.0"]);
     contains_all("#/client-reports", &["Client reports"]);
     contains_all("#/live", &["RuntimeError"]);
+}
+
+#[test]
+fn the_issue_list_filters_and_the_status_buttons_work() {
+    let server = fixture_server();
+    let id = chained_issue(&server);
+    let id_text = id.to_string();
+    let steps = run_page_script("issues.js", &[&server.url(), server.token(), &id_text]);
+    let step = |name: &str| -> (String, String) {
+        let s = steps
+            .iter()
+            .find(|s| s["step"] == name)
+            .unwrap_or_else(|| panic!("no step {name} in {steps:?}"));
+        (
+            s["hash"].as_str().unwrap_or_default().to_owned(),
+            s["text"].as_str().unwrap_or_default().to_owned(),
+        )
+    };
+    let (_, list) = step("list");
+    assert!(list.contains("Disk usage above threshold"), "{list}");
+    assert!(list.contains("RuntimeError: config load failed"), "{list}");
+
+    let (hash, warnings) = step("warnings");
+    assert!(hash.contains("level=warning"), "{hash}");
+    assert!(
+        warnings.contains("Disk usage above threshold"),
+        "{warnings}"
+    );
+    assert!(warnings.contains("2 matching"), "{warnings}");
+    assert!(!warnings.contains("RuntimeError"), "{warnings}");
+
+    let (_, resolved) = step("resolved");
+    assert!(resolved.contains("Unresolve"), "{resolved}");
+    let (_, reopened) = step("reopened");
+    assert!(reopened.contains("Resolve in next release"), "{reopened}");
+    let (_, ignored) = step("ignored");
+    assert!(ignored.contains(" ignored "), "{ignored}");
+    // What the buttons did is what the receiver holds: the last status,
+    // and one activity entry per button.
+    let issue: serde_json::Value = server
+        .api_json(&format!("/api/0/issues/{id}/"))
+        .expect("issue");
+    assert_eq!(issue["status"], "ignored");
+    let activity = issue["activity"].as_array().cloned().unwrap_or_default();
+    assert_eq!(activity.len(), 3, "{activity:?}");
 }

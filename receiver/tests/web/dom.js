@@ -1,5 +1,5 @@
-// A minimal browser for the web page's tests: just the DOM, location,
-// history, storage and dialogs that receiver/src/web/app.js uses, with
+// A minimal browser for the web page's tests: just the DOM, forms,
+// location, history, storage and dialogs that receiver/src/web/app.js uses, with
 // Node's own fetch pointed at a real receiver. No rendering, no CSS: a
 // test drives the page (navigate, fill in, click) and reads its text.
 //
@@ -61,7 +61,7 @@ class Element extends Node {
     this.tagName = String(tag).toUpperCase();
     this.attributes = new Map();
     this.listeners = {};
-    this.value = '';
+    this._value = '';
     this.checked = false;
     this.disabled = false;
     this.selected = false;
@@ -111,6 +111,19 @@ class Element extends Node {
     }
   }
   get options() { return this.findAll((e) => e.tagName === 'OPTION'); }
+  // A select's value is its (first) selected option's, as in a browser.
+  get value() {
+    if (this.tagName !== 'SELECT') return this._value;
+    const chosen = this.options.find((o) => o.selected) || this.options[0];
+    return chosen ? chosen.value : '';
+  }
+  set value(v) {
+    if (this.tagName !== 'SELECT') {
+      this._value = String(v);
+      return;
+    }
+    for (const o of this.options) o.selected = o.value === String(v);
+  }
   get selectedOptions() { return this.options.filter((o) => o.selected); }
   // Every descendant element `pred` accepts, in document order.
   findAll(pred) {
@@ -159,6 +172,20 @@ function makeEvent(type, target) {
     preventDefault() { this.defaultPrevented = true; },
     stopPropagation() {},
   };
+}
+
+// What `new FormData(form)` reads: the named fields of a form.
+class FormData {
+  constructor(form) {
+    this.map = new Map();
+    const fields = form.findAll((e) => ['INPUT', 'SELECT', 'TEXTAREA'].includes(e.tagName) && e.getAttribute('name'));
+    for (const e of fields) {
+      const type = e.getAttribute('type');
+      if ((type === 'checkbox' || type === 'radio') && !e.checked) continue;
+      this.map.set(e.getAttribute('name'), e.value);
+    }
+  }
+  get(name) { return this.map.has(name) ? this.map.get(name) : null; }
 }
 
 class Storage {
@@ -245,7 +272,7 @@ async function loadPage(base, hash) {
     alert(message) { dialogs.push({kind: 'alert', message}); },
   };
   Object.assign(globalThis, {
-    document, window, location, history, fetch, Node, Element, Text,
+    document, window, location, history, fetch, Node, Element, Text, FormData,
     sessionStorage: new Storage(),
     localStorage: new Storage(),
   });

@@ -1,0 +1,43 @@
+// Drives the issue views against a running receiver: filters the list
+// through its form, then resolves, reopens and ignores one issue with its
+// buttons. Prints one JSON line per step ({"step", "hash", "text"}); the
+// Rust test (receiver/tests/web_ui.rs) checks them and the issue's status.
+//
+//   node issues.js <base url> <token> <issue id>
+'use strict';
+
+const {loadPage} = require('./dom.js');
+
+async function main() {
+  const [base, token, issueId] = process.argv.slice(2);
+  const page = await loadPage(base, '#token=' + token);
+  const report = (step) => {
+    console.log(JSON.stringify({step, hash: location.hash, text: page.text()}));
+  };
+  const button = (label) => {
+    const found = page.main.findAll((e) => e.tagName === 'BUTTON' && e.textContent === label);
+    if (found.length !== 1) throw new Error('expected one ' + label + ' button, found ' + found.length);
+    return found[0];
+  };
+
+  await page.go('#/issues');
+  report('list');
+
+  const form = page.main.querySelector('form.filters');
+  form.querySelector('select[name=level]').value = 'warning';
+  button('Apply').click();
+  await page.settle();
+  report('warnings');
+
+  await page.go('#/issues/' + issueId);
+  for (const [label, step] of [['Resolve', 'resolved'], ['Unresolve', 'reopened'], ['Ignore', 'ignored']]) {
+    button(label).click();
+    await page.settle();
+    report(step);
+  }
+}
+
+main().catch((err) => {
+  console.error(err && err.stack ? err.stack : String(err));
+  process.exit(1);
+});
