@@ -370,9 +370,12 @@ async fn route(
     let project_id: u64 = id.parse().map_err(|_| IngestError::BadRequest {
         detail: format!("invalid project id {id:?} in the path: expected a number"),
     })?;
+    // The legacy pixel: `GET …/store/?sentry_data=…` (PROTOCOL.md §1).
+    let pixel = *req.method() == Method::GET && endpoint == Endpoint::Store;
     match *req.method() {
         Method::OPTIONS => return Ok(json_response(StatusCode::OK, &serde_json::json!({}))),
         Method::POST => {}
+        _ if pixel => {}
         _ => {
             return Err(IngestError::MethodNotAllowed {
                 detail: format!("{} is not allowed here: use POST", req.method()),
@@ -422,14 +425,18 @@ async fn route(
     } else {
         limits.max_decoded_body
     };
-    let body = read_body(
-        req.into_body(),
-        encoding,
-        limits.max_raw_body,
-        decoded_limit,
-        &state.config,
-    )
-    .await?;
+    let body = if pixel {
+        pixel_data(req.uri().query(), limits.max_event_size)?
+    } else {
+        read_body(
+            req.into_body(),
+            encoding,
+            limits.max_raw_body,
+            decoded_limit,
+            &state.config,
+        )
+        .await?
+    };
     let response = state
         .ingestor
         .ingest(IngestRequest {
@@ -446,7 +453,11 @@ async fn route(
         Some(id) => serde_json::json!({"id": id.simple().to_string()}),
         None => serde_json::json!({}),
     };
-    let mut reply = json_response(StatusCode::OK, &body);
+    let mut reply = if pixel {
+        gif_response()
+    } else {
+        json_response(StatusCode::OK, &body)
+    };
     if let Some(limits) = response
         .rate_limits
         .and_then(|l| HeaderValue::from_str(&l).ok())
@@ -457,6 +468,41 @@ async fn route(
 }
 
 const X_SENTRY_RATE_LIMITS: HeaderName = HeaderName::from_static("x-sentry-rate-limits");
+
+/// The event of a pixel request: its `sentry_data` query parameter (JSON,
+/// or base64 of JSON or of zlib'd JSON, as a store body), at most `limit`
+/// bytes.
+fn pixel_data(query: Option<&str>, limit: u64) -> Result<Vec<u8>, IngestError> {
+    let data = auth::form_pairs(query.unwrap_or(""))
+        .find_map(|(k, v)| (k == "sentry_data").then_some(v))
+        .ok_or_else(|| IngestError::BadRequest {
+            detail: "a GET on the store endpoint needs the event in sentry_data".to_owned(),
+        })?;
+    if data.len() as u64 > limit {
+        return Err(IngestError::TooLarge {
+            detail: format!(
+                "sentry_data of {} bytes is over the limit of {limit} bytes",
+                data.len()
+            ),
+        });
+    }
+    Ok(data.into_bytes())
+}
+
+/// A transparent 1×1 GIF: the answer to a pixel request.
+const PIXEL_GIF: &[u8] = &[
+    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
+];
+
+fn gif_response() -> HttpResponse {
+    let mut response = Response::new(Full::new(Bytes::from_static(PIXEL_GIF)));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("image/gif"));
+    response
+}
 
 /// The right-most address of `X-Forwarded-For`: the one the proxy in
 /// front appended (the peer it saw). Entries further left came from the

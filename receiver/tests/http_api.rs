@@ -547,6 +547,47 @@ fn store_endpoint_takes_json_base64_zlib_and_envelopes() {
 }
 
 #[test]
+fn the_legacy_pixel_stores_its_event_and_answers_a_gif() {
+    let server = TestServer::start();
+    let event =
+        r#"{"event_id":"55555555555555555555555555555555","message":"from a pixel: 1+1=2 & more"}"#;
+    let data: String =
+        percent_encoding::utf8_percent_encode(event, percent_encoding::NON_ALPHANUMERIC).collect();
+    let url = format!(
+        "{}?sentry_key={}&sentry_version=7&sentry_data={data}",
+        server.store_url(),
+        server.public_key()
+    );
+    let r = request("GET", &url, &[], b"").expect("get");
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.header("content-type"), Some("image/gif"));
+    assert!(r.body.starts_with(b"GIF89a") && r.body.len() == 43);
+    let stored = server
+        .event_json("55555555555555555555555555555555")
+        .expect("stored");
+    assert_eq!(stored["message"], "from a pixel: 1+1=2 & more");
+
+    // Without the event, or without a key: the usual errors.
+    let r = request(
+        "GET",
+        &format!("{}?sentry_key={}", server.store_url(), server.public_key()),
+        &[],
+        b"",
+    )
+    .expect("get");
+    assert_eq!(r.status, 400);
+    let r = request(
+        "GET",
+        &format!("{}?sentry_data={data}", server.store_url()),
+        &[],
+        b"",
+    )
+    .expect("get");
+    assert_eq!(r.status, 401);
+    assert_eq!(server.events().len(), 1);
+}
+
+#[test]
 fn path_prefix_and_slash_runs_are_routed() {
     let server = TestServer::builder()
         .configure(|c| c.path_prefix = "/sentry/".into())
