@@ -160,7 +160,59 @@ enum Inner {
     Gzip(flate2::write::MultiGzDecoder<BoundedSink>),
     Deflate(flate2::write::ZlibDecoder<BoundedSink>),
     Brotli(Box<brotli::DecompressorWriter<BoundedSink>>),
-    Zstd(zstd::stream::write::Decoder<'static, BoundedSink>),
+    Zstd(Box<ZstdStream>),
+}
+
+/// zstd decoding that knows whether the last frame ended: the crate's
+/// writer flushes whatever it has, so a cut-off body would pass for a
+/// shorter one.
+struct ZstdStream {
+    decoder: zstd::stream::raw::Decoder<'static>,
+    sink: BoundedSink,
+    /// Whether a frame has begun and not ended.
+    in_frame: bool,
+    buf: Vec<u8>,
+}
+
+impl ZstdStream {
+    fn new(sink: BoundedSink) -> io::Result<Self> {
+        Ok(ZstdStream {
+            decoder: zstd::stream::raw::Decoder::new()?,
+            sink,
+            in_frame: false,
+            buf: vec![0; 32 * 1024],
+        })
+    }
+
+    /// Decodes `chunk` (empty: what the decoder still holds).
+    fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
+        use zstd::stream::raw::{InBuffer, Operation, OutBuffer};
+        let mut input = InBuffer::around(chunk);
+        loop {
+            let mut output = OutBuffer::around(&mut self.buf[..]);
+            let hint = self.decoder.run(&mut input, &mut output)?;
+            let (written, full) = (output.pos(), output.pos() == self.buf.len());
+            if written > 0 || !chunk.is_empty() {
+                // 0: the frame is decoded and flushed; more: it goes on.
+                self.in_frame = hint != 0;
+            }
+            self.sink.write_all(&self.buf[..written])?;
+            if input.pos() == chunk.len() && !full {
+                return Ok(());
+            }
+        }
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.write(&[])?;
+        if self.in_frame {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the zstd stream ends inside a frame (truncated body)",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// A streaming body decoder with a decoded-size limit.
@@ -190,14 +242,12 @@ impl BodyDecoder {
             Encoding::Brotli => {
                 Inner::Brotli(Box::new(brotli::DecompressorWriter::new(sink, 8192)))
             }
-            Encoding::Zstd => {
-                Inner::Zstd(zstd::stream::write::Decoder::new(sink).map_err(|source| {
-                    DecodeError::Invalid {
-                        encoding: EncodingName(encoding),
-                        source,
-                    }
-                })?)
-            }
+            Encoding::Zstd => Inner::Zstd(Box::new(ZstdStream::new(sink).map_err(|source| {
+                DecodeError::Invalid {
+                    encoding: EncodingName(encoding),
+                    source,
+                }
+            })?)),
         };
         Ok(BodyDecoder {
             encoding,
@@ -212,7 +262,7 @@ impl BodyDecoder {
             Inner::Gzip(d) => d.get_ref(),
             Inner::Deflate(d) => d.get_ref(),
             Inner::Brotli(d) => d.get_ref(),
-            Inner::Zstd(d) => d.get_ref(),
+            Inner::Zstd(d) => &d.sink,
         }
     }
 
@@ -234,7 +284,7 @@ impl BodyDecoder {
             Inner::Gzip(d) => d.write_all(chunk),
             Inner::Deflate(d) => d.write_all(chunk),
             Inner::Brotli(d) => d.write_all(chunk),
-            Inner::Zstd(d) => d.write_all(chunk),
+            Inner::Zstd(d) => d.write(chunk),
         };
         result.map_err(|e| self.map_err(e))
     }
@@ -246,7 +296,7 @@ impl BodyDecoder {
             Inner::Gzip(d) => d.try_finish(),
             Inner::Deflate(d) => d.try_finish(),
             Inner::Brotli(d) => d.close(),
-            Inner::Zstd(d) => d.flush(),
+            Inner::Zstd(d) => d.finish(),
         };
         if let Err(e) = result {
             return Err(self.map_err(e));
@@ -270,7 +320,7 @@ impl BodyDecoder {
                         source: io::Error::other("truncated brotli stream"),
                     })
             }
-            Inner::Zstd(d) => Ok(d.into_inner().into_inner()),
+            Inner::Zstd(d) => Ok(d.sink.into_inner()),
         }
     }
 }
@@ -355,6 +405,33 @@ mod tests {
                 "{enc:?}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn a_cut_off_body_is_invalid_not_shorter() {
+        let data: Vec<u8> = (0..200_000u32)
+            .flat_map(|i| (i % 977).to_le_bytes())
+            .collect();
+        for enc in [
+            Encoding::Gzip,
+            Encoding::Deflate,
+            Encoding::Brotli,
+            Encoding::Zstd,
+        ] {
+            let whole = compress(enc, &data);
+            let cut = &whole[..whole.len() * 6 / 10];
+            let err = decode_all(enc, cut, 1 << 22).unwrap_err();
+            assert!(matches!(err, DecodeError::Invalid { .. }), "{enc:?}: {err}");
+        }
+        // Two whole zstd frames are one body, as two gzip members are.
+        let mut two = compress(Encoding::Zstd, b"first ");
+        two.extend(compress(Encoding::Zstd, b"second"));
+        assert_eq!(
+            decode_all(Encoding::Zstd, &two, 100).unwrap(),
+            b"first second"
+        );
+        // An empty body stays empty (and is refused later as such).
+        assert!(decode_all(Encoding::Zstd, b"", 100).unwrap().is_empty());
     }
 
     #[test]
