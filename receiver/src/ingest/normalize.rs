@@ -111,9 +111,10 @@ impl RequestContext {
     fn timestamp_shift(&self, ts: f64, errors: &mut Vec<Value>) -> (f64, Timestamp) {
         let received = self.received.as_secs_f64();
         let mut shift = 0.0;
+        let mut drift_error = None;
         if let Some((drift, error)) = self.drift() {
             shift = drift;
-            errors.push(error);
+            drift_error = Some(error);
         }
         let corrected = ts + shift;
         let kind = if corrected > received + MAX_SECS_IN_FUTURE {
@@ -134,7 +135,12 @@ impl RequestContext {
                 // Set exactly (a huge `ts` would lose `received` in `ts + shift`).
                 (received - ts, self.received)
             }
-            None => (shift, Timestamp::from_secs_f64(corrected)),
+            None => {
+                // Only when the timestamp needed no more than the drift
+                // (PROTOCOL.md §11: one error, future, past or drift).
+                errors.extend(drift_error);
+                (shift, Timestamp::from_secs_f64(corrected))
+            }
         }
     }
 }
@@ -1198,6 +1204,17 @@ mod tests {
         .unwrap();
         assert_eq!(e.timestamp.as_secs_f64(), NOW);
         assert_eq!(errors_of(&e)[0]["type"], "past_timestamp");
+        // Drift corrected (the clock is 2 h behind), still a day ahead:
+        // one error, the one that decided (PROTOCOL.md §11).
+        let e = event(
+            format!(r#"{{"timestamp":{}}}"#, NOW + 86400.0).as_bytes(),
+            &ctx(Some(NOW - 7200.0)),
+            None,
+        )
+        .unwrap();
+        assert_eq!(e.timestamp.as_secs_f64(), NOW);
+        let kinds: Vec<Value> = errors_of(&e).iter().map(|e| e["type"].clone()).collect();
+        assert_eq!(kinds, [json!("future_timestamp")]);
     }
 
     #[test]
