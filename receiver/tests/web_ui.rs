@@ -428,7 +428,21 @@ fn every_view_shows_what_the_python_sdk_sent() {
     args.extend(routes.iter().map(|r| (*r).to_owned()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let views = run_page_script("views.js", &args);
-    assert_eq!(views.len(), routes.len(), "{views:?}");
+    assert_eq!(views.len(), routes.len() + 2, "{views:?}");
+    let login = &views[0];
+    assert_eq!(login["route"], "login");
+    assert_eq!(
+        login["projects"].as_array().map(Vec::len),
+        Some(3),
+        "all, the default project and the scenario's: {login}"
+    );
+    let timers = views.last().expect("timers line");
+    assert_eq!(timers["route"], "timers");
+    assert_eq!(timers["afterLeaving"], 0, "a view left a timer running");
+    assert_eq!(
+        timers["afterRushing"], 0,
+        "the live view started polling after it was left"
+    );
     let text = |route: &str| -> String {
         let v = views
             .iter()
@@ -495,6 +509,10 @@ fn the_issue_list_filters_and_the_status_buttons_work() {
     );
     assert!(warnings.contains("2 matching"), "{warnings}");
     assert!(!warnings.contains("RuntimeError"), "{warnings}");
+
+    let (hash, _) = step("other project");
+    assert!(hash.contains("level=warning"), "{hash}");
+    assert!(!hash.contains("cursor"), "{hash}");
 
     let (_, resolved) = step("resolved");
     assert!(resolved.contains("Unresolve"), "{resolved}");

@@ -150,12 +150,22 @@
     return h('div', {class: 'error'}, h('strong', null, 'Error: '), err && err.message ? err.message : String(err));
   }
 
-  function every(msDelay, fn) {
+  // Runs `fn` every `msDelay` ms while the view of `generation` is shown. A
+  // view starts its timer after its first request; if the user has moved on
+  // by then, the timer never starts (render() stops only those it knows).
+  function every(generation, msDelay, fn) {
+    if (generation !== state.generation) return;
     const id = setInterval(fn, msDelay);
     state.timers.push(id);
   }
 
   // ---------------------------------------------------------------- routes
+
+  // What the address may name: anything else is "No such page", never a
+  // path segment of an API request (`..` would climb out of it).
+  const ISSUE_ID = /^(?:\d+|[A-Za-z0-9][A-Za-z0-9_.-]*-[A-Za-z0-9]+)$/;
+  const EVENT_REF = /^(?:latest|oldest|recommended|[0-9a-fA-F]{32}|[0-9a-fA-F-]{36})$/;
+  const TRACE_ID = /^[0-9a-fA-F]{32}$/;
 
   function route() {
     const raw = location.hash.replace(/^#/, '') || '/issues';
@@ -377,9 +387,9 @@
     main.replaceChildren(loading());
     try {
       if (view === 'issues' && segs.length === 1) await issueList(generation, params);
-      else if (view === 'issues' && segs.length >= 2) await issueDetail(generation, segs[1], segs[3] || 'latest');
+      else if (view === 'issues' && ISSUE_ID.test(segs[1]) && (!segs[3] || EVENT_REF.test(segs[3]))) await issueDetail(generation, segs[1], segs[3] || 'latest');
       else if (view === 'transactions') await transactionList(generation, params);
-      else if (view === 'traces' && segs[1]) await traceView(generation, segs[1], params);
+      else if (view === 'traces' && TRACE_ID.test(segs[1] || '')) await traceView(generation, segs[1], params);
       else if (view === 'releases') await releasesView(generation);
       else if (view === 'client-reports') await clientReportsView(generation, params);
       else if (view === 'quotas') await quotasView(generation);
@@ -394,10 +404,11 @@
   // ---------------------------------------------------------------- issues
 
   const LEVELS = ['fatal', 'error', 'warning', 'info', 'debug'];
+  const STATUS_TERM = /(?:^|\s)!?is:(?:resolved|unresolved|ignored)(?:\s|$)/i;
   const SORTS = [['date', 'last seen'], ['new', 'first seen'], ['freq', 'events'], ['user', 'users']];
 
   function select(name, value, options) {
-    const el = h('select', {name},
+    const el = h('select', {name, 'aria-label': name.replace(/_/g, ' ')},
       options.map(([v, label]) => h('option', {value: v, selected: v === value}, label)));
     return el;
   }
@@ -423,11 +434,11 @@
       for (const k of ['query', 'status', 'level', 'environment', 'release', 'sort', 'limit']) next[k] = String(data.get(k) || '').trim();
       go(next);
     }},
-    h('input', {name: 'query', type: 'search', value: f.query, placeholder: 'search: text, is:regressed, level:error, assigned:none…', class: 'grow'}),
+    h('input', {name: 'query', 'aria-label': 'search', type: 'search', value: f.query, placeholder: 'search: text, is:regressed, level:error, assigned:none…', class: 'grow'}),
     select('status', f.status, [['unresolved', 'unresolved'], ['resolved', 'resolved'], ['ignored', 'ignored'], ['all', 'any status']]),
     select('level', f.level, [['', 'any level']].concat(LEVELS.map((l) => [l, l]))),
-    h('input', {name: 'environment', value: f.environment, placeholder: 'environment', size: 12}),
-    h('input', {name: 'release', value: f.release, placeholder: 'release', size: 14}),
+    h('input', {name: 'environment', 'aria-label': 'environment', value: f.environment, placeholder: 'environment', size: 12}),
+    h('input', {name: 'release', 'aria-label': 'release', value: f.release, placeholder: 'release', size: 14}),
     select('sort', f.sort, SORTS.map(([v, l]) => [v, 'sort: ' + l])),
     select('limit', f.limit, [['25', '25'], ['50', '50'], ['100', '100']]),
     h('button', {type: 'submit'}, 'Apply'));
@@ -444,7 +455,9 @@
       const q = {
         project: projectParam(),
         query: f.query,
-        status: f.status === 'all' ? '' : f.status,
+        // An `is:resolved` (or unresolved, ignored) in the search decides
+        // the status itself; the select would be added to it.
+        status: f.status === 'all' || STATUS_TERM.test(f.query) ? '' : f.status,
         level: f.level,
         environment: f.environment,
         release: f.release,
@@ -472,7 +485,7 @@
       tableHolder.replaceChildren(errorBox(err));
     }
     autoBox.addEventListener('change', () => sessionSet(AUTO_KEY, autoBox.checked ? '1' : '0'));
-    every(5000, () => {
+    every(generation, 5000, () => {
       if (autoBox.checked && document.visibilityState === 'visible') load().catch(() => {});
     });
   }
@@ -685,7 +698,7 @@
         h('div', null, 'Event ', h('code', null, ev.eventID), ' · ', time(ev.dateCreated),
           ev.release ? [' · release ', h('code', null, ev.release.version || String(ev.release))] : null,
           ev.environment ? [' · ', h('code', null, ev.environment)] : null,
-          trace ? [' · ', h('a', {href: '#/traces/' + enc(trace)}, 'trace')] : null,
+          TRACE_ID.test(String(trace || '')) ? [' · ', h('a', {href: '#/traces/' + enc(trace)}, 'trace')] : null,
           ' ', rawButton),
         raw),
       tagsSection(ev),
@@ -759,7 +772,7 @@
 
   function threadsSection(values) {
     const blocks = values.filter((t) => t && t.stacktrace).map((t) => h('details', {class: 'thread', open: !!(t.crashed || t.current)},
-      h('summary', null, 'Thread ', String(t.name || t.id || '?'), t.crashed ? ' ' : null, t.crashed ? badge('crashed', 'no') : null, t.current ? ' ' : null, t.current ? badge('current') : null),
+      h('summary', null, 'Thread ', String(t.name || (t.id !== null && t.id !== undefined ? t.id : '?')), t.crashed ? ' ' : null, t.crashed ? badge('crashed', 'no') : null, t.current ? ' ' : null, t.current ? badge('current') : null),
       stacktrace(t.stacktrace)));
     if (!blocks.length) return null;
     return section('Threads', blocks);
@@ -939,15 +952,24 @@
       for (const k of ['query', 'op', 'status', 'environment', 'release', 'min_duration', 'sort']) next[k] = String(data.get(k) || '').trim();
       location.hash = link('/transactions', next);
     }},
-    h('input', {name: 'query', type: 'search', value: f.query, placeholder: 'name contains…', class: 'grow'}),
-    h('input', {name: 'op', value: f.op, placeholder: 'op', size: 12}),
-    h('input', {name: 'status', value: f.status, placeholder: 'status', size: 10}),
-    h('input', {name: 'environment', value: f.environment, placeholder: 'environment', size: 12}),
-    h('input', {name: 'release', value: f.release, placeholder: 'release', size: 14}),
-    h('input', {name: 'min_duration', value: f.min_duration, placeholder: 'min ms', size: 7, inputmode: 'decimal'}),
+    h('input', {name: 'query', 'aria-label': 'search', type: 'search', value: f.query, placeholder: 'name contains…', class: 'grow'}),
+    h('input', {name: 'op', 'aria-label': 'op', value: f.op, placeholder: 'op', size: 12}),
+    h('input', {name: 'status', 'aria-label': 'status', value: f.status, placeholder: 'status', size: 10}),
+    h('input', {name: 'environment', 'aria-label': 'environment', value: f.environment, placeholder: 'environment', size: 12}),
+    h('input', {name: 'release', 'aria-label': 'release', value: f.release, placeholder: 'release', size: 14}),
+    h('input', {name: 'min_duration', 'aria-label': 'minimum duration in ms', value: f.min_duration, placeholder: 'min ms', size: 7, inputmode: 'decimal'}),
     select('sort', f.sort, [['-timestamp', 'newest'], ['timestamp', 'oldest'], ['-duration', 'slowest'], ['duration', 'fastest']]),
     h('button', {type: 'submit'}, 'Apply'));
-    const {data, headers} = await api(apiPath('/api/0/local/transactions/', Object.assign({project: projectParam(), limit: 50}, f)));
+    let result;
+    try {
+      result = await api(apiPath('/api/0/local/transactions/', Object.assign({project: projectParam(), limit: 50}, f)));
+    } catch (err) {
+      if (err instanceof AuthError) throw err;
+      // A filter the API refuses: the form stays, to correct it.
+      setView(generation, h('div', null, h('div', {class: 'titlebar'}, h('h1', null, 'Transactions')), form, errorBox(err)));
+      return;
+    }
+    const {data, headers} = result;
     const rows = Array.isArray(data) ? data : [];
     const longest = rows.reduce((m, t) => Math.max(m, Number(t.duration) || 0), 0) || 1;
     const table = rows.length
@@ -1013,7 +1035,9 @@
         const label = h('div', {class: 'span-label'});
         label.style.paddingLeft = (r.depth * 14) + 'px';
         append(label, [
-          hasKids ? h('button', {type: 'button', class: 'toggle', title: 'fold', onclick: (e) => {
+          hasKids ? h('button', {type: 'button', class: 'toggle', title: 'fold',
+            'aria-expanded': collapsed.has(s.spanID) ? 'false' : 'true',
+            'aria-label': (collapsed.has(s.spanID) ? 'unfold ' : 'fold ') + String(s.op || 'span'), onclick: (e) => {
             e.stopPropagation();
             if (collapsed.has(s.spanID)) collapsed.delete(s.spanID);
             else collapsed.add(s.spanID);
@@ -1022,8 +1046,15 @@
           h('strong', null, String(s.op || '?')), ' ', h('span', {class: 'desc'}, String(s.description || '')),
           s.errors && s.errors.length ? [' ', badge(s.errors.length + ' error' + (s.errors.length === 1 ? '' : 's'), 'no')] : null,
         ]);
+        const show = () => detail.replaceChildren(spanDetail(s));
+        // A row is a button for the keyboard too: Tab to it, Enter or Space.
         const rowEl = h('div', {class: 'span-row' + (s.isSegment ? ' segment' : '') + (highlight && s.transactionID === highlight && s.isSegment ? ' highlight' : ''),
-          onclick: () => detail.replaceChildren(spanDetail(s))},
+          role: 'button', tabindex: '0', onclick: show, onkeydown: (e) => {
+            if (e.key === 'Enter' || e.key === ' ') {
+              e.preventDefault();
+              show();
+            }
+          }},
         label,
         h('div', {class: 'span-track'}, bar, h('span', {class: 'span-dur'}, ms(s.duration))));
         out.push(rowEl);
@@ -1116,11 +1147,18 @@
 
   async function clientReportsView(generation, params) {
     const period = params.get('statsPeriod') || '';
-    const {data} = await api(apiPath('/api/0/local/client-reports/', {project: projectParam(), statsPeriod: period}));
-    const d = data || {};
-    const small = (title, obj) => h('div', {class: 'context-box'}, h('h4', null, title), kvTable(obj || {}));
     const periodSelect = select('statsPeriod', period, [['', 'all time'], ['1h', 'last hour'], ['24h', 'last 24 hours'], ['7d', 'last 7 days']]);
     periodSelect.addEventListener('change', () => { location.hash = link('/client-reports', {statsPeriod: periodSelect.value}); });
+    let data;
+    try {
+      ({data} = await api(apiPath('/api/0/local/client-reports/', {project: projectParam(), statsPeriod: period})));
+    } catch (err) {
+      if (err instanceof AuthError) throw err;
+      setView(generation, h('div', null, h('div', {class: 'titlebar'}, h('h1', null, 'Client reports'), periodSelect), errorBox(err)));
+      return;
+    }
+    const d = data || {};
+    const small = (title, obj) => h('div', {class: 'context-box'}, h('h4', null, title), kvTable(obj || {}));
     const rows = Array.isArray(d.rows) ? d.rows : [];
     setView(generation, h('div', null,
       h('div', {class: 'titlebar'}, h('h1', null, 'Client reports'), periodSelect),
@@ -1254,7 +1292,7 @@
         h('thead', null, h('tr', null, h('th', null, 'Time'), h('th', null, 'Level'), h('th', null, 'Title'), h('th', null, 'Environment'), h('th', null, 'Release'), h('th', {class: 'num'}, 'Project'))),
         tbody)));
     let busy = false;
-    every(2000, async () => {
+    every(generation, 2000, async () => {
       if (paused || busy || document.visibilityState !== 'visible') return;
       busy = true;
       try {
@@ -1283,15 +1321,32 @@
     document.getElementById('project').addEventListener('change', (e) => {
       state.project = e.target.value;
       sessionSet(PROJECT_KEY, state.project);
+      // Another project's list starts at its first page.
+      const {params} = route();
+      if (params.has('cursor')) {
+        params.delete('cursor');
+        const path = location.hash.replace(/^#/, '').split('?')[0] || '/issues';
+        const qs = params.toString();
+        location.hash = '#' + path + (qs ? '?' + qs : '');
+        return; // the hashchange renders
+      }
       render();
     });
     document.getElementById('forget').addEventListener('click', () => {
       forgetToken();
       showLogin('Token forgotten.');
     });
-    window.addEventListener('hashchange', () => {
-      // A pasted `#token=…` link while the page is open.
-      if (/(?:^#|[?&])token=/.test(location.hash)) takeTokenFromFragment();
+    window.addEventListener('hashchange', async () => {
+      // A pasted `#token=…` link while the page is open (maybe on the
+      // login form, before any project was loaded).
+      if (/(?:^#|[?&])token=/.test(location.hash)) {
+        takeTokenFromFragment();
+        try {
+          await loadProjects();
+        } catch (err) {
+          if (err instanceof AuthError) return;
+        }
+      }
       render();
     });
     if (state.token) {

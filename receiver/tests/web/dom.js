@@ -94,11 +94,18 @@ class Element extends Node {
   dispatchEvent(event) {
     if (!event.target) event.target = this;
     for (const fn of this.listeners[event.type] || []) fn.call(this, event);
-    if (this.parentNode instanceof Element && event.bubbles) this.parentNode.dispatchEvent(event);
+    if (this.parentNode instanceof Element && event.bubbles && !event.stopped) this.parentNode.dispatchEvent(event);
     return !event.defaultPrevented;
   }
   focus() {}
+  // The page builds its DOM from elements and text only (app.js's rule):
+  // markup from strings fails here as a browser's CSP would not catch it.
+  set innerHTML(_) { throw new Error('dom.js: innerHTML is not allowed'); }
+  set outerHTML(_) { throw new Error('dom.js: outerHTML is not allowed'); }
+  insertAdjacentHTML() { throw new Error('dom.js: insertAdjacentHTML is not allowed'); }
   click() {
+    // A disabled button does nothing, as in a browser.
+    if (this.disabled) return;
     const ev = makeEvent('click', this);
     this.dispatchEvent(ev);
     if (ev.defaultPrevented || this.tagName !== 'BUTTON' || this.disabled) return;
@@ -169,8 +176,9 @@ function makeEvent(type, target) {
     target,
     bubbles: type === 'click' || type === 'change',
     defaultPrevented: false,
+    stopped: false,
     preventDefault() { this.defaultPrevented = true; },
-    stopPropagation() {},
+    stopPropagation() { this.stopped = true; },
   };
 }
 
@@ -256,12 +264,16 @@ async function loadPage(base, hash) {
     },
   };
   let inFlight = 0;
+  // Added to every response's time: a slow network, for races.
+  const network = {delay: 0};
   const realFetch = globalThis.fetch;
   if (typeof realFetch !== 'function') throw new Error('dom.js needs Node 18 or later (global fetch)');
   const fetch = async (url, options) => {
     inFlight++;
     try {
-      return await realFetch(new URL(String(url), base), options);
+      const response = await realFetch(new URL(String(url), base), options);
+      if (network.delay) await new Promise((r) => setTimeout(r, network.delay));
+      return response;
     } finally {
       inFlight--;
     }
@@ -271,7 +283,22 @@ async function loadPage(base, hash) {
     confirm(message) { dialogs.push({kind: 'confirm', message}); return true; },
     alert(message) { dialogs.push({kind: 'alert', message}); },
   };
+  // Intervals the page has running, so a test can see none is left behind
+  // by a view it has left.
+  const intervals = new Set();
+  const realSetInterval = globalThis.setInterval;
+  const realClearInterval = globalThis.clearInterval;
+  const setInterval = (fn, ms) => {
+    const id = realSetInterval(fn, ms);
+    intervals.add(id);
+    return id;
+  };
+  const clearInterval = (id) => {
+    intervals.delete(id);
+    realClearInterval(id);
+  };
   Object.assign(globalThis, {
+    setInterval, clearInterval,
     document, window, location, history, fetch, Node, Element, Text, FormData,
     sessionStorage: new Storage(),
     localStorage: new Storage(),
@@ -304,6 +331,12 @@ async function loadPage(base, hash) {
     // The main area's text, a space between elements (as cells and
     // paragraphs would be apart on screen).
     text() { return spaced(main).replace(/\s+/g, ' ').trim(); },
+    // How many intervals the page has running.
+    intervals() { return intervals.size; },
+    // Navigates without waiting for the page to settle.
+    jump(to) { location.hash = to; },
+    // Makes every later response take `ms` longer.
+    slowNetwork(ms) { network.delay = ms; },
   };
 }
 

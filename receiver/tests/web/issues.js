@@ -29,6 +29,14 @@ async function main() {
   await page.settle();
   report('warnings');
 
+  // Another project starts at its first page: the cursor goes.
+  await page.go('#/issues?level=warning&cursor=0:25:0');
+  const picker = page.document.getElementById('project');
+  picker.value = picker.options[picker.options.length - 1].value;
+  picker.dispatchEvent({type: 'change', target: picker, bubbles: true, preventDefault() {}, stopPropagation() {}});
+  await page.settle();
+  report('other project');
+
   await page.go('#/issues/' + issueId);
   for (const [label, step] of [['Resolve', 'resolved'], ['Unresolve', 'reopened'], ['Ignore', 'ignored']]) {
     button(label).click();
