@@ -367,13 +367,17 @@ async fn route(
         "store" => Endpoint::Store,
         _ => return Err(not_found()),
     };
+    // A preflight gets its answer whatever the request it announces would
+    // get: the browser then sends that request and sees its real status.
+    if *req.method() == Method::OPTIONS {
+        return Ok(json_response(StatusCode::OK, &serde_json::json!({})));
+    }
     let project_id: u64 = id.parse().map_err(|_| IngestError::BadRequest {
         detail: format!("invalid project id {id:?} in the path: expected a number"),
     })?;
     // The legacy pixel: `GET …/store/?sentry_data=…` (PROTOCOL.md §1).
     let pixel = *req.method() == Method::GET && endpoint == Endpoint::Store;
     match *req.method() {
-        Method::OPTIONS => return Ok(json_response(StatusCode::OK, &serde_json::json!({}))),
         Method::POST => {}
         _ if pixel => {}
         _ => {

@@ -383,6 +383,14 @@ fn cors_preflight_and_headers_on_every_response() {
         .header("access-control-allow-headers")
         .unwrap_or("")
         .contains("x-sentry-auth"));
+    // Also for a path whose request would be refused (a project id that is
+    // not a number): the preflight passes, the request gets its 400.
+    let bad = format!("{}/api/abc/envelope/", server.url());
+    let pre = request("OPTIONS", &bad, &[("Origin", "http://example.com")], b"").expect("options");
+    assert_eq!(pre.status, 200);
+    let refused = post(&bad, &[("Origin", "http://example.com")], b"{}\n").expect("post");
+    assert_eq!(refused.status, 400);
+    assert_eq!(refused.header("access-control-allow-origin"), Some("*"));
     assert_eq!(r.header("access-control-max-age"), Some("3600"));
     let r = send(
         &server,

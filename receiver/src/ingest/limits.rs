@@ -121,6 +121,10 @@ impl Limits {
         let mut check_ins = 0usize;
         let mut single_spans = 0usize;
         let mut containers: Vec<&str> = Vec::new();
+        // Item kinds of which an envelope may carry one (PROTOCOL.md §2.4):
+        // profile-class items, replay recordings and videos, each
+        // deprecated metrics type.
+        let mut singles: Vec<&str> = Vec::new();
 
         for item in envelope.items() {
             let ty = &item.headers.ty;
@@ -151,6 +155,28 @@ impl Limits {
                 }
                 containers.push(ty.as_str());
                 continue;
+            }
+            let single = match ty {
+                ItemType::Profile | ItemType::ProfileChunk => Some("profile"),
+                ItemType::ReplayRecording => Some("replay_recording"),
+                ItemType::ReplayVideo => Some("replay_video"),
+                ItemType::Statsd => Some("statsd"),
+                ItemType::MetricBuckets => Some("metric_buckets"),
+                other if other.as_str() == "metric_meta" => Some("metric_meta"),
+                _ => None,
+            };
+            if let Some(kind) = single {
+                if singles.contains(&kind) {
+                    return Err(too_large(format!(
+                        "envelope contains more than one '{kind}' item{}",
+                        if kind == "profile" {
+                            " (profile or profile_chunk)"
+                        } else {
+                            ""
+                        }
+                    )));
+                }
+                singles.push(kind);
             }
             match ty {
                 ItemType::Attachment => {
@@ -282,6 +308,30 @@ mod tests {
             .check_envelope(&envelope(&[("integration", 1)]))
             .unwrap_err();
         assert!(matches!(err, IngestError::BadRequest { .. }));
+    }
+
+    #[test]
+    fn one_profile_recording_video_and_metrics_item_each() {
+        let limits = Limits::default();
+        let ok = [
+            ("profile", 2),
+            ("replay_recording", 2),
+            ("replay_video", 2),
+            ("statsd", 2),
+            ("metric_buckets", 2),
+        ];
+        assert!(limits.check_envelope(&envelope(&ok)).is_ok());
+        for twice in [
+            ["profile", "profile_chunk"],
+            ["replay_recording", "replay_recording"],
+            ["replay_video", "replay_video"],
+            ["statsd", "statsd"],
+        ] {
+            let err = limits
+                .check_envelope(&envelope(&[(twice[0], 1), (twice[1], 1)]))
+                .unwrap_err();
+            assert!(matches!(err, IngestError::TooLarge { .. }), "{twice:?}");
+        }
     }
 
     #[test]

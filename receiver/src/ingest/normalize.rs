@@ -784,16 +784,21 @@ pub fn session(payload: &[u8], ctx: &RequestContext) -> Result<SessionRecord, Se
     } else {
         (ctx.received.as_secs_f64() * 1000.0) as i64
     };
-    let did = update
-        .did
-        .filter(|d| !d.is_empty() && Uuid::parse_str(d).map_or(true, |u| !u.is_nil()));
+    let did = update.did.filter(|d| usable_did(d));
+    // A crashed session had at least its crash (PROTOCOL.md §7.1).
+    let errors = update.errors.min(i64::MAX as u64) as i64;
+    let errors = if update.status.as_str() == "crashed" {
+        errors.max(1)
+    } else {
+        errors
+    };
     Ok(SessionRecord {
         sid: update.sid.simple().to_string(),
         did,
         seq,
         init: update.init,
         status: update.status.as_str().to_owned(),
-        errors: update.errors.min(i64::MAX as u64) as i64,
+        errors,
         started,
         timestamp,
         duration: update.duration,
@@ -801,6 +806,11 @@ pub fn session(payload: &[u8], ctx: &RequestContext) -> Result<SessionRecord, Se
         environment,
         abnormal_mechanism: update.abnormal_mechanism,
     })
+}
+
+/// Whether a distinct id counts a user: not empty, not the nil UUID.
+fn usable_did(did: &str) -> bool {
+    !did.is_empty() && Uuid::parse_str(did).map_or(true, |u| !u.is_nil())
 }
 
 /// Validates and normalises a `sessions` aggregate; buckets outside the time
@@ -824,7 +834,7 @@ pub fn aggregates(
             session_window(ctx, &[started]).ok()?;
             Some(AggregateRecord {
                 started,
-                did: b.did,
+                did: b.did.filter(|d| usable_did(d)),
                 exited: b.exited.into(),
                 errored: b.errored.into(),
                 abnormal: b.abnormal.into(),
@@ -1281,6 +1291,20 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(later.seq, (NOW * 1000.0) as i64);
+        // A crashed session counts its crash; a nil distinct id is no user.
+        let crashed = s(format!(
+            r#"{{"started":"{started}","status":"crashed","errors":0,"did":"00000000-0000-0000-0000-000000000000","attrs":{{"release":"a@1"}}}}"#
+        ))
+        .unwrap();
+        assert_eq!(crashed.errors, 1);
+        assert_eq!(crashed.did, None);
+        let buckets = aggregates(
+            format!(r#"{{"aggregates":[{{"started":"{started}","did":"00000000-0000-0000-0000-000000000000","exited":1}},{{"started":"{started}","did":"u1","exited":1}}],"attrs":{{"release":"a@1"}}}}"#).as_bytes(),
+            &ctx(None),
+        )
+        .unwrap();
+        let dids: Vec<Option<&str>> = buckets.iter().map(|b| b.did.as_deref()).collect();
+        assert_eq!(dids, [None, Some("u1")]);
     }
 
     #[test]
