@@ -555,6 +555,28 @@ fn store_endpoint_takes_json_base64_zlib_and_envelopes() {
 }
 
 #[test]
+fn an_envelope_origin_must_be_the_request_origin() {
+    let server = TestServer::start();
+    let a = auth(&server);
+    let body = |origin: &str| {
+        format!("{{\"origin\":\"{origin}\"}}\n{{\"type\":\"event\"}}\n{{\"message\":\"m\"}}\n")
+    };
+    let headers = [
+        ("X-Sentry-Auth", a.as_str()),
+        ("Origin", "https://a.example"),
+    ];
+    let r = send(&server, &headers, body("https://b.example").as_bytes());
+    assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+    assert!(r.json()["detail"].as_str().unwrap_or("").contains("origin"));
+    let r = send(&server, &headers, body("https://A.example/").as_bytes());
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    // Without a request Origin (a server-side SDK) there is nothing to compare.
+    let r = send(&server, &headers[..1], body("https://b.example").as_bytes());
+    assert_eq!(r.status, 200);
+    assert_eq!(server.events().len(), 2);
+}
+
+#[test]
 fn the_legacy_pixel_stores_its_event_and_answers_a_gif() {
     let server = TestServer::start();
     let event =

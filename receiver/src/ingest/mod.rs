@@ -277,6 +277,7 @@ impl Ingestor {
             })?
         };
 
+        check_origin(&envelope, req.origin.as_deref())?;
         let (project_id, public_key) = match (&req.auth, envelope.headers.dsn.as_deref()) {
             (Some(auth), dsn) => {
                 if let Some(dsn) = dsn {
@@ -557,6 +558,26 @@ impl Drop for Claim<'_> {
     fn drop(&mut self) {
         self.limiter.refund(&self.counted);
     }
+}
+
+/// An envelope header `origin` must name the request's own origin (its
+/// `Origin`, else its `Referer`'s) when both are there (PROTOCOL.md §1.2).
+fn check_origin(envelope: &Envelope, request: Option<&str>) -> Result<(), IngestError> {
+    let header = envelope
+        .headers
+        .other
+        .get("origin")
+        .and_then(serde_json::Value::as_str);
+    let (Some(header), Some(request)) = (header, request) else {
+        return Ok(());
+    };
+    let norm = |o: &str| o.trim().trim_end_matches('/').to_ascii_lowercase();
+    if norm(header) == norm(request) {
+        return Ok(());
+    }
+    Err(IngestError::BadRequest {
+        detail: format!("origin mismatch between envelope ({header:?}) and request ({request:?})"),
+    })
 }
 
 /// Client-report rows (outcome `rate_limited`) for items a quota dropped,
