@@ -577,6 +577,20 @@ fn an_envelope_origin_must_be_the_request_origin() {
 }
 
 #[test]
+fn a_log_container_stores_how_many_entries_it_holds() {
+    let server = TestServer::start();
+    // The header says 5; the payload holds 2.
+    let body = b"{}\n{\"type\":\"log\",\"item_count\":5,\"content_type\":\"application/vnd.sentry.items.log+json\"}\n{\"items\":[{\"body\":\"a\"},{\"body\":\"b\"}]}\n";
+    let r = send(&server, &[("X-Sentry-Auth", &auth(&server))], body);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let conn = rusqlite::Connection::open(server.db_path()).expect("open");
+    let stored: i64 = conn
+        .query_row("SELECT item_count FROM logs", [], |r| r.get(0))
+        .expect("one log container");
+    assert_eq!(stored, 2);
+}
+
+#[test]
 fn the_legacy_pixel_stores_its_event_and_answers_a_gif() {
     let server = TestServer::start();
     let event =

@@ -248,11 +248,16 @@ fn item_headers_json(item: &EnvelopeItem) -> String {
 }
 
 fn blob(item: &EnvelopeItem, payload: &[u8], level: i32) -> Result<BlobRecord, IngestError> {
+    let headers = &item.headers;
+    // A container stores how many entries it holds, whatever its header
+    // claims (PROTOCOL.md §2.3 says they must match).
+    let count = if super::limits::is_container(&headers.ty, headers.content_type.as_deref()) {
+        Some(super::limits::container_len(item))
+    } else {
+        headers.item_count
+    };
     Ok(BlobRecord {
-        item_count: item
-            .headers
-            .item_count
-            .map(|n| n.min(i64::MAX as u64) as i64),
+        item_count: count.map(|n| n.min(i64::MAX as u64) as i64),
         content_type: item.headers.content_type.clone(),
         payload: compress_or_500(payload, level)?,
     })

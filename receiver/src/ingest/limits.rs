@@ -5,7 +5,7 @@
 //! after the envelope is framed and before anything is stored; any breach
 //! rejects the whole request with 413, as Relay does.
 
-use sentry_core::envelope::{Envelope, ItemType};
+use sentry_core::envelope::{Envelope, EnvelopeItem, ItemType};
 
 use super::IngestError;
 
@@ -86,6 +86,56 @@ pub fn is_container(ty: &ItemType, content_type: Option<&str>) -> bool {
         ItemType::Log | ItemType::TraceMetric => true,
         ItemType::Span => content_type.is_some_and(|c| c.contains("span.v2")),
         other => matches!(other.as_str(), "otel_traces_data"),
+    }
+}
+
+/// How many entries a container item holds: the length of its payload's
+/// `items` list, read without building it. The `item_count` header (which
+/// must match, PROTOCOL.md §2.3, but is the client's word) serves only
+/// when the payload cannot be read, bounded by what its bytes could hold.
+pub fn container_len(item: &EnvelopeItem) -> u64 {
+    let payload = item.payload.as_raw().unwrap_or_default();
+    match serde_json::from_slice::<Container>(payload) {
+        Ok(c) => c.items.0,
+        Err(_) => item
+            .headers
+            .item_count
+            .unwrap_or(1)
+            .min(payload.len() as u64 / 2 + 1),
+    }
+}
+
+/// A container's payload, reading only how many `items` it has.
+#[derive(serde::Deserialize)]
+struct Container {
+    #[serde(default)]
+    items: Count,
+}
+
+/// The length of a JSON list, its entries skipped unread.
+#[derive(Default)]
+struct Count(u64);
+
+impl<'de> serde::Deserialize<'de> for Count {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Count;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Count, A::Error> {
+                let mut n = 0u64;
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                    n += 1;
+                }
+                Ok(Count(n))
+            }
+        }
+        d.deserialize_seq(Visitor)
     }
 }
 

@@ -454,53 +454,9 @@ fn quantity(item: &EnvelopeItem) -> u64 {
     if !limits::is_container(&headers.ty, headers.content_type.as_deref()) {
         return 1;
     }
-    let payload = item.payload.as_raw().unwrap_or_default();
     // Counted, not taken from `item_count`: a header that says 1 must not
-    // carry 50 logs past a quota. The header serves only when the payload
-    // cannot be read (it is then stored raw), bounded by what its bytes
-    // could hold.
-    let counted = serde_json::from_slice::<Container>(payload).map(|c| c.items.0);
-    let n = counted.unwrap_or_else(|_| {
-        headers
-            .item_count
-            .unwrap_or(1)
-            .min(payload.len() as u64 / 2 + 1)
-    });
-    n.max(1)
-}
-
-/// A container's payload, reading only how many `items` it has.
-#[derive(serde::Deserialize)]
-struct Container {
-    #[serde(default)]
-    items: Count,
-}
-
-/// The length of a JSON list, its entries skipped unread.
-#[derive(Default)]
-struct Count(u64);
-
-impl<'de> serde::Deserialize<'de> for Count {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = Count;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a list")
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<Count, A::Error> {
-                let mut n = 0u64;
-                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
-                    n += 1;
-                }
-                Ok(Count(n))
-            }
-        }
-        d.deserialize_seq(Visitor)
-    }
+    // carry 50 logs past a quota.
+    limits::container_len(item).max(1)
 }
 
 fn is_event_class(ty: &ItemType) -> bool {
