@@ -498,11 +498,14 @@ fn the_issue_list_filters_and_the_status_buttons_work() {
         )
     };
     let (_, list) = step("list");
-    assert!(list.contains("Disk usage above threshold"), "{list}");
-    assert!(list.contains("RuntimeError: config load failed"), "{list}");
+    assert!(list.contains("15 matching"), "{list}");
+    // Ten rows, the page size from the address (shown in the select).
+    assert_eq!(list.matches(" PROJECT-42-").count(), 10, "{list}");
+    assert!(list.contains("10 25 50 100"), "{list}");
 
     let (hash, warnings) = step("warnings");
     assert!(hash.contains("level=warning"), "{hash}");
+    assert!(hash.contains("limit=10"), "{hash}");
     assert!(
         warnings.contains("Disk usage above threshold"),
         "{warnings}"

@@ -211,7 +211,8 @@
     if (!m) return;
     const token = safeDecode(m[1]).trim();
     let rest = hash.replace(/(^#|[?&])token=[^&]*&?/, '$1').replace(/[?&]$/, '');
-    if (rest === '#' || rest === '') rest = '#/issues';
+    // What is left must be a page of ours (`#token=…&x=1` leaves `#x=1`).
+    if (!rest.startsWith('#/')) rest = '#/issues';
     history.replaceState(null, '', location.pathname + location.search + rest);
     if (token) saveToken(token, false);
   }
@@ -407,9 +408,12 @@
   const STATUS_TERM = /(?:^|\s)!?is:(?:resolved|unresolved|ignored)(?:\s|$)/i;
   const SORTS = [['date', 'last seen'], ['new', 'first seen'], ['freq', 'events'], ['user', 'users']];
 
+  // A select showing `value` even when it is none of `options` (a value
+  // typed into the address), so that Apply keeps it.
   function select(name, value, options) {
+    const all = value && !options.some(([v]) => v === value) ? [[value, value]].concat(options) : options;
     const el = h('select', {name, 'aria-label': name.replace(/_/g, ' ')},
-      options.map(([v, label]) => h('option', {value: v, selected: v === value}, label)));
+      all.map(([v, label]) => h('option', {value: v, selected: v === value}, label)));
     return el;
   }
 
@@ -552,16 +556,20 @@
 
   function issueHeader(issue) {
     const message = h('span', {class: 'error-text'});
+    let buttons = [];
     const update = async (body) => {
+      // One change at a time: a double click sends one request.
+      for (const b of buttons) b.disabled = true;
       message.textContent = 'Saving…';
       try {
         await api('/api/0/issues/' + enc(issue.id) + '/', {method: 'PUT', body});
         render();
       } catch (err) {
+        for (const b of buttons) b.disabled = false;
         if (!(err instanceof AuthError)) message.textContent = err.message;
       }
     };
-    const buttons = issue.status === 'unresolved'
+    buttons = issue.status === 'unresolved'
       ? [h('button', {type: 'button', onclick: () => update({status: 'resolved'})}, 'Resolve'),
         h('button', {type: 'button', onclick: () => update({status: 'resolvedInNextRelease'}), title: 'Events of the current latest release and older do not reopen it'}, 'Resolve in next release'),
         h('button', {type: 'button', onclick: () => update({status: 'ignored'})}, 'Ignore')]

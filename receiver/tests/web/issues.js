@@ -1,6 +1,6 @@
 // Drives the issue views against a running receiver: filters the list
 // through its form, then resolves, reopens and ignores one issue with its
-// buttons. Prints one JSON line per step ({"step", "hash", "text"}); the
+// buttons (Resolve double-clicked). Prints one JSON line per step ({"step", "hash", "text"}); the
 // Rust test (receiver/tests/web_ui.rs) checks them and the issue's status.
 //
 //   node issues.js <base url> <token> <issue id>
@@ -20,7 +20,9 @@ async function main() {
     return found[0];
   };
 
-  await page.go('#/issues');
+  // A page size that is none of the select's (typed into the address)
+  // survives Apply.
+  await page.go('#/issues?limit=10');
   report('list');
 
   const form = page.main.querySelector('form.filters');
@@ -38,7 +40,13 @@ async function main() {
   report('other project');
 
   await page.go('#/issues/' + issueId);
-  for (const [label, step] of [['Resolve', 'resolved'], ['Unresolve', 'reopened'], ['Ignore', 'ignored']]) {
+  // Resolve is double-clicked: one change, not two.
+  const resolve = button('Resolve');
+  resolve.click();
+  resolve.click();
+  await page.settle();
+  report('resolved');
+  for (const [label, step] of [['Unresolve', 'reopened'], ['Ignore', 'ignored']]) {
     button(label).click();
     await page.settle();
     report(step);
