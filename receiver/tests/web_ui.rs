@@ -532,3 +532,27 @@ fn the_issue_list_filters_and_the_status_buttons_work() {
     let activity = issue["activity"].as_array().cloned().unwrap_or_default();
     assert_eq!(activity.len(), 3, "{activity:?}");
 }
+
+#[test]
+fn a_read_only_token_sees_no_buttons_that_would_be_refused() {
+    let server = fixture_server();
+    let token = server.create_token(tokens::Scope::Read).expect("token");
+    let issue = format!("#/issues/{}", chained_issue(&server));
+    let views = run_page_script("views.js", &[&server.url(), &token, &issue, "#/quotas"]);
+    let text = |route: &str| -> String {
+        let v = views
+            .iter()
+            .find(|v| v["route"] == route)
+            .unwrap_or_else(|| panic!("no {route} in {views:?}"));
+        assert_eq!(v["errors"], serde_json::json!([]), "{v}");
+        v["text"].as_str().unwrap_or_default().to_owned()
+    };
+    let shown = text(&issue);
+    assert!(shown.contains("read-only token"), "{shown}");
+    for absent in ["Resolve", "Ignore", "Unresolve"] {
+        assert!(!shown.contains(absent), "{absent} shown: {shown}");
+    }
+    let quotas = text("#/quotas");
+    assert!(quotas.contains("read-only"), "{quotas}");
+    assert!(!quotas.contains("Add a quota"), "{quotas}");
+}

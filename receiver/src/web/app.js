@@ -21,6 +21,7 @@
     token: null,
     projects: [],
     project: '-1',
+    scope: null, // the token's: 'read' hides what it may not change
     generation: 0, // bumped on every navigation; stale async work checks it
     timers: [],
   };
@@ -344,6 +345,11 @@
       h('button', {type: 'button', disabled: !(next && next.results), onclick: () => onCursor(next.cursor)}, 'Older →'));
   }
 
+  // Whether the token may change things (a `read` token may not).
+  function canWrite() {
+    return state.scope !== 'read';
+  }
+
   function projectParam() {
     return state.project && state.project !== '-1' ? state.project : '';
   }
@@ -351,7 +357,8 @@
   async function loadProjects() {
     const select = document.getElementById('project');
     try {
-      const {data} = await api('/api/0/projects/');
+      const [root, {data}] = await Promise.all([api('/api/0/'), api('/api/0/projects/')]);
+      state.scope = root.data && root.data.auth ? root.data.auth.scope : null;
       state.projects = Array.isArray(data) ? data : [];
     } catch (err) {
       if (err instanceof AuthError) throw err;
@@ -569,7 +576,8 @@
         if (!(err instanceof AuthError)) message.textContent = err.message;
       }
     };
-    buttons = issue.status === 'unresolved'
+    buttons = !canWrite() ? []
+      : issue.status === 'unresolved'
       ? [h('button', {type: 'button', onclick: () => update({status: 'resolved'})}, 'Resolve'),
         h('button', {type: 'button', onclick: () => update({status: 'resolvedInNextRelease'}), title: 'Events of the current latest release and older do not reopen it'}, 'Resolve in next release'),
         h('button', {type: 'button', onclick: () => update({status: 'ignored'})}, 'Ignore')]
@@ -582,7 +590,7 @@
       issue.culprit ? h('p', {class: 'culprit'}, issue.culprit) : null,
       h('div', {class: 'actions'}, badge(statusText, 'status-' + issue.status),
         issue.substatus ? badge(issue.substatus, 'sub-' + issue.substatus) : null,
-        buttons, message),
+        buttons, canWrite() ? null : h('span', {class: 'muted'}, ' read-only token'), message),
       h('dl', {class: 'stats'},
         stat('Events', issue.count),
         stat('Users', issue.userCount),
@@ -1219,9 +1227,10 @@
             h('td', null, duration(q.window)),
             h('td', null, q.scope === 'key' ? ['key ', h('code', null, String(q.publicKey))] : 'project'),
             h('td', null, String(q.reason)),
-            h('td', null, h('button', {type: 'button', onclick: remove(q)}, 'Remove'))))))
+            h('td', null, canWrite() ? h('button', {type: 'button', onclick: remove(q)}, 'Remove') : null)))))
         : h('p', {class: 'empty'}, 'No quotas: nothing of this project is rate limited.');
-      cards.push(section(p.name + ' (' + p.id + ')', h('div', null, table, quotaForm(base))));
+      const form = canWrite() ? quotaForm(base) : h('p', {class: 'muted'}, 'This token is read-only: quotas are changed with an admin token.');
+      cards.push(section(p.name + ' (' + p.id + ')', h('div', null, table, form)));
     }
     setView(generation, h('div', null,
       h('h1', null, 'Rate limits'),
