@@ -288,11 +288,7 @@ impl BodyDecoder {
                 return Ok(());
             }
             // Too big to keep: decoded as it streams from here on.
-            let whole = std::mem::take(whole);
-            self.inner = Inner::Gzip(flate2::write::MultiGzDecoder::new(BoundedSink::new(
-                self.limit,
-            )));
-            self.write(&whole)?;
+            self.stream_what_was_kept()?;
         }
         let result = match &mut self.inner {
             Inner::Identity(s) => s.write_all(chunk),
@@ -305,6 +301,18 @@ impl BodyDecoder {
         result.map_err(|e| self.map_err(e))
     }
 
+    /// Switches kept gzip input to the streaming decoder, feeding it what
+    /// was kept.
+    fn stream_what_was_kept(&mut self) -> Result<(), DecodeError> {
+        let streaming = Inner::Gzip(flate2::write::MultiGzDecoder::new(BoundedSink::new(
+            self.limit,
+        )));
+        if let Inner::GzipWhole(kept) = std::mem::replace(&mut self.inner, streaming) {
+            self.write(&kept)?;
+        }
+        Ok(())
+    }
+
     /// Ends the stream and returns the decoded body.
     pub fn finish(mut self) -> Result<Vec<u8>, DecodeError> {
         if let Inner::GzipWhole(whole) = &self.inner {
@@ -314,15 +322,7 @@ impl BodyDecoder {
             // Anything else (several members, a bad or lying trailer, too
             // large, invalid data) goes through the streaming decoder,
             // which says what is wrong.
-            let mut streaming = BodyDecoder {
-                encoding: self.encoding,
-                limit: self.limit,
-                inner: Inner::Gzip(flate2::write::MultiGzDecoder::new(BoundedSink::new(
-                    self.limit,
-                ))),
-            };
-            streaming.write(whole)?;
-            return streaming.finish();
+            self.stream_what_was_kept()?;
         }
         let result = match &mut self.inner {
             Inner::Identity(_) | Inner::GzipWhole(_) => Ok(()),

@@ -346,7 +346,7 @@ impl RateLimiter {
             if *ty == ItemType::Attachment {
                 if let Some(reason) = &event_dropped_for {
                     verdict.dropped[i] = true;
-                    note_outcome(&mut verdict.outcomes, category, reason);
+                    add_outcome(&mut verdict.outcomes, category, reason, 1);
                     continue;
                 }
             }
@@ -464,10 +464,6 @@ fn is_event_class(ty: &ItemType) -> bool {
         ty,
         ItemType::Event | ItemType::Transaction | ItemType::Feedback
     )
-}
-
-fn note_outcome(outcomes: &mut Outcomes, category: &str, reason: &str) {
-    add_outcome(outcomes, category, reason, 1);
 }
 
 fn add_outcome(outcomes: &mut Outcomes, category: &str, reason: &str, count: u64) {
