@@ -327,16 +327,21 @@ fn run_page_script(script: &str, args: &[&str]) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// The line of a page script's output whose `key` is `value`.
+fn line<'a>(lines: &'a [serde_json::Value], key: &str, value: &str) -> &'a serde_json::Value {
+    lines
+        .iter()
+        .find(|l| l[key] == value)
+        .unwrap_or_else(|| panic!("no {key} {value} in {lines:?}"))
+}
+
 #[test]
 fn the_rate_limits_view_lists_adds_and_removes_quotas() {
     let server = TestServer::start();
     let key = server.public_key().to_owned();
     let steps = run_page_script("quotas.js", &[&server.url(), server.token(), &key]);
     let step = |name: &str| -> (String, Vec<serde_json::Value>) {
-        let s = steps
-            .iter()
-            .find(|s| s["step"] == name)
-            .unwrap_or_else(|| panic!("no step {name} in {steps:?}"));
+        let s = line(&steps, "step", name);
         let dialogs = s["dialogs"].as_array().cloned().unwrap_or_default();
         (s["text"].as_str().unwrap_or_default().to_owned(), dialogs)
     };
@@ -444,10 +449,7 @@ fn every_view_shows_what_the_python_sdk_sent() {
         "the live view started polling after it was left"
     );
     let text = |route: &str| -> String {
-        let v = views
-            .iter()
-            .find(|v| v["route"] == route)
-            .unwrap_or_else(|| panic!("no {route} in {views:?}"));
+        let v = line(&views, "route", route);
         let text = v["text"].as_str().unwrap_or_default().to_owned();
         assert_eq!(v["errors"], serde_json::json!([]), "{route} failed: {text}");
         assert!(!text.contains("No such page"), "{route}: {text}");
@@ -488,10 +490,7 @@ fn the_issue_list_filters_and_the_status_buttons_work() {
     let id_text = id.to_string();
     let steps = run_page_script("issues.js", &[&server.url(), server.token(), &id_text]);
     let step = |name: &str| -> (String, String) {
-        let s = steps
-            .iter()
-            .find(|s| s["step"] == name)
-            .unwrap_or_else(|| panic!("no step {name} in {steps:?}"));
+        let s = line(&steps, "step", name);
         (
             s["hash"].as_str().unwrap_or_default().to_owned(),
             s["text"].as_str().unwrap_or_default().to_owned(),
@@ -540,10 +539,7 @@ fn a_read_only_token_sees_no_buttons_that_would_be_refused() {
     let issue = format!("#/issues/{}", chained_issue(&server));
     let views = run_page_script("views.js", &[&server.url(), &token, &issue, "#/quotas"]);
     let text = |route: &str| -> String {
-        let v = views
-            .iter()
-            .find(|v| v["route"] == route)
-            .unwrap_or_else(|| panic!("no {route} in {views:?}"));
+        let v = line(&views, "route", route);
         assert_eq!(v["errors"], serde_json::json!([]), "{v}");
         v["text"].as_str().unwrap_or_default().to_owned()
     };
