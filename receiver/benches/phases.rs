@@ -9,7 +9,8 @@
 //! phase runs over all of them on one thread, `--rounds` times (default 3);
 //! the fastest round gives µs per event, which is steadier than one run on
 //! a shared machine. Phases: gzip decoding, envelope framing, parsing and
-//! normalising the event, grouping (hashes only, as for an event whose
+//! normalising the event as ingestion does (without the parts it does not
+//! read; the full read follows for comparison), grouping (hashes only, as for an event whose
 //! issue exists), serialising the normalised event, zstd compression, the
 //! whole `prepare_with` (the last five together), and the writer: every
 //! event written through a [`Store`] by 8 threads (as 8 keep-alive
@@ -237,6 +238,9 @@ fn main() -> Result<(), Failure> {
             .map(|p| normalize::event(p, &ctx, None))
             .collect::<Result<_, _>>()?;
         sum += phase("parse + normalise event", &payloads, r, |p| {
+            black_box(normalize::event_for_ingest(p, &ctx, None).expect("event"));
+        });
+        phase("  the same, read back in full", &payloads, r, |p| {
             black_box(normalize::event(p, &ctx, None).expect("event"));
         });
         phase("  of which a skip-only pass", &payloads, r, |p| {

@@ -501,6 +501,51 @@ fn garbage_timestamps_and_wrong_types_are_normalised_not_dropped() {
 }
 
 #[test]
+fn breadcrumbs_beyond_repair_are_dropped_and_the_event_kept() {
+    // Ingestion does not read breadcrumbs; more broken ones than the
+    // repairs allowed must not make the stored event unreadable.
+    let server = TestServer::start();
+    let crumbs: Vec<serde_json::Value> = (0..60)
+        .map(|i| serde_json::json!({"timestamp": "never", "message": i, "level": ["x"]}))
+        .collect();
+    let event = serde_json::json!({
+        "message": "crumbs gone wrong",
+        "breadcrumbs": {"values": crumbs},
+        "request": {"url": "http://app.local/x", "method": "POST"},
+        "exception": {"values": [{"type": "KeyError", "value": "'k'"}]},
+    });
+    let body = format!(
+        "{{\"event_id\":\"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\"}}\n{{\"type\":\"event\"}}\n{event}\n"
+    );
+    let r = send(
+        &server,
+        &[("X-Sentry-Auth", &auth(&server))],
+        body.as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let stored = server
+        .event_json("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb")
+        .expect("stored and readable");
+    assert_eq!(stored["exception"]["values"][0]["type"], "KeyError");
+    assert_eq!(stored["request"]["url"], "http://app.local/x");
+    assert!(stored.get("breadcrumbs").is_none(), "{stored}");
+    let names: Vec<&str> = stored["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .filter_map(|e| e["name"].as_str())
+        .collect();
+    assert_eq!(names, ["breadcrumbs"]);
+    let issues = server.issues();
+    assert_eq!(issues.len(), 1);
+    assert!(
+        issues[0].title.starts_with("KeyError"),
+        "{}",
+        issues[0].title
+    );
+}
+
+#[test]
 fn store_endpoint_takes_json_base64_zlib_and_envelopes() {
     let server = TestServer::start();
     let a = auth(&server);

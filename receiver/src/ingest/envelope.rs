@@ -120,7 +120,7 @@ pub fn prepare_with(
         };
         match &item.headers.ty {
             ItemType::Event => {
-                let event = normalize::event(payload, ctx, header_id)?;
+                let event = normalize::event_for_ingest(payload, ctx, header_id)?;
                 event_id.get_or_insert(event.event_id);
                 event_slot = Some(records.len());
                 let grouping = match known {

@@ -335,11 +335,55 @@ fn parse_direct<T: DeserializeOwned, const N: usize>(
     payload: &[u8],
     keys: [&'static str; N],
 ) -> Option<(T, [bool; N])> {
+    parse_direct_without(payload, keys, &[])
+}
+
+/// [`parse_direct`], as if the top-level keys in `left_out` were absent.
+fn parse_direct_without<T: DeserializeOwned, const N: usize>(
+    payload: &[u8],
+    keys: [&'static str; N],
+    left_out: &[&str],
+) -> Option<(T, [bool; N])> {
     let trimmed = payload.trim_ascii_start();
     if trimmed.first() != Some(&b'{') {
         return None;
     }
-    super::seen_keys::from_slice(trimmed, keys).ok()
+    super::seen_keys::from_slice_without(trimmed, keys, left_out).ok()
+}
+
+/// The last resort for an event with more damage than
+/// [`deserialize_lenient`] repairs: the event without those parts of
+/// [`NOT_READ_AT_INGEST`] that do not parse on their own, each dropped
+/// whole (and said so in `errors`, which are started again), repaired as
+/// usual. `None` when none of them is damaged or it is still beyond
+/// repair: then the damage is where ingestion reads too.
+fn lenient_without_unread_parts(payload: &[u8], errors: &mut Vec<Value>) -> Option<Event> {
+    errors.clear();
+    let mut value = parse_object(payload, "event", errors).ok()?;
+    let object = value.as_object_mut()?;
+    let mut dropped = 0;
+    for key in NOT_READ_AT_INGEST {
+        let Some(part) = object.remove(*key) else {
+            continue;
+        };
+        let alone = Value::Object(serde_json::Map::from_iter([(key.to_string(), part)]));
+        if try_parse::<Event>(&alone).is_ok() {
+            if let Value::Object(mut alone) = alone {
+                object.append(&mut alone);
+            }
+            continue;
+        }
+        dropped += 1;
+        errors.push(json!({
+            "type": "invalid_data",
+            "name": key,
+            "reason": "dropped whole: too many invalid values to repair one by one",
+        }));
+    }
+    if dropped == 0 {
+        return None;
+    }
+    deserialize_lenient(value, errors).ok()
 }
 
 /// Parses a payload that must be a JSON object. Old Python SDKs write the
@@ -485,6 +529,21 @@ fn too_stale() -> IngestError {
     }
 }
 
+/// The top-level keys of an event that nothing computed at ingestion
+/// reads (not the grouping, the title, nor any column of the event's row):
+/// [`event_for_ingest`] leaves them out. Should one of them be too damaged
+/// to repair, [`event`] drops it whole rather than refusing the event, so
+/// an event ingestion accepted is never refused when it is read.
+pub const NOT_READ_AT_INGEST: &[&str] = &[
+    "breadcrumbs",
+    "sentry.interfaces.Breadcrumbs",
+    "request",
+    "sentry.interfaces.Http",
+    "modules",
+    "extra",
+    "sdk",
+];
+
 /// Parses and normalises an error/message event (also `feedback` items).
 /// `header_id` (the envelope's `event_id`) wins over the payload's.
 pub fn event(
@@ -492,20 +551,48 @@ pub fn event(
     ctx: &RequestContext,
     header_id: Option<Uuid>,
 ) -> Result<Event, IngestError> {
+    event_without(payload, ctx, header_id, &[])
+}
+
+/// [`event`] without the keys of [`NOT_READ_AT_INGEST`] (the event has no
+/// breadcrumbs, request, modules, extra or SDK), which are a third of the
+/// parse; ingestion, which stores the payload as received and normalises it
+/// again when it is read, needs nothing from them. It accepts and refuses
+/// exactly what [`event`] does, and every other field is the same.
+pub fn event_for_ingest(
+    payload: &[u8],
+    ctx: &RequestContext,
+    header_id: Option<Uuid>,
+) -> Result<Event, IngestError> {
+    event_without(payload, ctx, header_id, NOT_READ_AT_INGEST)
+}
+
+fn event_without(
+    payload: &[u8],
+    ctx: &RequestContext,
+    header_id: Option<Uuid>,
+    left_out: &[&str],
+) -> Result<Event, IngestError> {
     let mut errors = Vec::new();
-    let (mut event, had_timestamp) = match parse_direct::<Event, 1>(payload, ["timestamp"]) {
-        Some((event, [had_timestamp])) => (event, had_timestamp),
-        None => {
-            let value = parse_object(payload, "event", &mut errors)?;
-            let had_timestamp = value.get("timestamp").is_some_and(|t| !t.is_null());
-            let event: Event =
-                deserialize_lenient(value, &mut errors).map_err(|reason| IngestError::Invalid {
-                    detail: "invalid event payload".to_owned(),
-                    causes: vec![reason],
-                })?;
-            (event, had_timestamp)
-        }
-    };
+    let direct = parse_direct_without::<Event, 1>(payload, ["timestamp"], left_out);
+    let (mut event, had_timestamp) =
+        match direct {
+            Some((event, [had_timestamp])) => (event, had_timestamp),
+            None => {
+                let value = parse_object(payload, "event", &mut errors)?;
+                let had_timestamp = value.get("timestamp").is_some_and(|t| !t.is_null());
+                let event =
+                    match deserialize_lenient::<Event>(value, &mut errors) {
+                        Ok(event) => event,
+                        Err(reason) => lenient_without_unread_parts(payload, &mut errors)
+                            .ok_or_else(|| IngestError::Invalid {
+                                detail: "invalid event payload".to_owned(),
+                                causes: vec![reason],
+                            })?,
+                    };
+                (event, had_timestamp)
+            }
+        };
     if let Some(id) = header_id {
         event.event_id = id;
     }
@@ -908,6 +995,131 @@ mod tests {
             parse_direct::<Event, 1>(br#"{"level":"superbad","tags":5}"#, ["timestamp"]).is_none()
         );
         assert!(parse_direct::<Event, 1>(b"[1]", ["timestamp"]).is_none());
+    }
+
+    /// `e` without the parts ingestion leaves out, and without the errors
+    /// about them.
+    fn without_unread_parts(mut e: Event) -> Event {
+        e.breadcrumbs.values.clear();
+        e.request = None;
+        e.modules.clear();
+        e.extra.clear();
+        e.sdk = None;
+        if let Some(Value::Array(errors)) = e.other.get_mut("errors") {
+            errors.retain(|x| {
+                let name = x["name"].as_str().unwrap_or("");
+                !NOT_READ_AT_INGEST
+                    .iter()
+                    .any(|k| name == *k || name.starts_with(&format!("{k}.")))
+            });
+            if errors.is_empty() {
+                e.other.remove("errors");
+            }
+        }
+        e
+    }
+
+    #[test]
+    fn ingestion_reads_all_but_the_unread_parts_the_same() {
+        let payloads: [&[u8]; 6] = [
+            br#"{"message":"x","timestamp":1799999990.5,"level":"warning","tags":{"a":"b"},
+                 "breadcrumbs":[{"timestamp":1799999980,"message":"c"}],"custom":{"k":[1,2]},
+                 "request":{"url":"http://x/","method":"GET"},"modules":{"a":"1"},
+                 "extra":{"k":1},"sdk":{"name":"s","version":"1"},
+                 "exception":{"values":[{"type":"E","value":"v","stacktrace":{"frames":[
+                    {"function":"f","lineno":3,"vars":{"x":null}}]}}]}}"#,
+            // Damaged unread parts: repaired by `event`, not read at all here.
+            br#"{"message":"x","breadcrumbs":{"values":[{"timestamp":"bad","level":7}]},
+                 "request":5,"sdk":{"name":[]},"extra":"e"}"#,
+            // Damage in a part both read: the same repair.
+            br#"{"message":"x","level":"superbad","breadcrumbs":[{"message":"m"}],
+                 "exception":{"values":[{"type":"E","stacktrace":{"frames":[
+                    {"function":"f","lineno":"NaN"}]}}]}}"#,
+            br#"{"sentry.interfaces.Breadcrumbs":{"values":[{"message":"m"}]},
+                 "sentry.interfaces.Http":{"url":"u"},"logentry":{"message":"%s","params":[1]}}"#,
+            br#"{"message":"no timestamp","breadcrumbs":null}"#,
+            br#"{"message":"x","timestamp":"garbage","breadcrumbs":[1,2,3]}"#,
+        ];
+        for (i, payload) in payloads.into_iter().enumerate() {
+            let text = String::from_utf8_lossy(payload);
+            let full = event(payload, &ctx(None), None).expect("event");
+            let lean = event_for_ingest(payload, &ctx(None), None).expect("ingest");
+            if i == 0 {
+                // Valid: read directly, without the parts. (Damage where
+                // ingestion reads takes the lenient path, which reads all.)
+                assert!(!full.breadcrumbs.is_empty() && full.request.is_some());
+                assert!(lean.breadcrumbs.is_empty() && lean.request.is_none());
+                assert!(lean.extra.is_empty() && lean.sdk.is_none() && lean.modules.is_empty());
+            }
+            let mut lean = without_unread_parts(lean);
+            // Generated when absent: not comparable.
+            lean.event_id = full.event_id;
+            assert_eq!(lean, without_unread_parts(full), "{text}");
+        }
+    }
+
+    #[test]
+    fn ingestion_refuses_what_reading_would() {
+        // A lone surrogate is not a string a `Value` accepts, read or not.
+        let payloads: [&[u8]; 4] = [
+            br#"{"message":"x","breadcrumbs":[{"message":"\ud800"}]}"#,
+            br#"{"message":"x","extra":{"n":1e400}}"#,
+            br#"{"message":"x","request":{"url":"u"} trailing"#,
+            br#"{"message":"x","modules":{"a":"1"},"timestamp":-5}"#,
+        ];
+        for payload in payloads {
+            let text = String::from_utf8_lossy(payload);
+            assert!(event(payload, &ctx(None), None).is_err(), "{text}");
+            assert!(
+                event_for_ingest(payload, &ctx(None), None).is_err(),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn unread_parts_beyond_repair_are_dropped_whole_not_the_event() {
+        // More bad breadcrumbs than repairs: ingestion, which does not read
+        // them, accepts the event, so reading it must not refuse it.
+        let crumbs: Vec<Value> = (0..MAX_REPAIRS + 8)
+            .map(|i| json!({"timestamp": "bad", "message": i}))
+            .collect();
+        let payload = json!({
+            "message": "kept",
+            "breadcrumbs": crumbs,
+            "request": {"url": "http://x/", "method": "GET"},
+            "extra": {"fine": true},
+            "exception": {"values": [{"type": "E", "value": "v"}]},
+        })
+        .to_string();
+        let lean = event_for_ingest(payload.as_bytes(), &ctx(None), None).expect("ingest");
+        let e = event(payload.as_bytes(), &ctx(None), None).expect("read back");
+        assert!(e.breadcrumbs.is_empty());
+        // Only the damaged part goes; the sound ones stay.
+        assert_eq!(
+            e.request.as_ref().and_then(|r| r.url.as_deref()),
+            Some("http://x/")
+        );
+        assert_eq!(e.extra["fine"], json!(true));
+        assert_eq!(e.exception.values[0].ty, "E");
+        let errors = errors_of(&e);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0]["name"], "breadcrumbs");
+        let mut lean = without_unread_parts(lean);
+        lean.event_id = e.event_id;
+        assert_eq!(lean, without_unread_parts(e));
+
+        // Damage beyond repair where ingestion reads is still refused.
+        let frames: Vec<Value> = (0..MAX_REPAIRS + 8)
+            .map(|_| json!({"function": "f", "lineno": "bad"}))
+            .collect();
+        let payload = json!({
+            "breadcrumbs": [{"message": "fine"}],
+            "exception": {"values": [{"type": "E", "stacktrace": {"frames": frames}}]},
+        })
+        .to_string();
+        assert!(event(payload.as_bytes(), &ctx(None), None).is_err());
+        assert!(event_for_ingest(payload.as_bytes(), &ctx(None), None).is_err());
     }
 
     #[test]

@@ -16,6 +16,12 @@
 //! Nothing is buffered (a key is borrowed from the input unless it has
 //! escapes), and nested objects are not looked at (a breadcrumb's
 //! `timestamp` does not count).
+//!
+//! The wrapper can also leave top-level keys out ([`from_slice_without`]):
+//! their values are read and checked as JSON, as a [`serde_json::Value`]
+//! would read them, but nothing is built, and the type never sees the key.
+//! Ingestion reads an event that way without the parts it does not use
+//! (breadcrumbs, request, ...), which are a third of the parse.
 
 use std::borrow::Cow;
 use std::cell::Cell;
@@ -24,12 +30,26 @@ use std::fmt;
 use serde::de::value::{BorrowedStrDeserializer, StringDeserializer};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 
+/// [`from_slice_without`] leaving nothing out.
+#[cfg(test)]
+pub(crate) fn from_slice<'de, T: de::Deserialize<'de>, const N: usize>(
+    bytes: &'de [u8],
+    names: [&'static str; N],
+) -> Result<(T, [bool; N]), serde_json::Error> {
+    from_slice_without(bytes, names, &[])
+}
+
 /// Deserialises a `T` from JSON bytes and reports, for each of `names`,
-/// whether the outermost object had that key.
+/// whether the outermost object had that key; the top-level keys in
+/// `left_out` are left out: the type deserialises as if they were absent
+/// (a `names` entry also in `left_out` is still reported).
 ///
 /// Only whether the key occurred is recorded, not its value: a type that
 /// refuses `null` (or any wrong value) for the field fails as a whole, and
-/// one that accepts it sees the value as usual.
+/// one that accepts it sees the value as usual. A left-out value must still
+/// be JSON that a [`serde_json::Value`] accepts (valid escapes and
+/// surrogate pairs, numbers in range, nesting within serde_json's limit),
+/// or the whole call fails, as `serde_json::from_slice` would.
 ///
 /// Input that is valid UTF-8 as a whole (all of it, in practice) is read
 /// as a `str`: one validation of the whole buffer instead of one per
@@ -37,23 +57,26 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 /// strings. Anything else is read from the bytes as before, so results and
 /// errors do not change (`serde_json` only validates the strings it keeps,
 /// so some invalid input is accepted that way).
-pub(crate) fn from_slice<'de, T: de::Deserialize<'de>, const N: usize>(
+pub(crate) fn from_slice_without<'de, T: de::Deserialize<'de>, const N: usize>(
     bytes: &'de [u8],
     names: [&'static str; N],
+    left_out: &[&str],
 ) -> Result<(T, [bool; N]), serde_json::Error> {
     match std::str::from_utf8(bytes) {
-        Ok(text) => read(serde_json::de::StrRead::new(text), names),
-        Err(_) => read(serde_json::de::SliceRead::new(bytes), names),
+        Ok(text) => read(serde_json::de::StrRead::new(text), names, left_out),
+        Err(_) => read(serde_json::de::SliceRead::new(bytes), names, left_out),
     }
 }
 
 fn read<'de, R: serde_json::de::Read<'de>, T: de::Deserialize<'de>, const N: usize>(
     input: R,
     names: [&'static str; N],
+    left_out: &[&str],
 ) -> Result<(T, [bool; N]), serde_json::Error> {
     let seen = Seen {
         names,
         flags: std::array::from_fn(|_| Cell::new(false)),
+        left_out,
     };
     let mut de = serde_json::Deserializer::new(input);
     let value = T::deserialize(TopLevel {
@@ -64,19 +87,22 @@ fn read<'de, R: serde_json::de::Read<'de>, T: de::Deserialize<'de>, const N: usi
     Ok((value, seen.flags.map(Cell::into_inner)))
 }
 
-/// The keys looked for and whether each occurred.
-struct Seen<const N: usize> {
+/// The keys looked for and whether each occurred, and the keys left out.
+struct Seen<'k, const N: usize> {
     names: [&'static str; N],
     flags: [Cell<bool>; N],
+    left_out: &'k [&'k str],
 }
 
-impl<const N: usize> Seen<N> {
-    fn key(&self, key: &[u8]) {
+impl<const N: usize> Seen<'_, N> {
+    /// Notes `key`; whether the type is to see it.
+    fn key(&self, key: &str) -> bool {
         for (name, flag) in self.names.iter().zip(&self.flags) {
-            if name.as_bytes() == key {
+            if *name == key {
                 flag.set(true);
             }
         }
+        !self.left_out.contains(&key)
     }
 }
 
@@ -210,7 +236,7 @@ macro_rules! forward_visitor {
 /// The outermost deserializer: its visitor learns about the map.
 struct TopLevel<'s, D, const N: usize> {
     de: D,
-    seen: &'s Seen<N>,
+    seen: &'s Seen<'s, N>,
 }
 
 impl<'de, D: Deserializer<'de>, const N: usize> Deserializer<'de> for TopLevel<'_, D, N> {
@@ -230,7 +256,7 @@ impl<'de, D: Deserializer<'de>, const N: usize> Deserializer<'de> for TopLevel<'
 /// looked at.
 struct TopVisitor<'s, V, const N: usize> {
     inner: V,
-    seen: &'s Seen<N>,
+    seen: &'s Seen<'s, N>,
 }
 
 impl<'de, V: Visitor<'de>, const N: usize> Visitor<'de> for TopVisitor<'_, V, N> {
@@ -246,7 +272,7 @@ impl<'de, V: Visitor<'de>, const N: usize> Visitor<'de> for TopVisitor<'_, V, N>
 /// type.
 struct Keys<'s, A, const N: usize> {
     map: A,
-    seen: &'s Seen<N>,
+    seen: &'s Seen<'s, N>,
 }
 
 impl<'de, A: MapAccess<'de>, const N: usize> MapAccess<'de> for Keys<'_, A, N> {
@@ -256,10 +282,15 @@ impl<'de, A: MapAccess<'de>, const N: usize> MapAccess<'de> for Keys<'_, A, N> {
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, Self::Error> {
-        let Some(key) = self.map.next_key_seed(KeyText)? else {
-            return Ok(None);
+        let key = loop {
+            let Some(key) = self.map.next_key_seed(KeyText)? else {
+                return Ok(None);
+            };
+            if self.seen.key(&key) {
+                break key;
+            }
+            self.map.next_value::<Checked>()?;
         };
-        self.seen.key(key.as_bytes());
         match key {
             Cow::Borrowed(k) => seed.deserialize(BorrowedStrDeserializer::new(k)),
             Cow::Owned(k) => seed.deserialize(StringDeserializer::new(k)),
@@ -304,6 +335,55 @@ impl<'de> Visitor<'de> for KeyText {
     }
     fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
         Ok(Cow::Owned(v))
+    }
+}
+
+/// Any JSON value, read as [`serde_json::Value`] reads it (through
+/// `deserialize_any`, so strings are decoded and checked and numbers
+/// parsed) without keeping anything. `IgnoredAny` would be faster, but
+/// serde_json skips without checking escapes, and what a `Value` refuses
+/// must be refused here too.
+struct Checked;
+
+impl<'de> de::Deserialize<'de> for Checked {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        de.deserialize_any(Checked)
+    }
+}
+
+impl<'de> Visitor<'de> for Checked {
+    type Value = Checked;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Checked, A::Error> {
+        while seq.next_element::<Checked>()?.is_some() {}
+        Ok(Checked)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Checked, A::Error> {
+        while map.next_key::<Checked>()?.is_some() {
+            map.next_value::<Checked>()?;
+        }
+        Ok(Checked)
     }
 }
 
@@ -380,6 +460,46 @@ mod tests {
         let json = b"{\"message\": \"\xff\"}";
         assert!(serde_json::from_slice::<Event>(json).is_err());
         assert!(from_slice::<Event, 1>(json, ["timestamp"]).is_err());
+    }
+
+    #[test]
+    fn left_out_keys_are_not_seen_by_the_type_but_are_checked() {
+        let json = br#"{"message": "x", "timestamp": 5, "breadcrumbs": [{"message": "b"}],
+            "extra": {"deep": [[{"a": "\u00e9"}]]}, "custom": 1}"#;
+        let (event, [ts, crumbs]) = from_slice_without::<Event, 2>(
+            json,
+            ["timestamp", "breadcrumbs"],
+            &["breadcrumbs", "extra", "timestamp"],
+        )
+        .expect("event");
+        assert!(ts && crumbs, "left-out keys are still reported");
+        assert!(event.breadcrumbs.is_empty() && event.extra.is_empty());
+        assert_ne!(event.timestamp.as_secs_f64(), 5.0, "left out");
+        assert_eq!(event.message.as_deref(), Some("x"));
+        assert_eq!(event.other["custom"], 1);
+        // A left-out key appearing twice is no duplicate field: the type
+        // never sees it.
+        let json = br#"{"extra": 1, "extra": 2, "message": "m"}"#;
+        assert!(from_slice_without::<Event, 0>(json, [], &["extra"]).is_ok());
+        assert!(from_slice_without::<Event, 0>(json, [], &[]).is_err());
+        // What a `Value` refuses is refused inside a left-out value too.
+        let refused: [&[u8]; 4] = [
+            br#"{"extra": {"a": "\ud800"}}"#,
+            br#"{"extra": [1e400]}"#,
+            br#"{"extra": {"a": "\q"}}"#,
+            br#"{"extra": [1,]}"#,
+        ];
+        for json in refused {
+            let text = String::from_utf8_lossy(json);
+            assert!(
+                serde_json::from_slice::<serde_json::Value>(json).is_err(),
+                "{text}"
+            );
+            assert!(
+                from_slice_without::<Event, 0>(json, [], &["extra"]).is_err(),
+                "{text}"
+            );
+        }
     }
 
     #[test]
