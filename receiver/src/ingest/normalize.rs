@@ -20,6 +20,7 @@ use sentry_core::protocol::{
     Breadcrumb, Context, Event, SessionAggregates, SessionUpdate, Timestamp, Transaction,
 };
 
+use super::seen_keys::Pick;
 use super::IngestError;
 use crate::store::records::{AggregateRecord, SessionRecord};
 
@@ -335,20 +336,51 @@ fn parse_direct<T: DeserializeOwned, const N: usize>(
     payload: &[u8],
     keys: [&'static str; N],
 ) -> Option<(T, [bool; N])> {
-    parse_direct_without(payload, keys, &[])
+    parse_direct_picking(payload, keys, &[], None)
 }
 
-/// [`parse_direct`], as if the top-level keys in `left_out` were absent.
-fn parse_direct_without<T: DeserializeOwned, const N: usize>(
+/// [`parse_direct`], as if the top-level keys in `left_out` (and the key
+/// of `pick`) were absent; `pick` gets its entry (see
+/// [`super::seen_keys::from_slice_picking`]).
+fn parse_direct_picking<T: DeserializeOwned, const N: usize>(
     payload: &[u8],
     keys: [&'static str; N],
     left_out: &[&str],
+    pick: Option<&Pick>,
 ) -> Option<(T, [bool; N])> {
     let trimmed = payload.trim_ascii_start();
     if trimmed.first() != Some(&b'{') {
         return None;
     }
-    super::seen_keys::from_slice_without(trimmed, keys, left_out).ok()
+    super::seen_keys::from_slice_picking(trimmed, keys, left_out, pick).ok()
+}
+
+/// Top-level keys of an event that are one field under two names, of
+/// which ingestion leaves out at least one: with both present `event`
+/// refuses the payload (a duplicate field no repair can remove), so the
+/// lean parse must not read it.
+const SAME_FIELD: [(&str, &str); 3] = [
+    ("breadcrumbs", "sentry.interfaces.Breadcrumbs"),
+    ("request", "sentry.interfaces.Http"),
+    ("contexts", "sentry.interfaces.Contexts"),
+];
+
+/// The direct parse of [`event_for_ingest`] (see there), and whether the
+/// payload had a `timestamp`; `None` sends it down the lenient path.
+fn lean_event(payload: &[u8]) -> Option<(Event, [bool; 1])> {
+    let pick = Pick::new("contexts", "trace");
+    let [(a0, b0), (a1, b1), (a2, b2)] = SAME_FIELD;
+    let names = ["timestamp", a0, b0, a1, b1, a2, b2];
+    let (mut event, seen) =
+        parse_direct_picking::<Event, 7>(payload, names, NOT_READ_AT_INGEST, Some(&pick))?;
+    if seen[1..].chunks(2).any(|pair| pair[0] && pair[1]) {
+        return None;
+    }
+    if let Some(trace) = pick.found() {
+        let trace = Context::from_value("trace", trace);
+        event.contexts.insert("trace".to_owned(), trace);
+    }
+    Some((event, [seen[0]]))
 }
 
 /// The last resort for an event with more damage than
@@ -551,30 +583,36 @@ pub fn event(
     ctx: &RequestContext,
     header_id: Option<Uuid>,
 ) -> Result<Event, IngestError> {
-    event_without(payload, ctx, header_id, &[])
+    event_without(payload, ctx, header_id, false)
 }
 
 /// [`event`] without the keys of [`NOT_READ_AT_INGEST`] (the event has no
 /// breadcrumbs, request, modules, extra or SDK), which are a third of the
-/// parse; ingestion, which stores the payload as received and normalises it
-/// again when it is read, needs nothing from them. It accepts and refuses
-/// exactly what [`event`] does, and every other field is the same.
+/// parse, and with only the `trace` context of `contexts` (the others are
+/// checked, not kept); ingestion, which stores the payload as received and
+/// normalises it again when it is read, needs nothing else from them. It
+/// accepts and refuses exactly what [`event`] does, and every other field
+/// is the same.
 pub fn event_for_ingest(
     payload: &[u8],
     ctx: &RequestContext,
     header_id: Option<Uuid>,
 ) -> Result<Event, IngestError> {
-    event_without(payload, ctx, header_id, NOT_READ_AT_INGEST)
+    event_without(payload, ctx, header_id, true)
 }
 
 fn event_without(
     payload: &[u8],
     ctx: &RequestContext,
     header_id: Option<Uuid>,
-    left_out: &[&str],
+    lean: bool,
 ) -> Result<Event, IngestError> {
     let mut errors = Vec::new();
-    let direct = parse_direct_without::<Event, 1>(payload, ["timestamp"], left_out);
+    let direct = if lean {
+        lean_event(payload)
+    } else {
+        parse_direct::<Event, 1>(payload, ["timestamp"])
+    };
     let (mut event, had_timestamp) =
         match direct {
             Some((event, [had_timestamp])) => (event, had_timestamp),
@@ -997,9 +1035,10 @@ mod tests {
         assert!(parse_direct::<Event, 1>(b"[1]", ["timestamp"]).is_none());
     }
 
-    /// `e` without the parts ingestion leaves out, and without the errors
-    /// about them.
+    /// `e` without the parts ingestion leaves out (all contexts but
+    /// `trace`), and without the errors about them.
     fn without_unread_parts(mut e: Event) -> Event {
+        e.contexts.retain(|name, _| name == "trace");
         e.breadcrumbs.values.clear();
         e.request = None;
         e.modules.clear();
@@ -1021,7 +1060,7 @@ mod tests {
 
     #[test]
     fn ingestion_reads_all_but_the_unread_parts_the_same() {
-        let payloads: [&[u8]; 6] = [
+        let payloads: [&[u8]; 13] = [
             br#"{"message":"x","timestamp":1799999990.5,"level":"warning","tags":{"a":"b"},
                  "breadcrumbs":[{"timestamp":1799999980,"message":"c"}],"custom":{"k":[1,2]},
                  "request":{"url":"http://x/","method":"GET"},"modules":{"a":"1"},
@@ -1039,6 +1078,19 @@ mod tests {
                  "sentry.interfaces.Http":{"url":"u"},"logentry":{"message":"%s","params":[1]}}"#,
             br#"{"message":"no timestamp","breadcrumbs":null}"#,
             br#"{"message":"x","timestamp":"garbage","breadcrumbs":[1,2,3]}"#,
+            // Contexts: only `trace` is kept, as `event` reads it.
+            br#"{"message":"c","contexts":{"os":{"name":"Linux"},"trace":{"trace_id":
+                 "0123456789abcdef0123456789abcdef","span_id":"0123456789abcdef","op":"x"},
+                 "runtime":5}}"#,
+            br#"{"message":"c","contexts":{"trace":{"trace_id":"0123456789abcdef0123456789abcdef",
+                 "span_id":"0123456789abcdef"},"trace":null}}"#,
+            br#"{"message":"c","contexts":{"trace":null,"trace":{"trace_id":
+                 "0123456789abcdef0123456789abcdef","span_id":"0123456789abcdef"}}}"#,
+            br#"{"message":"c","contexts":{"trace":{"trace_id":"not hex"}}}"#,
+            br#"{"message":"c","contexts":null}"#,
+            br#"{"message":"c","contexts":"a string","level":"warning"}"#,
+            br#"{"message":"c","sentry.interfaces.Contexts":{"trace":{"trace_id":
+                 "0123456789abcdef0123456789abcdef","span_id":"0123456789abcdef"}}}"#,
         ];
         for (i, payload) in payloads.into_iter().enumerate() {
             let text = String::from_utf8_lossy(payload);
@@ -1061,11 +1113,16 @@ mod tests {
     #[test]
     fn ingestion_refuses_what_reading_would() {
         // A lone surrogate is not a string a `Value` accepts, read or not.
-        let payloads: [&[u8]; 4] = [
+        let payloads: [&[u8]; 8] = [
             br#"{"message":"x","breadcrumbs":[{"message":"\ud800"}]}"#,
             br#"{"message":"x","extra":{"n":1e400}}"#,
             br#"{"message":"x","request":{"url":"u"} trailing"#,
             br#"{"message":"x","modules":{"a":"1"},"timestamp":-5}"#,
+            br#"{"message":"x","contexts":{"os":{"name":"\udc00"}}}"#,
+            // One field under both its names: a duplicate no repair removes.
+            br#"{"message":"x","breadcrumbs":[],"sentry.interfaces.Breadcrumbs":[]}"#,
+            br#"{"message":"x","request":{},"sentry.interfaces.Http":{}}"#,
+            br#"{"message":"x","contexts":{},"sentry.interfaces.Contexts":{}}"#,
         ];
         for payload in payloads {
             let text = String::from_utf8_lossy(payload);

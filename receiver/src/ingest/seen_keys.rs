@@ -24,19 +24,30 @@
 //! (breadcrumbs, request, ...), which are a third of the parse.
 
 use std::borrow::Cow;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 
 use serde::de::value::{BorrowedStrDeserializer, StringDeserializer};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
+use serde_json::Value;
 
-/// [`from_slice_without`] leaving nothing out.
+/// [`from_slice_picking`] leaving nothing out.
 #[cfg(test)]
 pub(crate) fn from_slice<'de, T: de::Deserialize<'de>, const N: usize>(
     bytes: &'de [u8],
     names: [&'static str; N],
 ) -> Result<(T, [bool; N]), serde_json::Error> {
-    from_slice_without(bytes, names, &[])
+    from_slice_picking(bytes, names, &[], None)
+}
+
+/// [`from_slice_picking`] picking nothing.
+#[cfg(test)]
+pub(crate) fn from_slice_without<'de, T: de::Deserialize<'de>, const N: usize>(
+    bytes: &'de [u8],
+    names: [&'static str; N],
+    left_out: &[&str],
+) -> Result<(T, [bool; N]), serde_json::Error> {
+    from_slice_picking(bytes, names, left_out, None)
 }
 
 /// Deserialises a `T` from JSON bytes and reports, for each of `names`,
@@ -51,20 +62,51 @@ pub(crate) fn from_slice<'de, T: de::Deserialize<'de>, const N: usize>(
 /// surrogate pairs, numbers in range, nesting within serde_json's limit),
 /// or the whole call fails, as `serde_json::from_slice` would.
 ///
+/// With a `pick`, the top-level key `pick.key` is left out too, but its
+/// value (which must be `null` or an object, or the call fails) is read
+/// for one entry: [`Pick::found`] is that entry's value (the last one if it
+/// repeats; `None` if absent or `null`). Its other entries are checked as
+/// left-out values are.
+///
 /// Input that is valid UTF-8 as a whole (all of it, in practice) is read
 /// as a `str`: one validation of the whole buffer instead of one per
 /// string, which was a sixth of the parse for events of many short
 /// strings. Anything else is read from the bytes as before, so results and
 /// errors do not change (`serde_json` only validates the strings it keeps,
 /// so some invalid input is accepted that way).
-pub(crate) fn from_slice_without<'de, T: de::Deserialize<'de>, const N: usize>(
+pub(crate) fn from_slice_picking<'de, T: de::Deserialize<'de>, const N: usize>(
     bytes: &'de [u8],
     names: [&'static str; N],
     left_out: &[&str],
+    pick: Option<&Pick>,
 ) -> Result<(T, [bool; N]), serde_json::Error> {
     match std::str::from_utf8(bytes) {
-        Ok(text) => read(serde_json::de::StrRead::new(text), names, left_out),
-        Err(_) => read(serde_json::de::SliceRead::new(bytes), names, left_out),
+        Ok(text) => read(serde_json::de::StrRead::new(text), names, left_out, pick),
+        Err(_) => read(serde_json::de::SliceRead::new(bytes), names, left_out, pick),
+    }
+}
+
+/// One entry of a top-level object to read on the side (see
+/// [`from_slice_picking`]).
+pub(crate) struct Pick {
+    key: &'static str,
+    entry: &'static str,
+    found: RefCell<Option<Value>>,
+}
+
+impl Pick {
+    /// Reads `entry` of the top-level object under `key`.
+    pub(crate) fn new(key: &'static str, entry: &'static str) -> Pick {
+        Pick {
+            key,
+            entry,
+            found: RefCell::new(None),
+        }
+    }
+
+    /// The entry's value, once the parse has passed it.
+    pub(crate) fn found(self) -> Option<Value> {
+        self.found.into_inner()
     }
 }
 
@@ -72,11 +114,13 @@ fn read<'de, R: serde_json::de::Read<'de>, T: de::Deserialize<'de>, const N: usi
     input: R,
     names: [&'static str; N],
     left_out: &[&str],
+    pick: Option<&Pick>,
 ) -> Result<(T, [bool; N]), serde_json::Error> {
     let seen = Seen {
         names,
         flags: std::array::from_fn(|_| Cell::new(false)),
         left_out,
+        pick,
     };
     let mut de = serde_json::Deserializer::new(input);
     let value = T::deserialize(TopLevel {
@@ -87,22 +131,38 @@ fn read<'de, R: serde_json::de::Read<'de>, T: de::Deserialize<'de>, const N: usi
     Ok((value, seen.flags.map(Cell::into_inner)))
 }
 
-/// The keys looked for and whether each occurred, and the keys left out.
+/// The keys looked for and whether each occurred, the keys left out and
+/// the entry picked.
 struct Seen<'k, const N: usize> {
     names: [&'static str; N],
     flags: [Cell<bool>; N],
     left_out: &'k [&'k str],
+    pick: Option<&'k Pick>,
 }
 
-impl<const N: usize> Seen<'_, N> {
-    /// Notes `key`; whether the type is to see it.
-    fn key(&self, key: &str) -> bool {
+/// What becomes of a top-level key's value.
+enum Route<'k> {
+    /// The type reads it.
+    Type,
+    /// Checked and dropped.
+    LeftOut,
+    /// Read for one entry.
+    Pick(&'k Pick),
+}
+
+impl<'k, const N: usize> Seen<'k, N> {
+    /// Notes `key`; says where its value goes.
+    fn key(&self, key: &str) -> Route<'k> {
         for (name, flag) in self.names.iter().zip(&self.flags) {
             if *name == key {
                 flag.set(true);
             }
         }
-        !self.left_out.contains(&key)
+        match self.pick {
+            Some(pick) if pick.key == key => Route::Pick(pick),
+            _ if self.left_out.contains(&key) => Route::LeftOut,
+            _ => Route::Type,
+        }
     }
 }
 
@@ -286,10 +346,13 @@ impl<'de, A: MapAccess<'de>, const N: usize> MapAccess<'de> for Keys<'_, A, N> {
             let Some(key) = self.map.next_key_seed(KeyText)? else {
                 return Ok(None);
             };
-            if self.seen.key(&key) {
-                break key;
+            match self.seen.key(&key) {
+                Route::Type => break key,
+                Route::LeftOut => {
+                    self.map.next_value::<Checked>()?;
+                }
+                Route::Pick(pick) => self.map.next_value_seed(PickEntry(pick))?,
             }
-            self.map.next_value::<Checked>()?;
         };
         match key {
             Cow::Borrowed(k) => seed.deserialize(BorrowedStrDeserializer::new(k)),
@@ -335,6 +398,46 @@ impl<'de> Visitor<'de> for KeyText {
     }
     fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
         Ok(Cow::Owned(v))
+    }
+}
+
+/// A picked object (or `null`): keeps the value of [`Pick::entry`], checks
+/// the rest.
+struct PickEntry<'k>(&'k Pick);
+
+impl<'de> DeserializeSeed<'de> for PickEntry<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<(), D::Error> {
+        de.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PickEntry<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object or null")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_some<D: Deserializer<'de>>(self, de: D) -> Result<(), D::Error> {
+        de.deserialize_map(self)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key_seed(KeyText)? {
+            if key == self.0.entry {
+                let value: Value = map.next_value()?;
+                *self.0.found.borrow_mut() = Some(value).filter(|v| !v.is_null());
+            } else {
+                map.next_value::<Checked>()?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -500,6 +603,32 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn a_picked_entry_is_read_on_the_side() {
+        let pick = |json: &[u8]| {
+            let pick = Pick::new("contexts", "trace");
+            let result = from_slice_picking::<Event, 1>(json, ["contexts"], &[], Some(&pick));
+            result.map(|(event, [seen])| (event, seen, pick.found()))
+        };
+        let (event, seen, found) =
+            pick(br#"{"message": "m", "contexts": {"os": {"a": [1]}, "trace": {"x": 1}}}"#)
+                .expect("picked");
+        assert!(
+            seen && event.contexts.is_empty(),
+            "the type does not see it"
+        );
+        assert_eq!(found, Some(serde_json::json!({"x": 1})));
+        let (_, _, found) = pick(br#"{"contexts": {"trace": 1, "trace": null}}"#).expect("null");
+        assert_eq!(found, None, "the last one counts");
+        let (_, seen, found) = pick(br#"{"contexts": null}"#).expect("null contexts");
+        assert!(seen && found.is_none());
+        let (_, seen, found) = pick(br#"{"message": "m"}"#).expect("absent");
+        assert!(!seen && found.is_none());
+        // Not an object, or an entry a `Value` refuses: as `serde_json`.
+        assert!(pick(br#"{"contexts": [1]}"#).is_err());
+        assert!(pick(br#"{"contexts": {"os": {"n": "\ud800"}}}"#).is_err());
     }
 
     #[test]
