@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
+use super::apply::HotStatements;
 use super::dictionary::Dictionary;
 use super::known_rows::KnownRows;
 use super::records::{IngestBatch, IngestSummary};
@@ -435,11 +436,13 @@ fn commit_all_or_nothing(
         .ok()?;
     known.sync(&tx);
     let mut results = Vec::with_capacity(ops.len());
+    let mut hot = HotStatements::default();
     for op in ops {
         // On error, dropping `tx` rolls the whole attempt back (and the
         // caller makes `known` forget).
-        results.push(Ok(apply(&tx, op, known).ok()?));
+        results.push(Ok(apply(&tx, &mut hot, op, known).ok()?));
     }
+    drop(hot);
     Some(match tx.commit() {
         Ok(()) => results,
         Err(e) => {
@@ -465,7 +468,7 @@ fn commit_with_savepoints(
     let mut results = Vec::with_capacity(ops.len());
     for op in ops {
         let result = match tx.savepoint() {
-            Ok(sp) => match apply(&sp, op, known) {
+            Ok(sp) => match apply_alone(&sp, op, known) {
                 Ok(r) => sp.commit().map(|()| r).map_err(StoreError::from),
                 Err(e) => Err(e), // dropping `sp` rolls back to it
             },
@@ -485,14 +488,28 @@ fn commit_with_savepoints(
     }
 }
 
-fn apply(tx: &Connection, op: &WriteOp, known: &mut KnownRows) -> Result<WriteResult, StoreError> {
+/// [`apply`] with statements of its own (dropped before it returns).
+fn apply_alone(
+    tx: &Connection,
+    op: &WriteOp,
+    known: &mut KnownRows,
+) -> Result<WriteResult, StoreError> {
+    apply(tx, &mut HotStatements::default(), op, known)
+}
+
+fn apply<'c>(
+    tx: &'c Connection,
+    hot: &mut HotStatements<'c>,
+    op: &WriteOp,
+    known: &mut KnownRows,
+) -> Result<WriteResult, StoreError> {
     if !matches!(op, WriteOp::Ingest(_)) {
         // Only ingestion keeps `known` true; anything else may not.
         known.forget();
     }
     match op {
         WriteOp::Ingest(batch) => {
-            ingest_apply::apply_batch(tx, batch, known).map(WriteResult::Ingested)
+            ingest_apply::apply_batch(tx, hot, batch, known).map(WriteResult::Ingested)
         }
         WriteOp::CreateProject { id, name } => {
             create_project(tx, *id, name).map(WriteResult::Project)
