@@ -147,9 +147,9 @@ impl<'a> Component<'a> {
         if !self.contributes {
             return None;
         }
-        let mut md5 = Md5::new();
-        self.for_each_value(&mut |v| md5.update(v.as_bytes()));
-        Some(md5.finalize().into())
+        Some(super::md5_memo::md5_of(|f| {
+            self.for_each_value(&mut |v| f(v))
+        }))
     }
 
     /// The md5 hex of the contributing values and the values themselves.

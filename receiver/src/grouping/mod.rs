@@ -43,6 +43,7 @@
 
 mod component;
 mod fingerprint;
+mod md5_memo;
 mod metadata;
 mod normalize;
 mod parameterize;
