@@ -477,6 +477,16 @@ fn per_item_and_per_envelope_limits_are_413() {
     assert_eq!(server.counts()["events"], 0);
 }
 
+/// The `name` of every entry in a stored event's `errors`.
+fn error_names(stored: &serde_json::Value) -> Vec<&str> {
+    stored["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .filter_map(|e| e["name"].as_str())
+        .collect()
+}
+
 #[test]
 fn garbage_timestamps_and_wrong_types_are_normalised_not_dropped() {
     let server = TestServer::start();
@@ -487,12 +497,7 @@ fn garbage_timestamps_and_wrong_types_are_normalised_not_dropped() {
     let stored = server
         .event_json("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
         .expect("stored");
-    let names: Vec<&str> = stored["errors"]
-        .as_array()
-        .expect("errors")
-        .iter()
-        .filter_map(|e| e["name"].as_str())
-        .collect();
+    let names = error_names(&stored);
     assert!(
         names.contains(&"timestamp") && names.contains(&"level") && names.contains(&"tags"),
         "{names:?}"
@@ -529,12 +534,7 @@ fn breadcrumbs_beyond_repair_are_dropped_and_the_event_kept() {
     assert_eq!(stored["exception"]["values"][0]["type"], "KeyError");
     assert_eq!(stored["request"]["url"], "http://app.local/x");
     assert!(stored.get("breadcrumbs").is_none(), "{stored}");
-    let names: Vec<&str> = stored["errors"]
-        .as_array()
-        .expect("errors")
-        .iter()
-        .filter_map(|e| e["name"].as_str())
-        .collect();
+    let names = error_names(&stored);
     assert_eq!(names, ["breadcrumbs"]);
     let issues = server.issues();
     assert_eq!(issues.len(), 1);

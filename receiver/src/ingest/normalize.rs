@@ -583,7 +583,7 @@ pub fn event(
     ctx: &RequestContext,
     header_id: Option<Uuid>,
 ) -> Result<Event, IngestError> {
-    event_without(payload, ctx, header_id, false)
+    parse_event(payload, ctx, header_id, false)
 }
 
 /// [`event`] without the keys of [`NOT_READ_AT_INGEST`] (the event has no
@@ -598,10 +598,10 @@ pub fn event_for_ingest(
     ctx: &RequestContext,
     header_id: Option<Uuid>,
 ) -> Result<Event, IngestError> {
-    event_without(payload, ctx, header_id, true)
+    parse_event(payload, ctx, header_id, true)
 }
 
-fn event_without(
+fn parse_event(
     payload: &[u8],
     ctx: &RequestContext,
     header_id: Option<Uuid>,
