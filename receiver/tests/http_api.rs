@@ -546,6 +546,31 @@ fn breadcrumbs_beyond_repair_are_dropped_and_the_event_kept() {
 }
 
 #[test]
+fn a_lone_surrogate_in_a_breadcrumb_keeps_the_event_without_its_breadcrumbs() {
+    // Ingestion skips breadcrumbs as serde_json skips an ignored field; the
+    // read back must then not refuse what a `Value` cannot hold.
+    let server = TestServer::start();
+    let event = r#"{"message":"odd crumb","breadcrumbs":[{"message":"\ud800"}],
+        "exception":{"values":[{"type":"KeyError","value":"'k'"}]}}"#;
+    let body = format!(
+        "{{\"event_id\":\"cccccccccccccccccccccccccccccccc\"}}\n{{\"type\":\"event\"}}\n{}\n",
+        event.replace('\n', "")
+    );
+    let r = send(
+        &server,
+        &[("X-Sentry-Auth", &auth(&server))],
+        body.as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let stored = server
+        .event_json("cccccccccccccccccccccccccccccccc")
+        .expect("stored and readable");
+    assert_eq!(stored["exception"]["values"][0]["type"], "KeyError");
+    assert!(stored.get("breadcrumbs").is_none(), "{stored}");
+    assert_eq!(error_names(&stored), ["breadcrumbs"]);
+}
+
+#[test]
 fn store_endpoint_takes_json_base64_zlib_and_envelopes() {
     let server = TestServer::start();
     let a = auth(&server);

@@ -1589,7 +1589,7 @@ fn expect_clear_4xx(r: &TestResponse, status: u16) -> String {
 }
 
 #[test]
-fn deep_nesting_is_refused_by_the_json_depth_limit_without_overflowing_the_stack() {
+fn deep_nesting_is_refused_where_it_is_read_and_skipped_elsewhere_without_overflow() {
     let server = TestServer::start();
     let post_event = |payload: &[u8]| send(&server, &event_envelope(payload), Encoding::Identity);
 
@@ -1623,10 +1623,11 @@ fn deep_nesting_is_refused_by_the_json_depth_limit_without_overflowing_the_stack
         "{rest}"
     );
 
-    // Past it: 400 naming the limit (the receiver has not disabled it).
+    // Past it, in a part ingestion reads: 400 naming the limit (the
+    // receiver has not disabled it).
     for depth in [127, 200, 100_000] {
         let payload = format!(
-            "{{\"message\":\"deep\",\"extra\":{{\"d\":{}1{}}}}}",
+            "{{\"message\":\"deep\",\"contexts\":{{\"trace\":{{\"d\":{}1{}}}}}}}",
             "[".repeat(depth),
             "]".repeat(depth)
         );
@@ -1634,10 +1635,30 @@ fn deep_nesting_is_refused_by_the_json_depth_limit_without_overflowing_the_stack
         let why = expect_clear_4xx(&r, 400);
         assert!(why.contains("recursion limit"), "depth {depth}: {why}");
     }
+    // In a part ingestion skips (as serde_json skips an ignored field,
+    // without recursing): stored, and read back without that part.
+    for depth in [200, 100_000] {
+        let payload = format!(
+            "{{\"message\":\"deep\",\"extra\":{{\"d\":{}1{}}}}}",
+            "[".repeat(depth),
+            "]".repeat(depth)
+        );
+        let r = post_event(payload.as_bytes()).expect("reply");
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let id = r.json()["id"].as_str().map(str::to_owned).expect("id");
+        let read = server.event_json(&id).expect("readable");
+        assert!(read.get("extra").is_none(), "depth {depth}");
+        assert_eq!(read["errors"][0]["name"], "extra", "depth {depth}");
+    }
     let r = post_event("[".repeat(100_000).as_bytes()).expect("reply");
     expect_clear_4xx(&r, 400);
     assert!(normalize::event(
-        format!("{{\"extra\":{}{}}}", "{\"a\":".repeat(300), "}".repeat(300)).as_bytes(),
+        format!(
+            "{{\"contexts\":{{\"trace\":{}{}}}}}",
+            "{\"a\":".repeat(300),
+            "}".repeat(300)
+        )
+        .as_bytes(),
         &RequestContext {
             received: received(),
             sent_at: None,
@@ -1663,10 +1684,10 @@ fn deep_nesting_is_refused_by_the_json_depth_limit_without_overflowing_the_stack
     .expect("reply");
     expect_clear_4xx(&r, 400);
 
-    // Still serving.
+    // Still serving (the first event, the two deep `extra`s and this).
     let r = post_event(b"{\"message\":\"after\"}").expect("reply");
     assert_eq!(r.status, 200);
-    assert_eq!(server.events().len(), 2);
+    assert_eq!(server.events().len(), 4);
 }
 
 #[test]

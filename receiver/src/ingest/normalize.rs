@@ -355,6 +355,24 @@ fn parse_direct_picking<T: DeserializeOwned, const N: usize>(
     super::seen_keys::from_slice_picking(trimmed, keys, left_out, pick).ok()
 }
 
+/// The lenient path of [`event`]: the payload as a [`Value`], repaired
+/// field by field, with [`lenient_without_unread_parts`] as a last resort;
+/// and whether it had a `timestamp`.
+fn lenient_event(payload: &[u8], errors: &mut Vec<Value>) -> Result<(Event, bool), IngestError> {
+    let value = parse_object(payload, "event", errors)?;
+    let had_timestamp = value.get("timestamp").is_some_and(|t| !t.is_null());
+    let event = match deserialize_lenient::<Event>(value, errors) {
+        Ok(event) => event,
+        Err(reason) => {
+            lenient_without_unread_parts(payload, errors).ok_or_else(|| IngestError::Invalid {
+                detail: "invalid event payload".to_owned(),
+                causes: vec![reason],
+            })?
+        }
+    };
+    Ok((event, had_timestamp))
+}
+
 /// Top-level keys of an event that are one field under two names, of
 /// which ingestion leaves out at least one: with both present `event`
 /// refuses the payload (a duplicate field no repair can remove), so the
@@ -365,22 +383,57 @@ const SAME_FIELD: [(&str, &str); 3] = [
     ("contexts", "sentry.interfaces.Contexts"),
 ];
 
-/// The direct parse of [`event_for_ingest`] (see there), and whether the
-/// payload had a `timestamp`; `None` sends it down the lenient path.
-fn lean_event(payload: &[u8]) -> Option<(Event, [bool; 1])> {
+/// The direct parse of [`event_for_ingest`] (see there): the event,
+/// whether the payload had a `timestamp`, and which of the keys ingestion
+/// leaves out (or reads only in part, `contexts`) it had; `None` sends it
+/// down the lenient path.
+fn lean_event(payload: &[u8]) -> Option<(Event, bool, Vec<&'static str>)> {
     let pick = Pick::new("contexts", "trace");
     let [(a0, b0), (a1, b1), (a2, b2)] = SAME_FIELD;
-    let names = ["timestamp", a0, b0, a1, b1, a2, b2];
+    let names = [
+        a0,
+        b0,
+        a1,
+        b1,
+        a2,
+        b2,
+        "modules",
+        "extra",
+        "sdk",
+        "timestamp",
+    ];
     let (mut event, seen) =
-        parse_direct_picking::<Event, 7>(payload, names, NOT_READ_AT_INGEST, Some(&pick))?;
-    if seen[1..].chunks(2).any(|pair| pair[0] && pair[1]) {
+        parse_direct_picking::<Event, 10>(payload, names, NOT_READ_AT_INGEST, Some(&pick))?;
+    if seen[..6].chunks(2).any(|pair| pair[0] && pair[1]) {
         return None;
     }
     if let Some(trace) = pick.found() {
         let trace = Context::from_value("trace", trace);
         event.contexts.insert("trace".to_owned(), trace);
     }
-    Some((event, [seen[0]]))
+    let had = names[..9].iter().zip(seen).filter(|(_, seen)| *seen);
+    Some((event, seen[9], had.map(|(name, _)| *name).collect()))
+}
+
+/// The read of an event that ingestion accepted but that neither the
+/// direct nor the lenient parse reads: its JSON has, in a part ingestion
+/// leaves out, what a `Value` refuses (a lone surrogate, a number out of
+/// range; ingestion skips those parts as serde_json skips an ignored
+/// field). It is read as ingestion read it, without those parts, each
+/// named in `errors` (started again).
+fn as_ingestion_read(payload: &[u8], errors: &mut Vec<Value>) -> Option<(Event, bool)> {
+    let (event, had_timestamp, had) = lean_event(payload)?;
+    errors.clear();
+    for key in had {
+        errors.push(json!({
+            "type": "invalid_data",
+            "name": key,
+            "reason": "left out: the payload is not JSON a reader accepts throughout \
+                       (a lone surrogate or a number out of range), and this part is \
+                       not needed to group the event",
+        }));
+    }
+    Some((event, had_timestamp))
 }
 
 /// The last resort for an event with more damage than
@@ -609,28 +662,22 @@ fn parse_event(
 ) -> Result<Event, IngestError> {
     let mut errors = Vec::new();
     let direct = if lean {
-        lean_event(payload)
+        lean_event(payload).map(|(event, had_timestamp, _)| (event, had_timestamp))
     } else {
-        parse_direct::<Event, 1>(payload, ["timestamp"])
+        parse_direct::<Event, 1>(payload, ["timestamp"]).map(|(event, [had])| (event, had))
     };
-    let (mut event, had_timestamp) =
-        match direct {
-            Some((event, [had_timestamp])) => (event, had_timestamp),
-            None => {
-                let value = parse_object(payload, "event", &mut errors)?;
-                let had_timestamp = value.get("timestamp").is_some_and(|t| !t.is_null());
-                let event =
-                    match deserialize_lenient::<Event>(value, &mut errors) {
-                        Ok(event) => event,
-                        Err(reason) => lenient_without_unread_parts(payload, &mut errors)
-                            .ok_or_else(|| IngestError::Invalid {
-                                detail: "invalid event payload".to_owned(),
-                                causes: vec![reason],
-                            })?,
-                    };
-                (event, had_timestamp)
-            }
-        };
+    let (mut event, had_timestamp) = match direct {
+        Some(parsed) => parsed,
+        None => match lenient_event(payload, &mut errors) {
+            Ok(parsed) => parsed,
+            // Reading back what ingestion accepted: never refused (a lean
+            // parse that failed above fails here too).
+            Err(e) => match (lean, as_ingestion_read(payload, &mut errors)) {
+                (false, Some(parsed)) => parsed,
+                _ => return Err(e),
+            },
+        },
+    };
     if let Some(id) = header_id {
         event.event_id = id;
     }
@@ -1049,6 +1096,7 @@ mod tests {
                 let name = x["name"].as_str().unwrap_or("");
                 !NOT_READ_AT_INGEST
                     .iter()
+                    .chain(&["contexts"])
                     .any(|k| name == *k || name.starts_with(&format!("{k}.")))
             });
             if errors.is_empty() {
@@ -1111,26 +1159,57 @@ mod tests {
     }
 
     #[test]
-    fn ingestion_refuses_what_reading_would() {
-        // A lone surrogate is not a string a `Value` accepts, read or not.
-        let payloads: [&[u8]; 8] = [
-            br#"{"message":"x","breadcrumbs":[{"message":"\ud800"}]}"#,
-            br#"{"message":"x","extra":{"n":1e400}}"#,
+    fn ingestion_and_reading_refuse_the_same() {
+        let refused: [&[u8]; 7] = [
             br#"{"message":"x","request":{"url":"u"} trailing"#,
             br#"{"message":"x","modules":{"a":"1"},"timestamp":-5}"#,
-            br#"{"message":"x","contexts":{"os":{"name":"\udc00"}}}"#,
+            // What a `Value` refuses, in a part both read.
+            br#"{"message":"\ud800","breadcrumbs":[]}"#,
+            br#"{"exception":{"values":[{"type":"E","value":1e400}]},"extra":{}}"#,
             // One field under both its names: a duplicate no repair removes.
             br#"{"message":"x","breadcrumbs":[],"sentry.interfaces.Breadcrumbs":[]}"#,
             br#"{"message":"x","request":{},"sentry.interfaces.Http":{}}"#,
             br#"{"message":"x","contexts":{},"sentry.interfaces.Contexts":{}}"#,
         ];
-        for payload in payloads {
+        for payload in refused {
             let text = String::from_utf8_lossy(payload);
             assert!(event(payload, &ctx(None), None).is_err(), "{text}");
             assert!(
                 event_for_ingest(payload, &ctx(None), None).is_err(),
                 "{text}"
             );
+        }
+        // What a `Value` refuses (a lone surrogate, a number out of range),
+        // where only a skipped field or a part ingestion leaves out has it:
+        // accepted, and read back as ingestion read it.
+        let accepted: [&[u8]; 8] = [
+            br#"{"message":"x","breadcrumbs":[{"message":"\ud800"}]}"#,
+            br#"{"message":"x","extra":{"n":1e400}}"#,
+            br#"{"message":"x","contexts":{"os":{"name":"\udc00"}}}"#,
+            br#"{"message":"m","breadcrumbs":{"values":[],"x":1e400}}"#,
+            br#"{"message":"m","breadcrumbs":{"values":[],"x":"\ud800"}}"#,
+            br#"{"message":"m","sdk":{"packages":[{"name":"a","version":"1","x":1e400}]}}"#,
+            br#"{"message":"m","exception":{"values":[],"x":1e400},"extra":5}"#,
+            br#"{"message":"m","exception":{"values":[],"x":"\udc00"},"request":5}"#,
+        ];
+        // Not UTF-8 (read from the bytes), and nesting past serde_json's
+        // limit, in a part ingestion leaves out.
+        let deep = format!(
+            r#"{{"message":"m","extra":{}1{},"request":5}}"#,
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        let more: [&[u8]; 2] = [
+            b"{\"message\":\"m\",\"breadcrumbs\":[{\"message\":\"\xff\"}]}",
+            deep.as_bytes(),
+        ];
+        for payload in accepted.into_iter().chain(more) {
+            let text = String::from_utf8_lossy(payload);
+            let read = event(payload, &ctx(None), None).expect("read");
+            let lean = event_for_ingest(payload, &ctx(None), None).expect("ingest");
+            let mut lean = without_unread_parts(lean);
+            lean.event_id = read.event_id;
+            assert_eq!(lean, without_unread_parts(read), "{text}");
         }
     }
 

@@ -17,11 +17,11 @@
 //! escapes), and nested objects are not looked at (a breadcrumb's
 //! `timestamp` does not count).
 //!
-//! The wrapper can also leave top-level keys out ([`from_slice_without`]):
-//! their values are read and checked as JSON, as a [`serde_json::Value`]
-//! would read them, but nothing is built, and the type never sees the key.
-//! Ingestion reads an event that way without the parts it does not use
-//! (breadcrumbs, request, ...), which are a third of the parse.
+//! The wrapper can also leave top-level keys out ([`from_slice_picking`]):
+//! their values are skipped as serde_json skips a field a type ignores
+//! (the JSON syntax is checked, nothing is built), and the type never sees
+//! the key. Ingestion reads an event that way without the parts it does
+//! not use (breadcrumbs, request, ...), which are a third of the parse.
 
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
@@ -57,16 +57,16 @@ pub(crate) fn from_slice_without<'de, T: de::Deserialize<'de>, const N: usize>(
 ///
 /// Only whether the key occurred is recorded, not its value: a type that
 /// refuses `null` (or any wrong value) for the field fails as a whole, and
-/// one that accepts it sees the value as usual. A left-out value must still
-/// be JSON that a [`serde_json::Value`] accepts (valid escapes and
-/// surrogate pairs, numbers in range, nesting within serde_json's limit),
-/// or the whole call fails, as `serde_json::from_slice` would.
+/// one that accepts it sees the value as usual. A left-out value is
+/// skipped as serde_json skips an ignored field: its syntax must be JSON,
+/// but a lone surrogate, a number out of range or nesting past serde_json's
+/// limit pass, as they pass in any field a type ignores.
 ///
 /// With a `pick`, the top-level key `pick.key` is left out too, but its
 /// value (which must be `null` or an object, or the call fails) is read
 /// for one entry: [`Pick::found`] is that entry's value (the last one if it
-/// repeats; `None` if absent or `null`). Its other entries are checked as
-/// left-out values are.
+/// repeats, in the last such object if the key repeats; `None` if absent
+/// or `null`). Its other entries are skipped as left-out values are.
 ///
 /// Input that is valid UTF-8 as a whole (all of it, in practice) is read
 /// as a `str`: one validation of the whole buffer instead of one per
@@ -349,7 +349,7 @@ impl<'de, A: MapAccess<'de>, const N: usize> MapAccess<'de> for Keys<'_, A, N> {
             match self.seen.key(&key) {
                 Route::Type => break key,
                 Route::LeftOut => {
-                    self.map.next_value::<Checked>()?;
+                    self.map.next_value::<de::IgnoredAny>()?;
                 }
                 Route::Pick(pick) => self.map.next_value_seed(PickEntry(pick))?,
             }
@@ -401,8 +401,9 @@ impl<'de> Visitor<'de> for KeyText {
     }
 }
 
-/// A picked object (or `null`): keeps the value of [`Pick::entry`], checks
-/// the rest.
+/// A picked object (or `null`): keeps the value of [`Pick::entry`], skips
+/// the rest. Each object starts over: when the key repeats, the last one
+/// counts, as it does when a [`Value`] reads the payload.
 struct PickEntry<'k>(&'k Pick);
 
 impl<'de> DeserializeSeed<'de> for PickEntry<'_> {
@@ -420,73 +421,26 @@ impl<'de> Visitor<'de> for PickEntry<'_> {
         f.write_str("an object or null")
     }
     fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        *self.0.found.borrow_mut() = None;
         Ok(())
     }
     fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        Ok(())
+        self.visit_none()
     }
     fn visit_some<D: Deserializer<'de>>(self, de: D) -> Result<(), D::Error> {
         de.deserialize_map(self)
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        *self.0.found.borrow_mut() = None;
         while let Some(key) = map.next_key_seed(KeyText)? {
             if key == self.0.entry {
                 let value: Value = map.next_value()?;
                 *self.0.found.borrow_mut() = Some(value).filter(|v| !v.is_null());
             } else {
-                map.next_value::<Checked>()?;
+                map.next_value::<de::IgnoredAny>()?;
             }
         }
         Ok(())
-    }
-}
-
-/// Any JSON value, read as [`serde_json::Value`] reads it (through
-/// `deserialize_any`, so strings are decoded and checked and numbers
-/// parsed) without keeping anything. `IgnoredAny` would be faster, but
-/// serde_json skips without checking escapes, and what a `Value` refuses
-/// must be refused here too.
-struct Checked;
-
-impl<'de> de::Deserialize<'de> for Checked {
-    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
-        de.deserialize_any(Checked)
-    }
-}
-
-impl<'de> Visitor<'de> for Checked {
-    type Value = Checked;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Checked, A::Error> {
-        while seq.next_element::<Checked>()?.is_some() {}
-        Ok(Checked)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Checked, A::Error> {
-        while map.next_key::<Checked>()?.is_some() {
-            map.next_value::<Checked>()?;
-        }
-        Ok(Checked)
     }
 }
 
@@ -585,23 +539,27 @@ mod tests {
         let json = br#"{"extra": 1, "extra": 2, "message": "m"}"#;
         assert!(from_slice_without::<Event, 0>(json, [], &["extra"]).is_ok());
         assert!(from_slice_without::<Event, 0>(json, [], &[]).is_err());
-        // What a `Value` refuses is refused inside a left-out value too.
-        let refused: [&[u8]; 4] = [
-            br#"{"extra": {"a": "\ud800"}}"#,
-            br#"{"extra": [1e400]}"#,
+        // A left-out value is skipped as an ignored field is: its syntax
+        // is checked, not what a `Value` would refuse besides.
+        let refused: [&[u8]; 3] = [
             br#"{"extra": {"a": "\q"}}"#,
             br#"{"extra": [1,]}"#,
+            br#"{"extra": {"a": 1"#,
         ];
         for json in refused {
+            let text = String::from_utf8_lossy(json);
+            let lean = from_slice_without::<Event, 0>(json, [], &["extra"]);
+            assert!(lean.is_err(), "{text}");
+        }
+        let passed: [&[u8]; 2] = [br#"{"extra": {"a": "\ud800"}}"#, br#"{"extra": [1e400]}"#];
+        for json in passed {
             let text = String::from_utf8_lossy(json);
             assert!(
                 serde_json::from_slice::<serde_json::Value>(json).is_err(),
                 "{text}"
             );
-            assert!(
-                from_slice_without::<Event, 0>(json, [], &["extra"]).is_err(),
-                "{text}"
-            );
+            let lean = from_slice_without::<Event, 0>(json, [], &["extra"]);
+            assert!(lean.is_ok(), "{text}");
         }
     }
 
@@ -622,13 +580,20 @@ mod tests {
         assert_eq!(found, Some(serde_json::json!({"x": 1})));
         let (_, _, found) = pick(br#"{"contexts": {"trace": 1, "trace": null}}"#).expect("null");
         assert_eq!(found, None, "the last one counts");
+        for second in ["{}", "null", r#"{"os": {}}"#] {
+            let json = format!(r#"{{"contexts": {{"trace": 1}}, "contexts": {second}}}"#);
+            let (_, _, found) = pick(json.as_bytes()).expect("repeated contexts");
+            assert_eq!(found, None, "the last object counts: {json}");
+        }
         let (_, seen, found) = pick(br#"{"contexts": null}"#).expect("null contexts");
         assert!(seen && found.is_none());
         let (_, seen, found) = pick(br#"{"message": "m"}"#).expect("absent");
         assert!(!seen && found.is_none());
-        // Not an object, or an entry a `Value` refuses: as `serde_json`.
+        // Not an object, or a picked entry a `Value` refuses: as
+        // `serde_json`; the other entries are skipped.
         assert!(pick(br#"{"contexts": [1]}"#).is_err());
-        assert!(pick(br#"{"contexts": {"os": {"n": "\ud800"}}}"#).is_err());
+        assert!(pick(br#"{"contexts": {"trace": {"n": "\ud800"}}}"#).is_err());
+        assert!(pick(br#"{"contexts": {"os": {"n": "\ud800"}}}"#).is_ok());
     }
 
     #[test]
