@@ -477,6 +477,15 @@ fn per_item_and_per_envelope_limits_are_413() {
     assert_eq!(server.counts()["events"], 0);
 }
 
+/// Sends `event` (one line of JSON) as event `id`, expects a 200, and
+/// reads the stored event back.
+fn store_and_read(server: &TestServer, id: &str, event: &str) -> serde_json::Value {
+    let body = format!("{{\"event_id\":\"{id}\"}}\n{{\"type\":\"event\"}}\n{event}\n");
+    let r = send(server, &[("X-Sentry-Auth", &auth(server))], body.as_bytes());
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    server.event_json(id).expect("stored and readable")
+}
+
 /// The `name` of every entry in a stored event's `errors`.
 fn error_names(stored: &serde_json::Value) -> Vec<&str> {
     stored["errors"]
@@ -519,18 +528,11 @@ fn breadcrumbs_beyond_repair_are_dropped_and_the_event_kept() {
         "request": {"url": "http://app.local/x", "method": "POST"},
         "exception": {"values": [{"type": "KeyError", "value": "'k'"}]},
     });
-    let body = format!(
-        "{{\"event_id\":\"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\"}}\n{{\"type\":\"event\"}}\n{event}\n"
-    );
-    let r = send(
+    let stored = store_and_read(
         &server,
-        &[("X-Sentry-Auth", &auth(&server))],
-        body.as_bytes(),
+        "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+        &event.to_string(),
     );
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-    let stored = server
-        .event_json("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb")
-        .expect("stored and readable");
     assert_eq!(stored["exception"]["values"][0]["type"], "KeyError");
     assert_eq!(stored["request"]["url"], "http://app.local/x");
     assert!(stored.get("breadcrumbs").is_none(), "{stored}");
@@ -552,19 +554,11 @@ fn a_lone_surrogate_in_a_breadcrumb_keeps_the_event_without_its_breadcrumbs() {
     let server = TestServer::start();
     let event = r#"{"message":"odd crumb","breadcrumbs":[{"message":"\ud800"}],
         "exception":{"values":[{"type":"KeyError","value":"'k'"}]}}"#;
-    let body = format!(
-        "{{\"event_id\":\"cccccccccccccccccccccccccccccccc\"}}\n{{\"type\":\"event\"}}\n{}\n",
-        event.replace('\n', "")
-    );
-    let r = send(
+    let stored = store_and_read(
         &server,
-        &[("X-Sentry-Auth", &auth(&server))],
-        body.as_bytes(),
+        "cccccccccccccccccccccccccccccccc",
+        &event.replace('\n', ""),
     );
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-    let stored = server
-        .event_json("cccccccccccccccccccccccccccccccc")
-        .expect("stored and readable");
     assert_eq!(stored["exception"]["values"][0]["type"], "KeyError");
     assert!(stored.get("breadcrumbs").is_none(), "{stored}");
     assert_eq!(error_names(&stored), ["breadcrumbs"]);

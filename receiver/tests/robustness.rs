@@ -1588,6 +1588,15 @@ fn expect_clear_4xx(r: &TestResponse, status: u16) -> String {
     format!("{} {}", json["detail"], json["causes"])
 }
 
+/// An event whose `extra.d` is `depth` nested lists around `1`.
+fn deep_in_extra(depth: usize) -> String {
+    format!(
+        "{{\"message\":\"deep\",\"extra\":{{\"d\":{}1{}}}}}",
+        "[".repeat(depth),
+        "]".repeat(depth)
+    )
+}
+
 #[test]
 fn deep_nesting_is_refused_where_it_is_read_and_skipped_elsewhere_without_overflow() {
     let server = TestServer::start();
@@ -1596,11 +1605,7 @@ fn deep_nesting_is_refused_where_it_is_read_and_skipped_elsewhere_without_overfl
     // Within serde_json's limit of 128 levels: stored as sent, and read
     // back with `extra` cut to depth 7 (PROTOCOL.md §5.1, `ingest::trim`).
     let depth = 125; // + the event object and `extra` = 127 levels
-    let payload = format!(
-        "{{\"message\":\"deep\",\"extra\":{{\"d\":{}1{}}}}}",
-        "[".repeat(depth),
-        "]".repeat(depth)
-    );
+    let payload = deep_in_extra(depth);
     let r = post_event(payload.as_bytes()).expect("reply");
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     let id = r.json()["id"].as_str().map(str::to_owned).expect("id");
@@ -1638,11 +1643,7 @@ fn deep_nesting_is_refused_where_it_is_read_and_skipped_elsewhere_without_overfl
     // In a part ingestion skips (as serde_json skips an ignored field,
     // without recursing): stored, and read back without that part.
     for depth in [200, 100_000] {
-        let payload = format!(
-            "{{\"message\":\"deep\",\"extra\":{{\"d\":{}1{}}}}}",
-            "[".repeat(depth),
-            "]".repeat(depth)
-        );
+        let payload = deep_in_extra(depth);
         let r = post_event(payload.as_bytes()).expect("reply");
         assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
         let id = r.json()["id"].as_str().map(str::to_owned).expect("id");
