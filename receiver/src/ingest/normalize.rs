@@ -668,15 +668,17 @@ fn parse_event(
     };
     let (mut event, had_timestamp) = match direct {
         Some(parsed) => parsed,
-        None => match lenient_event(payload, &mut errors) {
-            Ok(parsed) => parsed,
-            // Reading back what ingestion accepted: never refused (a lean
-            // parse that failed above fails here too).
-            Err(e) => match (lean, as_ingestion_read(payload, &mut errors)) {
-                (false, Some(parsed)) => parsed,
-                _ => return Err(e),
-            },
-        },
+        // Reading back what ingestion parsed directly but no `Value` holds:
+        // as ingestion read it, never refused, and never through the
+        // `NaN` repair, which also turns integers past 64 bits into 0 and
+        // so would change fields ingestion grouped by.
+        None if !lean && serde_json::from_slice::<Value>(payload).is_err() => {
+            match as_ingestion_read(payload, &mut errors) {
+                Some(parsed) => parsed,
+                None => lenient_event(payload, &mut errors)?,
+            }
+        }
+        None => lenient_event(payload, &mut errors)?,
     };
     if let Some(id) = header_id {
         event.event_id = id;
@@ -1211,6 +1213,34 @@ mod tests {
             lean.event_id = read.event_id;
             assert_eq!(lean, without_unread_parts(read), "{text}");
         }
+    }
+
+    #[test]
+    fn the_nan_repair_never_changes_what_ingestion_read() {
+        // `NaN` only inside a string, an integer past 64 bits in fields
+        // ingestion reads, one past f64 in a part it skips: ingestion
+        // parses it directly; the read must not take the repair (which
+        // reads every such integer as 0) for those fields.
+        let big = format!("1{}", "0".repeat(400));
+        let payload = format!(
+            r#"{{"message":"NaN","fingerprint":[123456789012345678901234],
+                "tags":{{"t":123456789012345678901234}},"checksum":123456789012345678901234,
+                "contexts":{{"trace":{{"data":{{"n":123456789012345678901234}}}}}},
+                "extra":{{"n":{big}}}}}"#
+        );
+        let lean = event_for_ingest(payload.as_bytes(), &ctx(None), None).expect("ingest");
+        let read = event(payload.as_bytes(), &ctx(None), None).expect("read");
+        assert_eq!(lean.fingerprint, read.fingerprint);
+        assert_ne!(read.fingerprint, ["0"]);
+        assert_eq!(lean.tags, read.tags);
+        let mut lean = without_unread_parts(lean);
+        lean.event_id = read.event_id;
+        assert_eq!(lean, without_unread_parts(read));
+        // A real `NaN` (old Python SDKs) is still read as 0 on both sides.
+        let nan = br#"{"message":"m","extra":{"x":NaN},"tags":{"t":"v"}}"#;
+        let read = event(nan, &ctx(None), None).expect("read");
+        assert_eq!(read.extra["x"], json!(0));
+        assert!(event_for_ingest(nan, &ctx(None), None).is_ok());
     }
 
     #[test]
