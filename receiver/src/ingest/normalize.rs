@@ -360,6 +360,16 @@ fn parse_direct_picking<T: DeserializeOwned, const N: usize>(
 /// and whether it had a `timestamp`.
 fn lenient_event(payload: &[u8], errors: &mut Vec<Value>) -> Result<(Event, bool), IngestError> {
     let value = parse_object(payload, "event", errors)?;
+    lenient_from_value(value, payload, errors)
+}
+
+/// [`lenient_event`] once `payload` is parsed, as `value`.
+fn lenient_from_value(
+    value: Value,
+    payload: &[u8],
+    errors: &mut Vec<Value>,
+) -> Result<(Event, bool), IngestError> {
+    let value = require_object(value, "event")?;
     let had_timestamp = value.get("timestamp").is_some_and(|t| !t.is_null());
     let event = match deserialize_lenient::<Event>(value, errors) {
         Ok(event) => event,
@@ -429,8 +439,8 @@ fn as_ingestion_read(payload: &[u8], errors: &mut Vec<Value>) -> Option<(Event, 
             "type": "invalid_data",
             "name": key,
             "reason": "left out: the payload is not JSON a reader accepts throughout \
-                       (a lone surrogate or a number out of range), and this part is \
-                       not needed to group the event",
+                       (a lone surrogate, a number out of range or nesting past 128 \
+                       levels), and this part is not needed to group the event",
         }));
     }
     Some((event, had_timestamp))
@@ -496,6 +506,11 @@ fn parse_object(payload: &[u8], what: &str, errors: &mut Vec<Value>) -> Result<V
             }
         },
     };
+    require_object(value, what)
+}
+
+/// `value` if it is a JSON object, else a 400.
+fn require_object(value: Value, what: &str) -> Result<Value, IngestError> {
     if !value.is_object() {
         return Err(IngestError::Invalid {
             detail: format!("invalid {what} payload: expected a JSON object"),
@@ -642,10 +657,10 @@ pub fn event(
 /// [`event`] without the keys of [`NOT_READ_AT_INGEST`] (the event has no
 /// breadcrumbs, request, modules, extra or SDK), which are a third of the
 /// parse, and with only the `trace` context of `contexts` (the others are
-/// checked, not kept); ingestion, which stores the payload as received and
-/// normalises it again when it is read, needs nothing else from them. It
-/// accepts and refuses exactly what [`event`] does, and every other field
-/// is the same.
+/// skipped); ingestion, which stores the payload as received and
+/// normalises it again when it is read, needs nothing else from them.
+/// What it accepts, [`event`] accepts too, and every field ingestion uses
+/// is the same in both.
 pub fn event_for_ingest(
     payload: &[u8],
     ctx: &RequestContext,
@@ -672,13 +687,14 @@ fn parse_event(
         // as ingestion read it, never refused, and never through the
         // `NaN` repair, which also turns integers past 64 bits into 0 and
         // so would change fields ingestion grouped by.
-        None if !lean && serde_json::from_slice::<Value>(payload).is_err() => {
-            match as_ingestion_read(payload, &mut errors) {
+        None if lean => lenient_event(payload, &mut errors)?,
+        None => match serde_json::from_slice::<Value>(payload) {
+            Ok(value) => lenient_from_value(value, payload, &mut errors)?,
+            Err(_) => match as_ingestion_read(payload, &mut errors) {
                 Some(parsed) => parsed,
                 None => lenient_event(payload, &mut errors)?,
-            }
-        }
-        None => lenient_event(payload, &mut errors)?,
+            },
+        },
     };
     if let Some(id) = header_id {
         event.event_id = id;
