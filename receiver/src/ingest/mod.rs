@@ -31,6 +31,7 @@ use sentry_core::envelope::{Envelope, EnvelopeItem, ItemType};
 use uuid::Uuid;
 
 use crate::config::Clock;
+use crate::store::writer::PreparingGuard;
 use crate::store::{Store, StoreError, WriteOp, WriteResult};
 use auth::Auth;
 use limits::Limits;
@@ -260,6 +261,9 @@ impl Ingestor {
     /// Frames, validates, normalises, groups and stores a request body, and
     /// returns once it is committed.
     pub async fn ingest(&self, req: IngestRequest) -> Result<IngestResponse, IngestError> {
+        // From here until its write is queued, the writer may wait for this
+        // request to share a commit with others.
+        let preparing = self.store.preparing();
         if req.body.iter().all(u8::is_ascii_whitespace) {
             return Err(IngestError::BadRequest {
                 detail: "empty request body".to_owned(),
@@ -325,6 +329,7 @@ impl Ingestor {
         };
         let (event_id, summary) = self
             .prepare_and_store(
+                preparing,
                 envelope,
                 project_id,
                 req.body.len(),
@@ -345,6 +350,7 @@ impl Ingestor {
     /// the client-report rows of `outcomes`; returns once it is committed.
     async fn prepare_and_store(
         &self,
+        preparing: PreparingGuard,
         envelope: Envelope,
         project_id: i64,
         body_len: usize,
@@ -390,6 +396,7 @@ impl Ingestor {
         };
         let mut batch = prepared.batch;
         batch.records.extend(outcome_records(outcomes, received));
+        drop(preparing);
         let summary = match self
             .store
             .write(WriteOp::Ingest(batch), self.queue_wait)

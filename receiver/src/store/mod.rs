@@ -217,6 +217,8 @@ struct StoreInner {
     /// them know to refresh.
     generation: AtomicU64,
     writer: Mutex<Writer>,
+    /// Requests being prepared for the writer, which it waits for.
+    preparing: writer::Preparing,
     readers: ReadPool,
     compression_level: i32,
     /// The newest dictionary of the database, to compress new event and
@@ -244,11 +246,21 @@ impl Store {
         schema::migrate(&mut conn)?;
         let opened = ensure_default_project(&mut conn)?;
         let (newest, loaded) = load_dictionaries(&conn, 0)?;
-        let writer = Writer::start(conn, config.queue_capacity, config.batch_max);
+        let preparing = writer::Preparing::default();
+        let writer = Writer::start(
+            conn,
+            config.queue_capacity,
+            writer::Batching {
+                max: config.batch_max,
+                gather_window: config.gather_window,
+                preparing: preparing.clone(),
+            },
+        );
         let store = Store {
             inner: Arc::new(StoreInner {
                 generation: AtomicU64::new(0),
                 writer: Mutex::new(writer),
+                preparing,
                 readers: ReadPool {
                     path: path.to_owned(),
                     idle: Mutex::new(Vec::new()),
@@ -355,6 +367,13 @@ impl Store {
             self.adopt_dictionary(dict);
         }
         Ok(())
+    }
+
+    /// Counts a request as being prepared for [`Store::write`] until the
+    /// guard is dropped: the writer holds its batch open for it a little
+    /// (see [`writer`]). Drop the guard just before the write.
+    pub fn preparing(&self) -> writer::PreparingGuard {
+        self.inner.preparing.enter()
     }
 
     /// Sends a write to the writer and waits (asynchronously) for its commit.

@@ -8,15 +8,29 @@
 //! answer the jobs, so a request is acknowledged only once its data is
 //! durable, and many concurrent requests share one fsync.
 //!
+//! Under load the thread also *gathers*: after a batch of at least
+//! [`GATHER_AFTER`] jobs (many clients in flight at once), when it finds
+//! fewer than [`GATHER_TARGET`] jobs while other requests are still being
+//! prepared (parsed, grouped, compressed: counted by [`Preparing`]), it
+//! waits for them, at most [`StoreConfig::gather_window`] after it took the
+//! first job, and commits them together. A commit rewrites the pages every
+//! event touches (the issue's row, the right edges of the indices), so
+//! small batches cost far more per event; without gathering, under load
+//! most commits held one to three jobs while the workers waited for CPU.
+//! With few clients nothing is gathered: each would wait for the others.
+//! A lone request (nothing else being prepared) is never kept waiting.
+//!
+//! [`StoreConfig::gather_window`]: crate::config::StoreConfig::gather_window
+//!
 //! A job that fails (a constraint, a bad record) rolls back to its own
 //! savepoint and is answered with the error; the others in the batch still
 //! commit.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
@@ -150,6 +164,76 @@ pub struct Job {
     pub reply: Reply,
 }
 
+/// While a batch holds fewer jobs than this and other requests are being
+/// prepared, the writer waits for them (see the module docs). Past it, a
+/// commit's shared pages cost little per job.
+pub const GATHER_TARGET: usize = 64;
+
+/// The writer gathers only after a batch of at least this many jobs: that
+/// many requests were in flight together. With fewer clients, waiting for
+/// them costs more than their commits: each waits for the slowest.
+pub const GATHER_AFTER: usize = 16;
+
+/// While gathering, the writer wakes for each arriving job until the batch
+/// holds this many, then looks at its queue every [`GATHER_STEP`].
+const GATHER_WAKE_UNTIL: usize = 8;
+
+/// How long the writer sleeps between two looks at its queue while it
+/// gathers a large batch.
+const GATHER_STEP: Duration = Duration::from_micros(250);
+
+/// How many requests are being prepared for the writer: read, not yet
+/// queued. The writer waits for them to gather a larger batch.
+///
+/// ```
+/// use receiver::store::writer::Preparing;
+///
+/// let preparing = Preparing::default();
+/// let guard = preparing.enter();
+/// assert_eq!(preparing.count(), 1);
+/// drop(guard); // queued, refused or abandoned: no longer awaited
+/// assert_eq!(preparing.count(), 0);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Preparing(Arc<AtomicUsize>);
+
+impl Preparing {
+    /// Counts one request as being prepared until the guard is dropped.
+    pub fn enter(&self) -> PreparingGuard {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        PreparingGuard(self.0.clone())
+    }
+
+    /// Requests being prepared now.
+    pub fn count(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// One request being prepared; see [`Preparing::enter`]. Drop it just
+/// before the request's job is queued.
+#[derive(Debug)]
+#[must_use = "the request counts as being prepared only while the guard lives"]
+pub struct PreparingGuard(Arc<AtomicUsize>);
+
+impl Drop for PreparingGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// How the writer forms its batches.
+#[derive(Debug, Clone)]
+pub struct Batching {
+    /// Most jobs committed in one transaction.
+    pub max: usize,
+    /// How long after taking a batch's first job the writer may wait for
+    /// requests still being prepared; zero never waits.
+    pub gather_window: Duration,
+    /// The requests being prepared.
+    pub preparing: Preparing,
+}
+
 /// The handle to the writer thread.
 #[derive(Debug)]
 pub struct Writer {
@@ -275,7 +359,7 @@ pub struct WriterStats {
 
 impl Writer {
     /// Starts the writer thread on `conn`.
-    pub fn start(conn: Connection, queue_capacity: usize, batch_max: usize) -> Writer {
+    pub fn start(conn: Connection, queue_capacity: usize, batching: Batching) -> Writer {
         let (tx, rx) = mpsc::sync_channel(queue_capacity.max(1));
         let stats = Arc::new(WriterStats::default());
         // The writer's hot statements and the management ones stay prepared.
@@ -284,7 +368,7 @@ impl Writer {
         let thread_stats = stats.clone();
         let thread = std::thread::Builder::new()
             .name("receiver-writer".into())
-            .spawn(move || run(conn, rx, batch_max.max(1), &thread_stats));
+            .spawn(move || run(conn, rx, &batching, &thread_stats));
         match thread {
             Ok(thread) => Writer {
                 tx: Some(tx),
@@ -376,17 +460,20 @@ pub fn submit_blocking_to(tx: &SyncSender<Job>, op: WriteOp) -> Result<WriteResu
     reply_rx.recv().map_err(|_| StoreError::WriterGone)?
 }
 
-fn run(mut conn: Connection, rx: Receiver<Job>, batch_max: usize, stats: &WriterStats) {
+fn run(mut conn: Connection, rx: Receiver<Job>, batching: &Batching, stats: &WriterStats) {
     let mut known = KnownRows::default();
+    let batch_max = batching.max.max(1);
+    // Jobs in the last batch: as many requests were in flight together.
+    let mut previous = 0;
     while let Ok(first) = rx.recv() {
-        let mut jobs = Vec::with_capacity(batch_max.min(64));
+        let taken = Instant::now();
+        let mut jobs = Vec::with_capacity(batch_max.min(GATHER_TARGET));
         jobs.push(first);
-        while jobs.len() < batch_max {
-            match rx.try_recv() {
-                Ok(job) => jobs.push(job),
-                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
-            }
+        drain(&rx, &mut jobs, batch_max);
+        if previous >= GATHER_AFTER {
+            gather(&rx, &mut jobs, batching, taken);
         }
+        previous = jobs.len();
         let (ops, replies): (Vec<WriteOp>, Vec<Reply>) =
             jobs.into_iter().map(|j| (j.op, j.reply)).unzip();
         let results = commit_batch(&mut conn, &ops, &mut known);
@@ -398,6 +485,45 @@ fn run(mut conn: Connection, rx: Receiver<Job>, batch_max: usize, stats: &Writer
     }
     // Best effort: fold the WAL back so the database file is self-contained.
     let _ = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);");
+}
+
+/// Waits for requests still being prepared, so that they share the commit
+/// of `jobs` (whose first job was taken at `taken`): until the batch holds
+/// [`GATHER_TARGET`] jobs, nothing is being prepared, or the gather window
+/// has passed. For its first [`GATHER_WAKE_UNTIL`] jobs it wakes as each
+/// arrives, so that a few concurrent clients are not kept waiting; past
+/// that it looks at its queue every [`GATHER_STEP`], so that under load the
+/// workers queue their jobs without waking it.
+fn gather(rx: &Receiver<Job>, jobs: &mut Vec<Job>, batching: &Batching, taken: Instant) {
+    let max = batching.max.max(1);
+    let target = max.min(GATHER_TARGET);
+    while jobs.len() < target && batching.preparing.count() > 0 {
+        let left = batching.gather_window.saturating_sub(taken.elapsed());
+        if left.is_zero() {
+            return;
+        }
+        if jobs.len() < GATHER_WAKE_UNTIL {
+            // Not longer than a step: an awaited request may be abandoned.
+            match rx.recv_timeout(left.min(GATHER_STEP)) {
+                Ok(job) => jobs.push(job),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        } else {
+            std::thread::sleep(left.min(GATHER_STEP));
+        }
+        drain(rx, jobs, max);
+    }
+}
+
+/// Moves queued jobs into `jobs` until it holds `max` or the queue is empty.
+fn drain(rx: &Receiver<Job>, jobs: &mut Vec<Job>, max: usize) {
+    while jobs.len() < max {
+        match rx.try_recv() {
+            Ok(job) => jobs.push(job),
+            Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+        }
+    }
 }
 
 /// Runs `ops` in one transaction and commits.
@@ -740,6 +866,14 @@ mod tests {
         (dir, conn)
     }
 
+    fn batching(max: usize) -> Batching {
+        Batching {
+            max,
+            gather_window: Duration::ZERO,
+            preparing: Preparing::default(),
+        }
+    }
+
     fn project(id: i64) -> WriteOp {
         WriteOp::CreateProject {
             id: Some(id),
@@ -764,7 +898,7 @@ mod tests {
         }
         drop(tx);
         let stats = WriterStats::default();
-        run(conn, rx, 256, &stats);
+        run(conn, rx, &batching(256), &stats);
         assert_eq!(stats.batches.load(Ordering::Relaxed), 1);
         assert_eq!(stats.jobs.load(Ordering::Relaxed), 4);
         let results: Vec<bool> = replies
@@ -952,8 +1086,150 @@ mod tests {
         }
         drop(tx);
         let stats = WriterStats::default();
-        run(conn, rx, 2, &stats);
+        run(conn, rx, &batching(2), &stats);
         assert_eq!(stats.batches.load(Ordering::Relaxed), 3);
         assert_eq!(stats.jobs.load(Ordering::Relaxed), 5);
+    }
+
+    /// A writer thread that may gather for up to a minute, so that only
+    /// the `Preparing` count decides how long it waits. It starts after
+    /// `first_batch` jobs were queued, so its first batch holds them all (as
+    /// when that many clients are in flight at once).
+    struct Gathering {
+        _dir: tempfile::TempDir,
+        tx: Option<SyncSender<Job>>,
+        stats: Arc<WriterStats>,
+        thread: Option<JoinHandle<()>>,
+        preparing: Preparing,
+    }
+
+    impl Gathering {
+        fn start(first_batch: usize) -> Gathering {
+            let (dir, conn) = db();
+            let (tx, rx) = mpsc::sync_channel(256);
+            let replies: Vec<_> = (0..first_batch)
+                .map(|i| {
+                    let (reply_tx, reply_rx) = mpsc::channel();
+                    tx.send(Job {
+                        op: project(100 + i as i64),
+                        reply: Reply::Blocking(reply_tx),
+                    })
+                    .expect("queue");
+                    reply_rx
+                })
+                .collect();
+            let preparing = Preparing::default();
+            let batching = Batching {
+                max: 256,
+                gather_window: Duration::from_secs(60),
+                preparing: preparing.clone(),
+            };
+            let stats = Arc::new(WriterStats::default());
+            let thread_stats = stats.clone();
+            let thread = std::thread::spawn(move || run(conn, rx, &batching, &thread_stats));
+            for reply in replies {
+                assert!(reply.recv().expect("reply").is_ok());
+            }
+            let gathering = Gathering {
+                _dir: dir,
+                tx: Some(tx),
+                stats,
+                thread: Some(thread),
+                preparing,
+            };
+            if first_batch > 0 {
+                assert_eq!(gathering.stats(), (1, first_batch as u64));
+            }
+            gathering
+        }
+
+        fn stats(&self) -> (u64, u64) {
+            (
+                self.stats.batches.load(Ordering::Relaxed),
+                self.stats.jobs.load(Ordering::Relaxed),
+            )
+        }
+
+        /// Submits `op` on another thread once `guard` is dropped.
+        fn submit(
+            &self,
+            op: WriteOp,
+            guard: Option<PreparingGuard>,
+        ) -> JoinHandle<Result<WriteResult, StoreError>> {
+            let tx = self.tx.clone().expect("running");
+            std::thread::spawn(move || {
+                drop(guard); // queued now
+                submit_blocking_to(&tx, op)
+            })
+        }
+    }
+
+    impl Drop for Gathering {
+        fn drop(&mut self) {
+            self.tx = None;
+            if let Some(thread) = self.thread.take() {
+                let _ = thread.join();
+            }
+        }
+    }
+
+    #[test]
+    fn under_load_the_writer_waits_for_requests_being_prepared() {
+        let writer = Gathering::start(GATHER_AFTER);
+        let first = writer.preparing.enter();
+        let second = writer.preparing.enter();
+        let one = writer.submit(project(1), Some(first));
+        // The first job waits while the second request is still prepared.
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(writer.stats(), (1, 16), "nothing committed yet");
+        let two = writer.submit(project(2), Some(second));
+        assert!(one.join().expect("thread").is_ok());
+        assert!(two.join().expect("thread").is_ok());
+        assert_eq!(writer.stats(), (2, 18), "one commit for both");
+    }
+
+    #[test]
+    fn with_few_clients_the_writer_does_not_gather() {
+        let writer = Gathering::start(GATHER_AFTER - 1);
+        // Another request is being prepared, but no batch so far was large:
+        // the job is committed without waiting the minute for it.
+        let _other = writer.preparing.enter();
+        let started = Instant::now();
+        assert!(writer
+            .submit(project(1), None)
+            .join()
+            .expect("thread")
+            .is_ok());
+        assert!(started.elapsed() < Duration::from_secs(30));
+        assert_eq!(writer.stats(), (2, 16));
+    }
+
+    #[test]
+    fn a_lone_request_is_committed_without_waiting() {
+        let writer = Gathering::start(GATHER_AFTER);
+        let started = Instant::now();
+        assert!(writer
+            .submit(project(1), None)
+            .join()
+            .expect("thread")
+            .is_ok());
+        // The window is a minute; nothing else was being prepared, so the
+        // commit did not wait for it.
+        assert!(started.elapsed() < Duration::from_secs(30));
+        assert_eq!(writer.stats(), (2, 17));
+    }
+
+    #[test]
+    fn a_request_abandoned_while_prepared_is_not_awaited() {
+        let writer = Gathering::start(GATHER_AFTER);
+        let other = writer.preparing.enter();
+        let started = Instant::now();
+        let job = writer.submit(project(1), None);
+        // The other request fails (a 400, a client gone) and never queues.
+        std::thread::sleep(Duration::from_millis(50));
+        drop(other);
+        assert!(job.join().expect("thread").is_ok());
+        assert!(started.elapsed() < Duration::from_secs(30));
+        assert_eq!(writer.stats(), (2, 17));
     }
 }
