@@ -1164,6 +1164,18 @@ mod tests {
         }
     }
 
+    impl Gathering {
+        /// Submits `op`, runs `meanwhile`, and checks that the job was
+        /// committed long before the minute-long window ran out.
+        fn commits_without_the_window(&self, op: WriteOp, meanwhile: impl FnOnce()) {
+            let started = Instant::now();
+            let job = self.submit(op, None);
+            meanwhile();
+            assert!(job.join().expect("thread").is_ok());
+            assert!(started.elapsed() < Duration::from_secs(30));
+        }
+    }
+
     impl Drop for Gathering {
         fn drop(&mut self) {
             self.tx = None;
@@ -1194,28 +1206,15 @@ mod tests {
         // Another request is being prepared, but no batch so far was large:
         // the job is committed without waiting the minute for it.
         let _other = writer.preparing.enter();
-        let started = Instant::now();
-        assert!(writer
-            .submit(project(1), None)
-            .join()
-            .expect("thread")
-            .is_ok());
-        assert!(started.elapsed() < Duration::from_secs(30));
+        writer.commits_without_the_window(project(1), || {});
         assert_eq!(writer.stats(), (2, 16));
     }
 
     #[test]
     fn a_lone_request_is_committed_without_waiting() {
         let writer = Gathering::start(GATHER_AFTER);
-        let started = Instant::now();
-        assert!(writer
-            .submit(project(1), None)
-            .join()
-            .expect("thread")
-            .is_ok());
-        // The window is a minute; nothing else was being prepared, so the
-        // commit did not wait for it.
-        assert!(started.elapsed() < Duration::from_secs(30));
+        // Nothing else is being prepared.
+        writer.commits_without_the_window(project(1), || {});
         assert_eq!(writer.stats(), (2, 17));
     }
 
@@ -1223,13 +1222,11 @@ mod tests {
     fn a_request_abandoned_while_prepared_is_not_awaited() {
         let writer = Gathering::start(GATHER_AFTER);
         let other = writer.preparing.enter();
-        let started = Instant::now();
-        let job = writer.submit(project(1), None);
-        // The other request fails (a 400, a client gone) and never queues.
-        std::thread::sleep(Duration::from_millis(50));
-        drop(other);
-        assert!(job.join().expect("thread").is_ok());
-        assert!(started.elapsed() < Duration::from_secs(30));
+        writer.commits_without_the_window(project(1), || {
+            // The other request fails (a 400, a client gone): never queued.
+            std::thread::sleep(Duration::from_millis(50));
+            drop(other);
+        });
         assert_eq!(writer.stats(), (2, 17));
     }
 }
