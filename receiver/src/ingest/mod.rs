@@ -261,9 +261,6 @@ impl Ingestor {
     /// Frames, validates, normalises, groups and stores a request body, and
     /// returns once it is committed.
     pub async fn ingest(&self, req: IngestRequest) -> Result<IngestResponse, IngestError> {
-        // From here until its write is queued, the writer may wait for this
-        // request to share a commit with others.
-        let preparing = self.store.preparing();
         if req.body.iter().all(u8::is_ascii_whitespace) {
             return Err(IngestError::BadRequest {
                 detail: "empty request body".to_owned(),
@@ -327,6 +324,9 @@ impl Ingestor {
             limiter: &self.rate_limiter,
             counted: std::mem::take(&mut verdict.counted),
         };
+        // From here until its write is queued, the writer may wait for this
+        // request to share a commit with others.
+        let preparing = self.store.preparing();
         let (event_id, summary) = self
             .prepare_and_store(
                 preparing,
@@ -396,10 +396,9 @@ impl Ingestor {
         };
         let mut batch = prepared.batch;
         batch.records.extend(outcome_records(outcomes, received));
-        drop(preparing);
         let summary = match self
             .store
-            .write(WriteOp::Ingest(batch), self.queue_wait)
+            .write_prepared(WriteOp::Ingest(batch), self.queue_wait, preparing)
             .await?
         {
             WriteResult::Ingested(summary) => summary,

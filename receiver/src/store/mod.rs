@@ -369,11 +369,23 @@ impl Store {
         Ok(())
     }
 
-    /// Counts a request as being prepared for [`Store::write`] until the
-    /// guard is dropped: the writer holds its batch open for it a little
-    /// (see [`writer`]). Drop the guard just before the write.
+    /// Counts a request as being prepared until the guard is dropped: the
+    /// writer holds its batch open for it a little (see [`writer`]). Pass
+    /// the guard to [`Store::write_prepared`], which drops it once the job
+    /// is queued.
     pub fn preparing(&self) -> writer::PreparingGuard {
         self.inner.preparing.enter()
+    }
+
+    /// [`Store::write`] for a request counted by `preparing`, which is
+    /// dropped as soon as the job is in the writer's queue.
+    pub async fn write_prepared(
+        &self,
+        op: WriteOp,
+        queue_wait: Duration,
+        preparing: writer::PreparingGuard,
+    ) -> Result<WriteResult, StoreError> {
+        self.write_with(op, queue_wait, Some(preparing)).await
     }
 
     /// Sends a write to the writer and waits (asynchronously) for its commit.
@@ -382,9 +394,18 @@ impl Store {
         op: WriteOp,
         queue_wait: Duration,
     ) -> Result<WriteResult, StoreError> {
+        self.write_with(op, queue_wait, None).await
+    }
+
+    async fn write_with(
+        &self,
+        op: WriteOp,
+        queue_wait: Duration,
+        preparing: Option<writer::PreparingGuard>,
+    ) -> Result<WriteResult, StoreError> {
         let management = op.is_management();
         let result = match self.sender() {
-            Some(writer) => writer.submit(op, queue_wait).await,
+            Some(writer) => writer.submit(op, queue_wait, preparing).await,
             None => Err(StoreError::WriterGone),
         };
         if management {
@@ -462,8 +483,13 @@ impl Store {
 struct WriterRef(std::sync::mpsc::SyncSender<writer::Job>);
 
 impl WriterRef {
-    async fn submit(&self, op: WriteOp, wait: Duration) -> Result<WriteResult, StoreError> {
-        writer::submit_to(&self.0, op, wait).await
+    async fn submit(
+        &self,
+        op: WriteOp,
+        wait: Duration,
+        preparing: Option<writer::PreparingGuard>,
+    ) -> Result<WriteResult, StoreError> {
+        writer::submit_to(&self.0, op, wait, preparing).await
     }
 
     fn submit_blocking(&self, op: WriteOp) -> Result<WriteResult, StoreError> {

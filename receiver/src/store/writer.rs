@@ -8,8 +8,9 @@
 //! answer the jobs, so a request is acknowledged only once its data is
 //! durable, and many concurrent requests share one fsync.
 //!
-//! Under load the thread also *gathers*: after a batch of at least
-//! [`GATHER_AFTER`] jobs (many clients in flight at once), when it finds
+//! Under load the thread also *gathers*: when its previous batch held at
+//! least [`GATHER_AFTER`] jobs (many clients in flight at once; so never
+//! when `batch_max` is smaller), and it finds
 //! fewer than [`GATHER_TARGET`] jobs while other requests are still being
 //! prepared (parsed, grouped, compressed: counted by [`Preparing`]), it
 //! waits for them, at most [`StoreConfig::gather_window`] after it took the
@@ -17,7 +18,8 @@
 //! event touches (the row, the right edges of the indices), so
 //! small batches cost far more per event; without gathering, under load
 //! most commits held one to three jobs while the workers waited for CPU.
-//! With few clients nothing is gathered: each would wait for the others.
+//! With fewer clients in flight together nothing is gathered: each would
+//! wait for the slowest of them.
 //! A lone request (nothing else being prepared) is never kept waiting.
 //!
 //! [`StoreConfig::gather_window`]: crate::config::StoreConfig::gather_window
@@ -210,8 +212,9 @@ impl Preparing {
     }
 }
 
-/// One request being prepared; see [`Preparing::enter`]. Drop it just
-/// before the request's job is queued.
+/// One request being prepared; see [`Preparing::enter`]. Hand it to
+/// [`submit_to`] (through `Store::write_prepared`), which drops it once
+/// the request's job is queued.
 #[derive(Debug)]
 #[must_use = "the request counts as being prepared only while the guard lives"]
 pub struct PreparingGuard(Arc<AtomicUsize>);
@@ -421,10 +424,15 @@ impl Drop for Writer {
 /// Submits a job and waits for its commit, asynchronously. When the queue
 /// is full it retries until `wait` has passed, then fails with
 /// [`StoreError::QueueFull`] (the HTTP layer answers 503).
+///
+/// `preparing`, if given, counts the request as being prepared until its
+/// job is in the queue (see [`Preparing`]): dropped any earlier, the
+/// writer could stop waiting for a job that is about to arrive.
 pub async fn submit_to(
     tx: &SyncSender<Job>,
     op: WriteOp,
     wait: Duration,
+    mut preparing: Option<PreparingGuard>,
 ) -> Result<WriteResult, StoreError> {
     let (reply_tx, reply_rx) = tokio::sync::oneshot::channel();
     let mut job = Job {
@@ -434,9 +442,14 @@ pub async fn submit_to(
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         match tx.try_send(job) {
-            Ok(()) => break,
+            Ok(()) => {
+                drop(preparing);
+                break;
+            }
             Err(TrySendError::Disconnected(_)) => return Err(StoreError::WriterGone),
             Err(TrySendError::Full(back)) => {
+                // A full queue gives the writer batches enough.
+                drop(preparing.take());
                 if tokio::time::Instant::now() >= deadline {
                     return Err(StoreError::QueueFull);
                 }
@@ -512,18 +525,23 @@ fn gather(rx: &Receiver<Job>, jobs: &mut Vec<Job>, batching: &Batching, taken: I
         } else {
             std::thread::sleep(left.min(GATHER_STEP));
         }
-        drain(rx, jobs, max);
+        if !drain(rx, jobs, max) {
+            return;
+        }
     }
 }
 
-/// Moves queued jobs into `jobs` until it holds `max` or the queue is empty.
-fn drain(rx: &Receiver<Job>, jobs: &mut Vec<Job>, max: usize) {
+/// Moves queued jobs into `jobs` until it holds `max` or the queue is
+/// empty; `false` once no sender is left (nothing more can arrive).
+fn drain(rx: &Receiver<Job>, jobs: &mut Vec<Job>, max: usize) -> bool {
     while jobs.len() < max {
         match rx.try_recv() {
             Ok(job) => jobs.push(job),
-            Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+            Err(TryRecvError::Empty) => break,
+            Err(TryRecvError::Disconnected) => return false,
         }
     }
+    true
 }
 
 /// Runs `ops` in one transaction and commits.
@@ -1158,8 +1176,14 @@ mod tests {
         ) -> JoinHandle<Result<WriteResult, StoreError>> {
             let tx = self.tx.clone().expect("running");
             std::thread::spawn(move || {
-                drop(guard); // queued now
-                submit_blocking_to(&tx, op)
+                let (reply_tx, reply_rx) = mpsc::channel();
+                tx.send(Job {
+                    op,
+                    reply: Reply::Blocking(reply_tx),
+                })
+                .map_err(|_| StoreError::WriterGone)?;
+                drop(guard); // queued: no longer being prepared
+                reply_rx.recv().map_err(|_| StoreError::WriterGone)?
             })
         }
     }
@@ -1223,8 +1247,9 @@ mod tests {
         let writer = Gathering::start(GATHER_AFTER);
         let other = writer.preparing.enter();
         writer.commits_without_the_window(project(1), || {
-            // The other request fails (a 400, a client gone): never queued.
             std::thread::sleep(Duration::from_millis(50));
+            assert_eq!(writer.stats(), (1, 16), "held for the other request");
+            // The other request fails (a 400, a client gone): never queued.
             drop(other);
         });
         assert_eq!(writer.stats(), (2, 17));
