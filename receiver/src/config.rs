@@ -130,8 +130,9 @@ pub struct StoreConfig {
     /// still being prepared, when its previous batch showed 16 or more
     /// clients in flight together (default 1 ms; zero never waits; a
     /// `batch_max` under 16 never gathers). Under load a batch then holds tens
-    /// of jobs instead of one to three, and the writer spends 8–20 % less
-    /// CPU per event; with few clients, or a lone request, nothing waits.
+    /// of jobs instead of one to three, and the writer spends 5–8 % less
+    /// CPU per event (measured as its share of the receiver's CPU in the
+    /// load benchmark); with few clients, or a lone request, nothing waits.
     /// See [`crate::store::writer`].
     pub gather_window: Duration,
     /// `true` selects `synchronous=FULL`: every commit is fsynced and
