@@ -113,6 +113,43 @@ fn a_refused_request_does_not_use_the_quota_up() {
 }
 
 #[test]
+fn a_request_whose_client_hangs_up_after_it_was_queued_still_counts() {
+    use std::io::Write;
+    use std::time::{Duration, Instant};
+    let server = server();
+    add_quota(&server, quota(&["error"], 1, 60));
+    let key = server.public_key().to_owned();
+    // Another connection holds the database's write lock, so the request's
+    // batch waits in the writer until the client has gone away.
+    let lock = rusqlite::Connection::open(server.db_path()).expect("open");
+    lock.execute_batch("BEGIN IMMEDIATE").expect("lock");
+    let body = event(1);
+    let mut stream = std::net::TcpStream::connect(server.addr()).expect("connect");
+    let head = format!(
+        "POST /api/1/envelope/ HTTP/1.1\r\nHost: {}\r\nX-Sentry-Auth: Sentry sentry_key={key}, \
+         sentry_version=7\r\nContent-Length: {}\r\n\r\n",
+        server.addr(),
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).expect("head");
+    stream.write_all(body.as_bytes()).expect("body");
+    std::thread::sleep(Duration::from_millis(300));
+    stream.shutdown(std::net::Shutdown::Both).expect("hang up");
+    drop(stream);
+    std::thread::sleep(Duration::from_millis(100));
+    lock.execute_batch("ROLLBACK").expect("unlock");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.events().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(server.events().len(), 1, "a queued batch is written");
+    // Stored, the event counts: a refund would let a second one through.
+    let r = send(&server, &key, &event(2));
+    assert_eq!(r.status, 429, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(server.events().len(), 1);
+}
+
+#[test]
 fn the_store_endpoint_gets_the_last_room_of_a_window() {
     let server = server();
     add_quota(&server, quota(&["error"], 1, 60));

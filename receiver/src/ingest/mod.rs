@@ -330,6 +330,7 @@ impl Ingestor {
         let (event_id, summary) = self
             .prepare_and_store(
                 preparing,
+                claim,
                 envelope,
                 project_id,
                 req.body.len(),
@@ -337,7 +338,6 @@ impl Ingestor {
                 &verdict.outcomes,
             )
             .await?;
-        claim.keep();
         Ok(IngestResponse {
             event_id,
             summary,
@@ -348,9 +348,13 @@ impl Ingestor {
     /// Normalises, groups and compresses `envelope` (on this worker when
     /// the body was small, else on the blocking pool) and writes it with
     /// the client-report rows of `outcomes`; returns once it is committed.
+    /// The request's quota counts (`claim`) stay once the write is queued,
+    /// unless the write then fails.
+    #[allow(clippy::too_many_arguments)]
     async fn prepare_and_store(
         &self,
         preparing: PreparingGuard,
+        claim: Claim<'_>,
         envelope: Envelope,
         project_id: i64,
         body_len: usize,
@@ -396,16 +400,25 @@ impl Ingestor {
         };
         let mut batch = prepared.batch;
         batch.records.extend(outcome_records(outcomes, received));
-        let summary = match self
+        let pending = self
             .store
-            .write_prepared(WriteOp::Ingest(batch), self.queue_wait, preparing)
-            .await?
-        {
-            WriteResult::Ingested(summary) => summary,
-            other => {
+            .enqueue_ingest(batch, self.queue_wait, preparing)
+            .await?;
+        // Queued, the batch is written even if this request's client hangs
+        // up now (its future is then dropped): the counts must stay.
+        let claim = claim.queued();
+        let written = pending.committed().await;
+        let summary = match written {
+            Ok(WriteResult::Ingested(summary)) => summary,
+            Ok(other) => {
+                claim.refund();
                 return Err(IngestError::Unavailable {
                     detail: format!("unexpected writer result {other:?}"),
-                })
+                });
+            }
+            Err(e) => {
+                claim.refund();
+                return Err(e.into());
             }
         };
         // The event was stored with these hashes: later ones that share all
@@ -553,15 +566,33 @@ struct Claim<'a> {
     counted: Vec<rate_limits::Counted>,
 }
 
-impl Claim<'_> {
-    /// The request was stored: the counts stay.
-    fn keep(mut self) {
-        self.counted.clear();
+impl<'a> Claim<'a> {
+    /// The request's write is queued: see [`QueuedClaim`].
+    fn queued(mut self) -> QueuedClaim<'a> {
+        QueuedClaim {
+            limiter: self.limiter,
+            counted: std::mem::take(&mut self.counted),
+        }
     }
 }
 
 impl Drop for Claim<'_> {
     fn drop(&mut self) {
+        self.limiter.refund(&self.counted);
+    }
+}
+
+/// The quota counts of a request whose write is in the writer's queue: the
+/// write happens whether or not anyone waits for it, so dropped they stay;
+/// only a write that fails gives them back ([`QueuedClaim::refund`]).
+struct QueuedClaim<'a> {
+    limiter: &'a rate_limits::RateLimiter,
+    counted: Vec<rate_limits::Counted>,
+}
+
+impl QueuedClaim<'_> {
+    /// The write failed: the counts go back to their windows.
+    fn refund(self) {
         self.limiter.refund(&self.counted);
     }
 }

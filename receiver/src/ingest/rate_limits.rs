@@ -28,8 +28,10 @@
 //! 429 is never held up (or turned into a 503) by a busy store.
 //!
 //! What a request counted goes back ([`RateLimiter::refund`]) when its
-//! items are not stored after all: refused later with a 400 or 503, or the
-//! request abandoned.
+//! items are not stored after all: refused later with a 400 or 503, the
+//! write failing, or the request abandoned before its write was queued. A
+//! request abandoned after that (its client hung up while it waited for the
+//! commit) keeps its counts: its items are stored all the same.
 
 use std::collections::HashMap;
 use std::sync::Arc;

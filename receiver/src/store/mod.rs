@@ -371,21 +371,35 @@ impl Store {
 
     /// Counts a request as being prepared until the guard is dropped: the
     /// writer holds its batch open for it a little (see [`writer`]). Pass
-    /// the guard to [`Store::write_prepared`], which drops it once the job
+    /// the guard to [`Store::enqueue_ingest`], which drops it once the job
     /// is queued.
     pub fn preparing(&self) -> writer::PreparingGuard {
         self.inner.preparing.enter()
     }
 
-    /// [`Store::write`] for a request counted by `preparing`, which is
-    /// dropped as soon as the job is in the writer's queue.
-    pub async fn write_prepared(
+    /// Puts the batch of a request counted by `preparing` in the writer's
+    /// queue (the guard is dropped once it is there) without waiting for
+    /// the commit: from then on the batch is written whether or not anyone
+    /// awaits [`writer::Pending::committed`]. A full queue is retried for
+    /// `queue_wait`, then [`StoreError::QueueFull`].
+    pub async fn enqueue_ingest(
         &self,
-        op: WriteOp,
+        batch: IngestBatch,
         queue_wait: Duration,
         preparing: writer::PreparingGuard,
-    ) -> Result<WriteResult, StoreError> {
-        self.write_with(op, queue_wait, Some(preparing)).await
+    ) -> Result<writer::Pending, StoreError> {
+        match self.sender() {
+            Some(writer) => {
+                writer::enqueue_to(
+                    &writer.0,
+                    WriteOp::Ingest(batch),
+                    queue_wait,
+                    Some(preparing),
+                )
+                .await
+            }
+            None => Err(StoreError::WriterGone),
+        }
     }
 
     /// Sends a write to the writer and waits (asynchronously) for its commit.
@@ -394,18 +408,9 @@ impl Store {
         op: WriteOp,
         queue_wait: Duration,
     ) -> Result<WriteResult, StoreError> {
-        self.write_with(op, queue_wait, None).await
-    }
-
-    async fn write_with(
-        &self,
-        op: WriteOp,
-        queue_wait: Duration,
-        preparing: Option<writer::PreparingGuard>,
-    ) -> Result<WriteResult, StoreError> {
         let management = op.is_management();
         let result = match self.sender() {
-            Some(writer) => writer.submit(op, queue_wait, preparing).await,
+            Some(writer) => writer.submit(op, queue_wait).await,
             None => Err(StoreError::WriterGone),
         };
         if management {
@@ -483,13 +488,8 @@ impl Store {
 struct WriterRef(std::sync::mpsc::SyncSender<writer::Job>);
 
 impl WriterRef {
-    async fn submit(
-        &self,
-        op: WriteOp,
-        wait: Duration,
-        preparing: Option<writer::PreparingGuard>,
-    ) -> Result<WriteResult, StoreError> {
-        writer::submit_to(&self.0, op, wait, preparing).await
+    async fn submit(&self, op: WriteOp, wait: Duration) -> Result<WriteResult, StoreError> {
+        writer::submit_to(&self.0, op, wait, None).await
     }
 
     fn submit_blocking(&self, op: WriteOp) -> Result<WriteResult, StoreError> {

@@ -213,7 +213,7 @@ impl Preparing {
 }
 
 /// One request being prepared; see [`Preparing::enter`]. Hand it to
-/// [`submit_to`] (through `Store::write_prepared`), which drops it once
+/// [`enqueue_to`] (through `Store::enqueue_ingest`), which drops it once
 /// the request's job is queued.
 #[derive(Debug)]
 #[must_use = "the request counts as being prepared only while the guard lives"]
@@ -421,19 +421,33 @@ impl Drop for Writer {
     }
 }
 
-/// Submits a job and waits for its commit, asynchronously. When the queue
-/// is full it retries until `wait` has passed, then fails with
-/// [`StoreError::QueueFull`] (the HTTP layer answers 503).
-///
-/// `preparing`, if given, counts the request as being prepared until its
-/// job is in the queue (see [`Preparing`]): dropped any earlier, the
-/// writer could stop waiting for a job that is about to arrive.
+/// Submits a job and waits for its commit, asynchronously: [`enqueue_to`]
+/// then [`Pending::committed`].
 pub async fn submit_to(
     tx: &SyncSender<Job>,
     op: WriteOp,
     wait: Duration,
-    mut preparing: Option<PreparingGuard>,
+    preparing: Option<PreparingGuard>,
 ) -> Result<WriteResult, StoreError> {
+    enqueue_to(tx, op, wait, preparing).await?.committed().await
+}
+
+/// Puts a job in the writer's queue. When the queue is full it retries
+/// until `wait` has passed, then fails with [`StoreError::QueueFull`] (the
+/// HTTP layer answers 503).
+///
+/// `preparing`, if given, counts the request as being prepared until its
+/// job is in the queue (see [`Preparing`]): dropped any earlier, the
+/// writer could stop waiting for a job that is about to arrive.
+///
+/// Once this returns `Ok`, the job is committed (or fails) whether or not
+/// anyone awaits the [`Pending`].
+pub async fn enqueue_to(
+    tx: &SyncSender<Job>,
+    op: WriteOp,
+    wait: Duration,
+    mut preparing: Option<PreparingGuard>,
+) -> Result<Pending, StoreError> {
     let (reply_tx, reply_rx) = tokio::sync::oneshot::channel();
     let mut job = Job {
         op,
@@ -444,7 +458,7 @@ pub async fn submit_to(
         match tx.try_send(job) {
             Ok(()) => {
                 drop(preparing);
-                break;
+                return Ok(Pending(reply_rx));
             }
             Err(TrySendError::Disconnected(_)) => return Err(StoreError::WriterGone),
             Err(TrySendError::Full(back)) => {
@@ -458,7 +472,17 @@ pub async fn submit_to(
             }
         }
     }
-    reply_rx.await.map_err(|_| StoreError::WriterGone)?
+}
+
+/// A job in the writer's queue (see [`enqueue_to`]).
+#[derive(Debug)]
+pub struct Pending(tokio::sync::oneshot::Receiver<Result<WriteResult, StoreError>>);
+
+impl Pending {
+    /// Waits for the job's commit and returns its result.
+    pub async fn committed(self) -> Result<WriteResult, StoreError> {
+        self.0.await.map_err(|_| StoreError::WriterGone)?
+    }
 }
 
 /// Submits a job and blocks until it is committed. Must not be called from
