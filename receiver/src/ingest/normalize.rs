@@ -17,7 +17,8 @@ use std::borrow::Cow;
 use uuid::Uuid;
 
 use sentry_core::protocol::{
-    Breadcrumb, Context, Event, SessionAggregates, SessionUpdate, Timestamp, Transaction,
+    without_frame_context, Breadcrumb, Context, Event, SessionAggregates, SessionUpdate, Timestamp,
+    Transaction,
 };
 
 use super::seen_keys::Pick;
@@ -393,7 +394,8 @@ const SAME_FIELD: [(&str, &str); 3] = [
     ("contexts", "sentry.interfaces.Contexts"),
 ];
 
-/// The direct parse of [`event_for_ingest`] (see there): the event,
+/// The direct parse of [`event_for_ingest`] (see there): the event
+/// (its frames without `vars`, `pre_context` and `post_context`),
 /// whether the payload had a `timestamp`, and which of the keys ingestion
 /// leaves out (or reads only in part, `contexts`) it had; `None` sends it
 /// down the lenient path.
@@ -412,8 +414,9 @@ fn lean_event(payload: &[u8]) -> Option<(Event, bool, Vec<&'static str>)> {
         "sdk",
         "timestamp",
     ];
-    let (mut event, seen) =
-        parse_direct_picking::<Event, 10>(payload, names, NOT_READ_AT_INGEST, Some(&pick))?;
+    let (mut event, seen) = without_frame_context(|| {
+        parse_direct_picking::<Event, 10>(payload, names, NOT_READ_AT_INGEST, Some(&pick))
+    })?;
     if seen[..6].chunks(2).any(|pair| pair[0] && pair[1]) {
         return None;
     }
@@ -434,7 +437,8 @@ fn lean_event(payload: &[u8]) -> Option<(Event, bool, Vec<&'static str>)> {
 fn as_ingestion_read(payload: &[u8], errors: &mut Vec<Value>) -> Option<(Event, bool)> {
     let (event, had_timestamp, had) = lean_event(payload)?;
     errors.clear();
-    for key in had {
+    let frames = has_frames(&event).then_some(FRAME_CONTEXT);
+    for key in had.into_iter().chain(frames) {
         errors.push(json!({
             "type": "invalid_data",
             "name": key,
@@ -444,6 +448,22 @@ fn as_ingestion_read(payload: &[u8], errors: &mut Vec<Value>) -> Option<(Event, 
         }));
     }
     Some((event, had_timestamp))
+}
+
+/// What an `errors` entry names when [`as_ingestion_read`] read frames
+/// as ingestion does, without their local variables and source lines.
+const FRAME_CONTEXT: &str = "frames.vars, frames.pre_context, frames.post_context";
+
+/// Whether any stack trace of the event has a frame.
+fn has_frames(event: &Event) -> bool {
+    let exceptions = event.exception.values.iter();
+    let threads = event.threads.values.iter();
+    exceptions
+        .flat_map(|e| [e.stacktrace.as_ref(), e.raw_stacktrace.as_ref()])
+        .chain(threads.map(|t| t.stacktrace.as_ref()))
+        .chain([event.stacktrace.as_ref()])
+        .flatten()
+        .any(|s| !s.frames.is_empty())
 }
 
 /// The last resort for an event with more damage than
@@ -656,8 +676,9 @@ pub fn event(
 
 /// [`event`] without the keys of [`NOT_READ_AT_INGEST`] (the event has no
 /// breadcrumbs, request, modules, extra or SDK), which are a third of the
-/// parse, and with only the `trace` context of `contexts` (the others are
-/// skipped); ingestion, which stores the payload as received and
+/// parse, with only the `trace` context of `contexts` (the others are
+/// skipped), and with frames read without their `vars`, `pre_context` and
+/// `post_context` (`without_frame_context`); ingestion, which stores the payload as received and
 /// normalises it again when it is read, needs nothing else from them.
 /// What it accepts, [`event`] accepts too, and every field ingestion uses
 /// is the same in both.
@@ -1109,19 +1130,74 @@ mod tests {
         e.modules.clear();
         e.extra.clear();
         e.sdk = None;
+        let exceptions = e.exception.values.iter_mut();
+        let stacktraces = exceptions
+            .flat_map(|x| [x.stacktrace.as_mut(), x.raw_stacktrace.as_mut()])
+            .chain(e.threads.values.iter_mut().map(|t| t.stacktrace.as_mut()))
+            .chain([e.stacktrace.as_mut()])
+            .flatten();
+        for frame in stacktraces.flat_map(|s| s.frames.iter_mut()) {
+            frame.vars.clear();
+            frame.pre_context.clear();
+            frame.post_context.clear();
+        }
         if let Some(Value::Array(errors)) = e.other.get_mut("errors") {
             errors.retain(|x| {
                 let name = x["name"].as_str().unwrap_or("");
-                !NOT_READ_AT_INGEST
-                    .iter()
-                    .chain(&["contexts"])
-                    .any(|k| name == *k || name.starts_with(&format!("{k}.")))
+                name != FRAME_CONTEXT
+                    && !NOT_READ_AT_INGEST
+                        .iter()
+                        .chain(&["contexts"])
+                        .any(|k| name == *k || name.starts_with(&format!("{k}.")))
             });
             if errors.is_empty() {
                 e.other.remove("errors");
             }
         }
         e
+    }
+
+    #[test]
+    fn ingestion_reads_frames_without_their_variables_and_source_lines() {
+        let payload = br#"{"exception":{"values":[{"type":"E","stacktrace":{"frames":[
+            {"function":"f","lineno":3,"vars":{"x":1},"pre_context":["a"],
+             "context_line":"b","post_context":["c"]}]}}]}}"#;
+        let frame = |e: &Event| {
+            e.exception.values[0]
+                .stacktrace
+                .as_ref()
+                .expect("trace")
+                .frames[0]
+                .clone()
+        };
+        let lean = frame(&event_for_ingest(payload, &ctx(None), None).expect("ingest"));
+        assert!(lean.vars.is_empty() && lean.pre_context.is_empty());
+        assert!(lean.post_context.is_empty());
+        assert_eq!(
+            (lean.function.as_deref(), lean.lineno),
+            (Some("f"), Some(3))
+        );
+        assert_eq!(lean.context_line.as_deref(), Some("b"));
+        let full = frame(&event(payload, &ctx(None), None).expect("read"));
+        assert_eq!(
+            (
+                full.vars.len(),
+                full.pre_context.len(),
+                full.post_context.len()
+            ),
+            (1, 1, 1)
+        );
+        // What a `Value` refuses, in a frame's variables: ingestion never
+        // read them, and the read keeps the rest, saying what it left out.
+        let damaged = br#"{"exception":{"values":[{"type":"E","stacktrace":{"frames":[
+            {"function":"f","vars":{"s":"\ud800"}}]}}]}}"#;
+        assert!(event_for_ingest(damaged, &ctx(None), None).is_ok());
+        let read = event(damaged, &ctx(None), None).expect("read");
+        assert_eq!(frame(&read).function.as_deref(), Some("f"));
+        assert!(frame(&read).vars.is_empty());
+        let errors = errors_of(&read);
+        let names: Vec<&str> = errors.iter().filter_map(|e| e["name"].as_str()).collect();
+        assert_eq!(names, [FRAME_CONTEXT]);
     }
 
     #[test]
@@ -1200,8 +1276,14 @@ mod tests {
         // What a `Value` refuses (a lone surrogate, a number out of range),
         // where only a skipped field or a part ingestion leaves out has it:
         // accepted, and read back as ingestion read it.
-        let accepted: [&[u8]; 8] = [
+        let accepted: [&[u8]; 11] = [
             br#"{"message":"x","breadcrumbs":[{"message":"\ud800"}]}"#,
+            br#"{"exception":{"values":[{"type":"E","stacktrace":{"frames":[
+                {"function":"f","vars":{"s":"\ud800"}}]}}]}}"#,
+            br#"{"stacktrace":{"frames":[{"function":"f","pre_context":[1e400],
+                "post_context":5}]}}"#,
+            br#"{"threads":{"values":[{"stacktrace":{"frames":[{"function":"f",
+                "vars":{"s":"\udc00"},"pre_context":["a"]}]}}]}}"#,
             br#"{"message":"x","extra":{"n":1e400}}"#,
             br#"{"message":"x","contexts":{"os":{"name":"\udc00"}}}"#,
             br#"{"message":"m","breadcrumbs":{"values":[],"x":1e400}}"#,

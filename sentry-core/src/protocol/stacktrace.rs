@@ -1,5 +1,6 @@
 //! Stack traces, frames and threads.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer, Serialize};
@@ -46,7 +47,7 @@ pub struct Frame {
     #[serde(
         default,
         skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "lenient::null_default"
+        deserialize_with = "frame_context"
     )]
     pub pre_context: Vec<String>,
     /// The source line of `lineno`.
@@ -56,7 +57,7 @@ pub struct Frame {
     #[serde(
         default,
         skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "lenient::null_default"
+        deserialize_with = "frame_context"
     )]
     pub post_context: Vec<String>,
     /// Whether the frame belongs to the application (vs a library).
@@ -66,7 +67,7 @@ pub struct Frame {
     #[serde(
         default,
         skip_serializing_if = "Map::is_empty",
-        deserialize_with = "lenient::null_default"
+        deserialize_with = "frame_context"
     )]
     pub vars: Map,
     /// Instruction address (`0x…`).
@@ -82,6 +83,57 @@ pub struct Frame {
     /// Everything else the SDK sent.
     #[serde(flatten)]
     pub other: Map,
+}
+
+thread_local! {
+    /// Whether [`without_frame_context`] is running on this thread.
+    static SKIP_FRAME_CONTEXT: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with every [`Frame`] deserialised on this thread read without
+/// its `vars`, `pre_context` and `post_context`: their JSON is skipped
+/// (its syntax is still checked, nothing is built) and the fields stay
+/// empty.
+///
+/// For a reader that needs where a frame is but not what surrounds it: a
+/// receiver that groups an event and keeps its original bytes saves
+/// allocating every local variable and source line. Calls may nest; the
+/// previous setting comes back when `f` returns or unwinds.
+///
+/// ```
+/// use sentry_core::protocol::{without_frame_context, Frame};
+///
+/// let json = r#"{"function":"f","lineno":3,"vars":{"x":1},"pre_context":["a"]}"#;
+/// let lean: Frame = without_frame_context(|| serde_json::from_str(json))?;
+/// assert_eq!((lean.function.as_deref(), lean.lineno), (Some("f"), Some(3)));
+/// assert!(lean.vars.is_empty() && lean.pre_context.is_empty());
+/// let full: Frame = serde_json::from_str(json)?;
+/// assert_eq!((full.vars.len(), full.pre_context.len()), (1, 1));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+pub fn without_frame_context<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            SKIP_FRAME_CONTEXT.with(|skip| skip.set(self.0));
+        }
+    }
+    let _restore = Restore(SKIP_FRAME_CONTEXT.with(|skip| skip.replace(true)));
+    f()
+}
+
+/// `vars`, `pre_context` and `post_context`: `null`-tolerant, and skipped
+/// inside [`without_frame_context`].
+fn frame_context<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    if SKIP_FRAME_CONTEXT.with(Cell::get) {
+        serde::de::IgnoredAny::deserialize(d)?;
+        return Ok(T::default());
+    }
+    lenient::null_default(d)
 }
 
 /// A stack trace: `frames` oldest first, the crashing frame last.
@@ -155,4 +207,35 @@ pub struct Thread {
     /// Everything else the SDK sent.
     #[serde(flatten)]
     pub other: Map,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FRAME: &str = r#"{"function":"f","vars":{"x":1},"post_context":["a"]}"#;
+
+    fn vars_read() -> bool {
+        let frame: Frame = serde_json::from_str(FRAME).expect("frame");
+        !frame.vars.is_empty() && !frame.post_context.is_empty()
+    }
+
+    #[test]
+    fn frame_context_is_skipped_only_inside_the_call() {
+        assert!(vars_read());
+        without_frame_context(|| {
+            assert!(!vars_read());
+            without_frame_context(|| assert!(!vars_read()));
+            assert!(!vars_read(), "a nested call leaves the outer setting");
+        });
+        assert!(vars_read());
+        let unwound = std::panic::catch_unwind(|| without_frame_context(|| panic!("boom")));
+        assert!(unwound.is_err());
+        assert!(vars_read(), "restored after a panic");
+        // Skipped parts are checked for syntax only.
+        let odd = r#"{"function":"f","vars":5,"pre_context":{"a":null}}"#;
+        let frame: Frame = without_frame_context(|| serde_json::from_str(odd)).expect("frame");
+        assert_eq!(frame.function.as_deref(), Some("f"));
+        assert!(without_frame_context(|| serde_json::from_str::<Frame>(r#"{"vars":[}"#)).is_err());
+    }
 }
