@@ -761,6 +761,56 @@ fn attachments_sessions_and_reports_land_in_their_tables() {
 }
 
 #[test]
+fn a_session_keeps_the_attributes_of_its_first_update() {
+    let server = TestServer::start();
+    let now = sentry_core::protocol::Timestamp::now().as_secs_f64();
+    let update = |seq: u32, init: bool, status: &str, did: &str, release: &str, env: &str| {
+        format!(
+            "{{}}\n{{\"type\":\"session\"}}\n{{\"sid\":\"7c7b6585-f901-4351-bf8d-02711b721929\",\
+             \"did\":\"{did}\",\"seq\":{seq},\"init\":{init},\"started\":{started},\
+             \"timestamp\":{ts},\"status\":\"{status}\",\"errors\":1,\
+             \"attrs\":{{\"release\":\"{release}\",\"environment\":\"{env}\"}}}}\n",
+            started = now - 10.0 - f64::from(seq),
+            ts = now - f64::from(5 - seq),
+        )
+    };
+    let a = auth(&server);
+    for body in [
+        update(1, true, "ok", "user-1", "app@1.0.0", "production"),
+        // An SDK that changes what may not change: its values are ignored.
+        update(2, false, "crashed", "user-2", "app@2.0.0", "staging"),
+    ] {
+        let r = send(&server, &[("X-Sentry-Auth", &a)], body.as_bytes());
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    }
+    let rows: Vec<(i64, String, String, String, f64)> = server
+        .read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT seq, did, release, environment, started FROM sessions ORDER BY seq",
+            )?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok(rows)
+        })
+        .expect("sessions");
+    assert_eq!(rows.len(), 2);
+    for (seq, did, release, env, started) in &rows {
+        assert_eq!(
+            (did.as_str(), release.as_str(), env.as_str()),
+            ("user-1", "app@1.0.0", "production"),
+            "update {seq}"
+        );
+        assert!(
+            (started - (now - 11.0)).abs() < 0.01,
+            "update {seq}: {started}"
+        );
+    }
+}
+
+#[test]
 fn disabled_keys_projects_and_foreign_origins_are_403() {
     use receiver::store::WriteOp;
     let server = TestServer::builder()

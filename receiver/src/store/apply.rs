@@ -652,6 +652,32 @@ fn apply_session(
     if ended {
         return Ok(false);
     }
+    // A session's attributes never change (PROTOCOL.md §7.1): a later
+    // update keeps those already stored (its init update's, else its
+    // first's), so one session never counts toward two releases.
+    let first: Option<(Option<String>, f64, String, Option<String>)> = conn
+        .prepare_cached(
+            "SELECT did, started, release, environment FROM sessions
+             WHERE project_id = ?1 AND sid = ?2 ORDER BY init DESC, seq LIMIT 1",
+        )?
+        .query_row(params![p, s.sid], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
+        .optional()?;
+    let (did, started, release, environment) = match &first {
+        Some((did, started, release, environment)) => (
+            did.as_deref(),
+            *started,
+            release.as_str(),
+            environment.as_deref(),
+        ),
+        None => (
+            s.did.as_deref(),
+            s.started,
+            s.release.as_str(),
+            s.environment.as_deref(),
+        ),
+    };
     let n = conn
         .prepare_cached(
             "INSERT OR IGNORE INTO sessions (project_id, sid, did, seq, init, status, errors,
@@ -661,16 +687,16 @@ fn apply_session(
         .execute(params![
             p,
             s.sid,
-            s.did,
+            did,
             s.seq,
             s.init,
             s.status,
             s.errors,
-            s.started,
+            started,
             s.timestamp,
             s.duration,
-            s.release,
-            s.environment,
+            release,
+            environment,
             s.abnormal_mechanism,
             received
         ])?;
