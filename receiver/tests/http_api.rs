@@ -811,6 +811,53 @@ fn a_session_keeps_the_attributes_of_its_first_update() {
 }
 
 #[test]
+fn a_user_report_can_be_corrected_while_its_event_is_recent() {
+    let server = TestServer::start();
+    let a = auth(&server);
+    let report = |event_id: &str, comments: &str| {
+        let body = format!(
+            "{{}}\n{{\"type\":\"user_report\"}}\n{{\"event_id\":\"{event_id}\",\
+             \"name\":\"Jane\",\"email\":\"j@x.y\",\"comments\":\"{comments}\"}}\n"
+        );
+        let r = send(&server, &[("X-Sentry-Auth", &a)], body.as_bytes());
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    };
+    let message = |event_id: &'static str| -> String {
+        server
+            .read(move |c| {
+                Ok(c.query_row(
+                    "SELECT message FROM feedback WHERE kind = 'user_report' AND event_id = ?1",
+                    [event_id],
+                    |r| r.get(0),
+                )?)
+            })
+            .expect("report")
+    };
+    // No event yet (it may arrive later): the second report replaces the first.
+    let fresh = "11111111111111111111111111111111";
+    report(fresh, "it broke");
+    report(fresh, "it broke when I clicked pay");
+    assert_eq!(message(fresh), "it broke when I clicked pay");
+    // An event from an hour ago: its report can no longer change.
+    let old = "22222222222222222222222222222222";
+    let ts = sentry_core::protocol::Timestamp::now().as_secs_f64() - 3600.0;
+    let event = format!(
+        "{{\"event_id\":\"{old}\"}}\n{{\"type\":\"event\"}}\n{{\"message\":\"m\",\"timestamp\":{ts}}}\n"
+    );
+    let r = send(&server, &[("X-Sentry-Auth", &a)], event.as_bytes());
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    report(old, "first words");
+    report(old, "second thoughts");
+    assert_eq!(message(old), "first words");
+    // Comments past 4096 characters are cut, with an ellipsis.
+    let long = "33333333333333333333333333333333";
+    report(long, &"é".repeat(5000));
+    let cut = message(long);
+    assert_eq!(cut.chars().count(), 4096);
+    assert!(cut.ends_with("..."), "{}", &cut[cut.len() - 10..]);
+}
+
+#[test]
 fn disabled_keys_projects_and_foreign_origins_are_403() {
     use receiver::store::WriteOp;
     let server = TestServer::builder()

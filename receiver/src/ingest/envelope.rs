@@ -160,7 +160,7 @@ pub fn prepare_with(
                     associated_event_id: Some(report.event_id.simple().to_string()),
                     name: Some(report.name.clone()).filter(|s| !s.is_empty()),
                     email: Some(report.email.clone()).filter(|s| !s.is_empty()),
-                    message: report.comments.clone(),
+                    message: feedback_message(report.comments.clone()),
                     payload: compress_or_500(payload, compression_level)?,
                 })),
                 Err(e) => records.push(raw(Some(format!("invalid user_report: {e}")))?),
@@ -363,7 +363,7 @@ fn feedback_record(
         return Ok(None);
     };
     let text = |k: &str| fb.get(k).and_then(Value::as_str).map(str::to_owned);
-    let Some(message) = text("message") else {
+    let Some(message) = text("message").map(feedback_message) else {
         return Ok(None);
     };
     let json = to_json(event, size_hint)?;
@@ -376,6 +376,14 @@ fn feedback_record(
         message,
         payload: compress_or_500(&json, level)?,
     }))
+}
+
+/// A feedback message or user report's comments, cut (with an ellipsis)
+/// to the 4096 characters PROTOCOL.md A.3 allows. The stored payload keeps
+/// what was sent.
+fn feedback_message(mut message: String) -> String {
+    super::trim::truncate(&mut message, 4096);
+    message
 }
 
 fn client_report(payload: &[u8], ctx: &RequestContext) -> Result<Vec<ClientReportRecord>, String> {

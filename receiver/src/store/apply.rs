@@ -87,9 +87,23 @@ pub(super) fn apply_batch<'c>(
             Record::Feedback(f) => {
                 let n = conn
                     .prepare_cached(
-                        "INSERT OR IGNORE INTO feedback (project_id, kind, event_id,
+                        // One feedback per id: a repeated `feedback` is a
+                        // retry. A second `user_report` for an event replaces
+                        // the first while the event is under 30 minutes old
+                        // (or not here yet), as Sentry lets a user correct a
+                        // report (PROTOCOL.md A.3); later it is ignored.
+                        "INSERT INTO feedback (project_id, kind, event_id,
                              associated_event_id, name, email, message, received, payload)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                         ON CONFLICT (project_id, kind, event_id) DO UPDATE SET
+                             name = excluded.name, email = excluded.email,
+                             message = excluded.message, received = excluded.received,
+                             payload = excluded.payload
+                         WHERE excluded.kind = 'user_report' AND NOT EXISTS (
+                             SELECT 1 FROM events e
+                             WHERE e.project_id = excluded.project_id
+                                 AND e.event_id = excluded.event_id
+                                 AND e.timestamp < excluded.received - 1800)",
                     )?
                     .execute(params![
                         p,
