@@ -318,8 +318,9 @@ impl Ingestor {
         let (mut verdict, rate_limits) = self
             .enforce_quotas(project_id, &public_key, &mut envelope, legacy_store)
             .await?;
-        // Should this request end without a commit (a 400 or 503, a panic,
-        // a client that went away while it waited), its counts go back.
+        // Should this request end before its write is queued (a 400 or
+        // 503, a panic, a client that went away), its counts go back; once
+        // queued, only a failed write gives them back (`QueuedClaim`).
         let claim = Claim {
             limiter: &self.rate_limiter,
             counted: std::mem::take(&mut verdict.counted),
@@ -559,8 +560,8 @@ impl Ingestor {
     }
 }
 
-/// Quota counts a request holds until it is stored: dropped without
-/// [`Claim::keep`], they go back to their windows.
+/// Quota counts a request holds until its write is queued: dropped before
+/// [`Claim::queued`], they go back to their windows.
 struct Claim<'a> {
     limiter: &'a rate_limits::RateLimiter,
     counted: Vec<rate_limits::Counted>,

@@ -395,11 +395,14 @@ const SAME_FIELD: [(&str, &str); 3] = [
 ];
 
 /// The direct parse of [`event_for_ingest`] (see there): the event
-/// (its frames without `vars`, `pre_context` and `post_context`),
-/// whether the payload had a `timestamp`, and which of the keys ingestion
-/// leaves out (or reads only in part, `contexts`) it had; `None` sends it
-/// down the lenient path.
-fn lean_event(payload: &[u8]) -> Option<(Event, bool, Vec<&'static str>)> {
+/// (with `skip_frame_context`, its frames without `vars`, `pre_context`
+/// and `post_context`), whether the payload had a `timestamp`, and which
+/// of the keys ingestion leaves out (or reads only in part, `contexts`) it
+/// had; `None` sends it down the lenient path.
+fn lean_event(
+    payload: &[u8],
+    skip_frame_context: bool,
+) -> Option<(Event, bool, Vec<&'static str>)> {
     let pick = Pick::new("contexts", "trace");
     let [(a0, b0), (a1, b1), (a2, b2)] = SAME_FIELD;
     let names = [
@@ -414,9 +417,13 @@ fn lean_event(payload: &[u8]) -> Option<(Event, bool, Vec<&'static str>)> {
         "sdk",
         "timestamp",
     ];
-    let (mut event, seen) = without_frame_context(|| {
-        parse_direct_picking::<Event, 10>(payload, names, NOT_READ_AT_INGEST, Some(&pick))
-    })?;
+    let parse =
+        || parse_direct_picking::<Event, 10>(payload, names, NOT_READ_AT_INGEST, Some(&pick));
+    let (mut event, seen) = if skip_frame_context {
+        without_frame_context(parse)?
+    } else {
+        parse()?
+    };
     if seen[..6].chunks(2).any(|pair| pair[0] && pair[1]) {
         return None;
     }
@@ -435,9 +442,16 @@ fn lean_event(payload: &[u8]) -> Option<(Event, bool, Vec<&'static str>)> {
 /// field). It is read as ingestion read it, without those parts, each
 /// named in `errors` (started again).
 fn as_ingestion_read(payload: &[u8], errors: &mut Vec<Value>) -> Option<(Event, bool)> {
-    let (event, had_timestamp, had) = lean_event(payload)?;
+    // The frames' variables and source lines too, unless they are where
+    // the damage is.
+    let (event, had_timestamp, had, frames) = match lean_event(payload, false) {
+        Some((event, had_timestamp, had)) => (event, had_timestamp, had, None),
+        None => {
+            let (event, had_timestamp, had) = lean_event(payload, true)?;
+            (event, had_timestamp, had, Some(FRAME_CONTEXT))
+        }
+    };
     errors.clear();
-    let frames = has_frames(&event).then_some(FRAME_CONTEXT);
     for key in had.into_iter().chain(frames) {
         errors.push(json!({
             "type": "invalid_data",
@@ -450,21 +464,10 @@ fn as_ingestion_read(payload: &[u8], errors: &mut Vec<Value>) -> Option<(Event, 
     Some((event, had_timestamp))
 }
 
-/// What an `errors` entry names when [`as_ingestion_read`] read frames
-/// as ingestion does, without their local variables and source lines.
+/// What an `errors` entry names when [`as_ingestion_read`] had to read
+/// frames as ingestion does, without their local variables and source
+/// lines (what no `Value` holds was in them).
 const FRAME_CONTEXT: &str = "frames.vars, frames.pre_context, frames.post_context";
-
-/// Whether any stack trace of the event has a frame.
-fn has_frames(event: &Event) -> bool {
-    let exceptions = event.exception.values.iter();
-    let threads = event.threads.values.iter();
-    exceptions
-        .flat_map(|e| [e.stacktrace.as_ref(), e.raw_stacktrace.as_ref()])
-        .chain(threads.map(|t| t.stacktrace.as_ref()))
-        .chain([event.stacktrace.as_ref()])
-        .flatten()
-        .any(|s| !s.frames.is_empty())
-}
 
 /// The last resort for an event with more damage than
 /// [`deserialize_lenient`] repairs: the event without those parts of
@@ -698,7 +701,7 @@ fn parse_event(
 ) -> Result<Event, IngestError> {
     let mut errors = Vec::new();
     let direct = if lean {
-        lean_event(payload).map(|(event, had_timestamp, _)| (event, had_timestamp))
+        lean_event(payload, true).map(|(event, had_timestamp, _)| (event, had_timestamp))
     } else {
         parse_direct::<Event, 1>(payload, ["timestamp"]).map(|(event, [had])| (event, had))
     };
@@ -1198,6 +1201,33 @@ mod tests {
         let errors = errors_of(&read);
         let names: Vec<&str> = errors.iter().filter_map(|e| e["name"].as_str()).collect();
         assert_eq!(names, [FRAME_CONTEXT]);
+        // Damage elsewhere: the frames are read whole, and not named.
+        let elsewhere = br#"{"breadcrumbs":[{"message":"\ud800"}],"exception":{"values":[
+            {"type":"E","stacktrace":{"frames":[{"function":"f","vars":{"x":1}}]}}]}}"#;
+        let read = event(elsewhere, &ctx(None), None).expect("read");
+        assert_eq!(frame(&read).vars.len(), 1);
+        let errors = errors_of(&read);
+        let names: Vec<&str> = errors.iter().filter_map(|e| e["name"].as_str()).collect();
+        assert_eq!(names, ["breadcrumbs"]);
+        // Wrong types in the skipped parts are not skipped over: past the
+        // read's repair budget they are refused at ingestion as on read.
+        let frames = vec![r#"{"function":"f","vars":5}"#; 40].join(",");
+        let many = format!(
+            r#"{{"exception":{{"values":[{{"type":"E","stacktrace":{{"frames":[{frames}]}}}}]}}}}"#
+        );
+        assert!(event(many.as_bytes(), &ctx(None), None).is_err());
+        assert!(event_for_ingest(many.as_bytes(), &ctx(None), None).is_err());
+        let lines = (0..40).map(|n| n.to_string()).collect::<Vec<_>>().join(",");
+        let many = format!(
+            r#"{{"stacktrace":{{"frames":[{{"function":"f","pre_context":[{lines}]}}]}}}}"#
+        );
+        assert!(event(many.as_bytes(), &ctx(None), None).is_err());
+        assert!(event_for_ingest(many.as_bytes(), &ctx(None), None).is_err());
+        // A few are repaired, the same way on both sides.
+        let few = br#"{"stacktrace":{"frames":[{"function":"f","vars":5,"post_context":"x"}]}}"#;
+        let read = event(few, &ctx(None), None).expect("read");
+        let lean = event_for_ingest(few, &ctx(None), None).expect("ingest");
+        assert_eq!(errors_of(&read), errors_of(&lean));
     }
 
     #[test]
@@ -1254,8 +1284,10 @@ mod tests {
 
     #[test]
     fn ingestion_and_reading_refuse_the_same() {
-        let refused: [&[u8]; 7] = [
+        let refused: [&[u8]; 8] = [
             br#"{"message":"x","request":{"url":"u"} trailing"#,
+            // A source line must be a string: checked even where skipped.
+            br#"{"stacktrace":{"frames":[{"function":"f","pre_context":[1e400]}]}}"#,
             br#"{"message":"x","modules":{"a":"1"},"timestamp":-5}"#,
             // What a `Value` refuses, in a part both read.
             br#"{"message":"\ud800","breadcrumbs":[]}"#,
@@ -1280,8 +1312,8 @@ mod tests {
             br#"{"message":"x","breadcrumbs":[{"message":"\ud800"}]}"#,
             br#"{"exception":{"values":[{"type":"E","stacktrace":{"frames":[
                 {"function":"f","vars":{"s":"\ud800"}}]}}]}}"#,
-            br#"{"stacktrace":{"frames":[{"function":"f","pre_context":[1e400],
-                "post_context":5}]}}"#,
+            br#"{"stacktrace":{"frames":[{"function":"f","vars":{"n":1e400},
+                "post_context":null}]}}"#,
             br#"{"threads":{"values":[{"stacktrace":{"frames":[{"function":"f",
                 "vars":{"s":"\udc00"},"pre_context":["a"]}]}}]}}"#,
             br#"{"message":"x","extra":{"n":1e400}}"#,

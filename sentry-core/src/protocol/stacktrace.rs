@@ -3,6 +3,9 @@
 use std::cell::Cell;
 use std::collections::BTreeMap;
 
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Unexpected, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::lenient::{self, Map, Values};
@@ -47,7 +50,7 @@ pub struct Frame {
     #[serde(
         default,
         skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "frame_context"
+        deserialize_with = "frame_lines"
     )]
     pub pre_context: Vec<String>,
     /// The source line of `lineno`.
@@ -57,7 +60,7 @@ pub struct Frame {
     #[serde(
         default,
         skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "frame_context"
+        deserialize_with = "frame_lines"
     )]
     pub post_context: Vec<String>,
     /// Whether the frame belongs to the application (vs a library).
@@ -67,7 +70,7 @@ pub struct Frame {
     #[serde(
         default,
         skip_serializing_if = "Map::is_empty",
-        deserialize_with = "frame_context"
+        deserialize_with = "frame_vars"
     )]
     pub vars: Map,
     /// Instruction address (`0x…`).
@@ -91,9 +94,9 @@ thread_local! {
 }
 
 /// Runs `f` with every [`Frame`] deserialised on this thread read without
-/// its `vars`, `pre_context` and `post_context`: their JSON is skipped
-/// (its syntax is still checked, nothing is built) and the fields stay
-/// empty.
+/// its `vars`, `pre_context` and `post_context`: their JSON is checked
+/// (an object, a list of strings, or `null`) but nothing is built, and the
+/// fields stay empty.
 ///
 /// For a reader that needs where a frame is but not what surrounds it: a
 /// receiver that groups an event and keeps its original bytes saves
@@ -122,18 +125,90 @@ pub fn without_frame_context<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// `vars`, `pre_context` and `post_context`: `null`-tolerant, and skipped
-/// inside [`without_frame_context`].
-fn frame_context<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de> + Default,
-{
+/// `pre_context` and `post_context`: `null`-tolerant; inside
+/// [`without_frame_context`] only checked (see [`Shape`]).
+fn frame_lines<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     if SKIP_FRAME_CONTEXT.with(Cell::get) {
-        serde::de::IgnoredAny::deserialize(d)?;
-        return Ok(T::default());
+        d.deserialize_option(Shape::Lines)?;
+        return Ok(Vec::new());
     }
     lenient::null_default(d)
+}
+
+/// `vars`: `null`-tolerant; inside [`without_frame_context`] only checked
+/// (see [`Shape`]).
+fn frame_vars<'de, D: Deserializer<'de>>(d: D) -> Result<Map, D::Error> {
+    if SKIP_FRAME_CONTEXT.with(Cell::get) {
+        d.deserialize_option(Shape::Object)?;
+        return Ok(Map::default());
+    }
+    lenient::null_default(d)
+}
+
+/// What a skipped frame-context value must be (`null`, or an object for
+/// `vars`, a list of strings for the source lines), so that whatever a
+/// skipping read accepts, a full read accepts too. Nothing is built.
+#[derive(Clone, Copy)]
+enum Shape {
+    Object,
+    Lines,
+    Line,
+}
+
+impl<'de> DeserializeSeed<'de> for Shape {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Shape {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(match self {
+            Shape::Object => "an object",
+            Shape::Lines => "a list of strings",
+            Shape::Line => "a string",
+        })
+    }
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        match self {
+            Shape::Line => Err(E::invalid_type(Unexpected::Option, &self)),
+            _ => Ok(()),
+        }
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.visit_none()
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        match self {
+            Shape::Object => d.deserialize_map(self),
+            Shape::Lines => d.deserialize_seq(self),
+            Shape::Line => d.deserialize_str(self),
+        }
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        if !matches!(self, Shape::Object) {
+            return Err(de::Error::invalid_type(Unexpected::Map, &self));
+        }
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        if !matches!(self, Shape::Lines) {
+            return Err(de::Error::invalid_type(Unexpected::Seq, &self));
+        }
+        while seq.next_element_seed(Shape::Line)?.is_some() {}
+        Ok(())
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        match self {
+            Shape::Line => Ok(()),
+            _ => Err(E::invalid_type(Unexpected::Str(v), &self)),
+        }
+    }
 }
 
 /// A stack trace: `frames` oldest first, the crashing frame last.
@@ -232,10 +307,28 @@ mod tests {
         let unwound = std::panic::catch_unwind(|| without_frame_context(|| panic!("boom")));
         assert!(unwound.is_err());
         assert!(vars_read(), "restored after a panic");
-        // Skipped parts are checked for syntax only.
-        let odd = r#"{"function":"f","vars":5,"pre_context":{"a":null}}"#;
-        let frame: Frame = without_frame_context(|| serde_json::from_str(odd)).expect("frame");
-        assert_eq!(frame.function.as_deref(), Some("f"));
-        assert!(without_frame_context(|| serde_json::from_str::<Frame>(r#"{"vars":[}"#)).is_err());
+        // Skipped parts are checked: what a full read refuses, so does a
+        // skipping one.
+        for odd in [
+            r#"{"vars":5}"#,
+            r#"{"vars":["a"]}"#,
+            r#"{"pre_context":{"a":"b"}}"#,
+            r#"{"post_context":"line"}"#,
+            r#"{"pre_context":["a",null]}"#,
+            r#"{"post_context":[1]}"#,
+            r#"{"vars":[}"#,
+        ] {
+            let full = serde_json::from_str::<Frame>(odd);
+            let lean = without_frame_context(|| serde_json::from_str::<Frame>(odd));
+            assert!(full.is_err() && lean.is_err(), "{odd}");
+        }
+        for fine in [
+            r#"{"vars":null,"pre_context":null,"post_context":[]}"#,
+            r#"{"vars":{"a":[1,{"b":null}]},"pre_context":["x","y"]}"#,
+        ] {
+            let full = serde_json::from_str::<Frame>(fine);
+            let lean = without_frame_context(|| serde_json::from_str::<Frame>(fine));
+            assert!(full.is_ok() && lean.is_ok(), "{fine}");
+        }
     }
 }
