@@ -761,53 +761,70 @@ fn attachments_sessions_and_reports_land_in_their_tables() {
 }
 
 #[test]
-fn a_session_keeps_the_attributes_of_its_first_update() {
+fn a_session_keeps_the_attributes_of_its_init_update() {
     let server = TestServer::start();
     let now = sentry_core::protocol::Timestamp::now().as_secs_f64();
-    let update = |seq: u32, init: bool, status: &str, did: &str, release: &str, env: &str| {
-        format!(
-            "{{}}\n{{\"type\":\"session\"}}\n{{\"sid\":\"7c7b6585-f901-4351-bf8d-02711b721929\",\
-             \"did\":\"{did}\",\"seq\":{seq},\"init\":{init},\"started\":{started},\
-             \"timestamp\":{ts},\"status\":\"{status}\",\"errors\":1,\
-             \"attrs\":{{\"release\":\"{release}\",\"environment\":\"{env}\"}}}}\n",
+    let a = auth(&server);
+    let send_update = |sid: &str, seq: u32, init: bool, did: Option<&str>, release: &str| {
+        let did = did.map_or(String::new(), |d| format!("\"did\":\"{d}\","));
+        let env = if init { "production" } else { "staging" };
+        let body = format!(
+            "{{}}\n{{\"type\":\"session\"}}\n{{\"sid\":\"{sid}\",{did}\"seq\":{seq},\
+             \"init\":{init},\"started\":{started},\"timestamp\":{ts},\"status\":\"ok\",\
+             \"errors\":1,\"attrs\":{{\"release\":\"{release}\",\"environment\":\"{env}\"}}}}\n",
             started = now - 10.0 - f64::from(seq),
             ts = now - f64::from(5 - seq),
-        )
-    };
-    let a = auth(&server);
-    for body in [
-        update(1, true, "ok", "user-1", "app@1.0.0", "production"),
-        // An SDK that changes what may not change: its values are ignored.
-        update(2, false, "crashed", "user-2", "app@2.0.0", "staging"),
-    ] {
+        );
         let r = send(&server, &[("X-Sentry-Auth", &a)], body.as_bytes());
         assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-    }
-    let rows: Vec<(i64, String, String, String, f64)> = server
-        .read(|c| {
-            let mut stmt = c.prepare(
-                "SELECT seq, did, release, environment, started FROM sessions ORDER BY seq",
-            )?;
-            let rows = stmt
-                .query_map([], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-                })?
-                .collect::<Result<_, _>>()?;
-            Ok(rows)
-        })
-        .expect("sessions");
-    assert_eq!(rows.len(), 2);
-    for (seq, did, release, env, started) in &rows {
-        assert_eq!(
-            (did.as_str(), release.as_str(), env.as_str()),
-            ("user-1", "app@1.0.0", "production"),
-            "update {seq}"
-        );
-        assert!(
-            (started - (now - 11.0)).abs() < 0.01,
-            "update {seq}: {started}"
-        );
-    }
+    };
+    type Row = (i64, Option<String>, String, String, f64);
+    let rows = |sid: &'static str| -> Vec<Row> {
+        // Stored as 32 hex digits.
+        let sid = sid.replace('-', "");
+        server
+            .read(move |c| {
+                let mut stmt = c.prepare(
+                    "SELECT seq, did, release, environment, started FROM sessions
+                     WHERE sid = ?1 ORDER BY seq",
+                )?;
+                let rows = stmt
+                    .query_map([&sid], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                    })?
+                    .collect::<Result<_, _>>()?;
+                Ok(rows)
+            })
+            .expect("sessions")
+    };
+    let check = |sid: &'static str, dids: [Option<&str>; 2]| {
+        let got = rows(sid);
+        assert_eq!(got.len(), 2, "{sid}");
+        for ((seq, did, release, env, started), want) in got.iter().zip(dids) {
+            assert_eq!(did.as_deref(), want, "{sid} update {seq}");
+            assert_eq!(
+                (release.as_str(), env.as_str()),
+                ("app@1.0.0", "production"),
+                "{sid} update {seq}"
+            );
+            assert!((started - (now - 11.0)).abs() < 0.01, "{sid} update {seq}");
+        }
+    };
+    // An SDK that changes what may not change: the later values are ignored.
+    let in_order = "7c7b6585-f901-4351-bf8d-02711b721929";
+    send_update(in_order, 1, true, Some("user-1"), "app@1.0.0");
+    send_update(in_order, 2, false, Some("user-2"), "app@2.0.0");
+    check(in_order, [Some("user-1"), Some("user-1")]);
+    // The init arriving last still sets them, on the update before it too.
+    let init_last = "8c7b6585-f901-4351-bf8d-02711b721929";
+    send_update(init_last, 2, false, Some("user-2"), "app@2.0.0");
+    send_update(init_last, 1, true, Some("user-1"), "app@1.0.0");
+    check(init_last, [Some("user-1"), Some("user-1")]);
+    // A user learnt mid-session is kept.
+    let user_later = "9c7b6585-f901-4351-bf8d-02711b721929";
+    send_update(user_later, 1, true, None, "app@1.0.0");
+    send_update(user_later, 2, false, Some("user-3"), "app@2.0.0");
+    check(user_later, [None, Some("user-3")]);
 }
 
 #[test]

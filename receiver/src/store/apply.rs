@@ -666,21 +666,27 @@ fn apply_session(
     if ended {
         return Ok(false);
     }
-    // A session's attributes never change (PROTOCOL.md §7.1): a later
-    // update keeps those already stored (its init update's, else its
-    // first's), so one session never counts toward two releases.
-    let first: Option<(Option<String>, f64, String, Option<String>)> = conn
-        .prepare_cached(
+    // A session's attributes never change (PROTOCOL.md §7.1), so one
+    // session never counts toward two releases. Its init update sets them:
+    // a later update keeps those already stored (the init's, else the
+    // first stored update's), and an init that arrives after other updates
+    // sets them on those. One exception: a `did` may come later (an SDK
+    // that learns the user mid-session), so a missing one is filled in.
+    let first: Option<(Option<String>, f64, String, Option<String>)> = if s.init {
+        None
+    } else {
+        conn.prepare_cached(
             "SELECT did, started, release, environment FROM sessions
              WHERE project_id = ?1 AND sid = ?2 ORDER BY init DESC, seq LIMIT 1",
         )?
         .query_row(params![p, s.sid], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })
-        .optional()?;
+        .optional()?
+    };
     let (did, started, release, environment) = match &first {
         Some((did, started, release, environment)) => (
-            did.as_deref(),
+            did.as_deref().or(s.did.as_deref()),
             *started,
             release.as_str(),
             environment.as_deref(),
@@ -692,6 +698,14 @@ fn apply_session(
             s.environment.as_deref(),
         ),
     };
+    if s.init {
+        conn.prepare_cached(
+            "UPDATE sessions SET started = ?3, release = ?4, environment = ?5,
+                 did = COALESCE(?6, did)
+             WHERE project_id = ?1 AND sid = ?2",
+        )?
+        .execute(params![p, s.sid, started, release, environment, did])?;
+    }
     let n = conn
         .prepare_cached(
             "INSERT OR IGNORE INTO sessions (project_id, sid, did, seq, init, status, errors,
