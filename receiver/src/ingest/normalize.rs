@@ -17,8 +17,8 @@ use std::borrow::Cow;
 use uuid::Uuid;
 
 use sentry_core::protocol::{
-    without_frame_context, Breadcrumb, Context, Event, SessionAggregates, SessionUpdate, Timestamp,
-    Transaction,
+    ignoring_frame_context, without_frame_context, Breadcrumb, Context, Event, SessionAggregates,
+    SessionUpdate, Timestamp, Transaction,
 };
 
 use super::seen_keys::Pick;
@@ -394,14 +394,22 @@ const SAME_FIELD: [(&str, &str); 3] = [
     ("contexts", "sentry.interfaces.Contexts"),
 ];
 
+/// How [`lean_event`] reads the frames' `vars`, `pre_context` and
+/// `post_context` (see `sentry_core::protocol::without_frame_context`).
+#[derive(Clone, Copy)]
+enum FrameContext {
+    Whole,
+    Checked,
+    Ignored,
+}
+
 /// The direct parse of [`event_for_ingest`] (see there): the event
-/// (with `skip_frame_context`, its frames without `vars`, `pre_context`
-/// and `post_context`), whether the payload had a `timestamp`, and which
+/// (its frames' context read as `frame_context` says), whether the payload had a `timestamp`, and which
 /// of the keys ingestion leaves out (or reads only in part, `contexts`) it
 /// had; `None` sends it down the lenient path.
 fn lean_event(
     payload: &[u8],
-    skip_frame_context: bool,
+    frame_context: FrameContext,
 ) -> Option<(Event, bool, Vec<&'static str>)> {
     let pick = Pick::new("contexts", "trace");
     let [(a0, b0), (a1, b1), (a2, b2)] = SAME_FIELD;
@@ -419,10 +427,10 @@ fn lean_event(
     ];
     let parse =
         || parse_direct_picking::<Event, 10>(payload, names, NOT_READ_AT_INGEST, Some(&pick));
-    let (mut event, seen) = if skip_frame_context {
-        without_frame_context(parse)?
-    } else {
-        parse()?
+    let (mut event, seen) = match frame_context {
+        FrameContext::Whole => parse()?,
+        FrameContext::Checked => without_frame_context(parse)?,
+        FrameContext::Ignored => ignoring_frame_context(parse)?,
     };
     if seen[..6].chunks(2).any(|pair| pair[0] && pair[1]) {
         return None;
@@ -444,10 +452,11 @@ fn lean_event(
 fn as_ingestion_read(payload: &[u8], errors: &mut Vec<Value>) -> Option<(Event, bool)> {
     // The frames' variables and source lines too, unless they are where
     // the damage is.
-    let (event, had_timestamp, had, frames) = match lean_event(payload, false) {
+    let (event, had_timestamp, had, frames) = match lean_event(payload, FrameContext::Whole) {
         Some((event, had_timestamp, had)) => (event, had_timestamp, had, None),
         None => {
-            let (event, had_timestamp, had) = lean_event(payload, true)?;
+            let (event, had_timestamp, had) = lean_event(payload, FrameContext::Checked)
+                .or_else(|| lean_event(payload, FrameContext::Ignored))?;
             (event, had_timestamp, had, Some(FRAME_CONTEXT))
         }
     };
@@ -701,7 +710,8 @@ fn parse_event(
 ) -> Result<Event, IngestError> {
     let mut errors = Vec::new();
     let direct = if lean {
-        lean_event(payload, true).map(|(event, had_timestamp, _)| (event, had_timestamp))
+        lean_event(payload, FrameContext::Checked)
+            .map(|(event, had_timestamp, _)| (event, had_timestamp))
     } else {
         parse_direct::<Event, 1>(payload, ["timestamp"]).map(|(event, [had])| (event, had))
     };
@@ -711,7 +721,21 @@ fn parse_event(
         // as ingestion read it, never refused, and never through the
         // `NaN` repair, which also turns integers past 64 bits into 0 and
         // so would change fields ingestion grouped by.
-        None if lean => lenient_event(payload, &mut errors)?,
+        None if lean => match lenient_event(payload, &mut errors) {
+            Ok(parsed) => parsed,
+            // Damage in the frames' context that no `Value` holds (a source
+            // line cut inside a surrogate pair): accepted as long as the
+            // read accepts the event too.
+            Err(refused) => match lean_event(payload, FrameContext::Ignored)
+                .filter(|_| parse_event(payload, ctx, header_id, false).is_ok())
+            {
+                Some((event, had_timestamp, _)) => {
+                    errors.clear();
+                    (event, had_timestamp)
+                }
+                None => return Err(refused),
+            },
+        },
         None => match serde_json::from_slice::<Value>(payload) {
             Ok(value) => lenient_from_value(value, payload, &mut errors)?,
             Err(_) => match as_ingestion_read(payload, &mut errors) {
@@ -1284,10 +1308,8 @@ mod tests {
 
     #[test]
     fn ingestion_and_reading_refuse_the_same() {
-        let refused: [&[u8]; 8] = [
+        let refused: [&[u8]; 7] = [
             br#"{"message":"x","request":{"url":"u"} trailing"#,
-            // A source line must be a string: checked even where skipped.
-            br#"{"stacktrace":{"frames":[{"function":"f","pre_context":[1e400]}]}}"#,
             br#"{"message":"x","modules":{"a":"1"},"timestamp":-5}"#,
             // What a `Value` refuses, in a part both read.
             br#"{"message":"\ud800","breadcrumbs":[]}"#,
@@ -1308,8 +1330,14 @@ mod tests {
         // What a `Value` refuses (a lone surrogate, a number out of range),
         // where only a skipped field or a part ingestion leaves out has it:
         // accepted, and read back as ingestion read it.
-        let accepted: [&[u8]; 11] = [
+        let accepted: [&[u8]; 15] = [
             br#"{"message":"x","breadcrumbs":[{"message":"\ud800"}]}"#,
+            // In a frame's context, where a checked skip refuses it too.
+            br#"{"stacktrace":{"frames":[{"function":"f","pre_context":[1e400]}]}}"#,
+            br#"{"stacktrace":{"frames":[{"function":"f","pre_context":["\ud83d"]}]}}"#,
+            br#"{"stacktrace":{"frames":[{"function":"f","vars":{"\ud800":1}}]}}"#,
+            br#"{"breadcrumbs":[{"message":"\ud800"}],"stacktrace":{"frames":[
+                {"function":"f","vars":5}]}}"#,
             br#"{"exception":{"values":[{"type":"E","stacktrace":{"frames":[
                 {"function":"f","vars":{"s":"\ud800"}}]}}]}}"#,
             br#"{"stacktrace":{"frames":[{"function":"f","vars":{"n":1e400},

@@ -88,9 +88,32 @@ pub struct Frame {
     pub other: Map,
 }
 
+/// How frames deserialised on this thread read their context.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ContextRead {
+    /// Built (the default).
+    Whole,
+    /// Checked for its shape, not built ([`without_frame_context`]).
+    Checked,
+    /// Checked for JSON syntax only ([`ignoring_frame_context`]).
+    Ignored,
+}
+
 thread_local! {
-    /// Whether [`without_frame_context`] is running on this thread.
-    static SKIP_FRAME_CONTEXT: Cell<bool> = const { Cell::new(false) };
+    static FRAME_CONTEXT: Cell<ContextRead> = const { Cell::new(ContextRead::Whole) };
+}
+
+/// Runs `f` with frame context read as `how`, restoring the previous way
+/// when `f` returns or unwinds.
+fn reading_context<R>(how: ContextRead, f: impl FnOnce() -> R) -> R {
+    struct Restore(ContextRead);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            FRAME_CONTEXT.with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(FRAME_CONTEXT.with(|c| c.replace(how)));
+    f()
 }
 
 /// Runs `f` with every [`Frame`] deserialised on this thread read without
@@ -115,34 +138,46 @@ thread_local! {
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 pub fn without_frame_context<R>(f: impl FnOnce() -> R) -> R {
-    struct Restore(bool);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            SKIP_FRAME_CONTEXT.with(|skip| skip.set(self.0));
-        }
-    }
-    let _restore = Restore(SKIP_FRAME_CONTEXT.with(|skip| skip.replace(true)));
-    f()
+    reading_context(ContextRead::Checked, f)
+}
+
+/// [`without_frame_context`] checking only that the three fields are JSON:
+/// a wrong type passes, and so does what a checked read refuses inside a
+/// string (a lone surrogate). For a reader that must get past damage
+/// there and knows what it gives up.
+///
+/// ```
+/// use sentry_core::protocol::{ignoring_frame_context, without_frame_context, Frame};
+///
+/// let json = r#"{"function":"f","vars":5,"pre_context":["\ud800"]}"#;
+/// assert!(without_frame_context(|| serde_json::from_str::<Frame>(json)).is_err());
+/// let frame: Frame = ignoring_frame_context(|| serde_json::from_str(json))?;
+/// assert_eq!(frame.function.as_deref(), Some("f"));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+pub fn ignoring_frame_context<R>(f: impl FnOnce() -> R) -> R {
+    reading_context(ContextRead::Ignored, f)
 }
 
 /// `pre_context` and `post_context`: `null`-tolerant; inside
-/// [`without_frame_context`] only checked (see [`Shape`]).
+/// [`without_frame_context`] only checked (see [`Shape`]), inside
+/// [`ignoring_frame_context`] only skipped.
 fn frame_lines<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    if SKIP_FRAME_CONTEXT.with(Cell::get) {
-        d.deserialize_option(Shape::Lines)?;
-        return Ok(Vec::new());
+    match FRAME_CONTEXT.with(Cell::get) {
+        ContextRead::Whole => lenient::null_default(d),
+        ContextRead::Checked => d.deserialize_option(Shape::Lines).map(|()| Vec::new()),
+        ContextRead::Ignored => IgnoredAny::deserialize(d).map(|_| Vec::new()),
     }
-    lenient::null_default(d)
 }
 
 /// `vars`: `null`-tolerant; inside [`without_frame_context`] only checked
-/// (see [`Shape`]).
+/// (see [`Shape`]), inside [`ignoring_frame_context`] only skipped.
 fn frame_vars<'de, D: Deserializer<'de>>(d: D) -> Result<Map, D::Error> {
-    if SKIP_FRAME_CONTEXT.with(Cell::get) {
-        d.deserialize_option(Shape::Object)?;
-        return Ok(Map::default());
+    match FRAME_CONTEXT.with(Cell::get) {
+        ContextRead::Whole => lenient::null_default(d),
+        ContextRead::Checked => d.deserialize_option(Shape::Object).map(|()| Map::new()),
+        ContextRead::Ignored => IgnoredAny::deserialize(d).map(|_| Map::new()),
     }
-    lenient::null_default(d)
 }
 
 /// What a skipped frame-context value must be (`null`, or an object for
