@@ -373,7 +373,7 @@ impl From<DecodeError> for IngestError {
 }
 
 /// Gzip bodies up to this size are kept until they are complete, so that a
-/// body of one member can be decoded in one call ([`gunzip_one_member`]).
+/// body of one member can be decoded in one call (`gunzip_one_member`).
 /// Most event bodies are a few KB; larger ones are decoded as they arrive.
 pub const WHOLE_GZIP_MAX: usize = 64 * 1024;
 

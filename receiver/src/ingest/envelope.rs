@@ -67,7 +67,7 @@ pub fn prepare(
 }
 
 /// [`prepare`], grouping the error event by hashes only when `known` has
-/// all of its hashes (see [`super::group`]).
+/// all of its hashes (see `ingest::group`).
 pub fn prepare_with(
     envelope: &Envelope,
     project_id: i64,

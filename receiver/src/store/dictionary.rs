@@ -13,7 +13,7 @@
 //! How it works:
 //!
 //! 1. Until a database has a dictionary, ingestion offers the bytes of each
-//!    event and transaction item to the store ([`Trainer::offer`]); the
+//!    event and transaction item to the store (`Trainer::offer`); the
 //!    first [`StoreConfig::dictionary_samples`](crate::config::StoreConfig)
 //!    (default 300) are kept, at most [`SAMPLES_MAX_BYTES`] in all.
 //! 2. A thread trains the dictionary from them (~70 ms for 300 samples)
