@@ -855,6 +855,22 @@ fn a_user_report_can_be_corrected_while_its_event_is_recent() {
     report(fresh, "it broke");
     report(fresh, "it broke when I clicked pay");
     assert_eq!(message(fresh), "it broke when I clicked pay");
+    // A retry of the same report is a no-op: its first receive time stays.
+    let received = |event_id: &'static str| -> f64 {
+        server
+            .read(move |c| {
+                Ok(c.query_row(
+                    "SELECT received FROM feedback WHERE event_id = ?1",
+                    [event_id],
+                    |r| r.get(0),
+                )?)
+            })
+            .expect("received")
+    };
+    let before = received(fresh);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    report(fresh, "it broke when I clicked pay");
+    assert_eq!(received(fresh), before);
     // An event from an hour ago: its report can no longer change.
     let old = "22222222222222222222222222222222";
     let ts = sentry_core::protocol::Timestamp::now().as_secs_f64() - 3600.0;

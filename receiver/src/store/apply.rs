@@ -91,7 +91,8 @@ pub(super) fn apply_batch<'c>(
                         // retry. A second `user_report` for an event replaces
                         // the first while the event is under 30 minutes old
                         // (or not here yet), as Sentry lets a user correct a
-                        // report (PROTOCOL.md A.3); later it is ignored.
+                        // report (PROTOCOL.md A.3); later it is ignored. A
+                        // retry of the same report changes nothing.
                         "INSERT INTO feedback (project_id, kind, event_id,
                              associated_event_id, name, email, message, received, payload)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
@@ -99,11 +100,15 @@ pub(super) fn apply_batch<'c>(
                              name = excluded.name, email = excluded.email,
                              message = excluded.message, received = excluded.received,
                              payload = excluded.payload
-                         WHERE excluded.kind = 'user_report' AND NOT EXISTS (
-                             SELECT 1 FROM events e
-                             WHERE e.project_id = excluded.project_id
-                                 AND e.event_id = excluded.event_id
-                                 AND e.timestamp < excluded.received - 1800)",
+                         WHERE excluded.kind = 'user_report'
+                             AND (feedback.name IS NOT excluded.name
+                                 OR feedback.email IS NOT excluded.email
+                                 OR feedback.message IS NOT excluded.message)
+                             AND NOT EXISTS (
+                                 SELECT 1 FROM events e
+                                 WHERE e.project_id = excluded.project_id
+                                     AND e.event_id = excluded.event_id
+                                     AND e.timestamp < excluded.received - 1800)",
                     )?
                     .execute(params![
                         p,
