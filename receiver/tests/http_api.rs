@@ -839,34 +839,27 @@ fn a_user_report_can_be_corrected_while_its_event_is_recent() {
         let r = send(&server, &[("X-Sentry-Auth", &a)], body.as_bytes());
         assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     };
-    let message = |event_id: &'static str| -> String {
+    // (message, receive time) of the event's report.
+    let stored = |event_id: &'static str| -> (String, f64) {
         server
             .read(move |c| {
                 Ok(c.query_row(
-                    "SELECT message FROM feedback WHERE kind = 'user_report' AND event_id = ?1",
+                    "SELECT message, received FROM feedback
+                     WHERE kind = 'user_report' AND event_id = ?1",
                     [event_id],
-                    |r| r.get(0),
+                    |r| Ok((r.get(0)?, r.get(1)?)),
                 )?)
             })
             .expect("report")
     };
+    let message = |event_id: &'static str| stored(event_id).0;
     // No event yet (it may arrive later): the second report replaces the first.
     let fresh = "11111111111111111111111111111111";
     report(fresh, "it broke");
     report(fresh, "it broke when I clicked pay");
     assert_eq!(message(fresh), "it broke when I clicked pay");
     // A retry of the same report is a no-op: its first receive time stays.
-    let received = |event_id: &'static str| -> f64 {
-        server
-            .read(move |c| {
-                Ok(c.query_row(
-                    "SELECT received FROM feedback WHERE event_id = ?1",
-                    [event_id],
-                    |r| r.get(0),
-                )?)
-            })
-            .expect("received")
-    };
+    let received = |event_id: &'static str| stored(event_id).1;
     let before = received(fresh);
     std::thread::sleep(std::time::Duration::from_millis(20));
     report(fresh, "it broke when I clicked pay");
