@@ -17,7 +17,7 @@ use std::borrow::Cow;
 use uuid::Uuid;
 
 use sentry_core::protocol::{
-    ignoring_frame_context, without_frame_context, Breadcrumb, Context, Event, SessionAggregates,
+    reading_frame_context, Breadcrumb, Context, Event, FrameContext, SessionAggregates,
     SessionUpdate, Timestamp, Transaction,
 };
 
@@ -394,15 +394,6 @@ const SAME_FIELD: [(&str, &str); 3] = [
     ("contexts", "sentry.interfaces.Contexts"),
 ];
 
-/// How [`lean_event`] reads the frames' `vars`, `pre_context` and
-/// `post_context` (see `sentry_core::protocol::without_frame_context`).
-#[derive(Clone, Copy)]
-enum FrameContext {
-    Whole,
-    Checked,
-    Ignored,
-}
-
 /// The direct parse of [`event_for_ingest`] (see there): the event
 /// (its frames' context read as `frame_context` says), whether the payload had a `timestamp`, and which
 /// of the keys ingestion leaves out (or reads only in part, `contexts`) it
@@ -425,13 +416,9 @@ fn lean_event(
         "sdk",
         "timestamp",
     ];
-    let parse =
-        || parse_direct_picking::<Event, 10>(payload, names, NOT_READ_AT_INGEST, Some(&pick));
-    let (mut event, seen) = match frame_context {
-        FrameContext::Whole => parse()?,
-        FrameContext::Checked => without_frame_context(parse)?,
-        FrameContext::Ignored => ignoring_frame_context(parse)?,
-    };
+    let (mut event, seen) = reading_frame_context(frame_context, || {
+        parse_direct_picking::<Event, 10>(payload, names, NOT_READ_AT_INGEST, Some(&pick))
+    })?;
     if seen[..6].chunks(2).any(|pair| pair[0] && pair[1]) {
         return None;
     }
@@ -455,8 +442,9 @@ fn as_ingestion_read(payload: &[u8], errors: &mut Vec<Value>) -> Option<(Event, 
     let (event, had_timestamp, had, frames) = match lean_event(payload, FrameContext::Whole) {
         Some((event, had_timestamp, had)) => (event, had_timestamp, had, None),
         None => {
-            let (event, had_timestamp, had) = lean_event(payload, FrameContext::Checked)
-                .or_else(|| lean_event(payload, FrameContext::Ignored))?;
+            // (What a checked read would accept, an ignoring one reads the
+            // same.)
+            let (event, had_timestamp, had) = lean_event(payload, FrameContext::Ignored)?;
             (event, had_timestamp, had, Some(FRAME_CONTEXT))
         }
     };
@@ -690,7 +678,7 @@ pub fn event(
 /// breadcrumbs, request, modules, extra or SDK), which are a third of the
 /// parse, with only the `trace` context of `contexts` (the others are
 /// skipped), and with frames read without their `vars`, `pre_context` and
-/// `post_context` (`without_frame_context`); ingestion, which stores the payload as received and
+/// `post_context` (`FrameContext::Checked`); ingestion, which stores the payload as received and
 /// normalises it again when it is read, needs nothing else from them.
 /// What it accepts, [`event`] accepts too, and every field ingestion uses
 /// is the same in both.

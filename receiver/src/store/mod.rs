@@ -489,7 +489,7 @@ struct WriterRef(std::sync::mpsc::SyncSender<writer::Job>);
 
 impl WriterRef {
     async fn submit(&self, op: WriteOp, wait: Duration) -> Result<WriteResult, StoreError> {
-        writer::submit_to(&self.0, op, wait, None).await
+        writer::submit_to(&self.0, op, wait).await
     }
 
     fn submit_blocking(&self, op: WriteOp) -> Result<WriteResult, StoreError> {

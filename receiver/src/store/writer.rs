@@ -427,9 +427,8 @@ pub async fn submit_to(
     tx: &SyncSender<Job>,
     op: WriteOp,
     wait: Duration,
-    preparing: Option<PreparingGuard>,
 ) -> Result<WriteResult, StoreError> {
-    enqueue_to(tx, op, wait, preparing).await?.committed().await
+    enqueue_to(tx, op, wait, None).await?.committed().await
 }
 
 /// Puts a job in the writer's queue. When the queue is full it retries

@@ -41,8 +41,6 @@ pub use session::{
     SessionAggregateItem, SessionAggregates, SessionAttributes, SessionStatus, SessionUpdate,
 };
 pub use span::{Span, SpanStatus, Transaction, TransactionInfo, UnknownSpanStatus};
-pub use stacktrace::{
-    ignoring_frame_context, without_frame_context, Frame, Stacktrace, Thread, ThreadId,
-};
+pub use stacktrace::{reading_frame_context, Frame, FrameContext, Stacktrace, Thread, ThreadId};
 pub use timestamp::Timestamp;
 pub use user::{Request, User};

@@ -88,25 +88,52 @@ pub struct Frame {
     pub other: Map,
 }
 
-/// How frames deserialised on this thread read their context.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum ContextRead {
-    /// Built (the default).
+/// How a [`Frame`] reads its `vars`, `pre_context` and `post_context`
+/// (see [`reading_frame_context`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameContext {
+    /// Built: the default.
     Whole,
-    /// Checked for its shape, not built ([`without_frame_context`]).
+    /// Checked to be what a whole read accepts (an object, a list of
+    /// strings, or `null`), but not built: the fields stay empty.
     Checked,
-    /// Checked for JSON syntax only ([`ignoring_frame_context`]).
+    /// Checked to be JSON only: a wrong type passes, and so does what a
+    /// checked read refuses inside a string (a lone surrogate). For a
+    /// reader that must get past damage there and knows what it gives up.
     Ignored,
 }
 
 thread_local! {
-    static FRAME_CONTEXT: Cell<ContextRead> = const { Cell::new(ContextRead::Whole) };
+    static FRAME_CONTEXT: Cell<FrameContext> = const { Cell::new(FrameContext::Whole) };
 }
 
-/// Runs `f` with frame context read as `how`, restoring the previous way
-/// when `f` returns or unwinds.
-fn reading_context<R>(how: ContextRead, f: impl FnOnce() -> R) -> R {
-    struct Restore(ContextRead);
+/// Runs `f` with every [`Frame`] deserialised on this thread reading its
+/// context as `how` says; the previous way comes back when `f` returns or
+/// unwinds, so calls may nest.
+///
+/// For a reader that needs where a frame is but not what surrounds it: a
+/// receiver that groups an event and keeps its original bytes saves
+/// allocating every local variable and source line.
+///
+/// ```
+/// use sentry_core::protocol::{reading_frame_context, Frame, FrameContext};
+///
+/// let json = r#"{"function":"f","lineno":3,"vars":{"x":1},"pre_context":["a"]}"#;
+/// let lean: Frame = reading_frame_context(FrameContext::Checked, || serde_json::from_str(json))?;
+/// assert_eq!((lean.function.as_deref(), lean.lineno), (Some("f"), Some(3)));
+/// assert!(lean.vars.is_empty() && lean.pre_context.is_empty());
+/// let full: Frame = serde_json::from_str(json)?;
+/// assert_eq!((full.vars.len(), full.pre_context.len()), (1, 1));
+///
+/// let odd = r#"{"function":"f","vars":5,"pre_context":["\ud800"]}"#;
+/// let checked = reading_frame_context(FrameContext::Checked, || serde_json::from_str::<Frame>(odd));
+/// assert!(checked.is_err());
+/// let ignored: Frame = reading_frame_context(FrameContext::Ignored, || serde_json::from_str(odd))?;
+/// assert_eq!(ignored.function.as_deref(), Some("f"));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+pub fn reading_frame_context<R>(how: FrameContext, f: impl FnOnce() -> R) -> R {
+    struct Restore(FrameContext);
     impl Drop for Restore {
         fn drop(&mut self) {
             FRAME_CONTEXT.with(|c| c.set(self.0));
@@ -116,67 +143,23 @@ fn reading_context<R>(how: ContextRead, f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// Runs `f` with every [`Frame`] deserialised on this thread read without
-/// its `vars`, `pre_context` and `post_context`: their JSON is checked
-/// (an object, a list of strings, or `null`) but nothing is built, and the
-/// fields stay empty.
-///
-/// For a reader that needs where a frame is but not what surrounds it: a
-/// receiver that groups an event and keeps its original bytes saves
-/// allocating every local variable and source line. Calls may nest; the
-/// previous setting comes back when `f` returns or unwinds.
-///
-/// ```
-/// use sentry_core::protocol::{without_frame_context, Frame};
-///
-/// let json = r#"{"function":"f","lineno":3,"vars":{"x":1},"pre_context":["a"]}"#;
-/// let lean: Frame = without_frame_context(|| serde_json::from_str(json))?;
-/// assert_eq!((lean.function.as_deref(), lean.lineno), (Some("f"), Some(3)));
-/// assert!(lean.vars.is_empty() && lean.pre_context.is_empty());
-/// let full: Frame = serde_json::from_str(json)?;
-/// assert_eq!((full.vars.len(), full.pre_context.len()), (1, 1));
-/// # Ok::<(), serde_json::Error>(())
-/// ```
-pub fn without_frame_context<R>(f: impl FnOnce() -> R) -> R {
-    reading_context(ContextRead::Checked, f)
-}
-
-/// [`without_frame_context`] checking only that the three fields are JSON:
-/// a wrong type passes, and so does what a checked read refuses inside a
-/// string (a lone surrogate). For a reader that must get past damage
-/// there and knows what it gives up.
-///
-/// ```
-/// use sentry_core::protocol::{ignoring_frame_context, without_frame_context, Frame};
-///
-/// let json = r#"{"function":"f","vars":5,"pre_context":["\ud800"]}"#;
-/// assert!(without_frame_context(|| serde_json::from_str::<Frame>(json)).is_err());
-/// let frame: Frame = ignoring_frame_context(|| serde_json::from_str(json))?;
-/// assert_eq!(frame.function.as_deref(), Some("f"));
-/// # Ok::<(), serde_json::Error>(())
-/// ```
-pub fn ignoring_frame_context<R>(f: impl FnOnce() -> R) -> R {
-    reading_context(ContextRead::Ignored, f)
-}
-
-/// `pre_context` and `post_context`: `null`-tolerant; inside
-/// [`without_frame_context`] only checked (see [`Shape`]), inside
-/// [`ignoring_frame_context`] only skipped.
+/// `pre_context` and `post_context`: `null`-tolerant; read as
+/// [`reading_frame_context`] says (checked by [`Shape`]).
 fn frame_lines<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     match FRAME_CONTEXT.with(Cell::get) {
-        ContextRead::Whole => lenient::null_default(d),
-        ContextRead::Checked => d.deserialize_option(Shape::Lines).map(|()| Vec::new()),
-        ContextRead::Ignored => IgnoredAny::deserialize(d).map(|_| Vec::new()),
+        FrameContext::Whole => lenient::null_default(d),
+        FrameContext::Checked => d.deserialize_option(Shape::Lines).map(|()| Vec::new()),
+        FrameContext::Ignored => IgnoredAny::deserialize(d).map(|_| Vec::new()),
     }
 }
 
-/// `vars`: `null`-tolerant; inside [`without_frame_context`] only checked
-/// (see [`Shape`]), inside [`ignoring_frame_context`] only skipped.
+/// `vars`: `null`-tolerant; read as [`reading_frame_context`] says
+/// (checked by [`Shape`]).
 fn frame_vars<'de, D: Deserializer<'de>>(d: D) -> Result<Map, D::Error> {
     match FRAME_CONTEXT.with(Cell::get) {
-        ContextRead::Whole => lenient::null_default(d),
-        ContextRead::Checked => d.deserialize_option(Shape::Object).map(|()| Map::new()),
-        ContextRead::Ignored => IgnoredAny::deserialize(d).map(|_| Map::new()),
+        FrameContext::Whole => lenient::null_default(d),
+        FrameContext::Checked => d.deserialize_option(Shape::Object).map(|()| Map::new()),
+        FrameContext::Ignored => IgnoredAny::deserialize(d).map(|_| Map::new()),
     }
 }
 
@@ -323,6 +306,10 @@ pub struct Thread {
 mod tests {
     use super::*;
 
+    fn checked<R>(f: impl FnOnce() -> R) -> R {
+        reading_frame_context(FrameContext::Checked, f)
+    }
+
     const FRAME: &str = r#"{"function":"f","vars":{"x":1},"post_context":["a"]}"#;
 
     fn vars_read() -> bool {
@@ -333,13 +320,13 @@ mod tests {
     #[test]
     fn frame_context_is_skipped_only_inside_the_call() {
         assert!(vars_read());
-        without_frame_context(|| {
+        checked(|| {
             assert!(!vars_read());
-            without_frame_context(|| assert!(!vars_read()));
+            checked(|| assert!(!vars_read()));
             assert!(!vars_read(), "a nested call leaves the outer setting");
         });
         assert!(vars_read());
-        let unwound = std::panic::catch_unwind(|| without_frame_context(|| panic!("boom")));
+        let unwound = std::panic::catch_unwind(|| checked(|| panic!("boom")));
         assert!(unwound.is_err());
         assert!(vars_read(), "restored after a panic");
         // Skipped parts are checked: what a full read refuses, so does a
@@ -354,7 +341,7 @@ mod tests {
             r#"{"vars":[}"#,
         ] {
             let full = serde_json::from_str::<Frame>(odd);
-            let lean = without_frame_context(|| serde_json::from_str::<Frame>(odd));
+            let lean = checked(|| serde_json::from_str::<Frame>(odd));
             assert!(full.is_err() && lean.is_err(), "{odd}");
         }
         for fine in [
@@ -362,7 +349,7 @@ mod tests {
             r#"{"vars":{"a":[1,{"b":null}]},"pre_context":["x","y"]}"#,
         ] {
             let full = serde_json::from_str::<Frame>(fine);
-            let lean = without_frame_context(|| serde_json::from_str::<Frame>(fine));
+            let lean = checked(|| serde_json::from_str::<Frame>(fine));
             assert!(full.is_ok() && lean.is_ok(), "{fine}");
         }
     }
