@@ -15,8 +15,8 @@ use super::StoreError;
 /// transaction, and be forgotten if this fails (see [`KnownRows`]).
 pub(super) fn apply_batch<'c>(
     conn: &'c Connection,
-    hot: &mut HotStatements<'c>,
-    batch: &IngestBatch,
+    work: &mut BatchWork<'c>,
+    batch: &'c IngestBatch,
     known: &mut KnownRows,
 ) -> Result<IngestSummary, StoreError> {
     let mut summary = IngestSummary::default();
@@ -34,7 +34,7 @@ pub(super) fn apply_batch<'c>(
     for record in &batch.records {
         match record {
             Record::Event(e) => {
-                apply_event(conn, hot, p, received, e, known, &mut summary)?;
+                apply_event(conn, work, p, received, e, known, &mut summary)?;
             }
             Record::Transaction(t) => apply_transaction(conn, p, received, t, &mut summary)?,
             Record::Attachment(a) => {
@@ -190,17 +190,109 @@ pub(super) fn apply_batch<'c>(
     Ok(summary)
 }
 
-/// The statements (nearly) every event runs, kept prepared across the
-/// jobs of one transaction (drop them before it ends). Taking a statement
-/// from rusqlite's cache hashes and compares its whole SQL text, and
-/// putting it back costs as much: done for every statement of every
-/// event, that was ~5 % of the writer's time.
+/// The writer's work in progress in one transaction (or savepoint):
+/// statements kept prepared, and counts of events into issues not yet
+/// written. [`BatchWork::flush`] must run before the transaction (or
+/// savepoint) commits and before any other write.
+///
+/// * **Statements:** taking a statement from rusqlite's cache hashes and
+///   compares its whole SQL text, and putting it back costs as much: done
+///   for every statement of every event, that was ~5 % of the writer's
+///   time.
+/// * **Issue counts:** most events join an issue that is open, and each
+///   used to cost an `UPDATE issues`. An event for an issue known to be
+///   open (see [`KnownRows::is_open_issue`]) cannot regress it, so its count,
+///   first and last seen, title and release are only gathered here, and
+///   written once per issue per batch. A batch at 256 connections holds
+///   ~64 events of ~40 issues.
 #[derive(Default)]
-pub(super) struct HotStatements<'c> {
+pub(super) struct BatchWork<'c> {
     insert_event: Option<CachedStatement<'c>>,
     count_open_event: Option<CachedStatement<'c>>,
+    count_events: Option<CachedStatement<'c>>,
     insert_issue_user: Option<CachedStatement<'c>>,
     count_issue_user: Option<CachedStatement<'c>>,
+    /// At most one entry per issue, in no order.
+    issue_counts: Vec<IssueCount<'c>>,
+}
+
+impl<'c> BatchWork<'c> {
+    /// Writes the issue counts gathered so far.
+    pub(super) fn flush(&mut self, conn: &'c Connection) -> Result<(), StoreError> {
+        if self.issue_counts.is_empty() {
+            return Ok(());
+        }
+        let statement = hot(&mut self.count_events, conn, COUNT_EVENT_SQL)?;
+        for count in self.issue_counts.drain(..) {
+            count.execute(statement)?;
+        }
+        Ok(())
+    }
+
+    /// Counts `e` into issue `id`, to be written by [`Self::flush`], if
+    /// the issue is open: `known_open`, or gathered into already (nothing
+    /// in a batch closes an issue). Returns whether it did.
+    fn gather(&mut self, id: i64, e: &'c EventRecord, known_open: bool) -> bool {
+        if let Some(count) = self.issue_counts.iter_mut().find(|c| c.issue_id == id) {
+            count.add(e);
+        } else if known_open {
+            self.issue_counts.push(IssueCount::new(id, e));
+        } else {
+            return false;
+        }
+        true
+    }
+}
+
+/// Events counted into one issue: what `UPDATE issues` adds for them.
+struct IssueCount<'c> {
+    issue_id: i64,
+    events: i64,
+    first_seen: f64,
+    last_seen: f64,
+    /// The last event counted: the issue takes its title, culprit, level
+    /// and kind.
+    latest: &'c EventRecord,
+    /// The last release named, if any event named one.
+    release: Option<&'c str>,
+}
+
+impl<'c> IssueCount<'c> {
+    fn new(issue_id: i64, e: &'c EventRecord) -> Self {
+        IssueCount {
+            issue_id,
+            events: 1,
+            first_seen: e.timestamp,
+            last_seen: e.timestamp,
+            latest: e,
+            release: e.release.as_deref(),
+        }
+    }
+
+    fn add(&mut self, e: &'c EventRecord) {
+        self.events += 1;
+        self.first_seen = self.first_seen.min(e.timestamp);
+        self.last_seen = self.last_seen.max(e.timestamp);
+        self.latest = e;
+        self.release = e.release.as_deref().or(self.release);
+    }
+
+    /// Runs `statement` (one of the `COUNT_*_SQL`) for these events; returns
+    /// whether the issue matched.
+    fn execute(&self, statement: &mut CachedStatement<'_>) -> Result<bool, StoreError> {
+        let n = statement.execute(params![
+            self.issue_id,
+            self.last_seen,
+            self.latest.grouping.title,
+            self.latest.grouping.culprit,
+            self.latest.grouping.level,
+            self.release,
+            self.latest.kind,
+            self.events,
+            self.first_seen,
+        ])?;
+        Ok(n == 1)
+    }
 }
 
 /// The statement in `slot`, prepared (through the cache) on first use.
@@ -223,10 +315,10 @@ const INSERT_EVENT_SQL: &str =
 
 fn apply_event<'c>(
     conn: &'c Connection,
-    hot_statements: &mut HotStatements<'c>,
+    work: &mut BatchWork<'c>,
     p: i64,
     received: f64,
-    e: &EventRecord,
+    e: &'c EventRecord,
     known: &mut KnownRows,
     summary: &mut IngestSummary,
 ) -> Result<(), StoreError> {
@@ -278,28 +370,31 @@ fn apply_event<'c>(
         Some(id) => id,
         None => create_issue(conn, p, e, &grouping.explanation)?,
     };
-    let inserted =
-        hot(&mut hot_statements.insert_event, conn, INSERT_EVENT_SQL)?.execute(params![
-            p,
-            e.event_id,
-            issue_id,
-            e.kind,
-            e.timestamp,
-            received,
-            e.release,
-            e.environment,
-            e.level,
-            e.title,
-            e.platform,
-            e.trace_id,
-            e.user_key,
-            e.payload
-        ])?;
+    let inserted = hot(&mut work.insert_event, conn, INSERT_EVENT_SQL)?.execute(params![
+        p,
+        e.event_id,
+        issue_id,
+        e.kind,
+        e.timestamp,
+        received,
+        e.release,
+        e.environment,
+        e.level,
+        e.title,
+        e.platform,
+        e.trace_id,
+        e.user_key,
+        e.payload
+    ])?;
     if inserted == 0 {
         summary.duplicates += 1;
         return Ok(());
     }
-    if found.is_some() && update_issue(conn, hot_statements, p, issue_id, e)? {
+    if found.is_none() {
+        known.note_open_issue(issue_id);
+    } else if !work.gather(issue_id, e, known.is_open_issue(issue_id))
+        && update_issue(conn, work, p, issue_id, e, known)?
+    {
         summary.regressed.push(issue_id);
     }
     if unowned {
@@ -328,14 +423,14 @@ fn apply_event<'c>(
         .filter(|user| known.note_issue_user(issue_id, user))
     {
         let new_user = hot(
-            &mut hot_statements.insert_issue_user,
+            &mut work.insert_issue_user,
             conn,
             "INSERT OR IGNORE INTO issue_users (issue_id, user_key) VALUES (?1, ?2)",
         )?
         .execute(params![issue_id, user])?;
         if new_user == 1 {
             hot(
-                &mut hot_statements.count_issue_user,
+                &mut work.count_issue_user,
                 conn,
                 "UPDATE issues SET user_count = user_count + 1 WHERE id = ?1",
             )?
@@ -412,23 +507,22 @@ fn create_issue(
     Ok(id)
 }
 
-/// Counts the event into an existing issue; returns whether it regressed.
+/// Counts the event into an existing issue not known to be open; returns
+/// whether it regressed.
 fn update_issue<'c>(
     conn: &'c Connection,
-    hot_statements: &mut HotStatements<'c>,
+    work: &mut BatchWork<'c>,
     p: i64,
     id: i64,
     e: &EventRecord,
+    known: &mut KnownRows,
 ) -> Result<bool, StoreError> {
-    // Most events join an open (or ignored) issue, which never regresses:
-    // counting them is one statement. A resolved issue takes the full path.
-    let open = hot(
-        &mut hot_statements.count_open_event,
-        conn,
-        COUNT_OPEN_EVENT_SQL,
-    )?;
-    let counted = count_event_with(open, e, id)?;
-    if counted {
+    // Most issues are open (or ignored), and never regress: counting the
+    // event is one statement. A resolved issue takes the full path.
+    let count = IssueCount::new(id, e);
+    let open = hot(&mut work.count_open_event, conn, COUNT_OPEN_EVENT_SQL)?;
+    if count.execute(open)? {
+        known.note_open_issue(id);
         return Ok(false);
     }
     let (status, resolved_release): (String, Option<String>) = conn
@@ -456,35 +550,17 @@ fn update_issue<'c>(
             "INSERT INTO issue_activity (issue_id, kind, data, created) VALUES (?1, 'regression', ?2, ?3)",
         )?
         .execute(params![id, data.to_string(), super::now_secs()])?;
+        known.note_open_issue(id);
     }
-    count_event_with(&mut conn.prepare_cached(COUNT_EVENT_SQL)?, e, id)?;
+    count.execute(hot(&mut work.count_events, conn, COUNT_EVENT_SQL)?)?;
     Ok(regressed)
-}
-
-/// Counts `e` into issue `id` with `statement` (one of the `COUNT_*_SQL`);
-/// returns whether the issue matched.
-fn count_event_with(
-    statement: &mut CachedStatement<'_>,
-    e: &EventRecord,
-    id: i64,
-) -> Result<bool, StoreError> {
-    let n = statement.execute(params![
-        id,
-        e.timestamp,
-        e.grouping.title,
-        e.grouping.culprit,
-        e.grouping.level,
-        e.release,
-        e.kind
-    ])?;
-    Ok(n == 1)
 }
 
 macro_rules! count_event_sql {
     ($condition:literal) => {
         concat!(
-            "UPDATE issues SET times_seen = times_seen + 1,
-                 last_seen = MAX(last_seen, ?2), first_seen = MIN(first_seen, ?2),
+            "UPDATE issues SET times_seen = times_seen + ?8,
+                 last_seen = MAX(last_seen, ?2), first_seen = MIN(first_seen, ?9),
                  title = ?3, culprit = ?4, level = ?5,
                  last_release = COALESCE(?6, last_release), kind = ?7,
                  substatus = CASE WHEN substatus = 'new' THEN 'ongoing' ELSE substatus END
@@ -494,7 +570,7 @@ macro_rules! count_event_sql {
     };
 }
 
-/// Counts an event into its issue.
+/// Counts events into their issue (see [`IssueCount::execute`]).
 const COUNT_EVENT_SQL: &str = count_event_sql!("");
 /// [`COUNT_EVENT_SQL`] for an issue that cannot regress (not resolved).
 const COUNT_OPEN_EVENT_SQL: &str =

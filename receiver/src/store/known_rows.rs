@@ -7,12 +7,13 @@
 //! the row and does nothing): who owns the grouping hash, `INSERT OR
 //! IGNORE` into `releases`, `issue_users` and `issue_facets` (twice). Here
 //! the writer remembers what those statements found or inserted, and asks
-//! SQLite only about what it has not seen.
+//! SQLite only about what it has not seen. It also remembers which issues
+//! are open (not resolved), whose events it counts once per batch.
 //!
 //! What is remembered must stay true while it is used:
 //!
 //! * **Other connections** (the API's, the CLI's in another process) delete
-//!   issues, and with them hashes, users and facets. `PRAGMA data_version`
+//!   issues, and with them hashes, users and facets, and resolve issues. `PRAGMA data_version`
 //!   changes whenever another connection commits; [`KnownRows::sync`] reads
 //!   it inside each write transaction, after the write lock is taken (so no
 //!   one else can commit until this transaction ends), and forgets
@@ -77,6 +78,9 @@ pub struct KnownRows {
     issue_users: Values<i64>,
     /// `(issue, kind)` → values in `issue_facets`.
     facets: Values<(i64, FacetKind)>,
+    /// Issues whose status is neither `resolved` nor
+    /// `resolved_in_release`: an event cannot regress them.
+    open_issues: HashSet<i64>,
 }
 
 impl KnownRows {
@@ -100,6 +104,7 @@ impl KnownRows {
         self.releases.clear();
         self.issue_users.clear();
         self.facets.clear();
+        self.open_issues.clear();
     }
 
     /// The issue known to own `hash` in `project`.
@@ -128,6 +133,20 @@ impl KnownRows {
     /// it was new.
     pub fn note_issue_user(&mut self, issue: i64, user: &str) -> bool {
         self.issue_users.note(issue, user)
+    }
+
+    /// Notes that `issue` is open: neither resolved nor resolved in a
+    /// release.
+    pub fn note_open_issue(&mut self, issue: i64) {
+        if self.open_issues.len() >= MAX_ENTRIES {
+            self.open_issues.clear();
+        }
+        self.open_issues.insert(issue);
+    }
+
+    /// Whether `issue` is known to be open.
+    pub fn is_open_issue(&self, issue: i64) -> bool {
+        self.open_issues.contains(&issue)
     }
 
     /// Notes that `issue` has the facet `kind` = `value`; returns whether

@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
-use super::apply::HotStatements;
+use super::apply::BatchWork;
 use super::dictionary::Dictionary;
 use super::known_rows::KnownRows;
 use super::records::{IngestBatch, IngestSummary};
@@ -603,13 +603,14 @@ fn commit_all_or_nothing(
         .ok()?;
     known.sync(&tx);
     let mut results = Vec::with_capacity(ops.len());
-    let mut hot = HotStatements::default();
+    let mut work = BatchWork::default();
     for op in ops {
         // On error, dropping `tx` rolls the whole attempt back (and the
         // caller makes `known` forget).
-        results.push(Ok(apply(&tx, &mut hot, op, known).ok()?));
+        results.push(Ok(apply(&tx, &mut work, op, known).ok()?));
     }
-    drop(hot);
+    work.flush(&tx).ok()?;
+    drop(work);
     Some(match tx.commit() {
         Ok(()) => results,
         Err(e) => {
@@ -655,28 +656,33 @@ fn commit_with_savepoints(
     }
 }
 
-/// [`apply`] with statements of its own (dropped before it returns).
+/// [`apply`] with work of its own, flushed before it returns.
 fn apply_alone(
     tx: &Connection,
     op: &WriteOp,
     known: &mut KnownRows,
 ) -> Result<WriteResult, StoreError> {
-    apply(tx, &mut HotStatements::default(), op, known)
+    let mut work = BatchWork::default();
+    let result = apply(tx, &mut work, op, known)?;
+    work.flush(tx)?;
+    Ok(result)
 }
 
 fn apply<'c>(
     tx: &'c Connection,
-    hot: &mut HotStatements<'c>,
-    op: &WriteOp,
+    work: &mut BatchWork<'c>,
+    op: &'c WriteOp,
     known: &mut KnownRows,
 ) -> Result<WriteResult, StoreError> {
     if !matches!(op, WriteOp::Ingest(_)) {
-        // Only ingestion keeps `known` true; anything else may not.
+        // Anything but ingestion may read or change the issues counted so
+        // far, and only ingestion keeps `known` true.
+        work.flush(tx)?;
         known.forget();
     }
     match op {
         WriteOp::Ingest(batch) => {
-            ingest_apply::apply_batch(tx, hot, batch, known).map(WriteResult::Ingested)
+            ingest_apply::apply_batch(tx, work, batch, known).map(WriteResult::Ingested)
         }
         WriteOp::CreateProject { id, name } => {
             create_project(tx, *id, name).map(WriteResult::Project)
@@ -1077,6 +1083,118 @@ mod tests {
         let ok: Vec<bool> = results.iter().map(Result::is_ok).collect();
         assert_eq!(ok, [false, true], "{results:?}");
         assert_eq!(issue_rows(&conn), [1, 1, 1, 1, 2, 2, 1]);
+    }
+
+    /// Event `n` of issue `HASH` at time `at`, titled `title`, of `release`.
+    fn event_at(n: u32, at: f64, title: &str, release: Option<&str>) -> crate::store::Record {
+        let mut record = event_record(n, HASH);
+        if let crate::store::Record::Event(e) = &mut record {
+            e.timestamp = at;
+            e.grouping.title = title.into();
+            e.release = release.map(Into::into);
+        }
+        record
+    }
+
+    fn ingest(records: Vec<crate::store::Record>) -> WriteOp {
+        WriteOp::Ingest(IngestBatch {
+            project_id: 1,
+            received: 1.0,
+            records,
+            item_counts: Vec::new(),
+        })
+    }
+
+    /// (times_seen, first_seen, last_seen, title, last_release, status,
+    /// substatus) of the only issue.
+    fn issue(conn: &Connection) -> (i64, f64, f64, String, Option<String>, String, String) {
+        conn.query_row(
+            "SELECT times_seen, first_seen, last_seen, title, last_release, status, substatus
+             FROM issues",
+            [],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ))
+            },
+        )
+        .expect("issue")
+    }
+
+    #[test]
+    fn events_of_an_open_issue_counted_together_count_as_one_by_one() {
+        let events = || {
+            [
+                event_at(2, 3.0, "B", Some("app@2")),
+                event_at(3, 9.0, "C", None),
+                event_at(4, 7.0, "D", Some("app@3")),
+                event_at(5, 1.0, "E", None),
+            ]
+        };
+        let first = || ingest(vec![event_at(1, 5.0, "A", Some("app@1"))]);
+        // The writer counts events of an issue it knows is open once per
+        // batch (two jobs here), ...
+        let (_dir, mut together) = db();
+        let mut known = KnownRows::default();
+        commit_batch(&mut together, &[project(1), first()], &mut known);
+        let [b, c, d, e] = events();
+        let jobs = [ingest(vec![b, c]), ingest(vec![d, e])];
+        assert!(commit_batch(&mut together, &jobs, &mut known)
+            .iter()
+            .all(Result::is_ok));
+        // ... which must leave the issue as counting them one at a time.
+        let (_dir2, mut alone) = db();
+        let mut known = KnownRows::default();
+        commit_batch(&mut alone, &[project(1), first()], &mut known);
+        for record in events() {
+            known.forget();
+            assert!(commit_batch(&mut alone, &[ingest(vec![record])], &mut known)[0].is_ok());
+        }
+        let expected = (
+            5,
+            1.0,
+            9.0,
+            "E".to_owned(),
+            Some("app@3".to_owned()),
+            "unresolved".to_owned(),
+            "ongoing".to_owned(),
+        );
+        assert_eq!(issue(&alone), expected);
+        assert_eq!(issue(&together), expected);
+    }
+
+    #[test]
+    fn an_issue_resolved_within_a_batch_regresses_on_its_next_event() {
+        let (_dir, mut conn) = db();
+        let mut known = KnownRows::default();
+        commit_batch(&mut conn, &[project(1), event(1)], &mut known);
+        let resolve = WriteOp::SetIssueStatus {
+            issue_id: 1,
+            status: IssueStatus::Resolved,
+            release: None,
+        };
+        // The first event is counted with the batch's others; the status
+        // change must see it counted, and the last event must regress the
+        // issue.
+        let results = commit_batch(&mut conn, &[event(2), resolve, event(3)], &mut known);
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        let (times_seen, .., status, substatus) = issue(&conn);
+        assert_eq!((times_seen, status.as_str()), (3, "unresolved"));
+        assert_eq!(substatus, "regressed");
+        let regressions: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM issue_activity WHERE kind = 'regression'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("activity");
+        assert_eq!(regressions, 1);
     }
 
     #[test]
