@@ -11,7 +11,8 @@ use super::records::{
 };
 use super::StoreError;
 
-/// Stores every record of `batch`. `known` must be valid for `conn`'s
+/// Stores every record of `batch`, except the counts it leaves in `work`
+/// for [`BatchWork::flush`]. `known` must be valid for `conn`'s
 /// transaction, and be forgotten if this fails (see [`KnownRows`]).
 pub(super) fn apply_batch<'c>(
     conn: &'c Connection,
@@ -22,15 +23,7 @@ pub(super) fn apply_batch<'c>(
     let mut summary = IngestSummary::default();
     let p = batch.project_id;
     let received = batch.received;
-    {
-        let mut stmt = conn.prepare_cached(
-            "INSERT INTO item_counts (project_id, item_type, count) VALUES (?1, ?2, ?3)
-             ON CONFLICT (project_id, item_type) DO UPDATE SET count = count + excluded.count",
-        )?;
-        for (ty, n) in &batch.item_counts {
-            stmt.execute(params![p, ty, *n as i64])?;
-        }
-    }
+    work.count_items(p, &batch.item_counts);
     for record in &batch.records {
         match record {
             Record::Event(e) => {
@@ -191,9 +184,10 @@ pub(super) fn apply_batch<'c>(
 }
 
 /// The writer's work in progress in one transaction (or savepoint):
-/// statements kept prepared, and counts of events into issues not yet
-/// written. [`BatchWork::flush`] must run before the transaction (or
-/// savepoint) commits and before any other write.
+/// statements kept prepared, and counts of events into issues and of
+/// items received not yet written. [`BatchWork::flush`] must run before
+/// the transaction commits (or the savepoint is released) and before any
+/// write that is not ingestion.
 ///
 /// * **Statements:** taking a statement from rusqlite's cache hashes and
 ///   compares its whole SQL text, and putting it back costs as much: done
@@ -204,7 +198,8 @@ pub(super) fn apply_batch<'c>(
 ///   open (see [`KnownRows::is_open_issue`]) cannot regress it, so its count,
 ///   first and last seen, title and release are only gathered here, and
 ///   written once per issue per batch. A batch at 256 connections holds
-///   ~64 events of ~40 issues.
+///   ~64 events of ~40 issues (each found by a linear search: fine for
+///   batches of a few hundred jobs).
 #[derive(Default)]
 pub(super) struct BatchWork<'c> {
     insert_event: Option<CachedStatement<'c>>,
@@ -214,19 +209,45 @@ pub(super) struct BatchWork<'c> {
     count_issue_user: Option<CachedStatement<'c>>,
     /// At most one entry per issue, in no order.
     issue_counts: Vec<IssueCount<'c>>,
+    /// Items received per project and type (`item_counts`), gathered
+    /// likewise: every request adds to the same few rows.
+    item_counts: Vec<(i64, &'c str, u64)>,
 }
 
 impl<'c> BatchWork<'c> {
     /// Writes the issue counts gathered so far.
     pub(super) fn flush(&mut self, conn: &'c Connection) -> Result<(), StoreError> {
-        if self.issue_counts.is_empty() {
-            return Ok(());
+        if !self.issue_counts.is_empty() {
+            let statement = hot(&mut self.count_events, conn, COUNT_EVENT_SQL)?;
+            for count in self.issue_counts.drain(..) {
+                count.execute(statement)?;
+            }
         }
-        let statement = hot(&mut self.count_events, conn, COUNT_EVENT_SQL)?;
-        for count in self.issue_counts.drain(..) {
-            count.execute(statement)?;
+        if !self.item_counts.is_empty() {
+            let mut statement = conn.prepare_cached(
+                "INSERT INTO item_counts (project_id, item_type, count) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (project_id, item_type) DO UPDATE SET count = count + excluded.count",
+            )?;
+            for (project, item_type, n) in self.item_counts.drain(..) {
+                statement.execute(params![project, item_type, n as i64])?;
+            }
         }
         Ok(())
+    }
+
+    /// Adds `counts` (item type, items) of project `p` to `item_counts`, to
+    /// be written by [`Self::flush`].
+    fn count_items(&mut self, p: i64, counts: &'c [(String, u64)]) {
+        for (item_type, n) in counts {
+            let row = self
+                .item_counts
+                .iter_mut()
+                .find(|(project, ty, _)| *project == p && ty == item_type);
+            match row {
+                Some((.., total)) => *total = total.saturating_add(*n),
+                None => self.item_counts.push((p, item_type, *n)),
+            }
+        }
     }
 
     /// Counts `e` into issue `id`, to be written by [`Self::flush`], if

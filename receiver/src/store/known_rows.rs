@@ -12,12 +12,12 @@
 //!
 //! What is remembered must stay true while it is used:
 //!
-//! * **Other connections** (the API's, the CLI's in another process) delete
-//!   issues, and with them hashes, users and facets, and resolve issues. `PRAGMA data_version`
-//!   changes whenever another connection commits; [`KnownRows::sync`] reads
-//!   it inside each write transaction, after the write lock is taken (so no
-//!   one else can commit until this transaction ends), and forgets
-//!   everything when it moved.
+//! * **Other connections** (the API's, the CLI's in another process)
+//!   resolve and delete issues, and with them hashes, users and facets.
+//!   `PRAGMA data_version` changes whenever another connection commits;
+//!   [`KnownRows::sync`] reads it inside each write transaction, after the
+//!   write lock is taken (so no one else can commit until this transaction
+//!   ends), and forgets everything when it moved.
 //! * **The writer's own rollbacks**: a fact noted in a transaction or job
 //!   that is then rolled back is false. The writer calls
 //!   [`KnownRows::forget`] whenever it rolls anything back, and on every

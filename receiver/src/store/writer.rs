@@ -1170,6 +1170,43 @@ mod tests {
     }
 
     #[test]
+    fn item_counts_of_a_batch_add_up_and_a_failed_jobs_do_not() {
+        let (_dir, mut conn) = db();
+        let mut known = KnownRows::default();
+        commit_batch(&mut conn, &[project(1)], &mut known);
+        let counted = |n: u32, counts: &[(&str, u64)]| {
+            let mut op = event(n);
+            if let WriteOp::Ingest(batch) = &mut op {
+                batch.item_counts = counts.iter().map(|(t, n)| ((*t).into(), *n)).collect();
+            }
+            op
+        };
+        let mut failing = failing_ingest();
+        if let WriteOp::Ingest(batch) = &mut failing {
+            batch.item_counts = vec![("event".into(), 100)];
+        }
+        let jobs = [
+            counted(1, &[("event", 1)]),
+            failing,
+            counted(2, &[("event", 2), ("weird", 1)]),
+        ];
+        let ok: Vec<bool> = commit_batch(&mut conn, &jobs, &mut known)
+            .iter()
+            .map(Result::is_ok)
+            .collect();
+        assert_eq!(ok, [true, false, true]);
+        commit_batch(&mut conn, &[counted(3, &[("event", 4)])], &mut known);
+        let rows: Vec<(String, i64)> = conn
+            .prepare("SELECT item_type, count FROM item_counts ORDER BY item_type")
+            .and_then(|mut s| {
+                s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<rusqlite::Result<_>>()
+            })
+            .expect("item counts");
+        assert_eq!(rows, [("event".to_owned(), 7), ("weird".to_owned(), 1)]);
+    }
+
+    #[test]
     fn an_issue_resolved_within_a_batch_regresses_on_its_next_event() {
         let (_dir, mut conn) = db();
         let mut known = KnownRows::default();
