@@ -150,6 +150,58 @@ fn a_request_whose_client_hangs_up_after_it_was_queued_still_counts() {
 }
 
 #[test]
+fn a_request_whose_client_hangs_up_before_its_write_fails_gives_its_counts_back() {
+    use std::io::Write;
+    use std::time::{Duration, Instant};
+    let server = server();
+    add_quota(&server, quota(&["error"], 1, 60));
+    let key = server.public_key().to_owned();
+    // As above, but the lock's holder makes every event insert fail, so
+    // the write of the abandoned request fails after its client has gone.
+    let lock = rusqlite::Connection::open(server.db_path()).expect("open");
+    lock.busy_timeout(Duration::from_secs(10)).expect("timeout");
+    lock.execute_batch(
+        "BEGIN IMMEDIATE;
+         CREATE TRIGGER refuse_events BEFORE INSERT ON events
+         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
+    )
+    .expect("lock");
+    let body = event(1);
+    let mut stream = std::net::TcpStream::connect(server.addr()).expect("connect");
+    let head = format!(
+        "POST /api/1/envelope/ HTTP/1.1\r\nHost: {}\r\nX-Sentry-Auth: Sentry sentry_key={key}, \
+         sentry_version=7\r\nContent-Length: {}\r\n\r\n",
+        server.addr(),
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).expect("head");
+    stream.write_all(body.as_bytes()).expect("body");
+    std::thread::sleep(Duration::from_millis(300));
+    stream.shutdown(std::net::Shutdown::Both).expect("hang up");
+    drop(stream);
+    std::thread::sleep(Duration::from_millis(100));
+    lock.execute_batch("COMMIT").expect("unlock");
+    // The writer fails the job once the lock is free; then the trigger
+    // goes, and the quota must have room again for one event.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut status = 0;
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        // Until the writer has failed the job, the event is refused by
+        // the trigger (a 503 or 500) or by the quota (429).
+        lock.execute_batch("DROP TRIGGER IF EXISTS refuse_events")
+            .expect("drop trigger");
+        status = send(&server, &key, &event(2)).status;
+        if status == 200 {
+            break;
+        }
+    }
+    assert_eq!(status, 200, "the failed write's count went back");
+    assert_eq!(server.events().len(), 1);
+    assert_eq!(send(&server, &key, &event(3)).status, 429, "and only it");
+}
+
+#[test]
 fn the_store_endpoint_gets_the_last_room_of_a_window() {
     let server = server();
     add_quota(&server, quota(&["error"], 1, 60));

@@ -31,7 +31,7 @@ use sentry_core::envelope::{Envelope, EnvelopeItem, ItemType};
 use uuid::Uuid;
 
 use crate::config::Clock;
-use crate::store::writer::PreparingGuard;
+use crate::store::writer::{Pending, PreparingGuard};
 use crate::store::{Store, StoreError, WriteOp, WriteResult};
 use auth::Auth;
 use limits::Limits;
@@ -406,21 +406,17 @@ impl Ingestor {
             .enqueue_ingest(batch, self.queue_wait, preparing)
             .await?;
         // Queued, the batch is written even if this request's client hangs
-        // up now (its future is then dropped): the counts must stay.
-        let claim = claim.queued();
-        let written = pending.committed().await;
-        let summary = match written {
+        // up now (its future is then dropped): the counts stay unless the
+        // write fails.
+        let mut queued = claim.queued(pending);
+        let summary = match queued.committed().await {
             Ok(WriteResult::Ingested(summary)) => summary,
             Ok(other) => {
-                claim.refund();
                 return Err(IngestError::Unavailable {
                     detail: format!("unexpected writer result {other:?}"),
-                });
+                })
             }
-            Err(e) => {
-                claim.refund();
-                return Err(e.into());
-            }
+            Err(e) => return Err(e.into()),
         };
         // The event was stored with these hashes: later ones that share all
         // of them can skip the full grouping.
@@ -563,16 +559,17 @@ impl Ingestor {
 /// Quota counts a request holds until its write is queued: dropped before
 /// [`Claim::queued`], they go back to their windows.
 struct Claim<'a> {
-    limiter: &'a rate_limits::RateLimiter,
+    limiter: &'a Arc<rate_limits::RateLimiter>,
     counted: Vec<rate_limits::Counted>,
 }
 
-impl<'a> Claim<'a> {
-    /// The request's write is queued: see [`QueuedClaim`].
-    fn queued(mut self) -> QueuedClaim<'a> {
+impl Claim<'_> {
+    /// The request's write is queued as `pending`: see [`QueuedClaim`].
+    fn queued(mut self, pending: Pending) -> QueuedClaim {
         QueuedClaim {
-            limiter: self.limiter,
+            limiter: self.limiter.clone(),
             counted: std::mem::take(&mut self.counted),
+            pending: Some(pending),
         }
     }
 }
@@ -583,18 +580,54 @@ impl Drop for Claim<'_> {
     }
 }
 
-/// The quota counts of a request whose write is in the writer's queue: the
-/// write happens whether or not anyone waits for it, so dropped they stay;
-/// only a write that fails gives them back ([`QueuedClaim::refund`]).
-struct QueuedClaim<'a> {
-    limiter: &'a rate_limits::RateLimiter,
+/// The quota counts of a request whose write is in the writer's queue,
+/// with that write. The write happens whether or not anyone waits for it,
+/// so the counts stay unless it fails ([`QueuedClaim::committed`]). Should
+/// the request end first (its client hung up), a task waits for the write
+/// in its place and gives the counts back if it failed.
+struct QueuedClaim {
+    limiter: Arc<rate_limits::RateLimiter>,
     counted: Vec<rate_limits::Counted>,
+    /// `None` once the write's result is known.
+    pending: Option<Pending>,
 }
 
-impl QueuedClaim<'_> {
-    /// The write failed: the counts go back to their windows.
-    fn refund(self) {
-        self.limiter.refund(&self.counted);
+impl QueuedClaim {
+    /// Waits for the write; gives the counts back unless it stored the
+    /// batch.
+    async fn committed(&mut self) -> Result<WriteResult, StoreError> {
+        let result = match self.pending.as_mut() {
+            Some(pending) => pending.committed().await,
+            None => Err(StoreError::WriterGone),
+        };
+        self.pending = None;
+        if !matches!(result, Ok(WriteResult::Ingested(_))) {
+            self.limiter.refund(&std::mem::take(&mut self.counted));
+        }
+        result
+    }
+}
+
+impl Drop for QueuedClaim {
+    fn drop(&mut self) {
+        let Some(mut pending) = self.pending.take() else {
+            return;
+        };
+        if self.counted.is_empty() {
+            return;
+        }
+        // Outside a runtime (nothing of ours drops it there) the counts
+        // stay, as they would for a write that succeeds.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let limiter = self.limiter.clone();
+        let counted = std::mem::take(&mut self.counted);
+        runtime.spawn(async move {
+            if !matches!(pending.committed().await, Ok(WriteResult::Ingested(_))) {
+                limiter.refund(&counted);
+            }
+        });
     }
 }
 

@@ -478,9 +478,14 @@ pub async fn enqueue_to(
 pub struct Pending(tokio::sync::oneshot::Receiver<Result<WriteResult, StoreError>>);
 
 impl Pending {
-    /// Waits for the job's commit and returns its result.
-    pub async fn committed(self) -> Result<WriteResult, StoreError> {
-        self.0.await.map_err(|_| StoreError::WriterGone)?
+    /// Waits for the job's commit and returns its result. Once it has
+    /// returned, the result is gone: a second call says
+    /// [`StoreError::WriterGone`].
+    pub async fn committed(&mut self) -> Result<WriteResult, StoreError> {
+        if self.0.is_terminated() {
+            return Err(StoreError::WriterGone);
+        }
+        (&mut self.0).await.map_err(|_| StoreError::WriterGone)?
     }
 }
 
