@@ -381,6 +381,83 @@ fn the_rate_limits_view_lists_adds_and_removes_quotas() {
     assert_eq!(gone.status, 404, "already removed by the page");
 }
 
+#[test]
+fn releases_page_and_search_and_a_failed_download_says_why() {
+    let server = TestServer::start();
+    let send = |body: Vec<u8>| {
+        let r = receiver::testing::post(
+            &server.envelope_url(),
+            &[("X-Sentry-Auth", server.sentry_auth().as_str())],
+            &body,
+        )
+        .expect("post");
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    };
+    // Three releases, first seen in this order (the list is newest first).
+    for (n, release) in ["app@1.0.0", "app@1.1.0", "app@2.0.0"].iter().enumerate() {
+        send(
+            format!(
+                "{{}}\n{{\"type\":\"event\"}}\n{{\"message\":\"m{n}\",\"release\":\"{release}\"}}\n"
+            )
+            .into_bytes(),
+        );
+        server.wait_for_events(n + 1, std::time::Duration::from_secs(10));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let event_id = "feedfacefeedfacefeedfacefeedface";
+    let mut body = format!(
+        "{{\"event_id\":\"{event_id}\"}}\n{{\"type\":\"event\"}}\n{{\"message\":\"with a file\"}}\n\
+         {{\"type\":\"attachment\",\"length\":5,\"filename\":\"log.txt\"}}\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(b"hello\n");
+    send(body);
+    let events = server.wait_for_events(4, std::time::Duration::from_secs(10));
+    let issue = events
+        .iter()
+        .find(|e| e.event_id == event_id)
+        .and_then(|e| e.issue_id)
+        .expect("the event with the file has an issue");
+    let steps = run_page_script(
+        "releases.js",
+        &[&server.url(), server.token(), &issue.to_string(), event_id],
+    );
+    let text = |step: &str| {
+        line(&steps, "step", step)["text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+
+    let first = text("first page");
+    assert!(
+        first.contains("app@2.0.0") && first.contains("app@1.1.0"),
+        "{first}"
+    );
+    assert!(!first.contains("app@1.0.0"), "two a page: {first}");
+    let older = text("older");
+    assert!(older.contains("app@1.0.0"), "{older}");
+    assert!(!older.contains("app@2.0.0"), "{older}");
+    let search = text("search");
+    assert!(
+        search.contains("app@1.1.0") && search.contains("app@1.0.0"),
+        "{search}"
+    );
+    assert!(!search.contains("app@2.0.0"), "{search}");
+    assert_eq!(
+        line(&steps, "step", "search")["hash"],
+        "#/releases?query=app%401.&limit=2"
+    );
+
+    let event = text("event");
+    assert!(
+        event.contains("log.txt") && event.contains("Download"),
+        "{event}"
+    );
+    let download = text("download");
+    assert!(download.contains("Download failed:"), "{download}");
+}
+
 /// A receiver fed every request of the recorded Python SDK scenario, its
 /// clock at the scenario's time (so its sessions are not too old to keep).
 fn fixture_server() -> TestServer {

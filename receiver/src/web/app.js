@@ -398,7 +398,7 @@
       else if (view === 'issues' && ISSUE_ID.test(segs[1]) && (!segs[3] || EVENT_REF.test(segs[3]))) await issueDetail(generation, segs[1], segs[3] || 'latest');
       else if (view === 'transactions') await transactionList(generation, params);
       else if (view === 'traces' && TRACE_ID.test(segs[1] || '')) await traceView(generation, segs[1], params);
-      else if (view === 'releases') await releasesView(generation);
+      else if (view === 'releases') await releasesView(generation, params);
       else if (view === 'client-reports') await clientReportsView(generation, params);
       else if (view === 'quotas') await quotasView(generation);
       else if (view === 'live') await liveView(generation, params);
@@ -923,19 +923,44 @@
     let list;
     try {
       list = (await api('/api/0/projects/local/' + enc(ev.projectID) + '/events/' + enc(ev.eventID) + '/attachments/')).data;
-    } catch (_) {
+    } catch (err) {
+      if (err instanceof AuthError || generation !== state.generation) return;
+      holder.replaceChildren(section('Attachments', errorBox(new Error('the attachments could not be listed: ' + (err.message || err)))));
       return;
     }
     if (generation !== state.generation || !Array.isArray(list) || !list.length) return;
-    holder.replaceChildren(section('Attachments', h('ul', null, list.map((a) => h('li', null,
-      h('button', {type: 'button', class: 'quiet', onclick: () => download(ev, a)}, 'Download'), ' ',
-      h('code', null, String(a.name)), h('span', {class: 'muted'}, ' ' + String(a.type || '') + ' · ' + String(a.mimetype || '?') + ' · ' + a.size + ' bytes'))))));
+    holder.replaceChildren(section('Attachments', h('ul', null, list.map((a) => {
+      const status = h('span', {class: 'error-text'});
+      return h('li', null,
+        h('button', {type: 'button', class: 'quiet', onclick: () => download(ev, a, status)}, 'Download'), ' ',
+        h('code', null, String(a.name)), h('span', {class: 'muted'}, ' ' + String(a.type || '') + ' · ' + String(a.mimetype || '?') + ' · ' + a.size + ' bytes'),
+        status);
+    }))));
   }
 
-  async function download(ev, a) {
-    const res = await fetch('/api/0/projects/local/' + enc(ev.projectID) + '/events/' + enc(ev.eventID) + '/attachments/' + enc(a.id) + '/?download=1',
-      {headers: {Authorization: 'Bearer ' + state.token}, cache: 'no-store', credentials: 'omit'});
-    if (!res.ok) return;
+  // Downloads attachment `a`; says in `status` why when it cannot.
+  async function download(ev, a, status) {
+    status.textContent = '';
+    const failed = (why) => { status.textContent = ' Download failed: ' + why; };
+    let res;
+    try {
+      res = await fetch('/api/0/projects/local/' + enc(ev.projectID) + '/events/' + enc(ev.eventID) + '/attachments/' + enc(a.id) + '/?download=1',
+        {headers: {Authorization: 'Bearer ' + state.token}, cache: 'no-store', credentials: 'omit'});
+    } catch (err) {
+      failed(err && err.message ? err.message : 'the receiver cannot be reached');
+      return;
+    }
+    if (!res.ok) {
+      let why = res.status + ' ' + res.statusText;
+      try {
+        const body = await res.json();
+        if (body && body.detail) why = String(body.detail);
+      } catch (_) {
+        // not JSON: the status says enough
+      }
+      failed(why);
+      return;
+    }
     // Always a download (octet-stream), never rendered by the page.
     const blob = new Blob([await res.arrayBuffer()], {type: 'application/octet-stream'});
     const url = URL.createObjectURL(blob);
@@ -1114,11 +1139,20 @@
 
   // ---------------------------------------------------------------- releases
 
-  async function releasesView(generation) {
+  async function releasesView(generation, params) {
     const project = projectParam();
+    // `limit` only from the address (as for issues): 100 a page.
+    const f = {query: params.get('query') || '', limit: params.get('limit') || '', cursor: params.get('cursor') || ''};
+    const form = h('form', {class: 'filters', onsubmit: (e) => {
+      e.preventDefault();
+      const query = String(new FormData(e.target).get('query') || '').trim();
+      location.hash = link('/releases', {query, limit: f.limit});
+    }},
+    h('input', {name: 'query', 'aria-label': 'search', type: 'search', value: f.query, placeholder: 'version contains…', class: 'grow'}),
+    h('button', {type: 'submit'}, 'Apply'));
     const [health, releases] = await Promise.all([
       api(apiPath('/api/0/local/health/', {project})),
-      api(apiPath('/api/0/organizations/local/releases/', {project, per_page: 100})),
+      api(apiPath('/api/0/organizations/local/releases/', {project, per_page: f.limit || 100, query: f.query, cursor: f.cursor})),
     ]);
     const hd = health.data || {};
     const rows = Array.isArray(hd.data) ? hd.data : [];
@@ -1148,8 +1182,10 @@
           h('td', null, r.dateReleased ? time(r.dateReleased) : '—'),
           h('td', {class: 'num'}, r.newGroups),
           h('td', null, r.lastDeploy ? [String(r.lastDeploy.environment) + ' ', time(r.lastDeploy.dateFinished)] : '—')))))
-      : h('p', {class: 'empty'}, 'No releases.');
-    setView(generation, h('div', null, h('h1', null, 'Releases'), section('Release health', healthTable), section('Releases', releaseTable)));
+      : h('p', {class: 'empty'}, f.query ? 'No release matches.' : 'No releases.');
+    const releasePager = pager(parseLinks(releases.headers.get('Link')), (c) => { location.hash = link('/releases', Object.assign({}, f, {cursor: c})); }, f.cursor);
+    setView(generation, h('div', null, h('h1', null, 'Releases'), section('Release health', healthTable),
+      section('Releases', h('div', null, form, releaseTable, releasePager))));
   }
 
   function rateClass(v) {
