@@ -112,18 +112,10 @@ fn a_refused_request_does_not_use_the_quota_up() {
     assert_eq!(server.events().len(), 1);
 }
 
-#[test]
-fn a_request_whose_client_hangs_up_after_it_was_queued_still_counts() {
+/// Sends `body` and hangs up 300 ms later, without reading the answer;
+/// returns 100 ms after that (time for the server to notice).
+fn send_and_hang_up(server: &TestServer, key: &str, body: &str) {
     use std::io::Write;
-    use std::time::{Duration, Instant};
-    let server = server();
-    add_quota(&server, quota(&["error"], 1, 60));
-    let key = server.public_key().to_owned();
-    // Another connection holds the database's write lock, so the request's
-    // batch waits in the writer until the client has gone away.
-    let lock = rusqlite::Connection::open(server.db_path()).expect("open");
-    lock.execute_batch("BEGIN IMMEDIATE").expect("lock");
-    let body = event(1);
     let mut stream = std::net::TcpStream::connect(server.addr()).expect("connect");
     let head = format!(
         "POST /api/1/envelope/ HTTP/1.1\r\nHost: {}\r\nX-Sentry-Auth: Sentry sentry_key={key}, \
@@ -133,10 +125,23 @@ fn a_request_whose_client_hangs_up_after_it_was_queued_still_counts() {
     );
     stream.write_all(head.as_bytes()).expect("head");
     stream.write_all(body.as_bytes()).expect("body");
-    std::thread::sleep(Duration::from_millis(300));
+    std::thread::sleep(std::time::Duration::from_millis(300));
     stream.shutdown(std::net::Shutdown::Both).expect("hang up");
     drop(stream);
-    std::thread::sleep(Duration::from_millis(100));
+    std::thread::sleep(std::time::Duration::from_millis(100));
+}
+
+#[test]
+fn a_request_whose_client_hangs_up_after_it_was_queued_still_counts() {
+    use std::time::{Duration, Instant};
+    let server = server();
+    add_quota(&server, quota(&["error"], 1, 60));
+    let key = server.public_key().to_owned();
+    // Another connection holds the database's write lock, so the request's
+    // batch waits in the writer until the client has gone away.
+    let lock = rusqlite::Connection::open(server.db_path()).expect("open");
+    lock.execute_batch("BEGIN IMMEDIATE").expect("lock");
+    send_and_hang_up(&server, &key, &event(1));
     lock.execute_batch("ROLLBACK").expect("unlock");
     let deadline = Instant::now() + Duration::from_secs(10);
     while server.events().is_empty() && Instant::now() < deadline {
@@ -151,7 +156,6 @@ fn a_request_whose_client_hangs_up_after_it_was_queued_still_counts() {
 
 #[test]
 fn a_request_whose_client_hangs_up_before_its_write_fails_gives_its_counts_back() {
-    use std::io::Write;
     use std::time::{Duration, Instant};
     let server = server();
     add_quota(&server, quota(&["error"], 1, 60));
@@ -166,20 +170,7 @@ fn a_request_whose_client_hangs_up_before_its_write_fails_gives_its_counts_back(
          BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
     )
     .expect("lock");
-    let body = event(1);
-    let mut stream = std::net::TcpStream::connect(server.addr()).expect("connect");
-    let head = format!(
-        "POST /api/1/envelope/ HTTP/1.1\r\nHost: {}\r\nX-Sentry-Auth: Sentry sentry_key={key}, \
-         sentry_version=7\r\nContent-Length: {}\r\n\r\n",
-        server.addr(),
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).expect("head");
-    stream.write_all(body.as_bytes()).expect("body");
-    std::thread::sleep(Duration::from_millis(300));
-    stream.shutdown(std::net::Shutdown::Both).expect("hang up");
-    drop(stream);
-    std::thread::sleep(Duration::from_millis(100));
+    send_and_hang_up(&server, &key, &event(1));
     lock.execute_batch("COMMIT").expect("unlock");
     // The writer fails the job once the lock is free; then the trigger
     // goes, and the quota must have room again for one event.

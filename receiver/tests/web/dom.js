@@ -331,6 +331,13 @@ async function loadPage(base, hash) {
     // The main area's text, a space between elements (as cells and
     // paragraphs would be apart on screen).
     text() { return spaced(main).replace(/\s+/g, ' ').trim(); },
+    // The one button of the main area labelled `label` (throws unless
+    // there is exactly one).
+    button(label) {
+      const found = main.findAll((e) => e.tagName === 'BUTTON' && e.textContent === label);
+      if (found.length !== 1) throw new Error('expected one ' + label + ' button, found ' + found.length);
+      return found[0];
+    },
     // How many intervals the page has running.
     intervals() { return intervals.size; },
     // Navigates without waiting for the page to settle.

@@ -14,11 +14,7 @@ async function main() {
   const report = (step) => {
     console.log(JSON.stringify({step, hash: location.hash, text: page.text()}));
   };
-  const button = (label) => {
-    const found = page.main.findAll((e) => e.tagName === 'BUTTON' && e.textContent === label);
-    if (found.length !== 1) throw new Error('expected one ' + label + ' button, found ' + found.length);
-    return found[0];
-  };
+  const button = page.button;
 
   // A page size that is none of the select's (typed into the address)
   // survives Apply.

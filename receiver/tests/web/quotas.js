@@ -37,9 +37,7 @@ async function main() {
   await page.settle();
   report('refused');
 
-  const remove = page.main.findAll((e) => e.tagName === 'BUTTON' && e.textContent === 'Remove');
-  if (remove.length !== 1) throw new Error('expected one Remove button, found ' + remove.length);
-  remove[0].click();
+  page.button('Remove').click();
   await page.settle();
   report('removed');
 }
