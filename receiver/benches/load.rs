@@ -31,7 +31,19 @@
 //!    busy.
 //!
 //! Options: `--events N`, `--connections N`, `--groups N`, `--quiet-startup`
-//! (skip the repeated start-up measurement). Environment variables
+//! (skip the repeated start-up measurement), `--rounds N` (load runs, each
+//! on a fresh receiver and database; default 1) and `--compare BIN` (a
+//! second receiver binary, run alternately with the first, round by
+//! round, so that both see the machine's fast and slow phases alike; the
+//! summary gives each one's events/s per round and median, and the ratio
+//! of the second to the first per round and of the medians):
+//!
+//! ```text
+//! RECEIVER_BIN=new/receiver cargo bench -p receiver --bench load -- \
+//!     --connections 256 --events 100000 --rounds 3 --compare old/receiver
+//! ```
+//!
+//! Environment variables
 //! `LOAD_EVENTS`, `LOAD_CONNECTIONS`, `LOAD_GROUPS` do the same;
 //! `LOAD_KEEP_DB=1` keeps the database for inspection; the database lives
 //! in `TMPDIR` (so `TMPDIR=/dev/shm` takes the disk out of the picture).
@@ -56,6 +68,7 @@ use flate2::Compression;
 const MAX_EVENTS: usize = 500_000;
 const MAX_CONNECTIONS: usize = 256;
 const MAX_GROUPS: usize = 10_000;
+const MAX_ROUNDS: usize = 20;
 /// Longest the load phase may take before the run is abandoned.
 const LOAD_DEADLINE: Duration = Duration::from_secs(600);
 /// How long one request may take before it counts as an I/O error.
@@ -71,6 +84,10 @@ struct Options {
     connections: usize,
     groups: usize,
     startup_runs: usize,
+    /// Load runs per binary.
+    rounds: usize,
+    /// A second binary, run alternately with the first.
+    compare: Option<PathBuf>,
 }
 
 fn parse_options() -> Result<Options, Failure> {
@@ -88,6 +105,8 @@ fn parse_options() -> Result<Options, Failure> {
         connections: env_num("LOAD_CONNECTIONS", 8)?,
         groups: env_num("LOAD_GROUPS", 50)?,
         startup_runs: 5,
+        rounds: 1,
+        compare: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -101,6 +120,11 @@ fn parse_options() -> Result<Options, Failure> {
             "--connections" => options.connections = value("--connections")?,
             "--groups" => options.groups = value("--groups")?,
             "--quiet-startup" => options.startup_runs = 1,
+            "--rounds" => options.rounds = value("--rounds")?,
+            "--compare" => {
+                let path = args.next().ok_or("--compare needs a receiver binary")?;
+                options.compare = Some(PathBuf::from(path));
+            }
             // `cargo bench` passes `--bench`; filters are meaningless here.
             "--bench" => {}
             other if other.starts_with('-') => return Err(format!("unknown option {other}").into()),
@@ -115,6 +139,9 @@ fn parse_options() -> Result<Options, Failure> {
     }
     if options.groups == 0 || options.groups > MAX_GROUPS {
         return Err(format!("--groups must be within 1..={MAX_GROUPS}").into());
+    }
+    if options.rounds == 0 || options.rounds > MAX_ROUNDS {
+        return Err(format!("--rounds must be within 1..={MAX_ROUNDS}").into());
     }
     Ok(options)
 }
@@ -513,27 +540,117 @@ fn main() -> ExitCode {
 fn run() -> Result<(), Failure> {
     let options = parse_options()?;
     let binary = receiver_binary()?;
+    let dir = tempfile::tempdir()?;
+    measure_footprint(&binary, &options, dir.path())?;
+    let mut binaries = vec![binary];
+    if let Some(other) = &options.compare {
+        if !other.is_file() {
+            return Err(format!("--compare: {} does not exist", other.display()).into());
+        }
+        measure_footprint(other, &options, dir.path())?;
+        binaries.push(other.clone());
+    }
+    let keep = std::env::var_os("LOAD_KEEP_DB").is_some();
+    let mut figures: Vec<Vec<Figures>> = vec![Vec::new(); binaries.len()];
+    for round in 1..=options.rounds {
+        // Alternately, run by run: the machine's speed drifts over minutes,
+        // and a comparison must see both binaries in the same phases.
+        for (b, binary) in binaries.iter().enumerate() {
+            if options.rounds > 1 || binaries.len() > 1 {
+                println!("=== round {round}, {}", binary.display());
+            }
+            let db = dir.path().join(format!("load-{round}-{b}.sqlite"));
+            figures[b].push(load_run(binary, &db, &options)?);
+            if !keep {
+                // ~2 KB per event: many rounds would fill the disk.
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+                }
+            }
+        }
+    }
+    if options.rounds > 1 || binaries.len() > 1 {
+        summarize(&binaries, &figures);
+    }
+    if keep {
+        let kept = dir.keep();
+        println!("kept the databases in {}", kept.display());
+    }
+    Ok(())
+}
+
+/// What one load run measured, for the summary of several.
+#[derive(Debug, Clone, Copy)]
+struct Figures {
+    stored_per_s: f64,
+    p99_ms: f64,
+    cpu_us_per_event: f64,
+}
+
+/// Prints each binary's runs and medians, and how the second compares.
+fn summarize(binaries: &[PathBuf], figures: &[Vec<Figures>]) {
+    let median = |mut v: Vec<f64>| -> f64 {
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        if n == 0 {
+            return f64::NAN;
+        }
+        if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        }
+    };
+    println!("--- summary (stored and grouped events/s per round; median)");
+    let mut medians = Vec::new();
+    for (binary, runs) in binaries.iter().zip(figures) {
+        let rates: Vec<String> = runs
+            .iter()
+            .map(|f| format!("{:.0}", f.stored_per_s))
+            .collect();
+        let m = median(runs.iter().map(|f| f.stored_per_s).collect());
+        println!(
+            "{}: {} (median {m:.0}; p99 median {:.1} ms; CPU median {:.0} µs per event)",
+            binary.display(),
+            rates.join(" / "),
+            median(runs.iter().map(|f| f.p99_ms).collect()),
+            median(runs.iter().map(|f| f.cpu_us_per_event).collect())
+        );
+        medians.push(m);
+    }
+    if let [first, second] = figures {
+        let ratios: Vec<String> = first
+            .iter()
+            .zip(second)
+            .map(|(a, b)| format!("{:.3}", b.stored_per_s / a.stored_per_s))
+            .collect();
+        println!(
+            "second / first: {} per round; {:.3} of the medians",
+            ratios.join(" / "),
+            medians[1] / medians[0]
+        );
+    }
+}
+
+/// Binary size, start-up time and idle RSS of `binary`.
+fn measure_footprint(binary: &Path, options: &Options, dir: &Path) -> Result<(), Failure> {
     println!("receiver binary: {}", binary.display());
     if binary.components().any(|c| c.as_os_str() == "debug") {
         println!("  WARNING: this is a debug build; the figures are not meaningful");
     }
-    let size = std::fs::metadata(&binary)?.len();
+    let size = std::fs::metadata(binary)?.len();
     println!(
         "binary size: {:.1} MiB (target < 20 MiB)",
         size as f64 / (1024.0 * 1024.0)
     );
-
-    let dir = tempfile::tempdir()?;
-    let keep = std::env::var_os("LOAD_KEEP_DB").is_some();
-
     // Start-up time: fresh databases, then a restart on an existing one.
     let mut fresh = Vec::new();
     for i in 0..options.startup_runs {
-        let r = Receiver::spawn(&binary, &dir.path().join(format!("startup-{i}.sqlite")))?;
+        let r = Receiver::spawn(binary, &dir.join(format!("startup-{i}.sqlite")))?;
         fresh.push(r.started_in);
         r.stop();
     }
-    let existing = Receiver::spawn(&binary, &dir.path().join("startup-0.sqlite"))?;
+    let existing = Receiver::spawn(binary, &dir.join("startup-0.sqlite"))?;
     let existing_in = existing.started_in;
     existing.stop();
     fresh.sort();
@@ -546,16 +663,27 @@ fn run() -> Result<(), Failure> {
         fresh.len(),
         ms(existing_in)
     );
-
-    let db = dir.path().join("load.sqlite");
-    let server = Receiver::spawn(&binary, &db)?;
-    let pid = server.pid();
-    let (key, addr, project) = server.parts()?;
+    for i in 0..options.startup_runs {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(dir.join(format!("startup-{i}.sqlite{suffix}")));
+        }
+    }
+    let idle = Receiver::spawn(binary, &dir.join("idle.sqlite"))?;
     std::thread::sleep(Duration::from_millis(300));
     println!(
         "idle RSS: {:.1} MiB (target < 20 MiB)",
-        status_mib(pid, "VmRSS").unwrap_or(f64::NAN)
+        status_mib(idle.pid(), "VmRSS").unwrap_or(f64::NAN)
     );
+    idle.stop();
+    Ok(())
+}
+
+/// One load run against `binary` on a fresh database at `db`.
+fn load_run(binary: &Path, db: &Path, options: &Options) -> Result<Figures, Failure> {
+    let options = options.clone();
+    let server = Receiver::spawn(binary, db)?;
+    let pid = server.pid();
+    let (key, addr, project) = server.parts()?;
 
     // Prepare every request before the clock starts.
     let auth = format!("Sentry sentry_key={key}, sentry_version=7, sentry_client=load/1.0");
@@ -619,7 +747,7 @@ fn run() -> Result<(), Failure> {
     let machine_cpu = machine_busy() - busy_before;
 
     let conn = rusqlite::Connection::open_with_flags(
-        &db,
+        db,
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(Duration::from_secs(10))?;
@@ -733,12 +861,12 @@ fn run() -> Result<(), Failure> {
             per_event * 1e6
         );
     }
-    if keep {
-        let kept = dir.keep();
-        println!("kept the database: {}", kept.join("load.sqlite").display());
-    }
     if ok != options.events || stored < ok as i64 {
         return Err("not every event was accepted and stored".into());
     }
-    Ok(())
+    Ok(Figures {
+        stored_per_s: stored as f64 / stored_in.as_secs_f64(),
+        p99_ms: percentile(lat, 0.99).as_secs_f64() * 1e3,
+        cpu_us_per_event: server_total * 1e6 / stored.max(1) as f64,
+    })
 }
