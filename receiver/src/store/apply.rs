@@ -215,7 +215,7 @@ pub(super) struct BatchWork<'c> {
 }
 
 impl<'c> BatchWork<'c> {
-    /// Writes the issue counts gathered so far.
+    /// Writes the issue and item counts gathered so far.
     pub(super) fn flush(&mut self, conn: &'c Connection) -> Result<(), StoreError> {
         if !self.issue_counts.is_empty() {
             let statement = hot(&mut self.count_events, conn, COUNT_EVENT_SQL)?;
