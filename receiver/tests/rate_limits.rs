@@ -112,8 +112,9 @@ fn a_refused_request_does_not_use_the_quota_up() {
     assert_eq!(server.events().len(), 1);
 }
 
-/// Sends `body` and hangs up 300 ms later, without reading the answer;
-/// returns 100 ms after that (time for the server to notice).
+/// Sends `body` and hangs up 300 ms later (its write must be queued by
+/// then), without reading the answer; returns once the server has seen
+/// the request end while its write was queued, the case the callers test.
 fn send_and_hang_up(server: &TestServer, key: &str, body: &str) {
     use std::io::Write;
     let mut stream = std::net::TcpStream::connect(server.addr()).expect("connect");
@@ -128,7 +129,15 @@ fn send_and_hang_up(server: &TestServer, key: &str, body: &str) {
     std::thread::sleep(std::time::Duration::from_millis(300));
     stream.shutdown(std::net::Shutdown::Both).expect("hang up");
     drop(stream);
-    std::thread::sleep(std::time::Duration::from_millis(100));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while server.requests_left_while_queued() == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(
+        server.requests_left_while_queued(),
+        1,
+        "the request did not end while its write was queued: nothing here tests that case"
+    );
 }
 
 #[test]

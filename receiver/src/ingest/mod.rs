@@ -613,6 +613,7 @@ impl Drop for QueuedClaim {
         let Some(mut pending) = self.pending.take() else {
             return;
         };
+        self.limiter.note_left_while_queued();
         if self.counted.is_empty() {
             return;
         }

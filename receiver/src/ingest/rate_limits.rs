@@ -34,6 +34,7 @@
 //! commit) keeps its counts: its items are stored all the same.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -209,6 +210,8 @@ pub struct RateLimiter {
     cache: RwLock<HashMap<i64, Cached>>,
     windows: Mutex<HashMap<i64, Window>>,
     deferred: Mutex<Deferred>,
+    /// See [`RateLimiter::left_while_queued`].
+    left_while_queued: AtomicU64,
 }
 
 impl RateLimiter {
@@ -219,7 +222,21 @@ impl RateLimiter {
             cache: RwLock::new(HashMap::new()),
             windows: Mutex::new(HashMap::new()),
             deferred: Mutex::new(Deferred::default()),
+            left_while_queued: AtomicU64::new(0),
         }
+    }
+
+    /// How many requests ended (their client hung up) while their write
+    /// was in the writer's queue. Their counts stay, unless that write
+    /// fails; under load a rising number means clients give up waiting
+    /// for the store.
+    pub fn left_while_queued(&self) -> u64 {
+        self.left_while_queued.load(Ordering::Relaxed)
+    }
+
+    /// Counts one request that ended while its write was queued.
+    pub(crate) fn note_left_while_queued(&self) {
+        self.left_while_queued.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Keeps `outcomes` of a project's envelope refused at `at` (seconds
