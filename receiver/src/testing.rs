@@ -461,7 +461,6 @@ impl TestServer {
         }
     }
 
-    /// The client-report rows of all projects, summed:
     /// How many requests ended while their write was queued (their client
     /// hung up): [`RateLimiter::left_while_queued`].
     pub fn requests_left_while_queued(&self) -> u64 {
@@ -470,6 +469,7 @@ impl TestServer {
             .map_or(0, |r| r.left_while_queued())
     }
 
+    /// The client-report rows of all projects, summed:
     /// `(outcome, reason, category, quantity)`, in that order. What SDKs
     /// report dropping and what quotas refused (`rate_limited`). The
     /// outcomes of requests answered 429 are written after the answer:
