@@ -2,7 +2,6 @@
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
-
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Unexpected, Visitor};
@@ -143,23 +142,28 @@ pub fn reading_frame_context<R>(how: FrameContext, f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// `pre_context` and `post_context`: `null`-tolerant; read as
-/// [`reading_frame_context`] says (checked by [`Shape`]).
+/// `pre_context` and `post_context`: see [`frame_context`].
 fn frame_lines<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    match FRAME_CONTEXT.with(Cell::get) {
-        FrameContext::Whole => lenient::null_default(d),
-        FrameContext::Checked => d.deserialize_option(Shape::Lines).map(|()| Vec::new()),
-        FrameContext::Ignored => IgnoredAny::deserialize(d).map(|_| Vec::new()),
-    }
+    frame_context(d, Shape::Lines)
 }
 
-/// `vars`: `null`-tolerant; read as [`reading_frame_context`] says
-/// (checked by [`Shape`]).
+/// `vars`: see [`frame_context`].
 fn frame_vars<'de, D: Deserializer<'de>>(d: D) -> Result<Map, D::Error> {
+    frame_context(d, Shape::Object)
+}
+
+/// A frame-context field, `null`-tolerant, read as
+/// [`reading_frame_context`] says: built, checked to have `shape` (empty
+/// then), or only skipped (empty too).
+fn frame_context<'de, D, T>(d: D, shape: Shape) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
     match FRAME_CONTEXT.with(Cell::get) {
         FrameContext::Whole => lenient::null_default(d),
-        FrameContext::Checked => d.deserialize_option(Shape::Object).map(|()| Map::new()),
-        FrameContext::Ignored => IgnoredAny::deserialize(d).map(|_| Map::new()),
+        FrameContext::Checked => d.deserialize_option(shape).map(|()| T::default()),
+        FrameContext::Ignored => IgnoredAny::deserialize(d).map(|_| T::default()),
     }
 }
 
