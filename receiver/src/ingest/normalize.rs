@@ -394,10 +394,10 @@ const SAME_FIELD: [(&str, &str); 3] = [
     ("contexts", "sentry.interfaces.Contexts"),
 ];
 
-/// The direct parse of [`event_for_ingest`] (see there): the event
-/// (its frames' context read as `frame_context` says), whether the payload had a `timestamp`, and which
-/// of the keys ingestion leaves out (or reads only in part, `contexts`) it
-/// had; `None` sends it down the lenient path.
+/// The direct parse of [`event_for_ingest`] (see there): the event (its
+/// frames' context read as `frame_context` says), whether the payload had
+/// a `timestamp`, and which of the keys ingestion leaves out (or reads only
+/// in part, `contexts`) it had; `None` sends it down the lenient path.
 fn lean_event(
     payload: &[u8],
     frame_context: FrameContext,
@@ -678,8 +678,9 @@ pub fn event(
 /// breadcrumbs, request, modules, extra or SDK), which are a third of the
 /// parse, with only the `trace` context of `contexts` (the others are
 /// skipped), and with frames read without their `vars`, `pre_context` and
-/// `post_context` (`FrameContext::Checked`); ingestion, which stores the payload as received and
-/// normalises it again when it is read, needs nothing else from them.
+/// `post_context` (`FrameContext::Checked`); ingestion, which stores the
+/// payload as received and normalises it again when it is read, needs
+/// nothing else from them.
 /// What it accepts, [`event`] accepts too, and every field ingestion uses
 /// is the same in both.
 pub fn event_for_ingest(

@@ -1024,15 +1024,8 @@ mod tests {
                  (SELECT count(*) FROM releases)",
             [],
             |r| {
-                Ok([
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                ])
+                let (a, b, c, d, e, f, g) = r.try_into()?;
+                Ok([a, b, c, d, e, f, g])
             },
         )
         .expect("rows")
@@ -1117,17 +1110,7 @@ mod tests {
             "SELECT times_seen, first_seen, last_seen, title, last_release, status, substatus
              FROM issues",
             [],
-            |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                ))
-            },
+            |r| r.try_into(),
         )
         .expect("issue")
     }
