@@ -310,6 +310,40 @@ fn written_bytes(pid: u32) -> Option<(u64, u64)> {
 }
 
 /// Busy CPU seconds of the whole machine so far (all processes, all cores).
+/// The receiver's `/health` answer (its stage and writer counters), or
+/// `None` if it could not be read.
+fn health(addr: SocketAddr) -> Option<serde_json::Value> {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    stream
+        .write_all(b"GET /health HTTP/1.1\r\nHost: load\r\nConnection: close\r\n\r\n")
+        .ok()?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).ok()?;
+    let body = response.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    serde_json::from_slice(&response[body..]).ok()
+}
+
+/// Where the stored requests' time went between two `/health` answers:
+/// a line for the report, or `None` if either lacks the counters.
+fn pipeline_line(before: &serde_json::Value, after: &serde_json::Value) -> Option<String> {
+    let grew = |section: &str, key: &str| -> Option<f64> {
+        let at = |v: &serde_json::Value| v[section][key].as_u64();
+        Some(at(after)?.checked_sub(at(before)?)? as f64)
+    };
+    let requests = grew("ingest", "requests")?.max(1.0);
+    let commits = grew("writer", "commits")?.max(1.0);
+    Some(format!(
+        "pipeline: {:.2} requests per commit; per request {:.0} µs preparing and {:.0} µs \
+         waiting for its commit, while the writer was busy {:.0} µs per commit",
+        grew("writer", "jobs")? / commits,
+        grew("ingest", "preparing_micros")? / requests,
+        grew("ingest", "waiting_for_commit_micros")? / requests,
+        grew("writer", "busy_micros")? / commits,
+    ))
+}
+
 fn machine_busy() -> f64 {
     let Ok(stat) = std::fs::read_to_string("/proc/stat") else {
         return f64::NAN;
@@ -736,6 +770,7 @@ fn load_run(binary: &Path, db: &Path, options: &Options) -> Result<Figures, Fail
         options.connections
     );
 
+    let health_before = health(addr);
     let cpu_before = thread_cpu(pid);
     let written_before = written_bytes(pid);
     let client_cpu_before = process_cpu(std::process::id());
@@ -763,6 +798,7 @@ fn load_run(binary: &Path, db: &Path, options: &Options) -> Result<Figures, Fail
     }
     let stored_in = started.elapsed();
     let cpu_after = thread_cpu(pid);
+    let health_after = health(addr);
     let written = written_bytes(pid)
         .zip(written_before)
         .map(|(after, before)| {
@@ -825,6 +861,13 @@ fn load_run(binary: &Path, db: &Path, options: &Options) -> Result<Figures, Fail
             per_event(syscalls),
             per_event(storage)
         );
+    }
+    match health_before.zip(health_after) {
+        Some((before, after)) => match pipeline_line(&before, &after) {
+            Some(line) => println!("{line}"),
+            None => println!("pipeline: this receiver's /health has no stage counters"),
+        },
+        None => println!("pipeline: /health could not be read"),
     }
     let mut server_total = 0.0;
     let mut per_thread = Vec::new();

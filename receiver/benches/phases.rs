@@ -323,7 +323,8 @@ fn main() -> Result<(), Failure> {
     let writer = thread_cpu("receiver-writer") - before;
     let ckpt = thread_cpu("receiver-ckpt") - ckpt_before;
     let written = thread_wchar("receiver-writer") - written_before;
-    let (b, jobs) = store.writer_stats();
+    let counts = store.writer_counts();
+    let (b, jobs) = (counts.commits, counts.jobs);
     println!(
         "writer: {} events in {:.2} s ({:.0}/s), writer thread {:.1} µs/event, checkpointer \
          {:.1} µs/event, {:.1} events per commit, {:.1} KB written per event",

@@ -75,6 +75,7 @@ struct AppState {
     config: Config,
     ingestor: Ingestor,
     api: Api,
+    store: Store,
 }
 
 /// A bound, not yet running server.
@@ -132,6 +133,7 @@ impl Server {
                 config,
                 ingestor,
                 api,
+                store: store.clone(),
             }),
             listener,
             local_addr,
@@ -317,6 +319,29 @@ async fn handle(
     Ok(response)
 }
 
+/// The `/health` answer: the server is up, and where its stored requests
+/// spent their time (totals since it started; see
+/// [`crate::ingest::stage_times`]).
+fn health(state: &AppState) -> serde_json::Value {
+    let stages = state.ingestor.stage_times();
+    let writer = state.store.writer_counts();
+    let micros = |d: std::time::Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+    serde_json::json!({
+        "status": "ok",
+        "ingest": {
+            "requests": stages.requests,
+            "preparing_micros": micros(stages.preparing),
+            "waiting_for_commit_micros": micros(stages.waiting_for_commit),
+            "left_while_queued": state.ingestor.rate_limiter().left_while_queued(),
+        },
+        "writer": {
+            "commits": writer.commits,
+            "jobs": writer.jobs,
+            "busy_micros": micros(writer.busy),
+        },
+    })
+}
+
 /// Collapses runs of `/`.
 fn normalize_path(path: &str) -> String {
     let mut out = String::with_capacity(path.len());
@@ -344,10 +369,7 @@ async fn route(
 ) -> Result<HttpResponse, IngestError> {
     let path = normalize_path(req.uri().path());
     if path == "/health" || path == "/health/" {
-        return Ok(json_response(
-            StatusCode::OK,
-            &serde_json::json!({"status": "ok"}),
-        ));
+        return Ok(json_response(StatusCode::OK, &health(state)));
     }
     if api::is_api_path(&path) {
         return Ok(state.api.handle(req, &path).await);

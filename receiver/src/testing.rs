@@ -516,9 +516,9 @@ impl TestServer {
             .unwrap_or_default()
     }
 
-    /// `(batches, jobs)` the writer has committed so far.
-    pub fn writer_stats(&self) -> (u64, u64) {
-        self.store().writer_stats()
+    /// What the writer has committed so far.
+    pub fn writer_counts(&self) -> crate::store::writer::WriterCounts {
+        self.store().writer_counts()
     }
 
     /// Runs any read query.

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use receiver::testing::post;
+use receiver::testing::{post, request};
 
 #[path = "support/binary.rs"]
 mod binary;
@@ -114,7 +114,13 @@ fn concurrent_requests_share_commits() {
         .start();
     let url = server.envelope_url();
     let auth = server.sentry_auth();
-    let (batches_before, jobs_before) = server.writer_stats();
+    let health = |server: &receiver::testing::TestServer| {
+        let r = request("GET", &format!("{}/health", server.url()), &[], b"").expect("health");
+        assert_eq!(r.status, 200);
+        r.json()
+    };
+    let before = server.writer_counts();
+    let health_before = health(&server);
     std::thread::scope(|s| {
         for c in 0..16 {
             let (url, auth) = (&url, &auth);
@@ -129,9 +135,38 @@ fn concurrent_requests_share_commits() {
         }
     });
     assert_eq!(server.events().len(), 320);
-    let (batches, jobs) = server.writer_stats();
-    let (batches, jobs) = (batches - batches_before, jobs - jobs_before);
+    let after = server.writer_counts();
+    let (batches, jobs) = (after.commits - before.commits, after.jobs - before.jobs);
     assert_eq!(jobs, 320);
+    assert!(
+        after.busy > before.busy,
+        "the writer's busy time did not grow"
+    );
+
+    // `/health` tells the same story: 320 more stored requests, each with
+    // time spent preparing and waiting for its commit, and the writer's
+    // counts (nothing else wrote in between).
+    let health = health(&server);
+    let grew = |path: &[&str]| {
+        let at = |v: &serde_json::Value| {
+            path.iter()
+                .fold(v, |v, k| &v[k])
+                .as_u64()
+                .unwrap_or_else(|| panic!("{path:?} in {v}"))
+        };
+        at(&health) - at(&health_before)
+    };
+    assert_eq!(health["status"], "ok");
+    assert_eq!(grew(&["ingest", "requests"]), 320);
+    assert!(grew(&["ingest", "preparing_micros"]) > 0, "{health}");
+    assert!(
+        grew(&["ingest", "waiting_for_commit_micros"]) > 0,
+        "{health}"
+    );
+    assert_eq!(grew(&["writer", "jobs"]), 320);
+    assert_eq!(grew(&["writer", "commits"]), batches);
+    assert!(grew(&["writer", "busy_micros"]) > 0, "{health}");
+    assert_eq!(health["ingest"]["left_while_queued"], 0);
     eprintln!("group commit: {batches} transactions for {jobs} requests");
     assert!(
         batches < jobs,

@@ -20,10 +20,11 @@ pub mod limits;
 pub mod normalize;
 pub mod rate_limits;
 mod seen_keys;
+pub mod stage_times;
 pub mod trim;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use hyper::StatusCode;
@@ -223,6 +224,7 @@ pub struct Ingestor {
     queue_wait: Duration,
     known_hashes: Arc<KnownHashes>,
     rate_limiter: Arc<rate_limits::RateLimiter>,
+    stage_times: Arc<stage_times::StageTimes>,
 }
 
 impl Ingestor {
@@ -236,6 +238,7 @@ impl Ingestor {
             clock,
             queue_wait,
             known_hashes: Arc::new(KnownHashes::default()),
+            stage_times: Arc::default(),
         }
     }
 
@@ -362,6 +365,7 @@ impl Ingestor {
         client_ip: Option<String>,
         outcomes: &[(String, String, u64)],
     ) -> Result<(Option<Uuid>, crate::store::IngestSummary), IngestError> {
+        let started = Instant::now();
         let ctx = RequestContext::for_envelope(&envelope, self.clock.now(), client_ip);
         let received = ctx.received.as_secs_f64();
         let codec = self.store.codec();
@@ -399,6 +403,7 @@ impl Ingestor {
                 }
             })??
         };
+        let prepared_at = Instant::now();
         let mut batch = prepared.batch;
         batch.records.extend(outcome_records(outcomes, received));
         let pending = self
@@ -418,6 +423,8 @@ impl Ingestor {
             }
             Err(e) => return Err(e.into()),
         };
+        self.stage_times
+            .add(prepared_at - started, prepared_at.elapsed());
         // The event was stored with these hashes: later ones that share all
         // of them can skip the full grouping.
         if !summary.issue_ids.is_empty() {
@@ -553,6 +560,11 @@ impl Ingestor {
     /// be written.
     pub fn rate_limiter(&self) -> &Arc<rate_limits::RateLimiter> {
         &self.rate_limiter
+    }
+
+    /// Where committed requests spent their time so far.
+    pub fn stage_times(&self) -> stage_times::StageSnapshot {
+        self.stage_times.snapshot()
     }
 }
 

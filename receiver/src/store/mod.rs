@@ -472,10 +472,10 @@ impl Store {
         result
     }
 
-    /// `(batches, jobs)` the writer has committed: fewer batches than jobs
+    /// What the writer has committed so far: fewer commits than jobs
     /// means group commit is at work.
-    pub fn writer_stats(&self) -> (u64, u64) {
-        self.inner.writer.lock().stats()
+    pub fn writer_counts(&self) -> writer::WriterCounts {
+        self.inner.writer.lock().counts()
     }
 
     /// Stops the writer after it has committed everything queued.

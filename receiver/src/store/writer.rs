@@ -358,6 +358,41 @@ pub struct WriterStats {
     pub batches: AtomicU64,
     /// Jobs processed.
     pub jobs: AtomicU64,
+    /// Nanoseconds the thread spent running batches and committing them.
+    pub busy_nanos: AtomicU64,
+}
+
+/// What the writer has done since it started: [`Writer::counts`].
+///
+/// Fewer commits than jobs means group commit is at work; `busy` against
+/// the time requests wait for their commit tells the writer's own work
+/// from waiting for it to be scheduled, woken or free.
+///
+/// ```
+/// use receiver::store::writer::WriterCounts;
+///
+/// let counts = WriterCounts { commits: 4, jobs: 10, busy: std::time::Duration::from_micros(200) };
+/// assert_eq!(counts.jobs_per_commit(), 2.5);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriterCounts {
+    /// Transactions committed (or attempted).
+    pub commits: u64,
+    /// Jobs (one per request that wrote) run in them.
+    pub jobs: u64,
+    /// Time spent running the jobs and committing.
+    pub busy: Duration,
+}
+
+impl WriterCounts {
+    /// Jobs per transaction; 0 before the first.
+    pub fn jobs_per_commit(&self) -> f64 {
+        if self.commits == 0 {
+            0.0
+        } else {
+            self.jobs as f64 / self.commits as f64
+        }
+    }
 }
 
 impl Writer {
@@ -389,12 +424,13 @@ impl Writer {
         }
     }
 
-    /// `(batches, jobs)` processed so far.
-    pub fn stats(&self) -> (u64, u64) {
-        (
-            self.stats.batches.load(Ordering::Relaxed),
-            self.stats.jobs.load(Ordering::Relaxed),
-        )
+    /// What the writer has done so far.
+    pub fn counts(&self) -> WriterCounts {
+        WriterCounts {
+            commits: self.stats.batches.load(Ordering::Relaxed),
+            jobs: self.stats.jobs.load(Ordering::Relaxed),
+            busy: Duration::from_nanos(self.stats.busy_nanos.load(Ordering::Relaxed)),
+        }
     }
 
     /// A sender to the writer's queue, while it runs.
@@ -517,7 +553,10 @@ fn run(mut conn: Connection, rx: Receiver<Job>, batching: &Batching, stats: &Wri
         previous = jobs.len();
         let (ops, replies): (Vec<WriteOp>, Vec<Reply>) =
             jobs.into_iter().map(|j| (j.op, j.reply)).unzip();
+        let started = Instant::now();
         let results = commit_batch(&mut conn, &ops, &mut known);
+        let busy = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        stats.busy_nanos.fetch_add(busy, Ordering::Relaxed);
         stats.batches.fetch_add(1, Ordering::Relaxed);
         stats.jobs.fetch_add(ops.len() as u64, Ordering::Relaxed);
         for (reply, result) in replies.into_iter().zip(results) {
