@@ -309,7 +309,6 @@ fn written_bytes(pid: u32) -> Option<(u64, u64)> {
     Some((field("wchar:")?, field("write_bytes:")?))
 }
 
-/// Busy CPU seconds of the whole machine so far (all processes, all cores).
 /// The receiver's `/health` answer (its stage and writer counters), or
 /// `None` if it could not be read.
 fn health(addr: SocketAddr) -> Option<serde_json::Value> {
@@ -321,6 +320,9 @@ fn health(addr: SocketAddr) -> Option<serde_json::Value> {
         .ok()?;
     let mut response = Vec::new();
     stream.read_to_end(&mut response).ok()?;
+    if !response.starts_with(b"HTTP/1.1 200 ") {
+        return None;
+    }
     let body = response.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
     serde_json::from_slice(&response[body..]).ok()
 }
@@ -344,6 +346,7 @@ fn pipeline_line(before: &serde_json::Value, after: &serde_json::Value) -> Optio
     ))
 }
 
+/// Busy CPU seconds of the whole machine so far (all processes, all cores).
 fn machine_busy() -> f64 {
     let Ok(stat) = std::fs::read_to_string("/proc/stat") else {
         return f64::NAN;
@@ -865,7 +868,9 @@ fn load_run(binary: &Path, db: &Path, options: &Options) -> Result<Figures, Fail
     match health_before.zip(health_after) {
         Some((before, after)) => match pipeline_line(&before, &after) {
             Some(line) => println!("{line}"),
-            None => println!("pipeline: this receiver's /health has no stage counters"),
+            None => println!(
+                "pipeline: this receiver's /health has no stage counters (or they went down)"
+            ),
         },
         None => println!("pipeline: /health could not be read"),
     }

@@ -8,7 +8,7 @@
 //! | `POST api/{project_id}/envelope/` | envelopes |
 //! | `POST api/{project_id}/store/` | a JSON event, or an envelope with `Content-Type: application/x-sentry-envelope` |
 //! | `OPTIONS` on both | CORS preflight |
-//! | `GET /health` | liveness (`{"status":"ok"}`) |
+//! | `GET /health` | liveness, and running totals of where stored requests spent their time (not readable cross-origin) |
 //! | `/api/0/…` | the JSON API ([`crate::api`]), outside the path prefix |
 //! | `GET /ui/…` | the web page ([`crate::web`]), outside the path prefix; `GET /` and `/ui` redirect to `/ui/` |
 //!
@@ -17,8 +17,8 @@
 //! kept-alive connection's idle time) is limited by `header_read`; a body
 //! must keep arriving (`body_idle`) and finish in `body_total`; a
 //! `Content-Length` over the raw limit is refused before the body is read,
-//! and chunked bodies are counted as they stream. Every response carries
-//! CORS headers; errors are `{"detail", "causes"}` with `X-Sentry-Error`.
+//! and chunked bodies are counted as they stream. Every response but
+//! `/health`'s carries CORS headers; errors are `{"detail", "causes"}` with `X-Sentry-Error`.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -301,6 +301,9 @@ async fn handle(
     req: Request<Incoming>,
 ) -> Result<HttpResponse, Infallible> {
     let preflight = req.method() == Method::OPTIONS;
+    // `/health` tells when and how much traffic arrives: no other origin's
+    // page may read it.
+    let cross_origin = !is_health_path(req.uri().path());
     // A panic while handling one request (a bug) answers that request with
     // a 500 instead of dropping the connection; the server goes on.
     let routed = AssertUnwindSafe(route(&state, peer, req))
@@ -315,8 +318,16 @@ async fn handle(
         Ok(r) => r,
         Err(e) => error_response(&e),
     };
-    add_cors(response.headers_mut(), preflight);
+    if cross_origin {
+        add_cors(response.headers_mut(), preflight);
+    }
     Ok(response)
+}
+
+/// Whether `path` is `/health` once runs of `/` are collapsed and the
+/// trailing one is dropped, as [`route`] reads it.
+fn is_health_path(path: &str) -> bool {
+    path.trim_start_matches('/').trim_end_matches('/') == "health" && path.starts_with('/')
 }
 
 /// The `/health` answer: the server is up, and where its stored requests
@@ -368,7 +379,7 @@ async fn route(
     req: Request<Incoming>,
 ) -> Result<HttpResponse, IngestError> {
     let path = normalize_path(req.uri().path());
-    if path == "/health" || path == "/health/" {
+    if is_health_path(&path) {
         return Ok(json_response(StatusCode::OK, &health(state)));
     }
     if api::is_api_path(&path) {

@@ -115,8 +115,10 @@ fn concurrent_requests_share_commits() {
     let url = server.envelope_url();
     let auth = server.sentry_auth();
     let health = |server: &receiver::testing::TestServer| {
-        let r = request("GET", &format!("{}/health", server.url()), &[], b"").expect("health");
+        let r = request("GET", &format!("{}//health/", server.url()), &[], b"").expect("health");
         assert_eq!(r.status, 200);
+        // Traffic volume and timing: not for other origins' pages.
+        assert_eq!(r.header("access-control-allow-origin"), None);
         r.json()
     };
     let before = server.writer_counts();

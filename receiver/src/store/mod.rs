@@ -217,6 +217,8 @@ struct StoreInner {
     /// them know to refresh.
     generation: AtomicU64,
     writer: Mutex<Writer>,
+    /// The writer's counters, read without its lock.
+    writer_stats: Arc<writer::WriterStats>,
     /// Requests being prepared for the writer, which it waits for.
     preparing: writer::Preparing,
     readers: ReadPool,
@@ -259,6 +261,7 @@ impl Store {
         let store = Store {
             inner: Arc::new(StoreInner {
                 generation: AtomicU64::new(0),
+                writer_stats: writer.stats(),
                 writer: Mutex::new(writer),
                 preparing,
                 readers: ReadPool {
@@ -475,7 +478,7 @@ impl Store {
     /// What the writer has committed so far: fewer commits than jobs
     /// means group commit is at work.
     pub fn writer_counts(&self) -> writer::WriterCounts {
-        self.inner.writer.lock().counts()
+        self.inner.writer_stats.counts()
     }
 
     /// Stops the writer after it has committed everything queued.

@@ -362,6 +362,17 @@ pub struct WriterStats {
     pub busy_nanos: AtomicU64,
 }
 
+impl WriterStats {
+    /// The counters now.
+    pub fn counts(&self) -> WriterCounts {
+        WriterCounts {
+            commits: self.batches.load(Ordering::Relaxed),
+            jobs: self.jobs.load(Ordering::Relaxed),
+            busy: Duration::from_nanos(self.busy_nanos.load(Ordering::Relaxed)),
+        }
+    }
+}
+
 /// What the writer has done since it started: [`Writer::counts`].
 ///
 /// Fewer commits than jobs means group commit is at work; `busy` against
@@ -376,11 +387,14 @@ pub struct WriterStats {
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct WriterCounts {
-    /// Transactions committed (or attempted).
+    /// Transactions committed or attempted (one per batch).
     pub commits: u64,
-    /// Jobs (one per request that wrote) run in them.
+    /// Jobs run in them: one per request that wrote, plus management
+    /// writes (projects, keys, quotas, the dictionary, outcomes written
+    /// after a 429, the API's changes).
     pub jobs: u64,
-    /// Time spent running the jobs and committing.
+    /// Time spent running the jobs and committing, a rolled-back first
+    /// attempt included.
     pub busy: Duration,
 }
 
@@ -426,11 +440,13 @@ impl Writer {
 
     /// What the writer has done so far.
     pub fn counts(&self) -> WriterCounts {
-        WriterCounts {
-            commits: self.stats.batches.load(Ordering::Relaxed),
-            jobs: self.stats.jobs.load(Ordering::Relaxed),
-            busy: Duration::from_nanos(self.stats.busy_nanos.load(Ordering::Relaxed)),
-        }
+        self.stats.counts()
+    }
+
+    /// The counters themselves, readable without the writer's handle
+    /// (which shutting down holds while the thread finishes).
+    pub fn stats(&self) -> Arc<WriterStats> {
+        self.stats.clone()
     }
 
     /// A sender to the writer's queue, while it runs.
