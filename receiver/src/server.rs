@@ -18,7 +18,8 @@
 //! must keep arriving (`body_idle`) and finish in `body_total`; a
 //! `Content-Length` over the raw limit is refused before the body is read,
 //! and chunked bodies are counted as they stream. Every response but
-//! `/health`'s carries CORS headers; errors are `{"detail", "causes"}` with `X-Sentry-Error`.
+//! `/health`'s carries CORS headers; errors are `{"detail", "causes"}`
+//! with `X-Sentry-Error`.
 
 use std::convert::Infallible;
 use std::future::Future;
