@@ -142,7 +142,7 @@ fn event_json(n: usize, group: usize, rng: &mut Rng, event_id: &str, now: f64) -
 pub fn envelope(n: usize, groups: usize, now: f64) -> (Vec<u8>, usize) {
     let mut rng = Rng(fastrand::Rng::with_seed(n as u64));
     let group = n % groups.max(1);
-    let event_id = format!("{:08x}{}", n, rng.hex(24));
+    let event_id = uuid4_hex(&mut rng);
     let json = event_json(n, group, &mut rng, &event_id, now);
     let envelope = format!(
         "{{\"event_id\":\"{event_id}\",\"sent_at\":\"{}\"}}\n{{\"type\":\"event\",\"content_type\":\"application/json\",\"length\":{}}}\n{json}\n",
@@ -150,6 +150,16 @@ pub fn envelope(n: usize, groups: usize, now: f64) -> (Vec<u8>, usize) {
         json.len()
     );
     (envelope.into_bytes(), json.len())
+}
+
+/// A random version-4 UUID as 32 hex digits, as SDKs send `event_id`:
+/// no order across events, so the receiver's index on it is written where
+/// real traffic writes it (a prefix that counts up would make it an append).
+fn uuid4_hex(rng: &mut Rng) -> String {
+    let (hi, lo) = (rng.next(), rng.next());
+    let hi = (hi & !0xf000) | 0x4000; // version 4
+    let lo = (lo & !(0b11 << 62)) | (0b10 << 62); // RFC 4122 variant
+    format!("{hi:016x}{lo:016x}")
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` without a date library.
