@@ -324,7 +324,6 @@ fn main() -> Result<(), Failure> {
     let ckpt = thread_cpu("receiver-ckpt") - ckpt_before;
     let written = thread_wchar("receiver-writer") - written_before;
     let counts = store.writer_counts();
-    let (b, jobs) = (counts.commits, counts.jobs);
     println!(
         "writer: {} events in {:.2} s ({:.0}/s), writer thread {:.1} µs/event, checkpointer \
          {:.1} µs/event, {:.1} events per commit, {:.1} KB written per event",
@@ -333,7 +332,7 @@ fn main() -> Result<(), Failure> {
         o.events as f64 / elapsed.as_secs_f64(),
         writer * 1e6 / o.events as f64,
         ckpt * 1e6 / o.events as f64,
-        jobs as f64 / b.max(1) as f64,
+        counts.jobs_per_commit(),
         written / o.events as f64 / 1000.0
     );
     store.shutdown();

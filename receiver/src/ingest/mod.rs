@@ -613,10 +613,20 @@ impl QueuedClaim {
             None => Err(StoreError::WriterGone),
         };
         self.pending = None;
-        if !matches!(result, Ok(WriteResult::Ingested(_))) {
-            self.limiter.refund(&std::mem::take(&mut self.counted));
-        }
+        refund_unless_stored(&self.limiter, &std::mem::take(&mut self.counted), &result);
         result
+    }
+}
+
+/// Gives `counted` back to its windows unless `result` says the batch was
+/// stored.
+fn refund_unless_stored(
+    limiter: &rate_limits::RateLimiter,
+    counted: &[rate_limits::Counted],
+    result: &Result<WriteResult, StoreError>,
+) {
+    if !matches!(result, Ok(WriteResult::Ingested(_))) {
+        limiter.refund(counted);
     }
 }
 
@@ -637,9 +647,7 @@ impl Drop for QueuedClaim {
         let limiter = self.limiter.clone();
         let counted = std::mem::take(&mut self.counted);
         runtime.spawn(async move {
-            if !matches!(pending.committed().await, Ok(WriteResult::Ingested(_))) {
-                limiter.refund(&counted);
-            }
+            refund_unless_stored(&limiter, &counted, &pending.committed().await);
         });
     }
 }
