@@ -26,9 +26,10 @@
 //!    grouped events/s (until the database holds every event), request
 //!    latency percentiles, the number of issues, the receiver's peak RSS
 //!    (`VmHWM`) and CPU time per thread kind, the bytes it wrote per event
-//!    (`/proc/<pid>/io`: WAL frames and checkpoint copies), and the CPU
-//!    ceiling: the events/s that CPU per event would allow with every core
-//!    busy.
+//!    (`/proc/<pid>/io`: WAL frames and checkpoint copies), how long each
+//!    thread kind (and this client) was runnable but found no free core
+//!    (`/proc/<pid>/task/*/schedstat`), and the CPU ceiling: the events/s
+//!    that CPU per event would allow with every core busy.
 //!
 //! Options: `--events N`, `--connections N`, `--groups N`, `--quiet-startup`
 //! (skip the repeated start-up measurement), `--rounds N` (load runs, each
@@ -252,31 +253,102 @@ fn status_mib(pid: u32, field: &str) -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-/// CPU seconds (user + system) per thread name of a process.
+/// The threads of a process (`"self"` or a pid) as (kind, `/proc` task
+/// directory): numbered names such as `tokio-rt-worker-2` collapse into
+/// their kind.
+fn threads(pid: &str) -> Vec<(String, PathBuf)> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|task| {
+            let comm = std::fs::read_to_string(task.path().join("comm")).ok()?;
+            let kind = comm
+                .trim()
+                .trim_end_matches(|c: char| c.is_ascii_digit() || c == '-');
+            Some((kind.to_owned(), task.path()))
+        })
+        .collect()
+}
+
+/// CPU seconds (user + system) per thread kind of a process.
 fn thread_cpu(pid: u32) -> BTreeMap<String, f64> {
     let mut out = BTreeMap::new();
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return out;
-    };
-    for task in tasks.flatten() {
-        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+    for (kind, task) in threads(&pid.to_string()) {
+        let Ok(stat) = std::fs::read_to_string(task.join("stat")) else {
             continue;
         };
         // `pid (comm) state ppid …`: comm may contain spaces and parentheses.
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+        let Some(close) = stat.rfind(')') else {
             continue;
         };
-        let comm = stat[open + 1..close].to_owned();
         let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
         // After the comm: state is field 3, utime 14, stime 15 (1-based).
         let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
         if let (Some(u), Some(s)) = (ticks(11), ticks(12)) {
-            // Collapse numbered worker names into their kind.
-            let kind = comm.trim_end_matches(|c: char| c.is_ascii_digit() || c == '-');
-            *out.entry(kind.to_owned()).or_default() += (u + s) / 100.0;
+            *out.entry(kind).or_default() += (u + s) / 100.0;
         }
     }
     out
+}
+
+/// Seconds runnable but waiting for a core, and on a core, summed per
+/// thread kind of a process (`/proc/<pid>/task/*/schedstat`: on-CPU and
+/// run-queue nanoseconds, then turns on a core). Threads that exited are not
+/// counted; empty where the kernel keeps no scheduler statistics.
+fn thread_waits(pid: &str) -> BTreeMap<String, RunQueue> {
+    let mut out = BTreeMap::<String, RunQueue>::new();
+    for (kind, task) in threads(pid) {
+        let Ok(stat) = std::fs::read_to_string(task.join("schedstat")) else {
+            continue;
+        };
+        let mut fields = stat.split_whitespace().map(|f| f.parse::<u64>().ok());
+        let (Some(Some(on_cpu)), Some(Some(waiting)), Some(Some(turns))) =
+            (fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        let entry = out.entry(kind).or_default();
+        entry.on_cpu += on_cpu as f64 / 1e9;
+        entry.waiting += waiting as f64 / 1e9;
+        entry.turns += turns;
+    }
+    out
+}
+
+/// One thread kind's scheduler totals, from [`thread_waits`].
+#[derive(Clone, Copy, Default)]
+struct RunQueue {
+    /// Seconds on a core.
+    on_cpu: f64,
+    /// Seconds runnable while no core was free for it.
+    waiting: f64,
+    /// Times it was put on a core (after a wake or a preemption).
+    turns: u64,
+}
+
+/// How long each thread kind waited for a core during the load, per event
+/// and per turn on a core: `None` when the kernel keeps no statistics.
+fn run_queue_line(
+    before: &BTreeMap<String, RunQueue>,
+    after: &BTreeMap<String, RunQueue>,
+    events: i64,
+) -> Option<String> {
+    let mut parts = Vec::new();
+    for (name, a) in after {
+        let b = before.get(name).copied().unwrap_or_default();
+        let (waiting, turns) = (a.waiting - b.waiting, a.turns.saturating_sub(b.turns));
+        if turns == 0 || a.on_cpu - b.on_cpu < 0.005 {
+            continue;
+        }
+        parts.push(format!(
+            "{name} {:.0} µs per event ({:.0} µs per turn on a core)",
+            waiting * 1e6 / events.max(1) as f64,
+            waiting * 1e6 / turns as f64
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
 }
 
 /// CPU seconds (user + system) of a whole process, exited threads included.
@@ -775,6 +847,8 @@ fn load_run(binary: &Path, db: &Path, options: &Options) -> Result<Figures, Fail
 
     let health_before = health(addr);
     let cpu_before = thread_cpu(pid);
+    let (waits_before, client_waits_before) =
+        (thread_waits(&pid.to_string()), thread_waits("self"));
     let written_before = written_bytes(pid);
     let client_cpu_before = process_cpu(std::process::id());
     let busy_before = machine_busy();
@@ -783,6 +857,7 @@ fn load_run(binary: &Path, db: &Path, options: &Options) -> Result<Figures, Fail
     let accepted_in = started.elapsed();
     let client_cpu = process_cpu(std::process::id()) - client_cpu_before;
     let machine_cpu = machine_busy() - busy_before;
+    let (waits_after, client_waits_after) = (thread_waits(&pid.to_string()), thread_waits("self"));
 
     let conn = rusqlite::Connection::open_with_flags(
         db,
@@ -889,6 +964,18 @@ fn load_run(binary: &Path, db: &Path, options: &Options) -> Result<Figures, Fail
         per_thread.join(", "),
         client_cpu
     );
+    // Over the accepted phase only, like the machine's busy time.
+    let answered = ok as i64;
+    match (
+        run_queue_line(&waits_before, &waits_after, answered),
+        run_queue_line(&client_waits_before, &client_waits_after, answered),
+    ) {
+        (Some(server), Some(client)) => {
+            println!("waiting for a core (runnable, none free): {server}; load generator {client}")
+        }
+        (Some(server), None) => println!("waiting for a core (runnable, none free): {server}"),
+        _ => println!("waiting for a core: this kernel keeps no scheduler statistics"),
+    }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
         "machine: {cores} cores, {:.2} CPU-s busy during the load ({:.0}% of capacity); other \
