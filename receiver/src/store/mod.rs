@@ -482,8 +482,14 @@ impl Store {
     }
 
     /// Stops the writer after it has committed everything queued.
+    ///
+    /// The writer's lock is held only to stop it, not while its thread
+    /// finishes: requests that arrive meanwhile find no sender and fail at
+    /// once (`WriterGone`) instead of blocking runtime threads that
+    /// requests still awaiting their commit need in order to finish.
     pub fn shutdown(&self) {
-        self.inner.writer.lock().shutdown();
+        let stopping = self.inner.writer.lock().stop();
+        stopping.join();
     }
 }
 
@@ -609,4 +615,77 @@ pub fn decompress_as_sent(data: &[u8]) -> Result<Vec<u8>, StoreError> {
             .map_err(|e| StoreError::Compression(std::io::Error::other(e)));
     }
     Ok(as_received::decompress_bounded(data)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::writer::tests::project;
+    use super::*;
+    use std::sync::mpsc;
+
+    /// A request awaiting its commit holds a sender, so the writer thread
+    /// outlives the start of shutdown; a request that arrives meanwhile must
+    /// fail at once rather than block the only runtime thread, which the
+    /// first request needs to finish and drop its sender.
+    #[test]
+    fn shutdown_leaves_the_runtime_free_for_requests_awaiting_their_commit() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("db.sqlite");
+        let (store, _) = Store::open(&path, &StoreConfig::default()).expect("open");
+        // SQLite's write lock, held elsewhere: the first job waits for it.
+        let blocker = Connection::open(&path).expect("second connection");
+        blocker.execute_batch("BEGIN IMMEDIATE").expect("lock");
+        let (began_tx, began_rx) = mpsc::channel();
+        let (done_tx, done_rx) = mpsc::channel();
+        let requests = store.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let outcomes = runtime.block_on(async move {
+                let first = tokio::spawn({
+                    let store = requests.clone();
+                    async move { store.write(project(50), Duration::from_secs(30)).await }
+                });
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let stopper = std::thread::spawn({
+                    let store = requests.clone();
+                    move || store.shutdown()
+                });
+                // Until shutdown has begun: the handle is locked, or it
+                // has no sender any more.
+                while requests
+                    .inner
+                    .writer
+                    .try_lock()
+                    .is_some_and(|w| w.sender().is_some())
+                {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                let _ = began_tx.send(());
+                let late = requests.write(project(60), Duration::from_secs(30)).await;
+                let first = first.await.expect("first request");
+                (first, late, stopper)
+            });
+            let _ = done_tx.send(outcomes);
+        });
+        began_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("shutdown began");
+        std::thread::sleep(Duration::from_millis(100));
+        blocker.execute_batch("ROLLBACK").expect("unlock");
+        let (first, late, stopper) = done_rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("requests finished while the writer was shutting down");
+        assert!(first.is_ok(), "{first:?}");
+        assert!(matches!(late, Err(StoreError::WriterGone)), "{late:?}");
+        stopper.join().expect("shutdown finished");
+        let stored: i64 = blocker
+            .query_row("SELECT count(*) FROM projects WHERE id = 50", [], |r| {
+                r.get(0)
+            })
+            .expect("count");
+        assert_eq!(stored, 1);
+    }
 }

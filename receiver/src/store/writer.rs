@@ -455,12 +455,58 @@ impl Writer {
     }
 
     /// Stops accepting jobs, lets the thread finish what is queued and
-    /// joins it.
+    /// joins it: [`Writer::stop`] then [`Stopping::join`].
     pub fn shutdown(&mut self) {
+        self.stop().join();
+    }
+
+    /// Stops the checkpointer and drops this handle's sender, but does not
+    /// wait for the writer thread: that is [`Stopping::join`].
+    ///
+    /// The thread ends once every sender is gone, including those of
+    /// requests still waiting for their commit. A caller that keeps the
+    /// writer behind a lock must release it before joining: a request
+    /// that needs the lock to look for a sender could otherwise keep the
+    /// runtime thread that another request needs to drop its own.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let conn = rusqlite::Connection::open(dir.path().join("db.sqlite")).unwrap();
+    /// use receiver::store::writer::{Batching, Preparing, Writer};
+    ///
+    /// let batching = Batching {
+    ///     max: 64,
+    ///     gather_window: std::time::Duration::ZERO,
+    ///     preparing: Preparing::default(),
+    /// };
+    /// let mut writer = Writer::start(conn, 16, batching);
+    /// let stopping = writer.stop();
+    /// assert!(writer.sender().is_none());
+    /// stopping.join(); // returns once the thread has committed its queue
+    /// ```
+    pub fn stop(&mut self) -> Stopping {
+        // First, so that the writer's last checkpoint runs alone.
         if let Some(checkpointer) = self.checkpointer.as_mut() {
             checkpointer.shutdown();
         }
         self.tx = None;
+        Stopping {
+            thread: self.thread.take(),
+        }
+    }
+}
+
+/// A writer told to stop by [`Writer::stop`], not yet finished.
+#[derive(Debug)]
+#[must_use = "`join` waits until the writer has committed its queue"]
+pub struct Stopping {
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Stopping {
+    /// Waits until the writer thread has committed every queued job and
+    /// ended.
+    pub fn join(mut self) {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -961,7 +1007,7 @@ fn set_issue_status(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::store::schema;
 
@@ -981,7 +1027,8 @@ mod tests {
         }
     }
 
-    fn project(id: i64) -> WriteOp {
+    /// Creates project `id`, named `p{id}`.
+    pub(in crate::store) fn project(id: i64) -> WriteOp {
         WriteOp::CreateProject {
             id: Some(id),
             name: format!("p{id}"),
