@@ -748,8 +748,16 @@ fn commit_with_savepoints(
             },
             Err(e) => Err(StoreError::from(e)),
         };
-        if result.is_err() {
+        if let Err(e) = &result {
             known.forget();
+            // Some errors (I/O, a full disk, an interrupt) make SQLite roll
+            // back the whole transaction, not only the savepoint: the jobs
+            // before this one are undone, and the next savepoint would
+            // begin a transaction of its own that commits without the
+            // rest. The whole batch fails.
+            if tx.is_autocommit() {
+                return fail_all(e);
+            }
         }
         results.push(result);
     }
@@ -1131,6 +1139,38 @@ pub(super) mod tests {
             },
         )
         .expect("rows")
+    }
+
+    #[test]
+    fn an_error_that_ends_the_transaction_fails_the_whole_batch() {
+        let (_dir, mut conn) = db();
+        // `RAISE(ROLLBACK)` ends the whole transaction, as an I/O error or
+        // a full disk can, not only the statement or its savepoint.
+        conn.execute_batch(
+            "CREATE TRIGGER ends_transaction BEFORE INSERT ON projects
+             WHEN NEW.id = 11 BEGIN SELECT RAISE(ROLLBACK, 'gone'); END;",
+        )
+        .expect("trigger");
+        let mut known = KnownRows::default();
+        let results = commit_batch(
+            &mut conn,
+            &[project(10), project(11), project(12)],
+            &mut known,
+        );
+        let ok: Vec<bool> = results.iter().map(Result::is_ok).collect();
+        assert_eq!(ok, [false, false, false]);
+        // Answered as failed, so none may be stored: not the one before
+        // (undone with the transaction), nor the one after (which would
+        // have run in a transaction of its own).
+        let stored: i64 = conn
+            .query_row("SELECT count(*) FROM projects WHERE id >= 10", [], |r| {
+                r.get(0)
+            })
+            .expect("count");
+        assert_eq!(stored, 0);
+        // The next batch gets a transaction of its own again.
+        let next = commit_batch(&mut conn, &[project(13)], &mut known);
+        assert!(next[0].is_ok());
     }
 
     #[test]
