@@ -616,7 +616,7 @@ fn run(mut conn: Connection, rx: Receiver<Job>, batching: &Batching, stats: &Wri
         let (ops, replies): (Vec<WriteOp>, Vec<Reply>) =
             jobs.into_iter().map(|j| (j.op, j.reply)).unzip();
         let started = Instant::now();
-        let results = commit_batch(&mut conn, &ops, &mut known);
+        let results = commit_guarded(&mut conn, &ops, &mut known, commit_batch);
         let busy = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
         stats.busy_nanos.fetch_add(busy, Ordering::Relaxed);
         stats.batches.fetch_add(1, Ordering::Relaxed);
@@ -673,6 +673,40 @@ fn drain(rx: &Receiver<Job>, jobs: &mut Vec<Job>, max: usize) -> bool {
     true
 }
 
+/// The results of a batch: one per job, in order.
+type BatchResults = Vec<Result<WriteResult, StoreError>>;
+
+/// `commit` (normally [`commit_batch`]) surviving a panic in it, which is a
+/// receiver bug: the batch is rolled back and each of its jobs fails, and
+/// the thread goes on with the next batch. Without this the thread would
+/// end, and every later write would fail until a restart.
+fn commit_guarded(
+    conn: &mut Connection,
+    ops: &[WriteOp],
+    known: &mut KnownRows,
+    commit: impl FnOnce(&mut Connection, &[WriteOp], &mut KnownRows) -> BatchResults,
+) -> BatchResults {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        commit(&mut *conn, ops, &mut *known)
+    }));
+    match outcome {
+        Ok(results) => results,
+        Err(_) => {
+            // A transaction guard rolls back as the panic unwinds it; one
+            // begun without a guard is still open.
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            known.forget();
+            let detail = "the database writer panicked on this batch (a receiver bug); \
+                          none of it was stored";
+            ops.iter()
+                .map(|_| Err(StoreError::Batch(detail.to_owned())))
+                .collect()
+        }
+    }
+}
+
 /// Runs `ops` in one transaction and commits.
 ///
 /// Jobs almost never fail, so the batch first runs without savepoints (a
@@ -683,11 +717,7 @@ fn drain(rx: &Receiver<Job>, jobs: &mut Vec<Job>, max: usize) -> bool {
 ///
 /// Whatever is rolled back, `known` forgets everything: it may hold facts
 /// noted by the work undone.
-fn commit_batch(
-    conn: &mut Connection,
-    ops: &[WriteOp],
-    known: &mut KnownRows,
-) -> Vec<Result<WriteResult, StoreError>> {
+fn commit_batch(conn: &mut Connection, ops: &[WriteOp], known: &mut KnownRows) -> BatchResults {
     match commit_all_or_nothing(conn, ops, known) {
         Some(results) => results,
         None => {
@@ -1139,6 +1169,35 @@ pub(super) mod tests {
             },
         )
         .expect("rows")
+    }
+
+    #[test]
+    fn a_batch_that_panics_is_rolled_back_and_the_writer_goes_on() {
+        let (_dir, mut conn) = db();
+        let mut known = KnownRows::default();
+        let ops = [project(1), project(2)];
+        let results = commit_guarded(&mut conn, &ops, &mut known, |conn, ops, known| {
+            // A transaction without a guard: only the cleanup can end it.
+            conn.execute_batch("BEGIN IMMEDIATE").expect("begin");
+            apply_alone(conn, &ops[0], known).expect("first job");
+            panic!("a bug in the middle of a batch");
+        });
+        let ok: Vec<bool> = results.iter().map(Result::is_ok).collect();
+        assert_eq!(ok, [false, false]);
+        assert!(
+            conn.is_autocommit(),
+            "the batch's transaction is still open"
+        );
+        let stored: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM projects WHERE id IN (1, 2)",
+                [],
+                |r| r.get(0),
+            )
+            .expect("count");
+        assert_eq!(stored, 0);
+        let next = commit_guarded(&mut conn, &[project(3)], &mut known, commit_batch);
+        assert!(next[0].is_ok(), "{next:?}");
     }
 
     #[test]
