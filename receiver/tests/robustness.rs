@@ -11,7 +11,7 @@
 //! limits, envelope-`dsn` auth and `ingest::envelope::prepare`, each under
 //! `catch_unwind`. A bounded subset goes through HTTP to a real receiver;
 //! then come the big cases (deep nesting, a 10 MB string, 10 000
-//! breadcrumbs, 1 000 items).
+//! breadcrumbs, 1 000 items, one item too many).
 //!
 //! A failure names the seed, the case index and a label, and prints the
 //! start of the input; `ROBUSTNESS_SEED=<n>` reruns with another seed.
@@ -1771,6 +1771,17 @@ fn big_strings_many_breadcrumbs_and_many_items_are_stored_or_refused_clearly() {
     assert!(server.event_json(&id).is_some());
     let after = server.counts();
     assert_eq!(after["raw_items"] - before["raw_items"], 999, "{after:?}");
+
+    // One more item than 1 000: 413 before the rest is read, nothing kept.
+    body.extend(b"{\"type\":\"x-custom\"}\n{}\n");
+    let body = String::from_utf8(body)
+        .expect("ASCII")
+        .replace("thousand", "one too many")
+        .into_bytes();
+    let r = send(&server, &body, Encoding::Identity).expect("reply");
+    let error = expect_clear_4xx(&r, 413);
+    assert!(error.contains("more than 1000 items"), "{error}");
+    assert_eq!(server.counts(), after);
 
     // 1 000 of a limited kind: 413 naming the limit.
     for (ty, payload) in [

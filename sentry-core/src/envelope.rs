@@ -116,6 +116,15 @@ pub enum EnvelopeError {
         /// How many bytes the input has from `offset` on.
         available: usize,
     },
+    /// The envelope has more items than the caller's limit
+    /// ([`Envelope::parse_with_item_limit`]); parsing stopped there.
+    #[error("too many items: more than {limit}, the {}th starts at byte {offset}", .limit + 1)]
+    TooManyItems {
+        /// The limit that was passed.
+        limit: usize,
+        /// Where the first item over the limit starts.
+        offset: usize,
+    },
     /// A payload is longer than an item `length` (a `u32`) can describe.
     #[error("item {item} cannot be written: its payload is {length} bytes, more than 4 GiB")]
     PayloadTooLarge {
@@ -142,7 +151,8 @@ impl EnvelopeError {
             | EnvelopeError::MissingItemHeader { offset }
             | EnvelopeError::InvalidItemHeader { offset, .. }
             | EnvelopeError::MissingItemType { offset }
-            | EnvelopeError::UnexpectedEof { offset, .. } => Some(*offset),
+            | EnvelopeError::UnexpectedEof { offset, .. }
+            | EnvelopeError::TooManyItems { offset, .. } => Some(*offset),
             EnvelopeError::PayloadTooLarge { .. }
             | EnvelopeError::Io(_)
             | EnvelopeError::Serialize(_) => None,
@@ -451,6 +461,27 @@ impl Envelope {
     /// # Ok::<(), sentry_core::envelope::EnvelopeError>(())
     /// ```
     pub fn parse(bytes: &[u8]) -> Result<Envelope, EnvelopeError> {
+        Envelope::parse_with_item_limit(bytes, usize::MAX)
+    }
+
+    /// [`Envelope::parse`] that stops with [`EnvelopeError::TooManyItems`]
+    /// at the first item past `max_items`, before reading it: a receiver
+    /// bounds the memory and time one request can cost, however many
+    /// small items its body packs.
+    ///
+    /// ```
+    /// use sentry_core::envelope::{Envelope, EnvelopeError};
+    ///
+    /// let body = b"{}\n{\"type\":\"x\"}\n\n{\"type\":\"x\"}\n\n";
+    /// assert_eq!(Envelope::parse_with_item_limit(body, 2)?.items().len(), 2);
+    /// let err = Envelope::parse_with_item_limit(body, 1).unwrap_err();
+    /// assert!(matches!(err, EnvelopeError::TooManyItems { limit: 1, offset: 17 }));
+    /// # Ok::<(), EnvelopeError>(())
+    /// ```
+    pub fn parse_with_item_limit(
+        bytes: &[u8],
+        max_items: usize,
+    ) -> Result<Envelope, EnvelopeError> {
         let (header, mut offset) = match parse_header_line(bytes, 0) {
             Ok(Some(parsed)) => parsed,
             Ok(None) => return Err(EnvelopeError::MissingHeader { offset: 0 }),
@@ -465,6 +496,12 @@ impl Envelope {
 
         let mut items = Vec::new();
         while offset < bytes.len() {
+            if items.len() == max_items {
+                return Err(EnvelopeError::TooManyItems {
+                    limit: max_items,
+                    offset,
+                });
+            }
             let (item, next) = parse_item(bytes, offset)?;
             items.push(item);
             offset = next;

@@ -48,6 +48,10 @@ pub struct Limits {
     pub max_other_item_size: u64,
     /// Standalone single spans per envelope, default 25.
     pub max_standalone_span_count: usize,
+    /// Items of any type per envelope, default 1000. The per-type counts
+    /// above leave unknown types and user reports uncounted; this bounds
+    /// what one request can cost however small its items are.
+    pub max_item_count: usize,
 }
 
 impl Default for Limits {
@@ -68,6 +72,7 @@ impl Default for Limits {
             max_replay_size: 10 * MIB,
             max_other_item_size: 10 * MIB,
             max_standalone_span_count: 25,
+            max_item_count: 1000,
         }
     }
 }

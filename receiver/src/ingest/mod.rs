@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use hyper::StatusCode;
-use sentry_core::envelope::{Envelope, EnvelopeItem, ItemType};
+use sentry_core::envelope::{Envelope, EnvelopeError, EnvelopeItem, ItemType};
 use uuid::Uuid;
 
 use crate::config::Clock;
@@ -275,9 +275,16 @@ impl Ingestor {
             envelope.add_item(EnvelopeItem::raw(ItemType::Event, json));
             envelope
         } else {
-            Envelope::parse(&req.body).map_err(|e| IngestError::Invalid {
-                detail: "invalid envelope".to_owned(),
-                causes: vec![e.to_string()],
+            Envelope::parse_with_item_limit(&req.body, self.limits.max_item_count).map_err(|e| {
+                match e {
+                    EnvelopeError::TooManyItems { limit, .. } => IngestError::TooLarge {
+                        detail: format!("envelope has more than {limit} items"),
+                    },
+                    e => IngestError::Invalid {
+                        detail: "invalid envelope".to_owned(),
+                        causes: vec![e.to_string()],
+                    },
+                }
             })?
         };
 
