@@ -104,6 +104,9 @@ pub struct Timeouts {
     pub body_idle: Duration,
     /// Time allowed to send a whole body (default 60 s).
     pub body_total: Duration,
+    /// How long a response may stay unsent because the client does not
+    /// read it before the connection is closed (default 30 s).
+    pub write_stalled: Duration,
     /// How long a request waits for a full write queue before 503 (default 5 s).
     pub queue_wait: Duration,
 }
@@ -114,6 +117,7 @@ impl Default for Timeouts {
             header_read: Duration::from_secs(10),
             body_idle: Duration::from_secs(10),
             body_total: Duration::from_secs(60),
+            write_stalled: Duration::from_secs(30),
             queue_wait: Duration::from_secs(5),
         }
     }

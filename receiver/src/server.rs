@@ -15,7 +15,9 @@
 //! Protection against hostile clients: at most `max_connections` open
 //! connections (more wait in the accept queue); a request head (and a
 //! kept-alive connection's idle time) is limited by `header_read`; a body
-//! must keep arriving (`body_idle`) and finish in `body_total`; a
+//! must keep arriving (`body_idle`) and finish in `body_total`; an
+//! answer the client does not read closes the connection after
+//! `write_stalled`; a
 //! `Content-Length` over the raw limit is refused before the body is read,
 //! and chunked bodies are counted as they stream. Every response but
 //! `/health`'s carries CORS headers; errors are `{"detail", "causes"}`
@@ -280,6 +282,12 @@ async fn accept_loop(
             },
         };
         let _ = stream.set_nodelay(true);
+        // A client that sends requests but never reads the answers would
+        // otherwise keep its connection (and its slot) once the socket's
+        // send buffer is full: a write that cannot finish in time fails and
+        // hyper closes the connection.
+        let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
+        stream.set_write_timeout(Some(state.config.timeouts.write_stalled));
         let state = state.clone();
         tokio::spawn(async move {
             let header_timeout = state.config.timeouts.header_read;
@@ -290,7 +298,9 @@ async fn accept_loop(
                 .header_read_timeout(header_timeout)
                 .max_buf_size(64 * 1024)
                 .keep_alive(true);
-            let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+            let _ = builder
+                .serve_connection(TokioIo::new(Box::pin(stream)), svc)
+                .await;
             drop(permit);
         });
     }

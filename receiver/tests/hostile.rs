@@ -1,7 +1,8 @@
 //! Hostile clients cannot starve the receiver: idle connections and header
 //! tricklers are cut off by the header timeout, slow bodies by the body
 //! timeouts, and the connection limit bounds what they can hold while valid
-//! requests keep succeeding.
+//! requests keep succeeding; a client that never reads its answers loses
+//! its connection once a write has stalled for `write_stalled`.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -131,4 +132,45 @@ fn slow_bodies_time_out_with_408() {
     assert_eq!(response.status, 408);
     assert!(started.elapsed() < Duration::from_secs(3));
     assert!(server.events().is_empty());
+}
+
+/// Pipelines requests whose answers (404s that echo a 30 KB path) it
+/// never reads, until the server stops taking them or closes.
+fn never_reading_client(server: &TestServer) -> TcpStream {
+    let mut s = TcpStream::connect(server.addr()).expect("connect");
+    s.set_write_timeout(Some(Duration::from_secs(5)))
+        .expect("write timeout");
+    let request = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "x".repeat(30_000));
+    // 30 MB of answers: more than loopback's socket buffers hold.
+    for _ in 0..1000 {
+        if s.write_all(request.as_bytes()).is_err() {
+            break; // blocked for 5 s, or the server closed the connection
+        }
+    }
+    s
+}
+
+#[test]
+fn clients_that_never_read_their_answers_lose_their_connections() {
+    let server = TestServer::builder()
+        .configure(|c| {
+            c.timeouts.write_stalled = Duration::from_secs(1);
+            c.max_connections = 2;
+        })
+        .start();
+    let mut held: Vec<TcpStream> = (0..2).map(|_| never_reading_client(&server)).collect();
+    for s in &mut held {
+        assert!(
+            closed_within(s, Duration::from_secs(3)),
+            "a connection whose answers were not read stayed open"
+        );
+    }
+    // Their slots are free again.
+    let started = Instant::now();
+    assert_eq!(valid_request(&server, 0), 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
 }
