@@ -263,7 +263,7 @@ impl Ingestor {
 
     /// Frames, validates, normalises, groups and stores a request body, and
     /// returns once it is committed.
-    pub async fn ingest(&self, req: IngestRequest) -> Result<IngestResponse, IngestError> {
+    pub async fn ingest(&self, mut req: IngestRequest) -> Result<IngestResponse, IngestError> {
         if req.body.iter().all(u8::is_ascii_whitespace) {
             return Err(IngestError::BadRequest {
                 detail: "empty request body".to_owned(),
@@ -288,6 +288,10 @@ impl Ingestor {
             })?
         };
 
+        // The envelope holds its own copy of every payload: the body would
+        // only add its size to what the request keeps until its commit.
+        let body_len = req.body.len();
+        drop(std::mem::take(&mut req.body));
         check_origin(&envelope, req.origin.as_deref())?;
         let (project_id, public_key) = match (&req.auth, envelope.headers.dsn.as_deref()) {
             (Some(auth), dsn) => {
@@ -344,7 +348,7 @@ impl Ingestor {
                 claim,
                 envelope,
                 project_id,
-                req.body.len(),
+                body_len,
                 req.client_ip,
                 &verdict.outcomes,
             )
