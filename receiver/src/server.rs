@@ -45,6 +45,7 @@ use tokio::sync::Semaphore;
 use crate::api::{self, Api};
 use crate::config::Config;
 use crate::ingest::decode::{BodyDecoder, Encoding};
+use crate::ingest::decoded_budget::{BudgetShare, DecodedBudget};
 use crate::ingest::{auth, Endpoint, IngestError, IngestRequest, Ingestor};
 use crate::store::{KeyInfo, Opened, Store, StoreError};
 use crate::web;
@@ -76,6 +77,8 @@ pub enum ServerError {
 
 struct AppState {
     config: Config,
+    /// Decoded bodies of all requests in flight (`Limits::max_decoded_in_flight`).
+    decoded_budget: Arc<DecodedBudget>,
     ingestor: Ingestor,
     api: Api,
     store: Store,
@@ -133,6 +136,12 @@ impl Server {
         let ui_token = api.create_ephemeral_token(api::tokens::Scope::Admin);
         Ok(Server {
             state: Arc::new(AppState {
+                decoded_budget: DecodedBudget::new(
+                    ingestor
+                        .limits()
+                        .max_decoded_in_flight
+                        .max(ingestor.limits().max_decoded_body),
+                ),
                 config,
                 ingestor,
                 api,
@@ -355,6 +364,7 @@ fn health(state: &AppState) -> serde_json::Value {
             "preparing_micros": micros(stages.preparing),
             "waiting_for_commit_micros": micros(stages.waiting_for_commit),
             "left_while_queued": state.ingestor.rate_limiter().left_while_queued(),
+            "body_bytes_in_flight": state.decoded_budget.in_use(),
         },
         "writer": {
             "commits": writer.commits,
@@ -473,14 +483,19 @@ async fn route(
     } else {
         limits.max_decoded_body
     };
+    // Held until the request is answered: its body's copies live that long.
+    let mut share = state.decoded_budget.share();
     let body = if pixel {
         pixel_data(req.uri().query(), limits.max_event_size)?
     } else {
         read_body(
             req.into_body(),
             encoding,
-            limits.max_raw_body,
-            decoded_limit,
+            BodyLimits {
+                raw: limits.max_raw_body,
+                decoded: decoded_limit,
+            },
+            &mut share,
             &state.config,
         )
         .await?
@@ -594,14 +609,28 @@ fn request_origin(headers: &HeaderMap) -> Option<String> {
     Some(format!("{scheme}://{authority}"))
 }
 
-/// Reads and decodes the body, enforcing both size limits and both timeouts.
+/// A request's two body size limits, as sent and decoded.
+struct BodyLimits {
+    raw: u64,
+    decoded: u64,
+}
+
+/// Reads and decodes the body, enforcing both size limits, both timeouts
+/// and, as it grows, the budget all requests share (`share`).
 async fn read_body(
     mut body: Incoming,
     encoding: Encoding,
-    raw_limit: u64,
-    decoded_limit: u64,
+    limits: BodyLimits,
+    share: &mut BudgetShare,
     config: &Config,
 ) -> Result<Vec<u8>, IngestError> {
+    let over_budget = |share: &BudgetShare| IngestError::Unavailable {
+        detail: format!(
+            "the receiver already holds {} MiB of request bodies, its limit; retry later",
+            share.budget_limit() / (1024 * 1024)
+        ),
+    };
+    let (raw_limit, decoded_limit) = (limits.raw, limits.decoded);
     let mut decoder = BodyDecoder::new(encoding, decoded_limit)?;
     let started = tokio::time::Instant::now();
     let deadline = started + config.timeouts.body_total;
@@ -633,9 +662,16 @@ async fn read_body(
                 });
             }
             decoder.write(&data)?;
+            if !share.grow_to(decoder.held_len()) {
+                return Err(over_budget(share));
+            }
         }
     }
-    Ok(decoder.finish()?)
+    let decoded = decoder.finish()?;
+    if !share.grow_to(decoded.len() as u64) {
+        return Err(over_budget(share));
+    }
+    Ok(decoded)
 }
 
 fn json_response(status: StatusCode, body: &serde_json::Value) -> HttpResponse {

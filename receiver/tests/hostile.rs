@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use receiver::testing::{post, read_response, TestServer};
+use receiver::testing::{post, read_response, request, TestServer};
 
 fn fast_timeouts(max_connections: usize) -> TestServer {
     TestServer::builder()
@@ -173,4 +173,82 @@ fn clients_that_never_read_their_answers_lose_their_connections() {
         "{:?}",
         started.elapsed()
     );
+}
+
+/// An envelope whose one attachment is `size` bytes.
+fn attachment_envelope(size: usize) -> Vec<u8> {
+    let mut body = format!("{{}}\n{{\"type\":\"attachment\",\"length\":{size}}}\n").into_bytes();
+    body.resize(body.len() + size, b'a');
+    body.push(b'\n');
+    body
+}
+
+#[test]
+fn bodies_in_flight_share_one_budget_and_what_would_exceed_it_gets_503() {
+    let server = TestServer::builder()
+        .configure(|c| {
+            c.limits.max_decoded_body = 1024 * 1024;
+            c.limits.max_decoded_in_flight = 1024 * 1024;
+        })
+        .start();
+    let auth = server.sentry_auth();
+    // 700 KB of a body whose end has not arrived yet.
+    let first = attachment_envelope(700_000);
+    let mut held = TcpStream::connect(server.addr()).expect("connect");
+    let head = format!(
+        "POST /api/1/envelope/ HTTP/1.1\r\nHost: x\r\nX-Sentry-Auth: {auth}\r\n\
+         Content-Length: {}\r\n\r\n",
+        first.len()
+    );
+    held.write_all(head.as_bytes()).expect("head");
+    let (sent, rest) = first.split_at(first.len() - 100);
+    held.write_all(sent).expect("most of the body");
+    let post_400k = || {
+        post(
+            &server.envelope_url(),
+            &[("X-Sentry-Auth", auth.as_str())],
+            &attachment_envelope(400_000),
+        )
+        .expect("reply")
+    };
+    // Once the server holds those 700 KB, 400 KB more do not fit.
+    let started = Instant::now();
+    let in_flight = || {
+        request("GET", &format!("{}/health", server.url()), &[], b"")
+            .map(|r| {
+                r.json()["ingest"]["body_bytes_in_flight"]
+                    .as_u64()
+                    .unwrap_or(0)
+            })
+            .unwrap_or(0)
+    };
+    while in_flight() < 699_000 {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the body was not read"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let refused = post_400k();
+    assert_eq!(
+        refused.status,
+        503,
+        "{}",
+        String::from_utf8_lossy(&refused.body)
+    );
+    let detail = refused.json()["detail"].as_str().unwrap_or("").to_owned();
+    assert!(detail.contains("retry later"), "{detail}");
+    assert!(refused.header("x-sentry-error").is_some());
+    // The first request finishes and is stored; its share is free again.
+    held.write_all(rest).expect("the rest");
+    let answer = read_response(&mut held).expect("answer");
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    assert_eq!(post_400k().status, 200);
+    assert_eq!(server.counts()["attachments"], 2);
+    assert_eq!(in_flight(), 0, "shares outlived their requests");
 }

@@ -280,6 +280,15 @@ impl BodyDecoder {
         }
     }
 
+    /// Bytes held so far: decoded output, or the encoded input while a
+    /// small gzip body is kept whole until it ends.
+    pub fn held_len(&self) -> u64 {
+        match &self.inner {
+            Inner::GzipWhole(kept) => kept.len() as u64,
+            _ => self.sink().map_or(0, |s| s.buf.len() as u64),
+        }
+    }
+
     /// Feeds one chunk of the encoded body.
     pub fn write(&mut self, chunk: &[u8]) -> Result<(), DecodeError> {
         if let Inner::GzipWhole(whole) = &mut self.inner {

@@ -52,6 +52,10 @@ pub struct Limits {
     /// above leave unknown types and user reports uncounted; this bounds
     /// what one request can cost however small its items are.
     pub max_item_count: usize,
+    /// Decoded bodies held by all requests in flight together, default
+    /// 256 MiB (at least `max_decoded_body`, so that one request of the
+    /// largest size always fits). Past it, requests get a 503.
+    pub max_decoded_in_flight: u64,
 }
 
 impl Default for Limits {
@@ -73,6 +77,7 @@ impl Default for Limits {
             max_other_item_size: 10 * MIB,
             max_standalone_span_count: 25,
             max_item_count: 1000,
+            max_decoded_in_flight: 256 * MIB,
         }
     }
 }

@@ -13,6 +13,7 @@
 pub mod as_received;
 pub mod auth;
 pub mod decode;
+pub mod decoded_budget;
 pub mod envelope;
 mod group;
 pub mod keys;
