@@ -661,17 +661,43 @@ async fn read_body(
                     detail: format!("request body is over the limit of {raw_limit} bytes"),
                 });
             }
-            decoder.write(&data)?;
+            decoder = feed(decoder, data).await?;
             if !share.grow_to(decoder.held_len()) {
                 return Err(over_budget(share));
             }
         }
     }
-    let decoded = decoder.finish()?;
+    let decoded = match decoder.finish_cheaply() {
+        Ok(decoded) => decoded?,
+        Err(decoder) => off_runtime(move || (*decoder).finish()).await??,
+    };
     if !share.grow_to(decoded.len() as u64) {
         return Err(over_budget(share));
     }
     Ok(decoded)
+}
+
+/// Feeds one chunk to `decoder`: here when that is cheap, else on the
+/// blocking pool (see [`off_runtime`]).
+async fn feed(mut decoder: BodyDecoder, data: Bytes) -> Result<BodyDecoder, IngestError> {
+    if decoder.cheap_to_write(data.len()) {
+        decoder.write(&data)?;
+        return Ok(decoder);
+    }
+    Ok(off_runtime(move || decoder.write(&data).map(|()| decoder)).await??)
+}
+
+/// Runs decoding work on the blocking pool: a few bytes of brotli, zstd or
+/// deflate can expand up to the decoded limit, tens of milliseconds that
+/// would otherwise hold an async worker (and every request queued on it).
+async fn off_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, IngestError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| IngestError::Internal {
+            detail: format!("decoding the request body failed: {e}"),
+        })
 }
 
 fn json_response(status: StatusCode, body: &serde_json::Value) -> HttpResponse {

@@ -280,6 +280,57 @@ impl BodyDecoder {
         }
     }
 
+    /// Whether feeding `chunk_len` more bytes is cheap: a copy (identity)
+    /// or keeping a small gzip body until it ends. Any other decoding can
+    /// expand a chunk of a few bytes up to the decoded limit, which takes
+    /// tens of milliseconds: work for a thread that may block.
+    pub fn cheap_to_write(&self, chunk_len: usize) -> bool {
+        match &self.inner {
+            Inner::Identity(_) => true,
+            Inner::GzipWhole(kept) => kept.len() + chunk_len <= WHOLE_GZIP_MAX,
+            _ => false,
+        }
+    }
+
+    /// [`BodyDecoder::finish`] when that is cheap: identity, or a small
+    /// gzip body of one member whose trailer promises at most
+    /// [`CHEAP_DECODE_MAX`] bytes. Otherwise the decoder comes back, to be
+    /// finished where blocking is fine.
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use receiver::ingest::decode::{BodyDecoder, Encoding};
+    ///
+    /// let gzip = |data: &[u8]| {
+    ///     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    ///     e.write_all(data).unwrap();
+    ///     e.finish().unwrap()
+    /// };
+    /// let mut event = BodyDecoder::new(Encoding::Gzip, 8 << 20).unwrap();
+    /// event.write(&gzip(&[b'e'; 10_000])).unwrap();
+    /// assert_eq!(event.finish_cheaply().unwrap().unwrap().len(), 10_000);
+    ///
+    /// // 4 MiB from 4 KB: decoded, but not here.
+    /// let mut big = BodyDecoder::new(Encoding::Gzip, 8 << 20).unwrap();
+    /// big.write(&gzip(&vec![0; 4 << 20])).unwrap();
+    /// let big = big.finish_cheaply().unwrap_err();
+    /// assert_eq!((*big).finish().unwrap().len(), 4 << 20);
+    /// ```
+    pub fn finish_cheaply(self) -> Result<Result<Vec<u8>, DecodeError>, Box<BodyDecoder>> {
+        match &self.inner {
+            Inner::Identity(_) => Ok(self.finish()),
+            Inner::GzipWhole(whole)
+                if trailer_size(whole).is_some_and(|n| u64::from(n) <= CHEAP_DECODE_MAX) =>
+            {
+                match gunzip_one_member(whole, self.limit) {
+                    Some(decoded) => Ok(Ok(decoded)),
+                    None => Err(Box::new(self)),
+                }
+            }
+            _ => Err(Box::new(self)),
+        }
+    }
+
     /// Bytes held so far: decoded output, or the encoded input while a
     /// small gzip body is kept whole until it ends.
     pub fn held_len(&self) -> u64 {
@@ -379,6 +430,16 @@ impl From<DecodeError> for IngestError {
             },
         }
     }
+}
+
+/// Decoded bytes up to which finishing a small gzip body is done wherever
+/// the caller is (see [`BodyDecoder::finish_cheaply`]): under a millisecond.
+pub const CHEAP_DECODE_MAX: u64 = 1024 * 1024;
+
+/// The decoded size a gzip body's last trailer states (modulo 2^32).
+fn trailer_size(data: &[u8]) -> Option<u32> {
+    let size: [u8; 4] = data.get(data.len().checked_sub(4)?..)?.try_into().ok()?;
+    Some(u32::from_le_bytes(size))
 }
 
 /// Gzip bodies up to this size are kept until they are complete, so that a
