@@ -39,6 +39,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::Semaphore;
 
@@ -307,9 +308,13 @@ async fn accept_loop(
                 .header_read_timeout(header_timeout)
                 .max_buf_size(64 * 1024)
                 .keep_alive(true);
-            let _ = builder
+            let served = builder
                 .serve_connection(TokioIo::new(Box::pin(stream)), svc)
+                .without_shutdown()
                 .await;
+            if let Ok(parts) = served {
+                linger(parts.io.into_inner()).await;
+            }
             drop(permit);
         });
     }
@@ -675,6 +680,33 @@ async fn read_body(
         return Err(over_budget(share));
     }
     Ok(decoded)
+}
+
+/// How long a closing connection keeps reading what the client still
+/// sends, at most, and with nothing arriving.
+const LINGER_TOTAL: Duration = Duration::from_secs(5);
+const LINGER_IDLE: Duration = Duration::from_secs(1);
+
+/// Ends a connection that hyper is done with: sends FIN, then reads and
+/// discards what the client still sends until it closes too (bounded by
+/// [`LINGER_TOTAL`] and [`LINGER_IDLE`]). Closing with unread data would
+/// make the kernel answer with a reset, and a client still sending a body
+/// refused early (a `Content-Length` over the limit: 413) would see a
+/// broken pipe instead of the answer.
+async fn linger(mut io: impl AsyncRead + AsyncWrite + Unpin) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    if io.shutdown().await.is_err() {
+        return;
+    }
+    let deadline = tokio::time::Instant::now() + LINGER_TOTAL;
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let until = deadline.min(tokio::time::Instant::now() + LINGER_IDLE);
+        match tokio::time::timeout_at(until, io.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => {}
+            _ => return,
+        }
+    }
 }
 
 /// Feeds one chunk to `decoder`: here when that is cheap, else on the

@@ -252,3 +252,35 @@ fn bodies_in_flight_share_one_budget_and_what_would_exceed_it_gets_503() {
     assert_eq!(server.counts()["attachments"], 2);
     assert_eq!(in_flight(), 0, "shares outlived their requests");
 }
+
+#[test]
+fn an_early_413_reaches_a_client_that_sends_its_whole_body_first() {
+    let server = TestServer::builder()
+        .configure(|c| c.limits.max_raw_body = 1024 * 1024)
+        .start();
+    // Like most HTTP clients, it writes the whole body before it reads:
+    // 32 MiB, more than loopback's socket buffers hold.
+    let body = vec![b'x'; 32 * 1024 * 1024];
+    let mut s = TcpStream::connect(server.addr()).expect("connect");
+    s.set_write_timeout(Some(Duration::from_secs(10)))
+        .expect("write timeout");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("read timeout");
+    let head = format!(
+        "POST /api/1/envelope/ HTTP/1.1\r\nHost: x\r\nX-Sentry-Auth: {}\r\n\
+         Content-Length: {}\r\n\r\n",
+        server.sentry_auth(),
+        body.len()
+    );
+    s.write_all(head.as_bytes()).expect("head");
+    let sent = s.write_all(&body);
+    assert!(sent.is_ok(), "reset while the body was sent: {sent:?}");
+    let answer = read_response(&mut s).expect("the answer");
+    assert_eq!(
+        answer.status,
+        413,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    assert!(answer.header("x-sentry-error").is_some());
+}
