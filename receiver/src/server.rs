@@ -80,6 +80,11 @@ struct AppState {
     config: Config,
     /// Decoded bodies of all requests in flight (`Limits::max_decoded_in_flight`).
     decoded_budget: Arc<DecodedBudget>,
+    /// Costly decoding running on the blocking pool: one per core, so that
+    /// a burst of bodies that expand a thousandfold neither takes more
+    /// than the machine nor holds more than that many decoded limits at
+    /// once before the budget sees them.
+    costly_decodes: Semaphore,
     ingestor: Ingestor,
     api: Api,
     store: Store,
@@ -142,6 +147,9 @@ impl Server {
                         .limits()
                         .max_decoded_in_flight
                         .max(ingestor.limits().max_decoded_body),
+                ),
+                costly_decodes: Semaphore::new(
+                    std::thread::available_parallelism().map_or(2, |n| n.get()),
                 ),
                 config,
                 ingestor,
@@ -501,6 +509,7 @@ async fn route(
                 decoded: decoded_limit,
             },
             &mut share,
+            &state.costly_decodes,
             &state.config,
         )
         .await?
@@ -627,6 +636,7 @@ async fn read_body(
     encoding: Encoding,
     limits: BodyLimits,
     share: &mut BudgetShare,
+    costly: &Semaphore,
     config: &Config,
 ) -> Result<Vec<u8>, IngestError> {
     let over_budget = |share: &BudgetShare| IngestError::Unavailable {
@@ -666,7 +676,7 @@ async fn read_body(
                     detail: format!("request body is over the limit of {raw_limit} bytes"),
                 });
             }
-            decoder = feed(decoder, data).await?;
+            decoder = feed(decoder, data, costly).await?;
             if !share.grow_to(decoder.held_len()) {
                 return Err(over_budget(share));
             }
@@ -674,7 +684,7 @@ async fn read_body(
     }
     let decoded = match decoder.finish_cheaply() {
         Ok(decoded) => decoded?,
-        Err(decoder) => off_runtime(move || (*decoder).finish()).await??,
+        Err(decoder) => off_runtime(costly, move || (*decoder).finish()).await??,
     };
     if !share.grow_to(decoded.len() as u64) {
         return Err(over_budget(share));
@@ -711,20 +721,32 @@ async fn linger(mut io: impl AsyncRead + AsyncWrite + Unpin) {
 
 /// Feeds one chunk to `decoder`: here when that is cheap, else on the
 /// blocking pool (see [`off_runtime`]).
-async fn feed(mut decoder: BodyDecoder, data: Bytes) -> Result<BodyDecoder, IngestError> {
+async fn feed(
+    mut decoder: BodyDecoder,
+    data: Bytes,
+    costly: &Semaphore,
+) -> Result<BodyDecoder, IngestError> {
     if decoder.cheap_to_write(data.len()) {
         decoder.write(&data)?;
         return Ok(decoder);
     }
-    Ok(off_runtime(move || decoder.write(&data).map(|()| decoder)).await??)
+    Ok(off_runtime(costly, move || decoder.write(&data).map(|()| decoder)).await??)
 }
 
-/// Runs decoding work on the blocking pool: a few bytes of brotli, zstd or
-/// deflate can expand up to the decoded limit, tens of milliseconds that
-/// would otherwise hold an async worker (and every request queued on it).
+/// Runs decoding work on the blocking pool, once one of the `costly`
+/// permits is free: a few bytes of brotli, zstd or deflate can expand up
+/// to the decoded limit, tens of milliseconds that would otherwise hold an
+/// async worker (and every request queued on it).
 async fn off_runtime<T: Send + 'static>(
+    costly: &Semaphore,
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, IngestError> {
+    let _permit = costly
+        .acquire()
+        .await
+        .map_err(|_| IngestError::Unavailable {
+            detail: "the server is shutting down".to_owned(),
+        })?;
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| IngestError::Internal {
