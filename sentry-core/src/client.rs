@@ -29,6 +29,27 @@ thread_local! {
     static PIPELINE_DEPTH: Cell<u8> = const { Cell::new(0) };
 }
 
+thread_local! {
+    /// How many pipeline callbacks this thread is running (see [`in_callback`]).
+    static IN_CALLBACK: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Whether this thread is running a callback of the event pipeline
+/// (`before_send`, `before_send_transaction`, `before_breadcrumb`, an
+/// event processor or an integration's processing).
+///
+/// A panic there is caught and counted by the client as an
+/// `internal_sdk_error`. A panic hook should not capture it as well: the
+/// capture would run the same callbacks again inside the hook, and a
+/// second panic while panicking aborts the process.
+///
+/// ```
+/// assert!(!sentry_core::in_callback());
+/// ```
+pub fn in_callback() -> bool {
+    IN_CALLBACK.with(|n| n.get() > 0)
+}
+
 /// The deepest re-entry allowed: a capture from inside a callback is served,
 /// a capture from inside *that* is dropped instead of recursing forever.
 const MAX_PIPELINE_DEPTH: u8 = 2;
@@ -240,7 +261,10 @@ impl Client {
         category: DataCategory,
         f: impl FnOnce() -> Option<T>,
     ) -> Option<T> {
-        match catch_unwind(AssertUnwindSafe(f)) {
+        IN_CALLBACK.with(|n| n.set(n.get() + 1));
+        let outcome = catch_unwind(AssertUnwindSafe(f));
+        IN_CALLBACK.with(|n| n.set(n.get().saturating_sub(1)));
+        match outcome {
             Ok(v) => v,
             Err(payload) => {
                 sdk_debug!(

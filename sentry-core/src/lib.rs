@@ -50,7 +50,7 @@ pub use api::{
 pub use capture::{
     event_from_error, event_from_message, exceptions_from_error, parse_type_from_debug,
 };
-pub use client::Client;
+pub use client::{in_callback, Client};
 pub use future::{SentryFuture, SentryFutureExt};
 pub use hub::{Hub, IntoBreadcrumbs, ScopeGuard};
 pub use integration::Integration;

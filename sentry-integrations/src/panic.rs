@@ -114,6 +114,12 @@ pub fn install_hook() {
 
 /// Captures and flushes the panic event when the current client wants it.
 fn report_panic(payload: &(dyn Any + Send), location: Option<&Location<'_>>) {
+    // A callback of the pipeline panicked: the client catches and counts
+    // it, and capturing here would run that callback again, whose second
+    // panic would abort the process.
+    if sentry_core::in_callback() {
+        return;
+    }
     let Some(client) = Hub::with_current(|hub| hub.client()) else {
         return;
     };

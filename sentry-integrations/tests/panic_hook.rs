@@ -142,3 +142,21 @@ fn in_app_rules_of_the_client_apply_to_panic_frames() {
         .frames;
     assert!(frames.iter().all(|f| f.in_app == Some(false)));
 }
+
+#[test]
+fn a_panicking_before_send_is_caught_once_not_reported_by_the_hook() {
+    let mut options = options();
+    options.before_send = Some(Arc::new(|_: Event| -> Option<Event> {
+        panic!("before_send fails on every event")
+    }));
+    // Before the fix the hook captured the panic, which ran before_send
+    // again inside the hook: a panic while panicking aborts the process.
+    let events = with_captured_events_options(
+        || {
+            sentry_core::capture_message("dropped by its hook", Level::Error);
+            sentry_core::capture_message("this one too", Level::Info);
+        },
+        options,
+    );
+    assert!(events.is_empty(), "{events:?}");
+}
