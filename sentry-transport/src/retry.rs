@@ -4,7 +4,8 @@
 //! are retried with capped exponential backoff and "equal jitter": attempt
 //! `n` waits `d/2 + random(0..=d/2)` with `d = min(initial * 2^(n-1), max)`,
 //! so concurrent senders spread out but each still backs off. A `Retry-After`
-//! sent with a `5xx` (e.g. 503) replaces the computed delay, capped at `max`.
+//! sent with a `5xx` (e.g. 503) lengthens the computed delay (never shortens
+//! it), capped at `max`.
 //! Other `4xx` responses are final; `429` is handled by the rate limiter.
 
 use std::time::Duration;
@@ -66,10 +67,14 @@ impl RetryPolicy {
     }
 
     /// The delay honouring a server-sent `Retry-After`, capped at `max`.
+    /// The hint can lengthen the backoff but never shorten it: a
+    /// `Retry-After: 0`, or an HTTP date already past (clock skew), must not
+    /// turn the retries into a burst.
     pub(crate) fn delay_with_hint(&self, retry: u32, hint: Option<Duration>) -> Duration {
+        let backoff = self.delay(retry);
         match hint {
-            Some(h) => h.min(self.max),
-            None => self.delay(retry),
+            Some(h) => h.max(backoff).min(self.max),
+            None => backoff,
         }
     }
 }
@@ -121,6 +126,15 @@ mod tests {
             p.delay_with_hint(1, Some(Duration::from_secs(60))),
             Duration::from_millis(1000)
         );
+    }
+
+    #[test]
+    fn a_hint_shorter_than_the_backoff_does_not_shorten_it() {
+        let p = policy();
+        for retry in 1..=6 {
+            let d = p.delay_with_hint(retry, Some(Duration::ZERO));
+            assert!(d >= p.ceiling(retry) / 2, "retry {retry}: {d:?}");
+        }
     }
 
     #[test]
