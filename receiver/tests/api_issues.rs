@@ -514,6 +514,13 @@ fn delete_single_and_bulk() {
         .expect("delete");
     assert_eq!(r.status, 202);
     assert_eq!(get(&server, &format!("/api/0/issues/{first}/")).0, 404);
+    // An empty id (a script joining an empty selection) is refused, not
+    // read as "every unresolved issue".
+    let r = server
+        .api_request("DELETE", &format!("{LIST}?id="), None)
+        .expect("empty bulk delete");
+    assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(server.issues().len(), 2);
     let r = server
         .api_request("DELETE", &format!("{LIST}?id={second}"), None)
         .expect("bulk delete");
@@ -528,4 +535,15 @@ fn delete_single_and_bulk() {
     event(&server, message("first doomed", "error", "prod", "a@1"));
     let issues = server.wait_for_issues(2, Duration::from_secs(5));
     assert_eq!(issues.len(), 2);
+}
+
+#[test]
+fn a_search_with_too_many_terms_is_a_400() {
+    let server = seeded();
+    let words = vec!["word"; 1000].join("%20");
+    let (status, body) = get(&server, &format!("{LIST}?query={words}"));
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("at most 100"), "{body}");
+    let words = vec!["word"; 100].join("%20");
+    assert_eq!(get(&server, &format!("{LIST}?query={words}")).0, 200);
 }

@@ -243,6 +243,10 @@ enum Token {
 
 /// Splits a Sentry search string into free text and `key:value` pairs
 /// (`"quoted text"`, `key:"quoted value"`, `key:[a,b]`).
+/// Terms a search may have: each becomes a condition of the SQL, and
+/// SQLite refuses an expression deeper than 1000 (which was a 500).
+const MAX_SEARCH_TERMS: usize = 100;
+
 fn tokenize(s: &str) -> Vec<Token> {
     let mut tokens = Vec::new();
     let mut chars = s.chars().peekable();
@@ -343,12 +347,27 @@ impl IssueFilter {
                     .map_err(|_| ApiError::BadRequest(format!("invalid issue id {id:?}")))?,
             );
         }
+        // `?id=` with nothing in it must not fall back to the default
+        // filter: a bulk change or delete would then reach every
+        // unresolved issue.
+        if q.get("id").is_some() && f.ids.is_empty() {
+            return Err(ApiError::BadRequest(
+                "empty issue id: name the issues (id=1&id=2) or leave id out".to_owned(),
+            ));
+        }
         let search = match q.get("query") {
             Some(s) => s.to_owned(),
             None if f.ids.is_empty() => "is:unresolved".to_owned(),
             None => String::new(),
         };
-        for token in tokenize(&search) {
+        let tokens = tokenize(&search);
+        if tokens.len() > MAX_SEARCH_TERMS {
+            return Err(ApiError::BadRequest(format!(
+                "the search has {} terms; at most {MAX_SEARCH_TERMS} are allowed",
+                tokens.len()
+            )));
+        }
+        for token in tokens {
             match token {
                 Token::Text(t) => {
                     if !t.is_empty() {
