@@ -732,9 +732,20 @@ async fn run(
     spool_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     start_drain_if_dirty(&shared, &client);
 
+    // One batch request (sessions, the client report) at a time: against a
+    // receiver that hangs, every flush or tick would otherwise open another
+    // one. While one is out, the next waits in the buffer and the counter,
+    // and goes when that one ends (`batch_waiting`).
+    let batch_slot = Arc::new(Semaphore::new(1));
+    let batch_waiting = std::cell::Cell::new(false);
     let send_batch = |tasks: &mut JoinSet<()>| {
+        let Ok(slot) = batch_slot.clone().try_acquire_owned() else {
+            batch_waiting.set(true);
+            return;
+        };
+        batch_waiting.set(false);
         if let Some(job) = shared.take_batch() {
-            spawn_job(tasks, &shared, &client, job, None);
+            spawn_job(tasks, &shared, &client, job, Some(slot));
         }
     };
 
@@ -758,7 +769,11 @@ async fn run(
                 Some(Control::Shutdown { deadline, reply }) => break Some((deadline, reply)),
                 None => break None,
             },
-            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {
+                if batch_waiting.get() {
+                    send_batch(&mut tasks);
+                }
+            }
             envelope = queue.recv(), if permits.available_permits() > 0 => match envelope {
                 Some(envelope) => {
                     let permit = permits.clone().try_acquire_owned().ok();

@@ -798,3 +798,23 @@ fn envelopes_after_shutdown_are_ignored() {
     assert_eq!(transport.pending(), 0);
     assert!(server.requests().is_empty());
 }
+
+#[test]
+fn report_requests_do_not_pile_up_while_the_receiver_hangs() {
+    let server = TestServer::start();
+    server.set_default(Reply::Hang);
+    let transport = fast(server.dsn())
+        .request_timeout(Duration::from_secs(30))
+        .max_in_flight(1)
+        .build()
+        .expect("transport");
+    // Every flush finds new counts to report; a report that fails puts
+    // them back, so each flush had a batch to send.
+    for _ in 0..30 {
+        transport.record_discard(DiscardReason::BeforeSend, DataCategory::Error, 1);
+        transport.flush(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(server.max_concurrent(), 1, "one batch request at a time");
+    let _ = transport.shutdown(Duration::from_millis(200));
+}
