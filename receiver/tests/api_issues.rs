@@ -547,3 +547,41 @@ fn a_search_with_too_many_terms_is_a_400() {
     let words = vec!["word"; 100].join("%20");
     assert_eq!(get(&server, &format!("{LIST}?query={words}")).0, 200);
 }
+
+#[test]
+fn ids_of_a_deleted_newest_issue_and_its_events_are_not_handed_out_again() {
+    let server = TestServer::start();
+    event(&server, message("kept", "error", "prod", "a@1"));
+    event(&server, message("newest, deleted", "error", "prod", "a@1"));
+    server.wait_for_events(2, Duration::from_secs(5));
+    let issue_of = |t: &str| server.issues().into_iter().find(|i| i.title == t);
+    let deleted = issue_of("newest, deleted").expect("issue");
+    let deleted_event = server.events().iter().map(|e| e.id).max().expect("events");
+    // A client following the stream has seen everything so far.
+    let cursor = get_ok(&server, "/api/0/local/stream/?tail=5")["cursor"]
+        .as_i64()
+        .expect("cursor");
+    let r = server
+        .api_request("DELETE", &format!("/api/0/issues/{}/", deleted.id), None)
+        .expect("delete");
+    assert_eq!(r.status, 202);
+
+    event(&server, message("after the delete", "error", "prod", "a@1"));
+    server.wait_for_events(2, Duration::from_secs(5));
+    let later = issue_of("after the delete").expect("new issue");
+    assert!(later.id > deleted.id, "{} reused {}", later.id, deleted.id);
+    let newest_event = server.events().iter().map(|e| e.id).max().expect("events");
+    assert!(
+        newest_event > deleted_event,
+        "event id {newest_event} reused"
+    );
+    // The stream delivers it after the old cursor.
+    let page = get_ok(&server, &format!("/api/0/local/stream/?after={cursor}"));
+    let titles: Vec<&str> = page["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["title"].as_str())
+        .collect();
+    assert_eq!(titles, ["after the delete"]);
+}

@@ -1175,6 +1175,8 @@ pub(crate) async fn bulk_update(ctx: &Ctx, project: Option<&str>) -> Result<Repl
 /// Deletes issues with their events, attachments, hashes, users, activity
 /// and facets. A later event with the same fingerprint opens a new issue.
 fn delete_issues(conn: &Connection, ids: &[i64]) -> Result<usize, ApiError> {
+    // Their ids (and their events') must not be handed out again.
+    crate::store::id_floors::raise(conn)?;
     let mut deleted = 0;
     for &id in ids {
         conn.execute(

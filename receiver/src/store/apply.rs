@@ -4,6 +4,7 @@
 
 use rusqlite::{params, CachedStatement, Connection, OptionalExtension};
 
+use super::id_floors::{self, ExplicitIds, Table};
 use super::known_rows::{FacetKind, KnownRows};
 use super::records::{
     AttachmentRecord, EventRecord, IngestBatch, IngestSummary, Record, SessionRecord,
@@ -212,6 +213,44 @@ pub(super) struct BatchWork<'c> {
     /// Items received per project and type (`item_counts`), gathered
     /// likewise: every request adds to the same few rows.
     item_counts: Vec<(i64, &'c str, u64)>,
+    /// The explicit ids the next issue and event must take
+    /// (`store::id_floors`), once looked up in this batch.
+    explicit_ids: Option<ExplicitIds>,
+}
+
+impl BatchWork<'_> {
+    /// The id the next row of `table` must take, if SQLite's own choice
+    /// could reuse a deleted one. Looked up at most once per batch, and not
+    /// at all while `known` says no floor is in the way.
+    fn explicit_id(
+        &mut self,
+        conn: &Connection,
+        table: Table,
+        known: &mut KnownRows,
+    ) -> Result<Option<i64>, StoreError> {
+        if known.ids_above_floors() {
+            return Ok(None);
+        }
+        let ids = match self.explicit_ids {
+            Some(ids) => ids,
+            None => {
+                let ids = id_floors::next_explicit(conn)?;
+                self.explicit_ids = Some(ids);
+                ids
+            }
+        };
+        if ids.none() {
+            known.note_ids_above_floors();
+        }
+        Ok(ids.get(table))
+    }
+
+    /// A row of `table` took its explicit id: SQLite counts on from it.
+    fn explicit_id_used(&mut self, table: Table) {
+        if let Some(ids) = self.explicit_ids.as_mut() {
+            ids.used(table);
+        }
+    }
 }
 
 impl<'c> BatchWork<'c> {
@@ -328,10 +367,12 @@ fn hot<'s, 'c>(
     })
 }
 
+/// `?15` is the event's id: NULL (SQLite's choice) unless an id floor
+/// says otherwise (`store::id_floors`).
 const INSERT_EVENT_SQL: &str =
     "INSERT INTO events (project_id, event_id, issue_id, kind, timestamp, received,
-         release, environment, level, title, platform, trace_id, user_key, payload)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+         release, environment, level, title, platform, trace_id, user_key, payload, id)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
      ON CONFLICT (project_id, event_id) DO NOTHING";
 
 fn apply_event<'c>(
@@ -389,8 +430,9 @@ fn apply_event<'c>(
     let grouping = regrouped.as_ref().unwrap_or(&e.grouping);
     let issue_id = match found {
         Some(id) => id,
-        None => create_issue(conn, p, e, &grouping.explanation)?,
+        None => create_issue(conn, work, known, p, e, &grouping.explanation)?,
     };
+    let explicit_id = work.explicit_id(conn, Table::Events, known)?;
     let inserted = hot(&mut work.insert_event, conn, INSERT_EVENT_SQL)?.execute(params![
         p,
         e.event_id,
@@ -405,11 +447,15 @@ fn apply_event<'c>(
         e.platform,
         e.trace_id,
         e.user_key,
-        e.payload
+        e.payload,
+        explicit_id
     ])?;
     if inserted == 0 {
         summary.duplicates += 1;
         return Ok(());
+    }
+    if explicit_id.is_some() {
+        work.explicit_id_used(Table::Events);
     }
     if found.is_none() {
         known.note_open_issue(issue_id);
@@ -495,14 +541,17 @@ fn apply_event<'c>(
 /// `issue_grouping` (none for an empty `explanation`).
 fn create_issue(
     conn: &Connection,
+    work: &mut BatchWork<'_>,
+    known: &mut KnownRows,
     p: i64,
     e: &EventRecord,
     explanation: &str,
 ) -> Result<i64, StoreError> {
+    let explicit_id = work.explicit_id(conn, Table::Issues, known)?;
     conn.prepare_cached(
         "INSERT INTO issues (project_id, title, culprit, level, first_seen, last_seen, times_seen,
-             status, substatus, first_release, last_release, kind)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5, 1, 'unresolved', 'new', ?6, ?6, ?7)",
+             status, substatus, first_release, last_release, kind, id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5, 1, 'unresolved', 'new', ?6, ?6, ?7, ?8)",
     )?
     .execute(params![
         p,
@@ -512,7 +561,11 @@ fn create_issue(
         e.timestamp,
         e.release,
         e.kind,
+        explicit_id,
     ])?;
+    if explicit_id.is_some() {
+        work.explicit_id_used(Table::Issues);
+    }
     let id = conn.last_insert_rowid();
     if !explanation.is_empty() {
         // `OR REPLACE`: a row left by an issue deleted without its

@@ -81,6 +81,9 @@ pub struct KnownRows {
     /// Issues whose status is neither `resolved` nor
     /// `resolved_in_release`: an event cannot regress them.
     open_issues: HashSet<i64>,
+    /// No id floor is above the largest issue and event ids
+    /// (`store::id_floors`): SQLite's own ids are new.
+    ids_above_floors: bool,
 }
 
 impl KnownRows {
@@ -105,6 +108,18 @@ impl KnownRows {
         self.issue_users.clear();
         self.facets.clear();
         self.open_issues.clear();
+        self.ids_above_floors = false;
+    }
+
+    /// Whether SQLite's own ids for new issues and events are known not to
+    /// reuse deleted ones.
+    pub fn ids_above_floors(&self) -> bool {
+        self.ids_above_floors
+    }
+
+    /// Notes that no id floor needs an explicit id.
+    pub fn note_ids_above_floors(&mut self) {
+        self.ids_above_floors = true;
     }
 
     /// The issue known to own `hash` in `project`.

@@ -19,6 +19,7 @@
 
 mod apply;
 pub mod dictionary;
+pub(crate) mod id_floors;
 pub mod known_rows;
 pub mod queries;
 pub mod quotas;

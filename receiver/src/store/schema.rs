@@ -423,6 +423,15 @@ DROP INDEX IF EXISTS events_trace;
 DROP INDEX IF EXISTS events_time;
 CREATE INDEX events_time ON events(project_id, timestamp DESC, trace_id);
 "#,
+    // 9: the largest issue and event ids when rows were deleted, so that
+    // deleting the newest issue does not let the next one take its id
+    // (`store::id_floors`).
+    r#"
+CREATE TABLE id_floors (
+    name   TEXT PRIMARY KEY,
+    value  INTEGER NOT NULL
+) WITHOUT ROWID;
+"#,
 ];
 
 /// The schema version this build writes.
