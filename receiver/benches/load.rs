@@ -773,9 +773,7 @@ fn measure_footprint(binary: &Path, options: &Options, dir: &Path) -> Result<(),
         ms(existing_in)
     );
     for i in 0..options.startup_runs {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(dir.join(format!("startup-{i}.sqlite{suffix}")));
-        }
+        remove_database(&dir.join(format!("startup-{i}.sqlite")));
     }
     let idle = Receiver::spawn(binary, &dir.join("idle.sqlite"))?;
     std::thread::sleep(Duration::from_millis(300));
@@ -784,7 +782,19 @@ fn measure_footprint(binary: &Path, options: &Options, dir: &Path) -> Result<(),
         status_mib(idle.pid(), "VmRSS").unwrap_or(f64::NAN)
     );
     idle.stop();
+    // The next binary (`--compare`) starts on a fresh one too: an older
+    // build refuses a database of a newer schema.
+    remove_database(&dir.join("idle.sqlite"));
     Ok(())
+}
+
+/// Removes a database file with its WAL and shared-memory files.
+fn remove_database(db: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = db.as_os_str().to_owned();
+        name.push(suffix);
+        let _ = std::fs::remove_file(PathBuf::from(name));
+    }
 }
 
 /// One load run against `binary` on a fresh database at `db`.
