@@ -1065,6 +1065,11 @@ pub(super) mod tests {
         }
     }
 
+    /// The one integer `sql` selects.
+    fn count(conn: &Connection, sql: &str) -> i64 {
+        conn.query_row(sql, [], |r| r.get(0)).expect(sql)
+    }
+
     /// Creates project `id`, named `p{id}`.
     pub(in crate::store) fn project(id: i64) -> WriteOp {
         WriteOp::CreateProject {
@@ -1188,14 +1193,10 @@ pub(super) mod tests {
             conn.is_autocommit(),
             "the batch's transaction is still open"
         );
-        let stored: i64 = conn
-            .query_row(
-                "SELECT count(*) FROM projects WHERE id IN (1, 2)",
-                [],
-                |r| r.get(0),
-            )
-            .expect("count");
-        assert_eq!(stored, 0);
+        assert_eq!(
+            count(&conn, "SELECT count(*) FROM projects WHERE id IN (1, 2)"),
+            0
+        );
         let next = commit_guarded(&mut conn, &[project(3)], &mut known, commit_batch);
         assert!(next[0].is_ok(), "{next:?}");
     }
@@ -1221,12 +1222,10 @@ pub(super) mod tests {
         // Answered as failed, so none may be stored: not the one before
         // (undone with the transaction), nor the one after (which would
         // have run in a transaction of its own).
-        let stored: i64 = conn
-            .query_row("SELECT count(*) FROM projects WHERE id >= 10", [], |r| {
-                r.get(0)
-            })
-            .expect("count");
-        assert_eq!(stored, 0);
+        assert_eq!(
+            count(&conn, "SELECT count(*) FROM projects WHERE id >= 10"),
+            0
+        );
         // The next batch gets a transaction of its own again.
         let next = commit_batch(&mut conn, &[project(13)], &mut known);
         assert!(next[0].is_ok());
