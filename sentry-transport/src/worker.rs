@@ -794,6 +794,23 @@ async fn run(
         None => (Instant::now(), None),
     };
     queue.close();
+    // A flush that arrives now is still answered (once what is left has
+    // been sent, or at its deadline) and its token given back: unread, it
+    // would wait its whole timeout and leave `pending` above zero forever.
+    tokio::spawn({
+        let shared = shared.clone();
+        async move {
+            while let Some(message) = control.recv().await {
+                if let Control::Flush { reply, deadline } = message {
+                    shared.pending.sub(1);
+                    if let Some(reply) = reply {
+                        let done = shared.pending.wait_async(deadline).await;
+                        let _ = reply.send(done);
+                    }
+                }
+            }
+        }
+    });
     let finished = tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), async {
         send_batch(&mut tasks);
         loop {

@@ -818,3 +818,26 @@ fn report_requests_do_not_pile_up_while_the_receiver_hangs() {
     assert_eq!(server.max_concurrent(), 1, "one batch request at a time");
     let _ = transport.shutdown(Duration::from_millis(200));
 }
+
+#[test]
+fn a_flush_during_shutdown_is_answered_and_gives_its_token_back() {
+    let server = TestServer::start();
+    // A slow answer keeps the shutdown busy while the flush arrives.
+    server.script([Reply::ok().after(Duration::from_millis(400))]);
+    let transport = std::sync::Arc::new(fast(server.dsn()).build().expect("transport"));
+    transport.send_envelope(event_envelope("slow"));
+    std::thread::sleep(Duration::from_millis(100));
+    let closing = transport.clone();
+    let shutdown = std::thread::spawn(move || closing.shutdown(Duration::from_secs(3)));
+    std::thread::sleep(Duration::from_millis(100));
+    let start = Instant::now();
+    let flushed = transport.flush(Duration::from_secs(3));
+    assert!(shutdown.join().expect("shutdown thread"));
+    assert!(flushed, "not answered within {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(transport.pending(), 0, "the flush's token was kept");
+}
