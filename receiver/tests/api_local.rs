@@ -283,3 +283,34 @@ fn client_reports_stats_and_stream() {
     assert_eq!(get(&server, "/api/0/local/stats/?project=nope").0, 404);
     assert_eq!(ids(&json!([])).len(), 0);
 }
+
+#[test]
+fn a_trace_answer_holds_at_most_ten_thousand_spans() {
+    let server = TestServer::start();
+    // Written straight into the database: 10 001 spans of one trace, as
+    // any client with the DSN could send them.
+    let trace = "ab".repeat(16);
+    let mut conn = rusqlite::Connection::open(server.db_path()).expect("open");
+    conn.busy_timeout(Duration::from_secs(10)).expect("busy");
+    let tx = conn.transaction().expect("begin");
+    {
+        let mut insert = tx
+            .prepare(
+                "INSERT INTO spans (project_id, trace_id, span_id, op, start_ts, end_ts)
+                 VALUES (1, ?1, ?2, 'db', ?3, ?3 + 0.001)",
+            )
+            .expect("prepare");
+        for i in 0..10_001u32 {
+            insert
+                .execute(rusqlite::params![trace, format!("{i:016x}"), f64::from(i)])
+                .expect("span");
+        }
+    }
+    tx.commit().expect("commit");
+    let answer: Trace = server
+        .api_json(&format!("/api/0/local/traces/{trace}/"))
+        .expect("trace");
+    assert!(answer.truncated);
+    assert_eq!(answer.spans, 10_001);
+    assert_eq!(answer.roots.len(), 10_000);
+}

@@ -20,6 +20,12 @@ use super::{ApiError, Ctx, Reply};
 /// the root list (JSON readers limit nesting).
 const MAX_TREE_DEPTH: usize = 48;
 
+/// The most spans, and error events, one trace answer holds (the first by
+/// start time). Anyone with a DSN can send any number of spans under one
+/// trace id; past these the answer says `truncated`.
+pub(crate) const MAX_TRACE_SPANS: usize = 10_000;
+pub(crate) const MAX_TRACE_ERRORS: usize = 1_000;
+
 /// Release-health accumulator for one group (PROTOCOL.md §7.3).
 #[derive(Debug, Default)]
 struct HealthAcc {
@@ -398,31 +404,34 @@ fn build_trace(c: &Connection, trace_id: &str) -> Result<Trace, ApiError> {
             "SELECT s.span_id, s.parent_span_id, s.op, s.description, s.status, s.start_ts,
                  s.end_ts, s.project_id, t.event_id, s.is_segment
              FROM spans s LEFT JOIN transactions t ON t.id = s.transaction_id
-             WHERE s.trace_id = ?1 ORDER BY s.start_ts, s.id",
+             WHERE s.trace_id = ?1 ORDER BY s.start_ts, s.id LIMIT ?2",
         )?
-        .query_map([trace_id], |r| {
-            let start: f64 = r.get(5)?;
-            let end: Option<f64> = r.get(6)?;
-            let project: i64 = r.get(7)?;
-            Ok(FlatSpan {
-                node: SpanNode {
-                    span_id: r.get(0)?,
-                    parent_span_id: r.get(1)?,
-                    op: r.get(2)?,
-                    description: r.get(3)?,
-                    status: r.get(4)?,
-                    start_timestamp: iso(start),
-                    timestamp: end.map(iso),
-                    duration: end.map(|e| ((e - start) * 1e6).round() / 1000.0),
-                    project_id: project.to_string(),
-                    transaction_id: r.get(8)?,
-                    is_segment: r.get(9)?,
-                    errors: Vec::new(),
-                    children: Vec::new(),
-                },
-                start,
-            })
-        })?
+        .query_map(
+            rusqlite::params![trace_id, MAX_TRACE_SPANS as i64 + 1],
+            |r| {
+                let start: f64 = r.get(5)?;
+                let end: Option<f64> = r.get(6)?;
+                let project: i64 = r.get(7)?;
+                Ok(FlatSpan {
+                    node: SpanNode {
+                        span_id: r.get(0)?,
+                        parent_span_id: r.get(1)?,
+                        op: r.get(2)?,
+                        description: r.get(3)?,
+                        status: r.get(4)?,
+                        start_timestamp: iso(start),
+                        timestamp: end.map(iso),
+                        duration: end.map(|e| ((e - start) * 1e6).round() / 1000.0),
+                        project_id: project.to_string(),
+                        transaction_id: r.get(8)?,
+                        is_segment: r.get(9)?,
+                        errors: Vec::new(),
+                        children: Vec::new(),
+                    },
+                    start,
+                })
+            },
+        )?
         .collect::<Result<_, _>>()?;
     let transactions: i64 = c
         .prepare_cached("SELECT COUNT(*) FROM transactions WHERE trace_id = ?1")?
@@ -435,27 +444,30 @@ fn build_trace(c: &Connection, trace_id: &str) -> Result<Trace, ApiError> {
             "SELECT event_id, issue_id, project_id, title, level, timestamp, payload
              FROM events WHERE id IN
                  (SELECT id FROM events INDEXED BY events_time WHERE trace_id = ?1)
-             ORDER BY timestamp",
+             ORDER BY timestamp LIMIT ?2",
         )?
-        .query_map([trace_id], |r| {
-            let issue: Option<i64> = r.get(1)?;
-            let project: i64 = r.get(2)?;
-            let ts: f64 = r.get(5)?;
-            let blob: Vec<u8> = r.get(6)?;
-            let (payload, _) = decode_payload(&blob);
-            Ok(TraceError {
-                event_id: r.get(0)?,
-                issue_id: issue.map(|i| i.to_string()),
-                project_id: project.to_string(),
-                title: r.get(3)?,
-                level: r.get(4)?,
-                span_id: payload
-                    .pointer("/contexts/trace/span_id")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
-                timestamp: iso(ts),
-            })
-        })?
+        .query_map(
+            rusqlite::params![trace_id, MAX_TRACE_ERRORS as i64 + 1],
+            |r| {
+                let issue: Option<i64> = r.get(1)?;
+                let project: i64 = r.get(2)?;
+                let ts: f64 = r.get(5)?;
+                let blob: Vec<u8> = r.get(6)?;
+                let (payload, _) = decode_payload(&blob);
+                Ok(TraceError {
+                    event_id: r.get(0)?,
+                    issue_id: issue.map(|i| i.to_string()),
+                    project_id: project.to_string(),
+                    title: r.get(3)?,
+                    level: r.get(4)?,
+                    span_id: payload
+                        .pointer("/contexts/trace/span_id")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                    timestamp: iso(ts),
+                })
+            },
+        )?
         .collect::<Result<_, _>>()?;
     if spans.is_empty() && errors.is_empty() && transactions == 0 {
         return Err(ApiError::not_found(format!("trace {trace_id}")));
@@ -467,7 +479,15 @@ fn build_trace(c: &Connection, trace_id: &str) -> Result<Trace, ApiError> {
         .collect();
     projects.sort_by_key(|p| p.parse::<i64>().unwrap_or(i64::MAX));
     projects.dedup();
-    let span_count = spans.len() as i64;
+    let truncated = spans.len() > MAX_TRACE_SPANS || errors.len() > MAX_TRACE_ERRORS;
+    spans.truncate(MAX_TRACE_SPANS);
+    errors.truncate(MAX_TRACE_ERRORS);
+    let span_count = if truncated {
+        c.prepare_cached("SELECT COUNT(*) FROM spans WHERE trace_id = ?1")?
+            .query_row([trace_id], |r| r.get(0))?
+    } else {
+        spans.len() as i64
+    };
 
     // Index spans; the first span with an id wins.
     let mut index: HashMap<String, usize> = HashMap::new();
@@ -565,6 +585,7 @@ fn build_trace(c: &Connection, trace_id: &str) -> Result<Trace, ApiError> {
         spans: span_count,
         roots,
         orphan_errors,
+        truncated,
     })
 }
 

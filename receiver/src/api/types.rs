@@ -620,6 +620,10 @@ pub struct Trace {
     /// Errors of the trace that no stored span claims.
     #[serde(default)]
     pub orphan_errors: Vec<TraceError>,
+    /// Only the first spans (10 000) and errors (1 000) by time are in
+    /// the answer; `spans` still counts them all.
+    #[serde(default)]
+    pub truncated: bool,
 }
 
 /// One client-report total.
