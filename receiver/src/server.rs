@@ -676,7 +676,13 @@ async fn read_body(
                     detail: format!("request body is over the limit of {raw_limit} bytes"),
                 });
             }
-            decoder = feed(decoder, data, costly).await?;
+            // Cheap work (a copy, keeping a small gzip body) stays here.
+            if decoder.cheap_to_write(data.len()) {
+                decoder.write(&data)?;
+            } else {
+                decoder =
+                    off_runtime(costly, move || decoder.write(&data).map(|()| decoder)).await??;
+            }
             if !share.grow_to(decoder.held_len()) {
                 return Err(over_budget(share));
             }
@@ -717,20 +723,6 @@ async fn linger(mut io: impl AsyncRead + AsyncWrite + Unpin) {
             _ => return,
         }
     }
-}
-
-/// Feeds one chunk to `decoder`: here when that is cheap, else on the
-/// blocking pool (see [`off_runtime`]).
-async fn feed(
-    mut decoder: BodyDecoder,
-    data: Bytes,
-    costly: &Semaphore,
-) -> Result<BodyDecoder, IngestError> {
-    if decoder.cheap_to_write(data.len()) {
-        decoder.write(&data)?;
-        return Ok(decoder);
-    }
-    Ok(off_runtime(costly, move || decoder.write(&data).map(|()| decoder)).await??)
 }
 
 /// Runs decoding work on the blocking pool, once one of the `costly`

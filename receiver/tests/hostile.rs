@@ -175,6 +175,23 @@ fn clients_that_never_read_their_answers_lose_their_connections() {
     );
 }
 
+/// A connection that has sent the head of an envelope POST with a body of
+/// `content_length` bytes (blocking reads and writes give up after 10 s).
+fn envelope_post_head(server: &TestServer, content_length: usize) -> TcpStream {
+    let mut s = TcpStream::connect(server.addr()).expect("connect");
+    s.set_write_timeout(Some(Duration::from_secs(10)))
+        .expect("write timeout");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("read timeout");
+    let head = format!(
+        "POST /api/1/envelope/ HTTP/1.1\r\nHost: x\r\nX-Sentry-Auth: {}\r\n\
+         Content-Length: {content_length}\r\n\r\n",
+        server.sentry_auth()
+    );
+    s.write_all(head.as_bytes()).expect("head");
+    s
+}
+
 /// An envelope whose one attachment is `size` bytes.
 fn attachment_envelope(size: usize) -> Vec<u8> {
     let mut body = format!("{{}}\n{{\"type\":\"attachment\",\"length\":{size}}}\n").into_bytes();
@@ -194,13 +211,7 @@ fn bodies_in_flight_share_one_budget_and_what_would_exceed_it_gets_503() {
     let auth = server.sentry_auth();
     // 700 KB of a body whose end has not arrived yet.
     let first = attachment_envelope(700_000);
-    let mut held = TcpStream::connect(server.addr()).expect("connect");
-    let head = format!(
-        "POST /api/1/envelope/ HTTP/1.1\r\nHost: x\r\nX-Sentry-Auth: {auth}\r\n\
-         Content-Length: {}\r\n\r\n",
-        first.len()
-    );
-    held.write_all(head.as_bytes()).expect("head");
+    let mut held = envelope_post_head(&server, first.len());
     let (sent, rest) = first.split_at(first.len() - 100);
     held.write_all(sent).expect("most of the body");
     let post_400k = || {
@@ -261,18 +272,7 @@ fn an_early_413_reaches_a_client_that_sends_its_whole_body_first() {
     // Like most HTTP clients, it writes the whole body before it reads:
     // 32 MiB, more than loopback's socket buffers hold.
     let body = vec![b'x'; 32 * 1024 * 1024];
-    let mut s = TcpStream::connect(server.addr()).expect("connect");
-    s.set_write_timeout(Some(Duration::from_secs(10)))
-        .expect("write timeout");
-    s.set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("read timeout");
-    let head = format!(
-        "POST /api/1/envelope/ HTTP/1.1\r\nHost: x\r\nX-Sentry-Auth: {}\r\n\
-         Content-Length: {}\r\n\r\n",
-        server.sentry_auth(),
-        body.len()
-    );
-    s.write_all(head.as_bytes()).expect("head");
+    let mut s = envelope_post_head(&server, body.len());
     let sent = s.write_all(&body);
     assert!(sent.is_ok(), "reset while the body was sent: {sent:?}");
     let answer = read_response(&mut s).expect("the answer");

@@ -46,11 +46,6 @@ impl DecodedBudget {
         })
     }
 
-    /// The budget in bytes.
-    pub fn limit(&self) -> u64 {
-        self.limit
-    }
-
     /// Bytes the requests in flight hold now.
     pub fn in_use(&self) -> u64 {
         self.used.load(Ordering::Acquire)
