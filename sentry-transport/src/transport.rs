@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 use crate::http::Endpoint;
 use crate::retry::RetryPolicy;
 use crate::spool::Spool;
-use crate::worker::{self, is_batchable, Config, Control, Shared};
+use crate::worker::{self, is_batchable, Config, Control, Queued, Shared};
 use crate::TransportError;
 
 /// How much longer than its timeout [`Transport::shutdown`] waits for the
@@ -460,7 +460,9 @@ impl HttpTransportBuilder {
 ///   bounded queue (a full queue drops the new envelope, counted as
 ///   `queue_overflow`).
 /// * [`flush`](Transport::flush) sends the pending session/client-report
-///   batch and waits until everything queued is finished. It returns `true`
+///   batch and waits until everything queued before the call is finished
+///   (envelopes sent while it waits are not waited for, so steady traffic
+///   cannot hold it to its timeout). It returns `true`
 ///   when all of it finished in time and nothing failed to be delivered
 ///   since the previous flush (an envelope that ran out of retries, even if
 ///   it was spooled, makes it `false`; an envelope the receiver rejected with
@@ -488,7 +490,7 @@ impl HttpTransportBuilder {
 /// ```
 pub struct HttpTransport {
     shared: Arc<Shared>,
-    queue: mpsc::Sender<Envelope>,
+    queue: mpsc::Sender<Queued>,
     control: mpsc::UnboundedSender<Control>,
     shut_down: AtomicBool,
     shutdown_timeout: Duration,
@@ -543,13 +545,14 @@ impl HttpTransport {
     pub async fn flush_async(&self, timeout: Duration) -> bool {
         let deadline = deadline_after(timeout);
         let (reply, answer) = oneshot::channel();
-        self.shared.pending.add(1);
+        let generation = self.shared.pending.close_generation();
         let message = Control::Flush {
+            generation,
             reply: Some(reply),
             deadline,
         };
         if self.control.send(message).is_err() {
-            self.shared.pending.sub(1);
+            self.shared.pending.sub(generation, 1);
             return self.shared.pending.get() == 0;
         }
         answer.await.unwrap_or(false)
@@ -599,35 +602,40 @@ impl Transport for HttpTransport {
             shared.add_to_batch(envelope.items);
             return;
         }
-        shared.pending.add(1);
-        match self.queue.try_send(envelope) {
+        let generation = shared.pending.add(1);
+        match self.queue.try_send(Queued {
+            envelope,
+            generation,
+        }) {
             Ok(()) => {}
-            Err(TrySendError::Full(envelope)) => {
-                shared.pending.sub(1);
+            Err(TrySendError::Full(Queued { envelope, .. })) => {
+                shared.pending.sub(generation, 1);
                 shared.count_items(DiscardReason::QueueOverflow, &envelope.items);
                 if shared.config.debug {
                     eprintln!("[sentry-transport] queue full: envelope dropped");
                 }
             }
-            Err(TrySendError::Closed(_)) => shared.pending.sub(1),
+            Err(TrySendError::Closed(_)) => shared.pending.sub(generation, 1),
         }
     }
 
     fn flush(&self, timeout: Duration) -> bool {
         let deadline = deadline_after(timeout);
         let shared = &self.shared;
-        shared.pending.add(1);
+        let generation = shared.pending.close_generation();
         let message = Control::Flush {
+            generation,
             reply: None,
             deadline,
         };
         if self.control.send(message).is_err() {
-            shared.pending.sub(1);
+            shared.pending.sub(generation, 1);
             return shared.pending.get() == 0;
         }
-        // Only a flush that saw everything finish takes the failures: one
-        // that timed out leaves them for the next.
-        shared.pending.wait_blocking(deadline) && shared.failures.swap(0, Ordering::SeqCst) == 0
+        // Only a flush that saw its work finish takes the failures: one that
+        // timed out leaves them for the next.
+        shared.pending.wait_blocking(generation, deadline)
+            && shared.failures.swap(0, Ordering::SeqCst) == 0
     }
 
     fn shutdown(&self, timeout: Duration) -> bool {

@@ -19,7 +19,7 @@
 //!  spool drain: at start, on a timer and after any success, oldest file first
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -67,76 +67,180 @@ pub(crate) struct Config {
 }
 
 /// Units of work not yet finished (queued envelopes, batched items, reports
-/// and flush tokens), with blocking and async waits for zero.
+/// and flush tokens), by generation, with blocking and async waits.
+///
+/// Work joins the current generation; a flush closes it (see
+/// [`close_generation`](Self::close_generation)) and waits only until every
+/// generation up to its own is finished. Work queued after the flush began
+/// is not waited for: under steady traffic a flush (the panic hook's, for
+/// one) still returns once what came before it is delivered.
 #[derive(Debug, Default)]
 pub(crate) struct Pending {
-    count: AtomicU64,
-    lock: Mutex<()>,
+    state: Mutex<Generations>,
     cv: Condvar,
     notify: Notify,
 }
 
-impl Pending {
-    pub(crate) fn add(&self, n: u64) {
-        self.count.fetch_add(n, Ordering::SeqCst);
+#[derive(Debug, Default)]
+struct Generations {
+    /// The generation that new work joins.
+    current: u64,
+    /// Unfinished units per generation (no zero entries).
+    open: BTreeMap<u64, u64>,
+    /// The sum of `open`.
+    total: u64,
+}
+
+impl Generations {
+    fn add(&mut self, generation: u64, n: u64) {
+        if n > 0 {
+            *self.open.entry(generation).or_insert(0) += n;
+            self.total += n;
+        }
     }
 
-    pub(crate) fn sub(&self, n: u64) {
+    /// Whether every unit of `generation` and older ones is finished.
+    fn done_through(&self, generation: u64) -> bool {
+        self.open
+            .keys()
+            .next()
+            .map_or(true, |&oldest| oldest > generation)
+    }
+}
+
+impl Pending {
+    /// Adds `n` units to the current generation and returns it.
+    pub(crate) fn add(&self, n: u64) -> u64 {
+        let mut state = self.state.lock();
+        let generation = state.current;
+        state.add(generation, n);
+        generation
+    }
+
+    /// Adds `n` units to `generation`. Safe for an older generation as long
+    /// as the caller holds a unit of it (a flush token): until then no
+    /// waiter on it or a newer one has been released.
+    pub(crate) fn add_to(&self, generation: u64, n: u64) {
+        self.state.lock().add(generation, n);
+    }
+
+    /// Adds a flush token to the current generation, closes it and returns
+    /// it: the flush waits for that generation and the older ones.
+    pub(crate) fn close_generation(&self) -> u64 {
+        let mut state = self.state.lock();
+        let generation = state.current;
+        state.add(generation, 1);
+        state.current += 1;
+        generation
+    }
+
+    /// Marks `n` units of `generation` finished (never below zero).
+    pub(crate) fn sub(&self, generation: u64, n: u64) {
         if n == 0 {
             return;
         }
-        let prev = self
-            .count
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |c| {
-                Some(c.saturating_sub(n))
-            })
-            .unwrap_or(0);
-        if prev <= n {
-            // Take the lock so a waiter between its check and its wait cannot
-            // miss this wake-up.
-            let _guard = self.lock.lock();
+        let mut state = self.state.lock();
+        let Some(open) = state.open.get_mut(&generation) else {
+            return;
+        };
+        let taken = n.min(*open);
+        *open -= taken;
+        let emptied = *open == 0;
+        if emptied {
+            state.open.remove(&generation);
+        }
+        state.total -= taken;
+        if emptied {
+            // Under the lock, so a waiter between its check and its wait
+            // cannot miss this wake-up.
             self.cv.notify_all();
             self.notify.notify_waiters();
         }
     }
 
-    pub(crate) fn get(&self) -> u64 {
-        self.count.load(Ordering::SeqCst)
+    /// Marks all of `units` finished.
+    pub(crate) fn release(&self, units: &Units) {
+        for &(generation, n) in &units.0 {
+            self.sub(generation, n);
+        }
     }
 
-    /// Blocks the calling thread until zero or `deadline`.
-    pub(crate) fn wait_blocking(&self, deadline: Instant) -> bool {
-        let mut guard = self.lock.lock();
-        while self.get() != 0 {
-            if self.cv.wait_until(&mut guard, deadline).timed_out() {
-                return self.get() == 0;
+    /// All unfinished units, whatever their generation.
+    pub(crate) fn get(&self) -> u64 {
+        self.state.lock().total
+    }
+
+    /// Blocks the calling thread until every generation up to `generation`
+    /// is finished, or `deadline`.
+    pub(crate) fn wait_blocking(&self, generation: u64, deadline: Instant) -> bool {
+        let mut state = self.state.lock();
+        while !state.done_through(generation) {
+            if self.cv.wait_until(&mut state, deadline).timed_out() {
+                return state.done_through(generation);
             }
         }
         true
     }
 
-    /// Waits (inside the worker's runtime) until zero or `deadline`.
-    async fn wait_async(&self, deadline: Instant) -> bool {
+    /// Waits (inside the worker's runtime) until every generation up to
+    /// `generation` is finished, or `deadline`.
+    async fn wait_async(&self, generation: u64, deadline: Instant) -> bool {
         loop {
             let notified = self.notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if self.get() == 0 {
+            if self.state.lock().done_through(generation) {
                 return true;
             }
             let deadline = tokio::time::Instant::from_std(deadline);
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return self.get() == 0;
+                return self.state.lock().done_through(generation);
             }
         }
     }
 }
 
+/// The units of [`Pending`] a job or the batch buffer holds, by generation.
+#[derive(Debug, Default)]
+pub(crate) struct Units(Vec<(u64, u64)>);
+
+impl Units {
+    /// One unit of `generation`.
+    pub(crate) fn one(generation: u64) -> Units {
+        Units(vec![(generation, 1)])
+    }
+
+    fn push(&mut self, generation: u64, n: u64) {
+        if n == 0 {
+            return;
+        }
+        match self.0.iter_mut().find(|(g, _)| *g == generation) {
+            Some((_, open)) => *open += n,
+            None => self.0.push((generation, n)),
+        }
+    }
+}
+
+/// An envelope in the queue, with the generation of its unit of `pending`.
+pub(crate) struct Queued {
+    pub(crate) envelope: Envelope,
+    pub(crate) generation: u64,
+}
+
+/// Items waiting for the next batch request, with their units of `pending`.
+#[derive(Debug, Default)]
+pub(crate) struct Batch {
+    items: Vec<EnvelopeItem>,
+    units: Units,
+}
+
 /// Messages from the transport handle to the worker.
 pub(crate) enum Control {
-    /// Send the batch now; the caller already added one flush token to
-    /// `pending`, which the worker removes once the batch is on its way.
+    /// Send the batch now; the caller closed `generation` with a flush
+    /// token in `pending`, which the worker removes once the batch is on its
+    /// way.
     Flush {
+        generation: u64,
         /// For `flush_async`: answered with the flush result.
         reply: Option<oneshot::Sender<bool>>,
         deadline: Instant,
@@ -158,7 +262,7 @@ pub(crate) struct Shared {
     /// Envelopes that could not be delivered (spooled or lost) since the
     /// last flush or shutdown looked (each of them takes and resets it).
     pub(crate) failures: AtomicU64,
-    pub(crate) batch: Mutex<Vec<EnvelopeItem>>,
+    pub(crate) batch: Mutex<Batch>,
     pub(crate) batch_full: Notify,
     pub(crate) spool: Option<Spool>,
     /// Whether the spool may hold files (avoids listing the directory after
@@ -230,7 +334,7 @@ impl Shared {
             limiter: RwLock::new(RateLimiter::new()),
             pending: Pending::default(),
             failures: AtomicU64::new(0),
-            batch: Mutex::new(Vec::new()),
+            batch: Mutex::new(Batch::default()),
             batch_full: Notify::new(),
             spool,
             spool_dirty: AtomicBool::new(spool_dirty),
@@ -289,19 +393,22 @@ impl Shared {
         let mut added = 0;
         let mut overflow = Vec::new();
         for item in items {
-            let item = match merge_session(&mut batch, item) {
+            let item = match merge_session(&mut batch.items, item) {
                 None => continue,
                 Some(item) => item,
             };
-            if batch.len() < MAX_BATCH_ITEMS {
-                batch.push(item);
+            if batch.items.len() < MAX_BATCH_ITEMS {
+                batch.items.push(item);
                 added += 1;
             } else {
                 overflow.push(item);
             }
         }
-        self.pending.add(added);
-        let full = batch.len() >= MAX_BATCH_ITEMS;
+        // A merged update keeps the unit of the one it replaced, which is
+        // as old or older: a flush waiting for either still waits for it.
+        let generation = self.pending.add(added);
+        batch.units.push(generation, added);
+        let full = batch.items.len() >= MAX_BATCH_ITEMS;
         drop(batch);
         if full {
             self.batch_full.notify_one();
@@ -316,10 +423,11 @@ impl Shared {
         }
     }
 
-    /// Takes the batch buffer and the discard counts as one job.
-    fn take_batch(&self) -> Option<Job> {
-        let items = std::mem::take(&mut *self.batch.lock());
-        let weight = items.len() as u64;
+    /// Takes the batch buffer and the discard counts as one job. The
+    /// client report joins generation `flush` (whose token the caller holds)
+    /// when a flush asked for the batch, so that the flush waits for it.
+    fn take_batch(&self, flush: Option<u64>) -> Option<Job> {
+        let Batch { items, mut units } = std::mem::take(&mut *self.batch.lock());
         let report_allowed = self.config.client_reports
             && !self
                 .limiter
@@ -337,23 +445,29 @@ impl Shared {
         envelope.items = items;
         if let Some(report) = &report {
             envelope.add_item(report_item(report));
-            self.pending.add(1);
+            let generation = match flush {
+                Some(generation) => {
+                    self.pending.add_to(generation, 1);
+                    generation
+                }
+                None => self.pending.add(1),
+            };
+            units.push(generation, 1);
         }
-        let weight = weight + u64::from(report.is_some());
-        Some(self.job(envelope, weight, report, None))
+        Some(self.job(envelope, units, report, None))
     }
 
     fn job(
         &self,
         envelope: Envelope,
-        weight: u64,
+        units: Units,
         report: Option<ClientReport>,
         spooled: Option<PathBuf>,
     ) -> Job {
         Job {
             id: self.next_job.fetch_add(1, Ordering::Relaxed),
             envelope,
-            weight,
+            units,
             report,
             spooled,
             raw: None,
@@ -418,7 +532,7 @@ struct Job {
     id: u64,
     envelope: Envelope,
     /// Units of `pending` released when the job ends.
-    weight: u64,
+    units: Units,
     /// The discard counts carried by this job's client report item, put back
     /// when the report cannot be delivered.
     report: Option<ClientReport>,
@@ -584,7 +698,7 @@ async fn process(shared: Arc<Shared>, client: reqwest::Client, mut job: Job) {
         }
     }
     shared.in_flight.lock().remove(&job.id);
-    shared.pending.sub(job.weight);
+    shared.pending.release(&job.units);
 }
 
 fn start_drain_if_dirty(shared: &Arc<Shared>, client: &reqwest::Client) {
@@ -641,7 +755,7 @@ async fn drain_spool(shared: &Shared, client: &reqwest::Client) {
                     continue;
                 }
             };
-            let mut job = shared.job(envelope, 0, None, Some(path.clone()));
+            let mut job = shared.job(envelope, Units::default(), None, Some(path.clone()));
             match deliver(shared, client, &mut job, 0).await {
                 Outcome::Delivered | Outcome::Handled => {
                     debug_log!(shared, "sent spooled envelope {}", path.display());
@@ -660,7 +774,7 @@ async fn drain_spool(shared: &Shared, client: &reqwest::Client) {
 pub(crate) fn spawn(
     shared: Arc<Shared>,
     client: reqwest::Client,
-    queue: mpsc::Receiver<Envelope>,
+    queue: mpsc::Receiver<Queued>,
     control: mpsc::UnboundedReceiver<Control>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -700,7 +814,7 @@ fn spawn_job(
     if let Err(e) = job.prepare(shared) {
         debug_log!(shared, "cannot serialise envelope: {e}");
         shared.count_items(DiscardReason::InternalSdkError, &job.envelope.items);
-        shared.pending.sub(job.weight);
+        shared.pending.release(&job.units);
         return;
     }
     let shared = shared.clone();
@@ -714,7 +828,7 @@ fn spawn_job(
 async fn run(
     shared: Arc<Shared>,
     client: reqwest::Client,
-    mut queue: mpsc::Receiver<Envelope>,
+    mut queue: mpsc::Receiver<Queued>,
     mut control: mpsc::UnboundedReceiver<Control>,
 ) {
     let mut tasks = JoinSet::new();
@@ -735,17 +849,26 @@ async fn run(
     // One batch request (sessions, the client report) at a time: against a
     // receiver that hangs, every flush or tick would otherwise open another
     // one. While one is out, the next waits in the buffer and the counter,
-    // and goes when that one ends (`batch_waiting`).
+    // and goes when that one ends (`batch_waiting`). A flush that asked
+    // for it keeps its token meanwhile (`held_tokens`), so that it waits for
+    // that batch too.
     let batch_slot = Arc::new(Semaphore::new(1));
     let batch_waiting = std::cell::Cell::new(false);
-    let send_batch = |tasks: &mut JoinSet<()>| {
+    let held_tokens = std::cell::RefCell::new(Vec::<u64>::new());
+    let send_batch = |tasks: &mut JoinSet<()>, flush: Option<u64>| {
+        let mut held = held_tokens.borrow_mut();
+        held.extend(flush);
         let Ok(slot) = batch_slot.clone().try_acquire_owned() else {
             batch_waiting.set(true);
             return;
         };
         batch_waiting.set(false);
-        if let Some(job) = shared.take_batch() {
+        if let Some(job) = shared.take_batch(held.iter().min().copied()) {
             spawn_job(tasks, &shared, &client, job, Some(slot));
+        }
+        // The batch (if any) is now pending itself.
+        for generation in held.drain(..) {
+            shared.pending.sub(generation, 1);
         }
     };
 
@@ -753,37 +876,35 @@ async fn run(
         tokio::select! {
             biased;
             message = control.recv() => match message {
-                Some(Control::Flush { reply, deadline }) => {
-                    send_batch(&mut tasks);
+                Some(Control::Flush { generation, reply, deadline }) => {
                     if let Some(reply) = reply {
                         let shared = shared.clone();
                         tokio::spawn(async move {
-                            let done = shared.pending.wait_async(deadline).await;
+                            let done = shared.pending.wait_async(generation, deadline).await;
                             let clean = shared.failures.swap(0, Ordering::SeqCst) == 0;
                             let _ = reply.send(done && clean);
                         });
                     }
-                    // The flush token: the batch (if any) is now pending itself.
-                    shared.pending.sub(1);
+                    send_batch(&mut tasks, Some(generation));
                 }
                 Some(Control::Shutdown { deadline, reply }) => break Some((deadline, reply)),
                 None => break None,
             },
             Some(_) = tasks.join_next(), if !tasks.is_empty() => {
                 if batch_waiting.get() {
-                    send_batch(&mut tasks);
+                    send_batch(&mut tasks, None);
                 }
             }
             envelope = queue.recv(), if permits.available_permits() > 0 => match envelope {
-                Some(envelope) => {
+                Some(Queued { envelope, generation }) => {
                     let permit = permits.clone().try_acquire_owned().ok();
-                    let job = shared.job(envelope, 1, None, None);
+                    let job = shared.job(envelope, Units::one(generation), None, None);
                     spawn_job(&mut tasks, &shared, &client, job, permit);
                 }
                 None => break None,
             },
-            () = shared.batch_full.notified() => send_batch(&mut tasks),
-            _ = batch_tick.tick() => send_batch(&mut tasks),
+            () = shared.batch_full.notified() => send_batch(&mut tasks, None),
+            _ = batch_tick.tick() => send_batch(&mut tasks, None),
             _ = spool_tick.tick(), if shared.spool.is_some() => start_drain_if_dirty(&shared, &client),
         }
     };
@@ -801,10 +922,15 @@ async fn run(
         let shared = shared.clone();
         async move {
             while let Some(message) = control.recv().await {
-                if let Control::Flush { reply, deadline } = message {
-                    shared.pending.sub(1);
+                if let Control::Flush {
+                    generation,
+                    reply,
+                    deadline,
+                } = message
+                {
+                    shared.pending.sub(generation, 1);
                     if let Some(reply) = reply {
-                        let done = shared.pending.wait_async(deadline).await;
+                        let done = shared.pending.wait_async(generation, deadline).await;
                         let _ = reply.send(done);
                     }
                 }
@@ -812,21 +938,25 @@ async fn run(
         }
     });
     let finished = tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), async {
-        send_batch(&mut tasks);
+        send_batch(&mut tasks, None);
         loop {
             // Take the permit first: an envelope stays in the queue (and is
             // spooled if the deadline passes) until it can be sent.
             let permit = permits.clone().acquire_owned().await.ok();
-            let Some(envelope) = queue.recv().await else {
+            let Some(Queued {
+                envelope,
+                generation,
+            }) = queue.recv().await
+            else {
                 break;
             };
-            let job = shared.job(envelope, 1, None, None);
+            let job = shared.job(envelope, Units::one(generation), None, None);
             spawn_job(&mut tasks, &shared, &client, job, permit);
         }
         while tasks.join_next().await.is_some() {}
         // Drops counted during shutdown (e.g. a rejected envelope) go out in
         // one more report.
-        send_batch(&mut tasks);
+        send_batch(&mut tasks, None);
         while tasks.join_next().await.is_some() {}
     })
     .await
@@ -846,7 +976,7 @@ async fn run(
             unsent += 1;
             shared.spool_write(&raw);
         }
-        while let Ok(mut envelope) = queue.try_recv() {
+        while let Ok(Queued { mut envelope, .. }) = queue.try_recv() {
             unsent += 1;
             if shared.spool.is_some() {
                 envelope.headers.sent_at = None;
@@ -855,7 +985,7 @@ async fn run(
                 }
             }
         }
-        let leftover = std::mem::take(&mut *shared.batch.lock());
+        let leftover = std::mem::take(&mut shared.batch.lock().items);
         if !leftover.is_empty() && shared.spool.is_some() {
             unsent += leftover.len();
             let envelope = Envelope {
@@ -901,15 +1031,17 @@ mod tests {
     #[test]
     fn pending_wait_wakes_when_work_finishes() {
         let pending = Arc::new(Pending::default());
-        pending.add(2);
+        let generation = pending.add(2);
+        let flush = pending.close_generation();
+        pending.sub(flush, 1);
         let p = pending.clone();
         let finisher = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(20));
-            p.sub(1);
+            p.sub(generation, 1);
             std::thread::sleep(Duration::from_millis(20));
-            p.sub(1);
+            p.sub(generation, 1);
         });
-        assert!(pending.wait_blocking(Instant::now() + Duration::from_secs(5)));
+        assert!(pending.wait_blocking(flush, Instant::now() + Duration::from_secs(5)));
         assert_eq!(pending.get(), 0);
         finisher.join().expect("join");
     }
@@ -917,13 +1049,57 @@ mod tests {
     #[test]
     fn pending_wait_times_out() {
         let pending = Pending::default();
-        pending.add(1);
+        let generation = pending.add(1);
         let start = Instant::now();
-        assert!(!pending.wait_blocking(start + Duration::from_millis(30)));
+        assert!(!pending.wait_blocking(generation, start + Duration::from_millis(30)));
         assert!(start.elapsed() >= Duration::from_millis(30));
-        pending.sub(5); // never underflows
+        pending.sub(generation, 5); // never underflows
         assert_eq!(pending.get(), 0);
-        assert!(pending.wait_blocking(Instant::now()));
+        assert!(pending.wait_blocking(generation, Instant::now()));
+    }
+
+    #[test]
+    fn a_flush_waits_only_for_work_from_before_it() {
+        let pending = Pending::default();
+        let before = pending.add(1);
+        let flush = pending.close_generation();
+        let after = pending.add(3);
+        assert_eq!(before, flush);
+        assert!(after > flush);
+        let now = Instant::now();
+        assert!(
+            !pending.wait_blocking(flush, now),
+            "its token and the older unit"
+        );
+        pending.sub(flush, 1);
+        assert!(!pending.wait_blocking(flush, now), "the older unit");
+        pending.sub(before, 1);
+        assert!(
+            pending.wait_blocking(flush, now),
+            "newer work is not waited for"
+        );
+        assert_eq!(pending.get(), 3);
+        assert!(!pending.wait_blocking(after, now));
+        // Work added to a flush's generation while its token is held is
+        // waited for (the batch's client report).
+        let second = pending.close_generation();
+        assert_eq!(second, after, "the work from before closes with it");
+        pending.add_to(second, 1);
+        pending.sub(second, 1);
+        pending.sub(after, 3);
+        assert!(!pending.wait_blocking(second, now));
+        pending.sub(second, 1);
+        assert!(pending.wait_blocking(second, now));
+        assert_eq!(pending.get(), 0);
+    }
+
+    #[test]
+    fn units_merge_by_generation() {
+        let mut units = Units::one(4);
+        units.push(4, 2);
+        units.push(7, 0);
+        units.push(5, 1);
+        assert_eq!(units.0, vec![(4, 3), (5, 1)]);
     }
 
     #[test]

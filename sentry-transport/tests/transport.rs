@@ -789,6 +789,39 @@ async fn async_flush_waits_without_blocking_and_times_out() {
         .expect("drop");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flush_does_not_wait_for_work_queued_after_it() {
+    let server = TestServer::start();
+    server.script([Reply::ok().after(Duration::from_millis(200))]);
+    server.set_default(Reply::Hang);
+    let transport = fast(server.dsn())
+        .request_timeout(Duration::from_secs(30))
+        .build()
+        .expect("transport");
+    transport.send_envelope(event_envelope("before"));
+    let flushed = {
+        let flush = transport.flush_async(WAIT);
+        tokio::pin!(flush);
+        // One poll starts the flush; then steady traffic to a receiver that
+        // never answers arrives behind it.
+        assert!(tokio::time::timeout(Duration::ZERO, &mut flush)
+            .await
+            .is_err());
+        transport.send_envelope(event_envelope("after 1"));
+        transport.send_envelope(event_envelope("after 2"));
+        flush.await
+    };
+    assert!(
+        flushed,
+        "the flush waited for envelopes sent after it began"
+    );
+    assert_eq!(event_messages(&server.requests())[0], "before");
+    assert_eq!(transport.pending(), 2, "the later envelopes are still out");
+    tokio::task::spawn_blocking(move || drop(transport))
+        .await
+        .expect("drop");
+}
+
 #[test]
 fn envelopes_after_shutdown_are_ignored() {
     let server = TestServer::start();
