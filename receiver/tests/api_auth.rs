@@ -108,6 +108,17 @@ fn unknown_routes_ids_and_methods() {
     assert_eq!(status("GET", "/api/0/local/traces/xyz/"), 400);
     assert_eq!(status("POST", "/api/0/projects/"), 405);
     assert_eq!(status("PATCH", "/api/0/issues/1/"), 405);
+    // HEAD is GET without the body.
+    let head = call(&server, "HEAD", "/api/0/projects/", t, None);
+    let get = call(&server, "GET", "/api/0/projects/", t, None);
+    assert_eq!((head.status, get.status), (200, 200));
+    assert!(head.body.is_empty(), "a HEAD answer has no body");
+    assert!(!get.body.is_empty());
+    assert_eq!(head.header("content-type"), Some("application/json"));
+    assert_eq!(
+        head.header("content-length"),
+        Some(get.body.len().to_string().as_str())
+    );
     // The ingestion routes still work next to the API.
     let r = receiver::testing::post(&server.envelope_url(), &[], b"{}\n").expect("post");
     assert_eq!(r.status, 401, "no key on ingestion is still 401");

@@ -342,7 +342,11 @@ impl Api {
                     .into_owned()
             })
             .collect();
-        let method = req.method().clone();
+        // HEAD is answered as GET; hyper sends the head without the body.
+        let method = match req.method() {
+            &Method::HEAD => Method::GET,
+            m => m.clone(),
+        };
         let host = req
             .headers()
             .get(header::HOST)
