@@ -113,6 +113,8 @@ pub fn open_write(path: &Path) -> Result<Connection, StoreError> {
             StoreError::Setup(format!("cannot create directory {}: {e}", dir.display()))
         })?;
     }
+    crate::store::create_private(path)
+        .map_err(|e| StoreError::Setup(format!("cannot create {}: {e}", path.display())))?;
     let mut conn = Connection::open(path)
         .map_err(|e| StoreError::Setup(format!("cannot open {}: {e}", path.display())))?;
     schema::configure(&conn, true)?;

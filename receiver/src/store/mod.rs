@@ -243,6 +243,8 @@ impl Store {
                 StoreError::Setup(format!("cannot create directory {}: {e}", dir.display()))
             })?;
         }
+        create_private(path)
+            .map_err(|e| StoreError::Setup(format!("cannot create {}: {e}", path.display())))?;
         let mut conn = open_writer(path)
             .map_err(|e| StoreError::Setup(format!("cannot open {}: {e}", path.display())))?;
         schema::configure(&conn, config.fsync_every_commit)?;
@@ -544,6 +546,22 @@ fn ensure_default_project(conn: &mut Connection) -> Result<Opened, StoreError> {
     })
 }
 
+/// Creates the database file readable and writable by its owner only, if
+/// it does not exist: it holds event data (user details, request bodies,
+/// tokens' hashes), and SQLite would create it `0644`. SQLite gives the
+/// `-wal` and `-shm` files the database file's permissions.
+pub(crate) fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// The writer's connection: through [`wal_batch`] (few writes per WAL
 /// commit) when it can be registered, else the default VFS.
 fn open_writer(path: &Path) -> rusqlite::Result<Connection> {
@@ -623,6 +641,30 @@ mod tests {
     use super::writer::tests::project;
     use super::*;
     use std::sync::mpsc;
+
+    #[cfg(unix)]
+    #[test]
+    fn database_files_are_private_to_their_owner() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("db.sqlite");
+        let (store, _) = Store::open(&path, &StoreConfig::default()).expect("open");
+        for suffix in ["", "-wal", "-shm"] {
+            let file = dir.path().join(format!("db.sqlite{suffix}"));
+            let mode = std::fs::metadata(&file)
+                .expect("exists")
+                .permissions()
+                .mode();
+            assert_eq!(
+                mode & 0o777,
+                0o600,
+                "{} is {:o}",
+                file.display(),
+                mode & 0o777
+            );
+        }
+        drop(store);
+    }
 
     /// A request awaiting its commit holds a sender, so the writer thread
     /// outlives the start of shutdown; a request that arrives meanwhile must
