@@ -458,6 +458,38 @@ fn releases_page_and_search_and_a_failed_download_says_why() {
     assert!(download.contains("Download failed:"), "{download}");
 }
 
+#[test]
+fn a_trace_too_large_to_show_whole_says_so() {
+    let server = TestServer::start();
+    // Written straight into the database: one span over the most a trace
+    // answer holds, as any client with the DSN could send them.
+    let trace = "cd".repeat(16);
+    let mut conn = rusqlite::Connection::open(server.db_path()).expect("open");
+    conn.busy_timeout(Duration::from_secs(10)).expect("busy");
+    let tx = conn.transaction().expect("begin");
+    {
+        let mut insert = tx
+            .prepare(
+                "INSERT INTO spans (project_id, trace_id, span_id, op, start_ts, end_ts)
+                 VALUES (1, ?1, ?2, 'db', ?3, ?3 + 0.001)",
+            )
+            .expect("prepare");
+        for i in 0..10_001u32 {
+            insert
+                .execute(rusqlite::params![trace, format!("{i:016x}"), f64::from(i)])
+                .expect("span");
+        }
+    }
+    tx.commit().expect("commit");
+    let route = format!("#/traces/{trace}");
+    let views = run_page_script("views.js", &[&server.url(), server.token(), &route]);
+    let view = line(&views, "route", &route);
+    let text = view["text"].as_str().unwrap_or_default();
+    assert_eq!(view["errors"], serde_json::json!([]), "{text}");
+    assert!(text.contains("10001 span(s)"), "{text}");
+    assert!(text.contains("too large to show whole"), "{text}");
+}
+
 /// A receiver fed every request of the recorded Python SDK scenario, its
 /// clock at the scenario's time (so its sessions are not too old to keep).
 fn fixture_server() -> TestServer {

@@ -1108,6 +1108,7 @@
       h('div', {class: 'crumbs'}, h('a', {href: '#/transactions'}, 'Transactions'), ' / trace'),
       h('h1', null, 'Trace ', h('code', null, String(trace.traceID || traceId))),
       h('p', {class: 'muted'}, (trace.transactions || 0) + ' transaction(s), ' + (trace.spans || 0) + ' span(s), projects ' + (trace.projects || []).join(', ') + ', ' + ms(total)),
+      trace.truncated ? h('p', {class: 'notice'}, 'This trace is too large to show whole: only its first spans (at most 10 000) and error events (at most 1 000) by start time are shown.') : null,
       rows.length ? h('div', {class: 'card'}, h('div', {class: 'waterfall-scale'}, h('span', null, '0'), h('span', null, ms(total / 2)), h('span', null, ms(total))), body) : h('p', {class: 'empty'}, 'No spans stored for this trace.'),
       detail,
       orphans.length ? section('Errors without a stored span', errorList(orphans)) : null));
