@@ -272,13 +272,29 @@ fn client_reports_stats_and_stream() {
             .unwrap_or_else(|e| panic!("{q}: {e}"))
     };
     let all = stats("");
-    assert_eq!((all.events, all.issues, all.transactions), (2, 2, 0));
-    assert_eq!(stats("level=warning").events, 1);
-    assert_eq!(stats("environment=prod").issues, 1);
-    assert_eq!(stats("title=first").events, 1);
-    assert_eq!(stats("title=first").issues, 1);
-    assert_eq!(stats("status=resolved").issues, 0);
-    assert_eq!(stats("project=default").events, 2);
+    assert_eq!(
+        (all.events, all.issues, all.transactions, all.sessions),
+        (Some(2), Some(2), Some(0), Some(0))
+    );
+    assert_eq!(stats("level=warning").events, Some(1));
+    assert_eq!(stats("environment=prod").issues, Some(1));
+    assert_eq!(stats("title=first").events, Some(1));
+    assert_eq!(stats("title=first").issues, Some(1));
+    assert_eq!(stats("status=resolved").issues, Some(0));
+    assert_eq!(stats("project=default").events, Some(2));
+    // Only the counts asked for.
+    let some = stats("fields=events,transactions");
+    assert_eq!(
+        (some.events, some.issues, some.transactions, some.sessions),
+        (Some(2), None, Some(0), None)
+    );
+    let (status, body) = get(&server, "/api/0/local/stats/?fields=issues");
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        json!({"issues": 2, "crashFreeSessions": null, "crashFreeUsers": null})
+    );
+    assert_eq!(get(&server, "/api/0/local/stats/?fields=everything").0, 400);
     assert_eq!(get(&server, "/api/0/local/stats/?level=loud").0, 400);
     assert_eq!(get(&server, "/api/0/local/stats/?project=nope").0, 404);
     assert_eq!(ids(&json!([])).len(), 0);

@@ -646,12 +646,59 @@ pub(crate) async fn client_reports(ctx: &Ctx) -> Result<Reply, ApiError> {
     Reply::json(&report)
 }
 
+/// Which counts a stats request asks for (`fields`; all without it).
+#[derive(Debug, Clone, Copy)]
+struct StatsFields {
+    events: bool,
+    issues: bool,
+    transactions: bool,
+    /// Sessions and the crash-free rates: these read every session row.
+    sessions: bool,
+}
+
+impl StatsFields {
+    fn from_query(q: &super::Query) -> Result<StatsFields, ApiError> {
+        let names = q.all("fields");
+        if names.is_empty() {
+            return Ok(StatsFields {
+                events: true,
+                issues: true,
+                transactions: true,
+                sessions: true,
+            });
+        }
+        let mut fields = StatsFields {
+            events: false,
+            issues: false,
+            transactions: false,
+            sessions: false,
+        };
+        for name in &names {
+            match name.as_str() {
+                "events" => fields.events = true,
+                "issues" => fields.issues = true,
+                "transactions" => fields.transactions = true,
+                "sessions" | "crashFreeSessions" | "crashFreeUsers" => fields.sessions = true,
+                other => {
+                    return Err(ApiError::BadRequest(format!(
+                        "unknown field {other:?} in fields: expected events, issues, \
+                         transactions, sessions, crashFreeSessions or crashFreeUsers"
+                    )))
+                }
+            }
+        }
+        Ok(fields)
+    }
+}
+
 /// `GET /api/0/local/stats/`: counts for `receiver wait` / `check`.
 /// Filters: `project`, `level`, `environment`, `release`, `title` (issue
 /// title substring), `status` (issue status), `transaction` (name
-/// substring), time range.
+/// substring), time range; `fields` (comma-separated) limits the answer to
+/// the counts a caller needs, so a poll does not read every session row.
 pub(crate) async fn stats(ctx: &Ctx) -> Result<Reply, ApiError> {
     let q = ctx.query.clone();
+    let fields = StatsFields::from_query(&q)?;
     let range = Range::from_query(&q, ctx.now())?;
     let levels = q.all("level");
     let environments = q.all("environment");
@@ -680,110 +727,113 @@ pub(crate) async fn stats(ctx: &Ctx) -> Result<Reply, ApiError> {
                     .map(|p| p.id)
                     .collect()
             };
-            // Events.
-            let mut sql = Sql::default();
-            if !ids.is_empty() {
-                let cond = sql.in_list("e.project_id", ids.iter().copied());
-                sql.cond(cond);
-            }
-            super::events::add_event_filters(&mut sql, &range, &environments, &levels);
-            if !releases.is_empty() {
-                let cond = sql.in_list("e.release", releases.iter().cloned());
-                sql.cond(cond);
-            }
-            let join = title.is_some() || !statuses.is_empty();
-            if join {
-                let f = issues::count_filter(
-                    Vec::new(),
-                    &statuses,
-                    &[],
-                    &[],
-                    &[],
-                    title.as_deref(),
-                    Range::default(),
-                )?;
-                f.apply(&mut sql);
-            }
-            let events: i64 = c.query_row(
-                &format!(
-                    "SELECT COUNT(*) FROM events e {} WHERE {}",
-                    if join {
-                        "JOIN issues i ON i.id = e.issue_id"
-                    } else {
-                        ""
-                    },
-                    sql.where_clause()
-                ),
-                rusqlite::params_from_iter(sql.params.iter()),
-                |r| r.get(0),
-            )?;
-            // Issues.
-            let f = issues::count_filter(
-                ids.clone(),
-                &statuses,
-                &levels,
-                &environments,
-                &releases,
-                title.as_deref(),
-                range,
-            )?;
-            let issues = issues::count(c, &f)?;
-            // Transactions.
-            let mut sql = Sql::default();
-            if !ids.is_empty() {
-                let cond = sql.in_list("project_id", ids.iter().copied());
-                sql.cond(cond);
-            }
-            for (col, values) in [("environment", &environments), ("release", &releases)] {
-                if !values.is_empty() {
-                    let cond = sql.in_list(col, values.iter().cloned());
+            let mut stats = Stats::default();
+            if fields.events {
+                let mut sql = Sql::default();
+                if !ids.is_empty() {
+                    let cond = sql.in_list("e.project_id", ids.iter().copied());
                     sql.cond(cond);
                 }
+                super::events::add_event_filters(&mut sql, &range, &environments, &levels);
+                if !releases.is_empty() {
+                    let cond = sql.in_list("e.release", releases.iter().cloned());
+                    sql.cond(cond);
+                }
+                let join = title.is_some() || !statuses.is_empty();
+                if join {
+                    let f = issues::count_filter(
+                        Vec::new(),
+                        &statuses,
+                        &[],
+                        &[],
+                        &[],
+                        title.as_deref(),
+                        Range::default(),
+                    )?;
+                    f.apply(&mut sql);
+                }
+                let events: i64 = c.query_row(
+                    &format!(
+                        "SELECT COUNT(*) FROM events e {} WHERE {}",
+                        if join {
+                            "JOIN issues i ON i.id = e.issue_id"
+                        } else {
+                            ""
+                        },
+                        sql.where_clause()
+                    ),
+                    rusqlite::params_from_iter(sql.params.iter()),
+                    |r| r.get(0),
+                )?;
+                stats.events = Some(events);
             }
-            if let Some(t) = &transaction {
-                let p = sql.bind(like_pattern(t));
-                sql.cond(format!("name LIKE {p} ESCAPE '\\'"));
+            if fields.issues {
+                let f = issues::count_filter(
+                    ids.clone(),
+                    &statuses,
+                    &levels,
+                    &environments,
+                    &releases,
+                    title.as_deref(),
+                    range,
+                )?;
+                stats.issues = Some(issues::count(c, &f)?);
             }
-            if let Some(s) = range.start {
-                let p = sql.bind(s);
-                sql.cond(format!("start_ts >= {p}"));
+            if fields.transactions {
+                let mut sql = Sql::default();
+                if !ids.is_empty() {
+                    let cond = sql.in_list("project_id", ids.iter().copied());
+                    sql.cond(cond);
+                }
+                for (col, values) in [("environment", &environments), ("release", &releases)] {
+                    if !values.is_empty() {
+                        let cond = sql.in_list(col, values.iter().cloned());
+                        sql.cond(cond);
+                    }
+                }
+                if let Some(t) = &transaction {
+                    let p = sql.bind(like_pattern(t));
+                    sql.cond(format!("name LIKE {p} ESCAPE '\\'"));
+                }
+                if let Some(s) = range.start {
+                    let p = sql.bind(s);
+                    sql.cond(format!("start_ts >= {p}"));
+                }
+                if let Some(e) = range.end {
+                    let p = sql.bind(e);
+                    sql.cond(format!("start_ts <= {p}"));
+                }
+                let transactions: i64 = c.query_row(
+                    &format!(
+                        "SELECT COUNT(*) FROM transactions WHERE {}",
+                        sql.where_clause()
+                    ),
+                    rusqlite::params_from_iter(sql.params.iter()),
+                    |r| r.get(0),
+                )?;
+                stats.transactions = Some(transactions);
             }
-            if let Some(e) = range.end {
-                let p = sql.bind(e);
-                sql.cond(format!("start_ts <= {p}"));
+            if fields.sessions {
+                let filter = HealthFilter {
+                    projects: ids,
+                    releases,
+                    environments,
+                    range,
+                };
+                let (_, totals) = compute_health(
+                    c,
+                    &filter,
+                    GroupBy {
+                        project: false,
+                        release: false,
+                        environment: false,
+                    },
+                )?;
+                stats.sessions = Some(totals.sessions);
+                stats.crash_free_sessions = totals.crash_free_sessions;
+                stats.crash_free_users = totals.crash_free_users;
             }
-            let transactions: i64 = c.query_row(
-                &format!(
-                    "SELECT COUNT(*) FROM transactions WHERE {}",
-                    sql.where_clause()
-                ),
-                rusqlite::params_from_iter(sql.params.iter()),
-                |r| r.get(0),
-            )?;
-            // Sessions.
-            let filter = HealthFilter {
-                projects: ids,
-                releases,
-                environments,
-                range,
-            };
-            let (_, totals) = compute_health(
-                c,
-                &filter,
-                GroupBy {
-                    project: false,
-                    release: false,
-                    environment: false,
-                },
-            )?;
-            Ok(Stats {
-                events,
-                issues,
-                transactions,
-                sessions: totals.sessions,
-                crash_free_sessions: totals.crash_free_sessions,
-                crash_free_users: totals.crash_free_users,
-            })
+            Ok(stats)
         })
         .await?;
     Reply::json(&stats)

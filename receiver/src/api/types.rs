@@ -655,18 +655,24 @@ pub struct ClientReports {
     pub rows: Vec<ClientReportRow>,
 }
 
-/// `GET /api/0/local/stats/`: counts for `receiver wait` and `check`.
+/// `GET /api/0/local/stats/`: counts for `receiver wait` and `check`. A
+/// count not asked for (`fields`) is left out; the crash-free rates are
+/// `null` then, as without session data.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Stats {
     /// Error/default events matching the filters.
-    pub events: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<i64>,
     /// Issues matching the filters.
-    pub issues: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issues: Option<i64>,
     /// Transactions matching the filters.
-    pub transactions: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transactions: Option<i64>,
     /// Sessions started (release health) matching the filters.
-    pub sessions: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<i64>,
     /// Crash-free session rate, if there are sessions.
     #[serde(default)]
     pub crash_free_sessions: Option<f64>,

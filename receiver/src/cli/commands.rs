@@ -625,8 +625,31 @@ impl Conditions {
                 ("title", self.issue_title.as_deref()),
                 ("status", self.status.as_deref()),
                 ("transaction", self.transaction.as_deref()),
+                ("fields", Some(&self.fields())),
             ])
         )
+    }
+
+    /// The counts the conditions need (`fields` of the stats request): a
+    /// poll for events does not make the receiver read every session.
+    fn fields(&self) -> String {
+        let mut fields = Vec::new();
+        if self.events.is_some() || self.max_events.is_some() {
+            fields.push("events");
+        }
+        if self.min_issues.is_some() || self.max_issues.is_some() {
+            fields.push("issues");
+        }
+        if self.transactions.is_some() || self.max_transactions.is_some() {
+            fields.push("transactions");
+        }
+        if self.sessions.is_some()
+            || self.crash_free_sessions.is_some()
+            || self.crash_free_users.is_some()
+        {
+            fields.push("sessions");
+        }
+        fields.join(",")
     }
 
     fn any(&self) -> bool {
@@ -644,19 +667,20 @@ impl Conditions {
     /// Evaluates every given threshold against `stats`.
     pub fn evaluate(&self, stats: &Stats) -> Vec<Outcome> {
         let mut out = Vec::new();
-        let mut count = |name: &str, min: Option<i64>, max: Option<i64>, actual: i64| {
+        // A count the answer left out (not asked for) holds no condition.
+        let mut count = |name: &str, min: Option<i64>, max: Option<i64>, actual: Option<i64>| {
             if let Some(n) = min {
                 out.push(Outcome {
                     condition: format!("{name} >= {n}"),
                     actual: json!(actual),
-                    ok: actual >= n,
+                    ok: actual.is_some_and(|a| a >= n),
                 });
             }
             if let Some(n) = max {
                 out.push(Outcome {
                     condition: format!("{name} <= {n}"),
                     actual: json!(actual),
-                    ok: actual <= n,
+                    ok: actual.is_some_and(|a| a <= n),
                 });
             }
         };
@@ -865,8 +889,8 @@ mod tests {
             ..Conditions::default()
         };
         let stats = Stats {
-            events: 3,
-            issues: 2,
+            events: Some(3),
+            issues: Some(2),
             ..Stats::default()
         };
         let ok: Vec<bool> = c.evaluate(&stats).iter().map(|o| o.ok).collect();
