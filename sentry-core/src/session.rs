@@ -132,10 +132,23 @@ impl AppSession {
         update
     }
 
-    /// Ends the session with `status` and returns the final update.
+    /// Ends the session with `status` and returns the final update. The
+    /// final update must carry a terminal status (`ok` would leave the
+    /// session open on the server until it counts as abnormal), so `ok`
+    /// ends it as `exited`; and a crashed session has at least one error
+    /// (PROTOCOL.md §7.1).
     pub(crate) fn end(&self, status: SessionStatus) -> Option<SessionUpdate> {
         let mut running = self.state.lock().take()?;
-        running.update.status = status;
+        running.update.status = match status {
+            SessionStatus::Ok => SessionStatus::Exited,
+            status => status,
+        };
+        if matches!(
+            running.update.status,
+            SessionStatus::Crashed | SessionStatus::Unhandled
+        ) {
+            running.update.errors = running.update.errors.max(1);
+        }
         Some(Self::next_update(&mut running))
     }
 }
@@ -295,7 +308,9 @@ pub fn end_session() {
     end_session_with_status(SessionStatus::Exited)
 }
 
-/// Ends the application-mode session with `status`.
+/// Ends the application-mode session with `status`: `ok` (not a final
+/// status) ends it as `exited`, and a `crashed` session counts at least one
+/// error.
 pub fn end_session_with_status(status: SessionStatus) {
     if !hub::any_client() {
         return;

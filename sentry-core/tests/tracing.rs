@@ -411,6 +411,30 @@ fn application_session_counts_errors_and_crashes() {
 }
 
 #[test]
+fn ending_a_session_sends_a_final_status_the_protocol_allows() {
+    use sentry_core::protocol::SessionStatus;
+    let (hub, transport) = hub_with(ClientOptions::default());
+    // Crashed without an error captured: a crashed session has errors >= 1.
+    Hub::run(hub.clone(), || {
+        sentry_core::session::start_session();
+        sentry_core::session::end_session_with_status(SessionStatus::Crashed);
+    });
+    let sessions = session_items(&transport.fetch_and_clear_envelopes());
+    assert_eq!(sessions.len(), 2, "{sessions:#?}");
+    assert_eq!(sessions[1]["status"], "crashed");
+    assert_eq!(sessions[1]["errors"], 1);
+    // `ok` is not a final status: the session ends as exited.
+    Hub::run(hub.clone(), || {
+        sentry_core::session::start_session();
+        sentry_core::session::end_session_with_status(SessionStatus::Ok);
+    });
+    let sessions = session_items(&transport.fetch_and_clear_envelopes());
+    assert_eq!(sessions.len(), 2, "{sessions:#?}");
+    assert_eq!(sessions[1]["status"], "exited");
+    assert_eq!(sessions[1]["errors"], 0);
+}
+
+#[test]
 fn application_session_ends_exited_on_close() {
     let (hub, transport) = hub_with(ClientOptions::default());
     Hub::run(hub.clone(), sentry_core::session::start_session);

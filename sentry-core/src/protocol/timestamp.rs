@@ -111,13 +111,24 @@ impl Timestamp {
         }
     }
 
-    /// As a [`SystemTime`]; times before the epoch clamp to the epoch.
+    /// As a [`SystemTime`]; times before the epoch clamp to the epoch, and
+    /// times past what `SystemTime` holds to the epoch too (a parsed
+    /// timestamp can be any number).
+    ///
+    /// ```
+    /// use sentry_core::protocol::Timestamp;
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// assert_eq!(Timestamp::from_secs_f64(1.5).to_system_time(), UNIX_EPOCH + Duration::from_millis(1500));
+    /// assert_eq!(Timestamp::from_secs_f64(1e300).to_system_time(), UNIX_EPOCH);
+    /// ```
     pub fn to_system_time(self) -> SystemTime {
-        if self.0 <= 0.0 || !self.0.is_finite() {
-            UNIX_EPOCH
-        } else {
-            UNIX_EPOCH + Duration::from_secs_f64(self.0)
+        if self.0 <= 0.0 {
+            return UNIX_EPOCH;
         }
+        Duration::try_from_secs_f64(self.0)
+            .ok()
+            .and_then(|d| UNIX_EPOCH.checked_add(d))
+            .unwrap_or(UNIX_EPOCH)
     }
 }
 
