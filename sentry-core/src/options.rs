@@ -229,21 +229,29 @@ impl fmt::Debug for ClientOptions {
     }
 }
 
+/// `(scheme, authority without credentials, the rest)` of an absolute URL.
+fn split_url(url: &str) -> Option<(&str, &str, &str)> {
+    let (scheme, after) = url.split_once("://")?;
+    let end = after.find(['/', '?', '#']).unwrap_or(after.len());
+    let (authority, rest) = after.split_at(end);
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    Some((scheme, authority, rest))
+}
+
 /// Whether `url` matches one trace propagation target (see
 /// [`ClientOptions::propagates_to`]).
 fn target_matches(target: &str, url: &str) -> bool {
-    if target.contains("://") {
-        return url.starts_with(target);
-    }
-    let Some(authority) = url
-        .split_once("://")
-        .map(|(_, rest)| &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())])
-    else {
+    let Some((scheme, authority, rest)) = split_url(url) else {
         return false;
     };
-    // Without credentials; then the host without its port (an IPv6 host
-    // keeps its brackets).
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    if let Some((t_scheme, t_authority, t_rest)) = split_url(target) {
+        // A URL prefix: the same scheme and the same authority (a plain
+        // prefix would match `https://api.example.com.evil.example` or
+        // `https://api.example.com@evil.example`), then a path prefix.
+        return scheme.eq_ignore_ascii_case(t_scheme)
+            && authority.eq_ignore_ascii_case(t_authority)
+            && rest.starts_with(t_rest);
+    }
     if authority.eq_ignore_ascii_case(target) {
         return true;
     }
@@ -265,7 +273,9 @@ impl ClientOptions {
     /// Whether a request to `url` gets the trace headers, by
     /// [`ClientOptions::trace_propagation_targets`]: every URL without a
     /// list, else a URL matching one of its targets. A target with `://` is
-    /// a URL prefix (`https://api.example.com/v2/`); any other is a host,
+    /// a URL prefix (`https://api.example.com/v2/`): the same scheme and
+    /// host (and port, credentials aside), then the path's start; any other
+    /// is a host,
     /// matching that host and its subdomains (`api.internal`), or a
     /// `host:port` (`127.0.0.1:3001`). Hosts compare without regard to case.
     /// Unlike the JavaScript SDK's plain substrings, a target never matches
@@ -429,6 +439,26 @@ fn check_name(name: &'static str, value: &str, reserved: &[&str]) -> Result<(), 
 
 #[cfg(test)]
 mod tests {
+    use super::target_matches;
+
+    #[test]
+    fn a_url_prefix_target_never_matches_another_host() {
+        let t = "https://api.example.com";
+        assert!(target_matches(t, "https://api.example.com"));
+        assert!(target_matches(t, "https://api.example.com/v1/x?y=1"));
+        assert!(target_matches(t, "https://API.example.com/"));
+        assert!(target_matches(t, "https://user:pw@api.example.com/"));
+        assert!(!target_matches(t, "https://api.example.com.evil.net/hook"));
+        assert!(!target_matches(t, "https://api.example.com@evil.net/hook"));
+        assert!(!target_matches(t, "https://api.example.com:8443/"));
+        assert!(!target_matches(t, "http://api.example.com/"));
+        let t = "https://partner.example/v2/";
+        assert!(target_matches(t, "https://partner.example/v2/orders"));
+        assert!(!target_matches(t, "https://partner.example/v3/orders"));
+        assert!(!target_matches(t, "https://partner.example/?x=/v2/"));
+        assert!(!target_matches(t, "not a url"));
+    }
+
     use super::*;
 
     #[test]
