@@ -50,14 +50,25 @@ pub fn in_callback() -> bool {
     IN_CALLBACK.with(|n| n.get() > 0)
 }
 
+/// Runs a callback marked as one (see [`in_callback`]), catching a panic.
+pub(crate) fn run_callback<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
+    IN_CALLBACK.with(|n| n.set(n.get() + 1));
+    let outcome = catch_unwind(AssertUnwindSafe(f));
+    IN_CALLBACK.with(|n| n.set(n.get().saturating_sub(1)));
+    outcome
+}
+
 /// The deepest re-entry allowed: a capture from inside a callback is served,
 /// a capture from inside *that* is dropped instead of recursing forever.
 const MAX_PIPELINE_DEPTH: u8 = 2;
 
-struct DepthGuard;
+/// One level of the pipeline on this thread (events, transactions,
+/// breadcrumbs with `before_breadcrumb`, the `traces_sampler`); `None` past
+/// [`MAX_PIPELINE_DEPTH`].
+pub(crate) struct DepthGuard;
 
 impl DepthGuard {
-    fn enter() -> Option<DepthGuard> {
+    pub(crate) fn enter() -> Option<DepthGuard> {
         PIPELINE_DEPTH.with(|d| {
             if d.get() >= MAX_PIPELINE_DEPTH {
                 None
@@ -261,10 +272,7 @@ impl Client {
         category: DataCategory,
         f: impl FnOnce() -> Option<T>,
     ) -> Option<T> {
-        IN_CALLBACK.with(|n| n.set(n.get() + 1));
-        let outcome = catch_unwind(AssertUnwindSafe(f));
-        IN_CALLBACK.with(|n| n.set(n.get().saturating_sub(1)));
-        match outcome {
+        match run_callback(f) {
             Ok(v) => v,
             Err(payload) => {
                 sdk_debug!(
@@ -435,6 +443,16 @@ impl Client {
         let Some(transport) = self.transport() else {
             return Uuid::nil();
         };
+        // A `before_send_transaction` that finishes a transaction re-enters
+        // here; one level is served, the next dropped.
+        let Some(_depth) = DepthGuard::enter() else {
+            transport.record_discard(
+                DiscardReason::InternalSdkError,
+                DataCategory::Transaction,
+                1,
+            );
+            return Uuid::nil();
+        };
         let o = &self.options;
         if transaction.release.is_none() {
             transaction.release = o.release.clone();
@@ -498,9 +516,21 @@ impl Client {
     /// stored. `None` means it was dropped.
     pub fn prepare_breadcrumb(&self, breadcrumb: Breadcrumb) -> Option<Breadcrumb> {
         let mut breadcrumb = match &self.options.before_breadcrumb {
-            Some(hook) => self.guarded("before_breadcrumb", DataCategory::Default, || {
-                hook(breadcrumb)
-            })?,
+            Some(hook) => {
+                // A hook that adds a breadcrumb (a `log` call with the log
+                // bridge on) re-enters here; one level is served, the next
+                // breadcrumb dropped.
+                let Some(_depth) = DepthGuard::enter() else {
+                    sdk_debug!(
+                        self,
+                        "breadcrumb added inside before_breadcrumb twice over: dropped"
+                    );
+                    return None;
+                };
+                self.guarded("before_breadcrumb", DataCategory::Default, || {
+                    hook(breadcrumb)
+                })?
+            }
             None => breadcrumb,
         };
         self.scrub_breadcrumb(&mut breadcrumb);

@@ -221,8 +221,12 @@ fn decide(ctx: &TransactionContext, client: Option<&Client>) -> Decision {
             parent_sampled: ctx.parent_sampled,
             custom: &ctx.custom,
         };
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sampler(&sc))) {
-            Ok(r) if r.is_finite() => f64::from(r).clamp(0.0, 1.0),
+        // A sampler that starts a transaction re-enters here; one level is
+        // served, the next is not sampled.
+        match crate::client::DepthGuard::enter()
+            .map(|_depth| crate::client::run_callback(|| sampler(&sc)))
+        {
+            Some(Ok(r)) if r.is_finite() => f64::from(r).clamp(0.0, 1.0),
             _ => 0.0,
         }
     } else if let Some(parent) = ctx.parent_sampled {

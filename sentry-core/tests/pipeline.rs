@@ -12,7 +12,7 @@ use sentry_core::test::{
 };
 use sentry_core::{
     add_breadcrumb, capture_error, capture_event, capture_message, configure_scope, last_event_id,
-    with_scope, Client, ClientOptions, Hub, Scope,
+    with_scope, Client, ClientOptions, Hub, Scope, TransactionContext,
 };
 
 #[test]
@@ -298,6 +298,79 @@ fn capture_inside_before_send_does_not_recurse_forever() {
         transport.discards()[&(DiscardReason::InternalSdkError, DataCategory::Error)],
         1
     );
+}
+
+#[test]
+fn hooks_that_re_enter_the_pipeline_stop_after_one_level() {
+    // Each hook re-enters what called it; unguarded, each recursed until the
+    // stack overflowed, which aborts the process.
+    let transport = TestTransport::new();
+    let breadcrumb_calls = Arc::new(AtomicUsize::new(0));
+    let transaction_calls = Arc::new(AtomicUsize::new(0));
+    let sampler_calls = Arc::new(AtomicUsize::new(0));
+    let (b, t, s) = (
+        breadcrumb_calls.clone(),
+        transaction_calls.clone(),
+        sampler_calls.clone(),
+    );
+    let hub = client_with(
+        &transport,
+        ClientOptions {
+            before_breadcrumb: Some(Arc::new(move |crumb: Breadcrumb| {
+                b.fetch_add(1, Ordering::SeqCst);
+                add_breadcrumb(Breadcrumb {
+                    message: Some("from the hook".into()),
+                    ..Default::default()
+                });
+                Some(crumb)
+            })),
+            before_send_transaction: Some(Arc::new(move |tx| {
+                t.fetch_add(1, Ordering::SeqCst);
+                sentry_core::start_transaction(TransactionContext::new("inner", "hook")).finish();
+                Some(tx)
+            })),
+            traces_sampler: Some(Arc::new(move |_| {
+                s.fetch_add(1, Ordering::SeqCst);
+                sentry_core::start_transaction(TransactionContext::new("sampled", "hook")).finish();
+                1.0
+            })),
+            ..Default::default()
+        },
+    );
+    Hub::run(hub.clone(), || {
+        add_breadcrumb(Breadcrumb {
+            message: Some("outer".into()),
+            ..Default::default()
+        });
+    });
+    assert_eq!(breadcrumb_calls.load(Ordering::SeqCst), 2);
+    let mut crumbs = Vec::new();
+    hub.configure_scope(|scope| {
+        crumbs = scope
+            .breadcrumbs()
+            .map(|c| c.message.clone().unwrap_or_default())
+            .collect();
+    });
+    // The hook's breadcrumb from the first level is kept; the second
+    // level's is dropped.
+    assert_eq!(crumbs, ["from the hook", "outer"]);
+
+    Hub::run(hub, || {
+        sentry_core::start_transaction(TransactionContext::new("outer", "test")).finish();
+    });
+    // Bounded: the sampler and the hook nest into each other, two levels
+    // at most each.
+    let sampler = sampler_calls.load(Ordering::SeqCst);
+    let hook = transaction_calls.load(Ordering::SeqCst);
+    assert!((2..=4).contains(&sampler), "{sampler}");
+    assert!((1..=4).contains(&hook), "{hook}");
+    let sent: Vec<String> =
+        sentry_core::test::transactions_of(&transport.fetch_and_clear_envelopes())
+            .iter()
+            .filter_map(|t| t.name.as_deref().map(str::to_owned))
+            .collect();
+    assert!(sent.contains(&"outer".to_owned()), "{sent:?}");
+    assert!(sent.len() <= 4, "{sent:?}");
 }
 
 #[test]
