@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 
 use arc_swap::ArcSwapOption;
-use parking_lot::{Mutex, RwLock};
+use parking_lot::{Mutex, ReentrantMutex, RwLock};
 use uuid::Uuid;
 
 use crate::client::Client;
@@ -161,6 +161,12 @@ pub struct Hub {
     /// lock in the usual case.
     inherits: AtomicBool,
     last_event_id: Mutex<Option<Uuid>>,
+    /// Held by [`Hub::configure_scope`] while the top scope is out of the
+    /// stack, and by pushing and popping scopes: a second thread must not
+    /// take the stand-in and put it back over the real scope, nor push a
+    /// copy of the stand-in. Re-entrant, so a closure may configure,
+    /// push or pop on its own thread.
+    configuring: ReentrantMutex<()>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -196,6 +202,7 @@ impl Hub {
             inherits: AtomicBool::new(matches!(layer.binding, Binding::Inherit)),
             stack: RwLock::new(vec![layer]),
             last_event_id: Mutex::new(None),
+            configuring: ReentrantMutex::new(()),
         }
     }
 
@@ -300,9 +307,10 @@ impl Hub {
 
     /// Changes the top scope.
     ///
-    /// The scope is taken out of the hub while `f` runs, so no lock is held
-    /// during user code (which may call back into the hub); it is put back
-    /// afterwards, also when `f` panics.
+    /// The scope is taken out of the hub while `f` runs, so the stack's lock
+    /// is not held during user code (which may call back into the hub); it
+    /// is put back afterwards, also when `f` panics. Other threads
+    /// configuring the same hub meanwhile wait for `f` to finish.
     pub fn configure_scope<R>(&self, f: impl FnOnce(&mut Scope) -> R) -> R {
         struct PutBack<'a> {
             hub: &'a Hub,
@@ -321,6 +329,8 @@ impl Hub {
                 }
             }
         }
+        // Declared first, so it is released after the scope is put back.
+        let _configuring = self.configuring.lock();
         let scope = {
             let mut stack = self.stack.write();
             match stack.last_mut() {
@@ -385,6 +395,7 @@ impl Hub {
 
     /// Pushes a copy of the top scope; the layer is popped when the guard drops.
     pub fn push_scope(self: &Arc<Self>) -> ScopeGuard {
+        let _configuring = self.configuring.lock();
         let mut stack = self.stack.write();
         let top = stack.last().cloned().unwrap_or(Layer {
             binding: Binding::Inherit,
@@ -475,6 +486,7 @@ pub struct ScopeGuard {
 
 impl Drop for ScopeGuard {
     fn drop(&mut self) {
+        let _configuring = self.hub.configuring.lock();
         let mut stack = self.hub.stack.write();
         if stack.len() == self.depth && stack.len() > 1 {
             stack.pop();

@@ -60,3 +60,45 @@ fn threads_have_their_own_hubs() {
     let there = std::thread::spawn(Hub::current).join().expect("thread");
     assert!(!Arc::ptr_eq(&here, &there));
 }
+
+#[test]
+fn two_threads_configuring_one_hub_keep_both_changes() {
+    use std::sync::mpsc;
+    use std::time::Duration;
+    let hub = new_hub();
+    hub.configure_scope(|s| s.set_tag("request", "important"));
+    let (inside_tx, inside_rx) = mpsc::channel();
+    let a = {
+        let hub = hub.clone();
+        std::thread::spawn(move || {
+            hub.configure_scope(|s| {
+                inside_tx.send(()).expect("send");
+                // Long enough for the other thread to try its change now.
+                std::thread::sleep(Duration::from_millis(100));
+                s.set_tag("a", "1");
+            })
+        })
+    };
+    inside_rx.recv().expect("a is inside");
+    let b = {
+        let hub = hub.clone();
+        std::thread::spawn(move || hub.configure_scope(|s| s.set_tag("b", "1")))
+    };
+    a.join().expect("a");
+    b.join().expect("b");
+    let mut tags = Vec::new();
+    hub.configure_scope(|s| {
+        tags = ["request", "a", "b"]
+            .iter()
+            .map(|k| s.tags().get(*k).cloned())
+            .collect();
+    });
+    assert_eq!(
+        tags,
+        [
+            Some("important".to_owned()),
+            Some("1".to_owned()),
+            Some("1".to_owned())
+        ]
+    );
+}
