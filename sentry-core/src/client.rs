@@ -317,7 +317,8 @@ impl Client {
         let mut envelope = Envelope::new();
         envelope.headers.event_id = Some(id);
         if let Some(span) = scope.and_then(Scope::get_span) {
-            envelope.headers.trace = Some(span.dsc());
+            // An empty (frozen) context says nothing a receiver can use.
+            envelope.headers.trace = Some(span.dsc()).filter(|dsc| !dsc.is_empty());
         }
         if let Some(crashed) = session::classify(&event) {
             if let Some(update) = self.app_session.note_error(crashed) {
@@ -487,7 +488,7 @@ impl Client {
         let id = transaction.event_id;
         let mut envelope = Envelope::new();
         envelope.headers.event_id = Some(id);
-        envelope.headers.trace = trace;
+        envelope.headers.trace = trace.filter(|dsc| !dsc.is_empty());
         envelope.add_item(EnvelopeItem {
             headers: ItemHeaders::new(ItemType::Transaction),
             payload: ItemPayload::Transaction(transaction),

@@ -82,7 +82,10 @@ impl TransactionContext {
     }
 
     /// Continues the trace described by incoming headers (`sentry-trace` or
-    /// `traceparent`, and `baggage`); a new trace when there are none.
+    /// `traceparent`, and `baggage`); a new trace when there are none. A
+    /// `traceparent` alone gives the trace id and parent span but not the
+    /// sampling decision (it often comes from a proxy, not a Sentry SDK):
+    /// this SDK samples as the head of the trace.
     pub fn continue_from_headers<'a, I>(
         name: impl Into<Cow<'static, str>>,
         op: impl Into<Cow<'static, str>>,
@@ -105,7 +108,7 @@ impl TransactionContext {
             ctx.trace_id = parent.trace_id;
             ctx.parent_span_id = Some(parent.span_id);
             ctx.parent_sampled = parent.sampled;
-            ctx.dsc = Some(incoming.dsc.unwrap_or_default());
+            ctx.dsc = incoming.dsc;
         }
         ctx
     }

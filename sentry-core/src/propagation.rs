@@ -593,7 +593,9 @@ pub struct IncomingTrace {
     /// From `sentry-trace`, else `traceparent`.
     pub parent: Option<SentryTrace>,
     /// The caller's dynamic sampling context. `Some` (possibly empty) when a
-    /// parent was found: the context is then frozen (PROTOCOL.md §9.2).
+    /// `sentry-trace` parent was found: the context is then frozen
+    /// (PROTOCOL.md §9.2). `None` otherwise, also when only `traceparent`
+    /// came: this SDK then heads the trace's sampling.
     pub dsc: Option<Dsc>,
 }
 
@@ -633,7 +635,16 @@ impl IncomingTrace {
                 }
             }
         }
-        let parent = sentry_trace.or(traceparent);
+        // A `traceparent` alone often comes from infrastructure that is not
+        // a Sentry SDK (load balancers, gateways, OpenTelemetry collectors
+        // add one): its sampled flag must not decide for this service. The
+        // trace id and parent span are continued; sampling is this SDK's,
+        // as head of the trace (the official SDKs ignore it entirely).
+        let Some(sentry_trace) = sentry_trace else {
+            let parent = traceparent.map(|t| SentryTrace { sampled: None, ..t });
+            return IncomingTrace { parent, dsc: None };
+        };
+        let parent = Some(sentry_trace);
         let dsc = parent.map(|p| {
             let dsc = baggage
                 .as_deref()

@@ -195,7 +195,10 @@ fn parent_decision_is_honoured_without_a_sampler() {
         ..Default::default()
     });
     Hub::run(hub, || {
-        let no = TransactionContext::continue_from_headers(
+        // A `traceparent` alone often comes from a load balancer or gateway,
+        // not a Sentry SDK: its flag does not decide, the trace id is kept,
+        // and this SDK heads the trace's sampling context.
+        let unsampled = TransactionContext::continue_from_headers(
             "a",
             "op",
             [(
@@ -203,7 +206,29 @@ fn parent_decision_is_honoured_without_a_sampler() {
                 "00-771a43a4192642f0b136d5159a501700-b0e6f15b45c36b12-00",
             )],
         );
-        assert!(!start_transaction(no).is_sampled());
+        let tx = start_transaction(unsampled);
+        assert!(tx.is_sampled(), "traces_sample_rate 1.0 decides");
+        let dsc = tx.dsc();
+        assert_eq!(
+            dsc.get("trace_id"),
+            Some("771a43a4192642f0b136d5159a501700")
+        );
+        assert_eq!(dsc.get("sampled"), Some("true"));
+    });
+    let (hub, _t) = hub_with(ClientOptions {
+        traces_sample_rate: 0.0,
+        ..Default::default()
+    });
+    Hub::run(hub, || {
+        let sampled = TransactionContext::continue_from_headers(
+            "a",
+            "op",
+            [(
+                "traceparent",
+                "00-771a43a4192642f0b136d5159a501700-b0e6f15b45c36b12-01",
+            )],
+        );
+        assert!(!start_transaction(sampled).is_sampled());
     });
 }
 
