@@ -395,7 +395,17 @@ impl Transaction {
     fn start(ctx: TransactionContext, client: Option<Arc<Client>>) -> Transaction {
         let decision = decide(&ctx, client.as_deref());
         if !decision.sampled {
-            if let Some(c) = &client {
+            // With tracing off (no rate, no sampler, no upstream decision)
+            // nothing was going to be sent, so nothing counts as dropped:
+            // the server middleware starts a transaction on every request.
+            let tracing_on = |c: &Client| {
+                let o = c.options();
+                o.traces_sample_rate > 0.0 || o.traces_sampler.is_some()
+            };
+            if let Some(c) = client
+                .as_deref()
+                .filter(|c| ctx.parent_sampled.is_some() || tracing_on(c))
+            {
                 c.record_discard(DiscardReason::SampleRate, DataCategory::Transaction);
             }
         }

@@ -107,11 +107,13 @@ impl SentryTrace {
         let [version, trace, span, flags] = parts[..] else {
             return Err(err());
         };
-        if version.len() != 2
+        let hex2 = |f: &str| f.len() == 2 && f.bytes().all(|b| b.is_ascii_hexdigit());
+        // (`from_str_radix` alone would take `+1`.)
+        if !hex2(version)
             || version == "ff"
             || trace.len() != 32
             || span.len() != 16
-            || flags.len() != 2
+            || !hex2(flags)
         {
             return Err(err());
         }
@@ -662,6 +664,19 @@ impl IncomingTrace {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn traceparent_fields_are_two_hex_digits() {
+        let ids = "771a43a4192642f0b136d5159a501700-b0e6f15b45c36b12";
+        assert!(SentryTrace::from_traceparent(&format!("00-{ids}-01")).is_ok());
+        for bad in [
+            format!("00-{ids}-+1"),
+            format!("+0-{ids}-01"),
+            format!("00-{ids}-1"),
+        ] {
+            assert!(SentryTrace::from_traceparent(&bad).is_err(), "{bad}");
+        }
+    }
     use super::*;
 
     #[test]

@@ -92,7 +92,7 @@ fn sampled_transaction_with_children_is_sent_with_its_dsc() {
 #[test]
 fn unsampled_transaction_sends_nothing_and_counts_it() {
     let (hub, transport) = hub_with(ClientOptions {
-        traces_sample_rate: 0.0,
+        traces_sampler: Some(Arc::new(|_| 0.0)),
         ..Default::default()
     });
     Hub::run(hub, || {
@@ -111,6 +111,37 @@ fn unsampled_transaction_sends_nothing_and_counts_it() {
     assert_eq!(
         transport.discards()[&(DiscardReason::SampleRate, DataCategory::Transaction)],
         1
+    );
+}
+
+#[test]
+fn with_tracing_off_transactions_are_not_counted_as_dropped() {
+    // No rate, no sampler: nothing was going to be sent, and the server
+    // middleware starts a transaction on every request.
+    let (hub, transport) = hub_with(ClientOptions::default());
+    Hub::run(hub, || {
+        for _ in 0..10 {
+            let tx = start_transaction(TransactionContext::new("GET /", "http.server"));
+            assert!(!tx.is_sampled());
+            tx.finish();
+        }
+        // An upstream "not sampled" is still a decision that dropped one.
+        let ctx = TransactionContext::continue_from_headers(
+            "GET /",
+            "http.server",
+            [(
+                "sentry-trace",
+                "771a43a4192642f0b136d5159a501700-b0e6f15b45c36b12-0",
+            )],
+        );
+        start_transaction(ctx).finish();
+    });
+    assert!(transport.fetch_and_clear_envelopes().is_empty());
+    assert_eq!(
+        transport
+            .discards()
+            .get(&(DiscardReason::SampleRate, DataCategory::Transaction)),
+        Some(&1)
     );
 }
 
