@@ -6,7 +6,7 @@
 //! the stack-based strategies, `default` for messages.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -532,11 +532,9 @@ fn filter_exception_groups(
             tree.entry(parent).or_default().1.push(i);
         }
     }
+    let id_of = |i: usize| all[i].mechanism.as_ref().and_then(|m| m.exception_id);
     let children = |i: usize| -> &[usize] {
-        all[i]
-            .mechanism
-            .as_ref()
-            .and_then(|m| m.exception_id)
+        id_of(i)
             .and_then(|id| tree.get(&id))
             .map_or(&[], |node| node.1.as_slice())
     };
@@ -550,8 +548,12 @@ fn filter_exception_groups(
     let root = tree.get(&0)?.0?;
 
     // Top-level exceptions: the first non-group descendants of the root.
+    // Each id's children are pushed once: exceptions sharing an id (a
+    // malformed or hostile group) would otherwise push the same list again
+    // for each of them, n² entries before the step limit is reached.
     let mut top_level = Vec::new();
     let mut stack = vec![root];
+    let mut expanded: HashSet<u64> = HashSet::new();
     let mut steps = 0;
     while let Some(i) = stack.pop() {
         steps += 1;
@@ -559,7 +561,9 @@ fn filter_exception_groups(
             return None;
         }
         if is_group(i) {
-            stack.extend(children(i).iter().rev());
+            if id_of(i).is_some_and(|id| expanded.insert(id)) {
+                stack.extend(children(i).iter().rev());
+            }
         } else {
             top_level.push(i);
         }
@@ -580,8 +584,9 @@ fn filter_exception_groups(
         let main_id = all[main].mechanism.as_ref().and_then(|m| m.exception_id);
         let mut path = vec![main];
         let mut current = main;
+        let mut on_path: HashSet<usize> = HashSet::from([main]);
         while let Some(&first) = children(current).first() {
-            if path.len() > MAX_TREE_STEPS {
+            if path.len() > MAX_TREE_STEPS || !on_path.insert(first) {
                 return None;
             }
             path.push(first);
@@ -806,6 +811,30 @@ pub(crate) fn remove_non_stacktrace_variants(variants: &mut Variants<'_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exceptions_sharing_an_id_are_walked_once() {
+        // Every exception a group with id 0 and parent 0: each would push
+        // the whole list again (n² entries; 840 MB for a 1 MB event).
+        let one = Exception {
+            ty: "E".into(),
+            mechanism: Some(sentry_core::protocol::Mechanism {
+                ty: "a".into(),
+                exception_id: Some(0),
+                parent_id: Some(0),
+                is_exception_group: Some(true),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let all = vec![one; 500];
+        let digests = vec![Vec::new(); all.len()];
+        // No top-level exception under the root: the root alone.
+        assert_eq!(
+            filter_exception_groups(&all, &digests),
+            Some((vec![0], None))
+        );
+    }
 
     #[test]
     fn whitespace_is_collapsed() {
