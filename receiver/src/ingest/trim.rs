@@ -9,7 +9,9 @@
 //!   characters being `...`: `logger` 64, `culprit`, `transaction` and tag
 //!   keys and values 200, `server_name` 256, breadcrumb `type` and
 //!   `category` 128, messages (`message`, `logentry`, breadcrumb `message`)
-//!   8192.
+//!   and exception values 8192, exception types 256 (as Relay: a megabyte
+//!   of exception value was parameterised whole for grouping, seconds of
+//!   CPU with non-ASCII text, and became the title).
 //! * Data bags are cut to a depth and a size: `extra` to depth 7 and 256 KiB
 //!   (each value 16 KiB), breadcrumb `data` to depth 5 and 2 KiB, `modules`
 //!   to 8 KiB. Deeper than the limit, an object or a list becomes its JSON
@@ -205,6 +207,10 @@ pub(crate) fn event(event: &mut Event) {
         truncate_opt(&mut entry.message, 8192);
         truncate_opt(&mut entry.formatted, 8192);
     }
+    for exception in &mut event.exception.values {
+        truncate(&mut exception.ty, 256);
+        truncate_opt(&mut exception.value, 8192);
+    }
     tags(&mut event.tags);
     extra(&mut event.extra);
     let mut modules_left = 8 * 1024usize;
@@ -285,9 +291,16 @@ mod tests {
             "transaction": "t".repeat(200),
             "tags": {"k".repeat(300): "v"},
             "breadcrumbs": [{"category": "c".repeat(129), "message": "short"}],
+            "exception": {"values": [{"type": "T".repeat(300), "value": "é".repeat(9000)}]},
         }))
         .unwrap();
         event(&mut e);
+        let exception = &e.exception.values[0];
+        assert_eq!(exception.ty.chars().count(), 256);
+        assert_eq!(
+            exception.value.as_deref().map(|v| v.chars().count()),
+            Some(8192)
+        );
         assert_eq!(e.logger.as_deref().map(str::len), Some(64));
         assert!(e.logger.as_deref().unwrap().ends_with("l..."));
         assert_eq!(e.transaction.as_deref(), Some("t".repeat(200).as_str()));
