@@ -739,14 +739,33 @@ fn parse_event(
     if event.event_id.is_nil() {
         event.event_id = Uuid::new_v4();
     }
-    if !had_timestamp || errors.iter().any(|e| e["name"] == "timestamp") {
+    let defaulted = !had_timestamp || errors.iter().any(|e| e["name"] == "timestamp");
+    if defaulted {
+        // The server's own time: the client's clock drift does not apply to
+        // it, only to the breadcrumbs the client dated.
         event.timestamp = ctx.received;
+        if let Some((drift, error)) = ctx.drift() {
+            let mut moved = false;
+            for crumb in &mut event.breadcrumbs.values {
+                if crumb.timestamp.as_secs_f64() != 0.0 {
+                    crumb.timestamp = ctx.shift_plausibly(crumb.timestamp, drift, ctx.received);
+                    moved = true;
+                }
+            }
+            if moved {
+                errors.push(error);
+            }
+        }
     }
     if event.timestamp.as_secs_f64() < 0.0 {
         return Err(too_stale());
     }
     date_breadcrumbs(&mut event.breadcrumbs.values, event.timestamp, &mut errors);
-    let (shift, corrected) = ctx.timestamp_shift(event.timestamp.as_secs_f64(), &mut errors);
+    let (shift, corrected) = if defaulted {
+        (0.0, event.timestamp)
+    } else {
+        ctx.timestamp_shift(event.timestamp.as_secs_f64(), &mut errors)
+    };
     if shift != 0.0 {
         event.timestamp = corrected;
         // Breadcrumbs move with the event, within plausible times.
@@ -1507,6 +1526,25 @@ mod tests {
         let e = event(body.as_bytes(), &ctx(Some(NOW - 54.0 * 60.0)), None).unwrap();
         assert!((e.timestamp.as_secs_f64() - (NOW - 3240.0)).abs() < 1e-6);
         assert!(errors_of(&e).is_empty());
+    }
+
+    #[test]
+    fn an_undated_event_keeps_the_receive_time_whatever_the_client_clock() {
+        // SDK clock 2 hours ahead or behind; no event timestamp, so it takes
+        // the receive time, which is the server's and needs no correction.
+        // The breadcrumb the client dated still moves by the drift.
+        for drift in [7200.0, -7200.0] {
+            let body = format!(
+                r#"{{"message":"no time","breadcrumbs":[{{"timestamp":{}}}]}}"#,
+                NOW + drift - 5.0
+            );
+            let e = event(body.as_bytes(), &ctx(Some(NOW + drift)), None).unwrap();
+            assert_eq!(e.timestamp.as_secs_f64(), NOW);
+            let crumb = e.breadcrumbs.values[0].timestamp.as_secs_f64();
+            assert!((crumb - (NOW - 5.0)).abs() < 1e-6, "{crumb}");
+            let kinds: Vec<Value> = errors_of(&e).iter().map(|e| e["type"].clone()).collect();
+            assert!(!kinds.contains(&json!("future_timestamp")), "{kinds:?}");
+        }
     }
 
     #[test]
