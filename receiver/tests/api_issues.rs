@@ -422,6 +422,24 @@ fn workflow_updates_single_and_bulk() {
     assert!(c_now["activity"]
         .as_array()
         .is_some_and(|a| a.iter().any(|x| x["type"] == "regression")));
+    // The regression ended "in the next release": resolving it in a named
+    // release later does not bring the old flag back.
+    server
+        .write(receiver::store::WriteOp::SetIssueStatus {
+            issue_id: c,
+            status: receiver::store::IssueStatus::ResolvedInRelease,
+            release: Some("app@2.0.0".to_owned()),
+        })
+        .expect("resolve in a release");
+    let c_now = get_ok(&server, &format!("/api/0/issues/{c}/"));
+    assert_eq!(c_now["statusDetails"], json!({"inRelease": "app@2.0.0"}));
+    server
+        .write(receiver::store::WriteOp::SetIssueStatus {
+            issue_id: c,
+            status: receiver::store::IssueStatus::Unresolved,
+            release: None,
+        })
+        .expect("reopen");
 
     // Bulk: ignore two by id; the change is echoed.
     let (status, body) = send_json(

@@ -615,7 +615,7 @@ fn update_issue<'c>(
     if regressed {
         conn.prepare_cached(
             "UPDATE issues SET status = 'unresolved', substatus = 'regressed',
-                 resolved_release = NULL, resolved_at = NULL
+                 resolved_release = NULL, resolved_at = NULL, resolved_in_next = 0
              WHERE id = ?1",
         )?
         .execute([id])?;

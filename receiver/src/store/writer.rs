@@ -1016,7 +1016,8 @@ fn set_issue_status(
     );
     let changed = conn.execute(
         "UPDATE issues SET status = ?2, resolved_release = ?3, resolved_at = ?4,
-             substatus = CASE WHEN ?2 = 'unresolved' THEN 'ongoing' ELSE NULL END
+             substatus = CASE WHEN ?2 = 'unresolved' THEN 'ongoing' ELSE NULL END,
+             resolved_in_next = 0
          WHERE id = ?1",
         params![
             issue_id,
