@@ -54,7 +54,23 @@ impl SourceCache {
 
     /// Adds up to `lines` lines before and after the frame's line, and the
     /// line itself, when the frame has an `abs_path` and `lineno`, its file
-    /// can be read, and it has no context yet.
+    /// can be read, and it has no context yet. Any `lines` is accepted:
+    /// `usize::MAX` means the whole file (the counts are clamped to the
+    /// file's ends, never overflow).
+    ///
+    /// ```
+    /// use sentry_core::protocol::Frame;
+    /// use sentry_integrations::source_context::SourceCache;
+    ///
+    /// let mut frame = Frame {
+    ///     abs_path: Some(concat!(env!("CARGO_MANIFEST_DIR"), "/src/source_context.rs").into()),
+    ///     lineno: Some(2),
+    ///     ..Default::default()
+    /// };
+    /// SourceCache::new().add_context(&mut frame, usize::MAX);
+    /// assert_eq!(frame.pre_context.len(), 1);
+    /// assert!(frame.post_context.len() > 100);
+    /// ```
     pub fn add_context(&self, frame: &mut Frame, lines: usize) {
         if lines == 0 || frame.context_line.is_some() {
             return;
@@ -74,7 +90,10 @@ impl SourceCache {
         };
         frame.pre_context = source[at.saturating_sub(lines)..at].to_vec();
         frame.context_line = Some(source[at].clone());
-        frame.post_context = source[at + 1..source.len().min(at + 1 + lines)].to_vec();
+        // `lines` comes from the options and may be as large as
+        // `usize::MAX`: `at + 1 + lines` would overflow.
+        let end = source.len().min(at.saturating_add(1).saturating_add(lines));
+        frame.post_context = source[at + 1..end].to_vec();
     }
 
     /// The lines of `path`, read on first use.
@@ -221,6 +240,20 @@ mod tests {
         let mut f = frame(&rs, 1);
         cache.add_context(&mut f, 1);
         assert_eq!(f.context_line.as_deref(), Some("fn main() {}"));
+    }
+
+    #[test]
+    fn any_number_of_lines_is_clamped_to_the_file() {
+        let file = source(b"one\ntwo\nthree\n");
+        let path = file.path().to_str().expect("utf-8 path");
+        let cache = SourceCache::new();
+        for lines in [usize::MAX, usize::MAX - 1, usize::MAX / 2 + 1] {
+            let mut f = frame(path, 2);
+            cache.add_context(&mut f, lines);
+            assert_eq!(f.pre_context, ["one"], "{lines}");
+            assert_eq!(f.context_line.as_deref(), Some("two"), "{lines}");
+            assert_eq!(f.post_context, ["three"], "{lines}");
+        }
     }
 
     #[test]

@@ -164,6 +164,39 @@ fn attach_stacktrace_adds_the_capture_site_to_messages() {
     assert_eq!(sdk_on_top, 0);
 }
 
+/// `source_context_lines` is any `usize`; the largest one means "the whole
+/// file" and must not drop the event (it used to overflow an index).
+#[test]
+fn the_largest_source_context_lines_still_sends_the_event() {
+    let events = with_captured_events_options(
+        report_slow_query,
+        ClientOptions {
+            attach_stacktrace: true,
+            integrations: vec![Arc::new(
+                StacktraceIntegration::new().source_context_lines(usize::MAX),
+            )],
+            ..Default::default()
+        },
+    );
+    assert_eq!(events.len(), 1);
+    let frames = &events[0].threads.values[0]
+        .stacktrace
+        .as_ref()
+        .expect("stack trace")
+        .frames;
+    let last = frames.last().expect("frames");
+    assert!(
+        last.context_line
+            .as_deref()
+            .is_some_and(|l| l.contains("capture_message(\"slow query\"")),
+        "{last:?}"
+    );
+    assert!(last
+        .pre_context
+        .iter()
+        .any(|l| l.contains("//! Stack traces")));
+}
+
 #[test]
 fn without_attach_stacktrace_messages_have_no_stack() {
     let events = with_captured_events_options(report_slow_query, options());
