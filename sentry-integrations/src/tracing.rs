@@ -22,7 +22,9 @@
 //! (fields recorded later too), with `code.namespace`, `code.filepath` and
 //! `code.lineno`. A `tracing` span nested in another one becomes a child of
 //! that one's Sentry span. While a span is entered it is the hub's active
-//! span, so events captured inside carry its trace context. The Sentry span
+//! span, so events captured inside carry its trace context; a span entered
+//! on several threads at once is active on each thread's hub until that
+//! thread exits it, whatever the order of the exits. The Sentry span
 //! finishes when the `tracing` span closes.
 //!
 //! Without an active, sampled transaction a span costs a filter call and a
@@ -46,6 +48,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::thread::ThreadId;
 
 use sentry_core::protocol::{Breadcrumb, Event, Exception, Level, LogEntry, Map};
 use sentry_core::{Hub, TransactionOrSpan};
@@ -240,8 +243,18 @@ static LIVE_SPANS: AtomicUsize = AtomicUsize::new(0);
 /// What the layer keeps in a span's extensions.
 struct SentrySpan {
     span: TransactionOrSpan,
-    /// The hub and its active span before this span was entered.
-    entered: Vec<(Arc<Hub>, Option<TransactionOrSpan>)>,
+    /// Each entry not yet exited: the thread that entered, its hub, and that
+    /// hub's active span before. One span can be entered on several threads
+    /// at once (a span shared by tasks on a multi-threaded runtime), and the
+    /// threads exit in any order; an exit restores the latest entry of its
+    /// own thread, never another thread's.
+    entered: Vec<Entered>,
+}
+
+struct Entered {
+    thread: ThreadId,
+    hub: Arc<Hub>,
+    previous: Option<TransactionOrSpan>,
 }
 
 type EventFilterFn = dyn Fn(&Metadata<'_>) -> EventFilter + Send + Sync;
@@ -445,7 +458,11 @@ where
             scope.set_span(Some(data.span.clone()));
             previous
         });
-        data.entered.push((hub, previous));
+        data.entered.push(Entered {
+            thread: std::thread::current().id(),
+            hub,
+            previous,
+        });
     }
 
     fn on_exit(&self, id: &span::Id, ctx: Context<'_, S>) {
@@ -459,9 +476,12 @@ where
         let Some(data) = extensions.get_mut::<SentrySpan>() else {
             return;
         };
-        if let Some((hub, previous)) = data.entered.pop() {
-            hub.configure_scope(|scope| scope.set_span(previous));
-        }
+        let thread = std::thread::current().id();
+        let Some(at) = data.entered.iter().rposition(|e| e.thread == thread) else {
+            return;
+        };
+        let Entered { hub, previous, .. } = data.entered.remove(at);
+        hub.configure_scope(|scope| scope.set_span(previous));
     }
 
     fn on_close(&self, id: span::Id, ctx: Context<'_, S>) {
@@ -476,7 +496,7 @@ where
         };
         LIVE_SPANS.fetch_sub(1, Ordering::Relaxed);
         // A span closed while still entered (leaked guard): restore anyway.
-        while let Some((hub, previous)) = data.entered.pop() {
+        while let Some(Entered { hub, previous, .. }) = data.entered.pop() {
             hub.configure_scope(|scope| scope.set_span(previous));
         }
         data.span.finish();

@@ -219,3 +219,96 @@ impl TraceId for sentry_core::protocol::Transaction {
         }
     }
 }
+
+/// One `tracing` span entered on two threads at once (each with its own
+/// hub), exited in the order the threads entered it: each exit restores its
+/// own thread's hub, and the other thread's hub keeps the span until that
+/// thread exits too. Barriers fix the interleaving.
+#[test]
+fn a_span_entered_on_two_threads_is_restored_per_thread() {
+    use std::sync::{Arc, Barrier};
+
+    use sentry_core::test::TestTransport;
+    use sentry_core::{Client, Scope};
+
+    let transport = TestTransport::new();
+    let client = Arc::new(Client::with_options(ClientOptions {
+        traces_sample_rate: 1.0,
+        transport: Some(Arc::new(transport.clone())),
+        dsn: Some(
+            "http://0123456789abcdef0123456789abcdef@127.0.0.1:9/1"
+                .parse()
+                .expect("valid DSN"),
+        ),
+        ..Default::default()
+    }));
+    let hub = || Arc::new(Hub::new(Some(client.clone()), Scope::default()));
+    let (main, hub_a, hub_b) = (hub(), hub(), hub());
+    let tx = main.start_transaction(TransactionContext::new("job", "task"));
+    main.configure_scope(|s| s.set_span(Some(tx.clone().into())));
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer()));
+    let shared = tracing::dispatcher::with_default(&dispatch, || {
+        Hub::run(main.clone(), || tracing::info_span!("shared"))
+    });
+    let shared_id = tracing::dispatcher::with_default(&dispatch, || {
+        Hub::run(main.clone(), || {
+            let _in = shared.enter();
+            main.active_span()
+                .expect("the span is active")
+                .trace_context()
+                .span_id
+        })
+    });
+    let is_shared =
+        move |hub: &Hub| hub.active_span().map(|s| s.trace_context().span_id) == Some(shared_id);
+
+    let a_entered = Arc::new(Barrier::new(2));
+    let b_entered = Arc::new(Barrier::new(2));
+    let a_exited = Arc::new(Barrier::new(2));
+    let a = {
+        let (span, dispatch, hub) = (shared.clone(), dispatch.clone(), hub_a.clone());
+        let (a_entered, b_entered, a_exited) =
+            (a_entered.clone(), b_entered.clone(), a_exited.clone());
+        std::thread::spawn(move || {
+            tracing::dispatcher::with_default(&dispatch, || {
+                Hub::run(hub.clone(), || {
+                    let guard = span.enter();
+                    let inside = is_shared(&hub);
+                    a_entered.wait();
+                    b_entered.wait();
+                    drop(guard);
+                    let after = hub.active_span().is_some();
+                    a_exited.wait();
+                    (inside, after)
+                })
+            })
+        })
+    };
+    let b = {
+        let (span, dispatch, hub) = (shared.clone(), dispatch.clone(), hub_b.clone());
+        std::thread::spawn(move || {
+            tracing::dispatcher::with_default(&dispatch, || {
+                Hub::run(hub.clone(), || {
+                    a_entered.wait();
+                    let guard = span.enter();
+                    b_entered.wait();
+                    a_exited.wait();
+                    // A exited first: B is still inside, its hub keeps the span.
+                    let inside_after_a = is_shared(&hub);
+                    drop(guard);
+                    (inside_after_a, hub.active_span().is_some())
+                })
+            })
+        })
+    };
+    let (a_inside, a_after) = a.join().expect("thread A");
+    let (b_inside_after_a, b_after) = b.join().expect("thread B");
+    assert!(a_inside, "A's hub has the span while A is inside");
+    assert!(!a_after, "A's hub is restored when A exits");
+    assert!(b_inside_after_a, "B's hub keeps the span after A exits");
+    assert!(!b_after, "B's hub is restored when B exits");
+    let main_span = main.active_span().map(|s| s.trace_context().span_id);
+    assert_eq!(main_span, Some(tx.span_id()), "the main hub is untouched");
+    drop(shared);
+    tx.finish();
+}
