@@ -43,8 +43,10 @@
 //!   `tower_http::catch_panic::CatchPanicLayer`. When the client has the
 //!   [`PanicIntegration`](crate::panic::PanicIntegration) (installed by
 //!   [`crate::init`]), its panic hook already reports the panic on the
-//!   request's hub, with the stack trace of the panic and the request data,
-//!   and the layer does not capture it a second time;
+//!   request's hub, with the stack trace of the panic and the request data
+//!   (without flushing: the panic does not end the process, and the hook
+//!   must not block the runtime worker), and the layer does not capture it a
+//!   second time;
 //! - counts as a **request-mode session** when the client's `session_mode`
 //!   is [`SessionMode::Request`] (exited, errored when an error was captured,
 //!   crashed on a panic; needs a `release`).
@@ -111,7 +113,7 @@ use std::any::Any;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::panic::resume_unwind;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -332,9 +334,7 @@ where
         let mut state = RequestState::start(hub, &client, &request, name);
         state.capture_server_errors = self.capture_server_errors;
         let inner = &mut self.inner;
-        let called = Hub::run(state.hub.clone(), || {
-            catch_unwind(AssertUnwindSafe(|| inner.call(request)))
-        });
+        let called = Hub::run(state.hub.clone(), || catch_handler(|| inner.call(request)));
         match called {
             Ok(inner) => SentryHttpFuture {
                 inner,
@@ -372,9 +372,7 @@ where
             return this.inner.poll(cx);
         };
         let inner = this.inner;
-        let polled = Hub::run(state.hub.clone(), || {
-            catch_unwind(AssertUnwindSafe(|| inner.poll(cx)))
-        });
+        let polled = Hub::run(state.hub.clone(), || catch_handler(|| inner.poll(cx)));
         match polled {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(result)) => {
@@ -576,6 +574,20 @@ fn panic_hook_reports(client: &Client) -> bool {
     {
         let _ = client;
         false
+    }
+}
+
+/// Runs a handler's `call` or `poll`, catching a panic. The SDK's panic hook
+/// is told that it runs inside a request: it then does not flush (see
+/// [`crate::panic`]).
+fn catch_handler<R>(f: impl FnOnce() -> R) -> std::thread::Result<R> {
+    #[cfg(feature = "panic")]
+    {
+        crate::panic::catch_in_request(f)
+    }
+    #[cfg(not(feature = "panic"))]
+    {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
     }
 }
 

@@ -12,7 +12,13 @@
 //! 2. captures it on the current hub and **flushes** the client (up to
 //!    [`PanicIntegration::flush_timeout`], default the client's
 //!    `shutdown_timeout`), so the event is on its way before the hook returns
-//!    and a panic in `main` is not lost;
+//!    and a panic in `main` is not lost. A panic in a request handler run by
+//!    the HTTP server layer (`http_server::SentryHttpLayer`, feature `tower`)
+//!    is captured without the flush: the layer catches it, so it does not
+//!    end the process, and the thread is a runtime worker that a flush would
+//!    block (up to the timeout per panic, if the Sentry endpoint hangs), with
+//!    every other task on it. With `panic = "abort"` that panic does end the
+//!    process, and the hook flushes as everywhere else;
 //! 3. calls the hook that was installed before (by default the one printing
 //!    `thread 'main' panicked at ...`).
 //!
@@ -49,6 +55,7 @@
 //! ```
 
 use std::any::Any;
+use std::cell::Cell;
 use std::panic::Location;
 use std::sync::Once;
 use std::time::Duration;
@@ -112,6 +119,22 @@ pub fn install_hook() {
     });
 }
 
+thread_local! {
+    /// Whether this thread is running a request handler for the HTTP server
+    /// layer.
+    static IN_REQUEST: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` (a request handler's `call` or `poll`) marked as inside a
+/// request, catching a panic.
+#[cfg(feature = "tower")]
+pub(crate) fn catch_in_request<R>(f: impl FnOnce() -> R) -> std::thread::Result<R> {
+    let outer = IN_REQUEST.with(|m| m.replace(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    IN_REQUEST.with(|m| m.set(outer));
+    result
+}
+
 /// Captures and flushes the panic event when the current client wants it.
 fn report_panic(payload: &(dyn Any + Send), location: Option<&Location<'_>>) {
     // A callback of the pipeline panicked: the client catches and counts
@@ -129,11 +152,15 @@ fn report_panic(payload: &(dyn Any + Send), location: Option<&Location<'_>>) {
     let mut event = event_from_panic(panic_message(payload), location);
     InAppRules::from_options(client.options()).apply_to_event(&mut event);
     let id = Hub::with_current(|hub| hub.capture_event(event));
-    // A panicking SDK thread (the transport worker) cannot flush itself.
+    let in_request = IN_REQUEST.try_with(Cell::get).unwrap_or(false);
+    // A panicking SDK thread (the transport worker) cannot flush itself. A
+    // request handler's panic does not end the process (unless panics
+    // abort), and its thread is a runtime worker that must not block.
     let sdk_thread = std::thread::current()
         .name()
         .is_some_and(|n| n.starts_with("sentry-"));
-    if !id.is_nil() && !integration.no_flush && !sdk_thread {
+    let survives = in_request && cfg!(panic = "unwind");
+    if !id.is_nil() && !integration.no_flush && !sdk_thread && !survives {
         client.flush(integration.flush_timeout);
     }
 }
