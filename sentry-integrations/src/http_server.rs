@@ -46,7 +46,9 @@
 //!   request's hub, with the stack trace of the panic and the request data
 //!   (without flushing: the panic does not end the process, and the hook
 //!   must not block the runtime worker), and the layer does not capture it a
-//!   second time;
+//!   second time. When the application replaced the SDK's hook after `init`
+//!   (`std::panic::set_hook`, `color-eyre`, `human-panic`), the layer
+//!   captures the panic itself;
 //! - counts as a **request-mode session** when the client's `session_mode`
 //!   is [`SessionMode::Request`] (exited, errored when an error was captured,
 //!   crashed on a panic; needs a `release`).
@@ -340,8 +342,8 @@ where
                 inner,
                 state: Some(state),
             },
-            Err(payload) => {
-                state.panicked(&*payload);
+            Err((payload, reported)) => {
+                state.panicked(&*payload, reported);
                 drop(state);
                 resume_unwind(payload)
             }
@@ -383,8 +385,8 @@ where
                 *this.state = None;
                 Poll::Ready(result)
             }
-            Err(payload) => {
-                state.panicked(&*payload);
+            Err((payload, reported)) => {
+                state.panicked(&*payload, reported);
                 *this.state = None;
                 resume_unwind(payload)
             }
@@ -437,8 +439,6 @@ struct RequestState {
     errored: Arc<AtomicBool>,
     request_session: bool,
     capture_server_errors: bool,
-    /// False when the client's panic hook already reports panics.
-    capture_panics: bool,
 }
 
 impl RequestState {
@@ -495,7 +495,6 @@ impl RequestState {
             errored,
             request_session,
             capture_server_errors: true,
-            capture_panics: !panic_hook_reports(client),
         }
     }
 
@@ -530,14 +529,15 @@ impl RequestState {
         });
     }
 
-    /// The handler panicked with `payload`.
-    fn panicked(&mut self, payload: &(dyn Any + Send)) {
+    /// The handler panicked with `payload`; `reported` when the SDK's panic
+    /// hook captured it already.
+    fn panicked(&mut self, payload: &(dyn Any + Send), reported: bool) {
         let Some(transaction) = self.transaction.take() else {
             return;
         };
         Hub::run(self.hub.clone(), || {
             transaction.set_status(SpanStatus::InternalError);
-            if self.capture_panics {
+            if !reported {
                 self.hub.capture_event(panic_event(panic_message(payload)));
             }
             self.close(transaction);
@@ -562,32 +562,22 @@ impl Drop for RequestState {
     }
 }
 
-/// Whether the client's panic hook reports panics itself.
-fn panic_hook_reports(client: &Client) -> bool {
-    #[cfg(feature = "panic")]
-    {
-        client
-            .get_integration::<crate::panic::PanicIntegration>()
-            .is_some()
-    }
-    #[cfg(not(feature = "panic"))]
-    {
-        let _ = client;
-        false
-    }
-}
-
-/// Runs a handler's `call` or `poll`, catching a panic. The SDK's panic hook
-/// is told that it runs inside a request: it then does not flush (see
-/// [`crate::panic`]).
-fn catch_handler<R>(f: impl FnOnce() -> R) -> std::thread::Result<R> {
+/// Runs a handler's `call` or `poll`, catching a panic: `Err((payload,
+/// reported))`, `reported` when the SDK's panic hook captured it already.
+///
+/// The hook is told that it runs inside a request (it then does not flush,
+/// see [`crate::panic`]) and says whether it reported the panic; asking it
+/// (instead of checking that the client has the `PanicIntegration`) still
+/// reports the panic when the application replaced the SDK's hook after
+/// `init` (`std::panic::set_hook`, `color-eyre`, `human-panic`).
+fn catch_handler<R>(f: impl FnOnce() -> R) -> Result<R, (Box<dyn Any + Send>, bool)> {
     #[cfg(feature = "panic")]
     {
         crate::panic::catch_in_request(f)
     }
     #[cfg(not(feature = "panic"))]
     {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|p| (p, false))
     }
 }
 

@@ -119,20 +119,55 @@ pub fn install_hook() {
     });
 }
 
+/// Whether this thread is running a request handler for the HTTP server
+/// layer, and whether the hook reported a panic there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Request {
+    /// Not inside a request handler.
+    Outside,
+    /// Inside; no panic reported yet.
+    // Only the server layer (feature `tower`) marks a thread as inside.
+    #[cfg_attr(not(feature = "tower"), allow(dead_code))]
+    Running,
+    /// Inside; the hook captured a panic.
+    Reported,
+}
+
 thread_local! {
-    /// Whether this thread is running a request handler for the HTTP server
-    /// layer.
-    static IN_REQUEST: Cell<bool> = const { Cell::new(false) };
+    static REQUEST: Cell<Request> = const { Cell::new(Request::Outside) };
+}
+
+fn request_mark() -> Request {
+    REQUEST.try_with(Cell::get).unwrap_or(Request::Outside)
 }
 
 /// Runs `f` (a request handler's `call` or `poll`) marked as inside a
-/// request, catching a panic.
+/// request, catching a panic. `Err((payload, reported))` for a panic,
+/// `reported` when this hook captured it already (false when another hook
+/// replaced this one, or the client has no [`PanicIntegration`]).
+///
+/// A panic caught here is reported by the time this returns (by the hook or
+/// by the caller), so an enclosing call of this function that catches it
+/// again, resumed, sees it as reported.
 #[cfg(feature = "tower")]
-pub(crate) fn catch_in_request<R>(f: impl FnOnce() -> R) -> std::thread::Result<R> {
-    let outer = IN_REQUEST.with(|m| m.replace(true));
+pub(crate) fn catch_in_request<R>(f: impl FnOnce() -> R) -> Result<R, (Box<dyn Any + Send>, bool)> {
+    let outer = REQUEST.with(|m| m.replace(Request::Running));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-    IN_REQUEST.with(|m| m.set(outer));
-    result
+    let inner = REQUEST.with(|m| m.get());
+    match result {
+        Ok(value) => {
+            REQUEST.with(|m| m.set(outer));
+            Ok(value)
+        }
+        Err(payload) => {
+            let restored = match outer {
+                Request::Outside => Request::Outside,
+                Request::Running | Request::Reported => Request::Reported,
+            };
+            REQUEST.with(|m| m.set(restored));
+            Err((payload, inner == Request::Reported))
+        }
+    }
 }
 
 /// Captures and flushes the panic event when the current client wants it.
@@ -152,7 +187,13 @@ fn report_panic(payload: &(dyn Any + Send), location: Option<&Location<'_>>) {
     let mut event = event_from_panic(panic_message(payload), location);
     InAppRules::from_options(client.options()).apply_to_event(&mut event);
     let id = Hub::with_current(|hub| hub.capture_event(event));
-    let in_request = IN_REQUEST.try_with(Cell::get).unwrap_or(false);
+    // Inside a request handler the server layer catches the panic: tell it
+    // the panic is reported (even when the event was sampled out or
+    // dropped by `before_send`, so it is not captured a second time).
+    let in_request = request_mark() != Request::Outside;
+    if in_request {
+        let _ = REQUEST.try_with(|m| m.set(Request::Reported));
+    }
     // A panicking SDK thread (the transport worker) cannot flush itself. A
     // request handler's panic does not end the process (unless panics
     // abort), and its thread is a runtime worker that must not block.
