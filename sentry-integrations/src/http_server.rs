@@ -12,9 +12,10 @@
 //!   `axum`) from axum's `MatchedPath`, with source `route`; otherwise the
 //!   name is `METHOD /the/path` with source `url` (such names are not put in
 //!   the baggage);
-//! - **continues the caller's trace** from its `sentry-trace` (or W3C
-//!   `traceparent`) and `baggage` headers, honouring the caller's sampling
-//!   decision and keeping its dynamic sampling context;
+//! - **continues the caller's trace** from its `sentry-trace` and `baggage`
+//!   headers, honouring the caller's sampling decision and keeping its
+//!   dynamic sampling context (a W3C `traceparent` alone gives the trace id
+//!   but not the decision: proxies add one);
 //! - has the transaction set as the scope's span, so events captured while
 //!   handling it carry its trace context and the envelope header `trace`;
 //! - carries **request data** (URL without the query, method, query string,
