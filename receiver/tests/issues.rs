@@ -133,3 +133,33 @@ fn grouping_hashes_and_explanation_are_stored() {
     );
     assert!(issue.explanation.is_some());
 }
+
+#[test]
+fn java_style_message_objects_group_by_their_template() {
+    // sentry-java's logging integrations send `message` as an object:
+    // Relay reads it as `logentry`, so the template groups, not the text.
+    let server = TestServer::start();
+    let auth = server.sentry_auth();
+    for (n, user) in [(1, "bob"), (2, "alice")] {
+        let body = format!(
+            "{{\"event_id\":\"{}\"}}\n{{\"type\":\"event\"}}\n\
+             {{\"platform\":\"java\",\"message\":{{\"message\":\"User {{}} failed\",\
+               \"formatted\":\"User {user} failed\",\"params\":[\"{user}\"]}}}}\n",
+            id(n)
+        );
+        let r = post(
+            &server.envelope_url(),
+            &[("X-Sentry-Auth", auth.as_str())],
+            body.as_bytes(),
+        )
+        .expect("post");
+        assert_eq!(r.status, 200);
+    }
+    server.wait_for_events(2, std::time::Duration::from_secs(5));
+    let issues = server.issues();
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    assert_eq!(issues[0].times_seen, 2);
+    // The title is the formatted text, not the template.
+    let title = &issues[0].title;
+    assert!(title == "User bob failed" || title == "User alice failed", "{title}");
+}

@@ -17,7 +17,7 @@ use std::borrow::Cow;
 use uuid::Uuid;
 
 use sentry_core::protocol::{
-    reading_frame_context, Breadcrumb, Context, Event, FrameContext, SessionAggregates,
+    reading_frame_context, Breadcrumb, Context, Event, FrameContext, LogEntry, SessionAggregates,
     SessionUpdate, Timestamp, Transaction,
 };
 
@@ -733,6 +733,7 @@ fn parse_event(
             },
         },
     };
+    legacy_message_object(payload, &mut event);
     if let Some(id) = header_id {
         event.event_id = id;
     }
@@ -826,6 +827,51 @@ fn parse_event(
 /// Gives the breadcrumbs that came without a valid timestamp (they parse
 /// as the epoch, see `Breadcrumb::timestamp`) the time `at`, the event's
 /// before any correction: they then move with it. Records how many.
+/// A top-level `message` sent as an object (`{"message": template,
+/// "formatted": text, "params": [...]}`, as sentry-java's logging
+/// integrations do) is Relay's legacy alias of `logentry`. The event type
+/// keeps only its text in `message`; grouping by that text would make one
+/// issue per parameter value, so the object becomes the `logentry` (unless
+/// the event has one). Only payloads where some `"message"` key holds an
+/// object are read a second time.
+fn legacy_message_object(payload: &[u8], event: &mut Event) {
+    #[derive(serde::Deserialize)]
+    struct Top {
+        #[serde(default)]
+        message: Option<Value>,
+    }
+    if event.logentry.is_some()
+        || event.message.is_none()
+        || !some_key_holds_object(payload, b"\"message\"")
+    {
+        return;
+    }
+    let Ok(Top {
+        message: Some(Value::Object(object)),
+    }) = serde_json::from_slice::<Top>(payload)
+    else {
+        return;
+    };
+    let Ok(entry) = serde_json::from_value::<LogEntry>(Value::Object(object)) else {
+        return;
+    };
+    if entry.message.is_some() || entry.formatted.is_some() {
+        event.logentry = Some(entry);
+        event.message = None;
+    }
+}
+
+/// Whether `key` (quoted) is followed, past a colon and whitespace, by `{`
+/// anywhere in `json`.
+fn some_key_holds_object(json: &[u8], key: &[u8]) -> bool {
+    memchr::memmem::find_iter(json, key).any(|at| {
+        let mut after = json[at + key.len()..]
+            .iter()
+            .skip_while(|b| b.is_ascii_whitespace());
+        after.next() == Some(&b':') && after.find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+    })
+}
+
 fn date_breadcrumbs(crumbs: &mut [Breadcrumb], at: Timestamp, errors: &mut Vec<Value>) {
     let mut dated = 0;
     for crumb in crumbs
