@@ -161,5 +161,8 @@ fn java_style_message_objects_group_by_their_template() {
     assert_eq!(issues[0].times_seen, 2);
     // The title is the formatted text, not the template.
     let title = &issues[0].title;
-    assert!(title == "User bob failed" || title == "User alice failed", "{title}");
+    assert!(
+        title == "User bob failed" || title == "User alice failed",
+        "{title}"
+    );
 }

@@ -426,8 +426,34 @@ fn lean_event(
         let trace = Context::from_value("trace", trace);
         event.contexts.insert("trace".to_owned(), trace);
     }
+    // Grouping reads the SDK for exception groups (Python SDK 3.x sends
+    // them in an order the group filter must not touch, PROTOCOL.md §10.3):
+    // only then is it read, on its own.
+    if seen[8] && has_exception_groups(&event) {
+        event.sdk = sdk_of(payload);
+    }
     let had = names[..9].iter().zip(seen).filter(|(_, seen)| *seen);
     Some((event, seen[9], had.map(|(name, _)| *name).collect()))
+}
+
+fn has_exception_groups(event: &Event) -> bool {
+    event.exception.values.iter().any(|e| {
+        e.mechanism
+            .as_ref()
+            .and_then(|m| m.is_exception_group)
+            .unwrap_or(false)
+    })
+}
+
+/// The payload's `sdk`, read alone (`None` if it does not parse).
+fn sdk_of(payload: &[u8]) -> Option<sentry_core::protocol::ClientSdkInfo> {
+    #[derive(serde::Deserialize)]
+    struct Top {
+        #[serde(default)]
+        sdk: Option<Value>,
+    }
+    let sdk = serde_json::from_slice::<Top>(payload).ok()?.sdk?;
+    serde_json::from_value(sdk).ok()
 }
 
 /// The read of an event that ingestion accepted but that neither the
@@ -675,7 +701,8 @@ pub fn event(
 }
 
 /// [`event`] without the keys of [`NOT_READ_AT_INGEST`] (the event has no
-/// breadcrumbs, request, modules, extra or SDK), which are a third of the
+/// breadcrumbs, request, modules, extra, nor SDK unless it has exception
+/// groups, which grouping reads it for), which are a third of the
 /// parse, with only the `trace` context of `contexts` (the others are
 /// skipped), and with frames read without their `vars`, `pre_context` and
 /// `post_context` (`FrameContext::Checked`); ingestion, which stores the
@@ -1572,6 +1599,24 @@ mod tests {
         let e = event(body.as_bytes(), &ctx(Some(NOW - 54.0 * 60.0)), None).unwrap();
         assert!((e.timestamp.as_secs_f64() - (NOW - 3240.0)).abs() < 1e-6);
         assert!(errors_of(&e).is_empty());
+    }
+
+    #[test]
+    fn ingestion_groups_python_3_exception_groups_as_a_read_does() {
+        let body = br#"{"platform":"python","sdk":{"name":"sentry.python","version":"3.0.0"},
+            "exception":{"values":[
+              {"type":"ValueError","value":"a","mechanism":{"type":"chained","exception_id":1,"parent_id":0}},
+              {"type":"ValueError","value":"a","mechanism":{"type":"chained","exception_id":2,"parent_id":0}},
+              {"type":"ExceptionGroup","value":"many","mechanism":{"type":"generic","exception_id":0,"is_exception_group":true}}]}}"#;
+        let ingested = event_for_ingest(body, &ctx(None), None).unwrap();
+        let read = event(body, &ctx(None), None).unwrap();
+        let (a, b) = (
+            crate::grouping::group_event(&ingested),
+            crate::grouping::group_event(&read),
+        );
+        assert_eq!(a.hashes, b.hashes);
+        assert_eq!(a.title, b.title);
+        assert_eq!(a.title, "ExceptionGroup: many");
     }
 
     #[test]
