@@ -761,6 +761,9 @@ fn parse_event(
         },
     };
     legacy_message_object(payload, &mut event);
+    if let Some(entry) = &mut event.logentry {
+        format_logentry(entry);
+    }
     if let Some(id) = header_id {
         event.event_id = id;
     }
@@ -854,6 +857,96 @@ fn parse_event(
 /// Gives the breadcrumbs that came without a valid timestamp (they parse
 /// as the epoch, see `Breadcrumb::timestamp`) the time `at`, the event's
 /// before any correction: they then move with it. Records how many.
+/// Fills a missing `logentry.formatted` from `message` and `params`
+/// (PROTOCOL.md §5.2, as Relay): Python `%`-style (`%s`, `%d`, `%(name)s`,
+/// `%%`) when the template has a `%`, else `{}` / `{0}` style when it has a
+/// `{`. Left missing when the template does not fit the params. Grouping
+/// still uses the template; the title and the API show the text.
+fn format_logentry(entry: &mut LogEntry) {
+    if entry.formatted.is_some() {
+        return;
+    }
+    let (Some(template), Some(params)) = (&entry.message, &entry.params) else {
+        return;
+    };
+    entry.formatted = if template.contains('%') {
+        format_percent(template, params)
+    } else if template.contains('{') {
+        format_braces(template, params)
+    } else {
+        None
+    };
+}
+
+/// A parameter as text: strings as they are, anything else as JSON.
+fn param_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Python's `template % params` for a list (positional) or an object
+/// (`%(name)s`); width, precision and flags are read and ignored.
+fn format_percent(template: &str, params: &Value) -> Option<String> {
+    let mut out = String::with_capacity(template.len());
+    let mut positional = params.as_array().map(|a| a.iter());
+    let mut chars = template.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        if chars.peek() == Some(&'%') {
+            chars.next();
+            out.push('%');
+            continue;
+        }
+        let value = if chars.peek() == Some(&'(') {
+            chars.next();
+            let name: String = chars.by_ref().take_while(|&c| c != ')').collect();
+            params.as_object()?.get(&name)?
+        } else {
+            positional.as_mut()?.next()?
+        };
+        // Flags, width, precision, then the conversion.
+        while chars
+            .next_if(|c| "-#0 +.".contains(*c) || c.is_ascii_digit())
+            .is_some()
+        {}
+        match chars.next() {
+            Some(conversion) if "sdifrauxXoeEgGc".contains(conversion) => {
+                out.push_str(&param_text(value));
+            }
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+/// `{}` (the next parameter) and `{N}` (parameter N) for a list.
+fn format_braces(template: &str, params: &Value) -> Option<String> {
+    let list = params.as_array()?;
+    let mut next = list.iter();
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let close = after.find('}')?;
+        let inner = &after[..close];
+        let value = if inner.is_empty() {
+            next.next()?
+        } else {
+            list.get(inner.trim().parse::<usize>().ok()?)?
+        };
+        out.push_str(&param_text(value));
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
 /// A top-level `message` sent as an object (`{"message": template,
 /// "formatted": text, "params": [...]}`, as sentry-java's logging
 /// integrations do) is Relay's legacy alias of `logentry`. The event type
@@ -1617,6 +1710,45 @@ mod tests {
         assert_eq!(a.hashes, b.hashes);
         assert_eq!(a.title, b.title);
         assert_eq!(a.title, "ExceptionGroup: many");
+    }
+
+    #[test]
+    fn a_logentry_without_formatted_text_is_formatted_from_its_params() {
+        let formatted = |logentry: Value| {
+            let body = json!({ "logentry": logentry }).to_string();
+            event(body.as_bytes(), &ctx(None), None)
+                .unwrap()
+                .logentry
+                .and_then(|l| l.formatted)
+        };
+        let f =
+            |message: &str, params: Value| formatted(json!({"message": message, "params": params}));
+        assert_eq!(
+            f("Payment %s failed after %d ms", json!(["pay-42", 1200])).as_deref(),
+            Some("Payment pay-42 failed after 1200 ms")
+        );
+        assert_eq!(
+            f("%(user)s has %(n)05.1f%%", json!({"user": "bob", "n": 3})).as_deref(),
+            Some("bob has 3%")
+        );
+        assert_eq!(
+            f("User {} failed {} times", json!(["bob", 2])).as_deref(),
+            Some("User bob failed 2 times")
+        );
+        assert_eq!(
+            f("{1} before {0}", json!(["b", "a"])).as_deref(),
+            Some("a before b")
+        );
+        // Templates that do not fit stay unformatted.
+        assert_eq!(f("%s and %s", json!(["one"])), None);
+        assert_eq!(f("%(missing)s", json!({"user": "bob"})), None);
+        assert_eq!(f("{5}", json!(["a"])), None);
+        assert_eq!(f("100% sure %q", json!(["x"])), None);
+        // Sent text is kept.
+        assert_eq!(
+            formatted(json!({"message": "%s", "formatted": "kept", "params": ["x"]})).as_deref(),
+            Some("kept")
+        );
     }
 
     #[test]
