@@ -362,12 +362,8 @@ impl Client {
             event.sdk = Some(self.sdk_info.clone());
         }
         let cat = DataCategory::Error;
-        let mut scrubbed_crumbs = 0;
         if let Some(scope) = scope {
-            let own = event.breadcrumbs.len();
             scope.apply_in_place(&mut event, o.max_breadcrumbs);
-            // Scope breadcrumbs were scrubbed when they were added.
-            scrubbed_crumbs = event.breadcrumbs.len().saturating_sub(own);
             for processor in scope.event_processors() {
                 match self.guarded("an event processor", cat.clone(), || {
                     Some(processor(take_event(&mut event)))
@@ -407,12 +403,9 @@ impl Client {
                 None => return None,
             }
         }
-        pii::scrub_event(
-            &self.scrubber,
-            &mut event,
-            o.send_default_pii,
-            scrubbed_crumbs,
-        );
+        // Every breadcrumb, not only those added since the scope's: a hook
+        // may have replaced or edited any of them.
+        pii::scrub_event(&self.scrubber, &mut event, o.send_default_pii);
         Some(event)
     }
 

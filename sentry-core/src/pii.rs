@@ -13,14 +13,14 @@ use crate::protocol::{
 };
 use crate::scrub::{scrub_headers_without_pii, Scrubber};
 
-/// Scrubs an event in place. The first `clean_breadcrumbs` breadcrumbs came
-/// from the scope and were scrubbed when added, so they are skipped.
-pub(crate) fn scrub_event(
-    s: &Scrubber,
-    event: &mut Event,
-    send_default_pii: bool,
-    clean_breadcrumbs: usize,
-) {
+/// Scrubs an event in place.
+///
+/// Every breadcrumb is scrubbed, including those that came from the scope:
+/// event processors, integrations and `before_send` may have replaced,
+/// reordered or edited them, and `Scope::add_breadcrumb_raw` puts them on a
+/// scope unscrubbed, so neither position nor count says which are clean.
+/// Scrubbing a clean breadcrumb again changes nothing.
+pub(crate) fn scrub_event(s: &Scrubber, event: &mut Event, send_default_pii: bool) {
     if let Some(user) = &mut event.user {
         scrub_user(s, user, send_default_pii);
     }
@@ -31,7 +31,7 @@ pub(crate) fn scrub_event(
     for ctx in event.contexts.values_mut() {
         scrub_context(s, ctx);
     }
-    for b in event.breadcrumbs.values.iter_mut().skip(clean_breadcrumbs) {
+    for b in &mut event.breadcrumbs.values {
         scrub_breadcrumb(s, b);
     }
     for exc in &mut event.exception.values {
@@ -175,7 +175,7 @@ mod tests {
                 "stacktrace": {"frames": [{"function": "f", "vars": {"passwd": "p", "i": 1}}]}}]
         }))
         .expect("event");
-        scrub_event(&Scrubber::default(), &mut event, false, 0);
+        scrub_event(&Scrubber::default(), &mut event, false);
         let v = serde_json::to_value(&event).expect("json");
         assert_eq!(v["user"], json!({"id": "7"}));
         assert_eq!(v["request"].get("cookies"), None);
@@ -221,7 +221,7 @@ mod tests {
         let mut extra = Map::new();
         extra.insert("password".into(), json!("x"));
         event.extra = extra;
-        scrub_event(&Scrubber::default(), &mut event, true, 0);
+        scrub_event(&Scrubber::default(), &mut event, true);
         let user = event.user.expect("user");
         assert_eq!(user.email.as_deref(), Some("a@b.c"));
         assert_eq!(user.ip_address.as_deref(), Some("1.2.3.4"));
