@@ -348,12 +348,26 @@ impl Scrubber {
     /// A card number is a run of 13 to 19 ASCII digits, optionally split
     /// into groups by single spaces or dashes (`"4111 1111 1111 1111"`,
     /// `"4111-1111-1111-1111"`), that passes the Luhn checksum. The whole
-    /// run, separators included, is replaced. To avoid false positives a
-    /// run is left alone when:
+    /// run, separators included, is replaced.
     ///
-    /// * it is part of a longer digit run (runs are taken maximal, so a
-    ///   20-digit number is never partly masked), or has more than 19 or
-    ///   fewer than 13 digits;
+    /// Runs are taken maximal, so groups joined by single separators form
+    /// one run even when they are several numbers (`"4111111111111111 123"`,
+    /// `"4111 1111 1111 1111 12/29"`, `"qty 2 4111111111111111"`, two card
+    /// numbers separated by a space). When such a run is not a card number
+    /// as a whole, its stretches of whole groups are: from the left, the
+    /// longest stretch starting at each group that is a card number under
+    /// the rules below is masked, and the search goes on after it. A
+    /// stretch of several groups is not cut out of a regular grouping,
+    /// though: next to it there must be no group of the same length as the
+    /// stretch's own group at that end, so `"4111 1111 1111 1111 1111"`
+    /// (and, alike, two grouped card numbers in a row separated by a single
+    /// space) is one 20-digit (32-digit) number and left alone.
+    ///
+    /// To avoid false positives a run or stretch is left alone when:
+    ///
+    /// * it has more than 19 or fewer than 13 digits, or it is part of a
+    ///   longer run of digits without separators (so a 20-digit number is
+    ///   never partly masked);
     /// * it fails the Luhn checksum;
     /// * it is split into groups and some group has fewer than 3 digits
     ///   (hex dumps like `"12 34 56 …"`, lists of small numbers);
@@ -363,7 +377,9 @@ impl Scrubber {
     /// * it touches an ASCII letter, digit or `'_'`, directly or across a
     ///   single `'-'` or `'.'` — so digits inside identifiers, hex strings,
     ///   UUIDs and decimal numbers (`"0.4111111111111111"`) are kept, and
-    ///   `"card4111111111111111"` is kept too.
+    ///   `"card4111111111111111"` is kept too. A stretch that ends at a
+    ///   dash followed by more digits touches them (`"4111111111111111-123"`
+    ///   is kept); one that ends at a space does not.
     ///
     /// ```
     /// use sentry_core::scrub::Scrubber;
@@ -434,15 +450,23 @@ impl Scrubber {
                 i += 1;
                 continue;
             }
-            let start = i;
-            let end = digit_run_end(bytes, start);
-            if is_card_number(bytes, start, end) {
-                let out = out.get_or_insert_with(|| String::with_capacity(bytes.len()));
-                // `start`, `end` and `copied` are on ASCII bytes, hence on
-                // char boundaries.
-                out.push_str(&s[copied..start]);
-                out.push_str(FILTERED);
-                copied = end;
+            let end = digit_run_end(bytes, i);
+            // Stretches of whole groups, from the left, each the longest
+            // that is a card number; the whole run when it is one.
+            let mut from = i;
+            while from < end {
+                match longest_card_from(bytes, i, from, end) {
+                    Some(card_end) => {
+                        let out = out.get_or_insert_with(|| String::with_capacity(bytes.len()));
+                        // `from`, `card_end` and `copied` are on ASCII
+                        // bytes, hence on char boundaries.
+                        out.push_str(&s[copied..from]);
+                        out.push_str(FILTERED);
+                        copied = card_end;
+                        from = card_end + 1;
+                    }
+                    None => from = group_end(bytes, from) + 1,
+                }
             }
             i = end;
         }
@@ -673,8 +697,64 @@ fn digit_run_end(bytes: &[u8], start: usize) -> usize {
     }
 }
 
-/// Whether the digit run `bytes[start..end]` (as found by [`digit_run_end`],
-/// so not preceded by a digit) is a card number; see
+/// End (exclusive) of the group of digits starting at `start`.
+fn group_end(bytes: &[u8], start: usize) -> usize {
+    let mut j = start;
+    while j < bytes.len() && bytes[j].is_ascii_digit() {
+        j += 1;
+    }
+    j
+}
+
+/// The end of the longest card number that starts at `from`, the start of a
+/// group of the digit run `bytes[run_start..run_end]`, and ends at the end of
+/// one of its groups; `None` when there is none.
+///
+/// A stretch of several groups is not cut out of a regular grouping: it may
+/// not end (or start) next to a group of the same length as its own last
+/// (or first) group, since `"4111 1111 1111 1111 1111"` reads as one
+/// 20-digit number, not as a card number followed by `1111`.
+fn longest_card_from(bytes: &[u8], run_start: usize, from: usize, run_end: usize) -> Option<usize> {
+    let first_len = group_end(bytes, from) - from;
+    // The group before `from` ends at the separator `bytes[from - 1]`.
+    let before_len = if from > run_start {
+        bytes[run_start..from - 1]
+            .iter()
+            .rev()
+            .take_while(|b| b.is_ascii_digit())
+            .count()
+    } else {
+        0
+    };
+    let mut found = None;
+    let mut stretch_end = from + first_len;
+    let mut last_len = first_len;
+    let mut digits = first_len;
+    let mut single = true;
+    while digits <= CARD_MAX_DIGITS {
+        let after_len = if stretch_end < run_end {
+            // `bytes[stretch_end]` is the separator, the next group follows.
+            group_end(bytes, stretch_end + 1) - (stretch_end + 1)
+        } else {
+            0
+        };
+        let cut_ok = single || (before_len != first_len && after_len != last_len);
+        if digits >= CARD_MIN_DIGITS && cut_ok && is_card_number(bytes, from, stretch_end) {
+            found = Some(stretch_end);
+        }
+        if after_len == 0 {
+            break;
+        }
+        stretch_end += 1 + after_len;
+        digits += after_len;
+        last_len = after_len;
+        single = false;
+    }
+    found
+}
+
+/// Whether `bytes[start..end]`, digit groups joined by single separators and
+/// not preceded or followed by a digit, is a card number; see
 /// [`Scrubber::mask_card_numbers`].
 fn is_card_number(bytes: &[u8], start: usize, end: usize) -> bool {
     let run = &bytes[start..end];
@@ -1070,27 +1150,75 @@ mod tests {
     }
 
     #[test]
+    fn card_numbers_next_to_other_numbers() {
+        // Groups joined by single separators form one run that is not a card
+        // number as a whole; the card number among its groups still is.
+        for (input, expected) in [
+            ("card 4111111111111111 123", "card [Filtered] 123"),
+            ("card 4111 1111 1111 1111 12/29", "card [Filtered] 12/29"),
+            ("qty 2 4111111111111111", "qty 2 [Filtered]"),
+            ("1 4111111111111111", "1 [Filtered]"),
+            ("4111111111111111 5555555555554444", "[Filtered] [Filtered]"),
+            ("123 4111 1111 1111 1111", "123 [Filtered]"),
+            ("4111 1111 1111 1111 123", "[Filtered] 123"),
+            ("3782 822463 10005 2029", "[Filtered] 2029"),
+            ("378282246310005 2024 ok", "[Filtered] 2024 ok"),
+            ("4111111111111111 1111", "[Filtered] 1111"),
+            ("7 4111-1111-1111-1111 99", "7 [Filtered] 99"),
+        ] {
+            assert_eq!(masked(input), (expected.to_owned(), true), "{input}");
+        }
+    }
+
+    #[test]
+    fn card_masking_of_digit_soup_is_stable() {
+        // Random runs of digits and separators: no panic, and masking a
+        // masked string changes nothing.
+        let alphabet = b"41111111111111115555 -- .a";
+        let mut seed = 11u32;
+        for len in 0..80 {
+            for _ in 0..50 {
+                let input: String = (0..len)
+                    .map(|_| {
+                        seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                        char::from(alphabet[(seed >> 16) as usize % alphabet.len()])
+                    })
+                    .collect();
+                let (once, _) = masked(&input);
+                assert_eq!(masked(&once), (once.clone(), false), "{input:?}");
+            }
+        }
+    }
+
+    #[test]
     fn card_numbers_left_alone() {
         for input in [
             "",
             "no digits",
-            "4111111111111112",                     // Luhn fails
-            "41111111111111111111",                 // 20 digits
-            "1234567812345670",                     // valid Luhn, starts with 1
-            "1700000000000",                        // ms timestamp
-            "411111111111",                         // 12 digits
-            "card4111111111111111",                 // adjacent to letters
-            "4111111111111111x",                    // adjacent to letters
-            "id_4111111111111111",                  // identifier
-            "0.4111111111111111",                   // decimal
-            "4111111111111111.5",                   // decimal
-            "ab-4111111111111111",                  // inside a dashed token
-            "4111  1111  1111  1111",               // double separators
-            "41 11 11 11 11 11 11 11",              // short groups
-            "4111--1111--1111--1111",               // double dashes
-            "41111111-1111-1111-a111-111111111111", // UUID-like
-            "550e8400-e29b-41d4-a716-446655440000", // UUID
-            "d41d8cd98f00b204e9800998ecf8427e",     // hex digest
+            "4111111111111112",                        // Luhn fails
+            "41111111111111111111",                    // 20 digits
+            "1234567812345670",                        // valid Luhn, starts with 1
+            "1700000000000",                           // ms timestamp
+            "411111111111",                            // 12 digits
+            "card4111111111111111",                    // adjacent to letters
+            "4111111111111111x",                       // adjacent to letters
+            "id_4111111111111111",                     // identifier
+            "0.4111111111111111",                      // decimal
+            "4111111111111111.5",                      // decimal
+            "ab-4111111111111111",                     // inside a dashed token
+            "4111  1111  1111  1111",                  // double separators
+            "41 11 11 11 11 11 11 11",                 // short groups
+            "4111--1111--1111--1111",                  // double dashes
+            "41111111-1111-1111-a111-111111111111",    // UUID-like
+            "550e8400-e29b-41d4-a716-446655440000",    // UUID
+            "d41d8cd98f00b204e9800998ecf8427e",        // hex digest
+            "4111111111111111-123",                    // dashed onto more digits
+            "123-4111111111111111",                    // dashed onto more digits
+            "1700000000000 1700000000001",             // ms timestamps
+            "12 34 56 78 90 12 34 56 78 90",           // short groups
+            "4111111111111112 5555555555554444x",      // Luhn fails / letter
+            "1111 4111 1111 1111 1111",                // one grouped number
+            "4111 1111 1111 1111 5555 5555 5555 4444", // one grouped number
         ] {
             assert_eq!(masked(input), (input.to_owned(), false), "{input}");
         }
