@@ -4,14 +4,17 @@
 //! With `send_default_pii` off, the user's IP address and email, cookies and
 //! credential headers are removed. Whatever the setting, values whose key is on
 //! the deny-list are replaced with `[Filtered]` in extra, contexts, request
-//! data, headers, query string and env, breadcrumb data and stack-frame vars,
-//! at any depth, and card-number-like digit runs are masked in those places
-//! and in messages and exception values.
+//! data, headers, cookies, query string, URL query and fragment, and env,
+//! event, transaction and span tags, span and breadcrumb data and stack-frame
+//! vars, at any depth; the userinfo (`user:password@`) of the request URL is
+//! removed; and card-number-like digit runs are masked in those places and in
+//! messages and exception values.
 
 use crate::protocol::{
     Breadcrumb, Context, Event, Exception, Request, Stacktrace, Transaction, User,
 };
-use crate::scrub::{scrub_headers_without_pii, Scrubber};
+use crate::scrub::{scrub_headers_without_pii, Scrubber, FILTERED};
+use serde_json::Value;
 
 /// Scrubs an event in place.
 ///
@@ -27,6 +30,7 @@ pub(crate) fn scrub_event(s: &Scrubber, event: &mut Event, send_default_pii: boo
     if let Some(request) = &mut event.request {
         scrub_request(s, request, send_default_pii);
     }
+    s.scrub_string_map(&mut event.tags);
     s.scrub_map(&mut event.extra);
     for ctx in event.contexts.values_mut() {
         scrub_context(s, ctx);
@@ -66,15 +70,19 @@ pub(crate) fn scrub_transaction(s: &Scrubber, t: &mut Transaction, send_default_
     if let Some(request) = &mut t.request {
         scrub_request(s, request, send_default_pii);
     }
+    s.scrub_string_map(&mut t.tags);
     s.scrub_map(&mut t.extra);
     for ctx in t.contexts.values_mut() {
         scrub_context(s, ctx);
     }
     for span in &mut t.spans {
         // Only written to when there is something to scrub: a write would
-        // create the span's (absent) map.
+        // create the span's (absent) maps.
         if !span.data.is_empty() {
             s.scrub_map(&mut span.data);
+        }
+        if !span.tags.is_empty() {
+            s.scrub_string_map(&mut span.tags);
         }
     }
     for b in &mut t.breadcrumbs.values {
@@ -106,7 +114,7 @@ fn scrub_request(s: &Scrubber, r: &mut Request, send_default_pii: bool) {
         r.cookies = None;
         scrub_headers_without_pii(&mut r.headers);
     } else if let Some(c) = &mut r.cookies {
-        s.scrub_value(c);
+        scrub_cookies(s, c);
     }
     s.scrub_string_map(&mut r.headers);
     if let Some(d) = &mut r.data {
@@ -116,10 +124,32 @@ fn scrub_request(s: &Scrubber, r: &mut Request, send_default_pii: bool) {
         s.scrub_query_string(q);
     }
     if let Some(url) = &mut r.url {
-        s.mask_card_numbers(url);
+        s.scrub_url(url);
     }
     s.scrub_map(&mut r.env);
     s.scrub_map(&mut r.other);
+}
+
+/// Scrubs cookies in any of their forms: a `Cookie` header string, an
+/// object, or a list of `[name, value]` pairs; values are judged by the
+/// cookie's name.
+fn scrub_cookies(s: &Scrubber, cookies: &mut Value) {
+    match cookies {
+        Value::String(c) => s.scrub_cookie_string(c),
+        Value::Array(pairs) => {
+            for pair in pairs.iter_mut() {
+                match pair.as_array_mut().map(Vec::as_mut_slice) {
+                    Some([Value::String(name), value]) if s.is_sensitive_key(name) => {
+                        if value.as_str() != Some(FILTERED) {
+                            *value = Value::String(FILTERED.to_owned());
+                        }
+                    }
+                    _ => s.scrub_value(pair),
+                }
+            }
+        }
+        _ => s.scrub_value(cookies),
+    }
 }
 
 fn scrub_context(s: &Scrubber, ctx: &mut Context) {

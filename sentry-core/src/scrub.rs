@@ -1,8 +1,8 @@
 //! Data scrubbing applied to an event before it leaves the process.
 //!
 //! The [`Scrubber`] works on [`serde_json::Value`] trees, on string maps
-//! (headers, tags), on key/value pairs, on query strings and on plain
-//! strings. Two rules are applied:
+//! (headers, tags), on key/value pairs, on query strings, URLs, cookie
+//! strings and on plain strings. Two rules are applied:
 //!
 //! 1. **By key name.** The value of every object/map entry whose key is
 //!    sensitive (see [`Scrubber::is_sensitive_key`]) is replaced with
@@ -12,7 +12,10 @@
 //!
 //! Strings are never interpreted as `key=value` text: only real keys of
 //! objects/maps (and the parameter names of a query string passed to
-//! [`Scrubber::scrub_query_string`]) are judged by name.
+//! [`Scrubber::scrub_query_string`] or inside a URL passed to
+//! [`Scrubber::scrub_url`], and the cookie names of a string passed to
+//! [`Scrubber::scrub_cookie_string`]) are judged by name. A URL also loses
+//! its `user:password@` part.
 //!
 //! The scrubber is built for the hot path: the deny list is normalised once
 //! in [`Scrubber::new`], key checks compare bytes without allocating, and
@@ -491,35 +494,119 @@ impl Scrubber {
     /// assert_eq!(qs, "a=1&password=[Filtered]");
     /// ```
     pub fn scrub_query_string(&self, qs: &mut String) {
+        if let Some(scrubbed) = self.query_string_scrubbed(qs) {
+            *qs = scrubbed;
+        }
+        self.mask_card_numbers(qs);
+    }
+
+    /// Scrubs a URL in place: removes the userinfo (`user:password@`) of
+    /// its authority, scrubs its query string and its fragment as
+    /// [`Scrubber::scrub_query_string`] does (an OAuth implicit flow puts
+    /// `access_token=…` in the fragment), and masks card numbers anywhere
+    /// in it. Allocates only when something is replaced.
+    ///
+    /// A URL without a scheme (`/path?q=1`) has no authority and keeps
+    /// everything before its `'?'`; a protocol-relative one (`//host/…`)
+    /// has one.
+    ///
+    /// ```
+    /// use sentry_core::scrub::Scrubber;
+    ///
+    /// let mut url = String::from("https://bob:hunter2@example.com/reset?token=abc&page=2");
+    /// Scrubber::default().scrub_url(&mut url);
+    /// assert_eq!(url, "https://example.com/reset?token=[Filtered]&page=2");
+    /// ```
+    pub fn scrub_url(&self, url: &mut String) {
+        if let Some(userinfo) = url_userinfo(url) {
+            url.replace_range(userinfo, "");
+        }
+        let fragment_start = url.find('#').map(|i| i + 1);
+        if let Some(start) = fragment_start {
+            if let Some(scrubbed) = self.query_string_scrubbed(&url[start..]) {
+                url.replace_range(start.., &scrubbed);
+            }
+        }
+        let query_end = fragment_start.map_or(url.len(), |start| start - 1);
+        if let Some(start) = url[..query_end].find('?').map(|i| i + 1) {
+            if let Some(scrubbed) = self.query_string_scrubbed(&url[start..query_end]) {
+                url.replace_range(start..query_end, &scrubbed);
+            }
+        }
+        self.mask_card_numbers(url);
+    }
+
+    /// Scrubs cookies given as one string, as in a `Cookie` header
+    /// (`"sessionid=abc; theme=dark"`), in place: the value of each
+    /// `name=value` pair (pairs are split on `';'`) whose name, without
+    /// surrounding spaces, is sensitive (see [`Scrubber::is_sensitive_key`])
+    /// becomes [`FILTERED`]; afterwards card numbers are masked in the whole
+    /// string. Pairs without `'='` are kept. Allocates only when something
+    /// is replaced.
+    ///
+    /// ```
+    /// use sentry_core::scrub::Scrubber;
+    ///
+    /// let mut cookies = String::from("sessionid=abc; csrftoken=xyz; theme=dark");
+    /// Scrubber::default().scrub_cookie_string(&mut cookies);
+    /// assert_eq!(cookies, "sessionid=[Filtered]; csrftoken=[Filtered]; theme=dark");
+    /// ```
+    pub fn scrub_cookie_string(&self, cookies: &mut String) {
         let scrubbed = {
             let mut out: Option<String> = None;
             let mut copied = 0;
-            let mut param_start = 0;
-            for param in qs.split('&') {
-                if let Some(eq) = param.find('=') {
-                    let value = &param[eq + 1..];
-                    if value != FILTERED
-                        && self.matches(normalized(PercentDecoded::new(&param[..eq])))
-                    {
-                        let value_start = param_start + eq + 1;
-                        let value_end = param_start + param.len();
-                        let out = out.get_or_insert_with(|| String::with_capacity(qs.len() + 16));
-                        out.push_str(&qs[copied..value_start]);
+            let mut pair_start = 0;
+            for pair in cookies.split(';') {
+                if let Some(eq) = pair.find('=') {
+                    let value = pair[eq + 1..].trim();
+                    if value != FILTERED && self.is_sensitive_key(pair[..eq].trim()) {
+                        let value_start = pair_start + eq + 1;
+                        let value_end = pair_start + pair.len();
+                        let out =
+                            out.get_or_insert_with(|| String::with_capacity(cookies.len() + 16));
+                        out.push_str(&cookies[copied..value_start]);
                         out.push_str(FILTERED);
                         copied = value_end;
                     }
                 }
-                param_start += param.len() + 1;
+                pair_start += pair.len() + 1;
             }
             out.map(|mut out| {
-                out.push_str(&qs[copied..]);
+                out.push_str(&cookies[copied..]);
                 out
             })
         };
         if let Some(scrubbed) = scrubbed {
-            *qs = scrubbed;
+            *cookies = scrubbed;
         }
-        self.mask_card_numbers(qs);
+        self.mask_card_numbers(cookies);
+    }
+
+    /// `qs` with the values of its sensitive parameters replaced, or `None`
+    /// when it has none; see [`Scrubber::scrub_query_string`].
+    fn query_string_scrubbed(&self, qs: &str) -> Option<String> {
+        let mut out: Option<String> = None;
+        let mut copied = 0;
+        let mut param_start = 0;
+        for param in qs.split('&') {
+            if let Some(eq) = param.find('=') {
+                let value = &param[eq + 1..];
+                if value != FILTERED && self.matches(normalized(PercentDecoded::new(&param[..eq])))
+                {
+                    let value_start = param_start + eq + 1;
+                    let value_end = param_start + param.len();
+                    let out = out.get_or_insert_with(|| String::with_capacity(qs.len() + 16));
+                    out.push_str(&qs[copied..value_start]);
+                    out.push_str(FILTERED);
+                    copied = value_end;
+                }
+            }
+            param_start += param.len() + 1;
+        }
+        out.map(|mut out| {
+            out.push_str(&qs[copied..]);
+            out
+        })
     }
 
     fn matches<I>(&self, key: I) -> bool
@@ -584,6 +671,30 @@ impl Scrubber {
 /// ```
 pub fn scrub_headers_without_pii(headers: &mut BTreeMap<String, String>) {
     headers.retain(|name, _| !PII_HEADERS.iter().any(|pii| name.eq_ignore_ascii_case(pii)));
+}
+
+/// The byte range of the userinfo of `url`, `'@'` included: between the
+/// `//` that starts the authority (after a scheme, or at the start) and the
+/// last `'@'` before the path, query or fragment.
+fn url_userinfo(url: &str) -> Option<std::ops::Range<usize>> {
+    let authority_start = if url.starts_with("//") {
+        2
+    } else {
+        let colon = url.find(':')?;
+        let scheme = &url.as_bytes()[..colon];
+        let valid_scheme = scheme.first().is_some_and(u8::is_ascii_alphabetic)
+            && scheme
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+        if !valid_scheme || !url[colon..].starts_with("://") {
+            return None;
+        }
+        colon + 3
+    };
+    let authority = &url[authority_start..];
+    let authority_len = authority.find(['/', '?', '#']).unwrap_or(authority.len());
+    let at = authority[..authority_len].rfind('@')?;
+    Some(authority_start..authority_start + at + 1)
 }
 
 fn set_filtered(value: &mut Value) {
@@ -1261,6 +1372,85 @@ mod tests {
             let mut qs = input.to_owned();
             scrubber.scrub_query_string(&mut qs);
             assert_eq!(qs, expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn urls() {
+        let scrubber = Scrubber::default();
+        for (input, expected) in [
+            ("", ""),
+            ("https://example.com/a/b", "https://example.com/a/b"),
+            (
+                "https://example.com/reset?token=abc123&password=hunter2",
+                "https://example.com/reset?token=[Filtered]&password=[Filtered]",
+            ),
+            ("https://x/?page=2&q=rust", "https://x/?page=2&q=rust"),
+            (
+                "https://bob:hunter2@example.com:8443/p?q=1",
+                "https://example.com:8443/p?q=1",
+            ),
+            ("postgres://u:p@db/name", "postgres://db/name"),
+            ("ftp://anon@host", "ftp://host"),
+            ("//u:p@cdn.example/x", "//cdn.example/x"),
+            ("https://a:b@c@host/", "https://host/"),
+            // '@' outside the authority is not userinfo.
+            (
+                "https://host/users/@me?x=a@b",
+                "https://host/users/@me?x=a@b",
+            ),
+            ("mailto:someone@example.com", "mailto:someone@example.com"),
+            (
+                "/relative?next=https://u:p@h/",
+                "/relative?next=https://u:p@h/",
+            ),
+            (
+                "/login?api_key=k#access_token=t&state=s",
+                "/login?api_key=[Filtered]#access_token=[Filtered]&state=s",
+            ),
+            (
+                "https://x/#frag?secret=s",
+                "https://x/#frag?secret=[Filtered]",
+            ),
+            (
+                "https://x/pay?cc=4111111111111111",
+                "https://x/pay?cc=[Filtered]",
+            ),
+            ("https://x/?token=[Filtered]", "https://x/?token=[Filtered]"),
+            (
+                "https://é:ü@höst/ä?ö=1&secret=ß",
+                "https://höst/ä?ö=1&secret=[Filtered]",
+            ),
+        ] {
+            let mut url = input.to_owned();
+            scrubber.scrub_url(&mut url);
+            assert_eq!(url, expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn cookie_strings() {
+        let scrubber = Scrubber::default();
+        for (input, expected) in [
+            ("", ""),
+            ("theme=dark; lang=en", "theme=dark; lang=en"),
+            (
+                "sessionid=abc; csrftoken=xyz; theme=dark",
+                "sessionid=[Filtered]; csrftoken=[Filtered]; theme=dark",
+            ),
+            (
+                "theme=dark;session_id=abc",
+                "theme=dark;session_id=[Filtered]",
+            ),
+            (" PHPSESSID = abc ;x=1", " PHPSESSID =[Filtered];x=1"),
+            ("auth_token=a=b; flag", "auth_token=[Filtered]; flag"),
+            ("secret; token", "secret; token"),
+            ("sessionid=[Filtered]", "sessionid=[Filtered]"),
+            ("note=4111111111111111", "note=[Filtered]"),
+        ] {
+            let mut cookies = input.to_owned();
+            scrubber.scrub_cookie_string(&mut cookies);
+            assert_eq!(cookies, expected, "{input}");
         }
     }
 
