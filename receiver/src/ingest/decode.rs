@@ -165,6 +165,9 @@ enum Inner {
     Zstd(Box<ZstdStream>),
 }
 
+/// The largest zstd window a body may ask for: 2^24 bytes (16 MiB).
+const ZSTD_WINDOW_LOG_MAX: u32 = 24;
+
 /// zstd decoding that knows whether the last frame ended: the crate's
 /// writer flushes whatever it has, so a cut-off body would pass for a
 /// shorter one.
@@ -178,8 +181,15 @@ struct ZstdStream {
 
 impl ZstdStream {
     fn new(sink: BoundedSink) -> io::Result<Self> {
+        let mut decoder = zstd::stream::raw::Decoder::new()?;
+        // The frame header names the window the decoder allocates: up to
+        // 128 MiB by zstd's default, for a few bytes of body. SDKs compress
+        // envelopes far below 16 MiB windows.
+        decoder.set_parameter(zstd::stream::raw::DParameter::WindowLogMax(
+            ZSTD_WINDOW_LOG_MAX,
+        ))?;
         Ok(ZstdStream {
-            decoder: zstd::stream::raw::Decoder::new()?,
+            decoder,
             sink,
             in_frame: false,
             buf: vec![0; 32 * 1024],
@@ -622,6 +632,25 @@ mod tests {
         );
         // An empty body stays empty (and is refused later as such).
         assert!(decode_all(Encoding::Zstd, b"", 100).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_zstd_frame_asking_for_a_huge_window_is_invalid() {
+        use zstd::stream::raw::CParameter;
+        let frame = |window_log: u32| {
+            let mut encoder = zstd::stream::Encoder::new(Vec::new(), 1).expect("encoder");
+            encoder
+                .set_parameter(CParameter::WindowLog(window_log))
+                .expect("window");
+            std::io::Write::write_all(&mut encoder, b"tiny").expect("write");
+            encoder.finish().expect("finish")
+        };
+        let err = decode_all(Encoding::Zstd, &frame(26), 1 << 20).unwrap_err();
+        assert!(matches!(err, DecodeError::Invalid { .. }), "{err}");
+        assert_eq!(
+            decode_all(Encoding::Zstd, &frame(24), 1 << 20).unwrap(),
+            b"tiny"
+        );
     }
 
     #[test]
