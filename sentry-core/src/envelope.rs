@@ -819,6 +819,59 @@ struct HeaderLine {
     start: usize,
 }
 
+/// Header fields this parser reads by name: one of them given twice is an
+/// error (Relay's typed headers refuse a duplicate field), since a second
+/// `length` or `type` would make this parser cut or read the body unlike
+/// another one. Other keys keep their last value, as in Relay's map.
+const NAMED_HEADER_FIELDS: &[&str] = &[
+    "event_id",
+    "dsn",
+    "sent_at",
+    "sdk",
+    "trace",
+    "type",
+    "length",
+    "content_type",
+    "filename",
+    "attachment_type",
+    "item_count",
+    "platform",
+];
+
+/// A header line's JSON object, refusing a named field given twice.
+struct HeaderObject(Map<String, Value>);
+
+impl<'de> Deserialize<'de> for HeaderObject {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = HeaderObject;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut access: A,
+            ) -> Result<HeaderObject, A::Error> {
+                let mut map = Map::new();
+                while let Some((key, value)) = access.next_entry::<String, Value>()? {
+                    if let Some(duplicate) = NAMED_HEADER_FIELDS
+                        .iter()
+                        .find(|name| **name == key && map.contains_key(key.as_str()))
+                    {
+                        return Err(serde::de::Error::custom(format!(
+                            "duplicate field `{duplicate}`"
+                        )));
+                    }
+                    map.insert(key, value);
+                }
+                Ok(HeaderObject(map))
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 enum HeaderLineError {
     Json { offset: usize, message: String },
     Newline { offset: usize, found: u8 },
@@ -834,10 +887,10 @@ fn parse_header_line(
     offset: usize,
 ) -> Result<Option<(HeaderLine, usize)>, HeaderLineError> {
     let slice = &bytes[offset..];
-    let mut stream = serde_json::Deserializer::from_slice(slice).into_iter::<Map<String, Value>>();
+    let mut stream = serde_json::Deserializer::from_slice(slice).into_iter::<HeaderObject>();
     let map = match stream.next() {
         None => return Ok(None),
-        Some(Ok(map)) => map,
+        Some(Ok(HeaderObject(map))) => map,
         Some(Err(err)) => {
             return Err(HeaderLineError::Json {
                 offset: offset + json_error_index(slice, &err),
@@ -1064,6 +1117,21 @@ mod tests {
 
     fn event_id() -> Uuid {
         Uuid::try_parse(EVENT_ID).expect("valid uuid")
+    }
+
+    #[test]
+    fn a_named_header_field_given_twice_is_refused() {
+        for bytes in [
+            &b"{}\n{\"type\":\"attachment\",\"length\":1,\"length\":3}\nabc\n"[..],
+            b"{}\n{\"type\":\"attachment\",\"type\":\"event\"}\n{}\n",
+            b"{\"event_id\":\"9ec79c33ec9942ab8353589fcb2e04dc\",\"event_id\":\"9ec79c33ec9942ab8353589fcb2e04dd\"}\n",
+        ] {
+            let err = parse_err(bytes);
+            assert!(err.to_string().contains("duplicate field"), "{err}");
+        }
+        // Other keys keep their last value.
+        let envelope = parse(b"{\"x\":1,\"x\":2}\n{\"type\":\"event\",\"y\":1,\"y\":2}\n{}\n");
+        assert_eq!(envelope.headers.other["x"], 2);
     }
 
     // --- PROTOCOL.md Appendix A.4 -----------------------------------------
