@@ -426,11 +426,12 @@ fn lean_event(
         let trace = Context::from_value("trace", trace);
         event.contexts.insert("trace".to_owned(), trace);
     }
-    // Grouping reads the SDK for exception groups (Python SDK 3.x sends
-    // them in an order the group filter must not touch, PROTOCOL.md §10.3):
-    // only then is it read, on its own.
+    // Grouping reads the SDK for exception groups (Python SDK 3.x's are
+    // not filtered, PROTOCOL.md §10.3): such an event takes the lenient
+    // path, which reads (and repairs) the SDK as a read of the stored event
+    // does.
     if seen[8] && has_exception_groups(&event) {
-        event.sdk = sdk_of(payload);
+        return None;
     }
     let had = names[..9].iter().zip(seen).filter(|(_, seen)| *seen);
     Some((event, seen[9], had.map(|(name, _)| *name).collect()))
@@ -443,17 +444,6 @@ fn has_exception_groups(event: &Event) -> bool {
             .and_then(|m| m.is_exception_group)
             .unwrap_or(false)
     })
-}
-
-/// The payload's `sdk`, read alone (`None` if it does not parse).
-fn sdk_of(payload: &[u8]) -> Option<sentry_core::protocol::ClientSdkInfo> {
-    #[derive(serde::Deserialize)]
-    struct Top {
-        #[serde(default)]
-        sdk: Option<Value>,
-    }
-    let sdk = serde_json::from_slice::<Top>(payload).ok()?.sdk?;
-    serde_json::from_value(sdk).ok()
 }
 
 /// The read of an event that ingestion accepted but that neither the
@@ -1701,15 +1691,24 @@ mod tests {
               {"type":"ValueError","value":"a","mechanism":{"type":"chained","exception_id":1,"parent_id":0}},
               {"type":"ValueError","value":"a","mechanism":{"type":"chained","exception_id":2,"parent_id":0}},
               {"type":"ExceptionGroup","value":"many","mechanism":{"type":"generic","exception_id":0,"is_exception_group":true}}]}}"#;
-        let ingested = event_for_ingest(body, &ctx(None), None).unwrap();
-        let read = event(body, &ctx(None), None).unwrap();
-        let (a, b) = (
-            crate::grouping::group_event(&ingested),
-            crate::grouping::group_event(&read),
+        let same = |body: &[u8]| {
+            let ingested = event_for_ingest(body, &ctx(None), None).unwrap();
+            let read = event(body, &ctx(None), None).unwrap();
+            let (a, b) = (
+                crate::grouping::group_event(&ingested),
+                crate::grouping::group_event(&read),
+            );
+            assert_eq!(a.hashes, b.hashes);
+            assert_eq!(a.title, b.title);
+            a.title
+        };
+        assert_eq!(same(body), "ExceptionGroup: many");
+        // An SDK field the strict parse refuses is repaired as on read.
+        let repaired = String::from_utf8_lossy(body).replace(
+            r#""version":"3.0.0""#,
+            r#""version":"3.0.0","integrations":5"#,
         );
-        assert_eq!(a.hashes, b.hashes);
-        assert_eq!(a.title, b.title);
-        assert_eq!(a.title, "ExceptionGroup: many");
+        assert_eq!(same(repaired.as_bytes()), "ExceptionGroup: many");
     }
 
     #[test]
