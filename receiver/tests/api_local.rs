@@ -232,6 +232,18 @@ fn client_reports_stats_and_stream() {
     assert_eq!(reports.by_outcome["discarded"], 30);
     assert_eq!(reports.rows[0].quantity, 23);
 
+    // Any client may send any quantity: the sums never overflow.
+    let huge = json!({"discarded_events": [
+        {"reason": "x", "category": "error", "quantity": i64::MAX},
+        {"reason": "y", "category": "error", "quantity": u64::MAX}]});
+    item(&server, "client_report", huge.clone());
+    item(&server, "client_report", huge);
+    let reports: ClientReports = server
+        .api_json("/api/0/local/client-reports/")
+        .expect("reports with huge quantities");
+    assert_eq!(reports.by_reason["x"], 2 << 40);
+    assert_eq!(reports.total, 30 + (4 << 40));
+
     // Stream: the cursor from a tail of 0 follows new events only.
     let start: StreamPage = server.api_json("/api/0/local/stream/").expect("stream");
     assert!(start.events.is_empty());

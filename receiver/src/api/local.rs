@@ -610,7 +610,7 @@ pub(crate) async fn client_reports(ctx: &Ctx) -> Result<Reply, ApiError> {
                 sql.cond(format!("timestamp <= {p}"));
             }
             let q = format!(
-                "SELECT outcome, reason, category, SUM(quantity) AS q FROM client_reports
+                "SELECT outcome, reason, category, TOTAL(quantity) AS q FROM client_reports
                  WHERE {} GROUP BY outcome, reason, category ORDER BY q DESC, outcome, reason,
                  category",
                 sql.where_clause()
@@ -622,7 +622,9 @@ pub(crate) async fn client_reports(ctx: &Ctx) -> Result<Reply, ApiError> {
                         outcome: r.get(0)?,
                         reason: r.get(1)?,
                         category: r.get(2)?,
-                        quantity: r.get(3)?,
+                        // A float sum, cast saturating: `SUM` fails on
+                        // overflow, and any client can send reports.
+                        quantity: r.get::<_, f64>(3)? as i64,
                     })
                 })?
                 .collect::<Result<_, _>>()?;
@@ -634,10 +636,15 @@ pub(crate) async fn client_reports(ctx: &Ctx) -> Result<Reply, ApiError> {
                 rows: Vec::new(),
             };
             for r in &rows {
-                out.total += r.quantity;
-                *out.by_reason.entry(r.reason.clone()).or_default() += r.quantity;
-                *out.by_category.entry(r.category.clone()).or_default() += r.quantity;
-                *out.by_outcome.entry(r.outcome.clone()).or_default() += r.quantity;
+                let q = r.quantity;
+                out.total = out.total.saturating_add(q);
+                for sum in [
+                    out.by_reason.entry(r.reason.clone()).or_default(),
+                    out.by_category.entry(r.category.clone()).or_default(),
+                    out.by_outcome.entry(r.outcome.clone()).or_default(),
+                ] {
+                    *sum = sum.saturating_add(q);
+                }
             }
             out.rows = rows;
             Ok(out)

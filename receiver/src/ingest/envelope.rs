@@ -420,12 +420,17 @@ fn client_report(payload: &[u8], ctx: &RequestContext) -> Result<Vec<ClientRepor
                 outcome: outcome.to_owned(),
                 reason,
                 category,
-                quantity: quantity.min(i64::MAX as u64) as i64,
+                // Sums over many rows stay far from overflowing (a terabyte
+                // of attachments, or 10^12 events, in one entry).
+                quantity: quantity.min(MAX_REPORT_QUANTITY) as i64,
             });
         }
     }
     Ok(rows)
 }
+
+/// The most one client-report entry counts.
+const MAX_REPORT_QUANTITY: u64 = 1 << 40;
 
 fn check_in(payload: &[u8], level: i32) -> Result<Option<CheckInRecord>, String> {
     let value: Value =
