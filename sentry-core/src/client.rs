@@ -466,12 +466,16 @@ impl Client {
         }
         let cat = DataCategory::Transaction;
         if let Some(hook) = &o.before_send_transaction {
+            // The transaction is its own span too (as the official SDKs
+            // count a dropped transaction's spans).
+            let spans = transaction.spans.len() as u64 + 1;
             match self.guarded("before_send_transaction", cat.clone(), || {
                 Some(hook(*transaction))
             }) {
                 Some(Some(t)) => transaction = Box::new(t),
                 Some(None) => {
                     self.discard(DiscardReason::BeforeSend, cat);
+                    self.record_discard_n(DiscardReason::BeforeSend, DataCategory::Span, spans);
                     return Uuid::nil();
                 }
                 None => return Uuid::nil(),

@@ -19,7 +19,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use crate::client::Client;
-use crate::envelope::{Envelope, ItemPayload};
+use crate::envelope::{Envelope, ItemPayload, ItemType};
 use crate::hub::Hub;
 use crate::options::ClientOptions;
 use crate::protocol::{DataCategory, DiscardReason, Event, Transaction};
@@ -94,25 +94,41 @@ pub fn with_captured_events_options<F: FnOnce()>(f: F, options: ClientOptions) -
     events_of(&with_captured_envelopes_options(f, options))
 }
 
-/// The events inside envelopes (typed items, or raw `event` items parsed).
+/// The events inside envelopes (typed items, or raw `event` items parsed;
+/// a raw one that does not parse is left out).
+///
+/// ```
+/// use sentry_core::envelope::{Envelope, EnvelopeItem, ItemType};
+/// let mut envelope = Envelope::new();
+/// envelope.add_item(EnvelopeItem::raw(ItemType::Event, br#"{"message":"raw"}"#.to_vec()));
+/// let events = sentry_core::test::events_of(&[envelope]);
+/// assert_eq!(events[0].message.as_deref(), Some("raw"));
+/// ```
 pub fn events_of(envelopes: &[Envelope]) -> Vec<Event> {
     envelopes
         .iter()
         .flat_map(|e| e.items.iter())
         .filter_map(|item| match &item.payload {
             ItemPayload::Event(e) => Some((**e).clone()),
+            ItemPayload::Raw(bytes) if item.headers.ty == ItemType::Event => {
+                serde_json::from_slice(bytes).ok()
+            }
             _ => None,
         })
         .collect()
 }
 
-/// The transactions inside envelopes.
+/// The transactions inside envelopes (typed items, or raw `transaction`
+/// items parsed).
 pub fn transactions_of(envelopes: &[Envelope]) -> Vec<Transaction> {
     envelopes
         .iter()
         .flat_map(|e| e.items.iter())
         .filter_map(|item| match &item.payload {
             ItemPayload::Transaction(t) => Some((**t).clone()),
+            ItemPayload::Raw(bytes) if item.headers.ty == ItemType::Transaction => {
+                serde_json::from_slice(bytes).ok()
+            }
             _ => None,
         })
         .collect()

@@ -367,7 +367,10 @@ fn before_send_transaction_changes_or_drops() {
         ..Default::default()
     });
     Hub::run(hub, || {
-        start_transaction(TransactionContext::new("/health", "http.server")).finish();
+        let health = start_transaction(TransactionContext::new("/health", "http.server"));
+        health.start_child("db", "ping").finish();
+        health.start_child("cache", "ping").finish();
+        health.finish();
         start_transaction(TransactionContext::new("/users", "http.server")).finish();
     });
     let txs = transactions_of(&transport.fetch_and_clear_envelopes());
@@ -376,6 +379,11 @@ fn before_send_transaction_changes_or_drops() {
     assert_eq!(
         transport.discards()[&(DiscardReason::BeforeSend, DataCategory::Transaction)],
         1
+    );
+    // Its two spans and itself.
+    assert_eq!(
+        transport.discards()[&(DiscardReason::BeforeSend, DataCategory::Span)],
+        3
     );
 }
 
