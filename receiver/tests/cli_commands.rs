@@ -427,3 +427,33 @@ fn first_start_prints_an_admin_token_after_the_dsn() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn event_data_cannot_send_escape_sequences_to_the_terminal() {
+    let server = TestServer::start();
+    let hostile = "\u{1b}]0;PWNED\u{7}\u{1b}[2J\u{1b}[31mred\r\u{9b}31m\u{202e}";
+    event(
+        &server,
+        json!({"exception": {"values": [{"type": "Boom\u{1b}[1m", "value": hostile}]},
+               "environment": "prod\u{1b}[0m"}),
+    );
+    server.wait_for_events(1, Duration::from_secs(5));
+    let id = server.issues()[0].id.to_string();
+    for args in [vec!["issues"], vec!["issue", id.as_str()]] {
+        let o = run(&server, &args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let out = stdout(&o);
+        for c in ['\u{1b}', '\u{7}', '\r', '\u{9b}', '\u{202e}'] {
+            assert!(!out.contains(c), "{args:?} printed {c:?}: {out:?}");
+        }
+        assert!(out.contains("\\u{1b}]0;PWNED"), "{args:?}: {out}");
+    }
+    // JSON output keeps the data, escaped the JSON way.
+    let o = run(&server, &["issues", "--json"]);
+    let issues: Vec<Issue> = serde_json::from_slice(&o.stdout).expect("json issues");
+    assert!(
+        issues[0].title.contains("\u{1b}]0;PWNED"),
+        "{:?}",
+        issues[0].title
+    );
+}

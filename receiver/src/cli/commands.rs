@@ -7,7 +7,7 @@ use clap::Args;
 use serde_json::{json, Value};
 
 use super::client::Client;
-use super::output::{emit, emitln, short_time, table, truncate, Progress};
+use super::output::{emit, emit_raw, emitln, short_time, table, truncate, Progress};
 use super::CliError;
 use crate::api::types::{Issue, IssueDetail, Project, Stats, StreamPage};
 
@@ -28,7 +28,7 @@ fn query(pairs: &[(&str, Option<&str>)]) -> String {
 fn print_json(value: &impl serde::Serialize) -> Result<(), CliError> {
     let text = serde_json::to_string_pretty(value)
         .map_err(|e| CliError::Usage(format!("cannot encode JSON: {e}")))?;
-    emitln(&text);
+    emit_raw(&format!("{text}\n"));
     Ok(())
 }
 
@@ -486,9 +486,14 @@ pub fn tail(client: &Client, args: &TailArgs, json_out: bool) -> Result<(), CliE
         args.lines.min(1000)
     ))?;
     let print = |e: &crate::api::types::StreamEvent| {
-        let line = if json_out {
-            serde_json::to_string(e).unwrap_or_default()
-        } else {
+        if json_out {
+            emit_raw(&format!(
+                "{}\n",
+                serde_json::to_string(e).unwrap_or_default()
+            ));
+            return;
+        }
+        let line = {
             format!(
                 "{}  {:<7}  issue {:<5}  {}{}",
                 short_time(&e.date_created),

@@ -3,9 +3,22 @@
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
-/// Writes `text` to stdout. A closed pipe (`receiver issues | head`) ends
-/// the output quietly instead of panicking.
+/// Writes `text` to stdout with its control characters shown escaped (see
+/// [`sanitize`]): event data comes from any client with a DSN, and an
+/// escape sequence in a message would otherwise reach the terminal of
+/// whoever runs `receiver tail`. A closed pipe (`receiver issues | head`)
+/// ends the output quietly instead of panicking.
 pub fn emit(text: &str) {
+    emit_raw(&sanitize(text));
+}
+
+/// [`emit`] with a newline.
+pub fn emitln(text: &str) {
+    emit(&format!("{text}\n"));
+}
+
+/// Writes `text` as it is (JSON output, which escapes what it must).
+pub fn emit_raw(text: &str) {
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
@@ -13,9 +26,33 @@ pub fn emit(text: &str) {
     }
 }
 
-/// [`emit`] with a newline.
-pub fn emitln(text: &str) {
-    emit(&format!("{text}\n"));
+/// `text` with control characters (C0 but newline and tab, DEL, C1) and
+/// bidirectional overrides written as `\u{..}` escapes, so that nothing a
+/// terminal acts on gets through.
+///
+/// ```
+/// use receiver::cli::output::sanitize;
+/// assert_eq!(sanitize("ok\ttext\n"), "ok\ttext\n");
+/// assert_eq!(sanitize("\x1b]0;title\x07\r"), "\\u{1b}]0;title\\u{7}\\u{d}");
+/// assert_eq!(sanitize("a\u{202e}b"), "a\\u{202e}b");
+/// ```
+pub fn sanitize(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Formats rows under headers with columns padded to their widest cell.
