@@ -134,7 +134,9 @@ pub fn create(
 }
 
 /// Stores a given token (e.g. from `RECEIVER_TOKEN`). A token that is
-/// already stored keeps its row and gets the new scope.
+/// already stored keeps its row and its scope: `receiver serve` registers
+/// `RECEIVER_TOKEN` as admin, and a read token a user exported for the CLI
+/// must not become an admin one by starting the server with it.
 pub fn register(
     conn: &Connection,
     token: &str,
@@ -150,7 +152,7 @@ pub fn register(
     let created = now_secs();
     conn.execute(
         "INSERT INTO api_tokens (token_hash, scope, label, created) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (token_hash) DO UPDATE SET scope = excluded.scope",
+         ON CONFLICT (token_hash) DO NOTHING",
         params![hash(token), scope.as_str(), label, created],
     )?;
     let info = conn.query_row(
@@ -274,6 +276,15 @@ mod tests {
         assert_eq!(lookup(&conn, preset).expect("lookup"), Some(Scope::Admin));
         assert_eq!(count(&conn).expect("count"), 2);
         assert!(register(&conn, "short", Scope::Read, None).is_err());
+        // A stored read token stays read when the server starts with it.
+        let (_, read) = create(&conn, Scope::Read, None).expect("read token");
+        drop(conn);
+        assert_eq!(
+            ensure_initial(&path, Some(&read)).expect("preset read"),
+            None
+        );
+        let conn = open_write(&path).expect("open");
+        assert_eq!(lookup(&conn, &read).expect("lookup"), Some(Scope::Read));
         assert_eq!(hash("abc").len(), 64);
     }
 }

@@ -7,7 +7,8 @@
 //! `receiver` with no arguments serves on 127.0.0.1:8000 with
 //! `./receiver.sqlite`, creating a default project and key on first start,
 //! and prints the DSN as the first line on stdout (everything else goes to
-//! stderr, so `DSN=$(receiver | head -1)` works). The first start also
+//! stderr, so a script reads the DSN as the first line of stdout, from a
+//! file it redirected it to). The first start also
 //! creates an admin API token and prints it to stderr. Every start prints
 //! `Web UI: http://127.0.0.1:PORT/ui/#token=…` to stderr: the web page's
 //! URL with an ephemeral admin token that lives only in this process's
