@@ -276,6 +276,12 @@ fn client_reports_stats_and_stream() {
         ))
         .expect("filtered");
     assert_eq!(warnings.events.len(), 1);
+    // A cursor from another database (the receiver restarted on a new
+    // file) starts over instead of waiting for ids this one never reached.
+    let restarted: StreamPage = server
+        .api_json("/api/0/local/stream/?after=1000000")
+        .expect("foreign cursor");
+    assert_eq!(restarted.events.len(), 2);
 
     // Stats with filters.
     let stats = |q: &str| -> Stats {

@@ -218,6 +218,24 @@ fn check_and_wait_exit_codes() {
         .expect("run");
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("cannot reach"), "{}", stderr(&o));
+    // A receiver that accepts and never answers: --timeout still holds
+    // (each request used to wait its own 30 s).
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", silent.local_addr().expect("addr"));
+    let started = Instant::now();
+    let o = Command::new(env!("CARGO_BIN_EXE_receiver"))
+        .args(["wait", "--events", "1", "--timeout", "1s", "--url", &url])
+        .args(["--token", "x"])
+        .output()
+        .expect("run");
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(stderr(&o).contains("in time"), "{}", stderr(&o));
+    drop(silent);
     let o = Command::new(env!("CARGO_BIN_EXE_receiver"))
         .args([
             "check",

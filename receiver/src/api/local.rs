@@ -849,6 +849,10 @@ pub(crate) async fn stats(ctx: &Ctx) -> Result<Reply, ApiError> {
 /// `GET /api/0/local/stream/?after=SEQ`: events stored after `after`, oldest
 /// first (`limit`, default 100). Without `after`: the newest `tail` events
 /// (default 0) and the cursor to follow from. Filters `project`, `level`.
+/// A cursor past every event id this database ever gave out comes from
+/// another database (the receiver restarted on a new file): the stream
+/// starts over from its first event rather than waiting for ids it will
+/// not reach for a long time.
 pub(crate) async fn stream(ctx: &Ctx) -> Result<Reply, ApiError> {
     let q = &ctx.query;
     let after = q.int("after", 0, i64::MAX)?;
@@ -869,6 +873,13 @@ pub(crate) async fn stream(ctx: &Ctx) -> Result<Reply, ApiError> {
             }
             let max_seq: i64 =
                 c.query_row("SELECT COALESCE(MAX(id), 0) FROM events", [], |r| r.get(0))?;
+            // Deleted newest events leave their ids behind as a floor.
+            let handed_out: i64 = c.query_row(
+                "SELECT max(?1, COALESCE((SELECT value FROM id_floors WHERE name = 'events'), 0))",
+                [max_seq],
+                |r| r.get(0),
+            )?;
+            let after = after.map(|a| if a > handed_out { 0 } else { a });
             let (order, n) = match after {
                 Some(a) => {
                     let p = sql.bind(a);

@@ -3,7 +3,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -17,6 +17,9 @@ pub struct Client {
     base_path: String,
     token: Option<String>,
     timeout: Duration,
+    /// When set (`wait`, `check`, `tail --timeout`), no request runs past
+    /// it, whatever the per-request timeout.
+    deadline: std::cell::Cell<Option<Instant>>,
 }
 
 /// A response.
@@ -85,12 +88,20 @@ impl Client {
             base_path: path.to_owned(),
             token: token.filter(|t| !t.trim().is_empty()),
             timeout: Duration::from_secs(30),
+            deadline: std::cell::Cell::new(None),
         })
     }
 
     /// `host:port`.
     pub fn host(&self) -> &str {
         &self.host
+    }
+
+    /// Ends every later request by `deadline` at the latest (a receiver
+    /// that accepts and never answers, or answers a byte at a time, cannot
+    /// hold `wait --timeout 2s` for the 30 s request timeout).
+    pub fn set_deadline(&self, deadline: Option<Instant>) {
+        self.deadline.set(deadline);
     }
 
     /// Sends a request to `path` (starting with `/api/0/`, query included).
@@ -106,19 +117,49 @@ impl Client {
                 self.host
             ))
         };
-        let addr = self
-            .host
-            .to_socket_addrs()
-            .map_err(unreachable)?
-            .next()
-            .ok_or_else(|| CliError::Unreachable(format!("cannot resolve {}", self.host)))?;
-        let mut stream =
-            TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(unreachable)?;
+        let until = {
+            let own = Instant::now() + self.timeout;
+            self.deadline.get().map_or(own, |d| d.min(own))
+        };
+        let timed_out = || {
+            CliError::Unreachable(format!(
+                "no answer from the receiver at http://{} in time",
+                self.host
+            ))
+        };
+        let left = || {
+            until
+                .checked_duration_since(Instant::now())
+                .filter(|d| !d.is_zero())
+                .ok_or_else(timed_out)
+        };
+        // Every address the name resolves to (`localhost` may be `::1`
+        // first while the receiver listens on 127.0.0.1).
+        let addrs: Vec<_> = self.host.to_socket_addrs().map_err(unreachable)?.collect();
+        if addrs.is_empty() {
+            return Err(CliError::Unreachable(format!(
+                "cannot resolve {}",
+                self.host
+            )));
+        }
+        let mut last_error = None;
+        let mut connected = None;
+        for addr in &addrs {
+            match TcpStream::connect_timeout(addr, left()?.min(Duration::from_secs(5))) {
+                Ok(stream) => {
+                    connected = Some(stream);
+                    break;
+                }
+                Err(e) => last_error = Some(e),
+            }
+        }
+        let Some(mut stream) = connected else {
+            return Err(unreachable(last_error.unwrap_or_else(|| {
+                std::io::Error::other("no address to connect to")
+            })));
+        };
         stream
-            .set_read_timeout(Some(self.timeout))
-            .map_err(unreachable)?;
-        stream
-            .set_write_timeout(Some(self.timeout))
+            .set_write_timeout(Some(left()?))
             .map_err(unreachable)?;
         let body = body.map(Value::to_string).unwrap_or_default();
         let mut head = format!(
@@ -138,7 +179,26 @@ impl Client {
         stream.write_all(head.as_bytes()).map_err(unreachable)?;
         stream.write_all(body.as_bytes()).map_err(unreachable)?;
         let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).map_err(unreachable)?;
+        let mut chunk = [0u8; 16 * 1024];
+        loop {
+            stream
+                .set_read_timeout(Some(left()?))
+                .map_err(unreachable)?;
+            match stream.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => raw.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Err(timed_out())
+                }
+                Err(e) => return Err(unreachable(e)),
+            }
+        }
         parse_response(&raw)
             .ok_or_else(|| CliError::Unreachable("the receiver sent a malformed response".into()))
     }

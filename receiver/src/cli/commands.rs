@@ -474,6 +474,22 @@ pub struct TailArgs {
     pub interval: Duration,
 }
 
+/// The shortest poll interval `wait` and `tail` use (`--interval 0` would
+/// poll the receiver as fast as it answers).
+const MIN_POLL_INTERVAL: Duration = Duration::from_millis(50);
+
+/// Whether an API error says "try again": 503 (the database stayed busy)
+/// or 429.
+fn is_transient(e: &CliError) -> bool {
+    matches!(
+        e,
+        CliError::Api {
+            status: 429 | 503,
+            ..
+        }
+    )
+}
+
 /// `receiver tail`: prints events as they are stored (NDJSON with `--json`).
 pub fn tail(client: &Client, args: &TailArgs, json_out: bool) -> Result<(), CliError> {
     let filters = query(&[
@@ -485,6 +501,8 @@ pub fn tail(client: &Client, args: &TailArgs, json_out: bool) -> Result<(), CliE
         "/api/0/local/stream/?tail={}&{filters}",
         args.lines.min(1000)
     ))?;
+    // The backlog above is always fetched; the polls end by the timeout.
+    client.set_deadline(args.timeout.map(|t| started + t));
     let print = |e: &crate::api::types::StreamEvent| {
         if json_out {
             emit_raw(&format!(
@@ -526,7 +544,7 @@ pub fn tail(client: &Client, args: &TailArgs, json_out: bool) -> Result<(), CliE
                 None => Ok(()),
             };
         }
-        std::thread::sleep(args.interval);
+        std::thread::sleep(args.interval.max(MIN_POLL_INTERVAL));
         let page: StreamPage = match client.get(&format!(
             "/api/0/local/stream/?after={cursor}&limit=1000&{filters}"
         )) {
@@ -541,6 +559,7 @@ pub fn tail(client: &Client, args: &TailArgs, json_out: bool) -> Result<(), CliE
                 }
                 continue;
             }
+            Err(e) if is_transient(&e) => continue,
             Err(e) => return Err(e),
         };
         for e in &page.events {
@@ -760,10 +779,19 @@ pub fn wait(client: &Client, args: &WaitArgs, json_out: bool) -> Result<(), CliE
     }
     let path = args.conditions.stats_path();
     let deadline = Instant::now() + args.timeout;
+    client.set_deadline(Some(deadline));
     let mut progress = Progress::new();
     let mut last: Option<(Stats, Vec<Outcome>)> = None;
-    let mut last_error: Option<String>;
+    let mut last_error: Option<String> = None;
+    let mut attempted = false;
     loop {
+        // One request at least; none once the deadline has passed (it
+        // would fail at once and hide why the earlier ones did).
+        if attempted && Instant::now() >= deadline {
+            progress.finish();
+            return Err(timed_out(args, &last, &last_error, json_out)?);
+        }
+        attempted = true;
         match client.get::<Stats>(&path) {
             Ok((stats, _)) => {
                 let outcomes = args.conditions.evaluate(&stats);
@@ -780,6 +808,10 @@ pub fn wait(client: &Client, args: &WaitArgs, json_out: bool) -> Result<(), CliE
                 last = Some((stats, outcomes));
                 last_error = None;
             }
+            Err(e) if is_transient(&e) => {
+                progress.update("waiting for the receiver (busy)", args.timeout);
+                last_error = Some(e.to_string());
+            }
             Err(e @ (CliError::Api { .. } | CliError::Usage(_))) => {
                 progress.finish();
                 return Err(e);
@@ -791,31 +823,43 @@ pub fn wait(client: &Client, args: &WaitArgs, json_out: bool) -> Result<(), CliE
         }
         if Instant::now() >= deadline {
             progress.finish();
-            let detail = match (&last, &last_error) {
-                (_, Some(err)) => err.clone(),
-                (Some((_, outcomes)), None) => outcomes
-                    .iter()
-                    .filter(|o| !o.ok)
-                    .map(describe)
-                    .collect::<Vec<_>>()
-                    .join("; "),
-                (None, None) => "no answer".to_owned(),
-            };
-            if json_out {
-                if let Some((stats, outcomes)) = &last {
-                    print_json(&json!({"ok": false, "stats": stats, "conditions": outcomes}))?;
-                }
-            }
-            return Err(CliError::ConditionsNotMet(format!(
-                "timed out after {:?}: {detail}",
-                args.timeout
-            )));
+            return Err(timed_out(args, &last, &last_error, json_out)?);
         }
         std::thread::sleep(
             args.interval
+                .max(MIN_POLL_INTERVAL)
                 .min(deadline.saturating_duration_since(Instant::now())),
         );
     }
+}
+
+/// The error `wait` ends with at its deadline (with the last stats as JSON
+/// first, under `--json`).
+fn timed_out(
+    args: &WaitArgs,
+    last: &Option<(Stats, Vec<Outcome>)>,
+    last_error: &Option<String>,
+    json_out: bool,
+) -> Result<CliError, CliError> {
+    let detail = match (last, last_error) {
+        (_, Some(err)) => err.clone(),
+        (Some((_, outcomes)), None) => outcomes
+            .iter()
+            .filter(|o| !o.ok)
+            .map(describe)
+            .collect::<Vec<_>>()
+            .join("; "),
+        (None, None) => "no answer".to_owned(),
+    };
+    if json_out {
+        if let Some((stats, outcomes)) = last {
+            print_json(&json!({"ok": false, "stats": stats, "conditions": outcomes}))?;
+        }
+    }
+    Ok(CliError::ConditionsNotMet(format!(
+        "timed out after {:?}: {detail}",
+        args.timeout
+    )))
 }
 
 fn finish(stats: &Stats, outcomes: &[Outcome], json_out: bool) -> Result<(), CliError> {
