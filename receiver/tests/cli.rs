@@ -94,6 +94,20 @@ fn serve_subcommand_takes_flags() {
 fn projects_and_keys_can_be_listed_and_created() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("r.sqlite");
+    // A missing database is created, and said so (a mistyped --db would
+    // otherwise pass for the receiver's).
+    let stderr_of = |args: &[&str]| {
+        let out = receiver()
+            .args(args)
+            .arg("--db")
+            .arg(&db)
+            .output()
+            .expect("run");
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    assert!(stderr_of(&["tokens", "list"]).contains("creating a new one"));
+    assert!(!stderr_of(&["tokens", "list"]).contains("creating a new one"));
     let projects = run(&["projects"], &db);
     assert_eq!(projects.trim(), "1\tdefault\tenabled");
 

@@ -423,8 +423,25 @@ fn dsn_host(cli: &Cli) -> (String, String) {
     (host, normalize_prefix(&cli.serve.prefix))
 }
 
+/// The database the management commands work on. Setting up projects,
+/// keys and tokens before the first start is allowed (CI provisions fixed
+/// DSNs that way), so a missing file is created, but said so on stderr: a
+/// mistyped `--db`, or the default `./receiver.sqlite` from another
+/// directory, would otherwise quietly get a new database whose tokens and
+/// keys the running receiver never sees.
+fn existing_db(cli: &Cli) -> Result<&std::path::Path, CliError> {
+    if !cli.db.exists() {
+        eprintln!(
+            "receiver: no database at {}: creating a new one (a running receiver uses the \
+             file given by its own --db or RECEIVER_DB)",
+            cli.db.display()
+        );
+    }
+    Ok(&cli.db)
+}
+
 fn projects(cli: &Cli, action: &ProjectAction) -> Result<(), CliError> {
-    let (store, _) = Store::open(&cli.db, &Default::default())?;
+    let (store, _) = Store::open(existing_db(cli)?, &Default::default())?;
     match action {
         ProjectAction::List => {
             let list = store.read_blocking(queries::list_projects)?;
@@ -463,7 +480,7 @@ fn projects(cli: &Cli, action: &ProjectAction) -> Result<(), CliError> {
 }
 
 fn keys(cli: &Cli, action: &KeyAction) -> Result<(), CliError> {
-    let (store, _) = Store::open(&cli.db, &Default::default())?;
+    let (store, _) = Store::open(existing_db(cli)?, &Default::default())?;
     let (host, prefix) = dsn_host(cli);
     match action {
         KeyAction::List { project } => {
@@ -500,7 +517,7 @@ fn keys(cli: &Cli, action: &KeyAction) -> Result<(), CliError> {
 }
 
 fn quotas(cli: &Cli, action: &QuotaAction) -> Result<(), CliError> {
-    let (store, _) = Store::open(&cli.db, &Default::default())?;
+    let (store, _) = Store::open(existing_db(cli)?, &Default::default())?;
     let result = quota_command(cli, &store, action);
     store.shutdown();
     result
@@ -574,7 +591,7 @@ fn quota_command(cli: &Cli, store: &Store, action: &QuotaAction) -> Result<(), C
 }
 
 fn token_command(cli: &Cli, action: &TokenAction) -> Result<(), CliError> {
-    let conn = tokens::open_write(&cli.db)?;
+    let conn = tokens::open_write(existing_db(cli)?)?;
     match action {
         TokenAction::List => {
             let list = tokens::list(&conn)?;
