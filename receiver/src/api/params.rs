@@ -142,13 +142,14 @@ pub(crate) fn parse_time(key: &str, s: &str) -> Result<f64, ApiError> {
         })
 }
 
-/// Parses a period like `14d`, `24h`, `30m`, `90s`, `2w` into seconds.
+/// Parses a period like `14d`, `24h`, `30m`, `90s`, `2w` into seconds; a
+/// bare number is seconds, as Sentry reads `statsPeriod=3600`.
 pub(crate) fn parse_period(s: &str) -> Option<f64> {
     let s = s.trim();
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
     let n: f64 = num.parse().ok()?;
     let mult = match unit {
-        "s" => 1.0,
+        "" | "s" => 1.0,
         "m" => 60.0,
         "h" => 3600.0,
         "d" => 86_400.0,
@@ -427,6 +428,8 @@ mod tests {
         assert_eq!(parse_period("24h"), Some(86_400.0));
         assert_eq!(parse_period("2w"), Some(1_209_600.0));
         assert_eq!(parse_period("h"), None);
+        assert_eq!(parse_period("3600"), Some(3600.0));
+        assert_eq!(parse_period(""), None);
         assert_eq!(parse_time("t", "1700000000.5").ok(), Some(1_700_000_000.5));
         assert!(parse_time("t", "2023-11-14T22:13:20Z").is_ok());
         assert!(parse_time("t", "yesterday").is_err());
