@@ -459,6 +459,19 @@ fn releases_page_and_search_and_a_failed_download_says_why() {
 }
 
 #[test]
+fn a_dead_token_in_the_address_does_not_forget_the_remembered_one() {
+    let server = TestServer::start();
+    let lines = run_page_script("stale_token.js", &[&server.url(), server.token()]);
+    let out = &lines[0];
+    assert_eq!(out["remembered"], server.token(), "{out}");
+    assert_eq!(out["login"], false, "{out}");
+    assert!(
+        out["text"].as_str().is_some_and(|t| t.contains("Issues")),
+        "{out}"
+    );
+}
+
+#[test]
 fn a_trace_too_large_to_show_whole_says_so() {
     let server = TestServer::start();
     // Written straight into the database: one span over the most a trace

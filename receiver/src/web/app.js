@@ -246,6 +246,24 @@
     }
   }
 
+  // Forgets a token the receiver refused, only where it is stored, and
+  // takes a different stored one if there is one (returns whether).
+  function dropToken(failed) {
+    state.token = null;
+    try {
+      if (sessionStorage.getItem(TOKEN_KEY) === failed) sessionStorage.removeItem(TOKEN_KEY);
+      if (localStorage.getItem(TOKEN_KEY) === failed) localStorage.removeItem(TOKEN_KEY);
+    } catch (_) {
+      return false;
+    }
+    const other = loadToken();
+    if (other && other !== failed) {
+      state.token = other;
+      return true;
+    }
+    return false;
+  }
+
   class AuthError extends Error {}
 
   function showLogin(message) {
@@ -290,7 +308,8 @@
   async function api(path, options) {
     const opts = options || {};
     if (!state.token) throw new AuthError('no token');
-    const headers = {Authorization: 'Bearer ' + state.token, Accept: 'application/json'};
+    const used = state.token;
+    const headers = {Authorization: 'Bearer ' + used, Accept: 'application/json'};
     let body;
     if (opts.body !== undefined) {
       headers['Content-Type'] = 'application/json';
@@ -298,7 +317,11 @@
     }
     const res = await fetch(path, {method: opts.method || 'GET', headers, body, cache: 'no-store', credentials: 'omit'});
     if (res.status === 401) {
-      forgetToken();
+      // Another token remembered in this browser is tried once: an old
+      // "Web UI:" address from the history must not log the user out.
+      // (Requests in flight together: the first to fail switches, the
+      // others follow it.)
+      if ((state.token && state.token !== used) || dropToken(used)) return api(path, options);
       showLogin('The receiver refused the token (a "Web UI:" token dies with its receiver process). Paste a current one.');
       throw new AuthError('unauthorised');
     }

@@ -227,7 +227,13 @@ function spaced(node) {
 }
 
 // Loads app.js against the receiver at `base`, starting at `hash`.
-async function loadPage(base, hash) {
+async function loadPage(base, hash, stored) {
+  // A script that hangs (a page timer keeping Node alive, a request that
+  // never settles) fails instead of holding the test run.
+  setTimeout(() => {
+    console.error('dom.js: the page script ran for over 60 s');
+    process.exit(2);
+  }, 60_000).unref();
   const body = new Element('body');
   const document = {
     body,
@@ -303,6 +309,8 @@ async function loadPage(base, hash) {
     sessionStorage: new Storage(),
     localStorage: new Storage(),
   });
+  // What the browser remembered before the page loaded: {key: value}.
+  for (const [k, v] of Object.entries(stored || {})) localStorage.setItem(k, v);
 
   // Waits until no request is in flight and the page has had time to
   // render what the last one returned.
