@@ -321,6 +321,28 @@ fn the_store_endpoint_refuses_its_event_while_any_limit_is_active() {
 }
 
 #[test]
+fn a_store_refusal_names_only_quotas_still_used_up() {
+    let server = server();
+    add_quota(&server, quota(&["transaction"], 0, 60));
+    add_quota(&server, quota(&["error"], 1, 60));
+    // The event counted into the error quota (using it up) and was then
+    // refused and given back: the answer must not name the error quota,
+    // or the SDK would hold errors back for the window.
+    let r = send_to(
+        &server.store_url(),
+        server.public_key(),
+        r#"{"message":"legacy"}"#,
+    );
+    assert_eq!(r.status, 429);
+    assert_eq!(
+        r.header("x-sentry-rate-limits"),
+        Some("30:transaction:project:quota_exceeded")
+    );
+    // The error quota still has its room.
+    assert_eq!(send(&server, server.public_key(), &event(1)).status, 200);
+}
+
+#[test]
 fn a_quota_added_again_starts_with_nothing_used() {
     let server = server();
     let key = server.public_key().to_owned();

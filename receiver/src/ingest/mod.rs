@@ -471,6 +471,8 @@ impl Ingestor {
         if legacy_store && verdict.was_limited {
             let counted = verdict.refuse_the_rest(envelope);
             self.rate_limiter.refund(&counted);
+            // Named: what is used up without this request's own counts.
+            verdict.limits = self.rate_limiter.used_up(&quotas, Some(public_key), now);
         }
         let header =
             (!verdict.limits.is_empty()).then(|| rate_limits::header_value(&verdict.limits));

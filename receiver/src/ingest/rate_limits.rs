@@ -132,6 +132,15 @@ impl Verdict {
     }
 }
 
+fn active_limit(q: &Quota, now: u64) -> ActiveLimit {
+    ActiveLimit {
+        retry_after: q.window_secs - now % q.window_secs,
+        categories: q.categories.clone(),
+        scope: q.scope(),
+        reason: q.reason.clone(),
+    }
+}
+
 /// `X-Sentry-Rate-Limits` for `limits`:
 /// `retry_after:categories:scope:reason`, joined with `", "`.
 ///
@@ -407,15 +416,30 @@ impl RateLimiter {
         // that refused an item (a container too big for the room left).
         for q in applicable {
             if current(&mut windows, q, now).used >= q.max_items || refused_by.contains(&q.id) {
-                verdict.limits.push(ActiveLimit {
-                    retry_after: q.window_secs - now % q.window_secs,
-                    categories: q.categories.clone(),
-                    scope: q.scope(),
-                    reason: q.reason.clone(),
-                });
+                verdict.limits.push(active_limit(q, now));
             }
         }
         verdict
+    }
+
+    /// The quotas of `quotas` (those `public_key` is under) used up at
+    /// `now`: what a `/store/` refusal names once its own counts are given
+    /// back ([`RateLimiter::refund`]), so that the SDK does not hold back a
+    /// category whose quota still has room.
+    pub fn used_up(
+        &self,
+        quotas: &[Quota],
+        public_key: Option<&str>,
+        now: f64,
+    ) -> Vec<ActiveLimit> {
+        let now = now.max(0.0) as u64;
+        let mut windows = self.windows.lock();
+        quotas
+            .iter()
+            .filter(|q| q.public_key.is_none() || q.public_key.as_deref() == public_key)
+            .filter(|q| current(&mut windows, q, now).used >= q.max_items)
+            .map(|q| active_limit(q, now))
+            .collect()
     }
 
     /// Takes back the counts of `verdict`'s kept items, for an envelope
