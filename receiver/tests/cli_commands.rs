@@ -112,6 +112,14 @@ fn issues_issue_and_event_output() {
     let v: Value = serde_json::from_slice(&o.stdout).expect("event json");
     assert_eq!(v["eventID"], json!(event_id));
     assert_eq!(v["attachments"], json!([]));
+    // A project that does not exist is said so, not "event not found".
+    let o = run(&server, &["event", &event_id, "--project", "nosuch"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("project \"nosuch\" does not exist"),
+        "{}",
+        stderr(&o)
+    );
 
     let o = run(&server, &["issue", "424242"]);
     assert_eq!(o.status.code(), Some(2));

@@ -327,6 +327,9 @@ pub fn event(client: &Client, args: &EventArgs, json_out: bool) -> Result<(), Cl
                 found = Some((p.clone(), v));
                 break;
             }
+            // One project named: its own 404 says what is missing (the
+            // project or the event).
+            Err(e @ CliError::Api { status: 404, .. }) if args.project.is_some() => return Err(e),
             Err(CliError::Api { status: 404, .. }) => continue,
             Err(e) => return Err(e),
         }
