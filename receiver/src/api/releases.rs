@@ -33,14 +33,11 @@ fn deploy_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Deploy> {
 
 const DEPLOY_COLS: &str = "id, environment, name, url, date_started, date_finished";
 
-/// Every (project, release) known: created, named by events, or named by
-/// sessions.
+/// Every (project, release) known: created, or named by events or
+/// sessions (the writer adds a row for each; schema migration 10 added
+/// those of sessions stored before).
 const ALL_RELEASES: &str = "(SELECT project_id, version, first_seen, date_released, ref, url
-        FROM releases
-     UNION ALL SELECT project_id, release, MIN(received), NULL, NULL, NULL
-        FROM sessions GROUP BY project_id, release
-     UNION ALL SELECT project_id, release, MIN(received), NULL, NULL, NULL
-        FROM session_aggregates GROUP BY project_id, release)";
+        FROM releases)";
 
 /// `(project, first seen, released, ref, url)` of one project's release.
 type ReleaseRow = (i64, f64, Option<f64>, Option<String>, Option<String>);

@@ -36,11 +36,12 @@ pub(super) fn apply_batch<'c>(
                 summary.stored += 1;
             }
             Record::Session(s) => {
-                if apply_session(conn, p, received, s)? {
+                if apply_session(conn, p, received, s, known)? {
                     summary.stored += 1;
                 }
             }
             Record::SessionAggregate(a) => {
+                note_release(conn, known, p, &a.release, received)?;
                 conn.prepare_cached(
                     "INSERT INTO session_aggregates (project_id, started, did, exited, errored,
                          abnormal, crashed, unhandled, release, environment, received)
@@ -504,15 +505,8 @@ fn apply_event<'c>(
             .execute([issue_id])?;
         }
     }
-    if let Some(release) = e
-        .release
-        .as_deref()
-        .filter(|release| known.note_release(p, release))
-    {
-        conn.prepare_cached(
-            "INSERT OR IGNORE INTO releases (project_id, version, first_seen) VALUES (?1, ?2, ?3)",
-        )?
-        .execute(params![p, release, received])?;
+    if let Some(release) = e.release.as_deref() {
+        note_release(conn, known, p, release, received)?;
     }
     // The issue's environments and releases, for filtering issues by them.
     for (kind, value) in [
@@ -804,6 +798,25 @@ fn insert_attachment(
     Ok(())
 }
 
+/// Makes sure `releases` has `release` (first seen `received`): events,
+/// sessions and session aggregates name releases, and the releases list
+/// reads this table alone rather than every session row.
+fn note_release(
+    conn: &Connection,
+    known: &mut KnownRows,
+    p: i64,
+    release: &str,
+    received: f64,
+) -> Result<(), StoreError> {
+    if known.note_release(p, release) {
+        conn.prepare_cached(
+            "INSERT OR IGNORE INTO releases (project_id, version, first_seen) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![p, release, received])?;
+    }
+    Ok(())
+}
+
 /// De-duplicates on (sid, seq) and ignores updates after a terminal status.
 /// Returns whether a row was stored.
 fn apply_session(
@@ -811,6 +824,7 @@ fn apply_session(
     p: i64,
     received: f64,
     s: &SessionRecord,
+    known: &mut KnownRows,
 ) -> Result<bool, StoreError> {
     let ended = conn
         .prepare_cached(
@@ -883,6 +897,9 @@ fn apply_session(
             s.abnormal_mechanism,
             received
         ])?;
+    if n == 1 {
+        note_release(conn, known, p, release, received)?;
+    }
     Ok(n == 1)
 }
 

@@ -432,6 +432,16 @@ CREATE TABLE id_floors (
     value  INTEGER NOT NULL
 ) WITHOUT ROWID;
 "#,
+    // 10: releases named only by sessions get their `releases` row, as
+    // those named by events do, so the releases list reads that table
+    // instead of grouping every session row (4.8 s at 400 000 sessions).
+    r#"
+INSERT OR IGNORE INTO releases (project_id, version, first_seen)
+    SELECT project_id, release, MIN(received) FROM sessions GROUP BY project_id, release;
+INSERT OR IGNORE INTO releases (project_id, version, first_seen)
+    SELECT project_id, release, MIN(received) FROM session_aggregates
+    GROUP BY project_id, release;
+"#,
 ];
 
 /// The schema version this build writes.
@@ -542,6 +552,46 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM issue_grouping", [], |r| r.get(0))
             .expect("count");
         assert_eq!(n, 0);
+    }
+
+    #[test]
+    fn migration_10_gives_releases_named_by_sessions_their_rows() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut conn = Connection::open(dir.path().join("db.sqlite")).expect("open");
+        for sql in &MIGRATIONS[..9] {
+            conn.execute_batch(sql).expect("old migration");
+        }
+        conn.pragma_update(None, "user_version", 9)
+            .expect("version");
+        conn.execute_batch(
+            "INSERT INTO projects (id, name, created) VALUES (1, 'p', 0);
+             INSERT INTO releases (project_id, version, first_seen) VALUES (1, 'both@1', 5);
+             INSERT INTO sessions (project_id, sid, seq, init, status, errors, started,
+                 timestamp, release, received)
+             VALUES (1, 'a', 0, 1, 'ok', 0, 0, 0, 'sessions@1', 20),
+                    (1, 'b', 0, 1, 'ok', 0, 0, 0, 'sessions@1', 10),
+                    (1, 'c', 0, 1, 'ok', 0, 0, 0, 'both@1', 1);
+             INSERT INTO session_aggregates (project_id, started, exited, errored, abnormal,
+                 crashed, unhandled, release, received)
+             VALUES (1, 0, 1, 0, 0, 0, 0, 'aggregates@1', 30);",
+        )
+        .expect("rows");
+        migrate(&mut conn).expect("migrate");
+        let rows: Vec<(String, f64)> = conn
+            .prepare("SELECT version, first_seen FROM releases ORDER BY version")
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(
+            rows,
+            [
+                ("aggregates@1".to_owned(), 30.0),
+                ("both@1".to_owned(), 5.0),
+                ("sessions@1".to_owned(), 10.0)
+            ]
+        );
     }
 
     #[test]
