@@ -728,15 +728,21 @@ fn commit_batch(conn: &mut Connection, ops: &[WriteOp], known: &mut KnownRows) -
 }
 
 /// The fast path of [`commit_batch`]: `None` if a job failed (nothing was
-/// committed then) or the transaction could not begin.
+/// committed then). A transaction that cannot begin fails every job at
+/// once: the retry with savepoints would begin the same way, and wait the
+/// whole busy timeout (10 s) a second time before the 503.
 fn commit_all_or_nothing(
     conn: &mut Connection,
     ops: &[WriteOp],
     known: &mut KnownRows,
 ) -> Option<Vec<Result<WriteResult, StoreError>>> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .ok()?;
+    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => {
+            let e = StoreError::from(e);
+            return Some(ops.iter().map(|_| Err(e.duplicate())).collect());
+        }
+    };
     known.sync(&tx);
     let mut results = Vec::with_capacity(ops.len());
     let mut work = BatchWork::default();
@@ -1175,6 +1181,33 @@ pub(super) mod tests {
             },
         )
         .expect("rows")
+    }
+
+    #[test]
+    fn a_batch_that_cannot_begin_fails_after_one_wait() {
+        use std::sync::atomic::AtomicUsize;
+        static WAITS: AtomicUsize = AtomicUsize::new(0);
+        fn give_up(_attempt: i32) -> bool {
+            WAITS.fetch_add(1, Ordering::SeqCst);
+            false
+        }
+        let (dir, mut conn) = db();
+        let blocker = Connection::open(dir.path().join("db.sqlite")).expect("second connection");
+        blocker.execute_batch("BEGIN IMMEDIATE").expect("lock");
+        // Each wait for the lock (the busy timeout, 10 s in the receiver)
+        // calls the handler once.
+        conn.busy_handler(Some(give_up)).expect("handler");
+        let mut known = KnownRows::default();
+        let results = commit_batch(&mut conn, &[project(1), project(2)], &mut known);
+        assert!(results.iter().all(Result::is_err), "{results:?}");
+        assert_eq!(
+            WAITS.load(Ordering::SeqCst),
+            1,
+            "the lock was waited for twice"
+        );
+        blocker.execute_batch("ROLLBACK").expect("unlock");
+        let results = commit_batch(&mut conn, &[project(1)], &mut known);
+        assert!(results[0].is_ok(), "{results:?}");
     }
 
     #[test]
