@@ -283,8 +283,9 @@ impl RateLimiter {
     }
 
     /// Applies a response: `X-Sentry-Rate-Limits` (`rate_limits`) on any
-    /// status; otherwise, for a 429, `Retry-After` (seconds or HTTP date,
-    /// relative to `wall_now`) or [`DEFAULT_RETRY_AFTER`] as a global limit.
+    /// status; otherwise (or when that header has no well-formed entry),
+    /// for a 429, `Retry-After` (seconds or HTTP date, relative to
+    /// `wall_now`) or [`DEFAULT_RETRY_AFTER`] as a global limit.
     /// Keeps the later expiry when a category is already limited. Returns
     /// whether any limit was applied.
     ///
@@ -311,7 +312,19 @@ impl RateLimiter {
             for limit in &limits {
                 self.apply(limit, now);
             }
-            return !limits.is_empty();
+            // A 429 whose header has no well-formed entry at all (not even
+            // one naming only categories this SDK does not know, which is
+            // ignored on purpose) still limits, as a bare 429 does: sending
+            // on at full rate is what it refuses.
+            let malformed = || {
+                !header
+                    .split(',')
+                    .filter_map(|e| e.trim().split(':').next())
+                    .any(|first| parse_seconds(first).is_some())
+            };
+            if !limits.is_empty() || status != 429 || !malformed() {
+                return !limits.is_empty();
+            }
         }
         if status == 429 {
             let duration = retry_after
@@ -582,6 +595,14 @@ mod tests {
         let mut l = RateLimiter::new();
         l.update(429, None, Some("garbage"), now, wall);
         assert_eq!(l.limited_for("error", now), Some(DEFAULT_RETRY_AFTER));
+        // A 429 whose rate-limit header does not parse limits as a bare
+        // one; one naming only unknown categories is ignored on purpose.
+        let mut l = RateLimiter::new();
+        assert!(l.update(429, Some("soon:error"), Some("7"), now, wall));
+        assert_eq!(l.limited_for("error", now), Some(secs(7)));
+        let mut l = RateLimiter::new();
+        assert!(!l.update(429, Some("30:made_up:key"), None, now, wall));
+        assert!(!l.any_active(now));
         // Retry-After on a non-429 without the rate-limit header is ignored.
         let mut l = RateLimiter::new();
         assert!(!l.update(503, None, Some("5"), now, wall));
