@@ -794,8 +794,11 @@ async fn a_flush_does_not_wait_for_work_queued_after_it() {
     let server = TestServer::start();
     server.script([Reply::ok().after(Duration::from_millis(200))]);
     server.set_default(Reply::Hang);
+    // One request at a time, so the server answers them in queue order
+    // (the first answer is the slow 200).
     let transport = fast(server.dsn())
         .request_timeout(Duration::from_secs(30))
+        .max_in_flight(1)
         .build()
         .expect("transport");
     transport.send_envelope(event_envelope("before"));
