@@ -876,13 +876,37 @@ fn param_text(value: &Value) -> String {
     }
 }
 
+/// The most bytes a formatted logentry is built to: it is cut to 8192
+/// characters anyway, and a template may use one parameter any number of
+/// times (`{0}{0}{0}…`), which would otherwise ask for gigabytes.
+const MAX_FORMATTED_BYTES: usize = 4 * 8192;
+
+/// Appends `text` to `out` up to [`MAX_FORMATTED_BYTES`] (on a character
+/// boundary); returns whether there is room for more.
+fn push_bounded(out: &mut String, text: &str) -> bool {
+    let room = MAX_FORMATTED_BYTES.saturating_sub(out.len());
+    if text.len() <= room {
+        out.push_str(text);
+        return out.len() < MAX_FORMATTED_BYTES;
+    }
+    let mut end = room;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    out.push_str(&text[..end]);
+    false
+}
+
 /// Python's `template % params` for a list (positional) or an object
 /// (`%(name)s`); width, precision and flags are read and ignored.
 fn format_percent(template: &str, params: &Value) -> Option<String> {
-    let mut out = String::with_capacity(template.len());
+    let mut out = String::with_capacity(template.len().min(MAX_FORMATTED_BYTES));
     let mut positional = params.as_array().map(|a| a.iter());
     let mut chars = template.chars().peekable();
     while let Some(c) = chars.next() {
+        if out.len() >= MAX_FORMATTED_BYTES {
+            return Some(out);
+        }
         if c != '%' {
             out.push(c);
             continue;
@@ -906,7 +930,9 @@ fn format_percent(template: &str, params: &Value) -> Option<String> {
         {}
         match chars.next() {
             Some(conversion) if "sdifrauxXoeEgGc".contains(conversion) => {
-                out.push_str(&param_text(value));
+                if !push_bounded(&mut out, &param_text(value)) {
+                    return Some(out);
+                }
             }
             _ => return None,
         }
@@ -918,10 +944,12 @@ fn format_percent(template: &str, params: &Value) -> Option<String> {
 fn format_braces(template: &str, params: &Value) -> Option<String> {
     let list = params.as_array()?;
     let mut next = list.iter();
-    let mut out = String::with_capacity(template.len());
+    let mut out = String::with_capacity(template.len().min(MAX_FORMATTED_BYTES));
     let mut rest = template;
     while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
+        if !push_bounded(&mut out, &rest[..open]) {
+            return Some(out);
+        }
         let after = &rest[open + 1..];
         let close = after.find('}')?;
         let inner = &after[..close];
@@ -930,10 +958,12 @@ fn format_braces(template: &str, params: &Value) -> Option<String> {
         } else {
             list.get(inner.trim().parse::<usize>().ok()?)?
         };
-        out.push_str(&param_text(value));
+        if !push_bounded(&mut out, &param_text(value)) {
+            return Some(out);
+        }
         rest = &after[close + 1..];
     }
-    out.push_str(rest);
+    push_bounded(&mut out, rest);
     Some(out)
 }
 
@@ -1743,6 +1773,21 @@ mod tests {
         assert_eq!(f("%(missing)s", json!({"user": "bob"})), None);
         assert_eq!(f("{5}", json!(["a"])), None);
         assert_eq!(f("100% sure %q", json!(["x"])), None);
+        // A parameter used over and over is not built past the limit.
+        let big = "x".repeat(100_000);
+        for (template, params) in [
+            ("{0}".repeat(2000), json!([big])),
+            ("%(a)s".repeat(2000), json!({"a": big})),
+        ] {
+            let built = if template.starts_with('%') {
+                format_percent(&template, &params)
+            } else {
+                format_braces(&template, &params)
+            };
+            assert!(built.unwrap().len() <= MAX_FORMATTED_BYTES);
+            let text = f(&template, params).unwrap();
+            assert_eq!(text.chars().count(), 8192, "cut to the logentry limit");
+        }
         // Sent text is kept.
         assert_eq!(
             formatted(json!({"message": "%s", "formatted": "kept", "params": ["x"]})).as_deref(),
