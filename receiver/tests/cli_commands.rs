@@ -244,6 +244,10 @@ fn check_and_wait_exit_codes() {
     );
     assert!(stderr(&o).contains("in time"), "{}", stderr(&o));
     drop(silent);
+
+    // --timeout 0s still asks once.
+    let o = run(&server, &["wait", "--events", "0", "--timeout", "0s"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let o = Command::new(env!("CARGO_BIN_EXE_receiver"))
         .args([
             "check",
@@ -311,6 +315,11 @@ fn tail_prints_new_events() {
         "{rest}"
     );
     assert!(lines[1].contains("tailed beta"), "{rest}");
+
+    // A timed tail ends quietly at its deadline, whatever the interval.
+    let o = run(&server, &["tail", "--timeout", "1s", "--interval", "700ms"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
 
     let o = run(&server, &["tail", "-n", "2", "--json", "--timeout", "0s"]);
     let events: Vec<Value> = stdout(&o)
@@ -474,9 +483,15 @@ fn event_data_cannot_send_escape_sequences_to_the_terminal() {
         }
         assert!(out.contains("\\u{1b}]0;PWNED"), "{args:?}: {out}");
     }
-    // JSON output keeps the data, escaped the JSON way.
+    // JSON output keeps the data, escaped the JSON way: no raw C1 or bidi
+    // control either.
     let o = run(&server, &["issues", "--json"]);
+    let out = stdout(&o);
+    for c in ['\u{1b}', '\u{9b}', '\u{202e}'] {
+        assert!(!out.contains(c), "--json printed {c:?}: {out:?}");
+    }
     let issues: Vec<Issue> = serde_json::from_slice(&o.stdout).expect("json issues");
+    assert!(issues[0].title.contains('\u{9b}'), "{:?}", issues[0].title);
     assert!(
         issues[0].title.contains("\u{1b}]0;PWNED"),
         "{:?}",

@@ -7,7 +7,7 @@ use clap::Args;
 use serde_json::{json, Value};
 
 use super::client::Client;
-use super::output::{emit, emit_raw, emitln, short_time, table, truncate, Progress};
+use super::output::{emit, emit_json, emitln, short_time, table, truncate, Progress};
 use super::CliError;
 use crate::api::types::{Issue, IssueDetail, Project, Stats, StreamPage};
 
@@ -28,7 +28,7 @@ fn query(pairs: &[(&str, Option<&str>)]) -> String {
 fn print_json(value: &impl serde::Serialize) -> Result<(), CliError> {
     let text = serde_json::to_string_pretty(value)
         .map_err(|e| CliError::Usage(format!("cannot encode JSON: {e}")))?;
-    emit_raw(&format!("{text}\n"));
+    emit_json(&format!("{text}\n"));
     Ok(())
 }
 
@@ -508,7 +508,7 @@ pub fn tail(client: &Client, args: &TailArgs, json_out: bool) -> Result<(), CliE
     client.set_deadline(args.timeout.map(|t| started + t));
     let print = |e: &crate::api::types::StreamEvent| {
         if json_out {
-            emit_raw(&format!(
+            emit_json(&format!(
                 "{}\n",
                 serde_json::to_string(e).unwrap_or_default()
             ));
@@ -535,25 +535,38 @@ pub fn tail(client: &Client, args: &TailArgs, json_out: bool) -> Result<(), CliE
     let mut cursor = first.cursor;
     let mut seen = 0usize;
     let mut warned = false;
+    let timed_out = |seen: usize| match args.count {
+        Some(n) => Err(CliError::ConditionsNotMet(format!(
+            "saw {seen} of {n} events before the timeout"
+        ))),
+        None => Ok(()),
+    };
     loop {
         if args.count.is_some_and(|n| seen >= n) {
             return Ok(());
         }
-        if args.timeout.is_some_and(|t| started.elapsed() >= t) {
-            return match args.count {
-                Some(n) => Err(CliError::ConditionsNotMet(format!(
-                    "saw {seen} of {n} events before the timeout"
-                ))),
-                None => Ok(()),
-            };
+        let left = args.timeout.map(|t| t.saturating_sub(started.elapsed()));
+        if left.is_some_and(|l| l.is_zero()) {
+            return timed_out(seen);
         }
-        std::thread::sleep(args.interval.max(MIN_POLL_INTERVAL));
+        let pause = args.interval.max(MIN_POLL_INTERVAL);
+        std::thread::sleep(left.map_or(pause, |l| l.min(pause)));
+        // A poll that would start at the deadline would only fail.
+        if args.timeout.is_some_and(|t| started.elapsed() >= t) {
+            return timed_out(seen);
+        }
         let page: StreamPage = match client.get(&format!(
             "/api/0/local/stream/?after={cursor}&limit=1000&{filters}"
         )) {
             Ok((p, _)) => {
                 warned = false;
                 p
+            }
+            // Cut off by the deadline: the loop ends, nothing to warn of.
+            Err(CliError::Unreachable(_))
+                if args.timeout.is_some_and(|t| started.elapsed() >= t) =>
+            {
+                continue
             }
             Err(CliError::Unreachable(msg)) => {
                 if !warned {
@@ -782,7 +795,6 @@ pub fn wait(client: &Client, args: &WaitArgs, json_out: bool) -> Result<(), CliE
     }
     let path = args.conditions.stats_path();
     let deadline = Instant::now() + args.timeout;
-    client.set_deadline(Some(deadline));
     let mut progress = Progress::new();
     let mut last: Option<(Stats, Vec<Outcome>)> = None;
     let mut last_error: Option<String> = None;
@@ -794,6 +806,13 @@ pub fn wait(client: &Client, args: &WaitArgs, json_out: bool) -> Result<(), CliE
             progress.finish();
             return Err(timed_out(args, &last, &last_error, json_out)?);
         }
+        // Requests end by the deadline, the first one given at least two
+        // seconds (so that even `--timeout 0s` asks once).
+        client.set_deadline(Some(if attempted {
+            deadline
+        } else {
+            deadline.max(Instant::now() + Duration::from_secs(2))
+        }));
         attempted = true;
         match client.get::<Stats>(&path) {
             Ok((stats, _)) => {

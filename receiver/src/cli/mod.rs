@@ -450,7 +450,7 @@ fn projects(cli: &Cli, action: &ProjectAction) -> Result<(), CliError> {
                     .iter()
                     .map(|p| serde_json::json!({"id": p.id, "name": p.name, "enabled": p.enabled}))
                     .collect();
-                output::emit_raw(&format!("{}\n", serde_json::Value::Array(v)));
+                output::emit_json(&format!("{}\n", serde_json::Value::Array(v)));
             } else {
                 for p in list {
                     output::emitln(&format!(
@@ -494,7 +494,7 @@ fn keys(cli: &Cli, action: &KeyAction) -> Result<(), CliError> {
                             "enabled": k.enabled, "dsn": k.dsn(&host, &prefix)})
                     })
                     .collect();
-                output::emit_raw(&format!("{}\n", serde_json::Value::Array(v)));
+                output::emit_json(&format!("{}\n", serde_json::Value::Array(v)));
             } else {
                 for k in list {
                     output::emitln(&format!(
@@ -537,7 +537,7 @@ fn quota_command(cli: &Cli, store: &Store, action: &QuotaAction) -> Result<(), C
                             "limit": q.max_items, "window": q.window_secs, "reason": q.reason})
                     })
                     .collect();
-                output::emit_raw(&format!("{}\n", serde_json::Value::Array(v)));
+                output::emit_json(&format!("{}\n", serde_json::Value::Array(v)));
             } else {
                 for q in list {
                     let categories = if q.categories.is_empty() {
@@ -603,7 +603,7 @@ fn token_command(cli: &Cli, action: &TokenAction) -> Result<(), CliError> {
                             "label": t.label, "created": crate::store::queries::iso_time(t.created)})
                     })
                     .collect();
-                output::emit_raw(&format!("{}\n", serde_json::Value::Array(v)));
+                output::emit_json(&format!("{}\n", serde_json::Value::Array(v)));
             } else {
                 let rows: Vec<Vec<String>> = list
                     .iter()

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 /// whoever runs `receiver tail`. A closed pipe (`receiver issues | head`)
 /// ends the output quietly instead of panicking.
 pub fn emit(text: &str) {
-    emit_raw(&sanitize(text));
+    emit_bytes(&sanitize(text));
 }
 
 /// [`emit`] with a newline.
@@ -17,8 +17,39 @@ pub fn emitln(text: &str) {
     emit(&format!("{text}\n"));
 }
 
-/// Writes `text` as it is (JSON output, which escapes what it must).
-pub fn emit_raw(text: &str) {
+/// Writes JSON `text`, with the characters serde_json leaves as they are
+/// but a terminal acts on (DEL, C1 controls, bidi overrides) written as
+/// `\uXXXX` escapes: still the same JSON, and `receiver tail --json` in a
+/// terminal passes no escape sequence a DSN holder put in an event.
+///
+/// ```
+/// use receiver::cli::output::json_safe;
+/// assert_eq!(json_safe("{\"a\":\"x\u{9b}2J\"}"), "{\"a\":\"x\\u009b2J\"}");
+/// ```
+pub fn emit_json(text: &str) {
+    emit_bytes(&json_safe(text));
+}
+
+/// See [`emit_json`]. These characters only occur inside JSON strings,
+/// where the escape means the same character.
+pub fn json_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char =
+        |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !text.chars().any(|c| unsafe_char(c) && c != '\n') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if unsafe_char(c) && c != '\n' {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+fn emit_bytes(text: &str) {
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
