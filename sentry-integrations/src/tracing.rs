@@ -448,21 +448,30 @@ where
         let Some(span) = ctx.span(id) else {
             return;
         };
-        let mut extensions = span.extensions_mut();
-        let Some(data) = extensions.get_mut::<SentrySpan>() else {
+        // The span's extensions are not held while configuring the scope:
+        // that waits for another thread configuring the same hub, whose
+        // closure may need these extensions (a child span of this one).
+        let Some(sentry_span) = span
+            .extensions()
+            .get::<SentrySpan>()
+            .map(|data| data.span.clone())
+        else {
             return;
         };
         let hub = Hub::current();
         let previous = hub.configure_scope(|scope| {
             let previous = scope.get_span();
-            scope.set_span(Some(data.span.clone()));
+            scope.set_span(Some(sentry_span));
             previous
         });
-        data.entered.push(Entered {
-            thread: std::thread::current().id(),
-            hub,
-            previous,
-        });
+        let mut extensions = span.extensions_mut();
+        if let Some(data) = extensions.get_mut::<SentrySpan>() {
+            data.entered.push(Entered {
+                thread: std::thread::current().id(),
+                hub,
+                previous,
+            });
+        }
     }
 
     fn on_exit(&self, id: &span::Id, ctx: Context<'_, S>) {
@@ -472,15 +481,20 @@ where
         let Some(span) = ctx.span(id) else {
             return;
         };
-        let mut extensions = span.extensions_mut();
-        let Some(data) = extensions.get_mut::<SentrySpan>() else {
-            return;
-        };
         let thread = std::thread::current().id();
-        let Some(at) = data.entered.iter().rposition(|e| e.thread == thread) else {
-            return;
+        // Taken out under the extensions' lock, restored without it (see
+        // `on_enter`).
+        let entered = {
+            let mut extensions = span.extensions_mut();
+            let Some(data) = extensions.get_mut::<SentrySpan>() else {
+                return;
+            };
+            let Some(at) = data.entered.iter().rposition(|e| e.thread == thread) else {
+                return;
+            };
+            data.entered.remove(at)
         };
-        let Entered { hub, previous, .. } = data.entered.remove(at);
+        let Entered { hub, previous, .. } = entered;
         hub.configure_scope(|scope| scope.set_span(previous));
     }
 

@@ -312,3 +312,70 @@ fn a_span_entered_on_two_threads_is_restored_per_thread() {
     drop(shared);
     tx.finish();
 }
+
+#[test]
+fn entering_a_span_while_another_thread_configures_the_hub_does_not_deadlock() {
+    use std::sync::mpsc;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use sentry_core::test::TestTransport;
+    use sentry_core::{Client, Scope};
+
+    let transport = TestTransport::new();
+    let client = Arc::new(Client::with_options(ClientOptions {
+        traces_sample_rate: 1.0,
+        transport: Some(Arc::new(transport.clone())),
+        ..Default::default()
+    }));
+    // One hub for both threads, as a request's tasks share it (`bind_hub`).
+    let hub = Arc::new(Hub::new(Some(client), Scope::default()));
+    let tx = hub.start_transaction(TransactionContext::new("job", "task"));
+    hub.configure_scope(|s| s.set_span(Some(tx.clone().into())));
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer()));
+    let span = tracing::dispatcher::with_default(&dispatch, || {
+        Hub::run(hub.clone(), || tracing::info_span!("shared"))
+    });
+
+    let (inside_tx, inside_rx) = mpsc::channel();
+    let (done_tx, done_rx) = mpsc::channel();
+    // B configures the hub and, inside, makes a child of the span (which
+    // reads the span's extensions).
+    let b = {
+        let (span, dispatch, hub, done) =
+            (span.clone(), dispatch.clone(), hub.clone(), done_tx.clone());
+        std::thread::spawn(move || {
+            tracing::dispatcher::with_default(&dispatch, || {
+                Hub::run(hub.clone(), || {
+                    hub.configure_scope(|_| {
+                        inside_tx.send(()).expect("signal");
+                        // Long enough for A to be entering the span now.
+                        std::thread::sleep(Duration::from_millis(100));
+                        drop(tracing::info_span!(parent: &span, "child"));
+                    });
+                })
+            });
+            done.send("b").expect("done");
+        })
+    };
+    // A enters the span meanwhile, which configures the same hub.
+    let a = {
+        let (span, dispatch, hub) = (span.clone(), dispatch.clone(), hub.clone());
+        std::thread::spawn(move || {
+            inside_rx.recv().expect("B is configuring");
+            tracing::dispatcher::with_default(&dispatch, || {
+                Hub::run(hub, || drop(span.enter()));
+            });
+            done_tx.send("a").expect("done");
+        })
+    };
+    for _ in 0..2 {
+        done_rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the two threads deadlocked");
+    }
+    a.join().expect("thread A");
+    b.join().expect("thread B");
+    drop(span);
+    tx.finish();
+}
