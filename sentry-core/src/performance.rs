@@ -83,9 +83,9 @@ impl TransactionContext {
 
     /// Continues the trace described by incoming headers (`sentry-trace` or
     /// `traceparent`, and `baggage`); a new trace when there are none. A
-    /// `traceparent` alone gives the trace id and parent span but not the
-    /// sampling decision (it often comes from a proxy, not a Sentry SDK):
-    /// this SDK samples as the head of the trace.
+    /// `traceparent` without Sentry baggage gives the trace id and parent
+    /// span but not the sampling decision (it often comes from a proxy, not
+    /// a Sentry SDK): this SDK samples as the head of the trace.
     pub fn continue_from_headers<'a, I>(
         name: impl Into<Cow<'static, str>>,
         op: impl Into<Cow<'static, str>>,

@@ -595,9 +595,10 @@ pub struct IncomingTrace {
     /// From `sentry-trace`, else `traceparent`.
     pub parent: Option<SentryTrace>,
     /// The caller's dynamic sampling context. `Some` (possibly empty) when a
-    /// `sentry-trace` parent was found: the context is then frozen
-    /// (PROTOCOL.md §9.2). `None` otherwise, also when only `traceparent`
-    /// came: this SDK then heads the trace's sampling.
+    /// `sentry-trace` parent was found, or a `traceparent` with Sentry
+    /// baggage: the context is then frozen (PROTOCOL.md §9.2). `None`
+    /// otherwise, also when only `traceparent` came: this SDK then heads
+    /// the trace's sampling.
     pub dsc: Option<Dsc>,
 }
 
@@ -637,27 +638,30 @@ impl IncomingTrace {
                 }
             }
         }
-        // A `traceparent` alone often comes from infrastructure that is not
-        // a Sentry SDK (load balancers, gateways, OpenTelemetry collectors
-        // add one): its sampled flag must not decide for this service. The
-        // trace id and parent span are continued; sampling is this SDK's,
-        // as head of the trace (the official SDKs ignore it entirely).
-        let Some(sentry_trace) = sentry_trace else {
-            let parent = traceparent.map(|t| SentryTrace { sampled: None, ..t });
-            return IncomingTrace { parent, dsc: None };
-        };
-        let parent = Some(sentry_trace);
-        let dsc = parent.map(|p| {
+        let parent = sentry_trace.or(traceparent);
+        let dsc = parent.and_then(|p| {
             let dsc = baggage
                 .as_deref()
                 .map(Dsc::from_baggage)
                 .unwrap_or_default();
             // A DSC for another trace is not ours to continue.
-            match dsc.get("trace_id") {
+            let dsc = match dsc.get("trace_id") {
                 Some(t) if t != p.trace_id.to_string() => Dsc::new(),
                 _ => dsc,
-            }
+            };
+            // A `traceparent` without Sentry baggage often comes from
+            // infrastructure that is not a Sentry SDK (load balancers,
+            // gateways, OpenTelemetry collectors add one): its sampled flag
+            // must not decide for this service, and there is no sampling
+            // context to freeze. The trace id and parent span are still
+            // continued; sampling is this SDK's, as head of the trace. With
+            // Sentry baggage it is a Sentry SDK propagating the W3C way.
+            (sentry_trace.is_some() || !dsc.is_empty()).then_some(dsc)
         });
+        let parent = match (&dsc, parent) {
+            (None, Some(p)) => Some(SentryTrace { sampled: None, ..p }),
+            (_, parent) => parent,
+        };
         IncomingTrace { parent, dsc }
     }
 }

@@ -260,6 +260,22 @@ fn parent_decision_is_honoured_without_a_sampler() {
             )],
         );
         assert!(!start_transaction(sampled).is_sampled());
+        // With Sentry baggage it is a Sentry SDK propagating the W3C way:
+        // its decision holds and its sampling context is kept.
+        let upstream = TransactionContext::continue_from_headers(
+            "a",
+            "op",
+            [
+                (
+                    "traceparent",
+                    "00-771a43a4192642f0b136d5159a501700-b0e6f15b45c36b12-01",
+                ),
+                ("baggage", "sentry-sample_rand=0.5,sentry-public_key=up"),
+            ],
+        );
+        let tx = start_transaction(upstream);
+        assert!(tx.is_sampled());
+        assert_eq!(tx.dsc().get("public_key"), Some("up"));
     });
 }
 
