@@ -110,6 +110,18 @@ fn projects_and_keys_can_be_listed_and_created() {
     assert!(!stderr_of(&["tokens", "list"]).contains("creating a new one"));
     let projects = run(&["projects"], &db);
     assert_eq!(projects.trim(), "1\tdefault\tenabled");
+    // --json holds for the commands that create, too.
+    let made: serde_json::Value =
+        serde_json::from_str(&run(&["--json", "tokens", "create"], &db)).expect("token json");
+    assert_eq!(made["scope"], "read");
+    assert_eq!(made["token"].as_str().map(str::len), Some(64));
+    let made: serde_json::Value =
+        serde_json::from_str(&run(&["--json", "keys", "create", "--project", "1"], &db))
+            .expect("key json");
+    assert!(
+        made["dsn"].as_str().is_some_and(|d| d.ends_with("/1")),
+        "{made}"
+    );
 
     let dsn = run(&["projects", "create", "--name", "web", "--id", "42"], &db);
     assert!(dsn.trim().ends_with("@127.0.0.1:8000/42"), "{dsn}");

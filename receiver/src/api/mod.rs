@@ -561,7 +561,8 @@ async fn dispatch(ctx: &Ctx, segs: &[&str]) -> Result<Reply, ApiError> {
     }
 }
 
-/// Whether a route exists for `GET` (to answer 405 rather than 404).
+/// Whether a route exists under another method than the one asked (to
+/// answer 405 rather than 404).
 fn known_route(segs: &[&str]) -> bool {
     matches!(
         segs,
@@ -575,6 +576,7 @@ fn known_route(segs: &[&str]) -> bool {
             | ["projects", _, _, "events", _, "attachments"]
             | ["projects", _, _, "events", _, "attachments", _]
             | ["projects", _, _, "releases", _]
+            | ["projects", _, _, "quotas", _]
             | ["issues", _, "events" | "tags" | "hashes"]
             | ["issues", _, "events" | "tags", _]
             | ["organizations", _, "shortids", _]

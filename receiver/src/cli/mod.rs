@@ -472,7 +472,13 @@ fn projects(cli: &Cli, action: &ProjectAction) -> Result<(), CliError> {
             };
             let key = create_key(&store, project.id, None)?;
             let (host, prefix) = dsn_host(cli);
-            println!("{}", key.dsn(&host, &prefix));
+            let dsn = key.dsn(&host, &prefix);
+            if cli.client.json {
+                let v = serde_json::json!({"id": project.id, "name": project.name, "dsn": dsn});
+                output::emit_json(&format!("{v}\n"));
+            } else {
+                println!("{dsn}");
+            }
         }
     }
     store.shutdown();
@@ -509,7 +515,13 @@ fn keys(cli: &Cli, action: &KeyAction) -> Result<(), CliError> {
         }
         KeyAction::Create { project, key } => {
             let key = create_key(&store, *project, key.clone())?;
-            println!("{}", key.dsn(&host, &prefix));
+            let dsn = key.dsn(&host, &prefix);
+            if cli.client.json {
+                let v = serde_json::json!({"project": key.project_id, "publicKey": key.public_key, "dsn": dsn});
+                output::emit_json(&format!("{v}\n"));
+            } else {
+                println!("{dsn}");
+            }
         }
     }
     store.shutdown();
@@ -579,6 +591,9 @@ fn quota_command(cli: &Cli, store: &Store, action: &QuotaAction) -> Result<(), C
                 reason: reason.clone(),
             };
             match store.write_blocking(WriteOp::AddQuota(new))? {
+                WriteResult::Quota(q) if cli.client.json => {
+                    output::emit_json(&format!("{}\n", serde_json::json!({"id": q.id})));
+                }
                 WriteResult::Quota(q) => println!("{}", q.id),
                 other => return Err(unexpected(other)),
             }
@@ -623,7 +638,12 @@ fn token_command(cli: &Cli, action: &TokenAction) -> Result<(), CliError> {
             let scope = Scope::parse(scope).unwrap_or(Scope::Read);
             let (info, token) = tokens::create(&conn, scope, label.as_deref())?;
             eprintln!("created {} token {}", scope.as_str(), info.id);
-            println!("{token}");
+            if cli.client.json {
+                let v = serde_json::json!({"id": info.id, "scope": scope.as_str(), "token": token});
+                output::emit_json(&format!("{v}\n"));
+            } else {
+                println!("{token}");
+            }
         }
         TokenAction::Revoke { id } => {
             tokens::revoke(&conn, *id)?;
