@@ -603,3 +603,18 @@ fn ids_of_a_deleted_newest_issue_and_its_events_are_not_handed_out_again() {
         .collect();
     assert_eq!(titles, ["after the delete"]);
 }
+
+#[test]
+fn an_environment_or_release_with_a_comma_is_one_filter_value() {
+    let server = TestServer::start();
+    event(&server, message("first", "error", "eu,west", "app@1,2"));
+    event(&server, message("second", "error", "eu", "app@1"));
+    server.wait_for_events(2, Duration::from_secs(5));
+    let list = |q: &str| titles(&get_ok(&server, &format!("{LIST}?{q}")));
+    assert_eq!(list("environment=eu%2Cwest"), ["first"]);
+    assert_eq!(list("release=app%401%2C2"), ["first"]);
+    // Several values: the parameter repeated.
+    let mut both = list("environment=eu%2Cwest&environment=eu");
+    both.sort();
+    assert_eq!(both, ["first", "second"]);
+}

@@ -541,7 +541,7 @@ impl EventPage {
             limit: ctx.query.limit(100, 100)?,
             cursor: Cursor::from_query(&ctx.query)?,
             range: Range::from_query(&ctx.query, ctx.now())?,
-            environments: ctx.query.all("environment"),
+            environments: ctx.query.values("environment"),
             levels: ctx.query.all("level"),
             full: ctx.query.flag("full"),
             base: ctx.link_base(),

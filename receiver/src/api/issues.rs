@@ -383,8 +383,8 @@ impl IssueFilter {
         for l in q.all("level") {
             f.levels.push(check_level(&l)?);
         }
-        f.environments.extend(q.all("environment"));
-        f.releases.extend(q.all("release"));
+        f.environments.extend(q.values("environment"));
+        f.releases.extend(q.values("release"));
         Ok(f)
     }
 

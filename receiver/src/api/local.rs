@@ -239,8 +239,8 @@ pub(crate) async fn health(ctx: &Ctx) -> Result<Reply, ApiError> {
     let range = Range::from_query(&ctx.query, ctx.now())?;
     let keys = ctx.query.all("project");
     let base_filter = HealthFilter {
-        releases: ctx.query.all("release"),
-        environments: ctx.query.all("environment"),
+        releases: ctx.query.values("release"),
+        environments: ctx.query.values("environment"),
         range,
         projects: Vec::new(),
     };
@@ -306,8 +306,8 @@ pub(crate) async fn transactions(ctx: &Ctx) -> Result<Reply, ApiError> {
     let search = q.get_nonempty("query").map(str::to_owned);
     let ops = q.all("op");
     let statuses = q.all("status");
-    let environments = q.all("environment");
-    let releases = q.all("release");
+    let environments = q.values("environment");
+    let releases = q.values("release");
     let keys = q.all("project");
     let base = ctx.link_base();
     let (rows, link) = ctx
@@ -708,8 +708,8 @@ pub(crate) async fn stats(ctx: &Ctx) -> Result<Reply, ApiError> {
     let fields = StatsFields::from_query(&q)?;
     let range = Range::from_query(&q, ctx.now())?;
     let levels = q.all("level");
-    let environments = q.all("environment");
-    let releases = q.all("release");
+    let environments = q.values("environment");
+    let releases = q.values("release");
     let statuses = q.all("status");
     let title = q.get_nonempty("title").map(str::to_owned);
     let transaction = q.get_nonempty("transaction").map(str::to_owned);

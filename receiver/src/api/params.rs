@@ -46,6 +46,19 @@ impl Query {
         self.get(key).map(str::trim).filter(|v| !v.is_empty())
     }
 
+    /// All non-empty values of `key`, each whole: for releases and
+    /// environments, whose names may hold a comma (repeat the parameter for
+    /// several).
+    pub(crate) fn values(&self, key: &str) -> Vec<String> {
+        self.pairs
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.trim())
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// All non-empty values of `key`; comma-separated values are split too.
     pub(crate) fn all(&self, key: &str) -> Vec<String> {
         self.pairs
@@ -417,6 +430,7 @@ mod tests {
         assert_eq!(q.get("b"), Some("x y!"));
         assert!(q.flag("flag"));
         assert_eq!(q.all("environment"), ["a", "b"]);
+        assert_eq!(q.values("environment"), ["a,b"]);
         assert_eq!(
             q.without_cursor(),
             "a=1&b=x%20y%21&a=2&flag=&environment=a%2Cb"
