@@ -2,6 +2,8 @@
 //! services, client reports, counts and the event stream.
 
 mod api_support;
+#[path = "support/spans.rs"]
+mod spans_support;
 
 use std::time::Duration;
 
@@ -324,23 +326,7 @@ fn a_trace_answer_holds_at_most_ten_thousand_spans() {
     // Written straight into the database: 10 001 spans of one trace, as
     // any client with the DSN could send them.
     let trace = "ab".repeat(16);
-    let mut conn = rusqlite::Connection::open(server.db_path()).expect("open");
-    conn.busy_timeout(Duration::from_secs(10)).expect("busy");
-    let tx = conn.transaction().expect("begin");
-    {
-        let mut insert = tx
-            .prepare(
-                "INSERT INTO spans (project_id, trace_id, span_id, op, start_ts, end_ts)
-                 VALUES (1, ?1, ?2, 'db', ?3, ?3 + 0.001)",
-            )
-            .expect("prepare");
-        for i in 0..10_001u32 {
-            insert
-                .execute(rusqlite::params![trace, format!("{i:016x}"), f64::from(i)])
-                .expect("span");
-        }
-    }
-    tx.commit().expect("commit");
+    spans_support::write_spans(server.db_path(), &trace, 10_001);
     let answer: Trace = server
         .api_json(&format!("/api/0/local/traces/{trace}/"))
         .expect("trace");

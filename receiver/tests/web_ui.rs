@@ -5,6 +5,8 @@
 
 #[path = "support/fixtures.rs"]
 mod fixtures_support;
+#[path = "support/spans.rs"]
+mod spans_support;
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
@@ -477,23 +479,7 @@ fn a_trace_too_large_to_show_whole_says_so() {
     // Written straight into the database: one span over the most a trace
     // answer holds, as any client with the DSN could send them.
     let trace = "cd".repeat(16);
-    let mut conn = rusqlite::Connection::open(server.db_path()).expect("open");
-    conn.busy_timeout(Duration::from_secs(10)).expect("busy");
-    let tx = conn.transaction().expect("begin");
-    {
-        let mut insert = tx
-            .prepare(
-                "INSERT INTO spans (project_id, trace_id, span_id, op, start_ts, end_ts)
-                 VALUES (1, ?1, ?2, 'db', ?3, ?3 + 0.001)",
-            )
-            .expect("prepare");
-        for i in 0..10_001u32 {
-            insert
-                .execute(rusqlite::params![trace, format!("{i:016x}"), f64::from(i)])
-                .expect("span");
-        }
-    }
-    tx.commit().expect("commit");
+    spans_support::write_spans(server.db_path(), &trace, 10_001);
     let route = format!("#/traces/{trace}");
     let views = run_page_script("views.js", &[&server.url(), server.token(), &route]);
     let view = line(&views, "route", &route);
