@@ -1074,7 +1074,7 @@ impl ItemHeaders {
         };
         let length = integer(&mut map, "length", u32::MAX.into())?
             .map(|n| u32::try_from(n).unwrap_or(u32::MAX));
-        let item_count = integer(&mut map, "item_count", u64::MAX)?;
+        let item_count = integer(&mut map, "item_count", u32::MAX.into())?;
         Ok(ItemHeaders {
             ty,
             length,
@@ -1297,6 +1297,12 @@ mod tests {
         assert_eq!(headers.ty.data_category(), "unknown");
         assert_eq!(headers.other["meta_length"], 3);
         assert_eq!(headers.item_count, Some(2));
+        // Relay's `item_count` is a u32: more is an invalid header.
+        let err = parse_err(b"{}\n{\"type\":\"log\",\"item_count\":5000000000}\n{}\n");
+        assert!(
+            matches!(err, EnvelopeError::InvalidItemHeader { .. }),
+            "{err:?}"
+        );
         assert_eq!(headers.platform.as_deref(), Some("js"));
     }
 
