@@ -430,6 +430,31 @@ fn ns_error_component(exc: &Exception) -> Option<Component<'_>> {
     })
 }
 
+/// How many bytes of exception values one event's grouping parameterises
+/// in full. Each value is at most 8192 characters, but an event may hold
+/// a hundred of them, and the parameterising regex takes ~2 µs a character
+/// on non-ASCII text: seconds of CPU for one hostile event, twice. Past
+/// the budget a value is grouped by its first [`VALUE_PAST_BUDGET`] bytes.
+const EXCEPTION_VALUE_BUDGET: usize = 32 * 1024;
+
+/// See [`EXCEPTION_VALUE_BUDGET`].
+const VALUE_PAST_BUDGET: usize = 128;
+
+/// `raw`, or its start once the event's budget is spent (which it uses).
+fn within_budget<'a>(raw: &'a str, budget: &mut usize) -> &'a str {
+    if raw.len() <= *budget {
+        *budget -= raw.len();
+        return raw;
+    }
+    // Spent: this value and every later one are cut.
+    *budget = 0;
+    let mut end = raw.len().min(VALUE_PAST_BUDGET);
+    while !raw.is_char_boundary(end) {
+        end -= 1;
+    }
+    &raw[..end]
+}
+
 /// One exception: `[stacktrace, type, ns-error?, value]` per variant (the
 /// order of the current default config). Without a stack trace only the
 /// `app` variant exists, as in Sentry.
@@ -437,6 +462,7 @@ pub(crate) fn exception_variants<'a>(
     exc: &'a Exception,
     platform: &'a str,
     explain: bool,
+    value_budget: &mut usize,
 ) -> Variants<'a> {
     let mut ty = if exc.ty.is_empty() {
         Component::empty("type")
@@ -461,7 +487,8 @@ pub(crate) fn exception_variants<'a>(
     let value_hashed = stacktraces.iter().any(|(_, st)| !st.contributes);
     let value = exc.value.as_deref().map(|raw| {
         if explain || value_hashed {
-            let normalized = normalize_message_cow(raw);
+            let text = within_budget(raw, value_budget);
+            let normalized = normalize_message_cow(text);
             let changed = normalized != raw;
             (normalized, changed)
         } else {
@@ -610,9 +637,10 @@ pub(crate) fn chained_exception(
     if all.is_empty() {
         return None;
     }
+    let mut value_budget = EXCEPTION_VALUE_BUDGET;
     let mut per: Vec<Variants<'_>> = all
         .iter()
-        .map(|e| exception_variants(e, &event.platform, explain))
+        .map(|e| exception_variants(e, &event.platform, explain, &mut value_budget))
         .collect();
 
     // Sentry runs the tree filter whenever every exception has an
@@ -811,6 +839,44 @@ pub(crate) fn remove_non_stacktrace_variants(variants: &mut Variants<'_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exception_values_past_the_budget_group_by_their_start() {
+        let event = |tail: &str| {
+            let mut values: Vec<Exception> = (0..5)
+                .map(|i| Exception {
+                    ty: "E".into(),
+                    value: Some(format!("{i}{}", "v".repeat(8000))),
+                    ..Default::default()
+                })
+                .collect();
+            values.push(Exception {
+                ty: "E".into(),
+                value: Some(format!("{}{tail}", "w".repeat(200))),
+                ..Default::default()
+            });
+            let mut e = Event::default();
+            e.exception.values = values;
+            e
+        };
+        let hashes = |e: &Event| -> Vec<String> {
+            crate::grouping::group_event(e)
+                .hashes
+                .into_iter()
+                .map(|h| h.hash)
+                .collect()
+        };
+        // The sixth value is past the budget: only its start counts.
+        assert_eq!(
+            hashes(&event("one ending")),
+            hashes(&event("another ending"))
+        );
+        let mut budget = 10;
+        assert_eq!(within_budget("0123456789abc", &mut budget), "0123456789abc");
+        assert_eq!(budget, 0);
+        let long = "x".repeat(1000);
+        assert_eq!(within_budget(&long, &mut budget).len(), VALUE_PAST_BUDGET);
+    }
 
     #[test]
     fn exceptions_sharing_an_id_are_walked_once() {
