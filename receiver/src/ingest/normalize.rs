@@ -225,6 +225,14 @@ pub fn deserialize_lenient<T: DeserializeOwned>(
             }
         }
         let removed = remove(&mut value, &segs);
+        // Kept to show what was sent, but not deeper than the limit: the
+        // error sits two levels down in the stored event, and JSON nested
+        // past serde_json's 128 levels could not be read back.
+        let removed = if depth(&removed) > MAX_REMOVED_DEPTH {
+            Value::String("(nested too deep to keep)".to_owned())
+        } else {
+            removed
+        };
         errors.push(json!({
             "type": "invalid_data",
             "name": display_path(&segs),
@@ -233,6 +241,26 @@ pub fn deserialize_lenient<T: DeserializeOwned>(
         }));
     }
     Err("too many invalid fields".to_owned())
+}
+
+/// How deeply a value removed by [`deserialize_lenient`] may nest and still
+/// be kept in its error.
+const MAX_REMOVED_DEPTH: usize = 32;
+
+/// How many levels of arrays and objects `value` has (a scalar: 0),
+/// counted without recursion.
+fn depth(value: &Value) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(value, 0usize)];
+    while let Some((v, d)) = stack.pop() {
+        deepest = deepest.max(d);
+        match v {
+            Value::Array(items) => stack.extend(items.iter().map(|i| (i, d + 1))),
+            Value::Object(map) => stack.extend(map.values().map(|i| (i, d + 1))),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -1793,6 +1821,24 @@ mod tests {
             formatted(json!({"message": "%s", "formatted": "kept", "params": ["x"]})).as_deref(),
             Some("kept")
         );
+    }
+
+    #[test]
+    fn a_deeply_nested_invalid_field_is_dropped_so_the_event_reads_back() {
+        // A wrong-typed field nested 125 levels: kept in `errors` two levels
+        // further down, it would pass serde_json's limit of 128 on read.
+        let body = [
+            br#"{"message":"hi","sdk":"#.as_ref(),
+            &[b'['; 125],
+            &[b']'; 125],
+            b"}",
+        ]
+        .concat();
+        let e = event(&body, &ctx(None), None).unwrap();
+        let written = serde_json::to_vec(&e).unwrap();
+        assert!(serde_json::from_slice::<Value>(&written).is_ok());
+        assert_eq!(errors_of(&e)[0]["value"], "(nested too deep to keep)");
+        assert_eq!(e.message.as_deref(), Some("hi"));
     }
 
     #[test]
