@@ -604,14 +604,7 @@ pub(crate) fn add_event_filters(
     environments: &[String],
     levels: &[String],
 ) {
-    if let Some(s) = range.start {
-        let p = sql.bind(s);
-        sql.cond(format!("e.timestamp >= {p}"));
-    }
-    if let Some(s) = range.end {
-        let p = sql.bind(s);
-        sql.cond(format!("e.timestamp <= {p}"));
-    }
+    range.restrict(sql, "e.timestamp");
     if !environments.is_empty() {
         let c = sql.in_list("e.environment", environments.iter().cloned());
         sql.cond(c);

@@ -97,14 +97,7 @@ impl HealthFilter {
             let c = sql.in_list("environment", self.environments.iter().cloned());
             sql.cond(c);
         }
-        if let Some(s) = self.range.start {
-            let p = sql.bind(s);
-            sql.cond(format!("started >= {p}"));
-        }
-        if let Some(e) = self.range.end {
-            let p = sql.bind(e);
-            sql.cond(format!("started <= {p}"));
-        }
+        self.range.restrict(sql, "started");
     }
 }
 
@@ -341,14 +334,7 @@ pub(crate) async fn transactions(ctx: &Ctx) -> Result<Reply, ApiError> {
                 let p = sql.bind(m / 1000.0);
                 sql.cond(format!("(t.end_ts - t.start_ts) <= {p}"));
             }
-            if let Some(s) = range.start {
-                let p = sql.bind(s);
-                sql.cond(format!("t.start_ts >= {p}"));
-            }
-            if let Some(e) = range.end {
-                let p = sql.bind(e);
-                sql.cond(format!("t.start_ts <= {p}"));
-            }
+            range.restrict(&mut sql, "t.start_ts");
             let order = sql.keyset(expr, "t.id", ascending, cursor);
             let query = format!(
                 "SELECT t.id, t.event_id, t.project_id, t.trace_id, t.span_id, t.name, t.op,
@@ -601,14 +587,7 @@ pub(crate) async fn client_reports(ctx: &Ctx) -> Result<Reply, ApiError> {
                 let cond = sql.in_list("project_id", ids);
                 sql.cond(cond);
             }
-            if let Some(s) = range.start {
-                let p = sql.bind(s);
-                sql.cond(format!("timestamp >= {p}"));
-            }
-            if let Some(e) = range.end {
-                let p = sql.bind(e);
-                sql.cond(format!("timestamp <= {p}"));
-            }
+            range.restrict(&mut sql, "timestamp");
             let q = format!(
                 "SELECT outcome, reason, category, TOTAL(quantity) AS q FROM client_reports
                  WHERE {} GROUP BY outcome, reason, category ORDER BY q DESC, outcome, reason,
@@ -802,14 +781,7 @@ pub(crate) async fn stats(ctx: &Ctx) -> Result<Reply, ApiError> {
                     let p = sql.bind(like_pattern(t));
                     sql.cond(format!("name LIKE {p} ESCAPE '\\'"));
                 }
-                if let Some(s) = range.start {
-                    let p = sql.bind(s);
-                    sql.cond(format!("start_ts >= {p}"));
-                }
-                if let Some(e) = range.end {
-                    let p = sql.bind(e);
-                    sql.cond(format!("start_ts <= {p}"));
-                }
+                range.restrict(&mut sql, "start_ts");
                 let transactions: i64 = c.query_row(
                     &format!(
                         "SELECT COUNT(*) FROM transactions WHERE {}",

@@ -182,6 +182,19 @@ pub(crate) struct Range {
 }
 
 impl Range {
+    /// Restricts `sql` to rows whose `column` (Unix seconds) is within the
+    /// range.
+    pub(crate) fn restrict(&self, sql: &mut Sql, column: &str) {
+        if let Some(start) = self.start {
+            let p = sql.bind(start);
+            sql.cond(format!("{column} >= {p}"));
+        }
+        if let Some(end) = self.end {
+            let p = sql.bind(end);
+            sql.cond(format!("{column} <= {p}"));
+        }
+    }
+
     /// From `statsPeriod` (relative to `now`) or `start` / `end`.
     pub(crate) fn from_query(q: &Query, now: f64) -> Result<Range, ApiError> {
         let mut range = Range::default();
