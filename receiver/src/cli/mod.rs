@@ -429,7 +429,7 @@ fn dsn_host(cli: &Cli) -> (String, String) {
 /// mistyped `--db`, or the default `./receiver.sqlite` from another
 /// directory, would otherwise quietly get a new database whose tokens and
 /// keys the running receiver never sees.
-fn existing_db(cli: &Cli) -> Result<&std::path::Path, CliError> {
+fn management_db(cli: &Cli) -> Result<&std::path::Path, CliError> {
     if !cli.db.exists() {
         eprintln!(
             "receiver: no database at {}: creating a new one (a running receiver uses the \
@@ -441,7 +441,7 @@ fn existing_db(cli: &Cli) -> Result<&std::path::Path, CliError> {
 }
 
 fn projects(cli: &Cli, action: &ProjectAction) -> Result<(), CliError> {
-    let (store, _) = Store::open(existing_db(cli)?, &Default::default())?;
+    let (store, _) = Store::open(management_db(cli)?, &Default::default())?;
     match action {
         ProjectAction::List => {
             let list = store.read_blocking(queries::list_projects)?;
@@ -486,7 +486,7 @@ fn projects(cli: &Cli, action: &ProjectAction) -> Result<(), CliError> {
 }
 
 fn keys(cli: &Cli, action: &KeyAction) -> Result<(), CliError> {
-    let (store, _) = Store::open(existing_db(cli)?, &Default::default())?;
+    let (store, _) = Store::open(management_db(cli)?, &Default::default())?;
     let (host, prefix) = dsn_host(cli);
     match action {
         KeyAction::List { project } => {
@@ -529,7 +529,7 @@ fn keys(cli: &Cli, action: &KeyAction) -> Result<(), CliError> {
 }
 
 fn quotas(cli: &Cli, action: &QuotaAction) -> Result<(), CliError> {
-    let (store, _) = Store::open(existing_db(cli)?, &Default::default())?;
+    let (store, _) = Store::open(management_db(cli)?, &Default::default())?;
     let result = quota_command(cli, &store, action);
     store.shutdown();
     result
@@ -606,7 +606,7 @@ fn quota_command(cli: &Cli, store: &Store, action: &QuotaAction) -> Result<(), C
 }
 
 fn token_command(cli: &Cli, action: &TokenAction) -> Result<(), CliError> {
-    let conn = tokens::open_write(existing_db(cli)?)?;
+    let conn = tokens::open_write(management_db(cli)?)?;
     match action {
         TokenAction::List => {
             let list = tokens::list(&conn)?;
