@@ -209,6 +209,102 @@ fn a_trace_is_one_span_tree_across_services() {
     );
 }
 
+/// Sends a `span` item: a v2 container when `v2`, else a legacy span.
+fn span_item(server: &TestServer, payload: &Value, v2: bool) {
+    let header = if v2 {
+        let n = payload["items"].as_array().map_or(0, Vec::len);
+        format!(
+            "{{\"type\":\"span\",\"item_count\":{n},\
+             \"content_type\":\"application/vnd.sentry.items.span.v2+json\"}}"
+        )
+    } else {
+        "{\"type\":\"span\"}".to_owned()
+    };
+    let body = format!("{{}}\n{header}\n{payload}\n");
+    api_support::send(server, body.as_bytes());
+}
+
+#[test]
+fn streamed_spans_join_the_trace_view() {
+    let server = TestServer::start();
+    let t0 = api_support::now() - 10.0;
+    // The front end sends a transaction whose http.client span calls the
+    // back end, which streams its spans (v2) instead of a transaction.
+    transaction(
+        &server,
+        1,
+        server.public_key(),
+        tx(
+            ("checkout", "ui.action", "ok"),
+            t0,
+            1.0,
+            ("1000000000000001", None),
+            json!([{"span_id": "1000000000000002", "parent_span_id": "1000000000000001",
+                    "trace_id": TRACE, "op": "http.client", "description": "POST /pay",
+                    "start_timestamp": t0 + 0.1, "timestamp": t0 + 0.9}]),
+        ),
+    );
+    let attr = |v: &str| json!({"sentry.op": {"type": "string", "value": v}});
+    let streamed = json!({"version": 2, "items": [
+        {"trace_id": TRACE, "span_id": "3000000000000002", "parent_span_id": "3000000000000001",
+         "name": "UPDATE accounts", "start_timestamp": t0 + 0.3, "end_timestamp": t0 + 0.5,
+         "is_segment": false, "status": "error", "attributes": attr("db.query")},
+        {"trace_id": TRACE, "span_id": "3000000000000001", "parent_span_id": "1000000000000002",
+         "name": "POST /pay", "start_timestamp": t0 + 0.2, "end_timestamp": t0 + 0.8,
+         "is_segment": true, "status": "ok", "attributes": attr("http.server")},
+        {"trace_id": TRACE, "name": "no span id", "start_timestamp": t0}
+    ]});
+    span_item(&server, &streamed, true);
+    // The SDK retried (the first answer was lost): no span shows twice.
+    span_item(&server, &streamed, true);
+    // A legacy single span under the segment.
+    span_item(
+        &server,
+        &json!({"trace_id": TRACE, "span_id": "3000000000000003",
+                "parent_span_id": "3000000000000001", "op": "cache.get",
+                "description": "user:1", "start_timestamp": t0 + 0.25,
+                "timestamp": t0 + 0.26}),
+        false,
+    );
+    event(
+        &server,
+        json!({"message": "payment failed", "level": "error",
+               "contexts": {"trace": {"trace_id": TRACE, "span_id": "3000000000000002"}}}),
+    );
+    server.wait_for_events(1, Duration::from_secs(5));
+
+    let trace: Trace = server
+        .api_json(&format!("/api/0/local/traces/{TRACE}/"))
+        .expect("trace");
+    assert_eq!(trace.transactions, 1);
+    assert_eq!(trace.spans, 5, "two of the transaction, three streamed");
+    assert_eq!(trace.roots.len(), 1, "{trace:?}");
+    let client = &trace.roots[0].children[0];
+    assert_eq!(client.op.as_deref(), Some("http.client"));
+    assert_eq!(client.children.len(), 1, "{client:?}");
+    let server_span = &client.children[0];
+    assert!(server_span.is_segment);
+    assert_eq!(server_span.transaction_id, None);
+    assert_eq!(server_span.op.as_deref(), Some("http.server"));
+    assert_eq!(server_span.description.as_deref(), Some("POST /pay"));
+    let children: Vec<(Option<&str>, Option<&str>)> = server_span
+        .children
+        .iter()
+        .map(|s| (s.op.as_deref(), s.status.as_deref()))
+        .collect();
+    assert_eq!(
+        children,
+        [(Some("cache.get"), None), (Some("db.query"), Some("error"))],
+        "by start time"
+    );
+    let db = &server_span.children[1];
+    assert_eq!(db.errors.len(), 1);
+    assert_eq!(db.errors[0].title, "payment failed");
+    assert!((db.duration.unwrap_or(0.0) - 200.0).abs() < 0.01);
+    // The items are kept whole too, each as it arrived.
+    assert_eq!(server.counts().get("span_items"), Some(&3));
+}
+
 #[test]
 fn client_reports_stats_and_stream() {
     let server = TestServer::start();

@@ -22,7 +22,7 @@ use super::IngestError;
 use crate::store::dictionary::{self, PayloadCodec};
 use crate::store::records::{
     AttachmentRecord, BlobRecord, CheckInRecord, ClientReportRecord, EventRecord, FeedbackRecord,
-    Grouping, IngestBatch, RawRecord, Record, SpanRecord, TransactionRecord,
+    Grouping, IngestBatch, RawRecord, Record, SpanItemRecord, SpanRecord, TransactionRecord,
 };
 
 /// The result of turning an envelope into records.
@@ -198,9 +198,10 @@ pub fn prepare_with(
                 Err(reason) => records.push(raw(Some(reason))?),
             },
             ItemType::Log => records.push(Record::Log(blob(item, payload, compression_level)?)),
-            ItemType::Span => {
-                records.push(Record::SpanItem(blob(item, payload, compression_level)?))
-            }
+            ItemType::Span => records.push(Record::SpanItem(SpanItemRecord {
+                blob: blob(item, payload, compression_level)?,
+                spans: super::streamed_spans::spans_of(payload, ctx),
+            })),
             _ => records.push(raw(None)?),
         }
     }

@@ -22,6 +22,7 @@ pub mod normalize;
 pub mod rate_limits;
 mod seen_keys;
 pub mod stage_times;
+pub mod streamed_spans;
 pub mod trim;
 
 use std::sync::Arc;

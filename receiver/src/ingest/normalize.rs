@@ -71,7 +71,7 @@ impl RequestContext {
     }
 
     /// The clock-drift shift (seconds) to apply, and the error to record.
-    fn drift(&self) -> Option<(f64, Value)> {
+    pub(crate) fn drift(&self) -> Option<(f64, Value)> {
         let sent_at = self.sent_at?;
         let drift = self.received.as_secs_f64() - sent_at.as_secs_f64();
         (drift.abs() >= MIN_CLOCK_DRIFT_SECS).then(|| {

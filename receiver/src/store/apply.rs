@@ -7,7 +7,7 @@ use rusqlite::{params, CachedStatement, Connection, OptionalExtension};
 use super::id_floors::{self, ExplicitIds, Table};
 use super::known_rows::{FacetKind, KnownRows};
 use super::records::{
-    AttachmentRecord, EventRecord, IngestBatch, IngestSummary, Record, SessionRecord,
+    AttachmentRecord, EventRecord, IngestBatch, IngestSummary, Record, SessionRecord, StreamedSpan,
     TransactionRecord,
 };
 use super::StoreError;
@@ -136,12 +136,14 @@ pub(super) fn apply_batch<'c>(
                 ])?;
                 summary.stored += 1;
             }
-            Record::SpanItem(b) => {
+            Record::SpanItem(item) => {
+                let b = &item.blob;
                 conn.prepare_cached(
                     "INSERT INTO span_items (project_id, item_count, content_type, received, payload)
                      VALUES (?1, ?2, ?3, ?4, ?5)",
                 )?
                 .execute(params![p, b.item_count, b.content_type, received, b.payload])?;
+                insert_streamed_spans(conn, p, &item.spans)?;
                 summary.stored += 1;
             }
             Record::CheckIn(c) => {
@@ -771,6 +773,42 @@ fn apply_transaction(
         ])?;
     }
     summary.stored += 1;
+    Ok(())
+}
+
+/// Rows for spans that arrived on their own (no transaction); a span sent
+/// again (a retried envelope) keeps its first row (`spans_streamed`).
+fn insert_streamed_spans(
+    conn: &Connection,
+    p: i64,
+    spans: &[StreamedSpan],
+) -> Result<(), StoreError> {
+    if spans.is_empty() {
+        return Ok(());
+    }
+    let mut stmt = conn.prepare_cached(
+        "INSERT OR IGNORE INTO spans (project_id, transaction_id, trace_id, span_id,
+             parent_span_id, op, description, status, start_ts, end_ts, is_segment)
+         VALUES (?1, NULL, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?;
+    for StreamedSpan {
+        span: s,
+        is_segment,
+    } in spans
+    {
+        stmt.execute(params![
+            p,
+            s.trace_id,
+            s.span_id,
+            s.parent_span_id,
+            s.op,
+            s.description,
+            s.status,
+            s.start,
+            s.end,
+            is_segment
+        ])?;
+    }
     Ok(())
 }
 

@@ -35,8 +35,8 @@ pub enum Record {
     Feedback(FeedbackRecord),
     /// A log container, kept whole.
     Log(BlobRecord),
-    /// A standalone span item, kept whole.
-    SpanItem(BlobRecord),
+    /// A standalone span item, kept whole, with a row per valid span.
+    SpanItem(SpanItemRecord),
     /// A cron check-in.
     CheckIn(CheckInRecord),
     /// Any other item, kept raw with its type.
@@ -275,6 +275,24 @@ pub struct BlobRecord {
     pub content_type: Option<String>,
     /// zstd-compressed payload.
     pub payload: Vec<u8>,
+}
+
+/// A standalone `span` item (a v2 container or a legacy single span).
+#[derive(Debug, Clone)]
+pub struct SpanItemRecord {
+    /// The item, kept whole.
+    pub blob: BlobRecord,
+    /// Its valid spans, for the `spans` table (`ingest::streamed_spans`).
+    pub spans: Vec<StreamedSpan>,
+}
+
+/// A span that arrived on its own, not inside a transaction.
+#[derive(Debug, Clone)]
+pub struct StreamedSpan {
+    /// The row's fields.
+    pub span: SpanRecord,
+    /// Whether it is the root span of its service's part of the trace.
+    pub is_segment: bool,
 }
 
 /// A cron check-in.

@@ -442,6 +442,20 @@ INSERT OR IGNORE INTO releases (project_id, version, first_seen)
     SELECT project_id, release, MIN(received) FROM session_aggregates
     GROUP BY project_id, release;
 "#,
+    // 11: spans that arrive on their own (`span` items: v2 containers,
+    // legacy single spans) get rows in `spans` without a transaction, so
+    // the trace view shows them (`ingest::streamed_spans`). A retried
+    // envelope must not show a span twice: such rows are unique by trace
+    // and span id. (Spans stored whole in `span_items` before this version
+    // get no rows.) A receiver of version 10 would store such spans without
+    // rows, so the version goes up.
+    r#"
+DELETE FROM spans WHERE transaction_id IS NULL AND id NOT IN (
+    SELECT MIN(id) FROM spans WHERE transaction_id IS NULL
+    GROUP BY project_id, trace_id, span_id);
+CREATE UNIQUE INDEX spans_streamed ON spans(project_id, trace_id, span_id)
+    WHERE transaction_id IS NULL;
+"#,
 ];
 
 /// The schema version this build writes.
@@ -592,6 +606,38 @@ mod tests {
                 ("sessions@1".to_owned(), 10.0)
             ]
         );
+    }
+
+    #[test]
+    fn migration_11_keeps_one_row_per_streamed_span() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut conn = Connection::open(dir.path().join("db.sqlite")).expect("open");
+        for sql in &MIGRATIONS[..10] {
+            conn.execute_batch(sql).expect("old migration");
+        }
+        conn.pragma_update(None, "user_version", 10)
+            .expect("version");
+        conn.execute_batch(
+            "INSERT INTO projects (id, name, created) VALUES (1, 'p', 0);
+             INSERT INTO spans (project_id, trace_id, span_id, start_ts)
+             VALUES (1, 't', 'a', 1), (1, 't', 'a', 2), (1, 't', 'b', 3);",
+        )
+        .expect("rows");
+        migrate(&mut conn).expect("migrate");
+        let starts: Vec<f64> = conn
+            .prepare("SELECT start_ts FROM spans ORDER BY id")
+            .expect("prepare")
+            .query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(starts, [1.0, 3.0], "the first row of each span stays");
+        let again = conn.execute(
+            "INSERT OR IGNORE INTO spans (project_id, trace_id, span_id, start_ts)
+             VALUES (1, 't', 'b', 4)",
+            [],
+        );
+        assert_eq!(again.ok(), Some(0), "a streamed span is stored once");
     }
 
     #[test]

@@ -1,0 +1,256 @@
+//! Span rows from standalone `span` items, so that the trace view shows
+//! spans an SDK streamed instead of sending them inside a transaction.
+//!
+//! Two shapes arrive as `span` items (PROTOCOL.md §6.2): the v2 container
+//! (`application/vnd.sentry.items.span.v2+json`, `{"version":2,"items":[…]}`,
+//! which current JavaScript SDKs send with `traceLifecycle: "stream"`) and
+//! a legacy single span object. The item itself is kept whole either way
+//! (`span_items`); this module only reads the fields the `spans` table
+//! holds. A span without a valid trace id, span id or start, or that ends
+//! before it starts, gets no row (it stays in the kept item); an invalid
+//! optional field is left empty.
+//!
+//! ```
+//! use receiver::ingest::normalize::RequestContext;
+//! use receiver::ingest::streamed_spans::spans_of;
+//! use sentry_core::protocol::Timestamp;
+//!
+//! let payload = br#"{"version":2,"items":[{"trace_id":"771a43a4192642f0b136d5159a501700",
+//!     "span_id":"b0e5fcc5f8512414","name":"GET /","start_timestamp":1.7e9,
+//!     "end_timestamp":1.7e9,"is_segment":true,"status":"ok",
+//!     "attributes":{"sentry.op":{"type":"string","value":"http.server"}}}]}"#;
+//! let ctx = RequestContext { received: Timestamp::from_secs_f64(1.7e9), sent_at: None, client_ip: None };
+//! let spans = spans_of(payload, &ctx);
+//! assert_eq!(spans.len(), 1);
+//! assert!(spans[0].is_segment);
+//! assert_eq!(spans[0].span.op.as_deref(), Some("http.server"));
+//! assert_eq!(spans[0].span.description.as_deref(), Some("GET /"));
+//! ```
+
+use std::str::FromStr;
+
+use sentry_core::protocol::{SpanId, Timestamp, TraceId};
+use serde_json::{Map, Value};
+
+use super::normalize::RequestContext;
+use crate::store::records::{SpanRecord, StreamedSpan};
+
+/// At most this many rows from one item: a container's entries are bounded
+/// by the container size limit already; this bounds the index work too.
+pub const MAX_SPANS_PER_ITEM: usize = 10_000;
+
+/// Op, description and status are cut to this many bytes (at a character
+/// boundary) in the row; the kept item has them whole.
+const MAX_FIELD_BYTES: usize = 1024;
+
+/// The rows for the spans of one `span` item's payload (either shape);
+/// none when it is not JSON. Timestamps move with the client's clock drift
+/// as those of transactions do.
+pub fn spans_of(payload: &[u8], ctx: &RequestContext) -> Vec<StreamedSpan> {
+    let Ok(Value::Object(root)) = serde_json::from_slice::<Value>(payload) else {
+        return Vec::new();
+    };
+    let shift = ctx.drift().map_or(0.0, |(d, _)| d);
+    match root.get("items") {
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|item| match item {
+                Value::Object(span) => row(span, shift),
+                _ => None,
+            })
+            .take(MAX_SPANS_PER_ITEM)
+            .collect(),
+        Some(_) => Vec::new(),
+        None => row(&root, shift).into_iter().collect(),
+    }
+}
+
+/// One span's row: v2 names first (`name`, `end_timestamp`, the
+/// `sentry.op` attribute), then the legacy ones (`description`,
+/// `timestamp`, `op`).
+fn row(span: &Map<String, Value>, shift: f64) -> Option<StreamedSpan> {
+    let trace_id = TraceId::from_str(span.get("trace_id")?.as_str()?).ok()?;
+    let span_id = SpanId::from_str(span.get("span_id")?.as_str()?).ok()?;
+    if trace_id.is_nil() || span_id.is_nil() {
+        return None;
+    }
+    let parent_span_id = span
+        .get("parent_span_id")
+        .and_then(Value::as_str)
+        .and_then(|s| SpanId::from_str(s).ok())
+        .filter(|id| !id.is_nil());
+    let start = seconds(span.get("start_timestamp")?)? + shift;
+    let end = match span.get("end_timestamp").or_else(|| span.get("timestamp")) {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(seconds(v)? + shift),
+    };
+    if !start.is_finite() || end.is_some_and(|e| !e.is_finite() || e < start) {
+        return None;
+    }
+    let op = attribute(span, "sentry.op").or_else(|| text(span.get("op")));
+    let description = text(span.get("name")).or_else(|| text(span.get("description")));
+    Some(StreamedSpan {
+        span: SpanRecord {
+            trace_id: trace_id.to_string(),
+            span_id: span_id.to_string(),
+            parent_span_id: parent_span_id.map(|id| id.to_string()),
+            op,
+            description,
+            status: text(span.get("status")),
+            start,
+            end,
+        },
+        is_segment: span.get("is_segment").and_then(Value::as_bool) == Some(true),
+    })
+}
+
+/// Seconds since the epoch from a number or an RFC 3339 string.
+fn seconds(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => Timestamp::parse_rfc3339(s).map(Timestamp::as_secs_f64),
+        _ => None,
+    }
+}
+
+/// A v2 attribute's string value (`{"type":"string","value":…}`), or a
+/// legacy span's `data` entry of that name.
+fn attribute(span: &Map<String, Value>, name: &str) -> Option<String> {
+    let v2 = span
+        .get("attributes")
+        .and_then(|a| a.get(name))
+        .and_then(|a| a.get("value"));
+    let legacy = || span.get("data").and_then(|d| d.get(name));
+    text(v2.or_else(legacy))
+}
+
+/// A non-empty string, cut to [`MAX_FIELD_BYTES`].
+fn text(v: Option<&Value>) -> Option<String> {
+    let s = v?.as_str()?;
+    if s.is_empty() {
+        return None;
+    }
+    let mut end = s.len().min(MAX_FIELD_BYTES);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    Some(s[..end].to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: f64 = 1_800_000_000.0;
+    const TRACE: &str = "771a43a4192642f0b136d5159a501700";
+
+    fn ctx(sent_at: Option<f64>) -> RequestContext {
+        RequestContext {
+            received: Timestamp::from_secs_f64(NOW),
+            sent_at: sent_at.map(Timestamp::from_secs_f64),
+            client_ip: None,
+        }
+    }
+
+    fn v2(items: Value) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({"version": 2, "items": items})).unwrap_or_default()
+    }
+
+    #[test]
+    fn a_v2_container_gives_a_row_per_valid_span() {
+        let payload = v2(serde_json::json!([
+            {"trace_id": TRACE, "span_id": "a96e6e8cd41b962e", "name": "segment",
+             "start_timestamp": NOW - 1.0, "end_timestamp": NOW, "is_segment": true,
+             "status": "ok", "attributes": {"sentry.op": {"type": "string", "value": "task"}}},
+            {"trace_id": TRACE, "span_id": "8c69068c9deaf028", "parent_span_id": "a96e6e8cd41b962e",
+             "name": "SELECT 2", "start_timestamp": NOW - 0.5, "end_timestamp": NOW - 0.4,
+             "is_segment": false, "status": "error",
+             "attributes": {"sentry.op": {"type": "string", "value": "db.query"}}},
+            // No span id, a bad trace id, ends before it starts, not an object.
+            {"trace_id": TRACE, "name": "no id", "start_timestamp": NOW},
+            {"trace_id": "xyz", "span_id": "8c69068c9deaf029", "start_timestamp": NOW},
+            {"trace_id": TRACE, "span_id": "8c69068c9deaf02a", "start_timestamp": NOW,
+             "end_timestamp": NOW - 1.0},
+            5
+        ]));
+        let spans = spans_of(&payload, &ctx(None));
+        assert_eq!(spans.len(), 2);
+        let (segment, child) = (&spans[0], &spans[1]);
+        assert!(segment.is_segment && !child.is_segment);
+        assert_eq!(segment.span.trace_id, TRACE);
+        assert_eq!(segment.span.parent_span_id, None);
+        assert_eq!(segment.span.op.as_deref(), Some("task"));
+        assert_eq!(
+            child.span.parent_span_id.as_deref(),
+            Some("a96e6e8cd41b962e")
+        );
+        assert_eq!(child.span.op.as_deref(), Some("db.query"));
+        assert_eq!(child.span.description.as_deref(), Some("SELECT 2"));
+        assert_eq!(child.span.status.as_deref(), Some("error"));
+        assert_eq!(
+            (child.span.start, child.span.end),
+            (NOW - 0.5, Some(NOW - 0.4))
+        );
+    }
+
+    #[test]
+    fn a_legacy_single_span_gives_one_row() {
+        let payload = serde_json::json!({
+            "trace_id": "771a43a4-1926-42f0-b136-d5159a501700", "span_id": "b0e5fcc5f8512414",
+            "op": "ui.interaction.click", "description": "button#save",
+            "start_timestamp": "2027-01-15T08:00:00Z", "timestamp": "2027-01-15T08:00:01.5Z",
+            "parent_span_id": "not hex"
+        });
+        let spans = spans_of(payload.to_string().as_bytes(), &ctx(None));
+        assert_eq!(spans.len(), 1);
+        let s = &spans[0].span;
+        assert_eq!(s.trace_id, TRACE);
+        assert_eq!(s.op.as_deref(), Some("ui.interaction.click"));
+        assert_eq!(s.description.as_deref(), Some("button#save"));
+        assert_eq!(s.parent_span_id, None, "an invalid parent is left out");
+        assert_eq!(s.end.map(|e| e - s.start), Some(1.5));
+        assert!(!spans[0].is_segment);
+    }
+
+    #[test]
+    fn timestamps_move_with_the_clock_drift() {
+        let payload = v2(serde_json::json!([
+            {"trace_id": TRACE, "span_id": "a96e6e8cd41b962e",
+             "start_timestamp": NOW - 7201.0, "end_timestamp": NOW - 7200.0}
+        ]));
+        // The client's clock is two hours behind.
+        let spans = spans_of(&payload, &ctx(Some(NOW - 7200.0)));
+        assert_eq!(
+            (spans[0].span.start, spans[0].span.end),
+            (NOW - 1.0, Some(NOW))
+        );
+        let spans = spans_of(&payload, &ctx(None));
+        assert_eq!(spans[0].span.start, NOW - 7201.0);
+    }
+
+    #[test]
+    fn what_is_not_a_span_list_gives_no_rows() {
+        for payload in [
+            &b"not json"[..],
+            b"[1,2]",
+            br#"{"items": 5}"#,
+            br#"{"version":2}"#,
+        ] {
+            assert!(spans_of(payload, &ctx(None)).is_empty(), "{payload:?}");
+        }
+    }
+
+    #[test]
+    fn long_fields_are_cut_at_a_character_boundary() {
+        let long = "é".repeat(MAX_FIELD_BYTES);
+        let payload = v2(serde_json::json!([
+            {"trace_id": TRACE, "span_id": "a96e6e8cd41b962e", "name": long,
+             "start_timestamp": NOW}
+        ]));
+        let spans = spans_of(&payload, &ctx(None));
+        let description = spans[0].span.description.clone().unwrap_or_default();
+        assert_eq!(description.len(), MAX_FIELD_BYTES);
+        assert!(long.starts_with(&description));
+        assert_eq!(spans[0].span.end, None);
+    }
+}
