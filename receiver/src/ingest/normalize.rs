@@ -1116,8 +1116,38 @@ pub fn transaction(
     if end.as_secs_f64() < 0.0 || tx.start_timestamp.as_secs_f64() < 0.0 {
         return Err(too_stale());
     }
+    if !end_ok {
+        // The end is the server's own time: the client's clock drift does
+        // not apply to it, only to the times the client gave (as for an
+        // undated event). A start that was filled in is the end's.
+        if let Some((drift, error)) = ctx.drift() {
+            let shift_time = |t| ctx.shift_plausibly(t, drift, end);
+            let mut moved = !tx.spans.is_empty();
+            if start_ok {
+                tx.start_timestamp = shift_time(tx.start_timestamp);
+                moved = true;
+            }
+            for span in &mut tx.spans {
+                span.start_timestamp = shift_time(span.start_timestamp);
+                span.timestamp = span.timestamp.map(shift_time);
+            }
+            for crumb in &mut tx.breadcrumbs.values {
+                if crumb.timestamp.as_secs_f64() != 0.0 {
+                    crumb.timestamp = shift_time(crumb.timestamp);
+                    moved = true;
+                }
+            }
+            if moved {
+                errors.push(error);
+            }
+        }
+    }
     date_breadcrumbs(&mut tx.breadcrumbs.values, end, &mut errors);
-    let (shift, corrected) = ctx.timestamp_shift(end.as_secs_f64(), &mut errors);
+    let (shift, corrected) = if end_ok {
+        ctx.timestamp_shift(end.as_secs_f64(), &mut errors)
+    } else {
+        (0.0, end)
+    };
     if shift != 0.0 {
         // Everything moves with the end, within plausible times (as an
         // event's breadcrumbs do).
@@ -2208,6 +2238,50 @@ mod tests {
             names.contains(&"timestamp") && names.contains(&"contexts.trace"),
             "{names:?}"
         );
+    }
+
+    #[test]
+    fn a_transaction_without_an_end_keeps_the_receive_time_whatever_the_client_clock() {
+        // SDK clock 2 hours ahead or behind; no end timestamp, so it takes
+        // the receive time, which is the server's and needs no correction.
+        // The start, the span and the breadcrumb the client dated still
+        // move by the drift.
+        for drift in [7200.0, -7200.0] {
+            let body = format!(
+                r#"{{"type":"transaction","start_timestamp":{s},
+                    "contexts":{{"trace":{{"trace_id":"771a43a4192642f0b136d5159a501700","span_id":"b0e6f15b45c36b12"}}}},
+                    "spans":[{{"trace_id":"771a43a4192642f0b136d5159a501700","span_id":"aaaaaaaaaaaaaaaa",
+                               "start_timestamp":{s},"timestamp":{e}}}],
+                    "breadcrumbs":[{{"timestamp":{s}}},{{"message":"undated"}}]}}"#,
+                s = NOW + drift - 5.0,
+                e = NOW + drift - 1.0
+            );
+            let t = transaction(body.as_bytes(), &ctx(Some(NOW + drift)), None).unwrap();
+            let close = |t: Timestamp, want: f64| (t.as_secs_f64() - want).abs() < 1e-6;
+            assert_eq!(t.timestamp.map(Timestamp::as_secs_f64), Some(NOW));
+            assert!(close(t.start_timestamp, NOW - 5.0), "{drift}");
+            assert!(close(t.spans[0].start_timestamp, NOW - 5.0), "{drift}");
+            assert!(close(t.spans[0].timestamp.unwrap(), NOW - 1.0), "{drift}");
+            let crumbs = &t.breadcrumbs.values;
+            assert!(close(crumbs[0].timestamp, NOW - 5.0), "{drift}");
+            assert_eq!(crumbs[1].timestamp.as_secs_f64(), NOW, "the end's time");
+            let errors = t.other["errors"].as_array().unwrap();
+            let kinds: Vec<&str> = errors.iter().filter_map(|e| e["type"].as_str()).collect();
+            assert!(kinds.contains(&"clock_drift"), "{kinds:?}");
+            assert!(!kinds.contains(&"future_timestamp"), "{kinds:?}");
+            assert!(
+                !kinds.contains(&"invalid_data"),
+                "no start moved: {kinds:?}"
+            );
+        }
+        // Nothing the client dated: nothing moves, no drift recorded.
+        let t = transaction(br#"{"type":"transaction"}"#, &ctx(Some(NOW - 7200.0)), None).unwrap();
+        assert_eq!(t.timestamp.map(Timestamp::as_secs_f64), Some(NOW));
+        assert_eq!(t.start_timestamp.as_secs_f64(), NOW);
+        let errors = t.other["errors"].as_array().unwrap();
+        assert!(errors
+            .iter()
+            .all(|e| e["type"] != "clock_drift" && e["type"] != "future_timestamp"));
     }
 
     #[test]
