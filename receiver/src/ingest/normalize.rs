@@ -791,15 +791,23 @@ fn parse_event(
     let defaulted = !had_timestamp || errors.iter().any(|e| e["name"] == "timestamp");
     if defaulted {
         // The server's own time: the client's clock drift does not apply to
-        // it, only to the breadcrumbs the client dated.
+        // it, only to the times the client gave (breadcrumbs, a start).
         event.timestamp = ctx.received;
         if let Some((drift, error)) = ctx.drift() {
+            let shift_time = |t| ctx.shift_plausibly(t, drift, ctx.received);
             let mut moved = false;
             for crumb in &mut event.breadcrumbs.values {
                 if crumb.timestamp.as_secs_f64() != 0.0 {
-                    crumb.timestamp = ctx.shift_plausibly(crumb.timestamp, drift, ctx.received);
+                    crumb.timestamp = shift_time(crumb.timestamp);
                     moved = true;
                 }
+            }
+            if let Some(start) = event.other.get("start_timestamp").and_then(Value::as_f64) {
+                let start = shift_time(Timestamp::from_secs_f64(start)).as_secs_f64();
+                event
+                    .other
+                    .insert("start_timestamp".to_owned(), json!(start));
+                moved = true;
             }
             if moved {
                 errors.push(error);
@@ -1934,6 +1942,23 @@ mod tests {
         );
         let e = event(absurd.as_bytes(), &ctx(Some(sent)), None).unwrap();
         assert_eq!(e.other["start_timestamp"].as_f64(), Some(NOW - 1.0));
+    }
+
+    #[test]
+    fn an_undated_event_start_timestamp_still_moves_with_drift() {
+        // SDK clock 2 hours ahead or behind; the event has no timestamp (it
+        // takes the receive time) but the client dated its start.
+        for drift in [7200.0, -7200.0] {
+            let body = format!(
+                r#"{{"message":"x","start_timestamp":{}}}"#,
+                NOW + drift - 3.0
+            );
+            let e = event(body.as_bytes(), &ctx(Some(NOW + drift)), None).unwrap();
+            assert_eq!(e.timestamp.as_secs_f64(), NOW);
+            let start = e.other["start_timestamp"].as_f64().unwrap();
+            assert!((start - (NOW - 3.0)).abs() < 1e-6, "{drift}: {start}");
+            assert!(errors_of(&e).iter().any(|e| e["type"] == "clock_drift"));
+        }
     }
 
     #[test]
