@@ -201,3 +201,66 @@ fn attachments_are_listed_and_downloadable() {
     );
     assert_eq!(get(&server, &missing).0, 404);
 }
+
+#[test]
+fn an_exception_group_event_with_a_lone_surrogate_where_ingestion_does_not_read() {
+    // Grouping reads the SDK of an event with exception groups; a lone
+    // surrogate (which no `Value` holds) in `extra`, which ingestion does
+    // not read, made ingestion refuse the event (400) although the read
+    // accepts it. Now it is stored and reads back without `extra`, in the
+    // same issue as the same event without the surrogate.
+    let server = TestServer::start();
+    let payload = |extra: &str| {
+        format!(
+            r#"{{"exception":{{"values":[
+                {{"type":"ExceptionGroup","value":"many","mechanism":{{"type":"chained",
+                  "is_exception_group":true,"exception_id":0}}}},
+                {{"type":"ValueError","value":"one","mechanism":{{"type":"chained",
+                  "exception_id":1,"parent_id":0}}}}]}},
+              "sdk":{{"name":"sentry.python","version":"3.0.0"}},
+              "platform":"python","extra":{{"note":"{extra}"}}}}"#
+        )
+        .replace('\n', "")
+    };
+    let post_event = |payload: &str| {
+        let id = new_id();
+        let body = format!("{{\"event_id\":\"{id}\"}}\n{{\"type\":\"event\"}}\n{payload}\n");
+        let r = receiver::testing::post(
+            &server.envelope_url(),
+            &[("X-Sentry-Auth", api_support::auth(&server).as_str())],
+            body.as_bytes(),
+        )
+        .expect("post envelope");
+        (id, r.status, String::from_utf8_lossy(&r.body).into_owned())
+    };
+    let (plain, status, body) = post_event(&payload("fine"));
+    assert_eq!(status, 200, "{body}");
+    let (odd, status, body) = post_event(&payload(r"\ud800"));
+    assert_eq!(status, 200, "{body}");
+    server.wait_for_events(2, Duration::from_secs(5));
+    let read = |id: &str| get_ok(&server, &format!("/api/0/projects/local/1/events/{id}/"));
+    let (plain, odd) = (read(&plain), read(&odd));
+    assert_eq!(odd["sdk"]["name"], "sentry.python", "{odd}");
+    assert_eq!(odd["sdk"]["version"], "3.0.0");
+    assert!(odd["groupID"].is_string(), "{odd}");
+    assert_eq!(odd["groupID"], plain["groupID"]);
+    assert_eq!(odd["title"], plain["title"]);
+    let raw = get_ok(
+        &server,
+        &format!(
+            "/api/0/projects/local/1/events/{}/?raw=1",
+            odd["id"].as_str().expect("id")
+        ),
+    );
+    assert!(raw.get("extra").is_none(), "{raw}");
+    let errors = raw["errors"].as_array().expect("errors");
+    let names: Vec<&str> = errors.iter().filter_map(|e| e["name"].as_str()).collect();
+    assert_eq!(names, ["extra"]);
+
+    // In the SDK itself, which grouping reads: the read refuses it, and so
+    // does ingestion.
+    let in_sdk =
+        payload("fine").replace(r#""version":"3.0.0""#, r#""version":"3.0.0","x":"\ud800""#);
+    let (_, status, body) = post_event(&in_sdk);
+    assert_eq!(status, 400, "{body}");
+}

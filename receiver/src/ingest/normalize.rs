@@ -430,7 +430,6 @@ fn lean_event(
     payload: &[u8],
     frame_context: FrameContext,
 ) -> Option<(Event, bool, Vec<&'static str>)> {
-    let pick = Pick::new("contexts", "trace");
     let [(a0, b0), (a1, b1), (a2, b2)] = SAME_FIELD;
     let names = [
         a0,
@@ -444,22 +443,38 @@ fn lean_event(
         "sdk",
         "timestamp",
     ];
-    let (mut event, seen) = reading_frame_context(frame_context, || {
-        parse_direct_picking::<Event, 10>(payload, names, NOT_READ_AT_INGEST, Some(&pick))
-    })?;
+    let parse = |left_out: &[&str]| {
+        let pick = Pick::new("contexts", "trace");
+        let (mut event, seen) = reading_frame_context(frame_context, || {
+            parse_direct_picking::<Event, 10>(payload, names, left_out, Some(&pick))
+        })?;
+        if let Some(trace) = pick.found() {
+            let trace = Context::from_value("trace", trace);
+            event.contexts.insert("trace".to_owned(), trace);
+        }
+        Some((event, seen))
+    };
+    let (mut event, mut seen) = parse(NOT_READ_AT_INGEST)?;
     if seen[..6].chunks(2).any(|pair| pair[0] && pair[1]) {
         return None;
     }
-    if let Some(trace) = pick.found() {
-        let trace = Context::from_value("trace", trace);
-        event.contexts.insert("trace".to_owned(), trace);
-    }
     // Grouping reads the SDK for exception groups (Python SDK 3.x's are
-    // not filtered, PROTOCOL.md §10.3): such an event takes the lenient
-    // path, which reads (and repairs) the SDK as a read of the stored event
-    // does.
+    // not filtered, PROTOCOL.md §10.3): such an event is read again with
+    // its SDK, directly, as a read of the stored event reads a valid one.
+    // One that needs repair fails here and takes the lenient path, which
+    // repairs it as the read does. The parts left out stay left out: the
+    // lenient path needs the whole payload as a `Value`, and with a lone
+    // surrogate or a number out of range in one of them it would refuse
+    // an event the read accepts (`as_ingestion_read` reads it here).
     if seen[8] && has_exception_groups(&event) {
-        return None;
+        let but_sdk: Vec<&str> = NOT_READ_AT_INGEST
+            .iter()
+            .copied()
+            .filter(|key| *key != "sdk")
+            .collect();
+        (event, _) = parse(&but_sdk)?;
+        // Read, not left out.
+        seen[8] = false;
     }
     let had = names[..9].iter().zip(seen).filter(|(_, seen)| *seen);
     Some((event, seen[9], had.map(|(name, _)| *name).collect()))
@@ -1568,7 +1583,7 @@ mod tests {
 
     #[test]
     fn ingestion_and_reading_refuse_the_same() {
-        let refused: [&[u8]; 7] = [
+        let refused: [&[u8]; 8] = [
             br#"{"message":"x","request":{"url":"u"} trailing"#,
             br#"{"message":"x","modules":{"a":"1"},"timestamp":-5}"#,
             // What a `Value` refuses, in a part both read.
@@ -1578,6 +1593,11 @@ mod tests {
             br#"{"message":"x","breadcrumbs":[],"sentry.interfaces.Breadcrumbs":[]}"#,
             br#"{"message":"x","request":{},"sentry.interfaces.Http":{}}"#,
             br#"{"message":"x","contexts":{},"sentry.interfaces.Contexts":{}}"#,
+            // In the SDK of an event with exception groups, which grouping
+            // reads.
+            br#"{"exception":{"values":[{"type":"E","mechanism":{"type":"chained",
+                "is_exception_group":true,"exception_id":0}}]},
+                "sdk":{"name":"sentry.python","version":"3.0.0","x":"\ud800"}}"#,
         ];
         for payload in refused {
             let text = String::from_utf8_lossy(payload);
@@ -1590,7 +1610,7 @@ mod tests {
         // What a `Value` refuses (a lone surrogate, a number out of range),
         // where only a skipped field or a part ingestion leaves out has it:
         // accepted, and read back as ingestion read it.
-        let accepted: [&[u8]; 15] = [
+        let accepted: [&[u8]; 16] = [
             br#"{"message":"x","breadcrumbs":[{"message":"\ud800"}]}"#,
             // In a frame's context, where a checked skip refuses it too.
             br#"{"stacktrace":{"frames":[{"function":"f","pre_context":[1e400]}]}}"#,
@@ -1611,6 +1631,11 @@ mod tests {
             br#"{"message":"m","sdk":{"packages":[{"name":"a","version":"1","x":1e400}]}}"#,
             br#"{"message":"m","exception":{"values":[],"x":1e400},"extra":5}"#,
             br#"{"message":"m","exception":{"values":[],"x":"\udc00"},"request":5}"#,
+            // With exception groups, whose grouping reads the SDK.
+            br#"{"exception":{"values":[{"type":"E","mechanism":{"type":"chained",
+                "is_exception_group":true,"exception_id":0}},{"type":"F","mechanism":{
+                "type":"chained","exception_id":1,"parent_id":0}}]},
+                "sdk":{"name":"sentry.python","version":"3.0.0"},"extra":{"s":"\ud800"}}"#,
         ];
         // Not UTF-8 (read from the bytes), and nesting past serde_json's
         // limit, in a part ingestion leaves out.
@@ -1627,6 +1652,10 @@ mod tests {
             let text = String::from_utf8_lossy(payload);
             let read = event(payload, &ctx(None), None).expect("read");
             let lean = event_for_ingest(payload, &ctx(None), None).expect("ingest");
+            if has_exception_groups(&lean) {
+                assert!(lean.sdk.is_some(), "{text}");
+                assert_eq!(lean.sdk, read.sdk, "{text}");
+            }
             let mut lean = without_unread_parts(lean);
             lean.event_id = read.event_id;
             assert_eq!(lean, without_unread_parts(read), "{text}");
