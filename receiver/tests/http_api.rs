@@ -130,6 +130,21 @@ fn envelope_header_dsn_authenticates_when_nothing_else_does() {
     // Only a broken dsn: 401.
     let r = send(&server, &[], b"{\"dsn\":\"not a dsn\"}\n");
     assert_eq!(r.status, 401);
+    // An empty port is the scheme's default (as the Python SDK reads it):
+    // the DSN still names the key and project.
+    let empty_port = format!(
+        "{{\"dsn\":\"http://{}@127.0.0.1:/{}\"}}\n{{\"type\":\"event\"}}\n{{\"message\":\"via dsn\"}}\n",
+        server.public_key(),
+        server.project_id()
+    );
+    let r = send(&server, &[], empty_port.as_bytes());
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let r = send(
+        &server,
+        &[("X-Sentry-Auth", &auth(&server))],
+        empty_port.as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
 }
 
 /// URL, headers, expected status.

@@ -356,7 +356,9 @@ impl FromStr for Dsn {
 
         // Host and port.
         let (host, port) = split_host_port(hostport)?;
-        let port = port.map(parse_port).transpose()?;
+        // An empty port (`host:`) is the scheme's default, as a URL parser
+        // (RFC 3986 §3.2.3) and the Python SDK read it.
+        let port = port.filter(|p| !p.is_empty()).map(parse_port).transpose()?;
 
         // Path prefix and project id.
         let (path, project_id) = split_path(path)?;
@@ -610,6 +612,40 @@ mod tests {
             "Sentry sentry_key=abc, sentry_version=7, sentry_client=c/1, sentry_timestamp=5, \
              sentry_secret=def"
         );
+    }
+
+    #[test]
+    fn an_empty_port_is_the_default_port_of_the_scheme() {
+        for (written, plain, port) in [
+            ("http://key@127.0.0.1:/1", "http://key@127.0.0.1/1", 80),
+            (
+                "https://key@example.com:/p/7",
+                "https://key@example.com/p/7",
+                443,
+            ),
+            ("http://key@[::1]:/1", "http://key@[::1]/1", 80),
+        ] {
+            let dsn = parse(written).unwrap();
+            assert_eq!(dsn.port(), port, "{written}");
+            assert_eq!(dsn, parse(plain).unwrap(), "{written}");
+            assert_eq!(dsn.to_string(), plain);
+        }
+        assert_eq!(
+            parse("http://key@127.0.0.1:/1").unwrap().envelope_url(),
+            "http://127.0.0.1/api/1/envelope/"
+        );
+        // Not a number is still refused.
+        for bad in [
+            "http://k@h:x/1",
+            "http://k@h:0/1",
+            "http://k@h:65536/1",
+            "http://k@h: /1",
+        ] {
+            assert!(
+                matches!(parse(bad), Err(DsnError::InvalidPort { .. })),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -284,13 +284,23 @@ fn missing_host() {
 
 #[test]
 fn invalid_port() {
-    for port in ["", "http", "0", "65536", "-1", "+80"] {
+    for port in ["http", "0", "65536", "-1", "+80", " "] {
         assert_eq!(
             error(&format!("https://key@example.com:{port}/1")),
             DsnError::InvalidPort { value: port.into() },
             "{port:?}"
         );
     }
+}
+
+#[test]
+fn an_empty_port_is_the_default_one() {
+    // As the Python SDK (and any RFC 3986 URL parser) reads `host:`.
+    let dsn: Dsn = "http://key@127.0.0.1:/1".parse().expect("dsn");
+    assert_eq!(dsn.port(), 80);
+    assert_eq!(dsn.envelope_url(), "http://127.0.0.1/api/1/envelope/");
+    let dsn: Dsn = "https://key@example.com:/1".parse().expect("dsn");
+    assert_eq!(dsn.port(), 443);
 }
 
 #[test]
