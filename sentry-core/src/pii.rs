@@ -32,8 +32,8 @@ pub(crate) fn scrub_event(s: &Scrubber, event: &mut Event, send_default_pii: boo
     }
     s.scrub_string_map(&mut event.tags);
     s.scrub_map(&mut event.extra);
-    for ctx in event.contexts.values_mut() {
-        scrub_context(s, ctx);
+    for (alias, ctx) in event.contexts.iter_mut() {
+        scrub_context(s, alias, ctx);
     }
     for b in &mut event.breadcrumbs.values {
         scrub_breadcrumb(s, b);
@@ -72,8 +72,8 @@ pub(crate) fn scrub_transaction(s: &Scrubber, t: &mut Transaction, send_default_
     }
     s.scrub_string_map(&mut t.tags);
     s.scrub_map(&mut t.extra);
-    for ctx in t.contexts.values_mut() {
-        scrub_context(s, ctx);
+    for (alias, ctx) in t.contexts.iter_mut() {
+        scrub_context(s, alias, ctx);
     }
     for span in &mut t.spans {
         // Only written to when there is something to scrub: a write would
@@ -152,7 +152,7 @@ fn scrub_cookies(s: &Scrubber, cookies: &mut Value) {
     }
 }
 
-fn scrub_context(s: &Scrubber, ctx: &mut Context) {
+fn scrub_context(s: &Scrubber, alias: &str, ctx: &mut Context) {
     match ctx {
         Context::Os(c) => s.scrub_map(&mut c.other),
         Context::Runtime(c) => s.scrub_map(&mut c.other),
@@ -164,6 +164,13 @@ fn scrub_context(s: &Scrubber, ctx: &mut Context) {
             s.scrub_map(&mut c.other);
         }
         Context::Other(m) => s.scrub_map(m),
+        // A bare value sits directly under its alias, as in `extra`.
+        Context::Raw(v) if s.is_sensitive_key(alias) => {
+            if v.as_str() != Some(FILTERED) {
+                *v = Value::String(FILTERED.to_owned());
+            }
+        }
+        Context::Raw(v) => s.scrub_value(v),
     }
 }
 
@@ -256,5 +263,29 @@ mod tests {
         assert_eq!(user.email.as_deref(), Some("a@b.c"));
         assert_eq!(user.ip_address.as_deref(), Some("1.2.3.4"));
         assert_eq!(event.extra["password"], "[Filtered]");
+    }
+
+    #[test]
+    fn contexts_that_are_not_objects_are_scrubbed_like_extra() {
+        let mut event: Event = serde_json::from_value(json!({
+            "contexts": {
+                "api_key": "k",
+                "note": "card 4111111111111111",
+                "list": [{"password": "p", "ok": 1}],
+                "count": 3
+            }
+        }))
+        .expect("event");
+        scrub_event(&Scrubber::default(), &mut event, false);
+        let v = serde_json::to_value(&event).expect("json");
+        assert_eq!(
+            v["contexts"],
+            json!({
+                "api_key": "[Filtered]",
+                "note": "card [Filtered]",
+                "list": [{"password": "[Filtered]", "ok": 1}],
+                "count": 3
+            })
+        );
     }
 }

@@ -178,8 +178,14 @@ pub enum Context {
     Browser(BrowserContext),
     /// `trace`.
     Trace(TraceContext),
-    /// Any other type, kept verbatim (its `type` field included when sent).
+    /// Any other type, kept verbatim (its `type` field included when sent):
+    /// also a known type whose payload does not fit it, and an object whose
+    /// `type` is not a string.
     Other(Map),
+    /// A context that is not an object (a string, number, array or `true`/
+    /// `false`), kept as it was sent. `null` contexts are dropped when an
+    /// event is read.
+    Raw(Value),
 }
 
 impl Context {
@@ -193,57 +199,86 @@ impl Context {
             Context::Browser(_) => "browser",
             Context::Trace(_) => "trace",
             Context::Other(m) => return m.get("type").and_then(Value::as_str),
+            Context::Raw(_) => return None,
         })
     }
 
-    /// Decodes one context; `alias` is its key in the map, the default type.
-    /// A payload that does not fit its type is kept as [`Context::Other`].
+    /// Decodes one context; `alias` is its key in the map, the default type
+    /// (also when `type` is `null`).
+    ///
+    /// What is not one of the typed contexts is kept so that it is written
+    /// back as it was read: a payload that does not fit its type, an unknown
+    /// type, or a `type` that is not a string (not typed, even under a known
+    /// alias) as [`Context::Other`]; a value that is not an object as
+    /// [`Context::Raw`].
+    ///
+    /// ```
+    /// use sentry_core::protocol::Context;
+    /// use serde_json::json;
+    /// let odd = json!({"type": 7, "name": "Linux"});
+    /// let c = Context::from_value("os", odd.clone());
+    /// assert!(matches!(c, Context::Other(_)));
+    /// assert_eq!(serde_json::to_value(&c).unwrap(), odd);
+    /// let c = Context::from_value("build", json!("nightly"));
+    /// assert_eq!(c, Context::Raw(json!("nightly")));
+    /// assert_eq!(serde_json::to_value(&c).unwrap(), json!("nightly"));
+    /// ```
     pub fn from_value(alias: &str, value: Value) -> Context {
-        let Value::Object(mut map) = value else {
-            let mut m = Map::new();
-            m.insert("value".to_owned(), value);
-            return Context::Other(m);
-        };
-        let ty = map
-            .get("type")
-            .and_then(Value::as_str)
-            .unwrap_or(alias)
-            .to_owned();
+        #[derive(Clone, Copy)]
+        enum Kind {
+            Os,
+            Runtime,
+            Device,
+            App,
+            Browser,
+            Trace,
+        }
+        fn kind(ty: &str) -> Option<Kind> {
+            Some(match ty {
+                "os" => Kind::Os,
+                "runtime" => Kind::Runtime,
+                "device" => Kind::Device,
+                "app" => Kind::App,
+                "browser" => Kind::Browser,
+                "trace" => Kind::Trace,
+                _ => return None,
+            })
+        }
         fn typed<T: serde::de::DeserializeOwned>(map: &Map) -> Option<T> {
             T::deserialize(serde::de::value::MapDeserializer::new(
                 map.iter().map(|(k, v)| (k.as_str(), v)),
             ))
             .ok()
         }
-        let keep_type = map.contains_key("type");
-        let parsed = {
-            let stripped = if keep_type {
-                map.remove("type");
-                &map
-            } else {
-                &map
-            };
-            match ty.as_str() {
-                "os" => typed(stripped).map(Context::Os),
-                "runtime" => typed(stripped).map(Context::Runtime),
-                "device" => typed(stripped).map(Context::Device),
-                "app" => typed(stripped).map(Context::App),
-                "browser" => typed(stripped).map(Context::Browser),
-                "trace" => typed(stripped).map(Context::Trace),
-                _ => None,
-            }
+        let Value::Object(mut map) = value else {
+            return Context::Raw(value);
         };
-        match parsed {
-            // A typed context written under a different alias keeps working
-            // because `type` is always written back.
-            Some(c) => c,
-            None => {
-                if keep_type {
-                    map.insert("type".to_owned(), Value::String(ty));
-                }
-                Context::Other(map)
+        let kind = match map.get("type") {
+            Some(Value::String(ty)) => kind(ty),
+            None | Some(Value::Null) => kind(alias),
+            // A number, object, array or bool: not a type this SDK knows.
+            Some(_) => None,
+        };
+        let Some(kind) = kind else {
+            return Context::Other(map);
+        };
+        // The typed structs do not hold `type`: it is written from the
+        // variant, so a typed context under a different alias keeps working.
+        let ty = map.remove("type");
+        let parsed = match kind {
+            Kind::Os => typed(&map).map(Context::Os),
+            Kind::Runtime => typed(&map).map(Context::Runtime),
+            Kind::Device => typed(&map).map(Context::Device),
+            Kind::App => typed(&map).map(Context::App),
+            Kind::Browser => typed(&map).map(Context::Browser),
+            Kind::Trace => typed(&map).map(Context::Trace),
+        };
+        parsed.unwrap_or_else(|| {
+            if let Some(ty) = ty {
+                map.insert("type".to_owned(), ty);
             }
-        }
+            Context::Other(map)
+        })
     }
 }
 
@@ -273,6 +308,7 @@ impl Serialize for Context {
             Context::Browser(c) => with_type(s, "browser", c),
             Context::Trace(c) => with_type(s, "trace", c),
             Context::Other(m) => m.serialize(s),
+            Context::Raw(v) => v.serialize(s),
         }
     }
 }
@@ -282,12 +318,7 @@ impl<'de> Deserialize<'de> for Context {
     /// also serves as the default type; see [`Context::from_value`].)
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let value = Value::deserialize(d)?;
-        let ty = value
-            .get("type")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned();
-        Ok(Context::from_value(&ty, value))
+        Ok(Context::from_value("", value))
     }
 }
 
@@ -335,5 +366,70 @@ mod tests {
         assert_eq!(back["weird"]["type"], "device");
         assert_eq!(back["character"]["name"], "Mighty Fighter");
         assert_eq!(back["os"]["type"], "os");
+    }
+
+    #[test]
+    fn odd_shapes_round_trip_unchanged() {
+        let odd = serde_json::json!({
+            // A `type` that is not a string, under known and unknown aliases.
+            "os": {"type": 7, "name": "Linux"},
+            "trace": {"type": {"nested": 1}, "trace_id": "0123456789abcdef0123456789abcdef",
+                      "span_id": "0123456789abcdef"},
+            "gpu": {"type": ["gpu"], "name": "X"},
+            "app": {"type": false},
+            // `null` type and a payload that does not fit its type.
+            "device": {"type": null, "memory_size": "lots"},
+            // Not objects.
+            "build": "nightly",
+            "count": 3,
+            "flag": true,
+            "list": [1, {"a": 2}],
+        });
+        let c: Contexts = deserialize_contexts(odd.clone()).expect("contexts");
+        assert!(matches!(c["os"], Context::Other(_)));
+        assert!(matches!(c["trace"], Context::Other(_)));
+        assert!(matches!(c["device"], Context::Other(_)));
+        assert_eq!(c["build"], Context::Raw(Value::from("nightly")));
+        assert_eq!(c["os"].type_name(), None);
+        assert_eq!(c["gpu"].type_name(), None);
+        assert_eq!(c["build"].type_name(), None);
+        assert_eq!(serde_json::to_value(&c).expect("ser"), odd);
+
+        // Through a whole event too, and a second time.
+        let event = serde_json::json!({"event_id": "0123456789abcdef0123456789abcdef",
+                                       "contexts": odd});
+        let parsed: crate::protocol::Event = serde_json::from_value(event).expect("event");
+        let once = serde_json::to_value(&parsed).expect("ser");
+        assert_eq!(once["contexts"], odd);
+        let again: crate::protocol::Event = serde_json::from_value(once.clone()).expect("event");
+        assert_eq!(serde_json::to_value(&again).expect("ser"), once);
+    }
+
+    #[test]
+    fn typed_contexts_still_typed() {
+        let v = serde_json::json!({
+            "os": {"type": "os", "name": "Linux"},
+            "host": {"type": "os", "name": "Darwin"},
+            "runtime": {"name": "rustc"},
+            "device": {"type": null, "arch": "x86_64"},
+            "trace": {"trace_id": "0123456789abcdef0123456789abcdef",
+                      "span_id": "0123456789abcdef", "op": "task"},
+        });
+        let c: Contexts = deserialize_contexts(v).expect("contexts");
+        assert!(matches!(&c["os"], Context::Os(o) if o.name.as_deref() == Some("Linux")));
+        assert!(matches!(&c["host"], Context::Os(o) if o.name.as_deref() == Some("Darwin")));
+        assert!(matches!(&c["runtime"], Context::Runtime(_)));
+        assert!(matches!(&c["device"], Context::Device(d) if d.arch.as_deref() == Some("x86_64")));
+        assert!(matches!(&c["trace"], Context::Trace(t) if t.op.as_deref() == Some("task")));
+        let back = serde_json::to_value(&c).expect("ser");
+        assert_eq!(back["host"]["type"], "os");
+        assert_eq!(back["runtime"]["type"], "runtime");
+        // A standalone context is typed by its `type` alone.
+        let one: Context =
+            serde_json::from_value(serde_json::json!({"type": "browser", "name": "Firefox"}))
+                .expect("context");
+        assert!(matches!(one, Context::Browser(_)));
+        let raw: Context = serde_json::from_value(serde_json::json!(["a"])).expect("context");
+        assert_eq!(raw, Context::Raw(serde_json::json!(["a"])));
     }
 }
