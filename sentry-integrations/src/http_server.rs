@@ -46,7 +46,8 @@
 //!   [`crate::init`]), its panic hook already reports the panic on the
 //!   request's hub, with the stack trace of the panic and the request data
 //!   (without flushing: the panic does not end the process, and the hook
-//!   must not block the runtime worker), and the layer does not capture it a
+//!   must not block the runtime worker; the same holds for a panic in a
+//!   `tokio` task the handler spawns), and the layer does not capture it a
 //!   second time. When the application replaced the SDK's hook after `init`
 //!   (`std::panic::set_hook`, `color-eyre`, `human-panic`), the layer
 //!   captures the panic itself;

@@ -15,7 +15,7 @@
 //!
 //! | integration | feature | what it does |
 //! |---|---|---|
-//! | [`panic::PanicIntegration`] | `panic` | a panic hook (chaining the previous one) that reports panics as fatal events and flushes before returning |
+//! | [`panic::PanicIntegration`] | `panic` | a panic hook (chaining the previous one) that reports panics as fatal events and flushes before returning (not for panics that a `tokio` runtime or the HTTP server layer catches) |
 //! | [`contexts::ContextsIntegration`] | `contexts` | `os`, `rust`, `device` and `app` contexts; `server_name` from the host name |
 //! | [`backtrace::StacktraceIntegration`] | `backtrace` | in-app rules on every stack trace; source lines around in-app frames; `attach_stacktrace` for messages |
 //!

@@ -12,13 +12,18 @@
 //! 2. captures it on the current hub and **flushes** the client (up to
 //!    [`PanicIntegration::flush_timeout`], default the client's
 //!    `shutdown_timeout`), so the event is on its way before the hook returns
-//!    and a panic in `main` is not lost. A panic in a request handler run by
-//!    the HTTP server layer (`http_server::SentryHttpLayer`, feature `tower`)
-//!    is captured without the flush: the layer catches it, so it does not
-//!    end the process, and the thread is a runtime worker that a flush would
-//!    block (up to the timeout per panic, if the Sentry endpoint hangs), with
-//!    every other task on it. With `panic = "abort"` that panic does end the
-//!    process, and the hook flushes as everywhere else;
+//!    and a panic in `main` is not lost. A panic inside a `tokio` task (one
+//!    spawned with `tokio::spawn`, `spawn_local` or `spawn_blocking`, such as
+//!    a task a request handler spawns) or in a request handler run by the
+//!    HTTP server layer (`http_server::SentryHttpLayer`, feature `tower`) is
+//!    captured and queued to the transport without the flush: the runtime
+//!    or the layer catches it, so it does not end the process, and the
+//!    thread is a runtime worker that a flush would block (up to the timeout
+//!    per panic, if the Sentry endpoint hangs), with every other task on it.
+//!    The transport sends the event in the background. A panic in the future
+//!    given to `block_on` (the body of `#[tokio::main]`) is not inside a task
+//!    and is flushed. With `panic = "abort"` every panic ends the process,
+//!    and the hook flushes as everywhere else;
 //! 3. calls the hook that was installed before (by default the one printing
 //!    `thread 'main' panicked at ...`).
 //!
@@ -195,12 +200,17 @@ fn report_panic(payload: &(dyn Any + Send), location: Option<&Location<'_>>) {
         let _ = REQUEST.try_with(|m| m.set(Request::Reported));
     }
     // A panicking SDK thread (the transport worker) cannot flush itself. A
-    // request handler's panic does not end the process (unless panics
-    // abort), and its thread is a runtime worker that must not block.
+    // request handler's panic, or one in a runtime task (such as a task the
+    // handler spawned), does not end the process (unless panics abort): the
+    // layer or the runtime catches it, and the thread is a runtime worker
+    // that must not block. The event is queued; the transport sends it in
+    // the background. `block_on`'s own future is not a task: a panic there
+    // (an async `main`) is flushed.
     let sdk_thread = std::thread::current()
         .name()
         .is_some_and(|n| n.starts_with("sentry-"));
-    let survives = in_request && cfg!(panic = "unwind");
+    let in_task = tokio::task::try_id().is_some();
+    let survives = (in_request || in_task) && cfg!(panic = "unwind");
     if !id.is_nil() && !integration.no_flush && !sdk_thread && !survives {
         client.flush(integration.flush_timeout);
     }

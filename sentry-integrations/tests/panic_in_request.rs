@@ -2,8 +2,10 @@
 //! the panic is captured, but the hook does not flush, because the handler's
 //! thread is a runtime worker that the flush would block (up to the flush
 //! timeout, with every task on that worker) while the panic does not end the
-//! process. Elsewhere the hook still flushes. Own test binary: the panic hook
-//! is process-global.
+//! process. The same for a panic in a task the handler spawns (any `tokio`
+//! task: the runtime catches its panic). Elsewhere, also in the future given
+//! to `block_on` (an async `main`), the hook still flushes. Own test binary:
+//! the panic hook is process-global.
 
 #![cfg(all(feature = "panic", feature = "tower"))]
 
@@ -15,7 +17,7 @@ use std::time::Duration;
 use sentry_core::envelope::Envelope;
 use sentry_core::test::{events_of, TestTransport};
 use sentry_core::transport::Transport;
-use sentry_core::{Client, ClientOptions, Hub, Scope};
+use sentry_core::{Client, ClientOptions, Hub, Scope, SentryFutureExt};
 use sentry_integrations::http_server::SentryHttpLayer;
 use sentry_integrations::panic::PanicIntegration;
 use tower::{Layer, Service, ServiceExt};
@@ -129,5 +131,71 @@ fn a_handler_panic_is_captured_without_a_flush_a_panic_elsewhere_is_flushed() {
     let outside = Hub::run(hub, || std::panic::catch_unwind(|| panic!("in main")));
     assert!(outside.is_err());
     assert_eq!(values(&transport), [Some("in main".to_owned())]);
+    assert_eq!(transport.flushes.load(Ordering::SeqCst), 1);
+}
+
+/// A handler that spawns a task which panics, and answers 500 when it did.
+async fn spawns_a_panicking_task(
+    _request: http::Request<()>,
+) -> Result<http::Response<()>, Infallible> {
+    let task = tokio::spawn(async { panic!("in a spawned task") }.bind_hub(Hub::current()));
+    let failed = task.await.is_err();
+    let mut response = http::Response::new(());
+    if failed {
+        *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+    }
+    Ok(response)
+}
+
+#[test]
+fn a_panic_in_a_task_is_queued_without_a_flush_a_panic_in_block_on_is_flushed() {
+    let (hub, transport) = sentry();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .expect("runtime");
+    let layer = SentryHttpLayer::new().with_hub(hub.clone());
+    let service = layer.layer(tower::service_fn(spawns_a_panicking_task));
+    let response = runtime.block_on(async {
+        // The request on a runtime worker, as a server runs it.
+        tokio::spawn(service.oneshot(http::Request::new(())))
+            .await
+            .expect("the handler itself does not panic")
+    });
+    assert_eq!(
+        response.expect("infallible").status(),
+        http::StatusCode::INTERNAL_SERVER_ERROR
+    );
+    // Queued to the transport, not flushed: the worker was not blocked.
+    assert_eq!(values(&transport), [Some("in a spawned task".to_owned())]);
+    assert_eq!(
+        transport.flushes.load(Ordering::SeqCst),
+        0,
+        "no flush in a task"
+    );
+
+    // A plain spawned task, outside any request, and a blocking task.
+    runtime.block_on(async {
+        let task = tokio::spawn(async { panic!("in a task") }.bind_hub(hub.clone()));
+        assert!(task.await.expect_err("panicked").is_panic());
+        let hub = hub.clone();
+        let blocking = tokio::task::spawn_blocking(move || Hub::run(hub, || panic!("blocking")));
+        assert!(blocking.await.expect_err("panicked").is_panic());
+    });
+    assert_eq!(
+        values(&transport),
+        [Some("in a task".to_owned()), Some("blocking".to_owned())]
+    );
+    assert_eq!(transport.flushes.load(Ordering::SeqCst), 0);
+
+    // The future given to `block_on` (an async `main`) runs in the runtime
+    // but is not a task: its panic ends the process, so it is flushed.
+    let caught = runtime.block_on(async {
+        Hub::run(hub.clone(), || {
+            std::panic::catch_unwind(|| panic!("in block_on"))
+        })
+    });
+    assert!(caught.is_err());
+    assert_eq!(values(&transport), [Some("in block_on".to_owned())]);
     assert_eq!(transport.flushes.load(Ordering::SeqCst), 1);
 }
