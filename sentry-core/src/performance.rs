@@ -254,6 +254,9 @@ struct TraceInfo {
     trace_id: TraceId,
     span_id: SpanId,
     parent_span_id: Option<SpanId>,
+    /// The root span's operation (also when not sampled: events captured
+    /// inside an unsampled transaction still name it).
+    op: Cow<'static, str>,
     decision: Decision,
     name: Cow<'static, str>,
     source: Cow<'static, str>,
@@ -264,7 +267,6 @@ struct TraceInfo {
 #[derive(Debug)]
 struct TxnState {
     name: Option<String>,
-    op: Cow<'static, str>,
     status: Option<SpanStatus>,
     tags: BTreeMap<String, String>,
     data: Map,
@@ -325,6 +327,10 @@ pub struct Transaction {
 pub struct Span {
     txn: Arc<TxnInner>,
     span_id: SpanId,
+    /// Kept in the handle: the trace context of events captured while the
+    /// span is set on a scope names it even when the span's data is gone
+    /// (finished, sent with its transaction, or never recorded).
+    parent_span_id: SpanId,
     data: Mutex<SpanData>,
 }
 
@@ -334,38 +340,47 @@ pub struct Span {
 /// the transaction's lock once, when it finishes and joins the span list
 /// (as the official SDKs do). Cloning it moves the data into the list first,
 /// so that every clone sees the same span.
+///
+/// Outside `Local`, the handle keeps the span's `op` (it never changes) for
+/// [`Span::trace_context`]: the list entry loses it once the transaction
+/// finishes and sends it, and an unrecorded span has no entry at all.
 #[derive(Debug)]
 #[allow(clippy::large_enum_variant)]
 enum SpanData {
     /// Not recorded: the transaction is not sampled, was full (`max_spans`)
-    /// or had finished.
-    Nothing,
+    /// or had finished. Holds the span's `op`.
+    Nothing(Option<Cow<'static, str>>),
     /// Running, held by this handle only (inline: a box would cost an
     /// allocation per span).
     Local(ProtocolSpan),
-    /// In the transaction's span list, at this index.
-    Slot(usize),
+    /// In the transaction's span list, at this index; and the span's `op`.
+    Slot(usize, Option<Cow<'static, str>>),
 }
 
 impl Clone for Span {
     fn clone(&self) -> Self {
         let mut data = self.data.lock();
         if let SpanData::Local(_) = &*data {
-            let SpanData::Local(span) = std::mem::replace(&mut *data, SpanData::Nothing) else {
+            let SpanData::Local(span) = std::mem::replace(&mut *data, SpanData::Nothing(None))
+            else {
                 unreachable!("checked above")
             };
+            // A literal `op` (the usual case) is copied as a pointer.
+            let op = span.op.clone();
             *data = match self.txn.record(span) {
-                Some(slot) => SpanData::Slot(slot),
-                None => SpanData::Nothing,
+                Some(slot) => SpanData::Slot(slot, op),
+                None => SpanData::Nothing(op),
             };
         }
         let shared = match &*data {
-            SpanData::Slot(slot) => SpanData::Slot(*slot),
-            _ => SpanData::Nothing,
+            SpanData::Slot(slot, op) => SpanData::Slot(*slot, op.clone()),
+            SpanData::Nothing(op) => SpanData::Nothing(op.clone()),
+            SpanData::Local(span) => SpanData::Nothing(span.op.clone()),
         };
         Span {
             txn: self.txn.clone(),
             span_id: self.span_id,
+            parent_span_id: self.parent_span_id,
             data: Mutex::new(shared),
         }
     }
@@ -412,7 +427,6 @@ impl Transaction {
         let state = decision.sampled.then(|| {
             Mutex::new(TxnState {
                 name: None,
-                op: ctx.op.clone(),
                 status: None,
                 tags: BTreeMap::new(),
                 data: Map::new(),
@@ -430,6 +444,7 @@ impl Transaction {
                     trace_id: ctx.trace_id,
                     span_id: ctx.span_id,
                     parent_span_id: ctx.parent_span_id,
+                    op: ctx.op,
                     decision,
                     name: ctx.name,
                     source: ctx.source,
@@ -559,7 +574,7 @@ impl Transaction {
             trace_id: info.trace_id,
             span_id: info.span_id,
             parent_span_id: info.parent_span_id,
-            op: self.inner.state.as_ref().map(|s| s.lock().op.clone()),
+            op: Some(info.op.clone()),
             ..Default::default()
         }
     }
@@ -600,7 +615,7 @@ impl Transaction {
             trace_id: info.trace_id,
             span_id: info.span_id,
             parent_span_id: info.parent_span_id,
-            op: Some(state.op.clone()),
+            op: Some(info.op.clone()),
             status: Some(state.status.unwrap_or(SpanStatus::Ok)),
             data: std::mem::take(&mut state.data),
             origin: state.origin.take(),
@@ -690,11 +705,12 @@ impl Span {
                 start_timestamp: Timestamp::now(),
                 ..Default::default()
             }),
-            None => SpanData::Nothing,
+            None => SpanData::Nothing(Some(op)),
         };
         Span {
             txn: txn.clone(),
             span_id,
+            parent_span_id: parent,
             data: Mutex::new(data),
         }
     }
@@ -728,7 +744,7 @@ impl Span {
     fn with_span<R>(&self, f: impl FnOnce(&mut ProtocolSpan) -> R) -> Option<R> {
         let data = self.data.lock();
         match &*data {
-            SpanData::Nothing => None,
+            SpanData::Nothing(_) => None,
             SpanData::Local(_) => {
                 let mut data = data;
                 match &mut *data {
@@ -736,7 +752,7 @@ impl Span {
                     _ => None,
                 }
             }
-            SpanData::Slot(slot) => {
+            SpanData::Slot(slot, _) => {
                 let slot = *slot;
                 drop(data);
                 let mut state = self.txn.state.as_ref()?.lock();
@@ -805,15 +821,19 @@ impl Span {
         ]
     }
 
-    /// The trace context for events captured inside this span.
+    /// The trace context for events captured inside this span: its trace,
+    /// span and parent span ids and its `op`, also once it has finished (a
+    /// span may stay set on a scope after that), was sent with its
+    /// transaction or was never recorded (not sampled, `max_spans`).
     pub fn trace_context(&self) -> TraceContext {
-        let (parent, op) = self
-            .with_span(|s| (s.parent_span_id, s.op.clone()))
-            .unwrap_or_default();
+        let op = match &*self.data.lock() {
+            SpanData::Local(span) => span.op.clone(),
+            SpanData::Slot(_, op) | SpanData::Nothing(op) => op.clone(),
+        };
         TraceContext {
             trace_id: self.txn.info.trace_id,
             span_id: self.span_id,
-            parent_span_id: parent,
+            parent_span_id: Some(self.parent_span_id),
             op,
             ..Default::default()
         }
@@ -821,7 +841,7 @@ impl Span {
 
     /// Finishes now.
     pub fn finish(mut self) {
-        if !matches!(self.data.get_mut(), SpanData::Nothing) {
+        if !matches!(self.data.get_mut(), SpanData::Nothing(_)) {
             self.end(Timestamp::now())
         }
     }
@@ -849,17 +869,17 @@ impl Span {
             }
         }
         match self.data.get_mut() {
-            SpanData::Nothing => {}
+            SpanData::Nothing(_) => {}
             SpanData::Local(span) => {
                 end_span(span, end);
                 let SpanData::Local(span) =
-                    std::mem::replace(self.data.get_mut(), SpanData::Nothing)
+                    std::mem::replace(self.data.get_mut(), SpanData::Nothing(None))
                 else {
                     return;
                 };
                 self.txn.record(span);
             }
-            SpanData::Slot(slot) => {
+            SpanData::Slot(slot, _) => {
                 let slot = *slot;
                 let Some(state) = &self.txn.state else {
                     return;

@@ -369,6 +369,86 @@ fn errors_inside_a_transaction_carry_its_trace_context() {
     assert_eq!(header.get("trace_id"), Some(trace_id.to_string().as_str()));
 }
 
+/// The `contexts.trace` of the last event captured, as JSON.
+fn last_trace_context(transport: &TestTransport) -> serde_json::Value {
+    let events = events_of(&transport.fetch_and_clear_envelopes());
+    let event = events.last().expect("an event");
+    serde_json::to_value(event).expect("json")["contexts"]["trace"].clone()
+}
+
+#[test]
+fn a_finished_span_still_set_on_the_scope_names_itself_in_events() {
+    let (hub, transport) = hub_with(sampled());
+    let transport = &transport;
+    Hub::run(hub, || {
+        let tx = start_transaction(TransactionContext::new("job", "task"));
+        let span = tx.start_child("db.query", "SELECT 1");
+        configure_scope(|s| s.set_span(Some(span.clone().into())));
+        let (trace_id, span_id) = (span.trace_id(), span.span_id());
+        let expect = |what: &str, trace: serde_json::Value| {
+            assert_eq!(trace["trace_id"], trace_id.to_string(), "{what}");
+            assert_eq!(trace["span_id"], span_id.to_string(), "{what}");
+            assert_eq!(trace["parent_span_id"], tx.span_id().to_string(), "{what}");
+            assert_eq!(trace["op"], "db.query", "{what}");
+        };
+
+        capture_message("running", Level::Error);
+        expect("running", last_trace_context(transport));
+
+        span.finish();
+        capture_message("after the span finished", Level::Error);
+        expect("finished", last_trace_context(transport));
+
+        tx.clone().finish();
+        capture_message("after the transaction was sent", Level::Error);
+        expect("sent", last_trace_context(transport));
+        configure_scope(|s| s.set_span(None));
+    });
+}
+
+#[test]
+fn unrecorded_spans_and_transactions_still_name_themselves_in_events() {
+    // Not sampled: neither the transaction nor its span records anything.
+    let (hub, transport) = hub_with(ClientOptions::default());
+    let transport = &transport;
+    Hub::run(hub, || {
+        let tx = start_transaction(TransactionContext::new("job", "task"));
+        assert!(!tx.is_sampled());
+        configure_scope(|s| s.set_span(Some(tx.clone().into())));
+        capture_message("in the transaction", Level::Error);
+        let trace = last_trace_context(transport);
+        assert_eq!(trace["span_id"], tx.span_id().to_string());
+        assert_eq!(trace["op"], "task");
+
+        let span = tx.start_child("step", "");
+        configure_scope(|s| s.set_span(Some(span.clone().into())));
+        capture_message("in the span", Level::Error);
+        let trace = last_trace_context(transport);
+        assert_eq!(trace["span_id"], span.span_id().to_string());
+        assert_eq!(trace["parent_span_id"], tx.span_id().to_string());
+        assert_eq!(trace["op"], "step");
+        configure_scope(|s| s.set_span(None));
+    });
+
+    // Sampled, but the span is over `max_spans` and not recorded.
+    let (hub, transport) = hub_with(ClientOptions {
+        max_spans: 0,
+        ..sampled()
+    });
+    let transport = &transport;
+    Hub::run(hub, || {
+        let tx = start_transaction(TransactionContext::new("job", "task"));
+        let span = tx.start_child("step", "");
+        configure_scope(|s| s.set_span(Some(span.clone().into())));
+        capture_message("in the dropped span", Level::Error);
+        let trace = last_trace_context(transport);
+        assert_eq!(trace["span_id"], span.span_id().to_string());
+        assert_eq!(trace["parent_span_id"], tx.span_id().to_string());
+        assert_eq!(trace["op"], "step");
+        configure_scope(|s| s.set_span(None));
+    });
+}
+
 #[test]
 fn before_send_transaction_changes_or_drops() {
     let (hub, transport) = hub_with(ClientOptions {
