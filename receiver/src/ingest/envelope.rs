@@ -103,10 +103,10 @@ pub fn prepare_with(
         };
         // Events and transactions are stored as received and normalised
         // again when read (`as_received`).
-        let store_as_received = |kind, id| -> Result<Vec<u8>, IngestError> {
+        let store_as_received = |bytes: &[u8], kind, id| -> Result<Vec<u8>, IngestError> {
             let (compressed, dict) =
                 codec
-                    .compress(payload)
+                    .compress(bytes)
                     .map_err(|e| IngestError::Unavailable {
                         detail: format!("could not compress payload: {e}"),
                     })?;
@@ -130,7 +130,7 @@ pub fn prepare_with(
                 if !group::is_lean(&grouping) {
                     new_hashes = grouping.hashes.iter().map(|h| h.hash.clone()).collect();
                 }
-                let stored = store_as_received(as_received::Kind::Event, event.event_id)?;
+                let stored = store_as_received(payload, as_received::Kind::Event, event.event_id)?;
                 records.push(Record::Event(Box::new(event_record_grouped(
                     &event, grouping, stored,
                 ))));
@@ -138,7 +138,8 @@ pub fn prepare_with(
             ItemType::Transaction => {
                 let tx = normalize::transaction(payload, ctx, header_id)?;
                 event_id.get_or_insert(tx.event_id);
-                let stored = store_as_received(as_received::Kind::Transaction, tx.event_id)?;
+                let stored =
+                    store_as_received(payload, as_received::Kind::Transaction, tx.event_id)?;
                 records.push(Record::Transaction(Box::new(transaction_record(
                     &tx, stored,
                 ))));
@@ -198,10 +199,30 @@ pub fn prepare_with(
                 Err(reason) => records.push(raw(Some(reason))?),
             },
             ItemType::Log => records.push(Record::Log(blob(item, payload, compression_level)?)),
-            ItemType::Span => records.push(Record::SpanItem(SpanItemRecord {
-                blob: blob(item, payload, compression_level)?,
-                spans: super::streamed_spans::spans_of(payload, ctx),
-            })),
+            ItemType::Span => {
+                // Its segments are stored as the transactions they stand
+                // for; a segment that is not a valid transaction keeps a row.
+                let streamed = super::streamed_spans::spans_of(payload, ctx);
+                let mut spans = streamed.spans;
+                for segment in streamed.segments {
+                    let Ok(tx) = normalize::transaction(&segment.transaction, ctx, None) else {
+                        spans.push(segment.row);
+                        continue;
+                    };
+                    let stored = store_as_received(
+                        &segment.transaction,
+                        as_received::Kind::Transaction,
+                        tx.event_id,
+                    )?;
+                    records.push(Record::Transaction(Box::new(transaction_record(
+                        &tx, stored,
+                    ))));
+                }
+                records.push(Record::SpanItem(SpanItemRecord {
+                    blob: blob(item, payload, compression_level)?,
+                    spans,
+                }));
+            }
             _ => records.push(raw(None)?),
         }
     }

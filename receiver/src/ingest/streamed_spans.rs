@@ -5,10 +5,18 @@
 //! (`application/vnd.sentry.items.span.v2+json`, `{"version":2,"items":[…]}`,
 //! which current JavaScript SDKs send with `traceLifecycle: "stream"`) and
 //! a legacy single span object. The item itself is kept whole either way
-//! (`span_items`); this module only reads the fields the `spans` table
-//! holds. A span without a valid trace id, span id or start, or that ends
-//! before it starts, gets no row (it stays in the kept item); an invalid
-//! optional field is left empty.
+//! (`span_items`); this module reads what the `spans` and `transactions`
+//! tables hold. A span without a valid trace id, span id or start, or that
+//! ends before it starts, gets no row (it stays in the kept item); an
+//! invalid optional field is left empty.
+//!
+//! A segment span (`is_segment`, the root of one service's part of the
+//! trace) stands for what a transaction would have been: it becomes a
+//! transaction payload ([`Streamed::segments`], built by
+//! [`segment_transaction`]) that ingestion stores as a transaction, so it
+//! is listed with transactions and its row in `spans` belongs to it. Its
+//! event id is made of its span id and the second half of its trace id,
+//! so the same segment sent again is the same transaction.
 //!
 //! ```
 //! use receiver::ingest::normalize::RequestContext;
@@ -20,17 +28,18 @@
 //!     "end_timestamp":1.7e9,"is_segment":true,"status":"ok",
 //!     "attributes":{"sentry.op":{"type":"string","value":"http.server"}}}]}"#;
 //! let ctx = RequestContext { received: Timestamp::from_secs_f64(1.7e9), sent_at: None, client_ip: None };
-//! let spans = spans_of(payload, &ctx);
-//! assert_eq!(spans.len(), 1);
-//! assert!(spans[0].is_segment);
-//! assert_eq!(spans[0].span.op.as_deref(), Some("http.server"));
-//! assert_eq!(spans[0].span.description.as_deref(), Some("GET /"));
+//! let streamed = spans_of(payload, &ctx);
+//! assert!(streamed.spans.is_empty());
+//! let tx: serde_json::Value = serde_json::from_slice(&streamed.segments[0].transaction).unwrap();
+//! assert_eq!(tx["transaction"], "GET /");
+//! assert_eq!(tx["contexts"]["trace"]["op"], "http.server");
+//! assert_eq!(tx["event_id"], "b0e5fcc5f8512414b136d5159a501700");
 //! ```
 
 use std::str::FromStr;
 
 use sentry_core::protocol::{SpanId, Timestamp, TraceId};
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 use super::normalize::RequestContext;
 use crate::store::records::{SpanRecord, StreamedSpan};
@@ -43,26 +52,108 @@ pub const MAX_SPANS_PER_ITEM: usize = 10_000;
 /// boundary) in the row; the kept item has them whole.
 const MAX_FIELD_BYTES: usize = 1024;
 
-/// The rows for the spans of one `span` item's payload (either shape);
-/// none when it is not JSON. Timestamps move with the client's clock drift
-/// as those of transactions do.
-pub fn spans_of(payload: &[u8], ctx: &RequestContext) -> Vec<StreamedSpan> {
+/// What one `span` item holds for the tables.
+#[derive(Debug, Default)]
+pub struct Streamed {
+    /// Rows for its spans that are not segments.
+    pub spans: Vec<StreamedSpan>,
+    /// Its segment spans.
+    pub segments: Vec<Segment>,
+}
+
+/// A segment span.
+#[derive(Debug)]
+pub struct Segment {
+    /// The transaction it stands for (JSON, with the client's timestamps:
+    /// normalising it as a transaction corrects the drift).
+    pub transaction: Vec<u8>,
+    /// Its row, should the transaction be refused.
+    pub row: StreamedSpan,
+}
+
+/// The spans of one `span` item's payload (either shape); nothing when it
+/// is not JSON. Row timestamps move with the client's clock drift as those
+/// of transactions do.
+pub fn spans_of(payload: &[u8], ctx: &RequestContext) -> Streamed {
+    let mut out = Streamed::default();
     let Ok(Value::Object(root)) = serde_json::from_slice::<Value>(payload) else {
-        return Vec::new();
+        return out;
     };
     let shift = ctx.drift().map_or(0.0, |(d, _)| d);
+    let mut add = |span: &Map<String, Value>| {
+        let Some(row) = row(span, shift) else {
+            return;
+        };
+        match row.is_segment.then(|| segment_transaction(span, &row)) {
+            Some(Some(transaction)) => out.segments.push(Segment { transaction, row }),
+            _ => out.spans.push(row),
+        }
+    };
     match root.get("items") {
         Some(Value::Array(items)) => items
             .iter()
-            .filter_map(|item| match item {
-                Value::Object(span) => row(span, shift),
-                _ => None,
-            })
+            .filter_map(Value::as_object)
             .take(MAX_SPANS_PER_ITEM)
-            .collect(),
-        Some(_) => Vec::new(),
-        None => row(&root, shift).into_iter().collect(),
+            .for_each(&mut add),
+        Some(_) => {}
+        None => add(&root),
     }
+    out
+}
+
+/// The transaction a segment span stands for (PROTOCOL.md §6.1), as
+/// JSON: name, op, status, timestamps as the client sent them, the trace
+/// context, and the release, environment and SDK from its attributes;
+/// `None` if it cannot be written.
+pub fn segment_transaction(span: &Map<String, Value>, row: &StreamedSpan) -> Option<Vec<u8>> {
+    let s = &row.span;
+    let end = span
+        .get("end_timestamp")
+        .or_else(|| span.get("timestamp"))?;
+    let mut trace = json!({"trace_id": s.trace_id, "span_id": s.span_id});
+    for (key, value) in [
+        ("parent_span_id", s.parent_span_id.clone()),
+        ("op", s.op.clone()),
+        ("status", s.status.clone()),
+        ("origin", attribute(span, "sentry.origin")),
+    ] {
+        if let Some(v) = value {
+            trace[key] = Value::String(v);
+        }
+    }
+    let mut tx = json!({
+        "event_id": format!("{}{}", s.span_id, &s.trace_id[16..]),
+        "type": "transaction",
+        "start_timestamp": span.get("start_timestamp")?,
+        "timestamp": end,
+        "contexts": {"trace": trace},
+        "spans": [],
+    });
+    for (key, attr) in [
+        ("transaction", None),
+        ("release", Some("sentry.release")),
+        ("environment", Some("sentry.environment")),
+    ] {
+        let value = match attr {
+            Some(name) => attribute(span, name),
+            None => s.description.clone(),
+        };
+        if let Some(v) = value {
+            tx[key] = Value::String(v);
+        }
+    }
+    if let Some(source) =
+        attribute(span, "sentry.segment.name.source").or_else(|| attribute(span, "sentry.source"))
+    {
+        tx["transaction_info"] = json!({ "source": source });
+    }
+    if let (Some(name), Some(version)) = (
+        attribute(span, "sentry.sdk.name"),
+        attribute(span, "sentry.sdk.version"),
+    ) {
+        tx["sdk"] = json!({"name": name, "version": version});
+    }
+    serde_json::to_vec(&tx).ok()
 }
 
 /// One span's row: v2 names first (`name`, `end_timestamp`, the
@@ -96,12 +187,22 @@ fn row(span: &Map<String, Value>, shift: f64) -> Option<StreamedSpan> {
             parent_span_id: parent_span_id.map(|id| id.to_string()),
             op,
             description,
-            status: text(span.get("status")),
+            status: text(span.get("status")).map(span_status),
             start,
             end,
         },
         is_segment: span.get("is_segment").and_then(Value::as_bool) == Some(true),
     })
+}
+
+/// A span v2 status in the names transactions use: `error` is
+/// `internal_error` (as Relay converts it); others stay as sent.
+fn span_status(status: String) -> String {
+    if status == "error" {
+        "internal_error".to_owned()
+    } else {
+        status
+    }
 }
 
 /// Seconds since the epoch from a number or an RFC 3339 string.
@@ -157,11 +258,17 @@ mod tests {
     }
 
     #[test]
-    fn a_v2_container_gives_a_row_per_valid_span() {
+    fn a_v2_container_gives_a_row_per_valid_span_and_a_transaction_per_segment() {
         let payload = v2(serde_json::json!([
             {"trace_id": TRACE, "span_id": "a96e6e8cd41b962e", "name": "segment",
              "start_timestamp": NOW - 1.0, "end_timestamp": NOW, "is_segment": true,
-             "status": "ok", "attributes": {"sentry.op": {"type": "string", "value": "task"}}},
+             "status": "ok", "attributes": {
+                 "sentry.op": {"type": "string", "value": "task"},
+                 "sentry.release": {"type": "string", "value": "app@2"},
+                 "sentry.environment": {"type": "string", "value": "prod"},
+                 "sentry.sdk.name": {"type": "string", "value": "sentry.javascript.node"},
+                 "sentry.sdk.version": {"type": "string", "value": "10.78.0"},
+                 "sentry.segment.name.source": {"type": "string", "value": "route"}}},
             {"trace_id": TRACE, "span_id": "8c69068c9deaf028", "parent_span_id": "a96e6e8cd41b962e",
              "name": "SELECT 2", "start_timestamp": NOW - 0.5, "end_timestamp": NOW - 0.4,
              "is_segment": false, "status": "error",
@@ -173,23 +280,39 @@ mod tests {
              "end_timestamp": NOW - 1.0},
             5
         ]));
-        let spans = spans_of(&payload, &ctx(None));
-        assert_eq!(spans.len(), 2);
-        let (segment, child) = (&spans[0], &spans[1]);
-        assert!(segment.is_segment && !child.is_segment);
-        assert_eq!(segment.span.trace_id, TRACE);
-        assert_eq!(segment.span.parent_span_id, None);
-        assert_eq!(segment.span.op.as_deref(), Some("task"));
+        let streamed = spans_of(&payload, &ctx(None));
+        assert_eq!(streamed.spans.len(), 1);
+        let child = &streamed.spans[0];
+        assert!(!child.is_segment);
+        assert_eq!(child.span.trace_id, TRACE);
         assert_eq!(
             child.span.parent_span_id.as_deref(),
             Some("a96e6e8cd41b962e")
         );
         assert_eq!(child.span.op.as_deref(), Some("db.query"));
         assert_eq!(child.span.description.as_deref(), Some("SELECT 2"));
-        assert_eq!(child.span.status.as_deref(), Some("error"));
+        assert_eq!(child.span.status.as_deref(), Some("internal_error"));
         assert_eq!(
             (child.span.start, child.span.end),
             (NOW - 0.5, Some(NOW - 0.4))
+        );
+
+        assert_eq!(streamed.segments.len(), 1);
+        let tx: Value =
+            serde_json::from_slice(&streamed.segments[0].transaction).unwrap_or_default();
+        assert_eq!(
+            tx,
+            serde_json::json!({
+                "event_id": "a96e6e8cd41b962eb136d5159a501700",
+                "type": "transaction", "transaction": "segment",
+                "transaction_info": {"source": "route"},
+                "start_timestamp": NOW - 1.0, "timestamp": NOW,
+                "release": "app@2", "environment": "prod",
+                "sdk": {"name": "sentry.javascript.node", "version": "10.78.0"},
+                "contexts": {"trace": {"trace_id": TRACE, "span_id": "a96e6e8cd41b962e",
+                                       "op": "task", "status": "ok"}},
+                "spans": []
+            })
         );
     }
 
@@ -201,42 +324,50 @@ mod tests {
             "start_timestamp": "2027-01-15T08:00:00Z", "timestamp": "2027-01-15T08:00:01.5Z",
             "parent_span_id": "not hex"
         });
-        let spans = spans_of(payload.to_string().as_bytes(), &ctx(None));
-        assert_eq!(spans.len(), 1);
-        let s = &spans[0].span;
+        let streamed = spans_of(payload.to_string().as_bytes(), &ctx(None));
+        assert!(streamed.segments.is_empty());
+        assert_eq!(streamed.spans.len(), 1);
+        let s = &streamed.spans[0].span;
         assert_eq!(s.trace_id, TRACE);
         assert_eq!(s.op.as_deref(), Some("ui.interaction.click"));
         assert_eq!(s.description.as_deref(), Some("button#save"));
         assert_eq!(s.parent_span_id, None, "an invalid parent is left out");
         assert_eq!(s.end.map(|e| e - s.start), Some(1.5));
-        assert!(!spans[0].is_segment);
     }
 
     #[test]
-    fn timestamps_move_with_the_clock_drift() {
+    fn row_timestamps_move_with_the_clock_drift_and_segments_keep_the_clients() {
         let payload = v2(serde_json::json!([
             {"trace_id": TRACE, "span_id": "a96e6e8cd41b962e",
-             "start_timestamp": NOW - 7201.0, "end_timestamp": NOW - 7200.0}
+             "start_timestamp": NOW - 7201.0, "end_timestamp": NOW - 7200.0},
+            {"trace_id": TRACE, "span_id": "a96e6e8cd41b962f", "is_segment": true,
+             "start_timestamp": NOW - 7202.0, "end_timestamp": NOW - 7200.0}
         ]));
         // The client's clock is two hours behind.
-        let spans = spans_of(&payload, &ctx(Some(NOW - 7200.0)));
-        assert_eq!(
-            (spans[0].span.start, spans[0].span.end),
-            (NOW - 1.0, Some(NOW))
-        );
-        let spans = spans_of(&payload, &ctx(None));
-        assert_eq!(spans[0].span.start, NOW - 7201.0);
+        let streamed = spans_of(&payload, &ctx(Some(NOW - 7200.0)));
+        let row = &streamed.spans[0].span;
+        assert_eq!((row.start, row.end), (NOW - 1.0, Some(NOW)));
+        // Normalised as a transaction later, which corrects it once.
+        let tx: Value =
+            serde_json::from_slice(&streamed.segments[0].transaction).unwrap_or_default();
+        assert_eq!(tx["start_timestamp"], NOW - 7202.0);
+        let streamed = spans_of(&payload, &ctx(None));
+        assert_eq!(streamed.spans[0].span.start, NOW - 7201.0);
     }
 
     #[test]
-    fn what_is_not_a_span_list_gives_no_rows() {
+    fn what_is_not_a_span_list_gives_nothing() {
         for payload in [
             &b"not json"[..],
             b"[1,2]",
             br#"{"items": 5}"#,
             br#"{"version":2}"#,
         ] {
-            assert!(spans_of(payload, &ctx(None)).is_empty(), "{payload:?}");
+            let streamed = spans_of(payload, &ctx(None));
+            assert!(
+                streamed.spans.is_empty() && streamed.segments.is_empty(),
+                "{payload:?}"
+            );
         }
     }
 
@@ -247,10 +378,14 @@ mod tests {
             {"trace_id": TRACE, "span_id": "a96e6e8cd41b962e", "name": long,
              "start_timestamp": NOW}
         ]));
-        let spans = spans_of(&payload, &ctx(None));
-        let description = spans[0].span.description.clone().unwrap_or_default();
+        let streamed = spans_of(&payload, &ctx(None));
+        let description = streamed.spans[0]
+            .span
+            .description
+            .clone()
+            .unwrap_or_default();
         assert_eq!(description.len(), MAX_FIELD_BYTES);
         assert!(long.starts_with(&description));
-        assert_eq!(spans[0].span.end, None);
+        assert_eq!(streamed.spans[0].span.end, None);
     }
 }

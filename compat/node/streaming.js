@@ -1,0 +1,38 @@
+// Streams spans with the official Node SDK (`traceLifecycle: "stream"`:
+// v2 span containers instead of transactions) and prints the trace and
+// segment span ids as JSON for receiver/tests/compat_node.rs.
+"use strict";
+
+const Sentry = require("@sentry/node");
+
+async function main() {
+  Sentry.init({
+    dsn: process.env.SENTRY_DSN,
+    release: "compat-node@1.0.0",
+    environment: "ci",
+    tracesSampleRate: 1.0,
+    traceLifecycle: "stream",
+    defaultIntegrations: false,
+    integrations: [Sentry.spanStreamingIntegration()],
+  });
+  const ids = {};
+  await Sentry.startSpan({ name: "streamed-segment", op: "task" }, async (root) => {
+    Sentry.startSpan({ name: "SELECT 2", op: "db.query" }, () => {
+      Sentry.startSpan({ name: "user:2", op: "cache.get" }, () => {});
+    });
+    const context = root.spanContext();
+    ids.trace_id = context.traceId;
+    ids.segment_span_id = context.spanId;
+  });
+  const flushed = await Sentry.close(10000);
+  if (!flushed) {
+    process.stderr.write("the SDK did not flush within 10 s\n");
+    process.exit(2);
+  }
+  process.stdout.write(JSON.stringify(ids) + "\n");
+}
+
+main().catch((err) => {
+  process.stderr.write(`scenario failed: ${err && err.stack ? err.stack : err}\n`);
+  process.exit(1);
+});
