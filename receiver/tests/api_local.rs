@@ -462,3 +462,32 @@ fn a_trace_answer_holds_at_most_ten_thousand_spans() {
     assert_eq!(answer.spans, 10_001);
     assert_eq!(answer.roots.len(), 10_000);
 }
+
+/// A trace context with a `type` that is not a string is still the trace
+/// context (as Relay reads it): the transaction and the error stay linked
+/// to their trace.
+#[test]
+fn a_stray_context_type_does_not_unlink_the_trace() {
+    let server = TestServer::start();
+    let t0 = api_support::now() - 5.0;
+    let trace_ctx = json!({"type": 7, "trace_id": TRACE, "span_id": "1000000000000001",
+                           "op": "task"});
+    transaction(
+        &server,
+        1,
+        server.public_key(),
+        json!({"type": "transaction", "transaction": "job", "start_timestamp": t0,
+               "timestamp": t0 + 1.0, "contexts": {"trace": trace_ctx}}),
+    );
+    event(
+        &server,
+        json!({"message": "in the job", "contexts": {"trace": {"type": [], "trace_id": TRACE,
+                                                              "span_id": "1000000000000001"}}}),
+    );
+    server.wait_for_events(1, Duration::from_secs(5));
+    let trace: Trace = server
+        .api_json(&format!("/api/0/local/traces/{TRACE}/"))
+        .expect("trace");
+    assert_eq!((trace.transactions, trace.spans), (1, 1), "{trace:?}");
+    assert_eq!(trace.roots[0].errors.len(), 1, "{trace:?}");
+}

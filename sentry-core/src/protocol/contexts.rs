@@ -206,17 +206,20 @@ impl Context {
     /// Decodes one context; `alias` is its key in the map, the default type
     /// (also when `type` is `null`).
     ///
-    /// What is not one of the typed contexts is kept so that it is written
-    /// back as it was read: a payload that does not fit its type, an unknown
-    /// type, or a `type` that is not a string (not typed, even under a known
-    /// alias) as [`Context::Other`]; a value that is not an object as
-    /// [`Context::Raw`].
+    /// A `type` that is not a non-empty string counts as absent, as Relay
+    /// reads it: the alias types the context. What is not one of the typed
+    /// contexts is kept so that it is written back as it was read: a payload
+    /// that does not fit its type, or an unknown type, as
+    /// [`Context::Other`] (with its original `type`); a value that is not
+    /// an object as [`Context::Raw`].
     ///
     /// ```
     /// use sentry_core::protocol::Context;
     /// use serde_json::json;
-    /// let odd = json!({"type": 7, "name": "Linux"});
-    /// let c = Context::from_value("os", odd.clone());
+    /// let c = Context::from_value("os", json!({"type": 7, "name": "Linux"}));
+    /// assert!(matches!(c, Context::Os(_)));
+    /// let odd = json!({"type": 7, "name": "X"});
+    /// let c = Context::from_value("gpu", odd.clone());
     /// assert!(matches!(c, Context::Other(_)));
     /// assert_eq!(serde_json::to_value(&c).unwrap(), odd);
     /// let c = Context::from_value("build", json!("nightly"));
@@ -254,10 +257,11 @@ impl Context {
             return Context::Raw(value);
         };
         let kind = match map.get("type") {
-            Some(Value::String(ty)) => kind(ty),
-            None | Some(Value::Null) => kind(alias),
-            // A number, object, array or bool: not a type this SDK knows.
-            Some(_) => None,
+            Some(Value::String(ty)) if !ty.is_empty() => kind(ty),
+            // Absent, `null`, empty, a number, object, array or bool: the
+            // alias is the type (Relay's `is_valid_context_type`), so a
+            // trace context with a stray `type` still links its trace.
+            _ => kind(alias),
         };
         let Some(kind) = kind else {
             return Context::Other(map);
@@ -371,14 +375,11 @@ mod tests {
     #[test]
     fn odd_shapes_round_trip_unchanged() {
         let odd = serde_json::json!({
-            // A `type` that is not a string, under known and unknown aliases.
-            "os": {"type": 7, "name": "Linux"},
-            "trace": {"type": {"nested": 1}, "trace_id": "0123456789abcdef0123456789abcdef",
-                      "span_id": "0123456789abcdef"},
+            // A `type` that is not a string, under unknown aliases.
             "gpu": {"type": ["gpu"], "name": "X"},
-            "app": {"type": false},
-            // `null` type and a payload that does not fit its type.
-            "device": {"type": null, "memory_size": "lots"},
+            "culture": {"type": 7, "locale": "fr"},
+            // A payload that does not fit its type keeps its odd `type`.
+            "os": {"type": 7, "name": 5},
             // Not objects.
             "build": "nightly",
             "count": 3,
@@ -386,11 +387,9 @@ mod tests {
             "list": [1, {"a": 2}],
         });
         let c: Contexts = deserialize_contexts(odd.clone()).expect("contexts");
+        assert!(matches!(c["gpu"], Context::Other(_)));
         assert!(matches!(c["os"], Context::Other(_)));
-        assert!(matches!(c["trace"], Context::Other(_)));
-        assert!(matches!(c["device"], Context::Other(_)));
         assert_eq!(c["build"], Context::Raw(Value::from("nightly")));
-        assert_eq!(c["os"].type_name(), None);
         assert_eq!(c["gpu"].type_name(), None);
         assert_eq!(c["build"].type_name(), None);
         assert_eq!(serde_json::to_value(&c).expect("ser"), odd);
@@ -403,6 +402,31 @@ mod tests {
         assert_eq!(once["contexts"], odd);
         let again: crate::protocol::Event = serde_json::from_value(once.clone()).expect("event");
         assert_eq!(serde_json::to_value(&again).expect("ser"), once);
+    }
+
+    #[test]
+    fn a_type_that_is_not_a_non_empty_string_is_the_alias() {
+        // As Relay reads it: an SDK's stray `type` on a trace context must
+        // not unlink the trace.
+        let v = serde_json::json!({
+            "trace": {"type": {"nested": 1}, "trace_id": "0123456789abcdef0123456789abcdef",
+                      "span_id": "0123456789abcdef"},
+            "os": {"type": 7, "name": "Linux"},
+            "app": {"type": false},
+            "runtime": {"type": ""},
+            "device": {"type": null, "arch": "x86_64"},
+        });
+        let c: Contexts = deserialize_contexts(v).expect("contexts");
+        assert!(
+            matches!(&c["trace"], Context::Trace(t) if t.span_id.to_string() == "0123456789abcdef")
+        );
+        assert!(matches!(&c["os"], Context::Os(o) if o.name.as_deref() == Some("Linux")));
+        assert!(matches!(&c["app"], Context::App(_)));
+        assert!(matches!(&c["runtime"], Context::Runtime(_)));
+        assert!(matches!(&c["device"], Context::Device(_)));
+        let back = serde_json::to_value(&c).expect("ser");
+        assert_eq!(back["os"]["type"], "os");
+        assert_eq!(back["trace"]["type"], "trace");
     }
 
     #[test]
