@@ -6,9 +6,11 @@
 //! which current JavaScript SDKs send with `traceLifecycle: "stream"`) and
 //! a legacy single span object. The item itself is kept whole either way
 //! (`span_items`); this module reads what the `spans` and `transactions`
-//! tables hold. A span without a valid trace id, span id or start, or that
-//! ends before it starts, gets no row (it stays in the kept item); an
-//! invalid optional field is left empty.
+//! tables hold. A span without a valid trace id, span id or start, that
+//! ends before it starts, or whose times are not plausible (within the
+//! window an event's timestamp must be in, PROTOCOL.md §11, with or
+//! without the clock-drift correction) gets no row (it stays in the kept
+//! item); an invalid optional field is left empty.
 //!
 //! A segment span (`is_segment`, the root of one service's part of the
 //! trace) stands for what a transaction would have been: it becomes a
@@ -41,7 +43,7 @@ use std::str::FromStr;
 use sentry_core::protocol::{SpanId, Timestamp, TraceId};
 use serde_json::{json, Map, Value};
 
-use super::normalize::RequestContext;
+use super::normalize::{RequestContext, MAX_SECS_IN_FUTURE, MAX_SECS_IN_PAST};
 use crate::store::records::{SpanRecord, StreamedSpan};
 
 /// At most this many rows from one item: a container's entries are bounded
@@ -79,9 +81,12 @@ pub fn spans_of(payload: &[u8], ctx: &RequestContext) -> Streamed {
     let Ok(Value::Object(root)) = serde_json::from_slice::<Value>(payload) else {
         return out;
     };
-    let shift = ctx.drift().map_or(0.0, |(d, _)| d);
+    let times = Times {
+        shift: ctx.drift().map_or(0.0, |(d, _)| d),
+        received: ctx.received.as_secs_f64(),
+    };
     let mut add = |span: &Map<String, Value>| {
-        let Some(row) = row(span, shift) else {
+        let Some(row) = row(span, times) else {
             return;
         };
         match row.is_segment.then(|| segment_transaction(span, &row)) {
@@ -156,10 +161,30 @@ pub fn segment_transaction(span: &Map<String, Value>, row: &StreamedSpan) -> Opt
     serde_json::to_vec(&tx).ok()
 }
 
+/// When a request arrived and how far its client's clock is off.
+#[derive(Debug, Clone, Copy)]
+struct Times {
+    shift: f64,
+    received: f64,
+}
+
+impl Times {
+    /// A span's start and end moved by the drift when both are plausible
+    /// then, else as sent when both are plausible so, else `None`.
+    fn place(self, start: f64, end: Option<f64>) -> Option<(f64, Option<f64>)> {
+        let window = (self.received - MAX_SECS_IN_PAST)..=(self.received + MAX_SECS_IN_FUTURE);
+        let plausible = |(s, e): (f64, Option<f64>)| {
+            window.contains(&s) && e.map_or(true, |e| window.contains(&e))
+        };
+        let shifted = (start + self.shift, end.map(|e| e + self.shift));
+        [shifted, (start, end)].into_iter().find(|t| plausible(*t))
+    }
+}
+
 /// One span's row: v2 names first (`name`, `end_timestamp`, the
 /// `sentry.op` attribute), then the legacy ones (`description`,
 /// `timestamp`, `op`).
-fn row(span: &Map<String, Value>, shift: f64) -> Option<StreamedSpan> {
+fn row(span: &Map<String, Value>, times: Times) -> Option<StreamedSpan> {
     let trace_id = TraceId::from_str(span.get("trace_id")?.as_str()?).ok()?;
     let span_id = SpanId::from_str(span.get("span_id")?.as_str()?).ok()?;
     if trace_id.is_nil() || span_id.is_nil() {
@@ -170,14 +195,15 @@ fn row(span: &Map<String, Value>, shift: f64) -> Option<StreamedSpan> {
         .and_then(Value::as_str)
         .and_then(|s| SpanId::from_str(s).ok())
         .filter(|id| !id.is_nil());
-    let start = seconds(span.get("start_timestamp")?)? + shift;
+    let start = seconds(span.get("start_timestamp")?)?;
     let end = match span.get("end_timestamp").or_else(|| span.get("timestamp")) {
         None | Some(Value::Null) => None,
-        Some(v) => Some(seconds(v)? + shift),
+        Some(v) => Some(seconds(v)?),
     };
-    if !start.is_finite() || end.is_some_and(|e| !e.is_finite() || e < start) {
+    if end.is_some_and(|e| e < start) {
         return None;
     }
+    let (start, end) = times.place(start, end)?;
     let op = attribute(span, "sentry.op").or_else(|| text(span.get("op")));
     let description = text(span.get("name")).or_else(|| text(span.get("description")));
     Some(StreamedSpan {
@@ -353,6 +379,33 @@ mod tests {
         assert_eq!(tx["start_timestamp"], NOW - 7202.0);
         let streamed = spans_of(&payload, &ctx(None));
         assert_eq!(streamed.spans[0].span.start, NOW - 7201.0);
+    }
+
+    #[test]
+    fn implausible_times_give_no_row() {
+        let span = |start: f64, end: f64| {
+            serde_json::json!({"trace_id": TRACE, "span_id": "a96e6e8cd41b962e",
+                               "start_timestamp": start, "end_timestamp": end})
+        };
+        let payload = v2(serde_json::json!([
+            // Before 1970, absurd, the epoch (an SDK's fallback), a year ago,
+            // an hour ahead.
+            span(-5.0, -4.0),
+            span(1e300, 1e300),
+            span(-1e300, 1e300),
+            span(0.0, 0.0),
+            span(NOW - 365.0 * 86_400.0, NOW - 365.0 * 86_400.0 + 1.0),
+            span(NOW + 3600.0, NOW + 3601.0),
+            span(NOW - 1.0, NOW)
+        ]));
+        let streamed = spans_of(&payload, &ctx(None));
+        let starts: Vec<f64> = streamed.spans.iter().map(|s| s.span.start).collect();
+        assert_eq!(starts, [NOW - 1.0]);
+        // A plausible span stays where it is when the drift would carry it
+        // out of the window (a `sent_at` 400 days off).
+        let streamed = spans_of(&payload, &ctx(Some(NOW - 400.0 * 86_400.0)));
+        let starts: Vec<f64> = streamed.spans.iter().map(|s| s.span.start).collect();
+        assert_eq!(starts, [NOW - 1.0]);
     }
 
     #[test]
