@@ -163,6 +163,15 @@ fn scrub_context(s: &Scrubber, alias: &str, ctx: &mut Context) {
             s.scrub_map(&mut c.data);
             s.scrub_map(&mut c.other);
         }
+        // A custom context named like a secret (`credentials`, `auth`) is
+        // filtered whole, as such a key is in `extra`; it stays an object.
+        Context::Other(m) if s.is_sensitive_key(alias) => {
+            for (key, v) in m.iter_mut() {
+                if key != "type" && v.as_str() != Some(FILTERED) {
+                    *v = Value::String(FILTERED.to_owned());
+                }
+            }
+        }
         Context::Other(m) => s.scrub_map(m),
         // A bare value sits directly under its alias, as in `extra`.
         Context::Raw(v) if s.is_sensitive_key(alias) => {
@@ -263,6 +272,24 @@ mod tests {
         assert_eq!(user.email.as_deref(), Some("a@b.c"));
         assert_eq!(user.ip_address.as_deref(), Some("1.2.3.4"));
         assert_eq!(event.extra["password"], "[Filtered]");
+    }
+
+    #[test]
+    fn a_custom_context_named_like_a_secret_is_filtered_whole() {
+        let mut event: Event = serde_json::from_value(json!({
+            "contexts": {
+                "credentials": {"type": "credentials", "user": "bob", "nested": {"a": 1}},
+                "custom": {"user": "bob"}
+            }
+        }))
+        .expect("event");
+        scrub_event(&Scrubber::default(), &mut event, false);
+        let v = serde_json::to_value(&event).expect("json");
+        assert_eq!(
+            v["contexts"]["credentials"],
+            json!({"type": "credentials", "user": "[Filtered]", "nested": "[Filtered]"})
+        );
+        assert_eq!(v["contexts"]["custom"], json!({"user": "bob"}));
     }
 
     #[test]
