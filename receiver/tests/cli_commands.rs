@@ -498,3 +498,60 @@ fn event_data_cannot_send_escape_sequences_to_the_terminal() {
         issues[0].title
     );
 }
+
+#[test]
+fn logs_lists_log_lines_newest_first() {
+    let server = TestServer::start();
+    let t = api_support::now() - 30.0;
+    let line = |dt: f64, level: &str, body: &str| {
+        json!({"timestamp": t + dt, "level": level, "body": body,
+               "trace_id": "0af7651916cd43dd8448eb211c80319c",
+               "attributes": {"sentry.environment": {"type": "string", "value": "prod"}}})
+    };
+    let items = json!({"items": [
+        line(0.0, "info", "cache warmed"),
+        line(1.0, "warn", "slow query"),
+        line(2.0, "error", "payment failed \u{1b}[2J"),
+    ]});
+    let body = format!(
+        "{{}}\n{{\"type\":\"log\",\"item_count\":3,\"content_type\":\"application/vnd.sentry.items.log+json\"}}\n{items}\n"
+    );
+    api_support::send(&server, body.as_bytes());
+
+    let o = run(&server, &["logs", "--level", "error,warn"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(lines[0].starts_with("TIME"), "{out}");
+    assert!(
+        lines[1].contains("error") && lines[1].contains("payment failed"),
+        "{out}"
+    );
+    assert!(
+        lines[1].contains("0af76519") && lines[1].contains("prod"),
+        "{out}"
+    );
+    assert!(
+        !out.contains('\u{1b}'),
+        "the escape is shown escaped: {out:?}"
+    );
+    assert!(
+        lines[2].contains("warn") && lines[2].contains("slow query"),
+        "{out}"
+    );
+
+    let o = run(
+        &server,
+        &["logs", "--json", "--query", "CACHE", "--since", "1h"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v.as_array().map(Vec::len), Some(1), "{v}");
+    assert_eq!(v[0]["body"], "cache warmed");
+    assert_eq!(v[0]["environment"], "prod");
+
+    let o = run(&server, &["logs", "--trace", "nope"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("invalid trace"), "{}", stderr(&o));
+}

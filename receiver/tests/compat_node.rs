@@ -392,6 +392,17 @@ fn the_official_node_sdk_is_stored_and_grouped() {
         logs,
         [(1, "application/vnd.sentry.items.log+json".to_owned())]
     );
+    let page: receiver::api::types::LogsPage = server
+        .api_json("/api/0/local/logs/")
+        .unwrap_or_else(|e| panic!("logs: {e}"));
+    assert_eq!(page.logs.len(), 1, "{page:?}");
+    let log = &page.logs[0];
+    assert_eq!(
+        (log.level.as_deref(), log.body.as_deref()),
+        (Some("info"), Some("compat log line"))
+    );
+    assert_eq!(log.release.as_deref(), Some("compat-node@1.0.0"));
+    assert_eq!(log.attributes["attempt"], 3, "{log:?}");
 
     // Nothing was refused or left unread.
     let outcomes = server.outcomes();

@@ -18,6 +18,9 @@
 mod events;
 mod issues;
 mod local;
+mod logs;
+/// Most stored `log` items one `GET /api/0/local/logs/` reads.
+pub const LOGS_MAX_ROWS_READ: usize = logs::MAX_ROWS_READ;
 mod params;
 mod projects;
 mod quotas;
@@ -548,6 +551,7 @@ async fn dispatch(ctx: &Ctx, segs: &[&str]) -> Result<Reply, ApiError> {
         ["local", "client-reports"] if m == M::GET => local::client_reports(ctx).await,
         ["local", "stats"] if m == M::GET => local::stats(ctx).await,
         ["local", "stream"] if m == M::GET => local::stream(ctx).await,
+        ["local", "logs"] if m == M::GET => logs::list(ctx).await,
         _ => {
             if known_route(segs) {
                 Err(method_not_allowed(ctx, "GET"))
@@ -582,7 +586,7 @@ fn known_route(segs: &[&str]) -> bool {
             | ["organizations", _, "shortids", _]
             | [
                 "local",
-                "health" | "transactions" | "client-reports" | "stats" | "stream"
+                "health" | "transactions" | "client-reports" | "stats" | "stream" | "logs"
             ]
             | ["local", "traces", _]
     )

@@ -718,3 +718,44 @@ pub struct StreamPage {
     /// Pass as `after` to get what follows.
     pub cursor: i64,
 }
+
+/// One structured log line (`GET /api/0/local/logs/`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogEntry {
+    /// Where it is stored: `{container}:{index}` (a `log` item holds many).
+    pub id: String,
+    /// The project it was sent to.
+    #[serde(rename = "projectID")]
+    pub project_id: String,
+    /// When the SDK logged it (ISO 8601), if it said.
+    #[serde(default)]
+    pub timestamp: Option<String>,
+    /// `trace`, `debug`, `info`, `warn`, `error` or `fatal`, as sent.
+    #[serde(default)]
+    pub level: Option<String>,
+    /// The message.
+    #[serde(default)]
+    pub body: Option<String>,
+    /// The trace it belongs to.
+    #[serde(rename = "traceID", default)]
+    pub trace_id: Option<String>,
+    /// The `sentry.release` attribute.
+    #[serde(default)]
+    pub release: Option<String>,
+    /// The `sentry.environment` attribute.
+    #[serde(default)]
+    pub environment: Option<String>,
+    /// Every attribute by name, its value without the type wrapper.
+    #[serde(default)]
+    pub attributes: serde_json::Map<String, Value>,
+}
+
+/// `GET /api/0/local/logs/`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogsPage {
+    /// Log lines, newest first.
+    pub logs: Vec<LogEntry>,
+    /// Pass as `cursor` for the older ones; `null` when none are left.
+    pub cursor: Option<String>,
+}

@@ -12,17 +12,27 @@ use super::CliError;
 use crate::api::types::{Issue, IssueDetail, Project, Stats, StreamPage};
 
 /// Percent-encodes a query value.
-fn enc(s: &str) -> String {
+pub(crate) fn enc(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// `key=value` pairs into a query string, a key repeated as often as it
+/// comes.
+pub(crate) fn query_string(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// `key=value` pairs into a query string (empty values skipped).
 fn query(pairs: &[(&str, Option<&str>)]) -> String {
-    pairs
+    let present: Vec<(&str, &str)> = pairs
         .iter()
-        .filter_map(|(k, v)| v.map(|v| format!("{k}={}", enc(v))))
-        .collect::<Vec<_>>()
-        .join("&")
+        .filter_map(|(k, v)| v.map(|v| (*k, v)))
+        .collect();
+    query_string(&present)
 }
 
 fn print_json(value: &impl serde::Serialize) -> Result<(), CliError> {

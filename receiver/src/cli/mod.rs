@@ -19,6 +19,7 @@
 
 pub mod client;
 pub mod commands;
+pub mod logs;
 pub mod output;
 
 use std::net::SocketAddr;
@@ -109,6 +110,8 @@ pub enum Command {
     Event(EventArgs),
     /// Print new events as they arrive.
     Tail(TailArgs),
+    /// List structured log lines (`log` items), newest first.
+    Logs(logs::LogsArgs),
     /// Wait until conditions hold (exit 1 on timeout), for CI.
     Wait(WaitArgs),
     /// Check conditions once (exit 1 if any fails), for CI.
@@ -329,6 +332,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Issue(args)) => commands::issue(&api_client(&cli)?, args, json),
         Some(Command::Event(args)) => commands::event(&api_client(&cli)?, args, json),
         Some(Command::Tail(args)) => commands::tail(&api_client(&cli)?, args, json),
+        Some(Command::Logs(args)) => logs::logs(&api_client(&cli)?, args, json),
         Some(Command::Wait(args)) => commands::wait(&api_client(&cli)?, args, json),
         Some(Command::Check(args)) => commands::check(&api_client(&cli)?, args, json),
     }

@@ -1,0 +1,196 @@
+//! `GET /api/0/local/logs/`: structured log lines from `log` items, newest
+//! first, with filters and cursor pages.
+
+mod api_support;
+
+use api_support::{get, now, send};
+use receiver::api::types::LogsPage;
+use receiver::TestServer;
+use serde_json::{json, Value};
+
+const TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
+
+/// One log line as the SDKs send it (PROTOCOL.md §A.2).
+fn line(ts: f64, level: &str, body: &str, env: &str) -> Value {
+    json!({
+        "timestamp": ts, "level": level, "body": body, "trace_id": TRACE,
+        "severity_number": 9,
+        "attributes": {
+            "sentry.release": {"type": "string", "value": "app@1"},
+            "sentry.environment": {"type": "string", "value": env},
+            "attempt": {"type": "integer", "value": 3}
+        }
+    })
+}
+
+/// Sends one `log` container holding `lines`.
+fn send_logs(server: &TestServer, lines: Vec<Value>) {
+    let payload = json!({"version": 2, "items": lines}).to_string();
+    let body = format!(
+        "{{}}\n{{\"type\":\"log\",\"item_count\":{},\"content_type\":\"application/vnd.sentry.items.log+json\"}}\n{payload}\n",
+        lines.len()
+    );
+    send(server, body.as_bytes());
+}
+
+fn page(server: &TestServer, query: &str) -> LogsPage {
+    server
+        .api_json(&format!("/api/0/local/logs/?{query}"))
+        .unwrap_or_else(|e| panic!("logs?{query}: {e}"))
+}
+
+fn bodies(p: &LogsPage) -> Vec<&str> {
+    p.logs.iter().filter_map(|l| l.body.as_deref()).collect()
+}
+
+#[test]
+fn log_lines_newest_first_with_filters() {
+    let server = TestServer::start();
+    let t = now() - 60.0;
+    send_logs(
+        &server,
+        vec![
+            line(t, "info", "worker started", "prod"),
+            line(t + 1.0, "warn", "Queue is slow", "prod"),
+        ],
+    );
+    send_logs(
+        &server,
+        vec![
+            line(t + 2.0, "error", "payment failed", "staging"),
+            line(t + 3.0, "info", "queue drained", "prod"),
+        ],
+    );
+
+    let all = page(&server, "");
+    assert_eq!(
+        bodies(&all),
+        [
+            "queue drained",
+            "payment failed",
+            "Queue is slow",
+            "worker started"
+        ]
+    );
+    assert_eq!(all.cursor, None, "nothing is left");
+    let first = &all.logs[0];
+    assert_eq!(first.level.as_deref(), Some("info"));
+    assert_eq!(first.trace_id.as_deref(), Some(TRACE));
+    assert_eq!(first.release.as_deref(), Some("app@1"));
+    assert_eq!(first.environment.as_deref(), Some("prod"));
+    assert_eq!(first.project_id, "1");
+    assert_eq!(first.attributes["attempt"], 3);
+    assert!(first.timestamp.is_some());
+
+    assert_eq!(
+        bodies(&page(&server, "level=error&level=WARN")),
+        ["payment failed", "Queue is slow"]
+    );
+    assert_eq!(
+        bodies(&page(&server, "query=queue")),
+        ["queue drained", "Queue is slow"],
+        "a case-insensitive substring of the body"
+    );
+    assert_eq!(
+        bodies(&page(&server, "environment=staging")),
+        ["payment failed"]
+    );
+    assert_eq!(bodies(&page(&server, "release=app@2")), Vec::<&str>::new());
+    assert_eq!(page(&server, &format!("trace={TRACE}")).logs.len(), 4);
+    let other = "1".repeat(32);
+    assert!(page(&server, &format!("trace={other}")).logs.is_empty());
+    let start = sentry_core::protocol::Timestamp::from_secs_f64(t + 1.5).to_rfc3339();
+    assert_eq!(
+        bodies(&page(&server, &format!("start={start}"))),
+        ["queue drained", "payment failed"]
+    );
+}
+
+#[test]
+fn cursor_pages_hold_every_line_once() {
+    let server = TestServer::start();
+    let t = now() - 600.0;
+    let mut sent = Vec::new();
+    for batch in 0..4 {
+        let lines: Vec<Value> = (0..5)
+            .map(|i| {
+                let n = batch * 5 + i;
+                sent.push(format!("line {n}"));
+                line(t + n as f64, "info", &format!("line {n}"), "prod")
+            })
+            .collect();
+        send_logs(&server, lines);
+    }
+    sent.reverse();
+    for limit in [1, 3, 5, 7, 20] {
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..100 {
+            let mut q = format!("limit={limit}");
+            if let Some(c) = &cursor {
+                q.push_str(&format!("&cursor={c}"));
+            }
+            let p = page(&server, &q);
+            assert!(p.logs.len() <= limit);
+            seen.extend(p.logs.iter().filter_map(|l| l.body.clone()));
+            cursor = p.cursor;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        assert_eq!(seen, sent, "limit {limit}");
+    }
+}
+
+#[test]
+fn bad_parameters_are_400_and_other_methods_405() {
+    let server = TestServer::start();
+    for q in ["cursor=x", "cursor=3", "cursor=3:y", "trace=abc", "limit=0"] {
+        let (status, body) = get(&server, &format!("/api/0/local/logs/?{q}"));
+        assert_eq!(status, 400, "{q}: {body}");
+    }
+    let r = receiver::testing::request(
+        "POST",
+        &server.api_url("/api/0/local/logs/"),
+        &[("Authorization", &format!("Bearer {}", server.token()))],
+        b"{}",
+    )
+    .expect("post");
+    assert_eq!(r.status, 405);
+    // Without a token.
+    let r = receiver::testing::request("GET", &server.api_url("/api/0/local/logs/"), &[], b"")
+        .expect("get");
+    assert_eq!(r.status, 401);
+}
+
+/// A request reads a bounded number of stored `log` items: past it, the
+/// page is shorter (here empty) and its cursor goes on where it stopped.
+#[test]
+fn a_long_scan_ends_with_a_cursor_that_goes_on() {
+    let server = TestServer::start();
+    let rows = receiver::api::LOGS_MAX_ROWS_READ + 100;
+    {
+        let mut conn = rusqlite::Connection::open(server.db_path()).expect("open");
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .expect("busy");
+        let tx = conn.transaction().expect("begin");
+        for n in 0..rows {
+            let body = if n == 0 { "the needle" } else { "hay" };
+            let payload = json!({"items": [line(now(), "info", body, "prod")]}).to_string();
+            let blob = receiver::store::compress(payload.as_bytes(), 3).expect("compress");
+            tx.execute(
+                "INSERT INTO logs (project_id, item_count, content_type, received, payload)
+                 VALUES (1, 1, 'application/vnd.sentry.items.log+json', 0, ?1)",
+                [blob],
+            )
+            .expect("insert");
+        }
+        tx.commit().expect("commit");
+    }
+    let first = page(&server, "query=needle");
+    assert!(first.logs.is_empty(), "{:?}", first.logs);
+    let cursor = first.cursor.expect("a cursor to go on");
+    let second = page(&server, &format!("query=needle&cursor={cursor}"));
+    assert_eq!(bodies(&second), ["the needle"]);
+    assert_eq!(second.cursor, None);
+}
