@@ -535,6 +535,7 @@ fn every_view_shows_what_the_python_sdk_sent() {
         trace_route.as_str(),
         "#/releases",
         "#/client-reports",
+        "#/logs",
         "#/live",
     ];
     let mut args = vec![server.url(), server.token().to_owned()];
@@ -588,6 +589,14 @@ fn every_view_shows_what_the_python_sdk_sent() {
     );
     contains_all("#/releases", &["conformance@1.0.0"]);
     contains_all("#/client-reports", &["Client reports"]);
+    contains_all(
+        "#/logs",
+        &[
+            "Logs",
+            "structured log 1234 processed",
+            "structured log warning for jane",
+        ],
+    );
     contains_all("#/live", &["RuntimeError"]);
 }
 

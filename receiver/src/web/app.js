@@ -423,6 +423,7 @@
       else if (view === 'traces' && TRACE_ID.test(segs[1] || '')) await traceView(generation, segs[1], params);
       else if (view === 'releases') await releasesView(generation, params);
       else if (view === 'client-reports') await clientReportsView(generation, params);
+      else if (view === 'logs') await logsView(generation, params);
       else if (view === 'quotas') await quotasView(generation);
       else if (view === 'live') await liveView(generation, params);
       else setView(generation, h('p', null, 'No such page. ', h('a', {href: '#/issues'}, 'Issues')));
@@ -1245,6 +1246,58 @@
         h('thead', null, h('tr', null, h('th', null, 'Outcome'), h('th', null, 'Reason'), h('th', null, 'Category'), h('th', {class: 'num'}, 'Quantity'))),
         h('tbody', null, rows.map((r) => h('tr', null, h('td', null, String(r.outcome)), h('td', null, String(r.reason)), h('td', null, String(r.category)), h('td', {class: 'num'}, r.quantity))))))
         : h('p', {class: 'empty'}, 'No client reports.')));
+  }
+
+  // ---------------------------------------------------------------- logs
+
+  const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
+
+  async function logsView(generation, params) {
+    const f = {
+      query: params.get('query') || '',
+      level: params.get('level') || '',
+      trace: params.get('trace') || '',
+      environment: params.get('environment') || '',
+      release: params.get('release') || '',
+      cursor: params.get('cursor') || '',
+    };
+    const form = h('form', {class: 'filters', onsubmit: (e) => {
+      e.preventDefault();
+      const data = new FormData(e.target);
+      const next = {};
+      for (const k of ['query', 'level', 'trace', 'environment', 'release']) next[k] = String(data.get(k) || '').trim();
+      location.hash = link('/logs', next);
+    }},
+    h('input', {name: 'query', 'aria-label': 'search', type: 'search', value: f.query, placeholder: 'message contains…', class: 'grow'}),
+    select('level', f.level, [['', 'any level']].concat(LOG_LEVELS.map((l) => [l, l]))),
+    h('input', {name: 'trace', 'aria-label': 'trace id', value: f.trace, placeholder: 'trace id', size: 16}),
+    h('input', {name: 'environment', 'aria-label': 'environment', value: f.environment, placeholder: 'environment', size: 12}),
+    h('input', {name: 'release', 'aria-label': 'release', value: f.release, placeholder: 'release', size: 14}),
+    h('button', {type: 'submit'}, 'Apply'));
+    let data;
+    try {
+      ({data} = await api(apiPath('/api/0/local/logs/', Object.assign({project: projectParam(), limit: 100}, f))));
+    } catch (err) {
+      if (err instanceof AuthError) throw err;
+      setView(generation, h('div', null, h('div', {class: 'titlebar'}, h('h1', null, 'Logs')), form, errorBox(err)));
+      return;
+    }
+    const d = data || {};
+    const logs = Array.isArray(d.logs) ? d.logs : [];
+    const table = logs.length
+      ? h('table', {class: 'list'},
+        h('thead', null, h('tr', null, h('th', null, 'Time'), h('th', null, 'Level'), h('th', null, 'Message'), h('th', null, 'Environment'), h('th', null, 'Trace'))),
+        h('tbody', null, logs.map((l) => h('tr', null,
+          h('td', null, time(l.timestamp)),
+          h('td', null, l.level ? levelBadge(l.level === 'warn' ? 'warning' : String(l.level)) : ''),
+          h('td', {title: Object.keys(l.attributes || {}).map((k) => k + ' = ' + JSON.stringify(l.attributes[k])).join('\n')}, String(l.body || '')),
+          h('td', null, String(l.environment || '')),
+          h('td', null, l.traceID ? h('a', {href: link('/traces/' + enc(l.traceID), {})}, String(l.traceID).slice(0, 8)) : '')))))
+      : h('p', {class: 'empty'}, 'No log lines. SDKs send them when logs are on (enable_logs / enableLogs).');
+    const older = d.cursor
+      ? h('p', {class: 'pager'}, h('a', {href: link('/logs', Object.assign({}, f, {cursor: d.cursor}))}, 'Older'))
+      : null;
+    setView(generation, h('div', null, h('div', {class: 'titlebar'}, h('h1', null, 'Logs')), form, table, older));
   }
 
   // ---------------------------------------------------------------- quotas
