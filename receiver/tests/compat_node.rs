@@ -13,24 +13,27 @@
 //! filled with `npm install` when it lacks that version. Not being able to
 //! get the SDK (or Node) is a failure, never a skip.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use receiver::store::quotas::NewQuota;
 use receiver::testing::TestServer;
-use rusqlite::{params, OptionalExtension};
+use rusqlite::OptionalExtension;
 use serde_json::Value;
 
 #[path = "support/compat.rs"]
 mod compat;
-use compat::{count, event_row, exceptions, ids, open, run, run_sdk_script, workspace_root};
+use compat::{
+    assert_compat_attachment, assert_compat_log, assert_compat_transaction,
+    assert_errors_held_back, assert_issue_per_scenario, count, event_row, exceptions, ids,
+    one_issue_of, open, run, run_sdk_script, wait_for, wait_for_scenarios, workspace_root,
+};
 
 const SDK_VERSION: &str = "10.78.0";
 const NPM_TIMEOUT: Duration = Duration::from_secs(600);
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
-const STORE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The version of `@sentry/node` installed in `modules`, if any.
 fn installed_version(modules: &Path) -> Option<String> {
@@ -117,48 +120,16 @@ fn run_script(server: &TestServer, name: &str) -> Value {
     run_sdk_script(command, &script, server, SCRIPT_TIMEOUT)
 }
 
-/// Waits (bounded) until `sql` counts at least `n` rows.
-fn wait_for(conn: &rusqlite::Connection, sql: &str, n: i64) {
-    let deadline = Instant::now() + STORE_TIMEOUT;
-    loop {
-        let have = count(conn, sql);
-        if have >= n {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{sql}: {have} after {STORE_TIMEOUT:?}, expected {n}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn the_official_node_sdk_is_stored_and_grouped() {
     let server = TestServer::start();
     let sent = run_script(&server, "scenarios.js");
     let conn = open(server.db_path());
 
-    let scenarios = [
-        "handled",
-        "unhandled",
-        "message",
-        "group_a",
-        "group_b",
-        "attachment",
-    ];
-    let expected_events: i64 = scenarios.iter().map(|s| ids(&sent, s).len() as i64).sum();
-    // `close` resolves once the SDK's requests are answered, and the
-    // receiver answers after its commit; the wait only bounds a surprise.
-    wait_for(&conn, "SELECT COUNT(*) FROM events", expected_events);
-    for table in ["transactions", "sessions", "feedback", "check_ins", "logs"] {
-        wait_for(&conn, &format!("SELECT COUNT(*) FROM {table}"), 1);
-    }
-    assert_eq!(expected_events, 8, "{sent}");
-    assert_eq!(
-        count(&conn, "SELECT COUNT(*) FROM events"),
-        expected_events,
-        "exactly the events the SDK sent"
+    wait_for_scenarios(
+        &conn,
+        &sent,
+        &["transactions", "sessions", "feedback", "check_ins", "logs"],
     );
     let mut issue_of = BTreeMap::new();
 
@@ -212,20 +183,7 @@ fn the_official_node_sdk_is_stored_and_grouped() {
 
     // Three RangeErrors thrown by one line: one issue with three events,
     // although each message names another user id.
-    let group_a = ids(&sent, "group_a");
-    assert_eq!(group_a.len(), 3);
-    let a_issues: BTreeSet<i64> = group_a.iter().map(|id| event_row(&conn, id).0).collect();
-    assert_eq!(a_issues.len(), 1, "group_a split over issues {a_issues:?}");
-    let a_issue = *a_issues.iter().next().unwrap_or(&0);
-    let (times_seen, a_title): (i64, String) = conn
-        .query_row(
-            "SELECT times_seen, title FROM issues WHERE id = ?1",
-            [a_issue],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap_or_else(|e| panic!("group_a issue: {e}"));
-    assert_eq!(times_seen, 3);
-    assert!(a_title.starts_with("RangeError: user "), "{a_title}");
+    let a_issue = one_issue_of(&conn, &ids(&sent, "group_a"), "RangeError: user ");
     issue_of.insert("group_a", a_issue);
 
     let group_b = &ids(&sent, "group_b")[0];
@@ -238,72 +196,17 @@ fn the_official_node_sdk_is_stored_and_grouped() {
     let (issue, _, _, title) = event_row(&conn, with_attachment);
     assert_eq!(title, "with attachment");
     issue_of.insert("attachment", issue);
-    let (filename, size, data): (String, i64, Vec<u8>) = conn
+    assert_compat_attachment(&conn, with_attachment);
+    assert_issue_per_scenario(&conn, &issue_of);
+    let trace_id = assert_compat_transaction(&conn, &sent);
+    let release: Option<String> = conn
         .query_row(
-            "SELECT filename, size, data FROM attachments WHERE event_id = ?1",
-            [with_attachment],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .optional()
-        .unwrap_or_else(|e| panic!("attachment: {e}"))
-        .unwrap_or_else(|| panic!("no attachment stored for event {with_attachment}"));
-    assert_eq!(filename, "compat.txt");
-    assert_eq!(data, b"attached by compat test\n");
-    assert_eq!(size, data.len() as i64);
-
-    let distinct: BTreeSet<i64> = issue_of.values().copied().collect();
-    assert_eq!(distinct.len(), issue_of.len(), "issues: {issue_of:?}");
-    assert_eq!(
-        count(&conn, "SELECT COUNT(*) FROM issues"),
-        issue_of.len() as i64
-    );
-
-    // The transaction and its spans: db.query and http.client under the
-    // root span, cache.get under db.query.
-    let trace_id = sent["transaction_trace_id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no transaction_trace_id in {sent}"))
-        .to_owned();
-    let root_span = sent["transaction_span_id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no transaction_span_id in {sent}"))
-        .to_owned();
-    let (tx_id, name, op, span_id, release): (i64, String, String, String, Option<String>) = conn
-        .query_row(
-            "SELECT id, name, op, span_id, release FROM transactions WHERE trace_id = ?1",
+            "SELECT release FROM transactions WHERE trace_id = ?1",
             [&trace_id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            |r| r.get(0),
         )
-        .optional()
-        .unwrap_or_else(|e| panic!("transaction: {e}"))
-        .unwrap_or_else(|| panic!("no transaction with trace {trace_id}"));
-    assert_eq!((name.as_str(), op.as_str()), ("compat-transaction", "task"));
-    assert_eq!(span_id, root_span);
+        .unwrap_or_else(|e| panic!("transaction release: {e}"));
     assert_eq!(release.as_deref(), Some("compat-node@1.0.0"));
-    let mut stmt = conn
-        .prepare(
-            "SELECT op, span_id, parent_span_id, description, trace_id FROM spans
-             WHERE transaction_id = ?1 AND is_segment = 0",
-        )
-        .unwrap_or_else(|e| panic!("spans: {e}"));
-    let spans: BTreeMap<String, (String, Option<String>, Option<String>, String)> = stmt
-        .query_map(params![tx_id], |r| {
-            Ok((r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
-        })
-        .and_then(|rows| rows.collect())
-        .unwrap_or_else(|e| panic!("spans: {e}"));
-    let ops: Vec<&str> = spans.keys().map(String::as_str).collect();
-    assert_eq!(ops, ["cache.get", "db.query", "http.client"]);
-    let span = |op: &str| &spans[op];
-    assert_eq!(span("db.query").1.as_deref(), Some(root_span.as_str()));
-    assert_eq!(span("http.client").1.as_deref(), Some(root_span.as_str()));
-    assert_eq!(
-        span("cache.get").1.as_deref(),
-        Some(span("db.query").0.as_str()),
-        "cache.get is a child of db.query"
-    );
-    assert_eq!(span("db.query").2.as_deref(), Some("SELECT 1"));
-    assert!(spans.values().all(|s| s.3 == trace_id));
 
     // The session the script started and ended: one update, `init` and
     // `exited` at once, with the SDK's release and environment (the Node
@@ -381,28 +284,7 @@ fn the_official_node_sdk_is_stored_and_grouped() {
     );
 
     // The structured log line (a `log` container of one item).
-    let logs: Vec<(i64, String)> = conn
-        .prepare("SELECT item_count, content_type FROM logs")
-        .and_then(|mut stmt| {
-            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-                .and_then(|rows| rows.collect())
-        })
-        .unwrap_or_else(|e| panic!("logs: {e}"));
-    assert_eq!(
-        logs,
-        [(1, "application/vnd.sentry.items.log+json".to_owned())]
-    );
-    let page: receiver::api::types::LogsPage = server
-        .api_json("/api/0/local/logs/")
-        .unwrap_or_else(|e| panic!("logs: {e}"));
-    assert_eq!(page.logs.len(), 1, "{page:?}");
-    let log = &page.logs[0];
-    assert_eq!(
-        (log.level.as_deref(), log.body.as_deref()),
-        (Some("info"), Some("compat log line"))
-    );
-    assert_eq!(log.release.as_deref(), Some("compat-node@1.0.0"));
-    assert_eq!(log.attributes["attempt"], 3, "{log:?}");
+    assert_compat_log(&conn, &server, "compat-node@1.0.0");
 
     // Nothing was refused or left unread.
     let outcomes = server.outcomes();
@@ -421,28 +303,7 @@ fn the_official_node_sdk_obeys_a_receiver_quota() {
         .add_quota(NewQuota::project(server.project_id(), &["error"], 1, 3600))
         .expect("quota");
     let sent = run_script(&server, "rate_limits.js");
-    let messages = ids(&sent, "messages");
-    assert_eq!(messages.len(), 3, "{sent}");
-
-    let conn = open(server.db_path());
-    wait_for(&conn, "SELECT COUNT(*) FROM transactions", 1);
-    let stored: Vec<String> = server.events().into_iter().map(|e| e.event_id).collect();
-    assert_eq!(
-        stored,
-        [messages[0].clone()],
-        "only the first message is stored"
-    );
-    // Held back by the SDK, not refused by the receiver (that would be
-    // `rate_limited` rows).
-    assert_eq!(
-        server.outcomes(),
-        [(
-            "discarded".to_owned(),
-            "ratelimit_backoff".to_owned(),
-            "error".to_owned(),
-            2
-        )]
-    );
+    assert_errors_held_back(&server, &sent);
 }
 
 /// Span streaming (`traceLifecycle: "stream"`): the Node SDK sends v2 span

@@ -11,24 +11,26 @@
 //! the SDK is a failure, never a skip: the point of the test is that it
 //! runs.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use receiver::testing::TestServer;
-use rusqlite::{params, OptionalExtension};
 use serde_json::Value;
 
 #[path = "support/compat.rs"]
 mod compat;
-use compat::{count, event_row, exceptions, ids, open, run, run_sdk_script, workspace_root};
+use compat::{
+    assert_compat_attachment, assert_compat_transaction, assert_errors_held_back,
+    assert_issue_per_scenario, event_row, exceptions, ids, one_issue_of, open, run, run_sdk_script,
+    wait_for_scenarios, workspace_root,
+};
 
 const SDK_VERSION: &str = "2.75.0";
 const VENV_TIMEOUT: Duration = Duration::from_secs(180);
 const PIP_TIMEOUT: Duration = Duration::from_secs(600);
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
-const STORE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The `sentry_sdk.VERSION` that `python` imports, if any.
 fn sdk_version(python: &Path) -> Option<String> {
@@ -141,42 +143,7 @@ fn the_official_python_sdk_is_stored_and_grouped() {
     let sent = run_scenarios(&python, &server);
     let conn = open(server.db_path());
 
-    // The SDK flushes before the script prints; the receiver answers after
-    // commit. Still, wait (bounded) for everything to be visible.
-    let expected_events = [
-        "handled",
-        "unhandled",
-        "message",
-        "group_a",
-        "group_b",
-        "attachment",
-    ]
-    .iter()
-    .map(|s| ids(&sent, s).len() as i64)
-    .sum::<i64>();
-    let deadline = Instant::now() + STORE_TIMEOUT;
-    loop {
-        let have = (
-            count(&conn, "SELECT COUNT(*) FROM events"),
-            count(&conn, "SELECT COUNT(*) FROM transactions"),
-            count(&conn, "SELECT COUNT(*) FROM sessions"),
-            count(&conn, "SELECT COUNT(*) FROM attachments"),
-        );
-        if have.0 >= expected_events && have.1 >= 1 && have.2 >= 1 && have.3 >= 1 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "not everything arrived within {STORE_TIMEOUT:?}: (events, transactions, sessions, \
-             attachments) = {have:?}, expected {expected_events} events; script reported {sent}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert_eq!(
-        count(&conn, "SELECT COUNT(*) FROM events"),
-        expected_events,
-        "exactly the events the SDK sent"
-    );
+    wait_for_scenarios(&conn, &sent, &["transactions", "sessions", "attachments"]);
     let mut issue_of = BTreeMap::new();
 
     // A handled, chained exception: root cause first, the title from the
@@ -230,28 +197,7 @@ fn the_official_python_sdk_is_stored_and_grouped() {
     issue_of.insert("message", issue);
 
     // Three KeyErrors from one code line: one issue with three events.
-    let group_a = ids(&sent, "group_a");
-    assert_eq!(group_a.len(), 3);
-    let a_issues: BTreeSet<i64> = group_a.iter().map(|id| event_row(&conn, id).0).collect();
-    assert_eq!(a_issues.len(), 1, "group_a split over issues {a_issues:?}");
-    let a_issue = *a_issues.iter().next().unwrap_or(&0);
-    let (times_seen, a_title): (i64, String) = conn
-        .query_row(
-            "SELECT times_seen, title FROM issues WHERE id = ?1",
-            [a_issue],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap_or_else(|e| panic!("group_a issue: {e}"));
-    assert_eq!(times_seen, 3);
-    assert!(a_title.starts_with("KeyError"), "{a_title}");
-    let a_events: i64 = conn
-        .query_row(
-            "SELECT COUNT(*) FROM events WHERE issue_id = ?1",
-            [a_issue],
-            |r| r.get(0),
-        )
-        .unwrap_or_else(|e| panic!("group_a events: {e}"));
-    assert_eq!(a_events, 3);
+    let a_issue = one_issue_of(&conn, &ids(&sent, "group_a"), "KeyError");
     issue_of.insert("group_a", a_issue);
 
     // A different type and line: its own issue.
@@ -266,70 +212,13 @@ fn the_official_python_sdk_is_stored_and_grouped() {
     let (issue, _, _, title) = event_row(&conn, with_attachment);
     assert_eq!(title, "with attachment");
     issue_of.insert("attachment", issue);
-    let (filename, size, data): (String, i64, Vec<u8>) = conn
-        .query_row(
-            "SELECT filename, size, data FROM attachments WHERE event_id = ?1",
-            [with_attachment],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .optional()
-        .unwrap_or_else(|e| panic!("attachment: {e}"))
-        .unwrap_or_else(|| panic!("no attachment stored for event {with_attachment}"));
-    assert_eq!(filename, "compat.txt");
-    assert_eq!(data, b"attached by compat test\n");
-    assert_eq!(size, data.len() as i64);
+    assert_compat_attachment(&conn, with_attachment);
 
     // Every scenario is an issue of its own.
-    let distinct: BTreeSet<i64> = issue_of.values().copied().collect();
-    assert_eq!(distinct.len(), issue_of.len(), "issues: {issue_of:?}");
-    assert_eq!(
-        count(&conn, "SELECT COUNT(*) FROM issues"),
-        issue_of.len() as i64
-    );
+    assert_issue_per_scenario(&conn, &issue_of);
 
-    // The transaction and its three spans: db.query and http.client under
-    // the root span, cache.get under db.query.
-    let trace_id = sent["transaction_trace_id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no transaction_trace_id in {sent}"))
-        .to_owned();
-    let (tx_id, name, op, root_span): (i64, String, String, String) = conn
-        .query_row(
-            "SELECT id, name, op, span_id FROM transactions WHERE trace_id = ?1",
-            [&trace_id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )
-        .optional()
-        .unwrap_or_else(|e| panic!("transaction: {e}"))
-        .unwrap_or_else(|| panic!("no transaction with trace {trace_id}"));
-    assert_eq!((name.as_str(), op.as_str()), ("compat-transaction", "task"));
-    if let Some(span_id) = sent["transaction_span_id"].as_str() {
-        assert_eq!(root_span, span_id);
-    }
-    let mut stmt = conn
-        .prepare(
-            "SELECT op, span_id, parent_span_id, description, trace_id FROM spans
-             WHERE transaction_id = ?1 AND is_segment = 0",
-        )
-        .unwrap_or_else(|e| panic!("spans: {e}"));
-    let spans: BTreeMap<String, (String, Option<String>, Option<String>, String)> = stmt
-        .query_map(params![tx_id], |r| {
-            Ok((r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
-        })
-        .and_then(|rows| rows.collect())
-        .unwrap_or_else(|e| panic!("spans: {e}"));
-    let ops: Vec<&str> = spans.keys().map(String::as_str).collect();
-    assert_eq!(ops, ["cache.get", "db.query", "http.client"]);
-    let span = |op: &str| &spans[op];
-    assert_eq!(span("db.query").1.as_deref(), Some(root_span.as_str()));
-    assert_eq!(span("http.client").1.as_deref(), Some(root_span.as_str()));
-    assert_eq!(
-        span("cache.get").1.as_deref(),
-        Some(span("db.query").0.as_str()),
-        "cache.get is a child of db.query"
-    );
-    assert_eq!(span("db.query").2.as_deref(), Some("SELECT 1"));
-    assert!(spans.values().all(|s| s.3 == trace_id));
+    // The transaction and its three spans.
+    assert_compat_transaction(&conn, &sent);
 
     // Release health: the session(s) carry the SDK's release and environment.
     let mut stmt = conn
@@ -365,26 +254,5 @@ fn the_official_python_sdk_obeys_a_receiver_quota() {
         .add_quota(NewQuota::project(server.project_id(), &["error"], 1, 3600))
         .expect("quota");
     let sent = run_script(&python, &server, "rate_limits.py");
-    let messages = ids(&sent, "messages");
-    assert_eq!(messages.len(), 3, "{sent}");
-
-    let conn = open(server.db_path());
-    let stored: Vec<String> = server.events().into_iter().map(|e| e.event_id).collect();
-    assert_eq!(
-        stored,
-        [messages[0].clone()],
-        "only the first message is stored"
-    );
-    assert_eq!(count(&conn, "SELECT COUNT(*) FROM transactions"), 1);
-    // Held back by the SDK, not refused by the receiver (that would be
-    // `rate_limited` rows).
-    assert_eq!(
-        server.outcomes(),
-        [(
-            "discarded".to_owned(),
-            "ratelimit_backoff".to_owned(),
-            "error".to_owned(),
-            2
-        )]
-    );
+    assert_errors_held_back(&server, &sent);
 }

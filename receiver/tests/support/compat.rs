@@ -3,6 +3,9 @@
 //! with a deadline, reading the ids it printed, and looking at what the
 //! receiver stored, straight from its database.
 
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -194,4 +197,211 @@ pub fn exceptions(server: &TestServer, event_id: &str) -> Vec<Value> {
         .as_array()
         .cloned()
         .unwrap_or_else(|| panic!("event {event_id} has no exception values: {json}"))
+}
+
+/// Waits (bounded, 30 s) until `sql` counts at least `n` rows.
+pub fn wait_for(conn: &Connection, sql: &str, n: i64) {
+    let timeout = Duration::from_secs(30);
+    let deadline = Instant::now() + timeout;
+    loop {
+        let have = count(conn, sql);
+        if have >= n {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{sql}: {have} after {timeout:?}, expected {n}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The issue of the events `ids` (the scenarios' `group_a`: three errors
+/// from one code line), asserted to be one issue that counts all three and
+/// holds them, its title starting with `title_prefix`.
+pub fn one_issue_of(conn: &Connection, ids: &[String], title_prefix: &str) -> i64 {
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    let issues: std::collections::BTreeSet<i64> =
+        ids.iter().map(|id| event_row(conn, id).0).collect();
+    assert_eq!(issues.len(), 1, "group_a split over issues {issues:?}");
+    let issue = *issues.iter().next().unwrap_or(&0);
+    let (times_seen, title): (i64, String) = conn
+        .query_row(
+            "SELECT times_seen, title FROM issues WHERE id = ?1",
+            [issue],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap_or_else(|e| panic!("group_a issue: {e}"));
+    assert_eq!(times_seen, 3);
+    assert!(title.starts_with(title_prefix), "{title}");
+    let events: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM events WHERE issue_id = ?1",
+            [issue],
+            |r| r.get(0),
+        )
+        .unwrap_or_else(|e| panic!("group_a events: {e}"));
+    assert_eq!(events, 3);
+    issue
+}
+
+/// The scenarios' attachment (`compat.txt`) is stored with its bytes next
+/// to event `event_id`.
+pub fn assert_compat_attachment(conn: &Connection, event_id: &str) {
+    let (filename, size, data): (String, i64, Vec<u8>) = conn
+        .query_row(
+            "SELECT filename, size, data FROM attachments WHERE event_id = ?1",
+            [event_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()
+        .unwrap_or_else(|e| panic!("attachment: {e}"))
+        .unwrap_or_else(|| panic!("no attachment stored for event {event_id}"));
+    assert_eq!(filename, "compat.txt");
+    assert_eq!(data, b"attached by compat test\n");
+    assert_eq!(size, data.len() as i64);
+}
+
+/// Every scenario is an issue of its own, and there are no others.
+pub fn assert_issue_per_scenario(conn: &Connection, issue_of: &BTreeMap<&str, i64>) {
+    let distinct: std::collections::BTreeSet<i64> = issue_of.values().copied().collect();
+    assert_eq!(distinct.len(), issue_of.len(), "issues: {issue_of:?}");
+    assert_eq!(
+        count(conn, "SELECT COUNT(*) FROM issues"),
+        issue_of.len() as i64
+    );
+}
+
+/// The scenarios' transaction (`compat-transaction`, op `task`, of the
+/// trace the script reported as `transaction_trace_id`, its root span the
+/// `transaction_span_id` when reported) and its three spans: db.query and
+/// http.client under the root span, cache.get under db.query. Returns the
+/// trace id.
+pub fn assert_compat_transaction(conn: &Connection, sent: &Value) -> String {
+    let trace_id = sent["transaction_trace_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no transaction_trace_id in {sent}"))
+        .to_owned();
+    let (tx_id, name, op, root_span): (i64, String, String, String) = conn
+        .query_row(
+            "SELECT id, name, op, span_id FROM transactions WHERE trace_id = ?1",
+            [&trace_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()
+        .unwrap_or_else(|e| panic!("transaction: {e}"))
+        .unwrap_or_else(|| panic!("no transaction with trace {trace_id}"));
+    assert_eq!((name.as_str(), op.as_str()), ("compat-transaction", "task"));
+    if let Some(span_id) = sent["transaction_span_id"].as_str() {
+        assert_eq!(root_span, span_id);
+    }
+    type Span = (String, Option<String>, Option<String>, String);
+    let spans: BTreeMap<String, Span> = conn
+        .prepare(
+            "SELECT op, span_id, parent_span_id, description, trace_id FROM spans
+             WHERE transaction_id = ?1 AND is_segment = 0",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_map([tx_id], |r| {
+                Ok((r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            })
+            .and_then(|rows| rows.collect())
+        })
+        .unwrap_or_else(|e| panic!("spans: {e}"));
+    let ops: Vec<&str> = spans.keys().map(String::as_str).collect();
+    assert_eq!(ops, ["cache.get", "db.query", "http.client"]);
+    let span = |op: &str| &spans[op];
+    assert_eq!(span("db.query").1.as_deref(), Some(root_span.as_str()));
+    assert_eq!(span("http.client").1.as_deref(), Some(root_span.as_str()));
+    assert_eq!(
+        span("cache.get").1.as_deref(),
+        Some(span("db.query").0.as_str()),
+        "cache.get is a child of db.query"
+    );
+    assert_eq!(span("db.query").2.as_deref(), Some("SELECT 1"));
+    assert!(spans.values().all(|s| s.3 == trace_id));
+    trace_id
+}
+
+/// The scenarios' log line (`compat log line`, attribute `attempt` 3) is
+/// stored as one `log` container and read back through the API with the
+/// SDK's `release`.
+pub fn assert_compat_log(conn: &Connection, server: &TestServer, release: &str) {
+    let logs: Vec<(i64, String)> = conn
+        .prepare("SELECT item_count, content_type FROM logs")
+        .and_then(|mut stmt| {
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .and_then(|rows| rows.collect())
+        })
+        .unwrap_or_else(|e| panic!("logs: {e}"));
+    assert_eq!(
+        logs,
+        [(1, "application/vnd.sentry.items.log+json".to_owned())]
+    );
+    let page: receiver::api::types::LogsPage = server
+        .api_json("/api/0/local/logs/")
+        .unwrap_or_else(|e| panic!("logs: {e}"));
+    assert_eq!(page.logs.len(), 1, "{page:?}");
+    let log = &page.logs[0];
+    assert_eq!(
+        (log.level.as_deref(), log.body.as_deref()),
+        (Some("info"), Some("compat log line"))
+    );
+    assert_eq!(log.release.as_deref(), Some(release));
+    assert_eq!(log.attributes["attempt"], 3, "{log:?}");
+}
+
+/// What the quota scenarios check: of the three messages the script
+/// reported (one request at a time, an error quota of one), only the first
+/// is stored; the SDK held the other two back itself and said so in client
+/// reports (`rate_limited` rows would mean the receiver refused them), and
+/// the transaction it sent after them (not covered) arrived.
+pub fn assert_errors_held_back(server: &TestServer, sent: &Value) {
+    let messages = ids(sent, "messages");
+    assert_eq!(messages.len(), 3, "{sent}");
+    let conn = open(server.db_path());
+    wait_for(&conn, "SELECT COUNT(*) FROM transactions", 1);
+    let stored: Vec<String> = server.events().into_iter().map(|e| e.event_id).collect();
+    assert_eq!(
+        stored,
+        [messages[0].clone()],
+        "only the first message is stored"
+    );
+    assert_eq!(
+        server.outcomes(),
+        [(
+            "discarded".to_owned(),
+            "ratelimit_backoff".to_owned(),
+            "error".to_owned(),
+            2
+        )]
+    );
+}
+
+/// Waits (bounded) until the events of the scenarios the script reported
+/// (handled, unhandled, message, the three of group_a, group_b,
+/// attachment: eight) are stored, and a row of each of `tables`; then
+/// asserts that exactly those events are stored.
+pub fn wait_for_scenarios(conn: &Connection, sent: &Value, tables: &[&str]) {
+    let scenarios = [
+        "handled",
+        "unhandled",
+        "message",
+        "group_a",
+        "group_b",
+        "attachment",
+    ];
+    let expected: i64 = scenarios.iter().map(|s| ids(sent, s).len() as i64).sum();
+    assert_eq!(expected, 8, "{sent}");
+    // The SDK flushes before the script prints, and the receiver answers
+    // after its commit: the wait only bounds a surprise.
+    wait_for(conn, "SELECT COUNT(*) FROM events", expected);
+    for table in tables {
+        wait_for(conn, &format!("SELECT COUNT(*) FROM {table}"), 1);
+    }
+    assert_eq!(
+        count(conn, "SELECT COUNT(*) FROM events"),
+        expected,
+        "exactly the events the SDK sent"
+    );
 }
