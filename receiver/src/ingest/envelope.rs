@@ -199,30 +199,10 @@ pub fn prepare_with(
                 Err(reason) => records.push(raw(Some(reason))?),
             },
             ItemType::Log => records.push(Record::Log(blob(item, payload, compression_level)?)),
-            ItemType::Span => {
-                // Its segments are stored as the transactions they stand
-                // for; a segment that is not a valid transaction keeps a row.
-                let streamed = super::streamed_spans::spans_of(payload, ctx);
-                let mut spans = streamed.spans;
-                for segment in streamed.segments {
-                    let Ok(tx) = normalize::transaction(&segment.transaction, ctx, None) else {
-                        spans.push(segment.row);
-                        continue;
-                    };
-                    let stored = store_as_received(
-                        &segment.transaction,
-                        as_received::Kind::Transaction,
-                        tx.event_id,
-                    )?;
-                    records.push(Record::Transaction(Box::new(transaction_record(
-                        &tx, stored,
-                    ))));
-                }
-                records.push(Record::SpanItem(SpanItemRecord {
-                    blob: blob(item, payload, compression_level)?,
-                    spans,
-                }));
-            }
+            ItemType::Span => records.push(Record::SpanItem(SpanItemRecord {
+                blob: blob(item, payload, compression_level)?,
+                spans: super::streamed_spans::spans_of(payload, ctx),
+            })),
             _ => records.push(raw(None)?),
         }
     }

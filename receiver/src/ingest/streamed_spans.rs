@@ -5,20 +5,16 @@
 //! (`application/vnd.sentry.items.span.v2+json`, `{"version":2,"items":[…]}`,
 //! which current JavaScript SDKs send with `traceLifecycle: "stream"`) and
 //! a legacy single span object. The item itself is kept whole either way
-//! (`span_items`); this module reads what the `spans` and `transactions`
-//! tables hold. A span without a valid trace id, span id or start, that
+//! (`span_items`); this module reads what the `spans` table holds. A span without a valid trace id, span id or start, that
 //! ends before it starts, or whose times are not plausible (within the
 //! window an event's timestamp must be in, PROTOCOL.md §11, with or
 //! without the clock-drift correction) gets no row (it stays in the kept
 //! item); an invalid optional field is left empty.
 //!
 //! A segment span (`is_segment`, the root of one service's part of the
-//! trace) stands for what a transaction would have been: it becomes a
-//! transaction payload ([`Streamed::segments`], built by
-//! [`segment_transaction`]) that ingestion stores as a transaction, so it
-//! is listed with transactions and its row in `spans` belongs to it. Its
-//! event id is made of its span id and the second half of its trace id,
-//! so the same segment sent again is the same transaction.
+//! trace) gets a row like any other, marked as a segment: the trace view
+//! shows it as the root of its service's spans. It is not stored as a
+//! transaction (see docs/receiver.md for why).
 //!
 //! ```
 //! use receiver::ingest::normalize::RequestContext;
@@ -30,18 +26,17 @@
 //!     "end_timestamp":1.7e9,"is_segment":true,"status":"ok",
 //!     "attributes":{"sentry.op":{"type":"string","value":"http.server"}}}]}"#;
 //! let ctx = RequestContext { received: Timestamp::from_secs_f64(1.7e9), sent_at: None, client_ip: None };
-//! let streamed = spans_of(payload, &ctx);
-//! assert!(streamed.spans.is_empty());
-//! let tx: serde_json::Value = serde_json::from_slice(&streamed.segments[0].transaction).unwrap();
-//! assert_eq!(tx["transaction"], "GET /");
-//! assert_eq!(tx["contexts"]["trace"]["op"], "http.server");
-//! assert_eq!(tx["event_id"], "b0e5fcc5f8512414b136d5159a501700");
+//! let spans = spans_of(payload, &ctx);
+//! assert_eq!(spans.len(), 1);
+//! assert!(spans[0].is_segment);
+//! assert_eq!(spans[0].span.op.as_deref(), Some("http.server"));
+//! assert_eq!(spans[0].span.description.as_deref(), Some("GET /"));
 //! ```
 
 use std::str::FromStr;
 
 use sentry_core::protocol::{SpanId, Timestamp, TraceId};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::normalize::{RequestContext, MAX_SECS_IN_FUTURE, MAX_SECS_IN_PAST};
 use crate::store::records::{SpanRecord, StreamedSpan};
@@ -54,111 +49,27 @@ pub const MAX_SPANS_PER_ITEM: usize = 10_000;
 /// boundary) in the row; the kept item has them whole.
 const MAX_FIELD_BYTES: usize = 1024;
 
-/// What one `span` item holds for the tables.
-#[derive(Debug, Default)]
-pub struct Streamed {
-    /// Rows for its spans that are not segments.
-    pub spans: Vec<StreamedSpan>,
-    /// Its segment spans.
-    pub segments: Vec<Segment>,
-}
-
-/// A segment span.
-#[derive(Debug)]
-pub struct Segment {
-    /// The transaction it stands for (JSON, with the client's timestamps:
-    /// normalising it as a transaction corrects the drift).
-    pub transaction: Vec<u8>,
-    /// Its row, should the transaction be refused.
-    pub row: StreamedSpan,
-}
-
-/// The spans of one `span` item's payload (either shape); nothing when it
-/// is not JSON. Row timestamps move with the client's clock drift as those
-/// of transactions do.
-pub fn spans_of(payload: &[u8], ctx: &RequestContext) -> Streamed {
-    let mut out = Streamed::default();
+/// The rows for the spans of one `span` item's payload (either shape);
+/// none when it is not JSON. Row timestamps move with the client's clock
+/// drift as those of transactions do.
+pub fn spans_of(payload: &[u8], ctx: &RequestContext) -> Vec<StreamedSpan> {
     let Ok(Value::Object(root)) = serde_json::from_slice::<Value>(payload) else {
-        return out;
+        return Vec::new();
     };
     let times = Times {
         shift: ctx.drift().map_or(0.0, |(d, _)| d),
         received: ctx.received.as_secs_f64(),
-    };
-    let mut add = |span: &Map<String, Value>| {
-        let Some(row) = row(span, times) else {
-            return;
-        };
-        match row.is_segment.then(|| segment_transaction(span, &row)) {
-            Some(Some(transaction)) => out.segments.push(Segment { transaction, row }),
-            _ => out.spans.push(row),
-        }
     };
     match root.get("items") {
         Some(Value::Array(items)) => items
             .iter()
             .filter_map(Value::as_object)
             .take(MAX_SPANS_PER_ITEM)
-            .for_each(&mut add),
-        Some(_) => {}
-        None => add(&root),
+            .filter_map(|span| row(span, times))
+            .collect(),
+        Some(_) => Vec::new(),
+        None => row(&root, times).into_iter().collect(),
     }
-    out
-}
-
-/// The transaction a segment span stands for (PROTOCOL.md §6.1), as
-/// JSON: name, op, status, timestamps as the client sent them, the trace
-/// context, and the release, environment and SDK from its attributes;
-/// `None` if it cannot be written.
-pub fn segment_transaction(span: &Map<String, Value>, row: &StreamedSpan) -> Option<Vec<u8>> {
-    let s = &row.span;
-    let end = span
-        .get("end_timestamp")
-        .or_else(|| span.get("timestamp"))?;
-    let mut trace = json!({"trace_id": s.trace_id, "span_id": s.span_id});
-    for (key, value) in [
-        ("parent_span_id", s.parent_span_id.clone()),
-        ("op", s.op.clone()),
-        ("status", s.status.clone()),
-        ("origin", attribute(span, "sentry.origin")),
-    ] {
-        if let Some(v) = value {
-            trace[key] = Value::String(v);
-        }
-    }
-    let mut tx = json!({
-        "event_id": format!("{}{}", s.span_id, &s.trace_id[16..]),
-        "type": "transaction",
-        "start_timestamp": span.get("start_timestamp")?,
-        "timestamp": end,
-        "contexts": {"trace": trace},
-        "spans": [],
-    });
-    for (key, attr) in [
-        ("transaction", None),
-        ("release", Some("sentry.release")),
-        ("environment", Some("sentry.environment")),
-    ] {
-        let value = match attr {
-            Some(name) => attribute(span, name),
-            None => s.description.clone(),
-        };
-        if let Some(v) = value {
-            tx[key] = Value::String(v);
-        }
-    }
-    if let Some(source) =
-        attribute(span, "sentry.segment.name.source").or_else(|| attribute(span, "sentry.source"))
-    {
-        tx["transaction_info"] = json!({ "source": source });
-    }
-    if let (Some(name), Some(version)) = (
-        attribute(span, "sentry.sdk.name"),
-        attribute(span, "sentry.sdk.version"),
-    ) {
-        tx["sdk"] = json!({"name": name, "version": version});
-    }
-    serde_json::to_vec(&tx).ok()
 }
 
 /// When a request arrived and how far its client's clock is off.
@@ -284,17 +195,11 @@ mod tests {
     }
 
     #[test]
-    fn a_v2_container_gives_a_row_per_valid_span_and_a_transaction_per_segment() {
+    fn a_v2_container_gives_a_row_per_valid_span() {
         let payload = v2(serde_json::json!([
             {"trace_id": TRACE, "span_id": "a96e6e8cd41b962e", "name": "segment",
              "start_timestamp": NOW - 1.0, "end_timestamp": NOW, "is_segment": true,
-             "status": "ok", "attributes": {
-                 "sentry.op": {"type": "string", "value": "task"},
-                 "sentry.release": {"type": "string", "value": "app@2"},
-                 "sentry.environment": {"type": "string", "value": "prod"},
-                 "sentry.sdk.name": {"type": "string", "value": "sentry.javascript.node"},
-                 "sentry.sdk.version": {"type": "string", "value": "10.78.0"},
-                 "sentry.segment.name.source": {"type": "string", "value": "route"}}},
+             "status": "ok", "attributes": {"sentry.op": {"type": "string", "value": "task"}}},
             {"trace_id": TRACE, "span_id": "8c69068c9deaf028", "parent_span_id": "a96e6e8cd41b962e",
              "name": "SELECT 2", "start_timestamp": NOW - 0.5, "end_timestamp": NOW - 0.4,
              "is_segment": false, "status": "error",
@@ -306,11 +211,14 @@ mod tests {
              "end_timestamp": NOW - 1.0},
             5
         ]));
-        let streamed = spans_of(&payload, &ctx(None));
-        assert_eq!(streamed.spans.len(), 1);
-        let child = &streamed.spans[0];
-        assert!(!child.is_segment);
-        assert_eq!(child.span.trace_id, TRACE);
+        let spans = spans_of(&payload, &ctx(None));
+        assert_eq!(spans.len(), 2);
+        let (segment, child) = (&spans[0], &spans[1]);
+        assert!(segment.is_segment && !child.is_segment);
+        assert_eq!(segment.span.trace_id, TRACE);
+        assert_eq!(segment.span.parent_span_id, None);
+        assert_eq!(segment.span.op.as_deref(), Some("task"));
+        assert_eq!(segment.span.status.as_deref(), Some("ok"));
         assert_eq!(
             child.span.parent_span_id.as_deref(),
             Some("a96e6e8cd41b962e")
@@ -322,24 +230,6 @@ mod tests {
             (child.span.start, child.span.end),
             (NOW - 0.5, Some(NOW - 0.4))
         );
-
-        assert_eq!(streamed.segments.len(), 1);
-        let tx: Value =
-            serde_json::from_slice(&streamed.segments[0].transaction).unwrap_or_default();
-        assert_eq!(
-            tx,
-            serde_json::json!({
-                "event_id": "a96e6e8cd41b962eb136d5159a501700",
-                "type": "transaction", "transaction": "segment",
-                "transaction_info": {"source": "route"},
-                "start_timestamp": NOW - 1.0, "timestamp": NOW,
-                "release": "app@2", "environment": "prod",
-                "sdk": {"name": "sentry.javascript.node", "version": "10.78.0"},
-                "contexts": {"trace": {"trace_id": TRACE, "span_id": "a96e6e8cd41b962e",
-                                       "op": "task", "status": "ok"}},
-                "spans": []
-            })
-        );
     }
 
     #[test]
@@ -350,10 +240,10 @@ mod tests {
             "start_timestamp": "2027-01-15T08:00:00Z", "timestamp": "2027-01-15T08:00:01.5Z",
             "parent_span_id": "not hex"
         });
-        let streamed = spans_of(payload.to_string().as_bytes(), &ctx(None));
-        assert!(streamed.segments.is_empty());
-        assert_eq!(streamed.spans.len(), 1);
-        let s = &streamed.spans[0].span;
+        let spans = spans_of(payload.to_string().as_bytes(), &ctx(None));
+        assert_eq!(spans.len(), 1);
+        assert!(!spans[0].is_segment);
+        let s = &spans[0].span;
         assert_eq!(s.trace_id, TRACE);
         assert_eq!(s.op.as_deref(), Some("ui.interaction.click"));
         assert_eq!(s.description.as_deref(), Some("button#save"));
@@ -362,23 +252,19 @@ mod tests {
     }
 
     #[test]
-    fn row_timestamps_move_with_the_clock_drift_and_segments_keep_the_clients() {
+    fn timestamps_move_with_the_clock_drift() {
         let payload = v2(serde_json::json!([
             {"trace_id": TRACE, "span_id": "a96e6e8cd41b962e",
-             "start_timestamp": NOW - 7201.0, "end_timestamp": NOW - 7200.0},
-            {"trace_id": TRACE, "span_id": "a96e6e8cd41b962f", "is_segment": true,
-             "start_timestamp": NOW - 7202.0, "end_timestamp": NOW - 7200.0}
+             "start_timestamp": NOW - 7201.0, "end_timestamp": NOW - 7200.0}
         ]));
         // The client's clock is two hours behind.
-        let streamed = spans_of(&payload, &ctx(Some(NOW - 7200.0)));
-        let row = &streamed.spans[0].span;
-        assert_eq!((row.start, row.end), (NOW - 1.0, Some(NOW)));
-        // Normalised as a transaction later, which corrects it once.
-        let tx: Value =
-            serde_json::from_slice(&streamed.segments[0].transaction).unwrap_or_default();
-        assert_eq!(tx["start_timestamp"], NOW - 7202.0);
-        let streamed = spans_of(&payload, &ctx(None));
-        assert_eq!(streamed.spans[0].span.start, NOW - 7201.0);
+        let spans = spans_of(&payload, &ctx(Some(NOW - 7200.0)));
+        assert_eq!(
+            (spans[0].span.start, spans[0].span.end),
+            (NOW - 1.0, Some(NOW))
+        );
+        let spans = spans_of(&payload, &ctx(None));
+        assert_eq!(spans[0].span.start, NOW - 7201.0);
     }
 
     #[test]
@@ -398,13 +284,13 @@ mod tests {
             span(NOW + 3600.0, NOW + 3601.0),
             span(NOW - 1.0, NOW)
         ]));
-        let streamed = spans_of(&payload, &ctx(None));
-        let starts: Vec<f64> = streamed.spans.iter().map(|s| s.span.start).collect();
+        let spans = spans_of(&payload, &ctx(None));
+        let starts: Vec<f64> = spans.iter().map(|s| s.span.start).collect();
         assert_eq!(starts, [NOW - 1.0]);
         // A plausible span stays where it is when the drift would carry it
         // out of the window (a `sent_at` 400 days off).
-        let streamed = spans_of(&payload, &ctx(Some(NOW - 400.0 * 86_400.0)));
-        let starts: Vec<f64> = streamed.spans.iter().map(|s| s.span.start).collect();
+        let spans = spans_of(&payload, &ctx(Some(NOW - 400.0 * 86_400.0)));
+        let starts: Vec<f64> = spans.iter().map(|s| s.span.start).collect();
         assert_eq!(starts, [NOW - 1.0]);
     }
 
@@ -416,11 +302,7 @@ mod tests {
             br#"{"items": 5}"#,
             br#"{"version":2}"#,
         ] {
-            let streamed = spans_of(payload, &ctx(None));
-            assert!(
-                streamed.spans.is_empty() && streamed.segments.is_empty(),
-                "{payload:?}"
-            );
+            assert!(spans_of(payload, &ctx(None)).is_empty(), "{payload:?}");
         }
     }
 
@@ -431,14 +313,10 @@ mod tests {
             {"trace_id": TRACE, "span_id": "a96e6e8cd41b962e", "name": long,
              "start_timestamp": NOW}
         ]));
-        let streamed = spans_of(&payload, &ctx(None));
-        let description = streamed.spans[0]
-            .span
-            .description
-            .clone()
-            .unwrap_or_default();
+        let spans = spans_of(&payload, &ctx(None));
+        let description = spans[0].span.description.clone().unwrap_or_default();
         assert_eq!(description.len(), MAX_FIELD_BYTES);
         assert!(long.starts_with(&description));
-        assert_eq!(streamed.spans[0].span.end, None);
+        assert_eq!(spans[0].span.end, None);
     }
 }
