@@ -145,7 +145,15 @@ fn cursor_pages_hold_every_line_once() {
 #[test]
 fn bad_parameters_are_400_and_other_methods_405() {
     let server = TestServer::start();
-    for q in ["cursor=x", "cursor=3", "cursor=3:y", "trace=abc", "limit=0"] {
+    for q in [
+        "cursor=x",
+        "cursor=3",
+        "cursor=3:y",
+        "cursor=-1:0",
+        "cursor=-9223372036854775808:-",
+        "trace=abc",
+        "limit=0",
+    ] {
         let (status, body) = get(&server, &format!("/api/0/local/logs/?{q}"));
         assert_eq!(status, 400, "{q}: {body}");
     }
@@ -193,4 +201,76 @@ fn a_long_scan_ends_with_a_cursor_that_goes_on() {
     let second = page(&server, &format!("query=needle&cursor={cursor}"));
     assert_eq!(bodies(&second), ["the needle"]);
     assert_eq!(second.cursor, None);
+}
+
+/// Inserts a stored `log` row holding `payload` straight into the
+/// database, as many as no test could send quickly.
+fn insert_log_row(conn: &rusqlite::Connection, payload: &[u8]) {
+    let blob = receiver::store::compress(payload, 1).expect("compress");
+    conn.execute(
+        "INSERT INTO logs (project_id, item_count, content_type, received, payload)
+         VALUES (1, 1, 'application/vnd.sentry.items.log+json', 0, ?1)",
+        [blob],
+    )
+    .expect("insert");
+}
+
+/// A line a `Value` cannot hold (nested past serde_json's limit) hides
+/// only itself, not the lines sent with it.
+#[test]
+fn a_bad_line_hides_only_itself() {
+    let server = TestServer::start();
+    let deep = format!("{}1{}", "[".repeat(140), "]".repeat(140));
+    let payload = format!(
+        "{{\"items\":[{},{{\"body\":{deep}}},5,{}]}}",
+        line(now(), "info", "sibling before", "prod"),
+        line(now(), "info", "sibling after", "prod")
+    );
+    let conn = rusqlite::Connection::open(server.db_path()).expect("open");
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .expect("busy");
+    insert_log_row(&conn, payload.as_bytes());
+    assert_eq!(
+        bodies(&page(&server, "query=sibling")),
+        ["sibling after", "sibling before"]
+    );
+}
+
+/// Stored items that are large count against a request's byte budget, so
+/// a scan over them ends early with a cursor rather than holding them all.
+#[test]
+fn large_stored_items_end_a_scan_by_their_size() {
+    let server = TestServer::start();
+    let conn = rusqlite::Connection::open(server.db_path()).expect("open");
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .expect("busy");
+    // Twelve items of 6 MiB that do not compress: past the 64 MiB budget.
+    let mut rng = fastrand::Rng::with_seed(7);
+    for n in 0..12 {
+        let noise: String = (0..6 << 20).map(|_| rng.alphanumeric()).collect();
+        let body = if n == 0 { "the needle" } else { "hay" };
+        let payload = format!(
+            "{{\"items\":[{},{{\"body\":\"{noise}\"}}]}}",
+            line(now(), "info", body, "prod")
+        );
+        insert_log_row(&conn, payload.as_bytes());
+    }
+    let mut pages = 0;
+    let mut cursor: Option<String> = None;
+    let mut found = Vec::new();
+    loop {
+        pages += 1;
+        let mut q = "query=needle".to_owned();
+        if let Some(c) = &cursor {
+            q.push_str(&format!("&cursor={c}"));
+        }
+        let p = page(&server, &q);
+        found.extend(p.logs.iter().filter_map(|l| l.body.clone()));
+        cursor = p.cursor;
+        if cursor.is_none() || pages > 10 {
+            break;
+        }
+    }
+    assert_eq!(found, ["the needle"]);
+    assert!(pages >= 2, "one request read every item ({pages} page)");
 }

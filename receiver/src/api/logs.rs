@@ -1,5 +1,6 @@
 //! `GET /api/0/local/logs/`: the structured log lines SDKs send in `log`
-//! items (PROTOCOL.md §A.2), newest first.
+//! items (PROTOCOL.md §A.2), most recently received first (the lines of one
+//! item from its last to its first).
 //!
 //! A `log` item is stored whole (one row holds every line the SDK batched),
 //! so this reads rows newest first, decompresses them and filters their
@@ -12,6 +13,7 @@
 //! that ends it before the page is full, the page is shorter and the
 //! cursor says where to go on.
 
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::params::{hex_id, iso, Range, Sql};
@@ -22,7 +24,7 @@ use super::{ApiError, Ctx, Reply};
 /// Most `log` rows one request decompresses.
 pub(crate) const MAX_ROWS_READ: usize = 2_000;
 
-/// Most decompressed bytes one request reads.
+/// Most bytes (stored and decompressed) one request reads.
 pub(crate) const MAX_BYTES_READ: usize = 64 << 20;
 
 /// Rows fetched per query while scanning.
@@ -45,7 +47,7 @@ impl Position {
             ))
         };
         let (row, index) = s.split_once(':').ok_or_else(bad)?;
-        let row: i64 = row.parse().map_err(|_| bad())?;
+        let row: i64 = row.parse().ok().filter(|r| *r >= 0).ok_or_else(bad)?;
         let index = match index {
             "-" => Some(None),
             i => i.parse::<usize>().ok().map(Some),
@@ -58,7 +60,7 @@ impl Position {
             },
             // Nothing left in `row`: start below it.
             None => Position {
-                row: row - 1,
+                row: row.checked_sub(1).ok_or_else(bad)?,
                 index: None,
             },
         })
@@ -152,6 +154,8 @@ fn scan(
     let mut below = start.map_or(i64::MAX, |p| p.row.saturating_add(1));
     let (mut rows_read, mut bytes_read) = (0usize, 0usize);
     loop {
+        // Ids and sizes first: a payload is read only when the budget
+        // allows it, one at a time.
         let mut sql = Sql::default();
         if let Some(ids) = &projects {
             let cond = sql.in_list("project_id", ids.iter().copied());
@@ -160,11 +164,11 @@ fn scan(
         let p = sql.bind(below);
         sql.cond(format!("id < {p}"));
         let query = format!(
-            "SELECT id, project_id, payload FROM logs WHERE {} ORDER BY id DESC LIMIT {}",
+            "SELECT id, project_id, length(payload) FROM logs WHERE {} ORDER BY id DESC LIMIT {}",
             sql.where_clause(),
             ROWS_PER_QUERY
         );
-        let rows: Vec<(i64, i64, Vec<u8>)> = c
+        let rows: Vec<(i64, i64, i64)> = c
             .prepare(&query)?
             .query_map(rusqlite::params_from_iter(sql.params.iter()), |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
@@ -173,7 +177,7 @@ fn scan(
         if rows.is_empty() {
             return Ok(LogsPage { logs, cursor: None });
         }
-        for (row, project, blob) in rows {
+        for (row, project, size) in rows {
             if rows_read >= MAX_ROWS_READ || bytes_read >= MAX_BYTES_READ {
                 // Go on from this row next time.
                 return Ok(LogsPage {
@@ -183,14 +187,17 @@ fn scan(
             }
             rows_read += 1;
             below = row;
-            let lines = match crate::store::decompress(&blob) {
-                Ok(bytes) => {
-                    bytes_read += bytes.len();
-                    lines_of(&bytes)
-                }
-                // A row that cannot be read has no lines to show.
-                Err(_) => Vec::new(),
+            bytes_read = bytes_read.saturating_add(usize::try_from(size).unwrap_or(0));
+            let blob: Vec<u8> = c
+                .prepare_cached("SELECT payload FROM logs WHERE id = ?1")?
+                .query_row([row], |r| r.get(0))?;
+            // A row that cannot be read has no lines to show.
+            let Ok(bytes) = crate::store::decompress(&blob) else {
+                continue;
             };
+            drop(blob);
+            bytes_read = bytes_read.saturating_add(bytes.len());
+            let lines = lines_of(&bytes);
             // The cursor's row goes on below its index (if the row is
             // still there); every other row is read whole.
             let top = match start {
@@ -204,7 +211,12 @@ fn scan(
                 if index > top {
                     continue;
                 }
-                let (entry, ts) = entry(row, project, index, line);
+                // A line that is not an object (or not JSON a `Value` can
+                // hold) is skipped, not its whole container.
+                let Ok(line) = serde_json::from_str::<Map<String, Value>>(line.get()) else {
+                    continue;
+                };
+                let (entry, ts) = entry(row, project, index, &line);
                 if filter.keeps(&entry, ts) {
                     logs.push(entry);
                     if logs.len() == limit {
@@ -219,23 +231,17 @@ fn scan(
     }
 }
 
-/// The lines of a `log` container (`{"items": [...]}`), or none.
-fn lines_of(bytes: &[u8]) -> Vec<Map<String, Value>> {
+/// The lines of a `log` container (`{"items": [...]}`), unparsed: each is
+/// read only when a page gets to it. None when the container is not JSON
+/// or `items` is not a list.
+fn lines_of(bytes: &[u8]) -> Vec<&RawValue> {
     #[derive(serde::Deserialize)]
-    struct Container {
-        #[serde(default)]
-        items: Vec<Value>,
+    struct Container<'a> {
+        #[serde(borrow, default)]
+        items: Vec<&'a RawValue>,
     }
-    serde_json::from_slice::<Container>(bytes)
-        .map(|c| {
-            c.items
-                .into_iter()
-                .filter_map(|v| match v {
-                    Value::Object(m) => Some(m),
-                    _ => None,
-                })
-                .collect()
-        })
+    serde_json::from_slice::<Container<'_>>(bytes)
+        .map(|c| c.items)
         .unwrap_or_default()
 }
 
