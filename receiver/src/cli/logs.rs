@@ -1,5 +1,5 @@
-//! `receiver logs`: the structured log lines SDKs sent (`log` items), newest
-//! first, from a running receiver (`GET /api/0/local/logs/`).
+//! `receiver logs`: the structured log lines SDKs sent (`log` items), latest
+//! received first, from a running receiver (`GET /api/0/local/logs/`).
 
 use clap::Args;
 
@@ -76,7 +76,7 @@ fn fetch(client: &Client, args: &LogsArgs) -> Result<Vec<LogEntry>, CliError> {
     Ok(out)
 }
 
-/// `receiver logs`: a table (or `--json`) of log lines, newest first.
+/// `receiver logs`: a table (or `--json`) of log lines, latest received first.
 pub fn logs(client: &Client, args: &LogsArgs, json_out: bool) -> Result<(), CliError> {
     let lines = fetch(client, args)?;
     if json_out {

@@ -110,7 +110,7 @@ pub enum Command {
     Event(EventArgs),
     /// Print new events as they arrive.
     Tail(TailArgs),
-    /// List structured log lines (`log` items), newest first.
+    /// List structured log lines (`log` items), latest received first.
     Logs(logs::LogsArgs),
     /// Wait until conditions hold (exit 1 on timeout), for CI.
     Wait(WaitArgs),
