@@ -414,6 +414,11 @@ impl HttpTransportBuilder {
             None => None,
         };
         let client = reqwest::Client::builder()
+            // A redirect is the receiver's answer, not a place to send to:
+            // followed, a 302 turns the POST into a body-less GET that
+            // "succeeds" (the envelope lost, uncounted), and a 307 to
+            // another host takes the body and `X-Sentry-Auth` with it.
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(self.connect_timeout)
             .timeout(self.request_timeout)
             .pool_idle_timeout(Duration::from_secs(60))

@@ -877,3 +877,41 @@ fn a_flush_during_shutdown_is_answered_and_gives_its_token_back() {
     );
     assert_eq!(transport.pending(), 0, "the flush's token was kept");
 }
+
+/// A redirect is the receiver's answer: not followed (a 302 would turn the
+/// POST into an empty GET that "succeeds", a 307 would carry the body and
+/// the key to another host), not retried, counted as `send_error`.
+#[test]
+fn redirects_are_not_followed() {
+    let elsewhere = TestServer::start();
+    for status in [302, 307] {
+        let server = TestServer::start();
+        let location = format!("http://localhost:{}/collect", elsewhere.port());
+        server.script([Reply::status(status).with_header("Location", location)]);
+        let transport = fast(server.dsn()).build().expect("transport");
+        transport.send_envelope(event_envelope("redirected"));
+        // Rejected (like a 400), so handled: the flush succeeds, and the
+        // next one sends the report that counts it.
+        assert!(transport.flush(WAIT), "{status}: handled");
+        assert!(transport.flush(WAIT), "{status}: the report goes out");
+        let requests = server.requests();
+        assert_eq!(
+            requests
+                .iter()
+                .filter(|r| r.path.contains("envelope"))
+                .count(),
+            2,
+            "{status}: the envelope once, then the report, both here"
+        );
+        let counts = discards(&requests);
+        assert_eq!(
+            counts.get(&key("send_error", "error")),
+            Some(&1),
+            "{status}"
+        );
+    }
+    assert!(
+        elsewhere.requests().is_empty(),
+        "nothing went to the Location"
+    );
+}
