@@ -316,12 +316,66 @@ pub(crate) fn is_batchable(ty: &ItemType) -> bool {
     )
 }
 
-/// How many units of its category an item counts for in a client report:
-/// bytes for attachments (Relay's `attachment` category is bytes), else one.
-fn quantity(item: &EnvelopeItem) -> u64 {
+/// What an item counts for in a client report (PROTOCOL.md §2.4): its
+/// category, one unit by default; bytes for attachments (Relay's
+/// `attachment` category is bytes); a transaction also counts as spans,
+/// one for itself and one per child span (as sentry-core counts a
+/// transaction its hook drops); a container (`log`, `span` v2,
+/// `trace_metric`) as its entries, logs also as their bytes.
+fn quantities(item: &EnvelopeItem) -> Vec<(DataCategory, u64)> {
+    let category = category_of(&item.headers.ty);
     match (&item.headers.ty, &item.payload) {
-        (ItemType::Attachment, ItemPayload::Raw(bytes)) => (bytes.len() as u64).max(1),
-        _ => 1,
+        (ItemType::Attachment, ItemPayload::Raw(bytes)) => {
+            vec![(category, (bytes.len() as u64).max(1))]
+        }
+        (ItemType::Transaction, payload) => {
+            let spans = match payload {
+                ItemPayload::Transaction(t) => t.spans.len(),
+                ItemPayload::Raw(bytes) => json_list_len(bytes, "spans"),
+                _ => 0,
+            };
+            vec![(category, 1), (DataCategory::Span, spans as u64 + 1)]
+        }
+        (ItemType::Log | ItemType::Span | ItemType::TraceMetric, ItemPayload::Raw(bytes))
+            if is_container(item) =>
+        {
+            let entries = item
+                .headers
+                .item_count
+                .unwrap_or_else(|| json_list_len(bytes, "items") as u64)
+                .max(1);
+            let mut out = vec![(category, entries)];
+            if item.headers.ty == ItemType::Log {
+                out.push((DataCategory::LogByte, (bytes.len() as u64).max(1)));
+            }
+            out
+        }
+        _ => vec![(category, 1)],
+    }
+}
+
+/// Whether a `log`, `trace_metric` or `span` item is a container of entries
+/// (a `span` item is one only in the v2 format; a legacy one is one span).
+fn is_container(item: &EnvelopeItem) -> bool {
+    item.headers.ty != ItemType::Span
+        || item.headers.item_count.is_some()
+        || item
+            .headers
+            .content_type
+            .as_deref()
+            .is_some_and(|c| c.contains("span.v2"))
+}
+
+/// The length of the list under `key` in a JSON object (only ever parsed
+/// for an item being dropped); 0 when there is none or the JSON cannot be
+/// read.
+fn json_list_len(bytes: &[u8], key: &str) -> usize {
+    let Ok(serde_json::Value::Object(mut map)) = serde_json::from_slice(bytes) else {
+        return 0;
+    };
+    match map.remove(key) {
+        Some(serde_json::Value::Array(list)) => list.len(),
+        _ => 0,
     }
 }
 
@@ -352,12 +406,12 @@ impl Shared {
         items: impl IntoIterator<Item = &'a EnvelopeItem>,
     ) {
         for item in items {
-            let category = category_of(&item.headers.ty);
-            if category == DataCategory::Internal {
+            if category_of(&item.headers.ty) == DataCategory::Internal {
                 continue;
             }
-            self.discards
-                .record(reason.clone(), category, quantity(item));
+            for (category, n) in quantities(item) {
+                self.discards.record(reason.clone(), category, n);
+            }
         }
     }
 
@@ -881,8 +935,10 @@ async fn run(
                         let shared = shared.clone();
                         tokio::spawn(async move {
                             let done = shared.pending.wait_async(generation, deadline).await;
-                            let clean = shared.failures.swap(0, Ordering::SeqCst) == 0;
-                            let _ = reply.send(done && clean);
+                            // As the blocking flush: one that timed out
+                            // leaves the failures for the next to report.
+                            let clean = done && shared.failures.swap(0, Ordering::SeqCst) == 0;
+                            let _ = reply.send(clean);
                         });
                     }
                     send_batch(&mut tasks, Some(generation));
@@ -963,9 +1019,23 @@ async fn run(
     .is_ok();
 
     let mut unsent = 0usize;
+    let mut spooled = 0usize;
     if !finished {
         tasks.abort_all();
-        // Cut off in flight, or still queued: spool what we can.
+        // Cut off in flight, or still queued: spool what we can. What the
+        // spool cannot take is counted as `cache_overflow`, so that the
+        // report spooled below says it was lost.
+        let mut keep = |raw: &[u8], items: &[EnvelopeItem]| {
+            unsent += 1;
+            if shared.spool.is_none() {
+                return;
+            }
+            if shared.spool_write(raw) == Some(true) {
+                spooled += 1;
+            } else {
+                shared.count_items(DiscardReason::CacheOverflow, items);
+            }
+        };
         let in_flight: Vec<Bytes> = shared
             .in_flight
             .lock()
@@ -973,37 +1043,31 @@ async fn run(
             .map(|(_, raw)| raw)
             .collect();
         for raw in in_flight {
-            unsent += 1;
-            shared.spool_write(&raw);
+            let items = Envelope::parse(&raw).map(|e| e.items).unwrap_or_default();
+            keep(&raw, &items);
         }
         while let Ok(Queued { mut envelope, .. }) = queue.try_recv() {
-            unsent += 1;
-            if shared.spool.is_some() {
-                envelope.headers.sent_at = None;
-                if let Ok(raw) = envelope.to_vec() {
-                    shared.spool_write(&raw);
-                }
-            }
+            envelope.headers.sent_at = None;
+            let raw = envelope.to_vec().unwrap_or_default();
+            keep(&raw, &envelope.items);
         }
         let leftover = std::mem::take(&mut shared.batch.lock().items);
         if !leftover.is_empty() && shared.spool.is_some() {
-            unsent += leftover.len();
             let envelope = Envelope {
                 items: leftover,
                 ..Envelope::default()
             };
-            if let Ok(raw) = envelope.to_vec() {
-                shared.spool_write(&raw);
-            }
+            let raw = envelope.to_vec().unwrap_or_default();
+            keep(&raw, &envelope.items);
         }
         if unsent > 0 {
             debug_log!(
                 shared,
                 "shutdown timed out with {unsent} envelope(s) unsent{}",
                 if shared.spool.is_some() {
-                    " (spooled)"
+                    format!(" ({spooled} spooled)")
                 } else {
-                    ""
+                    String::new()
                 }
             );
         }
@@ -1107,9 +1171,44 @@ mod tests {
         let attachment = EnvelopeItem::raw(ItemType::Attachment, vec![0; 1234]);
         let empty = EnvelopeItem::raw(ItemType::Attachment, Vec::new());
         let event = EnvelopeItem::raw(ItemType::Event, b"{}".to_vec());
-        assert_eq!(quantity(&attachment), 1234);
-        assert_eq!(quantity(&empty), 1);
-        assert_eq!(quantity(&event), 1);
+        assert_eq!(quantities(&attachment), [(DataCategory::Attachment, 1234)]);
+        assert_eq!(quantities(&empty), [(DataCategory::Attachment, 1)]);
+        assert_eq!(quantities(&event), [(DataCategory::Error, 1)]);
+    }
+
+    #[test]
+    fn transactions_count_their_spans_and_containers_their_entries() {
+        let tx = EnvelopeItem::raw(
+            ItemType::Transaction,
+            br#"{"type":"transaction","spans":[{},{},{}]}"#.to_vec(),
+        );
+        assert_eq!(
+            quantities(&tx),
+            [(DataCategory::Transaction, 1), (DataCategory::Span, 4)]
+        );
+        let typed = EnvelopeItem {
+            headers: sentry_core::envelope::ItemHeaders::new(ItemType::Transaction),
+            payload: ItemPayload::Transaction(Box::default()),
+        };
+        assert_eq!(
+            quantities(&typed),
+            [(DataCategory::Transaction, 1), (DataCategory::Span, 1)]
+        );
+        let logs = br#"{"items":[{"body":"a"},{"body":"b"}]}"#.to_vec();
+        let n = logs.len() as u64;
+        let log = EnvelopeItem::raw(ItemType::Log, logs);
+        assert_eq!(
+            quantities(&log),
+            [(DataCategory::LogItem, 2), (DataCategory::LogByte, n)]
+        );
+        let mut counted = EnvelopeItem::raw(ItemType::TraceMetric, b"{}".to_vec());
+        counted.headers.item_count = Some(7);
+        assert_eq!(
+            quantities(&counted),
+            [(category_of(&ItemType::TraceMetric), 7)]
+        );
+        let legacy_span = EnvelopeItem::raw(ItemType::Span, b"{}".to_vec());
+        assert_eq!(quantities(&legacy_span), [(DataCategory::Span, 1)]);
     }
 
     #[test]

@@ -915,3 +915,96 @@ fn redirects_are_not_followed() {
         "nothing went to the Location"
     );
 }
+
+/// A transaction the transport drops counts its spans too (PROTOCOL.md
+/// §2.4: itself and one per child), as sentry-core counts one its hook
+/// drops.
+#[test]
+fn a_dropped_transaction_counts_its_spans() {
+    let server = TestServer::start();
+    server.script([Reply::ok().with_header("X-Sentry-Rate-Limits", "60:transaction:key")]);
+    let transport = fast(server.dsn()).build().expect("transport");
+    transport.send_envelope(event_envelope("sets the limit"));
+    assert!(transport.flush(WAIT));
+    transport.send_envelope(raw_envelope(
+        ItemType::Transaction,
+        r#"{"type":"transaction","start_timestamp":1,"timestamp":2,"spans":[{},{},{}]}"#,
+    ));
+    assert!(transport.flush(WAIT));
+    assert!(transport.flush(WAIT));
+    let counts = discards(&server.requests());
+    assert_eq!(
+        counts.get(&key("ratelimit_backoff", "transaction")),
+        Some(&1)
+    );
+    assert_eq!(counts.get(&key("ratelimit_backoff", "span")), Some(&4));
+}
+
+/// An async flush that timed out leaves the failure it saw for the next
+/// one to report, as the blocking flush does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_async_flush_that_timed_out_leaves_the_failure_to_the_next() {
+    let server = TestServer::start();
+    server.script([
+        Reply::status(500),
+        Reply::ok().after(Duration::from_millis(600)),
+    ]);
+    let transport = fast(server.dsn())
+        .max_retries(0)
+        .client_reports(false)
+        .build()
+        .expect("transport");
+    transport.send_envelope(event_envelope("lost"));
+    transport.send_envelope(event_envelope("slow"));
+    assert!(!transport.flush_async(Duration::from_millis(100)).await);
+    assert!(
+        !transport.flush_async(WAIT).await,
+        "the lost envelope is still reported"
+    );
+    assert!(transport.flush_async(WAIT).await);
+    tokio::task::spawn_blocking(move || drop(transport))
+        .await
+        .expect("drop");
+}
+
+/// At a shutdown deadline, what a full spool cannot take is counted as
+/// `cache_overflow` in the report spooled for the next start.
+#[test]
+fn shutdown_counts_what_a_full_spool_cannot_take() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start();
+    server.set_default(Reply::Hang);
+    let transport = fast(server.dsn())
+        .max_in_flight(1)
+        .request_timeout(Duration::from_secs(30))
+        .spool_dir(dir.path())
+        .spool_max_bytes(2000)
+        .build()
+        .expect("transport");
+    let mut big = event_envelope("too big for the spool");
+    big.add_item(EnvelopeItem::raw(ItemType::Attachment, vec![b'x'; 5000]));
+    transport.send_envelope(big);
+    assert_eq!(server.wait_for(1, WAIT).len(), 1);
+    assert!(!transport.shutdown(Duration::from_millis(200)));
+    drop(transport);
+    drop(server);
+
+    let server = TestServer::start();
+    let transport = fast(server.dsn())
+        .spool_dir(dir.path())
+        .build()
+        .expect("transport");
+    let requests = server.wait_until(WAIT, |r| !discards(r).is_empty());
+    let counts = discards(&requests);
+    assert_eq!(
+        counts.get(&key("cache_overflow", "error")),
+        Some(&1),
+        "{counts:?}"
+    );
+    assert_eq!(
+        counts.get(&key("cache_overflow", "attachment")),
+        Some(&5000),
+        "{counts:?}"
+    );
+    drop(transport);
+}
