@@ -51,9 +51,15 @@ pub(crate) struct Spool {
 }
 
 impl Spool {
-    /// Opens (creating if needed) the spool directory and measures it.
+    /// Opens (creating if needed) the spool directory and measures it. A
+    /// directory it creates is its owner's alone (0700 on Unix): spooled
+    /// envelopes hold event data.
     pub(crate) fn open(dir: &Path, max_bytes: u64) -> io::Result<Spool> {
-        fs::create_dir_all(dir)?;
+        let mut builder = fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(dir)?;
         let spool = Spool {
             dir: dir.to_owned(),
             max_bytes,
@@ -123,7 +129,7 @@ impl Spool {
         let tmp = self.dir.join(format!("{name}.{TMP_EXTENSION}"));
         let dest = self.dir.join(format!("{name}.{EXTENSION}"));
         let write = || -> io::Result<()> {
-            let mut file = fs::File::create(&tmp)?;
+            let mut file = private_file(&tmp)?;
             file.write_all(header.as_bytes())?;
             file.write_all(envelope)?;
             file.sync_all()?;
@@ -207,9 +213,35 @@ fn decode(mut bytes: Vec<u8>) -> Result<Vec<u8>, SpoolReadError> {
     Ok(bytes)
 }
 
+/// A new file readable and writable by its owner only (0600 on Unix):
+/// spooled envelopes hold event data, which other local users must not
+/// read.
+fn private_file(path: &Path) -> io::Result<fs::File> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn spooled_files_and_a_new_directory_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let parent = tempfile::tempdir().expect("tempdir");
+        let dir = parent.path().join("spool");
+        let spool = Spool::open(&dir, 1 << 20).expect("open");
+        assert!(spool.write(b"{}\n").expect("write"));
+        let mode = |p: &Path| fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        let files = spool.list();
+        assert_eq!(files.len(), 1);
+        assert_eq!(mode(&files[0]), 0o600);
+    }
 
     #[test]
     fn round_trip_in_age_order() {

@@ -301,7 +301,9 @@ impl HttpTransportBuilder {
     /// Enables the disk spool in `dir` (created if missing): envelopes that
     /// cannot be delivered (retries exhausted, or still queued or in flight
     /// when shutdown times out) are written there and sent on the next start
-    /// or as soon as the receiver answers again. Default: no spool.
+    /// or as soon as the receiver answers again. Default: no spool. Spooled
+    /// files are their owner's alone (0600, and 0700 for a directory the
+    /// spool creates, on Unix): they hold event data.
     ///
     /// ```
     /// # let dsn = "http://public@127.0.0.1:9/1".parse().unwrap();
