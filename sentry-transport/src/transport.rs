@@ -392,6 +392,15 @@ impl HttpTransportBuilder {
         if self.queue_size == 0 {
             return invalid("queue_size", "must be at least 1");
         }
+        // It goes into `User-Agent` and `X-Sentry-Auth`: a name no header
+        // can hold would fail every request, each then retried as if the
+        // network were down.
+        if reqwest::header::HeaderValue::from_str(&self.client_name).is_err() {
+            return invalid(
+                "client_name",
+                "must hold no control characters (it is sent in HTTP headers)",
+            );
+        }
         if self.max_in_flight == 0 {
             return invalid("max_in_flight", "must be at least 1");
         }

@@ -1008,3 +1008,23 @@ fn shutdown_counts_what_a_full_spool_cannot_take() {
     );
     drop(transport);
 }
+
+/// A client name no HTTP header can hold is refused when the transport is
+/// built, not found out by every request failing as if the network were
+/// down.
+#[test]
+fn a_client_name_that_cannot_be_a_header_is_refused() {
+    let server = TestServer::start();
+    for name in ["my-sdk/1.0\n", "sdk\u{7f}", "a\rb"] {
+        let err = fast(server.dsn())
+            .client_name(name)
+            .build()
+            .err()
+            .unwrap_or_else(|| panic!("{name:?} was accepted"));
+        assert!(err.to_string().contains("client_name"), "{err}");
+    }
+    assert!(fast(server.dsn())
+        .client_name("my-sdk/1.2.3")
+        .build()
+        .is_ok());
+}
