@@ -9,9 +9,9 @@
 //! (the `sentry.release` / `sentry.environment` attributes), the time range
 //! (`statsPeriod` or `start` / `end`, on the line's timestamp), `limit`
 //! (1–1000, default 100) and `cursor`. One request reads at most
-//! [`MAX_ROWS_READ`] rows and [`MAX_BYTES_READ`] decompressed bytes: when
-//! that ends it before the page is full, the page is shorter and the
-//! cursor says where to go on.
+//! [`MAX_ROWS_READ`] rows and [`MAX_BYTES_READ`] bytes (stored and
+//! decompressed), one row at a time: when that ends it before the page is
+//! full, the page is shorter and the cursor says where to go on.
 
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
