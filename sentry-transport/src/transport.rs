@@ -303,7 +303,10 @@ impl HttpTransportBuilder {
     /// when shutdown times out) are written there and sent on the next start
     /// or as soon as the receiver answers again. Default: no spool. Spooled
     /// files are their owner's alone (0600, and 0700 for a directory the
-    /// spool creates, on Unix): they hold event data.
+    /// spool creates, on Unix): they hold event data. Each DSN spools into a
+    /// subdirectory of its own (`dsn-` and a hash of the DSN), so that an
+    /// application whose DSN changes (from a local receiver to production,
+    /// say) never sends envelopes spooled for the old one to the new.
     ///
     /// ```
     /// # let dsn = "http://public@127.0.0.1:9/1".parse().unwrap();
@@ -416,12 +419,13 @@ impl HttpTransportBuilder {
         // Timer arithmetic must not overflow: a year is "never" enough.
         let year = Duration::from_secs(365 * 24 * 3600);
         let spool = match &self.spool_dir {
-            Some(dir) => Some(Spool::open(dir, self.spool_max_bytes).map_err(|source| {
-                TransportError::Spool {
-                    dir: dir.clone(),
-                    source,
-                }
-            })?),
+            Some(dir) => {
+                let dir = dir.join(spool_subdir(&dsn));
+                Some(
+                    Spool::open(&dir, self.spool_max_bytes)
+                        .map_err(|source| TransportError::Spool { dir, source })?,
+                )
+            }
             None => None,
         };
         let client = reqwest::Client::builder()
@@ -781,4 +785,10 @@ impl TransportFactory for HttpTransportFactory {
             }
         }
     }
+}
+
+/// The spool subdirectory of `dsn`: `dsn-` and a CRC-32 of the whole DSN
+/// (key, host, port, path, project), stable across runs and versions.
+fn spool_subdir(dsn: &Dsn) -> String {
+    format!("dsn-{:08x}", crc32fast::hash(dsn.to_string().as_bytes()))
 }

@@ -26,6 +26,23 @@ fn fast(dsn: Dsn) -> HttpTransportBuilder {
         .debug(std::env::var_os("TRANSPORT_DEBUG").is_some())
 }
 
+/// The spooled files under `dir`, in every DSN's subdirectory.
+fn spool_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("dir") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            for inner in std::fs::read_dir(&path).expect("subdir") {
+                files.push(inner.expect("entry").path());
+            }
+        } else {
+            files.push(path);
+        }
+    }
+    files.sort();
+    files
+}
+
 fn event_envelope(message: &str) -> Envelope {
     let mut envelope = Envelope::with_event_id(Uuid::new_v4());
     envelope.add_item(EnvelopeItem::event(Event {
@@ -583,7 +600,7 @@ fn spool_survives_a_restart_and_is_drained() {
             "the client report could not be sent"
         );
     }
-    let files = std::fs::read_dir(dir.path()).expect("dir").count();
+    let files = spool_files(dir.path()).len();
     assert!(
         files >= 3,
         "two events and the report are on disk, found {files}"
@@ -606,14 +623,10 @@ fn spool_survives_a_restart_and_is_drained() {
         Some(&4)
     );
     let start = Instant::now();
-    while std::fs::read_dir(dir.path()).expect("dir").count() > 0 && start.elapsed() < WAIT {
+    while !spool_files(dir.path()).is_empty() && start.elapsed() < WAIT {
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert_eq!(
-        std::fs::read_dir(dir.path()).expect("dir").count(),
-        0,
-        "spool drained"
-    );
+    assert_eq!(spool_files(dir.path()).len(), 0, "spool drained");
     drop(transport);
 }
 
@@ -630,7 +643,7 @@ fn spooled_envelopes_are_sent_when_the_receiver_comes_back() {
         .expect("transport");
     transport.send_envelope(event_envelope("offline"));
     assert!(!transport.flush(WAIT));
-    assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 1);
+    assert_eq!(spool_files(dir.path()).len(), 1);
     let server = down.bring_up();
     let requests = server.wait_until(WAIT, |r| !event_messages(r).is_empty());
     assert_eq!(event_messages(&requests), vec!["offline"]);
@@ -654,14 +667,12 @@ fn shutdown_spools_what_a_hanging_receiver_holds() {
     assert_eq!(server.wait_for(1, WAIT).len(), 1);
     assert!(!transport.shutdown(Duration::from_millis(200)));
     drop(transport);
+    let port = server.port();
     drop(server);
-    assert_eq!(
-        std::fs::read_dir(dir.path()).expect("dir").count(),
-        3,
-        "in flight + queued"
-    );
+    assert_eq!(spool_files(dir.path()).len(), 3, "in flight + queued");
 
-    let server = TestServer::start();
+    // "Restart" with the same DSN.
+    let server = TestServer::start_on(port);
     let _transport = fast(server.dsn())
         .client_reports(false)
         .spool_dir(dir.path())
@@ -677,8 +688,8 @@ fn shutdown_spools_what_a_hanging_receiver_holds() {
 fn corrupt_spool_files_are_skipped_without_panicking() {
     let dir = tempfile::tempdir().expect("tempdir");
     // A valid file, written by a transport whose receiver is down.
+    let down = DownPort::new();
     {
-        let down = DownPort::new();
         let transport = fast(down.dsn())
             .max_retries(0)
             .client_reports(false)
@@ -688,26 +699,18 @@ fn corrupt_spool_files_are_skipped_without_panicking() {
         transport.send_envelope(event_envelope("good"));
         assert!(!transport.flush(WAIT));
     }
-    let good = std::fs::read_dir(dir.path())
-        .expect("dir")
-        .next()
-        .expect("file")
-        .expect("entry")
-        .path();
+    let good = spool_files(dir.path()).pop().expect("file");
+    let spool = good.parent().expect("the DSN's spool directory");
     let bytes = std::fs::read(&good).expect("read");
+    std::fs::write(spool.join("0000000000001-1-00000000.envelope"), b"garbage").expect("write");
     std::fs::write(
-        dir.path().join("0000000000001-1-00000000.envelope"),
-        b"garbage",
-    )
-    .expect("write");
-    std::fs::write(
-        dir.path().join("0000000000002-1-00000000.envelope"),
+        spool.join("0000000000002-1-00000000.envelope"),
         &bytes[..bytes.len() / 2],
     )
     .expect("write");
-    std::fs::write(dir.path().join("0000000000003-1-00000000.envelope"), b"").expect("write");
+    std::fs::write(spool.join("0000000000003-1-00000000.envelope"), b"").expect("write");
 
-    let server = TestServer::start();
+    let server = down.bring_up();
     let _transport = fast(server.dsn())
         .client_reports(false)
         .spool_dir(dir.path())
@@ -716,14 +719,10 @@ fn corrupt_spool_files_are_skipped_without_panicking() {
     let requests = server.wait_until(WAIT, |r| !event_messages(r).is_empty());
     assert_eq!(event_messages(&requests), vec!["good"]);
     let start = Instant::now();
-    while std::fs::read_dir(dir.path()).expect("dir").count() > 0 && start.elapsed() < WAIT {
+    while !spool_files(dir.path()).is_empty() && start.elapsed() < WAIT {
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert_eq!(
-        std::fs::read_dir(dir.path()).expect("dir").count(),
-        0,
-        "bad files are removed"
-    );
+    assert_eq!(spool_files(dir.path()).len(), 0, "bad files are removed");
     assert_eq!(server.requests().len(), 1, "only the good file was sent");
 }
 
@@ -741,12 +740,12 @@ fn spool_budget_is_respected_and_overflow_counted() {
         transport.send_envelope(event_envelope(&format!("budget {i}")));
     }
     assert!(!transport.flush(WAIT));
-    let total: u64 = std::fs::read_dir(dir.path())
-        .expect("dir")
-        .map(|e| e.expect("entry").metadata().expect("meta").len())
+    let total: u64 = spool_files(dir.path())
+        .iter()
+        .map(|f| std::fs::metadata(f).expect("meta").len())
         .sum();
     assert!(total <= 600, "spool holds {total} bytes");
-    assert!(std::fs::read_dir(dir.path()).expect("dir").count() < 5);
+    assert!(spool_files(dir.path()).len() < 5);
 }
 
 #[test]
@@ -987,9 +986,10 @@ fn shutdown_counts_what_a_full_spool_cannot_take() {
     assert_eq!(server.wait_for(1, WAIT).len(), 1);
     assert!(!transport.shutdown(Duration::from_millis(200)));
     drop(transport);
+    let port = server.port();
     drop(server);
 
-    let server = TestServer::start();
+    let server = TestServer::start_on(port);
     let transport = fast(server.dsn())
         .spool_dir(dir.path())
         .build()
@@ -1027,4 +1027,54 @@ fn a_client_name_that_cannot_be_a_header_is_refused() {
         .client_name("my-sdk/1.2.3")
         .build()
         .is_ok());
+}
+
+/// Each DSN spools apart: a transport with another DSN on the same spool
+/// directory never sends what was spooled for the first (a DSN changed
+/// from a local receiver to production must not carry its envelopes over).
+#[test]
+fn envelopes_spooled_for_one_dsn_never_go_to_another() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let down = DownPort::new();
+    {
+        let transport = fast(down.dsn())
+            .max_retries(0)
+            .client_reports(false)
+            .spool_dir(dir.path())
+            .build()
+            .expect("transport");
+        transport.send_envelope(event_envelope("for the first dsn"));
+        assert!(!transport.flush(WAIT));
+    }
+    assert_eq!(spool_files(dir.path()).len(), 1);
+
+    let other = TestServer::start();
+    let transport = fast(other.dsn())
+        .client_reports(false)
+        .spool_dir(dir.path())
+        .spool_retry_interval(Duration::from_millis(20))
+        .build()
+        .expect("transport");
+    transport.send_envelope(event_envelope("for the second dsn"));
+    assert!(transport.flush(WAIT));
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        event_messages(&other.requests()),
+        vec!["for the second dsn"]
+    );
+    assert_eq!(
+        spool_files(dir.path()).len(),
+        1,
+        "the first DSN's file stays"
+    );
+    drop(transport);
+
+    let first = down.bring_up();
+    let _transport = fast(first.dsn())
+        .client_reports(false)
+        .spool_dir(dir.path())
+        .build()
+        .expect("transport");
+    let requests = first.wait_until(WAIT, |r| !event_messages(r).is_empty());
+    assert_eq!(event_messages(&requests), vec!["for the first dsn"]);
 }
