@@ -526,11 +526,22 @@ fn chained_issue(server: &TestServer) -> i64 {
 fn every_view_shows_what_the_python_sdk_sent() {
     let server = fixture_server();
     let issue_route = format!("#/issues/{}", chained_issue(&server));
+    let feedback_issue = server
+        .issues_of(fixtures_support::PROJECT)
+        .iter()
+        .find(|i| {
+            i.title
+                .eq_ignore_ascii_case("event that receives user feedback")
+        })
+        .map(|i| i.id)
+        .unwrap_or_else(|| panic!("no issue of the user report's event"));
+    let feedback_route = format!("#/issues/{feedback_issue}");
     let trace = "675d4fa3208c40be8da815ee457c61fc";
     let trace_route = format!("#/traces/{trace}");
     let routes = [
         "#/issues",
         issue_route.as_str(),
+        feedback_route.as_str(),
         "#/transactions",
         trace_route.as_str(),
         "#/releases",
@@ -581,6 +592,18 @@ fn every_view_shows_what_the_python_sdk_sent() {
             "_load_config",
             "conformance@1.0.0",
         ],
+    );
+    contains_all(
+        &feedback_route,
+        &[
+            "User feedback (1)",
+            "It broke when I clicked the button.",
+            "Jane Doe",
+        ],
+    );
+    assert!(
+        !text(&issue_route).contains("User feedback"),
+        "an issue without feedback shows no such section"
     );
     contains_all("#/transactions", &["conformance-transaction"]);
     contains_all(

@@ -16,6 +16,7 @@
 //! timeout 10 s).
 
 mod events;
+mod feedback;
 mod issues;
 mod local;
 mod logs;
@@ -502,6 +503,7 @@ async fn dispatch(ctx: &Ctx, segs: &[&str]) -> Result<Reply, ApiError> {
             _ => Err(method_not_allowed(ctx, "GET, PUT, DELETE")),
         },
         ["projects", _, p, "events"] if m == M::GET => events::project_events(ctx, p).await,
+        ["projects", _, p, "user-feedback"] if m == M::GET => feedback::project(ctx, p).await,
         ["projects", _, p, "events", id] if m == M::GET => events::detail(ctx, p, id).await,
         ["projects", _, p, "events", id, "attachments"] if m == M::GET => {
             events::attachments(ctx, p, id).await
@@ -528,6 +530,11 @@ async fn dispatch(ctx: &Ctx, segs: &[&str]) -> Result<Reply, ApiError> {
         ["issues", id, "tags"] if m == M::GET => issues::tags(ctx, id, None).await,
         ["issues", id, "tags", key] if m == M::GET => issues::tags(ctx, id, Some(key)).await,
         ["issues", id, "hashes"] if m == M::GET => issues::hashes(ctx, id).await,
+        ["issues", id, "user-reports"] | ["organizations", _, "issues", id, "user-reports"]
+            if m == M::GET =>
+        {
+            feedback::issue(ctx, id).await
+        }
         ["organizations", _, "shortids", sid] if m == M::GET => issues::by_short_id(ctx, sid).await,
         ["organizations", _, "releases"] => match m {
             M::GET => releases::list(ctx, None).await,
@@ -575,13 +582,19 @@ fn known_route(segs: &[&str]) -> bool {
             | ["projects"]
             | ["organizations", _, "projects"]
             | ["projects", _, _]
-            | ["projects", _, _, "keys" | "events" | "releases"]
+            | [
+                "projects",
+                _,
+                _,
+                "keys" | "events" | "releases" | "user-feedback"
+            ]
             | ["projects", _, _, "events", _]
             | ["projects", _, _, "events", _, "attachments"]
             | ["projects", _, _, "events", _, "attachments", _]
             | ["projects", _, _, "releases", _]
             | ["projects", _, _, "quotas", _]
-            | ["issues", _, "events" | "tags" | "hashes"]
+            | ["issues", _, "events" | "tags" | "hashes" | "user-reports"]
+            | ["organizations", _, "issues", _, "user-reports"]
             | ["issues", _, "events" | "tags", _]
             | ["organizations", _, "shortids", _]
             | [

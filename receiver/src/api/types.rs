@@ -759,3 +759,45 @@ pub struct LogsPage {
     /// Pass as `cursor` for the older ones; `null` when none are left.
     pub cursor: Option<String>,
 }
+
+/// One user feedback (`feedback` or legacy `user_report` item), in the
+/// shape of Sentry's user-feedback API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserFeedback {
+    /// Row id.
+    pub id: String,
+    /// The event the feedback is about, if it names one.
+    #[serde(rename = "eventID", default)]
+    pub event_id: Option<String>,
+    /// The feedback item's own id (local extension).
+    #[serde(rename = "feedbackID")]
+    pub feedback_id: String,
+    /// `feedback` or `user_report` (local extension).
+    pub kind: String,
+    /// Who sent it.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Their email.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// What they wrote.
+    pub comments: String,
+    /// When it arrived (ISO 8601).
+    pub date_created: String,
+    /// The issue of the event it is about, when that event is stored.
+    #[serde(default)]
+    pub issue: Option<FeedbackIssue>,
+}
+
+/// The issue a feedback is about.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FeedbackIssue {
+    /// Issue id.
+    pub id: String,
+    /// `PROJECT-1A`.
+    pub short_id: String,
+    /// Issue title.
+    pub title: String,
+}

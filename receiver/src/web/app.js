@@ -563,9 +563,13 @@
   // ---------------------------------------------------------------- issue
 
   async function issueDetail(generation, id, which) {
-    const [issueRes, eventRes] = await Promise.all([
+    const [issueRes, eventRes, feedbackRes] = await Promise.all([
       api('/api/0/issues/' + enc(id) + '/'),
       api('/api/0/issues/' + enc(id) + '/events/' + enc(which) + '/').catch((err) => {
+        if (err instanceof AuthError) throw err;
+        return {error: err};
+      }),
+      api('/api/0/issues/' + enc(id) + '/user-reports/').catch((err) => {
         if (err instanceof AuthError) throw err;
         return {error: err};
       }),
@@ -578,11 +582,25 @@
         h('div', {class: 'main-col'},
           eventRes.error ? errorBox(eventRes.error) : eventSection(issue, event)),
         h('aside', {class: 'side-col'},
+          feedbackRes.error ? section('User feedback', errorBox(feedbackRes.error)) : feedbackSection(issue, feedbackRes.data),
           tagBreakdown(issue),
           groupingSection(issue),
           activitySection(issue))));
     setView(generation, view);
     if (event) loadAttachments(generation, event);
+  }
+
+  // What users wrote about this issue's events (`feedback` and legacy
+  // `user_report` items), newest first; nothing when there is none.
+  function feedbackSection(issue, list) {
+    const items = Array.isArray(list) ? list : [];
+    if (!items.length) return null;
+    return section('User feedback (' + items.length + (items.length === 100 ? '+' : '') + ')', h('ul', {class: 'feedback'},
+      items.map((f) => h('li', null,
+        h('blockquote', null, String(f.comments || '')),
+        h('div', {class: 'muted'},
+          String(f.name || 'anonymous'), f.email ? ' <' + String(f.email) + '>' : '', ' · ', ago(f.dateCreated),
+          f.eventID ? [' · ', h('a', {href: '#/issues/' + enc(issue.id) + '/events/' + enc(f.eventID)}, 'event')] : null)))));
   }
 
   function issueHeader(issue) {

@@ -1,0 +1,115 @@
+//! User feedback (`feedback` and legacy `user_report` items) in Sentry's
+//! shapes: `GET /api/0/projects/{org}/{project}/user-feedback/` (a
+//! project's) and `GET /api/0/issues/{id}/user-reports/` (about the events
+//! of one issue), newest first, in cursor pages (`limit` up to 100).
+
+use rusqlite::Connection;
+
+use super::issues;
+use super::params::{iso, Cursor, Page, Sql};
+use super::projects;
+use super::types::{FeedbackIssue, UserFeedback};
+use super::{ApiError, Ctx, Reply};
+
+/// Which feedback a request lists.
+#[derive(Debug, Clone, Copy)]
+enum Scope {
+    Project(i64),
+    Issue(i64),
+}
+
+/// `GET /api/0/projects/{org}/{project}/user-feedback/`
+pub(crate) async fn project(ctx: &Ctx, project: &str) -> Result<Reply, ApiError> {
+    let project = project.to_owned();
+    list(ctx, move |c| {
+        Ok(Scope::Project(projects::resolve(c, &project)?.id))
+    })
+    .await
+}
+
+/// `GET /api/0/issues/{id}/user-reports/`
+pub(crate) async fn issue(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
+    let id = id.to_owned();
+    list(ctx, move |c| Ok(Scope::Issue(issues::load(c, &id)?.id))).await
+}
+
+async fn list(
+    ctx: &Ctx,
+    scope: impl FnOnce(&Connection) -> Result<Scope, ApiError> + Send + 'static,
+) -> Result<Reply, ApiError> {
+    let limit = ctx.query.limit(100, 100)?;
+    let cursor = Cursor::from_query(&ctx.query)?;
+    let base = ctx.link_base();
+    let (rows, link) = ctx
+        .read(move |c| {
+            let scope = scope(c)?;
+            let slugs = projects::all(c)?;
+            let mut sql = Sql::default();
+            let cond = match scope {
+                Scope::Project(p) => format!("f.project_id = {}", sql.bind(p)),
+                Scope::Issue(i) => format!("e.issue_id = {}", sql.bind(i)),
+            };
+            sql.cond(cond);
+            let order = sql.keyset("f.received", "f.id", false, cursor);
+            let query = format!(
+                "SELECT f.id, f.kind, f.event_id, f.associated_event_id, f.name, f.email,
+                     f.message, f.received, i.id, i.project_id, i.title
+                 FROM feedback f
+                 LEFT JOIN events e
+                     ON e.project_id = f.project_id AND e.event_id = f.associated_event_id
+                 LEFT JOIN issues i ON i.id = e.issue_id
+                 WHERE {} ORDER BY {order} LIMIT {}",
+                sql.where_clause(),
+                limit + 1
+            );
+            let rows: Vec<(UserFeedback, f64, i64)> = c
+                .prepare(&query)?
+                .query_map(rusqlite::params_from_iter(sql.params.iter()), |r| {
+                    let id: i64 = r.get(0)?;
+                    let received: f64 = r.get(7)?;
+                    let issue_id: Option<i64> = r.get(8)?;
+                    let issue_project: Option<i64> = r.get(9)?;
+                    let title: Option<String> = r.get(10)?;
+                    let issue = match (issue_id, issue_project) {
+                        (Some(issue_id), Some(project)) => {
+                            let slug = slugs
+                                .iter()
+                                .find(|p| p.id == project)
+                                .map_or("project", |p| p.slug.as_str());
+                            Some(FeedbackIssue {
+                                id: issue_id.to_string(),
+                                short_id: issues::short_id(slug, issue_id),
+                                title: title.unwrap_or_default(),
+                            })
+                        }
+                        _ => None,
+                    };
+                    Ok((
+                        UserFeedback {
+                            id: id.to_string(),
+                            kind: r.get(1)?,
+                            feedback_id: r.get(2)?,
+                            event_id: r.get(3)?,
+                            name: r.get(4)?,
+                            email: r.get(5)?,
+                            comments: r.get(6)?,
+                            date_created: iso(received),
+                            issue,
+                        },
+                        received,
+                        id,
+                    ))
+                })?
+                .collect::<Result<_, _>>()?;
+            let page = Page::build(rows, limit as usize, cursor, |(_, received, id)| {
+                (*received, *id)
+            });
+            let link = page.link(&base);
+            Ok((
+                page.rows.into_iter().map(|(f, _, _)| f).collect::<Vec<_>>(),
+                link,
+            ))
+        })
+        .await?;
+    Ok(Reply::json(&rows)?.with_header(hyper::header::LINK, link))
+}

@@ -1,0 +1,143 @@
+//! User feedback in Sentry's shapes: a project's
+//! (`/api/0/projects/{org}/{project}/user-feedback/`) and an issue's
+//! (`/api/0/issues/{id}/user-reports/`), newest first, in cursor pages.
+
+mod api_support;
+
+use std::time::Duration;
+
+use api_support::{event, get, link_cursor, message, new_id, send};
+use receiver::api::types::UserFeedback;
+use receiver::TestServer;
+use serde_json::json;
+
+/// A legacy `user_report` about `event_id`.
+fn user_report(server: &TestServer, event_id: &str, comments: &str) {
+    let payload = json!({"event_id": event_id, "name": "Ann", "email": "ann@example.com",
+                         "comments": comments});
+    let body = format!("{{}}\n{{\"type\":\"user_report\"}}\n{payload}\n");
+    send(server, body.as_bytes());
+}
+
+/// A `feedback` item, about `associated` when given; returns its own id.
+fn feedback(server: &TestServer, associated: Option<&str>, message: &str) -> String {
+    let id = new_id();
+    let mut fb = json!({"message": message, "name": "Bob", "contact_email": "bob@example.com"});
+    if let Some(a) = associated {
+        fb["associated_event_id"] = json!(a);
+    }
+    let payload = json!({"event_id": id, "type": "feedback", "level": "info",
+                         "timestamp": api_support::now(), "contexts": {"feedback": fb}});
+    let body = format!("{{\"event_id\":\"{id}\"}}\n{{\"type\":\"feedback\"}}\n{payload}\n");
+    send(server, body.as_bytes());
+    id
+}
+
+#[test]
+fn feedback_is_listed_per_project_and_per_issue() {
+    let server = TestServer::start();
+    let crashed = event(
+        &server,
+        message("checkout crashed", "error", "prod", "app@1"),
+    );
+    let other = event(&server, message("unrelated", "warning", "prod", "app@1"));
+    server.wait_for_events(2, Duration::from_secs(5));
+    let issue = server
+        .events()
+        .into_iter()
+        .find(|e| e.event_id == crashed)
+        .and_then(|e| e.issue_id)
+        .expect("the crash's issue");
+
+    user_report(&server, &crashed, "it broke when I paid");
+    std::thread::sleep(Duration::from_millis(20));
+    let fb_crash = feedback(&server, Some(&crashed), "the pay button spins");
+    std::thread::sleep(Duration::from_millis(20));
+    feedback(&server, None, "love the new look");
+    std::thread::sleep(Duration::from_millis(20));
+    feedback(&server, Some(&other), "this warning confuses me");
+    std::thread::sleep(Duration::from_millis(20));
+    feedback(&server, Some(&new_id()), "about an event never stored");
+
+    let all: Vec<UserFeedback> = server
+        .api_json("/api/0/projects/local/1/user-feedback/")
+        .expect("project feedback");
+    let comments: Vec<&str> = all.iter().map(|f| f.comments.as_str()).collect();
+    assert_eq!(
+        comments,
+        [
+            "about an event never stored",
+            "this warning confuses me",
+            "love the new look",
+            "the pay button spins",
+            "it broke when I paid"
+        ],
+        "newest first"
+    );
+    let pay = &all[3];
+    assert_eq!(pay.kind, "feedback");
+    assert_eq!(pay.feedback_id, fb_crash);
+    assert_eq!(pay.event_id.as_deref(), Some(crashed.as_str()));
+    assert_eq!(
+        (pay.name.as_deref(), pay.email.as_deref()),
+        (Some("Bob"), Some("bob@example.com"))
+    );
+    let pay_issue = pay.issue.as_ref().expect("the crash's issue");
+    assert_eq!(pay_issue.id, issue.to_string());
+    assert_eq!(pay_issue.title, "checkout crashed");
+    let issue_json = api_support::get_ok(&server, &format!("/api/0/issues/{issue}/"));
+    assert_eq!(issue_json["shortId"], pay_issue.short_id.as_str());
+    let report = &all[4];
+    assert_eq!(report.kind, "user_report");
+    assert_eq!(report.event_id.as_deref(), Some(crashed.as_str()));
+    assert_eq!(report.name.as_deref(), Some("Ann"));
+    assert!(all[2].event_id.is_none() && all[2].issue.is_none());
+    assert!(all[0].issue.is_none(), "its event is not stored");
+
+    let about_issue: Vec<UserFeedback> = server
+        .api_json(&format!("/api/0/issues/{issue}/user-reports/"))
+        .expect("issue feedback");
+    let comments: Vec<&str> = about_issue.iter().map(|f| f.comments.as_str()).collect();
+    assert_eq!(comments, ["the pay button spins", "it broke when I paid"]);
+    let via_org: Vec<UserFeedback> = server
+        .api_json(&format!(
+            "/api/0/organizations/local/issues/{issue}/user-reports/"
+        ))
+        .expect("issue feedback");
+    assert_eq!(via_org, about_issue);
+
+    // Pages of one follow the `Link` cursors through every item once.
+    let mut seen = Vec::new();
+    let mut path = "/api/0/projects/local/1/user-feedback/?limit=1".to_owned();
+    for _ in 0..10 {
+        let r = server.api_get(&path).expect("page");
+        assert_eq!(r.status, 200);
+        let page: Vec<UserFeedback> = serde_json::from_value(r.json()).expect("json");
+        seen.extend(page.into_iter().map(|f| f.comments));
+        match link_cursor(&r, "next") {
+            Some(c) => path = format!("/api/0/projects/local/1/user-feedback/?limit=1&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 5, "{seen:?}");
+    assert_eq!(seen[0], "about an event never stored");
+    assert_eq!(seen[4], "it broke when I paid");
+}
+
+#[test]
+fn unknown_projects_and_issues_are_404_and_other_methods_405() {
+    let server = TestServer::start();
+    assert_eq!(
+        get(&server, "/api/0/projects/local/nope/user-feedback/").0,
+        404
+    );
+    assert_eq!(get(&server, "/api/0/issues/999/user-reports/").0, 404);
+    let r = receiver::testing::request(
+        "POST",
+        &server.api_url("/api/0/projects/local/1/user-feedback/"),
+        &[("Authorization", &format!("Bearer {}", server.token()))],
+        b"{}",
+    )
+    .expect("post");
+    assert_eq!(r.status, 405);
+}
