@@ -43,6 +43,23 @@ fn spool_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     files
 }
 
+/// Spools one event with `message` into `dir` from a transport whose
+/// receiver is down; returns that receiver's port, to bring it up later
+/// with the same DSN.
+fn spool_offline(dir: &std::path::Path, message: &str) -> DownPort {
+    let down = DownPort::new();
+    let transport = fast(down.dsn())
+        .max_retries(0)
+        .client_reports(false)
+        .spool_dir(dir)
+        .build()
+        .expect("transport");
+    transport.send_envelope(event_envelope(message));
+    assert!(!transport.flush(WAIT));
+    drop(transport);
+    down
+}
+
 fn event_envelope(message: &str) -> Envelope {
     let mut envelope = Envelope::with_event_id(Uuid::new_v4());
     envelope.add_item(EnvelopeItem::event(Event {
@@ -688,17 +705,7 @@ fn shutdown_spools_what_a_hanging_receiver_holds() {
 fn corrupt_spool_files_are_skipped_without_panicking() {
     let dir = tempfile::tempdir().expect("tempdir");
     // A valid file, written by a transport whose receiver is down.
-    let down = DownPort::new();
-    {
-        let transport = fast(down.dsn())
-            .max_retries(0)
-            .client_reports(false)
-            .spool_dir(dir.path())
-            .build()
-            .expect("transport");
-        transport.send_envelope(event_envelope("good"));
-        assert!(!transport.flush(WAIT));
-    }
+    let down = spool_offline(dir.path(), "good");
     let good = spool_files(dir.path()).pop().expect("file");
     let spool = good.parent().expect("the DSN's spool directory");
     let bytes = std::fs::read(&good).expect("read");
@@ -1035,17 +1042,7 @@ fn a_client_name_that_cannot_be_a_header_is_refused() {
 #[test]
 fn envelopes_spooled_for_one_dsn_never_go_to_another() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let down = DownPort::new();
-    {
-        let transport = fast(down.dsn())
-            .max_retries(0)
-            .client_reports(false)
-            .spool_dir(dir.path())
-            .build()
-            .expect("transport");
-        transport.send_envelope(event_envelope("for the first dsn"));
-        assert!(!transport.flush(WAIT));
-    }
+    let down = spool_offline(dir.path(), "for the first dsn");
     assert_eq!(spool_files(dir.path()).len(), 1);
 
     let other = TestServer::start();
