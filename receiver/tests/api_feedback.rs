@@ -141,3 +141,40 @@ fn unknown_projects_and_issues_are_404_and_other_methods_405() {
     .expect("post");
     assert_eq!(r.status, 405);
 }
+
+/// Feedback names its event in any UUID form (Relay reads it as an event
+/// id): hyphenated or upper case, it still joins its event and issue.
+#[test]
+fn feedback_finds_its_event_whatever_the_uuid_form() {
+    let server = TestServer::start();
+    let crashed = event(
+        &server,
+        message("checkout crashed", "error", "prod", "app@1"),
+    );
+    server.wait_for_events(1, Duration::from_secs(5));
+    let issue = server.events()[0].issue_id.expect("issue");
+    let hyphenated = format!(
+        "{}-{}-{}-{}-{}",
+        &crashed[..8],
+        &crashed[8..12],
+        &crashed[12..16],
+        &crashed[16..20],
+        &crashed[20..]
+    );
+    feedback(&server, Some(&crashed.to_uppercase()), "upper");
+    feedback(&server, Some(&hyphenated), "hyphenated");
+    feedback(&server, Some("not-a-uuid"), "no event");
+    let about_issue: Vec<UserFeedback> = server
+        .api_json(&format!("/api/0/issues/{issue}/user-reports/"))
+        .expect("issue feedback");
+    let comments: Vec<&str> = about_issue.iter().map(|f| f.comments.as_str()).collect();
+    assert_eq!(comments, ["hyphenated", "upper"]);
+    assert!(about_issue
+        .iter()
+        .all(|f| f.event_id.as_deref() == Some(crashed.as_str())));
+    let all: Vec<UserFeedback> = server
+        .api_json("/api/0/projects/local/1/user-feedback/")
+        .expect("project feedback");
+    assert_eq!(all[0].comments, "no event");
+    assert_eq!(all[0].event_id, None);
+}

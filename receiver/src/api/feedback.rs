@@ -15,7 +15,8 @@ use super::{ApiError, Ctx, Reply};
 #[derive(Debug, Clone, Copy)]
 enum Scope {
     Project(i64),
-    Issue(i64),
+    /// An issue and its project.
+    Issue(i64, i64),
 }
 
 /// `GET /api/0/projects/{org}/{project}/user-feedback/`
@@ -30,7 +31,11 @@ pub(crate) async fn project(ctx: &Ctx, project: &str) -> Result<Reply, ApiError>
 /// `GET /api/0/issues/{id}/user-reports/`
 pub(crate) async fn issue(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
     let id = id.to_owned();
-    list(ctx, move |c| Ok(Scope::Issue(issues::load(c, &id)?.id))).await
+    list(ctx, move |c| {
+        let issue = issues::load(c, &id)?;
+        Ok(Scope::Issue(issue.id, issue.project_id))
+    })
+    .await
 }
 
 async fn list(
@@ -45,17 +50,30 @@ async fn list(
             let scope = scope(c)?;
             let slugs = projects::all(c)?;
             let mut sql = Sql::default();
-            let cond = match scope {
-                Scope::Project(p) => format!("f.project_id = {}", sql.bind(p)),
-                Scope::Issue(i) => format!("e.issue_id = {}", sql.bind(i)),
+            let project = match scope {
+                Scope::Project(p) | Scope::Issue(_, p) => p,
             };
+            let cond = format!("f.project_id = {}", sql.bind(project));
             sql.cond(cond);
+            if let Scope::Issue(i, _) = scope {
+                let cond = format!("e.issue_id = {}", sql.bind(i));
+                sql.cond(cond);
+            }
             let order = sql.keyset("f.received", "f.id", false, cursor);
+            // For an issue, CROSS JOIN keeps feedback the outer loop (SQLite
+            // never reorders it): an issue may have a million events.
+            let join = match scope {
+                Scope::Project(_) => "LEFT JOIN",
+                Scope::Issue(..) => "CROSS JOIN",
+            };
             let query = format!(
                 "SELECT f.id, f.kind, f.event_id, f.associated_event_id, f.name, f.email,
                      f.message, f.received, i.id, i.project_id, i.title
                  FROM feedback f
-                 LEFT JOIN events e
+                 -- The project's feedback in time order (feedback_time),
+                 -- each looked up among the events by id: the work grows
+                 -- with the feedback, never with the issue's events.
+                 {join} events e
                      ON e.project_id = f.project_id AND e.event_id = f.associated_event_id
                  LEFT JOIN issues i ON i.id = e.issue_id
                  WHERE {} ORDER BY {order} LIMIT {}",

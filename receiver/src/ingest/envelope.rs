@@ -372,7 +372,13 @@ fn feedback_record(
     Ok(Some(FeedbackRecord {
         kind: "feedback",
         event_id: event.event_id.simple().to_string(),
-        associated_event_id: text("associated_event_id"),
+        // Stored as events' ids are (32 lowercase hex), so that it joins
+        // with its event whatever UUID form the SDK wrote; one that is no
+        // UUID names no event (the payload keeps it).
+        associated_event_id: text("associated_event_id")
+            .and_then(|id| Uuid::parse_str(id.trim()).ok())
+            .filter(|id| !id.is_nil())
+            .map(|id| id.simple().to_string()),
         name: text("name"),
         email: text("contact_email"),
         message,

@@ -456,6 +456,16 @@ DELETE FROM spans WHERE transaction_id IS NULL AND id NOT IN (
 CREATE UNIQUE INDEX spans_streamed ON spans(project_id, trace_id, span_id)
     WHERE transaction_id IS NULL;
 "#,
+    // 12: user feedback is read through the API (`api::feedback`): a
+    // project's newest first, and an issue's by scanning its project's
+    // feedback in that order and looking each event up. Feedback ids name
+    // events in the stored form (32 lowercase hex) so that they join; rows
+    // stored before in another form are brought to it.
+    r#"
+UPDATE feedback SET associated_event_id = lower(replace(associated_event_id, '-', ''))
+    WHERE associated_event_id IS NOT NULL;
+CREATE INDEX feedback_time ON feedback(project_id, received, id);
+"#,
 ];
 
 /// The schema version this build writes.
@@ -638,6 +648,37 @@ mod tests {
             [],
         );
         assert_eq!(again.ok(), Some(0), "a streamed span is stored once");
+    }
+
+    #[test]
+    fn migration_12_writes_feedback_event_ids_as_events_are_stored() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut conn = Connection::open(dir.path().join("db.sqlite")).expect("open");
+        for sql in &MIGRATIONS[..11] {
+            conn.execute_batch(sql).expect("old migration");
+        }
+        conn.pragma_update(None, "user_version", 11)
+            .expect("version");
+        conn.execute_batch(
+            "INSERT INTO projects (id, name, created) VALUES (1, 'p', 0);
+             INSERT INTO feedback (project_id, kind, event_id, associated_event_id, message,
+                 received, payload)
+             VALUES (1, 'feedback', 'a', '86BA3ECB-B79B-4F6A-9A0D-1234567890AB', 'm', 0, x''),
+                    (1, 'feedback', 'b', NULL, 'm', 0, x'');",
+        )
+        .expect("rows");
+        migrate(&mut conn).expect("migrate");
+        let ids: Vec<Option<String>> = conn
+            .prepare("SELECT associated_event_id FROM feedback ORDER BY event_id")
+            .expect("prepare")
+            .query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(
+            ids,
+            [Some("86ba3ecbb79b4f6a9a0d1234567890ab".to_owned()), None]
+        );
     }
 
     #[test]
