@@ -304,9 +304,11 @@ impl HttpTransportBuilder {
     /// or as soon as the receiver answers again. Default: no spool. Spooled
     /// files are their owner's alone (0600, and 0700 for a directory the
     /// spool creates, on Unix): they hold event data. Each DSN spools into a
-    /// subdirectory of its own (`dsn-` and a hash of the DSN), so that an
-    /// application whose DSN changes (from a local receiver to production,
-    /// say) never sends envelopes spooled for the old one to the new.
+    /// subdirectory of its own (`dsn-` and a hash of where the DSN sends, and
+    /// with which key), so that an application whose DSN changes (from a
+    /// local receiver to production, say) never sends envelopes spooled for
+    /// the old one to the new; they wait there for their DSN. Files that
+    /// versions before this one spooled directly in `dir` are not sent.
     ///
     /// ```
     /// # let dsn = "http://public@127.0.0.1:9/1".parse().unwrap();
@@ -318,7 +320,8 @@ impl HttpTransportBuilder {
         self
     }
 
-    /// The spool's size budget in bytes. An envelope that does not fit is
+    /// The spool's size budget in bytes, for the DSN's own subdirectory (see
+    /// [`spool_dir`](Self::spool_dir)). An envelope that does not fit is
     /// dropped (counted as `cache_overflow`); files already spooled are kept.
     /// Default 16 MiB.
     ///
@@ -787,8 +790,49 @@ impl TransportFactory for HttpTransportFactory {
     }
 }
 
-/// The spool subdirectory of `dsn`: `dsn-` and a CRC-32 of the whole DSN
-/// (key, host, port, path, project), stable across runs and versions.
+/// The spool subdirectory of `dsn`: `dsn-` and a CRC-32 of where its
+/// envelopes go and with which key (scheme, host in lower case, the
+/// effective port, path, project id, public key), stable across runs and
+/// versions. The deprecated secret and whether the port is written out
+/// change nothing: such DSNs send to the same place.
 fn spool_subdir(dsn: &Dsn) -> String {
-    format!("dsn-{:08x}", crc32fast::hash(dsn.to_string().as_bytes()))
+    let identity = format!(
+        "{}://{}@{}:{}{}{}",
+        dsn.scheme(),
+        dsn.public_key(),
+        dsn.host().to_ascii_lowercase(),
+        dsn.port(),
+        dsn.path(),
+        dsn.project_id()
+    );
+    format!("dsn-{:08x}", crc32fast::hash(identity.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_spool_subdirectory_follows_where_a_dsn_sends() {
+        let of = |s: &str| spool_subdir(&s.parse::<Dsn>().expect("dsn"));
+        let base = of("https://abc@sentry.example.com/42");
+        for same in [
+            "https://abc:deadbeef@sentry.example.com/42",
+            "https://abc@sentry.example.com:443/42",
+            "https://abc@Sentry.Example.com/42",
+        ] {
+            assert_eq!(of(same), base, "{same}");
+        }
+        for other in [
+            "http://abc@sentry.example.com/42",
+            "https://abd@sentry.example.com/42",
+            "https://abc@sentry.example.com/43",
+            "https://abc@sentry.example.com:8443/42",
+            "https://abc@sentry.example.com/prefix/42",
+            "https://abc@other.example.com/42",
+        ] {
+            assert_ne!(of(other), base, "{other}");
+        }
+        assert!(base.starts_with("dsn-") && base.len() == 12, "{base}");
+    }
 }

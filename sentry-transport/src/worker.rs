@@ -366,17 +366,57 @@ fn is_container(item: &EnvelopeItem) -> bool {
             .is_some_and(|c| c.contains("span.v2"))
 }
 
-/// The length of the list under `key` in a JSON object (only ever parsed
-/// for an item being dropped); 0 when there is none or the JSON cannot be
-/// read.
+/// The length of the list under `key` (`spans` or `items`) in a JSON
+/// object, counted while reading without building anything (only ever
+/// read for an item being dropped); 0 when there is none or the JSON cannot
+/// be read.
 fn json_list_len(bytes: &[u8], key: &str) -> usize {
-    let Ok(serde_json::Value::Object(mut map)) = serde_json::from_slice(bytes) else {
-        return 0;
-    };
-    match map.remove(key) {
-        Some(serde_json::Value::Array(list)) => list.len(),
-        _ => 0,
+    use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+    use std::fmt;
+
+    /// Counts a list's entries, skipping each unread.
+    struct Count;
+    impl<'de> Visitor<'de> for Count {
+        type Value = usize;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a list")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
+            let mut n = 0;
+            while seq.next_element::<IgnoredAny>()?.is_some() {
+                n += 1;
+            }
+            Ok(n)
+        }
     }
+    impl<'de> DeserializeSeed<'de> for Count {
+        type Value = usize;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<usize, D::Error> {
+            d.deserialize_seq(Count)
+        }
+    }
+    /// The object: the count of its list under `key`, its other fields
+    /// skipped.
+    struct Field<'k>(&'k str);
+    impl<'de> Visitor<'de> for Field<'_> {
+        type Value = usize;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<usize, A::Error> {
+            let mut n = 0;
+            while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                if k == self.0 {
+                    n = map.next_value_seed(Count)?;
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(n)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    de.deserialize_map(Field(key)).unwrap_or(0)
 }
 
 impl Shared {
@@ -411,6 +451,25 @@ impl Shared {
             }
             for (category, n) in quantities(item) {
                 self.discards.record(reason.clone(), category, n);
+            }
+        }
+    }
+
+    /// Accounts for the items of an envelope that neither went out nor fit
+    /// the spool at a shutdown deadline: counted as `cache_overflow`, and
+    /// the counts of a client report among them put back, for the report
+    /// spooled last to carry.
+    fn lost_at_shutdown(&self, items: &[EnvelopeItem]) {
+        self.count_items(DiscardReason::CacheOverflow, items);
+        for item in items {
+            match &item.payload {
+                ItemPayload::ClientReport(report) => self.discards.restore(report),
+                ItemPayload::Raw(bytes) if item.headers.ty == ItemType::ClientReport => {
+                    if let Ok(report) = serde_json::from_slice::<ClientReport>(bytes) {
+                        self.discards.restore(&report);
+                    }
+                }
+                _ => {}
             }
         }
     }
@@ -1025,7 +1084,7 @@ async fn run(
         // Cut off in flight, or still queued: spool what we can. What the
         // spool cannot take is counted as `cache_overflow`, so that the
         // report spooled below says it was lost.
-        let mut keep = |raw: &[u8], items: &[EnvelopeItem]| {
+        let mut keep = |raw: &[u8], items: &dyn Fn() -> Vec<EnvelopeItem>| {
             unsent += 1;
             if shared.spool.is_none() {
                 return;
@@ -1033,7 +1092,7 @@ async fn run(
             if shared.spool_write(raw) == Some(true) {
                 spooled += 1;
             } else {
-                shared.count_items(DiscardReason::CacheOverflow, items);
+                shared.lost_at_shutdown(&items());
             }
         };
         let in_flight: Vec<Bytes> = shared
@@ -1043,13 +1102,15 @@ async fn run(
             .map(|(_, raw)| raw)
             .collect();
         for raw in in_flight {
-            let items = Envelope::parse(&raw).map(|e| e.items).unwrap_or_default();
-            keep(&raw, &items);
+            // Parsed only if the spool cannot take it.
+            keep(&raw, &|| {
+                Envelope::parse(&raw).map(|e| e.items).unwrap_or_default()
+            });
         }
         while let Ok(Queued { mut envelope, .. }) = queue.try_recv() {
             envelope.headers.sent_at = None;
             let raw = envelope.to_vec().unwrap_or_default();
-            keep(&raw, &envelope.items);
+            keep(&raw, &|| envelope.items.clone());
         }
         let leftover = std::mem::take(&mut shared.batch.lock().items);
         if !leftover.is_empty() && shared.spool.is_some() {
@@ -1058,7 +1119,7 @@ async fn run(
                 ..Envelope::default()
             };
             let raw = envelope.to_vec().unwrap_or_default();
-            keep(&raw, &envelope.items);
+            keep(&raw, &|| envelope.items.clone());
         }
         if unsent > 0 {
             debug_log!(
@@ -1174,6 +1235,26 @@ mod tests {
         assert_eq!(quantities(&attachment), [(DataCategory::Attachment, 1234)]);
         assert_eq!(quantities(&empty), [(DataCategory::Attachment, 1)]);
         assert_eq!(quantities(&event), [(DataCategory::Error, 1)]);
+    }
+
+    #[test]
+    fn lists_are_counted_without_being_built() {
+        assert_eq!(
+            json_list_len(br#"{"a":{"spans":[9]},"spans":[1,[2],{"x":3}]}"#, "spans"),
+            3
+        );
+        assert_eq!(json_list_len(br#"{"spans":5}"#, "spans"), 0);
+        assert_eq!(json_list_len(br#"{"items":[]}"#, "spans"), 0);
+        assert_eq!(json_list_len(b"not json", "items"), 0);
+        let mut big = b"{\"spans\":[".to_vec();
+        for i in 0..100_000 {
+            if i > 0 {
+                big.push(b',');
+            }
+            big.push(b'0');
+        }
+        big.extend_from_slice(b"]}");
+        assert_eq!(json_list_len(&big, "spans"), 100_000);
     }
 
     #[test]

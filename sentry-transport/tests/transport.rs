@@ -1075,3 +1075,54 @@ fn envelopes_spooled_for_one_dsn_never_go_to_another() {
     let requests = first.wait_until(WAIT, |r| !event_messages(r).is_empty());
     assert_eq!(event_messages(&requests), vec!["for the first dsn"]);
 }
+
+/// A client report cut off in flight at a shutdown deadline, whose
+/// envelope the spool cannot take, gives its counts back: the report
+/// spooled last carries them with the loss itself.
+#[test]
+fn a_client_report_lost_at_shutdown_gives_its_counts_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start();
+    server.set_default(Reply::Hang);
+    let transport = fast(server.dsn())
+        .max_in_flight(1)
+        .request_timeout(Duration::from_secs(30))
+        .spool_dir(dir.path())
+        .spool_max_bytes(2000)
+        .build()
+        .expect("transport");
+    transport.record_discard(DiscardReason::SampleRate, DataCategory::Transaction, 7);
+    for _ in 0..40 {
+        transport.send_envelope(session_envelope(Uuid::new_v4(), 1, true, "ok", 0));
+    }
+    assert!(!transport.flush(Duration::from_millis(300)));
+    let held = server.wait_for(1, WAIT);
+    assert!(
+        held[0].item_types().iter().any(|t| t == "client_report"),
+        "the report went out with the sessions: {:?}",
+        held[0].item_types()
+    );
+    assert!(!transport.shutdown(Duration::from_millis(200)));
+    drop(transport);
+    let port = server.port();
+    drop(server);
+
+    let server = TestServer::start_on(port);
+    let transport = fast(server.dsn())
+        .spool_dir(dir.path())
+        .build()
+        .expect("transport");
+    let requests = server.wait_until(WAIT, |r| !discards(r).is_empty());
+    let counts = discards(&requests);
+    assert_eq!(
+        counts.get(&key("sample_rate", "transaction")),
+        Some(&7),
+        "{counts:?}"
+    );
+    assert_eq!(
+        counts.get(&key("cache_overflow", "session")),
+        Some(&40),
+        "{counts:?}"
+    );
+    drop(transport);
+}
