@@ -274,3 +274,17 @@ fn large_stored_items_end_a_scan_by_their_size() {
     assert_eq!(found, ["the needle"]);
     assert!(pages >= 2, "one request read every item ({pages} page)");
 }
+
+/// A line dated with an RFC 3339 string shows its time and is filtered by
+/// it, as one dated in seconds.
+#[test]
+fn a_line_dated_as_text_keeps_its_time() {
+    let server = TestServer::start();
+    let dated = sentry_core::protocol::Timestamp::from_secs_f64(now() - 30.0).to_rfc3339();
+    let mut text_line = line(0.0, "info", "dated as text", "prod");
+    text_line["timestamp"] = json!(dated);
+    send_logs(&server, vec![text_line]);
+    let p = page(&server, "statsPeriod=1h");
+    assert_eq!(bodies(&p), ["dated as text"]);
+    assert!(p.logs[0].timestamp.is_some());
+}

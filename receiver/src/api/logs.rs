@@ -253,10 +253,15 @@ fn entry(
     line: &Map<String, Value>,
 ) -> (LogEntry, Option<f64>) {
     let text = |key: &str| line.get(key).and_then(Value::as_str).map(str::to_owned);
-    let ts = line
-        .get("timestamp")
-        .and_then(Value::as_f64)
-        .filter(|t| t.is_finite() && *t >= 0.0);
+    // Seconds, as SDKs send them, or an RFC 3339 string.
+    let ts = match line.get("timestamp") {
+        Some(Value::String(s)) => {
+            sentry_core::protocol::Timestamp::parse_rfc3339(s).map(|t| t.as_secs_f64())
+        }
+        Some(v) => v.as_f64(),
+        None => None,
+    }
+    .filter(|t| t.is_finite() && *t >= 0.0);
     let attributes: Map<String, Value> = match line.get("attributes") {
         Some(Value::Object(attrs)) => attrs
             .iter()
