@@ -1144,20 +1144,24 @@ pub fn transaction(
         // not apply to it, only to the times the client gave (as for an
         // undated event). A start that was filled in is the end's.
         if let Some((drift, error)) = ctx.drift() {
-            let shift_time = |t| ctx.shift_plausibly(t, drift, end);
-            let mut moved = !tx.spans.is_empty();
+            // The error is recorded only when a time actually moved (a
+            // time that the drift would carry out of the window stays).
+            let mut moved = false;
+            let mut shift_time = |t: Timestamp| {
+                let shifted = ctx.shift_plausibly(t, drift, end);
+                moved |= shifted != t;
+                shifted
+            };
             if start_ok {
                 tx.start_timestamp = shift_time(tx.start_timestamp);
-                moved = true;
             }
             for span in &mut tx.spans {
                 span.start_timestamp = shift_time(span.start_timestamp);
-                span.timestamp = span.timestamp.map(shift_time);
+                span.timestamp = span.timestamp.map(&mut shift_time);
             }
             for crumb in &mut tx.breadcrumbs.values {
                 if crumb.timestamp.as_secs_f64() != 0.0 {
                     crumb.timestamp = shift_time(crumb.timestamp);
-                    moved = true;
                 }
             }
             if moved {
@@ -2291,6 +2295,28 @@ mod tests {
         assert!(
             names.contains(&"timestamp") && names.contains(&"contexts.trace"),
             "{names:?}"
+        );
+    }
+
+    #[test]
+    fn a_transaction_without_an_end_records_drift_only_when_a_time_moved() {
+        // `sent_at` 400 days behind: the drift would carry the span (dated
+        // by the server's clock already) out of any plausible time, so it
+        // stays, and no correction is recorded.
+        let body = format!(
+            r#"{{"type":"transaction",
+                "contexts":{{"trace":{{"trace_id":"771a43a4192642f0b136d5159a501700","span_id":"b0e6f15b45c36b12"}}}},
+                "spans":[{{"trace_id":"771a43a4192642f0b136d5159a501700","span_id":"aaaaaaaaaaaaaaaa",
+                           "start_timestamp":{s},"timestamp":{e}}}]}}"#,
+            s = NOW - 5.0,
+            e = NOW - 1.0
+        );
+        let t = transaction(body.as_bytes(), &ctx(Some(NOW - 400.0 * 86_400.0)), None).unwrap();
+        assert_eq!(t.spans[0].start_timestamp.as_secs_f64(), NOW - 5.0);
+        let errors = t.other["errors"].as_array().cloned().unwrap_or_default();
+        assert!(
+            errors.iter().all(|e| e["type"] != "clock_drift"),
+            "{errors:?}"
         );
     }
 
