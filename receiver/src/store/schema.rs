@@ -460,10 +460,17 @@ CREATE UNIQUE INDEX spans_streamed ON spans(project_id, trace_id, span_id)
     // project's newest first, and an issue's by scanning its project's
     // feedback in that order and looking each event up. Feedback ids name
     // events in the stored form (32 lowercase hex) so that they join; rows
-    // stored before in another form are brought to it.
+    // stored before in another UUID form (hyphens, braces, `urn:uuid:`,
+    // upper case, spaces) are brought to it, and what is no UUID (or the
+    // nil one) names no event, as ingestion now stores them.
     r#"
-UPDATE feedback SET associated_event_id = lower(replace(associated_event_id, '-', ''))
+UPDATE feedback SET associated_event_id = replace(replace(replace(replace(
+        lower(trim(associated_event_id)), 'urn:uuid:', ''), '{', ''), '}', ''), '-', '')
     WHERE associated_event_id IS NOT NULL;
+UPDATE feedback SET associated_event_id = NULL
+    WHERE length(associated_event_id) != 32
+       OR associated_event_id GLOB '*[^0-9a-f]*'
+       OR associated_event_id = '00000000000000000000000000000000';
 CREATE INDEX feedback_time ON feedback(project_id, received, id);
 "#,
 ];
@@ -664,7 +671,13 @@ mod tests {
              INSERT INTO feedback (project_id, kind, event_id, associated_event_id, message,
                  received, payload)
              VALUES (1, 'feedback', 'a', '86BA3ECB-B79B-4F6A-9A0D-1234567890AB', 'm', 0, x''),
-                    (1, 'feedback', 'b', NULL, 'm', 0, x'');",
+                    (1, 'feedback', 'b', NULL, 'm', 0, x''),
+                    (1, 'feedback', 'c', '{86ba3ecb-b79b-4f6a-9a0d-1234567890ab}', 'm', 0, x''),
+                    (1, 'feedback', 'd', 'urn:uuid:86ba3ecb-b79b-4f6a-9a0d-1234567890ab', 'm', 0, x''),
+                    (1, 'feedback', 'e', ' 86ba3ecbb79b4f6a9a0d1234567890ab ', 'm', 0, x''),
+                    (1, 'feedback', 'f', 'not-a-uuid', 'm', 0, x''),
+                    (1, 'feedback', 'g', '00000000-0000-0000-0000-000000000000', 'm', 0, x''),
+                    (1, 'feedback', 'h', '', 'm', 0, x'');",
         )
         .expect("rows");
         migrate(&mut conn).expect("migrate");
@@ -675,9 +688,20 @@ mod tests {
             .expect("query")
             .collect::<Result<_, _>>()
             .expect("rows");
+        let id = Some("86ba3ecbb79b4f6a9a0d1234567890ab".to_owned());
         assert_eq!(
             ids,
-            [Some("86ba3ecbb79b4f6a9a0d1234567890ab".to_owned()), None]
+            [
+                id.clone(),
+                None,
+                id.clone(),
+                id.clone(),
+                id,
+                None,
+                None,
+                None
+            ],
+            "as ingestion stores them: a UUID in any form, else nothing"
         );
     }
 
