@@ -374,25 +374,48 @@ fn json_list_len(bytes: &[u8], key: &str) -> usize {
     use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
     use std::fmt;
 
-    /// Counts a list's entries, skipping each unread.
+    /// Counts a list's entries, skipping each unread; `None` for a value
+    /// that is not a list (skipped too).
     struct Count;
     impl<'de> Visitor<'de> for Count {
-        type Value = usize;
+        type Value = Option<usize>;
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a list")
+            f.write_str("any value")
         }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
             let mut n = 0;
             while seq.next_element::<IgnoredAny>()?.is_some() {
                 n += 1;
             }
-            Ok(n)
+            Ok(Some(n))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
         }
     }
     impl<'de> DeserializeSeed<'de> for Count {
-        type Value = usize;
-        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<usize, D::Error> {
-            d.deserialize_seq(Count)
+        type Value = Option<usize>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(Count)
         }
     }
     /// The object: the count of its list under `key`, its other fields
@@ -406,8 +429,10 @@ fn json_list_len(bytes: &[u8], key: &str) -> usize {
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<usize, A::Error> {
             let mut n = 0;
             while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                // The last list under the key counts, as a parse into a
+                // map would keep the last duplicate.
                 if k == self.0 {
-                    n = map.next_value_seed(Count)?;
+                    n = map.next_value_seed(Count)?.unwrap_or(n);
                 } else {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -1244,6 +1269,12 @@ mod tests {
             3
         );
         assert_eq!(json_list_len(br#"{"spans":5}"#, "spans"), 0);
+        assert_eq!(
+            json_list_len(br#"{"spans":null,"spans":[1,2]}"#, "spans"),
+            2
+        );
+        assert_eq!(json_list_len(br#"{"spans":[1,2],"spans":[3]}"#, "spans"), 1);
+        assert_eq!(json_list_len(br#"{"sp\u0061ns":[1,2,3]}"#, "spans"), 3);
         assert_eq!(json_list_len(br#"{"items":[]}"#, "spans"), 0);
         assert_eq!(json_list_len(b"not json", "items"), 0);
         let mut big = b"{\"spans\":[".to_vec();
