@@ -60,6 +60,26 @@ fn spool_offline(dir: &std::path::Path, message: &str) -> DownPort {
     down
 }
 
+/// Shuts `transport` down against its hanging `server` (200 ms), starts
+/// again on the same port (the same DSN) and spool, and returns the
+/// counts of the client report spooled for that start.
+fn report_after_restart(
+    transport: HttpTransport,
+    server: TestServer,
+    dir: &std::path::Path,
+) -> std::collections::BTreeMap<(String, String), u64> {
+    assert!(!transport.shutdown(Duration::from_millis(200)));
+    drop(transport);
+    let port = server.port();
+    drop(server);
+    let server = TestServer::start_on(port);
+    let _transport = fast(server.dsn())
+        .spool_dir(dir)
+        .build()
+        .expect("transport");
+    discards(&server.wait_until(WAIT, |r| !discards(r).is_empty()))
+}
+
 fn event_envelope(message: &str) -> Envelope {
     let mut envelope = Envelope::with_event_id(Uuid::new_v4());
     envelope.add_item(EnvelopeItem::event(Event {
@@ -991,18 +1011,7 @@ fn shutdown_counts_what_a_full_spool_cannot_take() {
     big.add_item(EnvelopeItem::raw(ItemType::Attachment, vec![b'x'; 5000]));
     transport.send_envelope(big);
     assert_eq!(server.wait_for(1, WAIT).len(), 1);
-    assert!(!transport.shutdown(Duration::from_millis(200)));
-    drop(transport);
-    let port = server.port();
-    drop(server);
-
-    let server = TestServer::start_on(port);
-    let transport = fast(server.dsn())
-        .spool_dir(dir.path())
-        .build()
-        .expect("transport");
-    let requests = server.wait_until(WAIT, |r| !discards(r).is_empty());
-    let counts = discards(&requests);
+    let counts = report_after_restart(transport, server, dir.path());
     assert_eq!(
         counts.get(&key("cache_overflow", "error")),
         Some(&1),
@@ -1013,7 +1022,6 @@ fn shutdown_counts_what_a_full_spool_cannot_take() {
         Some(&5000),
         "{counts:?}"
     );
-    drop(transport);
 }
 
 /// A client name no HTTP header can hold is refused when the transport is
@@ -1102,18 +1110,7 @@ fn a_client_report_lost_at_shutdown_gives_its_counts_back() {
         "the report went out with the sessions: {:?}",
         held[0].item_types()
     );
-    assert!(!transport.shutdown(Duration::from_millis(200)));
-    drop(transport);
-    let port = server.port();
-    drop(server);
-
-    let server = TestServer::start_on(port);
-    let transport = fast(server.dsn())
-        .spool_dir(dir.path())
-        .build()
-        .expect("transport");
-    let requests = server.wait_until(WAIT, |r| !discards(r).is_empty());
-    let counts = discards(&requests);
+    let counts = report_after_restart(transport, server, dir.path());
     assert_eq!(
         counts.get(&key("sample_rate", "transaction")),
         Some(&7),
@@ -1124,5 +1121,4 @@ fn a_client_report_lost_at_shutdown_gives_its_counts_back() {
         Some(&40),
         "{counts:?}"
     );
-    drop(transport);
 }
