@@ -283,8 +283,10 @@ fn a_line_dated_as_text_keeps_its_time() {
     let dated = sentry_core::protocol::Timestamp::from_secs_f64(now() - 30.0).to_rfc3339();
     let mut text_line = line(0.0, "info", "dated as text", "prod");
     text_line["timestamp"] = json!(dated);
-    send_logs(&server, vec![text_line]);
+    let mut number_line = line(0.0, "info", "dated as a number in text", "prod");
+    number_line["timestamp"] = json!(format!("{}", now() - 20.0));
+    send_logs(&server, vec![text_line, number_line]);
     let p = page(&server, "statsPeriod=1h");
-    assert_eq!(bodies(&p), ["dated as text"]);
-    assert!(p.logs[0].timestamp.is_some());
+    assert_eq!(bodies(&p), ["dated as a number in text", "dated as text"]);
+    assert!(p.logs.iter().all(|l| l.timestamp.is_some()));
 }

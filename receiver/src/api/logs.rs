@@ -253,11 +253,11 @@ fn entry(
     line: &Map<String, Value>,
 ) -> (LogEntry, Option<f64>) {
     let text = |key: &str| line.get(key).and_then(Value::as_str).map(str::to_owned);
-    // Seconds, as SDKs send them, or an RFC 3339 string.
+    // Seconds, as SDKs send them, or a string of seconds or RFC 3339.
     let ts = match line.get("timestamp") {
-        Some(Value::String(s)) => {
+        Some(Value::String(s)) => s.trim().parse::<f64>().ok().or_else(|| {
             sentry_core::protocol::Timestamp::parse_rfc3339(s).map(|t| t.as_secs_f64())
-        }
+        }),
         Some(v) => v.as_f64(),
         None => None,
     }
