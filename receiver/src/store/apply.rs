@@ -7,8 +7,8 @@ use rusqlite::{params, CachedStatement, Connection, OptionalExtension};
 use super::id_floors::{self, ExplicitIds, Table};
 use super::known_rows::{FacetKind, KnownRows};
 use super::records::{
-    AttachmentRecord, EventRecord, IngestBatch, IngestSummary, Record, SessionRecord, StreamedSpan,
-    TransactionRecord,
+    AttachmentRecord, EventRecord, IngestBatch, IngestSummary, Record, SessionRecord, SpanRecord,
+    StreamedSpan, TransactionRecord,
 };
 use super::StoreError;
 
@@ -758,21 +758,35 @@ fn apply_transaction(
         ])?;
     }
     for s in &t.spans {
-        stmt.execute(params![
-            p,
-            tx_id,
-            s.trace_id,
-            s.span_id,
-            s.parent_span_id,
-            s.op,
-            s.description,
-            s.status,
-            s.start,
-            s.end,
-            0
-        ])?;
+        insert_span(&mut stmt, p, Some(tx_id), s, false)?;
     }
     summary.stored += 1;
+    Ok(())
+}
+
+/// Runs an insert into `spans` whose parameters are, in order: project,
+/// transaction, trace id, span id, parent, op, description, status, start,
+/// end, whether it is a segment.
+fn insert_span(
+    stmt: &mut CachedStatement<'_>,
+    p: i64,
+    transaction: Option<i64>,
+    s: &SpanRecord,
+    is_segment: bool,
+) -> Result<(), StoreError> {
+    stmt.execute(params![
+        p,
+        transaction,
+        s.trace_id,
+        s.span_id,
+        s.parent_span_id,
+        s.op,
+        s.description,
+        s.status,
+        s.start,
+        s.end,
+        is_segment
+    ])?;
     Ok(())
 }
 
@@ -789,25 +803,10 @@ fn insert_streamed_spans(
     let mut stmt = conn.prepare_cached(
         "INSERT OR IGNORE INTO spans (project_id, transaction_id, trace_id, span_id,
              parent_span_id, op, description, status, start_ts, end_ts, is_segment)
-         VALUES (?1, NULL, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?;
-    for StreamedSpan {
-        span: s,
-        is_segment,
-    } in spans
-    {
-        stmt.execute(params![
-            p,
-            s.trace_id,
-            s.span_id,
-            s.parent_span_id,
-            s.op,
-            s.description,
-            s.status,
-            s.start,
-            s.end,
-            is_segment
-        ])?;
+    for s in spans {
+        insert_span(&mut stmt, p, None, &s.span, s.is_segment)?;
     }
     Ok(())
 }
