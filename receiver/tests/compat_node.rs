@@ -18,18 +18,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use receiver::store::quotas::NewQuota;
 use receiver::testing::TestServer;
 use rusqlite::OptionalExtension;
 use serde_json::Value;
 
 #[path = "support/compat.rs"]
 mod compat;
-use compat::{
-    assert_compat_attachment, assert_compat_log, assert_compat_transaction,
-    assert_errors_held_back, assert_issue_per_scenario, count, event_row, exceptions, ids,
-    one_issue_of, open, run, run_sdk_script, wait_for, wait_for_scenarios, workspace_root,
-};
+use compat::*;
 
 const SDK_VERSION: &str = "10.78.0";
 const NPM_TIMEOUT: Duration = Duration::from_secs(600);
@@ -135,13 +130,13 @@ fn the_official_node_sdk_is_stored_and_grouped() {
 
     // An error with a `cause`: the linked-errors integration sends the
     // cause first; the title comes from the outermost error.
-    let handled = &ids(&sent, "handled")[0];
-    let (issue, kind, level, title) = event_row(&conn, handled);
-    assert_eq!(title, "Error: config load failed: bad port");
-    assert_eq!((kind.as_str(), level.as_str()), ("error", "error"));
-    let chain = exceptions(&server, handled);
-    let types: Vec<&str> = chain.iter().filter_map(|e| e["type"].as_str()).collect();
-    assert_eq!(types, ["TypeError", "Error"], "chain: {chain:?}");
+    let (issue, chain) = handled_chain(
+        &conn,
+        &server,
+        &sent,
+        "Error: config load failed: bad port",
+        &["TypeError", "Error"],
+    );
     assert_eq!(chain[0]["value"], "invalid port: not-a-number");
     assert_eq!(chain[1]["mechanism"]["handled"], true);
     let frames = chain[1]["stacktrace"]["frames"]
@@ -156,24 +151,21 @@ fn the_official_node_sdk_is_stored_and_grouped() {
     );
     issue_of.insert("handled", issue);
 
-    let unhandled = &ids(&sent, "unhandled")[0];
-    let (issue, _, level, title) = event_row(&conn, unhandled);
-    assert_eq!(title, "Error: unhandled failure 42");
-    assert_eq!(level, "error");
-    let chain = exceptions(&server, unhandled);
-    let last = chain.last().unwrap_or_else(|| panic!("no exception"));
-    assert_eq!(last["mechanism"]["handled"], false, "{last}");
-    assert_eq!(last["mechanism"]["type"], "onuncaughtexception");
+    let (issue, _) = unhandled_error(
+        &conn,
+        &server,
+        &sent,
+        (
+            "Error: unhandled failure 42",
+            "error",
+            "onuncaughtexception",
+        ),
+    );
     issue_of.insert("unhandled", issue);
 
-    let message = &ids(&sent, "message")[0];
-    let (issue, kind, level, title) = event_row(&conn, message);
-    assert_eq!(
-        (kind.as_str(), level.as_str(), title.as_str()),
-        ("default", "warning", "compat message")
-    );
+    let (issue, message) = warning_message(&conn, &sent);
     let stored = server
-        .event_json(message)
+        .event_json(&message)
         .unwrap_or_else(|| panic!("no payload for {message}"));
     assert_eq!(stored["platform"], "node");
     assert_eq!(stored["sdk"]["name"], "sentry.javascript.node");
@@ -254,7 +246,7 @@ fn the_official_node_sdk_is_stored_and_grouped() {
         feedback,
         (
             "feedback".to_owned(),
-            Some(message.clone()),
+            Some(message),
             Some("Compat Tester".to_owned()),
             Some("tester@example.com".to_owned()),
             "the compat page is slow".to_owned()
@@ -286,10 +278,7 @@ fn the_official_node_sdk_is_stored_and_grouped() {
     // The structured log line (a `log` container of one item).
     assert_compat_log(&conn, &server, "compat-node@1.0.0");
 
-    // Nothing was refused or left unread.
-    let outcomes = server.outcomes();
-    assert!(outcomes.is_empty(), "outcomes: {outcomes:?}");
-    assert_eq!(count(&conn, "SELECT COUNT(*) FROM raw_items"), 0);
+    assert_nothing_refused(&server, &conn);
 }
 
 /// The official Node SDK obeys the receiver's quota (PROTOCOL.md §4.2):
@@ -298,10 +287,7 @@ fn the_official_node_sdk_is_stored_and_grouped() {
 /// reports, and a transaction (not covered) still arrives.
 #[test]
 fn the_official_node_sdk_obeys_a_receiver_quota() {
-    let server = TestServer::start();
-    server
-        .add_quota(NewQuota::project(server.project_id(), &["error"], 1, 3600))
-        .expect("quota");
+    let server = with_error_quota_of_one();
     let sent = run_script(&server, "rate_limits.js");
     assert_errors_held_back(&server, &sent);
 }

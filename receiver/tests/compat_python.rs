@@ -21,11 +21,7 @@ use serde_json::Value;
 
 #[path = "support/compat.rs"]
 mod compat;
-use compat::{
-    assert_compat_attachment, assert_compat_transaction, assert_errors_held_back,
-    assert_issue_per_scenario, event_row, exceptions, ids, one_issue_of, open, run, run_sdk_script,
-    wait_for_scenarios, workspace_root,
-};
+use compat::*;
 
 const SDK_VERSION: &str = "2.75.0";
 const VENV_TIMEOUT: Duration = Duration::from_secs(180);
@@ -148,13 +144,13 @@ fn the_official_python_sdk_is_stored_and_grouped() {
 
     // A handled, chained exception: root cause first, the title from the
     // outermost exception.
-    let handled = &ids(&sent, "handled")[0];
-    let (issue, kind, level, title) = event_row(&conn, handled);
-    assert_eq!(title, "RuntimeError: config load failed: bad port");
-    assert_eq!((kind.as_str(), level.as_str()), ("error", "error"));
-    let chain = exceptions(&server, handled);
-    let types: Vec<&str> = chain.iter().filter_map(|e| e["type"].as_str()).collect();
-    assert_eq!(types, ["ValueError", "RuntimeError"], "chain: {chain:?}");
+    let (issue, chain) = handled_chain(
+        &conn,
+        &server,
+        &sent,
+        "RuntimeError: config load failed: bad port",
+        &["ValueError", "RuntimeError"],
+    );
     assert_eq!(chain[1]["value"], "config load failed: bad port");
     assert!(
         chain[0]["value"]
@@ -171,23 +167,16 @@ fn the_official_python_sdk_is_stored_and_grouped() {
     issue_of.insert("handled", issue);
 
     // What the excepthook integration sends for an uncaught exception.
-    let unhandled = &ids(&sent, "unhandled")[0];
-    let (issue, _, level, title) = event_row(&conn, unhandled);
-    assert_eq!(title, "ValueError: unhandled failure 42");
-    assert_eq!(level, "error");
-    let chain = exceptions(&server, unhandled);
-    let last = chain.last().unwrap_or_else(|| panic!("no exception"));
-    assert_eq!(last["mechanism"]["handled"], false, "{last}");
-    assert_eq!(last["mechanism"]["type"], "excepthook");
+    let (issue, _) = unhandled_error(
+        &conn,
+        &server,
+        &sent,
+        ("ValueError: unhandled failure 42", "error", "excepthook"),
+    );
     issue_of.insert("unhandled", issue);
 
     // A message at level warning.
-    let message = &ids(&sent, "message")[0];
-    let (issue, kind, level, title) = event_row(&conn, message);
-    assert_eq!(
-        (kind.as_str(), level.as_str(), title.as_str()),
-        ("default", "warning", "compat message")
-    );
+    let (issue, _) = warning_message(&conn, &sent);
     let issue_level: String = conn
         .query_row("SELECT level FROM issues WHERE id = ?1", [issue], |r| {
             r.get(0)
@@ -246,13 +235,8 @@ fn the_official_python_sdk_is_stored_and_grouped() {
 /// report, while a transaction (not covered) still arrives.
 #[test]
 fn the_official_python_sdk_obeys_a_receiver_quota() {
-    use receiver::store::quotas::NewQuota;
-
     let python = python_with_sdk();
-    let server = TestServer::start();
-    server
-        .add_quota(NewQuota::project(server.project_id(), &["error"], 1, 3600))
-        .expect("quota");
+    let server = with_error_quota_of_one();
     let sent = run_script(&python, &server, "rate_limits.py");
     assert_errors_held_back(&server, &sent);
 }

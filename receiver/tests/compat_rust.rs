@@ -17,17 +17,12 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use receiver::store::quotas::NewQuota;
 use receiver::testing::TestServer;
 use serde_json::Value;
 
 #[path = "support/compat.rs"]
 mod compat;
-use compat::{
-    assert_compat_attachment, assert_compat_log, assert_compat_transaction,
-    assert_errors_held_back, assert_issue_per_scenario, count, event_row, exceptions, ids,
-    one_issue_of, open, run, run_sdk_script, wait_for_scenarios, workspace_root,
-};
+use compat::*;
 
 const SDK_VERSION: &str = "0.49.5";
 const BUILD_TIMEOUT: Duration = Duration::from_secs(1200);
@@ -97,25 +92,23 @@ fn the_official_rust_sdk_is_stored_and_grouped() {
 
     // An error with a `source`: the SDK sends the source first, and the
     // title comes from the outer error's type name and message.
-    let handled = &ids(&sent, "handled")[0];
-    let (issue, kind, level, title) = event_row(&conn, handled);
-    assert_eq!(title, "ConfigError: config load failed: bad port");
-    assert_eq!((kind.as_str(), level.as_str()), ("error", "error"));
-    let chain = exceptions(&server, handled);
-    let types: Vec<&str> = chain.iter().filter_map(|e| e["type"].as_str()).collect();
-    assert_eq!(types, ["ParsePortError", "ConfigError"], "chain: {chain:?}");
+    let (issue, chain) = handled_chain(
+        &conn,
+        &server,
+        &sent,
+        "ConfigError: config load failed: bad port",
+        &["ParsePortError", "ConfigError"],
+    );
     assert_eq!(chain[0]["value"], "invalid port: not-a-number");
     issue_of.insert("handled", issue);
 
     // A panic, through the panic integration: level fatal, unhandled.
-    let unhandled = &ids(&sent, "unhandled")[0];
-    let (issue, _, level, title) = event_row(&conn, unhandled);
-    assert_eq!(title, "panic: unhandled failure 42");
-    assert_eq!(level, "fatal");
-    let chain = exceptions(&server, unhandled);
-    let last = chain.last().unwrap_or_else(|| panic!("no exception"));
-    assert_eq!(last["mechanism"]["type"], "panic", "{last}");
-    assert_eq!(last["mechanism"]["handled"], false, "{last}");
+    let (issue, last) = unhandled_error(
+        &conn,
+        &server,
+        &sent,
+        ("panic: unhandled failure 42", "fatal", "panic"),
+    );
     let frames = last["stacktrace"]["frames"]
         .as_array()
         .cloned()
@@ -128,14 +121,9 @@ fn the_official_rust_sdk_is_stored_and_grouped() {
     );
     issue_of.insert("unhandled", issue);
 
-    let message = &ids(&sent, "message")[0];
-    let (issue, kind, level, title) = event_row(&conn, message);
-    assert_eq!(
-        (kind.as_str(), level.as_str(), title.as_str()),
-        ("default", "warning", "compat message")
-    );
+    let (issue, message) = warning_message(&conn, &sent);
     let stored = server
-        .event_json(message)
+        .event_json(&message)
         .unwrap_or_else(|| panic!("no payload for {message}"));
     assert_eq!(stored["sdk"]["name"], "sentry.rust");
     assert_eq!(stored["sdk"]["version"], SDK_VERSION);
@@ -197,9 +185,7 @@ fn the_official_rust_sdk_is_stored_and_grouped() {
     // The log line: a `log` container of one item.
     assert_compat_log(&conn, &server, "compat-rust@1.0.0");
 
-    let outcomes = server.outcomes();
-    assert!(outcomes.is_empty(), "outcomes: {outcomes:?}");
-    assert_eq!(count(&conn, "SELECT COUNT(*) FROM raw_items"), 0);
+    assert_nothing_refused(&server, &conn);
 }
 
 /// The official Rust SDK obeys the receiver's quota (PROTOCOL.md §4.2):
@@ -207,10 +193,7 @@ fn the_official_rust_sdk_is_stored_and_grouped() {
 /// back and reports them in client reports; a transaction still arrives.
 #[test]
 fn the_official_rust_sdk_obeys_a_receiver_quota() {
-    let server = TestServer::start();
-    server
-        .add_quota(NewQuota::project(server.project_id(), &["error"], 1, 3600))
-        .expect("quota");
+    let server = with_error_quota_of_one();
     let sent = run_scenario(&server, "rate-limits");
     assert_errors_held_back(&server, &sent);
 }

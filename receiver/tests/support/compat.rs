@@ -405,3 +405,77 @@ pub fn wait_for_scenarios(conn: &Connection, sent: &Value, tables: &[&str]) {
         "exactly the events the SDK sent"
     );
 }
+
+/// The scenarios' handled error (`handled`): its event is an `error` at
+/// level `error` titled `title`, its exceptions of `types`, cause first.
+/// Returns its issue and the exceptions, for the SDK's own checks.
+pub fn handled_chain(
+    conn: &Connection,
+    server: &TestServer,
+    sent: &Value,
+    title: &str,
+    types: &[&str],
+) -> (i64, Vec<Value>) {
+    let handled = &ids(sent, "handled")[0];
+    let (issue, kind, level, stored_title) = event_row(conn, handled);
+    assert_eq!(stored_title, title);
+    assert_eq!((kind.as_str(), level.as_str()), ("error", "error"));
+    let chain = exceptions(server, handled);
+    let stored_types: Vec<&str> = chain.iter().filter_map(|e| e["type"].as_str()).collect();
+    assert_eq!(stored_types, types, "chain: {chain:?}");
+    (issue, chain)
+}
+
+/// The scenarios' unhandled error (`unhandled`): titled `title` at
+/// `level`, its last exception unhandled with mechanism `mechanism`.
+/// Returns its issue and that exception.
+pub fn unhandled_error(
+    conn: &Connection,
+    server: &TestServer,
+    sent: &Value,
+    (title, level, mechanism): (&str, &str, &str),
+) -> (i64, Value) {
+    let unhandled = &ids(sent, "unhandled")[0];
+    let (issue, _, stored_level, stored_title) = event_row(conn, unhandled);
+    assert_eq!(stored_title, title);
+    assert_eq!(stored_level, level);
+    let chain = exceptions(server, unhandled);
+    let last = chain
+        .last()
+        .cloned()
+        .unwrap_or_else(|| panic!("no exception"));
+    assert_eq!(last["mechanism"]["handled"], false, "{last}");
+    assert_eq!(last["mechanism"]["type"], mechanism, "{last}");
+    (issue, last)
+}
+
+/// The scenarios' message (`message`): a `default` event at level
+/// `warning` titled `compat message`. Returns its issue and event id.
+pub fn warning_message(conn: &Connection, sent: &Value) -> (i64, String) {
+    let message = ids(sent, "message")[0].clone();
+    let (issue, kind, level, title) = event_row(conn, &message);
+    assert_eq!(
+        (kind.as_str(), level.as_str(), title.as_str()),
+        ("default", "warning", "compat message")
+    );
+    (issue, message)
+}
+
+/// A test server whose default project takes one error per hour (the
+/// quota scenarios).
+pub fn with_error_quota_of_one() -> TestServer {
+    use receiver::store::quotas::NewQuota;
+    let server = TestServer::start();
+    server
+        .add_quota(NewQuota::project(server.project_id(), &["error"], 1, 3600))
+        .expect("quota");
+    server
+}
+
+/// Nothing the SDK sent was refused (no outcome) or kept unread (no raw
+/// item).
+pub fn assert_nothing_refused(server: &TestServer, conn: &Connection) {
+    let outcomes = server.outcomes();
+    assert!(outcomes.is_empty(), "outcomes: {outcomes:?}");
+    assert_eq!(count(conn, "SELECT COUNT(*) FROM raw_items"), 0);
+}
