@@ -80,6 +80,16 @@ fn report_after_restart(
     discards(&server.wait_until(WAIT, |r| !discards(r).is_empty()))
 }
 
+/// A transport whose receiver (`server`) from now on never answers, with
+/// one request in flight at a time and a request timeout far beyond any
+/// test's wait: what a shutdown deadline cuts off.
+fn hanging_one_at_a_time(server: &TestServer) -> HttpTransportBuilder {
+    server.set_default(Reply::Hang);
+    fast(server.dsn())
+        .max_in_flight(1)
+        .request_timeout(Duration::from_secs(30))
+}
+
 fn event_envelope(message: &str) -> Envelope {
     let mut envelope = Envelope::with_event_id(Uuid::new_v4());
     envelope.add_item(EnvelopeItem::event(Event {
@@ -690,11 +700,8 @@ fn spooled_envelopes_are_sent_when_the_receiver_comes_back() {
 fn shutdown_spools_what_a_hanging_receiver_holds() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = TestServer::start();
-    server.set_default(Reply::Hang);
-    let transport = fast(server.dsn())
-        .max_in_flight(1)
+    let transport = hanging_one_at_a_time(&server)
         .client_reports(false)
-        .request_timeout(Duration::from_secs(30))
         .spool_dir(dir.path())
         .build()
         .expect("transport");
@@ -819,14 +826,9 @@ async fn async_flush_waits_without_blocking_and_times_out() {
 async fn a_flush_does_not_wait_for_work_queued_after_it() {
     let server = TestServer::start();
     server.script([Reply::ok().after(Duration::from_millis(200))]);
-    server.set_default(Reply::Hang);
     // One request at a time, so the server answers them in queue order
     // (the first answer is the slow 200).
-    let transport = fast(server.dsn())
-        .request_timeout(Duration::from_secs(30))
-        .max_in_flight(1)
-        .build()
-        .expect("transport");
+    let transport = hanging_one_at_a_time(&server).build().expect("transport");
     transport.send_envelope(event_envelope("before"));
     let flushed = {
         let flush = transport.flush_async(WAIT);
@@ -864,12 +866,7 @@ fn envelopes_after_shutdown_are_ignored() {
 #[test]
 fn report_requests_do_not_pile_up_while_the_receiver_hangs() {
     let server = TestServer::start();
-    server.set_default(Reply::Hang);
-    let transport = fast(server.dsn())
-        .request_timeout(Duration::from_secs(30))
-        .max_in_flight(1)
-        .build()
-        .expect("transport");
+    let transport = hanging_one_at_a_time(&server).build().expect("transport");
     // Every flush finds new counts to report; a report that fails puts
     // them back, so each flush had a batch to send.
     for _ in 0..30 {
@@ -999,10 +996,7 @@ async fn an_async_flush_that_timed_out_leaves_the_failure_to_the_next() {
 fn shutdown_counts_what_a_full_spool_cannot_take() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = TestServer::start();
-    server.set_default(Reply::Hang);
-    let transport = fast(server.dsn())
-        .max_in_flight(1)
-        .request_timeout(Duration::from_secs(30))
+    let transport = hanging_one_at_a_time(&server)
         .spool_dir(dir.path())
         .spool_max_bytes(2000)
         .build()
@@ -1091,10 +1085,7 @@ fn envelopes_spooled_for_one_dsn_never_go_to_another() {
 fn a_client_report_lost_at_shutdown_gives_its_counts_back() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = TestServer::start();
-    server.set_default(Reply::Hang);
-    let transport = fast(server.dsn())
-        .max_in_flight(1)
-        .request_timeout(Duration::from_secs(30))
+    let transport = hanging_one_at_a_time(&server)
         .spool_dir(dir.path())
         .spool_max_bytes(2000)
         .build()
