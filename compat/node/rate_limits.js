@@ -4,6 +4,7 @@
 "use strict";
 
 const Sentry = require("@sentry/node");
+const { run } = require("./run.js");
 
 async function main() {
   Sentry.init({
@@ -20,15 +21,7 @@ async function main() {
     await Sentry.flush(5000);
   }
   Sentry.startSpan({ name: "after the limit", op: "task" }, () => {});
-  const flushed = await Sentry.close(10000);
-  if (!flushed) {
-    process.stderr.write("the SDK did not flush within 10 s\n");
-    process.exit(2);
-  }
-  process.stdout.write(JSON.stringify({ messages }) + "\n");
+  return { messages };
 }
 
-main().catch((err) => {
-  process.stderr.write(`scenario failed: ${err && err.stack ? err.stack : err}\n`);
-  process.exit(1);
-});
+run(main);

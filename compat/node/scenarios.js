@@ -8,6 +8,7 @@
 "use strict";
 
 const Sentry = require("@sentry/node");
+const { run } = require("./run.js");
 
 const ids = {};
 
@@ -121,15 +122,7 @@ async function main() {
   Sentry.logger.info("compat log line", { attempt: 3 });
 
   Sentry.endSession();
-  const flushed = await Sentry.close(10000);
-  if (!flushed) {
-    process.stderr.write("the SDK did not flush within 10 s\n");
-    process.exit(2);
-  }
-  process.stdout.write(JSON.stringify(ids) + "\n");
+  return ids;
 }
 
-main().catch((err) => {
-  process.stderr.write(`scenario failed: ${err && err.stack ? err.stack : err}\n`);
-  process.exit(1);
-});
+run(main);
