@@ -266,6 +266,16 @@ fn streamed_spans_join_the_trace_view() {
                 "timestamp": t0 + 0.26}),
         false,
     );
+    // The front end also streamed its http.client span: one span, the
+    // transaction's row is the one shown.
+    span_item(
+        &server,
+        &json!({"trace_id": TRACE, "span_id": "1000000000000002",
+                "parent_span_id": "1000000000000001", "op": "http.client",
+                "description": "POST /pay (streamed copy)", "start_timestamp": t0 + 0.1,
+                "timestamp": t0 + 0.9}),
+        false,
+    );
     event(
         &server,
         json!({"message": "payment failed", "level": "error",
@@ -282,8 +292,15 @@ fn streamed_spans_join_the_trace_view() {
     );
     assert_eq!(trace.spans, 5, "two of the transaction, three streamed");
     assert_eq!(trace.roots.len(), 1, "{trace:?}");
+    assert_eq!(
+        trace.roots[0].children.len(),
+        1,
+        "the streamed copy is not shown"
+    );
     let client = &trace.roots[0].children[0];
     assert_eq!(client.op.as_deref(), Some("http.client"));
+    assert_eq!(client.description.as_deref(), Some("POST /pay"));
+    assert!(client.transaction_id.is_some());
     assert_eq!(client.children.len(), 1, "{client:?}");
     let server_span = &client.children[0];
     assert!(server_span.is_segment);
@@ -309,7 +326,7 @@ fn streamed_spans_join_the_trace_view() {
     assert_eq!(db.errors[0].title, "payment failed");
     assert!((db.duration.unwrap_or(0.0) - 200.0).abs() < 0.01);
     // The items are kept whole too, each as it arrived.
-    assert_eq!(server.counts().get("span_items"), Some(&3));
+    assert_eq!(server.counts().get("span_items"), Some(&4));
 
     // Only the transaction item is listed as a transaction.
     let listed: Vec<Transaction> = server

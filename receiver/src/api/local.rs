@@ -384,6 +384,25 @@ pub(crate) async fn trace(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
     Reply::json(&trace)
 }
 
+/// Removes the streamed rows (no transaction) of spans that a transaction
+/// of the same project also carries: an SDK may send a span both ways (a
+/// transaction and a `span` item), and it is one span. The transaction's
+/// row stays, since it links the span to its transaction.
+fn drop_streamed_copies(spans: &mut Vec<FlatSpan>) {
+    let in_transactions: HashSet<(String, String)> = spans
+        .iter()
+        .filter(|s| s.node.transaction_id.is_some())
+        .map(|s| (s.node.project_id.clone(), s.node.span_id.clone()))
+        .collect();
+    if in_transactions.is_empty() {
+        return;
+    }
+    spans.retain(|s| {
+        s.node.transaction_id.is_some()
+            || !in_transactions.contains(&(s.node.project_id.clone(), s.node.span_id.clone()))
+    });
+}
+
 fn build_trace(c: &Connection, trace_id: &str) -> Result<Trace, ApiError> {
     let mut spans: Vec<FlatSpan> = c
         .prepare_cached(
@@ -466,6 +485,7 @@ fn build_trace(c: &Connection, trace_id: &str) -> Result<Trace, ApiError> {
     projects.sort_by_key(|p| p.parse::<i64>().unwrap_or(i64::MAX));
     projects.dedup();
     let truncated = spans.len() > MAX_TRACE_SPANS || errors.len() > MAX_TRACE_ERRORS;
+    drop_streamed_copies(&mut spans);
     spans.truncate(MAX_TRACE_SPANS);
     errors.truncate(MAX_TRACE_ERRORS);
     let span_count = if truncated {
