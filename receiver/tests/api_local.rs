@@ -8,7 +8,7 @@ mod spans_support;
 use std::time::Duration;
 
 use api_support::{event, get, ids, item, link_cursor, message, new_id};
-use receiver::api::types::{ClientReports, Stats, StreamPage, Trace, Transaction};
+use receiver::api::types::{ClientReports, SpanRow, Stats, StreamPage, Trace, Transaction};
 use receiver::testing::post;
 use receiver::TestServer;
 use serde_json::{json, Value};
@@ -209,6 +209,102 @@ fn a_trace_is_one_span_tree_across_services() {
     );
 }
 
+#[test]
+fn spans_list_streamed_segments_beside_transaction_spans() {
+    let server = TestServer::start();
+    mixed_trace(&server);
+    let list = |q: &str| -> Vec<SpanRow> {
+        server
+            .api_json(&format!("/api/0/local/spans/?{q}"))
+            .unwrap_or_else(|e| panic!("{q}: {e}"))
+    };
+    let described = |rows: &[SpanRow]| -> Vec<String> {
+        rows.iter()
+            .map(|s| s.description.clone().unwrap_or_default())
+            .collect()
+    };
+    let all = list("");
+    assert_eq!(
+        described(&all),
+        [
+            "UPDATE accounts",
+            "user:1",
+            "POST /pay",
+            "POST /pay",
+            "checkout"
+        ],
+        "newest first; the streamed copy of the transaction's span once"
+    );
+    let http_client = &all[3];
+    assert_eq!(http_client.op.as_deref(), Some("http.client"));
+    assert_eq!(http_client.transaction.as_deref(), Some("checkout"));
+    assert!(http_client.transaction_id.is_some());
+    assert_eq!(http_client.trace_id, TRACE);
+    assert!((http_client.duration.unwrap_or(0.0) - 800.0).abs() < 0.01);
+
+    // The streamed segment is found as transactions would be.
+    let segments = list("segment=1&source=stream");
+    assert_eq!(segments.len(), 1, "{segments:?}");
+    assert_eq!(segments[0].op.as_deref(), Some("http.server"));
+    assert_eq!(segments[0].transaction_id, None);
+    assert!(segments[0].is_segment);
+    assert_eq!(described(&list("segment=1")), ["POST /pay", "checkout"]);
+    assert_eq!(list("segment=0").len(), 3);
+    assert_eq!(list("source=transaction").len(), 2);
+    assert_eq!(list("source=stream").len(), 3);
+    assert_eq!(described(&list("op=db.query")), ["UPDATE accounts"]);
+    assert_eq!(
+        list("status=internal_error")[0].op.as_deref(),
+        Some("db.query")
+    );
+    assert_eq!(described(&list("query=accounts")), ["UPDATE accounts"]);
+    assert_eq!(
+        described(&list("transaction=checkout")),
+        ["POST /pay", "checkout"]
+    );
+    assert_eq!(list(&format!("trace={TRACE}")).len(), 5);
+    assert!(list("trace=11111111111111111111111111111111").is_empty());
+    assert_eq!(list("min_duration=500").len(), 3);
+    assert_eq!(described(&list("max_duration=20")), ["user:1"]);
+    assert_eq!(
+        list("sort=-duration")[0].description.as_deref(),
+        Some("checkout")
+    );
+    assert_eq!(
+        list("sort=duration")[0].description.as_deref(),
+        Some("user:1")
+    );
+    assert_eq!(
+        list("sort=timestamp")[0].description.as_deref(),
+        Some("checkout")
+    );
+    assert!(
+        list("statsPeriod=1s").is_empty(),
+        "all started ten seconds ago"
+    );
+
+    // Pages.
+    let r = server
+        .api_get("/api/0/local/spans/?sort=-duration&limit=2")
+        .expect("page");
+    let next = link_cursor(&r, "next").expect("next");
+    let rest = list(&format!("sort=-duration&limit=2&cursor={next}"));
+    assert_eq!(described(&rest), ["POST /pay", "UPDATE accounts"]);
+    for q in [
+        "sort=slow",
+        "source=queue",
+        "segment=maybe",
+        "trace=xyz",
+        "cursor=x:y",
+    ] {
+        assert_eq!(
+            get(&server, &format!("/api/0/local/spans/?{q}")).0,
+            400,
+            "{q}"
+        );
+    }
+}
+
 /// Sends a `span` item: a v2 container when `v2`, else a legacy span.
 fn span_item(server: &TestServer, payload: &Value, v2: bool) {
     let header = if v2 {
@@ -224,14 +320,16 @@ fn span_item(server: &TestServer, payload: &Value, v2: bool) {
     api_support::send(server, body.as_bytes());
 }
 
-#[test]
-fn streamed_spans_join_the_trace_view() {
-    let server = TestServer::start();
+/// A trace whose front end sends a transaction (`checkout`, its
+/// http.client span also streamed on its own) and whose back end streams
+/// its spans: a v2 segment `POST /pay` with a db span (sent twice, as a
+/// retry would) and a legacy single cache span; one error in the db span.
+fn mixed_trace(server: &TestServer) {
     let t0 = api_support::now() - 10.0;
     // The front end sends a transaction whose http.client span calls the
     // back end, which streams its spans (v2) instead of a transaction.
     transaction(
-        &server,
+        server,
         1,
         server.public_key(),
         tx(
@@ -254,12 +352,12 @@ fn streamed_spans_join_the_trace_view() {
          "is_segment": true, "status": "ok", "attributes": attr("http.server")},
         {"trace_id": TRACE, "name": "no span id", "start_timestamp": t0}
     ]});
-    span_item(&server, &streamed, true);
+    span_item(server, &streamed, true);
     // The SDK retried (the first answer was lost): no span shows twice.
-    span_item(&server, &streamed, true);
+    span_item(server, &streamed, true);
     // A legacy single span under the segment.
     span_item(
-        &server,
+        server,
         &json!({"trace_id": TRACE, "span_id": "3000000000000003",
                 "parent_span_id": "3000000000000001", "op": "cache.get",
                 "description": "user:1", "start_timestamp": t0 + 0.25,
@@ -269,7 +367,7 @@ fn streamed_spans_join_the_trace_view() {
     // The front end also streamed its http.client span: one span, the
     // transaction's row is the one shown.
     span_item(
-        &server,
+        server,
         &json!({"trace_id": TRACE, "span_id": "1000000000000002",
                 "parent_span_id": "1000000000000001", "op": "http.client",
                 "description": "POST /pay (streamed copy)", "start_timestamp": t0 + 0.1,
@@ -277,11 +375,17 @@ fn streamed_spans_join_the_trace_view() {
         false,
     );
     event(
-        &server,
+        server,
         json!({"message": "payment failed", "level": "error",
                "contexts": {"trace": {"trace_id": TRACE, "span_id": "3000000000000002"}}}),
     );
     server.wait_for_events(1, Duration::from_secs(5));
+}
+
+#[test]
+fn streamed_spans_join_the_trace_view() {
+    let server = TestServer::start();
+    mixed_trace(&server);
 
     let trace: Trace = server
         .api_json(&format!("/api/0/local/traces/{TRACE}/"))

@@ -543,6 +543,7 @@ fn every_view_shows_what_the_python_sdk_sent() {
         issue_route.as_str(),
         feedback_route.as_str(),
         "#/transactions",
+        "#/spans",
         trace_route.as_str(),
         "#/releases",
         "#/client-reports",
@@ -606,6 +607,14 @@ fn every_view_shows_what_the_python_sdk_sent() {
         "an issue without feedback shows no such section"
     );
     contains_all("#/transactions", &["conformance-transaction"]);
+    contains_all(
+        "#/spans",
+        &[
+            "Spans",
+            "child span 1",
+            "transaction conformance-transaction",
+        ],
+    );
     contains_all(
         &trace_route,
         &["conformance-transaction", "child span 1", "level1"],

@@ -26,6 +26,7 @@ mod params;
 mod projects;
 mod quotas;
 mod releases;
+mod spans;
 pub mod tokens;
 pub mod types;
 
@@ -559,6 +560,7 @@ async fn dispatch(ctx: &Ctx, segs: &[&str]) -> Result<Reply, ApiError> {
         ["local", "stats"] if m == M::GET => local::stats(ctx).await,
         ["local", "stream"] if m == M::GET => local::stream(ctx).await,
         ["local", "logs"] if m == M::GET => logs::list(ctx).await,
+        ["local", "spans"] if m == M::GET => spans::list(ctx).await,
         _ => {
             if known_route(segs) {
                 Err(method_not_allowed(ctx, "GET"))
@@ -599,7 +601,13 @@ fn known_route(segs: &[&str]) -> bool {
             | ["organizations", _, "shortids", _]
             | [
                 "local",
-                "health" | "transactions" | "client-reports" | "stats" | "stream" | "logs"
+                "health"
+                    | "transactions"
+                    | "client-reports"
+                    | "stats"
+                    | "stream"
+                    | "logs"
+                    | "spans"
             ]
             | ["local", "traces", _]
     )

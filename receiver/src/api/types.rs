@@ -602,6 +602,52 @@ pub struct SpanNode {
     pub children: Vec<SpanNode>,
 }
 
+/// A span in the spans list (`GET /api/0/local/spans/`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SpanRow {
+    /// 16 hex digits.
+    #[serde(rename = "spanID")]
+    pub span_id: String,
+    /// Parent span.
+    #[serde(rename = "parentSpanID", default)]
+    pub parent_span_id: Option<String>,
+    /// Its trace.
+    #[serde(rename = "traceID")]
+    pub trace_id: String,
+    /// Operation.
+    #[serde(default)]
+    pub op: Option<String>,
+    /// Description (a segment's name for a segment).
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Status.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Start (ISO 8601).
+    pub start_timestamp: String,
+    /// End (ISO 8601); none for a span sent unfinished.
+    #[serde(default)]
+    pub timestamp: Option<String>,
+    /// Milliseconds.
+    #[serde(default)]
+    pub duration: Option<f64>,
+    /// The service (project) that sent it.
+    #[serde(rename = "projectID")]
+    pub project_id: String,
+    /// Whether it is a segment: a transaction's root span or a streamed
+    /// segment.
+    #[serde(default)]
+    pub is_segment: bool,
+    /// The event id of the transaction it came in; none for a span that
+    /// came on its own (a `span` item).
+    #[serde(rename = "transactionID", default)]
+    pub transaction_id: Option<String>,
+    /// That transaction's name.
+    #[serde(default)]
+    pub transaction: Option<String>,
+}
+
 /// `GET /api/0/local/traces/{trace_id}/`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -420,6 +420,7 @@
       if (view === 'issues' && segs.length === 1) await issueList(generation, params);
       else if (view === 'issues' && ISSUE_ID.test(segs[1]) && (!segs[3] || EVENT_REF.test(segs[3]))) await issueDetail(generation, segs[1], segs[3] || 'latest');
       else if (view === 'transactions') await transactionList(generation, params);
+      else if (view === 'spans') await spanList(generation, params);
       else if (view === 'traces' && TRACE_ID.test(segs[1] || '')) await traceView(generation, segs[1], params);
       else if (view === 'releases') await releasesView(generation, params);
       else if (view === 'client-reports') await clientReportsView(generation, params);
@@ -1054,25 +1055,87 @@
     }
     const {data, headers} = result;
     const rows = Array.isArray(data) ? data : [];
-    const longest = rows.reduce((m, t) => Math.max(m, Number(t.duration) || 0), 0) || 1;
+    const longest = longestDuration(rows);
     const table = rows.length
       ? h('table', {class: 'list'},
         h('thead', null, h('tr', null, h('th', null, 'Transaction'), h('th', null, 'Op'), h('th', null, 'Status'), h('th', {class: 'num'}, 'Duration'), h('th', null, 'Release'), h('th', null, 'Environment'), h('th', null, 'Started'))),
-        h('tbody', null, rows.map((t) => {
-          const bar = h('span', {class: 'bar'});
-          bar.style.width = ((Number(t.duration) || 0) / longest * 100).toFixed(1) + '%';
-          return h('tr', null,
-            h('td', null, t.traceID ? h('a', {href: link('/traces/' + enc(t.traceID), {txn: t.eventID})}, String(t.transaction || '(unnamed)')) : String(t.transaction || '(unnamed)')),
-            h('td', null, String(t.op || '')),
-            h('td', null, String(t.status || '')),
-            h('td', {class: 'num duration'}, h('span', {class: 'bar-track'}, bar), ms(t.duration)),
-            h('td', null, String(t.release || '')),
-            h('td', null, String(t.environment || '')),
-            h('td', null, time(t.startTimestamp)));
-        })))
-      : h('p', {class: 'empty'}, 'No transactions. SDKs send them when tracing is on (traces_sample_rate).');
+        h('tbody', null, rows.map((t) => h('tr', null,
+          h('td', null, t.traceID ? h('a', {href: link('/traces/' + enc(t.traceID), {txn: t.eventID})}, String(t.transaction || '(unnamed)')) : String(t.transaction || '(unnamed)')),
+          h('td', null, String(t.op || '')),
+          h('td', null, String(t.status || '')),
+          durationCell(t.duration, longest),
+          h('td', null, String(t.release || '')),
+          h('td', null, String(t.environment || '')),
+          h('td', null, time(t.startTimestamp))))))
+      : h('p', {class: 'empty'}, 'No transactions. SDKs send them when tracing is on (traces_sample_rate). An SDK that streams its spans sends segments instead: ',
+        h('a', {href: link('/spans', {segment: '1'})}, 'see Spans'), '.');
     setView(generation, h('div', null, h('div', {class: 'titlebar'}, h('h1', null, 'Transactions')), form, table,
       pager(parseLinks(headers.get('Link')), (c) => { location.hash = link('/transactions', Object.assign({}, f, {cursor: c})); }, f.cursor)));
+  }
+
+  // The longest duration of `rows` (1 when none), for relative bars.
+  function longestDuration(rows) {
+    return rows.reduce((m, r) => Math.max(m, Number(r.duration) || 0), 0) || 1;
+  }
+
+  // A table cell with a duration and a bar relative to `longest`.
+  function durationCell(duration, longest) {
+    const bar = h('span', {class: 'bar'});
+    bar.style.width = ((Number(duration) || 0) / longest * 100).toFixed(1) + '%';
+    return h('td', {class: 'num duration'}, h('span', {class: 'bar-track'}, bar), duration == null ? 'unfinished' : ms(duration));
+  }
+
+  // ---------------------------------------------------------------- spans
+
+  async function spanList(generation, params) {
+    const keys = ['query', 'op', 'status', 'segment', 'source', 'min_duration', 'sort'];
+    const f = {cursor: params.get('cursor') || ''};
+    for (const k of keys) f[k] = params.get(k) || '';
+    if (!f.sort) f.sort = '-timestamp';
+    const form = h('form', {class: 'filters', onsubmit: (e) => {
+      e.preventDefault();
+      const data = new FormData(e.target);
+      const next = {};
+      for (const k of keys) next[k] = String(data.get(k) || '').trim();
+      location.hash = link('/spans', next);
+    }},
+    h('input', {name: 'query', 'aria-label': 'search', type: 'search', value: f.query, placeholder: 'description contains…', class: 'grow'}),
+    h('input', {name: 'op', 'aria-label': 'op', value: f.op, placeholder: 'op', size: 12}),
+    h('input', {name: 'status', 'aria-label': 'status', value: f.status, placeholder: 'status', size: 10}),
+    select('segment', f.segment, [['', 'all spans'], ['1', 'segments'], ['0', 'child spans']]),
+    select('source', f.source, [['', 'any source'], ['transaction', 'in transactions'], ['stream', 'streamed']]),
+    h('input', {name: 'min_duration', 'aria-label': 'minimum duration in ms', value: f.min_duration, placeholder: 'min ms', size: 7, inputmode: 'decimal'}),
+    select('sort', f.sort, [['-timestamp', 'newest'], ['timestamp', 'oldest'], ['-duration', 'slowest'], ['duration', 'fastest']]),
+    h('button', {type: 'submit'}, 'Apply'));
+    const title = h('div', {class: 'titlebar'}, h('h1', null, 'Spans'));
+    let result;
+    try {
+      result = await api(apiPath('/api/0/local/spans/', Object.assign({project: projectParam(), limit: 50}, f)));
+    } catch (err) {
+      if (err instanceof AuthError) throw err;
+      setView(generation, h('div', null, title, form, errorBox(err)));
+      return;
+    }
+    const {data, headers} = result;
+    const rows = Array.isArray(data) ? data : [];
+    const longest = longestDuration(rows);
+    const table = rows.length
+      ? h('table', {class: 'list'},
+        h('thead', null, h('tr', null, h('th', null, 'Span'), h('th', null, 'Op'), h('th', null, 'Status'), h('th', {class: 'num'}, 'Duration'), h('th', null, 'Came in'), h('th', null, 'Started'))),
+        h('tbody', null, rows.map((s) => {
+          const name = String(s.description || '(no description)');
+          return h('tr', null,
+            h('td', null, h('a', {href: link('/traces/' + enc(s.traceID), s.transactionID ? {txn: s.transactionID} : {})}, name),
+              s.isSegment ? [' ', badge('segment', 'info')] : null),
+            h('td', null, String(s.op || '')),
+            h('td', null, String(s.status || '')),
+            durationCell(s.duration, longest),
+            h('td', null, s.transactionID ? 'transaction ' + String(s.transaction || '(unnamed)') : 'streamed'),
+            h('td', null, time(s.startTimestamp)));
+        })))
+      : h('p', {class: 'empty'}, 'No spans. They come inside transactions, or on their own from SDKs that stream spans.');
+    setView(generation, h('div', null, title, form, table,
+      pager(parseLinks(headers.get('Link')), (c) => { location.hash = link('/spans', Object.assign({}, f, {cursor: c})); }, f.cursor)));
   }
 
   // ---------------------------------------------------------------- trace
