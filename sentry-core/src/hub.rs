@@ -10,6 +10,7 @@
 use std::cell::{OnceCell, RefCell};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
+use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
 use parking_lot::{Mutex, ReentrantMutex, RwLock};
@@ -33,7 +34,11 @@ static ANY_CLIENT: AtomicBool = AtomicBool::new(false);
 
 /// Stands in for a scope taken out by `configure_scope` (shared, so taking
 /// one out allocates nothing).
-static EMPTY_SCOPE: LazyLock<UniqueArc<Scope>> = LazyLock::new(UniqueArc::default);
+/// How long configuring, pushing or popping a scope waits for another
+/// thread's [`Hub::configure_scope`] closure on the same hub before going on
+/// without it: long enough for any closure that only sets values, short
+/// enough that a closure waiting for such a thread stalls, not hangs.
+pub const CONFIGURE_WAIT: Duration = Duration::from_secs(1);
 
 static MAIN_HUB: LazyLock<Arc<Hub>> =
     LazyLock::new(|| Arc::new(Hub::new_inheriting(Scope::default())));
@@ -162,10 +167,11 @@ pub struct Hub {
     inherits: AtomicBool,
     last_event_id: Mutex<Option<Uuid>>,
     /// Held by [`Hub::configure_scope`] while the top scope is out of the
-    /// stack, and by pushing and popping scopes: a second thread must not
-    /// take the stand-in and put it back over the real scope, nor push a
-    /// copy of the stand-in. Re-entrant, so a closure may configure,
-    /// push or pop on its own thread.
+    /// stack, and by pushing and popping scopes, so that two threads do not
+    /// configure from the same snapshot (the second result would replace
+    /// the first) and a layer is not pushed or popped under a closure.
+    /// Waited for at most [`CONFIGURE_WAIT`]; re-entrant, so a closure may
+    /// configure, push or pop on its own thread.
     configuring: ReentrantMutex<()>,
 }
 
@@ -307,39 +313,76 @@ impl Hub {
 
     /// Changes the top scope.
     ///
-    /// The scope is taken out of the hub while `f` runs, so the stack's lock
-    /// is not held during user code (which may call back into the hub); it
-    /// is put back afterwards, also when `f` panics. Other threads
-    /// configuring the same hub meanwhile wait for `f` to finish.
+    /// `f` works on a copy of the scope (its parts are shared, so copying
+    /// it copies pointers) that replaces the scope when `f` returns; the
+    /// stack's lock is not held during user code (which may call back into
+    /// the hub), and whatever reads the scope meanwhile (an event captured
+    /// inside `f`, another thread sharing the hub) sees it as it was.
+    /// Breadcrumbs added to the hub meanwhile are kept, and so is what `f`
+    /// changed before it panicked, if it does. Other threads configuring, pushing or popping
+    /// on the same hub wait for `f` for up to [`CONFIGURE_WAIT`], then go
+    /// on without waiting (so a closure that waits for such a thread cannot
+    /// hang both; one of the two changes may then be lost).
+    ///
+    /// ```
+    /// use sentry_core::{Hub, Scope};
+    /// let hub = Hub::new(None, Scope::default());
+    /// hub.configure_scope(|s| s.set_tag("region", "eu"));
+    /// let seen = hub.configure_scope(|s| {
+    ///     s.set_tag("tier", "free");
+    ///     // The hub still shows the scope as it was before this closure.
+    ///     hub.top_scope().tags().get("tier").cloned()
+    /// });
+    /// assert_eq!(seen, None);
+    /// assert_eq!(hub.top_scope().tags()["tier"], "free");
+    /// assert_eq!(hub.top_scope().tags()["region"], "eu");
+    /// ```
     pub fn configure_scope<R>(&self, f: impl FnOnce(&mut Scope) -> R) -> R {
-        struct PutBack<'a> {
+        struct WriteBack<'a> {
             hub: &'a Hub,
-            scope: UniqueArc<Scope>,
+            /// The layer the copy was taken from.
+            depth: usize,
+            /// The copy `f` changes (`None` only until it is made).
+            scope: Option<Scope>,
+            /// Breadcrumbs the layer's scope had received when copied.
+            mark: u64,
         }
-        impl Drop for PutBack<'_> {
+        impl Drop for WriteBack<'_> {
             fn drop(&mut self) {
-                if let Some(top) = self.hub.stack.write().last_mut() {
-                    std::mem::swap(&mut top.scope, &mut self.scope);
-                    // `self.scope` is now the stand-in the hub held while
-                    // `f` ran; breadcrumbs added meanwhile (by `f` itself,
-                    // a log line inside it, another thread) landed there.
-                    if !self.scope.breadcrumbs.is_empty() {
-                        UniqueArc::make_mut(&mut top.scope).append_breadcrumbs(&self.scope);
+                let Some(mut scope) = self.scope.take() else {
+                    return;
+                };
+                let mut stack = self.hub.stack.write();
+                if let Some(layer) = self.depth.checked_sub(1).and_then(|i| stack.get_mut(i)) {
+                    // Breadcrumbs added while `f` ran (a log line inside
+                    // it, another thread) went on the scope the hub showed.
+                    if layer.scope.breadcrumbs.pushed() != self.mark {
+                        scope.append_breadcrumbs_since(&layer.scope, self.mark);
                     }
+                    UniqueArc::set(&mut layer.scope, scope);
                 }
             }
         }
         // Declared first, so it is released after the scope is put back.
-        let _configuring = self.configuring.lock();
-        let scope = {
-            let mut stack = self.stack.write();
-            match stack.last_mut() {
-                Some(top) => std::mem::replace(&mut top.scope, EMPTY_SCOPE.clone()),
-                None => UniqueArc::default(),
+        let _configuring = self.configuring.try_lock_for(CONFIGURE_WAIT);
+        let mut write_back = WriteBack {
+            hub: self,
+            depth: 0,
+            scope: None,
+            mark: 0,
+        };
+        let copy = {
+            let stack = self.stack.read();
+            match stack.last() {
+                Some(top) => {
+                    write_back.depth = stack.len();
+                    write_back.mark = top.scope.breadcrumbs.pushed();
+                    Scope::clone(&top.scope)
+                }
+                None => Scope::default(),
             }
         };
-        let mut put_back = PutBack { hub: self, scope };
-        f(UniqueArc::make_mut(&mut put_back.scope))
+        f(write_back.scope.insert(copy))
     }
 
     /// Calls `f` with the client, resolving an inherited client without
@@ -395,7 +438,7 @@ impl Hub {
 
     /// Pushes a copy of the top scope; the layer is popped when the guard drops.
     pub fn push_scope(self: &Arc<Self>) -> ScopeGuard {
-        let _configuring = self.configuring.lock();
+        let _configuring = self.configuring.try_lock_for(CONFIGURE_WAIT);
         let mut stack = self.stack.write();
         let top = stack.last().cloned().unwrap_or(Layer {
             binding: Binding::Inherit,
@@ -486,7 +529,7 @@ pub struct ScopeGuard {
 
 impl Drop for ScopeGuard {
     fn drop(&mut self) {
-        let _configuring = self.hub.configuring.lock();
+        let _configuring = self.hub.configuring.try_lock_for(CONFIGURE_WAIT);
         let mut stack = self.hub.stack.write();
         if stack.len() == self.depth && stack.len() > 1 {
             stack.pop();

@@ -201,8 +201,10 @@ impl Scope {
     }
 
     /// Adds copies of `other`'s breadcrumbs after this scope's.
-    pub(crate) fn append_breadcrumbs(&mut self, other: &Scope) {
-        UniqueArc::make_mut(&mut self.breadcrumbs).append(&other.breadcrumbs);
+    /// Adds copies of the breadcrumbs `other` received since its trail's
+    /// push count was `mark`.
+    pub(crate) fn append_breadcrumbs_since(&mut self, other: &Scope, mark: u64) {
+        UniqueArc::make_mut(&mut self.breadcrumbs).append_since(&other.breadcrumbs, mark);
     }
 
     /// Sets the active span: events captured under this scope carry its

@@ -13,8 +13,10 @@ pub(crate) struct Trail {
     /// Where the oldest breadcrumb is; not zero only while the ring is full
     /// and has wrapped.
     head: usize,
-    /// The limit of the last push (for [`Trail::append`]).
+    /// The limit of the last push (for [`Trail::append_since`]).
     max: usize,
+    /// How many breadcrumbs were ever pushed (see [`Trail::pushed`]).
+    pushed: u64,
 }
 
 impl Trail {
@@ -39,6 +41,7 @@ impl Trail {
             return;
         }
         self.max = max;
+        self.pushed = self.pushed.wrapping_add(1);
         if self.slots.len() == max {
             // Full: the usual case once a program has run for a while.
             self.slots[self.head] = breadcrumb;
@@ -66,10 +69,18 @@ impl Trail {
 }
 
 impl Trail {
-    /// Adds copies of `other`'s breadcrumbs after this trail's, under the
-    /// limit they were added with.
-    pub(crate) fn append(&mut self, other: &Trail) {
-        for b in other.iter() {
+    /// How many breadcrumbs were ever pushed onto this trail (and the
+    /// trails it was cloned from): a mark for [`Trail::append_since`].
+    pub(crate) fn pushed(&self) -> u64 {
+        self.pushed
+    }
+
+    /// Adds copies of the breadcrumbs pushed onto `other` since its
+    /// [`Trail::pushed`] was `mark` (those it still holds), oldest first.
+    pub(crate) fn append_since(&mut self, other: &Trail, mark: u64) {
+        let new = usize::try_from(other.pushed.wrapping_sub(mark)).unwrap_or(usize::MAX);
+        let skip = other.len().saturating_sub(new);
+        for b in other.iter().skip(skip) {
             self.push(b.clone(), other.max);
         }
     }

@@ -46,6 +46,23 @@ impl<T: Clone> UniqueArc<T> {
     }
 }
 
+impl<T> UniqueArc<T> {
+    /// Replaces the value: in place when no other handle shares it, else
+    /// in a new allocation (the other handles keep the old value).
+    #[inline]
+    pub(crate) fn set(this: &mut Self, value: T) {
+        if Arc::strong_count(&this.0) == 1 {
+            fence(Ordering::Acquire);
+            let ptr = Arc::as_ptr(&this.0).cast_mut();
+            // SAFETY: as in `make_mut`: a strong count of 1 and no possible
+            // `Weak` make `this` the only access to the value.
+            unsafe { *ptr = value }
+        } else {
+            *this = UniqueArc::new(value);
+        }
+    }
+}
+
 impl<T> Clone for UniqueArc<T> {
     fn clone(&self) -> Self {
         UniqueArc(Arc::clone(&self.0))

@@ -1,6 +1,7 @@
 //! `Hub::run` installs a hub for the duration of a closure and always puts
 //! the previous one back: when runs nest, when the closure panics, and
-//! across threads (each thread has its own hub).
+//! across threads (each thread has its own hub). Also how a hub's scope
+//! reads while a `configure_scope` closure runs.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
@@ -100,5 +101,129 @@ fn two_threads_configuring_one_hub_keep_both_changes() {
             Some("1".to_owned()),
             Some("1".to_owned())
         ]
+    );
+}
+
+/// A hub with a client that keeps what it sends.
+fn recording_hub() -> (Arc<Hub>, Arc<sentry_core::test::TestTransport>) {
+    use sentry_core::{Client, ClientOptions};
+    let transport = sentry_core::test::TestTransport::new();
+    let client = Client::with_options(ClientOptions {
+        dsn: "http://0123456789abcdef0123456789abcdef@127.0.0.1:9/1"
+            .parse()
+            .ok(),
+        transport: Some(Arc::new(transport.clone())),
+        ..Default::default()
+    });
+    let hub = Arc::new(Hub::new(Some(Arc::new(client)), Scope::default()));
+    (hub, transport)
+}
+
+#[test]
+fn an_event_captured_while_another_thread_configures_keeps_the_scope() {
+    use sentry_core::protocol::Level;
+    use std::sync::Barrier;
+    let (hub, transport) = recording_hub();
+    hub.configure_scope(|s| s.set_tag("tenant", "acme"));
+    let (inside, done) = (Arc::new(Barrier::new(2)), Arc::new(Barrier::new(2)));
+    let configuring = {
+        let (hub, inside, done) = (hub.clone(), inside.clone(), done.clone());
+        std::thread::spawn(move || {
+            hub.configure_scope(|s| {
+                inside.wait();
+                done.wait();
+                s.set_tag("other", "x");
+            })
+        })
+    };
+    inside.wait();
+    hub.capture_message("meanwhile", Level::Error);
+    hub.add_breadcrumb(sentry_core::protocol::Breadcrumb {
+        message: Some("added meanwhile".into()),
+        ..Default::default()
+    });
+    done.wait();
+    configuring.join().expect("configuring thread");
+    let events = sentry_core::test::events_of(&transport.fetch_and_clear_envelopes());
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        events[0].tags.get("tenant").map(String::as_str),
+        Some("acme")
+    );
+    // Both the closure's change and the breadcrumb added meanwhile stay.
+    let scope = hub.top_scope();
+    assert_eq!(scope.tags()["other"], "x");
+    assert_eq!(scope.tags()["tenant"], "acme");
+    let crumbs: Vec<_> = scope
+        .breadcrumbs()
+        .map(|b| b.message.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(crumbs, ["added meanwhile"]);
+}
+
+#[test]
+fn an_event_captured_inside_configure_scope_keeps_the_scope() {
+    use sentry_core::protocol::{Breadcrumb, Level, User};
+    let (hub, transport) = recording_hub();
+    hub.configure_scope(|s| {
+        s.set_user(Some(User {
+            id: Some("42".into()),
+            ..Default::default()
+        }))
+    });
+    hub.add_breadcrumb(Breadcrumb {
+        message: Some("before".into()),
+        ..Default::default()
+    });
+    Hub::run(hub.clone(), || {
+        hub.configure_scope(|s| {
+            s.set_tag("k", "v");
+            // As a `log::error!` bridged to events would.
+            sentry_core::capture_message("inside", Level::Error);
+            sentry_core::add_breadcrumb(Breadcrumb {
+                message: Some("inside".into()),
+                ..Default::default()
+            });
+        });
+    });
+    let events = sentry_core::test::events_of(&transport.fetch_and_clear_envelopes());
+    assert_eq!(events.len(), 1);
+    assert!(events[0].user.is_some(), "the user set before was lost");
+    let scope = hub.top_scope();
+    let crumbs: Vec<_> = scope
+        .breadcrumbs()
+        .map(|b| b.message.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        crumbs,
+        ["before", "inside"],
+        "each breadcrumb once, in order"
+    );
+    assert_eq!(scope.tags()["k"], "v");
+}
+
+#[test]
+fn a_closure_waiting_for_a_thread_that_configures_the_same_hub_does_not_hang() {
+    use std::sync::mpsc;
+    let hub = new_hub();
+    let (tx, rx) = mpsc::channel();
+    let outer = hub.clone();
+    std::thread::spawn(move || {
+        outer.configure_scope(|s| {
+            s.set_tag("outer", "1");
+            let inner = outer.clone();
+            std::thread::spawn(move || inner.configure_scope(|s| s.set_tag("inner", "1")))
+                .join()
+                .expect("inner thread");
+        });
+        let _ = tx.send(());
+    });
+    assert!(
+        rx.recv_timeout(sentry_core::CONFIGURE_WAIT * 5).is_ok(),
+        "configure_scope hung waiting for the other thread"
+    );
+    assert_eq!(
+        hub.top_scope().tags().get("outer").map(String::as_str),
+        Some("1")
     );
 }
