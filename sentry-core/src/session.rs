@@ -280,6 +280,17 @@ impl Client {
     }
 }
 
+/// A session's distinct id for `user`: the id, else the email, else the
+/// username (as the official SDKs pick it), so that a user known only by
+/// email still counts in crash-free users.
+fn distinct_id(user: &crate::protocol::User) -> Option<String> {
+    [&user.id, &user.email, &user.username]
+        .into_iter()
+        .flatten()
+        .find(|v| !v.is_empty())
+        .cloned()
+}
+
 /// Starts the application-mode session of the current client (no-op without
 /// a client, a release, or when one is already running).
 ///
@@ -296,7 +307,7 @@ pub fn start_session() {
         return;
     }
     if let Some(client) = Hub::with_current(|h| h.client()) {
-        let did = Hub::with_current(|h| h.top_scope().user().and_then(|u| u.id.clone()));
+        let did = Hub::with_current(|h| h.top_scope().user().and_then(distinct_id));
         if let Some(update) = client.app_session().start(&client, did) {
             client.send_session(update);
         }
@@ -332,7 +343,7 @@ impl Hub {
         if client.options().release.is_none() {
             return;
         }
-        let did = self.top_scope().user().and_then(|u| u.id.clone());
+        let did = self.top_scope().user().and_then(distinct_id);
         let session = Arc::new(RequestSession {
             started: Timestamp::now(),
             did,

@@ -604,6 +604,51 @@ fn application_session_ends_exited_on_close() {
     assert_eq!(sessions[1]["status"], "exited");
     assert_eq!(sessions[1]["errors"], 0);
     assert!(sessions[1]["duration"].as_f64().is_some());
+    // Relay reads a session's times as RFC 3339 strings only.
+    for key in ["started", "timestamp"] {
+        let value = sessions[1][key].as_str().unwrap_or_default();
+        assert!(
+            sentry_core::protocol::Timestamp::parse_rfc3339(value).is_some(),
+            "{key} = {}",
+            sessions[1][key]
+        );
+    }
+}
+
+#[test]
+fn a_user_known_by_email_or_name_is_the_sessions_distinct_id() {
+    use sentry_core::protocol::User;
+    for (user, did) in [
+        (
+            User {
+                email: Some("jane@example.org".into()),
+                username: Some("jane".into()),
+                ..Default::default()
+            },
+            "jane@example.org",
+        ),
+        (
+            User {
+                username: Some("jane".into()),
+                ..Default::default()
+            },
+            "jane",
+        ),
+        (
+            User {
+                id: Some("42".into()),
+                email: Some("jane@example.org".into()),
+                ..Default::default()
+            },
+            "42",
+        ),
+    ] {
+        let (hub, transport) = hub_with(ClientOptions::default());
+        hub.configure_scope(|s| s.set_user(Some(user)));
+        Hub::run(hub.clone(), sentry_core::session::start_session);
+        let sessions = session_items(&transport.fetch_and_clear_envelopes());
+        assert_eq!(sessions[0]["did"], did);
+    }
 }
 
 #[test]
@@ -652,8 +697,12 @@ fn request_sessions_aggregate_per_minute() {
     assert_eq!(bucket["exited"], 3);
     assert_eq!(bucket["errored"], 2);
     assert_eq!(bucket["crashed"], 1);
-    let started = bucket["started"].as_f64().expect("started");
-    assert_eq!(started % 60.0, 0.0, "bucket starts on a minute");
+    // RFC 3339, as Relay reads a session's times (no number form there).
+    let started = bucket["started"].as_str().expect("started as a string");
+    assert!(
+        started.ends_with(":00.000000Z"),
+        "bucket starts on a minute: {started}"
+    );
 }
 
 #[test]

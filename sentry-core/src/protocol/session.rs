@@ -122,10 +122,16 @@ pub struct SessionUpdate {
     /// `true` on the first update of a session.
     #[serde(default, deserialize_with = "lenient::null_default")]
     pub init: bool,
-    /// When the session started.
+    /// When the session started (written as RFC 3339: Relay reads only
+    /// that form here).
+    #[serde(serialize_with = "super::timestamp::serialize_rfc3339")]
     pub started: Timestamp,
-    /// Time of this update.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Time of this update (RFC 3339 too).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "super::timestamp::serialize_opt_rfc3339"
+    )]
     pub timestamp: Option<Timestamp>,
     /// Duration in seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -150,7 +156,8 @@ pub struct SessionUpdate {
 /// One bucket of pre-aggregated sessions.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct SessionAggregateItem {
-    /// The minute the sessions started in.
+    /// The minute the sessions started in (written as RFC 3339).
+    #[serde(serialize_with = "super::timestamp::serialize_rfc3339")]
     pub started: Timestamp,
     /// Distinct id, when aggregated per user.
     #[serde(

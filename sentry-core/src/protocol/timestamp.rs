@@ -160,6 +160,24 @@ impl Serialize for Timestamp {
     }
 }
 
+/// Writes a timestamp as an RFC 3339 string, for the fields Relay reads only
+/// in that form (a session's `started` and `timestamp`); reading them
+/// accepts both forms, as for every timestamp.
+pub(crate) fn serialize_rfc3339<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&t.to_rfc3339())
+}
+
+/// [`serialize_rfc3339`] for an optional field (skipped when `None`).
+pub(crate) fn serialize_opt_rfc3339<S: Serializer>(
+    t: &Option<Timestamp>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => serialize_rfc3339(t, s),
+        None => s.serialize_none(),
+    }
+}
+
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
