@@ -290,22 +290,55 @@ struct TxnInner {
 impl TxnInner {
     /// The DSC, computed once and then shared (cloning it is cheap): the
     /// frozen incoming one, or the one this SDK starts for a new trace
-    /// (PROTOCOL.md §9.2).
+    /// (PROTOCOL.md §9.2), with the transaction's name as it is now.
     fn dsc_ref(&self) -> &Dsc {
-        self.dsc.get_or_init(|| match &self.info.frozen_dsc {
-            Some(frozen) => frozen.clone(),
-            None => {
-                let info = &self.info;
-                let transaction =
-                    (info.source != "url" && !info.name.is_empty()).then_some(&info.name);
-                Dsc::for_new_trace(
-                    info.client.as_deref().map(Client::dsc_base),
-                    info.trace_id,
-                    info.decision.rand,
-                    info.decision.rate,
-                    info.decision.sampled,
-                    transaction,
-                )
+        self.dsc_named(None)
+    }
+
+    /// [`TxnInner::dsc_ref`], where a caller that holds the transaction's
+    /// state (or took its name out) passes the current `name`.
+    fn dsc_named(&self, name: Option<&str>) -> &Dsc {
+        self.dsc.get_or_init(|| {
+            let info = &self.info;
+            match &info.frozen_dsc {
+                Some(frozen) => {
+                    let mut dsc = frozen.clone();
+                    // The decision used a sample_rand made here (none came,
+                    // or it was out of range): services downstream must
+                    // decide with the same one.
+                    if parse_f64(Some(&dsc), "sample_rand")
+                        .filter(|r| (0.0..1.0).contains(r))
+                        .is_none()
+                    {
+                        dsc.set(
+                            "sample_rand",
+                            crate::propagation::rand_string(info.decision.rand),
+                        );
+                    }
+                    dsc
+                }
+                None => {
+                    // Renamed since it started (the route became known):
+                    // dynamic sampling rules see the name it is sent with.
+                    let renamed: Option<Cow<'static, str>> = match name {
+                        Some(n) => Some(Cow::Owned(n.to_owned())),
+                        None => self
+                            .state
+                            .as_ref()
+                            .and_then(|s| s.lock().name.clone())
+                            .map(Cow::Owned),
+                    };
+                    let name = renamed.as_ref().unwrap_or(&info.name);
+                    let transaction = (info.source != "url" && !name.is_empty()).then_some(name);
+                    Dsc::for_new_trace(
+                        info.client.as_deref().map(Client::dsc_base),
+                        info.trace_id,
+                        info.decision.rand,
+                        info.decision.rate,
+                        info.decision.sampled,
+                        transaction,
+                    )
+                }
             }
         })
     }
@@ -422,6 +455,9 @@ impl Transaction {
                 .filter(|c| ctx.parent_sampled.is_some() || tracing_on(c))
             {
                 c.record_discard(DiscardReason::SampleRate, DataCategory::Transaction);
+                // Its root span; an unsampled transaction records no child
+                // spans to count (as the Python SDK counts it).
+                c.record_discard(DiscardReason::SampleRate, DataCategory::Span);
             }
         }
         let state = decision.sampled.then(|| {
@@ -654,7 +690,7 @@ impl Transaction {
             other: Map::new(),
         });
         drop(state);
-        let trace = self.inner.dsc();
+        let trace = self.inner.dsc_named(tx.name.as_deref()).clone();
         let scope = Hub::with_current(|hub| hub.top_scope());
         client.capture_boxed_transaction(tx, Some(&scope), Some(trace));
     }

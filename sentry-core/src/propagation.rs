@@ -258,6 +258,11 @@ impl PartialEq for Text {
     }
 }
 
+/// `sample_rand` as a DSC value: six decimals, truncated (below 1).
+pub(crate) fn rand_string(rand: f64) -> String {
+    rand_text(rand).as_str().to_owned()
+}
+
 /// `sample_rand` with six decimals, truncated so the value stays below 1.
 fn rand_text(rand: f64) -> Text {
     let micros = ((rand * 1e6) as u64).min(999_999) as u32;

@@ -112,6 +112,11 @@ fn unsampled_transaction_sends_nothing_and_counts_it() {
         transport.discards()[&(DiscardReason::SampleRate, DataCategory::Transaction)],
         1
     );
+    // And its root span, as dropping a sampled one by a hook counts spans.
+    assert_eq!(
+        transport.discards()[&(DiscardReason::SampleRate, DataCategory::Span)],
+        1
+    );
 }
 
 #[test]
@@ -741,4 +746,54 @@ fn an_end_before_the_start_is_recorded_as_the_start() {
     assert_eq!(tx.spans.len(), 1);
     assert_eq!(tx.spans[0].timestamp, Some(tx.spans[0].start_timestamp));
     assert!(tx.start_timestamp.as_secs_f64() > 1.0);
+}
+
+#[test]
+fn a_sample_rand_made_for_an_upstream_decision_is_propagated() {
+    let (hub, _transport) = hub_with(sampled());
+    for (baggage, below) in [
+        // Sampled upstream at 0.25 without a sample_rand: one below 0.25.
+        ("sentry-trace_id=771a43a4192642f0b136d5159a501700,sentry-sample_rate=0.25,sentry-sampled=true", 0.25),
+        // Out of range: replaced by one of our own.
+        ("sentry-trace_id=771a43a4192642f0b136d5159a501700,sentry-sample_rand=1.5", 1.0),
+    ] {
+        let ctx = TransactionContext::continue_from_headers(
+            "GET /",
+            "http.server",
+            [
+                (
+                    "sentry-trace",
+                    "771a43a4192642f0b136d5159a501700-b0e6f15b45c36b12-1",
+                ),
+                ("baggage", baggage),
+            ],
+        );
+        let tx = hub.start_transaction(ctx);
+        let rand: f64 = tx
+            .dsc()
+            .get("sample_rand")
+            .and_then(|r| r.parse().ok())
+            .unwrap_or_else(|| panic!("no sample_rand propagated for {baggage}"));
+        assert!((0.0..below).contains(&rand), "{rand} for {baggage}");
+        let [_, (_, outgoing)] = tx.trace_headers();
+        assert!(outgoing.contains("sentry-sample_rand=0."), "{outgoing}");
+    }
+}
+
+#[test]
+fn a_transaction_renamed_before_anything_propagated_sends_its_new_name() {
+    let (hub, transport) = hub_with(sampled());
+    let tx = hub.start_transaction(TransactionContext::new("initial", "http.server"));
+    tx.set_name("GET /users/{id}");
+    Hub::run(hub.clone(), || tx.finish());
+    let envelopes = transport.fetch_and_clear_envelopes();
+    let trace = envelopes[0].headers.trace.clone().expect("trace header");
+    assert_eq!(trace.get("transaction"), Some("GET /users/{id}"));
+
+    // Once propagated, the DSC is frozen: a later rename does not change it.
+    let tx = hub.start_transaction(TransactionContext::new("first", "http.server"));
+    let [_, (_, baggage)] = tx.trace_headers();
+    assert!(baggage.contains("sentry-transaction=first"), "{baggage}");
+    tx.set_name("second");
+    assert_eq!(tx.dsc().get("transaction"), Some("first"));
 }
