@@ -262,8 +262,9 @@ pub fn init(options: impl Into<InitOptions>) -> sentry_core::ClientInitGuard {
         Ok(guard) => guard,
         Err(e) => {
             eprintln!("[sentry] not enabled: {e}");
-            // A client without a transport: every capture is dropped.
-            sentry_core::init(ClientOptions::default())
+            // Nothing is installed: a client bound before (an earlier
+            // `init`) stays, and without one every capture is a no-op.
+            sentry_core::ClientInitGuard::disabled()
         }
     }
 }
