@@ -12,13 +12,16 @@
 //!   by the envelope bytes; a file whose header, length or checksum does not
 //!   match (truncated, overwritten, not ours) is reported with a warning and
 //!   deleted, never sent and never a panic.
+//! * A file being sent is locked (`flock` on Unix, released if the process
+//!   dies); another process draining the same directory skips it, so each
+//!   file is sent once.
 //! * The total size is bounded: an envelope that would push the spool over
 //!   its byte budget is not written (it is counted as `cache_overflow`).
 //!   Keeping the older files is deliberate: they are the start of the outage.
 
 use std::ffi::OsStr;
 use std::fs;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -162,9 +165,38 @@ impl Spool {
     }
 
     /// Reads and verifies one spooled envelope.
+    #[cfg(test)]
     pub(crate) fn read(&self, path: &Path) -> Result<Vec<u8>, SpoolReadError> {
         let bytes = fs::read(path)?;
         decode(bytes)
+    }
+
+    /// Takes one spooled envelope to send: reads and verifies it under an
+    /// exclusive lock on the file, held by the returned [`Claimed`] until
+    /// it is dropped (remove the file before). `Ok(None)` when another
+    /// process sharing the directory holds it or already sent it, so that
+    /// two processes draining one spool send each file once (on Unix; where
+    /// the file system cannot lock, the file is taken without a lock).
+    pub(crate) fn claim(&self, path: &Path) -> Result<Option<Claimed>, SpoolReadError> {
+        let mut file = match fs::File::open(path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        if !try_lock(&file) {
+            return Ok(None);
+        }
+        // Sent and removed (under its lock) by another process between our
+        // open and our lock: the handle reads a file no longer spooled.
+        if !path.try_exists().unwrap_or(false) {
+            return Ok(None);
+        }
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)?;
+        Ok(Some(Claimed {
+            envelope: decode(bytes)?,
+            _lock: file,
+        }))
     }
 
     /// Deletes a spooled file (sent, or unusable); `false` if it could not
@@ -179,6 +211,35 @@ impl Spool {
             false
         }
     }
+}
+
+/// Takes an exclusive lock on `file` without waiting (`flock`, released
+/// when the file is closed or the process dies); `false` only when another
+/// open file holds it. Without lock support (other platforms, some network
+/// file systems) the file counts as free.
+fn try_lock(file: &fs::File) -> bool {
+    #[cfg(unix)]
+    {
+        use rustix::fs::{flock, FlockOperation};
+        match flock(file, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => true,
+            Err(e) => e != rustix::io::Errno::WOULDBLOCK,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = file;
+        true
+    }
+}
+
+/// A spooled envelope taken by [`Spool::claim`]; the file stays locked
+/// while this lives.
+#[derive(Debug)]
+pub(crate) struct Claimed {
+    /// The envelope's bytes.
+    pub(crate) envelope: Vec<u8>,
+    _lock: fs::File,
 }
 
 /// Checks the header line, length and checksum; returns the envelope bytes.

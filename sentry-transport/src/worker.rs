@@ -870,8 +870,10 @@ async fn drain_spool(shared: &Shared, client: &reqwest::Client) {
         }
         let mut removed = 0;
         for path in files {
-            let bytes = match spool.read(&path) {
-                Ok(bytes) => bytes,
+            let claimed = match spool.claim(&path) {
+                Ok(Some(claimed)) => claimed,
+                // Another process sharing the spool is sending it (or did).
+                Ok(None) => continue,
                 Err(SpoolReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => {
                     eprintln!(
@@ -882,7 +884,7 @@ async fn drain_spool(shared: &Shared, client: &reqwest::Client) {
                     continue;
                 }
             };
-            let envelope = match Envelope::parse(&bytes) {
+            let envelope = match Envelope::parse(&claimed.envelope) {
                 Ok(envelope) => envelope,
                 Err(e) => {
                     eprintln!(

@@ -678,6 +678,50 @@ fn spool_survives_a_restart_and_is_drained() {
 }
 
 #[test]
+fn two_transports_draining_one_spool_send_each_file_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let down = DownPort::new();
+    {
+        let transport = fast(down.dsn())
+            .max_retries(0)
+            .client_reports(false)
+            .spool_dir(dir.path())
+            .build()
+            .expect("transport");
+        for i in 0..12 {
+            transport.send_envelope(event_envelope(&format!("spooled {i:02}")));
+        }
+        assert!(!transport.flush(WAIT));
+    }
+    assert_eq!(spool_files(dir.path()).len(), 12);
+    // Two processes of one application start together on the same spool;
+    // a slow receiver makes their drains overlap.
+    let server = down.bring_up();
+    server.set_default(common::Reply::ok().after(Duration::from_millis(40)));
+    let start = || {
+        fast(server.dsn())
+            .client_reports(false)
+            .spool_dir(dir.path())
+            .build()
+            .expect("transport")
+    };
+    let (a, b) = (start(), start());
+    let requests = server.wait_until(WAIT, |r| event_messages(r).len() >= 12);
+    let started = Instant::now();
+    while !spool_files(dir.path()).is_empty() && started.elapsed() < WAIT {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Anything sent twice would have arrived by now.
+    std::thread::sleep(Duration::from_millis(200));
+    drop((a, b));
+    let mut messages = event_messages(&server.requests());
+    messages.sort();
+    let expected: Vec<String> = (0..12).map(|i| format!("spooled {i:02}")).collect();
+    assert_eq!(messages, expected, "each spooled envelope once");
+    assert!(requests.len() >= 12);
+}
+
+#[test]
 fn spooled_envelopes_are_sent_when_the_receiver_comes_back() {
     let dir = tempfile::tempdir().expect("tempdir");
     let down = DownPort::new();
