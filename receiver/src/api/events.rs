@@ -542,7 +542,7 @@ impl EventPage {
             cursor: Cursor::from_query(&ctx.query)?,
             range: Range::from_query(&ctx.query, ctx.now())?,
             environments: ctx.query.values("environment"),
-            levels: ctx.query.all("level"),
+            levels: super::issues::levels_param(&ctx.query)?,
             full: ctx.query.flag("full"),
             base: ctx.link_base(),
         })

@@ -224,17 +224,36 @@ pub(crate) fn load(conn: &Connection, key: &str) -> Result<IssueRecord, ApiError
 #[derive(Debug, Clone, Default)]
 pub(crate) struct IssueFilter {
     project_ids: Vec<i64>,
-    statuses: Vec<&'static str>,
+    /// The search's terms (`is:resolved`, `level:error`, …).
+    query: Terms,
+    /// The request's own parameters (`status=`, `level=`, …): each narrows
+    /// the search's result, as Sentry combines them.
+    params: Terms,
     substatuses: Vec<&'static str>,
     assigned: Option<bool>,
     assigned_to: Vec<String>,
-    levels: Vec<String>,
-    environments: Vec<String>,
-    releases: Vec<String>,
+    /// Matched against title or culprit.
     texts: Vec<String>,
+    /// Matched against the title only (`title:` terms, `title=`).
+    titles: Vec<String>,
     ids: Vec<i64>,
     range: Range,
 }
+
+/// One source's values per field: an issue matches a field when it has
+/// one of its values (none: any).
+#[derive(Debug, Clone, Default)]
+struct Terms {
+    statuses: Vec<&'static str>,
+    levels: Vec<String>,
+    environments: Vec<String>,
+    releases: Vec<String>,
+}
+
+/// Most values one request's filters may list (search values, ids and
+/// parameters together): each becomes an SQL variable, and SQLite refuses
+/// a statement with more than 32 766 (which was a 500).
+const MAX_FILTER_VALUES: usize = 1_000;
 
 enum Token {
     Text(String),
@@ -319,8 +338,11 @@ fn check_level(l: &str) -> Result<String, ApiError> {
     }
 }
 
+/// The stored statuses a status name covers; `all` covers every status
+/// (no condition).
 fn status_filter(value: &str) -> Result<Vec<&'static str>, ApiError> {
     Ok(match value.trim().to_ascii_lowercase().as_str() {
+        "all" => Vec::new(),
         "unresolved" => vec!["unresolved"],
         "resolved" => vec!["resolved", "resolved_in_release"],
         "ignored" | "muted" | "archived" => vec!["ignored"],
@@ -357,7 +379,8 @@ impl IssueFilter {
         }
         let search = match q.get("query") {
             Some(s) => s.to_owned(),
-            None if f.ids.is_empty() => "is:unresolved".to_owned(),
+            // `status=` chooses the statuses itself.
+            None if f.ids.is_empty() && q.get("status").is_none() => "is:unresolved".to_owned(),
             None => String::new(),
         };
         let tokens = tokenize(&search);
@@ -365,6 +388,23 @@ impl IssueFilter {
             return Err(ApiError::BadRequest(format!(
                 "the search has {} terms; at most {MAX_SEARCH_TERMS} are allowed",
                 tokens.len()
+            )));
+        }
+        let values = tokens
+            .iter()
+            .map(|t| match t {
+                Token::Text(_) => 1,
+                Token::Pair(_, v) => v.len(),
+            })
+            .sum::<usize>()
+            + f.ids.len()
+            + ["status", "level", "environment", "release"]
+                .iter()
+                .map(|k| q.all(k).len())
+                .sum::<usize>();
+        if values > MAX_FILTER_VALUES {
+            return Err(ApiError::BadRequest(format!(
+                "the filters list {values} values; at most {MAX_FILTER_VALUES} are allowed"
             )));
         }
         for token in tokens {
@@ -378,13 +418,11 @@ impl IssueFilter {
             }
         }
         for s in q.all("status") {
-            f.statuses.extend(status_filter(&s)?);
+            f.params.statuses.extend(status_filter(&s)?);
         }
-        for l in q.all("level") {
-            f.levels.push(check_level(&l)?);
-        }
-        f.environments.extend(q.values("environment"));
-        f.releases.extend(q.values("release"));
+        f.params.levels = levels_param(q)?;
+        f.params.environments.extend(q.values("environment"));
+        f.params.releases.extend(q.values("release"));
         Ok(f)
     }
 
@@ -402,21 +440,26 @@ impl IssueFilter {
                     "regressed" => self.substatuses.push("regressed"),
                     "new" => self.substatuses.push("new"),
                     "ongoing" => self.substatuses.push("ongoing"),
-                    other => self.statuses.extend(status_filter(other).map_err(|_| {
-                        ApiError::BadRequest(format!(
-                            "invalid search is:{other}: expected unresolved, resolved, \
+                    "all" => {}
+                    other => self
+                        .query
+                        .statuses
+                        .extend(status_filter(other).map_err(|_| {
+                            ApiError::BadRequest(format!(
+                                "invalid search is:{other}: expected unresolved, resolved, \
                              ignored, assigned, unassigned, new, ongoing or regressed"
-                        ))
-                    })?),
+                            ))
+                        })?),
                 },
-                "level" => self.levels.push(check_level(v)?),
-                "environment" => self.environments.push(v.clone()),
-                "release" => self.releases.push(v.clone()),
+                "level" => self.query.levels.push(check_level(v)?),
+                "environment" => self.query.environments.push(v.clone()),
+                "release" => self.query.releases.push(v.clone()),
                 "assigned" | "assigned_to" => match v.as_str() {
                     "none" | "[]" => self.assigned = Some(false),
                     _ => self.assigned_to.push(v.clone()),
                 },
-                "message" | "title" => self.texts.push(v.clone()),
+                "message" => self.texts.push(v.clone()),
+                "title" => self.titles.push(v.clone()),
                 "issue" | "issue.id" | "id" => self.ids.push(
                     v.parse()
                         .map_err(|_| ApiError::BadRequest(format!("invalid issue id {v:?}")))?,
@@ -448,9 +491,8 @@ impl IssueFilter {
             let c = sql.in_list("i.id", self.ids.iter().copied());
             sql.cond(c);
         }
-        if !self.statuses.is_empty() {
-            let c = sql.in_list("i.status", self.statuses.iter().map(|s| s.to_string()));
-            sql.cond(c);
+        for terms in [&self.query, &self.params] {
+            terms.apply(sql);
         }
         if !self.substatuses.is_empty() {
             let c = sql.in_list(
@@ -475,6 +517,35 @@ impl IssueFilter {
             let c = sql.in_list("i.assigned_to", values);
             sql.cond(c);
         }
+        for t in &self.texts {
+            let p = sql.bind(like_pattern(t));
+            let p2 = sql.bind(like_pattern(t));
+            sql.cond(format!(
+                "(i.title LIKE {p} ESCAPE '\\' OR i.culprit LIKE {p2} ESCAPE '\\')"
+            ));
+        }
+        for t in &self.titles {
+            let p = sql.bind(like_pattern(t));
+            sql.cond(format!("i.title LIKE {p} ESCAPE '\\'"));
+        }
+        if let Some(s) = self.range.start {
+            let p = sql.bind(s);
+            sql.cond(format!("i.last_seen >= {p}"));
+        }
+        if let Some(e) = self.range.end {
+            let p = sql.bind(e);
+            sql.cond(format!("i.first_seen <= {p}"));
+        }
+    }
+}
+
+impl Terms {
+    /// Adds a condition on `issues i` per field that lists values.
+    fn apply(&self, sql: &mut Sql) {
+        if !self.statuses.is_empty() {
+            let c = sql.in_list("i.status", self.statuses.iter().map(|s| s.to_string()));
+            sql.cond(c);
+        }
         if !self.levels.is_empty() {
             let c = sql.in_list("i.level", self.levels.iter().cloned());
             sql.cond(c);
@@ -492,22 +563,14 @@ impl IssueFilter {
                 "i.id IN (SELECT f.issue_id FROM issue_facets f WHERE f.kind = {k} AND {list})"
             ));
         }
-        for t in &self.texts {
-            let p = sql.bind(like_pattern(t));
-            let p2 = sql.bind(like_pattern(t));
-            sql.cond(format!(
-                "(i.title LIKE {p} ESCAPE '\\' OR i.culprit LIKE {p2} ESCAPE '\\')"
-            ));
-        }
-        if let Some(s) = self.range.start {
-            let p = sql.bind(s);
-            sql.cond(format!("i.last_seen >= {p}"));
-        }
-        if let Some(e) = self.range.end {
-            let p = sql.bind(e);
-            sql.cond(format!("i.first_seen <= {p}"));
-        }
     }
+}
+
+/// The `level` parameters of a request, checked and in their canonical
+/// form (`Error` and `warn` read as `error` and `warning`), for filters on
+/// issues and on events alike.
+pub(crate) fn levels_param(q: &Query) -> Result<Vec<String>, ApiError> {
+    q.all("level").iter().map(|l| check_level(l)).collect()
 }
 
 /// The projects a list or bulk request is about: the path's, or `?project=`
@@ -903,6 +966,21 @@ fn parse_change(body: &Value) -> Result<Change, ApiError> {
             "the body must be a JSON object".to_owned(),
         ));
     };
+    // Sentry changes that this receiver does not make: answering 200 would
+    // let a script believe they were made.
+    for (key, what) in [
+        ("merge", "merging issues"),
+        ("discard", "discarding an issue's future events"),
+    ] {
+        if obj
+            .get(key)
+            .is_some_and(|v| !matches!(v, Value::Null | Value::Bool(false)))
+        {
+            return Err(ApiError::BadRequest(format!(
+                "{what} is not supported (\"{key}\"); delete the issues instead"
+            )));
+        }
+    }
     let details = match obj.get("statusDetails") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(d)) => d.clone(),
@@ -1240,19 +1318,19 @@ pub(crate) fn count_filter(
 ) -> Result<IssueFilter, ApiError> {
     let mut f = IssueFilter {
         project_ids: projects,
-        environments: environments.to_vec(),
-        releases: releases.to_vec(),
         range,
         ..IssueFilter::default()
     };
+    f.params.environments = environments.to_vec();
+    f.params.releases = releases.to_vec();
     for s in statuses {
-        f.statuses.extend(status_filter(s)?);
+        f.params.statuses.extend(status_filter(s)?);
     }
     for l in levels {
-        f.levels.push(check_level(l)?);
+        f.params.levels.push(check_level(l)?);
     }
     if let Some(t) = title.filter(|t| !t.is_empty()) {
-        f.texts.push(t.to_owned());
+        f.titles.push(t.to_owned());
     }
     Ok(f)
 }
@@ -1282,9 +1360,9 @@ mod tests {
             "query=is:unresolved+level:[error,fatal]+%22Key+Error%22+std::io+environment:prod",
         ));
         let f = IssueFilter::from_query(&q, 0.0).expect("filter");
-        assert_eq!(f.statuses, ["unresolved"]);
-        assert_eq!(f.levels, ["error", "fatal"]);
-        assert_eq!(f.environments, ["prod"]);
+        assert_eq!(f.query.statuses, ["unresolved"]);
+        assert_eq!(f.query.levels, ["error", "fatal"]);
+        assert_eq!(f.query.environments, ["prod"]);
         assert_eq!(f.texts, ["Key Error", "std::io"]);
         let bad = Query::parse(Some("query=colour:red"));
         assert!(matches!(
@@ -1295,9 +1373,9 @@ mod tests {
         assert!(IssueFilter::from_query(&bad, 0.0).is_err());
         // No query: unresolved by default; explicit ids lift the default.
         let f = IssueFilter::from_query(&Query::parse(None), 0.0).expect("default");
-        assert_eq!(f.statuses, ["unresolved"]);
+        assert_eq!(f.query.statuses, ["unresolved"]);
         let f = IssueFilter::from_query(&Query::parse(Some("id=3&id=4")), 0.0).expect("ids");
-        assert!(f.statuses.is_empty());
+        assert!(f.query.statuses.is_empty());
         assert_eq!(f.ids, [3, 4]);
     }
 

@@ -706,7 +706,7 @@ pub(crate) async fn stats(ctx: &Ctx) -> Result<Reply, ApiError> {
     let q = ctx.query.clone();
     let fields = StatsFields::from_query(&q)?;
     let range = Range::from_query(&q, ctx.now())?;
-    let levels = q.all("level");
+    let levels = issues::levels_param(&q)?;
     let environments = q.values("environment");
     let releases = q.values("release");
     let statuses = q.all("status");
@@ -850,7 +850,7 @@ pub(crate) async fn stream(ctx: &Ctx) -> Result<Reply, ApiError> {
     let after = q.int("after", 0, i64::MAX)?;
     let tail = q.int("tail", 0, 1000)?.unwrap_or(0);
     let limit = q.int("limit", 1, 1000)?.unwrap_or(100);
-    let levels = q.all("level");
+    let levels = issues::levels_param(q)?;
     let keys = q.all("project");
     let page = ctx
         .read(move |c| {

@@ -481,6 +481,12 @@ CREATE INDEX spans_time ON spans(start_ts);
 DROP INDEX spans_trace;
 CREATE INDEX spans_trace ON spans(trace_id, span_id);
 "#,
+    // 14: each release in the release list counts the issues it introduced
+    // (`first_release`): without an index that read every issue of the
+    // project per release shown (1.9 s a page at 100 000 issues).
+    r#"
+CREATE INDEX issues_first_release ON issues(project_id, first_release);
+"#,
 ];
 
 /// The schema version this build writes.
