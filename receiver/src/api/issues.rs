@@ -279,12 +279,22 @@ fn tokenize(s: &str) -> Vec<Token> {
         let quoted_start = first == '"';
         let mut word = String::new();
         let mut in_quote = false;
+        // Inside a `key:[a, b]` list, where Sentry allows spaces.
+        let mut in_list = false;
         while let Some(&c) = chars.peek() {
-            if c.is_whitespace() && !in_quote {
+            if c.is_whitespace() && !in_quote && !in_list {
                 break;
             }
             chars.next();
             match c {
+                '[' if !in_quote && word.ends_with(':') => {
+                    in_list = true;
+                    word.push(c);
+                }
+                ']' if !in_quote && in_list => {
+                    in_list = false;
+                    word.push(c);
+                }
                 '"' => in_quote = !in_quote,
                 '\\' if in_quote => {
                     if let Some(n) = chars.next() {
@@ -1364,6 +1374,11 @@ mod tests {
         assert_eq!(f.query.levels, ["error", "fatal"]);
         assert_eq!(f.query.environments, ["prod"]);
         assert_eq!(f.texts, ["Key Error", "std::io"]);
+        // Spaces inside a list, as Sentry allows them.
+        let q = Query::parse(Some("query=level:[error,+fatal]+boom"));
+        let f = IssueFilter::from_query(&q, 0.0).expect("spaced list");
+        assert_eq!(f.query.levels, ["error", "fatal"]);
+        assert_eq!(f.texts, ["boom"]);
         let bad = Query::parse(Some("query=colour:red"));
         assert!(matches!(
             IssueFilter::from_query(&bad, 0.0),
