@@ -81,3 +81,26 @@ pub mod tracing;
 pub use init::{default_integrations, InitOptions};
 #[cfg(feature = "http-transport")]
 pub use init::{init, try_init};
+
+/// The crates of the SDK itself, as they appear in `log` and `tracing`
+/// targets (module paths).
+#[cfg(any(feature = "log", feature = "tracing"))]
+const SDK_CRATES: &[&str] = &[
+    "sentry",
+    "sentry_core",
+    "sentry_integrations",
+    "sentry_transport",
+];
+
+/// Whether a `log` or `tracing` target is one of the SDK's own crates or a
+/// module of one: `sentry_core` and `sentry_core::client` are, an
+/// application crate whose name starts with "sentry" (`sentryflow::billing`,
+/// `sentry_app`) is not.
+#[cfg(any(feature = "log", feature = "tracing"))]
+pub(crate) fn is_sdk_target(target: &str) -> bool {
+    SDK_CRATES.iter().any(|krate| {
+        target
+            .strip_prefix(krate)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+    })
+}

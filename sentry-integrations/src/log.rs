@@ -15,8 +15,10 @@
 //! `debug`/`trace` → `debug`. Breadcrumbs are attached to the next event
 //! captured on the same hub (any event: an error record, a panic, ...).
 //! Records logged by the SDK's own threads (named `sentry-*`) or with a
-//! `sentry` target only go to the destination, so the SDK never reports
-//! about itself in a loop.
+//! target in one of its crates (`sentry`, `sentry_core`,
+//! `sentry_integrations`, `sentry_transport` and their modules; an
+//! application crate such as `sentryflow` is reported as usual) only go to
+//! the destination, so the SDK never reports about itself in a loop.
 //!
 //! ```
 //! use log::{Level, LevelFilter};
@@ -241,10 +243,12 @@ impl<L: Log> SentryLogger<L> {
     }
 }
 
-/// Records of the SDK itself: `sentry*` targets, or any record logged on an
-/// SDK thread (the transport worker is `sentry-transport`).
+/// Records of the SDK itself: targets in the SDK's crates (`sentry_core::...`,
+/// `sentry_transport::...`; not an application crate that merely starts with
+/// "sentry"), or any record logged on an SDK thread (the transport worker is
+/// `sentry-transport`).
 fn is_sdk_record(metadata: &Metadata<'_>) -> bool {
-    metadata.target().starts_with("sentry")
+    crate::is_sdk_target(metadata.target())
         || std::thread::current()
             .name()
             .is_some_and(|n| n.starts_with("sentry-"))

@@ -228,9 +228,11 @@ pub fn event_from_event(event: &tracing_core::Event<'_>) -> Event {
 }
 
 /// Events and spans of the SDK itself are never reported (no feedback loop):
-/// `sentry*` targets and anything on an SDK thread (`sentry-*`).
+/// targets in the SDK's crates (`sentry_core::...`, `sentry_transport::...`;
+/// not an application crate that merely starts with "sentry") and anything
+/// on an SDK thread (`sentry-*`).
 fn is_sdk(metadata: &Metadata<'_>) -> bool {
-    metadata.target().starts_with("sentry")
+    crate::is_sdk_target(metadata.target())
         || std::thread::current()
             .name()
             .is_some_and(|n| n.starts_with("sentry-"))

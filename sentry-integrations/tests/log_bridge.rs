@@ -169,6 +169,36 @@ fn the_sdk_own_records_are_not_reported() {
     assert_eq!(dest.lines().len(), 2, "the destination still logs them");
 }
 
+/// Only the SDK's own crates are its targets: an application crate whose
+/// name merely starts with "sentry" is reported like any other.
+#[test]
+fn app_targets_starting_with_sentry_are_reported() {
+    let logger = SentryLogger::new();
+    let events = with_captured_events(|| {
+        for target in [
+            "sentry",
+            "sentry::hub",
+            "sentry_core",
+            "sentry_integrations::log",
+        ] {
+            log_to(
+                &logger,
+                LogLevel::Error,
+                target,
+                format_args!("the SDK itself"),
+            );
+        }
+        log_to(
+            &logger,
+            LogLevel::Error,
+            "sentryflow::billing",
+            format_args!("payment failed"),
+        );
+    });
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].title(), "payment failed");
+}
+
 #[test]
 fn enabled_is_the_union_of_sentry_and_the_destination() {
     let logger = SentryLogger::with_dest(Recorder::default()).filter(|md| {

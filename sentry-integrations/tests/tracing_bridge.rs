@@ -102,6 +102,23 @@ fn events_inside_spans_name_their_spans() {
     );
 }
 
+/// Only the SDK's own crates are its targets: an application crate whose
+/// name merely starts with "sentry" is reported like any other.
+#[test]
+fn app_targets_starting_with_sentry_are_reported_the_sdk_own_are_not() {
+    let events = with_captured_events(|| {
+        with_layer(|| {
+            tracing::error!(target: "sentry_core::client", "the SDK itself");
+            tracing::error!(target: "sentry_integrations", "the SDK itself");
+            tracing::error!(target: "sentry", "the SDK itself");
+            tracing::error!(target: "sentryflow::billing", "payment failed");
+            tracing::error!(target: "sentry_app", "an app named sentry_app");
+        })
+    });
+    let titles: Vec<_> = events.iter().map(|e| e.title()).collect();
+    assert_eq!(titles, ["payment failed", "an app named sentry_app"]);
+}
+
 #[test]
 fn a_custom_event_filter_is_used() {
     let events = with_captured_events(|| {
