@@ -24,8 +24,15 @@
 //! that one's Sentry span. While a span is entered it is the hub's active
 //! span, so events captured inside carry its trace context; a span entered
 //! on several threads at once is active on each thread's hub until that
-//! thread exits it, whatever the order of the exits. The Sentry span
-//! finishes when the `tracing` span closes.
+//! thread exits it, whatever the order of the exits. Spans entered on one
+//! hub (one thread, or tasks on several threads sharing a request's hub)
+//! may exit in any order too: an exit gives the hub back the span that was
+//! active before the entry only when the exiting span is still the active
+//! one; otherwise the span that is active stays so, and will give the hub
+//! back what the exiting span had replaced. Once every span has exited, the
+//! span active before them (the transaction) is active again; a finished
+//! span never stays active. The Sentry span finishes when the `tracing`
+//! span closes.
 //!
 //! Without an active, sampled transaction a span costs a filter call and a
 //! look-up of the hub's active span; entering, exiting and closing it cost an
@@ -43,6 +50,7 @@
 //! ```
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::error::Error;
 use std::fmt;
 use std::marker::PhantomData;
@@ -50,7 +58,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::ThreadId;
 
-use sentry_core::protocol::{Breadcrumb, Event, Exception, Level, LogEntry, Map};
+use parking_lot::Mutex;
+use sentry_core::protocol::{Breadcrumb, Event, Exception, Level, LogEntry, Map, SpanId};
 use sentry_core::{Hub, TransactionOrSpan};
 use serde_json::Value;
 use tracing_core::field::{Field, Visit};
@@ -245,18 +254,46 @@ static LIVE_SPANS: AtomicUsize = AtomicUsize::new(0);
 /// What the layer keeps in a span's extensions.
 struct SentrySpan {
     span: TransactionOrSpan,
-    /// Each entry not yet exited: the thread that entered, its hub, and that
-    /// hub's active span before. One span can be entered on several threads
-    /// at once (a span shared by tasks on a multi-threaded runtime), and the
-    /// threads exit in any order; an exit restores the latest entry of its
-    /// own thread, never another thread's.
+    /// Each entry not yet exited: the thread that entered and its hub. One
+    /// span can be entered on several threads at once (a span shared by
+    /// tasks on a multi-threaded runtime), and the threads exit in any
+    /// order; an exit undoes the latest entry of its own thread, never
+    /// another thread's.
     entered: Vec<Entered>,
 }
 
 struct Entered {
     thread: ThreadId,
     hub: Arc<Hub>,
+}
+
+/// One entry of a span into a hub not yet exited. A hub's links are in the
+/// order of the entries; each remembers the span it replaced as the hub's
+/// active span, so that an exit (in any order) can hand it on.
+struct Link {
+    /// The `tracing` span and the thread that entered it.
+    id: span::Id,
+    thread: ThreadId,
+    /// Its Sentry span, to tell whether it is the hub's active span.
+    span_id: SpanId,
+    /// The hub's active span before this entry (or, after the entry before
+    /// it exited out of order, before that one).
     previous: Option<TransactionOrSpan>,
+}
+
+/// The links of each hub, keyed by the hub's address (kept valid by the
+/// `Arc<Hub>` of the entries).
+type Chains = HashMap<usize, Vec<Link>>;
+
+fn hub_key(hub: &Arc<Hub>) -> usize {
+    Arc::as_ptr(hub) as usize
+}
+
+fn span_id(span: &TransactionOrSpan) -> SpanId {
+    match span {
+        TransactionOrSpan::Transaction(t) => t.span_id(),
+        TransactionOrSpan::Span(s) => s.span_id(),
+    }
 }
 
 type EventFilterFn = dyn Fn(&Metadata<'_>) -> EventFilter + Send + Sync;
@@ -266,6 +303,9 @@ type SpanFilterFn = dyn Fn(&Metadata<'_>) -> bool + Send + Sync;
 pub struct SentryLayer<S> {
     event_filter: Box<EventFilterFn>,
     span_filter: Box<SpanFilterFn>,
+    /// The spans entered on each hub. Only changed inside the hub's
+    /// `configure_scope`, and never held while calling out.
+    chains: Mutex<Chains>,
     _subscriber: PhantomData<fn(S)>,
 }
 
@@ -280,6 +320,7 @@ impl<S> Default for SentryLayer<S> {
         SentryLayer {
             event_filter: Box::new(default_event_filter),
             span_filter: Box::new(default_span_filter),
+            chains: Mutex::new(HashMap::new()),
             _subscriber: PhantomData,
         }
     }
@@ -345,6 +386,67 @@ where
             parent = p.parent();
         }
         None
+    }
+
+    /// Makes `sentry_span` the active span of `hub` for an entry of the
+    /// `tracing` span `id` on this thread.
+    fn link(&self, hub: &Arc<Hub>, id: &span::Id, sentry_span: TransactionOrSpan) {
+        let thread = std::thread::current().id();
+        let key = hub_key(hub);
+        let entered_id = span_id(&sentry_span);
+        hub.configure_scope(|scope| {
+            let previous = scope.get_span();
+            scope.set_span(Some(sentry_span));
+            self.chains.lock().entry(key).or_default().push(Link {
+                id: id.clone(),
+                thread,
+                span_id: entered_id,
+                previous,
+            });
+        });
+    }
+
+    /// Undoes the latest entry of the `tracing` span `id` on `thread` into
+    /// `hub`. When its Sentry span is the hub's active span, the span it
+    /// replaced becomes active again. When a later entry replaced it
+    /// meanwhile (an out-of-order exit), the active span is left alone and
+    /// that later entry will give back what this one replaced.
+    fn unlink(&self, hub: &Arc<Hub>, id: &span::Id, thread: ThreadId) {
+        let key = hub_key(hub);
+        hub.configure_scope(|scope| {
+            // Decided under the lock; spans are dropped and the scope
+            // changed after it.
+            let (link, on_top, replaced) = {
+                let mut chains = self.chains.lock();
+                let Some(chain) = chains.get_mut(&key) else {
+                    return;
+                };
+                let Some(at) = chain
+                    .iter()
+                    .rposition(|l| l.id == *id && l.thread == thread)
+                else {
+                    return;
+                };
+                let mut link = chain.remove(at);
+                let mut replaced = None;
+                let successor = chain[at..]
+                    .iter_mut()
+                    .find(|l| l.previous.as_ref().map(span_id) == Some(link.span_id));
+                if let Some(successor) = successor {
+                    // The successor gives back what this entry replaced.
+                    replaced = std::mem::replace(&mut successor.previous, link.previous.take());
+                }
+                let on_top = at == chain.len();
+                if chain.is_empty() {
+                    chains.remove(&key);
+                }
+                (link, on_top, replaced)
+            };
+            drop(replaced);
+            if on_top && scope.get_span().as_ref().map(span_id) == Some(link.span_id) {
+                scope.set_span(link.previous);
+            }
+        });
     }
 }
 
@@ -461,17 +563,12 @@ where
             return;
         };
         let hub = Hub::current();
-        let previous = hub.configure_scope(|scope| {
-            let previous = scope.get_span();
-            scope.set_span(Some(sentry_span));
-            previous
-        });
+        self.link(&hub, id, sentry_span);
         let mut extensions = span.extensions_mut();
         if let Some(data) = extensions.get_mut::<SentrySpan>() {
             data.entered.push(Entered {
                 thread: std::thread::current().id(),
                 hub,
-                previous,
             });
         }
     }
@@ -496,8 +593,7 @@ where
             };
             data.entered.remove(at)
         };
-        let Entered { hub, previous, .. } = entered;
-        hub.configure_scope(|scope| scope.set_span(previous));
+        self.unlink(&entered.hub, id, thread);
     }
 
     fn on_close(&self, id: span::Id, ctx: Context<'_, S>) {
@@ -511,9 +607,10 @@ where
             return;
         };
         LIVE_SPANS.fetch_sub(1, Ordering::Relaxed);
-        // A span closed while still entered (leaked guard): restore anyway.
-        while let Some(Entered { hub, previous, .. }) = data.entered.pop() {
-            hub.configure_scope(|scope| scope.set_span(previous));
+        // A span closed while still entered (leaked guard): undo its entries
+        // anyway, so that the finished span does not stay active.
+        while let Some(Entered { thread, hub }) = data.entered.pop() {
+            self.unlink(&hub, &id, thread);
         }
         data.span.finish();
     }

@@ -396,3 +396,127 @@ fn entering_a_span_while_another_thread_configures_the_hub_does_not_deadlock() {
     drop(span);
     tx.finish();
 }
+
+/// A hub with a sampled transaction as its active span, and a dispatch with
+/// the layer, for the tests of spans entered and exited on a shared hub.
+fn shared_hub() -> (
+    std::sync::Arc<Hub>,
+    sentry_core::performance::Transaction,
+    tracing::Dispatch,
+) {
+    use std::sync::Arc;
+
+    use sentry_core::test::TestTransport;
+    use sentry_core::{Client, Scope};
+
+    let client = Arc::new(Client::with_options(ClientOptions {
+        traces_sample_rate: 1.0,
+        transport: Some(Arc::new(TestTransport::new())),
+        dsn: Some(
+            "http://0123456789abcdef0123456789abcdef@127.0.0.1:9/1"
+                .parse()
+                .expect("valid DSN"),
+        ),
+        ..Default::default()
+    }));
+    let hub = Arc::new(Hub::new(Some(client), Scope::default()));
+    let tx = hub.start_transaction(TransactionContext::new("job", "task"));
+    hub.configure_scope(|s| s.set_span(Some(tx.clone().into())));
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer()));
+    (hub, tx, dispatch)
+}
+
+fn active_span_id(hub: &Hub) -> Option<sentry_core::protocol::SpanId> {
+    hub.active_span().map(|s| s.trace_context().span_id)
+}
+
+/// Two tasks bound to one request's hub (as `bind_hub` does) each enter
+/// their own span on their own thread: A enters, B enters, A exits, B exits.
+/// A's exit leaves B active; after both exited the hub is back on the
+/// transaction, not on A's finished span. Barriers fix the interleaving.
+#[test]
+fn spans_of_tasks_sharing_a_hub_exited_out_of_order_restore_the_transaction() {
+    use std::sync::{Arc, Barrier};
+
+    let (hub, tx, dispatch) = shared_hub();
+    let (a, b) = tracing::dispatcher::with_default(&dispatch, || {
+        Hub::run(hub.clone(), || {
+            (tracing::info_span!("a"), tracing::info_span!("b"))
+        })
+    });
+    let a_entered = Arc::new(Barrier::new(2));
+    let b_entered = Arc::new(Barrier::new(2));
+    let a_exited = Arc::new(Barrier::new(2));
+    let thread_a = {
+        let (span, dispatch, hub) = (a.clone(), dispatch.clone(), hub.clone());
+        let (a_entered, b_entered, a_exited) =
+            (a_entered.clone(), b_entered.clone(), a_exited.clone());
+        std::thread::spawn(move || {
+            tracing::dispatcher::with_default(&dispatch, || {
+                Hub::run(hub, || {
+                    let guard = span.enter();
+                    a_entered.wait();
+                    b_entered.wait();
+                    drop(guard);
+                    a_exited.wait();
+                })
+            })
+        })
+    };
+    let thread_b = {
+        let (span, dispatch, hub) = (b.clone(), dispatch.clone(), hub.clone());
+        std::thread::spawn(move || {
+            tracing::dispatcher::with_default(&dispatch, || {
+                Hub::run(hub.clone(), || {
+                    a_entered.wait();
+                    let guard = span.enter();
+                    let b_id = active_span_id(&hub);
+                    b_entered.wait();
+                    a_exited.wait();
+                    let after_a = active_span_id(&hub);
+                    drop(guard);
+                    (b_id, after_a)
+                })
+            })
+        })
+    };
+    thread_a.join().expect("thread A");
+    let (b_id, after_a) = thread_b.join().expect("thread B");
+    assert_ne!(b_id, Some(tx.span_id()), "B is active while entered");
+    assert_eq!(after_a, b_id, "A's exit leaves B active");
+    assert_eq!(
+        active_span_id(&hub),
+        Some(tx.span_id()),
+        "a finished span stays active on the hub"
+    );
+    drop((a, b));
+    tx.finish();
+}
+
+/// `tracing` allows guards to be dropped in any order: enter A, enter B,
+/// exit A, exit B on one thread ends with the transaction active again.
+#[test]
+fn spans_exited_out_of_order_on_one_thread_restore_the_transaction() {
+    let (hub, tx, dispatch) = shared_hub();
+    let (b_id, after_a) = tracing::dispatcher::with_default(&dispatch, || {
+        Hub::run(hub.clone(), || {
+            let a = tracing::info_span!("a");
+            let b = tracing::info_span!("b");
+            let ga = a.enter();
+            let gb = b.enter();
+            let b_id = active_span_id(&hub);
+            drop(ga);
+            let after_a = active_span_id(&hub);
+            drop(gb);
+            drop((a, b));
+            (b_id, after_a)
+        })
+    });
+    assert_eq!(after_a, b_id, "A's exit leaves B active");
+    assert_eq!(
+        active_span_id(&hub),
+        Some(tx.span_id()),
+        "a closed span stays active on the hub"
+    );
+    tx.finish();
+}
