@@ -97,8 +97,11 @@ const TRIM_CRATES: &[&str] = &[
 /// * its crate is one of [`SYSTEM_CRATES`] (`std`, `core`, `alloc`,
 ///   `backtrace`, `tokio`, `futures`, this SDK, ...);
 /// * its source file lies in the cargo registry or git checkouts
-///   (`.cargo/registry/`, `.cargo/git/`) or in the Rust toolchain sources
-///   (`/rustc/<hash>/`, `lib/rustlib/src/`): third-party code.
+///   (`registry/src/<index>/` or `git/checkouts/` of a cargo home:
+///   `~/.cargo`, the `CARGO_HOME` of the process, or a directory named
+///   `cargo` such as the `rust` Docker image's `/usr/local/cargo`) or in the
+///   Rust toolchain sources (`/rustc/<hash>/`, `lib/rustlib/src/`):
+///   third-party code.
 ///
 /// Every other frame is in-app.
 ///
@@ -234,13 +237,81 @@ fn path_starts_with(path: &str, prefix: &str) -> bool {
 }
 
 /// Source paths of code that is not the application's: crates from the
-/// registry or git, and the Rust toolchain.
+/// registry or git (in any cargo home, see [`cargo_source`]), and the Rust
+/// toolchain.
 pub(crate) fn is_third_party_path(path: &str) -> bool {
     let path = path.replace('\\', "/");
     path.contains("/.cargo/registry/")
         || path.contains("/.cargo/git/")
+        || cargo_source(&path, cargo_home()).is_some()
         || path.starts_with("/rustc/")
         || path.contains("/lib/rustlib/src/")
+}
+
+/// The `CARGO_HOME` of this process (with `/` separators, no trailing `/`),
+/// read once; `None` when unset or empty.
+fn cargo_home() -> Option<&'static str> {
+    static HOME: OnceLock<Option<String>> = OnceLock::new();
+    HOME.get_or_init(|| {
+        let home = std::env::var_os("CARGO_HOME")?;
+        let home = home.to_str()?.replace('\\', "/");
+        let home = home.trim_end_matches('/');
+        (!home.is_empty()).then(|| home.to_owned())
+    })
+    .as_deref()
+}
+
+/// For a source path (with `/` separators) inside a cargo home's registry
+/// sources or git checkouts, the part after the checkout root:
+/// `serde-1.0.1/src/de.rs` for `<home>/registry/src/<index>/serde-1.0.1/src/de.rs`,
+/// `dep-<hash>/<rev>/src/lib.rs` for `<home>/git/checkouts/dep-<hash>/<rev>/src/lib.rs`.
+///
+/// The cargo home is `home` (the `CARGO_HOME` of this process), any
+/// directory named `.cargo`, or any directory named `cargo` (the official
+/// `rust` Docker image uses `/usr/local/cargo`, and binaries often run
+/// where `CARGO_HOME` is not set). Under a plain `cargo` directory the index
+/// or checkout directory must carry cargo's `-<16 hex digits>` hash suffix,
+/// so an application that lives in a `cargo` directory is not mistaken for
+/// a dependency.
+fn cargo_source<'a>(path: &'a str, home: Option<&str>) -> Option<&'a str> {
+    if let Some(rest) = home
+        .and_then(|h| path.strip_prefix(h))
+        .and_then(|r| r.strip_prefix('/'))
+    {
+        if let Some(found) = source_in_cargo_home(rest, false) {
+            return Some(found);
+        }
+    }
+    [("/.cargo/", false), ("/cargo/", true)]
+        .into_iter()
+        .flat_map(|(dir, strict)| {
+            path.match_indices(dir)
+                .map(move |(i, _)| (&path[i + dir.len()..], strict))
+        })
+        .find_map(|(rest, strict)| source_in_cargo_home(rest, strict))
+}
+
+/// `rest` is a path relative to a cargo home: the part after the index
+/// directory of `registry/src/<index>/`, or after `git/checkouts/`.
+/// `strict` requires the hash suffix of the index or checkout directory.
+fn source_in_cargo_home(rest: &str, strict: bool) -> Option<&str> {
+    if let Some(sources) = rest.strip_prefix("registry/src/") {
+        let (index, inside) = sources.split_once('/')?;
+        return (!inside.is_empty() && (!strict || has_cargo_hash(index))).then_some(inside);
+    }
+    if let Some(checkouts) = rest.strip_prefix("git/checkouts/") {
+        let (checkout, inside) = checkouts.split_once('/')?;
+        return (!inside.is_empty() && (!strict || has_cargo_hash(checkout))).then_some(checkouts);
+    }
+    None
+}
+
+/// `name-0123456789abcdef`: cargo's directory names for registry indexes
+/// and git checkouts end in a 16 hex digit hash.
+fn has_cargo_hash(dir: &str) -> bool {
+    dir.rsplit_once('-').is_some_and(|(name, hash)| {
+        !name.is_empty() && hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit())
+    })
 }
 
 /// Removes a trailing `::h` + 16 hex digits symbol hash, and the `[0a1b2c3d]`
@@ -480,13 +551,18 @@ fn working_dir() -> Option<&'static str> {
 
 /// A short, project-relative file name for an absolute source path: relative
 /// to the working directory, to the registry source root
-/// (`serde-1.0.0/src/de.rs`) or to the Rust sources (`library/std/src/...`);
+/// (`serde-1.0.0/src/de.rs`, in any cargo home: `~/.cargo`, `CARGO_HOME`,
+/// `/usr/local/cargo`) or to the Rust sources (`library/std/src/...`);
 /// otherwise the path unchanged.
 ///
 /// ```
 /// use sentry_integrations::backtrace::short_filename;
 /// assert_eq!(
 ///     short_filename("/home/me/.cargo/registry/src/index.registry-6f17d22bba15001f/serde-1.0.1/src/de.rs"),
+///     "serde-1.0.1/src/de.rs"
+/// );
+/// assert_eq!(
+///     short_filename("/usr/local/cargo/registry/src/index.crates.io-6f17d22bba15001f/serde-1.0.1/src/de.rs"),
 ///     "serde-1.0.1/src/de.rs"
 /// );
 /// assert_eq!(short_filename("/rustc/59807616e1fa2540724bfbac14d7976d7e4a3860/library/std/src/rt.rs"), "library/std/src/rt.rs");
@@ -497,16 +573,13 @@ pub fn short_filename(abs_path: &str) -> String {
 }
 
 fn short_filename_in(abs_path: &str, cwd: Option<&str>) -> String {
+    short_filename_with(abs_path, cwd, cargo_home())
+}
+
+fn short_filename_with(abs_path: &str, cwd: Option<&str>, cargo_home: Option<&str>) -> String {
     let p = abs_path.replace('\\', "/");
-    if let Some(i) = p.find("/.cargo/registry/src/") {
-        // Skip `index.registry-<hash>/`.
-        let rest = &p[i + "/.cargo/registry/src/".len()..];
-        if let Some(j) = rest.find('/') {
-            return rest[j + 1..].to_owned();
-        }
-    }
-    if let Some(i) = p.find("/.cargo/git/checkouts/") {
-        return p[i + "/.cargo/git/checkouts/".len()..].to_owned();
+    if let Some(rest) = cargo_source(&p, cargo_home) {
+        return rest.to_owned();
     }
     if let Some(rest) = p.strip_prefix("/rustc/") {
         if let Some(j) = rest.find('/') {
@@ -1090,6 +1163,56 @@ mod tests {
             ),
             "dep-1234/abcd/src/lib.rs"
         );
+    }
+
+    #[test]
+    fn registry_and_git_sources_are_found_in_any_cargo_home() {
+        let registry = "registry/src/index.crates.io-6f17d22bba15001f/serde_json-1.0.120/src/de.rs";
+        let git = "git/checkouts/dep-0123456789abcdef/abc1234/src/lib.rs";
+        for home in ["/home/u/.cargo", "/usr/local/cargo", "/opt/rust/cargo"] {
+            assert_eq!(
+                short_filename_with(&format!("{home}/{registry}"), None, None),
+                "serde_json-1.0.120/src/de.rs"
+            );
+            assert_eq!(
+                short_filename_with(&format!("{home}/{git}"), None, None),
+                "dep-0123456789abcdef/abc1234/src/lib.rs"
+            );
+            assert!(is_third_party_path(&format!("{home}/{registry}")));
+        }
+        // A CARGO_HOME with any name.
+        assert_eq!(
+            cargo_source(
+                "/build/deps/registry/src/mirror/serde-1.0.0/src/de.rs",
+                Some("/build/deps")
+            ),
+            Some("serde-1.0.0/src/de.rs")
+        );
+        assert_eq!(
+            cargo_source(
+                "/build/deps/registry/src/mirror/serde-1.0.0/src/de.rs",
+                None
+            ),
+            None
+        );
+        // Windows paths.
+        assert!(is_third_party_path(
+            r"C:\Users\me\.cargo\registry\src\index.crates.io-6f17d22bba15001f\log-0.4.0\src\lib.rs"
+        ));
+        // Applications that live in a directory named `cargo`.
+        for app in [
+            "/home/me/cargo/registry/src/main.rs",
+            "/home/me/cargo/registry/src/handlers/mod.rs",
+            "/srv/cargo/src/registry/src/lib.rs",
+            "/work/cargo/git/checkouts/mod.rs",
+            "/work/cargo/git/checkouts/worktree/src/lib.rs",
+        ] {
+            assert!(!is_third_party_path(app), "{app}");
+            assert_eq!(
+                short_filename_with(app, Some("/work"), None),
+                app.trim_start_matches("/work/")
+            );
+        }
     }
 
     #[test]

@@ -246,3 +246,27 @@ fn an_error_carrying_a_std_backtrace_gets_it_as_its_stack_trace() {
         .is_some_and(|f| f.ends_with("tests/stacktraces.rs")));
     assert!(last.lineno.is_some() && last.colno.is_some());
 }
+
+/// Crates from the registry are third-party code wherever the cargo home
+/// is: the official `rust` Docker image has it at `/usr/local/cargo`.
+#[test]
+fn registry_and_git_crates_under_any_cargo_home_are_not_in_app() {
+    let flags = in_app_flags(
+        options(),
+        vec![
+            frame(
+                "serde_json::de::from_str",
+                Some("/usr/local/cargo/registry/src/index.crates.io-6f17d22bba15001f/serde_json-1.0.120/src/de.rs"),
+            ),
+            frame(
+                "dep::run",
+                Some("/opt/cargo/git/checkouts/dep-0123456789abcdef/abc1234/src/lib.rs"),
+            ),
+            // An application that happens to live in a `cargo` directory.
+            frame("myapp::main", Some("/home/me/cargo/registry/src/main.rs")),
+            frame("myapp::run", Some("/srv/cargo/src/registry/src/lib.rs")),
+        ],
+    );
+    let flags: Vec<_> = flags.into_iter().map(|(_, v)| v).collect();
+    assert_eq!(flags, [Some(false), Some(false), Some(true), Some(true)]);
+}
