@@ -23,9 +23,12 @@
 //!
 //! A stack captured inside a panic hook or inside the SDK starts with frames
 //! of the panic machinery (`core::panicking`, `std::panicking`,
-//! `rust_begin_unwind`), of the `backtrace` crate and of the SDK itself.
-//! [`trim_sdk_frames`] removes them from the top so that the last frame is the
-//! application code that panicked or called `capture_*`.
+//! `rust_begin_unwind`), of the `backtrace` crate and of the SDK itself, and
+//! for an event logged through the `tracing` or `log` bridges, with the
+//! dispatch frames of `tracing`, `tracing_core`, `tracing_subscriber`,
+//! `tracing_log` and `log`. [`trim_sdk_frames`] removes them from the top so
+//! that the last frame is the application code that panicked, logged or
+//! called `capture_*`.
 //!
 //! ```
 //! use sentry_integrations::backtrace::current_stacktrace;
@@ -72,7 +75,9 @@ pub const SYSTEM_CRATES: &[&str] = &[
 ];
 
 /// Crates whose frames are removed from the top of a stack trace: the panic
-/// machinery, the unwinder and this SDK.
+/// machinery, the unwinder, this SDK, and the dispatch of `tracing` and `log`
+/// (an event logged with `tracing::error!` or `log::error!` reaches the SDK
+/// through them; its stack should end in the code that logged).
 const TRIM_CRATES: &[&str] = &[
     "std",
     "core",
@@ -83,6 +88,11 @@ const TRIM_CRATES: &[&str] = &[
     "sentry_core",
     "sentry_integrations",
     "sentry_transport",
+    "tracing",
+    "tracing_core",
+    "tracing_subscriber",
+    "tracing_log",
+    "log",
 ];
 
 /// Decides whether a frame belongs to the application.
@@ -714,16 +724,64 @@ fn is_trimmable(frame: &Frame) -> bool {
     {
         return true;
     }
-    frame
+    if frame
         .package
         .as_deref()
         .is_some_and(|p| TRIM_CRATES.contains(&p))
+    {
+        return true;
+    }
+    // Inlined functions carry their short name only (`event`,
+    // `try_with<...>`), and closures that a macro such as `tracing::error!`
+    // expands in the caller are in the macro crate's source: the source file
+    // tells whose code they are.
+    frame
+        .abs_path
+        .as_deref()
+        .and_then(source_crate)
+        .is_some_and(|krate| TRIM_CRATES.contains(&krate.as_str()))
 }
 
-/// Removes the frames of the panic machinery, the `backtrace` crate and the
-/// SDK from the top (newest end) of a stack trace, and any frames `extra`
-/// selects there (e.g. the `anyhow` constructors). The stack trace is left
-/// unchanged when nothing but such frames would remain.
+/// The crate whose sources contain `path`, for the Rust standard library
+/// (`/rustc/<hash>/library/std/...`, `lib/rustlib/src/rust/library/core/...`)
+/// and registry crates (`.../registry/src/<index>/tracing-core-0.1.36/...` is
+/// `tracing_core`); `None` for any other path.
+fn source_crate(path: &str) -> Option<String> {
+    let path = path.replace('\\', "/");
+    let library = path
+        .strip_prefix("/rustc/")
+        .and_then(|rest| rest.split_once('/'))
+        .map(|(_, rest)| rest)
+        .or_else(|| {
+            path.find("/lib/rustlib/src/rust/")
+                .map(|i| &path[i + "/lib/rustlib/src/rust/".len()..])
+        })
+        .and_then(|rest| rest.strip_prefix("library/"));
+    if let Some(rest) = library {
+        return rest.split_once('/').map(|(krate, _)| krate.to_owned());
+    }
+    let rest = cargo_source(&path, cargo_home())?;
+    if path.contains("/git/checkouts/") {
+        // A checkout is named after its repository, not its crate.
+        return None;
+    }
+    let (dir, _) = rest.split_once('/')?;
+    // `name-1.2.3` (the version may have a `-pre` part; the name may
+    // contain `-<digits>`, as in `sha-1-0.10.0`).
+    let version_at = dir.match_indices('-').map(|(i, _)| i).find(|&i| {
+        dir[i + 1..].split_once('.').is_some_and(|(major, _)| {
+            !major.is_empty() && major.bytes().all(|b| b.is_ascii_digit())
+        })
+    })?;
+    Some(dir[..version_at].replace('-', "_"))
+}
+
+/// Removes the frames of the panic machinery, the `backtrace` crate, the
+/// SDK and the `tracing`/`log` dispatch from the top (newest end) of a stack
+/// trace, and any frames `extra` selects there (e.g. the `anyhow`
+/// constructors). A frame belongs to such a crate by its package or, for
+/// inlined functions and macro-expanded closures, by its source file. The
+/// stack trace is left unchanged when nothing but such frames would remain.
 ///
 /// ```
 /// use sentry_core::protocol::{Frame, Stacktrace};
@@ -1281,6 +1339,58 @@ mod tests {
         };
         trim_sdk_frames(&mut st, |_| false);
         assert_eq!(st.frames.len(), 2);
+    }
+
+    #[test]
+    fn source_files_tell_the_crate_of_frames_without_a_module() {
+        let cases = [
+            (
+                "/rustc/59807616e1fa2540724bfbac14d7976d7e4a3860/library/std/src/thread/local.rs",
+                Some("std"),
+            ),
+            (
+                "/home/u/.rustup/toolchains/stable/lib/rustlib/src/rust/library/core/src/ops/function.rs",
+                Some("core"),
+            ),
+            (
+                "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/tracing-core-0.1.36/src/dispatcher.rs",
+                Some("tracing_core"),
+            ),
+            (
+                "/usr/local/cargo/registry/src/index.crates.io-1949cf8c6b5b557f/sha-1-0.10.0-pre.1/src/lib.rs",
+                Some("sha_1"),
+            ),
+            ("/home/u/.cargo/git/checkouts/log-0123456789abcdef/abc1234/src/lib.rs", None),
+            ("/work/app/src/main.rs", None),
+        ];
+        for (path, krate) in cases {
+            assert_eq!(source_crate(path).as_deref(), krate, "{path}");
+        }
+    }
+
+    #[test]
+    fn logging_dispatch_frames_are_trimmed_from_the_top() {
+        let with_path = |function: &str, path: &str| Frame {
+            abs_path: Some(path.to_owned()),
+            ..frame(function)
+        };
+        let registry = "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f";
+        let mut st = Stacktrace {
+            frames: vec![
+                frame("myapp::main"),
+                with_path("myapp::report", "/work/app/src/main.rs"),
+                with_path("myapp::report::{{closure}}", &format!("{registry}/tracing-0.1.44/src/macros.rs")),
+                frame("tracing_core::event::Event::dispatch"),
+                with_path("event", &format!("{registry}/tracing-core-0.1.36/src/dispatcher.rs")),
+                frame("<tracing_subscriber::layer::layered::Layered<L,S> as tracing_core::subscriber::Subscriber>::event"),
+                frame("log::__private_api::log_impl"),
+                frame("<sentry_integrations::log::SentryLogger<L> as log::Log>::log"),
+            ],
+            ..Default::default()
+        };
+        trim_sdk_frames(&mut st, |_| false);
+        let last = st.frames.last().and_then(|f| f.function.as_deref());
+        assert_eq!(last, Some("myapp::report"));
     }
 
     #[inline(never)]

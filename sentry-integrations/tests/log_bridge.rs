@@ -3,7 +3,7 @@
 
 #![cfg(feature = "log")]
 
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use log::{Level as LogLevel, LevelFilter, Log, Metadata, Record};
 use sentry_core::protocol::Level;
@@ -217,19 +217,23 @@ fn enabled_is_the_union_of_sentry_and_the_destination() {
     assert!(!logger.enabled(&md(LogLevel::Debug)), "nobody wants it");
 }
 
-/// The installed logger is process-global: install it once for this file.
-fn install_global(dest: Recorder) {
-    static INSTALL: Once = Once::new();
-    INSTALL.call_once(|| {
-        log::set_boxed_logger(Box::new(SentryLogger::with_dest(dest))).expect("no other logger");
+/// The installed logger is process-global: installed once for this file,
+/// its destination shared by the tests that log through it.
+fn install_global() -> Recorder {
+    static DEST: OnceLock<Recorder> = OnceLock::new();
+    DEST.get_or_init(|| {
+        let dest = Recorder::default();
+        log::set_boxed_logger(Box::new(SentryLogger::with_dest(dest.clone())))
+            .expect("no other logger");
         log::set_max_level(LevelFilter::Info);
-    });
+        dest
+    })
+    .clone()
 }
 
 #[test]
 fn the_log_macros_reach_sentry_through_the_installed_logger() {
-    let dest = Recorder::default();
-    install_global(dest.clone());
+    let dest = install_global();
     let events = with_captured_events(|| {
         log::info!(target: "app::auth", "user {} logged in", 7);
         log::debug!("too detailed for the default max level");
@@ -243,4 +247,45 @@ fn the_log_macros_reach_sentry_through_the_installed_logger() {
     assert!(dest
         .lines()
         .contains(&"INFO app::auth: user 7 logged in".to_owned()));
+}
+
+#[inline(never)]
+fn report_via_log() {
+    log::error!(target: "app::jobs", "job failed");
+}
+
+/// With `attach_stacktrace`, the stack of a record that reached Sentry
+/// through the `log` macros ends in the code that logged, not in `log`'s
+/// dispatch.
+#[test]
+fn attach_stacktrace_on_a_logged_error_ends_in_the_code_that_logged() {
+    use sentry_core::test::with_captured_events_options;
+    use sentry_core::ClientOptions;
+    use sentry_integrations::backtrace::StacktraceIntegration;
+
+    install_global();
+    let events = with_captured_events_options(
+        report_via_log,
+        ClientOptions {
+            attach_stacktrace: true,
+            integrations: vec![Arc::new(StacktraceIntegration::new())],
+            ..Default::default()
+        },
+    );
+    let frames = &events[0].threads.values[0]
+        .stacktrace
+        .as_ref()
+        .expect("a stack trace")
+        .frames;
+    let last = frames.last().and_then(|f| f.function.as_deref());
+    assert!(
+        last.is_some_and(|f| f.ends_with("report_via_log")),
+        "last frames: {:?}",
+        frames
+            .iter()
+            .rev()
+            .take(4)
+            .map(|f| &f.function)
+            .collect::<Vec<_>>()
+    );
 }

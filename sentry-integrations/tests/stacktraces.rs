@@ -270,3 +270,46 @@ fn registry_and_git_crates_under_any_cargo_home_are_not_in_app() {
     let flags: Vec<_> = flags.into_iter().map(|(_, v)| v).collect();
     assert_eq!(flags, [Some(false), Some(false), Some(true), Some(true)]);
 }
+
+#[cfg(feature = "tracing")]
+#[inline(never)]
+fn report_via_tracing() {
+    tracing::error!("something failed");
+}
+
+/// With `attach_stacktrace`, the stack of a `tracing::error!` event ends in
+/// the code that logged, not in the dispatch of `tracing`,
+/// `tracing_core` and `tracing_subscriber`.
+#[cfg(feature = "tracing")]
+#[test]
+fn attach_stacktrace_on_a_tracing_error_ends_in_the_code_that_logged() {
+    use tracing_subscriber::prelude::*;
+
+    let events = with_captured_events_options(
+        || {
+            let subscriber =
+                tracing_subscriber::registry().with(sentry_integrations::tracing::layer());
+            tracing::subscriber::with_default(subscriber, report_via_tracing);
+        },
+        ClientOptions {
+            attach_stacktrace: true,
+            ..options()
+        },
+    );
+    let frames = &events[0].threads.values[0]
+        .stacktrace
+        .as_ref()
+        .expect("a stack trace")
+        .frames;
+    let last = frames.last().and_then(|f| f.function.as_deref());
+    assert!(
+        last.is_some_and(|f| f.ends_with("report_via_tracing")),
+        "last frames: {:?}",
+        frames
+            .iter()
+            .rev()
+            .take(4)
+            .map(|f| &f.function)
+            .collect::<Vec<_>>()
+    );
+}
