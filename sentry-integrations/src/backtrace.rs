@@ -16,7 +16,10 @@
 //! * `module` and `package` derived from the symbol path:
 //!   `myapp::db::Pool::get` has module `myapp::db` and package `myapp`,
 //!   `<alloc::vec::Vec<T> as core::ops::drop::Drop>::drop` has module
-//!   `alloc::vec` and package `alloc`;
+//!   `alloc::vec` and package `alloc`, but
+//!   `<core::option::Option<u32> as myapp::OptionExt>::get` (an impl that
+//!   the orphan rule puts in the trait's crate) has module and package
+//!   `myapp`;
 //! * `in_app` (see [`InAppRules`]).
 //!
 //! # Trimming
@@ -487,6 +490,12 @@ fn is_module_segment(s: &str) -> bool {
 
 /// Derives the module path of a (demangled, cleaned) function name.
 ///
+/// For a trait method `<Type as Trait>::method` it is the module of the
+/// type, unless the type is from the standard library and the trait is not:
+/// by the orphan rule such an impl can only be in the trait's crate (an
+/// extension trait of the application implemented for `Option`), so the
+/// module is the trait's.
+///
 /// ```
 /// use sentry_integrations::backtrace::module_of_function;
 /// assert_eq!(module_of_function("myapp::db::Pool::get").as_deref(), Some("myapp::db"));
@@ -500,6 +509,11 @@ fn is_module_segment(s: &str) -> bool {
 ///     module_of_function("<F as core::ops::function::FnOnce<A>>::call_once").as_deref(),
 ///     Some("core::ops::function")
 /// );
+/// assert_eq!(
+///     module_of_function("<core::option::Option<u32> as myapp::ext::OptionExt>::or_boom").as_deref(),
+///     Some("myapp::ext")
+/// );
+/// assert_eq!(module_of_function("<myapp::Foo as core::fmt::Display>::fmt").as_deref(), Some("myapp"));
 /// assert_eq!(module_of_function("core::ptr::drop_in_place::<alloc::string::String>").as_deref(), Some("core::ptr"));
 /// assert_eq!(module_of_function("__libc_start_main"), None);
 /// ```
@@ -508,7 +522,18 @@ pub fn module_of_function(function: &str) -> Option<String> {
     if function.starts_with('<') {
         let end = closing_angle(function)?;
         let (self_ty, trait_) = split_as(&function[1..end]);
-        return module_of_type(self_ty).or_else(|| trait_.and_then(module_of_type));
+        let self_module = module_of_type(self_ty);
+        let trait_module = trait_.and_then(module_of_type);
+        return match (self_module, trait_module) {
+            // The orphan rule: an impl of a trait from outside the standard
+            // library for a standard library type lives in the trait's crate.
+            (Some(self_module), Some(trait_module))
+                if is_std_module(&self_module) && !is_std_module(&trait_module) =>
+            {
+                Some(trait_module)
+            }
+            (self_module, trait_module) => self_module.or(trait_module),
+        };
     }
     let mut segments = split_top_level(function);
     // Closures, shims and turbofish arguments at the end.
@@ -525,6 +550,12 @@ pub fn module_of_function(function: &str) -> Option<String> {
         .take_while(|s| is_module_segment(s))
         .collect();
     (!module.is_empty()).then(|| module.join("::"))
+}
+
+/// Whether a module path is in the standard library (`std`, `core`, `alloc`).
+fn is_std_module(module: &str) -> bool {
+    let krate = module.split("::").next().unwrap_or(module);
+    matches!(krate, "std" | "core" | "alloc")
 }
 
 /// Fills `module` and `package` of a frame from its `function` (when unset).
@@ -1124,6 +1155,18 @@ mod tests {
             (
                 "<core::iter::adapters::map::Map<I,F> as core::iter::traits::iterator::Iterator>::next",
                 Some("core::iter::adapters::map"),
+            ),
+            (
+                "<core::option::Option<u32> as myapp::OptionExt>::or_boom",
+                Some("myapp"),
+            ),
+            (
+                "<alloc::vec::Vec<myapp::Item> as myapp::store::Persist>::save::{{closure}}",
+                Some("myapp::store"),
+            ),
+            (
+                "<alloc::string::String as core::convert::From<&str>>::from",
+                Some("alloc::string"),
             ),
             ("<[T]>::sort_by", None),
             ("main", None),

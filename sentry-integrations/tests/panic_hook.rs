@@ -88,6 +88,46 @@ fn the_event_is_a_fatal_unhandled_panic_ending_in_the_panicking_function() {
         .all(|f| f.package.as_deref() != Some("sentry_integrations")));
 }
 
+/// An extension trait of the application implemented for a std type.
+pub trait OptionExt {
+    fn or_boom(self) -> u32;
+}
+
+impl OptionExt for Option<u32> {
+    #[inline(never)]
+    fn or_boom(self) -> u32 {
+        match std::hint::black_box(self) {
+            Some(v) => v,
+            None => panic!("boom in an extension trait"),
+        }
+    }
+}
+
+#[inline(never)]
+fn calls_extension_trait() {
+    let _ = std::hint::black_box(None::<u32>).or_boom();
+}
+
+/// `<Option<u32> as panic_hook::OptionExt>::or_boom` is application code
+/// (the orphan rule puts the impl in the trait's crate): it is not trimmed
+/// as std and is in-app.
+#[test]
+fn a_panic_in_an_app_trait_impl_for_a_std_type_ends_in_that_impl() {
+    let events = capture_panic(calls_extension_trait);
+    let st = events[0].exception.values[0]
+        .stacktrace
+        .as_ref()
+        .expect("a stack trace");
+    let last = st.frames.last().expect("frames");
+    assert!(
+        last.function.as_deref().unwrap_or("").contains("or_boom"),
+        "last frame is {:?} (in_app {:?})",
+        last.function,
+        last.in_app
+    );
+    assert_eq!(last.in_app, Some(true));
+}
+
 #[test]
 fn the_thread_name_is_reported() {
     let hub = Arc::new(Hub::new_from_top(&Hub::current()));

@@ -313,3 +313,36 @@ fn attach_stacktrace_on_a_tracing_error_ends_in_the_code_that_logged() {
             .collect::<Vec<_>>()
     );
 }
+
+/// By the orphan rule, `impl myapp::Trait for Option<u32>` can only be in
+/// `myapp`: such a frame is the application's, while an impl of a std trait
+/// for an app type stays the app type's.
+#[test]
+fn an_app_trait_implemented_for_a_std_type_is_app_code() {
+    let ext = frame(
+        "<core::option::Option<u32> as myapp::ext::OptionExt>::or_boom",
+        None,
+    );
+    assert_eq!(ext.module.as_deref(), Some("myapp::ext"));
+    assert_eq!(ext.package.as_deref(), Some("myapp"));
+    let display = frame("<myapp::Foo as core::fmt::Display>::fmt", None);
+    assert_eq!(display.module.as_deref(), Some("myapp"));
+    let drop = frame("<alloc::vec::Vec<T> as core::ops::drop::Drop>::drop", None);
+    assert_eq!(drop.module.as_deref(), Some("alloc::vec"));
+
+    let flags = in_app_flags(options(), vec![ext.clone()]);
+    assert_eq!(flags[0].1, Some(true));
+    // `in_app_include` can name it through the trait's module too.
+    let dep = frame(
+        "<alloc::string::String as depcrate::Render>::render",
+        Some("/home/ci/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/depcrate-1.0.0/src/lib.rs"),
+    );
+    let flags = in_app_flags(
+        ClientOptions {
+            in_app_include: vec!["depcrate".into()],
+            ..options()
+        },
+        vec![dep],
+    );
+    assert_eq!(flags[0].1, Some(true));
+}
