@@ -30,17 +30,33 @@ pub type EventProcessor = Arc<dyn Fn(Event) -> Option<Event> + Send + Sync>;
 #[derive(Clone, Default)]
 pub struct Scope {
     pub(crate) level: Option<Level>,
-    pub(crate) fingerprint: Option<Arc<[String]>>,
-    pub(crate) transaction: Option<Arc<str>>,
-    pub(crate) user: Option<Arc<User>>,
     pub(crate) tags: Arc<BTreeMap<String, String>>,
-    pub(crate) extra: Arc<Map>,
-    pub(crate) contexts: Arc<BTreeMap<String, Context>>,
     pub(crate) breadcrumbs: UniqueArc<Trail>,
-    pub(crate) attachments: Arc<Vec<Attachment>>,
-    pub(crate) event_processors: Arc<Vec<EventProcessor>>,
     pub(crate) span: Option<Arc<TransactionOrSpan>>,
     pub(crate) request_session: Option<Arc<crate::session::RequestSession>>,
+    /// The parts set once or rarely, behind one pointer: copying a scope
+    /// (which [`crate::Hub::configure_scope`] does every time) copies five
+    /// pointers, not eleven.
+    rest: Arc<Rest>,
+}
+
+/// The rarely changed parts of a [`Scope`]; each is shared on its own too,
+/// so changing one copies only it.
+#[derive(Clone, Default)]
+struct Rest {
+    fingerprint: Option<Arc<[String]>>,
+    transaction: Option<Arc<str>>,
+    user: Option<Arc<User>>,
+    extra: Arc<Map>,
+    contexts: Arc<BTreeMap<String, Context>>,
+    attachments: Arc<Vec<Attachment>>,
+    event_processors: Arc<Vec<EventProcessor>>,
+}
+
+impl Scope {
+    fn rest_mut(&mut self) -> &mut Rest {
+        Arc::make_mut(&mut self.rest)
+    }
 }
 
 /// A read-only snapshot of a hub's top scope ([`crate::Hub::top_scope`]),
@@ -73,15 +89,15 @@ impl fmt::Debug for Scope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Scope")
             .field("level", &self.level)
-            .field("fingerprint", &self.fingerprint)
-            .field("transaction", &self.transaction)
-            .field("user", &self.user)
+            .field("fingerprint", &self.rest.fingerprint)
+            .field("transaction", &self.rest.transaction)
+            .field("user", &self.rest.user)
             .field("tags", &self.tags)
-            .field("extra", &self.extra)
-            .field("contexts", &self.contexts)
+            .field("extra", &self.rest.extra)
+            .field("contexts", &self.rest.contexts)
             .field("breadcrumbs", &self.breadcrumbs.len())
-            .field("attachments", &self.attachments.len())
-            .field("event_processors", &self.event_processors.len())
+            .field("attachments", &self.rest.attachments.len())
+            .field("event_processors", &self.rest.event_processors.len())
             .field("span", &self.span.is_some())
             .finish()
     }
@@ -100,22 +116,23 @@ impl Scope {
 
     /// Sets the fingerprint of events (PROTOCOL.md §10.2).
     pub fn set_fingerprint(&mut self, fingerprint: Option<&[&str]>) {
-        self.fingerprint = fingerprint.map(|f| f.iter().map(|s| (*s).to_owned()).collect());
+        self.rest_mut().fingerprint =
+            fingerprint.map(|f| f.iter().map(|s| (*s).to_owned()).collect());
     }
 
     /// Sets the transaction name of events.
     pub fn set_transaction(&mut self, transaction: Option<&str>) {
-        self.transaction = transaction.map(Arc::from);
+        self.rest_mut().transaction = transaction.map(Arc::from);
     }
 
     /// Sets the user.
     pub fn set_user(&mut self, user: Option<User>) {
-        self.user = user.map(Arc::new);
+        self.rest_mut().user = user.map(Arc::new);
     }
 
     /// The user, if set.
     pub fn user(&self) -> Option<&User> {
-        self.user.as_deref()
+        self.rest.user.as_deref()
     }
 
     /// Sets a tag. Setting a tag to the value it already has costs a lookup
@@ -147,36 +164,38 @@ impl Scope {
 
     /// Sets an extra value.
     pub fn set_extra(&mut self, key: &str, value: serde_json::Value) {
-        Arc::make_mut(&mut self.extra).insert(key.to_owned(), value);
+        Arc::make_mut(&mut self.rest_mut().extra).insert(key.to_owned(), value);
     }
 
     /// Removes an extra value.
     pub fn remove_extra(&mut self, key: &str) {
-        if self.extra.contains_key(key) {
-            Arc::make_mut(&mut self.extra).remove(key);
+        if self.rest.extra.contains_key(key) {
+            Arc::make_mut(&mut self.rest_mut().extra).remove(key);
         }
     }
 
     /// Sets a context under `key`.
     pub fn set_context<C: Into<Context>>(&mut self, key: &str, context: C) {
-        Arc::make_mut(&mut self.contexts).insert(key.to_owned(), context.into());
+        Arc::make_mut(&mut self.rest_mut().contexts).insert(key.to_owned(), context.into());
     }
 
     /// Removes a context.
     pub fn remove_context(&mut self, key: &str) {
-        if self.contexts.contains_key(key) {
-            Arc::make_mut(&mut self.contexts).remove(key);
+        if self.rest.contexts.contains_key(key) {
+            Arc::make_mut(&mut self.rest_mut().contexts).remove(key);
         }
     }
 
     /// Adds an attachment sent with every event of this scope.
     pub fn add_attachment(&mut self, attachment: Attachment) {
-        Arc::make_mut(&mut self.attachments).push(attachment);
+        Arc::make_mut(&mut self.rest_mut().attachments).push(attachment);
     }
 
     /// Removes all attachments.
     pub fn clear_attachments(&mut self) {
-        self.attachments = Arc::default();
+        if !self.rest.attachments.is_empty() {
+            self.rest_mut().attachments = Arc::default();
+        }
     }
 
     /// The breadcrumbs, oldest first.
@@ -200,7 +219,6 @@ impl Scope {
         UniqueArc::make_mut(&mut self.breadcrumbs).push(breadcrumb, max);
     }
 
-    /// Adds copies of `other`'s breadcrumbs after this scope's.
     /// Adds copies of the breadcrumbs `other` received since its trail's
     /// push count was `mark`.
     pub(crate) fn append_breadcrumbs_since(&mut self, other: &Scope, mark: u64) {
@@ -223,12 +241,12 @@ impl Scope {
     where
         F: Fn(Event) -> Option<Event> + Send + Sync + 'static,
     {
-        Arc::make_mut(&mut self.event_processors).push(Arc::new(f));
+        Arc::make_mut(&mut self.rest_mut().event_processors).push(Arc::new(f));
     }
 
     /// Attachments of this scope.
     pub fn attachments(&self) -> &[Attachment] {
-        &self.attachments
+        &self.rest.attachments
     }
 
     /// Applies the scope's data to an event: values already on the event win,
@@ -244,21 +262,21 @@ impl Scope {
             event.level = level;
         }
         if event.fingerprint.is_empty() {
-            if let Some(fp) = &self.fingerprint {
+            if let Some(fp) = &self.rest.fingerprint {
                 event.fingerprint = fp.to_vec();
             }
         }
         if event.transaction.is_none() {
-            event.transaction = self.transaction.as_deref().map(str::to_owned);
+            event.transaction = self.rest.transaction.as_deref().map(str::to_owned);
         }
         if event.user.is_none() {
-            event.user = self.user.as_deref().cloned();
+            event.user = self.rest.user.as_deref().cloned();
         }
         merge_missing(&mut event.tags, &self.tags);
-        for (k, v) in self.extra.iter() {
+        for (k, v) in self.rest.extra.iter() {
             event.extra.entry(k.clone()).or_insert_with(|| v.clone());
         }
-        merge_missing(&mut event.contexts, &self.contexts);
+        merge_missing(&mut event.contexts, &self.rest.contexts);
         if let Some(span) = &self.span {
             if !event.contexts.contains_key("trace") {
                 event
@@ -281,16 +299,16 @@ impl Scope {
     /// transaction.
     pub fn apply_to_transaction(&self, transaction: &mut Transaction) {
         if transaction.user.is_none() {
-            transaction.user = self.user.as_deref().cloned();
+            transaction.user = self.rest.user.as_deref().cloned();
         }
         merge_missing(&mut transaction.tags, &self.tags);
-        for (k, v) in self.extra.iter() {
+        for (k, v) in self.rest.extra.iter() {
             transaction
                 .extra
                 .entry(k.clone())
                 .or_insert_with(|| v.clone());
         }
-        for (k, v) in self.contexts.iter() {
+        for (k, v) in self.rest.contexts.iter() {
             if k != "trace" {
                 transaction
                     .contexts
@@ -301,7 +319,7 @@ impl Scope {
     }
 
     pub(crate) fn event_processors(&self) -> &[EventProcessor] {
-        &self.event_processors
+        &self.rest.event_processors
     }
 }
 
