@@ -4,32 +4,17 @@
 
 mod api_support;
 
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
-use api_support::{event, get, get_ok, message, send_json};
+use api_support::{event, get, get_ok, message, receiver_command, send_json, titles};
 use receiver::TestServer;
-use serde_json::{json, Value};
+use serde_json::json;
 
 const LIST: &str = "/api/0/projects/local/default/issues/";
 
-fn titles(v: &Value) -> Vec<String> {
-    let mut t: Vec<String> = v
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|i| i["title"].as_str().map(str::to_owned))
-        .collect();
-    t.sort();
-    t
-}
-
 fn cli(server: &TestServer, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_receiver"))
-        .env_remove("RECEIVER_DB")
-        .env_remove("RECEIVER_ADDR")
-        .env("RECEIVER_URL", server.url())
-        .env("RECEIVER_TOKEN", server.token())
+    receiver_command(server)
         .args(args)
         .output()
         .expect("run receiver")

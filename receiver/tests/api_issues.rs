@@ -6,10 +6,10 @@ mod api_support;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use api_support::{event, get, get_ok, ids, link_cursor, message, send_json};
+use api_support::{event, get, get_ok, ids, link_cursor, message, send_json, titles};
 use receiver::api::types::{EventSummary, Issue, IssueDetail};
 use receiver::TestServer;
-use serde_json::{json, Value};
+use serde_json::json;
 
 const LIST: &str = "/api/0/projects/local/default/issues/";
 
@@ -35,17 +35,6 @@ fn seeded() -> TestServer {
     }
     server.wait_for_events(6, Duration::from_secs(5));
     server
-}
-
-fn titles(v: &Value) -> Vec<String> {
-    let mut t: Vec<String> = v
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|i| i["title"].as_str().map(str::to_owned))
-        .collect();
-    t.sort();
-    t
 }
 
 #[test]

@@ -14,12 +14,7 @@ use receiver::TestServer;
 use serde_json::{json, Value};
 
 fn receiver(server: &TestServer) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_receiver"));
-    c.env_remove("RECEIVER_DB")
-        .env_remove("RECEIVER_ADDR")
-        .env("RECEIVER_URL", server.url())
-        .env("RECEIVER_TOKEN", server.token());
-    c
+    api_support::receiver_command(server)
 }
 
 fn run(server: &TestServer, args: &[&str]) -> Output {

@@ -3,6 +3,9 @@
 
 #![cfg(feature = "log")]
 
+#[path = "support/last_frame.rs"]
+mod last_frame;
+
 use std::sync::{Arc, Mutex, OnceLock};
 
 use log::{Level as LogLevel, LevelFilter, Log, Metadata, Record};
@@ -272,20 +275,5 @@ fn attach_stacktrace_on_a_logged_error_ends_in_the_code_that_logged() {
             ..Default::default()
         },
     );
-    let frames = &events[0].threads.values[0]
-        .stacktrace
-        .as_ref()
-        .expect("a stack trace")
-        .frames;
-    let last = frames.last().and_then(|f| f.function.as_deref());
-    assert!(
-        last.is_some_and(|f| f.ends_with("report_via_log")),
-        "last frames: {:?}",
-        frames
-            .iter()
-            .rev()
-            .take(4)
-            .map(|f| &f.function)
-            .collect::<Vec<_>>()
-    );
+    last_frame::assert_ends_in(&events[0], "report_via_log");
 }

@@ -3,6 +3,9 @@
 
 #![cfg(feature = "backtrace")]
 
+#[path = "support/last_frame.rs"]
+mod last_frame;
+
 use std::sync::Arc;
 
 use sentry_core::protocol::{Event, Exception, Frame, Level, Stacktrace};
@@ -296,22 +299,7 @@ fn attach_stacktrace_on_a_tracing_error_ends_in_the_code_that_logged() {
             ..options()
         },
     );
-    let frames = &events[0].threads.values[0]
-        .stacktrace
-        .as_ref()
-        .expect("a stack trace")
-        .frames;
-    let last = frames.last().and_then(|f| f.function.as_deref());
-    assert!(
-        last.is_some_and(|f| f.ends_with("report_via_tracing")),
-        "last frames: {:?}",
-        frames
-            .iter()
-            .rev()
-            .take(4)
-            .map(|f| &f.function)
-            .collect::<Vec<_>>()
-    );
+    last_frame::assert_ends_in(&events[0], "report_via_tracing");
 }
 
 /// By the orphan rule, `impl myapp::Trait for Option<u32>` can only be in

@@ -123,3 +123,26 @@ pub fn ids(v: &Value) -> Vec<String> {
 pub fn message(text: &str, level: &str, env: &str, release: &str) -> Value {
     json!({"message": text, "level": level, "environment": env, "release": release})
 }
+
+/// The sorted titles of an issue list.
+pub fn titles(v: &Value) -> Vec<String> {
+    let mut t: Vec<String> = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i["title"].as_str().map(str::to_owned))
+        .collect();
+    t.sort();
+    t
+}
+
+/// The `receiver` binary set up to talk to `server` (its URL and admin
+/// token; no database or address from the environment).
+pub fn receiver_command(server: &TestServer) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_receiver"));
+    c.env_remove("RECEIVER_DB")
+        .env_remove("RECEIVER_ADDR")
+        .env("RECEIVER_URL", server.url())
+        .env("RECEIVER_TOKEN", server.token());
+    c
+}
