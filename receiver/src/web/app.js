@@ -1044,17 +1044,9 @@
     h('input', {name: 'min_duration', 'aria-label': 'minimum duration in ms', value: f.min_duration, placeholder: 'min ms', size: 7, inputmode: 'decimal'}),
     select('sort', f.sort, [['-timestamp', 'newest'], ['timestamp', 'oldest'], ['-duration', 'slowest'], ['duration', 'fastest']]),
     h('button', {type: 'submit'}, 'Apply'));
-    let result;
-    try {
-      result = await api(apiPath('/api/0/local/transactions/', Object.assign({project: projectParam(), limit: 50}, f)));
-    } catch (err) {
-      if (err instanceof AuthError) throw err;
-      // A filter the API refuses: the form stays, to correct it.
-      setView(generation, h('div', null, h('div', {class: 'titlebar'}, h('h1', null, 'Transactions')), form, errorBox(err)));
-      return;
-    }
-    const {data, headers} = result;
-    const rows = Array.isArray(data) ? data : [];
+    const result = await fetchList(generation, '/api/0/local/transactions/', f, h('div', {class: 'titlebar'}, h('h1', null, 'Transactions')), form);
+    if (!result) return;
+    const {rows, headers} = result;
     const longest = longestDuration(rows);
     const table = rows.length
       ? h('table', {class: 'list'},
@@ -1071,6 +1063,21 @@
         h('a', {href: link('/spans', {segment: '1'})}, 'see Spans'), '.');
     setView(generation, h('div', null, h('div', {class: 'titlebar'}, h('h1', null, 'Transactions')), form, table,
       pager(parseLinks(headers.get('Link')), (c) => { location.hash = link('/transactions', Object.assign({}, f, {cursor: c})); }, f.cursor)));
+  }
+
+  // A page of a list API with the filters `f` (50 rows of the picked
+  // project): its rows and headers, or null when the API refused the
+  // filters, after showing the error under the form, which stays to be
+  // corrected.
+  async function fetchList(generation, path, f, title, form) {
+    try {
+      const {data, headers} = await api(apiPath(path, Object.assign({project: projectParam(), limit: 50}, f)));
+      return {rows: Array.isArray(data) ? data : [], headers};
+    } catch (err) {
+      if (err instanceof AuthError) throw err;
+      setView(generation, h('div', null, title, form, errorBox(err)));
+      return null;
+    }
   }
 
   // The longest duration of `rows` (1 when none), for relative bars.
@@ -1108,16 +1115,9 @@
     select('sort', f.sort, [['-timestamp', 'newest'], ['timestamp', 'oldest'], ['-duration', 'slowest'], ['duration', 'fastest']]),
     h('button', {type: 'submit'}, 'Apply'));
     const title = h('div', {class: 'titlebar'}, h('h1', null, 'Spans'));
-    let result;
-    try {
-      result = await api(apiPath('/api/0/local/spans/', Object.assign({project: projectParam(), limit: 50}, f)));
-    } catch (err) {
-      if (err instanceof AuthError) throw err;
-      setView(generation, h('div', null, title, form, errorBox(err)));
-      return;
-    }
-    const {data, headers} = result;
-    const rows = Array.isArray(data) ? data : [];
+    const result = await fetchList(generation, '/api/0/local/spans/', f, title, form);
+    if (!result) return;
+    const {rows, headers} = result;
     const longest = longestDuration(rows);
     const table = rows.length
       ? h('table', {class: 'list'},
