@@ -197,8 +197,10 @@ pub fn breadcrumb_from_event(event: &tracing_core::Event<'_>) -> Breadcrumb {
     let visitor = visit_event(event);
     let metadata = event.metadata();
     Breadcrumb {
+        // `log`, as the `log` bridge and the official `sentry-tracing` type
+        // them (Sentry shows it as a log line).
         ty: if visitor.exceptions.is_empty() {
-            "default"
+            "log"
         } else {
             "error"
         }

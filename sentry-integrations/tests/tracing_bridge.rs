@@ -57,6 +57,7 @@ fn info_and_warn_are_breadcrumbs_error_is_an_event() {
     let crumbs = &event.breadcrumbs.values;
     assert_eq!(crumbs.len(), 2);
     assert_eq!(crumbs[0].category.as_deref(), Some("app::http"));
+    assert_eq!(crumbs[0].ty, "log", "typed as the log bridge types them");
     assert_eq!(crumbs[0].level, Level::Info);
     assert_eq!(crumbs[0].message.as_deref(), Some("request done"));
     assert_eq!(crumbs[0].data["method"], "GET");
