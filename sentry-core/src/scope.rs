@@ -5,7 +5,11 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::performance::TransactionOrSpan;
-use crate::protocol::{Attachment, Breadcrumb, Context, Event, Level, Map, Transaction, User};
+use crate::propagation::SentryTrace;
+use crate::protocol::{
+    Attachment, Breadcrumb, Context, Event, Level, Map, SpanId, TraceContext, TraceId, Transaction,
+    User,
+};
 use crate::trail::Trail;
 use crate::unique_arc::UniqueArc;
 
@@ -34,10 +38,32 @@ pub struct Scope {
     pub(crate) breadcrumbs: UniqueArc<Trail>,
     pub(crate) span: Option<Arc<TransactionOrSpan>>,
     pub(crate) request_session: Option<Arc<crate::session::RequestSession>>,
+    /// The trace that events captured without an active span belong to.
+    propagation: Propagation,
     /// The parts set once or rarely, behind one pointer: copying a scope
     /// (which [`crate::Hub::configure_scope`] does every time) copies five
     /// pointers, not eleven.
     rest: Arc<Rest>,
+}
+
+/// A scope's own trace (the "propagation context" of the official SDKs):
+/// a random trace and span id, so that errors captured outside any
+/// transaction (and requests sent from there) still link into one trace.
+/// Pushed scopes and hubs made from a scope share it; a cleared scope
+/// starts another.
+#[derive(Clone, Copy)]
+struct Propagation {
+    trace_id: TraceId,
+    span_id: SpanId,
+}
+
+impl Default for Propagation {
+    fn default() -> Self {
+        Propagation {
+            trace_id: TraceId::random(),
+            span_id: SpanId::random(),
+        }
+    }
 }
 
 /// The rarely changed parts of a [`Scope`]; each is shared on its own too,
@@ -236,6 +262,26 @@ impl Scope {
         self.span.as_deref().cloned()
     }
 
+    /// The scope's own trace, for events captured and requests sent while
+    /// no span is active: a `sentry-trace` value without a sampling
+    /// decision (the services it reaches decide for themselves).
+    ///
+    /// ```
+    /// use sentry_core::{Hub, Scope};
+    /// let hub = Hub::new(None, Scope::default());
+    /// let trace = hub.top_scope().propagation_trace();
+    /// assert_eq!(trace.sampled, None);
+    /// // Every capture of this hub without a span joins that trace.
+    /// assert_eq!(hub.top_scope().propagation_trace().trace_id, trace.trace_id);
+    /// ```
+    pub fn propagation_trace(&self) -> SentryTrace {
+        SentryTrace {
+            trace_id: self.propagation.trace_id,
+            span_id: self.propagation.span_id,
+            sampled: None,
+        }
+    }
+
     /// Adds an event processor, run on every event of this scope.
     pub fn add_event_processor<F>(&mut self, f: F)
     where
@@ -277,12 +323,17 @@ impl Scope {
             event.extra.entry(k.clone()).or_insert_with(|| v.clone());
         }
         merge_missing(&mut event.contexts, &self.rest.contexts);
-        if let Some(span) = &self.span {
-            if !event.contexts.contains_key("trace") {
-                event
-                    .contexts
-                    .insert("trace".to_owned(), span.trace_context().into());
-            }
+        if !event.contexts.contains_key("trace") {
+            let trace = match &self.span {
+                Some(span) => span.trace_context(),
+                // No span: the scope's own trace (as the official SDKs do).
+                None => TraceContext {
+                    trace_id: self.propagation.trace_id,
+                    span_id: self.propagation.span_id,
+                    ..Default::default()
+                },
+            };
+            event.contexts.insert("trace".to_owned(), trace.into());
         }
         if !self.breadcrumbs.is_empty() {
             let own = std::mem::take(&mut event.breadcrumbs.values);

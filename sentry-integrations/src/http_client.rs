@@ -70,12 +70,24 @@ use serde_json::Value;
 pub fn send_traced(
     builder: reqwest::RequestBuilder,
 ) -> impl Future<Output = reqwest::Result<reqwest::Response>> + Send + 'static {
-    let (parent, sentry) = Hub::with_current(|hub| (hub.active_span(), hub.client()));
+    let (parent, sentry, own_trace) = Hub::with_current(|hub| {
+        (
+            hub.active_span(),
+            hub.client(),
+            hub.top_scope().propagation_trace(),
+        )
+    });
     let (client, request) = builder.build_split();
     let prepared = request.map(|mut request| {
         let propagate = sentry
             .as_ref()
             .map_or(true, |c| c.options().propagates_to(request.url().as_str()));
+        if parent.is_none() && propagate && sentry.is_some() {
+            // No span: the scope's own trace, without a sampling decision
+            // (as the official SDKs continue it), so that the called
+            // service's errors join this one's.
+            inject_trace_headers(request.headers_mut(), &own_trace, &Dsc::new());
+        }
         let span = parent.map(|parent| {
             let method = request.method().as_str().to_owned();
             let url = sanitized_url(request.url());

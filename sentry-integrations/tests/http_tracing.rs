@@ -358,6 +358,41 @@ async fn chain_with_targets(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_span_errors_and_requests_share_the_scopes_own_trace() {
+    let sentry = Sentry::new(ClientOptions::default());
+    let addr = serve(&sentry, None).await;
+    let own = sentry.hub.top_scope().propagation_trace();
+    // A background job: no request, no transaction.
+    let pending = Hub::run(sentry.hub.clone(), || {
+        http_client()
+            .get(format!("http://{addr}/users/7"))
+            .send_traced()
+    });
+    let body = pending.await.expect("request").text().await.expect("body");
+    assert_eq!(
+        body.lines().next(),
+        Some(format!("{}-{}", own.trace_id, own.span_id).as_str()),
+        "sentry-trace without a sampling decision"
+    );
+    Hub::run(sentry.hub.clone(), || {
+        sentry_core::capture_message("job failed", Level::Error);
+    });
+    let envelopes = sentry.envelopes();
+    let events = events_of(&envelopes);
+    let failed = events
+        .iter()
+        .find(|e| message(e) == "job failed")
+        .expect("the job's error");
+    assert_eq!(event_trace(failed).trace_id, own.trace_id);
+    assert_eq!(event_trace(failed).span_id, own.span_id);
+    // The called service continued the job's trace.
+    let txs = transactions_of(&envelopes);
+    let called = named(&txs, "GET /users/{id}");
+    assert_eq!(trace_of(called).trace_id, own.trace_id);
+    assert_eq!(trace_of(called).parent_span_id, Some(own.span_id));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trace_headers_only_go_to_propagation_targets() {
     // Not a target: no sentry-trace, the other vendor's baggage untouched,
     // the backend starts its own trace; the client span is still recorded.
