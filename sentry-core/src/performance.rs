@@ -306,9 +306,12 @@ impl TxnInner {
                     // The decision used a sample_rand made here (none came,
                     // or it was out of range): services downstream must
                     // decide with the same one.
-                    if parse_f64(Some(&dsc), "sample_rand")
-                        .filter(|r| (0.0..1.0).contains(r))
-                        .is_none()
+                    // (An empty one, from a caller without baggage, stays
+                    // empty: a DSC of only a sample_rand would mean nothing.)
+                    if !dsc.is_empty()
+                        && parse_f64(Some(&dsc), "sample_rand")
+                            .filter(|r| (0.0..1.0).contains(r))
+                            .is_none()
                     {
                         dsc.set(
                             "sample_rand",

@@ -70,9 +70,15 @@ impl std::str::FromStr for SentryTrace {
         if parts.next().is_some() || !is_lower_hex(trace_id) || !is_lower_hex(span_id) {
             return Err(err());
         }
+        let trace_id: TraceId = trace_id.parse().map_err(|_| err())?;
+        let span_id: SpanId = span_id.parse().map_err(|_| err())?;
+        // All zeros is no id: Relay drops a transaction continuing it.
+        if trace_id.is_nil() || span_id.is_nil() {
+            return Err(err());
+        }
         Ok(SentryTrace {
-            trace_id: trace_id.parse().map_err(|_| err())?,
-            span_id: span_id.parse().map_err(|_| err())?,
+            trace_id,
+            span_id,
             sampled,
         })
     }
@@ -766,6 +772,9 @@ mod tests {
             "771a43a4192642f0b136d5159a501700-b0e6f15b45c36b12-2",
             "771A43A4192642F0B136D5159A501700-b0e6f15b45c36b12-1",
             "771a43a4192642f0b136d5159a501700-b0e6f15b45c36b12-1-1",
+            // Nil ids: Relay drops a transaction that continues them.
+            "00000000000000000000000000000000-b0e6f15b45c36b12-1",
+            "771a43a4192642f0b136d5159a501700-0000000000000000-1",
         ] {
             assert!(bad.parse::<SentryTrace>().is_err(), "{bad:?}");
         }

@@ -797,3 +797,42 @@ fn a_transaction_renamed_before_anything_propagated_sends_its_new_name() {
     tx.set_name("second");
     assert_eq!(tx.dsc().get("transaction"), Some("first"));
 }
+
+#[test]
+fn a_nil_incoming_trace_is_not_continued() {
+    let (hub, transport) = hub_with(sampled());
+    let ctx = TransactionContext::continue_from_headers(
+        "GET /x",
+        "http.server",
+        [(
+            "sentry-trace",
+            "00000000000000000000000000000000-0000000000000000-1",
+        )],
+    );
+    hub.start_transaction(ctx).finish();
+    let envelopes = transport.fetch_and_clear_envelopes();
+    let txs = sentry_core::test::transactions_of(&envelopes);
+    let Some(sentry_core::protocol::Context::Trace(trace)) = txs[0].contexts.get("trace") else {
+        panic!("no trace context");
+    };
+    assert!(
+        !trace.trace_id.is_nil(),
+        "a new trace, as without the header"
+    );
+    assert_eq!(trace.parent_span_id, None);
+}
+
+#[test]
+fn a_trace_continued_without_baggage_keeps_an_empty_dsc() {
+    let (hub, _transport) = hub_with(sampled());
+    let ctx = TransactionContext::continue_from_headers(
+        "GET /x",
+        "http.server",
+        [(
+            "sentry-trace",
+            "771a43a4192642f0b136d5159a501700-b0e6f15b45c36b12-1",
+        )],
+    );
+    let tx = hub.start_transaction(ctx);
+    assert_eq!(tx.dsc().get("sample_rand"), None, "{:?}", tx.dsc());
+}
