@@ -86,8 +86,8 @@ fn resolved_in_release_only_regresses_for_newer_releases() {
             release: Some("app@1.2.0".into()),
         })
         .expect("resolve");
-    // Older, equal, and release-less events don't reopen it.
-    for (n, release) in [(2, Some("app@1.1.9")), (3, Some("app@1.2.0")), (4, None)] {
+    // Older and release-less events don't reopen it.
+    for (n, release) in [(2, Some("app@1.1.9")), (3, Some("app@1.1.10")), (4, None)] {
         assert_eq!(send_event(&server, &id(n), release, "1"), 200);
         assert_eq!(
             server.issues()[0].status,
@@ -95,10 +95,64 @@ fn resolved_in_release_only_regresses_for_newer_releases() {
             "{release:?}"
         );
     }
-    // A newer one does.
-    assert_eq!(send_event(&server, &id(5), Some("app@1.10.0"), "1"), 200);
+    // One of the release itself does: the fix was to be in it (as in
+    // Sentry's has_resolution).
+    assert_eq!(send_event(&server, &id(5), Some("app@1.2.0"), "1"), 200);
     assert_eq!(server.issues()[0].status, "unresolved");
     assert_eq!(server.issues()[0].times_seen, 5);
+    // And, resolved again, a newer one does.
+    server
+        .write(WriteOp::SetIssueStatus {
+            issue_id: issue,
+            status: IssueStatus::ResolvedInRelease,
+            release: Some("app@1.2.0".into()),
+        })
+        .expect("resolve");
+    assert_eq!(send_event(&server, &id(6), Some("app@1.10.0"), "1"), 200);
+    assert_eq!(server.issues()[0].status, "unresolved");
+}
+
+#[test]
+fn resolved_in_next_release_covers_the_latest_release_itself() {
+    let server = TestServer::start();
+    assert_eq!(send_event(&server, &id(1), Some("app@1.0.0"), "1"), 200);
+    let issue = server.issues()[0].id;
+    let r = server
+        .api_request(
+            "PUT",
+            &format!("/api/0/issues/{issue}/"),
+            Some(&serde_json::json!({"status": "resolvedInNextRelease"})),
+        )
+        .expect("resolve");
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(send_event(&server, &id(2), Some("app@1.0.0"), "1"), 200);
+    assert_eq!(server.issues()[0].status, "resolved_in_release");
+    assert_eq!(send_event(&server, &id(3), Some("app@1.0.1"), "1"), 200);
+    assert_eq!(server.issues()[0].status, "unresolved");
+}
+
+#[test]
+fn versions_without_a_package_are_ordered_by_when_they_were_seen() {
+    // `git describe` versions: as semver pre-releases "10-g…" would sort
+    // before "4-g…"; Sentry orders releases without `package@` by date.
+    let server = TestServer::start();
+    let (older, newer) = ("v1.2.3-4-gaaaaaaa", "v1.2.3-10-gbbbbbbb");
+    assert_eq!(send_event(&server, &id(1), Some(older), "1"), 200);
+    let issue = server.issues()[0].id;
+    server
+        .write(WriteOp::SetIssueStatus {
+            issue_id: issue,
+            status: IssueStatus::ResolvedInRelease,
+            release: Some(older.into()),
+        })
+        .expect("resolve");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert_eq!(send_event(&server, &id(2), Some(newer), "1"), 200);
+    assert_eq!(
+        server.issues()[0].status,
+        "unresolved",
+        "a build seen after the resolution's release regresses"
+    );
 }
 
 #[test]

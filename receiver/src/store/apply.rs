@@ -595,9 +595,16 @@ fn update_issue<'c>(
         known.note_open_issue(id);
         return Ok(false);
     }
-    let (status, resolved_release): (String, Option<String>) = conn
-        .prepare_cached("SELECT status, resolved_release FROM issues WHERE id = ?1")?
-        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let (status, resolved_release, in_next): (String, Option<String>, bool) = conn
+        .prepare_cached(
+            "SELECT status, resolved_release, resolved_in_next FROM issues WHERE id = ?1",
+        )?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    let resolution = if in_next {
+        Resolution::UpTo
+    } else {
+        Resolution::Before
+    };
     let regressed = match status.as_str() {
         "resolved" => true,
         "resolved_in_release" => !release_covered(
@@ -605,6 +612,7 @@ fn update_issue<'c>(
             p,
             e.release.as_deref(),
             resolved_release.as_deref().unwrap_or(""),
+            resolution,
         )?,
         _ => false,
     };
@@ -646,28 +654,43 @@ const COUNT_EVENT_SQL: &str = count_event_sql!("");
 const COUNT_OPEN_EVENT_SQL: &str =
     count_event_sql!(" AND status NOT IN ('resolved', 'resolved_in_release')");
 
+/// Which events of a release-based resolution's release it covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Resolution {
+    /// Resolved in release R: events of releases older than R (the fix is
+    /// in R, so an event of R itself regresses, as in Sentry).
+    Before,
+    /// Resolved in the next release, R being the latest release when it
+    /// was resolved: events of R and older.
+    UpTo,
+}
+
 /// Whether an issue resolved in `resolved` stays resolved for an event of
-/// release `event` (PROTOCOL.md §10.6): no release → covered (treated as
-/// older); same release → covered; both `package@semver` → semver order;
-/// otherwise by when each release was first seen (a release never seen
-/// before is newer).
+/// release `event` (PROTOCOL.md §10.6, as Sentry's `has_resolution` reads
+/// it): no release → covered (treated as older); both `package@semver` →
+/// semver order; otherwise by when each release was first seen (a release
+/// never seen before is newer). `resolution` says whether `resolved`
+/// itself is covered.
 pub(crate) fn release_covered(
     conn: &Connection,
     p: i64,
     event: Option<&str>,
     resolved: &str,
+    resolution: Resolution,
 ) -> Result<bool, StoreError> {
+    use std::cmp::Ordering;
     let Some(event) = event else {
         return Ok(true);
     };
+    let covered = |order: Ordering| match resolution {
+        Resolution::Before => order == Ordering::Less,
+        Resolution::UpTo => order != Ordering::Greater,
+    };
     if event == resolved {
-        return Ok(true);
+        return Ok(covered(Ordering::Equal));
     }
-    if let (Some(a), Some(b)) = (
-        parse_release_version(event),
-        parse_release_version(resolved),
-    ) {
-        return Ok(a <= b);
+    if let (Some(a), Some(b)) = (semver_release(event), semver_release(resolved)) {
+        return Ok(covered(a.cmp(&b)));
     }
     let mut stmt = conn
         .prepare_cached("SELECT first_seen FROM releases WHERE project_id = ?1 AND version = ?2")?;
@@ -676,10 +699,21 @@ pub(crate) fn release_covered(
         .query_row(params![p, resolved], |r| r.get(0))
         .optional()?;
     Ok(match (event_seen, resolved_seen) {
-        (Some(a), Some(b)) => a <= b,
+        (Some(a), Some(b)) => covered(a.total_cmp(&b)),
         (None, _) => false,
         (Some(_), None) => true,
     })
+}
+
+/// The version of a `package@semver` release, for ordering releases as
+/// Sentry does: only a release with a package counts as semver (a bare
+/// `1.2.3-10-gabc` from `git describe` is ordered by when it was seen,
+/// since its pre-release part does not sort by build).
+fn semver_release(release: &str) -> Option<semver::Version> {
+    release
+        .contains('@')
+        .then(|| parse_release_version(release))
+        .flatten()
 }
 
 /// The semver part of `package@1.2.3` (or `1.2.3`, `v1.2`); missing minor and

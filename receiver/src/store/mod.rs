@@ -137,7 +137,8 @@ pub enum IssueStatus {
     Unresolved,
     /// Fixed: any new event reopens it.
     Resolved,
-    /// Fixed in a release: events of that release or older don't reopen it.
+    /// Fixed in a release: events of older releases don't reopen it (one of
+    /// that release itself does: the fix was to be in it).
     ResolvedInRelease,
     /// Muted: new events never reopen it.
     Ignored,
