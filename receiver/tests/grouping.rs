@@ -562,7 +562,8 @@ fn rust_symbol_hashes_are_stripped() {
             ),
         ]
     );
-    assert_eq!(a.culprit.as_deref(), Some("src/main.rs in app::main"));
+    // Native culprits are the function alone (Sentry's get_culprit_string).
+    assert_eq!(a.culprit.as_deref(), Some("app::main"));
     // Not a symbol hash: kept.
     let c = group_event(&native("::h1234abcd"));
     assert_eq!(c.hashes[0].inputs[1], "app::main::h1234abcd");
@@ -855,4 +856,43 @@ fn hashes_only_mode_gives_the_same_hashes() {
             assert!(l.inputs.is_empty());
         }
     }
+}
+
+#[test]
+fn culprits_and_titles_read_as_in_sentry() {
+    let js = serde_json::from_value(json!({"platform": "javascript", "exception": {"values": [{
+        "type": "TypeError", "value": "x is undefined",
+        "stacktrace": {"frames": [{"filename": "https://example.com/static/js/main.3f9a1c.js?v=2",
+                                   "function": "onClick", "in_app": true}]}}]}}))
+    .expect("event");
+    assert_eq!(
+        group_event(&js).culprit.as_deref(),
+        Some("onClick(/static/js/main.3f9a1c.js)")
+    );
+    let python = serde_json::from_value(json!({"platform": "python", "exception": {"values": [{
+        "type": "KeyError", "value": "x",
+        "stacktrace": {"frames": [{"filename": "shop/views.py", "module": "shop.views",
+                                   "function": "checkout", "in_app": true}]}}]}}))
+    .expect("event");
+    assert_eq!(
+        group_event(&python).culprit.as_deref(),
+        Some("shop.views in checkout")
+    );
+    // Titles keep 100 characters of the value's first line.
+    let long = "é".repeat(500);
+    let e = serde_json::from_value(
+        json!({"exception": {"values": [{"type": "ValueError", "value": long}]}}),
+    )
+    .expect("event");
+    let title = group_event(&e).title;
+    assert_eq!(title.chars().count(), "ValueError: ".len() + 100, "{title}");
+    assert!(title.ends_with("é…"), "{title}");
+    let e = serde_json::from_value(json!({"message": "x".repeat(150)})).expect("event");
+    assert_eq!(group_event(&e).title.chars().count(), 100);
+    let e = serde_json::from_value(json!({"message": "y".repeat(100)})).expect("event");
+    assert_eq!(
+        group_event(&e).title,
+        "y".repeat(100),
+        "100 characters stay whole"
+    );
 }

@@ -2,7 +2,7 @@
 
 use sentry_core::protocol::{Event, Exception, Frame};
 
-use super::normalize::{effective_in_app, strip_rust_hash};
+use super::normalize::{effective_in_app, family, normalized_filename, strip_rust_hash, Family};
 use super::strategies::message_text;
 
 /// The frame an error is attributed to (PROTOCOL.md §10.2): in the last
@@ -90,7 +90,7 @@ pub(crate) fn title(event: &Event, main_exception_id: Option<u64>) -> String {
         return if value.is_empty() {
             ty.to_owned()
         } else {
-            format!("{ty}: {value}")
+            format!("{ty}: {}", truncate_chars(value, TITLE_CHARS))
         };
     }
     let message = event
@@ -100,13 +100,35 @@ pub(crate) fn title(event: &Event, main_exception_id: Option<u64>) -> String {
         .or_else(|| message_text(event))
         .unwrap_or("");
     match message.trim().lines().next() {
-        Some(line) if !line.is_empty() => line.to_owned(),
+        Some(line) if !line.is_empty() => truncate_chars(line, TITLE_CHARS),
         _ => "<unlabeled event>".to_owned(),
     }
 }
 
-/// The culprit: the transaction, else the crash frame as
-/// `module-or-filename in function` (none for synthetic exceptions).
+/// How many characters of an exception value or message a title shows
+/// (Sentry's `truncatechars(…, 100)`).
+const TITLE_CHARS: usize = 100;
+
+/// `s` when it has at most `max` characters, else its first `max - 1`
+/// characters and `…` (Django's `truncatechars`, which Sentry uses).
+fn truncate_chars(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        None => s.to_owned(),
+        Some(_) => {
+            let cut = s
+                .char_indices()
+                .nth(max.saturating_sub(1))
+                .map_or(s.len(), |(i, _)| i);
+            format!("{}…", &s[..cut])
+        }
+    }
+}
+
+/// The culprit: the transaction, else the crash frame as Sentry's
+/// `Frame.get_culprit_string` writes it (none for synthetic exceptions):
+/// `function` for native, objc and cocoa frames, `function(file)` for
+/// JavaScript and Node, `module-or-file in function` otherwise; the file
+/// is the one grouping reads (a URL's path).
 pub(crate) fn culprit(event: &Event) -> Option<String> {
     if let Some(t) = event
         .transaction
@@ -123,13 +145,18 @@ pub(crate) fn culprit(event: &Event) -> Option<String> {
     fn non_empty(s: &Option<String>) -> Option<&str> {
         s.as_deref().filter(|s| !s.is_empty())
     }
-    let location = non_empty(&frame.module)
-        .or(non_empty(&frame.filename))
-        .or(non_empty(&frame.abs_path));
+    let platform = non_empty(&frame.platform).unwrap_or(&event.platform);
     let function = non_empty(&frame.function).map(|f| strip_rust_hash(f.trim()));
+    if matches!(platform, "native" | "objc" | "cocoa") {
+        return Some(function.unwrap_or("?").to_owned());
+    }
+    let file = normalized_filename(frame, &event.platform);
+    let location = non_empty(&frame.module).or(file.as_deref());
     match (location, function) {
-        (Some(l), Some(f)) => Some(format!("{l} in {f}")),
-        (Some(l), None) => Some(format!("{l} in ?")),
+        (Some(l), f) if family(platform) == Family::JavaScript => {
+            Some(format!("{}({l})", f.unwrap_or("?")))
+        }
+        (Some(l), f) => Some(format!("{l} in {}", f.unwrap_or("?"))),
         (None, Some(f)) => Some(f.to_owned()),
         (None, None) => None,
     }

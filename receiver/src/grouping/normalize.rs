@@ -128,6 +128,15 @@ pub(crate) fn effective_in_app(frames: &[Frame], event_platform: &str) -> Vec<bo
     out.iter().map(|f| f.in_app).collect()
 }
 
+/// A frame's file as grouping reads it: a URL's path, a JavaScript file
+/// without its query string.
+pub(crate) fn normalized_filename<'a>(
+    f: &'a Frame,
+    event_platform: &'a str,
+) -> Option<Cow<'a, str>> {
+    normalize_frame(f, event_platform).filename
+}
+
 fn normalize_frame<'a>(f: &'a Frame, event_platform: &'a str) -> NFrame<'a> {
     let platform = non_empty(&f.platform).unwrap_or(event_platform);
     let function = non_empty(&f.function)
