@@ -896,3 +896,42 @@ fn culprits_and_titles_read_as_in_sentry() {
         "100 characters stay whole"
     );
 }
+
+/// Five chained exceptions whose stack traces count (their long values do
+/// not), then one without a usable frame whose value is hashed.
+fn chain_ending_in(last_value: &str) -> sentry_core::protocol::Event {
+    let mut values: Vec<serde_json::Value> = (0..5)
+        .map(|i| {
+            json!({"type": "DbError", "value": format!("{i} {}", "q".repeat(7990)),
+                   "stacktrace": {"frames": [{"module": "app.db", "function": format!("f{i}"), "in_app": true}]}})
+        })
+        .collect();
+    values.push(json!({"type": "ConfigError", "value": last_value,
+                       "stacktrace": {"frames": [{"lineno": 1}]}}));
+    serde_json::from_value(json!({"platform": "python", "exception": {"values": values}}))
+        .expect("event")
+}
+
+#[test]
+fn values_that_do_not_count_never_cut_one_that_does() {
+    let prefix = "setting ".to_owned() + &"x".repeat(150);
+    let a = chain_ending_in(&format!("{prefix} database_url is missing"));
+    let b = chain_ending_in(&format!("{prefix} cache_backend is missing"));
+    let hashes = |e: &sentry_core::protocol::Event, options| -> Vec<String> {
+        group_event_with(e, options)
+            .hashes
+            .into_iter()
+            .map(|h| h.hash)
+            .collect()
+    };
+    // The fast path (no explanation) and the full one agree...
+    assert_eq!(
+        hashes(&a, GroupingOptions::HASHES_ONLY),
+        hashes(&a, GroupingOptions::FULL)
+    );
+    // ...and the counted value is hashed whole (past its 128th byte).
+    assert_ne!(
+        hashes(&a, GroupingOptions::FULL),
+        hashes(&b, GroupingOptions::FULL)
+    );
+}

@@ -440,6 +440,27 @@ const EXCEPTION_VALUE_BUDGET: usize = 32 * 1024;
 /// See [`EXCEPTION_VALUE_BUDGET`].
 const VALUE_PAST_BUDGET: usize = 128;
 
+/// An event's budgets of exception-value bytes to parameterise in full
+/// (see [`EXCEPTION_VALUE_BUDGET`]): one for the values that count towards
+/// a hash, one for those only shown in an explanation. Apart, grouping
+/// with and without an explanation cuts the same counted values (so both
+/// give the same hashes), and values that do not count never cut one that
+/// does.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ValueBudgets {
+    hashed: usize,
+    shown: usize,
+}
+
+impl Default for ValueBudgets {
+    fn default() -> Self {
+        ValueBudgets {
+            hashed: EXCEPTION_VALUE_BUDGET,
+            shown: EXCEPTION_VALUE_BUDGET,
+        }
+    }
+}
+
 /// `raw`, or its start once the event's budget is spent (which it uses).
 fn within_budget<'a>(raw: &'a str, budget: &mut usize) -> &'a str {
     if raw.len() <= *budget {
@@ -462,7 +483,7 @@ pub(crate) fn exception_variants<'a>(
     exc: &'a Exception,
     platform: &'a str,
     explain: bool,
-    value_budget: &mut usize,
+    budgets: &mut ValueBudgets,
 ) -> Variants<'a> {
     let mut ty = if exc.ty.is_empty() {
         Component::empty("type")
@@ -487,7 +508,12 @@ pub(crate) fn exception_variants<'a>(
     let value_hashed = stacktraces.iter().any(|(_, st)| !st.contributes);
     let value = exc.value.as_deref().map(|raw| {
         if explain || value_hashed {
-            let text = within_budget(raw, value_budget);
+            let budget = if value_hashed {
+                &mut budgets.hashed
+            } else {
+                &mut budgets.shown
+            };
+            let text = within_budget(raw, budget);
             let normalized = normalize_message_cow(text);
             let changed = normalized != raw;
             (normalized, changed)
@@ -637,10 +663,10 @@ pub(crate) fn chained_exception(
     if all.is_empty() {
         return None;
     }
-    let mut value_budget = EXCEPTION_VALUE_BUDGET;
+    let mut budgets = ValueBudgets::default();
     let mut per: Vec<Variants<'_>> = all
         .iter()
-        .map(|e| exception_variants(e, &event.platform, explain, &mut value_budget))
+        .map(|e| exception_variants(e, &event.platform, explain, &mut budgets))
         .collect();
 
     // Sentry runs the tree filter whenever every exception has an
