@@ -363,6 +363,28 @@ fn is_health_path(path: &str) -> bool {
     path.trim_start_matches('/').trim_end_matches('/') == "health" && path.starts_with('/')
 }
 
+/// Whether the request's `Host` names this machine's loopback (`localhost`,
+/// a `*.localhost` name, a 127.x address or `[::1]`, any port), or is
+/// absent (HTTP/1.0).
+fn names_this_machine(headers: &hyper::HeaderMap) -> bool {
+    let Some(host) = headers.get(hyper::header::HOST) else {
+        return true;
+    };
+    let Ok(host) = host.to_str() else {
+        return false;
+    };
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    name == "localhost"
+        || name.ends_with(".localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// The `/health` answer: the server is up, and where its stored requests
 /// spent their time (totals since it started; see
 /// [`crate::ingest::stage_times`]).
@@ -414,6 +436,15 @@ async fn route(
 ) -> Result<HttpResponse, IngestError> {
     let path = normalize_path(req.uri().path());
     if is_health_path(&path) {
+        // A page whose name was rebound to 127.0.0.1 (DNS rebinding) is
+        // same-origin for its browser: CORS does not keep it out, the
+        // Host it names does.
+        if state.config.addr.ip().is_loopback() && !names_this_machine(req.headers()) {
+            return Err(IngestError::Forbidden {
+                detail: "a loopback receiver answers /health only to a loopback host name"
+                    .to_owned(),
+            });
+        }
         return Ok(json_response(StatusCode::OK, &health(state)));
     }
     if api::is_api_path(&path) {

@@ -988,3 +988,27 @@ fn forwarded_for_names_the_client_only_when_trusted() {
         assert_eq!(event["user"]["ip_address"], "127.0.0.1");
     }
 }
+
+#[test]
+fn health_answers_only_host_names_of_this_machine() {
+    let server = TestServer::start();
+    let port = server.addr().port();
+    let get = |host: &str| {
+        let raw = format!("GET /health HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        send_raw(server.addr(), raw.as_bytes()).expect("health")
+    };
+    for host in [
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        format!("[::1]:{port}"),
+        "app.localhost".to_owned(),
+    ] {
+        let r = get(&host);
+        assert_eq!(r.status, 200, "{host}");
+        assert!(r.header("access-control-allow-origin").is_none());
+    }
+    // A page whose own name was rebound to 127.0.0.1 reads /health
+    // same-origin; its Host gives it away.
+    let r = get(&format!("rebind.attacker.example:{port}"));
+    assert_eq!(r.status, 403, "{}", String::from_utf8_lossy(&r.body));
+}

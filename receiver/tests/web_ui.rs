@@ -701,3 +701,23 @@ fn a_read_only_token_sees_no_buttons_that_would_be_refused() {
     assert!(quotas.contains("read-only"), "{quotas}");
     assert!(!quotas.contains("Add a quota"), "{quotas}");
 }
+
+#[test]
+fn a_token_after_a_route_in_the_address_is_taken_and_removed() {
+    let server = TestServer::start();
+    for start in [
+        "#/issues#token=TOKEN",
+        "#token=TOKEN&x=1",
+        "#/releases?token=TOKEN",
+    ] {
+        let lines = run_page_script("fragment_token.js", &[&server.url(), server.token(), start]);
+        let out = &lines[0];
+        assert_eq!(out["stored"], server.token(), "{start}: not taken: {out}");
+        let hash = out["hash"].as_str().unwrap_or("");
+        assert!(
+            !hash.contains(server.token()),
+            "{start}: left in the address: {hash}"
+        );
+        assert!(hash.starts_with("#/"), "{start}: {hash}");
+    }
+}

@@ -211,7 +211,9 @@
     const m = /(?:^#|[?&#])token=([^&]*)/.exec(hash);
     if (!m) return;
     const token = safeDecode(m[1]).trim();
-    let rest = hash.replace(/(^#|[?&])token=[^&]*&?/, '$1').replace(/[?&]$/, '');
+    // The same separators as the match above (`#/issues#token=…` too), so
+    // that the token found is the one removed.
+    let rest = hash.replace(/(^#|[?&#])token=[^&]*&?/, '$1').replace(/[?&#]$/, '');
     // What is left must be a page of ours (`#token=…&x=1` leaves `#x=1`).
     if (!rest.startsWith('#/')) rest = '#/issues';
     history.replaceState(null, '', location.pathname + location.search + rest);
