@@ -177,11 +177,13 @@ pub fn prepare_with(
                 attachment_type: item.headers.attachment_type.clone(),
                 data: payload.to_vec(),
             }),
-            ItemType::Session => match normalize::session(payload, ctx) {
-                Ok(s) => records.push(Record::Session(s)),
-                Err(SessionDrop::Silently(_)) => {}
-                Err(SessionDrop::Malformed(reason)) => records.push(raw(Some(reason))?),
-            },
+            ItemType::Session => {
+                match normalize::session(payload, ctx, counts.get("session").map_or(0, |n| n - 1)) {
+                    Ok(s) => records.push(Record::Session(s)),
+                    Err(SessionDrop::Silently(_)) => {}
+                    Err(SessionDrop::Malformed(reason)) => records.push(raw(Some(reason))?),
+                }
+            }
             ItemType::Sessions => match normalize::aggregates(payload, ctx) {
                 Ok(buckets) => records.extend(buckets.into_iter().map(Record::SessionAggregate)),
                 Err(SessionDrop::Silently(_)) => {}

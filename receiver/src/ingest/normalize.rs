@@ -1278,8 +1278,13 @@ fn session_attrs(
     Ok((release.trim().to_owned(), environment))
 }
 
-/// Validates and normalises one `session` update.
-pub fn session(payload: &[u8], ctx: &RequestContext) -> Result<SessionRecord, SessionDrop> {
+/// Validates and normalises one `session` update, the `ordinal`-th (from 0)
+/// of its envelope.
+pub fn session(
+    payload: &[u8],
+    ctx: &RequestContext,
+    ordinal: u64,
+) -> Result<SessionRecord, SessionDrop> {
     let value: Value = serde_json::from_slice(payload)
         .map_err(|e| SessionDrop::Malformed(format!("invalid session JSON: {e}")))?;
     let has_seq = value.get("seq").is_some_and(|s| !s.is_null());
@@ -1299,7 +1304,11 @@ pub fn session(payload: &[u8], ctx: &RequestContext) -> Result<SessionRecord, Se
     } else if has_seq {
         update.seq.min(i64::MAX as u64) as i64
     } else {
-        (ctx.received.as_secs_f64() * 1000.0) as i64
+        // The Python and JavaScript SDKs send no `seq`: updates are ordered
+        // by their time, then by their place in the envelope, so that two
+        // updates of one session in one envelope (an error, then the crash)
+        // are both kept.
+        (timestamp * 1000.0) as i64 * 10_000 + ordinal.min(9_999) as i64
     };
     let did = update.did.filter(|d| usable_did(d));
     // A crashed session had at least its crash (PROTOCOL.md §7.1).
@@ -2231,7 +2240,7 @@ mod tests {
 
     #[test]
     fn sessions_follow_section_7() {
-        let s = |body: String| session(body.as_bytes(), &ctx(None));
+        let s = |body: String| session(body.as_bytes(), &ctx(None), 0);
         let started = Timestamp::from_secs_f64(NOW - 60.0).to_rfc3339();
         let ok = s(format!(r#"{{"sid":"7c7b6585-f901-4351-bf8d-02711b721929","init":true,"started":"{started}","attrs":{{"release":"a@1"}}}}"#)).unwrap();
         assert_eq!(ok.seq, 0);
@@ -2249,12 +2258,14 @@ mod tests {
         ));
         assert!(matches!(too_new, Err(SessionDrop::Silently(_))));
         assert!(matches!(s("nope".into()), Err(SessionDrop::Malformed(_))));
-        // Without `seq` and `init`, the receive time in ms orders updates.
+        // Without `seq` and `init`, the update's time in ms (here the
+        // receive time: it has no `timestamp`), then its place in the
+        // envelope, order updates.
         let later = s(format!(
             r#"{{"started":"{started}","attrs":{{"release":"a@1"}}}}"#
         ))
         .unwrap();
-        assert_eq!(later.seq, (NOW * 1000.0) as i64);
+        assert_eq!(later.seq, (NOW * 1000.0) as i64 * 10_000);
         // A crashed session counts its crash; a nil distinct id is no user.
         let crashed = s(format!(
             r#"{{"started":"{started}","status":"crashed","errors":0,"did":"00000000-0000-0000-0000-000000000000","attrs":{{"release":"a@1"}}}}"#

@@ -888,7 +888,8 @@ fn note_release(
     Ok(())
 }
 
-/// De-duplicates on (sid, seq) and ignores updates after a terminal status.
+/// De-duplicates on (sid, seq) and ignores updates after a terminal status
+/// (but an init, which counts the session).
 /// Returns whether a row was stored.
 fn apply_session(
     conn: &Connection,
@@ -903,7 +904,9 @@ fn apply_session(
                  AND seq <> ?3 LIMIT 1",
         )?
         .exists(params![p, s.sid, s.seq])?;
-    if ended {
+    // An init that arrives after the final update (envelopes sent at once
+    // may cross) still counts the session; other late updates are ignored.
+    if ended && !s.init {
         return Ok(false);
     }
     // A session's attributes never change (PROTOCOL.md §7.1), so one

@@ -1,0 +1,98 @@
+//! The less common item types as Relay treats them: session updates
+//! without `seq` or out of order, client reports' times, a minidump sent
+//! without its event, a feedback's screenshot.
+
+use receiver::config::Clock;
+use receiver::testing::{post, TestResponse, TestServer};
+use sentry_core::protocol::Timestamp;
+use serde_json::Value;
+
+const NOW: f64 = 1_800_000_030.0;
+
+fn server() -> TestServer {
+    TestServer::builder()
+        .clock(Clock::Fixed(Timestamp::from_secs_f64(NOW)))
+        .start()
+}
+
+fn send(server: &TestServer, body: &[u8]) -> TestResponse {
+    let auth = server.sentry_auth();
+    post(
+        &server.envelope_url(),
+        &[("X-Sentry-Auth", auth.as_str())],
+        body,
+    )
+    .expect("request")
+}
+
+fn iso(t: f64) -> String {
+    Timestamp::from_secs_f64(t).to_rfc3339()
+}
+
+/// A session update of `sid` (`seq` left out when `None`, as the Python
+/// and JavaScript SDKs send them).
+fn session(sid: &str, seq: Option<u64>, init: bool, status: &str, errors: u64) -> String {
+    let seq = seq.map_or(String::new(), |s| format!(",\"seq\":{s}"));
+    let started = NOW - 120.0;
+    format!(
+        "{{\"sid\":\"{sid}\",\"did\":\"u1\"{seq},\"init\":{init},\"started\":\"{}\",\
+         \"timestamp\":\"{}\",\"status\":\"{status}\",\"errors\":{errors},\
+         \"attrs\":{{\"release\":\"app@1.0.0\",\"environment\":\"production\"}}}}",
+        iso(started),
+        iso(started + 10.0)
+    )
+}
+
+fn envelope_of(items: &[String]) -> Vec<u8> {
+    let mut body = "{}\n".to_owned();
+    for item in items {
+        body.push_str("{\"type\":\"session\"}\n");
+        body.push_str(item);
+        body.push('\n');
+    }
+    body.into_bytes()
+}
+
+fn health(server: &TestServer) -> Value {
+    server
+        .api_json::<Value>("/api/0/local/health/")
+        .expect("health")
+}
+
+#[test]
+fn two_updates_without_seq_in_one_envelope_are_both_kept() {
+    let server = server();
+    let sid = "5c7b6585f9014351bf8d02711b721929";
+    let init = session(sid, None, true, "ok", 0);
+    assert_eq!(send(&server, &envelope_of(&[init])).status, 200);
+    // An error, then the crash, flushed together (same timestamp).
+    let errored = session(sid, None, false, "ok", 1);
+    let crashed = session(sid, None, false, "crashed", 1);
+    assert_eq!(send(&server, &envelope_of(&[errored, crashed])).status, 200);
+    let health = health(&server);
+    assert_eq!(health["totals"]["sessions"], 1, "{health}");
+    assert_eq!(health["totals"]["sessionsCrashed"], 1, "{health}");
+}
+
+#[test]
+fn an_init_arriving_after_the_final_update_still_counts_the_session() {
+    let server = server();
+    let sid = "7c7b6585f9014351bf8d02711b721929";
+    let end = session(sid, Some(7), false, "exited", 0);
+    let init = session(sid, Some(0), true, "ok", 0);
+    assert_eq!(send(&server, &envelope_of(&[end])).status, 200);
+    assert_eq!(send(&server, &envelope_of(&[init])).status, 200);
+    let health = health(&server);
+    assert_eq!(health["totals"]["sessions"], 1, "{health}");
+    assert_eq!(health["totals"]["sessionsHealthy"], 1, "exited: {health}");
+    // An update after the final one is still ignored.
+    let late = session(sid, Some(9), false, "crashed", 1);
+    assert_eq!(send(&server, &envelope_of(&[late])).status, 200);
+    assert_eq!(health_of_crashed(&server), 0);
+}
+
+fn health_of_crashed(server: &TestServer) -> u64 {
+    health(server)["totals"]["sessionsCrashed"]
+        .as_u64()
+        .unwrap_or(u64::MAX)
+}
