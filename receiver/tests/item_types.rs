@@ -96,3 +96,59 @@ fn health_of_crashed(server: &TestServer) -> u64 {
         .as_u64()
         .unwrap_or(u64::MAX)
 }
+
+/// An envelope with one client report dated `at` (sent at `sent_at`).
+fn client_report(at: f64, sent_at: f64, reason: &str) -> Vec<u8> {
+    format!(
+        "{{\"sent_at\":\"{}\"}}\n{{\"type\":\"client_report\"}}\n\
+         {{\"timestamp\":{at},\"discarded_events\":[{{\"reason\":\"{reason}\",\
+         \"category\":\"error\",\"quantity\":3}}]}}\n",
+        iso(sent_at)
+    )
+    .into_bytes()
+}
+
+fn reported(server: &TestServer, range: &str) -> u64 {
+    server
+        .api_json::<Value>(&format!("/api/0/local/client-reports/?{range}"))
+        .expect("client reports")["total"]
+        .as_u64()
+        .unwrap_or(u64::MAX)
+}
+
+#[test]
+fn client_reports_are_dated_as_relay_dates_them() {
+    let server = server();
+    // A device two hours behind: its report lands at the receive time.
+    let behind = 7200.0;
+    let r = send(
+        &server,
+        &client_report(NOW - behind - 5.0, NOW - behind, "sample_rate"),
+    );
+    assert_eq!(r.status, 200);
+    let window = |from: f64, to: f64| format!("start={}&end={}", iso(from), iso(to));
+    assert_eq!(reported(&server, &window(NOW - 60.0, NOW + 1.0)), 3);
+    assert_eq!(
+        reported(&server, &window(NOW - behind - 60.0, NOW - behind + 60.0)),
+        0
+    );
+    // A report a year ahead is not counted (kept raw with the reason).
+    let ahead = NOW + 365.0 * 86_400.0;
+    assert_eq!(
+        send(&server, &client_report(ahead, NOW, "sample_rate")).status,
+        200
+    );
+    // And an entry whose reason is over 200 characters is skipped.
+    let long = "x".repeat(201);
+    assert_eq!(
+        send(&server, &client_report(NOW - 1.0, NOW, &long)).status,
+        200
+    );
+    assert_eq!(reported(&server, "statsPeriod=1000d"), 3);
+    assert_eq!(
+        server.counts().get("raw_items"),
+        Some(&1),
+        "{:?}",
+        server.counts()
+    );
+}

@@ -396,6 +396,9 @@ fn feedback_message(mut message: String) -> String {
     message
 }
 
+/// The longest discard reason a client report entry is counted with.
+const MAX_OUTCOME_REASON_CHARS: usize = 200;
+
 fn client_report(payload: &[u8], ctx: &RequestContext) -> Result<Vec<ClientReportRecord>, String> {
     let value: Value =
         serde_json::from_slice(payload).map_err(|e| format!("invalid client_report JSON: {e}"))?;
@@ -404,6 +407,22 @@ fn client_report(payload: &[u8], ctx: &RequestContext) -> Result<Vec<ClientRepor
         Some(t) => serde_json::from_value::<Timestamp>(t.clone())
             .map_err(|e| format!("invalid client_report timestamp: {e}"))?,
     };
+    // As Relay: corrected for the device's clock drift, and a report dated
+    // in the future or older than what is kept is not counted (it is kept
+    // raw, with the reason).
+    let timestamp = timestamp.shifted(ctx.drift().map_or(0.0, |(d, _)| d));
+    let received = ctx.received.as_secs_f64();
+    if timestamp.as_secs_f64() > received + normalize::MAX_SECS_IN_FUTURE
+        || timestamp.as_secs_f64() < received - normalize::MAX_SECS_IN_PAST
+    {
+        return Err(format!(
+            "client_report timestamp {} is outside the accepted window (at most {} s ahead, \
+             {} days back)",
+            timestamp.to_rfc3339(),
+            normalize::MAX_SECS_IN_FUTURE,
+            normalize::MAX_SECS_IN_PAST / 86_400.0
+        ));
+    }
     let mut rows = Vec::new();
     let lists = [
         ("discarded_events", "discarded"),
@@ -425,6 +444,10 @@ fn client_report(payload: &[u8], ctx: &RequestContext) -> Result<Vec<ClientRepor
             ) else {
                 return Err(format!("invalid client_report entry in `{key}`: {entry}"));
             };
+            // Relay skips an outcome whose reason is over 200 characters.
+            if reason.chars().count() > MAX_OUTCOME_REASON_CHARS {
+                continue;
+            }
             rows.push(ClientReportRecord {
                 timestamp: timestamp.as_secs_f64(),
                 outcome: outcome.to_owned(),
