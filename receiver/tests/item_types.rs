@@ -152,3 +152,43 @@ fn client_reports_are_dated_as_relay_dates_them() {
         server.counts()
     );
 }
+
+#[test]
+fn a_feedback_screenshot_is_listed_under_the_feedback() {
+    let server = server();
+    let id = "0a0b0c0d0e0f40a1b2c3d4e5f6a7b8c9";
+    let payload = format!(
+        "{{\"event_id\":\"{id}\",\"type\":\"feedback\",\"level\":\"info\",\"timestamp\":{},\
+         \"platform\":\"javascript\",\"contexts\":{{\"feedback\":{{\"message\":\"button is broken\",\
+         \"contact_email\":\"a@b.c\"}}}}}}",
+        NOW - 5.0
+    );
+    let png = b"\x89PNG\r\n\x1a\nfake";
+    let mut body = format!(
+        "{{\"event_id\":\"{id}\"}}\n{{\"type\":\"feedback\"}}\n{payload}\n\
+         {{\"type\":\"attachment\",\"length\":{},\"filename\":\"screenshot.png\",\
+         \"content_type\":\"image/png\"}}\n",
+        png.len()
+    )
+    .into_bytes();
+    body.extend_from_slice(png);
+    body.push(b'\n');
+    assert_eq!(send(&server, &body).status, 200);
+    let list: Value = server
+        .api_json(&format!("/api/0/projects/local/1/events/{id}/attachments/"))
+        .expect("the feedback's attachments");
+    assert_eq!(list[0]["name"], "screenshot.png", "{list}");
+    let attachment = list[0]["id"].as_str().unwrap_or_default().to_owned();
+    let r = server
+        .api_get(&format!(
+            "/api/0/projects/local/1/events/{id}/attachments/{attachment}/?download=1"
+        ))
+        .expect("download");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, png);
+    // An id that names nothing is still a 404.
+    let r = server
+        .api_get("/api/0/projects/local/1/events/0a0b0c0d0e0f40a1b2c3d4e5f6a7b8ca/attachments/")
+        .expect("request");
+    assert_eq!(r.status, 404);
+}

@@ -649,7 +649,9 @@ pub(crate) async fn attachments(ctx: &Ctx, project: &str, id: &str) -> Result<Re
     let list = ctx
         .read(move |c| {
             let p = projects::resolve(c, &project)?;
-            if load(c, p.id, &event_id)?.is_none() {
+            // A feedback is an event too (the widget's screenshot comes as
+            // an attachment of the feedback's id).
+            if load(c, p.id, &event_id)?.is_none() && !is_feedback(c, p.id, &event_id)? {
                 return Err(ApiError::not_found(format!("event {event_id}")));
             }
             let mut stmt = c.prepare_cached(&format!(
@@ -661,6 +663,15 @@ pub(crate) async fn attachments(ctx: &Ctx, project: &str, id: &str) -> Result<Re
         })
         .await?;
     Reply::json(&list)
+}
+
+/// Whether `event_id` names a stored feedback or user report of project `p`.
+fn is_feedback(c: &Connection, p: i64, event_id: &str) -> Result<bool, ApiError> {
+    Ok(c.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM feedback WHERE project_id = ?1
+             AND kind IN ('feedback', 'user_report') AND event_id = ?2)",
+    )?
+    .query_row(params![p, event_id], |r| r.get(0))?)
 }
 
 /// `GET …/events/{event_id}/attachments/{id}/`: metadata, or the bytes with
