@@ -739,7 +739,9 @@ fn path_prefix_and_slash_runs_are_routed() {
 #[test]
 fn attachments_sessions_and_reports_land_in_their_tables() {
     let server = TestServer::start();
-    let now = sentry_core::protocol::Timestamp::now().to_rfc3339();
+    let now_ts = sentry_core::protocol::Timestamp::now();
+    let now = now_ts.to_rfc3339();
+    let reported_at = now_ts.as_secs_f64() - 100.5;
     let mut body = b"{\"event_id\":\"9ec79c33ec9942ab8353589fcb2e04dc\"}\n\
 {\"type\":\"attachment\",\"length\":10,\"content_type\":\"text/plain\",\"filename\":\"hello.txt\"}\n\
 \xef\xbb\xbfHello\r\n\n"
@@ -748,7 +750,7 @@ fn attachments_sessions_and_reports_land_in_their_tables() {
         format!(
             "{{\"type\":\"session\"}}\n{{\"sid\":\"7c7b6585-f901-4351-bf8d-02711b721929\",\"init\":true,\"started\":\"{now}\",\"status\":\"exited\",\"attrs\":{{\"release\":\"app@1.0.0\"}}}}\n\
 {{\"type\":\"session\"}}\n{{\"started\":\"{now}\",\"attrs\":{{}}}}\n\
-{{\"type\":\"client_report\"}}\n{{\"timestamp\":1717000000.5,\"discarded_events\":[{{\"reason\":\"queue_overflow\",\"category\":\"error\",\"quantity\":23}}]}}\n\
+{{\"type\":\"client_report\"}}\n{{\"timestamp\":{reported_at},\"discarded_events\":[{{\"reason\":\"queue_overflow\",\"category\":\"error\",\"quantity\":23}}]}}\n\
 {{\"type\":\"feedback\"}}\n{{\"contexts\":{{\"feedback\":{{\"message\":\"great app\",\"contact_email\":\"a@b.c\"}}}}}}\n\
 {{\"type\":\"user_report\"}}\n{{\"event_id\":\"9ec79c33ec9942ab8353589fcb2e04dc\",\"name\":\"Jane\",\"email\":\"j@x.y\",\"comments\":\"it broke\"}}\n\
 {{\"type\":\"check_in\"}}\n{{\"check_in_id\":\"83a7c03ed0a04e1b97e2e3b18d38f244\",\"monitor_slug\":\"nightly\",\"status\":\"ok\",\"duration\":1.5}}\n"

@@ -192,3 +192,68 @@ fn a_feedback_screenshot_is_listed_under_the_feedback() {
         .expect("request");
     assert_eq!(r.status, 404);
 }
+
+/// An envelope with only a minidump, as the native SDKs and crashpad send.
+fn minidump_envelope(event_id: &str) -> Vec<u8> {
+    let mut body = format!("{{\"event_id\":\"{event_id}\"}}\n").into_bytes();
+    let dump = b"MDMP\x93\xa7\x00\x00fake minidump";
+    body.extend_from_slice(
+        format!(
+            "{{\"type\":\"attachment\",\"length\":{},\"filename\":\"upload_file_minidump\",\
+             \"attachment_type\":\"event.minidump\"}}\n",
+            dump.len()
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(dump);
+    body.push(b'\n');
+    body
+}
+
+#[test]
+fn a_minidump_without_its_event_is_a_fatal_error_with_its_dump() {
+    let server = server();
+    let r = send(
+        &server,
+        &minidump_envelope("9ec79c33ec9942ab8353589fcb2e04dc"),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    server.wait_for_events(1, std::time::Duration::from_secs(5));
+    let issues = server.issues();
+    assert_eq!(issues.len(), 1);
+    assert!(
+        issues[0].title.starts_with("Minidump"),
+        "{}",
+        issues[0].title
+    );
+    let event: Value = server
+        .api_json("/api/0/projects/local/1/events/9ec79c33ec9942ab8353589fcb2e04dc/")
+        .expect("the placeholder event");
+    assert_eq!(event["level"], "fatal");
+    let list: Value = server
+        .api_json("/api/0/projects/local/1/events/9ec79c33ec9942ab8353589fcb2e04dc/attachments/")
+        .expect("its attachments");
+    assert_eq!(list[0]["name"], "upload_file_minidump", "{list}");
+    // A second crash groups with the first.
+    let second = minidump_envelope("9ec79c33ec9942ab8353589fcb2e04dd");
+    assert_eq!(send(&server, &second).status, 200);
+    server.wait_for_events(2, std::time::Duration::from_secs(5));
+    assert_eq!(server.issues().len(), 1);
+}
+
+#[test]
+fn a_minidump_without_its_event_counts_against_error_quotas() {
+    use receiver::store::quotas::NewQuota;
+    let server = server();
+    server
+        .add_quota(NewQuota::project(1, &["error"], 0, 60))
+        .expect("quota");
+    let r = send(
+        &server,
+        &minidump_envelope("9ec79c33ec9942ab8353589fcb2e04dc"),
+    );
+    assert_eq!(r.status, 429, "{}", String::from_utf8_lossy(&r.body));
+    assert!(r
+        .header("x-sentry-rate-limits")
+        .is_some_and(|h| h.contains("error")));
+}

@@ -267,6 +267,52 @@ fn blob(item: &EnvelopeItem, payload: &[u8], level: i32) -> Result<BlobRecord, I
     })
 }
 
+/// Gives an envelope that carries a native crash report (an attachment of
+/// type `event.minidump` or `event.applecrashreport`) but no event the
+/// event Relay makes for it: a fatal, unhandled error of type `Minidump`
+/// (or `AppleCrashReport`), so that the crash is an issue, counts against
+/// `error` quotas, and its report is listed under it. This receiver does
+/// not read the report (Sentry's symbolicator would fill in the stack);
+/// such crashes group together by type.
+pub fn add_crash_report_event(envelope: &mut Envelope) {
+    let has_event = envelope.items().iter().any(|i| {
+        matches!(
+            i.headers.ty,
+            ItemType::Event | ItemType::Transaction | ItemType::Feedback
+        )
+    });
+    if has_event {
+        return;
+    }
+    let Some(kind) =
+        envelope
+            .items()
+            .iter()
+            .find_map(|i| match i.headers.attachment_type.as_deref() {
+                Some("event.minidump") => Some("Minidump"),
+                Some("event.applecrashreport") => Some("AppleCrashReport"),
+                _ => None,
+            })
+    else {
+        return;
+    };
+    let id = *envelope.headers.event_id.get_or_insert_with(Uuid::new_v4);
+    let payload = serde_json::json!({
+        "event_id": id.simple().to_string(),
+        "platform": "native",
+        "level": "fatal",
+        "exception": {"values": [{
+            "type": kind,
+            "value": "crash report received (not processed by this receiver)",
+            "mechanism": {"type": kind.to_ascii_lowercase(), "handled": false},
+        }]},
+    });
+    envelope.add_item(EnvelopeItem::raw(
+        ItemType::Event,
+        payload.to_string().into_bytes(),
+    ));
+}
+
 /// Builds the stored form of an error event: grouping, indexed columns and
 /// the compressed normalised JSON.
 pub fn event_record(event: &Event, level: i32) -> Result<EventRecord, IngestError> {

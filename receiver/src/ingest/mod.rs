@@ -330,6 +330,7 @@ impl Ingestor {
 
         self.limits.check_envelope(&envelope)?;
         let mut envelope = envelope;
+        envelope::add_crash_report_event(&mut envelope);
         let legacy_store = req.endpoint == Endpoint::Store && !req.envelope_content_type;
         let (mut verdict, rate_limits) = self
             .enforce_quotas(project_id, &public_key, &mut envelope, legacy_store)
