@@ -594,3 +594,67 @@ fn a_stray_context_type_does_not_unlink_the_trace() {
     assert_eq!((trace.transactions, trace.spans), (1, 1), "{trace:?}");
     assert_eq!(trace.roots[0].errors.len(), 1, "{trace:?}");
 }
+
+#[test]
+fn monitors_and_their_check_ins() {
+    let server = TestServer::start();
+    let check_in = |id: &str, slug: &str, status: &str| {
+        item(
+            &server,
+            "check_in",
+            json!({"check_in_id": id, "monitor_slug": slug, "status": status,
+                   "duration": 1.5, "environment": "production"}),
+        );
+        // Arrival order is the order of the list.
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let run1 = "83a7c03ed0a04e1b97e2e3b18d38f244";
+    check_in(run1, "nightly", "in_progress");
+    check_in(run1, "nightly", "ok");
+    check_in("93a7c03ed0a04e1b97e2e3b18d38f244", "hourly", "ok");
+    check_in("a3a7c03ed0a04e1b97e2e3b18d38f244", "nightly", "error");
+    let monitors: Vec<receiver::api::types::Monitor> =
+        server.api_json("/api/0/local/monitors/").expect("monitors");
+    let summary: Vec<(&str, &str, i64, i64)> = monitors
+        .iter()
+        .map(|m| {
+            (
+                m.monitor_slug.as_str(),
+                m.last_status.as_str(),
+                m.check_ins,
+                m.failed,
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [("nightly", "error", 3, 1), ("hourly", "ok", 1, 0)]
+    );
+    assert_eq!(monitors[0].last_duration, Some(1.5));
+
+    let list = |q: &str| -> Vec<receiver::api::types::CheckIn> {
+        server
+            .api_json(&format!("/api/0/local/check-ins/?{q}"))
+            .unwrap_or_else(|e| panic!("{q}: {e}"))
+    };
+    let nightly = list("monitor=nightly");
+    let statuses: Vec<&str> = nightly.iter().map(|k| k.status.as_str()).collect();
+    assert_eq!(statuses, ["error", "ok", "in_progress"], "newest first");
+    assert_eq!(nightly[1].check_in_id, run1);
+    assert_eq!(nightly[2].check_in_id, run1, "one run, two updates");
+    assert_eq!(list("status=error").len(), 1);
+    assert_eq!(list("environment=staging").len(), 0);
+    // Pages.
+    let r = server
+        .api_get("/api/0/local/check-ins/?limit=3")
+        .expect("page");
+    let next = link_cursor(&r, "next").expect("next");
+    let rest = list(&format!("limit=3&cursor={next}"));
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0].status, "in_progress");
+    // Out of the default 24-hour window, nothing counts.
+    let old: Vec<receiver::api::types::Monitor> = server
+        .api_json("/api/0/local/monitors/?end=2000-01-01T00:00:00Z")
+        .expect("monitors");
+    assert!(old.iter().all(|m| m.check_ins == 0), "{old:?}");
+}

@@ -721,3 +721,48 @@ fn a_token_after_a_route_in_the_address_is_taken_and_removed() {
         assert!(hash.starts_with("#/"), "{start}: {hash}");
     }
 }
+
+#[test]
+fn the_crons_view_lists_monitors_and_a_monitors_check_ins() {
+    let server = TestServer::start();
+    for (id, status) in [
+        ("83a7c03ed0a04e1b97e2e3b18d38f244", "in_progress"),
+        ("83a7c03ed0a04e1b97e2e3b18d38f244", "error"),
+    ] {
+        let body = format!(
+            "{{}}\n{{\"type\":\"check_in\"}}\n{{\"check_in_id\":\"{id}\",\
+             \"monitor_slug\":\"nightly-backup\",\"status\":\"{status}\",\"duration\":12.5}}\n"
+        );
+        let auth = server.sentry_auth();
+        let r = receiver::testing::post(
+            &server.envelope_url(),
+            &[("X-Sentry-Auth", auth.as_str())],
+            body.as_bytes(),
+        )
+        .expect("post");
+        assert_eq!(r.status, 200);
+    }
+    let routes = ["#/monitors", "#/monitors?monitor=nightly-backup"];
+    let mut args = vec![server.url(), server.token().to_owned()];
+    args.extend(routes.iter().map(|r| (*r).to_owned()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let views = run_page_script("views.js", &args);
+    let text = |route: &str| -> String {
+        let v = line(&views, "route", route);
+        assert_eq!(v["errors"], serde_json::json!([]), "{route}: {v}");
+        v["text"].as_str().unwrap_or_default().to_owned()
+    };
+    let list = text("#/monitors");
+    for wanted in ["Cron monitors", "nightly-backup", "error"] {
+        assert!(list.contains(wanted), "{wanted:?} not in {list}");
+    }
+    let one = text("#/monitors?monitor=nightly-backup");
+    for wanted in [
+        "Check-ins",
+        "in_progress",
+        "12.5 s",
+        "83a7c03ed0a04e1b97e2e3b18d38f244",
+    ] {
+        assert!(one.contains(wanted), "{wanted:?} not in {one}");
+    }
+}

@@ -20,6 +20,7 @@ mod feedback;
 mod issues;
 mod local;
 mod logs;
+mod monitors;
 /// Most stored `log` items one `GET /api/0/local/logs/` reads.
 pub const LOGS_MAX_ROWS_READ: usize = logs::MAX_ROWS_READ;
 mod params;
@@ -561,6 +562,8 @@ async fn dispatch(ctx: &Ctx, segs: &[&str]) -> Result<Reply, ApiError> {
         ["local", "stream"] if m == M::GET => local::stream(ctx).await,
         ["local", "logs"] if m == M::GET => logs::list(ctx).await,
         ["local", "spans"] if m == M::GET => spans::list(ctx).await,
+        ["local", "monitors"] if m == M::GET => monitors::monitors(ctx).await,
+        ["local", "check-ins"] if m == M::GET => monitors::check_ins(ctx).await,
         _ => {
             if known_route(segs) {
                 Err(method_not_allowed(ctx, "GET"))
@@ -608,6 +611,8 @@ fn known_route(segs: &[&str]) -> bool {
                     | "stream"
                     | "logs"
                     | "spans"
+                    | "monitors"
+                    | "check-ins"
             ]
             | ["local", "traces", _]
     )

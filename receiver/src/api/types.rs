@@ -602,6 +602,59 @@ pub struct SpanNode {
     pub children: Vec<SpanNode>,
 }
 
+/// A cron monitor (`GET /api/0/local/monitors/`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Monitor {
+    /// Project id.
+    #[serde(rename = "projectID")]
+    pub project_id: String,
+    /// The monitor's slug.
+    pub monitor_slug: String,
+    /// The status of its latest check-in.
+    pub last_status: String,
+    /// When that check-in arrived (ISO 8601).
+    pub last_check_in: String,
+    /// Its duration in seconds, if it reported one.
+    #[serde(default)]
+    pub last_duration: Option<f64>,
+    /// Its environment.
+    #[serde(default)]
+    pub environment: Option<String>,
+    /// Check-ins in the time range.
+    pub check_ins: i64,
+    /// Of those, `error`, `timeout` or `missed`.
+    pub failed: i64,
+}
+
+/// One check-in update (`GET /api/0/local/check-ins/`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckIn {
+    /// The check-in id (32 hex digits): an `in_progress` and its final
+    /// update share it.
+    #[serde(rename = "checkInID")]
+    pub check_in_id: String,
+    /// Project id.
+    #[serde(rename = "projectID")]
+    pub project_id: String,
+    /// The monitor's slug.
+    pub monitor_slug: String,
+    /// `in_progress`, `ok`, `error`, …
+    pub status: String,
+    /// Seconds, if reported.
+    #[serde(default)]
+    pub duration: Option<f64>,
+    /// Release.
+    #[serde(default)]
+    pub release: Option<String>,
+    /// Environment.
+    #[serde(default)]
+    pub environment: Option<String>,
+    /// When it arrived (ISO 8601).
+    pub received: String,
+}
+
 /// A span in the spans list (`GET /api/0/local/spans/`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

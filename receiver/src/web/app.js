@@ -423,6 +423,7 @@
       else if (view === 'issues' && ISSUE_ID.test(segs[1]) && (!segs[3] || EVENT_REF.test(segs[3]))) await issueDetail(generation, segs[1], segs[3] || 'latest');
       else if (view === 'transactions') await transactionList(generation, params);
       else if (view === 'spans') await spanList(generation, params);
+      else if (view === 'monitors') await monitorsView(generation, params);
       else if (view === 'traces' && TRACE_ID.test(segs[1] || '')) await traceView(generation, segs[1], params);
       else if (view === 'releases') await releasesView(generation, params);
       else if (view === 'client-reports') await clientReportsView(generation, params);
@@ -1138,6 +1139,50 @@
       : h('p', {class: 'empty'}, 'No spans. They come inside transactions, or on their own from SDKs that stream spans.');
     setView(generation, h('div', null, title, form, table,
       pager(parseLinks(headers.get('Link')), (c) => { location.hash = link('/spans', Object.assign({}, f, {cursor: c})); }, f.cursor)));
+  }
+
+  // ---------------------------------------------------------------- crons
+
+  const FAILED_CHECK_INS = ['error', 'timeout', 'missed'];
+
+  function checkInBadge(status) {
+    return badge(String(status || ''), status === 'ok' ? 'yes' : FAILED_CHECK_INS.includes(status) ? 'no' : '');
+  }
+
+  async function monitorsView(generation, params) {
+    const monitor = params.get('monitor') || '';
+    const f = {monitor, cursor: params.get('cursor') || ''};
+    const title = h('div', {class: 'titlebar'}, h('h1', null, monitor ? 'Cron monitor ' + monitor : 'Cron monitors'));
+    const {data} = await api(apiPath('/api/0/local/monitors/', {project: projectParam()}));
+    const monitors = Array.isArray(data) ? data : [];
+    const table = monitors.length
+      ? h('table', {class: 'list'},
+        h('thead', null, h('tr', null, h('th', null, 'Monitor'), h('th', null, 'Last status'), h('th', null, 'Last check-in'), h('th', {class: 'num'}, 'Check-ins (24 h)'), h('th', {class: 'num'}, 'Failed'))),
+        h('tbody', null, monitors.map((m) => h('tr', null,
+          h('td', null, h('a', {href: link('/monitors', {monitor: String(m.monitorSlug)})}, String(m.monitorSlug))),
+          h('td', null, checkInBadge(m.lastStatus)),
+          h('td', null, time(m.lastCheckIn)),
+          h('td', {class: 'num'}, String(m.checkIns)),
+          h('td', {class: 'num'}, String(m.failed))))))
+      : h('p', {class: 'empty'}, 'No cron monitors. SDKs send check-ins from monitored jobs (capture_checkin, withMonitor).');
+    let runs = null;
+    if (monitor) {
+      const result = await fetchList(generation, '/api/0/local/check-ins/', f, title, table);
+      if (!result) return;
+      const {rows, headers} = result;
+      runs = section('Check-ins', h('div', null,
+        h('table', {class: 'list'},
+          h('thead', null, h('tr', null, h('th', null, 'Status'), h('th', {class: 'num'}, 'Duration'), h('th', null, 'Environment'), h('th', null, 'Release'), h('th', null, 'Received'), h('th', null, 'Check-in id'))),
+          h('tbody', null, rows.map((k) => h('tr', null,
+            h('td', null, checkInBadge(k.status)),
+            h('td', {class: 'num'}, k.duration == null ? '' : String(k.duration) + ' s'),
+            h('td', null, String(k.environment || '')),
+            h('td', null, String(k.release || '')),
+            h('td', null, time(k.received)),
+            h('td', {class: 'muted'}, String(k.checkInID)))))),
+        pager(parseLinks(headers.get('Link')), (c) => { location.hash = link('/monitors', Object.assign({}, f, {cursor: c})); }, f.cursor)));
+    }
+    setView(generation, h('div', null, title, table, runs));
   }
 
   // ---------------------------------------------------------------- trace

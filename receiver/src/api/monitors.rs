@@ -1,0 +1,166 @@
+//! Cron monitors from `check_in` items (PROTOCOL.md A.1):
+//!
+//! * `GET /api/0/local/monitors/`: one row per project and monitor slug,
+//!   the monitor's latest check-in and how many check-ins (and failed ones:
+//!   `error`, `timeout`, `missed`) arrived in the time range (default 24
+//!   hours); the most recently checked first (at most 1 000). Filters:
+//!   `project`.
+//! * `GET /api/0/local/check-ins/`: the check-ins as they arrived, newest
+//!   first, in cursor pages (`limit` up to 100). Filters: `project`,
+//!   `monitor` (slug, repeatable), `status` (repeatable), `environment`, the
+//!   time range on arrival. A job that reports `in_progress` and then `ok`
+//!   under one check-in id has two rows: the list shows each update.
+
+use super::params::{iso, Cursor, Page, Range, Sql};
+use super::projects;
+use super::types::{CheckIn, Monitor};
+use super::{ApiError, Ctx, Reply};
+
+/// The statuses that count as a failed run.
+const FAILED: [&str; 3] = ["error", "timeout", "missed"];
+
+/// `GET /api/0/local/monitors/`
+pub(crate) async fn monitors(ctx: &Ctx) -> Result<Reply, ApiError> {
+    let mut range = Range::from_query(&ctx.query, ctx.now())?;
+    if range.start.is_none() && range.end.is_none() {
+        range.start = Some(ctx.now() - 24.0 * 3600.0);
+    }
+    let keys = ctx.query.all("project");
+    let rows = ctx
+        .read(move |c| {
+            let mut filter = Sql::default();
+            if let Some(ids) = projects::filter_ids(c, &keys)? {
+                let cond = filter.in_list("m.project_id", ids);
+                filter.cond(cond);
+            }
+            monitor_rows(c, &filter, &range)
+        })
+        .await?;
+    Reply::json(&rows)
+}
+
+/// The monitors whose latest check-in `m` passes `filter`, with their
+/// check-ins counted over `range`.
+fn monitor_rows(
+    c: &rusqlite::Connection,
+    filter: &Sql,
+    range: &Range,
+) -> Result<Vec<Monitor>, ApiError> {
+    let failed = FAILED.map(|s| format!("'{s}'")).join(", ");
+    // SQLite takes a bare column of a MAX() aggregate from the row that
+    // holds the maximum: each monitor's latest check-in, one index scan.
+    let latest = format!(
+        "SELECT m.project_id, m.monitor_slug, m.status, MAX(m.received), m.duration,
+             m.environment
+         FROM check_ins m WHERE {}
+         GROUP BY m.project_id, m.monitor_slug
+         ORDER BY MAX(m.received) DESC LIMIT 1000",
+        filter.where_clause()
+    );
+    let mut monitors: Vec<Monitor> = c
+        .prepare(&latest)?
+        .query_map(rusqlite::params_from_iter(filter.params.iter()), |r| {
+            let project: i64 = r.get(0)?;
+            let received: f64 = r.get(3)?;
+            Ok(Monitor {
+                project_id: project.to_string(),
+                monitor_slug: r.get(1)?,
+                last_status: r.get(2)?,
+                last_check_in: iso(received),
+                last_duration: r.get(4)?,
+                environment: r.get(5)?,
+                check_ins: 0,
+                failed: 0,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    for m in &mut monitors {
+        let mut counted = Sql::default();
+        let project: i64 = m.project_id.parse().unwrap_or(0);
+        let p = counted.bind(project);
+        let slug = counted.bind(m.monitor_slug.clone());
+        counted.cond(format!("w.project_id = {p} AND w.monitor_slug = {slug}"));
+        range.restrict(&mut counted, "w.received");
+        let (total, failed): (i64, i64) = c
+            .prepare_cached(&format!(
+                "SELECT COUNT(*), COALESCE(SUM(w.status IN ({failed})), 0) FROM check_ins w
+                 WHERE {}",
+                counted.where_clause()
+            ))?
+            .query_row(rusqlite::params_from_iter(counted.params.iter()), |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+        m.check_ins = total;
+        m.failed = failed;
+    }
+    Ok(monitors)
+}
+
+/// `GET /api/0/local/check-ins/`
+pub(crate) async fn check_ins(ctx: &Ctx) -> Result<Reply, ApiError> {
+    let q = &ctx.query;
+    let limit = q.limit(100, 100)?;
+    let cursor = Cursor::from_query(q)?;
+    let range = Range::from_query(q, ctx.now())?;
+    let keys = q.all("project");
+    let slugs = q.all("monitor");
+    let statuses = q.all("status");
+    let environments = q.values("environment");
+    let base = ctx.link_base();
+    let (rows, link) = ctx
+        .read(move |c| {
+            let mut sql = Sql::default();
+            if let Some(ids) = projects::filter_ids(c, &keys)? {
+                let cond = sql.in_list("k.project_id", ids);
+                sql.cond(cond);
+            }
+            for (col, values) in [
+                ("k.monitor_slug", &slugs),
+                ("k.status", &statuses),
+                ("k.environment", &environments),
+            ] {
+                if !values.is_empty() {
+                    let cond = sql.in_list(col, values.iter().cloned());
+                    sql.cond(cond);
+                }
+            }
+            range.restrict(&mut sql, "k.received");
+            let order = sql.keyset("k.received", "k.id", false, cursor);
+            let query = format!(
+                "SELECT k.id, k.project_id, k.check_in_id, k.monitor_slug, k.status, k.duration,
+                     k.release, k.environment, k.received
+                 FROM check_ins k WHERE {} ORDER BY {order} LIMIT {}",
+                sql.where_clause(),
+                limit + 1
+            );
+            let rows: Vec<(i64, CheckIn, f64)> = c
+                .prepare(&query)?
+                .query_map(rusqlite::params_from_iter(sql.params.iter()), |r| {
+                    let project: i64 = r.get(1)?;
+                    let received: f64 = r.get(8)?;
+                    Ok((
+                        r.get(0)?,
+                        CheckIn {
+                            check_in_id: r.get(2)?,
+                            project_id: project.to_string(),
+                            monitor_slug: r.get(3)?,
+                            status: r.get(4)?,
+                            duration: r.get(5)?,
+                            release: r.get(6)?,
+                            environment: r.get(7)?,
+                            received: iso(received),
+                        },
+                        received,
+                    ))
+                })?
+                .collect::<Result<_, _>>()?;
+            let page = Page::build(rows, limit as usize, cursor, |(id, _, t)| (*t, *id));
+            let link = page.link(&base);
+            Ok((
+                page.rows.into_iter().map(|(_, k, _)| k).collect::<Vec<_>>(),
+                link,
+            ))
+        })
+        .await?;
+    Ok(Reply::json(&rows)?.with_header(hyper::header::LINK, link))
+}
