@@ -353,14 +353,24 @@ impl Hub {
                     return;
                 };
                 let mut stack = self.hub.stack.write();
-                if let Some(layer) = self.depth.checked_sub(1).and_then(|i| stack.get_mut(i)) {
-                    // Breadcrumbs added while `f` ran (a log line inside
-                    // it, another thread) went on the scope the hub showed.
-                    if layer.scope.breadcrumbs.pushed() != self.mark {
-                        scope.append_breadcrumbs_since(&layer.scope, self.mark);
-                    }
-                    UniqueArc::set(&mut layer.scope, scope);
-                }
+                let previous = self
+                    .depth
+                    .checked_sub(1)
+                    .and_then(|i| stack.get_mut(i))
+                    .map(|layer| {
+                        // Breadcrumbs added while `f` ran (a log line inside
+                        // it, another thread) went on the scope the hub
+                        // showed.
+                        if layer.scope.breadcrumbs.pushed() != self.mark {
+                            scope.append_breadcrumbs_since(&layer.scope, self.mark);
+                        }
+                        UniqueArc::replace(&mut layer.scope, scope)
+                    });
+                // What the scope held before is dropped with the lock
+                // released: an event processor's captures may use the hub
+                // when they are dropped.
+                drop(stack);
+                drop(previous);
             }
         }
         // Declared first, so it is released after the scope is put back.
@@ -531,13 +541,19 @@ impl Drop for ScopeGuard {
     fn drop(&mut self) {
         let _configuring = self.hub.configuring.try_lock_for(CONFIGURE_WAIT);
         let mut stack = self.hub.stack.write();
-        if stack.len() == self.depth && stack.len() > 1 {
-            stack.pop();
+        let popped: Vec<Layer> = if stack.len() == self.depth && stack.len() > 1 {
+            stack.pop().into_iter().collect()
         } else if stack.len() > self.depth {
             // Inner guards leaked (e.g. mem::forget): pop back to our level.
-            stack.truncate(self.depth.saturating_sub(1).max(1));
-        }
+            let keep = self.depth.saturating_sub(1).max(1);
+            stack.drain(keep..).collect()
+        } else {
+            Vec::new()
+        };
         self.hub.sync_inherits(&stack);
+        // Dropped with the lock released (see `configure_scope`).
+        drop(stack);
+        drop(popped);
     }
 }
 

@@ -48,19 +48,31 @@ impl<T: Clone> UniqueArc<T> {
 
 impl<T> UniqueArc<T> {
     /// Replaces the value: in place when no other handle shares it, else
-    /// in a new allocation (the other handles keep the old value).
+    /// in a new allocation (the other handles keep the old value). Returns
+    /// what this handle held, for the caller to drop when it chooses (for
+    /// instance after releasing a lock the old value's drop may need).
     #[inline]
-    pub(crate) fn set(this: &mut Self, value: T) {
+    pub(crate) fn replace(this: &mut Self, value: T) -> Previous<T> {
         if Arc::strong_count(&this.0) == 1 {
             fence(Ordering::Acquire);
             let ptr = Arc::as_ptr(&this.0).cast_mut();
             // SAFETY: as in `make_mut`: a strong count of 1 and no possible
             // `Weak` make `this` the only access to the value.
-            unsafe { *ptr = value }
+            Previous::Value(unsafe { std::mem::replace(&mut *ptr, value) })
         } else {
-            *this = UniqueArc::new(value);
+            Previous::Shared(std::mem::replace(this, UniqueArc::new(value)))
         }
     }
+}
+
+/// What [`UniqueArc::replace`] took out: the old value, or the handle that
+/// still shares it with others. Only ever dropped.
+#[allow(dead_code)] // Held for its drop, never read.
+pub(crate) enum Previous<T> {
+    /// The value, which was this handle's alone.
+    Value(T),
+    /// The handle to the shared value.
+    Shared(UniqueArc<T>),
 }
 
 impl<T> Clone for UniqueArc<T> {

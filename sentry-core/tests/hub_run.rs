@@ -227,3 +227,58 @@ fn a_closure_waiting_for_a_thread_that_configures_the_same_hub_does_not_hang() {
         Some("1")
     );
 }
+
+/// Held by an event processor; reads the hub when it is dropped (as a
+/// guard that logs, or a tracing span that finishes a transaction, does).
+struct ReadsHubOnDrop(Arc<Hub>);
+
+impl Drop for ReadsHubOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.top_scope();
+    }
+}
+
+/// Runs `f` on a thread; fails if it does not finish within 5 s.
+fn finishes(f: impl FnOnce() + Send + 'static) -> bool {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        f();
+        let _ = tx.send(());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(5)).is_ok()
+}
+
+#[test]
+fn what_a_scope_held_is_dropped_with_the_hub_unlocked() {
+    // Replaced by configure_scope.
+    assert!(
+        finishes(|| {
+            let hub = new_hub();
+            let guard = ReadsHubOnDrop(hub.clone());
+            hub.configure_scope(move |s| {
+                s.add_event_processor(move |e| {
+                    let _ = &guard;
+                    Some(e)
+                })
+            });
+            hub.configure_scope(|s| s.clear());
+        }),
+        "configure_scope hung dropping the replaced scope"
+    );
+    // Popped with its layer.
+    assert!(
+        finishes(|| {
+            let hub = new_hub();
+            let layer = hub.push_scope();
+            let guard = ReadsHubOnDrop(hub.clone());
+            hub.configure_scope(move |s| {
+                s.add_event_processor(move |e| {
+                    let _ = &guard;
+                    Some(e)
+                })
+            });
+            drop(layer);
+        }),
+        "popping a scope hung dropping its layer"
+    );
+}
