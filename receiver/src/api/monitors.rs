@@ -126,10 +126,18 @@ pub(crate) async fn check_ins(ctx: &Ctx) -> Result<Reply, ApiError> {
             }
             range.restrict(&mut sql, "k.received");
             let order = sql.keyset("k.received", "k.id", false, cursor);
+            // Named monitors are read in time order from check_ins_monitor;
+            // otherwise all check-ins in time order, so that a page stops
+            // at its limit instead of sorting a project's every check-in.
+            let index = if slugs.is_empty() {
+                "INDEXED BY check_ins_time"
+            } else {
+                ""
+            };
             let query = format!(
                 "SELECT k.id, k.project_id, k.check_in_id, k.monitor_slug, k.status, k.duration,
                      k.release, k.environment, k.received
-                 FROM check_ins k WHERE {} ORDER BY {order} LIMIT {}",
+                 FROM check_ins k {index} WHERE {} ORDER BY {order} LIMIT {}",
                 sql.where_clause(),
                 limit + 1
             );

@@ -487,6 +487,11 @@ CREATE INDEX spans_trace ON spans(trace_id, span_id);
     r#"
 CREATE INDEX issues_first_release ON issues(project_id, first_release);
 "#,
+    // 15: check-ins are listed newest first (`api::monitors`): without an
+    // index in that order every page sorted all of them.
+    r#"
+CREATE INDEX check_ins_time ON check_ins(received);
+"#,
 ];
 
 /// The schema version this build writes.

@@ -1152,6 +1152,9 @@
   async function monitorsView(generation, params) {
     const monitor = params.get('monitor') || '';
     const f = {monitor, cursor: params.get('cursor') || ''};
+    // Two projects may have monitors of one slug: a monitor's link names
+    // its project.
+    if (params.get('project')) f.project = params.get('project');
     const title = h('div', {class: 'titlebar'}, h('h1', null, monitor ? 'Cron monitor ' + monitor : 'Cron monitors'));
     const {data} = await api(apiPath('/api/0/local/monitors/', {project: projectParam()}));
     const monitors = Array.isArray(data) ? data : [];
@@ -1159,7 +1162,7 @@
       ? h('table', {class: 'list'},
         h('thead', null, h('tr', null, h('th', null, 'Monitor'), h('th', null, 'Last status'), h('th', null, 'Last check-in'), h('th', {class: 'num'}, 'Check-ins (24 h)'), h('th', {class: 'num'}, 'Failed'))),
         h('tbody', null, monitors.map((m) => h('tr', null,
-          h('td', null, h('a', {href: link('/monitors', {monitor: String(m.monitorSlug)})}, String(m.monitorSlug))),
+          h('td', null, h('a', {href: link('/monitors', {monitor: String(m.monitorSlug), project: String(m.projectID)})}, String(m.monitorSlug))),
           h('td', null, checkInBadge(m.lastStatus)),
           h('td', null, time(m.lastCheckIn)),
           h('td', {class: 'num'}, String(m.checkIns)),
