@@ -21,6 +21,17 @@ fn send_event(server: &TestServer, event_id: &str, release: Option<&str>, user: 
     .status
 }
 
+/// Sets the status of `issue` as the API's PUT does.
+fn set_status(server: &TestServer, issue: i64, status: IssueStatus, release: Option<&str>) {
+    server
+        .write(WriteOp::SetIssueStatus {
+            issue_id: issue,
+            status,
+            release: release.map(str::to_owned),
+        })
+        .expect("set status");
+}
+
 fn id(n: u32) -> String {
     format!("{n:032x}")
 }
@@ -60,13 +71,7 @@ fn a_resolved_issue_regresses_on_a_new_event() {
     let server = TestServer::start();
     assert_eq!(send_event(&server, &id(1), None, "1"), 200);
     let issue = server.issues()[0].id;
-    server
-        .write(WriteOp::SetIssueStatus {
-            issue_id: issue,
-            status: IssueStatus::Resolved,
-            release: None,
-        })
-        .expect("resolve");
+    set_status(&server, issue, IssueStatus::Resolved, None);
     assert_eq!(server.issues()[0].status, "resolved");
     assert_eq!(send_event(&server, &id(2), None, "1"), 200);
     let after = &server.issues()[0];
@@ -79,13 +84,12 @@ fn resolved_in_release_only_regresses_for_newer_releases() {
     let server = TestServer::start();
     assert_eq!(send_event(&server, &id(1), Some("app@1.0.0"), "1"), 200);
     let issue = server.issues()[0].id;
-    server
-        .write(WriteOp::SetIssueStatus {
-            issue_id: issue,
-            status: IssueStatus::ResolvedInRelease,
-            release: Some("app@1.2.0".into()),
-        })
-        .expect("resolve");
+    set_status(
+        &server,
+        issue,
+        IssueStatus::ResolvedInRelease,
+        Some("app@1.2.0"),
+    );
     // Older and release-less events don't reopen it.
     for (n, release) in [(2, Some("app@1.1.9")), (3, Some("app@1.1.10")), (4, None)] {
         assert_eq!(send_event(&server, &id(n), release, "1"), 200);
@@ -101,13 +105,12 @@ fn resolved_in_release_only_regresses_for_newer_releases() {
     assert_eq!(server.issues()[0].status, "unresolved");
     assert_eq!(server.issues()[0].times_seen, 5);
     // And, resolved again, a newer one does.
-    server
-        .write(WriteOp::SetIssueStatus {
-            issue_id: issue,
-            status: IssueStatus::ResolvedInRelease,
-            release: Some("app@1.2.0".into()),
-        })
-        .expect("resolve");
+    set_status(
+        &server,
+        issue,
+        IssueStatus::ResolvedInRelease,
+        Some("app@1.2.0"),
+    );
     assert_eq!(send_event(&server, &id(6), Some("app@1.10.0"), "1"), 200);
     assert_eq!(server.issues()[0].status, "unresolved");
 }
@@ -139,13 +142,7 @@ fn versions_without_a_package_are_ordered_by_when_they_were_seen() {
     let (older, newer) = ("v1.2.3-4-gaaaaaaa", "v1.2.3-10-gbbbbbbb");
     assert_eq!(send_event(&server, &id(1), Some(older), "1"), 200);
     let issue = server.issues()[0].id;
-    server
-        .write(WriteOp::SetIssueStatus {
-            issue_id: issue,
-            status: IssueStatus::ResolvedInRelease,
-            release: Some(older.into()),
-        })
-        .expect("resolve");
+    set_status(&server, issue, IssueStatus::ResolvedInRelease, Some(older));
     std::thread::sleep(std::time::Duration::from_millis(20));
     assert_eq!(send_event(&server, &id(2), Some(newer), "1"), 200);
     assert_eq!(
@@ -160,13 +157,7 @@ fn ignored_issues_stay_ignored() {
     let server = TestServer::start();
     assert_eq!(send_event(&server, &id(1), None, "1"), 200);
     let issue = server.issues()[0].id;
-    server
-        .write(WriteOp::SetIssueStatus {
-            issue_id: issue,
-            status: IssueStatus::Ignored,
-            release: None,
-        })
-        .expect("ignore");
+    set_status(&server, issue, IssueStatus::Ignored, None);
     assert_eq!(send_event(&server, &id(2), None, "1"), 200);
     assert_eq!(server.issues()[0].status, "ignored");
 }
