@@ -72,7 +72,9 @@ mod worker;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub use transport::{HttpTransport, HttpTransportBuilder, HttpTransportFactory};
+pub use transport::{
+    HttpTransport, HttpTransportBuilder, HttpTransportFactory, MAX_IN_FLIGHT, MAX_QUEUE_SIZE,
+};
 
 /// Why an [`HttpTransport`] could not be created.
 ///

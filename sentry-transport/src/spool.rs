@@ -29,6 +29,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use parking_lot::Mutex;
 
 const MAGIC: &str = "SENTRY-SPOOL 1";
+
+/// The sequence number of the next file any spool of this process writes.
+static SPOOL_SEQ: AtomicU64 = AtomicU64::new(0);
 const EXTENSION: &str = "envelope";
 const TMP_EXTENSION: &str = "tmp";
 /// Temp files older than this are left-overs of a crashed writer.
@@ -50,7 +53,6 @@ pub(crate) struct Spool {
     max_bytes: u64,
     /// Bytes of `*.envelope` files as this process knows them.
     used: Mutex<u64>,
-    seq: AtomicU64,
 }
 
 impl Spool {
@@ -67,7 +69,6 @@ impl Spool {
             dir: dir.to_owned(),
             max_bytes,
             used: Mutex::new(0),
-            seq: AtomicU64::new(0),
         };
         let mut used = 0;
         for entry in fs::read_dir(dir)? {
@@ -127,7 +128,10 @@ impl Spool {
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .as_millis();
-        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        // One counter for the whole process: two transports spooling to one
+        // directory (a re-init) in the same millisecond must not pick one
+        // name, or the rename replaces one envelope with the other.
+        let seq = SPOOL_SEQ.fetch_add(1, Ordering::Relaxed);
         let name = format!("{millis:013}-{}-{seq:08}", std::process::id());
         let tmp = self.dir.join(format!("{name}.{TMP_EXTENSION}"));
         let dest = self.dir.join(format!("{name}.{EXTENSION}"));

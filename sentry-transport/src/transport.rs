@@ -31,6 +31,16 @@ fn deadline_after(timeout: Duration) -> Instant {
         .unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 3600))
 }
 
+/// The largest queue a transport keeps ([`HttpTransportBuilder::queue_size`]):
+/// far above any useful burst, well below what the channel can count (a
+/// larger request panicked building it).
+pub const MAX_QUEUE_SIZE: usize = 1 << 20;
+
+/// The most requests a transport sends at once
+/// ([`HttpTransportBuilder::max_in_flight`]; a larger request made the
+/// worker thread panic after `build` succeeded).
+pub const MAX_IN_FLIGHT: usize = 1024;
+
 /// Configures an [`HttpTransport`]. Every setting has a documented default.
 ///
 /// | setting | default |
@@ -128,7 +138,7 @@ impl HttpTransportBuilder {
         let defaults = ClientOptions::default();
         HttpTransportBuilder {
             dsn,
-            queue_size: defaults.max_queue_size,
+            queue_size: defaults.max_queue_size.min(MAX_QUEUE_SIZE),
             gzip_threshold: Some(Self::DEFAULT_GZIP_THRESHOLD),
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(30),
@@ -172,12 +182,15 @@ impl HttpTransportBuilder {
     /// capturing a single non-blocking `try_send` (evicting the oldest would
     /// need a lock shared with the worker).
     ///
+    /// At most [`MAX_QUEUE_SIZE`]: a larger value (`usize::MAX` for "no
+    /// limit") is taken as that.
+    ///
     /// ```
     /// # let dsn = "http://public@127.0.0.1:9/1".parse().unwrap();
     /// let b = sentry_transport::HttpTransportBuilder::new(dsn).queue_size(1000);
     /// ```
     pub fn queue_size(mut self, envelopes: usize) -> Self {
-        self.queue_size = envelopes;
+        self.queue_size = envelopes.min(MAX_QUEUE_SIZE);
         self
     }
 
@@ -262,14 +275,15 @@ impl HttpTransportBuilder {
     }
 
     /// How many requests may be in flight at once (over keep-alive
-    /// connections). Default 4.
+    /// connections). Default 4; at most [`MAX_IN_FLIGHT`] (a larger value is
+    /// taken as that).
     ///
     /// ```
     /// # let dsn = "http://public@127.0.0.1:9/1".parse().unwrap();
     /// let b = sentry_transport::HttpTransportBuilder::new(dsn).max_in_flight(8);
     /// ```
     pub fn max_in_flight(mut self, requests: usize) -> Self {
-        self.max_in_flight = requests;
+        self.max_in_flight = requests.min(MAX_IN_FLIGHT);
         self
     }
 

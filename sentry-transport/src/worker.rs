@@ -615,7 +615,15 @@ impl Shared {
 
     fn apply_rate_limits(&self, status: u16, headers: &reqwest::header::HeaderMap) {
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        let rate_limits = header("x-sentry-rate-limits");
+        // Repeated header lines are one list (as HTTP reads them, and the
+        // Python and JavaScript SDKs join them).
+        let joined: Vec<&str> = headers
+            .get_all("x-sentry-rate-limits")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        let joined = joined.join(",");
+        let rate_limits = (!joined.is_empty()).then_some(joined.as_str());
         let retry_after = header("retry-after");
         if rate_limits.is_none() && status != 429 {
             return;
@@ -1021,6 +1029,12 @@ async fn run(
                         let shared = shared.clone();
                         tokio::spawn(async move {
                             let done = shared.pending.wait_async(generation, deadline).await;
+                            // A caller that stopped waiting (its future was
+                            // dropped, e.g. by a timeout) learns nothing:
+                            // the failures stay for the next flush to report.
+                            if reply.is_closed() {
+                                return;
+                            }
                             // As the blocking flush: one that timed out
                             // leaves the failures for the next to report.
                             let clean = done && shared.failures.swap(0, Ordering::SeqCst) == 0;

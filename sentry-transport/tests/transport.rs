@@ -694,7 +694,7 @@ fn two_transports_draining_one_spool_send_each_file_once() {
     // Two processes of one application start together on the same spool;
     // a slow receiver makes their drains overlap.
     let server = down.bring_up();
-    server.set_default(common::Reply::ok().after(Duration::from_millis(40)));
+    server.set_default(Reply::ok().after(Duration::from_millis(40)));
     let start = || {
         fast(server.dsn())
             .client_reports(false)
@@ -1152,4 +1152,82 @@ fn a_client_report_lost_at_shutdown_gives_its_counts_back() {
         Some(&40),
         "{counts:?}"
     );
+}
+
+#[test]
+fn two_rate_limit_header_lines_are_one_list() {
+    let server = TestServer::start();
+    server.script([Reply::ok()
+        .with_header("x-sentry-rate-limits", "60:error:key")
+        .with_header("x-sentry-rate-limits", "60:transaction:key")]);
+    let transport = fast(server.dsn()).build().expect("transport");
+    transport.send_envelope(event_envelope("first"));
+    assert!(transport.flush(WAIT));
+    assert!(transport.rate_limited_for("error").is_some());
+    assert!(transport.rate_limited_for("transaction").is_some());
+}
+
+#[test]
+fn two_transports_spooling_to_one_directory_keep_every_envelope() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let down = DownPort::new();
+    let build = || {
+        fast(down.dsn())
+            .max_retries(0)
+            .client_reports(false)
+            .max_in_flight(1)
+            .spool_dir(dir.path())
+            .build()
+            .expect("transport")
+    };
+    // A re-init: two transports for one DSN, spooling at the same time.
+    let (a, b) = (build(), build());
+    for i in 0..30 {
+        a.send_envelope(event_envelope(&format!("a{i}")));
+        b.send_envelope(event_envelope(&format!("b{i}")));
+    }
+    std::thread::scope(|s| {
+        s.spawn(|| a.flush(WAIT));
+        s.spawn(|| b.flush(WAIT));
+    });
+    assert_eq!(
+        spool_files(dir.path()).len(),
+        60,
+        "a spool file was overwritten"
+    );
+}
+
+#[test]
+fn huge_queue_and_in_flight_sizes_are_capped_not_a_panic() {
+    let server = TestServer::start();
+    let transport = fast(server.dsn())
+        .queue_size(usize::MAX)
+        .max_in_flight(usize::MAX)
+        .build()
+        .expect("transport");
+    transport.send_envelope(event_envelope("delivered"));
+    assert!(transport.flush(WAIT), "the worker is alive");
+    assert_eq!(event_messages(&server.requests()), ["delivered"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_async_flush_leaves_the_failure_to_the_next() {
+    let server = TestServer::start();
+    server.script([Reply::status(500).after(Duration::from_millis(300))]);
+    let transport = fast(server.dsn())
+        .max_retries(0)
+        .client_reports(false)
+        .build()
+        .expect("transport");
+    transport.send_envelope(event_envelope("lost"));
+    // Given up on before the envelope fails.
+    let _ = tokio::time::timeout(Duration::from_millis(50), transport.flush_async(WAIT)).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(
+        !transport.flush_async(WAIT).await,
+        "the lost envelope is reported by the next flush"
+    );
+    tokio::task::spawn_blocking(move || drop(transport))
+        .await
+        .expect("drop");
 }
