@@ -1022,23 +1022,9 @@
   // ---------------------------------------------------------------- transactions
 
   async function transactionList(generation, params) {
-    const f = {
-      query: params.get('query') || '',
-      op: params.get('op') || '',
-      status: params.get('status') || '',
-      environment: params.get('environment') || '',
-      release: params.get('release') || '',
-      min_duration: params.get('min_duration') || '',
-      sort: params.get('sort') || '-timestamp',
-      cursor: params.get('cursor') || '',
-    };
-    const form = h('form', {class: 'filters', onsubmit: (e) => {
-      e.preventDefault();
-      const data = new FormData(e.target);
-      const next = {};
-      for (const k of ['query', 'op', 'status', 'environment', 'release', 'min_duration', 'sort']) next[k] = String(data.get(k) || '').trim();
-      location.hash = link('/transactions', next);
-    }},
+    const keys = ['query', 'op', 'status', 'environment', 'release', 'min_duration', 'sort'];
+    const f = readFilters(params, keys, {sort: '-timestamp'});
+    const form = filterForm('/transactions', keys,
     h('input', {name: 'query', 'aria-label': 'search', type: 'search', value: f.query, placeholder: 'name contains…', class: 'grow'}),
     h('input', {name: 'op', 'aria-label': 'op', value: f.op, placeholder: 'op', size: 12}),
     h('input', {name: 'status', 'aria-label': 'status', value: f.status, placeholder: 'status', size: 10}),
@@ -1066,6 +1052,27 @@
         h('a', {href: link('/spans', {segment: '1'})}, 'see Spans'), '.');
     setView(generation, h('div', null, h('div', {class: 'titlebar'}, h('h1', null, 'Transactions')), form, table,
       pager(parseLinks(headers.get('Link')), (c) => { location.hash = link('/transactions', Object.assign({}, f, {cursor: c})); }, f.cursor)));
+  }
+
+  // The filters `keys` as the address gives them (`defaults` for those it
+  // leaves out), and its cursor.
+  function readFilters(params, keys, defaults) {
+    const f = {};
+    for (const k of keys) f[k] = params.get(k) || (defaults && defaults[k]) || '';
+    f.cursor = params.get('cursor') || '';
+    return f;
+  }
+
+  // A filter form of `fields` that, submitted, opens `route` with the
+  // values of `keys` (at the first page).
+  function filterForm(route, keys, ...fields) {
+    return h('form', {class: 'filters', onsubmit: (e) => {
+      e.preventDefault();
+      const data = new FormData(e.target);
+      const next = {};
+      for (const k of keys) next[k] = String(data.get(k) || '').trim();
+      location.hash = link(route, next);
+    }}, fields);
   }
 
   // A page of a list API with the filters `f` (50 rows of the picked
@@ -1099,16 +1106,8 @@
 
   async function spanList(generation, params) {
     const keys = ['query', 'op', 'status', 'segment', 'source', 'min_duration', 'sort'];
-    const f = {cursor: params.get('cursor') || ''};
-    for (const k of keys) f[k] = params.get(k) || '';
-    if (!f.sort) f.sort = '-timestamp';
-    const form = h('form', {class: 'filters', onsubmit: (e) => {
-      e.preventDefault();
-      const data = new FormData(e.target);
-      const next = {};
-      for (const k of keys) next[k] = String(data.get(k) || '').trim();
-      location.hash = link('/spans', next);
-    }},
+    const f = readFilters(params, keys, {sort: '-timestamp'});
+    const form = filterForm('/spans', keys,
     h('input', {name: 'query', 'aria-label': 'search', type: 'search', value: f.query, placeholder: 'description contains…', class: 'grow'}),
     h('input', {name: 'op', 'aria-label': 'op', value: f.op, placeholder: 'op', size: 12}),
     h('input', {name: 'status', 'aria-label': 'status', value: f.status, placeholder: 'status', size: 10}),
@@ -1384,21 +1383,9 @@
   const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
 
   async function logsView(generation, params) {
-    const f = {
-      query: params.get('query') || '',
-      level: params.get('level') || '',
-      trace: params.get('trace') || '',
-      environment: params.get('environment') || '',
-      release: params.get('release') || '',
-      cursor: params.get('cursor') || '',
-    };
-    const form = h('form', {class: 'filters', onsubmit: (e) => {
-      e.preventDefault();
-      const data = new FormData(e.target);
-      const next = {};
-      for (const k of ['query', 'level', 'trace', 'environment', 'release']) next[k] = String(data.get(k) || '').trim();
-      location.hash = link('/logs', next);
-    }},
+    const keys = ['query', 'level', 'trace', 'environment', 'release'];
+    const f = readFilters(params, keys);
+    const form = filterForm('/logs', keys,
     h('input', {name: 'query', 'aria-label': 'search', type: 'search', value: f.query, placeholder: 'message contains…', class: 'grow'}),
     select('level', f.level, [['', 'any level']].concat(LOG_LEVELS.map((l) => [l, l]))),
     h('input', {name: 'trace', 'aria-label': 'trace id', value: f.trace, placeholder: 'trace id', size: 16}),
