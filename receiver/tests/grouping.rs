@@ -570,6 +570,62 @@ fn rust_symbol_hashes_are_stripped() {
 }
 
 #[test]
+fn native_signatures_group_by_the_function_name() {
+    // The same crash built twice: another return type, argument list,
+    // template argument and a cloned cold path must not split the issue.
+    let native = |crash: &str, caller: &str, raw: Option<&str>| {
+        event(json!({
+            "platform": "native",
+            "exception": {"values": [{
+                "type": "EXC_BAD_ACCESS",
+                "value": "crash at 0x0",
+                "stacktrace": {"frames": [
+                    {"function": caller, "filename": "main.cpp", "in_app": true},
+                    {"function": crash, "raw_function": raw, "filename": "widget.cpp", "in_app": true}
+                ]}
+            }]}
+        }))
+    };
+    let a = group_event(&native(
+        "void ui::Widget<int>::draw(ui::Canvas&) const",
+        "int main(int, char**)",
+        None,
+    ));
+    let b = group_event(&native(
+        "bool ui::Widget<long>::draw(ui::Canvas&, float) [clone .cold]",
+        "main",
+        None,
+    ));
+    assert_eq!(a.hashes, b.hashes);
+    assert_eq!(
+        a.hashes[0],
+        hash(
+            "app",
+            "exception",
+            &[
+                "main.cpp",
+                "main",
+                "widget.cpp",
+                "ui::Widget<T>::draw",
+                "EXC_BAD_ACCESS"
+            ]
+        )
+    );
+    assert_eq!(a.culprit.as_deref(), Some("ui::Widget<T>::draw"));
+    // An SDK that trimmed already (it sent `raw_function`) is taken at its word.
+    let sent = group_event(&native(
+        "ui::Widget::draw(ui::Canvas&)",
+        "main",
+        Some("void ui::Widget::draw(ui::Canvas&)"),
+    ));
+    assert_eq!(sent.hashes[0].inputs[3], "ui::Widget::draw(ui::Canvas&)");
+    // Other platforms keep the name as sent.
+    let mut python = native("void draw(int)", "main", None);
+    python.platform = "python".into();
+    assert_eq!(group_event(&python).hashes[0].inputs[3], "void draw(int)");
+}
+
+#[test]
 fn recursive_frames_collapse() {
     let frames = |n: usize| {
         let mut frames =

@@ -1,8 +1,12 @@
 //! Crash frame, issue title and culprit (PROTOCOL.md §10.2 and §10.5).
 
+use std::borrow::Cow;
+
 use sentry_core::protocol::{Event, Exception, Frame};
 
-use super::normalize::{effective_in_app, family, normalized_filename, strip_rust_hash, Family};
+use super::normalize::{
+    effective_in_app, family, normalized_filename, normalized_function, Family,
+};
 use super::strategies::message_text;
 
 /// The frame an error is attributed to (PROTOCOL.md §10.2): in the last
@@ -76,9 +80,8 @@ pub(crate) fn title(event: &Event, main_exception_id: Option<u64>) -> String {
     if let Some(exc) = main_exception(event, main_exception_id) {
         if is_synthetic(exc) {
             return crash_frame(event)
-                .and_then(|f| f.function.as_deref())
-                .filter(|f| !f.is_empty())
-                .map_or_else(|| "<unknown>".to_owned(), |f| strip_rust_hash(f).to_owned());
+                .and_then(|f| normalized_function(f, &event.platform))
+                .map_or_else(|| "<unknown>".to_owned(), Cow::into_owned);
         }
         let ty = if exc.ty.is_empty() { "Error" } else { &exc.ty };
         let value = exc
@@ -146,7 +149,8 @@ pub(crate) fn culprit(event: &Event) -> Option<String> {
         s.as_deref().filter(|s| !s.is_empty())
     }
     let platform = non_empty(&frame.platform).unwrap_or(&event.platform);
-    let function = non_empty(&frame.function).map(|f| strip_rust_hash(f.trim()));
+    let function = normalized_function(frame, &event.platform);
+    let function = function.as_deref();
     if matches!(platform, "native" | "objc" | "cocoa") {
         return Some(function.unwrap_or("?").to_owned());
     }

@@ -7,7 +7,8 @@
 //!    are the hash, anything else is md5-hashed.
 //! 2. Stack traces are normalised: `filename` / `abs_path` filled in from
 //!    each other (a URL becomes its path), JavaScript `?query` stripped,
-//!    function names trimmed and stripped of a Rust symbol hash,
+//!    function names trimmed (native signatures reduced to the function's
+//!    name, see `function_name`) and stripped of a Rust symbol hash,
 //!    `in_app: null` → `false`, then a built-in subset of the default
 //!    stack-trace rules; only the newest 250 frames count.
 //! 3. The strategies run in priority order — exception (chained, with
@@ -29,8 +30,8 @@
 //! Simplifications:
 //! * not implemented: the `template` and security-report (CSP, HPKP,
 //!   Expect-CT/Staple) strategies, server-side fingerprint rules, the
-//!   `main_exception_id` heuristic for React errors, native function-name
-//!   trimming (C++ argument and template stripping);
+//!   `main_exception_id` heuristic for React errors, the IL2CPP method-hash
+//!   suffixes newer Sentry versions strip from function names;
 //! * stack-trace rules: only the Rust / C++ / Objective-C border rules,
 //!   Rust's `std::*`, `core::*`, `alloc::*`, `__rust_*` (not in-app), Node
 //!   runtime functions and transpiler modules are built in (no path rules,
@@ -43,6 +44,7 @@
 
 mod component;
 mod fingerprint;
+mod function_name;
 mod md5_memo;
 mod metadata;
 mod normalize;

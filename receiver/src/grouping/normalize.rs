@@ -5,7 +5,9 @@
 //! string where normalisation changed it.
 //!
 //! * `function` is trimmed and loses a trailing Rust symbol hash
-//!   (`::h` + 16 lowercase hex digits).
+//!   (`::h` + 16 lowercase hex digits); a native or C# signature sent
+//!   without `raw_function` is reduced to the function's name
+//!   ([`super::function_name`]), the sent one becoming `raw_function`.
 //! * A missing `abs_path` is taken from `filename`; a missing `filename` from
 //!   `abs_path`; a URL `filename` becomes the URL's path.
 //! * JavaScript / Node filenames lose their `?query`.
@@ -18,6 +20,8 @@
 use std::borrow::Cow;
 
 use sentry_core::protocol::Frame;
+
+use super::function_name;
 
 /// Relay keeps only the newest 250 frames of a stack trace.
 pub(crate) const MAX_FRAMES: usize = 250;
@@ -137,12 +141,34 @@ pub(crate) fn normalized_filename<'a>(
     normalize_frame(f, event_platform).filename
 }
 
+/// A frame's function as grouping reads it (trimmed, without a Rust symbol
+/// hash), which titles and culprits show as Sentry does.
+pub(crate) fn normalized_function<'a>(
+    f: &'a Frame,
+    event_platform: &'a str,
+) -> Option<Cow<'a, str>> {
+    normalize_frame(f, event_platform).function
+}
+
 fn normalize_frame<'a>(f: &'a Frame, event_platform: &'a str) -> NFrame<'a> {
     let platform = non_empty(&f.platform).unwrap_or(event_platform);
-    let function = non_empty(&f.function)
-        .map(|s| strip_rust_hash(s.trim()))
-        .filter(|s| !s.is_empty())
-        .map(Cow::Borrowed);
+    let mut raw_function = non_empty(&f.raw_function);
+    let sent = non_empty(&f.function);
+    // Sentry trims what the SDK did not (no `raw_function`); the name sent
+    // becomes the raw one, which grouping falls back to when nothing is left.
+    let trimmed = match (sent, raw_function) {
+        (Some(sent), None) => function_name::trimmed(sent, platform).inspect(|_| {
+            raw_function = Some(sent);
+        }),
+        _ => None,
+    };
+    let function = match trimmed {
+        Some(trimmed) => Some(trimmed).filter(|s| !s.is_empty()),
+        None => sent
+            .map(|s| strip_rust_hash(s.trim()))
+            .filter(|s| !s.is_empty())
+            .map(Cow::Borrowed),
+    };
     let raw_filename = non_empty(&f.filename);
     let abs_path = non_empty(&f.abs_path).or(raw_filename);
     let mut filename: Option<Cow<'a, str>> = match raw_filename {
@@ -171,7 +197,7 @@ fn normalize_frame<'a>(f: &'a Frame, event_platform: &'a str) -> NFrame<'a> {
     NFrame {
         platform,
         function,
-        raw_function: non_empty(&f.raw_function),
+        raw_function,
         module: non_empty(&f.module),
         package: non_empty(&f.package),
         filename,
