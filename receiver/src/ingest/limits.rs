@@ -46,6 +46,9 @@ pub struct Limits {
     pub max_replay_size: u64,
     /// Any other single item, default 10 MiB.
     pub max_other_item_size: u64,
+    /// A standalone single `span` item (not a span v2 container), default
+    /// 10 MiB (Relay's `max_span_size`; a span is not event-class).
+    pub max_span_size: u64,
     /// Standalone single spans per envelope, default 25.
     pub max_standalone_span_count: usize,
     /// Items of any type per envelope, default 1000. The per-type counts
@@ -75,6 +78,7 @@ impl Default for Limits {
             max_profile_size: 50 * MIB,
             max_replay_size: 10 * MIB,
             max_other_item_size: 10 * MIB,
+            max_span_size: 10 * MIB,
             max_standalone_span_count: 25,
             max_item_count: 1000,
             max_decoded_in_flight: 256 * MIB,
@@ -164,7 +168,7 @@ impl Limits {
             ItemType::ClientReport => self.max_client_reports_size,
             ItemType::Profile | ItemType::ProfileChunk => self.max_profile_size,
             ItemType::ReplayRecording | ItemType::ReplayVideo => self.max_replay_size,
-            ItemType::Span => self.max_event_size,
+            ItemType::Span => self.max_span_size,
             _ => self.max_other_item_size,
         }
     }
@@ -352,6 +356,18 @@ mod tests {
         assert!(limits
             .check_envelope(&envelope(&[("check_in", 11)]))
             .is_err());
+    }
+
+    #[test]
+    fn a_single_span_has_its_own_limit_above_an_events() {
+        let limits = Limits {
+            max_event_size: 10,
+            max_span_size: 20,
+            ..Limits::default()
+        };
+        assert!(limits.check_envelope(&envelope(&[("span", 20)])).is_ok());
+        assert!(limits.check_envelope(&envelope(&[("span", 21)])).is_err());
+        assert_eq!(Limits::default().max_span_size, 10 * MIB);
     }
 
     #[test]
