@@ -154,6 +154,8 @@ fn compute_health(
                 "abnormal" => acc.abnormal += 1,
                 _ => {}
             }
+            // Any status but `ok` and `exited` is an error, an unknown one
+            // included (Relay's `SessionStatus::is_error`).
             if errors > 0 || !matches!(status.as_str(), "ok" | "exited") {
                 acc.error_sids.insert(sid.clone());
             }
