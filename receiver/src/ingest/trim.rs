@@ -12,6 +12,11 @@
 //!   and exception values 8192, exception types 256 (as Relay: a megabyte
 //!   of exception value was parameterised whole for grouping, seconds of
 //!   CPU with non-ASCII text, and became the title).
+//! * Stack frames' `function`, `raw_function`, `symbol` and `module` are
+//!   cut to 256 characters once they pass 276, `filename`, `abs_path` and
+//!   `package` to 256 once they pass 296 (Relay's `symbol` and `path`
+//!   limits with their allowances): grouping reads the cut names, as
+//!   Sentry's does, so a C++ name of a thousand characters groups as there.
 //! * Data bags are cut to a depth and a size: `extra` to depth 7 and 256 KiB
 //!   (each value 16 KiB), breadcrumb `data` to depth 5 and 2 KiB, `modules`
 //!   to 8 KiB. Deeper than the limit, an object or a list becomes its JSON
@@ -22,7 +27,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use sentry_core::protocol::{Breadcrumb, Event, Transaction};
+use sentry_core::protocol::{Breadcrumb, Event, Frame, Stacktrace, Transaction};
 use serde_json::Value;
 
 /// What a cut string ends with.
@@ -80,6 +85,39 @@ fn truncate_cow(s: &mut Cow<'static, str>, max: usize) {
         let mut owned = s[..end].to_owned();
         owned.push_str(ELLIPSIS);
         *s = Cow::Owned(owned);
+    }
+}
+
+/// [`truncate`] for a string `allowance` characters past `max` (Relay's
+/// `max_chars` with its `max_chars_allowance`).
+fn truncate_past(s: &mut Option<String>, max: usize, allowance: usize) {
+    if let Some(text) = s {
+        if cut_at(text, max + allowance).is_some() {
+            truncate(text, max);
+        }
+    }
+}
+
+/// Relay's limits of a frame's names and paths.
+fn frame(frame: &mut Frame) {
+    const SYMBOL: (usize, usize) = (256, 20);
+    const PATH: (usize, usize) = (256, 40);
+    for (field, (max, allowance)) in [
+        (&mut frame.function, SYMBOL),
+        (&mut frame.raw_function, SYMBOL),
+        (&mut frame.symbol, SYMBOL),
+        (&mut frame.module, SYMBOL),
+        (&mut frame.filename, PATH),
+        (&mut frame.abs_path, PATH),
+        (&mut frame.package, PATH),
+    ] {
+        truncate_past(field, max, allowance);
+    }
+}
+
+fn stacktrace(stacktrace: &mut Option<Stacktrace>) {
+    for f in stacktrace.iter_mut().flat_map(|s| s.frames.iter_mut()) {
+        frame(f);
     }
 }
 
@@ -210,6 +248,12 @@ pub(crate) fn event(event: &mut Event) {
     for exception in &mut event.exception.values {
         truncate(&mut exception.ty, 256);
         truncate_opt(&mut exception.value, 8192);
+        stacktrace(&mut exception.stacktrace);
+        stacktrace(&mut exception.raw_stacktrace);
+    }
+    stacktrace(&mut event.stacktrace);
+    for thread in &mut event.threads.values {
+        stacktrace(&mut thread.stacktrace);
     }
     tags(&mut event.tags);
     extra(&mut event.extra);
@@ -310,6 +354,34 @@ mod tests {
         let crumb = &e.breadcrumbs.values[0];
         assert_eq!(crumb.category.as_deref().map(str::len), Some(128));
         assert_eq!(crumb.message.as_deref(), Some("short"));
+    }
+
+    #[test]
+    fn frame_names_and_paths_are_cut_past_their_allowance() {
+        let frame = |function: String, path: String| json!({"function": function, "abs_path": path, "module": "m"});
+        let mut e: Event = serde_json::from_value(json!({
+            "exception": {"values": [{"type": "E", "stacktrace": {"frames": [
+                frame("f".repeat(276), "p".repeat(296)),
+                frame("f".repeat(277), "p".repeat(297)),
+            ]}}]},
+            "threads": {"values": [{"stacktrace": {"frames": [frame("ü".repeat(300), "/".into())]}}]},
+        }))
+        .unwrap();
+        event(&mut e);
+        let frames = &e.exception.values[0].stacktrace.as_ref().unwrap().frames;
+        // Within the allowance: kept whole.
+        assert_eq!(frames[0].function.as_deref().map(str::len), Some(276));
+        assert_eq!(frames[0].abs_path.as_deref().map(str::len), Some(296));
+        // Past it: cut to the limit, as Relay cuts.
+        let cut = frames[1].function.as_deref().unwrap();
+        assert_eq!(cut, format!("{}...", "f".repeat(253)));
+        assert_eq!(frames[1].abs_path.as_deref().map(str::len), Some(256));
+        assert_eq!(frames[1].module.as_deref(), Some("m"));
+        let threads = &e.threads.values[0].stacktrace.as_ref().unwrap().frames;
+        assert_eq!(
+            threads[0].function.as_deref().map(|f| f.chars().count()),
+            Some(256)
+        );
     }
 
     #[test]
