@@ -49,6 +49,10 @@ static GLIBC_VERSION: LazyLock<Regex> =
 static WINDOWS_DECORATION: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^@?(.*?)@[0-9]+$").expect("decoration pattern"));
 
+/// The longest name (in bytes) that is trimmed: 256 characters of up to
+/// four bytes, with Relay's allowance of 20.
+const MAX_TRIMMED_LEN: usize = 276 * 4;
+
 /// Stand-ins for operators and markers whose characters would upset the
 /// bracket matching below; none of them occurs in a real symbol.
 const PROTECTED: [(&str, &str); 6] = [
@@ -68,6 +72,12 @@ const PROTECTED: [(&str, &str); 6] = [
 ///     == Some("ns::Widget<T>::draw")
 /// ```
 pub(crate) fn trimmed<'a>(function: &'a str, platform: &str) -> Option<Cow<'a, str>> {
+    // Ingestion cuts names to 256 characters first, as Relay does
+    // (`ingest::trim`); a longer one comes from a direct caller and is left
+    // alone rather than walked bracket by bracket.
+    if function.len() > MAX_TRIMMED_LEN {
+        return None;
+    }
     let trimmed = match platform {
         "csharp" => Cow::Borrowed(function.split(" (").next().unwrap_or(function)),
         "objc" | "cocoa" | "swift" | "native" | "c" | "rust" => native(function, platform),
@@ -482,6 +492,14 @@ mod tests {
         assert_eq!(native_trim("foo<bar"), "foo");
         // Only whitespace left: the sent name stays.
         assert_eq!(trimmed("()", "native"), None);
+    }
+
+    #[test]
+    fn deeply_nested_names_past_the_ingestion_limit_are_left_alone() {
+        let deep = format!("{}x{}", "<".repeat(100_000), ">".repeat(100_000));
+        assert_eq!(trimmed(&deep, "native"), None);
+        let nested = format!("{}x{}::f", "<".repeat(138), ">".repeat(138));
+        assert_eq!(native_trim(&nested), "x::f");
     }
 
     #[test]
