@@ -29,7 +29,10 @@
 //!   and the transport's) is counted and sent as a `client_report` item
 //!   periodically and at shutdown;
 //! * **spool** (opt-in): what cannot be delivered is written to a directory
-//!   and sent on the next start or when the receiver is back.
+//!   and sent on the next start or when the receiver is back. A directory
+//!   that cannot be created or written is reported once on stderr and the
+//!   transport sends without a spool; a spool that fails later is reported
+//!   once too, not for every envelope.
 //!
 //! # Use
 //!
@@ -105,7 +108,9 @@ pub enum TransportError {
         /// The underlying error.
         source: Box<dyn std::error::Error + Send + Sync>,
     },
-    /// The spool directory cannot be created or read.
+    /// The spool directory cannot be created or written. Not returned by
+    /// [`HttpTransportBuilder::build`], which reports it on stderr and runs
+    /// without a spool; this is the message it prints.
     #[error("cannot open the spool directory {}: {source}; check that it is writable or choose another with spool_dir()", dir.display())]
     Spool {
         /// The directory.

@@ -56,15 +56,24 @@ pub(crate) struct Spool {
 }
 
 impl Spool {
-    /// Opens (creating if needed) the spool directory and measures it. A
-    /// directory it creates is its owner's alone (0700 on Unix): spooled
-    /// envelopes hold event data.
+    /// Opens (creating if needed) the spool directory, checks that a file
+    /// can be written there, and measures it. A directory it creates is its
+    /// owner's alone (0700 on Unix): spooled envelopes hold event data.
     pub(crate) fn open(dir: &Path, max_bytes: u64) -> io::Result<Spool> {
         let mut builder = fs::DirBuilder::new();
         builder.recursive(true);
         #[cfg(unix)]
         std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
         builder.create(dir)?;
+        // A directory that exists but takes no files (read-only, another
+        // user's) is found out now, once, rather than by every write.
+        let probe = dir.join(format!(
+            ".probe-{}-{}.{TMP_EXTENSION}",
+            std::process::id(),
+            SPOOL_SEQ.fetch_add(1, Ordering::Relaxed)
+        ));
+        private_file(&probe)?;
+        fs::remove_file(&probe)?;
         let spool = Spool {
             dir: dir.to_owned(),
             max_bytes,
@@ -306,6 +315,40 @@ mod tests {
         let files = spool.list();
         assert_eq!(files.len(), 1);
         assert_eq!(mode(&files[0]), 0o600);
+    }
+
+    #[test]
+    fn a_path_that_is_a_file_is_refused() {
+        let parent = tempfile::tempdir().expect("tempdir");
+        let file = parent.path().join("file");
+        fs::write(&file, b"x").expect("write");
+        assert!(Spool::open(&file, 1 << 20).is_err());
+        assert!(Spool::open(&file.join("below"), 1 << 20).is_err());
+    }
+
+    /// Where the OS enforces permissions (not for root), a directory that
+    /// exists but takes no files is refused when opened, not at each write.
+    #[cfg(unix)]
+    #[test]
+    fn an_existing_directory_that_takes_no_files_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let parent = tempfile::tempdir().expect("tempdir");
+        let dir = parent.path().join("read-only");
+        fs::create_dir(&dir).expect("mkdir");
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o500)).expect("chmod");
+        let privileged = fs::File::create(dir.join("probe")).is_ok();
+        let result = Spool::open(&dir, 1 << 20);
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).expect("chmod back");
+        if privileged {
+            // Root writes anyway: the directory is usable, and the probe
+            // leaves nothing behind.
+            assert!(result.is_ok());
+            let left: Vec<_> = fs::read_dir(&dir).expect("dir").collect();
+            assert_eq!(left.len(), 1, "only this test's own file");
+        } else {
+            let err = result.expect_err("refused");
+            assert_eq!(err.kind(), io::ErrorKind::PermissionDenied);
+        }
     }
 
     #[test]

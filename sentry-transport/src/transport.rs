@@ -1,7 +1,7 @@
 //! [`HttpTransport`], its builder and its factory.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -401,6 +401,12 @@ impl HttpTransportBuilder {
 
     /// Checks the settings, opens the spool and starts the worker thread.
     ///
+    /// A spool directory that cannot be created or written (permission
+    /// denied, a path that is a file) does not fail the build: it is
+    /// reported once on stderr ([`TransportError::Spool`]'s message) and the
+    /// transport runs without a spool ([`HttpTransport::spool_dir`] is
+    /// `None`).
+    ///
     /// ```
     /// # let dsn = "http://public@127.0.0.1:9/1".parse().unwrap();
     /// let err = sentry_transport::HttpTransportBuilder::new(dsn).queue_size(0).build().unwrap_err();
@@ -435,16 +441,18 @@ impl HttpTransportBuilder {
         }
         // Timer arithmetic must not overflow: a year is "never" enough.
         let year = Duration::from_secs(365 * 24 * 3600);
-        let spool = match &self.spool_dir {
-            Some(dir) => {
-                let dir = dir.join(spool_subdir(&dsn));
-                Some(
-                    Spool::open(&dir, self.spool_max_bytes)
-                        .map_err(|source| TransportError::Spool { dir, source })?,
-                )
-            }
-            None => None,
-        };
+        // A spool that cannot be used costs the spool, not the transport:
+        // envelopes still go over HTTP, and what cannot be delivered is
+        // counted as `network_error` as without a spool.
+        let spool = self.spool_dir.as_ref().and_then(|dir| {
+            let dir = dir.join(spool_subdir(&dsn));
+            Spool::open(&dir, self.spool_max_bytes)
+                .map_err(|source| {
+                    let e = TransportError::Spool { dir, source };
+                    eprintln!("[sentry-transport] warning: {e}; running without a spool");
+                })
+                .ok()
+        });
         let client = reqwest::Client::builder()
             // A redirect is the receiver's answer, not a place to send to:
             // followed, a 302 turns the POST into a body-less GET that
@@ -606,6 +614,28 @@ impl HttpTransport {
     /// ```
     pub fn pending(&self) -> u64 {
         self.shared.pending.get()
+    }
+
+    /// The directory this transport spools into: the DSN's subdirectory of
+    /// [`HttpTransportBuilder::spool_dir`]. `None` without a spool, or when
+    /// that directory could not be created or written when the transport was
+    /// built (reported on stderr then; the transport sends without a spool).
+    ///
+    /// ```
+    /// let dsn = "http://public@127.0.0.1:9/1".parse().unwrap();
+    /// let dir = tempfile::tempdir()?;
+    /// let transport = sentry_transport::HttpTransport::builder(dsn).spool_dir(dir.path()).build()?;
+    /// assert!(transport.spool_dir().is_some_and(|d| d.starts_with(dir.path())));
+    ///
+    /// let file = dir.path().join("a-file");
+    /// std::fs::write(&file, b"not a directory")?;
+    /// let dsn = "http://public@127.0.0.1:9/1".parse().unwrap();
+    /// let transport = sentry_transport::HttpTransport::builder(dsn).spool_dir(&file).build()?;
+    /// assert_eq!(transport.spool_dir(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn spool_dir(&self) -> Option<&Path> {
+        self.shared.spool.as_ref().map(Spool::dir)
     }
 
     /// How much longer items of data category `category` (`"error"`,

@@ -268,6 +268,10 @@ pub(crate) struct Shared {
     /// Whether the spool may hold files (avoids listing the directory after
     /// every successful request).
     spool_dirty: AtomicBool,
+    /// Whether a failed spool write was reported on stderr since the last
+    /// one that succeeded: a broken spool is reported once, not per
+    /// envelope.
+    spool_warned: AtomicBool,
     draining: AtomicBool,
     /// Serialised envelopes of jobs in flight, spooled if shutdown cuts them off.
     in_flight: Mutex<HashMap<u64, Bytes>>,
@@ -457,6 +461,7 @@ impl Shared {
             batch_full: Notify::new(),
             spool,
             spool_dirty: AtomicBool::new(spool_dirty),
+            spool_warned: AtomicBool::new(false),
             draining: AtomicBool::new(false),
             in_flight: Mutex::new(HashMap::new()),
             next_job: AtomicU64::new(0),
@@ -646,11 +651,13 @@ impl Shared {
 
     /// Writes an envelope to the spool. `Some(true)` when stored,
     /// `Some(false)` when the spool is full, `None` without a spool or on an
-    /// I/O error.
+    /// I/O error (reported on stderr the first time after a write that
+    /// succeeded, with `debug` after that).
     fn spool_write(&self, raw: &[u8]) -> Option<bool> {
         let spool = self.spool.as_ref()?;
         match spool.write(raw) {
             Ok(stored) => {
+                self.spool_warned.store(false, Ordering::Relaxed);
                 if stored {
                     self.spool_dirty.store(true, Ordering::SeqCst);
                 } else {
@@ -663,10 +670,15 @@ impl Shared {
                 Some(stored)
             }
             Err(e) => {
-                eprintln!(
-                    "[sentry-transport] warning: cannot write to spool {}: {e}",
-                    spool.dir().display()
-                );
+                if self.spool_warned.swap(true, Ordering::Relaxed) {
+                    debug_log!(self, "cannot write to spool {}: {e}", spool.dir().display());
+                } else {
+                    eprintln!(
+                        "[sentry-transport] warning: cannot write to spool {}: {e}; \
+                         envelopes that cannot be sent are dropped until it works again",
+                        spool.dir().display()
+                    );
+                }
                 None
             }
         }

@@ -1231,3 +1231,137 @@ async fn a_cancelled_async_flush_leaves_the_failure_to_the_next() {
         .await
         .expect("drop");
 }
+
+/// A spool directory that cannot be made (the path is a file, or lies below
+/// one: even root cannot create it) leaves the transport sending over HTTP
+/// without a spool, built directly or by the factory that `init` installs
+/// (which used to fall back to a transport that drops everything).
+#[test]
+fn an_unusable_spool_dir_leaves_the_transport_sending_over_http() {
+    let parent = tempfile::tempdir().expect("tempdir");
+    let file = parent.path().join("a-file");
+    std::fs::write(&file, b"not a directory").expect("write");
+    let server = TestServer::start();
+    for dir in [file.clone(), file.join("spool")] {
+        let transport = fast(server.dsn())
+            .spool_dir(&dir)
+            .build()
+            .expect("built without its spool");
+        assert_eq!(transport.spool_dir(), None, "{}", dir.display());
+        transport.send_envelope(event_envelope("over http"));
+        assert!(transport.flush(WAIT), "{}", dir.display());
+    }
+    let options = sentry_core::ClientOptions {
+        dsn: Some(server.dsn()),
+        ..Default::default()
+    };
+    let factory = sentry_transport::HttpTransportFactory::new(move |b| b.spool_dir(&file));
+    let transport = sentry_core::transport::TransportFactory::create_transport(&factory, &options);
+    transport.send_envelope(event_envelope("through the factory"));
+    assert!(transport.flush(WAIT));
+    assert_eq!(
+        event_messages(&server.requests()),
+        ["over http", "over http", "through the factory"]
+    );
+}
+
+/// Where a child scenario below finds its spool directory.
+const CHILD_SPOOL_DIR: &str = "SENTRY_TRANSPORT_TEST_SPOOL_DIR";
+
+/// Runs the ignored test `name` of this binary alone in a child process
+/// with `dir` as its spool directory; returns the lines the transport
+/// printed on stderr.
+fn transport_lines_of_child(name: &str, dir: &std::path::Path) -> Vec<String> {
+    let output = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            name,
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_SPOOL_DIR, dir)
+        .env_remove("TRANSPORT_DEBUG")
+        .output()
+        .expect("run the child");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "the child failed:\n{stderr}");
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("1 passed"),
+        "the child ran its scenario"
+    );
+    stderr
+        .lines()
+        .filter(|l| l.starts_with("[sentry-transport]"))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Three envelopes the receiver never takes and a report at shutdown, from
+/// a transport whose spool directory is `CHILD_SPOOL_DIR`; `break_spool`
+/// runs once the transport is built. Nothing without that variable (run
+/// with `--include-ignored` rather than by its parent test).
+fn send_three_to_a_down_receiver(break_spool: impl FnOnce(&std::path::Path)) {
+    let Some(dir) = std::env::var_os(CHILD_SPOOL_DIR).map(std::path::PathBuf::from) else {
+        return;
+    };
+    let down = DownPort::new();
+    let transport = fast(down.dsn())
+        .debug(false)
+        .max_retries(0)
+        .spool_dir(&dir)
+        .build()
+        .expect("transport");
+    break_spool(&dir);
+    for i in 0..3 {
+        transport.send_envelope(event_envelope(&format!("lost {i}")));
+    }
+    assert!(!transport.flush(WAIT));
+    transport.record_discard(DiscardReason::SampleRate, DataCategory::Error, 1);
+    assert!(!transport.shutdown(WAIT));
+}
+
+#[test]
+#[ignore = "a child scenario of a_spool_dir_that_cannot_be_made_is_reported_once"]
+fn child_spool_dir_that_cannot_be_made() {
+    send_three_to_a_down_receiver(|_| {});
+}
+
+#[test]
+#[ignore = "a child scenario of a_spool_that_breaks_while_running_is_reported_once"]
+fn child_spool_that_breaks_while_running() {
+    send_three_to_a_down_receiver(|dir| {
+        // The DSN's spool directory becomes a file: every write fails.
+        let subdir = std::fs::read_dir(dir)
+            .expect("spool dir")
+            .next()
+            .expect("the DSN's directory")
+            .expect("entry")
+            .path();
+        std::fs::remove_dir_all(&subdir).expect("remove");
+        std::fs::write(&subdir, b"not a directory").expect("write");
+    });
+}
+
+/// The problem is printed once (as the crate's warnings are, on stderr),
+/// not once per envelope, and the transport runs on.
+#[test]
+fn a_spool_dir_that_cannot_be_made_is_reported_once() {
+    let parent = tempfile::tempdir().expect("tempdir");
+    let file = parent.path().join("a-file");
+    std::fs::write(&file, b"not a directory").expect("write");
+    let lines = transport_lines_of_child("child_spool_dir_that_cannot_be_made", &file);
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert!(lines[0].contains("spool"), "{lines:#?}");
+    assert!(lines[0].contains(&*file.to_string_lossy()), "{lines:#?}");
+}
+
+/// A spool that fails after the start (its directory removed, the disk
+/// full) is reported once for four failed writes, not once each.
+#[test]
+fn a_spool_that_breaks_while_running_is_reported_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lines = transport_lines_of_child("child_spool_that_breaks_while_running", dir.path());
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert!(lines[0].contains("spool"), "{lines:#?}");
+}
