@@ -7,14 +7,26 @@
 //! transport's (`queue_overflow`, `ratelimit_backoff`, `network_error`,
 //! `send_error`, `cache_overflow`). The worker takes the counts on its batch
 //! interval and at shutdown and sends them as one `client_report` item; when
-//! that report cannot be delivered the counts are put back, so they go out
-//! with a later report instead of being lost.
+//! that report is not delivered (the request fails, the spool cannot take
+//! it, the receiver answers `429`, a rate limit holds it back) the counts
+//! are put back, so they go out with a later report, merged with the newer
+//! counts, instead of being lost. A report that was delivered is never put
+//! back, so nothing is counted twice. The counter is bounded: one entry per
+//! `(reason, category)`, at most [`MAX_COUNTS`] of them, quantities that
+//! saturate.
 
 use std::collections::HashMap;
 
 use parking_lot::Mutex;
-use sentry_core::envelope::{EnvelopeItem, ItemType};
+use sentry_core::envelope::{EnvelopeItem, ItemPayload, ItemType};
 use sentry_core::protocol::{ClientReport, DataCategory, DiscardReason, DiscardedEvent};
+
+/// The most `(reason, category)` pairs counted at once. The reasons and
+/// categories this SDK uses make well under a hundred; the bound only
+/// matters for names that are not its own (a caller's, or a spooled report
+/// read back), whose new pairs past it are not counted. A report of this
+/// many entries stays far below Relay's 100 KiB for client reports.
+pub(crate) const MAX_COUNTS: usize = 256;
 
 /// Counts of dropped items by reason and category.
 #[derive(Debug, Default)]
@@ -29,8 +41,12 @@ impl DiscardCounter {
             return;
         }
         let mut counts = self.counts.lock();
-        let slot = counts.entry((reason, category)).or_insert(0);
-        *slot = slot.saturating_add(quantity);
+        let key = (reason, category);
+        if let Some(slot) = counts.get_mut(&key) {
+            *slot = slot.saturating_add(quantity);
+        } else if counts.len() < MAX_COUNTS {
+            counts.insert(key, quantity);
+        }
     }
 
     /// Whether nothing is counted.
@@ -67,6 +83,34 @@ impl DiscardCounter {
             self.record(d.reason.clone(), d.category.clone(), d.quantity);
         }
     }
+}
+
+/// The counts of every `client_report` item among `items` (typed, or raw
+/// as read back from the spool; one that does not parse counts nothing), as
+/// one report; `None` when there is none.
+pub(crate) fn reports_in(items: &[EnvelopeItem]) -> Option<ClientReport> {
+    let mut merged: Option<ClientReport> = None;
+    for item in items {
+        let parsed;
+        let report = match &item.payload {
+            ItemPayload::ClientReport(report) => report,
+            ItemPayload::Raw(bytes) if item.headers.ty == ItemType::ClientReport => {
+                match serde_json::from_slice::<ClientReport>(bytes) {
+                    Ok(report) => {
+                        parsed = report;
+                        &parsed
+                    }
+                    Err(_) => continue,
+                }
+            }
+            _ => continue,
+        };
+        merged
+            .get_or_insert_with(ClientReport::default)
+            .discarded_events
+            .extend(report.discarded_events.iter().cloned());
+    }
+    merged
 }
 
 /// The `client_report` envelope item for `report`.
@@ -119,6 +163,68 @@ mod tests {
         c.restore(&report);
         let again = c.take_report().expect("report");
         assert_eq!(again.discarded_events[0].quantity, 5);
+    }
+
+    #[test]
+    fn new_pairs_past_the_bound_are_not_counted_but_known_ones_still_add_up() {
+        let c = DiscardCounter::default();
+        for i in 0..MAX_COUNTS + 10 {
+            c.record(
+                DiscardReason::Other(format!("reason{i}")),
+                DataCategory::Error,
+                1,
+            );
+        }
+        c.record(
+            DiscardReason::Other("reason0".into()),
+            DataCategory::Error,
+            1,
+        );
+        let report = c.take_report().expect("report");
+        assert_eq!(report.discarded_events.len(), MAX_COUNTS);
+        let first = report
+            .discarded_events
+            .iter()
+            .find(|d| d.reason.as_str() == "reason0")
+            .expect("reason0");
+        assert_eq!(first.quantity, 2);
+        c.record(DiscardReason::SampleRate, DataCategory::Error, u64::MAX);
+        c.record(DiscardReason::SampleRate, DataCategory::Error, 5);
+        let report = c.take_report().expect("report");
+        assert_eq!(report.discarded_events[0].quantity, u64::MAX, "saturates");
+    }
+
+    #[test]
+    fn reports_are_read_from_typed_and_raw_items() {
+        let typed = EnvelopeItem::client_report(ClientReport {
+            discarded_events: vec![DiscardedEvent {
+                reason: DiscardReason::SampleRate,
+                category: DataCategory::Error,
+                quantity: 2,
+            }],
+            ..ClientReport::default()
+        });
+        let raw = EnvelopeItem::raw(
+            ItemType::ClientReport,
+            br#"{"discarded_events":[{"reason":"queue_overflow","category":"session","quantity":3}]}"#
+                .to_vec(),
+        );
+        let broken = EnvelopeItem::raw(ItemType::ClientReport, b"{not json".to_vec());
+        let event = EnvelopeItem::raw(ItemType::Event, b"{}".to_vec());
+        let report = reports_in(&[typed, event.clone(), broken, raw]).expect("report");
+        let counts: Vec<(&str, &str, u64)> = report
+            .discarded_events
+            .iter()
+            .map(|d| (d.reason.as_str(), d.category.as_str(), d.quantity))
+            .collect();
+        assert_eq!(
+            counts,
+            [
+                ("sample_rate", "error", 2),
+                ("queue_overflow", "session", 3)
+            ]
+        );
+        assert!(reports_in(&[event]).is_none());
     }
 
     #[test]

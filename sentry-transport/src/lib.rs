@@ -27,7 +27,9 @@
 //! * **client reports**: every drop (the client's own, through
 //!   [`Transport::record_discard`](sentry_core::transport::Transport::record_discard),
 //!   and the transport's) is counted and sent as a `client_report` item
-//!   periodically and at shutdown;
+//!   periodically and at shutdown; a report that is not delivered (the
+//!   request fails, a `429`, a rate limit) gives its counts back to go out
+//!   with the next one;
 //! * **spool** (opt-in): what cannot be delivered is written to a directory
 //!   and sent on the next start or when the receiver is back. A directory
 //!   that cannot be created or written is reported once on stderr and the

@@ -14,7 +14,7 @@
 //!                                                                           │
 //!  worker loop: ≤ max_in_flight requests at once ◀─────────────────────────┘
 //!     batch buffer + discard counts ─▶ one envelope every batch interval, on flush and at shutdown
-//!     request ─▶ 2xx done · 429 done (server counted) · 4xx send_error · 5xx/network ─▶ retry with backoff
+//!     request ─▶ 2xx done · 429 done (server counted; a client report's counts go back) · 4xx send_error · 5xx/network ─▶ retry with backoff
 //!                                                          retries exhausted ─▶ spool (if enabled) or network_error
 //!  spool drain: at start, on a timer and after any success, oldest file first
 //! ```
@@ -32,7 +32,7 @@ use sentry_core::protocol::{ClientReport, DataCategory, DiscardReason, Timestamp
 use tokio::sync::{mpsc, oneshot, Notify, Semaphore};
 use tokio::task::JoinSet;
 
-use crate::client_report::{category_of, report_item, DiscardCounter};
+use crate::client_report::{category_of, report_item, reports_in, DiscardCounter};
 use crate::http::{encode_body, Body, Endpoint};
 use crate::ratelimit::{parse_retry_after, RateLimiter};
 use crate::retry::{RetryPolicy, Verdict};
@@ -491,16 +491,8 @@ impl Shared {
     /// spooled last to carry.
     fn lost_at_shutdown(&self, items: &[EnvelopeItem]) {
         self.count_items(DiscardReason::CacheOverflow, items);
-        for item in items {
-            match &item.payload {
-                ItemPayload::ClientReport(report) => self.discards.restore(report),
-                ItemPayload::Raw(bytes) if item.headers.ty == ItemType::ClientReport => {
-                    if let Ok(report) = serde_json::from_slice::<ClientReport>(bytes) {
-                        self.discards.restore(&report);
-                    }
-                }
-                _ => {}
-            }
+        if let Some(report) = reports_in(items) {
+            self.discards.restore(&report);
         }
     }
 
@@ -691,8 +683,10 @@ struct Job {
     envelope: Envelope,
     /// Units of `pending` released when the job ends.
     units: Units,
-    /// The discard counts carried by this job's client report item, put back
-    /// when the report cannot be delivered.
+    /// The discard counts carried by this job's client report item(s), put
+    /// back when the report is not delivered: rate limited on either side,
+    /// or failed and not spooled. (A spooled job's file keeps them when it
+    /// fails: it stays in the spool.)
     report: Option<ClientReport>,
     /// The spool file this job came from (deleted once handled).
     spooled: Option<PathBuf>,
@@ -800,6 +794,14 @@ async fn deliver(
                     Verdict::Delivered => return Outcome::Delivered,
                     Verdict::RateLimited => {
                         debug_log!(shared, "envelope rate limited by the receiver (429)");
+                        // The server counts what it limits, but never
+                        // limits a client report (Relay does not, nor our
+                        // receiver): a 429 for one comes from something in
+                        // between, and nobody counted it. Its counts go out
+                        // with the next report.
+                        if let Some(report) = job.report.take() {
+                            shared.discards.restore(&report);
+                        }
                         return Outcome::Handled;
                     }
                     Verdict::Rejected => {
@@ -915,7 +917,11 @@ async fn drain_spool(shared: &Shared, client: &reqwest::Client) {
                     continue;
                 }
             };
-            let mut job = shared.job(envelope, Units::default(), None, Some(path.clone()));
+            // A spooled client report is accounted for like a fresh one:
+            // held back by a limit or answered 429, its counts go back (its
+            // file is removed either way); failing, it stays on disk.
+            let report = reports_in(&envelope.items);
+            let mut job = shared.job(envelope, Units::default(), report, Some(path.clone()));
             match deliver(shared, client, &mut job, 0).await {
                 Outcome::Delivered | Outcome::Handled => {
                     debug_log!(shared, "sent spooled envelope {}", path.display());

@@ -1365,3 +1365,125 @@ fn a_spool_that_breaks_while_running_is_reported_once() {
     assert_eq!(lines.len(), 1, "{lines:#?}");
     assert!(lines[0].contains("spool"), "{lines:#?}");
 }
+
+/// Sorted `(reason, category) = quantity` of the client reports in
+/// `requests`, for comparing whole reports.
+fn report_counts(requests: &[common::Recorded]) -> Vec<(String, String, u64)> {
+    discards(requests)
+        .into_iter()
+        .map(|((reason, category), n)| (reason, category, n))
+        .collect()
+}
+
+fn count(reason: &str, category: &str, n: u64) -> (String, String, u64) {
+    (reason.to_owned(), category.to_owned(), n)
+}
+
+/// Receivers never rate limit client reports (Relay does not, nor ours): a
+/// 429 for an envelope that carries one comes from something in between (a
+/// proxy, an overloaded receiver), and nobody counted the report. Its
+/// counts go out again once the limit is over, merged with newer ones, and
+/// once delivered never again. The session it went with was answered for
+/// (the server counts what it limits) and is not sent again.
+#[test]
+fn a_client_report_answered_429_is_sent_again_with_newer_counts() {
+    let server = TestServer::start();
+    server.script([Reply::status(429).with_header("retry-after", "1")]);
+    let transport = fast(server.dsn()).build().expect("transport");
+    transport.record_discard(DiscardReason::SampleRate, DataCategory::Error, 3);
+    transport.send_envelope(session_envelope(Uuid::new_v4(), 1, true, "ok", 0));
+    assert!(transport.flush(WAIT), "a 429 is final");
+    let first = server.requests();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].item_types(), ["session", "client_report"]);
+    assert_eq!(report_counts(&first), [count("sample_rate", "error", 3)]);
+
+    transport.record_discard(DiscardReason::SampleRate, DataCategory::Error, 2);
+    transport.record_discard(DiscardReason::BeforeSend, DataCategory::Transaction, 1);
+    assert!(transport.flush(WAIT));
+    assert_eq!(server.requests().len(), 1, "held back while limited");
+    std::thread::sleep(Duration::from_millis(1100));
+    assert!(transport.flush(WAIT));
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[1].item_types(), ["client_report"]);
+    assert_eq!(
+        report_counts(&requests[1..]),
+        [
+            count("before_send", "transaction", 1),
+            count("sample_rate", "error", 5)
+        ]
+    );
+    assert!(transport.flush(WAIT));
+    assert_eq!(
+        server.requests().len(),
+        2,
+        "delivered counts are not sent again"
+    );
+}
+
+/// A client report spooled at shutdown (the receiver was down) keeps its
+/// counts when, sent on the next start, it is answered 429 or held back by
+/// the limit an earlier spooled envelope's 429 set: its file is removed,
+/// and its counts go out with the next report, once.
+#[test]
+fn a_spooled_client_report_refused_by_a_rate_limit_keeps_its_counts() {
+    for event_first in [false, true] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let down = DownPort::new();
+        {
+            let transport = fast(down.dsn())
+                .max_retries(0)
+                .spool_dir(dir.path())
+                .build()
+                .expect("transport");
+            if event_first {
+                transport.send_envelope(event_envelope("spooled first"));
+                assert!(!transport.flush(WAIT));
+            }
+            transport.record_discard(DiscardReason::SampleRate, DataCategory::Error, 4);
+            assert!(!transport.shutdown(WAIT));
+        }
+        let spooled = if event_first { 2 } else { 1 };
+        assert_eq!(spool_files(dir.path()).len(), spooled);
+
+        let server = down.bring_up();
+        server.script([Reply::status(429).with_header("retry-after", "1")]);
+        let transport = fast(server.dsn())
+            .spool_dir(dir.path())
+            .build()
+            .expect("transport");
+        let first = server.wait_for(1, WAIT);
+        let refused = if event_first {
+            "event"
+        } else {
+            "client_report"
+        };
+        assert_eq!(
+            first[0].item_types(),
+            [refused],
+            "event_first: {event_first}"
+        );
+        let start = Instant::now();
+        while !spool_files(dir.path()).is_empty() && start.elapsed() < WAIT {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(
+            spool_files(dir.path()).len(),
+            0,
+            "event_first: {event_first}"
+        );
+        std::thread::sleep(Duration::from_millis(1100));
+        assert!(transport.flush(WAIT));
+        let requests = server.requests();
+        let delivered = &requests[1..];
+        assert_eq!(delivered.len(), 1, "event_first: {event_first}");
+        assert_eq!(
+            report_counts(delivered),
+            [count("sample_rate", "error", 4)],
+            "event_first: {event_first}"
+        );
+        assert!(transport.flush(WAIT));
+        assert_eq!(server.requests().len(), requests.len(), "sent once");
+    }
+}
