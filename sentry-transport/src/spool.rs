@@ -18,13 +18,22 @@
 //! * The total size is bounded: an envelope that would push the spool over
 //!   its byte budget is not written (it is counted as `cache_overflow`).
 //!   Keeping the older files is deliberate: they are the start of the outage.
+//!   The budget is what the directory holds, whoever wrote or sent its
+//!   files: the spool keeps a running count of its own writes and removals,
+//!   and measures the directory again (one listing and one `stat` per file)
+//!   before a write when that count is older than [`RESCAN_INTERVAL`], or
+//!   than [`RESCAN_COST`] times what the last measure took if that is longer
+//!   (so measuring takes at most a twentieth of the time spent spooling,
+//!   however many files there are). Processes sharing a directory thus share
+//!   one budget (each may overshoot it by what the others wrote within that
+//!   interval), and a directory another process drained takes files again.
 
 use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
 
@@ -36,6 +45,14 @@ const EXTENSION: &str = "envelope";
 const TMP_EXTENSION: &str = "tmp";
 /// Temp files older than this are left-overs of a crashed writer.
 const STALE_TMP: Duration = Duration::from_secs(3600);
+/// How long the spool trusts its running count of the directory's bytes
+/// before it measures the directory again (only when it is about to write:
+/// at most twice a second while envelopes are being spooled, never while
+/// idle).
+pub(crate) const RESCAN_INTERVAL: Duration = Duration::from_millis(500);
+/// A measure of the directory waits at least this many times as long as the
+/// last one took (a large spool on a slow disk is measured less often).
+const RESCAN_COST: u32 = 20;
 
 /// Why a spooled file could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -51,8 +68,36 @@ pub(crate) enum SpoolReadError {
 pub(crate) struct Spool {
     dir: PathBuf,
     max_bytes: u64,
-    /// Bytes of `*.envelope` files as this process knows them.
-    used: Mutex<u64>,
+    used: Mutex<Usage>,
+}
+
+/// The bytes of the spool's files: the directory's as last measured, plus
+/// and minus this spool's own writes and removals since.
+#[derive(Debug)]
+struct Usage {
+    bytes: u64,
+    /// When the directory was last measured, and how long that took.
+    measured: Instant,
+    took: Duration,
+}
+
+impl Usage {
+    /// Measures `dir` into `bytes`.
+    fn measure(dir: &Path) -> io::Result<Usage> {
+        let start = Instant::now();
+        let bytes = measure(dir)?;
+        Ok(Usage {
+            bytes,
+            measured: start,
+            took: start.elapsed(),
+        })
+    }
+
+    /// Whether the count is old enough to be measured again at `now`.
+    fn is_stale(&self, now: Instant) -> bool {
+        let interval = RESCAN_INTERVAL.max(self.took.saturating_mul(RESCAN_COST));
+        now.saturating_duration_since(self.measured) >= interval
+    }
 }
 
 impl Spool {
@@ -74,33 +119,11 @@ impl Spool {
         ));
         private_file(&probe)?;
         fs::remove_file(&probe)?;
-        let spool = Spool {
+        Ok(Spool {
             dir: dir.to_owned(),
             max_bytes,
-            used: Mutex::new(0),
-        };
-        let mut used = 0;
-        for entry in fs::read_dir(dir)? {
-            let Ok(entry) = entry else { continue };
-            let path = entry.path();
-            let Ok(meta) = entry.metadata() else { continue };
-            match path.extension().and_then(OsStr::to_str) {
-                Some(EXTENSION) => used += meta.len(),
-                Some(TMP_EXTENSION) => {
-                    let stale = meta
-                        .modified()
-                        .ok()
-                        .and_then(|m| m.elapsed().ok())
-                        .is_some_and(|age| age > STALE_TMP);
-                    if stale {
-                        let _ = fs::remove_file(&path);
-                    }
-                }
-                _ => {}
-            }
-        }
-        *spool.used.lock() = used;
-        Ok(spool)
+            used: Mutex::new(Usage::measure(dir)?),
+        })
     }
 
     /// The spool directory.
@@ -118,16 +141,20 @@ impl Spool {
         let size = (header.len() + envelope.len()) as u64;
         {
             let mut used = self.used.lock();
-            if used.saturating_add(size) > self.max_bytes {
+            if used.is_stale(Instant::now()) {
+                // Other processes may have written or sent files since.
+                *used = Usage::measure(&self.dir)?;
+            }
+            if used.bytes.saturating_add(size) > self.max_bytes {
                 return Ok(false);
             }
             // Reserve before writing so concurrent writers respect the budget.
-            *used += size;
+            used.bytes += size;
         }
         let result = self.write_file(&header, envelope);
         if result.is_err() {
             let mut used = self.used.lock();
-            *used = used.saturating_sub(size);
+            used.bytes = used.bytes.saturating_sub(size);
         }
         result.map(|()| true)
     }
@@ -218,12 +245,43 @@ impl Spool {
         let size = fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         if fs::remove_file(path).is_ok() {
             let mut used = self.used.lock();
-            *used = used.saturating_sub(size);
+            used.bytes = used.bytes.saturating_sub(size);
             true
         } else {
             false
         }
     }
+}
+
+/// The bytes of the spool files in `dir`: `*.envelope` files and the
+/// `*.tmp` files being written (by this process or another); temp files
+/// older than [`STALE_TMP`] are left-overs of a crashed writer and are
+/// removed instead. An entry that vanishes while it is read (sent by
+/// another process) counts nothing.
+fn measure(dir: &Path) -> io::Result<u64> {
+    let mut used: u64 = 0;
+    for entry in fs::read_dir(dir)? {
+        let Ok(entry) = entry else { continue };
+        let path = entry.path();
+        let extension = path.extension().and_then(OsStr::to_str);
+        if !matches!(extension, Some(EXTENSION | TMP_EXTENSION)) {
+            continue;
+        }
+        let Ok(meta) = entry.metadata() else { continue };
+        if extension == Some(TMP_EXTENSION) {
+            let stale = meta
+                .modified()
+                .ok()
+                .and_then(|m| m.elapsed().ok())
+                .is_some_and(|age| age > STALE_TMP);
+            if stale {
+                let _ = fs::remove_file(&path);
+                continue;
+            }
+        }
+        used = used.saturating_add(meta.len());
+    }
+    Ok(used)
 }
 
 /// Takes an exclusive lock on `file` without waiting (`flock`, released
@@ -381,6 +439,68 @@ mod tests {
         let files = spool.list();
         spool.remove(&files[0]);
         assert!(spool.write(&[b'z'; 60]).expect("write"));
+    }
+
+    /// Makes `spool`'s running count old enough to be measured again.
+    fn age(spool: &Spool) {
+        let mut used = spool.used.lock();
+        used.took = Duration::ZERO;
+        used.measured = Instant::now()
+            .checked_sub(RESCAN_INTERVAL)
+            .unwrap_or(used.measured);
+    }
+
+    #[test]
+    fn a_slow_measure_is_repeated_less_often() {
+        let now = Instant::now();
+        let usage = |ago: u64, took: u64| Usage {
+            bytes: 0,
+            measured: now - Duration::from_millis(ago),
+            took: Duration::from_millis(took),
+        };
+        assert!(!usage(400, 1).is_stale(now));
+        assert!(usage(500, 1).is_stale(now));
+        assert!(!usage(900, 50).is_stale(now), "50 ms: every second");
+        assert!(usage(1000, 50).is_stale(now));
+    }
+
+    #[test]
+    fn the_budget_is_what_the_directory_holds_whoever_wrote_or_sent_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a = Spool::open(dir.path(), 100).expect("open");
+        let b = Spool::open(dir.path(), 100).expect("open");
+        assert!(a.write(&[b'x'; 60]).expect("write"));
+        age(&b);
+        assert!(
+            !b.write(&[b'y'; 60]).expect("write"),
+            "a's file counts for b"
+        );
+        // Another process sends a's file (here: removes it by hand).
+        fs::remove_file(&a.list()[0]).expect("remove");
+        age(&a);
+        assert!(
+            a.write(&[b'z'; 60]).expect("write"),
+            "the room counts for a"
+        );
+        // Within the interval, the running count decides.
+        assert!(!a.write(&[b'w'; 60]).expect("write"));
+    }
+
+    #[test]
+    fn fresh_temp_files_count_and_stale_ones_are_removed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fresh = dir.path().join("1-2-3.tmp");
+        fs::write(&fresh, [0u8; 50]).expect("tmp");
+        let stale = dir.path().join("1-2-4.tmp");
+        let file = fs::File::create(&stale).expect("tmp");
+        file.set_len(50).expect("size");
+        file.set_modified(SystemTime::now() - STALE_TMP - Duration::from_secs(60))
+            .expect("mtime");
+        drop(file);
+        fs::write(dir.path().join("notes.txt"), [0u8; 500]).expect("txt");
+        assert_eq!(measure(dir.path()).expect("measure"), 50);
+        assert!(fresh.exists());
+        assert!(!stale.exists(), "a crashed writer's left-over");
     }
 
     #[test]

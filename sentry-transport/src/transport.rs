@@ -339,6 +339,15 @@ impl HttpTransportBuilder {
     /// dropped (counted as `cache_overflow`); files already spooled are kept.
     /// Default 16 MiB.
     ///
+    /// The budget is what the directory holds, whoever wrote or sent its
+    /// files: processes sharing a spool directory share one budget, and room
+    /// that another process made by sending files is used. Each transport
+    /// counts its own writes and measures the directory again when its
+    /// count is half a second old (only while it spools; less often for a
+    /// spool so large that measuring it takes over 25 ms), so processes
+    /// spooling at the same moment may overshoot by what they wrote within
+    /// that time.
+    ///
     /// ```
     /// # let dsn = "http://public@127.0.0.1:9/1".parse().unwrap();
     /// let b = sentry_transport::HttpTransportBuilder::new(dsn).spool_max_bytes(64 << 20);

@@ -1487,3 +1487,61 @@ fn a_spooled_client_report_refused_by_a_rate_limit_keeps_its_counts() {
         assert_eq!(server.requests().len(), requests.len(), "sent once");
     }
 }
+
+/// The size of the spool file of `event_envelope("event N")`.
+fn spooled_event_size() -> u64 {
+    let dir = tempfile::tempdir().expect("tempdir");
+    spool_offline(dir.path(), "event 0");
+    let files = spool_files(dir.path());
+    assert_eq!(files.len(), 1);
+    std::fs::metadata(&files[0]).expect("meta").len()
+}
+
+/// The spool's budget is what its directory holds, whoever wrote or sent
+/// its files: two transports sharing a directory (two processes of one
+/// application, or a re-init) share one budget instead of having one each,
+/// and a directory that another drained takes files again. (A spool
+/// measures the directory again when its count is older than half a second.)
+#[test]
+fn transports_sharing_a_spool_directory_share_its_budget() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let budget = spooled_event_size() * 5 / 2; // two events, not three
+    let server = TestServer::start();
+    server.set_default(Reply::status(500));
+    let build = || {
+        fast(server.dsn())
+            .max_retries(0)
+            .client_reports(false)
+            .spool_dir(dir.path())
+            .spool_max_bytes(budget)
+            .build()
+            .expect("transport")
+    };
+    let rescan = Duration::from_millis(600);
+    // Both measure the directory empty.
+    let (a, b) = (build(), build());
+    a.send_envelope(event_envelope("event 1"));
+    a.send_envelope(event_envelope("event 2"));
+    assert!(!a.flush(WAIT));
+    assert_eq!(spool_files(dir.path()).len(), 2, "a fills the budget");
+    std::thread::sleep(rescan);
+    b.send_envelope(event_envelope("event 3"));
+    assert!(!b.flush(WAIT));
+    assert_eq!(spool_files(dir.path()).len(), 2, "b finds it full");
+
+    // A third drains the directory while the receiver is back...
+    server.set_default(Reply::ok());
+    let c = build();
+    let start = Instant::now();
+    while !spool_files(dir.path()).is_empty() && start.elapsed() < WAIT {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(spool_files(dir.path()).len(), 0);
+    // ...and the one that filled it can spool there again.
+    server.set_default(Reply::status(500));
+    std::thread::sleep(rescan);
+    a.send_envelope(event_envelope("event 4"));
+    assert!(!a.flush(WAIT));
+    assert_eq!(spool_files(dir.path()).len(), 1, "a spools again");
+    drop((a, b, c));
+}
