@@ -13,6 +13,16 @@
 //! category for `Retry-After` (seconds or an HTTP date), or 60 seconds when
 //! that header is missing too.
 //!
+//! `namespaces` (`;`-separated, empty means all) scopes a limit to the
+//! metric buckets of those namespaces, as Relay matches it: only metric
+//! buckets (`statsd`, `metric_buckets` items, category `metric_bucket`)
+//! have a namespace, and a limit that names some never matches an item
+//! without one. Every metric bucket an SDK sends is in the `custom`
+//! namespace (this SDK makes none itself; it forwards those an application
+//! puts in an envelope), so a namespaced limit holds back `metric_bucket`
+//! items when it names `custom`, and nothing otherwise: never a global
+//! limit, never another category.
+//!
 //! [`RateLimiter`] keeps the latest expiry per category; the transport asks it
 //! before sending each item and drops (and counts as `ratelimit_backoff`) the
 //! items of a limited category while other categories keep flowing.
@@ -41,6 +51,17 @@ use std::time::{Duration, Instant, SystemTime};
 /// assert_eq!(sentry_transport::ratelimit::DEFAULT_RETRY_AFTER.as_secs(), 60);
 /// ```
 pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// The metric namespace of every metric bucket an SDK sends (the official
+/// SDKs' metrics API only ever sent custom metrics).
+///
+/// ```
+/// assert_eq!(sentry_transport::ratelimit::SDK_METRIC_NAMESPACE, "custom");
+/// ```
+pub const SDK_METRIC_NAMESPACE: &str = "custom";
+
+/// The data category of metric buckets, the only one with namespaces.
+const METRIC_BUCKET: &str = "metric_bucket";
 
 /// The longest limit honoured (one week); longer values are clamped so a
 /// bogus header cannot overflow the clock arithmetic.
@@ -112,19 +133,51 @@ pub struct RateLimit {
     pub scope: String,
     /// Why, e.g. `quota_exceeded` (informational; `None` when empty).
     pub reason: Option<String>,
-    /// Metric namespaces (only for `metric_bucket`; informational).
+    /// The metric namespaces the limit is scoped to; empty means all. A
+    /// limit that names some applies only to metric buckets of those
+    /// namespaces (see [`applies_to`](Self::applies_to)).
     pub namespaces: Vec<String>,
 }
 
 impl RateLimit {
-    /// Whether the limit applies to every category.
+    /// Whether the limit applies to every category: it names no category
+    /// and no metric namespace.
     ///
     /// ```
-    /// let l = &sentry_transport::ratelimit::parse_rate_limits("60::organization")[0];
-    /// assert!(l.is_global());
+    /// use sentry_transport::ratelimit::parse_rate_limits;
+    /// assert!(parse_rate_limits("60::organization")[0].is_global());
+    /// // Scoped to custom metrics: not global.
+    /// assert!(!parse_rate_limits("60::organization::custom")[0].is_global());
     /// ```
     pub fn is_global(&self) -> bool {
-        self.categories.is_empty()
+        self.categories.is_empty() && self.namespaces.is_empty()
+    }
+
+    /// Whether the limit holds back items of data category `category` that
+    /// this SDK sends. A limit with namespaces applies only to
+    /// `metric_bucket`, and only when it names [`SDK_METRIC_NAMESPACE`].
+    ///
+    /// ```
+    /// use sentry_transport::ratelimit::parse_rate_limits;
+    ///
+    /// let custom = &parse_rate_limits("60:metric_bucket:organization:quota_exceeded:custom")[0];
+    /// assert!(custom.applies_to("metric_bucket"));
+    /// let spans = &parse_rate_limits("60:metric_bucket:organization::spans")[0];
+    /// assert!(!spans.applies_to("metric_bucket"));
+    /// let everything = &parse_rate_limits("60::organization")[0];
+    /// assert!(everything.applies_to("error") && everything.applies_to("internal"));
+    /// let custom_only = &parse_rate_limits("60::organization::custom")[0];
+    /// assert!(custom_only.applies_to("metric_bucket") && !custom_only.applies_to("error"));
+    /// ```
+    pub fn applies_to(&self, category: &str) -> bool {
+        let category = canonical_category(category);
+        let named = self.categories.is_empty() || self.categories.iter().any(|c| c == category);
+        if self.namespaces.is_empty() {
+            return named;
+        }
+        named
+            && category == METRIC_BUCKET
+            && self.namespaces.iter().any(|n| n == SDK_METRIC_NAMESPACE)
     }
 }
 
@@ -309,13 +362,15 @@ impl RateLimiter {
     ) -> bool {
         if let Some(header) = rate_limits {
             let limits = parse_rate_limits(header);
+            let mut applied = false;
             for limit in &limits {
-                self.apply(limit, now);
+                applied |= self.apply_limit(limit, now);
             }
             // A 429 whose header has no well-formed entry at all (not even
-            // one naming only categories this SDK does not know, which is
-            // ignored on purpose) still limits, as a bare 429 does: sending
-            // on at full rate is what it refuses.
+            // one naming only categories this SDK does not know, or metric
+            // namespaces it does not send, which are ignored on purpose)
+            // still limits, as a bare 429 does: sending on at full rate is
+            // what it refuses.
             let malformed = || {
                 !header
                     .split(',')
@@ -323,7 +378,7 @@ impl RateLimiter {
                     .any(|first| parse_seconds(first).is_some())
             };
             if !limits.is_empty() || status != 429 || !malformed() {
-                return !limits.is_empty();
+                return applied;
             }
         }
         if status == 429 {
@@ -345,7 +400,10 @@ impl RateLimiter {
         false
     }
 
-    /// Applies one parsed limit starting at `now`.
+    /// Applies one parsed limit starting at `now`: to every category when
+    /// it is [global](RateLimit::is_global), else to the categories it
+    /// [applies to](RateLimit::applies_to) (a limit for metric namespaces
+    /// this SDK does not send applies to none).
     ///
     /// ```
     /// use std::time::Instant;
@@ -355,8 +413,15 @@ impl RateLimiter {
     /// let mut limiter = RateLimiter::new();
     /// limiter.apply(&parse_rate_limits("10:session:project")[0], now);
     /// assert!(limiter.is_limited("session", now));
+    /// limiter.apply(&parse_rate_limits("10:metric_bucket:project::transactions")[0], now);
+    /// assert!(!limiter.is_limited("metric_bucket", now));
     /// ```
     pub fn apply(&mut self, limit: &RateLimit, now: Instant) {
+        self.apply_limit(limit, now);
+    }
+
+    /// [`apply`](Self::apply), returning whether anything is limited by it.
+    fn apply_limit(&mut self, limit: &RateLimit, now: Instant) -> bool {
         let until = now
             .checked_add(limit.retry_after)
             .unwrap_or(now + MAX_RETRY_AFTER);
@@ -366,14 +431,25 @@ impl RateLimiter {
                 Some(g) => later(g),
                 None => self.global = Some(until),
             }
-        } else {
-            for category in &limit.categories {
-                self.categories
-                    .entry(category.clone())
-                    .and_modify(later)
-                    .or_insert(until);
-            }
+            return true;
         }
+        // Not global: it names categories, or namespaces (which only
+        // metric buckets have).
+        let metric_bucket = [METRIC_BUCKET.to_owned()];
+        let named = if limit.categories.is_empty() {
+            &metric_bucket[..]
+        } else {
+            &limit.categories[..]
+        };
+        let mut applied = false;
+        for category in named.iter().filter(|c| limit.applies_to(c)) {
+            self.categories
+                .entry(category.clone())
+                .and_modify(later)
+                .or_insert(until);
+            applied = true;
+        }
+        applied
     }
 
     /// Whether items of `category` (a data category name such as `"error"`,
@@ -498,6 +574,80 @@ mod tests {
         let limits = parse_rate_limits("10:metric_bucket:organization::custom");
         assert_eq!(limits[0].reason, None);
         assert_eq!(limits[0].namespaces, vec!["custom".to_owned()]);
+    }
+
+    /// Relay scopes a limit with namespaces to metric buckets of those
+    /// namespaces (an item without a namespace never matches one); every
+    /// metric bucket an SDK sends is in `custom`.
+    #[test]
+    fn a_namespaced_limit_holds_back_custom_metric_buckets_only() {
+        let now = Instant::now();
+        let limited = |header: &str| {
+            let mut l = RateLimiter::new();
+            let applied = l.update(200, Some(header), None, now, SystemTime::now());
+            let mut out: Vec<&str> = ["metric_bucket", "error", "transaction", "internal"]
+                .into_iter()
+                .filter(|c| l.is_limited(c, now))
+                .collect();
+            out.sort_unstable();
+            assert_eq!(applied, !out.is_empty(), "{header}");
+            out
+        };
+        let none: [&str; 0] = [];
+        // Another namespace: nothing this SDK sends.
+        assert_eq!(
+            limited("60:metric_bucket:organization:quota_exceeded:transactions"),
+            none
+        );
+        assert_eq!(
+            limited("60:metric_bucket:organization::spans;sessions"),
+            none
+        );
+        // Custom metrics, alone or among others.
+        assert_eq!(
+            limited("60:metric_bucket:organization:quota_exceeded:custom"),
+            ["metric_bucket"]
+        );
+        assert_eq!(
+            limited("60:metric_bucket:organization::transactions;custom"),
+            ["metric_bucket"]
+        );
+        // No namespace (none listed, or an empty list): every namespace.
+        assert_eq!(limited("60:metric_bucket:organization"), ["metric_bucket"]);
+        assert_eq!(
+            limited("60:metric_bucket:organization:quota_exceeded:"),
+            ["metric_bucket"]
+        );
+        // A namespaced limit is not global, nor does it reach other
+        // categories it names: their items have no namespace.
+        assert_eq!(limited("60::organization::custom"), ["metric_bucket"]);
+        assert_eq!(
+            limited("60:metric_bucket;error:organization::custom"),
+            ["metric_bucket"]
+        );
+        assert_eq!(limited("60:error:organization::custom"), none);
+        // Other limits in the same header still apply.
+        assert_eq!(
+            limited("60:metric_bucket:organization::transactions, 60:error:key"),
+            ["error"]
+        );
+    }
+
+    #[test]
+    fn a_429_whose_only_limit_is_for_other_namespaces_is_not_a_global_limit() {
+        let now = Instant::now();
+        let mut l = RateLimiter::new();
+        let header = "60:metric_bucket:organization:quota_exceeded:transactions";
+        assert!(!l.update(429, Some(header), Some("60"), now, SystemTime::now()));
+        assert!(!l.any_active(now));
+    }
+
+    #[test]
+    fn only_a_limit_without_categories_or_namespaces_is_global() {
+        assert!(parse_rate_limits("60::organization")[0].is_global());
+        assert!(parse_rate_limits("60::organization:reason:")[0].is_global());
+        assert!(!parse_rate_limits("60::organization::custom")[0].is_global());
+        assert!(!parse_rate_limits("60:error:organization")[0].is_global());
     }
 
     #[test]

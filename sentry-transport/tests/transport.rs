@@ -1545,3 +1545,57 @@ fn transports_sharing_a_spool_directory_share_its_budget() {
     assert_eq!(spool_files(dir.path()).len(), 1, "a spools again");
     drop((a, b, c));
 }
+
+/// A `metric_bucket` limit scoped to namespaces holds back only the metric
+/// buckets of those namespaces (an SDK's are all `custom`): not every
+/// category when it names none, not every metric bucket when it names
+/// another namespace.
+#[test]
+fn a_metric_limit_for_some_namespaces_holds_back_only_those_buckets() {
+    let statsd = || raw_envelope(ItemType::Statsd, "requests@none:1|c|T1717000000");
+    let server = TestServer::start();
+    server.script([
+        Reply::ok().with_header(
+            "x-sentry-rate-limits",
+            "60:metric_bucket:organization:quota_exceeded:transactions;spans",
+        ),
+        Reply::ok(), // the metric bucket
+        Reply::ok().with_header("x-sentry-rate-limits", "60::organization::custom"),
+    ]);
+    let transport = fast(server.dsn())
+        .max_in_flight(1)
+        .build()
+        .expect("transport");
+    transport.send_envelope(event_envelope("first"));
+    assert!(transport.flush(WAIT));
+    assert_eq!(
+        transport.rate_limited_for("metric_bucket"),
+        None,
+        "other namespaces"
+    );
+    transport.send_envelope(statsd());
+    transport.send_envelope(event_envelope("second"));
+    assert!(transport.flush(WAIT));
+    assert_eq!(
+        with_item(&server.requests(), "statsd").len(),
+        1,
+        "not held back"
+    );
+    assert!(
+        transport.rate_limited_for("metric_bucket").is_some(),
+        "custom"
+    );
+    for category in ["error", "transaction", "session", "internal"] {
+        assert_eq!(transport.rate_limited_for(category), None, "{category}");
+    }
+    transport.send_envelope(statsd());
+    transport.send_envelope(event_envelope("third"));
+    assert!(transport.flush(WAIT));
+    let requests = server.requests();
+    assert_eq!(with_item(&requests, "statsd").len(), 1, "held back now");
+    assert_eq!(event_messages(&requests), ["first", "second", "third"]);
+    assert_eq!(
+        discards(&requests).get(&key("ratelimit_backoff", "metric_bucket")),
+        Some(&1)
+    );
+}
