@@ -759,10 +759,14 @@ fn the_crons_view_lists_monitors_and_a_monitors_check_ins() {
     let one = text("#/monitors?monitor=nightly-backup");
     for wanted in [
         "Check-ins",
-        "in_progress",
+        "error",
         "12.5 s",
         "83a7c03ed0a04e1b97e2e3b18d38f244",
     ] {
         assert!(one.contains(wanted), "{wanted:?} not in {one}");
     }
+    assert!(
+        !one.contains("in_progress"),
+        "the run's in_progress is merged into its final update: {one}"
+    );
 }

@@ -1,15 +1,15 @@
 //! Cron monitors from `check_in` items (PROTOCOL.md A.1):
 //!
 //! * `GET /api/0/local/monitors/`: one row per project and monitor slug,
-//!   the monitor's latest check-in and how many check-ins (and failed ones:
-//!   `error`, `timeout`, `missed`) arrived in the time range (default 24
-//!   hours); the most recently checked first (at most 1 000). Filters:
-//!   `project`.
-//! * `GET /api/0/local/check-ins/`: the check-ins as they arrived, newest
-//!   first, in cursor pages (`limit` up to 100). Filters: `project`,
-//!   `monitor` (slug, repeatable), `status` (repeatable), `environment`, the
-//!   time range on arrival. A job that reports `in_progress` and then `ok`
-//!   under one check-in id has two rows: the list shows each update.
+//!   the monitor's latest run and how many runs (and failed ones: `error`,
+//!   `timeout`, `missed`) started in the time range (default 24 hours); the
+//!   most recently started first (at most 1 000). Filters: `project`.
+//! * `GET /api/0/local/check-ins/`: the check-ins, one row per run (a
+//!   job's `in_progress` and its final update under one check-in id are
+//!   one row, `store::check_ins`), newest first by their first arrival, in
+//!   cursor pages (`limit` up to 100). Filters: `project`, `monitor` (slug,
+//!   repeatable), `status` (repeatable), `environment`, the time range on
+//!   first arrival.
 
 use super::params::{iso, Cursor, Page, Range, Sql};
 use super::projects;
@@ -136,7 +136,7 @@ pub(crate) async fn check_ins(ctx: &Ctx) -> Result<Reply, ApiError> {
             };
             let query = format!(
                 "SELECT k.id, k.project_id, k.check_in_id, k.monitor_slug, k.status, k.duration,
-                     k.release, k.environment, k.received
+                     k.release, k.environment, k.received, k.updated
                  FROM check_ins k {index} WHERE {} ORDER BY {order} LIMIT {}",
                 sql.where_clause(),
                 limit + 1
@@ -146,6 +146,7 @@ pub(crate) async fn check_ins(ctx: &Ctx) -> Result<Reply, ApiError> {
                 .query_map(rusqlite::params_from_iter(sql.params.iter()), |r| {
                     let project: i64 = r.get(1)?;
                     let received: f64 = r.get(8)?;
+                    let updated: f64 = r.get(9)?;
                     Ok((
                         r.get(0)?,
                         CheckIn {
@@ -157,6 +158,7 @@ pub(crate) async fn check_ins(ctx: &Ctx) -> Result<Reply, ApiError> {
                             release: r.get(6)?,
                             environment: r.get(7)?,
                             received: iso(received),
+                            updated: iso(updated),
                         },
                         received,
                     ))

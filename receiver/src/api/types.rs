@@ -611,9 +611,9 @@ pub struct Monitor {
     pub project_id: String,
     /// The monitor's slug.
     pub monitor_slug: String,
-    /// The status of its latest check-in.
+    /// The status of its latest run.
     pub last_status: String,
-    /// When that check-in arrived (ISO 8601).
+    /// When that run's first check-in arrived (ISO 8601).
     pub last_check_in: String,
     /// Its duration in seconds, if it reported one.
     #[serde(default)]
@@ -621,18 +621,19 @@ pub struct Monitor {
     /// Its environment.
     #[serde(default)]
     pub environment: Option<String>,
-    /// Check-ins in the time range.
+    /// Runs (check-ins, each with its updates) that started in the time
+    /// range.
     pub check_ins: i64,
     /// Of those, `error`, `timeout` or `missed`.
     pub failed: i64,
 }
 
-/// One check-in update (`GET /api/0/local/check-ins/`).
+/// One run of a cron monitor (`GET /api/0/local/check-ins/`): its
+/// `in_progress` check-in and its final update, merged.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CheckIn {
-    /// The check-in id (32 hex digits): an `in_progress` and its final
-    /// update share it.
+    /// The check-in id (32 hex digits) that the run's updates share.
     #[serde(rename = "checkInID")]
     pub check_in_id: String,
     /// Project id.
@@ -651,8 +652,11 @@ pub struct CheckIn {
     /// Environment.
     #[serde(default)]
     pub environment: Option<String>,
-    /// When it arrived (ISO 8601).
+    /// When its first check-in arrived (ISO 8601).
     pub received: String,
+    /// When its latest update arrived (ISO 8601): a heartbeat or the final
+    /// status; `received` when there was none.
+    pub updated: String,
 }
 
 /// A span in the spans list (`GET /api/0/local/spans/`).

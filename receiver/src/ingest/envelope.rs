@@ -511,6 +511,8 @@ fn client_report(payload: &[u8], ctx: &RequestContext) -> Result<Vec<ClientRepor
 /// The most one client-report entry counts.
 const MAX_REPORT_QUANTITY: u64 = 1 << 40;
 
+/// A `check_in` item as a record; `None` without `monitor_slug` or
+/// `status`, an error for what is no JSON (both are kept raw).
 fn check_in(payload: &[u8], level: i32) -> Result<Option<CheckInRecord>, String> {
     let value: Value =
         serde_json::from_slice(payload).map_err(|e| format!("invalid check_in JSON: {e}"))?;
@@ -518,13 +520,18 @@ fn check_in(payload: &[u8], level: i32) -> Result<Option<CheckInRecord>, String>
     let (Some(monitor_slug), Some(status)) = (text("monitor_slug"), text("status")) else {
         return Ok(None);
     };
-    let check_in_id = text("check_in_id")
-        .and_then(|s| Uuid::parse_str(&s).ok())
+    let sent_id = text("check_in_id").and_then(|s| Uuid::parse_str(&s).ok());
+    // The nil id asks for the latest run in progress; a run it starts
+    // (there is none) gets an id of its own, as in Sentry.
+    let update_latest = sent_id.is_some_and(|id| id.is_nil());
+    let check_in_id = sent_id
+        .filter(|id| !id.is_nil())
         .unwrap_or_else(Uuid::new_v4)
         .simple()
         .to_string();
     Ok(Some(CheckInRecord {
         check_in_id,
+        update_latest,
         monitor_slug,
         status,
         duration: value.get("duration").and_then(Value::as_f64),

@@ -4,6 +4,7 @@
 
 use rusqlite::{params, CachedStatement, Connection, OptionalExtension};
 
+use super::check_ins;
 use super::id_floors::{self, ExplicitIds, Table};
 use super::known_rows::{FacetKind, KnownRows};
 use super::records::{
@@ -146,25 +147,12 @@ pub(super) fn apply_batch<'c>(
                 insert_streamed_spans(conn, p, &item.spans)?;
                 summary.stored += 1;
             }
-            Record::CheckIn(c) => {
-                conn.prepare_cached(
-                    "INSERT INTO check_ins (project_id, check_in_id, monitor_slug, status,
-                         duration, release, environment, received, payload)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                )?
-                .execute(params![
-                    p,
-                    c.check_in_id,
-                    c.monitor_slug,
-                    c.status,
-                    c.duration,
-                    c.release,
-                    c.environment,
-                    received,
-                    c.payload
-                ])?;
-                summary.stored += 1;
-            }
+            Record::CheckIn(c) => match check_ins::apply(conn, p, received, c)? {
+                check_ins::Applied::Ignored => summary.duplicates += 1,
+                check_ins::Applied::Inserted | check_ins::Applied::Updated => {
+                    summary.stored += 1;
+                }
+            },
             Record::Raw(r) => {
                 conn.prepare_cached(
                     "INSERT INTO raw_items (project_id, item_type, event_id, headers, error,

@@ -295,11 +295,17 @@ pub struct StreamedSpan {
     pub is_segment: bool,
 }
 
-/// A cron check-in.
+/// A cron check-in: a run of a monitor, or an update of one
+/// (`store::check_ins` merges updates into their run).
 #[derive(Debug, Clone)]
 pub struct CheckInRecord {
-    /// Check-in id.
+    /// Check-in id (32 hex digits): the one sent, or a fresh one when none
+    /// (or no UUID, or the nil one) was.
     pub check_in_id: String,
+    /// The SDK sent the nil id: this updates the monitor's latest run in
+    /// progress in the same environment, and is a run with
+    /// `check_in_id` when there is none (PROTOCOL.md A.1).
+    pub update_latest: bool,
     /// Monitor slug.
     pub monitor_slug: String,
     /// `in_progress`, `ok` or `error`.
@@ -334,7 +340,8 @@ pub struct RawRecord {
 pub struct IngestSummary {
     /// Records stored.
     pub stored: usize,
-    /// Events and transactions skipped because their id was already stored.
+    /// Events and transactions skipped because their id was already stored,
+    /// and check-ins of runs that had finished already.
     pub duplicates: usize,
     /// The issue each new event landed in.
     pub issue_ids: Vec<i64>,

@@ -492,6 +492,46 @@ CREATE INDEX issues_first_release ON issues(project_id, first_release);
     r#"
 CREATE INDEX check_ins_time ON check_ins(received);
 "#,
+    // 16: a check-in id names one run of a monitor, as in Sentry: its
+    // `in_progress` and its final update are one row (`store::check_ins`),
+    // `received` its first arrival and `updated` its latest update. Rows
+    // stored before, one per update, are merged as they would have been on
+    // arrival: the first final status (with its duration, or the time since
+    // the run's first row) wins, else the latest `in_progress` is the last
+    // update; runs stored under the nil id (which now means "the latest run
+    // in progress") get ids of their own, so that none is lost.
+    r#"
+ALTER TABLE check_ins ADD COLUMN updated REAL NOT NULL DEFAULT 0;
+UPDATE check_ins SET updated = received;
+UPDATE check_ins SET check_in_id = lower(hex(randomblob(16)))
+    WHERE check_in_id = '00000000000000000000000000000000';
+CREATE TEMP TABLE check_in_runs AS
+    SELECT MIN(k.id) AS keep,
+        (SELECT w.id FROM check_ins w
+         WHERE w.project_id = k.project_id AND w.monitor_slug = k.monitor_slug
+             AND w.check_in_id = k.check_in_id
+         ORDER BY w.status = 'in_progress',
+             CASE WHEN w.status = 'in_progress' THEN -w.id ELSE w.id END
+         LIMIT 1) AS last
+    FROM check_ins k
+    GROUP BY k.project_id, k.monitor_slug, k.check_in_id
+    HAVING COUNT(*) > 1;
+UPDATE check_ins SET
+    status = w.status,
+    duration = CASE WHEN w.status = 'in_progress' OR w.id = check_ins.id
+        THEN check_ins.duration
+        ELSE COALESCE(w.duration, abs(w.received - check_ins.received)) END,
+    release = COALESCE(check_ins.release, w.release),
+    environment = COALESCE(check_ins.environment, w.environment),
+    updated = w.received,
+    payload = CASE WHEN w.status = 'in_progress' THEN check_ins.payload ELSE w.payload END
+FROM check_in_runs r JOIN check_ins w ON w.id = r.last
+WHERE check_ins.id = r.keep;
+DELETE FROM check_ins WHERE id NOT IN (
+    SELECT MIN(id) FROM check_ins GROUP BY project_id, monitor_slug, check_in_id);
+DROP TABLE check_in_runs;
+CREATE UNIQUE INDEX check_ins_run ON check_ins(project_id, monitor_slug, check_in_id);
+"#,
 ];
 
 /// The schema version this build writes.
@@ -722,6 +762,159 @@ mod tests {
             ],
             "as ingestion stores them: a UUID in any form, else nothing"
         );
+    }
+
+    #[test]
+    fn migration_16_merges_each_runs_updates_into_one_check_in() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut conn = Connection::open(dir.path().join("db.sqlite")).expect("open");
+        for sql in &MIGRATIONS[..15] {
+            conn.execute_batch(sql).expect("old migration");
+        }
+        conn.pragma_update(None, "user_version", 15)
+            .expect("version");
+        // Runs as receivers before version 16 stored them: one row per
+        // update, in arrival order (`id`).
+        conn.execute_batch(
+            "INSERT INTO check_ins (id, project_id, check_in_id, monitor_slug, status,
+                 duration, release, environment, received, payload)
+             VALUES
+                 -- in progress, a heartbeat, then ok without a duration
+                 (1, 1, 'a', 'm', 'in_progress', NULL, 'r@1', 'prod', 100, x'01'),
+                 (2, 1, 'a', 'm', 'in_progress', NULL, NULL, 'prod', 110, x'02'),
+                 (3, 1, 'a', 'm', 'ok', NULL, NULL, 'prod', 130, x'03'),
+                 -- error, retried, then a late in_progress and an ok
+                 (4, 1, 'b', 'm', 'in_progress', NULL, NULL, NULL, 200, x'04'),
+                 (5, 1, 'b', 'm', 'error', 7.5, NULL, 'prod', 210, x'05'),
+                 (6, 1, 'b', 'm', 'error', 7.5, NULL, 'prod', 211, x'06'),
+                 (7, 1, 'b', 'm', 'in_progress', NULL, NULL, 'prod', 212, x'07'),
+                 (8, 1, 'b', 'm', 'ok', 1.0, NULL, 'prod', 213, x'08'),
+                 -- a final update that arrived before its in_progress
+                 (9, 1, 'c', 'm', 'ok', 2.0, NULL, NULL, 300, x'09'),
+                 (10, 1, 'c', 'm', 'in_progress', NULL, NULL, NULL, 301, x'0a'),
+                 -- still running after a heartbeat
+                 (11, 1, 'd', 'm', 'in_progress', NULL, NULL, NULL, 400, x'0b'),
+                 (12, 1, 'd', 'm', 'in_progress', NULL, NULL, NULL, 420, x'0c'),
+                 -- one id, another monitor and another project: runs of their own
+                 (13, 1, 'a', 'other', 'error', NULL, NULL, NULL, 500, x'0d'),
+                 (14, 2, 'a', 'm', 'ok', NULL, NULL, NULL, 501, x'0e'),
+                 -- two runs under the nil id
+                 (15, 1, '00000000000000000000000000000000', 'm', 'ok', 1.0, NULL, NULL, 600, x'0f'),
+                 (16, 1, '00000000000000000000000000000000', 'm', 'ok', 1.0, NULL, NULL, 601, x'10');",
+        )
+        .expect("rows");
+        migrate(&mut conn).expect("migrate");
+        type Row = (
+            i64,
+            String,
+            Option<f64>,
+            Option<String>,
+            Option<String>,
+            f64,
+            f64,
+            Vec<u8>,
+        );
+        let rows: Vec<Row> = conn
+            .prepare(
+                "SELECT id, status, duration, release, environment, received, updated, payload
+                 FROM check_ins ORDER BY id",
+            )
+            .expect("prepare")
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                ))
+            })
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        let s = |v: &str| Some(v.to_owned());
+        assert_eq!(
+            rows,
+            [
+                (
+                    1,
+                    "ok".into(),
+                    Some(30.0),
+                    s("r@1"),
+                    s("prod"),
+                    100.0,
+                    130.0,
+                    vec![3]
+                ),
+                (
+                    4,
+                    "error".into(),
+                    Some(7.5),
+                    None,
+                    s("prod"),
+                    200.0,
+                    210.0,
+                    vec![5]
+                ),
+                (9, "ok".into(), Some(2.0), None, None, 300.0, 300.0, vec![9]),
+                (
+                    11,
+                    "in_progress".into(),
+                    None,
+                    None,
+                    None,
+                    400.0,
+                    420.0,
+                    vec![11]
+                ),
+                (13, "error".into(), None, None, None, 500.0, 500.0, vec![13]),
+                (14, "ok".into(), None, None, None, 501.0, 501.0, vec![14]),
+                (
+                    15,
+                    "ok".into(),
+                    Some(1.0),
+                    None,
+                    None,
+                    600.0,
+                    600.0,
+                    vec![15]
+                ),
+                (
+                    16,
+                    "ok".into(),
+                    Some(1.0),
+                    None,
+                    None,
+                    601.0,
+                    601.0,
+                    vec![16]
+                ),
+            ]
+        );
+        let nil_runs: Vec<String> = conn
+            .prepare("SELECT check_in_id FROM check_ins WHERE id >= 15")
+            .expect("prepare")
+            .query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert!(
+            nil_runs
+                .iter()
+                .all(|id| id.len() == 32 && id != &"0".repeat(32))
+                && nil_runs[0] != nil_runs[1],
+            "{nil_runs:?}"
+        );
+        let again = conn.execute(
+            "INSERT INTO check_ins (project_id, check_in_id, monitor_slug, status, received,
+                 payload)
+             VALUES (1, 'a', 'm', 'ok', 700, x'')",
+            [],
+        );
+        assert!(again.is_err(), "one row per run from now on");
     }
 
     #[test]

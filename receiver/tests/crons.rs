@@ -1,0 +1,262 @@
+//! Cron monitors as Sentry Crons users know them, over HTTP against a real
+//! receiver: a run's `in_progress` and its final update are one check-in,
+//! a finished run stays finished, and the monitors list sums up the runs.
+
+mod api_support;
+
+use std::time::Duration;
+
+use api_support::{get_ok, item};
+use receiver::testing::post;
+use receiver::TestServer;
+use serde_json::{json, Value};
+
+const RUN: &str = "83a7c03ed0a04e1b97e2e3b18d38f244";
+const OTHER_RUN: &str = "93a7c03ed0a04e1b97e2e3b18d38f244";
+const NIL: &str = "00000000000000000000000000000000";
+
+/// Sends one `check_in` item with `payload`.
+fn check_in(server: &TestServer, payload: Value) {
+    item(server, "check_in", payload);
+}
+
+/// The check-ins list for `query`, newest first.
+fn check_ins(server: &TestServer, query: &str) -> Vec<Value> {
+    let list = get_ok(server, &format!("/api/0/local/check-ins/?{query}"));
+    list.as_array().cloned().unwrap_or_default()
+}
+
+/// The monitors list.
+fn monitors(server: &TestServer) -> Vec<Value> {
+    let list = get_ok(server, "/api/0/local/monitors/");
+    list.as_array().cloned().unwrap_or_default()
+}
+
+/// `(checkInID, status, duration)` of each row.
+fn runs(rows: &[Value]) -> Vec<(String, String, Option<f64>)> {
+    rows.iter()
+        .map(|k| {
+            (
+                k["checkInID"].as_str().unwrap_or_default().to_owned(),
+                k["status"].as_str().unwrap_or_default().to_owned(),
+                k["duration"].as_f64(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn an_in_progress_check_in_and_its_final_update_are_one_run() {
+    let server = TestServer::start();
+    check_in(
+        &server,
+        json!({"check_in_id": RUN, "monitor_slug": "nightly", "status": "in_progress",
+               "environment": "production", "release": "app@1"}),
+    );
+    // Arrival times differ, so that the first one can be told apart.
+    std::thread::sleep(Duration::from_millis(20));
+    check_in(
+        &server,
+        json!({"check_in_id": RUN, "monitor_slug": "nightly", "status": "ok",
+               "duration": 12.5, "environment": "production", "release": "app@1"}),
+    );
+    let rows = check_ins(&server, "monitor=nightly");
+    assert_eq!(
+        runs(&rows),
+        [(RUN.to_owned(), "ok".to_owned(), Some(12.5))],
+        "one row with the final status: {rows:?}"
+    );
+    let (received, updated) = (
+        rows[0]["received"].as_str().unwrap_or_default(),
+        rows[0]["updated"].as_str().unwrap_or_default(),
+    );
+    assert!(
+        !received.is_empty() && received < updated,
+        "the run keeps its first arrival and records its update: {rows:?}"
+    );
+    assert_eq!(rows[0]["environment"], "production");
+    assert_eq!(rows[0]["release"], "app@1");
+
+    let list = monitors(&server);
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0]["lastStatus"], "ok");
+    assert_eq!(list[0]["lastDuration"], 12.5);
+    assert_eq!(list[0]["checkIns"], 1, "one run: {list:?}");
+    assert_eq!(list[0]["lastCheckIn"].as_str(), Some(received));
+}
+
+#[test]
+fn a_finished_run_stays_finished_and_a_repeated_update_changes_nothing() {
+    let server = TestServer::start();
+    let send = |status: &str, duration: Option<f64>| {
+        check_in(
+            &server,
+            json!({"check_in_id": RUN, "monitor_slug": "backup", "status": status,
+                   "duration": duration}),
+        );
+    };
+    send("in_progress", None);
+    send("error", Some(3.0));
+    let first = check_ins(&server, "monitor=backup");
+    // The SDK retries the same envelope; a late `in_progress` (sent first,
+    // delivered last) and another final status follow.
+    send("error", Some(3.0));
+    send("in_progress", None);
+    send("ok", Some(9.0));
+    let rows = check_ins(&server, "monitor=backup");
+    assert_eq!(
+        runs(&rows),
+        [(RUN.to_owned(), "error".to_owned(), Some(3.0))],
+        "{rows:?}"
+    );
+    assert_eq!(rows, first, "nothing changed after the run finished");
+    let list = monitors(&server);
+    assert_eq!(
+        (
+            &list[0]["lastStatus"],
+            &list[0]["checkIns"],
+            &list[0]["failed"]
+        ),
+        (&json!("error"), &json!(1), &json!(1)),
+        "{list:?}"
+    );
+}
+
+#[test]
+fn a_final_update_that_comes_first_is_not_undone_by_its_in_progress() {
+    let server = TestServer::start();
+    // Two requests of one SDK may arrive in either order.
+    check_in(
+        &server,
+        json!({"check_in_id": RUN, "monitor_slug": "fast", "status": "ok", "duration": 0.2}),
+    );
+    check_in(
+        &server,
+        json!({"check_in_id": RUN, "monitor_slug": "fast", "status": "in_progress"}),
+    );
+    let rows = check_ins(&server, "monitor=fast");
+    assert_eq!(runs(&rows), [(RUN.to_owned(), "ok".to_owned(), Some(0.2))]);
+}
+
+#[test]
+fn only_updates_of_one_project_monitor_and_id_make_one_run() {
+    let server = TestServer::start();
+    let other_key = "0123456789abcdef0123456789abcdef";
+    server.add_project(2, other_key).expect("project 2");
+    let update = |slug: &str, status: &str| json!({"check_in_id": RUN, "monitor_slug": slug, "status": status});
+    check_in(&server, update("hourly", "in_progress"));
+    // Without an id, or with another one: runs of their own.
+    for _ in 0..2 {
+        check_in(&server, json!({"monitor_slug": "hourly", "status": "ok"}));
+    }
+    check_in(
+        &server,
+        json!({"check_in_id": OTHER_RUN, "monitor_slug": "hourly", "status": "error"}),
+    );
+    // The same id under another monitor, or in another project.
+    check_in(&server, update("daily", "error"));
+    let body = format!(
+        "{{}}\n{{\"type\":\"check_in\"}}\n{}\n",
+        update("hourly", "error")
+    );
+    let auth = format!("Sentry sentry_key={other_key}, sentry_version=7");
+    let r = post(
+        &format!("{}/api/2/envelope/", server.url()),
+        &[("X-Sentry-Auth", auth.as_str())],
+        body.as_bytes(),
+    )
+    .expect("post");
+    assert_eq!(r.status, 200);
+    // Only this one updates the first run.
+    check_in(&server, update("hourly", "ok"));
+
+    let hourly = check_ins(&server, "monitor=hourly&project=1");
+    assert_eq!(hourly.len(), 4, "{hourly:?}");
+    let mut ids: Vec<&str> = hourly
+        .iter()
+        .filter_map(|k| k["checkInID"].as_str())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 4, "each run has an id of its own: {hourly:?}");
+    let first = hourly.iter().find(|k| k["checkInID"] == RUN);
+    assert_eq!(
+        first.map(|k| &k["status"]),
+        Some(&json!("ok")),
+        "{hourly:?}"
+    );
+    assert_eq!(
+        runs(&check_ins(&server, "monitor=daily")),
+        [(RUN.to_owned(), "error".to_owned(), None)]
+    );
+    assert_eq!(
+        runs(&check_ins(&server, "monitor=hourly&project=2")),
+        [(RUN.to_owned(), "error".to_owned(), None)]
+    );
+}
+
+#[test]
+fn a_final_update_without_a_duration_is_timed_from_the_runs_start() {
+    let server = TestServer::start();
+    check_in(
+        &server,
+        json!({"check_in_id": RUN, "monitor_slug": "sync", "status": "in_progress"}),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    check_in(
+        &server,
+        json!({"check_in_id": RUN, "monitor_slug": "sync", "status": "ok"}),
+    );
+    let rows = check_ins(&server, "monitor=sync");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let duration = rows[0]["duration"].as_f64().unwrap_or(-1.0);
+    assert!(
+        (0.3..30.0).contains(&duration),
+        "the time between the two arrivals, as Sentry does: {rows:?}"
+    );
+}
+
+#[test]
+fn the_nil_check_in_id_finishes_the_latest_run_in_progress() {
+    let server = TestServer::start();
+    let send = |id: &str, status: &str, env: &str| {
+        check_in(
+            &server,
+            json!({"check_in_id": id, "monitor_slug": "etl", "status": status,
+                   "environment": env, "duration": 1.0}),
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    send(RUN, "in_progress", "production");
+    send(OTHER_RUN, "in_progress", "staging");
+    // PROTOCOL.md A.1: the all-zero id updates the latest run in progress
+    // of the monitor (and environment); with none, it is a run of its own.
+    send(NIL, "ok", "production");
+    send(NIL, "error", "production");
+    let rows = check_ins(&server, "monitor=etl");
+    let mut seen: Vec<(String, String)> = rows
+        .iter()
+        .map(|k| {
+            (
+                k["status"].as_str().unwrap_or_default().to_owned(),
+                k["environment"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            ("error".to_owned(), "production".to_owned()),
+            ("in_progress".to_owned(), "staging".to_owned()),
+            ("ok".to_owned(), "production".to_owned()),
+        ],
+        "{rows:?}"
+    );
+    let finished = rows.iter().find(|k| k["status"] == "ok");
+    assert_eq!(finished.map(|k| &k["checkInID"]), Some(&json!(RUN)));
+    assert!(
+        rows.iter().all(|k| k["checkInID"] != NIL),
+        "no run is named by the nil id: {rows:?}"
+    );
+}
