@@ -260,3 +260,254 @@ fn the_nil_check_in_id_finishes_the_latest_run_in_progress() {
         "no run is named by the nil id: {rows:?}"
     );
 }
+
+/// The monitors list as `slug → monitor`.
+fn monitor(server: &TestServer, slug: &str) -> Value {
+    monitors(server)
+        .into_iter()
+        .find(|m| m["monitorSlug"] == slug)
+        .unwrap_or_else(|| panic!("no monitor {slug}"))
+}
+
+#[test]
+fn a_monitor_config_is_stored_per_monitor_and_the_latest_wins() {
+    let server = TestServer::start();
+    // As sentry-python's `monitor` sends it, on both updates.
+    let python = json!({"schedule": {"type": "crontab", "value": "0 0 * * *"},
+        "timezone": "Europe/Vienna", "checkin_margin": 10, "max_runtime": 10,
+        "failure_issue_threshold": 5, "recovery_threshold": 5});
+    for status in ["in_progress", "ok"] {
+        check_in(
+            &server,
+            json!({"check_in_id": RUN, "monitor_slug": "nightly", "status": status,
+                   "monitor_config": python}),
+        );
+    }
+    // As the JavaScript SDK's `withMonitor` sends it: on `in_progress` only,
+    // so the final update leaves the config as it is. A number in a string
+    // is a number, as Sentry's validator reads it.
+    check_in(
+        &server,
+        json!({"check_in_id": OTHER_RUN, "monitor_slug": "hourly", "status": "in_progress",
+               "monitor_config": {"schedule": {"type": "interval", "value": 2, "unit": "hour"},
+                                  "checkin_margin": "5", "max_runtime": 20.0}}),
+    );
+    check_in(
+        &server,
+        json!({"check_in_id": OTHER_RUN, "monitor_slug": "hourly", "status": "ok",
+               "duration": 2.0}),
+    );
+    check_in(&server, json!({"monitor_slug": "bare", "status": "ok"}));
+
+    let nightly = monitor(&server, "nightly");
+    assert_eq!(
+        nightly["config"],
+        json!({"schedule": {"type": "crontab", "value": "0 0 * * *"},
+               "checkinMargin": 10, "maxRuntime": 10, "timezone": "Europe/Vienna",
+               "failureIssueThreshold": 5, "recoveryThreshold": 5, "owner": null,
+               "updated": nightly["config"]["updated"]}),
+        "{nightly}"
+    );
+    assert!(nightly["config"]["updated"].is_string(), "{nightly}");
+    assert_eq!(nightly["configProblems"], json!([]));
+    let hourly = monitor(&server, "hourly");
+    assert_eq!(
+        (
+            &hourly["config"]["schedule"],
+            &hourly["config"]["checkinMargin"],
+            &hourly["config"]["maxRuntime"],
+            &hourly["config"]["timezone"],
+        ),
+        (
+            &json!({"type": "interval", "value": 2, "unit": "hour"}),
+            &json!(5),
+            &json!(20),
+            &json!(null)
+        ),
+        "{hourly}"
+    );
+    assert_eq!(monitor(&server, "bare")["config"], json!(null));
+
+    // The latest config replaces the stored one whole (Sentry's older
+    // forms: a crontab nickname with `schedule_type`, `[count, unit]`).
+    check_in(
+        &server,
+        json!({"monitor_slug": "nightly", "status": "ok",
+               "monitor_config": {"schedule_type": "crontab", "schedule": "@hourly"}}),
+    );
+    check_in(
+        &server,
+        json!({"monitor_slug": "hourly", "status": "ok",
+               "monitor_config": {"schedule_type": "interval", "schedule": [30, "minute"],
+                                  "owner": "team:backend"}}),
+    );
+    let nightly = monitor(&server, "nightly");
+    assert_eq!(
+        nightly["config"]["schedule"],
+        json!({"type": "crontab", "value": "0 * * * *"}),
+        "{nightly}"
+    );
+    assert_eq!(nightly["config"]["maxRuntime"], json!(null), "{nightly}");
+    assert_eq!(nightly["config"]["timezone"], json!(null), "{nightly}");
+    let hourly = monitor(&server, "hourly");
+    assert_eq!(
+        (&hourly["config"]["schedule"], &hourly["config"]["owner"]),
+        (
+            &json!({"type": "interval", "value": 30, "unit": "minute"}),
+            &json!("team:backend")
+        ),
+        "{hourly}"
+    );
+}
+
+#[test]
+fn a_malformed_monitor_config_keeps_its_check_in_and_says_what_is_wrong() {
+    let server = TestServer::start();
+    let send = |slug: &str, config: Value| {
+        check_in(
+            &server,
+            json!({"monitor_slug": slug, "status": "ok", "monitor_config": config}),
+        );
+    };
+    // A config whose schedule cannot be read is not taken: the previous one
+    // stays.
+    send(
+        "backup",
+        json!({"schedule": {"type": "crontab", "value": "*/5 * * * *"}, "max_runtime": 3}),
+    );
+    send(
+        "backup",
+        json!({"schedule": {"type": "crontab", "value": "61 * * * *"}, "max_runtime": 9}),
+    );
+    // No object at all; no schedule.
+    send("odd", json!("every day"));
+    send("unscheduled", json!({"max_runtime": 5}));
+    // A readable schedule with other fields that are not: the schedule is
+    // taken, the fields that are wrong are left out.
+    send(
+        "partial",
+        json!({"schedule": {"type": "interval", "value": 1, "unit": "day"},
+               "max_runtime": "thirty", "checkin_margin": -1, "timezone": "Mars/Olympus Mons",
+               "recovery_threshold": 3}),
+    );
+
+    for slug in ["backup", "odd", "unscheduled", "partial"] {
+        let rows = check_ins(&server, &format!("monitor={slug}"));
+        assert!(
+            !rows.is_empty() && rows.iter().all(|k| k["status"] == "ok"),
+            "{slug}: the check-ins are stored: {rows:?}"
+        );
+    }
+    assert_eq!(check_ins(&server, "monitor=backup").len(), 2);
+
+    let problems = |slug: &str| -> Vec<String> {
+        let m = monitor(&server, slug);
+        m["configProblems"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|p| p.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let backup = monitor(&server, "backup");
+    assert_eq!(
+        (
+            &backup["config"]["schedule"]["value"],
+            &backup["config"]["maxRuntime"]
+        ),
+        (&json!("*/5 * * * *"), &json!(3)),
+        "the last good config stays: {backup}"
+    );
+    let said = problems("backup");
+    assert!(
+        said.len() == 1 && said[0].starts_with("schedule") && said[0].contains("61 * * * *"),
+        "{said:?}"
+    );
+    assert_eq!(monitor(&server, "odd")["config"], json!(null));
+    assert_eq!(problems("odd").len(), 1, "{:?}", problems("odd"));
+    assert_eq!(monitor(&server, "unscheduled")["config"], json!(null));
+    assert!(problems("unscheduled")[0].starts_with("schedule"));
+
+    let partial = monitor(&server, "partial");
+    assert_eq!(
+        (
+            &partial["config"]["schedule"],
+            &partial["config"]["maxRuntime"],
+            &partial["config"]["checkinMargin"],
+            &partial["config"]["timezone"],
+            &partial["config"]["recoveryThreshold"],
+        ),
+        (
+            &json!({"type": "interval", "value": 1, "unit": "day"}),
+            &json!(null),
+            &json!(null),
+            &json!(null),
+            &json!(3)
+        ),
+        "{partial}"
+    );
+    let mut fields: Vec<String> = problems("partial")
+        .iter()
+        .filter_map(|p| p.split(':').next().map(str::to_owned))
+        .collect();
+    fields.sort();
+    assert_eq!(fields, ["checkin_margin", "max_runtime", "timezone"]);
+
+    // A good config later clears the problems.
+    send(
+        "partial",
+        json!({"schedule": {"type": "interval", "value": 1, "unit": "day"}}),
+    );
+    assert_eq!(problems("partial"), Vec::<String>::new());
+}
+
+#[test]
+fn a_database_of_an_older_receiver_shows_its_runs_merged() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("receiver.sqlite");
+    {
+        // What a receiver of schema version 15 left: one row per update.
+        let conn = rusqlite::Connection::open(&path).expect("open");
+        for sql in &receiver::store::schema::MIGRATIONS[..15] {
+            conn.execute_batch(sql).expect("old migration");
+        }
+        conn.pragma_update(None, "user_version", 15)
+            .expect("version");
+        let now = api_support::now();
+        conn.execute(
+            "INSERT INTO check_ins (project_id, check_in_id, monitor_slug, status, duration,
+                 environment, received, payload)
+             VALUES (1, ?1, 'nightly', 'in_progress', NULL, 'prod', ?2, x''),
+                    (1, ?1, 'nightly', 'ok', 4.0, 'prod', ?3, x'')",
+            rusqlite::params![RUN, now - 10.0, now - 6.0],
+        )
+        .expect("rows");
+    }
+    let server = TestServer::builder().db_path(&path).start();
+    assert_eq!(
+        runs(&check_ins(&server, "monitor=nightly")),
+        [(RUN.to_owned(), "ok".to_owned(), Some(4.0))]
+    );
+    let nightly = monitor(&server, "nightly");
+    assert_eq!(
+        (
+            &nightly["checkIns"],
+            &nightly["config"],
+            &nightly["configProblems"]
+        ),
+        (&json!(1), &json!(null), &json!([])),
+        "{nightly}"
+    );
+    // The next check-ins of the monitor bring its config.
+    check_in(
+        &server,
+        json!({"monitor_slug": "nightly", "status": "ok",
+               "monitor_config": {"schedule": "@daily"}}),
+    );
+    assert_eq!(
+        monitor(&server, "nightly")["config"]["schedule"],
+        json!({"type": "crontab", "value": "0 0 * * *"})
+    );
+}

@@ -11,9 +11,11 @@
 //!   repeatable), `status` (repeatable), `environment`, the time range on
 //!   first arrival.
 
+use rusqlite::OptionalExtension;
+
 use super::params::{iso, Cursor, Page, Range, Sql};
 use super::projects;
-use super::types::{CheckIn, Monitor};
+use super::types::{CheckIn, Monitor, MonitorConfig, MonitorSchedule};
 use super::{ApiError, Ctx, Reply};
 
 /// The statuses that count as a failed run.
@@ -71,13 +73,15 @@ fn monitor_rows(
                 environment: r.get(5)?,
                 check_ins: 0,
                 failed: 0,
+                config: None,
+                config_problems: Vec::new(),
             })
         })?
         .collect::<Result<_, _>>()?;
     for m in &mut monitors {
+        (m.config, m.config_problems) = monitor_config(c, project_of(m), &m.monitor_slug)?;
         let mut counted = Sql::default();
-        let project: i64 = m.project_id.parse().unwrap_or(0);
-        let p = counted.bind(project);
+        let p = counted.bind(project_of(m));
         let slug = counted.bind(m.monitor_slug.clone());
         counted.cond(format!("w.project_id = {p} AND w.monitor_slug = {slug}"));
         range.restrict(&mut counted, "w.received");
@@ -94,6 +98,66 @@ fn monitor_rows(
         m.failed = failed;
     }
     Ok(monitors)
+}
+
+/// The project id of a monitor row (made from an integer).
+fn project_of(m: &Monitor) -> i64 {
+    m.project_id.parse().unwrap_or(0)
+}
+
+/// The stored config of monitor `slug` of `project`, and the problems of
+/// the latest one sent.
+fn monitor_config(
+    c: &rusqlite::Connection,
+    project: i64,
+    slug: &str,
+) -> Result<(Option<MonitorConfig>, Vec<String>), ApiError> {
+    let row = c
+        .prepare_cached(
+            "SELECT schedule_type, crontab, interval_value, interval_unit, checkin_margin,
+                 max_runtime, timezone, failure_issue_threshold, recovery_threshold, owner,
+                 config_received, config_problems
+             FROM monitors WHERE project_id = ?1 AND monitor_slug = ?2",
+        )?
+        .query_row(rusqlite::params![project, slug], |r| {
+            let schedule = match (
+                r.get::<_, Option<String>>(0)?.as_deref(),
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+            ) {
+                (Some("crontab"), Some(value), _, _) => Some(MonitorSchedule::Crontab { value }),
+                (Some("interval"), _, Some(value), Some(unit)) => {
+                    Some(MonitorSchedule::Interval { value, unit })
+                }
+                _ => None,
+            };
+            let received: Option<f64> = r.get(10)?;
+            let config = match (schedule, received) {
+                (Some(schedule), Some(received)) => Some(MonitorConfig {
+                    schedule,
+                    checkin_margin: r.get(4)?,
+                    max_runtime: r.get(5)?,
+                    timezone: r.get(6)?,
+                    failure_issue_threshold: r.get(7)?,
+                    recovery_threshold: r.get(8)?,
+                    owner: r.get(9)?,
+                    updated: iso(received),
+                }),
+                _ => None,
+            };
+            Ok((config, r.get::<_, Option<String>>(11)?))
+        })
+        .optional()?;
+    let Some((config, problems)) = row else {
+        return Ok((None, Vec::new()));
+    };
+    // Written by `store::monitors` as a JSON array; anything else is shown
+    // as it is rather than hidden.
+    let problems = problems
+        .map(|text| serde_json::from_str(&text).unwrap_or_else(|_| vec![text]))
+        .unwrap_or_default();
+    Ok((config, problems))
 }
 
 /// `GET /api/0/local/check-ins/`

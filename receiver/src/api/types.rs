@@ -626,6 +626,56 @@ pub struct Monitor {
     pub check_ins: i64,
     /// Of those, `error`, `timeout` or `missed`.
     pub failed: i64,
+    /// Its configuration, from the latest `monitor_config` whose schedule
+    /// could be read; `null` when none came.
+    #[serde(default)]
+    pub config: Option<MonitorConfig>,
+    /// What was wrong with the latest `monitor_config` sent (empty when
+    /// nothing was): fields left out, or why it was not taken.
+    #[serde(default)]
+    pub config_problems: Vec<String>,
+}
+
+/// A cron monitor's configuration (`monitor_config` of its check-ins;
+/// times in minutes). Unset fields are `null`: Sentry's defaults then
+/// apply (a margin of 1 minute, a maximum runtime of 30, UTC).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MonitorConfig {
+    /// When runs are expected.
+    pub schedule: MonitorSchedule,
+    /// How late a run may start before it is missed.
+    pub checkin_margin: Option<i64>,
+    /// How long a run may stay in progress before it timed out.
+    pub max_runtime: Option<i64>,
+    /// The tz database name the schedule is read in.
+    pub timezone: Option<String>,
+    /// Failed runs in a row before Sentry opens an issue.
+    pub failure_issue_threshold: Option<i64>,
+    /// Successful runs in a row before Sentry resolves it.
+    pub recovery_threshold: Option<i64>,
+    /// The owner, as sent (`user:…`, `team:…`).
+    pub owner: Option<String>,
+    /// When this config arrived (ISO 8601).
+    pub updated: String,
+}
+
+/// A monitor's schedule, in the form SDKs send it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum MonitorSchedule {
+    /// `{"type": "crontab", "value": "0 * * * *"}`
+    Crontab {
+        /// Five fields.
+        value: String,
+    },
+    /// `{"type": "interval", "value": 2, "unit": "hour"}`
+    Interval {
+        /// How many units.
+        value: i64,
+        /// `year`, `month`, `week`, `day`, `hour` or `minute`.
+        unit: String,
+    },
 }
 
 /// One run of a cron monitor (`GET /api/0/local/check-ins/`): its

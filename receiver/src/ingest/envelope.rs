@@ -538,5 +538,11 @@ fn check_in(payload: &[u8], level: i32) -> Result<Option<CheckInRecord>, String>
         release: text("release"),
         environment: text("environment"),
         payload: dictionary::compress(payload, level, None).map_err(|e| e.to_string())?,
+        // A config that cannot be read is a problem of the monitor's, not a
+        // reason to lose the check-in.
+        monitor_config: value
+            .get("monitor_config")
+            .filter(|c| !c.is_null())
+            .map(super::monitor_config::read),
     }))
 }

@@ -18,6 +18,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::monitors;
 use super::records::CheckInRecord;
 use super::StoreError;
 
@@ -43,13 +44,19 @@ struct Run {
     received: f64,
 }
 
-/// Stores check-in `c` of project `project`, received at `received`.
+/// Stores check-in `c` of project `project`, received at `received`, and
+/// what it said about its monitor's config (even when the run it updates
+/// had finished: the config is the monitor's, as in Sentry, which upserts
+/// the monitor before it looks at the check-in).
 pub(super) fn apply(
     conn: &Connection,
     project: i64,
     received: f64,
     c: &CheckInRecord,
 ) -> Result<Applied, StoreError> {
+    if let Some(update) = &c.monitor_config {
+        monitors::store_config(conn, project, &c.monitor_slug, received, update)?;
+    }
     let Some(run) = find_run(conn, project, c)? else {
         insert(conn, project, received, c)?;
         return Ok(Applied::Inserted);

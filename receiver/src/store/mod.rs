@@ -22,6 +22,7 @@ mod check_ins;
 pub mod dictionary;
 pub(crate) mod id_floors;
 pub mod known_rows;
+mod monitors;
 pub mod queries;
 pub mod quotas;
 pub mod records;

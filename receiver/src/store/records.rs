@@ -318,6 +318,54 @@ pub struct CheckInRecord {
     pub environment: Option<String>,
     /// zstd-compressed JSON.
     pub payload: Vec<u8>,
+    /// What its `monitor_config` said, if it had one
+    /// (`ingest::monitor_config`).
+    pub monitor_config: Option<MonitorConfigUpdate>,
+}
+
+/// A check-in's `monitor_config`, as read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MonitorConfigUpdate {
+    /// The config to store, when its schedule could be read: it replaces
+    /// the monitor's. `None` leaves the monitor's config as it is.
+    pub config: Option<MonitorConfig>,
+    /// What was wrong with it (fields left out, or why it was not taken);
+    /// these replace the monitor's.
+    pub problems: Vec<String>,
+}
+
+/// A cron monitor's configuration (times in minutes).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MonitorConfig {
+    /// When runs are expected.
+    pub schedule: Schedule,
+    /// How late a run may start before it is missed.
+    pub checkin_margin: Option<i64>,
+    /// How long a run may stay in progress before it timed out.
+    pub max_runtime: Option<i64>,
+    /// The tz database name the schedule is read in.
+    pub timezone: Option<String>,
+    /// Failed runs in a row before an issue is opened.
+    pub failure_issue_threshold: Option<i64>,
+    /// Successful runs in a row before it is resolved.
+    pub recovery_threshold: Option<i64>,
+    /// Who owns the monitor (`user:…`, `team:…`), as sent.
+    pub owner: Option<String>,
+}
+
+/// A monitor's schedule.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Schedule {
+    /// A five-field crontab, nicknames replaced.
+    Crontab(String),
+    /// Every `value` `unit`s (`year`, `month`, `week`, `day`, `hour`,
+    /// `minute`).
+    Interval {
+        /// How many units.
+        value: i64,
+        /// The unit, singular.
+        unit: String,
+    },
 }
 
 /// Any other item.

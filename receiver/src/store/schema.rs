@@ -532,6 +532,30 @@ DELETE FROM check_ins WHERE id NOT IN (
 DROP TABLE check_in_runs;
 CREATE UNIQUE INDEX check_ins_run ON check_ins(project_id, monitor_slug, check_in_id);
 "#,
+    // 17: the `monitor_config` of check-ins (`ingest::monitor_config`), one
+    // row per project and monitor slug (`store::monitors`): the latest
+    // config whose schedule could be read (`schedule_type` NULL: none yet),
+    // when it arrived, and what was wrong with the latest config sent (a
+    // JSON array of strings; NULL when nothing was).
+    r#"
+CREATE TABLE monitors (
+    project_id              INTEGER NOT NULL,
+    monitor_slug            TEXT NOT NULL,
+    schedule_type           TEXT CHECK (schedule_type IN ('crontab', 'interval')),
+    crontab                 TEXT,
+    interval_value          INTEGER,
+    interval_unit           TEXT,
+    checkin_margin          INTEGER,
+    max_runtime             INTEGER,
+    timezone                TEXT,
+    failure_issue_threshold INTEGER,
+    recovery_threshold      INTEGER,
+    owner                   TEXT,
+    config_received         REAL,
+    config_problems         TEXT,
+    PRIMARY KEY (project_id, monitor_slug)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// The schema version this build writes.
