@@ -511,3 +511,32 @@ fn a_database_of_an_older_receiver_shows_its_runs_merged() {
         json!({"type": "crontab", "value": "0 0 * * *"})
     );
 }
+
+#[test]
+fn the_monitors_list_counts_runs_by_status() {
+    let server = TestServer::start();
+    let ids = ["a1", "a2", "a3", "a4", "a5"].map(|p| format!("{p}{}", &RUN[2..]));
+    for (id, status) in ids
+        .iter()
+        .zip(["ok", "error", "ok", "in_progress", "in_progress"])
+    {
+        check_in(
+            &server,
+            json!({"check_in_id": id, "monitor_slug": "sync", "status": status}),
+        );
+    }
+    // The last run finishes: it counts once, under its final status.
+    check_in(
+        &server,
+        json!({"check_in_id": ids[4], "monitor_slug": "sync", "status": "error"}),
+    );
+    let sync = monitor(&server, "sync");
+    assert_eq!(
+        sync["statusCounts"],
+        json!({"ok": 2, "error": 2, "in_progress": 1}),
+        "{sync}"
+    );
+    assert_eq!((&sync["checkIns"], &sync["failed"]), (&json!(5), &json!(2)));
+    let old = get_ok(&server, "/api/0/local/monitors/?end=2000-01-01T00:00:00Z");
+    assert_eq!(old[0]["statusCounts"], json!({}), "{old}");
+}

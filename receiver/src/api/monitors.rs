@@ -1,15 +1,18 @@
 //! Cron monitors from `check_in` items (PROTOCOL.md A.1):
 //!
 //! * `GET /api/0/local/monitors/`: one row per project and monitor slug,
-//!   the monitor's latest run and how many runs (and failed ones: `error`,
-//!   `timeout`, `missed`) started in the time range (default 24 hours); the
-//!   most recently started first (at most 1 000). Filters: `project`.
+//!   the monitor's latest run, how many runs started in the time range
+//!   (default 24 hours), in all, by status and failed (`error`, `timeout`,
+//!   `missed`), and its config; the most recently started first (at most
+//!   1 000). Filters: `project`.
 //! * `GET /api/0/local/check-ins/`: the check-ins, one row per run (a
 //!   job's `in_progress` and its final update under one check-in id are
 //!   one row, `store::check_ins`), newest first by their first arrival, in
 //!   cursor pages (`limit` up to 100). Filters: `project`, `monitor` (slug,
 //!   repeatable), `status` (repeatable), `environment`, the time range on
 //!   first arrival.
+
+use std::collections::BTreeMap;
 
 use rusqlite::OptionalExtension;
 
@@ -41,16 +44,15 @@ pub(crate) async fn monitors(ctx: &Ctx) -> Result<Reply, ApiError> {
     Reply::json(&rows)
 }
 
-/// The monitors whose latest check-in `m` passes `filter`, with their
-/// check-ins counted over `range`.
+/// The monitors whose latest run `m` passes `filter`, with their runs
+/// counted over `range`.
 fn monitor_rows(
     c: &rusqlite::Connection,
     filter: &Sql,
     range: &Range,
 ) -> Result<Vec<Monitor>, ApiError> {
-    let failed = FAILED.map(|s| format!("'{s}'")).join(", ");
     // SQLite takes a bare column of a MAX() aggregate from the row that
-    // holds the maximum: each monitor's latest check-in, one index scan.
+    // holds the maximum: each monitor's latest run, one index scan.
     let latest = format!(
         "SELECT m.project_id, m.monitor_slug, m.status, MAX(m.received), m.duration,
              m.environment
@@ -73,31 +75,45 @@ fn monitor_rows(
                 environment: r.get(5)?,
                 check_ins: 0,
                 failed: 0,
+                status_counts: BTreeMap::new(),
                 config: None,
                 config_problems: Vec::new(),
             })
         })?
         .collect::<Result<_, _>>()?;
     for m in &mut monitors {
-        (m.config, m.config_problems) = monitor_config(c, project_of(m), &m.monitor_slug)?;
-        let mut counted = Sql::default();
-        let p = counted.bind(project_of(m));
-        let slug = counted.bind(m.monitor_slug.clone());
-        counted.cond(format!("w.project_id = {p} AND w.monitor_slug = {slug}"));
-        range.restrict(&mut counted, "w.received");
-        let (total, failed): (i64, i64) = c
-            .prepare_cached(&format!(
-                "SELECT COUNT(*), COALESCE(SUM(w.status IN ({failed})), 0) FROM check_ins w
-                 WHERE {}",
-                counted.where_clause()
-            ))?
-            .query_row(rusqlite::params_from_iter(counted.params.iter()), |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?;
-        m.check_ins = total;
-        m.failed = failed;
+        let project = project_of(m);
+        (m.config, m.config_problems) = monitor_config(c, project, &m.monitor_slug)?;
+        m.status_counts = status_counts(c, project, &m.monitor_slug, range)?;
+        m.check_ins = m.status_counts.values().sum();
+        m.failed = FAILED.iter().filter_map(|s| m.status_counts.get(*s)).sum();
     }
     Ok(monitors)
+}
+
+/// How many runs of monitor `slug` of `project` that started in `range`
+/// have each status.
+fn status_counts(
+    c: &rusqlite::Connection,
+    project: i64,
+    slug: &str,
+    range: &Range,
+) -> Result<BTreeMap<String, i64>, ApiError> {
+    let mut counted = Sql::default();
+    let p = counted.bind(project);
+    let s = counted.bind(slug.to_owned());
+    counted.cond(format!("w.project_id = {p} AND w.monitor_slug = {s}"));
+    range.restrict(&mut counted, "w.received");
+    let counts = c
+        .prepare_cached(&format!(
+            "SELECT w.status, COUNT(*) FROM check_ins w WHERE {} GROUP BY w.status",
+            counted.where_clause()
+        ))?
+        .query_map(rusqlite::params_from_iter(counted.params.iter()), |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(counts)
 }
 
 /// The project id of a monitor row (made from an integer).

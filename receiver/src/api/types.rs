@@ -626,6 +626,10 @@ pub struct Monitor {
     pub check_ins: i64,
     /// Of those, `error`, `timeout` or `missed`.
     pub failed: i64,
+    /// Those runs by status (`ok`, `error`, `in_progress`, `timeout`, …;
+    /// statuses no run has are left out).
+    #[serde(default)]
+    pub status_counts: BTreeMap<String, i64>,
     /// Its configuration, from the latest `monitor_config` whose schedule
     /// could be read; `null` when none came.
     #[serde(default)]
