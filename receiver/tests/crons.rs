@@ -540,3 +540,88 @@ fn the_monitors_list_counts_runs_by_status() {
     let old = get_ok(&server, "/api/0/local/monitors/?end=2000-01-01T00:00:00Z");
     assert_eq!(old[0]["statusCounts"], json!({}), "{old}");
 }
+
+/// A receiver on the database at `path` whose clock says `t`.
+fn server_at(path: &std::path::Path, t: f64) -> TestServer {
+    TestServer::builder()
+        .db_path(path)
+        .clock(receiver::config::Clock::Fixed(
+            sentry_core::protocol::Timestamp::from_secs_f64(t),
+        ))
+        .start()
+}
+
+/// The status each run of `slug` reads with.
+fn statuses(server: &TestServer, slug: &str) -> Vec<String> {
+    check_ins(server, &format!("monitor={slug}"))
+        .iter()
+        .map(|k| k["status"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_run_in_progress_past_its_maximum_runtime_reads_as_timed_out() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("receiver.sqlite");
+    let t0 = api_support::now().floor();
+    let start = |server: &TestServer, slug: &str, config: Value| {
+        check_in(
+            server,
+            json!({"check_in_id": RUN, "monitor_slug": slug, "status": "in_progress",
+                   "monitor_config": config}),
+        );
+    };
+    let five_minutes = json!({"schedule": "@hourly", "max_runtime": 5});
+    {
+        let server = server_at(&path, t0);
+        start(&server, "short", five_minutes.clone());
+        start(&server, "late", five_minutes.clone());
+        start(&server, "beating", five_minutes.clone());
+        // No max_runtime: Sentry's default of 30 minutes.
+        start(&server, "unconfigured", Value::Null);
+    }
+    {
+        let server = server_at(&path, t0 + 4.0 * 60.0);
+        assert_eq!(statuses(&server, "short"), ["in_progress"]);
+        // A heartbeat: the run may go on for another five minutes.
+        start(&server, "beating", Value::Null);
+    }
+    {
+        let server = server_at(&path, t0 + 6.0 * 60.0);
+        assert_eq!(statuses(&server, "short"), ["timeout"]);
+        assert_eq!(statuses(&server, "beating"), ["in_progress"]);
+        assert_eq!(statuses(&server, "unconfigured"), ["in_progress"]);
+        let short = monitor(&server, "short");
+        assert_eq!(
+            (
+                &short["lastStatus"],
+                &short["failed"],
+                &short["statusCounts"]
+            ),
+            (&json!("timeout"), &json!(1), &json!({"timeout": 1})),
+            "{short}"
+        );
+        let mut timed_out: Vec<String> = check_ins(&server, "status=timeout")
+            .iter()
+            .map(|k| k["monitorSlug"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        timed_out.sort();
+        assert_eq!(timed_out, ["late", "short"]);
+        assert_eq!(check_ins(&server, "status=in_progress").len(), 2);
+        // A final update after the deadline records how long the run took;
+        // the run stays timed out, as in Sentry.
+        check_in(
+            &server,
+            json!({"check_in_id": RUN, "monitor_slug": "late", "status": "ok",
+                   "duration": 355.0}),
+        );
+        assert_eq!(
+            runs(&check_ins(&server, "monitor=late")),
+            [(RUN.to_owned(), "timeout".to_owned(), Some(355.0))]
+        );
+    }
+    let server = server_at(&path, t0 + 31.0 * 60.0);
+    assert_eq!(statuses(&server, "unconfigured"), ["timeout"]);
+    assert_eq!(statuses(&server, "beating"), ["timeout"]);
+    assert_eq!(statuses(&server, "late"), ["timeout"]);
+}

@@ -11,6 +11,10 @@
 //!   cursor pages (`limit` up to 100). Filters: `project`, `monitor` (slug,
 //!   repeatable), `status` (repeatable), `environment`, the time range on
 //!   first arrival.
+//!
+//! Statuses are read at the time of the request: a run in progress past
+//! its deadline is `timeout` (`store::check_ins::status_as_read`), in the
+//! lists, the filters and the counts.
 
 use std::collections::BTreeMap;
 
@@ -20,6 +24,7 @@ use super::params::{iso, Cursor, Page, Range, Sql};
 use super::projects;
 use super::types::{CheckIn, Monitor, MonitorConfig, MonitorSchedule};
 use super::{ApiError, Ctx, Reply};
+use crate::store::check_ins::{status_as_read, status_at};
 
 /// The statuses that count as a failed run.
 const FAILED: [&str; 3] = ["error", "timeout", "missed"];
@@ -31,6 +36,7 @@ pub(crate) async fn monitors(ctx: &Ctx) -> Result<Reply, ApiError> {
         range.start = Some(ctx.now() - 24.0 * 3600.0);
     }
     let keys = ctx.query.all("project");
+    let now = ctx.now();
     let rows = ctx
         .read(move |c| {
             let mut filter = Sql::default();
@@ -38,35 +44,37 @@ pub(crate) async fn monitors(ctx: &Ctx) -> Result<Reply, ApiError> {
                 let cond = filter.in_list("m.project_id", ids);
                 filter.cond(cond);
             }
-            monitor_rows(c, &filter, &range)
+            monitor_rows(c, &filter, &range, now)
         })
         .await?;
     Reply::json(&rows)
 }
 
 /// The monitors whose latest run `m` passes `filter`, with their runs
-/// counted over `range`.
+/// counted over `range` and statuses as read at `now`.
 fn monitor_rows(
     c: &rusqlite::Connection,
     filter: &Sql,
     range: &Range,
+    now: f64,
 ) -> Result<Vec<Monitor>, ApiError> {
     // SQLite takes a bare column of a MAX() aggregate from the row that
     // holds the maximum: each monitor's latest run, one index scan.
     let latest = format!(
         "SELECT m.project_id, m.monitor_slug, m.status, MAX(m.received), m.duration,
-             m.environment
+             m.environment, m.updated
          FROM check_ins m WHERE {}
          GROUP BY m.project_id, m.monitor_slug
          ORDER BY MAX(m.received) DESC LIMIT 1000",
         filter.where_clause()
     );
-    let mut monitors: Vec<Monitor> = c
+    // Each with its latest run's first and last update.
+    let mut monitors: Vec<(Monitor, f64, f64)> = c
         .prepare(&latest)?
         .query_map(rusqlite::params_from_iter(filter.params.iter()), |r| {
             let project: i64 = r.get(0)?;
             let received: f64 = r.get(3)?;
-            Ok(Monitor {
+            let monitor = Monitor {
                 project_id: project.to_string(),
                 monitor_slug: r.get(1)?,
                 last_status: r.get(2)?,
@@ -78,35 +86,42 @@ fn monitor_rows(
                 status_counts: BTreeMap::new(),
                 config: None,
                 config_problems: Vec::new(),
-            })
+            };
+            Ok((monitor, received, r.get(6)?))
         })?
         .collect::<Result<_, _>>()?;
-    for m in &mut monitors {
+    for (m, received, updated) in &mut monitors {
         let project = project_of(m);
         (m.config, m.config_problems) = monitor_config(c, project, &m.monitor_slug)?;
-        m.status_counts = status_counts(c, project, &m.monitor_slug, range)?;
+        let max_runtime = m.config.as_ref().and_then(|config| config.max_runtime);
+        m.last_status = status_at(&m.last_status, *received, *updated, max_runtime, now).to_owned();
+        m.status_counts = status_counts(c, (project, &m.monitor_slug), max_runtime, range, now)?;
         m.check_ins = m.status_counts.values().sum();
         m.failed = FAILED.iter().filter_map(|s| m.status_counts.get(*s)).sum();
     }
-    Ok(monitors)
+    Ok(monitors.into_iter().map(|(m, _, _)| m).collect())
 }
 
-/// How many runs of monitor `slug` of `project` that started in `range`
-/// have each status.
+/// How many runs of monitor `(project, slug)` that started in `range`
+/// have each status, as read at `now` with the monitor's `max_runtime`.
 fn status_counts(
     c: &rusqlite::Connection,
-    project: i64,
-    slug: &str,
+    (project, slug): (i64, &str),
+    max_runtime: Option<i64>,
     range: &Range,
+    now: f64,
 ) -> Result<BTreeMap<String, i64>, ApiError> {
     let mut counted = Sql::default();
     let p = counted.bind(project);
     let s = counted.bind(slug.to_owned());
+    let runtime = counted.bind(max_runtime);
+    let at = counted.bind(now);
     counted.cond(format!("w.project_id = {p} AND w.monitor_slug = {s}"));
     range.restrict(&mut counted, "w.received");
     let counts = c
         .prepare_cached(&format!(
-            "SELECT w.status, COUNT(*) FROM check_ins w WHERE {} GROUP BY w.status",
+            "SELECT {}, COUNT(*) FROM check_ins w WHERE {} GROUP BY 1",
+            status_as_read("w", &runtime, &at),
             counted.where_clause()
         ))?
         .query_map(rusqlite::params_from_iter(counted.params.iter()), |r| {
@@ -176,75 +191,39 @@ fn monitor_config(
     Ok((config, problems))
 }
 
+/// The filters and page of a check-ins request.
+struct CheckInQuery {
+    keys: Vec<String>,
+    slugs: Vec<String>,
+    statuses: Vec<String>,
+    environments: Vec<String>,
+    range: Range,
+    cursor: Option<Cursor>,
+    limit: i64,
+    /// The time statuses are read at.
+    now: f64,
+}
+
 /// `GET /api/0/local/check-ins/`
 pub(crate) async fn check_ins(ctx: &Ctx) -> Result<Reply, ApiError> {
     let q = &ctx.query;
-    let limit = q.limit(100, 100)?;
-    let cursor = Cursor::from_query(q)?;
-    let range = Range::from_query(q, ctx.now())?;
-    let keys = q.all("project");
-    let slugs = q.all("monitor");
-    let statuses = q.all("status");
-    let environments = q.values("environment");
+    let query = CheckInQuery {
+        keys: q.all("project"),
+        slugs: q.all("monitor"),
+        statuses: q.all("status"),
+        environments: q.values("environment"),
+        range: Range::from_query(q, ctx.now())?,
+        cursor: Cursor::from_query(q)?,
+        limit: q.limit(100, 100)?,
+        now: ctx.now(),
+    };
     let base = ctx.link_base();
     let (rows, link) = ctx
         .read(move |c| {
-            let mut sql = Sql::default();
-            if let Some(ids) = projects::filter_ids(c, &keys)? {
-                let cond = sql.in_list("k.project_id", ids);
-                sql.cond(cond);
-            }
-            for (col, values) in [
-                ("k.monitor_slug", &slugs),
-                ("k.status", &statuses),
-                ("k.environment", &environments),
-            ] {
-                if !values.is_empty() {
-                    let cond = sql.in_list(col, values.iter().cloned());
-                    sql.cond(cond);
-                }
-            }
-            range.restrict(&mut sql, "k.received");
-            let order = sql.keyset("k.received", "k.id", false, cursor);
-            // Named monitors are read in time order from check_ins_monitor;
-            // otherwise all check-ins in time order, so that a page stops
-            // at its limit instead of sorting a project's every check-in.
-            let index = if slugs.is_empty() {
-                "INDEXED BY check_ins_time"
-            } else {
-                ""
-            };
-            let query = format!(
-                "SELECT k.id, k.project_id, k.check_in_id, k.monitor_slug, k.status, k.duration,
-                     k.release, k.environment, k.received, k.updated
-                 FROM check_ins k {index} WHERE {} ORDER BY {order} LIMIT {}",
-                sql.where_clause(),
-                limit + 1
-            );
-            let rows: Vec<(i64, CheckIn, f64)> = c
-                .prepare(&query)?
-                .query_map(rusqlite::params_from_iter(sql.params.iter()), |r| {
-                    let project: i64 = r.get(1)?;
-                    let received: f64 = r.get(8)?;
-                    let updated: f64 = r.get(9)?;
-                    Ok((
-                        r.get(0)?,
-                        CheckIn {
-                            check_in_id: r.get(2)?,
-                            project_id: project.to_string(),
-                            monitor_slug: r.get(3)?,
-                            status: r.get(4)?,
-                            duration: r.get(5)?,
-                            release: r.get(6)?,
-                            environment: r.get(7)?,
-                            received: iso(received),
-                            updated: iso(updated),
-                        },
-                        received,
-                    ))
-                })?
-                .collect::<Result<_, _>>()?;
-            let page = Page::build(rows, limit as usize, cursor, |(id, _, t)| (*t, *id));
+            let rows = check_in_rows(c, &query)?;
+            let page = Page::build(rows, query.limit as usize, query.cursor, |(id, _, t)| {
+                (*t, *id)
+            });
             let link = page.link(&base);
             Ok((
                 page.rows.into_iter().map(|(_, k, _)| k).collect::<Vec<_>>(),
@@ -253,4 +232,73 @@ pub(crate) async fn check_ins(ctx: &Ctx) -> Result<Reply, ApiError> {
         })
         .await?;
     Ok(Reply::json(&rows)?.with_header(hyper::header::LINK, link))
+}
+
+/// One page (and one row more) of the runs `query` asks for: `(id, run,
+/// received)`, each with its status as read at `query.now`.
+fn check_in_rows(
+    c: &rusqlite::Connection,
+    query: &CheckInQuery,
+) -> Result<Vec<(i64, CheckIn, f64)>, ApiError> {
+    let mut sql = Sql::default();
+    if let Some(ids) = projects::filter_ids(c, &query.keys)? {
+        let cond = sql.in_list("k.project_id", ids);
+        sql.cond(cond);
+    }
+    let now = sql.bind(query.now);
+    let status = status_as_read("k", "mc.max_runtime", &now);
+    for (expr, values) in [
+        ("k.monitor_slug", &query.slugs),
+        (status.as_str(), &query.statuses),
+        ("k.environment", &query.environments),
+    ] {
+        if !values.is_empty() {
+            let cond = sql.in_list(expr, values.iter().cloned());
+            sql.cond(cond);
+        }
+    }
+    query.range.restrict(&mut sql, "k.received");
+    let order = sql.keyset("k.received", "k.id", false, query.cursor);
+    // Named monitors are read in time order from check_ins_monitor;
+    // otherwise all check-ins in time order, so that a page stops at its
+    // limit instead of sorting a project's every check-in.
+    let index = if query.slugs.is_empty() {
+        "INDEXED BY check_ins_time"
+    } else {
+        ""
+    };
+    let text = format!(
+        "SELECT k.id, k.project_id, k.check_in_id, k.monitor_slug, {status}, k.duration,
+             k.release, k.environment, k.received, k.updated
+         FROM check_ins k {index}
+         LEFT JOIN monitors mc ON mc.project_id = k.project_id
+             AND mc.monitor_slug = k.monitor_slug
+         WHERE {} ORDER BY {order} LIMIT {}",
+        sql.where_clause(),
+        query.limit + 1
+    );
+    let rows = c
+        .prepare(&text)?
+        .query_map(rusqlite::params_from_iter(sql.params.iter()), |r| {
+            let project: i64 = r.get(1)?;
+            let received: f64 = r.get(8)?;
+            let updated: f64 = r.get(9)?;
+            Ok((
+                r.get(0)?,
+                CheckIn {
+                    check_in_id: r.get(2)?,
+                    project_id: project.to_string(),
+                    monitor_slug: r.get(3)?,
+                    status: r.get(4)?,
+                    duration: r.get(5)?,
+                    release: r.get(6)?,
+                    environment: r.get(7)?,
+                    received: iso(received),
+                    updated: iso(updated),
+                },
+                received,
+            ))
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
 }

@@ -23,11 +23,10 @@
 
 use serde_json::Value;
 
-use crate::store::records::{MonitorConfig, MonitorConfigUpdate, Schedule};
+use crate::store::records::{MonitorConfig, MonitorConfigUpdate, Schedule, MAX_RUNTIME_MINUTES};
 
-/// The largest `checkin_margin` and `max_runtime`, in minutes (Sentry's
-/// `MAX_MARGIN` and `MAX_TIMEOUT`).
-pub const MAX_MINUTES: i64 = 40_320;
+/// The largest `checkin_margin` and `max_runtime`, in minutes.
+const MAX_MINUTES: i64 = MAX_RUNTIME_MINUTES;
 /// The largest failure and recovery threshold (Sentry's `MAX_THRESHOLD`).
 const MAX_THRESHOLD: i64 = 720;
 /// The units an interval schedule may count.

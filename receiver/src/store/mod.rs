@@ -18,7 +18,7 @@
 //! ```
 
 mod apply;
-mod check_ins;
+pub(crate) mod check_ins;
 pub mod dictionary;
 pub(crate) mod id_floors;
 pub mod known_rows;

@@ -5,7 +5,7 @@
 //! problems of the latest config sent replace the stored ones, so a config
 //! that is not taken is still explained.
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::records::{MonitorConfigUpdate, Schedule};
 use super::StoreError;
@@ -78,4 +78,19 @@ fn problems_json(problems: &[String]) -> Result<Option<String>, StoreError> {
     serde_json::to_string(problems)
         .map(Some)
         .map_err(|e| StoreError::Invalid(format!("monitor config problems: {e}")))
+}
+
+/// The `max_runtime` of monitor `slug` of `project`, if its config sets one.
+pub(super) fn max_runtime(
+    conn: &Connection,
+    project: i64,
+    slug: &str,
+) -> Result<Option<i64>, StoreError> {
+    let minutes = conn
+        .prepare_cached(
+            "SELECT max_runtime FROM monitors WHERE project_id = ?1 AND monitor_slug = ?2",
+        )?
+        .query_row(params![project, slug], |r| r.get(0))
+        .optional()?;
+    Ok(minutes.flatten())
 }

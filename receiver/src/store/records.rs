@@ -334,6 +334,14 @@ pub struct MonitorConfigUpdate {
     pub problems: Vec<String>,
 }
 
+/// How long a run may stay in progress when its monitor sets no
+/// `max_runtime`, in minutes (Sentry's `TIMEOUT`).
+pub const DEFAULT_MAX_RUNTIME_MINUTES: i64 = 30;
+/// The longest `max_runtime` and `checkin_margin`, and the longest a run
+/// may stay in progress however often it reports, in minutes (28 days:
+/// Sentry's `MAX_TIMEOUT` and `MAX_MARGIN`).
+pub const MAX_RUNTIME_MINUTES: i64 = 40_320;
+
 /// A cron monitor's configuration (times in minutes).
 #[derive(Debug, Clone, PartialEq)]
 pub struct MonitorConfig {
