@@ -725,14 +725,8 @@ fn a_token_after_a_route_in_the_address_is_taken_and_removed() {
 #[test]
 fn the_crons_view_lists_monitors_and_a_monitors_check_ins() {
     let server = TestServer::start();
-    for (id, status) in [
-        ("83a7c03ed0a04e1b97e2e3b18d38f244", "in_progress"),
-        ("83a7c03ed0a04e1b97e2e3b18d38f244", "error"),
-    ] {
-        let body = format!(
-            "{{}}\n{{\"type\":\"check_in\"}}\n{{\"check_in_id\":\"{id}\",\
-             \"monitor_slug\":\"nightly-backup\",\"status\":\"{status}\",\"duration\":12.5}}\n"
-        );
+    let send = |payload: serde_json::Value| {
+        let body = format!("{{}}\n{{\"type\":\"check_in\"}}\n{payload}\n");
         let auth = server.sentry_auth();
         let r = receiver::testing::post(
             &server.envelope_url(),
@@ -741,8 +735,27 @@ fn the_crons_view_lists_monitors_and_a_monitors_check_ins() {
         )
         .expect("post");
         assert_eq!(r.status, 200);
-    }
-    let routes = ["#/monitors", "#/monitors?monitor=nightly-backup"];
+    };
+    let run = "83a7c03ed0a04e1b97e2e3b18d38f244";
+    send(serde_json::json!({
+        "check_in_id": run, "monitor_slug": "nightly-backup", "status": "in_progress",
+        "monitor_config": {"schedule": {"type": "crontab", "value": "0 3 * * *"},
+                           "timezone": "Europe/Vienna", "checkin_margin": 10, "max_runtime": 45}
+    }));
+    send(serde_json::json!({
+        "check_in_id": run, "monitor_slug": "nightly-backup", "status": "error", "duration": 12.5
+    }));
+    // Markup in what an SDK sent stays text.
+    send(serde_json::json!({
+        "monitor_slug": "hourly-sync", "status": "ok",
+        "monitor_config": {"schedule": {"type": "interval", "value": 2, "unit": "hour"},
+                           "max_runtime": "<b>soon</b>"}
+    }));
+    let routes = [
+        "#/monitors",
+        "#/monitors?monitor=nightly-backup",
+        "#/monitors?monitor=hourly-sync",
+    ];
     let mut args = vec![server.url(), server.token().to_owned()];
     args.extend(routes.iter().map(|r| (*r).to_owned()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -753,15 +766,30 @@ fn the_crons_view_lists_monitors_and_a_monitors_check_ins() {
         v["text"].as_str().unwrap_or_default().to_owned()
     };
     let list = text("#/monitors");
-    for wanted in ["Cron monitors", "nightly-backup", "error"] {
+    for wanted in [
+        "Cron monitors",
+        "nightly-backup",
+        "error",
+        "0 3 * * *",
+        "every 2 hours",
+        "config problem",
+        "error 1",
+        "ok 1",
+    ] {
         assert!(list.contains(wanted), "{wanted:?} not in {list}");
     }
     let one = text("#/monitors?monitor=nightly-backup");
     for wanted in [
+        "Configuration",
+        "0 3 * * *",
+        "Europe/Vienna",
+        "10 min",
+        "45 min",
         "Check-ins",
         "error",
         "12.5 s",
-        "83a7c03ed0a04e1b97e2e3b18d38f244",
+        "Last update",
+        run,
     ] {
         assert!(one.contains(wanted), "{wanted:?} not in {one}");
     }
@@ -769,4 +797,15 @@ fn the_crons_view_lists_monitors_and_a_monitors_check_ins() {
         !one.contains("in_progress"),
         "the run's in_progress is merged into its final update: {one}"
     );
+    let other = text("#/monitors?monitor=hourly-sync");
+    for wanted in [
+        "every 2 hours",
+        "UTC (default)",
+        "30 min (default)",
+        "problems",
+        "max_runtime",
+        "<b>soon</b>",
+    ] {
+        assert!(other.contains(wanted), "{wanted:?} not in {other}");
+    }
 }

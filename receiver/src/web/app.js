@@ -1148,6 +1148,54 @@
     return badge(String(status || ''), status === 'ok' ? 'yes' : FAILED_CHECK_INS.includes(status) ? 'no' : '');
   }
 
+  // A monitor's schedule as SDKs send it: '0 * * * *' or 'every 2 hours'.
+  function scheduleText(schedule) {
+    if (!schedule || typeof schedule !== 'object') return '';
+    if (schedule.type === 'interval') {
+      const n = Number(schedule.value);
+      return 'every ' + String(schedule.value) + ' ' + String(schedule.unit) + (n === 1 ? '' : 's');
+    }
+    return String(schedule.value);
+  }
+
+  // Minutes a monitor's config sets, or Sentry's default when it sets none.
+  function minutesOr(value, fallback) {
+    return value == null ? fallback + ' min (default)' : String(value) + ' min';
+  }
+
+  // Runs by status, most frequent first: 'ok 12 · error 1'.
+  function statusCountsText(counts) {
+    const entries = Object.entries(counts || {}).sort((a, b) => Number(b[1]) - Number(a[1]));
+    return entries.map(([status, n]) => status + ' ' + String(n)).join(' · ');
+  }
+
+  // A monitor's config (from its check-ins' monitor_config) and what was
+  // wrong with the latest one sent.
+  function monitorConfigSection(m) {
+    const c = m.config;
+    const problems = Array.isArray(m.configProblems) ? m.configProblems : [];
+    const body = [];
+    if (c) {
+      const row = (label, value) => h('tr', null, h('th', null, label), h('td', null, value));
+      body.push(h('table', {class: 'kv'}, h('tbody', null,
+        row('Schedule', scheduleText(c.schedule)),
+        row('Timezone', c.timezone == null ? 'UTC (default)' : String(c.timezone)),
+        row('Check-in margin', minutesOr(c.checkinMargin, 1)),
+        row('Max runtime', minutesOr(c.maxRuntime, 30)),
+        row('Failure issue threshold', c.failureIssueThreshold == null ? '—' : String(c.failureIssueThreshold)),
+        row('Recovery threshold', c.recoveryThreshold == null ? '—' : String(c.recoveryThreshold)),
+        row('Owner', c.owner == null ? '—' : String(c.owner)),
+        row('Config received', time(c.updated)))));
+    } else {
+      body.push(h('p', {class: 'muted'}, 'No monitor_config received: runs time out after 30 minutes in progress. SDKs send one with monitor_config (Python) or withMonitor\'s third argument (JavaScript).'));
+    }
+    if (problems.length) {
+      body.push(h('p', {class: 'error-text'}, 'The latest monitor_config had problems:'),
+        h('ul', {class: 'errors'}, problems.map((p) => h('li', null, String(p)))));
+    }
+    return section('Configuration', h('div', null, body));
+  }
+
   async function monitorsView(generation, params) {
     const monitor = params.get('monitor') || '';
     const f = {monitor, cursor: params.get('cursor') || ''};
@@ -1159,32 +1207,43 @@
     const monitors = Array.isArray(data) ? data : [];
     const table = monitors.length
       ? h('table', {class: 'list'},
-        h('thead', null, h('tr', null, h('th', null, 'Monitor'), h('th', null, 'Last status'), h('th', null, 'Last check-in'), h('th', {class: 'num'}, 'Check-ins (24 h)'), h('th', {class: 'num'}, 'Failed'))),
-        h('tbody', null, monitors.map((m) => h('tr', null,
-          h('td', null, h('a', {href: link('/monitors', {monitor: String(m.monitorSlug), project: String(m.projectID)})}, String(m.monitorSlug))),
-          h('td', null, checkInBadge(m.lastStatus)),
-          h('td', null, time(m.lastCheckIn)),
-          h('td', {class: 'num'}, String(m.checkIns)),
-          h('td', {class: 'num'}, String(m.failed))))))
+        h('thead', null, h('tr', null, h('th', null, 'Monitor'), h('th', null, 'Schedule'), h('th', null, 'Last status'), h('th', null, 'Last check-in'), h('th', {class: 'num'}, 'Check-ins (24 h)'), h('th', null, 'By status'), h('th', {class: 'num'}, 'Failed'))),
+        h('tbody', null, monitors.map((m) => {
+          const problems = Array.isArray(m.configProblems) ? m.configProblems : [];
+          return h('tr', null,
+            h('td', null, h('a', {href: link('/monitors', {monitor: String(m.monitorSlug), project: String(m.projectID)})}, String(m.monitorSlug))),
+            h('td', null, m.config ? scheduleText(m.config.schedule) : h('span', {class: 'muted'}, '—'),
+              problems.length ? [' ', badge('config problem', 'no')] : null),
+            h('td', null, checkInBadge(m.lastStatus)),
+            h('td', null, time(m.lastCheckIn)),
+            h('td', {class: 'num'}, String(m.checkIns)),
+            h('td', null, statusCountsText(m.statusCounts)),
+            h('td', {class: 'num'}, String(m.failed)));
+        })))
       : h('p', {class: 'empty'}, 'No cron monitors. SDKs send check-ins from monitored jobs (capture_checkin, withMonitor).');
+    let config = null;
     let runs = null;
     if (monitor) {
+      const chosen = monitors.find((m) => String(m.monitorSlug) === monitor && (!f.project || String(m.projectID) === f.project));
+      if (chosen) config = monitorConfigSection(chosen);
       const result = await fetchList(generation, '/api/0/local/check-ins/', f, title, table);
       if (!result) return;
       const {rows, headers} = result;
       runs = section('Check-ins', h('div', null,
+        h('p', {class: 'muted'}, 'One row per run: the check-in a job sends when it starts and its final update (one check-in id). A run still in progress past its max runtime is a timeout.'),
         h('table', {class: 'list'},
-          h('thead', null, h('tr', null, h('th', null, 'Status'), h('th', {class: 'num'}, 'Duration'), h('th', null, 'Environment'), h('th', null, 'Release'), h('th', null, 'Received'), h('th', null, 'Check-in id'))),
+          h('thead', null, h('tr', null, h('th', null, 'Status'), h('th', {class: 'num'}, 'Duration'), h('th', null, 'Environment'), h('th', null, 'Release'), h('th', null, 'Started'), h('th', null, 'Last update'), h('th', null, 'Check-in id'))),
           h('tbody', null, rows.map((k) => h('tr', null,
             h('td', null, checkInBadge(k.status)),
             h('td', {class: 'num'}, k.duration == null ? '' : String(k.duration) + ' s'),
             h('td', null, String(k.environment || '')),
             h('td', null, String(k.release || '')),
             h('td', null, time(k.received)),
+            h('td', null, time(k.updated)),
             h('td', {class: 'muted'}, String(k.checkInID)))))),
         pager(parseLinks(headers.get('Link')), (c) => { location.hash = link('/monitors', Object.assign({}, f, {cursor: c})); }, f.cursor)));
     }
-    setView(generation, h('div', null, title, table, runs));
+    setView(generation, h('div', null, title, table, config, runs));
   }
 
   // ---------------------------------------------------------------- trace
