@@ -122,6 +122,23 @@ async function main() {
   Sentry.logger.info("compat log line", { attempt: 3 });
 
   Sentry.endSession();
+
+  // A monitored job: `in_progress` with the monitor's config (the Python
+  // scenario sends the same one), then `ok` under the same check-in id.
+  // After the session has ended: awaited while it was open, the SDK sent
+  // more updates of the session, which the test expects as one.
+  await Sentry.withMonitor(
+    "compat-cron",
+    () => new Promise((resolve) => setTimeout(resolve, 50)),
+    {
+      schedule: { type: "crontab", value: "*/10 * * * *" },
+      timezone: "Europe/Vienna",
+      checkinMargin: 5,
+      maxRuntime: 15,
+      failureIssueThreshold: 2,
+      recoveryThreshold: 3,
+    },
+  );
   return ids;
 }
 

@@ -7,10 +7,23 @@ calling test can assert what the receiver stored and how it grouped it.
 
 import json
 import sys
+import time
 
 import sentry_sdk
+from sentry_sdk.crons import monitor
 
 ids = {}
+
+# The cron monitor of the `compat-cron` job (the Node scenario sends the
+# same one).
+MONITOR_CONFIG = {
+    "schedule": {"type": "crontab", "value": "*/10 * * * *"},
+    "timezone": "Europe/Vienna",
+    "checkin_margin": 5,
+    "max_runtime": 15,
+    "failure_issue_threshold": 2,
+    "recovery_threshold": 3,
+}
 
 
 def remember(name, event_id):
@@ -89,6 +102,11 @@ def main():
     with sentry_sdk.new_scope() as scope:
         scope.add_attachment(bytes=b"attached by compat test\n", filename="compat.txt")
         remember("attachment", sentry_sdk.capture_message("with attachment"))
+
+    # A monitored job: `in_progress`, then `ok` under the same check-in id,
+    # both with the monitor's config.
+    with monitor(monitor_slug="compat-cron", monitor_config=MONITOR_CONFIG):
+        time.sleep(0.05)
 
     sentry_sdk.get_isolation_scope().end_session()
     sentry_sdk.flush(timeout=10)

@@ -275,6 +275,9 @@ fn the_official_node_sdk_is_stored_and_grouped() {
         )
     );
 
+    // The monitored job: one run, the monitor's config kept.
+    assert_compat_cron(&server, "compat-node@1.0.0");
+
     // The structured log line (a `log` container of one item).
     assert_compat_log(&conn, &server, "compat-node@1.0.0");
 

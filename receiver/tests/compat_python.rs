@@ -139,7 +139,11 @@ fn the_official_python_sdk_is_stored_and_grouped() {
     let sent = run_scenarios(&python, &server);
     let conn = open(server.db_path());
 
-    wait_for_scenarios(&conn, &sent, &["transactions", "sessions", "attachments"]);
+    wait_for_scenarios(
+        &conn,
+        &sent,
+        &["transactions", "sessions", "attachments", "check_ins"],
+    );
     let mut issue_of = BTreeMap::new();
 
     // A handled, chained exception: root cause first, the title from the
@@ -208,6 +212,9 @@ fn the_official_python_sdk_is_stored_and_grouped() {
 
     // The transaction and its three spans.
     assert_compat_transaction(&conn, &sent);
+
+    // The monitored job: one run, the monitor's config kept.
+    assert_compat_cron(&server, "compat-app@1.0.0");
 
     // Release health: the session(s) carry the SDK's release and environment.
     let mut stmt = conn

@@ -479,3 +479,53 @@ pub fn assert_nothing_refused(server: &TestServer, conn: &Connection) {
     assert!(outcomes.is_empty(), "outcomes: {outcomes:?}");
     assert_eq!(count(conn, "SELECT COUNT(*) FROM raw_items"), 0);
 }
+
+/// The scenarios' monitored job (`compat-cron`, run under the SDK's cron
+/// helper: `monitor` in Python, `withMonitor` in JavaScript): its
+/// `in_progress` and `ok` check-ins are one run with the SDK's duration,
+/// and the config they carried is the monitor's, read through the API.
+pub fn assert_compat_cron(server: &TestServer, release: &str) {
+    let runs: Value = server
+        .api_json("/api/0/local/check-ins/?monitor=compat-cron")
+        .unwrap_or_else(|e| panic!("check-ins: {e}"));
+    let runs = runs.as_array().cloned().unwrap_or_default();
+    assert_eq!(runs.len(), 1, "one run: {runs:?}");
+    let run = &runs[0];
+    assert_eq!(
+        (&run["status"], &run["environment"], &run["release"]),
+        (
+            &Value::from("ok"),
+            &Value::from("ci"),
+            &Value::from(release)
+        ),
+        "{run}"
+    );
+    let duration = run["duration"].as_f64().unwrap_or(-1.0);
+    assert!(
+        (0.04..60.0).contains(&duration),
+        "the SDK's duration: {run}"
+    );
+    let monitors: Value = server
+        .api_json("/api/0/local/monitors/")
+        .unwrap_or_else(|e| panic!("monitors: {e}"));
+    let cron = monitors
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|m| m["monitorSlug"] == "compat-cron")
+        .unwrap_or_else(|| panic!("no compat-cron in {monitors}"));
+    let config = &cron["config"];
+    let expected = serde_json::json!({
+        "schedule": {"type": "crontab", "value": "*/10 * * * *"},
+        "timezone": "Europe/Vienna", "checkinMargin": 5, "maxRuntime": 15,
+        "failureIssueThreshold": 2, "recoveryThreshold": 3, "owner": null,
+        "updated": config["updated"],
+    });
+    assert_eq!(config, &expected, "{cron}");
+    assert_eq!(cron["configProblems"], serde_json::json!([]), "{cron}");
+    assert_eq!(
+        (&cron["lastStatus"], &cron["checkIns"]),
+        (&Value::from("ok"), &Value::from(1)),
+        "{cron}"
+    );
+}
