@@ -781,6 +781,38 @@ mod tests {
     }
 
     #[test]
+    fn dashed_ids_in_headers_are_no_parent() {
+        for (name, value) in [
+            // A trace id in the UUID form: the dashes are the separators here.
+            (
+                "sentry-trace",
+                "771a43a4-1926-42f0-b136-d5159a501700-b0e6f15b45c36b12-1",
+            ),
+            (
+                "sentry-trace",
+                "771a43a4192642f0b136d5159a501700-b0e6-f15b45c36b12",
+            ),
+            (
+                "traceparent",
+                "00-771a43a4-1926-42f0-b136-d5159a501700-b0e6f15b45c36b12-01",
+            ),
+            (
+                "traceparent",
+                "00-771a43a4192642f0b136d5159a501700-b0e6-f15b45c36b12-01",
+            ),
+        ] {
+            let t = IncomingTrace::from_headers([
+                (name, value),
+                (
+                    "baggage",
+                    "sentry-trace_id=771a43a4192642f0b136d5159a501700",
+                ),
+            ]);
+            assert_eq!(t, IncomingTrace::default(), "{name}: {value}");
+        }
+    }
+
+    #[test]
     fn traceparent_round_trip_and_rejects() {
         let t = SentryTrace::from_traceparent(
             "00-771a43a4192642f0b136d5159a501700-b0e6f15b45c36b12-00",

@@ -354,6 +354,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_trace_context_with_misplaced_dashes_in_its_ids_is_kept_untyped() {
+        let typed = |trace_id: &str, span_id: &str| {
+            let v = serde_json::json!({"trace": {"trace_id": trace_id, "span_id": span_id}});
+            let c: Contexts = deserialize_contexts(v).expect("contexts");
+            matches!(c["trace"], Context::Trace(_))
+        };
+        assert!(typed(
+            "771a43a4192642f0b136d5159a501700",
+            "b0e6f15b45c36b12"
+        ));
+        assert!(typed(
+            "771a43a4-1926-42f0-b136-d5159a501700",
+            "b0e6f15b45c36b12"
+        ));
+        assert!(!typed(
+            "771a43a4192642f0b136d5159a501700",
+            "b0e6-f15b45c36b12"
+        ));
+        assert!(!typed(
+            "771a-43a4192642f0b136d5159a501700",
+            "b0e6f15b45c36b12"
+        ));
+    }
+
+    #[test]
     fn unknown_and_malformed_contexts_are_kept() {
         let v: Value = serde_json::json!({
             "os": {"name": "Linux", "extra_field": 1},

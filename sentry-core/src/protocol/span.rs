@@ -406,3 +406,25 @@ impl Default for Transaction {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_span_with_misplaced_dashes_in_its_ids_does_not_parse() {
+        let span = |trace_id: &str, span_id: &str| {
+            serde_json::from_value::<Span>(serde_json::json!({
+                "trace_id": trace_id,
+                "span_id": span_id,
+                "start_timestamp": 1.0,
+                "timestamp": 2.0,
+            }))
+        };
+        let ok = span("771a43a4-1926-42f0-b136-d5159a501700", "b0e6f15b45c36b12")
+            .expect("the UUID form of a trace id");
+        assert_eq!(ok.trace_id.to_string(), "771a43a4192642f0b136d5159a501700");
+        assert!(span("771a43a4192642f0b136d5159a501700", "b0e6-f15b45c36b12").is_err());
+        assert!(span("771a43a4192642f0b136-d5159a501700", "b0e6f15b45c36b12").is_err());
+    }
+}
