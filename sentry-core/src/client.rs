@@ -316,10 +316,7 @@ impl Client {
         let id = event.event_id;
         let mut envelope = Envelope::new();
         envelope.headers.event_id = Some(id);
-        if let Some(span) = scope.and_then(Scope::get_span) {
-            // An empty (frozen) context says nothing a receiver can use.
-            envelope.headers.trace = Some(span.dsc()).filter(|dsc| !dsc.is_empty());
-        }
+        envelope.headers.trace = scope.and_then(|scope| scope.dsc_for_event(&event, self));
         if let Some(crashed) = session::classify(&event) {
             if let Some(update) = self.app_session.note_error(crashed) {
                 envelope.add_item(EnvelopeItem::session(update));

@@ -328,10 +328,15 @@ pub(crate) struct DscBase {
     environment: Option<Text>,
     public_key: Option<Text>,
     release: Option<Text>,
+    /// The `sample_rate` of a scope's own trace: `traces_sample_rate` when
+    /// that one rate decides every transaction (tracing on, no
+    /// `traces_sampler`), as the Python SDK writes it there.
+    scope_sample_rate: Option<Text>,
 }
 
 impl DscBase {
     pub(crate) fn new(options: &crate::ClientOptions) -> DscBase {
+        let rate = options.traces_sample_rate;
         DscBase {
             environment: Some(
                 options
@@ -344,6 +349,8 @@ impl DscBase {
                 .as_ref()
                 .map(|dsn| Text::Shared(Arc::from(dsn.public_key()))),
             release: options.release.as_ref().map(Text::from_cow),
+            scope_sample_rate: (options.traces_sampler.is_none() && rate > 0.0 && rate.is_finite())
+                .then(|| rate_text(f64::from(rate))),
         }
     }
 }
@@ -412,6 +419,29 @@ impl Dsc {
                     Some(Text::Static(if sampled { "true" } else { "false" })),
                     Some(Text::display(trace_id)),
                     transaction.map(Text::from_cow),
+                ],
+                other: Map::new(),
+            }),
+        }
+    }
+
+    /// The context of a scope's own trace (its propagation context, which no
+    /// transaction sampled): `trace_id` and the client's `public_key`,
+    /// `release` and `environment`, plus `sample_rate` when one rate samples
+    /// every transaction; no `sampled`, `sample_rand` or `transaction`, as
+    /// the official SDKs send it with errors captured outside any span.
+    pub(crate) fn for_scope_trace(base: &DscBase, trace_id: crate::protocol::TraceId) -> Dsc {
+        Dsc {
+            entries: Arc::new(Entries {
+                known: [
+                    base.environment.clone(),
+                    base.public_key.clone(),
+                    base.release.clone(),
+                    None,
+                    base.scope_sample_rate.clone(),
+                    None,
+                    Some(Text::display(trace_id)),
+                    None,
                 ],
                 other: Map::new(),
             }),
@@ -755,6 +785,30 @@ mod tests {
         );
         assert_eq!(serde_json::to_string(&dsc.to_json()).expect("json"), json);
         assert_eq!(Dsc::from_json(dsc.to_json()), dsc);
+    }
+
+    #[test]
+    fn a_scopes_trace_has_only_the_clients_entries_and_its_id() {
+        let trace_id: crate::protocol::TraceId =
+            "771a43a4192642f0b136d5159a501700".parse().expect("id");
+        let bare = DscBase::new(&crate::ClientOptions::default());
+        assert_eq!(
+            serde_json::to_string(&Dsc::for_scope_trace(&bare, trace_id)).expect("json"),
+            r#"{"environment":"production","trace_id":"771a43a4192642f0b136d5159a501700"}"#
+        );
+        let full = DscBase::new(&crate::ClientOptions {
+            dsn: "https://0123456789abcdef0123456789abcdef@o1.example/1"
+                .parse()
+                .ok(),
+            release: Some("app@1.0.0".into()),
+            environment: Some("staging".into()),
+            traces_sample_rate: 0.1,
+            ..Default::default()
+        });
+        assert_eq!(
+            serde_json::to_string(&Dsc::for_scope_trace(&full, trace_id)).expect("json"),
+            r#"{"environment":"staging","public_key":"0123456789abcdef0123456789abcdef","release":"app@1.0.0","sample_rate":"0.1","trace_id":"771a43a4192642f0b136d5159a501700"}"#
+        );
     }
 
     #[test]

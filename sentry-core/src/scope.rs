@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::performance::TransactionOrSpan;
-use crate::propagation::SentryTrace;
+use crate::propagation::{Dsc, SentryTrace};
 use crate::protocol::{
     Attachment, Breadcrumb, Context, Event, Level, Map, SpanId, TraceContext, TraceId, Transaction,
     User,
@@ -280,6 +280,26 @@ impl Scope {
             span_id: self.propagation.span_id,
             sampled: None,
         }
+    }
+
+    /// The dynamic sampling context for the envelope of `event`, captured
+    /// with this scope by `client`: the active span's (its transaction's),
+    /// else one of the scope's own trace when the event is in that trace
+    /// (an event that brought a trace context of another trace gets none).
+    /// Built here, when the envelope is made, so a scope costs nothing for
+    /// it until something is sent.
+    pub(crate) fn dsc_for_event(&self, event: &Event, client: &crate::Client) -> Option<Dsc> {
+        let dsc = match &self.span {
+            Some(span) => span.dsc(),
+            None => match event.contexts.get("trace") {
+                Some(Context::Trace(trace)) if trace.trace_id == self.propagation.trace_id => {
+                    Dsc::for_scope_trace(client.dsc_base(), self.propagation.trace_id)
+                }
+                _ => return None,
+            },
+        };
+        // An empty (frozen) context says nothing a receiver can use.
+        Some(dsc).filter(|dsc| !dsc.is_empty())
     }
 
     /// Adds an event processor, run on every event of this scope.

@@ -836,3 +836,144 @@ fn a_trace_continued_without_baggage_keeps_an_empty_dsc() {
     let tx = hub.start_transaction(ctx);
     assert_eq!(tx.dsc().get("sample_rand"), None, "{:?}", tx.dsc());
 }
+
+/// The envelope header `trace` of the only envelope, as JSON.
+fn only_trace_header(envelopes: &[Envelope]) -> Option<serde_json::Map<String, serde_json::Value>> {
+    assert_eq!(envelopes.len(), 1, "{envelopes:?}");
+    envelopes[0].headers.trace.as_ref().map(Dsc::to_json)
+}
+
+#[test]
+fn errors_outside_any_span_carry_a_dsc_of_the_scopes_trace() {
+    let (hub, transport) = hub_with(sampled());
+    let own = hub.top_scope().propagation_trace();
+    Hub::run(hub, || capture_message("job failed", Level::Error));
+    let envelopes = transport.fetch_and_clear_envelopes();
+    let trace = only_trace_header(&envelopes).expect("a trace header");
+    assert_eq!(
+        serde_json::Value::Object(trace),
+        serde_json::json!({
+            "environment": "production",
+            "public_key": "0123456789abcdef0123456789abcdef",
+            "release": "app@1.0.0",
+            "sample_rate": "1",
+            "trace_id": own.trace_id.to_string(),
+        })
+    );
+    let event = serde_json::to_value(&events_of(&envelopes)[0]).expect("json");
+    assert_eq!(
+        event["contexts"]["trace"]["trace_id"],
+        own.trace_id.to_string()
+    );
+}
+
+#[test]
+fn the_scopes_dsc_names_a_sample_rate_only_when_one_rate_samples_every_transaction() {
+    for (what, options) in [
+        ("tracing off", ClientOptions::default()),
+        (
+            "a traces_sampler decides per transaction",
+            ClientOptions {
+                traces_sampler: Some(Arc::new(|_| 0.5)),
+                ..sampled()
+            },
+        ),
+    ] {
+        let (hub, transport) = hub_with(options);
+        Hub::run(hub, || capture_message("job failed", Level::Error));
+        let trace = only_trace_header(&transport.fetch_and_clear_envelopes()).expect(what);
+        assert!(!trace.contains_key("sample_rate"), "{what}: {trace:?}");
+        assert!(trace.contains_key("trace_id"), "{what}: {trace:?}");
+    }
+    let (hub, transport) = hub_with(ClientOptions {
+        traces_sample_rate: 0.25,
+        ..Default::default()
+    });
+    Hub::run(hub, || capture_message("job failed", Level::Error));
+    let trace = only_trace_header(&transport.fetch_and_clear_envelopes()).expect("header");
+    assert_eq!(trace["sample_rate"], "0.25");
+}
+
+#[test]
+fn an_error_in_a_trace_of_its_own_gets_no_dsc_of_the_scopes_trace() {
+    let (hub, transport) = hub_with(sampled());
+    Hub::run(hub, || {
+        let mut event = sentry_core::protocol::Event::default();
+        let trace = sentry_core::protocol::TraceContext {
+            trace_id: "771a43a4192642f0b136d5159a501700".parse().expect("id"),
+            span_id: "b0e6f15b45c36b12".parse().expect("id"),
+            ..Default::default()
+        };
+        event.contexts.insert("trace".into(), trace.into());
+        sentry_core::capture_event(event);
+    });
+    let envelopes = transport.fetch_and_clear_envelopes();
+    assert_eq!(only_trace_header(&envelopes), None);
+}
+
+#[test]
+fn errors_inside_a_span_keep_the_transactions_dsc() {
+    let (hub, transport) = hub_with(sampled());
+    let dsc = Hub::run(hub, || {
+        let tx = start_transaction(TransactionContext::new("job", "task"));
+        configure_scope(|s| s.set_span(Some(tx.clone().into())));
+        capture_message("failed inside", Level::Error);
+        configure_scope(|s| s.set_span(None));
+        tx.dsc()
+    });
+    let trace = only_trace_header(&transport.fetch_and_clear_envelopes()).expect("header");
+    assert_eq!(trace, dsc.to_json());
+    assert_eq!(trace["transaction"], "job");
+    assert_eq!(trace["sampled"], "true");
+}
+
+#[test]
+fn errors_outside_any_span_send_the_dsc_entries_the_python_sdk_sends() {
+    // An error the official Python SDK captured outside any transaction, with
+    // environment "ci", release "conformance@1.0.0" and traces_sample_rate 1.0.
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/fixtures/python/001-event.jsonl"
+    );
+    let body = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let python = Envelope::parse(&body).expect("fixture parses");
+    let python_trace = python
+        .headers
+        .trace
+        .as_ref()
+        .expect("python's DSC")
+        .to_json();
+    let python_event = &events_of(&[python])[0];
+    let python_event = serde_json::to_value(python_event).expect("json");
+    assert_eq!(
+        python_trace["trace_id"],
+        python_event["contexts"]["trace"]["trace_id"]
+    );
+
+    let transport = TestTransport::new();
+    let client = Client::with_options(ClientOptions {
+        dsn: DSN.parse().ok(),
+        environment: Some("ci".into()),
+        release: Some("conformance@1.0.0".into()),
+        transport: Some(Arc::new(transport.clone())),
+        ..sampled()
+    });
+    let hub = Arc::new(Hub::new(Some(Arc::new(client)), Scope::default()));
+    Hub::run(hub, || capture_message("handled", Level::Error));
+    let ours = only_trace_header(&transport.fetch_and_clear_envelopes()).expect("our DSC");
+    let keys = |m: &serde_json::Map<String, serde_json::Value>| {
+        m.keys().cloned().collect::<std::collections::BTreeSet<_>>()
+    };
+    assert_eq!(keys(&ours), keys(&python_trace));
+    for key in ["environment", "release", "public_key"] {
+        assert_eq!(ours[key], python_trace[key], "{key}");
+    }
+    let rate = |m: &serde_json::Map<String, serde_json::Value>| -> f64 {
+        m["sample_rate"]
+            .as_str()
+            .expect("string")
+            .parse()
+            .expect("number")
+    };
+    assert_eq!(rate(&ours), rate(&python_trace));
+}
