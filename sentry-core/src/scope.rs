@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::performance::TransactionOrSpan;
-use crate::propagation::{Dsc, SentryTrace};
+use crate::propagation::{Dsc, IncomingTrace, SentryTrace};
 use crate::protocol::{
     Attachment, Breadcrumb, Context, Event, Level, Map, SpanId, TraceContext, TraceId, Transaction,
     User,
@@ -50,11 +50,18 @@ pub struct Scope {
 /// a random trace and span id, so that errors captured outside any
 /// transaction (and requests sent from there) still link into one trace.
 /// Pushed scopes and hubs made from a scope share it; a cleared scope
-/// starts another.
-#[derive(Clone, Copy)]
+/// starts another. [`Scope::continue_trace`] makes it a caller's trace.
+#[derive(Clone)]
 struct Propagation {
     trace_id: TraceId,
     span_id: SpanId,
+    /// The caller's span, when continued.
+    parent_span_id: Option<SpanId>,
+    /// The caller's sampling decision, when continued.
+    sampled: Option<bool>,
+    /// The caller's dynamic sampling context, frozen (possibly empty), when
+    /// continued from a Sentry SDK; `None` when this SDK heads the trace.
+    frozen_dsc: Option<Dsc>,
 }
 
 impl Default for Propagation {
@@ -62,6 +69,9 @@ impl Default for Propagation {
         Propagation {
             trace_id: TraceId::random(),
             span_id: SpanId::random(),
+            parent_span_id: None,
+            sampled: None,
+            frozen_dsc: None,
         }
     }
 }
@@ -263,8 +273,9 @@ impl Scope {
     }
 
     /// The scope's own trace, for events captured and requests sent while
-    /// no span is active: a `sentry-trace` value without a sampling
-    /// decision (the services it reaches decide for themselves).
+    /// no span is active: a `sentry-trace` value with the caller's sampling
+    /// decision when the trace was continued ([`Scope::continue_trace`]),
+    /// else without one (the services it reaches decide for themselves).
     ///
     /// ```
     /// use sentry_core::{Hub, Scope};
@@ -278,14 +289,51 @@ impl Scope {
         SentryTrace {
             trace_id: self.propagation.trace_id,
             span_id: self.propagation.span_id,
-            sampled: None,
+            sampled: self.propagation.sampled,
         }
+    }
+
+    /// Makes the scope's own trace the one an incoming request or message
+    /// names (its `sentry-trace` or `traceparent` and `baggage`, read by
+    /// [`IncomingTrace`]), for work that starts no transaction, such as a
+    /// queue consumer: events captured with this scope and no span join the
+    /// caller's trace as children of its span, and their envelopes carry
+    /// the caller's frozen dynamic sampling context (none when the caller
+    /// sent an empty one; this SDK's own when only a `traceparent` came).
+    /// Without a valid parent (no header, or one that does not parse) the
+    /// scope starts a new trace.
+    ///
+    /// ```
+    /// use sentry_core::propagation::IncomingTrace;
+    /// use sentry_core::Scope;
+    /// let mut scope = Scope::default();
+    /// scope.continue_trace(&IncomingTrace::from_headers([
+    ///     ("sentry-trace", "771a43a4192642f0b136d5159a501700-b0e6f15b45c36b12-1"),
+    ///     ("baggage", "sentry-trace_id=771a43a4192642f0b136d5159a501700,sentry-public_key=49d0f7386ad645858ae85020e393bef3"),
+    /// ]));
+    /// let trace = scope.propagation_trace();
+    /// assert_eq!(trace.trace_id.to_string(), "771a43a4192642f0b136d5159a501700");
+    /// assert_eq!(trace.sampled, Some(true));
+    /// ```
+    pub fn continue_trace(&mut self, incoming: &IncomingTrace) {
+        self.propagation = match incoming.parent {
+            Some(parent) => Propagation {
+                trace_id: parent.trace_id,
+                span_id: SpanId::random(),
+                parent_span_id: Some(parent.span_id),
+                sampled: parent.sampled,
+                frozen_dsc: incoming.dsc.clone(),
+            },
+            None => Propagation::default(),
+        };
     }
 
     /// The dynamic sampling context for the envelope of `event`, captured
     /// with this scope by `client`: the active span's (its transaction's),
-    /// else one of the scope's own trace when the event is in that trace
-    /// (an event that brought a trace context of another trace gets none).
+    /// else that of the scope's own trace when the event is in that trace:
+    /// the caller's frozen one if the trace was continued, else one this SDK
+    /// heads (an event that brought a trace context of another trace gets
+    /// none).
     /// Built here, when the envelope is made, so a scope costs nothing for
     /// it until something is sent.
     pub(crate) fn dsc_for_event(&self, event: &Event, client: &crate::Client) -> Option<Dsc> {
@@ -293,7 +341,10 @@ impl Scope {
             Some(span) => span.dsc(),
             None => match event.contexts.get("trace") {
                 Some(Context::Trace(trace)) if trace.trace_id == self.propagation.trace_id => {
-                    Dsc::for_scope_trace(client.dsc_base(), self.propagation.trace_id)
+                    match &self.propagation.frozen_dsc {
+                        Some(frozen) => frozen.clone(),
+                        None => Dsc::for_scope_trace(client.dsc_base(), self.propagation.trace_id),
+                    }
                 }
                 _ => return None,
             },
@@ -350,6 +401,7 @@ impl Scope {
                 None => TraceContext {
                     trace_id: self.propagation.trace_id,
                     span_id: self.propagation.span_id,
+                    parent_span_id: self.propagation.parent_span_id,
                     ..Default::default()
                 },
             };

@@ -977,3 +977,106 @@ fn errors_outside_any_span_send_the_dsc_entries_the_python_sdk_sends() {
     };
     assert_eq!(rate(&ours), rate(&python_trace));
 }
+
+const INCOMING_BAGGAGE: &str = "vendor=1,sentry-trace_id=771a43a4192642f0b136d5159a501700,sentry-public_key=49d0f7386ad645858ae85020e393bef3,sentry-sample_rate=0.5,sentry-sample_rand=0.250000,sentry-sampled=true,sentry-release=up%402.0,sentry-environment=prod,sentry-transaction=GET%20%2F";
+
+/// The scope's trace before and after continuing `headers`, the
+/// `contexts.trace` of an error then captured without a span, and its
+/// envelope's `trace` header.
+type Continued = (
+    sentry_core::propagation::SentryTrace,
+    sentry_core::propagation::SentryTrace,
+    serde_json::Value,
+    Option<serde_json::Map<String, serde_json::Value>>,
+);
+
+fn error_in_continued_trace(headers: &[(&str, &str)]) -> Continued {
+    let (hub, transport) = hub_with(sampled());
+    let before = hub.top_scope().propagation_trace();
+    let own = Hub::run(hub, || {
+        configure_scope(|s| {
+            s.continue_trace(&IncomingTrace::from_headers(headers.iter().copied()))
+        });
+        capture_message("consumer failed", Level::Error);
+        Hub::with_current(|hub| hub.top_scope().propagation_trace())
+    });
+    let envelopes = transport.fetch_and_clear_envelopes();
+    let event = serde_json::to_value(&events_of(&envelopes)[0]).expect("json");
+    (
+        before,
+        own,
+        event["contexts"]["trace"].clone(),
+        only_trace_header(&envelopes),
+    )
+}
+
+#[test]
+fn a_scope_that_continues_a_trace_sends_its_errors_with_the_callers_frozen_dsc() {
+    let (_, own, trace, header) = error_in_continued_trace(&[
+        (
+            "sentry-trace",
+            "771a43a4192642f0b136d5159a501700-b0e6f15b45c36b12-1",
+        ),
+        ("baggage", INCOMING_BAGGAGE),
+    ]);
+    assert_eq!(trace["trace_id"], "771a43a4192642f0b136d5159a501700");
+    assert_eq!(trace["parent_span_id"], "b0e6f15b45c36b12");
+    assert_eq!(trace["span_id"], own.span_id.to_string());
+    assert_ne!(own.span_id.to_string(), "b0e6f15b45c36b12");
+    assert_eq!(own.sampled, Some(true), "the caller's decision goes on");
+    assert_eq!(
+        header.expect("the frozen DSC"),
+        Dsc::from_baggage(INCOMING_BAGGAGE).to_json()
+    );
+}
+
+#[test]
+fn a_scope_that_continues_a_trace_without_baggage_sends_no_dsc() {
+    // The caller sent no sampling context: it is frozen empty, as for a
+    // transaction continued the same way, and an empty header says nothing.
+    let (_, _, trace, header) = error_in_continued_trace(&[(
+        "sentry-trace",
+        "771a43a4192642f0b136d5159a501700-b0e6f15b45c36b12",
+    )]);
+    assert_eq!(trace["trace_id"], "771a43a4192642f0b136d5159a501700");
+    assert_eq!(header, None);
+}
+
+#[test]
+fn a_scope_that_continues_a_bare_traceparent_heads_the_traces_dsc() {
+    let (_, _, trace, header) = error_in_continued_trace(&[(
+        "traceparent",
+        "00-771a43a4192642f0b136d5159a501700-b0e6f15b45c36b12-01",
+    )]);
+    assert_eq!(trace["parent_span_id"], "b0e6f15b45c36b12");
+    let header = header.expect("our DSC");
+    assert_eq!(header["trace_id"], "771a43a4192642f0b136d5159a501700");
+    assert_eq!(header["public_key"], "0123456789abcdef0123456789abcdef");
+    assert!(!header.contains_key("sampled"), "{header:?}");
+}
+
+#[test]
+fn a_scope_given_malformed_trace_headers_starts_a_new_trace() {
+    for sentry_trace in [
+        "771a43a4-1926-42f0-b136-d5159a501700-b0e6f15b45c36b12-1",
+        "771a43a4192642f0b136d5159a501700-b0e6-f15b45c36b12-1",
+        "771a43a4192642f0b136d5159a50170-0b0e6f15b45c36b12-1",
+    ] {
+        let (before, own, trace, header) = error_in_continued_trace(&[
+            ("sentry-trace", sentry_trace),
+            ("baggage", INCOMING_BAGGAGE),
+        ]);
+        assert_ne!(
+            own.trace_id.to_string(),
+            "771a43a4192642f0b136d5159a501700",
+            "{sentry_trace}"
+        );
+        assert_ne!(own.trace_id, before.trace_id, "a new trace: {sentry_trace}");
+        assert_eq!(trace["trace_id"], own.trace_id.to_string());
+        assert!(trace.get("parent_span_id").is_none(), "{trace}");
+        assert_eq!(own.sampled, None);
+        let header = header.expect("a DSC of the new trace");
+        assert_eq!(header["trace_id"], own.trace_id.to_string());
+        assert_eq!(header["public_key"], "0123456789abcdef0123456789abcdef");
+    }
+}
