@@ -328,6 +328,34 @@ impl Scope {
         };
     }
 
+    /// The dynamic sampling context of the scope's own trace
+    /// ([`Scope::propagation_trace`]): the caller's frozen one when the
+    /// trace was continued ([`Scope::continue_trace`]), else one this SDK
+    /// heads with `client`'s public key, release and environment. Requests
+    /// sent without a span carry it as `baggage`, as the official SDKs
+    /// send their propagation context's.
+    ///
+    /// ```
+    /// use sentry_core::{Client, ClientOptions, Scope};
+    /// let client = Client::with_options(ClientOptions {
+    ///     dsn: "http://49d0f7386ad645858ae85020e393bef3@127.0.0.1:1/1".parse().ok(),
+    ///     release: Some("shop@1.0".into()),
+    ///     ..Default::default()
+    /// });
+    /// let scope = Scope::default();
+    /// let dsc = scope.propagation_dsc(&client);
+    /// let trace_id = scope.propagation_trace().trace_id.to_string();
+    /// assert_eq!(dsc.get("trace_id"), Some(trace_id.as_str()));
+    /// assert_eq!(dsc.get("release"), Some("shop@1.0"));
+    /// assert_eq!(dsc.get("sampled"), None);
+    /// ```
+    pub fn propagation_dsc(&self, client: &crate::Client) -> Dsc {
+        match &self.propagation.frozen_dsc {
+            Some(frozen) => frozen.clone(),
+            None => Dsc::for_scope_trace(client.dsc_base(), self.propagation.trace_id),
+        }
+    }
+
     /// The dynamic sampling context for the envelope of `event`, captured
     /// with this scope by `client`: the active span's (its transaction's),
     /// else that of the scope's own trace when the event is in that trace:
@@ -341,10 +369,7 @@ impl Scope {
             Some(span) => span.dsc(),
             None => match event.contexts.get("trace") {
                 Some(Context::Trace(trace)) if trace.trace_id == self.propagation.trace_id => {
-                    match &self.propagation.frozen_dsc {
-                        Some(frozen) => frozen.clone(),
-                        None => Dsc::for_scope_trace(client.dsc_base(), self.propagation.trace_id),
-                    }
+                    self.propagation_dsc(client)
                 }
                 _ => return None,
             },

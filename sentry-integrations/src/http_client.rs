@@ -22,8 +22,12 @@
 //!   `cancelled`.
 //!
 //! The active span is read when `send_traced` is called, so the returned
-//! future may be spawned elsewhere. Without an active span the request is
-//! sent unchanged. Unsampled traces get no span recorded, but their headers
+//! future may be spawned elsewhere. Without an active span (a background
+//! job) the request gets no span but carries the scope's own trace
+//! ([`Scope::propagation_trace`](sentry_core::Scope::propagation_trace),
+//! with no sampling decision) and its sampling context as `baggage`, so the
+//! called service's errors and transactions join that trace; without a
+//! bound client it is sent unchanged. Unsampled traces get no span recorded, but their headers
 //! are still sent, carrying the "not sampled" decision downstream. Headers go
 //! to every URL unless the client's
 //! [`trace_propagation_targets`](sentry_core::ClientOptions::trace_propagation_targets)
@@ -71,22 +75,23 @@ pub fn send_traced(
     builder: reqwest::RequestBuilder,
 ) -> impl Future<Output = reqwest::Result<reqwest::Response>> + Send + 'static {
     let (parent, sentry, own_trace) = Hub::with_current(|hub| {
-        (
-            hub.active_span(),
-            hub.client(),
-            hub.top_scope().propagation_trace(),
-        )
+        let client = hub.client();
+        let scope = hub.top_scope();
+        let own = client
+            .as_ref()
+            .map(|c| (scope.propagation_trace(), scope.propagation_dsc(c)));
+        (hub.active_span(), client, own)
     });
     let (client, request) = builder.build_split();
     let prepared = request.map(|mut request| {
         let propagate = sentry
             .as_ref()
             .map_or(true, |c| c.options().propagates_to(request.url().as_str()));
-        if parent.is_none() && propagate && sentry.is_some() {
-            // No span: the scope's own trace, without a sampling decision
-            // (as the official SDKs continue it), so that the called
-            // service's errors join this one's.
-            inject_trace_headers(request.headers_mut(), &own_trace, &Dsc::new());
+        if let (None, true, Some((trace, dsc))) = (&parent, propagate, &own_trace) {
+            // No span: the scope's own trace and its sampling context,
+            // without a sampling decision (as the official SDKs continue
+            // it), so that the called service's errors join this one's.
+            inject_trace_headers(request.headers_mut(), trace, dsc);
         }
         let span = parent.map(|parent| {
             let method = request.method().as_str().to_owned();

@@ -374,6 +374,13 @@ async fn without_a_span_errors_and_requests_share_the_scopes_own_trace() {
         Some(format!("{}-{}", own.trace_id, own.span_id).as_str()),
         "sentry-trace without a sampling decision"
     );
+    // And the trace's sampling context as baggage, as the official SDKs
+    // send their propagation context's: the called service freezes it.
+    let baggage = Dsc::from_baggage(body.lines().nth(1).unwrap_or(""));
+    let own_id = own.trace_id.to_string();
+    assert_eq!(baggage.get("trace_id"), Some(own_id.as_str()), "{body}");
+    assert!(baggage.get("public_key").is_some(), "{body}");
+    assert_eq!(baggage.get("sampled"), None, "no decision was made");
     Hub::run(sentry.hub.clone(), || {
         sentry_core::capture_message("job failed", Level::Error);
     });
@@ -390,6 +397,8 @@ async fn without_a_span_errors_and_requests_share_the_scopes_own_trace() {
     let called = named(&txs, "GET /users/{id}");
     assert_eq!(trace_of(called).trace_id, own.trace_id);
     assert_eq!(trace_of(called).parent_span_id, Some(own.span_id));
+    let frozen = dsc_of(&envelopes, "GET /users/{id}");
+    assert_eq!(frozen.get("trace_id"), Some(&Value::from(own_id)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
