@@ -686,8 +686,10 @@ impl IncomingTrace {
                 .map(Dsc::from_baggage)
                 .unwrap_or_default();
             // A DSC for another trace is not ours to continue.
+            // Compared as ids: an SDK may write the same one in capitals
+            // or in the UUID form.
             let dsc = match dsc.get("trace_id") {
-                Some(t) if t != p.trace_id.to_string() => Dsc::new(),
+                Some(t) if t.parse::<TraceId>().ok() != Some(p.trace_id) => Dsc::new(),
                 _ => dsc,
             };
             // A `traceparent` without Sentry baggage often comes from
@@ -913,5 +915,39 @@ mod tests {
         assert_eq!(t.dsc, Some(Dsc::new()));
         let none = IncomingTrace::from_headers([("baggage", "sentry-release=x")]);
         assert_eq!(none, IncomingTrace::default());
+    }
+
+    #[test]
+    fn baggage_of_the_same_trace_written_otherwise_is_continued() {
+        let trace = "771a43a4192642f0b136d5159a501700";
+        for written in [
+            trace.to_ascii_uppercase(),
+            "771a43a4-1926-42f0-b136-d5159a501700".to_owned(),
+        ] {
+            let t = IncomingTrace::from_headers([
+                (
+                    "sentry-trace",
+                    "771a43a4192642f0b136d5159a501700-b0e6f15b45c36b12-1",
+                ),
+                (
+                    "baggage",
+                    &format!("sentry-trace_id={written},sentry-release=shop@1"),
+                ),
+            ]);
+            let dsc = t.dsc.expect("a sentry-trace freezes a context");
+            assert_eq!(dsc.get("release"), Some("shop@1"), "{written}");
+        }
+        // Another trace's context is still not continued.
+        let other = IncomingTrace::from_headers([
+            (
+                "sentry-trace",
+                "771a43a4192642f0b136d5159a501700-b0e6f15b45c36b12-1",
+            ),
+            (
+                "baggage",
+                "sentry-trace_id=00000000000000000000000000000001,sentry-release=shop@1",
+            ),
+        ]);
+        assert_eq!(other.dsc, Some(Dsc::new()));
     }
 }
