@@ -556,6 +556,13 @@ CREATE TABLE monitors (
     PRIMARY KEY (project_id, monitor_slug)
 ) WITHOUT ROWID;
 "#,
+    // 18: the transactions list of all projects (the web page's
+    // Transactions view) is newest first: with only `transactions_time`
+    // (per project) it sorted every transaction on each page (44 ms at
+    // 50 000, growing). The index grows at its end, like `spans_time`.
+    r#"
+CREATE INDEX transactions_start ON transactions(start_ts);
+"#,
 ];
 
 /// The schema version this build writes.
@@ -622,6 +629,30 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM payload_formats", [], |r| r.get(0))
             .expect("formats");
         assert_eq!(formats, 3);
+    }
+
+    #[test]
+    fn the_transactions_of_all_projects_are_listed_from_an_index() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut conn = Connection::open(dir.path().join("db.sqlite")).expect("open");
+        migrate(&mut conn).expect("migrate");
+        // The shape `api::local::transactions` builds without filters, on a
+        // first page and on a later one.
+        for filter in ["1", "(t.start_ts < 5 OR (t.start_ts = 5 AND t.id < 9))"] {
+            let plan: Vec<String> = conn
+                .prepare(&format!(
+                    "EXPLAIN QUERY PLAN SELECT t.id FROM transactions t WHERE {filter}
+                     ORDER BY t.start_ts DESC, t.id DESC LIMIT 101"
+                ))
+                .expect("prepare")
+                .query_map([], |r| r.get::<_, String>(3))
+                .expect("plan")
+                .collect::<Result<_, _>>()
+                .expect("rows");
+            let plan = plan.join("; ");
+            assert!(plan.contains("transactions_start"), "{plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+        }
     }
 
     #[test]
