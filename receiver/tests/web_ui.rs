@@ -548,6 +548,7 @@ fn every_view_shows_what_the_python_sdk_sent() {
         "#/releases",
         "#/client-reports",
         "#/logs",
+        "#/logs?query=no-such-line",
         "#/live",
     ];
     let mut args = vec![server.url(), server.token().to_owned()];
@@ -630,6 +631,10 @@ fn every_view_shows_what_the_python_sdk_sent() {
         ],
     );
     contains_all("#/live", &["RuntimeError"]);
+    // Nothing matched: said so, rather than that no SDK sends logs.
+    let none = text("#/logs?query=no-such-line");
+    assert!(none.contains("No log lines match these filters"), "{none}");
+    assert!(!none.contains("enable_logs"), "{none}");
 }
 
 #[test]

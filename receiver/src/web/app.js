@@ -1470,9 +1470,15 @@
           h('td', {title: Object.keys(l.attributes || {}).map((k) => k + ' = ' + JSON.stringify(l.attributes[k])).join('\n')}, String(l.body || '')),
           h('td', null, String(l.environment || '')),
           h('td', null, l.traceID ? h('a', {href: link('/traces/' + enc(l.traceID), {})}, String(l.traceID).slice(0, 8)) : '')))))
-      : h('p', {class: 'empty'}, 'No log lines. SDKs send them when logs are on (enable_logs / enableLogs).');
+      // One request reads a bounded number of stored items: an empty page
+      // with a cursor means none of those matched, not that none exists.
+      : h('p', {class: 'empty'}, d.cursor
+        ? 'No matching log lines among the newest ones searched; older ones are left to search.'
+        : keys.some((k) => f[k])
+          ? 'No log lines match these filters.'
+          : 'No log lines. SDKs send them when logs are on (enable_logs / enableLogs).');
     const older = d.cursor
-      ? h('p', {class: 'pager'}, h('a', {href: link('/logs', Object.assign({}, f, {cursor: d.cursor}))}, 'Older'))
+      ? h('p', {class: 'pager'}, h('a', {href: link('/logs', Object.assign({}, f, {cursor: d.cursor}))}, logs.length ? 'Older' : 'Search older'))
       : null;
     setView(generation, h('div', null, h('div', {class: 'titlebar'}, h('h1', null, 'Logs')), form, table, older));
   }
