@@ -491,6 +491,19 @@ pub struct TailArgs {
 /// poll the receiver as fast as it answers).
 const MIN_POLL_INTERVAL: Duration = Duration::from_millis(50);
 
+/// How long `wait` pauses after a poll that took `took`: the interval, but
+/// at least four times what the poll took (at most [`MAX_POLL_PAUSE`]): a
+/// filtered count reads every event, ~50 ms at 300 000, and a poll every
+/// 200 ms would keep a quarter of a core busy for as long as CI waits.
+fn poll_pause(interval: Duration, took: Duration) -> Duration {
+    interval
+        .max(MIN_POLL_INTERVAL)
+        .max(took.saturating_mul(4).min(MAX_POLL_PAUSE))
+}
+
+/// The longest pause the time a poll took can impose.
+const MAX_POLL_PAUSE: Duration = Duration::from_secs(2);
+
 /// Whether an API error says "try again": 503 (the database stayed busy)
 /// or 429.
 fn is_transient(e: &CliError) -> bool {
@@ -786,7 +799,8 @@ pub struct WaitArgs {
     /// Give up after this long (e.g. 30s, 2m).
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub timeout: Duration,
-    /// Poll interval.
+    /// Poll interval (longer after a slow poll: at least four times what
+    /// it took, up to 2 s).
     #[arg(long, default_value = "200ms", value_parser = parse_duration)]
     pub interval: Duration,
     /// What to wait for.
@@ -824,7 +838,10 @@ pub fn wait(client: &Client, args: &WaitArgs, json_out: bool) -> Result<(), CliE
             deadline.max(Instant::now() + Duration::from_secs(2))
         }));
         attempted = true;
-        match client.get::<Stats>(&path) {
+        let started = Instant::now();
+        let answer = client.get::<Stats>(&path);
+        let took = started.elapsed();
+        match answer {
             Ok((stats, _)) => {
                 let outcomes = args.conditions.evaluate(&stats);
                 if outcomes.iter().all(|o| o.ok) {
@@ -858,9 +875,7 @@ pub fn wait(client: &Client, args: &WaitArgs, json_out: bool) -> Result<(), CliE
             return Err(timed_out(args, &last, &last_error, json_out)?);
         }
         std::thread::sleep(
-            args.interval
-                .max(MIN_POLL_INTERVAL)
-                .min(deadline.saturating_duration_since(Instant::now())),
+            poll_pause(args.interval, took).min(deadline.saturating_duration_since(Instant::now())),
         );
     }
 }
@@ -948,6 +963,16 @@ pub fn check(client: &Client, args: &CheckArgs, json_out: bool) -> Result<(), Cl
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_slow_poll_waits_longer_before_the_next() {
+        let ms = Duration::from_millis;
+        assert_eq!(poll_pause(ms(200), ms(5)), ms(200));
+        assert_eq!(poll_pause(ms(0), ms(1)), MIN_POLL_INTERVAL);
+        assert_eq!(poll_pause(ms(200), ms(60)), ms(240));
+        assert_eq!(poll_pause(ms(200), Duration::from_secs(30)), MAX_POLL_PAUSE);
+        assert_eq!(poll_pause(ms(5000), ms(60)), ms(5000));
+    }
 
     #[test]
     fn durations_and_rates() {
