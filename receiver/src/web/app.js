@@ -214,6 +214,13 @@
     // The same separators as the match above (`#/issues#token=…` too), so
     // that the token found is the one removed.
     let rest = hash.replace(/(^#|[?&#])token=[^&]*&?/, '$1').replace(/[?&#]$/, '');
+    // A `#` left after the route (`#/issues#level=error`) starts the page's
+    // parameters.
+    const inner = rest.indexOf('#', 1);
+    if (inner > 0) {
+      const joiner = rest.lastIndexOf('?', inner) > 0 ? '&' : '?';
+      rest = rest.slice(0, inner) + joiner + rest.slice(inner + 1);
+    }
     // What is left must be a page of ours (`#token=…&x=1` leaves `#x=1`).
     if (!rest.startsWith('#/')) rest = '#/issues';
     history.replaceState(null, '', location.pathname + location.search + rest);
@@ -1652,7 +1659,7 @@
     window.addEventListener('hashchange', async () => {
       // A pasted `#token=…` link while the page is open (maybe on the
       // login form, before any project was loaded).
-      if (/(?:^#|[?&])token=/.test(location.hash)) {
+      if (/(?:^#|[?&#])token=/.test(location.hash)) {
         takeTokenFromFragment();
         try {
           await loadProjects();
