@@ -563,7 +563,9 @@ fn statuses(server: &TestServer, slug: &str) -> Vec<String> {
 fn a_run_in_progress_past_its_maximum_runtime_reads_as_timed_out() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("receiver.sqlite");
-    let t0 = api_support::now().floor();
+    // At the start of an hour: the hourly schedule below is due next an
+    // hour later, after this test's last reading (no run is missed).
+    let t0 = (api_support::now() / 3600.0).floor() * 3600.0 + 1.0;
     let start = |server: &TestServer, slug: &str, config: Value| {
         check_in(
             server,
@@ -624,4 +626,114 @@ fn a_run_in_progress_past_its_maximum_runtime_reads_as_timed_out() {
     assert_eq!(statuses(&server, "unconfigured"), ["timeout"]);
     assert_eq!(statuses(&server, "beating"), ["timeout"]);
     assert_eq!(statuses(&server, "late"), ["timeout"]);
+}
+
+#[test]
+fn runs_that_did_not_come_by_their_margin_are_missed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("receiver.sqlite");
+    // 09:00:30 on a day a week ago, on the minute's half.
+    let nine = (api_support::now() / 86_400.0).floor() * 86_400.0 - 7.0 * 86_400.0 + 9.0 * 3600.0;
+    {
+        let server = server_at(&path, nine + 30.0);
+        for (slug, config) in [
+            (
+                "hourly",
+                json!({"schedule": {"type": "crontab", "value": "0 * * * *"}}),
+            ),
+            (
+                "every-2h",
+                json!({"schedule": {"type": "interval", "value": 2, "unit": "hour"},
+                       "checkin_margin": 20}),
+            ),
+            ("unscheduled", Value::Null),
+        ] {
+            check_in(
+                &server,
+                json!({"check_in_id": RUN, "monitor_slug": slug, "status": "ok",
+                       "duration": 1.0, "monitor_config": config}),
+            );
+        }
+        let hourly = monitor(&server, "hourly");
+        assert_eq!(hourly["missedSince"], Value::Null, "{hourly}");
+        assert_eq!(hourly["nextCheckIn"], json!(iso(nine + 3600.0)), "{hourly}");
+    }
+    // 10:00:59: within the default margin of a minute.
+    let server = server_at(&path, nine + 3659.0);
+    assert_eq!(monitor(&server, "hourly")["missedSince"], Value::Null);
+    drop(server);
+    // 12:30: 10:00, 11:00 and 12:00 did not come; 11:00 (09:00 plus two
+    // hours) did not either, its 20 minutes of margin past.
+    let server = server_at(&path, nine + 3.5 * 3600.0);
+    let hourly = monitor(&server, "hourly");
+    assert_eq!(hourly["missedSince"], json!(iso(nine + 3600.0)), "{hourly}");
+    assert_eq!(
+        hourly["nextCheckIn"],
+        json!(iso(nine + 4.0 * 3600.0)),
+        "{hourly}"
+    );
+    assert_eq!(
+        (
+            &hourly["statusCounts"],
+            &hourly["checkIns"],
+            &hourly["failed"]
+        ),
+        (&json!({"ok": 1, "missed": 3}), &json!(4), &json!(3)),
+        "{hourly}"
+    );
+    assert_eq!(hourly["lastStatus"], "ok", "the latest run that came");
+    let two = monitor(&server, "every-2h");
+    assert_eq!(two["missedSince"], json!(iso(nine + 7200.0)), "{two}");
+    assert_eq!(two["statusCounts"], json!({"ok": 1, "missed": 1}), "{two}");
+    assert_eq!(two["nextCheckIn"], json!(iso(nine + 4.0 * 3600.0)), "{two}");
+    let unscheduled = monitor(&server, "unscheduled");
+    assert_eq!(unscheduled["nextCheckIn"], Value::Null);
+    assert_eq!(unscheduled["statusCounts"], json!({"ok": 1}));
+    // A run that comes again ends the gap; the runs it missed still count.
+    check_in(
+        &server,
+        json!({"check_in_id": "6b3f3c5e2d1a4f0e9c8b7a6d5e4f3a2b", "monitor_slug": "hourly",
+               "status": "ok"}),
+    );
+    let hourly = monitor(&server, "hourly");
+    assert_eq!(hourly["missedSince"], Value::Null, "{hourly}");
+    assert_eq!(
+        hourly["nextCheckIn"],
+        json!(iso(nine + 4.0 * 3600.0)),
+        "{hourly}"
+    );
+    assert_eq!(
+        hourly["statusCounts"],
+        json!({"ok": 2, "missed": 3}),
+        "{hourly}"
+    );
+    drop(server);
+    // Only what was due in the time range counts: 11:00 and 12:00.
+    let server = server_at(&path, nine + 3.5 * 3600.0);
+    let since = iso(nine + 3600.0 + 1800.0);
+    let list = get_ok(
+        &server,
+        &format!(
+            "/api/0/local/monitors/?start={since}&end={}",
+            iso(nine + 3.6 * 3600.0)
+        ),
+    );
+    let hourly = list
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|m| m["monitorSlug"] == "hourly")
+        .expect("hourly");
+    assert_eq!(
+        hourly["statusCounts"],
+        json!({"ok": 1, "missed": 2}),
+        "{hourly}"
+    );
+    // The missed runs have no rows of their own.
+    assert_eq!(check_ins(&server, "monitor=hourly").len(), 2);
+}
+
+/// ISO 8601 as the API writes it.
+fn iso(secs: f64) -> String {
+    sentry_core::protocol::Timestamp::from_secs_f64(secs).to_rfc3339()
 }

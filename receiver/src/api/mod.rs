@@ -27,6 +27,7 @@ mod params;
 mod projects;
 mod quotas;
 mod releases;
+mod schedule;
 mod spans;
 pub mod tokens;
 pub mod types;

@@ -14,7 +14,10 @@
 //!
 //! Statuses are read at the time of the request: a run in progress past
 //! its deadline is `timeout` (`store::check_ins::status_as_read`), in the
-//! lists, the filters and the counts.
+//! lists, the filters and the counts. With a schedule, the monitors list
+//! also says when the next run is due and counts the expected runs that
+//! did not come as `missed` (`api::schedule`); the check-ins list has no
+//! rows for them.
 
 use std::collections::BTreeMap;
 
@@ -22,6 +25,7 @@ use rusqlite::OptionalExtension;
 
 use super::params::{iso, Cursor, Page, Range, Sql};
 use super::projects;
+use super::schedule::Due;
 use super::types::{CheckIn, Monitor, MonitorConfig, MonitorSchedule};
 use super::{ApiError, Ctx, Reply};
 use crate::store::check_ins::{status_as_read, status_at};
@@ -86,6 +90,8 @@ fn monitor_rows(
                 status_counts: BTreeMap::new(),
                 config: None,
                 config_problems: Vec::new(),
+                next_check_in: None,
+                missed_since: None,
             };
             Ok((monitor, received, r.get(6)?))
         })?
@@ -96,10 +102,76 @@ fn monitor_rows(
         let max_runtime = m.config.as_ref().and_then(|config| config.max_runtime);
         m.last_status = status_at(&m.last_status, *received, *updated, max_runtime, now).to_owned();
         m.status_counts = status_counts(c, (project, &m.monitor_slug), max_runtime, range, now)?;
+        if let Some(config) = &m.config {
+            let (missed, due) = missed_runs(c, (project, &m.monitor_slug), config, range, now)?;
+            if let Some(due) = due {
+                m.next_check_in = Some(iso(due.next));
+                m.missed_since = due.missed_since.map(iso);
+            }
+            if missed > 0 {
+                *m.status_counts.entry("missed".to_owned()).or_default() += missed;
+            }
+        }
         m.check_ins = m.status_counts.values().sum();
         m.failed = FAILED.iter().filter_map(|s| m.status_counts.get(*s)).sum();
     }
     Ok(monitors.into_iter().map(|(m, _, _)| m).collect())
+}
+
+/// How many runs of monitor `(project, slug)` were due in `range` and did
+/// not come by their margin (between two runs, or since the latest, as
+/// read at `now`), and what is due after its latest run. Reads the starts
+/// of its runs from the last one before the range to the first after it
+/// (`check_ins_monitor`).
+fn missed_runs(
+    c: &rusqlite::Connection,
+    (project, slug): (i64, &str),
+    config: &MonitorConfig,
+    range: &Range,
+    now: f64,
+) -> Result<(i64, Option<Due>), ApiError> {
+    let from = range.start.unwrap_or(f64::MIN);
+    let end = range.end.unwrap_or(f64::MAX).min(now);
+    let starts: Vec<f64> = c
+        .prepare_cached(
+            "SELECT received FROM check_ins
+             WHERE project_id = ?1 AND monitor_slug = ?2 AND received >= COALESCE(
+                 (SELECT MAX(received) FROM check_ins
+                  WHERE project_id = ?1 AND monitor_slug = ?2 AND received < ?3), ?3)
+                 AND received <= COALESCE(
+                 (SELECT MIN(received) FROM check_ins
+                  WHERE project_id = ?1 AND monitor_slug = ?2 AND received > ?4), ?4)
+             ORDER BY received",
+        )?
+        .query_map(rusqlite::params![project, slug, from, end], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let due_after = |start: f64, until: f64| {
+        Due::at(
+            &config.schedule,
+            config.timezone.as_deref(),
+            config.checkin_margin,
+            start,
+            until,
+            from,
+        )
+    };
+    let mut missed = 0i64;
+    for pair in starts.windows(2) {
+        if let Some(due) = due_after(pair[0], pair[1]) {
+            missed += due.missed.iter().filter(|t| **t <= end).count() as i64;
+        }
+    }
+    // Since the latest run (the latest of all, whatever the range).
+    let latest: Option<f64> = c
+        .prepare_cached(
+            "SELECT MAX(received) FROM check_ins WHERE project_id = ?1 AND monitor_slug = ?2",
+        )?
+        .query_row(rusqlite::params![project, slug], |r| r.get(0))?;
+    let due = latest.and_then(|latest| due_after(latest, now));
+    if let Some(due) = &due {
+        missed += due.missed.iter().filter(|t| **t <= end).count() as i64;
+    }
+    Ok((missed, due))
 }
 
 /// How many runs of monitor `(project, slug)` that started in `range`

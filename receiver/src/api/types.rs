@@ -638,6 +638,16 @@ pub struct Monitor {
     /// nothing was): fields left out, or why it was not taken.
     #[serde(default)]
     pub config_problems: Vec<String>,
+    /// When the next run is due by the config's schedule (ISO 8601; `null`
+    /// without a schedule).
+    #[serde(default)]
+    pub next_check_in: Option<String>,
+    /// When the first expected run that did not come (its margin passed
+    /// without a check-in) was due since the latest run; `null` when none
+    /// is missing. Missed runs of the time range count in `statusCounts`
+    /// as `missed` (and in `checkIns` and `failed`).
+    #[serde(default)]
+    pub missed_since: Option<String>,
 }
 
 /// A cron monitor's configuration (`monitor_config` of its check-ins;
