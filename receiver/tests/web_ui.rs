@@ -716,7 +716,10 @@ fn a_token_after_a_route_in_the_address_is_taken_and_removed() {
         ("#/releases?token=TOKEN", "#/releases"),
         // The parameters after the token stay the page's parameters.
         ("#/issues#token=TOKEN&level=error", "#/issues?level=error"),
-        ("#/issues?query=a#token=TOKEN&level=error", "#/issues?query=a&level=error"),
+        (
+            "#/issues?query=a#token=TOKEN&level=error",
+            "#/issues?query=a&level=error",
+        ),
     ] {
         let lines = run_page_script("fragment_token.js", &[&server.url(), server.token(), start]);
         let out = &lines[0];
@@ -785,6 +788,10 @@ fn the_crons_view_lists_monitors_and_a_monitors_check_ins() {
         "config problem",
         "error 1",
         "ok 1",
+        // When the next run is due: two hours after the sync's run
+        // (counted from its minute).
+        "Next due",
+        "in 1h",
     ] {
         assert!(list.contains(wanted), "{wanted:?} not in {list}");
     }

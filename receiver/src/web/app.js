@@ -116,11 +116,17 @@
     const t = Date.parse(iso);
     if (Number.isNaN(t)) return String(iso);
     const s = Math.round((Date.now() - t) / 1000);
-    if (s < 0) return 'in the future';
-    if (s < 60) return s + 's ago';
-    if (s < 3600) return Math.floor(s / 60) + 'm ago';
-    if (s < 86400) return Math.floor(s / 3600) + 'h ago';
-    return Math.floor(s / 86400) + 'd ago';
+    // A time ahead (a monitor's next run): 'in 5m'.
+    if (s < 0) return 'in ' + elapsed(-s);
+    return elapsed(s) + ' ago';
+  }
+
+  // Seconds as the largest whole unit: '5m'.
+  function elapsed(s) {
+    if (s < 60) return s + 's';
+    if (s < 3600) return Math.floor(s / 60) + 'm';
+    if (s < 86400) return Math.floor(s / 3600) + 'h';
+    return Math.floor(s / 86400) + 'd';
   }
 
   function clock(iso) {
@@ -1214,15 +1220,17 @@
     const monitors = Array.isArray(data) ? data : [];
     const table = monitors.length
       ? h('table', {class: 'list'},
-        h('thead', null, h('tr', null, h('th', null, 'Monitor'), h('th', null, 'Schedule'), h('th', null, 'Last status'), h('th', null, 'Last check-in'), h('th', {class: 'num'}, 'Check-ins (24 h)'), h('th', null, 'By status'), h('th', {class: 'num'}, 'Failed'))),
+        h('thead', null, h('tr', null, h('th', null, 'Monitor'), h('th', null, 'Schedule'), h('th', null, 'Last status'), h('th', null, 'Last check-in'), h('th', null, 'Next due'), h('th', {class: 'num'}, 'Check-ins (24 h)'), h('th', null, 'By status'), h('th', {class: 'num'}, 'Failed'))),
         h('tbody', null, monitors.map((m) => {
           const problems = Array.isArray(m.configProblems) ? m.configProblems : [];
           return h('tr', null,
             h('td', null, h('a', {href: link('/monitors', {monitor: String(m.monitorSlug), project: String(m.projectID)})}, String(m.monitorSlug))),
             h('td', null, m.config ? scheduleText(m.config.schedule) : h('span', {class: 'muted'}, '—'),
               problems.length ? [' ', badge('config problem', 'no')] : null),
-            h('td', null, checkInBadge(m.lastStatus)),
+            h('td', null, checkInBadge(m.lastStatus),
+              m.missedSince ? [' ', badge('missed since ' + ago(m.missedSince), 'no')] : null),
             h('td', null, time(m.lastCheckIn)),
+            h('td', null, m.nextCheckIn ? time(m.nextCheckIn) : h('span', {class: 'muted'}, '—')),
             h('td', {class: 'num'}, String(m.checkIns)),
             h('td', null, statusCountsText(m.statusCounts)),
             h('td', {class: 'num'}, String(m.failed)));
