@@ -607,3 +607,194 @@ fn an_environment_or_release_with_a_comma_is_one_filter_value() {
     both.sort();
     assert_eq!(both, ["first", "second"]);
 }
+
+/// The tag breakdown of an issue (detail, `tags/`, `tags/{key}/`) equals
+/// the one aggregated here from the per-event tags the events list shows
+/// (which decode whole events): same keys, totals, unique counts, top ten
+/// values with their counts, first and last seen, ties broken by value.
+/// The events clash on purpose: their own `level`, `environment`,
+/// `release` and `user` tags win over the columns, keys are cleaned and
+/// long values cut by normalisation, the user's `{{auto}}` address is the
+/// client's.
+#[test]
+fn tag_breakdown_matches_the_events_tags() {
+    use receiver::api::types::{TagSummary, TagValue};
+    use std::collections::{BTreeMap, HashMap};
+
+    let server = TestServer::start();
+    let base = api_support::now() - 10_000.0;
+    let n = 160;
+    for i in 0..n {
+        let mut tags = serde_json::Map::new();
+        tags.insert("region".into(), json!(["eu", "us", "ap"][i % 3]));
+        tags.insert("shard".into(), json!(format!("s{}", i % 13)));
+        if i % 17 == 0 {
+            tags.insert("level".into(), json!("custom"));
+        }
+        if i % 19 == 0 {
+            tags.insert("environment".into(), json!("tagged-env"));
+            tags.insert("release".into(), json!("tagged@1"));
+        }
+        if i % 23 == 0 {
+            tags.insert("user".into(), json!("tagged-user"));
+        }
+        if i % 7 == 0 {
+            tags.insert(" my tag ".into(), json!("spaced"));
+            tags.insert("long".into(), json!("v".repeat(300)));
+        }
+        let mut e = json!({
+            "fingerprint": ["tag-breakdown"],
+            "message": "tag breakdown",
+            // Pairs of equal timestamps: first/last seen ties.
+            "timestamp": base + (i / 2) as f64,
+            "level": (["error", "warning", "info", "fatal", "debug"][i % 5]),
+            "release": format!("app@1.{}.0", i % 12),
+            "tags": tags,
+        });
+        if i % 4 != 3 {
+            e["environment"] = json!(["production", "staging", "dev"][i % 3]);
+        }
+        e["user"] = match i % 5 {
+            0 => json!({"id": format!("u{}", i % 9)}),
+            1 => json!({"id": i % 4}),
+            2 => json!({"email": "a@example.com"}),
+            3 => json!({"ip_address": "{{auto}}"}),
+            _ => json!(null),
+        };
+        if i % 3 == 0 {
+            e["contexts"] = json!({
+                "os": {"name": "Linux", "version": "6.1"},
+                "browser": {"name": "Firefox", "version": format!("{}", 120 + i % 3)},
+                "runtime": {"name": "CPython"},
+            });
+            e["request"] = json!({"url": format!("https://x.example/p{}", i % 4)});
+            e["server_name"] = json!("web-1");
+            e["dist"] = json!("d1");
+            e["transaction"] = json!("/checkout");
+        }
+        if i % 2 == 0 {
+            e["exception"] = json!({"values": [
+                {"type": "Root", "value": "r", "mechanism": {"type": "chained", "handled": true}},
+                {"type": "KeyError", "value": "k",
+                 "mechanism": {"type": (["generic", "excepthook"][i % 4 / 2]),
+                               "handled": i % 3 != 0}},
+            ]});
+        }
+        if i % 6 == 1 {
+            // Pairs, with a number value.
+            e["tags"] = json!([["region", "eu"], ["pair", 5]]);
+        }
+        event(&server, e);
+    }
+    server.wait_for_events(n, Duration::from_secs(30));
+    let issues = server.issues();
+    assert_eq!(issues.len(), 1);
+    let id = issues[0].id;
+
+    // Every event's tags, as the events list shows them.
+    let mut seen: Vec<EventSummary> = Vec::new();
+    let mut path = format!("/api/0/issues/{id}/events/?limit=100");
+    loop {
+        let r = server.api_get(&path).expect("events");
+        assert_eq!(r.status, 200);
+        let page: Vec<EventSummary> = serde_json::from_value(r.json()).expect("page");
+        seen.extend(page);
+        match link_cursor(&r, "next") {
+            Some(c) => path = format!("/api/0/issues/{id}/events/?limit=100&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), n);
+    /// Per value: count, first and last seen.
+    type Values = HashMap<String, (i64, String, String)>;
+    let mut keys: BTreeMap<String, (i64, Values)> = BTreeMap::new();
+    for e in &seen {
+        for t in &e.tags {
+            let (total, values) = keys.entry(t.key.clone()).or_default();
+            *total += 1;
+            let at = &e.date_created;
+            let v = values
+                .entry(t.value.clone())
+                .or_insert((0, at.clone(), at.clone()));
+            v.0 += 1;
+            v.1 = v.1.clone().min(at.clone());
+            v.2 = v.2.clone().max(at.clone());
+        }
+    }
+    let expected: Vec<TagSummary> = keys
+        .into_iter()
+        .map(|(key, (total, values))| {
+            let unique = values.len() as i64;
+            let mut top: Vec<_> = values.into_iter().collect();
+            top.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then_with(|| a.0.cmp(&b.0)));
+            top.truncate(10);
+            TagSummary {
+                key: key.clone(),
+                name: key.clone(),
+                total_values: total,
+                unique_values: unique,
+                top_values: top
+                    .into_iter()
+                    .map(|(value, (count, first, last))| TagValue {
+                        key: key.clone(),
+                        name: value.clone(),
+                        value,
+                        count,
+                        first_seen: first,
+                        last_seen: last,
+                    })
+                    .collect(),
+                sampled: false,
+            }
+        })
+        .collect();
+
+    // What the events should have produced, pinned independently.
+    let find = |k: &str| expected.iter().find(|t| t.key == k).expect(k);
+    let count_of = |k: &str, v: &str| {
+        find(k)
+            .top_values
+            .iter()
+            .find(|t| t.value == v)
+            .map_or(0, |t| t.count)
+    };
+    assert_eq!(count_of("level", "custom"), 9);
+    assert_eq!(count_of("environment", "tagged-env"), 7);
+    assert_eq!(count_of("user", "tagged-user"), 6);
+    assert_eq!(count_of("user", "ip:127.0.0.1"), 30);
+    assert_eq!(find("shard").unique_values, 13);
+    assert_eq!(find("shard").top_values.len(), 10);
+    assert_eq!(find("release").unique_values, 13);
+    assert_eq!(find("my-tag").total_values, 19);
+    assert_eq!(find("long").top_values[0].value.chars().count(), 200);
+    assert_eq!(count_of("pair", "5"), 27);
+    for k in [
+        "handled",
+        "mechanism",
+        "os.name",
+        "browser",
+        "runtime",
+        "url",
+    ] {
+        assert!(expected.iter().any(|t| t.key == k), "{k}");
+    }
+
+    let detail: IssueDetail = server
+        .api_json(&format!("/api/0/issues/{id}/"))
+        .expect("detail");
+    assert_eq!(detail.tags, expected);
+    let short: IssueDetail = server
+        .api_json(&format!("/api/0/issues/{}/", detail.issue.short_id))
+        .expect("by short id");
+    assert_eq!(short.tags, expected);
+    let tags: Vec<TagSummary> = server
+        .api_json(&format!("/api/0/issues/{id}/tags/"))
+        .expect("tags");
+    assert_eq!(tags, expected);
+    for t in &expected {
+        let one: TagSummary = server
+            .api_json(&format!("/api/0/issues/{id}/tags/{}/", t.key))
+            .expect("tag");
+        assert_eq!(&one, t);
+    }
+}

@@ -131,13 +131,29 @@ fn user_tag(payload: &Value) -> Option<String> {
 /// `user`, `handled`, `mechanism`, `os.name`, `browser`, `runtime`, `url`
 /// when present. The event's own tags win on a clash. Sorted by key.
 pub(crate) fn event_tags(e: &EventRecord) -> Vec<Tag> {
+    tags_of(
+        &e.level,
+        e.environment.as_deref(),
+        e.release.as_deref(),
+        &e.payload,
+    )
+}
+
+/// [`event_tags`] of an event whose `level`, `environment` and `release`
+/// columns are given and whose payload (or [`tag_payload`]) is `p`.
+pub(crate) fn tags_of(
+    level: &str,
+    environment: Option<&str>,
+    release: Option<&str>,
+    p: &Value,
+) -> Vec<Tag> {
     let mut tags: BTreeMap<String, String> = BTreeMap::new();
     let mut add = |k: &str, v: Option<String>| {
         if let Some(v) = v.filter(|v| !v.is_empty()) {
             tags.entry(k.to_owned()).or_insert(v);
         }
     };
-    match e.payload.get("tags") {
+    match p.get("tags") {
         Some(Value::Object(o)) => {
             for (k, v) in o {
                 add(k, scalar_string(v));
@@ -154,10 +170,9 @@ pub(crate) fn event_tags(e: &EventRecord) -> Vec<Tag> {
         }
         _ => {}
     }
-    add("level", Some(e.level.clone()));
-    add("environment", e.environment.clone());
-    add("release", e.release.clone());
-    let p = &e.payload;
+    add("level", Some(level.to_owned()));
+    add("environment", environment.map(str::to_owned));
+    add("release", release.map(str::to_owned));
     add("dist", str_at(p, &["dist"]).map(str::to_owned));
     add(
         "server_name",
@@ -199,6 +214,63 @@ pub(crate) fn event_tags(e: &EventRecord) -> Vec<Tag> {
     tags.into_iter()
         .map(|(key, value)| Tag { key, value })
         .collect()
+}
+
+/// The parts of a stored event's payload that [`tags_of`] reads (`tags`,
+/// `dist`, `server_name`, `transaction`, `user`, the last exception's
+/// `mechanism`, the `os`, `browser` and `runtime` contexts, the request's
+/// `url`), as they appear in the payload's
+/// JSON. A payload stored as received is normalised and only those fields
+/// are serialised (not the whole event, then parsed back: most of the cost
+/// of reading an event is its stack traces and breadcrumbs); any other
+/// payload is decoded whole, as [`decode_payload`] does.
+pub(crate) fn tag_payload(blob: &[u8]) -> Value {
+    let Some(event) = crate::ingest::as_received::render_event(blob) else {
+        return decode_payload(blob).0;
+    };
+    let mut p = Map::new();
+    let mut put = |k: &str, v: Result<Value, serde_json::Error>| {
+        // These fields serialise to JSON as part of the whole event does;
+        // a field that could not would have made the event unreadable.
+        if let Ok(v) = v {
+            p.insert(k.to_owned(), v);
+        }
+    };
+    if !event.tags.is_empty() {
+        put("tags", serde_json::to_value(&event.tags));
+    }
+    for (k, v) in [
+        ("dist", &event.dist),
+        ("server_name", &event.server_name),
+        ("transaction", &event.transaction),
+    ] {
+        if let Some(v) = v {
+            put(k, Ok(Value::String(v.clone())));
+        }
+    }
+    if let Some(user) = &event.user {
+        put("user", serde_json::to_value(user));
+    }
+    if let Some(last) = event.exception.values.last() {
+        let mut exc = Map::new();
+        if let Some(m) = &last.mechanism {
+            if let Ok(m) = serde_json::to_value(m) {
+                exc.insert("mechanism".to_owned(), m);
+            }
+        }
+        put("exception", Ok(json!({"values": [exc]})));
+    }
+    let contexts: BTreeMap<_, _> = ["os", "browser", "runtime"]
+        .into_iter()
+        .filter_map(|k| Some((k, event.contexts.get(k)?)))
+        .collect();
+    if !contexts.is_empty() {
+        put("contexts", serde_json::to_value(contexts));
+    }
+    if let Some(url) = event.request.as_ref().and_then(|r| r.url.as_ref()) {
+        put("request", Ok(json!({ "url": url })));
+    }
+    Value::Object(p)
 }
 
 fn scalar_string(v: &Value) -> Option<String> {

@@ -689,17 +689,24 @@ pub(crate) fn tag_breakdown(
         first: f64,
         last: f64,
     }
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {EVENT_COLS} FROM events e WHERE e.issue_id = ?1
-         ORDER BY e.timestamp DESC LIMIT ?2"
-    ))?;
+    // Only the columns and payload fields the tags come from: decoding
+    // whole events (stack traces, breadcrumbs) was most of the cost.
+    let mut stmt = conn.prepare_cached(
+        "SELECT e.timestamp, e.level, e.environment, e.release, e.payload FROM events e
+         WHERE e.issue_id = ?1 ORDER BY e.timestamp DESC LIMIT ?2",
+    )?;
     let mut keys: BTreeMap<String, (i64, HashMap<String, Acc>)> = BTreeMap::new();
     let mut scanned = 0;
-    let rows = stmt.query_map(params![issue_id, TAG_SCAN_LIMIT], EventRecord::from_row)?;
-    for row in rows {
-        let e = row?;
+    let mut rows = stmt.query(params![issue_id, TAG_SCAN_LIMIT])?;
+    while let Some(row) = rows.next()? {
+        let timestamp: f64 = row.get(0)?;
+        let level: String = row.get(1)?;
+        let environment: Option<String> = row.get(2)?;
+        let release: Option<String> = row.get(3)?;
+        let blob: Vec<u8> = row.get(4)?;
+        let payload = events::tag_payload(&blob);
         scanned += 1;
-        for tag in events::event_tags(&e) {
+        for tag in events::tags_of(&level, environment.as_deref(), release.as_deref(), &payload) {
             if only.is_some_and(|k| k != tag.key) {
                 continue;
             }
@@ -707,12 +714,12 @@ pub(crate) fn tag_breakdown(
             *total += 1;
             let acc = values.entry(tag.value).or_insert(Acc {
                 count: 0,
-                first: e.timestamp,
-                last: e.timestamp,
+                first: timestamp,
+                last: timestamp,
             });
             acc.count += 1;
-            acc.first = acc.first.min(e.timestamp);
-            acc.last = acc.last.max(e.timestamp);
+            acc.first = acc.first.min(timestamp);
+            acc.last = acc.last.max(timestamp);
         }
     }
     let sampled = scanned >= TAG_SCAN_LIMIT;

@@ -176,15 +176,9 @@ pub fn encode_with_dictionary(
 pub fn render(blob: &[u8]) -> Result<Vec<u8>, RenderError> {
     let damaged = |what: String| RenderError::Damaged(what);
     let (header, sent) = open(blob)?;
-    let ctx = RequestContext {
-        received: Timestamp::from_secs_f64(f64::from_bits(header.received_bits)),
-        sent_at: header
-            .sent_at_bits
-            .map(|bits| Timestamp::from_secs_f64(f64::from_bits(bits))),
-        client_ip: header.client_ip,
-    };
-    let id = Some(header.event_id);
-    let json = match header.kind {
+    let kind = header.kind;
+    let (ctx, id) = header.context();
+    let json = match kind {
         Kind::Event => normalize::event(&sent, &ctx, id).map(|e| serde_json::to_vec(&e)),
         Kind::Transaction => {
             normalize::transaction(&sent, &ctx, id).map(|t| serde_json::to_vec(&t))
@@ -196,6 +190,34 @@ pub fn render(blob: &[u8]) -> Result<Vec<u8>, RenderError> {
             reason: e.to_string(),
             sent,
         }),
+    }
+}
+
+/// The normalised event of a payload that [`encode`] stored for an `event`
+/// item: the event [`render`] serialises, for a reader that wants a few of
+/// its fields without building and parsing its whole JSON. `None` when
+/// `blob` is not such a payload, is damaged, or no longer passes
+/// normalisation (read it with [`crate::store::decompress`] then).
+pub fn render_event(blob: &[u8]) -> Option<sentry_core::protocol::Event> {
+    let (header, sent) = open(blob).ok()?;
+    if header.kind != Kind::Event {
+        return None;
+    }
+    let (ctx, id) = header.context();
+    normalize::event(&sent, &ctx, id).ok()
+}
+
+impl Header {
+    /// The request facts normalisation takes, and the event id.
+    fn context(self) -> (RequestContext, Option<Uuid>) {
+        let ctx = RequestContext {
+            received: Timestamp::from_secs_f64(f64::from_bits(self.received_bits)),
+            sent_at: self
+                .sent_at_bits
+                .map(|bits| Timestamp::from_secs_f64(f64::from_bits(bits))),
+            client_ip: self.client_ip,
+        };
+        (ctx, Some(self.event_id))
     }
 }
 
