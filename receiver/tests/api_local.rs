@@ -262,6 +262,11 @@ fn spans_list_streamed_segments_beside_transaction_spans() {
         described(&list("transaction=checkout")),
         ["POST /pay", "checkout"]
     );
+    assert_eq!(
+        described(&list("transaction=checkout&transaction=nomatch")),
+        ["POST /pay", "checkout"]
+    );
+    assert!(list("transaction=nomatch").is_empty());
     assert_eq!(list(&format!("trace={TRACE}")).len(), 5);
     assert!(list("trace=11111111111111111111111111111111").is_empty());
     assert_eq!(list("min_duration=500").len(), 3);

@@ -101,15 +101,37 @@ impl SpanFilter {
             let p = sql.bind(trace.clone());
             sql.cond(format!("s.trace_id = {p}"));
         }
-        for (col, values) in [
-            ("s.op", &self.ops),
-            ("s.status", &self.statuses),
-            ("t.name", &self.transactions),
-        ] {
+        for (col, values) in [("s.op", &self.ops), ("s.status", &self.statuses)] {
             if !values.is_empty() {
                 let cond = sql.in_list(col, values.iter().cloned());
                 sql.cond(cond);
             }
+        }
+        if !self.transactions.is_empty() {
+            // Few transactions of that name: their spans through
+            // `spans_transaction` (a scan of every span in time order
+            // would look at all of them to find a few). Many: the scan
+            // in time order finds a page soon, sorting all their spans
+            // would not.
+            let names = || self.transactions.iter().cloned();
+            let matching: i64 = {
+                let mut count = Sql::default();
+                let cond = count.in_list("name", names());
+                c.prepare_cached(&format!(
+                    "SELECT count(*) FROM (SELECT 1 FROM transactions WHERE {cond} LIMIT {})",
+                    FEW_TRANSACTIONS + 1
+                ))?
+                .query_row(rusqlite::params_from_iter(count.params.iter()), |r| {
+                    r.get(0)
+                })?
+            };
+            let cond = if matching <= FEW_TRANSACTIONS {
+                let names = sql.in_list("name", names());
+                format!("s.transaction_id IN (SELECT id FROM transactions WHERE {names})")
+            } else {
+                sql.in_list("t.name", names())
+            };
+            sql.cond(cond);
         }
         if let Some(s) = &self.search {
             let p = sql.bind(like_pattern(s));
@@ -148,6 +170,10 @@ impl SpanFilter {
         Ok(())
     }
 }
+
+/// Up to this many transactions named by `transaction=`, their spans are
+/// found through their transaction ids rather than by a scan in time order.
+const FEW_TRANSACTIONS: i64 = 500;
 
 /// `GET /api/0/local/spans/` (see the module's documentation).
 pub(crate) async fn list(ctx: &Ctx) -> Result<Reply, ApiError> {
