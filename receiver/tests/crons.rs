@@ -737,3 +737,29 @@ fn runs_that_did_not_come_by_their_margin_are_missed() {
 fn iso(secs: f64) -> String {
     sentry_core::protocol::Timestamp::from_secs_f64(secs).to_rfc3339()
 }
+
+#[test]
+fn the_nil_check_in_id_does_not_finish_a_run_that_timed_out() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("receiver.sqlite");
+    let t0 = (api_support::now() / 3600.0).floor() * 3600.0 - 3.0 * 3600.0;
+    let send = |server: &TestServer, status: &str| {
+        check_in(
+            server,
+            json!({"check_in_id": NIL, "monitor_slug": "job", "status": status,
+                   "duration": 3.0}),
+        );
+    };
+    // The job starts and crashes; two hours later (its 30 minutes of
+    // default runtime long past) it runs and succeeds.
+    send(&server_at(&path, t0), "in_progress");
+    let server = server_at(&path, t0 + 2.0 * 3600.0);
+    send(&server, "ok");
+    let mut seen: Vec<String> = check_ins(&server, "monitor=job")
+        .iter()
+        .map(|k| k["status"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    seen.sort();
+    assert_eq!(seen, ["ok", "timeout"], "the success is a run of its own");
+    assert_eq!(monitor(&server, "job")["lastStatus"], "ok");
+}

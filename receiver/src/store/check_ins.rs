@@ -108,7 +108,7 @@ pub(super) fn apply(
     if let Some(update) = &c.monitor_config {
         monitors::store_config(conn, project, &c.monitor_slug, received, update)?;
     }
-    let Some(run) = find_run(conn, project, c)? else {
+    let Some(run) = find_run(conn, project, received, c)? else {
         insert(conn, project, received, c)?;
         return Ok(Applied::Inserted);
     };
@@ -131,8 +131,18 @@ pub(super) fn apply(
     Ok(Applied::Updated)
 }
 
-/// The run `c` updates, if it is stored.
-fn find_run(conn: &Connection, project: i64, c: &CheckInRecord) -> Result<Option<Run>, StoreError> {
+/// The run `c` (received at `received`) updates, if it is stored. The nil
+/// id updates the latest run still in progress: one past its deadline has
+/// timed out (Sentry's clock task has marked it so by then), and the
+/// check-in starts a run of its own. Only runs that started within the
+/// longest deadline are looked at, so that a monitor with no run in
+/// progress is not read whole for every such check-in.
+fn find_run(
+    conn: &Connection,
+    project: i64,
+    received: f64,
+    c: &CheckInRecord,
+) -> Result<Option<Run>, StoreError> {
     let row = |r: &rusqlite::Row<'_>| {
         Ok(Run {
             id: r.get(0)?,
@@ -142,14 +152,23 @@ fn find_run(conn: &Connection, project: i64, c: &CheckInRecord) -> Result<Option
         })
     };
     let run = if c.update_latest {
-        conn.prepare_cached(
-            "SELECT id, status, received, updated FROM check_ins
-             WHERE project_id = ?1 AND monitor_slug = ?2 AND status = 'in_progress'
-                 AND environment IS ?3
-             ORDER BY received DESC, id DESC LIMIT 1",
-        )?
-        .query_row(params![project, c.monitor_slug, c.environment], row)
-        .optional()?
+        let oldest = received - MAX_RUNTIME_MINUTES as f64 * 60.0;
+        let latest = conn
+            .prepare_cached(
+                "SELECT id, status, received, updated FROM check_ins
+                 WHERE project_id = ?1 AND monitor_slug = ?2 AND status = 'in_progress'
+                     AND environment IS ?3 AND received >= ?4
+                 ORDER BY received DESC, id DESC LIMIT 1",
+            )?
+            .query_row(params![project, c.monitor_slug, c.environment, oldest], row)
+            .optional()?;
+        match latest {
+            Some(run) => {
+                let max_runtime = monitors::max_runtime(conn, project, &c.monitor_slug)?;
+                (deadline(run.received, run.updated, max_runtime) > received).then_some(run)
+            }
+            None => None,
+        }
     } else {
         conn.prepare_cached(
             "SELECT id, status, received, updated FROM check_ins
