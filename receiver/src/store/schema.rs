@@ -499,12 +499,15 @@ CREATE INDEX check_ins_time ON check_ins(received);
     // arrival: the first final status (with its duration, or the time since
     // the run's first row) wins, else the latest `in_progress` is the last
     // update; runs stored under the nil id (which now means "the latest run
-    // in progress") get ids of their own, so that none is lost.
+    // in progress") get ids of their own, so that none is lost. A
+    // temporary index on the run key keeps this linear (without it, a
+    // monitor of 20 000 runs took 41 s, found by a review).
     r#"
 ALTER TABLE check_ins ADD COLUMN updated REAL NOT NULL DEFAULT 0;
 UPDATE check_ins SET updated = received;
 UPDATE check_ins SET check_in_id = lower(hex(randomblob(16)))
     WHERE check_in_id = '00000000000000000000000000000000';
+CREATE INDEX check_ins_m16 ON check_ins(project_id, monitor_slug, check_in_id);
 CREATE TEMP TABLE check_in_runs AS
     SELECT MIN(k.id) AS keep,
         (SELECT w.id FROM check_ins w
@@ -530,6 +533,7 @@ WHERE check_ins.id = r.keep;
 DELETE FROM check_ins WHERE id NOT IN (
     SELECT MIN(id) FROM check_ins GROUP BY project_id, monitor_slug, check_in_id);
 DROP TABLE check_in_runs;
+DROP INDEX check_ins_m16;
 CREATE UNIQUE INDEX check_ins_run ON check_ins(project_id, monitor_slug, check_in_id);
 "#,
     // 17: the `monitor_config` of check-ins (`ingest::monitor_config`), one
