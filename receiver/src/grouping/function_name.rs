@@ -80,7 +80,9 @@ pub(crate) fn trimmed<'a>(function: &'a str, platform: &str) -> Option<Cow<'a, s
     }
     let trimmed = match platform {
         "csharp" => Cow::Borrowed(function.split(" (").next().unwrap_or(function)),
-        "objc" | "cocoa" | "swift" | "native" | "c" | "rust" => native(function, platform),
+        // Sentry's native family; not `rust`, which counts as native for
+        // the receiver's stack-trace rules but which Sentry leaves as sent.
+        "objc" | "cocoa" | "swift" | "native" | "c" => native(function, platform),
         _ => return None,
     };
     (trimmed != function).then_some(trimmed)
@@ -402,6 +404,8 @@ mod tests {
         // Nothing to trim: the same name, and no raw_function.
         assert_eq!(trimmed("app::run::{{closure}}", "native"), None);
         assert_eq!(trimmed("app::main", "rust"), None);
+        // Sentry trims only its native family: a `rust` frame is left alone.
+        assert_eq!(trimmed("<app::A as app::T>::f", "rust"), None);
     }
 
     #[test]
