@@ -323,7 +323,8 @@ struct Entries {
 
 /// Hands out [`DscBase`] ids: an id, unlike an address, is never reused by
 /// a later client.
-static NEXT_BASE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// Starts at 1: a `DscBase::default()` (id 0) is never taken for a client.
+static NEXT_BASE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 thread_local! {
     /// The last context this thread made for a scope's own trace
