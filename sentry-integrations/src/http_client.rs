@@ -24,8 +24,9 @@
 //! The active span is read when `send_traced` is called, so the returned
 //! future may be spawned elsewhere. Without an active span (a background
 //! job) the request gets no span but carries the scope's own trace
-//! ([`Scope::propagation_trace`](sentry_core::Scope::propagation_trace),
-//! with no sampling decision) and its sampling context as `baggage`, so the
+//! ([`Scope::propagation_trace`](sentry_core::Scope::propagation_trace):
+//! without a sampling decision, or with the caller's when the scope
+//! continues a trace) and its sampling context as `baggage`, so the
 //! called service's errors and transactions join that trace; without a
 //! bound client it is sent unchanged. Unsampled traces get no span recorded, but their headers
 //! are still sent, carrying the "not sampled" decision downstream. Headers go
@@ -88,9 +89,10 @@ pub fn send_traced(
             .as_ref()
             .map_or(true, |c| c.options().propagates_to(request.url().as_str()));
         if let (None, true, Some((trace, dsc))) = (&parent, propagate, &own_trace) {
-            // No span: the scope's own trace and its sampling context,
-            // without a sampling decision (as the official SDKs continue
-            // it), so that the called service's errors join this one's.
+            // No span: the scope's own trace and its sampling context
+            // (with the caller's sampling decision if the scope continues
+            // a trace, else none, as the official SDKs do), so that the
+            // called service's errors join this one's.
             inject_trace_headers(request.headers_mut(), trace, dsc);
         }
         let span = parent.map(|parent| {
