@@ -826,3 +826,52 @@ fn the_crons_view_lists_monitors_and_a_monitors_check_ins() {
         assert!(other.contains(wanted), "{wanted:?} not in {other}");
     }
 }
+
+#[test]
+fn the_crons_view_says_when_runs_are_missing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("receiver.sqlite");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs_f64();
+    // An hourly job's last run three hours ago.
+    let then = (now / 3600.0).floor() * 3600.0 - 3.0 * 3600.0 + 1.0;
+    let server_at = |t: Option<f64>| {
+        let builder = TestServer::builder().db_path(&path);
+        match t {
+            Some(t) => builder
+                .clock(receiver::config::Clock::Fixed(
+                    sentry_core::protocol::Timestamp::from_secs_f64(t),
+                ))
+                .start(),
+            None => builder.start(),
+        }
+    };
+    {
+        let server = server_at(Some(then));
+        let body = serde_json::json!({
+            "monitor_slug": "hourly-report", "status": "ok",
+            "monitor_config": {"schedule": {"type": "crontab", "value": "0 * * * *"}}
+        });
+        let body = format!("{{}}\n{{\"type\":\"check_in\"}}\n{body}\n");
+        let auth = server.sentry_auth();
+        let r = receiver::testing::post(
+            &server.envelope_url(),
+            &[("X-Sentry-Auth", auth.as_str())],
+            body.as_bytes(),
+        )
+        .expect("post");
+        assert_eq!(r.status, 200);
+    }
+    let server = server_at(None);
+    let views = run_page_script("views.js", &[&server.url(), server.token(), "#/monitors"]);
+    let v = line(&views, "route", "#/monitors");
+    assert_eq!(v["errors"], serde_json::json!([]), "{v}");
+    let shown = v["text"].as_str().unwrap_or_default();
+    assert!(shown.contains("missed since 2h ago"), "{shown}");
+    assert!(
+        shown.contains("missed 3") || shown.contains("missed 2"),
+        "{shown}"
+    );
+}
