@@ -369,7 +369,16 @@ impl Scope {
             Some(span) => span.dsc(),
             None => match event.contexts.get("trace") {
                 Some(Context::Trace(trace)) if trace.trace_id == self.propagation.trace_id => {
-                    self.propagation_dsc(client)
+                    match &self.propagation.frozen_dsc {
+                        Some(frozen) => frozen.clone(),
+                        // Never empty: it names the trace.
+                        None => {
+                            return Some(Dsc::for_scope_trace(
+                                client.dsc_base(),
+                                self.propagation.trace_id,
+                            ))
+                        }
+                    }
                 }
                 _ => return None,
             },
