@@ -869,9 +869,15 @@ fn the_crons_view_says_when_runs_are_missing() {
     let v = line(&views, "route", "#/monitors");
     assert_eq!(v["errors"], serde_json::json!([]), "{v}");
     let shown = v["text"].as_str().unwrap_or_default();
-    assert!(shown.contains("missed since 2h ago"), "{shown}");
+    // 2h ago, or 3h should the hour turn while the test runs.
     assert!(
-        shown.contains("missed 3") || shown.contains("missed 2"),
+        shown.contains("missed since 2h ago") || shown.contains("missed since 3h ago"),
+        "{shown}"
+    );
+    assert!(
+        ["missed 2", "missed 3", "missed 4"]
+            .iter()
+            .any(|m| shown.contains(m)),
         "{shown}"
     );
 }
