@@ -735,20 +735,23 @@ fn a_token_after_a_route_in_the_address_is_taken_and_removed() {
     }
 }
 
+/// Posts one `check_in` item to `server`, which must take it.
+fn send_check_in(server: &TestServer, payload: &serde_json::Value) {
+    let body = format!("{{}}\n{{\"type\":\"check_in\"}}\n{payload}\n");
+    let auth = server.sentry_auth();
+    let r = receiver::testing::post(
+        &server.envelope_url(),
+        &[("X-Sentry-Auth", auth.as_str())],
+        body.as_bytes(),
+    )
+    .expect("post");
+    assert_eq!(r.status, 200);
+}
+
 #[test]
 fn the_crons_view_lists_monitors_and_a_monitors_check_ins() {
     let server = TestServer::start();
-    let send = |payload: serde_json::Value| {
-        let body = format!("{{}}\n{{\"type\":\"check_in\"}}\n{payload}\n");
-        let auth = server.sentry_auth();
-        let r = receiver::testing::post(
-            &server.envelope_url(),
-            &[("X-Sentry-Auth", auth.as_str())],
-            body.as_bytes(),
-        )
-        .expect("post");
-        assert_eq!(r.status, 200);
-    };
+    let send = |payload: serde_json::Value| send_check_in(&server, &payload);
     let run = "83a7c03ed0a04e1b97e2e3b18d38f244";
     send(serde_json::json!({
         "check_in_id": run, "monitor_slug": "nightly-backup", "status": "in_progress",
@@ -850,19 +853,13 @@ fn the_crons_view_says_when_runs_are_missing() {
     };
     {
         let server = server_at(Some(then));
-        let body = serde_json::json!({
-            "monitor_slug": "hourly-report", "status": "ok",
-            "monitor_config": {"schedule": {"type": "crontab", "value": "0 * * * *"}}
-        });
-        let body = format!("{{}}\n{{\"type\":\"check_in\"}}\n{body}\n");
-        let auth = server.sentry_auth();
-        let r = receiver::testing::post(
-            &server.envelope_url(),
-            &[("X-Sentry-Auth", auth.as_str())],
-            body.as_bytes(),
-        )
-        .expect("post");
-        assert_eq!(r.status, 200);
+        send_check_in(
+            &server,
+            &serde_json::json!({
+                "monitor_slug": "hourly-report", "status": "ok",
+                "monitor_config": {"schedule": {"type": "crontab", "value": "0 * * * *"}}
+            }),
+        );
     }
     let server = server_at(None);
     let views = run_page_script("views.js", &[&server.url(), server.token(), "#/monitors"]);
