@@ -103,7 +103,8 @@ fn monitor_rows(
         m.last_status = status_at(&m.last_status, *received, *updated, max_runtime, now).to_owned();
         m.status_counts = status_counts(c, (project, &m.monitor_slug), max_runtime, range, now)?;
         if let Some(config) = &m.config {
-            let (missed, due) = missed_runs(c, (project, &m.monitor_slug), config, range, now)?;
+            let (missed, due) =
+                missed_runs(c, (project, &m.monitor_slug), config, *received, range, now)?;
             if let Some(due) = due {
                 m.next_check_in = Some(iso(due.next));
                 m.missed_since = due.missed_since.map(iso);
@@ -120,13 +121,15 @@ fn monitor_rows(
 
 /// How many runs of monitor `(project, slug)` were due in `range` and did
 /// not come by their margin (between two runs, or since the latest, as
-/// read at `now`), and what is due after its latest run. Reads the starts
+/// read at `now`), and what is due after its latest run (which started at
+/// `latest`). Reads the starts
 /// of its runs from the last one before the range to the first after it
 /// (`check_ins_monitor`).
 fn missed_runs(
     c: &rusqlite::Connection,
     (project, slug): (i64, &str),
     config: &MonitorConfig,
+    latest: f64,
     range: &Range,
     now: f64,
 ) -> Result<(i64, Option<Due>), ApiError> {
@@ -162,12 +165,7 @@ fn missed_runs(
         }
     }
     // Since the latest run (the latest of all, whatever the range).
-    let latest: Option<f64> = c
-        .prepare_cached(
-            "SELECT MAX(received) FROM check_ins WHERE project_id = ?1 AND monitor_slug = ?2",
-        )?
-        .query_row(rusqlite::params![project, slug], |r| r.get(0))?;
-    let due = latest.and_then(|latest| due_after(latest, now));
+    let due = due_after(latest, now);
     if let Some(due) = &due {
         missed += due.missed.iter().filter(|t| **t <= end).count() as i64;
     }
