@@ -426,10 +426,27 @@ pub(crate) fn iso(secs: f64) -> String {
     Timestamp::from_secs_f64(secs).to_rfc3339()
 }
 
-/// Normalises an event or trace id: 32 hex digits, dashes allowed, any case.
+/// Normalises an event, trace or span id: `len` hex digits in any case, or
+/// for a 32-digit id also the dashed UUID form (`8-4-4-4-12`), the two
+/// forms SDKs write ids in. Dashes anywhere else make it no id: a lookup by
+/// `abc-def…` should say the id is invalid, not find `abcdef…`.
 pub(crate) fn hex_id(s: &str, len: usize) -> Option<String> {
-    let id: String = s.chars().filter(|c| *c != '-').collect();
-    (id.len() == len && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| id.to_ascii_lowercase())
+    const UUID_DASHES: [usize; 4] = [8, 13, 18, 23];
+    let bytes = s.as_bytes();
+    let dashed = len == 32 && bytes.len() == 36 && UUID_DASHES.iter().all(|&i| bytes[i] == b'-');
+    let digits = || {
+        bytes
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| !(dashed && UUID_DASHES.contains(i)))
+            .map(|(_, b)| *b)
+    };
+    let count = if dashed { 32 } else { bytes.len() };
+    (count == len && digits().all(|b| b.is_ascii_hexdigit())).then(|| {
+        digits()
+            .map(|b| char::from(b.to_ascii_lowercase()))
+            .collect()
+    })
 }
 
 #[cfg(test)]
@@ -512,5 +529,20 @@ mod tests {
             Some("abcdef00000000000000000000000000")
         );
         assert_eq!(hex_id("xyz", 32), None);
+        assert_eq!(
+            hex_id("0123456789ABCDEF", 16).as_deref(),
+            Some("0123456789abcdef")
+        );
+        // Dashes only where a UUID has them, and only in 32-digit ids.
+        for bad in [
+            "abcdef0-00000000-0000-0000-00000000000",
+            "abcdef00-0000-0000-0000-00000000000-0",
+            "-abcdef000000000000000000000000000",
+            "abcdef00000000000000000000000000-",
+            "abcdef00-0000-0000-0000-0000000000g0",
+        ] {
+            assert_eq!(hex_id(bad, 32), None, "{bad}");
+        }
+        assert_eq!(hex_id("01234567-89ab-cdef", 16), None);
     }
 }
