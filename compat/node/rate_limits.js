@@ -10,6 +10,9 @@ async function main() {
   Sentry.init({
     dsn: process.env.SENTRY_DSN,
     tracesSampleRate: 1.0,
+    // A transaction, as the other SDKs' quota scenarios send (version 11
+    // would stream the span otherwise).
+    traceLifecycle: "static",
     defaultIntegrations: false,
     sendClientReports: true,
   });

@@ -1,6 +1,7 @@
-// Streams spans with the official Node SDK (`traceLifecycle: "stream"`:
-// v2 span containers instead of transactions) and prints the trace and
-// segment span ids as JSON for receiver/tests/compat_node.rs.
+// Streams spans with the official Node SDK as it does by default since
+// version 11 (no `traceLifecycle` option: v2 span containers instead of
+// transactions) and prints the trace and segment span ids as JSON for
+// receiver/tests/compat_node.rs.
 "use strict";
 
 const Sentry = require("@sentry/node");
@@ -12,9 +13,7 @@ async function main() {
     release: "compat-node@1.0.0",
     environment: "ci",
     tracesSampleRate: 1.0,
-    traceLifecycle: "stream",
     defaultIntegrations: false,
-    integrations: [Sentry.spanStreamingIntegration()],
   });
   const ids = {};
   await Sentry.startSpan({ name: "streamed-segment", op: "task" }, async (root) => {

@@ -1,5 +1,5 @@
 //! Compatibility with the official JavaScript SDK for Node
-//! (`@sentry/node` 10.78.0).
+//! (`@sentry/node` 11.12.0).
 //!
 //! `compat/node/scenarios.js` drives the real SDK against a [`TestServer`]
 //! and prints the ids it sent; this test checks what the receiver stored
@@ -26,7 +26,7 @@ use serde_json::Value;
 mod compat;
 use compat::*;
 
-const SDK_VERSION: &str = "10.78.0";
+const SDK_VERSION: &str = "11.12.0";
 const NPM_TIMEOUT: Duration = Duration::from_secs(600);
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -38,7 +38,7 @@ fn installed_version(modules: &Path) -> Option<String> {
     json["version"].as_str().map(str::to_owned)
 }
 
-/// A `node_modules` directory with `@sentry/node` 10.78.0, made once for
+/// A `node_modules` directory with `@sentry/node` 11.12.0, made once for
 /// all the tests of this file (they run in parallel); panics with what went
 /// wrong.
 fn node_modules_with_sdk() -> PathBuf {
@@ -163,10 +163,12 @@ fn the_official_node_sdk_is_stored_and_grouped() {
     );
     issue_of.insert("unhandled", issue);
 
-    let (issue, message) = warning_message(&conn, &sent);
-    let stored = server
-        .event_json(&message)
-        .unwrap_or_else(|| panic!("no payload for {message}"));
+    // Since version 11 the SDK attaches a stack trace to messages by
+    // default, as a synthetic exception: an error event that Sentry titles
+    // by the function the message was captured in, without a culprit.
+    let message = ids(&sent, "message")[0].clone();
+    let (issue, stored) = synthetic_message(&conn, &server, &message, "compat message");
+    assert_eq!(event_row(&conn, &message).2, "warning");
     assert_eq!(stored["platform"], "node");
     assert_eq!(stored["sdk"]["name"], "sentry.javascript.node");
     assert_eq!(stored["sdk"]["version"], SDK_VERSION);
@@ -185,8 +187,7 @@ fn the_official_node_sdk_is_stored_and_grouped() {
     issue_of.insert("group_b", b_issue);
 
     let with_attachment = &ids(&sent, "attachment")[0];
-    let (issue, _, _, title) = event_row(&conn, with_attachment);
-    assert_eq!(title, "with attachment");
+    let (issue, _) = synthetic_message(&conn, &server, with_attachment, "with attachment");
     issue_of.insert("attachment", issue);
     assert_compat_attachment(&conn, with_attachment);
     assert_issue_per_scenario(&conn, &issue_of);
@@ -282,6 +283,41 @@ fn the_official_node_sdk_is_stored_and_grouped() {
     assert_compat_log(&conn, &server, "compat-node@1.0.0");
 
     assert_nothing_refused(&server, &conn);
+}
+
+/// A message the SDK sent with its default synthetic stack trace: stored
+/// as an error event that keeps the message, titled by the function of its
+/// last in-app frame (Sentry's title for a synthetic exception), with no
+/// culprit. Returns its issue and the stored event.
+fn synthetic_message(
+    conn: &rusqlite::Connection,
+    server: &TestServer,
+    event_id: &str,
+    text: &str,
+) -> (i64, Value) {
+    let (issue, kind, _, title) = event_row(conn, event_id);
+    let stored = server
+        .event_json(event_id)
+        .unwrap_or_else(|| panic!("no payload for {event_id}"));
+    assert_eq!(kind, "error", "{stored}");
+    assert_eq!(stored["message"], text, "{stored}");
+    let exception = &stored["exception"]["values"][0];
+    assert_eq!(exception["mechanism"]["synthetic"], true, "{exception}");
+    assert_eq!(exception["value"], text, "{exception}");
+    let crash_function = exception["stacktrace"]["frames"]
+        .as_array()
+        .and_then(|frames| frames.iter().rev().find(|f| f["in_app"] == true))
+        .and_then(|f| f["function"].as_str())
+        .unwrap_or_else(|| panic!("no in-app frame with a function: {exception}"))
+        .to_owned();
+    assert_eq!(title, crash_function, "{stored}");
+    let culprit: Option<String> = conn
+        .query_row("SELECT culprit FROM issues WHERE id = ?1", [issue], |r| {
+            r.get(0)
+        })
+        .unwrap_or_else(|e| panic!("culprit of issue {issue}: {e}"));
+    assert_eq!(culprit.as_deref().unwrap_or(""), "", "issue {issue}");
+    (issue, stored)
 }
 
 /// The official Node SDK obeys the receiver's quota (PROTOCOL.md §4.2):
