@@ -197,3 +197,103 @@ fn too_many_filter_values_are_a_400() {
     let (status, _) = get(&server, &format!("{LIST}?id={ids}"));
     assert_eq!(status, 400);
 }
+
+/// Sends a v2 span container (`span` item) holding `spans`.
+fn streamed(server: &TestServer, spans: serde_json::Value) {
+    let n = spans.as_array().map_or(0, Vec::len);
+    let body = format!(
+        "{{}}\n{{\"type\":\"span\",\"item_count\":{n},\
+         \"content_type\":\"application/vnd.sentry.items.span.v2+json\"}}\n{}\n",
+        json!({"version": 2, "items": spans})
+    );
+    api_support::send(server, body.as_bytes());
+}
+
+/// A v2 segment span named `name`, with the release and environment
+/// attributes an SDK sets.
+fn segment(span_id: &str, name: &str, release: &str, env: &str) -> serde_json::Value {
+    let t = api_support::now() - 5.0;
+    let attr = |v: &str| json!({"type": "string", "value": v});
+    json!({"trace_id": format!("{span_id}{span_id}"), "span_id": span_id, "name": name,
+           "start_timestamp": t, "end_timestamp": t + 0.5, "is_segment": true,
+           "status": "ok",
+           "attributes": {"sentry.op": attr("http.server"), "sentry.release": attr(release),
+                          "sentry.environment": attr(env)}})
+}
+
+/// An app that streams its spans (as `@sentry/node` 11 does by default)
+/// sends segments, not transactions: `segments` counts them with a
+/// transaction's root, by name, release and environment, and `receiver
+/// wait --segments` waits for them.
+#[test]
+fn segments_count_streamed_segments_and_transaction_roots() {
+    let server = TestServer::start();
+    let t = api_support::now() - 5.0;
+    let child = json!({"trace_id": "a000000000000001".repeat(2), "span_id": "c000000000000001",
+        "parent_span_id": "a000000000000001", "name": "SELECT 1", "start_timestamp": t,
+        "end_timestamp": t + 0.1, "is_segment": false});
+    streamed(
+        &server,
+        json!([
+            segment("a000000000000001", "GET /cart", "shop@1.0", "prod"),
+            child,
+            segment("b000000000000001", "POST /pay", "shop@2.0", "prod"),
+        ]),
+    );
+    // A retried container adds nothing.
+    streamed(
+        &server,
+        json!([segment("b000000000000001", "POST /pay", "shop@2.0", "prod")]),
+    );
+    // A transaction (its root span is a segment too), also streamed as a
+    // segment by an SDK that sends both: counted once.
+    let tx = json!({"type": "transaction", "transaction": "GET /cart",
+        "start_timestamp": t, "timestamp": t + 1.0, "release": "shop@1.0",
+        "environment": "staging",
+        "contexts": {"trace": {"trace_id": "d000000000000001".repeat(2),
+                               "span_id": "d000000000000001",
+                               "op": "http.server"}}});
+    api_support::item(&server, "transaction", tx);
+    streamed(
+        &server,
+        json!([segment(
+            "d000000000000001",
+            "GET /cart",
+            "shop@1.0",
+            "staging"
+        )]),
+    );
+    let count = |q: &str| {
+        let stats = get_ok(&server, &format!("/api/0/local/stats/?fields=segments{q}"));
+        assert!(stats.get("events").is_none(), "{stats}");
+        stats["segments"].as_i64()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while count("") != Some(3) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(count(""), Some(3), "two streamed segments and one root");
+    assert_eq!(count("&transaction=cart"), Some(2));
+    assert_eq!(count("&release=shop@1.0"), Some(2));
+    assert_eq!(count("&release=shop@1.0&environment=prod"), Some(1));
+    assert_eq!(count("&environment=staging"), Some(1));
+    assert_eq!(count("&statsPeriod=1m"), Some(3));
+    assert_eq!(count("&start=1000&end=2000"), Some(0));
+    let all = get_ok(&server, "/api/0/local/stats/");
+    assert_eq!(all["segments"], 3, "{all}");
+    assert_eq!(all["transactions"], 1, "{all}");
+
+    let out = cli(&server, &["wait", "--segments", "3", "--timeout", "5s"]);
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("segments >= 3"), "{text}");
+    let out = cli(
+        &server,
+        &["check", "--max-segments", "1", "--environment", "prod"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("FAIL segments <= 1 (actual: 2)"),
+        "{out:?}"
+    );
+}

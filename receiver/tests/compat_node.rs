@@ -371,6 +371,16 @@ fn the_official_node_sdk_streams_spans_into_the_trace_view() {
         (Some("db.query"), Some("SELECT 2"))
     );
     assert_eq!(query.children[0].op.as_deref(), Some("cache.get"));
+    // What `receiver wait --segments` counts: the segment, with the
+    // release and environment the SDK set as its attributes.
+    let stats: Value = server
+        .api_json(
+            "/api/0/local/stats/?fields=segments,transactions&release=compat-node@1.0.0\
+             &environment=ci&transaction=streamed",
+        )
+        .unwrap_or_else(|e| panic!("stats: {e}"));
+    assert_eq!(stats["segments"], 1, "{stats}");
+    assert_eq!(stats["transactions"], 0, "{stats}");
     let outcomes = server.outcomes();
     assert!(outcomes.is_empty(), "outcomes: {outcomes:?}");
 }

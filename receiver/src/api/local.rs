@@ -660,6 +660,7 @@ struct StatsFields {
     events: bool,
     issues: bool,
     transactions: bool,
+    segments: bool,
     /// Sessions and the crash-free rates: these read every session row.
     sessions: bool,
 }
@@ -672,6 +673,7 @@ impl StatsFields {
                 events: true,
                 issues: true,
                 transactions: true,
+                segments: true,
                 sessions: true,
             });
         }
@@ -679,6 +681,7 @@ impl StatsFields {
             events: false,
             issues: false,
             transactions: false,
+            segments: false,
             sessions: false,
         };
         for name in &names {
@@ -686,17 +689,62 @@ impl StatsFields {
                 "events" => fields.events = true,
                 "issues" => fields.issues = true,
                 "transactions" => fields.transactions = true,
+                "segments" => fields.segments = true,
                 "sessions" | "crashFreeSessions" | "crashFreeUsers" => fields.sessions = true,
                 other => {
                     return Err(ApiError::BadRequest(format!(
                         "unknown field {other:?} in fields: expected events, issues, \
-                         transactions, sessions, crashFreeSessions or crashFreeUsers"
+                         transactions, segments, sessions, crashFreeSessions or crashFreeUsers"
                     )))
                 }
             }
         }
         Ok(fields)
     }
+}
+
+/// Segments (`is_segment` span rows: transactions' roots and streamed
+/// segments) of `projects` (all when empty) with these environments and
+/// releases (any when empty), a name containing `name`, starting in
+/// `range`. The streamed copy of a transaction's root is not counted again.
+fn count_segments(
+    c: &rusqlite::Connection,
+    projects: &[i64],
+    environments: &[String],
+    releases: &[String],
+    name: Option<&str>,
+    range: &Range,
+) -> Result<i64, ApiError> {
+    let mut sql = Sql::default();
+    sql.cond("s.is_segment = 1");
+    if !projects.is_empty() {
+        let cond = sql.in_list("s.project_id", projects.iter().copied());
+        sql.cond(cond);
+    }
+    for (col, values) in [("s.environment", environments), ("s.release", releases)] {
+        if !values.is_empty() {
+            let cond = sql.in_list(col, values.iter().cloned());
+            sql.cond(cond);
+        }
+    }
+    if let Some(name) = name {
+        let p = sql.bind(like_pattern(name));
+        sql.cond(format!("s.description LIKE {p} ESCAPE '\\'"));
+    }
+    sql.cond(
+        "NOT (s.transaction_id IS NULL AND EXISTS (
+             SELECT 1 FROM spans d WHERE d.trace_id = s.trace_id AND d.span_id = s.span_id
+                 AND d.project_id = s.project_id AND d.transaction_id IS NOT NULL))",
+    );
+    range.restrict(&mut sql, "s.start_ts");
+    Ok(c.query_row(
+        &format!(
+            "SELECT COUNT(*) FROM spans s INDEXED BY spans_segments WHERE {}",
+            sql.where_clause()
+        ),
+        rusqlite::params_from_iter(sql.params.iter()),
+        |r| r.get(0),
+    )?)
 }
 
 /// `GET /api/0/local/stats/`: counts for `receiver wait` / `check`.
@@ -813,6 +861,16 @@ pub(crate) async fn stats(ctx: &Ctx) -> Result<Reply, ApiError> {
                     |r| r.get(0),
                 )?;
                 stats.transactions = Some(transactions);
+            }
+            if fields.segments {
+                stats.segments = Some(count_segments(
+                    c,
+                    &ids,
+                    &environments,
+                    &releases,
+                    transaction.as_deref(),
+                    &range,
+                )?);
             }
             if fields.sessions {
                 let filter = HealthFilter {

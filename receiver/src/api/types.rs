@@ -837,6 +837,11 @@ pub struct Stats {
     /// Transactions matching the filters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transactions: Option<i64>,
+    /// Segments matching the filters: transactions' root spans and spans
+    /// streamed as segments (what an SDK that streams spans sends instead
+    /// of transactions), a span sent both ways counted once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segments: Option<i64>,
     /// Sessions started (release health) matching the filters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sessions: Option<i64>,

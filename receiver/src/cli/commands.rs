@@ -633,7 +633,7 @@ pub struct Conditions {
     /// Only issues with this status (unresolved, resolved, ignored).
     #[arg(long)]
     pub status: Option<String>,
-    /// Only transactions whose name contains this text.
+    /// Only transactions (and segments) whose name contains this text.
     #[arg(long)]
     pub transaction: Option<String>,
     /// At least N error events.
@@ -654,6 +654,14 @@ pub struct Conditions {
     /// At most N transactions.
     #[arg(long, value_name = "N")]
     pub max_transactions: Option<i64>,
+    /// At least N segments: transactions' root spans and spans streamed as
+    /// segments (an SDK that streams spans, such as `@sentry/node` 11 by
+    /// default, sends no transactions); `--transaction` matches their name.
+    #[arg(long, value_name = "N")]
+    pub segments: Option<i64>,
+    /// At most N segments.
+    #[arg(long, value_name = "N")]
+    pub max_segments: Option<i64>,
     /// At least N sessions.
     #[arg(long, value_name = "N")]
     pub sessions: Option<i64>,
@@ -706,6 +714,9 @@ impl Conditions {
         if self.transactions.is_some() || self.max_transactions.is_some() {
             fields.push("transactions");
         }
+        if self.segments.is_some() || self.max_segments.is_some() {
+            fields.push("segments");
+        }
         if self.sessions.is_some()
             || self.crash_free_sessions.is_some()
             || self.crash_free_users.is_some()
@@ -722,6 +733,8 @@ impl Conditions {
             || self.max_issues.is_some()
             || self.transactions.is_some()
             || self.max_transactions.is_some()
+            || self.segments.is_some()
+            || self.max_segments.is_some()
             || self.sessions.is_some()
             || self.crash_free_sessions.is_some()
             || self.crash_free_users.is_some()
@@ -755,6 +768,7 @@ impl Conditions {
             self.max_transactions,
             stats.transactions,
         );
+        count("segments", self.segments, self.max_segments, stats.segments);
         count("sessions", self.sessions, None, stats.sessions);
         for (name, min, actual) in [
             (

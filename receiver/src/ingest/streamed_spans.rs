@@ -117,6 +117,8 @@ fn row(span: &Map<String, Value>, times: Times) -> Option<StreamedSpan> {
     let (start, end) = times.place(start, end)?;
     let op = attribute(span, "sentry.op").or_else(|| text(span.get("op")));
     let description = text(span.get("name")).or_else(|| text(span.get("description")));
+    let is_segment = span.get("is_segment").and_then(Value::as_bool) == Some(true);
+    let segment_attribute = |name| is_segment.then(|| attribute(span, name)).flatten();
     Some(StreamedSpan {
         span: SpanRecord {
             trace_id: trace_id.to_string(),
@@ -128,7 +130,9 @@ fn row(span: &Map<String, Value>, times: Times) -> Option<StreamedSpan> {
             start,
             end,
         },
-        is_segment: span.get("is_segment").and_then(Value::as_bool) == Some(true),
+        is_segment,
+        release: segment_attribute("sentry.release"),
+        environment: segment_attribute("sentry.environment"),
     })
 }
 
@@ -199,11 +203,14 @@ mod tests {
         let payload = v2(serde_json::json!([
             {"trace_id": TRACE, "span_id": "a96e6e8cd41b962e", "name": "segment",
              "start_timestamp": NOW - 1.0, "end_timestamp": NOW, "is_segment": true,
-             "status": "ok", "attributes": {"sentry.op": {"type": "string", "value": "task"}}},
+             "status": "ok", "attributes": {"sentry.op": {"type": "string", "value": "task"},
+                 "sentry.release": {"type": "string", "value": "app@1.0"},
+                 "sentry.environment": {"type": "string", "value": "prod"}}},
             {"trace_id": TRACE, "span_id": "8c69068c9deaf028", "parent_span_id": "a96e6e8cd41b962e",
              "name": "SELECT 2", "start_timestamp": NOW - 0.5, "end_timestamp": NOW - 0.4,
              "is_segment": false, "status": "error",
-             "attributes": {"sentry.op": {"type": "string", "value": "db.query"}}},
+             "attributes": {"sentry.op": {"type": "string", "value": "db.query"},
+                 "sentry.release": {"type": "string", "value": "app@1.0"}}},
             // No span id, a bad trace id, ends before it starts, not an object.
             {"trace_id": TRACE, "name": "no id", "start_timestamp": NOW},
             {"trace_id": "xyz", "span_id": "8c69068c9deaf029", "start_timestamp": NOW},
@@ -219,6 +226,11 @@ mod tests {
         assert_eq!(segment.span.parent_span_id, None);
         assert_eq!(segment.span.op.as_deref(), Some("task"));
         assert_eq!(segment.span.status.as_deref(), Some("ok"));
+        assert_eq!(
+            (segment.release.as_deref(), segment.environment.as_deref()),
+            (Some("app@1.0"), Some("prod"))
+        );
+        assert_eq!(child.release, None, "only segments keep a release");
         assert_eq!(
             child.span.parent_span_id.as_deref(),
             Some("a96e6e8cd41b962e")

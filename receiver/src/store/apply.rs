@@ -759,13 +759,13 @@ fn apply_transaction(
         return Ok(());
     }
     let tx_id = conn.last_insert_rowid();
-    let mut stmt = conn.prepare_cached(
-        "INSERT INTO spans (project_id, transaction_id, trace_id, span_id, parent_span_id, op,
-             description, status, start_ts, end_ts, is_segment)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-    )?;
     if let (Some(trace_id), Some(span_id)) = (&t.trace_id, &t.span_id) {
-        stmt.execute(params![
+        conn.prepare_cached(
+            "INSERT INTO spans (project_id, transaction_id, trace_id, span_id, parent_span_id,
+                 op, description, status, start_ts, end_ts, is_segment, release, environment)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11, ?12)",
+        )?
+        .execute(params![
             p,
             tx_id,
             trace_id,
@@ -776,9 +776,15 @@ fn apply_transaction(
             t.status,
             t.start,
             t.end,
-            1
+            t.release,
+            t.environment
         ])?;
     }
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO spans (project_id, transaction_id, trace_id, span_id, parent_span_id, op,
+             description, status, start_ts, end_ts, is_segment)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?;
     for s in &t.spans {
         insert_span(&mut stmt, p, Some(tx_id), s, false)?;
     }
@@ -824,11 +830,31 @@ fn insert_streamed_spans(
     }
     let mut stmt = conn.prepare_cached(
         "INSERT OR IGNORE INTO spans (project_id, transaction_id, trace_id, span_id,
-             parent_span_id, op, description, status, start_ts, end_ts, is_segment)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+             parent_span_id, op, description, status, start_ts, end_ts, is_segment, release,
+             environment)
+         VALUES (?1, NULL, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?;
-    for s in spans {
-        insert_span(&mut stmt, p, None, &s.span, s.is_segment)?;
+    for StreamedSpan {
+        span: s,
+        is_segment,
+        release,
+        environment,
+    } in spans
+    {
+        stmt.execute(params![
+            p,
+            s.trace_id,
+            s.span_id,
+            s.parent_span_id,
+            s.op,
+            s.description,
+            s.status,
+            s.start,
+            s.end,
+            is_segment,
+            release,
+            environment
+        ])?;
     }
     Ok(())
 }

@@ -293,6 +293,11 @@ pub struct StreamedSpan {
     pub span: SpanRecord,
     /// Whether it is the root span of its service's part of the trace.
     pub is_segment: bool,
+    /// A segment's release and environment (its `sentry.release` and
+    /// `sentry.environment` attributes); `None` for other spans.
+    pub release: Option<String>,
+    /// See `release`.
+    pub environment: Option<String>,
 }
 
 /// A cron check-in: a run of a monitor, or an update of one

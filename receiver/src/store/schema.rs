@@ -567,6 +567,21 @@ CREATE TABLE monitors (
     r#"
 CREATE INDEX transactions_start ON transactions(start_ts);
 "#,
+    // 19: segments (a transaction's root span, or a streamed span marked
+    // `is_segment`) are what `receiver wait --segments` counts: an SDK
+    // that streams its spans (`@sentry/node` 11 by default) sends no
+    // transactions. Segment rows keep the release and environment to
+    // filter by (a transaction's root takes them from the transaction,
+    // here too for rows stored before; streamed segments stored before
+    // have none), and a partial index lists segments by start.
+    r#"
+ALTER TABLE spans ADD COLUMN release TEXT;
+ALTER TABLE spans ADD COLUMN environment TEXT;
+UPDATE spans SET (release, environment) = (
+        SELECT t.release, t.environment FROM transactions t WHERE t.id = spans.transaction_id)
+    WHERE is_segment = 1 AND transaction_id IS NOT NULL;
+CREATE INDEX spans_segments ON spans(start_ts) WHERE is_segment = 1;
+"#,
 ];
 
 /// The schema version this build writes.
@@ -773,6 +788,54 @@ mod tests {
             [],
         );
         assert_eq!(again.ok(), Some(0), "a streamed span is stored once");
+    }
+
+    #[test]
+    fn migration_19_gives_transaction_roots_their_release_and_environment() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut conn = Connection::open(dir.path().join("db.sqlite")).expect("open");
+        for sql in &MIGRATIONS[..18] {
+            conn.execute_batch(sql).expect("old migration");
+        }
+        conn.pragma_update(None, "user_version", 18)
+            .expect("version");
+        conn.execute_batch(
+            "INSERT INTO projects (id, name, created) VALUES (1, 'p', 0);
+             INSERT INTO transactions (id, project_id, event_id, start_ts, end_ts, release,
+                 environment, received, payload)
+             VALUES (7, 1, 'e', 1, 2, 'app@1', 'prod', 2, x'00');
+             INSERT INTO spans (project_id, transaction_id, trace_id, span_id, start_ts,
+                 is_segment)
+             VALUES (1, 7, 't', 'root', 1, 1), (1, 7, 't', 'child', 1, 0),
+                 (1, NULL, 'u', 'streamed', 1, 1);",
+        )
+        .expect("rows");
+        migrate(&mut conn).expect("migrate");
+        let rows: Vec<(String, Option<String>, Option<String>)> = conn
+            .prepare("SELECT span_id, release, environment FROM spans ORDER BY id")
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        let owned = |s: &str| Some(s.to_owned());
+        assert_eq!(
+            rows,
+            [
+                ("root".to_owned(), owned("app@1"), owned("prod")),
+                ("child".to_owned(), None, None),
+                ("streamed".to_owned(), None, None),
+            ]
+        );
+        let plan: String = conn
+            .query_row(
+                "EXPLAIN QUERY PLAN SELECT COUNT(*) FROM spans WHERE is_segment = 1
+                 AND start_ts > 0",
+                [],
+                |r| r.get(3),
+            )
+            .expect("plan");
+        assert!(plan.contains("spans_segments"), "{plan}");
     }
 
     #[test]
