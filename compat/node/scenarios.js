@@ -103,6 +103,9 @@ async function main() {
     const context = root.spanContext();
     ids.transaction_trace_id = context.traceId;
     ids.transaction_span_id = context.spanId;
+    // Metrics (a `trace_metric` container), recorded in the transaction.
+    Sentry.metrics.count("compat.jobs", 2, { attributes: { queue: "default" } });
+    Sentry.metrics.distribution("compat.latency", 12.5, { unit: "millisecond" });
   });
 
   Sentry.withScope((scope) => {

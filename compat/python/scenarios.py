@@ -98,6 +98,9 @@ def main():
             pass
         ids["transaction_trace_id"] = tx.trace_id
         ids["transaction_span_id"] = tx.span_id
+        # Metrics (a `trace_metric` container), recorded in the transaction.
+        sentry_sdk.metrics.count("compat.jobs", 2, attributes={"queue": "default"})
+        sentry_sdk.metrics.distribution("compat.latency", 12.5, unit="millisecond")
 
     with sentry_sdk.new_scope() as scope:
         scope.add_attachment(bytes=b"attached by compat test\n", filename="compat.txt")

@@ -282,6 +282,9 @@ fn the_official_node_sdk_is_stored_and_grouped() {
     // The structured log line (a `log` container of one item).
     assert_compat_log(&conn, &server, "compat-node@1.0.0");
 
+    // The metrics recorded in the transaction (`trace_metric`).
+    assert_compat_metrics(&server, &sent, "compat-node@1.0.0");
+
     assert_nothing_refused(&server, &conn);
 }
 

@@ -216,6 +216,9 @@ fn the_official_python_sdk_is_stored_and_grouped() {
     // The monitored job: one run, the monitor's config kept.
     assert_compat_cron(&server, "compat-app@1.0.0");
 
+    // The metrics recorded in the transaction (`trace_metric`).
+    assert_compat_metrics(&server, &sent, "compat-app@1.0.0");
+
     // Release health: the session(s) carry the SDK's release and environment.
     let mut stmt = conn
         .prepare("SELECT release, environment, errors, status FROM sessions")

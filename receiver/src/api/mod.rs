@@ -15,11 +15,13 @@
 //! share the file with the ingestion writer through SQLite's locking (busy
 //! timeout 10 s).
 
+mod container_scan;
 mod events;
 mod feedback;
 mod issues;
 mod local;
 mod logs;
+mod metrics;
 mod monitors;
 /// Most stored `log` items one `GET /api/0/local/logs/` reads.
 pub const LOGS_MAX_ROWS_READ: usize = logs::MAX_ROWS_READ;
@@ -562,6 +564,8 @@ async fn dispatch(ctx: &Ctx, segs: &[&str]) -> Result<Reply, ApiError> {
         ["local", "stats"] if m == M::GET => local::stats(ctx).await,
         ["local", "stream"] if m == M::GET => local::stream(ctx).await,
         ["local", "logs"] if m == M::GET => logs::list(ctx).await,
+        ["local", "metrics"] if m == M::GET => metrics::list(ctx).await,
+        ["local", "metrics", "summary"] if m == M::GET => metrics::summary(ctx).await,
         ["local", "spans"] if m == M::GET => spans::list(ctx).await,
         ["local", "monitors"] if m == M::GET => monitors::monitors(ctx).await,
         ["local", "check-ins"] if m == M::GET => monitors::check_ins(ctx).await,
@@ -611,11 +615,13 @@ fn known_route(segs: &[&str]) -> bool {
                     | "stats"
                     | "stream"
                     | "logs"
+                    | "metrics"
                     | "spans"
                     | "monitors"
                     | "check-ins"
             ]
             | ["local", "traces", _]
+            | ["local", "metrics", "summary"]
     )
 }
 

@@ -932,6 +932,99 @@ pub struct LogsPage {
     pub cursor: Option<String>,
 }
 
+/// One metric sample (`GET /api/0/local/metrics/`): an entry of a
+/// `trace_metric` container.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricEntry {
+    /// Where it is stored: `{container}:{index}`.
+    pub id: String,
+    /// The project it was sent to.
+    #[serde(rename = "projectID")]
+    pub project_id: String,
+    /// When the SDK recorded it (ISO 8601), if it said.
+    #[serde(default)]
+    pub timestamp: Option<String>,
+    /// The metric's name, e.g. `checkout.completed`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `counter`, `gauge` or `distribution`, as sent.
+    #[serde(rename = "type", default)]
+    pub metric_type: Option<String>,
+    /// The sample's value (`null` when it is not a number).
+    #[serde(default)]
+    pub value: Option<f64>,
+    /// Its unit (`millisecond`, `byte`, …), if it has one.
+    #[serde(default)]
+    pub unit: Option<String>,
+    /// The trace it was recorded in.
+    #[serde(rename = "traceID", default)]
+    pub trace_id: Option<String>,
+    /// The span it was recorded in.
+    #[serde(rename = "spanID", default)]
+    pub span_id: Option<String>,
+    /// The `sentry.release` attribute.
+    #[serde(default)]
+    pub release: Option<String>,
+    /// The `sentry.environment` attribute.
+    #[serde(default)]
+    pub environment: Option<String>,
+    /// Every attribute by name, its value without the type wrapper.
+    #[serde(default)]
+    pub attributes: serde_json::Map<String, Value>,
+}
+
+/// `GET /api/0/local/metrics/`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricsPage {
+    /// Samples, most recently received first.
+    pub metrics: Vec<MetricEntry>,
+    /// Pass as `cursor` for the older ones; `null` when none are left.
+    pub cursor: Option<String>,
+}
+
+/// One metric in `GET /api/0/local/metrics/summary/`: the samples of one
+/// name, type and unit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricSummary {
+    /// The metric's name.
+    pub name: String,
+    /// `counter`, `gauge` or `distribution`, as sent.
+    #[serde(rename = "type")]
+    pub metric_type: String,
+    /// Its unit, if it has one.
+    #[serde(default)]
+    pub unit: Option<String>,
+    /// How many samples were read.
+    pub samples: u64,
+    /// The sum of their values (a counter's total).
+    pub sum: f64,
+    /// The smallest value.
+    pub min: f64,
+    /// The largest value.
+    pub max: f64,
+    /// The mean value.
+    pub avg: f64,
+    /// The value of the most recently received sample (a gauge's current
+    /// value).
+    pub last: f64,
+    /// When the most recently received sample was recorded (ISO 8601).
+    #[serde(default)]
+    pub last_seen: Option<String>,
+}
+
+/// `GET /api/0/local/metrics/summary/`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricsSummary {
+    /// One row per name, type and unit, by name.
+    pub metrics: Vec<MetricSummary>,
+    /// Whether every matching sample was read (`false`: the read stopped
+    /// at its budget, and the figures cover the newest samples only).
+    pub complete: bool,
+}
+
 /// One user feedback (`feedback` or legacy `user_report` item), in the
 /// shape of Sentry's user-feedback API.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

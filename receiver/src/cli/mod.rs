@@ -20,6 +20,7 @@
 pub mod client;
 pub mod commands;
 pub mod logs;
+pub mod metrics;
 pub mod output;
 
 use std::net::SocketAddr;
@@ -112,6 +113,8 @@ pub enum Command {
     Tail(TailArgs),
     /// List structured log lines (`log` items), latest received first.
     Logs(logs::LogsArgs),
+    /// List metric samples (`trace_metric` items), or totals per metric.
+    Metrics(metrics::MetricsArgs),
     /// Wait until conditions hold (exit 1 on timeout), for CI.
     Wait(WaitArgs),
     /// Check conditions once (exit 1 if any fails), for CI.
@@ -333,6 +336,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Event(args)) => commands::event(&api_client(&cli)?, args, json),
         Some(Command::Tail(args)) => commands::tail(&api_client(&cli)?, args, json),
         Some(Command::Logs(args)) => logs::logs(&api_client(&cli)?, args, json),
+        Some(Command::Metrics(args)) => metrics::metrics(&api_client(&cli)?, args, json),
         Some(Command::Wait(args)) => commands::wait(&api_client(&cli)?, args, json),
         Some(Command::Check(args)) => commands::check(&api_client(&cli)?, args, json),
     }

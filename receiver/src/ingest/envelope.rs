@@ -201,6 +201,9 @@ pub fn prepare_with(
                 Err(reason) => records.push(raw(Some(reason))?),
             },
             ItemType::Log => records.push(Record::Log(blob(item, payload, compression_level)?)),
+            ItemType::TraceMetric => {
+                records.push(Record::TraceMetric(blob(item, payload, compression_level)?))
+            }
             ItemType::Span => records.push(Record::SpanItem(SpanItemRecord {
                 blob: blob(item, payload, compression_level)?,
                 spans: super::streamed_spans::spans_of(payload, ctx),

@@ -137,6 +137,21 @@ pub(super) fn apply_batch<'c>(
                 ])?;
                 summary.stored += 1;
             }
+            Record::TraceMetric(b) => {
+                conn.prepare_cached(
+                    "INSERT INTO trace_metrics (project_id, item_count, content_type, received,
+                         payload)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![
+                    p,
+                    b.item_count,
+                    b.content_type,
+                    received,
+                    b.payload
+                ])?;
+                summary.stored += 1;
+            }
             Record::SpanItem(item) => {
                 let b = &item.blob;
                 conn.prepare_cached(

@@ -24,6 +24,7 @@ pub const TABLES: &[&str] = &[
     "client_reports",
     "feedback",
     "logs",
+    "trace_metrics",
     "check_ins",
     "raw_items",
 ];

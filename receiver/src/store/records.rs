@@ -35,6 +35,8 @@ pub enum Record {
     Feedback(FeedbackRecord),
     /// A log container, kept whole.
     Log(BlobRecord),
+    /// A trace metric container (`trace_metric`), kept whole.
+    TraceMetric(BlobRecord),
     /// A standalone span item, kept whole, with a row per valid span.
     SpanItem(SpanItemRecord),
     /// A cron check-in.

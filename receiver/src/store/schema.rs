@@ -582,6 +582,29 @@ UPDATE spans SET (release, environment) = (
     WHERE is_segment = 1 AND transaction_id IS NOT NULL;
 CREATE INDEX spans_segments ON spans(start_ts) WHERE is_segment = 1;
 "#,
+    // 20: `trace_metric` containers (the metrics SDKs send with
+    // `sentry_sdk.metrics` / `Sentry.metrics`) are kept whole like `log`
+    // containers and listed by `/api/0/local/metrics/` (`api::metrics`);
+    // those stored before as raw items move here (their count is the
+    // header's, as sent). A receiver of version 19 would keep them raw, so
+    // the version goes up.
+    r#"
+CREATE TABLE trace_metrics (
+    id            INTEGER PRIMARY KEY,
+    project_id    INTEGER NOT NULL,
+    item_count    INTEGER,
+    content_type  TEXT,
+    received      REAL NOT NULL,
+    payload       BLOB NOT NULL
+);
+INSERT INTO trace_metrics (project_id, item_count, content_type, received, payload)
+    SELECT project_id,
+        CASE WHEN json_valid(headers) THEN json_extract(headers, '$.item_count') END,
+        CASE WHEN json_valid(headers) THEN json_extract(headers, '$.content_type') END,
+        received, payload
+    FROM raw_items WHERE item_type = 'trace_metric' AND error IS NULL ORDER BY id;
+DELETE FROM raw_items WHERE item_type = 'trace_metric' AND error IS NULL;
+"#,
 ];
 
 /// The schema version this build writes.
@@ -836,6 +859,55 @@ mod tests {
             )
             .expect("plan");
         assert!(plan.contains("spans_segments"), "{plan}");
+    }
+
+    #[test]
+    fn migration_20_moves_raw_trace_metric_containers_to_their_table() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut conn = Connection::open(dir.path().join("db.sqlite")).expect("open");
+        for sql in &MIGRATIONS[..19] {
+            conn.execute_batch(sql).expect("old migration");
+        }
+        conn.pragma_update(None, "user_version", 19)
+            .expect("version");
+        conn.execute_batch(
+            r#"INSERT INTO projects (id, name, created) VALUES (1, 'p', 0);
+             INSERT INTO raw_items (project_id, item_type, headers, error, received, payload)
+             VALUES (1, 'trace_metric',
+                     '{"type":"trace_metric","item_count":2,"content_type":"m+json"}',
+                     NULL, 5, x'01'),
+                 (1, 'trace_metric', '{"type":"trace_metric"}', 'payload too large', 6, x'02'),
+                 (1, 'replay_event', '{"type":"replay_event"}', NULL, 7, x'03'),
+                 (1, 'trace_metric', 'not json', NULL, 8, x'04');"#,
+        )
+        .expect("rows");
+        migrate(&mut conn).expect("migrate");
+        type Moved = (Option<i64>, Option<String>, f64, Vec<u8>);
+        let moved: Vec<Moved> = conn
+            .prepare(
+                "SELECT item_count, content_type, received, payload FROM trace_metrics
+                 ORDER BY id",
+            )
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(
+            moved,
+            [
+                (Some(2), Some("m+json".to_owned()), 5.0, vec![1]),
+                (None, None, 8.0, vec![4]),
+            ]
+        );
+        let raw: Vec<Vec<u8>> = conn
+            .prepare("SELECT payload FROM raw_items ORDER BY id")
+            .expect("prepare")
+            .query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(raw, [vec![2], vec![3]], "refused and other items stay");
     }
 
     #[test]

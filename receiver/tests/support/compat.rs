@@ -351,6 +351,66 @@ pub fn assert_compat_log(conn: &Connection, server: &TestServer, release: &str) 
     assert_eq!(log.attributes["attempt"], 3, "{log:?}");
 }
 
+/// The scenarios' metrics, recorded inside their transaction: a counter
+/// `compat.jobs` of 2 with a `queue` attribute and a distribution
+/// `compat.latency` of 12.5 ms, each with the SDK's release and the
+/// transaction's trace id.
+pub fn assert_compat_metrics(server: &TestServer, sent: &Value, release: &str) {
+    let trace = sent["transaction_trace_id"].as_str().unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let page = loop {
+        let page: receiver::api::types::MetricsPage = server
+            .api_json("/api/0/local/metrics/?query=compat.")
+            .unwrap_or_else(|e| panic!("metrics: {e}"));
+        if page.metrics.len() >= 2 || Instant::now() > deadline {
+            break page;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut seen: Vec<(String, String, Option<f64>, Option<String>)> = page
+        .metrics
+        .iter()
+        .map(|m| {
+            assert_eq!(m.release.as_deref(), Some(release), "{m:?}");
+            assert_eq!(m.trace_id.as_deref(), Some(trace), "{m:?}");
+            (
+                m.name.clone().unwrap_or_default(),
+                m.metric_type.clone().unwrap_or_default(),
+                m.value,
+                m.unit.clone(),
+            )
+        })
+        .collect();
+    seen.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        seen,
+        [
+            (
+                "compat.jobs".to_owned(),
+                "counter".to_owned(),
+                Some(2.0),
+                None
+            ),
+            (
+                "compat.latency".to_owned(),
+                "distribution".to_owned(),
+                Some(12.5),
+                Some("millisecond".to_owned())
+            ),
+        ],
+        "{page:?}"
+    );
+    let jobs = page
+        .metrics
+        .iter()
+        .find(|m| m.name.as_deref() == Some("compat.jobs"));
+    assert_eq!(
+        jobs.map(|m| m.attributes["queue"].clone()),
+        Some(Value::from("default")),
+        "{page:?}"
+    );
+}
+
 /// What the quota scenarios check: of the three messages the script
 /// reported (one request at a time, an error quota of one), only the first
 /// is stored; the SDK held the other two back itself and said so in client

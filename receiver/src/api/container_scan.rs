@@ -1,0 +1,293 @@
+//! Reading the entries of stored containers (`log` and `trace_metric`
+//! items: one row holds every entry an SDK batched) newest first, with a
+//! bounded amount of work per request.
+//!
+//! Rows are read newest first, decompressed one at a time, and their
+//! entries from the last to the first (the order SDKs batch them in). One
+//! request reads at most [`MAX_ROWS_READ`] rows and [`MAX_BYTES_READ`]
+//! bytes (stored and decompressed): when that ends it before the page is
+//! full, the page is shorter and its cursor says where to go on. A cursor
+//! is `ROW:INDEX` (the next entry to look at is `INDEX` of row `ROW`, going
+//! down) or `ROW:-` (nothing left in `ROW`: the rows below it).
+
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+use super::params::Sql;
+use super::ApiError;
+
+/// Most rows one request decompresses.
+pub(crate) const MAX_ROWS_READ: usize = 2_000;
+
+/// Most bytes (stored and decompressed) one request reads.
+pub(crate) const MAX_BYTES_READ: usize = 64 << 20;
+
+/// Rows fetched per query while scanning.
+const ROWS_PER_QUERY: usize = 64;
+
+/// A table of containers (the only names that reach SQL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Table {
+    /// `log` items.
+    Logs,
+    /// `trace_metric` items.
+    TraceMetrics,
+}
+
+impl Table {
+    fn name(self) -> &'static str {
+        match self {
+            Table::Logs => "logs",
+            Table::TraceMetrics => "trace_metrics",
+        }
+    }
+}
+
+/// Where a page starts: the row, and the index of the first entry to look
+/// at in it going down (`None`: every entry of that row).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Position {
+    row: i64,
+    index: Option<usize>,
+}
+
+impl Position {
+    /// From `cursor=ROW:INDEX` (`INDEX` `-` for the rows below `ROW`).
+    pub(crate) fn parse(s: &str) -> Result<Position, ApiError> {
+        let bad = || {
+            ApiError::BadRequest(format!(
+                "invalid cursor {s:?}: expected the cursor of a previous page"
+            ))
+        };
+        let (row, index) = s.split_once(':').ok_or_else(bad)?;
+        let row: i64 = row.parse().ok().filter(|r| *r >= 0).ok_or_else(bad)?;
+        let index = match index {
+            "-" => Some(None),
+            i => i.parse::<usize>().ok().map(Some),
+        }
+        .ok_or_else(bad)?;
+        Ok(match index {
+            Some(i) => Position {
+                row,
+                index: Some(i),
+            },
+            // Nothing left in `row`: start below it.
+            None => Position {
+                row: row.checked_sub(1).ok_or_else(bad)?,
+                index: None,
+            },
+        })
+    }
+
+    fn cursor(row: i64, index: usize) -> String {
+        match index.checked_sub(1) {
+            Some(i) => format!("{row}:{i}"),
+            None => format!("{row}:-"),
+        }
+    }
+}
+
+/// One entry of a container: where it is and its fields.
+pub(crate) struct Entry<'a> {
+    /// The container's row.
+    pub row: i64,
+    /// The project it was sent to.
+    pub project: i64,
+    /// Its index in the container's `items`.
+    pub index: usize,
+    /// The entry (entries that are not objects are skipped).
+    pub fields: &'a Map<String, Value>,
+}
+
+/// A page of entries and the cursor to the older ones (`None`: none left).
+pub(crate) struct Scanned<T> {
+    pub entries: Vec<T>,
+    pub cursor: Option<String>,
+}
+
+/// Reads `table`'s rows of `projects` (all when `None`) newest first from
+/// `start`, giving each entry to `keep`, until `limit` entries are kept or
+/// the budget is spent.
+pub(crate) fn scan<T>(
+    c: &rusqlite::Connection,
+    table: Table,
+    projects: Option<&[i64]>,
+    start: Option<Position>,
+    limit: usize,
+    mut keep: impl FnMut(&Entry<'_>) -> Option<T>,
+) -> Result<Scanned<T>, ApiError> {
+    let mut entries = Vec::new();
+    let mut below = start.map_or(i64::MAX, |p| p.row.saturating_add(1));
+    let (mut rows_read, mut bytes_read) = (0usize, 0usize);
+    let name = table.name();
+    loop {
+        // Ids and sizes first: a payload is read only when the budget
+        // allows it, one at a time.
+        let mut sql = Sql::default();
+        if let Some(ids) = projects {
+            let cond = sql.in_list("project_id", ids.iter().copied());
+            sql.cond(cond);
+        }
+        let p = sql.bind(below);
+        sql.cond(format!("id < {p}"));
+        let query = format!(
+            "SELECT id, project_id, length(payload) FROM {name} WHERE {} ORDER BY id DESC LIMIT {}",
+            sql.where_clause(),
+            ROWS_PER_QUERY
+        );
+        let rows: Vec<(i64, i64, i64)> = c
+            .prepare(&query)?
+            .query_map(rusqlite::params_from_iter(sql.params.iter()), |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        if rows.is_empty() {
+            return Ok(Scanned {
+                entries,
+                cursor: None,
+            });
+        }
+        for (row, project, size) in rows {
+            if rows_read >= MAX_ROWS_READ || bytes_read >= MAX_BYTES_READ {
+                // Go on from this row next time.
+                return Ok(Scanned {
+                    entries,
+                    cursor: Some(format!("{row}:{}", u32::MAX)),
+                });
+            }
+            rows_read += 1;
+            below = row;
+            bytes_read = bytes_read.saturating_add(usize::try_from(size).unwrap_or(0));
+            let blob: Vec<u8> = c
+                .prepare_cached(&format!("SELECT payload FROM {name} WHERE id = ?1"))?
+                .query_row([row], |r| r.get(0))?;
+            // A row that cannot be read has no entries to show.
+            let Ok(bytes) = crate::store::decompress(&blob) else {
+                continue;
+            };
+            drop(blob);
+            bytes_read = bytes_read.saturating_add(bytes.len());
+            let items = items_of(&bytes);
+            // The cursor's row goes on below its index (if the row is
+            // still there); every other row is read whole.
+            let top = match start {
+                Some(Position {
+                    row: r,
+                    index: Some(i),
+                }) if r == row => i,
+                _ => usize::MAX,
+            };
+            for (index, item) in items.iter().enumerate().rev() {
+                if index > top {
+                    continue;
+                }
+                // An entry that is not an object (or not JSON a `Value`
+                // can hold) is skipped, not its whole container.
+                let Ok(fields) = serde_json::from_str::<Map<String, Value>>(item.get()) else {
+                    continue;
+                };
+                let entry = Entry {
+                    row,
+                    project,
+                    index,
+                    fields: &fields,
+                };
+                if let Some(kept) = keep(&entry) {
+                    entries.push(kept);
+                    if entries.len() == limit {
+                        return Ok(Scanned {
+                            entries,
+                            cursor: Some(Position::cursor(row, index)),
+                        });
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The entries of a container (`{"items": [...]}`), unparsed: each is
+/// read only when a page gets to it. None when the container is not JSON
+/// or `items` is not a list.
+fn items_of(bytes: &[u8]) -> Vec<&RawValue> {
+    #[derive(serde::Deserialize)]
+    struct Container<'a> {
+        #[serde(borrow, default)]
+        items: Vec<&'a RawValue>,
+    }
+    serde_json::from_slice::<Container<'_>>(bytes)
+        .map(|c| c.items)
+        .unwrap_or_default()
+}
+
+/// An entry's `timestamp` in seconds: a number, as SDKs send it, or a
+/// string of seconds or RFC 3339; `None` when missing, negative or absurd.
+pub(crate) fn timestamp(fields: &Map<String, Value>) -> Option<f64> {
+    match fields.get("timestamp") {
+        Some(Value::String(s)) => s.trim().parse::<f64>().ok().or_else(|| {
+            sentry_core::protocol::Timestamp::parse_rfc3339(s).map(|t| t.as_secs_f64())
+        }),
+        Some(v) => v.as_f64(),
+        None => None,
+    }
+    .filter(|t| t.is_finite() && *t >= 0.0)
+}
+
+/// An entry's attributes, each value without its type wrapper
+/// (`{"type": "string", "value": "x"}` is `"x"`).
+pub(crate) fn attributes(fields: &Map<String, Value>) -> Map<String, Value> {
+    match fields.get("attributes") {
+        Some(Value::Object(attrs)) => attrs
+            .iter()
+            .map(|(k, v)| {
+                let value = match v {
+                    Value::Object(typed) => typed.get("value").cloned().unwrap_or(Value::Null),
+                    other => other.clone(),
+                };
+                (k.clone(), value)
+            })
+            .collect(),
+        _ => Map::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_parse_and_refuse() {
+        let p = Position::parse("12:3").expect("cursor");
+        assert_eq!((p.row, p.index), (12, Some(3)));
+        let p = Position::parse("12:-").expect("cursor");
+        assert_eq!((p.row, p.index), (11, None));
+        for bad in ["", "12", "x:1", "-1:0", "1:y"] {
+            assert!(Position::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(Position::cursor(5, 0), "5:-");
+        assert_eq!(Position::cursor(5, 2), "5:1");
+    }
+
+    #[test]
+    fn timestamps_and_attributes_read_as_sdks_write_them() {
+        let fields = |v: Value| v.as_object().cloned().unwrap_or_default();
+        assert_eq!(
+            timestamp(&fields(serde_json::json!({"timestamp": 1.5}))),
+            Some(1.5)
+        );
+        assert_eq!(
+            timestamp(&fields(serde_json::json!({"timestamp": "2"}))),
+            Some(2.0)
+        );
+        assert_eq!(
+            timestamp(&fields(serde_json::json!({"timestamp": -1}))),
+            None
+        );
+        let attrs = attributes(&fields(serde_json::json!({"attributes": {
+            "a": {"type": "string", "value": "x"}, "b": 3, "c": {"type": "integer"}}})));
+        assert_eq!(
+            Value::Object(attrs),
+            serde_json::json!({"a": "x", "b": 3, "c": null})
+        );
+    }
+}

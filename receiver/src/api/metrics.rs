@@ -1,0 +1,217 @@
+//! `GET /api/0/local/metrics/` and `…/metrics/summary/`: the metric samples
+//! SDKs send in `trace_metric` containers (`sentry_sdk.metrics.count`,
+//! `Sentry.metrics.gauge`, …; PROTOCOL.md §A.2), as a list and summed up.
+//!
+//! A container is stored whole (one row per item, every sample the SDK
+//! batched), so both read rows newest first and filter their samples
+//! (`api::container_scan`, with its budget per request): `project`, `name`
+//! (exact, repeatable), `type` (`counter`, `gauge`, `distribution`;
+//! repeatable), `query` (a case-insensitive substring of the name), `trace`
+//! (a trace id), `release`, `environment` (the `sentry.release` /
+//! `sentry.environment` attributes), the time range (`statsPeriod` or
+//! `start` / `end`, on the sample's timestamp). The list takes `limit`
+//! (1–1000, default 100) and `cursor`; a page cut short by the budget has
+//! a cursor to go on. The summary reads as far as the budget goes and says
+//! whether that was everything (`complete`).
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::container_scan::{self, Entry, Position, Table};
+use super::params::{hex_id, iso, Range};
+use super::projects;
+use super::types::{MetricEntry, MetricSummary, MetricsPage, MetricsSummary};
+use super::{ApiError, Ctx, Reply};
+
+/// The filters of one request.
+#[derive(Debug, Clone)]
+struct Filter {
+    names: Vec<String>,
+    types: Vec<String>,
+    query: Option<String>,
+    trace: Option<String>,
+    releases: Vec<String>,
+    environments: Vec<String>,
+    range: Range,
+}
+
+impl Filter {
+    fn from_query(q: &super::Query, now: f64) -> Result<Filter, ApiError> {
+        let trace = match q.get_nonempty("trace") {
+            Some(t) => Some(hex_id(t, 32).ok_or_else(|| {
+                ApiError::BadRequest(format!("invalid trace {t:?}: expected 32 hex digits"))
+            })?),
+            None => None,
+        };
+        Ok(Filter {
+            names: q.all("name"),
+            types: q.all("type"),
+            query: q.get_nonempty("query").map(str::to_lowercase),
+            trace,
+            releases: q.values("release"),
+            environments: q.values("environment"),
+            range: Range::from_query(q, now)?,
+        })
+    }
+
+    fn keeps(&self, m: &MetricEntry, ts: Option<f64>) -> bool {
+        let one_of = |values: &[String], v: &Option<String>| {
+            values.is_empty() || v.as_ref().is_some_and(|v| values.contains(v))
+        };
+        let query_ok = self.query.as_ref().map_or(true, |q| {
+            m.name
+                .as_deref()
+                .is_some_and(|n| n.to_lowercase().contains(q))
+        });
+        let time_ok = match ts {
+            Some(t) => {
+                self.range.start.map_or(true, |s| t >= s) && self.range.end.map_or(true, |e| t <= e)
+            }
+            None => self.range.start.is_none() && self.range.end.is_none(),
+        };
+        query_ok
+            && time_ok
+            && one_of(&self.names, &m.name)
+            && one_of(&self.types, &m.metric_type)
+            && (self.trace.is_none() || m.trace_id == self.trace)
+            && one_of(&self.releases, &m.release)
+            && one_of(&self.environments, &m.environment)
+    }
+}
+
+/// `GET /api/0/local/metrics/`.
+pub(crate) async fn list(ctx: &Ctx) -> Result<Reply, ApiError> {
+    let q = &ctx.query;
+    let limit = q.limit(100, 1000)? as usize;
+    let start = q.get_nonempty("cursor").map(Position::parse).transpose()?;
+    let filter = Filter::from_query(q, ctx.now())?;
+    let keys = q.all("project");
+    let page = ctx
+        .read(move |c| {
+            let projects = projects::filter_ids(c, &keys)?;
+            let page = container_scan::scan(
+                c,
+                Table::TraceMetrics,
+                projects.as_deref(),
+                start,
+                limit,
+                |e| {
+                    let (entry, ts) = entry(e);
+                    filter.keeps(&entry, ts).then_some(entry)
+                },
+            )?;
+            Ok(MetricsPage {
+                metrics: page.entries,
+                cursor: page.cursor,
+            })
+        })
+        .await?;
+    Reply::json(&page)
+}
+
+/// Samples of one name, type and unit, as they are read (newest first).
+struct Totals {
+    samples: u64,
+    sum: f64,
+    min: f64,
+    max: f64,
+    last: f64,
+    last_seen: Option<f64>,
+}
+
+/// `GET /api/0/local/metrics/summary/`.
+pub(crate) async fn summary(ctx: &Ctx) -> Result<Reply, ApiError> {
+    let q = &ctx.query;
+    let filter = Filter::from_query(q, ctx.now())?;
+    let keys = q.all("project");
+    let summary = ctx
+        .read(move |c| {
+            let projects = projects::filter_ids(c, &keys)?;
+            let mut totals: BTreeMap<(String, String, Option<String>), Totals> = BTreeMap::new();
+            let page = container_scan::scan(
+                c,
+                Table::TraceMetrics,
+                projects.as_deref(),
+                None,
+                usize::MAX,
+                |e| {
+                    let (m, ts) = entry(e);
+                    if !filter.keeps(&m, ts) {
+                        return None;
+                    }
+                    let (Some(name), Some(ty), Some(value)) = (m.name, m.metric_type, m.value)
+                    else {
+                        return None;
+                    };
+                    let t = totals.entry((name, ty, m.unit)).or_insert(Totals {
+                        samples: 0,
+                        sum: 0.0,
+                        min: value,
+                        max: value,
+                        // Read newest first: the first sample is the last.
+                        last: value,
+                        last_seen: ts,
+                    });
+                    t.samples += 1;
+                    t.sum += value;
+                    t.min = t.min.min(value);
+                    t.max = t.max.max(value);
+                    None::<()>
+                },
+            )?;
+            let metrics = totals
+                .into_iter()
+                .map(|((name, metric_type, unit), t)| MetricSummary {
+                    name,
+                    metric_type,
+                    unit,
+                    samples: t.samples,
+                    sum: t.sum,
+                    min: t.min,
+                    max: t.max,
+                    avg: t.sum / t.samples.max(1) as f64,
+                    last: t.last,
+                    last_seen: t.last_seen.map(iso),
+                })
+                .collect();
+            Ok(MetricsSummary {
+                metrics,
+                complete: page.cursor.is_none(),
+            })
+        })
+        .await?;
+    Reply::json(&summary)
+}
+
+/// One sample as the API shows it, and its timestamp in seconds.
+fn entry(e: &Entry<'_>) -> (MetricEntry, Option<f64>) {
+    let text = |key: &str| e.fields.get(key).and_then(Value::as_str).map(str::to_owned);
+    let ts = container_scan::timestamp(e.fields);
+    let attributes = container_scan::attributes(e.fields);
+    let attr = |key: &str| {
+        attributes
+            .get(key)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let entry = MetricEntry {
+        id: format!("{}:{}", e.row, e.index),
+        project_id: e.project.to_string(),
+        timestamp: ts.map(iso),
+        name: text("name"),
+        metric_type: text("type"),
+        value: e
+            .fields
+            .get("value")
+            .and_then(Value::as_f64)
+            .filter(|v| v.is_finite()),
+        unit: text("unit"),
+        trace_id: text("trace_id").and_then(|t| hex_id(&t, 32)),
+        span_id: text("span_id").and_then(|t| hex_id(&t, 16)),
+        release: attr("sentry.release"),
+        environment: attr("sentry.environment"),
+        attributes,
+    };
+    (entry, ts)
+}
