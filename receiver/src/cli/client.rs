@@ -211,6 +211,37 @@ impl Client {
         Ok((value, response))
     }
 
+    /// Up to `limit` entries of a list whose pages carry a `cursor` (the
+    /// logs and metrics lists): asks `{path}&limit=N` for what is still
+    /// missing, follows the cursor, and stops at `limit` or when a page
+    /// has no cursor. `split` takes a page apart into its entries and its
+    /// cursor. A page may be short (its cursor continues a bounded scan).
+    pub fn follow_cursor<P: DeserializeOwned, T>(
+        &self,
+        path: &str,
+        limit: usize,
+        split: impl Fn(P) -> (Vec<T>, Option<String>),
+    ) -> Result<Vec<T>, CliError> {
+        let mut out: Vec<T> = Vec::new();
+        let mut cursor: Option<String> = None;
+        while out.len() < limit {
+            let want = (limit - out.len()).min(1000);
+            let mut page_path = format!("{path}&limit={want}");
+            if let Some(c) = &cursor {
+                page_path.push_str(&format!("&cursor={}", super::commands::enc(c)));
+            }
+            let (page, _): (P, _) = self.get(&page_path)?;
+            let (entries, next) = split(page);
+            out.extend(entries);
+            cursor = next;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        out.truncate(limit);
+        Ok(out)
+    }
+
     /// Sends a JSON body and decodes a 2xx JSON answer.
     pub fn send<T: DeserializeOwned>(
         &self,

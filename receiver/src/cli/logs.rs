@@ -57,23 +57,11 @@ fn fetch(client: &Client, args: &LogsArgs) -> Result<Vec<LogEntry>, CliError> {
         base.push(("level", level));
     }
     let base = super::commands::query_string(&base);
-    let mut out: Vec<LogEntry> = Vec::new();
-    let mut cursor: Option<String> = None;
-    while out.len() < args.limit {
-        let limit = (args.limit - out.len()).min(1000);
-        let mut path = format!("/api/0/local/logs/?{base}&limit={limit}");
-        if let Some(c) = &cursor {
-            path.push_str(&format!("&cursor={}", super::commands::enc(c)));
-        }
-        let (page, _): (LogsPage, _) = client.get(&path)?;
-        out.extend(page.logs);
-        cursor = page.cursor;
-        if cursor.is_none() {
-            break;
-        }
-    }
-    out.truncate(args.limit);
-    Ok(out)
+    client.follow_cursor(
+        &format!("/api/0/local/logs/?{base}"),
+        args.limit,
+        |page: LogsPage| (page.logs, page.cursor),
+    )
 }
 
 /// `receiver logs`: a table (or `--json`) of log lines, latest received first.

@@ -74,24 +74,11 @@ impl MetricsArgs {
 
 /// The samples `args` asks for, following cursors until `limit` or the end.
 fn fetch(client: &Client, args: &MetricsArgs) -> Result<Vec<MetricEntry>, CliError> {
-    let base = args.filters();
-    let mut out: Vec<MetricEntry> = Vec::new();
-    let mut cursor: Option<String> = None;
-    while out.len() < args.limit {
-        let limit = (args.limit - out.len()).min(1000);
-        let mut path = format!("/api/0/local/metrics/?{base}&limit={limit}");
-        if let Some(c) = &cursor {
-            path.push_str(&format!("&cursor={}", super::commands::enc(c)));
-        }
-        let (page, _): (MetricsPage, _) = client.get(&path)?;
-        out.extend(page.metrics);
-        cursor = page.cursor;
-        if cursor.is_none() {
-            break;
-        }
-    }
-    out.truncate(args.limit);
-    Ok(out)
+    client.follow_cursor(
+        &format!("/api/0/local/metrics/?{}", args.filters()),
+        args.limit,
+        |page: MetricsPage| (page.metrics, page.cursor),
+    )
 }
 
 /// A number as a table shows it: integers without a fraction, others

@@ -8,8 +8,8 @@ use super::check_ins;
 use super::id_floors::{self, ExplicitIds, Table};
 use super::known_rows::{FacetKind, KnownRows};
 use super::records::{
-    AttachmentRecord, EventRecord, IngestBatch, IngestSummary, Record, SessionRecord, SpanRecord,
-    StreamedSpan, TransactionRecord,
+    AttachmentRecord, BlobRecord, EventRecord, IngestBatch, IngestSummary, Record, SessionRecord,
+    SpanRecord, StreamedSpan, TransactionRecord,
 };
 use super::StoreError;
 
@@ -124,41 +124,15 @@ pub(super) fn apply_batch<'c>(
                 }
             }
             Record::Log(b) => {
-                conn.prepare_cached(
-                    "INSERT INTO logs (project_id, item_count, content_type, received, payload)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                )?
-                .execute(params![
-                    p,
-                    b.item_count,
-                    b.content_type,
-                    received,
-                    b.payload
-                ])?;
+                insert_container(conn, Container::Log, p, received, b)?;
                 summary.stored += 1;
             }
             Record::TraceMetric(b) => {
-                conn.prepare_cached(
-                    "INSERT INTO trace_metrics (project_id, item_count, content_type, received,
-                         payload)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                )?
-                .execute(params![
-                    p,
-                    b.item_count,
-                    b.content_type,
-                    received,
-                    b.payload
-                ])?;
+                insert_container(conn, Container::TraceMetric, p, received, b)?;
                 summary.stored += 1;
             }
             Record::SpanItem(item) => {
-                let b = &item.blob;
-                conn.prepare_cached(
-                    "INSERT INTO span_items (project_id, item_count, content_type, received, payload)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                )?
-                .execute(params![p, b.item_count, b.content_type, received, b.payload])?;
+                insert_container(conn, Container::Span, p, received, &item.blob)?;
                 insert_streamed_spans(conn, p, &item.spans)?;
                 summary.stored += 1;
             }
@@ -829,6 +803,46 @@ fn insert_span(
         s.start,
         s.end,
         is_segment
+    ])?;
+    Ok(())
+}
+
+/// The tables that keep a container item whole.
+#[derive(Debug, Clone, Copy)]
+enum Container {
+    Log,
+    TraceMetric,
+    Span,
+}
+
+/// Stores a container item whole in its table.
+fn insert_container(
+    conn: &Connection,
+    table: Container,
+    p: i64,
+    received: f64,
+    b: &BlobRecord,
+) -> Result<(), StoreError> {
+    let sql = match table {
+        Container::Log => {
+            "INSERT INTO logs (project_id, item_count, content_type, received, payload)
+             VALUES (?1, ?2, ?3, ?4, ?5)"
+        }
+        Container::TraceMetric => {
+            "INSERT INTO trace_metrics (project_id, item_count, content_type, received, payload)
+             VALUES (?1, ?2, ?3, ?4, ?5)"
+        }
+        Container::Span => {
+            "INSERT INTO span_items (project_id, item_count, content_type, received, payload)
+             VALUES (?1, ?2, ?3, ?4, ?5)"
+        }
+    };
+    conn.prepare_cached(sql)?.execute(params![
+        p,
+        b.item_count,
+        b.content_type,
+        received,
+        b.payload
     ])?;
     Ok(())
 }
