@@ -878,3 +878,68 @@ fn the_crons_view_says_when_runs_are_missing() {
         "{shown}"
     );
 }
+
+#[test]
+fn the_metrics_view_totals_and_lists_samples() {
+    let server = TestServer::start();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    let sample = |name: &str, ty: &str, value: f64| {
+        serde_json::json!({"timestamp": now - 10.0, "name": name, "type": ty, "value": value,
+            "unit": "millisecond", "trace_id": "ab".repeat(16),
+            "attributes": {"sentry.environment": {"type": "string", "value": "prod"}}})
+    };
+    let items = serde_json::json!({"items": [
+        sample("checkout.latency", "distribution", 120.0),
+        sample("checkout.latency", "distribution", 80.5),
+        sample("cart.size", "gauge", 3.0),
+    ]});
+    let body = format!(
+        "{{}}\n{{\"type\":\"trace_metric\",\"item_count\":3,\
+         \"content_type\":\"application/vnd.sentry.items.trace-metric+json\"}}\n{items}\n"
+    );
+    let r = receiver::testing::post(
+        &server.envelope_url(),
+        &[("X-Sentry-Auth", server.sentry_auth().as_str())],
+        body.as_bytes(),
+    )
+    .expect("post");
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let routes = [
+        "#/metrics",
+        "#/metrics?name=cart.size",
+        "#/metrics?query=no-such-metric",
+    ];
+    let mut args = vec![server.url(), server.token().to_owned()];
+    args.extend(routes.iter().map(|r| (*r).to_owned()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let views = run_page_script("views.js", &args);
+    let text = |route: &str| {
+        let view = line(&views, "route", route);
+        assert_eq!(view["errors"], serde_json::json!([]), "{view}");
+        view["text"].as_str().unwrap_or_default().to_owned()
+    };
+    let all = text("#/metrics");
+    // The totals: two latency samples (sum 200.5, average 100.25, the
+    // last received 80.5) and one gauge; then the samples.
+    for part in [
+        "Metrics",
+        "checkout.latency",
+        "distribution",
+        "200.5",
+        "100.25",
+        "80.5",
+        "cart.size",
+        "gauge",
+        "Samples",
+        "prod",
+    ] {
+        assert!(all.contains(part), "{part:?} in {all}");
+    }
+    let gauge = text("#/metrics?name=cart.size");
+    assert!(gauge.contains("cart.size"), "{gauge}");
+    assert!(!gauge.contains("checkout.latency"), "{gauge}");
+    let none = text("#/metrics?query=no-such-metric");
+    assert!(none.contains("No metric samples match these filters"), "{none}");
+}

@@ -441,6 +441,7 @@
       else if (view === 'releases') await releasesView(generation, params);
       else if (view === 'client-reports') await clientReportsView(generation, params);
       else if (view === 'logs') await logsView(generation, params);
+      else if (view === 'metrics') await metricsView(generation, params);
       else if (view === 'quotas') await quotasView(generation);
       else if (view === 'live') await liveView(generation, params);
       else setView(generation, h('p', null, 'No such page. ', h('a', {href: '#/issues'}, 'Issues')));
@@ -1450,6 +1451,91 @@
         h('thead', null, h('tr', null, h('th', null, 'Outcome'), h('th', null, 'Reason'), h('th', null, 'Category'), h('th', {class: 'num'}, 'Quantity'))),
         h('tbody', null, rows.map((r) => h('tr', null, h('td', null, String(r.outcome)), h('td', null, String(r.reason)), h('td', null, String(r.category)), h('td', {class: 'num'}, r.quantity))))))
         : h('p', {class: 'empty'}, 'No client reports.')));
+  }
+
+  // ------------------------------------------------------------- metrics
+
+  const METRIC_TYPES = ['counter', 'gauge', 'distribution'];
+
+  // A metric value without float noise (3 decimals at most).
+  function metricNumber(v) {
+    const n = Number(v);
+    return Number.isFinite(n) ? String(Math.round(n * 1000) / 1000) : '';
+  }
+
+  // Totals per metric over the samples the filters select, then the
+  // samples themselves, the most recently received first.
+  async function metricsView(generation, params) {
+    const keys = ['query', 'name', 'type', 'environment', 'release', 'trace'];
+    const f = readFilters(params, keys);
+    const title = h('div', {class: 'titlebar'}, h('h1', null, 'Metrics'));
+    const form = filterForm('/metrics', keys,
+    h('input', {name: 'query', 'aria-label': 'search', type: 'search', value: f.query, placeholder: 'name contains…', class: 'grow'}),
+    h('input', {name: 'name', 'aria-label': 'metric name', value: f.name, placeholder: 'exact name', size: 16}),
+    select('type', f.type, [['', 'any type']].concat(METRIC_TYPES.map((t) => [t, t]))),
+    h('input', {name: 'environment', 'aria-label': 'environment', value: f.environment, placeholder: 'environment', size: 12}),
+    h('input', {name: 'release', 'aria-label': 'release', value: f.release, placeholder: 'release', size: 14}),
+    h('input', {name: 'trace', 'aria-label': 'trace id', value: f.trace, placeholder: 'trace id', size: 16}),
+    h('button', {type: 'submit'}, 'Apply'));
+    const filters = {};
+    for (const k of keys) if (f[k]) filters[k] = f[k];
+    let summary;
+    let page;
+    try {
+      [{data: summary}, {data: page}] = await Promise.all([
+        api(apiPath('/api/0/local/metrics/summary/', Object.assign({project: projectParam()}, filters))),
+        api(apiPath('/api/0/local/metrics/', Object.assign({project: projectParam(), limit: 100, cursor: f.cursor}, filters))),
+      ]);
+    } catch (err) {
+      if (err instanceof AuthError) throw err;
+      setView(generation, h('div', null, title, form, errorBox(err)));
+      return;
+    }
+    const totals = Array.isArray((summary || {}).metrics) ? summary.metrics : [];
+    const samples = Array.isArray((page || {}).metrics) ? page.metrics : [];
+    const cursor = (page || {}).cursor;
+    const totalsTable = totals.length
+      ? h('table', {class: 'list'},
+        h('thead', null, h('tr', null, ['Metric', 'Type', 'Unit', 'Samples', 'Sum', 'Min', 'Max', 'Average', 'Last', 'Last seen']
+          .map((c, i) => h('th', i >= 3 && i <= 8 ? {class: 'num'} : null, c)))),
+        h('tbody', null, totals.map((m) => h('tr', null,
+          h('td', null, h('a', {href: link('/metrics', Object.assign({}, filters, {name: m.name, type: m.type}))}, String(m.name))),
+          h('td', null, String(m.type)),
+          h('td', null, String(m.unit || '')),
+          h('td', {class: 'num'}, String(m.samples)),
+          h('td', {class: 'num'}, metricNumber(m.sum)),
+          h('td', {class: 'num'}, metricNumber(m.min)),
+          h('td', {class: 'num'}, metricNumber(m.max)),
+          h('td', {class: 'num'}, metricNumber(m.avg)),
+          h('td', {class: 'num'}, metricNumber(m.last)),
+          h('td', null, time(m.lastSeen))))))
+      : null;
+    const partial = summary && summary.complete === false
+      ? h('p', {class: 'hint'}, 'Totals cover the newest samples only: narrow the filters to total the rest.')
+      : null;
+    const samplesTable = samples.length
+      ? h('table', {class: 'list'},
+        h('thead', null, h('tr', null, h('th', null, 'Time'), h('th', null, 'Metric'), h('th', null, 'Type'), h('th', {class: 'num'}, 'Value'), h('th', null, 'Unit'), h('th', null, 'Environment'), h('th', null, 'Trace'))),
+        h('tbody', null, samples.map((m) => h('tr', null,
+          h('td', null, time(m.timestamp)),
+          h('td', {title: Object.keys(m.attributes || {}).map((k) => k + ' = ' + JSON.stringify(m.attributes[k])).join('\n')}, String(m.name || '')),
+          h('td', null, String(m.type || '')),
+          h('td', {class: 'num'}, metricNumber(m.value)),
+          h('td', null, String(m.unit || '')),
+          h('td', null, String(m.environment || '')),
+          h('td', null, m.traceID ? h('a', {href: link('/traces/' + enc(m.traceID), {})}, String(m.traceID).slice(0, 8)) : '')))))
+      // One request reads a bounded number of stored items: an empty page
+      // with a cursor means none of those matched, not that none exists.
+      : h('p', {class: 'empty'}, cursor
+        ? 'No matching samples among the newest ones searched; older ones are left to search.'
+        : keys.some((k) => f[k])
+          ? 'No metric samples match these filters.'
+          : 'No metrics. SDKs send them with sentry_sdk.metrics / Sentry.metrics (count, gauge, distribution).');
+    const older = cursor
+      ? h('p', {class: 'pager'}, h('a', {href: link('/metrics', Object.assign({}, filters, {cursor}))}, samples.length ? 'Older' : 'Search older'))
+      : null;
+    setView(generation, h('div', null, title, form, totalsTable, partial,
+      samples.length || !totals.length ? h('h2', null, 'Samples') : null, samplesTable, older));
   }
 
   // ---------------------------------------------------------------- logs
