@@ -15,6 +15,15 @@ const RUN: &str = "83a7c03ed0a04e1b97e2e3b18d38f244";
 const OTHER_RUN: &str = "93a7c03ed0a04e1b97e2e3b18d38f244";
 const NIL: &str = "00000000000000000000000000000000";
 
+/// A check-in id of a run of `slug`: an id names one run in every project
+/// and monitor.
+fn run_of(slug: &str) -> String {
+    let n = slug
+        .bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+    format!("{n:08x}{}", &RUN[8..])
+}
+
 /// Sends one `check_in` item with `payload`.
 fn check_in(server: &TestServer, payload: Value) {
     item(server, "check_in", payload);
@@ -145,9 +154,15 @@ fn only_updates_of_one_project_monitor_and_id_make_one_run() {
     server.add_project(2, other_key).expect("project 2");
     let update = |slug: &str, status: &str| json!({"check_in_id": RUN, "monitor_slug": slug, "status": status});
     check_in(&server, update("hourly", "in_progress"));
-    // Without an id, or with another one: runs of their own.
-    for _ in 0..2 {
-        check_in(&server, json!({"monitor_slug": "hourly", "status": "ok"}));
+    // With another id: runs of their own.
+    for id in [
+        "b3a7c03ed0a04e1b97e2e3b18d38f244",
+        "c3a7c03ed0a04e1b97e2e3b18d38f244",
+    ] {
+        check_in(
+            &server,
+            json!({"check_in_id": id, "monitor_slug": "hourly", "status": "ok"}),
+        );
     }
     check_in(
         &server,
@@ -196,6 +211,67 @@ fn only_updates_of_one_project_monitor_and_id_make_one_run() {
 }
 
 #[test]
+fn check_ins_sentry_would_refuse_are_kept_raw_and_counted_as_invalid() {
+    let server = TestServer::start();
+    let sent = |payload: Value| check_in(&server, payload);
+    // Relay turns any other status (`missed` too: it is computed, never
+    // sent) into `unknown`, which Sentry refuses; a status of the wrong
+    // type, or none, fails Relay's parsing.
+    for status in [
+        json!("missed"),
+        json!("timeout"),
+        json!("unknown"),
+        json!("OK"),
+    ] {
+        sent(json!({"monitor_slug": "job", "status": status}));
+    }
+    sent(json!({"monitor_slug": "job", "status": 1}));
+    sent(json!({"monitor_slug": "job"}));
+    // Durations out of Sentry's bounds, or of the wrong type.
+    sent(json!({"monitor_slug": "job", "status": "ok", "duration": -1.0}));
+    sent(json!({"monitor_slug": "job", "status": "ok", "duration": "12"}));
+    // An environment over Relay's 64 characters, an empty slug, an id that
+    // is no UUID.
+    sent(json!({"monitor_slug": "job", "status": "ok", "environment": "e".repeat(65)}));
+    sent(json!({"monitor_slug": "", "status": "ok"}));
+    sent(json!({"monitor_slug": "job", "status": "ok", "check_in_id": "run-1"}));
+    // What Sentry takes.
+    sent(json!({"monitor_slug": "job", "status": "ok", "duration": 2.5}));
+
+    assert_eq!(
+        runs(&check_ins(&server, "monitor=job"))
+            .into_iter()
+            .map(|(_, status, duration)| (status, duration))
+            .collect::<Vec<_>>(),
+        [("ok".to_owned(), Some(2.5))]
+    );
+    let invalid = |reason: &str, n: i64| {
+        (
+            "invalid".to_owned(),
+            reason.to_owned(),
+            "monitor".to_owned(),
+            n,
+        )
+    };
+    assert_eq!(
+        server.outcomes(),
+        [invalid("invalid_check_in", 7), invalid("invalid_json", 4)]
+    );
+    assert_eq!(server.counts().get("raw_items"), Some(&11));
+    let errors: Vec<String> = server
+        .read(|c| {
+            let mut stmt = c.prepare("SELECT error FROM raw_items ORDER BY id LIMIT 1")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .expect("raw items");
+    assert_eq!(
+        errors,
+        ["check_in: status must be ok, error or in_progress, got \"missed\""]
+    );
+}
+
+#[test]
 fn a_final_update_without_a_duration_is_timed_from_the_runs_start() {
     let server = TestServer::start();
     check_in(
@@ -233,6 +309,12 @@ fn the_nil_check_in_id_finishes_the_latest_run_in_progress() {
     // of the monitor (and environment); with none, it is a run of its own.
     send(NIL, "ok", "production");
     send(NIL, "error", "production");
+    // Without an id Relay passes the nil id on: with no run in progress in
+    // staging left after this one, it finishes the staging run.
+    check_in(
+        &server,
+        json!({"monitor_slug": "etl", "status": "ok", "environment": "staging"}),
+    );
     let rows = check_ins(&server, "monitor=etl");
     let mut seen: Vec<(String, String)> = rows
         .iter()
@@ -248,13 +330,18 @@ fn the_nil_check_in_id_finishes_the_latest_run_in_progress() {
         seen,
         [
             ("error".to_owned(), "production".to_owned()),
-            ("in_progress".to_owned(), "staging".to_owned()),
             ("ok".to_owned(), "production".to_owned()),
+            ("ok".to_owned(), "staging".to_owned()),
         ],
         "{rows:?}"
     );
-    let finished = rows.iter().find(|k| k["status"] == "ok");
-    assert_eq!(finished.map(|k| &k["checkInID"]), Some(&json!(RUN)));
+    let finished = |env: &str| {
+        rows.iter()
+            .find(|k| k["status"] == "ok" && k["environment"] == env)
+            .map(|k| k["checkInID"].clone())
+    };
+    assert_eq!(finished("production"), Some(json!(RUN)));
+    assert_eq!(finished("staging"), Some(json!(OTHER_RUN)));
     assert!(
         rows.iter().all(|k| k["checkInID"] != NIL),
         "no run is named by the nil id: {rows:?}"
@@ -569,7 +656,7 @@ fn a_run_in_progress_past_its_maximum_runtime_reads_as_timed_out() {
     let start = |server: &TestServer, slug: &str, config: Value| {
         check_in(
             server,
-            json!({"check_in_id": RUN, "monitor_slug": slug, "status": "in_progress",
+            json!({"check_in_id": run_of(slug), "monitor_slug": slug, "status": "in_progress",
                    "monitor_config": config}),
         );
     };
@@ -614,12 +701,12 @@ fn a_run_in_progress_past_its_maximum_runtime_reads_as_timed_out() {
         // the run stays timed out, as in Sentry.
         check_in(
             &server,
-            json!({"check_in_id": RUN, "monitor_slug": "late", "status": "ok",
+            json!({"check_in_id": run_of("late"), "monitor_slug": "late", "status": "ok",
                    "duration": 355.0}),
         );
         assert_eq!(
             runs(&check_ins(&server, "monitor=late")),
-            [(RUN.to_owned(), "timeout".to_owned(), Some(355.0))]
+            [(run_of("late"), "timeout".to_owned(), Some(355.0))]
         );
     }
     let server = server_at(&path, t0 + 31.0 * 60.0);
@@ -650,7 +737,7 @@ fn runs_that_did_not_come_by_their_margin_are_missed() {
         ] {
             check_in(
                 &server,
-                json!({"check_in_id": RUN, "monitor_slug": slug, "status": "ok",
+                json!({"check_in_id": run_of(slug), "monitor_slug": slug, "status": "ok",
                        "duration": 1.0, "monitor_config": config}),
             );
         }

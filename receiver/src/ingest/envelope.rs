@@ -21,8 +21,8 @@ use super::normalize::{self, RequestContext, SessionDrop};
 use super::IngestError;
 use crate::store::dictionary::{self, PayloadCodec};
 use crate::store::records::{
-    AttachmentRecord, BlobRecord, CheckInRecord, ClientReportRecord, EventRecord, FeedbackRecord,
-    Grouping, IngestBatch, RawRecord, Record, SpanItemRecord, SpanRecord, TransactionRecord,
+    AttachmentRecord, BlobRecord, ClientReportRecord, EventRecord, FeedbackRecord, Grouping,
+    IngestBatch, RawRecord, Record, SpanItemRecord, SpanRecord, TransactionRecord,
 };
 
 /// The result of turning an envelope into records.
@@ -193,12 +193,12 @@ pub fn prepare_with(
                 Ok(rows) => records.extend(rows.into_iter().map(Record::ClientReport)),
                 Err(reason) => records.push(raw(Some(reason))?),
             },
-            ItemType::CheckIn => match check_in(payload, compression_level) {
-                Ok(Some(record)) => records.push(Record::CheckIn(record)),
-                Ok(None) => records.push(raw(Some(
-                    "check_in needs monitor_slug and status".to_owned(),
-                ))?),
-                Err(reason) => records.push(raw(Some(reason))?),
+            ItemType::CheckIn => match super::check_in::read(payload, compression_level) {
+                Ok(record) => records.push(Record::CheckIn(record)),
+                Err(refused) => {
+                    records.push(raw(Some(refused.detail))?);
+                    records.push(invalid_check_in(refused.reason, ctx));
+                }
             },
             ItemType::Log => records.push(Record::Log(blob(item, payload, compression_level)?)),
             ItemType::TraceMetric => {
@@ -514,38 +514,14 @@ fn client_report(payload: &[u8], ctx: &RequestContext) -> Result<Vec<ClientRepor
 /// The most one client-report entry counts.
 const MAX_REPORT_QUANTITY: u64 = 1 << 40;
 
-/// A `check_in` item as a record; `None` without `monitor_slug` or
-/// `status`, an error for what is no JSON (both are kept raw).
-fn check_in(payload: &[u8], level: i32) -> Result<Option<CheckInRecord>, String> {
-    let value: Value =
-        serde_json::from_slice(payload).map_err(|e| format!("invalid check_in JSON: {e}"))?;
-    let text = |k: &str| value.get(k).and_then(Value::as_str).map(str::to_owned);
-    let (Some(monitor_slug), Some(status)) = (text("monitor_slug"), text("status")) else {
-        return Ok(None);
-    };
-    let sent_id = text("check_in_id").and_then(|s| Uuid::parse_str(&s).ok());
-    // The nil id asks for the latest run in progress; a run it starts
-    // (there is none) gets an id of its own, as in Sentry.
-    let update_latest = sent_id.is_some_and(|id| id.is_nil());
-    let check_in_id = sent_id
-        .filter(|id| !id.is_nil())
-        .unwrap_or_else(Uuid::new_v4)
-        .simple()
-        .to_string();
-    Ok(Some(CheckInRecord {
-        check_in_id,
-        update_latest,
-        monitor_slug,
-        status,
-        duration: value.get("duration").and_then(Value::as_f64),
-        release: text("release"),
-        environment: text("environment"),
-        payload: dictionary::compress(payload, level, None).map_err(|e| e.to_string())?,
-        // A config that cannot be read is a problem of the monitor's, not a
-        // reason to lose the check-in.
-        monitor_config: value
-            .get("monitor_config")
-            .filter(|c| !c.is_null())
-            .map(super::monitor_config::read),
-    }))
+/// The outcome of a check-in refused for `reason` (`ingest::check_in`):
+/// `invalid`, category `monitor`, as Relay and Sentry count it.
+fn invalid_check_in(reason: &str, ctx: &RequestContext) -> Record {
+    Record::ClientReport(ClientReportRecord {
+        timestamp: ctx.received.as_secs_f64(),
+        outcome: "invalid".to_owned(),
+        reason: reason.to_owned(),
+        category: "monitor".to_owned(),
+        quantity: 1,
+    })
 }
