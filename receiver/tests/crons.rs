@@ -148,31 +148,23 @@ fn a_final_update_that_comes_first_is_not_undone_by_its_in_progress() {
 }
 
 #[test]
-fn only_updates_of_one_project_monitor_and_id_make_one_run() {
+fn an_update_naming_a_run_of_another_monitor_project_or_environment_is_refused() {
     let server = TestServer::start();
     let other_key = "0123456789abcdef0123456789abcdef";
     server.add_project(2, other_key).expect("project 2");
-    let update = |slug: &str, status: &str| json!({"check_in_id": RUN, "monitor_slug": slug, "status": status});
-    check_in(&server, update("hourly", "in_progress"));
-    // With another id: runs of their own.
-    for id in [
-        "b3a7c03ed0a04e1b97e2e3b18d38f244",
-        "c3a7c03ed0a04e1b97e2e3b18d38f244",
-    ] {
-        check_in(
-            &server,
-            json!({"check_in_id": id, "monitor_slug": "hourly", "status": "ok"}),
-        );
-    }
+    let update = |slug: &str, status: &str, env: Option<&str>| json!({"check_in_id": RUN, "monitor_slug": slug, "status": status, "environment": env});
+    check_in(&server, update("hourly", "in_progress", Some("production")));
+    // Another id is another run.
     check_in(
         &server,
         json!({"check_in_id": OTHER_RUN, "monitor_slug": "hourly", "status": "error"}),
     );
-    // The same id under another monitor, or in another project.
-    check_in(&server, update("daily", "error"));
+    // Sentry looks a check-in up by its id alone and refuses an update of
+    // the run from another monitor, project or environment.
+    check_in(&server, update("daily", "error", Some("production")));
     let body = format!(
         "{{}}\n{{\"type\":\"check_in\"}}\n{}\n",
-        update("hourly", "error")
+        update("hourly", "error", Some("production"))
     );
     let auth = format!("Sentry sentry_key={other_key}, sentry_version=7");
     let r = post(
@@ -181,32 +173,52 @@ fn only_updates_of_one_project_monitor_and_id_make_one_run() {
         body.as_bytes(),
     )
     .expect("post");
-    assert_eq!(r.status, 200);
-    // Only this one updates the first run.
-    check_in(&server, update("hourly", "ok"));
+    assert_eq!(r.status, 200, "acknowledged, as Relay does");
+    check_in(&server, update("hourly", "error", Some("staging")));
+    // No environment is Sentry's `production`: this one finishes the run.
+    check_in(&server, update("hourly", "ok", None));
 
-    let hourly = check_ins(&server, "monitor=hourly&project=1");
-    assert_eq!(hourly.len(), 4, "{hourly:?}");
-    let mut ids: Vec<&str> = hourly
-        .iter()
-        .filter_map(|k| k["checkInID"].as_str())
+    let mut hourly: Vec<(String, String)> = runs(&check_ins(&server, "monitor=hourly&project=1"))
+        .into_iter()
+        .map(|(id, status, _)| (id, status))
         .collect();
-    ids.sort_unstable();
-    ids.dedup();
-    assert_eq!(ids.len(), 4, "each run has an id of its own: {hourly:?}");
-    let first = hourly.iter().find(|k| k["checkInID"] == RUN);
+    hourly.sort();
     assert_eq!(
-        first.map(|k| &k["status"]),
-        Some(&json!("ok")),
-        "{hourly:?}"
+        hourly,
+        [
+            (RUN.to_owned(), "ok".to_owned()),
+            (OTHER_RUN.to_owned(), "error".to_owned())
+        ],
+        "the run is finished once, by the update of its own environment"
     );
+    assert!(check_ins(&server, "monitor=daily").is_empty());
+    assert!(check_ins(&server, "project=2").is_empty());
     assert_eq!(
-        runs(&check_ins(&server, "monitor=daily")),
-        [(RUN.to_owned(), "error".to_owned(), None)]
+        check_ins(&server, "monitor=hourly&project=1&environment=production").len(),
+        1
     );
+    // Each refused update is kept raw and counted as Sentry counts it.
     assert_eq!(
-        runs(&check_ins(&server, "monitor=hourly&project=2")),
-        [(RUN.to_owned(), "error".to_owned(), None)]
+        server.outcomes(),
+        [(
+            "invalid".to_owned(),
+            "monitor_environment_mismatch".to_owned(),
+            "monitor".to_owned(),
+            3
+        )]
+    );
+    assert_eq!(server.counts().get("raw_items"), Some(&3));
+    let errors: Vec<String> = server
+        .read(|c| {
+            let mut stmt = c.prepare("SELECT error FROM raw_items ORDER BY id")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .expect("raw items");
+    assert!(
+        errors[0].contains("\"hourly\" in project 1")
+            && errors[2].contains("environment \"production\", not \"staging\""),
+        "{errors:?}"
     );
 }
 

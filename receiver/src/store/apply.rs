@@ -138,9 +138,10 @@ pub(super) fn apply_batch<'c>(
             }
             Record::CheckIn(c) => match check_ins::apply(conn, p, received, c)? {
                 check_ins::Applied::Ignored => summary.duplicates += 1,
-                check_ins::Applied::Inserted | check_ins::Applied::Updated => {
-                    summary.stored += 1;
-                }
+                // A refused update is stored too, in `raw_items`.
+                check_ins::Applied::Inserted
+                | check_ins::Applied::Updated
+                | check_ins::Applied::Refused => summary.stored += 1,
             },
             Record::Raw(r) => {
                 conn.prepare_cached(

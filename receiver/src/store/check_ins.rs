@@ -2,8 +2,8 @@
 //! monitor consumer merges them: a check-in whose id is already stored for
 //! the same project and monitor updates that run instead of adding a row.
 //!
-//! * A run in progress takes the status of its next final update (`ok`,
-//!   `error`, or whatever else is not `in_progress`), with that update's
+//! * A run in progress takes the status of its next final update (`ok` or
+//!   `error`: `ingest::check_in` refuses any other), with that update's
 //!   duration, or else the time since the run's first check-in arrived.
 //!   Another `in_progress` only records when the run was last heard of
 //!   (`updated`): a heartbeat.
@@ -12,6 +12,13 @@
 //!   its final update (two requests delivered out of order) change nothing.
 //! * The nil id updates the latest run in progress of the monitor in the
 //!   same environment; with none, it starts a run under a fresh id.
+//! * A check-in id names one run, whatever the project or monitor (Sentry
+//!   looks check-ins up by id alone). An update that names a stored run of
+//!   another monitor or project, or of another environment (no environment
+//!   is Sentry's `production`), is refused as Sentry's consumer refuses it
+//!   (`CHECKIN_ENVIRONMENT_MISMATCH`): the run stays as it is, the update
+//!   is kept in `raw_items` with the reason and counted as an outcome
+//!   `invalid`, `monitor_environment_mismatch` ([`Applied::Refused`]).
 //! * A run in progress times out at its deadline: its last `in_progress`
 //!   plus the monitor's `max_runtime` (30 minutes without one), and never
 //!   later than 28 days after it started ([`deadline`]). Nothing runs at
@@ -44,7 +51,17 @@ pub(super) enum Applied {
     Updated,
     /// Nothing: the run it names had finished already.
     Ignored,
+    /// Refused: it names a run of another monitor, project or
+    /// environment; kept in `raw_items` with the reason.
+    Refused,
 }
+
+/// The environment Sentry files a check-in under: its monitor environment
+/// is `production` when the check-in names none.
+const DEFAULT_ENVIRONMENT: &str = "production";
+
+/// The outcome reason Sentry counts a refused update under.
+const MISMATCH: &str = "monitor_environment_mismatch";
 
 /// The stored run a check-in updates.
 #[derive(Debug)]
@@ -53,6 +70,37 @@ struct Run {
     status: String,
     received: f64,
     updated: f64,
+    /// Its project and monitor.
+    project: i64,
+    slug: String,
+    /// Its environment, as Sentry names it.
+    environment: String,
+}
+
+impl Run {
+    /// Why `c`, sent to `project`, may not update this run, if it may not.
+    fn mismatch(&self, project: i64, c: &CheckInRecord) -> Option<String> {
+        if self.project != project || self.slug != c.monitor_slug {
+            return Some(format!(
+                "check_in: check_in_id {} is a run of monitor {:?} in project {}, \
+                 not of {:?} in project {project}; the update is refused",
+                c.check_in_id, self.slug, self.project, c.monitor_slug
+            ));
+        }
+        let sent = environment_of(c);
+        (self.environment != sent).then(|| {
+            format!(
+                "check_in: check_in_id {} is a run in environment {:?}, not {sent:?}; \
+                 the update is refused",
+                c.check_in_id, self.environment
+            )
+        })
+    }
+}
+
+/// The environment of `c` as Sentry files it.
+fn environment_of(c: &CheckInRecord) -> &str {
+    c.environment.as_deref().unwrap_or(DEFAULT_ENVIRONMENT)
 }
 
 /// When a run in progress times out (Unix seconds): `received` and
@@ -112,6 +160,10 @@ pub(super) fn apply(
         insert(conn, project, received, c)?;
         return Ok(Applied::Inserted);
     };
+    if let Some(why) = run.mismatch(project, c) {
+        refuse(conn, project, received, c, MISMATCH, &why)?;
+        return Ok(Applied::Refused);
+    }
     if run.status != IN_PROGRESS {
         return Ok(Applied::Ignored);
     }
@@ -131,12 +183,14 @@ pub(super) fn apply(
     Ok(Applied::Updated)
 }
 
-/// The run `c` (received at `received`) updates, if it is stored. The nil
-/// id updates the latest run still in progress: one past its deadline has
-/// timed out (Sentry's clock task has marked it so by then), and the
-/// check-in starts a run of its own. Only runs that started within the
-/// longest deadline are looked at, so that a monitor with no run in
-/// progress is not read whole for every such check-in.
+/// The run `c` (received at `received`) names, if it is stored: the one
+/// its id names in any project or monitor (the caller refuses it when that
+/// is another one). The nil id updates the latest run still in progress
+/// of the monitor in its environment: one past its deadline has timed out
+/// (Sentry's clock task has marked it so by then), and the check-in starts
+/// a run of its own. Only runs that started within the longest deadline
+/// are looked at, so that a monitor with no run in progress is not read
+/// whole for every such check-in.
 fn find_run(
     conn: &Connection,
     project: i64,
@@ -149,35 +203,68 @@ fn find_run(
             status: r.get(1)?,
             received: r.get(2)?,
             updated: r.get(3)?,
+            project: r.get(4)?,
+            slug: r.get(5)?,
+            environment: r.get(6)?,
         })
     };
-    let run = if c.update_latest {
-        let oldest = received - MAX_RUNTIME_MINUTES as f64 * 60.0;
-        let latest = conn
-            .prepare_cached(
-                "SELECT id, status, received, updated FROM check_ins
-                 WHERE project_id = ?1 AND monitor_slug = ?2 AND status = 'in_progress'
-                     AND environment IS ?3 AND received >= ?4
-                 ORDER BY received DESC, id DESC LIMIT 1",
-            )?
-            .query_row(params![project, c.monitor_slug, c.environment, oldest], row)
-            .optional()?;
-        match latest {
-            Some(run) => {
-                let max_runtime = monitors::max_runtime(conn, project, &c.monitor_slug)?;
-                (deadline(run.received, run.updated, max_runtime) > received).then_some(run)
-            }
-            None => None,
-        }
-    } else {
-        conn.prepare_cached(
-            "SELECT id, status, received, updated FROM check_ins
-             WHERE project_id = ?1 AND monitor_slug = ?2 AND check_in_id = ?3",
-        )?
-        .query_row(params![project, c.monitor_slug, c.check_in_id], row)
-        .optional()?
+    let columns = "id, status, received, updated, project_id, monitor_slug,
+                   COALESCE(environment, 'production')";
+    if !c.update_latest {
+        // Rows stored before this rule may share an id across monitors:
+        // the one of this monitor first.
+        return Ok(conn
+            .prepare_cached(&format!(
+                "SELECT {columns} FROM check_ins WHERE check_in_id = ?1
+                 ORDER BY project_id = ?2 AND monitor_slug = ?3 DESC, id LIMIT 1"
+            ))?
+            .query_row(params![c.check_in_id, project, c.monitor_slug], row)
+            .optional()?);
+    }
+    let oldest = received - MAX_RUNTIME_MINUTES as f64 * 60.0;
+    let latest = conn
+        .prepare_cached(&format!(
+            "SELECT {columns} FROM check_ins
+             WHERE project_id = ?1 AND monitor_slug = ?2 AND status = 'in_progress'
+                 AND COALESCE(environment, 'production') = ?3 AND received >= ?4
+             ORDER BY received DESC, id DESC LIMIT 1"
+        ))?
+        .query_row(
+            params![project, c.monitor_slug, environment_of(c), oldest],
+            row,
+        )
+        .optional()?;
+    let Some(run) = latest else {
+        return Ok(None);
     };
-    Ok(run)
+    let max_runtime = monitors::max_runtime(conn, project, &c.monitor_slug)?;
+    Ok((deadline(run.received, run.updated, max_runtime) > received).then_some(run))
+}
+
+/// Keeps `c`, refused for `reason` (an outcome reason) because of `why`, in
+/// `raw_items`, and counts it as an outcome `invalid` of category
+/// `monitor`, as refused items are kept and counted at ingestion.
+fn refuse(
+    conn: &Connection,
+    project: i64,
+    received: f64,
+    c: &CheckInRecord,
+    reason: &str,
+    why: &str,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO raw_items (project_id, item_type, event_id, headers, error, received,
+             payload)
+         VALUES (?1, 'check_in', NULL, '{\"type\":\"check_in\"}', ?2, ?3, ?4)",
+    )?
+    .execute(params![project, why, received, c.payload])?;
+    conn.prepare_cached(
+        "INSERT INTO client_reports (project_id, timestamp, outcome, reason, category,
+             quantity, received)
+         VALUES (?1, ?2, 'invalid', ?3, 'monitor', 1, ?2)",
+    )?
+    .execute(params![project, received, reason])?;
+    Ok(())
 }
 
 /// A new run.

@@ -605,6 +605,13 @@ INSERT INTO trace_metrics (project_id, item_count, content_type, received, paylo
     FROM raw_items WHERE item_type = 'trace_metric' AND error IS NULL ORDER BY id;
 DELETE FROM raw_items WHERE item_type = 'trace_metric' AND error IS NULL;
 "#,
+    // 21: a check-in id names one run in every project and monitor, as in
+    // Sentry, which looks a check-in up by its id alone: an update that
+    // names a run of another monitor or project is refused
+    // (`store::check_ins`), found through this index.
+    r#"
+CREATE INDEX check_ins_id ON check_ins(check_in_id);
+"#,
 ];
 
 /// The schema version this build writes.
