@@ -19,7 +19,7 @@ pub mod envelope;
 mod group;
 pub mod keys;
 pub mod limits;
-mod monitor_config;
+pub(crate) mod monitor_config;
 pub mod normalize;
 pub mod rate_limits;
 mod seen_keys;

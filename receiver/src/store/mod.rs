@@ -22,6 +22,7 @@ pub(crate) mod check_ins;
 pub mod dictionary;
 pub(crate) mod id_floors;
 pub mod known_rows;
+mod late_runs;
 mod monitors;
 pub mod queries;
 pub mod quotas;

@@ -612,7 +612,28 @@ DELETE FROM raw_items WHERE item_type = 'trace_metric' AND error IS NULL;
     r#"
 CREATE INDEX check_ins_id ON check_ins(check_in_id);
 "#,
+    // 22: a run merged by migration 16 whose final update arrived after the
+    // run's deadline is `timeout`, as ingestion stores it now (and Sentry
+    // keeps it): migration 16 kept the final status. Which runs those are
+    // depends on heartbeats and configs that migration 16 drops, so the
+    // runner notes them in its transaction, just before it runs
+    // (`store::late_runs`, `check_in_late_runs`). A database that passed
+    // migration 16 before this version has no such notes: there only the
+    // runs that finished over 28 days after they started (a deadline no
+    // heartbeat or config moves) are marked.
+    r#"
+CREATE TABLE IF NOT EXISTS check_in_late_runs (id INTEGER PRIMARY KEY);
+UPDATE check_ins SET status = 'timeout'
+    WHERE status NOT IN ('in_progress', 'timeout')
+        AND (id IN (SELECT id FROM check_in_late_runs)
+            OR updated >= received + 40320 * 60.0);
+DROP TABLE check_in_late_runs;
+"#,
 ];
+
+/// Where migration 16 (which merges check-in runs) is in [`MIGRATIONS`]:
+/// `store::late_runs` notes what migration 22 needs just before it.
+const MERGE_CHECK_IN_RUNS: usize = 15;
 
 /// The schema version this build writes.
 pub fn current_version() -> u32 {
@@ -650,6 +671,9 @@ pub fn migrate(conn: &mut Connection) -> Result<u32, StoreError> {
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
         let tx = conn.transaction()?;
+        if i == MERGE_CHECK_IN_RUNS {
+            super::late_runs::note(&tx)?;
+        }
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", i as u32 + 1)?;
         tx.commit()?;
@@ -660,6 +684,7 @@ pub fn migrate(conn: &mut Connection) -> Result<u32, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     #[test]
     fn migrations_apply_once_and_are_idempotent() {
@@ -1116,6 +1141,146 @@ mod tests {
             [],
         );
         assert!(again.is_err(), "one row per run from now on");
+    }
+
+    /// A check-in row as a receiver of version 15 stored it.
+    fn old_check_in(
+        conn: &Connection,
+        (id, run, status, at): (i64, &str, &str, f64),
+        payload: &Value,
+    ) {
+        let bytes = crate::store::dictionary::compress(payload.to_string().as_bytes(), 1, None)
+            .expect("compress");
+        conn.execute(
+            "INSERT INTO check_ins (id, project_id, check_in_id, monitor_slug, status, received,
+                 payload)
+             VALUES (?1, 1, ?2, ?3, ?4, ?5, ?6)",
+            rusqlite::params![id, run, payload["monitor_slug"].as_str(), status, at, bytes],
+        )
+        .expect("row");
+    }
+
+    /// `id → status` of the check-ins.
+    fn check_in_statuses(conn: &Connection) -> Vec<(i64, String)> {
+        conn.prepare("SELECT id, status FROM check_ins ORDER BY id")
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows")
+    }
+
+    #[test]
+    fn runs_merged_from_an_older_database_time_out_as_ingestion_times_them_out() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut conn = Connection::open(dir.path().join("db.sqlite")).expect("open");
+        for sql in &MIGRATIONS[..15] {
+            conn.execute_batch(sql).expect("old migration");
+        }
+        conn.pragma_update(None, "user_version", 15)
+            .expect("version");
+        let hour = 3600.0;
+        let plain = serde_json::json!({"monitor_slug": "m"});
+        let long = serde_json::json!({"monitor_slug": "long",
+            "monitor_config": {"schedule": "@daily", "max_runtime": 240}});
+        for (row, payload) in [
+            // Finished three hours after it started (30 minutes allowed).
+            ((1, "a", "in_progress", 0.0), &plain),
+            ((2, "a", "ok", 3.0 * hour), &plain),
+            // The same, with a heartbeat every 20 minutes: on time.
+            ((3, "b", "in_progress", 0.0), &plain),
+            ((4, "b", "in_progress", 1200.0), &plain),
+            ((5, "b", "in_progress", 2400.0), &plain),
+            ((6, "b", "in_progress", 3600.0), &plain),
+            ((7, "b", "in_progress", 4800.0), &plain),
+            ((8, "b", "in_progress", 6000.0), &plain),
+            ((9, "b", "in_progress", 7200.0), &plain),
+            ((10, "b", "in_progress", 8400.0), &plain),
+            ((11, "b", "in_progress", 9600.0), &plain),
+            ((12, "b", "error", 3.0 * hour), &plain),
+            // Its monitor allows four hours.
+            ((13, "c", "in_progress", 0.0), &long),
+            ((14, "c", "ok", 3.0 * hour), &long),
+            // Within 30 minutes; a lone final update.
+            ((15, "d", "in_progress", 0.0), &plain),
+            ((16, "d", "ok", 600.0), &plain),
+            ((17, "e", "ok", 0.0), &plain),
+            // Late, then a heartbeat after the final update: still late.
+            ((18, "f", "in_progress", 0.0), &plain),
+            ((19, "f", "error", hour), &plain),
+            ((20, "f", "in_progress", hour + 1.0), &plain),
+        ] {
+            old_check_in(&conn, row, payload);
+        }
+        migrate(&mut conn).expect("migrate");
+        let s = |id: i64, status: &str| (id, status.to_owned());
+        assert_eq!(
+            check_in_statuses(&conn),
+            [
+                s(1, "timeout"),
+                s(3, "error"),
+                s(13, "ok"),
+                s(15, "ok"),
+                s(17, "ok"),
+                s(18, "timeout")
+            ]
+        );
+        let durations: Vec<Option<f64>> = conn
+            .prepare("SELECT duration FROM check_ins WHERE id IN (1, 18) ORDER BY id")
+            .expect("prepare")
+            .query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(
+            durations,
+            [Some(3.0 * hour), Some(hour)],
+            "as ingestion keeps it"
+        );
+        let left: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'check_in_late_runs'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("count");
+        assert_eq!(left, 0);
+    }
+
+    #[test]
+    fn runs_merged_before_migration_22_time_out_where_no_heartbeat_could_save_them() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut conn = Connection::open(dir.path().join("db.sqlite")).expect("open");
+        for sql in &MIGRATIONS[..19] {
+            conn.execute_batch(sql).expect("old migration");
+        }
+        conn.pragma_update(None, "user_version", 19)
+            .expect("version");
+        // Merged runs: finished 29 days, 3 hours and 10 minutes after they
+        // started. Only the first cannot have been kept alive by heartbeats
+        // migration 16 dropped.
+        let day = 86_400.0;
+        conn.execute_batch(&format!(
+            "INSERT INTO check_ins (id, project_id, check_in_id, monitor_slug, status, received,
+                 updated, payload)
+             VALUES (1, 1, 'a', 'm', 'ok', 0, {}, x''), (2, 1, 'b', 'm', 'ok', 0, 10800, x''),
+                    (3, 1, 'c', 'm', 'error', 0, 600, x''),
+                    (4, 1, 'd', 'm', 'in_progress', 0, {}, x'')",
+            29.0 * day,
+            29.0 * day
+        ))
+        .expect("rows");
+        migrate(&mut conn).expect("migrate");
+        let s = |id: i64, status: &str| (id, status.to_owned());
+        assert_eq!(
+            check_in_statuses(&conn),
+            [
+                s(1, "timeout"),
+                s(2, "ok"),
+                s(3, "error"),
+                s(4, "in_progress")
+            ]
+        );
     }
 
     #[test]
