@@ -6,7 +6,7 @@ mod api_support;
 
 use std::time::Duration;
 
-use api_support::{get_ok, item};
+use api_support::{get_ok, item, link_cursor};
 use receiver::testing::post;
 use receiver::TestServer;
 use serde_json::{json, Value};
@@ -828,8 +828,16 @@ fn runs_that_did_not_come_by_their_margin_are_missed() {
         json!({"ok": 1, "missed": 2}),
         "{hourly}"
     );
-    // The missed runs have no rows of their own.
-    assert_eq!(check_ins(&server, "monitor=hourly").len(), 2);
+    // The check-ins list shows them among the runs, inferred.
+    let rows = check_ins(&server, "monitor=hourly");
+    let missed: Vec<&Value> = rows.iter().filter(|k| k["inferred"] == true).collect();
+    assert_eq!((rows.len(), missed.len()), (5, 3), "{rows:?}");
+    assert!(
+        missed
+            .iter()
+            .all(|k| k["status"] == "missed" && k["checkInID"].is_null()),
+        "{missed:?}"
+    );
 }
 
 /// ISO 8601 as the API writes it.
@@ -861,4 +869,186 @@ fn the_nil_check_in_id_does_not_finish_a_run_that_timed_out() {
     seen.sort();
     assert_eq!(seen, ["ok", "timeout"], "the success is a run of its own");
     assert_eq!(monitor(&server, "job")["lastStatus"], "ok");
+}
+
+/// `(monitorSlug, status, received)` of each row, `*` marking an inferred
+/// one.
+fn listed(rows: &[Value]) -> Vec<(String, String, String)> {
+    rows.iter()
+        .map(|k| {
+            let mark = if k["inferred"] == true { "*" } else { "" };
+            (
+                k["monitorSlug"].as_str().unwrap_or_default().to_owned(),
+                format!("{mark}{}", k["status"].as_str().unwrap_or_default()),
+                k["received"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Every row of the check-ins list for `query`, page by page (`limit`
+/// each) following the `next` cursors; then the rows before the last page,
+/// following the `previous` cursors back from it (both in display order);
+/// and how many pages before the last were short of `limit`.
+fn walk(server: &TestServer, query: &str, limit: usize) -> (Vec<Value>, Vec<Value>, usize) {
+    let page = |cursor: &str| {
+        let r = server
+            .api_get(&format!(
+                "/api/0/local/check-ins/?{query}&limit={limit}&cursor={cursor}"
+            ))
+            .expect("page");
+        assert_eq!(r.status, 200, "{}", r.json());
+        let rows = r.json().as_array().cloned().unwrap_or_default();
+        (rows, link_cursor(&r, "next"), link_cursor(&r, "previous"))
+    };
+    let (mut forward, mut short) = (Vec::new(), 0);
+    let (mut cursor, mut back) = (String::new(), None);
+    for _ in 0..1000 {
+        let (rows, next, prev) = page(&cursor);
+        forward.extend(rows.iter().cloned());
+        back = prev;
+        match next {
+            Some(next) => {
+                short += usize::from(rows.len() < limit);
+                cursor = next;
+            }
+            None => break,
+        }
+    }
+    let mut backward = Vec::new();
+    for _ in 0..1000 {
+        let Some(prev) = back.take() else { break };
+        let (rows, _, before) = page(&prev);
+        backward.splice(0..0, rows);
+        back = before;
+    }
+    (forward, backward, short)
+}
+
+#[test]
+fn the_check_ins_list_shows_missed_runs_among_the_runs_in_exact_pages() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("receiver.sqlite");
+    // 09:00:30 on a day a week ago.
+    let nine = (api_support::now() / 86_400.0).floor() * 86_400.0 - 7.0 * 86_400.0 + 9.0 * 3600.0;
+    let hour = |h: f64| nine + h * 3600.0;
+    let at = |t: f64, slug: &str, config: Value| {
+        let server = server_at(&path, t);
+        check_in(
+            &server,
+            json!({"monitor_slug": slug, "status": "ok", "monitor_config": config}),
+        );
+    };
+    let hourly = json!({"schedule": "0 * * * *"});
+    at(hour(0.0) + 30.0, "hourly", hourly.clone());
+    at(hour(0.5), "unscheduled", Value::Null);
+    at(hour(3.5), "unscheduled", Value::Null);
+    at(hour(5.0) + 30.0, "hourly", hourly);
+    // 16:30: 10:00 to 13:00 were missed, and 15:00 and 16:00.
+    let server = server_at(&path, hour(7.5));
+    let row = |slug: &str, status: &str, t: f64| (slug.to_owned(), status.to_owned(), iso(t));
+    let everything = [
+        row("hourly", "*missed", hour(7.0)),
+        row("hourly", "*missed", hour(6.0)),
+        row("hourly", "ok", hour(5.0) + 30.0),
+        row("hourly", "*missed", hour(4.0)),
+        row("unscheduled", "ok", hour(3.5)),
+        row("hourly", "*missed", hour(3.0)),
+        row("hourly", "*missed", hour(2.0)),
+        row("hourly", "*missed", hour(1.0)),
+        row("unscheduled", "ok", hour(0.5)),
+        row("hourly", "ok", hour(0.0) + 30.0),
+    ];
+    assert_eq!(listed(&check_ins(&server, "")), everything);
+    for limit in [1, 3, 4, 100] {
+        let (forward, backward, short) = walk(&server, "", limit);
+        assert_eq!(listed(&forward), everything, "limit {limit}");
+        assert_eq!(short, 0, "limit {limit}");
+        // Back from the last page: every row before it, once.
+        let before = everything.len() - (everything.len() - 1) % limit - 1;
+        assert_eq!(listed(&backward), everything[..before], "limit {limit}");
+    }
+    let missed = check_ins(&server, "status=missed");
+    assert_eq!(missed.len(), 6);
+    let first = &missed[0];
+    assert_eq!(
+        (
+            &first["checkInID"],
+            &first["environment"],
+            &first["duration"]
+        ),
+        (&Value::Null, &Value::Null, &Value::Null),
+        "{first}"
+    );
+    assert_eq!(
+        first["updated"],
+        json!(iso(hour(7.0) + 60.0)),
+        "its margin ran out"
+    );
+    assert_eq!(check_ins(&server, "status=ok").len(), 4);
+    assert_eq!(check_ins(&server, "status=ok&status=missed").len(), 10);
+    assert_eq!(check_ins(&server, "monitor=unscheduled").len(), 2);
+    assert_eq!(check_ins(&server, "monitor=hourly").len(), 8);
+    assert!(check_ins(&server, "environment=production").is_empty());
+    // A time range: 11:30 to 15:30.
+    let range = format!("start={}&end={}", iso(hour(2.5)), iso(hour(6.5)));
+    assert_eq!(listed(&check_ins(&server, &range)), everything[1..6]);
+}
+
+#[test]
+fn a_page_that_reads_too_many_gaps_ends_early_and_goes_on_exactly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("receiver.sqlite");
+    drop(TestServer::builder().db_path(&path).start());
+    // A monitor due every minute: a run at t0, three missed minutes, then a
+    // run every minute for 12 000 minutes (more gaps than a request reads).
+    let t0 = ((api_support::now() - 20.0 * 86_400.0) / 60.0).floor() * 60.0 + 5.0;
+    let runs = 12_000;
+    {
+        let mut conn = rusqlite::Connection::open(&path).expect("open");
+        let tx = conn.transaction().expect("tx");
+        tx.execute(
+            "INSERT INTO monitors (project_id, monitor_slug, schedule_type, crontab,
+                 config_received)
+             VALUES (1, 'minutely', 'crontab', '* * * * *', ?1)",
+            [t0],
+        )
+        .expect("monitor");
+        let mut insert = tx
+            .prepare(
+                "INSERT INTO check_ins (project_id, check_in_id, monitor_slug, status, received,
+                     updated, payload)
+                 VALUES (1, ?1, 'minutely', 'ok', ?2, ?2, x'')",
+            )
+            .expect("prepare");
+        for i in 0..=runs {
+            let t = if i == 0 {
+                t0
+            } else {
+                t0 + 60.0 * f64::from(i + 3)
+            };
+            insert
+                .execute(rusqlite::params![format!("{i:032x}"), t])
+                .expect("run");
+        }
+        drop(insert);
+        tx.commit().expect("commit");
+    }
+    let end = t0 + 60.0 * f64::from(runs + 3) + 30.0;
+    let server = server_at(&path, end);
+    let (forward, backward, short) = walk(&server, "status=missed", 2);
+    let expected: Vec<(String, String, String)> = [1.0, 2.0, 3.0]
+        .iter()
+        .rev()
+        .map(|m| {
+            (
+                "minutely".to_owned(),
+                "*missed".to_owned(),
+                iso(t0 - 5.0 + 60.0 * m),
+            )
+        })
+        .collect();
+    assert_eq!(listed(&forward), expected);
+    assert!(short >= 1, "a page ended before its limit, and went on");
+    assert_eq!(listed(&backward), expected[..2]);
 }

@@ -862,7 +862,19 @@ fn the_crons_view_says_when_runs_are_missing() {
         );
     }
     let server = server_at(None);
-    let views = run_page_script("views.js", &[&server.url(), server.token(), "#/monitors"]);
+    let one = "#/monitors?monitor=hourly-report";
+    let views = run_page_script(
+        "views.js",
+        &[&server.url(), server.token(), "#/monitors", one],
+    );
+    // The monitor's runs list the missed ones, inferred.
+    let runs = line(&views, "route", one);
+    assert_eq!(runs["errors"], serde_json::json!([]), "{runs}");
+    let listed = runs["text"].as_str().unwrap_or_default();
+    assert!(
+        listed.contains("none (inferred)") && listed.contains("missed") && !listed.contains("null"),
+        "{listed}"
+    );
     let v = line(&views, "route", "#/monitors");
     assert_eq!(v["errors"], serde_json::json!([]), "{v}");
     let shown = v["text"].as_str().unwrap_or_default();

@@ -22,6 +22,7 @@ mod issues;
 mod local;
 mod logs;
 mod metrics;
+mod missed_runs;
 mod monitors;
 /// Most stored `log` items one `GET /api/0/local/logs/` reads.
 pub const LOGS_MAX_ROWS_READ: usize = logs::MAX_ROWS_READ;

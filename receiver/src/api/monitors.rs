@@ -16,13 +16,14 @@
 //! its deadline is `timeout` (`store::check_ins::status_as_read`), in the
 //! lists, the filters and the counts. With a schedule, the monitors list
 //! also says when the next run is due and counts the expected runs that
-//! did not come as `missed` (`api::schedule`); the check-ins list has no
-//! rows for them.
+//! did not come as `missed` (`api::schedule`); the check-ins list shows
+//! them among the runs, inferred when it is read (`api::missed_runs`).
 
 use std::collections::BTreeMap;
 
 use rusqlite::OptionalExtension;
 
+use super::missed_runs;
 use super::params::{iso, Cursor, Page, Range, Sql};
 use super::projects;
 use super::schedule::Due;
@@ -290,10 +291,20 @@ pub(crate) async fn check_ins(ctx: &Ctx) -> Result<Reply, ApiError> {
     let base = ctx.link_base();
     let (rows, link) = ctx
         .read(move |c| {
-            let rows = check_in_rows(c, &query)?;
-            let page = Page::build(rows, query.limit as usize, query.cursor, |(id, _, t)| {
+            let runs = check_in_rows(c, &query)?;
+            let (rows, boundary) = match missed_span(&query) {
+                Some(span) => {
+                    let monitors = scheduled_monitors(c, &query)?;
+                    missed_runs::merge(c, &span, &monitors, runs)?
+                }
+                None => (runs, None),
+            };
+            let mut page = Page::build(rows, query.limit as usize, query.cursor, |(id, _, t)| {
                 (*t, *id)
             });
+            if let (Some(boundary), Some(span)) = (boundary, missed_span(&query)) {
+                page.continue_at(boundary.cursor(&span));
+            }
             let link = page.link(&base);
             Ok((
                 page.rows.into_iter().map(|(_, k, _)| k).collect::<Vec<_>>(),
@@ -302,6 +313,73 @@ pub(crate) async fn check_ins(ctx: &Ctx) -> Result<Reply, ApiError> {
         })
         .await?;
     Ok(Reply::json(&rows)?.with_header(hyper::header::LINK, link))
+}
+
+/// What the missed runs of the page `query` asks for are read from; `None`
+/// when its filters leave them out (an environment, statuses without
+/// `missed`).
+fn missed_span(query: &CheckInQuery) -> Option<missed_runs::Span> {
+    let wanted = query.environments.is_empty()
+        && (query.statuses.is_empty() || query.statuses.iter().any(|s| s == "missed"));
+    if !wanted {
+        return None;
+    }
+    let newest_first = !query.cursor.is_some_and(|c| c.is_prev);
+    let mut from = query.range.start.unwrap_or(f64::NEG_INFINITY);
+    let mut to = query.range.end.unwrap_or(query.now).min(query.now);
+    if let Some(c) = query.cursor {
+        if newest_first {
+            to = to.min(c.value);
+        } else {
+            from = from.max(c.value);
+        }
+    }
+    Some(missed_runs::Span {
+        newest_first,
+        from,
+        to,
+        after: query.cursor.map(|c| (c.value, c.id)),
+        need: query.limit as usize + 1,
+        now: query.now,
+    })
+}
+
+/// The monitors with a schedule that `query`'s project and monitor filters
+/// name.
+fn scheduled_monitors(
+    c: &rusqlite::Connection,
+    query: &CheckInQuery,
+) -> Result<Vec<missed_runs::Scheduled>, ApiError> {
+    let mut sql = Sql::default();
+    sql.cond("m.schedule_type IS NOT NULL".to_owned());
+    if let Some(ids) = projects::filter_ids(c, &query.keys)? {
+        let cond = sql.in_list("m.project_id", ids);
+        sql.cond(cond);
+    }
+    if !query.slugs.is_empty() {
+        let cond = sql.in_list("m.monitor_slug", query.slugs.iter().cloned());
+        sql.cond(cond);
+    }
+    let keys: Vec<(i64, String)> = c
+        .prepare(&format!(
+            "SELECT m.project_id, m.monitor_slug FROM monitors m WHERE {}",
+            sql.where_clause()
+        ))?
+        .query_map(rusqlite::params_from_iter(sql.params.iter()), |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut monitors = Vec::with_capacity(keys.len());
+    for (project, slug) in keys {
+        if let (Some(config), _) = monitor_config(c, project, &slug)? {
+            monitors.push(missed_runs::Scheduled {
+                project,
+                slug,
+                config,
+            });
+        }
+    }
+    Ok(monitors)
 }
 
 /// One page (and one row more) of the runs `query` asks for: `(id, run,
@@ -356,7 +434,7 @@ fn check_in_rows(
             Ok((
                 r.get(0)?,
                 CheckIn {
-                    check_in_id: r.get(2)?,
+                    check_in_id: Some(r.get(2)?),
                     project_id: project.to_string(),
                     monitor_slug: r.get(3)?,
                     status: r.get(4)?,
@@ -365,6 +443,7 @@ fn check_in_rows(
                     environment: r.get(7)?,
                     received: iso(received),
                     updated: iso(updated),
+                    inferred: false,
                 },
                 received,
             ))

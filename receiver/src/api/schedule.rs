@@ -8,7 +8,8 @@
 //! clock task writes a `missed` check-in for each; the receiver has no
 //! clock task and works them out when a monitor is read
 //! ([`Due::at`]): the monitors list counts them with the runs that did
-//! come, and says when the next run is due.
+//! come, and says when the next run is due; the check-ins list shows them
+//! ([`missed_between`], `api::missed_runs`).
 
 use std::str::FromStr;
 
@@ -82,6 +83,55 @@ impl Due {
             next: due,
         })
     }
+}
+
+/// Which of the missed runs of a window [`missed_between`] keeps.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Keep {
+    /// The oldest ones, at most this many (stops there).
+    First(usize),
+    /// The newest ones, at most this many (reads the whole window).
+    Last(usize),
+}
+
+/// The runs of `schedule` (in `timezone`; `margin` in minutes, `None`:
+/// Sentry's default) due after a run that started at `latest` that had not
+/// come by `until` (the next run's start, or now) plus the margin, and are
+/// due within `window` (both ends inclusive): oldest first, as [`Due::at`]
+/// lists them, `keep` deciding which. `None` when the schedule cannot be
+/// read.
+pub(crate) fn missed_between(
+    schedule: &MonitorSchedule,
+    timezone: Option<&str>,
+    margin: Option<i64>,
+    (latest, until): (f64, f64),
+    (from, to): (f64, f64),
+    keep: Keep,
+) -> Option<Vec<f64>> {
+    let rule = Rule::new(schedule, timezone)?;
+    let margin = margin.unwrap_or(DEFAULT_MARGIN_MINUTES).max(0) as f64 * 60.0;
+    let first = rule.after(minute_of(latest)?)?;
+    let mut due = if from.is_finite() {
+        rule.skip_to(first, from.ceil())?
+    } else {
+        first
+    };
+    let mut kept = std::collections::VecDeque::new();
+    while due + margin <= until && due <= to {
+        match keep {
+            Keep::First(n) if kept.len() == n => break,
+            Keep::Last(n) if kept.len() == n => {
+                kept.pop_front();
+            }
+            _ => {}
+        }
+        kept.push_back(due);
+        match rule.after(due) {
+            Some(next) => due = next,
+            None => break,
+        }
+    }
+    Some(kept.into())
 }
 
 /// The start of the minute of Unix time `secs` (Sentry compares minutes).
@@ -225,6 +275,43 @@ mod tests {
         assert_eq!(monthly.next, NINE + 30.0 * 86_400.0, "November has 30 days");
         assert!(Due::at(&every(1, "fortnight"), None, None, NINE, NINE, 0.0).is_none());
         assert!(Due::at(&crontab("not a crontab"), None, None, NINE, NINE, 0.0).is_none());
+    }
+
+    #[test]
+    fn a_window_of_missed_runs_agrees_with_the_count() {
+        let hourly = crontab("0 * * * *");
+        // Latest run 09:00:20, the next at 15:30: 10:00 to 15:00 missed.
+        let gap = (NINE + 20.0, NINE + 6.5 * 3600.0);
+        let all = Due::at(&hourly, None, None, gap.0, gap.1, 0.0).expect("due");
+        let window = |from: f64, to: f64, keep| {
+            missed_between(&hourly, None, None, gap, (from, to), keep).expect("missed")
+        };
+        let everything = window(f64::NEG_INFINITY, f64::INFINITY, Keep::First(100));
+        assert_eq!(everything, all.missed);
+        let hour = |h: f64| NINE + h * 3600.0;
+        assert_eq!(
+            window(hour(1.5), hour(4.0), Keep::First(100)),
+            [hour(2.0), hour(3.0), hour(4.0)]
+        );
+        assert_eq!(
+            window(hour(1.5), hour(4.0), Keep::First(2)),
+            [hour(2.0), hour(3.0)]
+        );
+        assert_eq!(
+            window(hour(1.5), hour(4.0), Keep::Last(2)),
+            [hour(3.0), hour(4.0)]
+        );
+        // 15:00 is due at 15:00: missed once its minute of margin passed.
+        let just = (NINE, hour(6.0) + 59.0);
+        let late = missed_between(
+            &hourly,
+            None,
+            None,
+            just,
+            (hour(5.5), hour(7.0)),
+            Keep::Last(5),
+        );
+        assert!(late.expect("missed").is_empty(), "within its margin");
     }
 
     #[test]

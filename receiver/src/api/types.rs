@@ -693,13 +693,15 @@ pub enum MonitorSchedule {
 }
 
 /// One run of a cron monitor (`GET /api/0/local/check-ins/`): its
-/// `in_progress` check-in and its final update, merged.
+/// `in_progress` check-in and its final update, merged; or a run its
+/// schedule expected that did not come (`inferred`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CheckIn {
-    /// The check-in id (32 hex digits) that the run's updates share.
-    #[serde(rename = "checkInID")]
-    pub check_in_id: String,
+    /// The check-in id (32 hex digits) that the run's updates share;
+    /// `null` for a missed run.
+    #[serde(rename = "checkInID", default)]
+    pub check_in_id: Option<String>,
     /// Project id.
     #[serde(rename = "projectID")]
     pub project_id: String,
@@ -716,11 +718,18 @@ pub struct CheckIn {
     /// Environment.
     #[serde(default)]
     pub environment: Option<String>,
-    /// When its first check-in arrived (ISO 8601).
+    /// When its first check-in arrived, or a missed run was due (ISO
+    /// 8601).
     pub received: String,
     /// When its latest update arrived (ISO 8601): a heartbeat or the final
-    /// status; `received` when there was none.
+    /// status; `received` when there was none. For a missed run, when its
+    /// margin ran out.
     pub updated: String,
+    /// A missed run, worked out from the monitor's schedule when the list
+    /// was read (status `missed`; `received` is when it was due): no
+    /// check-in came for it.
+    #[serde(default)]
+    pub inferred: bool,
 }
 
 /// A span in the spans list (`GET /api/0/local/spans/`).

@@ -1246,7 +1246,7 @@
       if (!result) return;
       const {rows, headers} = result;
       runs = section('Check-ins', h('div', null,
-        h('p', {class: 'muted'}, 'One row per run: the check-in a job sends when it starts and its final update (one check-in id). A run still in progress past its max runtime is a timeout.'),
+        h('p', {class: 'muted'}, 'One row per run: the check-in a job sends when it starts and its final update (one check-in id). A run still in progress past its max runtime is a timeout. A run the schedule expected that did not come is listed as missed, at the time it was due, without a check-in id (inferred from the schedule).'),
         h('table', {class: 'list'},
           h('thead', null, h('tr', null, h('th', null, 'Status'), h('th', {class: 'num'}, 'Duration'), h('th', null, 'Environment'), h('th', null, 'Release'), h('th', null, 'Started'), h('th', null, 'Last update'), h('th', null, 'Check-in id'))),
           h('tbody', null, rows.map((k) => h('tr', null,
@@ -1256,7 +1256,7 @@
             h('td', null, String(k.release || '')),
             h('td', null, time(k.received)),
             h('td', null, time(k.updated)),
-            h('td', {class: 'muted'}, String(k.checkInID)))))),
+            h('td', {class: 'muted'}, k.inferred ? 'none (inferred)' : String(k.checkInID)))))),
         pager(parseLinks(headers.get('Link')), (c) => { location.hash = link('/monitors', Object.assign({}, f, {cursor: c})); }, f.cursor)));
     }
     setView(generation, h('div', null, title, table, config, runs));

@@ -1,0 +1,353 @@
+//! The missed runs of the check-ins list (`GET /api/0/local/check-ins/`),
+//! inferred when it is read.
+//!
+//! Sentry's clock task writes a `missed` check-in for each run a schedule
+//! expected that did not come; the receiver has no such task, and works
+//! them out from the starts of the runs that came (`api::schedule`, as the
+//! monitors list counts them). The list shows them among the runs, at the
+//! time each was due, marked `inferred`:
+//!
+//! * **Order and cursors.** Every row has a key `(time, id)`: a run its
+//!   first arrival and row id, a missed run its due time and minus the id
+//!   of the run before it (two missed runs of one gap differ in time, two
+//!   monitors' gaps in the run). Pages are read in that order from a
+//!   cursor, as before, so they stay exact: each row appears once.
+//! * **Bounded work.** Only as many missed runs as a page needs are worked
+//!   out: at most one page of them per monitor, newest (or, paging
+//!   backwards, oldest) first, and none past the last run the page shows.
+//!   A monitor's gaps are read from the page's end on, at most
+//!   [`GAP_BUDGET`] in all (spread over the monitors) per request; when
+//!   that is not enough (a status filter that leaves few runs, a monitor of
+//!   many runs), the page ends where the gaps were read and its cursor goes
+//!   on from there: a page may then be short, never wrong.
+//! * **Filters.** A missed run is of no environment (the schedule is the
+//!   monitor's), so an `environment` filter leaves them out, and a
+//!   `status` filter keeps them only with `missed`.
+
+use rusqlite::{params, Connection};
+
+use super::params::{iso, Cursor};
+use super::schedule::{missed_between, Keep};
+use super::types::{CheckIn, MonitorConfig};
+use super::ApiError;
+
+/// The most gaps between runs read for one request, shared by the
+/// monitors it looks at.
+pub(crate) const GAP_BUDGET: usize = 10_000;
+/// The fewest gaps each monitor may read, however many there are.
+const MIN_GAPS_PER_MONITOR: usize = 32;
+
+/// A row of the list with its key: `(id, row, time)`.
+pub(crate) type Row = (i64, CheckIn, f64);
+
+/// Which rows of the list a page reads.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Span {
+    /// Newest first (a page forward), or oldest first (backwards).
+    pub newest_first: bool,
+    /// The time rows may have: the earliest and the latest (inclusive).
+    pub from: f64,
+    pub to: f64,
+    /// The key rows come after in reading order, if any.
+    pub after: Option<(f64, i64)>,
+    /// The most rows the page reads (its limit and one more).
+    pub need: usize,
+    /// When the list is read.
+    pub now: f64,
+}
+
+impl Span {
+    /// Whether `key` comes after `other` in reading order.
+    fn later(&self, key: (f64, i64), other: (f64, i64)) -> bool {
+        let ord = key.0.total_cmp(&other.0).then_with(|| key.1.cmp(&other.1));
+        if self.newest_first {
+            ord.is_lt()
+        } else {
+            ord.is_gt()
+        }
+    }
+}
+
+/// A monitor with a schedule.
+pub(crate) struct Scheduled {
+    pub project: i64,
+    pub slug: String,
+    pub config: MonitorConfig,
+}
+
+/// Where a page had to stop reading gaps: rows are complete only on this
+/// side of `time` (newer when reading forward, older backwards).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Boundary {
+    pub time: f64,
+}
+
+impl Boundary {
+    /// Whether a row at `t` is on the complete side.
+    fn holds(&self, span: &Span, t: f64) -> bool {
+        if span.newest_first {
+            t > self.time
+        } else {
+            t < self.time
+        }
+    }
+
+    /// The cursor of the page after the boundary, in `span`'s direction:
+    /// all rows at the boundary's time and past it.
+    pub(crate) fn cursor(&self, span: &Span) -> Cursor {
+        Cursor {
+            value: self.time,
+            id: if span.newest_first {
+                i64::MAX
+            } else {
+                i64::MIN
+            },
+            is_prev: !span.newest_first,
+        }
+    }
+}
+
+/// The page's rows: `runs` (read in `span`'s order, at most `span.need`)
+/// and the missed runs of `monitors` among them, in reading order, at most
+/// `span.need`, cut at the boundary when the gaps could not all be read.
+pub(crate) fn merge(
+    c: &Connection,
+    span: &Span,
+    monitors: &[Scheduled],
+    runs: Vec<Row>,
+) -> Result<(Vec<Row>, Option<Boundary>), ApiError> {
+    let mut span = *span;
+    // Past the last run a full page reads, no missed run can be on it.
+    if runs.len() >= span.need {
+        if let Some((_, _, t)) = runs.last() {
+            if span.newest_first {
+                span.from = span.from.max(*t);
+            } else {
+                span.to = span.to.min(*t);
+            }
+        }
+    }
+    let budget = (GAP_BUDGET / monitors.len().max(1)).max(MIN_GAPS_PER_MONITOR);
+    let mut rows = runs;
+    let mut boundary: Option<Boundary> = None;
+    for m in monitors {
+        let (missed, stop) = of_monitor(c, &span, m, budget)?;
+        rows.extend(missed);
+        // The nearest stop bounds what is complete for all monitors.
+        boundary = match (boundary, stop) {
+            (Some(b), Some(s)) if span.later(key_at(s.time), key_at(b.time)) => Some(b),
+            (b, None) => b,
+            (_, s) => s,
+        };
+    }
+    rows.sort_by(|a, b| a.2.total_cmp(&b.2).then_with(|| a.0.cmp(&b.0)));
+    if span.newest_first {
+        rows.reverse();
+    }
+    if let Some(b) = boundary {
+        rows.retain(|r| b.holds(&span, r.2));
+    }
+    rows.truncate(span.need);
+    // A full page needs no boundary: its last row is its cursor.
+    let boundary = boundary.filter(|_| rows.len() < span.need);
+    Ok((rows, boundary))
+}
+
+/// A key at time `t` (for comparing times in reading order).
+fn key_at(t: f64) -> (f64, i64) {
+    (t, 0)
+}
+
+/// The missed runs of monitor `m` that `span` reads, nearest first, at
+/// most `span.need`, and where reading stopped if `budget` gaps were not
+/// enough.
+fn of_monitor(
+    c: &Connection,
+    span: &Span,
+    m: &Scheduled,
+    budget: usize,
+) -> Result<(Vec<Row>, Option<Boundary>), ApiError> {
+    let gaps = Gaps::read(c, span, (m.project, &m.slug), budget + 1)?;
+    let mut out = Vec::new();
+    for (i, gap) in gaps.enumerate() {
+        // Reading on, the gaps only move away from the span.
+        if (span.newest_first && gap.end < span.from) || (!span.newest_first && gap.start > span.to)
+        {
+            break;
+        }
+        if i == budget {
+            let time = if span.newest_first {
+                gap.end
+            } else {
+                gap.start
+            };
+            return Ok((out, Some(Boundary { time })));
+        }
+        let window = (span.from.max(gap.start), span.to.min(gap.end));
+        // One more: the row the cursor names may be among them, and is
+        // left out.
+        for due in dues(span, m, &gap, window, span.need - out.len() + 1) {
+            let row = missed_row(m, gap.run, due);
+            let after_cursor = match span.after {
+                Some(after) => span.later((row.2, row.0), after),
+                None => true,
+            };
+            if after_cursor {
+                out.push(row);
+            }
+        }
+        if out.len() >= span.need {
+            break;
+        }
+    }
+    Ok((out, None))
+}
+
+/// The due times of the missed runs of `gap` in `window`: the `want`
+/// nearest to where `span` starts reading, in reading order.
+fn dues(span: &Span, m: &Scheduled, gap: &Gap, window: (f64, f64), want: usize) -> Vec<f64> {
+    let list = |from: f64, keep| {
+        missed_between(
+            &m.config.schedule,
+            m.config.timezone.as_deref(),
+            m.config.checkin_margin,
+            (gap.start, gap.end),
+            (from, window.1),
+            keep,
+        )
+        .unwrap_or_default()
+    };
+    if window.0 > window.1 {
+        return Vec::new();
+    }
+    if !span.newest_first {
+        return list(window.0, Keep::First(want));
+    }
+    // The newest ones: a window grown from the top until it holds enough
+    // (runs are at least a minute apart, so it starts with no more than
+    // `want` of them and never reads far more than it keeps).
+    let mut reach = want as f64 * 60.0;
+    loop {
+        let from = (window.1 - reach).max(window.0);
+        let mut found = list(from, Keep::Last(want));
+        if found.len() >= want || from <= window.0 {
+            found.reverse();
+            return found;
+        }
+        reach *= 2.0;
+    }
+}
+
+/// The list row of a run of `m` due at `due` that did not come, in the gap
+/// after the run with row id `run`.
+fn missed_row(m: &Scheduled, run: i64, due: f64) -> Row {
+    let margin = m
+        .config
+        .checkin_margin
+        .unwrap_or(super::schedule::DEFAULT_MARGIN_MINUTES) as f64
+        * 60.0;
+    let row = CheckIn {
+        check_in_id: None,
+        project_id: m.project.to_string(),
+        monitor_slug: m.slug.clone(),
+        status: "missed".to_owned(),
+        duration: None,
+        release: None,
+        environment: None,
+        received: iso(due),
+        updated: iso(due + margin),
+        inferred: true,
+    };
+    (-run, row, due)
+}
+
+/// The time after a run of a monitor until its next run (or now), in which
+/// the runs the schedule names are missed.
+#[derive(Debug, Clone, Copy)]
+struct Gap {
+    /// The row id of the run it follows.
+    run: i64,
+    start: f64,
+    end: f64,
+}
+
+/// A monitor's gaps in reading order, from the one that holds where
+/// `span` starts reading.
+struct Gaps {
+    runs: std::iter::Peekable<std::vec::IntoIter<(i64, f64)>>,
+    /// Newest first: where the next gap ends (the start of the run read
+    /// before). Oldest first: where the last gap ends (now).
+    edge: f64,
+    newest_first: bool,
+}
+
+impl Gaps {
+    /// The first `most` gaps of monitor `(project, slug)` that `span` reads.
+    fn read(
+        c: &Connection,
+        span: &Span,
+        (project, slug): (i64, &str),
+        most: usize,
+    ) -> Result<Gaps, ApiError> {
+        let most = i64::try_from(most).unwrap_or(i64::MAX);
+        let runs = |sql: &str, at: f64, n: i64| -> Result<Vec<(i64, f64)>, ApiError> {
+            Ok(c.prepare_cached(sql)?
+                .query_map(params![project, slug, at, n], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?
+                .collect::<Result<_, _>>()?)
+        };
+        let (starts, edge) = if span.newest_first {
+            // Runs that started by the newest time read, newest first; the
+            // first gap ends at the run after them, or now.
+            let starts = runs(
+                "SELECT id, received FROM check_ins
+                 WHERE project_id = ?1 AND monitor_slug = ?2 AND received <= ?3
+                 ORDER BY received DESC, id DESC LIMIT ?4",
+                span.to,
+                most,
+            )?;
+            let end: Option<f64> = c
+                .prepare_cached(
+                    "SELECT MIN(received) FROM check_ins
+                     WHERE project_id = ?1 AND monitor_slug = ?2 AND received > ?3",
+                )?
+                .query_row(params![project, slug, span.to], |r| r.get(0))?;
+            (starts, end.unwrap_or(span.now))
+        } else {
+            // The run before the oldest time read, then those after it,
+            // oldest first; the last gap ends now.
+            let before = "SELECT id, received FROM check_ins
+                 WHERE project_id = ?1 AND monitor_slug = ?2 AND received < ?3
+                 ORDER BY received DESC, id DESC LIMIT ?4";
+            let mut starts = runs(before, span.from, 1)?;
+            starts.extend(runs(
+                "SELECT id, received FROM check_ins
+                 WHERE project_id = ?1 AND monitor_slug = ?2 AND received >= ?3
+                 ORDER BY received, id LIMIT ?4",
+                span.from,
+                most,
+            )?);
+            (starts, span.now)
+        };
+        Ok(Gaps {
+            runs: starts.into_iter().peekable(),
+            edge,
+            newest_first: span.newest_first,
+        })
+    }
+}
+
+impl Iterator for Gaps {
+    type Item = Gap;
+
+    fn next(&mut self) -> Option<Gap> {
+        let (run, start) = self.runs.next()?;
+        let end = if self.newest_first {
+            std::mem::replace(&mut self.edge, start)
+        } else {
+            self.runs.peek().map_or(self.edge, |(_, t)| *t)
+        };
+        Some(Gap { run, start, end })
+    }
+}
