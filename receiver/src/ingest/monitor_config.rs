@@ -14,12 +14,15 @@
 //! * `checkin_margin` (0 becomes 1, as in Sentry) and `max_runtime` are
 //!   whole minutes up to 40 320 (28 days); `failure_issue_threshold` and
 //!   `recovery_threshold` 1 to 720. A number may come as an integral float
-//!   or in a string; `null` and `""` mean "not set". `timezone` is a tz
-//!   database name, checked by its form only (no tz database is linked in);
+//!   or in a string; `null` and `""` mean "not set". `timezone` is a name
+//!   of the tz database (`chrono-tz`'s copy; Sentry takes the names of
+//!   Python's `zoneinfo`);
 //!   `owner` a string. Other keys are ignored.
 //! * A field that is wrong is left out and named in the problems (Sentry
 //!   refuses the whole config then; here the schedule and the fields that
 //!   are right still show).
+
+use std::str::FromStr;
 
 use serde_json::Value;
 
@@ -201,23 +204,17 @@ fn text(value: Option<&Value>, key: &str, problems: &mut Vec<String>) -> Option<
     }
 }
 
-/// Whether `tz` has the form of a tz database name (`UTC`,
+/// Whether `tz` names a zone of the tz database (`UTC`,
 /// `America/Argentina/Buenos_Aires`, `Etc/GMT+5`); notes a problem if not.
 fn check_timezone(tz: &str, problems: &mut Vec<String>) -> bool {
-    let well_formed = tz.len() <= MAX_TIMEZONE_LEN
-        && tz.split('/').all(|part| {
-            part.starts_with(|c: char| c.is_ascii_alphabetic())
-                && part
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+'))
-        });
-    if !well_formed {
+    let known = tz.len() <= MAX_TIMEZONE_LEN && chrono_tz::Tz::from_str(tz).is_ok();
+    if !known {
         problems.push(format!(
             "timezone: not a tz database name, got {}; left out",
             shown(&Value::from(tz))
         ));
     }
-    well_formed
+    known
 }
 
 /// A crontab of five fields, whitespace normalised and nicknames replaced.
@@ -245,6 +242,15 @@ fn crontab(s: &str) -> Result<String, String> {
         if !cron_field(field, &spec) {
             return Err(format!("{s:?}: invalid {} field {field:?}", spec.name));
         }
+    }
+    // Sentry's validator steps through the schedule and refuses one its
+    // crontab library cannot step through; a crontab whose fields are all
+    // right may still name no time that comes (the 30th of February).
+    let steps = croner::Cron::from_str(&expression)
+        .ok()
+        .and_then(|cron| cron.find_next_occurrence(&chrono::Utc::now(), false).ok());
+    if steps.is_none() {
+        return Err(format!("{s:?} names no time that ever comes"));
     }
     Ok(expression)
 }
@@ -402,6 +408,8 @@ mod tests {
             "",
             "0 0 * * 9#1",
             "L * * * *",
+            "0 0 30 2 *",
+            "0 0 31 4,6,9,11 *",
         ] {
             assert_eq!(crontab_of(bad), None, "{bad:?}");
         }
@@ -506,6 +514,28 @@ mod tests {
                 owner: None,
             })
         );
+    }
+
+    #[test]
+    fn a_timezone_must_be_a_zone_of_the_tz_database() {
+        let tz_of = |tz: &str| {
+            let update = read(&json!({"schedule": "@daily", "timezone": tz}));
+            (
+                update.config.and_then(|c| c.timezone),
+                update.problems.len(),
+            )
+        };
+        for known in [
+            "UTC",
+            "Europe/Vienna",
+            "America/Argentina/Buenos_Aires",
+            "US/Eastern",
+        ] {
+            assert_eq!(tz_of(known), (Some(known.to_owned()), 0), "{known}");
+        }
+        for unknown in ["Mars/Olympus", "Europe/Atlantis", "utc+2", "europe/vienna"] {
+            assert_eq!(tz_of(unknown), (None, 1), "{unknown}");
+        }
     }
 
     #[test]
