@@ -953,5 +953,8 @@ fn the_metrics_view_totals_and_lists_samples() {
     assert!(gauge.contains("cart.size"), "{gauge}");
     assert!(!gauge.contains("checkout.latency"), "{gauge}");
     let none = text("#/metrics?query=no-such-metric");
-    assert!(none.contains("No metric samples match these filters"), "{none}");
+    assert!(
+        none.contains("No metric samples match these filters"),
+        "{none}"
+    );
 }
