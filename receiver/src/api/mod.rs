@@ -26,6 +26,8 @@ mod missed_runs;
 mod monitors;
 /// Most stored `log` items one `GET /api/0/local/logs/` reads.
 pub const LOGS_MAX_ROWS_READ: usize = logs::MAX_ROWS_READ;
+/// Most spans one `GET /api/0/local/spans/` reads in start-time order.
+pub const SPANS_MAX_READ: usize = spans::MAX_SPANS_READ;
 mod params;
 mod projects;
 mod quotas;

@@ -237,9 +237,11 @@ pub(crate) struct Cursor {
 impl Cursor {
     /// Parses `cursor` (absent or empty = first page).
     pub(crate) fn from_query(q: &Query) -> Result<Option<Cursor>, ApiError> {
-        let Some(s) = q.get_nonempty("cursor") else {
-            return Ok(None);
-        };
+        q.get_nonempty("cursor").map(Cursor::parse).transpose()
+    }
+
+    /// Parses `value:id:0|1` (`:0` may be left out).
+    pub(crate) fn parse(s: &str) -> Result<Cursor, ApiError> {
         let bad = || ApiError::BadRequest(format!("invalid cursor {s:?}"));
         let mut parts = s.split(':');
         let value: f64 = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
@@ -252,7 +254,7 @@ impl Cursor {
         if parts.next().is_some() || !value.is_finite() {
             return Err(bad());
         }
-        Ok(Some(Cursor { value, id, is_prev }))
+        Ok(Cursor { value, id, is_prev })
     }
 
     fn render(value: f64, id: i64, is_prev: bool) -> String {
@@ -314,6 +316,27 @@ impl<T> Page<T> {
             self.prev = rendered;
         } else {
             self.next = rendered;
+        }
+    }
+
+    /// Makes the link in the direction the rows were read (`next`, or
+    /// `previous` for a page read backwards from `cursor`) go on from
+    /// `(value, id)`: where a read that ended before the page was full
+    /// stopped. An empty page keeps the way back to `cursor` open too.
+    pub(crate) fn resume_at(&mut self, value: f64, id: i64, cursor: Option<Cursor>) {
+        let backwards = cursor.is_some_and(|c| c.is_prev);
+        let resume = (Cursor::render(value, id, backwards), true);
+        if backwards {
+            self.prev = resume;
+        } else {
+            self.next = resume;
+        }
+        if self.rows.is_empty() && cursor.is_some() {
+            if backwards {
+                self.next.1 = true;
+            } else {
+                self.prev.1 = true;
+            }
         }
     }
 
@@ -534,6 +557,32 @@ mod tests {
         );
         assert_eq!(back.rows, [(5.0, 5), (4.0, 4)]);
         assert!(!back.prev.1 && back.next.1);
+    }
+
+    #[test]
+    fn a_stopped_read_resumes_where_it_stopped() {
+        // Read forward from (6, 6): one row found, then the read stopped at
+        // (2, 2).
+        let from = Cursor {
+            value: 6.0,
+            id: 6,
+            is_prev: false,
+        };
+        let mut page = Page::build(vec![(5.0, 5)], 2, Some(from), |r| *r);
+        page.resume_at(2.0, 2, Some(from));
+        assert_eq!(page.next, ("2:2:0".to_owned(), true));
+        assert_eq!(page.prev, ("5:5:1".to_owned(), true));
+        // Read backwards from (1, 1), nothing found before the stop at (4, 4):
+        // back on from there, and forward to (1, 1) again.
+        let back = Cursor {
+            value: 1.0,
+            id: 1,
+            is_prev: true,
+        };
+        let mut empty: Page<(f64, i64)> = Page::build(Vec::new(), 2, Some(back), |r| *r);
+        empty.resume_at(4.0, 4, Some(back));
+        assert_eq!(empty.prev, ("4:4:1".to_owned(), true));
+        assert_eq!(empty.next, ("1:1:0".to_owned(), true));
     }
 
     #[test]
