@@ -489,6 +489,52 @@ fn a_trace_too_large_to_show_whole_says_so() {
     assert!(text.contains("too large to show whole"), "{text}");
 }
 
+/// The Spans view on more spans than one API request reads, few of them
+/// matching: it asks again from where each answer stopped (five answers at
+/// most), says how far it searched, and searches on when asked.
+#[test]
+fn the_spans_view_searches_on_where_a_read_stopped() {
+    let server = TestServer::start();
+    let budget = receiver::api::SPANS_MAX_READ as u32;
+    let count = 5 * budget + 1_000;
+    let needles = [0, 7, count - 1];
+    spans_support::write_span_series(server.db_path(), &"ef".repeat(16), count, |i| {
+        let op = if needles.contains(&i) { "needle" } else { "db" };
+        (op, 0.001)
+    });
+    let steps = run_page_script("spans.js", &[&server.url(), server.token()]);
+    let text = |step: &str| -> String {
+        let text = line(&steps, "step", step)["text"]
+            .as_str()
+            .unwrap_or_default();
+        format!("{text} ")
+    };
+    let listed = |text: &str| -> Vec<u32> {
+        needles
+            .iter()
+            .copied()
+            .filter(|i| text.contains(&format!("span {i} ")))
+            .collect()
+    };
+    let first = text("needles");
+    assert_eq!(listed(&first), [count - 1], "{first}");
+    let searched = format!("Searched {} spans", 5 * budget);
+    assert!(
+        first.replace(',', "").contains(&searched),
+        "five answers read: {first}"
+    );
+    let further = text("further");
+    assert_eq!(listed(&further), [0, 7], "{further}");
+    assert!(!further.contains("Searched"), "{further}");
+    let slowest = text("slowest");
+    assert!(
+        slowest
+            .replace(',', "")
+            .contains(&format!("Sorted by duration among {budget} spans")),
+        "{slowest}"
+    );
+}
+
 /// A receiver fed every request of the recorded Python SDK scenario, its
 /// clock at the scenario's time (so its sessions are not too old to keep).
 fn fixture_server() -> TestServer {

@@ -1131,9 +1131,9 @@
     select('sort', f.sort, [['-timestamp', 'newest'], ['timestamp', 'oldest'], ['-duration', 'slowest'], ['duration', 'fastest']]),
     h('button', {type: 'submit'}, 'Apply'));
     const title = h('div', {class: 'titlebar'}, h('h1', null, 'Spans'));
-    const result = await fetchList(generation, '/api/0/local/spans/', f, title, form);
+    const result = await fetchSpans(generation, f, title, form);
     if (!result) return;
-    const {rows, headers} = result;
+    const {rows, links, scan} = result;
     const longest = longestDuration(rows);
     const table = rows.length
       ? h('table', {class: 'list'},
@@ -1149,9 +1149,71 @@
             h('td', null, s.transactionID ? 'transaction ' + String(s.transaction || '(unnamed)') : 'streamed'),
             h('td', null, time(s.startTimestamp)));
         })))
-      : h('p', {class: 'empty'}, 'No spans. They come inside transactions, or on their own from SDKs that stream spans.');
-    setView(generation, h('div', null, title, form, table,
-      pager(parseLinks(headers.get('Link')), (c) => { location.hash = link('/spans', Object.assign({}, f, {cursor: c})); }, f.cursor)));
+      : h('p', {class: 'empty'}, scan.stopped
+        ? 'No matching spans among those searched.'
+        : keys.some((k) => k !== 'sort' && f[k])
+          ? 'No spans match these filters.'
+          : 'No spans. They come inside transactions, or on their own from SDKs that stream spans.');
+    const goTo = (c) => { location.hash = link('/spans', Object.assign({}, f, {cursor: c})); };
+    setView(generation, h('div', null, title, form, spanScanNote(scan, rows.length, links, f, goTo), table, pager(links, goTo, f.cursor)));
+  }
+
+  // Spans one Spans page shows, and the most requests it sends to fill
+  // them. The API reads at most 50 000 spans a request: with a filter that
+  // keeps few, an answer can stop short of a page (`X-Scan-Stopped`) with
+  // a cursor that goes on where it stopped.
+  const SPAN_PAGE = 50;
+  const SPAN_REQUESTS = 5;
+
+  // A page of spans with the filters `f`: its rows, links and how much of
+  // the spans the answers read ({scanned, stopped, to}), or null (see
+  // fetchList). In time order, an answer that stopped short is followed by
+  // requests from where it stopped (going the way `f.cursor` goes) until
+  // the page is full, the spans run out or SPAN_REQUESTS were sent.
+  async function fetchSpans(generation, f, title, form) {
+    const path = '/api/0/local/spans/';
+    const first = await fetchList(generation, path, Object.assign({limit: SPAN_PAGE}, f), title, form);
+    if (!first) return null;
+    const backwards = /:1$/.test(f.cursor);
+    const onward = backwards ? 'previous' : 'next';
+    const byTime = !/duration/.test(f.sort);
+    let rows = first.rows;
+    const links = parseLinks(first.headers.get('Link'));
+    const scan = readScan(first.headers, {scanned: 0});
+    for (let sent = 1; byTime && scan.stopped && rows.length < SPAN_PAGE && sent < SPAN_REQUESTS; sent++) {
+      const on = links[onward];
+      if (!on || !on.results) break;
+      const more = await fetchList(generation, path, Object.assign({}, f, {cursor: on.cursor, limit: SPAN_PAGE - rows.length}), title, form);
+      if (!more || generation !== state.generation) return null;
+      rows = backwards ? more.rows.concat(rows) : rows.concat(more.rows);
+      links[onward] = parseLinks(more.headers.get('Link'))[onward];
+      readScan(more.headers, scan);
+    }
+    return {rows, links, scan};
+  }
+
+  // Adds what an answer's headers say it read to `scan`.
+  function readScan(headers, scan) {
+    scan.scanned += Number(headers.get('X-Scanned')) || 0;
+    scan.stopped = headers.get('X-Scan-Stopped') === 'true';
+    scan.to = headers.get('X-Scanned-To');
+    return scan;
+  }
+
+  // What a Spans page of `shown` rows did not read, when its last answer
+  // stopped short: in time order, how far the search went and a way on; by
+  // duration, which spans the sort covers.
+  function spanScanNote(scan, shown, links, f, goTo) {
+    if (!scan.stopped) return null;
+    const onward = links[/:1$/.test(f.cursor) ? 'previous' : 'next'];
+    const count = scan.scanned.toLocaleString('en') + ' spans';
+    if (/duration/.test(f.sort)) {
+      return h('p', {class: 'notice'}, 'Sorted by duration among ' + count + ' started since ', time(scan.to),
+        ' (the most one request sorts). After their last page, Older → sorts the spans before them.');
+    }
+    if (shown >= SPAN_PAGE) return null;
+    return h('p', {class: 'notice'}, 'Searched ' + count + ', as far as those started ', time(scan.to), ', without filling the page. ',
+      onward && onward.results ? h('button', {type: 'button', onclick: () => goTo(onward.cursor)}, 'Search further') : null);
   }
 
   // ---------------------------------------------------------------- crons
