@@ -20,7 +20,9 @@
 //!   `<core::option::Option<u32> as myapp::OptionExt>::get` (an impl that
 //!   the orphan rule puts in the trait's crate) has module and package
 //!   `myapp`;
-//! * `in_app` (see [`InAppRules`]).
+//! * `in_app` (see [`InAppRules`]; a frame named without a module path,
+//!   as inlined functions are with `debug = "line-tables-only"`, is in-app
+//!   when its source file is the application's).
 //!
 //! # Trimming
 //!
@@ -106,7 +108,9 @@ const TRIM_CRATES: &[&str] = &[
 /// decides, and `in_app_include` wins a tie. Without a matching rule a frame
 /// is **not** in-app when:
 ///
-/// * it has no module (C symbols such as `main`, `_start`, or no symbol);
+/// * it has no module and no Rust source file of the application (C
+///   symbols such as `main`, `_start`, `start_thread`, or no symbol; see
+///   below for frames named without a module path);
 /// * its crate is one of [`SYSTEM_CRATES`] (`std`, `core`, `alloc`,
 ///   `backtrace`, `tokio`, `futures`, this SDK, ...);
 /// * its source file lies in the cargo registry or git checkouts
@@ -117,6 +121,17 @@ const TRIM_CRATES: &[&str] = &[
 ///   third-party code.
 ///
 /// Every other frame is in-app.
+///
+/// With `debug = "line-tables-only"` (and in any build, for functions the
+/// compiler inlined into a caller compiled that way) the debug info names
+/// inlined functions without their path: `parse_port`,
+/// `unwrap<u16, core::num::error::ParseIntError>`. Such a frame has no
+/// module, and its source file decides, as the official SDKs mark every
+/// frame in-app that is not known to be system code: a `.rs` file outside
+/// the cargo registry and git checkouts and outside the Rust toolchain's
+/// sources is the application's, unless it is one of the SDK's own source
+/// files. `in_app_include` and `in_app_exclude` rules still win when they
+/// match the frame's function name.
 ///
 /// ```
 /// use sentry_core::protocol::Frame;
@@ -133,6 +148,22 @@ const TRIM_CRATES: &[&str] = &[
 /// assert!(!rules.is_in_app(&frame("std::thread::spawn")));
 /// assert!(!rules.is_in_app(&frame("tokio::net::TcpStream::connect")));
 /// assert!(rules.is_in_app(&frame("tokio::runtime::blocking::pool::run")));
+///
+/// // Inlined functions named without their path: the file decides.
+/// let bare = |function: &str, path: &str| Frame {
+///     abs_path: Some(path.into()),
+///     ..frame(function)
+/// };
+/// assert!(rules.is_in_app(&bare("parse_port", "/srv/app/src/orders.rs")));
+/// assert!(!rules.is_in_app(&bare(
+///     "unwrap<u16, core::num::error::ParseIntError>",
+///     "/rustc/59807616e1fa2540724bfbac14d7976d7e4a3860/library/core/src/result.rs",
+/// )));
+/// assert!(!rules.is_in_app(&bare(
+///     "from_str",
+///     "/home/me/.cargo/registry/src/index-0123456789abcdef/serde_json-1.0.0/src/de.rs",
+/// )));
+/// assert!(!rules.is_in_app(&bare("start_thread", "nptl/pthread_create.c")));
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InAppRules {
@@ -192,18 +223,18 @@ impl InAppRules {
         if let Some((_, in_app)) = best {
             return in_app;
         }
+        let path = frame.abs_path.as_deref().or(frame.filename.as_deref());
         let Some(package) = frame.package.as_deref().or_else(|| {
             frame
                 .module
                 .as_deref()
                 .map(|m| m.split("::").next().unwrap_or(m))
         }) else {
-            return false;
+            return path.is_some_and(is_app_source);
         };
         if SYSTEM_CRATES.contains(&package) {
             return false;
         }
-        let path = frame.abs_path.as_deref().or(frame.filename.as_deref());
         !path.is_some_and(is_third_party_path)
     }
 
@@ -259,6 +290,48 @@ pub(crate) fn is_third_party_path(path: &str) -> bool {
         || cargo_source(&path, cargo_home()).is_some()
         || path.starts_with("/rustc/")
         || path.contains("/lib/rustlib/src/")
+}
+
+/// Whether a frame without a module path is the application's, by its
+/// source file: a Rust file that is neither third-party code (see
+/// [`is_third_party_path`]) nor the SDK's own source (see
+/// [`is_sdk_source`]).
+///
+/// Debug info of `debug = "line-tables-only"` names inlined functions
+/// bare (`parse_port`, `unwrap<u16, E>`), so no module can be derived from
+/// the name; the file still tells whose code it is. C sources (`.c`, `.S`:
+/// the C library's `start_thread`) are not the application's.
+fn is_app_source(path: &str) -> bool {
+    path.ends_with(".rs") && !is_third_party_path(path) && !is_sdk_source(path)
+}
+
+/// The source directories of the SDK's crates when they are built from a
+/// checkout of this repository (a path or git dependency, or this
+/// workspace): `<checkout>/sentry-core/src/` and its siblings, with `/`
+/// separators. From the registry they are `<index>/sentry-core-<version>/`,
+/// which [`source_crate`] recognises.
+fn sdk_source_dirs() -> &'static [String] {
+    static DIRS: OnceLock<Vec<String>> = OnceLock::new();
+    DIRS.get_or_init(|| {
+        let manifest = env!("CARGO_MANIFEST_DIR").replace('\\', "/");
+        let Some((checkout, _)) = manifest.trim_end_matches('/').rsplit_once('/') else {
+            return Vec::new();
+        };
+        ["sentry-core", "sentry-transport", "sentry-integrations"]
+            .iter()
+            .map(|krate| format!("{checkout}/{krate}/src/"))
+            .collect()
+    })
+}
+
+/// Whether `path` is a source file of the SDK itself (see
+/// [`sdk_source_dirs`]); registry copies of the SDK's crates are told by
+/// [`source_crate`].
+fn is_sdk_source(path: &str) -> bool {
+    let path = path.replace('\\', "/");
+    sdk_source_dirs()
+        .iter()
+        .any(|dir| path.starts_with(dir.as_str()))
 }
 
 /// The `CARGO_HOME` of this process (with `/` separators, no trailing `/`),
@@ -766,11 +839,17 @@ fn is_trimmable(frame: &Frame) -> bool {
     // `try_with<...>`), and closures that a macro such as `tracing::error!`
     // expands in the caller are in the macro crate's source: the source file
     // tells whose code they are.
-    frame
-        .abs_path
-        .as_deref()
-        .and_then(source_crate)
-        .is_some_and(|krate| TRIM_CRATES.contains(&krate.as_str()))
+    let Some(path) = frame.abs_path.as_deref() else {
+        return false;
+    };
+    if source_crate(path).is_some_and(|krate| TRIM_CRATES.contains(&krate.as_str())) {
+        return true;
+    }
+    // The SDK built from a checkout (a path or git dependency): its inlined
+    // functions have no module either, and their files are not in the
+    // registry. Only without a module: a doc test's code has the SDK's
+    // file name, and a module of its own.
+    frame.module.is_none() && is_sdk_source(path)
 }
 
 /// The crate whose sources contain `path`, for the Rust standard library
@@ -811,7 +890,9 @@ fn source_crate(path: &str) -> Option<String> {
 /// SDK and the `tracing`/`log` dispatch from the top (newest end) of a stack
 /// trace, and any frames `extra` selects there (e.g. the `anyhow`
 /// constructors). A frame belongs to such a crate by its package or, for
-/// inlined functions and macro-expanded closures, by its source file. The
+/// inlined functions and macro-expanded closures, by its source file (a
+/// registry crate's, the Rust toolchain's, or, for a frame without a module
+/// path, one of the SDK's own files in a checkout of it). The
 /// stack trace is left unchanged when nothing but such frames would remain.
 ///
 /// ```

@@ -39,7 +39,10 @@
 //! `futures`, this SDK and registry crates are not in-app; configurable with
 //! `in_app_include`/`in_app_exclude`). Line numbers need debug info: keep at
 //! least `debug = "line-tables-only"` in release profiles you want readable
-//! reports from.
+//! reports from. Such debug info names inlined functions without their
+//! module path (`parse_port`); those frames are in-app when their source
+//! file is the application's (not the registry's, the toolchain's or the
+//! SDK's), and SDK frames among them are trimmed by their file.
 //!
 //! # In tests
 //!

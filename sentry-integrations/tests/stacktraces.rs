@@ -334,3 +334,168 @@ fn an_app_trait_implemented_for_a_std_type_is_app_code() {
     );
     assert_eq!(flags[0].1, Some(true));
 }
+
+/// A source file of this repository's checkout (`sentry-core/src/api.rs`),
+/// as debug info names it: absolute.
+fn sdk_file(relative: &str) -> String {
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let checkout = manifest.parent().expect("the crate is in a checkout");
+    checkout.join(relative).to_string_lossy().into_owned()
+}
+
+/// The frames of a panic in a build with `debug = "line-tables-only"`, as
+/// a review captured them (oldest first): inlined functions are named
+/// without their path, so no module can be derived from the name. The
+/// application's `parse_port` is at `line` of this file.
+fn line_tables_only_panic(line: u64) -> Vec<Frame> {
+    let rustc = "/rustc/59807616e1fa2540724bfbac14d7976d7e4a3860/library";
+    let at = |function: &str, path: &str, lineno: Option<u64>| Frame {
+        lineno,
+        ..frame(function, Some(path))
+    };
+    vec![
+        at(
+            "myapp::main",
+            &sdk_file("sentry-integrations/tests/stacktraces.rs"),
+            Some(1),
+        ),
+        at(
+            "handle",
+            &sdk_file("sentry-integrations/tests/stacktraces.rs"),
+            Some(2),
+        ),
+        at(
+            "parse_port",
+            &sdk_file("sentry-integrations/tests/stacktraces.rs"),
+            Some(line),
+        ),
+        at(
+            "unwrap<u16, core::num::error::ParseIntError>",
+            &format!("{rustc}/core/src/result.rs"),
+            Some(1233),
+        ),
+        at(
+            "core::result::unwrap_failed",
+            &format!("{rustc}/core/src/result.rs"),
+            None,
+        ),
+        at(
+            "core::panicking::panic_fmt",
+            &format!("{rustc}/core/src/panicking.rs"),
+            None,
+        ),
+        at(
+            "std::panicking::panic_with_hook",
+            &format!("{rustc}/std/src/panicking.rs"),
+            None,
+        ),
+        at(
+            "sentry_integrations::panic::install_hook::{{closure}}::{{closure}}",
+            &sdk_file("sentry-integrations/src/panic.rs"),
+            None,
+        ),
+        at(
+            "report_panic",
+            &sdk_file("sentry-integrations/src/panic.rs"),
+            None,
+        ),
+        at(
+            "event_from_panic",
+            &sdk_file("sentry-integrations/src/panic.rs"),
+            None,
+        ),
+        at("capture_event", &sdk_file("sentry-core/src/api.rs"), None),
+    ]
+}
+
+/// With `debug = "line-tables-only"` the application's inlined functions
+/// have no module path; their source file makes them in-app (with source
+/// context), while the toolchain's and the SDK's files do not.
+#[test]
+fn frames_without_a_module_are_in_app_by_their_source_file() {
+    let line = u64::from(line!());
+    let events = with_captured_events_options(
+        || {
+            capture_event(event_with_frames(line_tables_only_panic(line)));
+        },
+        options(),
+    );
+    let frames = &events[0].exception.values[0]
+        .stacktrace
+        .as_ref()
+        .expect("stack trace")
+        .frames;
+    let in_app: Vec<_> = frames
+        .iter()
+        .map(|f| (f.function.as_deref().unwrap_or(""), f.in_app))
+        .collect();
+    assert_eq!(
+        in_app,
+        [
+            ("myapp::main", Some(true)),
+            ("handle", Some(true)),
+            ("parse_port", Some(true)),
+            ("unwrap<u16, core::num::error::ParseIntError>", Some(false)),
+            ("core::result::unwrap_failed", Some(false)),
+            ("core::panicking::panic_fmt", Some(false)),
+            ("std::panicking::panic_with_hook", Some(false)),
+            (
+                "sentry_integrations::panic::install_hook::{{closure}}::{{closure}}",
+                Some(false)
+            ),
+            ("report_panic", Some(false)),
+            ("event_from_panic", Some(false)),
+            ("capture_event", Some(false)),
+        ]
+    );
+    // In-app frames get their source lines.
+    assert!(
+        frames[2]
+            .context_line
+            .as_deref()
+            .is_some_and(|l| l.contains("let line = u64::from(line!());")),
+        "{:?}",
+        frames[2]
+    );
+}
+
+/// `in_app_exclude` and `in_app_include` still decide frames named without
+/// a module path when they match the name.
+#[test]
+fn in_app_options_win_over_the_source_file() {
+    let frames = line_tables_only_panic(1);
+    let flags = in_app_flags(
+        ClientOptions {
+            in_app_exclude: vec!["handle".into()],
+            in_app_include: vec!["report_panic".into()],
+            ..options()
+        },
+        frames,
+    );
+    assert_eq!(flags[1], ("handle".to_owned(), Some(false)));
+    assert_eq!(flags[2], ("parse_port".to_owned(), Some(true)));
+    assert_eq!(flags[8], ("report_panic".to_owned(), Some(true)));
+    assert_eq!(flags[9], ("event_from_panic".to_owned(), Some(false)));
+}
+
+/// The SDK's own inlined functions, named without a module path, are
+/// trimmed by their source file when the SDK is a path or git dependency
+/// (its files are not in the registry): the stack ends in the application.
+#[test]
+fn sdk_frames_without_a_module_are_trimmed_by_their_source_file() {
+    let mut frames = line_tables_only_panic(1);
+    // Only the SDK's frames on top (as for a `capture_*` call with
+    // `attach_stacktrace`): no panic machinery between.
+    frames.drain(3..7);
+    let mut st = Stacktrace {
+        frames,
+        ..Default::default()
+    };
+    sentry_integrations::backtrace::trim_sdk_frames(&mut st, |_| false);
+    let names: Vec<_> = st
+        .frames
+        .iter()
+        .map(|f| f.function.as_deref().unwrap_or(""))
+        .collect();
+    assert_eq!(names, ["myapp::main", "handle", "parse_port"]);
+}
