@@ -33,7 +33,11 @@
 //! dispatch frames of `tracing`, `tracing_core`, `tracing_subscriber`,
 //! `tracing_log` and `log`. [`trim_sdk_frames`] removes them from the top so
 //! that the last frame is the application code that panicked, logged or
-//! called `capture_*`.
+//! called `capture_*`: first everything from the newest "border" frame on
+//! (`core::panicking::panic*`, `std::panicking::panic_with_hook`, the event
+//! dispatch of `tracing_core` and `log`), which also removes a panic hook
+//! or a subscriber of the application that runs there and calls the SDK's,
+//! then the machinery and SDK frames still on top.
 //!
 //! ```
 //! use sentry_integrations::backtrace::current_stacktrace;
@@ -98,6 +102,29 @@ const TRIM_CRATES: &[&str] = &[
     "tracing_subscriber",
     "tracing_log",
     "log",
+];
+
+/// "Border" frames: where the code that panicked or logged hands over to
+/// the panic machinery or to the `tracing`/`log` dispatch. Everything newer
+/// than the newest of them is machinery, hooks and subscribers: a panic
+/// hook the application installed after the SDK's and that calls it, or a
+/// `log::Log` or `tracing` subscriber of the application that forwards to
+/// the SDK's. An entry ending in `*` matches names that start with it
+/// (`core::panicking::panic*` is `panic_fmt`, `panic_bounds_check`,
+/// `panic_const::...`); the others match a path and what it contains
+/// (`std::panicking::panic_handler::{closure#0}`).
+const BORDER_FRAMES: &[&str] = &[
+    "core::panicking::panic*",
+    "std::panicking::begin_panic*",
+    "std::panicking::rust_panic_with_hook",
+    "std::panicking::panic_with_hook",
+    "std::panicking::panic_handler",
+    "rust_begin_unwind",
+    "__rustc::rust_begin_unwind",
+    "tracing_core::event::Event::dispatch",
+    "tracing_core::event::Event::child_of",
+    "tracing_core::dispatcher::Dispatch::event",
+    "log::__private_api*",
 ];
 
 /// Decides whether a frame belongs to the application.
@@ -886,34 +913,81 @@ fn source_crate(path: &str) -> Option<String> {
     Some(dir[..version_at].replace('-', "_"))
 }
 
-/// Removes the frames of the panic machinery, the `backtrace` crate, the
-/// SDK and the `tracing`/`log` dispatch from the top (newest end) of a stack
-/// trace, and any frames `extra` selects there (e.g. the `anyhow`
-/// constructors). A frame belongs to such a crate by its package or, for
-/// inlined functions and macro-expanded closures, by its source file (a
-/// registry crate's, the Rust toolchain's, or, for a frame without a module
-/// path, one of the SDK's own files in a checkout of it). The
-/// stack trace is left unchanged when nothing but such frames would remain.
+/// Whether a frame is a border between the code that panicked or logged
+/// and the machinery that reports it (see [`BORDER_FRAMES`]).
+fn is_border(frame: &Frame) -> bool {
+    let Some(function) = frame.function.as_deref() else {
+        return false;
+    };
+    BORDER_FRAMES
+        .iter()
+        .any(|border| match border.strip_suffix('*') {
+            Some(name_prefix) => function.starts_with(name_prefix),
+            None => path_starts_with(function, border),
+        })
+}
+
+/// Trims a stack trace to the code that panicked, logged or called
+/// `capture_*`, in two steps, from the top (newest end):
+///
+/// 1. Everything from the newest **border** frame on is removed: the panic
+///    machinery (`core::panicking::panic*`, `std::panicking::begin_panic*`,
+///    `std::panicking::panic_with_hook`, `rust_begin_unwind`, ...) or the
+///    event dispatch of `tracing_core` and `log`, and whatever ran above it:
+///    the panic hooks (also one the application installed after the SDK's
+///    that calls it: `let prev = take_hook(); set_hook(move |i| { ...;
+///    prev(i) })`), subscribers and loggers, and the SDK. This is how the
+///    official `sentry-backtrace` trims.
+/// 2. Frames of the panic machinery, the `backtrace` crate, the SDK and the
+///    `tracing`/`log` dispatch still on top are removed, and any frames
+///    `extra` selects there (e.g. the `anyhow` constructors): so the stack
+///    ends in the application's frame even when standard library frames sit
+///    between it and the border (`Option::unwrap`,
+///    `RefCell::borrow_mut`), or when there is no border (a `capture_*`
+///    call). A frame belongs to such a crate by its package or, for
+///    inlined functions and macro-expanded closures, by its source file (a
+///    registry crate's, the Rust toolchain's, or, for a frame without a
+///    module path, one of the SDK's own files in a checkout of it).
+///
+/// When nothing but such frames is older than the border, the frames older
+/// than the border are kept; without a border, a stack trace of nothing but
+/// such frames is left unchanged.
 ///
 /// ```
 /// use sentry_core::protocol::{Frame, Stacktrace};
 /// use sentry_integrations::backtrace::{fill_module, trim_sdk_frames};
-/// let mut st = Stacktrace { frames: [
+/// let stack = |names: &[&str]| Stacktrace { frames: names.iter().map(|f| {
+///     let mut f = Frame { function: Some(f.to_string()), ..Default::default() };
+///     fill_module(&mut f);
+///     f
+/// }).collect(), ..Default::default() };
+/// let mut st = stack(&[
 ///     "std::rt::lang_start", "myapp::main", "myapp::parse", "core::panicking::panic_fmt",
 ///     "rust_begin_unwind", "std::panicking::rust_panic_with_hook", "sentry_integrations::panic::hook",
-/// ].iter().map(|f| { let mut f = Frame { function: Some(f.to_string()), ..Default::default() }; fill_module(&mut f); f }).collect(), ..Default::default() };
+/// ]);
 /// trim_sdk_frames(&mut st, |_| false);
 /// assert_eq!(st.frames.last().unwrap().function.as_deref(), Some("myapp::parse"));
 /// assert_eq!(st.frames.len(), 3);
+///
+/// // An application hook wrapping the SDK's is above the border too.
+/// let mut st = stack(&[
+///     "myapp::main", "myapp::parse", "core::option::unwrap_failed", "core::panicking::panic_fmt",
+///     "std::panicking::panic_with_hook", "myapp::logging::install::{{closure}}",
+///     "sentry_integrations::panic::hook",
+/// ]);
+/// trim_sdk_frames(&mut st, |_| false);
+/// assert_eq!(st.frames.last().unwrap().function.as_deref(), Some("myapp::parse"));
 /// ```
 pub fn trim_sdk_frames(stacktrace: &mut Stacktrace, extra: impl Fn(&Frame) -> bool) {
-    let keep = stacktrace
-        .frames
+    let frames = &mut stacktrace.frames;
+    let end = match frames.iter().rposition(is_border) {
+        Some(border) if border > 0 => border,
+        _ => frames.len(),
+    };
+    let keep = frames[..end]
         .iter()
         .rposition(|f| !(is_trimmable(f) || extra(f)));
-    if let Some(last) = keep {
-        stacktrace.frames.truncate(last + 1);
-    }
+    frames.truncate(keep.map_or(end, |last| last + 1));
 }
 
 /// The stack of the calling thread: captured, converted, trimmed of SDK and

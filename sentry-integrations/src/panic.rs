@@ -7,8 +7,10 @@
 //!    value is the panic message (`&str` and `String` payloads; other payloads
 //!    read `Box<dyn Any>`), mechanism `{type: "panic", handled: false}`, the
 //!    stack trace of the panicking thread (panic machinery and SDK frames
-//!    trimmed, so the last frame is the code that panicked), and the thread
-//!    (id, name, `crashed: true`);
+//!    trimmed, so the last frame is the code that panicked, also when a
+//!    hook the application installed later wraps this one and calls it:
+//!    see [`crate::backtrace::trim_sdk_frames`]), and the thread (id, name,
+//!    `crashed: true`);
 //! 2. captures it on the current hub and **flushes** the client (up to
 //!    [`PanicIntegration::flush_timeout`], default the client's
 //!    `shutdown_timeout`), so the event is on its way before the hook returns

@@ -499,3 +499,83 @@ fn sdk_frames_without_a_module_are_trimmed_by_their_source_file() {
         .collect();
     assert_eq!(names, ["myapp::main", "handle", "parse_port"]);
 }
+
+/// A panic hook the application installed after the SDK's, calling it: its
+/// frames sit above the panic machinery and are cut at the newest border
+/// frame (`std::panicking::panic_with_hook`) with everything newer, then
+/// the standard library frames down to the application's.
+#[test]
+fn an_app_hook_wrapping_the_sdks_is_cut_at_the_panic_border() {
+    let mut frames = line_tables_only_panic(1);
+    let hook = [
+        frame(
+            "<alloc::boxed::Box<dyn core::ops::function::Fn<(&std::panic::PanicHookInfo,), Output = ()> + core::marker::Sync + core::marker::Send> as core::ops::function::Fn<(&std::panic::PanicHookInfo,)>>::call",
+            None,
+        ),
+        frame("myapp::logging::install::{{closure}}", Some("/srv/app/src/logging.rs")),
+        frame(
+            "<alloc::boxed::Box<dyn core::ops::function::Fn<(&std::panic::PanicHookInfo,), Output = ()> + core::marker::Sync + core::marker::Send> as core::ops::function::Fn<(&std::panic::PanicHookInfo,)>>::call",
+            None,
+        ),
+    ];
+    // Above `std::panicking::panic_with_hook`, below the SDK's hook.
+    frames.splice(7..7, hook);
+    let mut st = Stacktrace {
+        frames,
+        ..Default::default()
+    };
+    sentry_integrations::backtrace::trim_sdk_frames(&mut st, |_| false);
+    let last = st.frames.last().and_then(|f| f.function.as_deref());
+    assert_eq!(last, Some("parse_port"));
+    assert_eq!(st.frames.len(), 3);
+}
+
+/// A `log::Log` or subscriber of the application that forwards events to
+/// the SDK's sits above the event dispatch of `log`/`tracing_core`: cut
+/// there, the stack ends in the code that logged.
+#[test]
+fn an_app_logger_forwarding_to_the_sdk_is_cut_at_the_dispatch_border() {
+    let mut st = Stacktrace {
+        frames: vec![
+            frame("myapp::main", Some("/srv/app/src/main.rs")),
+            frame("myapp::checkout", Some("/srv/app/src/main.rs")),
+            frame("log::__private_api::log", None),
+            frame("log::__private_api::log_impl", None),
+            frame(
+                "<myapp::Fanout as log::Log>::log",
+                Some("/srv/app/src/fanout.rs"),
+            ),
+            frame(
+                "<sentry_integrations::log::SentryLogger<L> as log::Log>::log",
+                None,
+            ),
+            frame("sentry_core::api::capture_event", None),
+        ],
+        ..Default::default()
+    };
+    sentry_integrations::backtrace::trim_sdk_frames(&mut st, |_| false);
+    let last = st.frames.last().and_then(|f| f.function.as_deref());
+    assert_eq!(last, Some("myapp::checkout"));
+
+    let mut st = Stacktrace {
+        frames: vec![
+            frame("myapp::main", Some("/srv/app/src/main.rs")),
+            frame("myapp::checkout", Some("/srv/app/src/main.rs")),
+            frame("tracing_core::event::Event::dispatch", None),
+            frame("tracing_core::dispatcher::get_default", None),
+            frame("tracing_core::dispatcher::Dispatch::event", None),
+            frame(
+                "<myapp::telemetry::Router as tracing_core::subscriber::Subscriber>::event",
+                Some("/srv/app/src/telemetry.rs"),
+            ),
+            frame(
+                "<sentry_integrations::tracing::SentryLayer<S> as tracing_subscriber::layer::Layer<S>>::on_event",
+                None,
+            ),
+        ],
+        ..Default::default()
+    };
+    sentry_integrations::backtrace::trim_sdk_frames(&mut st, |_| false);
+    let last = st.frames.last().and_then(|f| f.function.as_deref());
+    assert_eq!(last, Some("myapp::checkout"));
+}
