@@ -8,8 +8,8 @@
 //!
 //! | level | becomes |
 //! |---|---|
-//! | `ERROR` | an event: the `message` field as message, the other fields in `extra.fields`, `logger` = target, and a field recorded as an error (`error = &err as &dyn Error`) as the exception chain |
-//! | `WARN`, `INFO` | a breadcrumb: category = target, the message, the fields as `data` |
+//! | `ERROR` | an event: the `message` field as message (without one, the `error` field, as `#[tracing::instrument(err)]` records it), the other fields in `extra.fields`, `logger` = target, and a field recorded as an error (`error = &err as &dyn Error`) as the exception chain |
+//! | `WARN`, `INFO` | a breadcrumb: category = target, the message (or `error` field), the fields as `data` |
 //! | `DEBUG`, `TRACE` | nothing |
 //!
 //! # Spans
@@ -171,9 +171,28 @@ impl Visit for FieldVisitor {
     }
 }
 
+/// The field that `#[tracing::instrument(err)]` records the error in
+/// (`error = %e`), with no `message`.
+const ERROR_FIELD: &str = "error";
+
+/// The fields of an event, with the message: the `message` field or, when
+/// there is none, the text of the `error` field (as the official
+/// `sentry-tracing` reads it), which then leaves the other fields. An error
+/// recorded as `&dyn Error` becomes the exception chain instead and stays a
+/// field.
 fn visit_event(event: &tracing_core::Event<'_>) -> FieldVisitor {
     let mut visitor = FieldVisitor::default();
     event.record(&mut visitor);
+    let error_text = visitor
+        .fields
+        .get(ERROR_FIELD)
+        .is_some_and(Value::is_string);
+    if visitor.message.is_none() && visitor.exceptions.is_empty() && error_text {
+        visitor.message = match visitor.fields.remove(ERROR_FIELD) {
+            Some(Value::String(text)) => Some(text),
+            _ => None,
+        };
+    }
     visitor
 }
 
@@ -191,8 +210,9 @@ fn location(metadata: &Metadata<'_>) -> Map {
     m
 }
 
-/// The breadcrumb for an event: category = target, the `message` field, the
-/// other fields as data, the mapped level.
+/// The breadcrumb for an event: category = target, the `message` field (or
+/// the `error` field without one), the other fields as data, the mapped
+/// level.
 pub fn breadcrumb_from_event(event: &tracing_core::Event<'_>) -> Breadcrumb {
     let visitor = visit_event(event);
     let metadata = event.metadata();
@@ -217,6 +237,26 @@ pub fn breadcrumb_from_event(event: &tracing_core::Event<'_>) -> Breadcrumb {
 /// The Sentry event for a `tracing` event: the `message` field as message,
 /// an error field as the exception chain, the other fields in
 /// `extra.fields`, the location in `extra.location`, `logger` = target.
+///
+/// An event without a `message` field, as `#[tracing::instrument(err)]`
+/// emits one (`error = %e`), gets the text of its `error` field as the
+/// message, so it is titled by the error:
+///
+/// ```
+/// use sentry_core::test::with_captured_events;
+/// use tracing_subscriber::prelude::*;
+///
+/// #[tracing::instrument(err)]
+/// fn load() -> Result<(), std::io::Error> {
+///     Err(std::io::Error::other("config file missing"))
+/// }
+///
+/// let events = with_captured_events(|| {
+///     let subscriber = tracing_subscriber::registry().with(sentry_integrations::tracing::layer());
+///     tracing::subscriber::with_default(subscriber, || load().unwrap_err());
+/// });
+/// assert_eq!(events[0].title(), "config file missing");
+/// ```
 pub fn event_from_event(event: &tracing_core::Event<'_>) -> Event {
     let visitor = visit_event(event);
     let metadata = event.metadata();

@@ -521,3 +521,56 @@ fn spans_exited_out_of_order_on_one_thread_restore_the_transaction() {
     );
     tx.finish();
 }
+
+#[derive(Debug)]
+struct LoadError;
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("config file missing")
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+#[tracing::instrument(err)]
+fn load_config() -> Result<(), LoadError> {
+    Err(LoadError)
+}
+
+#[tracing::instrument(err(level = "warn"))]
+fn load_cache() -> Result<(), LoadError> {
+    Err(LoadError)
+}
+
+/// `#[tracing::instrument(err)]` records `error = %e` and no message: the
+/// error's text is the message (the event's title), as the official
+/// `sentry-tracing` reads it, and not a field as well.
+#[test]
+fn an_instrument_err_event_is_titled_by_its_error() {
+    let events = with_captured_events(|| {
+        with_layer(|| {
+            let _ = load_cache();
+            let _ = load_config();
+        })
+    });
+    assert_eq!(events.len(), 1);
+    let event = &events[0];
+    assert_eq!(event.title(), "config file missing");
+    assert!(event.extra.get("fields").is_none(), "{:?}", event.extra);
+    let crumb = &event.breadcrumbs.values[0];
+    assert_eq!(crumb.message.as_deref(), Some("config file missing"));
+    assert!(!crumb.data.contains_key("error"));
+}
+
+/// A `message` still wins over an `error` field, which stays a field.
+#[test]
+fn a_message_wins_over_the_error_field() {
+    let events = with_captured_events(|| {
+        with_layer(|| {
+            tracing::error!(error = %LoadError, "startup failed");
+        })
+    });
+    assert_eq!(events[0].title(), "startup failed");
+    assert_eq!(events[0].extra["fields"]["error"], "config file missing");
+}
