@@ -303,11 +303,29 @@ impl Client {
             transport.record_discard(DiscardReason::InternalSdkError, DataCategory::Error, 1);
             return Uuid::nil();
         };
+        // An error is an error whether or not it is sent: the scope's
+        // observers hear of it before any sampling.
+        let captured_error = match scope {
+            Some(scope) => session::classify_at(&event, scope.level_of(&event)),
+            None => session::classify(&event),
+        };
+        if let (Some(crashed), Some(scope)) = (captured_error, scope) {
+            self.notify_error_observers(scope, crashed);
+        }
         // The sampling decision costs one random number: take it before any
         // other work on the event.
         let rate = self.options.sample_rate;
         if rate < 1.0 && fastrand::f32() >= rate {
             transport.record_discard(DiscardReason::SampleRate, DataCategory::Error, 1);
+            // The session counts it all the same (as the official SDKs
+            // update the session before sampling): a sampled-out crash
+            // still crashes the session. The event as captured decides,
+            // since the processors and `before_send` do not run for it.
+            if let Some(update) =
+                captured_error.and_then(|crashed| self.note_session_error(crashed, scope))
+            {
+                self.send_session(update);
+            }
             return Uuid::nil();
         }
         let Some(event) = self.prepare_boxed(event, scope) else {
@@ -317,13 +335,11 @@ impl Client {
         let mut envelope = Envelope::new();
         envelope.headers.event_id = Some(id);
         envelope.headers.trace = scope.and_then(|scope| scope.dsc_for_event(&event, self));
-        if let Some(crashed) = session::classify(&event) {
-            if let Some(update) = self.app_session.note_error(crashed) {
-                envelope.add_item(EnvelopeItem::session(update));
-            }
-            if let Some(rs) = scope.and_then(|s| s.request_session.as_deref()) {
-                rs.note_error(crashed);
-            }
+        // A kept event counts as `before_send` left it.
+        if let Some(update) =
+            session::classify(&event).and_then(|crashed| self.note_session_error(crashed, scope))
+        {
+            envelope.add_item(EnvelopeItem::session(update));
         }
         envelope.add_item(EnvelopeItem::boxed_event(event));
         if let Some(scope) = scope {
@@ -333,6 +349,30 @@ impl Client {
         }
         transport.send_envelope(envelope);
         id
+    }
+
+    /// Counts an error (a crash when `crashed`) in the application session
+    /// and in the scope's request session. Returns the application
+    /// session's update to send, when it changed status.
+    fn note_session_error(&self, crashed: bool, scope: Option<&Scope>) -> Option<SessionUpdate> {
+        if let Some(rs) = scope.and_then(|s| s.request_session.as_deref()) {
+            rs.note_error(crashed);
+        }
+        self.app_session.note_error(crashed)
+    }
+
+    /// Tells the scope's error observers of a captured error; a panicking
+    /// observer is caught and reported with `debug`.
+    fn notify_error_observers(&self, scope: &Scope, crashed: bool) {
+        for observer in scope.error_observers() {
+            if let Err(payload) = run_callback(|| observer(crashed)) {
+                sdk_debug!(
+                    self,
+                    "an error observer panicked ({})",
+                    panic_message(&*payload)
+                );
+            }
+        }
     }
 
     /// Fills defaults, applies the scope, runs processors, `before_send` and

@@ -59,5 +59,5 @@ pub use options::{
     MAX_BREADCRUMBS_LIMIT,
 };
 pub use performance::{start_transaction, TransactionContext, TransactionOrSpan};
-pub use scope::{EventProcessor, Scope, ScopeSnapshot};
+pub use scope::{ErrorObserver, EventProcessor, Scope, ScopeSnapshot};
 pub use uuid::Uuid;

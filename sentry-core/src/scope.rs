@@ -16,6 +16,10 @@ use crate::unique_arc::UniqueArc;
 /// A function that may change or drop an event; registered on a scope.
 pub type EventProcessor = Arc<dyn Fn(Event) -> Option<Event> + Send + Sync>;
 
+/// Told of every error event captured with a scope (see
+/// [`Scope::add_error_observer`]); the argument says whether it is a crash.
+pub type ErrorObserver = Arc<dyn Fn(bool) + Send + Sync>;
+
 /// Data attached to events: user, tags, extra, contexts, level, fingerprint,
 /// transaction name, breadcrumbs, attachments and event processors.
 ///
@@ -87,6 +91,7 @@ struct Rest {
     contexts: Arc<BTreeMap<String, Context>>,
     attachments: Arc<Vec<Attachment>>,
     event_processors: Arc<Vec<EventProcessor>>,
+    error_observers: Arc<Vec<ErrorObserver>>,
 }
 
 impl Scope {
@@ -134,6 +139,7 @@ impl fmt::Debug for Scope {
             .field("breadcrumbs", &self.breadcrumbs.len())
             .field("attachments", &self.rest.attachments.len())
             .field("event_processors", &self.rest.event_processors.len())
+            .field("error_observers", &self.rest.error_observers.len())
             .field("span", &self.span.is_some())
             .finish()
     }
@@ -393,6 +399,53 @@ impl Scope {
         F: Fn(Event) -> Option<Event> + Send + Sync + 'static,
     {
         Arc::make_mut(&mut self.rest_mut().event_processors).push(Arc::new(f));
+    }
+
+    /// Adds an observer told of every error event captured with this scope
+    /// (an event of level `error` or `fatal`, after the scope's
+    /// [`Scope::set_level`], or with an exception), **whether or not it is
+    /// then sent**: the client calls it before `sample_rate`, the event
+    /// processors and `before_send` decide, as it counts the error in the
+    /// session. The argument is `true` for a crash (an exception whose
+    /// mechanism says `handled: false`). Event processors, by contrast, see
+    /// only the events sampled in.
+    ///
+    /// The HTTP server middleware uses it to know whether a request's
+    /// handler reported an error itself, sampled out or not.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use sentry_core::{protocol::Level, test::with_captured_events_options, ClientOptions};
+    ///
+    /// let seen = Arc::new(AtomicUsize::new(0));
+    /// let counter = seen.clone();
+    /// let events = with_captured_events_options(|| {
+    ///     sentry_core::configure_scope(|scope| {
+    ///         scope.add_error_observer(move |_crashed| {
+    ///             counter.fetch_add(1, Ordering::Relaxed);
+    ///         });
+    ///     });
+    ///     sentry_core::capture_message("db down", Level::Error);
+    ///     sentry_core::capture_message("slow", Level::Warning);
+    /// }, ClientOptions { sample_rate: 0.0, ..Default::default() });
+    /// assert!(events.is_empty()); // sampled out, yet observed
+    /// assert_eq!(seen.load(Ordering::Relaxed), 1);
+    /// ```
+    pub fn add_error_observer<F>(&mut self, f: F)
+    where
+        F: Fn(bool) + Send + Sync + 'static,
+    {
+        Arc::make_mut(&mut self.rest_mut().error_observers).push(Arc::new(f));
+    }
+
+    /// The level an event will have once this scope is applied to it.
+    pub(crate) fn level_of(&self, event: &Event) -> Level {
+        self.level.unwrap_or(event.level)
+    }
+
+    pub(crate) fn error_observers(&self) -> &[ErrorObserver] {
+        &self.rest.error_observers
     }
 
     /// Attachments of this scope.

@@ -41,14 +41,21 @@ pub enum SessionMode {
     Request,
 }
 
-/// Whether an event counts against a session, and whether it crashes it.
+/// Whether an event counts against a session, and whether it crashes it:
+/// `None` for no error, `Some(crashed)` for one.
 pub(crate) fn classify(event: &Event) -> Option<bool> {
+    classify_at(event, event.level)
+}
+
+/// [`classify`] for an event that will have `level` (the scope's level
+/// overrides the event's own when the scope is applied).
+pub(crate) fn classify_at(event: &Event, level: Level) -> Option<bool> {
     let crashed = event
         .exception
         .values
         .iter()
         .any(|e| e.mechanism.as_ref().and_then(|m| m.handled) == Some(false));
-    let errored = crashed || !event.exception.is_empty() || event.level >= Level::Error;
+    let errored = crashed || !event.exception.is_empty() || level >= Level::Error;
     errored.then_some(crashed)
 }
 

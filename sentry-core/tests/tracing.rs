@@ -575,6 +575,69 @@ fn application_session_counts_errors_and_crashes() {
     assert!(session_items(&transport.fetch_and_clear_envelopes()).is_empty());
 }
 
+/// An unhandled panic event as the panic integration builds it.
+fn panic_event() -> sentry_core::protocol::Event {
+    let mut panic = sentry_core::protocol::Event {
+        level: Level::Fatal,
+        ..Default::default()
+    };
+    panic
+        .exception
+        .values
+        .push(sentry_core::protocol::Exception {
+            ty: "panic".into(),
+            value: Some("boom".into()),
+            mechanism: Some(sentry_core::protocol::Mechanism {
+                ty: "panic".into(),
+                handled: Some(false),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+    panic
+}
+
+/// The session counts errors that `sample_rate` drops (the official SDKs
+/// update the session before sampling): a sampled-out panic still crashes
+/// it, and a sampled-out error still marks it errored.
+#[test]
+fn sampled_out_errors_still_count_in_the_session() {
+    let unsampled = || ClientOptions {
+        sample_rate: 0.0,
+        ..Default::default()
+    };
+    let (hub, transport) = hub_with(unsampled());
+    Hub::run(hub.clone(), || {
+        sentry_core::session::start_session();
+        sentry_core::capture_event(panic_event());
+        sentry_core::session::end_session();
+    });
+    let envelopes = transport.fetch_and_clear_envelopes();
+    assert!(events_of(&envelopes).is_empty());
+    let sessions = session_items(&envelopes);
+    assert_eq!(sessions.len(), 2, "{sessions:#?}");
+    assert_eq!(sessions[1]["status"], "crashed");
+    assert_eq!(sessions[1]["errors"], 1);
+
+    let (hub, transport) = hub_with(unsampled());
+    Hub::run(hub.clone(), || {
+        sentry_core::session::start_session();
+        capture_message("db down", Level::Error);
+        // The scope's level counts as it would once applied.
+        sentry_core::with_scope(
+            |scope| scope.set_level(Some(Level::Error)),
+            || capture_message("escalated", Level::Info),
+        );
+        sentry_core::session::end_session();
+    });
+    let sessions = session_items(&transport.fetch_and_clear_envelopes());
+    assert_eq!(sessions.len(), 3, "{sessions:#?}");
+    assert_eq!(sessions[1]["status"], "ok");
+    assert_eq!(sessions[1]["errors"], 1);
+    assert_eq!(sessions[2]["status"], "exited");
+    assert_eq!(sessions[2]["errors"], 2);
+}
+
 #[test]
 fn ending_a_session_sends_a_final_status_the_protocol_allows() {
     use sentry_core::protocol::SessionStatus;

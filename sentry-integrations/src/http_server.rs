@@ -34,7 +34,8 @@
 //! - with a **5xx response** captures an error event (`GET /route responded
 //!   500 Internal Server Error`, with a `response` context), unless an
 //!   error-level event was already captured while handling the request (the
-//!   handler reported the cause itself) or
+//!   handler reported the cause itself; also when `sample_rate` then dropped
+//!   that event, see [`sentry_core::Scope::add_error_observer`]) or
 //!   [`SentryHttpLayer::capture_server_errors`] is off;
 //! - with a **panic** in the handler captures an event (level `fatal`, one
 //!   exception of type `panic` with mechanism `{type: "panic", handled:
@@ -436,8 +437,8 @@ struct RequestState {
     /// `None` once finished.
     transaction: Option<Transaction>,
     name: String,
-    /// Set by the scope's event processor when an error-level event was
-    /// captured while handling the request.
+    /// Set by the scope's error observer when an error-level event was
+    /// captured while handling the request (sent or sampled out).
     errored: Arc<AtomicBool>,
     request_session: bool,
     capture_server_errors: bool,
@@ -480,11 +481,11 @@ impl RequestState {
                 if event.request.is_none() {
                     event.request = Some((*data).clone());
                 }
-                if event.level >= Level::Error || !event.exception.is_empty() {
-                    flag.store(true, Ordering::Relaxed);
-                }
                 Some(event)
             });
+            // Told of errors before sampling: a handler's error that
+            // `sample_rate` drops was still reported by the handler.
+            scope.add_error_observer(move |_crashed| flag.store(true, Ordering::Relaxed));
         });
         let request_session = options.session_mode == SessionMode::Request;
         if request_session {

@@ -733,6 +733,45 @@ async fn request_mode_sessions_count_each_outcome() {
     assert_eq!(sum(|b| b.crashed), 1);
 }
 
+/// With `sample_rate` below 1, a handler's error that sampling drops was
+/// still reported by the handler: no synthetic "responded 503" event takes
+/// its place (sampled in, it would be sent instead of the real one), and
+/// the request's session counts as errored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sampled_out_handler_error_is_not_replaced_by_a_server_error_event() {
+    use sentry_core::protocol::{DataCategory, DiscardReason};
+    let sentry = Sentry::new(ClientOptions {
+        sample_rate: 0.0,
+        session_mode: SessionMode::Request,
+        ..Default::default()
+    });
+    let server = serve(&sentry, None).await;
+    let response = http_client()
+        .get(format!("http://{server}/reported"))
+        .send()
+        .await
+        .expect("a response");
+    assert_eq!(response.status(), 503);
+    sentry.client.flush_session_aggregates();
+
+    let envelopes = sentry.envelopes();
+    assert!(events_of(&envelopes).is_empty(), "{envelopes:#?}");
+    assert_eq!(
+        sentry.transport.discards()[&(DiscardReason::SampleRate, DataCategory::Error)],
+        1,
+        "only the handler's event, sampled out"
+    );
+    let errored: u32 = envelopes
+        .iter()
+        .flat_map(|e| e.items.iter())
+        .filter_map(|i| match &i.payload {
+            ItemPayload::Sessions(s) => Some(s.aggregates.iter().map(|b| b.errored).sum::<u32>()),
+            _ => None,
+        })
+        .sum();
+    assert_eq!(errored, 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn axum_routes_name_transactions() {
     use axum::routing::get;
