@@ -551,6 +551,32 @@ impl Transaction {
         self.with_state(|s| s.status = Some(status));
     }
 
+    /// The status set so far; `None` when none was set, or when the
+    /// transaction is not sampled (it records nothing).
+    ///
+    /// Integrations that end a transaction with a status of their own (the
+    /// HTTP server layer maps the response code) keep one the application
+    /// set:
+    ///
+    /// ```
+    /// use sentry_core::performance::{start_transaction, TransactionContext};
+    /// use sentry_core::{protocol::SpanStatus, test::with_captured_envelopes_options, ClientOptions};
+    ///
+    /// with_captured_envelopes_options(|| {
+    ///     let tx = start_transaction(TransactionContext::new("GET /", "http.server"));
+    ///     assert_eq!(tx.status(), None);
+    ///     tx.set_status(SpanStatus::ResourceExhausted);
+    ///     assert_eq!(tx.status(), Some(SpanStatus::ResourceExhausted));
+    ///     tx.finish();
+    /// }, ClientOptions { traces_sample_rate: 1.0, ..Default::default() });
+    /// ```
+    pub fn status(&self) -> Option<SpanStatus> {
+        self.inner
+            .state
+            .as_ref()
+            .and_then(|state| state.lock().status)
+    }
+
     /// Sets a tag.
     pub fn set_tag(&self, key: &str, value: &str) {
         self.with_state(|s| {

@@ -27,7 +27,8 @@
 //!   request **body is not captured**: the layer is generic over the body
 //!   type and does not buffer it;
 //! - ends with the transaction's status mapped from the response code
-//!   ([`SpanStatus::from_http_status`]) and the data
+//!   ([`SpanStatus::from_http_status`]), unless the handler set one on the
+//!   transaction (`Hub::current().active_span()`), and the data
 //!   `http.response.status_code`. A service error ends it as
 //!   `internal_error`; a request dropped before it completed (the client went
 //!   away) ends it as `cancelled`;
@@ -508,7 +509,11 @@ impl RequestState {
         };
         Hub::run(self.hub.clone(), || {
             let code = status.as_u16();
-            transaction.set_status(SpanStatus::from_http_status(code));
+            // A status the handler set (e.g. `resource_exhausted` for a
+            // request it rate limited, answered 200) says more than the code.
+            if transaction.status().is_none() {
+                transaction.set_status(SpanStatus::from_http_status(code));
+            }
             transaction.set_data("http.response.status_code", Value::from(code));
             if status.is_server_error()
                 && self.capture_server_errors

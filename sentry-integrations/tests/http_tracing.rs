@@ -148,6 +148,14 @@ async fn handler(
             text(200, id)
         }
         "/fail" => text(500, "failed"),
+        // Rate limited by the handler, which says so on its transaction
+        // and answers 200 (with a retry hint in the body).
+        "/limited" => {
+            if let Some(span) = Hub::current().active_span() {
+                span.set_status(SpanStatus::ResourceExhausted);
+            }
+            text(200, "try again later")
+        }
         "/reported" => {
             sentry_core::capture_message("database is down", Level::Error);
             text(503, "reported")
@@ -485,6 +493,7 @@ async fn names_statuses_and_server_errors() {
         ("/missing", 404),
         ("/fail", 500),
         ("/reported", 503),
+        ("/limited", 200),
     ] {
         let response = client
             .get(format!("http://{server}{path}"))
@@ -496,7 +505,7 @@ async fn names_statuses_and_server_errors() {
 
     let envelopes = sentry.envelopes();
     let txs = transactions_of(&envelopes);
-    assert_eq!(txs.len(), 4);
+    assert_eq!(txs.len(), 5);
     let status = |name: &str| {
         let trace = trace_of(named(&txs, name));
         (
@@ -519,6 +528,12 @@ async fn names_statuses_and_server_errors() {
     assert_eq!(
         status("GET /reported"),
         (Some(SpanStatus::Unavailable), 503.into())
+    );
+    // A status the handler set is kept (the official `sentry-tower` only
+    // sets one from the code when none is set).
+    assert_eq!(
+        status("GET /limited"),
+        (Some(SpanStatus::ResourceExhausted), 200.into())
     );
     assert_eq!(source_of(named(&txs, "GET /users/{id}")), Some("route"));
     assert_eq!(source_of(named(&txs, "GET /missing")), Some("url"));
