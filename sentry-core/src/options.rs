@@ -93,8 +93,12 @@ pub struct ClientOptions {
     pub server_name: Option<Cow<'static, str>>,
     /// Fraction of error events sent, 0.0..=1.0. Default 1.0.
     pub sample_rate: f32,
-    /// Fraction of transactions sent, 0.0..=1.0. Default 0.0. An upstream
-    /// sampling decision (from `sentry-trace`) is honoured instead.
+    /// Fraction of transactions sent, 0.0..=1.0. Default 0.0: tracing is
+    /// off (see [`ClientOptions::tracing_enabled`]), no transaction is sent
+    /// whatever an incoming `sentry-trace` header says, and outgoing
+    /// requests carry the trace without a sampling decision of this
+    /// service. Above 0, an upstream sampling decision (from `sentry-trace`)
+    /// is honoured instead of the rate.
     pub traces_sample_rate: f32,
     /// Decides each transaction's sample rate from its context (name, op,
     /// parent decision, custom data); takes precedence over
@@ -270,6 +274,28 @@ fn target_matches(target: &str, url: &str) -> bool {
 pub const MAX_BREADCRUMBS_LIMIT: usize = 1000;
 
 impl ClientOptions {
+    /// Whether tracing is on: a `traces_sample_rate` above 0 or a
+    /// `traces_sampler` (the Python SDK's `has_tracing_enabled`). When it is
+    /// off, no transaction is sampled, even one continuing a trace whose
+    /// caller sampled it: a service that never enabled tracing sends none.
+    /// Its outgoing requests still carry the trace (its id, and the
+    /// caller's decision and sampling context when it continues one, but
+    /// no decision of its own), so a service downstream that traces decides
+    /// for itself instead of dropping its transactions.
+    ///
+    /// To take part only in traces that a caller sampled, use a
+    /// `traces_sampler` that returns the caller's decision
+    /// (`ctx.parent_sampled`).
+    ///
+    /// ```
+    /// use sentry_core::ClientOptions;
+    /// assert!(!ClientOptions::default().tracing_enabled());
+    /// assert!(ClientOptions { traces_sample_rate: 0.1, ..Default::default() }.tracing_enabled());
+    /// ```
+    pub fn tracing_enabled(&self) -> bool {
+        self.traces_sampler.is_some() || self.traces_sample_rate > 0.0
+    }
+
     /// Whether a request to `url` gets the trace headers, by
     /// [`ClientOptions::trace_propagation_targets`]: every URL without a
     /// list, else a URL matching one of its targets. A target with `://` is

@@ -5,7 +5,12 @@
 //! finishes. The sampling decision is taken once, when the transaction starts:
 //! an unsampled transaction and its children allocate nothing per span and
 //! cost little more than a few random numbers, while still propagating the
-//! trace (and the decision) to downstream services.
+//! trace (and the decision) to downstream services. With tracing off (see
+//! [`crate::ClientOptions::tracing_enabled`]) nothing is sampled, even when
+//! a caller sampled the trace, and no decision of this service is
+//! propagated: `sentry-trace` goes on without the sampled flag (or with the
+//! caller's), the `baggage` without `sampled`, `sample_rate` and
+//! `sample_rand` (or with the caller's context).
 //!
 //! ```
 //! use sentry_core::performance::{start_transaction, TransactionContext};
@@ -187,6 +192,10 @@ struct Decision {
     sampled: bool,
     rate: f64,
     rand: f64,
+    /// Whether this SDK decided: tracing is on (see
+    /// [`crate::ClientOptions::tracing_enabled`]). Without tracing nothing
+    /// is sampled, and the trace goes on with no decision of this service.
+    decided: bool,
 }
 
 fn parse_f64(dsc: Option<&Dsc>, key: &str) -> Option<f64> {
@@ -210,12 +219,16 @@ fn decide(ctx: &TransactionContext, client: Option<&Client>) -> Decision {
                 _ => u,
             }
         });
-    let Some(client) = client else {
-        return Decision {
-            sampled: false,
-            rate: 0.0,
-            rand,
-        };
+    let not_decided = Decision {
+        sampled: false,
+        rate: 0.0,
+        rand,
+        decided: false,
+    };
+    // Tracing off: nothing is sampled, whatever a caller decided (as the
+    // Python SDK's `has_tracing_enabled` check does).
+    let Some(client) = client.filter(|c| c.options().tracing_enabled()) else {
+        return not_decided;
     };
     let options = client.options();
     let rate = if let Some(sampler) = &options.traces_sampler {
@@ -237,6 +250,7 @@ fn decide(ctx: &TransactionContext, client: Option<&Client>) -> Decision {
             sampled: parent,
             rate: incoming_rate.unwrap_or(if parent { 1.0 } else { 0.0 }),
             rand,
+            decided: true,
         };
     } else {
         f64::from(options.traces_sample_rate)
@@ -245,6 +259,7 @@ fn decide(ctx: &TransactionContext, client: Option<&Client>) -> Decision {
         sampled: rand < rate,
         rate,
         rand,
+        decided: true,
     }
 }
 
@@ -258,10 +273,26 @@ struct TraceInfo {
     /// inside an unsampled transaction still name it).
     op: Cow<'static, str>,
     decision: Decision,
+    /// The caller's sampling decision, when continued.
+    parent_sampled: Option<bool>,
     name: Cow<'static, str>,
     source: Cow<'static, str>,
     frozen_dsc: Option<Dsc>,
     client: Option<Arc<Client>>,
+}
+
+impl TraceInfo {
+    /// The sampled flag of the `sentry-trace` header sent on: this SDK's
+    /// decision, or without tracing the caller's (none when this service
+    /// heads the trace), so that a service downstream that traces decides
+    /// for itself.
+    fn propagated_sampled(&self) -> Option<bool> {
+        if self.decision.decided {
+            Some(self.decision.sampled)
+        } else {
+            self.parent_sampled
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -320,6 +351,17 @@ impl TxnInner {
                     }
                     dsc
                 }
+                // Tracing off and heading the trace: the trace's own
+                // context without a decision, as errors outside any span
+                // carry it (no `sampled`, `sample_rand` or `sample_rate`).
+                None if !info.decision.decided => match info.client.as_deref() {
+                    Some(client) => Dsc::for_scope_trace(client.dsc_base(), info.trace_id),
+                    None => {
+                        let mut dsc = Dsc::new();
+                        dsc.set("trace_id", info.trace_id.to_string());
+                        dsc
+                    }
+                },
                 None => {
                     // Renamed since it started (the route became known):
                     // dynamic sampling rules see the name it is sent with.
@@ -446,17 +488,10 @@ impl Transaction {
     fn start(ctx: TransactionContext, client: Option<Arc<Client>>) -> Transaction {
         let decision = decide(&ctx, client.as_deref());
         if !decision.sampled {
-            // With tracing off (no rate, no sampler, no upstream decision)
-            // nothing was going to be sent, so nothing counts as dropped:
-            // the server middleware starts a transaction on every request.
-            let tracing_on = |c: &Client| {
-                let o = c.options();
-                o.traces_sample_rate > 0.0 || o.traces_sampler.is_some()
-            };
-            if let Some(c) = client
-                .as_deref()
-                .filter(|c| ctx.parent_sampled.is_some() || tracing_on(c))
-            {
+            // With tracing off (no rate, no sampler) nothing was going to be
+            // sent, so nothing counts as dropped: the server middleware
+            // starts a transaction on every request.
+            if let Some(c) = client.as_deref().filter(|_| decision.decided) {
                 c.record_discard(DiscardReason::SampleRate, DataCategory::Transaction);
                 // Its root span; an unsampled transaction records no child
                 // spans to count (as the Python SDK counts it).
@@ -485,6 +520,7 @@ impl Transaction {
                     parent_span_id: ctx.parent_span_id,
                     op: ctx.op,
                     decision,
+                    parent_sampled: ctx.parent_sampled,
                     name: ctx.name,
                     source: ctx.source,
                     frozen_dsc: ctx.dsc,
@@ -614,7 +650,7 @@ impl Transaction {
         SentryTrace {
             trace_id: self.inner.info.trace_id,
             span_id: self.inner.info.span_id,
-            sampled: Some(self.inner.info.decision.sampled),
+            sampled: self.inner.info.propagated_sampled(),
         }
     }
 
@@ -869,7 +905,7 @@ impl Span {
         SentryTrace {
             trace_id: self.txn.info.trace_id,
             span_id: self.span_id,
-            sampled: Some(self.txn.info.decision.sampled),
+            sampled: self.txn.info.propagated_sampled(),
         }
     }
 
@@ -1068,17 +1104,46 @@ impl TransactionOrSpan {
 mod tests {
     use super::*;
 
+    fn client(traces_sample_rate: f32) -> Option<Arc<Client>> {
+        Some(Arc::new(Client::with_options(crate::ClientOptions {
+            traces_sample_rate,
+            release: Some("app@1".into()),
+            ..Default::default()
+        })))
+    }
+
     #[test]
     fn a_new_trace_has_every_dsc_entry() {
-        let tx = Transaction::start(TransactionContext::new("GET /", "http.server"), None);
+        let tx = Transaction::start(TransactionContext::new("GET /", "http.server"), client(1.0));
         let dsc = tx.dsc();
         assert_eq!(
             dsc.get("trace_id"),
             Some(tx.trace_id().to_string().as_str())
         );
         assert_eq!(dsc.get("transaction"), Some("GET /"));
-        assert_eq!(dsc.get("sampled"), Some("false"));
-        assert_eq!(dsc.get("sample_rate"), Some("0"));
+        assert_eq!(dsc.get("sampled"), Some("true"));
+        assert_eq!(dsc.get("sample_rate"), Some("1"));
         assert_eq!(dsc.get("sample_rand").map(str::len), Some(8));
+        assert_eq!(dsc.get("release"), Some("app@1"));
+        assert_eq!(tx.sentry_trace().sampled, Some(true));
+    }
+
+    /// Tracing off (or no client): no decision of this SDK goes on, only
+    /// the trace and the client's entries.
+    #[test]
+    fn without_tracing_a_new_trace_carries_no_decision() {
+        for client in [client(0.0), None] {
+            let tx = Transaction::start(TransactionContext::new("GET /", "http.server"), client);
+            assert!(!tx.is_sampled());
+            assert_eq!(tx.sentry_trace().sampled, None);
+            let dsc = tx.dsc();
+            assert_eq!(
+                dsc.get("trace_id"),
+                Some(tx.trace_id().to_string().as_str())
+            );
+            for key in ["sampled", "sample_rate", "sample_rand", "transaction"] {
+                assert_eq!(dsc.get(key), None, "{key}");
+            }
+        }
     }
 }

@@ -130,24 +130,72 @@ fn with_tracing_off_transactions_are_not_counted_as_dropped() {
             assert!(!tx.is_sampled());
             tx.finish();
         }
-        // An upstream "not sampled" is still a decision that dropped one.
-        let ctx = TransactionContext::continue_from_headers(
-            "GET /",
-            "http.server",
-            [(
-                "sentry-trace",
-                "771a43a4192642f0b136d5159a501700-b0e6f15b45c36b12-0",
-            )],
-        );
-        start_transaction(ctx).finish();
+        // An upstream decision does not turn tracing on: "not sampled" or
+        // "sampled", nothing was going to be sent.
+        for flag in ["0", "1"] {
+            let header = format!("771a43a4192642f0b136d5159a501700-b0e6f15b45c36b12-{flag}");
+            let ctx = TransactionContext::continue_from_headers(
+                "GET /",
+                "http.server",
+                [("sentry-trace", header.as_str())],
+            );
+            start_transaction(ctx).finish();
+        }
     });
     assert!(transport.fetch_and_clear_envelopes().is_empty());
-    assert_eq!(
-        transport
-            .discards()
-            .get(&(DiscardReason::SampleRate, DataCategory::Transaction)),
-        Some(&1)
+    assert!(
+        transport.discards().is_empty(),
+        "{:?}",
+        transport.discards()
     );
+}
+
+/// With tracing off (no `traces_sample_rate`, no `traces_sampler`) no
+/// transaction is sampled, whatever the caller decided (as the Python SDK
+/// does), and the trace goes on without a decision of this service: the
+/// caller's flag and sampling context when continued, none when heading
+/// the trace. A downstream service that traces then decides itself instead
+/// of dropping its transactions on a "not sampled" this one never took.
+#[test]
+fn with_tracing_off_no_decision_is_taken_or_propagated() {
+    let (hub, transport) = hub_with(ClientOptions::default());
+    Hub::run(hub, || {
+        let head = start_transaction(TransactionContext::new("GET /", "http.server"));
+        assert!(!head.is_sampled());
+        let trace_id = head.trace_id().to_string();
+        let span = head.start_child("http.client", "GET http://next/");
+        let [(_, sentry_trace), (_, baggage)] = span.trace_headers();
+        assert_eq!(sentry_trace, format!("{trace_id}-{}", span.span_id()));
+        assert!(baggage.contains(&format!("sentry-trace_id={trace_id}")));
+        assert!(baggage.contains("sentry-release=app%401.0.0"));
+        for key in ["sentry-sampled", "sentry-sample_rate", "sentry-sample_rand"] {
+            assert!(!baggage.contains(key), "{baggage}");
+        }
+        span.finish();
+        head.finish();
+
+        let incoming = TransactionContext::continue_from_headers(
+            "GET /",
+            "http.server",
+            [
+                (
+                    "sentry-trace",
+                    "771a43a4192642f0b136d5159a501700-b0e6f15b45c36b12-1",
+                ),
+                (
+                    "baggage",
+                    "sentry-trace_id=771a43a4192642f0b136d5159a501700,sentry-sampled=true,sentry-sample_rate=1,sentry-sample_rand=0.5",
+                ),
+            ],
+        );
+        let continued = start_transaction(incoming);
+        assert!(!continued.is_sampled());
+        // The caller's decision and context go on unchanged.
+        assert_eq!(continued.sentry_trace().sampled, Some(true));
+        assert_eq!(continued.dsc().get("sampled"), Some("true"));
+        continued.finish();
+    });
+    assert!(transport.fetch_and_clear_envelopes().is_empty());
 }
 
 #[test]
@@ -211,8 +259,9 @@ fn sampler_sees_context_parent_decision_and_custom_data() {
 
 #[test]
 fn parent_decision_is_honoured_without_a_sampler() {
+    // Tracing on, at a rate that alone would sample almost nothing.
     let (hub, _t) = hub_with(ClientOptions {
-        traces_sample_rate: 0.0,
+        traces_sample_rate: 1e-9,
         ..Default::default()
     });
     Hub::run(hub.clone(), || {
@@ -252,7 +301,7 @@ fn parent_decision_is_honoured_without_a_sampler() {
         assert_eq!(dsc.get("sampled"), Some("true"));
     });
     let (hub, _t) = hub_with(ClientOptions {
-        traces_sample_rate: 0.0,
+        traces_sample_rate: 1e-9,
         ..Default::default()
     });
     Hub::run(hub, || {

@@ -29,7 +29,13 @@
 //! continues a trace) and its sampling context as `baggage`, so the
 //! called service's errors and transactions join that trace; without a
 //! bound client it is sent unchanged. Unsampled traces get no span recorded, but their headers
-//! are still sent, carrying the "not sampled" decision downstream. Headers go
+//! are still sent, carrying the "not sampled" decision downstream. With
+//! tracing off (no `traces_sample_rate`, no `traces_sampler`) this service
+//! takes no decision: `sentry-trace` is `<trace_id>-<span_id>` without the
+//! flag (or with the caller's, when the trace was continued) and the
+//! baggage has no `sentry-sampled`, `sentry-sample_rate` or
+//! `sentry-sample_rand` of its own, so a downstream service that traces
+//! decides for itself instead of dropping its transactions. Headers go
 //! to every URL unless the client's
 //! [`trace_propagation_targets`](sentry_core::ClientOptions::trace_propagation_targets)
 //! limits them (the span is recorded either way), so third-party hosts need

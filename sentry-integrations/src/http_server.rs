@@ -15,7 +15,12 @@
 //! - **continues the caller's trace** from its `sentry-trace` and `baggage`
 //!   headers, honouring the caller's sampling decision and keeping its
 //!   dynamic sampling context (a W3C `traceparent` alone gives the trace id
-//!   but not the decision: proxies add one);
+//!   but not the decision: proxies add one). With tracing off (no
+//!   `traces_sample_rate`, no `traces_sampler`: the layer used for errors
+//!   and request isolation only) no transaction is sent whatever the caller
+//!   decided, and requests sent from the handler carry the trace without a
+//!   decision of this service (see
+//!   [`ClientOptions::tracing_enabled`](sentry_core::ClientOptions::tracing_enabled));
 //! - has the transaction set as the scope's span, so events captured while
 //!   handling it carry its trace context and the envelope header `trace`;
 //! - carries **request data** (URL without the query, method, query string,

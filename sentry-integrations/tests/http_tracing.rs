@@ -63,6 +63,22 @@ impl Sentry {
         }
     }
 
+    /// A client with tracing off: no `traces_sample_rate`, no sampler (the
+    /// layer used for errors and request isolation only).
+    fn untraced() -> Sentry {
+        let sentry = Sentry::new(ClientOptions::default());
+        let client = Arc::new(Client::with_options(ClientOptions {
+            traces_sample_rate: 0.0,
+            ..sentry.client.options().clone()
+        }));
+        let hub = Arc::new(Hub::new(Some(client.clone()), Scope::default()));
+        Sentry {
+            client,
+            hub,
+            ..sentry
+        }
+    }
+
     fn layer(&self) -> SentryHttpLayer<fn(&HttpRequest) -> Option<String>> {
         SentryHttpLayer::new()
             .with_hub(self.hub.clone())
@@ -330,6 +346,55 @@ async fn one_trace_across_two_services() {
     // A's name came from the raw path: not in the baggage.
     assert!(!dsc_a.contains_key("transaction"));
     assert!(seen_baggage.contains(&format!("sentry-trace_id={}", ta.trace_id)));
+}
+
+/// A service that never enabled tracing (the layer is there for errors and
+/// request isolation) sends no transaction, even for a caller that sampled
+/// its trace, and propagates its trace without a decision: a service
+/// downstream that traces decides for itself and joins the trace, instead
+/// of dropping its transactions on a "not sampled" nobody took.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_tracing_off_the_layer_sends_no_transaction_and_no_decision() {
+    let untraced = Sentry::untraced();
+    let traced = Sentry::new(ClientOptions::default());
+    let backend = serve(&traced, None).await;
+    let frontend = serve(&untraced, Some(backend)).await;
+
+    let response = http_client()
+        .get(format!("http://{frontend}/users/1"))
+        .header(
+            "sentry-trace",
+            "771a43a4192642f0b136d5159a501700-b0e6f15b45c36b12-1",
+        )
+        .send()
+        .await
+        .expect("frontend answers");
+    assert_eq!(response.status(), 200);
+    assert!(transactions_of(&untraced.envelopes()).is_empty());
+
+    let body = http_client()
+        .get(format!("http://{frontend}/chain"))
+        .send()
+        .await
+        .expect("frontend answers")
+        .text()
+        .await
+        .expect("body");
+    let (seen_trace, seen_baggage) = body.split_once('\n').expect("two lines");
+    let (trace_id, span_id) = seen_trace.split_once('-').expect("trace-span");
+    assert_eq!(trace_id.len(), 32, "{seen_trace}");
+    assert_eq!(span_id.len(), 16, "no sampled flag: {seen_trace}");
+    assert!(
+        seen_baggage.contains(&format!("sentry-trace_id={trace_id}")),
+        "{seen_baggage}"
+    );
+    for key in ["sentry-sampled", "sentry-sample_rate", "sentry-sample_rand"] {
+        assert!(!seen_baggage.contains(key), "{seen_baggage}");
+    }
+    assert!(transactions_of(&untraced.envelopes()).is_empty());
+    let txs = transactions_of(&traced.envelopes());
+    assert_eq!(txs.len(), 1, "the backend decided itself: {txs:#?}");
+    assert_eq!(trace_of(&txs[0]).trace_id.to_string(), trace_id);
 }
 
 /// Calls `/chain` on a frontend whose client has `targets` as its
