@@ -76,7 +76,22 @@ impl SpanStatus {
             .unwrap_or("unknown")
     }
 
-    /// Maps an HTTP status code to a span status.
+    /// Maps an HTTP status code to a span status, as the Python SDK's
+    /// `get_span_status_from_http_code` does: 1xx–3xx `ok`; 401
+    /// `unauthenticated`, 403 `permission_denied`, 404 `not_found`, 409
+    /// `already_exists`, 413 `failed_precondition`, 429
+    /// `resource_exhausted`, 499 `cancelled`, other 4xx
+    /// `invalid_argument`; 501 `unimplemented`, 503 `unavailable`, 504
+    /// `deadline_exceeded`, other 5xx `internal_error`; a code outside
+    /// 100–599 (not an HTTP status) `unknown` (`unknown_error`).
+    ///
+    /// ```
+    /// use sentry_core::protocol::SpanStatus;
+    /// assert_eq!(SpanStatus::from_http_status(204), SpanStatus::Ok);
+    /// assert_eq!(SpanStatus::from_http_status(413), SpanStatus::FailedPrecondition);
+    /// assert_eq!(SpanStatus::from_http_status(418), SpanStatus::InvalidArgument);
+    /// assert_eq!(SpanStatus::from_http_status(600), SpanStatus::Unknown);
+    /// ```
     #[allow(clippy::match_overlapping_arm)] // specific codes first, then ranges
     pub fn from_http_status(code: u16) -> SpanStatus {
         match code {
@@ -86,6 +101,8 @@ impl SpanStatus {
             403 => SpanStatus::PermissionDenied,
             404 => SpanStatus::NotFound,
             409 => SpanStatus::AlreadyExists,
+            // Payload too large: the request cannot be served as it is.
+            413 => SpanStatus::FailedPrecondition,
             429 => SpanStatus::ResourceExhausted,
             499 => SpanStatus::Cancelled,
             400..=499 => SpanStatus::InvalidArgument,
@@ -410,6 +427,38 @@ impl Default for Transaction {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn http_codes_map_as_the_python_sdk_maps_them() {
+        let cases = [
+            (100, SpanStatus::Ok),
+            (200, SpanStatus::Ok),
+            (302, SpanStatus::Ok),
+            (400, SpanStatus::InvalidArgument),
+            (401, SpanStatus::Unauthenticated),
+            (403, SpanStatus::PermissionDenied),
+            (404, SpanStatus::NotFound),
+            (409, SpanStatus::AlreadyExists),
+            (413, SpanStatus::FailedPrecondition),
+            (422, SpanStatus::InvalidArgument),
+            (429, SpanStatus::ResourceExhausted),
+            (500, SpanStatus::InternalError),
+            (501, SpanStatus::Unimplemented),
+            (503, SpanStatus::Unavailable),
+            (504, SpanStatus::DeadlineExceeded),
+            (599, SpanStatus::InternalError),
+            (0, SpanStatus::Unknown),
+            (99, SpanStatus::Unknown),
+            (600, SpanStatus::Unknown),
+            (999, SpanStatus::Unknown),
+        ];
+        for (code, status) in cases {
+            assert_eq!(SpanStatus::from_http_status(code), status, "{code}");
+        }
+        // `unknown` is the wire name of `unknown_error`.
+        assert_eq!("unknown_error".parse(), Ok(SpanStatus::Unknown));
+        assert_eq!(SpanStatus::Unknown.as_str(), "unknown");
+    }
 
     #[test]
     fn a_span_with_misplaced_dashes_in_its_ids_does_not_parse() {
