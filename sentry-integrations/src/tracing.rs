@@ -8,7 +8,7 @@
 //!
 //! | level | becomes |
 //! |---|---|
-//! | `ERROR` | an event: the `message` field as message (without one, the `error` field, as `#[tracing::instrument(err)]` records it), the other fields in `extra.fields`, `logger` = target, and a field recorded as an error (`error = &err as &dyn Error`) as the exception chain |
+//! | `ERROR` | an event: the `message` field as message (without one, the `error` field, as `#[tracing::instrument(err)]` records it), `tags.<name>` fields as tags (`tracing::error!(tags.tenant = "acme", ...)`), the other fields in `extra.fields`, `logger` = target, and a field recorded as an error (`error = &err as &dyn Error`) as the exception chain |
 //! | `WARN`, `INFO` | a breadcrumb: category = target, the message (or `error` field), the fields as `data` |
 //! | `DEBUG`, `TRACE` | nothing |
 //!
@@ -235,8 +235,9 @@ pub fn breadcrumb_from_event(event: &tracing_core::Event<'_>) -> Breadcrumb {
 }
 
 /// The Sentry event for a `tracing` event: the `message` field as message,
-/// an error field as the exception chain, the other fields in
-/// `extra.fields`, the location in `extra.location`, `logger` = target.
+/// an error field as the exception chain, `tags.<name>` fields as the tag
+/// `<name>` (strings, numbers and booleans, as their text), the other fields
+/// in `extra.fields`, the location in `extra.location`, `logger` = target.
 ///
 /// An event without a `message` field, as `#[tracing::instrument(err)]`
 /// emits one (`error = %e`), gets the text of its `error` field as the
@@ -258,7 +259,8 @@ pub fn breadcrumb_from_event(event: &tracing_core::Event<'_>) -> Breadcrumb {
 /// assert_eq!(events[0].title(), "config file missing");
 /// ```
 pub fn event_from_event(event: &tracing_core::Event<'_>) -> Event {
-    let visitor = visit_event(event);
+    let mut visitor = visit_event(event);
+    let tags = take_tags(&mut visitor.fields);
     let metadata = event.metadata();
     let mut extra = Map::new();
     if !visitor.fields.is_empty() {
@@ -273,9 +275,35 @@ pub fn event_from_event(event: &tracing_core::Event<'_>) -> Event {
             ..Default::default()
         }),
         exception: visitor.exceptions.into(),
+        tags,
         extra,
         ..Default::default()
     }
+}
+
+/// The prefix of fields that become tags of an event.
+const TAGS_PREFIX: &str = "tags.";
+
+/// Takes the `tags.<name>` fields out of `fields` as tags (as the official
+/// `sentry-tracing` reads them): strings, numbers and booleans as their
+/// text. A field named just `tags.` stays a field.
+fn take_tags(fields: &mut Map) -> std::collections::BTreeMap<String, String> {
+    let mut tags = std::collections::BTreeMap::new();
+    fields.retain(|key, value| {
+        let Some(name) = key.strip_prefix(TAGS_PREFIX).filter(|n| !n.is_empty()) else {
+            return true;
+        };
+        let text = match value {
+            Value::String(s) => std::mem::take(s),
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            // Nothing a tag can hold (the visitor records no such values).
+            Value::Null | Value::Array(_) | Value::Object(_) => return true,
+        };
+        tags.insert(name.to_owned(), text);
+        false
+    });
+    tags
 }
 
 /// Events and spans of the SDK itself are never reported (no feedback loop):

@@ -574,3 +574,35 @@ fn a_message_wins_over_the_error_field() {
     assert_eq!(events[0].title(), "startup failed");
     assert_eq!(events[0].extra["fields"]["error"], "config file missing");
 }
+
+/// `tags.<name>` fields of an event become its tags (as the official
+/// `sentry-tracing` reads them), and leave the other fields; breadcrumbs
+/// have no tags and keep them as data.
+#[test]
+fn tags_prefixed_fields_become_tags() {
+    let events = with_captured_events(|| {
+        with_layer(|| {
+            tracing::warn!(tags.tenant = "acme", "quota near");
+            tracing::error!(
+                tags.tenant = "acme",
+                tags.shard = 7,
+                tags.retried = true,
+                order_id = 77,
+                "quota exceeded"
+            );
+        })
+    });
+    let event = &events[0];
+    let tags: Vec<_> = event
+        .tags
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        tags,
+        [("retried", "true"), ("shard", "7"), ("tenant", "acme")]
+    );
+    let fields = event.extra["fields"].as_object().expect("fields");
+    assert_eq!(fields.keys().collect::<Vec<_>>(), ["order_id"]);
+    assert_eq!(event.breadcrumbs.values[0].data["tags.tenant"], "acme");
+}
