@@ -230,6 +230,22 @@ fn a_duration_sort_is_exact_within_windows_of_the_newest_spans() {
     );
     assert_eq!(again.spans, fast.spans);
 
+    // A hand-written cursor whose window is wider than the budget is
+    // refused, not sorted whole.
+    for cursor in ["1000:1:0:-:-:-:-", "1000:1:0:0:0:-:-"] {
+        let r = server
+            .api_get(&format!(
+                "/api/0/local/spans/?sort=-duration&cursor={cursor}"
+            ))
+            .expect("answer");
+        assert_eq!(
+            r.status,
+            400,
+            "{cursor}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+    }
+
     // A range of fewer spans than the budget is sorted whole.
     let few = answer(&server, "sort=-duration&start=0&end=10");
     assert_eq!((few.scanned, few.stopped), (11, false));

@@ -469,7 +469,8 @@ fn by_time(
     } else {
         "s.start_ts DESC, s.id DESC"
     };
-    let fetched = fetch(c, &sql, order, limit, false)?;
+    let walk = matches!(access, Access::Walk { .. });
+    let fetched = fetch(c, &sql, order, limit, false, walk)?;
     let full = fetched.len() > limit;
     // Where the next page in the walk's direction starts after.
     let reached = if full {
@@ -507,7 +508,24 @@ fn by_duration(
     let DurationCursor { at, window } = cursor.unwrap_or_default();
     let window = match (access, window) {
         (Access::Indexed, given) => given.unwrap_or_default(),
-        (Access::Walk { .. }, Some(given)) if at.is_some() => given,
+        (Access::Walk { .. }, Some(given)) if at.is_some() => {
+            // A cursor's window is taken as given only when it holds no
+            // more than the budget (a hand-written `-:-` would sort all).
+            let edge = budget_edge(c, &filter.range, given.hi, false)?;
+            let within = match (edge, given.lo) {
+                (None, _) => true,
+                (Some(edge), Some(lo)) => lo.0 > edge.0 || (lo.0 == edge.0 && lo.1 >= edge.1),
+                (Some(_), None) => false,
+            };
+            if !within {
+                return Err(ApiError::BadRequest(
+                    "invalid cursor: its window holds more spans than one request reads; \
+                     use the cursor of a previous page"
+                        .to_owned(),
+                ));
+            }
+            given
+        }
         // A new window: the newest spans below the previous one.
         (Access::Walk { .. }, given) => {
             let hi = given.and_then(|w| w.hi);
@@ -526,7 +544,8 @@ fn by_duration(
         sql.cond(cond);
     }
     let order = sql.keyset(DURATION, "s.id", ascending, at);
-    let fetched = fetch(c, &sql, &order, limit, true)?;
+    let walk = matches!(access, Access::Walk { .. });
+    let fetched = fetch(c, &sql, &order, limit, true, walk)?;
     let mut page = Page::build(fetched, limit, at, |(id, _, duration)| (*duration, *id));
     let scan = match access {
         Access::Indexed => None,
@@ -559,24 +578,35 @@ fn split(page: Page<(i64, SpanRow, f64)>, scan: Option<Scan>) -> PageRead {
     (rows, links, scan)
 }
 
+/// The query of [`fetch`].
+fn fetch_sql(sql: &Sql, order: &str, limit: usize, walk: bool) -> String {
+    let index = if walk { "INDEXED BY spans_time" } else { "" };
+    format!(
+        "SELECT s.id, s.span_id, s.parent_span_id, s.trace_id, s.op, s.description,
+             s.status, s.start_ts, s.end_ts, s.project_id, s.is_segment, t.event_id,
+             t.name
+         FROM spans s {index} LEFT JOIN transactions t ON t.id = s.transaction_id
+         WHERE {} ORDER BY {order} LIMIT {}",
+        sql.where_clause(),
+        limit + 1
+    )
+}
+
 /// Up to `limit + 1` spans `sql` keeps, in `order`: their ids, the spans
-/// and their sort values (durations, or starts).
+/// and their sort values (durations, or starts). A `walk` reads
+/// `spans_time`, whatever else the conditions could use: the read budget
+/// is a bound on the start time, which bounds only a walk in that order
+/// (with `source=stream`, SQLite 3.46 chose `spans_transaction`, or with a
+/// project `spans_streamed`, read every streamed span and sorted them).
 fn fetch(
     c: &rusqlite::Connection,
     sql: &Sql,
     order: &str,
     limit: usize,
     by_duration: bool,
+    walk: bool,
 ) -> Result<Vec<(i64, SpanRow, f64)>, ApiError> {
-    let query = format!(
-        "SELECT s.id, s.span_id, s.parent_span_id, s.trace_id, s.op, s.description,
-             s.status, s.start_ts, s.end_ts, s.project_id, s.is_segment, t.event_id,
-             t.name
-         FROM spans s LEFT JOIN transactions t ON t.id = s.transaction_id
-         WHERE {} ORDER BY {order} LIMIT {}",
-        sql.where_clause(),
-        limit + 1
-    );
+    let query = fetch_sql(sql, order, limit, walk);
     let rows = c
         .prepare(&query)?
         .query_map(rusqlite::params_from_iter(sql.params.iter()), |r| {
@@ -679,6 +709,38 @@ fn count_walked(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A walk reads `spans_time` even where a filter names a column
+    /// another index leads with (the read budget bounds the start time).
+    #[test]
+    fn a_walk_reads_the_time_index_whatever_the_filters() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut c = rusqlite::Connection::open(dir.path().join("db.sqlite")).expect("open");
+        crate::store::schema::migrate(&mut c).expect("schema");
+        for conds in [
+            vec!["s.transaction_id IS NULL"],
+            vec!["s.project_id IN (1)", "s.transaction_id IS NULL"],
+            vec!["s.is_segment = 1", "s.transaction_id IS NULL"],
+            vec!["s.trace_id = 'x'"],
+        ] {
+            let mut sql = Sql::default();
+            for cond in &conds {
+                sql.cond(*cond);
+            }
+            sql.cond("s.start_ts >= 5");
+            let query = fetch_sql(&sql, "s.start_ts DESC, s.id DESC", 100, true);
+            let plan: Vec<String> = c
+                .prepare(&format!("EXPLAIN QUERY PLAN {query}"))
+                .expect("plan")
+                .query_map([], |r| r.get::<_, String>(3))
+                .expect("rows")
+                .collect::<Result<_, _>>()
+                .expect("plan rows");
+            let plan = plan.join("; ");
+            assert!(plan.contains("spans_time"), "{conds:?}: {plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "{conds:?}: {plan}");
+        }
+    }
 
     #[test]
     fn duration_cursors_carry_their_window() {
