@@ -1052,3 +1052,85 @@ fn a_page_that_reads_too_many_gaps_ends_early_and_goes_on_exactly() {
     assert!(short >= 1, "a page ended before its limit, and went on");
     assert_eq!(listed(&backward), expected[..2]);
 }
+
+/// More runs of one monitor than a request reads gaps for, all arriving at
+/// one time (a batch sent in one envelope): pages still get past them,
+/// every run is listed once, and the missed runs before them too. With
+/// over 312 scheduled monitors each reads 32 gaps a request.
+#[test]
+fn runs_sharing_one_time_beyond_the_gap_budget_are_all_listed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("receiver.sqlite");
+    drop(TestServer::builder().db_path(&path).start());
+    // A run at t0, three missed minutes, then 150 runs at one time; 320
+    // hourly monitors whose one run arrived with the burst.
+    let t0 = ((api_support::now() - 20.0 * 86_400.0) / 60.0).floor() * 60.0 + 5.0;
+    let burst = 150;
+    let others = 320;
+    {
+        let mut conn = rusqlite::Connection::open(&path).expect("open");
+        let tx = conn.transaction().expect("tx");
+        let mut monitor = tx
+            .prepare(
+                "INSERT INTO monitors (project_id, monitor_slug, schedule_type, crontab,
+                     config_received)
+                 VALUES (1, ?1, 'crontab', ?2, ?3)",
+            )
+            .expect("prepare");
+        monitor
+            .execute(rusqlite::params!["minutely", "* * * * *", t0])
+            .expect("monitor");
+        let mut insert = tx
+            .prepare(
+                "INSERT INTO check_ins (project_id, check_in_id, monitor_slug, status, received,
+                     updated, payload)
+                 VALUES (1, ?1, ?2, 'ok', ?3, ?3, x'')",
+            )
+            .expect("prepare");
+        for i in 0..=burst {
+            let t = if i == 0 { t0 } else { t0 + 240.0 };
+            insert
+                .execute(rusqlite::params![format!("{i:032x}"), "minutely", t])
+                .expect("run");
+        }
+        for m in 0..others {
+            let slug = format!("hourly-{m}");
+            monitor
+                .execute(rusqlite::params![slug, "0 * * * *", t0])
+                .expect("monitor");
+            insert
+                .execute(rusqlite::params![
+                    format!("{:032x}", 1_000_000 + m),
+                    slug,
+                    t0 + 240.0
+                ])
+                .expect("run");
+        }
+        drop((monitor, insert));
+        tx.commit().expect("commit");
+    }
+    // Read just after the burst: no run is due and missed after it yet.
+    let server = server_at(&path, t0 + 250.0);
+    let (forward, backward, _) = walk(&server, "", 100);
+    let real = forward.iter().filter(|k| k["inferred"] == false).count();
+    let ids: std::collections::BTreeSet<&str> = forward
+        .iter()
+        .filter_map(|k| k["checkInID"].as_str())
+        .collect();
+    let runs = burst + 1 + others as usize;
+    assert_eq!((real, ids.len()), (runs, runs), "each run once");
+    let missed: Vec<&Value> = forward.iter().filter(|k| k["inferred"] == true).collect();
+    assert_eq!(missed.len(), 3, "{missed:?}");
+    assert_eq!(
+        forward.last().map(|k| k["received"].clone()),
+        Some(Value::from(iso(t0)))
+    );
+    let mut seen = std::collections::BTreeSet::new();
+    for k in &backward {
+        let key = (k["checkInID"].to_string(), k["received"].to_string());
+        assert!(seen.insert(key.clone()), "{key:?} twice going back");
+    }
+    // Going back from the last page lists what came before it, in order.
+    assert!(backward.len() + 100 >= forward.len(), "{}", backward.len());
+    assert_eq!(listed(&backward), listed(&forward[..backward.len()]));
+}

@@ -16,17 +16,19 @@
 //!   out: at most one page of them per monitor, newest (or, paging
 //!   backwards, oldest) first, and none past the last run the page shows.
 //!   A monitor's gaps are read from the page's end on, at most
-//!   [`GAP_BUDGET`] in all (spread over the monitors) per request; when
+//!   [`GAP_BUDGET`] in all (spread over the monitors, at least
+//!   [`MIN_GAPS_PER_MONITOR`] each) per request; when
 //!   that is not enough (a status filter that leaves few runs, a monitor of
-//!   many runs), the page ends where the gaps were read and its cursor goes
-//!   on from there: a page may then be short, never wrong.
+//!   many runs), the page ends at the run the gaps were read to and its
+//!   cursor goes on past that run (many runs of one time cannot stall the
+//!   pages): a page may then be short, never wrong.
 //! * **Filters.** A missed run is of no environment (the schedule is the
 //!   monitor's), so an `environment` filter leaves them out, and a
 //!   `status` filter keeps them only with `missed`.
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
-use super::params::{iso, Cursor};
+use super::params::iso;
 use super::schedule::{missed_between, Keep};
 use super::types::{CheckIn, MonitorConfig};
 use super::ApiError;
@@ -75,35 +77,21 @@ pub(crate) struct Scheduled {
     pub config: MonitorConfig,
 }
 
-/// Where a page had to stop reading gaps: rows are complete only on this
-/// side of `time` (newer when reading forward, older backwards).
+/// Where a page had to stop reading gaps: the key of a run, up to which
+/// (in reading order, itself included) rows are complete. It is the run
+/// that ends the first gap not read (newest first) or that the first gap
+/// not read follows (oldest first), so a page always gets past the runs
+/// it read gaps for, however many share one time.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Boundary {
     pub time: f64,
+    pub id: i64,
 }
 
 impl Boundary {
-    /// Whether a row at `t` is on the complete side.
-    fn holds(&self, span: &Span, t: f64) -> bool {
-        if span.newest_first {
-            t > self.time
-        } else {
-            t < self.time
-        }
-    }
-
-    /// The cursor of the page after the boundary, in `span`'s direction:
-    /// all rows at the boundary's time and past it.
-    pub(crate) fn cursor(&self, span: &Span) -> Cursor {
-        Cursor {
-            value: self.time,
-            id: if span.newest_first {
-                i64::MAX
-            } else {
-                i64::MIN
-            },
-            is_prev: !span.newest_first,
-        }
+    /// Whether the row with key `key` is on the complete side.
+    fn holds(&self, span: &Span, key: (f64, i64)) -> bool {
+        !span.later(key, (self.time, self.id))
     }
 }
 
@@ -135,7 +123,7 @@ pub(crate) fn merge(
         rows.extend(missed);
         // The nearest stop bounds what is complete for all monitors.
         boundary = match (boundary, stop) {
-            (Some(b), Some(s)) if span.later(key_at(s.time), key_at(b.time)) => Some(b),
+            (Some(b), Some(s)) if span.later((s.time, s.id), (b.time, b.id)) => Some(b),
             (b, None) => b,
             (_, s) => s,
         };
@@ -145,17 +133,12 @@ pub(crate) fn merge(
         rows.reverse();
     }
     if let Some(b) = boundary {
-        rows.retain(|r| b.holds(&span, r.2));
+        rows.retain(|r| b.holds(&span, (r.2, r.0)));
     }
     rows.truncate(span.need);
     // A full page needs no boundary: its last row is its cursor.
     let boundary = boundary.filter(|_| rows.len() < span.need);
     Ok((rows, boundary))
-}
-
-/// A key at time `t` (for comparing times in reading order).
-fn key_at(t: f64) -> (f64, i64) {
-    (t, 0)
 }
 
 /// The missed runs of monitor `m` that `span` reads, nearest first, at
@@ -176,12 +159,12 @@ fn of_monitor(
             break;
         }
         if i == budget {
-            let time = if span.newest_first {
-                gap.end
+            let (time, id) = if span.newest_first {
+                (gap.end, gap.next_run)
             } else {
-                gap.start
+                (gap.start, gap.run)
             };
-            return Ok((out, Some(Boundary { time })));
+            return Ok((out, Some(Boundary { time, id })));
         }
         let window = (span.from.max(gap.start), span.to.min(gap.end));
         // One more: the row the cursor names may be among them, and is
@@ -267,6 +250,8 @@ fn missed_row(m: &Scheduled, run: i64, due: f64) -> Row {
 struct Gap {
     /// The row id of the run it follows.
     run: i64,
+    /// The row id of the run that ends it (`i64::MAX` when it ends now).
+    next_run: i64,
     start: f64,
     end: f64,
 }
@@ -276,8 +261,8 @@ struct Gap {
 struct Gaps {
     runs: std::iter::Peekable<std::vec::IntoIter<(i64, f64)>>,
     /// Newest first: where the next gap ends (the start of the run read
-    /// before). Oldest first: where the last gap ends (now).
-    edge: f64,
+    /// before, and its id). Oldest first: where the last gap ends (now).
+    edge: (f64, i64),
     newest_first: bool,
 }
 
@@ -290,45 +275,65 @@ impl Gaps {
         most: usize,
     ) -> Result<Gaps, ApiError> {
         let most = i64::try_from(most).unwrap_or(i64::MAX);
-        let runs = |sql: &str, at: f64, n: i64| -> Result<Vec<(i64, f64)>, ApiError> {
+        // Where reading starts, as a key: a run at that time whose id is
+        // past the cursor's was on an earlier page (its gap too).
+        let range_end = if span.newest_first {
+            (span.to, i64::MAX)
+        } else {
+            (span.from, i64::MIN)
+        };
+        let (at, at_id) = match span.after {
+            // The nearer of the cursor and the range's end.
+            Some(after) if span.later(after, range_end) => after,
+            _ => range_end,
+        };
+        let runs = |sql: &str, n: i64| -> Result<Vec<(i64, f64)>, ApiError> {
             Ok(c.prepare_cached(sql)?
-                .query_map(params![project, slug, at, n], |r| {
+                .query_map(params![project, slug, at, at_id, n], |r| {
                     Ok((r.get(0)?, r.get(1)?))
                 })?
                 .collect::<Result<_, _>>()?)
         };
         let (starts, edge) = if span.newest_first {
-            // Runs that started by the newest time read, newest first; the
-            // first gap ends at the run after them, or now.
+            // Runs up to where reading starts, newest first; the first gap
+            // ends at the run after them, or now.
             let starts = runs(
                 "SELECT id, received FROM check_ins
-                 WHERE project_id = ?1 AND monitor_slug = ?2 AND received <= ?3
-                 ORDER BY received DESC, id DESC LIMIT ?4",
-                span.to,
+                 WHERE project_id = ?1 AND monitor_slug = ?2
+                     AND (received < ?3 OR (received = ?3 AND id <= ?4))
+                 ORDER BY received DESC, id DESC LIMIT ?5",
                 most,
             )?;
-            let end: Option<f64> = c
+            let end: Option<(f64, i64)> = c
                 .prepare_cached(
-                    "SELECT MIN(received) FROM check_ins
-                     WHERE project_id = ?1 AND monitor_slug = ?2 AND received > ?3",
+                    "SELECT received, id FROM check_ins
+                     WHERE project_id = ?1 AND monitor_slug = ?2
+                         AND (received > ?3 OR (received = ?3 AND id > ?4))
+                     ORDER BY received, id LIMIT 1",
                 )?
-                .query_row(params![project, slug, span.to], |r| r.get(0))?;
-            (starts, end.unwrap_or(span.now))
+                .query_row(params![project, slug, at, at_id], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()?;
+            (starts, end.unwrap_or((span.now, i64::MAX)))
         } else {
-            // The run before the oldest time read, then those after it,
+            // The run before where reading starts, then those after it,
             // oldest first; the last gap ends now.
-            let before = "SELECT id, received FROM check_ins
-                 WHERE project_id = ?1 AND monitor_slug = ?2 AND received < ?3
-                 ORDER BY received DESC, id DESC LIMIT ?4";
-            let mut starts = runs(before, span.from, 1)?;
+            let mut starts = runs(
+                "SELECT id, received FROM check_ins
+                 WHERE project_id = ?1 AND monitor_slug = ?2
+                     AND (received < ?3 OR (received = ?3 AND id <= ?4))
+                 ORDER BY received DESC, id DESC LIMIT ?5",
+                1,
+            )?;
             starts.extend(runs(
                 "SELECT id, received FROM check_ins
-                 WHERE project_id = ?1 AND monitor_slug = ?2 AND received >= ?3
-                 ORDER BY received, id LIMIT ?4",
-                span.from,
+                 WHERE project_id = ?1 AND monitor_slug = ?2
+                     AND (received > ?3 OR (received = ?3 AND id > ?4))
+                 ORDER BY received, id LIMIT ?5",
                 most,
             )?);
-            (starts, span.now)
+            (starts, (span.now, i64::MAX))
         };
         Ok(Gaps {
             runs: starts.into_iter().peekable(),
@@ -343,11 +348,16 @@ impl Iterator for Gaps {
 
     fn next(&mut self) -> Option<Gap> {
         let (run, start) = self.runs.next()?;
-        let end = if self.newest_first {
-            std::mem::replace(&mut self.edge, start)
+        let (end, next_run) = if self.newest_first {
+            std::mem::replace(&mut self.edge, (start, run))
         } else {
-            self.runs.peek().map_or(self.edge, |(_, t)| *t)
+            self.runs.peek().map_or(self.edge, |(next, t)| (*t, *next))
         };
-        Some(Gap { run, start, end })
+        Some(Gap {
+            run,
+            next_run,
+            start,
+            end,
+        })
     }
 }

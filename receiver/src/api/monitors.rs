@@ -302,8 +302,10 @@ pub(crate) async fn check_ins(ctx: &Ctx) -> Result<Reply, ApiError> {
             let mut page = Page::build(rows, query.limit as usize, query.cursor, |(id, _, t)| {
                 (*t, *id)
             });
-            if let (Some(boundary), Some(span)) = (boundary, missed_span(&query)) {
-                page.continue_at(boundary.cursor(&span));
+            if let Some(boundary) = boundary {
+                // On from the boundary's run, in the direction read; an
+                // empty page keeps the way back open.
+                page.resume_at(boundary.time, boundary.id, query.cursor);
             }
             let link = page.link(&base);
             Ok((

@@ -304,21 +304,6 @@ impl<T> Page<T> {
         }
     }
 
-    /// Makes the page go on from `cursor` (a page in `cursor`'s direction)
-    /// with more rows to come: for a page that had to end before its limit,
-    /// at a place that is no row's.
-    pub(crate) fn continue_at(&mut self, cursor: Cursor) {
-        let rendered = (
-            Cursor::render(cursor.value, cursor.id, cursor.is_prev),
-            true,
-        );
-        if cursor.is_prev {
-            self.prev = rendered;
-        } else {
-            self.next = rendered;
-        }
-    }
-
     /// Makes the link in the direction the rows were read (`next`, or
     /// `previous` for a page read backwards from `cursor`) go on from
     /// `(value, id)`: where a read that ended before the page was full
