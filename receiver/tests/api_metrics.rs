@@ -212,6 +212,20 @@ fn samples_newest_first_with_filters_pages_and_totals() {
     let parsed: MetricsSummary = serde_json::from_str(&json_out).expect("summary JSON");
     assert_eq!(parsed, summary);
 
+    // Sums past the largest number stay numbers (JSON has no infinity).
+    send_metrics(
+        &server,
+        vec![
+            sample(t + 6.0, "huge", "counter", 1e308, "prod"),
+            sample(t + 7.0, "huge", "counter", 1e308, "prod"),
+        ],
+    );
+    let huge: MetricsSummary = server
+        .api_json("/api/0/local/metrics/summary/?name=huge")
+        .expect("summary of huge");
+    assert_eq!(huge.metrics[0].sum, f64::MAX);
+    assert_eq!(huge.metrics[0].avg, 1e308);
+
     for q in ["trace=xyz", "cursor=x", "limit=0", "statsPeriod=soon"] {
         assert_eq!(
             get(&server, &format!("/api/0/local/metrics/?{q}")).0,

@@ -114,6 +114,8 @@ pub(crate) async fn list(ctx: &Ctx) -> Result<Reply, ApiError> {
 struct Totals {
     samples: u64,
     sum: f64,
+    /// The running mean (which does not overflow where the sum does).
+    mean: f64,
     min: f64,
     max: f64,
     last: f64,
@@ -147,6 +149,7 @@ pub(crate) async fn summary(ctx: &Ctx) -> Result<Reply, ApiError> {
                     let t = totals.entry((name, ty, m.unit)).or_insert(Totals {
                         samples: 0,
                         sum: 0.0,
+                        mean: 0.0,
                         min: value,
                         max: value,
                         // Read newest first: the first sample is the last.
@@ -155,6 +158,7 @@ pub(crate) async fn summary(ctx: &Ctx) -> Result<Reply, ApiError> {
                     });
                     t.samples += 1;
                     t.sum += value;
+                    t.mean += (value - t.mean) / t.samples as f64;
                     t.min = t.min.min(value);
                     t.max = t.max.max(value);
                     None::<()>
@@ -167,10 +171,10 @@ pub(crate) async fn summary(ctx: &Ctx) -> Result<Reply, ApiError> {
                     metric_type,
                     unit,
                     samples: t.samples,
-                    sum: t.sum,
+                    sum: finite(t.sum),
                     min: t.min,
                     max: t.max,
-                    avg: t.sum / t.samples.max(1) as f64,
+                    avg: t.mean,
                     last: t.last,
                     last_seen: t.last_seen.map(iso),
                 })
@@ -182,6 +186,16 @@ pub(crate) async fn summary(ctx: &Ctx) -> Result<Reply, ApiError> {
         })
         .await?;
     Reply::json(&summary)
+}
+
+/// `v`, or the largest finite number of its sign when a sum of finite
+/// samples overflowed (JSON has no infinity: it would be `null`).
+fn finite(v: f64) -> f64 {
+    if v.is_finite() {
+        v
+    } else {
+        f64::MAX.copysign(v)
+    }
 }
 
 /// One sample as the API shows it, and its timestamp in seconds.

@@ -1519,10 +1519,12 @@
 
   const METRIC_TYPES = ['counter', 'gauge', 'distribution'];
 
-  // A metric value without float noise (3 decimals at most).
+  // A metric value without float noise (3 decimals at most; very large
+  // ones as JavaScript writes them, which rounding would overflow).
   function metricNumber(v) {
     const n = Number(v);
-    return Number.isFinite(n) ? String(Math.round(n * 1000) / 1000) : '';
+    if (!Number.isFinite(n)) return '';
+    return Math.abs(n) >= 1e15 ? String(n) : String(Math.round(n * 1000) / 1000);
   }
 
   // Totals per metric over the samples the filters select, then the
