@@ -246,13 +246,68 @@ fn crontab(s: &str) -> Result<String, String> {
     // Sentry's validator steps through the schedule and refuses one its
     // crontab library cannot step through; a crontab whose fields are all
     // right may still name no time that comes (the 30th of February).
-    let steps = croner::Cron::from_str(&expression)
-        .ok()
-        .and_then(|cron| cron.find_next_occurrence(&chrono::Utc::now(), false).ok());
-    if steps.is_none() {
+    // Only days of the month can do that, so they are checked against the
+    // months' lengths: asking croner instead searched years ahead before
+    // giving up (0.6 s for `0 0 31 4,6,9,11 *`, for any client to ask).
+    if !names_a_day(fields[2], fields[3], fields[4]) {
         return Err(format!("{s:?} names no time that ever comes"));
     }
     Ok(expression)
+}
+
+/// Whether a valid crontab's day-of-month, month and weekday fields name
+/// a day that comes: a weekday or a special form (`L`, `W`, `?`, `*`)
+/// always does (a restricted weekday is an alternative to the day of the
+/// month, as in Vixie cron); plain days do when one of them is in the
+/// length of one of the months.
+fn names_a_day(days: &str, months: &str, weekdays: &str) -> bool {
+    const LENGTHS: [u32; 12] = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    if weekdays != "*" && weekdays != "?" {
+        return true;
+    }
+    let (Some(days), Some(months)) = (
+        plain_values(days, 1, 31, &[]),
+        plain_values(months, 1, 12, &MONTHS),
+    ) else {
+        return true;
+    };
+    let first_day = days.iter().min().copied().unwrap_or(1);
+    months.iter().any(|m| {
+        LENGTHS
+            .get(*m as usize - 1)
+            .is_some_and(|len| first_day <= *len)
+    })
+}
+
+/// The values of a crontab field of numbers (or `names`, the first for
+/// `min`), ranges, steps and lists within `min..=max`; `None` for any
+/// other form (`L`, `W`, `#`, `?`), which the caller takes as naming some.
+fn plain_values(field: &str, min: u32, max: u32, names: &[&str]) -> Option<Vec<u32>> {
+    let number = |s: &str| -> Option<u32> {
+        s.parse::<u32>().ok().or_else(|| {
+            names
+                .iter()
+                .position(|n| n.eq_ignore_ascii_case(s))
+                .map(|i| min + i as u32)
+        })
+    };
+    let mut out = Vec::new();
+    for item in field.split(',') {
+        let (range, step) = match item.split_once('/') {
+            Some((r, s)) => (r, s.parse::<u32>().ok().filter(|s| *s > 0)?),
+            None => (item, 1),
+        };
+        let (from, to) = match range {
+            "*" => (min, max),
+            r => match r.split_once('-') {
+                Some((a, b)) => (number(a)?, number(b)?),
+                None if item.contains('/') => (number(r)?, max),
+                None => (number(r)?, number(r)?),
+            },
+        };
+        out.extend((from..=to.min(max)).step_by(step as usize));
+    }
+    Some(out)
 }
 
 /// What one crontab field may hold.
@@ -410,8 +465,21 @@ mod tests {
             "L * * * *",
             "0 0 30 2 *",
             "0 0 31 4,6,9,11 *",
+            "0 0 30,31 feb *",
+            "0 0 31 apr-jun/2 *",
         ] {
             assert_eq!(crontab_of(bad), None, "{bad:?}");
+        }
+        // Rare days that come, and days a weekday makes an alternative to.
+        for rare in [
+            "0 0 29 2 *",
+            "0 0 31 1-12/2 *",
+            "0 0 31 4,5 *",
+            "0 0 30 2 1",
+            "0 0 L 2 *",
+            "0 0 30-31/1 feb,mar *",
+        ] {
+            assert!(crontab_of(rare).is_some(), "{rare:?}");
         }
     }
 
