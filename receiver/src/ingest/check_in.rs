@@ -19,7 +19,15 @@
 //!
 //! Relay also cuts a `monitor_slug` to 50 characters, and a check-in
 //! without `check_in_id` reaches Sentry with the nil id: it updates the
-//! latest run in progress, as the nil id does.
+//! latest run in progress, as the nil id does. An empty `environment` is
+//! none (Sentry's `production`).
+//!
+//! Not everything Relay checks is checked here: Relay also reads the
+//! `monitor_config` into strict types (a required `schedule`, minutes as
+//! unsigned numbers) and `contexts.trace.trace_id` as a UUID, and drops
+//! the whole check-in when they do not fit. The receiver keeps such a
+//! check-in and reads its config as leniently as Sentry's own API does
+//! (`ingest::monitor_config`, which names what was wrong).
 
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -169,7 +177,9 @@ fn environment(map: &Map<String, Value>) -> Result<Option<String>, Refused> {
             "check_in: environment is longer than {MAX_ENVIRONMENT_CHARS} characters"
         )));
     }
-    Ok(environment.map(str::to_owned))
+    // Sentry files a check-in with an empty environment under its default,
+    // as one without: so does the receiver.
+    Ok(environment.filter(|e| !e.is_empty()).map(str::to_owned))
 }
 
 /// `duration` in seconds: a number from 0 to [`MAX_DURATION_SECS`].
@@ -261,6 +271,17 @@ mod tests {
             Some("invalid_check_in")
         );
         assert_eq!(ok(json!({"environment": "e".repeat(64)})), None);
+        let record = super::read(
+            &serde_json::to_vec(&json!({"check_in_id": "0".repeat(32),
+                "monitor_slug": "m", "status": "ok", "environment": ""}))
+            .unwrap_or_default(),
+            1,
+        );
+        assert_eq!(
+            record.ok().and_then(|r| r.environment),
+            None,
+            "empty is none"
+        );
         assert_eq!(ok(json!({"monitor_slug": ""})), Some("invalid_check_in"));
         assert_eq!(ok(json!({"monitor_slug": 7})), Some("invalid_json"));
         assert_eq!(
