@@ -686,6 +686,19 @@ mod tests {
     use super::*;
     use serde_json::Value;
 
+    /// A database file whose schema is at `version` (the first `version`
+    /// migrations applied), as an older receiver left it.
+    fn database_at(version: usize) -> (tempfile::TempDir, Connection) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let conn = Connection::open(dir.path().join("db.sqlite")).expect("open");
+        for sql in &MIGRATIONS[..version] {
+            conn.execute_batch(sql).expect("old migration");
+        }
+        conn.pragma_update(None, "user_version", version as u32)
+            .expect("version");
+        (dir, conn)
+    }
+
     #[test]
     fn migrations_apply_once_and_are_idempotent() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -731,13 +744,7 @@ mod tests {
 
     #[test]
     fn migration_3_moves_grouping_explanations_out_of_issues() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut conn = Connection::open(dir.path().join("db.sqlite")).expect("open");
-        for sql in &MIGRATIONS[..2] {
-            conn.execute_batch(sql).expect("old migration");
-        }
-        conn.pragma_update(None, "user_version", 2)
-            .expect("version");
+        let (_dir, mut conn) = database_at(2);
         conn.execute_batch(
             "INSERT INTO projects (id, name, created) VALUES (1, 'p', 0);
              INSERT INTO issues (id, project_id, title, level, first_seen, last_seen,
@@ -775,13 +782,7 @@ mod tests {
 
     #[test]
     fn migration_10_gives_releases_named_by_sessions_their_rows() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut conn = Connection::open(dir.path().join("db.sqlite")).expect("open");
-        for sql in &MIGRATIONS[..9] {
-            conn.execute_batch(sql).expect("old migration");
-        }
-        conn.pragma_update(None, "user_version", 9)
-            .expect("version");
+        let (_dir, mut conn) = database_at(9);
         conn.execute_batch(
             "INSERT INTO projects (id, name, created) VALUES (1, 'p', 0);
              INSERT INTO releases (project_id, version, first_seen) VALUES (1, 'both@1', 5);
@@ -815,13 +816,7 @@ mod tests {
 
     #[test]
     fn migration_11_keeps_one_row_per_streamed_span() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut conn = Connection::open(dir.path().join("db.sqlite")).expect("open");
-        for sql in &MIGRATIONS[..10] {
-            conn.execute_batch(sql).expect("old migration");
-        }
-        conn.pragma_update(None, "user_version", 10)
-            .expect("version");
+        let (_dir, mut conn) = database_at(10);
         conn.execute_batch(
             "INSERT INTO projects (id, name, created) VALUES (1, 'p', 0);
              INSERT INTO spans (project_id, trace_id, span_id, start_ts)
@@ -847,13 +842,7 @@ mod tests {
 
     #[test]
     fn migration_19_gives_transaction_roots_their_release_and_environment() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut conn = Connection::open(dir.path().join("db.sqlite")).expect("open");
-        for sql in &MIGRATIONS[..18] {
-            conn.execute_batch(sql).expect("old migration");
-        }
-        conn.pragma_update(None, "user_version", 18)
-            .expect("version");
+        let (_dir, mut conn) = database_at(18);
         conn.execute_batch(
             "INSERT INTO projects (id, name, created) VALUES (1, 'p', 0);
              INSERT INTO transactions (id, project_id, event_id, start_ts, end_ts, release,
@@ -895,13 +884,7 @@ mod tests {
 
     #[test]
     fn migration_20_moves_raw_trace_metric_containers_to_their_table() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut conn = Connection::open(dir.path().join("db.sqlite")).expect("open");
-        for sql in &MIGRATIONS[..19] {
-            conn.execute_batch(sql).expect("old migration");
-        }
-        conn.pragma_update(None, "user_version", 19)
-            .expect("version");
+        let (_dir, mut conn) = database_at(19);
         conn.execute_batch(
             r#"INSERT INTO projects (id, name, created) VALUES (1, 'p', 0);
              INSERT INTO raw_items (project_id, item_type, headers, error, received, payload)
@@ -944,13 +927,7 @@ mod tests {
 
     #[test]
     fn migration_12_writes_feedback_event_ids_as_events_are_stored() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut conn = Connection::open(dir.path().join("db.sqlite")).expect("open");
-        for sql in &MIGRATIONS[..11] {
-            conn.execute_batch(sql).expect("old migration");
-        }
-        conn.pragma_update(None, "user_version", 11)
-            .expect("version");
+        let (_dir, mut conn) = database_at(11);
         conn.execute_batch(
             "INSERT INTO projects (id, name, created) VALUES (1, 'p', 0);
              INSERT INTO feedback (project_id, kind, event_id, associated_event_id, message,
@@ -992,13 +969,7 @@ mod tests {
 
     #[test]
     fn migration_16_merges_each_runs_updates_into_one_check_in() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut conn = Connection::open(dir.path().join("db.sqlite")).expect("open");
-        for sql in &MIGRATIONS[..15] {
-            conn.execute_batch(sql).expect("old migration");
-        }
-        conn.pragma_update(None, "user_version", 15)
-            .expect("version");
+        let (_dir, mut conn) = database_at(15);
         // Runs as receivers before version 16 stored them: one row per
         // update, in arrival order (`id`).
         conn.execute_batch(
@@ -1172,13 +1143,7 @@ mod tests {
 
     #[test]
     fn runs_merged_from_an_older_database_time_out_as_ingestion_times_them_out() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut conn = Connection::open(dir.path().join("db.sqlite")).expect("open");
-        for sql in &MIGRATIONS[..15] {
-            conn.execute_batch(sql).expect("old migration");
-        }
-        conn.pragma_update(None, "user_version", 15)
-            .expect("version");
+        let (_dir, mut conn) = database_at(15);
         let hour = 3600.0;
         let plain = serde_json::json!({"monitor_slug": "m"});
         let long = serde_json::json!({"monitor_slug": "long",
@@ -1249,13 +1214,7 @@ mod tests {
 
     #[test]
     fn runs_merged_before_migration_22_time_out_where_no_heartbeat_could_save_them() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut conn = Connection::open(dir.path().join("db.sqlite")).expect("open");
-        for sql in &MIGRATIONS[..19] {
-            conn.execute_batch(sql).expect("old migration");
-        }
-        conn.pragma_update(None, "user_version", 19)
-            .expect("version");
+        let (_dir, mut conn) = database_at(19);
         // Merged runs: finished 29 days, 3 hours and 10 minutes after they
         // started. Only the first cannot have been kept alive by heartbeats
         // migration 16 dropped.
