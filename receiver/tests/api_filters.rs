@@ -296,4 +296,13 @@ fn segments_count_streamed_segments_and_transaction_roots() {
         String::from_utf8_lossy(&out.stdout).contains("FAIL segments <= 1 (actual: 2)"),
         "{out:?}"
     );
+    // Waiting for more transactions than came, where segments did: says
+    // why they may never come.
+    let out = cli(&server, &["check", "--transactions", "2"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("3 segment(s)") && err.contains("--segments"),
+        "{err}"
+    );
 }

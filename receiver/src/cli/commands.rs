@@ -714,7 +714,9 @@ impl Conditions {
         if self.transactions.is_some() || self.max_transactions.is_some() {
             fields.push("transactions");
         }
-        if self.segments.is_some() || self.max_segments.is_some() {
+        // Waiting for transactions from an app whose SDK streams its spans
+        // never ends: the segments say why (`streaming_hint`).
+        if self.segments.is_some() || self.max_segments.is_some() || self.transactions.is_some() {
             fields.push("segments");
         }
         if self.sessions.is_some()
@@ -894,6 +896,22 @@ pub fn wait(client: &Client, args: &WaitArgs, json_out: bool) -> Result<(), CliE
     }
 }
 
+/// Why a `transactions >= N` condition may not hold where segments arrived:
+/// an SDK that streams its spans sends segments, not transactions.
+fn streaming_hint(stats: &Stats, outcomes: &[Outcome]) -> Option<String> {
+    let waits_for_transactions = outcomes
+        .iter()
+        .any(|o| !o.ok && o.condition.starts_with("transactions >="));
+    let segments = stats.segments.filter(|n| *n > 0)?;
+    waits_for_transactions.then(|| {
+        format!(
+            "the receiver holds {segments} segment(s): an SDK that streams its spans \
+             (@sentry/node 11 by default) sends segments instead of transactions; \
+             wait for them with --segments"
+        )
+    })
+}
+
 /// The error `wait` ends with at its deadline (with the last stats as JSON
 /// first, under `--json`).
 fn timed_out(
@@ -904,10 +922,11 @@ fn timed_out(
 ) -> Result<CliError, CliError> {
     let detail = match (last, last_error) {
         (_, Some(err)) => err.clone(),
-        (Some((_, outcomes)), None) => outcomes
+        (Some((stats, outcomes)), None) => outcomes
             .iter()
             .filter(|o| !o.ok)
             .map(describe)
+            .chain(streaming_hint(stats, outcomes))
             .collect::<Vec<_>>()
             .join("; "),
         (None, None) => "no answer".to_owned(),
@@ -966,6 +985,7 @@ pub fn check(client: &Client, args: &CheckArgs, json_out: bool) -> Result<(), Cl
             .iter()
             .filter(|o| !o.ok)
             .map(|o| format!("{} (actual {})", o.condition, o.actual))
+            .chain(streaming_hint(&stats, &outcomes))
             .collect();
         Err(CliError::ConditionsNotMet(format!(
             "check failed: {}",
@@ -998,6 +1018,34 @@ mod tests {
         assert_eq!(parse_rate("99%"), Ok(0.99));
         assert_eq!(parse_rate("0.5"), Ok(0.5));
         assert!(parse_rate("150%").is_err());
+    }
+
+    #[test]
+    fn waiting_for_transactions_where_segments_came_says_why() {
+        let c = Conditions {
+            transactions: Some(1),
+            ..Conditions::default()
+        };
+        assert!(c.fields().contains("segments"));
+        let stats = |segments| Stats {
+            transactions: Some(0),
+            segments,
+            ..Stats::default()
+        };
+        let with = stats(Some(2));
+        let hint = streaming_hint(&with, &c.evaluate(&with)).unwrap_or_default();
+        assert!(
+            hint.contains("2 segment(s)") && hint.contains("--segments"),
+            "{hint}"
+        );
+        let without = stats(Some(0));
+        assert_eq!(streaming_hint(&without, &c.evaluate(&without)), None);
+        let met = Stats {
+            transactions: Some(1),
+            segments: Some(2),
+            ..Stats::default()
+        };
+        assert_eq!(streaming_hint(&met, &c.evaluate(&met)), None);
     }
 
     #[test]
