@@ -257,7 +257,8 @@ impl Cursor {
         Ok(Cursor { value, id, is_prev })
     }
 
-    fn render(value: f64, id: i64, is_prev: bool) -> String {
+    /// `value:id:0|1`, as [`Cursor::parse`] reads it.
+    pub(crate) fn render(value: f64, id: i64, is_prev: bool) -> String {
         format!("{value}:{id}:{}", u8::from(is_prev))
     }
 }
