@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::events::decode_payload;
 use super::issues;
-use super::params::{hex_id, iso, like_pattern, Cursor, Page, Range, Sql};
+use super::params::{hex_id, iso, like_pattern, Range, Sql};
 use super::projects;
 use super::types::{
     ClientReportRow, ClientReports, Health, HealthRow, SpanNode, Stats, StreamEvent, StreamPage,
@@ -251,7 +251,7 @@ pub(crate) async fn health(ctx: &Ctx) -> Result<Reply, ApiError> {
     Reply::json(&Health { data, totals })
 }
 
-fn transaction_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Transaction)> {
+pub(crate) fn transaction_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Transaction)> {
     let project: i64 = r.get(2)?;
     let start: f64 = r.get(8)?;
     let end: f64 = r.get(9)?;
@@ -272,102 +272,6 @@ fn transaction_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Transac
             environment: r.get(11)?,
         },
     ))
-}
-
-/// `GET /api/0/local/transactions/`: filters `project`, `transaction`
-/// (exact name), `query` (name substring), `op`, `status`, `environment`,
-/// `release`, `min_duration` / `max_duration` (ms), time range on the
-/// start; `sort` = `-timestamp` (default), `timestamp`, `-duration`,
-/// `duration`; cursor-paginated.
-pub(crate) async fn transactions(ctx: &Ctx) -> Result<Reply, ApiError> {
-    let q = &ctx.query;
-    let limit = q.limit(100, 100)?;
-    let cursor = Cursor::from_query(q)?;
-    let range = Range::from_query(q, ctx.now())?;
-    let (expr, ascending) = match q.get_nonempty("sort").unwrap_or("-timestamp") {
-        "-timestamp" => ("t.start_ts", false),
-        "timestamp" => ("t.start_ts", true),
-        "-duration" => ("(t.end_ts - t.start_ts)", false),
-        "duration" => ("(t.end_ts - t.start_ts)", true),
-        other => {
-            return Err(ApiError::BadRequest(format!(
-                "invalid sort {other:?}: expected -timestamp, timestamp, -duration or duration"
-            )))
-        }
-    };
-    let min = q.number("min_duration")?;
-    let max = q.number("max_duration")?;
-    let names = q.all("transaction");
-    let search = q.get_nonempty("query").map(str::to_owned);
-    let ops = q.all("op");
-    let statuses = q.all("status");
-    let environments = q.values("environment");
-    let releases = q.values("release");
-    let keys = q.all("project");
-    let base = ctx.link_base();
-    let (rows, link) = ctx
-        .read(move |c| {
-            let mut sql = Sql::default();
-            if let Some(ids) = projects::filter_ids(c, &keys)? {
-                let cond = sql.in_list("t.project_id", ids);
-                sql.cond(cond);
-            }
-            for (col, values) in [
-                ("t.name", &names),
-                ("t.op", &ops),
-                ("t.status", &statuses),
-                ("t.environment", &environments),
-                ("t.release", &releases),
-            ] {
-                if !values.is_empty() {
-                    let cond = sql.in_list(col, values.iter().cloned());
-                    sql.cond(cond);
-                }
-            }
-            if let Some(s) = &search {
-                let p = sql.bind(like_pattern(s));
-                sql.cond(format!("t.name LIKE {p} ESCAPE '\\'"));
-            }
-            if let Some(m) = min {
-                let p = sql.bind(m / 1000.0);
-                sql.cond(format!("(t.end_ts - t.start_ts) >= {p}"));
-            }
-            if let Some(m) = max {
-                let p = sql.bind(m / 1000.0);
-                sql.cond(format!("(t.end_ts - t.start_ts) <= {p}"));
-            }
-            range.restrict(&mut sql, "t.start_ts");
-            let order = sql.keyset(expr, "t.id", ascending, cursor);
-            let query = format!(
-                "SELECT t.id, t.event_id, t.project_id, t.trace_id, t.span_id, t.name, t.op,
-                     t.status, t.start_ts, t.end_ts, t.release, t.environment
-                 FROM transactions t WHERE {} ORDER BY {order} LIMIT {}",
-                sql.where_clause(),
-                limit + 1
-            );
-            let rows: Vec<(i64, Transaction, f64)> = c
-                .prepare(&query)?
-                .query_map(rusqlite::params_from_iter(sql.params.iter()), |r| {
-                    let (id, t) = transaction_from_row(r)?;
-                    let start: f64 = r.get(8)?;
-                    let end: f64 = r.get(9)?;
-                    let key = if expr == "t.start_ts" {
-                        start
-                    } else {
-                        end - start
-                    };
-                    Ok((id, t, key))
-                })?
-                .collect::<Result<_, _>>()?;
-            let page = Page::build(rows, limit as usize, cursor, |(id, _, key)| (*key, *id));
-            let link = page.link(&base);
-            Ok((
-                page.rows.into_iter().map(|(_, t, _)| t).collect::<Vec<_>>(),
-                link,
-            ))
-        })
-        .await?;
-    Ok(Reply::json(&rows)?.with_header(hyper::header::LINK, link))
 }
 
 struct FlatSpan {

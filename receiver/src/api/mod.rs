@@ -28,6 +28,9 @@ mod monitors;
 pub const LOGS_MAX_ROWS_READ: usize = logs::MAX_ROWS_READ;
 /// Most spans one `GET /api/0/local/spans/` reads in start-time order.
 pub const SPANS_MAX_READ: usize = spans::MAX_SPANS_READ;
+/// Most transactions one `GET /api/0/local/transactions/` reads in
+/// start-time order.
+pub const TRANSACTIONS_MAX_READ: usize = transactions::MAX_TRANSACTIONS_READ;
 mod params;
 mod projects;
 mod quotas;
@@ -35,6 +38,7 @@ mod releases;
 mod schedule;
 mod spans;
 pub mod tokens;
+mod transactions;
 pub mod types;
 
 use std::collections::HashMap;
@@ -561,7 +565,7 @@ async fn dispatch(ctx: &Ctx, segs: &[&str]) -> Result<Reply, ApiError> {
             _ => Err(method_not_allowed(ctx, "GET, POST")),
         },
         ["local", "health"] if m == M::GET => local::health(ctx).await,
-        ["local", "transactions"] if m == M::GET => local::transactions(ctx).await,
+        ["local", "transactions"] if m == M::GET => transactions::list(ctx).await,
         ["local", "traces", id] if m == M::GET => local::trace(ctx, id).await,
         ["local", "client-reports"] if m == M::GET => local::client_reports(ctx).await,
         ["local", "stats"] if m == M::GET => local::stats(ctx).await,

@@ -1,0 +1,725 @@
+//! `GET /api/0/local/transactions/`: the stored transactions, newest first.
+//!
+//! Filters: `project` (id or slug, repeatable), `trace` (a trace id),
+//! `transaction` (exact name, repeatable), `query` (a substring of the
+//! name), `op`, `status`, `environment`, `release` (repeatable, exact),
+//! `min_duration` / `max_duration` (milliseconds), the time range on the
+//! start (`statsPeriod` or `start` / `end`); `sort` = `-timestamp`
+//! (default), `timestamp`, `-duration`, `duration`; `limit` (1–100,
+//! default 100) and `cursor`.
+//!
+//! # Bounded reads
+//!
+//! The transactions of a `trace`, or of `transaction` names that few
+//! transactions have, are found through an index (`transactions_trace`,
+//! `transactions_name`) and read whole. Any other list walks the
+//! transactions in start-time order (`transactions_start`), and a filter
+//! may keep few of those it walks over (a `query` no name matches would
+//! read them all), so one request reads at most [`MAX_TRANSACTIONS_READ`]
+//! transactions, as the spans list does:
+//!
+//! * In time order (`-timestamp`, `timestamp`): when the page is not full
+//!   by then, it holds the matches found (perhaps none) and its `next`
+//!   link (`previous` for a page read backwards) goes on from the last
+//!   transaction read, not from the last one shown. Following it while
+//!   `results="true"` lists every match once, in order.
+//! * By duration (`-duration`, `duration`): the sort covers a window of at
+//!   most that many transactions, the newest of the range. It is exact
+//!   within the window and paged by duration; after the window's last
+//!   page, `next` goes on to the window of the transactions started before
+//!   it (a new sort), so following `next` still lists every match once. A
+//!   range of fewer transactions is one window, sorted whole. No index
+//!   orders transactions by duration, so sorting a whole large range would
+//!   read all of it on every page.
+//!
+//! A walked answer says how much it read: `X-Scanned` (transactions read,
+//! at most [`MAX_TRANSACTIONS_READ`]; by duration, the window's size) and
+//! `X-Scan-Stopped` (`true` when the budget rather than the end of the
+//! range ended the read); a stopped one also sends `X-Scanned-To`, the
+//! start of the last transaction read (the window's oldest). A `trace` or
+//! few-`transaction` answer sends none of them.
+
+use hyper::header::{HeaderName, LINK};
+use rusqlite::OptionalExtension;
+
+use super::params::{hex_id, iso, like_pattern, Cursor, Page, Range, Sql};
+use super::projects;
+use super::types::Transaction;
+use super::{ApiError, Ctx, Reply};
+
+/// Most transactions one request reads in start-time order (see the
+/// module's documentation). The spans list's budget: a transaction row is
+/// read from the table as a span row is (the filters' columns are not in
+/// `transactions_start`), and a filter that kept nothing took 61 ms over
+/// 150 000 transactions (release build) before this bound, about 20 ms
+/// per 50 000; fewer would take more requests to walk a large table for a
+/// rare match.
+pub(crate) const MAX_TRANSACTIONS_READ: usize = 50_000;
+
+/// Up to this many transactions with the `transaction=` names, they are
+/// read whole through `transactions_name` rather than by a walk in time
+/// order (which would look at every other transaction to find them).
+const FEW_TRANSACTIONS: i64 = 500;
+
+/// A transaction's place in start-time order: `(start_ts, id)`.
+type Key = (f64, i64);
+
+/// What the list sorts by.
+const DURATION: &str = "(t.end_ts - t.start_ts)";
+
+/// The list's filters, read from the query string.
+#[derive(Debug)]
+struct Filter {
+    projects: Vec<String>,
+    trace: Option<String>,
+    names: Vec<String>,
+    search: Option<String>,
+    ops: Vec<String>,
+    statuses: Vec<String>,
+    environments: Vec<String>,
+    releases: Vec<String>,
+    min_ms: Option<f64>,
+    max_ms: Option<f64>,
+    range: Range,
+}
+
+/// How the transactions a filter keeps are found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// Through `transactions_trace`: read whole.
+    Trace,
+    /// Through `transactions_name` (few transactions have the names): read
+    /// whole.
+    Names,
+    /// By a walk in start-time order over `transactions_start`;
+    /// `selective` when the filter may keep few of those walked over.
+    Walk { selective: bool },
+}
+
+impl Access {
+    fn walks(self) -> bool {
+        matches!(self, Access::Walk { .. })
+    }
+}
+
+impl Filter {
+    fn from_query(q: &super::Query, now: f64) -> Result<Filter, ApiError> {
+        let trace = match q.get_nonempty("trace") {
+            Some(t) => Some(hex_id(t, 32).ok_or_else(|| {
+                ApiError::BadRequest(format!("invalid trace {t:?}: expected 32 hex digits"))
+            })?),
+            None => None,
+        };
+        Ok(Filter {
+            projects: q.all("project"),
+            trace,
+            names: q.all("transaction"),
+            search: q.get_nonempty("query").map(str::to_owned),
+            ops: q.all("op"),
+            statuses: q.all("status"),
+            environments: q.values("environment"),
+            releases: q.values("release"),
+            min_ms: q.number("min_duration")?,
+            max_ms: q.number("max_duration")?,
+            range: Range::from_query(q, now)?,
+        })
+    }
+
+    /// Adds the filter's conditions on `t` to `sql`, and says how the
+    /// transactions they keep are found.
+    fn restrict(&self, c: &rusqlite::Connection, sql: &mut Sql) -> Result<Access, ApiError> {
+        let ids = projects::filter_ids(c, &self.projects)?;
+        let mut access = None;
+        if let Some(trace) = &self.trace {
+            let p = sql.bind(trace.clone());
+            sql.cond(format!("t.trace_id = {p}"));
+            access = Some(Access::Trace);
+        }
+        if access.is_none() && !self.names.is_empty() && few_named(c, ids.as_deref(), &self.names)?
+        {
+            access = Some(Access::Names);
+        }
+        match (&ids, access) {
+            (Some(ids), _) => {
+                let cond = sql.in_list("t.project_id", ids.iter().copied());
+                sql.cond(cond);
+            }
+            // Every project, so that `transactions_name` (project first) is
+            // searched for each name rather than read whole.
+            (None, Some(Access::Names)) => sql.cond("t.project_id IN (SELECT id FROM projects)"),
+            (None, _) => {}
+        }
+        for (col, values) in [
+            ("t.name", &self.names),
+            ("t.op", &self.ops),
+            ("t.status", &self.statuses),
+            ("t.environment", &self.environments),
+            ("t.release", &self.releases),
+        ] {
+            if !values.is_empty() {
+                let cond = sql.in_list(col, values.iter().cloned());
+                sql.cond(cond);
+            }
+        }
+        if let Some(s) = &self.search {
+            let p = sql.bind(like_pattern(s));
+            sql.cond(format!("t.name LIKE {p} ESCAPE '\\'"));
+        }
+        if let Some(m) = self.min_ms {
+            let p = sql.bind(m / 1000.0);
+            sql.cond(format!("{DURATION} >= {p}"));
+        }
+        if let Some(m) = self.max_ms {
+            let p = sql.bind(m / 1000.0);
+            sql.cond(format!("{DURATION} <= {p}"));
+        }
+        self.range.restrict(sql, "t.start_ts");
+        Ok(access.unwrap_or(Access::Walk {
+            selective: self.keeps_only_some(),
+        }))
+    }
+
+    /// Whether the filter may leave out many of the transactions a walk in
+    /// time order goes over (the time range bounds the walk itself).
+    fn keeps_only_some(&self) -> bool {
+        !(self.projects.is_empty()
+            && self.names.is_empty()
+            && self.search.is_none()
+            && self.ops.is_empty()
+            && self.statuses.is_empty()
+            && self.environments.is_empty()
+            && self.releases.is_empty()
+            && self.min_ms.is_none()
+            && self.max_ms.is_none())
+    }
+}
+
+/// Whether at most [`FEW_TRANSACTIONS`] transactions (of the projects
+/// `ids`, or of all) have one of `names`. Reads `transactions_name` only,
+/// and at most that many of its entries.
+fn few_named(
+    c: &rusqlite::Connection,
+    ids: Option<&[i64]>,
+    names: &[String],
+) -> Result<bool, ApiError> {
+    let mut sql = Sql::default();
+    match ids {
+        Some(ids) => {
+            let cond = sql.in_list("project_id", ids.iter().copied());
+            sql.cond(cond);
+        }
+        None => sql.cond("project_id IN (SELECT id FROM projects)"),
+    }
+    let cond = sql.in_list("name", names.iter().cloned());
+    sql.cond(cond);
+    let matching: i64 = c
+        .prepare_cached(&format!(
+            "SELECT count(*) FROM (SELECT 1 FROM transactions INDEXED BY transactions_name
+                 WHERE {} LIMIT {})",
+            sql.where_clause(),
+            FEW_TRANSACTIONS + 1
+        ))?
+        .query_row(rusqlite::params_from_iter(sql.params.iter()), |r| r.get(0))?;
+    Ok(matching <= FEW_TRANSACTIONS)
+}
+
+/// The list's order (`sort=`).
+#[derive(Debug, Clone, Copy)]
+struct Sort {
+    by_duration: bool,
+    ascending: bool,
+}
+
+impl Sort {
+    fn parse(s: &str) -> Result<Sort, ApiError> {
+        let (by_duration, ascending) = match s {
+            "-timestamp" => (false, false),
+            "timestamp" => (false, true),
+            "-duration" => (true, false),
+            "duration" => (true, true),
+            other => {
+                return Err(ApiError::BadRequest(format!(
+                    "invalid sort {other:?}: expected -timestamp, timestamp, -duration or duration"
+                )))
+            }
+        };
+        Ok(Sort {
+            by_duration,
+            ascending,
+        })
+    }
+}
+
+/// The transactions a sort by duration covers: those started from `lo`
+/// (included; `None`: from the range's start) to before `hi` (excluded;
+/// `None`: to the range's end).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Window {
+    lo: Option<Key>,
+    hi: Option<Key>,
+}
+
+impl Window {
+    /// `:lo_start:lo_id:hi_start:hi_id`, `-:-` for an open end.
+    fn suffix(&self) -> String {
+        let end =
+            |k: Option<Key>| k.map_or_else(|| "-:-".to_owned(), |(v, id)| format!("{v}:{id}"));
+        format!(":{}:{}", end(self.lo), end(self.hi))
+    }
+}
+
+/// Where a page sorted by duration starts: after `at` (a duration in
+/// seconds and a transaction id), or at the start of `window` when `at`
+/// is `None`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct DurationCursor {
+    at: Option<Cursor>,
+    window: Option<Window>,
+}
+
+impl DurationCursor {
+    /// From `duration:id:0|1`, or that followed by a window
+    /// (`:lo_start:lo_id:hi_start:hi_id`, `-:-` for an open end), whose
+    /// first three may be `-:-:0` (the window's start).
+    fn parse(s: &str) -> Result<DurationCursor, ApiError> {
+        let bad = || ApiError::BadRequest(format!("invalid cursor {s:?}"));
+        let parts: Vec<&str> = s.split(':').collect();
+        if parts.len() <= 3 {
+            return Ok(DurationCursor {
+                at: Some(Cursor::parse(s)?),
+                window: None,
+            });
+        }
+        if parts.len() != 7 {
+            return Err(bad());
+        }
+        let key = |v: &str, id: &str| -> Result<Option<Key>, ApiError> {
+            if (v, id) == ("-", "-") {
+                return Ok(None);
+            }
+            let v = v.parse::<f64>().ok().filter(|v| v.is_finite());
+            match (v, id.parse::<i64>().ok()) {
+                (Some(v), Some(id)) => Ok(Some((v, id))),
+                _ => Err(bad()),
+            }
+        };
+        let at = match parts[..3] {
+            ["-", "-", "0"] => None,
+            _ => Some(Cursor::parse(&parts[..3].join(":"))?),
+        };
+        Ok(DurationCursor {
+            at,
+            window: Some(Window {
+                lo: key(parts[3], parts[4])?,
+                hi: key(parts[5], parts[6])?,
+            }),
+        })
+    }
+}
+
+/// How much of the transactions a walked answer read.
+#[derive(Debug, Clone, Copy)]
+struct Scan {
+    /// Transactions read.
+    read: i64,
+    /// When the budget ended the read: the start of the last one read.
+    stopped_at: Option<f64>,
+}
+
+impl Scan {
+    /// `X-Scanned`, `X-Scan-Stopped` and (when stopped) `X-Scanned-To`.
+    fn add_headers(&self, reply: Reply) -> Reply {
+        let reply = reply
+            .with_header(HeaderName::from_static("x-scanned"), self.read.to_string())
+            .with_header(
+                HeaderName::from_static("x-scan-stopped"),
+                self.stopped_at.is_some().to_string(),
+            );
+        match self.stopped_at {
+            Some(t) => reply.with_header(HeaderName::from_static("x-scanned-to"), iso(t)),
+            None => reply,
+        }
+    }
+}
+
+/// A page read, its links (without rows) and how much it read.
+type PageRead = (Vec<Transaction>, Page<()>, Option<Scan>);
+
+/// `GET /api/0/local/transactions/` (see the module's documentation).
+pub(crate) async fn list(ctx: &Ctx) -> Result<Reply, ApiError> {
+    let q = &ctx.query;
+    let limit = q.limit(100, 100)? as usize;
+    let sort = Sort::parse(q.get_nonempty("sort").unwrap_or("-timestamp"))?;
+    let cursor = q.get_nonempty("cursor");
+    let (time_cursor, duration_cursor) = if sort.by_duration {
+        (None, cursor.map(DurationCursor::parse).transpose()?)
+    } else {
+        (cursor.map(Cursor::parse).transpose()?, None)
+    };
+    let filter = Filter::from_query(q, ctx.now())?;
+    let base = ctx.link_base();
+    let (rows, link, scan) = ctx
+        .read(move |c| {
+            let (rows, page, scan) = if sort.by_duration {
+                by_duration(c, &filter, duration_cursor, sort.ascending, limit)?
+            } else {
+                by_time(c, &filter, time_cursor, sort.ascending, limit)?
+            };
+            Ok((rows, page.link(&base), scan))
+        })
+        .await?;
+    let reply = Reply::json(&rows)?.with_header(LINK, link);
+    Ok(match scan {
+        Some(scan) => scan.add_headers(reply),
+        None => reply,
+    })
+}
+
+/// A page in start-time order (see the module's documentation).
+fn by_time(
+    c: &rusqlite::Connection,
+    filter: &Filter,
+    cursor: Option<Cursor>,
+    ascending: bool,
+    limit: usize,
+) -> Result<PageRead, ApiError> {
+    let mut sql = Sql::default();
+    let access = filter.restrict(c, &mut sql)?;
+    // The walk goes towards later starts for an ascending list, or for a
+    // descending one read backwards.
+    let up = ascending != cursor.is_some_and(|c| c.is_prev);
+    let from = cursor.map(|c| (c.value, c.id));
+    let edge = match access {
+        Access::Walk { selective: true } => budget_edge(c, &filter.range, from, up)?,
+        _ => None,
+    };
+    if let Some(edge) = edge {
+        let cond = beyond(&mut sql, edge, !up, true);
+        sql.cond(cond);
+    }
+    // The cursor's condition with the start alone bounded first, so that
+    // the walk seeks `transactions_start` there (as the spans list does).
+    if let Some(from) = from {
+        let cond = beyond(&mut sql, from, up, false);
+        sql.cond(cond);
+    }
+    let order = if up {
+        "t.start_ts ASC, t.id ASC"
+    } else {
+        "t.start_ts DESC, t.id DESC"
+    };
+    let fetched = fetch(c, &sql, order, limit, false, access)?;
+    let full = fetched.len() > limit;
+    // Where the next page in the walk's direction starts after.
+    let reached = if full {
+        fetched.get(limit - 1).map(|(id, _, start)| (*start, *id))
+    } else {
+        edge
+    };
+    let mut page = Page::build(fetched, limit, cursor, |(id, _, start)| (*start, *id));
+    let stopped_at = edge.filter(|_| !full);
+    if let Some((start, id)) = stopped_at {
+        page.resume_at(start, id, cursor);
+    }
+    let scan = if access.walks() {
+        Some(Scan {
+            read: count_walked(c, &filter.range, from, reached, up)?,
+            stopped_at: stopped_at.map(|(start, _)| start),
+        })
+    } else {
+        None
+    };
+    Ok(split(page, scan))
+}
+
+/// A page sorted by duration (see the module's documentation).
+fn by_duration(
+    c: &rusqlite::Connection,
+    filter: &Filter,
+    cursor: Option<DurationCursor>,
+    ascending: bool,
+    limit: usize,
+) -> Result<PageRead, ApiError> {
+    let mut sql = Sql::default();
+    let access = filter.restrict(c, &mut sql)?;
+    let DurationCursor { at, window } = cursor.unwrap_or_default();
+    let window = match (access.walks(), window) {
+        (false, given) => given.unwrap_or_default(),
+        (true, Some(given)) if at.is_some() => {
+            // A cursor's window is taken as given only when it holds no
+            // more than the budget (a hand-written `-:-` would sort all).
+            let edge = budget_edge(c, &filter.range, given.hi, false)?;
+            let within = match (edge, given.lo) {
+                (None, _) => true,
+                (Some(edge), Some(lo)) => lo.0 > edge.0 || (lo.0 == edge.0 && lo.1 >= edge.1),
+                (Some(_), None) => false,
+            };
+            if !within {
+                return Err(ApiError::BadRequest(
+                    "invalid cursor: its window holds more transactions than one request \
+                     reads; use the cursor of a previous page"
+                        .to_owned(),
+                ));
+            }
+            given
+        }
+        // A new window: the newest transactions below the previous one.
+        (true, given) => {
+            let hi = given.and_then(|w| w.hi);
+            Window {
+                lo: budget_edge(c, &filter.range, hi, false)?,
+                hi,
+            }
+        }
+    };
+    if let Some(hi) = window.hi {
+        let cond = beyond(&mut sql, hi, false, false);
+        sql.cond(cond);
+    }
+    if let Some(lo) = window.lo {
+        let cond = beyond(&mut sql, lo, true, true);
+        sql.cond(cond);
+    }
+    let order = sql.keyset(DURATION, "t.id", ascending, at);
+    let fetched = fetch(c, &sql, &order, limit, true, access)?;
+    let mut page = Page::build(fetched, limit, at, |(id, _, duration)| (*duration, *id));
+    let scan = if access.walks() {
+        let suffix = window.suffix();
+        page.prev.0.push_str(&suffix);
+        page.next.0.push_str(&suffix);
+        let forward = !at.is_some_and(|c| c.is_prev);
+        if let (true, false, Some((start, id))) = (forward, page.next.1, window.lo) {
+            // The window's last page: on to the transactions before it.
+            page.next = (format!("-:-:0:-:-:{start}:{id}"), true);
+        }
+        Some(Scan {
+            read: count_walked(c, &filter.range, window.hi, window.lo, false)?,
+            stopped_at: window.lo.map(|(start, _)| start),
+        })
+    } else {
+        None
+    };
+    Ok(split(page, scan))
+}
+
+/// The rows of `page` and its links.
+fn split(page: Page<(i64, Transaction, f64)>, scan: Option<Scan>) -> PageRead {
+    let links = Page {
+        rows: Vec::new(),
+        prev: page.prev,
+        next: page.next,
+    };
+    let rows = page.rows.into_iter().map(|(_, t, _)| t).collect();
+    (rows, links, scan)
+}
+
+/// The query of [`fetch`]: the index `access` names, whatever else the
+/// conditions could use. The read budget is a bound on the start time,
+/// which bounds only a walk in that order; SQLite would otherwise pick
+/// `transactions_time` for a project (and sort all its transactions) or
+/// `transactions_start` for a few names (and read them all to find them).
+fn fetch_sql(sql: &Sql, order: &str, limit: usize, access: Access) -> String {
+    let index = match access {
+        Access::Trace => "INDEXED BY transactions_trace",
+        Access::Names => "INDEXED BY transactions_name",
+        Access::Walk { .. } => "INDEXED BY transactions_start",
+    };
+    format!(
+        "SELECT t.id, t.event_id, t.project_id, t.trace_id, t.span_id, t.name, t.op,
+             t.status, t.start_ts, t.end_ts, t.release, t.environment
+         FROM transactions t {index}
+         WHERE {} ORDER BY {order} LIMIT {}",
+        sql.where_clause(),
+        limit + 1
+    )
+}
+
+/// Up to `limit + 1` transactions `sql` keeps, in `order`: their ids, the
+/// transactions and their sort values (durations, or starts).
+fn fetch(
+    c: &rusqlite::Connection,
+    sql: &Sql,
+    order: &str,
+    limit: usize,
+    by_duration: bool,
+    access: Access,
+) -> Result<Vec<(i64, Transaction, f64)>, ApiError> {
+    let query = fetch_sql(sql, order, limit, access);
+    let rows = c
+        .prepare(&query)?
+        .query_map(rusqlite::params_from_iter(sql.params.iter()), |r| {
+            let (id, t) = super::local::transaction_from_row(r)?;
+            let start: f64 = r.get(8)?;
+            let end: f64 = r.get(9)?;
+            let key = if by_duration { end - start } else { start };
+            Ok((id, t, key))
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+/// `(t.start_ts, t.id)` past `key` going up (`up`) or down, `key` itself
+/// included when `inclusive`. The bound on `start_ts` alone is what lets
+/// the query walk `transactions_start` from there.
+fn beyond(sql: &mut Sql, key: Key, up: bool, inclusive: bool) -> String {
+    let cmp = if up { ">" } else { "<" };
+    let id_cmp = if inclusive { "=" } else { "" };
+    let start = sql.bind(key.0);
+    let id = sql.bind(key.1);
+    format!("(t.start_ts {cmp}= {start} AND (t.start_ts {cmp} {start} OR t.id {cmp}{id_cmp} {id}))")
+}
+
+/// The last transaction a walk from `from` (excluded; `None`: from the
+/// range's end, or its start going `up`) may read: the
+/// [`MAX_TRANSACTIONS_READ`]th of the range past `from`. `None` when fewer
+/// are left: the walk may go to the range's end. Reads
+/// `transactions_start` only.
+fn budget_edge(
+    c: &rusqlite::Connection,
+    range: &Range,
+    from: Option<Key>,
+    up: bool,
+) -> Result<Option<Key>, ApiError> {
+    let mut sql = Sql::default();
+    range.restrict(&mut sql, "t.start_ts");
+    if let Some(from) = from {
+        let cond = beyond(&mut sql, from, up, false);
+        sql.cond(cond);
+    }
+    let dir = if up { "ASC" } else { "DESC" };
+    let query = format!(
+        "SELECT t.start_ts, t.id FROM transactions t INDEXED BY transactions_start WHERE {}
+         ORDER BY t.start_ts {dir}, t.id {dir} LIMIT 1 OFFSET {}",
+        sql.where_clause(),
+        MAX_TRANSACTIONS_READ - 1
+    );
+    Ok(c.prepare_cached(&query)?
+        .query_row(rusqlite::params_from_iter(sql.params.iter()), |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?)
+}
+
+/// How many transactions of the range lie past `from` (excluded; `None`:
+/// from the range's end, or its start going `up`) up to `to` (included;
+/// `None`: to the range's other end): what a walk between them read.
+/// Reads `transactions_start` only.
+fn count_walked(
+    c: &rusqlite::Connection,
+    range: &Range,
+    from: Option<Key>,
+    to: Option<Key>,
+    up: bool,
+) -> Result<i64, ApiError> {
+    let mut sql = Sql::default();
+    range.restrict(&mut sql, "t.start_ts");
+    if let Some(from) = from {
+        let cond = beyond(&mut sql, from, up, false);
+        sql.cond(cond);
+    }
+    if let Some(to) = to {
+        let cond = beyond(&mut sql, to, !up, true);
+        sql.cond(cond);
+    }
+    let query = format!(
+        "SELECT count(*) FROM transactions t INDEXED BY transactions_start WHERE {}",
+        sql.where_clause()
+    );
+    Ok(c.prepare_cached(&query)?
+        .query_row(rusqlite::params_from_iter(sql.params.iter()), |r| r.get(0))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(c: &rusqlite::Connection, query: &str) -> String {
+        let plan: Vec<String> = c
+            .prepare(&format!("EXPLAIN QUERY PLAN {query}"))
+            .expect("plan")
+            .query_map([], |r| r.get::<_, String>(3))
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("plan rows");
+        plan.join("; ")
+    }
+
+    /// A walk reads `transactions_start` in order whatever the filters
+    /// (the read budget bounds the start time), a few names read
+    /// `transactions_name` by name.
+    #[test]
+    fn a_walk_reads_the_time_index_whatever_the_filters() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut c = rusqlite::Connection::open(dir.path().join("db.sqlite")).expect("open");
+        crate::store::schema::migrate(&mut c).expect("schema");
+        for conds in [
+            vec!["t.op IN ('http.server')"],
+            vec!["t.status IN ('ok', 'cancelled')"],
+            vec!["t.environment IN ('prod')"],
+            vec!["t.release IN ('1.0')"],
+            vec!["t.project_id IN (1)"],
+            vec!["t.project_id IN (1, 2)", "t.op IN ('x')"],
+            vec!["t.project_id IN (1)", "t.name IN ('GET /')"],
+            vec!["t.name LIKE '%x%' ESCAPE '\\'"],
+        ] {
+            for order in ["t.start_ts DESC, t.id DESC", "t.start_ts ASC, t.id ASC"] {
+                let mut sql = Sql::default();
+                for cond in &conds {
+                    sql.cond(*cond);
+                }
+                sql.cond("(t.start_ts >= 5 AND (t.start_ts > 5 OR t.id >= 3))");
+                let walk = Access::Walk { selective: true };
+                let plan = plan(&c, &fetch_sql(&sql, order, 100, walk));
+                assert!(plan.contains("transactions_start"), "{conds:?}: {plan}");
+                assert!(!plan.contains("TEMP B-TREE"), "{conds:?}: {plan}");
+            }
+        }
+        // A few names: searched by project and name, not walked.
+        let mut sql = Sql::default();
+        sql.cond("t.project_id IN (SELECT id FROM projects)");
+        sql.cond("t.name IN ('GET /', 'POST /')");
+        let plan = plan(
+            &c,
+            &fetch_sql(&sql, "t.start_ts DESC, t.id DESC", 100, Access::Names),
+        );
+        assert!(
+            plan.contains("transactions_name (project_id=? AND name=?)"),
+            "{plan}"
+        );
+    }
+
+    #[test]
+    fn duration_cursors_carry_their_window() {
+        let parsed = |s: &str| DurationCursor::parse(s).ok();
+        let window = Window {
+            lo: Some((10.5, 3)),
+            hi: Some((20.0, 9)),
+        };
+        assert_eq!(window.suffix(), ":10.5:3:20:9");
+        assert_eq!(
+            parsed(&format!("1.5:7:1{}", window.suffix())),
+            Some(DurationCursor {
+                at: Some(Cursor {
+                    value: 1.5,
+                    id: 7,
+                    is_prev: true
+                }),
+                window: Some(window),
+            })
+        );
+        assert_eq!(
+            parsed("-:-:0:-:-:20:9"),
+            Some(DurationCursor {
+                at: None,
+                window: Some(Window {
+                    lo: None,
+                    hi: Some((20.0, 9))
+                }),
+            })
+        );
+        assert_eq!(parsed("1.5:7:0").map(|c| c.window), Some(None));
+        for bad in ["1:2:0:3", "1:2:0:a:b:3:4", "1:2:0:-:-:inf:4", "-:-:0"] {
+            assert_eq!(parsed(bad), None, "{bad}");
+        }
+    }
+}
