@@ -7,6 +7,8 @@
 mod fixtures_support;
 #[path = "support/spans.rs"]
 mod spans_support;
+#[path = "support/transactions.rs"]
+mod transactions_support;
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
@@ -531,6 +533,63 @@ fn the_spans_view_searches_on_where_a_read_stopped() {
         slowest
             .replace(',', "")
             .contains(&format!("Sorted by duration among {budget} spans")),
+        "{slowest}"
+    );
+}
+
+/// The Transactions view on more transactions than one API request reads,
+/// few of them matching: it asks again from where each answer stopped
+/// (five answers at most), says how far it searched, and searches on when
+/// asked.
+#[test]
+fn the_transactions_view_searches_on_where_a_read_stopped() {
+    let server = TestServer::start();
+    let budget = receiver::api::TRANSACTIONS_MAX_READ as u32;
+    let count = 5 * budget + 1_000;
+    let needles = [0, 7, count - 1];
+    transactions_support::write_transaction_series(
+        server.db_path(),
+        &"ef".repeat(16),
+        count,
+        |i| transactions_support::Shape {
+            name: if needles.contains(&i) {
+                format!("needle {i}")
+            } else {
+                "other".to_owned()
+            },
+            op: "http.server",
+            length: 0.001,
+        },
+    );
+    let steps = run_page_script("transactions.js", &[&server.url(), server.token()]);
+    let text = |step: &str| -> String {
+        let text = line(&steps, "step", step)["text"]
+            .as_str()
+            .unwrap_or_default();
+        format!("{text} ")
+    };
+    let listed = |text: &str| -> Vec<u32> {
+        needles
+            .iter()
+            .copied()
+            .filter(|i| text.contains(&format!("needle {i} http")))
+            .collect()
+    };
+    let first = text("needles");
+    assert_eq!(listed(&first), [count - 1], "{first}");
+    let searched = format!("Searched {} transactions", 5 * budget);
+    assert!(
+        first.replace(',', "").contains(&searched),
+        "five answers read: {first}"
+    );
+    let further = text("further");
+    assert_eq!(listed(&further), [0, 7], "{further}");
+    assert!(!further.contains("Searched"), "{further}");
+    let slowest = text("slowest");
+    assert!(
+        slowest
+            .replace(',', "")
+            .contains(&format!("Sorted by duration among {budget} transactions")),
         "{slowest}"
     );
 }

@@ -1047,9 +1047,10 @@
     h('input', {name: 'min_duration', 'aria-label': 'minimum duration in ms', value: f.min_duration, placeholder: 'min ms', size: 7, inputmode: 'decimal'}),
     select('sort', f.sort, [['-timestamp', 'newest'], ['timestamp', 'oldest'], ['-duration', 'slowest'], ['duration', 'fastest']]),
     h('button', {type: 'submit'}, 'Apply'));
-    const result = await fetchList(generation, '/api/0/local/transactions/', f, h('div', {class: 'titlebar'}, h('h1', null, 'Transactions')), form);
+    const title = h('div', {class: 'titlebar'}, h('h1', null, 'Transactions'));
+    const result = await fetchTransactions(generation, f, title, form);
     if (!result) return;
-    const {rows, headers} = result;
+    const {rows, links, scan} = result;
     const longest = longestDuration(rows);
     const table = rows.length
       ? h('table', {class: 'list'},
@@ -1062,10 +1063,66 @@
           h('td', null, String(t.release || '')),
           h('td', null, String(t.environment || '')),
           h('td', null, time(t.startTimestamp))))))
-      : h('p', {class: 'empty'}, 'No transactions. SDKs send them when tracing is on (traces_sample_rate). An SDK that streams its spans sends segments instead: ',
+      : scan.stopped
+        ? h('p', {class: 'empty'}, 'No matching transactions among those searched.')
+        : keys.some((k) => k !== 'sort' && f[k])
+          ? h('p', {class: 'empty'}, 'No transactions match these filters.')
+          : h('p', {class: 'empty'}, 'No transactions. SDKs send them when tracing is on (traces_sample_rate). An SDK that streams its spans sends segments instead: ',
         h('a', {href: link('/spans', {segment: '1'})}, 'see Spans'), '.');
-    setView(generation, h('div', null, h('div', {class: 'titlebar'}, h('h1', null, 'Transactions')), form, table,
-      pager(parseLinks(headers.get('Link')), (c) => { location.hash = link('/transactions', Object.assign({}, f, {cursor: c})); }, f.cursor)));
+    const goTo = (c) => { location.hash = link('/transactions', Object.assign({}, f, {cursor: c})); };
+    setView(generation, h('div', null, title, form, transactionScanNote(scan, rows.length, links, f, goTo), table, pager(links, goTo, f.cursor)));
+  }
+
+  // Transactions one Transactions page shows, and the most requests it
+  // sends to fill them. The API reads at most 50 000 transactions a
+  // request (a trace or a rare name excepted): with a filter that keeps
+  // few, an answer can stop short of a page (`X-Scan-Stopped`) with a
+  // cursor that goes on where it stopped.
+  const TRANSACTION_PAGE = 50;
+  const TRANSACTION_REQUESTS = 5;
+
+  // A page of transactions with the filters `f`: its rows, links and how
+  // much the answers read ({scanned, stopped, to}), or null (see
+  // fetchList). In time order, an answer that stopped short is followed
+  // by requests from where it stopped (going the way `f.cursor` goes)
+  // until the page is full, the transactions run out or
+  // TRANSACTION_REQUESTS were sent.
+  async function fetchTransactions(generation, f, title, form) {
+    const path = '/api/0/local/transactions/';
+    const first = await fetchList(generation, path, Object.assign({limit: TRANSACTION_PAGE}, f), title, form);
+    if (!first) return null;
+    const backwards = /:1$/.test(f.cursor);
+    const onward = backwards ? 'previous' : 'next';
+    const byTime = !/duration/.test(f.sort);
+    let rows = first.rows;
+    const links = parseLinks(first.headers.get('Link'));
+    const scan = readScan(first.headers, {scanned: 0});
+    for (let sent = 1; byTime && scan.stopped && rows.length < TRANSACTION_PAGE && sent < TRANSACTION_REQUESTS; sent++) {
+      const on = links[onward];
+      if (!on || !on.results) break;
+      const more = await fetchList(generation, path, Object.assign({}, f, {cursor: on.cursor, limit: TRANSACTION_PAGE - rows.length}), title, form);
+      if (!more || generation !== state.generation) return null;
+      rows = backwards ? more.rows.concat(rows) : rows.concat(more.rows);
+      links[onward] = parseLinks(more.headers.get('Link'))[onward];
+      readScan(more.headers, scan);
+    }
+    return {rows, links, scan};
+  }
+
+  // What a Transactions page of `shown` rows did not read, when its last
+  // answer stopped short: in time order, how far the search went and a
+  // way on; by duration, which transactions the sort covers.
+  function transactionScanNote(scan, shown, links, f, goTo) {
+    if (!scan.stopped) return null;
+    const onward = links[/:1$/.test(f.cursor) ? 'previous' : 'next'];
+    const count = scan.scanned.toLocaleString('en') + ' transactions';
+    if (/duration/.test(f.sort)) {
+      return h('p', {class: 'notice'}, 'Sorted by duration among ' + count + ' started since ', time(scan.to),
+        ' (the most one request sorts). After their last page, Older → sorts the transactions before them.');
+    }
+    if (shown >= TRANSACTION_PAGE) return null;
+    return h('p', {class: 'notice'}, 'Searched ' + count + ', as far as those started ', time(scan.to), ', without filling the page. ',
+      onward && onward.results ? h('button', {type: 'button', onclick: () => goTo(onward.cursor)}, 'Search further') : null);
   }
 
   // The filters `keys` as the address gives them (`defaults` for those it
