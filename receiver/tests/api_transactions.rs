@@ -264,6 +264,21 @@ fn a_duration_sort_is_exact_within_windows_of_the_newest_transactions() {
     assert!(pages.iter().all(|p| p.scanned() <= BUDGET), "{pages:?}");
     let last = pages.last().expect("pages");
     assert!(!last.stopped() && last.next.is_none(), "{last:?}");
+    // And back from the last page, window by window, to the first: each
+    // needle once, in the same order.
+    let mut back = vec![last.listed.clone()];
+    let mut cursor = last.previous.clone();
+    while let Some(c) = cursor {
+        assert!(back.len() < 50, "no end going back");
+        let a = answer(
+            &server,
+            &format!("op=needle&sort=-duration&limit=2&cursor={c}"),
+        );
+        assert!(a.scanned() <= BUDGET, "{a:?}");
+        back.insert(0, a.listed.clone());
+        cursor = a.previous;
+    }
+    assert_eq!(back.concat(), expected, "going back");
 
     // Fastest first, back and forth within a window.
     let fast = answer(&server, "op=needle&sort=duration&limit=2");

@@ -27,8 +27,10 @@
 //!   most that many transactions, the newest of the range. It is exact
 //!   within the window and paged by duration; after the window's last
 //!   page, `next` goes on to the window of the transactions started before
-//!   it (a new sort), so following `next` still lists every match once. A
-//!   range of fewer transactions is one window, sorted whole. No index
+//!   it (a new sort), so following `next` still lists every match once;
+//!   from a window's first page, `previous` goes back to the last page of
+//!   the window above it. A range of fewer transactions is one window,
+//!   sorted whole. No index
 //!   orders transactions by duration, so sorting a whole large range would
 //!   read all of it on every page.
 //!
@@ -494,6 +496,22 @@ fn by_duration(
         if let (true, false, Some((start, id))) = (forward, page.next.1, window.lo) {
             // The window's last page: on to the transactions before it.
             page.next = (format!("-:-:0:-:-:{start}:{id}"), true);
+        }
+        if let (false, Some(hi)) = (page.prev.1, window.hi) {
+            // The window's first page: back to the last page of the window
+            // above it, which the budget counted from here upwards gives
+            // again (windows hold the budget each).
+            let above = Window {
+                lo: Some(hi),
+                hi: budget_edge(c, &filter.range, Some(hi), true)?,
+            };
+            // Before every duration of that window, read backwards.
+            let end = if ascending {
+                Cursor::render(1e12, i64::MAX, true)
+            } else {
+                Cursor::render(-1.0, i64::MIN, true)
+            };
+            page.prev = (format!("{end}{}", above.suffix()), true);
         }
         Some(Scan {
             read: count_walked(c, &filter.range, window.hi, window.lo, false)?,
