@@ -329,7 +329,45 @@ pub(crate) fn is_third_party_path(path: &str) -> bool {
 /// the name; the file still tells whose code it is. C sources (`.c`, `.S`:
 /// the C library's `start_thread`) are not the application's.
 fn is_app_source(path: &str) -> bool {
-    path.ends_with(".rs") && !is_third_party_path(path) && !is_sdk_source(path)
+    path.ends_with(".rs")
+        && !is_third_party_path(path)
+        && !is_dependency_layout(path)
+        && !is_sdk_source(path)
+}
+
+/// Whether a source path has the layout of a dependency's or of generated
+/// code, wherever it lies: a `cargo vendor` directory (`…/vendor/<crate>/`),
+/// a crate directory named with its version (`serde_json-1.0.128/src/`, as
+/// registry sources look after path remapping or under a cargo home this
+/// process does not know), or a build script's output
+/// (`…/target/<profile>/build/<crate>-<hash>/out/`). An application
+/// checked out into a directory named with a version (`app-1.2.3/src/`)
+/// looks like a dependency too (only its frames without a module path:
+/// those with one are told by their crate).
+fn is_dependency_layout(path: &str) -> bool {
+    let path = path.replace('\\', "/");
+    let dirs: Vec<&str> = path.split('/').collect();
+    let Some((_, dirs)) = dirs.split_last() else {
+        return false;
+    };
+    let versioned = |dir: &str| {
+        dir.rsplit_once('-').is_some_and(|(name, version)| {
+            !name.is_empty()
+                && version.split('.').count() >= 3
+                && version.split('.').take(3).all(|n| {
+                    let digits = n.split(|c: char| !c.is_ascii_digit()).next().unwrap_or("");
+                    !digits.is_empty()
+                })
+        })
+    };
+    dirs.windows(2)
+        .any(|w| w[0] == "vendor" && !w[1].is_empty())
+        || dirs.windows(2).any(|w| versioned(w[0]) && w[1] == "src")
+        || dirs
+            .windows(2)
+            .any(|w| w[0] == "build" && w[1].contains('-'))
+            && dirs.contains(&"out")
+            && dirs.contains(&"target")
 }
 
 /// The source directories of the SDK's crates when they are built from a
@@ -356,9 +394,18 @@ fn sdk_source_dirs() -> &'static [String] {
 /// [`source_crate`].
 fn is_sdk_source(path: &str) -> bool {
     let path = path.replace('\\', "/");
+    // A build that remaps path prefixes names the sources otherwise than
+    // the directory this crate was built in: the crates' own layout still
+    // tells them.
     sdk_source_dirs()
         .iter()
         .any(|dir| path.starts_with(dir.as_str()))
+        || ["sentry-core", "sentry-transport", "sentry-integrations"]
+            .iter()
+            .any(|krate| {
+                let dir = format!("{krate}/src/");
+                path.starts_with(&dir) || path.contains(&format!("/{dir}"))
+            })
 }
 
 /// The `CARGO_HOME` of this process (with `/` separators, no trailing `/`),
@@ -1273,6 +1320,36 @@ impl Integration for StacktraceIntegration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Source files of frames without a module: the application's, or
+    /// dependencies and generated code by their layout, or the SDK's own
+    /// under a remapped prefix.
+    #[test]
+    fn source_paths_tell_whose_code_a_bare_frame_is() {
+        for (path, app) in [
+            ("/srv/app/src/orders.rs", true),
+            ("src/main.rs", true),
+            ("C:\\work\\app\\src\\main.rs", true),
+            ("/srv/app/vendor/serde_json/src/de.rs", false),
+            ("/srv/app/vendor/tokio/src/runtime/task/harness.rs", false),
+            ("serde_json-1.0.128/src/de.rs", false),
+            (
+                "/cargo-cache/registry/src/index-6f17/serde_json-1.0.128/src/de.rs",
+                false,
+            ),
+            (
+                "/work/app/target/release/build/myproto-0123abcd/out/api.rs",
+                false,
+            ),
+            ("/rustc/0123abcd/library/core/src/result.rs", false),
+            ("/build/sentry-core/src/client.rs", false),
+            ("sentry-integrations/src/panic.rs", false),
+            ("/srv/app/my-sentry-core/src/lib.rs", true),
+            ("/usr/src/glibc/nptl/pthread_create.c", false),
+        ] {
+            assert_eq!(is_app_source(path), app, "{path}");
+        }
+    }
 
     fn frame(function: &str) -> Frame {
         let mut f = Frame {
