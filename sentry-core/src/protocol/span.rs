@@ -77,7 +77,9 @@ impl SpanStatus {
     }
 
     /// Maps an HTTP status code to a span status, as the Python SDK's
-    /// `get_span_status_from_http_code` does: 1xx–3xx `ok`; 401
+    /// `get_span_status_from_http_code` does except for 499 (`cancelled`
+    /// here, as the other SDKs map it) and codes outside 100–599 (Python
+    /// says `ok` below 400): 1xx–3xx `ok`; 401
     /// `unauthenticated`, 403 `permission_denied`, 404 `not_found`, 409
     /// `already_exists`, 413 `failed_precondition`, 429
     /// `resource_exhausted`, 499 `cancelled`, other 4xx
@@ -429,7 +431,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn http_codes_map_as_the_python_sdk_maps_them() {
+    fn http_codes_map_to_span_statuses() {
         let cases = [
             (100, SpanStatus::Ok),
             (200, SpanStatus::Ok),
