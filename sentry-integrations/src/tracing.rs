@@ -16,12 +16,22 @@
 //!
 //! When a transaction (or span) is active on the current hub and sampled, a
 //! new `tracing` span that passes the span filter ([`default_span_filter`]:
-//! `ERROR`, `WARN` and `INFO` spans) becomes a child Sentry span: `op` is the
+//! `ERROR`, `WARN` and `INFO` spans) becomes a child Sentry span. When none
+//! is active and the client traces (`traces_sample_rate` above 0 or a
+//! `traces_sampler`), the span starts a transaction instead, as the official
+//! `sentry-tracing` does: named after the span (or its `sentry.description`
+//! field), `op` as below, origin `auto.tracing`, sampled by the client's
+//! options, with the span's descendants as its spans. A transaction sampled
+//! out is kept, unsent, so that its descendants start none of their own.
+//! So `#[instrument] fn handle()` called outside any transaction sends one.
+//! A child span's `op` is the
 //! span's name (or its `sentry.op` field), `description` the span's name (or
 //! its `sentry.description` field), and the span's fields become `data`
 //! (fields recorded later too), with `code.namespace`, `code.filepath` and
 //! `code.lineno`. A `tracing` span nested in another one becomes a child of
-//! that one's Sentry span. While a span is entered it is the hub's active
+//! that one's Sentry span.
+//!
+//! While a span is entered it is the hub's active
 //! span, so events captured inside carry its trace context; a span entered
 //! on several threads at once is active on each thread's hub until that
 //! thread exits it, whatever the order of the exits. Spans entered on one
@@ -34,9 +44,10 @@
 //! span never stays active. The Sentry span finishes when the `tracing`
 //! span closes.
 //!
-//! Without an active, sampled transaction a span costs a filter call and a
-//! look-up of the hub's active span; entering, exiting and closing it cost an
-//! atomic load (see `benches/tracing_layer.rs`).
+//! Without an active, sampled transaction and with tracing off a span costs a
+//! filter call, a look-up of the hub's active span and one of the client's
+//! options; entering, exiting and closing it cost an atomic load (see
+//! `benches/tracing_layer.rs`).
 //!
 //! ```
 //! use tracing_subscriber::prelude::*;
@@ -60,7 +71,7 @@ use std::thread::ThreadId;
 
 use parking_lot::Mutex;
 use sentry_core::protocol::{Breadcrumb, Event, Exception, Level, LogEntry, Map, SpanId};
-use sentry_core::{Hub, TransactionOrSpan};
+use sentry_core::{Hub, TransactionContext, TransactionOrSpan};
 use serde_json::Value;
 use tracing_core::field::{Field, Visit};
 use tracing_core::{span, Metadata, Subscriber};
@@ -366,6 +377,21 @@ fn span_id(span: &TransactionOrSpan) -> SpanId {
     }
 }
 
+/// What a new span becomes in Sentry.
+enum Start {
+    /// A child of the active (or parent span's) sampled span.
+    Child(TransactionOrSpan),
+    /// A transaction of its own: a root span, nothing active.
+    Transaction,
+}
+
+/// Whether `hub`'s client traces (a `traces_sample_rate` above 0 or a
+/// `traces_sampler`): without, a root span starts no transaction.
+fn tracing_enabled(hub: &Hub) -> bool {
+    hub.client()
+        .is_some_and(|client| client.options().tracing_enabled())
+}
+
 type EventFilterFn = dyn Fn(&Metadata<'_>) -> EventFilter + Send + Sync;
 type SpanFilterFn = dyn Fn(&Metadata<'_>) -> bool + Send + Sync;
 
@@ -551,19 +577,20 @@ where
 
     fn on_new_span(&self, attrs: &span::Attributes<'_>, id: &span::Id, ctx: Context<'_, S>) {
         let metadata = attrs.metadata();
-        if !(self.span_filter)(metadata) {
+        if !(self.span_filter)(metadata) || is_sdk(metadata) {
             return;
         }
+        let origin = Hub::current();
         let parent = match self.parent_sentry_span(id, &ctx) {
-            Some(p) => p,
-            None => match Hub::with_current(|hub| hub.active_span()) {
-                Some(p) => p,
-                None => return,
-            },
+            Some(p) => Some(p),
+            None => origin.active_span(),
         };
-        if !parent.is_sampled() || is_sdk(metadata) {
-            return;
-        }
+        let start = match parent {
+            Some(p) if p.is_sampled() => Start::Child(p),
+            Some(_) => return,
+            None if tracing_enabled(&origin) => Start::Transaction,
+            None => return,
+        };
         let mut visitor = FieldVisitor::default();
         attrs.record(&mut visitor);
         // The span name is `&'static`: used as it is, without a copy.
@@ -576,19 +603,24 @@ where
         };
         let op = take(&mut visitor.fields, "sentry.op");
         let description = take(&mut visitor.fields, "sentry.description");
-        let child = parent.start_child(op, description);
-        child.set_origin("auto.tracing");
+        let sentry_span: TransactionOrSpan = match start {
+            Start::Child(parent) => parent.start_child(op, description).into(),
+            Start::Transaction => origin
+                .start_transaction(TransactionContext::new(description, op))
+                .into(),
+        };
+        sentry_span.set_origin("auto.tracing");
         if let Some(message) = visitor.message {
-            child.set_data("message", Value::String(message));
+            sentry_span.set_data("message", Value::String(message));
         }
         for (key, value) in visitor.fields.into_iter().chain(location(metadata)) {
-            child.set_data(&key, value);
+            sentry_span.set_data(&key, value);
         }
         let Some(span) = ctx.span(id) else {
             return;
         };
         span.extensions_mut().insert(SentrySpan {
-            span: child.into(),
+            span: sentry_span,
             entered: Vec::new(),
         });
         LIVE_SPANS.fetch_add(1, Ordering::Relaxed);

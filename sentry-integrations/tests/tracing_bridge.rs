@@ -606,3 +606,71 @@ fn tags_prefixed_fields_become_tags() {
     assert_eq!(fields.keys().collect::<Vec<_>>(), ["order_id"]);
     assert_eq!(event.breadcrumbs.values[0].data["tags.tenant"], "acme");
 }
+
+#[tracing::instrument]
+fn handle_order() {
+    load_order();
+}
+
+#[tracing::instrument]
+fn load_order() {}
+
+fn trace_context(tx: &sentry_core::protocol::Transaction) -> &sentry_core::protocol::TraceContext {
+    match tx.contexts.get("trace") {
+        Some(sentry_core::protocol::Context::Trace(t)) => t,
+        _ => panic!("a transaction has a trace context"),
+    }
+}
+
+/// As the official `sentry-tracing`: a root span with no active
+/// transaction starts one, named after the span, its children its spans.
+#[test]
+fn a_root_span_without_a_transaction_starts_one() {
+    let envelopes = with_captured_envelopes_options(
+        || with_layer(handle_order),
+        ClientOptions {
+            traces_sample_rate: 1.0,
+            ..Default::default()
+        },
+    );
+    let txs = transactions_of(&envelopes);
+    assert_eq!(txs.len(), 1, "{envelopes:#?}");
+    assert_eq!(txs[0].name.as_deref(), Some("handle_order"));
+    let trace = trace_context(&txs[0]);
+    assert_eq!(trace.op.as_deref(), Some("handle_order"));
+    assert_eq!(trace.origin.as_deref(), Some("auto.tracing"));
+    assert_eq!(txs[0].spans.len(), 1, "{:#?}", txs[0].spans);
+    assert_eq!(txs[0].spans[0].op.as_deref(), Some("load_order"));
+    assert_eq!(txs[0].spans[0].parent_span_id, Some(trace.span_id));
+}
+
+/// The sampling options decide about a root span's transaction; an
+/// unsampled one makes its children no transactions of their own.
+#[test]
+fn a_root_span_transaction_follows_sampling_and_the_span_filter() {
+    let sampled_out = with_captured_envelopes_options(
+        || with_layer(handle_order),
+        ClientOptions {
+            traces_sampler: Some(std::sync::Arc::new(|_: &_| 0.0)),
+            ..Default::default()
+        },
+    );
+    assert!(transactions_of(&sampled_out).is_empty(), "{sampled_out:#?}");
+    let tracing_off =
+        with_captured_envelopes_options(|| with_layer(handle_order), ClientOptions::default());
+    assert!(transactions_of(&tracing_off).is_empty());
+    let filtered = with_captured_envelopes_options(
+        || {
+            let layer = layer().span_filter(|md| md.name() != "handle_order");
+            let subscriber = tracing_subscriber::registry().with(layer);
+            tracing::subscriber::with_default(subscriber, handle_order)
+        },
+        ClientOptions {
+            traces_sample_rate: 1.0,
+            ..Default::default()
+        },
+    );
+    let txs = transactions_of(&filtered);
+    assert_eq!(txs.len(), 1, "the child is the root Sentry span");
+    assert_eq!(txs[0].name.as_deref(), Some("load_order"));
+}
