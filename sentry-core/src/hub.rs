@@ -45,10 +45,51 @@ static MAIN_HUB: LazyLock<Arc<Hub>> =
 
 /// A thread's hubs: its own (made on first use, never replaced, so it can be
 /// lent out without touching its reference count) and those installed by
-/// [`Hub::run`], innermost last.
+/// [`Hub::run`] and [`Hub::switch`], innermost last, each with the token
+/// that removes it.
 struct ThreadHubs {
     own: OnceCell<Arc<Hub>>,
-    run: RefCell<Vec<Arc<Hub>>>,
+    run: RefCell<Vec<(u64, Arc<Hub>)>>,
+}
+
+/// Tokens of installed hubs, unique in the process: a [`HubSwitchGuard`]
+/// dropped on another thread than its own finds nothing to remove there.
+static SWITCH_TOKEN: AtomicU64 = AtomicU64::new(0);
+
+/// Installs `hub` as this thread's current hub; the token removes it.
+fn install(hub: Arc<Hub>) -> u64 {
+    let token = SWITCH_TOKEN.fetch_add(1, Ordering::Relaxed);
+    THREAD_HUB.with(|hubs| hubs.run.borrow_mut().push((token, hub)));
+    token
+}
+
+/// Removes the hub installed with `token` from this thread, and with it
+/// (when `inner` is true) every hub installed after it.
+fn uninstall(token: u64, inner: bool) {
+    // `try_with`: during thread teardown there is nothing to restore.
+    let _ = THREAD_HUB.try_with(|hubs| {
+        let mut run = hubs.run.borrow_mut();
+        if let Some(at) = run.iter().rposition(|(t, _)| *t == token) {
+            if inner {
+                run.truncate(at);
+            } else {
+                run.remove(at);
+            }
+        }
+    });
+}
+
+/// Keeps a hub current on its thread until dropped (see [`Hub::switch`]).
+#[must_use = "the hub stops being current when the guard is dropped"]
+#[derive(Debug)]
+pub struct HubSwitchGuard {
+    token: u64,
+}
+
+impl Drop for HubSwitchGuard {
+    fn drop(&mut self) {
+        uninstall(self.token, false);
+    }
 }
 
 thread_local! {
@@ -242,7 +283,7 @@ impl Hub {
         THREAD_HUB.with(|hubs| {
             // Inside `Hub::run` the installed hub is cloned: `f` may itself
             // call `run` and change the list while it holds the reference.
-            let installed = hubs.run.borrow().last().cloned();
+            let installed = hubs.run.borrow().last().map(|(_, hub)| hub.clone());
             match installed {
                 Some(hub) => f(&hub),
                 None => f(hubs.own.get_or_init(|| {
@@ -257,23 +298,38 @@ impl Hub {
     }
 
     /// Runs `f` with `hub` as the current hub of this thread, restoring the
-    /// previous one afterwards (also when `f` panics).
+    /// previous one afterwards (also when `f` panics). Hubs switched to
+    /// inside `f` and still current when it returns end with it.
     pub fn run<R>(hub: Arc<Hub>, f: impl FnOnce() -> R) -> R {
-        struct Restore(usize);
+        struct Restore(u64);
         impl Drop for Restore {
             fn drop(&mut self) {
-                let depth = self.0;
-                // `try_with`: during thread teardown there is nothing to restore.
-                let _ = THREAD_HUB.try_with(|hubs| hubs.run.borrow_mut().truncate(depth));
+                uninstall(self.0, true);
             }
         }
-        let depth = THREAD_HUB.with(|hubs| {
-            let mut run = hubs.run.borrow_mut();
-            run.push(hub);
-            run.len() - 1
-        });
-        let _restore = Restore(depth);
+        let _restore = Restore(install(hub));
         f()
+    }
+
+    /// Makes `hub` the current hub of this thread until the guard is
+    /// dropped, for code that cannot wrap the work in a closure (a
+    /// `tracing` span's enter and exit). Guards may be dropped in any order;
+    /// each removes only its own hub. Drop it on the thread that made it: on
+    /// another thread it does nothing.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use sentry_core::{Hub, Scope};
+    /// let hub = Arc::new(Hub::new(None, Scope::default()));
+    /// let guard = Hub::switch(hub.clone());
+    /// assert!(Arc::ptr_eq(&Hub::current(), &hub));
+    /// drop(guard);
+    /// assert!(!Arc::ptr_eq(&Hub::current(), &hub));
+    /// ```
+    pub fn switch(hub: Arc<Hub>) -> HubSwitchGuard {
+        HubSwitchGuard {
+            token: install(hub),
+        }
     }
 
     /// The client in effect for this hub.

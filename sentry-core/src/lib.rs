@@ -52,7 +52,7 @@ pub use capture::{
 };
 pub use client::{in_callback, Client};
 pub use future::{SentryFuture, SentryFutureExt};
-pub use hub::{Hub, IntoBreadcrumbs, ScopeGuard, CONFIGURE_WAIT};
+pub use hub::{Hub, HubSwitchGuard, IntoBreadcrumbs, ScopeGuard, CONFIGURE_WAIT};
 pub use integration::Integration;
 pub use options::{
     BeforeBreadcrumb, BeforeSend, BeforeSendTransaction, ClientOptions, OptionsError,

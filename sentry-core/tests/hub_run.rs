@@ -282,3 +282,40 @@ fn what_a_scope_held_is_dropped_with_the_hub_unlocked() {
         "popping a scope hung dropping its layer"
     );
 }
+
+/// `Hub::switch` guards may be dropped in any order, each removing only its
+/// own hub; a switch left in place inside `Hub::run` ends with the run; a
+/// guard dropped on another thread changes nothing there.
+#[test]
+fn switch_guards_drop_in_any_order() {
+    let own = Hub::current();
+    let (a, b) = (new_hub(), new_hub());
+    let guard_a = Hub::switch(a.clone());
+    let guard_b = Hub::switch(b.clone());
+    assert!(Arc::ptr_eq(&Hub::current(), &b));
+    drop(guard_a);
+    assert!(
+        Arc::ptr_eq(&Hub::current(), &b),
+        "A's exit leaves B current"
+    );
+    Hub::run(a.clone(), || {
+        std::mem::forget(Hub::switch(b.clone()));
+        assert!(Arc::ptr_eq(&Hub::current(), &b));
+    });
+    assert!(
+        Arc::ptr_eq(&Hub::current(), &b),
+        "the run's switch ended with it"
+    );
+    let elsewhere = std::thread::spawn(move || {
+        let before = Hub::current();
+        drop(guard_b);
+        Arc::ptr_eq(&before, &Hub::current())
+    });
+    assert!(
+        elsewhere.join().expect("the other thread"),
+        "no effect there"
+    );
+    // Its guard was dropped elsewhere: B stays current here.
+    assert!(Arc::ptr_eq(&Hub::current(), &b));
+    assert!(!Arc::ptr_eq(&own, &b));
+}

@@ -31,10 +31,19 @@
 //! `code.lineno`. A `tracing` span nested in another one becomes a child of
 //! that one's Sentry span.
 //!
-//! While a span is entered it is the hub's active
-//! span, so events captured inside carry its trace context; a span entered
-//! on several threads at once is active on each thread's hub until that
-//! thread exits it, whatever the order of the exits. Spans entered on one
+//! A span remembers the hub current when it was created (a request's hub
+//! inside a handler). Entered where that hub is current, the span becomes
+//! that hub's active span, so events captured inside carry its trace
+//! context. Entered where another hub is current (`tokio::spawn(work()
+//! .instrument(span))` runs on a worker thread with that thread's hub), a
+//! hub forked from the remembered one is made current while the span is
+//! entered, as the official `sentry-tracing` does: events inside carry the
+//! request's tags, user and request data, count the request as errored, and
+//! the worker thread's own hub is left alone. The fork is made once per span
+//! and shared by its entries, so scope changes inside the span last from one
+//! poll to the next; they end with the span. A span entered on several
+//! threads at once is active on the fork for each of them until that thread
+//! exits it, whatever the order of the exits. Spans entered on one
 //! hub (one thread, or tasks on several threads sharing a request's hub)
 //! may exit in any order too: an exit gives the hub back the span that was
 //! active before the entry only when the exiting span is still the active
@@ -47,7 +56,8 @@
 //! Without an active, sampled transaction and with tracing off a span costs a
 //! filter call, a look-up of the hub's active span and one of the client's
 //! options; entering, exiting and closing it cost an atomic load (see
-//! `benches/tracing_layer.rs`).
+//! `benches/tracing_layer.rs`). A span that carries no Sentry span (tracing
+//! off, or filtered out) does not switch hubs either.
 //!
 //! ```
 //! use tracing_subscriber::prelude::*;
@@ -71,7 +81,7 @@ use std::thread::ThreadId;
 
 use parking_lot::Mutex;
 use sentry_core::protocol::{Breadcrumb, Event, Exception, Level, LogEntry, Map, SpanId};
-use sentry_core::{Hub, TransactionContext, TransactionOrSpan};
+use sentry_core::{Hub, HubSwitchGuard, TransactionContext, TransactionOrSpan};
 use serde_json::Value;
 use tracing_core::field::{Field, Visit};
 use tracing_core::{span, Metadata, Subscriber};
@@ -335,6 +345,13 @@ static LIVE_SPANS: AtomicUsize = AtomicUsize::new(0);
 /// What the layer keeps in a span's extensions.
 struct SentrySpan {
     span: TransactionOrSpan,
+    /// The hub current when the span was created (the request's hub in a
+    /// handler), whose scope the span's work reports with.
+    origin: Arc<Hub>,
+    /// A hub forked from `origin`, made on the first entry on a thread where
+    /// another hub is current (a spawned task), and current there while the
+    /// span is entered; shared by all such entries.
+    fork: Option<Arc<Hub>>,
     /// Each entry not yet exited: the thread that entered and its hub. One
     /// span can be entered on several threads at once (a span shared by
     /// tasks on a multi-threaded runtime), and the threads exit in any
@@ -346,6 +363,9 @@ struct SentrySpan {
 struct Entered {
     thread: ThreadId,
     hub: Arc<Hub>,
+    /// Keeps `hub` current on `thread` when the entry switched to the fork;
+    /// dropped after the exit unlinked the span.
+    switch: Option<HubSwitchGuard>,
 }
 
 /// One entry of a span into a hub not yet exited. A hub's links are in the
@@ -390,6 +410,19 @@ enum Start {
 fn tracing_enabled(hub: &Hub) -> bool {
     hub.client()
         .is_some_and(|client| client.options().tracing_enabled())
+}
+
+/// The hub an entry of `data`'s span on this thread uses: the span's origin
+/// hub when it is current here, otherwise the span's fork of it (made on
+/// first use), so that a span entered in a spawned task reports with the
+/// scope of the code that created it.
+fn entry_hub(data: &mut SentrySpan) -> Arc<Hub> {
+    if Hub::with_current(|current| Arc::ptr_eq(current, &data.origin)) {
+        return data.origin.clone();
+    }
+    data.fork
+        .get_or_insert_with(|| Arc::new(Hub::new_from_top(&data.origin)))
+        .clone()
 }
 
 type EventFilterFn = dyn Fn(&Metadata<'_>) -> EventFilter + Send + Sync;
@@ -621,6 +654,8 @@ where
         };
         span.extensions_mut().insert(SentrySpan {
             span: sentry_span,
+            origin,
+            fork: None,
             entered: Vec::new(),
         });
         LIVE_SPANS.fetch_add(1, Ordering::Relaxed);
@@ -657,20 +692,21 @@ where
         // The span's extensions are not held while configuring the scope:
         // that waits for another thread configuring the same hub, whose
         // closure may need these extensions (a child span of this one).
-        let Some(sentry_span) = span
-            .extensions()
-            .get::<SentrySpan>()
-            .map(|data| data.span.clone())
+        let Some((sentry_span, hub)) = span
+            .extensions_mut()
+            .get_mut::<SentrySpan>()
+            .map(|data| (data.span.clone(), entry_hub(data)))
         else {
             return;
         };
-        let hub = Hub::current();
+        let switch = (!Arc::ptr_eq(&hub, &Hub::current())).then(|| Hub::switch(hub.clone()));
         self.link(&hub, id, sentry_span);
         let mut extensions = span.extensions_mut();
         if let Some(data) = extensions.get_mut::<SentrySpan>() {
             data.entered.push(Entered {
                 thread: std::thread::current().id(),
                 hub,
+                switch,
             });
         }
     }
@@ -696,6 +732,7 @@ where
             data.entered.remove(at)
         };
         self.unlink(&entered.hub, id, thread);
+        drop(entered.switch);
     }
 
     fn on_close(&self, id: span::Id, ctx: Context<'_, S>) {
@@ -711,8 +748,14 @@ where
         LIVE_SPANS.fetch_sub(1, Ordering::Relaxed);
         // A span closed while still entered (leaked guard): undo its entries
         // anyway, so that the finished span does not stay active.
-        while let Some(Entered { thread, hub }) = data.entered.pop() {
+        while let Some(Entered {
+            thread,
+            hub,
+            switch,
+        }) = data.entered.pop()
+        {
             self.unlink(&hub, &id, thread);
+            drop(switch);
         }
         data.span.finish();
     }

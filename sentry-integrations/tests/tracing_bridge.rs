@@ -239,9 +239,10 @@ impl TraceId for sentry_core::protocol::Transaction {
 }
 
 /// One `tracing` span entered on two threads at once (each with its own
-/// hub), exited in the order the threads entered it: each exit restores its
-/// own thread's hub, and the other thread's hub keeps the span until that
-/// thread exits too. Barriers fix the interleaving.
+/// hub), exited in the order the threads entered it: on each thread the
+/// span's hub (a fork of the hub it was created in) is current while the
+/// thread is inside, the thread's own hub is left alone, and the other
+/// thread keeps the span until it exits too. Barriers fix the interleaving.
 #[test]
 fn a_span_entered_on_two_threads_is_restored_per_thread() {
     use std::sync::{Arc, Barrier};
@@ -291,7 +292,7 @@ fn a_span_entered_on_two_threads_is_restored_per_thread() {
             tracing::dispatcher::with_default(&dispatch, || {
                 Hub::run(hub.clone(), || {
                     let guard = span.enter();
-                    let inside = is_shared(&hub);
+                    let inside = is_shared(&Hub::current()) && !is_shared(&hub);
                     a_entered.wait();
                     b_entered.wait();
                     drop(guard);
@@ -312,7 +313,7 @@ fn a_span_entered_on_two_threads_is_restored_per_thread() {
                     b_entered.wait();
                     a_exited.wait();
                     // A exited first: B is still inside, its hub keeps the span.
-                    let inside_after_a = is_shared(&hub);
+                    let inside_after_a = is_shared(&Hub::current()) && !is_shared(&hub);
                     drop(guard);
                     (inside_after_a, hub.active_span().is_some())
                 })
@@ -321,9 +322,9 @@ fn a_span_entered_on_two_threads_is_restored_per_thread() {
     };
     let (a_inside, a_after) = a.join().expect("thread A");
     let (b_inside_after_a, b_after) = b.join().expect("thread B");
-    assert!(a_inside, "A's hub has the span while A is inside");
+    assert!(a_inside, "the span's hub has it while A is inside");
     assert!(!a_after, "A's hub is restored when A exits");
-    assert!(b_inside_after_a, "B's hub keeps the span after A exits");
+    assert!(b_inside_after_a, "B keeps the span after A exits");
     assert!(!b_after, "B's hub is restored when B exits");
     let main_span = main.active_span().map(|s| s.trace_context().span_id);
     assert_eq!(main_span, Some(tx.span_id()), "the main hub is untouched");
@@ -673,4 +674,68 @@ fn a_root_span_transaction_follows_sampling_and_the_span_filter() {
     let txs = transactions_of(&filtered);
     assert_eq!(txs.len(), 1, "the child is the root Sentry span");
     assert_eq!(txs[0].name.as_deref(), Some("load_order"));
+}
+
+/// A span created in a request's hub and entered on another thread (a
+/// spawned task) reports with the request's scope: its tags, and the
+/// request's error observers (its "errored" state), as the official
+/// `sentry-tracing` does by remembering the span's hub.
+#[test]
+fn a_span_entered_on_another_thread_keeps_the_request_scope() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let errored = Arc::new(AtomicBool::new(false));
+    let flag = errored.clone();
+    let envelopes = with_captured_envelopes_options(
+        || {
+            let request = Arc::new(Hub::new_from_top(&Hub::current()));
+            request.configure_scope(|s| {
+                s.set_tag("tenant", "acme");
+                s.add_error_observer(move |_crashed| flag.store(true, Ordering::Relaxed));
+            });
+            let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer()));
+            let tx = request.start_transaction(TransactionContext::new("GET /", "http.server"));
+            request.configure_scope(|s| s.set_span(Some(tx.clone().into())));
+            let span = tracing::dispatcher::with_default(&dispatch, || {
+                Hub::run(request.clone(), || tracing::info_span!("work"))
+            });
+            let worker = Arc::new(Hub::new_from_top(&Hub::current()));
+            std::thread::spawn(move || {
+                tracing::dispatcher::with_default(&dispatch, || {
+                    Hub::run(worker, || {
+                        let _in = span.enter();
+                        sentry_core::capture_message("task failed", Level::Error);
+                    })
+                })
+            })
+            .join()
+            .expect("the task thread");
+            request.configure_scope(|s| {
+                assert_eq!(
+                    s.get_span().map(|s| s.trace_context().span_id),
+                    Some(tx.span_id()),
+                    "the request's hub keeps its transaction active"
+                );
+            });
+            tx.finish();
+        },
+        ClientOptions {
+            traces_sample_rate: 1.0,
+            ..Default::default()
+        },
+    );
+    let events = events_of(&envelopes);
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        events[0].tags.get("tenant").map(String::as_str),
+        Some("acme"),
+        "{:#?}",
+        events[0]
+    );
+    assert!(
+        errored.load(Ordering::Relaxed),
+        "the request counts as errored"
+    );
+    assert!(events[0].contexts.contains_key("trace"));
 }
