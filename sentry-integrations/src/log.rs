@@ -7,12 +7,15 @@
 //!
 //! | level | becomes |
 //! |---|---|
-//! | `error` | an event (level `error`, `logger` = target, the message) |
-//! | `warn`, `info` | a breadcrumb (type `log`, category = target, level mapped) |
+//! | `error` | an event (level `error`, `logger` = target, the message, the key-values as the `Rust Log Attributes` context) |
+//! | `warn`, `info` | a breadcrumb (type `log`, category = target, level mapped, the key-values as `data`) |
 //! | `debug`, `trace` | nothing |
 //!
 //! Levels map as `error → error`, `warn → warning`, `info → info`,
-//! `debug`/`trace` → `debug`. Breadcrumbs are attached to the next event
+//! `debug`/`trace` → `debug`. A record's key-values (`log::info!(user = 5;
+//! "logged in")`) keep their type when they are a string, an integer, a
+//! float or a boolean, and become their text otherwise, as in the official
+//! `sentry-log`. Breadcrumbs are attached to the next event
 //! captured on the same hub (any event: an error record, a panic, ...).
 //! Records logged by the SDK's own threads (named `sentry-*`) or with a
 //! target in one of its crates (`sentry`, `sentry_core`,
@@ -42,8 +45,9 @@
 
 use std::fmt;
 
+use log::kv::{Error as KvError, Key, Value as KvValue, VisitSource};
 use log::{Level as LogLevel, Log, Metadata, Record};
-use sentry_core::protocol::{Breadcrumb, Event, Level, LogEntry, Map};
+use sentry_core::protocol::{Breadcrumb, Context, Contexts, Event, Level, LogEntry, Map};
 use serde_json::Value;
 
 /// What Sentry does with a log record.
@@ -103,8 +107,60 @@ fn location_data(record: &Record<'_>) -> Map {
     data
 }
 
-/// The breadcrumb for a record: type `log`, category = target, the message
-/// and the mapped level.
+/// The event context holding a record's key-values (named as the official
+/// `sentry-log` names it).
+pub const ATTRIBUTES_CONTEXT: &str = "Rust Log Attributes";
+
+/// Collects a record's key-values as JSON.
+#[derive(Default)]
+struct KeyValues(Map);
+
+impl<'kvs> VisitSource<'kvs> for KeyValues {
+    fn visit_pair(&mut self, key: Key<'kvs>, value: KvValue<'kvs>) -> Result<(), KvError> {
+        self.0.insert(key.as_str().to_owned(), kv_to_json(&value));
+        Ok(())
+    }
+}
+
+/// A key-value's value as JSON: strings, integers, floats and booleans as
+/// themselves, anything else as its text.
+fn kv_to_json(value: &KvValue<'_>) -> Value {
+    if let Some(s) = value.to_borrowed_str() {
+        Value::from(s)
+    } else if let Some(n) = value.to_i64() {
+        Value::from(n)
+    } else if let Some(n) = value.to_u64() {
+        Value::from(n)
+    } else if let Some(b) = value.to_bool() {
+        Value::from(b)
+    } else if let Some(f) = value.to_f64().filter(|f| f.is_finite()) {
+        Value::from(f)
+    } else {
+        Value::from(value.to_string())
+    }
+}
+
+/// The key-values of a record, as JSON (empty without any). A source that
+/// fails part-way keeps the pairs visited before.
+///
+/// ```
+/// let kvs = [("user", 5)];
+/// let record = log::Record::builder()
+///     .args(format_args!("logged in"))
+///     .key_values(&kvs)
+///     .build();
+/// let data = sentry_integrations::log::key_values(&record);
+/// assert_eq!(data["user"], 5);
+/// ```
+pub fn key_values(record: &Record<'_>) -> Map {
+    let mut visitor = KeyValues::default();
+    // An error only stops the visit; what was collected is kept.
+    let _ = record.key_values().visit(&mut visitor);
+    visitor.0
+}
+
+/// The breadcrumb for a record: type `log`, category = target, the message,
+/// the mapped level and the key-values as `data`.
 ///
 /// ```
 /// let record = log::Record::builder()
@@ -126,13 +182,15 @@ pub fn breadcrumb_from_record(record: &Record<'_>) -> Breadcrumb {
             Some(s) => s.into(),
             None => record.args().to_string().into(),
         }),
+        data: key_values(record).into(),
         ..Default::default()
     }
 }
 
 /// The event for a record: the message (and its template when the record
-/// has no arguments), `logger` = target, the mapped level, and the location
-/// in `extra.log` (`module_path`, `file`, `line`).
+/// has no arguments), `logger` = target, the mapped level, the location in
+/// `extra.log` (`module_path`, `file`, `line`), and the key-values, if any,
+/// as the [`ATTRIBUTES_CONTEXT`] context.
 ///
 /// ```
 /// use sentry_core::protocol::Level;
@@ -152,6 +210,11 @@ pub fn event_from_record(record: &Record<'_>) -> Event {
     if !location.is_empty() {
         extra.insert("log".to_owned(), Value::Object(location));
     }
+    let mut contexts = Contexts::default();
+    let attributes = key_values(record);
+    if !attributes.is_empty() {
+        contexts.insert(ATTRIBUTES_CONTEXT.to_owned(), Context::Other(attributes));
+    }
     Event {
         level: convert_level(record.level()),
         logger: Some(record.target().to_owned()),
@@ -161,6 +224,7 @@ pub fn event_from_record(record: &Record<'_>) -> Event {
             ..Default::default()
         }),
         extra,
+        contexts,
         ..Default::default()
     }
 }

@@ -277,3 +277,54 @@ fn attach_stacktrace_on_a_logged_error_ends_in_the_code_that_logged() {
     );
     last_frame::assert_ends_in(&events[0], "report_via_log");
 }
+
+/// As the official `sentry-log`: a record's key-values become a
+/// breadcrumb's `data` and an event's `Rust Log Attributes` context,
+/// keeping strings, numbers and booleans typed.
+#[test]
+fn key_values_become_breadcrumb_data_and_an_event_context() {
+    let logger = SentryLogger::new();
+    let log_kv = |level: LogLevel, kvs: &dyn log::kv::Source, args: std::fmt::Arguments<'_>| {
+        logger.log(
+            &Record::builder()
+                .args(args)
+                .level(level)
+                .target("app::auth")
+                .key_values(kvs)
+                .build(),
+        );
+    };
+    let events = with_captured_events(|| {
+        let login: [(&str, log::kv::Value<'_>); 4] = [
+            ("user", 5.into()),
+            ("name", "ada".into()),
+            ("admin", true.into()),
+            ("delta", (-3i64).into()),
+        ];
+        log_kv(LogLevel::Info, &login, format_args!("logged in"));
+        let failure = [("attempts", 3u64), ("limit", 5u64)];
+        log_kv(LogLevel::Error, &failure, format_args!("locked out"));
+        log_kv(
+            LogLevel::Error,
+            &[("", 0u64); 0],
+            format_args!("no key-values"),
+        );
+    });
+    assert_eq!(events.len(), 2);
+    let crumb = &events[0].breadcrumbs.values[0];
+    assert_eq!(crumb.data["user"], 5);
+    assert_eq!(crumb.data["name"], "ada");
+    assert_eq!(crumb.data["admin"], true);
+    assert_eq!(crumb.data["delta"], -3);
+    let sentry_core::protocol::Context::Other(attributes) =
+        &events[0].contexts["Rust Log Attributes"]
+    else {
+        panic!("the key-values as a context: {:#?}", events[0].contexts);
+    };
+    assert_eq!(attributes["attempts"], 3);
+    assert_eq!(attributes["limit"], 5);
+    assert!(
+        !events[1].contexts.contains_key("Rust Log Attributes"),
+        "no empty context"
+    );
+}
