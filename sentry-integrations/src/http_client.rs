@@ -1,5 +1,15 @@
-//! Outgoing HTTP requests with `reqwest`: an `http.client` span per request
-//! and trace propagation to the service called.
+//! Outgoing HTTP requests with `reqwest`: an `http` breadcrumb and an
+//! `http.client` span per request, and trace propagation to the service
+//! called.
+//!
+//! With a client bound, every request sent through [`send_traced`] adds a
+//! breadcrumb to the hub current when it was sent, with tracing on or off,
+//! as the Python SDK's `stdlib` and `httpx` integrations do: type `http`,
+//! category `httplib`, data `url` (without credentials, query or fragment),
+//! `method` and `status_code` (the names Sentry shows for an HTTP
+//! breadcrumb); level `warning` for a 4xx answer, `error` for a 5xx answer
+//! or a request that failed without one (which has no `status_code`). A
+//! request dropped before its answer adds none.
 //!
 //! [`send_traced`] (or [`RequestBuilderExt::send_traced`]) sends a request
 //! like `RequestBuilder::send`, and when a span is active on the current hub
@@ -60,7 +70,7 @@ use std::future::Future;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use sentry_core::performance::Span;
 use sentry_core::propagation::{merge_baggage, Dsc, SentryTrace};
-use sentry_core::protocol::SpanStatus;
+use sentry_core::protocol::{Breadcrumb, Level, Map, SpanStatus};
 use sentry_core::Hub;
 use serde_json::Value;
 
@@ -81,13 +91,14 @@ use serde_json::Value;
 pub fn send_traced(
     builder: reqwest::RequestBuilder,
 ) -> impl Future<Output = reqwest::Result<reqwest::Response>> + Send + 'static {
-    let (parent, sentry, own_trace) = Hub::with_current(|hub| {
+    let (parent, sentry, own_trace, hub) = Hub::with_current(|hub| {
         let client = hub.client();
         let scope = hub.top_scope();
         let own = client
             .as_ref()
             .map(|c| (scope.propagation_trace(), scope.propagation_dsc(c)));
-        (hub.active_span(), client, own)
+        let crumb_hub = client.as_ref().map(|_| hub.clone());
+        (hub.active_span(), client, own, crumb_hub)
     });
     let (client, request) = builder.build_split();
     let prepared = request.map(|mut request| {
@@ -113,12 +124,20 @@ pub fn send_traced(
             }
             span
         });
-        (request, SpanGuard(span))
+        let crumb = hub.map(|hub| RequestCrumb {
+            hub,
+            method: request.method().as_str().to_owned(),
+            url: sanitized_url(request.url()),
+        });
+        (request, SpanGuard(span), crumb)
     });
     async move {
-        let (request, guard) = prepared?;
+        let (request, guard, crumb) = prepared?;
         let result = client.execute(request).await;
         guard.finish(&result);
+        if let Some(crumb) = crumb {
+            crumb.add(&result);
+        }
         result
     }
 }
@@ -198,6 +217,56 @@ fn sanitized_url(url: &reqwest::Url) -> String {
     url.set_query(None);
     url.set_fragment(None);
     url.to_string()
+}
+
+/// What the `http` breadcrumb of a request needs, taken when it is sent.
+struct RequestCrumb {
+    /// The hub current when the request was sent (the future may be polled
+    /// on another thread).
+    hub: std::sync::Arc<Hub>,
+    method: String,
+    /// Without credentials, query or fragment.
+    url: String,
+}
+
+impl RequestCrumb {
+    fn add(self, result: &reqwest::Result<reqwest::Response>) {
+        let status = result.as_ref().ok().map(|r| r.status().as_u16());
+        self.hub
+            .add_breadcrumb(|| http_breadcrumb(self.method, self.url, status));
+    }
+}
+
+/// The breadcrumb for an outgoing request (see the [module docs](self)):
+/// `status` is `None` when the request failed without an answer.
+///
+/// ```
+/// use sentry_core::protocol::Level;
+/// use sentry_integrations::http_client::http_breadcrumb;
+///
+/// let crumb = http_breadcrumb("GET".into(), "http://127.0.0.1:3001/users".into(), Some(503));
+/// assert_eq!((crumb.ty.as_ref(), crumb.category.as_deref()), ("http", Some("httplib")));
+/// assert_eq!(crumb.data["status_code"], 503);
+/// assert_eq!(crumb.level, Level::Error);
+/// ```
+pub fn http_breadcrumb(method: String, url: String, status: Option<u16>) -> Breadcrumb {
+    let mut data = Map::new();
+    data.insert("url".to_owned(), Value::from(url));
+    data.insert("method".to_owned(), Value::from(method));
+    if let Some(code) = status {
+        data.insert("status_code".to_owned(), Value::from(code));
+    }
+    Breadcrumb {
+        ty: "http".into(),
+        category: Some("httplib".into()),
+        level: match status {
+            Some(500..) | None => Level::Error,
+            Some(400..=499) => Level::Warning,
+            Some(_) => Level::Info,
+        },
+        data: data.into(),
+        ..Default::default()
+    }
 }
 
 /// Finishes the span as `cancelled` if the request is dropped before its

@@ -910,3 +910,46 @@ async fn a_request_dropped_in_flight_is_cancelled() {
         Some("http://example.com/slow")
     );
 }
+
+/// As the Python SDK's `stdlib`/`httpx` integrations: each outgoing request
+/// leaves an `http` breadcrumb (category `httplib`) on the hub it was sent
+/// from, with tracing off too, and a failed one is an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outgoing_requests_leave_http_breadcrumbs_with_tracing_off() {
+    let sentry = Sentry::untraced();
+    let addr = serve(&sentry, None).await;
+    for path in ["/users/7?token=secret", "/fail"] {
+        let pending = Hub::run(sentry.hub.clone(), || {
+            http_client()
+                .get(format!("http://{addr}{path}"))
+                .send_traced()
+        });
+        // Awaited elsewhere than on the hub: the breadcrumb still goes there.
+        tokio::spawn(pending)
+            .await
+            .expect("the task")
+            .expect("request");
+    }
+    Hub::run(sentry.hub.clone(), || {
+        sentry_core::capture_message("job failed", Level::Error);
+    });
+    let events = events_of(&sentry.envelopes());
+    let failed = events
+        .iter()
+        .find(|e| message(e) == "job failed")
+        .expect("the job's error");
+    let crumbs: Vec<_> = failed
+        .breadcrumbs
+        .values
+        .iter()
+        .filter(|b| b.ty == "http")
+        .collect();
+    assert_eq!(crumbs.len(), 2, "{:#?}", failed.breadcrumbs);
+    assert_eq!(crumbs[0].category.as_deref(), Some("httplib"));
+    assert_eq!(crumbs[0].data["url"], format!("http://{addr}/users/7"));
+    assert_eq!(crumbs[0].data["method"], "GET");
+    assert_eq!(crumbs[0].data["status_code"], 200);
+    assert_eq!(crumbs[0].level, Level::Info);
+    assert_eq!(crumbs[1].data["status_code"], 500);
+    assert_eq!(crumbs[1].level, Level::Error);
+}
