@@ -64,6 +64,10 @@ pub struct TransactionContext {
     span_id: SpanId,
     parent_span_id: Option<SpanId>,
     parent_sampled: Option<bool>,
+    /// The caller's flag as it came (`parent_sampled` may be overridden
+    /// with [`TransactionContext::set_sampled`]): what is passed on when
+    /// this SDK takes no decision of its own.
+    incoming_sampled: Option<bool>,
     dsc: Option<Dsc>,
     custom: Map,
     start_timestamp: Option<Timestamp>,
@@ -80,6 +84,7 @@ impl TransactionContext {
             span_id: SpanId::random(),
             parent_span_id: None,
             parent_sampled: None,
+            incoming_sampled: None,
             dsc: None,
             custom: Map::new(),
             start_timestamp: None,
@@ -113,6 +118,7 @@ impl TransactionContext {
             ctx.trace_id = parent.trace_id;
             ctx.parent_span_id = Some(parent.span_id);
             ctx.parent_sampled = parent.sampled;
+            ctx.incoming_sampled = parent.sampled;
             ctx.dsc = incoming.dsc;
         }
         ctx
@@ -138,7 +144,9 @@ impl TransactionContext {
         self.parent_sampled
     }
 
-    /// Overrides the sampling decision (as if the parent had made it).
+    /// Overrides the sampling decision (as if the parent had made it). With
+    /// tracing off it decides nothing, and what is propagated stays the
+    /// caller's flag (none when this service heads the trace).
     pub fn set_sampled(&mut self, sampled: Option<bool>) {
         self.parent_sampled = sampled;
     }
@@ -273,8 +281,8 @@ struct TraceInfo {
     /// inside an unsampled transaction still name it).
     op: Cow<'static, str>,
     decision: Decision,
-    /// The caller's sampling decision, when continued.
-    parent_sampled: Option<bool>,
+    /// The caller's sampling decision as it came, when continued.
+    incoming_sampled: Option<bool>,
     name: Cow<'static, str>,
     source: Cow<'static, str>,
     frozen_dsc: Option<Dsc>,
@@ -290,7 +298,7 @@ impl TraceInfo {
         if self.decision.decided {
             Some(self.decision.sampled)
         } else {
-            self.parent_sampled
+            self.incoming_sampled
         }
     }
 }
@@ -520,7 +528,7 @@ impl Transaction {
                     parent_span_id: ctx.parent_span_id,
                     op: ctx.op,
                     decision,
-                    parent_sampled: ctx.parent_sampled,
+                    incoming_sampled: ctx.incoming_sampled,
                     name: ctx.name,
                     source: ctx.source,
                     frozen_dsc: ctx.dsc,

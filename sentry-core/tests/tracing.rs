@@ -194,6 +194,17 @@ fn with_tracing_off_no_decision_is_taken_or_propagated() {
         assert_eq!(continued.sentry_trace().sampled, Some(true));
         assert_eq!(continued.dsc().get("sampled"), Some("true"));
         continued.finish();
+
+        // A flag forced with `set_sampled` decides nothing with tracing
+        // off, and is not passed on as if a caller had sent it.
+        for forced in [true, false] {
+            let mut ctx = TransactionContext::new("job", "task");
+            ctx.set_sampled(Some(forced));
+            let head = start_transaction(ctx);
+            assert!(!head.is_sampled());
+            assert_eq!(head.sentry_trace().sampled, None, "forced {forced}");
+            head.finish();
+        }
     });
     assert!(transport.fetch_and_clear_envelopes().is_empty());
 }
