@@ -346,8 +346,11 @@ impl TxnInner {
                     // or it was out of range): services downstream must
                     // decide with the same one.
                     // (An empty one, from a caller without baggage, stays
-                    // empty: a DSC of only a sample_rand would mean nothing.)
-                    if !dsc.is_empty()
+                    // empty: a DSC of only a sample_rand would mean nothing.
+                    // With tracing off nothing was decided here: the
+                    // caller's context goes on as it came.)
+                    if info.decision.decided
+                        && !dsc.is_empty()
                         && parse_f64(Some(&dsc), "sample_rand")
                             .filter(|r| (0.0..1.0).contains(r))
                             .is_none()

@@ -195,6 +195,27 @@ fn with_tracing_off_no_decision_is_taken_or_propagated() {
         assert_eq!(continued.dsc().get("sampled"), Some("true"));
         continued.finish();
 
+        // A caller's context without a sample_rand goes on without one:
+        // nothing was decided here.
+        let incoming = TransactionContext::continue_from_headers(
+            "GET /",
+            "http.server",
+            [
+                (
+                    "sentry-trace",
+                    "771a43a4192642f0b136d5159a501700-b0e6f15b45c36b12-0",
+                ),
+                (
+                    "baggage",
+                    "sentry-trace_id=771a43a4192642f0b136d5159a501700,sentry-sampled=false,sentry-sample_rate=0.25",
+                ),
+            ],
+        );
+        let continued = start_transaction(incoming);
+        assert_eq!(continued.dsc().get("sample_rand"), None);
+        assert_eq!(continued.dsc().get("sample_rate"), Some("0.25"));
+        continued.finish();
+
         // A flag forced with `set_sampled` decides nothing with tracing
         // off, and is not passed on as if a caller had sent it.
         for forced in [true, false] {
