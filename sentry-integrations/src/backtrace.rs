@@ -972,6 +972,39 @@ fn is_border(frame: &Frame) -> bool {
             Some(name_prefix) => function.starts_with(name_prefix),
             None => path_starts_with(function, border),
         })
+        || is_bare_dispatch_border(
+            function,
+            frame.abs_path.as_deref().or(frame.filename.as_deref()),
+        )
+}
+
+/// Whether a frame named without its path (`debug = "line-tables-only"`
+/// names inlined generic functions bare: `log<()>`) is one of the
+/// dispatch borders of [`BORDER_FRAMES`], by its source file: `log`'s
+/// `__private_api.rs`, or `Event::dispatch`, `Event::child_of` and
+/// `Dispatch::event` in `tracing-core`'s `event.rs` and `dispatcher.rs`
+/// (not `with_default`, which runs below the application's code).
+fn is_bare_dispatch_border(function: &str, path: Option<&str>) -> bool {
+    let Some(path) = path else {
+        return false;
+    };
+    if function.contains("::") {
+        return false;
+    }
+    let path = path.replace('\\', "/");
+    let in_crate = |krate: &str, file: &str| {
+        path.ends_with(&format!("/src/{file}"))
+            && path.split('/').any(|dir| {
+                dir == krate
+                    || dir
+                        .strip_prefix(krate)
+                        .is_some_and(|rest| rest.starts_with('-'))
+            })
+    };
+    let named = |prefixes: &[&str]| prefixes.iter().any(|p| function.starts_with(p));
+    (in_crate("log", "__private_api.rs") && named(&["log"]))
+        || ((in_crate("tracing-core", "event.rs") || in_crate("tracing-core", "dispatcher.rs"))
+            && named(&["dispatch", "child_of", "event"]))
 }
 
 /// Trims a stack trace to the code that panicked, logged or called
@@ -1320,6 +1353,48 @@ impl Integration for StacktraceIntegration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bare_dispatch_frames_are_borders_by_their_source_file() {
+        let registry = "/home/me/.cargo/registry/src/index-6f17";
+        for (function, path, border) in [
+            (
+                "log<()>",
+                format!("{registry}/log-0.4.22/src/__private_api.rs"),
+                true,
+            ),
+            (
+                "log_impl",
+                format!("{registry}/log-0.4.22/src/__private_api.rs"),
+                true,
+            ),
+            (
+                "event<T>",
+                format!("{registry}/tracing-core-0.1.33/src/dispatcher.rs"),
+                true,
+            ),
+            (
+                "dispatch",
+                format!("{registry}/tracing-core-0.1.33/src/event.rs"),
+                true,
+            ),
+            (
+                "with_default<F, T>",
+                format!("{registry}/tracing-core-0.1.33/src/dispatcher.rs"),
+                false,
+            ),
+            ("log<()>", "/srv/app/src/logging.rs".to_owned(), false),
+            (
+                "log<()>",
+                format!("{registry}/catalog-1.0.0/src/__private_api.rs"),
+                false,
+            ),
+        ] {
+            let mut frame = frame(function);
+            frame.abs_path = Some(path.clone());
+            assert_eq!(is_border(&frame), border, "{function} in {path}");
+        }
+    }
 
     /// Source files of frames without a module: the application's, or
     /// dependencies and generated code by their layout, or the SDK's own
