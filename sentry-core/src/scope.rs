@@ -413,6 +413,13 @@ impl Scope {
     /// The HTTP server middleware uses it to know whether a request's
     /// handler reported an error itself, sampled out or not.
     ///
+    /// An observer stays on the scope for good (there is no way to remove
+    /// one), and scopes copied from it (a hub made from the current one,
+    /// `with_scope`) carry it: register it on a scope of its own, as the
+    /// middleware does on the request's hub, not on the process-wide one.
+    /// An observer that captures an event itself is held back by the
+    /// client's guard against capturing from inside a capture.
+    ///
     /// ```
     /// use std::sync::atomic::{AtomicUsize, Ordering};
     /// use std::sync::Arc;
@@ -421,13 +428,19 @@ impl Scope {
     /// let seen = Arc::new(AtomicUsize::new(0));
     /// let counter = seen.clone();
     /// let events = with_captured_events_options(|| {
-    ///     sentry_core::configure_scope(|scope| {
-    ///         scope.add_error_observer(move |_crashed| {
-    ///             counter.fetch_add(1, Ordering::Relaxed);
-    ///         });
-    ///     });
-    ///     sentry_core::capture_message("db down", Level::Error);
-    ///     sentry_core::capture_message("slow", Level::Warning);
+    ///     // A scope of its own: the observer ends with it.
+    ///     sentry_core::with_scope(
+    ///         |scope| {
+    ///             scope.add_error_observer(move |_crashed| {
+    ///                 counter.fetch_add(1, Ordering::Relaxed);
+    ///             });
+    ///         },
+    ///         || {
+    ///             sentry_core::capture_message("db down", Level::Error);
+    ///             sentry_core::capture_message("slow", Level::Warning);
+    ///         },
+    ///     );
+    ///     sentry_core::capture_message("after the scope", Level::Error);
     /// }, ClientOptions { sample_rate: 0.0, ..Default::default() });
     /// assert!(events.is_empty()); // sampled out, yet observed
     /// assert_eq!(seen.load(Ordering::Relaxed), 1);

@@ -33,7 +33,9 @@
 //!   type and does not buffer it;
 //! - ends with the transaction's status mapped from the response code
 //!   ([`SpanStatus::from_http_status`]), unless the handler set one on the
-//!   transaction (`Hub::current().active_span()`), and the data
+//!   transaction itself (`Hub::current().active_span()` is the transaction
+//!   only while no child span is active: a status set on a child span stays
+//!   the child's), and the data
 //!   `http.response.status_code`. A service error ends it as
 //!   `internal_error`; a request dropped before it completed (the client went
 //!   away) ends it as `cancelled`;
