@@ -40,6 +40,7 @@ mod spans;
 pub mod tokens;
 mod transactions;
 pub mod types;
+mod walk;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

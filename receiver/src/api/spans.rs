@@ -51,12 +51,12 @@
 //! `X-Scanned-To`, the start of the last span read (the window's oldest).
 //! A `trace` or few-`transaction` answer sends none of them.
 
-use hyper::header::{HeaderName, LINK};
-use rusqlite::OptionalExtension;
+use hyper::header::LINK;
 
 use super::params::{hex_id, iso, like_pattern, Cursor, Page, Range, Sql};
 use super::projects;
 use super::types::SpanRow;
+use super::walk::{DurationCursor, Scan, Sort, TimeWalk, Window};
 use super::{ApiError, Ctx, Reply};
 
 /// Most spans one request reads in start-time order (see the module's
@@ -67,8 +67,13 @@ use super::{ApiError, Ctx, Reply};
 /// 20 000 halves a request's time but takes 71 requests to walk the table.
 pub(crate) const MAX_SPANS_READ: usize = 50_000;
 
-/// A span's place in start-time order: `(start_ts, id)`.
-type Key = (f64, i64);
+/// The walk of `spans_time` within [`MAX_SPANS_READ`].
+const WALK: TimeWalk = TimeWalk {
+    table: "spans",
+    alias: "s",
+    index: None,
+    budget: MAX_SPANS_READ,
+};
 
 /// What the list sorts by.
 const DURATION: &str = "(s.end_ts - s.start_ts)";
@@ -272,126 +277,6 @@ enum Access {
 /// found through their transaction ids rather than by a walk in time order.
 const FEW_TRANSACTIONS: i64 = 500;
 
-/// The list's order (`sort=`).
-#[derive(Debug, Clone, Copy)]
-struct Sort {
-    by_duration: bool,
-    ascending: bool,
-}
-
-impl Sort {
-    fn parse(s: &str) -> Result<Sort, ApiError> {
-        let (by_duration, ascending) = match s {
-            "-timestamp" => (false, false),
-            "timestamp" => (false, true),
-            "-duration" => (true, false),
-            "duration" => (true, true),
-            other => {
-                return Err(ApiError::BadRequest(format!(
-                    "invalid sort {other:?}: expected -timestamp, timestamp, -duration or duration"
-                )))
-            }
-        };
-        Ok(Sort {
-            by_duration,
-            ascending,
-        })
-    }
-}
-
-/// The spans a sort by duration covers: those started from `lo`
-/// (included; `None`: from the range's start) to before `hi` (excluded;
-/// `None`: to the range's end).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-struct Window {
-    lo: Option<Key>,
-    hi: Option<Key>,
-}
-
-impl Window {
-    /// `:lo_start:lo_id:hi_start:hi_id`, `-:-` for an open end.
-    fn suffix(&self) -> String {
-        let end =
-            |k: Option<Key>| k.map_or_else(|| "-:-".to_owned(), |(v, id)| format!("{v}:{id}"));
-        format!(":{}:{}", end(self.lo), end(self.hi))
-    }
-}
-
-/// Where a page sorted by duration starts: after `at` (a duration in
-/// seconds and a span id), or at the start of `window` when `at` is
-/// `None`.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-struct DurationCursor {
-    at: Option<Cursor>,
-    window: Option<Window>,
-}
-
-impl DurationCursor {
-    /// From `duration:id:0|1`, or that followed by a window
-    /// (`:lo_start:lo_id:hi_start:hi_id`, `-:-` for an open end), whose
-    /// first three may be `-:-:0` (the window's start).
-    fn parse(s: &str) -> Result<DurationCursor, ApiError> {
-        let bad = || ApiError::BadRequest(format!("invalid cursor {s:?}"));
-        let parts: Vec<&str> = s.split(':').collect();
-        if parts.len() <= 3 {
-            return Ok(DurationCursor {
-                at: Some(Cursor::parse(s)?),
-                window: None,
-            });
-        }
-        if parts.len() != 7 {
-            return Err(bad());
-        }
-        let key = |v: &str, id: &str| -> Result<Option<Key>, ApiError> {
-            if (v, id) == ("-", "-") {
-                return Ok(None);
-            }
-            let v = v.parse::<f64>().ok().filter(|v| v.is_finite());
-            match (v, id.parse::<i64>().ok()) {
-                (Some(v), Some(id)) => Ok(Some((v, id))),
-                _ => Err(bad()),
-            }
-        };
-        let at = match parts[..3] {
-            ["-", "-", "0"] => None,
-            _ => Some(Cursor::parse(&parts[..3].join(":"))?),
-        };
-        let window = Window {
-            lo: key(parts[3], parts[4])?,
-            hi: key(parts[5], parts[6])?,
-        };
-        Ok(DurationCursor {
-            at,
-            window: Some(window),
-        })
-    }
-}
-
-/// How much of the spans a walked answer read.
-#[derive(Debug, Clone, Copy)]
-struct Scan {
-    /// Spans read.
-    read: i64,
-    /// When the budget ended the read: the start of the last span read.
-    stopped_at: Option<f64>,
-}
-
-impl Scan {
-    /// `X-Scanned`, `X-Scan-Stopped` and (when stopped) `X-Scanned-To`.
-    fn add_headers(&self, reply: Reply) -> Reply {
-        let reply = reply
-            .with_header(HeaderName::from_static("x-scanned"), self.read.to_string())
-            .with_header(
-                HeaderName::from_static("x-scan-stopped"),
-                self.stopped_at.is_some().to_string(),
-            );
-        match self.stopped_at {
-            Some(t) => reply.with_header(HeaderName::from_static("x-scanned-to"), iso(t)),
-            None => reply,
-        }
-    }
-}
-
 /// One page of the list.
 struct Listed {
     rows: Vec<SpanRow>,
@@ -451,11 +336,11 @@ fn by_time(
     let up = ascending != cursor.is_some_and(|c| c.is_prev);
     let from = cursor.map(|c| (c.value, c.id));
     let edge = match access {
-        Access::Walk { selective: true } => budget_edge(c, &filter.range, from, up)?,
+        Access::Walk { selective: true } => WALK.budget_edge(c, &filter.range, from, up)?,
         _ => None,
     };
     if let Some(edge) = edge {
-        let cond = beyond(&mut sql, edge, !up, true);
+        let cond = WALK.beyond(&mut sql, edge, !up, true);
         sql.cond(cond);
     }
     // The cursor's condition as `beyond` writes it. As `Sql::keyset` writes
@@ -463,7 +348,7 @@ fn by_time(
     // SQLite 3.46 read the whole window through two index searches and
     // sorted it (11 ms instead of 0.1 for a page of a frequent `op`).
     if let Some(from) = from {
-        let cond = beyond(&mut sql, from, up, false);
+        let cond = WALK.beyond(&mut sql, from, up, false);
         sql.cond(cond);
     }
     let order = if up {
@@ -488,7 +373,7 @@ fn by_time(
     let scan = match access {
         Access::Indexed => None,
         Access::Walk { .. } => Some(Scan {
-            read: count_walked(c, &filter.range, from, reached, up)?,
+            read: WALK.count_walked(c, &filter.range, from, reached, up)?,
             stopped_at: stopped_at.map(|(start, _)| start),
         }),
     };
@@ -513,7 +398,7 @@ fn by_duration(
         (Access::Walk { .. }, Some(given)) if at.is_some() => {
             // A cursor's window is taken as given only when it holds no
             // more than the budget (a hand-written `-:-` would sort all).
-            let edge = budget_edge(c, &filter.range, given.hi, false)?;
+            let edge = WALK.budget_edge(c, &filter.range, given.hi, false)?;
             let within = match (edge, given.lo) {
                 (None, _) => true,
                 (Some(edge), Some(lo)) => lo.0 > edge.0 || (lo.0 == edge.0 && lo.1 >= edge.1),
@@ -532,17 +417,17 @@ fn by_duration(
         (Access::Walk { .. }, given) => {
             let hi = given.and_then(|w| w.hi);
             Window {
-                lo: budget_edge(c, &filter.range, hi, false)?,
+                lo: WALK.budget_edge(c, &filter.range, hi, false)?,
                 hi,
             }
         }
     };
     if let Some(hi) = window.hi {
-        let cond = beyond(&mut sql, hi, false, false);
+        let cond = WALK.beyond(&mut sql, hi, false, false);
         sql.cond(cond);
     }
     if let Some(lo) = window.lo {
-        let cond = beyond(&mut sql, lo, true, true);
+        let cond = WALK.beyond(&mut sql, lo, true, true);
         sql.cond(cond);
     }
     let order = sql.keyset(DURATION, "s.id", ascending, at);
@@ -566,7 +451,7 @@ fn by_duration(
                 // upwards gives again (windows hold the budget each).
                 let above = Window {
                     lo: Some(hi),
-                    hi: budget_edge(c, &filter.range, Some(hi), true)?,
+                    hi: WALK.budget_edge(c, &filter.range, Some(hi), true)?,
                 };
                 // Before every duration of that window, read backwards.
                 let end = if ascending {
@@ -577,7 +462,7 @@ fn by_duration(
                 page.prev = (format!("{end}{}", above.suffix()), true);
             }
             Some(Scan {
-                read: count_walked(c, &filter.range, window.hi, window.lo, false)?,
+                read: WALK.count_walked(c, &filter.range, window.hi, window.lo, false)?,
                 stopped_at: window.lo.map(|(start, _)| start),
             })
         }
@@ -655,73 +540,6 @@ fn fetch(
         })?
         .collect::<Result<_, _>>()?;
     Ok(rows)
-}
-
-/// `(s.start_ts, s.id)` past `key` going up (`up`) or down, `key` itself
-/// included when `inclusive`. The bound on `start_ts` alone is what lets
-/// the query walk `spans_time` from there.
-fn beyond(sql: &mut Sql, key: Key, up: bool, inclusive: bool) -> String {
-    let cmp = if up { ">" } else { "<" };
-    let id_cmp = if inclusive { "=" } else { "" };
-    let start = sql.bind(key.0);
-    let id = sql.bind(key.1);
-    format!("(s.start_ts {cmp}= {start} AND (s.start_ts {cmp} {start} OR s.id {cmp}{id_cmp} {id}))")
-}
-
-/// The last span a walk from `from` (excluded; `None`: from the range's
-/// end, or its start going `up`) may read: the [`MAX_SPANS_READ`]th of the
-/// range past `from`. `None` when fewer are left: the walk may go to the
-/// range's end. Reads `spans_time` only.
-fn budget_edge(
-    c: &rusqlite::Connection,
-    range: &Range,
-    from: Option<Key>,
-    up: bool,
-) -> Result<Option<Key>, ApiError> {
-    let mut sql = Sql::default();
-    range.restrict(&mut sql, "s.start_ts");
-    if let Some(from) = from {
-        let cond = beyond(&mut sql, from, up, false);
-        sql.cond(cond);
-    }
-    let dir = if up { "ASC" } else { "DESC" };
-    let query = format!(
-        "SELECT s.start_ts, s.id FROM spans s WHERE {}
-         ORDER BY s.start_ts {dir}, s.id {dir} LIMIT 1 OFFSET {}",
-        sql.where_clause(),
-        MAX_SPANS_READ - 1
-    );
-    Ok(c.prepare_cached(&query)?
-        .query_row(rusqlite::params_from_iter(sql.params.iter()), |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .optional()?)
-}
-
-/// How many spans of the range lie past `from` (excluded; `None`: from the
-/// range's end, or its start going `up`) up to `to` (included; `None`: to
-/// the range's other end): what a walk between them read. Reads
-/// `spans_time` only.
-fn count_walked(
-    c: &rusqlite::Connection,
-    range: &Range,
-    from: Option<Key>,
-    to: Option<Key>,
-    up: bool,
-) -> Result<i64, ApiError> {
-    let mut sql = Sql::default();
-    range.restrict(&mut sql, "s.start_ts");
-    if let Some(from) = from {
-        let cond = beyond(&mut sql, from, up, false);
-        sql.cond(cond);
-    }
-    if let Some(to) = to {
-        let cond = beyond(&mut sql, to, !up, true);
-        sql.cond(cond);
-    }
-    let query = format!("SELECT count(*) FROM spans s WHERE {}", sql.where_clause());
-    Ok(c.prepare_cached(&query)?
-        .query_row(rusqlite::params_from_iter(sql.params.iter()), |r| r.get(0))?)
 }
 
 #[cfg(test)]

@@ -41,12 +41,12 @@
 //! start of the last transaction read (the window's oldest). A `trace` or
 //! few-`transaction` answer sends none of them.
 
-use hyper::header::{HeaderName, LINK};
-use rusqlite::OptionalExtension;
+use hyper::header::LINK;
 
-use super::params::{hex_id, iso, like_pattern, Cursor, Page, Range, Sql};
+use super::params::{hex_id, like_pattern, Cursor, Page, Range, Sql};
 use super::projects;
 use super::types::Transaction;
+use super::walk::{DurationCursor, Scan, Sort, TimeWalk, Window};
 use super::{ApiError, Ctx, Reply};
 
 /// Most transactions one request reads in start-time order (see the
@@ -61,13 +61,18 @@ use super::{ApiError, Ctx, Reply};
 /// through those 150 000 for a rare match.
 pub(crate) const MAX_TRANSACTIONS_READ: usize = 50_000;
 
+/// The walk of `transactions_start` within [`MAX_TRANSACTIONS_READ`].
+const WALK: TimeWalk = TimeWalk {
+    table: "transactions",
+    alias: "t",
+    index: Some("transactions_start"),
+    budget: MAX_TRANSACTIONS_READ,
+};
+
 /// Up to this many transactions with the `transaction=` names, they are
 /// read whole through `transactions_name` rather than by a walk in time
 /// order (which would look at every other transaction to find them).
 const FEW_TRANSACTIONS: i64 = 500;
-
-/// A transaction's place in start-time order: `(start_ts, id)`.
-type Key = (f64, i64);
 
 /// What the list sorts by.
 const DURATION: &str = "(t.end_ts - t.start_ts)";
@@ -228,125 +233,6 @@ fn few_named(
     Ok(matching <= FEW_TRANSACTIONS)
 }
 
-/// The list's order (`sort=`).
-#[derive(Debug, Clone, Copy)]
-struct Sort {
-    by_duration: bool,
-    ascending: bool,
-}
-
-impl Sort {
-    fn parse(s: &str) -> Result<Sort, ApiError> {
-        let (by_duration, ascending) = match s {
-            "-timestamp" => (false, false),
-            "timestamp" => (false, true),
-            "-duration" => (true, false),
-            "duration" => (true, true),
-            other => {
-                return Err(ApiError::BadRequest(format!(
-                    "invalid sort {other:?}: expected -timestamp, timestamp, -duration or duration"
-                )))
-            }
-        };
-        Ok(Sort {
-            by_duration,
-            ascending,
-        })
-    }
-}
-
-/// The transactions a sort by duration covers: those started from `lo`
-/// (included; `None`: from the range's start) to before `hi` (excluded;
-/// `None`: to the range's end).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-struct Window {
-    lo: Option<Key>,
-    hi: Option<Key>,
-}
-
-impl Window {
-    /// `:lo_start:lo_id:hi_start:hi_id`, `-:-` for an open end.
-    fn suffix(&self) -> String {
-        let end =
-            |k: Option<Key>| k.map_or_else(|| "-:-".to_owned(), |(v, id)| format!("{v}:{id}"));
-        format!(":{}:{}", end(self.lo), end(self.hi))
-    }
-}
-
-/// Where a page sorted by duration starts: after `at` (a duration in
-/// seconds and a transaction id), or at the start of `window` when `at`
-/// is `None`.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-struct DurationCursor {
-    at: Option<Cursor>,
-    window: Option<Window>,
-}
-
-impl DurationCursor {
-    /// From `duration:id:0|1`, or that followed by a window
-    /// (`:lo_start:lo_id:hi_start:hi_id`, `-:-` for an open end), whose
-    /// first three may be `-:-:0` (the window's start).
-    fn parse(s: &str) -> Result<DurationCursor, ApiError> {
-        let bad = || ApiError::BadRequest(format!("invalid cursor {s:?}"));
-        let parts: Vec<&str> = s.split(':').collect();
-        if parts.len() <= 3 {
-            return Ok(DurationCursor {
-                at: Some(Cursor::parse(s)?),
-                window: None,
-            });
-        }
-        if parts.len() != 7 {
-            return Err(bad());
-        }
-        let key = |v: &str, id: &str| -> Result<Option<Key>, ApiError> {
-            if (v, id) == ("-", "-") {
-                return Ok(None);
-            }
-            let v = v.parse::<f64>().ok().filter(|v| v.is_finite());
-            match (v, id.parse::<i64>().ok()) {
-                (Some(v), Some(id)) => Ok(Some((v, id))),
-                _ => Err(bad()),
-            }
-        };
-        let at = match parts[..3] {
-            ["-", "-", "0"] => None,
-            _ => Some(Cursor::parse(&parts[..3].join(":"))?),
-        };
-        Ok(DurationCursor {
-            at,
-            window: Some(Window {
-                lo: key(parts[3], parts[4])?,
-                hi: key(parts[5], parts[6])?,
-            }),
-        })
-    }
-}
-
-/// How much of the transactions a walked answer read.
-#[derive(Debug, Clone, Copy)]
-struct Scan {
-    /// Transactions read.
-    read: i64,
-    /// When the budget ended the read: the start of the last one read.
-    stopped_at: Option<f64>,
-}
-
-impl Scan {
-    /// `X-Scanned`, `X-Scan-Stopped` and (when stopped) `X-Scanned-To`.
-    fn add_headers(&self, reply: Reply) -> Reply {
-        let reply = reply
-            .with_header(HeaderName::from_static("x-scanned"), self.read.to_string())
-            .with_header(
-                HeaderName::from_static("x-scan-stopped"),
-                self.stopped_at.is_some().to_string(),
-            );
-        match self.stopped_at {
-            Some(t) => reply.with_header(HeaderName::from_static("x-scanned-to"), iso(t)),
-            None => reply,
-        }
-    }
-}
-
 /// A page read, its links (without rows) and how much it read.
 type PageRead = (Vec<Transaction>, Page<()>, Option<Scan>);
 
@@ -395,17 +281,17 @@ fn by_time(
     let up = ascending != cursor.is_some_and(|c| c.is_prev);
     let from = cursor.map(|c| (c.value, c.id));
     let edge = match access {
-        Access::Walk { selective: true } => budget_edge(c, &filter.range, from, up)?,
+        Access::Walk { selective: true } => WALK.budget_edge(c, &filter.range, from, up)?,
         _ => None,
     };
     if let Some(edge) = edge {
-        let cond = beyond(&mut sql, edge, !up, true);
+        let cond = WALK.beyond(&mut sql, edge, !up, true);
         sql.cond(cond);
     }
     // The cursor's condition with the start alone bounded first, so that
     // the walk seeks `transactions_start` there (as the spans list does).
     if let Some(from) = from {
-        let cond = beyond(&mut sql, from, up, false);
+        let cond = WALK.beyond(&mut sql, from, up, false);
         sql.cond(cond);
     }
     let order = if up {
@@ -428,7 +314,7 @@ fn by_time(
     }
     let scan = if access.walks() {
         Some(Scan {
-            read: count_walked(c, &filter.range, from, reached, up)?,
+            read: WALK.count_walked(c, &filter.range, from, reached, up)?,
             stopped_at: stopped_at.map(|(start, _)| start),
         })
     } else {
@@ -453,7 +339,7 @@ fn by_duration(
         (true, Some(given)) if at.is_some() => {
             // A cursor's window is taken as given only when it holds no
             // more than the budget (a hand-written `-:-` would sort all).
-            let edge = budget_edge(c, &filter.range, given.hi, false)?;
+            let edge = WALK.budget_edge(c, &filter.range, given.hi, false)?;
             let within = match (edge, given.lo) {
                 (None, _) => true,
                 (Some(edge), Some(lo)) => lo.0 > edge.0 || (lo.0 == edge.0 && lo.1 >= edge.1),
@@ -472,17 +358,17 @@ fn by_duration(
         (true, given) => {
             let hi = given.and_then(|w| w.hi);
             Window {
-                lo: budget_edge(c, &filter.range, hi, false)?,
+                lo: WALK.budget_edge(c, &filter.range, hi, false)?,
                 hi,
             }
         }
     };
     if let Some(hi) = window.hi {
-        let cond = beyond(&mut sql, hi, false, false);
+        let cond = WALK.beyond(&mut sql, hi, false, false);
         sql.cond(cond);
     }
     if let Some(lo) = window.lo {
-        let cond = beyond(&mut sql, lo, true, true);
+        let cond = WALK.beyond(&mut sql, lo, true, true);
         sql.cond(cond);
     }
     let order = sql.keyset(DURATION, "t.id", ascending, at);
@@ -503,7 +389,7 @@ fn by_duration(
             // again (windows hold the budget each).
             let above = Window {
                 lo: Some(hi),
-                hi: budget_edge(c, &filter.range, Some(hi), true)?,
+                hi: WALK.budget_edge(c, &filter.range, Some(hi), true)?,
             };
             // Before every duration of that window, read backwards.
             let end = if ascending {
@@ -514,7 +400,7 @@ fn by_duration(
             page.prev = (format!("{end}{}", above.suffix()), true);
         }
         Some(Scan {
-            read: count_walked(c, &filter.range, window.hi, window.lo, false)?,
+            read: WALK.count_walked(c, &filter.range, window.hi, window.lo, false)?,
             stopped_at: window.lo.map(|(start, _)| start),
         })
     } else {
@@ -577,77 +463,6 @@ fn fetch(
         })?
         .collect::<Result<_, _>>()?;
     Ok(rows)
-}
-
-/// `(t.start_ts, t.id)` past `key` going up (`up`) or down, `key` itself
-/// included when `inclusive`. The bound on `start_ts` alone is what lets
-/// the query walk `transactions_start` from there.
-fn beyond(sql: &mut Sql, key: Key, up: bool, inclusive: bool) -> String {
-    let cmp = if up { ">" } else { "<" };
-    let id_cmp = if inclusive { "=" } else { "" };
-    let start = sql.bind(key.0);
-    let id = sql.bind(key.1);
-    format!("(t.start_ts {cmp}= {start} AND (t.start_ts {cmp} {start} OR t.id {cmp}{id_cmp} {id}))")
-}
-
-/// The last transaction a walk from `from` (excluded; `None`: from the
-/// range's end, or its start going `up`) may read: the
-/// [`MAX_TRANSACTIONS_READ`]th of the range past `from`. `None` when fewer
-/// are left: the walk may go to the range's end. Reads
-/// `transactions_start` only.
-fn budget_edge(
-    c: &rusqlite::Connection,
-    range: &Range,
-    from: Option<Key>,
-    up: bool,
-) -> Result<Option<Key>, ApiError> {
-    let mut sql = Sql::default();
-    range.restrict(&mut sql, "t.start_ts");
-    if let Some(from) = from {
-        let cond = beyond(&mut sql, from, up, false);
-        sql.cond(cond);
-    }
-    let dir = if up { "ASC" } else { "DESC" };
-    let query = format!(
-        "SELECT t.start_ts, t.id FROM transactions t INDEXED BY transactions_start WHERE {}
-         ORDER BY t.start_ts {dir}, t.id {dir} LIMIT 1 OFFSET {}",
-        sql.where_clause(),
-        MAX_TRANSACTIONS_READ - 1
-    );
-    Ok(c.prepare_cached(&query)?
-        .query_row(rusqlite::params_from_iter(sql.params.iter()), |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .optional()?)
-}
-
-/// How many transactions of the range lie past `from` (excluded; `None`:
-/// from the range's end, or its start going `up`) up to `to` (included;
-/// `None`: to the range's other end): what a walk between them read.
-/// Reads `transactions_start` only.
-fn count_walked(
-    c: &rusqlite::Connection,
-    range: &Range,
-    from: Option<Key>,
-    to: Option<Key>,
-    up: bool,
-) -> Result<i64, ApiError> {
-    let mut sql = Sql::default();
-    range.restrict(&mut sql, "t.start_ts");
-    if let Some(from) = from {
-        let cond = beyond(&mut sql, from, up, false);
-        sql.cond(cond);
-    }
-    if let Some(to) = to {
-        let cond = beyond(&mut sql, to, !up, true);
-        sql.cond(cond);
-    }
-    let query = format!(
-        "SELECT count(*) FROM transactions t INDEXED BY transactions_start WHERE {}",
-        sql.where_clause()
-    );
-    Ok(c.prepare_cached(&query)?
-        .query_row(rusqlite::params_from_iter(sql.params.iter()), |r| r.get(0))?)
 }
 
 #[cfg(test)]

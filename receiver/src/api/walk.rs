@@ -1,0 +1,232 @@
+//! What the spans and transactions lists share to read a table in
+//! start-time order within a budget of rows per request (see
+//! `api::spans` for the design): the sort, the duration windows and their
+//! cursors, the conditions that walk a time index from a key, where a
+//! budget ends, and the headers that say how much was read.
+
+use hyper::header::HeaderName;
+use rusqlite::OptionalExtension;
+
+use super::params::{iso, Cursor, Range, Sql};
+use super::{ApiError, Reply};
+
+/// A row's place in start-time order: its start and its id.
+pub(crate) type Key = (f64, i64);
+
+/// What a list sorts by (`sort=`): start time or duration, either way.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sort {
+    pub by_duration: bool,
+    pub ascending: bool,
+}
+
+impl Sort {
+    /// From `-timestamp`, `timestamp`, `-duration` or `duration`.
+    pub(crate) fn parse(s: &str) -> Result<Sort, ApiError> {
+        let (by_duration, ascending) = match s {
+            "-timestamp" => (false, false),
+            "timestamp" => (false, true),
+            "-duration" => (true, false),
+            "duration" => (true, true),
+            other => {
+                return Err(ApiError::BadRequest(format!(
+                    "invalid sort {other:?}: expected -timestamp, timestamp, -duration or duration"
+                )))
+            }
+        };
+        Ok(Sort {
+            by_duration,
+            ascending,
+        })
+    }
+}
+
+/// The rows a sort by duration covers: those started from `lo` (included;
+/// `None`: from the range's start) to before `hi` (excluded; `None`: to the
+/// range's end).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct Window {
+    pub lo: Option<Key>,
+    pub hi: Option<Key>,
+}
+
+impl Window {
+    /// `:lo_start:lo_id:hi_start:hi_id`, `-:-` for an open end.
+    pub(crate) fn suffix(&self) -> String {
+        let end =
+            |k: Option<Key>| k.map_or_else(|| "-:-".to_owned(), |(v, id)| format!("{v}:{id}"));
+        format!(":{}:{}", end(self.lo), end(self.hi))
+    }
+}
+
+/// Where a page sorted by duration starts: after `at` (a duration in
+/// seconds and a row id), or at the start of `window` when `at` is `None`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct DurationCursor {
+    pub at: Option<Cursor>,
+    pub window: Option<Window>,
+}
+
+impl DurationCursor {
+    /// From `duration:id:0|1`, or that followed by a window
+    /// (`:lo_start:lo_id:hi_start:hi_id`, `-:-` for an open end), whose
+    /// first three may be `-:-:0` (the window's start).
+    pub(crate) fn parse(s: &str) -> Result<DurationCursor, ApiError> {
+        let bad = || ApiError::BadRequest(format!("invalid cursor {s:?}"));
+        let parts: Vec<&str> = s.split(':').collect();
+        if parts.len() <= 3 {
+            return Ok(DurationCursor {
+                at: Some(Cursor::parse(s)?),
+                window: None,
+            });
+        }
+        if parts.len() != 7 {
+            return Err(bad());
+        }
+        let key = |v: &str, id: &str| -> Result<Option<Key>, ApiError> {
+            if (v, id) == ("-", "-") {
+                return Ok(None);
+            }
+            let v = v.parse::<f64>().ok().filter(|v| v.is_finite());
+            match (v, id.parse::<i64>().ok()) {
+                (Some(v), Some(id)) => Ok(Some((v, id))),
+                _ => Err(bad()),
+            }
+        };
+        let at = match parts[..3] {
+            ["-", "-", "0"] => None,
+            _ => Some(Cursor::parse(&parts[..3].join(":"))?),
+        };
+        Ok(DurationCursor {
+            at,
+            window: Some(Window {
+                lo: key(parts[3], parts[4])?,
+                hi: key(parts[5], parts[6])?,
+            }),
+        })
+    }
+}
+
+/// How much of the table a walked answer read.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Scan {
+    /// Rows read.
+    pub read: i64,
+    /// When the budget ended the read: the start of the last row read.
+    pub stopped_at: Option<f64>,
+}
+
+impl Scan {
+    /// `X-Scanned`, `X-Scan-Stopped` and (when stopped) `X-Scanned-To`.
+    pub(crate) fn add_headers(&self, reply: Reply) -> Reply {
+        let reply = reply
+            .with_header(HeaderName::from_static("x-scanned"), self.read.to_string())
+            .with_header(
+                HeaderName::from_static("x-scan-stopped"),
+                self.stopped_at.is_some().to_string(),
+            );
+        match self.stopped_at {
+            Some(t) => reply.with_header(HeaderName::from_static("x-scanned-to"), iso(t)),
+            None => reply,
+        }
+    }
+}
+
+/// A table walked in start-time order: its name, the alias its queries
+/// give it (`s`, `t`), the index on `start_ts` to read (`INDEXED BY`, when
+/// SQLite must be told), and the budget of rows one request reads.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TimeWalk {
+    pub table: &'static str,
+    pub alias: &'static str,
+    pub index: Option<&'static str>,
+    pub budget: usize,
+}
+
+impl TimeWalk {
+    /// `FROM` of the walk's own queries: the table, its alias and index.
+    fn from(&self) -> String {
+        match self.index {
+            Some(index) => format!("{} {} INDEXED BY {index}", self.table, self.alias),
+            None => format!("{} {}", self.table, self.alias),
+        }
+    }
+
+    /// `(start_ts, id)` past `key` going up (`up`) or down, `key` itself
+    /// included when `inclusive`. The bound on `start_ts` alone is what
+    /// lets the query walk the time index from there.
+    pub(crate) fn beyond(&self, sql: &mut Sql, key: Key, up: bool, inclusive: bool) -> String {
+        let a = self.alias;
+        let cmp = if up { ">" } else { "<" };
+        let id_cmp = if inclusive { "=" } else { "" };
+        let start = sql.bind(key.0);
+        let id = sql.bind(key.1);
+        format!(
+            "({a}.start_ts {cmp}= {start} AND ({a}.start_ts {cmp} {start} OR {a}.id {cmp}{id_cmp} {id}))"
+        )
+    }
+
+    /// The last row a walk from `from` (excluded; `None`: from the range's
+    /// end, or its start going `up`) may read: the budget's row of the
+    /// range past `from`. `None` when fewer are left: the walk may go to
+    /// the range's end. Reads the time index only.
+    pub(crate) fn budget_edge(
+        &self,
+        c: &rusqlite::Connection,
+        range: &Range,
+        from: Option<Key>,
+        up: bool,
+    ) -> Result<Option<Key>, ApiError> {
+        let a = self.alias;
+        let mut sql = Sql::default();
+        range.restrict(&mut sql, &format!("{a}.start_ts"));
+        if let Some(from) = from {
+            let cond = self.beyond(&mut sql, from, up, false);
+            sql.cond(cond);
+        }
+        let dir = if up { "ASC" } else { "DESC" };
+        let query = format!(
+            "SELECT {a}.start_ts, {a}.id FROM {} WHERE {}
+             ORDER BY {a}.start_ts {dir}, {a}.id {dir} LIMIT 1 OFFSET {}",
+            self.from(),
+            sql.where_clause(),
+            self.budget.saturating_sub(1)
+        );
+        Ok(c.prepare_cached(&query)?
+            .query_row(rusqlite::params_from_iter(sql.params.iter()), |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?)
+    }
+
+    /// How many rows of the range lie past `from` (excluded; `None`: from
+    /// the range's end, or its start going `up`) up to `to` (included;
+    /// `None`: to the range's other end): what a walk between them read.
+    /// Reads the time index only.
+    pub(crate) fn count_walked(
+        &self,
+        c: &rusqlite::Connection,
+        range: &Range,
+        from: Option<Key>,
+        to: Option<Key>,
+        up: bool,
+    ) -> Result<i64, ApiError> {
+        let mut sql = Sql::default();
+        range.restrict(&mut sql, &format!("{}.start_ts", self.alias));
+        if let Some(from) = from {
+            let cond = self.beyond(&mut sql, from, up, false);
+            sql.cond(cond);
+        }
+        if let Some(to) = to {
+            let cond = self.beyond(&mut sql, to, !up, true);
+            sql.cond(cond);
+        }
+        let query = format!(
+            "SELECT count(*) FROM {} WHERE {}",
+            self.from(),
+            sql.where_clause()
+        );
+        Ok(c.prepare_cached(&query)?
+            .query_row(rusqlite::params_from_iter(sql.params.iter()), |r| r.get(0))?)
+    }
+}
