@@ -1048,7 +1048,7 @@
     select('sort', f.sort, [['-timestamp', 'newest'], ['timestamp', 'oldest'], ['-duration', 'slowest'], ['duration', 'fastest']]),
     h('button', {type: 'submit'}, 'Apply'));
     const title = h('div', {class: 'titlebar'}, h('h1', null, 'Transactions'));
-    const result = await fetchTransactions(generation, f, title, form);
+    const result = await fetchWalked(generation, '/api/0/local/transactions/', f, title, form);
     if (!result) return;
     const {rows, links, scan} = result;
     const longest = longestDuration(rows);
@@ -1070,59 +1070,7 @@
           : h('p', {class: 'empty'}, 'No transactions. SDKs send them when tracing is on (traces_sample_rate). An SDK that streams its spans sends segments instead: ',
         h('a', {href: link('/spans', {segment: '1'})}, 'see Spans'), '.');
     const goTo = (c) => { location.hash = link('/transactions', Object.assign({}, f, {cursor: c})); };
-    setView(generation, h('div', null, title, form, transactionScanNote(scan, rows.length, links, f, goTo), table, pager(links, goTo, f.cursor)));
-  }
-
-  // Transactions one Transactions page shows, and the most requests it
-  // sends to fill them. The API reads at most 50 000 transactions a
-  // request (a trace or a rare name excepted): with a filter that keeps
-  // few, an answer can stop short of a page (`X-Scan-Stopped`) with a
-  // cursor that goes on where it stopped.
-  const TRANSACTION_PAGE = 50;
-  const TRANSACTION_REQUESTS = 5;
-
-  // A page of transactions with the filters `f`: its rows, links and how
-  // much the answers read ({scanned, stopped, to}), or null (see
-  // fetchList). In time order, an answer that stopped short is followed
-  // by requests from where it stopped (going the way `f.cursor` goes)
-  // until the page is full, the transactions run out or
-  // TRANSACTION_REQUESTS were sent.
-  async function fetchTransactions(generation, f, title, form) {
-    const path = '/api/0/local/transactions/';
-    const first = await fetchList(generation, path, Object.assign({limit: TRANSACTION_PAGE}, f), title, form);
-    if (!first) return null;
-    const backwards = /:1$/.test(f.cursor);
-    const onward = backwards ? 'previous' : 'next';
-    const byTime = !/duration/.test(f.sort);
-    let rows = first.rows;
-    const links = parseLinks(first.headers.get('Link'));
-    const scan = readScan(first.headers, {scanned: 0});
-    for (let sent = 1; byTime && scan.stopped && rows.length < TRANSACTION_PAGE && sent < TRANSACTION_REQUESTS; sent++) {
-      const on = links[onward];
-      if (!on || !on.results) break;
-      const more = await fetchList(generation, path, Object.assign({}, f, {cursor: on.cursor, limit: TRANSACTION_PAGE - rows.length}), title, form);
-      if (!more || generation !== state.generation) return null;
-      rows = backwards ? more.rows.concat(rows) : rows.concat(more.rows);
-      links[onward] = parseLinks(more.headers.get('Link'))[onward];
-      readScan(more.headers, scan);
-    }
-    return {rows, links, scan};
-  }
-
-  // What a Transactions page of `shown` rows did not read, when its last
-  // answer stopped short: in time order, how far the search went and a
-  // way on; by duration, which transactions the sort covers.
-  function transactionScanNote(scan, shown, links, f, goTo) {
-    if (!scan.stopped) return null;
-    const onward = links[/:1$/.test(f.cursor) ? 'previous' : 'next'];
-    const count = scan.scanned.toLocaleString('en') + ' transactions';
-    if (/duration/.test(f.sort)) {
-      return h('p', {class: 'notice'}, 'Sorted by duration among ' + count + ' started since ', time(scan.to),
-        ' (the most one request sorts). After their last page, Older → sorts the transactions before them.');
-    }
-    if (shown >= TRANSACTION_PAGE) return null;
-    return h('p', {class: 'notice'}, 'Searched ' + count + ', as far as those started ', time(scan.to), ', without filling the page. ',
-      onward && onward.results ? h('button', {type: 'button', onclick: () => goTo(onward.cursor)}, 'Search further') : null);
+    setView(generation, h('div', null, title, form, scanNote(scan, rows.length, links, f, goTo, 'transactions'), table, pager(links, goTo, f.cursor)));
   }
 
   // The filters `keys` as the address gives them (`defaults` for those it
@@ -1188,7 +1136,7 @@
     select('sort', f.sort, [['-timestamp', 'newest'], ['timestamp', 'oldest'], ['-duration', 'slowest'], ['duration', 'fastest']]),
     h('button', {type: 'submit'}, 'Apply'));
     const title = h('div', {class: 'titlebar'}, h('h1', null, 'Spans'));
-    const result = await fetchSpans(generation, f, title, form);
+    const result = await fetchWalked(generation, '/api/0/local/spans/', f, title, form);
     if (!result) return;
     const {rows, links, scan} = result;
     const longest = longestDuration(rows);
@@ -1212,24 +1160,24 @@
           ? 'No spans match these filters.'
           : 'No spans. They come inside transactions, or on their own from SDKs that stream spans.');
     const goTo = (c) => { location.hash = link('/spans', Object.assign({}, f, {cursor: c})); };
-    setView(generation, h('div', null, title, form, spanScanNote(scan, rows.length, links, f, goTo), table, pager(links, goTo, f.cursor)));
+    setView(generation, h('div', null, title, form, scanNote(scan, rows.length, links, f, goTo, 'spans'), table, pager(links, goTo, f.cursor)));
   }
 
-  // Spans one Spans page shows, and the most requests it sends to fill
-  // them. The API reads at most 50 000 spans a request: with a filter that
-  // keeps few, an answer can stop short of a page (`X-Scan-Stopped`) with
-  // a cursor that goes on where it stopped.
-  const SPAN_PAGE = 50;
-  const SPAN_REQUESTS = 5;
+  // Rows one Spans or Transactions page shows, and the most requests it
+  // sends to fill them. Those APIs read at most 50 000 rows a request (a
+  // trace or a few named transactions excepted): with a filter that keeps
+  // few, an answer can stop short of a page (`X-Scan-Stopped`) with a
+  // cursor that goes on where it stopped.
+  const WALK_PAGE = 50;
+  const WALK_REQUESTS = 5;
 
-  // A page of spans with the filters `f`: its rows, links and how much of
-  // the spans the answers read ({scanned, stopped, to}), or null (see
-  // fetchList). In time order, an answer that stopped short is followed by
-  // requests from where it stopped (going the way `f.cursor` goes) until
-  // the page is full, the spans run out or SPAN_REQUESTS were sent.
-  async function fetchSpans(generation, f, title, form) {
-    const path = '/api/0/local/spans/';
-    const first = await fetchList(generation, path, Object.assign({limit: SPAN_PAGE}, f), title, form);
+  // A page of the list at `path` with the filters `f`: its rows, links and
+  // how much the answers read ({scanned, stopped, to}), or null (see
+  // fetchList). In time order, an answer that stopped short is followed
+  // by requests from where it stopped (going the way `f.cursor` goes)
+  // until the page is full, the rows run out or WALK_REQUESTS were sent.
+  async function fetchWalked(generation, path, f, title, form) {
+    const first = await fetchList(generation, path, Object.assign({limit: WALK_PAGE}, f), title, form);
     if (!first) return null;
     const backwards = /:1$/.test(f.cursor);
     const onward = backwards ? 'previous' : 'next';
@@ -1237,10 +1185,10 @@
     let rows = first.rows;
     const links = parseLinks(first.headers.get('Link'));
     const scan = readScan(first.headers, {scanned: 0});
-    for (let sent = 1; byTime && scan.stopped && rows.length < SPAN_PAGE && sent < SPAN_REQUESTS; sent++) {
+    for (let sent = 1; byTime && scan.stopped && rows.length < WALK_PAGE && sent < WALK_REQUESTS; sent++) {
       const on = links[onward];
       if (!on || !on.results) break;
-      const more = await fetchList(generation, path, Object.assign({}, f, {cursor: on.cursor, limit: SPAN_PAGE - rows.length}), title, form);
+      const more = await fetchList(generation, path, Object.assign({}, f, {cursor: on.cursor, limit: WALK_PAGE - rows.length}), title, form);
       if (!more || generation !== state.generation) return null;
       rows = backwards ? more.rows.concat(rows) : rows.concat(more.rows);
       links[onward] = parseLinks(more.headers.get('Link'))[onward];
@@ -1257,18 +1205,18 @@
     return scan;
   }
 
-  // What a Spans page of `shown` rows did not read, when its last answer
-  // stopped short: in time order, how far the search went and a way on; by
-  // duration, which spans the sort covers.
-  function spanScanNote(scan, shown, links, f, goTo) {
+  // What a page of `shown` rows (`noun`: spans, transactions) did not
+  // read, when its last answer stopped short: in time order, how far the
+  // search went and a way on; by duration, which rows the sort covers.
+  function scanNote(scan, shown, links, f, goTo, noun) {
     if (!scan.stopped) return null;
     const onward = links[/:1$/.test(f.cursor) ? 'previous' : 'next'];
-    const count = scan.scanned.toLocaleString('en') + ' spans';
+    const count = scan.scanned.toLocaleString('en') + ' ' + noun;
     if (/duration/.test(f.sort)) {
       return h('p', {class: 'notice'}, 'Sorted by duration among ' + count + ' started since ', time(scan.to),
-        ' (the most one request sorts). After their last page, Older → sorts the spans before them.');
+        ' (the most one request sorts). After their last page, Older → sorts the ' + noun + ' before them.');
     }
-    if (shown >= SPAN_PAGE) return null;
+    if (shown >= WALK_PAGE) return null;
     return h('p', {class: 'notice'}, 'Searched ' + count + ', as far as those started ', time(scan.to), ', without filling the page. ',
       onward && onward.results ? h('button', {type: 'button', onclick: () => goTo(onward.cursor)}, 'Search further') : null);
   }
