@@ -13,7 +13,7 @@
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::params::Sql;
+use super::params::{hex_id, Range, Sql};
 use super::ApiError;
 
 /// Most rows one request decompresses.
@@ -97,6 +97,105 @@ pub(crate) struct Entry<'a> {
     pub index: usize,
     /// The entry (entries that are not objects are skipped).
     pub fields: &'a Map<String, Value>,
+}
+
+impl Entry<'_> {
+    /// A string field of the entry.
+    pub(crate) fn text(&self, key: &str) -> Option<String> {
+        self.fields
+            .get(key)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    }
+
+    /// What every kind of entry shows the same way.
+    pub(crate) fn common(&self) -> Common {
+        let attributes = attributes(self.fields);
+        let attr = |key: &str| {
+            attributes
+                .get(key)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        Common {
+            id: format!("{}:{}", self.row, self.index),
+            project_id: self.project.to_string(),
+            ts: timestamp(self.fields),
+            trace_id: self.text("trace_id").and_then(|t| hex_id(&t, 32)),
+            release: attr("sentry.release"),
+            environment: attr("sentry.environment"),
+            attributes,
+        }
+    }
+}
+
+/// The fields every kind of entry (a log line, a metric sample) has, as
+/// the API shows them.
+pub(crate) struct Common {
+    /// `{row}:{index}`.
+    pub id: String,
+    pub project_id: String,
+    /// Its timestamp in seconds (see [`timestamp`]).
+    pub ts: Option<f64>,
+    pub trace_id: Option<String>,
+    /// The `sentry.release` and `sentry.environment` attributes.
+    pub release: Option<String>,
+    pub environment: Option<String>,
+    /// Every attribute without its type wrapper (see [`attributes`]).
+    pub attributes: Map<String, Value>,
+}
+
+/// The filters every list of entries takes: `trace`, `release`,
+/// `environment` and the time range on the entry's timestamp.
+#[derive(Debug, Clone)]
+pub(crate) struct CommonFilter {
+    trace: Option<String>,
+    releases: Vec<String>,
+    environments: Vec<String>,
+    range: Range,
+}
+
+impl CommonFilter {
+    pub(crate) fn from_query(q: &super::Query, now: f64) -> Result<CommonFilter, ApiError> {
+        let trace = match q.get_nonempty("trace") {
+            Some(t) => Some(hex_id(t, 32).ok_or_else(|| {
+                ApiError::BadRequest(format!("invalid trace {t:?}: expected 32 hex digits"))
+            })?),
+            None => None,
+        };
+        Ok(CommonFilter {
+            trace,
+            releases: q.values("release"),
+            environments: q.values("environment"),
+            range: Range::from_query(q, now)?,
+        })
+    }
+
+    /// Whether an entry with these fields passes (one without a timestamp
+    /// only when no time range is asked for).
+    pub(crate) fn keeps(
+        &self,
+        trace_id: &Option<String>,
+        release: &Option<String>,
+        environment: &Option<String>,
+        ts: Option<f64>,
+    ) -> bool {
+        let time_ok = match ts {
+            Some(t) => {
+                self.range.start.map_or(true, |s| t >= s) && self.range.end.map_or(true, |e| t <= e)
+            }
+            None => self.range.start.is_none() && self.range.end.is_none(),
+        };
+        time_ok
+            && (self.trace.is_none() || *trace_id == self.trace)
+            && one_of(&self.releases, release)
+            && one_of(&self.environments, environment)
+    }
+}
+
+/// Whether `v` is one of `values` (any value when there are none).
+pub(crate) fn one_of(values: &[String], v: &Option<String>) -> bool {
+    values.is_empty() || v.as_ref().is_some_and(|v| values.contains(v))
 }
 
 /// A page of entries and the cursor to the older ones (`None`: none left).

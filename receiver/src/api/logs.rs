@@ -13,10 +13,8 @@
 //! decompressed), one row at a time: when that ends it before the page is
 //! full, the page is shorter and the cursor says where to go on.
 
-use serde_json::Value;
-
-use super::container_scan::{self, Entry, Position, Table};
-use super::params::{hex_id, iso, Range};
+use super::container_scan::{self, CommonFilter, Entry, Position, Table};
+use super::params::iso;
 use super::projects;
 use super::types::{LogEntry, LogsPage};
 use super::{ApiError, Ctx, Reply};
@@ -29,17 +27,11 @@ pub(crate) const MAX_ROWS_READ: usize = container_scan::MAX_ROWS_READ;
 struct Filter {
     levels: Vec<String>,
     query: Option<String>,
-    trace: Option<String>,
-    releases: Vec<String>,
-    environments: Vec<String>,
-    range: Range,
+    common: CommonFilter,
 }
 
 impl Filter {
     fn keeps(&self, e: &LogEntry, ts: Option<f64>) -> bool {
-        let one_of = |values: &[String], v: &Option<String>| {
-            values.is_empty() || v.as_ref().is_some_and(|v| values.contains(v))
-        };
         let level_ok = self.levels.is_empty()
             || e.level
                 .as_deref()
@@ -49,18 +41,11 @@ impl Filter {
                 .as_deref()
                 .is_some_and(|b| b.to_lowercase().contains(q))
         });
-        let time_ok = match ts {
-            Some(t) => {
-                self.range.start.map_or(true, |s| t >= s) && self.range.end.map_or(true, |e| t <= e)
-            }
-            None => self.range.start.is_none() && self.range.end.is_none(),
-        };
         level_ok
             && query_ok
-            && time_ok
-            && (self.trace.is_none() || e.trace_id == self.trace)
-            && one_of(&self.releases, &e.release)
-            && one_of(&self.environments, &e.environment)
+            && self
+                .common
+                .keeps(&e.trace_id, &e.release, &e.environment, ts)
     }
 }
 
@@ -69,19 +54,10 @@ pub(crate) async fn list(ctx: &Ctx) -> Result<Reply, ApiError> {
     let q = &ctx.query;
     let limit = q.limit(100, 1000)? as usize;
     let start = q.get_nonempty("cursor").map(Position::parse).transpose()?;
-    let trace = match q.get_nonempty("trace") {
-        Some(t) => Some(hex_id(t, 32).ok_or_else(|| {
-            ApiError::BadRequest(format!("invalid trace {t:?}: expected 32 hex digits"))
-        })?),
-        None => None,
-    };
     let filter = Filter {
         levels: q.all("level"),
         query: q.get_nonempty("query").map(str::to_lowercase),
-        trace,
-        releases: q.values("release"),
-        environments: q.values("environment"),
-        range: Range::from_query(q, ctx.now())?,
+        common: CommonFilter::from_query(q, ctx.now())?,
     };
     let keys = q.all("project");
     let page = ctx
@@ -112,25 +88,17 @@ fn scan(
 
 /// One line as the API shows it, and its timestamp in seconds.
 fn entry(e: &Entry<'_>) -> (LogEntry, Option<f64>) {
-    let text = |key: &str| e.fields.get(key).and_then(Value::as_str).map(str::to_owned);
-    let ts = container_scan::timestamp(e.fields);
-    let attributes = container_scan::attributes(e.fields);
-    let attr = |key: &str| {
-        attributes
-            .get(key)
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    };
+    let c = e.common();
     let entry = LogEntry {
-        id: format!("{}:{}", e.row, e.index),
-        project_id: e.project.to_string(),
-        timestamp: ts.map(iso),
-        level: text("level"),
-        body: text("body"),
-        trace_id: text("trace_id").and_then(|t| hex_id(&t, 32)),
-        release: attr("sentry.release"),
-        environment: attr("sentry.environment"),
-        attributes,
+        id: c.id,
+        project_id: c.project_id,
+        timestamp: c.ts.map(iso),
+        level: e.text("level"),
+        body: e.text("body"),
+        trace_id: c.trace_id,
+        release: c.release,
+        environment: c.environment,
+        attributes: c.attributes,
     };
-    (entry, ts)
+    (entry, c.ts)
 }

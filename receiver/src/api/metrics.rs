@@ -18,8 +18,8 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::container_scan::{self, Entry, Position, Table};
-use super::params::{hex_id, iso, Range};
+use super::container_scan::{self, one_of, CommonFilter, Entry, Position, Table};
+use super::params::{hex_id, iso};
 use super::projects;
 use super::types::{MetricEntry, MetricSummary, MetricsPage, MetricsSummary};
 use super::{ApiError, Ctx, Reply};
@@ -30,53 +30,31 @@ struct Filter {
     names: Vec<String>,
     types: Vec<String>,
     query: Option<String>,
-    trace: Option<String>,
-    releases: Vec<String>,
-    environments: Vec<String>,
-    range: Range,
+    common: CommonFilter,
 }
 
 impl Filter {
     fn from_query(q: &super::Query, now: f64) -> Result<Filter, ApiError> {
-        let trace = match q.get_nonempty("trace") {
-            Some(t) => Some(hex_id(t, 32).ok_or_else(|| {
-                ApiError::BadRequest(format!("invalid trace {t:?}: expected 32 hex digits"))
-            })?),
-            None => None,
-        };
         Ok(Filter {
             names: q.all("name"),
             types: q.all("type"),
             query: q.get_nonempty("query").map(str::to_lowercase),
-            trace,
-            releases: q.values("release"),
-            environments: q.values("environment"),
-            range: Range::from_query(q, now)?,
+            common: CommonFilter::from_query(q, now)?,
         })
     }
 
     fn keeps(&self, m: &MetricEntry, ts: Option<f64>) -> bool {
-        let one_of = |values: &[String], v: &Option<String>| {
-            values.is_empty() || v.as_ref().is_some_and(|v| values.contains(v))
-        };
         let query_ok = self.query.as_ref().map_or(true, |q| {
             m.name
                 .as_deref()
                 .is_some_and(|n| n.to_lowercase().contains(q))
         });
-        let time_ok = match ts {
-            Some(t) => {
-                self.range.start.map_or(true, |s| t >= s) && self.range.end.map_or(true, |e| t <= e)
-            }
-            None => self.range.start.is_none() && self.range.end.is_none(),
-        };
         query_ok
-            && time_ok
             && one_of(&self.names, &m.name)
             && one_of(&self.types, &m.metric_type)
-            && (self.trace.is_none() || m.trace_id == self.trace)
-            && one_of(&self.releases, &m.release)
-            && one_of(&self.environments, &m.environment)
+            && self
+                .common
+                .keeps(&m.trace_id, &m.release, &m.environment, ts)
     }
 }
 
@@ -200,32 +178,24 @@ fn finite(v: f64) -> f64 {
 
 /// One sample as the API shows it, and its timestamp in seconds.
 fn entry(e: &Entry<'_>) -> (MetricEntry, Option<f64>) {
-    let text = |key: &str| e.fields.get(key).and_then(Value::as_str).map(str::to_owned);
-    let ts = container_scan::timestamp(e.fields);
-    let attributes = container_scan::attributes(e.fields);
-    let attr = |key: &str| {
-        attributes
-            .get(key)
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    };
+    let c = e.common();
     let entry = MetricEntry {
-        id: format!("{}:{}", e.row, e.index),
-        project_id: e.project.to_string(),
-        timestamp: ts.map(iso),
-        name: text("name"),
-        metric_type: text("type"),
+        id: c.id,
+        project_id: c.project_id,
+        timestamp: c.ts.map(iso),
+        name: e.text("name"),
+        metric_type: e.text("type"),
         value: e
             .fields
             .get("value")
             .and_then(Value::as_f64)
             .filter(|v| v.is_finite()),
-        unit: text("unit"),
-        trace_id: text("trace_id").and_then(|t| hex_id(&t, 32)),
-        span_id: text("span_id").and_then(|t| hex_id(&t, 16)),
-        release: attr("sentry.release"),
-        environment: attr("sentry.environment"),
-        attributes,
+        unit: e.text("unit"),
+        trace_id: c.trace_id,
+        span_id: e.text("span_id").and_then(|t| hex_id(&t, 16)),
+        release: c.release,
+        environment: c.environment,
+        attributes: c.attributes,
     };
-    (entry, ts)
+    (entry, c.ts)
 }
