@@ -46,7 +46,7 @@ use hyper::header::LINK;
 use super::params::{hex_id, like_pattern, Cursor, Page, Range, Sql};
 use super::projects;
 use super::types::Transaction;
-use super::walk::{DurationCursor, Scan, Sort, TimeWalk, Window};
+use super::walk::{DurationCursor, Scan, Sort, TimeWalk};
 use super::{ApiError, Ctx, Reply};
 
 /// Most transactions one request reads in start-time order (see the
@@ -333,76 +333,18 @@ fn by_duration(
 ) -> Result<PageRead, ApiError> {
     let mut sql = Sql::default();
     let access = filter.restrict(c, &mut sql)?;
-    let DurationCursor { at, window } = cursor.unwrap_or_default();
-    let window = match (access.walks(), window) {
-        (false, given) => given.unwrap_or_default(),
-        (true, Some(given)) if at.is_some() => {
-            // A cursor's window is taken as given only when it holds no
-            // more than the budget (a hand-written `-:-` would sort all).
-            let edge = WALK.budget_edge(c, &filter.range, given.hi, false)?;
-            let within = match (edge, given.lo) {
-                (None, _) => true,
-                (Some(edge), Some(lo)) => lo.0 > edge.0 || (lo.0 == edge.0 && lo.1 >= edge.1),
-                (Some(_), None) => false,
-            };
-            if !within {
-                return Err(ApiError::BadRequest(
-                    "invalid cursor: its window holds more transactions than one request \
-                     reads; use the cursor of a previous page"
-                        .to_owned(),
-                ));
-            }
-            given
-        }
-        // A new window: the newest transactions below the previous one.
-        (true, given) => {
-            let hi = given.and_then(|w| w.hi);
-            Window {
-                lo: WALK.budget_edge(c, &filter.range, hi, false)?,
-                hi,
-            }
-        }
+    let cursor = cursor.unwrap_or_default();
+    let at = cursor.at;
+    let window = if access.walks() {
+        WALK.duration_window(c, &filter.range, &mut sql, cursor)?
+    } else {
+        cursor.window.unwrap_or_default()
     };
-    if let Some(hi) = window.hi {
-        let cond = WALK.beyond(&mut sql, hi, false, false);
-        sql.cond(cond);
-    }
-    if let Some(lo) = window.lo {
-        let cond = WALK.beyond(&mut sql, lo, true, true);
-        sql.cond(cond);
-    }
     let order = sql.keyset(DURATION, "t.id", ascending, at);
     let fetched = fetch(c, &sql, &order, limit, true, access)?;
     let mut page = Page::build(fetched, limit, at, |(id, _, duration)| (*duration, *id));
     let scan = if access.walks() {
-        let suffix = window.suffix();
-        page.prev.0.push_str(&suffix);
-        page.next.0.push_str(&suffix);
-        let forward = !at.is_some_and(|c| c.is_prev);
-        if let (true, false, Some((start, id))) = (forward, page.next.1, window.lo) {
-            // The window's last page: on to the transactions before it.
-            page.next = (format!("-:-:0:-:-:{start}:{id}"), true);
-        }
-        if let (false, Some(hi)) = (page.prev.1, window.hi) {
-            // The window's first page: back to the last page of the window
-            // above it, which the budget counted from here upwards gives
-            // again (windows hold the budget each).
-            let above = Window {
-                lo: Some(hi),
-                hi: WALK.budget_edge(c, &filter.range, Some(hi), true)?,
-            };
-            // Before every duration of that window, read backwards.
-            let end = if ascending {
-                Cursor::render(1e12, i64::MAX, true)
-            } else {
-                Cursor::render(-1.0, i64::MIN, true)
-            };
-            page.prev = (format!("{end}{}", above.suffix()), true);
-        }
-        Some(Scan {
-            read: WALK.count_walked(c, &filter.range, window.hi, window.lo, false)?,
-            stopped_at: window.lo.map(|(start, _)| start),
-        })
+        Some(WALK.window_links(c, &filter.range, &mut page, window, at, ascending)?)
     } else {
         None
     };
@@ -522,40 +464,5 @@ mod tests {
             plan.contains("transactions_name (project_id=? AND name=?)"),
             "{plan}"
         );
-    }
-
-    #[test]
-    fn duration_cursors_carry_their_window() {
-        let parsed = |s: &str| DurationCursor::parse(s).ok();
-        let window = Window {
-            lo: Some((10.5, 3)),
-            hi: Some((20.0, 9)),
-        };
-        assert_eq!(window.suffix(), ":10.5:3:20:9");
-        assert_eq!(
-            parsed(&format!("1.5:7:1{}", window.suffix())),
-            Some(DurationCursor {
-                at: Some(Cursor {
-                    value: 1.5,
-                    id: 7,
-                    is_prev: true
-                }),
-                window: Some(window),
-            })
-        );
-        assert_eq!(
-            parsed("-:-:0:-:-:20:9"),
-            Some(DurationCursor {
-                at: None,
-                window: Some(Window {
-                    lo: None,
-                    hi: Some((20.0, 9))
-                }),
-            })
-        );
-        assert_eq!(parsed("1.5:7:0").map(|c| c.window), Some(None));
-        for bad in ["1:2:0:3", "1:2:0:a:b:3:4", "1:2:0:-:-:inf:4", "-:-:0"] {
-            assert_eq!(parsed(bad), None, "{bad}");
-        }
     }
 }

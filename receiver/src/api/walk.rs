@@ -7,7 +7,7 @@
 use hyper::header::HeaderName;
 use rusqlite::OptionalExtension;
 
-use super::params::{iso, Cursor, Range, Sql};
+use super::params::{iso, Cursor, Page, Range, Sql};
 use super::{ApiError, Reply};
 
 /// A row's place in start-time order: its start and its id.
@@ -228,5 +228,139 @@ impl TimeWalk {
         );
         Ok(c.prepare_cached(&query)?
             .query_row(rusqlite::params_from_iter(sql.params.iter()), |r| r.get(0))?)
+    }
+
+    /// The window a page sorted by duration reads, bounded in `sql`: the
+    /// cursor's (`window` with `at`) when it holds no more than the budget
+    /// (a hand-written `-:-` would sort all: a 400), else a new one, the
+    /// newest rows below the previous window's end.
+    pub(crate) fn duration_window(
+        &self,
+        c: &rusqlite::Connection,
+        range: &Range,
+        sql: &mut Sql,
+        cursor: DurationCursor,
+    ) -> Result<Window, ApiError> {
+        let window = match cursor.window {
+            Some(given) if cursor.at.is_some() => {
+                let edge = self.budget_edge(c, range, given.hi, false)?;
+                let within = match (edge, given.lo) {
+                    (None, _) => true,
+                    (Some(edge), Some(lo)) => lo.0 > edge.0 || (lo.0 == edge.0 && lo.1 >= edge.1),
+                    (Some(_), None) => false,
+                };
+                if !within {
+                    return Err(ApiError::BadRequest(format!(
+                        "invalid cursor: its window holds more {} than one request reads; \
+                         use the cursor of a previous page",
+                        self.table
+                    )));
+                }
+                given
+            }
+            given => {
+                let hi = given.and_then(|w| w.hi);
+                Window {
+                    lo: self.budget_edge(c, range, hi, false)?,
+                    hi,
+                }
+            }
+        };
+        if let Some(hi) = window.hi {
+            let cond = self.beyond(sql, hi, false, false);
+            sql.cond(cond);
+        }
+        if let Some(lo) = window.lo {
+            let cond = self.beyond(sql, lo, true, true);
+            sql.cond(cond);
+        }
+        Ok(window)
+    }
+
+    /// Gives a page sorted by duration within `window` its links (each
+    /// carries the window; the window's last page goes on to the window
+    /// below, its first back to the window above, which the budget counted
+    /// upwards from its top gives again) and says how much it read.
+    pub(crate) fn window_links<T>(
+        &self,
+        c: &rusqlite::Connection,
+        range: &Range,
+        page: &mut Page<T>,
+        window: Window,
+        at: Option<Cursor>,
+        ascending: bool,
+    ) -> Result<Scan, ApiError> {
+        let suffix = window.suffix();
+        page.prev.0.push_str(&suffix);
+        page.next.0.push_str(&suffix);
+        let forward = !at.is_some_and(|c| c.is_prev);
+        if let (true, false, Some((start, id))) = (forward, page.next.1, window.lo) {
+            page.next = (format!("-:-:0:-:-:{start}:{id}"), true);
+        }
+        if let (false, Some(hi)) = (page.prev.1, window.hi) {
+            let above = Window {
+                lo: Some(hi),
+                hi: self.budget_edge(c, range, Some(hi), true)?,
+            };
+            // Before every duration of that window, read backwards.
+            let end = if ascending {
+                Cursor::render(1e12, i64::MAX, true)
+            } else {
+                Cursor::render(-1.0, i64::MIN, true)
+            };
+            page.prev = (format!("{end}{}", above.suffix()), true);
+        }
+        Ok(Scan {
+            read: self.count_walked(c, range, window.hi, window.lo, false)?,
+            stopped_at: window.lo.map(|(start, _)| start),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duration_cursors_carry_their_window() {
+        let parsed = |s: &str| DurationCursor::parse(s).ok();
+        let window = Window {
+            lo: Some((10.5, 3)),
+            hi: Some((20.0, 9)),
+        };
+        assert_eq!(window.suffix(), ":10.5:3:20:9");
+        assert_eq!(
+            parsed(&format!("1.5:7:1{}", window.suffix())),
+            Some(DurationCursor {
+                at: Some(Cursor {
+                    value: 1.5,
+                    id: 7,
+                    is_prev: true
+                }),
+                window: Some(window),
+            })
+        );
+        let start = parsed("-:-:0:-:-:20:9");
+        assert_eq!(
+            start,
+            Some(DurationCursor {
+                at: None,
+                window: Some(Window {
+                    lo: None,
+                    hi: Some((20.0, 9))
+                }),
+            })
+        );
+        // A cursor of before windows: the first window is worked out again.
+        assert_eq!(parsed("1.5:7:0").map(|c| c.window), Some(None));
+        for bad in [
+            "1:2:0:3",
+            "1:2:0:a:b:3:4",
+            "1:2:0:-:-:inf:4",
+            "-:-:0",
+            "x:y:z:-:-:-:-",
+        ] {
+            assert_eq!(parsed(bad), None, "{bad}");
+        }
     }
 }
