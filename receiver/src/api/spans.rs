@@ -331,52 +331,12 @@ fn by_time(
 ) -> Result<PageRead, ApiError> {
     let mut sql = Sql::default();
     let access = filter.restrict(c, &mut sql)?;
-    // The walk goes towards later starts for an ascending list, or for a
-    // descending one read backwards.
-    let up = ascending != cursor.is_some_and(|c| c.is_prev);
-    let from = cursor.map(|c| (c.value, c.id));
-    let edge = match access {
-        Access::Walk { selective: true } => WALK.budget_edge(c, &filter.range, from, up)?,
-        _ => None,
-    };
-    if let Some(edge) = edge {
-        let cond = WALK.beyond(&mut sql, edge, !up, true);
-        sql.cond(cond);
-    }
-    // The cursor's condition as `beyond` writes it. As `Sql::keyset` writes
-    // it (`a < ?1 OR (a = ?2 AND id < ?3)`), with the window's bound,
-    // SQLite 3.46 read the whole window through two index searches and
-    // sorted it (11 ms instead of 0.1 for a page of a frequent `op`).
-    if let Some(from) = from {
-        let cond = WALK.beyond(&mut sql, from, up, false);
-        sql.cond(cond);
-    }
-    let order = if up {
-        "s.start_ts ASC, s.id ASC"
-    } else {
-        "s.start_ts DESC, s.id DESC"
-    };
+    let bounded = access == Access::Walk { selective: true };
+    let t = WALK.time_page(c, &filter.range, &mut sql, cursor, ascending, bounded)?;
     let walk = matches!(access, Access::Walk { .. });
-    let fetched = fetch(c, &sql, order, limit, false, walk)?;
-    let full = fetched.len() > limit;
-    // Where the next page in the walk's direction starts after.
-    let reached = if full {
-        fetched.get(limit - 1).map(|(id, _, start)| (*start, *id))
-    } else {
-        edge
-    };
-    let mut page = Page::build(fetched, limit, cursor, |(id, _, start)| (*start, *id));
-    let stopped_at = edge.filter(|_| !full);
-    if let Some((start, id)) = stopped_at {
-        page.resume_at(start, id, cursor);
-    }
-    let scan = match access {
-        Access::Indexed => None,
-        Access::Walk { .. } => Some(Scan {
-            read: WALK.count_walked(c, &filter.range, from, reached, up)?,
-            stopped_at: stopped_at.map(|(start, _)| start),
-        }),
-    };
+    let fetched = fetch(c, &sql, &t.order, limit, false, walk)?;
+    let (page, scan) =
+        WALK.finish_time_page(c, &t, fetched, limit, |(id, _, start)| (*start, *id), walk)?;
     Ok(split(page, scan))
 }
 

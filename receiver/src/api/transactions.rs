@@ -276,50 +276,17 @@ fn by_time(
 ) -> Result<PageRead, ApiError> {
     let mut sql = Sql::default();
     let access = filter.restrict(c, &mut sql)?;
-    // The walk goes towards later starts for an ascending list, or for a
-    // descending one read backwards.
-    let up = ascending != cursor.is_some_and(|c| c.is_prev);
-    let from = cursor.map(|c| (c.value, c.id));
-    let edge = match access {
-        Access::Walk { selective: true } => WALK.budget_edge(c, &filter.range, from, up)?,
-        _ => None,
-    };
-    if let Some(edge) = edge {
-        let cond = WALK.beyond(&mut sql, edge, !up, true);
-        sql.cond(cond);
-    }
-    // The cursor's condition with the start alone bounded first, so that
-    // the walk seeks `transactions_start` there (as the spans list does).
-    if let Some(from) = from {
-        let cond = WALK.beyond(&mut sql, from, up, false);
-        sql.cond(cond);
-    }
-    let order = if up {
-        "t.start_ts ASC, t.id ASC"
-    } else {
-        "t.start_ts DESC, t.id DESC"
-    };
-    let fetched = fetch(c, &sql, order, limit, false, access)?;
-    let full = fetched.len() > limit;
-    // Where the next page in the walk's direction starts after.
-    let reached = if full {
-        fetched.get(limit - 1).map(|(id, _, start)| (*start, *id))
-    } else {
-        edge
-    };
-    let mut page = Page::build(fetched, limit, cursor, |(id, _, start)| (*start, *id));
-    let stopped_at = edge.filter(|_| !full);
-    if let Some((start, id)) = stopped_at {
-        page.resume_at(start, id, cursor);
-    }
-    let scan = if access.walks() {
-        Some(Scan {
-            read: WALK.count_walked(c, &filter.range, from, reached, up)?,
-            stopped_at: stopped_at.map(|(start, _)| start),
-        })
-    } else {
-        None
-    };
+    let bounded = access == Access::Walk { selective: true };
+    let t = WALK.time_page(c, &filter.range, &mut sql, cursor, ascending, bounded)?;
+    let fetched = fetch(c, &sql, &t.order, limit, false, access)?;
+    let (page, scan) = WALK.finish_time_page(
+        c,
+        &t,
+        fetched,
+        limit,
+        |(id, _, start)| (*start, *id),
+        access.walks(),
+    )?;
     Ok(split(page, scan))
 }
 
