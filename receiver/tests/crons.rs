@@ -247,6 +247,8 @@ fn check_ins_sentry_would_refuse_are_kept_raw_and_counted_as_invalid() {
     sent(json!({"monitor_slug": "job", "status": "ok", "environment": "e".repeat(65)}));
     sent(json!({"monitor_slug": "", "status": "ok"}));
     sent(json!({"monitor_slug": "job", "status": "ok", "check_in_id": "run-1"}));
+    // A slug of which Sentry's slug keeps nothing.
+    sent(json!({"monitor_slug": "!?!", "status": "ok"}));
     // What Sentry takes.
     sent(json!({"monitor_slug": "job", "status": "ok", "duration": 2.5}));
 
@@ -267,9 +269,13 @@ fn check_ins_sentry_would_refuse_are_kept_raw_and_counted_as_invalid() {
     };
     assert_eq!(
         server.outcomes(),
-        [invalid("invalid_check_in", 7), invalid("invalid_json", 4)]
+        [
+            invalid("invalid_check_in", 7),
+            invalid("invalid_json", 4),
+            invalid("invalid_monitor", 1)
+        ]
     );
-    assert_eq!(server.counts().get("raw_items"), Some(&11));
+    assert_eq!(server.counts().get("raw_items"), Some(&12));
     let errors: Vec<String> = server
         .read(|c| {
             let mut stmt = c.prepare("SELECT error FROM raw_items ORDER BY id LIMIT 1")?;
@@ -838,6 +844,32 @@ fn runs_that_did_not_come_by_their_margin_are_missed() {
             .all(|k| k["status"] == "missed" && k["checkInID"].is_null()),
         "{missed:?}"
     );
+}
+
+#[test]
+fn check_ins_are_filed_under_the_slug_sentry_makes_of_their_monitor_slug() {
+    let server = TestServer::start();
+    for (run, slug) in [(RUN, "Nightly Backup"), (OTHER_RUN, "nightly-backup")] {
+        check_in(
+            &server,
+            json!({"check_in_id": run, "monitor_slug": slug, "status": "ok",
+                   "monitor_config": {"schedule": {"type": "crontab", "value": "0 1 * * *"}}}),
+        );
+    }
+    let list = monitors(&server);
+    assert_eq!(list.len(), 1, "one monitor: {list:?}");
+    assert_eq!(list[0]["monitorSlug"], "nightly-backup");
+    assert_eq!(list[0]["checkIns"], 2, "{list:?}");
+    assert_eq!(list[0]["config"]["schedule"]["value"], "0 1 * * *");
+    // Either form finds it.
+    for query in ["monitor=nightly-backup", "monitor=Nightly%20Backup"] {
+        let rows = check_ins(&server, query);
+        assert_eq!(rows.len(), 2, "{query}: {rows:?}");
+        assert!(
+            rows.iter().all(|k| k["monitorSlug"] == "nightly-backup"),
+            "{rows:?}"
+        );
+    }
 }
 
 /// ISO 8601 as the API writes it.

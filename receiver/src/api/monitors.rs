@@ -280,7 +280,12 @@ pub(crate) async fn check_ins(ctx: &Ctx) -> Result<Reply, ApiError> {
     let q = &ctx.query;
     let query = CheckInQuery {
         keys: q.all("project"),
-        slugs: q.all("monitor"),
+        // A monitor is found by the slug it was sent with too.
+        slugs: q
+            .all("monitor")
+            .iter()
+            .flat_map(|v| crate::ingest::monitor_slug::lookup_forms(v))
+            .collect(),
         statuses: q.all("status"),
         environments: q.values("environment"),
         range: Range::from_query(q, ctx.now())?,

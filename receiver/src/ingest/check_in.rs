@@ -16,11 +16,14 @@
 //!   `in_progress` (Relay turns any other string, `missed` included, into
 //!   `unknown`, which Sentry's validator refuses), a `duration` below 0 or
 //!   over Sentry's bound of 2 147 483 647 ms.
+//! * `invalid_monitor`: a `monitor_slug` of which Sentry's slug keeps
+//!   nothing (only punctuation, or letters without an ASCII form).
 //!
-//! Relay also cuts a `monitor_slug` to 50 characters, and a check-in
-//! without `check_in_id` reaches Sentry with the nil id: it updates the
-//! latest run in progress, as the nil id does. An empty `environment` is
-//! none (Sentry's `production`).
+//! Relay cuts a `monitor_slug` to 50 characters and Sentry makes a slug of
+//! it (`"Nightly Backup"` is `nightly-backup`: `ingest::monitor_slug`).
+//! A check-in without `check_in_id` reaches Sentry with the nil id: it
+//! updates the latest run in progress, as the nil id does. An empty
+//! `environment` is none (Sentry's `production`).
 //!
 //! Not everything Relay checks is checked here: Relay also reads the
 //! `monitor_config` into strict types (a required `schedule`, minutes as
@@ -35,8 +38,6 @@ use uuid::Uuid;
 use crate::store::dictionary;
 use crate::store::records::CheckInRecord;
 
-/// Relay's longest monitor slug, in characters: longer ones are cut.
-const MAX_SLUG_CHARS: usize = 50;
 /// Relay's longest environment name, in characters.
 const MAX_ENVIRONMENT_CHARS: usize = 64;
 /// The longest duration Sentry stores (`BoundedPositiveIntegerField`:
@@ -50,7 +51,7 @@ const STATUSES: [&str; 3] = ["ok", "error", "in_progress"];
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{detail}")]
 pub struct Refused {
-    /// `invalid_json` or `invalid_check_in`.
+    /// `invalid_json`, `invalid_check_in` or `invalid_monitor`.
     pub reason: &'static str,
     /// What was wrong, for `raw_items.error`.
     pub detail: String,
@@ -158,15 +159,29 @@ fn status(map: &Map<String, Value>) -> Result<String, Refused> {
     )))
 }
 
-/// `monitor_slug`: required and not empty, cut to [`MAX_SLUG_CHARS`].
+/// `monitor_slug`: required and not empty (Relay), then made a slug as
+/// Sentry makes it (`ingest::monitor_slug`). A slug that keeps nothing of
+/// what was sent (`"!!!"`, `"日本"`) names no monitor Sentry can file the
+/// check-in under: refused as `invalid_monitor`.
 fn monitor_slug(map: &Map<String, Value>) -> Result<String, Refused> {
-    let slug = string(map, "monitor_slug")?.unwrap_or_default();
-    if slug.is_empty() {
+    let sent = string(map, "monitor_slug")?.unwrap_or_default();
+    if sent.is_empty() {
         return Err(Refused::check_in(
             "check_in: monitor_slug is missing or empty".to_owned(),
         ));
     }
-    Ok(slug.chars().take(MAX_SLUG_CHARS).collect())
+    let slug = super::monitor_slug::sentry_slug(sent);
+    if slug.is_empty() {
+        let shown: String = sent.chars().take(40).collect();
+        return Err(Refused {
+            reason: "invalid_monitor",
+            detail: format!(
+                "check_in: monitor_slug {shown:?} has no letter, digit, `_` or `-` a slug \
+                 can keep (Sentry files check-ins under slugify(monitor_slug))"
+            ),
+        });
+    }
+    Ok(slug)
 }
 
 /// `environment`: at most [`MAX_ENVIRONMENT_CHARS`].
@@ -283,6 +298,8 @@ mod tests {
             "empty is none"
         );
         assert_eq!(ok(json!({"monitor_slug": ""})), Some("invalid_check_in"));
+        assert_eq!(ok(json!({"monitor_slug": "!!!"})), Some("invalid_monitor"));
+        assert_eq!(ok(json!({"monitor_slug": "Nightly Job"})), None);
         assert_eq!(ok(json!({"monitor_slug": 7})), Some("invalid_json"));
         assert_eq!(
             ok(json!({"check_in_id": "not-a-uuid"})),
@@ -306,7 +323,7 @@ mod tests {
             1,
         )
         .expect("taken");
-        assert_eq!(c.monitor_slug, "é".repeat(50));
+        assert_eq!(c.monitor_slug, "e".repeat(50), "cut and made a slug");
         assert!(c.update_latest, "as the nil id Relay gives it");
         assert_eq!(c.check_in_id.len(), 32);
         let named = read(

@@ -20,6 +20,7 @@ mod group;
 pub mod keys;
 pub mod limits;
 pub(crate) mod monitor_config;
+pub mod monitor_slug;
 pub mod normalize;
 pub mod rate_limits;
 mod seen_keys;

@@ -23,6 +23,7 @@ pub mod dictionary;
 pub(crate) mod id_floors;
 pub mod known_rows;
 mod late_runs;
+mod monitor_slugs;
 mod monitors;
 pub mod queries;
 pub mod quotas;

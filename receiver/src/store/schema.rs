@@ -629,11 +629,22 @@ UPDATE check_ins SET status = 'timeout'
             OR updated >= received + 40320 * 60.0);
 DROP TABLE check_in_late_runs;
 "#,
+    // 23: monitor slugs as Sentry files check-ins under them
+    // (`ingest::monitor_slug`): the runs and configs stored under the slugs
+    // check-ins sent are moved, in Rust, just before this entry runs
+    // (`store::monitor_slugs`, `SLUG_MONITORS`).
+    r#"
+SELECT 1;
+"#,
 ];
 
 /// Where migration 16 (which merges check-in runs) is in [`MIGRATIONS`]:
 /// `store::late_runs` notes what migration 22 needs just before it.
 const MERGE_CHECK_IN_RUNS: usize = 15;
+
+/// Where migration 23 (monitor slugs as Sentry makes them) is in
+/// [`MIGRATIONS`]: its work is `store::monitor_slugs`.
+const SLUG_MONITORS: usize = 22;
 
 /// The schema version this build writes.
 pub fn current_version() -> u32 {
@@ -673,6 +684,9 @@ pub fn migrate(conn: &mut Connection) -> Result<u32, StoreError> {
         let tx = conn.transaction()?;
         if i == MERGE_CHECK_IN_RUNS {
             super::late_runs::note(&tx)?;
+        }
+        if i == SLUG_MONITORS {
+            super::monitor_slugs::rewrite(&tx)?;
         }
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", i as u32 + 1)?;
@@ -1239,6 +1253,60 @@ mod tests {
                 s(3, "error"),
                 s(4, "in_progress")
             ]
+        );
+    }
+
+    #[test]
+    fn migration_23_files_runs_and_configs_under_sentrys_slugs() {
+        let (_dir, mut conn) = database_at(22);
+        conn.execute_batch(
+            "INSERT INTO check_ins (id, project_id, check_in_id, monitor_slug, status, received,
+                 updated, payload)
+             VALUES (1, 1, 'a', 'Nightly Job', 'ok', 0, 0, x''),
+                    (2, 1, 'b', 'nightly-job', 'ok', 10, 10, x''),
+                    (3, 1, 'b', 'nightly job!', 'ok', 20, 20, x''),
+                    (4, 1, 'c', '!!!', 'ok', 30, 30, x''),
+                    (5, 2, 'd', 'Other', 'ok', 40, 40, x'');
+             INSERT INTO monitors (project_id, monitor_slug, schedule_type, crontab,
+                 config_received)
+             VALUES (1, 'Nightly Job', 'crontab', '0 1 * * *', 50),
+                    (1, 'nightly-job', 'crontab', '0 2 * * *', 40),
+                    (1, 'nightly job!', NULL, NULL, NULL),
+                    (2, 'Other', 'crontab', '0 3 * * *', 5);",
+        )
+        .expect("rows");
+        migrate(&mut conn).expect("migrate");
+        let runs: Vec<(i64, String)> = conn
+            .prepare("SELECT id, monitor_slug FROM check_ins ORDER BY id")
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        let run = |id: i64, slug: &str| (id, slug.to_owned());
+        assert_eq!(
+            runs,
+            [
+                run(1, "nightly-job"),
+                run(2, "nightly-job"),
+                // Run `b` of `nightly-job` is stored already: kept apart.
+                run(3, "nightly job!"),
+                run(4, "!!!"),
+                run(5, "other"),
+            ]
+        );
+        let monitors: Vec<(i64, String, Option<String>)> = conn
+            .prepare("SELECT project_id, monitor_slug, crontab FROM monitors ORDER BY 1, 2")
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        let m = |p: i64, slug: &str, crontab: &str| (p, slug.to_owned(), Some(crontab.to_owned()));
+        assert_eq!(
+            monitors,
+            [m(1, "nightly-job", "0 1 * * *"), m(2, "other", "0 3 * * *")],
+            "the config received last is kept"
         );
     }
 
