@@ -872,6 +872,52 @@ fn check_ins_are_filed_under_the_slug_sentry_makes_of_their_monitor_slug() {
     }
 }
 
+#[test]
+fn a_check_in_sent_at_the_jobs_end_is_backdated_by_its_duration() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("receiver.sqlite");
+    // 08:00:30 on a day a week ago.
+    let eight = (api_support::now() / 86_400.0).floor() * 86_400.0 - 7.0 * 86_400.0 + 8.0 * 3600.0;
+    {
+        let server = server_at(&path, eight + 30.0);
+        check_in(
+            &server,
+            json!({"check_in_id": RUN, "monitor_slug": "report", "status": "ok",
+                   "monitor_config": {"schedule": {"type": "crontab", "value": "0 * * * *"}}}),
+        );
+    }
+    // The 09:00 run took ten minutes and reported once, at its end.
+    let server = server_at(&path, eight + 3600.0 + 630.0);
+    check_in(
+        &server,
+        json!({"check_in_id": OTHER_RUN, "monitor_slug": "report", "status": "ok",
+               "duration": 600.0}),
+    );
+    let rows = check_ins(&server, "monitor=report");
+    assert_eq!(rows.len(), 2, "no missed run: {rows:?}");
+    assert_eq!(rows[0]["checkInID"], OTHER_RUN);
+    assert_eq!(
+        (
+            &rows[0]["received"],
+            &rows[0]["updated"],
+            &rows[0]["duration"]
+        ),
+        (
+            &json!(iso(eight + 3630.0)),
+            &json!(iso(eight + 4230.0)),
+            &json!(600.0)
+        ),
+        "started ten minutes before it arrived: {rows:?}"
+    );
+    let report = monitor(&server, "report");
+    assert_eq!(
+        report["statusCounts"],
+        json!({"ok": 2}),
+        "on time: {report}"
+    );
+    assert_eq!(report["missedSince"], Value::Null, "{report}");
+}
+
 /// ISO 8601 as the API writes it.
 fn iso(secs: f64) -> String {
     sentry_core::protocol::Timestamp::from_secs_f64(secs).to_rfc3339()
