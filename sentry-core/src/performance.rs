@@ -315,6 +315,8 @@ struct TxnState {
     dropped_spans: u64,
     finished: bool,
     origin: Option<String>,
+    /// The operation, when renamed after the start ([`Transaction::set_op`]).
+    op: Option<Cow<'static, str>>,
 }
 
 #[derive(Debug)]
@@ -430,7 +432,8 @@ pub struct Span {
 /// (as the official SDKs do). Cloning it moves the data into the list first,
 /// so that every clone sees the same span.
 ///
-/// Outside `Local`, the handle keeps the span's `op` (it never changes) for
+/// Outside `Local`, the handle keeps the span's `op` (a copy, which
+/// [`Span::set_op`] keeps in step) for
 /// [`Span::trace_context`]: the list entry loses it once the transaction
 /// finishes and sends it, and an unrecorded span has no entry at all.
 #[derive(Debug)]
@@ -521,6 +524,7 @@ impl Transaction {
                 dropped_spans: 0,
                 finished: false,
                 origin: None,
+                op: None,
             })
         });
         Transaction {
@@ -591,6 +595,35 @@ impl Transaction {
     /// Renames the transaction (e.g. once the route is known).
     pub fn set_name(&self, name: &str) {
         self.with_state(|s| s.name = Some(name.to_owned()));
+    }
+
+    /// Sets the operation (the root span's `op`) after the start, as the
+    /// `tracing` bridge does for a `sentry.op` field recorded later.
+    /// Events captured inside from then on name it too.
+    ///
+    /// ```
+    /// use sentry_core::performance::{start_transaction, TransactionContext};
+    /// use sentry_core::{test::with_captured_envelopes_options, ClientOptions};
+    ///
+    /// with_captured_envelopes_options(|| {
+    ///     let tx = start_transaction(TransactionContext::new("job", "task"));
+    ///     tx.set_op("queue.process");
+    ///     assert_eq!(tx.trace_context().op.as_deref(), Some("queue.process"));
+    ///     tx.finish();
+    /// }, ClientOptions { traces_sample_rate: 1.0, ..Default::default() });
+    /// ```
+    pub fn set_op(&self, op: impl Into<Cow<'static, str>>) {
+        let op = op.into();
+        self.with_state(|s| s.op = Some(op));
+    }
+
+    /// The operation: the one it started with, or the one set since.
+    fn current_op(&self) -> Cow<'static, str> {
+        self.inner
+            .state
+            .as_ref()
+            .and_then(|state| state.lock().op.clone())
+            .unwrap_or_else(|| self.inner.info.op.clone())
     }
 
     /// Sets the status.
@@ -686,7 +719,7 @@ impl Transaction {
             trace_id: info.trace_id,
             span_id: info.span_id,
             parent_span_id: info.parent_span_id,
-            op: Some(info.op.clone()),
+            op: Some(self.current_op()),
             ..Default::default()
         }
     }
@@ -727,7 +760,7 @@ impl Transaction {
             trace_id: info.trace_id,
             span_id: info.span_id,
             parent_span_id: info.parent_span_id,
-            op: Some(info.op.clone()),
+            op: Some(state.op.take().unwrap_or_else(|| info.op.clone())),
             status: Some(state.status.unwrap_or(SpanStatus::Ok)),
             data: std::mem::take(&mut state.data),
             origin: state.origin.take(),
@@ -883,6 +916,54 @@ impl Span {
     /// Sets the status.
     pub fn set_status(&self, status: SpanStatus) {
         self.with_span(|s| s.status = Some(status));
+    }
+
+    /// The status set so far; `None` when none was set, or once the span
+    /// is no longer recorded (finished, or its transaction not sampled). A
+    /// child's status is its own: the transaction's is set on the
+    /// transaction.
+    ///
+    /// ```
+    /// use sentry_core::performance::{start_transaction, TransactionContext};
+    /// use sentry_core::{protocol::SpanStatus, test::with_captured_envelopes_options, ClientOptions};
+    ///
+    /// with_captured_envelopes_options(|| {
+    ///     let tx = start_transaction(TransactionContext::new("GET /", "http.server"));
+    ///     let span = tx.start_child("db.query", "SELECT 1");
+    ///     span.set_status(SpanStatus::DeadlineExceeded);
+    ///     assert_eq!(span.status(), Some(SpanStatus::DeadlineExceeded));
+    ///     assert_eq!(tx.status(), None);
+    ///     span.finish();
+    ///     tx.finish();
+    /// }, ClientOptions { traces_sample_rate: 1.0, ..Default::default() });
+    /// ```
+    pub fn status(&self) -> Option<SpanStatus> {
+        self.with_span(|s| s.status).flatten()
+    }
+
+    /// Sets the operation after the start (see [`Transaction::set_op`]).
+    pub fn set_op(&self, op: impl Into<Cow<'static, str>>) {
+        let op = op.into();
+        let mut data = self.data.lock();
+        match &mut *data {
+            SpanData::Local(span) => span.op = Some(op),
+            SpanData::Nothing(kept) => *kept = Some(op),
+            SpanData::Slot(slot, kept) => {
+                *kept = Some(op.clone());
+                let slot = *slot;
+                drop(data);
+                if let Some(state) = &self.txn.state {
+                    let mut state = state.lock();
+                    if !state.finished {
+                        if let Some(span) =
+                            state.spans.get_mut(slot).filter(|s| s.timestamp.is_none())
+                        {
+                            span.op = Some(op);
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Sets a data value.
@@ -1075,6 +1156,31 @@ impl TransactionOrSpan {
         match self {
             TransactionOrSpan::Transaction(t) => t.set_status(status),
             TransactionOrSpan::Span(s) => s.set_status(status),
+        }
+    }
+
+    /// The status set so far on this transaction or span (see
+    /// [`Transaction::status`], [`Span::status`]).
+    pub fn status(&self) -> Option<SpanStatus> {
+        match self {
+            TransactionOrSpan::Transaction(t) => t.status(),
+            TransactionOrSpan::Span(s) => s.status(),
+        }
+    }
+
+    /// Sets the operation after the start.
+    pub fn set_op(&self, op: impl Into<Cow<'static, str>>) {
+        match self {
+            TransactionOrSpan::Transaction(t) => t.set_op(op),
+            TransactionOrSpan::Span(s) => s.set_op(op),
+        }
+    }
+
+    /// Renames it: a transaction's name, a span's description.
+    pub fn set_name(&self, name: &str) {
+        match self {
+            TransactionOrSpan::Transaction(t) => t.set_name(name),
+            TransactionOrSpan::Span(s) => s.set_description(name.to_owned()),
         }
     }
 
