@@ -8,7 +8,7 @@
 //!
 //! | level | becomes |
 //! |---|---|
-//! | `ERROR` | an event: the `message` field as message (without one, the `error` field, as `#[tracing::instrument(err)]` records it), `tags.<name>` fields as tags (`tracing::error!(tags.tenant = "acme", ...)`), the other fields in `extra.fields`, `logger` = target, and a field recorded as an error (`error = &err as &dyn Error`) as the exception chain |
+//! | `ERROR` | an event: the `message` field as message (without one, the `error` field, as `#[tracing::instrument(err)]` records it), `tags.<name>` fields as tags (`tracing::error!(tags.tenant = "acme", ...)`), the other fields in the context `Rust Tracing Fields`, module, file and line in `Rust Tracing Location`, `logger` = target, and a field recorded as an error (`error = &err as &dyn Error`) as the exception chain (mechanism `tracing`) |
 //! | `WARN`, `INFO` | a breadcrumb: category = target, the message (or `error` field), the fields as `data` |
 //! | `DEBUG`, `TRACE` | nothing |
 //!
@@ -19,17 +19,23 @@
 //! `ERROR`, `WARN` and `INFO` spans) becomes a child Sentry span. When none
 //! is active and the client traces (`traces_sample_rate` above 0 or a
 //! `traces_sampler`), the span starts a transaction instead, as the official
-//! `sentry-tracing` does: named after the span (or its `sentry.description`
-//! field), `op` as below, origin `auto.tracing`, sampled by the client's
+//! `sentry-tracing` does: named and with an `op` as below, origin
+//! `auto.tracing`, continuing the trace of its `sentry.trace` field (a
+//! `sentry-trace` header value) if it has one, sampled by the client's
 //! options, with the span's descendants as its spans. A transaction sampled
 //! out is kept, unsent, so that its descendants start none of their own.
 //! So `#[instrument] fn handle()` called outside any transaction sends one.
-//! A child span's `op` is the
-//! span's name (or its `sentry.op` field), `description` the span's name (or
-//! its `sentry.description` field), and the span's fields become `data`
-//! (fields recorded later too), with `code.namespace`, `code.filepath` and
-//! `code.lineno`. A `tracing` span nested in another one becomes a child of
-//! that one's Sentry span.
+//!
+//! As in the official crate (since 0.43), a span's `op` is its `sentry.op`
+//! field, or else `target::name` (`my_app::orders::handle` for
+//! `#[instrument]` on `fn handle` in `my_app::orders`); its name (a
+//! transaction's name, a child's description) is its `sentry.name` field
+//! (or `sentry.description`), or else the span's name. Recorded later,
+//! `sentry.op` and `sentry.name` rename it. The other fields become `data`
+//! (fields recorded later too), with `sentry.tracing.target`,
+//! `code.module.name`, `code.file.path` and `code.line.number`. A
+//! `tracing` span nested in another one becomes a child of that one's
+//! Sentry span.
 //!
 //! A span remembers the hub current when it was created (a request's hub
 //! inside a handler). Entered where that hub is current, the span becomes
@@ -80,7 +86,9 @@ use std::sync::Arc;
 use std::thread::ThreadId;
 
 use parking_lot::Mutex;
-use sentry_core::protocol::{Breadcrumb, Event, Exception, Level, LogEntry, Map, SpanId};
+use sentry_core::protocol::{
+    self, Breadcrumb, Contexts, Event, Exception, Level, LogEntry, Map, SpanId,
+};
 use sentry_core::{Hub, HubSwitchGuard, TransactionContext, TransactionOrSpan};
 use serde_json::Value;
 use tracing_core::field::{Field, Visit};
@@ -144,6 +152,8 @@ struct FieldVisitor {
     message: Option<String>,
     fields: Map,
     exceptions: Vec<Exception>,
+    /// The field whose error became `exceptions`.
+    error_field: Option<&'static str>,
 }
 
 impl FieldVisitor {
@@ -183,6 +193,7 @@ impl Visit for FieldVisitor {
     fn record_error(&mut self, field: &Field, value: &(dyn Error + 'static)) {
         if self.exceptions.is_empty() {
             self.exceptions = sentry_core::exceptions_from_error(value);
+            self.error_field = Some(field.name());
         }
         self.put(field, Value::from(value.to_string()));
     }
@@ -217,19 +228,47 @@ fn visit_event(event: &tracing_core::Event<'_>) -> FieldVisitor {
     visitor
 }
 
-fn location(metadata: &Metadata<'_>) -> Map {
+/// Where a span was opened, as span data under the keys the official
+/// `sentry-tracing` uses: its target, module, file and line.
+fn span_location(metadata: &Metadata<'_>) -> Map {
     let mut m = Map::new();
+    m.insert(
+        "sentry.tracing.target".to_owned(),
+        Value::from(metadata.target()),
+    );
     if let Some(v) = metadata.module_path() {
-        m.insert("code.namespace".to_owned(), Value::from(v));
+        m.insert("code.module.name".to_owned(), Value::from(v));
     }
     if let Some(v) = metadata.file() {
-        m.insert("code.filepath".to_owned(), Value::from(v));
+        m.insert("code.file.path".to_owned(), Value::from(v));
     }
     if let Some(v) = metadata.line() {
-        m.insert("code.lineno".to_owned(), Value::from(v));
+        m.insert("code.line.number".to_owned(), Value::from(v));
     }
     m
 }
+
+/// Where an event was emitted, for its `Rust Tracing Location` context.
+fn event_location(metadata: &Metadata<'_>) -> Map {
+    let mut m = Map::new();
+    if let Some(v) = metadata.module_path() {
+        m.insert("module_path".to_owned(), Value::from(v));
+    }
+    if let Some(v) = metadata.file() {
+        m.insert("file".to_owned(), Value::from(v));
+    }
+    if let Some(v) = metadata.line() {
+        m.insert("line".to_owned(), Value::from(v));
+    }
+    m
+}
+
+/// The context the fields of an event go to (as in the official
+/// `sentry-tracing`).
+pub const FIELDS_CONTEXT: &str = "Rust Tracing Fields";
+/// The context the place an event was emitted goes to: `module_path`,
+/// `file`, `line`.
+pub const LOCATION_CONTEXT: &str = "Rust Tracing Location";
 
 /// The breadcrumb for an event: category = target, the `message` field (or
 /// the `error` field without one), the other fields as data, the mapped
@@ -255,10 +294,13 @@ pub fn breadcrumb_from_event(event: &tracing_core::Event<'_>) -> Breadcrumb {
     }
 }
 
-/// The Sentry event for a `tracing` event: the `message` field as message,
-/// an error field as the exception chain, `tags.<name>` fields as the tag
-/// `<name>` (strings, numbers and booleans, as their text), the other fields
-/// in `extra.fields`, the location in `extra.location`, `logger` = target.
+/// The Sentry event for a `tracing` event, as the official `sentry-tracing`
+/// builds it: the `message` field as message, a field recorded as an error
+/// (`error = &err as &dyn Error`) as the exception chain (mechanism
+/// `tracing`), `tags.<name>` fields as the tag `<name>` (strings, numbers
+/// and booleans, as their text), the other fields in the context
+/// [`FIELDS_CONTEXT`], where it was emitted in [`LOCATION_CONTEXT`],
+/// `logger` = target.
 ///
 /// An event without a `message` field, as `#[tracing::instrument(err)]`
 /// emits one (`error = %e`), gets the text of its `error` field as the
@@ -282,12 +324,29 @@ pub fn breadcrumb_from_event(event: &tracing_core::Event<'_>) -> Breadcrumb {
 pub fn event_from_event(event: &tracing_core::Event<'_>) -> Event {
     let mut visitor = visit_event(event);
     let tags = take_tags(&mut visitor.fields);
-    let metadata = event.metadata();
-    let mut extra = Map::new();
-    if !visitor.fields.is_empty() {
-        extra.insert("fields".to_owned(), Value::Object(visitor.fields));
+    if let Some(field) = visitor.error_field {
+        // It is the exception chain.
+        visitor.fields.remove(field);
     }
-    extra.insert("location".to_owned(), Value::Object(location(metadata)));
+    let metadata = event.metadata();
+    let mut contexts = Contexts::new();
+    if !visitor.fields.is_empty() {
+        contexts.insert(
+            FIELDS_CONTEXT.to_owned(),
+            protocol::Context::Other(visitor.fields),
+        );
+    }
+    let location = event_location(metadata);
+    if !location.is_empty() {
+        contexts.insert(
+            LOCATION_CONTEXT.to_owned(),
+            protocol::Context::Other(location),
+        );
+    }
+    let mut exceptions = visitor.exceptions;
+    if let Some(mechanism) = exceptions.last_mut().and_then(|e| e.mechanism.as_mut()) {
+        mechanism.ty = "tracing".into();
+    }
     Event {
         level: convert_level(metadata.level()),
         logger: Some(metadata.target().to_owned()),
@@ -295,9 +354,9 @@ pub fn event_from_event(event: &tracing_core::Event<'_>) -> Event {
             formatted: Some(m),
             ..Default::default()
         }),
-        exception: visitor.exceptions.into(),
+        exception: exceptions.into(),
         tags,
-        extra,
+        contexts,
         ..Default::default()
     }
 }
@@ -343,6 +402,36 @@ fn is_sdk(metadata: &Metadata<'_>) -> bool {
 static LIVE_SPANS: AtomicUsize = AtomicUsize::new(0);
 
 /// What the layer keeps in a span's extensions.
+/// The fields of a span that name its Sentry span rather than being data
+/// (the official `sentry-tracing`'s): `sentry.op`, `sentry.name` (or this
+/// SDK's older `sentry.description`) and, for a span that starts a
+/// transaction, `sentry.trace`, a `sentry-trace` header to continue.
+struct SpanNames {
+    op: Option<String>,
+    name: Option<String>,
+    trace: Option<String>,
+}
+
+impl SpanNames {
+    /// Takes them out of `fields`: only string values name (a field of
+    /// another type is dropped, as the official crate drops it).
+    fn take(fields: &mut Map) -> SpanNames {
+        let mut text = |key: &str| match fields.remove(key) {
+            Some(Value::String(s)) => Some(s),
+            _ => None,
+        };
+        let op = text("sentry.op");
+        let name = text("sentry.name");
+        let description = text("sentry.description");
+        let trace = text("sentry.trace");
+        SpanNames {
+            op,
+            name: name.or(description),
+            trace,
+        }
+    }
+}
+
 struct SentrySpan {
     span: TransactionOrSpan,
     /// The hub current when the span was created (the request's hub in a
@@ -626,27 +715,34 @@ where
         };
         let mut visitor = FieldVisitor::default();
         attrs.record(&mut visitor);
+        let names = SpanNames::take(&mut visitor.fields);
         // The span name is `&'static`: used as it is, without a copy.
-        let take = |fields: &mut Map, key: &str| -> Cow<'static, str> {
-            match fields.remove(key) {
-                Some(Value::String(s)) => Cow::Owned(s),
-                Some(other) => Cow::Owned(other.to_string()),
-                None => Cow::Borrowed(metadata.name()),
-            }
-        };
-        let op = take(&mut visitor.fields, "sentry.op");
-        let description = take(&mut visitor.fields, "sentry.description");
+        let op = names
+            .op
+            .map(Cow::Owned)
+            .unwrap_or_else(|| Cow::Owned(format!("{}::{}", metadata.target(), metadata.name())));
+        let name = names
+            .name
+            .map_or(Cow::Borrowed(metadata.name()), Cow::Owned);
         let sentry_span: TransactionOrSpan = match start {
-            Start::Child(parent) => parent.start_child(op, description).into(),
-            Start::Transaction => origin
-                .start_transaction(TransactionContext::new(description, op))
-                .into(),
+            Start::Child(parent) => parent.start_child(op, name).into(),
+            Start::Transaction => {
+                let ctx = match &names.trace {
+                    Some(header) => TransactionContext::continue_from_headers(
+                        name,
+                        op,
+                        [("sentry-trace", header.as_str())],
+                    ),
+                    None => TransactionContext::new(name, op),
+                };
+                origin.start_transaction(ctx).into()
+            }
         };
         sentry_span.set_origin("auto.tracing");
         if let Some(message) = visitor.message {
             sentry_span.set_data("message", Value::String(message));
         }
-        for (key, value) in visitor.fields.into_iter().chain(location(metadata)) {
+        for (key, value) in visitor.fields.into_iter().chain(span_location(metadata)) {
             sentry_span.set_data(&key, value);
         }
         let Some(span) = ctx.span(id) else {
@@ -674,6 +770,13 @@ where
         };
         let mut visitor = FieldVisitor::default();
         values.record(&mut visitor);
+        let names = SpanNames::take(&mut visitor.fields);
+        if let Some(name) = names.name {
+            data.span.set_name(&name);
+        }
+        if let Some(op) = names.op {
+            data.span.set_op(op);
+        }
         if let Some(message) = visitor.message {
             data.span.set_data("message", Value::String(message));
         }

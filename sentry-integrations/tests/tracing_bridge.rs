@@ -49,10 +49,19 @@ fn info_and_warn_are_breadcrumbs_error_is_an_event() {
     assert_eq!(event.level, Level::Error);
     assert_eq!(event.logger.as_deref(), Some("app::orders"));
     assert_eq!(event.title(), "order failed");
-    assert_eq!(event.extra["fields"]["order_id"], 77);
-    assert!(event.extra["location"]["code.filepath"]
+    // Where the official `sentry-tracing` puts them.
+    let context = |name: &str| match event.contexts.get(name) {
+        Some(sentry_core::protocol::Context::Other(map)) => map.clone(),
+        other => panic!("{name}: {other:?}"),
+    };
+    assert_eq!(context("Rust Tracing Fields")["order_id"], 77);
+    let location = context("Rust Tracing Location");
+    assert!(location["file"]
         .as_str()
         .is_some_and(|f| f.ends_with("tracing_bridge.rs")));
+    assert_eq!(location["module_path"], "tracing_bridge");
+    assert!(location["line"].as_u64().is_some_and(|l| l > 0));
+    assert!(event.extra.get("fields").is_none(), "{:?}", event.extra);
 
     let crumbs = &event.breadcrumbs.values;
     assert_eq!(crumbs.len(), 2);
@@ -177,9 +186,10 @@ fn spans_become_children_of_the_active_transaction_with_their_fields() {
     assert_eq!(txs.len(), 1);
     let spans = &txs[0].spans;
     assert_eq!(spans.len(), 2, "{spans:#?}");
+    // `target::name`, as the official crate names a span's op.
     let load = spans
         .iter()
-        .find(|s| s.op.as_deref() == Some("load_cart"))
+        .find(|s| s.op.as_deref() == Some("tracing_bridge::load_cart"))
         .expect("load_cart span");
     let query = spans
         .iter()
@@ -188,7 +198,13 @@ fn spans_become_children_of_the_active_transaction_with_their_fields() {
     assert_eq!(load.description.as_deref(), Some("load_cart"));
     assert_eq!(load.data["cart_id"], 7);
     assert_eq!(load.data["user"], "u1");
-    assert!(load.data.contains_key("code.filepath"));
+    assert!(load.data["code.file.path"]
+        .as_str()
+        .is_some_and(|f| f.ends_with("tracing_bridge.rs")));
+    assert_eq!(load.data["code.module.name"], "tracing_bridge");
+    assert_eq!(load.data["sentry.tracing.target"], "tracing_bridge");
+    assert!(load.data["code.line.number"].is_u64());
+    assert!(!query.data.contains_key("sentry.op"));
     assert_eq!(query.description.as_deref(), Some("db.query"));
     assert_eq!(query.data["rows"], 3);
     assert_eq!(query.parent_span_id, Some(load.span_id));
@@ -558,7 +574,11 @@ fn an_instrument_err_event_is_titled_by_its_error() {
     assert_eq!(events.len(), 1);
     let event = &events[0];
     assert_eq!(event.title(), "config file missing");
-    assert!(event.extra.get("fields").is_none(), "{:?}", event.extra);
+    assert!(
+        !event.contexts.contains_key("Rust Tracing Fields"),
+        "{:?}",
+        event.contexts
+    );
     let crumb = &event.breadcrumbs.values[0];
     assert_eq!(crumb.message.as_deref(), Some("config file missing"));
     assert!(!crumb.data.contains_key("error"));
@@ -573,7 +593,12 @@ fn a_message_wins_over_the_error_field() {
         })
     });
     assert_eq!(events[0].title(), "startup failed");
-    assert_eq!(events[0].extra["fields"]["error"], "config file missing");
+    let Some(sentry_core::protocol::Context::Other(fields)) =
+        events[0].contexts.get("Rust Tracing Fields")
+    else {
+        panic!("{:?}", events[0].contexts);
+    };
+    assert_eq!(fields["error"], "config file missing");
 }
 
 /// `tags.<name>` fields of an event become its tags (as the official
@@ -603,7 +628,11 @@ fn tags_prefixed_fields_become_tags() {
         tags,
         [("retried", "true"), ("shard", "7"), ("tenant", "acme")]
     );
-    let fields = event.extra["fields"].as_object().expect("fields");
+    let Some(sentry_core::protocol::Context::Other(fields)) =
+        event.contexts.get("Rust Tracing Fields")
+    else {
+        panic!("{:?}", event.contexts);
+    };
     assert_eq!(fields.keys().collect::<Vec<_>>(), ["order_id"]);
     assert_eq!(event.breadcrumbs.values[0].data["tags.tenant"], "acme");
 }
@@ -638,10 +667,14 @@ fn a_root_span_without_a_transaction_starts_one() {
     assert_eq!(txs.len(), 1, "{envelopes:#?}");
     assert_eq!(txs[0].name.as_deref(), Some("handle_order"));
     let trace = trace_context(&txs[0]);
-    assert_eq!(trace.op.as_deref(), Some("handle_order"));
+    assert_eq!(trace.op.as_deref(), Some("tracing_bridge::handle_order"));
     assert_eq!(trace.origin.as_deref(), Some("auto.tracing"));
     assert_eq!(txs[0].spans.len(), 1, "{:#?}", txs[0].spans);
-    assert_eq!(txs[0].spans[0].op.as_deref(), Some("load_order"));
+    assert_eq!(
+        txs[0].spans[0].op.as_deref(),
+        Some("tracing_bridge::load_order")
+    );
+    assert_eq!(txs[0].spans[0].description.as_deref(), Some("load_order"));
     assert_eq!(txs[0].spans[0].parent_span_id, Some(trace.span_id));
 }
 
@@ -738,4 +771,89 @@ fn a_span_entered_on_another_thread_keeps_the_request_scope() {
         "the request counts as errored"
     );
     assert!(events[0].contexts.contains_key("trace"));
+}
+
+/// `sentry.name`, `sentry.op` and `sentry.trace` name the Sentry span and
+/// are not data; recorded later, the first two rename it (as the official
+/// `sentry-tracing` reads them).
+#[test]
+fn sentry_fields_name_the_span_and_continue_a_trace() {
+    let caller = "771a43a4192642f0b136d5159a501700-b3b5a1b7b1a5b1a5-1";
+    let envelopes = with_captured_envelopes_options(
+        || {
+            with_layer(|| {
+                let root = tracing::info_span!(
+                    "consume",
+                    "sentry.name" = "orders queue",
+                    "sentry.op" = "queue.process",
+                    "sentry.trace" = caller,
+                );
+                let _root = root.enter();
+                let child = tracing::info_span!(
+                    "step",
+                    "sentry.name" = tracing::field::Empty,
+                    "sentry.op" = tracing::field::Empty,
+                );
+                let _child = child.enter();
+                child.record("sentry.name", "charge card");
+                child.record("sentry.op", "payment");
+            })
+        },
+        ClientOptions {
+            traces_sample_rate: 1.0,
+            ..Default::default()
+        },
+    );
+    let txs = transactions_of(&envelopes);
+    assert_eq!(txs.len(), 1, "{envelopes:#?}");
+    assert_eq!(txs[0].name.as_deref(), Some("orders queue"));
+    let trace = trace_context(&txs[0]);
+    assert_eq!(trace.op.as_deref(), Some("queue.process"));
+    assert_eq!(
+        trace.trace_id.to_string(),
+        "771a43a4192642f0b136d5159a501700",
+        "continued"
+    );
+    assert_eq!(
+        trace.parent_span_id.map(|s| s.to_string()).as_deref(),
+        Some("b3b5a1b7b1a5b1a5")
+    );
+    assert!(!trace.data.contains_key("sentry.trace"), "{:?}", trace.data);
+    let step = &txs[0].spans[0];
+    assert_eq!(step.description.as_deref(), Some("charge card"));
+    assert_eq!(step.op.as_deref(), Some("payment"));
+    assert!(
+        !step.data.contains_key("sentry.name") && !step.data.contains_key("sentry.op"),
+        "{:?}",
+        step.data
+    );
+}
+
+/// An error recorded as `&dyn Error` is the exception chain, marked as
+/// coming from `tracing`, and not a field as well.
+#[test]
+fn an_error_field_is_the_exception_with_the_tracing_mechanism() {
+    let events = with_captured_events(|| {
+        with_layer(|| {
+            let err = LoadError;
+            tracing::error!(
+                error = &err as &dyn std::error::Error,
+                attempt = 2,
+                "load failed"
+            );
+        })
+    });
+    let event = &events[0];
+    let exception = event.exception.values.last().expect("exception");
+    assert_eq!(exception.value.as_deref(), Some("config file missing"));
+    assert_eq!(
+        exception.mechanism.as_ref().map(|m| m.ty.as_ref()),
+        Some("tracing")
+    );
+    let Some(sentry_core::protocol::Context::Other(fields)) =
+        event.contexts.get("Rust Tracing Fields")
+    else {
+        panic!("{:?}", event.contexts);
+    };
+    assert_eq!(fields.keys().collect::<Vec<_>>(), ["attempt"]);
 }
