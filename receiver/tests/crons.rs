@@ -193,10 +193,12 @@ fn an_update_naming_a_run_of_another_monitor_project_or_environment_is_refused()
     );
     assert!(check_ins(&server, "monitor=daily").is_empty());
     assert!(check_ins(&server, "project=2").is_empty());
+    // No environment is `production`'s, as Sentry files it.
     assert_eq!(
         check_ins(&server, "monitor=hourly&project=1&environment=production").len(),
-        1
+        2
     );
+    assert!(check_ins(&server, "monitor=hourly&project=1&environment=staging").is_empty());
     // Each refused update is kept raw and counted as Sentry counts it.
     assert_eq!(
         server.outcomes(),
@@ -918,6 +920,75 @@ fn a_check_in_sent_at_the_jobs_end_is_backdated_by_its_duration() {
     assert_eq!(report["missedSince"], Value::Null, "{report}");
 }
 
+#[test]
+fn each_environment_of_a_monitor_expects_the_schedules_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("receiver.sqlite");
+    // 09:00 on a day a week ago.
+    let nine = (api_support::now() / 86_400.0).floor() * 86_400.0 - 7.0 * 86_400.0 + 9.0 * 3600.0;
+    let hour = |h: f64| nine + h * 3600.0;
+    let at = |t: f64, env: Option<&str>| {
+        let server = server_at(&path, t);
+        check_in(
+            &server,
+            json!({"monitor_slug": "sync", "status": "ok", "environment": env,
+                   "monitor_config": {"schedule": "0 * * * *"}}),
+        );
+    };
+    // Production runs at 09:00 and 10:00, then stops; staging runs every
+    // hour from 09:00 to 12:00. Staging's runs do not make up for
+    // production's.
+    at(hour(0.0) + 30.0, Some("production"));
+    at(hour(1.0) + 30.0, None);
+    for h in 0..4 {
+        at(hour(f64::from(h)) + 40.0, Some("staging"));
+    }
+    let server = server_at(&path, hour(3.5));
+    let sync = monitor(&server, "sync");
+    assert_eq!(
+        sync["statusCounts"],
+        json!({"ok": 6, "missed": 2}),
+        "{sync}"
+    );
+    assert_eq!(sync["missedSince"], json!(iso(hour(2.0))), "{sync}");
+    assert_eq!(sync["nextCheckIn"], json!(iso(hour(4.0))), "{sync}");
+    let envs: Vec<(String, i64, Value)> = sync["environments"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            (
+                e["name"].as_str().unwrap_or_default().to_owned(),
+                e["missed"].as_i64().unwrap_or(-1),
+                e["missedSince"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        envs,
+        [
+            ("production".to_owned(), 2, json!(iso(hour(2.0)))),
+            ("staging".to_owned(), 0, Value::Null)
+        ]
+    );
+    let missed: Vec<(Value, Value)> = check_ins(&server, "status=missed")
+        .iter()
+        .map(|k| (k["environment"].clone(), k["received"].clone()))
+        .collect();
+    assert_eq!(
+        missed,
+        [
+            (json!("production"), json!(iso(hour(3.0)))),
+            (json!("production"), json!(iso(hour(2.0))))
+        ]
+    );
+    assert!(check_ins(&server, "status=missed&environment=staging").is_empty());
+    assert_eq!(
+        check_ins(&server, "status=missed&environment=production").len(),
+        2
+    );
+}
+
 /// ISO 8601 as the API writes it.
 fn iso(secs: f64) -> String {
     sentry_core::protocol::Timestamp::from_secs_f64(secs).to_rfc3339()
@@ -1055,8 +1126,8 @@ fn the_check_ins_list_shows_missed_runs_among_the_runs_in_exact_pages() {
             &first["environment"],
             &first["duration"]
         ),
-        (&Value::Null, &Value::Null, &Value::Null),
-        "{first}"
+        (&Value::Null, &json!("production"), &Value::Null),
+        "of the environment that missed it: {first}"
     );
     assert_eq!(
         first["updated"],
@@ -1067,7 +1138,9 @@ fn the_check_ins_list_shows_missed_runs_among_the_runs_in_exact_pages() {
     assert_eq!(check_ins(&server, "status=ok&status=missed").len(), 10);
     assert_eq!(check_ins(&server, "monitor=unscheduled").len(), 2);
     assert_eq!(check_ins(&server, "monitor=hourly").len(), 8);
-    assert!(check_ins(&server, "environment=production").is_empty());
+    // The runs came without an environment: `production`'s.
+    assert_eq!(check_ins(&server, "environment=production").len(), 10);
+    assert!(check_ins(&server, "environment=staging").is_empty());
     // A time range: 11:30 to 15:30.
     let range = format!("start={}&end={}", iso(hour(2.5)), iso(hour(6.5)));
     assert_eq!(listed(&check_ins(&server, &range)), everything[1..6]);

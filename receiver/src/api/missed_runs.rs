@@ -22,9 +22,14 @@
 //!   many runs), the page ends at the run the gaps were read to and its
 //!   cursor goes on past that run (many runs of one time cannot stall the
 //!   pages): a page may then be short, never wrong.
-//! * **Filters.** A missed run is of no environment (the schedule is the
-//!   monitor's), so an `environment` filter leaves them out, and a
-//!   `status` filter keeps them only with `missed`.
+//! * **Per environment.** As in Sentry, whose monitor environments each
+//!   expect the schedule's runs, the runs a monitor missed are worked out
+//!   for each environment its runs came from (none is `production`), from
+//!   that environment's runs alone: a run in `staging` does not make up
+//!   for one `production` missed. A missed run shows its environment.
+//! * **Filters.** An `environment` filter keeps the missed runs of the
+//!   environments it names, and a `status` filter keeps them only with
+//!   `missed`.
 
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -70,10 +75,12 @@ impl Span {
     }
 }
 
-/// A monitor with a schedule.
+/// A monitor with a schedule, in one of its environments.
 pub(crate) struct Scheduled {
     pub project: i64,
     pub slug: String,
+    /// As Sentry names it: a run without one is `production`'s.
+    pub environment: String,
     pub config: MonitorConfig,
 }
 
@@ -150,7 +157,7 @@ fn of_monitor(
     m: &Scheduled,
     budget: usize,
 ) -> Result<(Vec<Row>, Option<Boundary>), ApiError> {
-    let gaps = Gaps::read(c, span, (m.project, &m.slug), budget + 1)?;
+    let gaps = Gaps::read(c, span, m, budget + 1)?;
     let mut out = Vec::new();
     for (i, gap) in gaps.enumerate() {
         // Reading on, the gaps only move away from the span.
@@ -236,7 +243,7 @@ fn missed_row(m: &Scheduled, run: i64, due: f64) -> Row {
         status: "missed".to_owned(),
         duration: None,
         release: None,
-        environment: None,
+        environment: Some(m.environment.clone()),
         received: iso(due),
         updated: iso(due + margin),
         inferred: true,
@@ -244,7 +251,8 @@ fn missed_row(m: &Scheduled, run: i64, due: f64) -> Row {
     (-run, row, due)
 }
 
-/// The time after a run of a monitor until its next run (or now), in which
+/// The time after a run of a monitor in an environment until its next run
+/// there (or now), in which
 /// the runs the schedule names are missed.
 #[derive(Debug, Clone, Copy)]
 struct Gap {
@@ -267,13 +275,10 @@ struct Gaps {
 }
 
 impl Gaps {
-    /// The first `most` gaps of monitor `(project, slug)` that `span` reads.
-    fn read(
-        c: &Connection,
-        span: &Span,
-        (project, slug): (i64, &str),
-        most: usize,
-    ) -> Result<Gaps, ApiError> {
+    /// The first `most` gaps of monitor `m` in its environment that `span`
+    /// reads (`check_ins_environment`).
+    fn read(c: &Connection, span: &Span, m: &Scheduled, most: usize) -> Result<Gaps, ApiError> {
+        let (project, slug, environment) = (m.project, &m.slug, &m.environment);
         let most = i64::try_from(most).unwrap_or(i64::MAX);
         // Where reading starts, as a key: a run at that time whose id is
         // past the cursor's was on an earlier page (its gap too).
@@ -289,7 +294,7 @@ impl Gaps {
         };
         let runs = |sql: &str, n: i64| -> Result<Vec<(i64, f64)>, ApiError> {
             Ok(c.prepare_cached(sql)?
-                .query_map(params![project, slug, at, at_id, n], |r| {
+                .query_map(params![project, slug, at, at_id, n, environment], |r| {
                     Ok((r.get(0)?, r.get(1)?))
                 })?
                 .collect::<Result<_, _>>()?)
@@ -300,6 +305,7 @@ impl Gaps {
             let starts = runs(
                 "SELECT id, received FROM check_ins
                  WHERE project_id = ?1 AND monitor_slug = ?2
+                     AND COALESCE(environment, 'production') = ?6
                      AND (received < ?3 OR (received = ?3 AND id <= ?4))
                  ORDER BY received DESC, id DESC LIMIT ?5",
                 most,
@@ -308,10 +314,11 @@ impl Gaps {
                 .prepare_cached(
                     "SELECT received, id FROM check_ins
                      WHERE project_id = ?1 AND monitor_slug = ?2
+                         AND COALESCE(environment, 'production') = ?5
                          AND (received > ?3 OR (received = ?3 AND id > ?4))
                      ORDER BY received, id LIMIT 1",
                 )?
-                .query_row(params![project, slug, at, at_id], |r| {
+                .query_row(params![project, slug, at, at_id, environment], |r| {
                     Ok((r.get(0)?, r.get(1)?))
                 })
                 .optional()?;
@@ -322,6 +329,7 @@ impl Gaps {
             let mut starts = runs(
                 "SELECT id, received FROM check_ins
                  WHERE project_id = ?1 AND monitor_slug = ?2
+                     AND COALESCE(environment, 'production') = ?6
                      AND (received < ?3 OR (received = ?3 AND id <= ?4))
                  ORDER BY received DESC, id DESC LIMIT ?5",
                 1,
@@ -329,6 +337,7 @@ impl Gaps {
             starts.extend(runs(
                 "SELECT id, received FROM check_ins
                  WHERE project_id = ?1 AND monitor_slug = ?2
+                     AND COALESCE(environment, 'production') = ?6
                      AND (received > ?3 OR (received = ?3 AND id > ?4))
                  ORDER BY received, id LIMIT ?5",
                 most,
@@ -359,5 +368,72 @@ impl Iterator for Gaps {
             start,
             end,
         })
+    }
+}
+
+/// The environments monitor `(project, slug)` has runs in, as Sentry names
+/// them, hopping from one to the next through `check_ins_environment`
+/// rather than reading every run.
+pub(crate) fn environments(
+    c: &Connection,
+    (project, slug): (i64, &str),
+) -> Result<Vec<String>, ApiError> {
+    Ok(c.prepare_cached(
+        "WITH RECURSIVE e(env) AS (
+             SELECT MIN(COALESCE(environment, 'production')) FROM check_ins
+             WHERE project_id = ?1 AND monitor_slug = ?2
+             UNION ALL
+             SELECT (SELECT MIN(COALESCE(environment, 'production')) FROM check_ins
+                     WHERE project_id = ?1 AND monitor_slug = ?2
+                         AND COALESCE(environment, 'production') > e.env)
+             FROM e WHERE e.env IS NOT NULL)
+         SELECT env FROM e WHERE env IS NOT NULL",
+    )?
+    .query_map(params![project, slug], |r| r.get(0))?
+    .collect::<Result<_, _>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What SQLite does for `query`.
+    fn plan(c: &Connection, query: &str) -> String {
+        let plan: Vec<String> = c
+            .prepare(&format!("EXPLAIN QUERY PLAN {query}"))
+            .expect("plan")
+            .query_map([], |r| r.get::<_, String>(3))
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("plan rows");
+        plan.join("; ")
+    }
+
+    /// A monitor's environments and its runs in one of them are read
+    /// through `check_ins_environment`, not by reading all its runs.
+    #[test]
+    fn environments_and_their_runs_are_read_through_their_index() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut c = Connection::open(dir.path().join("db.sqlite")).expect("open");
+        crate::store::schema::migrate(&mut c).expect("schema");
+        let hops = plan(
+            &c,
+            "SELECT MIN(COALESCE(environment, 'production')) FROM check_ins
+             WHERE project_id = 1 AND monitor_slug = 'm'
+                 AND COALESCE(environment, 'production') > 'a'",
+        );
+        assert!(hops.contains("check_ins_environment"), "{hops}");
+        let gaps = plan(
+            &c,
+            "SELECT id, received FROM check_ins
+             WHERE project_id = 1 AND monitor_slug = 'm'
+                 AND COALESCE(environment, 'production') = 'staging'
+                 AND (received < 5.0 OR (received = 5.0 AND id <= 9))
+             ORDER BY received DESC, id DESC LIMIT 10",
+        );
+        assert!(
+            gaps.contains("check_ins_environment") && !gaps.contains("TEMP B-TREE"),
+            "{gaps}"
+        );
     }
 }

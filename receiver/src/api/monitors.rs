@@ -29,7 +29,7 @@ use super::missed_runs;
 use super::params::{iso, Cursor, Page, Range, Sql};
 use super::projects;
 use super::schedule::Due;
-use super::types::{CheckIn, Monitor, MonitorConfig, MonitorSchedule};
+use super::types::{CheckIn, Monitor, MonitorConfig, MonitorEnvironment, MonitorSchedule};
 use super::{ApiError, Ctx, Reply};
 use crate::store::check_ins::{status_as_read, status_at};
 
@@ -95,6 +95,7 @@ fn monitor_rows(
                 config_problems: Vec::new(),
                 next_check_in: None,
                 missed_since: None,
+                environments: Vec::new(),
             };
             Ok((monitor, received, r.get(6)?))
         })?
@@ -106,12 +107,27 @@ fn monitor_rows(
         m.last_status = status_at(&m.last_status, *received, *updated, max_runtime, now).to_owned();
         m.status_counts = status_counts(c, (project, &m.monitor_slug), max_runtime, range, now)?;
         if let Some(config) = &m.config {
-            let (missed, due) =
-                missed_runs(c, (project, &m.monitor_slug), config, *received, range, now)?;
-            if let Some(due) = due {
-                m.next_check_in = Some(iso(due.next));
-                m.missed_since = due.missed_since.map(iso);
+            let (mut next, mut since, mut missed) = (None::<f64>, None::<f64>, 0);
+            for env in missed_runs::environments(c, (project, &m.monitor_slug))? {
+                let (env_missed, due, latest) =
+                    missed_runs(c, (project, &m.monitor_slug, &env), config, range, now)?;
+                missed += env_missed;
+                let earliest = |a: Option<f64>, b: Option<f64>| match (a, b) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                next = earliest(next, due.as_ref().map(|d| d.next));
+                since = earliest(since, due.as_ref().and_then(|d| d.missed_since));
+                m.environments.push(MonitorEnvironment {
+                    name: env,
+                    last_check_in: iso(latest),
+                    next_check_in: due.as_ref().map(|d| iso(d.next)),
+                    missed_since: due.as_ref().and_then(|d| d.missed_since).map(iso),
+                    missed: env_missed,
+                });
             }
+            m.next_check_in = next.map(iso);
+            m.missed_since = since.map(iso);
             if missed > 0 {
                 *m.status_counts.entry("missed".to_owned()).or_default() += missed;
             }
@@ -122,35 +138,45 @@ fn monitor_rows(
     Ok(monitors.into_iter().map(|(m, _, _)| m).collect())
 }
 
-/// How many runs of monitor `(project, slug)` were due in `range` and did
-/// not come by their margin (between two runs, or since the latest, as
-/// read at `now`), and what is due after its latest run (which started at
-/// `latest`). Reads the starts
-/// of its runs from the last one before the range to the first after it
-/// (`check_ins_monitor`).
+/// How many runs of monitor `(project, slug)` in environment `env` were
+/// due in `range` and did not come by their margin (between two runs
+/// there, or since its latest, as read at `now`), what is due after its
+/// latest run there, and when that run started. Reads the starts of its
+/// runs there from the last one before the range to the first after it
+/// (`check_ins_environment`).
 fn missed_runs(
     c: &rusqlite::Connection,
-    (project, slug): (i64, &str),
+    (project, slug, env): (i64, &str, &str),
     config: &MonitorConfig,
-    latest: f64,
     range: &Range,
     now: f64,
-) -> Result<(i64, Option<Due>), ApiError> {
+) -> Result<(i64, Option<Due>, f64), ApiError> {
     let from = range.start.unwrap_or(f64::MIN);
     let end = range.end.unwrap_or(f64::MAX).min(now);
+    let same = "project_id = ?1 AND monitor_slug = ?2 AND COALESCE(environment, 'production') = ?5";
     let starts: Vec<f64> = c
-        .prepare_cached(
+        .prepare_cached(&format!(
             "SELECT received FROM check_ins
-             WHERE project_id = ?1 AND monitor_slug = ?2 AND received >= COALESCE(
-                 (SELECT MAX(received) FROM check_ins
-                  WHERE project_id = ?1 AND monitor_slug = ?2 AND received < ?3), ?3)
+             WHERE {same} AND received >= COALESCE(
+                 (SELECT MAX(received) FROM check_ins WHERE {same} AND received < ?3), ?3)
                  AND received <= COALESCE(
-                 (SELECT MIN(received) FROM check_ins
-                  WHERE project_id = ?1 AND monitor_slug = ?2 AND received > ?4), ?4)
-             ORDER BY received",
-        )?
-        .query_map(rusqlite::params![project, slug, from, end], |r| r.get(0))?
+                 (SELECT MIN(received) FROM check_ins WHERE {same} AND received > ?4), ?4)
+             ORDER BY received"
+        ))?
+        .query_map(rusqlite::params![project, slug, from, end, env], |r| {
+            r.get(0)
+        })?
         .collect::<Result<_, _>>()?;
+    let latest: f64 = c
+        .prepare_cached(
+            "SELECT MAX(received) FROM check_ins
+             WHERE project_id = ?1 AND monitor_slug = ?2
+                 AND COALESCE(environment, 'production') = ?3",
+        )?
+        .query_row(rusqlite::params![project, slug, env], |r| {
+            r.get::<_, Option<f64>>(0)
+        })?
+        .unwrap_or(now);
     let due_after = |start: f64, until: f64| {
         Due::at(
             &config.schedule,
@@ -172,7 +198,7 @@ fn missed_runs(
     if let Some(due) = &due {
         missed += due.missed.iter().filter(|t| **t <= end).count() as i64;
     }
-    Ok((missed, due))
+    Ok((missed, due, latest))
 }
 
 /// How many runs of monitor `(project, slug)` that started in `range`
@@ -325,11 +351,9 @@ pub(crate) async fn check_ins(ctx: &Ctx) -> Result<Reply, ApiError> {
 }
 
 /// What the missed runs of the page `query` asks for are read from; `None`
-/// when its filters leave them out (an environment, statuses without
-/// `missed`).
+/// when its filters leave them out (statuses without `missed`).
 fn missed_span(query: &CheckInQuery) -> Option<missed_runs::Span> {
-    let wanted = query.environments.is_empty()
-        && (query.statuses.is_empty() || query.statuses.iter().any(|s| s == "missed"));
+    let wanted = query.statuses.is_empty() || query.statuses.iter().any(|s| s == "missed");
     if !wanted {
         return None;
     }
@@ -354,7 +378,7 @@ fn missed_span(query: &CheckInQuery) -> Option<missed_runs::Span> {
 }
 
 /// The monitors with a schedule that `query`'s project and monitor filters
-/// name.
+/// name, in each of their environments that its environment filter names.
 fn scheduled_monitors(
     c: &rusqlite::Connection,
     query: &CheckInQuery,
@@ -380,12 +404,18 @@ fn scheduled_monitors(
         .collect::<Result<_, _>>()?;
     let mut monitors = Vec::with_capacity(keys.len());
     for (project, slug) in keys {
-        if let (Some(config), _) = monitor_config(c, project, &slug)? {
-            monitors.push(missed_runs::Scheduled {
-                project,
-                slug,
-                config,
-            });
+        let (Some(config), _) = monitor_config(c, project, &slug)? else {
+            continue;
+        };
+        for environment in missed_runs::environments(c, (project, &slug))? {
+            if query.environments.is_empty() || query.environments.contains(&environment) {
+                monitors.push(missed_runs::Scheduled {
+                    project,
+                    slug: slug.clone(),
+                    environment,
+                    config: config.clone(),
+                });
+            }
         }
     }
     Ok(monitors)
@@ -407,7 +437,8 @@ fn check_in_rows(
     for (expr, values) in [
         ("k.monitor_slug", &query.slugs),
         (status.as_str(), &query.statuses),
-        ("k.environment", &query.environments),
+        // No environment is `production`, as Sentry files it.
+        ("COALESCE(k.environment, 'production')", &query.environments),
     ] {
         if !values.is_empty() {
             let cond = sql.in_list(expr, values.iter().cloned());

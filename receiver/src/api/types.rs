@@ -648,6 +648,31 @@ pub struct Monitor {
     /// as `missed` (and in `checkIns` and `failed`).
     #[serde(default)]
     pub missed_since: Option<String>,
+    /// With a schedule, each environment its runs came from (none is
+    /// `production`, as Sentry files it), which expects the schedule's runs
+    /// on its own: `nextCheckIn` and `missedSince` above are the earliest
+    /// of theirs, the missed runs counted above their sum.
+    #[serde(default)]
+    pub environments: Vec<MonitorEnvironment>,
+}
+
+/// A cron monitor in one environment (`environments` of [`Monitor`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MonitorEnvironment {
+    /// The environment's name.
+    pub name: String,
+    /// When its latest run started (ISO 8601).
+    pub last_check_in: String,
+    /// When its next run is due (ISO 8601).
+    #[serde(default)]
+    pub next_check_in: Option<String>,
+    /// When its first run missing since its latest run was due; `null`
+    /// when none is missing.
+    #[serde(default)]
+    pub missed_since: Option<String>,
+    /// Its runs missed in the time range.
+    pub missed: i64,
 }
 
 /// A cron monitor's configuration (`monitor_config` of its check-ins;

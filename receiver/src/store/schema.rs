@@ -636,6 +636,14 @@ DROP TABLE check_in_late_runs;
     r#"
 SELECT 1;
 "#,
+    // 24: missed runs are worked out per monitor environment, as Sentry
+    // expects a schedule's runs in each (`api::missed_runs`): a monitor's
+    // runs in one environment, in time order, and its environments
+    // (no environment is `production`'s, the expression the readers use).
+    r#"
+CREATE INDEX check_ins_environment
+    ON check_ins(project_id, monitor_slug, COALESCE(environment, 'production'), received);
+"#,
 ];
 
 /// Where migration 16 (which merges check-in runs) is in [`MIGRATIONS`]:

@@ -1230,7 +1230,16 @@
   }
 
   // A monitor's schedule as SDKs send it: '0 * * * *' or 'every 2 hours'.
-  function scheduleText(schedule) {
+  // Which environments miss runs, when a monitor runs in more than one
+// (each expects the schedule's runs on its own): " in production".
+function missingIn(m) {
+  const envs = Array.isArray(m.environments) ? m.environments : [];
+  if (envs.length < 2) return '';
+  const missing = envs.filter((e) => e && e.missedSince).map((e) => String(e.name));
+  return missing.length ? ' in ' + missing.join(', ') : '';
+}
+
+function scheduleText(schedule) {
     if (!schedule || typeof schedule !== 'object') return '';
     if (schedule.type === 'interval') {
       const n = Number(schedule.value);
@@ -1296,7 +1305,7 @@
             h('td', null, m.config ? scheduleText(m.config.schedule) : h('span', {class: 'muted'}, '—'),
               problems.length ? [' ', badge('config problem', 'no')] : null),
             h('td', null, checkInBadge(m.lastStatus),
-              m.missedSince ? [' ', badge('missed since ' + ago(m.missedSince), 'no')] : null),
+              m.missedSince ? [' ', badge('missed since ' + ago(m.missedSince) + missingIn(m), 'no')] : null),
             h('td', null, time(m.lastCheckIn)),
             h('td', null, m.nextCheckIn ? time(m.nextCheckIn) : h('span', {class: 'muted'}, '—')),
             h('td', {class: 'num'}, String(m.checkIns)),
