@@ -397,17 +397,7 @@ pub(crate) fn environments(
 mod tests {
     use super::*;
 
-    /// What SQLite does for `query`.
-    fn plan(c: &Connection, query: &str) -> String {
-        let plan: Vec<String> = c
-            .prepare(&format!("EXPLAIN QUERY PLAN {query}"))
-            .expect("plan")
-            .query_map([], |r| r.get::<_, String>(3))
-            .expect("rows")
-            .collect::<Result<_, _>>()
-            .expect("plan rows");
-        plan.join("; ")
-    }
+    use crate::api::query_plan as plan;
 
     /// A monitor's environments and its runs in one of them are read
     /// through `check_ins_environment`, not by reading all its runs.

@@ -42,6 +42,20 @@ mod transactions;
 pub mod types;
 mod walk;
 
+/// What SQLite does for `query` (EXPLAIN QUERY PLAN, its details joined
+/// by `; `): for tests that a read uses the index it was written for.
+#[cfg(test)]
+pub(crate) fn query_plan(c: &rusqlite::Connection, query: &str) -> String {
+    let plan: Vec<String> = c
+        .prepare(&format!("EXPLAIN QUERY PLAN {query}"))
+        .expect("plan")
+        .query_map([], |r| r.get::<_, String>(3))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("plan rows");
+    plan.join("; ")
+}
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;

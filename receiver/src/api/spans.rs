@@ -466,14 +466,7 @@ mod tests {
             }
             sql.cond("s.start_ts >= 5");
             let query = fetch_sql(&sql, "s.start_ts DESC, s.id DESC", 100, true);
-            let plan: Vec<String> = c
-                .prepare(&format!("EXPLAIN QUERY PLAN {query}"))
-                .expect("plan")
-                .query_map([], |r| r.get::<_, String>(3))
-                .expect("rows")
-                .collect::<Result<_, _>>()
-                .expect("plan rows");
-            let plan = plan.join("; ");
+            let plan = crate::api::query_plan(&c, &query);
             assert!(plan.contains("spans_time"), "{conds:?}: {plan}");
             assert!(!plan.contains("TEMP B-TREE"), "{conds:?}: {plan}");
         }

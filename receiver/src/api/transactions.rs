@@ -378,16 +378,7 @@ fn fetch(
 mod tests {
     use super::*;
 
-    fn plan(c: &rusqlite::Connection, query: &str) -> String {
-        let plan: Vec<String> = c
-            .prepare(&format!("EXPLAIN QUERY PLAN {query}"))
-            .expect("plan")
-            .query_map([], |r| r.get::<_, String>(3))
-            .expect("rows")
-            .collect::<Result<_, _>>()
-            .expect("plan rows");
-        plan.join("; ")
-    }
+    use crate::api::query_plan as plan;
 
     /// A walk reads `transactions_start` in order whatever the filters
     /// (the read budget bounds the start time), a few names read
