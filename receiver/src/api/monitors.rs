@@ -7,9 +7,7 @@
 //!   1 000). Filters: `project`.
 //! * `GET /api/0/local/check-ins/`: the check-ins, one row per run (a
 //!   job's `in_progress` and its final update under one check-in id are
-//!   one row, `store::check_ins`), newest first by their start (the first
-//!   arrival; a check-in that came only at the job's end is backdated by
-//!   its duration, as in Sentry), in
+//!   one row, `store::check_ins`), newest first by their first arrival, in
 //!   cursor pages (`limit` up to 100). Filters: `project`, `monitor` (slug,
 //!   repeatable), `status` (repeatable), `environment`, the time range on
 //!   first arrival.

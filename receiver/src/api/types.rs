@@ -743,10 +743,8 @@ pub struct CheckIn {
     /// Environment.
     #[serde(default)]
     pub environment: Option<String>,
-    /// When the run started (ISO 8601): its first check-in's arrival, less
-    /// the duration that check-in gave (a job that reports once, at its
-    /// end, is backdated as Sentry backdates it); for a missed run, when it
-    /// was due.
+    /// When its first check-in arrived, or a missed run was due (ISO
+    /// 8601).
     pub received: String,
     /// When its latest update arrived (ISO 8601): a heartbeat or the final
     /// status; `received` when there was none. For a missed run, when its

@@ -28,13 +28,8 @@
 //!   keeps a timed-out check-in. A heartbeat after the deadline brings the
 //!   run back in progress (Sentry's consumer does the same).
 //!
-//! `received` is when the run started: its first check-in's arrival, less
-//! the duration that check-in gave (a job that reports only at its end is
-//! backdated, as Sentry backdates it: [`insert`]). It stays so when the
-//! run is updated, so the lists that are read in that order
-//! (`api::monitors`) keep their order, and a run's duration, when its
-//! final update gives none, is the time from then to that update's
-//! arrival.
+//! `received` stays the run's first arrival, so the lists that are read in
+//! arrival order (`api::monitors`) keep their order when a run is updated.
 
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -273,22 +268,17 @@ fn refuse(
     Ok(())
 }
 
-/// A new run. It started when it arrived, or, when its check-in says how
-/// long it ran (a job that reports once, at its end), that long before:
-/// Sentry backdates such a check-in by its duration, so a job scheduled at
-/// 01:00 that runs ten minutes and reports `ok` then is on time.
-/// `updated` stays the arrival.
+/// A new run.
 fn insert(
     conn: &Connection,
     project: i64,
     received: f64,
     c: &CheckInRecord,
 ) -> Result<(), StoreError> {
-    let started = received - c.duration.unwrap_or(0.0);
     conn.prepare_cached(
         "INSERT INTO check_ins (project_id, check_in_id, monitor_slug, status, duration,
              release, environment, received, updated, payload)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
     )?
     .execute(params![
         project,
@@ -298,7 +288,6 @@ fn insert(
         c.duration,
         c.release,
         c.environment,
-        started,
         received,
         c.payload
     ])?;
@@ -316,7 +305,7 @@ fn finish(
     status: &str,
     c: &CheckInRecord,
 ) -> Result<(), StoreError> {
-    // Sentry refuses a computed duration past its bound; the run can only
+    // Sentry refuses a computed duration past its bound; a run can only
     // last that long with a `max_runtime` of over 24.8 days. It is then
     // stored without one rather than refused: the run did end.
     let duration = c
