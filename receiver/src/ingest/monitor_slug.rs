@@ -6,7 +6,7 @@
 //! dashes at either end. So `"Nightly Backup"`, `"nightly-backup"` and
 //! `"nightly backup!"` are one monitor, `nightly-backup`, in Sentry; the
 //! receiver files them the same way ([`sentry_slug`]), and the check-ins
-//! and monitors lists find a monitor by either form ([`lookup_forms`]).
+//! list's `monitor=` filter takes either form ([`filter_forms`]).
 
 use unicode_normalization::UnicodeNormalization;
 
@@ -32,16 +32,17 @@ pub fn sentry_slug(sent: &str) -> String {
     cut.trim_matches('-').to_owned()
 }
 
-/// The slugs a `monitor=` filter value may be stored under: the value as
-/// given, and its [`sentry_slug`] when that differs (a database written
+/// The slugs a `monitor=` filter value may name a monitor by: its
+/// [`sentry_slug`] (the value itself when nothing of it can be made a
+/// slug), and the value as given when that differs (a database written
 /// before slugs were made keeps a few as they were sent: see
 /// `store::monitor_slugs`).
-pub fn lookup_forms(value: &str) -> Vec<String> {
+pub fn filter_forms(value: &str) -> (String, Option<String>) {
     let slug = sentry_slug(value);
     if slug.is_empty() || slug == value {
-        vec![value.to_owned()]
+        (value.to_owned(), None)
     } else {
-        vec![value.to_owned(), slug]
+        (slug, Some(value.to_owned()))
     }
 }
 
@@ -134,11 +135,11 @@ mod tests {
 
     #[test]
     fn a_filter_finds_both_forms() {
-        assert_eq!(lookup_forms("nightly"), vec!["nightly"]);
+        assert_eq!(filter_forms("nightly"), ("nightly".to_owned(), None));
         assert_eq!(
-            lookup_forms("Nightly Job"),
-            vec!["Nightly Job", "nightly-job"]
+            filter_forms("Nightly Job"),
+            ("nightly-job".to_owned(), Some("Nightly Job".to_owned()))
         );
-        assert_eq!(lookup_forms("日本"), vec!["日本"]);
+        assert_eq!(filter_forms("日本"), ("日本".to_owned(), None));
     }
 }

@@ -6,8 +6,9 @@
 //! its runs are both's, and of the two configs the one received last is
 //! kept. A run whose check-in id the other slug's monitor already has (a
 //! run id names one run) keeps the slug it was sent with, as does a slug
-//! of which nothing can be made (`"!!!"`); the lists find both forms
-//! (`ingest::monitor_slug::lookup_forms`).
+//! of which nothing can be made (`"!!!"`); the check-ins list's
+//! `monitor=` filter finds such runs when given the slug as it was sent
+//! (`ingest::monitor_slug::filter_forms`).
 
 use rusqlite::{params, Connection, OptionalExtension};
 
