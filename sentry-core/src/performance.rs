@@ -315,8 +315,6 @@ struct TxnState {
     dropped_spans: u64,
     finished: bool,
     origin: Option<String>,
-    /// The operation, when renamed after the start ([`Transaction::set_op`]).
-    op: Option<Cow<'static, str>>,
 }
 
 #[derive(Debug)]
@@ -326,6 +324,9 @@ struct TxnInner {
     state: Option<Mutex<TxnState>>,
     /// The DSC, computed on first use: it never changes for a trace.
     dsc: std::sync::OnceLock<Dsc>,
+    /// The operation, when set after the start ([`Transaction::set_op`]);
+    /// kept also when not sampled, since events still name it.
+    op: Mutex<Option<Cow<'static, str>>>,
 }
 
 impl TxnInner {
@@ -433,7 +434,8 @@ pub struct Span {
 /// so that every clone sees the same span.
 ///
 /// Outside `Local`, the handle keeps the span's `op` (a copy, which
-/// [`Span::set_op`] keeps in step) for
+/// [`Span::set_op`] sets on the handle it is called on; a recorded span's
+/// list entry, which its clones share, is read first) for
 /// [`Span::trace_context`]: the list entry loses it once the transaction
 /// finishes and sends it, and an unrecorded span has no entry at all.
 #[derive(Debug)]
@@ -524,7 +526,6 @@ impl Transaction {
                 dropped_spans: 0,
                 finished: false,
                 origin: None,
-                op: None,
             })
         });
         Transaction {
@@ -543,6 +544,7 @@ impl Transaction {
                 },
                 state,
                 dsc: std::sync::OnceLock::new(),
+                op: Mutex::new(None),
             }),
         }
     }
@@ -613,16 +615,15 @@ impl Transaction {
     /// }, ClientOptions { traces_sample_rate: 1.0, ..Default::default() });
     /// ```
     pub fn set_op(&self, op: impl Into<Cow<'static, str>>) {
-        let op = op.into();
-        self.with_state(|s| s.op = Some(op));
+        *self.inner.op.lock() = Some(op.into());
     }
 
     /// The operation: the one it started with, or the one set since.
     fn current_op(&self) -> Cow<'static, str> {
         self.inner
-            .state
-            .as_ref()
-            .and_then(|state| state.lock().op.clone())
+            .op
+            .lock()
+            .clone()
             .unwrap_or_else(|| self.inner.info.op.clone())
     }
 
@@ -760,7 +761,7 @@ impl Transaction {
             trace_id: info.trace_id,
             span_id: info.span_id,
             parent_span_id: info.parent_span_id,
-            op: Some(state.op.take().unwrap_or_else(|| info.op.clone())),
+            op: Some(self.current_op()),
             status: Some(state.status.unwrap_or(SpanStatus::Ok)),
             data: std::mem::take(&mut state.data),
             origin: state.origin.take(),
@@ -1021,7 +1022,19 @@ impl Span {
     pub fn trace_context(&self) -> TraceContext {
         let op = match &*self.data.lock() {
             SpanData::Local(span) => span.op.clone(),
-            SpanData::Slot(_, op) | SpanData::Nothing(op) => op.clone(),
+            SpanData::Slot(slot, kept) => {
+                // The list entry while it is there: a clone of this handle
+                // may have set another op since ([`Span::set_op`]).
+                let live = self.txn.state.as_ref().and_then(|state| {
+                    let state = state.lock();
+                    if state.finished {
+                        return None;
+                    }
+                    state.spans.get(*slot).and_then(|s| s.op.clone())
+                });
+                live.or_else(|| kept.clone())
+            }
+            SpanData::Nothing(op) => op.clone(),
         };
         TraceContext {
             trace_id: self.txn.info.trace_id,

@@ -1224,3 +1224,44 @@ fn a_scope_given_malformed_trace_headers_starts_a_new_trace() {
         assert_eq!(header["public_key"], "0123456789abcdef0123456789abcdef");
     }
 }
+
+/// An op set after the start is the one sent and the one events name, on
+/// every handle of a span and also when the transaction is not sampled.
+#[test]
+fn an_op_set_later_is_seen_by_every_handle_and_sent() {
+    let (hub, transport) = hub_with(sampled());
+    Hub::run(hub, || {
+        let tx = start_transaction(TransactionContext::new("job", "task"));
+        let span = tx.start_child("step", "one");
+        let other = span.clone();
+        span.set_op("db.query");
+        assert_eq!(other.trace_context().op.as_deref(), Some("db.query"));
+        tx.set_op("queue.process");
+        let kept = tx.clone();
+        span.finish();
+        tx.finish();
+        assert_eq!(
+            kept.trace_context().op.as_deref(),
+            Some("queue.process"),
+            "still after the finish"
+        );
+    });
+    let txs: Vec<Transaction> = transactions_of(&transport.fetch_and_clear_envelopes());
+    assert_eq!(txs.len(), 1);
+    assert_eq!(txs[0].spans[0].op.as_deref(), Some("db.query"));
+    let Some(sentry_core::protocol::Context::Trace(trace)) = txs[0].contexts.get("trace") else {
+        panic!("{:?}", txs[0].contexts);
+    };
+    assert_eq!(trace.op.as_deref(), Some("queue.process"));
+
+    let (hub, _) = hub_with(ClientOptions {
+        traces_sampler: Some(Arc::new(|_: &_| 0.0)),
+        ..Default::default()
+    });
+    Hub::run(hub, || {
+        let tx = start_transaction(TransactionContext::new("job", "task"));
+        assert!(!tx.is_sampled());
+        tx.set_op("queue.process");
+        assert_eq!(tx.trace_context().op.as_deref(), Some("queue.process"));
+    });
+}
