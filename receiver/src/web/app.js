@@ -1229,17 +1229,17 @@
     return badge(String(status || ''), status === 'ok' ? 'yes' : FAILED_CHECK_INS.includes(status) ? 'no' : '');
   }
 
-  // A monitor's schedule as SDKs send it: '0 * * * *' or 'every 2 hours'.
   // Which environments miss runs, when a monitor runs in more than one
-// (each expects the schedule's runs on its own): " in production".
-function missingIn(m) {
-  const envs = Array.isArray(m.environments) ? m.environments : [];
-  if (envs.length < 2) return '';
-  const missing = envs.filter((e) => e && e.missedSince).map((e) => String(e.name));
-  return missing.length ? ' in ' + missing.join(', ') : '';
-}
+  // (each expects the schedule's runs on its own): " in production".
+  function missingIn(m) {
+    const envs = Array.isArray(m.environments) ? m.environments : [];
+    if (envs.length < 2) return '';
+    const missing = envs.filter((e) => e && e.missedSince).map((e) => String(e.name));
+    return missing.length ? ' in ' + missing.join(', ') : '';
+  }
 
-function scheduleText(schedule) {
+  // A monitor's schedule as SDKs send it: '0 * * * *' or 'every 2 hours'.
+  function scheduleText(schedule) {
     if (!schedule || typeof schedule !== 'object') return '';
     if (schedule.type === 'interval') {
       const n = Number(schedule.value);
