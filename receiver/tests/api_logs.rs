@@ -86,6 +86,10 @@ fn log_lines_newest_first_with_filters() {
         bodies(&page(&server, "level=error&level=WARN")),
         ["payment failed", "Queue is slow"]
     );
+    // `warning` is `warn`, as for issues; a level that is none is a 400.
+    assert_eq!(bodies(&page(&server, "level=warning")), ["Queue is slow"]);
+    let (status, body) = get(&server, "/api/0/local/logs/?level=bogus");
+    assert_eq!(status, 400, "{body}");
     assert_eq!(
         bodies(&page(&server, "query=queue")),
         ["queue drained", "Queue is slow"],

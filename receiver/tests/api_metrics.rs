@@ -90,9 +90,11 @@ fn samples_newest_first_with_filters_pages_and_totals() {
         [100.0, 80.0, 120.0]
     );
     assert_eq!(
-        values(&page(&server, "type=counter&type=gauge")),
+        values(&page(&server, "type=Counter&type=gauge")),
         [5.0, 1.0, 3.0]
     );
+    let (status, body) = get(&server, "/api/0/local/metrics/?type=bogus");
+    assert_eq!(status, 400, "{body}");
     assert_eq!(
         values(&page(&server, "query=CHECKOUT&environment=staging")),
         [100.0, 1.0]

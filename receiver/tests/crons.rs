@@ -1126,6 +1126,9 @@ fn the_check_ins_list_shows_missed_runs_among_the_runs_in_exact_pages() {
         "its margin ran out"
     );
     assert_eq!(check_ins(&server, "status=ok").len(), 4);
+    assert_eq!(check_ins(&server, "status=MISSED").len(), 6, "in any case");
+    let (status, body) = api_support::get(&server, "/api/0/local/check-ins/?status=bogus");
+    assert_eq!(status, 400, "{body}");
     assert_eq!(check_ins(&server, "status=ok&status=missed").len(), 10);
     assert_eq!(check_ins(&server, "monitor=unscheduled").len(), 2);
     assert_eq!(check_ins(&server, "monitor=hourly").len(), 8);

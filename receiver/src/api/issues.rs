@@ -358,7 +358,7 @@ fn status_filter(value: &str) -> Result<Vec<&'static str>, ApiError> {
         "ignored" | "muted" | "archived" => vec!["ignored"],
         other => {
             return Err(ApiError::BadRequest(format!(
-                "invalid status {other:?}: expected unresolved, resolved or ignored"
+                "invalid status {other:?}: expected unresolved, resolved, ignored or all"
             )))
         }
     })
@@ -477,7 +477,8 @@ impl IssueFilter {
                 other => {
                     return Err(ApiError::BadRequest(format!(
                         "unsupported search key {other:?}: supported are is, level, \
-                         environment, release, assigned, message, issue (or quote the text)"
+                         environment, release, assigned, message, title, issue (or quote the \
+                         text)"
                     )))
                 }
             }

@@ -33,9 +33,14 @@ struct Filter {
 impl Filter {
     fn keeps(&self, e: &LogEntry, ts: Option<f64>) -> bool {
         let level_ok = self.levels.is_empty()
-            || e.level
-                .as_deref()
-                .is_some_and(|l| self.levels.iter().any(|w| w.eq_ignore_ascii_case(l)));
+            || e.level.as_deref().is_some_and(|l| {
+                let l = if l.eq_ignore_ascii_case("warning") {
+                    "warn"
+                } else {
+                    l
+                };
+                self.levels.iter().any(|w| w.eq_ignore_ascii_case(l))
+            });
         let query_ok = self.query.as_ref().map_or(true, |q| {
             e.body
                 .as_deref()
@@ -49,13 +54,22 @@ impl Filter {
     }
 }
 
+/// The severities of log lines (Sentry's); `warning` is taken for `warn`,
+/// as the issue filters take `warn` for `warning`.
+const LOG_LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "fatal"];
+
 /// `GET /api/0/local/logs/`.
 pub(crate) async fn list(ctx: &Ctx) -> Result<Reply, ApiError> {
     let q = &ctx.query;
     let limit = q.limit(100, 1000)? as usize;
     let start = q.get_nonempty("cursor").map(Position::parse).transpose()?;
     let filter = Filter {
-        levels: q.all("level"),
+        levels: super::params::known_values(
+            q.all("level"),
+            "level",
+            &LOG_LEVELS,
+            &[("warning", "warn")],
+        )?,
         query: q.get_nonempty("query").map(str::to_lowercase),
         common: CommonFilter::from_query(q, ctx.now())?,
     };

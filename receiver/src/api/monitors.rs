@@ -307,7 +307,7 @@ pub(crate) async fn check_ins(ctx: &Ctx) -> Result<Reply, ApiError> {
     let mut query = CheckInQuery {
         keys: q.all("project"),
         slugs: q.all("monitor"),
-        statuses: q.all("status"),
+        statuses: super::params::known_values(q.all("status"), "status", &RUN_STATUSES, &[])?,
         environments: q.values("environment"),
         range: Range::from_query(q, ctx.now())?,
         cursor: Cursor::from_query(q)?,
@@ -392,6 +392,9 @@ fn missed_span(query: &CheckInQuery) -> Option<missed_runs::Span> {
         now: query.now,
     })
 }
+
+/// The statuses a run is read with.
+const RUN_STATUSES: [&str; 5] = ["ok", "error", "in_progress", "timeout", "missed"];
 
 /// The monitors with a schedule that `query`'s project and monitor filters
 /// name, in each of their environments that its environment filter names.

@@ -473,6 +473,40 @@ pub(crate) fn hex_id(s: &str, len: usize) -> Option<String> {
     })
 }
 
+/// Filter values that must each name one of `known` (trimmed, in any case;
+/// `aliases` maps the other names taken for one), as lower-case names, or
+/// a 400 that lists them: a filter that cannot match anything is a mistake
+/// to report, not an empty list.
+///
+/// ```text
+/// known_values(["WARNING"], "level", ["warn", ...], [("warning", "warn")]) -> ["warn"]
+/// ```
+pub(crate) fn known_values(
+    values: Vec<String>,
+    name: &str,
+    known: &[&str],
+    aliases: &[(&str, &str)],
+) -> Result<Vec<String>, ApiError> {
+    values
+        .into_iter()
+        .map(|v| {
+            let lower = v.trim().to_ascii_lowercase();
+            let value = aliases
+                .iter()
+                .find(|(alias, _)| *alias == lower)
+                .map_or(lower.as_str(), |(_, to)| to);
+            if known.contains(&value) {
+                Ok(value.to_owned())
+            } else {
+                Err(ApiError::BadRequest(format!(
+                    "invalid {name} {v:?}: expected one of {}",
+                    known.join(", ")
+                )))
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -594,5 +628,26 @@ mod tests {
             assert_eq!(hex_id(bad, 32), None, "{bad}");
         }
         assert_eq!(hex_id("01234567-89ab-cdef", 16), None);
+    }
+
+    #[test]
+    fn known_values_are_named_in_any_case_and_others_refused() {
+        let known = ["trace", "debug", "info", "warn", "error", "fatal"];
+        let values = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            known_values(
+                values(&[" WARNING", "Error"]),
+                "level",
+                &known,
+                &[("warning", "warn")]
+            )
+            .ok(),
+            Some(values(&["warn", "error"]))
+        );
+        let refused = known_values(values(&["bogus"]), "level", &known, &[]);
+        assert!(
+            matches!(&refused, Err(ApiError::BadRequest(m)) if m.contains("\"bogus\"") && m.contains("fatal")),
+            "{refused:?}"
+        );
     }
 }

@@ -896,17 +896,21 @@ pub fn wait(client: &Client, args: &WaitArgs, json_out: bool) -> Result<(), CliE
     }
 }
 
-/// Why a `transactions >= N` condition may not hold where segments arrived:
-/// an SDK that streams its spans sends segments, not transactions.
+/// Why a `transactions >= N` condition may not hold where streamed
+/// segments arrived: an SDK that streams its spans sends segments, not
+/// transactions. A transaction's root counts as a segment too, so only
+/// segments beyond the transactions were streamed.
 fn streaming_hint(stats: &Stats, outcomes: &[Outcome]) -> Option<String> {
     let waits_for_transactions = outcomes
         .iter()
         .any(|o| !o.ok && o.condition.starts_with("transactions >="));
-    let segments = stats.segments.filter(|n| *n > 0)?;
-    waits_for_transactions.then(|| {
+    let streamed = stats
+        .segments?
+        .saturating_sub(stats.transactions.unwrap_or(0));
+    (waits_for_transactions && streamed > 0).then(|| {
         format!(
-            "the receiver holds {segments} segment(s): an SDK that streams its spans \
-             (@sentry/node 11 by default) sends segments instead of transactions; \
+            "the receiver holds {streamed} streamed segment(s): an SDK that streams its \
+             spans (@sentry/node 11 by default) sends segments instead of transactions; \
              wait for them with --segments"
         )
     })
@@ -1035,7 +1039,7 @@ mod tests {
         let with = stats(Some(2));
         let hint = streaming_hint(&with, &c.evaluate(&with)).unwrap_or_default();
         assert!(
-            hint.contains("2 segment(s)") && hint.contains("--segments"),
+            hint.contains("2 streamed segment(s)") && hint.contains("--segments"),
             "{hint}"
         );
         let without = stats(Some(0));
@@ -1046,6 +1050,17 @@ mod tests {
             ..Stats::default()
         };
         assert_eq!(streaming_hint(&met, &c.evaluate(&met)), None);
+        // A transaction's root is a segment too: no streamed segment here.
+        let five = Conditions {
+            transactions: Some(5),
+            ..Conditions::default()
+        };
+        let roots = Stats {
+            transactions: Some(1),
+            segments: Some(1),
+            ..Stats::default()
+        };
+        assert_eq!(streaming_hint(&roots, &five.evaluate(&roots)), None);
     }
 
     #[test]
