@@ -143,6 +143,18 @@ fn projects_and_keys_can_be_listed_and_created() {
     let keys = run(&["keys", "list", "--project", "42"], &db);
     assert_eq!(keys.lines().count(), 2, "{keys}");
     assert!(keys.contains("0123456789abcdef0123456789abcdef"));
+    // A project is named by its slug too, as in the API.
+    assert_eq!(run(&["keys", "list", "--project", "web"], &db), keys);
+    let dsn = run(&["keys", "create", "--project", "Web"], &db);
+    assert!(dsn.trim().ends_with("@127.0.0.1:8000/42"), "{dsn}");
+    let out = receiver()
+        .args(["keys", "list", "--project", "shop", "--db"])
+        .arg(&db)
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("no project \"shop\"") && said.contains("42 (web)"), "{said}");
     let all = run(&["projects", "list"], &db);
     assert!(all.contains("42\tweb\tenabled"), "{all}");
 
@@ -153,7 +165,7 @@ fn projects_and_keys_can_be_listed_and_created() {
         .output()
         .expect("run");
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("project 999"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no project \"999\""));
 }
 
 #[path = "support/binary.rs"]

@@ -32,7 +32,7 @@ pub const SPANS_MAX_READ: usize = spans::MAX_SPANS_READ;
 /// start-time order.
 pub const TRANSACTIONS_MAX_READ: usize = transactions::MAX_TRANSACTIONS_READ;
 mod params;
-mod projects;
+pub(crate) mod projects;
 mod quotas;
 mod releases;
 mod schedule;

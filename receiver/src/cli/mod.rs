@@ -126,16 +126,16 @@ pub enum Command {
 pub enum QuotaAction {
     /// List quotas.
     List {
-        /// Only this project's quotas.
+        /// Only this project's quotas (its id or slug).
         #[arg(long)]
-        project: Option<i64>,
+        project: Option<String>,
     },
     /// Add a quota: at most `--limit` items per `--window` seconds; prints
     /// its id.
     Add {
-        /// The project.
-        #[arg(long, default_value_t = 1)]
-        project: i64,
+        /// The project (its id or slug).
+        #[arg(long, default_value = "1")]
+        project: String,
         /// Limit only requests with this public key (default: every key).
         #[arg(long)]
         key: Option<String>,
@@ -203,15 +203,15 @@ pub enum ProjectAction {
 pub enum KeyAction {
     /// List keys with their DSNs.
     List {
-        /// Only this project's keys.
+        /// Only this project's keys (its id or slug).
         #[arg(long)]
-        project: Option<i64>,
+        project: Option<String>,
     },
     /// Create a key; prints the DSN.
     Create {
-        /// The project.
-        #[arg(long, default_value_t = 1)]
-        project: i64,
+        /// The project (its id or slug).
+        #[arg(long, default_value = "1")]
+        project: String,
         /// The public key (32 letters or digits; random if omitted).
         #[arg(long)]
         key: Option<String>,
@@ -493,12 +493,52 @@ fn projects(cli: &Cli, action: &ProjectAction) -> Result<(), CliError> {
     Ok(())
 }
 
+/// The id of the project `key` names, by its id or its slug as the API
+/// reads them (`my-app`); `None` for none. A name of no project is a usage
+/// error that lists the projects.
+fn project_id(store: &Store, key: Option<&str>) -> Result<Option<i64>, CliError> {
+    let Some(key) = key else {
+        return Ok(None);
+    };
+    let projects: Vec<(i64, String)> = store.read_blocking(|c| {
+        let mut stmt = c.prepare("SELECT id, name FROM projects ORDER BY id")?;
+        let rows = stmt.query_map([], |r| {
+            let (id, name): (i64, String) = (r.get(0)?, r.get(1)?);
+            Ok((id, crate::api::projects::slugify(&name, id)))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    })?;
+    let key = key.trim();
+    let by_id = key
+        .parse::<i64>()
+        .ok()
+        .filter(|id| projects.iter().any(|(p, _)| p == id));
+    by_id
+        .or_else(|| {
+            projects
+                .iter()
+                .find(|(_, slug)| slug.eq_ignore_ascii_case(key))
+                .map(|(id, _)| *id)
+        })
+        .map(Some)
+        .ok_or_else(|| {
+            let known: Vec<String> = projects
+                .iter()
+                .map(|(id, slug)| format!("{id} ({slug})"))
+                .collect();
+            CliError::Usage(format!(
+                "no project {key:?}; projects: {}",
+                known.join(", ")
+            ))
+        })
+}
+
 fn keys(cli: &Cli, action: &KeyAction) -> Result<(), CliError> {
     let (store, _) = Store::open(management_db(cli)?, &Default::default())?;
     let (host, prefix) = dsn_host(cli);
     match action {
         KeyAction::List { project } => {
-            let project = *project;
+            let project = project_id(&store, project.as_deref())?;
             let list = store.read_blocking(move |c| queries::list_keys(c, project))?;
             if cli.client.json {
                 let v: Vec<serde_json::Value> = list
@@ -522,7 +562,8 @@ fn keys(cli: &Cli, action: &KeyAction) -> Result<(), CliError> {
             }
         }
         KeyAction::Create { project, key } => {
-            let key = create_key(&store, *project, key.clone())?;
+            let project = project_id(&store, Some(project))?.unwrap_or(1);
+            let key = create_key(&store, project, key.clone())?;
             let dsn = key.dsn(&host, &prefix);
             if cli.client.json {
                 let v = serde_json::json!({"project": key.project_id, "publicKey": key.public_key, "dsn": dsn});
@@ -546,7 +587,7 @@ fn quotas(cli: &Cli, action: &QuotaAction) -> Result<(), CliError> {
 fn quota_command(cli: &Cli, store: &Store, action: &QuotaAction) -> Result<(), CliError> {
     match action {
         QuotaAction::List { project } => {
-            let project = *project;
+            let project = project_id(store, project.as_deref())?;
             let list = store.read_blocking(move |c| crate::store::quotas::list(c, project))?;
             if cli.client.json {
                 let v: Vec<serde_json::Value> = list
@@ -587,7 +628,7 @@ fn quota_command(cli: &Cli, store: &Store, action: &QuotaAction) -> Result<(), C
             reason,
         } => {
             let new = crate::store::quotas::NewQuota {
-                project_id: *project,
+                project_id: project_id(store, Some(project))?.unwrap_or(1),
                 public_key: key.clone(),
                 categories: categories
                     .iter()
