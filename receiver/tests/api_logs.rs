@@ -90,6 +90,9 @@ fn log_lines_newest_first_with_filters() {
     assert_eq!(bodies(&page(&server, "level=warning")), ["Queue is slow"]);
     let (status, body) = get(&server, "/api/0/local/logs/?level=bogus");
     assert_eq!(status, 400, "{body}");
+    // sentry-python's level below its lowest mapped one.
+    let (status, body) = get(&server, "/api/0/local/logs/?level=default");
+    assert_eq!(status, 200, "{body}");
     assert_eq!(
         bodies(&page(&server, "query=queue")),
         ["queue drained", "Queue is slow"],

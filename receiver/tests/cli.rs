@@ -154,7 +154,10 @@ fn projects_and_keys_can_be_listed_and_created() {
         .expect("run");
     assert!(!out.status.success());
     let said = String::from_utf8_lossy(&out.stderr);
-    assert!(said.contains("no project \"shop\"") && said.contains("42 (web)"), "{said}");
+    assert!(
+        said.contains("no project \"shop\"") && said.contains("42 (web)"),
+        "{said}"
+    );
     let all = run(&["projects", "list"], &db);
     assert!(all.contains("42\tweb\tenabled"), "{all}");
 

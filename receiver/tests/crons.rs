@@ -587,12 +587,18 @@ fn a_database_of_an_older_receiver_shows_its_runs_merged() {
             "INSERT INTO check_ins (project_id, check_in_id, monitor_slug, status, duration,
                  environment, received, payload)
              VALUES (1, ?1, 'nightly', 'in_progress', NULL, 'prod', ?2, x''),
-                    (1, ?1, 'nightly', 'ok', 4.0, 'prod', ?3, x'')",
-            rusqlite::params![RUN, now - 10.0, now - 6.0],
+                    (1, ?1, 'nightly', 'ok', 4.0, 'prod', ?3, x''),
+                    (1, ?4, 'legacy', 'failed', NULL, NULL, ?3, x'')",
+            rusqlite::params![RUN, now - 10.0, now - 6.0, OTHER_RUN],
         )
         .expect("rows");
     }
     let server = TestServer::builder().db_path(&path).start();
+    // Stored before Sentry's statuses were enforced: still found by its
+    // status, while a status no run has is a 400.
+    assert_eq!(check_ins(&server, "status=failed").len(), 1);
+    let (status, body) = api_support::get(&server, "/api/0/local/check-ins/?status=bogus");
+    assert_eq!(status, 400, "{body}");
     assert_eq!(
         runs(&check_ins(&server, "monitor=nightly")),
         [(RUN.to_owned(), "ok".to_owned(), Some(4.0))]

@@ -1030,7 +1030,13 @@ impl Span {
                     if state.finished {
                         return None;
                     }
-                    state.spans.get(*slot).and_then(|s| s.op.clone())
+                    // Only while it runs: `set_op` leaves an ended span's
+                    // entry alone and sets the handle's copy.
+                    state
+                        .spans
+                        .get(*slot)
+                        .filter(|s| s.timestamp.is_none())
+                        .and_then(|s| s.op.clone())
                 });
                 live.or_else(|| kept.clone())
             }

@@ -1239,6 +1239,9 @@ fn an_op_set_later_is_seen_by_every_handle_and_sent() {
         tx.set_op("queue.process");
         let kept = tx.clone();
         span.finish();
+        // A handle of a span that ended: its own copy.
+        other.set_op("db.write");
+        assert_eq!(other.trace_context().op.as_deref(), Some("db.write"));
         tx.finish();
         assert_eq!(
             kept.trace_context().op.as_deref(),

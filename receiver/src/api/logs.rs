@@ -54,9 +54,13 @@ impl Filter {
     }
 }
 
-/// The severities of log lines (Sentry's); `warning` is taken for `warn`,
-/// as the issue filters take `warn` for `warning`.
-const LOG_LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "fatal"];
+/// The severities of log lines (Sentry's, and `default`, which
+/// sentry-python sends for a record below its lowest mapped level);
+/// `warning` is taken for `warn`, as the issue filters take `warn` for
+/// `warning`.
+const LOG_LEVELS: [&str; 7] = [
+    "trace", "debug", "info", "warn", "error", "fatal", "default",
+];
 
 /// `GET /api/0/local/logs/`.
 pub(crate) async fn list(ctx: &Ctx) -> Result<Reply, ApiError> {

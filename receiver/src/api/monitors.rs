@@ -307,7 +307,7 @@ pub(crate) async fn check_ins(ctx: &Ctx) -> Result<Reply, ApiError> {
     let mut query = CheckInQuery {
         keys: q.all("project"),
         slugs: q.all("monitor"),
-        statuses: super::params::known_values(q.all("status"), "status", &RUN_STATUSES, &[])?,
+        statuses: q.all("status"),
         environments: q.values("environment"),
         range: Range::from_query(q, ctx.now())?,
         cursor: Cursor::from_query(q)?,
@@ -318,6 +318,7 @@ pub(crate) async fn check_ins(ctx: &Ctx) -> Result<Reply, ApiError> {
     let (rows, link) = ctx
         .read(move |c| {
             query.slugs = monitor_forms(c, &query.slugs)?;
+            query.statuses = run_statuses(c, &query.statuses)?;
             let runs = check_in_rows(c, &query)?;
             let (rows, boundary) = match missed_span(&query) {
                 Some(span) => {
@@ -356,7 +357,11 @@ fn monitor_forms(c: &rusqlite::Connection, values: &[String]) -> Result<Vec<Stri
         forms.push(slug);
         if let Some(sent) = sent {
             let stored: bool = c
-                .prepare_cached("SELECT EXISTS (SELECT 1 FROM check_ins WHERE monitor_slug = ?1)")?
+                // Through `check_ins_monitor`, which starts with the project.
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM check_ins
+                     WHERE project_id IN (SELECT id FROM projects) AND monitor_slug = ?1)",
+                )?
                 .query_row([&sent], |r| r.get(0))?;
             if stored {
                 forms.push(sent);
@@ -395,6 +400,30 @@ fn missed_span(query: &CheckInQuery) -> Option<missed_runs::Span> {
 
 /// The statuses a run is read with.
 const RUN_STATUSES: [&str; 5] = ["ok", "error", "in_progress", "timeout", "missed"];
+
+/// `status=` values: the statuses runs are read with, in any case, and any
+/// other that runs are stored with (receivers before Sentry's statuses were
+/// enforced stored what SDKs sent); another is a 400 naming the statuses.
+fn run_statuses(c: &rusqlite::Connection, values: &[String]) -> Result<Vec<String>, ApiError> {
+    values
+        .iter()
+        .map(|v| {
+            let refused =
+                match super::params::known_values(vec![v.clone()], "status", &RUN_STATUSES, &[]) {
+                    Ok(mut status) => return Ok(status.remove(0)),
+                    Err(refused) => refused,
+                };
+            let stored: bool = c
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM check_ins WHERE status = ?1)")?
+                .query_row([v], |r| r.get(0))?;
+            if stored {
+                Ok(v.clone())
+            } else {
+                Err(refused)
+            }
+        })
+        .collect()
+}
 
 /// The monitors with a schedule that `query`'s project and monitor filters
 /// name, in each of their environments that its environment filter names.

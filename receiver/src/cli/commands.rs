@@ -899,7 +899,10 @@ pub fn wait(client: &Client, args: &WaitArgs, json_out: bool) -> Result<(), CliE
 /// Why a `transactions >= N` condition may not hold where streamed
 /// segments arrived: an SDK that streams its spans sends segments, not
 /// transactions. A transaction's root counts as a segment too, so only
-/// segments beyond the transactions were streamed.
+/// segments beyond the transactions were streamed (a transaction sent
+/// without a trace context has no root row, so one of those beside a
+/// streamed segment hides the hint: a stats field counting streamed
+/// segments alone would be exact).
 fn streaming_hint(stats: &Stats, outcomes: &[Outcome]) -> Option<String> {
     let waits_for_transactions = outcomes
         .iter()

@@ -1618,7 +1618,7 @@
 
   // ---------------------------------------------------------------- logs
 
-  const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
+  const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'default'];
 
   async function logsView(generation, params) {
     const keys = ['query', 'level', 'trace', 'environment', 'release'];
