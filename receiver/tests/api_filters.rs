@@ -302,7 +302,7 @@ fn segments_count_streamed_segments_and_transaction_roots() {
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("3 segment(s)") && err.contains("--segments"),
+        err.contains("2 streamed segment(s)") && err.contains("--segments"),
         "{err}"
     );
 }

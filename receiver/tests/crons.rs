@@ -986,6 +986,60 @@ fn each_environment_of_a_monitor_expects_the_schedules_runs() {
     );
 }
 
+/// A CI job can wait for a cron job's check-ins and fail when one failed:
+/// `receiver wait|check --check-ins N --monitor SLUG --check-in-status S`.
+#[test]
+fn ci_can_wait_for_and_check_a_monitors_check_ins() {
+    let server = TestServer::start();
+    for (run, status) in [(RUN, "ok"), (OTHER_RUN, "error")] {
+        check_in(
+            &server,
+            json!({"check_in_id": run, "monitor_slug": "Nightly Job", "status": status,
+                   "environment": "ci"}),
+        );
+    }
+    check_in(&server, json!({"monitor_slug": "other", "status": "ok"}));
+    let stats = api_support::get_ok(
+        &server,
+        "/api/0/local/stats/?fields=checkIns&monitor=nightly-job&environment=ci",
+    );
+    assert_eq!(
+        stats,
+        json!({"checkIns": 2, "crashFreeSessions": null, "crashFreeUsers": null})
+    );
+    let (status, body) = api_support::get(&server, "/api/0/local/stats/?checkInStatus=missed");
+    assert_eq!(status, 400, "missed runs are not stored: {body}");
+    let check = |args: &[&str]| {
+        let out = api_support::receiver_command(&server)
+            .arg("check")
+            .args(args)
+            .output()
+            .expect("run receiver");
+        (
+            out.status.code(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let (code, said) = check(&["--monitor", "Nightly Job", "--check-ins", "2"]);
+    assert_eq!(code, Some(0), "{said}");
+    let (code, said) = check(&["--check-ins", "3"]);
+    assert_eq!(code, Some(0), "every monitor: {said}");
+    let (code, said) = check(&[
+        "--monitor",
+        "nightly-job",
+        "--check-in-status",
+        "error",
+        "--max-check-ins",
+        "0",
+    ]);
+    assert_eq!(code, Some(1), "a run failed: {said}");
+    assert!(said.contains("check-ins <= 0"), "{said}");
+}
+
 /// ISO 8601 as the API writes it.
 fn iso(secs: f64) -> String {
     sentry_core::protocol::Timestamp::from_secs_f64(secs).to_rfc3339()

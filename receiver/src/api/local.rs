@@ -565,6 +565,7 @@ struct StatsFields {
     issues: bool,
     transactions: bool,
     segments: bool,
+    check_ins: bool,
     /// Sessions and the crash-free rates: these read every session row.
     sessions: bool,
 }
@@ -578,6 +579,7 @@ impl StatsFields {
                 issues: true,
                 transactions: true,
                 segments: true,
+                check_ins: true,
                 sessions: true,
             });
         }
@@ -586,6 +588,7 @@ impl StatsFields {
             issues: false,
             transactions: false,
             segments: false,
+            check_ins: false,
             sessions: false,
         };
         for name in &names {
@@ -594,11 +597,13 @@ impl StatsFields {
                 "issues" => fields.issues = true,
                 "transactions" => fields.transactions = true,
                 "segments" => fields.segments = true,
+                "checkIns" => fields.check_ins = true,
                 "sessions" | "crashFreeSessions" | "crashFreeUsers" => fields.sessions = true,
                 other => {
                     return Err(ApiError::BadRequest(format!(
                         "unknown field {other:?} in fields: expected events, issues, \
-                         transactions, segments, sessions, crashFreeSessions or crashFreeUsers"
+                         transactions, segments, checkIns, sessions, crashFreeSessions or \
+                         crashFreeUsers"
                     )))
                 }
             }
@@ -651,11 +656,69 @@ fn count_segments(
     )?)
 }
 
+/// Cron check-ins (runs) of `projects` (all when empty) of the monitors
+/// `slugs` names (any when empty; either slug form), with these
+/// environments (none is `production`, as the check-ins list reads it),
+/// releases and statuses (as read `now`: a run past its deadline is
+/// `timeout`), started in `range`.
+#[allow(clippy::too_many_arguments)]
+fn count_check_ins(
+    c: &rusqlite::Connection,
+    projects: &[i64],
+    slugs: &[String],
+    environments: &[String],
+    releases: &[String],
+    statuses: &[String],
+    range: &Range,
+    now: f64,
+) -> Result<i64, ApiError> {
+    let mut sql = Sql::default();
+    if !projects.is_empty() {
+        let cond = sql.in_list("k.project_id", projects.iter().copied());
+        sql.cond(cond);
+    }
+    let slugs = super::monitors::monitor_forms(c, slugs)?;
+    for (expr, values) in [
+        ("k.monitor_slug", slugs.as_slice()),
+        ("COALESCE(k.environment, 'production')", environments),
+        ("k.release", releases),
+    ] {
+        if !values.is_empty() {
+            let cond = sql.in_list(expr, values.iter().cloned());
+            sql.cond(cond);
+        }
+    }
+    if !statuses.is_empty() {
+        let at = sql.bind(now);
+        let status = crate::store::check_ins::status_as_read("k", "mc.max_runtime", &at);
+        let cond = sql.in_list(&status, statuses.iter().cloned());
+        sql.cond(cond);
+    }
+    range.restrict(&mut sql, "k.received");
+    Ok(c.query_row(
+        &format!(
+            "SELECT COUNT(*) FROM check_ins k
+             LEFT JOIN monitors mc ON mc.project_id = k.project_id
+                 AND mc.monitor_slug = k.monitor_slug
+             WHERE {}",
+            sql.where_clause()
+        ),
+        rusqlite::params_from_iter(sql.params.iter()),
+        |r| r.get(0),
+    )?)
+}
+
+/// The statuses a check-in count can select: those of stored runs (missed
+/// runs are inferred from the schedule, not stored: the monitors list
+/// counts them).
+const COUNTED_CHECK_IN_STATUSES: [&str; 4] = ["ok", "error", "in_progress", "timeout"];
+
 /// `GET /api/0/local/stats/`: counts for `receiver wait` / `check`.
 /// Filters: `project`, `level`, `environment`, `release`, `title` (issue
 /// title substring), `status` (issue status), `transaction` (name
-/// substring), time range; `fields` (comma-separated) limits the answer to
-/// the counts a caller needs, so a poll does not read every session row.
+/// substring), `monitor` and `checkInStatus` (check-ins), time range;
+/// `fields` (comma-separated) limits the answer to the counts a caller
+/// needs, so a poll does not read every session row.
 pub(crate) async fn stats(ctx: &Ctx) -> Result<Reply, ApiError> {
     let q = ctx.query.clone();
     let fields = StatsFields::from_query(&q)?;
@@ -666,6 +729,14 @@ pub(crate) async fn stats(ctx: &Ctx) -> Result<Reply, ApiError> {
     let statuses = q.all("status");
     let title = q.get_nonempty("title").map(str::to_owned);
     let transaction = q.get_nonempty("transaction").map(str::to_owned);
+    let monitors = q.all("monitor");
+    let check_in_statuses = super::params::known_values(
+        q.all("checkInStatus"),
+        "checkInStatus",
+        &COUNTED_CHECK_IN_STATUSES,
+        &[],
+    )?;
+    let now = ctx.now();
     let keys = q.all("project");
     // Validate before reading.
     issues::count_filter(
@@ -774,6 +845,18 @@ pub(crate) async fn stats(ctx: &Ctx) -> Result<Reply, ApiError> {
                     &releases,
                     transaction.as_deref(),
                     &range,
+                )?);
+            }
+            if fields.check_ins {
+                stats.check_ins = Some(count_check_ins(
+                    c,
+                    &ids,
+                    &monitors,
+                    &environments,
+                    &releases,
+                    &check_in_statuses,
+                    &range,
+                    now,
                 )?);
             }
             if fields.sessions {

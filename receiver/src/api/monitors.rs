@@ -350,7 +350,10 @@ pub(crate) async fn check_ins(ctx: &Ctx) -> Result<Reply, ApiError> {
 /// are stored under it (migration 23 leaves a few: `store::monitor_slugs`).
 /// Only such values read two slugs, which SQLite then sorts; one slug is
 /// read in time order from `check_ins_monitor`.
-fn monitor_forms(c: &rusqlite::Connection, values: &[String]) -> Result<Vec<String>, ApiError> {
+pub(crate) fn monitor_forms(
+    c: &rusqlite::Connection,
+    values: &[String],
+) -> Result<Vec<String>, ApiError> {
     let mut forms = Vec::with_capacity(values.len());
     for value in values {
         let (slug, sent) = crate::ingest::monitor_slug::filter_forms(value);

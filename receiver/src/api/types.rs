@@ -876,6 +876,10 @@ pub struct Stats {
     /// of transactions), a span sent both ways counted once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub segments: Option<i64>,
+    /// Cron check-ins (runs: a job's `in_progress` and final update are
+    /// one) matching the filters, by their status as read now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_ins: Option<i64>,
     /// Sessions started (release health) matching the filters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sessions: Option<i64>,

@@ -636,6 +636,14 @@ pub struct Conditions {
     /// Only transactions (and segments) whose name contains this text.
     #[arg(long)]
     pub transaction: Option<String>,
+    /// Only check-ins of this cron monitor (its slug, or the
+    /// `monitor_slug` as sent).
+    #[arg(long)]
+    pub monitor: Option<String>,
+    /// Only check-ins with this status (ok, error, in_progress, timeout:
+    /// a run past its deadline).
+    #[arg(long)]
+    pub check_in_status: Option<String>,
     /// At least N error events.
     #[arg(long, value_name = "N")]
     pub events: Option<i64>,
@@ -662,6 +670,14 @@ pub struct Conditions {
     /// At most N segments.
     #[arg(long, value_name = "N")]
     pub max_segments: Option<i64>,
+    /// At least N cron check-ins (runs: a job's `in_progress` and its final
+    /// update are one).
+    #[arg(long, value_name = "N")]
+    pub check_ins: Option<i64>,
+    /// At most N cron check-ins (`--check-in-status error --max-check-ins
+    /// 0`: no job failed).
+    #[arg(long, value_name = "N")]
+    pub max_check_ins: Option<i64>,
     /// At least N sessions.
     #[arg(long, value_name = "N")]
     pub sessions: Option<i64>,
@@ -696,6 +712,8 @@ impl Conditions {
                 ("title", self.issue_title.as_deref()),
                 ("status", self.status.as_deref()),
                 ("transaction", self.transaction.as_deref()),
+                ("monitor", self.monitor.as_deref()),
+                ("checkInStatus", self.check_in_status.as_deref()),
                 ("fields", Some(&self.fields())),
             ])
         )
@@ -719,6 +737,9 @@ impl Conditions {
         if self.segments.is_some() || self.max_segments.is_some() || self.transactions.is_some() {
             fields.push("segments");
         }
+        if self.check_ins.is_some() || self.max_check_ins.is_some() {
+            fields.push("checkIns");
+        }
         if self.sessions.is_some()
             || self.crash_free_sessions.is_some()
             || self.crash_free_users.is_some()
@@ -737,6 +758,8 @@ impl Conditions {
             || self.max_transactions.is_some()
             || self.segments.is_some()
             || self.max_segments.is_some()
+            || self.check_ins.is_some()
+            || self.max_check_ins.is_some()
             || self.sessions.is_some()
             || self.crash_free_sessions.is_some()
             || self.crash_free_users.is_some()
@@ -771,6 +794,12 @@ impl Conditions {
             stats.transactions,
         );
         count("segments", self.segments, self.max_segments, stats.segments);
+        count(
+            "check-ins",
+            self.check_ins,
+            self.max_check_ins,
+            stats.check_ins,
+        );
         count("sessions", self.sessions, None, stats.sessions);
         for (name, min, actual) in [
             (
