@@ -864,7 +864,9 @@ fn check_ins_are_filed_under_the_slug_sentry_makes_of_their_monitor_slug() {
                    "monitor_config": {"schedule": {"type": "crontab", "value": "0 1 * * *"}}}),
         );
     }
-    let list = monitors(&server);
+    check_in(&server, json!({"monitor_slug": "other", "status": "ok"}));
+    let list = get_ok(&server, "/api/0/local/monitors/?monitor=Nightly%20Backup");
+    let list = list.as_array().cloned().unwrap_or_default();
     assert_eq!(list.len(), 1, "one monitor: {list:?}");
     assert_eq!(list[0]["monitorSlug"], "nightly-backup");
     assert_eq!(list[0]["checkIns"], 2, "{list:?}");

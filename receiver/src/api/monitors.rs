@@ -4,7 +4,7 @@
 //!   the monitor's latest run, how many runs started in the time range
 //!   (default 24 hours), in all, by status and failed (`error`, `timeout`,
 //!   `missed`), and its config; the most recently started first (at most
-//!   1 000). Filters: `project`.
+//!   1 000). Filters: `project`, `monitor` (slug, or as sent; repeatable).
 //! * `GET /api/0/local/check-ins/`: the check-ins, one row per run (a
 //!   job's `in_progress` and its final update under one check-in id are
 //!   one row, `store::check_ins`), newest first by their first arrival, in
@@ -41,12 +41,17 @@ pub(crate) async fn monitors(ctx: &Ctx) -> Result<Reply, ApiError> {
         range.start = Some(ctx.now() - 24.0 * 3600.0);
     }
     let keys = ctx.query.all("project");
+    let slugs = ctx.query.all("monitor");
     let now = ctx.now();
     let rows = ctx
         .read(move |c| {
             let mut filter = Sql::default();
             if let Some(ids) = projects::filter_ids(c, &keys)? {
                 let cond = filter.in_list("m.project_id", ids);
+                filter.cond(cond);
+            }
+            if !slugs.is_empty() {
+                let cond = filter.in_list("m.monitor_slug", monitor_forms(c, &slugs)?);
                 filter.cond(cond);
             }
             monitor_rows(c, &filter, &range, now)
