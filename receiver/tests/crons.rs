@@ -986,6 +986,23 @@ fn each_environment_of_a_monitor_expects_the_schedules_runs() {
         check_ins(&server, "status=missed&environment=production").len(),
         2
     );
+    // CI can ask for them: `stats/`'s `missedCheckIns`, `--max-missed`.
+    for (query, missed) in [("monitor=sync", 2), ("environment=staging", 0)] {
+        let stats = get_ok(
+            &server,
+            &format!("/api/0/local/stats/?fields=missedCheckIns&{query}"),
+        );
+        assert_eq!(stats["missedCheckIns"], missed, "{query}: {stats}");
+    }
+    let check = |max: &str| {
+        api_support::receiver_command(&server)
+            .args(["check", "--monitor", "sync", "--max-missed", max])
+            .output()
+            .expect("run receiver")
+            .status
+            .code()
+    };
+    assert_eq!((check("1"), check("2")), (Some(1), Some(0)));
 }
 
 /// A CI job can wait for a cron job's check-ins and fail when one failed:

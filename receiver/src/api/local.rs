@@ -566,6 +566,7 @@ struct StatsFields {
     transactions: bool,
     segments: bool,
     check_ins: bool,
+    missed_check_ins: bool,
     /// Sessions and the crash-free rates: these read every session row.
     sessions: bool,
 }
@@ -580,6 +581,7 @@ impl StatsFields {
                 transactions: true,
                 segments: true,
                 check_ins: true,
+                missed_check_ins: true,
                 sessions: true,
             });
         }
@@ -589,6 +591,7 @@ impl StatsFields {
             transactions: false,
             segments: false,
             check_ins: false,
+            missed_check_ins: false,
             sessions: false,
         };
         for name in &names {
@@ -598,12 +601,13 @@ impl StatsFields {
                 "transactions" => fields.transactions = true,
                 "segments" => fields.segments = true,
                 "checkIns" => fields.check_ins = true,
+                "missedCheckIns" => fields.missed_check_ins = true,
                 "sessions" | "crashFreeSessions" | "crashFreeUsers" => fields.sessions = true,
                 other => {
                     return Err(ApiError::BadRequest(format!(
                         "unknown field {other:?} in fields: expected events, issues, \
-                         transactions, segments, checkIns, sessions, crashFreeSessions or \
-                         crashFreeUsers"
+                         transactions, segments, checkIns, missedCheckIns, sessions, \
+                         crashFreeSessions or crashFreeUsers"
                     )))
                 }
             }
@@ -856,6 +860,16 @@ pub(crate) async fn stats(ctx: &Ctx) -> Result<Reply, ApiError> {
                     &releases,
                     &check_in_statuses,
                     &range,
+                    now,
+                )?);
+            }
+            if fields.missed_check_ins {
+                stats.missed_check_ins = Some(super::monitors::count_missed(
+                    c,
+                    ids.iter().map(i64::to_string).collect(),
+                    &monitors,
+                    environments.clone(),
+                    range,
                     now,
                 )?);
             }

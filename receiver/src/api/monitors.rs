@@ -306,6 +306,37 @@ struct CheckInQuery {
     now: f64,
 }
 
+/// How many runs the scheduled monitors of `projects` (ids or slugs; all
+/// when empty) named by `slugs` (any when empty; either slug form) missed
+/// in `range` as read at `now`, in the environments `environments` names
+/// (all when empty), as the monitors list counts them (`stats/`'s
+/// `missedCheckIns`).
+pub(crate) fn count_missed(
+    c: &rusqlite::Connection,
+    projects: Vec<String>,
+    slugs: &[String],
+    environments: Vec<String>,
+    range: Range,
+    now: f64,
+) -> Result<i64, ApiError> {
+    let query = CheckInQuery {
+        keys: projects,
+        slugs: monitor_forms(c, slugs)?,
+        statuses: Vec::new(),
+        environments,
+        range,
+        cursor: None,
+        limit: 0,
+        now,
+    };
+    let mut missed = 0;
+    for m in scheduled_monitors(c, &query)? {
+        let env = (m.project, m.slug.as_str(), m.environment.as_str());
+        missed += missed_runs(c, env, &m.config, &range, now)?.0;
+    }
+    Ok(missed)
+}
+
 /// `GET /api/0/local/check-ins/`
 pub(crate) async fn check_ins(ctx: &Ctx) -> Result<Reply, ApiError> {
     let q = &ctx.query;

@@ -880,6 +880,11 @@ pub struct Stats {
     /// one) matching the filters, by their status as read now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check_ins: Option<i64>,
+    /// Runs the scheduled monitors matching the filters missed (inferred
+    /// from their schedules, per environment, as the monitors list counts
+    /// them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missed_check_ins: Option<i64>,
     /// Sessions started (release health) matching the filters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sessions: Option<i64>,

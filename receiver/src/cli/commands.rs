@@ -678,6 +678,11 @@ pub struct Conditions {
     /// 0`: no job failed).
     #[arg(long, value_name = "N")]
     pub max_check_ins: Option<i64>,
+    /// At most N runs that scheduled monitors missed (inferred from their
+    /// schedules, per environment; `--max-missed 0`: every run came on
+    /// time).
+    #[arg(long, value_name = "N")]
+    pub max_missed: Option<i64>,
     /// At least N sessions.
     #[arg(long, value_name = "N")]
     pub sessions: Option<i64>,
@@ -740,6 +745,9 @@ impl Conditions {
         if self.check_ins.is_some() || self.max_check_ins.is_some() {
             fields.push("checkIns");
         }
+        if self.max_missed.is_some() {
+            fields.push("missedCheckIns");
+        }
         if self.sessions.is_some()
             || self.crash_free_sessions.is_some()
             || self.crash_free_users.is_some()
@@ -760,6 +768,7 @@ impl Conditions {
             || self.max_segments.is_some()
             || self.check_ins.is_some()
             || self.max_check_ins.is_some()
+            || self.max_missed.is_some()
             || self.sessions.is_some()
             || self.crash_free_sessions.is_some()
             || self.crash_free_users.is_some()
@@ -799,6 +808,12 @@ impl Conditions {
             self.check_ins,
             self.max_check_ins,
             stats.check_ins,
+        );
+        count(
+            "missed check-ins",
+            None,
+            self.max_missed,
+            stats.missed_check_ins,
         );
         count("sessions", self.sessions, None, stats.sessions);
         for (name, min, actual) in [
