@@ -6,12 +6,14 @@
 mod api_support;
 #[path = "support/spans.rs"]
 mod spans_support;
+#[path = "support/walked.rs"]
+mod walked;
 
-use api_support::link_cursor;
 use receiver::api::types::SpanRow;
 use receiver::api::SPANS_MAX_READ;
 use receiver::TestServer;
 use spans_support::{series_index, write_span_series};
+use walked::{listed, Answer, List};
 
 /// Spans read per request (at most).
 const BUDGET: u32 = SPANS_MAX_READ as u32;
@@ -20,34 +22,14 @@ const BUDGET: u32 = SPANS_MAX_READ as u32;
 /// takes three requests.
 const COUNT: u32 = 2 * BUDGET + 1_000;
 
-/// The spans of op `needle`: at both ends, at both sides of each place
-/// where a walk from the newest stops (`COUNT - BUDGET`, `COUNT - 2 *
-/// BUDGET`), and a few between.
+/// The spans of op `needle` (`walked::needles`).
 fn needles() -> Vec<u32> {
-    let mut n = vec![
-        0,
-        7,
-        COUNT - 2 * BUDGET - 1,
-        COUNT - 2 * BUDGET,
-        COUNT - BUDGET - 1,
-        COUNT - BUDGET,
-        COUNT - BUDGET + 1,
-        COUNT - 1,
-    ];
-    n.extend((1..=5).map(|k| COUNT - 2 * BUDGET + k * 7_919));
-    n.sort_unstable();
-    n
+    walked::needles(COUNT, BUDGET)
 }
 
-/// How long span `i` is: needles a second and up (the later, the longer
-/// within each thousand), the rest a millisecond, but for span 3, the
-/// longest of all.
+/// How long span `i` is (`walked::length`).
 fn length(i: u32) -> f64 {
-    match i {
-        3 => 500.0,
-        i if needles().contains(&i) => 1.0 + f64::from(i % 1_000),
-        _ => 0.001,
-    }
+    walked::length(i, &needles())
 }
 
 /// A server holding the series.
@@ -61,64 +43,23 @@ fn server() -> TestServer {
     server
 }
 
-/// One answer of the list.
-#[derive(Debug)]
-struct Answer {
-    /// The series index of each span listed.
-    spans: Vec<u32>,
-    /// `X-Scanned`.
-    scanned: u32,
-    /// `X-Scan-Stopped`.
-    stopped: bool,
-    /// The `next` and `previous` cursors, when they have results.
-    next: Option<String>,
-    previous: Option<String>,
-}
+/// The spans list, each row by its series index.
+const SPANS: List = List {
+    path: "/api/0/local/spans/",
+    rows: |body| {
+        let rows: Vec<SpanRow> = serde_json::from_slice(body).expect("spans JSON");
+        rows.iter()
+            .map(|s| series_index(s.description.as_deref()))
+            .collect()
+    },
+};
 
 fn answer(server: &TestServer, query: &str) -> Answer {
-    let r = server
-        .api_get(&format!("/api/0/local/spans/?{query}"))
-        .expect("spans");
-    assert_eq!(
-        r.status,
-        200,
-        "{query}: {}",
-        String::from_utf8_lossy(&r.body)
-    );
-    let rows: Vec<SpanRow> = serde_json::from_slice(&r.body).expect("spans JSON");
-    let header = |name: &str| {
-        r.header(name)
-            .unwrap_or_else(|| panic!("{query}: no {name}"))
-            .to_owned()
-    };
-    Answer {
-        spans: rows
-            .iter()
-            .map(|s| series_index(s.description.as_deref()))
-            .collect(),
-        scanned: header("x-scanned").parse().expect("X-Scanned"),
-        stopped: match header("x-scan-stopped").as_str() {
-            "true" => true,
-            "false" => false,
-            other => panic!("X-Scan-Stopped: {other}"),
-        },
-        next: link_cursor(&r, "next"),
-        previous: link_cursor(&r, "previous"),
-    }
+    SPANS.answer(server, query)
 }
 
-/// Follows `rel` links from `query`'s first answer; every answer.
 fn follow(server: &TestServer, query: &str, rel: fn(&Answer) -> &Option<String>) -> Vec<Answer> {
-    let mut answers = vec![answer(server, query)];
-    while let Some(cursor) = rel(answers.last().expect("an answer")) {
-        assert!(answers.len() < 50, "{query}: no end to the pages");
-        answers.push(answer(server, &format!("{query}&cursor={cursor}")));
-    }
-    answers
-}
-
-fn listed(answers: &[Answer]) -> Vec<u32> {
-    answers.iter().flat_map(|a| a.spans.clone()).collect()
+    SPANS.follow(server, query, rel)
 }
 
 #[test]
@@ -131,25 +72,25 @@ fn a_filter_keeping_few_spans_pages_through_all_of_them_in_bounded_reads() {
     // The first request stops after a budget: the needles past it are left
     // to the next one, which goes on from the last span read.
     assert_eq!(
-        pages[0].spans,
+        pages[0].listed,
         [COUNT - 1, COUNT - BUDGET + 1, COUNT - BUDGET]
     );
-    assert!(pages[0].stopped);
+    assert!(pages[0].stopped());
     for page in &pages {
-        assert!(page.scanned <= BUDGET, "{page:?}");
+        assert!(page.scanned() <= BUDGET, "{page:?}");
     }
     assert_eq!(
-        pages.iter().map(|p| p.scanned).sum::<u32>(),
+        pages.iter().map(|p| p.scanned()).sum::<u32>(),
         COUNT,
         "every span read once: {pages:?}"
     );
     let last = pages.last().expect("pages");
-    assert!(!last.stopped && last.next.is_none(), "{last:?}");
+    assert!(!last.stopped() && last.next.is_none(), "{last:?}");
 
     // Oldest first, and a page size that ends pages inside a budget too.
     let pages = follow(&server, "op=needle&sort=timestamp&limit=2", |a| &a.next);
     assert_eq!(listed(&pages), needles(), "each once, oldest first");
-    assert!(pages.iter().all(|p| p.scanned <= BUDGET));
+    assert!(pages.iter().all(|p| p.scanned() <= BUDGET));
 
     // Back from the end: `previous` walks the other way, also in budgets,
     // with pages that stop short and pages that fill.
@@ -162,12 +103,12 @@ fn a_filter_keeping_few_spans_pages_through_all_of_them_in_bounded_reads() {
             &format!("{query}&cursor={}", end.expect("back")),
             |a| &a.previous,
         );
-        let mut seen: Vec<u32> = back.iter().rev().flat_map(|a| a.spans.clone()).collect();
-        seen.extend(forward.last().map_or(vec![], |a| a.spans.clone()));
+        let mut seen: Vec<u32> = back.iter().rev().flat_map(|a| a.listed.clone()).collect();
+        seen.extend(forward.last().map_or(vec![], |a| a.listed.clone()));
         assert_eq!(seen, newest_first, "limit {limit}: {back:?}");
-        assert!(back.iter().all(|p| p.scanned <= BUDGET), "{back:?}");
+        assert!(back.iter().all(|p| p.scanned() <= BUDGET), "{back:?}");
         if limit == 100 {
-            assert!(back.iter().any(|p| p.stopped), "{back:?}");
+            assert!(back.iter().any(|p| p.stopped()), "{back:?}");
         }
     }
 }
@@ -178,15 +119,15 @@ fn a_duration_sort_is_exact_within_windows_of_the_newest_spans() {
     // The slowest first, within the newest budget of spans: span 3, the
     // slowest of all, is older than that.
     let first = answer(&server, "sort=-duration&limit=3");
-    assert_eq!(first.scanned, BUDGET);
-    assert!(first.stopped);
+    assert_eq!(first.scanned(), BUDGET);
+    assert!(first.stopped());
     let window: Vec<u32> = needles()
         .into_iter()
         .filter(|i| *i >= COUNT - BUDGET)
         .collect();
     let mut slowest = window.clone();
     slowest.sort_by(|a, b| length(*b).total_cmp(&length(*a)));
-    assert_eq!(first.spans, slowest);
+    assert_eq!(first.listed, slowest);
 
     // Followed to the end: each needle once, sorted within each window.
     let pages = follow(&server, "op=needle&sort=-duration&limit=2", |a| &a.next);
@@ -210,12 +151,12 @@ fn a_duration_sort_is_exact_within_windows_of_the_newest_spans() {
         })
         .collect();
     assert_eq!(listed(&pages), expected, "{pages:?}");
-    assert!(pages.iter().all(|p| p.scanned <= BUDGET), "{pages:?}");
+    assert!(pages.iter().all(|p| p.scanned() <= BUDGET), "{pages:?}");
     let last = pages.last().expect("pages");
-    assert!(!last.stopped && last.next.is_none(), "{last:?}");
+    assert!(!last.stopped() && last.next.is_none(), "{last:?}");
     // And back from the last page, window by window, to the first: each
     // needle once, in the same order.
-    let mut back = vec![pages.last().expect("pages").spans.clone()];
+    let mut back = vec![pages.last().expect("pages").listed.clone()];
     let mut cursor = pages.last().and_then(|p| p.previous.clone());
     while let Some(c) = cursor {
         assert!(back.len() < 50, "no end going back");
@@ -223,27 +164,27 @@ fn a_duration_sort_is_exact_within_windows_of_the_newest_spans() {
             &server,
             &format!("op=needle&sort=-duration&limit=2&cursor={c}"),
         );
-        assert!(a.scanned <= BUDGET, "{a:?}");
-        back.insert(0, a.spans.clone());
+        assert!(a.scanned() <= BUDGET, "{a:?}");
+        back.insert(0, a.listed.clone());
         cursor = a.previous;
     }
     assert_eq!(back.concat(), expected, "going back");
 
     // Fastest first, back and forth within a window.
     let fast = answer(&server, "op=needle&sort=duration&limit=2");
-    assert_eq!(fast.spans, [COUNT - BUDGET, COUNT - BUDGET + 1]);
+    assert_eq!(fast.listed, [COUNT - BUDGET, COUNT - BUDGET + 1]);
     let cursor = fast.next.expect("next");
     let second = answer(
         &server,
         &format!("op=needle&sort=duration&limit=2&cursor={cursor}"),
     );
-    assert_eq!(second.spans, [COUNT - 1]);
+    assert_eq!(second.listed, [COUNT - 1]);
     let back = second.previous.expect("previous");
     let again = answer(
         &server,
         &format!("op=needle&sort=duration&limit=2&cursor={back}"),
     );
-    assert_eq!(again.spans, fast.spans);
+    assert_eq!(again.listed, fast.listed);
 
     // A hand-written cursor whose window is wider than the budget is
     // refused, not sorted whole.
@@ -263,9 +204,9 @@ fn a_duration_sort_is_exact_within_windows_of_the_newest_spans() {
 
     // A range of fewer spans than the budget is sorted whole.
     let few = answer(&server, "sort=-duration&start=0&end=10");
-    assert_eq!((few.scanned, few.stopped), (11, false));
-    assert_eq!(few.spans[..2], [3, 7]);
-    assert_eq!(few.spans.len(), 11);
+    assert_eq!((few.scanned(), few.stopped()), (11, false));
+    assert_eq!(few.listed[..2], [3, 7]);
+    assert_eq!(few.listed.len(), 11);
 }
 
 #[test]

@@ -7,12 +7,14 @@
 mod api_support;
 #[path = "support/transactions.rs"]
 mod transactions_support;
+#[path = "support/walked.rs"]
+mod walked;
 
-use api_support::link_cursor;
 use receiver::api::types::Transaction;
 use receiver::api::TRANSACTIONS_MAX_READ;
 use receiver::TestServer;
 use transactions_support::{series_index, write_transaction_series, Shape};
+use walked::{listed, Answer, List};
 
 /// Transactions read per request (at most).
 const BUDGET: u32 = TRANSACTIONS_MAX_READ as u32;
@@ -24,34 +26,14 @@ const COUNT: u32 = 2 * BUDGET + 1_000;
 /// The trace of the needles (the rest have another).
 const NEEDLE_TRACE: &str = "cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd";
 
-/// The transactions named `GET /needle`: at both ends, at both sides of
-/// each place where a walk from the newest stops (`COUNT - BUDGET`,
-/// `COUNT - 2 * BUDGET`), and a few between.
+/// The transactions named `GET /needle` (`walked::needles`).
 fn needles() -> Vec<u32> {
-    let mut n = vec![
-        0,
-        7,
-        COUNT - 2 * BUDGET - 1,
-        COUNT - 2 * BUDGET,
-        COUNT - BUDGET - 1,
-        COUNT - BUDGET,
-        COUNT - BUDGET + 1,
-        COUNT - 1,
-    ];
-    n.extend((1..=5).map(|k| COUNT - 2 * BUDGET + k * 7_919));
-    n.sort_unstable();
-    n
+    walked::needles(COUNT, BUDGET)
 }
 
-/// How long transaction `i` is: needles a second and up (the later, the
-/// longer within each thousand), the rest a millisecond, but for
-/// transaction 3, the longest of all.
+/// How long transaction `i` is (`walked::length`).
 fn length(i: u32) -> f64 {
-    match i {
-        3 => 500.0,
-        i if needles().contains(&i) => 1.0 + f64::from(i % 1_000),
-        _ => 0.001,
-    }
+    walked::length(i, &needles())
 }
 
 /// A server holding the series.
@@ -82,72 +64,21 @@ fn server() -> TestServer {
     server
 }
 
-/// One answer of the list.
-#[derive(Debug)]
-struct Answer {
-    /// The series index of each transaction listed.
-    listed: Vec<u32>,
-    /// `X-Scanned`, `X-Scan-Stopped` (absent for a read through an index).
-    scan: Option<(u32, bool)>,
-    /// The `next` and `previous` cursors, when they have results.
-    next: Option<String>,
-    previous: Option<String>,
-}
-
-impl Answer {
-    fn scanned(&self) -> u32 {
-        self.scan
-            .unwrap_or_else(|| panic!("no X-Scanned: {self:?}"))
-            .0
-    }
-
-    fn stopped(&self) -> bool {
-        self.scan
-            .unwrap_or_else(|| panic!("no X-Scanned: {self:?}"))
-            .1
-    }
-}
+/// The transactions list, each row by its series index.
+const TRANSACTIONS: List = List {
+    path: "/api/0/local/transactions/",
+    rows: |body| {
+        let rows: Vec<Transaction> = serde_json::from_slice(body).expect("transactions JSON");
+        rows.iter().map(|t| series_index(&t.event_id)).collect()
+    },
+};
 
 fn answer(server: &TestServer, query: &str) -> Answer {
-    let r = server
-        .api_get(&format!("/api/0/local/transactions/?{query}"))
-        .expect("transactions");
-    assert_eq!(
-        r.status,
-        200,
-        "{query}: {}",
-        String::from_utf8_lossy(&r.body)
-    );
-    let rows: Vec<Transaction> = serde_json::from_slice(&r.body).expect("transactions JSON");
-    let scan = r.header("x-scanned").map(|scanned| {
-        let stopped = match r.header("x-scan-stopped") {
-            Some("true") => true,
-            Some("false") => false,
-            other => panic!("{query}: X-Scan-Stopped: {other:?}"),
-        };
-        assert_eq!(r.header("x-scanned-to").is_some(), stopped, "{query}");
-        (scanned.parse().expect("X-Scanned"), stopped)
-    });
-    Answer {
-        listed: rows.iter().map(|t| series_index(&t.event_id)).collect(),
-        scan,
-        next: link_cursor(&r, "next"),
-        previous: link_cursor(&r, "previous"),
-    }
+    TRANSACTIONS.answer(server, query)
 }
 
-/// Follows `rel` links from `query`'s first answer; every answer.
 fn follow(server: &TestServer, query: &str, rel: fn(&Answer) -> &Option<String>) -> Vec<Answer> {
-    let mut answers = vec![answer(server, query)];
-    while let Some(cursor) = rel(answers.last().expect("an answer")) {
-        assert!(answers.len() < 50, "{query}: no end to the pages");
-        answers.push(answer(server, &format!("{query}&cursor={cursor}")));
-    }
-    answers
-}
-
-fn listed(answers: &[Answer]) -> Vec<u32> {
-    answers.iter().flat_map(|a| a.listed.clone()).collect()
+    TRANSACTIONS.follow(server, query, rel)
 }
 
 #[test]
