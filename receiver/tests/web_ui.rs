@@ -491,20 +491,19 @@ fn a_trace_too_large_to_show_whole_says_so() {
     assert!(text.contains("too large to show whole"), "{text}");
 }
 
-/// The Spans view on more spans than one API request reads, few of them
-/// matching: it asks again from where each answer stopped (five answers at
-/// most), says how far it searched, and searches on when asked.
-#[test]
-fn the_spans_view_searches_on_where_a_read_stopped() {
-    let server = TestServer::start();
-    let budget = receiver::api::SPANS_MAX_READ as u32;
-    let count = 5 * budget + 1_000;
-    let needles = [0, 7, count - 1];
-    spans_support::write_span_series(server.db_path(), &"ef".repeat(16), count, |i| {
-        let op = if needles.contains(&i) { "needle" } else { "db" };
-        (op, 0.001)
-    });
-    let steps = run_page_script("spans.js", &[&server.url(), server.token()]);
+/// What a view that reads more rows than one API request reads shows
+/// (`tests/web/walked.js`): asked for the few rows `filter` keeps among
+/// `count` (`needles`, shown by `row(i)`), it asks again from where each
+/// answer stopped (five answers at most), says how far it searched, and
+/// searches on when asked; sorted by duration, it says which rows it sorted.
+fn check_a_view_searches_on(
+    server: &TestServer,
+    (view, filter, noun): (&str, &str, &str),
+    budget: u32,
+    needles: [u32; 3],
+    row: fn(u32) -> String,
+) {
+    let steps = run_page_script("walked.js", &[&server.url(), server.token(), view, filter]);
     let text = |step: &str| -> String {
         let text = line(&steps, "step", step)["text"]
             .as_str()
@@ -515,32 +514,51 @@ fn the_spans_view_searches_on_where_a_read_stopped() {
         needles
             .iter()
             .copied()
-            .filter(|i| text.contains(&format!("span {i} ")))
+            .filter(|i| text.contains(&row(*i)))
             .collect()
     };
     let first = text("needles");
-    assert_eq!(listed(&first), [count - 1], "{first}");
-    let searched = format!("Searched {} spans", 5 * budget);
+    assert_eq!(listed(&first), [needles[2]], "{first}");
+    let searched = format!("Searched {} {noun}", 5 * budget);
     assert!(
         first.replace(',', "").contains(&searched),
         "five answers read: {first}"
     );
     let further = text("further");
-    assert_eq!(listed(&further), [0, 7], "{further}");
+    assert_eq!(listed(&further), [needles[0], needles[1]], "{further}");
     assert!(!further.contains("Searched"), "{further}");
     let slowest = text("slowest");
     assert!(
         slowest
             .replace(',', "")
-            .contains(&format!("Sorted by duration among {budget} spans")),
+            .contains(&format!("Sorted by duration among {budget} {noun}")),
         "{slowest}"
     );
 }
 
+/// The Spans view on more spans than one API request reads, few of them
+/// matching.
+#[test]
+fn the_spans_view_searches_on_where_a_read_stopped() {
+    let server = TestServer::start();
+    let budget = receiver::api::SPANS_MAX_READ as u32;
+    let count = 5 * budget + 1_000;
+    let needles = [0, 7, count - 1];
+    spans_support::write_span_series(server.db_path(), &"ef".repeat(16), count, |i| {
+        let op = if needles.contains(&i) { "needle" } else { "db" };
+        (op, 0.001)
+    });
+    check_a_view_searches_on(
+        &server,
+        ("spans", "op=needle", "spans"),
+        budget,
+        needles,
+        |i| format!("span {i} "),
+    );
+}
+
 /// The Transactions view on more transactions than one API request reads,
-/// few of them matching: it asks again from where each answer stopped
-/// (five answers at most), says how far it searched, and searches on when
-/// asked.
+/// few of them matching.
 #[test]
 fn the_transactions_view_searches_on_where_a_read_stopped() {
     let server = TestServer::start();
@@ -561,36 +579,12 @@ fn the_transactions_view_searches_on_where_a_read_stopped() {
             length: 0.001,
         },
     );
-    let steps = run_page_script("transactions.js", &[&server.url(), server.token()]);
-    let text = |step: &str| -> String {
-        let text = line(&steps, "step", step)["text"]
-            .as_str()
-            .unwrap_or_default();
-        format!("{text} ")
-    };
-    let listed = |text: &str| -> Vec<u32> {
-        needles
-            .iter()
-            .copied()
-            .filter(|i| text.contains(&format!("needle {i} http")))
-            .collect()
-    };
-    let first = text("needles");
-    assert_eq!(listed(&first), [count - 1], "{first}");
-    let searched = format!("Searched {} transactions", 5 * budget);
-    assert!(
-        first.replace(',', "").contains(&searched),
-        "five answers read: {first}"
-    );
-    let further = text("further");
-    assert_eq!(listed(&further), [0, 7], "{further}");
-    assert!(!further.contains("Searched"), "{further}");
-    let slowest = text("slowest");
-    assert!(
-        slowest
-            .replace(',', "")
-            .contains(&format!("Sorted by duration among {budget} transactions")),
-        "{slowest}"
+    check_a_view_searches_on(
+        &server,
+        ("transactions", "query=needle", "transactions"),
+        budget,
+        needles,
+        |i| format!("needle {i} http"),
     );
 }
 
