@@ -56,7 +56,7 @@ use hyper::header::LINK;
 use super::params::{hex_id, iso, like_pattern, Cursor, Page, Range, Sql};
 use super::projects;
 use super::types::SpanRow;
-use super::walk::{DurationCursor, Scan, Sort, TimeWalk};
+use super::walk::{split, DurationCursor, Scan, Sort, TimeWalk};
 use super::{ApiError, Ctx, Reply};
 
 /// Most spans one request reads in start-time order (see the module's
@@ -319,7 +319,7 @@ pub(crate) async fn list(ctx: &Ctx) -> Result<Reply, ApiError> {
 }
 
 /// A page read, its links (without rows) and how much it read.
-type PageRead = (Vec<SpanRow>, Page<()>, Option<Scan>);
+type PageRead = super::walk::WalkedPage<SpanRow>;
 
 /// A page in start-time order (see the module's documentation).
 fn by_time(
@@ -369,17 +369,6 @@ fn by_duration(
         }
     };
     Ok(split(page, scan))
-}
-
-/// The rows of `page` and its links.
-fn split(page: Page<(i64, SpanRow, f64)>, scan: Option<Scan>) -> PageRead {
-    let links = Page {
-        rows: Vec::new(),
-        prev: page.prev,
-        next: page.next,
-    };
-    let rows = page.rows.into_iter().map(|(_, s, _)| s).collect();
-    (rows, links, scan)
 }
 
 /// The query of [`fetch`].

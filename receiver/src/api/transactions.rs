@@ -46,7 +46,7 @@ use hyper::header::LINK;
 use super::params::{hex_id, like_pattern, Cursor, Page, Range, Sql};
 use super::projects;
 use super::types::Transaction;
-use super::walk::{DurationCursor, Scan, Sort, TimeWalk};
+use super::walk::{split, DurationCursor, Sort, TimeWalk};
 use super::{ApiError, Ctx, Reply};
 
 /// Most transactions one request reads in start-time order (see the
@@ -234,7 +234,7 @@ fn few_named(
 }
 
 /// A page read, its links (without rows) and how much it read.
-type PageRead = (Vec<Transaction>, Page<()>, Option<Scan>);
+type PageRead = super::walk::WalkedPage<Transaction>;
 
 /// `GET /api/0/local/transactions/` (see the module's documentation).
 pub(crate) async fn list(ctx: &Ctx) -> Result<Reply, ApiError> {
@@ -316,17 +316,6 @@ fn by_duration(
         None
     };
     Ok(split(page, scan))
-}
-
-/// The rows of `page` and its links.
-fn split(page: Page<(i64, Transaction, f64)>, scan: Option<Scan>) -> PageRead {
-    let links = Page {
-        rows: Vec::new(),
-        prev: page.prev,
-        next: page.next,
-    };
-    let rows = page.rows.into_iter().map(|(_, t, _)| t).collect();
-    (rows, links, scan)
 }
 
 /// The query of [`fetch`]: the index `access` names, whatever else the

@@ -132,6 +132,21 @@ impl Scan {
     }
 }
 
+/// A walked page's rows (`(id, row, key)` as read) without their keys,
+/// its links (a page of no rows) and its scan.
+pub(crate) type WalkedPage<T> = (Vec<T>, Page<()>, Option<Scan>);
+
+/// Splits a page read as `(id, row, key)` into [`WalkedPage`].
+pub(crate) fn split<T>(page: Page<(i64, T, f64)>, scan: Option<Scan>) -> WalkedPage<T> {
+    let links = Page {
+        rows: Vec::new(),
+        prev: page.prev,
+        next: page.next,
+    };
+    let rows = page.rows.into_iter().map(|(_, row, _)| row).collect();
+    (rows, links, scan)
+}
+
 /// A page in start-time order being read (see [`TimeWalk::time_page`]).
 pub(crate) struct TimePage {
     /// Towards later starts.
