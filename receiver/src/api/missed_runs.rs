@@ -34,7 +34,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::params::iso;
-use super::schedule::{missed_between, Keep};
+use super::schedule::{Expected, Keep};
 use super::types::{CheckIn, MonitorConfig};
 use super::ApiError;
 
@@ -82,6 +82,8 @@ pub(crate) struct Scheduled {
     /// As Sentry names it: a run without one is `production`'s.
     pub environment: String,
     pub config: MonitorConfig,
+    /// Its schedule, read once.
+    pub expected: Expected,
 }
 
 /// Where a page had to stop reading gaps: the key of a run, up to which
@@ -197,15 +199,9 @@ fn of_monitor(
 /// nearest to where `span` starts reading, in reading order.
 fn dues(span: &Span, m: &Scheduled, gap: &Gap, window: (f64, f64), want: usize) -> Vec<f64> {
     let list = |from: f64, keep| {
-        missed_between(
-            &m.config.schedule,
-            m.config.timezone.as_deref(),
-            m.config.checkin_margin,
-            (gap.start, gap.end),
-            (from, window.1),
-            keep,
-        )
-        .unwrap_or_default()
+        m.expected
+            .missed_between((gap.start, gap.end), (from, window.1), keep)
+            .unwrap_or_default()
     };
     if window.0 > window.1 {
         return Vec::new();

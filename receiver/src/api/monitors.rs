@@ -26,7 +26,7 @@ use rusqlite::OptionalExtension;
 use super::missed_runs;
 use super::params::{iso, Cursor, Page, Range, Sql};
 use super::projects;
-use super::schedule::Due;
+use super::schedule::{Due, Expected};
 use super::types::{CheckIn, Monitor, MonitorConfig, MonitorEnvironment, MonitorSchedule};
 use super::{ApiError, Ctx, Reply};
 use crate::store::check_ins::{status_as_read, status_at};
@@ -110,10 +110,17 @@ fn monitor_rows(
         m.last_status = status_at(&m.last_status, *received, *updated, max_runtime, now).to_owned();
         m.status_counts = status_counts(c, (project, &m.monitor_slug), max_runtime, range, now)?;
         if let Some(config) = &m.config {
+            // Read once for all its environments and gaps.
+            let expected = Expected::of(config);
             let (mut next, mut since, mut missed) = (None::<f64>, None::<f64>, 0);
             for env in missed_runs::environments(c, (project, &m.monitor_slug))? {
-                let (env_missed, due, latest) =
-                    missed_runs(c, (project, &m.monitor_slug, &env), config, range, now)?;
+                let (env_missed, due, latest) = missed_runs(
+                    c,
+                    (project, &m.monitor_slug, &env),
+                    expected.as_ref(),
+                    range,
+                    now,
+                )?;
                 missed += env_missed;
                 let earliest = |a: Option<f64>, b: Option<f64>| match (a, b) {
                     (Some(a), Some(b)) => Some(a.min(b)),
@@ -146,19 +153,22 @@ fn monitor_rows(
 /// there, or since its latest, as read at `now`), what is due after its
 /// latest run there, and when that run started. Reads the starts of its
 /// runs there from the last one before the range to the first after it
-/// (`check_ins_environment`).
+/// (`check_ins_environment`); none when its schedule cannot be read
+/// (`expected` is `None`): then nothing is missed or due.
 fn missed_runs(
     c: &rusqlite::Connection,
     (project, slug, env): (i64, &str, &str),
-    config: &MonitorConfig,
+    expected: Option<&Expected>,
     range: &Range,
     now: f64,
 ) -> Result<(i64, Option<Due>, f64), ApiError> {
     let from = range.start.unwrap_or(f64::MIN);
     let end = range.end.unwrap_or(f64::MAX).min(now);
     let same = "project_id = ?1 AND monitor_slug = ?2 AND COALESCE(environment, 'production') = ?5";
-    let starts: Vec<f64> = c
-        .prepare_cached(&format!(
+    let starts: Vec<f64> = if expected.is_none() {
+        Vec::new()
+    } else {
+        c.prepare_cached(&format!(
             "SELECT received FROM check_ins
              WHERE {same} AND received >= COALESCE(
                  (SELECT MAX(received) FROM check_ins WHERE {same} AND received < ?3), ?3)
@@ -169,7 +179,8 @@ fn missed_runs(
         .query_map(rusqlite::params![project, slug, from, end, env], |r| {
             r.get(0)
         })?
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<_, _>>()?
+    };
     let latest: f64 = c
         .prepare_cached(
             "SELECT MAX(received) FROM check_ins
@@ -180,16 +191,7 @@ fn missed_runs(
             r.get::<_, Option<f64>>(0)
         })?
         .unwrap_or(now);
-    let due_after = |start: f64, until: f64| {
-        Due::at(
-            &config.schedule,
-            config.timezone.as_deref(),
-            config.checkin_margin,
-            start,
-            until,
-            from,
-        )
-    };
+    let due_after = |start: f64, until: f64| expected.and_then(|e| e.due(start, until, from));
     let mut missed = 0i64;
     for pair in starts.windows(2) {
         if let Some(due) = due_after(pair[0], pair[1]) {
@@ -332,7 +334,7 @@ pub(crate) fn count_missed(
     let mut missed = 0;
     for m in scheduled_monitors(c, &query)? {
         let env = (m.project, m.slug.as_str(), m.environment.as_str());
-        missed += missed_runs(c, env, &m.config, &range, now)?.0;
+        missed += missed_runs(c, env, Some(&m.expected), &range, now)?.0;
     }
     Ok(missed)
 }
@@ -494,6 +496,10 @@ fn scheduled_monitors(
         let (Some(config), _) = monitor_config(c, project, &slug)? else {
             continue;
         };
+        // A schedule that cannot be read expects no runs.
+        let Some(expected) = Expected::of(&config) else {
+            continue;
+        };
         for environment in missed_runs::environments(c, (project, &slug))? {
             if query.environments.is_empty() || query.environments.contains(&environment) {
                 monitors.push(missed_runs::Scheduled {
@@ -501,6 +507,7 @@ fn scheduled_monitors(
                     slug: slug.clone(),
                     environment,
                     config: config.clone(),
+                    expected: expected.clone(),
                 });
             }
         }
