@@ -35,7 +35,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::params::iso;
 use super::schedule::{Expected, Keep};
-use super::types::{CheckIn, MonitorConfig};
+use super::types::CheckIn;
 use super::ApiError;
 
 /// The most gaps between runs read for one request, shared by the
@@ -81,7 +81,6 @@ pub(crate) struct Scheduled {
     pub slug: String,
     /// As Sentry names it: a run without one is `production`'s.
     pub environment: String,
-    pub config: MonitorConfig,
     /// Its schedule, read once.
     pub expected: Expected,
 }
@@ -227,11 +226,8 @@ fn dues(span: &Span, m: &Scheduled, gap: &Gap, window: (f64, f64), want: usize) 
 /// The list row of a run of `m` due at `due` that did not come, in the gap
 /// after the run with row id `run`.
 fn missed_row(m: &Scheduled, run: i64, due: f64) -> Row {
-    let margin = m
-        .config
-        .checkin_margin
-        .unwrap_or(super::schedule::DEFAULT_MARGIN_MINUTES) as f64
-        * 60.0;
+    // As the schedule counts it (a negative margin is none).
+    let margin = m.expected.margin();
     let row = CheckIn {
         check_in_id: None,
         project_id: m.project.to_string(),

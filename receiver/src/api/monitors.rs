@@ -506,7 +506,6 @@ fn scheduled_monitors(
                     project,
                     slug: slug.clone(),
                     environment,
-                    config: config.clone(),
                     expected: expected.clone(),
                 });
             }

@@ -69,6 +69,11 @@ impl Expected {
         })
     }
 
+    /// Seconds after its due time that a run is missed.
+    pub(crate) fn margin(&self) -> f64 {
+        self.margin
+    }
+
     /// The schedule of a monitor's config.
     pub(crate) fn of(config: &MonitorConfig) -> Option<Expected> {
         Expected::new(
