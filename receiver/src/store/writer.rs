@@ -319,18 +319,26 @@ impl Checkpointer {
                 let mut seen = 0;
                 // A WAL left by an earlier run may hold frames not yet
                 // copied back: checked at the first pass.
-                let mut backfilled = false;
+                let mut progress = Progress::Short(None);
                 let mut interval = CHECKPOINT_INTERVAL_IDLE;
                 while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
                     let batches = stats.batches.load(Ordering::Relaxed);
                     let busy = batches != seen;
-                    if busy || !backfilled {
-                        seen = batches;
-                        // Best effort: a failed checkpoint is retried next time.
-                        backfilled = checkpoint_passive(&ckpt).unwrap_or(false);
+                    if !busy && progress == Progress::Done {
+                        interval = CHECKPOINT_INTERVAL_IDLE;
+                        continue;
                     }
+                    seen = batches;
+                    // Best effort: a failed checkpoint is retried later.
+                    let before = progress;
+                    progress = checkpoint_passive(&ckpt).unwrap_or(Progress::Short(None));
                     interval = if busy {
                         CHECKPOINT_INTERVAL_BUSY
+                    } else if progress == before {
+                        // Idle and nothing moved (a reader's snapshot holds
+                        // the frames, or the file cannot be written): each
+                        // pass still indexes the WAL, so wait longer.
+                        (interval * 2).clamp(CHECKPOINT_INTERVAL_IDLE, CHECKPOINT_BACKOFF_MAX)
                     } else {
                         CHECKPOINT_INTERVAL_IDLE
                     };
@@ -357,7 +365,22 @@ impl Checkpointer {
     }
 }
 
-/// Runs a `PASSIVE` checkpoint on `ckpt`; whether every frame of the WAL
+/// How far the checkpoints have copied the WAL back.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Progress {
+    /// Every frame is in the database file (or the database is not in
+    /// WAL mode).
+    Done,
+    /// Not yet: `(frames in the WAL, frames copied)` of the last pass,
+    /// `None` when it failed.
+    Short(Option<(i64, i64)>),
+}
+
+/// How long the checkpointer waits at most between idle passes that copy
+/// nothing.
+const CHECKPOINT_BACKOFF_MAX: Duration = Duration::from_secs(2);
+
+/// Runs a `PASSIVE` checkpoint on `ckpt`: whether every frame of the WAL
 /// is now in the database file.
 ///
 /// Until then, each page a reader reads is first looked up in the WAL's
@@ -367,14 +390,18 @@ impl Checkpointer {
 /// left in the WAL after a burst of writes. A checkpoint can fall short of
 /// the end while a reader still reads an older snapshot, or while the
 /// writer commits, so the checkpointer keeps trying while idle until one
-/// reaches it.
-fn checkpoint_passive(ckpt: &Connection) -> rusqlite::Result<bool> {
-    // (busy, frames in the WAL, frames checkpointed); -1 outside WAL mode.
+/// reaches it (less often while none moves).
+fn checkpoint_passive(ckpt: &Connection) -> rusqlite::Result<Progress> {
+    // (busy, frames in the WAL, frames copied); -1, -1 outside WAL mode.
     let (busy, frames, copied): (i64, i64, i64) =
         ckpt.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })?;
-    Ok(busy == 0 && frames == copied)
+    Ok(if busy == 0 && frames == copied {
+        Progress::Done
+    } else {
+        Progress::Short(Some((frames, copied)))
+    })
 }
 
 /// Counters of the writer thread, to observe group commit.
