@@ -798,3 +798,48 @@ fn tag_breakdown_matches_the_events_tags() {
         assert_eq!(&one, t);
     }
 }
+
+/// The breakdown is kept between views of an issue (the web page asks
+/// again for every event it shows), and a new event of the issue shows in
+/// the next one, in the detail and in `tags/{key}/` alike.
+#[test]
+fn a_new_event_shows_in_the_next_tag_breakdown() {
+    let server = TestServer::start();
+    let tagged = |region: &str| {
+        json!({
+            "fingerprint": ["kept-breakdown"],
+            "message": "kept breakdown",
+            "tags": {"region": region},
+        })
+    };
+    event(&server, tagged("eu"));
+    server.wait_for_events(1, Duration::from_secs(5));
+    let id = server.issues()[0].id;
+    let regions = || {
+        let detail: IssueDetail =
+            serde_json::from_value(get_ok(&server, &format!("/api/0/issues/{id}/")))
+                .expect("detail");
+        let tag = detail
+            .tags
+            .iter()
+            .find(|t| t.key == "region")
+            .expect("region");
+        let mut values: Vec<(String, i64)> = tag
+            .top_values
+            .iter()
+            .map(|v| (v.value.clone(), v.count))
+            .collect();
+        values.sort();
+        let key = get_ok(&server, &format!("/api/0/issues/{id}/tags/region/"));
+        (values, key["totalValues"].as_i64())
+    };
+    let one = (vec![("eu".to_owned(), 1)], Some(1));
+    assert_eq!(regions(), one);
+    assert_eq!(regions(), one, "viewed again");
+    event(&server, tagged("us"));
+    server.wait_for_events(2, Duration::from_secs(5));
+    assert_eq!(
+        regions(),
+        (vec![("eu".to_owned(), 1), ("us".to_owned(), 1)], Some(2))
+    );
+}

@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value};
 use super::events::{self, EventRecord, EVENT_COLS};
 use super::params::{iso, like_pattern, Cursor, Page, Query, Range, Sql};
 use super::projects::{self, ProjectRow};
+use super::tag_cache::{Stamp, TagCache};
 use super::types::{
     Activity, Assignee, Grouping, GroupingHash, Issue, IssueDetail, ReleaseRef, TagSummary,
     TagValue,
@@ -678,6 +679,22 @@ pub(crate) async fn list(ctx: &Ctx, project: Option<&str>) -> Result<Reply, ApiE
         .with_header(HeaderName::from_static("x-max-hits"), hits.to_string()))
 }
 
+/// [`tag_breakdown`] of issue `r`, reused from `cache` while the issue's
+/// count, first and last seen are as they were (`api::tag_cache`).
+fn cached_tag_breakdown(
+    conn: &Connection,
+    r: &IssueRecord,
+    only: Option<&str>,
+    cache: &TagCache,
+) -> Result<Vec<TagSummary>, ApiError> {
+    let stamp = Stamp {
+        times_seen: r.times_seen,
+        first_seen: r.first_seen,
+        last_seen: r.last_seen,
+    };
+    cache.get_or_compute(r.id, only, stamp, || tag_breakdown(conn, r.id, only))
+}
+
 /// Aggregates the tags of an issue's newest events.
 pub(crate) fn tag_breakdown(
     conn: &Connection,
@@ -760,7 +777,12 @@ fn release_ref(v: &Option<String>) -> Option<ReleaseRef> {
     })
 }
 
-fn detail_of(conn: &Connection, origin: &str, r: &IssueRecord) -> Result<IssueDetail, ApiError> {
+fn detail_of(
+    conn: &Connection,
+    origin: &str,
+    r: &IssueRecord,
+    cache: &TagCache,
+) -> Result<IssueDetail, ApiError> {
     let all = projects::all(conn)?;
     let explanation: Option<String> = conn
         .query_row(
@@ -809,7 +831,7 @@ fn detail_of(conn: &Connection, origin: &str, r: &IssueRecord) -> Result<IssueDe
         .collect::<Result<Vec<String>, _>>()?;
     Ok(IssueDetail {
         issue: to_issue(origin, r, &all),
-        tags: tag_breakdown(conn, r.id, None)?,
+        tags: cached_tag_breakdown(conn, r, None, cache)?,
         grouping: Grouping {
             hashes,
             explanation: explanation
@@ -827,10 +849,11 @@ fn detail_of(conn: &Connection, origin: &str, r: &IssueRecord) -> Result<IssueDe
 pub(crate) async fn detail(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
     let id = id.to_owned();
     let origin = origin(ctx);
+    let cache = ctx.tag_cache();
     let detail = ctx
         .read(move |c| {
             let r = load(c, &id)?;
-            detail_of(c, &origin, &r)
+            detail_of(c, &origin, &r, &cache)
         })
         .await?;
     Reply::json(&detail)
@@ -863,10 +886,11 @@ pub(crate) async fn tags(ctx: &Ctx, id: &str, key: Option<&str>) -> Result<Reply
     let id = id.to_owned();
     let key = key.map(str::to_owned);
     let only = key.clone();
+    let cache = ctx.tag_cache();
     let tags = ctx
         .read(move |c| {
             let r = load(c, &id)?;
-            tag_breakdown(c, r.id, only.as_deref())
+            cached_tag_breakdown(c, &r, only.as_deref(), &cache)
         })
         .await?;
     match key {

@@ -37,6 +37,7 @@ mod quotas;
 mod releases;
 mod schedule;
 mod spans;
+mod tag_cache;
 pub mod tokens;
 mod transactions;
 pub mod types;
@@ -177,6 +178,8 @@ struct Inner {
     tokens: Mutex<HashMap<String, (Scope, Instant)>>,
     /// Ephemeral tokens of this process (never stored).
     memory_tokens: tokens::MemoryTokens,
+    /// Issues' tag breakdowns, while their issues are unchanged.
+    tag_cache: Arc<tag_cache::TagCache>,
 }
 
 /// What a handler answers.
@@ -240,6 +243,11 @@ pub(crate) struct Ctx {
 }
 
 impl Ctx {
+    /// This server's cache of issues' tag breakdowns.
+    pub(crate) fn tag_cache(&self) -> Arc<tag_cache::TagCache> {
+        self.inner.tag_cache.clone()
+    }
+
     /// Runs a read on the store's read pool.
     pub(crate) async fn read<T, F>(&self, f: F) -> Result<T, ApiError>
     where
@@ -327,6 +335,7 @@ impl Api {
                 clock,
                 tokens: Mutex::new(HashMap::new()),
                 memory_tokens: tokens::MemoryTokens::default(),
+                tag_cache: Arc::default(),
             }),
         }
     }
