@@ -320,7 +320,11 @@ const REUSED_DECOMPRESS_MAX: usize = 8 << 20;
 type DecompressorSlot = Option<(Option<u64>, zstd::bulk::Decompressor<'static>)>;
 
 thread_local! {
-    static DECOMPRESSOR: std::cell::RefCell<DecompressorSlot> =
+    // Two, as for compressing: a read of rows written before and after
+    // the database got its dictionary does not reload it at every switch.
+    static PLAIN_DECOMPRESSOR: std::cell::RefCell<DecompressorSlot> =
+        const { std::cell::RefCell::new(None) };
+    static DICTIONARY_DECOMPRESSOR: std::cell::RefCell<DecompressorSlot> =
         const { std::cell::RefCell::new(None) };
 }
 
@@ -338,7 +342,12 @@ fn decompress_reusing(compressed: &[u8], digest: Option<u64>, limit: usize) -> O
     let size = usize::try_from(size)
         .ok()
         .filter(|size| *size <= limit.min(REUSED_DECOMPRESS_MAX))?;
-    DECOMPRESSOR.with(|cell| {
+    let slot = if digest.is_some() {
+        &DICTIONARY_DECOMPRESSOR
+    } else {
+        &PLAIN_DECOMPRESSOR
+    };
+    slot.with(|cell| {
         let mut slot = cell.try_borrow_mut().ok()?;
         if !matches!(&*slot, Some((d, _)) if *d == digest) {
             let decompressor = match digest {
