@@ -339,6 +339,11 @@ async function loadPage(base, hash, stored) {
     // The main area's text, a space between elements (as cells and
     // paragraphs would be apart on screen).
     text() { return spaced(main).replace(/\s+/g, ' ').trim(); },
+    // Prints one line of JSON for the test to read: the step's name, the
+    // page's hash and its main area's text.
+    report(step) {
+      console.log(JSON.stringify({step, hash: location.hash, text: this.text()}));
+    },
     // The one button of the main area labelled `label` (throws unless
     // there is exactly one).
     button(label) {

@@ -11,9 +11,7 @@ const {loadPage} = require('./dom.js');
 async function main() {
   const [base, token, issueId] = process.argv.slice(2);
   const page = await loadPage(base, '#token=' + token);
-  const report = (step) => {
-    console.log(JSON.stringify({step, hash: location.hash, text: page.text()}));
-  };
+  const report = (step) => page.report(step);
   const button = page.button;
 
   // A page size that is none of the select's (typed into the address)

@@ -12,9 +12,7 @@ const {loadPage} = require('./dom.js');
 async function main() {
   const [base, token, issueId, eventId] = process.argv.slice(2);
   const page = await loadPage(base, '#token=' + token);
-  const report = (step) => {
-    console.log(JSON.stringify({step, hash: location.hash, text: page.text()}));
-  };
+  const report = (step) => page.report(step);
   const button = page.button;
 
   await page.go('#/releases?limit=2');

@@ -14,9 +14,7 @@ const {loadPage} = require('./dom.js');
 async function main() {
   const [base, token, view, filter] = process.argv.slice(2);
   const page = await loadPage(base, '#token=' + token);
-  const report = (step) => {
-    console.log(JSON.stringify({step, hash: location.hash, text: page.text()}));
-  };
+  const report = (step) => page.report(step);
 
   await page.go('#/' + view + '?' + filter);
   report('needles');
