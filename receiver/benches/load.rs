@@ -387,9 +387,9 @@ fn health(addr: SocketAddr) -> Option<serde_json::Value> {
     use std::io::Read;
     let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    stream
-        .write_all(b"GET /health HTTP/1.1\r\nHost: load\r\nConnection: close\r\n\r\n")
-        .ok()?;
+    // A loopback receiver answers `/health` only to a loopback host name.
+    let request = format!("GET /health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
     let mut response = Vec::new();
     stream.read_to_end(&mut response).ok()?;
     if !response.starts_with(b"HTTP/1.1 200 ") {
