@@ -8,6 +8,8 @@
 //! * [`ingest`] — authentication, decoding, limits, envelope framing,
 //!   normalisation, grouping.
 //! * [`grouping`] — issue fingerprints.
+//! * [`ids`] — event, trace and span ids normalised the one way ingestion
+//!   and the API both use.
 //! * [`store`] — SQLite (WAL) with one writer thread and pooled readers.
 //! * [`api`] — the JSON API under `/api/0/` (bearer tokens).
 //! * [`web`] — the web page under `/ui/` (a client of the API).
@@ -29,6 +31,7 @@ pub mod config;
 // Grouping has its own owner; its lints are its own.
 #[allow(missing_docs)]
 pub mod grouping;
+pub mod ids;
 pub mod ingest;
 pub mod server;
 pub mod store;

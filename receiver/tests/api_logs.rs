@@ -210,6 +210,115 @@ fn a_long_scan_ends_with_a_cursor_that_goes_on() {
     assert_eq!(second.cursor, None);
 }
 
+/// Ingestion stores what a `log` item's lines hold (their time span and
+/// trace ids), so a page filtered by trace or time passes over the rows
+/// none of whose lines match without reading them, past the budget of
+/// rows read; rows stored without that summary (as before migration 25)
+/// are still read.
+#[test]
+fn rows_whose_summary_rules_them_out_are_passed_over_unread() {
+    let server = TestServer::start();
+    let t = now() - 3600.0;
+    let mut other = line(t + 100.0, "info", "another trace", "prod");
+    other["trace_id"] = json!("1".repeat(32));
+    // Sent: summarised at ingestion.
+    send_logs(
+        &server,
+        vec![line(t, "info", "sent early", "prod"), other.clone()],
+    );
+    let conn = rusqlite::Connection::open(server.db_path()).expect("open");
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .expect("busy");
+    let (from, to, traces): (Option<f64>, Option<f64>, Option<Vec<u8>>) = conn
+        .query_row(
+            "SELECT entries_from, entries_to, entry_traces FROM logs",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .expect("summary");
+    assert_eq!((from, to), (Some(t), Some(t + 100.0)));
+    let traces = receiver::store::container_entries::TraceFilter::from_bytes(
+        traces.expect("the lines' traces"),
+    );
+    assert!(traces.may_contain(TRACE) && traces.may_contain(&"1".repeat(32)));
+    assert!(!traces.may_contain(&"2".repeat(32)));
+
+    // A row without a summary that matches, then more summarised rows of
+    // another trace and a later time than the budget of rows read.
+    insert_log_row(
+        &conn,
+        json!({"items": [line(t + 1.0, "info", "stored unsummarised", "prod")]})
+            .to_string()
+            .as_bytes(),
+    );
+    let payload = json!({"items": [other]}).to_string();
+    let summary = receiver::store::container_entries::summarise(payload.as_bytes());
+    let blob = receiver::store::compress(payload.as_bytes(), 1).expect("compress");
+    conn.execute_batch("BEGIN").expect("begin");
+    for _ in 0..receiver::api::LOGS_MAX_ROWS_READ + 100 {
+        conn.execute(
+            "INSERT INTO logs (project_id, item_count, content_type, received, payload,
+                 entries_from, entries_to, entry_traces)
+             VALUES (1, 1, 'application/vnd.sentry.items.log+json', 0, ?1, ?2, ?3, ?4)",
+            rusqlite::params![
+                blob,
+                summary.earliest,
+                summary.latest,
+                summary.traces.as_bytes()
+            ],
+        )
+        .expect("insert");
+    }
+    conn.execute_batch("COMMIT").expect("commit");
+
+    let by_trace = page(&server, &format!("trace={TRACE}"));
+    assert_eq!(bodies(&by_trace), ["stored unsummarised", "sent early"]);
+    assert_eq!(by_trace.cursor, None, "every row was looked at");
+    let iso = |secs: f64| sentry_core::protocol::Timestamp::from_secs_f64(secs).to_rfc3339();
+    let early = page(
+        &server,
+        &format!("start={}&end={}", iso(t - 10.0), iso(t + 50.0)),
+    );
+    assert_eq!(bodies(&early), ["stored unsummarised", "sent early"]);
+    assert_eq!(early.cursor, None);
+    // The other trace's rows hold its lines: they are read.
+    let other_trace = page(&server, &format!("trace={}", "1".repeat(32)));
+    assert_eq!(
+        other_trace.logs.len(),
+        100,
+        "a full default page of the other trace"
+    );
+}
+
+/// Rows passed over unread still count, against a larger budget: a trace
+/// no row holds ends a page at it, with a cursor that goes on.
+#[test]
+fn passing_over_rows_has_a_budget_too() {
+    let server = TestServer::start();
+    let t = now() - 60.0;
+    send_logs(&server, vec![line(t, "info", "the needle", "prod")]);
+    let mut conn = rusqlite::Connection::open(server.db_path()).expect("open");
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .expect("busy");
+    let tx = conn.transaction().expect("begin");
+    for _ in 0..receiver::api::LOGS_MAX_ROWS_EXAMINED {
+        tx.execute(
+            "INSERT INTO logs (project_id, item_count, content_type, received, payload,
+                 entries_from, entries_to, entry_traces)
+             VALUES (1, 1, 'application/vnd.sentry.items.log+json', 0, x'00', ?1, ?1, x'')",
+            [t],
+        )
+        .expect("insert");
+    }
+    tx.commit().expect("commit");
+    let first = page(&server, &format!("trace={TRACE}"));
+    assert!(first.logs.is_empty(), "{:?}", first.logs);
+    let cursor = first.cursor.expect("a cursor to go on");
+    let second = page(&server, &format!("trace={TRACE}&cursor={cursor}"));
+    assert_eq!(bodies(&second), ["the needle"]);
+    assert_eq!(second.cursor, None);
+}
+
 /// Inserts a stored `log` row holding `payload` straight into the
 /// database, as many as no test could send quickly.
 fn insert_log_row(conn: &rusqlite::Connection, payload: &[u8]) {

@@ -3,18 +3,21 @@
 //! bounded amount of work per request.
 //!
 //! Rows are read newest first, decompressed one at a time, and their
-//! entries from the last to the first (the order SDKs batch them in). One
-//! request reads at most [`MAX_ROWS_READ`] rows and [`MAX_BYTES_READ`]
-//! bytes (stored and decompressed): when that ends it before the page is
-//! full, the page is shorter and its cursor says where to go on. A cursor
+//! entries from the last to the first (the order SDKs batch them in). A
+//! row whose stored summary (`store::container_entries`) shows that none
+//! of its entries is in the asked time range or trace is passed over
+//! without being read. One request reads at most [`MAX_ROWS_READ`] rows
+//! and [`MAX_BYTES_READ`] bytes (stored and decompressed), and looks at
+//! most at [`MAX_ROWS_EXAMINED`] rows: when that ends it before the page
+//! is full, the page is shorter and its cursor says where to go on. A cursor
 //! is `ROW:INDEX` (the next entry to look at is `INDEX` of row `ROW`, going
 //! down) or `ROW:-` (nothing left in `ROW`: the rows below it).
 
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::params::{hex_id, Range, Sql};
+use super::params::{Range, Sql};
 use super::ApiError;
+use crate::store::container_entries::{self, entry_fields, items_of, timestamp, Sieve, Summary};
 
 /// Most rows one request decompresses.
 pub(crate) const MAX_ROWS_READ: usize = 2_000;
@@ -22,8 +25,12 @@ pub(crate) const MAX_ROWS_READ: usize = 2_000;
 /// Most bytes (stored and decompressed) one request reads.
 pub(crate) const MAX_BYTES_READ: usize = 64 << 20;
 
+/// Most rows one request looks at, read or passed over by their summary
+/// (`store::container_entries`): passing over a row costs no payload read.
+pub(crate) const MAX_ROWS_EXAMINED: usize = 50_000;
+
 /// Rows fetched per query while scanning.
-const ROWS_PER_QUERY: usize = 64;
+const ROWS_PER_QUERY: usize = 256;
 
 /// A table of containers (the only names that reach SQL).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,7 +128,7 @@ impl Entry<'_> {
             id: format!("{}:{}", self.row, self.index),
             project_id: self.project.to_string(),
             ts: timestamp(self.fields),
-            trace_id: self.text("trace_id").and_then(|t| hex_id(&t, 32)),
+            trace_id: container_entries::trace_id(self.fields),
             release: attr("sentry.release"),
             environment: attr("sentry.environment"),
             attributes,
@@ -158,7 +165,7 @@ pub(crate) struct CommonFilter {
 impl CommonFilter {
     pub(crate) fn from_query(q: &super::Query, now: f64) -> Result<CommonFilter, ApiError> {
         let trace = match q.get_nonempty("trace") {
-            Some(t) => Some(hex_id(t, 32).ok_or_else(|| {
+            Some(t) => Some(crate::ids::hex_id(t, 32).ok_or_else(|| {
                 ApiError::BadRequest(format!("invalid trace {t:?}: expected 32 hex digits"))
             })?),
             None => None,
@@ -169,6 +176,15 @@ impl CommonFilter {
             environments: q.values("environment"),
             range: Range::from_query(q, now)?,
         })
+    }
+
+    /// The part of the filter a row's summary can answer.
+    pub(crate) fn sieve(&self) -> Sieve {
+        Sieve {
+            start: self.range.start,
+            end: self.range.end,
+            trace: self.trace.clone(),
+        }
     }
 
     /// Whether an entry with these fields passes (one without a timestamp
@@ -206,22 +222,25 @@ pub(crate) struct Scanned<T> {
 
 /// Reads `table`'s rows of `projects` (all when `None`) newest first from
 /// `start`, giving each entry to `keep`, until `limit` entries are kept or
-/// the budget is spent.
+/// the budget is spent. A row whose summary shows that none of its entries
+/// passes `sieve` is passed over unread.
 pub(crate) fn scan<T>(
     c: &rusqlite::Connection,
     table: Table,
     projects: Option<&[i64]>,
+    sieve: &Sieve,
     start: Option<Position>,
     limit: usize,
     mut keep: impl FnMut(&Entry<'_>) -> Option<T>,
 ) -> Result<Scanned<T>, ApiError> {
     let mut entries = Vec::new();
     let mut below = start.map_or(i64::MAX, |p| p.row.saturating_add(1));
-    let (mut rows_read, mut bytes_read) = (0usize, 0usize);
+    let (mut rows_read, mut rows_examined, mut bytes_read) = (0usize, 0usize, 0usize);
     let name = table.name();
     loop {
-        // Ids and sizes first: a payload is read only when the budget
-        // allows it, one at a time.
+        // Ids, sizes and summaries first: a payload is read only when its
+        // summary does not rule it out and the budget allows it, one at a
+        // time.
         let mut sql = Sql::default();
         if let Some(ids) = projects {
             let cond = sql.in_list("project_id", ids.iter().copied());
@@ -230,14 +249,16 @@ pub(crate) fn scan<T>(
         let p = sql.bind(below);
         sql.cond(format!("id < {p}"));
         let query = format!(
-            "SELECT id, project_id, length(payload) FROM {name} WHERE {} ORDER BY id DESC LIMIT {}",
+            "SELECT id, project_id, length(payload), entries_from, entries_to, entry_traces
+             FROM {name} WHERE {} ORDER BY id DESC LIMIT {}",
             sql.where_clause(),
             ROWS_PER_QUERY
         );
-        let rows: Vec<(i64, i64, i64)> = c
+        let rows: Vec<(i64, i64, i64, Option<Summary>)> = c
             .prepare(&query)?
             .query_map(rusqlite::params_from_iter(sql.params.iter()), |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                let summary = Summary::from_columns(r.get(3)?, r.get(4)?, r.get(5)?);
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, summary))
             })?
             .collect::<Result<_, _>>()?;
         if rows.is_empty() {
@@ -246,16 +267,23 @@ pub(crate) fn scan<T>(
                 cursor: None,
             });
         }
-        for (row, project, size) in rows {
-            if rows_read >= MAX_ROWS_READ || bytes_read >= MAX_BYTES_READ {
+        for (row, project, size, summary) in rows {
+            if rows_read >= MAX_ROWS_READ
+                || rows_examined >= MAX_ROWS_EXAMINED
+                || bytes_read >= MAX_BYTES_READ
+            {
                 // Go on from this row next time.
                 return Ok(Scanned {
                     entries,
                     cursor: Some(format!("{row}:{}", u32::MAX)),
                 });
             }
-            rows_read += 1;
+            rows_examined += 1;
             below = row;
+            if summary.is_some_and(|s| !sieve.may_hold(&s)) {
+                continue;
+            }
+            rows_read += 1;
             bytes_read = bytes_read.saturating_add(usize::try_from(size).unwrap_or(0));
             let blob: Vec<u8> = c
                 .prepare_cached(&format!("SELECT payload FROM {name} WHERE id = ?1"))?
@@ -280,9 +308,7 @@ pub(crate) fn scan<T>(
                 if index > top {
                     continue;
                 }
-                // An entry that is not an object (or not JSON a `Value`
-                // can hold) is skipped, not its whole container.
-                let Ok(fields) = serde_json::from_str::<Map<String, Value>>(item.get()) else {
+                let Some(fields) = entry_fields(item) else {
                     continue;
                 };
                 let entry = Entry {
@@ -303,33 +329,6 @@ pub(crate) fn scan<T>(
             }
         }
     }
-}
-
-/// The entries of a container (`{"items": [...]}`), unparsed: each is
-/// read only when a page gets to it. None when the container is not JSON
-/// or `items` is not a list.
-fn items_of(bytes: &[u8]) -> Vec<&RawValue> {
-    #[derive(serde::Deserialize)]
-    struct Container<'a> {
-        #[serde(borrow, default)]
-        items: Vec<&'a RawValue>,
-    }
-    serde_json::from_slice::<Container<'_>>(bytes)
-        .map(|c| c.items)
-        .unwrap_or_default()
-}
-
-/// An entry's `timestamp` in seconds: a number, as SDKs send it, or a
-/// string of seconds or RFC 3339; `None` when missing, negative or absurd.
-pub(crate) fn timestamp(fields: &Map<String, Value>) -> Option<f64> {
-    match fields.get("timestamp") {
-        Some(Value::String(s)) => s.trim().parse::<f64>().ok().or_else(|| {
-            sentry_core::protocol::Timestamp::parse_rfc3339(s).map(|t| t.as_secs_f64())
-        }),
-        Some(v) => v.as_f64(),
-        None => None,
-    }
-    .filter(|t| t.is_finite() && *t >= 0.0)
 }
 
 /// An entry's attributes, each value without its type wrapper

@@ -10,7 +10,9 @@
 //! (`statsPeriod` or `start` / `end`, on the line's timestamp), `limit`
 //! (1–1000, default 100) and `cursor`. One request reads at most
 //! [`MAX_ROWS_READ`] rows and [`container_scan::MAX_BYTES_READ`] bytes (stored and
-//! decompressed), one row at a time: when that ends it before the page is
+//! decompressed), one row at a time, passing over unread the rows whose
+//! lines are all outside the time range or of other traces (what
+//! ingestion stored of them): when a budget ends it before the page is
 //! full, the page is shorter and the cursor says where to go on.
 
 use super::container_scan::{self, CommonFilter, Entry, Position, Table};
@@ -94,10 +96,19 @@ fn scan(
     filter: &Filter,
     limit: usize,
 ) -> Result<LogsPage, ApiError> {
-    let page = container_scan::scan(c, Table::Logs, projects.as_deref(), start, limit, |e| {
-        let (entry, ts) = entry(e);
-        filter.keeps(&entry, ts).then_some(entry)
-    })?;
+    let sieve = filter.common.sieve();
+    let page = container_scan::scan(
+        c,
+        Table::Logs,
+        projects.as_deref(),
+        &sieve,
+        start,
+        limit,
+        |e| {
+            let (entry, ts) = entry(e);
+            filter.keeps(&entry, ts).then_some(entry)
+        },
+    )?;
     Ok(LogsPage {
         logs: page.entries,
         cursor: page.cursor,

@@ -75,6 +75,7 @@ pub(crate) async fn list(ctx: &Ctx) -> Result<Reply, ApiError> {
                 c,
                 Table::TraceMetrics,
                 projects.as_deref(),
+                &filter.common.sieve(),
                 start,
                 limit,
                 |e| {
@@ -116,6 +117,7 @@ pub(crate) async fn summary(ctx: &Ctx) -> Result<Reply, ApiError> {
                 c,
                 Table::TraceMetrics,
                 projects.as_deref(),
+                &filter.common.sieve(),
                 None,
                 usize::MAX,
                 |e| {

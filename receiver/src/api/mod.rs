@@ -26,6 +26,9 @@ mod missed_runs;
 mod monitors;
 /// Most stored `log` items one `GET /api/0/local/logs/` reads.
 pub const LOGS_MAX_ROWS_READ: usize = logs::MAX_ROWS_READ;
+/// Most stored `log` items one `GET /api/0/local/logs/` looks at, read or
+/// passed over unread by what ingestion stored of their lines.
+pub const LOGS_MAX_ROWS_EXAMINED: usize = container_scan::MAX_ROWS_EXAMINED;
 /// Most spans one `GET /api/0/local/spans/` reads in start-time order.
 pub const SPANS_MAX_READ: usize = spans::MAX_SPANS_READ;
 /// Most transactions one `GET /api/0/local/transactions/` reads in

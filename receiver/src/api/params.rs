@@ -450,28 +450,7 @@ pub(crate) fn iso(secs: f64) -> String {
     Timestamp::from_secs_f64(secs).to_rfc3339()
 }
 
-/// Normalises an event, trace or span id: `len` hex digits in any case, or
-/// for a 32-digit id also the dashed UUID form (`8-4-4-4-12`), the two
-/// forms SDKs write ids in. Dashes anywhere else make it no id: a lookup by
-/// `abc-def…` should say the id is invalid, not find `abcdef…`.
-pub(crate) fn hex_id(s: &str, len: usize) -> Option<String> {
-    const UUID_DASHES: [usize; 4] = [8, 13, 18, 23];
-    let bytes = s.as_bytes();
-    let dashed = len == 32 && bytes.len() == 36 && UUID_DASHES.iter().all(|&i| bytes[i] == b'-');
-    let digits = || {
-        bytes
-            .iter()
-            .enumerate()
-            .filter(move |(i, _)| !(dashed && UUID_DASHES.contains(i)))
-            .map(|(_, b)| *b)
-    };
-    let count = if dashed { 32 } else { bytes.len() };
-    (count == len && digits().all(|b| b.is_ascii_hexdigit())).then(|| {
-        digits()
-            .map(|b| char::from(b.to_ascii_lowercase()))
-            .collect()
-    })
-}
+pub(crate) use crate::ids::hex_id;
 
 /// Filter values that must each name one of `known` (trimmed, in any case;
 /// `aliases` maps the other names taken for one), as lower-case names, or

@@ -200,10 +200,14 @@ pub fn prepare_with(
                     records.push(invalid_check_in(refused.reason, ctx));
                 }
             },
-            ItemType::Log => records.push(Record::Log(blob(item, payload, compression_level)?)),
-            ItemType::TraceMetric => {
-                records.push(Record::TraceMetric(blob(item, payload, compression_level)?))
-            }
+            ItemType::Log => records.push(Record::Log(summarised(
+                blob(item, payload, compression_level)?,
+                payload,
+            ))),
+            ItemType::TraceMetric => records.push(Record::TraceMetric(summarised(
+                blob(item, payload, compression_level)?,
+                payload,
+            ))),
             ItemType::Span => records.push(Record::SpanItem(SpanItemRecord {
                 blob: blob(item, payload, compression_level)?,
                 spans: super::streamed_spans::spans_of(payload, ctx),
@@ -267,7 +271,16 @@ fn blob(item: &EnvelopeItem, payload: &[u8], level: i32) -> Result<BlobRecord, I
         item_count: count.map(|n| n.min(i64::MAX as u64) as i64),
         content_type: item.headers.content_type.clone(),
         payload: compress_or_500(payload, level)?,
+        summary: None,
     })
+}
+
+/// A container's record with what its entries hold, read from the payload
+/// it stores (`store::container_entries`), so that lists filtered by time
+/// or trace can pass over its row.
+fn summarised(mut record: BlobRecord, payload: &[u8]) -> BlobRecord {
+    record.summary = Some(crate::store::container_entries::summarise(payload));
+    record
 }
 
 /// Gives an envelope that carries a native crash report (an attachment of

@@ -826,25 +826,40 @@ fn insert_container(
 ) -> Result<(), StoreError> {
     let sql = match table {
         Container::Log => {
-            "INSERT INTO logs (project_id, item_count, content_type, received, payload)
-             VALUES (?1, ?2, ?3, ?4, ?5)"
+            "INSERT INTO logs (project_id, item_count, content_type, received, payload,
+                 entries_from, entries_to, entry_traces)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
         }
         Container::TraceMetric => {
-            "INSERT INTO trace_metrics (project_id, item_count, content_type, received, payload)
-             VALUES (?1, ?2, ?3, ?4, ?5)"
+            "INSERT INTO trace_metrics (project_id, item_count, content_type, received, payload,
+                 entries_from, entries_to, entry_traces)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
         }
         Container::Span => {
             "INSERT INTO span_items (project_id, item_count, content_type, received, payload)
              VALUES (?1, ?2, ?3, ?4, ?5)"
         }
     };
-    conn.prepare_cached(sql)?.execute(params![
-        p,
-        b.item_count,
-        b.content_type,
-        received,
-        b.payload
-    ])?;
+    let mut stmt = conn.prepare_cached(sql)?;
+    match (table, &b.summary) {
+        (Container::Span, _) => stmt.execute(params![
+            p,
+            b.item_count,
+            b.content_type,
+            received,
+            b.payload
+        ])?,
+        (_, summary) => stmt.execute(params![
+            p,
+            b.item_count,
+            b.content_type,
+            received,
+            b.payload,
+            summary.as_ref().and_then(|s| s.earliest),
+            summary.as_ref().and_then(|s| s.latest),
+            summary.as_ref().map(|s| s.traces.as_bytes()),
+        ])?,
+    };
     Ok(())
 }
 

@@ -19,6 +19,7 @@
 
 mod apply;
 pub(crate) mod check_ins;
+pub mod container_entries;
 pub mod dictionary;
 pub(crate) mod id_floors;
 pub mod known_rows;

@@ -277,6 +277,9 @@ pub struct BlobRecord {
     pub content_type: Option<String>,
     /// zstd-compressed payload.
     pub payload: Vec<u8>,
+    /// What a `log` or `trace_metric` container's entries hold
+    /// (`store::container_entries`); `None` for other items.
+    pub summary: Option<crate::store::container_entries::Summary>,
 }
 
 /// A standalone `span` item (a v2 container or a legacy single span).

@@ -644,6 +644,20 @@ SELECT 1;
 CREATE INDEX check_ins_environment
     ON check_ins(project_id, monitor_slug, COALESCE(environment, 'production'), received);
 "#,
+    // 25: what a container's entries hold (`store::container_entries`):
+    // the earliest and latest entry timestamp and a Bloom filter of the
+    // entries' trace ids (a BLOB, empty for none), so that the logs and
+    // metrics lists pass over rows none of whose entries a time range or
+    // trace filter keeps without decompressing them. Rows stored before
+    // have none (`entry_traces` NULL) and are read as before.
+    r#"
+ALTER TABLE logs ADD COLUMN entries_from REAL;
+ALTER TABLE logs ADD COLUMN entries_to REAL;
+ALTER TABLE logs ADD COLUMN entry_traces BLOB;
+ALTER TABLE trace_metrics ADD COLUMN entries_from REAL;
+ALTER TABLE trace_metrics ADD COLUMN entries_to REAL;
+ALTER TABLE trace_metrics ADD COLUMN entry_traces BLOB;
+"#,
 ];
 
 /// Where migration 16 (which merges check-in runs) is in [`MIGRATIONS`]:
