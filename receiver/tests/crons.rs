@@ -1358,3 +1358,51 @@ fn runs_sharing_one_time_beyond_the_gap_budget_are_all_listed() {
     assert!(backward.len() + 100 >= forward.len(), "{}", backward.len());
     assert_eq!(listed(&backward), listed(&forward[..backward.len()]));
 }
+
+/// A schedule that reads but whose next run is past any date (an interval
+/// of 300 000 years): nothing is ever missed, and the lists page through
+/// its runs like an unscheduled monitor's.
+#[test]
+fn a_schedule_whose_next_run_is_past_any_date_misses_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("receiver.sqlite");
+    let t0 = (api_support::now() / 60.0).floor() * 60.0 - 10.0 * 3600.0;
+    let config = json!({"schedule": {"type": "interval", "value": 300_000, "unit": "year"}});
+    for h in 0..5 {
+        let server = server_at(&path, t0 + f64::from(h) * 3600.0);
+        check_in(
+            &server,
+            json!({"monitor_slug": "eons", "status": "ok", "monitor_config": config}),
+        );
+        let at = server_at(&path, t0 + f64::from(h) * 3600.0 + 1800.0);
+        check_in(
+            &at,
+            json!({"monitor_slug": "hourly", "status": "error", "monitor_config":
+                {"schedule": {"type": "interval", "value": 1, "unit": "hour"}}}),
+        );
+    }
+    let server = server_at(&path, t0 + 10.0 * 3600.0);
+    let all = listed(&check_ins(&server, "monitor=eons"));
+    assert_eq!(all.len(), 5, "{all:?}");
+    assert!(all.iter().all(|(_, status, _)| status == "ok"), "{all:?}");
+    let everything = listed(&check_ins(&server, "limit=100"));
+    for limit in [1, 2, 3] {
+        let (forward, backward, short) = walk(&server, "", limit);
+        assert_eq!(listed(&forward), everything, "limit {limit}");
+        assert_eq!(short, 0, "limit {limit}");
+        let before = everything.len() - (everything.len() - 1) % limit - 1;
+        assert_eq!(listed(&backward), everything[..before], "limit {limit}");
+    }
+    let eons = monitor(&server, "eons");
+    assert_eq!(
+        (&eons["checkIns"], &eons["environments"][0]["missed"]),
+        (&json!(5), &json!(0)),
+        "{eons}"
+    );
+    assert_eq!(eons["nextCheckIn"], Value::Null, "{eons}");
+    // The hourly monitor's silent hours since its last run are missed
+    // (05:00 to 09:00 after its 04:30 run), and listed among the runs.
+    let hourly = monitor(&server, "hourly");
+    assert_eq!(hourly["environments"][0]["missed"], json!(5), "{hourly}");
+    assert_eq!(everything.len(), 15, "{everything:?}");
+}
