@@ -29,6 +29,20 @@ fn check_in(server: &TestServer, payload: Value) {
     item(server, "check_in", payload);
 }
 
+/// Sends one `check_in` item with `payload` to project 2 (with its key
+/// `key`); asserts 200.
+fn check_in_to_project_2(server: &TestServer, key: &str, payload: Value) {
+    let body = format!("{{}}\n{{\"type\":\"check_in\"}}\n{payload}\n");
+    let auth = format!("Sentry sentry_key={key}, sentry_version=7");
+    let r = post(
+        &format!("{}/api/2/envelope/", server.url()),
+        &[("X-Sentry-Auth", auth.as_str())],
+        body.as_bytes(),
+    )
+    .expect("post");
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+}
+
 /// The check-ins list for `query`, newest first.
 fn check_ins(server: &TestServer, query: &str) -> Vec<Value> {
     let list = get_ok(server, &format!("/api/0/local/check-ins/?{query}"));
@@ -162,18 +176,12 @@ fn an_update_naming_a_run_of_another_monitor_project_or_environment_is_refused()
     // Sentry looks a check-in up by its id alone and refuses an update of
     // the run from another monitor, project or environment.
     check_in(&server, update("daily", "error", Some("production")));
-    let body = format!(
-        "{{}}\n{{\"type\":\"check_in\"}}\n{}\n",
-        update("hourly", "error", Some("production"))
+    // Acknowledged, as Relay does.
+    check_in_to_project_2(
+        &server,
+        other_key,
+        update("hourly", "error", Some("production")),
     );
-    let auth = format!("Sentry sentry_key={other_key}, sentry_version=7");
-    let r = post(
-        &format!("{}/api/2/envelope/", server.url()),
-        &[("X-Sentry-Auth", auth.as_str())],
-        body.as_bytes(),
-    )
-    .expect("post");
-    assert_eq!(r.status, 200, "acknowledged, as Relay does");
     check_in(&server, update("hourly", "error", Some("staging")));
     // No environment is Sentry's `production`: this one finishes the run.
     check_in(&server, update("hourly", "ok", None));
@@ -1405,4 +1413,75 @@ fn a_schedule_whose_next_run_is_past_any_date_misses_nothing() {
     let hourly = monitor(&server, "hourly");
     assert_eq!(hourly["environments"][0]["missed"], json!(5), "{hourly}");
     assert_eq!(everything.len(), 15, "{everything:?}");
+}
+
+/// A retired job's monitor can be deleted as in Sentry's API: its runs and
+/// config go (or only some environments' runs), and a later check-in
+/// starts the monitor anew.
+#[test]
+fn a_monitor_or_some_of_its_environments_can_be_deleted() {
+    let server = TestServer::start();
+    let other_key = "0123456789abcdef0123456789abcdef";
+    server.add_project(2, other_key).expect("project 2");
+    let hourly = json!({"schedule": {"type": "interval", "value": 1, "unit": "hour"}});
+    for env in ["production", "staging"] {
+        check_in(
+            &server,
+            json!({"monitor_slug": "Nightly Job", "status": "ok", "environment": env,
+                   "monitor_config": hourly}),
+        );
+    }
+    check_in(&server, json!({"monitor_slug": "shared", "status": "ok"}));
+    check_in(&server, json!({"monitor_slug": "other", "status": "error"}));
+    check_in_to_project_2(
+        &server,
+        other_key,
+        json!({"monitor_slug": "shared", "status": "ok"}),
+    );
+    let delete = |path: &str| server.api_request("DELETE", path, None).expect("delete");
+
+    // One environment: the other's runs and the config stay.
+    let r = delete("/api/0/projects/org/1/monitors/nightly-job/?environment=staging");
+    assert_eq!(r.status, 202, "{}", r.json());
+    let left = check_ins(&server, "monitor=nightly-job");
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0]["environment"], json!("production"));
+    assert!(monitor(&server, "nightly-job")["config"].is_object());
+
+    // The whole monitor, by the slug as sent, through the organization.
+    let r = delete("/api/0/organizations/org/monitors/Nightly%20Job/");
+    assert_eq!(r.status, 202, "{}", r.json());
+    assert!(check_ins(&server, "monitor=nightly-job").is_empty());
+    assert!(monitors(&server)
+        .iter()
+        .all(|m| m["monitorSlug"] != "nightly-job"));
+    let r = delete("/api/0/organizations/org/monitors/nightly-job/");
+    assert_eq!(r.status, 404, "{}", r.json());
+    let r = delete("/api/0/projects/org/1/monitors/other/?environment=staging");
+    assert_eq!(r.status, 404, "no run of that environment: {}", r.json());
+
+    // A slug two projects have needs the project named.
+    let r = delete("/api/0/organizations/org/monitors/shared/");
+    assert_eq!(r.status, 400, "{}", r.json());
+    let r = delete("/api/0/organizations/org/monitors/shared/?project=2");
+    assert_eq!(r.status, 202, "{}", r.json());
+    assert_eq!(check_ins(&server, "monitor=shared&project=1").len(), 1);
+    assert!(check_ins(&server, "monitor=shared&project=2").is_empty());
+    assert_eq!(check_ins(&server, "monitor=other").len(), 1, "untouched");
+
+    // Only DELETE there.
+    let (status, _) = api_support::get(&server, "/api/0/organizations/org/monitors/other/");
+    assert_eq!(status, 405);
+
+    // A later check-in starts it anew, without the old config.
+    check_in(
+        &server,
+        json!({"monitor_slug": "Nightly Job", "status": "error"}),
+    );
+    let anew = monitor(&server, "nightly-job");
+    assert_eq!(
+        (&anew["checkIns"], &anew["config"]),
+        (&json!(1), &Value::Null),
+        "{anew}"
+    );
 }

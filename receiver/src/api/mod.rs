@@ -23,6 +23,7 @@ mod local;
 mod logs;
 mod metrics;
 mod missed_runs;
+mod monitor_delete;
 mod monitors;
 /// Most stored `log` items one `GET /api/0/local/logs/` reads.
 pub const LOGS_MAX_ROWS_READ: usize = logs::MAX_ROWS_READ;
@@ -529,6 +530,14 @@ async fn dispatch(ctx: &Ctx, segs: &[&str]) -> Result<Reply, ApiError> {
             _ => Err(method_not_allowed(ctx, "GET, POST")),
         },
         ["projects", _, p, "quotas", id] if m == M::DELETE => quotas::delete(ctx, p, id).await,
+        ["projects", _, p, "monitors", slug] => match m {
+            M::DELETE => monitor_delete::delete(ctx, Some(p), slug).await,
+            _ => Err(method_not_allowed(ctx, "DELETE")),
+        },
+        ["organizations", _, "monitors", slug] => match m {
+            M::DELETE => monitor_delete::delete(ctx, None, slug).await,
+            _ => Err(method_not_allowed(ctx, "DELETE")),
+        },
         ["projects", _, p, "issues"] => match m {
             M::GET => issues::list(ctx, Some(p)).await,
             M::PUT => issues::bulk_update(ctx, Some(p)).await,
