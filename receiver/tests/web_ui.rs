@@ -834,6 +834,47 @@ fn a_token_after_a_route_in_the_address_is_taken_and_removed() {
     }
 }
 
+#[test]
+fn a_monitor_is_deleted_from_its_view() {
+    let server = TestServer::start();
+    for slug in ["nightly", "hourly"] {
+        send_check_in(
+            &server,
+            &serde_json::json!({"monitor_slug": slug, "status": "ok",
+                "monitor_config": {"schedule": "0 * * * *"}}),
+        );
+    }
+    let steps = run_page_script("monitors.js", &[&server.url(), server.token()]);
+    let chosen = line(&steps, "step", "chosen")["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(chosen.contains("Cron monitor nightly"), "{chosen}");
+    assert!(chosen.contains("Delete monitor"), "{chosen}");
+    let deleted = line(&steps, "step", "deleted");
+    assert_eq!(deleted["hash"], "#/monitors", "back to the list: {deleted}");
+    let text = deleted["text"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("hourly") && !text.contains("nightly"),
+        "{text}"
+    );
+    let dialogs = line(&steps, "step", "dialogs")["dialogs"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(dialogs.len(), 1, "asked first: {dialogs:?}");
+    assert_eq!(dialogs[0]["kind"], "confirm");
+    // The receiver agrees: nightly's runs are gone, hourly's are not.
+    let monitors = server
+        .api_json::<serde_json::Value>("/api/0/local/monitors/")
+        .expect("monitors");
+    let slugs: Vec<&str> = monitors
+        .as_array()
+        .map(|a| a.iter().filter_map(|m| m["monitorSlug"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(slugs, ["hourly"]);
+}
+
 /// Posts one `check_in` item to `server`, which must take it.
 fn send_check_in(server: &TestServer, payload: &serde_json::Value) {
     let body = format!("{{}}\n{{\"type\":\"check_in\"}}\n{payload}\n");

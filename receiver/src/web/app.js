@@ -1317,7 +1317,20 @@
     let runs = null;
     if (monitor) {
       const chosen = monitors.find((m) => String(m.monitorSlug) === monitor && (!f.project || String(m.projectID) === f.project));
-      if (chosen) config = monitorConfigSection(chosen);
+      if (chosen) {
+        config = monitorConfigSection(chosen);
+        // A retired job's monitor would count a missed run every period.
+        const remove = async () => {
+          if (!window.confirm('Delete the monitor "' + monitor + '" with its check-ins and configuration? A later check-in starts it anew.')) return;
+          try {
+            await api('/api/0/projects/local/' + enc(chosen.projectID) + '/monitors/' + enc(monitor) + '/', {method: 'DELETE'});
+            location.hash = link('/monitors');
+          } catch (err) {
+            if (!(err instanceof AuthError)) window.alert(err.message);
+          }
+        };
+        append(title, h('button', {type: 'button', onclick: remove}, 'Delete monitor'));
+      }
       const result = await fetchList(generation, '/api/0/local/check-ins/', f, title, table);
       if (!result) return;
       const {rows, headers} = result;

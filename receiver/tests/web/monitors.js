@@ -1,0 +1,27 @@
+// Drives the web page's Crons view against a running receiver: opens a
+// monitor and deletes it with its button. Prints one JSON line per step
+// ({"step", "hash", "text"}, then the dialogs); the Rust test
+// (receiver/tests/web_ui.rs) checks them and the receiver's state.
+//
+//   node monitors.js <base url> <admin token>
+'use strict';
+
+const {loadPage} = require('./dom.js');
+
+async function main() {
+  const [base, token] = process.argv.slice(2);
+  const page = await loadPage(base, '#token=' + token);
+
+  await page.go('#/monitors?monitor=nightly&project=1');
+  page.report('chosen');
+
+  page.button('Delete monitor').click();
+  await page.settle();
+  page.report('deleted');
+  console.log(JSON.stringify({step: 'dialogs', dialogs: page.dialogs.splice(0)}));
+}
+
+main().catch((err) => {
+  console.error(err && err.stack ? err.stack : String(err));
+  process.exit(1);
+});
