@@ -231,7 +231,8 @@ fn rows_whose_summary_rules_them_out_are_passed_over_unread() {
         .expect("busy");
     let (from, to, traces): (Option<f64>, Option<f64>, Option<Vec<u8>>) = conn
         .query_row(
-            "SELECT entries_from, entries_to, entry_traces FROM logs",
+            "SELECT entries_from, entries_to, entry_traces FROM log_summaries
+             WHERE id = (SELECT MAX(id) FROM logs)",
             [],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
@@ -256,18 +257,7 @@ fn rows_whose_summary_rules_them_out_are_passed_over_unread() {
     let blob = receiver::store::compress(payload.as_bytes(), 1).expect("compress");
     conn.execute_batch("BEGIN").expect("begin");
     for _ in 0..receiver::api::LOGS_MAX_ROWS_READ + 100 {
-        conn.execute(
-            "INSERT INTO logs (project_id, item_count, content_type, received, payload,
-                 entries_from, entries_to, entry_traces)
-             VALUES (1, 1, 'application/vnd.sentry.items.log+json', 0, ?1, ?2, ?3, ?4)",
-            rusqlite::params![
-                blob,
-                summary.earliest,
-                summary.latest,
-                summary.traces.as_bytes()
-            ],
-        )
-        .expect("insert");
+        insert_summarised_row(&conn, &blob, &summary);
     }
     conn.execute_batch("COMMIT").expect("commit");
 
@@ -290,6 +280,34 @@ fn rows_whose_summary_rules_them_out_are_passed_over_unread() {
     );
 }
 
+/// A row that takes the id of a deleted one (SQLite reuses the largest
+/// id) gets its own summary, not the deleted row's.
+#[test]
+fn a_reused_row_id_takes_a_new_summary() {
+    let server = TestServer::start();
+    let t = now() - 60.0;
+    let mut first = line(t, "info", "deleted", "prod");
+    first["trace_id"] = json!("1".repeat(32));
+    send_logs(&server, vec![first]);
+    let conn = rusqlite::Connection::open(server.db_path()).expect("open");
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .expect("busy");
+    conn.execute("DELETE FROM logs", []).expect("delete");
+    send_logs(&server, vec![line(t, "info", "sent after", "prod")]);
+    let ids: Vec<i64> = conn
+        .prepare("SELECT id FROM logs UNION ALL SELECT id FROM log_summaries")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("ids");
+    assert_eq!(ids, [1, 1], "the id was reused and its summary replaced");
+    assert_eq!(
+        bodies(&page(&server, &format!("trace={TRACE}"))),
+        ["sent after"]
+    );
+}
+
 /// Rows passed over unread still count, against a larger budget: a trace
 /// no row holds ends a page at it, with a cursor that goes on.
 #[test]
@@ -302,13 +320,12 @@ fn passing_over_rows_has_a_budget_too() {
         .expect("busy");
     let tx = conn.transaction().expect("begin");
     for _ in 0..receiver::api::LOGS_MAX_ROWS_EXAMINED {
-        tx.execute(
-            "INSERT INTO logs (project_id, item_count, content_type, received, payload,
-                 entries_from, entries_to, entry_traces)
-             VALUES (1, 1, 'application/vnd.sentry.items.log+json', 0, x'00', ?1, ?1, x'')",
-            [t],
-        )
-        .expect("insert");
+        let summary = receiver::store::container_entries::Summary {
+            earliest: Some(t),
+            latest: Some(t),
+            traces: receiver::store::container_entries::TraceFilter::from_bytes(Vec::new()),
+        };
+        insert_summarised_row(&tx, &[0], &summary);
     }
     tx.commit().expect("commit");
     let first = page(&server, &format!("trace={TRACE}"));
@@ -317,6 +334,27 @@ fn passing_over_rows_has_a_budget_too() {
     let second = page(&server, &format!("trace={TRACE}&cursor={cursor}"));
     assert_eq!(bodies(&second), ["the needle"]);
     assert_eq!(second.cursor, None);
+}
+
+/// Inserts a stored `log` row holding the compressed `blob` with its
+/// summary straight into the database, as ingestion stores them.
+fn insert_summarised_row(
+    conn: &rusqlite::Connection,
+    blob: &[u8],
+    summary: &receiver::store::container_entries::Summary,
+) {
+    conn.execute(
+        "INSERT INTO logs (project_id, item_count, content_type, received, payload)
+         VALUES (1, 1, 'application/vnd.sentry.items.log+json', 0, ?1)",
+        [blob],
+    )
+    .expect("insert");
+    conn.execute(
+        "INSERT INTO log_summaries (id, entries_from, entries_to, entry_traces)
+         VALUES (last_insert_rowid(), ?1, ?2, ?3)",
+        rusqlite::params![summary.earliest, summary.latest, summary.traces.as_bytes()],
+    )
+    .expect("insert summary");
 }
 
 /// Inserts a stored `log` row holding `payload` straight into the

@@ -26,11 +26,15 @@ pub(crate) const MAX_ROWS_READ: usize = 2_000;
 pub(crate) const MAX_BYTES_READ: usize = 64 << 20;
 
 /// Most rows one request looks at, read or passed over by their summary
-/// (`store::container_entries`): passing over a row costs no payload read.
+/// (`store::container_entries`, a table of its own: passing over a row
+/// reads none of its payload).
 pub(crate) const MAX_ROWS_EXAMINED: usize = 50_000;
 
 /// Rows fetched per query while scanning.
-const ROWS_PER_QUERY: usize = 256;
+const ROWS_PER_QUERY: usize = 64;
+
+/// Rows fetched per query while the filter can pass over rows unread.
+const SIEVING_ROWS_PER_QUERY: usize = 256;
 
 /// A table of containers (the only names that reach SQL).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +50,14 @@ impl Table {
         match self {
             Table::Logs => "logs",
             Table::TraceMetrics => "trace_metrics",
+        }
+    }
+
+    /// The table of its rows' summaries (`store::container_entries`).
+    fn summaries(self) -> &'static str {
+        match self {
+            Table::Logs => "log_summaries",
+            Table::TraceMetrics => "trace_metric_summaries",
         }
     }
 }
@@ -236,24 +248,36 @@ pub(crate) fn scan<T>(
     let mut entries = Vec::new();
     let mut below = start.map_or(i64::MAX, |p| p.row.saturating_add(1));
     let (mut rows_read, mut rows_examined, mut bytes_read) = (0usize, 0usize, 0usize);
-    let name = table.name();
+    let (name, summaries) = (table.name(), table.summaries());
+    let sieving = sieve.sieves();
     loop {
         // Ids, sizes and summaries first: a payload is read only when its
         // summary does not rule it out and the budget allows it, one at a
         // time.
         let mut sql = Sql::default();
         if let Some(ids) = projects {
-            let cond = sql.in_list("project_id", ids.iter().copied());
+            let cond = sql.in_list("c.project_id", ids.iter().copied());
             sql.cond(cond);
         }
         let p = sql.bind(below);
-        sql.cond(format!("id < {p}"));
-        let query = format!(
-            "SELECT id, project_id, length(payload), entries_from, entries_to, entry_traces
-             FROM {name} WHERE {} ORDER BY id DESC LIMIT {}",
-            sql.where_clause(),
-            ROWS_PER_QUERY
-        );
+        sql.cond(format!("c.id < {p}"));
+        // Summaries only when they can rule a row out; `length(payload)`
+        // reads none of the payload's overflow pages.
+        let query = if sieving {
+            format!(
+                "SELECT c.id, c.project_id, length(c.payload),
+                     s.entries_from, s.entries_to, s.entry_traces
+                 FROM {name} c LEFT JOIN {summaries} s ON s.id = c.id
+                 WHERE {} ORDER BY c.id DESC LIMIT {SIEVING_ROWS_PER_QUERY}",
+                sql.where_clause(),
+            )
+        } else {
+            format!(
+                "SELECT c.id, c.project_id, length(c.payload), NULL, NULL, NULL
+                 FROM {name} c WHERE {} ORDER BY c.id DESC LIMIT {ROWS_PER_QUERY}",
+                sql.where_clause(),
+            )
+        };
         let rows: Vec<(i64, i64, i64, Option<Summary>)> = c
             .prepare(&query)?
             .query_map(rusqlite::params_from_iter(sql.params.iter()), |r| {

@@ -824,42 +824,45 @@ fn insert_container(
     received: f64,
     b: &BlobRecord,
 ) -> Result<(), StoreError> {
-    let sql = match table {
-        Container::Log => {
-            "INSERT INTO logs (project_id, item_count, content_type, received, payload,
-                 entries_from, entries_to, entry_traces)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
-        }
-        Container::TraceMetric => {
-            "INSERT INTO trace_metrics (project_id, item_count, content_type, received, payload,
-                 entries_from, entries_to, entry_traces)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
-        }
-        Container::Span => {
+    let (sql, summaries) = match table {
+        Container::Log => (
+            "INSERT INTO logs (project_id, item_count, content_type, received, payload)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            Some("log_summaries"),
+        ),
+        Container::TraceMetric => (
+            "INSERT INTO trace_metrics (project_id, item_count, content_type, received, payload)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            Some("trace_metric_summaries"),
+        ),
+        Container::Span => (
             "INSERT INTO span_items (project_id, item_count, content_type, received, payload)
-             VALUES (?1, ?2, ?3, ?4, ?5)"
-        }
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            None,
+        ),
     };
-    let mut stmt = conn.prepare_cached(sql)?;
-    match (table, &b.summary) {
-        (Container::Span, _) => stmt.execute(params![
-            p,
-            b.item_count,
-            b.content_type,
-            received,
-            b.payload
-        ])?,
-        (_, summary) => stmt.execute(params![
-            p,
-            b.item_count,
-            b.content_type,
-            received,
-            b.payload,
-            summary.as_ref().and_then(|s| s.earliest),
-            summary.as_ref().and_then(|s| s.latest),
-            summary.as_ref().map(|s| s.traces.as_bytes()),
-        ])?,
-    };
+    conn.prepare_cached(sql)?.execute(params![
+        p,
+        b.item_count,
+        b.content_type,
+        received,
+        b.payload
+    ])?;
+    if let Some(summaries) = summaries {
+        // A row's id may be one a deleted row had: its summary goes too.
+        let id = conn.last_insert_rowid();
+        match &b.summary {
+            Some(s) => conn
+                .prepare_cached(&format!(
+                    "INSERT OR REPLACE INTO {summaries} (id, entries_from, entries_to, entry_traces)
+                     VALUES (?1, ?2, ?3, ?4)"
+                ))?
+                .execute(params![id, s.earliest, s.latest, s.traces.as_bytes()])?,
+            None => conn
+                .prepare_cached(&format!("DELETE FROM {summaries} WHERE id = ?1"))?
+                .execute([id])?,
+        };
+    }
     Ok(())
 }
 

@@ -46,7 +46,7 @@ pub struct Summary {
 
 impl Summary {
     /// A summary from a row's columns; `None` (nothing known: the row must
-    /// be read) when the row has none, as rows stored before migration 25.
+    /// be read) when the row has none, as rows stored before migration 26.
     pub fn from_columns(
         earliest: Option<f64>,
         latest: Option<f64>,
@@ -167,6 +167,11 @@ pub struct Sieve {
 }
 
 impl Sieve {
+    /// Whether it can rule any row out (a time range or a trace).
+    pub fn sieves(&self) -> bool {
+        self.start.is_some() || self.end.is_some() || self.trace.is_some()
+    }
+
     /// Whether a row so summarised may hold an entry that passes: `false`
     /// only when none can.
     pub fn may_hold(&self, summary: &Summary) -> bool {
