@@ -1440,6 +1440,11 @@ fn a_monitor_or_some_of_its_environments_can_be_deleted() {
     );
     let delete = |path: &str| server.api_request("DELETE", path, None).expect("delete");
 
+    // An empty environment is a mistake, not "all of them".
+    let r = delete("/api/0/projects/org/1/monitors/nightly-job/?environment=");
+    assert_eq!(r.status, 400, "{}", r.json());
+    assert_eq!(check_ins(&server, "monitor=nightly-job").len(), 2);
+
     // One environment: the other's runs and the config stay.
     let r = delete("/api/0/projects/org/1/monitors/nightly-job/?environment=staging");
     assert_eq!(r.status, 202, "{}", r.json());

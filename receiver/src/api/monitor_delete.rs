@@ -31,7 +31,16 @@ pub(crate) async fn delete(
     let project = project
         .map(str::to_owned)
         .or_else(|| ctx.query.get_nonempty("project").map(str::to_owned));
+    // `environment=` with nothing in it (an unset variable in a script)
+    // must not read as "every environment".
     let environments = ctx.query.values("environment");
+    if environments.len() != ctx.query.count("environment") {
+        return Err(ApiError::BadRequest(
+            "environment is empty: name the environment to delete, or leave the parameter \
+             out to delete the whole monitor"
+                .to_owned(),
+        ));
+    }
     let slug = slug.to_owned();
     let target = {
         let slug = slug.clone();
@@ -96,8 +105,9 @@ fn find(
     }
 }
 
-/// Deletes the monitor's runs (of `environments`, all when empty) and,
-/// when none is left, its config. How many rows went.
+/// Deletes the monitor's runs (of `environments`, all when empty) under
+/// each slug it is stored under and, when none is left under any of them,
+/// its config. How many rows went.
 fn remove(
     c: &Connection,
     project: i64,
@@ -120,12 +130,17 @@ fn remove(
                 )?;
             }
         }
-        let runs_left: bool = c.query_row(
+    }
+    let mut runs_left = false;
+    for form in forms {
+        runs_left |= c.query_row(
             "SELECT EXISTS (SELECT 1 FROM check_ins WHERE project_id = ?1 AND monitor_slug = ?2)",
             rusqlite::params![project, form],
-            |r| r.get(0),
+            |r| r.get::<_, bool>(0),
         )?;
-        if !runs_left {
+    }
+    if !runs_left {
+        for form in forms {
             deleted += c.execute(
                 "DELETE FROM monitors WHERE project_id = ?1 AND monitor_slug = ?2",
                 rusqlite::params![project, form],

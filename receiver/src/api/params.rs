@@ -59,6 +59,11 @@ impl Query {
             .collect()
     }
 
+    /// How many times `key` is given, empty values included.
+    pub(crate) fn count(&self, key: &str) -> usize {
+        self.pairs.iter().filter(|(k, _)| k == key).count()
+    }
+
     /// All non-empty values of `key`; comma-separated values are split too.
     pub(crate) fn all(&self, key: &str) -> Vec<String> {
         self.pairs
