@@ -191,7 +191,7 @@ impl CommonFilter {
     }
 
     /// The part of the filter a row's summary can answer.
-    pub(crate) fn sieve(&self) -> Sieve {
+    fn sieve(&self) -> Sieve {
         Sieve {
             start: self.range.start,
             end: self.range.end,
@@ -235,12 +235,13 @@ pub(crate) struct Scanned<T> {
 /// Reads `table`'s rows of `projects` (all when `None`) newest first from
 /// `start`, giving each entry to `keep`, until `limit` entries are kept or
 /// the budget is spent. A row whose summary shows that none of its entries
-/// passes `sieve` is passed over unread.
+/// passes `common` (the filter `keep` applies with its own) is passed over
+/// unread.
 pub(crate) fn scan<T>(
     c: &rusqlite::Connection,
     table: Table,
     projects: Option<&[i64]>,
-    sieve: &Sieve,
+    common: &CommonFilter,
     start: Option<Position>,
     limit: usize,
     mut keep: impl FnMut(&Entry<'_>) -> Option<T>,
@@ -249,6 +250,7 @@ pub(crate) fn scan<T>(
     let mut below = start.map_or(i64::MAX, |p| p.row.saturating_add(1));
     let (mut rows_read, mut rows_examined, mut bytes_read) = (0usize, 0usize, 0usize);
     let (name, summaries) = (table.name(), table.summaries());
+    let sieve = common.sieve();
     let sieving = sieve.sieves();
     loop {
         // Ids, sizes and summaries first: a payload is read only when its

@@ -96,12 +96,11 @@ fn scan(
     filter: &Filter,
     limit: usize,
 ) -> Result<LogsPage, ApiError> {
-    let sieve = filter.common.sieve();
     let page = container_scan::scan(
         c,
         Table::Logs,
         projects.as_deref(),
-        &sieve,
+        &filter.common,
         start,
         limit,
         |e| {

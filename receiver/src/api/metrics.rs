@@ -75,7 +75,7 @@ pub(crate) async fn list(ctx: &Ctx) -> Result<Reply, ApiError> {
                 c,
                 Table::TraceMetrics,
                 projects.as_deref(),
-                &filter.common.sieve(),
+                &filter.common,
                 start,
                 limit,
                 |e| {
@@ -117,7 +117,7 @@ pub(crate) async fn summary(ctx: &Ctx) -> Result<Reply, ApiError> {
                 c,
                 Table::TraceMetrics,
                 projects.as_deref(),
-                &filter.common.sieve(),
+                &filter.common,
                 None,
                 usize::MAX,
                 |e| {
