@@ -550,3 +550,125 @@ fn logs_lists_log_lines_newest_first() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("invalid trace"), "{}", stderr(&o));
 }
+
+#[test]
+fn monitors_lists_monitors_their_runs_and_deletes_one() {
+    let server = TestServer::start();
+    let sent = |id: &str, slug: &str, status: &str, env: &str, duration: f64| {
+        api_support::item(
+            &server,
+            "check_in",
+            json!({"check_in_id": id, "monitor_slug": slug, "status": status,
+                   "environment": env, "duration": duration,
+                   "monitor_config": {"schedule": {"type": "interval", "value": 2, "unit": "hour"}}}),
+        );
+    };
+    sent(
+        "a1c2e3f4a5b6c7d8e9f0a1b2c3d4e5f6",
+        "nightly-backup",
+        "ok",
+        "prod",
+        12.0,
+    );
+    sent(
+        "b1c2e3f4a5b6c7d8e9f0a1b2c3d4e5f6",
+        "nightly-backup",
+        "error",
+        "prod",
+        200.0,
+    );
+    sent(
+        "c1c2e3f4a5b6c7d8e9f0a1b2c3d4e5f6",
+        "nightly-backup",
+        "ok",
+        "staging",
+        0.25,
+    );
+    sent(
+        "d1c2e3f4a5b6c7d8e9f0a1b2c3d4e5f6",
+        "Hourly Sync",
+        "ok",
+        "prod",
+        1.0,
+    );
+
+    let o = run(&server, &["monitors"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(lines[0].starts_with("MONITOR"), "{out}");
+    let backup = lines
+        .iter()
+        .find(|l| l.starts_with("nightly-backup"))
+        .unwrap_or_else(|| panic!("no nightly-backup row: {out}"));
+    assert!(backup.contains("every 2 hours"), "{out}");
+    // Three runs, one of them failed.
+    let cells: Vec<&str> = backup.split_whitespace().collect();
+    assert!(cells.windows(2).any(|w| w == ["3", "1"]), "{out}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("hourly-sync")),
+        "the slug as Sentry makes it: {out}"
+    );
+
+    let o = run(&server, &["monitors", "nightly-backup", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).expect("json");
+    let statuses: Vec<&str> = v
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|k| k["status"].as_str())
+        .collect();
+    assert_eq!(statuses, ["ok", "error", "ok"], "newest first: {v}");
+
+    let o = run(
+        &server,
+        &["monitors", "nightly-backup", "--status", "error"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert_eq!(out.lines().count(), 2, "{out}");
+    assert!(out.contains("3m 20s") && out.contains("b1c2e3f4"), "{out}");
+
+    // The name as sent finds the monitor too.
+    let o = run(&server, &["monitors", "Hourly Sync", "--limit", "5"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("d1c2e3f4"), "{}", stdout(&o));
+
+    // Deleting one environment's runs leaves the others.
+    let o = run(
+        &server,
+        &[
+            "monitors",
+            "nightly-backup",
+            "--delete",
+            "--environment",
+            "staging",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("staging"), "{}", stderr(&o));
+    let o = run(&server, &["monitors", "nightly-backup", "--json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v.as_array().map(Vec::len), Some(2), "{v}");
+
+    let o = run(&server, &["monitors", "nightly-backup", "--delete"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&server, &["monitors", "--json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).expect("json");
+    let slugs: Vec<&str> = v
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|m| m["monitorSlug"].as_str())
+        .collect();
+    assert_eq!(slugs, ["hourly-sync"], "{v}");
+
+    // A monitor that is not there is an error (exit 2) that says so.
+    let o = run(&server, &["monitors", "nightly-backup", "--delete"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(stderr(&o).contains("does not exist"), "{}", stderr(&o));
+    let o = run(&server, &["monitors", "--status", "ok"]);
+    assert_eq!(o.status.code(), Some(2), "--status needs a slug");
+}

@@ -222,21 +222,51 @@ impl Client {
         limit: usize,
         split: impl Fn(P) -> (Vec<T>, Option<String>),
     ) -> Result<Vec<T>, CliError> {
+        self.paginate(path, limit, 1000, |page_path| {
+            let (page, _): (P, _) = self.get(page_path)?;
+            Ok(split(page))
+        })
+    }
+
+    /// Up to `limit` entries of a list that answers a JSON array and
+    /// names its next page in the `Link` header (issues, check-ins), at
+    /// most `page_max` per request. A page may be empty while the link
+    /// goes on (the check-ins list between spans of missed runs).
+    pub fn follow_links<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        limit: usize,
+        page_max: usize,
+    ) -> Result<Vec<T>, CliError> {
+        self.paginate(path, limit, page_max, |page_path| {
+            let (rows, response): (Vec<T>, _) = self.get(page_path)?;
+            Ok((rows, response.next_cursor()))
+        })
+    }
+
+    /// Asks `{path}&limit=N[&cursor=C]` until `limit` entries came, no
+    /// cursor follows, or the cursor stops moving.
+    fn paginate<T>(
+        &self,
+        path: &str,
+        limit: usize,
+        page_max: usize,
+        mut fetch: impl FnMut(&str) -> Result<(Vec<T>, Option<String>), CliError>,
+    ) -> Result<Vec<T>, CliError> {
         let mut out: Vec<T> = Vec::new();
         let mut cursor: Option<String> = None;
         while out.len() < limit {
-            let want = (limit - out.len()).min(1000);
+            let want = (limit - out.len()).min(page_max);
             let mut page_path = format!("{path}&limit={want}");
             if let Some(c) = &cursor {
                 page_path.push_str(&format!("&cursor={}", super::commands::enc(c)));
             }
-            let (page, _): (P, _) = self.get(&page_path)?;
-            let (entries, next) = split(page);
+            let (entries, next) = fetch(&page_path)?;
             out.extend(entries);
-            cursor = next;
-            if cursor.is_none() {
+            if next.is_none() || next == cursor {
                 break;
             }
+            cursor = next;
         }
         out.truncate(limit);
         Ok(out)
@@ -252,13 +282,17 @@ impl Client {
         let response = self.request(method, path, Some(body))?;
         decode(&response, method, path)
     }
+
+    /// Sends `DELETE path`: `Ok` for any 2xx answer (202 and 204 have no
+    /// body to read), the API's error otherwise.
+    pub fn delete(&self, path: &str) -> Result<(), CliError> {
+        let response = self.request("DELETE", path, None)?;
+        check_status(&response, "DELETE", path)
+    }
 }
 
-fn decode<T: DeserializeOwned>(
-    response: &Response,
-    method: &str,
-    path: &str,
-) -> Result<T, CliError> {
+/// The API's error for a status outside 2xx, with its `detail`.
+fn check_status(response: &Response, method: &str, path: &str) -> Result<(), CliError> {
     if !(200..300).contains(&response.status) {
         let detail = serde_json::from_slice::<Value>(&response.body)
             .ok()
@@ -273,6 +307,15 @@ fn decode<T: DeserializeOwned>(
             detail: format!("{method} {path}: {detail}{hint}"),
         });
     }
+    Ok(())
+}
+
+fn decode<T: DeserializeOwned>(
+    response: &Response,
+    method: &str,
+    path: &str,
+) -> Result<T, CliError> {
+    check_status(response, method, path)?;
     serde_json::from_slice(&response.body).map_err(|e| CliError::Api {
         status: response.status,
         detail: format!("{method} {path}: unexpected answer: {e}"),

@@ -35,7 +35,7 @@ fn query(pairs: &[(&str, Option<&str>)]) -> String {
     query_string(&present)
 }
 
-fn print_json(value: &impl serde::Serialize) -> Result<(), CliError> {
+pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<(), CliError> {
     let text = serde_json::to_string_pretty(value)
         .map_err(|e| CliError::Usage(format!("cannot encode JSON: {e}")))?;
     emit_json(&format!("{text}\n"));
@@ -124,23 +124,11 @@ pub fn issues(client: &Client, args: &IssuesArgs, json_out: bool) -> Result<(), 
         ("release", args.release.as_deref()),
         ("sort", Some(&args.sort)),
     ]);
-    let mut out: Vec<Issue> = Vec::new();
-    let mut cursor: Option<String> = None;
-    while out.len() < args.limit {
-        let page = (args.limit - out.len()).min(100);
-        let mut path = format!("/api/0/organizations/local/issues/?{base}&limit={page}");
-        if let Some(c) = &cursor {
-            path.push_str(&format!("&cursor={}", enc(c)));
-        }
-        let (batch, response): (Vec<Issue>, _) = client.get(&path)?;
-        let done = batch.is_empty();
-        out.extend(batch);
-        cursor = response.next_cursor();
-        if done || cursor.is_none() {
-            break;
-        }
-    }
-    out.truncate(args.limit);
+    let out: Vec<Issue> = client.follow_links(
+        &format!("/api/0/organizations/local/issues/?{base}"),
+        args.limit,
+        100,
+    )?;
     if json_out {
         return print_json(&out);
     }

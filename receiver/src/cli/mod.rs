@@ -1,7 +1,7 @@
 //! The command line: `receiver [serve]`, `receiver projects …`,
 //! `receiver keys …`, `receiver quotas …`, `receiver tokens …` (these work on
 //! the database file), and `receiver issues`, `issue`, `event`, `tail`,
-//! `wait`, `check` (these talk to a running receiver's JSON API at `--url`
+//! `logs`, `metrics`, `monitors`, `wait`, `check` (these talk to a running receiver's JSON API at `--url`
 //! with `--token`).
 //!
 //! `receiver` with no arguments serves on 127.0.0.1:8000 with
@@ -21,6 +21,7 @@ pub mod client;
 pub mod commands;
 pub mod logs;
 pub mod metrics;
+pub mod monitors;
 pub mod output;
 
 use std::net::SocketAddr;
@@ -115,6 +116,9 @@ pub enum Command {
     Logs(logs::LogsArgs),
     /// List metric samples (`trace_metric` items), or totals per metric.
     Metrics(metrics::MetricsArgs),
+    /// List cron monitors, one monitor's runs (with its slug), or delete
+    /// a monitor (`--delete`).
+    Monitors(monitors::MonitorsArgs),
     /// Wait until conditions hold (exit 1 on timeout), for CI.
     Wait(WaitArgs),
     /// Check conditions once (exit 1 if any fails), for CI.
@@ -337,6 +341,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Tail(args)) => commands::tail(&api_client(&cli)?, args, json),
         Some(Command::Logs(args)) => logs::logs(&api_client(&cli)?, args, json),
         Some(Command::Metrics(args)) => metrics::metrics(&api_client(&cli)?, args, json),
+        Some(Command::Monitors(args)) => monitors::monitors(&api_client(&cli)?, args, json),
         Some(Command::Wait(args)) => commands::wait(&api_client(&cli)?, args, json),
         Some(Command::Check(args)) => commands::check(&api_client(&cli)?, args, json),
     }

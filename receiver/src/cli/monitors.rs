@@ -1,0 +1,242 @@
+//! `receiver monitors`: the cron monitors of a running receiver
+//! (`GET /api/0/local/monitors/`), one monitor's runs with its slug
+//! (`GET /api/0/local/check-ins/`, missed runs included), and deleting a
+//! monitor with `--delete` (`DELETE /api/0/organizations/local/monitors/{slug}/`).
+
+use clap::Args;
+
+use super::client::Client;
+use super::commands::{enc, print_json, query_string};
+use super::output::{emit, short_time, table, truncate};
+use super::CliError;
+use crate::api::types::{CheckIn, Monitor, MonitorSchedule};
+
+/// `receiver monitors [SLUG]`
+#[derive(Debug, Clone, Args)]
+pub struct MonitorsArgs {
+    /// A monitor's slug (or its name as the SDK sent it): list its runs,
+    /// newest first, instead of the monitors.
+    pub slug: Option<String>,
+    /// Project id or slug (default: every project).
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Runs (and the monitors' counts) from this long ago until now
+    /// (`30m`, `24h`, `14d`; default 24h for the monitors, every run for
+    /// one monitor).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// With SLUG: only runs of these statuses (`ok`, `error`, `timeout`,
+    /// `missed`, `in_progress`); repeat the flag or separate with commas.
+    #[arg(long, value_delimiter = ',', requires = "slug")]
+    pub status: Vec<String>,
+    /// With SLUG: only these environments' runs; with `--delete`, delete
+    /// only these environments' runs.
+    #[arg(long, value_delimiter = ',', requires = "slug")]
+    pub environment: Vec<String>,
+    /// Delete the monitor SLUG: its runs and its config (or, with
+    /// `--environment`, those environments' runs). A later check-in
+    /// starts a new monitor.
+    #[arg(long, requires = "slug", conflicts_with_all = ["status", "since"])]
+    pub delete: bool,
+    /// Most runs to show (with SLUG).
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+}
+
+/// `receiver monitors`: a table (or `--json`) of the monitors, of one
+/// monitor's runs, or deletes one.
+pub fn monitors(client: &Client, args: &MonitorsArgs, json_out: bool) -> Result<(), CliError> {
+    match (&args.slug, args.delete) {
+        (Some(slug), true) => delete(client, args, slug),
+        (Some(slug), false) => runs(client, args, slug, json_out),
+        (None, _) => list(client, args, json_out),
+    }
+}
+
+fn list(client: &Client, args: &MonitorsArgs, json_out: bool) -> Result<(), CliError> {
+    let mut pairs: Vec<(&str, &str)> = Vec::new();
+    if let Some(p) = &args.project {
+        pairs.push(("project", p));
+    }
+    if let Some(s) = &args.since {
+        pairs.push(("statsPeriod", s));
+    }
+    let path = format!("/api/0/local/monitors/?{}", query_string(&pairs));
+    let (monitors, _): (Vec<Monitor>, _) = client.get(&path)?;
+    if json_out {
+        return print_json(&monitors);
+    }
+    if monitors.is_empty() {
+        eprintln!("no monitors");
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = monitors.iter().map(monitor_row).collect();
+    emit(&table(
+        &[
+            "MONITOR",
+            "PROJECT",
+            "LAST STATUS",
+            "LAST RUN",
+            "RUNS",
+            "FAILED",
+            "MISSING SINCE",
+            "NEXT DUE",
+            "SCHEDULE",
+        ],
+        &rows,
+    ));
+    Ok(())
+}
+
+fn monitor_row(m: &Monitor) -> Vec<String> {
+    vec![
+        truncate(&m.monitor_slug, 40),
+        m.project_id.clone(),
+        m.last_status.clone(),
+        short_time(&m.last_check_in),
+        m.check_ins.to_string(),
+        m.failed.to_string(),
+        m.missed_since
+            .as_deref()
+            .map(short_time)
+            .unwrap_or_default(),
+        m.next_check_in
+            .as_deref()
+            .map(short_time)
+            .unwrap_or_default(),
+        m.config
+            .as_ref()
+            .map(|c| schedule_text(&c.schedule))
+            .unwrap_or_default(),
+    ]
+}
+
+/// `0 * * * *`, or `every 2 hours`.
+fn schedule_text(schedule: &MonitorSchedule) -> String {
+    match schedule {
+        MonitorSchedule::Crontab { value } => truncate(value, 40),
+        MonitorSchedule::Interval { value: 1, unit } => format!("every {unit}"),
+        MonitorSchedule::Interval { value, unit } => format!("every {value} {unit}s"),
+    }
+}
+
+fn runs(client: &Client, args: &MonitorsArgs, slug: &str, json_out: bool) -> Result<(), CliError> {
+    let mut pairs: Vec<(&str, &str)> = vec![("monitor", slug)];
+    if let Some(p) = &args.project {
+        pairs.push(("project", p));
+    }
+    if let Some(s) = &args.since {
+        pairs.push(("statsPeriod", s));
+    }
+    for s in &args.status {
+        pairs.push(("status", s));
+    }
+    for e in &args.environment {
+        pairs.push(("environment", e));
+    }
+    let out: Vec<CheckIn> = client.follow_links(
+        &format!("/api/0/local/check-ins/?{}", query_string(&pairs)),
+        args.limit,
+        100,
+    )?;
+    if json_out {
+        return print_json(&out);
+    }
+    if out.is_empty() {
+        eprintln!("no runs of monitor {slug:?}");
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = out
+        .iter()
+        .map(|k| {
+            vec![
+                short_time(&k.received),
+                k.status.clone(),
+                k.duration.map(seconds).unwrap_or_default(),
+                k.environment.clone().unwrap_or_default(),
+                k.release
+                    .clone()
+                    .map(|r| truncate(&r, 30))
+                    .unwrap_or_default(),
+                k.check_in_id
+                    .as_deref()
+                    .map(|id| id.chars().take(8).collect())
+                    .unwrap_or_else(|| "(no check-in came)".to_owned()),
+            ]
+        })
+        .collect();
+    emit(&table(
+        &[
+            "STARTED",
+            "STATUS",
+            "DURATION",
+            "ENVIRONMENT",
+            "RELEASE",
+            "CHECK-IN",
+        ],
+        &rows,
+    ));
+    Ok(())
+}
+
+/// `0.25s`, `12s`, `3m 20s`.
+fn seconds(s: f64) -> String {
+    if s < 60.0 {
+        let text = format!("{s:.2}");
+        format!("{}s", text.trim_end_matches('0').trim_end_matches('.'))
+    } else {
+        let whole = s.round() as u64;
+        format!("{}m {}s", whole / 60, whole % 60)
+    }
+}
+
+fn delete(client: &Client, args: &MonitorsArgs, slug: &str) -> Result<(), CliError> {
+    let mut pairs: Vec<(&str, &str)> = Vec::new();
+    if let Some(p) = &args.project {
+        pairs.push(("project", p));
+    }
+    for e in &args.environment {
+        pairs.push(("environment", e));
+    }
+    let path = format!(
+        "/api/0/organizations/local/monitors/{}/?{}",
+        enc(slug),
+        query_string(&pairs)
+    );
+    client.delete(&path)?;
+    if args.environment.is_empty() {
+        eprintln!("deleted monitor {slug:?}");
+    } else {
+        eprintln!(
+            "deleted the runs of monitor {slug:?} in {}",
+            args.environment.join(", ")
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedules_and_durations_read_plainly() {
+        let cron = MonitorSchedule::Crontab {
+            value: "0 * * * *".into(),
+        };
+        assert_eq!(schedule_text(&cron), "0 * * * *");
+        let hourly = MonitorSchedule::Interval {
+            value: 1,
+            unit: "hour".into(),
+        };
+        assert_eq!(schedule_text(&hourly), "every hour");
+        let two_days = MonitorSchedule::Interval {
+            value: 2,
+            unit: "day".into(),
+        };
+        assert_eq!(schedule_text(&two_days), "every 2 days");
+        assert_eq!(seconds(0.25), "0.25s");
+        assert_eq!(seconds(12.0), "12s");
+        assert_eq!(seconds(200.0), "3m 20s");
+    }
+}
