@@ -672,3 +672,88 @@ fn monitors_lists_monitors_their_runs_and_deletes_one() {
     let o = run(&server, &["monitors", "--status", "ok"]);
     assert_eq!(o.status.code(), Some(2), "--status needs a slug");
 }
+
+#[test]
+fn transactions_and_trace_show_what_a_request_did() {
+    let server = TestServer::start();
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let t = api_support::now() - 60.0;
+    api_support::item(
+        &server,
+        "transaction",
+        json!({"type": "transaction", "transaction": "GET /users/{id}",
+               "start_timestamp": t, "timestamp": t + 0.120,
+               "contexts": {"trace": {"trace_id": trace, "span_id": "a000000000000001",
+                                      "op": "http.server", "status": "ok"}},
+               "spans": [{"span_id": "b000000000000002", "parent_span_id": "a000000000000001",
+                          "trace_id": trace, "op": "db.query", "description": "SELECT * FROM users",
+                          "start_timestamp": t + 0.010, "timestamp": t + 0.070}]}),
+    );
+    api_support::item(
+        &server,
+        "transaction",
+        json!({"type": "transaction", "transaction": "send-welcome-mail",
+               "start_timestamp": t + 0.080, "timestamp": t + 0.100,
+               "contexts": {"trace": {"trace_id": trace, "span_id": "c000000000000003",
+                                      "parent_span_id": "a000000000000001",
+                                      "op": "queue.task", "status": "internal_error"}}}),
+    );
+    event(
+        &server,
+        json!({"message": "user has no mail address", "level": "error",
+               "contexts": {"trace": {"trace_id": trace, "span_id": "b000000000000002"}}}),
+    );
+    server.wait_for_events(1, Duration::from_secs(5));
+
+    let o = run(&server, &["transactions", "--sort", "-duration"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(lines[0].starts_with("STARTED"), "{out}");
+    assert!(
+        lines[1].contains("GET /users/{id}") && lines[1].contains("120.0 ms"),
+        "slowest first: {out}"
+    );
+    assert!(lines[1].contains("4bf92f35"), "{out}");
+    assert!(
+        lines[2].contains("send-welcome-mail") && lines[2].contains("internal_error"),
+        "{out}"
+    );
+    let o = run(&server, &["transactions", "-q", "mail", "--json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v.as_array().map(Vec::len), Some(1), "{v}");
+    assert_eq!(v[0]["op"], "queue.task");
+
+    let o = run(&server, &["trace", trace, "--width", "12"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.starts_with(&format!(
+            "trace {trace}: 1 service, 2 transactions, 3 spans, 1 error\n"
+        )),
+        "{out}"
+    );
+    let position = |needle: &str| {
+        out.lines()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no {needle:?} in {out}"))
+    };
+    // The tree: the request, its query with the error it reported, and
+    // the task it queued, each indented under its parent.
+    let root = position("http.server - GET /users/{id}");
+    let query = position("  db.query - SELECT * FROM users");
+    let error = position("! user has no mail address [error]");
+    let task = position("  queue.task - send-welcome-mail [internal_error]");
+    assert!(root < query && query < error && error < task, "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[root].contains("████████████"),
+        "the whole trace: {out}"
+    );
+    assert!(lines[query].contains("·█"), "starts after the root: {out}");
+
+    let o = run(&server, &["trace", "not-a-trace"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("32 hex digits"), "{}", stderr(&o));
+}

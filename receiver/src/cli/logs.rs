@@ -4,35 +4,21 @@
 use clap::Args;
 
 use super::client::Client;
-use super::output::{emit, emit_json, short_time, table, truncate};
+use super::filters::ListFilters;
+use super::output::{emit, emit_json, short_id, short_time, table, truncate};
 use super::CliError;
 use crate::api::types::{LogEntry, LogsPage};
 
 /// `receiver logs`
 #[derive(Debug, Clone, Args)]
 pub struct LogsArgs {
-    /// Project id or slug (default: every project).
-    #[arg(long)]
-    pub project: Option<String>,
+    /// Which entries.
+    #[command(flatten)]
+    pub filters: ListFilters,
     /// Only these levels (`trace`, `debug`, `info`, `warn`, `error`,
     /// `fatal`); repeat the flag or separate with commas.
     #[arg(long, value_delimiter = ',')]
     pub level: Vec<String>,
-    /// Only lines whose body holds this text (case-insensitive).
-    #[arg(long, short)]
-    pub query: Option<String>,
-    /// Only lines of this trace (32 hex digits).
-    #[arg(long)]
-    pub trace: Option<String>,
-    /// Only lines from this environment.
-    #[arg(long)]
-    pub environment: Option<String>,
-    /// Only lines from this release.
-    #[arg(long)]
-    pub release: Option<String>,
-    /// Only lines from this long ago until now (`30m`, `24h`, `14d`).
-    #[arg(long)]
-    pub since: Option<String>,
     /// Most lines to show.
     #[arg(long, default_value_t = 50)]
     pub limit: usize,
@@ -40,19 +26,7 @@ pub struct LogsArgs {
 
 /// The lines `args` asks for, following cursors until `limit` or the end.
 fn fetch(client: &Client, args: &LogsArgs) -> Result<Vec<LogEntry>, CliError> {
-    let mut base: Vec<(&str, &str)> = Vec::new();
-    for (key, value) in [
-        ("project", &args.project),
-        ("query", &args.query),
-        ("trace", &args.trace),
-        ("environment", &args.environment),
-        ("release", &args.release),
-        ("statsPeriod", &args.since),
-    ] {
-        if let Some(v) = value {
-            base.push((key, v));
-        }
-    }
+    let mut base = args.filters.pairs();
     for level in &args.level {
         base.push(("level", level));
     }
@@ -84,10 +58,7 @@ pub fn logs(client: &Client, args: &LogsArgs, json_out: bool) -> Result<(), CliE
                 l.timestamp.as_deref().map(short_time).unwrap_or_default(),
                 l.level.clone().unwrap_or_default(),
                 l.environment.clone().unwrap_or_default(),
-                l.trace_id
-                    .as_deref()
-                    .map(|t| t.chars().take(8).collect())
-                    .unwrap_or_default(),
+                short_id(l.trace_id.as_deref()),
                 truncate(l.body.as_deref().unwrap_or(""), 100),
             ]
         })

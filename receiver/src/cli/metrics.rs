@@ -5,16 +5,17 @@
 use clap::Args;
 
 use super::client::Client;
-use super::output::{emit, emit_json, short_time, table, truncate};
+use super::filters::ListFilters;
+use super::output::{emit, emit_json, short_id, short_time, table, truncate};
 use super::CliError;
 use crate::api::types::{MetricEntry, MetricsPage, MetricsSummary};
 
 /// `receiver metrics`
 #[derive(Debug, Clone, Args)]
 pub struct MetricsArgs {
-    /// Project id or slug (default: every project).
-    #[arg(long)]
-    pub project: Option<String>,
+    /// Which entries.
+    #[command(flatten)]
+    pub filters: ListFilters,
     /// Only these metric names (exact); repeat the flag or separate with
     /// commas.
     #[arg(long, value_delimiter = ',')]
@@ -22,21 +23,6 @@ pub struct MetricsArgs {
     /// Only these types (`counter`, `gauge`, `distribution`).
     #[arg(long = "type", value_delimiter = ',')]
     pub metric_type: Vec<String>,
-    /// Only metrics whose name holds this text (case-insensitive).
-    #[arg(long, short)]
-    pub query: Option<String>,
-    /// Only samples recorded in this trace (32 hex digits).
-    #[arg(long)]
-    pub trace: Option<String>,
-    /// Only samples from this environment.
-    #[arg(long)]
-    pub environment: Option<String>,
-    /// Only samples from this release.
-    #[arg(long)]
-    pub release: Option<String>,
-    /// Only samples from this long ago until now (`30m`, `24h`, `14d`).
-    #[arg(long)]
-    pub since: Option<String>,
     /// Totals per metric (samples, sum, min, max, average, last value)
     /// instead of the samples.
     #[arg(long)]
@@ -49,19 +35,7 @@ pub struct MetricsArgs {
 impl MetricsArgs {
     /// The filters as a query string.
     fn filters(&self) -> String {
-        let mut pairs: Vec<(&str, &str)> = Vec::new();
-        for (key, value) in [
-            ("project", &self.project),
-            ("query", &self.query),
-            ("trace", &self.trace),
-            ("environment", &self.environment),
-            ("release", &self.release),
-            ("statsPeriod", &self.since),
-        ] {
-            if let Some(v) = value {
-                pairs.push((key, v));
-            }
-        }
+        let mut pairs = self.filters.pairs();
         for name in &self.name {
             pairs.push(("name", name));
         }
@@ -159,10 +133,7 @@ pub fn metrics(client: &Client, args: &MetricsArgs, json_out: bool) -> Result<()
                 m.value.map(number).unwrap_or_default(),
                 m.unit.clone().unwrap_or_default(),
                 m.environment.clone().unwrap_or_default(),
-                m.trace_id
-                    .as_deref()
-                    .map(|t| t.chars().take(8).collect())
-                    .unwrap_or_default(),
+                short_id(m.trace_id.as_deref()),
             ]
         })
         .collect();

@@ -1,7 +1,7 @@
 //! The command line: `receiver [serve]`, `receiver projects …`,
 //! `receiver keys …`, `receiver quotas …`, `receiver tokens …` (these work on
 //! the database file), and `receiver issues`, `issue`, `event`, `tail`,
-//! `logs`, `metrics`, `monitors`, `wait`, `check` (these talk to a running receiver's JSON API at `--url`
+//! `logs`, `metrics`, `transactions`, `trace`, `monitors`, `wait`, `check` (these talk to a running receiver's JSON API at `--url`
 //! with `--token`).
 //!
 //! `receiver` with no arguments serves on 127.0.0.1:8000 with
@@ -19,10 +19,12 @@
 
 pub mod client;
 pub mod commands;
+pub mod filters;
 pub mod logs;
 pub mod metrics;
 pub mod monitors;
 pub mod output;
+pub mod traces;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -116,6 +118,10 @@ pub enum Command {
     Logs(logs::LogsArgs),
     /// List metric samples (`trace_metric` items), or totals per metric.
     Metrics(metrics::MetricsArgs),
+    /// List transactions, newest (or slowest) first.
+    Transactions(traces::TransactionsArgs),
+    /// Show one trace as a tree of spans with time bars, across services.
+    Trace(traces::TraceArgs),
     /// List cron monitors, one monitor's runs (with its slug), or delete
     /// a monitor (`--delete`).
     Monitors(monitors::MonitorsArgs),
@@ -341,6 +347,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Tail(args)) => commands::tail(&api_client(&cli)?, args, json),
         Some(Command::Logs(args)) => logs::logs(&api_client(&cli)?, args, json),
         Some(Command::Metrics(args)) => metrics::metrics(&api_client(&cli)?, args, json),
+        Some(Command::Transactions(args)) => traces::transactions(&api_client(&cli)?, args, json),
+        Some(Command::Trace(args)) => traces::trace(&api_client(&cli)?, args, json),
         Some(Command::Monitors(args)) => monitors::monitors(&api_client(&cli)?, args, json),
         Some(Command::Wait(args)) => commands::wait(&api_client(&cli)?, args, json),
         Some(Command::Check(args)) => commands::check(&api_client(&cli)?, args, json),

@@ -7,7 +7,7 @@ use clap::Args;
 
 use super::client::Client;
 use super::commands::{enc, print_json, query_string};
-use super::output::{emit, short_time, table, truncate};
+use super::output::{emit, short_id, short_time, table, truncate};
 use super::CliError;
 use crate::api::types::{CheckIn, Monitor, MonitorSchedule};
 
@@ -160,7 +160,7 @@ fn runs(client: &Client, args: &MonitorsArgs, slug: &str, json_out: bool) -> Res
                     .unwrap_or_default(),
                 k.check_in_id
                     .as_deref()
-                    .map(|id| id.chars().take(8).collect())
+                    .map(|id| short_id(Some(id)))
                     .unwrap_or_else(|| "(no check-in came)".to_owned()),
             ]
         })

@@ -124,6 +124,19 @@ pub fn short_time(iso: &str) -> String {
     t.get(..19).map_or(t.clone(), str::to_owned)
 }
 
+/// The first 8 characters of a hex id (a trace, event or check-in id), as
+/// tables show it; empty for none.
+///
+/// ```
+/// use receiver::cli::output::short_id;
+/// assert_eq!(short_id(Some("0af7651916cd43dd8448eb211c80319c")), "0af76519");
+/// assert_eq!(short_id(None), "");
+/// ```
+pub fn short_id(id: Option<&str>) -> String {
+    id.map(|id| id.chars().take(8).collect())
+        .unwrap_or_default()
+}
+
 /// Cuts `s` to `max` characters with `…`.
 pub fn truncate(s: &str, max: usize) -> String {
     let first_line = s.lines().next().unwrap_or("");

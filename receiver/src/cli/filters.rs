@@ -1,0 +1,52 @@
+//! The filters that the list commands (`logs`, `metrics`, `transactions`)
+//! share, as flags and as the query string the API reads.
+
+use clap::Args;
+
+/// `--project`, `--query`, `--trace`, `--environment`, `--release` and
+/// `--since`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ListFilters {
+    /// Project id or slug (default: every project).
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Only entries whose text holds this (case-insensitive): a log
+    /// line's body, a metric's or a transaction's name.
+    #[arg(long, short)]
+    pub query: Option<String>,
+    /// Only entries of this trace (32 hex digits).
+    #[arg(long)]
+    pub trace: Option<String>,
+    /// Only entries from this environment.
+    #[arg(long)]
+    pub environment: Option<String>,
+    /// Only entries from this release.
+    #[arg(long)]
+    pub release: Option<String>,
+    /// Only entries from this long ago until now (`30m`, `24h`, `14d`).
+    #[arg(long)]
+    pub since: Option<String>,
+}
+
+impl ListFilters {
+    /// The query parameters of the filters given.
+    ///
+    /// ```
+    /// use receiver::cli::filters::ListFilters;
+    /// let f = ListFilters { since: Some("1h".into()), ..ListFilters::default() };
+    /// assert_eq!(f.pairs(), [("statsPeriod", "1h")]);
+    /// ```
+    pub fn pairs(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("project", &self.project),
+            ("query", &self.query),
+            ("trace", &self.trace),
+            ("environment", &self.environment),
+            ("release", &self.release),
+            ("statsPeriod", &self.since),
+        ]
+        .into_iter()
+        .filter_map(|(key, value)| value.as_deref().map(|v| (key, v)))
+        .collect()
+    }
+}

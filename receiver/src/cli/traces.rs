@@ -1,0 +1,367 @@
+//! `receiver transactions` lists the stored transactions of a running
+//! receiver (`GET /api/0/local/transactions/`); `receiver trace ID` draws
+//! one trace as a tree of spans with a time bar each, across the services
+//! that took part, with the errors each span reported
+//! (`GET /api/0/local/traces/{id}/`).
+
+use clap::Args;
+use sentry_core::protocol::Timestamp;
+
+use super::client::Client;
+use super::commands::{enc, print_json, query_string};
+use super::filters::ListFilters;
+use super::output::{emit, short_id, short_time, table, truncate};
+use super::CliError;
+use crate::api::types::{SpanNode, Trace, TraceError, Transaction};
+
+/// `receiver transactions`
+#[derive(Debug, Clone, Args)]
+pub struct TransactionsArgs {
+    /// Which entries.
+    #[command(flatten)]
+    pub filters: ListFilters,
+    /// Only this operation (`http.server`, `task`, …).
+    #[arg(long)]
+    pub op: Option<String>,
+    /// Only this status (`ok`, `internal_error`, …).
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Only transactions that took at least this many milliseconds.
+    #[arg(long, value_name = "MS")]
+    pub min_duration: Option<f64>,
+    /// `-timestamp` (newest first, the default), `timestamp`, `-duration`
+    /// (slowest first) or `duration`.
+    #[arg(long, default_value = "-timestamp", allow_hyphen_values = true)]
+    pub sort: String,
+    /// Most transactions to show.
+    #[arg(long, default_value_t = 25)]
+    pub limit: usize,
+}
+
+/// `receiver transactions`: a table (or `--json`) of transactions.
+pub fn transactions(
+    client: &Client,
+    args: &TransactionsArgs,
+    json_out: bool,
+) -> Result<(), CliError> {
+    let min_duration = args.min_duration.map(|ms| ms.to_string());
+    let mut pairs = args.filters.pairs();
+    pairs.push(("sort", &args.sort));
+    for (key, value) in [
+        ("op", &args.op),
+        ("status", &args.status),
+        ("min_duration", &min_duration),
+    ] {
+        if let Some(v) = value {
+            pairs.push((key, v));
+        }
+    }
+    let out: Vec<Transaction> = client.follow_links(
+        &format!("/api/0/local/transactions/?{}", query_string(&pairs)),
+        args.limit,
+        100,
+    )?;
+    if json_out {
+        return print_json(&out);
+    }
+    if out.is_empty() {
+        eprintln!("no transactions");
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = out
+        .iter()
+        .map(|t| {
+            vec![
+                short_time(&t.start_timestamp),
+                milliseconds(t.duration),
+                t.status.clone().unwrap_or_default(),
+                t.op.clone().unwrap_or_default(),
+                short_id(t.trace_id.as_deref()),
+                truncate(t.transaction.as_deref().unwrap_or(""), 80),
+            ]
+        })
+        .collect();
+    emit(&table(
+        &[
+            "STARTED",
+            "DURATION",
+            "STATUS",
+            "OP",
+            "TRACE",
+            "TRANSACTION",
+        ],
+        &rows,
+    ));
+    Ok(())
+}
+
+/// `receiver trace ID`
+#[derive(Debug, Clone, Args)]
+pub struct TraceArgs {
+    /// The trace id (32 hex digits).
+    pub id: String,
+    /// Width of the time bars, in characters.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u16).range(4..=200))]
+    pub width: u16,
+}
+
+/// `receiver trace ID`: the trace's spans as a tree, each with its start
+/// (from the trace's first span), duration and a bar on the trace's time
+/// line; the errors a span reported below it, and the errors no span
+/// claims at the end.
+pub fn trace(client: &Client, args: &TraceArgs, json_out: bool) -> Result<(), CliError> {
+    let path = format!("/api/0/local/traces/{}/", enc(args.id.trim()));
+    let (trace, _): (Trace, _) = client.get(&path)?;
+    if json_out {
+        return print_json(&trace);
+    }
+    emit(&render_trace(&trace, usize::from(args.width)));
+    Ok(())
+}
+
+/// The text `receiver trace` prints for `trace`.
+fn render_trace(trace: &Trace, width: usize) -> String {
+    let errors = count_errors(&trace.roots) + trace.orphan_errors.len();
+    let mut out = format!(
+        "trace {}: {} service{}, {} transaction{}, {} span{}, {} error{}\n",
+        trace.trace_id,
+        trace.projects.len(),
+        plural(trace.projects.len()),
+        trace.transactions,
+        plural(trace.transactions as usize),
+        trace.spans,
+        plural(trace.spans as usize),
+        errors,
+        plural(errors),
+    );
+    let window = Window::of(&trace.roots);
+    let mut rows = Vec::new();
+    for root in &trace.roots {
+        span_rows(root, None, 0, &window, width, &mut rows);
+    }
+    if rows.is_empty() {
+        out.push_str("no spans\n");
+    } else {
+        out.push_str(&table(&["START", "DURATION", "", "SPAN"], &rows));
+    }
+    if !trace.orphan_errors.is_empty() {
+        out.push_str("errors no span claims:\n");
+        for e in &trace.orphan_errors {
+            out.push_str(&format!("  {}\n", error_text(e)));
+        }
+    }
+    if trace.truncated {
+        out.push_str("(only the first 10 000 spans and 1 000 errors are shown)\n");
+    }
+    out
+}
+
+/// Where the trace's spans lie in time: from the earliest start to the
+/// latest end, in seconds.
+struct Window {
+    start: f64,
+    length: f64,
+}
+
+impl Window {
+    fn of(roots: &[SpanNode]) -> Window {
+        let mut start = f64::INFINITY;
+        let mut end = f64::NEG_INFINITY;
+        let mut visit = |s: &SpanNode| {
+            if let Some(t) = seconds_of(&s.start_timestamp) {
+                start = start.min(t);
+                end = end.max(t + s.duration.unwrap_or(0.0) / 1000.0);
+            }
+        };
+        walk(roots, &mut visit);
+        if !start.is_finite() {
+            return Window {
+                start: 0.0,
+                length: 0.0,
+            };
+        }
+        Window {
+            start,
+            length: (end - start).max(0.0),
+        }
+    }
+
+    /// The bar for a span from `start` lasting `ms`: `·` before it, `█`
+    /// while it runs (at least one), nothing after.
+    fn bar(&self, start: Option<f64>, ms: Option<f64>, width: usize) -> String {
+        let Some(start) = start else {
+            return String::new();
+        };
+        if self.length <= 0.0 {
+            return "█".to_owned();
+        }
+        let scale = width as f64 / self.length;
+        let from = (((start - self.start) * scale).floor() as usize).min(width - 1);
+        let to = (((start - self.start + ms.unwrap_or(0.0) / 1000.0) * scale).ceil() as usize)
+            .clamp(from + 1, width);
+        format!("{}{}", "·".repeat(from), "█".repeat(to - from))
+    }
+}
+
+fn walk<'a>(spans: &'a [SpanNode], visit: &mut impl FnMut(&'a SpanNode)) {
+    for s in spans {
+        visit(s);
+        walk(&s.children, visit);
+    }
+}
+
+fn count_errors(spans: &[SpanNode]) -> usize {
+    let mut n = 0;
+    walk(spans, &mut |s| n += s.errors.len());
+    n
+}
+
+fn span_rows(
+    span: &SpanNode,
+    parent_project: Option<&str>,
+    depth: usize,
+    window: &Window,
+    width: usize,
+    rows: &mut Vec<Vec<String>>,
+) {
+    let start = seconds_of(&span.start_timestamp);
+    let indent = "  ".repeat(depth);
+    let mut label = span.op.clone().unwrap_or_else(|| "(no op)".to_owned());
+    if let Some(d) = span.description.as_deref().filter(|d| !d.is_empty()) {
+        label.push_str(" - ");
+        label.push_str(&truncate(d, 80));
+    }
+    if let Some(status) = span.status.as_deref().filter(|s| *s != "ok") {
+        label.push_str(&format!(" [{status}]"));
+    }
+    if parent_project.is_some_and(|p| p != span.project_id) {
+        // Where the trace crosses into another service, say which.
+        label.push_str(&format!(" (project {})", span.project_id));
+    }
+    rows.push(vec![
+        start
+            .map(|t| milliseconds((t - window.start) * 1000.0))
+            .unwrap_or_default(),
+        span.duration.map(milliseconds).unwrap_or_default(),
+        window.bar(start, span.duration, width),
+        format!("{indent}{label}"),
+    ]);
+    for e in &span.errors {
+        rows.push(vec![
+            String::new(),
+            String::new(),
+            String::new(),
+            format!("{indent}  {}", error_text(e)),
+        ]);
+    }
+    for child in &span.children {
+        span_rows(
+            child,
+            Some(&span.project_id),
+            depth + 1,
+            window,
+            width,
+            rows,
+        );
+    }
+}
+
+/// `! KeyError: no such user (issue 12, event 0af76519)`
+fn error_text(e: &TraceError) -> String {
+    let mut text = format!("! {} [{}]", truncate(&e.title, 80), e.level);
+    let event = short_id(Some(&e.event_id));
+    match &e.issue_id {
+        Some(issue) => text.push_str(&format!(" (issue {issue}, event {event})")),
+        None => text.push_str(&format!(" (event {event})")),
+    }
+    text
+}
+
+fn seconds_of(iso: &str) -> Option<f64> {
+    Timestamp::parse_rfc3339(iso).map(Timestamp::as_secs_f64)
+}
+
+/// `0.42 ms`, `12.5 ms`, `1.25 s`.
+fn milliseconds(ms: f64) -> String {
+    if ms >= 1000.0 {
+        format!("{:.2} s", ms / 1000.0)
+    } else if ms >= 10.0 {
+        format!("{ms:.1} ms")
+    } else {
+        format!("{ms:.2} ms")
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn span(id: &str, start: &str, ms: f64, children: Vec<SpanNode>) -> SpanNode {
+        SpanNode {
+            span_id: id.into(),
+            parent_span_id: None,
+            op: Some("db".into()),
+            description: Some(format!("span {id}")),
+            status: None,
+            start_timestamp: start.into(),
+            timestamp: None,
+            duration: Some(ms),
+            project_id: "1".into(),
+            transaction_id: None,
+            is_segment: false,
+            errors: Vec::new(),
+            children,
+        }
+    }
+
+    #[test]
+    fn bars_place_each_span_on_the_trace_time_line() {
+        let mut child = span("b", "2024-05-01T12:00:00.500Z", 500.0, vec![]);
+        // Sent by another service.
+        child.project_id = "2".into();
+        let root = span("a", "2024-05-01T12:00:00Z", 1000.0, vec![child]);
+        let w = Window::of(std::slice::from_ref(&root));
+        assert_eq!(w.length, 1.0);
+        assert_eq!(w.bar(Some(w.start), Some(1000.0), 10), "██████████");
+        assert_eq!(w.bar(Some(w.start + 0.5), Some(500.0), 10), "·····█████");
+        // A span too short to see still shows.
+        assert_eq!(w.bar(Some(w.start + 0.5), Some(0.0), 10), "·····█");
+        let text = render_trace(
+            &Trace {
+                trace_id: "0af7651916cd43dd8448eb211c80319c".into(),
+                projects: vec!["1".into()],
+                transactions: 1,
+                spans: 2,
+                roots: vec![root],
+                orphan_errors: Vec::new(),
+                truncated: false,
+            },
+            10,
+        );
+        assert!(
+            text.starts_with("trace 0af7651916cd43dd8448eb211c80319c: 1 service, 1 transaction, 2 spans, 0 errors\n"),
+            "{text}"
+        );
+        assert!(text.contains("500.0 ms"), "{text}");
+        assert!(text.contains("span b (project 2)"), "{text}");
+        assert!(!text.contains("span a (project"), "{text}");
+        // The child is indented under its parent.
+        assert!(text.contains("██████████  db - span a\n"), "{text}");
+        assert!(text.contains("·····█████    db - span b"), "{text}");
+    }
+
+    #[test]
+    fn durations_read_plainly() {
+        assert_eq!(milliseconds(0.4234), "0.42 ms");
+        assert_eq!(milliseconds(12.54), "12.5 ms");
+        assert_eq!(milliseconds(1250.0), "1.25 s");
+    }
+}
