@@ -757,3 +757,61 @@ fn transactions_and_trace_show_what_a_request_did() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("32 hex digits"), "{}", stderr(&o));
 }
+
+#[test]
+fn health_shows_crash_free_rates_per_release() {
+    let server = TestServer::start();
+    let started = api_support::now_iso(-60.0);
+    let session = |n: u8, release: &str, status: &str| {
+        json!({"sid": format!("{n:032x}"), "did": format!("user-{n}"), "seq": 0, "init": true,
+               "started": started, "status": status, "errors": u32::from(status == "crashed"),
+               "attrs": {"release": release, "environment": "prod"}})
+    };
+    for n in 1..=4 {
+        api_support::item(&server, "session", session(n, "app@1.0.0", "exited"));
+    }
+    api_support::item(&server, "session", session(5, "app@1.1.0", "exited"));
+    api_support::item(&server, "session", session(6, "app@1.1.0", "crashed"));
+
+    let o = run(&server, &["health"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 4, "two releases and the total: {out}");
+    assert!(
+        lines[0].starts_with("RELEASE") && lines[0].contains("CRASH-FREE SESSIONS"),
+        "a column per dimension grouped by: {out}"
+    );
+    let row = |release: &str| {
+        lines
+            .iter()
+            .find(|l| l.contains(release))
+            .unwrap_or_else(|| panic!("no {release} row: {out}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(row("app@1.0.0"), "app@1.0.0 prod 4 0 0 0 100 % 4 100 %");
+    assert_eq!(row("app@1.1.0"), "app@1.1.0 prod 2 1 0 0 50.0 % 2 50.0 %");
+    assert_eq!(row("(all)"), "(all) 6 1 0 0 83.3 % 6 83.3 %");
+
+    let o = run(
+        &server,
+        &[
+            "health",
+            "--release",
+            "app@1.1.0",
+            "--group-by",
+            "release",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["data"].as_array().map(Vec::len), Some(1), "{v}");
+    assert_eq!(v["totals"]["crashFreeSessions"], 0.5, "{v}");
+
+    let o = run(&server, &["health", "--group-by", "planet"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("invalid groupBy"), "{}", stderr(&o));
+}

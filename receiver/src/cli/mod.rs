@@ -1,7 +1,8 @@
 //! The command line: `receiver [serve]`, `receiver projects …`,
 //! `receiver keys …`, `receiver quotas …`, `receiver tokens …` (these work on
 //! the database file), and `receiver issues`, `issue`, `event`, `tail`,
-//! `logs`, `metrics`, `transactions`, `trace`, `monitors`, `wait`, `check` (these talk to a running receiver's JSON API at `--url`
+//! `logs`, `metrics`, `transactions`, `trace`, `health`, `monitors`, `wait`,
+//! `check` (these talk to a running receiver's JSON API at `--url`
 //! with `--token`).
 //!
 //! `receiver` with no arguments serves on 127.0.0.1:8000 with
@@ -20,6 +21,7 @@
 pub mod client;
 pub mod commands;
 pub mod filters;
+pub mod health;
 pub mod logs;
 pub mod metrics;
 pub mod monitors;
@@ -122,6 +124,9 @@ pub enum Command {
     Transactions(traces::TransactionsArgs),
     /// Show one trace as a tree of spans with time bars, across services.
     Trace(traces::TraceArgs),
+    /// Release health: crash-free sessions and users per release and
+    /// environment.
+    Health(health::HealthArgs),
     /// List cron monitors, one monitor's runs (with its slug), or delete
     /// a monitor (`--delete`).
     Monitors(monitors::MonitorsArgs),
@@ -349,6 +354,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Metrics(args)) => metrics::metrics(&api_client(&cli)?, args, json),
         Some(Command::Transactions(args)) => traces::transactions(&api_client(&cli)?, args, json),
         Some(Command::Trace(args)) => traces::trace(&api_client(&cli)?, args, json),
+        Some(Command::Health(args)) => health::health(&api_client(&cli)?, args, json),
         Some(Command::Monitors(args)) => monitors::monitors(&api_client(&cli)?, args, json),
         Some(Command::Wait(args)) => commands::wait(&api_client(&cli)?, args, json),
         Some(Command::Check(args)) => commands::check(&api_client(&cli)?, args, json),
