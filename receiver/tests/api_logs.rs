@@ -308,6 +308,36 @@ fn a_reused_row_id_takes_a_new_summary() {
     );
 }
 
+/// A summary stored in a format this build does not know is not trusted:
+/// its row is read whole, whatever the summary says.
+#[test]
+fn a_summary_of_another_format_is_not_trusted() {
+    let server = TestServer::start();
+    let t = now() - 60.0;
+    send_logs(&server, vec![line(t, "info", "the needle", "prod")]);
+    let conn = rusqlite::Connection::open(server.db_path()).expect("open");
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .expect("busy");
+    let format: i64 = conn
+        .query_row("SELECT format FROM log_summaries", [], |r| r.get(0))
+        .expect("format");
+    assert_eq!(format, receiver::store::container_entries::SUMMARY_FORMAT);
+    // A summary that says the row holds no trace and nothing recent.
+    conn.execute(
+        "UPDATE log_summaries SET entry_traces = zeroblob(8), entries_from = 0, entries_to = 1",
+        [],
+    )
+    .expect("update");
+    let recent = format!("statsPeriod=1h&trace={TRACE}");
+    assert!(
+        page(&server, &recent).logs.is_empty(),
+        "in this build's format, the summary rules the row out"
+    );
+    conn.execute("UPDATE log_summaries SET format = format + 1", [])
+        .expect("update");
+    assert_eq!(bodies(&page(&server, &recent)), ["the needle"]);
+}
+
 /// Rows passed over unread still count, against a larger budget: a trace
 /// no row holds ends a page at it, with a cursor that goes on.
 #[test]

@@ -17,7 +17,9 @@ use serde_json::{Map, Value};
 
 use super::params::{Range, Sql};
 use super::ApiError;
-use crate::store::container_entries::{self, entry_fields, items_of, timestamp, Sieve, Summary};
+use crate::store::container_entries::{
+    self, entry_fields, items_of, timestamp, Sieve, Summary, SUMMARY_FORMAT,
+};
 
 /// Most rows one request decompresses.
 pub(crate) const MAX_ROWS_READ: usize = 2_000;
@@ -269,7 +271,8 @@ pub(crate) fn scan<T>(
             format!(
                 "SELECT c.id, c.project_id, length(c.payload),
                      s.entries_from, s.entries_to, s.entry_traces
-                 FROM {name} c LEFT JOIN {summaries} s ON s.id = c.id
+                 FROM {name} c
+                 LEFT JOIN {summaries} s ON s.id = c.id AND s.format = {SUMMARY_FORMAT}
                  WHERE {} ORDER BY c.id DESC LIMIT {SIEVING_ROWS_PER_QUERY}",
                 sql.where_clause(),
             )

@@ -5,6 +5,7 @@
 use rusqlite::{params, CachedStatement, Connection, OptionalExtension};
 
 use super::check_ins;
+use super::container_entries::SUMMARY_FORMAT;
 use super::id_floors::{self, ExplicitIds, Table};
 use super::known_rows::{FacetKind, KnownRows};
 use super::records::{
@@ -854,10 +855,17 @@ fn insert_container(
         match &b.summary {
             Some(s) => conn
                 .prepare_cached(&format!(
-                    "INSERT OR REPLACE INTO {summaries} (id, entries_from, entries_to, entry_traces)
-                     VALUES (?1, ?2, ?3, ?4)"
+                    "INSERT OR REPLACE INTO {summaries}
+                         (id, entries_from, entries_to, entry_traces, format)
+                     VALUES (?1, ?2, ?3, ?4, ?5)"
                 ))?
-                .execute(params![id, s.earliest, s.latest, s.traces.as_bytes()])?,
+                .execute(params![
+                    id,
+                    s.earliest,
+                    s.latest,
+                    s.traces.as_bytes(),
+                    SUMMARY_FORMAT
+                ])?,
             None => conn
                 .prepare_cached(&format!("DELETE FROM {summaries} WHERE id = ?1"))?
                 .execute([id])?,

@@ -33,6 +33,14 @@ use std::collections::BTreeSet;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+/// The way [`summarise`] and [`TraceFilter`] make a summary, stored with
+/// each one (migration 27): a list uses only summaries of this format and
+/// reads other rows whole. Raise it with any change to what a stored
+/// summary means (the filter's hash, seed or bit positions, how an
+/// entry's time or trace is read), or rows summarised before would be
+/// passed over wrongly.
+pub const SUMMARY_FORMAT: i64 = 1;
+
 /// What a container's entries hold, as far as the list filters ask.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary {

@@ -679,6 +679,15 @@ CREATE TABLE trace_metric_summaries (
     entry_traces  BLOB NOT NULL
 );
 "#,
+    // 27: which way a summary was made (`container_entries::SUMMARY_FORMAT`):
+    // readers use only summaries of the format they know, and read other
+    // rows whole, so that a later change to the filter's hashing or to
+    // what counts as an entry's time cannot make a list miss entries. The
+    // summaries stored so far are format 1.
+    r#"
+ALTER TABLE log_summaries ADD COLUMN format INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE trace_metric_summaries ADD COLUMN format INTEGER NOT NULL DEFAULT 1;
+"#,
 ];
 
 /// Where migration 16 (which merges check-in runs) is in [`MIGRATIONS`]:
