@@ -890,6 +890,33 @@ fn check_ins_are_filed_under_the_slug_sentry_makes_of_their_monitor_slug() {
     }
 }
 
+#[test]
+fn a_monitor_name_with_a_comma_is_one_name_in_a_filter() {
+    let server = TestServer::start();
+    for (run, slug) in [(RUN, "Backup, nightly"), (OTHER_RUN, "backup")] {
+        check_in(
+            &server,
+            json!({"check_in_id": run, "monitor_slug": slug, "status": "ok"}),
+        );
+    }
+    let list = get_ok(
+        &server,
+        "/api/0/local/monitors/?monitor=Backup%2C%20nightly",
+    );
+    let slugs: Vec<&Value> = list
+        .as_array()
+        .map(|l| l.iter().map(|m| &m["monitorSlug"]).collect())
+        .unwrap_or_default();
+    assert_eq!(slugs, [&json!("backup-nightly")], "{list}");
+    let rows = check_ins(&server, "monitor=Backup%2C%20nightly");
+    assert_eq!(runs(&rows), [(RUN.to_owned(), "ok".to_owned(), None)]);
+    // Two monitors are named by repeating the parameter.
+    assert_eq!(
+        check_ins(&server, "monitor=Backup%2C%20nightly&monitor=backup").len(),
+        2
+    );
+}
+
 /// Sentry's clock task marks a run missed when its margin passes without a
 /// check-in arriving; a check-in that arrives later, at the job's end, does
 /// not undo that (Sentry dates it back by its duration, but the miss

@@ -733,7 +733,7 @@ pub(crate) async fn stats(ctx: &Ctx) -> Result<Reply, ApiError> {
     let statuses = q.all("status");
     let title = q.get_nonempty("title").map(str::to_owned);
     let transaction = q.get_nonempty("transaction").map(str::to_owned);
-    let monitors = q.all("monitor");
+    let monitors = q.values("monitor");
     let check_in_statuses = super::params::known_values(
         q.all("checkInStatus"),
         "checkInStatus",

@@ -41,7 +41,7 @@ pub(crate) async fn monitors(ctx: &Ctx) -> Result<Reply, ApiError> {
         range.start = Some(ctx.now() - 24.0 * 3600.0);
     }
     let keys = ctx.query.all("project");
-    let slugs = ctx.query.all("monitor");
+    let slugs = ctx.query.values("monitor");
     let now = ctx.now();
     let rows = ctx
         .read(move |c| {
@@ -344,7 +344,7 @@ pub(crate) async fn check_ins(ctx: &Ctx) -> Result<Reply, ApiError> {
     let q = &ctx.query;
     let mut query = CheckInQuery {
         keys: q.all("project"),
-        slugs: q.all("monitor"),
+        slugs: q.values("monitor"),
         statuses: q.all("status"),
         environments: q.values("environment"),
         range: Range::from_query(q, ctx.now())?,
