@@ -87,11 +87,24 @@ pub fn sanitize(text: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// Formats rows under headers with columns padded to their widest cell.
-/// The last column is not padded.
+/// The last column is not padded. A cell is kept on its line: newlines
+/// and tabs in it (server data, from any client with a DSN) are shown as
+/// `\n`, `\r` and `\t`, so that they neither break the alignment nor
+/// forge a row.
+///
+/// ```
+/// use receiver::cli::output::table;
+/// let rows = [vec!["a\nb  c".to_owned(), "x\ty".to_owned()]];
+/// assert_eq!(table(&["K", "V"], &rows), "K        V\na\\nb  c  x\\ty\n");
+/// ```
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| row.iter().map(|cell| one_line(cell).into_owned()).collect())
+        .collect();
     let cols = headers.len();
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
+    for row in &rows {
         for (i, cell) in row.iter().enumerate().take(cols) {
             widths[i] = widths[i].max(cell.chars().count());
         }
@@ -112,10 +125,23 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
         out.push('\n');
     };
     line(&mut headers.iter().copied());
-    for row in rows {
+    for row in &rows {
         line(&mut row.iter().map(String::as_str));
     }
     out
+}
+
+/// `text` with newlines, carriage returns and tabs written as `\n`, `\r`
+/// and `\t`.
+fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains(['\n', '\r', '\t']) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.replace('\n', "\\n")
+            .replace('\r', "\\r")
+            .replace('\t', "\\t"),
+    )
 }
 
 /// `2024-05-01T12:00:03.123456Z` → `2024-05-01 12:00:03`.
