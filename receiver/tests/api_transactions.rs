@@ -183,6 +183,7 @@ fn a_duration_sort_is_exact_within_windows_of_the_newest_transactions() {
             .filter(|i| *i < COUNT - 2 * BUDGET)
             .collect(),
     ];
+    let window_len = windows[0].len();
     let expected: Vec<u32> = windows
         .iter()
         .flat_map(|w| {
@@ -243,6 +244,32 @@ fn a_duration_sort_is_exact_within_windows_of_the_newest_transactions() {
     assert_eq!(few.scan, Some((11, false)));
     assert_eq!(few.listed[..2], [3, 7]);
     assert_eq!(few.listed.len(), 11);
+
+    // `receiver transactions` sorted by duration lists the first window,
+    // sorted, rather than windows one after the other, and says where it
+    // stopped.
+    let out = api_support::receiver_command(&server)
+        .args([
+            "transactions",
+            "--op",
+            "needle",
+            "--sort",
+            "-duration",
+            "--limit",
+            "50",
+            "--json",
+        ])
+        .output()
+        .expect("run receiver");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let rows: Vec<Transaction> = serde_json::from_slice(&out.stdout).expect("JSON");
+    let listed: Vec<u32> = rows.iter().map(|t| series_index(&t.event_id)).collect();
+    assert_eq!(listed, expected[..window_len], "{stderr}");
+    assert!(
+        stderr.contains("sorted by duration only among the transactions started since"),
+        "{stderr}"
+    );
 }
 
 #[test]

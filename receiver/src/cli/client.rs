@@ -229,18 +229,37 @@ impl Client {
     }
 
     /// Up to `limit` entries of a list that answers a JSON array and
-    /// names its next page in the `Link` header (issues, check-ins), at
-    /// most `page_max` per request. A page may be empty while the link
-    /// goes on (the check-ins list between spans of missed runs).
+    /// names its next page in the `Link` header (issues, check-ins,
+    /// transactions), at most `page_max` per request. A page may be empty
+    /// while the link goes on (the check-ins list between spans of missed
+    /// runs).
     pub fn follow_links<T: DeserializeOwned>(
         &self,
         path: &str,
         limit: usize,
         page_max: usize,
     ) -> Result<Vec<T>, CliError> {
+        self.follow_links_while(path, limit, page_max, |_| true)
+    }
+
+    /// [`Client::follow_links`] that shows each answer to `keep` first and
+    /// stops, without that page's entries, at the first one it refuses
+    /// (the transactions list sorted by duration stops where its sorted
+    /// window ends).
+    pub fn follow_links_while<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        limit: usize,
+        page_max: usize,
+        mut keep: impl FnMut(&Response) -> bool,
+    ) -> Result<Vec<T>, CliError> {
         self.paginate(path, limit, page_max, |page_path| {
             let (rows, response): (Vec<T>, _) = self.get(page_path)?;
-            Ok((rows, response.next_cursor()))
+            if keep(&response) {
+                Ok((rows, response.next_cursor()))
+            } else {
+                Ok((Vec::new(), None))
+            }
         })
     }
 

@@ -108,7 +108,7 @@ pub struct IssuesArgs {
     #[arg(long, default_value = "date")]
     pub sort: String,
     /// Most issues to show.
-    #[arg(long, default_value_t = 25)]
+    #[arg(long, default_value_t = 25, value_parser = super::filters::parse_limit)]
     pub limit: usize,
 }
 

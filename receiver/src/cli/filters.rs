@@ -1,5 +1,6 @@
 //! The filters that the list commands (`logs`, `metrics`, `transactions`)
-//! share, as flags and as the query string the API reads.
+//! share, as flags and as the query string the API reads, and how every
+//! list command reads its `--limit`.
 
 use clap::Args;
 
@@ -10,8 +11,8 @@ pub struct ListFilters {
     /// Project id or slug (default: every project).
     #[arg(long)]
     pub project: Option<String>,
-    /// Only entries whose text holds this (case-insensitive): a log
-    /// line's body, a metric's or a transaction's name.
+    /// Only entries whose text holds this (each command says which text
+    /// and how it matches case).
     #[arg(long, short)]
     pub query: Option<String>,
     /// Only entries of this trace (32 hex digits).
@@ -48,5 +49,22 @@ impl ListFilters {
         .into_iter()
         .filter_map(|(key, value)| value.as_deref().map(|v| (key, v)))
         .collect()
+    }
+}
+
+/// Reads a `--limit`: a whole number of at least 1 (a limit of 0 would
+/// ask for nothing and print "none found").
+///
+/// ```
+/// use receiver::cli::filters::parse_limit;
+/// assert_eq!(parse_limit("25"), Ok(25));
+/// assert!(parse_limit("0").is_err());
+/// assert!(parse_limit("x").is_err());
+/// ```
+pub fn parse_limit(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) => Err("the limit must be at least 1".to_owned()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("not a whole number: {e}")),
     }
 }

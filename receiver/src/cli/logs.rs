@@ -11,6 +11,7 @@ use crate::api::types::{LogEntry, LogsPage};
 
 /// `receiver logs`
 #[derive(Debug, Clone, Args)]
+#[command(mut_arg("query", |a| a.help("Only lines whose body holds this, in any case")))]
 pub struct LogsArgs {
     /// Which entries.
     #[command(flatten)]
@@ -20,7 +21,7 @@ pub struct LogsArgs {
     #[arg(long, value_delimiter = ',')]
     pub level: Vec<String>,
     /// Most lines to show.
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 50, value_parser = super::filters::parse_limit)]
     pub limit: usize,
 }
 

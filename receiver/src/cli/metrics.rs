@@ -12,6 +12,7 @@ use crate::api::types::{MetricEntry, MetricsPage, MetricsSummary};
 
 /// `receiver metrics`
 #[derive(Debug, Clone, Args)]
+#[command(mut_arg("query", |a| a.help("Only samples whose metric name holds this, in any case")))]
 pub struct MetricsArgs {
     /// Which entries.
     #[command(flatten)]
@@ -28,7 +29,7 @@ pub struct MetricsArgs {
     #[arg(long)]
     pub summary: bool,
     /// Most samples to show.
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 50, value_parser = super::filters::parse_limit)]
     pub limit: usize,
 }
 

@@ -38,8 +38,8 @@ pub struct MonitorsArgs {
     /// starts a new monitor.
     #[arg(long, requires = "slug", conflicts_with_all = ["status", "since"])]
     pub delete: bool,
-    /// Most runs to show (with SLUG).
-    #[arg(long, default_value_t = 50)]
+    /// With SLUG: most runs to show.
+    #[arg(long, default_value_t = 50, value_parser = super::filters::parse_limit, requires = "slug", conflicts_with = "delete")]
     pub limit: usize,
 }
 
@@ -106,15 +106,20 @@ fn monitor_row(m: &Monitor) -> Vec<String> {
             .unwrap_or_default(),
         m.config
             .as_ref()
-            .map(|c| schedule_text(&c.schedule))
+            .map(|c| schedule_text(&c.schedule, c.timezone.as_deref()))
             .unwrap_or_default(),
     ]
 }
 
 /// `0 * * * *`, or `every 2 hours`.
-fn schedule_text(schedule: &MonitorSchedule) -> String {
+/// A crontab is read in the monitor's timezone (UTC when unset), so a
+/// timezone other than UTC is shown beside it.
+fn schedule_text(schedule: &MonitorSchedule, timezone: Option<&str>) -> String {
     match schedule {
-        MonitorSchedule::Crontab { value } => truncate(value, 40),
+        MonitorSchedule::Crontab { value } => match timezone.filter(|tz| *tz != "UTC") {
+            Some(tz) => format!("{} ({})", truncate(value, 40), truncate(tz, 40)),
+            None => truncate(value, 40),
+        },
         MonitorSchedule::Interval { value: 1, unit } => format!("every {unit}"),
         MonitorSchedule::Interval { value, unit } => format!("every {value} {unit}s"),
     }
@@ -179,14 +184,21 @@ fn runs(client: &Client, args: &MonitorsArgs, slug: &str, json_out: bool) -> Res
     Ok(())
 }
 
-/// `0.25s`, `12s`, `3m 20s`.
+/// `0.25s`, `12s`, `3m 20s`, `2h 5m`: chosen by the value as rounded, so
+/// 59.999 seconds is `1m 0s`.
 fn seconds(s: f64) -> String {
-    if s < 60.0 {
+    if s.abs() < 59.995 {
         let text = format!("{s:.2}");
         format!("{}s", text.trim_end_matches('0').trim_end_matches('.'))
     } else {
-        let whole = s.round() as u64;
-        format!("{}m {}s", whole / 60, whole % 60)
+        let sign = if s < 0.0 { "-" } else { "" };
+        let whole = s.abs().round() as u64;
+        if whole < 3600 {
+            format!("{sign}{}m {}s", whole / 60, whole % 60)
+        } else {
+            let minutes = (whole as f64 / 60.0).round() as u64;
+            format!("{sign}{}h {}m", minutes / 60, minutes % 60)
+        }
     }
 }
 
@@ -224,19 +236,27 @@ mod tests {
         let cron = MonitorSchedule::Crontab {
             value: "0 * * * *".into(),
         };
-        assert_eq!(schedule_text(&cron), "0 * * * *");
+        assert_eq!(schedule_text(&cron, None), "0 * * * *");
+        assert_eq!(schedule_text(&cron, Some("UTC")), "0 * * * *");
+        assert_eq!(
+            schedule_text(&cron, Some("Europe/Vienna")),
+            "0 * * * * (Europe/Vienna)"
+        );
         let hourly = MonitorSchedule::Interval {
             value: 1,
             unit: "hour".into(),
         };
-        assert_eq!(schedule_text(&hourly), "every hour");
+        assert_eq!(schedule_text(&hourly, None), "every hour");
         let two_days = MonitorSchedule::Interval {
             value: 2,
             unit: "day".into(),
         };
-        assert_eq!(schedule_text(&two_days), "every 2 days");
+        assert_eq!(schedule_text(&two_days, None), "every 2 days");
         assert_eq!(seconds(0.25), "0.25s");
         assert_eq!(seconds(12.0), "12s");
         assert_eq!(seconds(200.0), "3m 20s");
+        assert_eq!(seconds(59.999), "1m 0s");
+        assert_eq!(seconds(7500.0), "2h 5m");
+        assert_eq!(seconds(-2.5), "-2.5s");
     }
 }

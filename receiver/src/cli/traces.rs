@@ -16,6 +16,9 @@ use crate::api::types::{SpanNode, Trace, TraceError, Transaction};
 
 /// `receiver transactions`
 #[derive(Debug, Clone, Args)]
+#[command(mut_arg("query", |a| a.help(
+    "Only transactions whose name holds this (ASCII letters match in any case, others exactly)"
+)))]
 pub struct TransactionsArgs {
     /// Which entries.
     #[command(flatten)]
@@ -30,11 +33,13 @@ pub struct TransactionsArgs {
     #[arg(long, value_name = "MS")]
     pub min_duration: Option<f64>,
     /// `-timestamp` (newest first, the default), `timestamp`, `-duration`
-    /// (slowest first) or `duration`.
+    /// (slowest first) or `duration`. A duration sort covers the newest
+    /// 50 000 transactions of the time range (whatever the other filters
+    /// keep); when the range holds more, a note on stderr says from when.
     #[arg(long, default_value = "-timestamp", allow_hyphen_values = true)]
     pub sort: String,
     /// Most transactions to show.
-    #[arg(long, default_value_t = 25)]
+    #[arg(long, default_value_t = 25, value_parser = super::filters::parse_limit)]
     pub limit: usize,
 }
 
@@ -56,11 +61,34 @@ pub fn transactions(
             pairs.push((key, v));
         }
     }
-    let out: Vec<Transaction> = client.follow_links(
+    // A duration sort is exact within a window of the newest 50 000
+    // transactions of the range; the next window's pages are sorted apart
+    // from it, so the list stops where the first window ends, and says so.
+    let by_duration = args.sort.trim_start_matches('-') == "duration";
+    let mut window: Option<Option<String>> = None;
+    let out: Vec<Transaction> = client.follow_links_while(
         &format!("/api/0/local/transactions/?{}", query_string(&pairs)),
         args.limit,
         100,
+        |response| {
+            let stopped_at = (response.header("x-scan-stopped") == Some("true"))
+                .then(|| response.header("x-scanned-to").unwrap_or("?").to_owned());
+            match &window {
+                None => {
+                    window = Some(stopped_at);
+                    true
+                }
+                Some(first) => !by_duration || *first == stopped_at,
+            }
+        },
     )?;
+    if let (true, Some(Some(oldest))) = (by_duration, &window) {
+        eprintln!(
+            "note: sorted by duration only among the transactions started since {oldest}: \
+             a duration sort reads the newest 50 000 transactions of the time range, \
+             whatever the other filters keep, and older ones are not listed"
+        );
+    }
     if json_out {
         return print_json(&out);
     }
@@ -136,8 +164,11 @@ fn render_trace(trace: &Trace, width: usize) -> String {
     );
     let window = Window::of(&trace.roots);
     let mut rows = Vec::new();
+    // In a trace across services, each root says its project too (no
+    // parent project matches the empty one).
+    let root_parent = (trace.projects.len() > 1).then_some("");
     for root in &trace.roots {
-        span_rows(root, None, 0, &window, width, &mut rows);
+        span_rows(root, root_parent, 0, &window, width, &mut rows);
     }
     if rows.is_empty() {
         out.push_str("no spans\n");
@@ -281,11 +312,12 @@ fn seconds_of(iso: &str) -> Option<f64> {
     Timestamp::parse_rfc3339(iso).map(Timestamp::as_secs_f64)
 }
 
-/// `0.42 ms`, `12.5 ms`, `1.25 s`.
+/// `0.42 ms`, `12.5 ms`, `1.25 s`: chosen by the value as rounded, so
+/// 999.96 ms is `1.00 s`.
 fn milliseconds(ms: f64) -> String {
-    if ms >= 1000.0 {
+    if ms.abs() >= 999.95 {
         format!("{:.2} s", ms / 1000.0)
-    } else if ms >= 10.0 {
+    } else if ms.abs() >= 9.995 {
         format!("{ms:.1} ms")
     } else {
         format!("{ms:.2} ms")
@@ -363,5 +395,25 @@ mod tests {
         assert_eq!(milliseconds(0.4234), "0.42 ms");
         assert_eq!(milliseconds(12.54), "12.5 ms");
         assert_eq!(milliseconds(1250.0), "1.25 s");
+        assert_eq!(milliseconds(999.96), "1.00 s");
+        assert_eq!(milliseconds(9.996), "10.0 ms");
+        assert_eq!(milliseconds(-3.0), "-3.00 ms");
+    }
+
+    #[test]
+    fn roots_say_their_project_when_the_trace_crosses_services() {
+        let root = span("a", "2024-05-01T12:00:00Z", 1000.0, vec![]);
+        let mut trace = Trace {
+            trace_id: "0af7651916cd43dd8448eb211c80319c".into(),
+            projects: vec!["1".into(), "2".into()],
+            transactions: 1,
+            spans: 1,
+            roots: vec![root],
+            orphan_errors: Vec::new(),
+            truncated: false,
+        };
+        assert!(render_trace(&trace, 10).contains("db - span a (project 1)\n"));
+        trace.projects.truncate(1);
+        assert!(render_trace(&trace, 10).contains("db - span a\n"));
     }
 }
