@@ -81,6 +81,23 @@ fn follow(server: &TestServer, query: &str, rel: fn(&Answer) -> &Option<String>)
     TRANSACTIONS.follow(server, query, rel)
 }
 
+/// `receiver transactions --sort -duration --json` with `args`: the series
+/// index of each row, and what it wrote on stderr.
+fn cli_transactions(server: &TestServer, args: &[&str]) -> (Vec<u32>, String) {
+    let out = api_support::receiver_command(server)
+        .args(["transactions", "--sort", "-duration", "--json"])
+        .args(args)
+        .output()
+        .expect("run receiver");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    let rows: Vec<Transaction> = serde_json::from_slice(&out.stdout).expect("JSON");
+    (
+        rows.iter().map(|t| series_index(&t.event_id)).collect(),
+        stderr,
+    )
+}
+
 #[test]
 fn a_filter_keeping_few_transactions_pages_through_all_of_them_in_bounded_reads() {
     let server = server();
@@ -248,28 +265,39 @@ fn a_duration_sort_is_exact_within_windows_of_the_newest_transactions() {
     // `receiver transactions` sorted by duration lists the first window,
     // sorted, rather than windows one after the other, and says where it
     // stopped.
-    let out = api_support::receiver_command(&server)
-        .args([
-            "transactions",
-            "--op",
-            "needle",
-            "--sort",
-            "-duration",
-            "--limit",
-            "50",
-            "--json",
-        ])
-        .output()
-        .expect("run receiver");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let rows: Vec<Transaction> = serde_json::from_slice(&out.stdout).expect("JSON");
-    let listed: Vec<u32> = rows.iter().map(|t| series_index(&t.event_id)).collect();
+    let (listed, stderr) = cli_transactions(&server, &["--op", "needle", "--limit", "50"]);
     assert_eq!(listed, expected[..window_len], "{stderr}");
     assert!(
         stderr.contains("sorted by duration only among the transactions started since"),
         "{stderr}"
     );
+    // Over more than one page of the first window, it goes on within the
+    // window.
+    let (listed, stderr) = cli_transactions(&server, &["--limit", "150"]);
+    let mut slowest: Vec<u32> = (COUNT - BUDGET..COUNT).collect();
+    slowest.sort_by(|a, b| length(*b).total_cmp(&length(*a)).then(b.cmp(a)));
+    assert_eq!(listed, slowest[..150], "{stderr}");
+
+    // A transaction that arrives while the newest window is paged joins
+    // it; the next page is still served.
+    let first = answer(&server, "sort=-duration&limit=2");
+    let next = first.next.expect("next");
+    api_support::item(
+        &server,
+        "transaction",
+        serde_json::json!({
+            "event_id": format!("{:032x}", COUNT + 5),
+            "type": "transaction",
+            "transaction": "GET /late",
+            "start_timestamp": api_support::now_iso(-1.5),
+            "timestamp": api_support::now_iso(0.0),
+            "contexts": {"trace": {"trace_id": "ef".repeat(16), "span_id": "ef".repeat(8),
+                                   "op": "http.server"}},
+        }),
+    );
+    let second = answer(&server, &format!("sort=-duration&limit=2&cursor={next}"));
+    // 1.5 s: slower than the third of the window, faster than the second.
+    assert_eq!(second.listed, [COUNT + 5, slowest[2]], "{second:?}");
 }
 
 #[test]

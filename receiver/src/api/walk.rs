@@ -205,6 +205,19 @@ impl TimeWalk {
         from: Option<Key>,
         up: bool,
     ) -> Result<Option<Key>, ApiError> {
+        self.edge_after(c, range, from, up, self.budget)
+    }
+
+    /// The `rows`-th row of the range past `from` (see
+    /// [`TimeWalk::budget_edge`]).
+    fn edge_after(
+        &self,
+        c: &rusqlite::Connection,
+        range: &Range,
+        from: Option<Key>,
+        up: bool,
+        rows: usize,
+    ) -> Result<Option<Key>, ApiError> {
         let a = self.alias;
         let mut sql = Sql::default();
         range.restrict(&mut sql, &format!("{a}.start_ts"));
@@ -218,7 +231,7 @@ impl TimeWalk {
              ORDER BY {a}.start_ts {dir}, {a}.id {dir} LIMIT 1 OFFSET {}",
             self.from(),
             sql.where_clause(),
-            self.budget.saturating_sub(1)
+            rows.saturating_sub(1)
         );
         Ok(c.prepare_cached(&query)?
             .query_row(rusqlite::params_from_iter(sql.params.iter()), |r| {
@@ -340,9 +353,12 @@ impl TimeWalk {
     }
 
     /// The window a page sorted by duration reads, bounded in `sql`: the
-    /// cursor's (`window` with `at`) when it holds no more than the budget
-    /// (a hand-written `-:-` would sort all: a 400), else a new one, the
-    /// newest rows below the previous window's end.
+    /// cursor's (`window` with `at`) when it holds no more than twice the
+    /// budget (a hand-written `-:-` would sort all: a 400), else a new
+    /// one, the newest budget of rows below the previous window's end.
+    /// A window grows while it is paged when rows arrive in its time span
+    /// (the first window has no upper end), so the limit leaves it a
+    /// budget's room to grow before a later page is refused.
     pub(crate) fn duration_window(
         &self,
         c: &rusqlite::Connection,
@@ -352,7 +368,7 @@ impl TimeWalk {
     ) -> Result<Window, ApiError> {
         let window = match cursor.window {
             Some(given) if cursor.at.is_some() => {
-                let edge = self.budget_edge(c, range, given.hi, false)?;
+                let edge = self.edge_after(c, range, given.hi, false, 2 * self.budget)?;
                 let within = match (edge, given.lo) {
                     (None, _) => true,
                     (Some(edge), Some(lo)) => lo.0 > edge.0 || (lo.0 == edge.0 && lo.1 >= edge.1),
@@ -360,8 +376,9 @@ impl TimeWalk {
                 };
                 if !within {
                     return Err(ApiError::BadRequest(format!(
-                        "invalid cursor: its window holds more {} than one request reads; \
-                         use the cursor of a previous page",
+                        "invalid cursor: its window holds more than {} {}, twice what one \
+                         request reads; use the cursor of a previous page or start over",
+                        2 * self.budget,
                         self.table
                     )));
                 }
