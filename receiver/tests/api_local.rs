@@ -104,6 +104,12 @@ fn transactions_filter_sort_and_page() {
         all[1].duration
     );
     assert_eq!(list("transaction=GET%20/users").len(), 2);
+    // Names are repeated, never split at commas: a name may hold one.
+    assert_eq!(
+        list("transaction=GET%20/users&transaction=process%20job").len(),
+        3
+    );
+    assert!(list("transaction=GET%20/users,process%20job").is_empty());
     assert_eq!(list("query=users").len(), 2);
     assert_eq!(list("op=queue.task").len(), 1);
     assert_eq!(list("status=internal_error").len(), 1);
@@ -267,6 +273,7 @@ fn spans_list_streamed_segments_beside_transaction_spans() {
         ["POST /pay", "checkout"]
     );
     assert!(list("transaction=nomatch").is_empty());
+    assert!(list("transaction=checkout,nomatch").is_empty());
     assert_eq!(list(&format!("trace={TRACE}")).len(), 5);
     assert!(list("trace=11111111111111111111111111111111").is_empty());
     assert_eq!(list("min_duration=500").len(), 3);

@@ -89,6 +89,8 @@ fn samples_newest_first_with_filters_pages_and_totals() {
         values(&page(&server, "name=checkout.latency")),
         [100.0, 80.0, 120.0]
     );
+    // Repeated, never split at commas: a name may hold one.
+    assert!(values(&page(&server, "name=checkout.latency,cart.size")).is_empty());
     assert_eq!(
         values(&page(&server, "type=Counter&type=gauge")),
         [5.0, 1.0, 3.0]

@@ -910,6 +910,11 @@ fn a_monitor_name_with_a_comma_is_one_name_in_a_filter() {
     assert_eq!(slugs, [&json!("backup-nightly")], "{list}");
     let rows = check_ins(&server, "monitor=Backup%2C%20nightly");
     assert_eq!(runs(&rows), [(RUN.to_owned(), "ok".to_owned(), None)]);
+    let stats = get_ok(
+        &server,
+        "/api/0/local/stats/?fields=checkIns&monitor=Backup%2C%20nightly",
+    );
+    assert_eq!(stats["checkIns"], 1, "{stats}");
     // Two monitors are named by repeating the parameter.
     assert_eq!(
         check_ins(&server, "monitor=Backup%2C%20nightly&monitor=backup").len(),

@@ -39,7 +39,7 @@ const METRIC_TYPES: [&str; 3] = ["counter", "gauge", "distribution"];
 impl Filter {
     fn from_query(q: &super::Query, now: f64) -> Result<Filter, ApiError> {
         Ok(Filter {
-            names: q.all("name"),
+            names: q.values("name"),
             types: super::params::known_values(q.all("type"), "type", &METRIC_TYPES, &[])?,
             query: q.get_nonempty("query").map(str::to_lowercase),
             common: CommonFilter::from_query(q, now)?,

@@ -137,7 +137,7 @@ impl SpanFilter {
             ops: q.all("op"),
             statuses: q.all("status"),
             search: q.get_nonempty("query").map(str::to_owned),
-            transactions: q.all("transaction"),
+            transactions: q.values("transaction"),
             segment,
             source: q.get_nonempty("source").map(Source::parse).transpose()?,
             min_ms: q.number("min_duration")?,

@@ -123,7 +123,7 @@ impl Filter {
         Ok(Filter {
             projects: q.all("project"),
             trace,
-            names: q.all("transaction"),
+            names: q.values("transaction"),
             search: q.get_nonempty("query").map(str::to_owned),
             ops: q.all("op"),
             statuses: q.all("status"),
