@@ -187,18 +187,21 @@ fn runs(client: &Client, args: &MonitorsArgs, slug: &str, json_out: bool) -> Res
 /// `0.25s`, `12s`, `3m 20s`, `2h 5m`: chosen by the value as rounded, so
 /// 59.999 seconds is `1m 0s`.
 fn seconds(s: f64) -> String {
-    if s.abs() < 59.995 {
+    // A value that rounds to zero has no sign.
+    let sign = if s < 0.0 && s.abs() >= 0.005 { "-" } else { "" };
+    let s = s.abs();
+    if s < 59.995 {
         let text = format!("{s:.2}");
-        format!("{}s", text.trim_end_matches('0').trim_end_matches('.'))
+        format!(
+            "{sign}{}s",
+            text.trim_end_matches('0').trim_end_matches('.')
+        )
+    } else if s.round() < 3600.0 {
+        let whole = s.round() as u64;
+        format!("{sign}{}m {}s", whole / 60, whole % 60)
     } else {
-        let sign = if s < 0.0 { "-" } else { "" };
-        let whole = s.abs().round() as u64;
-        if whole < 3600 {
-            format!("{sign}{}m {}s", whole / 60, whole % 60)
-        } else {
-            let minutes = (whole as f64 / 60.0).round() as u64;
-            format!("{sign}{}h {}m", minutes / 60, minutes % 60)
-        }
+        let minutes = (s / 60.0).round() as u64;
+        format!("{sign}{}h {}m", minutes / 60, minutes % 60)
     }
 }
 
@@ -258,5 +261,8 @@ mod tests {
         assert_eq!(seconds(59.999), "1m 0s");
         assert_eq!(seconds(7500.0), "2h 5m");
         assert_eq!(seconds(-2.5), "-2.5s");
+        assert_eq!(seconds(3629.6), "1h 0m");
+        assert_eq!(seconds(3599.4), "59m 59s");
+        assert_eq!(seconds(-0.001), "0s");
     }
 }

@@ -164,9 +164,14 @@ fn render_trace(trace: &Trace, width: usize) -> String {
     );
     let window = Window::of(&trace.roots);
     let mut rows = Vec::new();
-    // In a trace across services, each root says its project too (no
-    // parent project matches the empty one).
-    let root_parent = (trace.projects.len() > 1).then_some("");
+    // In a trace whose spans come from more than one service, each root
+    // says its project too (no parent project matches the empty one).
+    // `trace.projects` counts projects that only sent errors as well.
+    let mut span_projects = std::collections::BTreeSet::new();
+    walk(&trace.roots, &mut |s| {
+        span_projects.insert(s.project_id.as_str());
+    });
+    let root_parent = (span_projects.len() > 1).then_some("");
     for root in &trace.roots {
         span_rows(root, root_parent, 0, &window, width, &mut rows);
     }
@@ -315,6 +320,8 @@ fn seconds_of(iso: &str) -> Option<f64> {
 /// `0.42 ms`, `12.5 ms`, `1.25 s`: chosen by the value as rounded, so
 /// 999.96 ms is `1.00 s`.
 fn milliseconds(ms: f64) -> String {
+    // A value that rounds to zero has no sign.
+    let ms = if ms.abs() < 0.005 { 0.0 } else { ms };
     if ms.abs() >= 999.95 {
         format!("{:.2} s", ms / 1000.0)
     } else if ms.abs() >= 9.995 {
@@ -369,8 +376,8 @@ mod tests {
         let text = render_trace(
             &Trace {
                 trace_id: "0af7651916cd43dd8448eb211c80319c".into(),
-                projects: vec!["1".into()],
-                transactions: 1,
+                projects: vec!["1".into(), "2".into()],
+                transactions: 2,
                 spans: 2,
                 roots: vec![root],
                 orphan_errors: Vec::new(),
@@ -379,14 +386,16 @@ mod tests {
             10,
         );
         assert!(
-            text.starts_with("trace 0af7651916cd43dd8448eb211c80319c: 1 service, 1 transaction, 2 spans, 0 errors\n"),
+            text.starts_with("trace 0af7651916cd43dd8448eb211c80319c: 2 services, 2 transactions, 2 spans, 0 errors\n"),
             "{text}"
         );
         assert!(text.contains("500.0 ms"), "{text}");
         assert!(text.contains("span b (project 2)"), "{text}");
-        assert!(!text.contains("span a (project"), "{text}");
         // The child is indented under its parent.
-        assert!(text.contains("██████████  db - span a\n"), "{text}");
+        assert!(
+            text.contains("██████████  db - span a (project 1)\n"),
+            "{text}"
+        );
         assert!(text.contains("·····█████    db - span b"), "{text}");
     }
 
@@ -398,22 +407,29 @@ mod tests {
         assert_eq!(milliseconds(999.96), "1.00 s");
         assert_eq!(milliseconds(9.996), "10.0 ms");
         assert_eq!(milliseconds(-3.0), "-3.00 ms");
+        assert_eq!(milliseconds(-0.001), "0.00 ms");
     }
 
     #[test]
     fn roots_say_their_project_when_the_trace_crosses_services() {
         let root = span("a", "2024-05-01T12:00:00Z", 1000.0, vec![]);
+        let mut other = span("b", "2024-05-01T12:00:00Z", 1000.0, vec![]);
+        other.project_id = "2".into();
         let mut trace = Trace {
             trace_id: "0af7651916cd43dd8448eb211c80319c".into(),
             projects: vec!["1".into(), "2".into()],
-            transactions: 1,
-            spans: 1,
-            roots: vec![root],
+            transactions: 2,
+            spans: 2,
+            roots: vec![root, other],
             orphan_errors: Vec::new(),
             truncated: false,
         };
-        assert!(render_trace(&trace, 10).contains("db - span a (project 1)\n"));
-        trace.projects.truncate(1);
-        assert!(render_trace(&trace, 10).contains("db - span a\n"));
+        let text = render_trace(&trace, 10);
+        assert!(text.contains("db - span a (project 1)\n"), "{text}");
+        assert!(text.contains("db - span b (project 2)\n"), "{text}");
+        // Project 2 only sent an error: the spans are all project 1's.
+        trace.roots.truncate(1);
+        let text = render_trace(&trace, 10);
+        assert!(text.contains("db - span a\n"), "{text}");
     }
 }
