@@ -47,6 +47,33 @@ fn seeded() -> TestServer {
 }
 
 #[test]
+fn event_text_cannot_forge_lines_of_the_views() {
+    let server = TestServer::start();
+    let id = event(
+        &server,
+        json!({"exception": {"values": [{"type": "ValueError",
+                "value": "bad input\nEvent 00000000\n  forged  yes"}]},
+               "transaction": "app\nstatus resolved"}),
+    );
+    server.wait_for_events(1, Duration::from_secs(5));
+    let o = run(&server, &["event", &id]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    // The value keeps its lines, each indented under the exception.
+    assert!(
+        out.contains("  ValueError: bad input\n    Event 00000000\n      forged  yes\n"),
+        "{out}"
+    );
+    assert!(!out.lines().any(|l| l.starts_with("Event 0")), "{out}");
+    let issue = server.issues()[0].id.to_string();
+    let o = run(&server, &["issue", &issue]);
+    let out = stdout(&o);
+    // The culprit (the event's transaction) stays on its line.
+    assert!(out.contains("  culprit app\\nstatus resolved\n"), "{out}");
+    assert!(!out.lines().any(|l| l.trim() == "status resolved"), "{out}");
+}
+
+#[test]
 fn issues_issue_and_event_output() {
     let server = seeded();
     let o = run(&server, &["issues"]);

@@ -7,7 +7,9 @@ use clap::Args;
 use serde_json::{json, Value};
 
 use super::client::Client;
-use super::output::{emit, emit_json, emitln, short_time, table, truncate, Progress};
+use super::output::{
+    emit, emit_json, emitln, indented, one_line, short_time, table, truncate, Progress,
+};
 use super::CliError;
 use crate::api::types::{Issue, IssueDetail, Project, Stats, StreamPage};
 
@@ -219,7 +221,7 @@ pub fn issue(client: &Client, args: &IssueArgs, json_out: bool) -> Result<(), Cl
     }
     let i = &detail.issue;
     let mut out = String::new();
-    out.push_str(&format!("{}  {}\n", i.short_id, i.title));
+    out.push_str(&format!("{}  {}\n", i.short_id, one_line(&i.title)));
     out.push_str(&format!(
         "  id {} · project {} · status {}{} · level {}\n",
         i.id,
@@ -239,7 +241,7 @@ pub fn issue(client: &Client, args: &IssueArgs, json_out: bool) -> Result<(), Cl
         short_time(&i.last_seen)
     ));
     if let Some(c) = &i.culprit {
-        out.push_str(&format!("  culprit {c}\n"));
+        out.push_str(&format!("  culprit {}\n", one_line(c)));
     }
     if let Some(r) = &detail.first_release {
         out.push_str(&format!("  first release {}", r.version));
@@ -364,7 +366,7 @@ fn s(v: &Value) -> &str {
 fn render_event(e: &Value, attachments: &[Value]) -> String {
     let mut out = String::new();
     out.push_str(&format!("Event {}\n", s(&e["eventID"])));
-    out.push_str(&format!("  {}\n", s(&e["title"])));
+    out.push_str(&format!("  {}\n", one_line(s(&e["title"]))));
     let mut facts = vec![
         format!("type {}", s(&e["type"])),
         format!("level {}", s(&e["level"])),
@@ -389,13 +391,17 @@ fn render_event(e: &Value, attachments: &[Value]) -> String {
             "message" => {
                 out.push_str(&format!(
                     "\nMessage:\n  {}\n",
-                    s(&entry["data"]["formatted"])
+                    indented(s(&entry["data"]["formatted"]), "  ")
                 ));
             }
             "exception" => {
                 out.push_str("\nException:\n");
                 for exc in entry["data"]["values"].as_array().into_iter().flatten() {
-                    out.push_str(&format!("  {}: {}\n", s(&exc["type"]), s(&exc["value"])));
+                    out.push_str(&format!(
+                        "  {}: {}\n",
+                        one_line(s(&exc["type"])),
+                        indented(s(&exc["value"]), "    ")
+                    ));
                     let frames = exc["stacktrace"]["frames"].as_array();
                     for f in frames.into_iter().flatten().rev().take(15) {
                         let func = f["function"].as_str().unwrap_or("?");

@@ -132,8 +132,13 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
 }
 
 /// `text` with newlines, carriage returns and tabs written as `\n`, `\r`
-/// and `\t`.
-fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+/// and `\t`: for what is one line by nature (a title, a culprit).
+///
+/// ```
+/// use receiver::cli::output::one_line;
+/// assert_eq!(one_line("a\nb\tc"), "a\\nb\\tc");
+/// ```
+pub fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
     if !text.contains(['\n', '\r', '\t']) {
         return std::borrow::Cow::Borrowed(text);
     }
@@ -142,6 +147,21 @@ fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
             .replace('\r', "\\r")
             .replace('\t', "\\t"),
     )
+}
+
+/// `text` (a message, an exception's value) over as many lines as it has,
+/// each after the first indented by `indent`, so that none can pass for
+/// a line of the view around it; a carriage return ends a line too.
+///
+/// ```
+/// use receiver::cli::output::indented;
+/// assert_eq!(indented("a\nb\r\nc", "  "), "a\n  b\n  c");
+/// ```
+pub fn indented(text: &str, indent: &str) -> String {
+    text.lines()
+        .flat_map(|line| line.split('\r'))
+        .collect::<Vec<_>>()
+        .join(&format!("\n{indent}"))
 }
 
 /// `2024-05-01T12:00:03.123456Z` → `2024-05-01 12:00:03`.
