@@ -104,6 +104,12 @@ pub struct Timeouts {
     pub body_idle: Duration,
     /// Time allowed to send a whole body (default 60 s).
     pub body_total: Duration,
+    /// Once `body_idle` has passed, the body must keep arriving at this
+    /// many bytes a second on average, counted from its start (default
+    /// 500): a client that sends a byte now and then, just often enough
+    /// for `body_idle`, is cut off after `body_idle` plus a second per 500
+    /// bytes sent, not after `body_total`.
+    pub body_min_rate: u64,
     /// How long a response may stay unsent because the client does not
     /// read it before the connection is closed (default 30 s).
     pub write_stalled: Duration,
@@ -117,6 +123,7 @@ impl Default for Timeouts {
             header_read: Duration::from_secs(10),
             body_idle: Duration::from_secs(10),
             body_total: Duration::from_secs(60),
+            body_min_rate: 500,
             write_stalled: Duration::from_secs(30),
             queue_wait: Duration::from_secs(5),
         }

@@ -28,6 +28,7 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod connection_slots;
 // Grouping has its own owner; its lints are its own.
 #[allow(missing_docs)]
 pub mod grouping;

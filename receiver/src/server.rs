@@ -15,7 +15,10 @@
 //! Protection against hostile clients: at most `max_connections` open
 //! connections (more wait in the accept queue); a request head (and a
 //! kept-alive connection's idle time) is limited by `header_read`; a body
-//! must keep arriving (`body_idle`) and finish in `body_total`; an
+//! must keep arriving (`body_idle`), at `body_min_rate` on average once
+//! `body_idle` has passed, and finish in `body_total`; at the connection
+//! limit, the connection idle the longest makes room for a new client
+//! ([`crate::connection_slots`]); an
 //! answer the client does not read closes the connection after
 //! `write_stalled`; a
 //! `Content-Length` over the raw limit is refused before the body is read,
@@ -45,6 +48,7 @@ use tokio::sync::Semaphore;
 
 use crate::api::{self, Api};
 use crate::config::Config;
+use crate::connection_slots::Slots;
 use crate::ingest::decode::{BodyDecoder, Encoding};
 use crate::ingest::decoded_budget::{BudgetShare, DecodedBudget};
 use crate::ingest::{auth, Endpoint, IngestError, IngestRequest, Ingestor};
@@ -273,30 +277,64 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(LISTEN_BACKLOG)
 }
 
+/// How often the accept loop, at the connection limit with a client
+/// waiting, looks again for an idle connection to close when none was
+/// idle long enough (or the one chosen turned out busy).
+const CLOSE_IDLE_RETRY: Duration = Duration::from_millis(50);
+
 async fn accept_loop(
     listener: TcpListener,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()>,
 ) {
     let connections = Arc::new(Semaphore::new(state.config.max_connections.max(1)));
+    let slots = Arc::new(Slots::new());
     tokio::pin!(shutdown);
-    loop {
-        let permit = tokio::select! {
-            () = &mut shutdown => break,
-            permit = connections.clone().acquire_owned() => match permit {
-                Ok(p) => p,
-                Err(_) => break,
+    'accept: loop {
+        // While every slot is taken, a client waits in the accept queue
+        // until one frees up; once one has connected, the connection idle
+        // the longest makes room for it (`connection_slots`).
+        let (permit, accepted) = match connections.clone().try_acquire_owned() {
+            Ok(p) => (p, None),
+            Err(tokio::sync::TryAcquireError::Closed) => break,
+            Err(tokio::sync::TryAcquireError::NoPermits) => tokio::select! {
+                () = &mut shutdown => break,
+                permit = connections.clone().acquire_owned() => match permit {
+                    Ok(p) => (p, None),
+                    Err(_) => break,
+                },
+                accepted = listener.accept() => {
+                    let Ok(accepted) = accepted else {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        continue;
+                    };
+                    let permit = loop {
+                        slots.close_longest_idle();
+                        tokio::select! {
+                            () = &mut shutdown => break 'accept,
+                            permit = connections.clone().acquire_owned() => match permit {
+                                Ok(p) => break p,
+                                Err(_) => break 'accept,
+                            },
+                            () = tokio::time::sleep(CLOSE_IDLE_RETRY) => {}
+                        }
+                    };
+                    (permit, Some(accepted))
+                }
             },
         };
-        let (stream, peer) = tokio::select! {
-            () = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(_) => {
-                    // Out of file descriptors or a reset before accept: back off.
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                    continue;
-                }
+        let (stream, peer) = match accepted {
+            Some(a) => a,
+            None => tokio::select! {
+                () = &mut shutdown => break,
+                accepted = listener.accept() => match accepted {
+                    Ok(a) => a,
+                    Err(_) => {
+                        // Out of file descriptors or a reset before accept: back off.
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        continue;
+                    }
+                },
             },
         };
         let _ = stream.set_nodelay(true);
@@ -307,22 +345,49 @@ async fn accept_loop(
         let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
         stream.set_write_timeout(Some(state.config.timeouts.write_stalled));
         let state = state.clone();
+        let registered = slots.open();
         tokio::spawn(async move {
             let header_timeout = state.config.timeouts.header_read;
-            let svc = service_fn(move |req| handle(state.clone(), peer, req));
+            let slot = registered.slot().clone();
+            let svc = service_fn(move |req| {
+                let request = slot.request();
+                let state = state.clone();
+                async move {
+                    let response = handle(state, peer, req).await;
+                    drop(request);
+                    response
+                }
+            });
             let mut builder = http1::Builder::new();
             builder
                 .timer(TokioTimer::new())
                 .header_read_timeout(header_timeout)
                 .max_buf_size(64 * 1024)
                 .keep_alive(true);
-            let served = builder
+            let connection = builder
                 .serve_connection(TokioIo::new(Box::pin(stream)), svc)
-                .without_shutdown()
-                .await;
-            if let Ok(parts) = served {
+                .without_shutdown();
+            tokio::pin!(connection);
+            let slot = registered.slot();
+            let served = loop {
+                tokio::select! {
+                    served = &mut connection => break Some(served),
+                    () = slot.close_requested() => {
+                        // The connection is not being polled here, so no
+                        // request can start while this looks: an idle one
+                        // is dropped (closing its socket), a busy one
+                        // carries on.
+                        if slot.is_idle() {
+                            break None;
+                        }
+                        slot.keep_open();
+                    }
+                }
+            };
+            if let Some(Ok(parts)) = served {
                 linger(parts.io.into_inner()).await;
             }
+            drop(registered);
             drop(permit);
         });
     }
@@ -686,12 +751,32 @@ async fn read_body(
     };
     loop {
         let now = tokio::time::Instant::now();
-        if now >= deadline {
-            return Err(timeout());
+        // The body's own pace: `body_idle` plus a second per
+        // `body_min_rate` bytes received.
+        let paced = started
+            + config.timeouts.body_idle
+            + Duration::from_secs_f64(raw as f64 / config.timeouts.body_min_rate.max(1) as f64);
+        let limit = deadline.min(paced);
+        let too_slow = || IngestError::Timeout {
+            detail: format!(
+                "the request body arrived slower than {} bytes a second",
+                config.timeouts.body_min_rate
+            ),
+        };
+        // Which timeout ends the read if nothing comes until `at`.
+        let expired = |at: tokio::time::Instant| {
+            if at >= limit && paced < deadline {
+                too_slow()
+            } else {
+                timeout()
+            }
+        };
+        if now >= limit {
+            return Err(expired(now));
         }
-        let wait = (deadline - now).min(config.timeouts.body_idle);
+        let wait = (limit - now).min(config.timeouts.body_idle);
         let frame = match tokio::time::timeout(wait, body.frame()).await {
-            Err(_) => return Err(timeout()),
+            Err(_) => return Err(expired(tokio::time::Instant::now())),
             Ok(None) => break,
             Ok(Some(Err(e))) => {
                 return Err(IngestError::BadRequest {

@@ -1,8 +1,10 @@
 //! Hostile clients cannot starve the receiver: idle connections and header
-//! tricklers are cut off by the header timeout, slow bodies by the body
-//! timeouts, and the connection limit bounds what they can hold while valid
-//! requests keep succeeding; a client that never reads its answers loses
-//! its connection once a write has stalled for `write_stalled`.
+//! tricklers are cut off by the header timeout (and, at the connection
+//! limit, the one idle the longest makes room for a new client), slow
+//! bodies by the body timeouts, and the connection limit bounds what they
+//! can hold while valid requests keep succeeding; a client that never
+//! reads its answers loses its connection once a write has stalled for
+//! `write_stalled`.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -98,14 +100,15 @@ fn valid_requests_succeed_while_idle_and_trickling_clients_hold_connections() {
 }
 
 #[test]
-fn connection_limit_bounds_held_connections_and_timeouts_free_them() {
+fn connection_limit_bounds_requests_in_progress_and_timeouts_free_them() {
     let server = fast_timeouts(4);
-    let _held: Vec<TcpStream> = (0..4)
-        .map(|_| TcpStream::connect(server.addr()).expect("connection"))
-        .collect();
-    std::thread::sleep(Duration::from_millis(100));
+    // Four requests whose bodies never come: busy connections, which are
+    // not closed to make room.
+    let _held: Vec<TcpStream> = (0..4).map(|_| envelope_post_head(&server, 100)).collect();
+    std::thread::sleep(Duration::from_millis(200));
     let started = Instant::now();
-    // Waits in the accept queue until a slot frees up (header timeout: 1 s).
+    // Waits in the accept queue until a slot frees up (body idle timeout:
+    // 1 s).
     assert_eq!(valid_request(&server, 0), 200);
     let waited = started.elapsed();
     assert!(
@@ -113,6 +116,41 @@ fn connection_limit_bounds_held_connections_and_timeouts_free_them() {
         "limit not applied: {waited:?}"
     );
     assert!(waited < Duration::from_secs(4), "{waited:?}");
+}
+
+#[test]
+fn at_the_limit_idle_connections_make_room_for_valid_requests() {
+    // Timeouts far beyond the test: only making room frees slots.
+    let server = TestServer::builder()
+        .configure(|c| {
+            c.timeouts.header_read = Duration::from_secs(60);
+            c.max_connections = 64;
+        })
+        .start();
+    // Hundreds of idle connections, and header tricklers among them.
+    let mut idle: Vec<TcpStream> = (0..300)
+        .map(|_| TcpStream::connect(server.addr()).expect("idle connection"))
+        .collect();
+    for s in idle.iter_mut().step_by(10) {
+        s.write_all(b"POST /api/1/envelope/ HTTP/1.1\r\nHo")
+            .expect("part of a head");
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    for n in 0..20 {
+        assert_eq!(valid_request(&server, n), 200);
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(server.wait_for_events(20, Duration::from_secs(5)).len(), 20);
+    // The first ones, idle the longest, were closed to make room.
+    assert!(
+        closed_within(&mut idle[0], Duration::from_secs(2)),
+        "the longest idle connection kept open"
+    );
 }
 
 #[test]
@@ -132,6 +170,36 @@ fn slow_bodies_time_out_with_408() {
     assert_eq!(response.status, 408);
     assert!(started.elapsed() < Duration::from_secs(3));
     assert!(server.events().is_empty());
+}
+
+#[test]
+fn a_body_sent_a_byte_now_and_then_is_cut_off_by_its_pace() {
+    let server = fast_timeouts(16);
+    let mut s = envelope_post_head(&server, 1000);
+    let started = Instant::now();
+    // A byte every 300 ms keeps within `body_idle` (1 s) but is far below
+    // 500 bytes a second: cut off after about `body_idle`, not at
+    // `body_total` (3 s).
+    let mut sent = 0;
+    while s.write_all(b"{").is_ok() && sent < 20 {
+        sent += 1;
+        std::thread::sleep(Duration::from_millis(300));
+        if started.elapsed() > Duration::from_millis(1500) {
+            break;
+        }
+    }
+    let response = read_response(&mut s).expect("a response");
+    assert_eq!(response.status, 408);
+    let detail = String::from_utf8_lossy(&response.body).into_owned();
+    assert!(
+        detail.contains("slower than 500 bytes a second"),
+        "{detail}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 /// Pipelines requests whose answers (404s that echo a 30 KB path) it

@@ -1,0 +1,232 @@
+//! The server's open connections, and which one gives up its slot when a
+//! new client arrives while all `max_connections` are taken.
+//!
+//! A connection without a request in progress (waiting for its first
+//! request head, trickling one in, or kept alive between requests) holds a
+//! slot that a hostile client can fill: hundreds of idle connections would
+//! otherwise keep valid requests in the accept queue until the header
+//! timeout freed a slot. At the limit, the connection idle the longest is
+//! closed instead (as a web server drops idle keep-alive connections when
+//! it runs short). A connection with a request in progress is never
+//! chosen, and neither is one idle for less than [`MIN_IDLE_TO_CLOSE`], so
+//! that a client that has just connected gets to send its request.
+//!
+//! ```
+//! use receiver::connection_slots::Slots;
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//!
+//! let slots = Arc::new(Slots::new());
+//! let first = slots.open();
+//! let second = slots.open();
+//! let _request = second.slot().request(); // second is busy
+//! std::thread::sleep(Duration::from_millis(120));
+//! assert!(slots.close_longest_idle());
+//! assert!(first.slot().is_closing());
+//! assert!(!second.slot().is_closing());
+//! ```
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+/// A connection idle for less than this is not closed to make room: a
+/// client that has just connected may not have sent its request yet.
+pub const MIN_IDLE_TO_CLOSE: Duration = Duration::from_millis(100);
+
+/// The open connections.
+#[derive(Debug)]
+pub struct Slots {
+    epoch: Instant,
+    next_id: AtomicU64,
+    open: Mutex<HashMap<u64, Arc<Slot>>>,
+}
+
+/// One open connection's state.
+#[derive(Debug)]
+pub struct Slot {
+    epoch: Instant,
+    /// Microseconds from `epoch` to when the connection last became idle,
+    /// plus one; 0 while a request is in progress.
+    idle_since: AtomicU64,
+    /// Asked to close (and not yet found busy).
+    closing: AtomicBool,
+    close: Notify,
+}
+
+impl Default for Slots {
+    fn default() -> Self {
+        Slots::new()
+    }
+}
+
+impl Slots {
+    /// No connections.
+    pub fn new() -> Slots {
+        Slots {
+            epoch: Instant::now(),
+            next_id: AtomicU64::new(0),
+            open: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Registers a new connection, idle from now; it is forgotten when the
+    /// guard is dropped.
+    pub fn open(self: &Arc<Self>) -> SlotGuard {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let slot = Arc::new(Slot {
+            epoch: self.epoch,
+            idle_since: AtomicU64::new(0),
+            closing: AtomicBool::new(false),
+            close: Notify::new(),
+        });
+        slot.set_idle();
+        self.open.lock().insert(id, slot.clone());
+        SlotGuard {
+            slots: self.clone(),
+            id,
+            slot,
+        }
+    }
+
+    /// Asks the connection idle the longest (at least
+    /// [`MIN_IDLE_TO_CLOSE`]) to close; whether there was one.
+    pub fn close_longest_idle(&self) -> bool {
+        let now = micros_since(self.epoch) + 1;
+        let min_idle = MIN_IDLE_TO_CLOSE.as_micros() as u64;
+        let open = self.open.lock();
+        let longest = open
+            .values()
+            .filter(|s| !s.closing.load(Ordering::Acquire))
+            .filter_map(|s| {
+                let since = s.idle_since.load(Ordering::Acquire);
+                (since != 0 && now.saturating_sub(since) >= min_idle).then_some((since, s))
+            })
+            .min_by_key(|(since, _)| *since);
+        match longest {
+            Some((_, slot)) => {
+                slot.closing.store(true, Ordering::Release);
+                slot.close.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// How many connections are open.
+    pub fn len(&self) -> usize {
+        self.open.lock().len()
+    }
+
+    /// Whether no connection is open.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Slot {
+    /// Marks a request in progress until the guard is dropped.
+    pub fn request(self: &Arc<Self>) -> RequestGuard {
+        self.idle_since.store(0, Ordering::Release);
+        RequestGuard { slot: self.clone() }
+    }
+
+    /// Whether no request is in progress.
+    pub fn is_idle(&self) -> bool {
+        self.idle_since.load(Ordering::Acquire) != 0
+    }
+
+    /// Whether the connection was asked to close.
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::Acquire)
+    }
+
+    /// Waits until the connection is asked to close.
+    pub async fn close_requested(&self) {
+        self.close.notified().await;
+    }
+
+    /// Takes back a request to close that found the connection busy: it
+    /// may be chosen again once idle.
+    pub fn keep_open(&self) {
+        self.closing.store(false, Ordering::Release);
+    }
+
+    fn set_idle(&self) {
+        self.idle_since
+            .store(micros_since(self.epoch) + 1, Ordering::Release);
+    }
+}
+
+fn micros_since(epoch: Instant) -> u64 {
+    u64::try_from(epoch.elapsed().as_micros()).unwrap_or(u64::MAX - 1)
+}
+
+/// A registered connection; see [`Slots::open`].
+#[derive(Debug)]
+pub struct SlotGuard {
+    slots: Arc<Slots>,
+    id: u64,
+    slot: Arc<Slot>,
+}
+
+impl SlotGuard {
+    /// The connection's state.
+    pub fn slot(&self) -> &Arc<Slot> {
+        &self.slot
+    }
+}
+
+impl Drop for SlotGuard {
+    fn drop(&mut self) {
+        self.slots.open.lock().remove(&self.id);
+    }
+}
+
+/// A request in progress; see [`Slot::request`].
+#[derive(Debug)]
+pub struct RequestGuard {
+    slot: Arc<Slot>,
+}
+
+impl Drop for RequestGuard {
+    fn drop(&mut self) {
+        self.slot.set_idle();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_idle_connections_old_enough_are_closed_oldest_first() {
+        let slots = Arc::new(Slots::new());
+        let old = slots.open();
+        std::thread::sleep(Duration::from_millis(5));
+        let newer = slots.open();
+        let busy = slots.open();
+        let request = busy.slot().request();
+        // Nobody idle long enough yet.
+        assert!(!slots.close_longest_idle());
+        std::thread::sleep(MIN_IDLE_TO_CLOSE);
+        assert!(slots.close_longest_idle());
+        assert!(old.slot().is_closing() && !newer.slot().is_closing());
+        assert!(slots.close_longest_idle());
+        assert!(newer.slot().is_closing());
+        // The busy one is never chosen, until its request ends and it has
+        // been idle long enough.
+        assert!(!slots.close_longest_idle());
+        drop(request);
+        assert!(!slots.close_longest_idle());
+        std::thread::sleep(MIN_IDLE_TO_CLOSE);
+        assert!(slots.close_longest_idle());
+        assert!(busy.slot().is_closing());
+        drop((old, newer));
+        assert_eq!(slots.len(), 1);
+    }
+}
