@@ -7,9 +7,13 @@
 //! otherwise keep valid requests in the accept queue until the header
 //! timeout freed a slot. At the limit, the connection idle the longest is
 //! closed instead (as a web server drops idle keep-alive connections when
-//! it runs short). A connection with a request in progress is never
-//! chosen, and neither is one idle for less than [`MIN_IDLE_TO_CLOSE`], so
-//! that a client that has just connected gets to send its request.
+//! it runs short). A connection idle for less than [`MIN_IDLE_TO_CLOSE`]
+//! is not chosen, so that a client that has just connected gets to send
+//! its request. When no connection is idle, the one whose request body
+//! arrives slowest is, if it has been coming for [`MIN_BODY_TIME`] at
+//! under the configured minimum rate (a byte now and then, enough to
+//! keep the body timeouts at bay); a request in progress is otherwise
+//! never cut.
 //!
 //! ```
 //! use receiver::connection_slots::Slots;
@@ -21,7 +25,7 @@
 //! let second = slots.open();
 //! let _request = second.slot().request(); // second is busy
 //! std::thread::sleep(Duration::from_millis(120));
-//! assert!(slots.close_longest_idle());
+//! assert!(slots.close_longest_idle(500));
 //! assert!(first.slot().is_closing());
 //! assert!(!second.slot().is_closing());
 //! ```
@@ -38,6 +42,10 @@ use tokio::sync::Notify;
 /// client that has just connected may not have sent its request yet.
 pub const MIN_IDLE_TO_CLOSE: Duration = Duration::from_millis(100);
 
+/// A request body is not judged slow before it has been coming this
+/// long.
+pub const MIN_BODY_TIME: Duration = Duration::from_secs(1);
+
 /// The open connections.
 #[derive(Debug)]
 pub struct Slots {
@@ -53,6 +61,11 @@ pub struct Slot {
     /// Microseconds from `epoch` to when the connection last became idle,
     /// plus one; 0 while a request is in progress.
     idle_since: AtomicU64,
+    /// Microseconds from `epoch` to when the request body being read
+    /// started, plus one; 0 when none is.
+    body_since: AtomicU64,
+    /// Bytes of that body received so far.
+    body_bytes: AtomicU64,
     /// Asked to close (and not yet found busy).
     closing: AtomicBool,
     close: Notify,
@@ -81,6 +94,8 @@ impl Slots {
         let slot = Arc::new(Slot {
             epoch: self.epoch,
             idle_since: AtomicU64::new(0),
+            body_since: AtomicU64::new(0),
+            body_bytes: AtomicU64::new(0),
             closing: AtomicBool::new(false),
             close: Notify::new(),
         });
@@ -94,21 +109,29 @@ impl Slots {
     }
 
     /// Asks the connection idle the longest (at least
-    /// [`MIN_IDLE_TO_CLOSE`]) to close; whether there was one.
-    pub fn close_longest_idle(&self) -> bool {
+    /// [`MIN_IDLE_TO_CLOSE`]) to close, else the one whose request body
+    /// comes slowest if that is under `min_body_rate` bytes a second after
+    /// [`MIN_BODY_TIME`]; whether there was one.
+    pub fn close_longest_idle(&self, min_body_rate: u64) -> bool {
         let now = micros_since(self.epoch) + 1;
         let min_idle = MIN_IDLE_TO_CLOSE.as_micros() as u64;
         let open = self.open.lock();
-        let longest = open
-            .values()
-            .filter(|s| !s.closing.load(Ordering::Acquire))
+        let candidates = || open.values().filter(|s| !s.closing.load(Ordering::Acquire));
+        let longest_idle = candidates()
             .filter_map(|s| {
                 let since = s.idle_since.load(Ordering::Acquire);
                 (since != 0 && now.saturating_sub(since) >= min_idle).then_some((since, s))
             })
-            .min_by_key(|(since, _)| *since);
-        match longest {
-            Some((_, slot)) => {
+            .min_by_key(|(since, _)| *since)
+            .map(|(_, s)| s);
+        let slowest_body = || {
+            candidates()
+                .filter_map(|s| Some((s.slow_body_rate(now, min_body_rate)?, s)))
+                .min_by(|a, b| a.0.total_cmp(&b.0))
+                .map(|(_, s)| s)
+        };
+        match longest_idle.or_else(slowest_body) {
+            Some(slot) => {
                 slot.closing.store(true, Ordering::Release);
                 slot.close.notify_one();
                 true
@@ -138,6 +161,34 @@ impl Slot {
     /// Whether no request is in progress.
     pub fn is_idle(&self) -> bool {
         self.idle_since.load(Ordering::Acquire) != 0
+    }
+
+    /// Marks a request body being read until the guard is dropped; the
+    /// reader counts what arrives with [`BodyGuard::received`].
+    pub fn body(self: &Arc<Self>) -> BodyGuard {
+        self.body_bytes.store(0, Ordering::Release);
+        self.body_since
+            .store(micros_since(self.epoch) + 1, Ordering::Release);
+        BodyGuard { slot: self.clone() }
+    }
+
+    /// Whether a request body has been coming for [`MIN_BODY_TIME`] at
+    /// under `min_rate` bytes a second.
+    pub fn is_body_slower_than(&self, min_rate: u64) -> bool {
+        self.slow_body_rate(micros_since(self.epoch) + 1, min_rate)
+            .is_some()
+    }
+
+    /// The rate of a body read for [`MIN_BODY_TIME`] (`now` as
+    /// `idle_since` counts) that is under `min_rate`.
+    fn slow_body_rate(&self, now: u64, min_rate: u64) -> Option<f64> {
+        let since = self.body_since.load(Ordering::Acquire);
+        let elapsed = now.saturating_sub(since);
+        if since == 0 || elapsed < MIN_BODY_TIME.as_micros() as u64 {
+            return None;
+        }
+        let rate = self.body_bytes.load(Ordering::Acquire) as f64 / (elapsed as f64 / 1_000_000.0);
+        (rate < min_rate as f64).then_some(rate)
     }
 
     /// Whether the connection was asked to close.
@@ -187,6 +238,33 @@ impl Drop for SlotGuard {
     }
 }
 
+/// A request body being read; see [`Slot::body`].
+#[derive(Debug)]
+pub struct BodyGuard {
+    slot: Arc<Slot>,
+}
+
+impl BodyGuard {
+    /// Counts `bytes` more of the body.
+    pub fn received(&self, bytes: usize) {
+        self.slot
+            .body_bytes
+            .fetch_add(bytes as u64, Ordering::AcqRel);
+    }
+}
+
+impl Drop for BodyGuard {
+    fn drop(&mut self) {
+        self.slot.body_since.store(0, Ordering::Release);
+    }
+}
+
+tokio::task_local! {
+    /// The slot of the connection whose task is running: the request body
+    /// reader finds it here, several calls below the connection.
+    pub static CURRENT: Arc<Slot>;
+}
+
 /// A request in progress; see [`Slot::request`].
 #[derive(Debug)]
 pub struct RequestGuard {
@@ -212,21 +290,43 @@ mod tests {
         let busy = slots.open();
         let request = busy.slot().request();
         // Nobody idle long enough yet.
-        assert!(!slots.close_longest_idle());
+        assert!(!slots.close_longest_idle(500));
         std::thread::sleep(MIN_IDLE_TO_CLOSE);
-        assert!(slots.close_longest_idle());
+        assert!(slots.close_longest_idle(500));
         assert!(old.slot().is_closing() && !newer.slot().is_closing());
-        assert!(slots.close_longest_idle());
+        assert!(slots.close_longest_idle(500));
         assert!(newer.slot().is_closing());
         // The busy one is never chosen, until its request ends and it has
         // been idle long enough.
-        assert!(!slots.close_longest_idle());
+        assert!(!slots.close_longest_idle(500));
         drop(request);
-        assert!(!slots.close_longest_idle());
+        assert!(!slots.close_longest_idle(500));
         std::thread::sleep(MIN_IDLE_TO_CLOSE);
-        assert!(slots.close_longest_idle());
+        assert!(slots.close_longest_idle(500));
         assert!(busy.slot().is_closing());
         drop((old, newer));
         assert_eq!(slots.len(), 1);
+    }
+
+    #[test]
+    fn with_nobody_idle_the_slowest_body_under_the_rate_is_closed() {
+        let slots = Arc::new(Slots::new());
+        let (slow, fast) = (slots.open(), slots.open());
+        let _requests = (slow.slot().request(), fast.slot().request());
+        let slow_body = slow.slot().body();
+        let fast_body = fast.slot().body();
+        slow_body.received(10);
+        fast_body.received(1_000_000);
+        // Not judged before MIN_BODY_TIME.
+        assert!(!slots.close_longest_idle(500));
+        std::thread::sleep(MIN_BODY_TIME);
+        assert!(slow.slot().is_body_slower_than(500));
+        assert!(!fast.slot().is_body_slower_than(500));
+        assert!(slots.close_longest_idle(500));
+        assert!(slow.slot().is_closing() && !fast.slot().is_closing());
+        // The fast one is over the rate: never chosen.
+        assert!(!slots.close_longest_idle(500));
+        drop(slow_body);
+        assert!(!slow.slot().is_body_slower_than(500));
     }
 }

@@ -48,7 +48,7 @@ use tokio::sync::Semaphore;
 
 use crate::api::{self, Api};
 use crate::config::Config;
-use crate::connection_slots::Slots;
+use crate::connection_slots::{self, Slots};
 use crate::ingest::decode::{BodyDecoder, Encoding};
 use crate::ingest::decoded_budget::{BudgetShare, DecodedBudget};
 use crate::ingest::{auth, Endpoint, IngestError, IngestRequest, Ingestor};
@@ -309,7 +309,7 @@ async fn accept_loop(
                         continue;
                     };
                     let permit = loop {
-                        slots.close_longest_idle();
+                        slots.close_longest_idle(state.config.timeouts.body_min_rate);
                         tokio::select! {
                             () = &mut shutdown => break 'accept,
                             permit = connections.clone().acquire_owned() => match permit {
@@ -346,6 +346,7 @@ async fn accept_loop(
         stream.set_write_timeout(Some(state.config.timeouts.write_stalled));
         let state = state.clone();
         let registered = slots.open();
+        let min_body_rate = state.config.timeouts.body_min_rate;
         tokio::spawn(async move {
             let header_timeout = state.config.timeouts.header_read;
             let slot = registered.slot().clone();
@@ -364,9 +365,12 @@ async fn accept_loop(
                 .header_read_timeout(header_timeout)
                 .max_buf_size(64 * 1024)
                 .keep_alive(true);
-            let connection = builder
-                .serve_connection(TokioIo::new(Box::pin(stream)), svc)
-                .without_shutdown();
+            let connection = connection_slots::CURRENT.scope(
+                registered.slot().clone(),
+                builder
+                    .serve_connection(TokioIo::new(Box::pin(stream)), svc)
+                    .without_shutdown(),
+            );
             tokio::pin!(connection);
             let slot = registered.slot();
             let served = loop {
@@ -374,10 +378,12 @@ async fn accept_loop(
                     served = &mut connection => break Some(served),
                     () = slot.close_requested() => {
                         // The connection is not being polled here, so no
-                        // request can start while this looks: an idle one
-                        // is dropped (closing its socket), a busy one
-                        // carries on.
-                        if slot.is_idle() {
+                        // request can start or finish while this looks: an
+                        // idle one, or one whose request body was chosen
+                        // for its pace, is dropped (closing its socket; an
+                        // unfinished body stores nothing), another carries
+                        // on.
+                        if slot.is_idle() || slot.is_body_slower_than(min_body_rate) {
                             break None;
                         }
                         slot.keep_open();
@@ -743,6 +749,9 @@ async fn read_body(
     };
     let (raw_limit, decoded_limit) = (limits.raw, limits.decoded);
     let mut decoder = BodyDecoder::new(encoding, decoded_limit)?;
+    // The connection's slot learns the body's pace: at the connection
+    // limit, a body far too slow may be cut to make room.
+    let progress = connection_slots::CURRENT.try_with(|slot| slot.body()).ok();
     let started = tokio::time::Instant::now();
     let deadline = started + config.timeouts.body_total;
     let mut raw = 0u64;
@@ -787,6 +796,9 @@ async fn read_body(
         };
         if let Ok(data) = frame.into_data() {
             raw += data.len() as u64;
+            if let Some(progress) = &progress {
+                progress.received(data.len());
+            }
             if raw > raw_limit {
                 return Err(IngestError::TooLarge {
                     detail: format!("request body is over the limit of {raw_limit} bytes"),

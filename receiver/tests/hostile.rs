@@ -35,6 +35,20 @@ fn valid_request(server: &TestServer, n: usize) -> u16 {
     .unwrap_or(0)
 }
 
+/// Sends `count` valid requests one after the other: each gets a 200, all
+/// within `within`, and all are stored.
+fn valid_requests_succeed_within(server: &TestServer, count: usize, within: Duration) {
+    let started = Instant::now();
+    for n in 0..count {
+        assert_eq!(valid_request(server, n), 200);
+    }
+    assert!(started.elapsed() < within, "{:?}", started.elapsed());
+    assert_eq!(
+        server.wait_for_events(count, Duration::from_secs(5)).len(),
+        count
+    );
+}
+
 /// Whether the server closed `stream` within `within`.
 fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
     let _ = stream.set_read_timeout(Some(within));
@@ -102,13 +116,13 @@ fn valid_requests_succeed_while_idle_and_trickling_clients_hold_connections() {
 #[test]
 fn connection_limit_bounds_requests_in_progress_and_timeouts_free_them() {
     let server = fast_timeouts(4);
-    // Four requests whose bodies never come: busy connections, which are
-    // not closed to make room.
+    // Four requests whose bodies never come: requests in progress, which
+    // are not closed to make room before their bodies have had a second.
     let _held: Vec<TcpStream> = (0..4).map(|_| envelope_post_head(&server, 100)).collect();
     std::thread::sleep(Duration::from_millis(200));
     let started = Instant::now();
-    // Waits in the accept queue until a slot frees up (body idle timeout:
-    // 1 s).
+    // Waits in the accept queue until a slot frees up (after a second:
+    // the body idle timeout, or a body that slow making room).
     assert_eq!(valid_request(&server, 0), 200);
     let waited = started.elapsed();
     assert!(
@@ -136,16 +150,7 @@ fn at_the_limit_idle_connections_make_room_for_valid_requests() {
             .expect("part of a head");
     }
     std::thread::sleep(Duration::from_millis(300));
-    let started = Instant::now();
-    for n in 0..20 {
-        assert_eq!(valid_request(&server, n), 200);
-    }
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        started.elapsed()
-    );
-    assert_eq!(server.wait_for_events(20, Duration::from_secs(5)).len(), 20);
+    valid_requests_succeed_within(&server, 20, Duration::from_secs(5));
     // The first ones, idle the longest, were closed to make room.
     assert!(
         closed_within(&mut idle[0], Duration::from_secs(2)),
@@ -170,6 +175,32 @@ fn slow_bodies_time_out_with_408() {
     assert_eq!(response.status, 408);
     assert!(started.elapsed() < Duration::from_secs(3));
     assert!(server.events().is_empty());
+}
+
+#[test]
+fn at_the_limit_bodies_far_too_slow_make_room_for_valid_requests() {
+    // Body timeouts far beyond the test: only making room frees slots.
+    let server = TestServer::builder()
+        .configure(|c| {
+            c.timeouts.body_idle = Duration::from_secs(60);
+            c.timeouts.body_total = Duration::from_secs(120);
+            c.max_connections = 16;
+        })
+        .start();
+    // More requests than slots whose bodies sent one byte and stalled.
+    let mut stalled: Vec<TcpStream> = (0..40)
+        .map(|_| {
+            let mut s = envelope_post_head(&server, 1000);
+            s.write_all(b"{").expect("a byte of the body");
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    valid_requests_succeed_within(&server, 10, Duration::from_secs(8));
+    assert!(
+        closed_within(&mut stalled[0], Duration::from_secs(2)),
+        "a stalled body kept its slot"
+    );
 }
 
 #[test]
