@@ -1014,3 +1014,50 @@ fn health_answers_only_host_names_of_this_machine() {
     let r = get(&format!("rebind.attacker.example:{port}"));
     assert_eq!(r.status, 403, "{}", String::from_utf8_lossy(&r.body));
 }
+
+/// PROTOCOL.md §11: with `sent_at`, a client clock off by 55 minutes or
+/// more moves the event's times by the drift; a smaller skew is left, as
+/// Relay does (a retried or queued envelope keeps the `sent_at` it was
+/// first sent with, so a smaller threshold would move its times by the
+/// delay).
+#[test]
+fn client_clock_drift_is_corrected_from_55_minutes() {
+    let server = TestServer::start();
+    let now = sentry_core::protocol::Timestamp::now();
+    let iso = |shift: f64| now.shifted(shift).to_rfc3339();
+    let post_event = |id: &str, clock: f64| {
+        // Captured 10 s before it was sent, by a clock `clock` s off.
+        let body = format!(
+            "{{\"event_id\":\"{id}\",\"sent_at\":\"{}\"}}\n{{\"type\":\"event\"}}\n\
+             {{\"message\":\"drift\",\"timestamp\":\"{}\"}}\n",
+            iso(clock),
+            iso(clock - 10.0)
+        );
+        let r = send(
+            &server,
+            &[("X-Sentry-Auth", auth(&server).as_str())],
+            body.as_bytes(),
+        );
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    };
+    let behind = "aa".repeat(16);
+    let slightly = "bb".repeat(16);
+    post_event(&behind, -2.0 * 3600.0);
+    post_event(&slightly, -5.0 * 60.0);
+    let events = server.wait_for_events(2, Duration::from_secs(5));
+    let at = |id: &str| {
+        let e = events
+            .iter()
+            .find(|e| e.event_id == id)
+            .unwrap_or_else(|| panic!("{id} not stored: {events:?}"));
+        e.timestamp - now.as_secs_f64()
+    };
+    // Two hours behind: moved to 10 s before it arrived.
+    assert!((at(&behind) + 10.0).abs() < 5.0, "{}", at(&behind));
+    assert_eq!(
+        server.event_json(&behind).expect("stored")["errors"][0]["type"],
+        "clock_drift"
+    );
+    // Five minutes behind: kept as sent.
+    assert!((at(&slightly) + 310.0).abs() < 5.0, "{}", at(&slightly));
+}
