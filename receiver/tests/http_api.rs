@@ -246,6 +246,7 @@ fn every_content_encoding_decodes() {
     deflate.write_all(EVENT_ENVELOPE).expect("zlib");
     let bodies: Vec<(&str, Vec<u8>)> = vec![
         ("identity", EVENT_ENVELOPE.to_vec()),
+        ("none", EVENT_ENVELOPE.to_vec()),
         ("gzip", gzip(EVENT_ENVELOPE)),
         ("x-gzip", gzip(EVENT_ENVELOPE)),
         ("deflate", deflate.finish().expect("zlib")),

@@ -58,7 +58,9 @@ impl Encoding {
             .trim()
             .to_ascii_lowercase();
         Ok(match text.as_str() {
-            "" | "identity" | "utf-8" => Encoding::Identity,
+            // `none` is no registered token, but clients send it to mean
+            // what `identity` means (and issue 6 names it).
+            "" | "identity" | "none" | "utf-8" => Encoding::Identity,
             "gzip" | "x-gzip" => Encoding::Gzip,
             "deflate" => Encoding::Deflate,
             "br" => Encoding::Brotli,
