@@ -239,6 +239,37 @@ fn the_official_python_sdk_is_stored_and_grouped() {
     }
 }
 
+/// An exception nobody catches: the SDK's excepthook integration reports
+/// it, unhandled, and its atexit integration sends it before the
+/// interpreter exits with the exception's status.
+#[test]
+fn the_official_python_sdk_reports_an_uncaught_exception() {
+    let python = python_with_sdk();
+    let server = TestServer::start();
+    let script = workspace_root()
+        .join("compat")
+        .join("python")
+        .join("uncaught.py");
+    let mut command = Command::new(&python);
+    command.arg(&script);
+    let out = run_sdk_command(command, &server, SCRIPT_TIMEOUT);
+    assert!(!out.success, "the script should die of its exception");
+    assert!(
+        out.stderr.contains("ValueError: uncaught failure 7"),
+        "{}",
+        out.stderr
+    );
+    let sent = last_json_line(&script, &out.stdout);
+    let conn = open(server.db_path());
+    wait_for(&conn, "SELECT COUNT(*) FROM events", 1);
+    unhandled_error(
+        &conn,
+        &server,
+        &sent,
+        ("ValueError: uncaught failure 7", "error", "excepthook"),
+    );
+}
+
 /// The official SDK obeys the receiver's quota (PROTOCOL.md §4.2): the
 /// `200` that uses an error quota up carries `X-Sentry-Rate-Limits`, and
 /// the SDK holds the next errors back itself and says so in a client

@@ -87,11 +87,26 @@ pub fn run(command: &mut Command, timeout: Duration) -> Result<Finished, String>
 /// no proxy or ambient SDK settings; asserts it succeeded and returns the
 /// JSON object it printed last.
 pub fn run_sdk_script(
-    mut command: Command,
+    command: Command,
     script: &Path,
     server: &TestServer,
     timeout: Duration,
 ) -> Value {
+    let out = run_sdk_command(command, server, timeout);
+    assert!(
+        out.success,
+        "{} exited {}\nstdout:\n{}\nstderr:\n{}",
+        script.display(),
+        out.status,
+        out.stdout,
+        out.stderr
+    );
+    last_json_line(script, &out.stdout)
+}
+
+/// Runs an SDK `command` against `server` (its DSN in `SENTRY_DSN`, no
+/// proxy or ambient SDK settings) to its end, whatever its exit status.
+pub fn run_sdk_command(mut command: Command, server: &TestServer, timeout: Duration) -> Finished {
     command.env("SENTRY_DSN", server.dsn());
     // Nothing between the SDK and the receiver, and no ambient SDK settings.
     for var in [
@@ -109,19 +124,10 @@ pub fn run_sdk_script(
         command.env_remove(var);
     }
     command.env("NO_PROXY", "127.0.0.1,localhost");
-    let out = match run(&mut command, timeout) {
+    match run(&mut command, timeout) {
         Ok(out) => out,
         Err(e) => panic!("the scenario script failed to run: {e}"),
-    };
-    assert!(
-        out.success,
-        "{} exited {}\nstdout:\n{}\nstderr:\n{}",
-        script.display(),
-        out.status,
-        out.stdout,
-        out.stderr
-    );
-    last_json_line(script, &out.stdout)
+    }
 }
 
 /// The last line of `stdout` that holds a JSON object, parsed; panics,
