@@ -122,3 +122,39 @@ fn a_full_write_queue_answers_503_and_loses_nothing_answered_200() {
         )]
     );
 }
+
+/// Readers use their own connections (WAL): while the writer waits to
+/// commit (another connection holds the write lock), the API still
+/// answers at once, with what was committed before.
+#[test]
+fn reads_answer_while_the_writer_waits_to_commit() {
+    let server = TestServer::start();
+    let r = send(&server, &event(1));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+
+    let lock = rusqlite::Connection::open(server.db_path()).expect("open");
+    lock.execute_batch("BEGIN IMMEDIATE").expect("lock");
+    let (url, auth) = (server.envelope_url(), server.sentry_auth());
+    let waiting = thread::spawn(move || send_to(&url, &auth, &event(2)));
+    thread::sleep(Duration::from_millis(200));
+    assert!(
+        !waiting.is_finished(),
+        "the writer did not wait for the lock"
+    );
+
+    let started = Instant::now();
+    let issues: Vec<serde_json::Value> = server
+        .api_json("/api/0/projects/local/default/issues/?query=")
+        .expect("issues");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "the read waited: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(issues.len(), 1, "{issues:?}");
+
+    lock.execute_batch("ROLLBACK").expect("unlock");
+    let r = waiting.join().expect("sender thread");
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(server.wait_for_events(2, Duration::from_secs(5)).len(), 2);
+}
