@@ -108,7 +108,9 @@ pub struct Timeouts {
     /// many bytes a second on average, counted from its start (default
     /// 500): a client that sends a byte now and then, just often enough
     /// for `body_idle`, is cut off after `body_idle` plus a second per 500
-    /// bytes sent, not after `body_total`.
+    /// bytes sent, not after `body_total`. At the connection limit, a body
+    /// this slow for a second may make room for a new client. 0 turns
+    /// both off.
     pub body_min_rate: u64,
     /// How long a response may stay unsent because the client does not
     /// read it before the connection is closed (default 30 s).

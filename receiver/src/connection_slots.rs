@@ -25,7 +25,7 @@
 //! let second = slots.open();
 //! let _request = second.slot().request(); // second is busy
 //! std::thread::sleep(Duration::from_millis(120));
-//! assert!(slots.close_longest_idle(500));
+//! assert!(slots.close_longest_idle(500).is_some());
 //! assert!(first.slot().is_closing());
 //! assert!(!second.slot().is_closing());
 //! ```
@@ -35,7 +35,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use parking_lot::Mutex;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::Notify;
 
 /// A connection idle for less than this is not closed to make room: a
@@ -66,8 +70,17 @@ pub struct Slot {
     body_since: AtomicU64,
     /// Bytes of that body received so far.
     body_bytes: AtomicU64,
+    /// Whether the body reader is waiting for the client (not for a
+    /// decoding permit, nor done with the body).
+    body_waiting: AtomicBool,
+    /// The last write to the client could not go on (its answer is still
+    /// being sent): not idle, whatever `idle_since` says.
+    write_blocked: AtomicBool,
     /// Asked to close (and not yet found busy).
     closing: AtomicBool,
+    /// The `idle_since` it was chosen at, when chosen for being idle: the
+    /// connection closes only if it has stayed idle since.
+    chosen_idle_since: AtomicU64,
     close: Notify,
 }
 
@@ -96,7 +109,10 @@ impl Slots {
             idle_since: AtomicU64::new(0),
             body_since: AtomicU64::new(0),
             body_bytes: AtomicU64::new(0),
+            body_waiting: AtomicBool::new(false),
+            write_blocked: AtomicBool::new(false),
             closing: AtomicBool::new(false),
+            chosen_idle_since: AtomicU64::new(0),
             close: Notify::new(),
         });
         slot.set_idle();
@@ -111,33 +127,30 @@ impl Slots {
     /// Asks the connection idle the longest (at least
     /// [`MIN_IDLE_TO_CLOSE`]) to close, else the one whose request body
     /// comes slowest if that is under `min_body_rate` bytes a second after
-    /// [`MIN_BODY_TIME`]; whether there was one.
-    pub fn close_longest_idle(&self, min_body_rate: u64) -> bool {
+    /// [`MIN_BODY_TIME`] (0: never); the one asked, if any.
+    pub fn close_longest_idle(&self, min_body_rate: u64) -> Option<Arc<Slot>> {
         let now = micros_since(self.epoch) + 1;
         let min_idle = MIN_IDLE_TO_CLOSE.as_micros() as u64;
         let open = self.open.lock();
         let candidates = || open.values().filter(|s| !s.closing.load(Ordering::Acquire));
         let longest_idle = candidates()
+            .filter(|s| !s.write_blocked.load(Ordering::Acquire))
             .filter_map(|s| {
                 let since = s.idle_since.load(Ordering::Acquire);
                 (since != 0 && now.saturating_sub(since) >= min_idle).then_some((since, s))
             })
-            .min_by_key(|(since, _)| *since)
-            .map(|(_, s)| s);
+            .min_by_key(|(since, _)| *since);
         let slowest_body = || {
             candidates()
                 .filter_map(|s| Some((s.slow_body_rate(now, min_body_rate)?, s)))
                 .min_by(|a, b| a.0.total_cmp(&b.0))
-                .map(|(_, s)| s)
+                .map(|(_, s)| (0, s))
         };
-        match longest_idle.or_else(slowest_body) {
-            Some(slot) => {
-                slot.closing.store(true, Ordering::Release);
-                slot.close.notify_one();
-                true
-            }
-            None => false,
-        }
+        let (idle_since, slot) = longest_idle.or_else(slowest_body)?;
+        slot.chosen_idle_since.store(idle_since, Ordering::Release);
+        slot.closing.store(true, Ordering::Release);
+        slot.close.notify_one();
+        Some(slot.clone())
     }
 
     /// How many connections are open.
@@ -164,12 +177,26 @@ impl Slot {
     }
 
     /// Marks a request body being read until the guard is dropped; the
-    /// reader counts what arrives with [`BodyGuard::received`].
+    /// reader counts what arrives with [`BodyGuard::received`] and says
+    /// when it waits for the client with [`BodyGuard::waiting`].
     pub fn body(self: &Arc<Self>) -> BodyGuard {
         self.body_bytes.store(0, Ordering::Release);
+        self.body_waiting.store(false, Ordering::Release);
         self.body_since
             .store(micros_since(self.epoch) + 1, Ordering::Release);
         BodyGuard { slot: self.clone() }
+    }
+
+    /// Whether a request to close, made now, is to be carried out: the
+    /// connection stayed idle since it was chosen for being idle, or its
+    /// body is (still) too slow. Asked by the connection's own task while
+    /// it is not polling the connection, so nothing changes meanwhile.
+    pub fn should_close(&self, min_body_rate: u64) -> bool {
+        let chosen = self.chosen_idle_since.load(Ordering::Acquire);
+        let idle_since = self.idle_since.load(Ordering::Acquire);
+        let stayed_idle =
+            chosen != 0 && idle_since == chosen && !self.write_blocked.load(Ordering::Acquire);
+        stayed_idle || self.is_body_slower_than(min_body_rate)
     }
 
     /// Whether a request body has been coming for [`MIN_BODY_TIME`] at
@@ -182,6 +209,9 @@ impl Slot {
     /// The rate of a body read for [`MIN_BODY_TIME`] (`now` as
     /// `idle_since` counts) that is under `min_rate`.
     fn slow_body_rate(&self, now: u64, min_rate: u64) -> Option<f64> {
+        if !self.body_waiting.load(Ordering::Acquire) {
+            return None;
+        }
         let since = self.body_since.load(Ordering::Acquire);
         let elapsed = now.saturating_sub(since);
         if since == 0 || elapsed < MIN_BODY_TIME.as_micros() as u64 {
@@ -204,6 +234,7 @@ impl Slot {
     /// Takes back a request to close that found the connection busy: it
     /// may be chosen again once idle.
     pub fn keep_open(&self) {
+        self.chosen_idle_since.store(0, Ordering::Release);
         self.closing.store(false, Ordering::Release);
     }
 
@@ -251,11 +282,85 @@ impl BodyGuard {
             .body_bytes
             .fetch_add(bytes as u64, Ordering::AcqRel);
     }
+
+    /// Whether the reader now waits for the client's next bytes: only then
+    /// may the body be judged slow.
+    pub fn waiting(&self, waiting: bool) {
+        self.slot.body_waiting.store(waiting, Ordering::Release);
+    }
 }
 
 impl Drop for BodyGuard {
     fn drop(&mut self) {
+        self.slot.body_waiting.store(false, Ordering::Release);
         self.slot.body_since.store(0, Ordering::Release);
+    }
+}
+
+/// A connection's socket that tells its slot whether an answer is still
+/// being sent: a write that cannot go on marks it, one that goes on clears
+/// it. The answer outlives the request's handler in hyper's buffers, and
+/// a slow reader's connection is not idle until it has it all.
+#[derive(Debug)]
+pub struct TrackedIo<S> {
+    inner: S,
+    slot: Arc<Slot>,
+}
+
+impl<S> TrackedIo<S> {
+    /// `inner`, reporting to `slot`.
+    pub fn new(inner: S, slot: Arc<Slot>) -> Self {
+        TrackedIo { inner, slot }
+    }
+
+    fn note<T>(&self, poll: Poll<T>) -> Poll<T> {
+        self.slot
+            .write_blocked
+            .store(poll.is_pending(), Ordering::Release);
+        poll
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for TrackedIo<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for TrackedIo<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.note(poll)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.note(poll)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let poll = Pin::new(&mut self.inner).poll_flush(cx);
+        self.note(poll)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 
@@ -290,19 +395,19 @@ mod tests {
         let busy = slots.open();
         let request = busy.slot().request();
         // Nobody idle long enough yet.
-        assert!(!slots.close_longest_idle(500));
+        assert!(slots.close_longest_idle(500).is_none());
         std::thread::sleep(MIN_IDLE_TO_CLOSE);
-        assert!(slots.close_longest_idle(500));
+        assert!(slots.close_longest_idle(500).is_some());
         assert!(old.slot().is_closing() && !newer.slot().is_closing());
-        assert!(slots.close_longest_idle(500));
+        assert!(slots.close_longest_idle(500).is_some());
         assert!(newer.slot().is_closing());
         // The busy one is never chosen, until its request ends and it has
         // been idle long enough.
-        assert!(!slots.close_longest_idle(500));
+        assert!(slots.close_longest_idle(500).is_none());
         drop(request);
-        assert!(!slots.close_longest_idle(500));
+        assert!(slots.close_longest_idle(500).is_none());
         std::thread::sleep(MIN_IDLE_TO_CLOSE);
-        assert!(slots.close_longest_idle(500));
+        assert!(slots.close_longest_idle(500).is_some());
         assert!(busy.slot().is_closing());
         drop((old, newer));
         assert_eq!(slots.len(), 1);
@@ -317,16 +422,38 @@ mod tests {
         let fast_body = fast.slot().body();
         slow_body.received(10);
         fast_body.received(1_000_000);
+        slow_body.waiting(true);
+        fast_body.waiting(true);
         // Not judged before MIN_BODY_TIME.
-        assert!(!slots.close_longest_idle(500));
+        assert!(slots.close_longest_idle(500).is_none());
         std::thread::sleep(MIN_BODY_TIME);
         assert!(slow.slot().is_body_slower_than(500));
         assert!(!fast.slot().is_body_slower_than(500));
-        assert!(slots.close_longest_idle(500));
+        assert!(slots.close_longest_idle(500).is_some());
         assert!(slow.slot().is_closing() && !fast.slot().is_closing());
         // The fast one is over the rate: never chosen.
-        assert!(!slots.close_longest_idle(500));
+        assert!(slots.close_longest_idle(500).is_none());
+        // Not while the reader waits for something else than the client.
+        slow_body.waiting(false);
+        assert!(!slow.slot().is_body_slower_than(500));
+        slow_body.waiting(true);
+        assert!(slow.slot().should_close(500));
         drop(slow_body);
         assert!(!slow.slot().is_body_slower_than(500));
+        assert!(!slow.slot().should_close(500));
+    }
+
+    #[test]
+    fn a_connection_chosen_idle_closes_only_if_it_stayed_idle() {
+        let slots = Arc::new(Slots::new());
+        let conn = slots.open();
+        std::thread::sleep(MIN_IDLE_TO_CLOSE);
+        assert!(slots.close_longest_idle(500).is_some());
+        assert!(conn.slot().should_close(500));
+        // A request came and went before the connection's task looked.
+        drop(conn.slot().request());
+        assert!(!conn.slot().should_close(500));
+        conn.slot().keep_open();
+        assert!(!conn.slot().is_closing());
     }
 }

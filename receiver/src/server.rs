@@ -308,8 +308,16 @@ async fn accept_loop(
                         tokio::time::sleep(Duration::from_millis(20)).await;
                         continue;
                     };
+                    // Asks one connection at a time; another only once
+                    // that one has declined (it turned out busy).
+                    let mut asked: Option<Arc<connection_slots::Slot>> = None;
                     let permit = loop {
-                        slots.close_longest_idle(state.config.timeouts.body_min_rate);
+                        if let Ok(p) = connections.clone().try_acquire_owned() {
+                            break p;
+                        }
+                        if !asked.as_ref().is_some_and(|slot| slot.is_closing()) {
+                            asked = slots.close_longest_idle(state.config.timeouts.body_min_rate);
+                        }
                         tokio::select! {
                             () = &mut shutdown => break 'accept,
                             permit = connections.clone().acquire_owned() => match permit {
@@ -365,10 +373,11 @@ async fn accept_loop(
                 .header_read_timeout(header_timeout)
                 .max_buf_size(64 * 1024)
                 .keep_alive(true);
+            let io = connection_slots::TrackedIo::new(Box::pin(stream), registered.slot().clone());
             let connection = connection_slots::CURRENT.scope(
                 registered.slot().clone(),
                 builder
-                    .serve_connection(TokioIo::new(Box::pin(stream)), svc)
+                    .serve_connection(TokioIo::new(io), svc)
                     .without_shutdown(),
             );
             tokio::pin!(connection);
@@ -377,13 +386,14 @@ async fn accept_loop(
                 tokio::select! {
                     served = &mut connection => break Some(served),
                     () = slot.close_requested() => {
-                        // The connection is not being polled here, so no
-                        // request can start or finish while this looks: an
-                        // idle one, or one whose request body was chosen
-                        // for its pace, is dropped (closing its socket; an
-                        // unfinished body stores nothing), another carries
-                        // on.
-                        if slot.is_idle() || slot.is_body_slower_than(min_body_rate) {
+                        // The connection is not being polled here, so
+                        // nothing changes while this looks: one that
+                        // stayed idle (no request, its answers all sent)
+                        // since it was chosen, or whose request body is
+                        // still too slow, is dropped (closing its socket;
+                        // an unfinished body stores nothing); another
+                        // carries on.
+                        if slot.should_close(min_body_rate) {
                             break None;
                         }
                         slot.keep_open();
@@ -391,7 +401,11 @@ async fn accept_loop(
                 }
             };
             if let Some(Ok(parts)) = served {
-                linger(parts.io.into_inner()).await;
+                // Lingering holds a slot too: it stops when room is needed.
+                tokio::select! {
+                    () = linger(parts.io.into_inner()) => {}
+                    () = slot.close_requested() => {}
+                }
             }
             drop(registered);
             drop(permit);
@@ -751,20 +765,26 @@ async fn read_body(
     let mut decoder = BodyDecoder::new(encoding, decoded_limit)?;
     // The connection's slot learns the body's pace: at the connection
     // limit, a body far too slow may be cut to make room.
-    let progress = connection_slots::CURRENT.try_with(|slot| slot.body()).ok();
+    let mut progress = connection_slots::CURRENT.try_with(|slot| slot.body()).ok();
+    // Bodies are read inside a connection's task, where its slot is.
+    debug_assert!(progress.is_some(), "read_body outside a connection task");
     let started = tokio::time::Instant::now();
     let deadline = started + config.timeouts.body_total;
     let mut raw = 0u64;
+    let mut last_data = started;
     let timeout = || IngestError::Timeout {
         detail: "timed out reading the request body".to_owned(),
     };
     loop {
         let now = tokio::time::Instant::now();
         // The body's own pace: `body_idle` plus a second per
-        // `body_min_rate` bytes received.
-        let paced = started
-            + config.timeouts.body_idle
-            + Duration::from_secs_f64(raw as f64 / config.timeouts.body_min_rate.max(1) as f64);
+        // `body_min_rate` bytes received (0: no pace).
+        let paced = match config.timeouts.body_min_rate {
+            0 => deadline,
+            rate => (started + config.timeouts.body_idle)
+                .checked_add(Duration::from_secs_f64(raw as f64 / rate as f64))
+                .unwrap_or(deadline),
+        };
         let limit = deadline.min(paced);
         let too_slow = || IngestError::Timeout {
             detail: format!(
@@ -772,9 +792,11 @@ async fn read_body(
                 config.timeouts.body_min_rate
             ),
         };
-        // Which timeout ends the read if nothing comes until `at`.
+        // Which timeout ends the read if nothing comes until `at`: a body
+        // that stopped coming has stalled, one that still comes is slow.
         let expired = |at: tokio::time::Instant| {
-            if at >= limit && paced < deadline {
+            let stalled = at.duration_since(last_data) >= config.timeouts.body_idle;
+            if at >= limit && paced < deadline && !stalled {
                 too_slow()
             } else {
                 timeout()
@@ -784,9 +806,20 @@ async fn read_body(
             return Err(expired(now));
         }
         let wait = (limit - now).min(config.timeouts.body_idle);
-        let frame = match tokio::time::timeout(wait, body.frame()).await {
+        if let Some(progress) = &progress {
+            progress.waiting(true);
+        }
+        let frame = tokio::time::timeout(wait, body.frame()).await;
+        if let Some(progress) = &progress {
+            progress.waiting(false);
+        }
+        let frame = match frame {
             Err(_) => return Err(expired(tokio::time::Instant::now())),
-            Ok(None) => break,
+            Ok(None) => {
+                // All of it came: its pace is no longer in question.
+                drop(progress.take());
+                break;
+            }
             Ok(Some(Err(e))) => {
                 return Err(IngestError::BadRequest {
                     detail: format!("failed to read the request body: {e}"),
@@ -796,6 +829,7 @@ async fn read_body(
         };
         if let Ok(data) = frame.into_data() {
             raw += data.len() as u64;
+            last_data = tokio::time::Instant::now();
             if let Some(progress) = &progress {
                 progress.received(data.len());
             }

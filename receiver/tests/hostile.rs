@@ -274,6 +274,28 @@ fn clients_that_never_read_their_answers_lose_their_connections() {
     );
 }
 
+#[test]
+fn at_the_limit_an_answer_still_being_sent_is_not_cut() {
+    let server = TestServer::builder()
+        .configure(|c| c.max_connections = 2)
+        .start();
+    // Its answers fill the socket buffers: not idle, though no request
+    // of it is being handled.
+    let mut slow_reader = never_reading_client(&server);
+    let mut idle = TcpStream::connect(server.addr()).expect("idle connection");
+    std::thread::sleep(Duration::from_millis(300));
+    valid_requests_succeed_within(&server, 1, Duration::from_secs(3));
+    assert!(
+        closed_within(&mut idle, Duration::from_secs(2)),
+        "the idle connection kept its slot"
+    );
+    // The slow reader still gets all its answers, then waits for more.
+    assert!(
+        !closed_within(&mut slow_reader, Duration::from_millis(500)),
+        "a connection was closed while its answers were being sent"
+    );
+}
+
 /// A connection that has sent the head of an envelope POST with a body of
 /// `content_length` bytes (blocking reads and writes give up after 10 s).
 fn envelope_post_head(server: &TestServer, content_length: usize) -> TcpStream {
