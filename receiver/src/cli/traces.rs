@@ -218,7 +218,7 @@ impl Window {
         }
         Window {
             start,
-            length: (end - start).max(0.0),
+            length: whole_microseconds(end - start).max(0.0),
         }
     }
 
@@ -231,12 +231,21 @@ impl Window {
         if self.length <= 0.0 {
             return "█".to_owned();
         }
+        // Times are microseconds apart (RFC 3339 with six digits), but as
+        // seconds since 1970 their differences carry float noise: 10 ms
+        // after the start must be 10 ms, not 9.9999998 (a cell early).
         let scale = width as f64 / self.length;
-        let from = (((start - self.start) * scale).floor() as usize).min(width - 1);
-        let to = (((start - self.start + ms.unwrap_or(0.0) / 1000.0) * scale).ceil() as usize)
-            .clamp(from + 1, width);
+        let offset = whole_microseconds(start - self.start);
+        let end = offset + whole_microseconds(ms.unwrap_or(0.0) / 1000.0);
+        let from = ((offset * scale + 1e-9).floor() as usize).min(width - 1);
+        let to = ((end * scale - 1e-9).ceil() as usize).clamp(from + 1, width);
         format!("{}{}", "·".repeat(from), "█".repeat(to - from))
     }
+}
+
+/// `seconds` rounded to whole microseconds.
+fn whole_microseconds(seconds: f64) -> f64 {
+    (seconds * 1e6).round() / 1e6
 }
 
 fn walk<'a>(spans: &'a [SpanNode], visit: &mut impl FnMut(&'a SpanNode)) {
@@ -373,6 +382,14 @@ mod tests {
         assert_eq!(w.bar(Some(w.start + 0.5), Some(500.0), 10), "·····█████");
         // A span too short to see still shows.
         assert_eq!(w.bar(Some(w.start + 0.5), Some(0.0), 10), "·····█");
+        // Seconds since 1970 carry float noise in their differences: a
+        // start 10 ms after the window's lands where 10 ms does.
+        let noisy = Window {
+            start: 1_764_380_000.123_456,
+            length: 0.12,
+        };
+        let ten_ms = 1_764_380_000.133_456 - 1e-8;
+        assert_eq!(noisy.bar(Some(ten_ms), Some(60.0), 12), "·██████");
         let text = render_trace(
             &Trace {
                 trace_id: "0af7651916cd43dd8448eb211c80319c".into(),
