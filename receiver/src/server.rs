@@ -282,6 +282,33 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
 /// idle long enough (or the one chosen turned out busy).
 const CLOSE_IDLE_RETRY: Duration = Duration::from_millis(50);
 
+/// A slot for a client that has connected while every slot is taken:
+/// asks the connection that can best spare its slot to close
+/// ([`Slots::close_longest_idle`]), one at a time (another only once that
+/// one has declined, having turned out busy), until a slot is free; `None`
+/// once the semaphore is closed.
+async fn make_room(
+    connections: &Arc<Semaphore>,
+    slots: &Slots,
+    min_body_rate: u64,
+) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    let mut asked: Option<Arc<connection_slots::Slot>> = None;
+    loop {
+        match connections.clone().try_acquire_owned() {
+            Ok(p) => return Some(p),
+            Err(tokio::sync::TryAcquireError::Closed) => return None,
+            Err(tokio::sync::TryAcquireError::NoPermits) => {}
+        }
+        if !asked.as_ref().is_some_and(|slot| slot.is_closing()) {
+            asked = slots.close_longest_idle(min_body_rate);
+        }
+        tokio::select! {
+            permit = connections.clone().acquire_owned() => return permit.ok(),
+            () = tokio::time::sleep(CLOSE_IDLE_RETRY) => {}
+        }
+    }
+}
+
 async fn accept_loop(
     listener: TcpListener,
     state: Arc<AppState>,
@@ -290,7 +317,7 @@ async fn accept_loop(
     let connections = Arc::new(Semaphore::new(state.config.max_connections.max(1)));
     let slots = Arc::new(Slots::new());
     tokio::pin!(shutdown);
-    'accept: loop {
+    loop {
         // While every slot is taken, a client waits in the accept queue
         // until one frees up; once one has connected, the connection idle
         // the longest makes room for it (`connection_slots`).
@@ -308,26 +335,14 @@ async fn accept_loop(
                         tokio::time::sleep(Duration::from_millis(20)).await;
                         continue;
                     };
-                    // Asks one connection at a time; another only once
-                    // that one has declined (it turned out busy).
-                    let mut asked: Option<Arc<connection_slots::Slot>> = None;
-                    let permit = loop {
-                        if let Ok(p) = connections.clone().try_acquire_owned() {
-                            break p;
-                        }
-                        if !asked.as_ref().is_some_and(|slot| slot.is_closing()) {
-                            asked = slots.close_longest_idle(state.config.timeouts.body_min_rate);
-                        }
-                        tokio::select! {
-                            () = &mut shutdown => break 'accept,
-                            permit = connections.clone().acquire_owned() => match permit {
-                                Ok(p) => break p,
-                                Err(_) => break 'accept,
-                            },
-                            () = tokio::time::sleep(CLOSE_IDLE_RETRY) => {}
-                        }
-                    };
-                    (permit, Some(accepted))
+                    let rate = state.config.timeouts.body_min_rate;
+                    tokio::select! {
+                        () = &mut shutdown => break,
+                        permit = make_room(&connections, &slots, rate) => match permit {
+                            Some(p) => (p, Some(accepted)),
+                            None => break,
+                        },
+                    }
                 }
             },
         };
@@ -775,6 +790,12 @@ async fn read_body(
     let timeout = || IngestError::Timeout {
         detail: "timed out reading the request body".to_owned(),
     };
+    let too_slow = || IngestError::Timeout {
+        detail: format!(
+            "the request body arrived slower than {} bytes a second",
+            config.timeouts.body_min_rate
+        ),
+    };
     loop {
         let now = tokio::time::Instant::now();
         // The body's own pace: `body_idle` plus a second per
@@ -786,12 +807,6 @@ async fn read_body(
                 .unwrap_or(deadline),
         };
         let limit = deadline.min(paced);
-        let too_slow = || IngestError::Timeout {
-            detail: format!(
-                "the request body arrived slower than {} bytes a second",
-                config.timeouts.body_min_rate
-            ),
-        };
         // Which timeout ends the read if nothing comes until `at`: a body
         // that stopped coming has stalled, one that still comes is slow.
         let expired = |at: tokio::time::Instant| {
