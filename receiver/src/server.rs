@@ -7,7 +7,8 @@
 //! |---|---|
 //! | `POST api/{project_id}/envelope/` | envelopes |
 //! | `POST api/{project_id}/store/` | a JSON event, or an envelope with `Content-Type: application/x-sentry-envelope` |
-//! | `OPTIONS` on both | CORS preflight |
+//! | `GET` or `POST api/{project_id}/cron/{monitor_slug}/[{public_key}/]` | a check-in from a job without an SDK ([`crate::ingest::cron_endpoint`]); `202` |
+//! | `OPTIONS` on these | CORS preflight |
 //! | `GET /health` | liveness, and running totals of where stored requests spent their time (not readable cross-origin) |
 //! | `/api/0/…` | the JSON API ([`crate::api`]), outside the path prefix |
 //! | `GET /ui/…` | the web page ([`crate::web`]), outside the path prefix; `GET /` and `/ui` redirect to `/ui/` |
@@ -49,6 +50,7 @@ use tokio::sync::Semaphore;
 use crate::api::{self, Api};
 use crate::config::Config;
 use crate::connection_slots::{self, Slots};
+use crate::ingest::cron_endpoint::{self, CronRoute};
 use crate::ingest::decode::{BodyDecoder, Encoding};
 use crate::ingest::decoded_budget::{BudgetShare, DecodedBudget};
 use crate::ingest::{auth, Endpoint, IngestError, IngestRequest, Ingestor};
@@ -560,6 +562,9 @@ async fn route(
         .strip_prefix(state.config.path_prefix.as_str())
         .ok_or_else(not_found)?;
     let (id, endpoint) = parse_route(rest).ok_or_else(not_found)?;
+    if let Some(cron) = cron_endpoint::parse_route(endpoint) {
+        return cron_check_in(state, peer, req, id, cron).await;
+    }
     let endpoint = match endpoint {
         "envelope" => Endpoint::Envelope,
         "store" => Endpoint::Store,
@@ -570,9 +575,7 @@ async fn route(
     if *req.method() == Method::OPTIONS {
         return Ok(json_response(StatusCode::OK, &serde_json::json!({})));
     }
-    let project_id: u64 = id.parse().map_err(|_| IngestError::BadRequest {
-        detail: format!("invalid project id {id:?} in the path: expected a number"),
-    })?;
+    let project_id = project_id_of(id)?;
     // The legacy pixel: `GET …/store/?sentry_data=…` (PROTOCOL.md §1).
     let pixel = *req.method() == Method::GET && endpoint == Endpoint::Store;
     match *req.method() {
@@ -596,23 +599,7 @@ async fn route(
             .await?;
     }
     let limits = state.ingestor.limits();
-    if let Some(len) = headers.get(header::CONTENT_LENGTH) {
-        let len: u64 = len
-            .to_str()
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .ok_or_else(|| IngestError::BadRequest {
-                detail: "invalid Content-Length".to_owned(),
-            })?;
-        if len > limits.max_raw_body {
-            return Err(IngestError::TooLarge {
-                detail: format!(
-                    "request body of {len} bytes is over the limit of {} bytes",
-                    limits.max_raw_body
-                ),
-            });
-        }
-    }
+    check_content_length(headers, limits.max_raw_body)?;
     let encoding = Encoding::from_header(headers.get(header::CONTENT_ENCODING))?;
     let envelope_content_type = headers
         .get(header::CONTENT_TYPE)
@@ -673,6 +660,116 @@ async fn route(
         reply.headers_mut().insert(X_SENTRY_RATE_LIMITS, limits);
     }
     Ok(reply)
+}
+
+/// The project id of a route: a number.
+fn project_id_of(id: &str) -> Result<u64, IngestError> {
+    id.parse().map_err(|_| IngestError::BadRequest {
+        detail: format!("invalid project id {id:?} in the path: expected a number"),
+    })
+}
+
+/// Refuses a `Content-Length` over `max_raw_body` before the body is read.
+fn check_content_length(headers: &HeaderMap, max_raw_body: u64) -> Result<(), IngestError> {
+    let Some(len) = headers.get(header::CONTENT_LENGTH) else {
+        return Ok(());
+    };
+    let len: u64 = len
+        .to_str()
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .ok_or_else(|| IngestError::BadRequest {
+            detail: "invalid Content-Length".to_owned(),
+        })?;
+    if len > max_raw_body {
+        return Err(IngestError::TooLarge {
+            detail: format!(
+                "request body of {len} bytes is over the limit of {max_raw_body} bytes"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// `GET` or `POST api/{project_id}/cron/{monitor_slug}/[{public_key}/]`:
+/// a check-in from a job that reports without an SDK
+/// ([`crate::ingest::cron_endpoint`]), answered `202` once it is stored.
+async fn cron_check_in(
+    state: &AppState,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+    id: &str,
+    route: CronRoute,
+) -> Result<HttpResponse, IngestError> {
+    if *req.method() == Method::OPTIONS {
+        return Ok(json_response(StatusCode::OK, &serde_json::json!({})));
+    }
+    if !matches!(*req.method(), Method::GET | Method::POST) {
+        return Err(IngestError::MethodNotAllowed {
+            detail: format!("{} is not allowed here: use GET or POST", req.method()),
+        });
+    }
+    let project_id = project_id_of(id)?;
+    let headers = req.headers();
+    let headers_ip = forwarded_for(headers);
+    let found = auth::from_request(headers, req.uri().query())?;
+    let auth = auth::with_path_key(found, route.public_key.as_deref())?;
+    let origin = request_origin(headers);
+    state
+        .ingestor
+        .authorize(&auth, project_id, origin.as_deref())
+        .await?;
+    let json = cron_endpoint::is_json(
+        headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let query = req.uri().query().map(str::to_owned);
+    let limits = state.ingestor.limits();
+    // Held until the request is answered, as for any body.
+    let mut share = state.decoded_budget.share();
+    let body = if json {
+        check_content_length(headers, limits.max_raw_body)?;
+        let encoding = Encoding::from_header(headers.get(header::CONTENT_ENCODING))?;
+        let limits = BodyLimits {
+            raw: limits.max_raw_body,
+            decoded: limits.max_event_size,
+        };
+        let body = read_body(
+            req.into_body(),
+            encoding,
+            limits,
+            &mut share,
+            &state.costly_decodes,
+            &state.config,
+        )
+        .await?;
+        Some(body)
+    } else {
+        None
+    };
+    let payload =
+        cron_endpoint::check_in_payload(&route.monitor_slug, query.as_deref(), body.as_deref())?;
+    let ingested = state
+        .ingestor
+        .ingest(IngestRequest {
+            endpoint: Endpoint::Envelope,
+            project_id,
+            auth: Some(auth),
+            envelope_content_type: true,
+            body: cron_endpoint::envelope(&payload),
+            client_ip: Some(client_ip(&state.config, peer, headers_ip).to_string()),
+            origin,
+        })
+        .await;
+    match ingested {
+        // Relay never answers this route with a 429.
+        Ok(_) | Err(IngestError::RateLimited { .. }) => {}
+        Err(e) => return Err(e),
+    }
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = StatusCode::ACCEPTED;
+    Ok(response)
 }
 
 const X_SENTRY_RATE_LIMITS: HeaderName = HeaderName::from_static("x-sentry-rate-limits");
@@ -983,7 +1080,7 @@ fn add_cors(headers: &mut HeaderMap, preflight: bool) {
     if preflight {
         headers.insert(
             header::ACCESS_CONTROL_ALLOW_METHODS,
-            HeaderValue::from_static("POST, OPTIONS"),
+            HeaderValue::from_static("GET, POST, OPTIONS"),
         );
         headers.insert(
             header::ACCESS_CONTROL_ALLOW_HEADERS,

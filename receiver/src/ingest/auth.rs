@@ -4,7 +4,9 @@
 //! an `Authorization: Sentry …` header, `Authorization: Basic base64(key:…)`,
 //! or `sentry_*` query parameters. More than one is a 401 ("multiple
 //! authorization payloads detected"). When none is present, the envelope
-//! header `dsn` may carry the key instead ([`from_envelope_dsn`]).
+//! header `dsn` may carry the key instead ([`from_envelope_dsn`]). The
+//! HTTP check-in route carries the key in its path instead
+//! ([`with_path_key`]), and counts as a fifth payload.
 //!
 //! ```
 //! use receiver::ingest::auth::{parse_sentry_auth, AuthSource};
@@ -36,6 +38,8 @@ pub enum AuthSource {
     AuthorizationBasic,
     /// `?sentry_key=…`
     Query,
+    /// A key in the route: `…/cron/{monitor_slug}/{key}/`.
+    Path,
     /// The envelope header `dsn`.
     EnvelopeDsn,
 }
@@ -92,6 +96,36 @@ pub fn from_request(headers: &HeaderMap, query: Option<&str>) -> Result<Option<A
         1 => found.pop().map(|r| r.map(Some)).unwrap_or(Ok(None)),
         _ => Err(unauthorized(
             "bad authentication: multiple authorization payloads detected",
+        )),
+    }
+}
+
+/// The authentication of a route that may carry the key in its path
+/// (PROTOCOL.md §1.2, item 5): `found` is what [`from_request`] read from
+/// the headers and the query string. The path's key is one more payload,
+/// so a request with both is a 401, and one with neither is a 401 too
+/// (such a route has no envelope header to fall back on).
+///
+/// ```
+/// use receiver::ingest::auth::{with_path_key, AuthSource};
+/// let auth = with_path_key(None, Some("0123456789abcdef0123456789abcdef")).unwrap();
+/// assert_eq!(auth.source, AuthSource::Path);
+/// assert!(with_path_key(None, None).is_err());
+/// ```
+pub fn with_path_key(found: Option<Auth>, path_key: Option<&str>) -> Result<Auth, IngestError> {
+    match (found, path_key) {
+        (Some(_), Some(_)) => Err(unauthorized(
+            "bad authentication: multiple authorization payloads detected",
+        )),
+        (Some(auth), None) => Ok(auth),
+        (None, Some(key)) => from_pairs(
+            [("sentry_key".to_owned(), key.to_owned())],
+            AuthSource::Path,
+        ),
+        (None, None) => Err(unauthorized(
+            "missing authorization information: put the public key in the path \
+             (…/cron/{monitor_slug}/{public_key}/), X-Sentry-Auth or sentry_key in the query \
+             string",
         )),
     }
 }

@@ -1312,7 +1312,7 @@
             h('td', null, statusCountsText(m.statusCounts)),
             h('td', {class: 'num'}, String(m.failed)));
         })))
-      : h('p', {class: 'empty'}, 'No cron monitors. SDKs send check-ins from monitored jobs (capture_checkin, withMonitor).');
+      : h('p', {class: 'empty'}, 'No cron monitors. SDKs send check-ins from monitored jobs (capture_checkin, withMonitor); a script without an SDK requests /api/{project}/cron/{monitor_slug}/{key}/?status=in_progress, then ?status=ok or ?status=error.');
     let config = null;
     let runs = null;
     if (monitor) {
