@@ -117,7 +117,7 @@ pub enum ApiError {
 
 impl From<rusqlite::Error> for ApiError {
     fn from(e: rusqlite::Error) -> Self {
-        ApiError::Store(StoreError::Sqlite(e))
+        ApiError::Store(StoreError::from(e))
     }
 }
 
@@ -134,7 +134,9 @@ impl ApiError {
             ApiError::Store(e) => match e {
                 StoreError::NotFound(_) => StatusCode::NOT_FOUND,
                 StoreError::Invalid(_) => StatusCode::BAD_REQUEST,
-                StoreError::QueueFull | StoreError::WriterGone => StatusCode::SERVICE_UNAVAILABLE,
+                StoreError::QueueFull | StoreError::WriterGone | StoreError::DiskFull(_) => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
                 StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _))
                     if matches!(
                         f.code,

@@ -410,6 +410,15 @@ impl Trainer {
         samples.bytes = 0;
     }
 
+    /// Collects anew (from no samples): the dictionary trained from the
+    /// last ones could not be stored.
+    pub(crate) fn restart(&self) {
+        let mut samples = self.samples.lock();
+        samples.kept = Vec::new();
+        samples.bytes = 0;
+        self.collecting.store(self.target > 0, Ordering::Relaxed);
+    }
+
     /// Whether [`Trainer::offer`] would keep anything.
     pub(crate) fn wants_samples(&self) -> bool {
         self.collecting.load(Ordering::Relaxed)
@@ -581,5 +590,21 @@ mod tests {
             "0 turns training off"
         );
         assert!(!Trainer::new(300, false).wants_samples());
+    }
+
+    #[test]
+    fn a_restarted_trainer_collects_a_new_set() {
+        let trainer = Trainer::new(2, true);
+        assert!(trainer.offer(b"a").is_none());
+        assert!(trainer.offer(b"b").is_some());
+        // The dictionary from those could not be stored.
+        trainer.restart();
+        assert!(trainer.wants_samples());
+        assert!(trainer.offer(b"c").is_none());
+        let kept = trainer.offer(b"d").expect("a new set");
+        assert_eq!(kept, vec![b"c".to_vec(), b"d".to_vec()]);
+        let off = Trainer::new(0, true);
+        off.restart();
+        assert!(!off.wants_samples(), "training stays off");
     }
 }

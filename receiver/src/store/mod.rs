@@ -50,7 +50,14 @@ pub use writer::{WriteOp, WriteResult, Writer};
 pub enum StoreError {
     /// SQLite reported an error.
     #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
+    /// The disk holding the database (or its WAL) is full. What failed was
+    /// rolled back whole; storing resumes by itself once there is space.
+    #[error(
+        "the disk holding the database is full; nothing acknowledged was lost, and storing \
+         resumes once there is space"
+    )]
+    DiskFull(#[source] rusqlite::Error),
     /// The database could not be prepared (WAL, schema version).
     #[error("cannot use the database: {0}")]
     Setup(String),
@@ -75,6 +82,24 @@ pub enum StoreError {
     /// A blocking read task panicked or was cancelled.
     #[error("read task failed: {0}")]
     Task(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    /// A full disk gets its own variant, whether SQLite said so or the
+    /// writer's WAL file ([`wal_batch`]) turned it into an I/O error, as it
+    /// must for SQLite to roll the whole transaction back.
+    fn from(e: rusqlite::Error) -> Self {
+        let full = match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DiskFull) => true,
+            Some(rusqlite::ErrorCode::SystemIoFailure) => wal_batch::take_disk_full(),
+            _ => false,
+        };
+        if full {
+            StoreError::DiskFull(e)
+        } else {
+            StoreError::Sqlite(e)
+        }
+    }
 }
 
 impl StoreError {
@@ -318,8 +343,25 @@ impl Store {
         let spawned = std::thread::Builder::new()
             .name("receiver-dict".into())
             .spawn(move || {
-                if let Err(e) = store.train_dictionary(&samples) {
-                    eprintln!("receiver: payloads stay compressed without a dictionary: {e}");
+                match store.train_dictionary(&samples) {
+                    Ok(()) => {}
+                    // zstd found nothing to learn: the next samples would
+                    // be no better.
+                    Err(e @ StoreError::Compression(_)) => {
+                        eprintln!("receiver: payloads stay compressed without a dictionary: {e}");
+                    }
+                    // Not stored (a full disk, a busy database): the next
+                    // samples train another, once storing works again.
+                    Err(e) => {
+                        if store.inner.dictionary.read().is_none() {
+                            store.inner.trainer.restart();
+                        }
+                        eprintln!(
+                            "receiver: the compression dictionary could not be stored ({e}); \
+                             another is trained from the next {} payloads",
+                            samples.len()
+                        );
+                    }
                 }
             });
         if let Err(e) = spawned {
@@ -647,6 +689,27 @@ mod tests {
     use super::writer::tests::project;
     use super::*;
     use std::sync::mpsc;
+
+    /// A database that cannot grow (here its page limit, as a full disk
+    /// makes it) fails with an error that says so, not as any SQLite error.
+    #[test]
+    fn a_full_database_says_the_disk_is_full() {
+        let conn = Connection::open_in_memory().expect("open");
+        conn.execute_batch("CREATE TABLE t (v BLOB); PRAGMA max_page_count = 8;")
+            .expect("setup");
+        let failed = (0..100)
+            .map(|_| conn.execute("INSERT INTO t (v) VALUES (randomblob(2000))", []))
+            .find_map(Result::err)
+            .expect("the page limit is reached");
+        let said = StoreError::from(failed);
+        assert!(matches!(said, StoreError::DiskFull(_)), "{said:?}");
+        assert!(said.to_string().contains("storing resumes"), "{said}");
+        // Any other error stays what it was.
+        let other = conn
+            .execute("INSERT INTO missing VALUES (1)", [])
+            .expect_err("no table");
+        assert!(matches!(StoreError::from(other), StoreError::Sqlite(_)));
+    }
 
     #[cfg(unix)]
     #[test]

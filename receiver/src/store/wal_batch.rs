@@ -336,8 +336,24 @@ unsafe fn inner_of<T: Wrapped>(
     (inner, (*inner).pMethods.as_ref())
 }
 
+thread_local! {
+    /// Whether a write of gathered frames on this thread failed because the
+    /// disk was full. SQLite is told `SQLITE_IOERR_WRITE` all the same (see
+    /// [`flush`]); this lets the error the caller sees say why.
+    static DISK_FULL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether a write of gathered frames on this thread found the disk full
+/// since the last call; clears it.
+pub(crate) fn take_disk_full() -> bool {
+    DISK_FULL.with(|full| full.replace(false))
+}
+
 /// Writes what is gathered; on failure the WAL fails until the write lock
-/// is released, and the caller gets `SQLITE_IOERR_WRITE`.
+/// is released, and the caller gets `SQLITE_IOERR_WRITE` (a full disk
+/// too: SQLite rolls back only the statement on `SQLITE_FULL`, and a
+/// deferred write may fail after the statement that made it; the disk
+/// being full is noted for [`take_disk_full`]).
 unsafe fn flush(f: *mut WalFile) -> c_int {
     let f = &mut *f;
     if f.pending.is_empty() {
@@ -367,6 +383,9 @@ unsafe fn flush(f: *mut WalFile) -> c_int {
     f.pending.clear();
     f.commit_header = false;
     if rc != ffi::SQLITE_OK {
+        if rc == ffi::SQLITE_FULL {
+            DISK_FULL.with(|full| full.set(true));
+        }
         f.failed = true;
         f.next = -1;
         return ffi::SQLITE_IOERR_WRITE;
@@ -861,6 +880,16 @@ mod tests {
             matches!(&err, rusqlite::Error::SqliteFailure(e, _) if e.code == rusqlite::ErrorCode::SystemIoFailure),
             "{err:?}"
         );
+        // What the caller sees says why: the disk was full.
+        let said = crate::store::StoreError::from(err);
+        assert!(
+            matches!(said, crate::store::StoreError::DiskFull(_)),
+            "{said}"
+        );
+        assert!(said
+            .to_string()
+            .contains("disk holding the database is full"));
+        assert!(!take_disk_full(), "noted once");
         assert!(tx.is_autocommit(), "the whole transaction was rolled back");
         drop(tx);
         let r = Connection::open(&path).expect("reader");

@@ -669,6 +669,8 @@ fn run(mut conn: Connection, rx: Receiver<Job>, batching: &Batching, stats: &Wri
         let (ops, replies): (Vec<WriteOp>, Vec<Reply>) =
             jobs.into_iter().map(|j| (j.op, j.reply)).unzip();
         let started = Instant::now();
+        // A full disk noted for an earlier batch says nothing of this one.
+        super::wal_batch::take_disk_full();
         let results = commit_guarded(&mut conn, &ops, &mut known, commit_batch);
         let busy = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
         stats.busy_nanos.fetch_add(busy, Ordering::Relaxed);
