@@ -278,8 +278,14 @@ impl Store {
             .map_err(|e| StoreError::Setup(format!("cannot create {}: {e}", path.display())))?;
         let mut conn = open_writer(path)
             .map_err(|e| StoreError::Setup(format!("cannot open {}: {e}", path.display())))?;
-        schema::configure(&conn, config.fsync_every_commit)?;
-        schema::migrate(&mut conn)?;
+        // The first reads of the file: say which file it is when they fail
+        // ("file is not a database" alone does not).
+        let named = |e: StoreError| match e {
+            StoreError::Sqlite(e) => StoreError::Setup(format!("{}: {e}", path.display())),
+            other => other,
+        };
+        schema::configure(&conn, config.fsync_every_commit).map_err(named)?;
+        schema::migrate(&mut conn).map_err(named)?;
         let opened = ensure_default_project(&mut conn)?;
         let (newest, loaded) = load_dictionaries(&conn, 0)?;
         let preparing = writer::Preparing::default();
@@ -689,6 +695,25 @@ mod tests {
     use super::writer::tests::project;
     use super::*;
     use std::sync::mpsc;
+
+    #[test]
+    fn a_file_that_is_no_database_is_named_in_the_error() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("notes.txt");
+        std::fs::write(
+            &path,
+            "not a database, but long enough to be read as a header",
+        )
+        .expect("write");
+        let Err(e) = Store::open(&path, &StoreConfig::default()) else {
+            panic!("a text file opened as a database");
+        };
+        let said = e.to_string();
+        assert!(
+            said.contains(&path.display().to_string()) && said.contains("not a database"),
+            "{said}"
+        );
+    }
 
     /// A database that cannot grow (here its page limit, as a full disk
     /// makes it) fails with an error that says so, not as any SQLite error.
