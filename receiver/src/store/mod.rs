@@ -34,7 +34,7 @@ pub mod wal_batch;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,14 +50,18 @@ pub use writer::{WriteOp, WriteResult, Writer};
 pub enum StoreError {
     /// SQLite reported an error.
     #[error("database error: {0}")]
-    Sqlite(rusqlite::Error),
+    Sqlite(#[source] rusqlite::Error),
     /// The disk holding the database (or its WAL) is full. What failed was
     /// rolled back whole; storing resumes by itself once there is space.
     #[error(
         "the disk holding the database is full; nothing acknowledged was lost, and storing \
          resumes once there is space"
     )]
-    DiskFull(#[source] rusqlite::Error),
+    DiskFull(
+        /// What SQLite said (an I/O error when the writer's WAL file met the
+        /// full disk).
+        String,
+    ),
     /// The database could not be prepared (WAL, schema version).
     #[error("cannot use the database: {0}")]
     Setup(String),
@@ -95,7 +99,7 @@ impl From<rusqlite::Error> for StoreError {
             _ => false,
         };
         if full {
-            StoreError::DiskFull(e)
+            StoreError::DiskFull(e.to_string())
         } else {
             StoreError::Sqlite(e)
         }
@@ -105,7 +109,11 @@ impl From<rusqlite::Error> for StoreError {
 impl StoreError {
     /// A copy for reporting one batch failure to every job of the batch.
     pub fn duplicate(&self) -> StoreError {
-        StoreError::Batch(self.to_string())
+        match self {
+            // Its kind decides the answer (503, not 500).
+            StoreError::DiskFull(said) => StoreError::DiskFull(said.clone()),
+            other => StoreError::Batch(other.to_string()),
+        }
     }
 }
 
@@ -197,6 +205,10 @@ impl IssueStatus {
     }
 }
 
+/// How many trained dictionaries a store tries to save before it goes on
+/// without one ([`Store::offer_sample`]).
+const DICTIONARY_ATTEMPTS: u32 = 5;
+
 /// What [`Store::open`] found or created.
 #[derive(Debug, Clone)]
 pub struct Opened {
@@ -263,6 +275,8 @@ struct StoreInner {
     /// The highest `compression_dicts.id` registered: another process on
     /// the same file may add one, which reads then register.
     dictionaries_loaded: AtomicI64,
+    /// Trained dictionaries that could not be stored.
+    dictionary_failures: AtomicU32,
 }
 
 impl Store {
@@ -282,6 +296,9 @@ impl Store {
         // ("file is not a database" alone does not).
         let named = |e: StoreError| match e {
             StoreError::Sqlite(e) => StoreError::Setup(format!("{}: {e}", path.display())),
+            StoreError::DiskFull(_) => {
+                StoreError::Setup(format!("{}: the disk is full", path.display()))
+            }
             other => other,
         };
         schema::configure(&conn, config.fsync_every_commit).map_err(named)?;
@@ -312,8 +329,12 @@ impl Store {
                 trainer: dictionary::Trainer::new(config.dictionary_samples, newest.is_none()),
                 dictionary: RwLock::new(newest),
                 dictionaries_loaded: AtomicI64::new(loaded),
+                dictionary_failures: AtomicU32::new(0),
             }),
         };
+        // Opening wrote through this thread; a full disk noted then must
+        // not name a later error of another kind on it.
+        wal_batch::take_disk_full();
         Ok((store, opened))
     }
 
@@ -356,17 +377,22 @@ impl Store {
                     Err(e @ StoreError::Compression(_)) => {
                         eprintln!("receiver: payloads stay compressed without a dictionary: {e}");
                     }
+                    // Shutting down.
+                    Err(StoreError::WriterGone) => {}
                     // Not stored (a full disk, a busy database): the next
                     // samples train another, once storing works again.
                     Err(e) => {
-                        if store.inner.dictionary.read().is_none() {
-                            store.inner.trainer.restart();
+                        if store.retry_dictionary() {
+                            eprintln!(
+                                "receiver: the compression dictionary could not be stored \
+                                 ({e}); another is trained from the next {} payloads",
+                                samples.len()
+                            );
+                        } else {
+                            eprintln!(
+                                "receiver: payloads stay compressed without a dictionary: {e}"
+                            );
                         }
-                        eprintln!(
-                            "receiver: the compression dictionary could not be stored ({e}); \
-                             another is trained from the next {} payloads",
-                            samples.len()
-                        );
                     }
                 }
             });
@@ -401,11 +427,32 @@ impl Store {
     /// Compresses new payloads with `dict` unless a dictionary is in use
     /// already; stops collecting samples.
     fn adopt_dictionary(&self, dict: Arc<dictionary::Dictionary>) {
-        self.inner.trainer.stop();
         let mut current = self.inner.dictionary.write();
         if current.is_none() {
             *current = Some(dict);
         }
+        // Under the lock, so that a failed save's retry (which looks under
+        // it too) cannot start collecting again after this.
+        self.inner.trainer.stop();
+    }
+
+    /// After a trained dictionary could not be stored: collects samples
+    /// for another, unless a dictionary came meanwhile or saving has failed
+    /// [`DICTIONARY_ATTEMPTS`] times (a lasting failure, such as a
+    /// read-only database, would otherwise train again every few hundred
+    /// requests). Whether it will try again.
+    fn retry_dictionary(&self) -> bool {
+        let current = self.inner.dictionary.write();
+        let failed = self
+            .inner
+            .dictionary_failures
+            .fetch_add(1, Ordering::Relaxed)
+            + 1;
+        if current.is_some() || failed >= DICTIONARY_ATTEMPTS {
+            return false;
+        }
+        self.inner.trainer.restart();
+        true
     }
 
     /// Registers the dictionaries another process stored in the database
@@ -729,6 +776,11 @@ mod tests {
         let said = StoreError::from(failed);
         assert!(matches!(said, StoreError::DiskFull(_)), "{said:?}");
         assert!(said.to_string().contains("storing resumes"), "{said}");
+        // Copied to every job of a failed batch, it stays what it is: the
+        // API answers it 503, not 500.
+        assert!(matches!(said.duplicate(), StoreError::DiskFull(_)));
+        let api = crate::api::ApiError::Store(said.duplicate());
+        assert_eq!(api.status(), hyper::StatusCode::SERVICE_UNAVAILABLE);
         // Any other error stays what it was.
         let other = conn
             .execute("INSERT INTO missing VALUES (1)", [])
