@@ -7,7 +7,7 @@
 //! |---|---|
 //! | `POST api/{project_id}/envelope/` | envelopes |
 //! | `POST api/{project_id}/store/` | a JSON event, or an envelope with `Content-Type: application/x-sentry-envelope` |
-//! | `GET` or `POST api/{project_id}/cron/{monitor_slug}/[{public_key}/]` | a check-in from a job without an SDK ([`crate::ingest::cron_endpoint`]); `202` |
+//! | `GET` (or `HEAD`) or `POST api/{project_id}/cron/{monitor_slug}/[{public_key}/]` | a check-in from a job without an SDK ([`crate::ingest::cron_endpoint`]); `202` |
 //! | `OPTIONS` on these | CORS preflight |
 //! | `GET /health` | liveness, and running totals of where stored requests spent their time (not readable cross-origin) |
 //! | `/api/0/…` | the JSON API ([`crate::api`]), outside the path prefix |
@@ -704,7 +704,7 @@ async fn cron_check_in(
     if *req.method() == Method::OPTIONS {
         return Ok(json_response(StatusCode::OK, &serde_json::json!({})));
     }
-    if !matches!(*req.method(), Method::GET | Method::POST) {
+    if !matches!(*req.method(), Method::GET | Method::HEAD | Method::POST) {
         return Err(IngestError::MethodNotAllowed {
             detail: format!("{} is not allowed here: use GET or POST", req.method()),
         });

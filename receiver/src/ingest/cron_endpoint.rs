@@ -14,7 +14,10 @@
 //!   or starts a run if none is in progress, so `?status=in_progress`
 //!   followed by `?status=ok` is one run.
 //! * The key is in the path, or in a header or the query string; two of
-//!   them are a 401 ([`auth::with_path_key`]).
+//!   them are a 401 ([`auth::with_path_key`]). As in Relay, a query string
+//!   that holds `sentry_` anywhere (`environment=sentry_prod`) counts as a
+//!   key in the query string.
+//! * `HEAD` is taken as `GET` (Relay's router does the same).
 //! * The answer is `202 Accepted` with no body, also when a quota refused
 //!   the check-in: Relay never answers this route with a 429.
 //!
@@ -163,13 +166,20 @@ fn from_query(query: &str) -> Result<Map<String, Value>, IngestError> {
 fn check_in_id(value: &str) -> Result<String, IngestError> {
     Uuid::parse_str(value.trim())
         .map(|id| id.simple().to_string())
-        .map_err(|_| invalid(format_args!("check_in_id {value:?} is not a UUID")))
+        .map_err(|_| invalid(format_args!("check_in_id {:?} is not a UUID", shown(value))))
+}
+
+/// The start of a value quoted in an error (the whole of a long one would
+/// make the answer as long).
+fn shown(value: &str) -> String {
+    value.chars().take(40).collect()
 }
 
 fn duration(value: &str) -> Result<Value, IngestError> {
     let not_a_number = || {
         invalid(format_args!(
-            "duration {value:?} is not a number of seconds"
+            "duration {:?} is not a number of seconds",
+            shown(value)
         ))
     };
     let seconds: f64 = value.trim().parse().map_err(|_| not_a_number())?;
@@ -239,6 +249,8 @@ mod tests {
         assert!(refused("status=ok&duration=-1").contains("duration"));
         assert!(refused("status=ok&duration=soon").contains("not a number"));
         assert!(refused("status=ok&check_in_id=42").contains("not a UUID"));
+        let long = refused(&format!("status=ok&duration={}x", "9".repeat(5000)));
+        assert!(long.len() < 200, "a long value is not echoed whole: {long}");
         assert!(matches!(
             check_in_payload("%%%", Some("status=ok"), None),
             Err(IngestError::BadRequest { .. })
