@@ -28,10 +28,17 @@ fn call(
     request(method, &format!("{}{path}", server.url()), headers, body).expect("request")
 }
 
+/// A `GET` of `path` (under the server's URL).
+fn get(server: &TestServer, path: &str) -> TestResponse {
+    call(server, "GET", path, &[], b"")
+}
+
 /// A `GET` with the key in the path, as Sentry's Crons setup shows it.
 fn curl(server: &TestServer, slug: &str, query: &str) -> TestResponse {
-    let path = format!("/api/1/cron/{slug}/{}/?{query}", server.public_key());
-    call(server, "GET", &path, &[], b"")
+    get(
+        server,
+        &format!("/api/1/cron/{slug}/{}/?{query}", server.public_key()),
+    )
 }
 
 fn accepted(r: &TestResponse) {
@@ -256,21 +263,12 @@ fn the_key_comes_from_the_path_a_header_or_the_query_but_only_one() {
         .is_some_and(|e| e.contains("/cron/{monitor_slug}/{public_key}/")));
     // A key the receiver does not know, and a key of another project.
     let unknown = "0".repeat(32);
-    let r = call(
+    let r = get(
         &server,
-        "GET",
         &format!("/api/1/cron/unknown/{unknown}/?status=ok"),
-        &[],
-        b"",
     );
     assert_eq!(r.status, 403);
-    let r = call(
-        &server,
-        "GET",
-        &format!("/api/7/cron/elsewhere/{key}/?status=ok"),
-        &[],
-        b"",
-    );
+    let r = get(&server, &format!("/api/7/cron/elsewhere/{key}/?status=ok"));
     assert_eq!(r.status, 403);
     assert!(check_ins(&server, "by-header").len() == 1);
     assert!(check_ins(&server, "by-query").len() == 1);
@@ -331,21 +329,15 @@ fn the_route_is_under_the_path_prefix_and_takes_head_and_encoded_slugs() {
         b"",
     );
     assert_eq!(r.status, 202);
-    let r = call(
+    let r = get(
         &server,
-        "GET",
         &format!("/sentry//api/1/cron/nightly-backup/{key}?status=error"),
-        &[],
-        b"",
     );
     accepted(&r);
     // Outside the prefix there is no such route.
-    let r = call(
+    let r = get(
         &server,
-        "GET",
         &format!("/api/1/cron/nightly-backup/{key}/?status=ok"),
-        &[],
-        b"",
     );
     assert_eq!(r.status, 404);
     // The name as sent is made a slug, as Sentry makes it.
