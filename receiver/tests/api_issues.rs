@@ -174,6 +174,54 @@ fn cursor_pagination_walks_every_issue_once_both_ways() {
         .is_some_and(|l| l.contains("rel=\"previous\"; results=\"false\"")));
 }
 
+/// The grouping explanation is stored compressed, and one stored as text
+/// by an earlier receiver is shown the same.
+#[test]
+fn explanations_are_stored_compressed_and_old_text_ones_still_read() {
+    let server = TestServer::start();
+    let frames: Vec<_> = (0..20)
+        .map(|i| {
+            json!({"function": format!("step_{i}"), "module": format!("app.jobs.m{i}"),
+                        "filename": format!("app/jobs/m{i}.py"), "lineno": i, "in_app": i % 3 != 0})
+        })
+        .collect();
+    event(
+        &server,
+        json!({"exception": {"values": [{"type": "KeyError", "value": "missing key",
+            "stacktrace": {"frames": frames}}]}}),
+    );
+    server.wait_for_events(1, Duration::from_secs(5));
+    let id = server.issues()[0].id;
+    let shown = |server: &TestServer| {
+        let detail: IssueDetail = server
+            .api_json(&format!("/api/0/issues/{id}/"))
+            .expect("detail");
+        detail.grouping.explanation
+    };
+    let explanation = shown(&server);
+    assert!(explanation["variants"]["app"].is_object(), "{explanation}");
+    let json = explanation.to_string();
+    let conn = rusqlite::Connection::open(server.db_path()).expect("open");
+    conn.busy_timeout(Duration::from_secs(10)).expect("busy");
+    let (kind, stored): (String, i64) = conn
+        .query_row(
+            "SELECT typeof(explanation), length(explanation) FROM issue_grouping",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("stored");
+    assert_eq!(kind, "blob");
+    assert!(
+        stored * 5 < json.len() as i64,
+        "{stored} bytes stored for {} of JSON",
+        json.len()
+    );
+    // As a receiver before schema version 28 stored it.
+    conn.execute("UPDATE issue_grouping SET explanation = ?1", [&json])
+        .expect("text");
+    assert_eq!(shown(&server), explanation);
+}
+
 #[test]
 fn detail_tags_grouping_and_events() {
     let server = TestServer::start();

@@ -790,7 +790,7 @@ fn detail_of(
                  i.grouping_explanation)
              FROM issues i WHERE i.id = ?1",
             [r.id],
-            |row| row.get(0),
+            |row| Ok(queries::explanation_text(row.get_ref(0)?)),
         )
         .optional()?
         .flatten();

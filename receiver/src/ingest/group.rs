@@ -135,11 +135,13 @@ fn from_result(result: GroupingResult) -> Grouping {
         title: result.title,
         culprit: result.culprit,
         level: result.level.as_str().to_owned(),
-        // `Null` (hashes only) becomes the empty string: "not computed".
+        // `Null` (hashes only) stays empty: "not computed". Compressed here,
+        // on the worker, not by the writer. (Compressing cannot fail short
+        // of memory; the issue would then show no explanation.)
         explanation: if result.explanation.is_null() {
-            String::new()
+            Vec::new()
         } else {
-            result.explanation.to_string()
+            crate::store::compress_explanation(&result.explanation.to_string()).unwrap_or_default()
         },
     }
 }
@@ -244,7 +246,16 @@ mod tests {
                 )
                 .expect("read")
         };
-        let explanation = read("SELECT explanation FROM issue_grouping").expect("explanation");
+        let explanation = store
+            .read_blocking(|c| {
+                Ok(
+                    c.query_row("SELECT explanation FROM issue_grouping", [], |r| {
+                        Ok(crate::store::queries::explanation_text(r.get_ref(0)?))
+                    })?,
+                )
+            })
+            .expect("read")
+            .expect("explanation");
         assert!(explanation.contains("variants"), "{explanation}");
         let inputs = read("SELECT inputs FROM group_hashes LIMIT 1").expect("inputs");
         assert!(inputs.contains("KeyError"), "{inputs}");

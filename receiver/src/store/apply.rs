@@ -520,7 +520,7 @@ fn create_issue(
     known: &mut KnownRows,
     p: i64,
     e: &EventRecord,
-    explanation: &str,
+    explanation: &[u8],
 ) -> Result<i64, StoreError> {
     let explicit_id = work.explicit_id(conn, Table::Issues, known)?;
     conn.prepare_cached(

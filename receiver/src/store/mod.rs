@@ -710,6 +710,20 @@ pub fn compress(data: &[u8], level: i32) -> Result<Vec<u8>, StoreError> {
     Ok(zstd::bulk::compress(data, level)?)
 }
 
+/// A grouping explanation as `issue_grouping` stores it: the JSON,
+/// zstd-compressed (level 3, a reused context, no dictionary: the
+/// explanation repeats itself enough). Read back with
+/// [`queries::explanation_text`].
+///
+/// ```
+/// let stored = receiver::store::compress_explanation(r#"{"variants":{}}"#).unwrap();
+/// assert!(stored.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]), "a zstd frame");
+/// ```
+pub fn compress_explanation(json: &str) -> Result<Vec<u8>, StoreError> {
+    dictionary::compress(json.as_bytes(), 3, None)
+        .map_err(|e| StoreError::Compression(std::io::Error::other(e)))
+}
+
 /// The JSON (or raw bytes) of a stored payload: reverses [`compress`], and
 /// renders an event stored as received
 /// ([`crate::ingest::as_received`]).

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::Value;
 
@@ -115,8 +116,36 @@ const ISSUE_COLUMNS: &str = "SELECT id, project_id, title, culprit, level, first
          grouping_explanation)
      FROM issues";
 
+/// The most an explanation is read back as (it is written from one
+/// event's grouping; a damaged row must not claim more).
+const EXPLANATION_MAX: usize = 64 << 20;
+
+/// An explanation as stored: zstd-compressed JSON (a BLOB, from schema
+/// version 28 on), or the JSON text earlier receivers stored (and the old
+/// `issues.grouping_explanation` column holds). `None` for `NULL` or a
+/// value that cannot be read.
+///
+/// ```
+/// use rusqlite::types::ValueRef;
+/// use receiver::store::{compress_explanation, queries::explanation_text};
+/// let stored = compress_explanation(r#"{"variants":{}}"#).unwrap();
+/// assert_eq!(explanation_text(ValueRef::Blob(&stored)).as_deref(), Some(r#"{"variants":{}}"#));
+/// assert_eq!(explanation_text(ValueRef::Text(b"{}")).as_deref(), Some("{}"));
+/// assert_eq!(explanation_text(ValueRef::Null), None);
+/// ```
+pub fn explanation_text(value: ValueRef<'_>) -> Option<String> {
+    match value {
+        ValueRef::Text(text) => String::from_utf8(text.to_vec()).ok(),
+        ValueRef::Blob(compressed) => {
+            let json = super::dictionary::decompress(compressed, None, EXPLANATION_MAX).ok()?;
+            String::from_utf8(json).ok()
+        }
+        _ => None,
+    }
+}
+
 fn issue_from_row(r: &Row<'_>) -> rusqlite::Result<IssueRow> {
-    let explanation: Option<String> = r.get(12)?;
+    let explanation = explanation_text(r.get_ref(12)?);
     Ok(IssueRow {
         id: r.get(0)?,
         project_id: r.get(1)?,

@@ -88,8 +88,10 @@ pub struct Grouping {
     pub culprit: Option<String>,
     /// Issue level.
     pub level: String,
-    /// JSON explanation of the grouping.
-    pub explanation: String,
+    /// The JSON explanation of the grouping, zstd-compressed (18 KB of
+    /// JSON for a 20-frame trace, ~1 KB so); empty when not computed
+    /// (a lean grouping). Read it with [`crate::store::queries::explanation_text`].
+    pub explanation: Vec<u8>,
 }
 
 /// One grouping hash and what produced it.

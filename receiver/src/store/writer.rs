@@ -1253,7 +1253,7 @@ pub(super) mod tests {
             title: "E".into(),
             culprit: None,
             level: "error".into(),
-            explanation: String::new(),
+            explanation: Vec::new(),
         };
         let event = crate::store::EventRecord {
             event_id: format!("{n:032x}"),
