@@ -857,6 +857,43 @@ mod tests {
         assert_eq!(n, 0);
     }
 
+    /// Explanations stored as text before migration 28 (in
+    /// `issue_grouping`, or still in the old `issues` column) read as
+    /// before beside compressed ones.
+    #[test]
+    fn migration_28_keeps_text_explanations_readable() {
+        let (_dir, mut conn) = database_at(27);
+        conn.execute_batch(
+            r#"INSERT INTO projects (id, name, created) VALUES (1, 'p', 0);
+             INSERT INTO issues (id, project_id, title, level, first_seen, last_seen,
+                 grouping_explanation)
+             VALUES (1, 1, 'a', 'error', 0, 0, NULL),
+                    (2, 1, 'b', 'error', 0, 0, '{"config":"old column"}'),
+                    (3, 1, 'c', 'error', 0, 0, NULL);
+             INSERT INTO issue_grouping (issue_id, explanation)
+             VALUES (1, '{"config":"text"}');"#,
+        )
+        .expect("rows");
+        assert_eq!(migrate(&mut conn).expect("migrate"), 28);
+        let compressed =
+            crate::store::compress_explanation(r#"{"config":"blob"}"#).expect("compress");
+        conn.execute(
+            "INSERT INTO issue_grouping (issue_id, explanation) VALUES (3, ?1)",
+            [&compressed],
+        )
+        .expect("blob");
+        for (id, config) in [(1, "text"), (2, "old column"), (3, "blob")] {
+            let issue = crate::store::queries::issue(&conn, id)
+                .expect("read")
+                .expect("issue");
+            assert_eq!(
+                issue.explanation,
+                Some(serde_json::json!({ "config": config })),
+                "issue {id}"
+            );
+        }
+    }
+
     #[test]
     fn migration_10_gives_releases_named_by_sessions_their_rows() {
         let (_dir, mut conn) = database_at(9);
