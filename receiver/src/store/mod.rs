@@ -209,6 +209,16 @@ impl IssueStatus {
 /// without one ([`Store::offer_sample`]).
 const DICTIONARY_ATTEMPTS: u32 = 5;
 
+/// What became of a dictionary that could not be stored.
+enum Retry {
+    /// Samples are collected for another.
+    Again,
+    /// A dictionary is in use now (another process stored one).
+    NotNeeded,
+    /// Too many failed; the store goes on without one.
+    GivenUp,
+}
+
 /// What [`Store::open`] found or created.
 #[derive(Debug, Clone)]
 pub struct Opened {
@@ -381,19 +391,18 @@ impl Store {
                     Err(StoreError::WriterGone) => {}
                     // Not stored (a full disk, a busy database): the next
                     // samples train another, once storing works again.
-                    Err(e) => {
-                        if store.retry_dictionary() {
-                            eprintln!(
-                                "receiver: the compression dictionary could not be stored \
-                                 ({e}); another is trained from the next {} payloads",
-                                samples.len()
-                            );
-                        } else {
-                            eprintln!(
-                                "receiver: payloads stay compressed without a dictionary: {e}"
-                            );
-                        }
-                    }
+                    Err(e) => match store.retry_dictionary() {
+                        Retry::Again => eprintln!(
+                            "receiver: the compression dictionary could not be stored ({e}); \
+                             another is trained from the next {} payloads",
+                            samples.len()
+                        ),
+                        // Another process's came meanwhile, and is in use.
+                        Retry::NotNeeded => {}
+                        Retry::GivenUp => eprintln!(
+                            "receiver: payloads stay compressed without a dictionary: {e}"
+                        ),
+                    },
                 }
             });
         if let Err(e) = spawned {
@@ -440,19 +449,22 @@ impl Store {
     /// for another, unless a dictionary came meanwhile or saving has failed
     /// [`DICTIONARY_ATTEMPTS`] times (a lasting failure, such as a
     /// read-only database, would otherwise train again every few hundred
-    /// requests). Whether it will try again.
-    fn retry_dictionary(&self) -> bool {
+    /// requests).
+    fn retry_dictionary(&self) -> Retry {
         let current = self.inner.dictionary.write();
+        if current.is_some() {
+            return Retry::NotNeeded;
+        }
         let failed = self
             .inner
             .dictionary_failures
             .fetch_add(1, Ordering::Relaxed)
             + 1;
-        if current.is_some() || failed >= DICTIONARY_ATTEMPTS {
-            return false;
+        if failed >= DICTIONARY_ATTEMPTS {
+            return Retry::GivenUp;
         }
         self.inner.trainer.restart();
-        true
+        Retry::Again
     }
 
     /// Registers the dictionaries another process stored in the database
