@@ -80,11 +80,13 @@ pub fn read(payload: &[u8], level: i32) -> Result<CheckInRecord, Refused> {
     let Value::Object(map) = &value else {
         return Err(Refused::json("check_in: not a JSON object".to_owned()));
     };
-    let status = status(map)?;
-    let monitor_slug = monitor_slug(map)?;
-    let environment = environment(map)?;
-    let duration = duration(map)?;
-    let sent_id = check_in_id(map)?;
+    let Fields {
+        status,
+        monitor_slug,
+        environment,
+        duration,
+        sent_id,
+    } = fields(map)?;
     // The nil id (or none) asks for the latest run in progress; a run it
     // starts (there is none) gets an id of its own, as in Sentry.
     let update_latest = match sent_id {
@@ -116,6 +118,31 @@ pub fn read(payload: &[u8], level: i32) -> Result<CheckInRecord, Refused> {
             .filter(|c| !c.is_null())
             .map(super::monitor_config::read),
     })
+}
+
+/// The fields a check-in is checked by, read as [`read`] reads them.
+struct Fields {
+    status: String,
+    monitor_slug: String,
+    environment: Option<String>,
+    duration: Option<f64>,
+    sent_id: Option<Uuid>,
+}
+
+fn fields(map: &Map<String, Value>) -> Result<Fields, Refused> {
+    Ok(Fields {
+        status: status(map)?,
+        monitor_slug: monitor_slug(map)?,
+        environment: environment(map)?,
+        duration: duration(map)?,
+        sent_id: check_in_id(map)?,
+    })
+}
+
+/// Checks a check-in's JSON object as [`read`] does, building nothing:
+/// `Err` for what [`read`] would refuse.
+pub fn check(map: &Map<String, Value>) -> Result<(), Refused> {
+    fields(map).map(|_| ())
 }
 
 /// A string field, `None` when absent or `null`.

@@ -114,13 +114,10 @@ pub fn check_in_payload(
         "monitor_slug".to_owned(),
         Value::String(monitor_slug.to_owned()),
     );
-    let payload = serde_json::to_vec(&check_in).map_err(|e| IngestError::Internal {
+    check_in::check(&check_in).map_err(|refused| invalid(refused.detail))?;
+    serde_json::to_vec(&check_in).map_err(|e| IngestError::Internal {
         detail: format!("could not write the check-in: {e}"),
-    })?;
-    // The level does not matter: the record is dropped, only the checks
-    // are wanted.
-    check_in::read(&payload, 1).map_err(|refused| invalid(refused.detail))?;
-    Ok(payload)
+    })
 }
 
 fn invalid(detail: impl std::fmt::Display) -> IngestError {
