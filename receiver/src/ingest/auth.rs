@@ -60,6 +60,11 @@ pub struct Auth {
     pub project_id: Option<String>,
 }
 
+/// Relay's answer to a request with more than one key.
+fn multiple_payloads() -> IngestError {
+    unauthorized("bad authentication: multiple authorization payloads detected")
+}
+
 fn unauthorized(detail: impl Into<String>) -> IngestError {
     IngestError::Unauthorized {
         detail: detail.into(),
@@ -94,9 +99,7 @@ pub fn from_request(headers: &HeaderMap, query: Option<&str>) -> Result<Option<A
     match found.len() {
         0 => Ok(None),
         1 => found.pop().map(|r| r.map(Some)).unwrap_or(Ok(None)),
-        _ => Err(unauthorized(
-            "bad authentication: multiple authorization payloads detected",
-        )),
+        _ => Err(multiple_payloads()),
     }
 }
 
@@ -114,9 +117,7 @@ pub fn from_request(headers: &HeaderMap, query: Option<&str>) -> Result<Option<A
 /// ```
 pub fn with_path_key(found: Option<Auth>, path_key: Option<&str>) -> Result<Auth, IngestError> {
     match (found, path_key) {
-        (Some(_), Some(_)) => Err(unauthorized(
-            "bad authentication: multiple authorization payloads detected",
-        )),
+        (Some(_), Some(_)) => Err(multiple_payloads()),
         (Some(auth), None) => Ok(auth),
         (None, Some(key)) => from_pairs(
             [("sentry_key".to_owned(), key.to_owned())],
