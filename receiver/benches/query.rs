@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use receiver::config::StoreConfig;
 use receiver::ingest::as_received;
 use receiver::ingest::normalize::RequestContext;
-use receiver::store::{compress, Store};
+use receiver::store::{compress, compress_explanation, compress_inputs, Store};
 use receiver::testing::TestServer;
 use rusqlite::{params, Connection};
 use sentry_core::protocol::Timestamp;
@@ -64,14 +64,15 @@ fn populate(path: &std::path::Path, events: usize) -> Result<(), Box<dyn std::er
              VALUES (?1, 1, ?2, ?3, 'error', ?4, ?4, 0, 0, ?5, 'ongoing', 'app@1.0.0',
                  'app@1.9.0')",
         )?;
-        // Explanations live in their own table since migration 3.
-        let mut explanation = tx.prepare(
-            "INSERT INTO issue_grouping (issue_id, explanation)
-             VALUES (?1, '{\"config\":\"bench\"}')",
-        )?;
+        // Explanations live in their own table since migration 3; both
+        // they and a hash's inputs are stored compressed, as the receiver
+        // stores them (migrations 28 and 29).
+        let mut explanation =
+            tx.prepare("INSERT INTO issue_grouping (issue_id, explanation) VALUES (?1, ?2)")?;
+        let stored_explanation = compress_explanation(r#"{"config":"bench"}"#)?;
         let mut hash = tx.prepare(
             "INSERT INTO group_hashes (project_id, hash, issue_id, variant, component, inputs)
-             VALUES (1, ?1, ?2, 'app', 'exception', '[]')",
+             VALUES (1, ?1, ?2, 'app', 'exception', ?3)",
         )?;
         for i in 1..=ISSUES {
             let status = if i % 10 == 0 {
@@ -86,8 +87,15 @@ fn populate(path: &std::path::Path, events: usize) -> Result<(), Box<dyn std::er
                 base,
                 status
             ])?;
-            hash.execute(params![format!("{i:032x}"), i as i64])?;
-            explanation.execute(params![i as i64])?;
+            let inputs: Vec<String> = (0..8)
+                .map(|f| format!("app.module_{} handler_{i}_step_{f}", i % 37))
+                .collect();
+            hash.execute(params![
+                format!("{i:032x}"),
+                i as i64,
+                compress_inputs(&inputs)?
+            ])?;
+            explanation.execute(params![i as i64, stored_explanation])?;
         }
     }
     // One compressed event per issue (small, realistic fields), stored as

@@ -461,8 +461,14 @@ fn apply_event<'c>(
                 .iter()
                 .find(|full| full.hash == h.hash)
                 .unwrap_or(h);
-            let inputs = serde_json::to_string(&h.inputs).unwrap_or_else(|_| "[]".to_owned());
-            stmt.execute(params![p, h.hash, issue_id, h.variant, h.component, inputs])?;
+            stmt.execute(params![
+                p,
+                h.hash,
+                issue_id,
+                h.variant,
+                h.component,
+                h.inputs
+            ])?;
             known.note_hash_owner(p, &h.hash, issue_id);
         }
     }

@@ -144,6 +144,29 @@ pub fn explanation_text(value: ValueRef<'_>) -> Option<String> {
     }
 }
 
+/// A hash's inputs as stored: the JSON list zstd-compressed (a BLOB, from
+/// schema version 29 on; [`super::compress_inputs`]) or as text (earlier
+/// receivers). Empty for an empty BLOB (a hash stored without its inputs)
+/// or a value that cannot be read.
+///
+/// ```
+/// use rusqlite::types::ValueRef;
+/// use receiver::store::queries::hash_inputs;
+/// assert_eq!(hash_inputs(ValueRef::Text(br#"["KeyError"]"#)), ["KeyError"]);
+/// assert!(hash_inputs(ValueRef::Blob(b"")).is_empty());
+/// ```
+pub fn hash_inputs(value: ValueRef<'_>) -> Vec<String> {
+    let json = match value {
+        ValueRef::Text(text) => Some(text.to_vec()),
+        ValueRef::Blob(compressed) if !compressed.is_empty() => {
+            super::dictionary::decompress(compressed, None, EXPLANATION_MAX).ok()
+        }
+        _ => None,
+    };
+    json.and_then(|json| serde_json::from_slice(&json).ok())
+        .unwrap_or_default()
+}
+
 fn issue_from_row(r: &Row<'_>) -> rusqlite::Result<IssueRow> {
     let explanation = explanation_text(r.get_ref(12)?);
     Ok(IssueRow {
@@ -197,12 +220,11 @@ pub fn issue_hashes(conn: &Connection, issue_id: i64) -> Result<Vec<GroupHashRow
          ORDER BY rowid",
     )?;
     let rows = stmt.query_map([issue_id], |r| {
-        let inputs: String = r.get(3)?;
         Ok(GroupHashRow {
             hash: r.get(0)?,
             variant: r.get(1)?,
             component: r.get(2)?,
-            inputs: serde_json::from_str(&inputs).unwrap_or_default(),
+            inputs: hash_inputs(r.get_ref(3)?),
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

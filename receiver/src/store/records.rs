@@ -103,8 +103,10 @@ pub struct HashRecord {
     pub variant: String,
     /// Component that contributed (`exception`, `message`, …).
     pub component: String,
-    /// The contributing values.
-    pub inputs: Vec<String>,
+    /// The contributing values, a JSON list compressed by
+    /// [`super::compress_inputs`] (so the writer stores it as it is); empty
+    /// when grouping computed hashes only.
+    pub inputs: Vec<u8>,
 }
 
 /// A grouping hash (32 hex digits) as a number, the compact key of the

@@ -699,6 +699,15 @@ ALTER TABLE trace_metric_summaries ADD COLUMN format INTEGER NOT NULL DEFAULT 1;
     r#"
 SELECT 1;
 "#,
+    // 29: no table changes. From here on `group_hashes.inputs` is the JSON
+    // list zstd-compressed, a BLOB (`store::compress_inputs`): ~1 KB per
+    // hash of a 20-frame trace, two hashes per issue, became ~0.3 KB. Rows
+    // stored before stay text, and readers take both
+    // (`queries::hash_inputs`); a receiver of version 28 would fail to show
+    // such an issue's hashes, so the version goes up.
+    r#"
+SELECT 1;
+"#,
 ];
 
 /// Where migration 16 (which merges check-in runs) is in [`MIGRATIONS`]:
@@ -874,7 +883,7 @@ mod tests {
              VALUES (1, '{"config":"text"}');"#,
         )
         .expect("rows");
-        assert_eq!(migrate(&mut conn).expect("migrate"), 28);
+        assert_eq!(migrate(&mut conn).expect("migrate"), current_version());
         let compressed =
             crate::store::compress_explanation(r#"{"config":"blob"}"#).expect("compress");
         conn.execute(
@@ -892,6 +901,40 @@ mod tests {
                 "issue {id}"
             );
         }
+    }
+
+    #[test]
+    fn migration_29_keeps_text_hash_inputs_readable() {
+        let (_dir, mut conn) = database_at(28);
+        conn.execute_batch(
+            r#"INSERT INTO projects (id, name, created) VALUES (1, 'p', 0);
+             INSERT INTO issues (id, project_id, title, level, first_seen, last_seen)
+             VALUES (1, 1, 'a', 'error', 0, 0);
+             INSERT INTO group_hashes (project_id, hash, issue_id, variant, component, inputs)
+             VALUES (1, 'aa', 1, 'app', 'exception', '["text"]');"#,
+        )
+        .expect("rows");
+        assert_eq!(migrate(&mut conn).expect("migrate"), current_version());
+        let compressed = crate::store::compress_inputs(&["blob".to_owned()]).expect("compress");
+        conn.execute(
+            "INSERT INTO group_hashes (project_id, hash, issue_id, variant, component, inputs)
+             VALUES (1, 'bb', 1, 'system', 'exception', ?1), (1, 'cc', 1, 'x', 'y', X'')",
+            [&compressed],
+        )
+        .expect("blob");
+        let hashes = crate::store::queries::issue_hashes(&conn, 1).expect("read");
+        let inputs: Vec<(&str, Vec<String>)> = hashes
+            .iter()
+            .map(|h| (h.hash.as_str(), h.inputs.clone()))
+            .collect();
+        assert_eq!(
+            inputs,
+            [
+                ("aa", vec!["text".to_owned()]),
+                ("bb", vec!["blob".to_owned()]),
+                ("cc", vec![])
+            ]
+        );
     }
 
     #[test]

@@ -1248,7 +1248,7 @@ pub(super) mod tests {
                 hash: hash.into(),
                 variant: "app".into(),
                 component: "exception".into(),
-                inputs: vec!["E".into()],
+                inputs: crate::store::compress_inputs(&["E".to_owned()]).expect("inputs"),
             }],
             title: "E".into(),
             culprit: None,
