@@ -10,7 +10,9 @@
 //! the fastest round gives µs per event, which is steadier than one run on
 //! a shared machine. Phases: gzip decoding, envelope framing, parsing and
 //! normalising the event as ingestion does (without the parts it does not
-//! read; the full read follows for comparison), grouping (hashes only, as for an event whose
+//! read; the full read follows for comparison, then a borrowed parse of
+//! the same fields without any checks: a floor for a zero-copy parse),
+//! grouping (hashes only, as for an event whose
 //! issue exists), serialising the normalised event, zstd compression, the
 //! whole `prepare_with` (the last five together), and the writer: every
 //! event written through a [`Store`] by 8 threads (as 8 keep-alive
@@ -43,6 +45,101 @@ use sentry_core::protocol::Timestamp;
 
 #[path = "support/events.rs"]
 mod events;
+
+/// A borrowed parse of what ingestion reads, for the "borrowed lean" phase
+/// only: the floor a zero-copy ingestion parse could reach (no `String` per
+/// field; `Cow` borrows unless a string has escapes). It is not the
+/// receiver's parse: it has none of the lenient types' repairs or checks,
+/// and skips what it does not name unchecked, so it is faster than any
+/// parse that keeps ingestion's exactness could be. The fields are built,
+/// not read (`black_box` keeps them).
+#[allow(dead_code)]
+mod lean {
+    use serde::de::IgnoredAny;
+    use serde::Deserialize;
+    use std::borrow::Cow;
+    use std::collections::BTreeMap;
+    type S<'a> = Option<Cow<'a, str>>;
+    #[derive(Deserialize)]
+    pub struct Event<'a> {
+        #[serde(borrow)]
+        pub event_id: S<'a>,
+        pub timestamp: Option<f64>,
+        #[serde(borrow)]
+        pub platform: S<'a>,
+        #[serde(borrow)]
+        pub level: S<'a>,
+        #[serde(borrow)]
+        pub logger: S<'a>,
+        #[serde(borrow)]
+        pub server_name: S<'a>,
+        #[serde(borrow)]
+        pub release: S<'a>,
+        #[serde(borrow)]
+        pub environment: S<'a>,
+        #[serde(borrow)]
+        pub transaction: S<'a>,
+        #[serde(borrow)]
+        pub exception: Option<Values<'a>>,
+        #[serde(borrow)]
+        pub user: Option<BTreeMap<Cow<'a, str>, Cow<'a, str>>>,
+        #[serde(borrow)]
+        pub contexts: Option<Contexts<'a>>,
+        #[serde(borrow)]
+        pub tags: Option<BTreeMap<Cow<'a, str>, Cow<'a, str>>>,
+        pub breadcrumbs: Option<IgnoredAny>,
+        pub request: Option<IgnoredAny>,
+        pub modules: Option<IgnoredAny>,
+        pub extra: Option<IgnoredAny>,
+        pub sdk: Option<IgnoredAny>,
+    }
+    #[derive(Deserialize)]
+    pub struct Contexts<'a> {
+        #[serde(borrow)]
+        pub trace: Option<BTreeMap<Cow<'a, str>, Cow<'a, str>>>,
+        pub os: Option<IgnoredAny>,
+        pub runtime: Option<IgnoredAny>,
+    }
+    #[derive(Deserialize)]
+    pub struct Values<'a> {
+        #[serde(borrow)]
+        pub values: Vec<Exception<'a>>,
+    }
+    #[derive(Deserialize)]
+    pub struct Exception<'a> {
+        #[serde(borrow, rename = "type")]
+        pub ty: S<'a>,
+        #[serde(borrow)]
+        pub value: S<'a>,
+        #[serde(borrow)]
+        pub module: S<'a>,
+        #[serde(borrow)]
+        pub mechanism: Option<BTreeMap<Cow<'a, str>, serde_json::Value>>,
+        #[serde(borrow)]
+        pub stacktrace: Option<Stacktrace<'a>>,
+    }
+    #[derive(Deserialize)]
+    pub struct Stacktrace<'a> {
+        #[serde(borrow)]
+        pub frames: Vec<Frame<'a>>,
+    }
+    #[derive(Deserialize)]
+    pub struct Frame<'a> {
+        #[serde(borrow)]
+        pub function: S<'a>,
+        #[serde(borrow)]
+        pub module: S<'a>,
+        #[serde(borrow)]
+        pub filename: S<'a>,
+        #[serde(borrow)]
+        pub abs_path: S<'a>,
+        pub lineno: Option<u64>,
+        pub in_app: Option<bool>,
+        #[serde(borrow)]
+        pub context_line: S<'a>,
+        pub vars: Option<IgnoredAny>,
+    }
+}
 
 type Failure = Box<dyn std::error::Error>;
 
@@ -242,6 +339,9 @@ fn main() -> Result<(), Failure> {
         });
         phase("  the same, read back in full", &payloads, r, |p| {
             black_box(normalize::event(p, &ctx, None).expect("event"));
+        });
+        phase("  borrowed lean (ceiling)", &payloads, r, |p| {
+            black_box(serde_json::from_slice::<lean::Event>(p).expect("lean"));
         });
         phase("  of which a skip-only pass", &payloads, r, |p| {
             black_box(serde_json::from_slice::<serde::de::IgnoredAny>(p).expect("json"));
