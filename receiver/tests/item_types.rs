@@ -1,6 +1,7 @@
 //! The less common item types as Relay treats them: session updates
 //! without `seq` or out of order, client reports' times, a minidump sent
-//! without its event, a feedback's screenshot.
+//! without its event, a feedback's screenshot, an envelope without an
+//! `event_id` header.
 
 use receiver::config::Clock;
 use receiver::testing::{post, TestResponse, TestServer};
@@ -256,4 +257,66 @@ fn a_minidump_without_its_event_counts_against_error_quotas() {
     assert!(r
         .header("x-sentry-rate-limits")
         .is_some_and(|h| h.contains("error")));
+}
+
+/// The `attachments` row behind the API: the id it was stored under.
+fn stored_attachment_ids(server: &TestServer) -> Vec<Option<String>> {
+    let conn = rusqlite::Connection::open(server.db_path()).expect("open");
+    let mut stmt = conn
+        .prepare("SELECT event_id FROM attachments ORDER BY id")
+        .expect("prepare");
+    let rows = stmt
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<Vec<_>, _>>()
+        .expect("rows");
+    rows
+}
+
+/// Relay gives an envelope without an `event_id` header one (PROTOCOL.md
+/// §2.2); here it is the id of its event, so the event's attachments are
+/// its attachments, as with the header.
+#[test]
+fn an_envelope_without_an_event_id_header_names_its_event_in_its_attachments() {
+    let server = server();
+    let id = "c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0";
+    let body = format!(
+        "{{}}\n{{\"type\":\"event\"}}\n{{\"event_id\":\"{id}\",\"message\":\"m\"}}\n\
+         {{\"type\":\"attachment\",\"length\":5,\"filename\":\"a.txt\"}}\nhello\n"
+    );
+    let r = send(&server, body.as_bytes());
+    assert_eq!(r.status, 200);
+    let answer: Value = serde_json::from_slice(&r.body).expect("json");
+    assert_eq!(answer["id"], id);
+    let list: Value = server
+        .api_json(&format!("/api/0/projects/local/1/events/{id}/attachments/"))
+        .expect("the event's attachments");
+    assert_eq!(list[0]["name"], "a.txt", "{list}");
+
+    // Without any id, the answer's new id is the one the items are under.
+    let r = send(
+        &server,
+        b"{}\n{\"type\":\"attachment\",\"length\":3,\"filename\":\"s.txt\"}\nabc\n",
+    );
+    assert_eq!(r.status, 200);
+    let answer: Value = serde_json::from_slice(&r.body).expect("json");
+    let generated = answer["id"].as_str().expect("an id").to_owned();
+    assert_eq!(generated.len(), 32, "{answer}");
+    assert_ne!(generated, id);
+    assert_eq!(
+        stored_attachment_ids(&server),
+        [Some(id.to_owned()), Some(generated)]
+    );
+
+    // Items that belong to no event get no id.
+    let r = send(
+        &server,
+        format!(
+            "{{}}\n{{\"type\":\"session\"}}\n{}\n",
+            session("s1", None, true, "ok", 0)
+        )
+        .as_bytes(),
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, b"{}");
 }

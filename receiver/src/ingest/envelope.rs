@@ -216,6 +216,33 @@ pub fn prepare_with(
         }
     }
 
+    // An envelope without an `event_id` header gets one, as Relay gives it
+    // one (PROTOCOL.md §2.2): the id of its event (or transaction, or
+    // feedback) when it has one, else a new one when an item needs an id.
+    // Its attachments and other raw items then name it, as they name the
+    // header's id, and the answer gives it.
+    if header_id.is_none() {
+        if event_id.is_none()
+            && envelope
+                .items()
+                .iter()
+                .any(|i| needs_event_id(&i.headers.ty))
+        {
+            event_id = Some(Uuid::new_v4());
+        }
+        if let Some(id) = event_id {
+            let hex = id.simple().to_string();
+            for attachment in &mut attachments {
+                attachment.event_id.get_or_insert_with(|| hex.clone());
+            }
+            for record in &mut records {
+                if let Record::Raw(raw) = record {
+                    raw.event_id.get_or_insert_with(|| hex.clone());
+                }
+            }
+        }
+    }
+
     // Attachments belong to the envelope's event: stored with it (and
     // skipped with it when the event is a duplicate), else on their own.
     match event_slot.and_then(|i| records.get_mut(i)) {
@@ -233,6 +260,21 @@ pub fn prepare_with(
         event_id,
         new_hashes,
     })
+}
+
+/// Whether an item of type `ty` belongs to an event and so needs the
+/// envelope's `event_id` (PROTOCOL.md §2.2).
+fn needs_event_id(ty: &ItemType) -> bool {
+    matches!(
+        ty,
+        ItemType::Event
+            | ItemType::Transaction
+            | ItemType::Feedback
+            | ItemType::Attachment
+            | ItemType::UserReport
+            | ItemType::Profile
+            | ItemType::ReplayEvent
+    )
 }
 
 fn item_headers_json(item: &EnvelopeItem) -> String {
