@@ -124,6 +124,21 @@ fn issues_issue_and_event_output() {
     );
     let o = run(&server, &["issues", "--status", "all"]);
     assert_eq!(stdout(&o).lines().count(), 3);
+    // An `is:` search decides the statuses itself: the default
+    // `unresolved` does not hide what it asks for.
+    let o = run(&server, &["issues", "-q", "is:resolved"]);
+    let out = stdout(&o);
+    assert_eq!(out.lines().count(), 2, "{out}{}", stderr(&o));
+    assert!(out.contains("KeyError"), "{out}");
+    let o = run(
+        &server,
+        &["issues", "-q", "is:resolved", "--status", "unresolved"],
+    );
+    assert_eq!(
+        stdout(&o).lines().count(),
+        0,
+        "an explicit status still applies"
+    );
 
     let event_id = server.issue_events(key_error.id)[0].event_id.clone();
     let o = run(&server, &["event", &event_id]);

@@ -91,9 +91,10 @@ pub struct IssuesArgs {
     /// Project id or slug (default: every project).
     #[arg(long)]
     pub project: Option<String>,
-    /// `unresolved`, `resolved`, `ignored` or `all`.
-    #[arg(long, default_value = "unresolved")]
-    pub status: String,
+    /// `unresolved`, `resolved`, `ignored` or `all` (default: `unresolved`,
+    /// unless `--query` has an `is:` term, which then decides).
+    #[arg(long)]
+    pub status: Option<String>,
     /// Only this level (fatal, error, warning, info, debug).
     #[arg(long)]
     pub level: Option<String>,
@@ -116,7 +117,12 @@ pub struct IssuesArgs {
 
 /// `receiver issues`: a table (or `--json`) of issues.
 pub fn issues(client: &Client, args: &IssuesArgs, json_out: bool) -> Result<(), CliError> {
-    let status = (args.status != "all").then_some(args.status.as_str());
+    let status = match args.status.as_deref() {
+        Some("all") => None,
+        Some(status) => Some(status),
+        None if args.query.as_deref().is_some_and(has_status_term) => None,
+        None => Some("unresolved"),
+    };
     let base = query(&[
         ("query", Some(args.query.as_deref().unwrap_or(""))),
         ("status", status),
@@ -167,6 +173,31 @@ pub fn issues(client: &Client, args: &IssuesArgs, json_out: bool) -> Result<(), 
         &rows,
     ));
     Ok(())
+}
+
+/// Whether a search has an `is:` term (`is:resolved`, `!is:ignored`)
+/// outside quotes: it says which statuses to list, so the default
+/// `unresolved` must not narrow it further.
+///
+/// ```text
+/// is:resolved level:error  -> true
+/// "it is:fine"             -> false
+/// ```
+fn has_status_term(search: &str) -> bool {
+    let mut quoted = false;
+    let mut at_token_start = true;
+    for (i, c) in search.char_indices() {
+        if c == '"' {
+            quoted = !quoted;
+        } else if !quoted && at_token_start {
+            let rest = search[i..].strip_prefix('!').unwrap_or(&search[i..]);
+            if rest.starts_with("is:") {
+                return true;
+            }
+        }
+        at_token_start = c.is_whitespace();
+    }
+    false
 }
 
 /// `receiver issue ID`
@@ -1042,6 +1073,15 @@ pub fn check(client: &Client, args: &CheckArgs, json_out: bool) -> Result<(), Cl
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_is_term_outside_quotes_decides_the_statuses() {
+        assert!(has_status_term("is:resolved"));
+        assert!(has_status_term("level:error  !is:ignored"));
+        assert!(!has_status_term("\"it is:fine\" level:error"));
+        assert!(!has_status_term("message:is:x"));
+        assert!(!has_status_term("this is fine"));
+    }
 
     #[test]
     fn a_slow_poll_waits_longer_before_the_next() {
