@@ -90,6 +90,25 @@ fn serve_subcommand_takes_flags() {
     assert!(db.exists());
 }
 
+/// A CI script waits for the DSN line: a server that cannot start with the
+/// token it was given must not print one first.
+#[test]
+fn serve_refuses_a_malformed_token_before_printing_a_dsn() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("r.sqlite");
+    let out = receiver()
+        .args(["serve", "--addr", "127.0.0.1:0", "--db"])
+        .arg(&db)
+        .env("RECEIVER_TOKEN", "short")
+        .output()
+        .expect("run receiver");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "", "no DSN line");
+    assert!(stderr.contains("16 to 256"), "{stderr}");
+    assert!(!db.exists(), "nothing created");
+}
+
 #[test]
 fn projects_and_keys_can_be_listed_and_created() {
     let dir = tempfile::tempdir().expect("tempdir");

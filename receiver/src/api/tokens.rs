@@ -133,6 +133,26 @@ pub fn create(
     Ok((info, token))
 }
 
+/// Whether `token` (trimmed) can be an API token: 16 to 256 printable
+/// ASCII characters. `receiver serve` checks a preset token with it before
+/// it starts, so that a script waiting for the DSN line never sees one from
+/// a server that is about to exit.
+///
+/// ```
+/// use receiver::api::tokens::check_format;
+/// assert!(check_format("0123456789abcdef").is_ok());
+/// assert!(check_format("short").is_err());
+/// ```
+pub fn check_format(token: &str) -> Result<(), StoreError> {
+    let token = token.trim();
+    if token.len() < 16 || token.len() > 256 || !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(StoreError::Invalid(
+            "an API token must be 16 to 256 printable ASCII characters".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
 /// Stores a given token (e.g. from `RECEIVER_TOKEN`). A token that is
 /// already stored keeps its row and its scope: `receiver serve` registers
 /// `RECEIVER_TOKEN` as admin, and a read token a user exported for the CLI
@@ -144,11 +164,7 @@ pub fn register(
     label: Option<&str>,
 ) -> Result<TokenInfo, StoreError> {
     let token = token.trim();
-    if token.len() < 16 || token.len() > 256 || !token.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(StoreError::Invalid(
-            "an API token must be 16 to 256 printable ASCII characters".to_owned(),
-        ));
-    }
+    check_format(token)?;
     let created = now_secs();
     conn.execute(
         "INSERT INTO api_tokens (token_hash, scope, label, created) VALUES (?1, ?2, ?3, ?4)

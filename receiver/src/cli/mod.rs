@@ -374,6 +374,11 @@ fn api_client(cli: &Cli) -> Result<Client, CliError> {
 }
 
 fn serve(config: Config, preset_token: Option<String>) -> Result<(), CliError> {
+    // Before anything is bound or printed: a script that waits for the DSN
+    // line must not take a server that is about to exit for a running one.
+    if let Some(token) = preset_token.as_deref().filter(|t| !t.trim().is_empty()) {
+        crate::api::tokens::check_format(token)?;
+    }
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
