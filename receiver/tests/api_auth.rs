@@ -107,12 +107,15 @@ fn unknown_routes_ids_and_methods() {
     );
     assert_eq!(status("GET", "/api/0/local/traces/xyz/"), 400);
     assert_eq!(status("POST", "/api/0/projects/"), 405);
+    assert_eq!(status("POST", "/api/0/"), 405);
+    assert_eq!(status("DELETE", "/api/0/"), 405);
     assert_eq!(status("PATCH", "/api/0/issues/1/"), 405);
     assert_eq!(status("GET", "/api/0/projects/local/1/quotas/1/"), 405);
     // HEAD is GET without the body.
     let head = call(&server, "HEAD", "/api/0/projects/", t, None);
     let get = call(&server, "GET", "/api/0/projects/", t, None);
     assert_eq!((head.status, get.status), (200, 200));
+    assert_eq!(call(&server, "HEAD", "/api/0/", t, None).status, 200);
     assert!(head.body.is_empty(), "a HEAD answer has no body");
     assert!(!get.body.is_empty());
     assert_eq!(head.header("content-type"), Some("application/json"));

@@ -410,8 +410,14 @@ impl Api {
             None => None,
         };
         let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
-        if segs.is_empty() && method == Method::GET {
-            return root(scope);
+        if segs.is_empty() {
+            return if method == Method::GET {
+                root(scope)
+            } else {
+                Err(ApiError::MethodNotAllowed(format!(
+                    "Method \"{method}\" not allowed (allowed: GET)"
+                )))
+            };
         }
         let Some(scope) = scope else {
             return Err(ApiError::Unauthorized(
