@@ -196,6 +196,14 @@ fn too_many_filter_values_are_a_400() {
     let ids = vec!["1"; 2_000].join("&id=");
     let (status, _) = get(&server, &format!("{LIST}?id={ids}"));
     assert_eq!(status, 400);
+    // An empty list is not "any value": it would widen the search.
+    for term in ["level:[]", "environment:[%20]", "is:[]"] {
+        let (status, body) = get(&server, &format!("{LIST}?query={term}"));
+        assert_eq!(status, 400, "{term}: {body}");
+        assert!(body.to_string().contains("lists no value"), "{body}");
+    }
+    let (status, _) = get(&server, &format!("{LIST}?query=level:[error]"));
+    assert_eq!(status, 200);
 }
 
 /// Sends a v2 span container (`span` item) holding `spans`.

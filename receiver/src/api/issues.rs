@@ -443,6 +443,14 @@ impl IssueFilter {
                 "negated search terms are not supported ({key})"
             )));
         }
+        // `level:[]` lists nothing: read as "any level" it would quietly
+        // widen the search.
+        if values.is_empty() {
+            return Err(ApiError::BadRequest(format!(
+                "the search term {key}:[] lists no value: name at least one, or leave the \
+                 term out"
+            )));
+        }
         for v in values {
             match key {
                 "is" => match v.to_ascii_lowercase().as_str() {
