@@ -250,9 +250,22 @@ fn quotas_added_and_removed_by_the_cli_apply_to_a_running_receiver() {
         "{limits}"
     );
 
-    run(&["quotas", "remove", &id], &db);
+    let removed = run(&["--json", "quotas", "remove", &id], &db);
+    assert_eq!(removed.trim(), format!("{{\"removed\":{id}}}"));
     assert_eq!(event_until(&dsn, 200).status, 200);
     assert_eq!(run(&["quotas", "list"], &db).trim(), "");
+    // Removing it again names the mistake instead of passing for done.
+    let again = receiver()
+        .args(["quotas", "remove", &id, "--db"])
+        .arg(&db)
+        .output()
+        .expect("run receiver");
+    assert_eq!(again.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains(&format!("no quota {id}")),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
 
     // Bad input is an error with a message.
     let out = receiver()

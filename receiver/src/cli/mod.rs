@@ -672,7 +672,22 @@ fn quota_command(cli: &Cli, store: &Store, action: &QuotaAction) -> Result<(), C
             }
         }
         QuotaAction::Remove { id } => {
-            store.write_blocking(WriteOp::RemoveQuota { id: *id })?;
+            let id = *id;
+            // A mistyped id must not pass for a removal (the API answers
+            // 404 the same way).
+            let exists = store
+                .read_blocking(move |c| crate::store::quotas::list(c, None))?
+                .iter()
+                .any(|q| q.id == id);
+            if !exists {
+                return Err(CliError::Usage(format!(
+                    "no quota {id}: `receiver quotas list` shows their ids"
+                )));
+            }
+            store.write_blocking(WriteOp::RemoveQuota { id })?;
+            if cli.client.json {
+                output::emit_json(&format!("{}\n", serde_json::json!({"removed": id})));
+            }
         }
     }
     Ok(())
