@@ -267,6 +267,15 @@ enum Token {
 /// SQLite refuses an expression deeper than 1000 (which was a 500).
 const MAX_SEARCH_TERMS: usize = 100;
 
+/// Whether an issue search has an `is:` term (`is:resolved`, `!is:ignored`;
+/// not inside quotes): the CLI then leaves the statuses to it instead of
+/// adding its default `unresolved`.
+pub(crate) fn search_names_status(search: &str) -> bool {
+    tokenize(search)
+        .iter()
+        .any(|t| matches!(t, Token::Pair(key, _) if key.trim_start_matches('!') == "is"))
+}
+
 fn tokenize(s: &str) -> Vec<Token> {
     let mut tokens = Vec::new();
     let mut chars = s.chars().peekable();

@@ -19,6 +19,7 @@ mod container_scan;
 mod events;
 mod feedback;
 mod issues;
+pub(crate) use issues::search_names_status;
 mod local;
 mod logs;
 mod metrics;

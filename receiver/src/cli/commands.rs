@@ -120,7 +120,13 @@ pub fn issues(client: &Client, args: &IssuesArgs, json_out: bool) -> Result<(), 
     let status = match args.status.as_deref() {
         Some("all") => None,
         Some(status) => Some(status),
-        None if args.query.as_deref().is_some_and(has_status_term) => None,
+        None if args
+            .query
+            .as_deref()
+            .is_some_and(crate::api::search_names_status) =>
+        {
+            None
+        }
         None => Some("unresolved"),
     };
     let base = query(&[
@@ -173,31 +179,6 @@ pub fn issues(client: &Client, args: &IssuesArgs, json_out: bool) -> Result<(), 
         &rows,
     ));
     Ok(())
-}
-
-/// Whether a search has an `is:` term (`is:resolved`, `!is:ignored`)
-/// outside quotes: it says which statuses to list, so the default
-/// `unresolved` must not narrow it further.
-///
-/// ```text
-/// is:resolved level:error  -> true
-/// "it is:fine"             -> false
-/// ```
-fn has_status_term(search: &str) -> bool {
-    let mut quoted = false;
-    let mut at_token_start = true;
-    for (i, c) in search.char_indices() {
-        if c == '"' {
-            quoted = !quoted;
-        } else if !quoted && at_token_start {
-            let rest = search[i..].strip_prefix('!').unwrap_or(&search[i..]);
-            if rest.starts_with("is:") {
-                return true;
-            }
-        }
-        at_token_start = c.is_whitespace();
-    }
-    false
 }
 
 /// `receiver issue ID`
@@ -1076,11 +1057,12 @@ mod tests {
 
     #[test]
     fn an_is_term_outside_quotes_decides_the_statuses() {
-        assert!(has_status_term("is:resolved"));
-        assert!(has_status_term("level:error  !is:ignored"));
-        assert!(!has_status_term("\"it is:fine\" level:error"));
-        assert!(!has_status_term("message:is:x"));
-        assert!(!has_status_term("this is fine"));
+        let names = crate::api::search_names_status;
+        assert!(names("is:resolved"));
+        assert!(names("level:error  !is:ignored"));
+        assert!(!names("\"it is:fine\" level:error"));
+        assert!(!names("message:is:x"));
+        assert!(!names("this is fine"));
     }
 
     #[test]
