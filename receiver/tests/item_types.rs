@@ -261,16 +261,14 @@ fn a_minidump_without_its_event_counts_against_error_quotas() {
 
 /// The `attachments` row behind the API: the id it was stored under.
 fn stored_attachment_ids(server: &TestServer) -> Vec<Option<String>> {
-    let conn = rusqlite::Connection::open(server.db_path()).expect("open");
-    let mut stmt = conn
-        .prepare("SELECT event_id FROM attachments ORDER BY id")
-        .expect("prepare");
-    let rows = stmt
-        .query_map([], |r| r.get(0))
-        .expect("query")
-        .collect::<Result<Vec<_>, _>>()
-        .expect("rows");
-    rows
+    server
+        .store()
+        .read_blocking(|c| {
+            let mut stmt = c.prepare("SELECT event_id FROM attachments ORDER BY id")?;
+            let ids = stmt.query_map([], |r| r.get(0))?;
+            Ok(ids.collect::<Result<Vec<_>, _>>()?)
+        })
+        .expect("attachment rows")
 }
 
 /// Relay gives an envelope without an `event_id` header one (PROTOCOL.md
