@@ -239,6 +239,15 @@ fn quotas_added_and_removed_by_the_cli_apply_to_a_running_receiver() {
         )),
         "{list}"
     );
+    // `--json` prints the API's object for a quota, with its project.
+    let listed: serde_json::Value =
+        serde_json::from_str(&run(&["--json", "quotas", "list"], &db)).expect("json list");
+    assert_eq!(
+        listed,
+        serde_json::json!([{"id": id, "project": "1", "publicKey": null,
+            "categories": ["error", "transaction"], "limit": 0, "window": 60,
+            "reason": "ci_test", "scope": "project"}])
+    );
     let r = event_until(&dsn, 429);
     assert_eq!(r.status, 429, "{}", String::from_utf8_lossy(&r.body));
     let limits = r
@@ -251,7 +260,7 @@ fn quotas_added_and_removed_by_the_cli_apply_to_a_running_receiver() {
     );
 
     let removed = run(&["--json", "quotas", "remove", &id], &db);
-    assert_eq!(removed.trim(), format!("{{\"removed\":{id}}}"));
+    assert_eq!(removed.trim(), format!("{{\"removed\":\"{id}\"}}"));
     assert_eq!(event_until(&dsn, 200).status, 200);
     assert_eq!(run(&["quotas", "list"], &db).trim(), "");
     // Removing it again names the mistake instead of passing for done.
@@ -266,6 +275,22 @@ fn quotas_added_and_removed_by_the_cli_apply_to_a_running_receiver() {
         "{}",
         String::from_utf8_lossy(&again.stderr)
     );
+
+    // `add --json` answers with the whole quota, as the API's POST does.
+    let key = dsn
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split_once('@'))
+        .map(|(key, _)| key)
+        .expect("key in the DSN");
+    let added: serde_json::Value = serde_json::from_str(&run(
+        &["--json", "quotas", "add", "--limit", "5", "--key", key],
+        &db,
+    ))
+    .expect("json add");
+    assert_eq!(added["publicKey"], key, "{added}");
+    assert_eq!(added["scope"], "key", "{added}");
+    assert_eq!(added["limit"], 5, "{added}");
+    assert!(added["id"].as_str().is_some_and(|i| i != id), "{added}");
 
     // Bad input is an error with a message.
     let out = receiver()

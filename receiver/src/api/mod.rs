@@ -38,7 +38,7 @@ pub const SPANS_MAX_READ: usize = spans::MAX_SPANS_READ;
 pub const TRANSACTIONS_MAX_READ: usize = transactions::MAX_TRANSACTIONS_READ;
 mod params;
 pub(crate) mod projects;
-mod quotas;
+pub(crate) mod quotas;
 mod releases;
 mod schedule;
 mod spans;

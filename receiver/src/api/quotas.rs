@@ -19,7 +19,10 @@ use crate::store::{StoreError, WriteOp, WriteResult};
 /// How long a quota change may wait for the writer's queue.
 const QUEUE_WAIT: Duration = Duration::from_secs(5);
 
-fn quota_json(q: &Quota) -> Value {
+/// A quota as the API shows it; `receiver quotas … --json` prints the same
+/// object (with the project's id added where quotas of every project are
+/// listed).
+pub(crate) fn quota_json(q: &Quota) -> Value {
     json!({
         "id": q.id.to_string(),
         "publicKey": q.public_key,

@@ -614,14 +614,7 @@ fn quota_command(cli: &Cli, store: &Store, action: &QuotaAction) -> Result<(), C
             let project = project_id(store, project.as_deref())?;
             let list = store.read_blocking(move |c| crate::store::quotas::list(c, project))?;
             if cli.client.json {
-                let v: Vec<serde_json::Value> = list
-                    .iter()
-                    .map(|q| {
-                        serde_json::json!({"id": q.id, "project": q.project_id,
-                            "publicKey": q.public_key, "categories": q.categories,
-                            "limit": q.max_items, "window": q.window_secs, "reason": q.reason})
-                    })
-                    .collect();
+                let v: Vec<serde_json::Value> = list.iter().map(quota_json).collect();
                 output::emit_json(&format!("{}\n", serde_json::Value::Array(v)));
             } else {
                 for q in list {
@@ -665,7 +658,7 @@ fn quota_command(cli: &Cli, store: &Store, action: &QuotaAction) -> Result<(), C
             };
             match store.write_blocking(WriteOp::AddQuota(new))? {
                 WriteResult::Quota(q) if cli.client.json => {
-                    output::emit_json(&format!("{}\n", serde_json::json!({"id": q.id})));
+                    output::emit_json(&format!("{}\n", quota_json(&q)));
                 }
                 WriteResult::Quota(q) => println!("{}", q.id),
                 other => return Err(unexpected(other)),
@@ -686,11 +679,22 @@ fn quota_command(cli: &Cli, store: &Store, action: &QuotaAction) -> Result<(), C
             }
             store.write_blocking(WriteOp::RemoveQuota { id })?;
             if cli.client.json {
-                output::emit_json(&format!("{}\n", serde_json::json!({"removed": id})));
+                output::emit_json(&format!(
+                    "{}\n",
+                    serde_json::json!({"removed": id.to_string()})
+                ));
             }
         }
     }
     Ok(())
+}
+
+/// The API's object for a quota, and the project it belongs to (the API
+/// lists one project's quotas; `quotas list` lists every project's).
+fn quota_json(q: &crate::store::quotas::Quota) -> serde_json::Value {
+    let mut v = crate::api::quotas::quota_json(q);
+    v["project"] = q.project_id.to_string().into();
+    v
 }
 
 fn token_command(cli: &Cli, action: &TokenAction) -> Result<(), CliError> {
