@@ -696,12 +696,18 @@ fn monitors_lists_monitors_their_runs_and_deletes_one() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("staging"), "{}", stderr(&o));
+    assert!(stdout(&o).is_empty(), "{}", stdout(&o));
     let o = run(&server, &["monitors", "nightly-backup", "--json"]);
     let v: Value = serde_json::from_slice(&o.stdout).expect("json");
     assert_eq!(v.as_array().map(Vec::len), Some(2), "{v}");
 
-    let o = run(&server, &["monitors", "nightly-backup", "--delete"]);
+    let o = run(
+        &server,
+        &["monitors", "nightly-backup", "--delete", "--json"],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v, serde_json::json!({"deleted": "nightly-backup"}));
     let o = run(&server, &["monitors", "--json"]);
     let v: Value = serde_json::from_slice(&o.stdout).expect("json");
     let slugs: Vec<&str> = v

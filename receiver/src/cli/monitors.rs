@@ -47,7 +47,7 @@ pub struct MonitorsArgs {
 /// monitor's runs, or deletes one.
 pub fn monitors(client: &Client, args: &MonitorsArgs, json_out: bool) -> Result<(), CliError> {
     match (&args.slug, args.delete) {
-        (Some(slug), true) => delete(client, args, slug),
+        (Some(slug), true) => delete(client, args, slug, json_out),
         (Some(slug), false) => runs(client, args, slug, json_out),
         (None, _) => list(client, args, json_out),
     }
@@ -205,7 +205,12 @@ fn seconds(s: f64) -> String {
     }
 }
 
-fn delete(client: &Client, args: &MonitorsArgs, slug: &str) -> Result<(), CliError> {
+fn delete(
+    client: &Client,
+    args: &MonitorsArgs,
+    slug: &str,
+    json_out: bool,
+) -> Result<(), CliError> {
     let mut pairs: Vec<(&str, &str)> = Vec::new();
     if let Some(p) = &args.project {
         pairs.push(("project", p));
@@ -219,6 +224,15 @@ fn delete(client: &Client, args: &MonitorsArgs, slug: &str) -> Result<(), CliErr
         query_string(&pairs)
     );
     client.delete(&path)?;
+    if json_out {
+        // Say what went, as `quotas remove --json` does: a script should
+        // not have to read an empty output as success.
+        let mut done = serde_json::json!({ "deleted": slug });
+        if !args.environment.is_empty() {
+            done["environments"] = args.environment.clone().into();
+        }
+        return print_json(&done);
+    }
     if args.environment.is_empty() {
         eprintln!("deleted monitor {slug:?}");
     } else {
