@@ -515,6 +515,9 @@ fn workflow_updates_single_and_bulk() {
         json!({"status": "closed"}),
         json!({"status": 5}),
         json!({"statusDetails": {"inRelease": "x"}}),
+        // A release the project does not have (as Sentry: a typo must not
+        // resolve the issue in a release that never comes).
+        json!({"status": "resolved", "statusDetails": {"inRelease": "app@7.7.7"}}),
         json!({"assignedTo": {"a": 1}}),
         json!([1, 2]),
     ] {

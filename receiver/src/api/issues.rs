@@ -1144,6 +1144,14 @@ fn latest_release(conn: &Connection, project_id: i64) -> Result<Option<String>, 
     })
 }
 
+/// Whether `version` is one of the project's releases (seen in its data
+/// or created through the releases API).
+fn known_release(conn: &Connection, project_id: i64, version: &str) -> Result<bool, ApiError> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM releases WHERE project_id = ?1 AND version = ?2")?
+        .exists(params![project_id, version])?)
+}
+
 /// Applies `change` to the issues `ids` inside the caller's transaction.
 fn apply_change(conn: &Connection, ids: &[i64], change: &Change) -> Result<(), ApiError> {
     let now = now_secs();
@@ -1168,8 +1176,17 @@ fn apply_change(conn: &Connection, ids: &[i64], change: &Change) -> Result<(), A
                                 "the project has no release to resolve in".to_owned(),
                             )
                         })?
-                    } else {
+                    } else if known_release(conn, project_id, r)? {
                         r.clone()
+                    } else {
+                        // As Sentry: a mistyped version would otherwise
+                        // leave the issue resolved "in" a release that
+                        // never comes, so no event would ever reopen it
+                        // by release order.
+                        return Err(ApiError::BadRequest(format!(
+                            "release {r:?} is not a release of the issue's project: \
+                             create it first (POST …/releases/) or use one it has"
+                        )));
                     };
                     (
                         "resolved_in_release",
