@@ -139,6 +139,36 @@ fn releases_new_finalize_deploy_and_list() {
         .expect("delete");
     assert_eq!(r.status, 204);
     assert_eq!(get(&server, &format!("{RELEASES}shop@2.0.0/")).0, 404);
+    let r = server
+        .api_request("DELETE", &format!("{RELEASES}shop@2.0.0/"), None)
+        .expect("delete again");
+    assert_eq!(r.status, 404);
+    // A release that stored events or sessions name stays (as Sentry), so
+    // that the list keeps what issues and release health refer to.
+    item(
+        &server,
+        "session",
+        json!({"sid": format!("{:032x}", 7), "did": "u1", "seq": 0, "init": true,
+            "started": now_iso(-30.0), "status": "exited", "errors": 0,
+            "attrs": {"release": "shop@2.2.0", "environment": "prod"}}),
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while get(&server, &format!("{RELEASES}shop@2.2.0/")).0 != 200 {
+        assert!(std::time::Instant::now() < deadline, "session release");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for (version, named_by) in [
+        ("shop@2.1.0", "the events of stored issues"),
+        ("shop@2.2.0", "stored sessions"),
+    ] {
+        let r = server
+            .api_request("DELETE", &format!("{RELEASES}{version}/"), None)
+            .expect("delete a release in use");
+        let body = String::from_utf8_lossy(&r.body);
+        assert_eq!(r.status, 400, "{version}: {body}");
+        assert!(body.contains(named_by), "{version}: {body}");
+        assert_eq!(get(&server, &format!("{RELEASES}{version}/")).0, 200);
+    }
 }
 
 #[test]

@@ -367,20 +367,56 @@ pub(crate) async fn update(ctx: &Ctx, version: &str) -> Result<Reply, ApiError> 
 pub(crate) async fn delete(ctx: &Ctx, version: &str) -> Result<Reply, ApiError> {
     let v = version.to_owned();
     ctx.write(move |c| {
-        let n = c.execute("DELETE FROM releases WHERE version = ?1", [&v])?;
-        if release_exists(c, &v)? {
-            return Err(ApiError::BadRequest(format!(
-                "release {v:?} is named by stored sessions and cannot be deleted"
-            )));
-        }
-        if n == 0 {
+        if !release_exists(c, &v)? {
             return Err(ApiError::not_found(format!("release {v:?}")));
         }
+        // As Sentry: a release that stored data names stays, so that the
+        // list keeps showing what issues and release health refer to
+        // (the writer would not add its row again for data already seen).
+        if let Some(what) = release_in_use(c, &v)? {
+            return Err(ApiError::BadRequest(format!(
+                "release {v:?} is named by {what} and cannot be deleted"
+            )));
+        }
+        c.execute("DELETE FROM releases WHERE version = ?1", [&v])?;
         c.execute("DELETE FROM deploys WHERE version = ?1", [&v])?;
         Ok(())
     })
     .await?;
     Ok(Reply::Empty(StatusCode::NO_CONTENT))
+}
+
+/// What stored data names `version`, if any: the events of issues, or
+/// sessions. Every lookup is by index.
+fn release_in_use(conn: &Connection, version: &str) -> Result<Option<&'static str>, ApiError> {
+    let checks = [
+        (
+            "SELECT 1 FROM issue_facets WHERE kind = 'release' AND value = ?1 LIMIT 1",
+            "the events of stored issues",
+        ),
+        (
+            "SELECT 1 FROM releases r JOIN issues i ON i.project_id = r.project_id
+             AND i.first_release = r.version WHERE r.version = ?1 LIMIT 1",
+            "the events of stored issues",
+        ),
+        (
+            "SELECT 1 FROM releases r JOIN sessions s ON s.project_id = r.project_id
+             AND s.release = r.version WHERE r.version = ?1 LIMIT 1",
+            "stored sessions",
+        ),
+        (
+            "SELECT 1 FROM releases r JOIN session_aggregates s
+             ON s.project_id = r.project_id AND s.release = r.version
+             WHERE r.version = ?1 LIMIT 1",
+            "stored sessions",
+        ),
+    ];
+    for (sql, what) in checks {
+        if conn.prepare_cached(sql)?.exists([version])? {
+            return Ok(Some(what));
+        }
+    }
+    Ok(None)
 }
 
 fn release_exists(conn: &Connection, version: &str) -> Result<bool, ApiError> {
