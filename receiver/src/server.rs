@@ -247,7 +247,15 @@ impl Server {
     }
 }
 
-fn public_host_port(addr: SocketAddr) -> String {
+/// `host:port` to put in a DSN for a listener at `addr`: an unspecified
+/// address (`0.0.0.0`, `::`) is reached on loopback.
+///
+/// ```
+/// use receiver::server::public_host_port;
+/// assert_eq!(public_host_port("0.0.0.0:9000".parse().unwrap()), "127.0.0.1:9000");
+/// assert_eq!(public_host_port("10.0.0.2:80".parse().unwrap()), "10.0.0.2:80");
+/// ```
+pub fn public_host_port(addr: SocketAddr) -> String {
     match addr {
         SocketAddr::V4(a) if a.ip().is_unspecified() => format!("127.0.0.1:{}", a.port()),
         SocketAddr::V6(a) if a.ip().is_unspecified() => format!("[::1]:{}", a.port()),

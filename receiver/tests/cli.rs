@@ -311,3 +311,30 @@ fn quotas_added_and_removed_by_the_cli_apply_to_a_running_receiver() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn keys_list_prints_dsns_with_the_address_the_receiver_serves_at() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("r.sqlite");
+    // Port 0: the DSN has a port no default could guess.
+    let (mut child, dsn) = binary::spawn(&db);
+    // `serve` notes its address just after printing the DSN.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let list = run(&["keys", "list"], &db);
+        if list.contains(&dsn) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{list:?} lacks {dsn}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    // Still so once it has stopped; `--addr` and `--prefix` decide when given.
+    assert!(run(&["keys", "list"], &db).contains(&dsn));
+    let list = run(&["keys", "list", "--addr", "0.0.0.0:9999"], &db);
+    assert!(list.contains("@127.0.0.1:9999/1"), "{list}");
+    let (_, served, _) = binary::parse_dsn(&dsn);
+    let list = run(&["keys", "list", "--prefix", "/sentry"], &db);
+    assert!(list.contains(&format!("@{served}/sentry/1")), "{list}");
+}

@@ -236,17 +236,15 @@ pub enum KeyAction {
 /// Options of `serve`.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
-    /// Address to listen on (port 0 picks a free port).
-    #[arg(
-        long,
-        global = true,
-        env = "RECEIVER_ADDR",
-        default_value = "127.0.0.1:8000"
-    )]
-    pub addr: SocketAddr,
-    /// Path prefix before `api/` (for DSNs like http://key@host/sentry/1).
-    #[arg(long, global = true, env = "RECEIVER_PATH_PREFIX", default_value = "/")]
-    pub prefix: String,
+    /// Address to listen on (port 0 picks a free port) [default:
+    /// 127.0.0.1:8000]. The DSNs `keys` and `projects` print use the address
+    /// the receiver last served the database at, unless this is given.
+    #[arg(long, global = true, env = "RECEIVER_ADDR")]
+    pub addr: Option<SocketAddr>,
+    /// Path prefix before `api/` (for DSNs like http://key@host/sentry/1)
+    /// [default: /].
+    #[arg(long, global = true, env = "RECEIVER_PATH_PREFIX")]
+    pub prefix: Option<String>,
     /// Maximum open connections.
     #[arg(
         long,
@@ -312,13 +310,18 @@ impl CliError {
 impl Cli {
     /// The server configuration these arguments describe.
     pub fn config(&self) -> Config {
+        let defaults = Config::default();
         Config {
-            addr: self.serve.addr,
+            addr: self.serve.addr.unwrap_or(defaults.addr),
             db_path: self.db.clone(),
-            path_prefix: normalize_prefix(&self.serve.prefix),
+            path_prefix: self
+                .serve
+                .prefix
+                .as_deref()
+                .map_or(defaults.path_prefix.clone(), normalize_prefix),
             max_connections: self.serve.max_connections,
             trust_forwarded_for: self.serve.trust_forwarded_for,
-            ..Config::default()
+            ..defaults
         }
     }
 }
@@ -388,6 +391,7 @@ fn serve(config: Config, preset_token: Option<String>) -> Result<(), CliError> {
         .map_err(CliError::Runtime)?;
     runtime.block_on(async move {
         let db = config.db_path.clone();
+        let prefix = config.path_prefix.clone();
         let server = Server::bind(config).await?;
         // The DSN is the first line on stdout; the rest is for humans.
         println!("{}", server.dsn());
@@ -403,8 +407,13 @@ fn serve(config: Config, preset_token: Option<String>) -> Result<(), CliError> {
             );
         }
         let token_db = db.clone();
+        let host = server.public_host_port();
         let initial = tokio::task::spawn_blocking(move || {
-            tokens::ensure_initial(&token_db, preset_token.as_deref())
+            let initial = tokens::ensure_initial(&token_db, preset_token.as_deref())?;
+            // After the DSN line, so it costs the start nothing.
+            let conn = tokens::open_write(&token_db)?;
+            crate::store::serving::note(&conn, &host, &prefix)?;
+            Ok::<_, StoreError>(initial)
         })
         .await
         .map_err(|e| CliError::Store(StoreError::Task(e.to_string())))??;
@@ -445,14 +454,24 @@ async fn shutdown_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-fn dsn_host(cli: &Cli) -> (String, String) {
-    let addr = cli.serve.addr;
-    let host = if addr.ip().is_unspecified() {
-        format!("127.0.0.1:{}", addr.port())
-    } else {
-        addr.to_string()
+/// The host and path prefix of the DSNs the management commands print:
+/// `--addr`/`--prefix` when given, else where a receiver last served this
+/// database (`store::serving`), else the defaults `serve` would use.
+fn dsn_host(cli: &Cli, store: &Store) -> Result<(String, String), CliError> {
+    let last = match (cli.serve.addr, &cli.serve.prefix) {
+        (Some(_), Some(_)) => None,
+        _ => store.read_blocking(crate::store::serving::last)?,
     };
-    (host, normalize_prefix(&cli.serve.prefix))
+    let config = cli.config();
+    let host = match (cli.serve.addr, &last) {
+        (None, Some((host, _))) => host.clone(),
+        _ => crate::server::public_host_port(config.addr),
+    };
+    let prefix = match (&cli.serve.prefix, last) {
+        (None, Some((_, prefix))) => prefix,
+        _ => config.path_prefix,
+    };
+    Ok((host, prefix))
 }
 
 /// The database the management commands work on. Setting up projects,
@@ -503,7 +522,7 @@ fn projects(cli: &Cli, action: &ProjectAction) -> Result<(), CliError> {
                 other => return Err(unexpected(other)),
             };
             let key = create_key(&store, project.id, None)?;
-            let (host, prefix) = dsn_host(cli);
+            let (host, prefix) = dsn_host(cli, &store)?;
             let dsn = key.dsn(&host, &prefix);
             if cli.client.json {
                 let v = serde_json::json!({"id": project.id, "name": project.name, "dsn": dsn});
@@ -559,7 +578,7 @@ fn project_id(store: &Store, key: Option<&str>) -> Result<Option<i64>, CliError>
 
 fn keys(cli: &Cli, action: &KeyAction) -> Result<(), CliError> {
     let (store, _) = Store::open(management_db(cli)?, &Default::default())?;
-    let (host, prefix) = dsn_host(cli);
+    let (host, prefix) = dsn_host(cli, &store)?;
     match action {
         KeyAction::List { project } => {
             let project = project_id(&store, project.as_deref())?;

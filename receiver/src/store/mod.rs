@@ -30,6 +30,7 @@ pub mod queries;
 pub mod quotas;
 pub mod records;
 pub mod schema;
+pub mod serving;
 pub mod wal_batch;
 pub mod writer;
 

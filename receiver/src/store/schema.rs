@@ -708,6 +708,16 @@ SELECT 1;
     r#"
 SELECT 1;
 "#,
+    // 30: where `receiver serve` last listened (`store::serving`), so that
+    // the management commands print DSNs with the port the receiver uses.
+    r#"
+CREATE TABLE serving (
+    id       INTEGER PRIMARY KEY CHECK (id = 1),
+    host     TEXT NOT NULL,
+    prefix   TEXT NOT NULL,
+    started  REAL NOT NULL
+);
+"#,
 ];
 
 /// Where migration 16 (which merges check-in runs) is in [`MIGRATIONS`]:
