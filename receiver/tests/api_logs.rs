@@ -259,7 +259,7 @@ fn rows_whose_summary_rules_them_out_are_passed_over_unread() {
             .as_bytes(),
     );
     let payload = json!({"items": [other]}).to_string();
-    let summary = receiver::store::container_entries::summarise(payload.as_bytes());
+    let summary = receiver::store::container_entries::summarise(payload.as_bytes(), 0.0);
     let blob = receiver::store::compress(payload.as_bytes(), 1).expect("compress");
     conn.execute_batch("BEGIN").expect("begin");
     for _ in 0..receiver::api::LOGS_MAX_ROWS_READ + 100 {
@@ -479,4 +479,58 @@ fn a_line_dated_as_text_keeps_its_time() {
     let p = page(&server, "statsPeriod=1h");
     assert_eq!(bodies(&p), ["dated as a number in text", "dated as text"]);
     assert!(p.logs.iter().all(|l| l.timestamp.is_some()));
+}
+
+/// Sends one `log` container with the envelope header `sent_at` at `sent_at`.
+fn send_logs_sent_at(server: &TestServer, lines: Vec<Value>, sent_at: f64) {
+    let sent_at = sentry_core::protocol::Timestamp::from_secs_f64(sent_at).to_rfc3339();
+    let payload = json!({"version": 2, "items": lines}).to_string();
+    let body = format!(
+        "{{\"sent_at\":\"{sent_at}\"}}\n{{\"type\":\"log\",\"item_count\":{}}}\n{payload}\n",
+        lines.len()
+    );
+    send(server, body.as_bytes());
+}
+
+fn seconds(iso: Option<&str>) -> f64 {
+    iso.and_then(sentry_core::protocol::Timestamp::parse_rfc3339)
+        .map(|t| t.as_secs_f64())
+        .expect("a timestamp")
+}
+
+/// As Relay: the lines of a client whose clock is off by two hours show
+/// the server's time (and a time filter finds them there); ten minutes
+/// off is below the threshold and stays as sent.
+#[test]
+fn log_times_are_corrected_for_client_clock_drift() {
+    let server = TestServer::start();
+    let behind = 7_200.0;
+    let sent = now() - behind;
+    send_logs_sent_at(
+        &server,
+        vec![line(sent - 30.0, "info", "two hours behind", "prod")],
+        sent,
+    );
+    send_logs_sent_at(
+        &server,
+        vec![line(
+            now() - 600.0 - 30.0,
+            "info",
+            "ten minutes behind",
+            "prod",
+        )],
+        now() - 600.0,
+    );
+    let p = page(&server, "statsPeriod=1h");
+    assert_eq!(bodies(&p), ["ten minutes behind", "two hours behind"]);
+    let corrected = seconds(p.logs[1].timestamp.as_deref());
+    assert!((corrected - (now() - 30.0)).abs() < 10.0, "{corrected}");
+    let kept = seconds(p.logs[0].timestamp.as_deref());
+    assert!((kept - (now() - 630.0)).abs() < 10.0, "{kept}");
+    // The summary was made with the corrected times: a window around the
+    // sent (wrong) time finds nothing.
+    let start = sentry_core::protocol::Timestamp::from_secs_f64(sent - 60.0).to_rfc3339();
+    let end = sentry_core::protocol::Timestamp::from_secs_f64(sent).to_rfc3339();
+    let p = page(&server, &format!("start={start}&end={end}"));
+    assert!(p.logs.is_empty(), "{:?}", bodies(&p));
 }

@@ -243,3 +243,27 @@ fn samples_newest_first_with_filters_pages_and_totals() {
     );
     assert_eq!(get(&server, "/api/0/local/metrics/?project=nope").0, 404);
 }
+
+/// As Relay (and as log lines): the samples of a client whose clock is
+/// two hours ahead show the server's time.
+#[test]
+fn sample_times_are_corrected_for_client_clock_drift() {
+    let server = TestServer::start();
+    let ahead = 7_200.0;
+    let sent = now() + ahead;
+    let sent_at = sentry_core::protocol::Timestamp::from_secs_f64(sent).to_rfc3339();
+    let payload = json!({"items": [sample(sent - 20.0, "cart.size", "gauge", 4.0, "prod")]});
+    let body = format!(
+        "{{\"sent_at\":\"{sent_at}\"}}\n{{\"type\":\"trace_metric\",\"item_count\":1}}\n{payload}\n"
+    );
+    send(&server, body.as_bytes());
+    let p = page(&server, "statsPeriod=1h");
+    assert_eq!(values(&p), [4.0]);
+    let t = p.metrics[0]
+        .timestamp
+        .as_deref()
+        .and_then(sentry_core::protocol::Timestamp::parse_rfc3339)
+        .map(|t| t.as_secs_f64())
+        .expect("a timestamp");
+    assert!((t - (now() - 20.0)).abs() < 10.0, "{t}");
+}

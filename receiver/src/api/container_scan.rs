@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 use super::params::{Range, Sql};
 use super::ApiError;
 use crate::store::container_entries::{
-    self, entry_fields, items_of, timestamp, Sieve, Summary, SUMMARY_FORMAT,
+    self, corrected_timestamp, entry_fields, items_of, Sieve, Summary, SUMMARY_FORMAT,
 };
 
 /// Most rows one request decompresses.
@@ -118,6 +118,8 @@ pub(crate) struct Entry<'a> {
     pub index: usize,
     /// The entry (entries that are not objects are skipped).
     pub fields: &'a Map<String, Value>,
+    /// The row's clock-drift correction of entry times (0: none).
+    pub clock_shift: f64,
 }
 
 impl Entry<'_> {
@@ -141,7 +143,7 @@ impl Entry<'_> {
         Common {
             id: format!("{}:{}", self.row, self.index),
             project_id: self.project.to_string(),
-            ts: timestamp(self.fields),
+            ts: corrected_timestamp(self.fields, self.clock_shift),
             trace_id: container_entries::trace_id(self.fields),
             release: attr("sentry.release"),
             environment: attr("sentry.environment"),
@@ -156,7 +158,8 @@ pub(crate) struct Common {
     /// `{row}:{index}`.
     pub id: String,
     pub project_id: String,
-    /// Its timestamp in seconds (see [`timestamp`]).
+    /// Its timestamp in seconds, corrected for the client's clock drift
+    /// (see [`corrected_timestamp`]).
     pub ts: Option<f64>,
     pub trace_id: Option<String>,
     /// The `sentry.release` and `sentry.environment` attributes.
@@ -234,6 +237,10 @@ pub(crate) struct Scanned<T> {
     pub cursor: Option<String>,
 }
 
+/// A row as listed before its payload is read: id, project, payload size,
+/// clock-drift correction, and summary (`None`: unknown, read the row).
+type RowHead = (i64, i64, i64, Option<f64>, Option<Summary>);
+
 /// Reads `table`'s rows of `projects` (all when `None`) newest first from
 /// `start`, giving each entry to `keep`, until `limit` entries are kept or
 /// the budget is spent. A row whose summary shows that none of its entries
@@ -269,7 +276,7 @@ pub(crate) fn scan<T>(
         // reads none of the payload's overflow pages.
         let query = if sieving {
             format!(
-                "SELECT c.id, c.project_id, length(c.payload),
+                "SELECT c.id, c.project_id, length(c.payload), c.clock_shift,
                      s.entries_from, s.entries_to, s.entry_traces
                  FROM {name} c
                  LEFT JOIN {summaries} s ON s.id = c.id AND s.format = {SUMMARY_FORMAT}
@@ -278,16 +285,16 @@ pub(crate) fn scan<T>(
             )
         } else {
             format!(
-                "SELECT c.id, c.project_id, length(c.payload), NULL, NULL, NULL
+                "SELECT c.id, c.project_id, length(c.payload), c.clock_shift, NULL, NULL, NULL
                  FROM {name} c WHERE {} ORDER BY c.id DESC LIMIT {ROWS_PER_QUERY}",
                 sql.where_clause(),
             )
         };
-        let rows: Vec<(i64, i64, i64, Option<Summary>)> = c
+        let rows: Vec<RowHead> = c
             .prepare(&query)?
             .query_map(rusqlite::params_from_iter(sql.params.iter()), |r| {
-                let summary = Summary::from_columns(r.get(3)?, r.get(4)?, r.get(5)?);
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, summary))
+                let summary = Summary::from_columns(r.get(4)?, r.get(5)?, r.get(6)?);
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, summary))
             })?
             .collect::<Result<_, _>>()?;
         if rows.is_empty() {
@@ -296,7 +303,7 @@ pub(crate) fn scan<T>(
                 cursor: None,
             });
         }
-        for (row, project, size, summary) in rows {
+        for (row, project, size, clock_shift, summary) in rows {
             if rows_read >= MAX_ROWS_READ
                 || rows_examined >= MAX_ROWS_EXAMINED
                 || bytes_read >= MAX_BYTES_READ
@@ -345,6 +352,7 @@ pub(crate) fn scan<T>(
                     project,
                     index,
                     fields: &fields,
+                    clock_shift: clock_shift.unwrap_or(0.0),
                 };
                 if let Some(kept) = keep(&entry) {
                     entries.push(kept);
@@ -381,6 +389,7 @@ pub(crate) fn attributes(fields: &Map<String, Value>) -> Map<String, Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::container_entries::timestamp;
 
     #[test]
     fn cursors_parse_and_refuse() {

@@ -203,10 +203,12 @@ pub fn prepare_with(
             ItemType::Log => records.push(Record::Log(summarised(
                 blob(item, payload, compression_level)?,
                 payload,
+                ctx,
             ))),
             ItemType::TraceMetric => records.push(Record::TraceMetric(summarised(
                 blob(item, payload, compression_level)?,
                 payload,
+                ctx,
             ))),
             ItemType::Span => records.push(Record::SpanItem(SpanItemRecord {
                 blob: blob(item, payload, compression_level)?,
@@ -314,14 +316,23 @@ fn blob(item: &EnvelopeItem, payload: &[u8], level: i32) -> Result<BlobRecord, I
         content_type: item.headers.content_type.clone(),
         payload: compress_or_500(payload, level)?,
         summary: None,
+        clock_shift: None,
     })
 }
 
 /// A container's record with what its entries hold, read from the payload
 /// it stores (`store::container_entries`), so that lists filtered by time
-/// or trace can pass over its row.
-fn summarised(mut record: BlobRecord, payload: &[u8]) -> BlobRecord {
-    record.summary = Some(crate::store::container_entries::summarise(payload));
+/// or trace can pass over its row, and the client's clock drift its entry
+/// times are read with. The payload stays as sent; the drift is applied
+/// where its times are read, as Relay corrects those of log and metric
+/// items.
+fn summarised(mut record: BlobRecord, payload: &[u8], ctx: &RequestContext) -> BlobRecord {
+    let shift = ctx.drift().map(|(d, _)| d);
+    record.summary = Some(crate::store::container_entries::summarise(
+        payload,
+        shift.unwrap_or(0.0),
+    ));
+    record.clock_shift = shift;
     record
 }
 

@@ -833,28 +833,43 @@ fn insert_container(
 ) -> Result<(), StoreError> {
     let (sql, summaries) = match table {
         Container::Log => (
-            "INSERT INTO logs (project_id, item_count, content_type, received, payload)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO logs
+                 (project_id, item_count, content_type, received, payload, clock_shift)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             Some("log_summaries"),
         ),
         Container::TraceMetric => (
-            "INSERT INTO trace_metrics (project_id, item_count, content_type, received, payload)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO trace_metrics
+                 (project_id, item_count, content_type, received, payload, clock_shift)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             Some("trace_metric_summaries"),
         ),
+        // Its spans were corrected for the drift on their way to `spans`.
         Container::Span => (
             "INSERT INTO span_items (project_id, item_count, content_type, received, payload)
              VALUES (?1, ?2, ?3, ?4, ?5)",
             None,
         ),
     };
-    conn.prepare_cached(sql)?.execute(params![
-        p,
-        b.item_count,
-        b.content_type,
-        received,
-        b.payload
-    ])?;
+    let mut insert = conn.prepare_cached(sql)?;
+    match table {
+        Container::Span => insert.execute(params![
+            p,
+            b.item_count,
+            b.content_type,
+            received,
+            b.payload
+        ])?,
+        Container::Log | Container::TraceMetric => insert.execute(params![
+            p,
+            b.item_count,
+            b.content_type,
+            received,
+            b.payload,
+            b.clock_shift
+        ])?,
+    };
+    drop(insert);
     if let Some(summaries) = summaries {
         // A row's id may be one a deleted row had: its summary goes too.
         let id = conn.last_insert_rowid();

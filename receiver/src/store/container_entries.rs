@@ -18,7 +18,7 @@
 //!     {"timestamp": 100.0, "trace_id": "5B8EFFF798038103D269B633813FC60C", "body": "a"},
 //!     {"timestamp": 160.5, "body": "b"}
 //! ]}"#;
-//! let summary = summarise(payload);
+//! let summary = summarise(payload, 0.0);
 //! assert_eq!((summary.earliest, summary.latest), (Some(100.0), Some(160.5)));
 //! let trace = "5b8efff798038103d269b633813fc60c".to_owned();
 //! assert!(Sieve { start: Some(150.0), end: None, trace: None }.may_hold(&summary));
@@ -139,14 +139,17 @@ impl TraceFilter {
 /// Reads a container's payload as the API reads it and summarises its
 /// entries. A payload that is not a container has no entries to show, and
 /// says so.
-pub fn summarise(payload: &[u8]) -> Summary {
+///
+/// `clock_shift` is the client's clock drift the row's entry times are
+/// corrected by (see [`corrected_timestamp`]); 0 for none.
+pub fn summarise(payload: &[u8], clock_shift: f64) -> Summary {
     let (mut earliest, mut latest) = (None::<f64>, None::<f64>);
     let mut traces = BTreeSet::new();
     for item in items_of(payload) {
         let Some(fields) = entry_fields(item) else {
             continue;
         };
-        if let Some(t) = timestamp(&fields) {
+        if let Some(t) = corrected_timestamp(&fields, clock_shift) {
             earliest = Some(earliest.map_or(t, |e| e.min(t)));
             latest = Some(latest.map_or(t, |l| l.max(t)));
         }
@@ -236,6 +239,30 @@ pub fn timestamp(fields: &Map<String, Value>) -> Option<f64> {
     .filter(|t| t.is_finite() && *t >= 0.0)
 }
 
+/// An entry's [`timestamp`] corrected for the sending client's clock
+/// drift: moved by `clock_shift` seconds (`received − sent_at`, stored with
+/// the row when it was large enough to correct, as Relay corrects the
+/// times of log and metric items), unless that would make it absurd.
+///
+/// ```
+/// use receiver::store::container_entries::corrected_timestamp;
+/// let fields = serde_json::json!({"timestamp": 1000.0});
+/// let fields = fields.as_object().unwrap();
+/// assert_eq!(corrected_timestamp(fields, 0.0), Some(1000.0));
+/// assert_eq!(corrected_timestamp(fields, 7200.0), Some(8200.0));
+/// assert_eq!(corrected_timestamp(fields, -5000.0), Some(1000.0));
+/// ```
+pub fn corrected_timestamp(fields: &Map<String, Value>, clock_shift: f64) -> Option<f64> {
+    timestamp(fields).map(|t| {
+        let moved = t + clock_shift;
+        if moved.is_finite() && moved >= 0.0 {
+            moved
+        } else {
+            t
+        }
+    })
+}
+
 /// An entry's `trace_id`, normalised (`None` when it is not one).
 pub fn trace_id(fields: &Map<String, Value>) -> Option<String> {
     fields
@@ -262,7 +289,7 @@ mod tests {
             {"timestamp": "75.5", "trace_id": trace(2)},
         ]})
         .to_string();
-        let s = summarise(payload.as_bytes());
+        let s = summarise(payload.as_bytes(), 0.0);
         assert_eq!((s.earliest, s.latest), (Some(50.0), Some(100.0)));
         assert!(s.traces.may_contain(&trace(1)) && s.traces.may_contain(&trace(2)));
         assert!(!s.traces.may_contain(&trace(3)));
@@ -291,7 +318,7 @@ mod tests {
 
     #[test]
     fn without_entries_a_row_passes_only_unfiltered() {
-        let nothing = summarise(b"not json");
+        let nothing = summarise(b"not json", 0.0);
         assert_eq!((nothing.earliest, nothing.latest), (None, None));
         assert!(Sieve::default().may_hold(&nothing));
         let by_trace = Sieve {
@@ -300,7 +327,7 @@ mod tests {
         };
         assert!(!by_trace.may_hold(&nothing));
         // Entries without timestamps pass no time range.
-        let untimed = summarise(br#"{"items": [{"body": "x"}]}"#);
+        let untimed = summarise(br#"{"items": [{"body": "x"}]}"#, 0.0);
         let since = Sieve {
             start: Some(0.0),
             ..Sieve::default()

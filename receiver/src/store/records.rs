@@ -284,6 +284,10 @@ pub struct BlobRecord {
     /// What a `log` or `trace_metric` container's entries hold
     /// (`store::container_entries`); `None` for other items.
     pub summary: Option<crate::store::container_entries::Summary>,
+    /// For a `log` or `trace_metric` container: the seconds its entries'
+    /// times move by for the client's clock drift
+    /// (`container_entries::corrected_timestamp`); `None` for none.
+    pub clock_shift: Option<f64>,
 }
 
 /// A standalone `span` item (a v2 container or a legacy single span).

@@ -718,6 +718,13 @@ CREATE TABLE serving (
     started  REAL NOT NULL
 );
 "#,
+    // 31: the clock-drift correction of a `log` or `trace_metric` item's
+    // entry times (`container_entries::corrected_timestamp`; NULL: none),
+    // as Relay corrects them. The payload stays as sent.
+    r#"
+ALTER TABLE logs ADD COLUMN clock_shift REAL;
+ALTER TABLE trace_metrics ADD COLUMN clock_shift REAL;
+"#,
 ];
 
 /// Where migration 16 (which merges check-in runs) is in [`MIGRATIONS`]:
