@@ -60,9 +60,10 @@ fn populate(path: &std::path::Path, events: usize) -> Result<(), Box<dyn std::er
     {
         let mut issue = tx.prepare(
             "INSERT INTO issues (id, project_id, title, culprit, level, first_seen, last_seen,
-                 times_seen, user_count, status, substatus, first_release, last_release)
+                 times_seen, user_count, status, substatus, first_release, last_release,
+                 short_seq)
              VALUES (?1, 1, ?2, ?3, 'error', ?4, ?4, 0, 0, ?5, 'ongoing', 'app@1.0.0',
-                 'app@1.9.0')",
+                 'app@1.9.0', ?1)",
         )?;
         // Explanations live in their own table since migration 3; both
         // they and a hash's inputs are stored compressed, as the receiver

@@ -297,6 +297,9 @@ fn detail_tags_grouping_and_events() {
         ),
     );
     assert_eq!(short["groupId"], json!(id.to_string()));
+    // The short id's project must be the issue's.
+    let other = detail.issue.short_id.replacen("DEFAULT-", "NOPE-", 1);
+    assert_eq!(get(&server, &format!("/api/0/issues/{other}/")).0, 404);
 
     // Events of the issue: newest first, cursor pages, environment filter.
     let events: Vec<EventSummary> = server
@@ -893,4 +896,64 @@ fn a_new_event_shows_in_the_next_tag_breakdown() {
         regions(),
         (vec![("eu".to_owned(), 1), ("us".to_owned(), 1)], Some(2))
     );
+}
+
+/// As in Sentry, short ids count each project's issues: the first issue of
+/// a second project is `…-1`, whatever the issues of others, and a deleted
+/// issue's short id is not given to the next one.
+#[test]
+fn short_ids_count_each_projects_issues() {
+    let server = TestServer::start();
+    let key2 = "22222222222222222222222222222222";
+    server.add_project(2, key2).expect("project 2");
+    for text in ["first thing", "second thing", "third thing"] {
+        event(&server, message(text, "error", "prod", "app@1"));
+    }
+    let body = format!(
+        "{{}}\n{{\"type\":\"event\"}}\n{}\n",
+        json!({"message": "other project", "level": "error"})
+    );
+    let r = receiver::testing::post(
+        &format!("{}/api/2/envelope/", server.url()),
+        &[(
+            "X-Sentry-Auth",
+            format!("Sentry sentry_key={key2}, sentry_version=7").as_str(),
+        )],
+        body.as_bytes(),
+    )
+    .expect("post");
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    server.wait_for_issues(4, Duration::from_secs(5));
+
+    let project2: Vec<Issue> = server
+        .api_json("/api/0/projects/local/2/issues/?query=")
+        .expect("project 2 issues");
+    assert_eq!(project2.len(), 1);
+    let slug = project2[0].project.slug.to_ascii_uppercase();
+    assert_eq!(project2[0].short_id, format!("{slug}-1"));
+    let found = get_ok(&server, &format!("/api/0/issues/{slug}-1/"));
+    assert_eq!(found["id"], json!(project2[0].id));
+    // The default project's own `-1` is another issue.
+    let default1 = get_ok(&server, "/api/0/issues/DEFAULT-1/");
+    assert_ne!(default1["id"], json!(project2[0].id));
+    assert_eq!(default1["title"], "first thing");
+
+    // Delete the newest issue of the default project: the next one does
+    // not take its short id.
+    let r = server
+        .api_request("DELETE", "/api/0/issues/DEFAULT-3/", None)
+        .expect("delete");
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    event(&server, message("fourth thing", "error", "prod", "app@1"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let (status, v) = get(&server, "/api/0/issues/DEFAULT-4/");
+        if status == 200 {
+            assert_eq!(v["title"], "fourth thing");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no DEFAULT-4");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(get(&server, "/api/0/issues/DEFAULT-3/").0, 404);
 }

@@ -68,7 +68,8 @@ async fn list(
             };
             let query = format!(
                 "SELECT f.id, f.kind, f.event_id, f.associated_event_id, f.name, f.email,
-                     f.message, f.received, i.id, i.project_id, i.title
+                     f.message, f.received, i.id, i.project_id, i.title,
+                     COALESCE(i.short_seq, i.id)
                  FROM feedback f
                  -- The project's feedback in time order (feedback_time),
                  -- each looked up among the events by id: the work grows
@@ -88,15 +89,16 @@ async fn list(
                     let issue_id: Option<i64> = r.get(8)?;
                     let issue_project: Option<i64> = r.get(9)?;
                     let title: Option<String> = r.get(10)?;
-                    let issue = match (issue_id, issue_project) {
-                        (Some(issue_id), Some(project)) => {
+                    let short_seq: Option<i64> = r.get(11)?;
+                    let issue = match (issue_id, issue_project, short_seq) {
+                        (Some(issue_id), Some(project), Some(seq)) => {
                             let slug = slugs
                                 .iter()
                                 .find(|p| p.id == project)
                                 .map_or("project", |p| p.slug.as_str());
                             Some(FeedbackIssue {
                                 id: issue_id.to_string(),
-                                short_id: issues::short_id(slug, issue_id),
+                                short_id: issues::short_id(slug, seq),
                                 title: title.unwrap_or_default(),
                             })
                         }

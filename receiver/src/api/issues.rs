@@ -29,7 +29,8 @@ const LEVELS: &[&str] = &["fatal", "error", "warning", "info", "debug"];
 const ISSUE_COLS: &str = "i.id, i.project_id, i.title, i.culprit, i.level, i.first_seen, \
      i.last_seen, i.times_seen, i.user_count, i.status, i.substatus, i.resolved_release, \
      i.assigned_to, i.resolved_in_next, i.kind, i.first_release, i.last_release, \
-     (SELECT e.platform FROM events e WHERE e.issue_id = i.id ORDER BY e.timestamp DESC LIMIT 1)";
+     (SELECT e.platform FROM events e WHERE e.issue_id = i.id ORDER BY e.timestamp DESC LIMIT 1), \
+     COALESCE(i.short_seq, i.id)";
 
 /// An issue row.
 #[derive(Debug, Clone)]
@@ -52,6 +53,8 @@ pub(crate) struct IssueRecord {
     pub first_release: Option<String>,
     pub last_release: Option<String>,
     pub platform: Option<String>,
+    /// Its number among its project's issues (the short id's number).
+    pub short_seq: i64,
 }
 
 fn issue_from_row(r: &Row<'_>) -> rusqlite::Result<IssueRecord> {
@@ -74,15 +77,16 @@ fn issue_from_row(r: &Row<'_>) -> rusqlite::Result<IssueRecord> {
         first_release: r.get(15)?,
         last_release: r.get(16)?,
         platform: r.get(17)?,
+        short_seq: r.get(18)?,
     })
 }
 
 const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
-/// Sentry's short id: `PROJECT-1A` (slug upper-cased, id in Crockford
-/// base 32).
-pub(crate) fn short_id(slug: &str, id: i64) -> String {
-    let mut n = id.max(0) as u64;
+/// Sentry's short id: `PROJECT-1A` (slug upper-cased, the issue's number
+/// in its project in Crockford base 32).
+pub(crate) fn short_id(slug: &str, seq: i64) -> String {
+    let mut n = seq.max(0) as u64;
     let mut digits = Vec::new();
     loop {
         digits.push(CROCKFORD[(n % 32) as usize]);
@@ -99,7 +103,7 @@ pub(crate) fn short_id(slug: &str, id: i64) -> String {
     )
 }
 
-/// Parses `PROJECT-1A` into `(slug, id)`.
+/// Parses `PROJECT-1A` into `(slug, number)`.
 fn parse_short_id(s: &str) -> Option<(String, i64)> {
     let (slug, code) = s.trim().rsplit_once('-')?;
     let mut n: i64 = 0;
@@ -158,7 +162,7 @@ pub(crate) fn to_issue(ctx_base: &str, r: &IssueRecord, projects: &[ProjectRow])
     let kind = r.kind.clone().unwrap_or_else(|| "error".to_owned());
     Issue {
         id: r.id.to_string(),
-        short_id: short_id(&project.slug, r.id),
+        short_id: short_id(&project.slug, r.short_seq),
         title: r.title.clone(),
         culprit: r.culprit.clone(),
         permalink: format!("{ctx_base}/api/0/issues/{}/", r.id),
@@ -196,21 +200,15 @@ pub(crate) fn load(conn: &Connection, key: &str) -> Result<IssueRecord, ApiError
     let id = match key.trim().parse::<i64>() {
         Ok(id) => id,
         Err(_) => {
-            let (slug, id) = parse_short_id(key).ok_or_else(missing)?;
-            let project_id: Option<i64> = conn
-                .query_row("SELECT project_id FROM issues WHERE id = ?1", [id], |r| {
-                    r.get(0)
-                })
-                .optional()?;
-            let matches = project_id.is_some_and(|pid| {
-                projects::all(conn)
-                    .map(|ps| ps.iter().any(|p| p.id == pid && p.slug == slug))
-                    .unwrap_or(false)
-            });
-            if !matches {
-                return Err(missing());
-            }
-            id
+            let (slug, seq) = parse_short_id(key).ok_or_else(missing)?;
+            let project = projects::all(conn)?
+                .into_iter()
+                .find(|p| p.slug == slug)
+                .ok_or_else(missing)?;
+            conn.prepare_cached("SELECT id FROM issues WHERE project_id = ?1 AND short_seq = ?2")?
+                .query_row(params![project.id, seq], |r| r.get(0))
+                .optional()?
+                .ok_or_else(missing)?
         }
     };
     conn.prepare_cached(&format!(

@@ -529,10 +529,17 @@ fn create_issue(
     explanation: &[u8],
 ) -> Result<i64, StoreError> {
     let explicit_id = work.explicit_id(conn, Table::Issues, known)?;
+    // The project's next short id (`WEB-1`, `WEB-2`, …; schema migration 32).
+    let short_seq: i64 = conn
+        .prepare_cached(
+            "UPDATE projects SET issue_counter = issue_counter + 1 WHERE id = ?1
+             RETURNING issue_counter",
+        )?
+        .query_row([p], |r| r.get(0))?;
     conn.prepare_cached(
         "INSERT INTO issues (project_id, title, culprit, level, first_seen, last_seen, times_seen,
-             status, substatus, first_release, last_release, kind, id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5, 1, 'unresolved', 'new', ?6, ?6, ?7, ?8)",
+             status, substatus, first_release, last_release, kind, id, short_seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5, 1, 'unresolved', 'new', ?6, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![
         p,
@@ -543,6 +550,7 @@ fn create_issue(
         e.release,
         e.kind,
         explicit_id,
+        short_seq,
     ])?;
     if explicit_id.is_some() {
         work.explicit_id_used(Table::Issues);

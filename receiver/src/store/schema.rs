@@ -725,6 +725,21 @@ CREATE TABLE serving (
 ALTER TABLE logs ADD COLUMN clock_shift REAL;
 ALTER TABLE trace_metrics ADD COLUMN clock_shift REAL;
 "#,
+    // 32: short ids count each project's issues (`WEB-1` is the first issue
+    // of `web`, as in Sentry), from `projects.issue_counter`; they counted
+    // the global issue id. Issues stored before keep their short id (their
+    // id), and a project that has issues counts on from the largest issue
+    // id ever given, so that no short id names two issues.
+    r#"
+ALTER TABLE projects ADD COLUMN issue_counter INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE issues ADD COLUMN short_seq INTEGER;
+UPDATE issues SET short_seq = id;
+UPDATE projects SET issue_counter = max(
+        (SELECT COALESCE(MAX(id), 0) FROM issues),
+        (SELECT COALESCE(MAX(value), 0) FROM id_floors WHERE name = 'issues'))
+    WHERE EXISTS (SELECT 1 FROM issues WHERE project_id = projects.id);
+CREATE UNIQUE INDEX issues_short_seq ON issues(project_id, short_seq);
+"#,
 ];
 
 /// Where migration 16 (which merges check-in runs) is in [`MIGRATIONS`]:
@@ -952,6 +967,38 @@ mod tests {
                 ("cc", vec![])
             ]
         );
+    }
+
+    #[test]
+    fn migration_32_keeps_short_ids_and_counts_on_without_reusing_one() {
+        let (_dir, mut conn) = database_at(31);
+        conn.execute_batch(
+            "INSERT INTO projects (id, name, created) VALUES (1, 'a', 0), (2, 'b', 0), (3, 'c', 0);
+             INSERT INTO issues (id, project_id, title, level, first_seen, last_seen)
+             VALUES (4, 1, 'x', 'error', 0, 0), (6, 2, 'y', 'error', 0, 0);
+             -- Issue 9 (of project 2) was deleted.
+             INSERT INTO id_floors (name, value) VALUES ('issues', 9);",
+        )
+        .expect("rows");
+        migrate(&mut conn).expect("migrate");
+        let seqs: Vec<(i64, i64)> = conn
+            .prepare("SELECT id, short_seq FROM issues ORDER BY id")
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(seqs, [(4, 4), (6, 6)], "stored issues keep their short id");
+        let counters: Vec<(i64, i64)> = conn
+            .prepare("SELECT id, issue_counter FROM projects ORDER BY id")
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        // Projects with issues count on above every id given; one without
+        // starts at 1.
+        assert_eq!(counters, [(1, 9), (2, 9), (3, 0)]);
     }
 
     #[test]
