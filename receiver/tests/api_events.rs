@@ -264,3 +264,91 @@ fn an_exception_group_event_with_a_lone_surrogate_where_ingestion_does_not_read(
     let (_, status, body) = post_event(&in_sdk);
     assert_eq!(status, 400, "{body}");
 }
+
+/// SDKs no longer send a `culprit`; as Sentry's event manager, the event
+/// shows the one its issue was given (here from the crash frame, with no
+/// transaction to take it from), in the event and in the issue's list.
+#[test]
+fn an_event_shows_the_culprit_its_issue_has() {
+    let server = TestServer::start();
+    let id = event(
+        &server,
+        json!({"platform": "python", "exception": {"values": [{
+            "type": "ArithmeticError", "value": "repro culprit",
+            "stacktrace": {"frames": [
+                {"module": "__main__", "function": "<module>", "in_app": true},
+                {"module": "__main__", "function": "f", "in_app": true}]}}]}}),
+    );
+    server.wait_for_events(1, Duration::from_secs(5));
+    let e = get_ok(&server, &format!("/api/0/projects/local/1/events/{id}/"));
+    assert_eq!(e["culprit"], "__main__ in f", "{e}");
+    let issue = get_ok(
+        &server,
+        &format!("/api/0/issues/{}/", e["groupID"].as_str().unwrap_or("")),
+    );
+    assert_eq!(issue["culprit"], e["culprit"]);
+    let list = get_ok(
+        &server,
+        &format!(
+            "/api/0/issues/{}/events/",
+            issue["id"].as_str().unwrap_or("")
+        ),
+    );
+    assert_eq!(list[0]["culprit"], "__main__ in f", "{list}");
+    // One the SDK sent is kept. An event names its logger in a tag, as in
+    // Sentry, and the issue's tag breakdown counts it.
+    let sent = event(
+        &server,
+        json!({"culprit": "my.view", "message": "with its own culprit",
+            "logger": "audit.events"}),
+    );
+    server.wait_for_events(2, Duration::from_secs(5));
+    let e = get_ok(&server, &format!("/api/0/projects/local/1/events/{sent}/"));
+    assert_eq!(e["culprit"], "my.view", "{e}");
+    assert!(
+        e["tags"]
+            .as_array()
+            .is_some_and(|t| t.contains(&json!({"key": "logger", "value": "audit.events"}))),
+        "{e}"
+    );
+    let tags = get_ok(
+        &server,
+        &format!(
+            "/api/0/issues/{}/tags/logger/",
+            e["groupID"].as_str().unwrap_or("")
+        ),
+    );
+    assert_eq!(tags["topValues"][0]["value"], "audit.events", "{tags}");
+}
+
+/// As Relay infers the type: a message whose stack is in the current
+/// thread (`attach_stacktrace`) is `default`, titled by its message; a
+/// thread that crashed makes an `error`.
+#[test]
+fn a_message_with_an_attached_stack_is_not_an_error() {
+    let server = TestServer::start();
+    let frames = json!({"frames": [{"module": "app", "function": "run", "in_app": true}]});
+    let message = event(
+        &server,
+        json!({"message": "repro message with stack", "level": "error",
+            "threads": {"values": [{"id": 1, "current": true, "crashed": false,
+                "stacktrace": frames}]}}),
+    );
+    let crashed = event(
+        &server,
+        json!({"level": "fatal", "threads": {"values": [{"id": 1, "crashed": true,
+            "stacktrace": frames}]}}),
+    );
+    server.wait_for_events(2, Duration::from_secs(5));
+    let m = get_ok(
+        &server,
+        &format!("/api/0/projects/local/1/events/{message}/"),
+    );
+    assert_eq!(m["type"], "default", "{m}");
+    assert_eq!(m["metadata"], json!({"title": "repro message with stack"}));
+    let c = get_ok(
+        &server,
+        &format!("/api/0/projects/local/1/events/{crashed}/"),
+    );
+    assert_eq!(c["type"], "error", "{c}");
+}

@@ -171,6 +171,8 @@ pub(crate) fn tags_of(
         _ => {}
     }
     add("level", Some(level.to_owned()));
+    // As Sentry's event manager tags an event with its logger.
+    add("logger", str_at(p, &["logger"]).map(str::to_owned));
     add("environment", environment.map(str::to_owned));
     add("release", release.map(str::to_owned));
     add("dist", str_at(p, &["dist"]).map(str::to_owned));
@@ -217,7 +219,7 @@ pub(crate) fn tags_of(
 }
 
 /// The parts of a stored event's payload that [`tags_of`] reads (`tags`,
-/// `dist`, `server_name`, `transaction`, `user`, the last exception's
+/// `dist`, `logger`, `server_name`, `transaction`, `user`, the last exception's
 /// `mechanism`, the `os`, `browser` and `runtime` contexts, the request's
 /// `url`), as they appear in the payload's
 /// JSON. A payload stored as received is normalised and only those fields
@@ -241,6 +243,7 @@ pub(crate) fn tag_payload(blob: &[u8]) -> Value {
     }
     for (k, v) in [
         ("dist", &event.dist),
+        ("logger", &event.logger),
         ("server_name", &event.server_name),
         ("transaction", &event.transaction),
     ] {

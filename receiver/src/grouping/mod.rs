@@ -46,7 +46,7 @@ mod component;
 mod fingerprint;
 mod function_name;
 mod md5_memo;
-mod metadata;
+pub(crate) mod metadata;
 mod normalize;
 mod parameterize;
 mod strategies;

@@ -179,7 +179,7 @@ pub fn render(blob: &[u8]) -> Result<Vec<u8>, RenderError> {
     let kind = header.kind;
     let (ctx, id) = header.context();
     let json = match kind {
-        Kind::Event => normalize::event(&sent, &ctx, id).map(|e| serde_json::to_vec(&e)),
+        Kind::Event => normalize::event_as_read(&sent, &ctx, id).map(|e| serde_json::to_vec(&e)),
         Kind::Transaction => {
             normalize::transaction(&sent, &ctx, id).map(|t| serde_json::to_vec(&t))
         }
@@ -204,7 +204,7 @@ pub fn render_event(blob: &[u8]) -> Option<sentry_core::protocol::Event> {
         return None;
     }
     let (ctx, id) = header.context();
-    normalize::event(&sent, &ctx, id).ok()
+    normalize::event_as_read(&sent, &ctx, id).ok()
 }
 
 impl Header {

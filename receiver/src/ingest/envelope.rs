@@ -391,8 +391,15 @@ pub fn event_record(event: &Event, level: i32) -> Result<EventRecord, IngestErro
 
 /// The record of `event`, whose stored form is `payload`.
 fn event_record_grouped(event: &Event, grouping: Grouping, payload: Vec<u8>) -> EventRecord {
-    let is_error =
-        !event.exception.is_empty() || event.threads.values.iter().any(|t| t.stacktrace.is_some());
+    // As Relay infers the type (PROTOCOL.md §5.1): exceptions, or a thread
+    // that crashed. A message with `attach_stacktrace` has its stack in
+    // the current thread, which did not crash: it stays `default`.
+    let is_error = !event.exception.is_empty()
+        || event
+            .threads
+            .values
+            .iter()
+            .any(|t| t.crashed && t.stacktrace.is_some());
     let trace_id = match event.contexts.get("trace") {
         Some(Context::Trace(t)) => Some(t.trace_id.to_string()),
         _ => None,

@@ -733,6 +733,27 @@ pub fn event(
     parse_event(payload, ctx, header_id, false)
 }
 
+/// [`event`] as an event is read back (the API, the CLI, the web page):
+/// one without a `culprit` gets the one its issue was given
+/// (`grouping::metadata::culprit`), as Sentry's event manager fills it in
+/// before storing the event, since the SDKs no longer send one.
+/// Ingestion does not need it.
+pub fn event_as_read(
+    payload: &[u8],
+    ctx: &RequestContext,
+    header_id: Option<Uuid>,
+) -> Result<Event, IngestError> {
+    let mut event = event(payload, ctx, header_id)?;
+    if event
+        .culprit
+        .as_deref()
+        .map_or(true, |c| c.trim().is_empty())
+    {
+        event.culprit = crate::grouping::metadata::culprit(&event);
+    }
+    Ok(event)
+}
+
 /// [`event`] without the keys of [`NOT_READ_AT_INGEST`] (the event has no
 /// breadcrumbs, request, modules, extra, nor SDK unless it has exception
 /// groups, which grouping reads it for), which are a third of the
