@@ -476,6 +476,36 @@ fn client_reports_stats_and_stream() {
     assert_eq!(reports.by_category["transaction"], 6);
     assert_eq!(reports.by_outcome["discarded"], 30);
     assert_eq!(reports.rows[0].quantity, 23);
+    assert_eq!(reports.rows[0].unit, "item");
+
+    // A dropped log is reported as an item and as its bytes (as Python
+    // and JavaScript SDKs do): only items add up to the totals.
+    item(
+        &server,
+        "client_report",
+        json!({"discarded_events": [
+            {"reason": "before_send", "category": "log_item", "quantity": 1},
+            {"reason": "before_send", "category": "log_byte", "quantity": 667},
+            {"reason": "send_error", "category": "attachment", "quantity": 2048},
+            {"reason": "sample_rate", "category": "profile_duration", "quantity": 1500}]}),
+    );
+    let reports: ClientReports = server
+        .api_json("/api/0/local/client-reports/")
+        .expect("reports with bytes");
+    assert_eq!(reports.total, 31);
+    assert_eq!(reports.total_bytes, 667 + 2048);
+    assert_eq!(reports.total_milliseconds, 1500);
+    assert_eq!(reports.by_reason["before_send"], 1);
+    assert_eq!(reports.by_category["log_byte"], 667);
+    let unit = |c: &str| {
+        reports
+            .rows
+            .iter()
+            .find(|r| r.category == c)
+            .map(|r| r.unit.clone())
+    };
+    assert_eq!(unit("log_byte").as_deref(), Some("byte"));
+    assert_eq!(unit("profile_duration").as_deref(), Some("millisecond"));
 
     // Any client may send any quantity: the sums never overflow.
     let huge = json!({"discarded_events": [
@@ -487,7 +517,7 @@ fn client_reports_stats_and_stream() {
         .api_json("/api/0/local/client-reports/")
         .expect("reports with huge quantities");
     assert_eq!(reports.by_reason["x"], 2 << 40);
-    assert_eq!(reports.total, 30 + (4 << 40));
+    assert_eq!(reports.total, 31 + (4 << 40));
 
     // Stream: the cursor from a tail of 0 follows new events only.
     let start: StreamPage = server.api_json("/api/0/local/stream/").expect("stream");

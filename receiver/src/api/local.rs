@@ -501,6 +501,27 @@ fn build_trace(c: &Connection, trace_id: &str) -> Result<Trace, ApiError> {
     })
 }
 
+/// What a data category's quantities count, as Relay's data categories
+/// say: bytes for `attachment` and the `…_byte` categories, milliseconds
+/// for the profile durations, items for every other.
+///
+/// ```
+/// # use receiver::api::category_unit;
+/// assert_eq!(category_unit("log_item"), "item");
+/// assert_eq!(category_unit("log_byte"), "byte");
+/// assert_eq!(category_unit("attachment"), "byte");
+/// assert_eq!(category_unit("profile_duration_ui"), "millisecond");
+/// ```
+pub fn category_unit(category: &str) -> &'static str {
+    if category == "attachment" || category.ends_with("_byte") {
+        "byte"
+    } else if category.starts_with("profile_duration") {
+        "millisecond"
+    } else {
+        "item"
+    }
+}
+
 /// `GET /api/0/local/client-reports/`: discarded-event totals by reason,
 /// category and outcome (filters `project`, time range on the report time).
 pub(crate) async fn client_reports(ctx: &Ctx) -> Result<Reply, ApiError> {
@@ -523,10 +544,12 @@ pub(crate) async fn client_reports(ctx: &Ctx) -> Result<Reply, ApiError> {
             let rows: Vec<ClientReportRow> = c
                 .prepare(&q)?
                 .query_map(rusqlite::params_from_iter(sql.params.iter()), |r| {
+                    let category: String = r.get(2)?;
                     Ok(ClientReportRow {
                         outcome: r.get(0)?,
                         reason: r.get(1)?,
-                        category: r.get(2)?,
+                        unit: category_unit(&category).to_owned(),
+                        category,
                         // A float sum, cast saturating: `SUM` fails on
                         // overflow, and any client can send reports.
                         quantity: r.get::<_, f64>(3)? as i64,
@@ -535,6 +558,8 @@ pub(crate) async fn client_reports(ctx: &Ctx) -> Result<Reply, ApiError> {
                 .collect::<Result<_, _>>()?;
             let mut out = ClientReports {
                 total: 0,
+                total_bytes: 0,
+                total_milliseconds: 0,
                 by_reason: BTreeMap::new(),
                 by_category: BTreeMap::new(),
                 by_outcome: BTreeMap::new(),
@@ -542,13 +567,24 @@ pub(crate) async fn client_reports(ctx: &Ctx) -> Result<Reply, ApiError> {
             };
             for r in &rows {
                 let q = r.quantity;
-                out.total = out.total.saturating_add(q);
-                for sum in [
-                    out.by_reason.entry(r.reason.clone()).or_default(),
-                    out.by_category.entry(r.category.clone()).or_default(),
-                    out.by_outcome.entry(r.outcome.clone()).or_default(),
-                ] {
-                    *sum = sum.saturating_add(q);
+                let by_category = out.by_category.entry(r.category.clone()).or_default();
+                *by_category = by_category.saturating_add(q);
+                // SDKs report a dropped log both as `log_item` (1) and as
+                // `log_byte` (its size): only item counts add up.
+                match r.unit.as_str() {
+                    "byte" => out.total_bytes = out.total_bytes.saturating_add(q),
+                    "millisecond" => {
+                        out.total_milliseconds = out.total_milliseconds.saturating_add(q)
+                    }
+                    _ => {
+                        out.total = out.total.saturating_add(q);
+                        for sum in [
+                            out.by_reason.entry(r.reason.clone()).or_default(),
+                            out.by_outcome.entry(r.outcome.clone()).or_default(),
+                        ] {
+                            *sum = sum.saturating_add(q);
+                        }
+                    }
                 }
             }
             out.rows = rows;

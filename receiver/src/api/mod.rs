@@ -21,6 +21,7 @@ mod feedback;
 mod issues;
 pub(crate) use issues::search_names_status;
 mod local;
+pub use local::category_unit;
 mod logs;
 mod metrics;
 mod missed_runs;

@@ -838,19 +838,31 @@ pub struct ClientReportRow {
     pub category: String,
     /// Sum of quantities.
     pub quantity: i64,
+    /// What the category's quantities count (as Relay's data categories
+    /// do): `item`, `byte` (`attachment`, `log_byte`, …) or `millisecond`
+    /// (`profile_duration`, …).
+    #[serde(default)]
+    pub unit: String,
 }
 
 /// `GET /api/0/local/client-reports/`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ClientReports {
-    /// Sum of all quantities.
+    /// Items dropped: the sum of the quantities of categories that count
+    /// items (bytes and durations are summed on their own).
     pub total: i64,
-    /// Totals per reason.
+    /// Bytes dropped (categories whose unit is `byte`).
+    #[serde(default)]
+    pub total_bytes: i64,
+    /// Milliseconds of profiles dropped (unit `millisecond`).
+    #[serde(default)]
+    pub total_milliseconds: i64,
+    /// Items dropped per reason.
     pub by_reason: BTreeMap<String, i64>,
-    /// Totals per category.
+    /// Totals per category (each in its own unit).
     pub by_category: BTreeMap<String, i64>,
-    /// Totals per outcome.
+    /// Items dropped per outcome.
     pub by_outcome: BTreeMap<String, i64>,
     /// Totals per (outcome, reason, category), largest first.
     pub rows: Vec<ClientReportRow>,

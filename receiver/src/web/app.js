@@ -1534,11 +1534,14 @@
     setView(generation, h('div', null,
       h('div', {class: 'titlebar'}, h('h1', null, 'Client reports'), periodSelect),
       h('p', {class: 'muted'}, 'What SDKs say they dropped before sending (rate limits, sampling, full queues, hooks).'),
-      h('p', null, h('strong', null, String(d.total || 0)), ' items dropped in total'),
+      h('p', null, h('strong', null, String(d.total || 0)), ' items dropped in total',
+        d.totalBytes ? ', ' + d.totalBytes + ' bytes' : '',
+        d.totalMilliseconds ? ', ' + d.totalMilliseconds + ' ms of profiles' : ''),
+      h('p', {class: 'muted'}, 'Outcomes and reasons count items; a category measured in bytes or milliseconds (attachment, log_byte, profile_duration) is counted in its own unit.'),
       h('div', {class: 'contexts'}, small('By outcome', d.byOutcome), small('By reason', d.byReason), small('By category', d.byCategory)),
       rows.length ? section('Details', h('table', {class: 'list'},
         h('thead', null, h('tr', null, h('th', null, 'Outcome'), h('th', null, 'Reason'), h('th', null, 'Category'), h('th', {class: 'num'}, 'Quantity'))),
-        h('tbody', null, rows.map((r) => h('tr', null, h('td', null, String(r.outcome)), h('td', null, String(r.reason)), h('td', null, String(r.category)), h('td', {class: 'num'}, r.quantity))))))
+        h('tbody', null, rows.map((r) => h('tr', null, h('td', null, String(r.outcome)), h('td', null, String(r.reason)), h('td', null, String(r.category)), h('td', {class: 'num'}, String(r.quantity) + (r.unit && r.unit !== 'item' ? ' ' + (r.unit === 'byte' ? 'bytes' : 'ms') : '')))))))
         : h('p', {class: 'empty'}, 'No client reports.')));
   }
 
