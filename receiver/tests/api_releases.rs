@@ -157,6 +157,21 @@ fn releases_new_finalize_deploy_and_list() {
         assert!(std::time::Instant::now() < deadline, "session release");
         std::thread::sleep(Duration::from_millis(20));
     }
+    // A release seen only in a transaction is a release too (as Sentry).
+    let now = api_support::now();
+    item(
+        &server,
+        "transaction",
+        json!({"type": "transaction", "transaction": "GET /cart", "release": "shop@2.3.0",
+            "start_timestamp": now - 1.0, "timestamp": now,
+            "contexts": {"trace": {"trace_id": "1".repeat(32), "span_id": "2".repeat(16),
+                "op": "http.server"}}}),
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while get(&server, &format!("{RELEASES}shop@2.3.0/")).0 != 200 {
+        assert!(std::time::Instant::now() < deadline, "transaction release");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     for (version, named_by) in [
         ("shop@2.1.0", "the events of stored issues"),
         ("shop@2.2.0", "stored sessions"),

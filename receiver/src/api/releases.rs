@@ -1,8 +1,8 @@
 //! Releases and deploys in the shapes `sentry-cli releases` uses.
 //!
 //! A release is stored per project (`releases` rows keyed by project and
-//! version, also created by ingestion when an event names a release);
-//! releases that only sessions name count too. The organisation-level
+//! version, also created by ingestion when an event, a transaction or a
+//! session names a release, as Sentry creates them). The organisation-level
 //! release groups the rows of one version.
 
 use hyper::StatusCode;

@@ -32,7 +32,7 @@ pub(super) fn apply_batch<'c>(
             Record::Event(e) => {
                 apply_event(conn, work, p, received, e, known, &mut summary)?;
             }
-            Record::Transaction(t) => apply_transaction(conn, p, received, t, &mut summary)?,
+            Record::Transaction(t) => apply_transaction(conn, known, p, received, t, &mut summary)?,
             Record::Attachment(a) => {
                 insert_attachment(conn, p, received, a)?;
                 summary.stored += 1;
@@ -731,6 +731,7 @@ pub(crate) fn parse_release_version(release: &str) -> Option<semver::Version> {
 
 fn apply_transaction(
     conn: &Connection,
+    known: &mut KnownRows,
     p: i64,
     received: f64,
     t: &TransactionRecord,
@@ -764,6 +765,10 @@ fn apply_transaction(
         return Ok(());
     }
     let tx_id = conn.last_insert_rowid();
+    // As Sentry: a release seen only in transactions is a release too.
+    if let Some(release) = t.release.as_deref() {
+        note_release(conn, known, p, release, received)?;
+    }
     if let (Some(trace_id), Some(span_id)) = (&t.trace_id, &t.span_id) {
         conn.prepare_cached(
             "INSERT INTO spans (project_id, transaction_id, trace_id, span_id, parent_span_id,

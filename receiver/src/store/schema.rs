@@ -740,6 +740,14 @@ UPDATE projects SET issue_counter = max(
     WHERE EXISTS (SELECT 1 FROM issues WHERE project_id = projects.id);
 CREATE UNIQUE INDEX issues_short_seq ON issues(project_id, short_seq);
 "#,
+    // 33: releases named only by transactions get their `releases` row
+    // (the writer adds one for each from now on), as Sentry creates a
+    // release from a transaction too.
+    r#"
+INSERT OR IGNORE INTO releases (project_id, version, first_seen)
+    SELECT project_id, release, MIN(received) FROM transactions
+    WHERE release IS NOT NULL GROUP BY project_id, release;
+"#,
 ];
 
 /// Where migration 16 (which merges check-in runs) is in [`MIGRATIONS`]:
@@ -806,6 +814,19 @@ mod tests {
 
     /// A database file whose schema is at `version` (the first `version`
     /// migrations applied), as an older receiver left it.
+    /// The two columns of every row `sql` selects.
+    fn pairs<A: rusqlite::types::FromSql, B: rusqlite::types::FromSql>(
+        conn: &Connection,
+        sql: &str,
+    ) -> Vec<(A, B)> {
+        conn.prepare(sql)
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows")
+    }
+
     fn database_at(version: usize) -> (tempfile::TempDir, Connection) {
         let dir = tempfile::tempdir().expect("tempdir");
         let conn = Connection::open(dir.path().join("db.sqlite")).expect("open");
@@ -872,13 +893,10 @@ mod tests {
         )
         .expect("rows");
         migrate(&mut conn).expect("migrate");
-        let moved: Vec<(i64, String)> = conn
-            .prepare("SELECT issue_id, explanation FROM issue_grouping ORDER BY issue_id")
-            .expect("prepare")
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .expect("query")
-            .collect::<Result<_, _>>()
-            .expect("rows");
+        let moved: Vec<(i64, String)> = pairs(
+            &conn,
+            "SELECT issue_id, explanation FROM issue_grouping ORDER BY issue_id",
+        );
         assert_eq!(moved, [(1, r#"{"config":"x"}"#.to_owned())]);
         let left: i64 = conn
             .query_row(
@@ -981,24 +999,36 @@ mod tests {
         )
         .expect("rows");
         migrate(&mut conn).expect("migrate");
-        let seqs: Vec<(i64, i64)> = conn
-            .prepare("SELECT id, short_seq FROM issues ORDER BY id")
-            .expect("prepare")
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .expect("query")
-            .collect::<Result<_, _>>()
-            .expect("rows");
+        let seqs: Vec<(i64, i64)> = pairs(&conn, "SELECT id, short_seq FROM issues ORDER BY id");
         assert_eq!(seqs, [(4, 4), (6, 6)], "stored issues keep their short id");
-        let counters: Vec<(i64, i64)> = conn
-            .prepare("SELECT id, issue_counter FROM projects ORDER BY id")
-            .expect("prepare")
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .expect("query")
-            .collect::<Result<_, _>>()
-            .expect("rows");
+        let counters: Vec<(i64, i64)> =
+            pairs(&conn, "SELECT id, issue_counter FROM projects ORDER BY id");
         // Projects with issues count on above every id given; one without
         // starts at 1.
         assert_eq!(counters, [(1, 9), (2, 9), (3, 0)]);
+    }
+
+    #[test]
+    fn migration_33_gives_releases_named_by_transactions_their_rows() {
+        let (_dir, mut conn) = database_at(32);
+        conn.execute_batch(
+            "INSERT INTO projects (id, name, created) VALUES (1, 'p', 0);
+             INSERT INTO releases (project_id, version, first_seen) VALUES (1, 'both@1', 5);
+             INSERT INTO transactions (project_id, event_id, name, start_ts, end_ts, release,
+                 received, payload)
+             VALUES (1, 'a', 't', 0, 1, 'tx@1', 20, X''), (1, 'b', 't', 0, 1, 'tx@1', 10, X''),
+                    (1, 'c', 't', 0, 1, 'both@1', 1, X''), (1, 'd', 't', 0, 1, NULL, 1, X'');",
+        )
+        .expect("rows");
+        migrate(&mut conn).expect("migrate");
+        let rows: Vec<(String, f64)> = pairs(
+            &conn,
+            "SELECT version, first_seen FROM releases ORDER BY version",
+        );
+        assert_eq!(
+            rows,
+            [("both@1".to_owned(), 5.0), ("tx@1".to_owned(), 10.0)]
+        );
     }
 
     #[test]
@@ -1018,13 +1048,10 @@ mod tests {
         )
         .expect("rows");
         migrate(&mut conn).expect("migrate");
-        let rows: Vec<(String, f64)> = conn
-            .prepare("SELECT version, first_seen FROM releases ORDER BY version")
-            .expect("prepare")
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .expect("query")
-            .collect::<Result<_, _>>()
-            .expect("rows");
+        let rows: Vec<(String, f64)> = pairs(
+            &conn,
+            "SELECT version, first_seen FROM releases ORDER BY version",
+        );
         assert_eq!(
             rows,
             [
@@ -1483,13 +1510,8 @@ mod tests {
         )
         .expect("rows");
         migrate(&mut conn).expect("migrate");
-        let runs: Vec<(i64, String)> = conn
-            .prepare("SELECT id, monitor_slug FROM check_ins ORDER BY id")
-            .expect("prepare")
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .expect("query")
-            .collect::<Result<_, _>>()
-            .expect("rows");
+        let runs: Vec<(i64, String)> =
+            pairs(&conn, "SELECT id, monitor_slug FROM check_ins ORDER BY id");
         let run = |id: i64, slug: &str| (id, slug.to_owned());
         assert_eq!(
             runs,
