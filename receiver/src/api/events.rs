@@ -285,7 +285,38 @@ fn scalar_string(v: &Value) -> Option<String> {
     }
 }
 
+/// An event's `metadata` as Sentry's error events give it, from the last
+/// exception: its whole `value` (up to 1 024 characters; the title cuts it
+/// to a line of 100) and its `type`, except for a synthetic exception
+/// (a thrown string, a message captured as an exception), whose type is
+/// made up: Sentry titles it by the crash frame's function, given as
+/// `function`. `{title}` for other events, and [`metadata`] when the
+/// payload has no exception.
+pub(crate) fn event_metadata(kind: &str, title: &str, payload: &Value) -> Value {
+    let last = values_of(payload.get("exception")).and_then(|v| v.last());
+    let Some(exception) = last.filter(|_| kind == "error") else {
+        return metadata(kind, title);
+    };
+    let value: String = exception
+        .get("value")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .chars()
+        .take(1024)
+        .collect();
+    let synthetic = exception
+        .pointer("/mechanism/synthetic")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let ty = exception.get("type").and_then(Value::as_str);
+    match ty.filter(|_| !synthetic) {
+        Some(ty) => json!({"type": ty, "value": value}),
+        None => json!({"value": value, "function": title}),
+    }
+}
+
 /// `{type, value}` for errors (from `Type: value` titles), `{title}` else.
+/// An issue's metadata: its title is all it keeps of its latest event.
 pub(crate) fn metadata(kind: &str, title: &str) -> Value {
     if kind == "error" {
         match title.split_once(": ") {
@@ -415,7 +446,11 @@ pub(crate) fn detail_json(e: &EventRecord, project: Option<&ProjectRow>) -> Valu
     set(&mut obj, "dateReceived", json!(iso(e.received)));
     set(&mut obj, "type", json!(e.kind));
     set(&mut obj, "culprit", json!(culprit_of(&e.payload)));
-    set(&mut obj, "metadata", metadata(&e.kind, &e.title));
+    set(
+        &mut obj,
+        "metadata",
+        event_metadata(&e.kind, &e.title, &e.payload),
+    );
     set(&mut obj, "tags", Value::Array(tags));
     set(&mut obj, "level", json!(e.level));
     set(&mut obj, "platform", json!(e.platform));
@@ -853,6 +888,33 @@ mod tests {
         assert_eq!(
             metadata("error", "A: b"),
             json!({"type": "A", "value": "b"})
+        );
+    }
+
+    #[test]
+    fn event_metadata_keeps_the_whole_value_and_no_synthetic_type() {
+        let long = "ü".repeat(150);
+        let thrown = json!({"exception": {"values": [{"type": "Error", "value": long}]}});
+        assert_eq!(
+            event_metadata("error", "Error: üüü…", &thrown),
+            json!({"type": "Error", "value": long})
+        );
+        let synthetic = json!({"exception": {"values": [{"type": "Error",
+            "value": "a string was thrown", "mechanism": {"synthetic": true}}]}});
+        assert_eq!(
+            event_metadata("error", "Object.?", &synthetic),
+            json!({"value": "a string was thrown", "function": "Object.?"})
+        );
+        let huge = json!({"exception": {"values": [{"type": "E", "value": "x".repeat(5000)}]}});
+        assert_eq!(
+            event_metadata("error", "E: x", &huge)["value"]
+                .as_str()
+                .map(str::len),
+            Some(1024)
+        );
+        assert_eq!(
+            event_metadata("default", "hello", &json!({"message": "hello"})),
+            json!({"title": "hello"})
         );
     }
 }
