@@ -57,13 +57,21 @@ fn fetch(client: &Client, args: &MetricsArgs) -> Result<Vec<MetricEntry>, CliErr
 }
 
 /// A number as a table shows it: integers without a fraction, others
-/// with up to three decimals.
+/// with up to three decimals, and very large or very small ones in
+/// exponent form with up to four significant digits (`1e300`, not 301
+/// digits that stretch every column).
 fn number(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 {
+    let trim = |s: &str| s.trim_end_matches('0').trim_end_matches('.').to_owned();
+    if v.is_finite() && (v.abs() >= 1e15 || (v != 0.0 && v.abs() < 1e-3)) {
+        let s = format!("{v:.3e}");
+        match s.split_once('e') {
+            Some((mantissa, exponent)) => format!("{}e{exponent}", trim(mantissa)),
+            None => s,
+        }
+    } else if v.fract() == 0.0 {
         format!("{v:.0}")
     } else {
-        let s = format!("{v:.3}");
-        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+        trim(&format!("{v:.3}"))
     }
 }
 
@@ -164,5 +172,11 @@ mod tests {
         assert_eq!(number(0.125), "0.125");
         assert_eq!(number(2.5), "2.5");
         assert_eq!(number(1.0 / 3.0), "0.333");
+        assert_eq!(number(1e300), "1e300");
+        assert_eq!(number(-2.5e20), "-2.5e20");
+        assert_eq!(number(123_456_789_012_345_678.0), "1.235e17");
+        assert_eq!(number(0.0001234), "1.234e-4");
+        assert_eq!(number(0.0), "0");
+        assert_eq!(number(99_999_999_999_999.0), "99999999999999");
     }
 }
