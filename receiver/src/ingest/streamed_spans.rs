@@ -115,8 +115,10 @@ fn row(span: &Map<String, Value>, times: Times) -> Option<StreamedSpan> {
         return None;
     }
     let (start, end) = times.place(start, end)?;
-    let op = attribute(span, "sentry.op").or_else(|| text(span.get("op")));
-    let description = text(span.get("name")).or_else(|| text(span.get("description")));
+    let op = attribute(span, "sentry.op")
+        .or_else(|| text(span.get("op")))
+        .or_else(|| derived_op(span));
+    let description = description(span, op.as_deref());
     let is_segment = span.get("is_segment").and_then(Value::as_bool) == Some(true);
     let segment_attribute = |name| is_segment.then(|| attribute(span, name)).flatten();
     Some(StreamedSpan {
@@ -134,6 +136,90 @@ fn row(span: &Map<String, Value>, times: Times) -> Option<StreamedSpan> {
         release: segment_attribute("sentry.release"),
         environment: segment_attribute("sentry.environment"),
     })
+}
+
+/// The kind of a v2 span (`server`, `client`, …), if it says.
+fn kind(span: &Map<String, Value>) -> Option<&str> {
+    span.get("kind").and_then(Value::as_str)
+}
+
+/// The op Relay gives a v2 span that sends no `sentry.op`, from the
+/// OpenTelemetry attributes it has (`http.server` for a server span with
+/// an HTTP method, `db` with a database system, …); `None` otherwise.
+fn derived_op(span: &Map<String, Value>) -> Option<String> {
+    let has = |name: &str| attribute_value(span, name).is_some();
+    let op = if has("http.request.method") || has("http.method") {
+        match kind(span) {
+            Some("client") => "http.client",
+            Some("server") => "http.server",
+            _ if has("http.prefetch") => "http.prefetch",
+            _ => "http",
+        }
+    } else if has("db.system.name") || has("db.system") {
+        "db"
+    } else if has("gen_ai.system") {
+        "gen_ai"
+    } else if has("rpc.service") {
+        "rpc"
+    } else if has("messaging.system") {
+        "message"
+    } else {
+        return attribute(span, "faas.trigger");
+    };
+    Some(op.to_owned())
+}
+
+/// A span's description as Relay converts a v2 span: the
+/// `sentry.description` attribute when sent; else, for an HTTP span, its
+/// method and route or URL (`GET /users/:id`, `GET https://api.example.com/v1`;
+/// the Node SDK names server spans just `GET`); for a database span
+/// (not a cache operation), its query; else its `name` (a legacy span's
+/// `description`).
+fn description(span: &Map<String, Value>, op: Option<&str>) -> Option<String> {
+    if let Some(sent) = attribute(span, "sentry.description") {
+        return Some(sent);
+    }
+    if let Some(method) =
+        attribute(span, "http.request.method").or_else(|| attribute(span, "http.method"))
+    {
+        let target = match kind(span) {
+            Some("server") => attribute(span, "http.route")
+                .or_else(|| attribute(span, "url.path"))
+                .or_else(|| {
+                    attribute(span, "http.target")
+                        .map(|t| t.split(['?', '#']).next().unwrap_or_default().to_owned())
+                }),
+            Some("client") => attribute(span, "url.full")
+                .or_else(|| attribute(span, "http.url"))
+                .and_then(|u| url::Url::parse(&u).ok())
+                .map(|u| {
+                    format!(
+                        "{}://{}{}",
+                        u.scheme(),
+                        u.host_str().unwrap_or_default(),
+                        u.path()
+                    )
+                }),
+            _ => None,
+        };
+        let described = match (target, attribute(span, "sentry.graphql.operation")) {
+            (Some(t), Some(graphql)) => format!("{method} {t} ({graphql})"),
+            (Some(t), None) => format!("{method} {t}"),
+            (None, _) => method,
+        };
+        return text(Some(&Value::String(described)));
+    }
+    let cache = op.is_some_and(|o| o.starts_with("cache."));
+    let database = attribute_value(span, "db.system.name").is_some()
+        || attribute_value(span, "db.system").is_some();
+    if database && !cache {
+        if let Some(query) =
+            attribute(span, "db.query.text").or_else(|| attribute(span, "db.statement"))
+        {
+            return Some(query);
+        }
+    }
+    text(span.get("name")).or_else(|| text(span.get("description")))
 }
 
 /// A span v2 status in the names transactions use: `error` is
@@ -158,12 +244,17 @@ fn seconds(v: &Value) -> Option<f64> {
 /// A v2 attribute's string value (`{"type":"string","value":…}`), or a
 /// legacy span's `data` entry of that name.
 fn attribute(span: &Map<String, Value>, name: &str) -> Option<String> {
+    text(attribute_value(span, name))
+}
+
+/// A v2 attribute's value of any type, or a legacy span's `data` entry.
+fn attribute_value<'a>(span: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
     let v2 = span
         .get("attributes")
         .and_then(|a| a.get(name))
         .and_then(|a| a.get("value"));
     let legacy = || span.get("data").and_then(|d| d.get(name));
-    text(v2.or_else(legacy))
+    v2.or_else(legacy).filter(|v| !v.is_null())
 }
 
 /// A non-empty string, cut to [`MAX_FIELD_BYTES`].
@@ -261,6 +352,97 @@ mod tests {
         assert_eq!(s.description.as_deref(), Some("button#save"));
         assert_eq!(s.parent_span_id, None, "an invalid parent is left out");
         assert_eq!(s.end.map(|e| e - s.start), Some(1.5));
+    }
+
+    #[test]
+    fn http_and_database_spans_are_described_as_relay_describes_them() {
+        let span = |id: &str, name: &str, kind: &str, attrs: Value| {
+            serde_json::json!({"trace_id": TRACE, "span_id": id, "name": name, "kind": kind,
+                "start_timestamp": NOW - 1.0, "end_timestamp": NOW, "attributes": attrs})
+        };
+        let s = |v: &str| serde_json::json!({"type": "string", "value": v});
+        let payload = v2(serde_json::json!([
+            // The Node SDK's server segment: named by its method only.
+            span(
+                "a000000000000001",
+                "GET",
+                "server",
+                serde_json::json!({
+                "sentry.op": s("http.server"), "http.request.method": s("GET"),
+                "url.path": s("/work"), "http.target": s("/work?x=1")})
+            ),
+            span(
+                "a000000000000002",
+                "GET",
+                "server",
+                serde_json::json!({
+                "http.request.method": s("GET"), "http.route": s("/users/:id"),
+                "url.path": s("/users/7")})
+            ),
+            span(
+                "a000000000000003",
+                "GET 127.0.0.1",
+                "client",
+                serde_json::json!({
+                "http.request.method": s("GET"),
+                "url.full": s("http://user:pw@127.0.0.1:8080/api/v1?token=x#f")})
+            ),
+            span(
+                "a000000000000004",
+                "POST",
+                "server",
+                serde_json::json!({
+                "http.method": s("POST"), "http.target": s("/graphql?q=1"),
+                "sentry.graphql.operation": s("query Me")})
+            ),
+            span(
+                "a000000000000005",
+                "select",
+                "client",
+                serde_json::json!({
+                "db.system.name": s("postgresql"), "db.query.text": s("SELECT 1")})
+            ),
+            span(
+                "a000000000000006",
+                "get key",
+                "client",
+                serde_json::json!({
+                "sentry.op": s("cache.get"), "db.system": s("redis"),
+                "db.statement": s("GET k")})
+            ),
+            span(
+                "a000000000000007",
+                "named",
+                "internal",
+                serde_json::json!({
+                "sentry.description": s("as sent"), "http.request.method": s("GET")})
+            ),
+            span(
+                "a000000000000008",
+                "GET",
+                "internal",
+                serde_json::json!({
+                "http.request.method": s("GET"), "url.path": s("/ignored")})
+            ),
+        ]));
+        let spans = spans_of(&payload, &ctx(None));
+        let described: Vec<(Option<&str>, Option<&str>)> = spans
+            .iter()
+            .map(|s| (s.span.op.as_deref(), s.span.description.as_deref()))
+            .collect();
+        assert_eq!(
+            described,
+            [
+                (Some("http.server"), Some("GET /work")),
+                (Some("http.server"), Some("GET /users/:id")),
+                (Some("http.client"), Some("GET http://127.0.0.1/api/v1")),
+                (Some("http.server"), Some("POST /graphql (query Me)")),
+                (Some("db"), Some("SELECT 1")),
+                (Some("cache.get"), Some("get key")),
+                (Some("http"), Some("as sent")),
+                (Some("http"), Some("GET")),
+            ]
+        );
     }
 
     #[test]
