@@ -14,6 +14,7 @@ const TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
 fn line(ts: f64, level: &str, body: &str, env: &str) -> Value {
     json!({
         "timestamp": ts, "level": level, "body": body, "trace_id": TRACE,
+        "span_id": "B0E5FCC5F8512414",
         "severity_number": 9,
         "attributes": {
             "sentry.release": {"type": "string", "value": "app@1"},
@@ -76,6 +77,7 @@ fn log_lines_newest_first_with_filters() {
     let first = &all.logs[0];
     assert_eq!(first.level.as_deref(), Some("info"));
     assert_eq!(first.trace_id.as_deref(), Some(TRACE));
+    assert_eq!(first.span_id.as_deref(), Some("b0e5fcc5f8512414"));
     assert_eq!(first.release.as_deref(), Some("app@1"));
     assert_eq!(first.environment.as_deref(), Some("prod"));
     assert_eq!(first.project_id, "1");

@@ -967,6 +967,9 @@ pub struct LogEntry {
     /// The trace it belongs to.
     #[serde(rename = "traceID", default)]
     pub trace_id: Option<String>,
+    /// The span it was logged in, if the SDK said.
+    #[serde(rename = "spanID", default)]
+    pub span_id: Option<String>,
     /// The `sentry.release` attribute.
     #[serde(default)]
     pub release: Option<String>,
