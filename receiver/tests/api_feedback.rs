@@ -178,3 +178,36 @@ fn feedback_finds_its_event_whatever_the_uuid_form() {
     assert_eq!(all[0].comments, "no event");
     assert_eq!(all[0].event_id, None);
 }
+
+/// Sentry stores a `feedback` item as an event: it is found by its id like
+/// one (so `receiver event ID` shows it), with its screenshot listed.
+#[test]
+fn a_feedback_is_found_by_its_id_as_an_event() {
+    let server = TestServer::start();
+    let id = new_id();
+    let payload = json!({"event_id": id, "type": "feedback", "level": "info",
+        "timestamp": api_support::now() - 5.0, "release": "app@2", "platform": "javascript",
+        "contexts": {"feedback": {"message": "the button is grey", "name": "Bob"}}});
+    let body = format!(
+        "{{\"event_id\":\"{id}\"}}\n{{\"type\":\"feedback\"}}\n{payload}\n\
+         {{\"type\":\"attachment\",\"length\":3,\"filename\":\"screenshot.png\",\
+         \"content_type\":\"image/png\"}}\nPNG\n"
+    );
+    send(&server, body.as_bytes());
+    let path = format!("/api/0/projects/local/1/events/{id}/");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let e = loop {
+        let (status, v) = get(&server, &path);
+        if status == 200 {
+            break v;
+        }
+        assert!(std::time::Instant::now() < deadline, "{status}: {v}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(e["type"], "feedback", "{e}");
+    assert_eq!(e["title"], "User Feedback");
+    assert_eq!(e["release"]["version"], "app@2");
+    assert_eq!(e["contexts"]["feedback"]["message"], "the button is grey");
+    let files = get(&server, &format!("{path}attachments/")).1;
+    assert_eq!(files[0]["name"], "screenshot.png", "{files}");
+}

@@ -472,7 +472,9 @@ pub(crate) fn detail_json(e: &EventRecord, project: Option<&ProjectRow>) -> Valu
     Value::Object(obj)
 }
 
-/// An event of a project by id, or a transaction with that id.
+/// An event of a project by id, or a transaction with that id, or a user
+/// feedback (`feedback` item) with that id: Sentry stores feedback as an
+/// event too, and its screenshot is an attachment of that id.
 pub(crate) fn load(
     conn: &Connection,
     project_id: i64,
@@ -487,7 +489,7 @@ pub(crate) fn load(
     {
         return Ok(Some(e));
     }
-    Ok(conn
+    let transaction = conn
         .prepare_cached(
             "SELECT id, event_id, project_id, name, start_ts, end_ts, received, release,
                  environment, payload
@@ -513,6 +515,53 @@ pub(crate) fn load(
                     .get("platform")
                     .and_then(Value::as_str)
                     .map(str::to_owned),
+                payload,
+                size,
+            })
+        })
+        .optional()?;
+    match transaction {
+        Some(t) => Ok(Some(t)),
+        None => load_feedback(conn, project_id, event_id),
+    }
+}
+
+/// A `feedback` item by its id, in the shape of an event (type
+/// `feedback`, titled `User Feedback` as Sentry titles feedback issues).
+fn load_feedback(
+    conn: &Connection,
+    project_id: i64,
+    event_id: &str,
+) -> Result<Option<EventRecord>, ApiError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id, event_id, project_id, received, payload FROM feedback
+             WHERE project_id = ?1 AND kind = 'feedback' AND event_id = ?2",
+        )?
+        .query_row(params![project_id, event_id], |r| {
+            let blob: Vec<u8> = r.get(4)?;
+            let (payload, size) = decode_payload(&blob);
+            let received: f64 = r.get(3)?;
+            let text = |k: &str| payload.get(k).and_then(Value::as_str).map(str::to_owned);
+            let timestamp = match payload.get("timestamp") {
+                Some(Value::String(t)) => sentry_core::protocol::Timestamp::parse_rfc3339(t)
+                    .map(sentry_core::protocol::Timestamp::as_secs_f64),
+                Some(v) => v.as_f64(),
+                None => None,
+            };
+            Ok(EventRecord {
+                seq: r.get(0)?,
+                event_id: r.get(1)?,
+                project_id: r.get(2)?,
+                issue_id: None,
+                kind: "feedback".to_owned(),
+                timestamp: timestamp.unwrap_or(received),
+                received,
+                release: text("release"),
+                environment: text("environment"),
+                level: text("level").unwrap_or_else(|| "info".to_owned()),
+                title: "User Feedback".to_owned(),
+                platform: text("platform"),
                 payload,
                 size,
             })
