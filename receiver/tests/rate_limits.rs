@@ -257,8 +257,22 @@ fn attachments_go_with_their_refused_event() {
         .query_row("SELECT COUNT(*) FROM attachments", [], |r| r.get(0))
         .expect("count");
     assert_eq!(stored, 0);
-    let categories: Vec<String> = server.outcomes().into_iter().map(|o| o.2).collect();
-    assert_eq!(categories, ["attachment", "error"]);
+    // As Relay reports a dropped attachment: one item, and its 5 bytes.
+    let categories: Vec<(String, i64)> =
+        server.outcomes().into_iter().map(|o| (o.2, o.3)).collect();
+    assert_eq!(
+        categories,
+        [
+            ("attachment".to_owned(), 5),
+            ("attachment_item".to_owned(), 1),
+            ("error".to_owned(), 1)
+        ]
+    );
+    let reports: serde_json::Value = server
+        .api_json("/api/0/local/client-reports/")
+        .expect("reports");
+    assert_eq!(reports["total"], 2, "{reports}");
+    assert_eq!(reports["totalBytes"], 5, "{reports}");
 }
 
 #[test]

@@ -115,8 +115,9 @@ impl Verdict {
         for (dropped, item) in self.dropped.iter_mut().zip(envelope.items()) {
             if !*dropped {
                 *dropped = true;
-                add_outcome(
+                item_outcome(
                     &mut self.outcomes,
+                    item,
                     item.headers.ty.data_category(),
                     &reason,
                     quantity(item),
@@ -374,7 +375,7 @@ impl RateLimiter {
             if *ty == ItemType::Attachment {
                 if let Some(reason) = &event_dropped_for {
                     verdict.dropped[i] = true;
-                    add_outcome(&mut verdict.outcomes, category, reason, 1);
+                    item_outcome(&mut verdict.outcomes, &items[i], category, reason, 1);
                     continue;
                 }
             }
@@ -395,7 +396,13 @@ impl RateLimiter {
                 if is_event_class(ty) {
                     event_dropped_for = Some(q.reason.clone());
                 }
-                add_outcome(&mut verdict.outcomes, category, &q.reason, quantity);
+                item_outcome(
+                    &mut verdict.outcomes,
+                    &items[i],
+                    category,
+                    &q.reason,
+                    quantity,
+                );
                 if !refused_by.contains(&q.id) {
                     refused_by.push(q.id);
                 }
@@ -507,6 +514,25 @@ fn is_event_class(ty: &ItemType) -> bool {
         ty,
         ItemType::Event | ItemType::Transaction | ItemType::Feedback
     )
+}
+
+/// Counts `item`, dropped for `reason`, as Relay reports it: an
+/// attachment as one `attachment_item` and its size in `attachment`
+/// (a byte category), any other item as `quantity` of `category`.
+fn item_outcome(
+    outcomes: &mut Outcomes,
+    item: &EnvelopeItem,
+    category: &str,
+    reason: &str,
+    quantity: u64,
+) {
+    if item.headers.ty == ItemType::Attachment {
+        let bytes = item.payload.as_raw().map_or(0, <[u8]>::len) as u64;
+        add_outcome(outcomes, "attachment_item", reason, quantity);
+        add_outcome(outcomes, "attachment", reason, bytes);
+    } else {
+        add_outcome(outcomes, category, reason, quantity);
+    }
 }
 
 fn add_outcome(outcomes: &mut Outcomes, category: &str, reason: &str, count: u64) {
@@ -633,11 +659,14 @@ mod tests {
         // The attachment comes first in the envelope; the event decides.
         let v = limiter.check(&quotas, None, &envelope(&["attachment", "event"]), 0.0);
         assert_eq!(v.dropped, [true, true]);
+        // As Relay: the attachment counts as an item and as its bytes
+        // (the test payload is `{}`).
         assert_eq!(
             v.outcomes,
             [
                 ("error".to_owned(), "q1".to_owned(), 1),
-                ("attachment".to_owned(), "q1".to_owned(), 1)
+                ("attachment_item".to_owned(), "q1".to_owned(), 1),
+                ("attachment".to_owned(), "q1".to_owned(), 2)
             ]
         );
         // The attachment quota was not used by the dropped attachment.
