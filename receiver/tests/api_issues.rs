@@ -905,7 +905,15 @@ fn a_new_event_shows_in_the_next_tag_breakdown() {
 fn short_ids_count_each_projects_issues() {
     let server = TestServer::start();
     let key2 = "22222222222222222222222222222222";
-    server.add_project(2, key2).expect("project 2");
+    // Named as the default project is: its slug must still be its own,
+    // or two projects' short ids would read the same.
+    server
+        .write(receiver::store::WriteOp::CreateProject {
+            id: Some(2),
+            name: "Default".to_owned(),
+        })
+        .expect("project 2");
+    server.add_project(2, key2).expect("project 2's key");
     for text in ["first thing", "second thing", "third thing"] {
         event(&server, message(text, "error", "prod", "app@1"));
     }
@@ -930,6 +938,7 @@ fn short_ids_count_each_projects_issues() {
         .expect("project 2 issues");
     assert_eq!(project2.len(), 1);
     let slug = project2[0].project.slug.to_ascii_uppercase();
+    assert_eq!(slug, "DEFAULT-2");
     assert_eq!(project2[0].short_id, format!("{slug}-1"));
     let found = get_ok(&server, &format!("/api/0/issues/{slug}-1/"));
     assert_eq!(found["id"], json!(project2[0].id));

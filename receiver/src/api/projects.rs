@@ -69,17 +69,42 @@ pub(crate) fn all(conn: &Connection) -> Result<Vec<ProjectRow>, ApiError> {
         let name: String = r.get(1)?;
         Ok(ProjectRow {
             id,
-            slug: slugify(&name, id),
+            slug: String::new(),
             name,
             enabled: r.get(2)?,
             created: r.get(3)?,
         })
     })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let mut projects: Vec<ProjectRow> = rows.collect::<Result<_, _>>()?;
+    let slugs = unique_slugs(projects.iter().map(|p| (p.id, p.name.as_str())));
+    for (p, slug) in projects.iter_mut().zip(slugs) {
+        p.slug = slug;
+    }
+    Ok(projects)
 }
 
-/// The project with this id (digits) or slug (the lowest id wins if two
-/// share a slug); 404 otherwise.
+/// The slugs of projects given as `(id, name)` in id order: [`slugify`]
+/// of the name, and for a project whose slug a lower id already has,
+/// `{slug}-{id}`. Slugs name projects in URLs and start short ids
+/// (`WEB-1`), which count each project's issues, so two projects must never
+/// share one (Sentry keeps them unique too).
+pub(crate) fn unique_slugs<'a>(projects: impl Iterator<Item = (i64, &'a str)>) -> Vec<String> {
+    let mut taken = std::collections::HashSet::new();
+    projects
+        .map(|(id, name)| {
+            let natural = slugify(name, id);
+            let slug = if taken.contains(&natural) {
+                format!("{natural}-{id}")
+            } else {
+                natural
+            };
+            taken.insert(slug.clone());
+            slug
+        })
+        .collect()
+}
+
+/// The project with this id (digits) or slug; 404 otherwise.
 pub(crate) fn resolve(conn: &Connection, key: &str) -> Result<ProjectRow, ApiError> {
     find(&all(conn)?, key).ok_or_else(|| ApiError::not_found(format!("project {key:?}")))
 }
@@ -205,5 +230,7 @@ mod tests {
         assert_eq!(slugify("default", 1), "default");
         assert_eq!(slugify("  ", 7), "project-7");
         assert_eq!(slugify("a__b--c", 1), "a__b-c");
+        let slugs = unique_slugs([(1, "web"), (2, "Web"), (3, "api"), (4, "web-2")].into_iter());
+        assert_eq!(slugs, ["web", "web-2", "api", "web-2-4"]);
     }
 }

@@ -545,11 +545,12 @@ fn project_id(store: &Store, key: Option<&str>) -> Result<Option<i64>, CliError>
     };
     let projects: Vec<(i64, String)> = store.read_blocking(|c| {
         let mut stmt = c.prepare("SELECT id, name FROM projects ORDER BY id")?;
-        let rows = stmt.query_map([], |r| {
-            let (id, name): (i64, String) = (r.get(0)?, r.get(1)?);
-            Ok((id, crate::api::projects::slugify(&name, id)))
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let rows: Vec<(i64, String)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        let slugs =
+            crate::api::projects::unique_slugs(rows.iter().map(|(id, n)| (*id, n.as_str())));
+        Ok(rows.iter().map(|(id, _)| *id).zip(slugs).collect())
     })?;
     let key = key.trim();
     let by_id = key
