@@ -529,8 +529,9 @@ fn log_times_are_corrected_for_client_clock_drift() {
     assert!((corrected - (now() - 30.0)).abs() < 10.0, "{corrected}");
     let kept = seconds(p.logs[0].timestamp.as_deref());
     assert!((kept - (now() - 630.0)).abs() < 10.0, "{kept}");
-    // The summary was made with the corrected times: a window around the
-    // sent (wrong) time finds nothing.
+    // A window around the sent (wrong) time finds nothing. (That the row
+    // summary holds the corrected times is what the `statsPeriod=1h` page
+    // above shows: an uncorrected summary would pass the row over.)
     let start = sentry_core::protocol::Timestamp::from_secs_f64(sent - 60.0).to_rfc3339();
     let end = sentry_core::protocol::Timestamp::from_secs_f64(sent).to_rfc3339();
     let p = page(&server, &format!("start={start}&end={end}"));

@@ -332,6 +332,8 @@ fn keys_list_prints_dsns_with_the_address_the_receiver_serves_at() {
     let _ = child.wait();
     // Still so once it has stopped; `--addr` and `--prefix` decide when given.
     assert!(run(&["keys", "list"], &db).contains(&dsn));
+    // Port 0 (a CI script's exported RECEIVER_ADDR) names no usable port.
+    assert!(run(&["keys", "list", "--addr", "127.0.0.1:0"], &db).contains(&dsn));
     let list = run(&["keys", "list", "--addr", "0.0.0.0:9999"], &db);
     assert!(list.contains("@127.0.0.1:9999/1"), "{list}");
     let (_, served, _) = binary::parse_dsn(&dsn);

@@ -458,12 +458,15 @@ async fn shutdown_signal() {
 /// `--addr`/`--prefix` when given, else where a receiver last served this
 /// database (`store::serving`), else the defaults `serve` would use.
 fn dsn_host(cli: &Cli, store: &Store) -> Result<(String, String), CliError> {
-    let last = match (cli.serve.addr, &cli.serve.prefix) {
+    // Port 0 (`RECEIVER_ADDR=127.0.0.1:0`, as CI scripts export it for the
+    // server) names no port a DSN could use: the recorded one is meant.
+    let addr = cli.serve.addr.filter(|a| a.port() != 0);
+    let last = match (addr, &cli.serve.prefix) {
         (Some(_), Some(_)) => None,
         _ => store.read_blocking(crate::store::serving::last)?,
     };
     let config = cli.config();
-    let host = match (cli.serve.addr, &last) {
+    let host = match (addr, &last) {
         (None, Some((host, _))) => host.clone(),
         _ => crate::server::public_host_port(config.addr),
     };
