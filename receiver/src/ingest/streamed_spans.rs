@@ -65,11 +65,21 @@ pub fn spans_of(payload: &[u8], ctx: &RequestContext) -> Vec<StreamedSpan> {
             .iter()
             .filter_map(Value::as_object)
             .take(MAX_SPANS_PER_ITEM)
-            .filter_map(|span| row(span, times))
+            .filter_map(|span| row(span, times, Shape::V2))
             .collect(),
         Some(_) => Vec::new(),
-        None => row(&root, times).into_iter().collect(),
+        None => row(&root, times, Shape::Legacy).into_iter().collect(),
     }
+}
+
+/// Which of the two shapes a span came in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// An entry of a v2 container: its op and description may have to be
+    /// derived from its attributes, as Relay converts v2 spans.
+    V2,
+    /// A legacy single span, whose `op` and `description` are as sent.
+    Legacy,
 }
 
 /// When a request arrived and how far its client's clock is off.
@@ -94,8 +104,10 @@ impl Times {
 
 /// One span's row: v2 names first (`name`, `end_timestamp`, the
 /// `sentry.op` attribute), then the legacy ones (`description`,
-/// `timestamp`, `op`).
-fn row(span: &Map<String, Value>, times: Times) -> Option<StreamedSpan> {
+/// `timestamp`, `op`). Only a v2 span has its op and description derived
+/// from its attributes (as Relay converts v2 spans); a legacy span's are
+/// as sent.
+fn row(span: &Map<String, Value>, times: Times, shape: Shape) -> Option<StreamedSpan> {
     let trace_id = TraceId::from_str(span.get("trace_id")?.as_str()?).ok()?;
     let span_id = SpanId::from_str(span.get("span_id")?.as_str()?).ok()?;
     if trace_id.is_nil() || span_id.is_nil() {
@@ -115,10 +127,19 @@ fn row(span: &Map<String, Value>, times: Times) -> Option<StreamedSpan> {
         return None;
     }
     let (start, end) = times.place(start, end)?;
-    let op = attribute(span, "sentry.op")
-        .or_else(|| text(span.get("op")))
-        .or_else(|| derived_op(span));
-    let description = description(span, op.as_deref());
+    let (op, description) = match shape {
+        Shape::V2 => {
+            let op = attribute(span, "sentry.op")
+                .or_else(|| text(span.get("op")))
+                .or_else(|| derived_op(span));
+            let description = description(span, op.as_deref());
+            (op, description)
+        }
+        Shape::Legacy => (
+            text(span.get("op")).or_else(|| attribute(span, "sentry.op")),
+            text(span.get("description")).or_else(|| text(span.get("name"))),
+        ),
+    };
     let is_segment = span.get("is_segment").and_then(Value::as_bool) == Some(true);
     let segment_attribute = |name| is_segment.then(|| attribute(span, name)).flatten();
     Some(StreamedSpan {
@@ -205,7 +226,8 @@ fn description(span: &Map<String, Value>, op: Option<&str>) -> Option<String> {
         let described = match (target, attribute(span, "sentry.graphql.operation")) {
             (Some(t), Some(graphql)) => format!("{method} {t} ({graphql})"),
             (Some(t), None) => format!("{method} {t}"),
-            (None, _) => method,
+            // Nothing to add to the method: the name says as much or more.
+            (None, _) => return text(span.get("name")).or(Some(method)),
         };
         return text(Some(&Value::String(described)));
     }
@@ -424,6 +446,12 @@ mod tests {
                 serde_json::json!({
                 "http.request.method": s("GET"), "url.path": s("/ignored")})
             ),
+            span(
+                "a000000000000009",
+                "fetch users",
+                "client",
+                serde_json::json!({"http.request.method": s("GET")}),
+            ),
         ]));
         let spans = spans_of(&payload, &ctx(None));
         let described: Vec<(Option<&str>, Option<&str>)> = spans
@@ -441,7 +469,17 @@ mod tests {
                 (Some("cache.get"), Some("get key")),
                 (Some("http"), Some("as sent")),
                 (Some("http"), Some("GET")),
+                (Some("http.client"), Some("fetch users")),
             ]
+        );
+        // A legacy span keeps the op and description it was sent with.
+        let legacy = serde_json::json!({"trace_id": TRACE, "span_id": "b000000000000001",
+            "op": "http.client", "description": "GET https://api.example.com/users",
+            "start_timestamp": NOW - 1.0, "timestamp": NOW, "data": {"http.method": "GET"}});
+        let spans = spans_of(legacy.to_string().as_bytes(), &ctx(None));
+        assert_eq!(
+            spans[0].span.description.as_deref(),
+            Some("GET https://api.example.com/users")
         );
     }
 
