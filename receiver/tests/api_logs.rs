@@ -537,3 +537,19 @@ fn log_times_are_corrected_for_client_clock_drift() {
     let p = page(&server, &format!("start={start}&end={end}"));
     assert!(p.logs.is_empty(), "{:?}", bodies(&p));
 }
+
+/// The JavaScript SDK names a line's span in the
+/// `sentry.trace.parent_span_id` attribute, not in `span_id`.
+#[test]
+fn a_line_names_its_span_either_way() {
+    let server = TestServer::start();
+    let mut js = line(now() - 5.0, "info", "from javascript", "prod");
+    if let Some(l) = js.as_object_mut() {
+        l.remove("span_id");
+    }
+    js["attributes"]["sentry.trace.parent_span_id"] =
+        json!({"type": "string", "value": "8C69068C9DEAF028"});
+    send_logs(&server, vec![js]);
+    let p = page(&server, "");
+    assert_eq!(p.logs[0].span_id.as_deref(), Some("8c69068c9deaf028"));
+}

@@ -140,11 +140,19 @@ impl Entry<'_> {
                 .and_then(Value::as_str)
                 .map(str::to_owned)
         };
+        // The span: `span_id`, as the Python SDK sends it, else the
+        // `sentry.trace.parent_span_id` attribute the JavaScript, PHP, .NET
+        // and Cocoa SDKs send.
+        let span_id = self
+            .text("span_id")
+            .or_else(|| attr("sentry.trace.parent_span_id"))
+            .and_then(|s| crate::ids::hex_id(&s, 16));
         Common {
             id: format!("{}:{}", self.row, self.index),
             project_id: self.project.to_string(),
             ts: corrected_timestamp(self.fields, self.clock_shift),
             trace_id: container_entries::trace_id(self.fields),
+            span_id,
             release: attr("sentry.release"),
             environment: attr("sentry.environment"),
             attributes,
@@ -162,6 +170,8 @@ pub(crate) struct Common {
     /// (see [`corrected_timestamp`]).
     pub ts: Option<f64>,
     pub trace_id: Option<String>,
+    /// The span it belongs to (16 hex digits).
+    pub span_id: Option<String>,
     /// The `sentry.release` and `sentry.environment` attributes.
     pub release: Option<String>,
     pub environment: Option<String>,

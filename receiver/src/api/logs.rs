@@ -16,7 +16,7 @@
 //! full, the page is shorter and the cursor says where to go on.
 
 use super::container_scan::{self, CommonFilter, Entry, Position, Table};
-use super::params::{hex_id, iso};
+use super::params::iso;
 use super::projects;
 use super::types::{LogEntry, LogsPage};
 use super::{ApiError, Ctx, Reply};
@@ -124,7 +124,7 @@ fn entry(e: &Entry<'_>) -> (LogEntry, Option<f64>) {
         level: e.text("level"),
         body: e.text("body"),
         trace_id: c.trace_id,
-        span_id: e.text("span_id").and_then(|t| hex_id(&t, 16)),
+        span_id: c.span_id,
         release: c.release,
         environment: c.environment,
         attributes: c.attributes,

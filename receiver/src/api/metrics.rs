@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::container_scan::{self, one_of, CommonFilter, Entry, Position, Table};
-use super::params::{hex_id, iso};
+use super::params::iso;
 use super::projects;
 use super::types::{MetricEntry, MetricSummary, MetricsPage, MetricsSummary};
 use super::{ApiError, Ctx, Reply};
@@ -197,7 +197,7 @@ fn entry(e: &Entry<'_>) -> (MetricEntry, Option<f64>) {
             .filter(|v| v.is_finite()),
         unit: e.text("unit"),
         trace_id: c.trace_id,
-        span_id: e.text("span_id").and_then(|t| hex_id(&t, 16)),
+        span_id: c.span_id,
         release: c.release,
         environment: c.environment,
         attributes: c.attributes,
