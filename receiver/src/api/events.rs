@@ -290,8 +290,9 @@ fn scalar_string(v: &Value) -> Option<String> {
 /// to a line of 100) and its `type`, except for a synthetic exception
 /// (a thrown string, a message captured as an exception), whose type is
 /// made up: Sentry titles it by the crash frame's function, given as
-/// `function`. `{title}` for other events, and [`metadata`] when the
-/// payload has no exception.
+/// `function` (none without a crash frame). A type that is missing is
+/// `Error`, as Sentry's. `{title}` for other events, and [`metadata`] when
+/// the payload has no exception.
 pub(crate) fn event_metadata(kind: &str, title: &str, payload: &Value) -> Value {
     let last = values_of(payload.get("exception")).and_then(|v| v.last());
     let Some(exception) = last.filter(|_| kind == "error") else {
@@ -308,10 +309,15 @@ pub(crate) fn event_metadata(kind: &str, title: &str, payload: &Value) -> Value 
         .pointer("/mechanism/synthetic")
         .and_then(Value::as_bool)
         .unwrap_or(false);
-    let ty = exception.get("type").and_then(Value::as_str);
-    match ty.filter(|_| !synthetic) {
-        Some(ty) => json!({"type": ty, "value": value}),
-        None => json!({"value": value, "function": title}),
+    if !synthetic {
+        let ty = exception.get("type").and_then(Value::as_str);
+        return json!({"type": ty.unwrap_or("Error"), "value": value});
+    }
+    // A synthetic exception's title is its crash frame's function, or
+    // `<unknown>` without one (`grouping::metadata`).
+    match title {
+        "<unknown>" => json!({"value": value}),
+        function => json!({"value": value, "function": function}),
     }
 }
 
@@ -964,6 +970,15 @@ mod tests {
         assert_eq!(
             event_metadata("default", "hello", &json!({"message": "hello"})),
             json!({"title": "hello"})
+        );
+        let untyped = json!({"exception": {"values": [{"value": "no type"}]}});
+        assert_eq!(
+            event_metadata("error", "Error: no type", &untyped),
+            json!({"type": "Error", "value": "no type"})
+        );
+        assert_eq!(
+            event_metadata("error", "<unknown>", &synthetic),
+            json!({"value": "a string was thrown"})
         );
     }
 }

@@ -734,10 +734,10 @@ pub fn event(
 }
 
 /// [`event`] as an event is read back (the API, the CLI, the web page):
-/// one without a `culprit` gets the one its issue was given
-/// (`grouping::metadata::culprit`), as Sentry's event manager fills it in
-/// before storing the event, since the SDKs no longer send one.
-/// Ingestion does not need it.
+/// one without a `culprit` gets one computed as an issue's is (its
+/// transaction, else its crash frame: `grouping::metadata::culprit`), as
+/// Sentry's event manager fills it in before storing the event, since the
+/// SDKs no longer send one. Ingestion does not need it.
 pub fn event_as_read(
     payload: &[u8],
     ctx: &RequestContext,
