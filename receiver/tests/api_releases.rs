@@ -167,14 +167,29 @@ fn releases_new_finalize_deploy_and_list() {
             "contexts": {"trace": {"trace_id": "1".repeat(32), "span_id": "2".repeat(16),
                 "op": "http.server"}}}),
     );
+    // And one seen only in a streamed segment (an SDK that sends spans,
+    // not transactions).
+    let segment = json!({"version": 2, "items": [{"trace_id": "3".repeat(32),
+        "span_id": "4".repeat(16), "name": "GET /", "is_segment": true,
+        "start_timestamp": now - 1.0, "end_timestamp": now,
+        "attributes": {"sentry.release": {"type": "string", "value": "shop@2.4.0"}}}]});
+    let body = format!(
+        "{{}}\n{{\"type\":\"span\",\"item_count\":1,\
+         \"content_type\":\"application/vnd.sentry.items.span.v2+json\"}}\n{segment}\n"
+    );
+    api_support::send(&server, body.as_bytes());
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while get(&server, &format!("{RELEASES}shop@2.3.0/")).0 != 200 {
-        assert!(std::time::Instant::now() < deadline, "transaction release");
-        std::thread::sleep(Duration::from_millis(20));
+    for version in ["shop@2.3.0", "shop@2.4.0"] {
+        while get(&server, &format!("{RELEASES}{version}/")).0 != 200 {
+            assert!(std::time::Instant::now() < deadline, "{version}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
     for (version, named_by) in [
         ("shop@2.1.0", "the events of stored issues"),
         ("shop@2.2.0", "stored sessions"),
+        ("shop@2.3.0", "stored transactions"),
+        ("shop@2.4.0", "stored spans"),
     ] {
         let r = server
             .api_request("DELETE", &format!("{RELEASES}{version}/"), None)
@@ -184,6 +199,28 @@ fn releases_new_finalize_deploy_and_list() {
         assert!(body.contains(named_by), "{version}: {body}");
         assert_eq!(get(&server, &format!("{RELEASES}{version}/")).0, 200);
     }
+    // A release an issue is resolved in stays too.
+    let (status, _) = send_json(
+        &server,
+        "POST",
+        RELEASES,
+        json!({"version": "shop@5.0.0", "projects": ["default"]}),
+    );
+    assert_eq!(status, 201);
+    let issue = get_ok(&server, "/api/0/projects/local/default/issues/?query=");
+    let id = issue[0]["id"].as_str().expect("an issue").to_owned();
+    let (status, body) = send_json(
+        &server,
+        "PUT",
+        &format!("/api/0/issues/{id}/"),
+        json!({"status": "resolved", "statusDetails": {"inRelease": "shop@5.0.0"}}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let r = server
+        .api_request("DELETE", &format!("{RELEASES}shop@5.0.0/"), None)
+        .expect("delete a release an issue is resolved in");
+    assert_eq!(r.status, 400);
+    assert!(String::from_utf8_lossy(&r.body).contains("issues resolved in it"));
 }
 
 #[test]

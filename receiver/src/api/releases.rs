@@ -365,6 +365,16 @@ pub(crate) async fn update(ctx: &Ctx, version: &str) -> Result<Reply, ApiError> 
 
 /// `DELETE /api/0/organizations/{org}/releases/{version}/`: 204.
 pub(crate) async fn delete(ctx: &Ctx, version: &str) -> Result<Reply, ApiError> {
+    // What no index answers is looked up on a reader first, so that the
+    // write lock (and with it ingestion) never waits for a table scan. A
+    // transaction naming the release that arrives in between makes its row
+    // again.
+    let v = version.to_owned();
+    if let Some(what) = ctx.read(move |c| release_in_unindexed_use(c, &v)).await? {
+        return Err(ApiError::BadRequest(format!(
+            "release {version:?} is named by {what} and cannot be deleted"
+        )));
+    }
     let v = version.to_owned();
     ctx.write(move |c| {
         if !release_exists(c, &v)? {
@@ -409,6 +419,35 @@ fn release_in_use(conn: &Connection, version: &str) -> Result<Option<&'static st
              ON s.project_id = r.project_id AND s.release = r.version
              WHERE r.version = ?1 LIMIT 1",
             "stored sessions",
+        ),
+    ];
+    for (sql, what) in checks {
+        if conn.prepare_cached(sql)?.exists([version])? {
+            return Ok(Some(what));
+        }
+    }
+    Ok(None)
+}
+
+/// [`release_in_use`] for what no index answers: transactions, streamed
+/// segments and issues resolved in the release. Each is a scan of its
+/// table that stops at the first match.
+fn release_in_unindexed_use(
+    conn: &Connection,
+    version: &str,
+) -> Result<Option<&'static str>, ApiError> {
+    let checks = [
+        (
+            "SELECT 1 FROM transactions WHERE release = ?1 LIMIT 1",
+            "stored transactions",
+        ),
+        (
+            "SELECT 1 FROM spans WHERE is_segment = 1 AND release = ?1 LIMIT 1",
+            "stored spans",
+        ),
+        (
+            "SELECT 1 FROM issues WHERE resolved_release = ?1 LIMIT 1",
+            "issues resolved in it",
         ),
     ];
     for (sql, what) in checks {

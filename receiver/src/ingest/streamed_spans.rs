@@ -154,7 +154,9 @@ fn row(span: &Map<String, Value>, times: Times, shape: Shape) -> Option<Streamed
             end,
         },
         is_segment,
-        release: segment_attribute("sentry.release"),
+        // Kept only when it is a release an event could name (it makes a
+        // `releases` row).
+        release: segment_attribute("sentry.release").filter(|r| super::normalize::valid_release(r)),
         environment: segment_attribute("sentry.environment"),
     })
 }

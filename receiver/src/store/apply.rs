@@ -134,7 +134,7 @@ pub(super) fn apply_batch<'c>(
             }
             Record::SpanItem(item) => {
                 insert_container(conn, Container::Span, p, received, &item.blob)?;
-                insert_streamed_spans(conn, p, &item.spans)?;
+                insert_streamed_spans(conn, known, p, received, &item.spans)?;
                 summary.stored += 1;
             }
             Record::CheckIn(c) => match check_ins::apply(conn, p, received, c)? {
@@ -912,11 +912,22 @@ fn insert_container(
 /// again (a retried envelope) keeps its first row (`spans_streamed`).
 fn insert_streamed_spans(
     conn: &Connection,
+    known: &mut KnownRows,
     p: i64,
+    received: f64,
     spans: &[StreamedSpan],
 ) -> Result<(), StoreError> {
     if spans.is_empty() {
         return Ok(());
+    }
+    // A streamed segment stands for a transaction, whose release is a
+    // release (as Sentry's segment processing creates it).
+    for release in spans
+        .iter()
+        .filter(|s| s.is_segment)
+        .filter_map(|s| s.release.as_deref())
+    {
+        note_release(conn, known, p, release, received)?;
     }
     let mut stmt = conn.prepare_cached(
         "INSERT OR IGNORE INTO spans (project_id, transaction_id, trace_id, span_id,

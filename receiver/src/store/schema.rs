@@ -748,6 +748,15 @@ INSERT OR IGNORE INTO releases (project_id, version, first_seen)
     SELECT project_id, release, MIN(received) FROM transactions
     WHERE release IS NOT NULL GROUP BY project_id, release;
 "#,
+    // 34: and so do releases named only by streamed segments (`span`
+    // items of SDKs that send no transactions, as @sentry/node 11 by
+    // default). Spans keep no receive time: the segment's start stands in.
+    r#"
+INSERT OR IGNORE INTO releases (project_id, version, first_seen)
+    SELECT project_id, release, MIN(start_ts) FROM spans
+    WHERE is_segment = 1 AND transaction_id IS NULL AND release IS NOT NULL
+    GROUP BY project_id, release;
+"#,
 ];
 
 /// Where migration 16 (which merges check-in runs) is in [`MIGRATIONS`]:
@@ -1029,6 +1038,24 @@ mod tests {
             rows,
             [("both@1".to_owned(), 5.0), ("tx@1".to_owned(), 10.0)]
         );
+    }
+
+    #[test]
+    fn migration_34_gives_releases_named_by_streamed_segments_their_rows() {
+        let (_dir, mut conn) = database_at(33);
+        conn.execute_batch(
+            "INSERT INTO projects (id, name, created) VALUES (1, 'p', 0);
+             INSERT INTO spans (project_id, trace_id, span_id, start_ts, is_segment, release)
+             VALUES (1, 't', 'a', 30, 1, 'seg@1'), (1, 't', 'b', 20, 1, 'seg@1'),
+                    (1, 't', 'c', 5, 0, 'child@1'), (1, 't', 'd', 5, 1, NULL);",
+        )
+        .expect("rows");
+        migrate(&mut conn).expect("migrate");
+        let rows: Vec<(String, f64)> = pairs(
+            &conn,
+            "SELECT version, first_seen FROM releases ORDER BY version",
+        );
+        assert_eq!(rows, [("seg@1".to_owned(), 20.0)]);
     }
 
     #[test]
