@@ -96,7 +96,10 @@ pub fn is_enabled() -> bool {
     hub::any_client() && Hub::with_current(|hub| hub.client().is_some_and(|c| c.is_enabled()))
 }
 
-/// Captures an event; returns its id (nil when not sent).
+/// Captures an event; returns its id, or the nil id when the SDK did not
+/// hand it to the transport (no client, sampled out, dropped by a hook).
+/// An event the transport drops later (a full queue, a rate limit, the
+/// network) keeps its id: it is counted in a client report instead.
 #[inline]
 pub fn capture_event(event: Event) -> Uuid {
     if !hub::any_client() {

@@ -287,8 +287,10 @@ impl Client {
     }
 
     /// Captures an event with the scope applied. Returns the event id, or the
-    /// nil id when the event was not sent (disabled client, sampled out,
-    /// dropped by a hook).
+    /// nil id when the event was not handed to the transport (disabled
+    /// client, sampled out, dropped by a hook). What the transport drops
+    /// later (a full queue, a rate limit) keeps its id and is counted in a
+    /// client report.
     pub fn capture_event(&self, event: Event, scope: Option<&Scope>) -> Uuid {
         self.capture_boxed(Box::new(event), scope)
     }

@@ -59,7 +59,10 @@ static SWITCH_TOKEN: AtomicU64 = AtomicU64::new(0);
 /// Installs `hub` as this thread's current hub; the token removes it.
 fn install(hub: Arc<Hub>) -> u64 {
     let token = SWITCH_TOKEN.fetch_add(1, Ordering::Relaxed);
-    THREAD_HUB.with(|hubs| hubs.run.borrow_mut().push((token, hub)));
+    // `try_with`: a thread-local destructor that runs a hub finds this
+    // thread's storage gone; the code then runs with the fallback hub of
+    // [`Hub::with_current`] rather than panicking.
+    let _ = THREAD_HUB.try_with(|hubs| hubs.run.borrow_mut().push((token, hub)));
     token
 }
 
@@ -279,7 +282,14 @@ impl Hub {
     }
 
     /// Calls `f` with the current hub.
+    ///
+    /// Called from a thread-local destructor after this thread's own
+    /// storage is gone, `f` gets a new hub with the main hub's scope: the SDK
+    /// never panics (a panic there aborts the process).
     pub fn with_current<R>(f: impl FnOnce(&Arc<Hub>) -> R) -> R {
+        if THREAD_HUB.try_with(|_| ()).is_err() {
+            return f(&Arc::new(Hub::new_from_top(&MAIN_HUB)));
+        }
         THREAD_HUB.with(|hubs| {
             // Inside `Hub::run` the installed hub is cloned: `f` may itself
             // call `run` and change the list while it holds the reference.
