@@ -31,7 +31,9 @@
 //!   request fails, a `429`, a rate limit) gives its counts back to go out
 //!   with the next one;
 //! * **spool** (opt-in): what cannot be delivered is written to a directory
-//!   and sent on the next start or when the receiver is back. A directory
+//!   and sent on the next start or when the receiver is back (shutdown
+//!   waits for that drain, up to its deadline, so that a short-lived
+//!   program empties the spool too). A directory
 //!   that cannot be created or written is reported once on stderr and the
 //!   transport sends without a spool; a spool that fails later is reported
 //!   once too, not for every envelope.

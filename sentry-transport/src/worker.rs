@@ -273,6 +273,10 @@ pub(crate) struct Shared {
     /// envelope.
     spool_warned: AtomicBool,
     draining: AtomicBool,
+    /// The spool drain running now, if any: shutdown waits for it (up to
+    /// its deadline), so that a short-lived program sends what an earlier
+    /// run spooled instead of cutting the first file off every time.
+    drain_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Serialised envelopes of jobs in flight, spooled if shutdown cuts them off.
     in_flight: Mutex<HashMap<u64, Bytes>>,
     next_job: AtomicU64,
@@ -463,6 +467,7 @@ impl Shared {
             spool_dirty: AtomicBool::new(spool_dirty),
             spool_warned: AtomicBool::new(false),
             draining: AtomicBool::new(false),
+            drain_task: Mutex::new(None),
             in_flight: Mutex::new(HashMap::new()),
             next_job: AtomicU64::new(0),
         }
@@ -868,12 +873,15 @@ fn start_drain_if_dirty(shared: &Arc<Shared>, client: &reqwest::Client) {
     if shared.draining.swap(true, Ordering::SeqCst) {
         return;
     }
-    let shared = shared.clone();
-    let client = client.clone();
-    tokio::spawn(async move {
-        drain_spool(&shared, &client).await;
-        shared.draining.store(false, Ordering::SeqCst);
-    });
+    let task = {
+        let shared = shared.clone();
+        let client = client.clone();
+        tokio::spawn(async move {
+            drain_spool(&shared, &client).await;
+            shared.draining.store(false, Ordering::SeqCst);
+        })
+    };
+    *shared.drain_task.lock() = Some(task);
 }
 
 /// Sends spooled envelopes oldest first, one at a time, until the spool is
@@ -1128,6 +1136,13 @@ async fn run(
             spawn_job(&mut tasks, &shared, &client, job, permit);
         }
         while tasks.join_next().await.is_some() {}
+        // What earlier runs spooled: the drain started at launch (or after
+        // a success) goes on until it is done or the deadline passes.
+        loop {
+            let running = shared.drain_task.lock().take();
+            let Some(drain) = running else { break };
+            let _ = drain.await;
+        }
         // Drops counted during shutdown (e.g. a rejected envelope) go out in
         // one more report.
         send_batch(&mut tasks, None);
@@ -1135,6 +1150,10 @@ async fn run(
     })
     .await
     .is_ok();
+    // A drain the deadline cut off leaves its files for the next start.
+    if let Some(drain) = shared.drain_task.lock().take() {
+        drain.abort();
+    }
 
     let mut unsent = 0usize;
     let mut spooled = 0usize;

@@ -684,6 +684,31 @@ fn spool_survives_a_restart_and_is_drained() {
     drop(transport);
 }
 
+/// A short-lived program (start, then shut down at once) sends what an
+/// earlier run spooled: shutdown waits for the spool drain up to its
+/// deadline, instead of cutting the first file off every start and
+/// sending it again the next.
+#[test]
+fn a_shutdown_right_after_start_drains_the_spool() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let messages: Vec<String> = (0..5).map(|i| format!("spooled {i}")).collect();
+    let names: Vec<&str> = messages.iter().map(String::as_str).collect();
+    let down = spool_offline_all(dir.path(), &names);
+    assert_eq!(spool_files(dir.path()).len(), 5);
+
+    let server = down.bring_up();
+    let transport = fast(server.dsn())
+        .spool_dir(dir.path())
+        .build()
+        .expect("transport");
+    assert!(transport.shutdown(WAIT), "the spool was drained in time");
+    drop(transport);
+    assert_eq!(spool_files(dir.path()).len(), 0, "nothing left on disk");
+    let mut sent = event_messages(&server.requests());
+    sent.sort();
+    assert_eq!(sent, messages, "each spooled event sent once");
+}
+
 #[test]
 fn two_transports_draining_one_spool_send_each_file_once() {
     let dir = tempfile::tempdir().expect("tempdir");
