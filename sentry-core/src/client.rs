@@ -194,7 +194,7 @@ impl Client {
             .map(|i| std::borrow::Cow::Borrowed(i.name()))
             .collect();
         let dsc_base = DscBase::new(&options);
-        Client {
+        let client = Client {
             options,
             transport,
             closed: AtomicBool::new(false),
@@ -204,6 +204,38 @@ impl Client {
             app_session: AppSession::default(),
             aggregator: Aggregator::default(),
             flusher: Flusher::default(),
+        };
+        client.debug_startup();
+        client
+    }
+
+    /// With `debug`, says what the client will do, and what it will not
+    /// and why (as the official SDKs do at init).
+    fn debug_startup(&self) {
+        if !self.options.debug {
+            return;
+        }
+        let o = &self.options;
+        match (&o.dsn, self.transport.is_some()) {
+            // The envelope URL: the DSN without its keys.
+            (Some(dsn), true) => sdk_debug!(
+                self,
+                "enabled: sending to {}, release {:?}, environment {:?}, sample_rate {}, \
+                 traces_sample_rate {}",
+                dsn.envelope_url(),
+                o.release,
+                o.environment,
+                o.sample_rate,
+                o.traces_sample_rate
+            ),
+            (None, _) => sdk_debug!(self, "no DSN: the SDK is disabled and sends nothing"),
+            (Some(_), false) => sdk_debug!(self, "no transport: the SDK sends nothing"),
+        }
+        if o.auto_session_tracking && o.release.is_none() {
+            sdk_debug!(
+                self,
+                "session tracking is on but there is no release: no sessions are sent"
+            );
         }
     }
 
@@ -248,7 +280,10 @@ impl Client {
         }
     }
 
+    /// Counts one item the client itself drops (a hook or processor
+    /// dropped it), and says so with `debug`.
     fn discard(&self, reason: DiscardReason, category: DataCategory) {
+        sdk_debug!(self, "dropped an item of category {category} ({reason})");
         self.record_discard_n(reason, category, 1);
     }
 
@@ -318,6 +353,11 @@ impl Client {
         // other work on the event.
         let rate = self.options.sample_rate;
         if rate < 1.0 && fastrand::f32() >= rate {
+            sdk_debug!(
+                self,
+                "event {} sampled out (sample_rate {rate})",
+                event.event_id
+            );
             transport.record_discard(DiscardReason::SampleRate, DataCategory::Error, 1);
             // The session counts it all the same (as the official SDKs
             // update the session before sampling): a sampled-out crash
