@@ -284,8 +284,10 @@ impl Hub {
     /// Calls `f` with the current hub.
     ///
     /// Called from a thread-local destructor after this thread's own
-    /// storage is gone, `f` gets a new hub with the main hub's scope: the SDK
-    /// never panics (a panic there aborts the process).
+    /// storage is gone, `f` gets a new hub with the main hub's scope and
+    /// client: the SDK never panics (a panic there aborts the process). Each
+    /// such call gets a hub of its own, so a scope change does not carry to
+    /// the next call, and [`Hub::run`] there has no effect.
     pub fn with_current<R>(f: impl FnOnce(&Arc<Hub>) -> R) -> R {
         if THREAD_HUB.try_with(|_| ()).is_err() {
             return f(&Arc::new(Hub::new_from_top(&MAIN_HUB)));

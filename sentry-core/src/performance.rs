@@ -773,7 +773,7 @@ impl Transaction {
         // `Default` of a transaction reads the clock for a start time that
         // is overwritten here.
         let tx = Box::new(ProtocolTransaction {
-            event_id: uuid::Uuid::new_v4(),
+            event_id: crate::protocol::new_uuid(),
             ty: Cow::Borrowed("transaction"),
             name: Some(
                 state

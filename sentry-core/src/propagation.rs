@@ -456,7 +456,9 @@ impl Dsc {
     /// every transaction; no `sampled`, `sample_rand` or `transaction`, as
     /// the official SDKs send it with errors captured outside any span.
     pub(crate) fn for_scope_trace(base: &DscBase, trace_id: crate::protocol::TraceId) -> Dsc {
-        LAST_SCOPE_DSC.with(|last| {
+        // `try_with`: in a thread-local destructor that runs after this
+        // cache's, `with` would panic, and a panic there aborts the process.
+        let cached = LAST_SCOPE_DSC.try_with(|last| {
             let Ok(mut last) = last.try_borrow_mut() else {
                 return Dsc::make_for_scope_trace(base, trace_id);
             };
@@ -468,7 +470,8 @@ impl Dsc {
                     dsc
                 }
             }
-        })
+        });
+        cached.unwrap_or_else(|_| Dsc::make_for_scope_trace(base, trace_id))
     }
 
     fn make_for_scope_trace(base: &DscBase, trace_id: crate::protocol::TraceId) -> Dsc {

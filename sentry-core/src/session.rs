@@ -21,7 +21,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
-use uuid::Uuid;
 
 use crate::client::Client;
 use crate::envelope::{Envelope, EnvelopeItem};
@@ -92,7 +91,7 @@ impl AppSession {
         }
         let now = Timestamp::now();
         let update = SessionUpdate {
-            sid: Uuid::new_v4(),
+            sid: crate::protocol::new_uuid(),
             did,
             seq: 0,
             init: true,

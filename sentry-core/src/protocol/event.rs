@@ -253,7 +253,7 @@ fn message_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Er
 impl Default for Event {
     fn default() -> Self {
         Event {
-            event_id: Uuid::new_v4(),
+            event_id: super::new_uuid(),
             level: Level::Error,
             fingerprint: Vec::new(),
             culprit: None,

@@ -14,6 +14,17 @@ pub struct InvalidId {
     value: String,
 }
 
+/// A new random (version 4) UUID for an event or a session, from the
+/// generator trace and span ids come from (`fastrand`). Its per-thread
+/// state has no destructor, so it works in a thread-local destructor,
+/// where `Uuid::new_v4` (the `rand` crate's thread generator) panics, and a
+/// panic there aborts the process.
+pub(crate) fn new_uuid() -> uuid::Uuid {
+    let mut b = [0u8; 16];
+    fastrand::fill(&mut b);
+    uuid::Builder::from_random_bytes(b).into_uuid()
+}
+
 /// Where the canonical UUID form (8-4-4-4-12) puts its dashes.
 const UUID_DASHES: [usize; 4] = [8, 13, 18, 23];
 

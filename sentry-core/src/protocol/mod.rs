@@ -31,6 +31,7 @@ pub use contexts::{
 };
 pub use event::{Event, LogEntry};
 pub use exception::{Exception, Mechanism};
+pub(crate) use ids::new_uuid;
 pub use ids::{uuid_simple, InvalidId, SpanId, TraceId};
 pub use lenient::{Map, Values};
 pub use level::{Level, UnknownLevel};

@@ -403,7 +403,7 @@ fn default_platform() -> Cow<'static, str> {
 impl Default for Transaction {
     fn default() -> Self {
         Transaction {
-            event_id: Uuid::new_v4(),
+            event_id: super::new_uuid(),
             ty: transaction_type(),
             name: None,
             release: None,
