@@ -316,6 +316,9 @@ fn quotas_added_and_removed_by_the_cli_apply_to_a_running_receiver() {
 fn keys_list_prints_dsns_with_the_address_the_receiver_serves_at() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("r.sqlite");
+    // Never served, and port 0 given: the default address, not port 0.
+    let fresh = run(&["keys", "list", "--addr", "127.0.0.1:0"], &db);
+    assert!(fresh.contains("@127.0.0.1:8000/1"), "{fresh}");
     // Port 0: the DSN has a port no default could guess.
     let (mut child, dsn) = binary::spawn(&db);
     // `serve` notes its address just after printing the DSN.

@@ -228,7 +228,10 @@ impl Client {
                 o.sample_rate,
                 o.traces_sample_rate
             ),
-            (None, _) => sdk_debug!(self, "no DSN: the SDK is disabled and sends nothing"),
+            (None, true) => {
+                sdk_debug!(self, "enabled: no DSN, sending to the configured transport")
+            }
+            (None, false) => sdk_debug!(self, "no DSN: the SDK is disabled and sends nothing"),
             (Some(_), false) => sdk_debug!(self, "no transport: the SDK sends nothing"),
         }
         if o.auto_session_tracking && o.release.is_none() {

@@ -143,10 +143,11 @@ impl Entry<'_> {
         // The span: `span_id`, as the Python SDK sends it, else the
         // `sentry.trace.parent_span_id` attribute the JavaScript, PHP, .NET
         // and Cocoa SDKs send.
+        let hex = |s: String| crate::ids::hex_id(&s, 16);
         let span_id = self
             .text("span_id")
-            .or_else(|| attr("sentry.trace.parent_span_id"))
-            .and_then(|s| crate::ids::hex_id(&s, 16));
+            .and_then(hex)
+            .or_else(|| attr("sentry.trace.parent_span_id").and_then(hex));
         Common {
             id: format!("{}:{}", self.row, self.index),
             project_id: self.project.to_string(),

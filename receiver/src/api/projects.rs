@@ -85,19 +85,21 @@ pub(crate) fn all(conn: &Connection) -> Result<Vec<ProjectRow>, ApiError> {
 
 /// The slugs of projects given as `(id, name)` in id order: [`slugify`]
 /// of the name, and for a project whose slug a lower id already has,
-/// `{slug}-{id}`. Slugs name projects in URLs and start short ids
-/// (`WEB-1`), which count each project's issues, so two projects must never
-/// share one (Sentry keeps them unique too).
+/// `{slug}-{id}` (again, until it is free). Slugs name projects in URLs
+/// and start short ids (`WEB-1`), which count each project's issues, so two
+/// projects must never share one (Sentry keeps them unique too). A slug
+/// depends on the projects with lower ids: creating one with a lower id
+/// and the same name renames the other (documented).
 pub(crate) fn unique_slugs<'a>(projects: impl Iterator<Item = (i64, &'a str)>) -> Vec<String> {
     let mut taken = std::collections::HashSet::new();
     projects
         .map(|(id, name)| {
             let natural = slugify(name, id);
-            let slug = if taken.contains(&natural) {
-                format!("{natural}-{id}")
-            } else {
-                natural
-            };
+            let mut slug = natural.clone();
+            // `web-3` may itself be a project's name: add until free.
+            while taken.contains(&slug) {
+                slug = format!("{slug}-{id}");
+            }
             taken.insert(slug.clone());
             slug
         })
@@ -232,5 +234,7 @@ mod tests {
         assert_eq!(slugify("a__b--c", 1), "a__b-c");
         let slugs = unique_slugs([(1, "web"), (2, "Web"), (3, "api"), (4, "web-2")].into_iter());
         assert_eq!(slugs, ["web", "web-2", "api", "web-2-4"]);
+        let slugs = unique_slugs([(1, "web"), (2, "web-3"), (3, "web")].into_iter());
+        assert_eq!(slugs, ["web", "web-3", "web-3-3"]);
     }
 }

@@ -367,8 +367,10 @@ pub(crate) async fn update(ctx: &Ctx, version: &str) -> Result<Reply, ApiError> 
 pub(crate) async fn delete(ctx: &Ctx, version: &str) -> Result<Reply, ApiError> {
     // What no index answers is looked up on a reader first, so that the
     // write lock (and with it ingestion) never waits for a table scan. A
-    // transaction naming the release that arrives in between makes its row
-    // again.
+    // transaction naming the release that is stored in between is missed:
+    // its release row goes, and comes back with the next transaction the
+    // writer stores after it notices the deletion (its cache of known
+    // releases is dropped when another connection commits).
     let v = version.to_owned();
     if let Some(what) = ctx.read(move |c| release_in_unindexed_use(c, &v)).await? {
         return Err(ApiError::BadRequest(format!(

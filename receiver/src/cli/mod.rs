@@ -468,7 +468,9 @@ fn dsn_host(cli: &Cli, store: &Store) -> Result<(String, String), CliError> {
     let config = cli.config();
     let host = match (addr, &last) {
         (None, Some((host, _))) => host.clone(),
-        _ => crate::server::public_host_port(config.addr),
+        (Some(addr), _) => crate::server::public_host_port(addr),
+        // Never served, and no usable address given: the default's.
+        (None, None) => crate::server::public_host_port(Config::default().addr),
     };
     let prefix = match (&cli.serve.prefix, last) {
         (None, Some((_, prefix))) => prefix,
