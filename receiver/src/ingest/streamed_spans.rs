@@ -154,9 +154,11 @@ fn row(span: &Map<String, Value>, times: Times, shape: Shape) -> Option<Streamed
             end,
         },
         is_segment,
-        // Kept only when it is a release an event could name (it makes a
-        // `releases` row).
-        release: segment_attribute("sentry.release").filter(|r| super::normalize::valid_release(r)),
+        // Kept only when it is a release an event could name, and trimmed
+        // as an event's is (it makes a `releases` row).
+        release: segment_attribute("sentry.release")
+            .filter(|r| super::normalize::valid_release(r))
+            .map(|r| r.trim().to_owned()),
         environment: segment_attribute("sentry.environment"),
     })
 }

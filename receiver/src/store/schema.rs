@@ -757,6 +757,23 @@ INSERT OR IGNORE INTO releases (project_id, version, first_seen)
     WHERE is_segment = 1 AND transaction_id IS NULL AND release IS NOT NULL
     GROUP BY project_id, release;
 "#,
+    // 35: segments' releases were stored as sent, so migration 34 could
+    // make releases no event could have (` app@1`, `latest`, `a/b`, which
+    // the releases API cannot even address). As ingestion now does, a
+    // release is trimmed (its trimmed form is added) and an invalid one is
+    // removed (`ingest::normalize::valid_release`, with ASCII white space).
+    r#"
+INSERT OR IGNORE INTO releases (project_id, version, first_seen)
+    SELECT project_id, trim(version, char(32, 9, 10, 11, 12, 13)), first_seen FROM releases
+    WHERE version <> trim(version, char(32, 9, 10, 11, 12, 13));
+DELETE FROM releases
+    WHERE version <> trim(version, char(32, 9, 10, 11, 12, 13))
+       OR version = '' OR length(version) > 200
+       OR version IN ('.', '..', 'latest')
+       OR instr(version, '/') > 0 OR instr(version, char(13)) > 0
+       OR instr(version, char(10)) > 0 OR instr(version, char(9)) > 0
+       OR instr(version, char(12)) > 0;
+"#,
 ];
 
 /// Where migration 16 (which merges check-in runs) is in [`MIGRATIONS`]:
@@ -1056,6 +1073,24 @@ mod tests {
             "SELECT version, first_seen FROM releases ORDER BY version",
         );
         assert_eq!(rows, [("seg@1".to_owned(), 20.0)]);
+    }
+
+    #[test]
+    fn migration_35_trims_releases_and_removes_invalid_ones() {
+        let (_dir, mut conn) = database_at(34);
+        conn.execute_batch(
+            "INSERT INTO projects (id, name, created) VALUES (1, 'p', 0);
+             INSERT INTO releases (project_id, version, first_seen)
+             VALUES (1, 'ok@1', 1), (1, ' app@1 ', 2), (1, 'latest', 3), (1, 'a/b', 4),
+                    (1, 'x' || char(10) || 'y', 5), (1, '', 6);",
+        )
+        .expect("rows");
+        migrate(&mut conn).expect("migrate");
+        let rows: Vec<(String, f64)> = pairs(
+            &conn,
+            "SELECT version, first_seen FROM releases ORDER BY version",
+        );
+        assert_eq!(rows, [("app@1".to_owned(), 2.0), ("ok@1".to_owned(), 1.0)]);
     }
 
     #[test]
