@@ -1136,13 +1136,6 @@ async fn run(
             spawn_job(&mut tasks, &shared, &client, job, permit);
         }
         while tasks.join_next().await.is_some() {}
-        // What earlier runs spooled: the drain started at launch (or after
-        // a success) goes on until it is done or the deadline passes.
-        loop {
-            let running = shared.drain_task.lock().take();
-            let Some(drain) = running else { break };
-            let _ = drain.await;
-        }
         // Drops counted during shutdown (e.g. a rejected envelope) go out in
         // one more report.
         send_batch(&mut tasks, None);
@@ -1150,7 +1143,21 @@ async fn run(
     })
     .await
     .is_ok();
-    // A drain the deadline cut off leaves its files for the next start.
+    if finished {
+        // Then what earlier runs spooled: the drain started at launch (or
+        // after a success) goes on until it is done or the deadline passes.
+        // This run's own envelopes went first, and a drain cut off does not
+        // make the shutdown unclean: its files stay for the next start.
+        let deadline = tokio::time::Instant::from_std(deadline);
+        let _ = tokio::time::timeout_at(deadline, async {
+            loop {
+                let running = shared.drain_task.lock().take();
+                let Some(drain) = running else { break };
+                let _ = drain.await;
+            }
+        })
+        .await;
+    }
     if let Some(drain) = shared.drain_task.lock().take() {
         drain.abort();
     }
