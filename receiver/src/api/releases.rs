@@ -423,6 +423,16 @@ fn release_in_use(conn: &Connection, version: &str) -> Result<Option<&'static st
             "stored sessions",
         ),
     ];
+    first_use(conn, version, &checks)
+}
+
+/// What the first of `checks` (`(query, what it names)`, each query taking
+/// the version) that finds a row names, if any.
+fn first_use(
+    conn: &Connection,
+    version: &str,
+    checks: &[(&str, &'static str)],
+) -> Result<Option<&'static str>, ApiError> {
     for (sql, what) in checks {
         if conn.prepare_cached(sql)?.exists([version])? {
             return Ok(Some(what));
@@ -452,12 +462,7 @@ fn release_in_unindexed_use(
             "issues resolved in it",
         ),
     ];
-    for (sql, what) in checks {
-        if conn.prepare_cached(sql)?.exists([version])? {
-            return Ok(Some(what));
-        }
-    }
-    Ok(None)
+    first_use(conn, version, &checks)
 }
 
 fn release_exists(conn: &Connection, version: &str) -> Result<bool, ApiError> {
