@@ -853,6 +853,14 @@ mod tests {
             .expect("rows")
     }
 
+    /// Every release row's version and first-seen time, by version.
+    fn releases(conn: &Connection) -> Vec<(String, f64)> {
+        pairs(
+            conn,
+            "SELECT version, first_seen FROM releases ORDER BY version",
+        )
+    }
+
     fn database_at(version: usize) -> (tempfile::TempDir, Connection) {
         let dir = tempfile::tempdir().expect("tempdir");
         let conn = Connection::open(dir.path().join("db.sqlite")).expect("open");
@@ -1047,10 +1055,7 @@ mod tests {
         )
         .expect("rows");
         migrate(&mut conn).expect("migrate");
-        let rows: Vec<(String, f64)> = pairs(
-            &conn,
-            "SELECT version, first_seen FROM releases ORDER BY version",
-        );
+        let rows = releases(&conn);
         assert_eq!(
             rows,
             [("both@1".to_owned(), 5.0), ("tx@1".to_owned(), 10.0)]
@@ -1068,10 +1073,7 @@ mod tests {
         )
         .expect("rows");
         migrate(&mut conn).expect("migrate");
-        let rows: Vec<(String, f64)> = pairs(
-            &conn,
-            "SELECT version, first_seen FROM releases ORDER BY version",
-        );
+        let rows = releases(&conn);
         assert_eq!(rows, [("seg@1".to_owned(), 20.0)]);
     }
 
@@ -1086,10 +1088,7 @@ mod tests {
         )
         .expect("rows");
         migrate(&mut conn).expect("migrate");
-        let rows: Vec<(String, f64)> = pairs(
-            &conn,
-            "SELECT version, first_seen FROM releases ORDER BY version",
-        );
+        let rows = releases(&conn);
         assert_eq!(rows, [("app@1".to_owned(), 2.0), ("ok@1".to_owned(), 1.0)]);
     }
 
@@ -1110,10 +1109,7 @@ mod tests {
         )
         .expect("rows");
         migrate(&mut conn).expect("migrate");
-        let rows: Vec<(String, f64)> = pairs(
-            &conn,
-            "SELECT version, first_seen FROM releases ORDER BY version",
-        );
+        let rows = releases(&conn);
         assert_eq!(
             rows,
             [
