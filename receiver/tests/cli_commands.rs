@@ -217,10 +217,16 @@ fn check_and_wait_exit_codes() {
     assert_eq!(o.status.code(), Some(2), "no condition is a usage error");
 
     // wait: already true → 0 at once; never true → 1 after the timeout.
+    // "At once" is checked against a timeout far longer than any stall of
+    // a loaded CI machine, so only waiting for the timeout can fail it.
     let started = Instant::now();
-    let o = run(&server, &["wait", "--events", "2", "--timeout", "5s"]);
+    let o = run(&server, &["wait", "--events", "2", "--timeout", "120s"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "took {:?}",
+        started.elapsed()
+    );
     let o = run(&server, &["wait", "--events", "50", "--timeout", "300ms"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("timed out"), "{}", stderr(&o));
@@ -280,7 +286,7 @@ fn check_and_wait_exit_codes() {
         .expect("run");
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(
-        started.elapsed() < Duration::from_secs(10),
+        started.elapsed() < Duration::from_secs(25),
         "took {:?}",
         started.elapsed()
     );
