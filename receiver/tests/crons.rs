@@ -6,7 +6,7 @@ mod api_support;
 
 use std::time::Duration;
 
-use api_support::{get_ok, item, link_cursor};
+use api_support::{get_ok, item, link_cursor, server_at};
 use receiver::testing::post;
 use receiver::TestServer;
 use serde_json::{json, Value};
@@ -660,16 +660,6 @@ fn the_monitors_list_counts_runs_by_status() {
     assert_eq!((&sync["checkIns"], &sync["failed"]), (&json!(5), &json!(2)));
     let old = get_ok(&server, "/api/0/local/monitors/?end=2000-01-01T00:00:00Z");
     assert_eq!(old[0]["statusCounts"], json!({}), "{old}");
-}
-
-/// A receiver on the database at `path` whose clock says `t`.
-fn server_at(path: &std::path::Path, t: f64) -> TestServer {
-    TestServer::builder()
-        .db_path(path)
-        .clock(receiver::config::Clock::Fixed(
-            sentry_core::protocol::Timestamp::from_secs_f64(t),
-        ))
-        .start()
 }
 
 /// The status each run of `slug` reads with.

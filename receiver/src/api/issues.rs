@@ -176,6 +176,8 @@ pub(crate) fn to_issue(ctx_base: &str, r: &IssueRecord, projects: &[ProjectRow])
         platform: r.platform.clone(),
         project: project.to_ref(),
         metadata: events::metadata(&kind, &r.title),
+        issue_type: issue_type(&kind).to_owned(),
+        issue_category: issue_category(&kind).to_owned(),
         kind,
         assigned_to: r.assigned_to.as_deref().map(assignee),
         count: r.times_seen.to_string(),
@@ -186,6 +188,25 @@ pub(crate) fn to_issue(ctx_base: &str, r: &IssueRecord, projects: &[ProjectRow])
         is_bookmarked: false,
         has_seen: true,
         num_comments: 0,
+    }
+}
+
+/// Sentry's issue type of an issue whose events are of type `kind`: the
+/// only `generic` events are failing cron monitors' occurrences.
+fn issue_type(kind: &str) -> &'static str {
+    if kind == crate::store::MONITOR_FAILURE_EVENT_TYPE {
+        "monitor_check_in_failure"
+    } else {
+        "error"
+    }
+}
+
+/// Sentry's issue category of an issue whose events are of type `kind`.
+fn issue_category(kind: &str) -> &'static str {
+    if kind == crate::store::MONITOR_FAILURE_EVENT_TYPE {
+        "cron"
+    } else {
+        "error"
     }
 }
 

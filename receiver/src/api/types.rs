@@ -145,9 +145,16 @@ pub struct Issue {
     pub platform: Option<String>,
     /// The project.
     pub project: ProjectRef,
-    /// `error` or `default`.
+    /// `error` or `default`; `generic` for a failing cron monitor.
     #[serde(rename = "type", default)]
     pub kind: String,
+    /// Sentry's issue type: `error`, or `monitor_check_in_failure` for a
+    /// failing cron monitor (`store::monitor_incidents`).
+    #[serde(default)]
+    pub issue_type: String,
+    /// Sentry's issue category: `error`, or `cron`.
+    #[serde(default)]
+    pub issue_category: String,
     /// `{type, value}` for errors, `{title}` otherwise.
     #[serde(default)]
     pub metadata: Value,

@@ -44,7 +44,7 @@ use auth::Auth;
 use limits::Limits;
 use normalize::RequestContext;
 
-pub(crate) use group::{is_lean, regroup_payload};
+pub(crate) use group::{group, is_lean, regroup_payload};
 pub use group::{KnownHashes, FALLBACK_HASH};
 
 /// Why a request was refused. Each variant maps to one HTTP status

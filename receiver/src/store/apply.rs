@@ -8,6 +8,7 @@ use super::check_ins;
 use super::container_entries::SUMMARY_FORMAT;
 use super::id_floors::{self, ExplicitIds, Table};
 use super::known_rows::{FacetKind, KnownRows};
+use super::monitor_incidents;
 use super::records::{
     AttachmentRecord, BlobRecord, EventRecord, IngestBatch, IngestSummary, Record, SessionRecord,
     SpanRecord, StreamedSpan, TransactionRecord,
@@ -30,7 +31,15 @@ pub(super) fn apply_batch<'c>(
     for record in &batch.records {
         match record {
             Record::Event(e) => {
-                apply_event(conn, work, p, received, e, known, &mut summary)?;
+                apply_event(
+                    conn,
+                    work,
+                    p,
+                    received,
+                    EventRef::Batch(e),
+                    known,
+                    &mut summary,
+                )?;
             }
             Record::Transaction(t) => apply_transaction(conn, known, p, received, t, &mut summary)?,
             Record::Attachment(a) => {
@@ -140,9 +149,13 @@ pub(super) fn apply_batch<'c>(
             Record::CheckIn(c) => match check_ins::apply(conn, p, received, c)? {
                 check_ins::Applied::Ignored => summary.duplicates += 1,
                 // A refused update is stored too, in `raw_items`.
-                check_ins::Applied::Inserted
-                | check_ins::Applied::Updated
-                | check_ins::Applied::Refused => summary.stored += 1,
+                check_ins::Applied::Refused => summary.stored += 1,
+                check_ins::Applied::Stored(ended) => {
+                    if let Some(ended) = ended {
+                        monitor_incidents::run_ended(conn, work, known, p, received, c, ended)?;
+                    }
+                    summary.stored += 1;
+                }
             },
             Record::Raw(r) => {
                 conn.prepare_cached(
@@ -357,15 +370,34 @@ const INSERT_EVENT_SQL: &str =
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
      ON CONFLICT (project_id, event_id) DO NOTHING";
 
-fn apply_event<'c>(
+/// An event to store: one of a batch, whose count into its issue may wait
+/// for [`BatchWork::flush`], or one the writer made (an occurrence of
+/// `store::monitor_incidents`), counted at once.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum EventRef<'c, 'e> {
+    Batch(&'c EventRecord),
+    Made(&'e EventRecord),
+}
+
+impl<'c: 'e, 'e> EventRef<'c, 'e> {
+    fn get(self) -> &'e EventRecord {
+        match self {
+            EventRef::Batch(e) => e,
+            EventRef::Made(e) => e,
+        }
+    }
+}
+
+pub(super) fn apply_event<'c: 'e, 'e>(
     conn: &'c Connection,
     work: &mut BatchWork<'c>,
     p: i64,
     received: f64,
-    e: &'c EventRecord,
+    event: EventRef<'c, 'e>,
     known: &mut KnownRows,
     summary: &mut IngestSummary,
 ) -> Result<(), StoreError> {
+    let e = event.get();
     // Who owns each hash: the event joins the first owner; hashes nobody
     // owns are added to that issue (or to the new one).
     let mut owners: Vec<Option<i64>> = Vec::with_capacity(e.grouping.hashes.len());
@@ -441,7 +473,7 @@ fn apply_event<'c>(
     }
     if found.is_none() {
         known.note_open_issue(issue_id);
-    } else if !work.gather(issue_id, e, known.is_open_issue(issue_id))
+    } else if !matches!(event, EventRef::Batch(e) if work.gather(issue_id, e, known.is_open_issue(issue_id)))
         && update_issue(conn, work, p, issue_id, e, known)?
     {
         summary.regressed.push(issue_id);

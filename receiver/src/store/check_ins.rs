@@ -46,15 +46,36 @@ const TIMEOUT: &str = "timeout";
 /// What storing a check-in did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Applied {
-    /// A new run.
-    Inserted,
-    /// An update of a stored run.
-    Updated,
+    /// A new run, or an update of a stored one; with the status the run
+    /// finished with, if this check-in finished it (a run may start
+    /// finished).
+    Stored(Option<Ended>),
     /// Nothing: the run it names had finished already.
     Ignored,
     /// Refused: it names a run of another monitor, project or
     /// environment; kept in `raw_items` with the reason.
     Refused,
+}
+
+/// How a run finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Ended {
+    Ok,
+    Error,
+    /// Its final update arrived after its deadline.
+    Timeout,
+}
+
+impl Ended {
+    /// The run's status as `status` (a final one) names it.
+    fn of(status: &str) -> Option<Ended> {
+        match status {
+            "ok" => Some(Ended::Ok),
+            "error" => Some(Ended::Error),
+            TIMEOUT => Some(Ended::Timeout),
+            _ => None,
+        }
+    }
 }
 
 /// The environment Sentry files a check-in under: its monitor environment
@@ -100,7 +121,7 @@ impl Run {
 }
 
 /// The environment of `c` as Sentry files it.
-fn environment_of(c: &CheckInRecord) -> &str {
+pub(super) fn environment_of(c: &CheckInRecord) -> &str {
     c.environment.as_deref().unwrap_or(DEFAULT_ENVIRONMENT)
 }
 
@@ -159,7 +180,7 @@ pub(super) fn apply(
     }
     let Some(run) = find_run(conn, project, received, c)? else {
         insert(conn, project, received, c)?;
-        return Ok(Applied::Inserted);
+        return Ok(Applied::Stored(Ended::of(&c.status)));
     };
     if let Some(why) = run.mismatch(project, c) {
         refuse(conn, project, received, c, MISMATCH, &why)?;
@@ -180,8 +201,9 @@ pub(super) fn apply(
             c.status.as_str()
         };
         finish(conn, &run, received, status, c)?;
+        return Ok(Applied::Stored(Ended::of(status)));
     }
-    Ok(Applied::Updated)
+    Ok(Applied::Stored(None))
 }
 
 /// The run `c` (received at `received`) names, if it is stored: the one

@@ -159,6 +159,11 @@ impl KnownRows {
         self.open_issues.insert(issue);
     }
 
+    /// Forgets that `issue` is open: the writer is closing it.
+    pub fn forget_open_issue(&mut self, issue: i64) {
+        self.open_issues.remove(&issue);
+    }
+
     /// Whether `issue` is known to be open.
     pub fn is_open_issue(&self, issue: i64) -> bool {
         self.open_issues.contains(&issue)

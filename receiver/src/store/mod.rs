@@ -24,6 +24,8 @@ pub mod dictionary;
 pub(crate) mod id_floors;
 pub mod known_rows;
 mod late_runs;
+mod monitor_incidents;
+pub(crate) use monitor_incidents::EVENT_TYPE as MONITOR_FAILURE_EVENT_TYPE;
 mod monitor_slugs;
 mod monitors;
 pub mod queries;

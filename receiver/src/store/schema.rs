@@ -774,6 +774,24 @@ DELETE FROM releases
        OR instr(version, char(10)) > 0 OR instr(version, char(9)) > 0
        OR instr(version, char(12)) > 0;
 "#,
+    // 36: cron monitor incidents (`store::monitor_incidents`): at most one
+    // open per monitor environment; `issue_id` is the issue its
+    // occurrences joined.
+    r#"
+CREATE TABLE monitor_incidents (
+    id           INTEGER PRIMARY KEY,
+    project_id   INTEGER NOT NULL,
+    monitor_slug TEXT NOT NULL,
+    environment  TEXT NOT NULL,
+    started      REAL NOT NULL,
+    resolved     REAL,
+    issue_id     INTEGER
+);
+CREATE UNIQUE INDEX monitor_incidents_open
+    ON monitor_incidents(project_id, monitor_slug, environment) WHERE resolved IS NULL;
+CREATE INDEX monitor_incidents_monitor
+    ON monitor_incidents(project_id, monitor_slug, environment, started);
+"#,
 ];
 
 /// Where migration 16 (which merges check-in runs) is in [`MIGRATIONS`]:

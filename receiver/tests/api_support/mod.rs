@@ -146,3 +146,13 @@ pub fn receiver_command(server: &TestServer) -> std::process::Command {
         .env("RECEIVER_TOKEN", server.token());
     c
 }
+
+/// A receiver on the database at `path` whose clock says `t`.
+pub fn server_at(path: &std::path::Path, t: f64) -> TestServer {
+    TestServer::builder()
+        .db_path(path)
+        .clock(receiver::config::Clock::Fixed(
+            sentry_core::protocol::Timestamp::from_secs_f64(t),
+        ))
+        .start()
+}
