@@ -56,6 +56,29 @@ fn all_issues(server: &TestServer) -> Vec<(String, String, String)> {
     rows
 }
 
+/// The open incidents of monitor `slug`: `(environment, issueID)`.
+fn incidents(server: &TestServer, slug: &str) -> Vec<(String, Option<String>)> {
+    let list = get_ok(server, "/api/0/local/monitors/");
+    let monitor = list
+        .as_array()
+        .and_then(|l| l.iter().find(|m| m["monitorSlug"] == slug))
+        .cloned()
+        .unwrap_or(Value::Null);
+    monitor["incidents"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|i| {
+            assert!(i["started"].is_string(), "{i}");
+            (
+                i["environment"].as_str().unwrap_or_default().to_owned(),
+                i["issueID"].as_str().map(str::to_owned),
+            )
+        })
+        .collect()
+}
+
 /// The issue `id` as the API shows it.
 fn issue(server: &TestServer, id: &str) -> Value {
     get_ok(server, &format!("/api/0/issues/{id}/"))
@@ -122,6 +145,12 @@ fn a_failed_run_opens_an_issue_that_a_good_run_resolves() {
         "{tags:?}"
     );
 
+    // The monitors list shows the open incident and its issue.
+    assert_eq!(
+        incidents(&server, "nightly"),
+        [("production".to_owned(), Some(id.clone()))]
+    );
+
     // A second failure during the incident: one more event, same issue.
     run(&server, "nightly", "error", Value::Null);
     assert_eq!(issue(&server, &id)["count"], "2");
@@ -138,6 +167,7 @@ fn a_failed_run_opens_an_issue_that_a_good_run_resolves() {
         }),
         "{resolved}"
     );
+    assert!(incidents(&server, "nightly").is_empty());
     // More good runs change nothing.
     run(&server, "nightly", "ok", Value::Null);
     assert_eq!(issue(&server, &id)["count"], "2");

@@ -1008,6 +1008,11 @@ fn the_crons_view_says_when_runs_are_missing() {
         &serde_json::json!({"monitor_slug": "hourly-report", "status": "ok",
                             "environment": "staging"}),
     );
+    // Another job fails: its incident is shown, linked to its issue.
+    send_check_in(
+        &server,
+        &serde_json::json!({"monitor_slug": "backup", "status": "error"}),
+    );
     let one = "#/monitors?monitor=hourly-report";
     let views = run_page_script(
         "views.js",
@@ -1036,6 +1041,7 @@ fn the_crons_view_says_when_runs_are_missing() {
             .any(|m| shown.contains(m)),
         "{shown}"
     );
+    assert_eq!(shown.matches("failing since").count(), 1, "{shown}");
 }
 
 #[test]

@@ -27,7 +27,9 @@ use super::missed_runs;
 use super::params::{iso, Cursor, Page, Range, Sql};
 use super::projects;
 use super::schedule::{Due, Expected};
-use super::types::{CheckIn, Monitor, MonitorConfig, MonitorEnvironment, MonitorSchedule};
+use super::types::{
+    CheckIn, Monitor, MonitorConfig, MonitorEnvironment, MonitorIncident, MonitorSchedule,
+};
 use super::{ApiError, Ctx, Reply};
 use crate::store::check_ins::{status_as_read, status_at};
 
@@ -99,6 +101,7 @@ fn monitor_rows(
                 next_check_in: None,
                 missed_since: None,
                 environments: Vec::new(),
+                incidents: Vec::new(),
             };
             Ok((monitor, received, r.get(6)?))
         })?
@@ -144,8 +147,31 @@ fn monitor_rows(
         }
         m.check_ins = m.status_counts.values().sum();
         m.failed = FAILED.iter().filter_map(|s| m.status_counts.get(*s)).sum();
+        m.incidents = open_incidents(c, (project, &m.monitor_slug))?;
     }
     Ok(monitors.into_iter().map(|(m, _, _)| m).collect())
+}
+
+/// The open incidents of monitor `(project, slug)`, by environment
+/// (`store::monitor_incidents`); an issue deleted since is `null`.
+fn open_incidents(
+    c: &rusqlite::Connection,
+    (project, slug): (i64, &str),
+) -> Result<Vec<MonitorIncident>, ApiError> {
+    Ok(c.prepare_cached(
+        "SELECT n.environment, n.started, i.id FROM monitor_incidents n
+         LEFT JOIN issues i ON i.id = n.issue_id
+         WHERE n.project_id = ?1 AND n.monitor_slug = ?2 AND n.resolved IS NULL
+         ORDER BY n.environment",
+    )?
+    .query_map(rusqlite::params![project, slug], |r| {
+        Ok(MonitorIncident {
+            environment: r.get(0)?,
+            started: iso(r.get(1)?),
+            issue_id: r.get::<_, Option<i64>>(2)?.map(|id| id.to_string()),
+        })
+    })?
+    .collect::<Result<_, _>>()?)
 }
 
 /// How many runs of monitor `(project, slug)` in environment `env` were

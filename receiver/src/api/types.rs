@@ -661,6 +661,24 @@ pub struct Monitor {
     /// of theirs, the missed runs counted above their sum.
     #[serde(default)]
     pub environments: Vec<MonitorEnvironment>,
+    /// Its open incidents, one per failing environment (by name): the
+    /// issue each failure is counted into (`Monitor failure: {slug}`).
+    #[serde(default)]
+    pub incidents: Vec<MonitorIncident>,
+}
+
+/// An open incident of a monitor environment: failures met its
+/// `failureIssueThreshold` and runs have not recovered since.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MonitorIncident {
+    /// The environment's name.
+    pub environment: String,
+    /// When the first failed run of the incident started (ISO 8601).
+    pub started: String,
+    /// The issue of its failures (`null` if it was deleted since).
+    #[serde(rename = "issueID", default)]
+    pub issue_id: Option<String>,
 }
 
 /// A cron monitor in one environment (`environments` of [`Monitor`]).

@@ -80,6 +80,7 @@ fn list(client: &Client, args: &MonitorsArgs, json_out: bool) -> Result<(), CliE
             "RUNS",
             "FAILED",
             "MISSING SINCE",
+            "FAILING SINCE",
             "NEXT DUE",
             "SCHEDULE",
         ],
@@ -98,6 +99,13 @@ fn monitor_row(m: &Monitor) -> Vec<String> {
         m.failed.to_string(),
         m.missed_since
             .as_deref()
+            .map(short_time)
+            .unwrap_or_default(),
+        // The earliest open incident's start (ISO 8601 sorts as time).
+        m.incidents
+            .iter()
+            .map(|i| i.started.as_str())
+            .min()
             .map(short_time)
             .unwrap_or_default(),
         m.next_check_in

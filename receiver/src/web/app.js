@@ -1238,6 +1238,17 @@
     return missing.length ? ' in ' + missing.join(', ') : '';
   }
 
+  // A monitor's open incidents, each a link to the issue its failures
+  // are counted into: " failing since 5 min ago (production)".
+  function incidentLinks(m) {
+    const incidents = Array.isArray(m.incidents) ? m.incidents : [];
+    return incidents.map((i) => {
+      const text = 'failing since ' + ago(i.started) + (incidents.length > 1 ? ' (' + String(i.environment) + ')' : '');
+      const label = badge(text, 'no');
+      return [' ', i.issueID ? h('a', {href: '#/issues/' + enc(String(i.issueID))}, label) : label];
+    });
+  }
+
   // A monitor's schedule as SDKs send it: '0 * * * *' or 'every 2 hours'.
   function scheduleText(schedule) {
     if (!schedule || typeof schedule !== 'object') return '';
@@ -1305,7 +1316,8 @@
             h('td', null, m.config ? scheduleText(m.config.schedule) : h('span', {class: 'muted'}, '—'),
               problems.length ? [' ', badge('config problem', 'no')] : null),
             h('td', null, checkInBadge(m.lastStatus),
-              m.missedSince ? [' ', badge('missed since ' + ago(m.missedSince) + missingIn(m), 'no')] : null),
+              m.missedSince ? [' ', badge('missed since ' + ago(m.missedSince) + missingIn(m), 'no')] : null,
+              incidentLinks(m)),
             h('td', null, time(m.lastCheckIn)),
             h('td', null, m.nextCheckIn ? time(m.nextCheckIn) : h('span', {class: 'muted'}, '—')),
             h('td', {class: 'num'}, String(m.checkIns)),
