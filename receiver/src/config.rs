@@ -49,6 +49,11 @@ pub struct Config {
     /// reverse proxy: its left-most address then replaces the TCP peer's
     /// for `{{auto}}` (default off: any client can send the header).
     pub trust_forwarded_for: bool,
+    /// How often the server looks for cron monitor failures that no
+    /// check-in reports (missed runs, runs that never finish), which open
+    /// issues (`store::monitor_incidents`; default a minute, as Sentry's
+    /// clock ticks).
+    pub monitor_clock_interval: Duration,
 }
 
 impl Default for Config {
@@ -63,6 +68,7 @@ impl Default for Config {
             store: StoreConfig::default(),
             clock: Clock::System,
             trust_forwarded_for: false,
+            monitor_clock_interval: Duration::from_secs(60),
         }
     }
 }

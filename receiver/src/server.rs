@@ -48,13 +48,13 @@ use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::Semaphore;
 
 use crate::api::{self, Api};
-use crate::config::Config;
+use crate::config::{Clock, Config};
 use crate::connection_slots::{self, Slots};
 use crate::ingest::cron_endpoint::{self, CronRoute};
 use crate::ingest::decode::{BodyDecoder, Encoding};
 use crate::ingest::decoded_budget::{BudgetShare, DecodedBudget};
 use crate::ingest::{auth, Endpoint, IngestError, IngestRequest, Ingestor};
-use crate::store::{KeyInfo, Opened, Store, StoreError};
+use crate::store::{KeyInfo, Opened, Store, StoreError, WriteOp};
 use crate::web;
 
 /// The response type of every handler.
@@ -240,10 +240,44 @@ impl Server {
             ..
         } = self;
         let ingestor = state.ingestor.clone();
+        let clock = tokio::spawn(monitor_clock(
+            store.clone(),
+            state.config.clock,
+            state.config.monitor_clock_interval,
+            state.config.timeouts.queue_wait,
+        ));
         accept_loop(listener, state, shutdown).await;
+        clock.abort();
         // Outcomes of requests refused with a 429 that are still waiting.
         ingestor.flush_deferred_outcomes().await;
         let _ = tokio::task::spawn_blocking(move || store.shutdown()).await;
+    }
+}
+
+/// Asks the store every `interval` for the cron monitor failures that
+/// became known since it last asked (`WriteOp::MonitorClock`), from the
+/// moment the server starts: what was due while no receiver ran is not
+/// counted (`store::monitor_incidents`). A window whose write fails is
+/// asked for again, whole, at the next tick.
+async fn monitor_clock(store: Store, clock: Clock, interval: Duration, queue_wait: Duration) {
+    let mut since = clock.now().as_secs_f64();
+    let mut ticks = tokio::time::interval(interval.max(Duration::from_millis(10)));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The first tick completes at once.
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        let now = clock.now().as_secs_f64();
+        if now <= since {
+            continue;
+        }
+        if store
+            .write(WriteOp::MonitorClock { since, now }, queue_wait)
+            .await
+            .is_ok()
+        {
+            since = now;
+        }
     }
 }
 

@@ -226,7 +226,9 @@ fn the_thresholds_of_the_monitor_config_are_met_before_an_issue_opens_or_closes(
     run(&server, "backup", "error", config.clone());
     run(&server, "backup", "error", config.clone());
     assert!(failure_issues(&server).is_empty());
-    // A run in progress is no failure (yet).
+    // A run still in progress does not keep an incident from opening (as
+    // in Sentry, only an `ok` does): error, in progress, error are three
+    // runs without a success, one event for each.
     item(
         &server,
         "check_in",
@@ -234,17 +236,13 @@ fn the_thresholds_of_the_monitor_config_are_met_before_an_issue_opens_or_closes(
                "status": "in_progress"}),
     );
     run(&server, "backup", "error", Value::Null);
-    assert!(failure_issues(&server).is_empty());
-    // Three failed runs in a row: one event for each.
-    run(&server, "backup", "error", Value::Null);
-    run(&server, "backup", "error", Value::Null);
     let issues = failure_issues(&server);
     assert_eq!(issues.len(), 1, "{issues:?}");
     let id = issues[0]["id"].as_str().unwrap_or_default().to_owned();
     assert_eq!(issues[0]["count"], "3", "{issues:?}");
     let latest = get_ok(&server, &format!("/api/0/issues/{id}/events/latest/"));
     assert_eq!(
-        latest["message"], "3 error check-ins were detected",
+        latest["message"], "2 error check-ins were detected",
         "{latest}"
     );
     assert_eq!(
@@ -256,6 +254,71 @@ fn the_thresholds_of_the_monitor_config_are_met_before_an_issue_opens_or_closes(
     assert_eq!(issue(&server, &id)["status"], "unresolved");
     run(&server, "backup", "ok", Value::Null);
     assert_eq!(issue(&server, &id)["status"], "resolved");
+}
+
+#[test]
+fn a_failure_is_judged_by_the_runs_up_to_it_not_by_later_ones() {
+    let server = TestServer::start();
+    let (first, second) = (api_support::new_id(), api_support::new_id());
+    for id in [&first, &second] {
+        item(
+            &server,
+            "check_in",
+            json!({"check_in_id": id, "monitor_slug": "overlap", "status": "in_progress"}),
+        );
+    }
+    // The run that started first fails while a later one is in progress.
+    item(
+        &server,
+        "check_in",
+        json!({"check_in_id": first, "monitor_slug": "overlap", "status": "error"}),
+    );
+    let issues = failure_issues(&server);
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    // The later run succeeds: at a recovery threshold of 1, any success
+    // ends the incident, as in Sentry.
+    item(
+        &server,
+        "check_in",
+        json!({"check_in_id": second, "monitor_slug": "overlap", "status": "ok"}),
+    );
+    assert!(incidents(&server, "overlap").is_empty());
+}
+
+#[test]
+fn a_timeout_that_opened_an_incident_is_not_counted_again_when_the_run_ends() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("receiver.sqlite");
+    let t0 = (api_support::now() / 3600.0).floor() * 3600.0 - 7.0 * 86_400.0 + 1.0;
+    let slow = api_support::new_id();
+    {
+        let server = server_at(&path, t0);
+        item(
+            &server,
+            "check_in",
+            json!({"check_in_id": slow, "monitor_slug": "pair", "status": "in_progress",
+                   "monitor_config": {"schedule": "@daily", "max_runtime": 1,
+                                      "failure_issue_threshold": 2}}),
+        );
+    }
+    {
+        // Two minutes on the run has timed out; another run fails: two
+        // failures in a row.
+        let server = server_at(&path, t0 + 120.0);
+        run(&server, "pair", "error", Value::Null);
+        let issues = failure_issues(&server);
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert_eq!(issues[0]["count"], "2", "{issues:?}");
+    }
+    let server = server_at(&path, t0 + 180.0);
+    item(
+        &server,
+        "check_in",
+        json!({"check_in_id": slow, "monitor_slug": "pair", "status": "ok"}),
+    );
+    assert_eq!(failure_issues(&server)[0]["count"], "2");
+    // Nor does the clock count it.
+    assert_eq!(tick(&server, t0, t0 + 240.0), 0);
 }
 
 #[test]
@@ -308,4 +371,211 @@ fn deleting_a_monitor_ends_its_incidents() {
     let issues = failure_issues(&server);
     assert_eq!(issues.len(), 1, "{issues:?}");
     assert_eq!(issues[0]["status"], "unresolved");
+}
+
+/// Runs the monitor clock over `(since, now]` on `server`'s store; how
+/// many failures it counted.
+fn tick(server: &TestServer, since: f64, now: f64) -> usize {
+    match server
+        .store()
+        .write_blocking(receiver::store::WriteOp::MonitorClock { since, now })
+    {
+        Ok(receiver::store::WriteResult::MonitorFailures(n)) => n,
+        other => panic!("monitor clock: {other:?}"),
+    }
+}
+
+/// The messages of issue `id`'s events, oldest first.
+fn messages(server: &TestServer, id: &str) -> Vec<String> {
+    let mut events = get_ok(server, &format!("/api/0/issues/{id}/events/"))
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    events.sort_by(|a, b| {
+        a["dateCreated"]
+            .as_str()
+            .unwrap_or_default()
+            .cmp(b["dateCreated"].as_str().unwrap_or_default())
+    });
+    events
+        .iter()
+        .map(|e| e["message"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[test]
+fn the_clock_counts_runs_that_did_not_come() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("receiver.sqlite");
+    // One second past the hour, a week ago.
+    let t0 = (api_support::now() / 3600.0).floor() * 3600.0 - 7.0 * 86_400.0 + 1.0;
+    let hourly = json!({"monitor_config": {"schedule": "0 * * * *", "checkin_margin": 5}});
+    let server = server_at(&path, t0);
+    run(&server, "hourly", "ok", hourly.clone());
+    // Ten minutes on, nothing is due yet.
+    assert_eq!(tick(&server, t0, t0 + 600.0), 0);
+    // At 3 h: the runs due at 1 h and 2 h are missed (5 minutes' margin);
+    // the one due at 3 h still has time.
+    assert_eq!(tick(&server, t0 + 600.0, t0 + 3.0 * 3600.0), 2);
+    let issues = failure_issues(&server);
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    let id = issues[0]["id"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(
+        messages(&server, &id),
+        [
+            "A missed check-in was detected",
+            "A missed check-in was detected"
+        ]
+    );
+    let latest = get_ok(&server, &format!("/api/0/issues/{id}/events/latest/"));
+    // The occurrence is dated when the run's margin passed: 2 h 5 min.
+    assert_eq!(
+        latest["timestamp"].as_f64(),
+        Some(t0 - 1.0 + 2.0 * 3600.0 + 300.0),
+        "{latest}"
+    );
+    // The same window again, or a later one with nothing due: nothing.
+    assert_eq!(
+        tick(&server, t0 + 3.0 * 3600.0, t0 + 3.0 * 3600.0 + 60.0),
+        0
+    );
+    assert_eq!(issue(&server, &id)["count"], "2");
+    drop(server);
+    // The job runs again, late but fine: the monitor recovered.
+    let server = server_at(&path, t0 + 3.0 * 3600.0 + 120.0);
+    run(&server, "hourly", "ok", Value::Null);
+    assert_eq!(issue(&server, &id)["status"], "resolved");
+}
+
+#[test]
+fn missed_runs_count_toward_the_failure_threshold() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("receiver.sqlite");
+    let t0 = (api_support::now() / 3600.0).floor() * 3600.0 - 7.0 * 86_400.0 + 1.0;
+    let config = json!({"monitor_config": {"schedule": "0 * * * *", "checkin_margin": 5,
+                                           "failure_issue_threshold": 3}});
+    {
+        let server = server_at(&path, t0);
+        run(&server, "report", "ok", config.clone());
+        // Two missed runs: under the threshold.
+        assert_eq!(tick(&server, t0, t0 + 2.0 * 3600.0 + 600.0), 2);
+        assert!(failure_issues(&server).is_empty());
+    }
+    // Then the job runs, and fails: three failures in a row.
+    let server = server_at(&path, t0 + 2.0 * 3600.0 + 900.0);
+    run(&server, "report", "error", Value::Null);
+    let issues = failure_issues(&server);
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    let id = issues[0]["id"].as_str().unwrap_or_default();
+    assert_eq!(
+        messages(&server, id),
+        vec!["1 error and 2 missed check-ins were detected"; 3]
+    );
+}
+
+#[test]
+fn the_clock_counts_a_run_that_never_finishes_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("receiver.sqlite");
+    let t0 = (api_support::now() / 3600.0).floor() * 3600.0 - 7.0 * 86_400.0 + 1.0;
+    let id = api_support::new_id();
+    let server = server_at(&path, t0);
+    item(
+        &server,
+        "check_in",
+        json!({"check_in_id": id, "monitor_slug": "stuck", "status": "in_progress",
+               "monitor_config": {"schedule": "@daily", "max_runtime": 5}}),
+    );
+    assert_eq!(tick(&server, t0, t0 + 240.0), 0, "before its deadline");
+    assert_eq!(tick(&server, t0 + 240.0, t0 + 600.0), 1);
+    assert_eq!(tick(&server, t0 + 600.0, t0 + 900.0), 0, "once");
+    let issues = failure_issues(&server);
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    let issue_id = issues[0]["id"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(
+        messages(&server, &issue_id),
+        ["A timeout check-in was detected"]
+    );
+    drop(server);
+    // Its final update comes late: the run is a timeout, counted already.
+    let server = server_at(&path, t0 + 1200.0);
+    item(
+        &server,
+        "check_in",
+        json!({"check_in_id": id, "monitor_slug": "stuck", "status": "ok"}),
+    );
+    assert_eq!(issue(&server, &issue_id)["count"], "1");
+    assert_eq!(issue(&server, &issue_id)["status"], "unresolved");
+}
+
+#[test]
+fn the_server_counts_what_passes_while_it_runs_and_nothing_from_before() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("receiver.sqlite");
+    let now = api_support::now();
+    // A run may last 28 days at most: one that started 28 days less five
+    // seconds ago, with the longest maximum runtime, times out in five
+    // seconds. Another timed out long ago, while no receiver ran.
+    let started = now - 40_320.0 * 60.0 + 5.0;
+    {
+        let server = server_at(&path, started);
+        for (slug, max_runtime) in [("long-job", 40_320), ("stale-job", 1)] {
+            item(
+                &server,
+                "check_in",
+                json!({"check_in_id": api_support::new_id(), "monitor_slug": slug,
+                       "status": "in_progress",
+                       "monitor_config": {"schedule": {"type": "interval", "value": 1,
+                                                       "unit": "year"},
+                                          "max_runtime": max_runtime}}),
+            );
+        }
+    }
+    let server = TestServer::builder()
+        .db_path(&path)
+        .configure(|c| c.monitor_clock_interval = std::time::Duration::from_millis(100))
+        .start();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut issues = failure_issues(&server);
+    while issues.is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        issues = failure_issues(&server);
+    }
+    let titles: Vec<&str> = issues.iter().filter_map(|i| i["title"].as_str()).collect();
+    assert_eq!(titles, ["Monitor failure: long-job"]);
+}
+
+#[test]
+fn incident_ids_are_not_reused_after_a_monitor_is_deleted() {
+    let server = TestServer::start();
+    let incident_tag = |slug: &str| {
+        let issue = failure_issues(&server)
+            .into_iter()
+            .find(|i| i["title"] == format!("Monitor failure: {slug}"))
+            .unwrap_or(Value::Null);
+        let id = issue["id"].as_str().unwrap_or_default().to_owned();
+        let latest = get_ok(&server, &format!("/api/0/issues/{id}/events/latest/"));
+        latest["tags"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .find(|t| t["key"] == "monitor.incident")
+            .map(|t| t["value"].clone())
+            .unwrap_or(Value::Null)
+    };
+    run(&server, "first", "error", Value::Null);
+    let before = incident_tag("first");
+    let r = server
+        .api_request(
+            "DELETE",
+            "/api/0/projects/local/default/monitors/first/",
+            None,
+        )
+        .expect("delete");
+    assert_eq!(r.status, 202, "{}", r.json());
+    run(&server, "second", "error", Value::Null);
+    let after = incident_tag("second");
+    assert!(before.is_string() && after.is_string(), "{before} {after}");
+    assert_ne!(before, after);
 }

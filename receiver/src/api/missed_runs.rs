@@ -364,25 +364,12 @@ impl Iterator for Gaps {
 }
 
 /// The environments monitor `(project, slug)` has runs in, as Sentry names
-/// them, hopping from one to the next through `check_ins_environment`
-/// rather than reading every run.
+/// them (`store::monitors::environments`).
 pub(crate) fn environments(
     c: &Connection,
     (project, slug): (i64, &str),
 ) -> Result<Vec<String>, ApiError> {
-    Ok(c.prepare_cached(
-        "WITH RECURSIVE e(env) AS (
-             SELECT MIN(COALESCE(environment, 'production')) FROM check_ins
-             WHERE project_id = ?1 AND monitor_slug = ?2
-             UNION ALL
-             SELECT (SELECT MIN(COALESCE(environment, 'production')) FROM check_ins
-                     WHERE project_id = ?1 AND monitor_slug = ?2
-                         AND COALESCE(environment, 'production') > e.env)
-             FROM e WHERE e.env IS NOT NULL)
-         SELECT env FROM e WHERE env IS NOT NULL",
-    )?
-    .query_map(params![project, slug], |r| r.get(0))?
-    .collect::<Result<_, _>>()?)
+    Ok(crate::store::monitors::environments(c, project, slug)?)
 }
 
 #[cfg(test)]

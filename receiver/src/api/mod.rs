@@ -41,7 +41,7 @@ mod params;
 pub(crate) mod projects;
 pub(crate) mod quotas;
 mod releases;
-mod schedule;
+pub(crate) mod schedule;
 mod spans;
 mod tag_cache;
 pub mod tokens;

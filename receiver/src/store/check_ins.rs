@@ -44,17 +44,29 @@ const IN_PROGRESS: &str = "in_progress";
 const TIMEOUT: &str = "timeout";
 
 /// What storing a check-in did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) enum Applied {
-    /// A new run, or an update of a stored one; with the status the run
-    /// finished with, if this check-in finished it (a run may start
-    /// finished).
-    Stored(Option<Ended>),
+    /// A new run, or an update of a stored one; with how the run
+    /// finished, if this check-in finished it (a run may start finished).
+    Stored(Option<Finished>),
     /// Nothing: the run it names had finished already.
     Ignored,
     /// Refused: it names a run of another monitor, project or
     /// environment; kept in `raw_items` with the reason.
     Refused,
+}
+
+/// A run a check-in finished.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Finished {
+    /// Its row.
+    pub run: i64,
+    /// When it started (its first check-in's arrival).
+    pub started: f64,
+    pub ended: Ended,
+    /// Whether its timeout was already counted as a failure while it was
+    /// still in progress (`store::monitor_incidents::clock`).
+    pub timeout_noted: bool,
 }
 
 /// How a run finished.
@@ -97,6 +109,8 @@ struct Run {
     slug: String,
     /// Its environment, as Sentry names it.
     environment: String,
+    /// Whether its timeout was counted as a failure already.
+    timeout_noted: bool,
 }
 
 impl Run {
@@ -180,7 +194,13 @@ pub(super) fn apply(
     }
     let Some(run) = find_run(conn, project, received, c)? else {
         insert(conn, project, received, c)?;
-        return Ok(Applied::Stored(Ended::of(&c.status)));
+        let finished = Ended::of(&c.status).map(|ended| Finished {
+            run: conn.last_insert_rowid(),
+            started: received,
+            ended,
+            timeout_noted: false,
+        });
+        return Ok(Applied::Stored(finished));
     };
     if let Some(why) = run.mismatch(project, c) {
         refuse(conn, project, received, c, MISMATCH, &why)?;
@@ -201,7 +221,13 @@ pub(super) fn apply(
             c.status.as_str()
         };
         finish(conn, &run, received, status, c)?;
-        return Ok(Applied::Stored(Ended::of(status)));
+        let finished = Ended::of(status).map(|ended| Finished {
+            run: run.id,
+            started: run.received,
+            ended,
+            timeout_noted: run.timeout_noted,
+        });
+        return Ok(Applied::Stored(finished));
     }
     Ok(Applied::Stored(None))
 }
@@ -229,10 +255,11 @@ fn find_run(
             project: r.get(4)?,
             slug: r.get(5)?,
             environment: r.get(6)?,
+            timeout_noted: r.get(7)?,
         })
     };
     let columns = "id, status, received, updated, project_id, monitor_slug,
-                   COALESCE(environment, 'production')";
+                   COALESCE(environment, 'production'), timeout_noted";
     if !c.update_latest {
         // Rows stored before this rule may share an id across monitors:
         // the one of this monitor first.

@@ -27,7 +27,7 @@ mod late_runs;
 mod monitor_incidents;
 pub(crate) use monitor_incidents::EVENT_TYPE as MONITOR_FAILURE_EVENT_TYPE;
 mod monitor_slugs;
-mod monitors;
+pub(crate) mod monitors;
 pub mod queries;
 pub mod quotas;
 pub mod records;

@@ -6,38 +6,56 @@
 //!
 //! * **Opening.** A run that finishes `error`, or whose final update
 //!   arrives after its deadline (`timeout`, `store::check_ins`), is a
-//!   failure. A healthy environment opens an incident when its last
-//!   `failure_issue_threshold` runs (its monitor's config; 1 when unset),
-//!   newest first by start and read as the lists read them, all failed.
-//!   Sentry also opens one when the environment has fewer runs than the
-//!   threshold (it notes that as a flaw); here the threshold must be met.
-//! * **Occurrences.** Opening an incident adds one occurrence per failed
-//!   run of the threshold; each later failure during the incident adds
-//!   one. An occurrence is an event of type `generic` in the issue
-//!   `Monitor failure: {slug}`, level `error`, whose message says what
-//!   failed (`An error check-in was detected`, or `2 error and 1 timeout
-//!   check-ins were detected` for a threshold of 3) and whose `monitor`
-//!   context names the monitor, its config and its last successful run.
-//!   All incidents of one monitor environment share one issue (its
-//!   fingerprint is `monitor-failure`, the slug and the environment), so
-//!   an incident after a recovery reopens it as a regression.
+//!   failure. A healthy environment opens an incident when none of its
+//!   last `failure_issue_threshold` runs up to the failed one (its
+//!   monitor's config; 1 when unset; newest first by start and read as the
+//!   lists read them) finished `ok`, as Sentry judges it: runs that started
+//!   after the failed one do not count, and one still in progress does not
+//!   hold the incident back. Sentry also opens one when the environment
+//!   has fewer runs than the threshold (it notes that as a flaw); here the
+//!   threshold must be met.
+//! * **Occurrences.** Opening an incident adds one occurrence per run of
+//!   the threshold; each later failure during the incident adds one. An
+//!   occurrence is an event of type `generic` in the issue `Monitor
+//!   failure: {slug}`, level `error`, whose message says what failed (`An
+//!   error check-in was detected`, or `2 error and 1 timeout check-ins
+//!   were detected` for a threshold of 3) and whose `monitor` context
+//!   names the monitor, its config and its last successful run; it carries
+//!   its run's release and trace. All incidents of one monitor environment
+//!   share one issue (its fingerprint is `monitor-failure`, the slug and
+//!   the environment), so an incident after a recovery reopens it as a
+//!   regression.
 //! * **Recovery.** A run that finishes `ok` during an incident ends it
-//!   when the last `recovery_threshold` runs (1 when unset) all finished
-//!   `ok`; the issue is then resolved, with an activity that says so.
+//!   (at a `recovery_threshold` above 1, only when the last that many runs
+//!   all finished `ok`); the issue is then resolved, with an activity that
+//!   says so.
+//! * **The clock.** Runs that never come (`missed`) and runs that never
+//!   finish (`timeout`) are failures too, though no check-in says so: the
+//!   server asks once a minute ([`clock`]) which expected runs' margins
+//!   and which runs' deadlines passed since it last asked, and counts each
+//!   as a failure at that moment. Only what passes while the receiver runs
+//!   is counted: a run due while it was down may have run and been unable
+//!   to report, so counting it would raise a false alarm (Sentry likewise
+//!   holds back its clock's failures during its own outages). A timeout so
+//!   counted is not counted again when the run's final update comes late.
+//! * **Missed runs in thresholds.** Where the threshold looks at a monitor
+//!   environment's last runs, the runs its schedule expected that did not
+//!   come are among them, at their due time, as Sentry's clock writes a
+//!   `missed` check-in for each: two missed runs and an error make three
+//!   failures in a row.
 //!
-//! What is not here: runs that never come (`missed`) and runs that never
-//! finish are found only when lists are read (`api::missed_runs`,
-//! `check_ins::status_as_read`), as nothing runs on a clock; they open no
-//! incident. Nor is a monitor muted: there is no muting.
+//! Not here: muting (there is none).
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Map, Value};
 
 use super::apply::{self, EventRef};
-use super::check_ins::{self, Ended};
+use super::check_ins::{self, Ended, Finished};
 use super::known_rows::KnownRows;
-use super::records::{CheckInRecord, EventRecord, IngestSummary};
+use super::records::{CheckInRecord, EventRecord, IngestSummary, MAX_RUNTIME_MINUTES};
 use super::StoreError;
+use crate::api::schedule::{Expected, Keep};
+use crate::api::types::MonitorSchedule;
 
 /// The first value of every occurrence's fingerprint.
 pub(crate) const FINGERPRINT: &str = "monitor-failure";
@@ -47,6 +65,9 @@ pub(crate) const EVENT_TYPE: &str = "generic";
 const LEVEL: i32 = 3;
 /// The highest threshold a config may set (`ingest::monitor_config`).
 const MAX_THRESHOLD: i64 = 720;
+/// The most missed runs one clock tick counts per monitor environment
+/// (a per-minute schedule gets one a tick; this bounds a tick's work).
+const MAX_MISSED_PER_TICK: usize = 100;
 
 /// One monitor environment.
 struct MonitorEnv<'a> {
@@ -55,8 +76,47 @@ struct MonitorEnv<'a> {
     environment: &'a str,
 }
 
+/// A failure the clock found: the project, monitor slug and environment
+/// it is of, and the failure.
+type Found = (i64, String, String, Failure);
+
+/// A failed run.
+struct Failure {
+    /// `error`, `timeout` or `missed`.
+    status: &'static str,
+    /// Where it is among its monitor environment's runs: a stored run, or
+    /// a missed one's due time.
+    anchor: Anchor,
+    /// When it was found to have failed: its final update's arrival, its
+    /// deadline, or its due time plus the margin. The occurrence's time.
+    at: f64,
+    release: Option<String>,
+    trace_id: Option<String>,
+}
+
+/// A place among a monitor environment's runs, the newest of the runs a
+/// threshold looks at.
+#[derive(Debug, Clone, Copy)]
+enum Anchor {
+    /// A stored run: its row and start.
+    Run(i64, f64),
+    /// A run the schedule expected at this time that did not come.
+    Missed(f64),
+}
+
+/// One of a monitor environment's last runs, as a threshold reads them.
+struct Outcome {
+    /// Its status as read when the threshold is checked; `missed` for an
+    /// expected run that did not come.
+    status: String,
+    /// When it started, or was due.
+    at: f64,
+    /// Its row, for a stored run.
+    run: Option<i64>,
+}
+
 /// Opens, adds to or ends the incident of `c`'s monitor environment now
-/// that `c`, received at `received`, finished its run as `ended`.
+/// that `c`, received at `received`, finished its run as `finished` says.
 pub(super) fn run_ended<'c>(
     conn: &'c Connection,
     work: &mut apply::BatchWork<'c>,
@@ -64,60 +124,214 @@ pub(super) fn run_ended<'c>(
     project: i64,
     received: f64,
     c: &CheckInRecord,
-    ended: Ended,
+    finished: Finished,
 ) -> Result<(), StoreError> {
     let env = MonitorEnv {
         project,
         slug: &c.monitor_slug,
         environment: check_ins::environment_of(c),
     };
-    match ended {
-        Ended::Ok => recover(conn, work, known, &env, received),
-        Ended::Error | Ended::Timeout => fail(conn, work, known, &env, received, c, ended),
+    let status = match finished.ended {
+        Ended::Ok => return recover(conn, work, known, &env, finished, received),
+        // The clock counted this timeout while the run was in progress.
+        Ended::Timeout if finished.timeout_noted => return Ok(()),
+        Ended::Timeout => "timeout",
+        Ended::Error => "error",
+    };
+    let failure = Failure {
+        status,
+        anchor: Anchor::Run(finished.run, finished.started),
+        at: received,
+        release: c.release.clone(),
+        trace_id: trace_id_of(&c.payload),
+    };
+    fail(conn, work, known, &env, &failure)
+}
+
+/// Counts the failures that became known in `(since, now]` without a
+/// check-in: runs in progress whose deadline passed, and runs of a
+/// monitor's schedule whose margin passed without their start. Returns
+/// how many it counted.
+pub(super) fn clock<'c>(
+    conn: &'c Connection,
+    work: &mut apply::BatchWork<'c>,
+    known: &mut KnownRows,
+    since: f64,
+    now: f64,
+) -> Result<usize, StoreError> {
+    if now <= since {
+        return Ok(0);
     }
+    // Sorted by time below, so that each monitor environment's failures
+    // count in their order.
+    let mut found: Vec<Found> = Vec::new();
+    let deadline = format!(
+        "MIN(k.updated + COALESCE(m.max_runtime, {}) * 60.0, k.received + {} * 60.0)",
+        super::records::DEFAULT_MAX_RUNTIME_MINUTES,
+        MAX_RUNTIME_MINUTES
+    );
+    let timed_out: Vec<(i64, Found)> = conn
+        .prepare_cached(&format!(
+            "SELECT k.id, k.project_id, k.monitor_slug, COALESCE(k.environment, 'production'),
+                 {deadline}, k.release, k.payload, k.received
+             FROM check_ins k
+             LEFT JOIN monitors m
+                 ON m.project_id = k.project_id AND m.monitor_slug = k.monitor_slug
+             WHERE k.status = 'in_progress' AND k.received >= ?3 AND k.timeout_noted = 0
+                 AND {deadline} > ?1 AND {deadline} <= ?2"
+        ))?
+        .query_map(
+            params![since, now, since - MAX_RUNTIME_MINUTES as f64 * 60.0],
+            |r| {
+                let failure = Failure {
+                    status: "timeout",
+                    anchor: Anchor::Run(r.get(0)?, r.get(7)?),
+                    at: r.get(4)?,
+                    release: r.get(5)?,
+                    trace_id: trace_id_of(&r.get::<_, Vec<u8>>(6)?),
+                };
+                Ok((r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?, failure)))
+            },
+        )?
+        .collect::<Result<_, _>>()?;
+    for (run, failure) in timed_out {
+        conn.prepare_cached("UPDATE check_ins SET timeout_noted = 1 WHERE id = ?1")?
+            .execute([run])?;
+        found.push(failure);
+    }
+    let scheduled: Vec<(i64, String)> = conn
+        .prepare_cached(
+            "SELECT project_id, monitor_slug FROM monitors WHERE schedule_type IS NOT NULL",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (project, slug) in scheduled {
+        let Some(expected) = schedule_of(conn, project, &slug)? else {
+            continue;
+        };
+        let margin = expected.margin();
+        // Due times whose margin passed in (since, now].
+        let window = (since - margin, now - margin);
+        for environment in super::monitors::environments(conn, project, &slug)? {
+            let env = MonitorEnv {
+                project,
+                slug: &slug,
+                environment: &environment,
+            };
+            // Each gap between runs that a run due in the window can be in
+            // (a run that starts after its margin leaves it missed), the
+            // last one open until now.
+            let mut starts = starts_since(conn, &env, since - margin)?;
+            starts.push(now);
+            let mut missed = Vec::new();
+            for gap in starts.windows(2) {
+                let left = MAX_MISSED_PER_TICK - missed.len();
+                if left == 0 {
+                    break;
+                }
+                let due = expected
+                    .missed_between((gap[0], gap[1]), window, Keep::First(left))
+                    .unwrap_or_default();
+                missed.extend(due.into_iter().filter(|due| due + margin > since));
+            }
+            for due in missed {
+                let failure = Failure {
+                    status: "missed",
+                    anchor: Anchor::Missed(due),
+                    at: due + margin,
+                    release: None,
+                    trace_id: None,
+                };
+                found.push((project, slug.clone(), environment.clone(), failure));
+            }
+        }
+    }
+    found.sort_by(|a, b| a.3.at.total_cmp(&b.3.at));
+    let counted = found.len();
+    for (project, slug, environment, failure) in &found {
+        let env = MonitorEnv {
+            project: *project,
+            slug,
+            environment,
+        };
+        fail(conn, work, known, &env, failure)?;
+    }
+    Ok(counted)
 }
 
 /// A failed run: an occurrence if an incident is open, else one per
-/// failed run when the threshold is met.
+/// failed run when the threshold is met. As in Sentry, the threshold looks
+/// at the runs up to the failed one (not at runs that started after it),
+/// and only an `ok` among them keeps the incident from opening (a run
+/// still in progress does not).
 fn fail<'c>(
     conn: &'c Connection,
     work: &mut apply::BatchWork<'c>,
     known: &mut KnownRows,
     env: &MonitorEnv<'_>,
-    received: f64,
-    c: &CheckInRecord,
-    ended: Ended,
+    failure: &Failure,
 ) -> Result<(), StoreError> {
     let (incident, failures) = match open_incident(conn, env)? {
-        Some(id) => (id, vec![status_name(ended).to_owned()]),
+        Some(id) => {
+            let own = Outcome {
+                status: failure.status.to_owned(),
+                at: failure.at,
+                run: None,
+            };
+            (id, vec![own])
+        }
         None => {
             let n = threshold(conn, env, "failure_issue_threshold")?;
-            let runs = last_runs(conn, env, n, received)?;
-            let failed = |(status, _): &(String, f64)| status == "error" || status == "timeout";
-            if runs.len() < n || !runs.iter().all(failed) {
+            let outcomes = last_outcomes(conn, env, n, failure.anchor, failure.at)?;
+            if outcomes.len() < n || outcomes.iter().any(|o| o.status == "ok") {
                 return Ok(());
             }
-            let started = runs.iter().map(|r| r.1).fold(received, f64::min);
+            let started = outcomes.iter().map(|o| o.at).fold(failure.at, f64::min);
             conn.prepare_cached(
                 "INSERT INTO monitor_incidents (project_id, monitor_slug, environment, started)
                  VALUES (?1, ?2, ?3, ?4)",
             )?
             .execute(params![env.project, env.slug, env.environment, started])?;
-            let statuses = runs.into_iter().map(|r| r.0).collect();
-            (conn.last_insert_rowid(), statuses)
+            // A run counted here as timed out while still in progress is
+            // not counted again, by the clock or when it finishes late.
+            for run in outcomes
+                .iter()
+                .filter(|o| o.status == "timeout")
+                .filter_map(|o| o.run)
+            {
+                conn.prepare_cached(
+                    "UPDATE check_ins SET timeout_noted = 1
+                     WHERE id = ?1 AND status = 'in_progress'",
+                )?
+                .execute([run])?;
+            }
+            (conn.last_insert_rowid(), outcomes)
         }
     };
-    let reason = failure_reason(&failures);
+    let statuses: Vec<String> = failures.iter().map(|o| o.status.clone()).collect();
+    let reason = failure_reason(&statuses);
     let context = monitor_context(conn, env)?;
-    let trace_id = trace_id_of(c);
-    for _ in &failures {
-        let event = occurrence(env, received, c, incident, &reason, &context, &trace_id)?;
+    for outcome in &failures {
+        // Each occurrence carries its own run's release and trace.
+        let (release, trace_id) = match outcome.run {
+            Some(run) => run_details(conn, run)?,
+            None if outcome.status == "missed" => (None, None),
+            None => (failure.release.clone(), failure.trace_id.clone()),
+        };
+        let own = Failure {
+            status: failure.status,
+            anchor: failure.anchor,
+            at: failure.at,
+            release,
+            trace_id,
+        };
+        let event = occurrence(env, &own, incident, &reason, &context)?;
         let mut summary = IngestSummary::default();
         apply::apply_event(
             conn,
             work,
             env.project,
-            received,
+            failure.at,
             EventRef::Made(&event),
             known,
             &mut summary,
@@ -130,13 +344,30 @@ fn fail<'c>(
     Ok(())
 }
 
-/// A run that finished `ok`: ends the open incident, if any, when the
-/// recovery threshold is met, and resolves its issue.
+/// The release and the trace id of stored run `run`.
+fn run_details(
+    conn: &Connection,
+    run: i64,
+) -> Result<(Option<String>, Option<String>), StoreError> {
+    let row: Option<(Option<String>, Vec<u8>)> = conn
+        .prepare_cached("SELECT release, payload FROM check_ins WHERE id = ?1")?
+        .query_row([run], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    Ok(row.map_or((None, None), |(release, payload)| {
+        (release, trace_id_of(&payload))
+    }))
+}
+
+/// A run that finished `ok`: ends the open incident, if any, and resolves
+/// its issue. With a `recovery_threshold` of 1 (the default) any run that
+/// finishes `ok` does, as in Sentry, even one that started before a run
+/// that failed; with more, the last that many runs must all be `ok`.
 fn recover<'c>(
     conn: &'c Connection,
     work: &mut apply::BatchWork<'c>,
     known: &mut KnownRows,
     env: &MonitorEnv<'_>,
+    finished: Finished,
     received: f64,
 ) -> Result<(), StoreError> {
     let Some(incident) = open_incident(conn, env)? else {
@@ -144,8 +375,10 @@ fn recover<'c>(
     };
     let n = threshold(conn, env, "recovery_threshold")?;
     if n > 1 {
-        let runs = last_runs(conn, env, n, received)?;
-        if runs.len() < n || runs.iter().any(|(status, _)| status != "ok") {
+        let newest = newest_run(conn, env)?.unwrap_or((finished.run, finished.started));
+        let anchor = Anchor::Run(newest.0, newest.1);
+        let outcomes = last_outcomes(conn, env, n, anchor, received)?;
+        if outcomes.len() < n || outcomes.iter().any(|o| o.status != "ok") {
             return Ok(());
         }
     }
@@ -211,46 +444,168 @@ fn threshold(conn: &Connection, env: &MonitorEnv<'_>, column: &str) -> Result<us
     Ok(value.unwrap_or(1).clamp(1, MAX_THRESHOLD) as usize)
 }
 
-/// The status (as read at `now`) and first arrival of the last `n` runs
-/// of `env`, newest first.
-fn last_runs(
+/// The schedule of monitor `slug` of `project`, if its config has one
+/// that can be read.
+fn schedule_of(
+    conn: &Connection,
+    project: i64,
+    slug: &str,
+) -> Result<Option<Expected>, StoreError> {
+    let row = conn
+        .prepare_cached(
+            "SELECT schedule_type, crontab, interval_value, interval_unit, timezone,
+                 checkin_margin
+             FROM monitors WHERE project_id = ?1 AND monitor_slug = ?2
+                 AND schedule_type IS NOT NULL",
+        )?
+        .query_row(params![project, slug], |r| {
+            let kind: String = r.get(0)?;
+            let schedule = match (kind.as_str(), r.get(1)?, r.get(2)?, r.get(3)?) {
+                ("crontab", Some(value), _, _) => Some(MonitorSchedule::Crontab { value }),
+                ("interval", _, Some(value), Some(unit)) => {
+                    Some(MonitorSchedule::Interval { value, unit })
+                }
+                _ => None,
+            };
+            Ok((schedule, r.get::<_, Option<String>>(4)?, r.get(5)?))
+        })
+        .optional()?;
+    let Some((Some(schedule), timezone, margin)) = row else {
+        return Ok(None);
+    };
+    Ok(Expected::new(&schedule, timezone.as_deref(), margin))
+}
+
+/// The starts of the runs of `env` that can end a gap with a run due
+/// after `since`: the last one that started by `since`, and every later
+/// one, oldest first.
+fn starts_since(
+    conn: &Connection,
+    env: &MonitorEnv<'_>,
+    since: f64,
+) -> Result<Vec<f64>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT received FROM (
+                 SELECT received FROM check_ins
+                 WHERE project_id = ?1 AND monitor_slug = ?2
+                     AND COALESCE(environment, 'production') = ?3 AND received <= ?4
+                 ORDER BY received DESC LIMIT 1)
+             UNION ALL
+             SELECT received FROM (
+                 SELECT received FROM check_ins
+                 WHERE project_id = ?1 AND monitor_slug = ?2
+                     AND COALESCE(environment, 'production') = ?3 AND received > ?4
+                 ORDER BY received)",
+        )?
+        .query_map(
+            params![env.project, env.slug, env.environment, since],
+            |r| r.get(0),
+        )?
+        .collect::<Result<_, _>>()?)
+}
+
+/// The last `n` outcomes of `env` up to `anchor` (included), newest
+/// first, as known at `as_of`: its runs (their status read at `as_of`)
+/// and, with a schedule, the runs it expected that did not come by their
+/// margin (`missed`, at their due time), as Sentry's clock would have
+/// written a check-in for each.
+fn last_outcomes(
     conn: &Connection,
     env: &MonitorEnv<'_>,
     n: usize,
-    now: f64,
-) -> Result<Vec<(String, f64)>, StoreError> {
+    anchor: Anchor,
+    as_of: f64,
+) -> Result<Vec<Outcome>, StoreError> {
+    // Runs up to the anchor in `(received, id)` order; a missed run's due
+    // time takes every run that started by then.
+    let (time, id) = match anchor {
+        Anchor::Run(id, started) => (started, id),
+        Anchor::Missed(due) => (due, i64::MAX),
+    };
     let status = check_ins::status_as_read("k", "m.max_runtime", "?4");
-    let rows = conn
+    let runs: Vec<Outcome> = conn
         .prepare_cached(&format!(
-            "SELECT {status}, k.received FROM check_ins k
+            "SELECT {status}, k.received, k.id FROM check_ins k
              LEFT JOIN monitors m
                  ON m.project_id = k.project_id AND m.monitor_slug = k.monitor_slug
              WHERE k.project_id = ?1 AND k.monitor_slug = ?2
                  AND COALESCE(k.environment, 'production') = ?3
-             ORDER BY k.received DESC, k.id DESC LIMIT ?5"
+                 AND (k.received < ?5 OR (k.received = ?5 AND k.id <= ?6))
+             ORDER BY k.received DESC, k.id DESC LIMIT ?7"
         ))?
         .query_map(
-            params![env.project, env.slug, env.environment, now, n as i64],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            params![
+                env.project,
+                env.slug,
+                env.environment,
+                as_of,
+                time,
+                id,
+                n as i64
+            ],
+            |r| {
+                Ok(Outcome {
+                    status: r.get(0)?,
+                    at: r.get(1)?,
+                    run: Some(r.get(2)?),
+                })
+            },
         )?
         .collect::<Result<_, _>>()?;
-    Ok(rows)
+    let Some(expected) = schedule_of(conn, env.project, env.slug)? else {
+        return Ok(runs);
+    };
+    // Newest first: each run after the missed runs of the gap that
+    // follows it (up to the next run's start, or `as_of`), at most up to
+    // the anchor's time.
+    let mut outcomes = Vec::with_capacity(n);
+    let mut until = as_of;
+    for run in runs {
+        let missed = expected
+            .missed_between((run.at, until), (f64::NEG_INFINITY, time), Keep::Last(n))
+            .unwrap_or_default();
+        outcomes.extend(missed.into_iter().rev().map(|due| Outcome {
+            status: "missed".to_owned(),
+            at: due,
+            run: None,
+        }));
+        until = run.at;
+        outcomes.push(run);
+        if outcomes.len() >= n {
+            break;
+        }
+    }
+    outcomes.truncate(n);
+    Ok(outcomes)
 }
 
-/// How a failed run's status is named.
-fn status_name(ended: Ended) -> &'static str {
-    match ended {
-        Ended::Timeout => "timeout",
-        _ => "error",
-    }
+/// The row and start of the newest run of `env`.
+fn newest_run(conn: &Connection, env: &MonitorEnv<'_>) -> Result<Option<(i64, f64)>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id, received FROM check_ins
+             WHERE project_id = ?1 AND monitor_slug = ?2
+                 AND COALESCE(environment, 'production') = ?3
+             ORDER BY received DESC, id DESC LIMIT 1",
+        )?
+        .query_row(params![env.project, env.slug, env.environment], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?)
 }
 
 /// What failed, in words, much as Sentry's `get_failure_reason` puts it: "An
 /// error check-in was detected" for one, "2 error and 1 timeout check-ins
 /// were detected" for several.
+/// Only failures are named: a run in progress among a threshold's runs
+/// is not.
 pub(crate) fn failure_reason(statuses: &[String]) -> String {
     let mut counts: Vec<(&str, usize)> = Vec::new();
-    for status in statuses {
+    let failures = statuses
+        .iter()
+        .filter(|s| matches!(s.as_str(), "error" | "timeout" | "missed"));
+    for status in failures {
         match counts.iter_mut().find(|(s, _)| s == status) {
             Some((_, n)) => *n += 1,
             None => counts.push((status, 1)),
@@ -334,9 +689,9 @@ fn monitor_context(conn: &Connection, env: &MonitorEnv<'_>) -> Result<Value, Sto
     }))
 }
 
-/// The trace id the check-in named in `contexts.trace`, if any.
-fn trace_id_of(c: &CheckInRecord) -> Option<String> {
-    let json = super::decompress(&c.payload).ok()?;
+/// The trace id a check-in's payload named in `contexts.trace`, if any.
+fn trace_id_of(payload: &[u8]) -> Option<String> {
+    let json = super::decompress(payload).ok()?;
     let value: Value = serde_json::from_slice(&json).ok()?;
     let id = value.pointer("/contexts/trace/trace_id")?.as_str()?;
     let id = id.replace('-', "").to_ascii_lowercase();
@@ -347,29 +702,27 @@ fn trace_id_of(c: &CheckInRecord) -> Option<String> {
 /// the monitor environment's issue.
 fn occurrence(
     env: &MonitorEnv<'_>,
-    received: f64,
-    c: &CheckInRecord,
+    failure: &Failure,
     incident: i64,
     reason: &str,
     context: &Value,
-    trace_id: &Option<String>,
 ) -> Result<EventRecord, StoreError> {
     let event_id = crate::store::generate_key();
     let title = format!("Monitor failure: {}", env.slug);
     let mut contexts = json!({ "monitor": context });
-    if let Some(trace_id) = trace_id {
+    if let Some(trace_id) = &failure.trace_id {
         contexts["trace"] = json!({ "trace_id": trace_id });
     }
     let payload = json!({
         "event_id": event_id,
         "type": EVENT_TYPE,
-        "timestamp": received,
+        "timestamp": failure.at,
         "level": "error",
         "platform": "other",
         "logger": "monitors",
         "message": reason,
         "environment": env.environment,
-        "release": c.release,
+        "release": failure.release,
         "fingerprint": [FINGERPRINT, env.slug, env.environment],
         "tags": {
             "monitor.slug": env.slug,
@@ -388,13 +741,13 @@ fn occurrence(
     Ok(EventRecord {
         event_id,
         kind: EVENT_TYPE.to_owned(),
-        timestamp: received,
-        release: c.release.clone(),
+        timestamp: failure.at,
+        release: failure.release.clone(),
         environment: Some(env.environment.to_owned()),
         level: "error".to_owned(),
         title,
         platform: Some("other".to_owned()),
-        trace_id: trace_id.clone(),
+        trace_id: failure.trace_id.clone(),
         user_key: None,
         payload: super::compress(&json, LEVEL)?,
         grouping,
@@ -421,6 +774,14 @@ mod tests {
         assert_eq!(
             reason(&["error", "timeout", "error"]),
             "2 error and 1 timeout check-ins were detected"
+        );
+        assert_eq!(
+            reason(&["error", "in_progress", "error"]),
+            "2 error check-ins were detected"
+        );
+        assert_eq!(
+            reason(&["missed", "timeout", "error"]),
+            "1 missed, 1 timeout and 1 error check-ins were detected"
         );
     }
 }

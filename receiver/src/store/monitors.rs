@@ -94,3 +94,26 @@ pub(super) fn max_runtime(
         .optional()?;
     Ok(minutes.flatten())
 }
+
+/// The environments monitor `slug` of `project` has runs in, as Sentry
+/// names them (none is `production`), hopping from one to the next through
+/// `check_ins_environment` rather than reading every run.
+pub(crate) fn environments(
+    conn: &Connection,
+    project: i64,
+    slug: &str,
+) -> rusqlite::Result<Vec<String>> {
+    conn.prepare_cached(
+        "WITH RECURSIVE e(env) AS (
+             SELECT MIN(COALESCE(environment, 'production')) FROM check_ins
+             WHERE project_id = ?1 AND monitor_slug = ?2
+             UNION ALL
+             SELECT (SELECT MIN(COALESCE(environment, 'production')) FROM check_ins
+                     WHERE project_id = ?1 AND monitor_slug = ?2
+                         AND COALESCE(environment, 'production') > e.env)
+             FROM e WHERE e.env IS NOT NULL)
+         SELECT env FROM e WHERE env IS NOT NULL",
+    )?
+    .query_map(params![project, slug], |r| r.get(0))?
+    .collect()
+}

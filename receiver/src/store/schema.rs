@@ -792,6 +792,31 @@ CREATE UNIQUE INDEX monitor_incidents_open
 CREATE INDEX monitor_incidents_monitor
     ON monitor_incidents(project_id, monitor_slug, environment, started);
 "#,
+    // 37: the monitor clock (`store::monitor_incidents::clock`) counts a
+    // run that stays in progress past its deadline as a failure once
+    // (`timeout_noted`), and finds such runs among the few in progress.
+    // Incident ids are never handed out twice (they tag occurrences as
+    // `monitor.incident`, and deleting a monitor deletes its incidents).
+    r#"
+ALTER TABLE check_ins ADD COLUMN timeout_noted INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX check_ins_in_progress ON check_ins(received) WHERE status = 'in_progress';
+CREATE TABLE monitor_incidents_37 (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    project_id   INTEGER NOT NULL,
+    monitor_slug TEXT NOT NULL,
+    environment  TEXT NOT NULL,
+    started      REAL NOT NULL,
+    resolved     REAL,
+    issue_id     INTEGER
+);
+INSERT INTO monitor_incidents_37 SELECT * FROM monitor_incidents;
+DROP TABLE monitor_incidents;
+ALTER TABLE monitor_incidents_37 RENAME TO monitor_incidents;
+CREATE UNIQUE INDEX monitor_incidents_open
+    ON monitor_incidents(project_id, monitor_slug, environment) WHERE resolved IS NULL;
+CREATE INDEX monitor_incidents_monitor
+    ON monitor_incidents(project_id, monitor_slug, environment, started);
+"#,
 ];
 
 /// Where migration 16 (which merges check-in runs) is in [`MIGRATIONS`]:

@@ -95,6 +95,15 @@ pub enum WriteOp {
         /// The quota's id.
         id: i64,
     },
+    /// Count the cron monitor failures no check-in reports that became
+    /// known in `(since, now]` (Unix seconds): runs whose deadline or
+    /// expected runs whose margin passed (`store::monitor_incidents`).
+    MonitorClock {
+        /// The end of the previous window.
+        since: f64,
+        /// Now.
+        now: f64,
+    },
     /// Keep a trained compression dictionary (`compression_dicts`).
     SaveDictionary {
         /// The dictionary.
@@ -133,6 +142,8 @@ pub enum WriteResult {
     Quota(super::quotas::Quota),
     /// Result of [`WriteOp::SetIssueStatus`] and [`WriteOp::RemoveQuota`].
     Done,
+    /// Result of [`WriteOp::MonitorClock`]: how many failures it counted.
+    MonitorFailures(usize),
     /// Result of [`WriteOp::SaveDictionary`]: the database's dictionary
     /// (the one sent, or the one another process stored first).
     Dictionary(Arc<Dictionary>),
@@ -925,6 +936,10 @@ fn apply<'c>(
             release,
         } => {
             set_issue_status(tx, *issue_id, *status, release.as_deref()).map(|()| WriteResult::Done)
+        }
+        WriteOp::MonitorClock { since, now } => {
+            super::monitor_incidents::clock(tx, work, known, *since, *now)
+                .map(WriteResult::MonitorFailures)
         }
         WriteOp::SaveDictionary {
             dictionary,
