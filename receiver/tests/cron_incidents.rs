@@ -579,3 +579,25 @@ fn incident_ids_are_not_reused_after_a_monitor_is_deleted() {
     assert!(before.is_string() && after.is_string(), "{before} {after}");
     assert_ne!(before, after);
 }
+
+#[test]
+fn the_issue_list_filters_by_issue_category_and_type() {
+    let server = TestServer::start();
+    run(&server, "nightly", "error", Value::Null);
+    api_support::event(
+        &server,
+        api_support::message("disk full", "error", "production", "app@1"),
+    );
+    server.wait_for_issues(2, std::time::Duration::from_secs(5));
+    let titles =
+        |query: &str| api_support::titles(&get_ok(&server, &format!("{LIST}?query={query}")));
+    assert_eq!(titles("issue.category:cron"), ["Monitor failure: nightly"]);
+    assert_eq!(
+        titles("issue.type:monitor_check_in_failure"),
+        ["Monitor failure: nightly"]
+    );
+    assert_eq!(titles("issue.category:error"), ["disk full"]);
+    assert_eq!(titles("issue.category:[error,cron]").len(), 2);
+    let (status, body) = api_support::get(&server, &format!("{LIST}?query=issue.category:nope"));
+    assert_eq!(status, 400, "{body}");
+}

@@ -191,6 +191,20 @@ pub(crate) fn to_issue(ctx_base: &str, r: &IssueRecord, projects: &[ProjectRow])
     }
 }
 
+/// Whether an `issue.category:` or `issue.type:` term (`key`) with value
+/// `v` asks for failing cron monitors' issues (or errors).
+fn monitor_issue(key: &str, v: &str) -> Result<bool, ApiError> {
+    let v = v.to_ascii_lowercase();
+    for kind in ["generic", "error"] {
+        if v == issue_category(kind) || v == issue_type(kind) {
+            return Ok(kind == crate::store::MONITOR_FAILURE_EVENT_TYPE);
+        }
+    }
+    Err(ApiError::BadRequest(format!(
+        "invalid search {key}:{v}: expected error, cron or monitor_check_in_failure"
+    )))
+}
+
 /// Sentry's issue type of an issue whose events are of type `kind`: the
 /// only `generic` events are failing cron monitors' occurrences.
 fn issue_type(kind: &str) -> &'static str {
@@ -256,6 +270,9 @@ pub(crate) struct IssueFilter {
     texts: Vec<String>,
     /// Matched against the title only (`title:` terms, `title=`).
     titles: Vec<String>,
+    /// `issue.category:`/`issue.type:` terms, as whether each asks for
+    /// failing cron monitors' issues (`true`) or errors (`false`).
+    monitor_issues: Vec<bool>,
     ids: Vec<i64>,
     range: Range,
 }
@@ -507,6 +524,7 @@ impl IssueFilter {
                 },
                 "message" => self.texts.push(v.clone()),
                 "title" => self.titles.push(v.clone()),
+                "issue.category" | "issue.type" => self.monitor_issues.push(monitor_issue(key, v)?),
                 "issue" | "issue.id" | "id" => self.ids.push(
                     v.parse()
                         .map_err(|_| ApiError::BadRequest(format!("invalid issue id {v:?}")))?,
@@ -514,8 +532,8 @@ impl IssueFilter {
                 other => {
                     return Err(ApiError::BadRequest(format!(
                         "unsupported search key {other:?}: supported are is, level, \
-                         environment, release, assigned, message, title, issue (or quote the \
-                         text)"
+                         environment, release, assigned, message, title, issue, \
+                         issue.category, issue.type (or quote the text)"
                     )))
                 }
             }
@@ -575,6 +593,15 @@ impl IssueFilter {
         for t in &self.titles {
             let p = sql.bind(like_pattern(t));
             sql.cond(format!("i.title LIKE {p} ESCAPE '\\'"));
+        }
+        let monitor = self.monitor_issues.contains(&true);
+        if monitor != self.monitor_issues.contains(&false) {
+            let kind = sql.bind(crate::store::MONITOR_FAILURE_EVENT_TYPE.to_owned());
+            sql.cond(if monitor {
+                format!("i.kind = {kind}")
+            } else {
+                format!("i.kind IS NOT {kind}")
+            });
         }
         if let Some(s) = self.range.start {
             let p = sql.bind(s);
