@@ -16,7 +16,8 @@ use crate::options::ClientOptions;
 use crate::pii;
 use crate::propagation::{Dsc, DscBase};
 use crate::protocol::{
-    Breadcrumb, ClientSdkInfo, DataCategory, DiscardReason, Event, SessionUpdate, Transaction,
+    Breadcrumb, ClientSdkInfo, DataCategory, DiscardReason, Event, MonitorCheckIn, SessionUpdate,
+    Transaction,
 };
 use crate::scope::Scope;
 use crate::scrub::Scrubber;
@@ -583,6 +584,45 @@ impl Client {
             envelope.add_item(EnvelopeItem::session(session));
             transport.send_envelope(envelope);
         }
+    }
+
+    /// Sends a cron check-in ([`crate::monitor`]). Unset `release` and
+    /// `environment` take the client's; without `contexts`, the scope's
+    /// trace (its span's, or its own) is named in `contexts.trace`, so the
+    /// run links to what it captured. Check-ins are not sampled and no
+    /// hook sees them. Returns the check-in id, or the nil id when nothing
+    /// was handed to the transport.
+    pub fn capture_check_in(&self, mut check_in: MonitorCheckIn, scope: Option<&Scope>) -> Uuid {
+        let Some(transport) = self.transport() else {
+            return Uuid::nil();
+        };
+        let o = &self.options;
+        if check_in.release.is_none() {
+            check_in.release = o.release.as_deref().map(str::to_owned);
+        }
+        if check_in.environment.is_none() {
+            check_in.environment = o.environment.as_deref().map(str::to_owned);
+        }
+        if let Some(scope) = scope {
+            if !check_in.other.contains_key("contexts") {
+                let trace = serde_json::json!({
+                    "trace": {"trace_id": scope.current_trace_id().to_string()}
+                });
+                check_in.other.insert("contexts".to_owned(), trace);
+            }
+        }
+        let item = match EnvelopeItem::check_in(&check_in) {
+            Ok(item) => item,
+            Err(e) => {
+                sdk_debug!(self, "check-in of {} not sent: {e}", check_in.monitor_slug);
+                transport.record_discard(DiscardReason::InternalSdkError, DataCategory::Monitor, 1);
+                return Uuid::nil();
+            }
+        };
+        let mut envelope = Envelope::new();
+        envelope.add_item(item);
+        transport.send_envelope(envelope);
+        check_in.check_in_id
     }
 
     /// Sends a prepared envelope as it is.

@@ -42,7 +42,7 @@ use uuid::Uuid;
 
 use crate::propagation::Dsc;
 use crate::protocol::{
-    Attachment, ClientReport, Event, SessionAggregates, SessionUpdate, Transaction,
+    Attachment, ClientReport, Event, MonitorCheckIn, SessionAggregates, SessionUpdate, Transaction,
 };
 
 /// Why an envelope could not be parsed or written.
@@ -646,6 +646,19 @@ impl EnvelopeItem {
             ItemType::ClientReport,
             ItemPayload::ClientReport(Box::new(report)),
         )
+    }
+
+    /// A `check_in` item. Check-ins are serialised at once (they are rare
+    /// and small).
+    ///
+    /// ```
+    /// use sentry_core::envelope::EnvelopeItem;
+    /// use sentry_core::protocol::{CheckInStatus, MonitorCheckIn};
+    /// let item = EnvelopeItem::check_in(&MonitorCheckIn::new("job", CheckInStatus::Ok)).unwrap();
+    /// assert_eq!(item.headers.ty.as_str(), "check_in");
+    /// ```
+    pub fn check_in(check_in: &MonitorCheckIn) -> Result<Self, EnvelopeError> {
+        Ok(Self::raw(ItemType::CheckIn, serde_json::to_vec(check_in)?))
     }
 
     /// An `attachment` item with the attachment's file name, content type

@@ -498,7 +498,10 @@ impl Hub {
 
     /// Calls `f` with the client and a snapshot of the top scope, resolving
     /// an inherited client without touching its reference count.
-    fn with_client_and_scope<R>(&self, f: impl FnOnce(&Client, &Scope) -> R) -> Option<R> {
+    pub(crate) fn with_client_and_scope<R>(
+        &self,
+        f: impl FnOnce(&Client, &Scope) -> R,
+    ) -> Option<R> {
         let (bound, scope) = {
             let stack = self.stack.read();
             let top = stack.last()?;

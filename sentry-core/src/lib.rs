@@ -30,6 +30,7 @@ pub mod envelope;
 mod future;
 mod hub;
 mod integration;
+pub mod monitor;
 mod options;
 pub mod performance;
 mod pii;

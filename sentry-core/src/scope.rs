@@ -278,6 +278,14 @@ impl Scope {
         self.span.as_deref().cloned()
     }
 
+    /// The trace a capture of this scope joins: its span's, or its own.
+    pub(crate) fn current_trace_id(&self) -> crate::protocol::TraceId {
+        match &self.span {
+            Some(span) => span.trace_context().trace_id,
+            None => self.propagation.trace_id,
+        }
+    }
+
     /// The scope's own trace, for events captured and requests sent while
     /// no span is active: a `sentry-trace` value with the caller's sampling
     /// decision when the trace was continued ([`Scope::continue_trace`]),

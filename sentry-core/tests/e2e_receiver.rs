@@ -201,3 +201,55 @@ fn what_the_core_sends_is_accepted_grouped_scrubbed_and_stored() {
     // The receiver stores the root span with the two children.
     assert_eq!(counts.get("spans").copied(), Some(3), "{counts:?}");
 }
+
+/// A job wrapped in `with_monitor` that fails opens a monitor issue on the
+/// receiver; a run that succeeds resolves it.
+#[test]
+fn a_failing_monitored_job_opens_an_issue_that_its_next_good_run_resolves() {
+    use sentry_core::monitor::with_monitor;
+    use sentry_core::protocol::{MonitorConfig, MonitorSchedule};
+
+    let server = TestServer::start();
+    let dsn: Dsn = server.dsn().parse().expect("dsn");
+    let transport = Arc::new(PostingTransport {
+        dsn: dsn.clone(),
+        statuses: Mutex::new(Vec::new()),
+    });
+    let client = Arc::new(Client::with_options(ClientOptions {
+        dsn: Some(dsn),
+        release: Some("jobs@1.0.0".into()),
+        transport: Some(Arc::new(transport.clone())),
+        ..Default::default()
+    }));
+    let hub = Arc::new(Hub::new(Some(client), Scope::default()));
+    let config = MonitorConfig::new(MonitorSchedule::crontab("0 3 * * *"));
+    Hub::run(hub.clone(), || {
+        let failed: Result<(), &str> =
+            with_monitor("nightly-import", Some(config.clone()), || Err("no file"));
+        assert!(failed.is_err());
+    });
+    let issues = server.wait_for_issues(1, WAIT);
+    assert_eq!(issues[0].title, "Monitor failure: nightly-import");
+    let monitors: Value = server
+        .api_json("/api/0/local/monitors/")
+        .expect("monitors list");
+    assert_eq!(
+        monitors[0]["config"]["schedule"]["value"], "0 3 * * *",
+        "{monitors}"
+    );
+    assert_eq!(monitors[0]["lastStatus"], "error", "{monitors}");
+    let issue: Value = server
+        .api_json(&format!("/api/0/issues/{}/events/latest/", issues[0].id))
+        .expect("the occurrence");
+    assert_eq!(issue["release"]["version"], "jobs@1.0.0", "{issue}");
+
+    Hub::run(hub, || {
+        let fine: Result<(), &str> = with_monitor("nightly-import", None, || Ok(()));
+        assert!(fine.is_ok());
+    });
+    let issue: Value = server
+        .api_json(&format!("/api/0/issues/{}/", issues[0].id))
+        .expect("the issue");
+    assert_eq!(issue["status"], "resolved", "{issue}");
+    assert!(transport.statuses.lock().iter().all(|s| *s == 200));
+}

@@ -35,7 +35,10 @@ pub(crate) use ids::new_uuid;
 pub use ids::{uuid_simple, InvalidId, SpanId, TraceId};
 pub use lenient::{Map, Values};
 pub use level::{Level, UnknownLevel};
-pub use misc::{Attachment, CheckInStatus, MonitorCheckIn, UserReport};
+pub use misc::{
+    Attachment, CheckInStatus, MonitorCheckIn, MonitorConfig, MonitorIntervalUnit, MonitorSchedule,
+    UserReport,
+};
 pub use opt_map::{EmptyMap, OptMap};
 pub use sdk::{ClientSdkInfo, ClientSdkPackage};
 pub use session::{
