@@ -72,6 +72,24 @@ impl std::error::Error for Outer {
     }
 }
 
+/// A client with `options` that posts to `server`, and its transport.
+fn posting_client(
+    server: &TestServer,
+    options: ClientOptions,
+) -> (Arc<PostingTransport>, Arc<Client>) {
+    let dsn: Dsn = server.dsn().parse().expect("dsn");
+    let transport = Arc::new(PostingTransport {
+        dsn: dsn.clone(),
+        statuses: Mutex::new(Vec::new()),
+    });
+    let client = Arc::new(Client::with_options(ClientOptions {
+        dsn: Some(dsn),
+        transport: Some(Arc::new(transport.clone())),
+        ..options
+    }));
+    (transport, client)
+}
+
 fn stored(server: &TestServer, id: sentry_core::Uuid) -> Value {
     server
         .event_json(&id.simple().to_string())
@@ -81,19 +99,15 @@ fn stored(server: &TestServer, id: sentry_core::Uuid) -> Value {
 #[test]
 fn what_the_core_sends_is_accepted_grouped_scrubbed_and_stored() {
     let server = TestServer::start();
-    let dsn: Dsn = server.dsn().parse().expect("dsn");
-    let transport = Arc::new(PostingTransport {
-        dsn: dsn.clone(),
-        statuses: Mutex::new(Vec::new()),
-    });
-    let client = Arc::new(Client::with_options(ClientOptions {
-        dsn: Some(dsn),
-        release: Some("core-e2e@3.1.0".into()),
-        environment: Some("ci".into()),
-        traces_sample_rate: 1.0,
-        transport: Some(Arc::new(transport.clone())),
-        ..Default::default()
-    }));
+    let (transport, client) = posting_client(
+        &server,
+        ClientOptions {
+            release: Some("core-e2e@3.1.0".into()),
+            environment: Some("ci".into()),
+            traces_sample_rate: 1.0,
+            ..Default::default()
+        },
+    );
     let hub = Arc::new(Hub::new(Some(client.clone()), Scope::default()));
 
     let (chain_ids, fingerprinted, plain, with_file) = Hub::run(hub, || {
@@ -210,17 +224,13 @@ fn a_failing_monitored_job_opens_an_issue_that_its_next_good_run_resolves() {
     use sentry_core::protocol::{MonitorConfig, MonitorSchedule};
 
     let server = TestServer::start();
-    let dsn: Dsn = server.dsn().parse().expect("dsn");
-    let transport = Arc::new(PostingTransport {
-        dsn: dsn.clone(),
-        statuses: Mutex::new(Vec::new()),
-    });
-    let client = Arc::new(Client::with_options(ClientOptions {
-        dsn: Some(dsn),
-        release: Some("jobs@1.0.0".into()),
-        transport: Some(Arc::new(transport.clone())),
-        ..Default::default()
-    }));
+    let (transport, client) = posting_client(
+        &server,
+        ClientOptions {
+            release: Some("jobs@1.0.0".into()),
+            ..Default::default()
+        },
+    );
     let hub = Arc::new(Hub::new(Some(client), Scope::default()));
     let config = MonitorConfig::new(MonitorSchedule::crontab("0 3 * * *"));
     Hub::run(hub.clone(), || {
