@@ -111,6 +111,15 @@ def main():
     with monitor(monitor_slug="compat-cron", monitor_config=MONITOR_CONFIG):
         time.sleep(0.05)
 
+    # A monitored job that fails: its `error` check-in opens a `Monitor
+    # failure` issue on the receiver (threshold 1). The SDK reports the
+    # run, not the exception, which the job's caller handles here.
+    try:
+        with monitor(monitor_slug="compat-cron-failing"):
+            raise RuntimeError("the job failed")
+    except RuntimeError:
+        pass
+
     sentry_sdk.get_isolation_scope().end_session()
     sentry_sdk.flush(timeout=10)
     print(json.dumps(ids))

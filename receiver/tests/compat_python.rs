@@ -207,6 +207,30 @@ fn the_official_python_sdk_is_stored_and_grouped() {
     issue_of.insert("attachment", issue);
     assert_compat_attachment(&conn, with_attachment);
 
+    // The failing monitored job opened a monitor issue: one event, which
+    // says what failed.
+    let (monitor_issue, message): (i64, String) = conn
+        .query_row(
+            "SELECT i.id, e.title FROM issues i JOIN events e ON e.issue_id = i.id
+             WHERE i.title = 'Monitor failure: compat-cron-failing' AND e.kind = 'generic'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap_or_else(|e| panic!("the monitor issue: {e}"));
+    assert_eq!(message, "Monitor failure: compat-cron-failing");
+    let occurrence: Value = server
+        .api_json(&format!("/api/0/issues/{monitor_issue}/events/latest/"))
+        .unwrap_or_else(|e| panic!("the occurrence: {e}"));
+    assert_eq!(
+        (&occurrence["message"], &occurrence["release"]["version"]),
+        (
+            &Value::from("An error check-in was detected"),
+            &Value::from("compat-app@1.0.0")
+        ),
+        "{occurrence}"
+    );
+    issue_of.insert("failing cron", monitor_issue);
+
     // Every scenario is an issue of its own.
     assert_issue_per_scenario(&conn, &issue_of);
 
