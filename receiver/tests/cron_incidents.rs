@@ -601,3 +601,64 @@ fn the_issue_list_filters_by_issue_category_and_type() {
     let (status, body) = api_support::get(&server, &format!("{LIST}?query=issue.category:nope"));
     assert_eq!(status, 400, "{body}");
 }
+
+#[test]
+fn a_muted_monitor_records_its_runs_but_opens_no_issue() {
+    let server = TestServer::start();
+    run(&server, "flaky", "ok", Value::Null);
+    // Muted from the CLI.
+    let out = api_support::receiver_command(&server)
+        .args(["monitors", "flaky", "--mute", "--json"])
+        .output()
+        .expect("run the CLI");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(shown["isMuted"], true, "{shown}");
+
+    run(&server, "flaky", "error", Value::Null);
+    run(&server, "flaky", "error", Value::Null);
+    assert!(failure_issues(&server).is_empty());
+    // The incident is open all the same, without an issue.
+    assert_eq!(
+        incidents(&server, "flaky"),
+        [("production".to_owned(), None)]
+    );
+    let list = get_ok(&server, "/api/0/local/monitors/");
+    assert_eq!(list[0]["isMuted"], true, "{list}");
+
+    // Unmuted through the API: the next failure counts.
+    let (status, body) = api_support::send_json(
+        &server,
+        "PUT",
+        "/api/0/projects/local/default/monitors/flaky/",
+        json!({"isMuted": false}),
+    );
+    assert_eq!((status, &body["isMuted"]), (200, &json!(false)), "{body}");
+    run(&server, "flaky", "error", Value::Null);
+    let issues = failure_issues(&server);
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    assert_eq!(issues[0]["count"], "1", "{issues:?}");
+
+    // What cannot be changed here, or is no boolean, is a 400; an unknown
+    // monitor a 404.
+    for body in [json!({"isMuted": "yes"}), json!({"name": "x"}), json!({})] {
+        let (status, answer) = api_support::send_json(
+            &server,
+            "PUT",
+            "/api/0/projects/local/default/monitors/flaky/",
+            body,
+        );
+        assert_eq!(status, 400, "{answer}");
+    }
+    let (status, _) = api_support::send_json(
+        &server,
+        "PUT",
+        "/api/0/organizations/local/monitors/nope/",
+        json!({"isMuted": true}),
+    );
+    assert_eq!(status, 404);
+}

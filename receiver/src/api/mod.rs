@@ -26,6 +26,7 @@ mod logs;
 mod metrics;
 mod missed_runs;
 mod monitor_delete;
+mod monitor_mute;
 mod monitors;
 /// Most stored `log` items one `GET /api/0/local/logs/` reads.
 pub const LOGS_MAX_ROWS_READ: usize = logs::MAX_ROWS_READ;
@@ -542,11 +543,13 @@ async fn dispatch(ctx: &Ctx, segs: &[&str]) -> Result<Reply, ApiError> {
         ["projects", _, p, "quotas", id] if m == M::DELETE => quotas::delete(ctx, p, id).await,
         ["projects", _, p, "monitors", slug] => match m {
             M::DELETE => monitor_delete::delete(ctx, Some(p), slug).await,
-            _ => Err(method_not_allowed(ctx, "DELETE")),
+            M::PUT => monitor_mute::update(ctx, Some(p), slug).await,
+            _ => Err(method_not_allowed(ctx, "PUT, DELETE")),
         },
         ["organizations", _, "monitors", slug] => match m {
             M::DELETE => monitor_delete::delete(ctx, None, slug).await,
-            _ => Err(method_not_allowed(ctx, "DELETE")),
+            M::PUT => monitor_mute::update(ctx, None, slug).await,
+            _ => Err(method_not_allowed(ctx, "PUT, DELETE")),
         },
         ["projects", _, p, "issues"] => match m {
             M::GET => issues::list(ctx, Some(p)).await,

@@ -63,7 +63,7 @@ pub(crate) async fn delete(
 
 /// The project of the monitor `slug` names and the slugs its rows are
 /// stored under; `None` when no project has it.
-fn find(
+pub(crate) fn find(
     c: &Connection,
     project: Option<&str>,
     slug: &str,

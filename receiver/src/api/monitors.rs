@@ -62,6 +62,26 @@ pub(crate) async fn monitors(ctx: &Ctx) -> Result<Reply, ApiError> {
     Reply::json(&rows)
 }
 
+/// Monitor `slug` of project `project` as the monitors list shows it
+/// (over the last 24 hours), if it has runs.
+pub(crate) fn one_monitor(
+    c: &rusqlite::Connection,
+    project: i64,
+    slug: &str,
+    now: f64,
+) -> Result<Option<Monitor>, ApiError> {
+    let mut filter = Sql::default();
+    let p = filter.bind(project);
+    filter.cond(format!("m.project_id = {p}"));
+    let cond = filter.in_list("m.monitor_slug", monitor_forms(c, &[slug.to_owned()])?);
+    filter.cond(cond);
+    let range = Range {
+        start: Some(now - 24.0 * 3600.0),
+        ..Range::default()
+    };
+    Ok(monitor_rows(c, &filter, &range, now)?.into_iter().next())
+}
+
 /// The monitors whose latest run `m` passes `filter`, with their runs
 /// counted over `range` and statuses as read at `now`.
 fn monitor_rows(
@@ -102,6 +122,7 @@ fn monitor_rows(
                 missed_since: None,
                 environments: Vec::new(),
                 incidents: Vec::new(),
+                is_muted: false,
             };
             Ok((monitor, received, r.get(6)?))
         })?
@@ -148,6 +169,7 @@ fn monitor_rows(
         m.check_ins = m.status_counts.values().sum();
         m.failed = FAILED.iter().filter_map(|s| m.status_counts.get(*s)).sum();
         m.incidents = open_incidents(c, (project, &m.monitor_slug))?;
+        m.is_muted = crate::store::monitors::is_muted(c, project, &m.monitor_slug)?;
     }
     Ok(monitors.into_iter().map(|(m, _, _)| m).collect())
 }

@@ -665,6 +665,9 @@ pub struct Monitor {
     /// issue each failure is counted into (`Monitor failure: {slug}`).
     #[serde(default)]
     pub incidents: Vec<MonitorIncident>,
+    /// Muted: its failures open no issue (`PUT …/monitors/{slug}/`).
+    #[serde(default)]
+    pub is_muted: bool,
 }
 
 /// An open incident of a monitor environment: failures met its

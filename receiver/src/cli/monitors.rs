@@ -1,7 +1,8 @@
 //! `receiver monitors`: the cron monitors of a running receiver
 //! (`GET /api/0/local/monitors/`), one monitor's runs with its slug
 //! (`GET /api/0/local/check-ins/`, missed runs included), and deleting a
-//! monitor with `--delete` (`DELETE /api/0/organizations/local/monitors/{slug}/`).
+//! monitor with `--delete` (`DELETE /api/0/organizations/local/monitors/{slug}/`),
+//! muting one with `--mute`/`--unmute` (`PUT` there with `isMuted`).
 
 use clap::Args;
 
@@ -38,6 +39,13 @@ pub struct MonitorsArgs {
     /// starts a new monitor.
     #[arg(long, requires = "slug", conflicts_with_all = ["status", "since"])]
     pub delete: bool,
+    /// Mute the monitor SLUG: its runs are still recorded, but its failures
+    /// open no issue.
+    #[arg(long, requires = "slug", conflicts_with_all = ["delete", "unmute", "status", "since", "environment"])]
+    pub mute: bool,
+    /// Unmute the monitor SLUG: its next failure counts again.
+    #[arg(long, requires = "slug", conflicts_with_all = ["delete", "status", "since", "environment"])]
+    pub unmute: bool,
     /// With SLUG: most runs to show.
     #[arg(long, default_value_t = 50, value_parser = super::filters::parse_limit, requires = "slug", conflicts_with = "delete")]
     pub limit: usize,
@@ -48,9 +56,34 @@ pub struct MonitorsArgs {
 pub fn monitors(client: &Client, args: &MonitorsArgs, json_out: bool) -> Result<(), CliError> {
     match (&args.slug, args.delete) {
         (Some(slug), true) => delete(client, args, slug, json_out),
+        (Some(slug), false) if args.mute || args.unmute => mute(client, args, slug, json_out),
         (Some(slug), false) => runs(client, args, slug, json_out),
         (None, _) => list(client, args, json_out),
     }
+}
+
+/// `--mute`/`--unmute`: prints the monitor's new state.
+fn mute(client: &Client, args: &MonitorsArgs, slug: &str, json_out: bool) -> Result<(), CliError> {
+    let mut pairs: Vec<(&str, &str)> = Vec::new();
+    if let Some(p) = &args.project {
+        pairs.push(("project", p));
+    }
+    let path = format!(
+        "/api/0/organizations/local/monitors/{}/?{}",
+        enc(slug),
+        query_string(&pairs)
+    );
+    let body = serde_json::json!({ "isMuted": args.mute });
+    let monitor: serde_json::Value = client.send("PUT", &path, &body)?;
+    if json_out {
+        return print_json(&monitor);
+    }
+    if args.mute {
+        eprintln!("muted monitor {slug:?}: its failures open no issue");
+    } else {
+        eprintln!("unmuted monitor {slug:?}");
+    }
+    Ok(())
 }
 
 fn list(client: &Client, args: &MonitorsArgs, json_out: bool) -> Result<(), CliError> {
@@ -90,8 +123,13 @@ fn list(client: &Client, args: &MonitorsArgs, json_out: bool) -> Result<(), CliE
 }
 
 fn monitor_row(m: &Monitor) -> Vec<String> {
+    let slug = truncate(&m.monitor_slug, 40);
     vec![
-        truncate(&m.monitor_slug, 40),
+        if m.is_muted {
+            format!("{slug} (muted)")
+        } else {
+            slug
+        },
         m.project_id.clone(),
         m.last_status.clone(),
         short_time(&m.last_check_in),

@@ -44,7 +44,8 @@
 //!   `missed` check-in for each: two missed runs and an error make three
 //!   failures in a row.
 //!
-//! Not here: muting (there is none).
+//! A muted monitor (`api::monitor_mute`) opens and ends incidents but adds
+//! no occurrence, as in Sentry.
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Map, Value};
@@ -308,6 +309,11 @@ fn fail<'c>(
             (conn.last_insert_rowid(), outcomes)
         }
     };
+    // A muted monitor's incidents open and end, but add no event (as
+    // Sentry sends no occurrence for a muted monitor environment).
+    if super::monitors::is_muted(conn, env.project, env.slug)? {
+        return Ok(());
+    }
     let statuses: Vec<String> = failures.iter().map(|o| o.status.clone()).collect();
     let reason = failure_reason(&statuses);
     let context = monitor_context(conn, env)?;

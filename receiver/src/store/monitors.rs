@@ -117,3 +117,13 @@ pub(crate) fn environments(
     .query_map(params![project, slug], |r| r.get(0))?
     .collect()
 }
+
+/// Whether monitor `slug` of `project` is muted (its failures open no
+/// issue: `store::monitor_incidents`).
+pub(crate) fn is_muted(conn: &Connection, project: i64, slug: &str) -> rusqlite::Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT muted FROM monitors WHERE project_id = ?1 AND monitor_slug = ?2")?
+        .query_row(params![project, slug], |r| r.get(0))
+        .optional()?
+        .unwrap_or(false))
+}

@@ -817,6 +817,11 @@ CREATE UNIQUE INDEX monitor_incidents_open
 CREATE INDEX monitor_incidents_monitor
     ON monitor_incidents(project_id, monitor_slug, environment, started);
 "#,
+    // 38: muted monitors (`api::monitor_mute`): their failures open no
+    // issue.
+    r#"
+ALTER TABLE monitors ADD COLUMN muted INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 /// Where migration 16 (which merges check-in runs) is in [`MIGRATIONS`]:
