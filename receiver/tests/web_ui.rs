@@ -851,6 +851,15 @@ fn a_monitor_is_deleted_from_its_view() {
         .to_owned();
     assert!(chosen.contains("Cron monitor nightly"), "{chosen}");
     assert!(chosen.contains("Delete monitor"), "{chosen}");
+    // Muted from its button: the list marks it, the button now unmutes.
+    let muted = line(&steps, "step", "muted")["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        muted.contains("Unmute monitor") && muted.contains("muted"),
+        "{muted}"
+    );
     let deleted = line(&steps, "step", "deleted");
     assert_eq!(deleted["hash"], "#/monitors", "back to the list: {deleted}");
     let text = deleted["text"].as_str().unwrap_or_default();

@@ -1317,7 +1317,8 @@
               problems.length ? [' ', badge('config problem', 'no')] : null),
             h('td', null, checkInBadge(m.lastStatus),
               m.missedSince ? [' ', badge('missed since ' + ago(m.missedSince) + missingIn(m), 'no')] : null,
-              incidentLinks(m)),
+              incidentLinks(m),
+              m.isMuted ? [' ', badge('muted', '')] : null),
             h('td', null, time(m.lastCheckIn)),
             h('td', null, m.nextCheckIn ? time(m.nextCheckIn) : h('span', {class: 'muted'}, '—')),
             h('td', {class: 'num'}, String(m.checkIns)),
@@ -1341,6 +1342,16 @@
             if (!(err instanceof AuthError)) window.alert(err.message);
           }
         };
+        // A job known to be broken: its failures open no issue meanwhile.
+        const mute = async () => {
+          try {
+            await api('/api/0/projects/local/' + enc(chosen.projectID) + '/monitors/' + enc(monitor) + '/', {method: 'PUT', body: {isMuted: !chosen.isMuted}});
+            render();
+          } catch (err) {
+            if (!(err instanceof AuthError)) window.alert(err.message);
+          }
+        };
+        append(title, h('button', {type: 'button', onclick: mute}, chosen.isMuted ? 'Unmute monitor' : 'Mute monitor'));
         append(title, h('button', {type: 'button', onclick: remove}, 'Delete monitor'));
       }
       const result = await fetchList(generation, '/api/0/local/check-ins/', f, title, table);

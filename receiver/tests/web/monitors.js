@@ -1,5 +1,5 @@
 // Drives the web page's Crons view against a running receiver: opens a
-// monitor and deletes it with its button. Prints one JSON line per step
+// monitor, mutes it and deletes it with its buttons. Prints one JSON line per step
 // ({"step", "hash", "text"}, then the dialogs); the Rust test
 // (receiver/tests/web_ui.rs) checks them and the receiver's state.
 //
@@ -14,6 +14,10 @@ async function main() {
 
   await page.go('#/monitors?monitor=nightly&project=1');
   page.report('chosen');
+
+  page.button('Mute monitor').click();
+  await page.settle();
+  page.report('muted');
 
   page.button('Delete monitor').click();
   await page.settle();
