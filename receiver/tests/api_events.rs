@@ -352,3 +352,74 @@ fn a_message_with_an_attached_stack_is_not_an_error() {
     );
     assert_eq!(c["type"], "error", "{c}");
 }
+
+/// An issue's `metadata` is its latest event's, as Sentry keeps it: the
+/// whole exception value (not the title's 100-character line), `Error`
+/// for an exception without a type, and for a synthetic exception the
+/// crash function and no made-up type. Where the title gives the same,
+/// nothing more is stored.
+#[test]
+fn an_issues_metadata_is_its_latest_events() {
+    let server = TestServer::start();
+    let long = "x".repeat(300);
+    let frames = json!({"frames": [{"module": "app", "function": "handleClick", "in_app": true}]});
+    let sent = [
+        event(
+            &server,
+            json!({"exception": {"values": [{"type": "ValueError", "value": long}]}}),
+        ),
+        event(
+            &server,
+            json!({"exception": {"values": [{"value": "no type here"}]}}),
+        ),
+        event(
+            &server,
+            json!({"exception": {"values": [{"type": "Error", "value": "thrown string",
+                "mechanism": {"type": "generic", "synthetic": true},
+                "stacktrace": frames}]}}),
+        ),
+        event(
+            &server,
+            json!({"exception": {"values": [{"type": "KeyError", "value": "'user'"}]}}),
+        ),
+    ];
+    server.wait_for_events(sent.len(), Duration::from_secs(5));
+    let issue_metadata = |event_id: &str| {
+        let e = get_ok(
+            &server,
+            &format!("/api/0/projects/local/1/events/{event_id}/"),
+        );
+        let id = e["groupID"].as_str().unwrap_or_default().to_owned();
+        let issue = get_ok(&server, &format!("/api/0/issues/{id}/"));
+        // The issue says what its latest event says.
+        assert_eq!(issue["metadata"], e["metadata"], "{issue} {e}");
+        issue["metadata"].clone()
+    };
+    assert_eq!(
+        issue_metadata(&sent[0]),
+        json!({"type": "ValueError", "value": long})
+    );
+    assert_eq!(
+        issue_metadata(&sent[1]),
+        json!({"type": "Error", "value": "no type here"})
+    );
+    assert_eq!(
+        issue_metadata(&sent[2]),
+        json!({"value": "thrown string", "function": "handleClick"})
+    );
+    assert_eq!(
+        issue_metadata(&sent[3]),
+        json!({"type": "KeyError", "value": "'user'"})
+    );
+    // Only what the title does not give is stored: the long value and the
+    // synthetic exception (a missing type is titled `Error: …` already).
+    let conn = rusqlite::Connection::open(server.db_path()).expect("open");
+    let stored: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM issues WHERE metadata IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(stored, 2);
+}

@@ -320,6 +320,16 @@ fn synthetic_message(
         })
         .unwrap_or_else(|e| panic!("culprit of issue {issue}: {e}"));
     assert_eq!(culprit.as_deref().unwrap_or(""), "", "issue {issue}");
+    // The issue's metadata names the message and the function, as its
+    // event's does, not a made-up `{function}: ""` type.
+    let shown: Value = server
+        .api_json(&format!("/api/0/issues/{issue}/"))
+        .unwrap_or_else(|e| panic!("issue {issue}: {e}"));
+    assert_eq!(
+        shown["metadata"],
+        serde_json::json!({"value": text, "function": crash_function}),
+        "{shown}"
+    );
     (issue, stored)
 }
 

@@ -30,7 +30,7 @@ const ISSUE_COLS: &str = "i.id, i.project_id, i.title, i.culprit, i.level, i.fir
      i.last_seen, i.times_seen, i.user_count, i.status, i.substatus, i.resolved_release, \
      i.assigned_to, i.resolved_in_next, i.kind, i.first_release, i.last_release, \
      (SELECT e.platform FROM events e WHERE e.issue_id = i.id ORDER BY e.timestamp DESC LIMIT 1), \
-     COALESCE(i.short_seq, i.id)";
+     COALESCE(i.short_seq, i.id), i.metadata";
 
 /// An issue row.
 #[derive(Debug, Clone)]
@@ -55,6 +55,8 @@ pub(crate) struct IssueRecord {
     pub platform: Option<String>,
     /// Its number among its project's issues (the short id's number).
     pub short_seq: i64,
+    /// Its `metadata` (JSON) where its title does not give it.
+    pub metadata: Option<String>,
 }
 
 fn issue_from_row(r: &Row<'_>) -> rusqlite::Result<IssueRecord> {
@@ -78,6 +80,7 @@ fn issue_from_row(r: &Row<'_>) -> rusqlite::Result<IssueRecord> {
         last_release: r.get(16)?,
         platform: r.get(17)?,
         short_seq: r.get(18)?,
+        metadata: r.get(19)?,
     })
 }
 
@@ -175,7 +178,11 @@ pub(crate) fn to_issue(ctx_base: &str, r: &IssueRecord, projects: &[ProjectRow])
         substatus: r.substatus.clone(),
         platform: r.platform.clone(),
         project: project.to_ref(),
-        metadata: events::metadata(&kind, &r.title),
+        metadata: r
+            .metadata
+            .as_deref()
+            .and_then(|m| serde_json::from_str(m).ok())
+            .unwrap_or_else(|| events::metadata(&kind, &r.title)),
         issue_type: issue_type(&kind).to_owned(),
         issue_category: issue_category(&kind).to_owned(),
         kind,

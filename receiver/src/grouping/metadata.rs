@@ -165,3 +165,41 @@ pub(crate) fn culprit(event: &Event) -> Option<String> {
         (None, None) => None,
     }
 }
+
+/// An error issue's `metadata` where its title does not give it, as JSON
+/// (`api::events::event_metadata` reads the same from a stored event): the
+/// last exception's whole value (up to 1 024 characters, where the title
+/// keeps a line of 100), its type (`Error` when it has none), or for a
+/// synthetic exception the crash function (the title) and no type. `None`
+/// when the title's `Type: value` split gives the same, as it does for
+/// most events: nothing more is stored then.
+pub(crate) fn issue_metadata(event: &Event, title: &str) -> Option<String> {
+    let exception = event.exception.values.last()?;
+    let full = exception.value.as_deref().unwrap_or_default();
+    let value = match full.char_indices().nth(1024) {
+        Some((end, _)) => &full[..end],
+        None => full,
+    };
+    let synthetic = exception
+        .mechanism
+        .as_ref()
+        .and_then(|m| m.synthetic)
+        .unwrap_or(false);
+    let metadata = if synthetic {
+        match title {
+            "<unknown>" => serde_json::json!({ "value": value }),
+            function => serde_json::json!({ "value": value, "function": function }),
+        }
+    } else {
+        let ty = if exception.ty.is_empty() {
+            "Error"
+        } else {
+            exception.ty.as_str()
+        };
+        if title.split_once(": ").unwrap_or((title, "")) == (ty, value) {
+            return None;
+        }
+        serde_json::json!({ "type": ty, "value": value })
+    };
+    Some(metadata.to_string())
+}

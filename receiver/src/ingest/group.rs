@@ -141,6 +141,9 @@ fn from_result(result: GroupingResult) -> Grouping {
         title: result.title,
         culprit: result.culprit,
         level: result.level.as_str().to_owned(),
+        // Set with the event's record (`ingest::envelope`), which knows
+        // the event.
+        metadata: None,
         // `Null` (hashes only) stays empty: "not computed". Compressed here,
         // on the worker, not by the writer. (Compressing cannot fail short
         // of memory; the issue would then show no explanation.)

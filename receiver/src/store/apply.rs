@@ -305,8 +305,8 @@ struct IssueCount<'c> {
     events: i64,
     first_seen: f64,
     last_seen: f64,
-    /// The last event counted: the issue takes its title, culprit, level
-    /// and kind.
+    /// The last event counted: the issue takes its title, culprit, level,
+    /// metadata and kind.
     latest: &'c EventRecord,
     /// The last release named, if any event named one.
     release: Option<&'c str>,
@@ -345,6 +345,7 @@ impl<'c> IssueCount<'c> {
             self.latest.kind,
             self.events,
             self.first_seen,
+            self.latest.grouping.metadata,
         ])?;
         Ok(n == 1)
     }
@@ -570,8 +571,8 @@ fn create_issue(
         .query_row([p], |r| r.get(0))?;
     conn.prepare_cached(
         "INSERT INTO issues (project_id, title, culprit, level, first_seen, last_seen, times_seen,
-             status, substatus, first_release, last_release, kind, id, short_seq)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5, 1, 'unresolved', 'new', ?6, ?6, ?7, ?8, ?9)",
+             status, substatus, first_release, last_release, kind, id, short_seq, metadata)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5, 1, 'unresolved', 'new', ?6, ?6, ?7, ?8, ?9, ?10)",
     )?
     .execute(params![
         p,
@@ -583,6 +584,7 @@ fn create_issue(
         e.kind,
         explicit_id,
         short_seq,
+        e.grouping.metadata,
     ])?;
     if explicit_id.is_some() {
         work.explicit_id_used(Table::Issues);
@@ -664,7 +666,7 @@ macro_rules! count_event_sql {
         concat!(
             "UPDATE issues SET times_seen = times_seen + ?8,
                  last_seen = MAX(last_seen, ?2), first_seen = MIN(first_seen, ?9),
-                 title = ?3, culprit = ?4, level = ?5,
+                 title = ?3, culprit = ?4, level = ?5, metadata = ?10,
                  last_release = COALESCE(?6, last_release), kind = ?7,
                  substatus = CASE WHEN substatus = 'new' THEN 'ongoing' ELSE substatus END
              WHERE id = ?1",

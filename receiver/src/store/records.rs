@@ -88,6 +88,9 @@ pub struct Grouping {
     pub culprit: Option<String>,
     /// Issue level.
     pub level: String,
+    /// The issue's `metadata` as JSON, where its title does not give it
+    /// (`grouping::metadata::issue_metadata`); `None` otherwise.
+    pub metadata: Option<String>,
     /// The JSON explanation of the grouping, zstd-compressed (18 KB of
     /// JSON for a 20-frame trace, ~1 KB so); empty when not computed
     /// (a lean grouping). Read it with [`crate::store::queries::explanation_text`].

@@ -822,6 +822,12 @@ CREATE INDEX monitor_incidents_monitor
     r#"
 ALTER TABLE monitors ADD COLUMN muted INTEGER NOT NULL DEFAULT 0;
 "#,
+    // 39: an issue's `metadata` where its title does not give it (its
+    // latest event's; `grouping::metadata::issue_metadata`). Issues stored
+    // before keep deriving it from the title.
+    r#"
+ALTER TABLE issues ADD COLUMN metadata TEXT;
+"#,
 ];
 
 /// Where migration 16 (which merges check-in runs) is in [`MIGRATIONS`]:

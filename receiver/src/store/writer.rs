@@ -1268,6 +1268,7 @@ pub(super) mod tests {
             title: "E".into(),
             culprit: None,
             level: "error".into(),
+            metadata: None,
             explanation: Vec::new(),
         };
         let event = crate::store::EventRecord {
