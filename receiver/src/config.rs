@@ -54,6 +54,12 @@ pub struct Config {
     /// issues (`store::monitor_incidents`; default a minute, as Sentry's
     /// clock ticks).
     pub monitor_clock_interval: Duration,
+    /// How far behind now the monitor clock counts (default 10 s): a
+    /// check-in is stamped when its request is read and may wait for the
+    /// writer up to `timeouts.queue_wait`, so a run that started just
+    /// before its margin must not be counted as missed before it is
+    /// stored.
+    pub monitor_clock_lag: Duration,
 }
 
 impl Default for Config {
@@ -69,6 +75,7 @@ impl Default for Config {
             clock: Clock::System,
             trust_forwarded_for: false,
             monitor_clock_interval: Duration::from_secs(60),
+            monitor_clock_lag: Duration::from_secs(10),
         }
     }
 }

@@ -240,14 +240,22 @@ impl Server {
             ..
         } = self;
         let ingestor = state.ingestor.clone();
+        let (stop_clock, clock_stopped) = tokio::sync::oneshot::channel();
         let clock = tokio::spawn(monitor_clock(
             store.clone(),
             state.config.clock,
-            state.config.monitor_clock_interval,
+            (
+                state.config.monitor_clock_interval,
+                state.config.monitor_clock_lag,
+            ),
             state.config.timeouts.queue_wait,
+            clock_stopped,
         ));
         accept_loop(listener, state, shutdown).await;
-        clock.abort();
+        // Its last window, up to now: what became missed since the last
+        // tick is counted before the writer stops.
+        let _ = stop_clock.send(());
+        let _ = tokio::time::timeout(Duration::from_secs(10), clock).await;
         // Outcomes of requests refused with a 429 that are still waiting.
         ingestor.flush_deferred_outcomes().await;
         let _ = tokio::task::spawn_blocking(move || store.shutdown()).await;
@@ -255,28 +263,42 @@ impl Server {
 }
 
 /// Asks the store every `interval` for the cron monitor failures that
-/// became known since it last asked (`WriteOp::MonitorClock`), from the
-/// moment the server starts: what was due while no receiver ran is not
-/// counted (`store::monitor_incidents`). A window whose write fails is
-/// asked for again, whole, at the next tick.
-async fn monitor_clock(store: Store, clock: Clock, interval: Duration, queue_wait: Duration) {
-    let mut since = clock.now().as_secs_f64();
+/// became known since it last asked (`WriteOp::MonitorClock`), counting up
+/// to `lag` behind now (`Config::monitor_clock_lag`), from the moment the
+/// server starts (what was due while no receiver ran is not
+/// counted: `store::monitor_incidents`) until `stop`, when it asks once
+/// more for the window up to then. A window whose write fails is asked for
+/// again, whole, at the next tick.
+async fn monitor_clock(
+    store: Store,
+    clock: Clock,
+    (interval, lag): (Duration, Duration),
+    queue_wait: Duration,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) {
+    let lagged = || clock.now().as_secs_f64() - lag.as_secs_f64();
+    let mut since = lagged();
     let mut ticks = tokio::time::interval(interval.max(Duration::from_millis(10)));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // The first tick completes at once.
     ticks.tick().await;
     loop {
-        ticks.tick().await;
-        let now = clock.now().as_secs_f64();
-        if now <= since {
-            continue;
+        let last = tokio::select! {
+            _ = ticks.tick() => false,
+            _ = &mut stop => true,
+        };
+        let now = lagged();
+        if now > since {
+            match store
+                .write(WriteOp::MonitorClock { since, now }, queue_wait)
+                .await
+            {
+                Ok(_) => since = now,
+                Err(e) => eprintln!("monitor clock: counting failures since {since}: {e}"),
+            }
         }
-        if store
-            .write(WriteOp::MonitorClock { since, now }, queue_wait)
-            .await
-            .is_ok()
-        {
-            since = now;
+        if last {
+            return;
         }
     }
 }

@@ -513,10 +513,10 @@ fn the_server_counts_what_passes_while_it_runs_and_nothing_from_before() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("receiver.sqlite");
     let now = api_support::now();
-    // A run may last 28 days at most: one that started 28 days less five
-    // seconds ago, with the longest maximum runtime, times out in five
+    // A run may last 28 days at most: one that started 28 days less three
+    // seconds ago, with the longest maximum runtime, times out in three
     // seconds. Another timed out long ago, while no receiver ran.
-    let started = now - 40_320.0 * 60.0 + 5.0;
+    let started = now - 40_320.0 * 60.0 + 3.0;
     {
         let server = server_at(&path, started);
         for (slug, max_runtime) in [("long-job", 40_320), ("stale-job", 1)] {
@@ -533,7 +533,10 @@ fn the_server_counts_what_passes_while_it_runs_and_nothing_from_before() {
     }
     let server = TestServer::builder()
         .db_path(&path)
-        .configure(|c| c.monitor_clock_interval = std::time::Duration::from_millis(100))
+        .configure(|c| {
+            c.monitor_clock_interval = std::time::Duration::from_millis(100);
+            c.monitor_clock_lag = std::time::Duration::ZERO;
+        })
         .start();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let mut issues = failure_issues(&server);
@@ -661,4 +664,95 @@ fn a_muted_monitor_records_its_runs_but_opens_no_issue() {
         json!({"isMuted": true}),
     );
     assert_eq!(status, 404);
+}
+
+#[test]
+fn a_missed_run_an_incident_opened_on_is_not_counted_again_by_the_clock() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("receiver.sqlite");
+    let t0 = (api_support::now() / 3600.0).floor() * 3600.0 - 7.0 * 86_400.0 + 1.0;
+    let config = json!({"monitor_config": {"schedule": "* * * * *", "checkin_margin": 1,
+                                           "failure_issue_threshold": 2}});
+    {
+        let server = server_at(&path, t0);
+        run(&server, "every-minute", "ok", config);
+    }
+    // The run due at :01 is missed at :02; a run that fails at :02:05
+    // makes two failures in a row before any tick counted the missed one.
+    let server = server_at(&path, t0 + 124.0);
+    run(&server, "every-minute", "error", Value::Null);
+    let issues = failure_issues(&server);
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    assert_eq!(issues[0]["count"], "2", "{issues:?}");
+    // The tick over that time finds the missed run counted already.
+    assert_eq!(tick(&server, t0, t0 + 150.0), 0);
+    assert_eq!(failure_issues(&server)[0]["count"], "2");
+}
+
+#[test]
+fn a_success_that_arrived_before_the_tick_ends_the_incident_the_tick_opens() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("receiver.sqlite");
+    let t0 = (api_support::now() / 3600.0).floor() * 3600.0 - 7.0 * 86_400.0 + 1.0;
+    let hourly = json!({"monitor_config": {"schedule": "0 * * * *", "checkin_margin": 5}});
+    {
+        let server = server_at(&path, t0);
+        run(&server, "late-job", "ok", hourly);
+    }
+    // The run due at 1 h starts six minutes late (after its margin) and
+    // succeeds, before the clock looked.
+    let server = server_at(&path, t0 + 3600.0 + 360.0);
+    run(&server, "late-job", "ok", Value::Null);
+    assert_eq!(tick(&server, t0, t0 + 3600.0 + 420.0), 1);
+    // Missed, then the job came back: the issue has the failure and is
+    // resolved, as Sentry would have it.
+    let issues = failure_issues(&server);
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    assert_eq!(
+        (&issues[0]["count"], &issues[0]["status"]),
+        (&json!("1"), &json!("resolved")),
+        "{issues:?}"
+    );
+    assert!(incidents(&server, "late-job").is_empty());
+}
+
+#[test]
+fn the_server_counts_the_last_window_when_it_stops() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("receiver.sqlite");
+    let now = api_support::now();
+    // A run that times out two seconds from now (see the test above).
+    {
+        let server = server_at(&path, now - 40_320.0 * 60.0 + 2.0);
+        item(
+            &server,
+            "check_in",
+            json!({"check_in_id": api_support::new_id(), "monitor_slug": "last-window",
+                   "status": "in_progress",
+                   "monitor_config": {"schedule": {"type": "interval", "value": 1,
+                                                   "unit": "year"},
+                                      "max_runtime": 40_320}}),
+        );
+    }
+    {
+        // A server whose clock would not tick for an hour, stopped after
+        // the deadline: its last window is counted as it stops.
+        let server = TestServer::builder()
+            .db_path(&path)
+            .configure(|c| {
+                c.monitor_clock_interval = std::time::Duration::from_secs(3600);
+                c.monitor_clock_lag = std::time::Duration::ZERO;
+            })
+            .start();
+        while api_support::now() < now + 2.5 {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        assert!(failure_issues(&server).is_empty(), "no tick yet");
+    }
+    let server = server_at(&path, now + 3.0);
+    let titles: Vec<String> = failure_issues(&server)
+        .iter()
+        .filter_map(|i| i["title"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(titles, ["Monitor failure: last-window"]);
 }

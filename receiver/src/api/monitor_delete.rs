@@ -122,17 +122,23 @@ fn remove(
                 rusqlite::params![project, form],
             )?;
             // Its incidents go with its runs; their issues stay.
-            c.execute(
-                "DELETE FROM monitor_incidents WHERE project_id = ?1 AND monitor_slug = ?2",
-                rusqlite::params![project, form],
-            )?;
+            for table in ["monitor_incidents", "monitor_missed_marks"] {
+                c.execute(
+                    &format!("DELETE FROM {table} WHERE project_id = ?1 AND monitor_slug = ?2"),
+                    rusqlite::params![project, form],
+                )?;
+            }
         } else {
             for env in environments {
-                c.execute(
-                    "DELETE FROM monitor_incidents WHERE project_id = ?1 AND monitor_slug = ?2
-                         AND environment = ?3",
-                    rusqlite::params![project, form, env],
-                )?;
+                for table in ["monitor_incidents", "monitor_missed_marks"] {
+                    c.execute(
+                        &format!(
+                            "DELETE FROM {table} WHERE project_id = ?1 AND monitor_slug = ?2
+                                 AND environment = ?3"
+                        ),
+                        rusqlite::params![project, form, env],
+                    )?;
+                }
                 deleted += c.execute(
                     "DELETE FROM check_ins WHERE project_id = ?1 AND monitor_slug = ?2
                          AND COALESCE(environment, 'production') = ?3",

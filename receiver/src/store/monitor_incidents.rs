@@ -36,8 +36,11 @@
 //!   as a failure at that moment. Only what passes while the receiver runs
 //!   is counted: a run due while it was down may have run and been unable
 //!   to report, so counting it would raise a false alarm (Sentry likewise
-//!   holds back its clock's failures during its own outages). A timeout so
-//!   counted is not counted again when the run's final update comes late.
+//!   holds back its clock's failures during its own outages). Nothing is
+//!   counted twice: a timeout so counted is marked (`timeout_noted`), and
+//!   each monitor environment keeps the due time of the last missed run
+//!   counted (`monitor_missed_marks`). A success already stored that came
+//!   after a failure the clock counts late ends the incident after it.
 //! * **Missed runs in thresholds.** Where the threshold looks at a monitor
 //!   environment's last runs, the runs its schedule expected that did not
 //!   come are among them, at their due time, as Sentry's clock writes a
@@ -133,7 +136,10 @@ pub(super) fn run_ended<'c>(
         environment: check_ins::environment_of(c),
     };
     let status = match finished.ended {
-        Ended::Ok => return recover(conn, work, known, &env, finished, received),
+        Ended::Ok => {
+            let run = (finished.run, finished.started);
+            return recover(conn, work, known, &env, run, received);
+        }
         // The clock counted this timeout while the run was in progress.
         Ended::Timeout if finished.timeout_noted => return Ok(()),
         Ended::Timeout => "timeout",
@@ -224,6 +230,10 @@ pub(super) fn clock<'c>(
             // last one open until now.
             let mut starts = starts_since(conn, &env, since - margin)?;
             starts.push(now);
+            // Missed runs counted already: by an earlier tick (of this
+            // process or another on the same file, or before the margin
+            // changed), or with an incident that opened on them.
+            let counted = missed_mark(conn, &env)?.unwrap_or(f64::NEG_INFINITY);
             let mut missed = Vec::new();
             for gap in starts.windows(2) {
                 let left = MAX_MISSED_PER_TICK - missed.len();
@@ -233,7 +243,10 @@ pub(super) fn clock<'c>(
                 let due = expected
                     .missed_between((gap[0], gap[1]), window, Keep::First(left))
                     .unwrap_or_default();
-                missed.extend(due.into_iter().filter(|due| due + margin > since));
+                missed.extend(
+                    due.into_iter()
+                        .filter(|due| due + margin > since && *due > counted),
+                );
             }
             for due in missed {
                 let failure = Failure {
@@ -255,9 +268,72 @@ pub(super) fn clock<'c>(
             slug,
             environment,
         };
+        if let Anchor::Missed(due) = failure.anchor {
+            note_missed(conn, &env, due)?;
+        }
         fail(conn, work, known, &env, failure)?;
+        // A run that finished `ok` after this failure became known has
+        // arrived already (the clock counts up to a tick late): as in
+        // Sentry, whose clock would have written the failure first, that
+        // success comes after it and may end the incident.
+        if let Some((run, started, finished)) = ok_after(conn, &env, failure.at)? {
+            recover(conn, work, known, &env, (run, started), finished)?;
+        }
     }
     Ok(counted)
+}
+
+/// The first run of `env` that finished `ok` after `at`: its row, start
+/// and last update.
+fn ok_after(
+    conn: &Connection,
+    env: &MonitorEnv<'_>,
+    at: f64,
+) -> Result<Option<(i64, f64, f64)>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id, received, updated FROM check_ins
+             WHERE project_id = ?1 AND monitor_slug = ?2
+                 AND COALESCE(environment, 'production') = ?3 AND received >= ?5
+                 AND status = 'ok' AND updated > ?4
+             ORDER BY updated LIMIT 1",
+        )?
+        .query_row(
+            params![
+                env.project,
+                env.slug,
+                env.environment,
+                at,
+                at - MAX_RUNTIME_MINUTES as f64 * 60.0
+            ],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?)
+}
+
+/// The due time of the latest missed run of `env` counted as a failure.
+fn missed_mark(conn: &Connection, env: &MonitorEnv<'_>) -> Result<Option<f64>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT counted_through FROM monitor_missed_marks
+             WHERE project_id = ?1 AND monitor_slug = ?2 AND environment = ?3",
+        )?
+        .query_row(params![env.project, env.slug, env.environment], |r| {
+            r.get(0)
+        })
+        .optional()?)
+}
+
+/// Notes that the missed runs of `env` due up to `due` are counted.
+fn note_missed(conn: &Connection, env: &MonitorEnv<'_>, due: f64) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO monitor_missed_marks (project_id, monitor_slug, environment, counted_through)
+         VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (project_id, monitor_slug, environment)
+         DO UPDATE SET counted_through = MAX(counted_through, excluded.counted_through)",
+    )?
+    .execute(params![env.project, env.slug, env.environment, due])?;
+    Ok(())
 }
 
 /// A failed run: an occurrence if an incident is open, else one per
@@ -293,8 +369,17 @@ fn fail<'c>(
                  VALUES (?1, ?2, ?3, ?4)",
             )?
             .execute(params![env.project, env.slug, env.environment, started])?;
-            // A run counted here as timed out while still in progress is
-            // not counted again, by the clock or when it finishes late.
+            // A missed run counted here is not counted again by the
+            // clock; nor is a run counted here as timed out while still in
+            // progress, by the clock or when it finishes late.
+            let newest_missed = outcomes
+                .iter()
+                .filter(|o| o.status == "missed")
+                .map(|o| o.at)
+                .fold(f64::NEG_INFINITY, f64::max);
+            if newest_missed.is_finite() {
+                note_missed(conn, env, newest_missed)?;
+            }
             for run in outcomes
                 .iter()
                 .filter(|o| o.status == "timeout")
@@ -373,7 +458,7 @@ fn recover<'c>(
     work: &mut apply::BatchWork<'c>,
     known: &mut KnownRows,
     env: &MonitorEnv<'_>,
-    finished: Finished,
+    (run, started): (i64, f64),
     received: f64,
 ) -> Result<(), StoreError> {
     let Some(incident) = open_incident(conn, env)? else {
@@ -381,7 +466,7 @@ fn recover<'c>(
     };
     let n = threshold(conn, env, "recovery_threshold")?;
     if n > 1 {
-        let newest = newest_run(conn, env)?.unwrap_or((finished.run, finished.started));
+        let newest = newest_run(conn, env)?.unwrap_or((run, started));
         let anchor = Anchor::Run(newest.0, newest.1);
         let outcomes = last_outcomes(conn, env, n, anchor, received)?;
         if outcomes.len() < n || outcomes.iter().any(|o| o.status != "ok") {
@@ -568,9 +653,7 @@ fn last_outcomes(
     let mut outcomes = Vec::with_capacity(n);
     let mut until = as_of;
     for run in runs {
-        let missed = expected
-            .missed_between((run.at, until), (f64::NEG_INFINITY, time), Keep::Last(n))
-            .unwrap_or_default();
+        let missed = last_missed(&expected, (run.at, until), time, n);
         outcomes.extend(missed.into_iter().rev().map(|due| Outcome {
             status: "missed".to_owned(),
             at: due,
@@ -584,6 +667,25 @@ fn last_outcomes(
     }
     outcomes.truncate(n);
     Ok(outcomes)
+}
+
+/// The newest `n` runs `expected` missed in `gap` (a run's start, and the
+/// next one's or now) that were due by `time`, oldest first. It looks back
+/// from `time` over a window that grows until it holds `n` or reaches the
+/// gap's start, so a monitor silent for a year is not stepped through
+/// minute by minute.
+fn last_missed(expected: &Expected, gap: (f64, f64), time: f64, n: usize) -> Vec<f64> {
+    let mut reach = 3600.0;
+    loop {
+        let from = (time - reach).max(gap.0);
+        let found = expected
+            .missed_between(gap, (from, time), Keep::Last(n))
+            .unwrap_or_default();
+        if found.len() >= n || from <= gap.0 {
+            return found;
+        }
+        reach *= 4.0;
+    }
 }
 
 /// The row and start of the newest run of `env`.
@@ -763,7 +865,28 @@ fn occurrence(
 
 #[cfg(test)]
 mod tests {
-    use super::failure_reason;
+    use super::{failure_reason, last_missed};
+    use crate::api::schedule::Expected;
+    use crate::api::types::MonitorSchedule;
+
+    #[test]
+    fn the_last_missed_runs_of_a_long_silence_are_found_from_its_end() {
+        let every_minute = MonitorSchedule::Crontab {
+            value: "* * * * *".to_owned(),
+        };
+        let expected = Expected::new(&every_minute, None, Some(1)).expect("schedule");
+        let t = 1_699_999_980.0; // on a minute
+        let year = 365.0 * 86_400.0;
+        assert_eq!(
+            last_missed(&expected, (t - year, t), t - 60.0, 3),
+            [t - 180.0, t - 120.0, t - 60.0]
+        );
+        // A gap shorter than the threshold: all of it.
+        assert_eq!(
+            last_missed(&expected, (t - 150.0, t), t, 5),
+            [t - 120.0, t - 60.0]
+        );
+    }
 
     fn reason(statuses: &[&str]) -> String {
         failure_reason(&statuses.iter().map(|s| s.to_string()).collect::<Vec<_>>())

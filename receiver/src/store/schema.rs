@@ -828,6 +828,19 @@ ALTER TABLE monitors ADD COLUMN muted INTEGER NOT NULL DEFAULT 0;
     r#"
 ALTER TABLE issues ADD COLUMN metadata TEXT;
 "#,
+    // 40: the missed runs of each monitor environment counted as failures
+    // (up to a due time), so that none is counted twice: by two ticks, by
+    // two processes on one file, or by a tick after an incident opened on
+    // it (`store::monitor_incidents`).
+    r#"
+CREATE TABLE monitor_missed_marks (
+    project_id      INTEGER NOT NULL,
+    monitor_slug    TEXT NOT NULL,
+    environment     TEXT NOT NULL,
+    counted_through REAL NOT NULL,
+    PRIMARY KEY (project_id, monitor_slug, environment)
+);
+"#,
 ];
 
 /// Where migration 16 (which merges check-in runs) is in [`MIGRATIONS`]:
