@@ -1023,9 +1023,31 @@ fn the_crons_view_says_when_runs_are_missing() {
         &serde_json::json!({"monitor_slug": "backup", "status": "error"}),
     );
     let one = "#/monitors?monitor=hourly-report";
+    let failing = server.wait_for_issues(1, std::time::Duration::from_secs(5));
+    let issue_page = format!("#/issues/{}", failing[0].id);
     let views = run_page_script(
         "views.js",
-        &[&server.url(), server.token(), "#/monitors", one],
+        &[
+            &server.url(),
+            server.token(),
+            "#/monitors",
+            one,
+            &issue_page,
+        ],
+    );
+    // The monitor's issue shows its failure like any issue.
+    let shown_issue = line(&views, "route", &issue_page);
+    assert_eq!(
+        shown_issue["errors"],
+        serde_json::json!([]),
+        "{shown_issue}"
+    );
+    let text = shown_issue["text"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("Monitor failure: backup")
+            && text.contains("An error check-in was detected")
+            && text.contains("cron monitor"),
+        "{text}"
     );
     // The monitor's runs list the missed ones, inferred.
     let runs = line(&views, "route", one);

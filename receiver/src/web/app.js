@@ -749,6 +749,8 @@
       navLink('Newer →', ev.nextEventID ? base + enc(ev.nextEventID) : null, true),
       navLink('Latest ⇥', base + 'latest', ev.nextEventID));
     const trace = ev.contexts && ev.contexts.trace && ev.contexts.trace.trace_id;
+    // A failing cron monitor's occurrence links to its monitor.
+    const monitor = ev.type === 'generic' && ev.contexts && ev.contexts.monitor && ev.contexts.monitor.slug;
     const raw = h('div', {class: 'raw'});
     // `raw=1`: the event as normalised; `sent=1`: as the SDK sent it.
     let shown = null;
@@ -775,6 +777,7 @@
           ev.release ? [' · release ', h('code', null, ev.release.version || String(ev.release))] : null,
           ev.environment ? [' · ', h('code', null, ev.environment)] : null,
           TRACE_ID.test(String(trace || '')) ? [' · ', h('a', {href: '#/traces/' + enc(trace)}, 'trace')] : null,
+          monitor ? [' · ', h('a', {href: link('/monitors', {monitor: String(monitor), project: String(ev.projectID)})}, 'cron monitor')] : null,
           ' ', rawButton),
         raw),
       tagsSection(ev),
