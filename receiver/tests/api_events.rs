@@ -382,6 +382,18 @@ fn an_issues_metadata_is_its_latest_events() {
             &server,
             json!({"exception": {"values": [{"type": "KeyError", "value": "'user'"}]}}),
         ),
+        // An exception group: the title and the metadata are of the main
+        // exception the group handling picks, not of the last one.
+        event(
+            &server,
+            json!({"exception": {"values": [
+                {"type": "ExceptionGroup", "value": "group", "mechanism": {"type": "generic",
+                    "exception_id": 0, "is_exception_group": true}},
+                {"type": "ValueError", "value": "main one", "mechanism": {"type": "generic",
+                    "exception_id": 1, "parent_id": 0}},
+                {"type": "KeyError", "value": "cause", "mechanism": {"type": "generic",
+                    "exception_id": 2, "parent_id": 1}}]}}),
+        ),
     ];
     server.wait_for_events(sent.len(), Duration::from_secs(5));
     let issue_metadata = |event_id: &str| {
@@ -410,6 +422,10 @@ fn an_issues_metadata_is_its_latest_events() {
     assert_eq!(
         issue_metadata(&sent[3]),
         json!({"type": "KeyError", "value": "'user'"})
+    );
+    assert_eq!(
+        issue_metadata(&sent[4]),
+        json!({"type": "ValueError", "value": "main one"})
     );
     // Only what the title does not give is stored: the long value and the
     // synthetic exception (a missing type is titled `Error: …` already).

@@ -285,40 +285,22 @@ fn scalar_string(v: &Value) -> Option<String> {
     }
 }
 
-/// An event's `metadata` as Sentry's error events give it, from the last
-/// exception: its whole `value` (up to 1 024 characters; the title cuts it
-/// to a line of 100) and its `type`, except for a synthetic exception
-/// (a thrown string, a message captured as an exception), whose type is
-/// made up: Sentry titles it by the crash frame's function, given as
-/// `function` (none without a crash frame). A type that is missing is
-/// `Error`, as Sentry's. `{title}` for other events, and [`metadata`] when
-/// the payload has no exception.
+/// An event's `metadata` as Sentry's error events give it, from its main
+/// exception (`grouping::metadata::exception_metadata`: the one its title
+/// is of, which exception-group handling picks); `{title}` for other
+/// events, and [`metadata`] when the payload has no exception.
 pub(crate) fn event_metadata(kind: &str, title: &str, payload: &Value) -> Value {
-    let last = values_of(payload.get("exception")).and_then(|v| v.last());
-    let Some(exception) = last.filter(|_| kind == "error") else {
+    if kind != "error" {
+        return metadata(kind, title);
+    }
+    let Ok(event) = serde_json::from_value::<sentry_core::protocol::Event>(payload.clone()) else {
         return metadata(kind, title);
     };
-    let value: String = exception
-        .get("value")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .chars()
-        .take(1024)
-        .collect();
-    let synthetic = exception
-        .pointer("/mechanism/synthetic")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    if !synthetic {
-        let ty = exception.get("type").and_then(Value::as_str);
-        return json!({"type": ty.unwrap_or("Error"), "value": value});
-    }
-    // A synthetic exception's title is its crash frame's function, or
-    // `<unknown>` without one (`grouping::metadata`).
-    match title {
-        "<unknown>" => json!({"value": value}),
-        function => json!({"value": value, "function": function}),
-    }
+    let main =
+        crate::grouping::group_event_with(&event, crate::grouping::GroupingOptions::HASHES_ONLY)
+            .main_exception_id;
+    crate::grouping::metadata::exception_metadata(&event, title, main)
+        .unwrap_or_else(|| metadata(kind, title))
 }
 
 /// `{type, value}` for errors (from `Type: value` titles), `{title}` else.

@@ -166,26 +166,24 @@ pub(crate) fn culprit(event: &Event) -> Option<String> {
     }
 }
 
-/// An error issue's `metadata` where its title does not give it, as JSON
-/// (`api::events::event_metadata` reads the same from a stored event): the
-/// last exception's whole value (up to 1 024 characters, where the title
-/// keeps a line of 100), its type (`Error` when it has none), or for a
-/// synthetic exception the crash function (the title) and no type. `None`
-/// when the title's `Type: value` split gives the same, as it does for
-/// most events: nothing more is stored then.
-pub(crate) fn issue_metadata(event: &Event, title: &str) -> Option<String> {
-    let exception = event.exception.values.last()?;
+/// An error event's `metadata` as Sentry gives it, from its main exception
+/// (the one its title is of: `main_exception_id`, else the last): the
+/// whole value (up to 1 024 characters, where the title keeps a line of
+/// 100) and the type (`Error` when it has none); for a synthetic exception
+/// (a thrown string), no made-up type but the crash function (the title),
+/// when there is one. `None` without an exception.
+pub(crate) fn exception_metadata(
+    event: &Event,
+    title: &str,
+    main_exception_id: Option<u64>,
+) -> Option<serde_json::Value> {
+    let exception = main_exception(event, main_exception_id)?;
     let full = exception.value.as_deref().unwrap_or_default();
     let value = match full.char_indices().nth(1024) {
         Some((end, _)) => &full[..end],
         None => full,
     };
-    let synthetic = exception
-        .mechanism
-        .as_ref()
-        .and_then(|m| m.synthetic)
-        .unwrap_or(false);
-    let metadata = if synthetic {
+    Some(if is_synthetic(exception) {
         match title {
             "<unknown>" => serde_json::json!({ "value": value }),
             function => serde_json::json!({ "value": value, "function": function }),
@@ -196,10 +194,22 @@ pub(crate) fn issue_metadata(event: &Event, title: &str) -> Option<String> {
         } else {
             exception.ty.as_str()
         };
-        if title.split_once(": ").unwrap_or((title, "")) == (ty, value) {
-            return None;
-        }
         serde_json::json!({ "type": ty, "value": value })
-    };
-    Some(metadata.to_string())
+    })
+}
+
+/// An error issue's `metadata` where its title does not give it, as JSON
+/// ([`exception_metadata`]); `None` when the title's `Type: value` split
+/// gives the same, as it does for most events: nothing more is stored then.
+pub(crate) fn issue_metadata(
+    event: &Event,
+    title: &str,
+    main_exception_id: Option<u64>,
+) -> Option<String> {
+    let metadata = exception_metadata(event, title, main_exception_id)?;
+    let (ty, value) = title.split_once(": ").unwrap_or((title, ""));
+    let same = metadata.get("type").and_then(serde_json::Value::as_str) == Some(ty)
+        && metadata.get("value").and_then(serde_json::Value::as_str) == Some(value)
+        && metadata.get("function").is_none();
+    (!same).then(|| metadata.to_string())
 }

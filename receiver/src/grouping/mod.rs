@@ -101,6 +101,9 @@ pub struct GroupingResult {
     pub culprit: Option<String>,
     /// The event level.
     pub level: Level,
+    /// The `mechanism.exception_id` of the exception the title is of, when
+    /// exception-group handling picked one (else the last exception is).
+    pub main_exception_id: Option<u64>,
     /// Why: `{config, fingerprint, variants: {name: {type, contributes,
     /// hash, hint?, component?, values?}}}` where `component` is the tree of
     /// `{id, contributes, hint?, values}` nodes (leaves are strings).
@@ -309,6 +312,7 @@ pub fn group_event_with(event: &Event, options: GroupingOptions) -> GroupingResu
         title: metadata::title(event, main_exception_id),
         culprit,
         level: event.level,
+        main_exception_id,
         explanation: if options.explanation {
             explanation(event, kind, variants)
         } else {
@@ -488,5 +492,6 @@ fn checksum_result(
         title: metadata::title(event, main_exception_id),
         culprit,
         level: event.level,
+        main_exception_id,
     }
 }

@@ -390,7 +390,7 @@ pub fn event_record(event: &Event, level: i32) -> Result<EventRecord, IngestErro
 }
 
 /// The record of `event`, whose stored form is `payload`.
-fn event_record_grouped(event: &Event, mut grouping: Grouping, payload: Vec<u8>) -> EventRecord {
+fn event_record_grouped(event: &Event, grouping: Grouping, payload: Vec<u8>) -> EventRecord {
     // As Relay infers the type (PROTOCOL.md §5.1): exceptions, or a thread
     // that crashed. A message with `attach_stacktrace` has its stack in
     // the current thread, which did not crash: it stays `default`.
@@ -404,7 +404,6 @@ fn event_record_grouped(event: &Event, mut grouping: Grouping, payload: Vec<u8>)
         Some(Context::Trace(t)) => Some(t.trace_id.to_string()),
         _ => None,
     };
-    grouping.metadata = crate::grouping::metadata::issue_metadata(event, &grouping.title);
     EventRecord {
         event_id: event.event_id.simple().to_string(),
         kind: if is_error { "error" } else { "default" }.to_owned(),

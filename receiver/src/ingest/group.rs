@@ -78,16 +78,13 @@ impl KnownHashes {
 
 /// Groups an event, with explanation and inputs.
 pub fn group(event: &Event) -> Grouping {
-    with_fallback(from_result(group_event_with(event, GroupingOptions::FULL)))
+    grouped(event, group_event_with(event, GroupingOptions::FULL))
 }
 
 /// Groups an event for `project_id`: hashes only when `known` already has
 /// all of them (the result [`is_lean`]), else in full.
 pub fn group_for(event: &Event, project_id: i64, known: &KnownHashes) -> Grouping {
-    let lean = with_fallback(from_result(group_event_with(
-        event,
-        GroupingOptions::HASHES_ONLY,
-    )));
+    let lean = grouped(event, group_event_with(event, GroupingOptions::HASHES_ONLY));
     if known.contains_all(project_id, &lean.hashes) {
         lean
     } else {
@@ -106,6 +103,16 @@ pub fn regroup_payload(payload: &[u8]) -> Option<Grouping> {
     let json = crate::store::decompress(payload).ok()?;
     let event: Event = serde_json::from_slice(&json).ok()?;
     Some(group(&event))
+}
+
+/// The storable form of `result`, the grouping of `event`, with the
+/// issue metadata its title does not give.
+fn grouped(event: &Event, result: GroupingResult) -> Grouping {
+    let main_exception_id = result.main_exception_id;
+    let mut grouping = with_fallback(from_result(result));
+    grouping.metadata =
+        crate::grouping::metadata::issue_metadata(event, &grouping.title, main_exception_id);
+    grouping
 }
 
 fn with_fallback(mut grouping: Grouping) -> Grouping {
@@ -141,8 +148,7 @@ fn from_result(result: GroupingResult) -> Grouping {
         title: result.title,
         culprit: result.culprit,
         level: result.level.as_str().to_owned(),
-        // Set with the event's record (`ingest::envelope`), which knows
-        // the event.
+        // Set by [`grouped`], which knows the event.
         metadata: None,
         // `Null` (hashes only) stays empty: "not computed". Compressed here,
         // on the worker, not by the writer. (Compressing cannot fail short
