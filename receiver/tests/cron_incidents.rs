@@ -756,3 +756,44 @@ fn the_server_counts_the_last_window_when_it_stops() {
         .collect();
     assert_eq!(titles, ["Monitor failure: last-window"]);
 }
+
+#[test]
+fn a_late_counted_failure_joins_the_past_and_does_not_end_a_later_incident() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("receiver.sqlite");
+    let t0 = (api_support::now() / 3600.0).floor() * 3600.0 - 7.0 * 86_400.0 + 1.0;
+    let config = json!({"schedule": {"type": "interval", "value": 1, "unit": "year"},
+                        "max_runtime": 1});
+    let stuck = api_support::new_id();
+    {
+        let server = server_at(&path, t0);
+        item(
+            &server,
+            "check_in",
+            json!({"check_in_id": stuck, "monitor_slug": "order", "status": "in_progress",
+                   "monitor_config": config}),
+        );
+    }
+    {
+        // A minute on, the first run has timed out (no tick saw it yet);
+        // another run succeeds.
+        let server = server_at(&path, t0 + 61.0);
+        run(&server, "order", "ok", Value::Null);
+    }
+    // Then a run fails: an incident opens.
+    let server = server_at(&path, t0 + 63.0);
+    run(&server, "order", "error", Value::Null);
+    let issues = failure_issues(&server);
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    let id = issues[0]["id"].as_str().unwrap_or_default().to_owned();
+    // The tick counts the timeout, which came before the success: it
+    // joins the issue and ends nothing the later failure opened.
+    assert_eq!(tick(&server, t0, t0 + 120.0), 1);
+    let now = issue(&server, &id);
+    assert_eq!(
+        (&now["status"], &now["count"]),
+        (&json!("unresolved"), &json!("2")),
+        "{now}"
+    );
+    assert_eq!(incidents(&server, "order").len(), 1);
+}

@@ -378,13 +378,17 @@ const INSERT_EVENT_SQL: &str =
 pub(super) enum EventRef<'c, 'e> {
     Batch(&'c EventRecord),
     Made(&'e EventRecord),
+    /// Made, of a time before what changed its issue's status since: it
+    /// is counted without changing that status (it reopens nothing, and an
+    /// issue it creates is resolved, as `reason` says).
+    Past(&'e EventRecord, &'static str),
 }
 
 impl<'c: 'e, 'e> EventRef<'c, 'e> {
     fn get(self) -> &'e EventRecord {
         match self {
             EventRef::Batch(e) => e,
-            EventRef::Made(e) => e,
+            EventRef::Made(e) | EventRef::Past(e, _) => e,
         }
     }
 }
@@ -472,12 +476,23 @@ pub(super) fn apply_event<'c: 'e, 'e>(
     if explicit_id.is_some() {
         work.explicit_id_used(Table::Events);
     }
-    if found.is_none() {
-        known.note_open_issue(issue_id);
-    } else if !matches!(event, EventRef::Batch(e) if work.gather(issue_id, e, known.is_open_issue(issue_id)))
-        && update_issue(conn, work, p, issue_id, e, known)?
-    {
-        summary.regressed.push(issue_id);
+    match (found, event) {
+        (None, EventRef::Past(_, reason)) => resolve_created(conn, issue_id, reason)?,
+        (None, _) => known.note_open_issue(issue_id),
+        (Some(_), EventRef::Past(..)) => {
+            IssueCount::new(issue_id, e).execute(hot(
+                &mut work.count_events,
+                conn,
+                COUNT_EVENT_SQL,
+            )?)?;
+        }
+        (Some(_), EventRef::Batch(e))
+            if work.gather(issue_id, e, known.is_open_issue(issue_id)) => {}
+        (Some(_), _) => {
+            if update_issue(conn, work, p, issue_id, e, known)? {
+                summary.regressed.push(issue_id);
+            }
+        }
     }
     if unowned {
         let mut stmt = conn.prepare_cached(
@@ -602,6 +617,23 @@ fn create_issue(
             .execute([id])?;
     }
     Ok(id)
+}
+
+/// Resolves issue `id`, just created for an event of the past whose
+/// issue was resolved since, with an activity that gives `reason`.
+fn resolve_created(conn: &Connection, id: i64, reason: &str) -> Result<(), StoreError> {
+    let now = super::now_secs();
+    conn.prepare_cached(
+        "UPDATE issues SET status = 'resolved', substatus = NULL, resolved_at = ?2 WHERE id = ?1",
+    )?
+    .execute(params![id, now])?;
+    let data = serde_json::json!({ "reason": reason });
+    conn.prepare_cached(
+        "INSERT INTO issue_activity (issue_id, kind, data, created)
+         VALUES (?1, 'set_resolved', ?2, ?3)",
+    )?
+    .execute(params![id, data.to_string(), now])?;
+    Ok(())
 }
 
 /// Counts the event into an existing issue not known to be open; returns

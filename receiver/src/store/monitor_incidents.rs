@@ -39,8 +39,8 @@
 //!   holds back its clock's failures during its own outages). Nothing is
 //!   counted twice: a timeout so counted is marked (`timeout_noted`), and
 //!   each monitor environment keeps the due time of the last missed run
-//!   counted (`monitor_missed_marks`). A success already stored that came
-//!   after a failure the clock counts late ends the incident after it.
+//!   counted (`monitor_missed_marks`). A failure the clock counts after a
+//!   later success was stored joins the past ([`fail_before_success`]).
 //! * **Missed runs in thresholds.** Where the threshold looks at a monitor
 //!   environment's last runs, the runs its schedule expected that did not
 //!   come are among them, at their due time, as Sentry's clock writes a
@@ -69,6 +69,8 @@ pub(crate) const EVENT_TYPE: &str = "generic";
 const LEVEL: i32 = 3;
 /// The highest threshold a config may set (`ingest::monitor_config`).
 const MAX_THRESHOLD: i64 = 720;
+/// Why a monitor's issue is resolved (its `set_resolved` activity).
+const RECOVERED: &str = "the monitor recovered";
 /// The most missed runs one clock tick counts per monitor environment
 /// (a per-minute schedule gets one a tick; this bounds a tick's work).
 const MAX_MISSED_PER_TICK: usize = 100;
@@ -271,28 +273,96 @@ pub(super) fn clock<'c>(
         if let Anchor::Missed(due) = failure.anchor {
             note_missed(conn, &env, due)?;
         }
-        fail(conn, work, known, &env, failure)?;
-        // A run that finished `ok` after this failure became known has
-        // arrived already (the clock counts up to a tick late): as in
-        // Sentry, whose clock would have written the failure first, that
-        // success comes after it and may end the incident.
-        if let Some((run, started, finished)) = ok_after(conn, &env, failure.at)? {
-            recover(conn, work, known, &env, (run, started), finished)?;
+        match ok_after(conn, &env, failure.at)? {
+            None => fail(conn, work, known, &env, failure)?,
+            Some(succeeded) => fail_before_success(conn, work, known, &env, failure, succeeded)?,
         }
     }
     Ok(counted)
 }
 
-/// The first run of `env` that finished `ok` after `at`: its row, start
-/// and last update.
-fn ok_after(
-    conn: &Connection,
+/// A failure the clock found only after a run that finished `ok` later
+/// was stored (the clock counts up to a tick late). Sentry's clock would
+/// have counted it first: it then belonged to the incident open at its
+/// time, or opened one (its threshold met) that the success at
+/// `succeeded` ended. What the later runs did to the incidents and the
+/// issue stands: the failure adds its occurrence, reopening nothing (an
+/// issue it creates is resolved), and an incident it opens is one that
+/// ended at `succeeded`.
+fn fail_before_success<'c>(
+    conn: &'c Connection,
+    work: &mut apply::BatchWork<'c>,
+    known: &mut KnownRows,
     env: &MonitorEnv<'_>,
-    at: f64,
-) -> Result<Option<(i64, f64, f64)>, StoreError> {
+    failure: &Failure,
+    succeeded: f64,
+) -> Result<(), StoreError> {
+    let open_then: Option<i64> = conn
+        .prepare_cached(
+            "SELECT id FROM monitor_incidents
+             WHERE project_id = ?1 AND monitor_slug = ?2 AND environment = ?3
+                 AND started <= ?4 AND (resolved IS NULL OR resolved > ?4)
+             ORDER BY started DESC LIMIT 1",
+        )?
+        .query_row(
+            params![env.project, env.slug, env.environment, failure.at],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let incident = match open_then {
+        Some(id) => id,
+        None => {
+            let n = threshold(conn, env, "failure_issue_threshold")?;
+            let outcomes = last_outcomes(conn, env, n, failure.anchor, failure.at)?;
+            if outcomes.len() < n || outcomes.iter().any(|o| o.status == "ok") {
+                return Ok(());
+            }
+            let started = outcomes.iter().map(|o| o.at).fold(failure.at, f64::min);
+            conn.prepare_cached(
+                "INSERT INTO monitor_incidents (project_id, monitor_slug, environment, started,
+                     resolved)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                env.project,
+                env.slug,
+                env.environment,
+                started,
+                succeeded
+            ])?;
+            conn.last_insert_rowid()
+        }
+    };
+    if super::monitors::is_muted(conn, env.project, env.slug)? {
+        return Ok(());
+    }
+    let reason = failure_reason(&[failure.status.to_owned()]);
+    let context = monitor_context(conn, env)?;
+    let event = occurrence(env, failure, incident, &reason, &context)?;
+    let mut summary = IngestSummary::default();
+    apply::apply_event(
+        conn,
+        work,
+        env.project,
+        failure.at,
+        EventRef::Past(&event, RECOVERED),
+        known,
+        &mut summary,
+    )?;
+    if let Some(issue) = summary.issue_ids.first() {
+        conn.prepare_cached(
+            "UPDATE monitor_incidents SET issue_id = COALESCE(issue_id, ?2) WHERE id = ?1",
+        )?
+        .execute(params![incident, issue])?;
+    }
+    Ok(())
+}
+
+/// When the first run of `env` that finished `ok` after `at` did so.
+fn ok_after(conn: &Connection, env: &MonitorEnv<'_>, at: f64) -> Result<Option<f64>, StoreError> {
     Ok(conn
         .prepare_cached(
-            "SELECT id, received, updated FROM check_ins
+            "SELECT updated FROM check_ins
              WHERE project_id = ?1 AND monitor_slug = ?2
                  AND COALESCE(environment, 'production') = ?3 AND received >= ?5
                  AND status = 'ok' AND updated > ?4
@@ -306,7 +376,7 @@ fn ok_after(
                 at,
                 at - MAX_RUNTIME_MINUTES as f64 * 60.0
             ],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| r.get(0),
         )
         .optional()?)
 }
@@ -495,7 +565,7 @@ fn recover<'c>(
         .execute(params![issue, now])?;
     if resolved == 1 {
         let data = json!({
-            "reason": "the monitor recovered",
+            "reason": RECOVERED,
             "monitor": env.slug,
             "environment": env.environment,
         });
