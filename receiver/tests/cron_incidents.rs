@@ -676,17 +676,31 @@ fn a_missed_run_an_incident_opened_on_is_not_counted_again_by_the_clock() {
     {
         let server = server_at(&path, t0);
         run(&server, "every-minute", "ok", config);
+        // Another monitor's incident comes first.
+        run(&server, "other", "error", Value::Null);
     }
     // The run due at :01 is missed at :02; a run that fails at :02:05
     // makes two failures in a row before any tick counted the missed one.
     let server = server_at(&path, t0 + 124.0);
     run(&server, "every-minute", "error", Value::Null);
-    let issues = failure_issues(&server);
+    let issues: Vec<Value> = failure_issues(&server)
+        .into_iter()
+        .filter(|i| i["title"] == "Monitor failure: every-minute")
+        .collect();
     assert_eq!(issues.len(), 1, "{issues:?}");
     assert_eq!(issues[0]["count"], "2", "{issues:?}");
+    // Its incident names its issue (and not the other monitor's).
+    let id = issues[0]["id"].as_str().map(str::to_owned);
+    assert_eq!(
+        incidents(&server, "every-minute"),
+        [("production".to_owned(), id)]
+    );
     // The tick over that time finds the missed run counted already.
     assert_eq!(tick(&server, t0, t0 + 150.0), 0);
-    assert_eq!(failure_issues(&server)[0]["count"], "2");
+    assert_eq!(
+        issue(&server, issues[0]["id"].as_str().unwrap_or_default())["count"],
+        "2"
+    );
 }
 
 #[test]

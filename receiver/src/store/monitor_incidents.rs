@@ -311,27 +311,10 @@ fn fail_before_success<'c>(
         .optional()?;
     let incident = match open_then {
         Some(id) => id,
-        None => {
-            let n = threshold(conn, env, "failure_issue_threshold")?;
-            let outcomes = last_outcomes(conn, env, n, failure.anchor, failure.at)?;
-            if outcomes.len() < n || outcomes.iter().any(|o| o.status == "ok") {
-                return Ok(());
-            }
-            let started = outcomes.iter().map(|o| o.at).fold(failure.at, f64::min);
-            conn.prepare_cached(
-                "INSERT INTO monitor_incidents (project_id, monitor_slug, environment, started,
-                     resolved)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![
-                env.project,
-                env.slug,
-                env.environment,
-                started,
-                succeeded
-            ])?;
-            conn.last_insert_rowid()
-        }
+        None => match open_on_threshold(conn, env, failure, Some(succeeded))? {
+            Some((id, _)) => id,
+            None => return Ok(()),
+        },
     };
     if super::monitors::is_muted(conn, env.project, env.slug)? {
         return Ok(());
@@ -427,42 +410,10 @@ fn fail<'c>(
             };
             (id, vec![own])
         }
-        None => {
-            let n = threshold(conn, env, "failure_issue_threshold")?;
-            let outcomes = last_outcomes(conn, env, n, failure.anchor, failure.at)?;
-            if outcomes.len() < n || outcomes.iter().any(|o| o.status == "ok") {
-                return Ok(());
-            }
-            let started = outcomes.iter().map(|o| o.at).fold(failure.at, f64::min);
-            conn.prepare_cached(
-                "INSERT INTO monitor_incidents (project_id, monitor_slug, environment, started)
-                 VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![env.project, env.slug, env.environment, started])?;
-            // A missed run counted here is not counted again by the
-            // clock; nor is a run counted here as timed out while still in
-            // progress, by the clock or when it finishes late.
-            let newest_missed = outcomes
-                .iter()
-                .filter(|o| o.status == "missed")
-                .map(|o| o.at)
-                .fold(f64::NEG_INFINITY, f64::max);
-            if newest_missed.is_finite() {
-                note_missed(conn, env, newest_missed)?;
-            }
-            for run in outcomes
-                .iter()
-                .filter(|o| o.status == "timeout")
-                .filter_map(|o| o.run)
-            {
-                conn.prepare_cached(
-                    "UPDATE check_ins SET timeout_noted = 1
-                     WHERE id = ?1 AND status = 'in_progress'",
-                )?
-                .execute([run])?;
-            }
-            (conn.last_insert_rowid(), outcomes)
-        }
+        None => match open_on_threshold(conn, env, failure, None)? {
+            Some(opened) => opened,
+            None => return Ok(()),
+        },
     };
     // A muted monitor's incidents open and end, but add no event (as
     // Sentry sends no occurrence for a muted monitor environment).
@@ -503,6 +454,59 @@ fn fail<'c>(
         }
     }
     Ok(())
+}
+
+/// Opens an incident of `env` for `failure` if its threshold is met: the
+/// last `failure_issue_threshold` runs up to it hold no `ok`. `resolved`
+/// is when it ended, for one opened in the past. Returns the incident and
+/// those runs, each of which gets an occurrence; `None` below the
+/// threshold.
+fn open_on_threshold(
+    conn: &Connection,
+    env: &MonitorEnv<'_>,
+    failure: &Failure,
+    resolved: Option<f64>,
+) -> Result<Option<(i64, Vec<Outcome>)>, StoreError> {
+    let n = threshold(conn, env, "failure_issue_threshold")?;
+    let outcomes = last_outcomes(conn, env, n, failure.anchor, failure.at)?;
+    if outcomes.len() < n || outcomes.iter().any(|o| o.status == "ok") {
+        return Ok(None);
+    }
+    let started = outcomes.iter().map(|o| o.at).fold(failure.at, f64::min);
+    conn.prepare_cached(
+        "INSERT INTO monitor_incidents (project_id, monitor_slug, environment, started, resolved)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        env.project,
+        env.slug,
+        env.environment,
+        started,
+        resolved
+    ])?;
+    let incident = conn.last_insert_rowid();
+    // A missed run counted here is not counted again by the clock; nor is
+    // a run counted here as timed out while still in progress, by the
+    // clock or when it finishes late.
+    let newest_missed = outcomes
+        .iter()
+        .filter(|o| o.status == "missed")
+        .map(|o| o.at)
+        .fold(f64::NEG_INFINITY, f64::max);
+    if newest_missed.is_finite() {
+        note_missed(conn, env, newest_missed)?;
+    }
+    for run in outcomes
+        .iter()
+        .filter(|o| o.status == "timeout")
+        .filter_map(|o| o.run)
+    {
+        conn.prepare_cached(
+            "UPDATE check_ins SET timeout_noted = 1 WHERE id = ?1 AND status = 'in_progress'",
+        )?
+        .execute([run])?;
+    }
+    Ok(Some((incident, outcomes)))
 }
 
 /// The release and the trace id of stored run `run`.
