@@ -8,7 +8,8 @@
 //! does the same for a job that is not one closure (an async task, a job
 //! that ends in another function): a run dropped without
 //! [`MonitorRun::finish`] (a panic, an early return, a cancelled future)
-//! is sent as `error`.
+//! is sent as `error` (while the client is open: a run still going when
+//! the client closes stays `in_progress` until its `max_runtime`).
 //!
 //! ```
 //! use sentry_core::monitor::with_monitor;

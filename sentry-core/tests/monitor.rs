@@ -36,6 +36,7 @@ fn a_run_is_an_in_progress_and_a_final_check_in() {
         timezone: Some("Europe/Vienna".into()),
         failure_issue_threshold: Some(2),
         recovery_threshold: Some(3),
+        owner: Some("team:ops".into()),
         ..MonitorConfig::new(MonitorSchedule::interval(2, MonitorIntervalUnit::Hour))
     };
     let envelopes = with_captured_envelopes_options(
@@ -58,7 +59,7 @@ fn a_run_is_an_in_progress_and_a_final_check_in() {
         serde_json::json!({"schedule": {"type": "interval", "value": 2, "unit": "hour"},
                            "checkin_margin": 5, "max_runtime": 30,
                            "timezone": "Europe/Vienna", "failure_issue_threshold": 2,
-                           "recovery_threshold": 3})
+                           "recovery_threshold": 3, "owner": "team:ops"})
     );
     assert_eq!(start["release"], "jobs@2.0.0");
     assert_eq!(start["environment"], "staging");

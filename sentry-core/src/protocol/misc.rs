@@ -158,6 +158,9 @@ pub struct MonitorConfig {
     /// Successful runs in a row before the issue resolves (default 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery_threshold: Option<u64>,
+    /// Who is assigned the monitor's issues: `user:ID` or `team:ID`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 impl MonitorConfig {
@@ -170,6 +173,7 @@ impl MonitorConfig {
             timezone: None,
             failure_issue_threshold: None,
             recovery_threshold: None,
+            owner: None,
         }
     }
 }
