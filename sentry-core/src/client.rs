@@ -12,12 +12,13 @@ use uuid::Uuid;
 
 use crate::envelope::{Envelope, EnvelopeItem, ItemHeaders, ItemPayload, ItemType};
 use crate::integration::Integration;
+use crate::logs::LogBatcher;
 use crate::options::ClientOptions;
 use crate::pii;
 use crate::propagation::{Dsc, DscBase};
 use crate::protocol::{
-    Breadcrumb, ClientSdkInfo, DataCategory, DiscardReason, Event, MonitorCheckIn, SessionUpdate,
-    Transaction,
+    Breadcrumb, ClientSdkInfo, DataCategory, DiscardReason, Event, Log, MonitorCheckIn,
+    SessionUpdate, Transaction,
 };
 use crate::scope::Scope;
 use crate::scrub::Scrubber;
@@ -109,6 +110,8 @@ pub struct Client {
     app_session: AppSession,
     aggregator: Aggregator,
     flusher: Flusher,
+    /// Log lines waiting to be sent (`enable_logs`).
+    logs: LogBatcher,
 }
 
 impl fmt::Debug for Client {
@@ -205,6 +208,7 @@ impl Client {
             app_session: AppSession::default(),
             aggregator: Aggregator::default(),
             flusher: Flusher::default(),
+            logs: LogBatcher::default(),
         };
         client.debug_startup();
         client
@@ -625,6 +629,59 @@ impl Client {
         check_in.check_in_id
     }
 
+    /// Batches a log line ([`crate::logs`]) when `enable_logs` is set: the
+    /// scope's trace (and span) and the client's release, environment and
+    /// SDK are added, then `before_send_log` may change or drop it.
+    pub fn capture_log(&self, mut log: Log, scope: Option<&Scope>) {
+        if !self.options.enable_logs {
+            return;
+        }
+        let Some(transport) = self.transport() else {
+            return;
+        };
+        if let Some(scope) = scope {
+            log.trace_id.get_or_insert_with(|| scope.current_trace_id());
+            if log.span_id.is_none() {
+                log.span_id = scope.current_span_id();
+            }
+        }
+        let o = &self.options;
+        let defaults = [
+            ("sentry.release", o.release.as_deref()),
+            ("sentry.environment", o.environment.as_deref()),
+            ("server.address", o.server_name.as_deref()),
+            ("sentry.sdk.name", Some(&*self.sdk_info.name)),
+            ("sentry.sdk.version", Some(&*self.sdk_info.version)),
+            ("sentry.severity_text", Some(log.level.as_str())),
+        ];
+        for (key, value) in defaults {
+            if let Some(value) = value {
+                log.attributes
+                    .entry(key.to_owned())
+                    .or_insert_with(|| value.into());
+            }
+        }
+        if let Some(hook) = &o.before_send_log {
+            match run_callback(|| hook(log)) {
+                Ok(Some(kept)) => log = kept,
+                Ok(None) => {
+                    transport.record_discard(DiscardReason::BeforeSend, DataCategory::LogItem, 1);
+                    return;
+                }
+                Err(_) => {
+                    sdk_debug!(self, "before_send_log panicked; the log line is dropped");
+                    transport.record_discard(
+                        DiscardReason::InternalSdkError,
+                        DataCategory::LogItem,
+                        1,
+                    );
+                    return;
+                }
+            }
+        }
+        self.logs.push(log, transport);
+    }
+
     /// Sends a prepared envelope as it is.
     pub fn send_envelope(&self, envelope: Envelope) {
         if let Some(transport) = self.transport() {
@@ -666,7 +723,10 @@ impl Client {
     /// Waits up to `timeout` for queued envelopes; `true` if all were sent.
     pub fn flush(&self, timeout: Option<Duration>) -> bool {
         match self.transport() {
-            Some(t) => t.flush(timeout.unwrap_or(self.options.shutdown_timeout)),
+            Some(t) => {
+                self.logs.flush(&**t);
+                t.flush(timeout.unwrap_or(self.options.shutdown_timeout))
+            }
             None => true,
         }
     }
@@ -680,6 +740,7 @@ impl Client {
         }
         self.flusher.stop();
         self.flush_session_aggregates();
+        self.logs.stop(self.transport());
         if self.closed.swap(true, Ordering::AcqRel) {
             return true;
         }

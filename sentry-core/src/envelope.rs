@@ -42,7 +42,8 @@ use uuid::Uuid;
 
 use crate::propagation::Dsc;
 use crate::protocol::{
-    Attachment, ClientReport, Event, MonitorCheckIn, SessionAggregates, SessionUpdate, Transaction,
+    Attachment, ClientReport, Event, Log, MonitorCheckIn, SessionAggregates, SessionUpdate,
+    Transaction,
 };
 
 /// Why an envelope could not be parsed or written.
@@ -659,6 +660,29 @@ impl EnvelopeItem {
     /// ```
     pub fn check_in(check_in: &MonitorCheckIn) -> Result<Self, EnvelopeError> {
         Ok(Self::raw(ItemType::CheckIn, serde_json::to_vec(check_in)?))
+    }
+
+    /// A `log` item: a container of log lines (PROTOCOL.md A.2), with its
+    /// `item_count` and content type.
+    ///
+    /// ```
+    /// use sentry_core::envelope::EnvelopeItem;
+    /// use sentry_core::protocol::{Log, LogLevel};
+    /// let item = EnvelopeItem::logs(&[Log::new(LogLevel::Info, "started")]).unwrap();
+    /// assert_eq!((item.headers.ty.as_str(), item.headers.item_count), ("log", Some(1)));
+    /// ```
+    pub fn logs(logs: &[Log]) -> Result<Self, EnvelopeError> {
+        #[derive(serde::Serialize)]
+        struct Container<'a> {
+            items: &'a [Log],
+        }
+        let mut item = Self::raw(
+            ItemType::Log,
+            serde_json::to_vec(&Container { items: logs })?,
+        );
+        item.headers.item_count = Some(logs.len() as u64);
+        item.headers.content_type = Some("application/vnd.sentry.items.log+json".to_owned());
+        Ok(item)
     }
 
     /// An `attachment` item with the attachment's file name, content type

@@ -30,6 +30,7 @@ pub mod envelope;
 mod future;
 mod hub;
 mod integration;
+pub mod logs;
 pub mod monitor;
 mod options;
 pub mod performance;
@@ -56,8 +57,8 @@ pub use future::{SentryFuture, SentryFutureExt};
 pub use hub::{Hub, HubSwitchGuard, IntoBreadcrumbs, ScopeGuard, CONFIGURE_WAIT};
 pub use integration::Integration;
 pub use options::{
-    BeforeBreadcrumb, BeforeSend, BeforeSendTransaction, ClientOptions, OptionsError,
-    MAX_BREADCRUMBS_LIMIT,
+    BeforeBreadcrumb, BeforeSend, BeforeSendLog, BeforeSendTransaction, ClientOptions,
+    OptionsError, MAX_BREADCRUMBS_LIMIT,
 };
 pub use performance::{start_transaction, TransactionContext, TransactionOrSpan};
 pub use scope::{ErrorObserver, EventProcessor, Scope, ScopeSnapshot};

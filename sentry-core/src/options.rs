@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::dsn::{Dsn, DsnError};
 use crate::integration::Integration;
 use crate::performance::TracesSampler;
-use crate::protocol::{Breadcrumb, Event, Transaction};
+use crate::protocol::{Breadcrumb, Event, Log, Transaction};
 use crate::session::SessionMode;
 use crate::transport::TransportFactory;
 
@@ -18,6 +18,8 @@ pub type BeforeSend = Arc<dyn Fn(Event) -> Option<Event> + Send + Sync>;
 pub type BeforeSendTransaction = Arc<dyn Fn(Transaction) -> Option<Transaction> + Send + Sync>;
 /// A callback that may change or drop a breadcrumb.
 pub type BeforeBreadcrumb = Arc<dyn Fn(Breadcrumb) -> Option<Breadcrumb> + Send + Sync>;
+/// A callback that may change or drop a log line.
+pub type BeforeSendLog = Arc<dyn Fn(Log) -> Option<Log> + Send + Sync>;
 
 /// Why a set of options cannot be used.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -143,6 +145,12 @@ pub struct ClientOptions {
     pub before_send_transaction: Option<BeforeSendTransaction>,
     /// Change or drop a breadcrumb as it is added.
     pub before_breadcrumb: Option<BeforeBreadcrumb>,
+    /// Send structured logs ([`crate::logs`]): lines are batched and sent
+    /// every 5 s or at 100 lines, and on flush and close. Default false:
+    /// the log API does nothing.
+    pub enable_logs: bool,
+    /// Change or drop a log line before it is batched.
+    pub before_send_log: Option<BeforeSendLog>,
     /// How long the guard's drop waits for queued events. Default 2 s.
     pub shutdown_timeout: Duration,
     /// Print SDK diagnostics to stderr. Default false.
@@ -184,6 +192,8 @@ impl Default for ClientOptions {
             before_send: None,
             before_send_transaction: None,
             before_breadcrumb: None,
+            enable_logs: false,
+            before_send_log: None,
             shutdown_timeout: Duration::from_secs(2),
             debug: false,
             max_queue_size: 100,
@@ -217,6 +227,8 @@ impl fmt::Debug for ClientOptions {
                 &self.before_send_transaction.is_some(),
             )
             .field("before_breadcrumb", &self.before_breadcrumb.is_some())
+            .field("enable_logs", &self.enable_logs)
+            .field("before_send_log", &self.before_send_log.is_some())
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("debug", &self.debug)
             .field("max_queue_size", &self.max_queue_size)

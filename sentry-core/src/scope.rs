@@ -278,6 +278,11 @@ impl Scope {
         self.span.as_deref().cloned()
     }
 
+    /// The span a capture of this scope happens in, if any.
+    pub(crate) fn current_span_id(&self) -> Option<crate::protocol::SpanId> {
+        self.span.as_ref().map(|span| span.trace_context().span_id)
+    }
+
     /// The trace a capture of this scope joins: its span's, or its own.
     pub(crate) fn current_trace_id(&self) -> crate::protocol::TraceId {
         match &self.span {

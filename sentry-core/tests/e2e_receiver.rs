@@ -263,3 +263,43 @@ fn a_failing_monitored_job_opens_an_issue_that_its_next_good_run_resolves() {
     assert_eq!(issue["status"], "resolved", "{issue}");
     assert!(transport.statuses.lock().iter().all(|s| *s == 200));
 }
+
+/// Log lines the SDK batches reach the receiver's logs view with their
+/// level, body, release, environment, attributes and trace.
+#[test]
+fn logs_reach_the_receiver_with_their_attributes_and_trace() {
+    use sentry_core::protocol::{Log, LogLevel};
+
+    let server = TestServer::start();
+    let (transport, client) = posting_client(
+        &server,
+        ClientOptions {
+            enable_logs: true,
+            release: Some("logs-e2e@1.0.0".into()),
+            environment: Some("ci".into()),
+            ..Default::default()
+        },
+    );
+    let hub = Arc::new(Hub::new(Some(client.clone()), Scope::default()));
+    let trace = Hub::run(hub, || {
+        sentry_core::logs::info("worker started");
+        sentry_core::logs::capture_log(
+            Log::new(LogLevel::Error, "payment failed").with_attribute("order.id", 1234),
+        );
+        sentry_core::configure_scope(|s| s.propagation_trace().trace_id.to_string())
+    });
+    assert!(client.flush(Some(WAIT)));
+    assert!(transport.statuses.lock().iter().all(|s| *s == 200));
+    let page: Value = server.api_json("/api/0/local/logs/").expect("logs");
+    let logs = page["logs"].as_array().cloned().unwrap_or_default();
+    let bodies: Vec<&str> = logs.iter().filter_map(|l| l["body"].as_str()).collect();
+    assert_eq!(bodies, ["payment failed", "worker started"], "{page}");
+    let failed = &logs[0];
+    assert_eq!(
+        (&failed["level"], &failed["release"], &failed["environment"]),
+        (&json!("error"), &json!("logs-e2e@1.0.0"), &json!("ci")),
+        "{failed}"
+    );
+    assert_eq!(failed["traceID"], trace.as_str(), "{failed}");
+    assert_eq!(failed["attributes"]["order.id"], 1234, "{failed}");
+}

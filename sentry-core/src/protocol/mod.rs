@@ -14,6 +14,7 @@ mod exception;
 mod ids;
 pub mod lenient;
 mod level;
+mod log;
 mod misc;
 mod opt_map;
 mod sdk;
@@ -35,6 +36,7 @@ pub(crate) use ids::new_uuid;
 pub use ids::{uuid_simple, InvalidId, SpanId, TraceId};
 pub use lenient::{Map, Values};
 pub use level::{Level, UnknownLevel};
+pub use log::{Log, LogAttribute, LogLevel};
 pub use misc::{
     Attachment, CheckInStatus, MonitorCheckIn, MonitorConfig, MonitorIntervalUnit, MonitorSchedule,
     UserReport,

@@ -1,0 +1,174 @@
+//! Structured logs as the SDK sends them: off by default, batched into
+//! `log` items with the client's attributes and the scope's trace, shaped
+//! by `before_send_log`, and sent when a batch is full, every few seconds,
+//! and on flush.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sentry_core::envelope::Envelope;
+use sentry_core::performance::TransactionContext;
+use sentry_core::protocol::{DataCategory, DiscardReason, Log, LogLevel};
+use sentry_core::test::{with_captured_envelopes, with_captured_envelopes_options, TestTransport};
+use sentry_core::{logs, Client, ClientOptions, Hub, Scope};
+use serde_json::{json, Value};
+
+/// The log lines of every `log` item, as JSON.
+fn lines(envelopes: &[Envelope]) -> Vec<Value> {
+    envelopes
+        .iter()
+        .flat_map(|e| e.items().iter())
+        .filter(|i| i.headers.ty.as_str() == "log")
+        .flat_map(|i| {
+            let container: Value =
+                serde_json::from_slice(i.payload.as_raw().expect("raw")).expect("json");
+            container["items"].as_array().cloned().unwrap_or_default()
+        })
+        .collect()
+}
+
+fn enabled() -> ClientOptions {
+    ClientOptions {
+        enable_logs: true,
+        release: Some("app@3.0.0".into()),
+        environment: Some("staging".into()),
+        traces_sample_rate: 1.0,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn logs_are_off_unless_enabled() {
+    let envelopes = with_captured_envelopes(|| logs::error("nobody hears this"));
+    assert!(lines(&envelopes).is_empty());
+}
+
+#[test]
+fn a_batch_is_one_log_item_with_the_clients_attributes_and_the_trace() {
+    let mut trace_and_span = (String::new(), String::new());
+    let envelopes = with_captured_envelopes_options(
+        || {
+            logs::info("outside any span");
+            let transaction =
+                sentry_core::start_transaction(TransactionContext::new("job", "task"));
+            trace_and_span = (
+                transaction.trace_id().to_string(),
+                transaction.span_id().to_string(),
+            );
+            sentry_core::configure_scope(|s| s.set_span(Some(transaction.clone().into())));
+            logs::capture_log(
+                Log::new(LogLevel::Warn, "slow query")
+                    .with_attribute("db.duration_ms", 812)
+                    .with_attribute("db.cached", false)
+                    .with_attribute("ratio", 0.5),
+            );
+            transaction.finish();
+        },
+        enabled(),
+    );
+    let items: Vec<_> = envelopes
+        .iter()
+        .flat_map(|e| e.items().iter())
+        .filter(|i| i.headers.ty.as_str() == "log")
+        .collect();
+    assert_eq!(items.len(), 1, "one batch");
+    assert_eq!(items[0].headers.item_count, Some(2));
+    assert_eq!(
+        items[0].headers.content_type.as_deref(),
+        Some("application/vnd.sentry.items.log+json")
+    );
+    let sent = lines(&envelopes);
+    let (outside, slow) = (&sent[0], &sent[1]);
+    assert_eq!(
+        (
+            &outside["level"],
+            &outside["body"],
+            &outside["severity_number"]
+        ),
+        (&json!("info"), &json!("outside any span"), &json!(9))
+    );
+    assert!(outside.get("span_id").is_none(), "{outside}");
+    let attributes = &slow["attributes"];
+    assert_eq!(
+        attributes["sentry.release"],
+        json!({"type": "string", "value": "app@3.0.0"})
+    );
+    assert_eq!(attributes["sentry.environment"]["value"], "staging");
+    assert_eq!(attributes["sentry.severity_text"]["value"], "warn");
+    assert!(
+        attributes["sentry.sdk.name"]["value"].is_string(),
+        "{attributes}"
+    );
+    assert_eq!(
+        attributes["db.duration_ms"],
+        json!({"type": "integer", "value": 812})
+    );
+    assert_eq!(
+        attributes["db.cached"],
+        json!({"type": "boolean", "value": false})
+    );
+    assert_eq!(attributes["ratio"], json!({"type": "double", "value": 0.5}));
+    assert_eq!(slow["trace_id"], trace_and_span.0.as_str());
+    assert_eq!(slow["span_id"], trace_and_span.1.as_str());
+    assert!(slow["timestamp"].as_f64().is_some(), "{slow}");
+}
+
+#[test]
+fn before_send_log_changes_or_drops_a_line_and_drops_are_counted() {
+    let transport = TestTransport::new();
+    let client = Arc::new(Client::with_options(ClientOptions {
+        before_send_log: Some(Arc::new(|mut log: Log| {
+            if log.body.contains("secret") {
+                return None;
+            }
+            log.body = log.body.to_uppercase();
+            Some(log)
+        })),
+        transport: Some(Arc::new(transport.clone())),
+        ..enabled()
+    }));
+    let hub = Arc::new(Hub::new(Some(client.clone()), Scope::default()));
+    Hub::run(hub, || {
+        logs::info("hello");
+        logs::info("the secret is 42");
+    });
+    assert!(client.flush(None));
+    let sent = lines(&transport.fetch_and_clear_envelopes());
+    let bodies: Vec<&str> = sent.iter().filter_map(|l| l["body"].as_str()).collect();
+    assert_eq!(bodies, ["HELLO"]);
+    assert_eq!(
+        transport
+            .discards()
+            .get(&(DiscardReason::BeforeSend, DataCategory::LogItem)),
+        Some(&1)
+    );
+}
+
+#[test]
+fn a_full_batch_goes_at_once_and_the_rest_within_seconds() {
+    let transport = TestTransport::new();
+    let client = Arc::new(Client::with_options(ClientOptions {
+        transport: Some(Arc::new(transport.clone())),
+        ..enabled()
+    }));
+    let hub = Arc::new(Hub::new(Some(client.clone()), Scope::default()));
+    Hub::run(hub, || {
+        for i in 0..101 {
+            logs::debug(format!("line {i}"));
+        }
+    });
+    // A hundred lines went without waiting.
+    let first = lines(&transport.fetch_and_clear_envelopes());
+    assert_eq!(first.len(), 100);
+    // The last one goes with the next batch, a few seconds on, without a
+    // flush (bounded wait: the batch thread sends every 5 s).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut rest = Vec::new();
+    while rest.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        rest = lines(&transport.fetch_and_clear_envelopes());
+    }
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0]["body"], "line 100");
+    assert!(client.close(None));
+}
