@@ -49,6 +49,17 @@ pub fn capture_log(log: Log) {
     Hub::with_current(|hub| hub.capture_log(log));
 }
 
+/// Whether the current hub's client sends logs: a bridge asks before it
+/// builds a line.
+///
+/// ```
+/// assert!(!sentry_core::logs::enabled());
+/// ```
+pub fn enabled() -> bool {
+    crate::hub::any_client()
+        && Hub::with_current(|hub| hub.client().is_some_and(|c| c.options().enable_logs))
+}
+
 macro_rules! level_fns {
     ($($(#[$doc:meta])* $name:ident => $level:ident,)*) => {$(
         $(#[$doc])*

@@ -11,6 +11,13 @@
 //! | `warn`, `info` | a breadcrumb (type `log`, category = target, level mapped, the key-values as `data`) |
 //! | `debug`, `trace` | nothing |
 //!
+//! With the client's `enable_logs`, records from `info` up (see
+//! [`SentryLogger::logs_level`]) are also sent as Sentry logs
+//! ([`sentry_core::logs`]): the level as is, the message as the body, the
+//! key-values as attributes, with `logger.name` (the target),
+//! `code.namespace`, `code.file.path`, `code.line.number` and
+//! `sentry.origin` (`auto.log.log`).
+//!
 //! Levels map as `error → error`, `warn → warning`, `info → info`,
 //! `debug`/`trace` → `debug`. A record's key-values (`log::info!(user = 5;
 //! "logged in")`) keep their type when they are a string, an integer, a
@@ -159,6 +166,45 @@ pub fn key_values(record: &Record<'_>) -> Map {
     visitor.0
 }
 
+/// The Sentry log line for a record (see the [module docs](self)).
+///
+/// ```
+/// let record = log::Record::builder()
+///     .args(format_args!("charged {}", 12))
+///     .level(log::Level::Warn)
+///     .target("app::billing")
+///     .build();
+/// let line = sentry_integrations::log::sentry_log_from_record(&record);
+/// assert_eq!(line.body, "charged 12");
+/// assert_eq!(line.level, sentry_core::protocol::LogLevel::Warn);
+/// ```
+pub fn sentry_log_from_record(record: &Record<'_>) -> sentry_core::protocol::Log {
+    use sentry_core::protocol::{Log as SentryLog, LogLevel as SentryLogLevel};
+    let level = match record.level() {
+        LogLevel::Error => SentryLogLevel::Error,
+        LogLevel::Warn => SentryLogLevel::Warn,
+        LogLevel::Info => SentryLogLevel::Info,
+        LogLevel::Debug => SentryLogLevel::Debug,
+        LogLevel::Trace => SentryLogLevel::Trace,
+    };
+    let mut line = SentryLog::new(level, record.args().to_string())
+        .with_attribute("sentry.origin", "auto.log.log")
+        .with_attribute("logger.name", record.target());
+    if let Some(module) = record.module_path() {
+        line = line.with_attribute("code.namespace", module);
+    }
+    if let Some(file) = record.file() {
+        line = line.with_attribute("code.file.path", file);
+    }
+    if let Some(number) = record.line() {
+        line = line.with_attribute("code.line.number", number);
+    }
+    for (key, value) in key_values(record) {
+        line = line.with_attribute(key, value);
+    }
+    line
+}
+
 /// The breadcrumb for a record: type `log`, category = target, the message,
 /// the mapped level and the key-values as `data`.
 ///
@@ -250,6 +296,7 @@ type Filter = dyn Fn(&Metadata<'_>) -> LogFilter + Send + Sync;
 pub struct SentryLogger<L: Log = NoopLogger> {
     dest: L,
     filter: Box<Filter>,
+    logs_level: log::LevelFilter,
 }
 
 impl<L: Log> fmt::Debug for SentryLogger<L> {
@@ -278,7 +325,15 @@ impl<L: Log> SentryLogger<L> {
         SentryLogger {
             dest,
             filter: Box::new(default_filter),
+            logs_level: log::LevelFilter::Info,
         }
+    }
+
+    /// The least severe records also sent as Sentry logs when the client
+    /// has `enable_logs` (default `Info`; `Off` sends none).
+    pub fn logs_level(mut self, level: log::LevelFilter) -> Self {
+        self.logs_level = level;
+        self
     }
 
     /// Replaces the filter deciding what becomes a breadcrumb or an event.
@@ -320,10 +375,18 @@ fn is_sdk_record(metadata: &Metadata<'_>) -> bool {
 
 impl<L: Log> Log for SentryLogger<L> {
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        self.dest.enabled(metadata) || (self.filter)(metadata) != LogFilter::Ignore
+        self.dest.enabled(metadata)
+            || (self.filter)(metadata) != LogFilter::Ignore
+            || metadata.level() <= self.logs_level
     }
 
     fn log(&self, record: &Record<'_>) {
+        if record.level() <= self.logs_level
+            && !is_sdk_record(record.metadata())
+            && sentry_core::logs::enabled()
+        {
+            sentry_core::logs::capture_log(sentry_log_from_record(record));
+        }
         match self.sentry_action(record.metadata()) {
             LogFilter::Ignore => {}
             LogFilter::Breadcrumb => sentry_core::add_breadcrumb(|| breadcrumb_from_record(record)),

@@ -328,3 +328,78 @@ fn key_values_become_breadcrumb_data_and_an_event_context() {
         "no empty context"
     );
 }
+
+/// The log lines of every `log` item of `envelopes`, as JSON.
+fn log_lines(envelopes: &[sentry_core::envelope::Envelope]) -> Vec<serde_json::Value> {
+    envelopes
+        .iter()
+        .flat_map(|e| e.items().iter())
+        .filter(|i| i.headers.ty.as_str() == "log")
+        .flat_map(|i| {
+            let container: serde_json::Value =
+                serde_json::from_slice(i.payload.as_raw().expect("raw")).expect("json");
+            container["items"].as_array().cloned().unwrap_or_default()
+        })
+        .collect()
+}
+
+#[test]
+fn with_enable_logs_records_from_info_up_are_also_sentry_logs() {
+    let logger = SentryLogger::new();
+    let options = sentry_core::ClientOptions {
+        enable_logs: true,
+        ..Default::default()
+    };
+    let envelopes = sentry_core::test::with_captured_envelopes_options(
+        || {
+            log_to(
+                &logger,
+                LogLevel::Debug,
+                "app::billing",
+                format_args!("too fine"),
+            );
+            log_to(
+                &logger,
+                LogLevel::Info,
+                "app::billing",
+                format_args!("charged {}", 12),
+            );
+            log_to(
+                &logger,
+                LogLevel::Error,
+                "app::billing",
+                format_args!("card declined"),
+            );
+            // The SDK's own records never are.
+            log_to(
+                &logger,
+                LogLevel::Error,
+                "sentry_transport::worker",
+                format_args!("x"),
+            );
+        },
+        options,
+    );
+    let lines = log_lines(&envelopes);
+    let bodies: Vec<&str> = lines.iter().filter_map(|l| l["body"].as_str()).collect();
+    assert_eq!(bodies, ["charged 12", "card declined"]);
+    let charged = &lines[0]["attributes"];
+    assert_eq!(charged["logger.name"]["value"], "app::billing");
+    assert_eq!(charged["code.file.path"]["value"], "src/billing.rs");
+    assert_eq!(charged["code.line.number"]["value"], 42);
+    assert_eq!(charged["sentry.origin"]["value"], "auto.log.log");
+    assert_eq!(lines[1]["level"], "error");
+    // The error is still an event, as before.
+    assert_eq!(sentry_core::test::events_of(&envelopes).len(), 1);
+
+    // Without enable_logs, no line is built or sent.
+    let plain = sentry_core::test::with_captured_envelopes(|| {
+        log_to(
+            &logger,
+            LogLevel::Info,
+            "app::billing",
+            format_args!("charged 1"),
+        );
+    });
+    assert!(log_lines(&plain).is_empty());
+}
