@@ -114,6 +114,16 @@ pub struct Client {
     logs: LogBatcher,
 }
 
+impl Drop for Client {
+    /// Hands the log lines still waiting to the transport: a client
+    /// dropped without `close` or `flush` loses none.
+    fn drop(&mut self) {
+        if let Some(transport) = self.transport() {
+            self.logs.flush(&**transport);
+        }
+    }
+}
+
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
@@ -639,20 +649,37 @@ impl Client {
         let Some(transport) = self.transport() else {
             return;
         };
-        if let Some(scope) = scope {
-            log.trace_id.get_or_insert_with(|| scope.current_trace_id());
-            if log.span_id.is_none() {
-                log.span_id = scope.current_span_id();
+        // A line logged from inside `before_send_log` (directly, or through
+        // the `log` bridge) is served once; deeper, it is dropped instead of
+        // recursing until the stack overflows.
+        let Some(_depth) = DepthGuard::enter() else {
+            transport.record_discard(DiscardReason::InternalSdkError, DataCategory::LogItem, 1);
+            return;
+        };
+        match scope {
+            Some(scope) => {
+                log.trace_id.get_or_insert_with(|| scope.current_trace_id());
+                if log.span_id.is_none() {
+                    log.span_id = scope.current_span_id();
+                }
+            }
+            // Relay requires a trace id.
+            None => {
+                log.trace_id
+                    .get_or_insert_with(crate::protocol::TraceId::random);
             }
         }
         let o = &self.options;
         let defaults = [
             ("sentry.release", o.release.as_deref()),
-            ("sentry.environment", o.environment.as_deref()),
+            // As events: `production` unless set.
+            (
+                "sentry.environment",
+                Some(o.environment.as_deref().unwrap_or("production")),
+            ),
             ("server.address", o.server_name.as_deref()),
             ("sentry.sdk.name", Some(&*self.sdk_info.name)),
             ("sentry.sdk.version", Some(&*self.sdk_info.version)),
-            ("sentry.severity_text", Some(log.level.as_str())),
         ];
         for (key, value) in defaults {
             if let Some(value) = value {
@@ -679,6 +706,18 @@ impl Client {
                 }
             }
         }
+        // The severity follows the level, as the hook left it.
+        log.severity_number = log.level.severity_number();
+        log.attributes
+            .insert("sentry.severity_text".to_owned(), log.level.as_str().into());
+        // As breadcrumbs: deny-listed attributes filtered, card numbers in
+        // the body masked, whatever `send_default_pii` says.
+        for (key, value) in log.attributes.iter_mut() {
+            if self.scrubber.is_sensitive_key(key) {
+                *value = crate::scrub::FILTERED.into();
+            }
+        }
+        self.scrubber.mask_card_numbers(&mut log.body);
         self.logs.push(log, transport);
     }
 

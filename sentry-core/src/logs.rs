@@ -107,8 +107,13 @@ struct Batch {
 }
 
 impl LogBatcher {
-    /// Adds `log`; sends the batch at once when it is full.
+    /// Adds `log`; sends the batch at once when it is full, and the line
+    /// at once when the batcher has stopped (the client is closing).
     pub(crate) fn push(&self, log: Log, transport: &Arc<dyn Transport>) {
+        if *self.inner.stopped.lock() {
+            send(vec![log], &**transport);
+            return;
+        }
         let full = {
             let mut lines = self.inner.lines.lock();
             lines.push(log);
@@ -126,12 +131,19 @@ impl LogBatcher {
         send(batch, transport);
     }
 
-    /// Stops the thread and sends what is waiting.
+    /// Stops the thread and sends what is waiting. Called on the batch
+    /// thread itself (a transport that closes the client), it does not
+    /// wait for itself.
     pub(crate) fn stop(&self, transport: Option<&Arc<dyn Transport>>) {
         *self.inner.stopped.lock() = true;
         self.inner.wake.notify_all();
-        if let Some(thread) = self.thread.lock().take() {
-            let _ = thread.join();
+        // Taken out first: no lock is held while the thread finishes (it
+        // may be sending, and a line captured there takes that lock).
+        let thread = self.thread.lock().take();
+        if let Some(thread) = thread {
+            if thread.thread().id() != std::thread::current().id() {
+                let _ = thread.join();
+            }
         }
         if let Some(transport) = transport {
             self.flush(&**transport);

@@ -172,3 +172,94 @@ fn a_full_batch_goes_at_once_and_the_rest_within_seconds() {
     assert_eq!(rest[0]["body"], "line 100");
     assert!(client.close(None));
 }
+
+/// A client sending logs into a test transport, with `before_send_log`.
+fn client_with_hook(
+    hook: impl Fn(Log) -> Option<Log> + Send + Sync + 'static,
+    options: ClientOptions,
+) -> (Arc<TestTransport>, Arc<Client>) {
+    let transport = TestTransport::new();
+    let client = Arc::new(Client::with_options(ClientOptions {
+        before_send_log: Some(Arc::new(hook)),
+        transport: Some(Arc::new(transport.clone())),
+        ..options
+    }));
+    (transport, client)
+}
+
+#[test]
+fn a_line_logged_inside_before_send_log_does_not_recurse_forever() {
+    let (transport, client) = client_with_hook(
+        |log| {
+            logs::warn(format!("audit: {}", log.body));
+            Some(log)
+        },
+        enabled(),
+    );
+    let hub = Arc::new(Hub::new(Some(client.clone()), Scope::default()));
+    Hub::run(hub, || logs::info("hello"));
+    assert!(client.flush(None));
+    let sent = lines(&transport.fetch_and_clear_envelopes());
+    let bodies: Vec<&str> = sent.iter().filter_map(|l| l["body"].as_str()).collect();
+    assert!(bodies.contains(&"hello"), "{bodies:?}");
+    assert!(
+        transport
+            .discards()
+            .get(&(DiscardReason::InternalSdkError, DataCategory::LogItem))
+            .is_some_and(|n| *n >= 1),
+        "the line too deep is dropped and counted"
+    );
+}
+
+#[test]
+fn lines_are_scrubbed_take_the_hooks_level_and_default_to_production() {
+    let (transport, client) = client_with_hook(
+        |mut log| {
+            log.level = LogLevel::Warn;
+            Some(log)
+        },
+        ClientOptions {
+            enable_logs: true,
+            ..Default::default()
+        },
+    );
+    let hub = Arc::new(Hub::new(Some(client.clone()), Scope::default()));
+    Hub::run(hub, || {
+        logs::capture_log(
+            Log::new(LogLevel::Error, "login")
+                .with_attribute("password", "hunter2")
+                .with_attribute("user.id", 7),
+        );
+    });
+    assert!(client.flush(None));
+    let sent = lines(&transport.fetch_and_clear_envelopes());
+    let line = &sent[0];
+    assert_eq!(line["attributes"]["password"]["value"], "[Filtered]");
+    assert_eq!(line["attributes"]["user.id"]["value"], 7);
+    assert_eq!(
+        (&line["level"], &line["severity_number"]),
+        (&json!("warn"), &json!(13))
+    );
+    assert_eq!(line["attributes"]["sentry.severity_text"]["value"], "warn");
+    assert_eq!(
+        line["attributes"]["sentry.environment"]["value"],
+        "production"
+    );
+    assert_eq!(line["trace_id"].as_str().map(str::len), Some(32));
+}
+
+#[test]
+fn lines_waiting_when_the_client_is_dropped_are_sent() {
+    let transport = TestTransport::new();
+    {
+        let client = Arc::new(Client::with_options(ClientOptions {
+            transport: Some(Arc::new(transport.clone())),
+            ..enabled()
+        }));
+        let hub = Arc::new(Hub::new(Some(client), Scope::default()));
+        Hub::run(hub, || logs::info("last words"));
+    }
+    let sent = lines(&transport.fetch_and_clear_envelopes());
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["body"], "last words");
+}

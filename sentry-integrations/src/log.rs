@@ -187,7 +187,12 @@ pub fn sentry_log_from_record(record: &Record<'_>) -> sentry_core::protocol::Log
         LogLevel::Debug => SentryLogLevel::Debug,
         LogLevel::Trace => SentryLogLevel::Trace,
     };
-    let mut line = SentryLog::new(level, record.args().to_string())
+    let mut line = SentryLog::new(level, record.args().to_string());
+    // The record's key-values first: the bridge's own attributes win.
+    for (key, value) in key_values(record) {
+        line = line.with_attribute(key, value);
+    }
+    line = line
         .with_attribute("sentry.origin", "auto.log.log")
         .with_attribute("logger.name", record.target());
     if let Some(module) = record.module_path() {
@@ -198,9 +203,6 @@ pub fn sentry_log_from_record(record: &Record<'_>) -> sentry_core::protocol::Log
     }
     if let Some(number) = record.line() {
         line = line.with_attribute("code.line.number", number);
-    }
-    for (key, value) in key_values(record) {
-        line = line.with_attribute(key, value);
     }
     line
 }
@@ -377,7 +379,7 @@ impl<L: Log> Log for SentryLogger<L> {
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
         self.dest.enabled(metadata)
             || (self.filter)(metadata) != LogFilter::Ignore
-            || metadata.level() <= self.logs_level
+            || (metadata.level() <= self.logs_level && sentry_core::logs::enabled())
     }
 
     fn log(&self, record: &Record<'_>) {
