@@ -12,6 +12,13 @@
 //! | `WARN`, `INFO` | a breadcrumb: category = target, the message (or `error` field), the fields as `data` |
 //! | `DEBUG`, `TRACE` | nothing |
 //!
+//! With the client's `enable_logs`, events from `INFO` up (see
+//! [`SentryLayer::logs_level`]) are also sent as Sentry logs
+//! ([`sentry_core::logs`]): the message (or `error` field) as the body,
+//! the fields as attributes, with `logger.name` (the target),
+//! `code.namespace`, `code.file.path`, `code.line.number` and
+//! `sentry.origin` (`auto.tracing`), in the trace and span they happen in.
+//!
 //! # Spans
 //!
 //! When a transaction (or span) is active on the current hub and sampled, a
@@ -294,6 +301,38 @@ pub fn breadcrumb_from_event(event: &tracing_core::Event<'_>) -> Breadcrumb {
     }
 }
 
+/// The Sentry log line for a `tracing` event (see the [module docs](self)).
+pub fn log_from_event(event: &tracing_core::Event<'_>) -> sentry_core::protocol::Log {
+    use sentry_core::protocol::{Log, LogLevel};
+    let visitor = visit_event(event);
+    let metadata = event.metadata();
+    let level = match *metadata.level() {
+        tracing_core::Level::ERROR => LogLevel::Error,
+        tracing_core::Level::WARN => LogLevel::Warn,
+        tracing_core::Level::INFO => LogLevel::Info,
+        tracing_core::Level::DEBUG => LogLevel::Debug,
+        _ => LogLevel::Trace,
+    };
+    let mut line = Log::new(level, visitor.message.unwrap_or_default());
+    // The fields first: the bridge's own attributes win.
+    for (key, value) in visitor.fields {
+        line = line.with_attribute(key, value);
+    }
+    line = line
+        .with_attribute("sentry.origin", "auto.tracing")
+        .with_attribute("logger.name", metadata.target());
+    if let Some(module) = metadata.module_path() {
+        line = line.with_attribute("code.namespace", module);
+    }
+    if let Some(file) = metadata.file() {
+        line = line.with_attribute("code.file.path", file);
+    }
+    if let Some(number) = metadata.line() {
+        line = line.with_attribute("code.line.number", number);
+    }
+    line
+}
+
 /// The Sentry event for a `tracing` event, as the official `sentry-tracing`
 /// builds it: the `message` field as message, a field recorded as an error
 /// (`error = &err as &dyn Error`) as the exception chain (mechanism
@@ -521,6 +560,7 @@ type SpanFilterFn = dyn Fn(&Metadata<'_>) -> bool + Send + Sync;
 pub struct SentryLayer<S> {
     event_filter: Box<EventFilterFn>,
     span_filter: Box<SpanFilterFn>,
+    logs_level: tracing_core::LevelFilter,
     /// The spans entered on each hub. Only changed inside the hub's
     /// `configure_scope`, and never held while calling out.
     chains: Mutex<Chains>,
@@ -538,6 +578,7 @@ impl<S> Default for SentryLayer<S> {
         SentryLayer {
             event_filter: Box::new(default_event_filter),
             span_filter: Box::new(default_span_filter),
+            logs_level: tracing_core::LevelFilter::INFO,
             chains: Mutex::new(HashMap::new()),
             _subscriber: PhantomData,
         }
@@ -573,6 +614,13 @@ impl<S> SentryLayer<S> {
         F: Fn(&Metadata<'_>) -> EventFilter + Send + Sync + 'static,
     {
         self.event_filter = Box::new(filter);
+        self
+    }
+
+    /// The least severe events also sent as Sentry logs when the client
+    /// has `enable_logs` (default `INFO`; `OFF` sends none).
+    pub fn logs_level(mut self, level: tracing_core::LevelFilter) -> Self {
+        self.logs_level = level;
         self
     }
 
@@ -674,6 +722,10 @@ where
 {
     fn on_event(&self, event: &tracing_core::Event<'_>, ctx: Context<'_, S>) {
         let metadata = event.metadata();
+        if *metadata.level() <= self.logs_level && !is_sdk(metadata) && sentry_core::logs::enabled()
+        {
+            sentry_core::logs::capture_log(log_from_event(event));
+        }
         let action = (self.event_filter)(metadata);
         if action == EventFilter::Ignore || is_sdk(metadata) {
             return;

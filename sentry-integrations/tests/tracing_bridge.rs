@@ -857,3 +857,49 @@ fn an_error_field_is_the_exception_with_the_tracing_mechanism() {
     };
     assert_eq!(fields.keys().collect::<Vec<_>>(), ["attempt"]);
 }
+
+#[test]
+fn with_enable_logs_events_from_info_up_are_also_sentry_logs_in_their_span() {
+    let options = ClientOptions {
+        enable_logs: true,
+        traces_sample_rate: 1.0,
+        ..Default::default()
+    };
+    let mut span_id = String::new();
+    let envelopes = with_captured_envelopes_options(
+        || {
+            with_layer(|| {
+                let transaction = start_transaction(TransactionContext::new("job", "task"));
+                span_id = transaction.span_id().to_string();
+                sentry_core::configure_scope(|s| s.set_span(Some(transaction.clone().into())));
+                tracing::debug!(target: "app::orders", "too fine");
+                tracing::info!(target: "app::orders", order = 7, "order placed");
+                tracing::error!(target: "app::orders", "payment failed");
+                transaction.finish();
+            });
+        },
+        options,
+    );
+    let lines: Vec<serde_json::Value> = envelopes
+        .iter()
+        .flat_map(|e| e.items().iter())
+        .filter(|i| i.headers.ty.as_str() == "log")
+        .flat_map(|i| {
+            let container: serde_json::Value =
+                serde_json::from_slice(i.payload.as_raw().expect("raw")).expect("json");
+            container["items"].as_array().cloned().unwrap_or_default()
+        })
+        .collect();
+    let bodies: Vec<&str> = lines.iter().filter_map(|l| l["body"].as_str()).collect();
+    assert_eq!(bodies, ["order placed", "payment failed"]);
+    let placed = &lines[0];
+    assert_eq!(placed["attributes"]["order"]["value"], 7);
+    assert_eq!(placed["attributes"]["logger.name"]["value"], "app::orders");
+    assert_eq!(
+        placed["attributes"]["sentry.origin"]["value"],
+        "auto.tracing"
+    );
+    assert_eq!(placed["span_id"], span_id.as_str());
+    // The error is still an event.
+    assert_eq!(events_of(&envelopes).len(), 1);
+}
