@@ -133,3 +133,30 @@ pub fn transactions_of(envelopes: &[Envelope]) -> Vec<Transaction> {
         })
         .collect()
 }
+
+/// The log lines inside envelopes' `log` items, as the JSON they are sent
+/// as (`{timestamp, level, body, trace_id, span_id?, severity_number,
+/// attributes: {key: {type, value}}}`), oldest batch first.
+///
+/// ```
+/// use sentry_core::{logs, ClientOptions, test};
+/// let envelopes = test::with_captured_envelopes_options(
+///     || logs::warn("disk almost full"),
+///     ClientOptions { enable_logs: true, ..Default::default() },
+/// );
+/// let lines = test::logs_of(&envelopes);
+/// assert_eq!((lines[0]["level"].as_str(), lines[0]["body"].as_str()), (Some("warn"), Some("disk almost full")));
+/// ```
+pub fn logs_of(envelopes: &[Envelope]) -> Vec<serde_json::Value> {
+    envelopes
+        .iter()
+        .flat_map(|e| e.items.iter())
+        .filter(|item| item.headers.ty == ItemType::Log)
+        .filter_map(|item| {
+            let container: serde_json::Value =
+                serde_json::from_slice(item.payload.as_raw()?).ok()?;
+            container.get("items")?.as_array().cloned()
+        })
+        .flatten()
+        .collect()
+}

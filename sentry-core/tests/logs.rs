@@ -15,16 +15,7 @@ use serde_json::{json, Value};
 
 /// The log lines of every `log` item, as JSON.
 fn lines(envelopes: &[Envelope]) -> Vec<Value> {
-    envelopes
-        .iter()
-        .flat_map(|e| e.items().iter())
-        .filter(|i| i.headers.ty.as_str() == "log")
-        .flat_map(|i| {
-            let container: Value =
-                serde_json::from_slice(i.payload.as_raw().expect("raw")).expect("json");
-            container["items"].as_array().cloned().unwrap_or_default()
-        })
-        .collect()
+    sentry_core::test::logs_of(envelopes)
 }
 
 fn enabled() -> ClientOptions {

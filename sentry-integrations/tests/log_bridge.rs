@@ -329,20 +329,6 @@ fn key_values_become_breadcrumb_data_and_an_event_context() {
     );
 }
 
-/// The log lines of every `log` item of `envelopes`, as JSON.
-fn log_lines(envelopes: &[sentry_core::envelope::Envelope]) -> Vec<serde_json::Value> {
-    envelopes
-        .iter()
-        .flat_map(|e| e.items().iter())
-        .filter(|i| i.headers.ty.as_str() == "log")
-        .flat_map(|i| {
-            let container: serde_json::Value =
-                serde_json::from_slice(i.payload.as_raw().expect("raw")).expect("json");
-            container["items"].as_array().cloned().unwrap_or_default()
-        })
-        .collect()
-}
-
 #[test]
 fn with_enable_logs_records_from_info_up_are_also_sentry_logs() {
     let logger = SentryLogger::new();
@@ -380,7 +366,7 @@ fn with_enable_logs_records_from_info_up_are_also_sentry_logs() {
         },
         options,
     );
-    let lines = log_lines(&envelopes);
+    let lines = sentry_core::test::logs_of(&envelopes);
     let bodies: Vec<&str> = lines.iter().filter_map(|l| l["body"].as_str()).collect();
     assert_eq!(bodies, ["charged 12", "card declined"]);
     let charged = &lines[0]["attributes"];
@@ -401,5 +387,5 @@ fn with_enable_logs_records_from_info_up_are_also_sentry_logs() {
             format_args!("charged 1"),
         );
     });
-    assert!(log_lines(&plain).is_empty());
+    assert!(sentry_core::test::logs_of(&plain).is_empty());
 }

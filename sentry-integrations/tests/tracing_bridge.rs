@@ -880,16 +880,7 @@ fn with_enable_logs_events_from_info_up_are_also_sentry_logs_in_their_span() {
         },
         options,
     );
-    let lines: Vec<serde_json::Value> = envelopes
-        .iter()
-        .flat_map(|e| e.items().iter())
-        .filter(|i| i.headers.ty.as_str() == "log")
-        .flat_map(|i| {
-            let container: serde_json::Value =
-                serde_json::from_slice(i.payload.as_raw().expect("raw")).expect("json");
-            container["items"].as_array().cloned().unwrap_or_default()
-        })
-        .collect();
+    let lines = sentry_core::test::logs_of(&envelopes);
     let bodies: Vec<&str> = lines.iter().filter_map(|l| l["body"].as_str()).collect();
     assert_eq!(bodies, ["order placed", "payment failed"]);
     let placed = &lines[0];
