@@ -177,39 +177,68 @@ pub(crate) fn exception_metadata(
     title: &str,
     main_exception_id: Option<u64>,
 ) -> Option<serde_json::Value> {
-    let exception = main_exception(event, main_exception_id)?;
-    let full = exception.value.as_deref().unwrap_or_default();
-    let value = match full.char_indices().nth(1024) {
-        Some((end, _)) => &full[..end],
-        None => full,
-    };
-    Some(if is_synthetic(exception) {
-        match title {
-            "<unknown>" => serde_json::json!({ "value": value }),
-            function => serde_json::json!({ "value": value, "function": function }),
-        }
-    } else {
-        let ty = if exception.ty.is_empty() {
-            "Error"
-        } else {
-            exception.ty.as_str()
-        };
-        serde_json::json!({ "type": ty, "value": value })
-    })
+    ExceptionMetadata::of(event, title, main_exception_id).map(|m| m.to_json())
 }
 
 /// An error issue's `metadata` where its title does not give it, as JSON
 /// ([`exception_metadata`]); `None` when the title's `Type: value` split
-/// gives the same, as it does for most events: nothing more is stored then.
+/// gives the same, as it does for most events: then nothing is built (this
+/// runs for every error event) and nothing more is stored.
 pub(crate) fn issue_metadata(
     event: &Event,
     title: &str,
     main_exception_id: Option<u64>,
 ) -> Option<String> {
-    let metadata = exception_metadata(event, title, main_exception_id)?;
+    let metadata = ExceptionMetadata::of(event, title, main_exception_id)?;
     let (ty, value) = title.split_once(": ").unwrap_or((title, ""));
-    let same = metadata.get("type").and_then(serde_json::Value::as_str) == Some(ty)
-        && metadata.get("value").and_then(serde_json::Value::as_str) == Some(value)
-        && metadata.get("function").is_none();
-    (!same).then(|| metadata.to_string())
+    let same = metadata.ty == Some(ty) && metadata.value == value && metadata.function.is_none();
+    (!same).then(|| metadata.to_json().to_string())
+}
+
+/// The parts of [`exception_metadata`], borrowed from the event.
+struct ExceptionMetadata<'a> {
+    ty: Option<&'a str>,
+    value: &'a str,
+    function: Option<&'a str>,
+}
+
+impl<'a> ExceptionMetadata<'a> {
+    fn of(event: &'a Event, title: &'a str, main_exception_id: Option<u64>) -> Option<Self> {
+        let exception = main_exception(event, main_exception_id)?;
+        let full = exception.value.as_deref().unwrap_or_default();
+        let value = match full.char_indices().nth(1024) {
+            Some((end, _)) => &full[..end],
+            None => full,
+        };
+        Some(if is_synthetic(exception) {
+            ExceptionMetadata {
+                ty: None,
+                value,
+                function: (title != "<unknown>").then_some(title),
+            }
+        } else {
+            let ty = if exception.ty.is_empty() {
+                "Error"
+            } else {
+                exception.ty.as_str()
+            };
+            ExceptionMetadata {
+                ty: Some(ty),
+                value,
+                function: None,
+            }
+        })
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if let Some(ty) = self.ty {
+            m.insert("type".to_owned(), ty.into());
+        }
+        m.insert("value".to_owned(), self.value.into());
+        if let Some(function) = self.function {
+            m.insert("function".to_owned(), function.into());
+        }
+        serde_json::Value::Object(m)
+    }
 }
