@@ -95,6 +95,47 @@ const SDK_CRATES: &[&str] = &[
     "sentry_transport",
 ];
 
+/// A bridge's log line for a record: its fields (`attributes`) and then the
+/// bridge's own attributes, which win: `sentry.origin`, `logger.name` (the
+/// target) and where it was logged (`code.namespace`, `code.file.path`,
+/// `code.line.number`).
+#[cfg(any(feature = "log", feature = "tracing"))]
+pub(crate) struct LogSite<'a> {
+    pub(crate) origin: &'static str,
+    pub(crate) target: &'a str,
+    pub(crate) module: Option<&'a str>,
+    pub(crate) file: Option<&'a str>,
+    pub(crate) line: Option<u32>,
+}
+
+#[cfg(any(feature = "log", feature = "tracing"))]
+impl LogSite<'_> {
+    pub(crate) fn log_line(
+        &self,
+        level: sentry_core::protocol::LogLevel,
+        body: String,
+        attributes: sentry_core::protocol::Map,
+    ) -> sentry_core::protocol::Log {
+        let mut line = sentry_core::protocol::Log::new(level, body);
+        for (key, value) in attributes {
+            line = line.with_attribute(key, value);
+        }
+        line = line
+            .with_attribute("sentry.origin", self.origin)
+            .with_attribute("logger.name", self.target);
+        if let Some(module) = self.module {
+            line = line.with_attribute("code.namespace", module);
+        }
+        if let Some(file) = self.file {
+            line = line.with_attribute("code.file.path", file);
+        }
+        if let Some(number) = self.line {
+            line = line.with_attribute("code.line.number", number);
+        }
+        line
+    }
+}
+
 /// Whether a `log` or `tracing` target is one of the SDK's own crates or a
 /// module of one: `sentry_core` and `sentry_core::client` are, an
 /// application crate whose name starts with "sentry" (`sentryflow::billing`,

@@ -179,7 +179,7 @@ pub fn key_values(record: &Record<'_>) -> Map {
 /// assert_eq!(line.level, sentry_core::protocol::LogLevel::Warn);
 /// ```
 pub fn sentry_log_from_record(record: &Record<'_>) -> sentry_core::protocol::Log {
-    use sentry_core::protocol::{Log as SentryLog, LogLevel as SentryLogLevel};
+    use sentry_core::protocol::LogLevel as SentryLogLevel;
     let level = match record.level() {
         LogLevel::Error => SentryLogLevel::Error,
         LogLevel::Warn => SentryLogLevel::Warn,
@@ -187,24 +187,14 @@ pub fn sentry_log_from_record(record: &Record<'_>) -> sentry_core::protocol::Log
         LogLevel::Debug => SentryLogLevel::Debug,
         LogLevel::Trace => SentryLogLevel::Trace,
     };
-    let mut line = SentryLog::new(level, record.args().to_string());
-    // The record's key-values first: the bridge's own attributes win.
-    for (key, value) in key_values(record) {
-        line = line.with_attribute(key, value);
-    }
-    line = line
-        .with_attribute("sentry.origin", "auto.log.log")
-        .with_attribute("logger.name", record.target());
-    if let Some(module) = record.module_path() {
-        line = line.with_attribute("code.namespace", module);
-    }
-    if let Some(file) = record.file() {
-        line = line.with_attribute("code.file.path", file);
-    }
-    if let Some(number) = record.line() {
-        line = line.with_attribute("code.line.number", number);
-    }
-    line
+    let site = crate::LogSite {
+        origin: "auto.log.log",
+        target: record.target(),
+        module: record.module_path(),
+        file: record.file(),
+        line: record.line(),
+    };
+    site.log_line(level, record.args().to_string(), key_values(record))
 }
 
 /// The breadcrumb for a record: type `log`, category = target, the message,

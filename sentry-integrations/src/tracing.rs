@@ -303,7 +303,7 @@ pub fn breadcrumb_from_event(event: &tracing_core::Event<'_>) -> Breadcrumb {
 
 /// The Sentry log line for a `tracing` event (see the [module docs](self)).
 pub fn log_from_event(event: &tracing_core::Event<'_>) -> sentry_core::protocol::Log {
-    use sentry_core::protocol::{Log, LogLevel};
+    use sentry_core::protocol::LogLevel;
     let visitor = visit_event(event);
     let metadata = event.metadata();
     let level = match *metadata.level() {
@@ -313,24 +313,14 @@ pub fn log_from_event(event: &tracing_core::Event<'_>) -> sentry_core::protocol:
         tracing_core::Level::DEBUG => LogLevel::Debug,
         _ => LogLevel::Trace,
     };
-    let mut line = Log::new(level, visitor.message.unwrap_or_default());
-    // The fields first: the bridge's own attributes win.
-    for (key, value) in visitor.fields {
-        line = line.with_attribute(key, value);
-    }
-    line = line
-        .with_attribute("sentry.origin", "auto.tracing")
-        .with_attribute("logger.name", metadata.target());
-    if let Some(module) = metadata.module_path() {
-        line = line.with_attribute("code.namespace", module);
-    }
-    if let Some(file) = metadata.file() {
-        line = line.with_attribute("code.file.path", file);
-    }
-    if let Some(number) = metadata.line() {
-        line = line.with_attribute("code.line.number", number);
-    }
-    line
+    let site = crate::LogSite {
+        origin: "auto.tracing",
+        target: metadata.target(),
+        module: metadata.module_path(),
+        file: metadata.file(),
+        line: metadata.line(),
+    };
+    site.log_line(level, visitor.message.unwrap_or_default(), visitor.fields)
 }
 
 /// The Sentry event for a `tracing` event, as the official `sentry-tracing`
