@@ -27,9 +27,7 @@ use super::missed_runs;
 use super::params::{iso, Cursor, Page, Range, Sql};
 use super::projects;
 use super::schedule::{Due, Expected};
-use super::types::{
-    CheckIn, Monitor, MonitorConfig, MonitorEnvironment, MonitorIncident, MonitorSchedule,
-};
+use super::types::{CheckIn, Monitor, MonitorConfig, MonitorEnvironment, MonitorIncident};
 use super::{ApiError, Ctx, Reply};
 use crate::store::check_ins::{status_as_read, status_at};
 
@@ -303,18 +301,7 @@ fn monitor_config(
              FROM monitors WHERE project_id = ?1 AND monitor_slug = ?2",
         )?
         .query_row(rusqlite::params![project, slug], |r| {
-            let schedule = match (
-                r.get::<_, Option<String>>(0)?.as_deref(),
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-            ) {
-                (Some("crontab"), Some(value), _, _) => Some(MonitorSchedule::Crontab { value }),
-                (Some("interval"), _, Some(value), Some(unit)) => {
-                    Some(MonitorSchedule::Interval { value, unit })
-                }
-                _ => None,
-            };
+            let schedule = crate::store::monitors::schedule_columns(r, 0)?;
             let received: Option<f64> = r.get(10)?;
             let config = match (schedule, received) {
                 (Some(schedule), Some(received)) => Some(MonitorConfig {

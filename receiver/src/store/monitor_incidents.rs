@@ -59,7 +59,6 @@ use super::known_rows::KnownRows;
 use super::records::{CheckInRecord, EventRecord, IngestSummary, MAX_RUNTIME_MINUTES};
 use super::StoreError;
 use crate::api::schedule::{Expected, Keep};
-use crate::api::types::MonitorSchedule;
 
 /// The first value of every occurrence's fingerprint.
 pub(crate) const FINGERPRINT: &str = "monitor-failure";
@@ -624,14 +623,7 @@ fn schedule_of(
                  AND schedule_type IS NOT NULL",
         )?
         .query_row(params![project, slug], |r| {
-            let kind: String = r.get(0)?;
-            let schedule = match (kind.as_str(), r.get(1)?, r.get(2)?, r.get(3)?) {
-                ("crontab", Some(value), _, _) => Some(MonitorSchedule::Crontab { value }),
-                ("interval", _, Some(value), Some(unit)) => {
-                    Some(MonitorSchedule::Interval { value, unit })
-                }
-                _ => None,
-            };
+            let schedule = super::monitors::schedule_columns(r, 0)?;
             Ok((schedule, r.get::<_, Option<String>>(4)?, r.get(5)?))
         })
         .optional()?;

@@ -127,3 +127,28 @@ pub(crate) fn is_muted(conn: &Connection, project: i64, slug: &str) -> rusqlite:
         .optional()?
         .unwrap_or(false))
 }
+
+/// The schedule the `monitors` columns `schedule_type`, `crontab`,
+/// `interval_value` and `interval_unit` of row `r` (from column `first`
+/// on, in that order) store, if any.
+pub(crate) fn schedule_columns(
+    r: &rusqlite::Row<'_>,
+    first: usize,
+) -> rusqlite::Result<Option<crate::api::types::MonitorSchedule>> {
+    use crate::api::types::MonitorSchedule;
+    let kind: Option<String> = r.get(first)?;
+    Ok(
+        match (
+            kind.as_deref(),
+            r.get(first + 1)?,
+            r.get(first + 2)?,
+            r.get(first + 3)?,
+        ) {
+            (Some("crontab"), Some(value), _, _) => Some(MonitorSchedule::Crontab { value }),
+            (Some("interval"), _, Some(value), Some(unit)) => {
+                Some(MonitorSchedule::Interval { value, unit })
+            }
+            _ => None,
+        },
+    )
+}
