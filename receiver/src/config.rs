@@ -60,7 +60,18 @@ pub struct Config {
     /// before its margin must not be counted as missed before it is
     /// stored.
     pub monitor_clock_lag: Duration,
+    /// How long stored data is kept (default 90 days, as Sentry keeps
+    /// events; `None` keeps everything): what was received longer ago is
+    /// deleted at start and then every `retention_interval`
+    /// (`store::retention`).
+    pub retention: Option<Duration>,
+    /// How often retention runs while the server runs (default an hour).
+    pub retention_interval: Duration,
 }
+
+/// How long data is kept unless configured otherwise: 90 days, Sentry's
+/// default event retention.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(90 * 86_400);
 
 impl Default for Config {
     fn default() -> Self {
@@ -76,6 +87,8 @@ impl Default for Config {
             trust_forwarded_for: false,
             monitor_clock_interval: Duration::from_secs(60),
             monitor_clock_lag: Duration::from_secs(10),
+            retention: Some(DEFAULT_RETENTION),
+            retention_interval: Duration::from_secs(3600),
         }
     }
 }

@@ -56,6 +56,7 @@ use crate::ingest::decoded_budget::{BudgetShare, DecodedBudget};
 use crate::ingest::{auth, Endpoint, IngestError, IngestRequest, Ingestor};
 use crate::store::{KeyInfo, Opened, Store, StoreError, WriteOp};
 use crate::web;
+use sentry_core::protocol::Timestamp;
 
 /// The response type of every handler.
 pub type HttpResponse = Response<Full<Bytes>>;
@@ -251,7 +252,20 @@ impl Server {
             state.config.timeouts.queue_wait,
             clock_stopped,
         ));
+        let retention = state.config.retention.map(|keep| {
+            tokio::spawn(retention(
+                store.clone(),
+                state.config.clock,
+                keep,
+                state.config.retention_interval,
+                state.config.timeouts.queue_wait,
+            ))
+        });
         accept_loop(listener, state, shutdown).await;
+        if let Some(task) = retention {
+            // A step already with the writer still commits; no other starts.
+            task.abort();
+        }
         // Its last window, up to now: what became missed since the last
         // tick is counted before the writer stops.
         let _ = stop_clock.send(());
@@ -299,6 +313,42 @@ async fn monitor_clock(
         }
         if last {
             return;
+        }
+    }
+}
+
+/// Deletes what was received longer than `keep` ago
+/// (`store::retention`), at once and then every `interval`, and says on
+/// stderr what went. A pass that fails is tried again at the next tick.
+async fn retention(
+    store: Store,
+    clock: Clock,
+    keep: Duration,
+    interval: Duration,
+    queue_wait: Duration,
+) {
+    let mut ticks = tokio::time::interval(interval.max(Duration::from_millis(10)));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        // The first tick completes at once.
+        ticks.tick().await;
+        let cutoff = clock.now().as_secs_f64() - keep.as_secs_f64();
+        match store.prune(cutoff, queue_wait).await {
+            Ok(pruned) if pruned.total() > 0 => {
+                let what: Vec<String> = pruned
+                    .kinds()
+                    .iter()
+                    .filter(|(_, n)| *n > 0)
+                    .map(|(kind, n)| format!("{n} {kind}"))
+                    .collect();
+                eprintln!(
+                    "retention: deleted {} (received before {})",
+                    what.join(", "),
+                    Timestamp::from_secs_f64(cutoff).to_rfc3339()
+                );
+            }
+            Ok(_) => {}
+            Err(e) => eprintln!("retention: deleting what was received before {cutoff}: {e}"),
         }
     }
 }

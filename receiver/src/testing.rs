@@ -191,10 +191,17 @@ impl TestServer {
         Self::builder().start()
     }
 
-    /// A builder for non-default setups.
+    /// A builder for non-default setups. Unlike the `receiver` binary, a
+    /// test server keeps everything (`Config::retention` is `None`): tests
+    /// seed data at any time, with a pinned clock or straight into the
+    /// database, and a retention pass must not race them. `configure` can
+    /// set it.
     pub fn builder() -> TestServerBuilder {
         TestServerBuilder {
-            config: Config::default(),
+            config: Config {
+                retention: None,
+                ..Config::default()
+            },
             projects: Vec::new(),
             db_path: None,
         }

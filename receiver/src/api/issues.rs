@@ -17,6 +17,7 @@ use super::types::{
     TagValue,
 };
 use super::{ApiError, Ctx, Reply};
+use crate::store::issue_removal::delete_issues;
 use crate::store::{now_secs, queries};
 
 /// Most events a tag breakdown reads (the newest ones).
@@ -1379,36 +1380,13 @@ pub(crate) async fn bulk_update(ctx: &Ctx, project: Option<&str>) -> Result<Repl
     Reply::json(&change_json(&change))
 }
 
-/// Deletes issues with their events, attachments, hashes, users, activity
-/// and facets. A later event with the same fingerprint opens a new issue.
-fn delete_issues(conn: &Connection, ids: &[i64]) -> Result<usize, ApiError> {
-    // Their ids (and their events') must not be handed out again.
-    crate::store::id_floors::raise(conn)?;
-    let mut deleted = 0;
-    for &id in ids {
-        conn.execute(
-            "DELETE FROM attachments WHERE id IN (
-                 SELECT a.id FROM events e
-                 JOIN attachments a ON a.project_id = e.project_id AND a.event_id = e.event_id
-                 WHERE e.issue_id = ?1)",
-            [id],
-        )?;
-        conn.execute("DELETE FROM events WHERE issue_id = ?1", [id])?;
-        conn.execute("DELETE FROM group_hashes WHERE issue_id = ?1", [id])?;
-        conn.execute("DELETE FROM issue_users WHERE issue_id = ?1", [id])?;
-        conn.execute("DELETE FROM issue_activity WHERE issue_id = ?1", [id])?;
-        conn.execute("DELETE FROM issue_facets WHERE issue_id = ?1", [id])?;
-        conn.execute("DELETE FROM issue_grouping WHERE issue_id = ?1", [id])?;
-        deleted += conn.execute("DELETE FROM issues WHERE id = ?1", [id])?;
-    }
-    Ok(deleted)
-}
-
 /// `DELETE /api/0/issues/{id}/`: 202 as Sentry (done at once here).
 pub(crate) async fn delete(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
     let key = id.to_owned();
     let issue_id = ctx.read(move |c| Ok(load(c, &key)?.id)).await?;
-    let n = ctx.write(move |c| delete_issues(c, &[issue_id])).await?;
+    let n = ctx
+        .write(move |c| Ok(delete_issues(c, &[issue_id])?))
+        .await?;
     if n == 0 {
         return Err(ApiError::not_found(format!("issue {id:?}")));
     }
@@ -1419,7 +1397,7 @@ pub(crate) async fn delete(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
 pub(crate) async fn bulk_delete(ctx: &Ctx, project: Option<&str>) -> Result<Reply, ApiError> {
     let ids = bulk_ids(ctx, project).await?;
     if !ids.is_empty() {
-        ctx.write(move |c| delete_issues(c, &ids)).await?;
+        ctx.write(move |c| Ok(delete_issues(c, &ids)?)).await?;
     }
     Ok(Reply::Empty(StatusCode::NO_CONTENT))
 }

@@ -44,7 +44,8 @@ pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<(), CliError> 
     Ok(())
 }
 
-/// Parses `30s`, `500ms`, `2m`, `1h` or plain seconds.
+/// Parses `30s`, `500ms`, `2m`, `1h`, `7d`, `2w` or plain seconds (at most
+/// a year).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let (num, unit) = s.split_at(
@@ -59,7 +60,13 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "ms" => n / 1000.0,
         "m" => n * 60.0,
         "h" => n * 3600.0,
-        _ => return Err(format!("invalid duration unit in {s:?}: use ms, s, m or h")),
+        "d" => n * 86_400.0,
+        "w" => n * 604_800.0,
+        _ => {
+            return Err(format!(
+                "invalid duration unit in {s:?}: use ms, s, m, h, d or w"
+            ))
+        }
     };
     if !secs.is_finite() || !(0.0..=31_536_000.0).contains(&secs) {
         return Err(format!("invalid duration {s:?}"));
@@ -1081,6 +1088,9 @@ mod tests {
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert_eq!(parse_duration("5"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        assert_eq!(parse_duration("2w"), Ok(Duration::from_secs(14 * 86_400)));
+        assert!(parse_duration("53w").is_err(), "more than a year");
         assert!(parse_duration("soon").is_err());
         assert_eq!(parse_rate("99%"), Ok(0.99));
         assert_eq!(parse_rate("0.5"), Ok(0.5));

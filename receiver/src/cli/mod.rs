@@ -26,6 +26,7 @@ pub mod logs;
 pub mod metrics;
 pub mod monitors;
 pub mod output;
+pub mod prune;
 pub mod traces;
 
 use std::net::SocketAddr;
@@ -134,6 +135,9 @@ pub enum Command {
     Wait(WaitArgs),
     /// Check conditions once (exit 1 if any fails), for CI.
     Check(CheckArgs),
+    /// Delete what was received before a time (`--older-than 30d`), now;
+    /// works on the database file, beside a running receiver too.
+    Prune(prune::PruneArgs),
 }
 
 /// `receiver quotas …`
@@ -264,6 +268,35 @@ pub struct ServeArgs {
         value_parser = clap::builder::BoolishValueParser::new()
     )]
     pub trust_forwarded_for: bool,
+    /// How long stored data is kept: what was received longer ago is
+    /// deleted at start and then every hour (`30d`, `12h`, `2w`; `off`
+    /// keeps everything) [default: 90d, as Sentry keeps events].
+    #[arg(long, global = true, env = "RECEIVER_RETENTION", value_parser = parse_retention)]
+    pub retention: Option<Retention>,
+}
+
+/// `--retention`: how long data is kept, `None` for ever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention(pub Option<std::time::Duration>);
+
+/// Parses `--retention`: a duration (`90d`), or `off` (also `never`, `0`).
+///
+/// ```
+/// # use receiver::cli::{parse_retention, Retention};
+/// use std::time::Duration;
+/// assert_eq!(parse_retention("30d"), Ok(Retention(Some(Duration::from_secs(30 * 86_400)))));
+/// assert_eq!(parse_retention("off"), Ok(Retention(None)));
+/// assert!(parse_retention("forever").is_err());
+/// ```
+pub fn parse_retention(s: &str) -> Result<Retention, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "off" | "never" | "0" => Ok(Retention(None)),
+        _ => match commands::parse_duration(s) {
+            Ok(d) if d.is_zero() => Ok(Retention(None)),
+            Ok(d) => Ok(Retention(Some(d))),
+            Err(e) => Err(format!("{e}; or `off` to keep everything")),
+        },
+    }
 }
 
 /// Why a command failed.
@@ -321,6 +354,7 @@ impl Cli {
                 .map_or(defaults.path_prefix.clone(), normalize_prefix),
             max_connections: self.serve.max_connections,
             trust_forwarded_for: self.serve.trust_forwarded_for,
+            retention: self.serve.retention.map_or(defaults.retention, |r| r.0),
             ..defaults
         }
     }
@@ -361,6 +395,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Monitors(args)) => monitors::monitors(&api_client(&cli)?, args, json),
         Some(Command::Wait(args)) => commands::wait(&api_client(&cli)?, args, json),
         Some(Command::Check(args)) => commands::check(&api_client(&cli)?, args, json),
+        Some(Command::Prune(args)) => prune::prune(&cli, args),
     }
 }
 
@@ -805,16 +840,25 @@ mod tests {
         let defaults = config(&[]);
         assert!(!defaults.trust_forwarded_for);
         assert_eq!(defaults.path_prefix, "/");
+        assert_eq!(defaults.retention, Some(crate::config::DEFAULT_RETENTION));
         let set = config(&[
             "--trust-forwarded-for",
             "--prefix",
             "sentry",
             "--max-connections",
             "7",
+            "--retention",
+            "2w",
         ]);
         assert!(set.trust_forwarded_for);
         assert_eq!(set.path_prefix, "/sentry/");
         assert_eq!(set.max_connections, 7);
+        assert_eq!(
+            set.retention,
+            Some(std::time::Duration::from_secs(14 * 86_400))
+        );
+        assert_eq!(config(&["--retention", "off"]).retention, None);
+        assert!(Cli::try_parse_from(["receiver", "--retention", "soon"]).is_err());
         // The variable takes the usual boolean words. Only this test sets
         // it (tests run in parallel threads), and it is removed again.
         for (value, expected) in [

@@ -240,6 +240,12 @@ impl BatchWork<'_> {
         Ok(ids.get(table))
     }
 
+    /// Forgets the explicit ids looked up: a write that is not ingestion
+    /// may delete the newest rows (and raise the floors).
+    pub(super) fn forget_ids(&mut self) {
+        self.explicit_ids = None;
+    }
+
     /// A row of `table` took its explicit id: SQLite counts on from it.
     fn explicit_id_used(&mut self, table: Table) {
         if let Some(ids) = self.explicit_ids.as_mut() {

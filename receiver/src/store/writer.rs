@@ -104,6 +104,14 @@ pub enum WriteOp {
         /// Now.
         now: f64,
     },
+    /// Delete at most `limit` rows of each table received before `cutoff`
+    /// (Unix seconds): one step of data retention (`store::retention`).
+    Prune {
+        /// Rows received before this go.
+        cutoff: f64,
+        /// The most rows of each table this step deletes.
+        limit: usize,
+    },
     /// Keep a trained compression dictionary (`compression_dicts`).
     SaveDictionary {
         /// The dictionary.
@@ -144,6 +152,8 @@ pub enum WriteResult {
     Done,
     /// Result of [`WriteOp::MonitorClock`]: how many failures it counted.
     MonitorFailures(usize),
+    /// Result of [`WriteOp::Prune`]: what the step deleted.
+    Pruned(super::retention::Pruned),
     /// Result of [`WriteOp::SaveDictionary`]: the database's dictionary
     /// (the one sent, or the one another process stored first).
     Dictionary(Arc<Dictionary>),
@@ -894,6 +904,7 @@ fn apply<'c>(
         // Anything but ingestion may read or change the issues counted so
         // far, and only ingestion keeps `known` true.
         work.flush(tx)?;
+        work.forget_ids();
         known.forget();
     }
     match op {
@@ -940,6 +951,9 @@ fn apply<'c>(
         WriteOp::MonitorClock { since, now } => {
             super::monitor_incidents::clock(tx, work, known, *since, *now)
                 .map(WriteResult::MonitorFailures)
+        }
+        WriteOp::Prune { cutoff, limit } => {
+            super::retention::prune_step(tx, *cutoff, *limit).map(WriteResult::Pruned)
         }
         WriteOp::SaveDictionary {
             dictionary,
