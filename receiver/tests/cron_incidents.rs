@@ -23,20 +23,17 @@ fn run(server: &TestServer, slug: &str, status: &str, extra: Value) {
 
 /// The monitor failure issues, newest first.
 fn failure_issues(server: &TestServer) -> Vec<Value> {
-    get_ok(
-        server,
-        &format!("{LIST}?query=is:unresolved+OR+is:resolved"),
-    )
-    .as_array()
-    .cloned()
-    .unwrap_or_default()
-    .into_iter()
-    .filter(|i| {
-        i["title"]
-            .as_str()
-            .is_some_and(|t| t.starts_with("Monitor failure"))
-    })
-    .collect()
+    get_ok(server, &format!("{LIST}?query=is:[unresolved,+resolved]"))
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|i| {
+            i["title"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("Monitor failure"))
+        })
+        .collect()
 }
 
 /// All issues (any status) with their title, status and count.

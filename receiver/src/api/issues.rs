@@ -303,6 +303,8 @@ const MAX_FILTER_VALUES: usize = 1_000;
 enum Token {
     Text(String),
     Pair(String, Vec<String>),
+    /// A bare `OR` or `AND`, which Sentry's issue search refuses.
+    Boolean(String),
 }
 
 /// Splits a Sentry search string into free text and `key:value` pairs
@@ -360,6 +362,10 @@ fn tokenize(s: &str) -> Vec<Token> {
         }
         if quoted_start {
             tokens.push(Token::Text(word));
+            continue;
+        }
+        if word == "OR" || word == "AND" {
+            tokens.push(Token::Boolean(word));
             continue;
         }
         match word.split_once(':') {
@@ -457,7 +463,7 @@ impl IssueFilter {
         let values = tokens
             .iter()
             .map(|t| match t {
-                Token::Text(_) => 1,
+                Token::Text(_) | Token::Boolean(_) => 1,
                 Token::Pair(_, v) => v.len(),
             })
             .sum::<usize>()
@@ -479,6 +485,16 @@ impl IssueFilter {
                     }
                 }
                 Token::Pair(k, values) => f.apply_pair(&k, &values)?,
+                // As Sentry: terms are always all required. Taken as text,
+                // `is:unresolved OR is:resolved` would quietly list the
+                // issues whose title holds "or".
+                Token::Boolean(word) => {
+                    return Err(ApiError::BadRequest(format!(
+                        "boolean statements containing \"OR\" or \"AND\" are not supported in \
+                         this search (found {word}); terms are all required, and a key takes \
+                         a list: is:[unresolved, resolved]"
+                    )))
+                }
             }
         }
         for s in q.all("status") {
@@ -1476,6 +1492,25 @@ mod tests {
         let f = IssueFilter::from_query(&q, 0.0).expect("spaced list");
         assert_eq!(f.query.levels, ["error", "fatal"]);
         assert_eq!(f.texts, ["boom"]);
+        // `OR`/`AND` are refused, as Sentry does; quoted or in lower case
+        // they are words to look for.
+        for query in ["query=is:unresolved+OR+is:resolved", "query=a+AND+b"] {
+            let bad = Query::parse(Some(query));
+            assert!(
+                matches!(IssueFilter::from_query(&bad, 0.0), Err(ApiError::BadRequest(m)) if m.contains("OR")),
+                "{query}"
+            );
+        }
+        let q = Query::parse(Some("query=%22OR%22+or"));
+        let f = IssueFilter::from_query(&q, 0.0).expect("words");
+        assert_eq!(f.texts, ["OR", "or"]);
+        let q = Query::parse(Some("query=is:[unresolved,+resolved]"));
+        let f = IssueFilter::from_query(&q, 0.0).expect("a list of statuses");
+        let statuses = &f.query.statuses;
+        assert!(
+            statuses.contains(&"unresolved") && statuses.contains(&"resolved"),
+            "{statuses:?}"
+        );
         let bad = Query::parse(Some("query=colour:red"));
         assert!(matches!(
             IssueFilter::from_query(&bad, 0.0),
