@@ -110,10 +110,40 @@ impl LogLevel {
 }
 
 /// An attribute value, written as `{"type", "value"}`: `string`,
-/// `integer`, `double` or `boolean`. Other JSON (arrays, objects, null)
-/// is written as a string of its JSON.
+/// `integer`, `double`, `boolean`, or `array` for a list whose items are
+/// all strings, all integers, all doubles or all booleans (as the official
+/// SDKs send lists). Other JSON (objects, mixed lists, null) is written as
+/// a string of its JSON.
+///
+/// ```
+/// use sentry_core::protocol::LogAttribute;
+/// let typed = |v: serde_json::Value| serde_json::to_value(LogAttribute(v)).unwrap();
+/// assert_eq!(typed(serde_json::json!(["a", "b"])), serde_json::json!({"type": "array", "value": ["a", "b"]}));
+/// assert_eq!(typed(serde_json::json!([1, "b"])), serde_json::json!({"type": "string", "value": "[1,\"b\"]"}));
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogAttribute(pub Value);
+
+/// The attribute type of a JSON scalar, if it is one.
+fn scalar_type(value: &Value) -> Option<&'static str> {
+    match value {
+        Value::String(_) => Some("string"),
+        Value::Bool(_) => Some("boolean"),
+        Value::Number(n) if n.is_i64() || n.is_u64() => Some("integer"),
+        Value::Number(_) => Some("double"),
+        _ => None,
+    }
+}
+
+/// Whether `items` can be sent as an `array` attribute: all of one scalar
+/// type (an empty list is one too).
+fn is_typed_list(items: &[Value]) -> bool {
+    match items.first().map(scalar_type) {
+        None => true,
+        Some(None) => false,
+        Some(first) => items.iter().all(|v| scalar_type(v) == first),
+    }
+}
 
 impl Serialize for LogAttribute {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -134,6 +164,10 @@ impl Serialize for LogAttribute {
             Value::Number(n) => {
                 map.serialize_entry("type", "double")?;
                 map.serialize_entry("value", n)?;
+            }
+            Value::Array(items) if is_typed_list(items) => {
+                map.serialize_entry("type", "array")?;
+                map.serialize_entry("value", items)?;
             }
             other => {
                 map.serialize_entry("type", "string")?;
