@@ -4,8 +4,9 @@
 //! Off unless [`ClientOptions::enable_logs`](crate::ClientOptions) is set.
 //! Each line gets the client's release, environment and SDK as attributes
 //! and the scope's trace (and span, inside one); `before_send_log` may
-//! change or drop it. Lines are batched: sent when 100 are waiting, every
-//! 5 s, and on flush and close, one `log` envelope item per batch.
+//! change or drop it. Lines are batched: sent when 100 are waiting (or
+//! about 1 MiB of them), every 5 s, and on flush and close, one `log`
+//! envelope item per batch.
 //!
 //! ```
 //! use sentry_core::{logs, ClientOptions};
@@ -37,6 +38,11 @@ use crate::transport::Transport;
 
 /// Lines sent together at most (and at once when that many wait).
 const MAX_BATCH: usize = 100;
+/// Bytes of waiting lines (as [`estimated_size`] counts them) past which
+/// the batch is sent before it has [`MAX_BATCH`] lines: a hundred long
+/// lines would make an envelope of many megabytes, past what a receiver
+/// takes in one request.
+const MAX_BATCH_BYTES: usize = 1 << 20;
 /// How often waiting lines are sent.
 const BATCH_WAIT: Duration = Duration::from_secs(5);
 
@@ -101,9 +107,49 @@ pub(crate) struct LogBatcher {
 
 #[derive(Debug, Default)]
 struct Batch {
-    lines: Mutex<Vec<Log>>,
+    lines: Mutex<Pending>,
     stopped: Mutex<bool>,
     wake: Condvar,
+}
+
+/// Lines waiting, and about how many bytes they make.
+#[derive(Debug, Default)]
+struct Pending {
+    lines: Vec<Log>,
+    bytes: usize,
+}
+
+impl Pending {
+    fn take(&mut self) -> Vec<Log> {
+        self.bytes = 0;
+        std::mem::take(&mut self.lines)
+    }
+}
+
+/// About how many bytes `log` makes in a `log` item: its body, its
+/// attributes and a fixed part for the rest (timestamp, level, ids, field
+/// names). Cheap: nothing is serialised.
+fn estimated_size(log: &Log) -> usize {
+    fn value_size(value: &serde_json::Value) -> usize {
+        match value {
+            serde_json::Value::String(s) => s.len() + 2,
+            serde_json::Value::Array(items) => items.iter().map(value_size).sum::<usize>() + 2,
+            serde_json::Value::Object(map) => map
+                .iter()
+                .map(|(k, v)| k.len() + 4 + value_size(v))
+                .sum::<usize>(),
+            _ => 8,
+        }
+    }
+    const FIXED: usize = 160;
+    const PER_ATTRIBUTE: usize = 32;
+    FIXED
+        + log.body.len()
+        + log
+            .attributes
+            .iter()
+            .map(|(k, v)| k.len() + PER_ATTRIBUTE + value_size(&v.0))
+            .sum::<usize>()
 }
 
 impl LogBatcher {
@@ -114,10 +160,13 @@ impl LogBatcher {
             send(vec![log], &**transport);
             return;
         }
+        let size = estimated_size(&log);
         let full = {
-            let mut lines = self.inner.lines.lock();
-            lines.push(log);
-            (lines.len() >= MAX_BATCH).then(|| std::mem::take(&mut *lines))
+            let mut pending = self.inner.lines.lock();
+            pending.lines.push(log);
+            pending.bytes = pending.bytes.saturating_add(size);
+            (pending.lines.len() >= MAX_BATCH || pending.bytes >= MAX_BATCH_BYTES)
+                .then(|| pending.take())
         };
         match full {
             Some(batch) => send(batch, &**transport),
@@ -127,7 +176,7 @@ impl LogBatcher {
 
     /// Sends what is waiting.
     pub(crate) fn flush(&self, transport: &dyn Transport) {
-        let batch = std::mem::take(&mut *self.inner.lines.lock());
+        let batch = self.inner.lines.lock().take();
         send(batch, transport);
     }
 
@@ -176,7 +225,7 @@ impl LogBatcher {
                 if stopped {
                     return;
                 }
-                let lines = std::mem::take(&mut *inner.lines.lock());
+                let lines = inner.lines.lock().take();
                 match transport.upgrade() {
                     Some(transport) => send(lines, &*transport),
                     None => return,

@@ -164,6 +164,45 @@ fn a_full_batch_goes_at_once_and_the_rest_within_seconds() {
     assert!(client.close(None));
 }
 
+#[test]
+fn long_lines_go_in_batches_of_about_a_megabyte() {
+    let transport = TestTransport::new();
+    let client = Arc::new(Client::with_options(ClientOptions {
+        transport: Some(Arc::new(transport.clone())),
+        ..enabled()
+    }));
+    let hub = Arc::new(Hub::new(Some(client.clone()), Scope::default()));
+    let body = "x".repeat(100_000);
+    Hub::run(hub, || {
+        for _ in 0..30 {
+            logs::capture_log(
+                Log::new(LogLevel::Info, body.clone()).with_attribute("tags", vec!["a", "b"]),
+            );
+        }
+    });
+    // Three lines of 100 KB held no batch back; thirty make no item of 3 MB.
+    let sizes: Vec<(Option<u64>, usize)> = transport
+        .fetch_and_clear_envelopes()
+        .iter()
+        .flat_map(|e| e.items().iter())
+        .filter(|i| i.headers.ty.as_str() == "log")
+        .map(|i| {
+            let mut bytes = Vec::new();
+            i.payload.write_payload(&mut bytes).expect("payload");
+            (i.headers.item_count, bytes.len())
+        })
+        .collect();
+    assert!(!sizes.is_empty(), "a full batch went at once");
+    for (count, bytes) in &sizes {
+        assert!(*bytes < 1_200_000, "{count:?} lines in {bytes} bytes");
+        assert!(*count < Some(30));
+    }
+    assert!(client.close(Some(Duration::from_secs(5))));
+    let sent: u64 = sizes.iter().filter_map(|(n, _)| *n).sum::<u64>()
+        + lines(&transport.fetch_and_clear_envelopes()).len() as u64;
+    assert_eq!(sent, 30, "every line went");
+}
+
 /// A client sending logs into a test transport, with `before_send_log`.
 fn client_with_hook(
     hook: impl Fn(Log) -> Option<Log> + Send + Sync + 'static,
