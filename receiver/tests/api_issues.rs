@@ -917,20 +917,12 @@ fn short_ids_count_each_projects_issues() {
     for text in ["first thing", "second thing", "third thing"] {
         event(&server, message(text, "error", "prod", "app@1"));
     }
-    let body = format!(
-        "{{}}\n{{\"type\":\"event\"}}\n{}\n",
-        json!({"message": "other project", "level": "error"})
+    api_support::event_to(
+        &server,
+        2,
+        key2,
+        json!({"message": "other project", "level": "error"}),
     );
-    let r = receiver::testing::post(
-        &format!("{}/api/2/envelope/", server.url()),
-        &[(
-            "X-Sentry-Auth",
-            format!("Sentry sentry_key={key2}, sentry_version=7").as_str(),
-        )],
-        body.as_bytes(),
-    )
-    .expect("post");
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     server.wait_for_issues(4, Duration::from_secs(5));
 
     let project2: Vec<Issue> = server

@@ -1142,3 +1142,76 @@ fn the_metrics_view_totals_and_lists_samples() {
         "{none}"
     );
 }
+
+#[test]
+fn issues_are_merged_from_the_issue_page() {
+    let server = TestServer::start();
+    let auth = format!(
+        "Sentry sentry_key={}, sentry_version=7",
+        server.public_key()
+    );
+    for (fingerprint, n) in [("alpha", 1), ("beta", 2), ("gamma", 1)] {
+        for _ in 0..n {
+            let body = format!(
+                "{{}}\n{{\"type\":\"event\"}}\n{}\n",
+                serde_json::json!({"message": format!("{fingerprint} failed"),
+                                   "fingerprint": [fingerprint]})
+            );
+            let r = request(
+                "POST",
+                &server.envelope_url(),
+                &[("X-Sentry-Auth", auth.as_str())],
+                body.as_bytes(),
+            )
+            .expect("post");
+            assert_eq!(r.status, 200);
+        }
+    }
+    server.wait_for_events(4, Duration::from_secs(10));
+    let issue = |title: &str| {
+        server
+            .issues()
+            .into_iter()
+            .find(|i| i.title == title)
+            .unwrap_or_else(|| panic!("no issue {title}"))
+    };
+    let (alpha, beta, gamma) = (
+        issue("alpha failed"),
+        issue("beta failed"),
+        issue("gamma failed"),
+    );
+    let short = |id: i64| {
+        server
+            .api_json::<serde_json::Value>(&format!("/api/0/issues/{id}/"))
+            .expect("issue")["shortId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let others = format!("{}, {}", short(beta.id), short(gamma.id));
+    let steps = run_page_script(
+        "merge.js",
+        &[
+            &server.url(),
+            server.token(),
+            &alpha.id.to_string(),
+            &others,
+        ],
+    );
+    let shown = line(&steps, "step", "shown")["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(shown.contains("Merge with"), "{shown}");
+    // Beta was seen most: the page went to it, now with all four events.
+    let merged = line(&steps, "step", "merged");
+    assert_eq!(merged["hash"], format!("#/issues/{}", beta.id), "{merged}");
+    let text = merged["text"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("beta failed") && text.contains("merge"),
+        "{text}"
+    );
+    let left = server.issues();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!((left[0].id, left[0].times_seen), (beta.id, 4));
+}

@@ -1097,10 +1097,7 @@ fn parse_change(body: &Value) -> Result<Change, ApiError> {
     };
     // Sentry changes that this receiver does not make: answering 200 would
     // let a script believe they were made.
-    for (key, what) in [
-        ("merge", "merging issues"),
-        ("discard", "discarding an issue's future events"),
-    ] {
+    for (key, what) in [("discard", "discarding an issue's future events")] {
         if obj
             .get(key)
             .is_some_and(|v| !matches!(v, Value::Null | Value::Bool(false)))
@@ -1386,6 +1383,9 @@ async fn bulk_ids(ctx: &Ctx, project: Option<&str>) -> Result<Vec<i64>, ApiError
 /// `PUT /api/0/projects/{org}/{project}/issues/?id=1&id=2` (or filters):
 /// answers the applied change, or 204 when nothing matched.
 pub(crate) async fn bulk_update(ctx: &Ctx, project: Option<&str>) -> Result<Reply, ApiError> {
+    if wants_merge(&ctx.body)? {
+        return merge(ctx, project).await;
+    }
     let change = parse_change(&ctx.body)?;
     let ids = bulk_ids(ctx, project).await?;
     if ids.is_empty() {
@@ -1394,6 +1394,45 @@ pub(crate) async fn bulk_update(ctx: &Ctx, project: Option<&str>) -> Result<Repl
     let applied = change.clone();
     ctx.write(move |c| apply_change(c, &ids, &applied)).await?;
     Reply::json(&change_json(&change))
+}
+
+/// Whether a `PUT` body asks for a merge (`"merge": true` or `1`, as
+/// Sentry's web page sends it); a merge takes no other change.
+fn wants_merge(body: &Value) -> Result<bool, ApiError> {
+    let Some(merge) = body.get("merge") else {
+        return Ok(false);
+    };
+    let wanted = match merge {
+        Value::Null | Value::Bool(false) => false,
+        Value::Bool(true) => true,
+        Value::Number(n) if n.as_i64() == Some(1) => true,
+        Value::Number(n) if n.as_i64() == Some(0) => false,
+        _ => return Err(ApiError::BadRequest("merge must be true (or 1)".to_owned())),
+    };
+    let others = body
+        .as_object()
+        .is_some_and(|o| o.keys().any(|k| k != "merge"));
+    if wanted && others {
+        return Err(ApiError::BadRequest(
+            "a merge takes no other change in the same request".to_owned(),
+        ));
+    }
+    Ok(wanted)
+}
+
+/// `PUT …/issues/?id=1&id=2` with `{"merge": true}`: the selected issues
+/// become one (`store::issue_merge`); answers
+/// `{"merge": {"parent": id, "children": [ids]}}` as Sentry.
+async fn merge(ctx: &Ctx, project: Option<&str>) -> Result<Reply, ApiError> {
+    let ids = bulk_ids(ctx, project).await?;
+    let now = now_secs();
+    let merged = ctx
+        .write(move |c| Ok(crate::store::issue_merge::merge_issues(c, &ids, now)?))
+        .await?;
+    Reply::json(&json!({"merge": {
+        "parent": merged.parent.to_string(),
+        "children": merged.children.iter().map(i64::to_string).collect::<Vec<_>>(),
+    }}))
 }
 
 /// `DELETE /api/0/issues/{id}/`: 202 as Sentry (done at once here).

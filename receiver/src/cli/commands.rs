@@ -202,11 +202,46 @@ pub struct IssueArgs {
     /// Mark it ignored first.
     #[arg(long)]
     pub ignore: bool,
+    /// Merge these issues (ids or short ids, comma-separated) with it
+    /// first: the one seen most often takes the others in, and is shown.
+    #[arg(long, value_delimiter = ',', conflicts_with_all = ["resolve", "unresolve", "ignore"])]
+    pub merge: Vec<String>,
+}
+
+/// Merges `others` with `id` (`PUT …/issues/?id=…` with `{"merge": true}`)
+/// and returns the id of the issue that stayed; says what it did on
+/// stderr.
+fn merge_issues(client: &Client, id: &str, others: &[String]) -> Result<String, CliError> {
+    // The bulk endpoint takes numeric ids: short ids are looked up.
+    let mut ids = Vec::with_capacity(others.len() + 1);
+    for key in std::iter::once(id).chain(others.iter().map(String::as_str)) {
+        let (issue, _): (Value, _) = client.get(&format!("/api/0/issues/{}/", enc(key.trim())))?;
+        let numeric = issue["id"].as_str().unwrap_or_default().to_owned();
+        ids.push(format!("id={}", enc(&numeric)));
+    }
+    let answer: Value = client.send(
+        "PUT",
+        &format!("/api/0/organizations/local/issues/?{}", ids.join("&")),
+        &json!({"merge": true}),
+    )?;
+    let parent = answer["merge"]["parent"]
+        .as_str()
+        .ok_or_else(|| CliError::Usage(format!("unexpected merge answer {answer}")))?
+        .to_owned();
+    let children: Vec<&str> = answer["merge"]["children"]
+        .as_array()
+        .map(|c| c.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    eprintln!("merged issue {} into issue {parent}", children.join(", "));
+    Ok(parent)
 }
 
 /// `receiver issue ID`: the issue with its tags, grouping and latest event.
 pub fn issue(client: &Client, args: &IssueArgs, json_out: bool) -> Result<(), CliError> {
-    let id = enc(args.id.trim());
+    let mut id = enc(args.id.trim());
+    if !args.merge.is_empty() {
+        id = enc(&merge_issues(client, &args.id, &args.merge)?);
+    }
     let status = if args.resolve {
         Some("resolved")
     } else if args.unresolve {

@@ -22,6 +22,7 @@ pub(crate) mod check_ins;
 pub mod container_entries;
 pub mod dictionary;
 pub(crate) mod id_floors;
+pub(crate) mod issue_merge;
 pub(crate) mod issue_removal;
 pub mod known_rows;
 mod late_runs;

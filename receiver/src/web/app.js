@@ -644,13 +644,33 @@
       : [h('button', {type: 'button', onclick: () => update({status: 'unresolved'})}, 'Unresolve')];
     const details = issue.statusDetails || {};
     const statusText = issue.status + (details.inRelease ? ' in ' + details.inRelease : '') + (details.inNextRelease ? ' (next release)' : '');
+    // Merging: the issue seen most often takes the others in, and is shown.
+    const others = h('input', {name: 'merge', placeholder: 'DEFAULT-2, DEFAULT-3', size: 18});
+    const mergeForm = !canWrite() ? null : h('form', {class: 'merge', onsubmit: async (e) => {
+      e.preventDefault();
+      const keys = others.value.split(',').map((k) => k.trim()).filter((k) => k);
+      if (!keys.length) return;
+      message.textContent = 'Merging…';
+      try {
+        // The bulk endpoint takes numeric ids: short ids are looked up.
+        const ids = [issue.id];
+        for (const key of keys) ids.push((await api('/api/0/issues/' + enc(key) + '/')).data.id);
+        const query = ids.map((id) => 'id=' + enc(id)).join('&');
+        const answer = (await api('/api/0/organizations/local/issues/?' + query, {method: 'PUT', body: {merge: true}})).data;
+        const parent = answer && answer.merge && answer.merge.parent;
+        if (parent && parent !== String(issue.id)) location.hash = '#/issues/' + enc(parent);
+        else render();
+      } catch (err) {
+        if (!(err instanceof AuthError)) message.textContent = err.message;
+      }
+    }}, h('label', {title: 'The issue seen most often takes the others in: their events, groupings, users and counts'}, 'Merge with ', others), ' ', h('button', {type: 'submit'}, 'Merge'));
     return h('div', {class: 'card issue-head'},
       h('div', {class: 'crumbs'}, h('a', {href: '#/issues'}, 'Issues'), ' / ', h('span', {class: 'mono'}, issue.shortId)),
       h('h1', null, levelBadge(issue.level), ' ', issue.title || '(no title)'),
       issue.culprit ? h('p', {class: 'culprit'}, issue.culprit) : null,
       h('div', {class: 'actions'}, badge(statusText, 'status-' + issue.status),
         issue.substatus ? badge(issue.substatus, 'sub-' + issue.substatus) : null,
-        buttons, canWrite() ? null : h('span', {class: 'muted'}, ' read-only token'), message),
+        buttons, mergeForm, canWrite() ? null : h('span', {class: 'muted'}, ' read-only token'), message),
       h('dl', {class: 'stats'},
         stat('Events', issue.count),
         stat('Users', issue.userCount),

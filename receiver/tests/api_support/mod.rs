@@ -25,6 +25,22 @@ pub fn send(server: &TestServer, body: &[u8]) {
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
 }
 
+/// Sends one event (a JSON object) to project `project` with its key
+/// `key`; asserts 200.
+pub fn event_to(server: &TestServer, project: i64, key: &str, payload: Value) {
+    let body = format!("{{}}\n{{\"type\":\"event\"}}\n{payload}\n");
+    let r = post(
+        &format!("{}/api/{project}/envelope/", server.url()),
+        &[(
+            "X-Sentry-Auth",
+            format!("Sentry sentry_key={key}, sentry_version=7").as_str(),
+        )],
+        body.as_bytes(),
+    )
+    .expect("post envelope");
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+}
+
 /// A fresh event id.
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
