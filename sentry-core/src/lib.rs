@@ -22,6 +22,7 @@
 #![warn(missing_docs)]
 
 mod api;
+mod batcher;
 mod capture;
 mod client;
 mod clock;
