@@ -342,13 +342,17 @@ async fn retention(
                     .map(|(kind, n)| format!("{n} {kind}"))
                     .collect();
                 eprintln!(
-                    "retention: deleted {} (received before {})",
+                    "retention: deleted {} (received before {}; --retention {}d)",
                     what.join(", "),
-                    Timestamp::from_secs_f64(cutoff).to_rfc3339()
+                    Timestamp::from_secs_f64(cutoff).to_rfc3339(),
+                    keep.as_secs_f64() / 86_400.0
                 );
             }
             Ok(_) => {}
-            Err(e) => eprintln!("retention: deleting what was received before {cutoff}: {e}"),
+            Err(e) => eprintln!(
+                "retention: deleting what was received before {}: {e}",
+                Timestamp::from_secs_f64(cutoff).to_rfc3339()
+            ),
         }
     }
 }

@@ -212,7 +212,7 @@ fn the_server_deletes_what_is_older_than_its_retention_at_start() {
     let cutoff = now() - 90.0 * DAY;
     for table in TABLES
         .iter()
-        .filter(|t| !["spans", "issues", "monitor_incidents"].contains(t))
+        .filter(|t| !["spans", "issues", "monitor_incidents", "check_ins"].contains(t))
     {
         assert_eq!(
             count(
@@ -230,7 +230,9 @@ fn the_server_deletes_what_is_older_than_its_retention_at_start() {
         ("sessions", 0),
         ("client_reports", 0),
         ("feedback", 0),
-        ("check_ins", 0),
+        // The monitor's latest run stays, however old: the clock finds
+        // the monitor environments it expects runs of from their runs.
+        ("check_ins", 1),
         ("raw_items", 0),
         ("attachments", 0),
         ("monitor_incidents", 0),
@@ -266,7 +268,12 @@ fn the_server_deletes_what_is_older_than_its_retention_at_start() {
         get_ok(&server, &format!("/api/0/issues/{shared}/"))["count"],
         "2"
     );
-    // The monitor's configuration stays (its runs went).
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM check_ins WHERE status = 'ok'"),
+        1,
+        "the run kept is the latest"
+    );
+    // The monitor's configuration stays (its older runs went).
     assert_eq!(
         count(
             &db,
@@ -286,20 +293,83 @@ fn the_server_deletes_what_is_older_than_its_retention_at_start() {
     assert_eq!(reopened.times_seen, 1);
 }
 
+/// A session update of `sid` (`seq` 1 is its init).
+fn session(server: &TestServer, sid: &str, seq: u64, status: &str) {
+    item(
+        server,
+        "session",
+        json!({"sid": sid, "init": seq == 1, "seq": seq, "started": iso(now() - 60.0),
+               "timestamp": iso(now()), "status": status,
+               "attrs": {"release": "app@1.0.0"}}),
+    );
+}
+
+/// A user report about `event_id` (an event never sent).
+fn user_report(server: &TestServer, event_id: &str, comments: &str) {
+    item(
+        server,
+        "user_report",
+        json!({"event_id": event_id, "name": "Ann", "email": "ann@example.com",
+               "comments": comments}),
+    );
+}
+
+/// The environments of an issue's tag breakdown, with their counts.
+fn environments(server: &TestServer, issue: i64) -> Vec<(String, i64)> {
+    let tag = get_ok(server, &format!("/api/0/issues/{issue}/tags/environment/"));
+    tag["topValues"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|v| {
+            (
+                v["value"].as_str().unwrap_or_default().to_owned(),
+                v["count"].as_i64().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn prune_deletes_what_came_before_a_time_beside_a_running_receiver() {
     let server = TestServer::start();
-    let mut before = Vec::new();
     for i in 0..3 {
-        before.push(failure(&server, "first", &format!("first wave {i}")));
+        failure(&server, "first", &format!("first wave {i}"));
     }
+    let mixed = |env: &str| {
+        event(
+            &server,
+            json!({"message": "mixed", "fingerprint": ["mixed"], "environment": env}),
+        )
+    };
+    mixed("old-env");
     transaction(&server, "GET /first", now());
-    server.wait_for_events(3, Duration::from_secs(10));
+    let (whole, straddling) = (new_id(), new_id());
+    session(&server, &whole, 1, "ok");
+    session(&server, &whole, 2, "exited");
+    session(&server, &straddling, 1, "ok");
+    let (resent, once) = (new_id(), new_id());
+    user_report(&server, &resent, "first words");
+    user_report(&server, &once, "only words");
+    server.wait_for_events(4, Duration::from_secs(10));
     // Every request above was stored before its reply.
     let t = now();
     std::thread::sleep(Duration::from_millis(20));
     let kept = failure(&server, "second", "second wave");
-    server.wait_for_events(4, Duration::from_secs(10));
+    mixed("new-env");
+    session(&server, &straddling, 2, "crashed");
+    user_report(&server, &resent, "second thoughts");
+    server.wait_for_events(6, Duration::from_secs(10));
+    let mixed_issue = server
+        .issues()
+        .into_iter()
+        .find(|i| i.title == "mixed")
+        .expect("the mixed issue")
+        .id;
+    assert_eq!(
+        environments(&server, mixed_issue),
+        [("new-env".to_owned(), 1), ("old-env".to_owned(), 1)]
+    );
 
     let db = server.db_path().to_owned();
     let out = receiver_command(&server)
@@ -314,25 +384,50 @@ fn prune_deletes_what_came_before_a_time_beside_a_running_receiver() {
         String::from_utf8_lossy(&out.stderr)
     );
     let pruned: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let counts = |keys: &[&str]| -> Vec<Value> { keys.iter().map(|k| pruned[k].clone()).collect() };
     assert_eq!(
-        (
-            &pruned["events"],
-            &pruned["issues"],
-            &pruned["transactions"],
-            &pruned["spans"]
-        ),
-        (&json!(3), &json!(1), &json!(1), &json!(3)),
+        counts(&[
+            "events",
+            "issues",
+            "transactions",
+            "spans",
+            "sessions",
+            "feedback"
+        ]),
+        [json!(4), json!(1), json!(1), json!(3), json!(2), json!(1)],
         "{pruned}"
     );
-    let events: Vec<String> = server.events().into_iter().map(|e| e.event_id).collect();
-    assert_eq!(events, [kept]);
+    let mut events: Vec<String> = server.events().into_iter().map(|e| e.event_id).collect();
+    events.sort();
+    assert_eq!(events.len(), 2);
+    assert!(events.contains(&kept));
+    // The breakdown the page saw before is not served again: the old
+    // environment's event is gone.
+    assert_eq!(
+        environments(&server, mixed_issue),
+        [("new-env".to_owned(), 1)]
+    );
+    // The session that went on keeps its init; the report sent again
+    // (its row updated since) stays.
+    assert_eq!(
+        count(
+            &db,
+            &format!("SELECT COUNT(*) FROM sessions WHERE sid = '{straddling}'")
+        ),
+        2
+    );
+    let comments = count(
+        &db,
+        "SELECT COUNT(*) FROM feedback WHERE message = 'second thoughts'",
+    );
+    assert_eq!(comments, 1);
 
     // The running receiver's caches noticed: the deleted grouping opens a
     // new issue instead of counting into the gone one.
     let again = failure(&server, "first", "first wave again");
-    server.wait_for_events(2, Duration::from_secs(10));
+    server.wait_for_events(3, Duration::from_secs(10));
     let issues = server.issues();
-    assert_eq!(issues.len(), 2, "{issues:?}");
+    assert_eq!(issues.len(), 3, "{issues:?}");
     let first = issues
         .iter()
         .find(|i| i.title == "first wave again")
@@ -385,6 +480,8 @@ fn a_step_deletes_the_oldest_rows_first_and_no_more_than_its_limit() {
     for i in 0..5 {
         sent.push(failure(&server, "steps", &format!("step {i}")));
     }
+    // Three spans: its root and two children.
+    transaction(&server, "GET /steps", now());
     server.wait_for_events(5, Duration::from_secs(10));
     let cutoff = now();
     std::thread::sleep(Duration::from_millis(20));
@@ -408,7 +505,14 @@ fn a_step_deletes_the_oldest_rows_first_and_no_more_than_its_limit() {
         ids.sort();
         ids.into_iter().map(|(_, e)| e).collect()
     };
-    assert_eq!(step().events, 2);
+    let first = step();
+    // A transaction's spans count toward the limit: it goes in the step
+    // that deletes its last span.
+    assert_eq!(
+        (first.events, first.spans, first.transactions),
+        (2, 2, 0),
+        "{first:?}"
+    );
     assert_eq!(
         left(),
         [
@@ -418,7 +522,12 @@ fn a_step_deletes_the_oldest_rows_first_and_no_more_than_its_limit() {
             young.clone()
         ]
     );
-    assert_eq!(step().events, 2);
+    let second = step();
+    assert_eq!(
+        (second.events, second.spans, second.transactions),
+        (2, 1, 1),
+        "{second:?}"
+    );
     assert_eq!(step().events, 1);
     let last = step();
     assert_eq!(last.total(), 0, "{last:?}");

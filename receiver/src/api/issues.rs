@@ -31,7 +31,7 @@ const ISSUE_COLS: &str = "i.id, i.project_id, i.title, i.culprit, i.level, i.fir
      i.last_seen, i.times_seen, i.user_count, i.status, i.substatus, i.resolved_release, \
      i.assigned_to, i.resolved_in_next, i.kind, i.first_release, i.last_release, \
      (SELECT e.platform FROM events e WHERE e.issue_id = i.id ORDER BY e.timestamp DESC LIMIT 1), \
-     COALESCE(i.short_seq, i.id), i.metadata";
+     COALESCE(i.short_seq, i.id), i.metadata, i.events_pruned";
 
 /// An issue row.
 #[derive(Debug, Clone)]
@@ -58,6 +58,8 @@ pub(crate) struct IssueRecord {
     pub short_seq: i64,
     /// Its `metadata` (JSON) where its title does not give it.
     pub metadata: Option<String>,
+    /// How many times retention deleted some of its events.
+    pub events_pruned: i64,
 }
 
 fn issue_from_row(r: &Row<'_>) -> rusqlite::Result<IssueRecord> {
@@ -82,6 +84,7 @@ fn issue_from_row(r: &Row<'_>) -> rusqlite::Result<IssueRecord> {
         platform: r.get(17)?,
         short_seq: r.get(18)?,
         metadata: r.get(19)?,
+        events_pruned: r.get(20)?,
     })
 }
 
@@ -767,7 +770,8 @@ pub(crate) async fn list(ctx: &Ctx, project: Option<&str>) -> Result<Reply, ApiE
 }
 
 /// [`tag_breakdown`] of issue `r`, reused from `cache` while the issue's
-/// count, first and last seen are as they were (`api::tag_cache`).
+/// count, first and last seen and retention's deletions are as they were
+/// (`api::tag_cache`).
 fn cached_tag_breakdown(
     conn: &Connection,
     r: &IssueRecord,
@@ -778,6 +782,7 @@ fn cached_tag_breakdown(
         times_seen: r.times_seen,
         first_seen: r.first_seen,
         last_seen: r.last_seen,
+        events_pruned: r.events_pruned,
     };
     cache.get_or_compute(r.id, only, stamp, || tag_breakdown(conn, r.id, only))
 }

@@ -5,9 +5,11 @@
 //! normalised (~320 ms for such an issue on a 2-core CI machine), and the
 //! web page asks for the issue, breakdown included, again for every event
 //! of it that it shows (newer, older). An issue's events change only when
-//! new ones arrive, which moves its count and last seen, or when it is
-//! deleted, so a breakdown is kept with the issue's count, first and last
-//! seen ([`Stamp`]) and reused while they are the same.
+//! new ones arrive, which moves its count and last seen, when retention
+//! deletes old ones, which it counts on the issue (`events_pruned`), or
+//! when it is deleted, so a breakdown is kept with the issue's count, first
+//! and last seen and that counter ([`Stamp`]) and reused while they are the
+//! same.
 //!
 //! ```text
 //! cache.get_or_compute(issue_id, None, stamp, || tag_breakdown(...))
@@ -30,6 +32,7 @@ pub(crate) struct Stamp {
     pub times_seen: i64,
     pub first_seen: f64,
     pub last_seen: f64,
+    pub events_pruned: i64,
 }
 
 /// An issue and the one tag key asked for (`None`: all of them).
@@ -91,6 +94,7 @@ mod tests {
             times_seen: 3,
             first_seen: 1.0,
             last_seen: 2.0,
+            events_pruned: 0,
         };
         let mut computed = 0;
         let mut get = |key: Option<&str>, stamp: Stamp, name: &str| {
@@ -110,7 +114,12 @@ mod tests {
             ..stamp
         };
         assert_eq!(get(None, newer, "d")[0].key, "d", "a new event");
-        assert_eq!(computed, 3);
+        let pruned = Stamp {
+            events_pruned: 1,
+            ..newer
+        };
+        assert_eq!(get(None, pruned, "e")[0].key, "e", "old events deleted");
+        assert_eq!(computed, 4);
         // Bounded: many issues start it over.
         for issue in 0..(MAX_ENTRIES as i64 * 2) {
             cache

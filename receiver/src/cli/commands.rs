@@ -69,7 +69,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         }
     };
     if !secs.is_finite() || !(0.0..=31_536_000.0).contains(&secs) {
-        return Err(format!("invalid duration {s:?}"));
+        return Err(format!("invalid duration {s:?}: at most a year (365d)"));
     }
     Ok(Duration::from_secs_f64(secs))
 }

@@ -279,7 +279,9 @@ pub struct ServeArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention(pub Option<std::time::Duration>);
 
-/// Parses `--retention`: a duration (`90d`), or `off` (also `never`, `0`).
+/// Parses `--retention`: a duration (`90d`), or `off` (also `never`). A
+/// zero duration is refused: keeping nothing would delete what was just
+/// stored, and `prune --older-than 0` means "everything", not "off".
 ///
 /// ```
 /// # use receiver::cli::{parse_retention, Retention};
@@ -287,12 +289,15 @@ pub struct Retention(pub Option<std::time::Duration>);
 /// assert_eq!(parse_retention("30d"), Ok(Retention(Some(Duration::from_secs(30 * 86_400)))));
 /// assert_eq!(parse_retention("off"), Ok(Retention(None)));
 /// assert!(parse_retention("forever").is_err());
+/// assert!(parse_retention("0").is_err());
 /// ```
 pub fn parse_retention(s: &str) -> Result<Retention, String> {
     match s.trim().to_ascii_lowercase().as_str() {
-        "off" | "never" | "0" => Ok(Retention(None)),
+        "off" | "never" => Ok(Retention(None)),
         _ => match commands::parse_duration(s) {
-            Ok(d) if d.is_zero() => Ok(Retention(None)),
+            Ok(d) if d.is_zero() => Err(format!(
+                "--retention {s:?} would keep nothing; use `off` to keep everything"
+            )),
             Ok(d) => Ok(Retention(Some(d))),
             Err(e) => Err(format!("{e}; or `off` to keep everything")),
         },

@@ -29,19 +29,23 @@ pub struct PruneArgs {
 /// assert_eq!(parse_time("1700000000"), Ok(1_700_000_000.0));
 /// assert_eq!(parse_time("2023-11-14T22:13:20Z"), Ok(1_700_000_000.0));
 /// assert!(parse_time("yesterday").is_err());
+/// assert!(parse_time("1e300").is_err());
 /// ```
 pub fn parse_time(s: &str) -> Result<f64, String> {
+    /// 9999-12-31T23:59:59Z: the last time RFC 3339 can write.
+    const LAST: f64 = 253_402_300_799.0;
     let s = s.trim();
-    if let Ok(secs) = s.parse::<f64>() {
-        if secs.is_finite() && secs >= 0.0 {
-            return Ok(secs);
-        }
+    let secs = match s.parse::<f64>() {
+        Ok(secs) => Some(secs),
+        Err(_) => Timestamp::parse_rfc3339(s).map(Timestamp::as_secs_f64),
+    };
+    match secs {
+        Some(secs) if secs.is_finite() && (0.0..=LAST).contains(&secs) => Ok(secs),
+        _ => Err(format!(
+            "invalid time {s:?}: use RFC 3339 (2026-01-31T12:00:00Z) or Unix seconds, \
+             up to the year 9999"
+        )),
     }
-    Timestamp::parse_rfc3339(s)
-        .map(Timestamp::as_secs_f64)
-        .ok_or_else(|| {
-            format!("invalid time {s:?}: use RFC 3339 (2026-01-31T12:00:00Z) or Unix seconds")
-        })
 }
 
 /// Runs `receiver prune` on the database file (beside a running receiver

@@ -11,28 +11,40 @@
 //! is kept as long as any other:
 //!
 //! * events, attachments, transactions with their spans, standalone span
-//!   items, log and metric containers (with their summaries), sessions and
-//!   session aggregates, client reports, user feedback, cron check-ins and
-//!   raw items of unknown types;
+//!   items, log and metric containers (with their summaries), session
+//!   aggregates, client reports, user feedback and raw items of unknown
+//!   types;
+//! * sessions once all their updates are old (release health counts a
+//!   session by its init and its crash by a later update: half a session
+//!   would skew crash-free rates);
+//! * cron check-ins, except each monitor environment's latest run: the
+//!   clock finds the environments whose runs it expects from their runs,
+//!   and a job that runs less often than the retention must still be
+//!   counted missed when it does not come;
 //! * spans that came on their own (no transaction), by their start time,
 //!   the only time they keep;
-//! * issues last seen before the cutoff that have no event left, with
-//!   their hashes, users, facets, activity and grouping: an event with
-//!   the same grouping later opens a new issue, as in Sentry;
+//! * issues left without events by the events deleted, with their hashes,
+//!   users, facets, activity and grouping: an event with the same grouping
+//!   later opens a new issue, as in Sentry;
 //! * cron monitor incidents resolved before the cutoff.
 //!
 //! Projects, keys, tokens, quotas, releases, deploys, monitors and their
-//! open incidents stay, and an issue that stays keeps its counts (times
-//! seen, users) of the events it lost.
+//! open incidents stay. An issue that stays keeps its counts (times seen,
+//! users) and the environments and releases it was seen in; it counts the
+//! deletion (`issues.events_pruned`), so its tag breakdown is read again
+//! (`api::tag_cache`).
 //!
 //! Rows are read oldest first in id order, the order they were stored in,
 //! and a walk stops at the first row received since the cutoff: a step
-//! costs what it deletes, never a scan of what stays. (Should the system
-//! clock have gone back, a row stored before an older-looking one waits
-//! until that one is old enough too.) One step deletes at most `limit`
-//! rows of each table, so that the writer, which runs it between batches
-//! of ingestion, is never held for long; the caller repeats steps until
-//! one deletes nothing.
+//! reads what it deletes (and the few rows it keeps), never what stays
+//! because it is recent. Feedback is the exception to that order (a user
+//! report sent again updates its row's time) and is found on its time
+//! index instead. Should the system clock have gone back, a row stored
+//! before an older-looking one waits until that one is old enough too. One
+//! step deletes at most about `limit` rows of each table (a transaction
+//! goes in the step that deletes its last span), so that the writer, which
+//! runs it between batches of ingestion, is never held for long; the
+//! caller repeats steps until one deletes nothing.
 //!
 //! ```
 //! use receiver::store::{Store, WriteOp, WriteResult};
@@ -48,7 +60,7 @@
 
 use std::time::Duration;
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
 use super::{Store, StoreError, WriteOp, WriteResult};
@@ -205,8 +217,8 @@ fn step_result(result: WriteResult) -> Result<Pruned, StoreError> {
     }
 }
 
-/// Deletes, in the caller's transaction, at most `limit` rows of each
-/// table received before `cutoff` (Unix seconds); see the module
+/// Deletes, in the caller's transaction, at most about `limit` rows of
+/// each table received before `cutoff` (Unix seconds); see the module
 /// documentation for what goes.
 pub(crate) fn prune_step(
     conn: &Connection,
@@ -218,25 +230,25 @@ pub(crate) fn prune_step(
     // The newest event may be among those deleted: its id must not be
     // handed out again (`id_floors`).
     super::id_floors::raise(conn)?;
-    pruned.events = delete_oldest(conn, "events", cutoff, limit)?;
-    pruned.attachments = delete_oldest(conn, "attachments", cutoff, limit)?;
-    if let Some(last) = oldest_before(conn, "transactions", cutoff, limit)? {
-        // Every transaction up to `last` goes: so do its spans.
-        pruned.spans += conn
-            .prepare_cached("DELETE FROM spans WHERE transaction_id <= ?1")?
-            .execute([last])? as u64;
-        pruned.transactions = conn
-            .prepare_cached("DELETE FROM transactions WHERE id <= ?1")?
-            .execute([last])? as u64;
-    }
+    let events = walk(conn, &plain("events"), cutoff, limit)?;
+    let touched = issues_of(conn, &events)?;
+    pruned.events = delete_ids(conn, "events", &events)?;
+    pruned.issues = settle_issues(conn, &touched)?;
+    let attachments = walk(conn, &plain("attachments"), cutoff, limit)?;
+    pruned.attachments = delete_ids(conn, "attachments", &attachments)?;
+    (pruned.transactions, pruned.spans) = prune_transactions(conn, cutoff, limit)?;
+    // Spans that came on their own keep only their start time, walked on
+    // its index (not the `transaction_id` one, which would read every
+    // streamed span to find the old ones).
     pruned.spans += conn
         .prepare_cached(
             "DELETE FROM spans WHERE id IN (
-                 SELECT id FROM spans
+                 SELECT id FROM spans INDEXED BY spans_time
                  WHERE start_ts < ?1 AND transaction_id IS NULL LIMIT ?2)",
         )?
         .execute(params![cutoff, limit as i64])? as u64;
-    pruned.span_items = delete_oldest(conn, "span_items", cutoff, limit)?;
+    let span_items = walk(conn, &plain("span_items"), cutoff, limit)?;
+    pruned.span_items = delete_ids(conn, "span_items", &span_items)?;
     for (table, summaries, count) in [
         ("logs", "log_summaries", &mut pruned.logs),
         (
@@ -245,77 +257,193 @@ pub(crate) fn prune_step(
             &mut pruned.trace_metrics,
         ),
     ] {
-        if let Some(last) = oldest_before(conn, table, cutoff, limit)? {
-            conn.prepare_cached(&format!("DELETE FROM {summaries} WHERE id <= ?1"))?
-                .execute([last])?;
-            *count = conn
-                .prepare_cached(&format!("DELETE FROM {table} WHERE id <= ?1"))?
-                .execute([last])? as u64;
-        }
+        let ids = walk(conn, &plain(table), cutoff, limit)?;
+        delete_ids(conn, summaries, &ids)?;
+        *count = delete_ids(conn, table, &ids)?;
     }
-    pruned.sessions = delete_oldest(conn, "sessions", cutoff, limit)?;
-    pruned.session_aggregates = delete_oldest(conn, "session_aggregates", cutoff, limit)?;
-    pruned.client_reports = delete_oldest(conn, "client_reports", cutoff, limit)?;
-    pruned.feedback = delete_oldest(conn, "feedback", cutoff, limit)?;
-    pruned.check_ins = delete_oldest(conn, "check_ins", cutoff, limit)?;
-    pruned.raw_items = delete_oldest(conn, "raw_items", cutoff, limit)?;
+    // A session goes whole, once all its updates are old: release health
+    // counts a session by its init and its crash by a later update.
+    let sessions = walk(
+        conn,
+        "SELECT id, received, EXISTS (
+             SELECT 1 FROM sessions later
+             WHERE later.project_id = s.project_id AND later.sid = s.sid
+                 AND later.received >= ?1)
+         FROM sessions s ORDER BY id",
+        cutoff,
+        limit,
+    )?;
+    pruned.sessions = delete_ids(conn, "sessions", &sessions)?;
+    let aggregates = walk(conn, &plain("session_aggregates"), cutoff, limit)?;
+    pruned.session_aggregates = delete_ids(conn, "session_aggregates", &aggregates)?;
+    let reports = walk(conn, &plain("client_reports"), cutoff, limit)?;
+    pruned.client_reports = delete_ids(conn, "client_reports", &reports)?;
+    pruned.feedback = prune_feedback(conn, cutoff, limit)?;
+    // A monitor environment keeps its latest run, however old: the clock
+    // finds the environments whose runs it expects from their runs, and a
+    // job that runs less often than the retention must still be counted
+    // missed when it does not come.
+    let check_ins = walk(
+        conn,
+        "SELECT id, received, NOT EXISTS (
+             SELECT 1 FROM check_ins later
+             WHERE later.project_id = c.project_id AND later.monitor_slug = c.monitor_slug
+                 AND COALESCE(later.environment, 'production')
+                     = COALESCE(c.environment, 'production')
+                 AND later.received > c.received)
+         FROM check_ins c ORDER BY id",
+        cutoff,
+        limit,
+    )?;
+    pruned.check_ins = delete_ids(conn, "check_ins", &check_ins)?;
+    let raw = walk(conn, &plain("raw_items"), cutoff, limit)?;
+    pruned.raw_items = delete_ids(conn, "raw_items", &raw)?;
     pruned.monitor_incidents = conn
         .prepare_cached(
             "DELETE FROM monitor_incidents WHERE id IN (
                  SELECT id FROM monitor_incidents WHERE resolved < ?1 LIMIT ?2)",
         )?
         .execute(params![cutoff, limit as i64])? as u64;
-    // Issues last: those whose last events went above.
-    let issues: Vec<i64> = conn
-        .prepare_cached(
-            "SELECT id FROM issues
-             WHERE last_seen < ?1
-                 AND NOT EXISTS (SELECT 1 FROM events e WHERE e.issue_id = issues.id)
-             LIMIT ?2",
-        )?
-        .query_map(params![cutoff, limit as i64], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    pruned.issues = super::issue_removal::delete_issues(conn, &issues)? as u64;
     Ok(pruned)
 }
 
-/// Deletes the oldest rows of `table` received before `cutoff`, at most
-/// `limit` ([`oldest_before`]).
-fn delete_oldest(
-    conn: &Connection,
-    table: &str,
-    cutoff: f64,
-    limit: usize,
-) -> Result<u64, StoreError> {
-    let Some(last) = oldest_before(conn, table, cutoff, limit)? else {
-        return Ok(0);
-    };
-    Ok(conn
-        .prepare_cached(&format!("DELETE FROM {table} WHERE id <= ?1"))?
-        .execute([last])? as u64)
+/// The walk of a table whose rows all go by their receipt time.
+fn plain(table: &str) -> String {
+    format!("SELECT id, received, 0 FROM {table} ORDER BY id")
 }
 
-/// The id of the last of the oldest rows of `table` received before
-/// `cutoff`, at most `limit` of them: rows are read in id order, and the
-/// walk stops at the first one received since. `None` when the oldest row
-/// is recent (or there is none).
-fn oldest_before(
+/// The ids of the oldest rows `select` reads (`id, received, keep`, in id
+/// order) that were received before `cutoff` and are not to be kept, at
+/// most `limit`: the walk stops at the first row received since, so it
+/// reads what it deletes and the few rows it keeps, never what stays
+/// because it is recent.
+fn walk(
     conn: &Connection,
-    table: &str,
+    select: &str,
     cutoff: f64,
     limit: usize,
-) -> Result<Option<i64>, StoreError> {
-    let mut statement = conn.prepare_cached(&format!(
-        "SELECT id, received FROM {table} ORDER BY id LIMIT ?1"
-    ))?;
-    let mut rows = statement.query([limit as i64])?;
-    let mut last = None;
+) -> Result<Vec<i64>, StoreError> {
+    let mut statement = conn.prepare_cached(select)?;
+    let takes_cutoff = statement.parameter_count() > 0;
+    let mut rows = if takes_cutoff {
+        statement.query([cutoff])?
+    } else {
+        statement.query([])?
+    };
+    let mut ids = Vec::new();
     while let Some(row) = rows.next()? {
         let received: f64 = row.get(1)?;
         if received >= cutoff {
             break;
         }
-        last = Some(row.get(0)?);
+        if !row.get::<_, bool>(2)? {
+            ids.push(row.get(0)?);
+            if ids.len() >= limit {
+                break;
+            }
+        }
     }
-    Ok(last)
+    Ok(ids)
+}
+
+/// Deletes the rows of `table` with these ids; how many there were.
+fn delete_ids(conn: &Connection, table: &str, ids: &[i64]) -> Result<u64, StoreError> {
+    let mut statement = conn.prepare_cached(&format!("DELETE FROM {table} WHERE id = ?1"))?;
+    let mut deleted = 0;
+    for id in ids {
+        deleted += statement.execute([id])? as u64;
+    }
+    Ok(deleted)
+}
+
+/// The issues the events `ids` belong to.
+fn issues_of(conn: &Connection, ids: &[i64]) -> Result<Vec<i64>, StoreError> {
+    let mut statement = conn.prepare_cached("SELECT issue_id FROM events WHERE id = ?1")?;
+    let mut issues = Vec::new();
+    for id in ids {
+        if let Some(issue) = statement
+            .query_row([id], |r| r.get::<_, Option<i64>>(0))
+            .optional()?
+            .flatten()
+        {
+            issues.push(issue);
+        }
+    }
+    issues.sort_unstable();
+    issues.dedup();
+    Ok(issues)
+}
+
+/// After some of their events went: the issues left without any are
+/// deleted (with their hashes, users, facets, activity and grouping); the
+/// others count the deletion, which their tag breakdowns notice
+/// (`api::tag_cache`). Returns how many were deleted.
+fn settle_issues(conn: &Connection, issues: &[i64]) -> Result<u64, StoreError> {
+    let mut empty = Vec::new();
+    for &issue in issues {
+        let left = conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM events WHERE issue_id = ?1)")?
+            .query_row([issue], |r| r.get::<_, bool>(0))?;
+        if left {
+            conn.prepare_cached(
+                "UPDATE issues SET events_pruned = events_pruned + 1 WHERE id = ?1",
+            )?
+            .execute([issue])?;
+        } else {
+            empty.push(issue);
+        }
+    }
+    Ok(super::issue_removal::delete_issues(conn, &empty)? as u64)
+}
+
+/// Deletes the oldest transactions received before `cutoff` with their
+/// spans, about `limit` rows at most: a transaction goes in the step that
+/// deletes its last span, so one with thousands of spans takes several
+/// steps instead of one long one. Returns (transactions, spans) deleted.
+fn prune_transactions(
+    conn: &Connection,
+    cutoff: f64,
+    limit: usize,
+) -> Result<(u64, u64), StoreError> {
+    let ids = walk(conn, &plain("transactions"), cutoff, limit)?;
+    let Some(&last) = ids.last() else {
+        return Ok((0, 0));
+    };
+    // Every transaction up to `last` is old (the walk took them all):
+    // their spans are found on the `transaction_id` index.
+    let spans = conn
+        .prepare_cached(
+            "DELETE FROM spans WHERE id IN (
+                 SELECT id FROM spans WHERE transaction_id <= ?1 LIMIT ?2)",
+        )?
+        .execute(params![last, limit as i64])? as u64;
+    if spans as usize >= limit {
+        return Ok((0, spans));
+    }
+    Ok((delete_ids(conn, "transactions", &ids)?, spans))
+}
+
+/// Deletes the feedback received before `cutoff`, at most `limit`, found
+/// on its time index project by project: a user report sent again for the
+/// same event updates its row's time, so feedback ids are not in the
+/// order of their times.
+fn prune_feedback(conn: &Connection, cutoff: f64, limit: usize) -> Result<u64, StoreError> {
+    let projects: Vec<i64> = conn
+        .prepare_cached("SELECT id FROM projects")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut deleted = 0;
+    for project in projects {
+        let left = limit.saturating_sub(deleted as usize);
+        if left == 0 {
+            break;
+        }
+        deleted += conn
+            .prepare_cached(
+                "DELETE FROM feedback WHERE id IN (
+                     SELECT id FROM feedback WHERE project_id = ?1 AND received < ?2 LIMIT ?3)",
+            )?
+            .execute(params![project, cutoff, left as i64])? as u64;
+    }
+    Ok(deleted)
 }

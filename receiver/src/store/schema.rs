@@ -841,6 +841,12 @@ CREATE TABLE monitor_missed_marks (
     PRIMARY KEY (project_id, monitor_slug, environment)
 );
 "#,
+    // 41: how many times retention deleted some of an issue's events
+    // (`store::retention`), which changes what its tag breakdown counts
+    // without changing its count or times (`api::tag_cache`).
+    r#"
+ALTER TABLE issues ADD COLUMN events_pruned INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 /// Where migration 16 (which merges check-in runs) is in [`MIGRATIONS`]:
