@@ -13,12 +13,13 @@ use uuid::Uuid;
 use crate::envelope::{Envelope, EnvelopeItem, ItemHeaders, ItemPayload, ItemType};
 use crate::integration::Integration;
 use crate::logs::LogBatcher;
+use crate::metrics::MetricBatcher;
 use crate::options::ClientOptions;
 use crate::pii;
 use crate::propagation::{Dsc, DscBase};
 use crate::protocol::{
-    Breadcrumb, ClientSdkInfo, DataCategory, DiscardReason, Event, Log, MonitorCheckIn,
-    SessionUpdate, Transaction,
+    Breadcrumb, ClientSdkInfo, DataCategory, DiscardReason, Event, Log, LogAttribute, Metric,
+    MonitorCheckIn, SessionUpdate, SpanId, TraceId, Transaction,
 };
 use crate::scope::Scope;
 use crate::scrub::Scrubber;
@@ -112,14 +113,17 @@ pub struct Client {
     flusher: Flusher,
     /// Log lines waiting to be sent (`enable_logs`).
     logs: LogBatcher,
+    /// Metric samples waiting to be sent (`enable_metrics`).
+    metrics: MetricBatcher,
 }
 
 impl Drop for Client {
-    /// Hands the log lines still waiting to the transport: a client
-    /// dropped without `close` or `flush` loses none.
+    /// Hands the log lines and metric samples still waiting to the
+    /// transport: a client dropped without `close` or `flush` loses none.
     fn drop(&mut self) {
         if let Some(transport) = self.transport() {
             self.logs.flush(&**transport);
+            self.metrics.flush(&**transport);
         }
     }
 }
@@ -219,6 +223,7 @@ impl Client {
             aggregator: Aggregator::default(),
             flusher: Flusher::default(),
             logs: LogBatcher::default(),
+            metrics: MetricBatcher::default(),
         };
         client.debug_startup();
         client
@@ -656,39 +661,13 @@ impl Client {
             transport.record_discard(DiscardReason::InternalSdkError, DataCategory::LogItem, 1);
             return;
         };
-        match scope {
-            Some(scope) => {
-                log.trace_id.get_or_insert_with(|| scope.current_trace_id());
-                if log.span_id.is_none() {
-                    log.span_id = scope.current_span_id();
-                }
-            }
-            // Relay requires a trace id.
-            None => {
-                log.trace_id
-                    .get_or_insert_with(crate::protocol::TraceId::random);
-            }
-        }
-        let o = &self.options;
-        let defaults = [
-            ("sentry.release", o.release.as_deref()),
-            // As events: `production` unless set.
-            (
-                "sentry.environment",
-                Some(o.environment.as_deref().unwrap_or("production")),
-            ),
-            ("server.address", o.server_name.as_deref()),
-            ("sentry.sdk.name", Some(&*self.sdk_info.name)),
-            ("sentry.sdk.version", Some(&*self.sdk_info.version)),
-        ];
-        for (key, value) in defaults {
-            if let Some(value) = value {
-                log.attributes
-                    .entry(key.to_owned())
-                    .or_insert_with(|| value.into());
-            }
-        }
-        if let Some(hook) = &o.before_send_log {
+        self.add_telemetry_context(
+            scope,
+            &mut log.trace_id,
+            &mut log.span_id,
+            &mut log.attributes,
+        );
+        if let Some(hook) = &self.options.before_send_log {
             match run_callback(|| hook(log)) {
                 Ok(Some(kept)) => log = kept,
                 Ok(None) => {
@@ -712,13 +691,119 @@ impl Client {
             .insert("sentry.severity_text".to_owned(), log.level.as_str().into());
         // As breadcrumbs: deny-listed attributes filtered, card numbers in
         // the body masked, whatever `send_default_pii` says.
-        for (key, value) in log.attributes.iter_mut() {
+        self.scrub_attributes(&mut log.attributes);
+        self.scrubber.mask_card_numbers(&mut log.body);
+        self.logs.push(log, transport);
+    }
+
+    /// Batches a metric sample ([`crate::metrics`]) when `enable_metrics`
+    /// is set: the scope's trace (and span) and the client's release,
+    /// environment and SDK are added, then `before_send_metric` may change
+    /// or drop it. A value that is not a finite number is dropped (JSON has
+    /// no NaN) and counted as an internal error.
+    pub fn capture_metric(&self, mut metric: Metric, scope: Option<&Scope>) {
+        if !self.options.enable_metrics {
+            return;
+        }
+        let Some(transport) = self.transport() else {
+            return;
+        };
+        let drop_one = |reason| transport.record_discard(reason, DataCategory::TraceMetric, 1);
+        // A sample recorded from inside `before_send_metric` is served
+        // once; deeper, it is dropped instead of recursing.
+        let Some(_depth) = DepthGuard::enter() else {
+            drop_one(DiscardReason::InternalSdkError);
+            return;
+        };
+        if !metric.value.is_finite() {
+            sdk_debug!(
+                self,
+                "metric {:?} has no finite value; dropped",
+                metric.name
+            );
+            drop_one(DiscardReason::InternalSdkError);
+            return;
+        }
+        self.add_telemetry_context(
+            scope,
+            &mut metric.trace_id,
+            &mut metric.span_id,
+            &mut metric.attributes,
+        );
+        if let Some(hook) = &self.options.before_send_metric {
+            match run_callback(|| hook(metric)) {
+                Ok(Some(kept)) if kept.value.is_finite() => metric = kept,
+                Ok(Some(_)) => {
+                    sdk_debug!(self, "before_send_metric left no finite value; dropped");
+                    drop_one(DiscardReason::InternalSdkError);
+                    return;
+                }
+                Ok(None) => {
+                    drop_one(DiscardReason::BeforeSend);
+                    return;
+                }
+                Err(_) => {
+                    sdk_debug!(self, "before_send_metric panicked; the sample is dropped");
+                    drop_one(DiscardReason::InternalSdkError);
+                    return;
+                }
+            }
+        }
+        self.scrub_attributes(&mut metric.attributes);
+        self.metrics.push(metric, transport);
+    }
+
+    /// What log lines and metric samples share: the scope's trace (and its
+    /// span, inside one), a random trace without a scope (Relay requires
+    /// one), and the client's release, environment (`production` unless
+    /// set, as events), server name and SDK as attributes the caller did
+    /// not set.
+    fn add_telemetry_context(
+        &self,
+        scope: Option<&Scope>,
+        trace_id: &mut Option<TraceId>,
+        span_id: &mut Option<SpanId>,
+        attributes: &mut std::collections::BTreeMap<String, LogAttribute>,
+    ) {
+        match scope {
+            Some(scope) => {
+                trace_id.get_or_insert_with(|| scope.current_trace_id());
+                if span_id.is_none() {
+                    *span_id = scope.current_span_id();
+                }
+            }
+            None => {
+                trace_id.get_or_insert_with(TraceId::random);
+            }
+        }
+        let o = &self.options;
+        let defaults = [
+            ("sentry.release", o.release.as_deref()),
+            (
+                "sentry.environment",
+                Some(o.environment.as_deref().unwrap_or("production")),
+            ),
+            ("server.address", o.server_name.as_deref()),
+            ("sentry.sdk.name", Some(&*self.sdk_info.name)),
+            ("sentry.sdk.version", Some(&*self.sdk_info.version)),
+        ];
+        for (key, value) in defaults {
+            if let Some(value) = value {
+                attributes
+                    .entry(key.to_owned())
+                    .or_insert_with(|| value.into());
+            }
+        }
+    }
+
+    /// Filters deny-listed attributes (as breadcrumb data, whatever
+    /// `send_default_pii` says).
+    fn scrub_attributes(&self, attributes: &mut std::collections::BTreeMap<String, LogAttribute>) {
+        for (key, value) in attributes.iter_mut() {
             if self.scrubber.is_sensitive_key(key) {
                 *value = crate::scrub::FILTERED.into();
             }
         }
-        self.scrubber.mask_card_numbers(&mut log.body);
-        self.logs.push(log, transport);
     }
 
     /// Sends a prepared envelope as it is.
@@ -764,6 +849,7 @@ impl Client {
         match self.transport() {
             Some(t) => {
                 self.logs.flush(&**t);
+                self.metrics.flush(&**t);
                 t.flush(timeout.unwrap_or(self.options.shutdown_timeout))
             }
             None => true,
@@ -780,6 +866,7 @@ impl Client {
         self.flusher.stop();
         self.flush_session_aggregates();
         self.logs.stop(self.transport());
+        self.metrics.stop(self.transport());
         if self.closed.swap(true, Ordering::AcqRel) {
             return true;
         }

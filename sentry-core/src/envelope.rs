@@ -42,7 +42,7 @@ use uuid::Uuid;
 
 use crate::propagation::Dsc;
 use crate::protocol::{
-    Attachment, ClientReport, Event, Log, MonitorCheckIn, SessionAggregates, SessionUpdate,
+    Attachment, ClientReport, Event, Log, Metric, MonitorCheckIn, SessionAggregates, SessionUpdate,
     Transaction,
 };
 
@@ -682,6 +682,30 @@ impl EnvelopeItem {
         );
         item.headers.item_count = Some(logs.len() as u64);
         item.headers.content_type = Some("application/vnd.sentry.items.log+json".to_owned());
+        Ok(item)
+    }
+
+    /// A `trace_metric` item holding `metrics` (a container: `item_count`
+    /// and the items content type in its headers).
+    ///
+    /// ```
+    /// use sentry_core::envelope::EnvelopeItem;
+    /// use sentry_core::protocol::{Metric, MetricType};
+    /// let item = EnvelopeItem::trace_metrics(&[Metric::new(MetricType::Counter, "jobs", 1.0)]).unwrap();
+    /// assert_eq!((item.headers.ty.as_str(), item.headers.item_count), ("trace_metric", Some(1)));
+    /// ```
+    pub fn trace_metrics(metrics: &[Metric]) -> Result<Self, EnvelopeError> {
+        #[derive(serde::Serialize)]
+        struct Container<'a> {
+            items: &'a [Metric],
+        }
+        let mut item = Self::raw(
+            ItemType::TraceMetric,
+            serde_json::to_vec(&Container { items: metrics })?,
+        );
+        item.headers.item_count = Some(metrics.len() as u64);
+        item.headers.content_type =
+            Some("application/vnd.sentry.items.trace-metric+json".to_owned());
         Ok(item)
     }
 

@@ -32,6 +32,7 @@ mod future;
 mod hub;
 mod integration;
 pub mod logs;
+pub mod metrics;
 pub mod monitor;
 mod options;
 pub mod performance;
@@ -58,8 +59,8 @@ pub use future::{SentryFuture, SentryFutureExt};
 pub use hub::{Hub, HubSwitchGuard, IntoBreadcrumbs, ScopeGuard, CONFIGURE_WAIT};
 pub use integration::Integration;
 pub use options::{
-    BeforeBreadcrumb, BeforeSend, BeforeSendLog, BeforeSendTransaction, ClientOptions,
-    OptionsError, MAX_BREADCRUMBS_LIMIT,
+    BeforeBreadcrumb, BeforeSend, BeforeSendLog, BeforeSendMetric, BeforeSendTransaction,
+    ClientOptions, OptionsError, MAX_BREADCRUMBS_LIMIT,
 };
 pub use performance::{start_transaction, TransactionContext, TransactionOrSpan};
 pub use scope::{ErrorObserver, EventProcessor, Scope, ScopeSnapshot};

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::dsn::{Dsn, DsnError};
 use crate::integration::Integration;
 use crate::performance::TracesSampler;
-use crate::protocol::{Breadcrumb, Event, Log, Transaction};
+use crate::protocol::{Breadcrumb, Event, Log, Metric, Transaction};
 use crate::session::SessionMode;
 use crate::transport::TransportFactory;
 
@@ -20,6 +20,8 @@ pub type BeforeSendTransaction = Arc<dyn Fn(Transaction) -> Option<Transaction> 
 pub type BeforeBreadcrumb = Arc<dyn Fn(Breadcrumb) -> Option<Breadcrumb> + Send + Sync>;
 /// A callback that may change or drop a log line.
 pub type BeforeSendLog = Arc<dyn Fn(Log) -> Option<Log> + Send + Sync>;
+/// A callback that may change or drop a metric sample.
+pub type BeforeSendMetric = Arc<dyn Fn(Metric) -> Option<Metric> + Send + Sync>;
 
 /// Why a set of options cannot be used.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -151,6 +153,13 @@ pub struct ClientOptions {
     pub enable_logs: bool,
     /// Change or drop a log line before it is batched.
     pub before_send_log: Option<BeforeSendLog>,
+    /// Send metric samples ([`crate::metrics`]): they are batched and sent
+    /// every 5 s or at 1000 samples, and on flush and close. Default true,
+    /// as in the official Python SDK: nothing is sent until the metrics API
+    /// is called.
+    pub enable_metrics: bool,
+    /// Change or drop a metric sample before it is batched.
+    pub before_send_metric: Option<BeforeSendMetric>,
     /// How long the guard's drop waits for queued events. Default 2 s.
     pub shutdown_timeout: Duration,
     /// Print SDK diagnostics to stderr. Default false.
@@ -194,6 +203,8 @@ impl Default for ClientOptions {
             before_breadcrumb: None,
             enable_logs: false,
             before_send_log: None,
+            enable_metrics: true,
+            before_send_metric: None,
             shutdown_timeout: Duration::from_secs(2),
             debug: false,
             max_queue_size: 100,
@@ -229,6 +240,8 @@ impl fmt::Debug for ClientOptions {
             .field("before_breadcrumb", &self.before_breadcrumb.is_some())
             .field("enable_logs", &self.enable_logs)
             .field("before_send_log", &self.before_send_log.is_some())
+            .field("enable_metrics", &self.enable_metrics)
+            .field("before_send_metric", &self.before_send_metric.is_some())
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("debug", &self.debug)
             .field("max_queue_size", &self.max_queue_size)

@@ -148,10 +148,29 @@ pub fn transactions_of(envelopes: &[Envelope]) -> Vec<Transaction> {
 /// assert_eq!((lines[0]["level"].as_str(), lines[0]["body"].as_str()), (Some("warn"), Some("disk almost full")));
 /// ```
 pub fn logs_of(envelopes: &[Envelope]) -> Vec<serde_json::Value> {
+    container_entries(envelopes, ItemType::Log)
+}
+
+/// The metric samples of every `trace_metric` item of `envelopes`, as JSON,
+/// in the order they were sent.
+///
+/// ```
+/// use sentry_core::{metrics, test};
+///
+/// let envelopes = test::with_captured_envelopes(|| metrics::count("jobs.done", 2.0));
+/// let samples = test::metrics_of(&envelopes);
+/// assert_eq!((samples[0]["type"].as_str(), samples[0]["value"].as_f64()), (Some("counter"), Some(2.0)));
+/// ```
+pub fn metrics_of(envelopes: &[Envelope]) -> Vec<serde_json::Value> {
+    container_entries(envelopes, ItemType::TraceMetric)
+}
+
+/// The entries of every container item of type `ty`.
+fn container_entries(envelopes: &[Envelope], ty: ItemType) -> Vec<serde_json::Value> {
     envelopes
         .iter()
         .flat_map(|e| e.items.iter())
-        .filter(|item| item.headers.ty == ItemType::Log)
+        .filter(|item| item.headers.ty == ty)
         .filter_map(|item| {
             let container: serde_json::Value =
                 serde_json::from_slice(item.payload.as_raw()?).ok()?;

@@ -303,3 +303,71 @@ fn logs_reach_the_receiver_with_their_attributes_and_trace() {
     assert_eq!(failed["traceID"], trace.as_str(), "{failed}");
     assert_eq!(failed["attributes"]["order.id"], 1234, "{failed}");
 }
+
+/// Metric samples the SDK batches reach the receiver's metrics view with
+/// their name, type, value, unit, release, environment, attributes and
+/// trace, and its totals add them up.
+#[test]
+fn metrics_reach_the_receiver_with_their_attributes_and_trace() {
+    use sentry_core::protocol::{Metric, MetricType};
+
+    let server = TestServer::start();
+    let (transport, client) = posting_client(
+        &server,
+        ClientOptions {
+            release: Some("metrics-e2e@1.0.0".into()),
+            environment: Some("ci".into()),
+            ..Default::default()
+        },
+    );
+    let hub = Arc::new(Hub::new(Some(client.clone()), Scope::default()));
+    let trace = Hub::run(hub, || {
+        sentry_core::metrics::count("orders.placed", 2.0);
+        sentry_core::metrics::count("orders.placed", 3.0);
+        sentry_core::metrics::capture_metric(
+            Metric::new(MetricType::Distribution, "checkout.duration", 812.0)
+                .with_unit("millisecond")
+                .with_attribute("payment", "card"),
+        );
+        sentry_core::configure_scope(|s| s.propagation_trace().trace_id.to_string())
+    });
+    assert!(client.flush(Some(WAIT)));
+    assert!(transport.statuses.lock().iter().all(|s| *s == 200));
+    let page: Value = server.api_json("/api/0/local/metrics/").expect("metrics");
+    let samples = page["metrics"].as_array().cloned().unwrap_or_default();
+    assert_eq!(samples.len(), 3, "{page}");
+    let checkout = samples
+        .iter()
+        .find(|m| m["name"] == "checkout.duration")
+        .expect("the distribution sample");
+    assert_eq!(
+        (
+            &checkout["type"],
+            &checkout["value"],
+            &checkout["unit"],
+            &checkout["release"],
+            &checkout["environment"]
+        ),
+        (
+            &json!("distribution"),
+            &json!(812.0),
+            &json!("millisecond"),
+            &json!("metrics-e2e@1.0.0"),
+            &json!("ci")
+        ),
+        "{checkout}"
+    );
+    assert_eq!(checkout["traceID"], trace.as_str(), "{checkout}");
+    assert_eq!(checkout["attributes"]["payment"], "card", "{checkout}");
+    let totals: Value = server
+        .api_json("/api/0/local/metrics/summary/")
+        .expect("totals");
+    let placed = totals["metrics"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|m| m["name"] == "orders.placed")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(placed["sum"], 5.0, "{totals}");
+}

@@ -329,7 +329,7 @@ pub(crate) fn is_batchable(ty: &ItemType) -> bool {
 /// `attachment` category is bytes); a transaction also counts as spans,
 /// one for itself and one per child span (as sentry-core counts a
 /// transaction its hook drops); a container (`log`, `span` v2,
-/// `trace_metric`) as its entries, logs also as their bytes.
+/// `trace_metric`) as its entries, logs and metrics also as their bytes.
 fn quantities(item: &EnvelopeItem) -> Vec<(DataCategory, u64)> {
     let category = category_of(&item.headers.ty);
     match (&item.headers.ty, &item.payload) {
@@ -353,8 +353,11 @@ fn quantities(item: &EnvelopeItem) -> Vec<(DataCategory, u64)> {
                 .unwrap_or_else(|| json_list_len(bytes, "items") as u64)
                 .max(1);
             let mut out = vec![(category, entries)];
-            if item.headers.ty == ItemType::Log {
-                out.push((DataCategory::LogByte, (bytes.len() as u64).max(1)));
+            let bytes = (bytes.len() as u64).max(1);
+            match item.headers.ty {
+                ItemType::Log => out.push((DataCategory::LogByte, bytes)),
+                ItemType::TraceMetric => out.push((DataCategory::TraceMetricByte, bytes)),
+                _ => {}
             }
             out
         }
@@ -1377,7 +1380,10 @@ mod tests {
         counted.headers.item_count = Some(7);
         assert_eq!(
             quantities(&counted),
-            [(category_of(&ItemType::TraceMetric), 7)]
+            [
+                (DataCategory::TraceMetric, 7),
+                (DataCategory::TraceMetricByte, 2)
+            ]
         );
         let legacy_span = EnvelopeItem::raw(ItemType::Span, b"{}".to_vec());
         assert_eq!(quantities(&legacy_span), [(DataCategory::Span, 1)]);

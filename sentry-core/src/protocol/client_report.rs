@@ -72,6 +72,8 @@ open_enum!(
         Feedback = "feedback",
         LogItem = "log_item",
         LogByte = "log_byte",
+        TraceMetric = "trace_metric",
+        TraceMetricByte = "trace_metric_byte",
         Internal = "internal",
     }
 );

@@ -15,6 +15,7 @@ mod ids;
 pub mod lenient;
 mod level;
 mod log;
+mod metric;
 mod misc;
 mod opt_map;
 mod sdk;
@@ -37,6 +38,7 @@ pub use ids::{uuid_simple, InvalidId, SpanId, TraceId};
 pub use lenient::{Map, Values};
 pub use level::{Level, UnknownLevel};
 pub use log::{Log, LogAttribute, LogLevel};
+pub use metric::{Metric, MetricType};
 pub use misc::{
     Attachment, CheckInStatus, MonitorCheckIn, MonitorConfig, MonitorIntervalUnit, MonitorSchedule,
     UserReport,
