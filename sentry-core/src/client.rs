@@ -755,9 +755,10 @@ impl Client {
 
     /// What log lines and metric samples share: the scope's trace (and its
     /// span, inside one), a random trace without a scope (Relay requires
-    /// one), and the client's release, environment (`production` unless
-    /// set, as events), server name and SDK as attributes the caller did
-    /// not set.
+    /// one), the client's release, environment (`production` unless set,
+    /// as events), server name and SDK, and with `send_default_pii` the
+    /// scope's user (`user.id`, `user.name`, `user.email`, as the official
+    /// Python SDK adds them), as attributes the caller did not set.
     fn add_telemetry_context(
         &self,
         scope: Option<&Scope>,
@@ -787,7 +788,15 @@ impl Client {
             ("sentry.sdk.name", Some(&*self.sdk_info.name)),
             ("sentry.sdk.version", Some(&*self.sdk_info.version)),
         ];
-        for (key, value) in defaults {
+        let user = scope
+            .filter(|_| o.send_default_pii)
+            .and_then(|scope| scope.user());
+        let user_attributes = [
+            ("user.id", user.and_then(|u| u.id.as_deref())),
+            ("user.name", user.and_then(|u| u.username.as_deref())),
+            ("user.email", user.and_then(|u| u.email.as_deref())),
+        ];
+        for (key, value) in defaults.into_iter().chain(user_attributes) {
             if let Some(value) = value {
                 attributes
                     .entry(key.to_owned())

@@ -178,3 +178,42 @@ fn a_thousand_samples_go_at_once_and_the_rest_on_drop() {
     assert_eq!(rest.len(), 1);
     assert_eq!(rest[0]["value"], 1000.0);
 }
+
+#[test]
+fn the_scopes_user_is_attached_only_with_send_default_pii() {
+    let user = sentry_core::protocol::User {
+        id: Some("42".into()),
+        username: Some("ann".into()),
+        email: Some("ann@example.com".into()),
+        ..Default::default()
+    };
+    for pii in [false, true] {
+        let user = user.clone();
+        let envelopes = with_captured_envelopes_options(
+            move || {
+                sentry_core::configure_scope(|s| s.set_user(Some(user)));
+                metrics::count("logins", 1.0);
+                sentry_core::logs::info("logged in");
+            },
+            ClientOptions {
+                send_default_pii: pii,
+                enable_logs: true,
+                ..options()
+            },
+        );
+        let sample = &samples(&envelopes)[0]["attributes"];
+        let line = &sentry_core::test::logs_of(&envelopes)[0]["attributes"];
+        for attributes in [sample, line] {
+            let seen: Vec<Option<&str>> = ["user.id", "user.name", "user.email"]
+                .iter()
+                .map(|k| attributes[*k]["value"].as_str())
+                .collect();
+            let expected = if pii {
+                vec![Some("42"), Some("ann"), Some("ann@example.com")]
+            } else {
+                vec![None, None, None]
+            };
+            assert_eq!(seen, expected, "send_default_pii {pii}: {attributes}");
+        }
+    }
+}
