@@ -603,6 +603,40 @@ fn the_issue_list_filters_by_issue_category_and_type() {
 }
 
 #[test]
+fn a_client_event_with_the_monitors_fingerprint_gets_an_issue_of_its_own() {
+    let server = TestServer::start();
+    run(&server, "nightly", "error", Value::Null);
+    server.wait_for_issues(1, std::time::Duration::from_secs(5));
+    api_support::event(
+        &server,
+        json!({"message": "impostor", "level": "error",
+               "fingerprint": ["monitor-failure", "nightly", "production"]}),
+    );
+    let issues = server.wait_for_issues(2, std::time::Duration::from_secs(5));
+    assert_eq!(issues.len(), 2, "{issues:?}");
+    let monitor = issues
+        .iter()
+        .find(|i| i.title == "Monitor failure: nightly")
+        .expect("the monitor's issue");
+    assert_eq!(monitor.times_seen, 1, "the client event did not join it");
+    // The monitor's next failure still does.
+    run(&server, "nightly", "error", Value::Null);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let count = || {
+        server
+            .issues()
+            .into_iter()
+            .find(|i| i.id == monitor.id)
+            .map_or(0, |i| i.times_seen)
+    };
+    while count() < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(count(), 2);
+    assert_eq!(server.issues().len(), 2);
+}
+
+#[test]
 fn a_muted_monitor_records_its_runs_but_opens_no_issue() {
     let server = TestServer::start();
     run(&server, "flaky", "ok", Value::Null);

@@ -23,8 +23,8 @@
 //!   names the monitor, its config and its last successful run; it carries
 //!   its run's release and trace. All incidents of one monitor environment
 //!   share one issue (its fingerprint is `monitor-failure`, the slug and
-//!   the environment), so an incident after a recovery reopens it as a
-//!   regression.
+//!   the environment, grouped on hashes of their own: [`occurrence_hash`]),
+//!   so an incident after a recovery reopens it as a regression.
 //! * **Recovery.** A run that finishes `ok` during an incident ends it
 //!   (at a `recovery_threshold` above 1, only when the last that many runs
 //!   all finished `ok`); the issue is then resolved, with an activity that
@@ -907,6 +907,9 @@ fn occurrence(
     let event: sentry_core::protocol::Event = serde_json::from_value(payload.clone())
         .map_err(|e| StoreError::Invalid(format!("monitor failure event: {e}")))?;
     let mut grouping = crate::ingest::group(&event);
+    for hash in &mut grouping.hashes {
+        hash.hash = occurrence_hash(&hash.hash);
+    }
     grouping.title = title.clone();
     grouping.culprit = None;
     grouping.level = "error".to_owned();
@@ -927,6 +930,42 @@ fn occurrence(
         grouping,
         attachments: Vec::new(),
     })
+}
+
+/// An occurrence's grouping hash: the md5 of its fingerprint's hash under
+/// the issue type's name. A client event that sends the same fingerprint
+/// (`["monitor-failure", slug, environment]`) then gets an error issue of
+/// its own instead of joining the monitor's, as Sentry keeps issue-platform
+/// groups apart from error groups.
+///
+/// ```
+/// # use receiver::store::occurrence_hash;
+/// let hash = occurrence_hash("2c1743a391305fbf367df8e4f069f9f9");
+/// assert_eq!(hash.len(), 32);
+/// assert_ne!(hash, "2c1743a391305fbf367df8e4f069f9f9");
+/// ```
+pub fn occurrence_hash(fingerprint_hash: &str) -> String {
+    use md5::{Digest, Md5};
+    let digest = Md5::digest(format!("monitor_check_in_failure:{fingerprint_hash}"));
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Schema migration 42: the grouping hashes stored for monitor issues
+/// before [`occurrence_hash`] become theirs, so that an open incident's
+/// next failure still lands in its issue.
+pub(super) fn namespace_stored_hashes(conn: &Connection) -> Result<(), StoreError> {
+    let stored: Vec<(i64, String)> = conn
+        .prepare(
+            "SELECT gh.rowid, gh.hash FROM group_hashes gh
+             JOIN issues i ON i.id = gh.issue_id WHERE i.kind = ?1",
+        )?
+        .query_map([EVENT_TYPE], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut update = conn.prepare("UPDATE group_hashes SET hash = ?2 WHERE rowid = ?1")?;
+    for (row, hash) in stored {
+        update.execute(params![row, occurrence_hash(&hash)])?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

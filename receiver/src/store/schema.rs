@@ -847,6 +847,14 @@ CREATE TABLE monitor_missed_marks (
     r#"
 ALTER TABLE issues ADD COLUMN events_pruned INTEGER NOT NULL DEFAULT 0;
 "#,
+    // 42: a failing cron monitor's issue groups on hashes of its own
+    // (`store::occurrence_hash`), apart from client events that send the
+    // same fingerprint; the hashes stored for monitor issues before are
+    // rewritten, in Rust, just before this entry runs
+    // (`store::monitor_incidents`, `NAMESPACE_MONITOR_HASHES`).
+    r#"
+SELECT 1;
+"#,
 ];
 
 /// Where migration 16 (which merges check-in runs) is in [`MIGRATIONS`]:
@@ -856,6 +864,10 @@ const MERGE_CHECK_IN_RUNS: usize = 15;
 /// Where migration 23 (monitor slugs as Sentry makes them) is in
 /// [`MIGRATIONS`]: its work is `store::monitor_slugs`.
 const SLUG_MONITORS: usize = 22;
+
+/// Where migration 42 (monitor issues' own grouping hashes) is in
+/// [`MIGRATIONS`].
+const NAMESPACE_MONITOR_HASHES: usize = 41;
 
 /// The schema version this build writes.
 pub fn current_version() -> u32 {
@@ -898,6 +910,9 @@ pub fn migrate(conn: &mut Connection) -> Result<u32, StoreError> {
         }
         if i == SLUG_MONITORS {
             super::monitor_slugs::rewrite(&tx)?;
+        }
+        if i == NAMESPACE_MONITOR_HASHES {
+            super::monitor_incidents::namespace_stored_hashes(&tx)?;
         }
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", i as u32 + 1)?;
@@ -1163,6 +1178,35 @@ mod tests {
         migrate(&mut conn).expect("migrate");
         let rows = releases(&conn);
         assert_eq!(rows, [("app@1".to_owned(), 2.0), ("ok@1".to_owned(), 1.0)]);
+    }
+
+    #[test]
+    fn migration_42_gives_monitor_issues_their_own_hashes() {
+        let (_dir, mut conn) = database_at(41);
+        let error_hash = "0".repeat(32);
+        let monitor_hash = "1".repeat(32);
+        conn.execute_batch(&format!(
+            "INSERT INTO projects (id, name, created) VALUES (1, 'p', 0);
+             INSERT INTO issues (id, project_id, title, level, first_seen, last_seen, kind)
+             VALUES (1, 1, 'boom', 'error', 0, 0, 'error'),
+                    (2, 1, 'Monitor failure: nightly', 'error', 0, 0, 'generic');
+             INSERT INTO group_hashes (project_id, hash, issue_id, variant, component, inputs)
+             VALUES (1, '{error_hash}', 1, 'default', 'message', '[]'),
+                    (1, '{monitor_hash}', 2, 'custom-fingerprint', 'fingerprint', '[]');"
+        ))
+        .expect("rows");
+        migrate(&mut conn).expect("migrate");
+        let hashes: Vec<(i64, String)> = pairs(
+            &conn,
+            "SELECT issue_id, hash FROM group_hashes ORDER BY issue_id",
+        );
+        assert_eq!(
+            hashes,
+            [
+                (1, error_hash),
+                (2, crate::store::occurrence_hash(&monitor_hash))
+            ]
+        );
     }
 
     #[test]
