@@ -238,12 +238,13 @@ pub(crate) fn prune_step(
     pruned.attachments = delete_ids(conn, "attachments", &attachments)?;
     (pruned.transactions, pruned.spans) = prune_transactions(conn, cutoff, limit)?;
     // Spans that came on their own keep only their start time, walked on
-    // its index (not the `transaction_id` one, which would read every
-    // streamed span to find the old ones).
+    // an index of theirs alone (the `transaction_id` index would read every
+    // streamed span, the index of all spans by time every old span of a
+    // transaction not yet deleted, to find the old streamed ones).
     pruned.spans += conn
         .prepare_cached(
             "DELETE FROM spans WHERE id IN (
-                 SELECT id FROM spans INDEXED BY spans_time
+                 SELECT id FROM spans INDEXED BY spans_streamed_time
                  WHERE start_ts < ?1 AND transaction_id IS NULL LIMIT ?2)",
         )?
         .execute(params![cutoff, limit as i64])? as u64;

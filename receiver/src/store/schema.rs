@@ -855,6 +855,13 @@ ALTER TABLE issues ADD COLUMN events_pruned INTEGER NOT NULL DEFAULT 0;
     r#"
 SELECT 1;
 "#,
+    // 43: spans that came on their own (no transaction) by start time, for
+    // retention (`store::retention`): the index of all spans by start
+    // time made each step read every old span of transactions not yet
+    // deleted to find the streamed ones.
+    r#"
+CREATE INDEX spans_streamed_time ON spans(start_ts) WHERE transaction_id IS NULL;
+"#,
 ];
 
 /// Where migration 16 (which merges check-in runs) is in [`MIGRATIONS`]:
