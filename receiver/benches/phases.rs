@@ -313,7 +313,7 @@ fn main() -> Result<(), Failure> {
     // Every hash known: the lean grouping path, as for a running server.
     let known = KnownHashes::default();
     for e in parsed.iter().take(200) {
-        let p = prepare_with(e, 1, &ctx, &codec, None)?;
+        let p = prepare_with(e, 1, &ctx, &codec, None, None)?;
         if let Some(Record::Event(r)) = p.batch.records.first() {
             known.insert_all(1, r.grouping.hashes.iter().map(|h| h.hash.as_str()));
         }
@@ -374,18 +374,20 @@ fn main() -> Result<(), Failure> {
         });
         println!("{:<28} {sum:8.2} µs/event", "  sum of the three");
         phase("prepare_with (all)", &parsed, r, |e| {
-            black_box(prepare_with(e, 1, &ctx, &codec, Some(&known)).expect("prepare"));
+            black_box(prepare_with(e, 1, &ctx, &codec, Some(&known), None).expect("prepare"));
         });
         // Reading an event back (API, web page) normalises it again.
         let stored: Vec<Vec<u8>> = parsed
             .iter()
-            .filter_map(|e| match prepare_with(e, 1, &ctx, &codec, Some(&known)) {
-                Ok(p) => match p.batch.records.into_iter().next() {
-                    Some(Record::Event(r)) => Some(r.payload),
-                    _ => None,
+            .filter_map(
+                |e| match prepare_with(e, 1, &ctx, &codec, Some(&known), None) {
+                    Ok(p) => match p.batch.records.into_iter().next() {
+                        Some(Record::Event(r)) => Some(r.payload),
+                        _ => None,
+                    },
+                    Err(_) => None,
                 },
-                Err(_) => None,
-            })
+            )
             .collect();
         phase("read back (not ingestion)", &stored, r, |b| {
             black_box(receiver::store::decompress(b).expect("read back"));
@@ -399,7 +401,7 @@ fn main() -> Result<(), Failure> {
     // its commit, like 8 keep-alive connections.
     let batches: Vec<_> = parsed
         .iter()
-        .map(|e| prepare_with(e, 1, &ctx, &codec, Some(&known)).map(|p| p.batch))
+        .map(|e| prepare_with(e, 1, &ctx, &codec, Some(&known), None).map(|p| p.batch))
         .collect::<Result<_, _>>()?;
     let dir = tempfile::tempdir()?;
     let (store, _) = Store::open(&dir.path().join("phases.sqlite"), &Default::default())?;

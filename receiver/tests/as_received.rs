@@ -19,7 +19,7 @@ use std::sync::{Arc, OnceLock};
 
 /// The record of the event or transaction of `envelope`.
 fn stored(envelope: &Envelope, ctx: &RequestContext, codec: &PayloadCodec) -> Record {
-    let prepared = prepare_with(envelope, 1, ctx, codec, None).expect("prepare");
+    let prepared = prepare_with(envelope, 1, ctx, codec, None, None).expect("prepare");
     prepared
         .batch
         .records

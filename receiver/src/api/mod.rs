@@ -533,7 +533,11 @@ async fn dispatch(ctx: &Ctx, segs: &[&str]) -> Result<Reply, ApiError> {
         ["organizations"] if m == M::GET => projects::organizations(ctx),
         ["organizations", _] if m == M::GET => projects::organization(ctx),
         ["projects"] | ["organizations", _, "projects"] if m == M::GET => projects::list(ctx).await,
-        ["projects", _, p] if m == M::GET => projects::detail(ctx, p).await,
+        ["projects", _, p] => match m {
+            M::GET => projects::detail(ctx, p).await,
+            M::PUT => projects::update(ctx, p).await,
+            _ => Err(method_not_allowed(ctx, "GET, PUT")),
+        },
         ["projects", _, p, "keys"] if m == M::GET => projects::keys(ctx, p).await,
         ["projects", _, p, "quotas"] => match m {
             M::GET => quotas::list(ctx, p).await,

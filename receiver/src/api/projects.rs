@@ -183,11 +183,85 @@ pub(crate) async fn list(ctx: &Ctx) -> Result<Reply, ApiError> {
     Reply::json(&out)
 }
 
-/// `GET /api/0/projects/{org}/{project}/`
+/// `GET /api/0/projects/{org}/{project}/`: the project, with its
+/// `fingerprintingRules` (empty when it has none), as Sentry's details.
 pub(crate) async fn detail(ctx: &Ctx, key: &str) -> Result<Reply, ApiError> {
     let key = key.to_owned();
+    let (project, rules) = ctx
+        .read(move |c| {
+            let project = resolve(c, &key)?;
+            let rules = fingerprinting_rules(c, project.id)?;
+            Ok((project, rules))
+        })
+        .await?;
+    detail_json(&project, rules)
+}
+
+fn fingerprinting_rules(conn: &Connection, project: i64) -> Result<String, ApiError> {
+    Ok(conn
+        .prepare_cached("SELECT fingerprinting_rules FROM projects WHERE id = ?1")?
+        .query_row([project], |r| r.get::<_, Option<String>>(0))?
+        .unwrap_or_default())
+}
+
+fn detail_json(project: &ProjectRow, rules: String) -> Result<Reply, ApiError> {
+    let mut json = serde_json::to_value(project.to_project()).map_err(|e| {
+        ApiError::Store(crate::store::StoreError::Invalid(format!(
+            "cannot encode: {e}"
+        )))
+    })?;
+    if let Some(object) = json.as_object_mut() {
+        object.insert("fingerprintingRules".to_owned(), rules.into());
+    }
+    Reply::json(&json)
+}
+
+/// `PUT /api/0/projects/{org}/{project}/` with `{"fingerprintingRules":
+/// "…"}`: sets the project's fingerprint rules (checked first: a rule that
+/// does not parse is a 400 naming its line; `""` removes them), which
+/// apply to the next event. Answers the project as `GET` does. Other
+/// fields of Sentry's project settings are refused: a 200 would let a
+/// script believe they were set.
+pub(crate) async fn update(ctx: &Ctx, key: &str) -> Result<Reply, ApiError> {
+    let Some(body) = ctx.body.as_object() else {
+        return Err(ApiError::BadRequest(
+            "the body must be a JSON object".to_owned(),
+        ));
+    };
+    if let Some(other) = body.keys().find(|k| *k != "fingerprintingRules") {
+        return Err(ApiError::BadRequest(format!(
+            "{other:?} cannot be changed here; only fingerprintingRules can"
+        )));
+    }
+    let rules = match body.get("fingerprintingRules") {
+        None => None,
+        Some(serde_json::Value::Null) => Some(String::new()),
+        Some(serde_json::Value::String(s)) => Some(s.clone()),
+        Some(_) => {
+            return Err(ApiError::BadRequest(
+                "fingerprintingRules must be a string".to_owned(),
+            ))
+        }
+    };
+    if let Some(text) = &rules {
+        crate::grouping::fingerprint_rules::FingerprintRules::parse(text)
+            .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    }
+    let key = key.to_owned();
     let project = ctx.read(move |c| resolve(c, &key)).await?;
-    Reply::json(&project.to_project())
+    let id = project.id;
+    if let Some(text) = rules {
+        let stored = (!text.trim().is_empty()).then_some(text);
+        ctx.write(move |c| {
+            c.prepare_cached("UPDATE projects SET fingerprinting_rules = ?2 WHERE id = ?1")?
+                .execute(rusqlite::params![id, stored])?;
+            Ok(())
+        })
+        .await?;
+        ctx.store().note_projects_changed();
+    }
+    let rules = ctx.read(move |c| fingerprinting_rules(c, id)).await?;
+    detail_json(&project, rules)
 }
 
 /// `GET /api/0/projects/{org}/{project}/keys/`

@@ -28,8 +28,11 @@
 //! [`GroupingResult::hashes`] (`app` first, then `system`).
 //!
 //! Simplifications:
+//! * a project's fingerprint rules ([`fingerprint_rules`]) are applied
+//!   before grouping, by ingestion: the first matching rule's fingerprint
+//!   replaces the event's;
 //! * not implemented: the `template` and security-report (CSP, HPKP,
-//!   Expect-CT/Staple) strategies, server-side fingerprint rules, the
+//!   Expect-CT/Staple) strategies, the
 //!   `main_exception_id` heuristic for React errors, the IL2CPP method-hash
 //!   suffixes newer Sentry versions strip from function names;
 //! * stack-trace rules: only the Rust / C++ / Objective-C border rules,
@@ -44,6 +47,7 @@
 
 mod component;
 mod fingerprint;
+pub mod fingerprint_rules;
 mod function_name;
 mod md5_memo;
 pub(crate) mod metadata;

@@ -19,6 +19,7 @@ use super::as_received;
 use super::group::{self, KnownHashes};
 use super::normalize::{self, RequestContext, SessionDrop};
 use super::IngestError;
+use crate::grouping::fingerprint_rules::FingerprintRules;
 use crate::store::dictionary::{self, PayloadCodec};
 use crate::store::records::{
     AttachmentRecord, BlobRecord, ClientReportRecord, EventRecord, FeedbackRecord, Grouping,
@@ -63,7 +64,7 @@ pub fn prepare(
     ctx: &RequestContext,
     codec: &PayloadCodec,
 ) -> Result<Prepared, IngestError> {
-    prepare_with(envelope, project_id, ctx, codec, None)
+    prepare_with(envelope, project_id, ctx, codec, None, None)
 }
 
 /// [`prepare`], grouping the error event by hashes only when `known` has
@@ -74,6 +75,7 @@ pub fn prepare_with(
     ctx: &RequestContext,
     codec: &PayloadCodec,
     known: Option<&KnownHashes>,
+    rules: Option<&FingerprintRules>,
 ) -> Result<Prepared, IngestError> {
     let compression_level = codec.level;
     // A nil id identifies nothing: such events get ids of their own (in
@@ -120,12 +122,21 @@ pub fn prepare_with(
         };
         match &item.headers.ty {
             ItemType::Event => {
-                let event = normalize::event_for_ingest(payload, ctx, header_id)?;
+                let mut event = normalize::event_for_ingest(payload, ctx, header_id)?;
                 event_id.get_or_insert(event.event_id);
                 event_slot = Some(records.len());
-                let grouping = match known {
-                    Some(known) => group::group_for(&event, project_id, known),
-                    None => group::group(&event),
+                // A project's fingerprint rule replaces the event's
+                // fingerprint; such an event is grouped in full (the writer
+                // regroups lean events from their stored payload, which
+                // keeps the fingerprint the client sent).
+                let matched = rules.and_then(|r| r.apply(&event));
+                let grouping = match (&matched, known) {
+                    (Some(rule), _) => {
+                        event.fingerprint = rule.fingerprint.clone();
+                        group::group_by_rule(&event, rule)
+                    }
+                    (None, Some(known)) => group::group_for(&event, project_id, known),
+                    (None, None) => group::group(&event),
                 };
                 if !group::is_lean(&grouping) {
                     new_hashes = grouping.hashes.iter().map(|h| h.hash.clone()).collect();

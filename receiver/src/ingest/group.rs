@@ -17,6 +17,7 @@ use std::collections::HashSet;
 use parking_lot::RwLock;
 use sentry_core::protocol::Event;
 
+use crate::grouping::fingerprint_rules::Matched;
 use crate::grouping::{group_event_with, GroupingOptions, GroupingResult};
 use crate::store::records::{hash_key, Grouping, HashRecord};
 
@@ -79,6 +80,25 @@ impl KnownHashes {
 /// Groups an event, with explanation and inputs.
 pub fn group(event: &Event) -> Grouping {
     grouped(event, group_event_with(event, GroupingOptions::FULL))
+}
+
+/// Groups an event whose fingerprint a project's fingerprint rule set (the
+/// caller put `rule.fingerprint` in place of the client's): in full, with
+/// the rule in the explanation (`fingerprint.rule`), and the rule's title,
+/// if it sets one, as the title.
+pub fn group_by_rule(event: &Event, rule: &Matched) -> Grouping {
+    let mut result = group_event_with(event, GroupingOptions::FULL);
+    if let Some(fingerprint) = result.explanation.get_mut("fingerprint") {
+        if let Some(fingerprint) = fingerprint.as_object_mut() {
+            fingerprint.insert("rule".to_owned(), rule.rule.clone().into());
+        }
+    }
+    let mut grouping = grouped(event, result);
+    if let Some(title) = &rule.title {
+        grouping.title = title.clone();
+        grouping.metadata = Some(serde_json::json!({"title": title}).to_string());
+    }
+    grouping
 }
 
 /// Groups an event for `project_id`: hashes only when `known` already has
@@ -238,8 +258,8 @@ mod tests {
         };
         let first = Envelope::parse(body(&"a".repeat(32)).as_bytes()).expect("envelope");
         let known = KnownHashes::default();
-        let full =
-            prepare_with(&first, project, &ctx, &PayloadCodec::plain(3), None).expect("prepare");
+        let full = prepare_with(&first, project, &ctx, &PayloadCodec::plain(3), None, None)
+            .expect("prepare");
         let Some(Record::Event(record)) = full.batch.records.first() else {
             panic!("no event record");
         };
@@ -247,8 +267,15 @@ mod tests {
             project,
             record.grouping.hashes.iter().map(|h| h.hash.as_str()),
         );
-        let stale = prepare_with(&first, project, &ctx, &PayloadCodec::plain(3), Some(&known))
-            .expect("prepare");
+        let stale = prepare_with(
+            &first,
+            project,
+            &ctx,
+            &PayloadCodec::plain(3),
+            Some(&known),
+            None,
+        )
+        .expect("prepare");
         let Some(Record::Event(record)) = stale.batch.records.first() else {
             panic!("no event record");
         };
@@ -295,6 +322,7 @@ mod tests {
             &ctx,
             &PayloadCodec::plain(3),
             Some(&known),
+            None,
         )
         .expect("prepare");
         store

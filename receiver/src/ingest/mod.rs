@@ -23,6 +23,7 @@ pub mod limits;
 pub(crate) mod monitor_config;
 pub mod monitor_slug;
 pub mod normalize;
+pub mod project_rules;
 pub mod rate_limits;
 mod seen_keys;
 pub mod stage_times;
@@ -225,6 +226,7 @@ pub struct IngestResponse {
 pub struct Ingestor {
     store: Store,
     keys: Arc<keys::KeyCache>,
+    rules: Arc<project_rules::RulesCache>,
     limits: Limits,
     clock: Clock,
     queue_wait: Duration,
@@ -238,6 +240,7 @@ impl Ingestor {
     pub fn new(store: Store, limits: Limits, clock: Clock, queue_wait: Duration) -> Self {
         Ingestor {
             keys: Arc::new(keys::KeyCache::new(store.clone())),
+            rules: Arc::new(project_rules::RulesCache::new(store.clone())),
             rate_limiter: Arc::new(rate_limits::RateLimiter::new(store.clone())),
             store,
             limits,
@@ -348,13 +351,14 @@ impl Ingestor {
         };
         // From here until its write is queued, the writer may wait for this
         // request to share a commit with others.
+        let rules = self.rules.for_project(project_id).await?;
         let preparing = self.store.preparing();
         let (event_id, summary) = self
             .prepare_and_store(
                 preparing,
                 claim,
                 envelope,
-                project_id,
+                (project_id, rules),
                 body_len,
                 req.client_ip,
                 &verdict.outcomes,
@@ -378,7 +382,7 @@ impl Ingestor {
         preparing: PreparingGuard,
         claim: Claim<'_>,
         envelope: Envelope,
-        project_id: i64,
+        (project_id, rules): (i64, project_rules::Rules),
         body_len: usize,
         client_ip: Option<String>,
         outcomes: &[(String, String, u64)],
@@ -396,6 +400,7 @@ impl Ingestor {
                 &ctx,
                 &codec,
                 Some(&self.known_hashes),
+                rules.as_deref(),
             )?;
             offer_samples(&self.store, &envelope);
             prepared
@@ -403,8 +408,14 @@ impl Ingestor {
             let known = self.known_hashes.clone();
             let store = self.store.clone();
             tokio::task::spawn_blocking(move || {
-                let prepared =
-                    envelope::prepare_with(&envelope, project_id, &ctx, &codec, Some(&known))?;
+                let prepared = envelope::prepare_with(
+                    &envelope,
+                    project_id,
+                    &ctx,
+                    &codec,
+                    Some(&known),
+                    rules.as_deref(),
+                )?;
                 offer_samples(&store, &envelope);
                 Ok::<_, IngestError>(prepared)
             })

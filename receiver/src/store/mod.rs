@@ -558,6 +558,13 @@ impl Store {
         result
     }
 
+    /// Tells the caches of projects and keys that a project changed
+    /// through another connection (the API's), so they read it again at
+    /// once.
+    pub(crate) fn note_projects_changed(&self) {
+        self.bump_generation();
+    }
+
     fn bump_generation(&self) {
         self.inner.generation.fetch_add(1, Ordering::Release);
     }

@@ -862,6 +862,11 @@ SELECT 1;
     r#"
 CREATE INDEX spans_streamed_time ON spans(start_ts) WHERE transaction_id IS NULL;
 "#,
+    // 44: a project's fingerprint rules (`grouping::fingerprint_rules`), as
+    // the text the user wrote; NULL: none.
+    r#"
+ALTER TABLE projects ADD COLUMN fingerprinting_rules TEXT;
+"#,
 ];
 
 /// Where migration 16 (which merges check-in runs) is in [`MIGRATIONS`]:
