@@ -52,6 +52,14 @@ fn merged_issues_become_the_one_seen_most_with_all_they_had() {
         issue_of(&server, "beta failed"),
         issue_of(&server, "gamma failed"),
     );
+    // The child's history goes with it.
+    let (status, _) = send_json(
+        &server,
+        "PUT",
+        &format!("/api/0/issues/{beta}/"),
+        json!({"assignedTo": "jane@example.com"}),
+    );
+    assert_eq!(status, 200);
 
     let (status, answer) = merge(&server, &[beta, alpha], json!({"merge": 1}));
     assert_eq!(status, 200, "{answer}");
@@ -59,8 +67,10 @@ fn merged_issues_become_the_one_seen_most_with_all_they_had() {
         answer,
         json!({"merge": {"parent": alpha.to_string(), "children": [beta.to_string()]}})
     );
-    // The child is gone; the parent has everything.
-    assert_eq!(get(&server, &format!("/api/0/issues/{beta}/")).0, 404);
+    // The child is gone; its id leads to the parent, which has everything.
+    let led = get_ok(&server, &format!("/api/0/issues/{beta}/"));
+    assert_eq!(led["id"], alpha.to_string(), "{led}");
+    assert_eq!(server.issues().len(), 2);
     let parent = get_ok(&server, &format!("/api/0/issues/{alpha}/"));
     assert_eq!(parent["count"], "4", "{parent}");
     assert_eq!(parent["userCount"], 3, "{parent}");
@@ -69,11 +79,15 @@ fn merged_issues_become_the_one_seen_most_with_all_they_had() {
         "the parent keeps its title"
     );
     assert_eq!(parent["lastRelease"]["version"], "app@2.0.0", "{parent}");
+    let kinds: Vec<&str> = parent["activity"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|x| x["type"].as_str())
+        .collect();
     assert!(
-        parent["activity"]
-            .as_array()
-            .is_some_and(|a| a.iter().any(|x| x["type"] == "merge")),
-        "{parent}"
+        kinds.contains(&"merge") && kinds.contains(&"assigned"),
+        "{kinds:?}"
     );
     let events = get_ok(&server, &format!("/api/0/issues/{alpha}/events/"));
     assert!(
@@ -137,6 +151,18 @@ fn a_merge_is_refused_when_it_cannot_be_what_was_asked() {
         assert_eq!(status, 400, "{why}: {answer}");
     }
     assert_eq!(server.issues().len(), 3, "nothing was merged");
+    // One issue's own PUT cannot merge (nor pretend to).
+    let (status, answer) = send_json(
+        &server,
+        "PUT",
+        &format!("/api/0/issues/{alpha}/"),
+        json!({"merge": 1, "status": "resolved"}),
+    );
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(
+        get_ok(&server, &format!("/api/0/issues/{alpha}/"))["status"],
+        "unresolved"
+    );
     // `merge: false` is no merge: an empty change.
     let (status, _) = merge(&server, &[alpha, beta], json!({"merge": false}));
     assert_eq!(status, 200);
@@ -217,4 +243,48 @@ fn the_cli_merges_by_short_id_and_shows_the_issue_that_stayed() {
         "{said}"
     );
     assert_eq!(server.issues().len(), 1);
+}
+
+#[test]
+fn merged_ids_lead_through_later_merges_until_the_issue_is_deleted() {
+    let server = TestServer::start();
+    let mut sent = 0;
+    for (fingerprint, n) in [("a", 1), ("b", 2), ("c", 3)] {
+        for _ in 0..n {
+            failure(&server, fingerprint, "u1", "prod", "app@1.0.0");
+            sent += 1;
+        }
+    }
+    server.wait_for_events(sent, Duration::from_secs(10));
+    let (a, b, c) = (
+        issue_of(&server, "a failed"),
+        issue_of(&server, "b failed"),
+        issue_of(&server, "c failed"),
+    );
+    let short_a = get_ok(&server, &format!("/api/0/issues/{a}/"))["shortId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(merge(&server, &[a, b], json!({"merge": true})).0, 200);
+    assert_eq!(merge(&server, &[b, c], json!({"merge": true})).0, 200);
+    for key in [a.to_string(), short_a.clone(), b.to_string()] {
+        let led = get_ok(&server, &format!("/api/0/issues/{key}/"));
+        assert_eq!(led["id"], c.to_string(), "{key}: {led}");
+    }
+    assert_eq!(
+        get_ok(&server, &format!("/api/0/issues/{c}/"))["count"],
+        "6"
+    );
+    // Deleted, the issue takes its redirects with it.
+    assert_eq!(
+        send_json(&server, "DELETE", &format!("/api/0/issues/{c}/"), json!({})).0,
+        202
+    );
+    for key in [a.to_string(), short_a, c.to_string()] {
+        assert_eq!(
+            get(&server, &format!("/api/0/issues/{key}/")).0,
+            404,
+            "{key}"
+        );
+    }
 }

@@ -243,18 +243,31 @@ fn origin(ctx: &Ctx) -> String {
 /// Loads one issue by numeric id or short id; 404 if missing.
 pub(crate) fn load(conn: &Connection, key: &str) -> Result<IssueRecord, ApiError> {
     let missing = || ApiError::not_found(format!("issue {key:?}"));
-    let id = match key.trim().parse::<i64>() {
-        Ok(id) => id,
+    // An issue merged into another leads to it (`issue_redirects`).
+    let id: i64 = match key.trim().parse::<i64>() {
+        Ok(id) => conn
+            .prepare_cached(
+                "SELECT id FROM issues WHERE id = ?1
+                 UNION ALL SELECT parent_id FROM issue_redirects WHERE id = ?1 LIMIT 1",
+            )?
+            .query_row([id], |r| r.get(0))
+            .optional()?
+            .ok_or_else(missing)?,
         Err(_) => {
             let (slug, seq) = parse_short_id(key).ok_or_else(missing)?;
             let project = projects::all(conn)?
                 .into_iter()
                 .find(|p| p.slug == slug)
                 .ok_or_else(missing)?;
-            conn.prepare_cached("SELECT id FROM issues WHERE project_id = ?1 AND short_seq = ?2")?
-                .query_row(params![project.id, seq], |r| r.get(0))
-                .optional()?
-                .ok_or_else(missing)?
+            conn.prepare_cached(
+                "SELECT id FROM issues WHERE project_id = ?1 AND short_seq = ?2
+                 UNION ALL SELECT parent_id FROM issue_redirects
+                     WHERE project_id = ?1 AND short_seq = ?2
+                 LIMIT 1",
+            )?
+            .query_row(params![project.id, seq], |r| r.get(0))
+            .optional()?
+            .ok_or_else(missing)?
         }
     };
     conn.prepare_cached(&format!(
@@ -1100,16 +1113,26 @@ fn parse_change(body: &Value) -> Result<Change, ApiError> {
             "the body must be a JSON object".to_owned(),
         ));
     };
-    // Sentry changes that this receiver does not make: answering 200 would
-    // let a script believe they were made.
-    for (key, what) in [("discard", "discarding an issue's future events")] {
-        if obj
-            .get(key)
-            .is_some_and(|v| !matches!(v, Value::Null | Value::Bool(false)))
-        {
-            return Err(ApiError::BadRequest(format!(
-                "{what} is not supported (\"{key}\"); delete the issues instead"
-            )));
+    // Changes this request cannot make: answering 200 would let a script
+    // believe they were made. (A bulk request with a merge goes to
+    // `merge` before it gets here.)
+    for (key, refusal) in [
+        (
+            "discard",
+            "discarding an issue's future events is not supported (\"discard\"); \
+             delete the issues instead",
+        ),
+        (
+            "merge",
+            "a merge takes the issues to merge in a bulk PUT (…/issues/?id=1&id=2), \
+             not one issue",
+        ),
+    ] {
+        let asked = obj.get(key).is_some_and(|v| {
+            !matches!(v, Value::Null | Value::Bool(false)) && v.as_i64() != Some(0)
+        });
+        if asked {
+            return Err(ApiError::BadRequest(refusal.to_owned()));
         }
     }
     let details = match obj.get("statusDetails") {

@@ -5,11 +5,13 @@
 //! As in Sentry, the issue seen most often (the newest of those tied)
 //! stays and takes the others in: their events, their grouping hashes (so
 //! later events of those groupings land in it too), users, releases and
-//! environments seen, and counts; it keeps its own title, status and
-//! assignee, and its activity records the merge. The others are deleted,
-//! and their ids are never handed out again. Only issues of one project
-//! merge, and only error issues: a failing cron monitor's issue is the
-//! monitor's own (Sentry refuses those as well).
+//! environments seen, counts and activity; it keeps its own title, status
+//! and assignee, and its activity records the merge. The others are
+//! deleted, their ids are never handed out again, and they and their short
+//! ids lead to the issue that took them in (`issue_redirects`, as Sentry's
+//! group redirects). Only issues of one project merge, and only error
+//! issues: a failing cron monitor's issue is the monitor's own (Sentry
+//! refuses those as well).
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::json;
@@ -115,16 +117,25 @@ pub(crate) fn merge_issues(conn: &Connection, ids: &[i64], now: f64) -> Result<M
             .to_string(),
         now
     ])?;
-    // What is left of them (activity, grouping explanation) goes.
+    // What is left of them (their grouping explanation) goes; the
+    // redirects to them now lead to the parent.
     issue_removal::delete_issues(conn, &children)?;
     Ok(Merged { parent, children })
 }
 
-/// Moves `child`'s events, hashes, users and facets to `parent`.
+/// Moves `child`'s events, hashes, users, facets and activity to `parent`,
+/// and leads its id, its short id and what led to it to `parent`.
 fn absorb(conn: &Connection, parent: i64, child: i64) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO issue_redirects (id, project_id, short_seq, parent_id)
+             SELECT id, project_id, short_seq, ?1 FROM issues WHERE id = ?2",
+    )?
+    .execute(params![parent, child])?;
     for sql in [
+        "UPDATE issue_redirects SET parent_id = ?1 WHERE parent_id = ?2",
         "UPDATE events SET issue_id = ?1 WHERE issue_id = ?2",
         "UPDATE group_hashes SET issue_id = ?1 WHERE issue_id = ?2",
+        "UPDATE issue_activity SET issue_id = ?1 WHERE issue_id = ?2",
         "INSERT OR IGNORE INTO issue_users (issue_id, user_key)
              SELECT ?1, user_key FROM issue_users WHERE issue_id = ?2",
         "INSERT OR IGNORE INTO issue_facets (issue_id, kind, value)

@@ -33,6 +33,8 @@ pub(crate) fn delete_issues(conn: &Connection, ids: &[i64]) -> Result<usize, Sto
             "DELETE FROM issue_facets WHERE issue_id = ?1",
             "DELETE FROM issue_grouping WHERE issue_id = ?1",
             "UPDATE monitor_incidents SET issue_id = NULL WHERE issue_id = ?1",
+            // Issues merged into it led to it: they are gone with it.
+            "DELETE FROM issue_redirects WHERE parent_id = ?1",
         ] {
             conn.prepare_cached(sql)?.execute([id])?;
         }

@@ -867,6 +867,19 @@ CREATE INDEX spans_streamed_time ON spans(start_ts) WHERE transaction_id IS NULL
     r#"
 ALTER TABLE projects ADD COLUMN fingerprinting_rules TEXT;
 "#,
+    // 45: issues merged into another (`store::issue_merge`): their ids and
+    // short ids keep leading to the issue that took them in, as Sentry's
+    // group redirects do.
+    r#"
+CREATE TABLE issue_redirects (
+    id         INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL,
+    short_seq  INTEGER,
+    parent_id  INTEGER NOT NULL
+);
+CREATE INDEX issue_redirects_short ON issue_redirects(project_id, short_seq);
+CREATE INDEX issue_redirects_parent ON issue_redirects(parent_id);
+"#,
 ];
 
 /// Where migration 16 (which merges check-in runs) is in [`MIGRATIONS`]:
