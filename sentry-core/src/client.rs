@@ -89,6 +89,16 @@ impl Drop for DepthGuard {
     }
 }
 
+/// The size of `entry`'s own container item, which a client report counts
+/// when the entry is dropped (at least 1).
+fn item_bytes<T: crate::batcher::Batchable>(entry: &T) -> u64 {
+    T::item(std::slice::from_ref(entry))
+        .ok()
+        .and_then(|item| item.payload.as_raw().map(|b| b.len() as u64))
+        .unwrap_or(0)
+        .max(1)
+}
+
 /// Sends events to one DSN through one transport.
 ///
 /// Usually created by [`crate::init`]; tests create their own with a test
@@ -668,19 +678,22 @@ impl Client {
             &mut log.attributes,
         );
         if let Some(hook) = &self.options.before_send_log {
+            // What a drop loses, in bytes too, counted as the official
+            // Python SDK counts it: the line's own item.
+            let bytes = item_bytes(&log);
+            let lost = |reason: DiscardReason| {
+                transport.record_discard(reason.clone(), DataCategory::LogItem, 1);
+                transport.record_discard(reason, DataCategory::LogByte, bytes);
+            };
             match run_callback(|| hook(log)) {
                 Ok(Some(kept)) => log = kept,
                 Ok(None) => {
-                    transport.record_discard(DiscardReason::BeforeSend, DataCategory::LogItem, 1);
+                    lost(DiscardReason::BeforeSend);
                     return;
                 }
                 Err(_) => {
                     sdk_debug!(self, "before_send_log panicked; the log line is dropped");
-                    transport.record_discard(
-                        DiscardReason::InternalSdkError,
-                        DataCategory::LogItem,
-                        1,
-                    );
+                    lost(DiscardReason::CallbackError);
                     return;
                 }
             }
@@ -731,20 +744,25 @@ impl Client {
             &mut metric.attributes,
         );
         if let Some(hook) = &self.options.before_send_metric {
+            let bytes = item_bytes(&metric);
+            let lost = |reason: DiscardReason| {
+                drop_one(reason.clone());
+                transport.record_discard(reason, DataCategory::TraceMetricByte, bytes);
+            };
             match run_callback(|| hook(metric)) {
                 Ok(Some(kept)) if kept.value.is_finite() => metric = kept,
                 Ok(Some(_)) => {
                     sdk_debug!(self, "before_send_metric left no finite value; dropped");
-                    drop_one(DiscardReason::InternalSdkError);
+                    lost(DiscardReason::InternalSdkError);
                     return;
                 }
                 Ok(None) => {
-                    drop_one(DiscardReason::BeforeSend);
+                    lost(DiscardReason::BeforeSend);
                     return;
                 }
                 Err(_) => {
                     sdk_debug!(self, "before_send_metric panicked; the sample is dropped");
-                    drop_one(DiscardReason::InternalSdkError);
+                    lost(DiscardReason::CallbackError);
                     return;
                 }
             }

@@ -127,11 +127,16 @@ fn before_send_log_changes_or_drops_a_line_and_drops_are_counted() {
     let sent = lines(&transport.fetch_and_clear_envelopes());
     let bodies: Vec<&str> = sent.iter().filter_map(|l| l["body"].as_str()).collect();
     assert_eq!(bodies, ["HELLO"]);
+    let discards = transport.discards();
     assert_eq!(
-        transport
-            .discards()
-            .get(&(DiscardReason::BeforeSend, DataCategory::LogItem)),
+        discards.get(&(DiscardReason::BeforeSend, DataCategory::LogItem)),
         Some(&1)
+    );
+    assert!(
+        discards
+            .get(&(DiscardReason::BeforeSend, DataCategory::LogByte))
+            .is_some_and(|b| *b > 50),
+        "{discards:?}"
     );
 }
 

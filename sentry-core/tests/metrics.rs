@@ -132,6 +132,7 @@ fn before_send_metric_changes_or_drops_a_sample_and_drops_are_counted() {
             if m.name.starts_with("internal.") {
                 return None;
             }
+            assert!(m.name != "explode", "a hook that panics");
             m.value *= 1000.0;
             m.unit = Some("millisecond".into());
             Some(m)
@@ -142,6 +143,7 @@ fn before_send_metric_changes_or_drops_a_sample_and_drops_are_counted() {
         metrics::distribution("latency", 0.25);
         metrics::count("internal.ticks", 1.0);
         metrics::gauge("broken", f64::NAN);
+        metrics::count("explode", 1.0);
     });
     assert!(client.flush(None));
     let sent = samples(&transport.fetch_and_clear_envelopes());
@@ -160,6 +162,17 @@ fn before_send_metric_changes_or_drops_a_sample_and_drops_are_counted() {
         Some(&1),
         "NaN has no JSON: dropped and counted"
     );
+    assert_eq!(
+        discards.get(&(DiscardReason::CallbackError, DataCategory::TraceMetric)),
+        Some(&1),
+        "as the Python SDK counts a hook that raised"
+    );
+    // A drop counts its bytes too, as the Python SDK does.
+    let bytes = discards
+        .get(&(DiscardReason::BeforeSend, DataCategory::TraceMetricByte))
+        .copied()
+        .unwrap_or(0);
+    assert!(bytes > 100, "{bytes}");
 }
 
 #[test]

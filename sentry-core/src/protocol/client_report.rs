@@ -51,6 +51,7 @@ open_enum!(
         EventProcessor = "event_processor",
         SendError = "send_error",
         InternalSdkError = "internal_sdk_error",
+        CallbackError = "callback_error",
         InsufficientData = "insufficient_data",
         Backpressure = "backpressure",
     }
