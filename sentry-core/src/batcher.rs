@@ -74,8 +74,8 @@ impl<T> Default for Batcher<T> {
                 pending: Mutex::new(Pending {
                     entries: Vec::new(),
                     bytes: 0,
+                    stopped: false,
                 }),
-                stopped: Mutex::new(false),
                 wake: Condvar::new(),
             }),
             thread: Mutex::new(None),
@@ -86,15 +86,17 @@ impl<T> Default for Batcher<T> {
 #[derive(Debug)]
 struct Batch<T> {
     pending: Mutex<Pending<T>>,
-    stopped: Mutex<bool>,
     wake: Condvar,
 }
 
-/// Entries waiting, and about how many bytes they make.
+/// Entries waiting, about how many bytes they make, and whether the
+/// batcher has stopped: one lock, so that an entry is either added before
+/// `stop` takes what waits, or sent on its own after.
 #[derive(Debug)]
 struct Pending<T> {
     entries: Vec<T>,
     bytes: usize,
+    stopped: bool,
 }
 
 impl<T> Pending<T> {
@@ -108,21 +110,24 @@ impl<T: Batchable> Batcher<T> {
     /// Adds `entry`; sends the batch at once when it is full, and the
     /// entry at once when the batcher has stopped (the client is closing).
     pub(crate) fn push(&self, entry: T, transport: &Arc<dyn Transport>) {
-        if *self.inner.stopped.lock() {
-            send(vec![entry], &**transport);
-            return;
-        }
         let size = entry.estimated_size();
-        let full = {
+        let added = {
             let mut pending = self.inner.pending.lock();
-            pending.entries.push(entry);
-            pending.bytes = pending.bytes.saturating_add(size);
-            (pending.entries.len() >= T::MAX_BATCH || pending.bytes >= MAX_BATCH_BYTES)
-                .then(|| pending.take())
+            if pending.stopped {
+                Err(entry)
+            } else {
+                pending.entries.push(entry);
+                pending.bytes = pending.bytes.saturating_add(size);
+                Ok(
+                    (pending.entries.len() >= T::MAX_BATCH || pending.bytes >= MAX_BATCH_BYTES)
+                        .then(|| pending.take()),
+                )
+            }
         };
-        match full {
-            Some(batch) => send(batch, &**transport),
-            None => self.start(transport),
+        match added {
+            Err(alone) => send(vec![alone], &**transport),
+            Ok(Some(batch)) => send(batch, &**transport),
+            Ok(None) => self.start(transport),
         }
     }
 
@@ -136,7 +141,7 @@ impl<T: Batchable> Batcher<T> {
     /// thread itself (a transport that closes the client), it does not
     /// wait for itself.
     pub(crate) fn stop(&self, transport: Option<&Arc<dyn Transport>>) {
-        *self.inner.stopped.lock() = true;
+        self.inner.pending.lock().stopped = true;
         self.inner.wake.notify_all();
         // Taken out first: no lock is held while the thread finishes (it
         // may be sending, and an entry captured there takes that lock).
@@ -156,7 +161,7 @@ impl<T: Batchable> Batcher<T> {
     /// is gone.
     fn start(&self, transport: &Arc<dyn Transport>) {
         let mut thread = self.thread.lock();
-        if thread.is_some() || *self.inner.stopped.lock() {
+        if thread.is_some() || self.inner.pending.lock().stopped {
             return;
         }
         let batch: Weak<Batch<T>> = Arc::downgrade(&self.inner);
@@ -167,17 +172,16 @@ impl<T: Batchable> Batcher<T> {
                 let Some(inner) = batch.upgrade() else {
                     return;
                 };
-                let stopped = {
-                    let mut stopped = inner.stopped.lock();
-                    if !*stopped {
-                        inner.wake.wait_for(&mut stopped, BATCH_WAIT);
+                let entries = {
+                    let mut pending = inner.pending.lock();
+                    if !pending.stopped {
+                        inner.wake.wait_for(&mut pending, BATCH_WAIT);
                     }
-                    *stopped
+                    if pending.stopped {
+                        return;
+                    }
+                    pending.take()
                 };
-                if stopped {
-                    return;
-                }
-                let entries = inner.pending.lock().take();
                 match transport.upgrade() {
                     Some(transport) => send(entries, &*transport),
                     None => return,
