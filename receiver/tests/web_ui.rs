@@ -1215,3 +1215,36 @@ fn issues_are_merged_from_the_issue_page() {
     assert_eq!(left.len(), 1, "{left:?}");
     assert_eq!((left[0].id, left[0].times_seen), (beta.id, 4));
 }
+
+#[test]
+fn fingerprint_rules_are_set_from_the_grouping_view() {
+    let server = TestServer::start();
+    let rules = "error.type:DatabaseUnavailable -> system-down title=\"Database down\"";
+    let steps = run_page_script("grouping.js", &[&server.url(), server.token(), rules]);
+    let shown = line(&steps, "step", "shown")["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        shown.contains("Grouping rules") && shown.contains("Save rules"),
+        "{shown}"
+    );
+    let saved = line(&steps, "step", "saved")["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(saved.contains("Saved"), "{saved}");
+    let refused = line(&steps, "step", "refused")["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        refused.contains("line 1") && refused.contains("unknown matcher"),
+        "{refused}"
+    );
+    // The receiver has the rules that parsed, not the ones refused.
+    let project = server
+        .api_json::<serde_json::Value>("/api/0/projects/local/default/")
+        .expect("project");
+    assert_eq!(project["fingerprintingRules"], rules);
+}

@@ -443,6 +443,7 @@
       else if (view === 'logs') await logsView(generation, params);
       else if (view === 'metrics') await metricsView(generation, params);
       else if (view === 'quotas') await quotasView(generation);
+      else if (view === 'grouping') await groupingRulesView(generation);
       else if (view === 'live') await liveView(generation, params);
       else setView(generation, h('p', null, 'No such page. ', h('a', {href: '#/issues'}, 'Issues')));
     } catch (err) {
@@ -720,7 +721,8 @@
       const fp = ex.fingerprint || {};
       body.push(h('p', null, 'Config ', h('code', null, String(ex.config || '?')),
         ', fingerprint ', h('code', null, String(fp.type || 'default')),
-        fp.values && fp.values.length ? [' ', h('code', null, JSON.stringify(fp.values))] : null));
+        fp.values && fp.values.length ? [' ', h('code', null, JSON.stringify(fp.values))] : null,
+        fp.rule ? [' from the project\'s rule ', h('code', null, String(fp.rule))] : null));
       const variants = ex.variants && typeof ex.variants === 'object' ? ex.variants : {};
       for (const name of Object.keys(variants)) {
         const v = variants[name] || {};
@@ -1773,6 +1775,42 @@
       h('h1', null, 'Rate limits'),
       h('p', {class: 'muted'}, 'Items past a quota are refused with 429 and X-Sentry-Rate-Limits, which SDKs obey; ' +
         'what was refused shows under Client reports as rate_limited. Counts start afresh with each window and with the receiver.'),
+      cards.length ? cards : h('p', {class: 'empty'}, 'No projects.')));
+  }
+
+  // Each project's fingerprint rules (Sentry's server-side fingerprinting):
+  // read and, with an admin token, changed here.
+  async function groupingRulesView(generation) {
+    const chosen = projectParam();
+    const projects = state.projects.filter((p) => !chosen || String(p.id) === chosen);
+    const cards = [];
+    for (const p of projects) {
+      const path = '/api/0/projects/local/' + enc(p.id) + '/';
+      const {data} = await api(path);
+      const rules = h('textarea', {name: 'rules', rows: '8', cols: '90', spellcheck: 'false',
+        readonly: !canWrite(), placeholder: 'error.type:DatabaseUnavailable -> system-down title="Database down"'});
+      rules.value = String((data && data.fingerprintingRules) || '');
+      const status = h('span', {class: 'muted'});
+      const form = h('form', {class: 'rules', onsubmit: async (ev) => {
+        ev.preventDefault();
+        status.textContent = 'Saving…';
+        try {
+          await api(path, {method: 'PUT', body: {fingerprintingRules: rules.value}});
+          status.textContent = 'Saved: the next events group by these rules.';
+        } catch (err) {
+          if (!(err instanceof AuthError)) status.textContent = err.message;
+        }
+      }}, rules, h('div', null,
+        canWrite() ? h('button', {type: 'submit'}, 'Save rules') : h('span', {class: 'muted'}, 'This token is read-only.'),
+        ' ', status));
+      cards.push(section(p.name + ' (' + p.id + ')', form));
+    }
+    setView(generation, h('div', null,
+      h('h1', null, 'Grouping rules'),
+      h('p', {class: 'muted'}, 'Fingerprint rules, one per line: the first whose matchers all hold gives an event its ' +
+        'fingerprint (and, with title="…", its issue\'s title), whatever the SDK sent. Matchers: error.type, error.value, ' +
+        'message, logger, level, tags.NAME, stack.function, stack.module, stack.abs_path, stack.package, app, family, ' +
+        'release, sdk; ! negates; values are globs. Events already stored keep their issues.'),
       cards.length ? cards : h('p', {class: 'empty'}, 'No projects.')));
   }
 
