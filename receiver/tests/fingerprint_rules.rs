@@ -158,3 +158,48 @@ fn rules_that_do_not_parse_are_refused_with_their_line() {
     assert_eq!(r.status, 403);
     assert_eq!(get_ok(&server, PROJECT)["fingerprintingRules"], "");
 }
+
+#[test]
+fn the_cli_sets_shows_and_clears_rules() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("rules.txt");
+    std::fs::write(
+        &file,
+        "error.type:Timeout* -> slow title=\"Slow backend\"\n",
+    )
+    .expect("write");
+    let run = |args: &[&str]| {
+        let out = api_support::receiver_command(&server)
+            .arg("fingerprint-rules")
+            .args(args)
+            .output()
+            .expect("run receiver fingerprint-rules");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, shown, _) = run(&["--set", file.to_str().expect("path")]);
+    assert_eq!(code, Some(0));
+    assert!(shown.contains("-> slow"), "{shown}");
+    exception(&server, "TimeoutError", "read timed out", "/a");
+    server.wait_for_events(1, Duration::from_secs(10));
+    assert_eq!(issues(&server), [("Slow backend".to_owned(), 1)]);
+    let (_, shown, _) = run(&["--project", "default"]);
+    assert!(shown.contains("title=\"Slow backend\""), "{shown}");
+    // Rules that do not parse: refused, with the line, and nothing changes.
+    std::fs::write(&file, "ok:* -> x\n").expect("write");
+    let (code, _, said) = run(&["--set", file.to_str().expect("path")]);
+    assert_eq!(code, Some(2));
+    assert!(said.contains("line 1"), "{said}");
+    let (_, shown, _) = run(&["--json"]);
+    let json: Value = serde_json::from_str(&shown).expect("JSON");
+    assert!(json["fingerprintingRules"]
+        .as_str()
+        .is_some_and(|r| r.contains("Slow backend")));
+    let (code, shown, _) = run(&["--clear"]);
+    assert_eq!(code, Some(0));
+    assert!(shown.contains("no fingerprint rules"), "{shown}");
+}

@@ -27,6 +27,7 @@ pub mod metrics;
 pub mod monitors;
 pub mod output;
 pub mod prune;
+pub mod rules;
 pub mod traces;
 
 use std::net::SocketAddr;
@@ -138,6 +139,9 @@ pub enum Command {
     /// Delete what was received before a time (`--older-than 30d`), now;
     /// works on the database file, beside a running receiver too.
     Prune(prune::PruneArgs),
+    /// Show, set (`--set FILE`) or remove (`--clear`) a project's
+    /// fingerprint rules, which group its next events.
+    FingerprintRules(rules::RulesArgs),
 }
 
 /// `receiver quotas …`
@@ -401,6 +405,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Wait(args)) => commands::wait(&api_client(&cli)?, args, json),
         Some(Command::Check(args)) => commands::check(&api_client(&cli)?, args, json),
         Some(Command::Prune(args)) => prune::prune(&cli, args),
+        Some(Command::FingerprintRules(args)) => rules::rules(&api_client(&cli)?, args, json),
     }
 }
 
