@@ -637,6 +637,52 @@ fn a_client_event_with_the_monitors_fingerprint_gets_an_issue_of_its_own() {
 }
 
 #[test]
+fn counts_and_ci_checks_tell_monitor_issues_from_errors() {
+    let server = TestServer::start();
+    run(&server, "nightly", "error", Value::Null);
+    api_support::event(
+        &server,
+        api_support::message("disk full", "error", "production", "app@1"),
+    );
+    server.wait_for_issues(2, std::time::Duration::from_secs(5));
+    let stats = |query: &str| {
+        let s = get_ok(
+            &server,
+            &format!("/api/0/local/stats/?fields=events,issues{query}"),
+        );
+        (s["events"].as_i64(), s["issues"].as_i64())
+    };
+    assert_eq!(stats(""), (Some(2), Some(2)));
+    assert_eq!(stats("&issueCategory=error"), (Some(1), Some(1)));
+    assert_eq!(stats("&issueCategory=cron"), (Some(1), Some(1)));
+    assert_eq!(
+        stats("&issueCategory=error&issueCategory=cron"),
+        (Some(2), Some(2))
+    );
+    let (status, body) = api_support::get(&server, "/api/0/local/stats/?issueCategory=nope");
+    assert_eq!(status, 400, "{body}");
+    let check = |args: &[&str]| {
+        api_support::receiver_command(&server)
+            .arg("check")
+            .args(args)
+            .output()
+            .expect("run receiver check")
+            .status
+            .code()
+    };
+    // "No errors" in CI need not fail on a failing cron job, or the reverse.
+    assert_eq!(
+        check(&["--issue-category", "cron", "--max-issues", "1"]),
+        Some(0)
+    );
+    assert_eq!(
+        check(&["--issue-category", "error", "--max-events", "0"]),
+        Some(1)
+    );
+    assert_eq!(check(&["--max-events", "1"]), Some(1));
+}
+
+#[test]
 fn a_muted_monitor_records_its_runs_but_opens_no_issue() {
     let server = TestServer::start();
     run(&server, "flaky", "ok", Value::Null);

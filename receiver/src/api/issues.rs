@@ -1525,6 +1525,40 @@ pub(crate) fn count_filter(
     Ok(f)
 }
 
+/// The `issueCategory` values of a stats request (`error`, `cron`, and the
+/// issue types `issue.type:` takes), as whether each asks for failing cron
+/// monitors' issues; empty: any.
+pub(crate) fn categories_param(values: &[String]) -> Result<Vec<bool>, ApiError> {
+    values
+        .iter()
+        .map(|v| monitor_issue("issueCategory", v.trim()))
+        .collect()
+}
+
+impl IssueFilter {
+    /// Narrows the filter to the issue categories `monitor` names
+    /// ([`categories_param`]).
+    pub(crate) fn with_categories(mut self, monitor: &[bool]) -> Self {
+        self.monitor_issues.extend_from_slice(monitor);
+        self
+    }
+}
+
+/// The condition on an event's `kind` (column `e.kind`) that keeps the
+/// events of the categories `monitor` names; `None`: all of them.
+pub(crate) fn event_category_condition(monitor: &[bool]) -> Option<String> {
+    let cron = monitor.contains(&true);
+    if monitor.is_empty() || cron == monitor.contains(&false) {
+        return None;
+    }
+    let kind = crate::store::MONITOR_FAILURE_EVENT_TYPE;
+    Some(if cron {
+        format!("e.kind = '{kind}'")
+    } else {
+        format!("e.kind <> '{kind}'")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -776,6 +776,7 @@ pub(crate) async fn stats(ctx: &Ctx) -> Result<Reply, ApiError> {
         &COUNTED_CHECK_IN_STATUSES,
         &[],
     )?;
+    let categories = issues::categories_param(&q.all("issueCategory"))?;
     let now = ctx.now();
     let keys = q.all("project");
     // Validate before reading.
@@ -808,6 +809,9 @@ pub(crate) async fn stats(ctx: &Ctx) -> Result<Reply, ApiError> {
                 super::events::add_event_filters(&mut sql, &range, &environments, &levels);
                 if !releases.is_empty() {
                     let cond = sql.in_list("e.release", releases.iter().cloned());
+                    sql.cond(cond);
+                }
+                if let Some(cond) = issues::event_category_condition(&categories) {
                     sql.cond(cond);
                 }
                 let join = title.is_some() || !statuses.is_empty();
@@ -847,7 +851,8 @@ pub(crate) async fn stats(ctx: &Ctx) -> Result<Reply, ApiError> {
                     &releases,
                     title.as_deref(),
                     range,
-                )?;
+                )?
+                .with_categories(&categories);
                 stats.issues = Some(issues::count(c, &f)?);
             }
             if fields.transactions {

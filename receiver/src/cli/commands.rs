@@ -681,6 +681,10 @@ pub struct Conditions {
     /// Only issues with this status (unresolved, resolved, ignored).
     #[arg(long)]
     pub status: Option<String>,
+    /// Only issues (and their events) of this category: `error` (what
+    /// SDKs sent) or `cron` (failing cron monitors).
+    #[arg(long)]
+    pub issue_category: Option<String>,
     /// Only transactions (and segments) whose name contains this text.
     #[arg(long)]
     pub transaction: Option<String>,
@@ -764,6 +768,7 @@ impl Conditions {
                 ("release", self.release.as_deref()),
                 ("title", self.issue_title.as_deref()),
                 ("status", self.status.as_deref()),
+                ("issueCategory", self.issue_category.as_deref()),
                 ("transaction", self.transaction.as_deref()),
                 ("monitor", self.monitor.as_deref()),
                 ("checkInStatus", self.check_in_status.as_deref()),
