@@ -275,6 +275,26 @@ fn merged_ids_lead_through_later_merges_until_the_issue_is_deleted() {
         get_ok(&server, &format!("/api/0/issues/{c}/"))["count"],
         "6"
     );
+    // A stale id cannot delete or change the issue that took it in.
+    let (status, answer) = send_json(&server, "DELETE", &format!("/api/0/issues/{a}/"), json!({}));
+    assert_eq!(status, 404, "{answer}");
+    assert!(
+        answer
+            .to_string()
+            .contains(&format!("merged into issue {c}")),
+        "{answer}"
+    );
+    let (status, _) = send_json(
+        &server,
+        "PUT",
+        &format!("/api/0/issues/{short_a}/"),
+        json!({"status": "resolved"}),
+    );
+    assert_eq!(status, 404);
+    assert_eq!(
+        get_ok(&server, &format!("/api/0/issues/{c}/"))["status"],
+        "unresolved"
+    );
     // Deleted, the issue takes its redirects with it.
     assert_eq!(
         send_json(&server, "DELETE", &format!("/api/0/issues/{c}/"), json!({})).0,

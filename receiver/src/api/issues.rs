@@ -242,15 +242,35 @@ fn origin(ctx: &Ctx) -> String {
 
 /// Loads one issue by numeric id or short id; 404 if missing.
 pub(crate) fn load(conn: &Connection, key: &str) -> Result<IssueRecord, ApiError> {
+    load_with(conn, key, true)
+}
+
+/// [`load`] for a change (`PUT`, `DELETE` of one issue): an issue merged
+/// into another is a 404 that names it, instead of leading to it, so that
+/// a stale id (a retried cleanup) cannot delete or change the issue that
+/// took it in.
+pub(crate) fn load_own(conn: &Connection, key: &str) -> Result<IssueRecord, ApiError> {
+    let issue = load_with(conn, key, true)?;
+    let own = load_with(conn, key, false).map_err(|_| {
+        ApiError::not_found(format!(
+            "issue {key:?} was merged into issue {}: change or delete that one",
+            issue.id
+        ))
+    })?;
+    Ok(own)
+}
+
+fn load_with(conn: &Connection, key: &str, follow: bool) -> Result<IssueRecord, ApiError> {
     let missing = || ApiError::not_found(format!("issue {key:?}"));
-    // An issue merged into another leads to it (`issue_redirects`).
+    // An issue merged into another leads to it (`issue_redirects`), when
+    // `follow`.
     let id: i64 = match key.trim().parse::<i64>() {
         Ok(id) => conn
             .prepare_cached(
                 "SELECT id FROM issues WHERE id = ?1
-                 UNION ALL SELECT parent_id FROM issue_redirects WHERE id = ?1 LIMIT 1",
+                 UNION ALL SELECT parent_id FROM issue_redirects WHERE id = ?1 AND ?2 LIMIT 1",
             )?
-            .query_row([id], |r| r.get(0))
+            .query_row(params![id, follow], |r| r.get(0))
             .optional()?
             .ok_or_else(missing)?,
         Err(_) => {
@@ -262,10 +282,10 @@ pub(crate) fn load(conn: &Connection, key: &str) -> Result<IssueRecord, ApiError
             conn.prepare_cached(
                 "SELECT id FROM issues WHERE project_id = ?1 AND short_seq = ?2
                  UNION ALL SELECT parent_id FROM issue_redirects
-                     WHERE project_id = ?1 AND short_seq = ?2
+                     WHERE project_id = ?1 AND short_seq = ?2 AND ?3
                  LIMIT 1",
             )?
-            .query_row(params![project.id, seq], |r| r.get(0))
+            .query_row(params![project.id, seq, follow], |r| r.get(0))
             .optional()?
             .ok_or_else(missing)?
         }
@@ -1371,7 +1391,7 @@ pub(crate) async fn update(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
     let change = parse_change(&ctx.body)?;
     let id = id.to_owned();
     let key = id.clone();
-    let issue_id = ctx.read(move |c| Ok(load(c, &key)?.id)).await?;
+    let issue_id = ctx.read(move |c| Ok(load_own(c, &key)?.id)).await?;
     ctx.write(move |c| apply_change(c, &[issue_id], &change))
         .await?;
     let origin = origin(ctx);
@@ -1466,7 +1486,7 @@ async fn merge(ctx: &Ctx, project: Option<&str>) -> Result<Reply, ApiError> {
 /// `DELETE /api/0/issues/{id}/`: 202 as Sentry (done at once here).
 pub(crate) async fn delete(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
     let key = id.to_owned();
-    let issue_id = ctx.read(move |c| Ok(load(c, &key)?.id)).await?;
+    let issue_id = ctx.read(move |c| Ok(load_own(c, &key)?.id)).await?;
     let n = ctx
         .write(move |c| Ok(delete_issues(c, &[issue_id])?))
         .await?;
