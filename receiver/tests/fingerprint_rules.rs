@@ -203,3 +203,49 @@ fn the_cli_sets_shows_and_clears_rules() {
     assert_eq!(code, Some(0));
     assert!(shown.contains("no fingerprint rules"), "{shown}");
 }
+
+#[test]
+fn rules_read_the_sdk_and_fill_the_titles_variables() {
+    let server = TestServer::start();
+    let (status, body) = set_rules(
+        &server,
+        "sdk:sentry.python -> from-python title=\"{{ type }} in Python\"",
+    );
+    assert_eq!(status, 200, "{body}");
+    for sdk in ["sentry.python", "sentry.javascript.node"] {
+        event(
+            &server,
+            json!({"level": "error", "sdk": {"name": sdk, "version": "1.0"},
+                   "exception": {"values": [{"type": "KeyError", "value": "'user'"}]}}),
+        );
+    }
+    server.wait_for_events(2, Duration::from_secs(10));
+    assert_eq!(
+        issues(&server),
+        [
+            ("KeyError in Python".to_owned(), 1),
+            ("KeyError: 'user'".to_owned(), 1)
+        ]
+    );
+    let python = server
+        .issues()
+        .into_iter()
+        .find(|i| i.title == "KeyError in Python")
+        .expect("the rule's issue");
+    let detail = get_ok(&server, &format!("/api/0/issues/{}/", python.id));
+    // The metadata keeps the exception and gains the title, as Sentry's.
+    assert_eq!(
+        (
+            &detail["metadata"]["type"],
+            &detail["metadata"]["value"],
+            &detail["metadata"]["title"]
+        ),
+        (
+            &json!("KeyError"),
+            &json!("'user'"),
+            &json!("KeyError in Python")
+        ),
+        "{}",
+        detail["metadata"]
+    );
+}

@@ -9,34 +9,41 @@
 //! stack.function:"db::*" !error.type:Timeout -> database, {{ default }} title="Database error"
 //! ```
 //!
-//! Matchers, as Sentry's (values are globs: `*` any run of characters, `?`
-//! one character, `\` escapes the next):
+//! Matchers, as Sentry's. Values are globs (`*` any run of characters,
+//! `?` one, `\` escapes the next; compiled once, matched in linear time);
+//! path globs keep `*` and `?` within one `/` segment (`**` crosses them),
+//! read `\` in values as `/` and try a relative value again with a leading
+//! `/`:
 //!
-//! | matcher (alias) | matches | case |
+//! | matcher (alias) | matches | how |
 //! |---|---|---|
-//! | `error.type` (`type`) | an exception's type | sensitive |
-//! | `error.value` (`value`) | an exception's value | insensitive |
-//! | `message` | the message, or an exception's value | insensitive |
-//! | `logger` | the logger | sensitive |
-//! | `level` | the level | insensitive |
-//! | `tags.NAME` | tag `NAME`'s value | insensitive |
-//! | `stack.function` (`function`) | a frame's function | sensitive |
-//! | `stack.module` (`module`) | a frame's module | sensitive |
-//! | `stack.abs_path` (`path`) | a frame's path (`\` read as `/`) | insensitive |
-//! | `stack.package` (`package`) | a frame's package (`\` read as `/`) | insensitive |
-//! | `app` | a frame is in-app (`yes`/`no`) | |
-//! | `family` | the platform family (`native`, `javascript`, `other`, `all`) | |
-//! | `release` | the release | sensitive |
-//! | `sdk` | the SDK's name | sensitive |
+//! | `error.type` (`type`) | an exception's type | glob, case-sensitive |
+//! | `error.value` (`value`) | an exception's value | glob, any case |
+//! | `message` | the message, or an exception's value | glob, any case |
+//! | `logger` | the logger | glob, case-sensitive |
+//! | `level` | the level | glob, any case |
+//! | `tags.NAME` | tag `NAME`'s value | glob, case-sensitive |
+//! | `stack.function` (`function`) | a frame's function | glob, case-sensitive |
+//! | `stack.module` (`module`) | a frame's module | glob, case-sensitive |
+//! | `stack.abs_path` (`path`) | a frame's `abs_path` or `filename` | path glob, any case |
+//! | `stack.package` (`package`) | a frame's package | path glob, any case |
+//! | `app` | a frame is in-app (after the built-in stack-trace rules) | `yes` or `no` |
+//! | `family` | the platform family | names: `native`, `javascript`, `other`, `all` |
+//! | `release` | the release | path glob, any case |
+//! | `sdk` | the SDK's name | names (`sentry.python,sentry.rust`), `all` |
 //!
 //! `!` before a matcher negates it. Matchers of one kind look at the same
 //! element, as Sentry's do: `error.type` and `error.value` must match one
 //! exception of the chain, the frame matchers one frame of any stack
-//! trace; a rule whose matchers need an element the event does not have
-//! (an exception, a frame) does not match it. The first rule that matches
-//! wins. The fingerprint's entries may use the variables a client
-//! fingerprint can (`{{ default }}`, `{{ transaction }}`, `{{ type }}`, …;
-//! `grouping::fingerprint`); `title="…"` after it names the issue.
+//! trace, `message` matchers one text (the message or one exception's
+//! value); a rule whose matchers need an element the event does not have
+//! does not match it. The first rule that matches wins. The fingerprint's
+//! entries may use the variables a client fingerprint can (`{{ default }}`,
+//! `{{ transaction }}`, `{{ type }}`, …; `grouping::fingerprint`);
+//! `title="…"` after it names the issue (its variables filled in, at most
+//! [`MAX_TITLE`] characters), and no other attribute is known. In quotes,
+//! `\\`, `\"`, `\'`, `\n`, `\r` and `\t` are unescaped; another backslash
+//! stays for the glob.
 //!
 //! ```
 //! use receiver::grouping::fingerprint_rules::FingerprintRules;
@@ -50,14 +57,20 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use regex::{Regex, RegexBuilder};
 use sentry_core::protocol::{Event, Frame};
 
-use super::normalize::{family, Family};
+use super::normalize::{effective_in_app, family, Family};
 
 /// How many rules a project may have, and how long its text may be.
 pub const MAX_RULES: usize = 500;
 /// The longest rules text accepted (bytes).
 pub const MAX_TEXT: usize = 64 * 1024;
+/// The longest matcher value accepted (characters).
+pub const MAX_PATTERN: usize = 1024;
+/// The longest title a rule gives an issue (characters, after its
+/// variables are filled in); longer ones are cut with `…`.
+pub const MAX_TITLE: usize = 256;
 
 /// Why a rules text was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -70,7 +83,7 @@ pub struct RulesError {
 }
 
 /// A project's parsed rules.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct FingerprintRules {
     rules: Vec<Rule>,
 }
@@ -80,13 +93,13 @@ pub struct FingerprintRules {
 pub struct Matched {
     /// The fingerprint, variables unresolved (as a client would send it).
     pub fingerprint: Vec<String>,
-    /// The issue title the rule sets, if any.
+    /// The issue title the rule sets, its variables filled in, if any.
     pub title: Option<String>,
     /// The rule's text, for the grouping explanation.
     pub rule: String,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 struct Rule {
     matchers: Vec<Matcher>,
     fingerprint: Vec<String>,
@@ -94,11 +107,26 @@ struct Rule {
     text: String,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 struct Matcher {
     negated: bool,
     field: Field,
-    pattern: String,
+    test: Test,
+}
+
+/// How a matcher's value is compared.
+#[derive(Debug, Clone)]
+enum Test {
+    /// A glob, compiled (`*`, `?`, `\` escapes): linear in the value.
+    Glob(Regex),
+    /// A path glob: `*` and `?` stay within one `/` segment, `**` crosses
+    /// them; `\` in values reads as `/`, and a relative value is tried
+    /// again with a leading `/`, as Sentry's path matching does.
+    Path(Regex),
+    /// Names, exactly (comma-separated; `all` is any).
+    Names(Vec<String>),
+    /// `app:yes`/`app:no`; another value never matches, as in Sentry.
+    App(Option<bool>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -122,8 +150,13 @@ enum Field {
 /// Which element of an event a matcher looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
+    /// One exception of the chain.
     Exception,
+    /// One frame of any stack trace.
     Frame,
+    /// The message, or one exception's value.
+    Message,
+    /// The event itself.
     Event,
 }
 
@@ -159,7 +192,87 @@ impl Field {
             Field::Function | Field::Module | Field::Path | Field::Package | Field::App => {
                 Kind::Frame
             }
+            Field::Message => Kind::Message,
             _ => Kind::Event,
+        }
+    }
+
+    /// How this field's values compare, as Sentry's matchers do: types,
+    /// loggers, tags, functions and modules case-sensitively; values,
+    /// messages and levels in any case; paths, packages and releases as
+    /// paths, in any case.
+    fn test(&self, pattern: &str) -> Result<Test, String> {
+        Ok(match self {
+            Field::Type | Field::Logger | Field::Tag(_) | Field::Function | Field::Module => {
+                Test::Glob(glob_regex(pattern, false, false)?)
+            }
+            Field::Value | Field::Message | Field::Level => {
+                Test::Glob(glob_regex(pattern, false, true)?)
+            }
+            Field::Path | Field::Package | Field::Release => {
+                Test::Path(glob_regex(pattern, true, true)?)
+            }
+            Field::Family | Field::Sdk => Test::Names(
+                pattern
+                    .split(',')
+                    .map(|n| n.trim().to_owned())
+                    .filter(|n| !n.is_empty())
+                    .collect(),
+            ),
+            Field::App => Test::App(match pattern {
+                "yes" | "true" | "1" => Some(true),
+                "no" | "false" | "0" => Some(false),
+                _ => None,
+            }),
+        })
+    }
+}
+
+/// A glob as an anchored regular expression (linear-time matching).
+fn glob_regex(pattern: &str, path: bool, ignore_case: bool) -> Result<Regex, String> {
+    if pattern.chars().count() > MAX_PATTERN {
+        return Err(format!("a value longer than {MAX_PATTERN} characters"));
+    }
+    let mut re = String::from("^");
+    let mut chars = pattern.chars().peekable();
+    let mut buf = [0u8; 4];
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some(escaped) => re.push_str(&regex::escape(escaped.encode_utf8(&mut buf))),
+                None => re.push_str(r"\\"),
+            },
+            '*' if path && chars.peek() == Some(&'*') => {
+                chars.next();
+                re.push_str(".*");
+            }
+            '*' if path => re.push_str("[^/]*"),
+            '*' => re.push_str(".*"),
+            '?' if path => re.push_str("[^/]"),
+            '?' => re.push('.'),
+            c => re.push_str(&regex::escape(c.encode_utf8(&mut buf))),
+        }
+    }
+    re.push('$');
+    RegexBuilder::new(&re)
+        .case_insensitive(ignore_case)
+        .dot_matches_new_line(true)
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|e| format!("cannot use the value {pattern:?}: {e}"))
+}
+
+impl Test {
+    fn matches(&self, value: &str) -> bool {
+        match self {
+            Test::Glob(re) => re.is_match(value),
+            Test::Path(re) => {
+                let value = value.replace('\\', "/");
+                re.is_match(&value)
+                    || (!value.starts_with('/') && re.is_match(&format!("/{value}")))
+            }
+            Test::Names(names) => names.iter().any(|n| n == "all" || n == value),
+            Test::App(_) => false,
         }
     }
 }
@@ -199,20 +312,59 @@ impl FingerprintRules {
         self.rules.is_empty()
     }
 
+    /// Whether a rule reads the event's SDK (which ingestion does not read
+    /// otherwise).
+    pub fn reads_sdk(&self) -> bool {
+        self.rules
+            .iter()
+            .any(|r| r.matchers.iter().any(|m| m.field == Field::Sdk))
+    }
+
     /// The fingerprint and title of the first rule `event` matches.
     pub fn apply(&self, event: &Event) -> Option<Matched> {
         let rule = self.rules.iter().find(|r| r.matches(event))?;
         Some(Matched {
             fingerprint: rule.fingerprint.clone(),
-            title: rule.title.clone(),
+            title: rule.title.as_deref().map(|t| expand_title(t, event)),
             rule: rule.text.clone(),
         })
     }
 }
 
+/// A rule's title with its `{{ variables }}` filled in from `event`,
+/// cut to [`MAX_TITLE`] characters.
+fn expand_title(template: &str, event: &Event) -> String {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start..];
+        match after.find("}}") {
+            Some(end) => {
+                let name = after[2..end].trim();
+                match super::fingerprint::resolve_variable(name, event) {
+                    Some(value) => out.push_str(&value),
+                    None => out.push_str(&after[..end + 2]),
+                }
+                rest = &after[end + 2..];
+            }
+            None => {
+                out.push_str(after);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    if out.chars().count() > MAX_TITLE {
+        out = out.chars().take(MAX_TITLE - 1).collect();
+        out.push('…');
+    }
+    out
+}
+
 impl Rule {
     fn matches(&self, event: &Event) -> bool {
-        [Kind::Exception, Kind::Frame, Kind::Event]
+        [Kind::Exception, Kind::Frame, Kind::Message, Kind::Event]
             .into_iter()
             .all(|kind| {
                 let matchers: Vec<&Matcher> = self
@@ -223,26 +375,33 @@ impl Rule {
                 if matchers.is_empty() {
                     return true;
                 }
+                let holds = |m: &&Matcher, found: bool| found != m.negated;
                 match kind {
                     Kind::Exception => event.exception.values.iter().any(|e| {
                         matchers.iter().all(|m| {
-                            m.holds(|field| match field {
+                            let value = match m.field {
                                 Field::Type => Some(e.ty.as_str()),
                                 _ => e.value.as_deref(),
-                            })
+                            };
+                            holds(m, value.is_some_and(|v| m.test.matches(v)))
                         })
                     }),
-                    Kind::Frame => {
-                        frames(event).any(|f| matchers.iter().all(|m| m.holds_for_frame(f)))
-                    }
-                    Kind::Event => matchers.iter().all(|m| m.holds_for_event(event)),
+                    Kind::Frame => frames(event).any(|(f, in_app)| {
+                        matchers
+                            .iter()
+                            .all(|m| holds(m, m.matches_frame(f, in_app)))
+                    }),
+                    Kind::Message => messages(event)
+                        .any(|text| matchers.iter().all(|m| holds(m, m.test.matches(text)))),
+                    Kind::Event => matchers.iter().all(|m| holds(m, m.matches_event(event))),
                 }
             })
     }
 }
 
-/// Every frame of every stack trace of the event.
-fn frames(event: &Event) -> impl Iterator<Item = &Frame> {
+/// Every frame of every stack trace of the event, with whether it is in-app
+/// after the built-in stack-trace rules (as grouping reads it).
+fn frames(event: &Event) -> impl Iterator<Item = (&Frame, bool)> {
     event
         .exception
         .values
@@ -256,94 +415,62 @@ fn frames(event: &Event) -> impl Iterator<Item = &Frame> {
                 .iter()
                 .filter_map(|t| t.stacktrace.as_ref()),
         )
-        .flat_map(|s| s.frames.iter())
+        .flat_map(move |s| {
+            let in_app = effective_in_app(&s.frames, &event.platform);
+            s.frames.iter().zip(in_app)
+        })
+}
+
+/// The texts `message` is matched against, each on its own: the message,
+/// and each exception's value (Sentry reads both, as they are hard to keep
+/// apart).
+fn messages(event: &Event) -> impl Iterator<Item = &str> {
+    event
+        .logentry
+        .as_ref()
+        .and_then(|l| l.formatted.as_deref().or(l.message.as_deref()))
+        .or(event.message.as_deref())
+        .into_iter()
+        .chain(
+            event
+                .exception
+                .values
+                .iter()
+                .filter_map(|e| e.value.as_deref()),
+        )
 }
 
 impl Matcher {
-    /// Whether the matcher holds for the value `get` gives for its field.
-    fn holds<'a>(&self, get: impl Fn(&Field) -> Option<&'a str>) -> bool {
-        let found = get(&self.field).is_some_and(|v| self.matches_value(v));
-        found != self.negated
+    fn matches_frame(&self, frame: &Frame, in_app: bool) -> bool {
+        match (&self.field, &self.test) {
+            (Field::App, Test::App(wanted)) => *wanted == Some(in_app),
+            (Field::Function, test) => frame.function.as_deref().is_some_and(|v| test.matches(v)),
+            (Field::Module, test) => frame.module.as_deref().is_some_and(|v| test.matches(v)),
+            // Either of the frame's paths, as Sentry tests both.
+            (Field::Path, test) => [frame.abs_path.as_deref(), frame.filename.as_deref()]
+                .into_iter()
+                .flatten()
+                .any(|v| test.matches(v)),
+            (_, test) => frame.package.as_deref().is_some_and(|v| test.matches(v)),
+        }
     }
 
-    fn matches_value(&self, value: &str) -> bool {
+    fn matches_event(&self, event: &Event) -> bool {
+        let test = &self.test;
         match &self.field {
-            Field::Type
-            | Field::Logger
-            | Field::Function
-            | Field::Module
-            | Field::Release
-            | Field::Sdk => glob(&self.pattern, value, false),
-            Field::Path | Field::Package => glob(
-                &self.pattern.replace('\\', "/"),
-                &value.replace('\\', "/"),
-                true,
-            ),
-            _ => glob(&self.pattern, value, true),
-        }
-    }
-
-    fn holds_for_frame(&self, frame: &Frame) -> bool {
-        if self.field == Field::App {
-            let wanted = matches!(self.pattern.as_str(), "yes" | "true" | "1");
-            return (frame.in_app.unwrap_or(false) == wanted) != self.negated;
-        }
-        self.holds(|field| match field {
-            Field::Function => frame.function.as_deref(),
-            Field::Module => frame.module.as_deref(),
-            Field::Path => frame.abs_path.as_deref().or(frame.filename.as_deref()),
-            _ => frame.package.as_deref(),
-        })
-    }
-
-    fn holds_for_event(&self, event: &Event) -> bool {
-        let found = match &self.field {
-            Field::Message => {
-                let message = event
-                    .logentry
-                    .as_ref()
-                    .and_then(|l| l.formatted.as_deref().or(l.message.as_deref()))
-                    .or(event.message.as_deref());
-                message
-                    .into_iter()
-                    .chain(
-                        event
-                            .exception
-                            .values
-                            .iter()
-                            .filter_map(|e| e.value.as_deref()),
-                    )
-                    .any(|v| self.matches_value(v))
-            }
-            Field::Logger => event
-                .logger
-                .as_deref()
-                .is_some_and(|v| self.matches_value(v)),
-            Field::Level => self.matches_value(event.level.as_str()),
-            Field::Tag(name) => event.tags.get(name).is_some_and(|v| self.matches_value(v)),
-            Field::Release => event
-                .release
-                .as_deref()
-                .is_some_and(|v| self.matches_value(v)),
-            Field::Sdk => event
-                .sdk
-                .as_ref()
-                .is_some_and(|s| self.matches_value(&s.name)),
-            Field::Family => {
-                let name = match family(&event.platform) {
-                    Family::Native => "native",
-                    Family::JavaScript => "javascript",
-                    Family::Other => "other",
-                };
-                self.pattern
-                    .split(',')
-                    .map(str::trim)
-                    .any(|p| p == "all" || p == name)
-            }
-            // Exception and frame fields are matched per element.
+            Field::Logger => event.logger.as_deref().is_some_and(|v| test.matches(v)),
+            Field::Level => test.matches(event.level.as_str()),
+            Field::Tag(name) => event.tags.get(name).is_some_and(|v| test.matches(v)),
+            Field::Release => event.release.as_deref().is_some_and(|v| test.matches(v)),
+            Field::Sdk => event.sdk.as_ref().is_some_and(|s| test.matches(&s.name)),
+            Field::Family => test.matches(match family(&event.platform) {
+                Family::Native => "native",
+                Family::JavaScript => "javascript",
+                Family::Other => "other",
+            }),
+            // Exception, frame and message fields are matched per element.
             _ => false,
-        };
-        found != self.negated
+        }
     }
 }
 
@@ -375,10 +502,11 @@ fn parse_rule(line: &str) -> Result<Rule, String> {
         if pattern.is_empty() {
             return Err(format!("matcher {name:?} has no value"));
         }
+        let test = field.test(&pattern)?;
         matchers.push(Matcher {
             negated,
             field,
-            pattern,
+            test,
         });
     }
     if matchers.is_empty() {
@@ -403,12 +531,18 @@ fn parse_rule(line: &str) -> Result<Rule, String> {
             fingerprint.push(variable);
             continue;
         }
+        // An attribute: `name=value` (only `title` is known).
         let rest = tokens.rest();
-        if let Some(after) = rest.strip_prefix("title=") {
-            let consumed = rest.len() - after.len();
-            tokens.take(consumed);
-            let value = tokens.value(|c| c.is_whitespace())?;
-            title = Some(value);
+        let name_len = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        if name_len > 0 && rest[name_len..].starts_with('=') {
+            let name = tokens.take(name_len);
+            tokens.eat("=");
+            if name != "title" {
+                return Err(format!("unknown attribute {name:?}: only title= is known"));
+            }
+            title = Some(tokens.value(|c| c.is_whitespace())?);
             continue;
         }
         let entry = tokens.value(|c| c == ',' || c.is_whitespace())?;
@@ -475,7 +609,9 @@ impl<'a> Tokens<'a> {
         self.take(end)
     }
 
-    /// A `"quoted"` value (with `\"` and `\\` escapes) or a bare word.
+    /// A `"quoted"` value or a bare word. In quotes, `\\`, `\"`, `\'`,
+    /// `\n`, `\r` and `\t` are read as Sentry's grammar reads them; any
+    /// other backslash stays, for the glob (`\*` is a literal `*`).
     fn value(&mut self, stop: impl Fn(char) -> bool) -> Result<String, String> {
         let Some(quoted) = self.rest.strip_prefix('"') else {
             return Ok(self.word(stop));
@@ -489,7 +625,16 @@ impl<'a> Tokens<'a> {
                     return Ok(out);
                 }
                 '\\' => match chars.next() {
-                    Some((_, escaped)) => out.push(escaped),
+                    Some((_, '\\')) => out.push_str("\\\\"),
+                    Some((_, '"')) => out.push('"'),
+                    Some((_, '\'')) => out.push('\''),
+                    Some((_, 'n')) => out.push('\n'),
+                    Some((_, 'r')) => out.push('\r'),
+                    Some((_, 't')) => out.push('\t'),
+                    Some((_, other)) => {
+                        out.push('\\');
+                        out.push(other);
+                    }
                     None => break,
                 },
                 c => out.push(c),
@@ -497,56 +642,6 @@ impl<'a> Tokens<'a> {
         }
         Err("a quoted value without its closing `\"`".to_owned())
     }
-}
-
-/// Whether `value` matches the glob `pattern` (`*`, `?`, `\` escapes),
-/// ignoring case (Unicode lower case) when `ignore_case`.
-fn glob(pattern: &str, value: &str, ignore_case: bool) -> bool {
-    let fold = |s: &str| -> Vec<char> {
-        if ignore_case {
-            s.chars().flat_map(char::to_lowercase).collect()
-        } else {
-            s.chars().collect()
-        }
-    };
-    let (p, v) = (fold(pattern), fold(value));
-    // Iterative matching with one backtrack point per `*`.
-    let (mut pi, mut vi) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while vi < v.len() {
-        match p.get(pi) {
-            Some('*') => {
-                star = Some((pi, vi));
-                pi += 1;
-                continue;
-            }
-            Some('?') => {
-                pi += 1;
-                vi += 1;
-                continue;
-            }
-            Some('\\') if p.get(pi + 1) == Some(&v[vi]) => {
-                pi += 2;
-                vi += 1;
-                continue;
-            }
-            Some(c) if *c != '\\' && *c == v[vi] => {
-                pi += 1;
-                vi += 1;
-                continue;
-            }
-            _ => {}
-        }
-        match star {
-            Some((sp, sv)) => {
-                pi = sp + 1;
-                vi = sv + 1;
-                star = Some((sp, sv + 1));
-            }
-            None => return false,
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
 }
 
 #[cfg(test)]
@@ -558,23 +653,67 @@ mod tests {
         serde_json::from_value(v).expect("event")
     }
 
+    fn matches(field: &str, pattern: &str, value: &str) -> bool {
+        Field::parse(field)
+            .expect("field")
+            .test(pattern)
+            .expect("pattern")
+            .matches(value)
+    }
+
     #[test]
     fn globs_match_as_sentrys() {
-        assert!(glob(
+        assert!(matches(
+            "value",
             "connection error: *",
-            "connection error: refused",
-            false
+            "connection error: refused"
         ));
-        assert!(glob("*Error", "TimeoutError", false));
-        assert!(!glob("*error", "TimeoutError", false));
-        assert!(glob("*error", "TimeoutError", true));
-        assert!(glob("a?c", "abc", false));
-        assert!(!glob("a?c", "ac", false));
-        assert!(glob(r"100\*", "100*", false));
-        assert!(!glob(r"100\*", "1000", false));
-        assert!(glob("*", "", false));
-        assert!(glob("a*b*c", "aXXbYYc", false));
-        assert!(!glob("a*b*c", "aXXbYY", false));
+        assert!(matches("type", "*Error", "TimeoutError"));
+        assert!(
+            !matches("type", "*error", "TimeoutError"),
+            "types keep their case"
+        );
+        assert!(matches("value", "*error", "TimeoutError"), "values do not");
+        assert!(!matches("tags.env", "PROD", "prod"), "tags keep their case");
+        assert!(matches("type", "a?c", "abc"));
+        assert!(!matches("type", "a?c", "ac"));
+        assert!(matches("type", r"100\*", "100*"));
+        assert!(!matches("type", r"100\*", "1000"));
+        assert!(matches("type", "*", ""));
+        assert!(matches("type", "a*b*c", "aXXbYYc"));
+        assert!(!matches("type", "a*b*c", "aXXbYY"));
+        assert!(
+            matches("type", "a.b", "a.b") && !matches("type", "a.b", "aXb"),
+            "no regex"
+        );
+        // Paths: `*` stays in a segment, `**` crosses; `\` reads as `/`; a
+        // relative path is tried with a leading `/`; any case.
+        assert!(matches("path", "*.py", "foo.py"));
+        assert!(!matches("path", "*.py", "/src/app/foo.py"));
+        assert!(matches("path", "**.py", "/src/app/foo.py"));
+        assert!(matches("path", "/src/**", "src/foo.py"));
+        assert!(matches("path", "c:/app/*.CS", r"C:\app\main.cs"));
+        assert!(matches("release", "App@1.*", "app@1.2"));
+        // Names.
+        assert!(matches("family", "native,javascript", "javascript"));
+        assert!(matches("sdk", "all", "sentry.python"));
+        assert!(
+            !matches("sdk", "sentry.*", "sentry.python"),
+            "exact names, not globs"
+        );
+    }
+
+    #[test]
+    fn a_long_pattern_against_a_long_value_stays_linear() {
+        let pattern = format!("*{}b", "a".repeat(1000));
+        let value = "a".repeat(100_000);
+        let started = std::time::Instant::now();
+        assert!(!matches("message", &pattern, &value));
+        // Generous: a quadratic matcher takes seconds here.
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        let err = FingerprintRules::parse(&format!("message:{} -> x", "a".repeat(2000)))
+            .expect_err("too long");
+        assert!(err.message.contains("longer than"), "{err}");
     }
 
     #[test]
@@ -593,8 +732,12 @@ mod tests {
         let second = &rules.rules[1];
         assert!(second.matchers[0].negated);
         assert_eq!(second.matchers[0].field, Field::Tag("env".into()));
-        assert_eq!(second.matchers[1].pattern, "a \"quoted\" word");
+        assert!(second.matchers[1].test.matches("A \"QUOTED\" WORD"));
         assert_eq!(second.title.as_deref(), Some("Quoted words"));
+        // `\*` in quotes stays a literal star for the glob.
+        let star = FingerprintRules::parse("message:\"100\\*\" -> x").expect("rule");
+        assert!(star.rules[0].matchers[0].test.matches("100*"));
+        assert!(!star.rules[0].matchers[0].test.matches("1000"));
     }
 
     #[test]
@@ -607,6 +750,7 @@ mod tests {
             ("error.value:\"open -> x", 1, "closing"),
             ("type:A -> {{ default", 1, "}}"),
             ("type: -> x", 1, "no value"),
+            ("type:A -> x foo=\"y\"", 1, "unknown attribute"),
         ] {
             let err = FingerprintRules::parse(text).expect_err(text);
             assert_eq!(err.line, line, "{text}: {err}");
@@ -658,7 +802,7 @@ mod tests {
             "an exception value"
         );
         assert_eq!(
-            first("level:ERROR logger:app.* tags.env:PROD -> l"),
+            first("level:ERROR logger:app.* tags.env:prod -> l"),
             Some(vec!["l".to_owned()])
         );
         assert_eq!(
@@ -668,6 +812,13 @@ mod tests {
         assert_eq!(first("family:native -> r"), None);
         assert_eq!(first("tags.missing:* -> t"), None);
         assert_eq!(first("!tags.missing:* -> t"), Some(vec!["t".to_owned()]));
+        // `message` looks at one text at a time: the message or one value.
+        assert_eq!(first("message:disk* message:*failed -> m"), None);
+        assert_eq!(
+            first("message:save* message:*failed -> m"),
+            Some(vec!["m".to_owned()])
+        );
+        assert_eq!(first("app:maybe -> a"), None, "neither yes nor no");
         // The first matching rule wins.
         let rules =
             FingerprintRules::parse("type:Nope -> a\ntype:App* -> b\ntype:* -> c").expect("rules");

@@ -129,6 +129,10 @@ pub fn prepare_with(
                 // fingerprint; such an event is grouped in full (the writer
                 // regroups lean events from their stored payload, which
                 // keeps the fingerprint the client sent).
+                // Ingestion does not read the SDK otherwise.
+                if rules.is_some_and(FingerprintRules::reads_sdk) && event.sdk.is_none() {
+                    event.sdk = sdk_of(payload);
+                }
                 let matched = rules.and_then(|r| r.apply(&event));
                 let grouping = match (&matched, known) {
                     (Some(rule), _) => {
@@ -401,6 +405,17 @@ pub fn event_record(event: &Event, level: i32) -> Result<EventRecord, IngestErro
 }
 
 /// The record of `event`, whose stored form is `payload`.
+/// The `sdk` of an event payload, read on its own (ingestion's parse skips
+/// it); `None` when it is missing or not an SDK object.
+fn sdk_of(payload: &[u8]) -> Option<sentry_core::protocol::ClientSdkInfo> {
+    #[derive(serde::Deserialize)]
+    struct SdkOnly {
+        #[serde(default)]
+        sdk: Option<sentry_core::protocol::ClientSdkInfo>,
+    }
+    serde_json::from_slice::<SdkOnly>(payload).ok()?.sdk
+}
+
 fn event_record_grouped(event: &Event, grouping: Grouping, payload: Vec<u8>) -> EventRecord {
     // As Relay infers the type (PROTOCOL.md §5.1): exceptions, or a thread
     // that crashed. A message with `attach_stacktrace` has its stack in

@@ -93,10 +93,21 @@ pub fn group_by_rule(event: &Event, rule: &Matched) -> Grouping {
             fingerprint.insert("rule".to_owned(), rule.rule.clone().into());
         }
     }
+    let main_exception_id = result.main_exception_id;
     let mut grouping = grouped(event, result);
     if let Some(title) = &rule.title {
+        // As Sentry: the metadata keeps the exception's type and value and
+        // gains the title.
+        let mut metadata = crate::grouping::metadata::exception_metadata(
+            event,
+            &grouping.title,
+            main_exception_id,
+        )
+        .filter(serde_json::Value::is_object)
+        .unwrap_or_else(|| serde_json::json!({}));
+        metadata["title"] = title.clone().into();
+        grouping.metadata = Some(metadata.to_string());
         grouping.title = title.clone();
-        grouping.metadata = Some(serde_json::json!({"title": title}).to_string());
     }
     grouping
 }
