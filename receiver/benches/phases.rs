@@ -14,7 +14,8 @@
 //! the same fields without any checks: a floor for a zero-copy parse),
 //! grouping (hashes only, as for an event whose
 //! issue exists), serialising the normalised event, zstd compression, the
-//! whole `prepare_with` (the last five together), and the writer: every
+//! whole `prepare_with` (the last five together; then again for a project
+//! with 50 fingerprint rules that match nothing), and the writer: every
 //! event written through a [`Store`] by 8 threads (as 8 keep-alive
 //! connections would), with the writer thread's CPU time from `/proc`.
 //! `--zstd-level N` compresses at another level than the store's default.
@@ -375,6 +376,25 @@ fn main() -> Result<(), Failure> {
         println!("{:<28} {sum:8.2} µs/event", "  sum of the three");
         phase("prepare_with (all)", &parsed, r, |e| {
             black_box(prepare_with(e, 1, &ctx, &codec, Some(&known), None).expect("prepare"));
+        });
+        // A project with fingerprint rules none of these events match: what
+        // every event then pays (each rule looks at exceptions, messages or
+        // every frame).
+        let rules = receiver::grouping::fingerprint_rules::FingerprintRules::parse(
+            &(0..50)
+                .map(|i| match i % 3 {
+                    0 => format!("error.type:NoSuchError{i} -> rule-{i}"),
+                    1 => format!("message:\"*no such text {i}*\" -> rule-{i}"),
+                    _ => format!("stack.function:\"no_such_fn_{i}*\" app:yes -> rule-{i}"),
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+        .expect("rules");
+        phase("  with 50 unmatched rules", &parsed, r, |e| {
+            black_box(
+                prepare_with(e, 1, &ctx, &codec, Some(&known), Some(&rules)).expect("prepare"),
+            );
         });
         // Reading an event back (API, web page) normalises it again.
         let stored: Vec<Vec<u8>> = parsed
