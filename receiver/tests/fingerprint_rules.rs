@@ -199,6 +199,16 @@ fn the_cli_sets_shows_and_clears_rules() {
     assert!(json["fingerprintingRules"]
         .as_str()
         .is_some_and(|r| r.contains("Slow backend")));
+    // An empty file is not a wish to remove them; a BOM and CRLF are read
+    // as editors write them.
+    std::fs::write(&file, "").expect("write");
+    let (code, _, said) = run(&["--set", file.to_str().expect("path")]);
+    assert_eq!(code, Some(2));
+    assert!(said.contains("--clear"), "{said}");
+    std::fs::write(&file, "\u{feff}type:A -> a\r\ntype:B -> b\r\n").expect("write");
+    let (code, shown, said) = run(&["--set", file.to_str().expect("path")]);
+    assert_eq!(code, Some(0), "{said}");
+    assert_eq!(shown, "type:A -> a\ntype:B -> b\n");
     let (code, shown, _) = run(&["--clear"]);
     assert_eq!(code, Some(0));
     assert!(shown.contains("no fingerprint rules"), "{shown}");

@@ -65,5 +65,18 @@ fn read_rules(file: &std::path::Path) -> Result<String, CliError> {
         std::fs::File::open(file).and_then(|mut f| f.read_to_string(&mut text))
     };
     read.map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
+    // As editors save it: a byte-order mark and CRLF line ends.
+    let text = text
+        .strip_prefix('\u{feff}')
+        .unwrap_or(&text)
+        .replace("\r\n", "\n");
+    // An empty file (or a pipe whose writer failed) is not a wish to
+    // remove the rules: `--clear` says that.
+    if text.trim().is_empty() {
+        return Err(CliError::Usage(format!(
+            "{} holds no rules; use --clear to remove the project's rules",
+            file.display()
+        )));
+    }
     Ok(text)
 }

@@ -10,10 +10,12 @@
 //! ```
 //!
 //! Matchers, as Sentry's. Values are globs (`*` any run of characters,
-//! `?` one, `\` escapes the next; compiled once, matched in linear time);
-//! path globs keep `*` and `?` within one `/` segment (`**` crosses them),
-//! read `\` in values as `/` and try a relative value again with a leading
-//! `/`:
+//! `?` one, at most [`MAX_ANY_CHAR`] of them, `\` escapes the next;
+//! compiled once into regular expressions); path globs keep `*` and `?`
+//! within one `/` segment, a whole `**` segment crosses any number of them
+//! (none included: `src/**/views.py` matches `src/views.py`), `\` reads
+//! as `/` in patterns and values, and a relative value is tried again with
+//! a leading `/`:
 //!
 //! | matcher (alias) | matches | how |
 //! |---|---|---|
@@ -68,6 +70,8 @@ pub const MAX_RULES: usize = 500;
 pub const MAX_TEXT: usize = 64 * 1024;
 /// The longest matcher value accepted (characters).
 pub const MAX_PATTERN: usize = 1024;
+/// The most `?` one matcher value may hold.
+pub const MAX_ANY_CHAR: usize = 32;
 /// The longest title a rule gives an issue (characters, after its
 /// variables are filled in); longer ones are cut with `…`.
 pub const MAX_TITLE: usize = 256;
@@ -233,18 +237,50 @@ fn glob_regex(pattern: &str, path: bool, ignore_case: bool) -> Result<Regex, Str
     if pattern.chars().count() > MAX_PATTERN {
         return Err(format!("a value longer than {MAX_PATTERN} characters"));
     }
+    // Each `?` is a state the matcher must track: a long run of them has no
+    // small automaton, and matching would cost pattern × value.
+    if pattern.chars().filter(|c| *c == '?').count() > MAX_ANY_CHAR {
+        return Err(format!(
+            "a value with more than {MAX_ANY_CHAR} `?`: use `*` for a run of characters"
+        ));
+    }
+    // Paths: `\` reads as `/` in the pattern too (no escapes), as Sentry's.
+    let normalized;
+    let pattern = if path {
+        normalized = pattern.replace('\\', "/");
+        normalized.as_str()
+    } else {
+        pattern
+    };
+    let chars: Vec<char> = pattern.chars().collect();
     let mut re = String::from("^");
-    let mut chars = pattern.chars().peekable();
     let mut buf = [0u8; 4];
-    while let Some(c) = chars.next() {
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        i += 1;
         match c {
-            '\\' => match chars.next() {
-                Some(escaped) => re.push_str(&regex::escape(escaped.encode_utf8(&mut buf))),
+            '\\' if !path => match chars.get(i) {
+                Some(escaped) => {
+                    re.push_str(&regex::escape(escaped.encode_utf8(&mut buf)));
+                    i += 1;
+                }
                 None => re.push_str(r"\\"),
             },
-            '*' if path && chars.peek() == Some(&'*') => {
-                chars.next();
-                re.push_str(".*");
+            // `**` as a whole segment crosses directories, none included
+            // (`src/**/views.py` matches `src/views.py`); elsewhere it is
+            // one `*`, as globset reads it.
+            '*' if path && chars.get(i) == Some(&'*') => {
+                i += 1;
+                let whole = i < 3 || chars[i - 3] == '/';
+                match chars.get(i) {
+                    Some('/') if whole => {
+                        i += 1;
+                        re.push_str("(?:.*/)?");
+                    }
+                    None if whole => re.push_str(".*"),
+                    _ => re.push_str("[^/]*"),
+                }
             }
             '*' if path => re.push_str("[^/]*"),
             '*' => re.push_str(".*"),
@@ -305,6 +341,29 @@ impl FingerprintRules {
             }
         }
         Ok(FingerprintRules { rules })
+    }
+
+    /// Parses what can be parsed of a stored rules text: a line that does
+    /// not parse (stored by an older receiver whose parser took it, or
+    /// written into the file by hand) is left out, with its error, instead
+    /// of taking every other rule of the project with it.
+    pub fn parse_lenient(text: &str) -> (FingerprintRules, Vec<RulesError>) {
+        let mut rules = Vec::new();
+        let mut errors = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') || rules.len() >= MAX_RULES {
+                continue;
+            }
+            match parse_rule(line) {
+                Ok(rule) => rules.push(rule),
+                Err(message) => errors.push(RulesError {
+                    line: i + 1,
+                    message,
+                }),
+            }
+        }
+        (FingerprintRules { rules }, errors)
     }
 
     /// Whether there are no rules.
@@ -507,7 +566,7 @@ fn parse_rule(line: &str) -> Result<Rule, String> {
                  family, release or sdk"
             )
         })?;
-        let pattern = tokens.value(|c| c.is_whitespace())?;
+        let pattern = tokens.value(|c| c.is_whitespace(), true)?;
         if pattern.is_empty() {
             return Err(format!("matcher {name:?} has no value"));
         }
@@ -551,10 +610,10 @@ fn parse_rule(line: &str) -> Result<Rule, String> {
             if name != "title" {
                 return Err(format!("unknown attribute {name:?}: only title= is known"));
             }
-            title = Some(tokens.value(|c| c.is_whitespace())?);
+            title = Some(tokens.value(|c| c.is_whitespace(), false)?);
             continue;
         }
-        let entry = tokens.value(|c| c == ',' || c.is_whitespace())?;
+        let entry = tokens.value(|c| c == ',' || c.is_whitespace(), false)?;
         if entry.is_empty() {
             return Err("an empty fingerprint entry".to_owned());
         }
@@ -620,8 +679,10 @@ impl<'a> Tokens<'a> {
 
     /// A `"quoted"` value or a bare word. In quotes, `\\`, `\"`, `\'`,
     /// `\n`, `\r` and `\t` are read as Sentry's grammar reads them; any
-    /// other backslash stays, for the glob (`\*` is a literal `*`).
-    fn value(&mut self, stop: impl Fn(char) -> bool) -> Result<String, String> {
+    /// other backslash stays. For a matcher's value (`glob`), `\\` stays
+    /// escaped, so that the glob reads one literal backslash and `\*` a
+    /// literal `*`.
+    fn value(&mut self, stop: impl Fn(char) -> bool, glob: bool) -> Result<String, String> {
         let Some(quoted) = self.rest.strip_prefix('"') else {
             return Ok(self.word(stop));
         };
@@ -634,7 +695,8 @@ impl<'a> Tokens<'a> {
                     return Ok(out);
                 }
                 '\\' => match chars.next() {
-                    Some((_, '\\')) => out.push_str("\\\\"),
+                    Some((_, '\\')) if glob => out.push_str("\\\\"),
+                    Some((_, '\\')) => out.push('\\'),
                     Some((_, '"')) => out.push('"'),
                     Some((_, '\'')) => out.push('\''),
                     Some((_, 'n')) => out.push('\n'),
@@ -699,9 +761,27 @@ mod tests {
         // relative path is tried with a leading `/`; any case.
         assert!(matches("path", "*.py", "foo.py"));
         assert!(!matches("path", "*.py", "/src/app/foo.py"));
-        assert!(matches("path", "**.py", "/src/app/foo.py"));
+        assert!(
+            !matches("path", "**.py", "/src/app/foo.py"),
+            "`**` in a segment is `*`"
+        );
         assert!(matches("path", "/src/**", "src/foo.py"));
+        assert!(matches("path", "src/**", "src/a/b/c.py"));
+        assert!(
+            matches("path", "src/**/views.py", "src/views.py"),
+            "no directory"
+        );
+        assert!(matches("path", "src/**/views.py", "src/a/b/views.py"));
+        assert!(matches(
+            "path",
+            "**/app/**/views.py",
+            "/home/x/app/views.py"
+        ));
         assert!(matches("path", "c:/app/*.CS", r"C:\app\main.cs"));
+        assert!(
+            matches("path", r"C:\app\*.cs", r"C:\app\main.cs"),
+            "`\\` is `/` in paths"
+        );
         assert!(matches("release", "App@1.*", "app@1.2"));
         // Names.
         assert!(matches("family", "native,javascript", "javascript"));
@@ -722,6 +802,20 @@ mod tests {
         let err = FingerprintRules::parse(&format!("message:{} -> x", "a".repeat(2000)))
             .expect_err("too long");
         assert!(err.message.contains("longer than"), "{err}");
+        // A long run of `?` has no small automaton: refused.
+        let err = FingerprintRules::parse(&format!("message:*a{}b* -> x", "?".repeat(33)))
+            .expect_err("too many ?");
+        assert!(err.message.contains("`?`"), "{err}");
+        assert!(FingerprintRules::parse(&format!("message:*{}* -> x", "?".repeat(32))).is_ok());
+    }
+
+    #[test]
+    fn stored_rules_that_no_longer_parse_leave_the_others_in_force() {
+        let (rules, errors) =
+            FingerprintRules::parse_lenient("type:ZZ -> zz\ntype:YY -> env=prod\ntype:XX -> xx");
+        assert_eq!(rules.rules.len(), 2);
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].line, 2);
     }
 
     #[test]
@@ -742,6 +836,12 @@ mod tests {
         assert_eq!(second.matchers[0].field, Field::Tag("env".into()));
         assert!(second.matchers[1].test.matches("A \"QUOTED\" WORD"));
         assert_eq!(second.title.as_deref(), Some("Quoted words"));
+        // A title's `\\` is one backslash; a matcher's stays escaped for
+        // the glob (one literal backslash).
+        let path = FingerprintRules::parse("message:\"C:\\\\temp*\" -> x title=\"In C:\\\\temp\"")
+            .expect("rule");
+        assert_eq!(path.rules[0].title.as_deref(), Some("In C:\\temp"));
+        assert!(path.rules[0].matchers[0].test.matches("c:\\TEMP\\x"));
         // `\*` in quotes stays a literal star for the glob.
         let star = FingerprintRules::parse("message:\"100\\*\" -> x").expect("rule");
         assert!(star.rules[0].matchers[0].test.matches("100*"));

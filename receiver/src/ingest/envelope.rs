@@ -405,15 +405,25 @@ pub fn event_record(event: &Event, level: i32) -> Result<EventRecord, IngestErro
 }
 
 /// The record of `event`, whose stored form is `payload`.
-/// The `sdk` of an event payload, read on its own (ingestion's parse skips
-/// it); `None` when it is missing or not an SDK object.
+/// The `sdk` of an event payload, its name only, read on its own
+/// (ingestion's parse skips it; the rest of the object, whatever its shape,
+/// is not read); `None` when there is no name.
 fn sdk_of(payload: &[u8]) -> Option<sentry_core::protocol::ClientSdkInfo> {
     #[derive(serde::Deserialize)]
     struct SdkOnly {
         #[serde(default)]
-        sdk: Option<sentry_core::protocol::ClientSdkInfo>,
+        sdk: Option<NameOnly>,
     }
-    serde_json::from_slice::<SdkOnly>(payload).ok()?.sdk
+    #[derive(serde::Deserialize)]
+    struct NameOnly {
+        #[serde(default)]
+        name: Option<String>,
+    }
+    let name = serde_json::from_slice::<SdkOnly>(payload).ok()?.sdk?.name?;
+    Some(sentry_core::protocol::ClientSdkInfo {
+        name: name.into(),
+        ..Default::default()
+    })
 }
 
 fn event_record_grouped(event: &Event, grouping: Grouping, payload: Vec<u8>) -> EventRecord {

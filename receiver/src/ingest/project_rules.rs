@@ -25,6 +25,8 @@ pub type Rules = Option<Arc<FingerprintRules>>;
 pub struct RulesCache {
     store: Store,
     cache: RwLock<HashMap<i64, (Rules, Instant, u64)>>,
+    /// The rules texts whose bad lines were said on stderr.
+    warned: parking_lot::Mutex<std::collections::HashSet<(i64, String)>>,
 }
 
 impl RulesCache {
@@ -33,6 +35,7 @@ impl RulesCache {
         RulesCache {
             store,
             cache: RwLock::new(HashMap::new()),
+            warned: Default::default(),
         }
     }
 
@@ -54,12 +57,18 @@ impl RulesCache {
                     .flatten())
             })
             .await?;
-        // Rules are checked when they are set: text that no longer parses
-        // (written by hand into the file) groups as if there were none.
-        let rules = text
-            .and_then(|t| FingerprintRules::parse(&t).ok())
-            .filter(|r| !r.is_empty())
-            .map(Arc::new);
+        // Rules are checked when they are set; a line that no longer parses
+        // (stored by an older receiver, or by hand) is left out, and said
+        // once, rather than taking the project's other rules with it.
+        let rules = text.and_then(|t| {
+            let (rules, errors) = FingerprintRules::parse_lenient(&t);
+            if !errors.is_empty() && self.warned.lock().insert((project, t.clone())) {
+                for e in &errors {
+                    eprintln!("project {project}: {e}; that rule is left out");
+                }
+            }
+            (!rules.is_empty()).then(|| Arc::new(rules))
+        });
         let mut cache = self.cache.write();
         if cache.len() > 10_000 {
             cache.clear();
