@@ -580,8 +580,9 @@ fn incident_ids_are_not_reused_after_a_monitor_is_deleted() {
     assert_ne!(before, after);
 }
 
-#[test]
-fn the_issue_list_filters_by_issue_category_and_type() {
+/// A receiver with two issues: monitor `nightly`'s failure and a client's
+/// `disk full` error.
+fn a_failing_monitor_and_an_error() -> TestServer {
     let server = TestServer::start();
     run(&server, "nightly", "error", Value::Null);
     api_support::event(
@@ -589,6 +590,12 @@ fn the_issue_list_filters_by_issue_category_and_type() {
         api_support::message("disk full", "error", "production", "app@1"),
     );
     server.wait_for_issues(2, std::time::Duration::from_secs(5));
+    server
+}
+
+#[test]
+fn the_issue_list_filters_by_issue_category_and_type() {
+    let server = a_failing_monitor_and_an_error();
     let titles =
         |query: &str| api_support::titles(&get_ok(&server, &format!("{LIST}?query={query}")));
     assert_eq!(titles("issue.category:cron"), ["Monitor failure: nightly"]);
@@ -638,13 +645,7 @@ fn a_client_event_with_the_monitors_fingerprint_gets_an_issue_of_its_own() {
 
 #[test]
 fn counts_and_ci_checks_tell_monitor_issues_from_errors() {
-    let server = TestServer::start();
-    run(&server, "nightly", "error", Value::Null);
-    api_support::event(
-        &server,
-        api_support::message("disk full", "error", "production", "app@1"),
-    );
-    server.wait_for_issues(2, std::time::Duration::from_secs(5));
+    let server = a_failing_monitor_and_an_error();
     let stats = |query: &str| {
         let s = get_ok(
             &server,
