@@ -775,8 +775,9 @@ impl Client {
     /// span, inside one), a random trace without a scope (Relay requires
     /// one), the client's release, environment (`production` unless set,
     /// as events), server name and SDK, and with `send_default_pii` the
-    /// scope's user (`user.id`, `user.name`, `user.email`, as the official
-    /// Python SDK adds them), as attributes the caller did not set.
+    /// scope's user (`user.id`, `user.name`, `user.email`,
+    /// `user.ip_address`, as the official Python SDK adds them), as
+    /// attributes the caller did not set.
     fn add_telemetry_context(
         &self,
         scope: Option<&Scope>,
@@ -813,6 +814,10 @@ impl Client {
             ("user.id", user.and_then(|u| u.id.as_deref())),
             ("user.name", user.and_then(|u| u.username.as_deref())),
             ("user.email", user.and_then(|u| u.email.as_deref())),
+            (
+                "user.ip_address",
+                user.and_then(|u| u.ip_address.as_deref()),
+            ),
         ];
         for (key, value) in defaults.into_iter().chain(user_attributes) {
             if let Some(value) = value {

@@ -198,6 +198,7 @@ fn the_scopes_user_is_attached_only_with_send_default_pii() {
         id: Some("42".into()),
         username: Some("ann".into()),
         email: Some("ann@example.com".into()),
+        ip_address: Some("10.0.0.1".into()),
         ..Default::default()
     };
     for pii in [false, true] {
@@ -217,14 +218,19 @@ fn the_scopes_user_is_attached_only_with_send_default_pii() {
         let sample = &samples(&envelopes)[0]["attributes"];
         let line = &sentry_core::test::logs_of(&envelopes)[0]["attributes"];
         for attributes in [sample, line] {
-            let seen: Vec<Option<&str>> = ["user.id", "user.name", "user.email"]
+            let seen: Vec<Option<&str>> = ["user.id", "user.name", "user.email", "user.ip_address"]
                 .iter()
                 .map(|k| attributes[*k]["value"].as_str())
                 .collect();
             let expected = if pii {
-                vec![Some("42"), Some("ann"), Some("ann@example.com")]
+                vec![
+                    Some("42"),
+                    Some("ann"),
+                    Some("ann@example.com"),
+                    Some("10.0.0.1"),
+                ]
             } else {
-                vec![None, None, None]
+                vec![None, None, None, None]
             };
             assert_eq!(seen, expected, "send_default_pii {pii}: {attributes}");
         }
