@@ -1143,15 +1143,15 @@ fn the_metrics_view_totals_and_lists_samples() {
     );
 }
 
-#[test]
-fn issues_are_merged_from_the_issue_page() {
-    let server = TestServer::start();
+/// Sends `n` events of each grouping `fingerprint`, titled
+/// `{fingerprint} failed`.
+fn send_fingerprinted(server: &TestServer, groups: &[(&str, usize)]) {
     let auth = format!(
         "Sentry sentry_key={}, sentry_version=7",
         server.public_key()
     );
-    for (fingerprint, n) in [("alpha", 1), ("beta", 2), ("gamma", 1)] {
-        for _ in 0..n {
+    for (fingerprint, n) in groups {
+        for _ in 0..*n {
             let body = format!(
                 "{{}}\n{{\"type\":\"event\"}}\n{}\n",
                 serde_json::json!({"message": format!("{fingerprint} failed"),
@@ -1167,6 +1167,12 @@ fn issues_are_merged_from_the_issue_page() {
             assert_eq!(r.status, 200);
         }
     }
+}
+
+#[test]
+fn issues_are_merged_from_the_issue_page() {
+    let server = TestServer::start();
+    send_fingerprinted(&server, &[("alpha", 1), ("beta", 2), ("gamma", 1)]);
     server.wait_for_events(4, Duration::from_secs(10));
     let issue = |title: &str| {
         server
@@ -1247,4 +1253,47 @@ fn fingerprint_rules_are_set_from_the_grouping_view() {
         .api_json::<serde_json::Value>("/api/0/projects/local/default/")
         .expect("project");
     assert_eq!(project["fingerprintingRules"], rules);
+}
+
+#[test]
+fn issues_are_merged_from_the_list() {
+    let server = TestServer::start();
+    send_fingerprinted(&server, &[("one", 2), ("two", 1), ("three", 1)]);
+    server.wait_for_events(4, Duration::from_secs(10));
+    let id = |title: &str| {
+        server
+            .issues()
+            .into_iter()
+            .find(|i| i.title == title)
+            .map(|i| i.id)
+            .unwrap_or_else(|| panic!("no issue {title}"))
+    };
+    let (one, two) = (id("one failed"), id("two failed"));
+    let steps = run_page_script(
+        "merge_list.js",
+        &[
+            &server.url(),
+            server.token(),
+            &two.to_string(),
+            &one.to_string(),
+        ],
+    );
+    let ticked = line(&steps, "step", "ticked")["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(ticked.contains("Merge selected (2)"), "{ticked}");
+    // The issue seen most stayed, and the page went to it.
+    let merged = line(&steps, "step", "merged");
+    assert_eq!(merged["hash"], format!("#/issues/{one}"), "{merged}");
+    let mut left: Vec<(String, i64)> = server
+        .issues()
+        .into_iter()
+        .map(|i| (i.title, i.times_seen))
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        [("one failed".to_owned(), 3), ("three failed".to_owned(), 1)]
+    );
 }

@@ -499,6 +499,32 @@
 
     const autoBox = h('input', {type: 'checkbox', checked: sessionGet(AUTO_KEY) === '1'});
     const tableHolder = h('div', null, loading());
+    // Issues ticked for a merge (ids), kept across auto-refreshes.
+    const selected = new Set();
+    const mergeButton = h('button', {type: 'button', disabled: true, onclick: async () => {
+      const ids = Array.from(selected);
+      if (ids.length < 2) return;
+      mergeButton.disabled = true;
+      mergeStatus.textContent = 'Merging…';
+      try {
+        const query = ids.map((id) => 'id=' + enc(id)).join('&');
+        const answer = (await api('/api/0/organizations/local/issues/?' + query, {method: 'PUT', body: {merge: true}})).data;
+        selected.clear();
+        const parent = answer && answer.merge && answer.merge.parent;
+        if (parent) location.hash = '#/issues/' + enc(parent);
+      } catch (err) {
+        mergeButton.disabled = false;
+        if (!(err instanceof AuthError)) mergeStatus.textContent = err.message;
+      }
+    }}, 'Merge selected');
+    const mergeStatus = h('span', {class: 'muted'});
+    const mergeBar = () => canWrite()
+      ? h('div', {class: 'merge-bar'}, mergeButton, ' ', mergeStatus)
+      : null;
+    const updateBar = () => {
+      mergeButton.disabled = selected.size < 2;
+      mergeButton.textContent = selected.size ? 'Merge selected (' + selected.size + ')' : 'Merge selected';
+    };
     const info = h('span', {class: 'muted'});
     const view = h('div', null,
       h('div', {class: 'titlebar'}, h('h1', null, 'Issues'), info,
@@ -528,8 +554,15 @@
       const hits = headers.get('X-Hits');
       info.textContent = hits !== null ? hits + ' matching' : '';
       const links = parseLinks(headers.get('Link'));
-      tableHolder.replaceChildren(issueTable(data || []),
+      const shown = data || [];
+      // What is no longer listed (merged, deleted, filtered out) is no
+      // longer selected.
+      for (const id of Array.from(selected)) {
+        if (!shown.some((i) => String(i.id) === id)) selected.delete(id);
+      }
+      tableHolder.replaceChildren(mergeBar(), issueTable(shown, canWrite() ? selected : null, updateBar),
         pager(links, (c) => { location.hash = link('/issues', Object.assign({}, f, {cursor: c})); }, f.cursor));
+      updateBar();
     };
     setView(generation, view);
     try {
@@ -544,11 +577,22 @@
     });
   }
 
-  function issueTable(issues) {
+  // The issue list; with `selected` (a Set of ids, admin tokens only), a
+  // box per issue to pick issues to merge, `changed` called on each tick.
+  function issueTable(issues, selected, changed) {
     if (!issues.length) return h('p', {class: 'empty'}, 'No issues match. Send an event to the DSN, or change the filters.');
+    const pick = (i) => selected
+      ? h('td', {class: 'pick'}, h('input', {type: 'checkbox', name: 'pick', value: String(i.id),
+        'aria-label': 'select ' + i.shortId, checked: selected.has(String(i.id)),
+        onchange: (e) => {
+          if (e.target.checked) selected.add(String(i.id)); else selected.delete(String(i.id));
+          changed();
+        }}))
+      : null;
     return h('table', {class: 'list issues'},
-      h('thead', null, h('tr', null, h('th', null, 'Issue'), h('th', {class: 'num'}, 'Events'), h('th', {class: 'num'}, 'Users'), h('th', null, 'First seen'), h('th', null, 'Last seen'))),
+      h('thead', null, h('tr', null, selected ? h('th', null, '') : null, h('th', null, 'Issue'), h('th', {class: 'num'}, 'Events'), h('th', {class: 'num'}, 'Users'), h('th', null, 'First seen'), h('th', null, 'Last seen'))),
       h('tbody', null, issues.map((i) => h('tr', null,
+        pick(i),
         h('td', null,
           h('div', {class: 'issue-title'}, levelBadge(i.level), ' ', h('a', {href: '#/issues/' + enc(i.id)}, i.title || '(no title)')),
           h('div', {class: 'issue-sub'},
