@@ -709,3 +709,32 @@ fn monitors_and_their_check_ins() {
         .expect("monitors");
     assert!(old.iter().all(|m| m.check_ins == 0), "{old:?}");
 }
+
+#[test]
+fn a_transaction_without_a_status_is_unknown_as_relay_makes_it() {
+    let server = TestServer::start();
+    let key = server.public_key().to_owned();
+    let now = api_support::now();
+    transaction(
+        &server,
+        1,
+        &key,
+        json!({"type": "transaction", "transaction": "GET /orders/{id}",
+               "start_timestamp": now - 1.0, "timestamp": now,
+               "contexts": {"trace": {"trace_id": TRACE, "span_id": "a1a1a1a1a1a1a1a1",
+                                      "op": "http.server"}}}),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let found = loop {
+        let page: Value = server
+            .api_json("/api/0/local/transactions/?status=unknown")
+            .expect("transactions");
+        let list = page.as_array().cloned().unwrap_or_default();
+        if !list.is_empty() || std::time::Instant::now() > deadline {
+            break list;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(found.len(), 1, "found by status=unknown");
+    assert_eq!(found[0]["status"], "unknown", "{}", found[0]);
+}

@@ -162,7 +162,8 @@ impl Filter {
         for (col, values) in [
             ("t.name", &self.names),
             ("t.op", &self.ops),
-            ("t.status", &self.statuses),
+            // Rows stored before missing statuses were stored as `unknown`.
+            ("COALESCE(t.status, 'unknown')", &self.statuses),
             ("t.environment", &self.environments),
             ("t.release", &self.releases),
         ] {

@@ -506,7 +506,10 @@ fn transaction_record(
         parent_span_id: trace.and_then(|t| t.parent_span_id.map(|p| p.to_string())),
         name: tx.name.as_deref().map(str::to_owned),
         op: trace.and_then(|t| t.op.as_deref().map(str::to_owned)),
-        status: trace.and_then(|t| t.status.map(|s| s.as_str().to_owned())),
+        // As Relay normalises a transaction's trace context: a status the
+        // SDK left out is `unknown` (the Python SDK leaves it out of a
+        // transaction that finished without an error).
+        status: trace.map(|t| t.status.map_or("unknown", |s| s.as_str()).to_owned()),
         start: tx.start_timestamp.as_secs_f64(),
         end: end.as_secs_f64(),
         release: tx.release.as_deref().map(str::to_owned),
