@@ -267,3 +267,29 @@ fn sample_times_are_corrected_for_client_clock_drift() {
         .expect("a timestamp");
     assert!((t - (now() - 20.0)).abs() < 10.0, "{t}");
 }
+
+#[test]
+fn a_missing_unit_and_none_are_one_metric_in_the_totals() {
+    let server = TestServer::start();
+    let t = api_support::now();
+    let mut with_none = sample(t - 2.0, "queue.depth", "gauge", 17.0, "prod");
+    with_none["unit"] = json!("none");
+    let mut without = sample(t - 1.0, "queue.depth", "gauge", 5.0, "prod");
+    without.as_object_mut().expect("object").remove("unit");
+    send_metrics(&server, vec![with_none, without]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let summary = loop {
+        let summary: MetricsSummary = server
+            .api_json("/api/0/local/metrics/summary/")
+            .expect("summary");
+        if summary.metrics.iter().map(|m| m.samples).sum::<u64>() >= 2
+            || std::time::Instant::now() > deadline
+        {
+            break summary;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(summary.metrics.len(), 1, "{:?}", summary.metrics);
+    let gauge = &summary.metrics[0];
+    assert_eq!((gauge.samples, gauge.last), (2, 5.0));
+}

@@ -129,7 +129,10 @@ pub(crate) async fn summary(ctx: &Ctx) -> Result<Reply, ApiError> {
                     else {
                         return None;
                     };
-                    let t = totals.entry((name, ty, m.unit)).or_insert(Totals {
+                    // `none` is what a missing unit means (as Relay reads
+                    // it): one metric, not two rows.
+                    let unit = m.unit.filter(|u| u != "none");
+                    let t = totals.entry((name, ty, unit)).or_insert(Totals {
                         samples: 0,
                         sum: 0.0,
                         mean: 0.0,
