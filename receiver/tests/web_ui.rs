@@ -388,15 +388,7 @@ fn the_rate_limits_view_lists_adds_and_removes_quotas() {
 #[test]
 fn releases_page_and_search_and_a_failed_download_says_why() {
     let server = TestServer::start();
-    let send = |body: Vec<u8>| {
-        let r = receiver::testing::post(
-            &server.envelope_url(),
-            &[("X-Sentry-Auth", server.sentry_auth().as_str())],
-            &body,
-        )
-        .expect("post");
-        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-    };
+    let send = |body: Vec<u8>| post_envelope(&server, &body);
     // Three releases, first seen in this order (the list is newest first).
     for (n, release) in ["app@1.0.0", "app@1.1.0", "app@2.0.0"].iter().enumerate() {
         send(
@@ -884,17 +876,23 @@ fn a_monitor_is_deleted_from_its_view() {
     assert_eq!(slugs, ["hourly"]);
 }
 
-/// Posts one `check_in` item to `server`, which must take it.
-fn send_check_in(server: &TestServer, payload: &serde_json::Value) {
-    let body = format!("{{}}\n{{\"type\":\"check_in\"}}\n{payload}\n");
-    let auth = server.sentry_auth();
+/// Posts an envelope to `server`'s default project, which must take it.
+fn post_envelope(server: &TestServer, body: &[u8]) {
     let r = receiver::testing::post(
         &server.envelope_url(),
-        &[("X-Sentry-Auth", auth.as_str())],
-        body.as_bytes(),
+        &[("X-Sentry-Auth", server.sentry_auth().as_str())],
+        body,
     )
     .expect("post");
-    assert_eq!(r.status, 200);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+}
+
+/// Posts one `check_in` item to `server`, which must take it.
+fn send_check_in(server: &TestServer, payload: &serde_json::Value) {
+    post_envelope(
+        server,
+        format!("{{}}\n{{\"type\":\"check_in\"}}\n{payload}\n").as_bytes(),
+    );
 }
 
 #[test]
@@ -1095,13 +1093,7 @@ fn the_metrics_view_totals_and_lists_samples() {
         "{{}}\n{{\"type\":\"trace_metric\",\"item_count\":3,\
          \"content_type\":\"application/vnd.sentry.items.trace-metric+json\"}}\n{items}\n"
     );
-    let r = receiver::testing::post(
-        &server.envelope_url(),
-        &[("X-Sentry-Auth", server.sentry_auth().as_str())],
-        body.as_bytes(),
-    )
-    .expect("post");
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    post_envelope(&server, body.as_bytes());
     let routes = [
         "#/metrics",
         "#/metrics?name=cart.size",
@@ -1146,10 +1138,6 @@ fn the_metrics_view_totals_and_lists_samples() {
 /// Sends `n` events of each grouping `fingerprint`, titled
 /// `{fingerprint} failed`.
 fn send_fingerprinted(server: &TestServer, groups: &[(&str, usize)]) {
-    let auth = format!(
-        "Sentry sentry_key={}, sentry_version=7",
-        server.public_key()
-    );
     for (fingerprint, n) in groups {
         for _ in 0..*n {
             let body = format!(
@@ -1157,14 +1145,7 @@ fn send_fingerprinted(server: &TestServer, groups: &[(&str, usize)]) {
                 serde_json::json!({"message": format!("{fingerprint} failed"),
                                    "fingerprint": [fingerprint]})
             );
-            let r = request(
-                "POST",
-                &server.envelope_url(),
-                &[("X-Sentry-Auth", auth.as_str())],
-                body.as_bytes(),
-            )
-            .expect("post");
-            assert_eq!(r.status, 200);
+            post_envelope(server, body.as_bytes());
         }
     }
 }
