@@ -32,3 +32,25 @@ pub fn hex_id(s: &str, len: usize) -> Option<String> {
             .collect()
     })
 }
+
+/// The fewest hex digits an id prefix may have: shorter ones would match
+/// too many ids to be worth a lookup (the CLI's tables show eight).
+pub const MIN_PREFIX_LEN: usize = 8;
+
+/// A 32-digit id (as [`hex_id`] takes it) or the start of one: at least
+/// [`MIN_PREFIX_LEN`] hex digits, lower-cased. `None` for anything else.
+///
+/// ```
+/// use receiver::ids::hex_prefix;
+///
+/// assert_eq!(hex_prefix("0AF76519").as_deref(), Some("0af76519"));
+/// assert_eq!(hex_prefix("0af7651").as_deref(), None); // too short
+/// assert_eq!(hex_prefix("0af76519-16cd").as_deref(), None);
+/// ```
+pub fn hex_prefix(s: &str) -> Option<String> {
+    if let Some(full) = hex_id(s, 32) {
+        return Some(full);
+    }
+    ((MIN_PREFIX_LEN..32).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| s.to_ascii_lowercase())
+}

@@ -877,3 +877,111 @@ fn health_shows_crash_free_rates_per_release() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("invalid groupBy"), "{}", stderr(&o));
 }
+
+/// Sends an error event with this id, in trace `trace` when given.
+fn event_with_id(server: &TestServer, id: &str, text: &str, trace: Option<&str>) {
+    let mut payload = json!({"message": text, "level": "error"});
+    if let Some(trace) = trace {
+        payload["contexts"] = json!({"trace": {"trace_id": trace, "span_id": "a000000000000001"}});
+    }
+    let body = format!("{{\"event_id\":\"{id}\"}}\n{{\"type\":\"event\"}}\n{payload}\n");
+    api_support::send(server, body.as_bytes());
+}
+
+#[test]
+fn ids_cut_to_eight_digits_as_tables_print_them_are_taken_back() {
+    let server = TestServer::start();
+    let t = (api_support::now() - 60.0).floor();
+    // Two traces that share their first eight digits, one known by a
+    // transaction, one only by an error event.
+    let with_tx = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let errors_only = "4bf92f35aaaaaaaaaaaaaaaaaaaaaaaa";
+    api_support::item(
+        &server,
+        "transaction",
+        json!({"type": "transaction", "transaction": "GET /users/{id}",
+               "start_timestamp": t, "timestamp": t + 0.120,
+               "contexts": {"trace": {"trace_id": with_tx, "span_id": "a000000000000001",
+                                      "op": "http.server", "status": "ok"}}}),
+    );
+    api_support::item(
+        &server,
+        "transaction",
+        json!({"type": "transaction", "transaction": "GET /other",
+               "start_timestamp": t, "timestamp": t + 0.050,
+               "contexts": {"trace": {"trace_id": "77777777777777777777777777777777",
+                                      "span_id": "a000000000000001", "op": "http.server"}}}),
+    );
+    event_with_id(
+        &server,
+        "e1e1e1e1000000000000000000000001",
+        "first",
+        Some(errors_only),
+    );
+    event_with_id(&server, "e1e1e1e1100000000000000000000002", "second", None);
+    event_with_id(&server, "f0f0f0f0000000000000000000000003", "third", None);
+    server.wait_for_events(3, Duration::from_secs(5));
+
+    // Trace ids: the digits that tell them apart find each; the shared
+    // eight are ambiguous and say which ids start with them.
+    let o = run(&server, &["trace", "4bf92f3577"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).starts_with(&format!("trace {with_tx}:")),
+        "{}",
+        stdout(&o)
+    );
+    let o = run(&server, &["trace", "4BF92F35AA"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).starts_with(&format!("trace {errors_only}:")),
+        "{}",
+        stdout(&o)
+    );
+    assert!(stdout(&o).contains("first"), "{}", stdout(&o));
+    let o = run(&server, &["trace", "4bf92f35"]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("ambiguous") && err.contains(with_tx) && err.contains(errors_only),
+        "{err}"
+    );
+    let o = run(&server, &["trace", "12345678"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("no trace id starts with 12345678"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&server, &["trace", "4bf92f3"]);
+    assert!(
+        stderr(&o).contains("at least the first 8"),
+        "{}",
+        stderr(&o)
+    );
+
+    // A list's --trace takes the short id too, and keeps to that trace.
+    let o = run(
+        &server,
+        &["transactions", "--trace", "4bf92f3577", "--json"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v.as_array().map(Vec::len), Some(1), "{v}");
+    assert_eq!(v[0]["traceID"], with_tx, "{v}");
+    let o = run(&server, &["logs", "--trace", "12345678"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("all 32 digits"), "{}", stderr(&o));
+
+    // Event ids, the same way; a transaction is found by its id as well.
+    let o = run(&server, &["event", "f0f0f0f0"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("third"), "{}", stdout(&o));
+    let o = run(&server, &["event", "e1e1e1e1"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("ambiguous"), "{}", stderr(&o));
+    let o = run(&server, &["event", "e1e1e1e11", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["eventID"], "e1e1e1e1100000000000000000000002", "{v}");
+}

@@ -608,14 +608,35 @@ fn parse_event_id(id: &str) -> Result<String, ApiError> {
 /// `GET /api/0/projects/{org}/{project}/events/{event_id}/` (`?raw=1`: the
 /// stored JSON unchanged; `?sent=1`: the item as the SDK sent it, before
 /// normalisation cut or rewrote anything).
+///
+/// `event_id` may be the id's first digits (at least eight, as the CLI's
+/// tables show ids): the one event or transaction of the project whose id
+/// starts with them.
 pub(crate) async fn detail(ctx: &Ctx, project: &str, id: &str) -> Result<Reply, ApiError> {
-    let event_id = parse_event_id(id)?;
+    let prefix = crate::ids::hex_prefix(id).ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "invalid event id {id:?}: expected 32 hex digits, or at least the first {}",
+            crate::ids::MIN_PREFIX_LEN
+        ))
+    })?;
     let project = project.to_owned();
     let raw = ctx.query.flag("raw");
     let sent = ctx.query.flag("sent");
     let value = ctx
         .read(move |c| {
             let p = projects::resolve(c, &project)?;
+            let event_id = super::id_prefix::resolve(
+                c,
+                &prefix,
+                "event",
+                &[
+                    "SELECT event_id FROM events
+                     WHERE project_id = ?3 AND event_id >= ?1 AND event_id < ?2 LIMIT 4",
+                    "SELECT event_id FROM transactions
+                     WHERE project_id = ?3 AND event_id >= ?1 AND event_id < ?2 LIMIT 4",
+                ],
+                &[&p.id],
+            )?;
             if sent {
                 return as_sent(c, p.id, &event_id)?
                     .ok_or_else(|| ApiError::not_found(format!("event {event_id}")));

@@ -7,8 +7,9 @@ use rusqlite::Connection;
 use serde_json::Value;
 
 use super::events::decode_payload;
+use super::id_prefix;
 use super::issues;
-use super::params::{hex_id, iso, like_pattern, Range, Sql};
+use super::params::{iso, like_pattern, Range, Sql};
 use super::projects;
 use super::types::{
     ClientReportRow, ClientReports, Health, HealthRow, SpanNode, Stats, StreamEvent, StreamPage,
@@ -283,12 +284,31 @@ struct FlatSpan {
 /// project as a tree (children by start time), with the error events of
 /// the trace attached to the span they happened in.
 pub(crate) async fn trace(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
-    let trace_id = hex_id(id, 32).ok_or_else(|| {
-        ApiError::BadRequest(format!("invalid trace id {id:?}: expected 32 hex digits"))
+    let prefix = crate::ids::hex_prefix(id).ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "invalid trace id {id:?}: expected 32 hex digits, or at least the first {}",
+            crate::ids::MIN_PREFIX_LEN
+        ))
     })?;
-    let trace = ctx.read(move |c| build_trace(c, &trace_id)).await?;
+    let trace = ctx
+        .read(move |c| {
+            let trace_id = id_prefix::resolve(c, &prefix, "trace", TRACE_IDS_STARTING, &[])?;
+            build_trace(c, &trace_id)
+        })
+        .await?;
     Reply::json(&trace)
 }
+
+/// Trace ids between `?1` and `?2`: of transactions and spans through
+/// their trace indices, then of error events (no index starts with their
+/// trace id; `events_time` holds it, so that is read, not the table).
+const TRACE_IDS_STARTING: &[&str] = &[
+    "SELECT DISTINCT trace_id FROM transactions
+     WHERE trace_id >= ?1 AND trace_id < ?2 LIMIT 4",
+    "SELECT DISTINCT trace_id FROM spans WHERE trace_id >= ?1 AND trace_id < ?2 LIMIT 4",
+    "SELECT DISTINCT trace_id FROM events INDEXED BY events_time
+     WHERE trace_id >= ?1 AND trace_id < ?2 LIMIT 4",
+];
 
 /// Removes the streamed rows (no transaction) of spans that a transaction
 /// of the same project also carries: an SDK may send a span both ways (a

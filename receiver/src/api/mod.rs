@@ -18,6 +18,7 @@
 mod container_scan;
 mod events;
 mod feedback;
+mod id_prefix;
 mod issues;
 pub(crate) use issues::search_names_status;
 mod local;

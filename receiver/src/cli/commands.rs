@@ -356,7 +356,8 @@ pub fn issue(client: &Client, args: &IssueArgs, json_out: bool) -> Result<(), Cl
 /// `receiver event ID`
 #[derive(Debug, Clone, Args)]
 pub struct EventArgs {
-    /// Event id (32 hex digits, dashes allowed).
+    /// Event id: 32 hex digits (dashes allowed), or its first 8 or more as
+    /// tables show it.
     pub id: String,
     /// Project id or slug (default: look in every project).
     #[arg(long)]
@@ -372,14 +373,19 @@ pub fn event(client: &Client, args: &EventArgs, json_out: bool) -> Result<(), Cl
             list.into_iter().map(|p| p.id).collect()
         }
     };
-    let id = enc(args.id.trim());
-    let mut found = None;
+    let given = args.id.trim();
+    // A full id is one project's at most; a prefix may start ids of
+    // several, and then it names none.
+    let whole = crate::ids::hex_id(given, 32).is_some();
+    let mut found: Vec<(String, Value)> = Vec::new();
     for p in &projects {
-        let path = format!("/api/0/projects/local/{}/events/{id}/", enc(p));
+        let path = format!("/api/0/projects/local/{}/events/{}/", enc(p), enc(given));
         match client.get::<Value>(&path) {
             Ok((v, _)) => {
-                found = Some((p.clone(), v));
-                break;
+                found.push((p.clone(), v));
+                if whole {
+                    break;
+                }
             }
             // One project named: its own 404 says what is missing (the
             // project or the event).
@@ -388,16 +394,27 @@ pub fn event(client: &Client, args: &EventArgs, json_out: bool) -> Result<(), Cl
             Err(e) => return Err(e),
         }
     }
-    let Some((project, e)) = found else {
+    if found.len() > 1 {
+        return Err(CliError::Api {
+            status: 400,
+            detail: format!(
+                "event id {given} is ambiguous: events of projects {} start with it; give more digits or --project",
+                found.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        });
+    }
+    let Some((project, e)) = found.pop() else {
         return Err(CliError::Api {
             status: 404,
             detail: format!("event {} not found", args.id),
         });
     };
+    let id = e.get("eventID").and_then(Value::as_str).unwrap_or(given);
     let attachments: Vec<Value> = client
         .get::<Vec<Value>>(&format!(
-            "/api/0/projects/local/{}/events/{id}/attachments/",
-            enc(&project)
+            "/api/0/projects/local/{}/events/{}/attachments/",
+            enc(&project),
+            enc(id)
         ))
         .map(|(v, _)| v)
         .unwrap_or_default();

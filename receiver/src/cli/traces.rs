@@ -49,6 +49,9 @@ pub fn transactions(
     args: &TransactionsArgs,
     json_out: bool,
 ) -> Result<(), CliError> {
+    let mut args = args.clone();
+    args.filters.resolve_trace(client)?;
+    let args = &args;
     let min_duration = args.min_duration.map(|ms| ms.to_string());
     let mut pairs = args.filters.pairs();
     pairs.push(("sort", &args.sort));
@@ -126,7 +129,8 @@ pub fn transactions(
 /// `receiver trace ID`
 #[derive(Debug, Clone, Args)]
 pub struct TraceArgs {
-    /// The trace id (32 hex digits).
+    /// The trace id: 32 hex digits, or its first 8 or more as tables
+    /// show it.
     pub id: String,
     /// Width of the time bars, in characters.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u16).range(4..=200))]
