@@ -272,6 +272,25 @@ fn spans_list_streamed_segments_beside_transaction_spans() {
         described(&list("transaction=checkout&transaction=nomatch")),
         ["POST /pay", "checkout"]
     );
+    // Streamed spans name their segment as transactions' spans name their
+    // transaction: from `sentry.segment.name`, or a segment's own name.
+    let by_segment = list("transaction=POST%20/pay");
+    assert_eq!(described(&by_segment), ["UPDATE accounts", "POST /pay"]);
+    assert!(by_segment
+        .iter()
+        .all(|s| s.transaction.as_deref() == Some("POST /pay") && s.transaction_id.is_none()));
+    assert_eq!(
+        described(&list("transaction=checkout&transaction=POST%20/pay")),
+        ["UPDATE accounts", "POST /pay", "POST /pay", "checkout"]
+    );
+    let legacy = all
+        .iter()
+        .find(|s| s.description.as_deref() == Some("user:1"));
+    assert_eq!(
+        legacy.map(|s| s.transaction.clone()),
+        Some(None),
+        "it does not say"
+    );
     assert!(list("transaction=nomatch").is_empty());
     assert!(list("transaction=checkout,nomatch").is_empty());
     assert_eq!(list(&format!("trace={TRACE}")).len(), 5);
@@ -358,7 +377,9 @@ fn mixed_trace(server: &TestServer) {
     let streamed = json!({"version": 2, "items": [
         {"trace_id": TRACE, "span_id": "3000000000000002", "parent_span_id": "3000000000000001",
          "name": "UPDATE accounts", "start_timestamp": t0 + 0.3, "end_timestamp": t0 + 0.5,
-         "is_segment": false, "status": "error", "attributes": attr("db.query")},
+         "is_segment": false, "status": "error",
+         "attributes": {"sentry.op": {"type": "string", "value": "db.query"},
+                        "sentry.segment.name": {"type": "string", "value": "POST /pay"}}},
         {"trace_id": TRACE, "span_id": "3000000000000001", "parent_span_id": "1000000000000002",
          "name": "POST /pay", "start_timestamp": t0 + 0.2, "end_timestamp": t0 + 0.8,
          "is_segment": true, "status": "ok", "attributes": attr("http.server")},

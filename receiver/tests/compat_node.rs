@@ -384,6 +384,18 @@ fn the_official_node_sdk_streams_spans_into_the_trace_view() {
         (Some("db.query"), Some("SELECT 2"))
     );
     assert_eq!(query.children[0].op.as_deref(), Some("cache.get"));
+    // Each streamed span names its segment, as a transaction's spans name
+    // their transaction, so the spans list finds them by that name.
+    let named: Vec<receiver::api::types::SpanRow> = server
+        .api_json("/api/0/local/spans/?transaction=streamed-segment")
+        .unwrap_or_else(|e| panic!("spans: {e}"));
+    assert_eq!(named.len(), 3, "{named:?}");
+    assert!(
+        named
+            .iter()
+            .all(|s| s.transaction.as_deref() == Some("streamed-segment")),
+        "{named:?}"
+    );
     // What `receiver wait --segments` counts: the segment, with the
     // release and environment the SDK set as its attributes.
     let stats: Value = server

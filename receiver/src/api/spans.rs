@@ -7,7 +7,8 @@
 //! transactions list. Filters: `project` (id or slug, repeatable), `trace`
 //! (a trace id), `op`, `status` (repeatable, exact), `query` (a substring
 //! of the description), `transaction` (the name of the transaction a span
-//! came in, exact), `segment` (`1`: only segments, a transaction's root or
+//! came in, or of the segment a streamed span belongs to: its
+//! `sentry.segment.name`; exact), `segment` (`1`: only segments, a transaction's root or
 //! a streamed segment; `0`: none), `source` (`transaction` or `stream`),
 //! `min_duration` / `max_duration` (milliseconds), the time range on the
 //! start (`statsPeriod` or `start` / `end`); `sort` = `-timestamp`
@@ -19,8 +20,8 @@
 //!
 //! # Bounded reads
 //!
-//! The spans of a `trace`, or of a `transaction` naming few transactions,
-//! are found through an index and read whole. Any other list walks the
+//! The spans of a `trace`, or of a `transaction` naming few transactions
+//! and segments, are found through an index and read whole. Any other list walks the
 //! spans in start-time order (`spans_time`), and a filter may keep few of
 //! those it walks over (an `op` no span has would read them all), so one
 //! request reads at most [`MAX_SPANS_READ`] spans:
@@ -219,30 +220,33 @@ impl SpanFilter {
         c: &rusqlite::Connection,
         sql: &mut Sql,
     ) -> Result<bool, ApiError> {
-        // Few transactions of that name: their spans through
-        // `spans_transaction` (a walk in time order would look at all of
-        // them to find a few). Many: the walk in time order finds a page
-        // soon, sorting all their spans would not.
+        // Few transactions of that name and few streamed spans of
+        // segments of that name: their spans through `spans_transaction`
+        // and `spans_segment_name` (a walk in time order would look at all
+        // of them to find a few). Many: the walk in time order finds a
+        // page soon, sorting all their spans would not.
         let names = || self.transactions.iter().cloned();
-        let matching: i64 = {
+        let count = |table: &str, column: &str, limit: i64| -> Result<i64, ApiError> {
             let mut count = Sql::default();
-            let cond = count.in_list("name", names());
-            c.prepare_cached(&format!(
-                "SELECT count(*) FROM (SELECT 1 FROM transactions WHERE {cond} LIMIT {})",
-                FEW_TRANSACTIONS + 1
+            let cond = count.in_list(column, names());
+            Ok(c.prepare_cached(&format!(
+                "SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {cond} LIMIT {})",
+                limit + 1
             ))?
             .query_row(rusqlite::params_from_iter(count.params.iter()), |r| {
                 r.get(0)
-            })?
+            })?)
         };
-        let few = matching <= FEW_TRANSACTIONS;
-        let cond = if few {
+        let few = count("transactions", "name", FEW_TRANSACTIONS)? <= FEW_TRANSACTIONS
+            && count("spans", "segment_name", FEW_STREAMED_SPANS)? <= FEW_STREAMED_SPANS;
+        let in_transactions = if few {
             let names = sql.in_list("name", names());
             format!("s.transaction_id IN (SELECT id FROM transactions WHERE {names})")
         } else {
             sql.in_list("t.name", names())
         };
-        sql.cond(cond);
+        let in_segments = sql.in_list("s.segment_name", names());
+        sql.cond(format!("({in_transactions} OR {in_segments})"));
         Ok(few)
     }
 
@@ -276,6 +280,10 @@ enum Access {
 /// Up to this many transactions named by `transaction=`, their spans are
 /// found through their transaction ids rather than by a walk in time order.
 const FEW_TRANSACTIONS: i64 = 500;
+
+/// Up to this many streamed spans of segments named by `transaction=`,
+/// they are found through `spans_segment_name` (with those transactions').
+const FEW_STREAMED_SPANS: i64 = 10_000;
 
 /// One page of the list.
 struct Listed {
@@ -377,7 +385,7 @@ fn fetch_sql(sql: &Sql, order: &str, limit: usize, walk: bool) -> String {
     format!(
         "SELECT s.id, s.span_id, s.parent_span_id, s.trace_id, s.op, s.description,
              s.status, s.start_ts, s.end_ts, s.project_id, s.is_segment, t.event_id,
-             t.name
+             coalesce(t.name, s.segment_name)
          FROM spans s {index} LEFT JOIN transactions t ON t.id = s.transaction_id
          WHERE {} ORDER BY {order} LIMIT {}",
         sql.where_clause(),
@@ -459,5 +467,33 @@ mod tests {
             assert!(plan.contains("spans_time"), "{conds:?}: {plan}");
             assert!(!plan.contains("TEMP B-TREE"), "{conds:?}: {plan}");
         }
+    }
+
+    /// A few transactions' and segments' spans are found through the two
+    /// indices that name them, not by reading every span.
+    #[test]
+    fn few_transactions_and_segments_are_read_through_their_indices() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut c = rusqlite::Connection::open(dir.path().join("db.sqlite")).expect("open");
+        crate::store::schema::migrate(&mut c).expect("schema");
+        let q = super::super::Query::parse(Some("transaction=checkout&transaction=GET%20/"));
+        let filter = SpanFilter::from_query(&q, 1.7e9).expect("filter");
+        let mut sql = Sql::default();
+        let access = filter.restrict(&c, &mut sql).expect("restrict");
+        assert_eq!(access, Access::Indexed);
+        let query = fetch_sql(&sql, "s.start_ts DESC, s.id DESC", 100, false);
+        let plan: Vec<String> = c
+            .prepare(&format!("EXPLAIN QUERY PLAN {query}"))
+            .expect("plan")
+            .query_map(rusqlite::params_from_iter(sql.params.iter()), |r| {
+                r.get::<_, String>(3)
+            })
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("plan rows");
+        let plan = plan.join("; ");
+        assert!(plan.contains("spans_transaction"), "{plan}");
+        assert!(plan.contains("spans_segment_name"), "{plan}");
+        assert!(!plan.contains("SCAN s"), "{plan}");
     }
 }

@@ -826,7 +826,8 @@ pub struct SpanRow {
     /// came on its own (a `span` item).
     #[serde(rename = "transactionID", default)]
     pub transaction_id: Option<String>,
-    /// That transaction's name.
+    /// That transaction's name; for a span that came on its own, the name
+    /// of its segment (its `sentry.segment.name` attribute), when it says.
     #[serde(default)]
     pub transaction: Option<String>,
 }

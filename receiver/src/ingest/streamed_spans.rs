@@ -160,6 +160,13 @@ fn row(span: &Map<String, Value>, times: Times, shape: Shape) -> Option<Streamed
             .filter(|r| super::normalize::valid_release(r))
             .map(|r| r.trim().to_owned()),
         environment: segment_attribute("sentry.environment"),
+        segment_name: attribute(span, "sentry.segment.name").or_else(|| {
+            // A segment names its segment; a legacy span has no name
+            // field but may have a description.
+            is_segment
+                .then(|| text(span.get("name")).or_else(|| text(span.get("description"))))
+                .flatten()
+        }),
     })
 }
 

@@ -1004,14 +1004,15 @@ fn insert_streamed_spans(
     let mut stmt = conn.prepare_cached(
         "INSERT OR IGNORE INTO spans (project_id, transaction_id, trace_id, span_id,
              parent_span_id, op, description, status, start_ts, end_ts, is_segment, release,
-             environment)
-         VALUES (?1, NULL, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+             environment, segment_name)
+         VALUES (?1, NULL, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?;
     for StreamedSpan {
         span: s,
         is_segment,
         release,
         environment,
+        segment_name,
     } in spans
     {
         stmt.execute(params![
@@ -1026,7 +1027,8 @@ fn insert_streamed_spans(
             s.end,
             is_segment,
             release,
-            environment
+            environment,
+            segment_name
         ])?;
     }
     Ok(())

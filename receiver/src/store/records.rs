@@ -314,6 +314,10 @@ pub struct StreamedSpan {
     pub release: Option<String>,
     /// See `release`.
     pub environment: Option<String>,
+    /// The name of its segment (its `sentry.segment.name` attribute, or a
+    /// segment's own name), as a transaction's spans have their
+    /// transaction's.
+    pub segment_name: Option<String>,
 }
 
 /// A cron check-in: a run of a monitor, or an update of one

@@ -880,6 +880,15 @@ CREATE TABLE issue_redirects (
 CREATE INDEX issue_redirects_short ON issue_redirects(project_id, short_seq);
 CREATE INDEX issue_redirects_parent ON issue_redirects(parent_id);
 "#,
+    // 46: the segment (the transaction, in SDKs that stream spans) a span
+    // that came on its own belongs to, from its `sentry.segment.name`
+    // attribute (a segment's own name for a segment), so that span lists
+    // name it and `transaction=` finds its spans. Spans of transactions
+    // have it through their transaction and leave it NULL.
+    r#"
+ALTER TABLE spans ADD COLUMN segment_name TEXT;
+CREATE INDEX spans_segment_name ON spans(segment_name) WHERE segment_name IS NOT NULL;
+"#,
 ];
 
 /// Where migration 16 (which merges check-in runs) is in [`MIGRATIONS`]:
