@@ -164,10 +164,22 @@ pub fn indented(text: &str, indent: &str) -> String {
         .join(&format!("\n{indent}"))
 }
 
-/// `2024-05-01T12:00:03.123456Z` → `2024-05-01 12:00:03`.
+/// `2024-05-01T12:00:03.123456Z` → `2024-05-01 12:00:03Z`: to the second,
+/// still marked as UTC (the API's times are; a view beside a monitor's
+/// time zone or a user's clock should not pass for local time).
+///
+/// ```
+/// use receiver::cli::output::short_time;
+/// assert_eq!(short_time("2024-05-01T12:00:03.123456Z"), "2024-05-01 12:00:03Z");
+/// assert_eq!(short_time(""), "");
+/// ```
 pub fn short_time(iso: &str) -> String {
     let t = iso.replace('T', " ");
-    t.get(..19).map_or(t.clone(), str::to_owned)
+    match t.get(..19) {
+        Some(second) if t.ends_with('Z') => format!("{second}Z"),
+        Some(second) => second.to_owned(),
+        None => t,
+    }
 }
 
 /// The first 8 characters of a hex id (a trace, event or check-in id), as
@@ -263,7 +275,7 @@ mod tests {
         assert_eq!(t, "ID   TITLE\n1    a\n100  b c\n");
         assert_eq!(
             short_time("2024-05-01T12:00:03.123456Z"),
-            "2024-05-01 12:00:03"
+            "2024-05-01 12:00:03Z"
         );
         assert_eq!(truncate("abcdef", 4), "abc…");
         assert_eq!(truncate("ab\ncd", 4), "ab");
