@@ -439,3 +439,71 @@ fn an_issues_metadata_is_its_latest_events() {
         .expect("count");
     assert_eq!(stored, 2);
 }
+
+/// As Relay does: an event whose request names a `User-Agent` gets the
+/// browser and the client's OS as contexts (under `os` for a browser
+/// event, `client_os` beside a server's own `os`), and Sentry's tags for
+/// them, which the issue's tag breakdown counts.
+#[test]
+fn the_user_agent_of_an_events_request_names_its_browser_and_os() {
+    let server = TestServer::start();
+    let chrome_on_mac = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 \
+                         (KHTML, like Gecko) Chrome/120.0.6099.109 Safari/537.36";
+    let browser_event = event(
+        &server,
+        json!({"platform": "javascript", "message": "from the browser",
+               "request": {"url": "https://app.example/cart",
+                           "headers": {"User-Agent": chrome_on_mac}}}),
+    );
+    let server_event = event(
+        &server,
+        json!({"platform": "python", "message": "from the server",
+               "contexts": {"os": {"name": "Linux", "version": "6.1"}},
+               "request": {"url": "https://app.example/api",
+                           "headers": {"user-agent": chrome_on_mac}}}),
+    );
+    server.wait_for_events(2, Duration::from_secs(5));
+
+    let e = get_ok(
+        &server,
+        &format!("/api/0/projects/local/1/events/{browser_event}/"),
+    );
+    let contexts = &e["contexts"];
+    assert_eq!(contexts["browser"]["name"], "Chrome", "{e}");
+    assert_eq!(contexts["browser"]["version"], "120.0.6099.109", "{e}");
+    assert_eq!(contexts["os"]["name"], "Mac OS X", "{e}");
+    assert_eq!(contexts["os"]["version"], "10.15.7", "{e}");
+    let tags = e["tags"].as_array().cloned().unwrap_or_default();
+    for (key, value) in [
+        ("browser", "Chrome 120.0.6099.109"),
+        ("browser.name", "Chrome"),
+        ("os", "Mac OS X 10.15.7"),
+        ("os.name", "Mac OS X"),
+    ] {
+        assert!(
+            tags.contains(&json!({"key": key, "value": value})),
+            "{key}={value} in {tags:?}"
+        );
+    }
+
+    let e = get_ok(
+        &server,
+        &format!("/api/0/projects/local/1/events/{server_event}/"),
+    );
+    assert_eq!(
+        e["contexts"]["os"]["name"], "Linux",
+        "the server's own: {e}"
+    );
+    assert_eq!(e["contexts"]["client_os"]["name"], "Mac OS X", "{e}");
+    let breakdown = get_ok(
+        &server,
+        &format!(
+            "/api/0/issues/{}/tags/client_os.name/",
+            e["groupID"].as_str().unwrap_or("")
+        ),
+    );
+    assert_eq!(
+        breakdown["topValues"][0]["value"], "Mac OS X",
+        "{breakdown}"
+    );
+}

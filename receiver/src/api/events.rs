@@ -128,8 +128,9 @@ fn user_tag(payload: &Value) -> Option<String> {
 
 /// The tags of an event as Sentry shows them: the event's own `tags` plus
 /// `level`, `environment`, `release`, `dist`, `server_name`, `transaction`,
-/// `user`, `handled`, `mechanism`, `os.name`, `browser`, `runtime`, `url`
-/// when present. The event's own tags win on a clash. Sorted by key.
+/// `user`, `handled`, `mechanism`, `os`/`os.name`, `client_os`/
+/// `client_os.name`, `browser`/`browser.name`, `runtime`/`runtime.name`,
+/// `url` when present. The event's own tags win on a clash. Sorted by key.
 pub(crate) fn event_tags(e: &EventRecord) -> Vec<Tag> {
     tags_of(
         &e.level,
@@ -198,20 +199,21 @@ pub(crate) fn tags_of(
         );
         add("mechanism", str_at(mechanism, &["type"]).map(str::to_owned));
     }
-    add(
-        "os.name",
-        str_at(p, &["contexts", "os", "name"]).map(str::to_owned),
-    );
-    let versioned = |ctx: &str| {
-        str_at(p, &["contexts", ctx, "name"]).map(|name| {
-            match str_at(p, &["contexts", ctx, "version"]) {
-                Some(v) => format!("{name} {v}"),
-                None => name.to_owned(),
-            }
-        })
-    };
-    add("browser", versioned("browser"));
-    add("runtime", versioned("runtime"));
+    // As Sentry tags an event from its contexts: `os` is the name and
+    // version, `os.name` the name; the same for the client's OS (from
+    // the request's User-Agent, `ingest::user_agent`), the browser and the
+    // runtime.
+    for ctx in ["os", "client_os", "browser", "runtime"] {
+        let Some(name) = str_at(p, &["contexts", ctx, "name"]) else {
+            continue;
+        };
+        let versioned = match str_at(p, &["contexts", ctx, "version"]) {
+            Some(v) => format!("{name} {v}"),
+            None => name.to_owned(),
+        };
+        add(ctx, Some(versioned));
+        add(&format!("{ctx}.name"), Some(name.to_owned()));
+    }
     add("url", str_at(p, &["request", "url"]).map(str::to_owned));
     tags.into_iter()
         .map(|(key, value)| Tag { key, value })
@@ -220,7 +222,7 @@ pub(crate) fn tags_of(
 
 /// The parts of a stored event's payload that [`tags_of`] reads (`tags`,
 /// `dist`, `logger`, `server_name`, `transaction`, `user`, the last exception's
-/// `mechanism`, the `os`, `browser` and `runtime` contexts, the request's
+/// `mechanism`, the `os`, `client_os`, `browser` and `runtime` contexts, the request's
 /// `url`), as they appear in the payload's
 /// JSON. A payload stored as received is normalised and only those fields
 /// are serialised (not the whole event, then parsed back: most of the cost
@@ -263,7 +265,7 @@ pub(crate) fn tag_payload(blob: &[u8]) -> Value {
         }
         put("exception", Ok(json!({"values": [exc]})));
     }
-    let contexts: BTreeMap<_, _> = ["os", "browser", "runtime"]
+    let contexts: BTreeMap<_, _> = ["os", "client_os", "browser", "runtime"]
         .into_iter()
         .filter_map(|k| Some((k, event.contexts.get(k)?)))
         .collect();

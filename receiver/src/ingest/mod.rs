@@ -29,6 +29,7 @@ mod seen_keys;
 pub mod stage_times;
 pub mod streamed_spans;
 pub mod trim;
+pub mod user_agent;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -891,6 +891,7 @@ fn parse_event(
     check_environment(&mut event.environment, &mut errors);
     check_tags(&mut event.tags, &mut errors);
     super::trim::event(&mut event);
+    super::user_agent::add_contexts(&mut event);
     if let (Some(user), Some(ip)) = (event.user.as_mut(), ctx.client_ip.as_ref()) {
         if user.ip_address.as_deref() == Some("{{auto}}") {
             user.ip_address = Some(ip.clone());
