@@ -157,6 +157,7 @@ fn a_trace_is_one_span_tree_across_services() {
             ("1000000000000001", None),
             json!([{"span_id": "1000000000000002", "parent_span_id": "1000000000000001",
                     "trace_id": TRACE, "op": "http.client", "description": "POST /pay",
+                    "data": {"http.response.status_code": 402},
                     "start_timestamp": t0 + 0.1, "timestamp": t0 + 0.9}]),
         ),
     );
@@ -370,6 +371,7 @@ fn mixed_trace(server: &TestServer) {
             ("1000000000000001", None),
             json!([{"span_id": "1000000000000002", "parent_span_id": "1000000000000001",
                     "trace_id": TRACE, "op": "http.client", "description": "POST /pay",
+                    "data": {"http.response.status_code": 402},
                     "start_timestamp": t0 + 0.1, "timestamp": t0 + 0.9}]),
         ),
     );
@@ -413,6 +415,66 @@ fn mixed_trace(server: &TestServer) {
                "contexts": {"trace": {"trace_id": TRACE, "span_id": "3000000000000002"}}}),
     );
     server.wait_for_events(1, Duration::from_secs(5));
+}
+
+/// One span whole: a transaction's with its `data` (the root as the
+/// transaction's trace context, named by it), a streamed one with its
+/// attributes, as each came.
+#[test]
+fn a_span_is_shown_whole_with_its_data_or_attributes() {
+    use receiver::api::types::SpanDetail;
+
+    let server = TestServer::start();
+    mixed_trace(&server);
+    let detail = |span: &str| -> SpanDetail {
+        server
+            .api_json(&format!("/api/0/local/traces/{TRACE}/spans/{span}/"))
+            .unwrap_or_else(|e| panic!("{span}: {e}"))
+    };
+    let db = detail("3000000000000002");
+    assert_eq!(
+        (db.source.as_str(), db.transaction_id.as_deref()),
+        ("stream", None)
+    );
+    let span = db.span.expect("the streamed entry");
+    assert_eq!(span["name"], "UPDATE accounts");
+    assert_eq!(
+        span["attributes"]["sentry.segment.name"]["value"],
+        "POST /pay"
+    );
+
+    let client = detail("1000000000000002");
+    assert_eq!(
+        client.source, "transaction",
+        "the transaction's, not the streamed copy"
+    );
+    assert!(client.transaction_id.is_some());
+    let span = client.span.expect("the transaction's span");
+    assert_eq!(span["description"], "POST /pay");
+    assert_eq!(span["data"]["http.response.status_code"], 402);
+
+    let root = detail("1000000000000001");
+    let span = root.span.expect("the root");
+    assert_eq!(
+        (span["op"].as_str(), span["description"].as_str()),
+        (Some("ui.action"), Some("checkout"))
+    );
+
+    let legacy = detail("3000000000000003");
+    assert_eq!(legacy.span.expect("legacy span")["description"], "user:1");
+
+    assert_eq!(
+        get(
+            &server,
+            &format!("/api/0/local/traces/{TRACE}/spans/9999999999999999/")
+        )
+        .0,
+        404
+    );
+    assert_eq!(
+        get(&server, &format!("/api/0/local/traces/{TRACE}/spans/xyz/")).0,
+        400
+    );
 }
 
 #[test]

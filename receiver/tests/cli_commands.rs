@@ -749,6 +749,7 @@ fn transactions_and_trace_show_what_a_request_did() {
                                       "op": "http.server", "status": "ok"}},
                "spans": [{"span_id": "b000000000000002", "parent_span_id": "a000000000000001",
                           "trace_id": trace, "op": "db.query", "description": "SELECT * FROM users",
+                          "data": {"db.system": "postgresql"},
                           "start_timestamp": t + 0.010, "timestamp": t + 0.070}]}),
     );
     api_support::item(
@@ -814,6 +815,30 @@ fn transactions_and_trace_show_what_a_request_did() {
         "the whole trace: {out}"
     );
     assert!(lines[query].contains("·█"), "starts after the root: {out}");
+    assert!(lines[query].starts_with("b0000000 "), "its id: {out}");
+
+    // One span whole, by the id the tree shows.
+    let o = run(&server, &["trace", trace, "--span", "b0000000"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.starts_with(&format!(
+            "span b000000000000002 of trace {trace} (project 1, transaction "
+        )),
+        "{out}"
+    );
+    assert!(out.contains("SELECT * FROM users"), "{out}");
+    assert!(out.contains("60.0 ms"), "{out}");
+    assert!(
+        out.contains("data:\n")
+            && out
+                .lines()
+                .any(|l| l.starts_with("  db.system") && l.ends_with("postgresql")),
+        "{out}"
+    );
+    let o = run(&server, &["trace", trace, "--span", "0"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("no span of trace"), "{}", stderr(&o));
 
     let o = run(&server, &["trace", "not-a-trace"]);
     assert_eq!(o.status.code(), Some(2));

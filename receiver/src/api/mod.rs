@@ -44,6 +44,7 @@ pub(crate) mod projects;
 pub(crate) mod quotas;
 mod releases;
 pub(crate) mod schedule;
+mod span_detail;
 mod spans;
 mod tag_cache;
 pub mod tokens;
@@ -621,6 +622,9 @@ async fn dispatch(ctx: &Ctx, segs: &[&str]) -> Result<Reply, ApiError> {
         ["local", "health"] if m == M::GET => local::health(ctx).await,
         ["local", "transactions"] if m == M::GET => transactions::list(ctx).await,
         ["local", "traces", id] if m == M::GET => local::trace(ctx, id).await,
+        ["local", "traces", trace, "spans", span] if m == M::GET => {
+            span_detail::detail(ctx, trace, span).await
+        }
         ["local", "client-reports"] if m == M::GET => local::client_reports(ctx).await,
         ["local", "stats"] if m == M::GET => local::stats(ctx).await,
         ["local", "stream"] if m == M::GET => local::stream(ctx).await,
@@ -682,6 +686,7 @@ fn known_route(segs: &[&str]) -> bool {
                     | "check-ins"
             ]
             | ["local", "traces", _]
+            | ["local", "traces", _, "spans", _]
             | ["local", "metrics", "summary"]
     )
 }

@@ -832,6 +832,34 @@ pub struct SpanRow {
     pub transaction: Option<String>,
 }
 
+/// `GET /api/0/local/traces/{trace_id}/spans/{span_id}/`: one span as its
+/// SDK sent it, with its data or attributes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpanDetail {
+    /// 16 hex digits.
+    #[serde(rename = "spanID")]
+    pub span_id: String,
+    /// Its trace.
+    #[serde(rename = "traceID")]
+    pub trace_id: String,
+    /// The service (project) that sent it.
+    #[serde(rename = "projectID")]
+    pub project_id: String,
+    /// The event id of the transaction it came in; none for a span that
+    /// came on its own.
+    #[serde(rename = "transactionID", default)]
+    pub transaction_id: Option<String>,
+    /// `transaction` (an entry of a transaction's `spans`, or its
+    /// `contexts.trace` for the root) or `stream` (an entry of a `span`
+    /// item, with its `attributes`).
+    pub source: String,
+    /// The span's object as stored; none when what it came in is no
+    /// longer stored (or, for a streamed span, was stored by a receiver
+    /// before migration 47).
+    #[serde(default)]
+    pub span: Option<Value>,
+}
+
 /// `GET /api/0/local/traces/{trace_id}/`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -6,13 +6,14 @@
 
 use clap::Args;
 use sentry_core::protocol::Timestamp;
+use serde_json::Value;
 
 use super::client::Client;
 use super::commands::{enc, print_json, query_string};
 use super::filters::ListFilters;
-use super::output::{emit, short_id, short_time, table, truncate};
+use super::output::{emit, indented, short_id, short_time, table, truncate};
 use super::CliError;
-use crate::api::types::{SpanNode, Trace, TraceError, Transaction};
+use crate::api::types::{SpanDetail, SpanNode, Trace, TraceError, Transaction};
 
 /// `receiver transactions`
 #[derive(Debug, Clone, Args)]
@@ -135,6 +136,11 @@ pub struct TraceArgs {
     /// Width of the time bars, in characters.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u16).range(4..=200))]
     pub width: u16,
+    /// Show this span of the trace whole (its data, tags or attributes)
+    /// instead of the tree: its id, or the first digits of it (the tree's
+    /// ID column shows eight).
+    #[arg(long)]
+    pub span: Option<String>,
 }
 
 /// `receiver trace ID`: the trace's spans as a tree, each with its start
@@ -144,11 +150,122 @@ pub struct TraceArgs {
 pub fn trace(client: &Client, args: &TraceArgs, json_out: bool) -> Result<(), CliError> {
     let path = format!("/api/0/local/traces/{}/", enc(args.id.trim()));
     let (trace, _): (Trace, _) = client.get(&path)?;
+    if let Some(wanted) = &args.span {
+        let node = one_span(&trace, wanted)?;
+        let path = format!(
+            "/api/0/local/traces/{}/spans/{}/",
+            enc(&trace.trace_id),
+            enc(&node.span_id)
+        );
+        let (detail, _): (SpanDetail, _) = client.get(&path)?;
+        if json_out {
+            return print_json(&detail);
+        }
+        emit(&render_span(node, &detail));
+        return Ok(());
+    }
     if json_out {
         return print_json(&trace);
     }
     emit(&render_trace(&trace, usize::from(args.width)));
     Ok(())
+}
+
+/// The one span of `trace` whose id starts with `wanted` (any case).
+fn one_span<'a>(trace: &'a Trace, wanted: &str) -> Result<&'a SpanNode, CliError> {
+    let wanted = wanted.trim().to_ascii_lowercase();
+    let mut found: Vec<&SpanNode> = Vec::new();
+    if !wanted.is_empty() {
+        walk(&trace.roots, &mut |s| {
+            if s.span_id.starts_with(&wanted) {
+                found.push(s);
+            }
+        });
+    }
+    match found.as_slice() {
+        [one] => Ok(one),
+        [] => Err(CliError::Api {
+            status: 404,
+            detail: format!(
+                "no span of trace {} has an id starting with {wanted:?}",
+                trace.trace_id
+            ),
+        }),
+        [first, second, ..] => Err(CliError::Api {
+            status: 400,
+            detail: format!(
+                "span id {wanted} is ambiguous: {}, {} and perhaps more start with it; give more digits",
+                first.span_id, second.span_id
+            ),
+        }),
+    }
+}
+
+/// The text `receiver trace ID --span S` prints: the span's columns, then
+/// each of its data, tags and attributes (a v2 attribute's value without
+/// its type) as `key  value` lines.
+fn render_span(node: &SpanNode, detail: &SpanDetail) -> String {
+    let origin = match &detail.transaction_id {
+        Some(event) => format!("transaction {event}"),
+        None => "sent on its own".to_owned(),
+    };
+    let mut out = format!(
+        "span {} of trace {} (project {}, {origin})\n",
+        detail.span_id, detail.trace_id, detail.project_id
+    );
+    let mut facts = Vec::new();
+    for (key, value) in [
+        ("op", node.op.clone()),
+        ("description", node.description.clone()),
+        ("status", node.status.clone()),
+        ("start", Some(short_time(&node.start_timestamp))),
+        ("duration", node.duration.map(milliseconds)),
+        ("parent", node.parent_span_id.clone()),
+    ] {
+        if let Some(value) = value.filter(|v| !v.is_empty()) {
+            facts.push(vec![format!("  {key}"), indented(&value, "    ")]);
+        }
+    }
+    out.push_str(&key_values(&facts));
+    let Some(span) = &detail.span else {
+        out.push_str("(what it came in is no longer stored: no more to show)\n");
+        return out;
+    };
+    for section in ["data", "tags", "attributes"] {
+        let Some(Value::Object(fields)) = span.get(section) else {
+            continue;
+        };
+        if fields.is_empty() {
+            continue;
+        }
+        let rows: Vec<Vec<String>> = fields
+            .iter()
+            .map(|(key, value)| {
+                // A v2 attribute is `{"type": …, "value": …}`.
+                let value = match (section, value) {
+                    ("attributes", Value::Object(a)) => a.get("value").unwrap_or(value),
+                    _ => value,
+                };
+                let text = match value {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                vec![format!("  {key}"), indented(&text, "    ")]
+            })
+            .collect();
+        out.push_str(&format!("{section}:\n"));
+        out.push_str(&key_values(&rows));
+    }
+    out
+}
+
+/// `rows` of a key and a value, aligned as a table without its header.
+fn key_values(rows: &[Vec<String>]) -> String {
+    table(&["", ""], rows)
+        .lines()
+        .skip(1)
+        .map(|line| format!("{line}\n"))
+        .collect()
 }
 
 /// The text `receiver trace` prints for `trace`.
@@ -182,7 +299,7 @@ fn render_trace(trace: &Trace, width: usize) -> String {
     if rows.is_empty() {
         out.push_str("no spans\n");
     } else {
-        out.push_str(&table(&["START", "DURATION", "", "SPAN"], &rows));
+        out.push_str(&table(&["ID", "START", "DURATION", "", "SPAN"], &rows));
     }
     if !trace.orphan_errors.is_empty() {
         out.push_str("errors no span claims:\n");
@@ -288,6 +405,7 @@ fn span_rows(
         label.push_str(&format!(" (project {})", span.project_id));
     }
     rows.push(vec![
+        short_id(Some(&span.span_id)),
         start
             .map(|t| milliseconds((t - window.start) * 1000.0))
             .unwrap_or_default(),
@@ -297,6 +415,7 @@ fn span_rows(
     ]);
     for e in &span.errors {
         rows.push(vec![
+            String::new(),
             String::new(),
             String::new(),
             String::new(),

@@ -143,7 +143,8 @@ pub(super) fn apply_batch<'c>(
             }
             Record::SpanItem(item) => {
                 insert_container(conn, Container::Span, p, received, &item.blob)?;
-                insert_streamed_spans(conn, known, p, received, &item.spans)?;
+                let item_id = conn.last_insert_rowid();
+                insert_streamed_spans(conn, known, p, received, item_id, &item.spans)?;
                 summary.stored += 1;
             }
             Record::CheckIn(c) => match check_ins::apply(conn, p, received, c)? {
@@ -987,6 +988,7 @@ fn insert_streamed_spans(
     known: &mut KnownRows,
     p: i64,
     received: f64,
+    item_id: i64,
     spans: &[StreamedSpan],
 ) -> Result<(), StoreError> {
     if spans.is_empty() {
@@ -1004,8 +1006,8 @@ fn insert_streamed_spans(
     let mut stmt = conn.prepare_cached(
         "INSERT OR IGNORE INTO spans (project_id, transaction_id, trace_id, span_id,
              parent_span_id, op, description, status, start_ts, end_ts, is_segment, release,
-             environment, segment_name)
-         VALUES (?1, NULL, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+             environment, segment_name, item_id)
+         VALUES (?1, NULL, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )?;
     for StreamedSpan {
         span: s,
@@ -1028,7 +1030,8 @@ fn insert_streamed_spans(
             is_segment,
             release,
             environment,
-            segment_name
+            segment_name,
+            item_id
         ])?;
     }
     Ok(())

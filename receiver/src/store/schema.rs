@@ -889,6 +889,12 @@ CREATE INDEX issue_redirects_parent ON issue_redirects(parent_id);
 ALTER TABLE spans ADD COLUMN segment_name TEXT;
 CREATE INDEX spans_segment_name ON spans(segment_name) WHERE segment_name IS NOT NULL;
 "#,
+    // 47: the `span_items` row a span that came on its own was read from,
+    // so that the span can be shown whole (its attributes) as a
+    // transaction's span is from its transaction.
+    r#"
+ALTER TABLE spans ADD COLUMN item_id INTEGER;
+"#,
 ];
 
 /// Where migration 16 (which merges check-in runs) is in [`MIGRATIONS`]:
