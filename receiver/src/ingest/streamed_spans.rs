@@ -35,7 +35,7 @@
 
 use std::str::FromStr;
 
-use sentry_core::protocol::{SpanId, Timestamp, TraceId};
+use sentry_core::protocol::{SpanId, SpanStatus, Timestamp, TraceId};
 use serde_json::{Map, Value};
 
 use super::normalize::{RequestContext, MAX_SECS_IN_FUTURE, MAX_SECS_IN_PAST};
@@ -149,7 +149,7 @@ fn row(span: &Map<String, Value>, times: Times, shape: Shape) -> Option<Streamed
             parent_span_id: parent_span_id.map(|id| id.to_string()),
             op,
             description,
-            status: text(span.get("status")).map(span_status),
+            status: text(span.get("status")).map(|status| span_status(status, span)),
             start,
             end,
         },
@@ -170,9 +170,13 @@ fn row(span: &Map<String, Value>, times: Times, shape: Shape) -> Option<Streamed
     })
 }
 
-/// The kind of a v2 span (`server`, `client`, …), if it says.
+/// The kind of a v2 span (`server`, `client`, …), if it says: a `kind`
+/// field, or the `sentry.kind` attribute where current SDKs
+/// (`@sentry/node` 11) put it.
 fn kind(span: &Map<String, Value>) -> Option<&str> {
-    span.get("kind").and_then(Value::as_str)
+    span.get("kind")
+        .and_then(Value::as_str)
+        .or_else(|| attribute_value(span, "sentry.kind").and_then(Value::as_str))
 }
 
 /// The op Relay gives a v2 span that sends no `sentry.op`, from the
@@ -255,14 +259,36 @@ fn description(span: &Map<String, Value>, op: Option<&str>) -> Option<String> {
     text(span.get("name")).or_else(|| text(span.get("description")))
 }
 
-/// A span v2 status in the names transactions use: `error` is
-/// `internal_error` (as Relay converts it); others stay as sent.
-fn span_status(status: String) -> String {
-    if status == "error" {
-        "internal_error".to_owned()
-    } else {
-        status
+/// A span's status in the names transactions use. A v2 span says only
+/// `ok` or `error`; an `error` is named, as far as the span tells, by its
+/// HTTP response status (`http.response.status_code`, `http.status_code`,
+/// mapped as the SDKs map it: 404 `not_found`), else by its
+/// `sentry.status.message` attribute when that is a status name (where
+/// `@sentry/node` keeps the status its code set), else `internal_error`.
+/// Other statuses are as sent.
+fn span_status(status: String, span: &Map<String, Value>) -> String {
+    if status != "error" {
+        return status;
     }
+    let http = ["http.response.status_code", "http.status_code"]
+        .into_iter()
+        .find_map(|name| match attribute_value(span, name)? {
+            Value::Number(n) => n.as_u64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        })
+        .and_then(|code| u16::try_from(code).ok())
+        .map(SpanStatus::from_http_status)
+        .filter(|s| *s != SpanStatus::Ok && *s != SpanStatus::Unknown);
+    let message = || {
+        attribute(span, "sentry.status.message")
+            .and_then(|m| m.parse::<SpanStatus>().ok())
+            .filter(|s| *s != SpanStatus::Ok)
+    };
+    http.or_else(message)
+        .unwrap_or(SpanStatus::InternalError)
+        .as_str()
+        .to_owned()
 }
 
 /// Seconds since the epoch from a number or an RFC 3339 string.
@@ -561,5 +587,67 @@ mod tests {
         assert_eq!(description.len(), MAX_FIELD_BYTES);
         assert!(long.starts_with(&description));
         assert_eq!(spans[0].span.end, None);
+    }
+
+    /// `@sentry/node` 11 sends a span's kind as the `sentry.kind`
+    /// attribute, and an error's status as `error` with the status its
+    /// code set in `sentry.status.message`.
+    #[test]
+    fn kind_and_error_status_are_read_where_node_11_sends_them() {
+        let s = |v: &str| serde_json::json!({"type": "string", "value": v});
+        let span = |id: &str, status: &str, attrs: Value| {
+            serde_json::json!({"trace_id": TRACE, "span_id": id, "name": "GET",
+                "status": status, "start_timestamp": NOW - 1.0, "end_timestamp": NOW,
+                "attributes": attrs})
+        };
+        let payload = v2(serde_json::json!([
+            span(
+                "b000000000000001",
+                "ok",
+                serde_json::json!({"sentry.kind": s("server"),
+                    "http.request.method": s("GET"), "url.path": s("/ok")})
+            ),
+            span(
+                "b000000000000002",
+                "error",
+                serde_json::json!({"sentry.kind": s("client"),
+                    "http.request.method": s("GET"), "url.full": s("http://127.0.0.1:9/ok?x=1"),
+                    "http.response.status_code": {"type": "integer", "value": 404}})
+            ),
+            span(
+                "b000000000000003",
+                "error",
+                serde_json::json!({"sentry.status.message": s("not_found")})
+            ),
+            span(
+                "b000000000000004",
+                "error",
+                serde_json::json!({"sentry.status.message": s("something broke")})
+            ),
+        ]));
+        let spans = spans_of(&payload, &ctx(None));
+        let seen: Vec<(Option<&str>, Option<&str>, Option<&str>)> = spans
+            .iter()
+            .map(|s| {
+                (
+                    s.span.op.as_deref(),
+                    s.span.description.as_deref(),
+                    s.span.status.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (Some("http.server"), Some("GET /ok"), Some("ok")),
+                (
+                    Some("http.client"),
+                    Some("GET http://127.0.0.1/ok"),
+                    Some("not_found")
+                ),
+                (None, Some("GET"), Some("not_found")),
+                (None, Some("GET"), Some("internal_error")),
+            ]
+        );
     }
 }
