@@ -1010,3 +1010,68 @@ fn ids_cut_to_eight_digits_as_tables_print_them_are_taken_back() {
     let v: Value = serde_json::from_slice(&o.stdout).expect("json");
     assert_eq!(v["eventID"], "e1e1e1e1100000000000000000000002", "{v}");
 }
+
+#[test]
+fn spans_lists_what_an_sdk_that_streams_its_spans_sent() {
+    let server = TestServer::start();
+    let o = run(&server, &["transactions"]);
+    assert!(
+        stderr(&o).contains("receiver spans --segments"),
+        "{}",
+        stderr(&o)
+    );
+
+    let t = (api_support::now() - 60.0).floor();
+    let trace = "5bf92f3577b34da6a3ce929d0e0e4736";
+    let attrs = |op: &str| {
+        json!({"sentry.op": {"type": "string", "value": op},
+               "sentry.segment.name": {"type": "string", "value": "GET /work"}})
+    };
+    let container = json!({"version": 2, "items": [
+        {"trace_id": trace, "span_id": "c000000000000001", "name": "GET /work",
+         "start_timestamp": t, "end_timestamp": t + 0.5, "is_segment": true,
+         "status": "ok", "attributes": attrs("http.server")},
+        {"trace_id": trace, "span_id": "c000000000000002", "parent_span_id": "c000000000000001",
+         "name": "SELECT 1", "start_timestamp": t + 0.1, "end_timestamp": t + 0.2,
+         "status": "ok", "attributes": attrs("db.query")}]});
+    let body = format!(
+        "{{}}\n{{\"type\":\"span\",\"item_count\":2,\
+         \"content_type\":\"application/vnd.sentry.items.span.v2+json\"}}\n{container}\n"
+    );
+    api_support::send(&server, body.as_bytes());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let listed = loop {
+        let o = run(&server, &["spans", "--segments"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let out = stdout(&o);
+        if out.contains("GET /work") || Instant::now() > deadline {
+            break out;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let lines: Vec<&str> = listed.lines().collect();
+    assert_eq!(lines.len(), 2, "the segment only: {listed}");
+    assert!(lines[0].starts_with("STARTED"), "{listed}");
+    assert!(
+        lines[1].contains("500.0 ms")
+            && lines[1].contains("http.server")
+            && lines[1].contains("5bf92f35"),
+        "{listed}"
+    );
+
+    let o = run(
+        &server,
+        &["spans", "--transaction", "GET /work", "--sort", "duration"],
+    );
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(
+        lines[1].contains("db.query") && lines[1].contains("SELECT 1"),
+        "shortest first: {out}"
+    );
+    let o = run(&server, &["spans", "--trace", "5bf92f35", "--json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v.as_array().map(Vec::len), Some(2), "{v}");
+    assert_eq!(v[0]["transaction"], "GET /work", "{v}");
+}

@@ -28,6 +28,7 @@ pub mod monitors;
 pub mod output;
 pub mod prune;
 pub mod rules;
+pub mod spans;
 pub mod traces;
 
 use std::net::SocketAddr;
@@ -124,6 +125,10 @@ pub enum Command {
     Metrics(metrics::MetricsArgs),
     /// List transactions, newest (or slowest) first.
     Transactions(traces::TransactionsArgs),
+    /// List spans, whether they came in a transaction or on their own
+    /// (`--segments`: what an SDK that streams its spans sends instead of
+    /// transactions).
+    Spans(spans::SpansArgs),
     /// Show one trace as a tree of spans with time bars, across services.
     Trace(traces::TraceArgs),
     /// Release health: crash-free sessions and users per release and
@@ -399,6 +404,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Logs(args)) => logs::logs(&api_client(&cli)?, args, json),
         Some(Command::Metrics(args)) => metrics::metrics(&api_client(&cli)?, args, json),
         Some(Command::Transactions(args)) => traces::transactions(&api_client(&cli)?, args, json),
+        Some(Command::Spans(args)) => spans::spans(&api_client(&cli)?, args, json),
         Some(Command::Trace(args)) => traces::trace(&api_client(&cli)?, args, json),
         Some(Command::Health(args)) => health::health(&api_client(&cli)?, args, json),
         Some(Command::Monitors(args)) => monitors::monitors(&api_client(&cli)?, args, json),

@@ -97,7 +97,10 @@ pub fn transactions(
         return print_json(&out);
     }
     if out.is_empty() {
-        eprintln!("no transactions");
+        eprintln!(
+            "no transactions (an SDK that streams its spans, as @sentry/node 11 does by \
+             default, sends segments instead: `receiver spans --segments`)"
+        );
         return Ok(());
     }
     let rows: Vec<Vec<String>> = out
@@ -451,7 +454,7 @@ fn seconds_of(iso: &str) -> Option<f64> {
 
 /// `0.42 ms`, `12.5 ms`, `1.25 s`: chosen by the value as rounded, so
 /// 999.96 ms is `1.00 s`.
-fn milliseconds(ms: f64) -> String {
+pub(crate) fn milliseconds(ms: f64) -> String {
     // A value that rounds to zero has no sign.
     let ms = if ms.abs() < 0.005 { 0.0 } else { ms };
     if ms.abs() >= 999.95 {
