@@ -788,6 +788,19 @@ fn transactions_and_trace_show_what_a_request_did() {
     assert_eq!(v.as_array().map(Vec::len), Some(1), "{v}");
     assert_eq!(v[0]["op"], "queue.task");
 
+    // A transaction shown as an event says what it did.
+    let o = run(&server, &["transactions", "-q", "users", "--json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).expect("json");
+    let id = v[0]["eventID"].as_str().expect("event id").to_owned();
+    let o = run(&server, &["event", &id]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("Transaction:\n  op http.server · status ok · duration 120.0 ms · 1 span\n"),
+        "{out}"
+    );
+    assert!(out.contains("`receiver trace 4bf92f35`"), "{out}");
+
     let o = run(&server, &["trace", trace, "--width", "12"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
@@ -1074,4 +1087,27 @@ fn spans_lists_what_an_sdk_that_streams_its_spans_sent() {
     let v: Value = serde_json::from_slice(&o.stdout).expect("json");
     assert_eq!(v.as_array().map(Vec::len), Some(2), "{v}");
     assert_eq!(v[0]["transaction"], "GET /work", "{v}");
+}
+
+#[test]
+fn a_users_feedback_is_shown_with_its_message_and_sender() {
+    let server = TestServer::start();
+    let id = api_support::new_id();
+    let feedback = json!({"event_id": id, "contexts": {"feedback": {
+        "message": "The checkout button\ndoes nothing", "name": "Ada",
+        "contact_email": "ada@example.com", "url": "https://shop.example/cart"}}});
+    let body = format!("{{\"event_id\":\"{id}\"}}\n{{\"type\":\"feedback\"}}\n{feedback}\n");
+    api_support::send(&server, body.as_bytes());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let out = loop {
+        let o = run(&server, &["event", &id]);
+        if o.status.success() || Instant::now() > deadline {
+            break stdout(&o);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        out.contains("Feedback:\n  The checkout button\n  does nothing\n  from Ada\n  email ada@example.com\n  page https://shop.example/cart\n"),
+        "{out}"
+    );
 }

@@ -457,6 +457,11 @@ fn render_event(e: &Value, attachments: &[Value]) -> String {
         facts.push(format!("platform {p}"));
     }
     out.push_str(&format!("  {}\n", facts.join(" · ")));
+    match s(&e["type"]) {
+        "transaction" => out.push_str(&transaction_part(e)),
+        "feedback" => out.push_str(&feedback_part(e)),
+        _ => {}
+    }
     for entry in e["entries"].as_array().into_iter().flatten() {
         match s(&entry["type"]) {
             "message" => {
@@ -525,6 +530,57 @@ fn render_event(e: &Value, attachments: &[Value]) -> String {
             })
             .collect();
         out.push_str(&table(&["  ID", "NAME", "BYTES", "TYPE"], &rows));
+    }
+    out
+}
+
+/// What a transaction did: its op, status, duration and span count, and
+/// the command that draws its trace.
+fn transaction_part(e: &Value) -> String {
+    let trace = &e["contexts"]["trace"];
+    let seconds = |v: &Value| match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(t) => sentry_core::protocol::Timestamp::parse_rfc3339(t)
+            .map(sentry_core::protocol::Timestamp::as_secs_f64),
+        _ => None,
+    };
+    let mut facts = Vec::new();
+    for key in ["op", "status"] {
+        if let Some(v) = trace[key].as_str().filter(|v| !v.is_empty()) {
+            facts.push(format!("{key} {}", one_line(v)));
+        }
+    }
+    if let (Some(start), Some(end)) = (seconds(&e["start_timestamp"]), seconds(&e["timestamp"])) {
+        facts.push(format!(
+            "duration {}",
+            super::traces::milliseconds((end - start) * 1000.0)
+        ));
+    }
+    let spans = e["spans"].as_array().map_or(0, Vec::len);
+    facts.push(format!("{spans} span{}", if spans == 1 { "" } else { "s" }));
+    let mut out = format!("\nTransaction:\n  {}\n", facts.join(" · "));
+    if let Some(id) = trace["trace_id"].as_str() {
+        out.push_str(&format!(
+            "  trace {id}: `receiver trace {}` draws it\n",
+            super::output::short_id(Some(id))
+        ));
+    }
+    out
+}
+
+/// A user's feedback: the message, who sent it and about what.
+fn feedback_part(e: &Value) -> String {
+    let f = &e["contexts"]["feedback"];
+    let mut out = format!("\nFeedback:\n  {}\n", indented(s(&f["message"]), "  "));
+    for (label, key) in [
+        ("from", "name"),
+        ("email", "contact_email"),
+        ("page", "url"),
+        ("about event", "associated_event_id"),
+    ] {
+        if let Some(v) = f[key].as_str().filter(|v| !v.is_empty()) {
+            out.push_str(&format!("  {label} {}\n", one_line(v)));
+        }
     }
     out
 }
