@@ -1278,3 +1278,28 @@ fn issues_are_merged_from_the_list() {
         [("one failed".to_owned(), 3), ("three failed".to_owned(), 1)]
     );
 }
+
+/// A span of the trace view, clicked, shows its data as its SDK sent it
+/// (the Python SDK's thread name here) below its columns.
+#[test]
+fn a_clicked_span_shows_the_data_its_sdk_sent() {
+    let server = fixture_server();
+    let steps = run_page_script(
+        "span_detail.js",
+        &[
+            &server.url(),
+            server.token(),
+            "675d4fa3208c40be8da815ee457c61fc",
+            "child span 1",
+        ],
+    );
+    let panel = line(&steps, "step", "panel")["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(panel.contains("Span 95b75ed81379e067"), "{panel}");
+    assert!(
+        panel.contains("Data") && panel.contains("thread.name") && panel.contains("MainThread"),
+        "{panel}"
+    );
+}

@@ -1497,7 +1497,7 @@
           h('strong', null, String(s.op || '?')), ' ', h('span', {class: 'desc'}, String(s.description || '')),
           s.errors && s.errors.length ? [' ', badge(s.errors.length + ' error' + (s.errors.length === 1 ? '' : 's'), 'no')] : null,
         ]);
-        const show = () => detail.replaceChildren(spanDetail(s));
+        const show = () => detail.replaceChildren(spanDetail(s, String(trace.traceID || traceId)));
         // A row is a button for the keyboard too: Tab to it, Enter or Space.
         const rowEl = h('div', {class: 'span-row' + (s.isSegment ? ' segment' : '') + (highlight && s.transactionID === highlight && s.isSegment ? ' highlight' : ''),
           role: 'button', tabindex: '0', onclick: show, onkeydown: (e) => {
@@ -1534,10 +1534,36 @@
     return whole + Number('0.' + m[1]) * 1000;
   }
 
-  function spanDetail(s) {
+  function spanDetail(s, traceId) {
+    // The span as its SDK sent it (its data, tags or attributes) comes
+    // from its own route; the columns above are shown meanwhile.
+    const sent = h('div', {class: 'span-sent'}, h('p', {class: 'muted'}, 'Loading its data…'));
+    api('/api/0/local/traces/' + enc(traceId) + '/spans/' + enc(s.spanID) + '/').then(({data}) => {
+      const span = data && data.span;
+      if (!span || typeof span !== 'object') {
+        sent.replaceChildren(h('p', {class: 'muted'}, 'What this span came in is no longer stored.'));
+        return;
+      }
+      const parts = [];
+      for (const key of ['data', 'tags', 'attributes']) {
+        const fields = span[key];
+        if (!fields || typeof fields !== 'object' || Array.isArray(fields) || !Object.keys(fields).length) continue;
+        const flat = {};
+        for (const [k, v] of Object.entries(fields)) {
+          // A v2 attribute is {type, value}.
+          flat[k] = key === 'attributes' && v && typeof v === 'object' && 'value' in v ? v.value : v;
+        }
+        parts.push(h('h4', null, key[0].toUpperCase() + key.slice(1)), kvTable(flat));
+      }
+      sent.replaceChildren(...(parts.length ? parts : [h('p', {class: 'muted'}, 'No data, tags or attributes.')]));
+    }).catch((e) => {
+      if (e instanceof AuthError) return;
+      sent.replaceChildren(h('p', {class: 'muted'}, 'Its data could not be loaded: ' + String(e && e.message || e)));
+    });
     return section('Span ' + s.spanID, [
       kvTable({op: s.op, description: s.description, status: s.status, spanID: s.spanID, parentSpanID: s.parentSpanID,
         start: s.startTimestamp, end: s.timestamp, duration: ms(s.duration), projectID: s.projectID, transactionID: s.transactionID, isSegment: s.isSegment}),
+      sent,
       s.errors && s.errors.length ? [h('h4', null, 'Errors'), errorList(s.errors)] : null,
     ]);
   }
