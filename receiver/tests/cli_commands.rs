@@ -1111,3 +1111,74 @@ fn a_users_feedback_is_shown_with_its_message_and_sender() {
         "{out}"
     );
 }
+
+#[test]
+fn profiles_and_profile_show_where_a_transactions_time_went() {
+    let server = TestServer::start();
+    let o = run(&server, &["profiles"]);
+    assert!(stderr(&o).contains("no profiles"), "{}", stderr(&o));
+
+    let tx = "abcdef0123456789abcdef0123456789";
+    let ms = |n: u64| (n * 1_000_000).to_string();
+    let samples: Vec<Value> = (0..10)
+        .map(|i| {
+            json!({"stack_id": if i < 7 { 0 } else { 1 }, "thread_id": "7",
+                        "elapsed_since_start_ns": ms(i * 10)})
+        })
+        .collect();
+    let profile = json!({
+        "event_id": "11111111111111111111111111111111", "platform": "python", "version": "1",
+        "transactions": [{"id": tx, "name": "nightly-report", "trace_id": "6bf92f3577b34da6a3ce929d0e0e4736",
+                          "active_thread_id": "7", "relative_start_ns": "0",
+                          "relative_end_ns": ms(100)}],
+        "profile": {
+            "frames": [{"function": "render", "module": "report", "in_app": true},
+                       {"function": "main", "module": "report", "in_app": true},
+                       {"function": "query", "module": "db"}],
+            "stacks": [[0, 1], [2, 1]],
+            "thread_metadata": {"7": {"name": "MainThread"}},
+            "samples": samples}});
+    let body = format!("{{\"event_id\":\"{tx}\"}}\n{{\"type\":\"profile\"}}\n{profile}\n");
+    api_support::send(&server, body.as_bytes());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let listed = loop {
+        let out = stdout(&run(&server, &["profiles"]));
+        if out.contains("nightly-report") || Instant::now() > deadline {
+            break out;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let lines: Vec<&str> = listed.lines().collect();
+    assert_eq!(lines.len(), 2, "{listed}");
+    assert!(
+        lines[1].starts_with("abcdef01 ")
+            && lines[1].contains("100.0 ms")
+            && lines[1].contains("6bf92f35"),
+        "{listed}"
+    );
+
+    let o = run(&server, &["profile", "abcdef01"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("7 MainThread: 10 samples  (shown)"), "{out}");
+    let render = out.lines().position(|l| l.contains("render report  (app)"));
+    let query = out.lines().position(|l| l.contains("query db"));
+    assert!(render.is_some() && render < query, "render first: {out}");
+    let render_line = out
+        .lines()
+        .find(|l| l.contains("render report"))
+        .unwrap_or("");
+    assert_eq!(
+        render_line.split_whitespace().take(6).collect::<Vec<_>>(),
+        ["70.0", "ms", "70.0%", "70.0", "ms", "70.0%"],
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.contains("100.0%") && l.contains("main report")),
+        "{out}"
+    );
+    let o = run(&server, &["profile", "abcdef01", "--thread", "8"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("thread 8"), "{}", stderr(&o));
+}

@@ -305,3 +305,63 @@ fn the_official_python_sdk_obeys_a_receiver_quota() {
     let sent = run_script(&python, &server, "rate_limits.py");
     assert_errors_held_back(&server, &sent);
 }
+
+/// The Python SDK's transaction profiler: `receiver profiles` lists the
+/// profile with its transaction, and `profiles/{id}/` says where the main
+/// thread's time went: most of it in `busy`, the rest in `wait`.
+#[test]
+fn the_official_python_sdks_profile_says_where_the_time_went() {
+    use receiver::api::types::{ProfileDetail, ProfilesPage};
+
+    let python = python_with_sdk();
+    let server = TestServer::start();
+    let sent = run_script(&python, &server, "profiling.py");
+    let trace_id = sent["trace_id"].as_str().unwrap_or_default().to_owned();
+    let conn = open(server.db_path());
+    wait_for(
+        &conn,
+        "SELECT COUNT(*) FROM raw_items WHERE item_type = 'profile'",
+        1,
+    );
+    let page: ProfilesPage = server
+        .api_json("/api/0/local/profiles/")
+        .unwrap_or_else(|e| panic!("profiles: {e}"));
+    assert_eq!(page.profiles.len(), 1, "{page:?}");
+    let row = &page.profiles[0];
+    assert_eq!(row.transaction.as_deref(), Some("profiled-task"), "{row:?}");
+    assert_eq!(row.trace_id.as_deref(), Some(trace_id.as_str()), "{row:?}");
+    assert_eq!(row.platform.as_deref(), Some("python"));
+    assert!(row.samples > 0, "{row:?}");
+
+    // By the first eight digits, as the CLI's table shows the id.
+    let short = &row.transaction_id[..8];
+    let detail: ProfileDetail = server
+        .api_json(&format!("/api/0/local/profiles/{short}/"))
+        .unwrap_or_else(|e| panic!("profile: {e}"));
+    let main = detail
+        .threads
+        .iter()
+        .find(|t| t.name.as_deref() == Some("MainThread"))
+        .unwrap_or_else(|| panic!("no main thread in {:?}", detail.threads));
+    assert_eq!(detail.thread_id.as_deref(), Some(main.id.as_str()));
+    let names: Vec<&str> = detail
+        .functions
+        .iter()
+        .map(|f| f.function.as_str())
+        .collect();
+    assert_eq!(names.first(), Some(&"busy"), "{names:?}");
+    let busy = &detail.functions[0];
+    assert!(busy.self_ms > 150.0, "{busy:?}");
+    let wait = detail
+        .functions
+        .iter()
+        .find(|f| f.function == "wait")
+        .unwrap_or_else(|| panic!("no wait in {names:?}"));
+    assert!(wait.self_ms > 50.0, "{wait:?}");
+    let root = detail
+        .functions
+        .iter()
+        .find(|f| f.function == "main")
+        .unwrap_or_else(|| panic!("no main in {names:?}"));
+    assert!(root.total_ms >= busy.self_ms + wait.self_ms, "{root:?}");
+}

@@ -40,6 +40,8 @@ pub const SPANS_MAX_READ: usize = spans::MAX_SPANS_READ;
 /// start-time order.
 pub const TRANSACTIONS_MAX_READ: usize = transactions::MAX_TRANSACTIONS_READ;
 mod params;
+pub mod profile_summary;
+mod profiles;
 pub(crate) mod projects;
 pub(crate) mod quotas;
 mod releases;
@@ -632,6 +634,8 @@ async fn dispatch(ctx: &Ctx, segs: &[&str]) -> Result<Reply, ApiError> {
         ["local", "metrics"] if m == M::GET => metrics::list(ctx).await,
         ["local", "metrics", "summary"] if m == M::GET => metrics::summary(ctx).await,
         ["local", "spans"] if m == M::GET => spans::list(ctx).await,
+        ["local", "profiles"] if m == M::GET => profiles::list(ctx).await,
+        ["local", "profiles", id] if m == M::GET => profiles::detail(ctx, id).await,
         ["local", "monitors"] if m == M::GET => monitors::monitors(ctx).await,
         ["local", "check-ins"] if m == M::GET => monitors::check_ins(ctx).await,
         _ => {
@@ -682,11 +686,13 @@ fn known_route(segs: &[&str]) -> bool {
                     | "logs"
                     | "metrics"
                     | "spans"
+                    | "profiles"
                     | "monitors"
                     | "check-ins"
             ]
             | ["local", "traces", _]
             | ["local", "traces", _, "spans", _]
+            | ["local", "profiles", _]
             | ["local", "metrics", "summary"]
     )
 }

@@ -860,6 +860,109 @@ pub struct SpanDetail {
     pub span: Option<Value>,
 }
 
+/// One profile of `GET /api/0/local/profiles/`: a transaction's sampled
+/// profile (a `profile` item).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProfileRow {
+    /// The event id of the transaction it profiles (the envelope's): the
+    /// id `profiles/{id}/` takes.
+    #[serde(rename = "transactionID")]
+    pub transaction_id: String,
+    /// The profile's own event id.
+    #[serde(rename = "profileID", default)]
+    pub profile_id: Option<String>,
+    /// The project that sent it.
+    #[serde(rename = "projectID")]
+    pub project_id: String,
+    /// The transaction's name.
+    #[serde(default)]
+    pub transaction: Option<String>,
+    /// Its trace.
+    #[serde(rename = "traceID", default)]
+    pub trace_id: Option<String>,
+    /// `python`, `node`, …
+    #[serde(default)]
+    pub platform: Option<String>,
+    /// Release and environment.
+    #[serde(default)]
+    pub release: Option<String>,
+    /// See `release`.
+    #[serde(default)]
+    pub environment: Option<String>,
+    /// When it was received (ISO 8601).
+    pub received: String,
+    /// How long the transaction it profiles ran, in milliseconds.
+    #[serde(rename = "durationMs", default)]
+    pub duration_ms: Option<f64>,
+    /// Samples of every thread.
+    pub samples: usize,
+}
+
+/// `GET /api/0/local/profiles/`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProfilesPage {
+    /// Profiles, latest received first.
+    pub profiles: Vec<ProfileRow>,
+    /// Pass as `cursor` for the older ones; `null` when none are left.
+    pub cursor: Option<String>,
+}
+
+/// A thread of a profile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProfileThread {
+    /// Its id as the SDK wrote it.
+    pub id: String,
+    /// Its name, when the SDK sent one.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Its samples.
+    pub samples: usize,
+}
+
+/// A function of a profile's thread: the time it was the innermost frame
+/// (`selfMs`) and on the stack at all (`totalMs`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileFunction {
+    /// Its name.
+    pub function: String,
+    /// Its module or package, when the SDK sent one.
+    #[serde(default)]
+    pub module: Option<String>,
+    /// Its file, when there is no module.
+    #[serde(default)]
+    pub file: Option<String>,
+    /// Whether it is the application's own code, when the SDK said.
+    #[serde(default)]
+    pub in_app: Option<bool>,
+    /// Milliseconds as the innermost frame.
+    pub self_ms: f64,
+    /// Milliseconds on the stack.
+    pub total_ms: f64,
+    /// Samples as the innermost frame.
+    pub self_samples: usize,
+    /// Samples on the stack.
+    pub total_samples: usize,
+}
+
+/// `GET /api/0/local/profiles/{transaction_id}/`: where one thread's time
+/// went (`?thread=ID`; default: the transaction's thread).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileDetail {
+    /// What the list shows of it.
+    pub profile: ProfileRow,
+    /// Every thread with samples.
+    pub threads: Vec<ProfileThread>,
+    /// The thread summarised.
+    #[serde(rename = "threadID", default)]
+    pub thread_id: Option<String>,
+    /// The time its samples stand for, in milliseconds.
+    pub sampled_ms: f64,
+    /// Its functions, slowest (self time) first, at most 200.
+    pub functions: Vec<ProfileFunction>,
+}
+
 /// `GET /api/0/local/traces/{trace_id}/`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -26,6 +26,7 @@ pub mod logs;
 pub mod metrics;
 pub mod monitors;
 pub mod output;
+pub mod profiles;
 pub mod prune;
 pub mod rules;
 pub mod spans;
@@ -129,6 +130,10 @@ pub enum Command {
     /// (`--segments`: what an SDK that streams its spans sends instead of
     /// transactions).
     Spans(spans::SpansArgs),
+    /// List sampled profiles (`profile` items), latest received first.
+    Profiles(profiles::ProfilesArgs),
+    /// Show where a profile's time went: per function, slowest first.
+    Profile(profiles::ProfileArgs),
     /// Show one trace as a tree of spans with time bars, across services.
     Trace(traces::TraceArgs),
     /// Release health: crash-free sessions and users per release and
@@ -405,6 +410,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Metrics(args)) => metrics::metrics(&api_client(&cli)?, args, json),
         Some(Command::Transactions(args)) => traces::transactions(&api_client(&cli)?, args, json),
         Some(Command::Spans(args)) => spans::spans(&api_client(&cli)?, args, json),
+        Some(Command::Profiles(args)) => profiles::profiles(&api_client(&cli)?, args, json),
+        Some(Command::Profile(args)) => profiles::profile(&api_client(&cli)?, args, json),
         Some(Command::Trace(args)) => traces::trace(&api_client(&cli)?, args, json),
         Some(Command::Health(args)) => health::health(&api_client(&cli)?, args, json),
         Some(Command::Monitors(args)) => monitors::monitors(&api_client(&cli)?, args, json),

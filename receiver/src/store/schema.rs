@@ -895,6 +895,12 @@ CREATE INDEX spans_segment_name ON spans(segment_name) WHERE segment_name IS NOT
     r#"
 ALTER TABLE spans ADD COLUMN item_id INTEGER;
 "#,
+    // 48: profiles (`api::profiles`): kept items listed by type newest
+    // first, and a transaction's profile found by its event id.
+    r#"
+CREATE INDEX raw_items_type_id ON raw_items(item_type, id);
+CREATE INDEX raw_items_profile_event ON raw_items(event_id) WHERE item_type = 'profile';
+"#,
 ];
 
 /// Where migration 16 (which merges check-in runs) is in [`MIGRATIONS`]:

@@ -1,0 +1,173 @@
+//! Sampled profiles (`profile` items, kept whole in `raw_items`):
+//!
+//! * `GET /api/0/local/profiles/`: the latest received first, each with
+//!   the transaction it profiles (`project` filters, `limit` 1–100,
+//!   default 25; the answer's `cursor` goes on to older ones). A page
+//!   stops early once it has read [`MAX_BYTES_READ`] of profiles (they can
+//!   be large), its cursor going on from there.
+//! * `GET /api/0/local/profiles/{transaction_id}/`: where one thread's
+//!   time went, per function (`api::profile_summary`); `thread` picks the
+//!   thread (default: the transaction's). The id is the profiled
+//!   transaction's event id, or its first 8 or more digits.
+//!
+//! Continuous profiling's `profile_chunk` items are kept but not read
+//! here.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::Value;
+
+use super::events::decode_payload;
+use super::params::iso;
+use super::profile_summary::summarise;
+use super::types::{ProfileDetail, ProfileRow, ProfilesPage};
+use super::{projects, ApiError, Ctx, Reply};
+
+/// Most bytes of profiles (decompressed) one list request reads.
+pub const MAX_BYTES_READ: usize = 64 * 1024 * 1024;
+
+/// `GET /api/0/local/profiles/`.
+pub(crate) async fn list(ctx: &Ctx) -> Result<Reply, ApiError> {
+    let limit = ctx.query.limit(25, 100)?;
+    let cursor = match ctx.query.get_nonempty("cursor") {
+        Some(c) => Some(c.parse::<i64>().map_err(|_| {
+            ApiError::BadRequest(format!("invalid cursor {c:?}: expected a row id"))
+        })?),
+        None => None,
+    };
+    let wanted = ctx.query.values("project");
+    let page = ctx
+        .read(move |c| {
+            let projects = projects::filter_ids(c, &wanted)?;
+            read_page(c, projects.as_deref(), cursor, limit)
+        })
+        .await?;
+    Reply::json(&page)
+}
+
+fn read_page(
+    c: &Connection,
+    projects: Option<&[i64]>,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<ProfilesPage, ApiError> {
+    let mut sql = String::from(
+        "SELECT id, project_id, event_id, received, payload FROM raw_items INDEXED BY raw_items_type_id
+         WHERE item_type = 'profile' AND id < ?1",
+    );
+    if let Some(ids) = projects {
+        let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+        sql.push_str(&format!(" AND project_id IN ({})", list.join(",")));
+    }
+    sql.push_str(" ORDER BY id DESC LIMIT ?2");
+    let mut stmt = c.prepare(&sql)?;
+    let mut rows = stmt.query(params![before.unwrap_or(i64::MAX), limit + 1])?;
+    let mut profiles = Vec::new();
+    let mut read = 0;
+    let mut last_id = None;
+    let mut more = false;
+    while let Some(r) = rows.next()? {
+        if profiles.len() as i64 == limit || (read >= MAX_BYTES_READ && !profiles.is_empty()) {
+            more = true;
+            break;
+        }
+        let id: i64 = r.get(0)?;
+        let blob: Vec<u8> = r.get(4)?;
+        let (payload, size) = decode_payload(&blob);
+        read += size;
+        profiles.push(row_of(r.get(1)?, r.get(2)?, r.get(3)?, &payload));
+        last_id = Some(id);
+    }
+    Ok(ProfilesPage {
+        profiles,
+        cursor: if more {
+            last_id.map(|id| id.to_string())
+        } else {
+            None
+        },
+    })
+}
+
+/// What the list shows of a profile.
+fn row_of(project_id: i64, event_id: Option<String>, received: f64, p: &Value) -> ProfileRow {
+    let tx = p
+        .pointer("/transactions/0")
+        .or_else(|| p.get("transaction"))
+        .unwrap_or(&Value::Null);
+    let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+    let ns = |k: &str| match tx.get(k) {
+        Some(Value::Number(n)) => n.as_f64(),
+        Some(Value::String(s)) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    };
+    ProfileRow {
+        transaction_id: event_id.or_else(|| text(tx, "id")).unwrap_or_default(),
+        profile_id: text(p, "event_id"),
+        project_id: project_id.to_string(),
+        transaction: text(tx, "name"),
+        trace_id: text(tx, "trace_id"),
+        platform: text(p, "platform"),
+        release: text(p, "release"),
+        environment: text(p, "environment"),
+        received: iso(received),
+        duration_ms: match (ns("relative_start_ns"), ns("relative_end_ns")) {
+            (Some(start), Some(end)) if end >= start => Some(((end - start) / 1e3).round() / 1e3),
+            _ => None,
+        },
+        samples: p
+            .pointer("/profile/samples")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len),
+    }
+}
+
+/// `GET /api/0/local/profiles/{transaction_id}/`.
+pub(crate) async fn detail(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
+    let prefix = crate::ids::hex_prefix(id).ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "invalid transaction id {id:?}: expected 32 hex digits, or at least the first {}",
+            crate::ids::MIN_PREFIX_LEN
+        ))
+    })?;
+    let thread = ctx.query.get_nonempty("thread").map(str::to_owned);
+    let detail = ctx
+        .read(move |c| {
+            let event_id = super::id_prefix::resolve(
+                c,
+                &prefix,
+                "profiled transaction",
+                &["SELECT DISTINCT event_id FROM raw_items INDEXED BY raw_items_profile_event
+                   WHERE item_type = 'profile' AND event_id >= ?1 AND event_id < ?2 LIMIT 4"],
+                &[],
+            )?;
+            let row: Option<(i64, f64, Vec<u8>)> = c
+                .prepare_cached(
+                    "SELECT project_id, received, payload FROM raw_items INDEXED BY raw_items_profile_event
+                     WHERE item_type = 'profile' AND event_id = ?1 ORDER BY id DESC LIMIT 1",
+                )?
+                .query_row([&event_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()?;
+            let (project_id, received, blob) = row.ok_or_else(|| {
+                ApiError::not_found(format!("profile of transaction {event_id}"))
+            })?;
+            let (payload, _) = decode_payload(&blob);
+            let summary = summarise(&payload, thread.as_deref()).ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "the profile of transaction {event_id} is not in the sample format this reads"
+                ))
+            })?;
+            if let Some(t) = &thread {
+                if !summary.threads.iter().any(|x| &x.id == t) {
+                    return Err(ApiError::not_found(format!("thread {t} of that profile")));
+                }
+            }
+            Ok(ProfileDetail {
+                profile: row_of(project_id, Some(event_id), received, &payload),
+                threads: summary.threads,
+                thread_id: summary.thread_id,
+                sampled_ms: summary.sampled_ms,
+                functions: summary.functions,
+            })
+        })
+        .await?;
+    Reply::json(&detail)
+}
