@@ -1178,6 +1178,25 @@ fn profiles_and_profile_show_where_a_transactions_time_went() {
             .any(|l| l.contains("100.0%") && l.contains("main report")),
         "{out}"
     );
+    // The transaction it profiles points to it.
+    api_support::item(
+        &server,
+        "transaction",
+        json!({"type": "transaction", "event_id": tx, "transaction": "nightly-report",
+               "start_timestamp": api_support::now() - 1.0, "timestamp": api_support::now(),
+               "contexts": {"trace": {"trace_id": "6bf92f3577b34da6a3ce929d0e0e4736",
+                                      "span_id": "a000000000000001", "op": "task"}}}),
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let shown = loop {
+        let o = run(&server, &["event", tx]);
+        if o.status.success() || Instant::now() > deadline {
+            break stdout(&o);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(shown.contains("`receiver profile abcdef01`"), "{shown}");
+
     let o = run(&server, &["profile", "abcdef01", "--thread", "8"]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("thread 8"), "{}", stderr(&o));

@@ -425,7 +425,18 @@ pub fn event(client: &Client, args: &EventArgs, json_out: bool) -> Result<(), Cl
         }
         return print_json(&e);
     }
-    emit(&render_event(&e, &attachments));
+    let mut text = render_event(&e, &attachments);
+    if s(&e["type"]) == "transaction" {
+        // Its profile, when the SDK sent one.
+        let path = format!("/api/0/local/profiles/{}/", enc(id));
+        if client.get::<Value>(&path).is_ok() {
+            text.push_str(&format!(
+                "\nProfiled: `receiver profile {}` says where its time went\n",
+                super::output::short_id(Some(id))
+            ));
+        }
+    }
+    emit(&text);
     Ok(())
 }
 
