@@ -919,15 +919,8 @@ fn the_crons_view_lists_monitors_and_a_monitors_check_ins() {
         "#/monitors?monitor=nightly-backup",
         "#/monitors?monitor=hourly-sync",
     ];
-    let mut args = vec![server.url(), server.token().to_owned()];
-    args.extend(routes.iter().map(|r| (*r).to_owned()));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let views = run_page_script("views.js", &args);
-    let text = |route: &str| -> String {
-        let v = line(&views, "route", route);
-        assert_eq!(v["errors"], serde_json::json!([]), "{route}: {v}");
-        v["text"].as_str().unwrap_or_default().to_owned()
-    };
+    let views = open_views(&server, &routes);
+    let text = |route: &str| view_text(&views, route);
     let list = text("#/monitors");
     for wanted in [
         "Cron monitors",
@@ -1302,4 +1295,77 @@ fn a_clicked_span_shows_the_data_its_sdk_sent() {
         panel.contains("Data") && panel.contains("thread.name") && panel.contains("MainThread"),
         "{panel}"
     );
+}
+
+/// The Profiles view lists a transaction's profile, and the profile's page
+/// gives its functions by self time, for the transaction's thread or
+/// another one picked.
+#[test]
+fn the_profiles_view_says_where_a_transactions_time_went() {
+    let server = TestServer::start();
+    let tx = "abcdef0123456789abcdef0123456789";
+    let samples: Vec<serde_json::Value> = (0..10u64)
+        .map(|i| {
+            serde_json::json!({"stack_id": if i < 7 { 0 } else { 1 }, "thread_id": "7",
+                               "elapsed_since_start_ns": (i * 10_000_000).to_string()})
+        })
+        .chain([serde_json::json!({"stack_id": 1, "thread_id": "9",
+                                    "elapsed_since_start_ns": "0"})])
+        .collect();
+    let profile = serde_json::json!({
+        "event_id": "11111111111111111111111111111111", "platform": "python", "version": "1",
+        "transactions": [{"id": tx, "name": "nightly-report", "active_thread_id": "7",
+                          "trace_id": "6bf92f3577b34da6a3ce929d0e0e4736",
+                          "relative_start_ns": "0", "relative_end_ns": "100000000"}],
+        "profile": {
+            "frames": [{"function": "render_rows", "module": "report", "in_app": true},
+                       {"function": "run_query", "module": "db"}],
+            "stacks": [[0], [1]],
+            "thread_metadata": {"7": {"name": "MainThread"}, "9": {"name": "flusher"}},
+            "samples": samples}});
+    post_envelope(
+        &server,
+        format!("{{\"event_id\":\"{tx}\"}}\n{{\"type\":\"profile\"}}\n{profile}\n").as_bytes(),
+    );
+    let routes = [
+        "#/profiles",
+        "#/profiles/abcdef01",
+        "#/profiles/abcdef01?thread=9",
+    ];
+    let views = open_views(&server, &routes);
+    let text = |route: &str| view_text(&views, route);
+    let list = text("#/profiles");
+    assert!(
+        list.contains("nightly-report") && list.contains("python"),
+        "{list}"
+    );
+    let page = text("#/profiles/abcdef01");
+    assert!(page.contains("Profile of nightly-report"), "{page}");
+    assert!(page.contains("MainThread (10 samples)"), "{page}");
+    let render = page.find("render_rows").unwrap_or(usize::MAX);
+    let query = page.find("run_query").unwrap_or(0);
+    assert!(render < query, "slowest first: {page}");
+    assert!(page.contains("70.0%") || page.contains("70%"), "{page}");
+    let other = text("#/profiles/abcdef01?thread=9");
+    assert!(other.contains("flusher (1 samples)"), "{other}");
+    assert!(
+        other.contains("run_query") && !other.contains("render_rows"),
+        "{other}"
+    );
+}
+
+/// Opens each of `routes` in the web page against `server` (views.js):
+/// one JSON line per route.
+fn open_views(server: &TestServer, routes: &[&str]) -> Vec<serde_json::Value> {
+    let mut args = vec![server.url(), server.token().to_owned()];
+    args.extend(routes.iter().map(|r| (*r).to_owned()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run_page_script("views.js", &args)
+}
+
+/// The text `route` showed in `views`, which must show no error.
+fn view_text(views: &[serde_json::Value], route: &str) -> String {
+    let v = line(views, "route", route);
+    assert_eq!(v["errors"], serde_json::json!([]), "{route}: {v}");
+    v["text"].as_str().unwrap_or_default().to_owned()
 }

@@ -173,6 +173,7 @@
   const ISSUE_ID = /^(?:\d+|[A-Za-z0-9][A-Za-z0-9_.-]*-[A-Za-z0-9]+)$/;
   const EVENT_REF = /^(?:latest|oldest|recommended|[0-9a-fA-F]{32}|[0-9a-fA-F-]{36})$/;
   const TRACE_ID = /^[0-9a-fA-F]{32}$/;
+  const HEX_ID = /^[0-9a-fA-F]{8,32}$/;
 
   function route() {
     const raw = location.hash.replace(/^#/, '') || '/issues';
@@ -436,6 +437,8 @@
       else if (view === 'issues' && ISSUE_ID.test(segs[1]) && (!segs[3] || EVENT_REF.test(segs[3]))) await issueDetail(generation, segs[1], segs[3] || 'latest');
       else if (view === 'transactions') await transactionList(generation, params);
       else if (view === 'spans') await spanList(generation, params);
+      else if (view === 'profiles' && segs.length === 1) await profileList(generation, params);
+      else if (view === 'profiles' && HEX_ID.test(segs[1] || '')) await profileView(generation, segs[1], params);
       else if (view === 'monitors') await monitorsView(generation, params);
       else if (view === 'traces' && TRACE_ID.test(segs[1] || '')) await traceView(generation, segs[1], params);
       else if (view === 'releases') await releasesView(generation, params);
@@ -1220,7 +1223,8 @@
             h('td', null, String(s.op || '')),
             h('td', null, String(s.status || '')),
             durationCell(s.duration, longest),
-            h('td', null, s.transactionID ? 'transaction ' + String(s.transaction || '(unnamed)') : 'streamed'),
+            h('td', null, s.transactionID ? 'transaction ' + String(s.transaction || '(unnamed)')
+              : s.transaction ? 'streamed, segment ' + String(s.transaction) : 'streamed'),
             h('td', null, time(s.startTimestamp)));
         })))
       : h('p', {class: 'empty'}, scan.stopped
@@ -1230,6 +1234,65 @@
           : 'No spans. They come inside transactions, or on their own from SDKs that stream spans.');
     const goTo = (c) => { location.hash = link('/spans', Object.assign({}, f, {cursor: c})); };
     setView(generation, h('div', null, title, form, scanNote(scan, rows.length, links, f, goTo, 'spans'), table, pager(links, goTo, f.cursor)));
+  }
+
+  // ---------------------------------------------------------------- profiles
+
+  async function profileList(generation, params) {
+    const cursor = params.get('cursor') || '';
+    const title = h('div', {class: 'titlebar'}, h('h1', null, 'Profiles'));
+    const {data} = await api(apiPath('/api/0/local/profiles/', {project: projectParam(), limit: 50, cursor}));
+    const rows = data && Array.isArray(data.profiles) ? data.profiles : [];
+    const longest = rows.reduce((m, p) => Math.max(m, Number(p.durationMs) || 0), 0) || 1;
+    const table = rows.length
+      ? h('table', {class: 'list'},
+        h('thead', null, h('tr', null, h('th', null, 'Transaction'), h('th', {class: 'num'}, 'Duration'), h('th', {class: 'num'}, 'Samples'),
+          h('th', null, 'Platform'), h('th', null, 'Release'), h('th', null, 'Received'))),
+        h('tbody', null, rows.map((p) => h('tr', null,
+          h('td', null, h('a', {href: '#/profiles/' + enc(p.transactionID)}, String(p.transaction || '(unnamed)'))),
+          durationCell(p.durationMs, longest),
+          h('td', {class: 'num'}, String(p.samples)),
+          h('td', null, String(p.platform || '')),
+          h('td', null, String(p.release || '')),
+          h('td', null, time(p.received))))))
+      : h('p', {class: 'empty'}, 'No profiles. An SDK sends them for sampled transactions when its profiles sample rate is set (profiles_sample_rate in Python).');
+    const more = data && data.cursor
+      ? h('p', null, h('a', {href: link('/profiles', {cursor: data.cursor})}, 'Older profiles'))
+      : null;
+    setView(generation, h('div', null, title, table, more));
+  }
+
+  async function profileView(generation, id, params) {
+    const thread = params.get('thread') || '';
+    const {data} = await api(apiPath('/api/0/local/profiles/' + enc(id) + '/', {thread}));
+    const d = data || {};
+    const p = d.profile || {};
+    const threads = Array.isArray(d.threads) ? d.threads : [];
+    const functions = Array.isArray(d.functions) ? d.functions : [];
+    const sampled = Number(d.sampledMs) || 0;
+    const share = (v) => sampled > 0 ? (Number(v) / sampled * 100).toFixed(1) + '%' : '';
+    const picker = h('p', null, 'Thread: ', threads.map((t, i) => [i ? ' · ' : '',
+      t.id === d.threadID
+        ? h('strong', null, String(t.name || t.id) + ' (' + t.samples + ' samples)')
+        : h('a', {href: link('/profiles/' + enc(id), {thread: t.id})}, String(t.name || t.id) + ' (' + t.samples + ')')]));
+    const table = functions.length
+      ? h('table', {class: 'list'},
+        h('thead', null, h('tr', null, h('th', null, 'Function'), h('th', null, 'Module or file'),
+          h('th', {class: 'num'}, 'Self'), h('th', {class: 'num'}, 'Total'))),
+        h('tbody', null, functions.map((f) => h('tr', null,
+          h('td', null, h('code', null, String(f.function)), f.inApp ? [' ', badge('app', 'info')] : null),
+          h('td', {class: 'muted'}, String(f.module || f.file || '')),
+          durationCell(f.selfMs, sampled || 1),
+          h('td', {class: 'num'}, ms(f.totalMs) + ' · ' + share(f.totalMs))))))
+      : h('p', {class: 'empty'}, 'No samples of this thread.');
+    setView(generation, h('div', null,
+      h('div', {class: 'crumbs'}, h('a', {href: '#/profiles'}, 'Profiles'), ' / profile'),
+      h('h1', null, 'Profile of ', String(p.transaction || 'a transaction')),
+      h('p', {class: 'muted'}, ms(p.durationMs), ' · ', String(p.platform || ''), ' · received ', time(p.received),
+        p.traceID ? [' · ', h('a', {href: '#/traces/' + enc(p.traceID)}, 'trace')] : null),
+      picker,
+      h('p', {class: 'muted'}, 'Where the thread\'s ' + ms(sampled) + ' went: each function\'s time as the innermost frame (self, with its share) and on the stack (total).'),
+      table));
   }
 
   // Rows one Spans or Transactions page shows, and the most requests it
