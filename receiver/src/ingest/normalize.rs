@@ -1225,6 +1225,7 @@ pub fn transaction(
     tx.environment = environment.map(Cow::Owned);
     check_tags(&mut tx.tags, &mut errors);
     super::trim::transaction(&mut tx);
+    super::user_agent::add_transaction_contexts(&mut tx);
     if !matches!(tx.contexts.get("trace"), Some(Context::Trace(_))) {
         errors.push(json!({"type": "missing_attribute", "name": "contexts.trace"}));
     }
