@@ -612,8 +612,8 @@ fn parse_event_id(id: &str) -> Result<String, ApiError> {
 /// normalisation cut or rewrote anything).
 ///
 /// `event_id` may be the id's first digits (at least eight, as the CLI's
-/// tables show ids): the one event or transaction of the project whose id
-/// starts with them.
+/// tables show ids): the one event, transaction or feedback of the
+/// project whose id starts with them.
 pub(crate) async fn detail(ctx: &Ctx, project: &str, id: &str) -> Result<Reply, ApiError> {
     let prefix = crate::ids::hex_prefix(id).ok_or_else(|| {
         ApiError::BadRequest(format!(
@@ -636,6 +636,9 @@ pub(crate) async fn detail(ctx: &Ctx, project: &str, id: &str) -> Result<Reply, 
                      WHERE project_id = ?3 AND event_id >= ?1 AND event_id < ?2 LIMIT 4",
                     "SELECT event_id FROM transactions
                      WHERE project_id = ?3 AND event_id >= ?1 AND event_id < ?2 LIMIT 4",
+                    "SELECT event_id FROM feedback
+                     WHERE project_id = ?3 AND kind = 'feedback'
+                         AND event_id >= ?1 AND event_id < ?2 LIMIT 4",
                 ],
                 &[&p.id],
             )?;
