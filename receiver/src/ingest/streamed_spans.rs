@@ -61,14 +61,60 @@ pub fn spans_of(payload: &[u8], ctx: &RequestContext) -> Vec<StreamedSpan> {
         received: ctx.received.as_secs_f64(),
     };
     match root.get("items") {
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(Value::as_object)
-            .take(MAX_SPANS_PER_ITEM)
-            .filter_map(|span| row(span, times, Shape::V2))
-            .collect(),
+        Some(Value::Array(items)) => {
+            let spans: Vec<&Map<String, Value>> = items
+                .iter()
+                .filter_map(Value::as_object)
+                .take(MAX_SPANS_PER_ITEM)
+                .collect();
+            let mut rows: Vec<StreamedSpan> = spans
+                .iter()
+                .filter_map(|span| row(span, times, Shape::V2))
+                .collect();
+            name_segments_as_shown(&spans, &mut rows);
+            rows
+        }
         Some(_) => Vec::new(),
         None => row(&root, times, Shape::Legacy).into_iter().collect(),
+    }
+}
+
+/// Gives the spans of a segment sent in the same container the segment's
+/// description as their segment name: the name an SDK gives a segment
+/// (`sentry.segment.name`) may be bare (`@sentry/node` 11 names every
+/// HTTP server segment `GET`), while the segment is shown by its
+/// description (`GET /users/:id`), which `transaction=` should find.
+fn name_segments_as_shown(spans: &[&Map<String, Value>], rows: &mut [StreamedSpan]) {
+    let shown: std::collections::HashMap<&str, &str> = rows
+        .iter()
+        .filter(|r| r.is_segment)
+        .filter_map(|r| Some((r.span.span_id.as_str(), r.span.description.as_deref()?)))
+        .collect();
+    if shown.is_empty() {
+        return;
+    }
+    // Each span's segment: its `sentry.segment.id`, or itself.
+    let segment_of: std::collections::HashMap<String, String> = spans
+        .iter()
+        .filter_map(|span| {
+            let id = span.get("span_id")?.as_str()?.to_ascii_lowercase();
+            let segment = attribute(span, "sentry.segment.id")
+                .map(|s| s.to_ascii_lowercase())
+                .unwrap_or_else(|| id.clone());
+            Some((id, segment))
+        })
+        .collect();
+    let names: Vec<Option<String>> = rows
+        .iter()
+        .map(|r| {
+            let segment = segment_of.get(&r.span.span_id)?;
+            shown.get(segment.as_str()).map(|d| (*d).to_owned())
+        })
+        .collect();
+    for (row, name) in rows.iter_mut().zip(names) {
+        if let Some(name) = name {
+            row.segment_name = Some(name);
+        }
     }
 }
 
@@ -649,5 +695,31 @@ mod tests {
                 (None, Some("GET"), Some("internal_error")),
             ]
         );
+    }
+
+    /// `@sentry/node` 11 names every HTTP server segment `GET`; its spans
+    /// take the segment's description (`GET /ok`) as their segment name,
+    /// as `transaction=` finds them.
+    #[test]
+    fn spans_are_named_by_their_segment_as_it_is_shown() {
+        let s = |v: &str| serde_json::json!({"type": "string", "value": v});
+        let payload = v2(serde_json::json!([
+            {"trace_id": TRACE, "span_id": "C000000000000001", "name": "GET", "is_segment": true,
+             "start_timestamp": NOW - 1.0, "end_timestamp": NOW,
+             "attributes": {"sentry.kind": s("server"), "http.request.method": s("GET"),
+                            "url.path": s("/ok"), "sentry.segment.name": s("GET")}},
+            {"trace_id": TRACE, "span_id": "c000000000000002", "name": "SELECT 1",
+             "parent_span_id": "c000000000000001",
+             "start_timestamp": NOW - 0.5, "end_timestamp": NOW - 0.4,
+             "attributes": {"sentry.segment.id": s("c000000000000001"),
+                            "sentry.segment.name": s("GET")}},
+            {"trace_id": TRACE, "span_id": "c000000000000003", "name": "elsewhere",
+             "start_timestamp": NOW - 0.5, "end_timestamp": NOW - 0.4,
+             "attributes": {"sentry.segment.id": s("d000000000000001"),
+                            "sentry.segment.name": s("POST /pay")}},
+        ]));
+        let spans = spans_of(&payload, &ctx(None));
+        let names: Vec<Option<&str>> = spans.iter().map(|r| r.segment_name.as_deref()).collect();
+        assert_eq!(names, [Some("GET /ok"), Some("GET /ok"), Some("POST /pay")]);
     }
 }
