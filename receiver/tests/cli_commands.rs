@@ -977,11 +977,34 @@ fn ids_cut_to_eight_digits_as_tables_print_them_are_taken_back() {
         stdout(&o)
     );
     assert!(stdout(&o).contains("first"), "{}", stdout(&o));
+    // The shared eight find the trace with spans: error events are looked
+    // up only when no transaction or span starts so.
     let o = run(&server, &["trace", "4bf92f35"]);
-    assert!(!o.status.success());
-    let err = stderr(&o);
     assert!(
-        err.contains("ambiguous") && err.contains(with_tx) && err.contains(errors_only),
+        stdout(&o).starts_with(&format!("trace {with_tx}:")),
+        "{}",
+        stdout(&o)
+    );
+    // Two traces with spans that share them are ambiguous, and the error
+    // says which ids start with them.
+    let other_tx = "4bf92f35bbbbbbbbbbbbbbbbbbbbbbbb";
+    api_support::item(
+        &server,
+        "transaction",
+        json!({"type": "transaction", "transaction": "GET /another",
+               "start_timestamp": t, "timestamp": t + 0.010,
+               "contexts": {"trace": {"trace_id": other_tx, "span_id": "a000000000000001"}}}),
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let err = loop {
+        let o = run(&server, &["trace", "4bf92f35"]);
+        if !o.status.success() || Instant::now() > deadline {
+            break stderr(&o);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        err.contains("ambiguous") && err.contains(with_tx) && err.contains(other_tx),
         "{err}"
     );
     let o = run(&server, &["trace", "12345678"]);

@@ -292,7 +292,13 @@ pub(crate) async fn trace(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
     })?;
     let trace = ctx
         .read(move |c| {
-            let trace_id = id_prefix::resolve(c, &prefix, "trace", TRACE_IDS_STARTING, &[])?;
+            // Error events only when no transaction or span starts so:
+            // their ids are found by reading all of `events_time`.
+            let (indexed, errors) = TRACE_IDS_STARTING.split_at(2);
+            let trace_id = match id_prefix::resolve(c, &prefix, "trace", indexed, &[]) {
+                Err(ApiError::NotFound(_)) => id_prefix::resolve(c, &prefix, "trace", errors, &[])?,
+                found => found?,
+            };
             build_trace(c, &trace_id)
         })
         .await?;
@@ -301,7 +307,8 @@ pub(crate) async fn trace(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
 
 /// Trace ids between `?1` and `?2`: of transactions and spans through
 /// their trace indices, then of error events (no index starts with their
-/// trace id; `events_time` holds it, so that is read, not the table).
+/// trace id; `events_time` holds it, so that is read, not the table),
+/// which are asked only when the first two find none.
 const TRACE_IDS_STARTING: &[&str] = &[
     "SELECT DISTINCT trace_id FROM transactions
      WHERE trace_id >= ?1 AND trace_id < ?2 LIMIT 4",

@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::client::Client;
 use super::commands::{enc, print_json, query_string};
 use super::filters::ListFilters;
-use super::output::{emit, indented, short_id, short_time, table, truncate};
+use super::output::{emit, short_id, short_time, table, truncate};
 use super::CliError;
 use crate::api::types::{SpanDetail, SpanNode, Trace, TraceError, Transaction};
 
@@ -226,12 +226,18 @@ fn render_span(node: &SpanNode, detail: &SpanDetail) -> String {
         ("parent", node.parent_span_id.clone()),
     ] {
         if let Some(value) = value.filter(|v| !v.is_empty()) {
-            facts.push(vec![format!("  {key}"), indented(&value, "    ")]);
+            facts.push(vec![
+                format!("  {key}"),
+                value.split_whitespace().collect::<Vec<_>>().join(" "),
+            ]);
         }
     }
     out.push_str(&key_values(&facts));
     let Some(span) = &detail.span else {
-        out.push_str("(what it came in is no longer stored: no more to show)\n");
+        out.push_str(
+            "(no more to show: what it came in is no longer stored, or this receiver \
+             stored it before it kept that link, migration 47)\n",
+        );
         return out;
     };
     for section in ["data", "tags", "attributes"] {
@@ -253,7 +259,11 @@ fn render_span(node: &SpanNode, detail: &SpanDetail) -> String {
                     Value::String(s) => s.clone(),
                     other => other.to_string(),
                 };
-                vec![format!("  {key}"), indented(&text, "    ")]
+                // One line per key: a query's line breaks become spaces.
+                vec![
+                    format!("  {key}"),
+                    text.split_whitespace().collect::<Vec<_>>().join(" "),
+                ]
             })
             .collect();
         out.push_str(&format!("{section}:\n"));

@@ -305,10 +305,32 @@ fn description(span: &Map<String, Value>, op: Option<&str>) -> Option<String> {
     text(span.get("name")).or_else(|| text(span.get("description")))
 }
 
+/// The span status of each gRPC status code, by code.
+const GRPC_STATUSES: [&str; 17] = [
+    "ok",
+    "cancelled",
+    "unknown",
+    "invalid_argument",
+    "deadline_exceeded",
+    "not_found",
+    "already_exists",
+    "permission_denied",
+    "resource_exhausted",
+    "failed_precondition",
+    "aborted",
+    "out_of_range",
+    "unimplemented",
+    "internal_error",
+    "unavailable",
+    "data_loss",
+    "unauthenticated",
+];
+
 /// A span's status in the names transactions use. A v2 span says only
 /// `ok` or `error`; an `error` is named, as far as the span tells, by its
 /// HTTP response status (`http.response.status_code`, `http.status_code`,
-/// mapped as the SDKs map it: 404 `not_found`), else by its
+/// mapped as the SDKs map it: 404 `not_found`), else by its gRPC status
+/// (`rpc.grpc.status_code`: 5 `not_found`), else by its
 /// `sentry.status.message` attribute when that is a status name (where
 /// `@sentry/node` keeps the status its code set), else `internal_error`.
 /// Other statuses are as sent.
@@ -326,12 +348,26 @@ fn span_status(status: String, span: &Map<String, Value>) -> String {
         .and_then(|code| u16::try_from(code).ok())
         .map(SpanStatus::from_http_status)
         .filter(|s| *s != SpanStatus::Ok && *s != SpanStatus::Unknown);
+    // gRPC codes are the span statuses in order (0 `ok` … 16
+    // `unauthenticated`).
+    let grpc = || {
+        let code = match attribute_value(span, "rpc.grpc.status_code")? {
+            Value::Number(n) => n.as_u64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }?;
+        GRPC_STATUSES
+            .get(usize::try_from(code).ok()?)
+            .and_then(|name| name.parse::<SpanStatus>().ok())
+            .filter(|s| *s != SpanStatus::Ok && *s != SpanStatus::Unknown)
+    };
     let message = || {
         attribute(span, "sentry.status.message")
             .and_then(|m| m.parse::<SpanStatus>().ok())
             .filter(|s| *s != SpanStatus::Ok)
     };
-    http.or_else(message)
+    http.or_else(grpc)
+        .or_else(message)
         .unwrap_or(SpanStatus::InternalError)
         .as_str()
         .to_owned()
@@ -670,6 +706,11 @@ mod tests {
                 "error",
                 serde_json::json!({"sentry.status.message": s("something broke")})
             ),
+            span(
+                "b000000000000005",
+                "error",
+                serde_json::json!({"rpc.grpc.status_code": {"type": "integer", "value": 14}})
+            ),
         ]));
         let spans = spans_of(&payload, &ctx(None));
         let seen: Vec<(Option<&str>, Option<&str>, Option<&str>)> = spans
@@ -693,6 +734,7 @@ mod tests {
                 ),
                 (None, Some("GET"), Some("not_found")),
                 (None, Some("GET"), Some("internal_error")),
+                (None, Some("GET"), Some("unavailable")),
             ]
         );
     }
