@@ -197,6 +197,13 @@ fn panic_message(payload: &(dyn Any + Send)) -> &str {
         .unwrap_or("a non-string panic payload")
 }
 
+/// What a client with a DSN but no transport says, with `debug` or
+/// without: the DSN says the user meant to send, and `sentry_core::init`
+/// alone installs no transport.
+const NO_TRANSPORT: &str = "a DSN is set but no transport: nothing will be sent; \
+     initialise with sentry_integrations::init or sentry_transport::init \
+     (or set ClientOptions::transport)";
+
 impl Client {
     /// Creates a client. Integrations' `setup` runs first; the transport is
     /// created from `options.transport` (without one the client is disabled).
@@ -240,9 +247,13 @@ impl Client {
     }
 
     /// With `debug`, says what the client will do, and what it will not
-    /// and why (as the official SDKs do at init).
+    /// and why (as the official SDKs do at init); without, says only that
+    /// a client with a DSN has no transport.
     fn debug_startup(&self) {
         if !self.options.debug {
+            if self.options.dsn.is_some() && self.transport.is_none() {
+                eprintln!("[sentry] {NO_TRANSPORT}");
+            }
             return;
         }
         let o = &self.options;
@@ -262,7 +273,7 @@ impl Client {
                 sdk_debug!(self, "enabled: no DSN, sending to the configured transport")
             }
             (None, false) => sdk_debug!(self, "no DSN: the SDK is disabled and sends nothing"),
-            (Some(_), false) => sdk_debug!(self, "no transport: the SDK sends nothing"),
+            (Some(_), false) => sdk_debug!(self, "{NO_TRANSPORT}"),
         }
         if o.auto_session_tracking && o.release.is_none() {
             sdk_debug!(

@@ -50,3 +50,44 @@ fn debug_says_what_the_sdk_drops_and_why() {
         "{stderr}"
     );
 }
+
+const NO_TRANSPORT_CHILD: &str = "SENTRY_CORE_NO_TRANSPORT_CHILD";
+
+/// `sentry_core::init` installs no transport: a DSN given to it alone
+/// sends nothing, and the SDK says so even without `debug` (a user who
+/// set a DSN meant to send). Without a DSN it stays quiet.
+#[test]
+fn a_dsn_without_a_transport_is_said_without_debug() {
+    if let Some(mode) = std::env::var_os(NO_TRANSPORT_CHILD) {
+        let dsn = (mode == "dsn").then(|| {
+            "http://abcdef0123456789abcdef0123456789@127.0.0.1:9/42"
+                .parse()
+                .ok()
+        });
+        let _guard = sentry_core::init(ClientOptions {
+            dsn: dsn.flatten(),
+            ..Default::default()
+        });
+        return;
+    }
+    let run = |mode: &str| {
+        let out = Command::new(std::env::current_exe().expect("test binary"))
+            .args([
+                "--exact",
+                "a_dsn_without_a_transport_is_said_without_debug",
+                "--nocapture",
+            ])
+            .env(NO_TRANSPORT_CHILD, mode)
+            .output()
+            .expect("run the child");
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let with_dsn = run("dsn");
+    assert!(
+        with_dsn.contains("[sentry] a DSN is set but no transport")
+            && with_dsn.contains("sentry_integrations::init"),
+        "{with_dsn}"
+    );
+    assert!(!run("none").contains("[sentry]"), "quiet without a DSN");
+}
