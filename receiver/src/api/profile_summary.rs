@@ -9,7 +9,9 @@
 //! time since the start). A sample stands for the time until the thread's
 //! next sample; a thread's last sample for the median of its gaps.
 //! Functions are told apart by name and module (or file), not by line: a
-//! function's samples on different lines are one function.
+//! function's samples on different lines are one function (the app's if
+//! any of its frames says so). Each distinct stack is walked once, so the
+//! cost grows with the payload, however often a deep stack is sampled.
 //!
 //! ```
 //! use receiver::api::profile_summary::summarise;
@@ -70,12 +72,7 @@ pub fn summarise(payload: &Value, thread: Option<&str>) -> Option<Summary> {
                 .iter()
                 .map(|s| {
                     s.as_array()
-                        .map(|ids| {
-                            ids.iter()
-                                .filter_map(Value::as_u64)
-                                .filter_map(|i| usize::try_from(i).ok())
-                                .collect()
-                        })
+                        .map(|ids| ids.iter().filter_map(index).collect())
                         .unwrap_or_default()
                 })
                 .collect()
@@ -86,17 +83,31 @@ pub fn summarise(payload: &Value, thread: Option<&str>) -> Option<Summary> {
         .and_then(Value::as_array)
         .map(|frames| frames.iter().map(FrameKey::of).collect())
         .unwrap_or_default();
+    // Whether a function is the app's: so when any of its frames says so.
+    let mut in_app: HashMap<&FrameKey, Option<bool>> = HashMap::new();
+    if let Some(list) = profile.get("frames").and_then(Value::as_array) {
+        for (key, frame) in frames.iter().zip(list) {
+            let said = frame.get("in_app").and_then(Value::as_bool);
+            let slot = in_app.entry(key).or_insert(None);
+            *slot = match (*slot, said) {
+                (Some(true), _) | (_, Some(true)) => Some(true),
+                (Some(false), _) | (_, Some(false)) => Some(false),
+                _ => None,
+            };
+        }
+    }
 
     // Samples by thread, in time order.
     let mut by_thread: BTreeMap<String, Vec<(f64, usize)>> = BTreeMap::new();
     for sample in samples {
+        // A sample without a thread is thread 0's, as Sentry reads it.
         let (Some(thread_id), Some(stack), Some(at)) = (
-            scalar_text(sample.get("thread_id")),
+            scalar_text(sample.get("thread_id")).or_else(|| Some("0".to_owned())),
+            sample.get("stack_id").and_then(index),
             sample
-                .get("stack_id")
-                .and_then(Value::as_u64)
-                .and_then(|i| usize::try_from(i).ok()),
-            sample.get("elapsed_since_start_ns").and_then(number),
+                .get("elapsed_since_start_ns")
+                .and_then(number)
+                .filter(|t| t.is_finite()),
         ) else {
             continue;
         };
@@ -135,15 +146,29 @@ pub fn summarise(payload: &Value, thread: Option<&str>) -> Option<Summary> {
         .unwrap_or_default();
 
     let weights = sample_weights(&list);
-    let mut acc: HashMap<usize, (f64, f64, usize, usize)> = HashMap::new();
-    let mut key_index: HashMap<&FrameKey, usize> = HashMap::new();
-    let mut keys: Vec<&FrameKey> = Vec::new();
+    // Each distinct stack is walked once with its samples' time summed:
+    // samples times stack depth could be large even in a small payload
+    // (10 000 samples of a 10 000-frame stack), stacks' frames are not.
+    let mut per_stack: HashMap<usize, (f64, usize)> = HashMap::new();
     for ((_, stack_id), weight) in list.iter().zip(&weights) {
         let Some(stack) = stacks.get(*stack_id) else {
             continue;
         };
-        let mut seen = HashSet::new();
-        for (depth, frame) in stack.iter().enumerate() {
+        if stack.is_empty() {
+            continue;
+        }
+        let entry = per_stack.entry(*stack_id).or_insert((0.0, 0));
+        entry.0 += weight;
+        entry.1 += 1;
+    }
+    let sampled_ns: f64 = per_stack.values().map(|(w, _)| w).sum();
+    let mut acc: HashMap<usize, (f64, f64, usize, usize)> = HashMap::new();
+    let mut key_index: HashMap<&FrameKey, usize> = HashMap::new();
+    let mut keys: Vec<&FrameKey> = Vec::new();
+    let mut seen = HashSet::new();
+    for (stack_id, (weight, count)) in &per_stack {
+        seen.clear();
+        for (depth, frame) in stacks[*stack_id].iter().enumerate() {
             let Some(key) = frames.get(*frame) else {
                 continue;
             };
@@ -154,12 +179,12 @@ pub fn summarise(payload: &Value, thread: Option<&str>) -> Option<Summary> {
             let entry = acc.entry(k).or_insert((0.0, 0.0, 0, 0));
             if depth == 0 {
                 entry.0 += weight;
-                entry.2 += 1;
+                entry.2 += count;
             }
             // A recursive function counts once per sample in its total.
             if seen.insert(k) {
                 entry.1 += weight;
-                entry.3 += 1;
+                entry.3 += count;
             }
         }
     }
@@ -171,7 +196,7 @@ pub fn summarise(payload: &Value, thread: Option<&str>) -> Option<Summary> {
                 function: key.function.clone(),
                 module: key.module.clone(),
                 file: key.file.clone(),
-                in_app: key.in_app,
+                in_app: in_app.get(key).copied().flatten(),
                 self_ms: round_ms(self_ns),
                 total_ms: round_ms(total_ns),
                 self_samples,
@@ -189,19 +214,18 @@ pub fn summarise(payload: &Value, thread: Option<&str>) -> Option<Summary> {
     Some(Summary {
         threads,
         thread_id,
-        sampled_ms: round_ms(weights.iter().sum()),
+        sampled_ms: round_ms(sampled_ns),
         functions,
     })
 }
 
 /// What tells functions apart: name and module (or file when there is no
-/// module), and whether it is the application's.
+/// module).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct FrameKey {
     function: String,
     module: Option<String>,
     file: Option<String>,
-    in_app: Option<bool>,
 }
 
 impl FrameKey {
@@ -223,7 +247,6 @@ impl FrameKey {
                 text("filename").or_else(|| text("abs_path"))
             },
             module,
-            in_app: frame.get("in_app").and_then(Value::as_bool),
         }
     }
 }
@@ -233,7 +256,14 @@ impl FrameKey {
 fn sample_weights(list: &[(f64, usize)]) -> Vec<f64> {
     let mut gaps: Vec<f64> = list
         .windows(2)
-        .map(|w| (w[1].0 - w[0].0).max(0.0))
+        .map(|w| {
+            let gap = w[1].0 - w[0].0;
+            if gap.is_finite() {
+                gap.max(0.0)
+            } else {
+                0.0
+            }
+        })
         .collect();
     let mut sorted = gaps.clone();
     sorted.sort_by(f64::total_cmp);
@@ -257,6 +287,15 @@ fn thread_names(profile: &Value) -> HashMap<String, String> {
         .unwrap_or_default()
 }
 
+/// An index sent as a number or as decimal text.
+fn index(v: &Value) -> Option<usize> {
+    match v {
+        Value::Number(n) => n.as_u64().and_then(|i| usize::try_from(i).ok()),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
 /// A number sent as a number or as decimal text (the Python SDK writes
 /// nanoseconds as strings).
 fn number(v: &Value) -> Option<f64> {
@@ -278,7 +317,8 @@ fn scalar_text(v: Option<&Value>) -> Option<String> {
 
 /// Nanoseconds as milliseconds to the microsecond.
 fn round_ms(ns: f64) -> f64 {
-    (ns / 1e3).round() / 1e3
+    // `+ 0.0` makes a negative zero (an empty sum) a zero.
+    (ns / 1e3).round() / 1e3 + 0.0
 }
 
 #[cfg(test)]
@@ -341,5 +381,31 @@ mod tests {
             .expect("main");
         assert_eq!((main.self_ms, main.total_ms), (0.0, 2.0));
         assert!(summarise(&json!({"profile": {"chunk": true}}), None).is_none());
+    }
+
+    /// What hostile or sloppy payloads send is read as far as it makes
+    /// sense: indices as text, a sample without a thread as thread 0's, a
+    /// time that is no number left out, a function's frames told apart
+    /// only by `in_app` as one function.
+    #[test]
+    fn sloppy_payloads_are_read_as_far_as_they_make_sense() {
+        let profile = json!({"profile": {
+            "frames": [{"function": "f", "module": "m", "in_app": true},
+                       {"function": "f", "module": "m"}],
+            "stacks": [["0"], [1]],
+            "samples": [
+                {"stack_id": "0", "elapsed_since_start_ns": "0"},
+                {"stack_id": 1, "elapsed_since_start_ns": "1000000"},
+                {"stack_id": 1, "elapsed_since_start_ns": "inf"},
+                {"stack_id": 0, "elapsed_since_start_ns": "2000000"}]}});
+        let s = summarise(&profile, None).expect("summary");
+        assert_eq!(s.thread_id.as_deref(), Some("0"));
+        assert_eq!(s.threads[0].samples, 3, "the infinite time is left out");
+        assert_eq!(s.functions.len(), 1, "{:?}", s.functions);
+        let f = &s.functions[0];
+        assert_eq!((f.self_samples, f.self_ms, f.in_app), (3, 3.0, Some(true)));
+        assert_eq!(s.sampled_ms, 3.0);
+        let empty = summarise(&json!({"profile": {"samples": []}}), None).expect("summary");
+        assert!(empty.sampled_ms.is_sign_positive());
     }
 }

@@ -159,21 +159,33 @@ pub(super) fn apply_batch<'c>(
                 }
             },
             Record::Raw(r) => {
-                conn.prepare_cached(
-                    "INSERT INTO raw_items (project_id, item_type, event_id, headers, error,
-                         received, payload)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )?
-                .execute(params![
-                    p,
-                    r.item_type,
-                    r.event_id,
-                    r.headers,
-                    r.error,
-                    received,
-                    r.payload
-                ])?;
-                summary.stored += 1;
+                // A transaction's profile is stored once: a retried
+                // envelope sends it again under the same event id, as it
+                // sends the transaction (which is stored once too).
+                let n = conn
+                    .prepare_cached(
+                        "INSERT INTO raw_items (project_id, item_type, event_id, headers, error,
+                             received, payload)
+                         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7
+                         WHERE ?2 <> 'profile' OR ?3 IS NULL OR NOT EXISTS (
+                             SELECT 1 FROM raw_items INDEXED BY raw_items_profile_event
+                             WHERE item_type = 'profile' AND event_id = ?3
+                                 AND project_id = ?1)",
+                    )?
+                    .execute(params![
+                        p,
+                        r.item_type,
+                        r.event_id,
+                        r.headers,
+                        r.error,
+                        received,
+                        r.payload
+                    ])?;
+                if n == 0 {
+                    summary.duplicates += 1;
+                } else {
+                    summary.stored += 1;
+                }
             }
         }
     }

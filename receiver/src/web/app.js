@@ -1250,7 +1250,7 @@
           h('th', null, 'Platform'), h('th', null, 'Release'), h('th', null, 'Received'))),
         h('tbody', null, rows.map((p) => h('tr', null,
           h('td', null, h('a', {href: '#/profiles/' + enc(p.transactionID)}, String(p.transaction || '(unnamed)'))),
-          durationCell(p.durationMs, longest),
+          p.durationMs == null ? h('td', {class: 'num muted'}, '?') : durationCell(p.durationMs, longest),
           h('td', {class: 'num'}, String(p.samples)),
           h('td', null, String(p.platform || '')),
           h('td', null, String(p.release || '')),
