@@ -460,6 +460,14 @@ fn a_span_is_shown_whole_with_its_data_or_attributes() {
         (Some("ui.action"), Some("checkout"))
     );
 
+    // The trace by its first digits too, as the trace view takes it.
+    let short: SpanDetail = server
+        .api_json(&format!(
+            "/api/0/local/traces/{}/spans/3000000000000003/",
+            &TRACE[..8]
+        ))
+        .expect("by a trace prefix");
+    assert_eq!(short.trace_id, TRACE);
     let legacy = detail("3000000000000003");
     assert_eq!(legacy.span.expect("legacy span")["description"], "user:1");
 

@@ -291,18 +291,20 @@ pub(crate) async fn trace(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
         ))
     })?;
     let trace = ctx
-        .read(move |c| {
-            // Error events only when no transaction or span starts so:
-            // their ids are found by reading all of `events_time`.
-            let (indexed, errors) = TRACE_IDS_STARTING.split_at(2);
-            let trace_id = match id_prefix::resolve(c, &prefix, "trace", indexed, &[]) {
-                Err(ApiError::NotFound(_)) => id_prefix::resolve(c, &prefix, "trace", errors, &[])?,
-                found => found?,
-            };
-            build_trace(c, &trace_id)
-        })
+        .read(move |c| build_trace(c, &trace_id_of(c, &prefix)?))
         .await?;
     Reply::json(&trace)
+}
+
+/// The one trace id `prefix` (see `ids::hex_prefix`) starts: of a
+/// transaction or span, else (only then: their ids are found by reading
+/// all of `events_time`) of an error event.
+pub(crate) fn trace_id_of(c: &Connection, prefix: &str) -> Result<String, ApiError> {
+    let (indexed, errors) = TRACE_IDS_STARTING.split_at(2);
+    match id_prefix::resolve(c, prefix, "trace", indexed, &[]) {
+        Err(ApiError::NotFound(_)) => id_prefix::resolve(c, prefix, "trace", errors, &[]),
+        found => found,
+    }
 }
 
 /// Trace ids between `?1` and `?2`: of transactions and spans through

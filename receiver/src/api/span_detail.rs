@@ -1,4 +1,5 @@
-//! `GET /api/0/local/traces/{trace_id}/spans/{span_id}/`: one span whole,
+//! `GET /api/0/local/traces/{trace_id}/spans/{span_id}/`: one span whole
+//! (the trace as the trace view takes it, whole or by its first digits),
 //! as its SDK sent it: a transaction's span with its `data` and `tags`
 //! (the root span is the transaction's `contexts.trace`), a streamed span
 //! with its `attributes`. The trace view and the spans list show the
@@ -17,15 +18,21 @@ use crate::ids::hex_id;
 
 /// See the module's documentation.
 pub(crate) async fn detail(ctx: &Ctx, trace: &str, span: &str) -> Result<Reply, ApiError> {
-    let trace_id = hex_id(trace, 32).ok_or_else(|| {
+    let prefix = crate::ids::hex_prefix(trace).ok_or_else(|| {
         ApiError::BadRequest(format!(
-            "invalid trace id {trace:?}: expected 32 hex digits"
+            "invalid trace id {trace:?}: expected 32 hex digits, or at least the first {}",
+            crate::ids::MIN_PREFIX_LEN
         ))
     })?;
     let span_id = hex_id(span, 16).ok_or_else(|| {
         ApiError::BadRequest(format!("invalid span id {span:?}: expected 16 hex digits"))
     })?;
-    let detail = ctx.read(move |c| load(c, &trace_id, &span_id)).await?;
+    let detail = ctx
+        .read(move |c| {
+            let trace_id = super::local::trace_id_of(c, &prefix)?;
+            load(c, &trace_id, &span_id)
+        })
+        .await?;
     Reply::json(&detail)
 }
 
