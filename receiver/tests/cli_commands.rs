@@ -1170,6 +1170,20 @@ fn profiles_and_profile_show_where_a_transactions_time_went() {
     event(&server, json!({"message": "after the profiles"}));
     server.wait_for_events(1, Duration::from_secs(5));
     let listed = stdout(&run(&server, &["profiles"]));
+    // A profile stored before its head was kept (migration 49) is read
+    // whole, and listed the same.
+    let conn = rusqlite::Connection::open(server.db_path()).expect("open");
+    let heads: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM raw_items WHERE summary IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(heads, 1, "its head was kept on arrival");
+    conn.execute("UPDATE raw_items SET summary = NULL", [])
+        .expect("forget the head");
+    assert_eq!(stdout(&run(&server, &["profiles"])), listed);
     let lines: Vec<&str> = listed.lines().collect();
     assert_eq!(lines.len(), 2, "{listed}");
     assert!(
@@ -1218,6 +1232,16 @@ fn profiles_and_profile_show_where_a_transactions_time_went() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(shown.contains("`receiver profile abcdef01`"), "{shown}");
+
+    // An envelope without an event id: the profile is its transaction's.
+    let mut unheaded = profile.clone();
+    unheaded["transactions"][0]["id"] = json!("bcdef0123456789abcdef0123456789a");
+    api_support::send(
+        &server,
+        format!("{{}}\n{{\"type\":\"profile\"}}\n{unheaded}\n").as_bytes(),
+    );
+    let o = run(&server, &["profile", "bcdef012"]);
+    assert!(o.status.success(), "{}", stderr(&o));
 
     let o = run(&server, &["profile", "abcdef01", "--thread", "8"]);
     assert!(!o.status.success());

@@ -2,9 +2,10 @@
 //!
 //! * `GET /api/0/local/profiles/`: the latest received first, each with
 //!   the transaction it profiles (`project` filters, `limit` 1–100,
-//!   default 25; the answer's `cursor` goes on to older ones). A page
-//!   stops early once it has read [`MAX_BYTES_READ`] of profiles (they can
-//!   be large), its cursor going on from there.
+//!   default 25; the answer's `cursor` goes on to older ones), named by
+//!   the head read when each arrived (`ingest::profile_head`). Profiles
+//!   stored before that are read whole: a page stops early once it has
+//!   read [`MAX_BYTES_READ`] of them, its cursor going on from there.
 //! * `GET /api/0/local/profiles/{transaction_id}/`: where one thread's
 //!   time went, per function (`api::profile_summary`); `thread` picks the
 //!   thread (default: the transaction's). The id is the profiled
@@ -21,6 +22,7 @@ use super::params::iso;
 use super::profile_summary::summarise;
 use super::types::{ProfileDetail, ProfileRow, ProfilesPage};
 use super::{projects, ApiError, Ctx, Reply};
+use crate::ingest::profile_head::ProfileHead;
 
 /// Most bytes of profiles (decompressed) one list request reads.
 pub const MAX_BYTES_READ: usize = 64 * 1024 * 1024;
@@ -51,7 +53,9 @@ fn read_page(
     limit: i64,
 ) -> Result<ProfilesPage, ApiError> {
     let mut sql = String::from(
-        "SELECT id, project_id, event_id, received, payload FROM raw_items INDEXED BY raw_items_type_id
+        "SELECT id, project_id, event_id, received, summary,
+             CASE WHEN summary IS NULL THEN payload END
+         FROM raw_items INDEXED BY raw_items_type_id
          WHERE item_type = 'profile' AND id < ?1",
     );
     if let Some(ids) = projects {
@@ -71,10 +75,20 @@ fn read_page(
             break;
         }
         let id: i64 = r.get(0)?;
-        let blob: Vec<u8> = r.get(4)?;
-        let (payload, size) = decode_payload(&blob);
-        read += size;
-        profiles.push(row_of(r.get(1)?, r.get(2)?, r.get(3)?, &payload));
+        let head = r
+            .get::<_, Option<String>>(4)?
+            .and_then(|text| serde_json::from_str::<ProfileHead>(&text).ok());
+        let row = match head {
+            Some(head) => row_of_head(r.get(1)?, r.get(2)?, r.get(3)?, head),
+            // Stored before migration 49: read whole.
+            None => {
+                let blob: Vec<u8> = r.get::<_, Option<Vec<u8>>>(5)?.unwrap_or_default();
+                let (payload, size) = decode_payload(&blob);
+                read += size;
+                row_of(r.get(1)?, r.get(2)?, r.get(3)?, &payload)
+            }
+        };
+        profiles.push(row);
         last_id = Some(id);
     }
     Ok(ProfilesPage {
@@ -87,7 +101,29 @@ fn read_page(
     })
 }
 
-/// What the list shows of a profile.
+/// What the list shows of a profile, from its head read on arrival.
+fn row_of_head(
+    project_id: i64,
+    event_id: Option<String>,
+    received: f64,
+    head: ProfileHead,
+) -> ProfileRow {
+    ProfileRow {
+        transaction_id: event_id.or(head.transaction_id).unwrap_or_default(),
+        profile_id: head.profile_id,
+        project_id: project_id.to_string(),
+        transaction: head.transaction,
+        trace_id: head.trace_id,
+        platform: head.platform,
+        release: head.release,
+        environment: head.environment,
+        received: iso(received),
+        duration_ms: head.duration_ms,
+        samples: head.samples,
+    }
+}
+
+/// What the list shows of a profile, from its whole payload.
 fn row_of(project_id: i64, event_id: Option<String>, received: f64, p: &Value) -> ProfileRow {
     let tx = p
         .pointer("/transactions/0")

@@ -95,12 +95,23 @@ pub fn prepare_with(
             .or_default() += 1;
         let payload = item.payload.as_raw().unwrap_or(&[]);
         let raw = |error: Option<String>| -> Result<Record, IngestError> {
+            // A profile's head, for the profiles list; its transaction's
+            // id names it when the envelope has none.
+            let head = (item.headers.ty == ItemType::Profile)
+                .then(|| super::profile_head::head_of(payload))
+                .flatten();
+            let event_id = header_id_hex.clone().or_else(|| {
+                head.as_ref()
+                    .and_then(|h| h.transaction_id.as_deref())
+                    .and_then(|id| crate::ids::hex_id(id, 32))
+            });
             Ok(Record::Raw(RawRecord {
                 item_type: item.headers.ty.as_str().to_owned(),
-                event_id: header_id_hex.clone(),
+                event_id,
                 headers: item_headers_json(item),
                 error,
                 payload: compress_or_500(payload, compression_level)?,
+                summary: head.and_then(|h| serde_json::to_string(&h).ok()),
             }))
         };
         // Events and transactions are stored as received and normalised

@@ -23,6 +23,7 @@ pub mod limits;
 pub(crate) mod monitor_config;
 pub mod monitor_slug;
 pub mod normalize;
+pub mod profile_head;
 pub mod project_rules;
 pub mod rate_limits;
 mod seen_keys;

@@ -165,8 +165,8 @@ pub(super) fn apply_batch<'c>(
                 let n = conn
                     .prepare_cached(
                         "INSERT INTO raw_items (project_id, item_type, event_id, headers, error,
-                             received, payload)
-                         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7
+                             received, payload, summary)
+                         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
                          WHERE ?2 <> 'profile' OR ?3 IS NULL OR NOT EXISTS (
                              SELECT 1 FROM raw_items INDEXED BY raw_items_profile_event
                              WHERE item_type = 'profile' AND event_id = ?3
@@ -179,7 +179,8 @@ pub(super) fn apply_batch<'c>(
                         r.headers,
                         r.error,
                         received,
-                        r.payload
+                        r.payload,
+                        r.summary
                     ])?;
                 if n == 0 {
                     summary.duplicates += 1;

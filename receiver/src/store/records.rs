@@ -414,6 +414,9 @@ pub struct RawRecord {
     pub error: Option<String>,
     /// zstd-compressed payload.
     pub payload: Vec<u8>,
+    /// What the profiles list shows of a `profile` item
+    /// (`ingest::profile_head`, as JSON); none for other items.
+    pub summary: Option<String>,
 }
 
 /// What the writer did with a batch.

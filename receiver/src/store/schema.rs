@@ -901,6 +901,13 @@ ALTER TABLE spans ADD COLUMN item_id INTEGER;
 CREATE INDEX raw_items_type_id ON raw_items(item_type, id);
 CREATE INDEX raw_items_profile_event ON raw_items(event_id) WHERE item_type = 'profile';
 "#,
+    // 49: what the profiles list shows of a profile, read when it arrives
+    // (`ingest::profile_head`, JSON): the list no longer parses whole
+    // profiles to name them. Profiles stored before have none and are
+    // still read whole.
+    r#"
+ALTER TABLE raw_items ADD COLUMN summary TEXT;
+"#,
 ];
 
 /// Where migration 16 (which merges check-in runs) is in [`MIGRATIONS`]:
