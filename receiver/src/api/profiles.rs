@@ -17,12 +17,11 @@
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 
-use super::events::decode_payload;
 use super::params::iso;
 use super::profile_summary::summarise;
 use super::types::{ProfileDetail, ProfileRow, ProfilesPage};
 use super::{projects, ApiError, Ctx, Reply};
-use crate::ingest::profile_head::ProfileHead;
+use crate::ingest::profile_head::{head_of, ProfileHead};
 
 /// Most bytes of profiles (decompressed) one list request reads.
 pub const MAX_BYTES_READ: usize = 64 * 1024 * 1024;
@@ -83,9 +82,10 @@ fn read_page(
             // Stored before migration 49: read whole.
             None => {
                 let blob: Vec<u8> = r.get::<_, Option<Vec<u8>>>(5)?.unwrap_or_default();
-                let (payload, size) = decode_payload(&blob);
-                read += size;
-                row_of(r.get(1)?, r.get(2)?, r.get(3)?, &payload)
+                let bytes = crate::store::decompress(&blob).unwrap_or_default();
+                read += bytes.len();
+                let head = head_of(&bytes).unwrap_or_default();
+                row_of_head(r.get(1)?, r.get(2)?, r.get(3)?, head)
             }
         };
         profiles.push(row);
@@ -101,7 +101,7 @@ fn read_page(
     })
 }
 
-/// What the list shows of a profile, from its head read on arrival.
+/// What the list shows of a profile, from its head.
 fn row_of_head(
     project_id: i64,
     event_id: Option<String>,
@@ -120,39 +120,6 @@ fn row_of_head(
         received: iso(received),
         duration_ms: head.duration_ms,
         samples: head.samples,
-    }
-}
-
-/// What the list shows of a profile, from its whole payload.
-fn row_of(project_id: i64, event_id: Option<String>, received: f64, p: &Value) -> ProfileRow {
-    let tx = p
-        .pointer("/transactions/0")
-        .or_else(|| p.get("transaction"))
-        .unwrap_or(&Value::Null);
-    let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
-    let ns = |k: &str| match tx.get(k) {
-        Some(Value::Number(n)) => n.as_f64(),
-        Some(Value::String(s)) => s.trim().parse::<f64>().ok(),
-        _ => None,
-    };
-    ProfileRow {
-        transaction_id: event_id.or_else(|| text(tx, "id")).unwrap_or_default(),
-        profile_id: text(p, "event_id"),
-        project_id: project_id.to_string(),
-        transaction: text(tx, "name"),
-        trace_id: text(tx, "trace_id"),
-        platform: text(p, "platform"),
-        release: text(p, "release"),
-        environment: text(p, "environment"),
-        received: iso(received),
-        duration_ms: match (ns("relative_start_ns"), ns("relative_end_ns")) {
-            (Some(start), Some(end)) if end >= start => Some(((end - start) / 1e3).round() / 1e3),
-            _ => None,
-        },
-        samples: p
-            .pointer("/profile/samples")
-            .and_then(Value::as_array)
-            .map_or(0, Vec::len),
     }
 }
 
@@ -185,7 +152,9 @@ pub(crate) async fn detail(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
             let (project_id, received, blob) = row.ok_or_else(|| {
                 ApiError::not_found(format!("profile of transaction {event_id}"))
             })?;
-            let (payload, _) = decode_payload(&blob);
+            let bytes = crate::store::decompress(&blob).unwrap_or_default();
+            let head = head_of(&bytes).unwrap_or_default();
+            let payload: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
             let summary = summarise(&payload, thread.as_deref()).ok_or_else(|| {
                 ApiError::BadRequest(format!(
                     "the profile of transaction {event_id} is not in the sample format this reads"
@@ -197,7 +166,7 @@ pub(crate) async fn detail(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
                 }
             }
             Ok(ProfileDetail {
-                profile: row_of(project_id, Some(event_id), received, &payload),
+                profile: row_of_head(project_id, Some(event_id), received, head),
                 threads: summary.threads,
                 thread_id: summary.thread_id,
                 sampled_ms: summary.sampled_ms,
