@@ -306,8 +306,9 @@ fn render_trace(trace: &Trace, width: usize) -> String {
         span_projects.insert(s.project_id.as_str());
     });
     let root_parent = (span_projects.len() > 1).then_some("");
+    let id_len = distinct_prefix_len(&trace.roots);
     for root in &trace.roots {
-        span_rows(root, root_parent, 0, &window, width, &mut rows);
+        span_rows(root, root_parent, 0, (&window, width, id_len), &mut rows);
     }
     if rows.is_empty() {
         out.push_str("no spans\n");
@@ -395,14 +396,33 @@ fn count_errors(spans: &[SpanNode]) -> usize {
     n
 }
 
+/// How many digits of span ids the tree shows: 8, or more where two
+/// spans' first 8 are the same (as git lengthens short ids), so that
+/// `--span` takes back what is shown.
+fn distinct_prefix_len(roots: &[SpanNode]) -> usize {
+    let mut ids = std::collections::BTreeSet::new();
+    walk(roots, &mut |s| {
+        ids.insert(s.span_id.as_str());
+    });
+    (8..16)
+        .find(|&len| {
+            let mut seen = std::collections::HashSet::new();
+            ids.iter()
+                .all(|id| seen.insert(id.get(..len).unwrap_or(id)))
+        })
+        .unwrap_or(16)
+}
+
+/// The rows of `span` and its subtree: `shown` is the time line, the
+/// bars' width and the digits of ids to show.
 fn span_rows(
     span: &SpanNode,
     parent_project: Option<&str>,
     depth: usize,
-    window: &Window,
-    width: usize,
+    shown: (&Window, usize, usize),
     rows: &mut Vec<Vec<String>>,
 ) {
+    let (window, width, id_len) = shown;
     let start = seconds_of(&span.start_timestamp);
     let indent = "  ".repeat(depth);
     let mut label = span.op.clone().unwrap_or_else(|| "(no op)".to_owned());
@@ -418,7 +438,7 @@ fn span_rows(
         label.push_str(&format!(" (project {})", span.project_id));
     }
     rows.push(vec![
-        short_id(Some(&span.span_id)),
+        span.span_id.chars().take(id_len).collect(),
         start
             .map(|t| milliseconds((t - window.start) * 1000.0))
             .unwrap_or_default(),
@@ -436,14 +456,7 @@ fn span_rows(
         ]);
     }
     for child in &span.children {
-        span_rows(
-            child,
-            Some(&span.project_id),
-            depth + 1,
-            window,
-            width,
-            rows,
-        );
+        span_rows(child, Some(&span.project_id), depth + 1, shown, rows);
     }
 }
 
@@ -584,5 +597,44 @@ mod tests {
         trace.roots.truncate(1);
         let text = render_trace(&trace, 10);
         assert!(text.contains("db - span a\n"), "{text}");
+    }
+
+    /// Ids are shown to 8 digits, or to as many as tell the trace's spans
+    /// apart.
+    #[test]
+    fn span_ids_are_shown_long_enough_to_tell_them_apart() {
+        let t = "2024-05-01T12:00:00Z";
+        let spans = |ids: &[&str]| -> Vec<SpanNode> {
+            ids.iter().map(|id| span(id, t, 1.0, vec![])).collect()
+        };
+        assert_eq!(
+            distinct_prefix_len(&spans(&["aaaa0000bbbb0001", "cccc0000bbbb0001"])),
+            8
+        );
+        let close = spans(&["aaaa0000bbbb0001", "aaaa0000bbcc0002"]);
+        assert_eq!(distinct_prefix_len(&close), 11);
+        let trace = Trace {
+            trace_id: "0af7651916cd43dd8448eb211c80319c".into(),
+            projects: vec!["1".into()],
+            transactions: 1,
+            spans: 2,
+            roots: close,
+            orphan_errors: Vec::new(),
+            truncated: false,
+        };
+        let text = render_trace(&trace, 10);
+        assert!(
+            text.lines().any(|l| l.starts_with("aaaa0000bbb ")),
+            "{text}"
+        );
+        assert!(
+            text.lines().any(|l| l.starts_with("aaaa0000bbc ")),
+            "{text}"
+        );
+        // A span sent twice (one id) needs no more digits.
+        assert_eq!(
+            distinct_prefix_len(&spans(&["aaaa0000bbbb0001", "aaaa0000bbbb0001"])),
+            8
+        );
     }
 }
