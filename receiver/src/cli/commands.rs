@@ -44,6 +44,28 @@ pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<(), CliError> 
     Ok(())
 }
 
+/// A list as the list commands print it: JSON with `--json`; else `none`
+/// on stderr when it is empty, or a table of `headers` with `row` of each
+/// entry.
+pub(crate) fn print_list<T: serde::Serialize>(
+    entries: &[T],
+    json_out: bool,
+    none: &str,
+    headers: &[&str],
+    row: impl Fn(&T) -> Vec<String>,
+) -> Result<(), CliError> {
+    if json_out {
+        return print_json(&entries);
+    }
+    if entries.is_empty() {
+        eprintln!("{none}");
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = entries.iter().map(row).collect();
+    emit(&table(headers, &rows));
+    Ok(())
+}
+
 /// Parses `30s`, `500ms`, `2m`, `1h`, `7d`, `2w` or plain seconds (at most
 /// a year).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -150,29 +172,10 @@ pub fn issues(client: &Client, args: &IssuesArgs, json_out: bool) -> Result<(), 
         args.limit,
         100,
     )?;
-    if json_out {
-        return print_json(&out);
-    }
-    if out.is_empty() {
-        eprintln!("no issues");
-        return Ok(());
-    }
-    let rows: Vec<Vec<String>> = out
-        .iter()
-        .map(|i| {
-            vec![
-                i.id.clone(),
-                i.short_id.clone(),
-                i.status.clone(),
-                i.level.clone(),
-                i.count.clone(),
-                i.user_count.to_string(),
-                short_time(&i.last_seen),
-                truncate(&i.title, 80),
-            ]
-        })
-        .collect();
-    emit(&table(
+    print_list(
+        &out,
+        json_out,
+        "no issues",
         &[
             "ID",
             "SHORT ID",
@@ -183,9 +186,19 @@ pub fn issues(client: &Client, args: &IssuesArgs, json_out: bool) -> Result<(), 
             "LAST SEEN",
             "TITLE",
         ],
-        &rows,
-    ));
-    Ok(())
+        |i| {
+            vec![
+                i.id.clone(),
+                i.short_id.clone(),
+                i.status.clone(),
+                i.level.clone(),
+                i.count.clone(),
+                i.user_count.to_string(),
+                short_time(&i.last_seen),
+                truncate(&i.title, 80),
+            ]
+        },
+    )
 }
 
 /// `receiver issue ID`

@@ -7,8 +7,8 @@
 use clap::Args;
 
 use super::client::Client;
-use super::commands::{enc, print_json, query_string};
-use super::output::{emit, short_id, short_time, table, truncate};
+use super::commands::{enc, print_json, print_list, query_string};
+use super::output::{short_id, short_time, truncate};
 use super::CliError;
 use crate::api::types::{CheckIn, Monitor, MonitorSchedule};
 
@@ -96,15 +96,10 @@ fn list(client: &Client, args: &MonitorsArgs, json_out: bool) -> Result<(), CliE
     }
     let path = format!("/api/0/local/monitors/?{}", query_string(&pairs));
     let (monitors, _): (Vec<Monitor>, _) = client.get(&path)?;
-    if json_out {
-        return print_json(&monitors);
-    }
-    if monitors.is_empty() {
-        eprintln!("no monitors");
-        return Ok(());
-    }
-    let rows: Vec<Vec<String>> = monitors.iter().map(monitor_row).collect();
-    emit(&table(
+    print_list(
+        &monitors,
+        json_out,
+        "no monitors",
         &[
             "MONITOR",
             "PROJECT",
@@ -117,9 +112,8 @@ fn list(client: &Client, args: &MonitorsArgs, json_out: bool) -> Result<(), CliE
             "NEXT DUE",
             "SCHEDULE",
         ],
-        &rows,
-    ));
-    Ok(())
+        monitor_row,
+    )
 }
 
 fn monitor_row(m: &Monitor) -> Vec<String> {
@@ -190,16 +184,19 @@ fn runs(client: &Client, args: &MonitorsArgs, slug: &str, json_out: bool) -> Res
         args.limit,
         100,
     )?;
-    if json_out {
-        return print_json(&out);
-    }
-    if out.is_empty() {
-        eprintln!("no runs of monitor {slug:?}");
-        return Ok(());
-    }
-    let rows: Vec<Vec<String>> = out
-        .iter()
-        .map(|k| {
+    print_list(
+        &out,
+        json_out,
+        &format!("no runs of monitor {slug:?}"),
+        &[
+            "STARTED",
+            "STATUS",
+            "DURATION",
+            "ENVIRONMENT",
+            "RELEASE",
+            "CHECK-IN",
+        ],
+        |k| {
             vec![
                 short_time(&k.received),
                 k.status.clone(),
@@ -214,20 +211,8 @@ fn runs(client: &Client, args: &MonitorsArgs, slug: &str, json_out: bool) -> Res
                     .map(|id| short_id(Some(id)))
                     .unwrap_or_else(|| "(no check-in came)".to_owned()),
             ]
-        })
-        .collect();
-    emit(&table(
-        &[
-            "STARTED",
-            "STATUS",
-            "DURATION",
-            "ENVIRONMENT",
-            "RELEASE",
-            "CHECK-IN",
-        ],
-        &rows,
-    ));
-    Ok(())
+        },
+    )
 }
 
 /// `0.25s`, `12s`, `3m 20s`, `2h 5m`: chosen by the value as rounded, so

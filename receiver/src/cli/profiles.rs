@@ -6,7 +6,7 @@
 use clap::Args;
 
 use super::client::Client;
-use super::commands::{enc, print_json, query_string};
+use super::commands::{enc, print_json, print_list, query_string};
 use super::output::{emit, short_id, short_time, table, truncate};
 use super::traces::milliseconds;
 use super::CliError;
@@ -34,28 +34,10 @@ pub fn profiles(client: &Client, args: &ProfilesArgs, json_out: bool) -> Result<
         args.limit,
         |page: ProfilesPage| (page.profiles, page.cursor),
     )?;
-    if json_out {
-        return print_json(&out);
-    }
-    if out.is_empty() {
-        eprintln!("no profiles (an SDK sends them with profiles_sample_rate set)");
-        return Ok(());
-    }
-    let rows: Vec<Vec<String>> = out
-        .iter()
-        .map(|p| {
-            vec![
-                short_id(Some(&p.transaction_id)),
-                short_time(&p.received),
-                p.duration_ms.map(milliseconds).unwrap_or_default(),
-                p.samples.to_string(),
-                p.platform.clone().unwrap_or_default(),
-                short_id(p.trace_id.as_deref()),
-                truncate(p.transaction.as_deref().unwrap_or(""), 60),
-            ]
-        })
-        .collect();
-    emit(&table(
+    print_list(
+        &out,
+        json_out,
+        "no profiles (an SDK sends them with profiles_sample_rate set)",
         &[
             "ID",
             "RECEIVED",
@@ -65,9 +47,18 @@ pub fn profiles(client: &Client, args: &ProfilesArgs, json_out: bool) -> Result<
             "TRACE",
             "TRANSACTION",
         ],
-        &rows,
-    ));
-    Ok(())
+        |p| {
+            vec![
+                short_id(Some(&p.transaction_id)),
+                short_time(&p.received),
+                p.duration_ms.map(milliseconds).unwrap_or_default(),
+                p.samples.to_string(),
+                p.platform.clone().unwrap_or_default(),
+                short_id(p.trace_id.as_deref()),
+                truncate(p.transaction.as_deref().unwrap_or(""), 60),
+            ]
+        },
+    )
 }
 
 /// `receiver profile ID`

@@ -7,8 +7,8 @@
 use clap::Args;
 
 use super::client::Client;
-use super::commands::{print_json, query_string};
-use super::output::{emit, short_id, short_time, table, truncate};
+use super::commands::{print_list, query_string};
+use super::output::{short_id, short_time, truncate};
 use super::traces::milliseconds;
 use super::CliError;
 use crate::api::types::SpanRow;
@@ -85,28 +85,10 @@ pub fn spans(client: &Client, args: &SpansArgs, json_out: bool) -> Result<(), Cl
         args.limit,
         100,
     )?;
-    if json_out {
-        return print_json(&out);
-    }
-    if out.is_empty() {
-        eprintln!("no spans");
-        return Ok(());
-    }
-    let rows: Vec<Vec<String>> = out
-        .iter()
-        .map(|s| {
-            vec![
-                short_time(&s.start_timestamp),
-                s.duration.map(milliseconds).unwrap_or_default(),
-                s.status.clone().unwrap_or_default(),
-                s.op.clone().unwrap_or_default(),
-                short_id(Some(&s.trace_id)),
-                truncate(s.transaction.as_deref().unwrap_or(""), 40),
-                truncate(s.description.as_deref().unwrap_or(""), 80),
-            ]
-        })
-        .collect();
-    emit(&table(
+    print_list(
+        &out,
+        json_out,
+        "no spans",
         &[
             "STARTED",
             "DURATION",
@@ -116,7 +98,16 @@ pub fn spans(client: &Client, args: &SpansArgs, json_out: bool) -> Result<(), Cl
             "TRANSACTION",
             "DESCRIPTION",
         ],
-        &rows,
-    ));
-    Ok(())
+        |s| {
+            vec![
+                short_time(&s.start_timestamp),
+                s.duration.map(milliseconds).unwrap_or_default(),
+                s.status.clone().unwrap_or_default(),
+                s.op.clone().unwrap_or_default(),
+                short_id(Some(&s.trace_id)),
+                truncate(s.transaction.as_deref().unwrap_or(""), 40),
+                truncate(s.description.as_deref().unwrap_or(""), 80),
+            ]
+        },
+    )
 }

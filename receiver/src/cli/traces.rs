@@ -9,7 +9,7 @@ use sentry_core::protocol::Timestamp;
 use serde_json::Value;
 
 use super::client::Client;
-use super::commands::{enc, print_json, query_string};
+use super::commands::{enc, print_json, print_list, query_string};
 use super::filters::ListFilters;
 use super::output::{emit, short_id, short_time, table, truncate};
 use super::CliError;
@@ -93,30 +93,11 @@ pub fn transactions(
              whatever the other filters keep, and older ones are not listed"
         );
     }
-    if json_out {
-        return print_json(&out);
-    }
-    if out.is_empty() {
-        eprintln!(
-            "no transactions (an SDK that streams its spans, as @sentry/node 11 does by \
-             default, sends segments instead: `receiver spans --segments`)"
-        );
-        return Ok(());
-    }
-    let rows: Vec<Vec<String>> = out
-        .iter()
-        .map(|t| {
-            vec![
-                short_time(&t.start_timestamp),
-                milliseconds(t.duration),
-                t.status.clone().unwrap_or_default(),
-                t.op.clone().unwrap_or_default(),
-                short_id(t.trace_id.as_deref()),
-                truncate(t.transaction.as_deref().unwrap_or(""), 80),
-            ]
-        })
-        .collect();
-    emit(&table(
+    print_list(
+        &out,
+        json_out,
+        "no transactions (an SDK that streams its spans, as @sentry/node 11 does by \
+         default, sends segments instead: `receiver spans --segments`)",
         &[
             "STARTED",
             "DURATION",
@@ -125,9 +106,17 @@ pub fn transactions(
             "TRACE",
             "TRANSACTION",
         ],
-        &rows,
-    ));
-    Ok(())
+        |t| {
+            vec![
+                short_time(&t.start_timestamp),
+                milliseconds(t.duration),
+                t.status.clone().unwrap_or_default(),
+                t.op.clone().unwrap_or_default(),
+                short_id(t.trace_id.as_deref()),
+                truncate(t.transaction.as_deref().unwrap_or(""), 80),
+            ]
+        },
+    )
 }
 
 /// `receiver trace ID`
