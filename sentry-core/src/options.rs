@@ -166,6 +166,35 @@ pub struct ClientOptions {
     pub debug: bool,
     /// Envelopes the transport may queue. Default 100.
     pub max_queue_size: usize,
+    /// The proxy the HTTP transport sends through when the DSN is
+    /// `http://`, e.g. `http://proxy.internal:3128` (with credentials:
+    /// `http://user:password@proxy.internal:3128`). An empty string sends
+    /// directly, whatever the environment says. Unset: the `HTTP_PROXY`,
+    /// `ALL_PROXY` and `NO_PROXY` environment variables decide.
+    ///
+    /// ```
+    /// let options = sentry_core::ClientOptions {
+    ///     http_proxy: Some("http://proxy.internal:3128".into()),
+    ///     ..Default::default()
+    /// };
+    /// // Credentials never show in debug output.
+    /// let options = sentry_core::ClientOptions {
+    ///     https_proxy: Some("http://me:secret@proxy.internal:3128".into()),
+    ///     ..Default::default()
+    /// };
+    /// assert!(!format!("{options:?}").contains("secret"));
+    /// ```
+    pub http_proxy: Option<Cow<'static, str>>,
+    /// The proxy for an `https://` DSN, as [`http_proxy`](Self::http_proxy).
+    /// Unset: `http_proxy` when that is set, else the `HTTPS_PROXY`,
+    /// `ALL_PROXY` and `NO_PROXY` environment variables.
+    pub https_proxy: Option<Cow<'static, str>>,
+    /// Accept the receiver's TLS certificate even when it does not verify
+    /// (self-signed, expired, another host's). Default false. Anyone on the
+    /// path can then read and change what is sent: for a receiver with its
+    /// own CA, give the HTTP transport that CA instead
+    /// (`HttpTransportBuilder::add_root_certificates_pem`).
+    pub accept_invalid_certs: bool,
     /// Creates the transport. Without one, the client has nowhere to send
     /// and drops events (`sentry-transport` installs the HTTP one).
     pub transport: Option<Arc<dyn TransportFactory>>,
@@ -208,6 +237,9 @@ impl Default for ClientOptions {
             shutdown_timeout: Duration::from_secs(2),
             debug: false,
             max_queue_size: 100,
+            http_proxy: None,
+            https_proxy: None,
+            accept_invalid_certs: false,
             transport: None,
             integrations: Vec::new(),
         }
@@ -245,6 +277,15 @@ impl fmt::Debug for ClientOptions {
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("debug", &self.debug)
             .field("max_queue_size", &self.max_queue_size)
+            .field(
+                "http_proxy",
+                &self.http_proxy.as_deref().map(redact_userinfo),
+            )
+            .field(
+                "https_proxy",
+                &self.https_proxy.as_deref().map(redact_userinfo),
+            )
+            .field("accept_invalid_certs", &self.accept_invalid_certs)
             .field("transport", &self.transport.is_some())
             .field(
                 "integrations",
@@ -255,6 +296,20 @@ impl fmt::Debug for ClientOptions {
                     .collect::<Vec<_>>(),
             )
             .finish()
+    }
+}
+
+/// `url` (a proxy's) with its user name and password replaced by `***`, so
+/// that debug output shows where requests go but not the credentials.
+fn redact_userinfo(url: &str) -> Cow<'_, str> {
+    let (prefix, after) = match url.find("://") {
+        Some(i) => url.split_at(i + 3),
+        None => ("", url),
+    };
+    let end = after.find(['/', '?', '#']).unwrap_or(after.len());
+    match after[..end].rsplit_once('@') {
+        Some((_, host)) => Cow::Owned(format!("{prefix}***@{host}{}", &after[end..])),
+        None => Cow::Borrowed(url),
     }
 }
 
@@ -511,6 +566,21 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn proxy_credentials_are_redacted_and_nothing_else_is() {
+        let cases = [
+            ("http://me:pw@proxy:3128", "http://***@proxy:3128"),
+            ("http://me@proxy:3128/", "http://***@proxy:3128/"),
+            ("me:p@ss@proxy:3128", "***@proxy:3128"),
+            ("https://proxy.internal:3128", "https://proxy.internal:3128"),
+            ("http://proxy/a@b", "http://proxy/a@b"),
+            ("", ""),
+        ];
+        for (url, shown) in cases {
+            assert_eq!(redact_userinfo(url), shown, "{url}");
+        }
+    }
 
     #[test]
     fn env_fills_only_unset_values() {

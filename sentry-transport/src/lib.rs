@@ -70,6 +70,7 @@
 
 mod client_report;
 mod http;
+mod network;
 pub mod ratelimit;
 mod retry;
 mod spool;
@@ -105,6 +106,20 @@ pub enum TransportError {
         name: &'static str,
         /// What is wrong.
         reason: &'static str,
+    },
+    /// The proxy URL does not parse, or is not `http://` or `https://`.
+    /// The message never repeats the URL, which may hold a password.
+    #[error("invalid proxy URL: {reason}")]
+    InvalidProxy {
+        /// What is wrong.
+        reason: String,
+    },
+    /// A root certificate given to
+    /// [`HttpTransportBuilder::add_root_certificates_pem`] is not PEM.
+    #[error("invalid root certificate: {reason}")]
+    InvalidCertificate {
+        /// What is wrong.
+        reason: String,
     },
     /// The HTTP client could not be built (e.g. no TLS roots).
     #[error("cannot build the HTTP client: {source}")]

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sentry_core::dsn::Dsn;
+use sentry_core::dsn::{Dsn, Scheme};
 use sentry_core::envelope::Envelope;
 use sentry_core::protocol::{ClientSdkInfo, DataCategory, DiscardReason};
 use sentry_core::transport::{Transport, TransportFactory};
@@ -15,6 +15,7 @@ use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio::sync::oneshot;
 
 use crate::http::Endpoint;
+use crate::network::{Network, Proxy};
 use crate::retry::RetryPolicy;
 use crate::spool::Spool;
 use crate::worker::{self, is_batchable, Config, Control, Queued, Shared};
@@ -56,6 +57,9 @@ pub const MAX_IN_FLIGHT: usize = 1024;
 /// | [`client_reports`](Self::client_reports) | on |
 /// | [`spool_dir`](Self::spool_dir) | none (no spool) |
 /// | [`spool_max_bytes`](Self::spool_max_bytes) | 16 MiB |
+/// | [`proxy`](Self::proxy) / [`no_proxy`](Self::no_proxy) | `ClientOptions::http_proxy` / `https_proxy`, else the `*_PROXY` environment variables |
+/// | [`accept_invalid_certs`](Self::accept_invalid_certs) | `ClientOptions::accept_invalid_certs` (off) |
+/// | [`add_root_certificates_pem`](Self::add_root_certificates_pem) | the built-in (Mozilla) roots only |
 /// | [`spool_retry_interval`](Self::spool_retry_interval) | 30 s |
 /// | [`shutdown_timeout`](Self::shutdown_timeout) | `ClientOptions::shutdown_timeout` (2 s) |
 /// | [`debug`](Self::debug) | `ClientOptions::debug` (off) |
@@ -90,6 +94,7 @@ pub struct HttpTransportBuilder {
     shutdown_timeout: Duration,
     debug: bool,
     client_name: String,
+    network: Network,
 }
 
 impl fmt::Debug for HttpTransportBuilder {
@@ -112,6 +117,16 @@ impl fmt::Debug for HttpTransportBuilder {
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("debug", &self.debug)
             .field("client_name", &self.client_name)
+            .field(
+                "proxy",
+                &match &self.network.proxy {
+                    Proxy::Environment => "from the environment",
+                    Proxy::Direct => "none",
+                    Proxy::Url(_) => "set",
+                },
+            )
+            .field("accept_invalid_certs", &self.network.accept_invalid_certs)
+            .field("root_certificates", &self.network.root_certificates.len())
             .finish()
     }
 }
@@ -154,12 +169,15 @@ impl HttpTransportBuilder {
             shutdown_timeout: defaults.shutdown_timeout,
             debug: defaults.debug,
             client_name: ClientSdkInfo::this_sdk().client_name(),
+            network: Network::default(),
         }
     }
 
-    /// A builder taking the DSN, `max_queue_size`, `shutdown_timeout` and
-    /// `debug` from client options. Without a DSN, [`build`](Self::build)
-    /// fails with [`TransportError::MissingDsn`].
+    /// A builder taking the DSN, `max_queue_size`, `shutdown_timeout`,
+    /// `debug`, the proxy (`https_proxy` or else `http_proxy` for an
+    /// `https://` DSN, `http_proxy` for an `http://` one) and
+    /// `accept_invalid_certs` from client options. Without a DSN,
+    /// [`build`](Self::build) fails with [`TransportError::MissingDsn`].
     ///
     /// ```
     /// use sentry_core::ClientOptions;
@@ -172,6 +190,12 @@ impl HttpTransportBuilder {
         builder.queue_size = options.max_queue_size;
         builder.shutdown_timeout = options.shutdown_timeout;
         builder.debug = options.debug;
+        let proxy = match options.dsn.as_ref().map(Dsn::scheme) {
+            Some(Scheme::Https) => options.https_proxy.as_ref().or(options.http_proxy.as_ref()),
+            _ => options.http_proxy.as_ref(),
+        };
+        builder.network.proxy = Proxy::from_option(proxy.map(|p| p.as_ref()));
+        builder.network.accept_invalid_certs = options.accept_invalid_certs;
         builder
     }
 
@@ -408,6 +432,70 @@ impl HttpTransportBuilder {
         self
     }
 
+    /// Sends every request through the proxy at `url` (`http://` or
+    /// `https://`; `host:port` alone means `http://`; credentials as
+    /// `http://user:password@host:port`), whatever the `*_PROXY`
+    /// environment variables say. A URL that does not parse fails
+    /// [`build`](Self::build) with [`TransportError::InvalidProxy`].
+    ///
+    /// ```
+    /// # let dsn = "http://public@127.0.0.1:9/1".parse().unwrap();
+    /// let b = sentry_transport::HttpTransportBuilder::new(dsn).proxy("http://proxy.internal:3128");
+    /// ```
+    pub fn proxy(mut self, url: impl Into<String>) -> Self {
+        self.network.proxy = Proxy::Url(url.into());
+        self
+    }
+
+    /// Connects straight to the receiver, ignoring the `HTTP_PROXY`,
+    /// `HTTPS_PROXY` and `ALL_PROXY` environment variables (which are
+    /// followed by default).
+    ///
+    /// ```
+    /// # let dsn = "http://public@127.0.0.1:9/1".parse().unwrap();
+    /// let b = sentry_transport::HttpTransportBuilder::new(dsn).no_proxy();
+    /// ```
+    pub fn no_proxy(mut self) -> Self {
+        self.network.proxy = Proxy::Direct;
+        self
+    }
+
+    /// Accepts the receiver's TLS certificate even when it does not verify
+    /// (self-signed, expired, issued for another host). Default
+    /// `ClientOptions::accept_invalid_certs` (off). Anyone on the path can
+    /// then read and change what is sent; for a receiver whose certificate
+    /// comes from a private CA, [trust that CA](Self::add_root_certificates_pem)
+    /// instead.
+    ///
+    /// ```
+    /// # let dsn = "https://public@127.0.0.1:9/1".parse().unwrap();
+    /// let b = sentry_transport::HttpTransportBuilder::new(dsn).accept_invalid_certs(true);
+    /// ```
+    pub fn accept_invalid_certs(mut self, accept: bool) -> Self {
+        self.network.accept_invalid_certs = accept;
+        self
+    }
+
+    /// Trusts the certificates in `pem` (one or more `-----BEGIN
+    /// CERTIFICATE-----` blocks, e.g. a company CA's file) besides the
+    /// built-in roots: what a self-hosted receiver behind a private CA
+    /// needs. May be called more than once. Text that holds no certificate
+    /// fails [`build`](Self::build) with
+    /// [`TransportError::InvalidCertificate`].
+    ///
+    /// ```no_run
+    /// # let dsn = "https://public@sentry.internal/1".parse().unwrap();
+    /// let ca = std::fs::read("/etc/ssl/company-ca.pem")?;
+    /// let transport = sentry_transport::HttpTransportBuilder::new(dsn)
+    ///     .add_root_certificates_pem(ca)
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_root_certificates_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.network.root_certificates.push(pem.into());
+        self
+    }
+
     /// Checks the settings, opens the spool and starts the worker thread.
     ///
     /// A spool directory that cannot be created or written (permission
@@ -450,19 +538,12 @@ impl HttpTransportBuilder {
         }
         // Timer arithmetic must not overflow: a year is "never" enough.
         let year = Duration::from_secs(365 * 24 * 3600);
-        // A spool that cannot be used costs the spool, not the transport:
-        // envelopes still go over HTTP, and what cannot be delivered is
-        // counted as `network_error` as without a spool.
-        let spool = self.spool_dir.as_ref().and_then(|dir| {
-            let dir = dir.join(spool_subdir(&dsn));
-            Spool::open(&dir, self.spool_max_bytes)
-                .map_err(|source| {
-                    let e = TransportError::Spool { dir, source };
-                    eprintln!("[sentry-transport] warning: {e}; running without a spool");
-                })
-                .ok()
-        });
-        let client = reqwest::Client::builder()
+        // Built before the spool is opened: a setting it refuses leaves no
+        // directory behind.
+        let client = reqwest::Client::builder();
+        let client = self
+            .network
+            .apply(client)?
             // A redirect is the receiver's answer, not a place to send to:
             // followed, a 302 turns the POST into a body-less GET that
             // "succeeds" (the envelope lost, uncounted), and a 307 to
@@ -476,6 +557,18 @@ impl HttpTransportBuilder {
             .map_err(|e| TransportError::HttpClient {
                 source: Box::new(e),
             })?;
+        // A spool that cannot be used costs the spool, not the transport:
+        // envelopes still go over HTTP, and what cannot be delivered is
+        // counted as `network_error` as without a spool.
+        let spool = self.spool_dir.as_ref().and_then(|dir| {
+            let dir = dir.join(spool_subdir(&dsn));
+            Spool::open(&dir, self.spool_max_bytes)
+                .map_err(|source| {
+                    let e = TransportError::Spool { dir, source };
+                    eprintln!("[sentry-transport] warning: {e}; running without a spool");
+                })
+                .ok()
+        });
         let config = Config {
             endpoint: Endpoint::new(dsn, self.client_name),
             gzip_threshold: self.gzip_threshold,

@@ -86,6 +86,9 @@ impl Reply {
 pub struct Recorded {
     pub method: String,
     pub path: String,
+    /// The request target as sent: absolute (`http://host:port/path`) when
+    /// the server was used as a proxy.
+    pub uri: String,
     pub headers: BTreeMap<String, String>,
     /// The body as sent on the wire.
     pub raw: Vec<u8>,
@@ -178,6 +181,15 @@ impl TestServer {
     }
 
     pub fn start_on(port: u16) -> TestServer {
+        TestServer::start_with(port, None)
+    }
+
+    /// A server that speaks HTTPS with `tls`.
+    pub fn start_tls(tls: Arc<tokio_rustls::rustls::ServerConfig>) -> TestServer {
+        TestServer::start_with(0, Some(tokio_rustls::TlsAcceptor::from(tls)))
+    }
+
+    fn start_with(port: u16, tls: Option<tokio_rustls::TlsAcceptor>) -> TestServer {
         let std_listener =
             std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind test server");
         std_listener.set_nonblocking(true).expect("nonblocking");
@@ -200,11 +212,21 @@ impl TestServer {
                         accepted = listener.accept() => {
                             let Ok((stream, _)) = accepted else { continue };
                             let state = server_state.clone();
+                            let tls = tls.clone();
                             tokio::spawn(async move {
                                 let service = service_fn(move |req| handle(req, state.clone()));
-                                let _ = http1::Builder::new()
-                                    .serve_connection(TokioIo::new(stream), service)
-                                    .await;
+                                let http = http1::Builder::new();
+                                let _ = match tls {
+                                    None => http.serve_connection(TokioIo::new(stream), service).await,
+                                    Some(tls) => match tls.accept(stream).await {
+                                        Ok(stream) => {
+                                            http.serve_connection(TokioIo::new(stream), service).await
+                                        }
+                                        // A client that does not trust the certificate
+                                        // gives up in the handshake: no request.
+                                        Err(_) => return,
+                                    },
+                                };
                             });
                         }
                     }
@@ -348,6 +370,7 @@ async fn handle(
         requests.push(Recorded {
             method: parts.method.to_string(),
             path: parts.uri.path().to_owned(),
+            uri: parts.uri.to_string(),
             headers,
             raw,
             body,

@@ -1,0 +1,223 @@
+//! How the transport reaches its receiver: an explicit proxy (from the
+//! builder or `ClientOptions`) and TLS trust (a private CA, or none).
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{DownPort, TestServer};
+use sentry_core::dsn::Dsn;
+use sentry_core::envelope::{Envelope, EnvelopeItem};
+use sentry_core::protocol::Event;
+use sentry_core::transport::Transport;
+use sentry_core::{ClientOptions, Uuid};
+use sentry_transport::{HttpTransport, HttpTransportBuilder, TransportError};
+use tokio_rustls::rustls;
+
+const WAIT: Duration = Duration::from_secs(5);
+
+fn fast(builder: HttpTransportBuilder) -> HttpTransportBuilder {
+    builder
+        .connect_timeout(Duration::from_millis(500))
+        .request_timeout(Duration::from_secs(3))
+        .max_retries(0)
+        .client_reports(false)
+        .shutdown_timeout(Duration::from_millis(500))
+}
+
+fn event(message: &str) -> Envelope {
+    let mut envelope = Envelope::with_event_id(Uuid::new_v4());
+    envelope.add_item(EnvelopeItem::event(Event {
+        message: Some(message.to_owned()),
+        ..Default::default()
+    }));
+    envelope
+}
+
+/// Sends one event and says whether the transport delivered it.
+fn deliver(transport: &HttpTransport, message: &str) -> bool {
+    transport.send_envelope(event(message));
+    transport.flush(WAIT)
+}
+
+#[test]
+fn a_proxy_carries_every_request_with_its_credentials() {
+    // The DSN's port refuses connections: the event can only arrive
+    // through the proxy, which sees the receiver's URL in the request.
+    let receiver = DownPort::new();
+    let proxy = TestServer::start();
+    let transport = fast(HttpTransport::builder(receiver.dsn()))
+        .proxy(format!("http://me:pa%20ss@127.0.0.1:{}", proxy.port()))
+        .build()
+        .expect("transport");
+    assert!(deliver(&transport, "through the proxy"));
+    let requests = proxy.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(
+        requests[0].uri,
+        format!("http://127.0.0.1:{}/api/1/envelope/", receiver.port())
+    );
+    // `me:pa ss`, percent-decoded as curl does.
+    assert_eq!(
+        requests[0].header("proxy-authorization"),
+        Some("Basic bWU6cGEgc3M=")
+    );
+    assert!(requests[0].header("x-sentry-auth").is_some());
+}
+
+#[test]
+fn client_options_choose_the_proxy_by_the_dsn_scheme() {
+    let receiver = DownPort::new();
+    let proxy = TestServer::start();
+    let elsewhere = DownPort::new();
+    let options = |http: Option<String>, https: Option<String>| ClientOptions {
+        dsn: Some(receiver.dsn()),
+        http_proxy: http.map(Into::into),
+        https_proxy: https.map(Into::into),
+        ..Default::default()
+    };
+    let at = |port: u16| Some(format!("127.0.0.1:{port}"));
+    // An http:// DSN takes `http_proxy`, never `https_proxy`.
+    let options_http = options(at(proxy.port()), at(elsewhere.port()));
+    let transport = fast(HttpTransportBuilder::from_options(&options_http))
+        .build()
+        .expect("transport");
+    assert!(deliver(&transport, "via http_proxy"));
+    assert_eq!(proxy.requests().len(), 1);
+    // Without `http_proxy`, an http:// DSN goes straight (here: nowhere).
+    let options_https_only = options(None, at(proxy.port()));
+    let transport = fast(HttpTransportBuilder::from_options(&options_https_only))
+        .build()
+        .expect("transport");
+    assert!(!deliver(&transport, "not via https_proxy"));
+    assert_eq!(proxy.requests().len(), 1);
+    // The factory the integrations install reads the same options.
+    let transport = HttpTransport::new(&options_http).expect("transport");
+    assert!(deliver(&transport, "via the default transport"));
+    assert_eq!(proxy.requests().len(), 2);
+}
+
+#[test]
+fn a_bad_proxy_url_fails_the_build_and_keeps_its_password() {
+    let dsn: Dsn = "http://public@127.0.0.1:9/1".parse().expect("dsn");
+    let err = HttpTransport::builder(dsn.clone())
+        .proxy("socks5://me:secret@127.0.0.1:1080")
+        .build()
+        .map(|_| ())
+        .unwrap_err();
+    assert!(matches!(err, TransportError::InvalidProxy { .. }), "{err}");
+    assert!(!err.to_string().contains("secret"), "{err}");
+    // Through the options, the application keeps running without sending.
+    let options = ClientOptions {
+        dsn: Some(dsn),
+        http_proxy: Some("http://me:secret@127.0.0.1:99999".into()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        HttpTransport::new(&options).map(|_| ()),
+        Err(TransportError::InvalidProxy { .. })
+    ));
+}
+
+/// A private CA and a certificate it issued for 127.0.0.1.
+struct Pki {
+    ca_pem: String,
+    server: Arc<rustls::ServerConfig>,
+}
+
+impl Pki {
+    fn new() -> Pki {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+        let ca_key = KeyPair::generate().expect("CA key");
+        let mut ca_params = CertificateParams::new(Vec::new()).expect("CA params");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = ca_params.self_signed(&ca_key).expect("CA");
+        let issuer = Issuer::new(ca_params, ca_key);
+        let key = KeyPair::generate().expect("key");
+        let params = CertificateParams::new(vec!["127.0.0.1".to_owned()]).expect("params");
+        let cert = params.signed_by(&key, &issuer).expect("certificate");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let server = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("protocol versions")
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![cert.der().clone()],
+                rustls::pki_types::PrivatePkcs8KeyDer::from(key.serialize_der()).into(),
+            )
+            .expect("server config");
+        Pki {
+            ca_pem: ca.pem(),
+            server: Arc::new(server),
+        }
+    }
+}
+
+fn https_dsn(server: &TestServer) -> Dsn {
+    format!(
+        "https://0123456789abcdef0123456789abcdef@127.0.0.1:{}/1",
+        server.port()
+    )
+    .parse()
+    .expect("dsn")
+}
+
+#[test]
+fn a_receiver_behind_a_private_ca_is_reached_once_that_ca_is_trusted() {
+    let pki = Pki::new();
+    let server = TestServer::start_tls(pki.server.clone());
+    let dsn = https_dsn(&server);
+
+    // The built-in roots do not know the CA: the handshake fails.
+    let transport = fast(HttpTransport::builder(dsn.clone()))
+        .build()
+        .expect("transport");
+    assert!(!deliver(&transport, "untrusted"));
+    // Nor does trusting another CA help.
+    let transport = fast(HttpTransport::builder(dsn.clone()))
+        .add_root_certificates_pem(Pki::new().ca_pem)
+        .build()
+        .expect("transport");
+    assert!(!deliver(&transport, "another CA"));
+    assert!(server.requests().is_empty());
+
+    let transport = fast(HttpTransport::builder(dsn))
+        .add_root_certificates_pem(pki.ca_pem.clone())
+        .build()
+        .expect("transport");
+    assert!(deliver(&transport, "trusted"));
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1);
+    let envelope = requests[0].envelope.as_ref().expect("an envelope");
+    assert_eq!(envelope.items.len(), 1);
+}
+
+#[test]
+fn accept_invalid_certs_reaches_a_receiver_nobody_vouches_for() {
+    let server = TestServer::start_tls(Pki::new().server);
+    let options = ClientOptions {
+        dsn: Some(https_dsn(&server)),
+        accept_invalid_certs: true,
+        ..Default::default()
+    };
+    let transport = fast(HttpTransportBuilder::from_options(&options))
+        .build()
+        .expect("transport");
+    assert!(deliver(&transport, "unverified"));
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[test]
+fn text_without_a_certificate_fails_the_build() {
+    let dsn: Dsn = "https://public@127.0.0.1:9/1".parse().expect("dsn");
+    let err = HttpTransport::builder(dsn)
+        .add_root_certificates_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+        .build()
+        .map(|_| ())
+        .unwrap_err();
+    assert!(
+        matches!(err, TransportError::InvalidCertificate { .. }),
+        "{err}"
+    );
+}
