@@ -306,6 +306,118 @@ fn the_official_python_sdk_obeys_a_receiver_quota() {
     assert_errors_held_back(&server, &sent);
 }
 
+/// The Python SDK's continuous profiler (trace lifecycle: chunks, no
+/// `profile` item): the transaction's profile comes from the chunks that
+/// cover it, its own thread between its start and end; the profiler's
+/// session is listed and summarised over every thread.
+#[test]
+fn the_official_python_sdks_continuous_profile_says_where_the_time_went() {
+    use receiver::api::types::{ProfileDetail, ProfilerDetail, ProfilersPage};
+
+    let python = python_with_sdk();
+    let server = TestServer::start();
+    let sent = run_script(&python, &server, "continuous_profiling.py");
+    let conn = open(server.db_path());
+    wait_for(&conn, "SELECT COUNT(*) FROM profile_chunks", 1);
+    wait_for(
+        &conn,
+        "SELECT COUNT(*) FROM transactions WHERE name = 'continuously-profiled'",
+        1,
+    );
+    let (event_id, trace_id): (String, String) = conn
+        .query_row(
+            "SELECT event_id, trace_id FROM transactions WHERE name = 'continuously-profiled'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("the transaction");
+    assert_eq!(sent["trace_id"].as_str(), Some(trace_id.as_str()));
+    let profiles: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM raw_items WHERE item_type = 'profile'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(profiles, 0, "the trace lifecycle sends chunks only");
+
+    let page: ProfilersPage = server
+        .api_json("/api/0/local/profilers/")
+        .unwrap_or_else(|e| panic!("profilers: {e}"));
+    assert_eq!(page.profilers.len(), 1, "{page:?}");
+    let session = &page.profilers[0];
+    assert_eq!(session.platform.as_deref(), Some("python"), "{session:?}");
+    assert_eq!(session.release.as_deref(), Some("compat-continuous@1.0.0"));
+    assert!(session.chunks >= 1 && session.samples > 0, "{session:?}");
+
+    let detail: ProfileDetail = server
+        .api_json(&format!("/api/0/local/profiles/{}/", &event_id[..8]))
+        .unwrap_or_else(|e| panic!("profile: {e}"));
+    assert_eq!(
+        detail.profile.profiler_id.as_deref(),
+        Some(session.profiler_id.as_str())
+    );
+    assert_eq!(
+        detail.profile.transaction.as_deref(),
+        Some("continuously-profiled")
+    );
+    let shown = detail
+        .threads
+        .iter()
+        .find(|t| Some(t.id.as_str()) == detail.thread_id.as_deref())
+        .unwrap_or_else(|| panic!("no shown thread in {detail:?}"));
+    assert_eq!(
+        shown.name.as_deref(),
+        Some("MainThread"),
+        "{:?}",
+        detail.threads
+    );
+    let names: Vec<&str> = detail
+        .functions
+        .iter()
+        .map(|f| f.function.as_str())
+        .collect();
+    assert_eq!(names.first(), Some(&"busy"), "{names:?}");
+    assert!(
+        detail.functions[0].self_ms > 150.0,
+        "{:?}",
+        detail.functions[0]
+    );
+    assert!(names.contains(&"wait"), "{names:?}");
+    assert!(
+        !names.contains(&"spin"),
+        "another thread's function: {names:?}"
+    );
+    // Only samples within the transaction: at most its duration (and one
+    // sample's time) however long the chunk.
+    let duration = detail.profile.duration_ms.expect("a duration");
+    assert!(
+        detail.sampled_ms <= duration + 50.0,
+        "{} > {duration}",
+        detail.sampled_ms
+    );
+
+    let spinner = detail
+        .threads
+        .iter()
+        .find(|t| t.name.as_deref() == Some("spinner"))
+        .unwrap_or_else(|| panic!("no spinner thread in {:?}", detail.threads));
+    let whole: ProfilerDetail = server
+        .api_json(&format!(
+            "/api/0/local/profilers/{}/?thread={}",
+            session.profiler_id, spinner.id
+        ))
+        .unwrap_or_else(|e| panic!("profiler: {e}"));
+    assert_eq!(whole.chunks_read, session.chunks);
+    assert_eq!(whole.thread_id.as_deref(), Some(spinner.id.as_str()));
+    let spin = whole
+        .functions
+        .iter()
+        .find(|f| f.function == "spin")
+        .unwrap_or_else(|| panic!("no spin in {:?}", whole.functions));
+    assert!(spin.total_ms > 150.0, "{spin:?}");
+}
+
 /// The Python SDK's transaction profiler: `receiver profiles` lists the
 /// profile with its transaction, and `profiles/{id}/` says where the main
 /// thread's time went: most of it in `busy`, the rest in `wait`.

@@ -615,12 +615,7 @@ fn parse_event_id(id: &str) -> Result<String, ApiError> {
 /// tables show ids): the one event, transaction or feedback of the
 /// project whose id starts with them.
 pub(crate) async fn detail(ctx: &Ctx, project: &str, id: &str) -> Result<Reply, ApiError> {
-    let prefix = crate::ids::hex_prefix(id).ok_or_else(|| {
-        ApiError::BadRequest(format!(
-            "invalid event id {id:?}: expected 32 hex digits, or at least the first {}",
-            crate::ids::MIN_PREFIX_LEN
-        ))
-    })?;
+    let prefix = super::id_prefix::parse(id, "event")?;
     let project = project.to_owned();
     let raw = ctx.query.flag("raw");
     let sent = ctx.query.flag("sent");

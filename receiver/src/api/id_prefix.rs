@@ -16,6 +16,17 @@ use super::ApiError;
 /// How many candidates an ambiguous prefix's error names.
 const SHOWN: usize = 3;
 
+/// `id` as given in a path, as a lower-case prefix (see
+/// [`crate::ids::hex_prefix`]); a 400 naming the `what` id otherwise.
+pub(crate) fn parse(id: &str, what: &str) -> Result<String, ApiError> {
+    crate::ids::hex_prefix(id).ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "invalid {what} id {id:?}: expected 32 hex digits, or at least the first {}",
+            crate::ids::MIN_PREFIX_LEN
+        ))
+    })
+}
+
 /// The one stored id that `prefix` (lower-case hex, see
 /// [`crate::ids::hex_prefix`]) starts, found by `queries`; a 32-digit
 /// `prefix` is returned as it is, without a lookup.

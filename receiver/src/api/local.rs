@@ -284,12 +284,7 @@ struct FlatSpan {
 /// project as a tree (children by start time), with the error events of
 /// the trace attached to the span they happened in.
 pub(crate) async fn trace(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
-    let prefix = crate::ids::hex_prefix(id).ok_or_else(|| {
-        ApiError::BadRequest(format!(
-            "invalid trace id {id:?}: expected 32 hex digits, or at least the first {}",
-            crate::ids::MIN_PREFIX_LEN
-        ))
-    })?;
+    let prefix = super::id_prefix::parse(id, "trace")?;
     let trace = ctx
         .read(move |c| build_trace(c, &trace_id_of(c, &prefix)?))
         .await?;

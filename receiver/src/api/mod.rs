@@ -41,6 +41,7 @@ pub const SPANS_MAX_READ: usize = spans::MAX_SPANS_READ;
 pub const TRANSACTIONS_MAX_READ: usize = transactions::MAX_TRANSACTIONS_READ;
 mod params;
 pub mod profile_summary;
+mod profilers;
 mod profiles;
 pub(crate) mod projects;
 pub(crate) mod quotas;
@@ -636,6 +637,8 @@ async fn dispatch(ctx: &Ctx, segs: &[&str]) -> Result<Reply, ApiError> {
         ["local", "spans"] if m == M::GET => spans::list(ctx).await,
         ["local", "profiles"] if m == M::GET => profiles::list(ctx).await,
         ["local", "profiles", id] if m == M::GET => profiles::detail(ctx, id).await,
+        ["local", "profilers"] if m == M::GET => profilers::list(ctx).await,
+        ["local", "profilers", id] if m == M::GET => profilers::detail(ctx, id).await,
         ["local", "monitors"] if m == M::GET => monitors::monitors(ctx).await,
         ["local", "check-ins"] if m == M::GET => monitors::check_ins(ctx).await,
         _ => {
@@ -687,12 +690,14 @@ fn known_route(segs: &[&str]) -> bool {
                     | "metrics"
                     | "spans"
                     | "profiles"
+                    | "profilers"
                     | "monitors"
                     | "check-ins"
             ]
             | ["local", "traces", _]
             | ["local", "traces", _, "spans", _]
             | ["local", "profiles", _]
+            | ["local", "profilers", _]
             | ["local", "metrics", "summary"]
     )
 }

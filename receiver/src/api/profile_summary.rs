@@ -62,34 +62,113 @@ pub struct Summary {
 /// [`Summary::thread_id`]) of a sample-format profile; `None` when the
 /// payload is not one (no `profile.samples`).
 pub fn summarise(payload: &Value, thread: Option<&str>) -> Option<Summary> {
-    let profile = payload.get("profile")?;
-    let samples = profile.get("samples")?.as_array()?;
-    let stacks: Vec<Vec<usize>> = profile
-        .get("stacks")
-        .and_then(Value::as_array)
-        .map(|stacks| {
-            stacks
-                .iter()
-                .map(|s| {
-                    s.as_array()
-                        .map(|ids| ids.iter().filter_map(index).collect())
-                        .unwrap_or_default()
-                })
-                .collect()
+    let samples = Samples::of_profile(payload)?;
+    let active = payload
+        .pointer("/transactions/0/active_thread_id")
+        .or_else(|| payload.pointer("/transaction/active_thread_id"))
+        .and_then(|v| scalar_text(Some(v)));
+    Some(summarise_samples(&[samples], thread, active, None))
+}
+
+/// One payload's frames, stacks and samples, as [`summarise_samples`]
+/// reads them.
+#[derive(Debug, Default)]
+pub struct Samples {
+    frames: Vec<FrameKey>,
+    /// Per frame: whether the SDK called it the app's.
+    in_app: Vec<Option<bool>>,
+    /// Frame indices, innermost first.
+    stacks: Vec<Vec<usize>>,
+    /// `(thread, time in nanoseconds, stack index)`.
+    samples: Vec<(String, f64, usize)>,
+    /// Thread names by id.
+    names: HashMap<String, String>,
+}
+
+impl Samples {
+    /// A transaction's profile (sample format version 1): times are
+    /// `elapsed_since_start_ns`. `None` without `profile.samples`.
+    pub fn of_profile(payload: &Value) -> Option<Samples> {
+        Samples::read(payload, |sample| {
+            sample.get("elapsed_since_start_ns").and_then(number)
         })
-        .unwrap_or_default();
-    let frames: Vec<FrameKey> = profile
-        .get("frames")
-        .and_then(Value::as_array)
-        .map(|frames| frames.iter().map(FrameKey::of).collect())
-        .unwrap_or_default();
+    }
+
+    /// A continuous profiler's chunk (`profile_chunk`, version 2): times
+    /// are Unix `timestamp`s in seconds, taken as nanoseconds after
+    /// `origin` (a Unix time) to keep their precision. `None` without
+    /// `profile.samples`.
+    pub fn of_chunk(payload: &Value, origin: f64) -> Option<Samples> {
+        Samples::read(payload, |sample| {
+            let at = sample.get("timestamp").and_then(number)?;
+            Some((at - origin) * 1e9)
+        })
+    }
+
+    fn read(payload: &Value, time: impl Fn(&Value) -> Option<f64>) -> Option<Samples> {
+        let profile = payload.get("profile")?;
+        let list = profile.get("samples")?.as_array()?;
+        let stacks = profile
+            .get("stacks")
+            .and_then(Value::as_array)
+            .map(|stacks| {
+                stacks
+                    .iter()
+                    .map(|s| {
+                        s.as_array()
+                            .map(|ids| ids.iter().filter_map(index).collect())
+                            .unwrap_or_default()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let raw_frames = profile
+            .get("frames")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let mut samples = Vec::with_capacity(list.len());
+        for sample in list {
+            // A sample without a thread is thread 0's, as Sentry reads it.
+            let thread = scalar_text(sample.get("thread_id")).unwrap_or_else(|| "0".to_owned());
+            let (Some(stack), Some(at)) = (
+                sample.get("stack_id").and_then(index),
+                time(sample).filter(|t| t.is_finite()),
+            ) else {
+                continue;
+            };
+            samples.push((thread, at, stack));
+        }
+        Some(Samples {
+            frames: raw_frames.iter().map(FrameKey::of).collect(),
+            in_app: raw_frames
+                .iter()
+                .map(|f| f.get("in_app").and_then(Value::as_bool))
+                .collect(),
+            stacks,
+            samples,
+            names: thread_names(profile),
+        })
+    }
+}
+
+/// The summary of several payloads' samples taken as one profile (a
+/// profiler's chunks, one after another): of `thread`, else `preferred`
+/// when it has samples, else the thread with the most samples (a main
+/// thread on a tie). With a `window` (nanoseconds, as the samples' times),
+/// only the samples inside it count.
+pub fn summarise_samples(
+    parts: &[Samples],
+    thread: Option<&str>,
+    preferred: Option<String>,
+    window: Option<(f64, f64)>,
+) -> Summary {
     // Whether a function is the app's: so when any of its frames says so.
     let mut in_app: HashMap<&FrameKey, Option<bool>> = HashMap::new();
-    if let Some(list) = profile.get("frames").and_then(Value::as_array) {
-        for (key, frame) in frames.iter().zip(list) {
-            let said = frame.get("in_app").and_then(Value::as_bool);
+    for part in parts {
+        for (key, said) in part.frames.iter().zip(&part.in_app) {
             let slot = in_app.entry(key).or_insert(None);
-            *slot = match (*slot, said) {
+            *slot = match (*slot, *said) {
                 (Some(true), _) | (_, Some(true)) => Some(true),
                 (Some(false), _) | (_, Some(false)) => Some(false),
                 _ => None,
@@ -97,92 +176,83 @@ pub fn summarise(payload: &Value, thread: Option<&str>) -> Option<Summary> {
         }
     }
 
-    // Samples by thread, in time order.
-    let mut by_thread: BTreeMap<String, Vec<(f64, usize)>> = BTreeMap::new();
-    for sample in samples {
-        // A sample without a thread is thread 0's, as Sentry reads it.
-        let (Some(thread_id), Some(stack), Some(at)) = (
-            scalar_text(sample.get("thread_id")).or_else(|| Some("0".to_owned())),
-            sample.get("stack_id").and_then(index),
-            sample
-                .get("elapsed_since_start_ns")
-                .and_then(number)
-                .filter(|t| t.is_finite()),
-        ) else {
-            continue;
-        };
-        by_thread.entry(thread_id).or_default().push((at, stack));
+    // Samples by thread, in time order: `(time, part, stack)`.
+    let mut by_thread: BTreeMap<&str, Vec<(f64, usize, usize)>> = BTreeMap::new();
+    for (p, part) in parts.iter().enumerate() {
+        for (thread_id, at, stack) in &part.samples {
+            if window.is_some_and(|(from, to)| *at < from || *at > to) {
+                continue;
+            }
+            by_thread
+                .entry(thread_id.as_str())
+                .or_default()
+                .push((*at, p, *stack));
+        }
     }
     for list in by_thread.values_mut() {
         list.sort_by(|a, b| a.0.total_cmp(&b.0));
     }
-    let names = thread_names(profile);
+    // A thread's name as the latest part that names it says.
+    let name_of = |id: &str| parts.iter().rev().find_map(|p| p.names.get(id)).cloned();
     let threads = by_thread
         .iter()
         .map(|(id, list)| ProfileThread {
-            id: id.clone(),
-            name: names.get(id).cloned(),
+            id: (*id).to_owned(),
+            name: name_of(id),
             samples: list.len(),
         })
         .collect();
 
-    let active = payload
-        .pointer("/transactions/0/active_thread_id")
-        .or_else(|| payload.pointer("/transaction/active_thread_id"))
-        .and_then(|v| scalar_text(Some(v)));
+    let is_main =
+        |id: &str| name_of(id).is_some_and(|n| n.eq_ignore_ascii_case("mainthread") || n == "main");
     let thread_id = thread
         .map(str::to_owned)
-        .or(active.filter(|a| by_thread.contains_key(a)))
+        .or(preferred.filter(|a| by_thread.contains_key(a.as_str())))
         .or_else(|| {
             by_thread
                 .iter()
-                .max_by_key(|(_, list)| list.len())
-                .map(|(id, _)| id.clone())
+                .max_by_key(|(id, list)| (list.len(), is_main(id)))
+                .map(|(id, _)| (*id).to_owned())
         });
     let list = thread_id
-        .as_ref()
+        .as_deref()
         .and_then(|t| by_thread.get(t))
-        .cloned()
+        .map(Vec::as_slice)
         .unwrap_or_default();
 
-    let weights = sample_weights(&list);
+    let weights = sample_weights(list);
     // Each distinct stack is walked once with its samples' time summed:
     // samples times stack depth could be large even in a small payload
     // (10 000 samples of a 10 000-frame stack), stacks' frames are not.
-    let mut per_stack: HashMap<usize, (f64, usize)> = HashMap::new();
-    for ((_, stack_id), weight) in list.iter().zip(&weights) {
-        let Some(stack) = stacks.get(*stack_id) else {
+    let mut per_stack: HashMap<(usize, usize), (f64, usize)> = HashMap::new();
+    for ((_, part, stack_id), weight) in list.iter().zip(&weights) {
+        let Some(stack) = parts[*part].stacks.get(*stack_id) else {
             continue;
         };
         if stack.is_empty() {
             continue;
         }
-        let entry = per_stack.entry(*stack_id).or_insert((0.0, 0));
+        let entry = per_stack.entry((*part, *stack_id)).or_insert((0.0, 0));
         entry.0 += weight;
         entry.1 += 1;
     }
     let sampled_ns: f64 = per_stack.values().map(|(w, _)| w).sum();
-    let mut acc: HashMap<usize, (f64, f64, usize, usize)> = HashMap::new();
-    let mut key_index: HashMap<&FrameKey, usize> = HashMap::new();
-    let mut keys: Vec<&FrameKey> = Vec::new();
+    let mut acc: HashMap<&FrameKey, (f64, f64, usize, usize)> = HashMap::new();
     let mut seen = HashSet::new();
-    for (stack_id, (weight, count)) in &per_stack {
+    for ((part, stack_id), (weight, count)) in &per_stack {
+        let part = &parts[*part];
         seen.clear();
-        for (depth, frame) in stacks[*stack_id].iter().enumerate() {
-            let Some(key) = frames.get(*frame) else {
+        for (depth, frame) in part.stacks[*stack_id].iter().enumerate() {
+            let Some(key) = part.frames.get(*frame) else {
                 continue;
             };
-            let k = *key_index.entry(key).or_insert_with(|| {
-                keys.push(key);
-                keys.len() - 1
-            });
-            let entry = acc.entry(k).or_insert((0.0, 0.0, 0, 0));
+            let entry = acc.entry(key).or_insert((0.0, 0.0, 0, 0));
             if depth == 0 {
                 entry.0 += weight;
                 entry.2 += count;
             }
             // A recursive function counts once per sample in its total.
-            if seen.insert(k) {
+            if seen.insert(key) {
                 entry.1 += weight;
                 entry.3 += count;
             }
@@ -190,9 +260,8 @@ pub fn summarise(payload: &Value, thread: Option<&str>) -> Option<Summary> {
     }
     let mut functions: Vec<ProfileFunction> = acc
         .into_iter()
-        .map(|(k, (self_ns, total_ns, self_samples, total_samples))| {
-            let key = keys[k];
-            ProfileFunction {
+        .map(
+            |(key, (self_ns, total_ns, self_samples, total_samples))| ProfileFunction {
                 function: key.function.clone(),
                 module: key.module.clone(),
                 file: key.file.clone(),
@@ -201,22 +270,24 @@ pub fn summarise(payload: &Value, thread: Option<&str>) -> Option<Summary> {
                 total_ms: round_ms(total_ns),
                 self_samples,
                 total_samples,
-            }
-        })
+            },
+        )
         .collect();
     functions.sort_by(|a, b| {
         b.self_ms
             .total_cmp(&a.self_ms)
             .then(b.total_ms.total_cmp(&a.total_ms))
             .then_with(|| a.function.cmp(&b.function))
+            .then_with(|| a.module.cmp(&b.module))
+            .then_with(|| a.file.cmp(&b.file))
     });
     functions.truncate(MAX_FUNCTIONS);
-    Some(Summary {
+    Summary {
         threads,
         thread_id,
         sampled_ms: round_ms(sampled_ns),
         functions,
-    })
+    }
 }
 
 /// What tells functions apart: name and module (or file when there is no
@@ -251,27 +322,27 @@ impl FrameKey {
     }
 }
 
-/// The time each of a thread's samples (in time order) stands for, in
-/// nanoseconds: until the next one; the last, the median gap (0 alone).
-fn sample_weights(list: &[(f64, usize)]) -> Vec<f64> {
-    let mut gaps: Vec<f64> = list
+/// The time each of a thread's samples (in time order, `(time, part,
+/// stack)`) stands for, in nanoseconds: until the thread's next sample in
+/// the same part; the last of a part, the median of those gaps (0 alone).
+/// A profiler may pause between chunks (one that profiles traces only
+/// samples while one runs): the pause is no sample's time.
+fn sample_weights(list: &[(f64, usize, usize)]) -> Vec<f64> {
+    let gaps: Vec<Option<f64>> = list
         .windows(2)
         .map(|w| {
             let gap = w[1].0 - w[0].0;
-            if gap.is_finite() {
-                gap.max(0.0)
-            } else {
-                0.0
-            }
+            (w[0].1 == w[1].1).then_some(if gap.is_finite() { gap.max(0.0) } else { 0.0 })
         })
         .collect();
-    let mut sorted = gaps.clone();
+    let mut sorted: Vec<f64> = gaps.iter().flatten().copied().collect();
     sorted.sort_by(f64::total_cmp);
     let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0.0);
+    let mut weights: Vec<f64> = gaps.into_iter().map(|g| g.unwrap_or(median)).collect();
     if !list.is_empty() {
-        gaps.push(median);
+        weights.push(median);
     }
-    gaps
+    weights
 }
 
 /// `thread_metadata`'s names by thread id.
@@ -381,6 +452,43 @@ mod tests {
             .expect("main");
         assert_eq!((main.self_ms, main.total_ms), (0.0, 2.0));
         assert!(summarise(&json!({"profile": {"chunk": true}}), None).is_none());
+    }
+
+    /// A profiler's chunks read as one: stack indices are each chunk's
+    /// own, a pause between chunks is no sample's time, and a window keeps
+    /// the samples inside it.
+    #[test]
+    fn chunks_are_read_as_one_profile_without_the_pauses_between_them() {
+        let chunk = |t0: f64, function: &str| {
+            let samples: Vec<Value> = [0.0, 0.01, 0.02]
+                .iter()
+                .map(|dt| json!({"timestamp": t0 + dt, "thread_id": "1", "stack_id": 0}))
+                .collect();
+            json!({"profile": {
+                "frames": [{"function": function, "module": "m"}],
+                "stacks": [[0]],
+                "thread_metadata": {"1": {"name": "main"}},
+                "samples": samples}})
+        };
+        let origin = 1_800_000_000.0;
+        // The profiler paused for a minute between the two chunks.
+        let parts: Vec<Samples> = [chunk(origin, "first"), chunk(origin + 60.0, "second")]
+            .iter()
+            .filter_map(|c| Samples::of_chunk(c, origin))
+            .collect();
+        let s = summarise_samples(&parts, None, None, None);
+        assert_eq!(s.threads[0].samples, 6);
+        let ms = |name: &str| {
+            s.functions
+                .iter()
+                .find(|f| f.function == name)
+                .map(|f| f.self_ms)
+        };
+        assert_eq!((ms("first"), ms("second")), (Some(30.0), Some(30.0)));
+        assert_eq!(s.sampled_ms, 60.0);
+        let window = summarise_samples(&parts, None, None, Some((59.0e9, 61.0e9)));
+        assert_eq!(window.functions.len(), 1);
+        assert_eq!(window.functions[0].function, "second");
     }
 
     /// What hostile or sloppy payloads send is read as far as it makes

@@ -9,10 +9,12 @@
 //! * `GET /api/0/local/profiles/{transaction_id}/`: where one thread's
 //!   time went, per function (`api::profile_summary`); `thread` picks the
 //!   thread (default: the transaction's). The id is the profiled
-//!   transaction's event id, or its first 8 or more digits.
+//!   transaction's event id, or its first 8 or more digits. A transaction
+//!   sampled by a continuous profiler has no `profile` item: its profile
+//!   comes from the profiler's chunks (`api::profilers::for_transaction`).
 //!
-//! Continuous profiling's `profile_chunk` items are kept but not read
-//! here.
+//! Continuous profilers' sessions are listed by `api::profilers`; this
+//! list shows `profile` items only.
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
@@ -120,17 +122,13 @@ fn row_of_head(
         received: iso(received),
         duration_ms: head.duration_ms,
         samples: head.samples,
+        profiler_id: None,
     }
 }
 
 /// `GET /api/0/local/profiles/{transaction_id}/`.
 pub(crate) async fn detail(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
-    let prefix = crate::ids::hex_prefix(id).ok_or_else(|| {
-        ApiError::BadRequest(format!(
-            "invalid transaction id {id:?}: expected 32 hex digits, or at least the first {}",
-            crate::ids::MIN_PREFIX_LEN
-        ))
-    })?;
+    let prefix = super::id_prefix::parse(id, "transaction")?;
     let thread = ctx.query.get_nonempty("thread").map(str::to_owned);
     let detail = ctx
         .read(move |c| {
@@ -138,8 +136,14 @@ pub(crate) async fn detail(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
                 c,
                 &prefix,
                 "profiled transaction",
-                &["SELECT DISTINCT event_id FROM raw_items INDEXED BY raw_items_profile_event
-                   WHERE item_type = 'profile' AND event_id >= ?1 AND event_id < ?2 LIMIT 4"],
+                &[
+                    "SELECT DISTINCT event_id FROM raw_items INDEXED BY raw_items_profile_event
+                     WHERE item_type = 'profile' AND event_id >= ?1 AND event_id < ?2 LIMIT 4",
+                    // Sampled by a continuous profiler: no `profile` item.
+                    "SELECT event_id FROM transactions
+                     WHERE project_id IN (SELECT id FROM projects)
+                         AND event_id >= ?1 AND event_id < ?2 LIMIT 4",
+                ],
                 &[],
             )?;
             let row: Option<(i64, f64, Vec<u8>)> = c
@@ -149,9 +153,10 @@ pub(crate) async fn detail(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
                 )?
                 .query_row([&event_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                 .optional()?;
-            let (project_id, received, blob) = row.ok_or_else(|| {
-                ApiError::not_found(format!("profile of transaction {event_id}"))
-            })?;
+            let Some((project_id, received, blob)) = row else {
+                return super::profilers::for_transaction(c, &event_id, thread.as_deref())?
+                    .ok_or_else(|| ApiError::not_found(format!("profile of transaction {event_id}")));
+            };
             let bytes = crate::store::decompress(&blob).unwrap_or_default();
             let head = head_of(&bytes).unwrap_or_default();
             let payload: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);

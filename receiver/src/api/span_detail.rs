@@ -18,12 +18,7 @@ use crate::ids::hex_id;
 
 /// See the module's documentation.
 pub(crate) async fn detail(ctx: &Ctx, trace: &str, span: &str) -> Result<Reply, ApiError> {
-    let prefix = crate::ids::hex_prefix(trace).ok_or_else(|| {
-        ApiError::BadRequest(format!(
-            "invalid trace id {trace:?}: expected 32 hex digits, or at least the first {}",
-            crate::ids::MIN_PREFIX_LEN
-        ))
-    })?;
+    let prefix = super::id_prefix::parse(trace, "trace")?;
     let span_id = hex_id(span, 16).ok_or_else(|| {
         ApiError::BadRequest(format!("invalid span id {span:?}: expected 16 hex digits"))
     })?;

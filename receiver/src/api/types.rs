@@ -896,6 +896,74 @@ pub struct ProfileRow {
     pub duration_ms: Option<f64>,
     /// Samples of every thread.
     pub samples: usize,
+    /// For a transaction sampled by a continuous profiler (no `profile`
+    /// item, its samples in the profiler's chunks): that profiler session.
+    #[serde(
+        rename = "profilerID",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub profiler_id: Option<String>,
+}
+
+/// A continuous profiler session of `GET /api/0/local/profilers/`: the
+/// chunks (`profile_chunk` items) one profiler sent under one id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfilerRow {
+    /// The session's id: the id `profilers/{id}/` takes.
+    #[serde(rename = "profilerID")]
+    pub profiler_id: String,
+    /// The project that sent it.
+    #[serde(rename = "projectID")]
+    pub project_id: String,
+    /// `python`, `node`, … (as its latest chunk says).
+    #[serde(default)]
+    pub platform: Option<String>,
+    /// Release (as its latest chunk says).
+    #[serde(default)]
+    pub release: Option<String>,
+    /// Environment (as its latest chunk says).
+    #[serde(default)]
+    pub environment: Option<String>,
+    /// Its first sample's time (ISO 8601).
+    pub start: String,
+    /// Its last sample's time (ISO 8601).
+    pub end: String,
+    /// Chunks received.
+    pub chunks: usize,
+    /// Samples of every thread in them.
+    pub samples: usize,
+}
+
+/// `GET /api/0/local/profilers/`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProfilersPage {
+    /// Sessions, the one that sampled last first.
+    pub profilers: Vec<ProfilerRow>,
+    /// Pass as `cursor` for the ones before; `null` when none are left.
+    pub cursor: Option<String>,
+}
+
+/// `GET /api/0/local/profilers/{profiler_id}/`: where one thread's time
+/// went over a profiler session's chunks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfilerDetail {
+    /// What the list shows of it.
+    pub profiler: ProfilerRow,
+    /// The chunks summarised: all of them, or the latest that fit in what
+    /// one request reads (`api::profilers::MAX_BYTES_READ`).
+    pub chunks_read: usize,
+    /// Every thread with samples in them.
+    pub threads: Vec<ProfileThread>,
+    /// The thread summarised.
+    #[serde(rename = "threadID", default)]
+    pub thread_id: Option<String>,
+    /// The time its samples stand for, in milliseconds.
+    pub sampled_ms: f64,
+    /// Its functions, slowest (self time) first, at most 200.
+    pub functions: Vec<ProfileFunction>,
 }
 
 /// `GET /api/0/local/profiles/`.

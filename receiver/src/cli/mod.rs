@@ -130,9 +130,11 @@ pub enum Command {
     /// (`--segments`: what an SDK that streams its spans sends instead of
     /// transactions).
     Spans(spans::SpansArgs),
-    /// List sampled profiles (`profile` items), latest received first.
+    /// List sampled profiles (`profile` items), latest received first;
+    /// `--continuous`: continuous profilers' sessions (`profile_chunk`s).
     Profiles(profiles::ProfilesArgs),
-    /// Show where a profile's time went: per function, slowest first.
+    /// Show where a profile's time went: per function, slowest first (a
+    /// transaction's, or with `--profiler` a continuous profiler session's).
     Profile(profiles::ProfileArgs),
     /// Show one trace as a tree of spans with time bars, across services.
     Trace(traces::TraceArgs),

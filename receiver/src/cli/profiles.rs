@@ -1,7 +1,10 @@
 //! `receiver profiles` lists the sampled profiles a running receiver holds
-//! (`GET /api/0/local/profiles/`); `receiver profile ID` shows where one
-//! thread's time went, per function, slowest first
-//! (`GET /api/0/local/profiles/{id}/`).
+//! (`GET /api/0/local/profiles/`), `--continuous` continuous profilers'
+//! sessions (`GET /api/0/local/profilers/`); `receiver profile ID` shows
+//! where one thread's time went, per function, slowest first, in a
+//! transaction (`GET /api/0/local/profiles/{id}/`, whether its samples came
+//! in a `profile` item or in its profiler's chunks) or, with `--profiler`,
+//! over a profiler session (`GET /api/0/local/profilers/{id}/`).
 
 use clap::Args;
 
@@ -10,7 +13,10 @@ use super::commands::{enc, print_json, print_list, query_string};
 use super::output::{emit, short_id, short_time, table, truncate};
 use super::traces::milliseconds;
 use super::CliError;
-use crate::api::types::{ProfileDetail, ProfileRow, ProfilesPage};
+use crate::api::types::{
+    ProfileDetail, ProfileFunction, ProfileRow, ProfileThread, ProfilerDetail, ProfilerRow,
+    ProfilersPage, ProfilesPage,
+};
 
 /// `receiver profiles`
 #[derive(Debug, Clone, Args)]
@@ -21,6 +27,11 @@ pub struct ProfilesArgs {
     /// Most profiles to show.
     #[arg(long, default_value_t = 25, value_parser = super::filters::parse_limit)]
     pub limit: usize,
+    /// List continuous profilers' sessions instead (what an SDK sends with
+    /// `profile_session_sample_rate`): `receiver profile --profiler ID`
+    /// shows one.
+    #[arg(long)]
+    pub continuous: bool,
 }
 
 /// `receiver profiles`: a table (or `--json`) of profiles, latest first.
@@ -28,6 +39,9 @@ pub fn profiles(client: &Client, args: &ProfilesArgs, json_out: bool) -> Result<
     let mut pairs = Vec::new();
     if let Some(p) = &args.project {
         pairs.push(("project", p.as_str()));
+    }
+    if args.continuous {
+        return profilers(client, &pairs, args.limit, json_out);
     }
     let out: Vec<ProfileRow> = client.follow_cursor(
         &format!("/api/0/local/profiles/?{}", query_string(&pairs)),
@@ -61,12 +75,63 @@ pub fn profiles(client: &Client, args: &ProfilesArgs, json_out: bool) -> Result<
     )
 }
 
+/// `receiver profiles --continuous`: continuous profilers' sessions, the
+/// one that sampled last first.
+fn profilers(
+    client: &Client,
+    pairs: &[(&str, &str)],
+    limit: usize,
+    json_out: bool,
+) -> Result<(), CliError> {
+    let out: Vec<ProfilerRow> = client.follow_cursor(
+        &format!("/api/0/local/profilers/?{}", query_string(pairs)),
+        limit,
+        |page: ProfilersPage| (page.profilers, page.cursor),
+    )?;
+    print_list(
+        &out,
+        json_out,
+        "no continuous profiles (an SDK sends them with profile_session_sample_rate set)",
+        &[
+            "PROFILER", "START", "SPAN", "CHUNKS", "SAMPLES", "PLATFORM", "RELEASE",
+        ],
+        |p| {
+            vec![
+                short_id(Some(&p.profiler_id)),
+                short_time(&p.start),
+                span_of(&p.start, &p.end),
+                p.chunks.to_string(),
+                p.samples.to_string(),
+                p.platform.clone().unwrap_or_default(),
+                truncate(p.release.as_deref().unwrap_or(""), 40),
+            ]
+        },
+    )
+}
+
+/// How long from ISO time `start` to `end`, as the tables show durations.
+fn span_of(start: &str, end: &str) -> String {
+    let secs = |t: &str| {
+        sentry_core::protocol::Timestamp::parse_rfc3339(t)
+            .map(sentry_core::protocol::Timestamp::as_secs_f64)
+    };
+    match (secs(start), secs(end)) {
+        (Some(a), Some(b)) if b >= a => milliseconds((b - a) * 1e3),
+        _ => String::new(),
+    }
+}
+
 /// `receiver profile ID`
 #[derive(Debug, Clone, Args)]
 pub struct ProfileArgs {
-    /// The profiled transaction's event id: 32 hex digits, or the first 8
-    /// or more as `receiver profiles` shows it.
+    /// The profiled transaction's event id (or with `--profiler`, the
+    /// profiler session's id): 32 hex digits, or the first 8 or more as
+    /// `receiver profiles` shows it.
     pub id: String,
+    /// Show a continuous profiler's session (an id `receiver profiles
+    /// --continuous` lists) over all its chunks, not a transaction.
+    #[arg(long)]
+    pub profiler: bool,
     /// The thread to show (an id `receiver profile` lists; default: the
     /// transaction's thread).
     #[arg(long)]
@@ -79,15 +144,28 @@ pub struct ProfileArgs {
 /// `receiver profile ID`: the profile's threads, then the thread's
 /// functions by self time, with their total time.
 pub fn profile(client: &Client, args: &ProfileArgs, json_out: bool) -> Result<(), CliError> {
-    let mut path = format!("/api/0/local/profiles/{}/", enc(args.id.trim()));
+    let route = if args.profiler {
+        "profilers"
+    } else {
+        "profiles"
+    };
+    let mut path = format!("/api/0/local/{route}/{}/", enc(args.id.trim()));
     if let Some(t) = &args.thread {
         path.push_str(&format!("?thread={}", enc(t)));
     }
-    let (detail, _): (ProfileDetail, _) = client.get(&path)?;
-    if json_out {
-        return print_json(&detail);
+    if args.profiler {
+        let (detail, _): (ProfilerDetail, _) = client.get(&path)?;
+        if json_out {
+            return print_json(&detail);
+        }
+        emit(&render_profiler(&detail, args.limit));
+    } else {
+        let (detail, _): (ProfileDetail, _) = client.get(&path)?;
+        if json_out {
+            return print_json(&detail);
+        }
+        emit(&render(&detail, args.limit));
     }
-    emit(&render(&detail, args.limit));
     Ok(())
 }
 
@@ -110,10 +188,65 @@ fn render(d: &ProfileDetail, limit: usize) -> String {
     if let Some(trace) = &p.trace_id {
         facts.push(format!("trace {}", short_id(Some(trace))));
     }
+    if let Some(profiler) = &p.profiler_id {
+        facts.push(format!("continuous profiler {}", short_id(Some(profiler))));
+    }
     out.push_str(&format!("  {}\n", facts.join(" · ")));
-    out.push_str("threads:\n");
-    for t in &d.threads {
-        let chosen = if d.thread_id.as_deref() == Some(&t.id) {
+    out.push_str(&render_threads(
+        &d.threads,
+        d.thread_id.as_deref(),
+        d.sampled_ms,
+        &d.functions,
+        limit,
+    ));
+    out
+}
+
+/// The text `receiver profile --profiler` prints.
+fn render_profiler(d: &ProfilerDetail, limit: usize) -> String {
+    let p = &d.profiler;
+    let mut out = format!(
+        "continuous profiler {}, project {}\n",
+        p.profiler_id, p.project_id
+    );
+    let mut facts = vec![
+        format!("{} to {}", short_time(&p.start), short_time(&p.end)),
+        format!("{} chunks", p.chunks),
+    ];
+    if d.chunks_read < p.chunks {
+        facts.push(format!("the latest {} summarised", d.chunks_read));
+    }
+    for (name, value) in [
+        ("platform", &p.platform),
+        ("release", &p.release),
+        ("environment", &p.environment),
+    ] {
+        if let Some(v) = value {
+            facts.push(format!("{name} {v}"));
+        }
+    }
+    out.push_str(&format!("  {}\n", facts.join(" · ")));
+    out.push_str(&render_threads(
+        &d.threads,
+        d.thread_id.as_deref(),
+        d.sampled_ms,
+        &d.functions,
+        limit,
+    ));
+    out
+}
+
+/// The threads, then the shown thread's functions by self time.
+fn render_threads(
+    threads: &[ProfileThread],
+    shown: Option<&str>,
+    sampled_ms: f64,
+    functions: &[ProfileFunction],
+    limit: usize,
+) -> String {
+    let mut out = String::from("threads:\n");
+    for t in threads {
+        let chosen = if shown == Some(&t.id) {
             "  (shown)"
         } else {
             ""
@@ -125,19 +258,18 @@ fn render(d: &ProfileDetail, limit: usize) -> String {
             t.samples
         ));
     }
-    if d.functions.is_empty() {
+    if functions.is_empty() {
         out.push_str("no samples of that thread\n");
         return out;
     }
     let share = |ms: f64| {
-        if d.sampled_ms > 0.0 {
-            format!("{:.1}%", ms / d.sampled_ms * 100.0)
+        if sampled_ms > 0.0 {
+            format!("{:.1}%", ms / sampled_ms * 100.0)
         } else {
             String::new()
         }
     };
-    let rows: Vec<Vec<String>> = d
-        .functions
+    let rows: Vec<Vec<String>> = functions
         .iter()
         .take(limit)
         .map(|f| {
@@ -158,7 +290,7 @@ fn render(d: &ProfileDetail, limit: usize) -> String {
         .collect();
     out.push_str(&format!(
         "functions of the thread, by time as the innermost frame ({} sampled):\n",
-        milliseconds(d.sampled_ms)
+        milliseconds(sampled_ms)
     ));
     out.push_str(&table(&["SELF", "%", "TOTAL", "%", "FUNCTION"], &rows));
     out

@@ -22,8 +22,8 @@ use super::IngestError;
 use crate::grouping::fingerprint_rules::FingerprintRules;
 use crate::store::dictionary::{self, PayloadCodec};
 use crate::store::records::{
-    AttachmentRecord, BlobRecord, ClientReportRecord, EventRecord, FeedbackRecord, Grouping,
-    IngestBatch, RawRecord, Record, SpanItemRecord, SpanRecord, TransactionRecord,
+    AttachmentRecord, BlobRecord, ChunkKey, ClientReportRecord, EventRecord, FeedbackRecord,
+    Grouping, IngestBatch, RawRecord, Record, SpanItemRecord, SpanRecord, TransactionRecord,
 };
 
 /// The result of turning an envelope into records.
@@ -105,13 +105,34 @@ pub fn prepare_with(
                     .and_then(|h| h.transaction_id.as_deref())
                     .and_then(|id| crate::ids::hex_id(id, 32))
             });
+            let mut summary = head.and_then(|h| serde_json::to_string(&h).ok());
+            let mut error = error;
+            // A continuous profiler's chunk: its session and time span, by
+            // which transactions find it; kept with the reason when it
+            // has none.
+            let mut chunk = None;
+            if item.headers.ty == ItemType::ProfileChunk {
+                match super::chunk_head::chunk_head_of(payload) {
+                    Ok(head) => {
+                        summary = serde_json::to_string(&head).ok();
+                        chunk = Some(ChunkKey {
+                            profiler_id: head.profiler_id,
+                            chunk_id: head.chunk_id,
+                            start: head.start,
+                            end: head.end,
+                        });
+                    }
+                    Err(reason) => error = error.or(Some(reason)),
+                }
+            }
             Ok(Record::Raw(RawRecord {
                 item_type: item.headers.ty.as_str().to_owned(),
                 event_id,
                 headers: item_headers_json(item),
                 error,
                 payload: compress_or_500(payload, compression_level)?,
-                summary: head.and_then(|h| serde_json::to_string(&h).ok()),
+                summary,
+                chunk,
             }))
         };
         // Events and transactions are stored as received and normalised

@@ -13,6 +13,7 @@
 pub mod as_received;
 pub mod auth;
 pub mod check_in;
+pub mod chunk_head;
 pub mod cron_endpoint;
 pub mod decode;
 pub mod decoded_budget;

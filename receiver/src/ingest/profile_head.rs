@@ -50,6 +50,10 @@ pub struct ProfileHead {
 /// The head of a sample-format profile; `None` when the payload is not a
 /// JSON object.
 pub fn head_of(payload: &[u8]) -> Option<ProfileHead> {
+    // A list would fill the fields by position.
+    if payload.trim_ascii_start().first() != Some(&b'{') {
+        return None;
+    }
     let wire: Wire = serde_json::from_slice(payload).ok()?;
     let tx = wire
         .transactions

@@ -159,6 +159,18 @@ pub(super) fn apply_batch<'c>(
                 }
             },
             Record::Raw(r) => {
+                // So is a profiler's chunk, by its id.
+                if let Some(chunk) = &r.chunk {
+                    let stored = conn
+                        .prepare_cached(
+                            "SELECT 1 FROM profile_chunks WHERE project_id = ?1 AND chunk_id = ?2",
+                        )?
+                        .exists(params![p, chunk.chunk_id])?;
+                    if stored {
+                        summary.duplicates += 1;
+                        continue;
+                    }
+                }
                 // A transaction's profile is stored once: a retried
                 // envelope sends it again under the same event id, as it
                 // sends the transaction (which is stored once too).
@@ -185,6 +197,9 @@ pub(super) fn apply_batch<'c>(
                 if n == 0 {
                     summary.duplicates += 1;
                 } else {
+                    if let Some(chunk) = &r.chunk {
+                        super::profile_chunks::insert(conn, conn.last_insert_rowid(), p, chunk)?;
+                    }
                     summary.stored += 1;
                 }
             }

@@ -27,6 +27,7 @@ pub(crate) mod issue_removal;
 pub mod known_rows;
 mod late_runs;
 mod monitor_incidents;
+mod profile_chunks;
 pub use monitor_incidents::occurrence_hash;
 pub(crate) use monitor_incidents::EVENT_TYPE as MONITOR_FAILURE_EVENT_TYPE;
 mod monitor_slugs;

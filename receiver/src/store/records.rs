@@ -415,8 +415,25 @@ pub struct RawRecord {
     /// zstd-compressed payload.
     pub payload: Vec<u8>,
     /// What the profiles list shows of a `profile` item
-    /// (`ingest::profile_head`, as JSON); none for other items.
+    /// (`ingest::profile_head`, as JSON) or the profilers list of a
+    /// `profile_chunk` (`ingest::chunk_head`); none for other items.
     pub summary: Option<String>,
+    /// A readable `profile_chunk`'s place (`profile_chunks`).
+    pub chunk: Option<ChunkKey>,
+}
+
+/// Where a continuous profiler's chunk belongs: its session and the time
+/// its samples span (Unix seconds).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChunkKey {
+    /// The profiler session.
+    pub profiler_id: String,
+    /// The chunk's own id: a retried chunk is stored once.
+    pub chunk_id: String,
+    /// Its first sample's time.
+    pub start: f64,
+    /// Its last sample's time.
+    pub end: f64,
 }
 
 /// What the writer did with a batch.

@@ -908,6 +908,23 @@ CREATE INDEX raw_items_profile_event ON raw_items(event_id) WHERE item_type = 'p
     r#"
 ALTER TABLE raw_items ADD COLUMN summary TEXT;
 "#,
+    // 50: continuous profilers' chunks (`profile_chunk`, kept in
+    // `raw_items`): their session and time span, by which a transaction
+    // finds the chunks that sampled it (`api::profilers`); a chunk id is
+    // stored once per project. Chunks kept before are read when this
+    // migration runs (`store::profile_chunks`).
+    r#"
+CREATE TABLE profile_chunks (
+    item_id     INTEGER PRIMARY KEY REFERENCES raw_items(id) ON DELETE CASCADE,
+    project_id  INTEGER NOT NULL,
+    profiler_id TEXT NOT NULL,
+    chunk_id    TEXT NOT NULL,
+    start_ts    REAL NOT NULL,
+    end_ts      REAL NOT NULL,
+    UNIQUE (project_id, chunk_id)
+);
+CREATE INDEX profile_chunks_profiler ON profile_chunks(profiler_id, start_ts);
+"#,
 ];
 
 /// Where migration 16 (which merges check-in runs) is in [`MIGRATIONS`]:
@@ -921,6 +938,10 @@ const SLUG_MONITORS: usize = 22;
 /// Where migration 42 (monitor issues' own grouping hashes) is in
 /// [`MIGRATIONS`].
 const NAMESPACE_MONITOR_HASHES: usize = 41;
+
+/// Where migration 50 (continuous profilers' chunks) is in
+/// [`MIGRATIONS`]: chunks kept before it are read after it runs.
+const PROFILE_CHUNKS: usize = 49;
 
 /// The schema version this build writes.
 pub fn current_version() -> u32 {
@@ -968,6 +989,9 @@ pub fn migrate(conn: &mut Connection) -> Result<u32, StoreError> {
             super::monitor_incidents::namespace_stored_hashes(&tx)?;
         }
         tx.execute_batch(sql)?;
+        if i == PROFILE_CHUNKS {
+            super::profile_chunks::backfill(&tx)?;
+        }
         tx.pragma_update(None, "user_version", i as u32 + 1)?;
         tx.commit()?;
     }
@@ -1765,6 +1789,54 @@ mod tests {
             [m(1, "nightly-job", "0 1 * * *"), m(2, "other", "0 3 * * *")],
             "the config received last is kept"
         );
+    }
+
+    #[test]
+    fn migration_50_places_the_chunks_kept_before_it() {
+        let (_dir, mut conn) = database_at(49);
+        conn.pragma_update(None, "foreign_keys", "ON").expect("fk");
+        let chunk = |chunk_id: &str, t: f64| {
+            let payload = format!(
+                r#"{{"profiler_id": "{}", "chunk_id": "{chunk_id}", "platform": "python",
+                    "profile": {{"samples": [{{"timestamp": {t}}}, {{"timestamp": {}}}]}}}}"#,
+                "a".repeat(32),
+                t + 1.0
+            );
+            crate::store::compress(payload.as_bytes(), 3).expect("compress")
+        };
+        let insert = |id: i64, ty: &str, payload: Vec<u8>| {
+            conn.execute(
+                "INSERT INTO raw_items (id, project_id, item_type, headers, received, payload)
+                 VALUES (?1, 1, ?2, '{}', 0, ?3)",
+                rusqlite::params![id, ty, payload],
+            )
+            .expect("raw item");
+        };
+        insert(1, "profile_chunk", chunk(&"b".repeat(32), 100.0));
+        // The same chunk sent again, one that cannot be read, another type.
+        insert(2, "profile_chunk", chunk(&"b".repeat(32), 100.0));
+        insert(3, "profile_chunk", b"not zstd".to_vec());
+        insert(4, "profile", chunk(&"c".repeat(32), 200.0));
+        insert(5, "profile_chunk", chunk(&"d".repeat(32), 300.0));
+        migrate(&mut conn).expect("migrate");
+        let rows: Vec<(i64, f64)> = pairs(
+            &conn,
+            "SELECT item_id, start_ts FROM profile_chunks ORDER BY item_id",
+        );
+        assert_eq!(rows, [(1, 100.0), (5, 300.0)]);
+        let summary: String = conn
+            .query_row("SELECT summary FROM raw_items WHERE id = 5", [], |r| {
+                r.get(0)
+            })
+            .expect("summary");
+        assert!(summary.contains("\"end\":301.0"), "{summary}");
+        // A kept chunk that goes takes its place with it.
+        conn.execute("DELETE FROM raw_items WHERE id = 1", [])
+            .expect("delete");
+        let left: i64 = conn
+            .query_row("SELECT COUNT(*) FROM profile_chunks", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(left, 1);
     }
 
     #[test]

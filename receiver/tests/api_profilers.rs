@@ -1,0 +1,188 @@
+//! Continuous profiling as the official Node SDK sends it (captured
+//! envelopes under `tests/data/node_continuous`): the profiler's sessions,
+//! a session's summary, and a transaction's profile taken from the chunks
+//! that cover it.
+
+mod api_support;
+
+use api_support::{get, get_ok, send, server_at};
+use receiver::api::types::{ProfileDetail, ProfilerDetail, ProfilersPage};
+use serde_json::Value;
+
+const PROFILER: &str = "73c53d24d38b46b1945cc4f1d678fe0e";
+const CPU_WORK: &str = "964510414ee549a88e7f9ff351a6f31e";
+const SECOND_TX: &str = "28eb7211a68b47f5acf340a16fe85578";
+/// Just after the SDK sent them (the fixtures' `sent_at`).
+const CAPTURED_AT: f64 = 1_795_974_025.0;
+
+fn fixture(n: u32) -> Vec<u8> {
+    let path = format!(
+        "{}/tests/data/node_continuous/0{n}.envelope",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn parse<T: serde::de::DeserializeOwned>(v: Value) -> T {
+    serde_json::from_value(v.clone()).unwrap_or_else(|e| panic!("{e}: {v}"))
+}
+
+#[test]
+fn a_transaction_profiled_continuously_is_summarised_from_its_chunks() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = server_at(&dir.path().join("db.sqlite"), CAPTURED_AT);
+    for n in 1..=4 {
+        send(&server, &fixture(n));
+    }
+    // A retried chunk is stored once.
+    send(&server, &fixture(2));
+
+    let page: ProfilersPage = parse(get_ok(&server, "/api/0/local/profilers/"));
+    assert_eq!(page.profilers.len(), 1, "{page:?}");
+    let session = &page.profilers[0];
+    assert_eq!(session.profiler_id, PROFILER);
+    assert_eq!((session.chunks, session.samples), (2, 136 + 46));
+    assert_eq!(session.platform.as_deref(), Some("node"));
+    assert_eq!(session.release.as_deref(), Some("demo@1.0.0"));
+
+    let cpu: ProfileDetail = parse(get_ok(
+        &server,
+        &format!("/api/0/local/profiles/{}/", &CPU_WORK[..8]),
+    ));
+    assert_eq!(cpu.profile.profiler_id.as_deref(), Some(PROFILER));
+    assert_eq!(cpu.profile.transaction.as_deref(), Some("cpu-work"));
+    assert_eq!(cpu.thread_id.as_deref(), Some("0"));
+    assert_eq!(cpu.threads[0].name.as_deref(), Some("main"));
+    let first = &cpu.functions[0];
+    assert_eq!(first.function, "fib", "{:?}", cpu.functions);
+    assert!(first.self_ms > 500.0, "{first:?}");
+    // Node puts `(root)` under every stack: on the stack all the time.
+    let root = cpu
+        .functions
+        .iter()
+        .find(|f| f.function == "(root)")
+        .expect("(root)");
+    assert_eq!(root.total_ms, cpu.sampled_ms);
+    let duration = cpu.profile.duration_ms.expect("duration");
+    assert!(
+        cpu.sampled_ms <= duration + 20.0,
+        "{} > {duration}",
+        cpu.sampled_ms
+    );
+
+    // The second transaction has the same profiler and its own window:
+    // the second chunk's samples, not the first's `fib`.
+    let second: ProfileDetail = parse(get_ok(
+        &server,
+        &format!("/api/0/local/profiles/{SECOND_TX}/"),
+    ));
+    assert!(second.sampled_ms < 600.0, "{}", second.sampled_ms);
+    let fib = second.functions.iter().find(|f| f.function == "fib");
+    assert!(
+        fib.map_or(0.0, |f| f.self_ms) < first.self_ms,
+        "{:?}",
+        second.functions
+    );
+
+    let whole: ProfilerDetail = parse(get_ok(
+        &server,
+        &format!("/api/0/local/profilers/{}/", &PROFILER[..8]),
+    ));
+    assert_eq!(whole.chunks_read, 2);
+    assert!(whole.sampled_ms > cpu.sampled_ms + second.sampled_ms - 1.0);
+
+    let (status, body) = get(
+        &server,
+        &format!("/api/0/local/profilers/{PROFILER}/?thread=7"),
+    );
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = get(&server, "/api/0/local/profilers/ffffffff/");
+    assert_eq!(status, 404, "{body}");
+}
+
+#[test]
+fn a_transaction_whose_chunks_have_not_arrived_says_so() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = server_at(&dir.path().join("db.sqlite"), CAPTURED_AT);
+    send(&server, &fixture(1));
+    let (status, body) = get(&server, &format!("/api/0/local/profiles/{CPU_WORK}/"));
+    assert_eq!(status, 404, "{body}");
+    let detail = body["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains(PROFILER), "{detail}");
+    assert!(detail.contains("covering transaction"), "{detail}");
+    let page: ProfilersPage = parse(get_ok(&server, "/api/0/local/profilers/"));
+    assert!(page.profilers.is_empty());
+}
+
+#[test]
+fn a_chunk_without_its_ids_is_kept_with_the_reason() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = server_at(&dir.path().join("db.sqlite"), CAPTURED_AT);
+    let body = b"{}\n{\"type\":\"profile_chunk\",\"platform\":\"node\"}\n{\"version\":\"2\",\"profile\":{\"samples\":[]}}\n";
+    send(&server, body);
+    let db = rusqlite::Connection::open(dir.path().join("db.sqlite")).expect("open");
+    let error: Option<String> = db
+        .query_row(
+            "SELECT error FROM raw_items WHERE item_type = 'profile_chunk'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("kept");
+    assert!(
+        error.as_deref().is_some_and(|e| e.contains("profiler_id")),
+        "{error:?}"
+    );
+    let page: ProfilersPage = parse(get_ok(&server, "/api/0/local/profilers/"));
+    assert!(page.profilers.is_empty());
+}
+
+#[test]
+fn the_cli_lists_sessions_and_shows_a_session_or_a_transaction() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = server_at(&dir.path().join("db.sqlite"), CAPTURED_AT);
+    let run = |args: &[&str]| {
+        let o = api_support::receiver_command(&server)
+            .args(args)
+            .output()
+            .expect("run receiver");
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(o.status.success(), "{args:?}: {out}{err}");
+        out + &err
+    };
+    assert!(run(&["profiles", "--continuous"]).contains("no continuous profiles"));
+    for n in 1..=4 {
+        send(&server, &fixture(n));
+    }
+    let listed = run(&["profiles", "--continuous"]);
+    let row = listed
+        .lines()
+        .find(|l| l.starts_with(&PROFILER[..8]))
+        .unwrap_or_else(|| panic!("{listed}"));
+    assert!(
+        row.contains(" 2 ") && row.contains(" 182 ") && row.contains("node"),
+        "{row}"
+    );
+
+    let session = run(&["profile", "--profiler", &PROFILER[..8]]);
+    assert!(
+        session.starts_with(&format!("continuous profiler {PROFILER}")),
+        "{session}"
+    );
+    assert!(
+        session.contains("0 main: 182 samples  (shown)"),
+        "{session}"
+    );
+    assert!(session.contains("fib"), "{session}");
+
+    let tx = run(&["profile", &CPU_WORK[..8], "--limit", "1"]);
+    assert!(
+        tx.contains(&format!("continuous profiler {}", &PROFILER[..8])),
+        "{tx}"
+    );
+    let functions: Vec<&str> = tx.lines().skip_while(|l| !l.starts_with("SELF")).collect();
+    assert_eq!(functions.len(), 2, "{tx}");
+    assert!(functions[1].contains("fib"), "{tx}");
+
+    assert!(run(&["event", CPU_WORK]).contains("Profiled: `receiver profile"));
+}
