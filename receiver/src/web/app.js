@@ -440,7 +440,8 @@
       else if (view === 'profiles' && segs.length === 1) await profileList(generation, params);
       else if (view === 'profiles' && HEX_ID.test(segs[1] || '')) await profileView(generation, segs[1], params);
       else if (view === 'monitors') await monitorsView(generation, params);
-      else if (view === 'traces' && TRACE_ID.test(segs[1] || '')) await traceView(generation, segs[1], params);
+      // A trace by its first 8 or more digits, as the tables show it.
+      else if (view === 'traces' && HEX_ID.test(segs[1] || '')) await traceView(generation, segs[1], params);
       else if (view === 'releases') await releasesView(generation, params);
       else if (view === 'client-reports') await clientReportsView(generation, params);
       else if (view === 'logs') await logsView(generation, params);
@@ -1483,8 +1484,11 @@
             if (!(err instanceof AuthError)) window.alert(err.message);
           }
         };
-        append(title, h('button', {type: 'button', onclick: mute}, chosen.isMuted ? 'Unmute monitor' : 'Mute monitor'));
-        append(title, h('button', {type: 'button', onclick: remove}, 'Delete monitor'));
+        // A read-only token could only be refused: no controls for it.
+        if (canWrite()) {
+          append(title, h('button', {type: 'button', onclick: mute}, chosen.isMuted ? 'Unmute monitor' : 'Mute monitor'));
+          append(title, h('button', {type: 'button', onclick: remove}, 'Delete monitor'));
+        }
       }
       const result = await fetchList(generation, '/api/0/local/check-ins/', f, title, table);
       if (!result) return;

@@ -3,13 +3,18 @@
 // ({"step", "hash", "text"}, then the dialogs); the Rust test
 // (receiver/tests/web_ui.rs) checks them and the receiver's state.
 //
-//   node monitors.js <base url> <admin token>
+//   node monitors.js <base url> <admin token> <read-only token>
 'use strict';
 
 const {loadPage} = require('./dom.js');
 
 async function main() {
-  const [base, token] = process.argv.slice(2);
+  const [base, token, readOnly] = process.argv.slice(2);
+  // A read-only token is shown no control it could only be refused.
+  const reader = await loadPage(base, '#token=' + readOnly);
+  await reader.go('#/monitors?monitor=nightly&project=1');
+  reader.report('read-only');
+
   const page = await loadPage(base, '#token=' + token);
 
   await page.go('#/monitors?monitor=nightly&project=1');
