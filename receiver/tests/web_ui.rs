@@ -1365,6 +1365,48 @@ fn the_profiles_view_says_where_a_transactions_time_went() {
     );
 }
 
+/// Continuous profiling (the official Node profiler's envelopes): the
+/// Profiles view lists the profiler's session, its page summarises it, and
+/// a transaction it sampled has its profile, which names the session.
+#[test]
+fn the_profiles_view_shows_continuous_profilers_and_their_transactions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::builder()
+        .db_path(dir.path().join("db.sqlite"))
+        // When the SDK sent them: older transactions would be moved.
+        .clock(receiver::config::Clock::Fixed(
+            sentry_core::protocol::Timestamp::from_secs_f64(1_795_974_025.0),
+        ))
+        .start();
+    for n in 1..=4 {
+        let path = format!(
+            "{}/tests/data/node_continuous/0{n}.envelope",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        post_envelope(&server, &std::fs::read(&path).expect("fixture"));
+    }
+    let routes = ["#/profiles", "#/profilers/73c53d24", "#/profiles/96451041"];
+    let views = open_views(&server, &routes);
+    let text = |route: &str| view_text(&views, route);
+    let list = text("#/profiles");
+    assert!(list.contains("No transaction profiles"), "{list}");
+    assert!(
+        list.contains("Continuous profilers") && list.contains("73c53d24") && list.contains("182"),
+        "{list}"
+    );
+    let session = text("#/profilers/73c53d24");
+    assert!(
+        session.contains("Continuous profiler 73c53d24"),
+        "{session}"
+    );
+    assert!(session.contains("main (182 samples)"), "{session}");
+    assert!(session.contains("fib"), "{session}");
+    let tx = text("#/profiles/96451041");
+    assert!(tx.contains("Profile of cpu-work"), "{tx}");
+    assert!(tx.contains("continuous profiler 73c53d24"), "{tx}");
+    assert!(tx.contains("fib"), "{tx}");
+}
+
 /// Opens each of `routes` in the web page against `server` (views.js):
 /// one JSON line per route.
 fn open_views(server: &TestServer, routes: &[&str]) -> Vec<serde_json::Value> {

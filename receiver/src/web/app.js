@@ -429,7 +429,9 @@
     const {segs, params} = route();
     const view = segs[0] || 'issues';
     for (const a of document.querySelectorAll('#nav a')) {
-      a.classList.toggle('active', a.getAttribute('data-view') === view || (view === 'traces' && a.getAttribute('data-view') === 'transactions'));
+      a.classList.toggle('active', a.getAttribute('data-view') === view
+        || (view === 'traces' && a.getAttribute('data-view') === 'transactions')
+        || (view === 'profilers' && a.getAttribute('data-view') === 'profiles'));
     }
     main.replaceChildren(loading());
     try {
@@ -439,6 +441,7 @@
       else if (view === 'spans') await spanList(generation, params);
       else if (view === 'profiles' && segs.length === 1) await profileList(generation, params);
       else if (view === 'profiles' && HEX_ID.test(segs[1] || '')) await profileView(generation, segs[1], params);
+      else if (view === 'profilers' && HEX_ID.test(segs[1] || '')) await profilerView(generation, segs[1], params);
       else if (view === 'monitors') await monitorsView(generation, params);
       // A trace by its first 8 or more digits, as the tables show it.
       else if (view === 'traces' && HEX_ID.test(segs[1] || '')) await traceView(generation, segs[1], params);
@@ -1242,7 +1245,11 @@
   async function profileList(generation, params) {
     const cursor = params.get('cursor') || '';
     const title = h('div', {class: 'titlebar'}, h('h1', null, 'Profiles'));
-    const {data} = await api(apiPath('/api/0/local/profiles/', {project: projectParam(), limit: 50, cursor}));
+    const [{data}, sessions] = await Promise.all([
+      api(apiPath('/api/0/local/profiles/', {project: projectParam(), limit: 50, cursor})),
+      // Continuous profilers' sessions: on the first page only.
+      cursor ? Promise.resolve({data: null})
+        : api(apiPath('/api/0/local/profilers/', {project: projectParam(), limit: 25}))]);
     const rows = data && Array.isArray(data.profiles) ? data.profiles : [];
     const longest = rows.reduce((m, p) => Math.max(m, Number(p.durationMs) || 0), 0) || 1;
     const table = rows.length
@@ -1256,18 +1263,32 @@
           h('td', null, String(p.platform || '')),
           h('td', null, String(p.release || '')),
           h('td', null, time(p.received))))))
-      : h('p', {class: 'empty'}, 'No profiles. An SDK sends them for sampled transactions when its profiles sample rate is set (profiles_sample_rate in Python).');
+      : h('p', {class: 'empty'}, 'No transaction profiles. An SDK sends them for sampled transactions when its profiles sample rate is set (profiles_sample_rate in Python).');
     const more = data && data.cursor
       ? h('p', null, h('a', {href: link('/profiles', {cursor: data.cursor})}, 'Older profiles'))
       : null;
-    setView(generation, h('div', null, title, table, more));
+    const profilers = sessions.data && Array.isArray(sessions.data.profilers) ? sessions.data.profilers : [];
+    const continuous = cursor ? null : section('Continuous profilers', profilers.length
+      ? h('div', null,
+        h('p', {class: 'muted'}, 'Sessions of a profiler that samples while the app runs or while traces run (profile_session_sample_rate): a transaction it sampled has its profile on its own page, from the chunks that cover it.'),
+        h('table', {class: 'list'},
+          h('thead', null, h('tr', null, h('th', null, 'Profiler'), h('th', null, 'Started'), h('th', {class: 'num'}, 'Span'),
+            h('th', {class: 'num'}, 'Chunks'), h('th', {class: 'num'}, 'Samples'), h('th', null, 'Platform'), h('th', null, 'Release'))),
+          h('tbody', null, profilers.map((p) => h('tr', null,
+            h('td', null, h('a', {href: '#/profilers/' + enc(p.profilerID)}, h('code', null, String(p.profilerID).slice(0, 8)))),
+            h('td', null, time(p.start)),
+            h('td', {class: 'num'}, ms(Math.max(0, Date.parse(p.end) - Date.parse(p.start)))),
+            h('td', {class: 'num'}, String(p.chunks)),
+            h('td', {class: 'num'}, String(p.samples)),
+            h('td', null, String(p.platform || '')),
+            h('td', null, String(p.release || '')))))))
+      : h('p', {class: 'empty'}, 'No continuous profiles. An SDK sends them when its profile session sample rate is set (profile_session_sample_rate in Python, profileSessionSampleRate in Node).'));
+    setView(generation, h('div', null, title, table, more, continuous));
   }
 
-  async function profileView(generation, id, params) {
-    const thread = params.get('thread') || '';
-    const {data} = await api(apiPath('/api/0/local/profiles/' + enc(id) + '/', {thread}));
-    const d = data || {};
-    const p = d.profile || {};
+  // A profile's thread picker (links to `base` with another thread) and
+  // its functions by self time.
+  function profileFunctions(d, base) {
     const threads = Array.isArray(d.threads) ? d.threads : [];
     const functions = Array.isArray(d.functions) ? d.functions : [];
     const sampled = Number(d.sampledMs) || 0;
@@ -1275,7 +1296,7 @@
     const picker = h('p', null, 'Thread: ', threads.map((t, i) => [i ? ' · ' : '',
       t.id === d.threadID
         ? h('strong', null, String(t.name || t.id) + ' (' + t.samples + ' samples)')
-        : h('a', {href: link('/profiles/' + enc(id), {thread: t.id})}, String(t.name || t.id) + ' (' + t.samples + ')')]));
+        : h('a', {href: link(base, {thread: t.id})}, String(t.name || t.id) + ' (' + t.samples + ')')]));
     const table = functions.length
       ? h('table', {class: 'list'},
         h('thead', null, h('tr', null, h('th', null, 'Function'), h('th', null, 'Module or file'),
@@ -1286,14 +1307,39 @@
           durationCell(f.selfMs, sampled || 1),
           h('td', {class: 'num'}, ms(f.totalMs) + ' · ' + share(f.totalMs))))))
       : h('p', {class: 'empty'}, 'No samples of this thread.');
+    return [picker,
+      h('p', {class: 'muted'}, 'Where the thread\'s ' + ms(sampled) + ' went: each function\'s time as the innermost frame (self, with its share) and on the stack (total).'),
+      table];
+  }
+
+  async function profileView(generation, id, params) {
+    const thread = params.get('thread') || '';
+    const {data} = await api(apiPath('/api/0/local/profiles/' + enc(id) + '/', {thread}));
+    const d = data || {};
+    const p = d.profile || {};
     setView(generation, h('div', null,
       h('div', {class: 'crumbs'}, h('a', {href: '#/profiles'}, 'Profiles'), ' / profile'),
       h('h1', null, 'Profile of ', String(p.transaction || 'a transaction')),
       h('p', {class: 'muted'}, ms(p.durationMs), ' · ', String(p.platform || ''), ' · received ', time(p.received),
-        p.traceID ? [' · ', h('a', {href: '#/traces/' + enc(p.traceID)}, 'trace')] : null),
-      picker,
-      h('p', {class: 'muted'}, 'Where the thread\'s ' + ms(sampled) + ' went: each function\'s time as the innermost frame (self, with its share) and on the stack (total).'),
-      table));
+        p.traceID ? [' · ', h('a', {href: '#/traces/' + enc(p.traceID)}, 'trace')] : null,
+        p.profilerID ? [' · from the chunks of continuous profiler ',
+          h('a', {href: '#/profilers/' + enc(p.profilerID)}, String(p.profilerID).slice(0, 8))] : null),
+      profileFunctions(d, '/profiles/' + enc(id))));
+  }
+
+  async function profilerView(generation, id, params) {
+    const thread = params.get('thread') || '';
+    const {data} = await api(apiPath('/api/0/local/profilers/' + enc(id) + '/', {thread}));
+    const d = data || {};
+    const p = d.profiler || {};
+    const partial = Number(d.chunksRead) < Number(p.chunks)
+      ? [' · the latest ', String(d.chunksRead), ' summarised'] : null;
+    setView(generation, h('div', null,
+      h('div', {class: 'crumbs'}, h('a', {href: '#/profiles'}, 'Profiles'), ' / continuous profiler'),
+      h('h1', null, 'Continuous profiler ', h('code', null, String(p.profilerID || id).slice(0, 8))),
+      h('p', {class: 'muted'}, time(p.start), ' to ', time(p.end), ' · ', String(p.chunks), ' chunks', partial,
+        ' · ', String(p.platform || ''), p.release ? [' · ', String(p.release)] : null),
+      profileFunctions(d, '/profilers/' + enc(id))));
   }
 
   // Rows one Spans or Transactions page shows, and the most requests it
