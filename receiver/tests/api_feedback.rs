@@ -124,6 +124,63 @@ fn feedback_is_listed_per_project_and_per_issue() {
     assert_eq!(seen[4], "it broke when I paid");
 }
 
+/// The web page's list: every project's feedback, newest first, each with
+/// its project and the page the widget was on; `project` filters.
+#[test]
+fn every_projects_feedback_is_listed_with_its_project_and_page() {
+    let server = TestServer::start();
+    let other_key = "0123456789abcdef0123456789abcdef";
+    server.add_project(2, other_key).expect("project 2");
+    feedback(&server, None, "first, in project 1");
+    std::thread::sleep(Duration::from_millis(20));
+    let id = new_id();
+    let payload = json!({"event_id": id, "type": "feedback", "timestamp": api_support::now(),
+        "contexts": {"feedback": {"message": "second, in project 2",
+                                  "url": "https://shop.example/checkout"}}});
+    let body = format!("{{\"event_id\":\"{id}\"}}\n{{\"type\":\"feedback\"}}\n{payload}\n");
+    let auth = format!("Sentry sentry_key={other_key}, sentry_version=7");
+    let r = receiver::testing::post(
+        &format!("{}/api/2/envelope/", server.url()),
+        &[("X-Sentry-Auth", auth.as_str())],
+        body.as_bytes(),
+    )
+    .expect("post");
+    assert_eq!(r.status, 200);
+
+    let all: Vec<UserFeedback> = server
+        .api_json("/api/0/local/feedback/")
+        .expect("every project's feedback");
+    let shown: Vec<(&str, Option<&str>, Option<&str>)> = all
+        .iter()
+        .map(|f| {
+            (
+                f.comments.as_str(),
+                f.project_id.as_deref(),
+                f.url.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            (
+                "second, in project 2",
+                Some("2"),
+                Some("https://shop.example/checkout")
+            ),
+            ("first, in project 1", Some("1"), None),
+        ]
+    );
+    let one: Vec<UserFeedback> = server
+        .api_json("/api/0/local/feedback/?project=1")
+        .expect("project 1's");
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0].comments, "first, in project 1");
+    // Sentry's own shape stays as it was.
+    let project = get(&server, "/api/0/projects/local/2/user-feedback/").1;
+    assert!(project[0].get("projectID").is_none(), "{project}");
+}
+
 #[test]
 fn unknown_projects_and_issues_are_404_and_other_methods_405() {
     let server = TestServer::start();

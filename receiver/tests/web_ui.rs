@@ -638,6 +638,7 @@ fn every_view_shows_what_the_python_sdk_sent() {
         trace_route.as_str(),
         "#/releases",
         "#/client-reports",
+        "#/feedback",
         "#/logs",
         "#/logs?query=no-such-line",
         "#/live",
@@ -713,6 +714,16 @@ fn every_view_shows_what_the_python_sdk_sent() {
     );
     contains_all("#/releases", &["conformance@1.0.0"]);
     contains_all("#/client-reports", &["Client reports"]);
+    // Every feedback, whether or not it is about an event.
+    contains_all(
+        "#/feedback",
+        &[
+            "User feedback",
+            "It broke when I clicked the button.",
+            "Jane Doe",
+            "event that receives user feedback",
+        ],
+    );
     contains_all(
         "#/logs",
         &[

@@ -2,6 +2,8 @@
 //! shapes: `GET /api/0/projects/{org}/{project}/user-feedback/` (a
 //! project's) and `GET /api/0/issues/{id}/user-reports/` (about the events
 //! of one issue), newest first, in cursor pages (`limit` up to 100).
+//! `GET /api/0/local/feedback/` lists every project's (`project` filters)
+//! with each one's project and page (`url`), for the web page.
 
 use rusqlite::Connection;
 
@@ -12,11 +14,22 @@ use super::types::{FeedbackIssue, UserFeedback};
 use super::{ApiError, Ctx, Reply};
 
 /// Which feedback a request lists.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 enum Scope {
     Project(i64),
     /// An issue and its project.
     Issue(i64, i64),
+    /// Every project's, or those listed.
+    Projects(Option<Vec<i64>>),
+}
+
+/// `GET /api/0/local/feedback/`
+pub(crate) async fn local(ctx: &Ctx) -> Result<Reply, ApiError> {
+    let wanted = ctx.query.values("project");
+    list(ctx, move |c| {
+        Ok(Scope::Projects(projects::filter_ids(c, &wanted)?))
+    })
+    .await
 }
 
 /// `GET /api/0/projects/{org}/{project}/user-feedback/`
@@ -50,11 +63,18 @@ async fn list(
             let scope = scope(c)?;
             let slugs = projects::all(c)?;
             let mut sql = Sql::default();
-            let project = match scope {
-                Scope::Project(p) | Scope::Issue(_, p) => p,
-            };
-            let cond = format!("f.project_id = {}", sql.bind(project));
-            sql.cond(cond);
+            match &scope {
+                Scope::Project(p) | Scope::Issue(_, p) => {
+                    let cond = format!("f.project_id = {}", sql.bind(*p));
+                    sql.cond(cond);
+                }
+                Scope::Projects(Some(ids)) => {
+                    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+                    sql.cond(format!("f.project_id IN ({})", list.join(",")));
+                }
+                Scope::Projects(None) => {}
+            }
+            let local = matches!(scope, Scope::Projects(_));
             if let Scope::Issue(i, _) = scope {
                 let cond = format!("e.issue_id = {}", sql.bind(i));
                 sql.cond(cond);
@@ -63,13 +83,14 @@ async fn list(
             // For an issue, CROSS JOIN keeps feedback the outer loop (SQLite
             // never reorders it): an issue may have a million events.
             let join = match scope {
-                Scope::Project(_) => "LEFT JOIN",
+                Scope::Project(_) | Scope::Projects(_) => "LEFT JOIN",
                 Scope::Issue(..) => "CROSS JOIN",
             };
             let query = format!(
                 "SELECT f.id, f.kind, f.event_id, f.associated_event_id, f.name, f.email,
                      f.message, f.received, i.id, i.project_id, i.title,
-                     COALESCE(i.short_seq, i.id)
+                     COALESCE(i.short_seq, i.id), f.project_id,
+                     CASE WHEN {local} THEN f.payload END
                  FROM feedback f
                  -- The project's feedback in time order (feedback_time),
                  -- each looked up among the events by id: the work grows
@@ -115,6 +136,12 @@ async fn list(
                             comments: r.get(6)?,
                             date_created: iso(received),
                             issue,
+                            project_id: local
+                                .then(|| r.get::<_, i64>(12).map(|p| p.to_string()))
+                                .transpose()?,
+                            url: r
+                                .get::<_, Option<Vec<u8>>>(13)?
+                                .and_then(|blob| page_of(&blob)),
                         },
                         received,
                         id,
@@ -132,4 +159,14 @@ async fn list(
         })
         .await?;
     Ok(Reply::json(&rows)?.with_header(hyper::header::LINK, link))
+}
+
+/// The page a stored feedback was sent from (`contexts.feedback.url`).
+fn page_of(blob: &[u8]) -> Option<String> {
+    let (payload, _) = super::events::decode_payload(blob);
+    payload
+        .pointer("/contexts/feedback/url")
+        .and_then(serde_json::Value::as_str)
+        .filter(|u| !u.is_empty())
+        .map(str::to_owned)
 }

@@ -638,6 +638,7 @@ async fn dispatch(ctx: &Ctx, segs: &[&str]) -> Result<Reply, ApiError> {
         ["local", "profiles"] if m == M::GET => profiles::list(ctx).await,
         ["local", "profiles", id] if m == M::GET => profiles::detail(ctx, id).await,
         ["local", "profilers"] if m == M::GET => profilers::list(ctx).await,
+        ["local", "feedback"] if m == M::GET => feedback::local(ctx).await,
         ["local", "profilers", id] if m == M::GET => profilers::detail(ctx, id).await,
         ["local", "monitors"] if m == M::GET => monitors::monitors(ctx).await,
         ["local", "check-ins"] if m == M::GET => monitors::check_ins(ctx).await,
@@ -691,6 +692,7 @@ fn known_route(segs: &[&str]) -> bool {
                     | "spans"
                     | "profiles"
                     | "profilers"
+                    | "feedback"
                     | "monitors"
                     | "check-ins"
             ]

@@ -1339,6 +1339,15 @@ pub struct UserFeedback {
     /// The issue of the event it is about, when that event is stored.
     #[serde(default)]
     pub issue: Option<FeedbackIssue>,
+    /// The project it was sent to (local extension, in
+    /// `/api/0/local/feedback/` only).
+    #[serde(rename = "projectID", default, skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<String>,
+    /// The page it was sent from, as the feedback widget says
+    /// (`contexts.feedback.url`; local extension, in
+    /// `/api/0/local/feedback/` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 /// The issue a feedback is about.

@@ -447,6 +447,7 @@
       else if (view === 'traces' && HEX_ID.test(segs[1] || '')) await traceView(generation, segs[1], params);
       else if (view === 'releases') await releasesView(generation, params);
       else if (view === 'client-reports') await clientReportsView(generation, params);
+      else if (view === 'feedback') await feedbackView(generation, params);
       else if (view === 'logs') await logsView(generation, params);
       else if (view === 'metrics') await metricsView(generation, params);
       else if (view === 'quotas') await quotasView(generation);
@@ -1743,6 +1744,40 @@
     if (v >= 0.995) return 'good';
     if (v >= 0.95) return 'fair';
     return 'bad';
+  }
+
+  // ---------------------------------------------------------------- feedback
+
+  // User feedback of every project (or the picked one), newest first:
+  // what users wrote, who and from which page, and the issue of the
+  // event it is about when there is one.
+  async function feedbackView(generation, params) {
+    const cursor = params.get('cursor') || '';
+    const title = h('div', {class: 'titlebar'}, h('h1', null, 'User feedback'));
+    const {data, headers} = await api(apiPath('/api/0/local/feedback/', {project: projectParam(), limit: 50, cursor}));
+    const rows = Array.isArray(data) ? data : [];
+    const about = (f) => {
+      if (f.issue) {
+        const href = '#/issues/' + enc(f.issue.id) + (f.eventID ? '/events/' + enc(f.eventID) : '');
+        return h('a', {href}, String(f.issue.shortId), ' ', h('span', {class: 'muted'}, String(f.issue.title || '')));
+      }
+      if (f.eventID) return h('span', {class: 'muted', title: 'the event it names is not stored'}, 'event ', h('code', null, String(f.eventID).slice(0, 8)));
+      return h('span', {class: 'muted'}, 'no event');
+    };
+    const table = rows.length
+      ? h('table', {class: 'list'},
+        h('thead', null, h('tr', null, h('th', null, 'Feedback'), h('th', null, 'From'), h('th', null, 'Page'),
+          h('th', null, 'About'), h('th', null, 'Received'))),
+        h('tbody', null, rows.map((f) => h('tr', null,
+          h('td', null, h('span', {class: 'pre-line'}, String(f.comments || ''))),
+          h('td', null, String(f.name || ''), f.email ? [h('br'), h('span', {class: 'muted'}, String(f.email))] : null),
+          h('td', {class: 'muted'}, String(f.url || '')),
+          h('td', null, about(f)),
+          h('td', null, time(f.dateCreated))))))
+      : h('p', {class: 'empty'}, 'No user feedback. SDKs send it from their feedback widget or API (capture_feedback in Python, captureFeedback in JavaScript).');
+    const links = parseLinks(headers.get('Link'));
+    setView(generation, h('div', null, title, table,
+      rows.length || cursor ? pager(links, (c) => { location.hash = link('/feedback', {cursor: c}); }, cursor) : null));
   }
 
   // ---------------------------------------------------------------- client reports
