@@ -151,6 +151,43 @@ fn cursor_pages_hold_every_line_once() {
     }
 }
 
+/// A trace given by its first 8 digits, as tables print it: the one trace
+/// whose transactions, spans or errors start so; a trace known only by
+/// its log lines needs all 32 digits, and the 404 says so.
+#[test]
+fn a_trace_filter_takes_the_first_digits_of_a_known_trace() {
+    let server = TestServer::start();
+    let t = now() - 60.0;
+    send_logs(&server, vec![line(t, "info", "worker started", "prod")]);
+    let (status, body) = get(
+        &server,
+        &format!("/api/0/local/logs/?trace={}", &TRACE[..8]),
+    );
+    assert_eq!(status, 404, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("give all 32 digits")),
+        "{body}"
+    );
+    api_support::event(
+        &server,
+        json!({"message": "boom", "contexts": {"trace": {"trace_id": TRACE,
+                                                          "span_id": "b0e5fcc5f8512414"}}}),
+    );
+    server.wait_for_events(1, std::time::Duration::from_secs(5));
+    assert_eq!(
+        bodies(&page(&server, &format!("trace={}", &TRACE[..8]))),
+        ["worker started"]
+    );
+    let metrics = get(
+        &server,
+        &format!("/api/0/local/metrics/?trace={}", &TRACE[..10]),
+    )
+    .0;
+    assert_eq!(metrics, 200);
+}
+
 #[test]
 fn bad_parameters_are_400_and_other_methods_405() {
     let server = TestServer::start();

@@ -192,18 +192,18 @@ pub(crate) struct CommonFilter {
 
 impl CommonFilter {
     pub(crate) fn from_query(q: &super::Query, now: f64) -> Result<CommonFilter, ApiError> {
-        let trace = match q.get_nonempty("trace") {
-            Some(t) => Some(crate::ids::hex_id(t, 32).ok_or_else(|| {
-                ApiError::BadRequest(format!("invalid trace {t:?}: expected 32 hex digits"))
-            })?),
-            None => None,
-        };
         Ok(CommonFilter {
-            trace,
+            trace: super::local::trace_filter(q)?,
             releases: q.values("release"),
             environments: q.values("environment"),
             range: Range::from_query(q, now)?,
         })
+    }
+
+    /// Makes a trace given by its first digits whole (see
+    /// `local::whole_trace`); call before scanning.
+    pub(crate) fn resolve(&mut self, c: &rusqlite::Connection) -> Result<(), ApiError> {
+        super::local::whole_trace(c, &mut self.trace)
     }
 
     /// The part of the filter a row's summary can answer.

@@ -291,6 +291,40 @@ pub(crate) async fn trace(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
     Reply::json(&trace)
 }
 
+/// A list's `trace` filter as given: a whole id or its first 8 or more
+/// digits (lower-case), to be made whole by [`whole_trace`] when read.
+pub(crate) fn trace_filter(q: &super::Query) -> Result<Option<String>, ApiError> {
+    match q.get_nonempty("trace") {
+        None => Ok(None),
+        Some(t) => crate::ids::hex_prefix(t.trim()).map(Some).ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "invalid trace {t:?}: expected 32 hex digits, or at least the first {}",
+                crate::ids::MIN_PREFIX_LEN
+            ))
+        }),
+    }
+}
+
+/// Makes a [`trace_filter`] given by its first digits whole: the one trace
+/// whose transactions, spans or errors start so (a list compares whole
+/// ids). A trace known only by log lines or metrics needs all 32 digits.
+pub(crate) fn whole_trace(c: &Connection, trace: &mut Option<String>) -> Result<(), ApiError> {
+    let Some(prefix) = trace.as_deref().filter(|t| t.len() < 32) else {
+        return Ok(());
+    };
+    match trace_id_of(c, prefix) {
+        Ok(id) => {
+            *trace = Some(id);
+            Ok(())
+        }
+        Err(ApiError::NotFound(_)) => Err(ApiError::NotFound(format!(
+            "no trace with transactions, spans or errors has an id starting with {prefix}; \
+             for a trace known only by log lines or metrics, give all 32 digits"
+        ))),
+        Err(e) => Err(e),
+    }
+}
+
 /// The one trace id `prefix` (see `ids::hex_prefix`) starts: of a
 /// transaction or span, else (only then: their ids are found by reading
 /// all of `events_time`) of an error event.

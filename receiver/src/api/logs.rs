@@ -82,6 +82,8 @@ pub(crate) async fn list(ctx: &Ctx) -> Result<Reply, ApiError> {
     let keys = q.all("project");
     let page = ctx
         .read(move |c| {
+            let mut filter = filter;
+            filter.common.resolve(c)?;
             let projects = projects::filter_ids(c, &keys)?;
             scan(c, projects, start, &filter, limit)
         })

@@ -70,6 +70,8 @@ pub(crate) async fn list(ctx: &Ctx) -> Result<Reply, ApiError> {
     let keys = q.all("project");
     let page = ctx
         .read(move |c| {
+            let mut filter = filter;
+            filter.common.resolve(c)?;
             let projects = projects::filter_ids(c, &keys)?;
             let page = container_scan::scan(
                 c,
@@ -111,6 +113,8 @@ pub(crate) async fn summary(ctx: &Ctx) -> Result<Reply, ApiError> {
     let keys = q.all("project");
     let summary = ctx
         .read(move |c| {
+            let mut filter = filter;
+            filter.common.resolve(c)?;
             let projects = projects::filter_ids(c, &keys)?;
             let mut totals: BTreeMap<(String, String, Option<String>), Totals> = BTreeMap::new();
             let page = container_scan::scan(

@@ -54,7 +54,7 @@
 
 use hyper::header::LINK;
 
-use super::params::{hex_id, iso, like_pattern, Cursor, Page, Range, Sql};
+use super::params::{iso, like_pattern, Cursor, Page, Range, Sql};
 use super::projects;
 use super::types::SpanRow;
 use super::walk::{split, DurationCursor, Scan, Sort, TimeWalk};
@@ -116,12 +116,7 @@ struct SpanFilter {
 
 impl SpanFilter {
     fn from_query(q: &super::Query, now: f64) -> Result<SpanFilter, ApiError> {
-        let trace = match q.get_nonempty("trace") {
-            Some(t) => Some(hex_id(t, 32).ok_or_else(|| {
-                ApiError::BadRequest(format!("invalid trace {t:?}: expected 32 hex digits"))
-            })?),
-            None => None,
-        };
+        let trace = super::local::trace_filter(q)?;
         let segment = match q.get_nonempty("segment") {
             None => None,
             Some("1" | "true") => Some(true),
@@ -307,6 +302,8 @@ pub(crate) async fn list(ctx: &Ctx) -> Result<Reply, ApiError> {
     let base = ctx.link_base();
     let listed = ctx
         .read(move |c| {
+            let mut filter = filter;
+            super::local::whole_trace(c, &mut filter.trace)?;
             let (rows, page, scan) = if sort.by_duration {
                 by_duration(c, &filter, duration_cursor, sort.ascending, limit)?
             } else {

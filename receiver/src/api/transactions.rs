@@ -43,7 +43,7 @@
 
 use hyper::header::LINK;
 
-use super::params::{hex_id, like_pattern, Cursor, Page, Range, Sql};
+use super::params::{like_pattern, Cursor, Page, Range, Sql};
 use super::projects;
 use super::types::Transaction;
 use super::walk::{split, DurationCursor, Sort, TimeWalk};
@@ -114,12 +114,7 @@ impl Access {
 
 impl Filter {
     fn from_query(q: &super::Query, now: f64) -> Result<Filter, ApiError> {
-        let trace = match q.get_nonempty("trace") {
-            Some(t) => Some(hex_id(t, 32).ok_or_else(|| {
-                ApiError::BadRequest(format!("invalid trace {t:?}: expected 32 hex digits"))
-            })?),
-            None => None,
-        };
+        let trace = super::local::trace_filter(q)?;
         Ok(Filter {
             projects: q.all("project"),
             trace,
@@ -252,6 +247,8 @@ pub(crate) async fn list(ctx: &Ctx) -> Result<Reply, ApiError> {
     let base = ctx.link_base();
     let (rows, link, scan) = ctx
         .read(move |c| {
+            let mut filter = filter;
+            super::local::whole_trace(c, &mut filter.trace)?;
             let (rows, page, scan) = if sort.by_duration {
                 by_duration(c, &filter, duration_cursor, sort.ascending, limit)?
             } else {

@@ -4,11 +4,6 @@
 
 use clap::Args;
 
-use super::client::Client;
-use super::commands::enc;
-use super::CliError;
-use crate::api::types::Trace;
-
 /// `--project`, `--query`, `--trace`, `--environment`, `--release` and
 /// `--since`.
 #[derive(Debug, Clone, Default, Args)]
@@ -55,37 +50,6 @@ impl ListFilters {
         .into_iter()
         .filter_map(|(key, value)| value.as_deref().map(|v| (key, v)))
         .collect()
-    }
-}
-
-impl ListFilters {
-    /// Replaces a `--trace` given by its first digits, as tables show trace
-    /// ids, with the whole id: the one trace whose transactions, spans or
-    /// errors start so (the trace view finds it). Lists compare whole ids;
-    /// a trace known only by log lines or metrics needs all 32 digits.
-    pub fn resolve_trace(&mut self, client: &Client) -> Result<(), CliError> {
-        let Some(given) = self.trace.as_deref().map(str::trim) else {
-            return Ok(());
-        };
-        if crate::ids::hex_id(given, 32).is_some() || crate::ids::hex_prefix(given).is_none() {
-            // Whole, or not an id at all: the list's own check says so.
-            return Ok(());
-        }
-        let path = format!("/api/0/local/traces/{}/", enc(given));
-        match client.get::<Trace>(&path) {
-            Ok((trace, _)) => {
-                self.trace = Some(trace.trace_id);
-                Ok(())
-            }
-            Err(CliError::Api { status: 404, .. }) => Err(CliError::Api {
-                status: 404,
-                detail: format!(
-                    "no trace with transactions, spans or errors has an id starting with {given}; \
-                     for a trace known only by log lines or metrics, give all 32 digits"
-                ),
-            }),
-            Err(e) => Err(e),
-        }
     }
 }
 

@@ -41,9 +41,6 @@ fn fetch(client: &Client, args: &LogsArgs) -> Result<Vec<LogEntry>, CliError> {
 
 /// `receiver logs`: a table (or `--json`) of log lines, latest received first.
 pub fn logs(client: &Client, args: &LogsArgs, json_out: bool) -> Result<(), CliError> {
-    let mut args = args.clone();
-    args.filters.resolve_trace(client)?;
-    let args = &args;
     let lines = fetch(client, args)?;
     if json_out {
         let text = serde_json::to_string_pretty(&lines)

@@ -84,9 +84,6 @@ fn json_text<T: serde::Serialize>(value: &T) -> Result<String, CliError> {
 /// `receiver metrics`: a table (or `--json`) of samples, latest received
 /// first, or of totals per metric with `--summary`.
 pub fn metrics(client: &Client, args: &MetricsArgs, json_out: bool) -> Result<(), CliError> {
-    let mut args = args.clone();
-    args.filters.resolve_trace(client)?;
-    let args = &args;
     if args.summary {
         let path = format!("/api/0/local/metrics/summary/?{}", args.filters());
         let (summary, _): (MetricsSummary, _) = client.get(&path)?;

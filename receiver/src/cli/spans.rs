@@ -57,18 +57,13 @@ pub struct SpansArgs {
 
 /// `receiver spans`: a table (or `--json`) of spans.
 pub fn spans(client: &Client, args: &SpansArgs, json_out: bool) -> Result<(), CliError> {
-    let mut trace = super::filters::ListFilters {
-        trace: args.trace.clone(),
-        ..Default::default()
-    };
-    trace.resolve_trace(client)?;
     let min_duration = args.min_duration.map(|ms| ms.to_string());
     let segments = args.segments.then(|| "1".to_owned());
     let mut pairs: Vec<(&str, &str)> = vec![("sort", &args.sort)];
     for (key, value) in [
         ("project", &args.project),
         ("query", &args.query),
-        ("trace", &trace.trace),
+        ("trace", &args.trace),
         ("transaction", &args.transaction),
         ("op", &args.op),
         ("status", &args.status),

@@ -50,9 +50,6 @@ pub fn transactions(
     args: &TransactionsArgs,
     json_out: bool,
 ) -> Result<(), CliError> {
-    let mut args = args.clone();
-    args.filters.resolve_trace(client)?;
-    let args = &args;
     let min_duration = args.min_duration.map(|ms| ms.to_string());
     let mut pairs = args.filters.pairs();
     pairs.push(("sort", &args.sort));
