@@ -631,6 +631,7 @@ fn every_view_shows_what_the_python_sdk_sent() {
     let trace_route = format!("#/traces/{trace}");
     let routes = [
         "#/issues",
+        "#/issues?query=is:unresolved%20RuntimeError",
         issue_route.as_str(),
         feedback_route.as_str(),
         "#/transactions",
@@ -676,6 +677,10 @@ fn every_view_shows_what_the_python_sdk_sent() {
         }
     };
     contains_all("#/issues", &["RuntimeError", "ValueError"]);
+    // The search's `is:` decides the status: the menu says so.
+    let searched = text("#/issues?query=is:unresolved%20RuntimeError");
+    assert!(searched.contains("status: as searched"), "{searched}");
+    assert!(!text("#/issues").contains("status: as searched"));
     // The chained exception, its frames, and why it was grouped.
     contains_all(
         &issue_route,
@@ -778,14 +783,29 @@ fn the_issue_list_filters_and_the_status_buttons_work() {
     assert!(reopened.contains("Resolve in next release"), "{reopened}");
     let (_, ignored) = step("ignored");
     assert!(ignored.contains(" ignored "), "{ignored}");
+    // Resolved in the release after the latest, and said so; the activity
+    // in words, not as JSON.
+    let (_, next) = step("next release");
+    assert!(
+        next.contains("resolved in the next release after conformance@1.0.0"),
+        "{next}"
+    );
+    assert!(
+        next.contains("Resolved in the next release after conformance@1.0.0")
+            && next.contains("Ignored")
+            && next.contains("Reopened"),
+        "{next}"
+    );
+    assert!(!next.contains("{\"version\""), "{next}");
     // What the buttons did is what the receiver holds: the last status,
     // and one activity entry per button.
     let issue: serde_json::Value = server
         .api_json(&format!("/api/0/issues/{id}/"))
         .expect("issue");
-    assert_eq!(issue["status"], "ignored");
+    assert_eq!(issue["status"], "resolved");
+    assert_eq!(issue["statusDetails"]["inNextRelease"], true);
     let activity = issue["activity"].as_array().cloned().unwrap_or_default();
-    assert_eq!(activity.len(), 3, "{activity:?}");
+    assert_eq!(activity.len(), 5, "{activity:?}");
 }
 
 #[test]
@@ -1209,7 +1229,7 @@ fn issues_are_merged_from_the_issue_page() {
     assert_eq!(merged["hash"], format!("#/issues/{}", beta.id), "{merged}");
     let text = merged["text"].as_str().unwrap_or_default();
     assert!(
-        text.contains("beta failed") && text.contains("merge"),
+        text.contains("beta failed") && text.contains("Merged 2 issues into this one"),
         "{text}"
     );
     let left = server.issues();

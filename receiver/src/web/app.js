@@ -475,6 +475,19 @@
     return el;
   }
 
+  // The issue list's status menu; an `is:resolved` (unresolved, ignored)
+  // in the search decides the status, and the menu says so rather than
+  // showing a status it does not apply.
+  function statusSelect(f) {
+    if (!STATUS_TERM.test(f.query)) {
+      return select('status', f.status, [['unresolved', 'unresolved'], ['resolved', 'resolved'], ['ignored', 'ignored'], ['all', 'any status']]);
+    }
+    const decided = select('status', '', [['', 'status: as searched']]);
+    decided.disabled = true;
+    decided.title = 'The search\'s is: term chooses the status';
+    return decided;
+  }
+
   async function issueList(generation, params) {
     const f = {
       query: params.get('query') || '',
@@ -497,7 +510,7 @@
       go(next);
     }},
     h('input', {name: 'query', 'aria-label': 'search', type: 'search', value: f.query, placeholder: 'search: text, is:regressed, level:error, assigned:none…', class: 'grow'}),
-    select('status', f.status, [['unresolved', 'unresolved'], ['resolved', 'resolved'], ['ignored', 'ignored'], ['all', 'any status']]),
+    statusSelect(f),
     select('level', f.level, [['', 'any level']].concat(LEVELS.map((l) => [l, l]))),
     h('input', {name: 'environment', 'aria-label': 'environment', value: f.environment, placeholder: 'environment', size: 12}),
     h('input', {name: 'release', 'aria-label': 'release', value: f.release, placeholder: 'release', size: 14}),
@@ -696,7 +709,11 @@
         h('button', {type: 'button', onclick: () => update({status: 'ignored'})}, 'Ignore')]
       : [h('button', {type: 'button', onclick: () => update({status: 'unresolved'})}, 'Unresolve')];
     const details = issue.statusDetails || {};
-    const statusText = issue.status + (details.inRelease ? ' in ' + details.inRelease : '') + (details.inNextRelease ? ' (next release)' : '');
+    // "In the next release" is stored with the release that was latest
+    // then: it is the one after that, not that one.
+    const statusText = details.inNextRelease
+      ? issue.status + ' in the next release after ' + (details.inRelease || 'the latest')
+      : issue.status + (details.inRelease ? ' in ' + details.inRelease : '');
     // Merging: the issue seen most often takes the others in, and is shown.
     const others = h('input', {name: 'merge', placeholder: 'DEFAULT-2, DEFAULT-3', size: 18});
     const mergeForm = !canWrite() ? null : h('form', {class: 'merge', onsubmit: async (e) => {
@@ -809,8 +826,39 @@
     const items = issue.activity || [];
     if (!items.length) return null;
     return section('Activity', h('ul', {class: 'activity'}, items.map((a) => h('li', null,
-      h('strong', null, a.type), ' ', time(a.dateCreated),
-      a.data && Object.keys(a.data).length ? h('div', {class: 'muted'}, JSON.stringify(a.data)) : null))));
+      activityText(issue, a), ' ', h('span', {class: 'muted'}, time(a.dateCreated))))));
+  }
+
+  // What an activity entry says, in words (its data as JSON for a kind
+  // this page does not know).
+  function activityText(issue, a) {
+    // A status set by the store itself keeps its release as plain text.
+    const d = typeof a.data === 'string' ? {version: a.data}
+      : a.data && typeof a.data === 'object' ? a.data : {};
+    const code = (v) => h('code', null, String(v));
+    switch (a.type) {
+      case 'set_resolved':
+        return [h('strong', null, 'Resolved'), d.reason ? ' (' + String(d.reason) + (d.monitor ? ', monitor ' + String(d.monitor) : '') + ')' : null];
+      case 'set_resolved_in_release':
+        return [h('strong', null, 'Resolved in release '), d.version ? code(d.version) : null];
+      case 'set_resolved_in_next_release':
+        return [h('strong', null, 'Resolved in the next release'), d.version ? [' after ', code(d.version)] : null];
+      case 'set_unresolved': return h('strong', null, 'Reopened');
+      case 'set_ignored': return h('strong', null, 'Ignored');
+      case 'regression':
+        return [h('strong', null, 'Regression'), ': ',
+          d.event_id ? h('a', {href: '#/issues/' + enc(issue.id) + '/events/' + enc(d.event_id)}, 'an event') : 'an event',
+          d.release ? [' of release ', code(d.release)] : null, ' reopened it'];
+      case 'merge': {
+        const n = Array.isArray(d.issues) ? d.issues.length : 0;
+        return [h('strong', null, 'Merged'), ' ' + n + ' issue' + (n === 1 ? '' : 's') + ' into this one'];
+      }
+      case 'assigned': return [h('strong', null, 'Assigned'), ' to ', String(d.assignee || '')];
+      case 'unassigned': return h('strong', null, 'Unassigned');
+      default:
+        return [h('strong', null, String(a.type)),
+          Object.keys(d).length ? h('div', {class: 'muted'}, JSON.stringify(d)) : null];
+    }
   }
 
   // ---------------------------------------------------------------- event

@@ -40,7 +40,8 @@ async function main() {
   resolve.click();
   await page.settle();
   report('resolved');
-  for (const [label, step] of [['Unresolve', 'reopened'], ['Ignore', 'ignored']]) {
+  for (const [label, step] of [['Unresolve', 'reopened'], ['Ignore', 'ignored'],
+    ['Unresolve', 'reopened again'], ['Resolve in next release', 'next release']]) {
     button(label).click();
     await page.settle();
     report(step);
