@@ -1184,6 +1184,33 @@ fn send_fingerprinted(server: &TestServer, groups: &[(&str, usize)]) {
     }
 }
 
+/// A deep recursion: "Why grouped" folds the frames it ignored into one
+/// line that says how many and why, and keeps those that count in view.
+#[test]
+fn why_grouped_folds_the_frames_a_recursion_ignored() {
+    let server = TestServer::start();
+    let frame = |function: &str| serde_json::json!({"function": function, "module": "app.walk", "in_app": true});
+    let mut frames = vec![frame("main")];
+    frames.extend((0..40).map(|_| frame("walk")));
+    frames.push(frame("leaf"));
+    let event = serde_json::json!({"exception": {"values": [{"type": "RecursionError",
+        "value": "too deep", "stacktrace": {"frames": frames}}]}});
+    post_envelope(
+        &server,
+        format!("{{}}\n{{\"type\":\"event\"}}\n{event}\n").as_bytes(),
+    );
+    server.wait_for_events(1, Duration::from_secs(5));
+    let id = server.issues()[0].id;
+    let route = format!("#/issues/{id}");
+    let views = open_views(&server, &[&route]);
+    let page = view_text(&views, &route);
+    assert!(
+        page.contains("39 frames that do not contribute (ignored due to recursion)"),
+        "{page}"
+    );
+    assert!(page.contains("leaf") && page.contains("main"), "{page}");
+}
+
 #[test]
 fn issues_are_merged_from_the_issue_page() {
     let server = TestServer::start();

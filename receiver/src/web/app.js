@@ -814,12 +814,31 @@
     const values = Array.isArray(node.values) ? node.values : [];
     const leafs = values.filter((v) => v === null || typeof v !== 'object');
     const kids = values.filter((v) => v !== null && typeof v === 'object');
+    // Runs of children that do not contribute fold into one closed line:
+    // a 150-frame recursion listed every frame it ignored, open, making
+    // the section tens of thousands of pixels tall.
+    const shown = [];
+    for (let i = 0; i < kids.length;) {
+      let j = i;
+      while (j < kids.length && node.contributes && !kids[j].contributes) j++;
+      if (j - i >= 3) {
+        const hints = Array.from(new Set(kids.slice(i, j).map((k) => k.hint).filter((x) => x)));
+        shown.push(h('details', {class: 'folded'},
+          h('summary', {class: 'muted'}, (j - i) + ' ' + String(kids[i].id || 'value') + 's that do not contribute',
+            hints.length === 1 ? ' (' + hints[0] + ')' : ''),
+          kids.slice(i, j).map(componentTree)));
+        i = j;
+      } else {
+        shown.push(componentTree(kids[i]));
+        i += 1;
+      }
+    }
     return h('ul', {class: 'component ' + (node.contributes ? 'yes' : 'no')},
       h('li', null,
         h('span', {class: 'cid'}, String(node.id || '?')),
         leafs.map((l) => [' ', h('code', null, String(l))]),
         node.hint ? h('span', {class: 'hint'}, ' (' + node.hint + ')') : null,
-        kids.map(componentTree)));
+        shown));
   }
 
   function activitySection(issue) {
