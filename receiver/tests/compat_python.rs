@@ -475,5 +475,9 @@ fn the_official_python_sdks_profile_says_where_the_time_went() {
         .iter()
         .find(|f| f.function == "main")
         .unwrap_or_else(|| panic!("no main in {names:?}"));
-    assert!(root.total_ms >= busy.self_ms + wait.self_ms, "{root:?}");
+    // Each time is rounded to the microsecond: a sum may pass by that.
+    assert!(
+        root.total_ms + 0.01 >= busy.self_ms + wait.self_ms,
+        "{root:?} {busy:?} {wait:?}"
+    );
 }

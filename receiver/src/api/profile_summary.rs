@@ -28,15 +28,17 @@
 //!             {"stack_id": 0, "thread_id": "1", "elapsed_since_start_ns": "0"},
 //!             {"stack_id": 0, "thread_id": "1", "elapsed_since_start_ns": "10000000"},
 //!             {"stack_id": 1, "thread_id": "1", "elapsed_since_start_ns": "20000000"}]}});
-//! let s = summarise(&json!(profile), None).expect("a sampled profile");
+//! let s = summarise(&serde_json::to_vec(&profile)?, None).expect("a sampled profile");
 //! let work = &s.functions[0];
 //! assert_eq!((work.function.as_str(), work.self_ms, work.total_ms), ("work", 20.0, 20.0));
 //! let main = &s.functions[1];
 //! assert_eq!((main.self_ms, main.total_ms), (10.0, 30.0));
+//! # Ok::<(), serde_json::Error>(())
 //! ```
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::types::{ProfileFunction, ProfileThread};
@@ -59,14 +61,10 @@ pub struct Summary {
 }
 
 /// The summary of `thread` (or the default thread, see
-/// [`Summary::thread_id`]) of a sample-format profile; `None` when the
-/// payload is not one (no `profile.samples`).
-pub fn summarise(payload: &Value, thread: Option<&str>) -> Option<Summary> {
-    let samples = Samples::of_profile(payload)?;
-    let active = payload
-        .pointer("/transactions/0/active_thread_id")
-        .or_else(|| payload.pointer("/transaction/active_thread_id"))
-        .and_then(|v| scalar_text(Some(v)));
+/// [`Summary::thread_id`]) of a sample-format profile (its JSON bytes);
+/// `None` when the payload is not one (no `profile.samples`).
+pub fn summarise(payload: &[u8], thread: Option<&str>) -> Option<Summary> {
+    let (samples, active) = Samples::read(payload, Clock::Elapsed)?;
     Some(summarise_samples(&[samples], thread, active, None))
 }
 
@@ -79,77 +77,142 @@ pub struct Samples {
     in_app: Vec<Option<bool>>,
     /// Frame indices, innermost first.
     stacks: Vec<Vec<usize>>,
+    /// Thread ids, as `samples` index them.
+    threads: Vec<String>,
     /// `(thread, time in nanoseconds, stack index)`.
-    samples: Vec<(String, f64, usize)>,
+    samples: Vec<(u32, f64, usize)>,
     /// Thread names by id.
     names: HashMap<String, String>,
 }
 
+/// Where a payload's sample times come from.
+#[derive(Clone, Copy)]
+enum Clock {
+    /// `elapsed_since_start_ns` (sample format version 1).
+    Elapsed,
+    /// Unix `timestamp`s in seconds, taken as nanoseconds after this Unix
+    /// time (version 2) to keep their precision.
+    UnixAfter(f64),
+}
+
 impl Samples {
-    /// A transaction's profile (sample format version 1): times are
-    /// `elapsed_since_start_ns`. `None` without `profile.samples`.
-    pub fn of_profile(payload: &Value) -> Option<Samples> {
-        Samples::read(payload, |sample| {
-            sample.get("elapsed_since_start_ns").and_then(number)
-        })
+    /// A continuous profiler's chunk (`profile_chunk`, version 2, its JSON
+    /// bytes): times are nanoseconds after `origin` (a Unix time). `None`
+    /// without `profile.samples`.
+    pub fn of_chunk(payload: &[u8], origin: f64) -> Option<Samples> {
+        Samples::read(payload, Clock::UnixAfter(origin)).map(|(s, _)| s)
     }
 
-    /// A continuous profiler's chunk (`profile_chunk`, version 2): times
-    /// are Unix `timestamp`s in seconds, taken as nanoseconds after
-    /// `origin` (a Unix time) to keep their precision. `None` without
-    /// `profile.samples`.
-    pub fn of_chunk(payload: &Value, origin: f64) -> Option<Samples> {
-        Samples::read(payload, |sample| {
-            let at = sample.get("timestamp").and_then(number)?;
-            Some((at - origin) * 1e9)
-        })
-    }
-
-    fn read(payload: &Value, time: impl Fn(&Value) -> Option<f64>) -> Option<Samples> {
-        let profile = payload.get("profile")?;
-        let list = profile.get("samples")?.as_array()?;
+    /// The samples and the transaction's thread (version 1's
+    /// `active_thread_id`). Read into types, not a JSON tree: a 50 MiB
+    /// payload of a million samples would take ten times its size as one.
+    fn read(payload: &[u8], clock: Clock) -> Option<(Samples, Option<String>)> {
+        let wire: PayloadWire = serde_json::from_slice(payload).ok()?;
+        let active = wire
+            .transactions
+            .as_ref()
+            .and_then(|t| t.first())
+            .or(wire.transaction.as_ref())
+            .and_then(|t| scalar_text(t.get("active_thread_id")));
+        let profile = wire.profile?;
+        let list = profile.samples?;
         let stacks = profile
-            .get("stacks")
-            .and_then(Value::as_array)
-            .map(|stacks| {
-                stacks
-                    .iter()
-                    .map(|s| {
-                        s.as_array()
-                            .map(|ids| ids.iter().filter_map(index).collect())
-                            .unwrap_or_default()
+            .stacks
+            .iter()
+            .map(|s| {
+                s.as_array()
+                    .map(|ids| ids.iter().filter_map(index).collect())
+                    .unwrap_or_default()
+            })
+            .collect();
+        let mut threads: Vec<String> = Vec::new();
+        let mut thread_index: HashMap<String, u32> = HashMap::new();
+        let mut samples = Vec::with_capacity(list.len());
+        for sample in list.into_iter().flatten() {
+            let at = match clock {
+                Clock::Elapsed => sample.elapsed_since_start_ns.as_ref().and_then(number),
+                Clock::UnixAfter(origin) => sample
+                    .timestamp
+                    .as_ref()
+                    .and_then(number)
+                    .map(|t| (t - origin) * 1e9),
+            };
+            let (Some(stack), Some(at)) = (
+                sample.stack_id.as_ref().and_then(index),
+                at.filter(|t| t.is_finite()),
+            ) else {
+                continue;
+            };
+            // A sample without a thread is thread 0's, as Sentry reads it.
+            let thread = scalar_text(sample.thread_id.as_ref()).unwrap_or_else(|| "0".to_owned());
+            let next = threads.len() as u32;
+            let t = *thread_index.entry(thread).or_insert_with_key(|id| {
+                threads.push(id.clone());
+                next
+            });
+            samples.push((t, at, stack));
+        }
+        let names = profile
+            .thread_metadata
+            .as_ref()
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(id, meta)| {
+                        Some((id.clone(), meta.get("name")?.as_str()?.to_owned()))
                     })
                     .collect()
             })
             .unwrap_or_default();
-        let raw_frames = profile
-            .get("frames")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        let mut samples = Vec::with_capacity(list.len());
-        for sample in list {
-            // A sample without a thread is thread 0's, as Sentry reads it.
-            let thread = scalar_text(sample.get("thread_id")).unwrap_or_else(|| "0".to_owned());
-            let (Some(stack), Some(at)) = (
-                sample.get("stack_id").and_then(index),
-                time(sample).filter(|t| t.is_finite()),
-            ) else {
-                continue;
-            };
-            samples.push((thread, at, stack));
-        }
-        Some(Samples {
-            frames: raw_frames.iter().map(FrameKey::of).collect(),
-            in_app: raw_frames
+        let samples = Samples {
+            frames: profile.frames.iter().map(FrameKey::of).collect(),
+            in_app: profile
+                .frames
                 .iter()
                 .map(|f| f.get("in_app").and_then(Value::as_bool))
                 .collect(),
             stacks,
+            threads,
             samples,
-            names: thread_names(profile),
-        })
+            names,
+        };
+        Some((samples, active))
     }
+}
+
+/// The parts of a profile or chunk [`Samples::read`] reads.
+#[derive(Deserialize)]
+struct PayloadWire {
+    #[serde(default)]
+    profile: Option<ProfileWire>,
+    #[serde(default)]
+    transactions: Option<Vec<Value>>,
+    #[serde(default)]
+    transaction: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct ProfileWire {
+    #[serde(default)]
+    samples: Option<Vec<Option<SampleWire>>>,
+    #[serde(default)]
+    stacks: Vec<Value>,
+    #[serde(default)]
+    frames: Vec<Value>,
+    #[serde(default)]
+    thread_metadata: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct SampleWire {
+    #[serde(default)]
+    stack_id: Option<Value>,
+    #[serde(default)]
+    thread_id: Option<Value>,
+    #[serde(default)]
+    elapsed_since_start_ns: Option<Value>,
+    #[serde(default)]
+    timestamp: Option<Value>,
 }
 
 /// The summary of several payloads' samples taken as one profile (a
@@ -176,13 +239,19 @@ pub fn summarise_samples(
         }
     }
 
-    // Samples by thread, in time order: `(time, part, stack)`.
+    // Samples by thread, in time order: `(time, part, stack)`. A sample at
+    // the very time of one of another part (a chunk uploaded twice under
+    // two ids) is that one again; within a part, two samples may share a
+    // millisecond.
     let mut by_thread: BTreeMap<&str, Vec<(f64, usize, usize)>> = BTreeMap::new();
     for (p, part) in parts.iter().enumerate() {
-        for (thread_id, at, stack) in &part.samples {
+        for (thread, at, stack) in &part.samples {
             if window.is_some_and(|(from, to)| *at < from || *at > to) {
                 continue;
             }
+            let Some(thread_id) = part.threads.get(*thread as usize) else {
+                continue;
+            };
             by_thread
                 .entry(thread_id.as_str())
                 .or_default()
@@ -190,7 +259,8 @@ pub fn summarise_samples(
         }
     }
     for list in by_thread.values_mut() {
-        list.sort_by(|a, b| a.0.total_cmp(&b.0));
+        list.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        list.dedup_by(|later, earlier| later.0 == earlier.0 && later.1 != earlier.1);
     }
     // A thread's name as the latest part that names it says.
     let name_of = |id: &str| parts.iter().rev().find_map(|p| p.names.get(id)).cloned();
@@ -220,7 +290,13 @@ pub fn summarise_samples(
         .map(Vec::as_slice)
         .unwrap_or_default();
 
-    let weights = sample_weights(list);
+    let mut weights = sample_weights(list, parts.len());
+    // Within a window, no sample stands for time after its end.
+    if let Some((_, to)) = window {
+        for (w, (at, _, _)) in weights.iter_mut().zip(list) {
+            *w = w.min((to - at).max(0.0));
+        }
+    }
     // Each distinct stack is walked once with its samples' time summed:
     // samples times stack depth could be large even in a small payload
     // (10 000 samples of a 10 000-frame stack), stacks' frames are not.
@@ -323,39 +399,27 @@ impl FrameKey {
 }
 
 /// The time each of a thread's samples (in time order, `(time, part,
-/// stack)`) stands for, in nanoseconds: until the thread's next sample in
-/// the same part; the last of a part, the median of those gaps (0 alone).
-/// A profiler may pause between chunks (one that profiles traces only
-/// samples while one runs): the pause is no sample's time.
-fn sample_weights(list: &[(f64, usize, usize)]) -> Vec<f64> {
-    let gaps: Vec<Option<f64>> = list
-        .windows(2)
-        .map(|w| {
-            let gap = w[1].0 - w[0].0;
-            (w[0].1 == w[1].1).then_some(if gap.is_finite() { gap.max(0.0) } else { 0.0 })
-        })
-        .collect();
-    let mut sorted: Vec<f64> = gaps.iter().flatten().copied().collect();
+/// stack)`, of `parts` payloads) stands for, in nanoseconds: until the
+/// thread's next sample in the same part; the last of a part, the median
+/// of those gaps (0 alone). A profiler may pause between chunks (one that
+/// profiles traces only samples while one runs), and two chunks may cover
+/// the same time: neither a pause nor the other chunk's samples is a
+/// sample's time.
+fn sample_weights(list: &[(f64, usize, usize)], parts: usize) -> Vec<f64> {
+    let mut weights: Vec<Option<f64>> = vec![None; list.len()];
+    let mut previous: Vec<Option<usize>> = vec![None; parts];
+    for (i, (at, part, _)) in list.iter().enumerate() {
+        if let Some(slot) = previous.get_mut(*part) {
+            if let Some(before) = slot.replace(i) {
+                let gap = at - list[before].0;
+                weights[before] = Some(if gap.is_finite() { gap.max(0.0) } else { 0.0 });
+            }
+        }
+    }
+    let mut sorted: Vec<f64> = weights.iter().flatten().copied().collect();
     sorted.sort_by(f64::total_cmp);
     let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0.0);
-    let mut weights: Vec<f64> = gaps.into_iter().map(|g| g.unwrap_or(median)).collect();
-    if !list.is_empty() {
-        weights.push(median);
-    }
-    weights
-}
-
-/// `thread_metadata`'s names by thread id.
-fn thread_names(profile: &Value) -> HashMap<String, String> {
-    profile
-        .get("thread_metadata")
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .filter_map(|(id, meta)| Some((id.clone(), meta.get("name")?.as_str()?.to_owned())))
-                .collect()
-        })
-        .unwrap_or_default()
+    weights.into_iter().map(|w| w.unwrap_or(median)).collect()
 }
 
 /// An index sent as a number or as decimal text.
@@ -397,6 +461,10 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn bytes(v: &Value) -> Vec<u8> {
+        serde_json::to_vec(v).expect("json")
+    }
+
     #[test]
     fn threads_are_told_apart_and_the_transactions_is_the_default() {
         let profile = json!({
@@ -412,7 +480,7 @@ mod tests {
                     {"stack_id": 1, "thread_id": "1", "elapsed_since_start_ns": 20},
                     {"stack_id": 0, "thread_id": "2", "elapsed_since_start_ns": "0"},
                     {"stack_id": 0, "thread_id": "2", "elapsed_since_start_ns": "10000"}]}});
-        let s = summarise(&profile, None).expect("summary");
+        let s = summarise(&bytes(&profile), None).expect("summary");
         assert_eq!(s.thread_id.as_deref(), Some("2"));
         assert_eq!(s.threads.len(), 2);
         assert_eq!(s.threads[1].name.as_deref(), Some("MainThread"));
@@ -420,7 +488,7 @@ mod tests {
         assert_eq!(s.functions[0].function, "spin");
         assert_eq!(s.functions[0].file.as_deref(), Some("a.py"));
         assert_eq!(s.sampled_ms, 0.02);
-        let other = summarise(&profile, Some("1")).expect("summary");
+        let other = summarise(&bytes(&profile), Some("1")).expect("summary");
         assert_eq!(other.functions[0].module.as_deref(), Some("queue"));
         assert_eq!(other.functions[0].self_samples, 3);
     }
@@ -435,7 +503,7 @@ mod tests {
                 {"stack_id": 1, "thread_id": 1, "elapsed_since_start_ns": 1000000},
                 {"stack_id": 9, "thread_id": 1, "elapsed_since_start_ns": 2000000},
                 {"stack_id": 0, "elapsed_since_start_ns": 3000000}]}});
-        let s = summarise(&profile, None).expect("summary");
+        let s = summarise(&bytes(&profile), None).expect("summary");
         let fib = s
             .functions
             .iter()
@@ -451,7 +519,7 @@ mod tests {
             .find(|f| f.function == "main")
             .expect("main");
         assert_eq!((main.self_ms, main.total_ms), (0.0, 2.0));
-        assert!(summarise(&json!({"profile": {"chunk": true}}), None).is_none());
+        assert!(summarise(&bytes(&json!({"profile": {"chunk": true}})), None).is_none());
     }
 
     /// A profiler's chunks read as one: stack indices are each chunk's
@@ -474,7 +542,7 @@ mod tests {
         // The profiler paused for a minute between the two chunks.
         let parts: Vec<Samples> = [chunk(origin, "first"), chunk(origin + 60.0, "second")]
             .iter()
-            .filter_map(|c| Samples::of_chunk(c, origin))
+            .filter_map(|c| Samples::of_chunk(&bytes(c), origin))
             .collect();
         let s = summarise_samples(&parts, None, None, None);
         assert_eq!(s.threads[0].samples, 6);
@@ -489,6 +557,30 @@ mod tests {
         let window = summarise_samples(&parts, None, None, Some((59.0e9, 61.0e9)));
         assert_eq!(window.functions.len(), 1);
         assert_eq!(window.functions[0].function, "second");
+        // No sample stands for time after the window: the last one ends
+        // with it.
+        let cut = summarise_samples(&parts, None, None, Some((0.0, 0.025e9)));
+        assert_eq!(cut.sampled_ms, 25.0);
+
+        // The same chunk uploaded twice (under two chunk ids) counts once;
+        // a chunk overlapping another keeps its own gaps.
+        let twice: Vec<Samples> = [chunk(origin, "first"), chunk(origin, "first")]
+            .iter()
+            .filter_map(|c| Samples::of_chunk(&bytes(c), origin))
+            .collect();
+        let once = summarise_samples(&twice, None, None, None);
+        assert_eq!((once.threads[0].samples, once.sampled_ms), (3, 30.0));
+        let shifted: Vec<Samples> = [chunk(origin, "first"), chunk(origin + 0.005, "other")]
+            .iter()
+            .filter_map(|c| Samples::of_chunk(&bytes(c), origin))
+            .collect();
+        let both = summarise_samples(&shifted, None, None, None);
+        assert_eq!(both.threads[0].samples, 6);
+        assert!(
+            both.functions.iter().all(|f| f.self_ms == 30.0),
+            "{:?}",
+            both.functions
+        );
     }
 
     /// What hostile or sloppy payloads send is read as far as it makes
@@ -506,14 +598,14 @@ mod tests {
                 {"stack_id": 1, "elapsed_since_start_ns": "1000000"},
                 {"stack_id": 1, "elapsed_since_start_ns": "inf"},
                 {"stack_id": 0, "elapsed_since_start_ns": "2000000"}]}});
-        let s = summarise(&profile, None).expect("summary");
+        let s = summarise(&bytes(&profile), None).expect("summary");
         assert_eq!(s.thread_id.as_deref(), Some("0"));
         assert_eq!(s.threads[0].samples, 3, "the infinite time is left out");
         assert_eq!(s.functions.len(), 1, "{:?}", s.functions);
         let f = &s.functions[0];
         assert_eq!((f.self_samples, f.self_ms, f.in_app), (3, 3.0, Some(true)));
         assert_eq!(s.sampled_ms, 3.0);
-        let empty = summarise(&json!({"profile": {"samples": []}}), None).expect("summary");
+        let empty = summarise(&bytes(&json!({"profile": {"samples": []}})), None).expect("summary");
         assert!(empty.sampled_ms.is_sign_positive());
     }
 }

@@ -29,7 +29,7 @@ use super::params::iso;
 use super::profile_summary::{summarise_samples, Samples};
 use super::types::{ProfileDetail, ProfileRow, ProfilerDetail, ProfilerRow, ProfilersPage};
 use super::{projects, ApiError, Ctx, Reply};
-use crate::ingest::chunk_head::ChunkHead;
+use crate::ingest::chunk_head::MAX_CHUNK_SECS;
 
 /// Most bytes of chunks (decompressed) one summary reads.
 pub const MAX_BYTES_READ: usize = 64 * 1024 * 1024;
@@ -37,36 +37,38 @@ pub const MAX_BYTES_READ: usize = 64 * 1024 * 1024;
 /// `GET /api/0/local/profilers/`.
 pub(crate) async fn list(ctx: &Ctx) -> Result<Reply, ApiError> {
     let limit = ctx.query.limit(25, 100)?;
-    let before = match ctx.query.get_nonempty("cursor") {
-        Some(c) => Some(
-            c.parse::<f64>()
-                .ok()
-                .filter(|t| t.is_finite())
-                .ok_or_else(|| {
-                    ApiError::BadRequest(format!(
-                        "invalid cursor {c:?}: expected the time a page's last session ended"
-                    ))
-                })?,
-        ),
-        None => None,
-    };
+    let after = ctx
+        .query
+        .get_nonempty("cursor")
+        .map(ListCursor::parse)
+        .transpose()?;
     let wanted = ctx.query.values("project");
     let page = ctx
         .read(move |c| {
             let projects = projects::filter_ids(c, &wanted)?;
+            // One entry of the session index per chunk, no table row: the
+            // sessions, then only those of the page are read.
             let mut sql = String::from(
                 "SELECT project_id, profiler_id, MAX(end_ts) AS last
-                 FROM profile_chunks",
+                 FROM profile_chunks INDEXED BY profile_chunks_session",
             );
             if let Some(ids) = &projects {
                 let list: Vec<String> = ids.iter().map(i64::to_string).collect();
                 sql.push_str(&format!(" WHERE project_id IN ({})", list.join(",")));
             }
-            sql.push_str(" GROUP BY project_id, profiler_id HAVING last < ?1");
-            sql.push_str(" ORDER BY last DESC, profiler_id LIMIT ?2");
+            sql.push_str(
+                " GROUP BY project_id, profiler_id
+                  HAVING ?1 IS NULL OR last < ?1
+                      OR (last = ?1 AND (project_id, profiler_id) > (?2, ?3))
+                  ORDER BY last DESC, project_id, profiler_id LIMIT ?4",
+            );
+            let (at, project, profiler) = match &after {
+                Some(a) => (Some(a.last), a.project_id, a.profiler_id.as_str()),
+                None => (None, 0, ""),
+            };
             let sessions: Vec<(i64, String, f64)> = c
                 .prepare(&sql)?
-                .query_map(params![before.unwrap_or(f64::INFINITY), limit + 1], |r| {
+                .query_map(params![at, project, profiler, limit + 1], |r| {
                     Ok((r.get(0)?, r.get(1)?, r.get(2)?))
                 })?
                 .collect::<Result<_, _>>()?;
@@ -74,78 +76,86 @@ pub(crate) async fn list(ctx: &Ctx) -> Result<Reply, ApiError> {
             let mut profilers = Vec::new();
             let mut cursor = None;
             for (project_id, profiler_id, last) in sessions.into_iter().take(limit as usize) {
-                profilers.push(session(c, project_id, &profiler_id)?.0);
-                cursor = Some(last);
+                profilers.push(session(c, project_id, &profiler_id)?);
+                cursor = Some(format!("{last}:{project_id}:{profiler_id}"));
             }
             Ok(ProfilersPage {
                 profilers,
-                cursor: if more {
-                    cursor.map(|t| t.to_string())
-                } else {
-                    None
-                },
+                cursor: if more { cursor } else { None },
             })
         })
         .await?;
     Reply::json(&page)
 }
 
-/// A stored chunk: its kept item and time span.
-struct Chunk {
-    item_id: i64,
-    start: f64,
-    end: f64,
+/// Where a page of sessions ends: the last one's last sample time, project
+/// and id (sessions that ended at the same time are told apart).
+struct ListCursor {
+    last: f64,
+    project_id: i64,
+    profiler_id: String,
 }
 
-/// What the list shows of session `profiler_id` of a project, and its
-/// chunks in time order.
-fn session(
-    c: &Connection,
-    project_id: i64,
-    profiler_id: &str,
-) -> Result<(ProfilerRow, Vec<Chunk>), ApiError> {
-    let mut stmt = c.prepare_cached(
-        "SELECT pc.item_id, pc.start_ts, pc.end_ts, ri.summary
-         FROM profile_chunks pc JOIN raw_items ri ON ri.id = pc.item_id
-         WHERE pc.profiler_id = ?1 AND pc.project_id = ?2
-         ORDER BY pc.start_ts, pc.item_id",
-    )?;
-    let mut rows = stmt.query(params![profiler_id, project_id])?;
-    let mut chunks = Vec::new();
-    let mut samples = 0;
-    let mut latest: Option<ChunkHead> = None;
-    while let Some(r) = rows.next()? {
-        chunks.push(Chunk {
-            item_id: r.get(0)?,
-            start: r.get(1)?,
-            end: r.get(2)?,
-        });
-        if let Some(head) = r
-            .get::<_, Option<String>>(3)?
-            .and_then(|text| serde_json::from_str::<ChunkHead>(&text).ok())
-        {
-            samples += head.samples;
-            latest = Some(head);
-        }
+impl ListCursor {
+    fn parse(text: &str) -> Result<ListCursor, ApiError> {
+        let mut parts = text.splitn(3, ':');
+        let (Some(last), Some(project), Some(profiler)) =
+            (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad_cursor(text));
+        };
+        Ok(ListCursor {
+            last: last
+                .parse::<f64>()
+                .ok()
+                .filter(|t| t.is_finite())
+                .ok_or_else(|| bad_cursor(text))?,
+            project_id: project.parse().map_err(|_| bad_cursor(text))?,
+            profiler_id: profiler.to_owned(),
+        })
     }
-    let start = chunks.iter().map(|c| c.start).fold(f64::INFINITY, f64::min);
-    let end = chunks
-        .iter()
-        .map(|c| c.end)
-        .fold(f64::NEG_INFINITY, f64::max);
-    let latest = latest.unwrap_or_default();
-    let row = ProfilerRow {
+}
+
+fn bad_cursor(text: &str) -> ApiError {
+    ApiError::BadRequest(format!(
+        "invalid cursor {text:?}: pass the `cursor` of the previous page"
+    ))
+}
+
+/// What the list shows of session `profiler_id` of a project (read through
+/// the session index: totals, then the latest chunk's details).
+fn session(c: &Connection, project_id: i64, profiler_id: &str) -> Result<ProfilerRow, ApiError> {
+    let (chunks, samples, start, end): (i64, i64, Option<f64>, Option<f64>) = c
+        .prepare_cached(
+            "SELECT COUNT(*), COALESCE(SUM(samples), 0), MIN(start_ts), MAX(end_ts)
+             FROM profile_chunks INDEXED BY profile_chunks_session
+             WHERE project_id = ?1 AND profiler_id = ?2",
+        )?
+        .query_row(params![project_id, profiler_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?;
+    let latest: Option<(Option<String>, Option<String>, Option<String>)> = c
+        .prepare_cached(
+            "SELECT platform, release, environment
+             FROM profile_chunks INDEXED BY profile_chunks_session
+             WHERE project_id = ?1 AND profiler_id = ?2 ORDER BY end_ts DESC LIMIT 1",
+        )?
+        .query_row(params![project_id, profiler_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()?;
+    let (platform, release, environment) = latest.unwrap_or_default();
+    Ok(ProfilerRow {
         profiler_id: profiler_id.to_owned(),
         project_id: project_id.to_string(),
-        platform: latest.platform,
-        release: latest.release,
-        environment: latest.environment,
-        start: iso(if start.is_finite() { start } else { 0.0 }),
-        end: iso(if end.is_finite() { end } else { 0.0 }),
-        chunks: chunks.len(),
-        samples,
-    };
-    Ok((row, chunks))
+        platform,
+        release,
+        environment,
+        start: iso(start.unwrap_or(0.0)),
+        end: iso(end.unwrap_or(0.0)),
+        chunks: chunks as usize,
+        samples: samples as usize,
+    })
 }
 
 /// `GET /api/0/local/profilers/{profiler_id}/`.
@@ -170,16 +180,25 @@ pub(crate) async fn detail(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
                 .query_row([&profiler_id], |r| r.get(0))
                 .optional()?
                 .ok_or_else(|| ApiError::not_found(format!("profiler {profiler_id}")))?;
-            let (row, chunks) = session(c, project_id, &profiler_id)?;
-            let origin = chunks.first().map_or(0.0, |c| c.start);
+            let row = session(c, project_id, &profiler_id)?;
             // The latest chunks that fit in the budget, in time order.
+            let latest: Vec<(i64, f64)> = c
+                .prepare_cached(
+                    "SELECT item_id, start_ts FROM profile_chunks INDEXED BY profile_chunks_session
+                     WHERE project_id = ?1 AND profiler_id = ?2 ORDER BY end_ts DESC",
+                )?
+                .query_map(params![project_id, profiler_id], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?
+                .collect::<Result<_, _>>()?;
+            let origin = latest.first().map_or(0.0, |(_, start)| *start);
             let mut parts = Vec::new();
             let mut read = 0;
-            for chunk in chunks.iter().rev() {
+            for (item_id, _) in &latest {
                 if read >= MAX_BYTES_READ && !parts.is_empty() {
                     break;
                 }
-                let (samples, size) = chunk_samples(c, chunk.item_id, origin)?;
+                let (samples, size) = chunk_samples(c, *item_id, origin)?;
                 read += size;
                 parts.extend(samples);
             }
@@ -219,8 +238,7 @@ fn chunk_samples(
     let Some(bytes) = blob.and_then(|b| crate::store::decompress(&b).ok()) else {
         return Ok((None, 0));
     };
-    let payload: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    Ok((Samples::of_chunk(&payload, origin), bytes.len()))
+    Ok((Samples::of_chunk(&bytes, origin), bytes.len()))
 }
 
 /// What [`for_transaction`] reads of a transaction.
@@ -297,13 +315,19 @@ pub(crate) fn for_transaction(
         .and_then(|id| crate::ids::hex_id(&id, 32))
         .ok_or_else(|| ApiError::not_found(format!("profile of transaction {event_id}")))?;
     let active_thread = text("/contexts/trace/data/thread.id");
+    // A chunk spans at most MAX_CHUNK_SECS: those overlapping the
+    // transaction start no earlier than that before it (one index range).
     let chunks: Vec<i64> = c
         .prepare_cached(
-            "SELECT item_id FROM profile_chunks
-             WHERE profiler_id = ?1 AND project_id = ?2 AND start_ts <= ?4 AND end_ts >= ?3
+            "SELECT item_id FROM profile_chunks INDEXED BY profile_chunks_profiler
+             WHERE profiler_id = ?1 AND start_ts BETWEEN ?3 - ?5 AND ?4
+                 AND end_ts >= ?3 AND project_id = ?2
              ORDER BY start_ts, item_id",
         )?
-        .query_map(params![profiler_id, project_id, start, end], |r| r.get(0))?
+        .query_map(
+            params![profiler_id, project_id, start, end, MAX_CHUNK_SECS],
+            |r| r.get(0),
+        )?
         .collect::<Result<_, _>>()?;
     if chunks.is_empty() {
         return Err(ApiError::not_found(format!(

@@ -17,7 +17,6 @@
 //! list shows `profile` items only.
 
 use rusqlite::{params, Connection, OptionalExtension};
-use serde_json::Value;
 
 use super::params::iso;
 use super::profile_summary::summarise;
@@ -159,8 +158,7 @@ pub(crate) async fn detail(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
             };
             let bytes = crate::store::decompress(&blob).unwrap_or_default();
             let head = head_of(&bytes).unwrap_or_default();
-            let payload: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-            let summary = summarise(&payload, thread.as_deref()).ok_or_else(|| {
+            let summary = summarise(&bytes, thread.as_deref()).ok_or_else(|| {
                 ApiError::BadRequest(format!(
                     "the profile of transaction {event_id} is not in the sample format this reads"
                 ))

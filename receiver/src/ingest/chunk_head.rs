@@ -47,6 +47,16 @@ pub struct ChunkHead {
     pub samples: usize,
 }
 
+/// The longest a chunk's samples may span, in seconds (Relay's limit; the
+/// SDKs cut a chunk every 60 s).
+pub const MAX_CHUNK_SECS: f64 = 66.0;
+
+/// The earliest and latest sample time taken as Unix seconds (2000, 2100):
+/// milliseconds or a broken clock would make a chunk cover every
+/// transaction of its profiler.
+const EARLIEST: f64 = 946_684_800.0;
+const LATEST: f64 = 4_102_444_800.0;
+
 /// The head of a chunk, or why it is not one that can be read: not a JSON
 /// object, no profiler or chunk id (32 hex digits, dashes allowed), or no
 /// sample with a time.
@@ -65,25 +75,27 @@ pub fn chunk_head_of(payload: &[u8]) -> Result<ChunkHead, String> {
     };
     let profiler_id = id(&wire.profiler_id, "profiler_id")?;
     let chunk_id = id(&wire.chunk_id, "chunk_id")?;
-    let times = wire
-        .profile
-        .map(|p| p.samples)
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|s| match s.timestamp? {
-            Value::Number(n) => n.as_f64(),
-            Value::String(s) => s.trim().parse().ok(),
-            _ => None,
-        })
-        .filter(|t: &f64| t.is_finite());
-    let (mut start, mut end, mut samples) = (f64::INFINITY, f64::NEG_INFINITY, 0);
-    for t in times {
-        start = start.min(t);
-        end = end.max(t);
-        samples += 1;
-    }
+    let Times {
+        start,
+        end,
+        count: samples,
+    } = wire.profile.map(|p| p.samples).unwrap_or_default();
     if samples == 0 {
         return Err("the chunk has no sample with a timestamp".to_owned());
+    }
+    // Relay's checks, which also bound how far back a transaction's
+    // lookup must reach: Unix seconds, and at most 66 s of them.
+    if !(EARLIEST..=LATEST).contains(&start) || !(EARLIEST..=LATEST).contains(&end) {
+        return Err(format!(
+            "the chunk's sample timestamps ({start} to {end}) are not Unix seconds between \
+             2000 and 2100"
+        ));
+    }
+    if end - start > MAX_CHUNK_SECS {
+        return Err(format!(
+            "the chunk's samples span {:.1} s, over the {MAX_CHUNK_SECS} s a chunk may",
+            end - start
+        ));
     }
     // An SDK sends "" for an unset release (Node) or leaves it out.
     let text = |v: Option<Value>| match v? {
@@ -122,13 +134,64 @@ struct Wire {
 #[derive(Deserialize)]
 struct WireProfile {
     #[serde(default)]
-    samples: Vec<WireSample>,
+    samples: Times,
+}
+
+/// The first and last time of a chunk's samples and how many have one
+/// (finite, as a number or decimal text), read one sample at a time
+/// without keeping them: a chunk may hold a million.
+struct Times {
+    start: f64,
+    end: f64,
+    count: usize,
+}
+
+impl Default for Times {
+    fn default() -> Times {
+        Times {
+            start: f64::INFINITY,
+            end: f64::NEG_INFINITY,
+            count: 0,
+        }
+    }
 }
 
 #[derive(Deserialize)]
 struct WireSample {
     #[serde(default)]
     timestamp: Option<Value>,
+}
+
+impl<'de> Deserialize<'de> for Times {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Times, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Times;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of samples")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Times, A::Error> {
+                let mut times = Times::default();
+                while let Some(sample) = seq.next_element::<Option<WireSample>>()? {
+                    let t = match sample.and_then(|s| s.timestamp) {
+                        Some(Value::Number(n)) => n.as_f64(),
+                        Some(Value::String(s)) => s.trim().parse().ok(),
+                        _ => None,
+                    };
+                    if let Some(t) = t.filter(|t| t.is_finite()) {
+                        times.start = times.start.min(t);
+                        times.end = times.end.max(t);
+                        times.count += 1;
+                    }
+                }
+                Ok(times)
+            }
+        }
+        d.deserialize_seq(Visit)
+    }
 }
 
 #[cfg(test)]
@@ -138,7 +201,7 @@ mod tests {
     #[test]
     fn chunks_without_what_links_them_are_refused_with_a_reason() {
         let id = "1df1cde6b2a34c4f9c1c8e7f3a6b5d4e";
-        let samples = r#"{"samples": [{"timestamp": "1.5"}, {"timestamp": "x"}]}"#;
+        let samples = r#"{"samples": [{"timestamp": "1800000000.5"}, {"timestamp": "x"}]}"#;
         let cases = [
             (r#"[1, 2]"#.to_owned(), "not a profile chunk"),
             (
@@ -164,6 +227,41 @@ mod tests {
             r#"{{"profiler_id": "{id}", "chunk_id": "{id}", "release": "", "profile": {samples}}}"#
         );
         let head = chunk_head_of(payload.as_bytes()).expect("a chunk");
-        assert_eq!((head.samples, head.start, head.release), (1, 1.5, None));
+        assert_eq!(
+            (head.samples, head.start, head.release),
+            (1, 1_800_000_000.5, None)
+        );
+    }
+
+    #[test]
+    fn chunks_with_times_that_are_no_unix_seconds_or_too_long_are_refused() {
+        let id = "1df1cde6b2a34c4f9c1c8e7f3a6b5d4e";
+        let chunk = |times: &str| {
+            format!(
+                r#"{{"profiler_id": "{id}", "chunk_id": "{id}", "profile": {{"samples": [{times}]}}}}"#
+            )
+        };
+        for (times, why) in [
+            (
+                r#"{"timestamp": -1e300}, {"timestamp": 1e300}"#,
+                "not Unix seconds",
+            ),
+            (r#"{"timestamp": 1795973957250}"#, "not Unix seconds"),
+            (
+                r#"{"timestamp": 1800000000}, {"timestamp": 1800000070}"#,
+                "span 70.0 s",
+            ),
+        ] {
+            let err = chunk_head_of(chunk(times).as_bytes()).unwrap_err();
+            assert!(err.contains(why), "{times}: {err}");
+        }
+        let head = chunk_head_of(
+            chunk(r#"{"timestamp": 1800000060}, null, {"timestamp": 1800000000}"#).as_bytes(),
+        )
+        .expect("a chunk");
+        assert_eq!(
+            (head.start, head.end, head.samples),
+            (1_800_000_000.0, 1_800_000_060.0, 2)
+        );
     }
 }

@@ -105,7 +105,7 @@ pub fn prepare_with(
                     .and_then(|h| h.transaction_id.as_deref())
                     .and_then(|id| crate::ids::hex_id(id, 32))
             });
-            let mut summary = head.and_then(|h| serde_json::to_string(&h).ok());
+            let summary = head.and_then(|h| serde_json::to_string(&h).ok());
             let mut error = error;
             // A continuous profiler's chunk: its session and time span, by
             // which transactions find it; kept with the reason when it
@@ -113,15 +113,7 @@ pub fn prepare_with(
             let mut chunk = None;
             if item.headers.ty == ItemType::ProfileChunk {
                 match super::chunk_head::chunk_head_of(payload) {
-                    Ok(head) => {
-                        summary = serde_json::to_string(&head).ok();
-                        chunk = Some(ChunkKey {
-                            profiler_id: head.profiler_id,
-                            chunk_id: head.chunk_id,
-                            start: head.start,
-                            end: head.end,
-                        });
-                    }
+                    Ok(head) => chunk = Some(ChunkKey::from(head)),
                     Err(reason) => error = error.or(Some(reason)),
                 }
             }

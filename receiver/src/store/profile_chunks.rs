@@ -16,8 +16,9 @@ pub(crate) fn insert(
 ) -> Result<(), StoreError> {
     conn.prepare_cached(
         "INSERT OR IGNORE INTO profile_chunks
-             (item_id, project_id, profiler_id, chunk_id, start_ts, end_ts)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+             (item_id, project_id, profiler_id, chunk_id, start_ts, end_ts, samples, platform,
+              release, environment)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?
     .execute(params![
         item_id,
@@ -25,18 +26,25 @@ pub(crate) fn insert(
         chunk.profiler_id,
         chunk.chunk_id,
         chunk.start,
-        chunk.end
+        chunk.end,
+        chunk.samples as i64,
+        chunk.platform,
+        chunk.release,
+        chunk.environment
     ])?;
     Ok(())
 }
 
-/// Reads every `profile_chunk` kept before `profile_chunks` existed and
-/// notes those that can be read (with their head as the item's summary);
-/// of a chunk sent twice, the first kept. Returns how many were noted.
+/// Reads every `profile_chunk` kept before `profile_chunks` existed (none
+/// noted yet) and notes those that can be read; of a chunk sent twice,
+/// the first kept. The kept items are only read, never rewritten. Returns
+/// how many were noted.
 pub(crate) fn backfill(conn: &Connection) -> Result<usize, StoreError> {
     let mut select = conn.prepare(
         "SELECT id, project_id, payload FROM raw_items
-         WHERE item_type = 'profile_chunk' ORDER BY id",
+         WHERE item_type = 'profile_chunk'
+             AND id NOT IN (SELECT item_id FROM profile_chunks)
+         ORDER BY id",
     )?;
     let mut rows = select.query([])?;
     let mut noted = 0;
@@ -48,17 +56,7 @@ pub(crate) fn backfill(conn: &Connection) -> Result<usize, StoreError> {
         let Ok(head) = chunk_head_of(&bytes) else {
             continue;
         };
-        let key = ChunkKey {
-            profiler_id: head.profiler_id.clone(),
-            chunk_id: head.chunk_id.clone(),
-            start: head.start,
-            end: head.end,
-        };
-        insert(conn, id, project_id, &key)?;
-        conn.execute(
-            "UPDATE raw_items SET summary = ?2 WHERE id = ?1",
-            params![id, serde_json::to_string(&head).ok()],
-        )?;
+        insert(conn, id, project_id, &ChunkKey::from(head))?;
         noted += 1;
     }
     Ok(noted)

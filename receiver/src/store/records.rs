@@ -415,8 +415,7 @@ pub struct RawRecord {
     /// zstd-compressed payload.
     pub payload: Vec<u8>,
     /// What the profiles list shows of a `profile` item
-    /// (`ingest::profile_head`, as JSON) or the profilers list of a
-    /// `profile_chunk` (`ingest::chunk_head`); none for other items.
+    /// (`ingest::profile_head`, as JSON); none for other items.
     pub summary: Option<String>,
     /// A readable `profile_chunk`'s place (`profile_chunks`).
     pub chunk: Option<ChunkKey>,
@@ -434,6 +433,29 @@ pub struct ChunkKey {
     pub start: f64,
     /// Its last sample's time.
     pub end: f64,
+    /// Samples of every thread.
+    pub samples: usize,
+    /// `python`, `node`, …
+    pub platform: Option<String>,
+    /// Release.
+    pub release: Option<String>,
+    /// Environment.
+    pub environment: Option<String>,
+}
+
+impl From<crate::ingest::chunk_head::ChunkHead> for ChunkKey {
+    fn from(head: crate::ingest::chunk_head::ChunkHead) -> ChunkKey {
+        ChunkKey {
+            profiler_id: head.profiler_id,
+            chunk_id: head.chunk_id,
+            start: head.start,
+            end: head.end,
+            samples: head.samples,
+            platform: head.platform,
+            release: head.release,
+            environment: head.environment,
+        }
+    }
 }
 
 /// What the writer did with a batch.

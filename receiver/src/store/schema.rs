@@ -925,6 +925,28 @@ CREATE TABLE profile_chunks (
 );
 CREATE INDEX profile_chunks_profiler ON profile_chunks(profiler_id, start_ts);
 "#,
+    // 51: what the profilers list shows of a chunk, kept beside its place
+    // (reading `raw_items.summary`, stored after the payload, walked each
+    // chunk's payload pages: a second a page for a long session), and an
+    // index that lists sessions without sorting every chunk. Migration 50
+    // noted chunks' heads in `raw_items.summary`; they are copied, then
+    // the chunks kept before 50 are read (`store::profile_chunks`).
+    r#"
+ALTER TABLE profile_chunks ADD COLUMN samples INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE profile_chunks ADD COLUMN platform TEXT;
+ALTER TABLE profile_chunks ADD COLUMN release TEXT;
+ALTER TABLE profile_chunks ADD COLUMN environment TEXT;
+UPDATE profile_chunks SET
+    samples = COALESCE((SELECT json_extract(summary, '$.samples') FROM raw_items
+                        WHERE raw_items.id = item_id AND json_valid(summary)), 0),
+    platform = (SELECT json_extract(summary, '$.platform') FROM raw_items
+                WHERE raw_items.id = item_id AND json_valid(summary)),
+    release = (SELECT json_extract(summary, '$.release') FROM raw_items
+               WHERE raw_items.id = item_id AND json_valid(summary)),
+    environment = (SELECT json_extract(summary, '$.environment') FROM raw_items
+                   WHERE raw_items.id = item_id AND json_valid(summary));
+CREATE INDEX profile_chunks_session ON profile_chunks(project_id, profiler_id, end_ts);
+"#,
 ];
 
 /// Where migration 16 (which merges check-in runs) is in [`MIGRATIONS`]:
@@ -939,9 +961,9 @@ const SLUG_MONITORS: usize = 22;
 /// [`MIGRATIONS`].
 const NAMESPACE_MONITOR_HASHES: usize = 41;
 
-/// Where migration 50 (continuous profilers' chunks) is in
-/// [`MIGRATIONS`]: chunks kept before it are read after it runs.
-const PROFILE_CHUNKS: usize = 49;
+/// Where migration 51 (what the profilers list shows of a chunk) is in
+/// [`MIGRATIONS`]: chunks kept before migration 50 are read after it runs.
+const PROFILE_CHUNKS: usize = 50;
 
 /// The schema version this build writes.
 pub fn current_version() -> u32 {
@@ -1792,7 +1814,7 @@ mod tests {
     }
 
     #[test]
-    fn migration_50_places_the_chunks_kept_before_it() {
+    fn migrations_50_and_51_place_the_chunks_kept_before_them() {
         let (_dir, mut conn) = database_at(49);
         conn.pragma_update(None, "foreign_keys", "ON").expect("fk");
         let chunk = |chunk_id: &str, t: f64| {
@@ -1812,24 +1834,32 @@ mod tests {
             )
             .expect("raw item");
         };
-        insert(1, "profile_chunk", chunk(&"b".repeat(32), 100.0));
+        let t = 1_800_000_000.0;
+        insert(1, "profile_chunk", chunk(&"b".repeat(32), t));
         // The same chunk sent again, one that cannot be read, another type.
-        insert(2, "profile_chunk", chunk(&"b".repeat(32), 100.0));
+        insert(2, "profile_chunk", chunk(&"b".repeat(32), t));
         insert(3, "profile_chunk", b"not zstd".to_vec());
-        insert(4, "profile", chunk(&"c".repeat(32), 200.0));
-        insert(5, "profile_chunk", chunk(&"d".repeat(32), 300.0));
+        insert(4, "profile", chunk(&"c".repeat(32), t + 100.0));
+        insert(5, "profile_chunk", chunk(&"d".repeat(32), t + 200.0));
         migrate(&mut conn).expect("migrate");
         let rows: Vec<(i64, f64)> = pairs(
             &conn,
             "SELECT item_id, start_ts FROM profile_chunks ORDER BY item_id",
         );
-        assert_eq!(rows, [(1, 100.0), (5, 300.0)]);
-        let summary: String = conn
-            .query_row("SELECT summary FROM raw_items WHERE id = 5", [], |r| {
-                r.get(0)
-            })
-            .expect("summary");
-        assert!(summary.contains("\"end\":301.0"), "{summary}");
+        assert_eq!(rows, [(1, t), (5, t + 200.0)]);
+        let shown: Vec<(i64, String)> = pairs(
+            &conn,
+            "SELECT samples, platform FROM profile_chunks WHERE item_id = 5",
+        );
+        assert_eq!(shown, [(2, "python".to_owned())]);
+        let summaries: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM raw_items WHERE summary IS NOT NULL",
+                [],
+                |r| r.get(0),
+            )
+            .expect("count");
+        assert_eq!(summaries, 0, "kept items are read, not rewritten");
         // A kept chunk that goes takes its place with it.
         conn.execute("DELETE FROM raw_items WHERE id = 1", [])
             .expect("delete");
@@ -1837,6 +1867,27 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM profile_chunks", [], |r| r.get(0))
             .expect("count");
         assert_eq!(left, 1);
+    }
+
+    /// A database migration 50 placed chunks in (with their heads in
+    /// `raw_items.summary`) gets them copied by migration 51.
+    #[test]
+    fn migration_51_copies_the_heads_migration_50_kept() {
+        let (_dir, mut conn) = database_at(50);
+        conn.execute_batch(
+            r#"INSERT INTO raw_items (id, project_id, item_type, headers, received, payload, summary)
+               VALUES (7, 1, 'profile_chunk', '{}', 0, x'',
+                       '{"samples": 12, "platform": "node", "release": "a@1", "environment": null}');
+               INSERT INTO profile_chunks (item_id, project_id, profiler_id, chunk_id, start_ts, end_ts)
+               VALUES (7, 1, 'p', 'c', 1.0, 2.0);"#,
+        )
+        .expect("rows");
+        migrate(&mut conn).expect("migrate");
+        let shown: Vec<(i64, String)> = pairs(
+            &conn,
+            "SELECT samples, platform || ' ' || release FROM profile_chunks",
+        );
+        assert_eq!(shown, [(12, "node a@1".to_owned())]);
     }
 
     #[test]
