@@ -195,6 +195,19 @@ pub struct ClientOptions {
     /// own CA, give the HTTP transport that CA instead
     /// (`HttpTransportBuilder::add_root_certificates_pem`).
     pub accept_invalid_certs: bool,
+    /// A PEM file of certificates the HTTP transport trusts besides the
+    /// built-in roots (the Python SDK's `ca_certs`): a self-hosted
+    /// receiver's private CA, or a company proxy's that intercepts TLS. A
+    /// file that cannot be read or holds no certificate disables the
+    /// transport with an error on stderr.
+    ///
+    /// ```
+    /// let options = sentry_core::ClientOptions {
+    ///     ca_certs: Some("/etc/ssl/company-ca.pem".into()),
+    ///     ..Default::default()
+    /// };
+    /// ```
+    pub ca_certs: Option<std::path::PathBuf>,
     /// Creates the transport. Without one, the client has nowhere to send
     /// and drops events (`sentry-transport` installs the HTTP one).
     pub transport: Option<Arc<dyn TransportFactory>>,
@@ -240,6 +253,7 @@ impl Default for ClientOptions {
             http_proxy: None,
             https_proxy: None,
             accept_invalid_certs: false,
+            ca_certs: None,
             transport: None,
             integrations: Vec::new(),
         }
@@ -286,6 +300,7 @@ impl fmt::Debug for ClientOptions {
                 &self.https_proxy.as_deref().map(redact_userinfo),
             )
             .field("accept_invalid_certs", &self.accept_invalid_certs)
+            .field("ca_certs", &self.ca_certs)
             .field("transport", &self.transport.is_some())
             .field(
                 "integrations",
@@ -301,14 +316,16 @@ impl fmt::Debug for ClientOptions {
 
 /// `url` (a proxy's) with its user name and password replaced by `***`, so
 /// that debug output shows where requests go but not the credentials.
+/// Everything up to the last `@` is taken as credentials: a password may
+/// hold an unescaped `/`, `?` or `#`, and a proxy URL has no path worth
+/// showing.
 fn redact_userinfo(url: &str) -> Cow<'_, str> {
     let (prefix, after) = match url.find("://") {
         Some(i) => url.split_at(i + 3),
         None => ("", url),
     };
-    let end = after.find(['/', '?', '#']).unwrap_or(after.len());
-    match after[..end].rsplit_once('@') {
-        Some((_, host)) => Cow::Owned(format!("{prefix}***@{host}{}", &after[end..])),
+    match after.rsplit_once('@') {
+        Some((_, rest)) => Cow::Owned(format!("{prefix}***@{rest}")),
         None => Cow::Borrowed(url),
     }
 }
@@ -574,7 +591,9 @@ mod tests {
             ("http://me@proxy:3128/", "http://***@proxy:3128/"),
             ("me:p@ss@proxy:3128", "***@proxy:3128"),
             ("https://proxy.internal:3128", "https://proxy.internal:3128"),
-            ("http://proxy/a@b", "http://proxy/a@b"),
+            ("http://me:pa/secret@proxy:3128", "http://***@proxy:3128"),
+            ("http://me:pa#secret@proxy:3128", "http://***@proxy:3128"),
+            ("http://me:pa?s@proxy:3128", "http://***@proxy:3128"),
             ("", ""),
         ];
         for (url, shown) in cases {

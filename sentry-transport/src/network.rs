@@ -37,6 +37,8 @@ pub(crate) struct Network {
     /// PEM bundles whose certificates are trusted besides the built-in
     /// roots, as given (checked when the client is built).
     pub(crate) root_certificates: Vec<Vec<u8>>,
+    /// PEM files of such certificates, read when the client is built.
+    pub(crate) root_certificate_files: Vec<std::path::PathBuf>,
 }
 
 impl Network {
@@ -50,7 +52,15 @@ impl Network {
             Proxy::Direct => client = client.no_proxy(),
             Proxy::Url(url) => client = client.proxy(proxy(url)?),
         }
-        for pem in &self.root_certificates {
+        let mut files = Vec::new();
+        for path in &self.root_certificate_files {
+            files.push(
+                std::fs::read(path).map_err(|e| TransportError::InvalidCertificate {
+                    reason: format!("cannot read {}: {e}", path.display()),
+                })?,
+            );
+        }
+        for pem in self.root_certificates.iter().chain(&files) {
             let invalid = |reason: String| TransportError::InvalidCertificate { reason };
             let certificates =
                 reqwest::Certificate::from_pem_bundle(pem).map_err(|e| invalid(e.to_string()))?;

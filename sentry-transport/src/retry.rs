@@ -6,7 +6,8 @@
 //! so concurrent senders spread out but each still backs off. A `Retry-After`
 //! sent with a `5xx` (e.g. 503) lengthens the computed delay (never shortens
 //! it), capped at `max`.
-//! Other `4xx` responses are final; `429` is handled by the rate limiter.
+//! Other `4xx` responses are final (but `407`, a proxy's, and `408`, which
+//! are retried); `429` is handled by the rate limiter.
 
 use std::time::Duration;
 
@@ -29,8 +30,12 @@ impl Verdict {
         match status {
             200..=299 => Verdict::Delivered,
             429 => Verdict::RateLimited,
-            // 408 Request Timeout is the receiver asking for a retry.
-            408 | 500..=599 => Verdict::Retry,
+            // 408 Request Timeout is the receiver asking for a retry; 407
+            // is a proxy on the way refusing its credentials, not the
+            // receiver judging the envelope (over https:// the same
+            // refusal is a failed CONNECT, a network error): the envelope
+            // waits for a fixed password, retried and then spooled.
+            407 | 408 | 500..=599 => Verdict::Retry,
             _ => Verdict::Rejected,
         }
     }

@@ -59,7 +59,7 @@ pub const MAX_IN_FLIGHT: usize = 1024;
 /// | [`spool_max_bytes`](Self::spool_max_bytes) | 16 MiB |
 /// | [`proxy`](Self::proxy) / [`no_proxy`](Self::no_proxy) | `ClientOptions::http_proxy` / `https_proxy`, else the `*_PROXY` environment variables |
 /// | [`accept_invalid_certs`](Self::accept_invalid_certs) | `ClientOptions::accept_invalid_certs` (off) |
-/// | [`add_root_certificates_pem`](Self::add_root_certificates_pem) | the built-in (Mozilla) roots only |
+/// | [`add_root_certificates_pem`](Self::add_root_certificates_pem) | `ClientOptions::ca_certs` (a PEM file) besides the built-in (Mozilla) roots |
 /// | [`spool_retry_interval`](Self::spool_retry_interval) | 30 s |
 /// | [`shutdown_timeout`](Self::shutdown_timeout) | `ClientOptions::shutdown_timeout` (2 s) |
 /// | [`debug`](Self::debug) | `ClientOptions::debug` (off) |
@@ -127,6 +127,10 @@ impl fmt::Debug for HttpTransportBuilder {
             )
             .field("accept_invalid_certs", &self.network.accept_invalid_certs)
             .field("root_certificates", &self.network.root_certificates.len())
+            .field(
+                "root_certificate_files",
+                &self.network.root_certificate_files,
+            )
             .finish()
     }
 }
@@ -175,8 +179,8 @@ impl HttpTransportBuilder {
 
     /// A builder taking the DSN, `max_queue_size`, `shutdown_timeout`,
     /// `debug`, the proxy (`https_proxy` or else `http_proxy` for an
-    /// `https://` DSN, `http_proxy` for an `http://` one) and
-    /// `accept_invalid_certs` from client options. Without a DSN,
+    /// `https://` DSN, `http_proxy` for an `http://` one),
+    /// `accept_invalid_certs` and `ca_certs` from client options. Without a DSN,
     /// [`build`](Self::build) fails with [`TransportError::MissingDsn`].
     ///
     /// ```
@@ -196,6 +200,10 @@ impl HttpTransportBuilder {
         };
         builder.network.proxy = Proxy::from_option(proxy.map(|p| p.as_ref()));
         builder.network.accept_invalid_certs = options.accept_invalid_certs;
+        builder
+            .network
+            .root_certificate_files
+            .extend(options.ca_certs.clone());
         builder
     }
 
@@ -435,15 +443,18 @@ impl HttpTransportBuilder {
     /// Sends every request through the proxy at `url` (`http://` or
     /// `https://`; `host:port` alone means `http://`; credentials as
     /// `http://user:password@host:port`), whatever the `*_PROXY`
-    /// environment variables say. A URL that does not parse fails
-    /// [`build`](Self::build) with [`TransportError::InvalidProxy`].
+    /// environment variables say. An empty `url` sends directly, as
+    /// [`no_proxy`](Self::no_proxy) (and as an empty `http_proxy` option).
+    /// A URL that does not parse fails [`build`](Self::build) with
+    /// [`TransportError::InvalidProxy`].
     ///
     /// ```
     /// # let dsn = "http://public@127.0.0.1:9/1".parse().unwrap();
     /// let b = sentry_transport::HttpTransportBuilder::new(dsn).proxy("http://proxy.internal:3128");
     /// ```
     pub fn proxy(mut self, url: impl Into<String>) -> Self {
-        self.network.proxy = Proxy::Url(url.into());
+        let url = url.into();
+        self.network.proxy = Proxy::from_option(Some(&url));
         self
     }
 

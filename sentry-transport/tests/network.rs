@@ -66,6 +66,43 @@ fn a_proxy_carries_every_request_with_its_credentials() {
     assert!(requests[0].header("x-sentry-auth").is_some());
 }
 
+/// A proxy refusing its credentials (407) is no verdict on the envelope:
+/// it is retried, and (with a spool) kept for when the password is fixed.
+#[test]
+fn a_proxy_refusing_its_credentials_is_retried_and_spooled() {
+    let receiver = DownPort::new();
+    let proxy = TestServer::start();
+    proxy.set_default(common::Reply::status(407));
+    let spool = tempfile::tempdir().expect("tempdir");
+    let transport = fast(HttpTransport::builder(receiver.dsn()))
+        .proxy(format!("http://me:wrong@127.0.0.1:{}", proxy.port()))
+        .max_retries(2)
+        .retry_backoff(Duration::from_millis(10), Duration::from_millis(20))
+        .spool_dir(spool.path())
+        .build()
+        .expect("transport");
+    assert!(!deliver(&transport, "behind a proxy that says no"));
+    assert_eq!(proxy.requests().len(), 3, "the first try and two retries");
+    drop(transport);
+    let spooled = walk(spool.path());
+    assert_eq!(spooled, 1, "kept for later");
+}
+
+/// Files under `dir`, in every subdirectory.
+fn walk(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .expect("dir")
+        .map(|e| {
+            let path = e.expect("entry").path();
+            if path.is_dir() {
+                walk(&path)
+            } else {
+                1
+            }
+        })
+        .sum()
+}
+
 #[test]
 fn client_options_choose_the_proxy_by_the_dsn_scheme() {
     let receiver = DownPort::new();
@@ -191,6 +228,37 @@ fn a_receiver_behind_a_private_ca_is_reached_once_that_ca_is_trusted() {
     assert_eq!(requests.len(), 1);
     let envelope = requests[0].envelope.as_ref().expect("an envelope");
     assert_eq!(envelope.items.len(), 1);
+}
+
+/// The Python SDK's `ca_certs`: a PEM file named in the options.
+#[test]
+fn a_ca_file_named_in_the_options_is_trusted() {
+    let pki = Pki::new();
+    let server = TestServer::start_tls(pki.server.clone());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("company-ca.pem");
+    std::fs::write(&file, &pki.ca_pem).expect("write");
+    let options = ClientOptions {
+        dsn: Some(https_dsn(&server)),
+        ca_certs: Some(file),
+        ..Default::default()
+    };
+    let transport = fast(HttpTransportBuilder::from_options(&options))
+        .build()
+        .expect("transport");
+    assert!(deliver(&transport, "trusted from a file"));
+    assert_eq!(server.requests().len(), 1);
+    // A file that is not there is an error that names it.
+    let missing = ClientOptions {
+        ca_certs: Some(dir.path().join("missing.pem")),
+        ..options
+    };
+    let err = HttpTransport::new(&missing).map(|_| ()).unwrap_err();
+    assert!(
+        matches!(err, TransportError::InvalidCertificate { .. })
+            && err.to_string().contains("missing.pem"),
+        "{err}"
+    );
 }
 
 #[test]
