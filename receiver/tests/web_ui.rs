@@ -857,6 +857,21 @@ fn a_token_after_a_route_in_the_address_is_taken_and_removed() {
     }
 }
 
+/// A token from the "Web UI:" link is kept for its tab only; the header
+/// offers to remember it for new tabs, and forgetting it forgets both.
+#[test]
+fn the_header_offers_to_remember_a_token_kept_for_one_tab() {
+    let server = TestServer::start();
+    let steps = run_page_script("remember.js", &[&server.url(), server.token()]);
+    let state = |step: &str| {
+        let s = line(&steps, "step", step);
+        (s["offered"].as_bool(), s["remembered"].as_bool())
+    };
+    assert_eq!(state("arrived"), (Some(true), Some(false)));
+    assert_eq!(state("clicked"), (Some(false), Some(true)));
+    assert_eq!(state("forgotten"), (Some(false), Some(false)));
+}
+
 #[test]
 fn a_monitor_is_deleted_from_its_view() {
     let server = TestServer::start();
@@ -1182,6 +1197,56 @@ fn send_fingerprinted(server: &TestServer, groups: &[(&str, usize)]) {
             post_envelope(server, body.as_bytes());
         }
     }
+}
+
+/// A trace across two services: each root and each span whose project
+/// differs from its parent's names its project, as `receiver trace` does.
+#[test]
+fn a_trace_across_services_names_each_spans_project() {
+    let server = TestServer::start();
+    let other_key = "0123456789abcdef0123456789abcdef";
+    server.add_project(2, other_key).expect("project 2");
+    let trace = "9260caabec714f2fb5798cb133d0323d";
+    let now = sentry_core::protocol::Timestamp::now().as_secs_f64() - 5.0;
+    let tx = |name: &str, span: &str, parent: Option<&str>, start: f64| {
+        serde_json::json!({"type": "transaction", "transaction": name,
+            "start_timestamp": start, "timestamp": start + 0.2,
+            "contexts": {"trace": {"trace_id": trace, "span_id": span,
+                                   "parent_span_id": parent, "op": "http.server"}}})
+    };
+    let send = |project: i64, key: &str, payload: serde_json::Value| {
+        let body = format!("{{}}\n{{\"type\":\"transaction\"}}\n{payload}\n");
+        let auth = format!("Sentry sentry_key={key}, sentry_version=7");
+        let r = receiver::testing::post(
+            &format!("{}/api/{project}/envelope/", server.url()),
+            &[("X-Sentry-Auth", auth.as_str())],
+            body.as_bytes(),
+        )
+        .expect("post");
+        assert_eq!(r.status, 200);
+    };
+    send(
+        1,
+        server.public_key(),
+        tx("GET /checkout", "a000000000000001", None, now),
+    );
+    send(
+        2,
+        other_key,
+        tx(
+            "GET /stock",
+            "b000000000000002",
+            Some("a000000000000001"),
+            now + 0.05,
+        ),
+    );
+    let route = format!("#/traces/{}", &trace[..8]);
+    let views = open_views(&server, &[&route]);
+    let page = view_text(&views, &route);
+    assert!(page.contains("projects default, project-2"), "{page}");
+    let root = page.find("default http.server").unwrap_or(usize::MAX);
+    let child = page.find("project-2 http.server").unwrap_or(0);
+    assert!(root < child, "{page}");
 }
 
 /// A deep recursion: "Why grouped" folds the frames it ignored into one

@@ -252,6 +252,21 @@
     }
   }
 
+  // Offers to keep a token that this tab alone keeps (from the "Web UI:"
+  // link or the login form without "remember"): a link opened in a new
+  // tab asked for it again.
+  function updateRemember() {
+    const button = document.getElementById('remember');
+    if (!button) return;
+    let kept = true;
+    try {
+      kept = !!state.token && localStorage.getItem(TOKEN_KEY) === state.token;
+    } catch (_) {
+      // Storage disabled: nothing to offer.
+    }
+    button.hidden = !state.token || kept;
+  }
+
   function forgetToken() {
     state.token = null;
     try {
@@ -412,6 +427,12 @@
     select.value = state.project;
   }
 
+  // A project's name as the picker shows it, by id (the id when unknown).
+  function projectName(id) {
+    const p = (state.projects || []).find((x) => String(x.id) === String(id));
+    return p ? String(p.name || p.slug || id) : 'project ' + id;
+  }
+
   // ---------------------------------------------------------------- render
 
   function stopTimers() {
@@ -421,6 +442,7 @@
 
   async function render() {
     stopTimers();
+    updateRemember();
     const generation = ++state.generation;
     if (!state.token) {
       showLogin('');
@@ -1633,15 +1655,19 @@
     const rows = [];
     let t0 = Infinity;
     let t1 = -Infinity;
-    const walk = (span, depth) => {
+    // A trace across services names the project where a span's differs
+    // from its parent's (and each root's), as `receiver trace` does.
+    const several = (trace.projects || []).length > 1;
+    const walk = (span, depth, parentProject) => {
       const start = preciseMs(span.startTimestamp);
       const end = span.timestamp ? preciseMs(span.timestamp) : start;
       if (!Number.isNaN(start)) t0 = Math.min(t0, start);
       if (!Number.isNaN(end)) t1 = Math.max(t1, end);
-      rows.push({span, depth, start, end});
-      for (const c of span.children || []) walk(c, depth + 1);
+      const project = String(span.projectID || '');
+      rows.push({span, depth, start, end, service: several && project !== parentProject ? projectName(project) : null});
+      for (const c of span.children || []) walk(c, depth + 1, project);
     };
-    roots.forEach((r) => walk(r, 0));
+    roots.forEach((r) => walk(r, 0, null));
     if (!Number.isFinite(t0) || !Number.isFinite(t1) || t1 <= t0) t1 = t0 + 1;
     const total = t1 - t0;
     const highlight = params.get('txn') || '';
@@ -1675,6 +1701,7 @@
             else collapsed.add(s.spanID);
             draw();
           }}, collapsed.has(s.spanID) ? '▸' : '▾') : h('span', {class: 'toggle-space'}),
+          r.service ? [badge(r.service, 'info'), ' '] : null,
           h('strong', null, String(s.op || '?')), ' ', h('span', {class: 'desc'}, String(s.description || '')),
           s.errors && s.errors.length ? [' ', badge(s.errors.length + ' error' + (s.errors.length === 1 ? '' : 's'), 'no')] : null,
         ]);
@@ -1698,7 +1725,7 @@
     setView(generation, h('div', null,
       h('div', {class: 'crumbs'}, h('a', {href: '#/transactions'}, 'Transactions'), ' / trace'),
       h('h1', null, 'Trace ', h('code', null, String(trace.traceID || traceId))),
-      h('p', {class: 'muted'}, (trace.transactions || 0) + ' transaction(s), ' + (trace.spans || 0) + ' span(s), projects ' + (trace.projects || []).join(', ') + ', ' + ms(total)),
+      h('p', {class: 'muted'}, (trace.transactions || 0) + ' transaction(s), ' + (trace.spans || 0) + ' span(s), projects ' + (trace.projects || []).map((p) => projectName(String(p))).join(', ') + ', ' + ms(total)),
       trace.truncated ? h('p', {class: 'notice'}, 'This trace is too large to show whole: only its first spans (at most 10 000) and error events (at most 1 000) by start time are shown.') : null,
       rows.length ? h('div', {class: 'card'}, h('div', {class: 'waterfall-scale'}, h('span', null, '0'), h('span', null, ms(total / 2)), h('span', null, ms(total))), body) : h('p', {class: 'empty'}, 'No spans stored for this trace.'),
       detail,
@@ -2211,7 +2238,12 @@
     });
     document.getElementById('forget').addEventListener('click', () => {
       forgetToken();
+      updateRemember();
       showLogin('Token forgotten.');
+    });
+    document.getElementById('remember').addEventListener('click', () => {
+      saveToken(state.token, true);
+      updateRemember();
     });
     window.addEventListener('hashchange', async () => {
       // A pasted `#token=…` link while the page is open (maybe on the

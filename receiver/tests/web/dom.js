@@ -217,7 +217,9 @@ function skeleton(document) {
     nav.appendChild(el('a', {href: m[1], 'data-view': m[2]}, m[3]));
   }
   const project = el('select', {id: 'project'}, el('option', {value: '-1'}, 'all'));
-  document.body.appendChild(el('header', {class: 'top'}, nav, project, el('button', {id: 'forget', type: 'button'}, 'Forget token')));
+  document.body.appendChild(el('header', {class: 'top'}, nav, project,
+    el('button', {id: 'remember', type: 'button'}, 'Remember token'),
+    el('button', {id: 'forget', type: 'button'}, 'Forget token')));
   document.body.appendChild(el('main', {id: 'main'}));
 }
 
