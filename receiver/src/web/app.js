@@ -1317,7 +1317,7 @@
             h('td', null, String(s.op || '')),
             h('td', null, String(s.status || '')),
             durationCell(s.duration, longest),
-            h('td', null, s.transactionID ? 'transaction ' + String(s.transaction || '(unnamed)')
+            h('td', {class: 'wrap'}, s.transactionID ? 'transaction ' + String(s.transaction || '(unnamed)')
               : s.transaction ? 'streamed, segment ' + String(s.transaction) : 'streamed'),
             h('td', null, time(s.startTimestamp)));
         })))
