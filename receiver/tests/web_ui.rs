@@ -733,6 +733,8 @@ fn every_view_shows_what_the_python_sdk_sent() {
         "#/logs",
         &[
             "Logs",
+            // Clock times to the millisecond, in a zone the header names.
+            "Time (UTC",
             "structured log 1234 processed",
             "structured log warning for jane",
         ],

@@ -107,9 +107,42 @@
     return h('span', {class: 'level level-' + l.replace(/[^a-z]/g, ''), title: l}, l);
   }
 
+  // Times: lists say how long ago (`time`), logs and breadcrumbs the
+  // clock time to the millisecond (`stamp`), both in the browser's time
+  // zone, which each says (a column header, a tooltip with UTC too).
   function time(iso) {
     if (!iso) return h('span', {class: 'muted'}, '—');
-    return h('time', {datetime: iso, title: iso}, ago(iso));
+    return h('time', {datetime: iso, title: fullTime(iso)}, ago(iso));
+  }
+
+  function stamp(iso) {
+    if (!iso) return h('span', {class: 'muted'}, '—');
+    return h('time', {datetime: String(iso), title: fullTime(iso), class: 'mono'}, clock(iso));
+  }
+
+  // The browser's offset from UTC: 'UTC+01:00'.
+  function zone(date) {
+    const off = -(date || new Date()).getTimezoneOffset();
+    const p = (n) => String(Math.floor(Math.abs(n))).padStart(2, '0');
+    return 'UTC' + (off < 0 ? '-' : '+') + p(off / 60) + ':' + p(off % 60);
+  }
+
+  // A time in full, local then UTC: '2026-11-29 18:40:52.123 UTC+01:00 ·
+  // 2026-11-29T17:40:52.123Z'.
+  function fullTime(iso) {
+    const d = new Date(iso);
+    if (Number.isNaN(d.getTime())) return String(iso);
+    return day(d) + ' ' + clockOf(d) + ' ' + zone(d) + ' · ' + d.toISOString();
+  }
+
+  function day(d) {
+    const p = (n) => String(n).padStart(2, '0');
+    return d.getFullYear() + '-' + p(d.getMonth() + 1) + '-' + p(d.getDate());
+  }
+
+  function clockOf(d) {
+    const p = (n, w) => String(n).padStart(w || 2, '0');
+    return p(d.getHours()) + ':' + p(d.getMinutes()) + ':' + p(d.getSeconds()) + '.' + p(d.getMilliseconds(), 3);
   }
 
   function ago(iso) {
@@ -129,11 +162,12 @@
     return Math.floor(s / 86400) + 'd';
   }
 
+  // Local clock time to the millisecond, with the day when not today.
   function clock(iso) {
     const d = new Date(iso);
     if (Number.isNaN(d.getTime())) return String(iso);
-    const p = (n, w) => String(n).padStart(w || 2, '0');
-    return p(d.getHours()) + ':' + p(d.getMinutes()) + ':' + p(d.getSeconds()) + '.' + p(d.getMilliseconds(), 3);
+    const today = day(new Date()) === day(d);
+    return (today ? '' : day(d) + ' ') + clockOf(d);
   }
 
   function ms(v) {
@@ -1085,9 +1119,9 @@
   function breadcrumbsSection(crumbs) {
     if (!crumbs.length) return null;
     return section('Breadcrumbs (' + crumbs.length + ')', h('div', {class: 'scroll'}, h('table', {class: 'list crumbs'},
-      h('thead', null, h('tr', null, h('th', null, 'Time'), h('th', null, 'Category'), h('th', null, 'Level'), h('th', null, 'Message'), h('th', null, 'Data'))),
+      h('thead', null, h('tr', null, h('th', null, 'Time (' + zone() + ')'), h('th', null, 'Category'), h('th', null, 'Level'), h('th', null, 'Message'), h('th', null, 'Data'))),
       h('tbody', null, crumbs.slice().reverse().map((c) => h('tr', {class: 'crumb-' + String(c.level || 'info').replace(/[^a-z]/g, '')},
-        h('td', {class: 'mono', title: String(c.timestamp || '')}, c.timestamp ? clock(typeof c.timestamp === 'number' ? c.timestamp * 1000 : c.timestamp) : ''),
+        h('td', null, c.timestamp ? stamp(typeof c.timestamp === 'number' ? c.timestamp * 1000 : c.timestamp) : ''),
         h('td', null, String(c.category || c.type || '')),
         h('td', null, String(c.level || '')),
         h('td', {class: 'msg'}, String(c.message || '')),
@@ -1770,7 +1804,7 @@
     });
     return section('Span ' + s.spanID, [
       kvTable({op: s.op, description: s.description, status: s.status, spanID: s.spanID, parentSpanID: s.parentSpanID,
-        start: s.startTimestamp, end: s.timestamp, duration: ms(s.duration), projectID: s.projectID, transactionID: s.transactionID, isSegment: s.isSegment}),
+        start: fullTime(s.startTimestamp), end: s.timestamp ? fullTime(s.timestamp) : null, duration: ms(s.duration), projectID: s.projectID, transactionID: s.transactionID, isSegment: s.isSegment}),
       sent,
       s.errors && s.errors.length ? [h('h4', null, 'Errors'), errorList(s.errors)] : null,
     ]);
@@ -1969,9 +2003,9 @@
       : null;
     const samplesTable = samples.length
       ? h('table', {class: 'list'},
-        h('thead', null, h('tr', null, h('th', null, 'Time'), h('th', null, 'Metric'), h('th', null, 'Type'), h('th', {class: 'num'}, 'Value'), h('th', null, 'Unit'), h('th', null, 'Environment'), h('th', null, 'Trace'))),
+        h('thead', null, h('tr', null, h('th', null, 'Time (' + zone() + ')'), h('th', null, 'Metric'), h('th', null, 'Type'), h('th', {class: 'num'}, 'Value'), h('th', null, 'Unit'), h('th', null, 'Environment'), h('th', null, 'Trace'))),
         h('tbody', null, samples.map((m) => h('tr', null,
-          h('td', null, time(m.timestamp)),
+          h('td', null, stamp(m.timestamp)),
           h('td', {title: Object.keys(m.attributes || {}).map((k) => k + ' = ' + JSON.stringify(m.attributes[k])).join('\n')}, String(m.name || '')),
           h('td', null, String(m.type || '')),
           h('td', {class: 'num'}, metricNumber(m.value)),
@@ -2018,9 +2052,9 @@
     const logs = Array.isArray(d.logs) ? d.logs : [];
     const table = logs.length
       ? h('table', {class: 'list'},
-        h('thead', null, h('tr', null, h('th', null, 'Time'), h('th', null, 'Level'), h('th', null, 'Message'), h('th', null, 'Environment'), h('th', null, 'Trace'))),
+        h('thead', null, h('tr', null, h('th', null, 'Time (' + zone() + ')'), h('th', null, 'Level'), h('th', null, 'Message'), h('th', null, 'Environment'), h('th', null, 'Trace'))),
         h('tbody', null, logs.map((l) => h('tr', null,
-          h('td', null, time(l.timestamp)),
+          h('td', null, stamp(l.timestamp)),
           h('td', null, l.level ? levelBadge(l.level === 'warn' ? 'warning' : String(l.level)) : ''),
           h('td', {title: Object.keys(l.attributes || {}).map((k) => k + ' = ' + JSON.stringify(l.attributes[k])).join('\n')}, String(l.body || '')),
           h('td', null, String(l.environment || '')),
@@ -2176,7 +2210,7 @@
     const add = (events, flash) => {
       for (const e of events) {
         const row = h('tr', {class: flash ? 'new' : null},
-          h('td', {class: 'mono'}, clock(e.dateCreated)),
+          h('td', null, stamp(e.dateCreated)),
           h('td', null, levelBadge(e.level)),
           h('td', null, e.groupID ? h('a', {href: '#/issues/' + enc(e.groupID) + '/events/' + enc(e.eventID)}, String(e.title || '(no title)')) : String(e.title || '')),
           h('td', null, String(e.environment || '')),
@@ -2193,7 +2227,7 @@
     setView(generation, h('div', null,
       h('div', {class: 'titlebar'}, h('h1', null, 'Live events'), count, levelSelect, pause),
       h('table', {class: 'list live'},
-        h('thead', null, h('tr', null, h('th', null, 'Time'), h('th', null, 'Level'), h('th', null, 'Title'), h('th', null, 'Environment'), h('th', null, 'Release'), h('th', {class: 'num'}, 'Project'))),
+        h('thead', null, h('tr', null, h('th', null, 'Time (' + zone() + ')'), h('th', null, 'Level'), h('th', null, 'Title'), h('th', null, 'Environment'), h('th', null, 'Release'), h('th', {class: 'num'}, 'Project'))),
         tbody)));
     let busy = false;
     every(generation, 2000, async () => {
