@@ -1530,6 +1530,20 @@ fn the_profiles_view_shows_continuous_profilers_and_their_transactions() {
     assert!(tx.contains("Profile of cpu-work"), "{tx}");
     assert!(tx.contains("continuous profiler 73c53d24"), "{tx}");
     assert!(tx.contains("fib"), "{tx}");
+    // The trace leads there: the transaction's root span links its profile.
+    let steps = run_page_script(
+        "span_detail.js",
+        &[&server.url(), server.token(), "51e79b3c", "cpu-work"],
+    );
+    let panel = line(&steps, "step", "panel")["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        panel
+            .contains("Profile: where this transaction's time went (from its continuous profiler)"),
+        "{panel}"
+    );
 }
 
 /// Opens each of `routes` in the web page against `server` (views.js):

@@ -1802,7 +1802,18 @@
       if (e instanceof AuthError) return;
       sent.replaceChildren(h('p', {class: 'muted'}, 'Its data could not be loaded: ' + String(e && e.message || e)));
     });
+    // A transaction's root links to its profile when there is one (a
+    // profile item, or a continuous profiler's chunks covering it).
+    const links = h('p', {class: 'span-links'});
+    if (s.isSegment && s.transactionID) {
+      api('/api/0/local/profiles/' + enc(s.transactionID) + '/').then(({data}) => {
+        if (!data || !data.profile) return;
+        links.replaceChildren(h('a', {href: '#/profiles/' + enc(s.transactionID)}, 'Profile'), ': where this transaction\'s time went'
+          + (data.profile.profilerID ? ' (from its continuous profiler)' : ''));
+      }).catch(() => {});
+    }
     return section('Span ' + s.spanID, [
+      links,
       kvTable({op: s.op, description: s.description, status: s.status, spanID: s.spanID, parentSpanID: s.parentSpanID,
         start: fullTime(s.startTimestamp), end: s.timestamp ? fullTime(s.timestamp) : null, duration: ms(s.duration), projectID: s.projectID, transactionID: s.transactionID, isSegment: s.isSegment}),
       sent,
