@@ -1251,6 +1251,32 @@ fn a_trace_across_services_names_each_spans_project() {
     assert!(root < child, "{page}");
 }
 
+/// A message captured with a stack trace (Node's captureMessage with
+/// attachStacktrace: a synthetic exception) is titled by its crash
+/// function, as Sentry titles it; the list shows the message under it.
+#[test]
+fn the_issue_list_shows_a_message_its_title_does_not() {
+    let server = TestServer::start();
+    let event = serde_json::json!({"level": "info", "message": "with attachment",
+        "platform": "node",
+        "exception": {"values": [{"value": "with attachment",
+            "mechanism": {"type": "generic", "synthetic": true, "handled": true},
+            "stacktrace": {"frames": [{"function": "runScenario", "module": "run",
+                                        "filename": "/app/run.js", "in_app": true}]}}]}});
+    post_envelope(
+        &server,
+        format!("{{}}\n{{\"type\":\"event\"}}\n{event}\n").as_bytes(),
+    );
+    server.wait_for_events(1, Duration::from_secs(5));
+    let views = open_views(&server, &["#/issues"]);
+    let list = view_text(&views, "#/issues");
+    assert!(
+        list.contains("runScenario"),
+        "titled by its function: {list}"
+    );
+    assert!(list.contains("with attachment"), "{list}");
+}
+
 /// A deep recursion: "Why grouped" folds the frames it ignored into one
 /// line that says how many and why, and keeps those that count in view.
 #[test]

@@ -656,6 +656,17 @@
 
   // The issue list; with `selected` (a Set of ids, admin tokens only), a
   // box per issue to pick issues to merge, `changed` called on each tick.
+  // The error's message under an issue's title when the title does not
+  // hold it, as Sentry's stream shows it: a message captured with a stack
+  // trace (a synthetic exception) is titled by its crash function ("?",
+  // "main"), which alone tells issues apart badly.
+  function issueValue(i) {
+    const value = i.metadata && typeof i.metadata.value === 'string' ? i.metadata.value.trim() : '';
+    const line = value.split('\n')[0];
+    if (!line || String(i.title || '').includes(line)) return null;
+    return h('div', {class: 'issue-value'}, line.length > 140 ? line.slice(0, 140) + '…' : line);
+  }
+
   function issueTable(issues, selected, changed) {
     if (!issues.length) return h('p', {class: 'empty'}, 'No issues match. Send an event to the DSN, or change the filters.');
     const pick = (i) => selected
@@ -672,6 +683,7 @@
         pick(i),
         h('td', null,
           h('div', {class: 'issue-title'}, levelBadge(i.level), ' ', h('a', {href: '#/issues/' + enc(i.id)}, i.title || '(no title)')),
+          issueValue(i),
           h('div', {class: 'issue-sub'},
             h('span', {class: 'mono'}, i.shortId), ' ',
             i.culprit ? h('span', {class: 'culprit'}, i.culprit) : null, ' ',
