@@ -629,10 +629,12 @@ fn every_view_shows_what_the_python_sdk_sent() {
     let feedback_route = format!("#/issues/{feedback_issue}");
     let trace = "675d4fa3208c40be8da815ee457c61fc";
     let trace_route = format!("#/traces/{trace}");
+    let issue_events_route = format!("{issue_route}/events");
     let routes = [
         "#/issues",
         "#/issues?query=is:unresolved%20RuntimeError",
         issue_route.as_str(),
+        issue_events_route.as_str(),
         feedback_route.as_str(),
         "#/transactions",
         "#/spans",
@@ -677,6 +679,15 @@ fn every_view_shows_what_the_python_sdk_sent() {
         }
     };
     contains_all("#/issues", &["RuntimeError", "ValueError"]);
+    // An issue's events, from the count on its page.
+    contains_all(
+        &format!("{issue_route}/events"),
+        &[
+            "events in all, newest first",
+            "config load failed",
+            "conformance@1.0.0",
+        ],
+    );
     // The search's `is:` decides the status: the menu says so.
     let searched = text("#/issues?query=is:unresolved%20RuntimeError");
     assert!(searched.contains("status: as searched"), "{searched}");

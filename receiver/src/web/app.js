@@ -492,6 +492,7 @@
     main.replaceChildren(loading());
     try {
       if (view === 'issues' && segs.length === 1) await issueList(generation, params);
+      else if (view === 'issues' && ISSUE_ID.test(segs[1]) && segs[2] === 'events' && !segs[3]) await issueEvents(generation, segs[1], params);
       else if (view === 'issues' && ISSUE_ID.test(segs[1]) && (!segs[3] || EVENT_REF.test(segs[3]))) await issueDetail(generation, segs[1], segs[3] || 'latest');
       else if (view === 'transactions') await transactionList(generation, params);
       else if (view === 'spans') await spanList(generation, params);
@@ -810,7 +811,7 @@
         issue.substatus ? badge(issue.substatus, 'sub-' + issue.substatus) : null,
         buttons, mergeForm, canWrite() ? null : h('span', {class: 'muted'}, ' read-only token'), message),
       h('dl', {class: 'stats'},
-        stat('Events', issue.count),
+        stat('Events', h('a', {href: '#/issues/' + enc(issue.id) + '/events', title: 'every event of this issue'}, String(issue.count))),
         stat('Users', issue.userCount),
         stat('First seen', time(issue.firstSeen)),
         stat('Last seen', time(issue.lastSeen)),
@@ -819,6 +820,50 @@
         stat('Environments', (issue.environments || []).join(', ') || '—'),
         stat('Project', issue.project ? issue.project.name : '—'),
         issue.assignedTo ? stat('Assigned', issue.assignedTo.name) : null));
+  }
+
+  // An issue's events, newest first, 50 a page, filtered by environment
+  // and level: each opens on the issue's page.
+  async function issueEvents(generation, id, params) {
+    const f = readFilters(params, ['environment', 'level'], {});
+    const base = '/issues/' + enc(id) + '/events';
+    const [{data: issue}, {data, headers}] = await Promise.all([
+      api('/api/0/issues/' + enc(id) + '/'),
+      api(apiPath('/api/0/issues/' + enc(id) + '/events/', {environment: f.environment, level: f.level, cursor: f.cursor, limit: 50}))]);
+    const i = issue || {};
+    const rows = Array.isArray(data) ? data : [];
+    const form = filterForm(base, ['environment', 'level'],
+      h('input', {name: 'environment', 'aria-label': 'environment', value: f.environment, placeholder: 'environment', size: 12}),
+      select('level', f.level, [['', 'any level']].concat(LEVELS.map((l) => [l, l]))),
+      h('button', {type: 'submit'}, 'Apply'));
+    const tag = (e, key) => {
+      const t = (e.tags || []).find((x) => x.key === key);
+      return t ? String(t.value) : '';
+    };
+    const who = (e) => {
+      const u = e.user && typeof e.user === 'object' ? e.user : {};
+      return String(u.email || u.username || u.id || u.ip_address || '');
+    };
+    const table = rows.length
+      ? h('table', {class: 'list'},
+        h('thead', null, h('tr', null, h('th', null, 'Event'), h('th', null, 'Message'), h('th', null, 'Release'),
+          h('th', null, 'Environment'), h('th', null, 'User'), h('th', null, 'When'))),
+        h('tbody', null, rows.map((e) => h('tr', null,
+          h('td', null, levelBadge(e.level), ' ', h('a', {href: '#/issues/' + enc(i.id || id) + '/events/' + enc(e.eventID)}, h('code', null, String(e.eventID).slice(0, 8)))),
+          h('td', {class: 'wrap'}, String(e.message || e.title || '')),
+          h('td', null, tag(e, 'release')),
+          h('td', null, tag(e, 'environment')),
+          h('td', {class: 'wrap'}, who(e)),
+          h('td', null, time(e.dateCreated))))))
+      : h('p', {class: 'empty'}, 'No events of this issue match these filters.');
+    const links = parseLinks(headers.get('Link'));
+    setView(generation, h('div', null,
+      h('div', {class: 'crumbs'}, h('a', {href: '#/issues'}, 'Issues'), ' / ',
+        h('a', {href: '#/issues/' + enc(i.id || id)}, h('span', {class: 'mono'}, String(i.shortId || id))), ' / events'),
+      h('h1', null, levelBadge(i.level), ' ', String(i.title || '(no title)')),
+      h('p', {class: 'muted'}, String(i.count || 0) + ' events in all, newest first'),
+      form, table,
+      pager(links, (c) => { location.hash = link(base, Object.assign({}, f, {cursor: c})); }, f.cursor)));
   }
 
   function stat(label, value) {
