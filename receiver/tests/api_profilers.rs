@@ -23,6 +23,14 @@ fn fixture(n: u32) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
+fn streamed(n: u32) -> Vec<u8> {
+    let path = format!(
+        "{}/tests/data/node_streamed/0{n}.envelope",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
 fn parse<T: serde::de::DeserializeOwned>(v: Value) -> T {
     serde_json::from_value(v.clone()).unwrap_or_else(|e| panic!("{e}: {v}"))
 }
@@ -185,4 +193,73 @@ fn the_cli_lists_sessions_and_shows_a_session_or_a_transaction() {
     assert!(functions[1].contains("fib"), "{tx}");
 
     assert!(run(&["event", CPU_WORK]).contains("Profiled: `receiver profile"));
+}
+
+/// Node's default span streaming sends no transaction: a segment's root
+/// span names the profiler, and its profile is the profiler's samples over
+/// the segment's time (`start`/`end`).
+#[test]
+fn a_streamed_segment_is_summarised_from_its_profilers_window() {
+    const STREAMED: &str = "98864f664da44c7a8d9a074c7d202be5";
+    // cpu-work's start and end as its root span gives them.
+    let (start, end) = ("1795974005.901448", "1795974007.444227");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = server_at(&dir.path().join("db.sqlite"), CAPTURED_AT);
+    for n in 1..=4 {
+        send(&server, &streamed(n));
+    }
+    let whole: ProfilerDetail = parse(get_ok(
+        &server,
+        &format!("/api/0/local/profilers/{STREAMED}/"),
+    ));
+    assert_eq!(whole.chunks_read, 2);
+    assert!(whole.window_start.is_none());
+    let segment: ProfilerDetail = parse(get_ok(
+        &server,
+        &format!("/api/0/local/profilers/{STREAMED}/?start={start}&end={end}"),
+    ));
+    assert_eq!(segment.chunks_read, 1, "the second chunk starts after it");
+    assert!(segment.window_start.is_some() && segment.window_end.is_some());
+    assert_eq!(
+        segment.functions[0].function, "fib",
+        "{:?}",
+        segment.functions
+    );
+    assert!(
+        segment.sampled_ms <= 1543.0 + 20.0,
+        "{}",
+        segment.sampled_ms
+    );
+    assert!(segment.sampled_ms < whole.sampled_ms);
+    // ISO times work as well; a window the wrong way round is a 400.
+    let iso: ProfilerDetail = parse(get_ok(
+        &server,
+        &format!(
+            "/api/0/local/profilers/{}/?start=2026-11-29T17:40:05.901Z&end=2026-11-29T17:40:07.444Z",
+            &STREAMED[..8]
+        ),
+    ));
+    assert_eq!(iso.functions[0].function, "fib");
+    let (status, body) = get(
+        &server,
+        &format!("/api/0/local/profilers/{STREAMED}/?start={end}&end={start}"),
+    );
+    assert_eq!(status, 400, "{body}");
+
+    let out = api_support::receiver_command(&server)
+        .args([
+            "profile",
+            "--profiler",
+            &STREAMED[..8],
+            "--start",
+            start,
+            "--end",
+            end,
+        ])
+        .output()
+        .expect("run receiver");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("only the samples from"), "{text}");
+    assert!(text.contains("fib"), "{text}");
 }

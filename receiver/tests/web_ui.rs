@@ -1527,26 +1527,33 @@ fn the_profiles_view_says_where_a_transactions_time_went() {
     );
 }
 
-/// Continuous profiling (the official Node profiler's envelopes): the
-/// Profiles view lists the profiler's session, its page summarises it, and
-/// a transaction it sampled has its profile, which names the session.
-#[test]
-fn the_profiles_view_shows_continuous_profilers_and_their_transactions() {
+/// A receiver whose clock says when the official Node profiler sent the
+/// envelopes under `tests/data/{fixtures}` (older transactions would be
+/// moved to the receive time), with them received.
+fn captured_node_server(fixtures: &str) -> (tempfile::TempDir, TestServer) {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = TestServer::builder()
         .db_path(dir.path().join("db.sqlite"))
-        // When the SDK sent them: older transactions would be moved.
         .clock(receiver::config::Clock::Fixed(
             sentry_core::protocol::Timestamp::from_secs_f64(1_795_974_025.0),
         ))
         .start();
     for n in 1..=4 {
         let path = format!(
-            "{}/tests/data/node_continuous/0{n}.envelope",
+            "{}/tests/data/{fixtures}/0{n}.envelope",
             env!("CARGO_MANIFEST_DIR")
         );
         post_envelope(&server, &std::fs::read(&path).expect("fixture"));
     }
+    (dir, server)
+}
+
+/// Continuous profiling (the official Node profiler's envelopes): the
+/// Profiles view lists the profiler's session, its page summarises it, and
+/// a transaction it sampled has its profile, which names the session.
+#[test]
+fn the_profiles_view_shows_continuous_profilers_and_their_transactions() {
+    let (_dir, server) = captured_node_server("node_continuous");
     let routes = ["#/profiles", "#/profilers/73c53d24", "#/profiles/96451041"];
     let views = open_views(&server, &routes);
     let text = |route: &str| view_text(&views, route);
@@ -1581,6 +1588,30 @@ fn the_profiles_view_shows_continuous_profilers_and_their_transactions() {
             .contains("Profile: where this transaction's time went (from its continuous profiler)"),
         "{panel}"
     );
+}
+
+/// Node's default span streaming: a segment's root span links the
+/// profile of its time, from the profiler it names.
+#[test]
+fn a_streamed_segment_links_its_profilers_samples_over_its_time() {
+    let (_dir, server) = captured_node_server("node_streamed");
+    let steps = run_page_script(
+        "span_detail.js",
+        &[&server.url(), server.token(), "f2040230", "cpu-work"],
+    );
+    let panel = line(&steps, "step", "panel")["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        panel.contains("Profile: where this segment's time went"),
+        "{panel}"
+    );
+    let route = "#/profilers/98864f66?start=1795974005.901448&end=1795974007.444227";
+    let views = open_views(&server, &[route]);
+    let page = view_text(&views, route);
+    assert!(page.contains("only the samples from"), "{page}");
+    assert!(page.contains("fib"), "{page}");
 }
 
 /// Opens each of `routes` in the web page against `server` (views.js):

@@ -11,7 +11,10 @@
 //!   went over the session (`thread` picks it; default: the thread with the
 //!   most samples, a main thread on a tie). The id may be its first 8 or
 //!   more digits. A long session is summarised from its latest chunks
-//!   that fit in [`MAX_BYTES_READ`] (`chunksRead` says how many).
+//!   that fit in [`MAX_BYTES_READ`] (`chunksRead` says how many). `start`
+//!   and `end` (ISO 8601 or Unix seconds) keep the samples between them:
+//!   what a streamed segment (Node's default) needs, whose root span names
+//!   the profiler (`sentry.profiler_id`) and no transaction exists.
 //! * A transaction sampled by a continuous profiler (Python's
 //!   `profile_lifecycle="trace"`: no `profile` item, the transaction names
 //!   the profiler in `contexts.profile.profiler_id` and its thread in
@@ -26,7 +29,7 @@ use serde_json::Value;
 
 use super::events::decode_payload;
 use super::params::iso;
-use super::profile_summary::{summarise_samples, Samples};
+use super::profile_summary::{summarise_samples, Samples, Summary};
 use super::types::{ProfileDetail, ProfileRow, ProfilerDetail, ProfilerRow, ProfilersPage};
 use super::{projects, ApiError, Ctx, Reply};
 use crate::ingest::chunk_head::MAX_CHUNK_SECS;
@@ -162,6 +165,28 @@ fn session(c: &Connection, project_id: i64, profiler_id: &str) -> Result<Profile
 pub(crate) async fn detail(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
     let prefix = super::id_prefix::parse(id, "profiler")?;
     let thread = ctx.query.get_nonempty("thread").map(str::to_owned);
+    let time = |key: &str| {
+        ctx.query
+            .get_nonempty(key)
+            .map(|t| super::params::parse_time(key, t))
+            .transpose()
+    };
+    let (from, to) = (time("start")?, time("end")?);
+    let window = match (from, to) {
+        (None, None) => None,
+        (from, to) => {
+            let (from, to) = (
+                from.unwrap_or(f64::NEG_INFINITY),
+                to.unwrap_or(f64::INFINITY),
+            );
+            if from > to {
+                return Err(ApiError::BadRequest(
+                    "start must not be after end".to_owned(),
+                ));
+            }
+            Some((from, to))
+        }
+    };
     let detail = ctx
         .read(move |c| {
             let profiler_id = super::id_prefix::resolve(
@@ -181,6 +206,27 @@ pub(crate) async fn detail(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
                 .optional()?
                 .ok_or_else(|| ApiError::not_found(format!("profiler {profiler_id}")))?;
             let row = session(c, project_id, &profiler_id)?;
+            if let Some((from, to)) = window {
+                // A window (a streamed segment's time): the chunks that
+                // overlap it, its samples only.
+                let from = if from.is_finite() { from } else { 0.0 };
+                let to = if to.is_finite() { to } else { 4.1e9 };
+                let chunks = chunks_between(c, project_id, &profiler_id, from, to)?;
+                let parts = read_chunks(c, &chunks, from)?;
+                let summary = summarise_samples(
+                    &parts,
+                    thread.as_deref(),
+                    None,
+                    Some((0.0, (to - from) * 1e9)),
+                );
+                return detail_of(
+                    row,
+                    parts.len(),
+                    summary,
+                    thread.as_deref(),
+                    Some((from, to)),
+                );
+            }
             // The latest chunks that fit in the budget, in time order.
             let latest: Vec<(i64, f64)> = c
                 .prepare_cached(
@@ -203,24 +249,77 @@ pub(crate) async fn detail(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
                 parts.extend(samples);
             }
             parts.reverse();
-            let chunks_read = parts.len();
             let summary = summarise_samples(&parts, thread.as_deref(), None, None);
-            if let Some(t) = &thread {
-                if !summary.threads.iter().any(|x| &x.id == t) {
-                    return Err(ApiError::not_found(format!("thread {t} of that profiler")));
-                }
-            }
-            Ok(ProfilerDetail {
-                profiler: row,
-                chunks_read,
-                threads: summary.threads,
-                thread_id: summary.thread_id,
-                sampled_ms: summary.sampled_ms,
-                functions: summary.functions,
-            })
+            detail_of(row, parts.len(), summary, thread.as_deref(), None)
         })
         .await?;
     Reply::json(&detail)
+}
+
+/// A session's answer: its row, what was read and summarised (a 404 when
+/// the asked thread has no samples there).
+fn detail_of(
+    profiler: ProfilerRow,
+    chunks_read: usize,
+    summary: Summary,
+    thread: Option<&str>,
+    window: Option<(f64, f64)>,
+) -> Result<ProfilerDetail, ApiError> {
+    if let Some(t) = thread {
+        if !summary.threads.iter().any(|x| x.id == t) {
+            return Err(ApiError::not_found(format!("thread {t} of that profiler")));
+        }
+    }
+    Ok(ProfilerDetail {
+        profiler,
+        chunks_read,
+        window_start: window.map(|(from, _)| iso(from)),
+        window_end: window.map(|(_, to)| iso(to)),
+        threads: summary.threads,
+        thread_id: summary.thread_id,
+        sampled_ms: summary.sampled_ms,
+        functions: summary.functions,
+    })
+}
+
+/// The chunks of a profiler session that overlap `start..=end` (Unix
+/// seconds), in time order. A chunk spans at most [`MAX_CHUNK_SECS`]:
+/// those overlapping start no earlier than that before `start`, one range
+/// of the index.
+fn chunks_between(
+    c: &Connection,
+    project_id: i64,
+    profiler_id: &str,
+    start: f64,
+    end: f64,
+) -> Result<Vec<i64>, ApiError> {
+    Ok(c.prepare_cached(
+        "SELECT item_id FROM profile_chunks INDEXED BY profile_chunks_profiler
+             WHERE profiler_id = ?1 AND start_ts BETWEEN ?3 - ?5 AND ?4
+                 AND end_ts >= ?3 AND project_id = ?2
+             ORDER BY start_ts, item_id",
+    )?
+    .query_map(
+        params![profiler_id, project_id, start, end, MAX_CHUNK_SECS],
+        |r| r.get(0),
+    )?
+    .collect::<Result<_, _>>()?)
+}
+
+/// The samples of `chunks` (times in nanoseconds after `origin`), in
+/// order, until [`MAX_BYTES_READ`] of them are read.
+fn read_chunks(c: &Connection, chunks: &[i64], origin: f64) -> Result<Vec<Samples>, ApiError> {
+    let mut parts = Vec::new();
+    let mut read = 0;
+    for item_id in chunks {
+        if read >= MAX_BYTES_READ {
+            break;
+        }
+        let (samples, size) = chunk_samples(c, *item_id, origin)?;
+        read += size;
+        parts.extend(samples);
+    }
+    Ok(parts)
 }
 
 /// The samples of kept chunk `item_id` (times in nanoseconds after
@@ -317,34 +416,14 @@ pub(crate) fn for_transaction(
     let active_thread = text("/contexts/trace/data/thread.id");
     // A chunk spans at most MAX_CHUNK_SECS: those overlapping the
     // transaction start no earlier than that before it (one index range).
-    let chunks: Vec<i64> = c
-        .prepare_cached(
-            "SELECT item_id FROM profile_chunks INDEXED BY profile_chunks_profiler
-             WHERE profiler_id = ?1 AND start_ts BETWEEN ?3 - ?5 AND ?4
-                 AND end_ts >= ?3 AND project_id = ?2
-             ORDER BY start_ts, item_id",
-        )?
-        .query_map(
-            params![profiler_id, project_id, start, end, MAX_CHUNK_SECS],
-            |r| r.get(0),
-        )?
-        .collect::<Result<_, _>>()?;
+    let chunks = chunks_between(c, project_id, &profiler_id, start, end)?;
     if chunks.is_empty() {
         return Err(ApiError::not_found(format!(
             "profile chunk of profiler {profiler_id} covering transaction {event_id} (the \
              profiler sends one about every minute and when it stops)"
         )));
     }
-    let mut parts = Vec::new();
-    let mut read = 0;
-    for item_id in chunks {
-        if read >= MAX_BYTES_READ {
-            break;
-        }
-        let (samples, size) = chunk_samples(c, item_id, start)?;
-        read += size;
-        parts.extend(samples);
-    }
+    let parts = read_chunks(c, &chunks, start)?;
     let window = (0.0, (end - start).max(0.0) * 1e9);
     let summary = summarise_samples(&parts, thread, active_thread, Some(window));
     if let Some(t) = thread {

@@ -955,6 +955,12 @@ pub struct ProfilerDetail {
     /// The chunks summarised: all of them, or the latest that fit in what
     /// one request reads (`api::profilers::MAX_BYTES_READ`).
     pub chunks_read: usize,
+    /// The window asked for (`start`/`end`), when one was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_start: Option<String>,
+    /// See `window_start`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_end: Option<String>,
     /// Every thread with samples in them.
     pub threads: Vec<ProfileThread>,
     /// The thread summarised.

@@ -132,6 +132,13 @@ pub struct ProfileArgs {
     /// --continuous` lists) over all its chunks, not a transaction.
     #[arg(long)]
     pub profiler: bool,
+    /// With `--profiler`: only the samples from this time on (ISO 8601 or
+    /// Unix seconds; a streamed segment's start, say).
+    #[arg(long, requires = "profiler")]
+    pub start: Option<String>,
+    /// With `--profiler`: only the samples up to this time.
+    #[arg(long, requires = "profiler")]
+    pub end: Option<String>,
     /// The thread to show (an id `receiver profile` lists; default: the
     /// transaction's thread).
     #[arg(long)]
@@ -149,10 +156,21 @@ pub fn profile(client: &Client, args: &ProfileArgs, json_out: bool) -> Result<()
     } else {
         "profiles"
     };
-    let mut path = format!("/api/0/local/{route}/{}/", enc(args.id.trim()));
-    if let Some(t) = &args.thread {
-        path.push_str(&format!("?thread={}", enc(t)));
+    let mut pairs = Vec::new();
+    for (key, value) in [
+        ("thread", &args.thread),
+        ("start", &args.start),
+        ("end", &args.end),
+    ] {
+        if let Some(v) = value {
+            pairs.push((key, v.as_str()));
+        }
     }
+    let path = format!(
+        "/api/0/local/{route}/{}/?{}",
+        enc(args.id.trim()),
+        query_string(&pairs)
+    );
     if args.profiler {
         let (detail, _): (ProfilerDetail, _) = client.get(&path)?;
         if json_out {
@@ -213,7 +231,13 @@ fn render_profiler(d: &ProfilerDetail, limit: usize) -> String {
         format!("{} to {}", short_time(&p.start), short_time(&p.end)),
         format!("{} chunks", p.chunks),
     ];
-    if d.chunks_read < p.chunks {
+    if let (Some(from), Some(to)) = (&d.window_start, &d.window_end) {
+        facts.push(format!(
+            "only the samples from {} to {}",
+            short_time(from),
+            short_time(to)
+        ));
+    } else if d.chunks_read < p.chunks {
         facts.push(format!("the latest {} summarised", d.chunks_read));
     }
     for (name, value) in [

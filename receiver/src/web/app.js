@@ -1469,7 +1469,7 @@
 
   // A profile's thread picker (links to `base` with another thread) and
   // its functions by self time.
-  function profileFunctions(d, base) {
+  function profileFunctions(d, base, keep) {
     const threads = Array.isArray(d.threads) ? d.threads : [];
     const functions = Array.isArray(d.functions) ? d.functions : [];
     const sampled = Number(d.sampledMs) || 0;
@@ -1477,7 +1477,7 @@
     const picker = h('p', null, 'Thread: ', threads.map((t, i) => [i ? ' · ' : '',
       t.id === d.threadID
         ? h('strong', null, String(t.name || t.id) + ' (' + t.samples + ' samples)')
-        : h('a', {href: link(base, {thread: t.id})}, String(t.name || t.id) + ' (' + t.samples + ')')]));
+        : h('a', {href: link(base, Object.assign({}, keep || {}, {thread: t.id}))}, String(t.name || t.id) + ' (' + t.samples + ')')]));
     const table = functions.length
       ? h('table', {class: 'list'},
         h('thead', null, h('tr', null, h('th', null, 'Function'), h('th', null, 'Module or file'),
@@ -1510,17 +1510,22 @@
 
   async function profilerView(generation, id, params) {
     const thread = params.get('thread') || '';
-    const {data} = await api(apiPath('/api/0/local/profilers/' + enc(id) + '/', {thread}));
+    const start = params.get('start') || '';
+    const end = params.get('end') || '';
+    const {data} = await api(apiPath('/api/0/local/profilers/' + enc(id) + '/', {thread, start, end}));
     const d = data || {};
     const p = d.profiler || {};
-    const partial = Number(d.chunksRead) < Number(p.chunks)
-      ? [' · the latest ', String(d.chunksRead), ' summarised'] : null;
+    const partial = d.windowStart
+      ? [' · only the samples from ', stamp(d.windowStart), ' to ', stamp(d.windowEnd), ' (', ms(Date.parse(d.windowEnd) - Date.parse(d.windowStart)), ') · ',
+        h('a', {href: '#/profilers/' + enc(id)}, 'the whole session')]
+      : Number(d.chunksRead) < Number(p.chunks)
+        ? [' · the latest ', String(d.chunksRead), ' summarised'] : null;
     setView(generation, h('div', null,
       h('div', {class: 'crumbs'}, h('a', {href: '#/profiles'}, 'Profiles'), ' / continuous profiler'),
       h('h1', null, 'Continuous profiler ', h('code', null, String(p.profilerID || id).slice(0, 8))),
       h('p', {class: 'muted'}, time(p.start), ' to ', time(p.end), ' · ', String(p.chunks), ' chunks', partial,
         ' · ', String(p.platform || ''), p.release ? [' · ', String(p.release)] : null),
-      profileFunctions(d, '/profilers/' + enc(id))));
+      profileFunctions(d, '/profilers/' + enc(id), {start, end})));
   }
 
   // Rows one Spans or Transactions page shows, and the most requests it
@@ -1837,11 +1842,24 @@
     // The span as its SDK sent it (its data, tags or attributes) comes
     // from its own route; the columns above are shown meanwhile.
     const sent = h('div', {class: 'span-sent'}, h('p', {class: 'muted'}, 'Loading its data…'));
+    // A transaction's root links to its profile when there is one (a
+    // profile item, or a continuous profiler's chunks covering it).
+    const links = h('p', {class: 'span-links'});
     api('/api/0/local/traces/' + enc(traceId) + '/spans/' + enc(s.spanID) + '/').then(({data}) => {
       const span = data && data.span;
       if (!span || typeof span !== 'object') {
         sent.replaceChildren(h('p', {class: 'muted'}, 'What this span came in is no longer stored.'));
         return;
+      }
+      // A streamed segment (Node's default: no transaction) names its
+      // continuous profiler: its profile is that profiler's samples over
+      // the segment's time.
+      const attrs = span.attributes && typeof span.attributes === 'object' ? span.attributes : {};
+      const profiler = attrs['sentry.profiler_id'];
+      const profilerId = profiler && typeof profiler === 'object' ? profiler.value : profiler;
+      if (typeof profilerId === 'string' && /^[0-9a-fA-F]{32}$/.test(profilerId) && s.timestamp) {
+        links.replaceChildren(h('a', {href: link('/profilers/' + enc(profilerId), {start: s.startTimestamp, end: s.timestamp})}, 'Profile'),
+          ': where this segment\'s time went (its continuous profiler\'s samples)');
       }
       const parts = [];
       for (const key of ['data', 'tags', 'attributes']) {
@@ -1859,9 +1877,6 @@
       if (e instanceof AuthError) return;
       sent.replaceChildren(h('p', {class: 'muted'}, 'Its data could not be loaded: ' + String(e && e.message || e)));
     });
-    // A transaction's root links to its profile when there is one (a
-    // profile item, or a continuous profiler's chunks covering it).
-    const links = h('p', {class: 'span-links'});
     if (s.isSegment && s.transactionID) {
       api('/api/0/local/profiles/' + enc(s.transactionID) + '/').then(({data}) => {
         if (!data || !data.profile) return;
