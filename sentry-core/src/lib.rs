@@ -34,6 +34,7 @@ mod integration;
 pub mod logs;
 pub mod metrics;
 pub mod monitor;
+mod option_setters;
 mod options;
 pub mod performance;
 mod pii;
@@ -58,6 +59,7 @@ pub use client::{in_callback, Client};
 pub use future::{SentryFuture, SentryFutureExt};
 pub use hub::{Hub, HubSwitchGuard, IntoBreadcrumbs, ScopeGuard, CONFIGURE_WAIT};
 pub use integration::Integration;
+pub use option_setters::IntoDsn;
 pub use options::{
     BeforeBreadcrumb, BeforeSend, BeforeSendLog, BeforeSendMetric, BeforeSendTransaction,
     ClientOptions, OptionsError, MAX_BREADCRUMBS_LIMIT,
