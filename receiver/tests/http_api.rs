@@ -330,6 +330,39 @@ fn chunked_bodies_without_content_type_are_accepted() {
     assert_eq!(r.json()["id"], "0123456789abcdef0123456789abcdef");
 }
 
+/// A 30 MB minidump sent uncompressed fits, as in Relay (whose envelope
+/// limit is 100 MiB): the raw limit used to be 20 MiB.
+#[test]
+fn an_envelope_with_a_30_mb_attachment_is_stored() {
+    let server = TestServer::start();
+    let event_id = "0123456789abcdef0123456789abcdef";
+    let dump: Vec<u8> = (0..30_000_000u32).map(|i| (i % 251) as u8).collect();
+    let mut body = format!(
+        "{{\"event_id\":\"{event_id}\"}}\n{{\"type\":\"event\"}}\n{{\"message\":\"crashed\"}}\n\
+         {{\"type\":\"attachment\",\"length\":{},\"filename\":\"crash.dmp\",\
+         \"attachment_type\":\"event.attachment\"}}\n",
+        dump.len()
+    )
+    .into_bytes();
+    body.extend_from_slice(&dump);
+    body.push(b'\n');
+    let r = request(
+        "POST",
+        &server.envelope_url(),
+        &[("X-Sentry-Auth", &auth(&server))],
+        &body,
+    )
+    .expect("post");
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let attachments: serde_json::Value = server
+        .api_json(&format!(
+            "/api/0/projects/local/{}/events/{event_id}/attachments/",
+            server.project_id()
+        ))
+        .expect("attachments");
+    assert_eq!(attachments[0]["size"], 30_000_000, "{attachments}");
+}
+
 #[test]
 fn chunked_body_over_the_raw_limit_is_413() {
     let server = TestServer::builder()

@@ -289,6 +289,58 @@ pub struct ServeArgs {
     /// keeps everything) [default: 90d, as Sentry keeps events].
     #[arg(long, global = true, env = "RECEIVER_RETENTION", value_parser = parse_retention)]
     pub retention: Option<Retention>,
+    /// The largest envelope, as sent and decompressed (`100MiB`, `500MB`,
+    /// `1GiB`, bytes; at least 1MiB); attachments may be as large. Larger
+    /// requests get a 413 [default: 100MiB, as Relay].
+    #[arg(long, global = true, env = "RECEIVER_MAX_ENVELOPE_SIZE", value_parser = parse_size)]
+    pub max_envelope_size: Option<u64>,
+}
+
+/// Parses a size: bytes, or a number with `KiB`/`MiB`/`GiB` (or `K`, `M`,
+/// `G`: powers of 1024) or `KB`/`MB`/`GB` (powers of 1000), any case; at
+/// least 1 MiB, the largest event (a smaller envelope limit would refuse
+/// events the event limit lets through).
+///
+/// ```
+/// # use receiver::cli::parse_size;
+/// assert_eq!(parse_size("100MiB"), Ok(100 << 20));
+/// assert_eq!(parse_size("2gb"), Ok(2_000_000_000));
+/// assert_eq!(parse_size("1048576"), Ok(1 << 20));
+/// assert!(parse_size("1KiB").is_err());
+/// assert!(parse_size("lots").is_err());
+/// ```
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let text = s.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size: expected e.g. 100MiB, 500MB or bytes"))?;
+    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        other => {
+            return Err(format!(
+                "{s:?}: unknown unit {other:?} (KiB, MiB, GiB, KB, MB or GB)"
+            ))
+        }
+    };
+    let bytes = number * scale as f64;
+    if !bytes.is_finite() || bytes > (64u64 << 30) as f64 {
+        return Err(format!("{s:?} is over 64GiB"));
+    }
+    let bytes = bytes.round() as u64;
+    if bytes < 1 << 20 {
+        return Err(format!("{s:?} is under 1MiB, the largest event"));
+    }
+    Ok(bytes)
 }
 
 /// `--retention`: how long data is kept, `None` for ever.
@@ -376,6 +428,10 @@ impl Cli {
             max_connections: self.serve.max_connections,
             trust_forwarded_for: self.serve.trust_forwarded_for,
             retention: self.serve.retention.map_or(defaults.retention, |r| r.0),
+            limits: match self.serve.max_envelope_size {
+                Some(size) => defaults.limits.with_envelope_size(size),
+                None => defaults.limits.clone(),
+            },
             ..defaults
         }
     }
@@ -883,6 +939,18 @@ mod tests {
             Some(std::time::Duration::from_secs(14 * 86_400))
         );
         assert_eq!(config(&["--retention", "off"]).retention, None);
+        let big = config(&["--max-envelope-size", "300MiB"]).limits;
+        assert_eq!(
+            (
+                big.max_raw_body,
+                big.max_decoded_body,
+                big.max_attachment_size
+            ),
+            (300 << 20, 300 << 20, 300 << 20)
+        );
+        assert!(big.max_decoded_in_flight >= 300 << 20);
+        assert_eq!(defaults.limits.max_raw_body, 100 << 20);
+        assert!(Cli::try_parse_from(["receiver", "--max-envelope-size", "10KiB"]).is_err());
         assert!(Cli::try_parse_from(["receiver", "--retention", "soon"]).is_err());
         // The variable takes the usual boolean words. Only this test sets
         // it (tests run in parallel threads), and it is removed again.

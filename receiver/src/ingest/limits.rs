@@ -16,8 +16,11 @@ const MIB: u64 = 1024 * 1024;
 /// PROTOCOL.md §3 (Relay's defaults for items, sentry.io's for bodies).
 #[derive(Debug, Clone)]
 pub struct Limits {
-    /// Largest request body as sent (compressed), default 20 MiB. A larger
-    /// `Content-Length` is refused before the body is read.
+    /// Largest request body as sent (compressed), default 100 MiB, as
+    /// Relay's `max_envelope_size` (a 30 MB minidump sent uncompressed
+    /// must fit). A larger `Content-Length` is refused before the body is
+    /// read; what bodies cost in memory is bounded by
+    /// `max_decoded_in_flight`.
     pub max_raw_body: u64,
     /// Largest body after decompression, default 100 MiB.
     pub max_decoded_body: u64,
@@ -64,7 +67,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_raw_body: 20 * MIB,
+            max_raw_body: 100 * MIB,
             max_decoded_body: 100 * MIB,
             max_event_size: MIB,
             max_attachment_size: 100 * MIB,
@@ -82,6 +85,30 @@ impl Default for Limits {
             max_standalone_span_count: 25,
             max_item_count: 1000,
             max_decoded_in_flight: 256 * MIB,
+        }
+    }
+}
+
+impl Limits {
+    /// These limits with `size` as the largest envelope, sent and
+    /// decompressed (`receiver serve --max-envelope-size`): attachments may
+    /// be as large, and the bodies in flight together hold at least one
+    /// such envelope.
+    ///
+    /// ```
+    /// use receiver::ingest::limits::Limits;
+    /// let l = Limits::default().with_envelope_size(500 << 20);
+    /// assert_eq!((l.max_raw_body, l.max_attachments_size), (500 << 20, 500 << 20));
+    /// assert_eq!(l.max_decoded_in_flight, 500 << 20);
+    /// ```
+    pub fn with_envelope_size(&self, size: u64) -> Limits {
+        Limits {
+            max_raw_body: size,
+            max_decoded_body: size,
+            max_attachment_size: size,
+            max_attachments_size: size,
+            max_decoded_in_flight: self.max_decoded_in_flight.max(size),
+            ..self.clone()
         }
     }
 }
