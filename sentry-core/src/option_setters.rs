@@ -248,6 +248,13 @@ impl ClientOptions {
         self
     }
 
+    /// What the HTTP transport says it is (`User-Agent`, `sentry_client`).
+    #[must_use]
+    pub fn user_agent(mut self, agent: impl Into<Cow<'static, str>>) -> Self {
+        self.user_agent = agent.into();
+        self
+    }
+
     /// A PEM file of certificates the HTTP transport trusts besides the
     /// built-in roots.
     #[must_use]

@@ -208,6 +208,10 @@ pub struct ClientOptions {
     /// };
     /// ```
     pub ca_certs: Option<std::path::PathBuf>,
+    /// What the HTTP transport says it is, in `User-Agent` and as
+    /// `sentry_client` in `X-Sentry-Auth`. Default this SDK's
+    /// `name/version`; a wrapper SDK sets its own.
+    pub user_agent: Cow<'static, str>,
     /// Creates the transport. Without one, the client has nowhere to send
     /// and drops events (`sentry-transport` installs the HTTP one).
     pub transport: Option<Arc<dyn TransportFactory>>,
@@ -254,6 +258,7 @@ impl Default for ClientOptions {
             https_proxy: None,
             accept_invalid_certs: false,
             ca_certs: None,
+            user_agent: Cow::Owned(crate::protocol::ClientSdkInfo::this_sdk().client_name()),
             transport: None,
             integrations: Vec::new(),
         }
@@ -301,6 +306,7 @@ impl fmt::Debug for ClientOptions {
             )
             .field("accept_invalid_certs", &self.accept_invalid_certs)
             .field("ca_certs", &self.ca_certs)
+            .field("user_agent", &self.user_agent)
             .field("transport", &self.transport.is_some())
             .field(
                 "integrations",

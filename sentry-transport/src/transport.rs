@@ -180,7 +180,8 @@ impl HttpTransportBuilder {
     /// A builder taking the DSN, `max_queue_size`, `shutdown_timeout`,
     /// `debug`, the proxy (`https_proxy` or else `http_proxy` for an
     /// `https://` DSN, `http_proxy` for an `http://` one),
-    /// `accept_invalid_certs` and `ca_certs` from client options. Without a DSN,
+    /// `accept_invalid_certs`, `ca_certs` and `user_agent` (as the client
+    /// name) from client options. Without a DSN,
     /// [`build`](Self::build) fails with [`TransportError::MissingDsn`].
     ///
     /// ```
@@ -200,6 +201,9 @@ impl HttpTransportBuilder {
         };
         builder.network.proxy = Proxy::from_option(proxy.map(|p| p.as_ref()));
         builder.network.accept_invalid_certs = options.accept_invalid_certs;
+        if !options.user_agent.trim().is_empty() {
+            builder.client_name = options.user_agent.to_string();
+        }
         builder
             .network
             .root_certificate_files

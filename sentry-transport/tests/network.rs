@@ -103,6 +103,28 @@ fn walk(dir: &std::path::Path) -> usize {
         .sum()
 }
 
+/// `ClientOptions::user_agent` names the client in both headers.
+#[test]
+fn the_user_agent_option_names_the_client() {
+    let server = TestServer::start();
+    let options = ClientOptions::new()
+        .dsn(server.dsn())
+        .user_agent("my-wrapper/2.0");
+    let transport = fast(HttpTransportBuilder::from_options(&options))
+        .build()
+        .expect("transport");
+    assert!(deliver(&transport, "named"));
+    let request = &server.requests()[0];
+    assert_eq!(request.header("user-agent"), Some("my-wrapper/2.0"));
+    assert!(
+        request
+            .header("x-sentry-auth")
+            .is_some_and(|a| a.contains("sentry_client=my-wrapper/2.0")),
+        "{:?}",
+        request.header("x-sentry-auth")
+    );
+}
+
 #[test]
 fn client_options_choose_the_proxy_by_the_dsn_scheme() {
     let receiver = DownPort::new();
