@@ -633,6 +633,7 @@ fn every_view_shows_what_the_python_sdk_sent() {
     let routes = [
         "#/issues",
         "#/issues?query=is:unresolved%20RuntimeError",
+        "#/issues?query=is:archived",
         issue_route.as_str(),
         issue_events_route.as_str(),
         feedback_route.as_str(),
@@ -691,6 +692,10 @@ fn every_view_shows_what_the_python_sdk_sent() {
     // The search's `is:` decides the status: the menu says so.
     let searched = text("#/issues?query=is:unresolved%20RuntimeError");
     assert!(searched.contains("status: as searched"), "{searched}");
+    // `is:archived` and `is:muted` are `ignored` to the API: the menu
+    // yields to them too.
+    let archived = text("#/issues?query=is:archived");
+    assert!(archived.contains("status: as searched"), "{archived}");
     assert!(!text("#/issues").contains("status: as searched"));
     // The chained exception, its frames, and why it was grouped.
     contains_all(
@@ -744,8 +749,9 @@ fn every_view_shows_what_the_python_sdk_sent() {
         "#/logs",
         &[
             "Logs",
-            // Clock times to the millisecond, in a zone the header names.
-            "Time (UTC",
+            // Clock times to the millisecond, local (each tooltip gives
+            // the offset of its own date).
+            "Time (local)",
             "structured log 1234 processed",
             "structured log warning for jane",
         ],
@@ -1588,6 +1594,42 @@ fn the_profiles_view_shows_continuous_profilers_and_their_transactions() {
             .contains("Profile: where this transaction's time went (from its continuous profiler)"),
         "{panel}"
     );
+}
+
+/// More continuous profilers than a page: the Profiles page links the
+/// earlier ones.
+#[test]
+fn the_profiles_page_pages_through_continuous_profilers() {
+    let server = TestServer::start();
+    let now = sentry_core::protocol::Timestamp::now().as_secs_f64() - 60.0;
+    for i in 0..27u32 {
+        let id = format!("{:032x}", 0xabc0_0000u64 + u64::from(i));
+        let chunk = serde_json::json!({"version": "2", "platform": "python",
+            "profiler_id": id, "chunk_id": id,
+            "profile": {"frames": [{"function": "work"}], "stacks": [[0]],
+                "samples": [{"timestamp": now + f64::from(i), "thread_id": "1", "stack_id": 0},
+                            {"timestamp": now + f64::from(i) + 0.01, "thread_id": "1", "stack_id": 0}]}});
+        post_envelope(
+            &server,
+            format!("{{}}\n{{\"type\":\"profile_chunk\",\"platform\":\"python\"}}\n{chunk}\n")
+                .as_bytes(),
+        );
+    }
+    let page: serde_json::Value = server
+        .api_json("/api/0/local/profilers/")
+        .expect("profilers");
+    let cursor = page["cursor"].as_str().unwrap_or_default().to_owned();
+    assert!(!cursor.is_empty(), "{page}");
+    let second = format!("#/profiles?pcursor={}", cursor.replace(':', "%3A"));
+    let views = open_views(&server, &["#/profiles", &second]);
+    let first = view_text(&views, "#/profiles");
+    assert!(first.contains("Earlier profilers"), "{first}");
+    // The newest 25 first (a row each, with its platform); the two
+    // earliest on the next page.
+    assert_eq!(first.matches("python").count(), 25, "{first}");
+    let rest = view_text(&views, &second);
+    assert_eq!(rest.matches("python").count(), 2, "{rest}");
+    assert!(!rest.contains("Earlier profilers"), "{rest}");
 }
 
 /// Node's default span streaming: a segment's root span links the

@@ -334,6 +334,7 @@
   function showLogin(message) {
     stopTimers();
     state.generation++;
+    updateRemember();
     const input = h('input', {type: 'password', name: 'token', autocomplete: 'off', placeholder: '64 hex digits', size: 70, required: true});
     const remember = h('input', {type: 'checkbox', name: 'remember'});
     const status = h('p', {class: 'error-text'}, message || '');
@@ -520,7 +521,7 @@
   // ---------------------------------------------------------------- issues
 
   const LEVELS = ['fatal', 'error', 'warning', 'info', 'debug'];
-  const STATUS_TERM = /(?:^|\s)!?is:(?:resolved|unresolved|ignored)(?:\s|$)/i;
+  const STATUS_TERM = /(?:^|\s)!?is:(?:resolved|unresolved|ignored|muted|archived)(?:\s|$)/i;
   const SORTS = [['date', 'last seen'], ['new', 'first seen'], ['freq', 'events'], ['user', 'users']];
 
   // A select showing `value` even when it is none of `options` (a value
@@ -664,7 +665,12 @@
   function issueValue(i) {
     const value = i.metadata && typeof i.metadata.value === 'string' ? i.metadata.value.trim() : '';
     const line = value.split('\n')[0];
-    if (!line || String(i.title || '').includes(line)) return null;
+    const title = String(i.title || '');
+    if (!line || title.includes(line)) return null;
+    // A title cut short ("Type: the start of the value…") holds it too.
+    const stem = title.endsWith('…') ? title.slice(0, -1) : '';
+    const shown = stem.includes(': ') ? stem.slice(stem.indexOf(': ') + 2) : stem;
+    if (shown && line.startsWith(shown)) return null;
     return h('div', {class: 'issue-value'}, line.length > 140 ? line.slice(0, 140) + '…' : line);
   }
 
@@ -1176,7 +1182,7 @@
   function breadcrumbsSection(crumbs) {
     if (!crumbs.length) return null;
     return section('Breadcrumbs (' + crumbs.length + ')', h('div', {class: 'scroll'}, h('table', {class: 'list crumbs'},
-      h('thead', null, h('tr', null, h('th', null, 'Time (' + zone() + ')'), h('th', null, 'Category'), h('th', null, 'Level'), h('th', null, 'Message'), h('th', null, 'Data'))),
+      h('thead', null, h('tr', null, h('th', null, 'Time (local)'), h('th', null, 'Category'), h('th', null, 'Level'), h('th', null, 'Message'), h('th', null, 'Data'))),
       h('tbody', null, crumbs.slice().reverse().map((c) => h('tr', {class: 'crumb-' + String(c.level || 'info').replace(/[^a-z]/g, '')},
         h('td', null, c.timestamp ? stamp(typeof c.timestamp === 'number' ? c.timestamp * 1000 : c.timestamp) : ''),
         h('td', null, String(c.category || c.type || '')),
@@ -1425,12 +1431,15 @@
 
   async function profileList(generation, params) {
     const cursor = params.get('cursor') || '';
+    // The continuous profilers' own pages (`pcursor`), when no profile
+    // page is asked for.
+    const pcursor = params.get('pcursor') || '';
     const title = h('div', {class: 'titlebar'}, h('h1', null, 'Profiles'));
     const [{data}, sessions] = await Promise.all([
       api(apiPath('/api/0/local/profiles/', {project: projectParam(), limit: 50, cursor})),
       // Continuous profilers' sessions: on the first page only.
       cursor ? Promise.resolve({data: null})
-        : api(apiPath('/api/0/local/profilers/', {project: projectParam(), limit: 25}))]);
+        : api(apiPath('/api/0/local/profilers/', {project: projectParam(), limit: 25, cursor: pcursor}))]);
     const rows = data && Array.isArray(data.profiles) ? data.profiles : [];
     const longest = rows.reduce((m, p) => Math.max(m, Number(p.durationMs) || 0), 0) || 1;
     const table = rows.length
@@ -1449,7 +1458,7 @@
       ? h('p', null, h('a', {href: link('/profiles', {cursor: data.cursor})}, 'Older profiles'))
       : null;
     const profilers = sessions.data && Array.isArray(sessions.data.profilers) ? sessions.data.profilers : [];
-    const continuous = cursor ? null : section('Continuous profilers', profilers.length
+    const continuous = cursor ? null : section('Continuous profilers', [profilers.length
       ? h('div', null,
         h('p', {class: 'muted'}, 'Sessions of a profiler that samples while the app runs or while traces run (profile_session_sample_rate): a transaction it sampled has its profile on its own page, from the chunks that cover it.'),
         h('table', {class: 'list'},
@@ -1463,7 +1472,10 @@
             h('td', {class: 'num'}, String(p.samples)),
             h('td', null, String(p.platform || '')),
             h('td', null, String(p.release || '')))))))
-      : h('p', {class: 'empty'}, 'No continuous profiles. An SDK sends them when its profile session sample rate is set (profile_session_sample_rate in Python, profileSessionSampleRate in Node).'));
+      : h('p', {class: 'empty'}, pcursor ? 'No earlier continuous profilers.' : 'No continuous profiles. An SDK sends them when its profile session sample rate is set (profile_session_sample_rate in Python, profileSessionSampleRate in Node).'),
+      sessions.data && sessions.data.cursor
+        ? h('p', null, h('a', {href: link('/profiles', {pcursor: sessions.data.cursor})}, 'Earlier profilers'))
+        : null]);
     setView(generation, h('div', null, title, table, more, continuous));
   }
 
@@ -1523,7 +1535,7 @@
     setView(generation, h('div', null,
       h('div', {class: 'crumbs'}, h('a', {href: '#/profiles'}, 'Profiles'), ' / continuous profiler'),
       h('h1', null, 'Continuous profiler ', h('code', null, String(p.profilerID || id).slice(0, 8))),
-      h('p', {class: 'muted'}, time(p.start), ' to ', time(p.end), ' · ', String(p.chunks), ' chunks', partial,
+      h('p', {class: 'muted'}, stamp(p.start), ' to ', stamp(p.end), ' · ', String(p.chunks), Number(p.chunks) === 1 ? ' chunk' : ' chunks', partial,
         ' · ', String(p.platform || ''), p.release ? [' · ', String(p.release)] : null),
       profileFunctions(d, '/profilers/' + enc(id), {start, end})));
   }
@@ -1981,8 +1993,8 @@
           h('th', null, 'About'), h('th', null, 'Received'))),
         h('tbody', null, rows.map((f) => h('tr', null,
           h('td', null, h('span', {class: 'pre-line'}, String(f.comments || ''))),
-          h('td', null, String(f.name || ''), f.email ? [h('br'), h('span', {class: 'muted'}, String(f.email))] : null),
-          h('td', {class: 'muted'}, String(f.url || '')),
+          h('td', {class: 'wrap'}, String(f.name || ''), f.email ? [h('br'), h('span', {class: 'muted'}, String(f.email))] : null),
+          h('td', {class: 'muted wrap'}, String(f.url || '')),
           h('td', null, about(f)),
           h('td', null, time(f.dateCreated))))))
       : h('p', {class: 'empty'}, 'No user feedback. SDKs send it from their feedback widget or API (capture_feedback in Python, captureFeedback in JavaScript).');
@@ -2086,7 +2098,7 @@
       : null;
     const samplesTable = samples.length
       ? h('table', {class: 'list'},
-        h('thead', null, h('tr', null, h('th', null, 'Time (' + zone() + ')'), h('th', null, 'Metric'), h('th', null, 'Type'), h('th', {class: 'num'}, 'Value'), h('th', null, 'Unit'), h('th', null, 'Environment'), h('th', null, 'Trace'))),
+        h('thead', null, h('tr', null, h('th', null, 'Time (local)'), h('th', null, 'Metric'), h('th', null, 'Type'), h('th', {class: 'num'}, 'Value'), h('th', null, 'Unit'), h('th', null, 'Environment'), h('th', null, 'Trace'))),
         h('tbody', null, samples.map((m) => h('tr', null,
           h('td', null, stamp(m.timestamp)),
           h('td', {title: Object.keys(m.attributes || {}).map((k) => k + ' = ' + JSON.stringify(m.attributes[k])).join('\n')}, String(m.name || '')),
@@ -2135,7 +2147,7 @@
     const logs = Array.isArray(d.logs) ? d.logs : [];
     const table = logs.length
       ? h('table', {class: 'list'},
-        h('thead', null, h('tr', null, h('th', null, 'Time (' + zone() + ')'), h('th', null, 'Level'), h('th', null, 'Message'), h('th', null, 'Environment'), h('th', null, 'Trace'))),
+        h('thead', null, h('tr', null, h('th', null, 'Time (local)'), h('th', null, 'Level'), h('th', null, 'Message'), h('th', null, 'Environment'), h('th', null, 'Trace'))),
         h('tbody', null, logs.map((l) => h('tr', null,
           h('td', null, stamp(l.timestamp)),
           h('td', null, l.level ? levelBadge(l.level === 'warn' ? 'warning' : String(l.level)) : ''),
@@ -2310,7 +2322,7 @@
     setView(generation, h('div', null,
       h('div', {class: 'titlebar'}, h('h1', null, 'Live events'), count, levelSelect, pause),
       h('table', {class: 'list live'},
-        h('thead', null, h('tr', null, h('th', null, 'Time (' + zone() + ')'), h('th', null, 'Level'), h('th', null, 'Title'), h('th', null, 'Environment'), h('th', null, 'Release'), h('th', {class: 'num'}, 'Project'))),
+        h('thead', null, h('tr', null, h('th', null, 'Time (local)'), h('th', null, 'Level'), h('th', null, 'Title'), h('th', null, 'Environment'), h('th', null, 'Release'), h('th', {class: 'num'}, 'Project'))),
         tbody)));
     let busy = false;
     every(generation, 2000, async () => {
@@ -2359,7 +2371,7 @@
       showLogin('Token forgotten.');
     });
     document.getElementById('remember').addEventListener('click', () => {
-      saveToken(state.token, true);
+      if (state.token) saveToken(state.token, true);
       updateRemember();
     });
     window.addEventListener('hashchange', async () => {
