@@ -92,6 +92,19 @@ fn a_transaction_profiled_continuously_is_summarised_from_its_chunks() {
         second.functions
     );
 
+    // The trace's span route says which root has a profile, and whose.
+    let root = get_ok(
+        &server,
+        "/api/0/local/traces/51e79b3c/spans/be9f4d0cb59b45f3/",
+    );
+    assert_eq!(root["profile"], "continuous", "{root}");
+    assert_eq!(root["profilerID"], PROFILER, "{root}");
+    let child = get_ok(
+        &server,
+        "/api/0/local/traces/51e79b3c/spans/9882f6e426a01b93/",
+    );
+    assert!(child.get("profile").is_none(), "{child}");
+
     let whole: ProfilerDetail = parse(get_ok(
         &server,
         &format!("/api/0/local/profilers/{}/", &PROFILER[..8]),
@@ -214,6 +227,13 @@ fn a_streamed_segment_is_summarised_from_its_profilers_window() {
     ));
     assert_eq!(whole.chunks_read, 2);
     assert!(whole.window_start.is_none());
+    // The segment's root span names the profiler, whose chunks cover it.
+    let segment_root = get_ok(
+        &server,
+        "/api/0/local/traces/f2040230/spans/9452033af7378bf1/",
+    );
+    assert_eq!(segment_root["profile"], "continuous", "{segment_root}");
+    assert_eq!(segment_root["profilerID"], STREAMED, "{segment_root}");
     let segment: ProfilerDetail = parse(get_ok(
         &server,
         &format!("/api/0/local/profilers/{STREAMED}/?start={start}&end={end}"),

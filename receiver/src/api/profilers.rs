@@ -282,6 +282,24 @@ fn detail_of(
     })
 }
 
+/// Whether chunks of profiler `profiler_id` of a project overlap
+/// `start..=end` (Unix seconds): whether something it sampled then has a
+/// profile.
+pub(crate) fn covers(
+    c: &Connection,
+    project_id: i64,
+    profiler_id: &str,
+    start: f64,
+    end: f64,
+) -> Result<bool, ApiError> {
+    Ok(c.prepare_cached(
+        "SELECT 1 FROM profile_chunks INDEXED BY profile_chunks_profiler
+             WHERE profiler_id = ?1 AND start_ts BETWEEN ?3 - ?5 AND ?4
+                 AND end_ts >= ?3 AND project_id = ?2 LIMIT 1",
+    )?
+    .exists(params![profiler_id, project_id, start, end, MAX_CHUNK_SECS])?)
+}
+
 /// The chunks of a profiler session that overlap `start..=end` (Unix
 /// seconds), in time order. A chunk spans at most [`MAX_CHUNK_SECS`]:
 /// those overlapping start no earlier than that before `start`, one range

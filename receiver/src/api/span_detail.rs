@@ -57,10 +57,43 @@ fn load(c: &Connection, trace_id: &str, span_id: &str) -> Result<SpanDetail, Api
         })
         .optional()?
         .ok_or_else(|| ApiError::not_found(format!("span {span_id} of trace {trace_id}")))?;
-    let (source, span) = match &row.transaction_payload {
-        Some(blob) => ("transaction", transaction_span(blob, span_id)),
-        None => ("stream", streamed_span(c, row.item_id, span_id)?),
+    let (source, span, profiler_id, is_root) = match &row.transaction_payload {
+        Some(blob) => {
+            let (span, profiler, is_root) = transaction_span(blob, span_id);
+            ("transaction", span, profiler, is_root)
+        }
+        None => {
+            let span = streamed_span(c, row.item_id, span_id)?;
+            let profiler = span
+                .as_ref()
+                .and_then(|s| s.pointer("/attributes/sentry.profiler_id"))
+                .and_then(|a| a.get("value").or(Some(a)))
+                .and_then(Value::as_str)
+                .and_then(|id| hex_id(id, 32));
+            ("stream", span, profiler, false)
+        }
     };
+    // Only a root names its profiler (a transaction's, or a streamed
+    // segment's): is there a profile of it to link to?
+    let mut profile = None;
+    if let Some(event_id) = row.transaction_event.as_ref().filter(|_| is_root) {
+        if c.prepare_cached(
+            "SELECT 1 FROM raw_items INDEXED BY raw_items_profile_event
+                 WHERE item_type = 'profile' AND event_id = ?1 AND project_id = ?2",
+        )?
+        .exists(params![event_id, row.project_id])?
+        {
+            profile = Some("profile");
+        }
+    }
+    if profile.is_none() {
+        if let (Some(profiler), Some((start, end))) = (&profiler_id, span.as_ref().and_then(times))
+        {
+            if super::profilers::covers(c, row.project_id, profiler, start, end)? {
+                profile = Some("continuous");
+            }
+        }
+    }
     Ok(SpanDetail {
         span_id: span_id.to_owned(),
         trace_id: trace_id.to_owned(),
@@ -68,14 +101,41 @@ fn load(c: &Connection, trace_id: &str, span_id: &str) -> Result<SpanDetail, Api
         transaction_id: row.transaction_event,
         source: source.to_owned(),
         span,
+        profile: profile.map(str::to_owned),
+        profiler_id: profile.and(profiler_id),
     })
+}
+
+/// A span's start and end as Unix seconds (numbers or RFC 3339 text).
+fn times(span: &Value) -> Option<(f64, f64)> {
+    let at = |key: &str| match span.get(key)? {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => sentry_core::protocol::Timestamp::parse_rfc3339(s)
+            .map(sentry_core::protocol::Timestamp::as_secs_f64),
+        _ => None,
+    };
+    let start = at("start_timestamp")?;
+    let end = at("end_timestamp").or_else(|| at("timestamp"))?;
+    Some((start, end))
 }
 
 /// The span `span_id` of a stored transaction: an entry of its `spans`,
 /// or its `contexts.trace` (with the transaction's name, times and tags)
-/// when it is the root.
-fn transaction_span(blob: &[u8], span_id: &str) -> Option<Value> {
+/// when it is the root, then the continuous profiler that sampled the
+/// root (`contexts.profile.profiler_id`, or the trace's
+/// `data.profiler_id`), and whether it is the root.
+fn transaction_span(blob: &[u8], span_id: &str) -> (Option<Value>, Option<String>, bool) {
     let (payload, _) = decode_payload(blob);
+    let text = |pointer: &str| payload.pointer(pointer).and_then(Value::as_str);
+    let root_profiler = text("/contexts/profile/profiler_id")
+        .or_else(|| text("/contexts/trace/data/profiler_id"))
+        .and_then(|id| hex_id(id, 32));
+    let (span, is_root) = find_transaction_span(&payload, span_id);
+    (span, root_profiler.filter(|_| is_root), is_root)
+}
+
+/// [`transaction_span`]'s span, and whether it is the root.
+fn find_transaction_span(payload: &Value, span_id: &str) -> (Option<Value>, bool) {
     let same = |v: &Value| {
         v.get("span_id")
             .and_then(Value::as_str)
@@ -86,9 +146,11 @@ fn transaction_span(blob: &[u8], span_id: &str) -> Option<Value> {
         .and_then(Value::as_array)
         .and_then(|spans| spans.iter().find(|s| same(s)))
     {
-        return Some(found.clone());
+        return (Some(found.clone()), false);
     }
-    let root = payload.pointer("/contexts/trace").filter(|t| same(t))?;
+    let Some(root) = payload.pointer("/contexts/trace").filter(|t| same(t)) else {
+        return (None, false);
+    };
     let mut span = root.clone();
     if let Value::Object(o) = &mut span {
         for (to, from) in [
@@ -102,7 +164,7 @@ fn transaction_span(blob: &[u8], span_id: &str) -> Option<Value> {
             }
         }
     }
-    Some(span)
+    (Some(span), true)
 }
 
 /// The span `span_id` of the `span` item stored as row `item_id`: the

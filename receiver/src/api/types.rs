@@ -858,6 +858,20 @@ pub struct SpanDetail {
     /// before migration 47).
     #[serde(default)]
     pub span: Option<Value>,
+    /// For a transaction's or streamed segment's root span that has a
+    /// profile: `profile` (a `profile` item: `profiles/{transactionID}/`)
+    /// or `continuous` (chunks of the profiler named in `profilerID` cover
+    /// it: `profiles/{transactionID}/`, or `profilers/{profilerID}/` with
+    /// the span's times for a streamed segment).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// The continuous profiler that sampled it (see `profile`).
+    #[serde(
+        rename = "profilerID",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub profiler_id: Option<String>,
 }
 
 /// One profile of `GET /api/0/local/profiles/`: a transaction's sampled

@@ -1854,8 +1854,8 @@
     // The span as its SDK sent it (its data, tags or attributes) comes
     // from its own route; the columns above are shown meanwhile.
     const sent = h('div', {class: 'span-sent'}, h('p', {class: 'muted'}, 'Loading its data…'));
-    // A transaction's root links to its profile when there is one (a
-    // profile item, or a continuous profiler's chunks covering it).
+    // A root links to its profile when it has one (a profile item, or a
+    // continuous profiler's chunks covering it).
     const links = h('p', {class: 'span-links'});
     api('/api/0/local/traces/' + enc(traceId) + '/spans/' + enc(s.spanID) + '/').then(({data}) => {
       const span = data && data.span;
@@ -1863,14 +1863,14 @@
         sent.replaceChildren(h('p', {class: 'muted'}, 'What this span came in is no longer stored.'));
         return;
       }
-      // A streamed segment (Node's default: no transaction) names its
-      // continuous profiler: its profile is that profiler's samples over
-      // the segment's time.
-      const attrs = span.attributes && typeof span.attributes === 'object' ? span.attributes : {};
-      const profiler = attrs['sentry.profiler_id'];
-      const profilerId = profiler && typeof profiler === 'object' ? profiler.value : profiler;
-      if (typeof profilerId === 'string' && /^[0-9a-fA-F]{32}$/.test(profilerId) && s.timestamp) {
-        links.replaceChildren(h('a', {href: link('/profilers/' + enc(profilerId), {start: s.startTimestamp, end: s.timestamp})}, 'Profile'),
+      // A root with a profile (the route says so): a transaction's opens
+      // on its profile page; a streamed segment's (Node's default: no
+      // transaction) is its continuous profiler's samples over its time.
+      if (data.profile && data.transactionID) {
+        links.replaceChildren(h('a', {href: '#/profiles/' + enc(data.transactionID)}, 'Profile'), ': where this transaction\'s time went'
+          + (data.profile === 'continuous' ? ' (from its continuous profiler)' : ''));
+      } else if (data.profile === 'continuous' && data.profilerID && s.timestamp) {
+        links.replaceChildren(h('a', {href: link('/profilers/' + enc(data.profilerID), {start: s.startTimestamp, end: s.timestamp})}, 'Profile'),
           ': where this segment\'s time went (its continuous profiler\'s samples)');
       }
       const parts = [];
@@ -1889,13 +1889,6 @@
       if (e instanceof AuthError) return;
       sent.replaceChildren(h('p', {class: 'muted'}, 'Its data could not be loaded: ' + String(e && e.message || e)));
     });
-    if (s.isSegment && s.transactionID) {
-      api('/api/0/local/profiles/' + enc(s.transactionID) + '/').then(({data}) => {
-        if (!data || !data.profile) return;
-        links.replaceChildren(h('a', {href: '#/profiles/' + enc(s.transactionID)}, 'Profile'), ': where this transaction\'s time went'
-          + (data.profile.profilerID ? ' (from its continuous profiler)' : ''));
-      }).catch(() => {});
-    }
     return section('Span ' + s.spanID, [
       links,
       kvTable({op: s.op, description: s.description, status: s.status, spanID: s.spanID, parentSpanID: s.parentSpanID,
