@@ -283,3 +283,56 @@ fn a_streamed_segment_is_summarised_from_its_profilers_window() {
     assert!(text.contains("only the samples from"), "{text}");
     assert!(text.contains("fib"), "{text}");
 }
+
+/// A prefix that names one transaction with a profile item stays
+/// unambiguous when other transactions (without one) share it.
+#[test]
+fn a_profiled_transactions_prefix_is_not_made_ambiguous_by_others() {
+    let server = receiver::TestServer::start();
+    let profiled = "abcdef01aaaaaaaaaaaaaaaaaaaaaaaa";
+    let other = "abcdef01bbbbbbbbbbbbbbbbbbbbbbbb";
+    let now = api_support::now() - 10.0;
+    let tx = |id: &str| {
+        serde_json::json!({"event_id": id, "type": "transaction", "transaction": "job",
+            "start_timestamp": now, "timestamp": now + 0.1,
+            "contexts": {"trace": {"trace_id": "0af7651916cd43dd8448eb211c80319c",
+                                   "span_id": &id[..16], "op": "task"}}})
+    };
+    let profile = serde_json::json!({"platform": "python", "version": "1",
+        "transactions": [{"id": profiled, "name": "job", "active_thread_id": "1",
+                          "relative_start_ns": "0", "relative_end_ns": "100000000"}],
+        "profile": {"frames": [{"function": "work"}], "stacks": [[0]],
+            "samples": [{"stack_id": 0, "thread_id": "1", "elapsed_since_start_ns": "0"},
+                        {"stack_id": 0, "thread_id": "1", "elapsed_since_start_ns": "10000000"}]}});
+    send(
+        &server,
+        format!(
+            "{{\"event_id\":\"{profiled}\"}}\n{{\"type\":\"transaction\"}}\n{}\n{{\"type\":\"profile\"}}\n{profile}\n",
+            tx(profiled)
+        )
+        .as_bytes(),
+    );
+    send(
+        &server,
+        format!(
+            "{{\"event_id\":\"{other}\"}}\n{{\"type\":\"transaction\"}}\n{}\n",
+            tx(other)
+        )
+        .as_bytes(),
+    );
+    let detail: ProfileDetail = parse(get_ok(&server, "/api/0/local/profiles/abcdef01/"));
+    assert_eq!(detail.profile.transaction_id, profiled);
+    // The other one, by more digits, has no profile: a 404 that says so.
+    let (status, body) = get(&server, "/api/0/local/profiles/abcdef01bb/");
+    assert_eq!(status, 404, "{body}");
+    // `receiver event` points to the profile of the one that has one.
+    let event = |id: &str| {
+        let o = api_support::receiver_command(&server)
+            .args(["event", id])
+            .output()
+            .expect("run receiver");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    assert!(event(profiled).contains("Profiled: `receiver profile"));
+    assert!(!event(other).contains("Profiled"));
+}

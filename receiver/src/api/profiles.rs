@@ -131,20 +131,30 @@ pub(crate) async fn detail(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
     let thread = ctx.query.get_nonempty("thread").map(str::to_owned);
     let detail = ctx
         .read(move |c| {
-            let event_id = super::id_prefix::resolve(
+            // Transactions with a `profile` item first: a prefix that names
+            // one of them stays unambiguous however many other
+            // transactions share it; then any transaction (one sampled by
+            // a continuous profiler has no `profile` item).
+            let with_item = super::id_prefix::resolve(
                 c,
                 &prefix,
                 "profiled transaction",
-                &[
-                    "SELECT DISTINCT event_id FROM raw_items INDEXED BY raw_items_profile_event
-                     WHERE item_type = 'profile' AND event_id >= ?1 AND event_id < ?2 LIMIT 4",
-                    // Sampled by a continuous profiler: no `profile` item.
-                    "SELECT event_id FROM transactions
-                     WHERE project_id IN (SELECT id FROM projects)
-                         AND event_id >= ?1 AND event_id < ?2 LIMIT 4",
-                ],
+                &["SELECT DISTINCT event_id FROM raw_items INDEXED BY raw_items_profile_event
+                   WHERE item_type = 'profile' AND event_id >= ?1 AND event_id < ?2 LIMIT 4"],
                 &[],
-            )?;
+            );
+            let event_id = match with_item {
+                Err(ApiError::NotFound(_)) => super::id_prefix::resolve(
+                    c,
+                    &prefix,
+                    "transaction",
+                    &["SELECT event_id FROM transactions
+                       WHERE project_id IN (SELECT id FROM projects)
+                           AND event_id >= ?1 AND event_id < ?2 LIMIT 4"],
+                    &[],
+                )?,
+                found => found?,
+            };
             let row: Option<(i64, f64, Vec<u8>)> = c
                 .prepare_cached(
                     "SELECT project_id, received, payload FROM raw_items INDEXED BY raw_items_profile_event

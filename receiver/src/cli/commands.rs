@@ -440,9 +440,23 @@ pub fn event(client: &Client, args: &EventArgs, json_out: bool) -> Result<(), Cl
     }
     let mut text = render_event(&e, &attachments);
     if s(&e["type"]) == "transaction" {
-        // Its profile, when the SDK sent one.
-        let path = format!("/api/0/local/profiles/{}/", enc(id));
-        if client.get::<Value>(&path).is_ok() {
+        // Its profile, when it has one: the root span's route says so
+        // without reading the profile.
+        let trace = e
+            .pointer("/contexts/trace/trace_id")
+            .and_then(Value::as_str);
+        let root = e.pointer("/contexts/trace/span_id").and_then(Value::as_str);
+        let profiled = match (trace, root) {
+            (Some(trace), Some(root)) => client
+                .get::<Value>(&format!(
+                    "/api/0/local/traces/{}/spans/{}/",
+                    enc(trace),
+                    enc(root)
+                ))
+                .is_ok_and(|(span, _)| span.get("profile").is_some_and(Value::is_string)),
+            _ => false,
+        };
+        if profiled {
             text.push_str(&format!(
                 "\nProfiled: `receiver profile {}` says where its time went\n",
                 super::output::short_id(Some(id))
