@@ -3,6 +3,8 @@
 //! the admin token of the first start.
 
 mod api_support;
+#[path = "support/spans.rs"]
+mod spans_support;
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Output, Stdio};
@@ -1246,4 +1248,24 @@ fn profiles_and_profile_show_where_a_transactions_time_went() {
     let o = run(&server, &["profile", "abcdef01", "--thread", "8"]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("thread 8"), "{}", stderr(&o));
+}
+
+/// `--span` with a whole span id reaches a span past the trace view's
+/// first 10 000 through the span route.
+#[test]
+fn a_span_past_the_trace_views_ten_thousand_is_shown_by_its_id() {
+    let server = TestServer::start();
+    let trace = "cd".repeat(16);
+    spans_support::write_spans(server.db_path(), &trace, 10_001);
+    // Span 10 000 (the 10 001st by start time) is not in the view.
+    let o = run(&server, &["trace", &trace, "--span", "0000000000002710"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.starts_with(&format!("span 0000000000002710 of trace {trace}")),
+        "{out}"
+    );
+    // By its first digits it is still looked for in the view only.
+    let o = run(&server, &["trace", &trace, "--span", "000000000000271"]);
+    assert!(!o.status.success());
 }

@@ -140,17 +140,35 @@ pub fn trace(client: &Client, args: &TraceArgs, json_out: bool) -> Result<(), Cl
     let path = format!("/api/0/local/traces/{}/", enc(args.id.trim()));
     let (trace, _): (Trace, _) = client.get(&path)?;
     if let Some(wanted) = &args.span {
-        let node = one_span(&trace, wanted)?;
+        let found = match one_span(&trace, wanted) {
+            Ok(node) => Some(node),
+            // The view holds a trace's first 10 000 spans: a whole span id
+            // past them is asked of the span route itself.
+            Err(CliError::Api { status: 404, .. })
+                if trace.truncated && crate::ids::hex_id(wanted.trim(), 16).is_some() =>
+            {
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        let span_id = found.map_or_else(
+            || wanted.trim().to_ascii_lowercase(),
+            |node| node.span_id.clone(),
+        );
         let path = format!(
             "/api/0/local/traces/{}/spans/{}/",
             enc(&trace.trace_id),
-            enc(&node.span_id)
+            enc(&span_id)
         );
         let (detail, _): (SpanDetail, _) = client.get(&path)?;
         if json_out {
             return print_json(&detail);
         }
-        emit(&render_span(node, &detail));
+        let node = match found {
+            Some(node) => node.clone(),
+            None => node_of(&detail),
+        };
+        emit(&render_span(&node, &detail));
         return Ok(());
     }
     if json_out {
@@ -158,6 +176,44 @@ pub fn trace(client: &Client, args: &TraceArgs, json_out: bool) -> Result<(), Cl
     }
     emit(&render_trace(&trace, usize::from(args.width)));
     Ok(())
+}
+
+/// The columns of a span the trace view did not hold, from the span as
+/// its SDK sent it (a transaction's span or a streamed one).
+fn node_of(detail: &SpanDetail) -> SpanNode {
+    let span = detail.span.as_ref();
+    let text = |key: &str| {
+        span.and_then(|s| s.get(key))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let time = |key: &str| -> Option<f64> {
+        match span?.get(key)? {
+            Value::Number(n) => n.as_f64(),
+            Value::String(t) => Timestamp::parse_rfc3339(t).map(Timestamp::as_secs_f64),
+            _ => None,
+        }
+    };
+    let start = time("start_timestamp");
+    let end = time("end_timestamp").or_else(|| time("timestamp"));
+    let iso = |t: f64| Timestamp::from_secs_f64(t).to_rfc3339();
+    SpanNode {
+        span_id: detail.span_id.clone(),
+        parent_span_id: text("parent_span_id"),
+        op: text("op"),
+        description: text("description").or_else(|| text("name")),
+        status: text("status"),
+        start_timestamp: start.map(iso).unwrap_or_default(),
+        timestamp: end.map(iso),
+        duration: start
+            .zip(end)
+            .map(|(s, e)| ((e - s) * 1e6).round() / 1000.0),
+        project_id: detail.project_id.clone(),
+        transaction_id: detail.transaction_id.clone(),
+        is_segment: false,
+        errors: Vec::new(),
+        children: Vec::new(),
+    }
 }
 
 /// The one span of `trace` whose id starts with `wanted` (any case).
