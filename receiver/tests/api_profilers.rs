@@ -58,6 +58,8 @@ fn a_transaction_profiled_continuously_is_summarised_from_its_chunks() {
         &format!("/api/0/local/profiles/{}/", &CPU_WORK[..8]),
     ));
     assert_eq!(cpu.profile.profiler_id.as_deref(), Some(PROFILER));
+    // One chunk covers it, and it was read.
+    assert_eq!((cpu.chunks, cpu.chunks_read), (Some(1), Some(1)));
     assert_eq!(cpu.profile.transaction.as_deref(), Some("cpu-work"));
     assert_eq!(cpu.thread_id.as_deref(), Some("0"));
     assert_eq!(cpu.threads[0].name.as_deref(), Some("main"));

@@ -442,6 +442,7 @@ pub(crate) fn for_transaction(
         )));
     }
     let parts = read_chunks(c, &chunks, start)?;
+    let parts_read = parts.len();
     let window = (0.0, (end - start).max(0.0) * 1e9);
     let summary = summarise_samples(&parts, thread, active_thread, Some(window));
     if let Some(t) = thread {
@@ -472,5 +473,7 @@ pub(crate) fn for_transaction(
         thread_id: summary.thread_id,
         sampled_ms: summary.sampled_ms,
         functions: summary.functions,
+        chunks: Some(chunks.len()),
+        chunks_read: Some(parts_read),
     }))
 }

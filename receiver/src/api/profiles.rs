@@ -184,6 +184,8 @@ pub(crate) async fn detail(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
                 thread_id: summary.thread_id,
                 sampled_ms: summary.sampled_ms,
                 functions: summary.functions,
+                chunks: None,
+                chunks_read: None,
             })
         })
         .await?;

@@ -1049,6 +1049,14 @@ pub struct ProfileDetail {
     pub sampled_ms: f64,
     /// Its functions, slowest (self time) first, at most 200.
     pub functions: Vec<ProfileFunction>,
+    /// For a transaction sampled by a continuous profiler: the chunks
+    /// that cover it, and (`chunksRead`) how many of them were summarised,
+    /// the first that fit in what one request reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunks: Option<usize>,
+    /// See `chunks`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunks_read: Option<usize>,
 }
 
 /// `GET /api/0/local/traces/{trace_id}/`.

@@ -209,6 +209,11 @@ fn render(d: &ProfileDetail, limit: usize) -> String {
     if let Some(profiler) = &p.profiler_id {
         facts.push(format!("continuous profiler {}", short_id(Some(profiler))));
     }
+    if let (Some(all), Some(read)) = (d.chunks, d.chunks_read) {
+        if read < all {
+            facts.push(format!("the first {read} of its {all} chunks summarised"));
+        }
+    }
     out.push_str(&format!("  {}\n", facts.join(" · ")));
     out.push_str(&render_threads(
         &d.threads,

@@ -1516,7 +1516,8 @@
       h('p', {class: 'muted'}, ms(p.durationMs), ' · ', String(p.platform || ''), ' · received ', time(p.received),
         p.traceID ? [' · ', h('a', {href: '#/traces/' + enc(p.traceID)}, 'trace')] : null,
         p.profilerID ? [' · from the chunks of continuous profiler ',
-          h('a', {href: '#/profilers/' + enc(p.profilerID)}, String(p.profilerID).slice(0, 8))] : null),
+          h('a', {href: '#/profilers/' + enc(p.profilerID)}, String(p.profilerID).slice(0, 8))] : null,
+        d.chunks && d.chunksRead < d.chunks ? ' · the first ' + d.chunksRead + ' of its ' + d.chunks + ' chunks summarised' : null),
       profileFunctions(d, '/profiles/' + enc(id))));
   }
 
