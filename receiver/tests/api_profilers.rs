@@ -338,3 +338,28 @@ fn a_profiled_transactions_prefix_is_not_made_ambiguous_by_others() {
     assert!(event(profiled).contains("Profiled: `receiver profile"));
     assert!(!event(other).contains("Profiled"));
 }
+
+/// A client whose clock is an hour behind: its transactions' stored
+/// times are corrected (by `sent_at`, from 55 minutes of drift), its
+/// chunks' are not; the profile is found on the client's own clock, as
+/// both were sent.
+#[test]
+fn a_client_whose_clock_is_off_still_finds_its_profile() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = server_at(&dir.path().join("db.sqlite"), CAPTURED_AT + 3600.0);
+    for n in 1..=4 {
+        send(&server, &fixture(n));
+    }
+    let cpu: ProfileDetail = parse(get_ok(
+        &server,
+        &format!("/api/0/local/profiles/{CPU_WORK}/"),
+    ));
+    assert_eq!(cpu.functions[0].function, "fib", "{:?}", cpu.functions);
+    assert!(cpu.functions[0].self_ms > 500.0);
+    // The trace's root span says so too.
+    let root = get_ok(
+        &server,
+        "/api/0/local/traces/51e79b3c/spans/be9f4d0cb59b45f3/",
+    );
+    assert_eq!(root["profile"], "continuous", "{root}");
+}

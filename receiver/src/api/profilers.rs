@@ -282,6 +282,38 @@ fn detail_of(
     })
 }
 
+/// A stored transaction's start and end as its SDK sent them, on the
+/// client's clock as its chunks' are: a client whose clock is over 55
+/// minutes off gets its transactions' stored times corrected (by
+/// `sent_at`), never its chunks' (Python sends them without `sent_at`).
+/// `stored` when the sent ones cannot be read or make no sense beside
+/// them (a duration that differs).
+pub(crate) fn sent_times(blob: &[u8], stored: (f64, f64)) -> (f64, f64) {
+    let Ok(bytes) = crate::store::decompress_as_sent(blob) else {
+        return stored;
+    };
+    #[derive(serde::Deserialize)]
+    struct Times {
+        #[serde(default)]
+        start_timestamp: Option<Value>,
+        #[serde(default)]
+        timestamp: Option<Value>,
+    }
+    let Ok(times) = serde_json::from_slice::<Times>(&bytes) else {
+        return stored;
+    };
+    let secs = |v: Option<Value>| match v? {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => sentry_core::protocol::Timestamp::parse_rfc3339(&s)
+            .map(sentry_core::protocol::Timestamp::as_secs_f64),
+        _ => None,
+    };
+    match (secs(times.start_timestamp), secs(times.timestamp)) {
+        (Some(s), Some(e)) if e >= s && ((e - s) - (stored.1 - stored.0)).abs() < 1.0 => (s, e),
+        _ => stored,
+    }
+}
+
 /// Whether chunks of profiler `profiler_id` of a project overlap
 /// `start..=end` (Unix seconds): whether something it sampled then has a
 /// profile.
@@ -432,8 +464,7 @@ pub(crate) fn for_transaction(
         .and_then(|id| crate::ids::hex_id(&id, 32))
         .ok_or_else(|| ApiError::not_found(format!("profile of transaction {event_id}")))?;
     let active_thread = text("/contexts/trace/data/thread.id");
-    // A chunk spans at most MAX_CHUNK_SECS: those overlapping the
-    // transaction start no earlier than that before it (one index range).
+    let (start, end) = sent_times(&blob, (start, end));
     let chunks = chunks_between(c, project_id, &profiler_id, start, end)?;
     if chunks.is_empty() {
         return Err(ApiError::not_found(format!(

@@ -87,8 +87,12 @@ fn load(c: &Connection, trace_id: &str, span_id: &str) -> Result<SpanDetail, Api
         }
     }
     if profile.is_none() {
-        if let (Some(profiler), Some((start, end))) = (&profiler_id, span.as_ref().and_then(times))
-        {
+        // A transaction's root: its times as sent (on its chunks' clock).
+        let when = match (&row.transaction_payload, span.as_ref().and_then(times)) {
+            (Some(blob), Some(stored)) => Some(super::profilers::sent_times(blob, stored)),
+            (_, found) => found,
+        };
+        if let (Some(profiler), Some((start, end))) = (&profiler_id, when) {
             if super::profilers::covers(c, row.project_id, profiler, start, end)? {
                 profile = Some("continuous");
             }

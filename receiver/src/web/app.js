@@ -1870,8 +1870,13 @@
       if (data.profile && data.transactionID) {
         links.replaceChildren(h('a', {href: '#/profiles/' + enc(data.transactionID)}, 'Profile'), ': where this transaction\'s time went'
           + (data.profile === 'continuous' ? ' (from its continuous profiler)' : ''));
-      } else if (data.profile === 'continuous' && data.profilerID && s.timestamp) {
-        links.replaceChildren(h('a', {href: link('/profilers/' + enc(data.profilerID), {start: s.startTimestamp, end: s.timestamp})}, 'Profile'),
+      } else if (data.profile === 'continuous' && data.profilerID) {
+        // The span's times as sent, on its client's clock as the chunks'
+        // are (stored times are corrected when that clock is off).
+        const start = span.start_timestamp !== undefined ? span.start_timestamp : s.startTimestamp;
+        const end = span.end_timestamp !== undefined ? span.end_timestamp
+          : span.timestamp !== undefined ? span.timestamp : s.timestamp;
+        links.replaceChildren(h('a', {href: link('/profilers/' + enc(data.profilerID), {start, end})}, 'Profile'),
           ': where this segment\'s time went (its continuous profiler\'s samples)');
       }
       const parts = [];
