@@ -39,6 +39,24 @@ pub(crate) struct Network {
     pub(crate) root_certificates: Vec<Vec<u8>>,
     /// PEM files of such certificates, read when the client is built.
     pub(crate) root_certificate_files: Vec<std::path::PathBuf>,
+    /// A PEM file named by the environment (`SSL_CERT_FILE`, else
+    /// `REQUESTS_CA_BUNDLE`, as the Python SDK reads them) and the
+    /// variable: trusted too, but one that cannot be read is reported on
+    /// stderr and left out rather than disabling the transport (the
+    /// variable may be meant for another program).
+    pub(crate) environment_certificates: Option<(&'static str, std::path::PathBuf)>,
+}
+
+impl Network {
+    /// The CA file the environment names, if any.
+    pub(crate) fn certificates_from_environment() -> Option<(&'static str, std::path::PathBuf)> {
+        ["SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"]
+            .into_iter()
+            .find_map(|name| {
+                let value = std::env::var_os(name)?;
+                (!value.is_empty()).then(|| (name, std::path::PathBuf::from(value)))
+            })
+    }
 }
 
 impl Network {
@@ -59,6 +77,29 @@ impl Network {
                     reason: format!("cannot read {}: {e}", path.display()),
                 })?,
             );
+        }
+        if let Some((variable, path)) = &self.environment_certificates {
+            let found = std::fs::read(path)
+                .map_err(|e| e.to_string())
+                .and_then(|pem| {
+                    let certificates =
+                        reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| e.to_string())?;
+                    if certificates.is_empty() {
+                        return Err("no PEM certificate in it".to_owned());
+                    }
+                    Ok(certificates)
+                });
+            match found {
+                Ok(certificates) => {
+                    for certificate in certificates {
+                        client = client.add_root_certificate(certificate);
+                    }
+                }
+                Err(e) => eprintln!(
+                    "[sentry-transport] warning: {variable}={} is not used: {e}",
+                    path.display()
+                ),
+            }
         }
         for pem in self.root_certificates.iter().chain(&files) {
             let invalid = |reason: String| TransportError::InvalidCertificate { reason };

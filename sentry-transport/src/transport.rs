@@ -59,7 +59,7 @@ pub const MAX_IN_FLIGHT: usize = 1024;
 /// | [`spool_max_bytes`](Self::spool_max_bytes) | 16 MiB |
 /// | [`proxy`](Self::proxy) / [`no_proxy`](Self::no_proxy) | `ClientOptions::http_proxy` / `https_proxy`, else the `*_PROXY` environment variables |
 /// | [`accept_invalid_certs`](Self::accept_invalid_certs) | `ClientOptions::accept_invalid_certs` (off) |
-/// | [`add_root_certificates_pem`](Self::add_root_certificates_pem) | `ClientOptions::ca_certs` (a PEM file) besides the built-in (Mozilla) roots |
+/// | [`add_root_certificates_pem`](Self::add_root_certificates_pem) | `ClientOptions::ca_certs` (a PEM file), else the file `SSL_CERT_FILE` or `REQUESTS_CA_BUNDLE` names, besides the built-in (Mozilla) roots |
 /// | [`spool_retry_interval`](Self::spool_retry_interval) | 30 s |
 /// | [`shutdown_timeout`](Self::shutdown_timeout) | `ClientOptions::shutdown_timeout` (2 s) |
 /// | [`debug`](Self::debug) | `ClientOptions::debug` (off) |
@@ -173,7 +173,10 @@ impl HttpTransportBuilder {
             shutdown_timeout: defaults.shutdown_timeout,
             debug: defaults.debug,
             client_name: ClientSdkInfo::this_sdk().client_name(),
-            network: Network::default(),
+            network: Network {
+                environment_certificates: Network::certificates_from_environment(),
+                ..Network::default()
+            },
         }
     }
 
@@ -204,10 +207,12 @@ impl HttpTransportBuilder {
         if !options.user_agent.trim().is_empty() {
             builder.client_name = options.user_agent.to_string();
         }
-        builder
-            .network
-            .root_certificate_files
-            .extend(options.ca_certs.clone());
+        // The option comes first, as in the Python SDK: the environment's
+        // file only when it is not set.
+        if let Some(file) = &options.ca_certs {
+            builder.network.root_certificate_files.push(file.clone());
+            builder.network.environment_certificates = None;
+        }
         builder
     }
 

@@ -3,17 +3,15 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use common::{DownPort, TestServer};
+use common::{https_dsn, DownPort, Pki, TestServer};
 use sentry_core::dsn::Dsn;
 use sentry_core::envelope::{Envelope, EnvelopeItem};
 use sentry_core::protocol::Event;
 use sentry_core::transport::Transport;
 use sentry_core::{ClientOptions, Uuid};
 use sentry_transport::{HttpTransport, HttpTransportBuilder, TransportError};
-use tokio_rustls::rustls;
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -177,49 +175,6 @@ fn a_bad_proxy_url_fails_the_build_and_keeps_its_password() {
         HttpTransport::new(&options).map(|_| ()),
         Err(TransportError::InvalidProxy { .. })
     ));
-}
-
-/// A private CA and a certificate it issued for 127.0.0.1.
-struct Pki {
-    ca_pem: String,
-    server: Arc<rustls::ServerConfig>,
-}
-
-impl Pki {
-    fn new() -> Pki {
-        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
-        let ca_key = KeyPair::generate().expect("CA key");
-        let mut ca_params = CertificateParams::new(Vec::new()).expect("CA params");
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let ca = ca_params.self_signed(&ca_key).expect("CA");
-        let issuer = Issuer::new(ca_params, ca_key);
-        let key = KeyPair::generate().expect("key");
-        let params = CertificateParams::new(vec!["127.0.0.1".to_owned()]).expect("params");
-        let cert = params.signed_by(&key, &issuer).expect("certificate");
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let server = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("protocol versions")
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![cert.der().clone()],
-                rustls::pki_types::PrivatePkcs8KeyDer::from(key.serialize_der()).into(),
-            )
-            .expect("server config");
-        Pki {
-            ca_pem: ca.pem(),
-            server: Arc::new(server),
-        }
-    }
-}
-
-fn https_dsn(server: &TestServer) -> Dsn {
-    format!(
-        "https://0123456789abcdef0123456789abcdef@127.0.0.1:{}/1",
-        server.port()
-    )
-    .parse()
-    .expect("dsn")
 }
 
 #[test]

@@ -441,3 +441,47 @@ pub fn with_item<'a>(requests: &'a [Recorded], ty: &str) -> Vec<&'a Recorded> {
         .filter(|r| r.item_types().iter().any(|t| t == ty))
         .collect()
 }
+
+/// A private CA and a certificate it issued for 127.0.0.1.
+pub struct Pki {
+    pub ca_pem: String,
+    pub server: Arc<tokio_rustls::rustls::ServerConfig>,
+}
+
+impl Pki {
+    pub fn new() -> Pki {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+        let ca_key = KeyPair::generate().expect("CA key");
+        let mut ca_params = CertificateParams::new(Vec::new()).expect("CA params");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = ca_params.self_signed(&ca_key).expect("CA");
+        let issuer = Issuer::new(ca_params, ca_key);
+        let key = KeyPair::generate().expect("key");
+        let params = CertificateParams::new(vec!["127.0.0.1".to_owned()]).expect("params");
+        let cert = params.signed_by(&key, &issuer).expect("certificate");
+        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+        let server = tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("protocol versions")
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![cert.der().clone()],
+                tokio_rustls::rustls::pki_types::PrivatePkcs8KeyDer::from(key.serialize_der())
+                    .into(),
+            )
+            .expect("server config");
+        Pki {
+            ca_pem: ca.pem(),
+            server: Arc::new(server),
+        }
+    }
+}
+
+pub fn https_dsn(server: &TestServer) -> sentry_core::dsn::Dsn {
+    format!(
+        "https://0123456789abcdef0123456789abcdef@127.0.0.1:{}/1",
+        server.port()
+    )
+    .parse()
+    .expect("dsn")
+}
