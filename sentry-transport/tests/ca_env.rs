@@ -7,24 +7,14 @@ mod common;
 
 use std::time::Duration;
 
-use common::{https_dsn, Pki, TestServer};
-use sentry_core::envelope::{Envelope, EnvelopeItem};
-use sentry_core::protocol::Event;
-use sentry_core::transport::Transport;
+use common::{deliver_one, https_dsn, Pki, TestServer};
 use sentry_core::ClientOptions;
 use sentry_transport::HttpTransportBuilder;
 
 fn deliver(options: &ClientOptions) -> bool {
-    let transport = HttpTransportBuilder::from_options(options)
-        .max_retries(0)
-        .client_reports(false)
-        .connect_timeout(Duration::from_millis(500))
-        .build()
-        .expect("transport");
-    let mut envelope = Envelope::new();
-    envelope.add_item(EnvelopeItem::event(Event::default()));
-    transport.send_envelope(envelope);
-    transport.flush(Duration::from_secs(5))
+    deliver_one(
+        HttpTransportBuilder::from_options(options).connect_timeout(Duration::from_millis(500)),
+    )
 }
 
 #[test]

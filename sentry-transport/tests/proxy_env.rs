@@ -3,26 +3,9 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::TestServer;
-use sentry_core::envelope::{Envelope, EnvelopeItem};
-use sentry_core::protocol::Event;
-use sentry_core::transport::Transport;
+use common::{deliver_one, TestServer};
 use sentry_core::ClientOptions;
 use sentry_transport::{HttpTransport, HttpTransportBuilder};
-
-fn deliver(builder: HttpTransportBuilder) -> bool {
-    let transport = builder
-        .max_retries(0)
-        .client_reports(false)
-        .build()
-        .expect("transport");
-    let mut envelope = Envelope::new();
-    envelope.add_item(EnvelopeItem::event(Event::default()));
-    transport.send_envelope(envelope);
-    transport.flush(Duration::from_secs(5))
-}
 
 #[test]
 fn the_environment_proxy_is_followed_unless_the_options_say_otherwise() {
@@ -39,17 +22,19 @@ fn the_environment_proxy_is_followed_unless_the_options_say_otherwise() {
     }
     std::env::set_var("HTTP_PROXY", format!("http://127.0.0.1:{}", proxy.port()));
 
-    assert!(deliver(HttpTransport::builder(receiver.dsn())));
+    assert!(deliver_one(HttpTransport::builder(receiver.dsn())));
     assert_eq!(proxy.requests().len(), 1, "the environment's proxy");
     assert!(receiver.requests().is_empty());
 
-    assert!(deliver(HttpTransport::builder(receiver.dsn()).no_proxy()));
+    assert!(deliver_one(
+        HttpTransport::builder(receiver.dsn()).no_proxy()
+    ));
     let options = ClientOptions {
         dsn: Some(receiver.dsn()),
         http_proxy: Some("".into()),
         ..Default::default()
     };
-    assert!(deliver(HttpTransportBuilder::from_options(&options)));
+    assert!(deliver_one(HttpTransportBuilder::from_options(&options)));
     assert_eq!(receiver.requests().len(), 2, "straight to the receiver");
     assert_eq!(proxy.requests().len(), 1);
 }

@@ -485,3 +485,20 @@ pub fn https_dsn(server: &TestServer) -> sentry_core::dsn::Dsn {
     .parse()
     .expect("dsn")
 }
+
+/// Builds `builder` (no retries, no client reports), sends one event
+/// and says whether it was delivered within 5 s.
+pub fn deliver_one(builder: sentry_transport::HttpTransportBuilder) -> bool {
+    use sentry_core::transport::Transport;
+    let transport = builder
+        .max_retries(0)
+        .client_reports(false)
+        .build()
+        .expect("transport");
+    let mut envelope = Envelope::new();
+    envelope.add_item(sentry_core::envelope::EnvelopeItem::event(
+        sentry_core::protocol::Event::default(),
+    ));
+    transport.send_envelope(envelope);
+    transport.flush(Duration::from_secs(5))
+}
