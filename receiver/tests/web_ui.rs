@@ -743,6 +743,9 @@ fn every_view_shows_what_the_python_sdk_sent() {
             "It broke when I clicked the button.",
             "Jane Doe",
             "event that receives user feedback",
+            // Every project is shown: each row names its own.
+            "Project",
+            "project-42",
         ],
     );
     contains_all(

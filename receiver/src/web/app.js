@@ -1462,10 +1462,12 @@
       ? h('div', null,
         h('p', {class: 'muted'}, 'Sessions of a profiler that samples while the app runs or while traces run (profile_session_sample_rate): a transaction it sampled has its profile on its own page, from the chunks that cover it.'),
         h('table', {class: 'list'},
-          h('thead', null, h('tr', null, h('th', null, 'Profiler'), h('th', null, 'Started'), h('th', {class: 'num'}, 'Span'),
+          h('thead', null, h('tr', null, h('th', null, 'Profiler'), projectParam() ? null : h('th', null, 'Project'),
+            h('th', null, 'Started'), h('th', {class: 'num'}, 'Span'),
             h('th', {class: 'num'}, 'Chunks'), h('th', {class: 'num'}, 'Samples'), h('th', null, 'Platform'), h('th', null, 'Release'))),
           h('tbody', null, profilers.map((p) => h('tr', null,
             h('td', null, h('a', {href: '#/profilers/' + enc(p.profilerID)}, h('code', null, String(p.profilerID).slice(0, 8)))),
+            projectParam() ? null : h('td', null, projectName(p.projectID)),
             h('td', null, time(p.start)),
             h('td', {class: 'num'}, ms(Math.max(0, Date.parse(p.end) - Date.parse(p.start)))),
             h('td', {class: 'num'}, String(p.chunks)),
@@ -1986,15 +1988,18 @@
       if (f.eventID) return h('span', {class: 'muted', title: 'the event it names is not stored'}, 'event ', h('code', null, String(f.eventID).slice(0, 8)));
       return h('span', {class: 'muted'}, 'no event');
     };
+    // With every project shown, each row says whose it is.
+    const all = !projectParam();
     const table = rows.length
       ? h('table', {class: 'list'},
         h('thead', null, h('tr', null, h('th', null, 'Feedback'), h('th', null, 'From'), h('th', null, 'Page'),
-          h('th', null, 'About'), h('th', null, 'Received'))),
+          h('th', null, 'About'), all ? h('th', null, 'Project') : null, h('th', null, 'Received'))),
         h('tbody', null, rows.map((f) => h('tr', null,
           h('td', null, h('span', {class: 'pre-line'}, String(f.comments || ''))),
           h('td', {class: 'wrap'}, String(f.name || ''), f.email ? [h('br'), h('span', {class: 'muted'}, String(f.email))] : null),
           h('td', {class: 'muted wrap'}, String(f.url || '')),
           h('td', null, about(f)),
+          all ? h('td', null, projectName(f.projectID)) : null,
           h('td', null, time(f.dateCreated))))))
       : h('p', {class: 'empty'}, 'No user feedback. SDKs send it from their feedback widget or API (capture_feedback in Python, captureFeedback in JavaScript).');
     const links = parseLinks(headers.get('Link'));
