@@ -190,7 +190,7 @@ pub fn profile(client: &Client, args: &ProfileArgs, json_out: bool) -> Result<()
 /// The text `receiver profile` prints.
 fn render(d: &ProfileDetail, limit: usize) -> String {
     let p = &d.profile;
-    let mut out = format!(
+    let out = format!(
         "profile of transaction {} ({}), project {}\n",
         p.transaction_id,
         p.transaction.as_deref().unwrap_or("unnamed"),
@@ -214,21 +214,20 @@ fn render(d: &ProfileDetail, limit: usize) -> String {
             facts.push(format!("the first {read} of its {all} chunks summarised"));
         }
     }
-    out.push_str(&format!("  {}\n", facts.join(" · ")));
-    out.push_str(&render_threads(
+    finish(
+        out,
+        &facts,
         &d.threads,
         d.thread_id.as_deref(),
-        d.sampled_ms,
-        &d.functions,
+        (d.sampled_ms, &d.functions),
         limit,
-    ));
-    out
+    )
 }
 
 /// The text `receiver profile --profiler` prints.
 fn render_profiler(d: &ProfilerDetail, limit: usize) -> String {
     let p = &d.profiler;
-    let mut out = format!(
+    let out = format!(
         "continuous profiler {}, project {}\n",
         p.profiler_id, p.project_id
     );
@@ -254,26 +253,29 @@ fn render_profiler(d: &ProfilerDetail, limit: usize) -> String {
             facts.push(format!("{name} {v}"));
         }
     }
-    out.push_str(&format!("  {}\n", facts.join(" · ")));
-    out.push_str(&render_threads(
+    finish(
+        out,
+        &facts,
         &d.threads,
         d.thread_id.as_deref(),
-        d.sampled_ms,
-        &d.functions,
+        (d.sampled_ms, &d.functions),
         limit,
-    ));
-    out
+    )
 }
 
-/// The threads, then the shown thread's functions by self time.
-fn render_threads(
+/// What both views print below their title: the facts on one line, the
+/// threads, then the shown thread's functions by self time (with the time
+/// its samples stand for).
+fn finish(
+    mut out: String,
+    facts: &[String],
     threads: &[ProfileThread],
     shown: Option<&str>,
-    sampled_ms: f64,
-    functions: &[ProfileFunction],
+    (sampled_ms, functions): (f64, &[ProfileFunction]),
     limit: usize,
 ) -> String {
-    let mut out = String::from("threads:\n");
+    out.push_str(&format!("  {}\n", facts.join(" · ")));
+    out.push_str("threads:\n");
     for t in threads {
         let chosen = if shown == Some(&t.id) {
             "  (shown)"
