@@ -14,7 +14,7 @@ use crate::envelope::{Envelope, EnvelopeItem, ItemHeaders, ItemPayload, ItemType
 use crate::integration::Integration;
 use crate::logs::LogBatcher;
 use crate::metrics::MetricBatcher;
-use crate::options::ClientOptions;
+use crate::options::{ClientOptions, DEFAULT_ENVIRONMENT};
 use crate::pii;
 use crate::propagation::{Dsc, DscBase};
 use crate::protocol::{
@@ -473,7 +473,12 @@ impl Client {
             event.release = o.release.as_deref().map(str::to_owned);
         }
         if event.environment.is_none() {
-            event.environment = Some(o.environment.as_deref().unwrap_or("production").to_owned());
+            event.environment = Some(
+                o.environment
+                    .as_deref()
+                    .unwrap_or(DEFAULT_ENVIRONMENT)
+                    .to_owned(),
+            );
         }
         if event.dist.is_none() {
             event.dist = o.dist.as_deref().map(str::to_owned);
@@ -578,7 +583,7 @@ impl Client {
             transaction.environment = Some(
                 o.environment
                     .clone()
-                    .unwrap_or(std::borrow::Cow::Borrowed("production")),
+                    .unwrap_or(std::borrow::Cow::Borrowed(DEFAULT_ENVIRONMENT)),
             );
         }
         if transaction.sdk.is_none() {
@@ -812,7 +817,7 @@ impl Client {
             ("sentry.release", o.release.as_deref()),
             (
                 "sentry.environment",
-                Some(o.environment.as_deref().unwrap_or("production")),
+                Some(o.environment.as_deref().unwrap_or(DEFAULT_ENVIRONMENT)),
             ),
             ("server.address", o.server_name.as_deref()),
             ("sentry.sdk.name", Some(&*self.sdk_info.name)),

@@ -62,7 +62,7 @@ pub use integration::Integration;
 pub use option_setters::IntoDsn;
 pub use options::{
     BeforeBreadcrumb, BeforeSend, BeforeSendLog, BeforeSendMetric, BeforeSendTransaction,
-    ClientOptions, OptionsError, MAX_BREADCRUMBS_LIMIT,
+    ClientOptions, OptionsError, DEFAULT_ENVIRONMENT, MAX_BREADCRUMBS_LIMIT,
 };
 pub use performance::{start_transaction, TransactionContext, TransactionOrSpan};
 pub use scope::{ErrorObserver, EventProcessor, Scope, ScopeSnapshot};

@@ -66,6 +66,20 @@ pub enum OptionsError {
     },
 }
 
+/// The environment of events when none is set: `development` when the SDK
+/// is built with debug assertions (the `dev` and `test` profiles),
+/// `production` otherwise (the `release` profile).
+///
+/// ```
+/// let expected = if cfg!(debug_assertions) { "development" } else { "production" };
+/// assert_eq!(sentry_core::DEFAULT_ENVIRONMENT, expected);
+/// ```
+pub const DEFAULT_ENVIRONMENT: &str = if cfg!(debug_assertions) {
+    "development"
+} else {
+    "production"
+};
+
 /// Configuration of a [`crate::Client`].
 ///
 /// Build it with struct-update syntax; unset values come from the
@@ -89,7 +103,10 @@ pub struct ClientOptions {
     pub dsn: Option<Dsn>,
     /// The release, e.g. `my-app@1.0.0`.
     pub release: Option<Cow<'static, str>>,
-    /// The environment. Default `production`.
+    /// The environment. Unset, `SENTRY_ENVIRONMENT`, else
+    /// [`DEFAULT_ENVIRONMENT`]: `development` in a build with debug
+    /// assertions (`cargo build`, `cargo test`), `production` in a release
+    /// build, as the official Rust SDK does.
     pub environment: Option<Cow<'static, str>>,
     /// The distribution of the release.
     pub dist: Option<Cow<'static, str>>,

@@ -355,12 +355,10 @@ impl DscBase {
     pub(crate) fn new(options: &crate::ClientOptions) -> DscBase {
         let rate = options.traces_sample_rate;
         DscBase {
-            environment: Some(
-                options
-                    .environment
-                    .as_ref()
-                    .map_or(Text::Static("production"), Text::from_cow),
-            ),
+            environment: Some(options.environment.as_ref().map_or(
+                Text::Static(crate::options::DEFAULT_ENVIRONMENT),
+                Text::from_cow,
+            )),
             public_key: options
                 .dsn
                 .as_ref()
@@ -817,6 +815,7 @@ mod tests {
                 .parse()
                 .ok(),
             release: Some("app@1.0.0".into()),
+            environment: Some("production".into()),
             ..Default::default()
         };
         let base = DscBase::new(&options);
@@ -866,7 +865,10 @@ mod tests {
         let bare = DscBase::new(&crate::ClientOptions::default());
         assert_eq!(
             serde_json::to_string(&Dsc::for_scope_trace(&bare, trace_id)).expect("json"),
-            r#"{"environment":"production","trace_id":"771a43a4192642f0b136d5159a501700"}"#
+            format!(
+                r#"{{"environment":"{}","trace_id":"771a43a4192642f0b136d5159a501700"}}"#,
+                crate::DEFAULT_ENVIRONMENT
+            )
         );
         let full = DscBase::new(&crate::ClientOptions {
             dsn: "https://0123456789abcdef0123456789abcdef@o1.example/1"

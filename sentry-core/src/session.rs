@@ -63,7 +63,12 @@ fn attributes(client: &Client) -> Option<SessionAttributes> {
     let release = o.release.as_deref()?.to_owned();
     Some(SessionAttributes {
         release,
-        environment: Some(o.environment.as_deref().unwrap_or("production").to_owned()),
+        environment: Some(
+            o.environment
+                .as_deref()
+                .unwrap_or(crate::options::DEFAULT_ENVIRONMENT)
+                .to_owned(),
+        ),
         ..Default::default()
     })
 }

@@ -247,7 +247,7 @@ fn a_line_logged_inside_before_send_log_does_not_recurse_forever() {
 }
 
 #[test]
-fn lines_are_scrubbed_take_the_hooks_level_and_default_to_production() {
+fn lines_are_scrubbed_take_the_hooks_level_and_the_default_environment() {
     let (transport, client) = client_with_hook(
         |mut log| {
             log.level = LogLevel::Warn;
@@ -278,7 +278,7 @@ fn lines_are_scrubbed_take_the_hooks_level_and_default_to_production() {
     assert_eq!(line["attributes"]["sentry.severity_text"]["value"], "warn");
     assert_eq!(
         line["attributes"]["sentry.environment"]["value"],
-        "production"
+        sentry_core::DEFAULT_ENVIRONMENT
     );
     assert_eq!(line["trace_id"].as_str().map(str::len), Some(32));
 }

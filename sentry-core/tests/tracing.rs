@@ -643,7 +643,10 @@ fn application_session_counts_errors_and_crashes() {
     assert_eq!(init["status"], "ok");
     assert_eq!(init["errors"], 0);
     assert_eq!(init["attrs"]["release"], "app@1.0.0");
-    assert_eq!(init["attrs"]["environment"], "production");
+    assert_eq!(
+        init["attrs"]["environment"],
+        sentry_core::DEFAULT_ENVIRONMENT
+    );
     assert_eq!(errored["init"], false);
     assert_eq!(errored["status"], "ok");
     assert_eq!(errored["errors"], 1);
@@ -997,7 +1000,7 @@ fn errors_outside_any_span_carry_a_dsc_of_the_scopes_trace() {
     assert_eq!(
         serde_json::Value::Object(trace),
         serde_json::json!({
-            "environment": "production",
+            "environment": sentry_core::DEFAULT_ENVIRONMENT,
             "public_key": "0123456789abcdef0123456789abcdef",
             "release": "app@1.0.0",
             "sample_rate": "1",
