@@ -32,7 +32,7 @@ impl<F: Future> Future for SentryFuture<F> {
 /// ```
 /// use std::sync::Arc;
 /// use sentry_core::{Hub, SentryFutureExt};
-/// let hub = Arc::new(Hub::new_from_top(&Hub::current()));
+/// let hub = Arc::new(Hub::new_from_top(Hub::current()));
 /// let task = async { sentry_core::configure_scope(|s| s.set_tag("task", "1")) }.bind_hub(hub.clone());
 /// // Spawn `task` on any executor; its breadcrumbs and tags stay on `hub`.
 /// # drop(task);
@@ -46,7 +46,7 @@ pub trait SentryFutureExt: Sized {
     /// Runs the future on a new hub forked from the current one, so its scope
     /// changes stay private to it.
     fn with_new_hub(self) -> SentryFuture<Self> {
-        let hub = Arc::new(Hub::new_from_top(&Hub::current()));
+        let hub = Arc::new(Hub::new_from_top(Hub::current()));
         self.bind_hub(hub)
     }
 }

@@ -256,9 +256,10 @@ impl Hub {
         }
     }
 
-    /// A new hub that starts from `other`'s top scope and client binding.
-    pub fn new_from_top(other: &Hub) -> Hub {
-        let top = other.top();
+    /// A new hub that starts from `other`'s top scope and client binding;
+    /// `other` may be a `&Hub` or an `Arc<Hub>` (`Hub::new_from_top(Hub::current())`).
+    pub fn new_from_top<H: AsRef<Hub>>(other: H) -> Hub {
+        let top = other.as_ref().top();
         Hub::with_layer(top)
     }
 
@@ -290,7 +291,7 @@ impl Hub {
     /// the next call, and [`Hub::run`] there has no effect.
     pub fn with_current<R>(f: impl FnOnce(&Arc<Hub>) -> R) -> R {
         if THREAD_HUB.try_with(|_| ()).is_err() {
-            return f(&Arc::new(Hub::new_from_top(&MAIN_HUB)));
+            return f(&Arc::new(Hub::new_from_top(&**MAIN_HUB)));
         }
         THREAD_HUB.with(|hubs| {
             // Inside `Hub::run` the installed hub is cloned: `f` may itself
@@ -302,7 +303,7 @@ impl Hub {
                     if std::thread::current().name() == Some("main") {
                         Hub::main()
                     } else {
-                        Arc::new(Hub::new_from_top(&MAIN_HUB))
+                        Arc::new(Hub::new_from_top(&**MAIN_HUB))
                     }
                 })),
             }
@@ -662,5 +663,11 @@ impl<F: FnOnce() -> I, I: IntoBreadcrumbs> IntoBreadcrumbs for F {
     type Output = I::Output;
     fn into_breadcrumbs(self) -> I::Output {
         self().into_breadcrumbs()
+    }
+}
+
+impl AsRef<Hub> for Hub {
+    fn as_ref(&self) -> &Hub {
+        self
     }
 }

@@ -31,9 +31,11 @@ pub mod envelope;
 mod future;
 mod hub;
 mod integration;
+pub mod log_macros;
 pub mod logs;
 pub mod metrics;
 pub mod monitor;
+mod official_names;
 mod option_setters;
 mod options;
 pub mod performance;
@@ -66,4 +68,10 @@ pub use options::{
 };
 pub use performance::{start_transaction, TransactionContext, TransactionOrSpan};
 pub use scope::{ErrorObserver, EventProcessor, Scope, ScopeSnapshot};
+pub use session::{end_session, end_session_with_status, start_session};
 pub use uuid::Uuid;
+
+pub use envelope::Envelope;
+/// The protocol types used most, where the official `sentry-core` has them
+/// too (`sentry_core::Level` is `sentry_core::protocol::Level`).
+pub use protocol::{Breadcrumb, Level, User};

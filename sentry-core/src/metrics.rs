@@ -35,7 +35,7 @@
 use crate::batcher::{attributes_size, Batchable, Batcher};
 use crate::envelope::{EnvelopeError, EnvelopeItem};
 use crate::hub::Hub;
-use crate::protocol::{DataCategory, Metric, MetricType};
+use crate::protocol::{DataCategory, LogAttribute, Metric, MetricType, Unit};
 
 /// Records `metric` through the current hub's client (see the module
 /// documentation). Without a client, or with metrics off, nothing happens.
@@ -51,14 +51,95 @@ pub fn count(name: impl Into<String>, value: f64) {
     capture_metric(Metric::new(MetricType::Counter, name, value));
 }
 
-/// Sets gauge `name` to `value`.
-pub fn gauge(name: impl Into<String>, value: f64) {
-    capture_metric(Metric::new(MetricType::Gauge, name, value));
+/// A sample of counter `name`, recorded when it is dropped or
+/// [captured](Sample::capture): `metrics::counter("jobs.done", 1).capture()`
+/// (the official crate's form; [`count`] records at once).
+pub fn counter(name: impl Into<String>, value: impl Into<f64>) -> Sample {
+    Sample::new(MetricType::Counter, name.into(), value.into())
 }
 
-/// Records `value` in distribution `name`.
-pub fn distribution(name: impl Into<String>, value: f64) {
-    capture_metric(Metric::new(MetricType::Distribution, name, value));
+/// Sets gauge `name` to `value`, when the returned [`Sample`] is dropped
+/// or captured: `metrics::gauge("queue.depth", 17.0);` records at once,
+/// `metrics::gauge("queue.depth", 17).attribute("queue", "mail").capture()`
+/// after its attributes.
+pub fn gauge(name: impl Into<String>, value: impl Into<f64>) -> Sample {
+    Sample::new(MetricType::Gauge, name.into(), value.into())
+}
+
+/// Records `value` in distribution `name`, when the returned [`Sample`] is
+/// dropped or captured (see [`gauge`]).
+pub fn distribution(name: impl Into<String>, value: impl Into<f64>) -> Sample {
+    Sample::new(MetricType::Distribution, name.into(), value.into())
+}
+
+/// A metric sample being put together by [`counter`], [`gauge`] or
+/// [`distribution`]. It is recorded once: by [`Sample::capture`], or when it
+/// is dropped, so that neither the official crate's
+/// `gauge(..).unit(..).capture()` nor this crate's earlier
+/// `gauge(name, value);` loses it.
+///
+/// ```
+/// use sentry_core::metrics;
+/// use sentry_core::protocol::Unit;
+/// use sentry_core::test::{metrics_of, with_captured_envelopes};
+///
+/// let envelopes = with_captured_envelopes(|| {
+///     metrics::distribution("http.response_time", 187.5)
+///         .unit(Unit::Millisecond)
+///         .attribute("http.route", "/health")
+///         .capture();
+///     metrics::gauge("queue.depth", 42);
+/// });
+/// let samples = metrics_of(&envelopes);
+/// assert_eq!(samples[0]["unit"], "millisecond");
+/// assert_eq!(samples[0]["attributes"]["http.route"]["value"], "/health");
+/// assert_eq!((samples[1]["name"].as_str(), samples[1]["value"].as_f64()), (Some("queue.depth"), Some(42.0)));
+/// ```
+#[derive(Debug)]
+pub struct Sample {
+    /// `None` once recorded.
+    metric: Option<Metric>,
+}
+
+impl Sample {
+    fn new(kind: MetricType, name: String, value: f64) -> Sample {
+        Sample {
+            metric: Some(Metric::new(kind, name, value)),
+        }
+    }
+
+    /// Sets the unit (counters are unitless in Sentry).
+    pub fn unit(mut self, unit: impl Into<Unit>) -> Sample {
+        if let Some(metric) = &mut self.metric {
+            metric.unit = Some(unit.into().as_str().to_owned());
+        }
+        self
+    }
+
+    /// Adds (or replaces) attribute `key`, to filter and group samples by.
+    pub fn attribute(mut self, key: impl Into<String>, value: impl Into<LogAttribute>) -> Sample {
+        if let Some(metric) = &mut self.metric {
+            metric.attributes.insert(key.into(), value.into());
+        }
+        self
+    }
+
+    /// Records the sample through the current hub's client.
+    pub fn capture(mut self) {
+        self.record();
+    }
+
+    fn record(&mut self) {
+        if let Some(metric) = self.metric.take() {
+            capture_metric(metric);
+        }
+    }
+}
+
+impl Drop for Sample {
+    fn drop(&mut self) {
+        self.record();
+    }
 }
 
 impl Hub {

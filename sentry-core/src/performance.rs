@@ -124,6 +124,51 @@ impl TransactionContext {
         ctx
     }
 
+    /// Continues the trace of `span`, a transaction or span of this process
+    /// (often one handed to another thread or task): the new transaction is
+    /// its child and keeps its sampling decision and dynamic sampling
+    /// context. `None` starts a new trace. The official crate's name.
+    ///
+    /// ```
+    /// use sentry_core::{start_transaction, ClientOptions, TransactionContext};
+    /// use sentry_core::test::{transactions_of, with_captured_envelopes_options};
+    ///
+    /// let envelopes = with_captured_envelopes_options(|| {
+    ///     let request = start_transaction(TransactionContext::new("GET /report", "http.server"));
+    ///     let parent = Some(request.clone().into());
+    ///     let hub = sentry_core::Hub::current();
+    ///     let job = std::thread::spawn(move || sentry_core::Hub::run(hub, || {
+    ///         let ctx = TransactionContext::continue_from_span("render report", "task", parent);
+    ///         let job = start_transaction(ctx);
+    ///         let trace = job.trace_context();
+    ///         job.finish();
+    ///         trace
+    ///     }))
+    ///     .join()
+    ///     .unwrap();
+    ///     assert_eq!(job.trace_id, request.trace_id());
+    ///     assert_eq!(job.parent_span_id, Some(request.span_id()));
+    ///     request.finish();
+    /// }, ClientOptions { traces_sample_rate: 1.0, ..Default::default() });
+    /// assert_eq!(transactions_of(&envelopes).len(), 2);
+    /// ```
+    pub fn continue_from_span(
+        name: impl Into<Cow<'static, str>>,
+        op: impl Into<Cow<'static, str>>,
+        span: Option<TransactionOrSpan>,
+    ) -> Self {
+        let mut ctx = Self::new(name, op);
+        if let Some(span) = span {
+            let parent = span.trace_context();
+            ctx.trace_id = parent.trace_id;
+            ctx.parent_span_id = Some(parent.span_id);
+            ctx.parent_sampled = Some(span.is_sampled());
+            ctx.incoming_sampled = ctx.parent_sampled;
+            ctx.dsc = Some(span.dsc());
+        }
+        ctx
+    }
+
     /// The trace id.
     pub fn trace_id(&self) -> TraceId {
         self.trace_id
@@ -658,10 +703,10 @@ impl Transaction {
             .and_then(|state| state.lock().status)
     }
 
-    /// Sets a tag.
-    pub fn set_tag(&self, key: &str, value: &str) {
+    /// Sets a tag; any `Display` value (`tx.set_tag("attempt", 3)`).
+    pub fn set_tag<V: ToString>(&self, key: &str, value: V) {
         self.with_state(|s| {
-            s.tags.insert(key.to_owned(), value.to_owned());
+            s.tags.insert(key.to_owned(), value.to_string());
         });
     }
 
@@ -974,10 +1019,10 @@ impl Span {
         });
     }
 
-    /// Sets a tag.
-    pub fn set_tag(&self, key: &str, value: &str) {
+    /// Sets a tag; any `Display` value (`span.set_tag("rows", 12)`).
+    pub fn set_tag<V: ToString>(&self, key: &str, value: V) {
         self.with_span(|s| {
-            s.tags.insert(key.to_owned(), value.to_owned());
+            s.tags.insert(key.to_owned(), value.to_string());
         });
     }
 
@@ -1159,6 +1204,13 @@ impl TransactionOrSpan {
         match self {
             TransactionOrSpan::Transaction(t) => t.set_data(key, value),
             TransactionOrSpan::Span(s) => s.set_data(key, value),
+        }
+    }
+    /// Sets a tag on the transaction or span.
+    pub fn set_tag<V: ToString>(&self, key: &str, value: V) {
+        match self {
+            TransactionOrSpan::Transaction(t) => t.set_tag(key, value),
+            TransactionOrSpan::Span(s) => s.set_tag(key, value),
         }
     }
 

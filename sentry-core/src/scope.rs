@@ -177,17 +177,19 @@ impl Scope {
         self.rest.user.as_deref()
     }
 
-    /// Sets a tag. Setting a tag to the value it already has costs a lookup
-    /// and no allocation.
-    pub fn set_tag<V: AsRef<str> + Into<String>>(&mut self, key: &str, value: V) {
-        if self.tags.get(key).map(String::as_str) == Some(value.as_ref()) {
+    /// Sets a tag to any `Display` value (`scope.set_tag("status", 200)`).
+    /// Setting a tag to the value it already has does not copy the scope's
+    /// tags.
+    pub fn set_tag<V: ToString>(&mut self, key: &str, value: V) {
+        let value = value.to_string();
+        if self.tags.get(key) == Some(&value) {
             return;
         }
         let tags = Arc::make_mut(&mut self.tags);
         match tags.get_mut(key) {
-            Some(slot) => *slot = value.into(),
+            Some(slot) => *slot = value,
             None => {
-                tags.insert(key.to_owned(), value.into());
+                tags.insert(key.to_owned(), value);
             }
         }
     }

@@ -505,7 +505,7 @@ fn future_keeps_its_hub_across_polls() {
     use std::task::{Context, Poll, Waker};
 
     let events = with_captured_events(|| {
-        let hub = Arc::new(Hub::new_from_top(&Hub::current()));
+        let hub = Arc::new(Hub::new_from_top(Hub::current()));
         let fut = async {
             configure_scope(|s| s.set_tag("task", "a"));
             capture_message("in task", Level::Info);

@@ -122,6 +122,8 @@
 //! # }
 //! ```
 
+pub use crate::hub_per_request::{NewSentryLayer, NewSentryService};
+
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -203,6 +205,14 @@ impl SentryHttpLayer {
     }
 }
 
+impl SentryHttpLayer {
+    /// [`SentryHttpLayer::new`], under the official `sentry-tower`'s older
+    /// name (see [`SentryHttpLayer::enable_transaction`]).
+    pub fn with_transaction() -> Self {
+        Self::new()
+    }
+}
+
 impl Default for SentryHttpLayer {
     fn default() -> Self {
         Self::new()
@@ -253,6 +263,13 @@ impl<R> SentryHttpLayer<R> {
     /// error-level was captured while handling the request. Default on.
     pub fn capture_server_errors(mut self, on: bool) -> Self {
         self.capture_server_errors = on;
+        self
+    }
+
+    /// Accepted for code written for the official `sentry-tower`, where
+    /// transactions are opt-in: this layer always starts one per request,
+    /// and `traces_sample_rate`/`traces_sampler` decide which are sent.
+    pub fn enable_transaction(self) -> Self {
         self
     }
 }

@@ -30,6 +30,23 @@
 //! | `http_server` | `tower` (+ `axum` for `MatchedPath` route names) | a `tower` layer for hyper/axum: a transaction and an isolated hub per request, trace continuation, request data, 5xx responses and panics as events, request-mode sessions |
 //! | `http_client` | `reqwest` | `http.client` spans for `reqwest` requests, with `sentry-trace` and `baggage` propagated |
 //!
+//! # Code written for the official `sentry` crate
+//!
+//! Named `sentry` in Cargo.toml (`sentry = { package = "sentry-integrations", .. }`),
+//! this crate answers to the official crate's paths: `sentry::init`,
+//! `sentry::capture_message`, `sentry::Level`, `sentry::integrations::tracing::layer()`
+//! and the rest. What differs is in docs/porting.md.
+//!
+//! ```
+//! use sentry_integrations as sentry;
+//!
+//! let events = sentry::test::with_captured_events(|| {
+//!     sentry::configure_scope(|scope| scope.set_tag("attempt", 2));
+//!     sentry::capture_message("retrying", sentry::Level::Warning);
+//! });
+//! assert_eq!(events[0].tags["attempt"], "2");
+//! ```
+//!
 //! # Stack traces
 //!
 //! Frames are ordered oldest first, with demangled function names (no hash
@@ -72,6 +89,8 @@ pub mod contexts;
 pub mod http_client;
 #[cfg(feature = "tower")]
 pub mod http_server;
+#[cfg(feature = "tower")]
+mod hub_per_request;
 mod init;
 #[cfg(feature = "log")]
 pub mod log;
@@ -80,6 +99,33 @@ pub mod panic;
 pub mod source_context;
 #[cfg(feature = "tracing")]
 pub mod tracing;
+
+/// The integrations under the paths the official `sentry` crate gives them
+/// (`sentry::integrations::tracing::layer()` ...), for code ported from it.
+pub mod integrations {
+    #[cfg(feature = "anyhow")]
+    pub use crate::anyhow;
+    #[cfg(feature = "backtrace")]
+    pub use crate::backtrace;
+    #[cfg(feature = "contexts")]
+    pub use crate::contexts;
+    #[cfg(feature = "reqwest")]
+    pub use crate::http_client as reqwest;
+    #[cfg(feature = "tower")]
+    pub use crate::http_server as tower;
+    #[cfg(feature = "log")]
+    pub use crate::log;
+    #[cfg(feature = "panic")]
+    pub use crate::panic;
+    #[cfg(feature = "tracing")]
+    pub use crate::tracing;
+}
+
+// Everything of `sentry-core` at this crate's root, as the official `sentry`
+// crate has it, so that code written for that crate compiles against this one
+// renamed to `sentry` in Cargo.toml. This crate's own `init` and `try_init`
+// (which install the HTTP transport) take the place of sentry-core's.
+pub use sentry_core::*;
 
 pub use init::{default_integrations, InitOptions};
 #[cfg(feature = "http-transport")]

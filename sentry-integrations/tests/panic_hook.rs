@@ -130,7 +130,7 @@ fn a_panic_in_an_app_trait_impl_for_a_std_type_ends_in_that_impl() {
 
 #[test]
 fn the_thread_name_is_reported() {
-    let hub = Arc::new(Hub::new_from_top(&Hub::current()));
+    let hub = Arc::new(Hub::new_from_top(Hub::current()));
     let events = with_captured_events_options(
         || {
             let hub = Hub::current();

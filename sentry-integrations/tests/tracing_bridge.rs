@@ -722,7 +722,7 @@ fn a_span_entered_on_another_thread_keeps_the_request_scope() {
     let flag = errored.clone();
     let envelopes = with_captured_envelopes_options(
         || {
-            let request = Arc::new(Hub::new_from_top(&Hub::current()));
+            let request = Arc::new(Hub::new_from_top(Hub::current()));
             request.configure_scope(|s| {
                 s.set_tag("tenant", "acme");
                 s.add_error_observer(move |_crashed| flag.store(true, Ordering::Relaxed));
@@ -733,7 +733,7 @@ fn a_span_entered_on_another_thread_keeps_the_request_scope() {
             let span = tracing::dispatcher::with_default(&dispatch, || {
                 Hub::run(request.clone(), || tracing::info_span!("work"))
             });
-            let worker = Arc::new(Hub::new_from_top(&Hub::current()));
+            let worker = Arc::new(Hub::new_from_top(Hub::current()));
             std::thread::spawn(move || {
                 tracing::dispatcher::with_default(&dispatch, || {
                     Hub::run(worker, || {

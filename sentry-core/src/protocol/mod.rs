@@ -23,6 +23,7 @@ mod session;
 mod span;
 mod stacktrace;
 mod timestamp;
+mod unit;
 mod user;
 
 pub use breadcrumb::Breadcrumb;
@@ -51,4 +52,5 @@ pub use session::{
 pub use span::{Span, SpanStatus, Transaction, TransactionInfo, UnknownSpanStatus};
 pub use stacktrace::{reading_frame_context, Frame, FrameContext, Stacktrace, Thread, ThreadId};
 pub use timestamp::Timestamp;
+pub use unit::Unit;
 pub use user::{Request, User};

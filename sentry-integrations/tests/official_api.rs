@@ -1,0 +1,202 @@
+//! Code written the way the official `sentry` crate is used, compiled
+//! against this SDK under the same name (`use sentry_integrations as
+//! sentry;`, what `sentry = { package = "sentry-integrations", ... }` in a
+//! Cargo.toml does), sent to a real receiver: docs/porting.md.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use receiver::testing::TestServer;
+use sentry_integrations as sentry;
+use serde_json::Value;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+#[test]
+fn code_written_for_the_official_crate_reports_to_a_receiver() {
+    let server = TestServer::start();
+    let guard = sentry::init((
+        server.dsn(),
+        sentry::ClientOptions {
+            release: sentry::release_name!(),
+            traces_sample_rate: 1.0,
+            enable_logs: true,
+            ..Default::default()
+        },
+    ));
+    sentry::configure_scope(|scope| {
+        scope.set_user(Some(sentry::User {
+            id: Some("42".into()),
+            ..Default::default()
+        }));
+        scope.set_tag("status", 200);
+    });
+    sentry::add_breadcrumb(sentry::Breadcrumb {
+        category: Some("auth".into()),
+        message: Some("signed in".into()),
+        level: sentry::Level::Info,
+        ..Default::default()
+    });
+
+    let tx = sentry::start_transaction(sentry::TransactionContext::new(
+        "GET /report",
+        "http.server",
+    ));
+    sentry::configure_scope(|scope| scope.set_span(Some(tx.clone().into())));
+    let span = tx.start_child("db.query", "SELECT * FROM reports");
+    span.set_tag("rows", 3);
+    let headers: Vec<(&str, String)> = span.iter_headers().collect();
+    span.finish();
+
+    // A job on another thread continues the request's trace.
+    let parent = sentry::configure_scope(|scope| scope.get_span());
+    let hub = Arc::new(sentry::Hub::new_from_top(sentry::Hub::current()));
+    std::thread::spawn(move || {
+        sentry::Hub::run(hub, || {
+            let ctx =
+                sentry::TransactionContext::continue_from_span("render report", "task", parent);
+            sentry::start_transaction(ctx).finish();
+        })
+    })
+    .join()
+    .expect("job thread");
+
+    let event_id = sentry::capture_message("report failed", sentry::Level::Error);
+    sentry::logger_warn!(report.id = 7, "report {} took {} ms", "weekly", 812);
+    sentry::metrics::distribution("report.time", 812)
+        .unit(sentry::protocol::Unit::Millisecond)
+        .attribute("report", "weekly")
+        .capture();
+    let trace_id = tx.get_trace_context().trace_id.to_string();
+    tx.finish();
+    drop(guard);
+
+    server.wait_for_events(1, WAIT);
+    let event = server
+        .event_json(&event_id.simple().to_string())
+        .expect("event stored");
+    let release = concat!("sentry-integrations@", env!("CARGO_PKG_VERSION"));
+    let environment = if cfg!(debug_assertions) {
+        "development"
+    } else {
+        "production"
+    };
+    assert_eq!(event["release"], release);
+    assert_eq!(
+        event["environment"], environment,
+        "the official crate's default"
+    );
+    assert_eq!(event["tags"]["status"], "200", "a tag set from a number");
+    assert_eq!(event["user"]["id"], "42");
+    assert_eq!(event["breadcrumbs"]["values"][0]["message"], "signed in");
+    assert_eq!(event["contexts"]["trace"]["trace_id"], trace_id.as_str());
+
+    // The request's transaction, its span and the job's transaction are one trace.
+    let trace: Value = server
+        .api_json(&format!("/api/0/local/traces/{trace_id}/"))
+        .expect("trace");
+    assert_eq!(trace["transactions"], 2, "{trace:#}");
+    let root = &trace["roots"][0];
+    assert_eq!(root["description"], "GET /report");
+    let children: Vec<(&str, &str)> = root["children"]
+        .as_array()
+        .expect("children")
+        .iter()
+        .map(|c| {
+            (
+                c["op"].as_str().unwrap_or(""),
+                c["description"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert!(
+        children.contains(&("db.query", "SELECT * FROM reports")),
+        "{children:?}"
+    );
+    assert!(
+        children.contains(&("task", "render report")),
+        "{children:?}"
+    );
+    assert_eq!(root["errors"][0]["title"], "report failed");
+    let span_id = root["children"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["op"] == "db.query"))
+        .and_then(|c| c["spanID"].as_str())
+        .expect("db span");
+    assert_eq!(
+        headers[0],
+        ("sentry-trace", format!("{trace_id}-{span_id}-1"))
+    );
+
+    let logs: Value = server.api_json("/api/0/local/logs/").expect("logs");
+    let line = &logs["logs"][0];
+    assert_eq!(line["body"], "report weekly took 812 ms");
+    assert_eq!(line["attributes"]["report.id"], 7);
+    assert_eq!(
+        line["attributes"]["sentry.message.template"],
+        "report {} took {} ms"
+    );
+    assert_eq!(line["traceID"], trace_id.as_str());
+
+    let metrics: Value = server.api_json("/api/0/local/metrics/").expect("metrics");
+    let sample = &metrics["metrics"][0];
+    assert_eq!(
+        (
+            &sample["name"],
+            &sample["type"],
+            &sample["unit"],
+            &sample["value"]
+        ),
+        (
+            &Value::from("report.time"),
+            &Value::from("distribution"),
+            &Value::from("millisecond"),
+            &Value::from(812.0)
+        )
+    );
+    assert_eq!(sample["attributes"]["report"], "weekly");
+}
+
+/// The official crate's server stack: `NewSentryLayer` (a hub per request)
+/// outside `SentryHttpLayer::new().enable_transaction()`; here the inner
+/// layer forks its own hub too, and the request is still one transaction
+/// whose scope changes stay with it.
+#[test]
+fn the_official_tower_stack_makes_one_transaction_per_request() {
+    use sentry::integrations::tower::{NewSentryLayer, SentryHttpLayer};
+    use tower::{service_fn, ServiceBuilder, ServiceExt};
+
+    let envelopes = sentry::test::with_captured_envelopes_options(
+        || {
+            let service = ServiceBuilder::new()
+                .layer(NewSentryLayer::<http::Request<()>>::new_from_top())
+                .layer(SentryHttpLayer::new().enable_transaction())
+                .service(service_fn(|_request: http::Request<()>| async {
+                    sentry::configure_scope(|scope| scope.set_tag("handler", "reports"));
+                    Ok::<_, std::convert::Infallible>(http::Response::new(()))
+                }));
+            let request = http::Request::get("/reports/7").body(()).expect("request");
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .expect("runtime");
+            runtime
+                .block_on(service.oneshot(request))
+                .expect("response");
+            assert!(
+                sentry::configure_scope(|scope| scope.tags().get("handler").cloned()).is_none(),
+                "the request's tag stayed on its hub"
+            );
+        },
+        sentry::ClientOptions {
+            traces_sample_rate: 1.0,
+            ..Default::default()
+        },
+    );
+    let transactions = sentry::test::transactions_of(&envelopes);
+    assert_eq!(transactions.len(), 1);
+    assert_eq!(transactions[0].name.as_deref(), Some("GET /reports/7"));
+    assert_eq!(
+        transactions[0].tags.get("handler").map(String::as_str),
+        Some("reports")
+    );
+}
