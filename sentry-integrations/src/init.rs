@@ -214,7 +214,10 @@ pub fn try_init(
     options: impl Into<InitOptions>,
 ) -> Result<sentry_core::ClientInitGuard, OptionsError> {
     let mut client = options.into().into_client_options()?;
-    if client.transport.is_none() {
+    client.apply_env()?;
+    // Without a DSN there is nowhere to send: no transport, so the client
+    // stays disabled and every capture is a no-op.
+    if client.transport.is_none() && client.dsn.is_some() {
         client.transport = Some(Arc::new(sentry_transport::HttpTransportFactory::default()));
     }
     sentry_core::try_init(client)
@@ -233,6 +236,14 @@ pub fn try_init(
 /// the SDK stays disabled and every call is a cheap no-op; an invalid DSN or
 /// invalid options are printed to stderr and also leave it disabled (see
 /// [`try_init`] to handle the error instead).
+///
+/// ```
+/// // No DSN here and none in SENTRY_DSN: nothing is set up.
+/// # std::env::remove_var("SENTRY_DSN");
+/// let guard = sentry_integrations::init(sentry_core::ClientOptions::default());
+/// assert!(!guard.is_enabled() && !sentry_core::is_enabled());
+/// assert!(sentry_core::capture_message("lost", sentry_core::Level::Info).is_nil());
+/// ```
 ///
 /// ```no_run
 /// let _guard = sentry_integrations::init("https://public@o1.ingest.example.com/42");
