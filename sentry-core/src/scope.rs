@@ -178,13 +178,17 @@ impl Scope {
     }
 
     /// Sets a tag to any `Display` value (`scope.set_tag("status", 200)`).
-    /// Setting a tag to the value it already has does not copy the scope's
-    /// tags.
-    pub fn set_tag<V: ToString>(&mut self, key: &str, value: V) {
-        let value = value.to_string();
-        if self.tags.get(key) == Some(&value) {
+    /// Setting a tag to the value it already has (request handlers often
+    /// do) costs a lookup and a comparison, and no allocation.
+    pub fn set_tag<V: fmt::Display>(&mut self, key: &str, value: V) {
+        if self
+            .tags
+            .get(key)
+            .is_some_and(|current| displays_as(&value, current))
+        {
             return;
         }
+        let value = value.to_string();
         let tags = Arc::make_mut(&mut self.tags);
         match tags.get_mut(key) {
             Some(slot) => *slot = value,
@@ -571,9 +575,47 @@ fn merge_missing<V: Clone>(into: &mut BTreeMap<String, V>, from: &BTreeMap<Strin
     }
 }
 
+/// Whether `value` displays as `text`, compared piece by piece as it is
+/// written: no string is built.
+fn displays_as(value: &impl fmt::Display, text: &str) -> bool {
+    struct Compare<'a> {
+        rest: &'a str,
+    }
+    impl fmt::Write for Compare<'_> {
+        fn write_str(&mut self, piece: &str) -> fmt::Result {
+            self.rest = self.rest.strip_prefix(piece).ok_or(fmt::Error)?;
+            Ok(())
+        }
+    }
+    let mut compare = Compare { rest: text };
+    fmt::write(&mut compare, format_args!("{value}")).is_ok() && compare.rest.is_empty()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tag_set_to_the_value_it_has_shares_the_tags() {
+        let mut scope = Scope::default();
+        scope.set_tag("status", 200);
+        scope.set_tag("path", String::from("/a"));
+        let before = Arc::clone(&scope.tags);
+        scope.set_tag("status", "200");
+        scope.set_tag("path", format_args!("/{}", 'a'));
+        assert!(
+            Arc::ptr_eq(&before, &scope.tags),
+            "no copy for the same values"
+        );
+        // Prefixes and extensions of the value are other values.
+        for (value, expected) in [("20", "20"), ("2000", "2000")] {
+            scope.set_tag("status", value);
+            assert_eq!(scope.tags["status"], expected);
+        }
+        scope.set_tag("status", 200);
+        assert_eq!(scope.tags["status"], "200");
+        assert!(!Arc::ptr_eq(&before, &scope.tags));
+    }
 
     #[test]
     fn event_values_win_and_breadcrumbs_are_capped() {
