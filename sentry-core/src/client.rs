@@ -127,6 +127,14 @@ pub struct Client {
     metrics: MetricBatcher,
 }
 
+/// [`Client::with_options`], as `Arc::new(options.into())` in code written
+/// for the official crate.
+impl From<ClientOptions> for Client {
+    fn from(options: ClientOptions) -> Client {
+        Client::with_options(options)
+    }
+}
+
 impl Drop for Client {
     /// Hands the log lines and metric samples still waiting to the
     /// transport: a client dropped without `close` or `flush` loses none.

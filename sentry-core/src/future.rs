@@ -38,9 +38,13 @@ impl<F: Future> Future for SentryFuture<F> {
 /// # drop(task);
 /// ```
 pub trait SentryFutureExt: Sized {
-    /// Runs the future with `hub` current on every poll.
-    fn bind_hub(self, hub: Arc<Hub>) -> SentryFuture<Self> {
-        SentryFuture { hub, inner: self }
+    /// Runs the future with `hub` (an `Arc<Hub>` or a `Hub`) current on
+    /// every poll.
+    fn bind_hub(self, hub: impl Into<Arc<Hub>>) -> SentryFuture<Self> {
+        SentryFuture {
+            hub: hub.into(),
+            inner: self,
+        }
     }
 
     /// Runs the future on a new hub forked from the current one, so its scope

@@ -21,8 +21,12 @@ use crate::protocol::Event;
 /// }
 /// ```
 pub trait Integration: Send + Sync + Any + 'static {
-    /// A short name, reported in the event's `sdk.integrations`.
-    fn name(&self) -> &'static str;
+    /// A short name, reported in the event's `sdk.integrations`; by default
+    /// the type's name (as the official crate has it), but a short name of
+    /// one's own reads better in events.
+    fn name(&self) -> &'static str {
+        std::any::type_name::<Self>()
+    }
 
     /// Called once when a client is created with this integration.
     fn setup(&self, options: &mut ClientOptions) {

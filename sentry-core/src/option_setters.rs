@@ -148,10 +148,25 @@ impl ClientOptions {
         self
     }
 
+    /// Sets the release when `release` is `Some`, as
+    /// `.maybe_release(sentry_core::release_name!())` does (the official
+    /// crate's setter).
+    ///
+    /// ```
+    /// let options = sentry_core::ClientOptions::new().maybe_release(sentry_core::release_name!());
+    /// assert!(options.release.unwrap().starts_with("sentry-core@"));
+    /// ```
+    pub fn maybe_release(mut self, release: Option<Cow<'static, str>>) -> Self {
+        if release.is_some() {
+            self.release = release;
+        }
+        self
+    }
+
     text_setters! {
         /// The release, e.g. `my-app@1.0.0`.
         release;
-        /// The environment (default `production`).
+        /// The environment (default [`DEFAULT_ENVIRONMENT`](crate::DEFAULT_ENVIRONMENT)).
         environment;
         /// The distribution of the release.
         dist;

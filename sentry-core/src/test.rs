@@ -44,6 +44,12 @@ impl TestTransport {
         std::mem::take(&mut *self.envelopes.lock())
     }
 
+    /// Takes the envelopes received so far and returns their events (the
+    /// official crate's name).
+    pub fn fetch_and_clear_events(&self) -> Vec<Event> {
+        events_of(&self.fetch_and_clear_envelopes())
+    }
+
     /// Drop counts by (reason, category), as a client report would carry them.
     pub fn discards(&self) -> BTreeMap<(DiscardReason, DataCategory), u64> {
         self.discards.lock().clone()

@@ -158,6 +158,14 @@ impl From<ClientOptions> for InitOptions {
     }
 }
 
+/// No options: the DSN, release and environment from the environment
+/// (`sentry::init(())` in code written for the official crate).
+impl From<()> for InitOptions {
+    fn from(_: ()) -> Self {
+        InitOptions::new(ClientOptions::default())
+    }
+}
+
 impl From<&str> for InitOptions {
     fn from(dsn: &str) -> Self {
         with_dsn(dsn, ClientOptions::default())

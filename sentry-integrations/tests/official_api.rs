@@ -200,3 +200,57 @@ fn the_official_tower_stack_makes_one_transaction_per_request() {
         Some("reports")
     );
 }
+
+/// The official crate's other spellings: `maybe_release`, a `Client` made
+/// with `into()`, an integration without a name of its own, `Values`
+/// indexed as a slice, `fetch_and_clear_events`, `bind_hub` given a `Hub`.
+#[test]
+fn the_official_crates_other_spellings_build_the_same_things() {
+    struct Tagger;
+    impl sentry::Integration for Tagger {
+        fn process_event(
+            &self,
+            mut event: sentry::protocol::Event,
+            _: &sentry::ClientOptions,
+        ) -> Option<sentry::protocol::Event> {
+            event.tags.insert("via".into(), "tagger".into());
+            Some(event)
+        }
+    }
+    let transport = sentry::test::TestTransport::new();
+    let options = sentry::ClientOptions::new()
+        .maybe_release(sentry::release_name!())
+        .maybe_release(None)
+        .transport(transport.clone())
+        .add_integration(Tagger);
+    let client: Arc<sentry::Client> = Arc::new(options.into());
+    let hub = sentry::Hub::new(Some(client), Default::default());
+    let task = async {
+        sentry::add_breadcrumb(sentry::Breadcrumb {
+            message: Some("first".into()),
+            ..Default::default()
+        });
+        sentry::capture_message("from a task", sentry::Level::Warning)
+    };
+    use sentry::SentryFutureExt;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let id = runtime.block_on(task.bind_hub(hub));
+    assert!(!id.is_nil());
+
+    let events = transport.fetch_and_clear_events();
+    let event = &events[0];
+    assert_eq!(
+        event.release.as_deref(),
+        Some(concat!("sentry-integrations@", env!("CARGO_PKG_VERSION")))
+    );
+    assert_eq!(event.tags["via"], "tagger");
+    let names = &event.sdk.as_ref().expect("sdk").integrations;
+    assert!(
+        names.iter().any(|n| n.ends_with("Tagger")),
+        "the type's name: {names:?}"
+    );
+    assert_eq!(event.breadcrumbs[0].message.as_deref(), Some("first"));
+    assert_eq!((&event.breadcrumbs).into_iter().count(), 1);
+}

@@ -56,6 +56,59 @@ impl<T> Values<T> {
     }
 }
 
+/// The items as a slice: `event.exception[0]`, `for e in event.exception.iter()`.
+///
+/// ```
+/// use sentry_core::protocol::Values;
+/// let values = Values::from(vec![3, 4]);
+/// assert_eq!((values[1], values.first()), (4, Some(&3)));
+/// ```
+impl<T> std::ops::Deref for Values<T> {
+    type Target = [T];
+
+    fn deref(&self) -> &[T] {
+        &self.values
+    }
+}
+
+impl<T> std::ops::DerefMut for Values<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        &mut self.values
+    }
+}
+
+impl<'a, T> IntoIterator for &'a Values<T> {
+    type Item = &'a T;
+    type IntoIter = std::slice::Iter<'a, T>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.values.iter()
+    }
+}
+
+impl<T> IntoIterator for Values<T> {
+    type Item = T;
+    type IntoIter = std::vec::IntoIter<T>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.values.into_iter()
+    }
+}
+
+impl<T> FromIterator<T> for Values<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(items: I) -> Self {
+        Values {
+            values: items.into_iter().collect(),
+        }
+    }
+}
+
+impl<T> Extend<T> for Values<T> {
+    fn extend<I: IntoIterator<Item = T>>(&mut self, items: I) {
+        self.values.extend(items);
+    }
+}
+
 impl<T> From<Vec<T>> for Values<T> {
     fn from(values: Vec<T>) -> Self {
         Values { values }
