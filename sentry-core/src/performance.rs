@@ -1026,6 +1026,54 @@ impl Span {
         });
     }
 
+    /// Describes the HTTP request the span stands for, in the span's data
+    /// by Sentry's names: `http.request.method`, `url`, `http.query` and
+    /// each header as `http.request.header.<name>` (lower case). The body
+    /// and cookies are left out: a span is no place for them.
+    ///
+    /// ```
+    /// use sentry_core::protocol::Request;
+    /// use sentry_core::{start_transaction, ClientOptions, TransactionContext};
+    /// use sentry_core::test::{transactions_of, with_captured_envelopes_options};
+    ///
+    /// let envelopes = with_captured_envelopes_options(|| {
+    ///     let tx = start_transaction(TransactionContext::new("sync", "task"));
+    ///     let span = tx.start_child("http.client", "GET https://api.example/items");
+    ///     let mut request = Request::default();
+    ///     request.method = Some("GET".into());
+    ///     request.url = Some("https://api.example/items".into());
+    ///     request.headers.insert("Accept".into(), "application/json".into());
+    ///     span.set_request(request);
+    ///     span.finish();
+    ///     tx.finish();
+    /// }, ClientOptions { traces_sample_rate: 1.0, ..Default::default() });
+    /// let data = &transactions_of(&envelopes)[0].spans[0].data;
+    /// assert_eq!(data["http.request.method"], "GET");
+    /// assert_eq!(data["http.request.header.accept"], "application/json");
+    /// ```
+    pub fn set_request(&self, request: Request) {
+        self.with_span(|s| {
+            let mut put = |key: String, value: String| {
+                s.data.insert(key, Value::String(value));
+            };
+            if let Some(method) = request.method {
+                put("http.request.method".to_owned(), method);
+            }
+            if let Some(url) = request.url {
+                put("url".to_owned(), url);
+            }
+            if let Some(query) = request.query_string {
+                put("http.query".to_owned(), query);
+            }
+            for (name, value) in request.headers {
+                put(
+                    format!("http.request.header.{}", name.to_ascii_lowercase()),
+                    value,
+                );
+            }
+        });
+    }
+
     /// Sets what created the span (`origin`), e.g. `auto.http.reqwest` for
     /// an integration; unset means `manual`.
     pub fn set_origin(&self, origin: &str) {
@@ -1211,6 +1259,15 @@ impl TransactionOrSpan {
         match self {
             TransactionOrSpan::Transaction(t) => t.set_tag(key, value),
             TransactionOrSpan::Span(s) => s.set_tag(key, value),
+        }
+    }
+
+    /// Attaches the HTTP request: to the transaction as its `request`, to a
+    /// span as data ([`Span::set_request`]).
+    pub fn set_request(&self, request: Request) {
+        match self {
+            TransactionOrSpan::Transaction(t) => t.set_request(request),
+            TransactionOrSpan::Span(s) => s.set_request(request),
         }
     }
 
