@@ -551,6 +551,9 @@ pub struct SentryLayer<S> {
     event_filter: Box<EventFilterFn>,
     span_filter: Box<SpanFilterFn>,
     logs_level: tracing_core::LevelFilter,
+    /// Whether this layer makes Sentry spans (false for the log, error and
+    /// breadcrumb layers, which leave spans to a [`SpanLayer`] beside them).
+    spans: bool,
     /// The spans entered on each hub. Only changed inside the hub's
     /// `configure_scope`, and never held while calling out.
     chains: Mutex<Chains>,
@@ -569,6 +572,7 @@ impl<S> Default for SentryLayer<S> {
             event_filter: Box::new(default_event_filter),
             span_filter: Box::new(default_span_filter),
             logs_level: tracing_core::LevelFilter::INFO,
+            spans: true,
             chains: Mutex::new(HashMap::new()),
             _subscriber: PhantomData,
         }
@@ -595,6 +599,86 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     SentryLayer::default()
+}
+
+/// A layer that does one job, for the official crate's split layers below.
+fn one_job<S>(
+    events: EventFilter,
+    spans: bool,
+    logs_level: tracing_core::LevelFilter,
+) -> SentryLayer<S> {
+    SentryLayer {
+        event_filter: Box::new(move |_: &Metadata<'_>| events),
+        span_filter: Box::new(move |_: &Metadata<'_>| spans),
+        logs_level,
+        spans,
+        ..SentryLayer::default()
+    }
+}
+
+/// The official crate's split layers (0.49): each is a [`SentryLayer`]
+/// doing one job and filtering nothing by level itself, to be stacked with
+/// a level filter of its own. `SpanLayer::new()` makes every span it sees a
+/// Sentry span (a transaction when none is active) and ignores events.
+///
+/// ```
+/// use sentry_integrations::tracing::{LogLayer, SpanLayer};
+/// use tracing_subscriber::{filter::LevelFilter, prelude::*};
+///
+/// let _subscriber = tracing_subscriber::registry()
+///     .with(SpanLayer::new().with_filter(LevelFilter::INFO))
+///     .with(LogLayer::new().with_filter(LevelFilter::INFO));
+/// ```
+#[derive(Debug)]
+pub struct SpanLayer;
+
+impl SpanLayer {
+    /// The span layer.
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new<S>() -> SentryLayer<S> {
+        one_job(EventFilter::Ignore, true, tracing_core::LevelFilter::OFF)
+    }
+}
+
+/// Sends every event it sees as a Sentry log line (with the client's
+/// `enable_logs`; see [`SpanLayer`]).
+#[derive(Debug)]
+pub struct LogLayer;
+
+impl LogLayer {
+    /// The log layer.
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new<S>() -> SentryLayer<S> {
+        one_job(EventFilter::Ignore, false, tracing_core::LevelFilter::TRACE)
+    }
+}
+
+/// Captures every event it sees as a Sentry error event (see [`SpanLayer`]).
+#[derive(Debug)]
+pub struct ErrorLayer;
+
+impl ErrorLayer {
+    /// The error layer.
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new<S>() -> SentryLayer<S> {
+        one_job(EventFilter::Event, false, tracing_core::LevelFilter::OFF)
+    }
+}
+
+/// Adds every event it sees as a breadcrumb (see [`SpanLayer`]).
+#[derive(Debug)]
+pub struct BreadcrumbLayer;
+
+impl BreadcrumbLayer {
+    /// The breadcrumb layer.
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new<S>() -> SentryLayer<S> {
+        one_job(
+            EventFilter::Breadcrumb,
+            false,
+            tracing_core::LevelFilter::OFF,
+        )
+    }
 }
 
 impl<S> SentryLayer<S> {
@@ -800,7 +884,7 @@ where
     }
 
     fn on_record(&self, id: &span::Id, values: &span::Record<'_>, ctx: Context<'_, S>) {
-        if LIVE_SPANS.load(Ordering::Relaxed) == 0 {
+        if !self.spans || LIVE_SPANS.load(Ordering::Relaxed) == 0 {
             return;
         }
         let Some(span) = ctx.span(id) else {
@@ -828,7 +912,7 @@ where
     }
 
     fn on_enter(&self, id: &span::Id, ctx: Context<'_, S>) {
-        if LIVE_SPANS.load(Ordering::Relaxed) == 0 {
+        if !self.spans || LIVE_SPANS.load(Ordering::Relaxed) == 0 {
             return;
         }
         let Some(span) = ctx.span(id) else {
@@ -857,7 +941,7 @@ where
     }
 
     fn on_exit(&self, id: &span::Id, ctx: Context<'_, S>) {
-        if LIVE_SPANS.load(Ordering::Relaxed) == 0 {
+        if !self.spans || LIVE_SPANS.load(Ordering::Relaxed) == 0 {
             return;
         }
         let Some(span) = ctx.span(id) else {
@@ -881,7 +965,7 @@ where
     }
 
     fn on_close(&self, id: span::Id, ctx: Context<'_, S>) {
-        if LIVE_SPANS.load(Ordering::Relaxed) == 0 {
+        if !self.spans || LIVE_SPANS.load(Ordering::Relaxed) == 0 {
             return;
         }
         let Some(span) = ctx.span(&id) else {

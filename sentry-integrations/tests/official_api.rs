@@ -254,3 +254,67 @@ fn the_official_crates_other_spellings_build_the_same_things() {
     assert_eq!(event.breadcrumbs[0].message.as_deref(), Some("first"));
     assert_eq!((&event.breadcrumbs).into_iter().count(), 1);
 }
+
+/// The official crate's split `tracing` layers, each with its own level
+/// filter: spans become a transaction, `INFO` events log lines, `WARN`
+/// breadcrumbs and `ERROR` error events, and no layer does another's job.
+#[test]
+fn the_split_tracing_layers_each_do_their_own_job() {
+    use sentry::integrations::tracing::{BreadcrumbLayer, ErrorLayer, LogLayer, SpanLayer};
+    use tracing_subscriber::{filter::LevelFilter, prelude::*};
+
+    let envelopes = sentry::test::with_captured_envelopes_options(
+        || {
+            let subscriber = tracing_subscriber::registry()
+                .with(SpanLayer::new().with_filter(LevelFilter::INFO))
+                .with(LogLayer::new().with_filter(LevelFilter::INFO))
+                .with(BreadcrumbLayer::new().with_filter(LevelFilter::WARN))
+                .with(ErrorLayer::new().with_filter(LevelFilter::ERROR));
+            tracing::subscriber::with_default(subscriber, || {
+                let span = tracing::info_span!("import_orders", batch = 7);
+                let _entered = span.enter();
+                tracing::debug!("not sent anywhere");
+                tracing::info!(rows = 120, "rows read");
+                tracing::warn!("slow disk");
+                tracing::error!("import failed");
+            });
+        },
+        sentry::ClientOptions {
+            traces_sample_rate: 1.0,
+            enable_logs: true,
+            ..Default::default()
+        },
+    );
+    let transactions = sentry::test::transactions_of(&envelopes);
+    assert_eq!(transactions.len(), 1);
+    assert_eq!(transactions[0].name.as_deref(), Some("import_orders"));
+    let trace_id = transactions[0]
+        .contexts
+        .get("trace")
+        .and_then(|c| match c {
+            sentry::protocol::Context::Trace(t) => Some(t.trace_id),
+            _ => None,
+        })
+        .expect("trace context");
+
+    let lines = sentry::test::logs_of(&envelopes);
+    let bodies: Vec<&str> = lines.iter().filter_map(|l| l["body"].as_str()).collect();
+    assert_eq!(bodies, ["rows read", "slow disk", "import failed"]);
+
+    let events = sentry::test::events_of(&envelopes);
+    assert_eq!(events.len(), 1, "only the error is an event");
+    let event = &events[0];
+    assert_eq!(event.title(), "import failed");
+    let crumbs: Vec<_> = event
+        .breadcrumbs
+        .iter()
+        .filter_map(|b| b.message.as_deref())
+        .collect();
+    // The breadcrumb layer sees WARN and up: the error too, before the
+    // error layer (after it in the stack) captures it.
+    assert_eq!(crumbs, ["slow disk", "import failed"]);
+    match event.contexts.get("trace") {
+        Some(sentry::protocol::Context::Trace(t)) => assert_eq!(t.trace_id, trace_id),
+        other => panic!("no trace context: {other:?}"),
+    }
+}
