@@ -1,7 +1,7 @@
 //! Names the official `sentry` crates use for things this crate has under
 //! other names, so that code written for them compiles here unchanged:
 //! `iter_headers`, `get_trace_context` and `get_status` on transactions and
-//! spans, [`Hub::with_active`], and the [`release_name!`](crate::release_name)
+//! spans, [`Hub::with_active`] and [`Hub::with`], and the [`release_name!`](crate::release_name)
 //! macro.
 //!
 //! ```
@@ -75,6 +75,11 @@ impl Hub {
     /// assert_eq!(id, None);
     /// ```
     pub fn with_active<R>(f: impl FnOnce(&Arc<Hub>) -> R) -> R {
+        Hub::with_current(f)
+    }
+
+    /// [`Hub::with_current`] under the official crate's older name.
+    pub fn with<R>(f: impl FnOnce(&Arc<Hub>) -> R) -> R {
         Hub::with_current(f)
     }
 }

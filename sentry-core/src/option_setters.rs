@@ -195,6 +195,8 @@ impl ClientOptions {
         send_default_pii: bool;
         /// Start a session at `init` (needs a release).
         auto_session_tracking: bool;
+        /// Let `sentry_integrations::init` add its default integrations.
+        default_integrations: bool;
         /// One session per run, or per request.
         session_mode: SessionMode;
         /// Send structured logs.
@@ -317,6 +319,7 @@ mod tests {
             .https_proxy("http://proxy:3128")
             .trace_propagation_targets(["api.example.com"])
             .add_in_app_include("my_app")
+            .default_integrations(false)
             .before_breadcrumb(Some);
         let literal = ClientOptions {
             dsn: dsn.parse().ok(),
@@ -334,6 +337,7 @@ mod tests {
             https_proxy: Some("http://proxy:3128".into()),
             trace_propagation_targets: Some(vec!["api.example.com".into()]),
             in_app_include: vec!["my_app".into()],
+            default_integrations: false,
             before_breadcrumb: Some(Arc::new(Some)),
             ..Default::default()
         };

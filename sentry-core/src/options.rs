@@ -234,6 +234,10 @@ pub struct ClientOptions {
     pub transport: Option<Arc<dyn TransportFactory>>,
     /// Integrations.
     pub integrations: Vec<Arc<dyn Integration>>,
+    /// Whether `sentry_integrations::init` adds its default integrations
+    /// (panic hook, contexts, stack traces) in front of `integrations`.
+    /// Default true; the official crate's option of the same name.
+    pub default_integrations: bool,
 }
 
 impl Default for ClientOptions {
@@ -278,6 +282,7 @@ impl Default for ClientOptions {
             user_agent: Cow::Owned(crate::protocol::ClientSdkInfo::this_sdk().client_name()),
             transport: None,
             integrations: Vec::new(),
+            default_integrations: true,
         }
     }
 }
@@ -325,6 +330,7 @@ impl fmt::Debug for ClientOptions {
             .field("ca_certs", &self.ca_certs)
             .field("user_agent", &self.user_agent)
             .field("transport", &self.transport.is_some())
+            .field("default_integrations", &self.default_integrations)
             .field(
                 "integrations",
                 &self

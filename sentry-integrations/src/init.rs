@@ -112,8 +112,9 @@ impl InitOptions {
         }
         let mut client = self.client;
         let mut defaults: Vec<Arc<dyn Integration>> = Vec::new();
+        let all = client.default_integrations;
         let wanted = |name: &str, on: bool, list: &[Arc<dyn Integration>]| {
-            on && !list.iter().any(|i| i.name() == name)
+            all && on && !list.iter().any(|i| i.name() == name)
         };
         #[cfg(feature = "contexts")]
         if wanted("contexts", self.contexts, &client.integrations) {
@@ -208,6 +209,35 @@ pub fn default_integrations() -> Vec<Arc<dyn Integration>> {
         .into_client_options()
         .map(|o| o.integrations)
         .unwrap_or_default()
+}
+
+/// What [`init`] adds to `options`, for code that builds its client
+/// itself (the official crate's `apply_defaults`): the default
+/// integrations (unless `default_integrations` is off), the DSN, release
+/// and environment from `SENTRY_DSN`, `SENTRY_RELEASE` and
+/// `SENTRY_ENVIRONMENT` where unset (an invalid `SENTRY_DSN` is left out and
+/// reported when the client is made), and the HTTP transport when there is
+/// a DSN and no transport.
+///
+/// ```
+/// use sentry_core::ClientOptions;
+///
+/// let options = sentry_integrations::apply_defaults(ClientOptions::new().release("app@1"));
+/// assert_eq!(options.integrations.len(), 3);
+/// let bare = sentry_integrations::apply_defaults(ClientOptions::new().default_integrations(false));
+/// assert!(bare.integrations.is_empty());
+/// ```
+pub fn apply_defaults(options: ClientOptions) -> ClientOptions {
+    // Cannot fail: only a DSN string given to `InitOptions` can be invalid.
+    let mut options = InitOptions::new(options)
+        .into_client_options()
+        .unwrap_or_default();
+    let _ = options.apply_env();
+    #[cfg(feature = "http-transport")]
+    if options.transport.is_none() && options.dsn.is_some() {
+        options.transport = Some(Arc::new(sentry_transport::HttpTransportFactory::default()));
+    }
+    options
 }
 
 /// Like [`init`], but an invalid DSN or invalid options are returned as an

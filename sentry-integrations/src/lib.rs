@@ -127,7 +127,7 @@ pub mod integrations {
 // (which install the HTTP transport) take the place of sentry-core's.
 pub use sentry_core::*;
 
-pub use init::{default_integrations, InitOptions};
+pub use init::{apply_defaults, default_integrations, InitOptions};
 #[cfg(feature = "http-transport")]
 pub use init::{init, try_init};
 
