@@ -127,6 +127,24 @@ pub struct Client {
     metrics: MetricBatcher,
 }
 
+impl Client {
+    /// [`Client::with_options`] under the official crate's name; takes
+    /// anything that converts into options.
+    ///
+    /// ```
+    /// let client = sentry_core::Client::from_config(sentry_core::ClientOptions::new());
+    /// assert!(!client.is_enabled());
+    /// ```
+    pub fn from_config(options: impl Into<ClientOptions>) -> Client {
+        Client::with_options(options.into())
+    }
+
+    /// The DSN events are sent to, if any.
+    pub fn dsn(&self) -> Option<&crate::dsn::Dsn> {
+        self.options().dsn.as_ref()
+    }
+}
+
 /// [`Client::with_options`], as `Arc::new(options.into())` in code written
 /// for the official crate.
 impl From<ClientOptions> for Client {

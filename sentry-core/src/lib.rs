@@ -48,6 +48,7 @@ pub mod session;
 pub mod test;
 mod trail;
 pub mod transport;
+pub mod types;
 mod unique_arc;
 
 pub use api::{
@@ -68,7 +69,8 @@ pub use options::{
 };
 pub use performance::{start_transaction, TransactionContext, TransactionOrSpan};
 pub use scope::{ErrorObserver, EventProcessor, Scope, ScopeSnapshot};
-pub use session::{end_session, end_session_with_status, start_session};
+pub use session::{end_session, end_session_with_status, start_session, SessionMode};
+pub use transport::{Transport, TransportFactory};
 pub use uuid::Uuid;
 
 pub use envelope::Envelope;

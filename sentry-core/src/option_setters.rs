@@ -115,6 +115,37 @@ macro_rules! callback_setters {
     };
 }
 
+/// A DSN as options, as the official crate converts them
+/// (`Client::from_config("https://key@host/1")`); text that is not a DSN
+/// leaves the client disabled and says so on stderr (see
+/// [`ClientOptions::dsn`]).
+impl<T: IntoDsn> From<T> for ClientOptions {
+    fn from(dsn: T) -> Self {
+        ClientOptions::new().dsn(dsn)
+    }
+}
+
+/// A DSN and the other options (`Client::from_config((dsn, options))`).
+///
+/// ```
+/// use sentry_core::{Client, ClientOptions};
+/// let client = Client::from_config(("https://public@o1.example/7", ClientOptions::new().release("app@1")));
+/// assert_eq!(client.options().dsn.as_ref().map(|d| d.project_id()), Some("7"));
+/// assert!(Client::from_config(()).options().dsn.is_none());
+/// ```
+impl<T: IntoDsn> From<(T, ClientOptions)> for ClientOptions {
+    fn from((dsn, options): (T, ClientOptions)) -> Self {
+        options.dsn(dsn)
+    }
+}
+
+/// No options: every default (`Client::from_config(())`).
+impl From<()> for ClientOptions {
+    fn from(_: ()) -> Self {
+        ClientOptions::default()
+    }
+}
+
 impl ClientOptions {
     /// Options with every default, to be set by the methods below.
     ///
