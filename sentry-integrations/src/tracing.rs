@@ -430,6 +430,12 @@ fn is_sdk(metadata: &Metadata<'_>) -> bool {
 /// entering, exiting, recording and closing spans skip every look-up.
 static LIVE_SPANS: AtomicUsize = AtomicUsize::new(0);
 
+/// Numbers the layers: a span's Sentry span belongs to the layer that made
+/// it, and only that layer enters, exits, records and closes it (two
+/// span-making layers stacked would otherwise make two and enter each span
+/// twice).
+static NEXT_LAYER: AtomicUsize = AtomicUsize::new(0);
+
 /// What the layer keeps in a span's extensions.
 /// The fields of a span that name its Sentry span rather than being data
 /// (the official `sentry-tracing`'s): `sentry.op`, `sentry.name` (or this
@@ -462,6 +468,8 @@ impl SpanNames {
 }
 
 struct SentrySpan {
+    /// The layer that made it ([`NEXT_LAYER`]).
+    owner: usize,
     span: TransactionOrSpan,
     /// The hub current when the span was created (the request's hub in a
     /// handler), whose scope the span's work reports with.
@@ -554,6 +562,8 @@ pub struct SentryLayer<S> {
     /// Whether this layer makes Sentry spans (false for the log, error and
     /// breadcrumb layers, which leave spans to a [`SpanLayer`] beside them).
     spans: bool,
+    /// This layer's number ([`NEXT_LAYER`]).
+    id: usize,
     /// The spans entered on each hub. Only changed inside the hub's
     /// `configure_scope`, and never held while calling out.
     chains: Mutex<Chains>,
@@ -573,6 +583,7 @@ impl<S> Default for SentryLayer<S> {
             span_filter: Box::new(default_span_filter),
             logs_level: tracing_core::LevelFilter::INFO,
             spans: true,
+            id: NEXT_LAYER.fetch_add(1, Ordering::Relaxed),
             chains: Mutex::new(HashMap::new()),
             _subscriber: PhantomData,
         }
@@ -620,6 +631,10 @@ fn one_job<S>(
 /// doing one job and filtering nothing by level itself, to be stacked with
 /// a level filter of its own. `SpanLayer::new()` makes every span it sees a
 /// Sentry span (a transaction when none is active) and ignores events.
+/// They replace [`layer()`], which does all four jobs: stacked with it, a
+/// log or error layer sends its lines or events a second time (two
+/// span-making layers are harmless: the first one to see a span makes its
+/// Sentry span, the other leaves it alone).
 ///
 /// ```
 /// use sentry_integrations::tracing::{LogLayer, SpanLayer};
@@ -828,6 +843,14 @@ where
         if !(self.span_filter)(metadata) || is_sdk(metadata) {
             return;
         }
+        // Another span-making layer stacked before this one made it already.
+        if LIVE_SPANS.load(Ordering::Relaxed) > 0
+            && ctx
+                .span(id)
+                .is_some_and(|span| span.extensions().get::<SentrySpan>().is_some())
+        {
+            return;
+        }
         let origin = Hub::current();
         let parent = match self.parent_sentry_span(id, &ctx) {
             Some(p) => Some(p),
@@ -875,6 +898,7 @@ where
             return;
         };
         span.extensions_mut().insert(SentrySpan {
+            owner: self.id,
             span: sentry_span,
             origin,
             fork: None,
@@ -891,7 +915,10 @@ where
             return;
         };
         let extensions = span.extensions();
-        let Some(data) = extensions.get::<SentrySpan>() else {
+        let Some(data) = extensions
+            .get::<SentrySpan>()
+            .filter(|data| data.owner == self.id)
+        else {
             return;
         };
         let mut visitor = FieldVisitor::default();
@@ -924,6 +951,7 @@ where
         let Some((sentry_span, hub)) = span
             .extensions_mut()
             .get_mut::<SentrySpan>()
+            .filter(|data| data.owner == self.id)
             .map(|data| (data.span.clone(), entry_hub(data)))
         else {
             return;
@@ -952,7 +980,10 @@ where
         // `on_enter`).
         let entered = {
             let mut extensions = span.extensions_mut();
-            let Some(data) = extensions.get_mut::<SentrySpan>() else {
+            let Some(data) = extensions
+                .get_mut::<SentrySpan>()
+                .filter(|data| data.owner == self.id)
+            else {
                 return;
             };
             let Some(at) = data.entered.iter().rposition(|e| e.thread == thread) else {
@@ -971,9 +1002,17 @@ where
         let Some(span) = ctx.span(&id) else {
             return;
         };
-        let Some(mut data) = span.extensions_mut().remove::<SentrySpan>() else {
+        let mut extensions = span.extensions_mut();
+        if !extensions
+            .get_mut::<SentrySpan>()
+            .is_some_and(|data| data.owner == self.id)
+        {
+            return;
+        }
+        let Some(mut data) = extensions.remove::<SentrySpan>() else {
             return;
         };
+        drop(extensions);
         LIVE_SPANS.fetch_sub(1, Ordering::Relaxed);
         // A span closed while still entered (leaked guard): undo its entries
         // anyway, so that the finished span does not stay active.

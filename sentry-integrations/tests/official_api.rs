@@ -318,3 +318,46 @@ fn the_split_tracing_layers_each_do_their_own_job() {
         other => panic!("no trace context: {other:?}"),
     }
 }
+
+/// Two span-making layers stacked (the combined layer and a span layer, as
+/// code moving to the split layers may leave them): the first makes the
+/// Sentry span, the second leaves it alone; one transaction, one child,
+/// nothing entered twice.
+#[test]
+fn two_span_making_layers_make_each_span_once() {
+    use sentry::integrations::tracing::{layer, SpanLayer};
+    use tracing_subscriber::{filter::LevelFilter, prelude::*};
+
+    let envelopes = sentry::test::with_captured_envelopes_options(
+        || {
+            let subscriber = tracing_subscriber::registry()
+                .with(layer())
+                .with(SpanLayer::new().with_filter(LevelFilter::INFO));
+            tracing::subscriber::with_default(subscriber, || {
+                let outer = tracing::info_span!("outer");
+                let _outer = outer.enter();
+                tracing::info_span!("inner").in_scope(|| {
+                    sentry::capture_message("inside", sentry::Level::Info);
+                });
+            });
+            assert!(
+                sentry::configure_scope(|scope| scope.get_span()).is_none(),
+                "no span stays active"
+            );
+        },
+        sentry::ClientOptions {
+            traces_sample_rate: 1.0,
+            ..Default::default()
+        },
+    );
+    let transactions = sentry::test::transactions_of(&envelopes);
+    assert_eq!(transactions.len(), 1);
+    assert_eq!(transactions[0].name.as_deref(), Some("outer"));
+    assert_eq!(transactions[0].spans.len(), 1);
+    let inner = transactions[0].spans[0].span_id;
+    let events = sentry::test::events_of(&envelopes);
+    match events[0].contexts.get("trace") {
+        Some(sentry::protocol::Context::Trace(t)) => assert_eq!(t.span_id, inner),
+        other => panic!("no trace context: {other:?}"),
+    }
+}
