@@ -672,7 +672,13 @@ impl Client {
             check_in.release = o.release.as_deref().map(str::to_owned);
         }
         if check_in.environment.is_none() {
-            check_in.environment = o.environment.as_deref().map(str::to_owned);
+            // As events: a check-in without one is filed under production.
+            check_in.environment = Some(
+                o.environment
+                    .as_deref()
+                    .unwrap_or(DEFAULT_ENVIRONMENT)
+                    .to_owned(),
+            );
         }
         if let Some(scope) = scope {
             if !check_in.other.contains_key("contexts") {
@@ -815,7 +821,7 @@ impl Client {
 
     /// What log lines and metric samples share: the scope's trace (and its
     /// span, inside one), a random trace without a scope (Relay requires
-    /// one), the client's release, environment (`production` unless set,
+    /// one), the client's release, environment ([`DEFAULT_ENVIRONMENT`] unless set,
     /// as events), server name and SDK, and with `send_default_pii` the
     /// scope's user (`user.id`, `user.name`, `user.email`,
     /// `user.ip_address`, as the official Python SDK adds them), as

@@ -146,3 +146,23 @@ fn without_a_client_nothing_is_sent_and_the_job_still_runs() {
     assert!(ran);
     assert_eq!(out, Ok(1));
 }
+
+/// Without an environment set, a check-in carries the default one, as
+/// events do: a debug build's runs are not filed under production.
+#[test]
+fn a_check_in_without_an_environment_gets_the_default_one() {
+    let envelopes = with_captured_envelopes(|| {
+        let _: Result<(), ()> = with_monitor("nightly", None, || Ok(()));
+        sentry_core::capture_message("beside it", sentry_core::Level::Info);
+    });
+    let sent = check_ins(&envelopes);
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    for check_in in &sent {
+        assert_eq!(check_in["environment"], sentry_core::DEFAULT_ENVIRONMENT);
+    }
+    let events = sentry_core::test::events_of(&envelopes);
+    assert_eq!(
+        events[0].environment.as_deref(),
+        Some(sentry_core::DEFAULT_ENVIRONMENT)
+    );
+}
