@@ -576,19 +576,33 @@ fn merge_missing<V: Clone>(into: &mut BTreeMap<String, V>, from: &BTreeMap<Strin
 }
 
 /// Whether `value` displays as `text`, compared piece by piece as it is
-/// written: no string is built.
+/// written: no string is built. A mismatch is final, even when the value's
+/// `fmt` ignores the error it got and writes on.
 fn displays_as(value: &impl fmt::Display, text: &str) -> bool {
     struct Compare<'a> {
         rest: &'a str,
+        differs: bool,
     }
     impl fmt::Write for Compare<'_> {
         fn write_str(&mut self, piece: &str) -> fmt::Result {
-            self.rest = self.rest.strip_prefix(piece).ok_or(fmt::Error)?;
-            Ok(())
+            match self.rest.strip_prefix(piece) {
+                Some(rest) if !self.differs => {
+                    self.rest = rest;
+                    Ok(())
+                }
+                _ => {
+                    self.differs = true;
+                    Err(fmt::Error)
+                }
+            }
         }
     }
-    let mut compare = Compare { rest: text };
-    fmt::write(&mut compare, format_args!("{value}")).is_ok() && compare.rest.is_empty()
+    let mut compare = Compare {
+        rest: text,
+        differs: false,
+    };
+    let written = fmt::write(&mut compare, format_args!("{value}")).is_ok();
+    written && !compare.differs && compare.rest.is_empty()
 }
 
 #[cfg(test)]
@@ -615,6 +629,23 @@ mod tests {
         scope.set_tag("status", 200);
         assert_eq!(scope.tags["status"], "200");
         assert!(!Arc::ptr_eq(&before, &scope.tags));
+    }
+
+    /// A `Display` that ignores a write error and writes on: its text is
+    /// "abc", whatever the comparison's first error made it skip.
+    #[test]
+    fn a_value_that_writes_on_after_an_error_is_still_compared_whole() {
+        struct WritesOn;
+        impl fmt::Display for WritesOn {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                let _ = f.write_str("a");
+                f.write_str("bc")
+            }
+        }
+        let mut scope = Scope::default();
+        scope.set_tag("k", "bc");
+        scope.set_tag("k", WritesOn);
+        assert_eq!(scope.tags["k"], "abc");
     }
 
     #[test]
