@@ -137,7 +137,13 @@ impl Sample {
 }
 
 impl Drop for Sample {
+    /// Records the sample, unless the thread is panicking: a sample dropped
+    /// while unwinding was never finished (a panic in the middle of its
+    /// builder chain) and is let go.
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
         self.record();
     }
 }

@@ -236,3 +236,44 @@ fn the_scopes_user_is_attached_only_with_send_default_pii() {
         }
     }
 }
+
+/// A sample builder records once, by `capture()` or when dropped, and not
+/// when a panic in the middle of its chain unwinds through it.
+#[test]
+fn a_sample_is_recorded_once_and_never_half_built() {
+    fn failing_attribute() -> &'static str {
+        panic!("no attribute");
+    }
+    let envelopes = with_captured_envelopes_options(
+        || {
+            metrics::counter("jobs.done", 1).capture();
+            metrics::gauge("queue.depth", 17.0);
+            let kept = metrics::distribution("job.time", 3).unit("ms");
+            drop(kept);
+            let unwound = std::panic::catch_unwind(|| {
+                metrics::distribution("half.built", 12.0)
+                    .attribute("job", failing_attribute())
+                    .capture();
+            });
+            assert!(unwound.is_err());
+        },
+        options(),
+    );
+    let names: Vec<(String, Option<String>)> = samples(&envelopes)
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap_or("").to_owned(),
+                s["unit"].as_str().map(str::to_owned),
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("jobs.done".to_owned(), None),
+            ("queue.depth".to_owned(), None),
+            ("job.time".to_owned(), Some("millisecond".to_owned())),
+        ]
+    );
+}
