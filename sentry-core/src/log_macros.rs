@@ -5,8 +5,10 @@
 //! A format string is kept as the line's `sentry.message.template` and each
 //! argument as `sentry.message.parameter.N`, so Sentry can group lines by
 //! template. Arguments are evaluated once. A value that converts into a JSON
-//! value (numbers, booleans, strings) keeps its type; any other `Display`
-//! value (an error, say) is sent as its text. Lines go out only with
+//! value (numbers, booleans, strings), or a reference to one, keeps its
+//! type; `None` and a NaN go as their `Debug` text, an integer past
+//! `i64::MAX` as its digits; any other `Display` value (an error, say) is
+//! sent as its text. Lines go out only with
 //! [`ClientOptions::enable_logs`](crate::ClientOptions) on (see
 //! [`crate::logs`]).
 //!
@@ -26,7 +28,7 @@
 //! assert_eq!(lines[1]["attributes"]["db.table"]["value"], "orders");
 //! ```
 
-use std::fmt::Display;
+use std::fmt::{Debug, Display};
 
 use serde_json::Value;
 
@@ -35,24 +37,45 @@ use crate::protocol::LogAttribute;
 /// What the macros expand to; not an API.
 #[doc(hidden)]
 pub mod __private {
-    pub use super::{AsDisplay, AsValue, Param};
+    pub use super::{AsDisplay, AsValue, AsValueRef, Param};
 }
 
-/// A macro argument on its way to becoming an attribute. The two traits
-/// below are found by method lookup in order: [`AsValue`] (implemented on
-/// `Param`) before [`AsDisplay`] (on `&Param`), so a value with a JSON form
-/// keeps it and any other `Display` value becomes its text.
+/// A macro argument on its way to becoming an attribute. Three traits
+/// turn it into one, found by method lookup on `&&&Param` in this order
+/// (each at its own step, so never two at once): [`AsValue`] for a value
+/// with a JSON form, [`AsValueRef`] for a reference to one (`&i32`,
+/// `&String`), [`AsDisplay`] for any other `Display` value, sent as text. A
+/// value whose JSON form is `null` (`None`, a NaN) is sent as its `Debug`
+/// text.
 #[doc(hidden)]
 pub struct Param<'a, T: ?Sized>(pub &'a T);
+
+fn json_attribute<T: Clone + Into<Value> + Debug>(value: &T) -> LogAttribute {
+    match value.clone().into() {
+        Value::Null => LogAttribute::from(format!("{value:?}")),
+        json => LogAttribute(json),
+    }
+}
 
 #[doc(hidden)]
 pub trait AsValue {
     fn attribute(&self) -> LogAttribute;
 }
 
-impl<T: Clone + Into<Value>> AsValue for Param<'_, T> {
+impl<T: Clone + Into<Value> + Debug> AsValue for &&Param<'_, T> {
     fn attribute(&self) -> LogAttribute {
-        LogAttribute::from(self.0.clone())
+        json_attribute(self.0)
+    }
+}
+
+#[doc(hidden)]
+pub trait AsValueRef {
+    fn attribute(&self) -> LogAttribute;
+}
+
+impl<T: Clone + Into<Value> + Debug> AsValueRef for &Param<'_, &T> {
+    fn attribute(&self) -> LogAttribute {
+        json_attribute(*self.0)
     }
 }
 
@@ -61,7 +84,7 @@ pub trait AsDisplay {
     fn attribute(&self) -> LogAttribute;
 }
 
-impl<T: Display + ?Sized> AsDisplay for &Param<'_, T> {
+impl<T: Display + ?Sized> AsDisplay for Param<'_, T> {
     fn attribute(&self) -> LogAttribute {
         LogAttribute::from(self.0.to_string())
     }
@@ -77,8 +100,8 @@ macro_rules! __logger_log {
             ::std::string::String::from(::core::stringify!($($key).+)),
             {
                 #[allow(unused_imports)]
-                use $crate::log_macros::__private::{AsDisplay as _, AsValue as _};
-                (&$crate::log_macros::__private::Param(value)).attribute()
+                use $crate::log_macros::__private::{AsDisplay as _, AsValue as _, AsValueRef as _};
+                (&&&$crate::log_macros::__private::Param(value)).attribute()
             },
         );
         $crate::__logger_log!(@attrs $attrs, $level; $($rest)+)
@@ -98,7 +121,7 @@ macro_rules! __logger_log {
     }};
     (@bind $attrs:ident, $level:expr, $fmt:literal; [$($bound:ident)*];) => {{
         #[allow(unused_imports)]
-        use $crate::log_macros::__private::{AsDisplay as _, AsValue as _};
+        use $crate::log_macros::__private::{AsDisplay as _, AsValue as _, AsValueRef as _};
         $attrs.insert(
             ::std::string::String::from("sentry.message.template"),
             $crate::protocol::LogAttribute::from($fmt),
@@ -107,7 +130,7 @@ macro_rules! __logger_log {
         $(
             $attrs.insert(
                 ::std::format!("sentry.message.parameter.{index}"),
-                (&$crate::log_macros::__private::Param($bound)).attribute(),
+                (&&&$crate::log_macros::__private::Param($bound)).attribute(),
             );
             index += 1;
         )*

@@ -298,3 +298,68 @@ fn lines_waiting_when_the_client_is_dropped_are_sent() {
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0]["body"], "last words");
 }
+
+/// What each kind of `logger_*!` argument becomes: values and references to
+/// them keep their JSON type, `None`/NaN their `Debug` text, a `u64` past
+/// `i64::MAX` its digits, an error its text; each is evaluated once.
+#[test]
+fn macro_parameters_keep_their_types_and_are_evaluated_once() {
+    let calls = std::cell::Cell::new(0);
+    let next = || {
+        calls.set(calls.get() + 1);
+        calls.get()
+    };
+    let envelopes = sentry_core::test::with_captured_envelopes_options(
+        || {
+            let count = 5;
+            let name = String::from("ada");
+            let error = std::io::Error::other("disk full");
+            sentry_core::logger_info!(
+                "{} {} {} {:?} {} {} {} {}",
+                &count,
+                &name,
+                f64::NAN,
+                None::<i32>,
+                u64::MAX,
+                error,
+                next(),
+                true
+            );
+            for step in &[7, 8] {
+                sentry_core::logger_debug!(step.kind = "loop", "step {}", step);
+            }
+        },
+        ClientOptions {
+            enable_logs: true,
+            ..Default::default()
+        },
+    );
+    assert_eq!(calls.get(), 1, "each argument is evaluated once");
+    let sent = lines(&envelopes);
+    let param = |line: &Value, i: usize| {
+        line["attributes"][format!("sentry.message.parameter.{i}")].clone()
+    };
+    let first = &sent[0];
+    assert_eq!(
+        first["body"],
+        "5 ada NaN None 18446744073709551615 disk full 1 true"
+    );
+    let expected = [
+        json!({"type": "integer", "value": 5}),
+        json!({"type": "string", "value": "ada"}),
+        json!({"type": "string", "value": "NaN"}),
+        json!({"type": "string", "value": "None"}),
+        json!({"type": "string", "value": "18446744073709551615"}),
+        json!({"type": "string", "value": "disk full"}),
+        json!({"type": "integer", "value": 1}),
+        json!({"type": "boolean", "value": true}),
+    ];
+    for (i, want) in expected.iter().enumerate() {
+        assert_eq!(&param(first, i), want, "parameter {i}");
+    }
+    assert_eq!(param(&sent[1], 0), json!({"type": "integer", "value": 7}));
+    assert_eq!(
+        sent[2]["attributes"]["step.kind"],
+        json!({"type": "string", "value": "loop"})
+    );
+}

@@ -120,6 +120,7 @@ impl LogLevel {
 /// let typed = |v: serde_json::Value| serde_json::to_value(LogAttribute(v)).unwrap();
 /// assert_eq!(typed(serde_json::json!(["a", "b"])), serde_json::json!({"type": "array", "value": ["a", "b"]}));
 /// assert_eq!(typed(serde_json::json!([1, "b"])), serde_json::json!({"type": "string", "value": "[1,\"b\"]"}));
+/// assert_eq!(typed(serde_json::json!(u64::MAX)), serde_json::json!({"type": "string", "value": "18446744073709551615"}));
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogAttribute(pub Value);
@@ -129,7 +130,10 @@ fn scalar_type(value: &Value) -> Option<&'static str> {
     match value {
         Value::String(_) => Some("string"),
         Value::Bool(_) => Some("boolean"),
-        Value::Number(n) if n.is_i64() || n.is_u64() => Some("integer"),
+        Value::Number(n) if n.is_i64() => Some("integer"),
+        // Integers are signed 64-bit in Sentry: a larger one is no scalar
+        // of any type (a list holding it goes as text).
+        Value::Number(n) if n.is_u64() => None,
         Value::Number(_) => Some("double"),
         _ => None,
     }
@@ -157,9 +161,15 @@ impl Serialize for LogAttribute {
                 map.serialize_entry("type", "boolean")?;
                 map.serialize_entry("value", v)?;
             }
-            Value::Number(n) if n.is_i64() || n.is_u64() => {
+            Value::Number(n) if n.is_i64() => {
                 map.serialize_entry("type", "integer")?;
                 map.serialize_entry("value", n)?;
+            }
+            // Past `i64::MAX`: Sentry's integers are signed 64-bit, so the
+            // exact digits go as text rather than a number it would refuse.
+            Value::Number(n) if n.is_u64() => {
+                map.serialize_entry("type", "string")?;
+                map.serialize_entry("value", &n.to_string())?;
             }
             Value::Number(n) => {
                 map.serialize_entry("type", "double")?;
