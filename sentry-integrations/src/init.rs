@@ -3,6 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use sentry_core::dsn::Dsn;
 use sentry_core::{ClientOptions, Integration, OptionsError};
 
 /// What [`crate::init`] sets up: the client options plus which default
@@ -195,6 +196,63 @@ impl From<(String, ClientOptions)> for InitOptions {
     fn from((dsn, client): (String, ClientOptions)) -> Self {
         with_dsn(&dsn, client)
     }
+}
+
+impl From<(&String, ClientOptions)> for InitOptions {
+    fn from((dsn, client): (&String, ClientOptions)) -> Self {
+        with_dsn(dsn, client)
+    }
+}
+
+/// A parsed DSN, or none (then `SENTRY_DSN`, if set), alone or with the
+/// other options, as the official crate's `init` takes them.
+///
+/// ```
+/// use sentry_core::{dsn::Dsn, ClientOptions};
+/// use sentry_integrations::InitOptions;
+///
+/// let dsn: Dsn = "https://public@o1.example/7".parse().unwrap();
+/// let forms = [
+///     InitOptions::from(dsn.clone()),
+///     InitOptions::from(Some(dsn.clone())),
+///     InitOptions::from((dsn.clone(), ClientOptions::default())),
+///     InitOptions::from((Some(dsn.clone()), ClientOptions::default())),
+///     InitOptions::from((&dsn.to_string(), ClientOptions::default())),
+/// ];
+/// for form in forms {
+///     assert_eq!(form.into_client_options().unwrap().dsn.as_ref(), Some(&dsn));
+/// }
+/// ```
+impl From<Dsn> for InitOptions {
+    fn from(dsn: Dsn) -> Self {
+        with_parsed(Some(dsn), ClientOptions::default())
+    }
+}
+
+impl From<Option<Dsn>> for InitOptions {
+    fn from(dsn: Option<Dsn>) -> Self {
+        with_parsed(dsn, ClientOptions::default())
+    }
+}
+
+impl From<(Dsn, ClientOptions)> for InitOptions {
+    fn from((dsn, client): (Dsn, ClientOptions)) -> Self {
+        with_parsed(Some(dsn), client)
+    }
+}
+
+impl From<(Option<Dsn>, ClientOptions)> for InitOptions {
+    fn from((dsn, client): (Option<Dsn>, ClientOptions)) -> Self {
+        with_parsed(dsn, client)
+    }
+}
+
+/// `client` with `dsn` when there is one (none keeps the options' own).
+fn with_parsed(dsn: Option<Dsn>, mut client: ClientOptions) -> InitOptions {
+    if dsn.is_some() {
+        client.dsn = dsn;
+    }
+    InitOptions::new(client)
 }
 
 /// The default integrations [`crate::init`] adds (those whose cargo feature
