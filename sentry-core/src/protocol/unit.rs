@@ -36,11 +36,11 @@ units! {
     /// ms
     Millisecond = "millisecond", "ms";
     /// s
-    Second = "second", "s";
+    Second = "second", "s", "sec";
     /// min
     Minute = "minute", "min";
     /// h
-    Hour = "hour", "h";
+    Hour = "hour", "h", "hr";
     /// d
     Day = "day", "d";
     /// A week.
@@ -97,6 +97,8 @@ impl Unit {
             .iter()
             .find(|(_, name, symbols)| {
                 symbols.contains(&text)
+                    // "mins", "secs", "hrs"; not "ds" or "Bs".
+                    || (singular.len() > 1 && symbols.contains(&singular))
                     || name.eq_ignore_ascii_case(text)
                     || name.eq_ignore_ascii_case(singular)
             })
@@ -135,6 +137,13 @@ mod tests {
             assert_eq!(Unit::from(text), Unit::Microsecond, "{text}");
         }
         assert_eq!(Unit::from("%"), Unit::Percent);
+        for (text, unit) in [
+            ("mins", Unit::Minute),
+            ("secs", Unit::Second),
+            ("hrs", Unit::Hour),
+        ] {
+            assert_eq!(Unit::from(text), unit, "{text}");
+        }
         assert_eq!(Unit::from("Bytes"), Unit::Byte);
     }
 
