@@ -12,6 +12,17 @@ use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(20);
 
+/// What `f` sends with every transaction sampled, captured in memory.
+fn traced(f: impl FnOnce()) -> Vec<sentry::envelope::Envelope> {
+    sentry::test::with_captured_envelopes_options(
+        f,
+        sentry::ClientOptions {
+            traces_sample_rate: 1.0,
+            ..Default::default()
+        },
+    )
+}
+
 #[test]
 fn code_written_for_the_official_crate_reports_to_a_receiver() {
     let server = TestServer::start();
@@ -166,32 +177,26 @@ fn the_official_tower_stack_makes_one_transaction_per_request() {
     use sentry::integrations::tower::{NewSentryLayer, SentryHttpLayer};
     use tower::{service_fn, ServiceBuilder, ServiceExt};
 
-    let envelopes = sentry::test::with_captured_envelopes_options(
-        || {
-            let service = ServiceBuilder::new()
-                .layer(NewSentryLayer::<http::Request<()>>::new_from_top())
-                .layer(SentryHttpLayer::new().enable_transaction())
-                .service(service_fn(|_request: http::Request<()>| async {
-                    sentry::configure_scope(|scope| scope.set_tag("handler", "reports"));
-                    Ok::<_, std::convert::Infallible>(http::Response::new(()))
-                }));
-            let request = http::Request::get("/reports/7").body(()).expect("request");
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .build()
-                .expect("runtime");
-            runtime
-                .block_on(service.oneshot(request))
-                .expect("response");
-            assert!(
-                sentry::configure_scope(|scope| scope.tags().get("handler").cloned()).is_none(),
-                "the request's tag stayed on its hub"
-            );
-        },
-        sentry::ClientOptions {
-            traces_sample_rate: 1.0,
-            ..Default::default()
-        },
-    );
+    let envelopes = traced(|| {
+        let service = ServiceBuilder::new()
+            .layer(NewSentryLayer::<http::Request<()>>::new_from_top())
+            .layer(SentryHttpLayer::new().enable_transaction())
+            .service(service_fn(|_request: http::Request<()>| async {
+                sentry::configure_scope(|scope| scope.set_tag("handler", "reports"));
+                Ok::<_, std::convert::Infallible>(http::Response::new(()))
+            }));
+        let request = http::Request::get("/reports/7").body(()).expect("request");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        runtime
+            .block_on(service.oneshot(request))
+            .expect("response");
+        assert!(
+            sentry::configure_scope(|scope| scope.tags().get("handler").cloned()).is_none(),
+            "the request's tag stayed on its hub"
+        );
+    });
     let transactions = sentry::test::transactions_of(&envelopes);
     assert_eq!(transactions.len(), 1);
     assert_eq!(transactions[0].name.as_deref(), Some("GET /reports/7"));
@@ -328,28 +333,22 @@ fn two_span_making_layers_make_each_span_once() {
     use sentry::integrations::tracing::{layer, SpanLayer};
     use tracing_subscriber::{filter::LevelFilter, prelude::*};
 
-    let envelopes = sentry::test::with_captured_envelopes_options(
-        || {
-            let subscriber = tracing_subscriber::registry()
-                .with(layer())
-                .with(SpanLayer::new().with_filter(LevelFilter::INFO));
-            tracing::subscriber::with_default(subscriber, || {
-                let outer = tracing::info_span!("outer");
-                let _outer = outer.enter();
-                tracing::info_span!("inner").in_scope(|| {
-                    sentry::capture_message("inside", sentry::Level::Info);
-                });
+    let envelopes = traced(|| {
+        let subscriber = tracing_subscriber::registry()
+            .with(layer())
+            .with(SpanLayer::new().with_filter(LevelFilter::INFO));
+        tracing::subscriber::with_default(subscriber, || {
+            let outer = tracing::info_span!("outer");
+            let _outer = outer.enter();
+            tracing::info_span!("inner").in_scope(|| {
+                sentry::capture_message("inside", sentry::Level::Info);
             });
-            assert!(
-                sentry::configure_scope(|scope| scope.get_span()).is_none(),
-                "no span stays active"
-            );
-        },
-        sentry::ClientOptions {
-            traces_sample_rate: 1.0,
-            ..Default::default()
-        },
-    );
+        });
+        assert!(
+            sentry::configure_scope(|scope| scope.get_span()).is_none(),
+            "no span stays active"
+        );
+    });
     let transactions = sentry::test::transactions_of(&envelopes);
     assert_eq!(transactions.len(), 1);
     assert_eq!(transactions[0].name.as_deref(), Some("outer"));
