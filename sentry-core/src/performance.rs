@@ -717,6 +717,15 @@ impl Transaction {
         });
     }
 
+    /// A copy of the root span's data (empty when not sampled).
+    pub fn data(&self) -> Map {
+        self.inner
+            .state
+            .as_ref()
+            .map(|state| state.lock().data.clone())
+            .unwrap_or_default()
+    }
+
     /// Attaches the HTTP request.
     pub fn set_request(&self, request: Request) {
         self.with_state(|s| s.request = Some(request));
@@ -1019,6 +1028,11 @@ impl Span {
         });
     }
 
+    /// A copy of the span's data (empty when not recorded).
+    pub fn data(&self) -> Map {
+        self.with_span(|s| (*s.data).clone()).unwrap_or_default()
+    }
+
     /// Sets a tag; any `Display` value (`span.set_tag("rows", 12)`).
     pub fn set_tag<V: ToString>(&self, key: &str, value: V) {
         self.with_span(|s| {
@@ -1254,6 +1268,26 @@ impl TransactionOrSpan {
             TransactionOrSpan::Span(s) => s.set_data(key, value),
         }
     }
+    /// A copy of the transaction's or span's data.
+    ///
+    /// ```
+    /// use sentry_core::{start_transaction, ClientOptions, TransactionContext, TransactionOrSpan};
+    /// sentry_core::test::with_captured_envelopes_options(|| {
+    ///     let tx = start_transaction(TransactionContext::new("job", "task"));
+    ///     let span: TransactionOrSpan = tx.start_child("db", "SELECT 1").into();
+    ///     span.set_data("rows", 3.into());
+    ///     assert_eq!(span.data()["rows"], 3);
+    ///     span.finish();
+    ///     tx.finish();
+    /// }, ClientOptions { traces_sample_rate: 1.0, ..Default::default() });
+    /// ```
+    pub fn data(&self) -> Map {
+        match self {
+            TransactionOrSpan::Transaction(t) => t.data(),
+            TransactionOrSpan::Span(s) => s.data(),
+        }
+    }
+
     /// Sets a tag on the transaction or span.
     pub fn set_tag<V: ToString>(&self, key: &str, value: V) {
         match self {

@@ -430,6 +430,35 @@ fn is_sdk(metadata: &Metadata<'_>) -> bool {
 /// entering, exiting, recording and closing spans skip every look-up.
 static LIVE_SPANS: AtomicUsize = AtomicUsize::new(0);
 
+/// The data of the Sentry spans `event` happens in, outermost first, as
+/// `span name:field`, without the fields the layer itself sets.
+fn span_fields<S>(event: &tracing_core::Event<'_>, ctx: &Context<'_, S>) -> Map
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let mut fields = Map::new();
+    if LIVE_SPANS.load(Ordering::Relaxed) == 0 {
+        return fields;
+    }
+    let Some(scope) = ctx.event_scope(event) else {
+        return fields;
+    };
+    for span in scope.from_root() {
+        let data = match span.extensions().get::<SentrySpan>() {
+            Some(sentry) => sentry.span.data(),
+            None => continue,
+        };
+        for (key, value) in data {
+            let own =
+                key == "message" || key == "sentry.tracing.target" || key.starts_with("code.");
+            if !own {
+                fields.insert(format!("{}:{key}", span.name()), value);
+            }
+        }
+    }
+    fields
+}
+
 /// Numbers the layers: a span's Sentry span belongs to the layer that made
 /// it, and only that layer enters, exits, records and closes it (two
 /// span-making layers stacked would otherwise make two and enter each span
@@ -564,6 +593,9 @@ pub struct SentryLayer<S> {
     spans: bool,
     /// This layer's number ([`NEXT_LAYER`]).
     id: usize,
+    /// Whether events, breadcrumbs and log lines get the data of the Sentry
+    /// spans they happen in ([`SentryLayer::enable_span_attributes`]).
+    span_attributes: bool,
     /// The spans entered on each hub. Only changed inside the hub's
     /// `configure_scope`, and never held while calling out.
     chains: Mutex<Chains>,
@@ -584,6 +616,7 @@ impl<S> Default for SentryLayer<S> {
             logs_level: tracing_core::LevelFilter::INFO,
             spans: true,
             id: NEXT_LAYER.fetch_add(1, Ordering::Relaxed),
+            span_attributes: false,
             chains: Mutex::new(HashMap::new()),
             _subscriber: PhantomData,
         }
@@ -713,6 +746,36 @@ impl<S> SentryLayer<S> {
         self
     }
 
+    /// Gives events, breadcrumbs and log lines the data of each Sentry span
+    /// they happen in, as `span name:field` (`import:batch`), as the
+    /// official crate's option of the same name does: a request id recorded
+    /// on the request's span reaches an error logged deep inside it. Only
+    /// spans with a Sentry span have data to give (spans that a span-making
+    /// layer recorded, in a sampled trace); the SDK's own fields (location,
+    /// target, `message`) are left out. With a per-layer filter
+    /// (`with_filter`), the layer sees only the spans its filter lets
+    /// through: give an error layer `LevelFilter::ERROR.or(filter_fn(|m|
+    /// m.is_span()))` rather than `LevelFilter::ERROR`.
+    ///
+    /// ```
+    /// use tracing_subscriber::prelude::*;
+    /// use sentry_core::{test::with_captured_events_options, ClientOptions};
+    ///
+    /// let events = with_captured_events_options(|| {
+    ///     let layer = sentry_integrations::tracing::layer().enable_span_attributes();
+    ///     tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+    ///         let _import = tracing::info_span!("import", batch = 7).entered();
+    ///         tracing::error!("row 12 is broken");
+    ///     });
+    /// }, ClientOptions { traces_sample_rate: 1.0, ..Default::default() });
+    /// let sentry_core::protocol::Context::Other(fields) = &events[0].contexts["Rust Tracing Fields"] else { panic!() };
+    /// assert_eq!(fields["import:batch"], 7);
+    /// ```
+    pub fn enable_span_attributes(mut self) -> Self {
+        self.span_attributes = true;
+        self
+    }
+
     /// Replaces the filter deciding which spans become Sentry spans.
     pub fn span_filter<F>(mut self, filter: F) -> Self
     where
@@ -811,19 +874,46 @@ where
 {
     fn on_event(&self, event: &tracing_core::Event<'_>, ctx: Context<'_, S>) {
         let metadata = event.metadata();
-        if *metadata.level() <= self.logs_level && !is_sdk(metadata) && sentry_core::logs::enabled()
-        {
-            sentry_core::logs::capture_log(log_from_event(event));
-        }
+        let log = *metadata.level() <= self.logs_level
+            && !is_sdk(metadata)
+            && sentry_core::logs::enabled();
         let action = (self.event_filter)(metadata);
-        if action == EventFilter::Ignore || is_sdk(metadata) {
+        let act = action != EventFilter::Ignore && !is_sdk(metadata);
+        let span_fields = if self.span_attributes && (log || act) {
+            span_fields(event, &ctx)
+        } else {
+            Map::new()
+        };
+        if log {
+            let mut line = log_from_event(event);
+            for (key, value) in &span_fields {
+                line = line.with_attribute(key.clone(), value.clone());
+            }
+            sentry_core::logs::capture_log(line);
+        }
+        if !act {
             return;
         }
         match action {
             EventFilter::Ignore => {}
-            EventFilter::Breadcrumb => sentry_core::add_breadcrumb(|| breadcrumb_from_event(event)),
+            EventFilter::Breadcrumb => sentry_core::add_breadcrumb(|| {
+                let mut breadcrumb = breadcrumb_from_event(event);
+                breadcrumb.data.extend(span_fields);
+                breadcrumb
+            }),
             EventFilter::Event => {
                 let mut sentry_event = event_from_event(event);
+                if !span_fields.is_empty() {
+                    match sentry_event.contexts.get_mut(FIELDS_CONTEXT) {
+                        Some(protocol::Context::Other(fields)) => fields.extend(span_fields),
+                        _ => {
+                            sentry_event.contexts.insert(
+                                FIELDS_CONTEXT.to_owned(),
+                                protocol::Context::Other(span_fields),
+                            );
+                        }
+                    }
+                }
                 if let Some(scope) = ctx.event_scope(event) {
                     let names: Vec<Value> =
                         scope.from_root().map(|s| Value::from(s.name())).collect();

@@ -360,3 +360,76 @@ fn two_span_making_layers_make_each_span_once() {
         other => panic!("no trace context: {other:?}"),
     }
 }
+
+/// `enable_span_attributes` on the split layers: an error, a breadcrumb and
+/// a log line inside nested spans carry each span's fields as
+/// `span:field`, outermost first; without it they carry none.
+#[test]
+fn span_attributes_reach_events_breadcrumbs_and_log_lines() {
+    use sentry::integrations::tracing::{BreadcrumbLayer, ErrorLayer, LogLayer, SpanLayer};
+    use tracing_subscriber::filter::{filter_fn, FilterExt, LevelFilter};
+    use tracing_subscriber::prelude::*;
+
+    let run = |attributes: bool| {
+        sentry::test::with_captured_envelopes_options(
+            || {
+                fn with<S>(
+                    layer: sentry::integrations::tracing::SentryLayer<S>,
+                    on: bool,
+                ) -> sentry::integrations::tracing::SentryLayer<S> {
+                    if on {
+                        layer.enable_span_attributes()
+                    } else {
+                        layer
+                    }
+                }
+                let subscriber = tracing_subscriber::registry()
+                    .with(SpanLayer::new().with_filter(LevelFilter::INFO))
+                    .with(with(LogLayer::new(), attributes).with_filter(LevelFilter::INFO))
+                    // A layer's filter also decides which spans it sees: these
+                    // two take every span, to give events their spans' fields.
+                    .with(
+                        with(BreadcrumbLayer::new(), attributes)
+                            .with_filter(LevelFilter::WARN.or(filter_fn(|m| m.is_span()))),
+                    )
+                    .with(
+                        with(ErrorLayer::new(), attributes)
+                            .with_filter(LevelFilter::ERROR.or(filter_fn(|m| m.is_span()))),
+                    );
+                tracing::subscriber::with_default(subscriber, || {
+                    let _request = tracing::info_span!("request", id = 42).entered();
+                    let _query = tracing::info_span!("query", table = "orders").entered();
+                    tracing::warn!("slow");
+                    tracing::error!("failed");
+                });
+            },
+            sentry::ClientOptions {
+                traces_sample_rate: 1.0,
+                enable_logs: true,
+                ..Default::default()
+            },
+        )
+    };
+
+    let envelopes = run(true);
+    let events = sentry::test::events_of(&envelopes);
+    let sentry::protocol::Context::Other(fields) = &events[0].contexts["Rust Tracing Fields"]
+    else {
+        panic!("no fields context: {:?}", events[0].contexts);
+    };
+    assert_eq!(fields["request:id"], 42);
+    assert_eq!(fields["query:table"], "orders");
+    assert!(!fields.keys().any(|k| k.contains("code.")), "{fields:?}");
+    let slow = &events[0].breadcrumbs[0];
+    assert_eq!(slow.message.as_deref(), Some("slow"));
+    assert_eq!(slow.data["request:id"], 42);
+    let lines = sentry::test::logs_of(&envelopes);
+    assert_eq!(lines[0]["attributes"]["query:table"]["value"], "orders");
+
+    let envelopes = run(false);
+    let events = sentry::test::events_of(&envelopes);
+    assert!(!events[0].contexts.contains_key("Rust Tracing Fields"));
+    assert!(sentry::test::logs_of(&envelopes)[0]["attributes"]
+        .get("query:table")
+        .is_none());
+}
