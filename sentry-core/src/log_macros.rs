@@ -4,7 +4,9 @@
 //!
 //! A format string is kept as the line's `sentry.message.template` and each
 //! argument as `sentry.message.parameter.N`, so Sentry can group lines by
-//! template. Arguments are evaluated once. A value that converts into a JSON
+//! template. Arguments are evaluated once, and not at all while no line
+//! would be sent (no client, or logs off), as with the `log` crate's macros.
+//! A value that converts into a JSON
 //! value (numbers, booleans, strings), or a reference to one, keeps its
 //! type; `None` and a NaN go as their `Debug` text, an integer past
 //! `i64::MAX` as its digits; any other `Display` value (an error, say) is
@@ -143,11 +145,14 @@ macro_rules! __logger_log {
         $crate::logs::capture_log(line)
     }};
     ($level:expr; $($rest:tt)+) => {{
-        let mut attributes = ::std::collections::BTreeMap::<
-            ::std::string::String,
-            $crate::protocol::LogAttribute,
-        >::new();
-        $crate::__logger_log!(@attrs attributes, $level; $($rest)+)
+        // Nothing is formatted or evaluated when no line would be sent.
+        if $crate::logs::enabled() {
+            let mut attributes = ::std::collections::BTreeMap::<
+                ::std::string::String,
+                $crate::protocol::LogAttribute,
+            >::new();
+            $crate::__logger_log!(@attrs attributes, $level; $($rest)+)
+        }
     }};
 }
 

@@ -363,3 +363,20 @@ fn macro_parameters_keep_their_types_and_are_evaluated_once() {
         json!({"type": "string", "value": "loop"})
     );
 }
+
+/// With logs off (or no client) a `logger_*!` call formats nothing and
+/// does not evaluate its arguments.
+#[test]
+fn macro_arguments_are_not_evaluated_while_logs_are_off() {
+    let calls = std::cell::Cell::new(0);
+    let costly = || {
+        calls.set(calls.get() + 1);
+        "value"
+    };
+    sentry_core::logger_info!("no client {}", costly());
+    let envelopes = sentry_core::test::with_captured_envelopes(|| {
+        sentry_core::logger_warn!(key = costly(), "logs off {}", costly());
+    });
+    assert_eq!(calls.get(), 0);
+    assert!(lines(&envelopes).is_empty());
+}
