@@ -291,7 +291,7 @@ impl Client {
                  traces_sample_rate {}",
                 dsn.envelope_url(),
                 o.release,
-                o.environment,
+                o.environment.as_deref().unwrap_or(DEFAULT_ENVIRONMENT),
                 o.sample_rate,
                 o.traces_sample_rate
             ),
