@@ -40,12 +40,16 @@ pub use lenient::{Map, Values};
 pub use level::{Level, UnknownLevel};
 pub use log::{Log, LogAttribute, LogLevel};
 pub use metric::{Metric, MetricType};
+/// The official crate's names: `protocol::Value` (JSON values of data,
+/// extra and contexts) and `protocol::MonitorCheckInStatus`.
+pub use misc::CheckInStatus as MonitorCheckInStatus;
 pub use misc::{
     Attachment, CheckInStatus, MonitorCheckIn, MonitorConfig, MonitorIntervalUnit, MonitorSchedule,
     UserReport,
 };
 pub use opt_map::{EmptyMap, OptMap};
 pub use sdk::{ClientSdkInfo, ClientSdkPackage};
+pub use serde_json::Value;
 pub use session::{
     SessionAggregateItem, SessionAggregates, SessionAttributes, SessionStatus, SessionUpdate,
 };
