@@ -67,7 +67,9 @@ pub use options::{
     BeforeBreadcrumb, BeforeSend, BeforeSendLog, BeforeSendMetric, BeforeSendTransaction,
     ClientOptions, OptionsError, DEFAULT_ENVIRONMENT, MAX_BREADCRUMBS_LIMIT,
 };
-pub use performance::{start_transaction, TransactionContext, TransactionOrSpan};
+pub use performance::{
+    start_transaction, start_transaction_with_timestamp, TransactionContext, TransactionOrSpan,
+};
 pub use scope::{ErrorObserver, EventProcessor, Scope, ScopeSnapshot};
 pub use session::{end_session, end_session_with_status, start_session, SessionMode};
 pub use transport::{Transport, TransportFactory};

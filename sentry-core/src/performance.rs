@@ -222,9 +222,9 @@ impl TransactionContext {
         &self.custom
     }
 
-    /// Sets an explicit start time.
-    pub fn set_start_timestamp(&mut self, ts: Timestamp) {
-        self.start_timestamp = Some(ts);
+    /// Sets an explicit start time (a [`Timestamp`] or a `SystemTime`).
+    pub fn set_start_timestamp(&mut self, ts: impl Into<Timestamp>) {
+        self.start_timestamp = Some(ts.into());
     }
 }
 
@@ -533,6 +533,31 @@ pub fn start_transaction(ctx: TransactionContext) -> Transaction {
     Hub::with_current(|hub| hub.start_transaction(ctx))
 }
 
+/// Starts a transaction on the current hub that began at `timestamp` (a
+/// [`Timestamp`] or a `SystemTime`), for work measured before it was
+/// reported. The official crate's name.
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use sentry_core::performance::{start_transaction_with_timestamp, TransactionContext};
+/// use sentry_core::test::{transactions_of, with_captured_envelopes_options};
+///
+/// let began = SystemTime::now() - Duration::from_secs(3);
+/// let envelopes = with_captured_envelopes_options(|| {
+///     start_transaction_with_timestamp(TransactionContext::new("import", "task"), began).finish();
+/// }, sentry_core::ClientOptions { traces_sample_rate: 1.0, ..Default::default() });
+/// let tx = &transactions_of(&envelopes)[0];
+/// let took = tx.timestamp.unwrap().as_secs_f64() - tx.start_timestamp.as_secs_f64();
+/// assert!(took >= 3.0, "{took}");
+/// ```
+pub fn start_transaction_with_timestamp(
+    mut ctx: TransactionContext,
+    timestamp: impl Into<Timestamp>,
+) -> Transaction {
+    ctx.set_start_timestamp(timestamp);
+    start_transaction(ctx)
+}
+
 impl Hub {
     /// Starts a transaction with this hub's client deciding the sampling.
     pub fn start_transaction(&self, ctx: TransactionContext) -> Transaction {
@@ -786,9 +811,10 @@ impl Transaction {
         }
     }
 
-    /// Finishes at an explicit time and sends the transaction (when sampled).
-    /// Finishing twice sends once.
-    pub fn finish_with_timestamp(self, end: Timestamp) {
+    /// Finishes at an explicit time (a [`Timestamp`] or a `SystemTime`) and
+    /// sends the transaction (when sampled). Finishing twice sends once.
+    pub fn finish_with_timestamp(self, end: impl Into<Timestamp>) {
+        let end = end.into();
         let Some(state) = &self.inner.state else {
             return;
         };
@@ -1165,10 +1191,11 @@ impl Span {
         }
     }
 
-    /// Finishes at an explicit time. Finishing twice records once; spans
-    /// still running when their transaction finishes are left out of it.
-    pub fn finish_with_timestamp(mut self, end: Timestamp) {
-        self.end(end)
+    /// Finishes at an explicit time (a [`Timestamp`] or a `SystemTime`).
+    /// Finishing twice records once; spans still running when their
+    /// transaction finishes are left out of it.
+    pub fn finish_with_timestamp(mut self, end: impl Into<Timestamp>) {
+        self.end(end.into())
     }
 
     /// Ends the span in place (the handle is not moved around: it holds
