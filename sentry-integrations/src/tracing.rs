@@ -933,11 +933,12 @@ where
         if !(self.span_filter)(metadata) || is_sdk(metadata) {
             return;
         }
+        // Looked up once, before anything is started for it.
+        let Some(span) = ctx.span(id) else {
+            return;
+        };
         // Another span-making layer stacked before this one made it already.
-        if LIVE_SPANS.load(Ordering::Relaxed) > 0
-            && ctx
-                .span(id)
-                .is_some_and(|span| span.extensions().get::<SentrySpan>().is_some())
+        if LIVE_SPANS.load(Ordering::Relaxed) > 0 && span.extensions().get::<SentrySpan>().is_some()
         {
             return;
         }
@@ -984,9 +985,6 @@ where
         for (key, value) in visitor.fields.into_iter().chain(span_location(metadata)) {
             sentry_span.set_data(&key, value);
         }
-        let Some(span) = ctx.span(id) else {
-            return;
-        };
         span.extensions_mut().insert(SentrySpan {
             owner: self.id,
             span: sentry_span,
