@@ -292,10 +292,18 @@ pub fn apply_defaults(options: ClientOptions) -> ClientOptions {
         .unwrap_or_default();
     let _ = options.apply_env();
     #[cfg(feature = "http-transport")]
+    add_http_transport(&mut options);
+    options
+}
+
+/// The HTTP transport, when the options have a DSN and no transport of
+/// their own: without a DSN there is nowhere to send, so there is no
+/// transport and the client stays disabled (every capture a no-op).
+#[cfg(feature = "http-transport")]
+fn add_http_transport(options: &mut ClientOptions) {
     if options.transport.is_none() && options.dsn.is_some() {
         options.transport = Some(Arc::new(sentry_transport::HttpTransportFactory::default()));
     }
-    options
 }
 
 /// Like [`init`], but an invalid DSN or invalid options are returned as an
@@ -311,11 +319,7 @@ pub fn try_init(
 ) -> Result<sentry_core::ClientInitGuard, OptionsError> {
     let mut client = options.into().into_client_options()?;
     client.apply_env()?;
-    // Without a DSN there is nowhere to send: no transport, so the client
-    // stays disabled and every capture is a no-op.
-    if client.transport.is_none() && client.dsn.is_some() {
-        client.transport = Some(Arc::new(sentry_transport::HttpTransportFactory::default()));
-    }
+    add_http_transport(&mut client);
     sentry_core::try_init(client)
 }
 
